@@ -1,0 +1,12 @@
+/*
+ * commands.h - the subcommands of the descent program.
+ */
+#ifndef DESCENT_CLI_COMMANDS_H
+#define DESCENT_CLI_COMMANDS_H
+
+/* Each returns the process exit status: 0 on success, 1 on a runtime failure,
+ * 2 on a usage error. argv[0] is the subcommand's name. */
+int cmd_train(int argc, char **argv);
+int cmd_optimizers(int argc, char **argv);
+
+#endif /* DESCENT_CLI_COMMANDS_H */

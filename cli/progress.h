@@ -1,0 +1,31 @@
+/*
+ * progress.h - progress reporting during an epoch.
+ */
+#ifndef DESCENT_CLI_PROGRESS_H
+#define DESCENT_CLI_PROGRESS_H
+
+#include <stddef.h>
+
+typedef enum progress_mode { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_LINES } progress_mode;
+
+typedef struct progress {
+  progress_mode mode;
+  size_t total;      /* batches in the epoch */
+  size_t next_line;  /* next batch at which LINES mode prints */
+  double start;      /* seconds, monotonic */
+  double last_draw;
+  char label[32];    /* "epoch 3/10" */
+} progress;
+
+/* Seconds on a monotonic clock. */
+double progress_now(void);
+
+/* BAR on a terminal, LINES otherwise, NONE when quiet. */
+progress_mode progress_auto(int quiet);
+
+void progress_begin(progress *p, progress_mode mode, size_t total, const char *label);
+/* done batches so far, the running mean loss and samples seen this epoch. */
+void progress_update(progress *p, size_t done, double loss, size_t samples);
+void progress_end(progress *p);
+
+#endif /* DESCENT_CLI_PROGRESS_H */

@@ -1,0 +1,389 @@
+/*
+ * descent.h - the public API of libdescent.
+ *
+ * libdescent trains deep networks and helps choose, tune and understand their
+ * optimizer. Everything that is trained is an *objective*: it owns one flat
+ * parameter buffer and computes a loss and its gradient on a batch. A network is
+ * one kind of objective; the lecture's synthetic functions are others. An
+ * optimizer is a chain of small transforms that turns a gradient into an update
+ * of the flat buffer.
+ *
+ * Conventions:
+ *  - Functions that can fail return an int status: DESCENT_OK (0) or a negative
+ *    descent_status. descent_last_error() then holds a one-line message naming
+ *    the problem and, where there is one, the fix. The library never prints and
+ *    never exits.
+ *  - Objects are created by *_create / *_load into an out-pointer and released by
+ *    the matching *_free, which accepts NULL.
+ *  - Arrays are row-major. The scalar type is descent_real: float by default,
+ *    double when the library is built with DESCENT_DOUBLE defined (the
+ *    double-precision build is used by the gradient checks and parity tests).
+ *  - Sizes are size_t; counts of steps are int64_t.
+ */
+#ifndef DESCENT_H
+#define DESCENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DESCENT_VERSION_STRING "0.1.0"
+
+#ifdef DESCENT_DOUBLE
+typedef double descent_real;
+#else
+typedef float descent_real;
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum descent_status {
+  DESCENT_OK = 0,
+  DESCENT_ENOMEM = -1,    /* an allocation failed */
+  DESCENT_EIO = -2,       /* a file could not be opened, read or written */
+  DESCENT_EFORMAT = -3,   /* a file's content is malformed or truncated */
+  DESCENT_EINVAL = -4,    /* an invalid argument, option, name or value */
+  DESCENT_ESHAPE = -5,    /* shapes or sizes that do not fit together */
+  DESCENT_ERANGE = -6,    /* a size beyond what can be represented or allowed */
+  DESCENT_EDIVERGED = -7, /* a loss or gradient became NaN, Inf or too large */
+  DESCENT_ENOTSUP = -8    /* a valid request this build does not support */
+} descent_status;
+
+/* A short, static description of a status code ("out of memory", ...). */
+const char *descent_strerror(int status);
+
+/* The detailed message of the last failure in the calling thread, e.g.
+ * "train-images-idx3-ubyte.gz: truncated: header declares 47040000 bytes of
+ * data, file holds 1000". Empty when nothing has failed yet. */
+const char *descent_last_error(void);
+
+/* Number of threads used by the library (OpenMP and the BLAS). 0 picks the
+ * number of cores. Returns the number in effect. */
+int descent_set_threads(int n);
+int descent_get_threads(void);
+
+/* Which BLAS the library was built with, e.g. "OpenBLAS 0.3.21 (OpenMP)". */
+const char *descent_blas_name(void);
+
+/* ------------------------------------------------------------------------ */
+/* Random numbers                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* xoshiro256** generator. Plain data: copy it to save or restore the stream. */
+typedef struct descent_rng {
+  uint64_t s[4]; /* the generator state; never all zero once seeded */
+} descent_rng;
+
+/* Seeds through splitmix64, so nearby seeds give unrelated streams. */
+void descent_rng_seed(descent_rng *rng, uint64_t seed);
+uint64_t descent_rng_next(descent_rng *rng);
+/* Uniform in [0, 1) with 53 random bits. */
+double descent_rng_uniform(descent_rng *rng);
+/* Standard normal (Box-Muller, no cached second value, so state stays plain). */
+double descent_rng_normal(descent_rng *rng);
+/* Uniform integer in [0, n), without modulo bias. n must be > 0. */
+uint64_t descent_rng_below(descent_rng *rng, uint64_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Matrix product                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T.
+ * op(A) is m x k, op(B) is k x n, C is m x n; lda, ldb, ldc are row strides.
+ * descent_gemm calls the BLAS; descent_gemm_reference is the naive triple loop
+ * it is tested against (accumulating in double). */
+void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descent_real alpha,
+                  const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
+                  descent_real beta, descent_real *c, size_t ldc);
+void descent_gemm_reference(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                            descent_real alpha, const descent_real *a, size_t lda,
+                            const descent_real *b, size_t ldb, descent_real beta, descent_real *c,
+                            size_t ldc);
+
+/* ------------------------------------------------------------------------ */
+/* Shapes and the table of named tensors                                    */
+/* ------------------------------------------------------------------------ */
+
+#define DESCENT_MAX_DIMS 4
+
+/* The shape of one example (or one tensor): dims[0..ndim-1], outermost first.
+ * An image is {channels, height, width}; a feature vector is {features}. */
+typedef struct descent_shape {
+  int ndim;                        /* 1 to DESCENT_MAX_DIMS */
+  size_t dims[DESCENT_MAX_DIMS];   /* each >= 1 */
+} descent_shape;
+
+/* Product of the dimensions. */
+size_t descent_shape_size(const descent_shape *shape);
+
+/* One named tensor inside a flat parameter buffer. */
+typedef struct descent_tensor_info {
+  char name[48];       /* e.g. "layer2.dense.weight" */
+  size_t offset;       /* first element, counted from the buffer's start */
+  size_t size;         /* number of elements */
+  descent_shape shape; /* e.g. {out, in} for a dense weight */
+} descent_tensor_info;
+
+/* ------------------------------------------------------------------------ */
+/* Data sets and batches                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A batch of examples handed to an objective. Which fields are used depends on
+ * the objective: a classifier reads x and labels, a regression reads x and
+ * targets, a finite sum without inputs reads indices. */
+typedef struct descent_batch {
+  size_t n;                     /* number of examples, >= 1 */
+  const descent_real *x;        /* n x example size inputs, or NULL */
+  const int32_t *labels;        /* n class labels in [0, classes), or NULL */
+  const descent_real *targets;  /* n x output size targets, or NULL */
+  const size_t *indices;        /* n term indices for finite sums, or NULL */
+} descent_batch;
+
+/* An in-memory data set. Owns its arrays (freed by descent_dataset_free). */
+typedef struct descent_dataset {
+  size_t n;              /* number of examples */
+  descent_shape shape;   /* shape of one example, e.g. {1, 28, 28} */
+  size_t features;       /* descent_shape_size(&shape) */
+  size_t classes;        /* number of classes (labels in [0, classes)); 0 if none */
+  descent_real *x;       /* n x features inputs */
+  int32_t *labels;       /* n labels, or NULL */
+} descent_dataset;
+
+void descent_dataset_free(descent_dataset *ds);
+
+/* Loads an image file and a label file in IDX format (gzipped or plain, told
+ * apart by content). Images must be unsigned bytes with 1 to 3 dimensions per
+ * example; pixels are scaled to [0, 1]. Labels must be one unsigned byte per
+ * example. The header is validated (magic number, element type, dimensions,
+ * overflow, size against the file) before anything large is allocated. */
+int descent_idx_load_dataset(const char *images_path, const char *labels_path,
+                             descent_dataset *out);
+
+/* Where Debian's dataset-fashion-mnist package installs the files. */
+#define DESCENT_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Loads Fashion-MNIST's training and test sets from dir (NULL: the default
+ * above), files named train-images-idx3-ubyte[.gz] and so on. */
+int descent_fashion_mnist_load(const char *dir, descent_dataset *train, descent_dataset *test);
+
+/* Moves n_val randomly chosen examples (seeded) of ds into val. The examples
+ * left in ds keep their relative order. */
+int descent_dataset_split(descent_dataset *ds, size_t n_val, uint64_t seed, descent_dataset *val);
+
+/* Keeps only the first n examples (n <= ds->n). For quick runs and tests. */
+int descent_dataset_truncate(descent_dataset *ds, size_t n);
+
+/* Input preprocessing, fitted on the training set only and then applied to
+ * every split. */
+typedef enum descent_preprocess_kind {
+  DESCENT_PREPROCESS_NONE = 0,        /* inputs as loaded (pixels in [0, 1]) */
+  DESCENT_PREPROCESS_STANDARDIZE = 1  /* per feature: (x - mean) / (std + eps) */
+} descent_preprocess_kind;
+
+typedef struct descent_preprocess {
+  descent_preprocess_kind kind;
+  size_t features;    /* length of mean and inv_std */
+  double eps;         /* added to each feature's standard deviation */
+  descent_real *mean; /* per-feature mean of the training inputs */
+  descent_real *inv_std; /* per-feature 1 / (std + eps) */
+} descent_preprocess;
+
+/* Parses "none" or "standardize". */
+int descent_preprocess_parse(const char *name, descent_preprocess_kind *kind);
+const char *descent_preprocess_name(descent_preprocess_kind kind);
+/* Fits on train (eps: added to each feature's standard deviation so constant
+ * pixels do not divide by zero; 1e-3 on pixel scale is a good value). */
+int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
+                           const descent_dataset *train, double eps);
+void descent_preprocess_apply(const descent_preprocess *pp, descent_dataset *ds);
+void descent_preprocess_free(descent_preprocess *pp);
+
+/* Seeded shuffling into minibatches. Gathers each batch into contiguous buffers
+ * owned by the batcher (allocated once, at init). */
+typedef struct descent_batcher {
+  const descent_dataset *ds; /* the data set, not owned */
+  size_t batch_size;         /* examples per batch; the last batch may be smaller */
+  int shuffle;               /* 1: new random order each epoch; 0: data order */
+  descent_rng rng;           /* drives the shuffling */
+  size_t *order;             /* permutation of [0, n) for the current epoch */
+  size_t position;           /* next index into order */
+  int64_t epoch;             /* epochs started so far */
+  descent_real *x;           /* batch_size x features gathered inputs */
+  int32_t *labels;           /* batch_size gathered labels (if ds has labels) */
+} descent_batcher;
+
+int descent_batcher_init(descent_batcher *b, const descent_dataset *ds, size_t batch_size,
+                         int shuffle, uint64_t seed);
+/* Fills batch with the next minibatch and returns 1, or returns 0 at the end of
+ * an epoch (the next call starts a new, reshuffled epoch). */
+int descent_batcher_next(descent_batcher *b, descent_batch *batch);
+/* Number of batches in one epoch. */
+size_t descent_batcher_batches(const descent_batcher *b);
+void descent_batcher_free(descent_batcher *b);
+
+/* ------------------------------------------------------------------------ */
+/* Objectives                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct descent_objective descent_objective;
+
+/* What an objective can do. value_and_grad is required; value is optional (if
+ * NULL, callers use value_and_grad and ignore the gradient). */
+typedef struct descent_objective_ops {
+  const char *kind; /* e.g. "network", "quadratic" */
+  /* Loss on batch (NULL: the whole objective, for objectives that have one) and
+   * its gradient with respect to params, written to obj->grad. */
+  int (*value_and_grad)(descent_objective *obj, const descent_batch *batch, double *loss);
+  /* Loss only. */
+  int (*value)(descent_objective *obj, const descent_batch *batch, double *loss);
+  /* Releases impl. */
+  void (*destroy)(descent_objective *obj);
+} descent_objective_ops;
+
+/* An objective owns its flat parameter and gradient buffers and the table of
+ * named tensors over them. Users may write their own (fill the fields, point
+ * ops at their functions) and hand it to any optimizer or training loop. */
+struct descent_objective {
+  const descent_objective_ops *ops;
+  size_t n_params;              /* length of params and grad */
+  descent_real *params;         /* the parameters theta */
+  descent_real *grad;           /* gradient written by value_and_grad */
+  size_t n_tensors;             /* entries in tensors */
+  descent_tensor_info *tensors; /* named views into params / grad */
+  void *impl;                   /* the implementation's own data */
+};
+
+/* Convenience wrappers around ops. */
+int descent_objective_value_and_grad(descent_objective *obj, const descent_batch *batch,
+                                     double *loss);
+int descent_objective_value(descent_objective *obj, const descent_batch *batch, double *loss);
+
+/* Finite-difference check of value_and_grad at the current parameters, by
+ * central differences with step h on every parameter (or on `probes` randomly
+ * chosen ones when probes > 0). Reports the largest relative error
+ * |g - g_fd| / max(|g|, |g_fd|, floor) over the checked coordinates. Meant for
+ * the double-precision build; parameters are restored afterwards. */
+typedef struct descent_gradcheck_result {
+  double max_rel_error;  /* largest relative error found */
+  size_t worst_index;    /* parameter where it was found */
+  double analytic;       /* gradient there, from value_and_grad */
+  double numeric;        /* gradient there, from finite differences */
+  size_t checked;        /* coordinates checked */
+} descent_gradcheck_result;
+
+int descent_gradcheck(descent_objective *obj, const descent_batch *batch, double h,
+                      double floor, size_t probes, uint64_t seed,
+                      descent_gradcheck_result *result);
+
+/* ------------------------------------------------------------------------ */
+/* Networks                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef enum descent_loss_kind {
+  DESCENT_LOSS_SOFTMAX_XENT = 0, /* softmax cross-entropy on integer labels, batch mean */
+  DESCENT_LOSS_MSE = 1           /* 1/2 squared error summed over outputs, batch mean */
+} descent_loss_kind;
+
+int descent_loss_parse(const char *name, descent_loss_kind *kind);
+const char *descent_loss_name(descent_loss_kind kind);
+
+typedef struct descent_net descent_net;
+
+/* Builds a sequential network from a text spec for inputs of the given shape.
+ *
+ * Spec grammar:
+ *   mlp:IN-H1-...-OUT[/ACT]     dense layers with ACT between them
+ *                               (relu by default; tanh or sigmoid), e.g.
+ *                               "mlp:784-256-128-10". IN must match the input.
+ *   LAYER, LAYER, ...           a general layer list, e.g.
+ *                               "dense(256), relu, dense(10)". Commas or
+ *                               whitespace separate layers.
+ * Layers: dense(OUT[, init=he|glorot][, bias=1|0]), relu, tanh, sigmoid.
+ * Weights are initialized from seed: He normal for a dense layer followed by
+ * relu, Glorot uniform otherwise (init= overrides); biases start at zero.
+ * max_batch is the largest batch the network will be given (activations are
+ * allocated once, for that size). */
+int descent_net_create(descent_net **out, const char *spec, const descent_shape *input,
+                       descent_loss_kind loss, size_t max_batch, uint64_t seed);
+void descent_net_free(descent_net *net);
+
+/* The network as an objective: its value is the batch-mean loss. The returned
+ * pointer is owned by the network. */
+descent_objective *descent_net_objective(descent_net *net);
+
+/* Number of outputs per example (classes, for a classifier). */
+size_t descent_net_outputs(const descent_net *net);
+
+/* A human-readable summary: one line per layer with shapes and parameter
+ * counts. Returns the length it wanted (like snprintf). */
+size_t descent_net_describe(const descent_net *net, char *buf, size_t cap);
+
+/* Forward pass in evaluation mode on n <= max_batch examples; writes n x outputs
+ * to out (the pre-softmax scores for a classifier). */
+int descent_net_predict(descent_net *net, const descent_real *x, size_t n, descent_real *out);
+
+/* Mean loss and accuracy (fraction of correct argmax; 0 if no labels) over a
+ * whole data set, in evaluation mode, in batches of at most max_batch. */
+int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *loss,
+                         double *accuracy);
+
+/* ------------------------------------------------------------------------ */
+/* Learning-rate schedules                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct descent_schedule descent_schedule;
+
+/* Parses a schedule: a number ("0.1") is a constant; "constant(0.1)".
+ * Returns DESCENT_EINVAL with the valid names in the message otherwise. */
+int descent_schedule_parse(descent_schedule **out, const char *text);
+void descent_schedule_free(descent_schedule *s);
+/* The learning rate at step t (t = 0 for the first update). */
+double descent_schedule_value(const descent_schedule *s, int64_t t);
+/* Canonical text of the schedule, e.g. "constant(0.1)". */
+size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Optimizers                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct descent_optimizer descent_optimizer;
+
+/* Builds an optimizer for n_params parameters.
+ *   spec: a named optimizer ("sgd") or a chain of transforms separated by '|'
+ *         ("sgd(lr=0.1)"); each with optional key=value arguments.
+ *   lr:   the learning-rate schedule text (see descent_schedule_parse), used by
+ *         the chain's learning-rate transform unless the spec sets lr itself;
+ *         NULL keeps the optimizer's default.
+ * Unknown names, keys or out-of-range values are refused with a message that
+ * names the valid choices. */
+int descent_optimizer_create(descent_optimizer **out, const char *spec, const char *lr,
+                             size_t n_params);
+void descent_optimizer_free(descent_optimizer *opt);
+
+/* One update of obj->params from obj->grad (already computed by the caller
+ * through value_and_grad). The objective is passed whole so methods that need
+ * more than one gradient (line searches, L-BFGS) can evaluate it again. */
+int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
+
+/* Updates taken so far. */
+int64_t descent_optimizer_steps(const descent_optimizer *opt);
+/* The learning rate the next step will use. */
+double descent_optimizer_lr(const descent_optimizer *opt);
+/* Canonical text of the resolved chain with every hyperparameter, e.g.
+ * "sgd(lr=constant(0.1))". Returns the length it wanted. */
+size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap);
+
+/* Lists every transform, named optimizer and schedule with its parameters,
+ * defaults and formula. */
+void descent_optimizer_help(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DESCENT_H */

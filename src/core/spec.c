@@ -1,0 +1,218 @@
+/*
+ * spec.c - parsing of the `name(arg, key=value)` syntax (see spec.h).
+ *
+ * All of descent's text configuration goes through here so that a model, an
+ * optimizer chain and a schedule are written, and refused, the same way.
+ */
+#include "spec.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+static spec_span trim(const char *s, size_t len) {
+  while (len && isspace((unsigned char)*s)) s++, len--;
+  while (len && isspace((unsigned char)s[len - 1])) len--;
+  return (spec_span){s, len};
+}
+
+int spec_split(const char *text, const char *seps, spec_span *items, int max_items, int *count,
+               const char *what) {
+  int depth = 0, n = 0;
+  int drop_empty = strchr(seps, ' ') != NULL;
+  const char *start = text;
+  for (const char *p = text;; p++) {
+    int at_end = *p == '\0';
+    if (!at_end && *p == '(') depth++;
+    if (!at_end && *p == ')' && --depth < 0)
+      return descent_fail(DESCENT_EINVAL, "%s '%s': unbalanced ')' at character %d", what, text,
+                          (int)(p - text) + 1);
+    int is_sep = !at_end && depth == 0 && strchr(seps, *p) != NULL;
+    if (is_sep && isspace((unsigned char)*p)) {
+      /* "dense (10)" is one item: a space before '(' does not separate */
+      const char *q = p;
+      while (isspace((unsigned char)*q)) q++;
+      if (*q == '(') is_sep = 0;
+    }
+    if (at_end || is_sep) {
+      spec_span item = trim(start, (size_t)(p - start));
+      if (item.len == 0) {
+        if (!drop_empty && !(at_end && n == 0 && p == text))
+          return descent_fail(DESCENT_EINVAL, "%s '%s': empty item at character %d", what, text,
+                              (int)(p - text) + 1);
+      } else {
+        if (n == max_items)
+          return descent_fail(DESCENT_ERANGE, "%s '%s': more than %d items", what, text,
+                              max_items);
+        items[n++] = item;
+      }
+      if (at_end) break;
+      start = p + 1;
+    }
+  }
+  if (depth != 0)
+    return descent_fail(DESCENT_EINVAL, "%s '%s': missing ')'", what, text);
+  *count = n;
+  return DESCENT_OK;
+}
+
+static int copy_text(char *dst, size_t cap, spec_span s, const char *what, const char *field) {
+  if (s.len >= cap)
+    return descent_fail(DESCENT_ERANGE, "%s: %s '%.*s' is longer than %zu characters", what, field,
+                        (int)s.len, s.start, cap - 1);
+  memcpy(dst, s.start, s.len);
+  dst[s.len] = '\0';
+  return DESCENT_OK;
+}
+
+int spec_parse_call(spec_span span, spec_call *call, const char *what) {
+  memset(call, 0, sizeof *call);
+  span = trim(span.start, span.len);
+  const char *open = memchr(span.start, '(', span.len);
+  spec_span name = trim(span.start, open ? (size_t)(open - span.start) : span.len);
+  if (name.len == 0)
+    return descent_fail(DESCENT_EINVAL, "%s: missing name before '(' in '%.*s'", what,
+                        (int)span.len, span.start);
+  for (size_t i = 0; i < name.len; i++) {
+    char c = name.start[i];
+    if (!isalnum((unsigned char)c) && c != '_' && c != '-' && c != '.' && c != ':' && c != '/')
+      return descent_fail(DESCENT_EINVAL, "%s: '%.*s' is not a valid name", what, (int)name.len,
+                          name.start);
+  }
+  int rc = copy_text(call->name, sizeof call->name, name, what, "name");
+  if (rc) return rc;
+  if (!open) return DESCENT_OK;
+  if (span.start[span.len - 1] != ')')
+    return descent_fail(DESCENT_EINVAL, "%s: text after ')' in '%.*s'", what, (int)span.len,
+                        span.start);
+  /* The inside of the parentheses, split at top-level commas. */
+  char inner[512];
+  spec_span in = {open + 1, (size_t)(span.start + span.len - 1 - (open + 1))};
+  rc = copy_text(inner, sizeof inner, in, what, "argument list");
+  if (rc) return rc;
+  spec_span args[SPEC_MAX_ARGS];
+  int n = 0;
+  if (trim(inner, strlen(inner)).len > 0) {
+    rc = spec_split(inner, ",", args, SPEC_MAX_ARGS, &n, what);
+    if (rc) return rc;
+  }
+  for (int i = 0; i < n; i++) {
+    spec_arg *a = &call->args[i];
+    const char *eq = NULL;
+    int depth = 0;
+    for (size_t j = 0; j < args[i].len; j++) {
+      char c = args[i].start[j];
+      if (c == '(') depth++;
+      if (c == ')') depth--;
+      if (c == '=' && depth == 0) {
+        eq = args[i].start + j;
+        break;
+      }
+    }
+    spec_span value = args[i];
+    if (eq) {
+      spec_span key = trim(args[i].start, (size_t)(eq - args[i].start));
+      if (key.len == 0)
+        return descent_fail(DESCENT_EINVAL, "%s: missing name before '=' in %s(...)", what,
+                            call->name);
+      rc = copy_text(a->key, sizeof a->key, key, what, "key");
+      if (rc) return rc;
+      value = trim(eq + 1, (size_t)(args[i].start + args[i].len - eq - 1));
+    }
+    if (value.len == 0)
+      return descent_fail(DESCENT_EINVAL, "%s: missing value for '%s' in %s(...)", what,
+                          eq ? a->key : "argument", call->name);
+    rc = copy_text(a->value, sizeof a->value, value, what, "value");
+    if (rc) return rc;
+  }
+  call->n_args = n;
+  return DESCENT_OK;
+}
+
+void spec_range_text(const spec_param *p, char *buf, size_t cap) {
+  char lo[32], hi[32];
+  if (isinf(p->min)) snprintf(lo, sizeof lo, "-inf");
+  else snprintf(lo, sizeof lo, "%g", p->min);
+  if (isinf(p->max)) snprintf(hi, sizeof hi, "inf");
+  else snprintf(hi, sizeof hi, "%g", p->max);
+  if (p->kind == SPEC_BOOL) snprintf(buf, cap, "0 or 1");
+  else
+    snprintf(buf, cap, "%c%s, %s%c", p->min_open || isinf(p->min) ? '(' : '[', lo, hi,
+             p->max_open || isinf(p->max) ? ')' : ']');
+}
+
+static void valid_keys(const spec_param *params, int n_params, char *buf, size_t cap) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < n_params && used < cap; i++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", params[i].name);
+}
+
+static int bind_value(const spec_param *p, const char *text, double *value, const char *what,
+                      const char *name) {
+  double v;
+  if (!descent_parse_double(text, &v))
+    return descent_fail(DESCENT_EINVAL, "%s: %s(%s=%s): '%s' is not a number", what, name,
+                        p->name, text, text);
+  if ((p->kind == SPEC_INTEGER || p->kind == SPEC_BOOL) && v != floor(v))
+    return descent_fail(DESCENT_EINVAL, "%s: %s(%s=%s): must be a whole number", what, name,
+                        p->name, text);
+  int below = p->min_open ? v <= p->min : v < p->min;
+  int above = p->max_open ? v >= p->max : v > p->max;
+  if (p->kind == SPEC_BOOL) below = above = !(v == 0 || v == 1);
+  if (below || above) {
+    char range[64];
+    spec_range_text(p, range, sizeof range);
+    return descent_fail(DESCENT_EINVAL, "%s: %s(%s=%s): out of range; valid values are %s", what,
+                        name, p->name, text, range);
+  }
+  *value = v;
+  return DESCENT_OK;
+}
+
+int spec_bind(const spec_call *call, const spec_param *params, int n_params, double *values,
+              const char **texts, const char *what) {
+  int given[SPEC_MAX_ARGS * 2] = {0};
+  for (int i = 0; i < n_params; i++) {
+    values[i] = params[i].def;
+    if (texts) texts[i] = NULL;
+  }
+  int positional = 0;
+  for (int a = 0; a < call->n_args; a++) {
+    const spec_arg *arg = &call->args[a];
+    int index = -1;
+    if (arg->key[0] == '\0') {
+      if (a > 0 && call->args[a - 1].key[0] != '\0')
+        return descent_fail(DESCENT_EINVAL, "%s: %s(...): positional argument '%s' after a named one",
+                            what, call->name, arg->value);
+      index = positional++;
+      if (index >= n_params)
+        return descent_fail(DESCENT_EINVAL, "%s: %s takes at most %d argument%s, got '%s'", what,
+                            call->name, n_params, n_params == 1 ? "" : "s", arg->value);
+    } else {
+      for (int i = 0; i < n_params; i++)
+        if (strcmp(params[i].name, arg->key) == 0) index = i;
+      if (index < 0) {
+        char keys[256];
+        valid_keys(params, n_params, keys, sizeof keys);
+        return descent_fail(DESCENT_EINVAL, "%s: %s has no parameter '%s'; valid parameters: %s",
+                            what, call->name, arg->key, n_params ? keys : "(none)");
+      }
+    }
+    if (given[index])
+      return descent_fail(DESCENT_EINVAL, "%s: %s(...): '%s' given twice", what, call->name,
+                          params[index].name);
+    given[index] = 1;
+    if (params[index].kind == SPEC_TEXT) {
+      if (texts) texts[index] = arg->value;
+    } else {
+      int rc = bind_value(&params[index], arg->value, &values[index], what, call->name);
+      if (rc) return rc;
+    }
+  }
+  for (int i = 0; i < n_params; i++)
+    if (params[i].required && !given[i])
+      return descent_fail(DESCENT_EINVAL, "%s: %s needs a value for '%s'", what, call->name,
+                          params[i].name);
+  return DESCENT_OK;
+}

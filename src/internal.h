@@ -1,0 +1,48 @@
+/*
+ * internal.h - helpers shared by the library's source files; not installed.
+ */
+#ifndef DESCENT_INTERNAL_H
+#define DESCENT_INTERNAL_H
+
+#include "descent.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define DESCENT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DESCENT_PRINTF(a, b)
+#endif
+
+/* Records a formatted message for descent_last_error() and returns status, so a
+ * failure reads `return descent_fail(DESCENT_EINVAL, "...", ...);`. */
+int descent_fail(int status, const char *fmt, ...) DESCENT_PRINTF(2, 3);
+
+/* Adds context in front of the current message: "file.gz: " + message. */
+void descent_error_prefix(const char *fmt, ...) DESCENT_PRINTF(1, 2);
+
+/* Clears the message (at the start of a public call that may fail). */
+void descent_error_clear(void);
+
+/* a * b without overflow: returns false (and leaves *out alone) if it would. */
+static inline bool descent_mul_ok(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > (size_t)-1 / a) return false;
+  *out = a * b;
+  return true;
+}
+
+/* Allocation helpers that record an error message on failure. count * size is
+ * checked for overflow. The memory of descent_alloc_real is 64-byte aligned
+ * (one cache line, one AVX-512 register) and zeroed. */
+void *descent_calloc(size_t count, size_t size, const char *what);
+descent_real *descent_alloc_real(size_t count, const char *what);
+void descent_free_real(descent_real *p);
+
+/* Parsing helpers for numbers in specs and options: the whole string must be a
+ * finite number (or integer); false otherwise. */
+bool descent_parse_double(const char *text, double *out);
+bool descent_parse_size(const char *text, size_t *out);
+
+#endif /* DESCENT_INTERNAL_H */

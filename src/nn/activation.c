@@ -1,0 +1,97 @@
+/*
+ * activation.c - element-wise nonlinearities: relu, tanh, sigmoid.
+ *
+ * Each backward pass is written in terms of the output y, which the network
+ * keeps anyway, so no input copy is needed. ReLU's derivative at exactly 0 is
+ * taken as 0, as PyTorch does.
+ */
+#include "layer.h"
+
+#include <math.h>
+
+static int activation_configure(layer *l, const spec_call *call) {
+  if (call->n_args > 0)
+    return descent_fail(DESCENT_EINVAL, "model spec: %s takes no arguments, got '%s'", call->name,
+                        call->args[0].value);
+  return DESCENT_OK;
+}
+
+static int activation_setup(layer *l) {
+  l->out = l->in;
+  l->out_size = l->in_size;
+  l->n_params = 0;
+  return DESCENT_OK;
+}
+
+static int activation_tensors(const layer *l, descent_tensor_info *t) {
+  return 0;
+}
+
+static void activation_init(layer *l, descent_real *p, const layer *next, descent_rng *rng) {
+}
+
+/* Element-wise loops are parallel only when large enough to pay for the fork. */
+#define PARALLEL_MIN 32768
+
+static void relu_forward(layer *l, const descent_real *params, const descent_real *x,
+                         descent_real *y, size_t n, int train) {
+  size_t count = n * l->in_size;
+#pragma omp parallel for simd schedule(static) if (count > PARALLEL_MIN)
+  for (size_t i = 0; i < count; i++) y[i] = x[i] > 0 ? x[i] : 0;
+}
+
+static void relu_backward(layer *l, const descent_real *params, const descent_real *x,
+                          const descent_real *y, const descent_real *dy, descent_real *dx,
+                          descent_real *dparams, size_t n) {
+  if (!dx) return;
+  size_t count = n * l->in_size;
+#pragma omp parallel for simd schedule(static) if (count > PARALLEL_MIN)
+  for (size_t i = 0; i < count; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+}
+
+static void tanh_forward(layer *l, const descent_real *params, const descent_real *x,
+                         descent_real *y, size_t n, int train) {
+  size_t count = n * l->in_size;
+#pragma omp parallel for schedule(static) if (count > PARALLEL_MIN)
+  for (size_t i = 0; i < count; i++) y[i] = tanh(x[i]);
+}
+
+static void tanh_backward(layer *l, const descent_real *params, const descent_real *x,
+                          const descent_real *y, const descent_real *dy, descent_real *dx,
+                          descent_real *dparams, size_t n) {
+  if (!dx) return;
+  size_t count = n * l->in_size;
+#pragma omp parallel for simd schedule(static) if (count > PARALLEL_MIN)
+  for (size_t i = 0; i < count; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
+}
+
+static void sigmoid_forward(layer *l, const descent_real *params, const descent_real *x,
+                            descent_real *y, size_t n, int train) {
+  size_t count = n * l->in_size;
+#pragma omp parallel for schedule(static) if (count > PARALLEL_MIN)
+  for (size_t i = 0; i < count; i++) y[i] = 1 / (1 + exp(-x[i]));
+}
+
+static void sigmoid_backward(layer *l, const descent_real *params, const descent_real *x,
+                             const descent_real *y, const descent_real *dy, descent_real *dx,
+                             descent_real *dparams, size_t n) {
+  if (!dx) return;
+  size_t count = n * l->in_size;
+#pragma omp parallel for simd schedule(static) if (count > PARALLEL_MIN)
+  for (size_t i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
+}
+
+#define ACTIVATION(kind)                                                                           \
+  const layer_ops layer_##kind = {                                                                 \
+      .name = #kind,                                                                               \
+      .usage = #kind,                                                                              \
+      .configure = activation_configure,                                                           \
+      .setup = activation_setup,                                                                   \
+      .tensors = activation_tensors,                                                               \
+      .init = activation_init,                                                                     \
+      .forward = kind##_forward,                                                                   \
+      .backward = kind##_backward,                                                                 \
+  };
+ACTIVATION(relu)
+ACTIVATION(tanh)
+ACTIVATION(sigmoid)

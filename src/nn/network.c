@@ -1,0 +1,245 @@
+/*
+ * network.c - a sequential network as an objective.
+ *
+ * Memory is laid out once, at creation: the flat parameter and gradient
+ * buffers (each layer owns a slice), one activation buffer per layer sized for
+ * max_batch, and two ping-pong buffers for the backward pass. A training step
+ * then allocates nothing.
+ */
+#include "network_internal.h"
+
+#include "loss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int net_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss);
+static int net_value(descent_objective *obj, const descent_batch *batch, double *loss);
+
+static const descent_objective_ops net_ops = {
+    .kind = "network",
+    .value_and_grad = net_value_and_grad,
+    .value = net_value,
+    .destroy = NULL, /* the network owns the objective, not the other way round */
+};
+
+static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, size_t *n_tensors) {
+  descent_shape shape = net->input;
+  size_t width = net->input_size, params = 0, tensors = 0;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    layer *l = &net->layers[i];
+    l->in = shape;
+    l->in_size = descent_shape_size(&shape);
+    int rc = l->ops->setup(l);
+    if (rc) return rc;
+    l->param_offset = params;
+    if (params > (size_t)-1 - l->n_params)
+      return descent_fail(DESCENT_ERANGE, "model spec: too many parameters");
+    params += l->n_params;
+    descent_tensor_info scratch[4];
+    tensors += (size_t)l->ops->tensors(l, scratch);
+    shape = l->out;
+    if (l->out_size > width) width = l->out_size;
+  }
+  *max_width = width;
+  *n_params = params;
+  *n_tensors = tensors;
+  return DESCENT_OK;
+}
+
+static int allocate(descent_net *net, size_t max_width, size_t n_params, size_t n_tensors) {
+  descent_objective *obj = &net->objective;
+  size_t batch_width;
+  if (!descent_mul_ok(net->max_batch, max_width, &batch_width))
+    return descent_fail(DESCENT_ERANGE, "batch of %zu x %zu activations overflows",
+                        net->max_batch, max_width);
+  obj->params = descent_alloc_real(n_params, "parameters");
+  obj->grad = descent_alloc_real(n_params, "gradient");
+  obj->tensors = descent_calloc(n_tensors ? n_tensors : 1, sizeof *obj->tensors, "tensor table");
+  net->acts = descent_calloc(net->n_layers, sizeof *net->acts, "activations");
+  net->grad_a = descent_alloc_real(batch_width, "backward buffer");
+  net->grad_b = descent_alloc_real(batch_width, "backward buffer");
+  net->row_loss = descent_calloc(net->max_batch, sizeof *net->row_loss, "loss buffer");
+  if (!obj->params || !obj->grad || !obj->tensors || !net->acts || !net->grad_a || !net->grad_b ||
+      !net->row_loss)
+    return DESCENT_ENOMEM;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    net->acts[i] = descent_alloc_real(net->max_batch * net->layers[i].out_size, "activations");
+    if (!net->acts[i]) return DESCENT_ENOMEM;
+  }
+  obj->n_params = n_params;
+  size_t t = 0;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    const layer *l = &net->layers[i];
+    int count = l->ops->tensors(l, obj->tensors + t);
+    for (int j = 0; j < count; j++) obj->tensors[t + (size_t)j].offset += l->param_offset;
+    t += (size_t)count;
+  }
+  obj->n_tensors = t;
+  return DESCENT_OK;
+}
+
+int descent_net_create(descent_net **out, const char *spec, const descent_shape *input,
+                       descent_loss_kind loss, size_t max_batch, uint64_t seed) {
+  *out = NULL;
+  descent_error_clear();
+  if (!input || input->ndim < 1 || input->ndim > DESCENT_MAX_DIMS)
+    return descent_fail(DESCENT_EINVAL, "network input shape must have 1 to %d dimensions",
+                        DESCENT_MAX_DIMS);
+  if (max_batch == 0) return descent_fail(DESCENT_EINVAL, "max_batch must be at least 1");
+  descent_net *net = descent_calloc(1, sizeof *net, "network");
+  if (!net) return DESCENT_ENOMEM;
+  net->input = *input;
+  net->input_size = descent_shape_size(input);
+  net->loss = loss;
+  net->max_batch = max_batch;
+  net->objective.ops = &net_ops;
+  net->objective.impl = net;
+  size_t max_width = 0, n_params = 0, n_tensors = 0;
+  int rc = net_spec_parse(spec, net->input_size, &net->layers, &net->n_layers);
+  if (!rc) rc = setup_layers(net, &max_width, &n_params, &n_tensors);
+  if (!rc) rc = allocate(net, max_width, n_params, n_tensors);
+  if (rc) {
+    descent_net_free(net);
+    return rc;
+  }
+  descent_rng rng;
+  descent_rng_seed(&rng, seed);
+  for (size_t i = 0; i < net->n_layers; i++) {
+    layer *l = &net->layers[i];
+    const layer *next = i + 1 < net->n_layers ? &net->layers[i + 1] : NULL;
+    l->ops->init(l, net->objective.params + l->param_offset, next, &rng);
+  }
+  *out = net;
+  return DESCENT_OK;
+}
+
+void descent_net_free(descent_net *net) {
+  if (!net) return;
+  if (net->acts)
+    for (size_t i = 0; i < net->n_layers; i++) descent_free_real(net->acts[i]);
+  free(net->acts);
+  free(net->layers);
+  descent_free_real(net->objective.params);
+  descent_free_real(net->objective.grad);
+  free(net->objective.tensors);
+  descent_free_real(net->grad_a);
+  descent_free_real(net->grad_b);
+  free(net->row_loss);
+  free(net);
+}
+
+descent_objective *descent_net_objective(descent_net *net) {
+  return &net->objective;
+}
+
+size_t descent_net_outputs(const descent_net *net) {
+  return net->layers[net->n_layers - 1].out_size;
+}
+
+static int check_batch(const descent_net *net, const descent_batch *batch) {
+  if (!batch || !batch->x)
+    return descent_fail(DESCENT_EINVAL, "a network needs a batch of inputs");
+  if (batch->n == 0 || batch->n > net->max_batch)
+    return descent_fail(DESCENT_ESHAPE, "batch of %zu examples; this network takes 1 to %zu",
+                        batch->n, net->max_batch);
+  return DESCENT_OK;
+}
+
+static void forward(descent_net *net, const descent_real *x, size_t n, int train) {
+  const descent_real *in = x;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    layer *l = &net->layers[i];
+    l->ops->forward(l, net->objective.params + l->param_offset, in, net->acts[i], n, train);
+    in = net->acts[i];
+  }
+}
+
+static int net_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
+  descent_net *net = obj->impl;
+  int rc = check_batch(net, batch);
+  if (rc) return rc;
+  size_t n = batch->n, last = net->n_layers - 1;
+  forward(net, batch->x, n, 1);
+  descent_real *dy = net->grad_a, *dx = net->grad_b;
+  rc = loss_evaluate(net->loss, net->acts[last], n, net->layers[last].out_size, batch->labels,
+                     batch->targets, net->row_loss, loss, dy, NULL);
+  if (rc) return rc;
+  for (size_t i = last + 1; i-- > 0;) {
+    layer *l = &net->layers[i];
+    const descent_real *x = i ? net->acts[i - 1] : batch->x;
+    l->ops->backward(l, obj->params + l->param_offset, x, net->acts[i], dy, i ? dx : NULL,
+                     obj->grad + l->param_offset, n);
+    descent_real *t = dy;
+    dy = dx;
+    dx = t;
+  }
+  return DESCENT_OK;
+}
+
+static int net_value(descent_objective *obj, const descent_batch *batch, double *loss) {
+  descent_net *net = obj->impl;
+  int rc = check_batch(net, batch);
+  if (rc) return rc;
+  size_t last = net->n_layers - 1;
+  forward(net, batch->x, batch->n, 1);
+  return loss_evaluate(net->loss, net->acts[last], batch->n, net->layers[last].out_size,
+                       batch->labels, batch->targets, net->row_loss, loss, NULL, NULL);
+}
+
+int descent_net_predict(descent_net *net, const descent_real *x, size_t n, descent_real *out) {
+  descent_batch batch = {.n = n, .x = x};
+  int rc = check_batch(net, &batch);
+  if (rc) return rc;
+  forward(net, x, n, 0);
+  memcpy(out, net->acts[net->n_layers - 1], n * descent_net_outputs(net) * sizeof *out);
+  return DESCENT_OK;
+}
+
+int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *loss,
+                         double *accuracy) {
+  descent_error_clear();
+  if (ds->features != net->input_size)
+    return descent_fail(DESCENT_ESHAPE, "data set has %zu features per example, network takes %zu",
+                        ds->features, net->input_size);
+  size_t k = descent_net_outputs(net), last = net->n_layers - 1, right_total = 0;
+  double sum = 0;
+  for (size_t start = 0; start < ds->n; start += net->max_batch) {
+    size_t n = ds->n - start < net->max_batch ? ds->n - start : net->max_batch;
+    forward(net, ds->x + start * ds->features, n, 0);
+    double batch_loss;
+    size_t right;
+    int rc = loss_evaluate(net->loss, net->acts[last], n, k, ds->labels ? ds->labels + start : NULL,
+                           NULL, net->row_loss, &batch_loss, NULL, &right);
+    if (rc) return rc;
+    sum += batch_loss * (double)n;
+    right_total += right;
+  }
+  *loss = ds->n ? sum / (double)ds->n : 0;
+  *accuracy = ds->n && ds->labels ? (double)right_total / (double)ds->n : 0;
+  return DESCENT_OK;
+}
+
+static const char *shape_text(const descent_shape *s, char *buf, size_t cap) {
+  size_t used = 0;
+  for (int i = 0; i < s->ndim && used < cap; i++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s%zu", i ? "x" : "", s->dims[i]);
+  return buf;
+}
+
+size_t descent_net_describe(const descent_net *net, char *buf, size_t cap) {
+  size_t used = 0;
+#define APPEND(...)                                                                                \
+  used += (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0,           \
+                           __VA_ARGS__)
+  char a[64], b[64];
+  APPEND("input %s\n", shape_text(&net->input, a, sizeof a));
+  for (size_t i = 0; i < net->n_layers; i++) {
+    const layer *l = &net->layers[i];
+    APPEND("  %-16s %10s -> %-10s %10zu params\n", l->name, shape_text(&l->in, a, sizeof a),
+           shape_text(&l->out, b, sizeof b), l->n_params);
+  }
+  APPEND("loss %s, %zu parameters\n", descent_loss_name(net->loss), net->objective.n_params);
+#undef APPEND
+  return used;
+}

@@ -1,0 +1,28 @@
+/*
+ * network_internal.h - the network's layout, shared by network.c and spec.c
+ * and visible to tests (which swap a layer's ops to prove the gradient check
+ * catches a wrong backward pass).
+ */
+#ifndef DESCENT_NETWORK_INTERNAL_H
+#define DESCENT_NETWORK_INTERNAL_H
+
+#include "layer.h"
+
+struct descent_net {
+  descent_objective objective; /* params, grad and tensor table; impl points back here */
+  layer *layers;
+  size_t n_layers;
+  descent_shape input;
+  size_t input_size;
+  descent_loss_kind loss;
+  size_t max_batch;
+  descent_real **acts;     /* acts[i]: output of layer i, max_batch x out_size */
+  descent_real *grad_a;    /* ping-pong buffers for d(loss)/d(activations) */
+  descent_real *grad_b;
+  double *row_loss;        /* max_batch per-example losses */
+};
+
+/* Parses a spec into configured (not yet set up) layers. */
+int net_spec_parse(const char *spec, size_t input_size, layer **layers, size_t *count);
+
+#endif /* DESCENT_NETWORK_INTERNAL_H */

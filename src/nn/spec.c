@@ -1,0 +1,105 @@
+/*
+ * spec.c - turns a model spec ("mlp:784-256-10" or "dense(256), relu, ...")
+ * into configured layers.
+ *
+ * The mlp shorthand is rewritten into the general layer list first, so both
+ * forms share one parser and one set of messages.
+ */
+#include "network_internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "mlp:784-256-128-10/tanh" -> "dense(256), tanh, dense(128), tanh, dense(10)". */
+static int expand_mlp(const char *spec, size_t input_size, char *out, size_t cap) {
+  const char *p = spec + 4;
+  const char *slash = strchr(p, '/');
+  const char *act = slash ? slash + 1 : "relu";
+  if (strcmp(act, "relu") != 0 && strcmp(act, "tanh") != 0 && strcmp(act, "sigmoid") != 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "model spec '%s': unknown activation '%s'; valid choices: relu, tanh, "
+                        "sigmoid",
+                        spec, act);
+  size_t sizes[64];
+  int count = 0;
+  while (p < (slash ? slash : spec + strlen(spec))) {
+    char *end;
+    if (!isdigit((unsigned char)*p))
+      return descent_fail(DESCENT_EINVAL,
+                          "model spec '%s': expected layer widths separated by '-', as in "
+                          "mlp:784-256-128-10",
+                          spec);
+    unsigned long long v = strtoull(p, &end, 10);
+    if (v == 0 || v > (1u << 24))
+      return descent_fail(DESCENT_EINVAL, "model spec '%s': width %llu out of range [1, %u]", spec,
+                          v, 1u << 24);
+    if (count == 64)
+      return descent_fail(DESCENT_ERANGE, "model spec '%s': more than 64 widths", spec);
+    sizes[count++] = (size_t)v;
+    p = end;
+    if (*p == '-') p++;
+    else if (p != (slash ? slash : spec + strlen(spec)))
+      return descent_fail(DESCENT_EINVAL, "model spec '%s': unexpected '%c'", spec, *p);
+  }
+  if (count < 2)
+    return descent_fail(DESCENT_EINVAL,
+                        "model spec '%s': an mlp needs at least an input and an output width, as "
+                        "in mlp:784-10",
+                        spec);
+  if (sizes[0] != input_size)
+    return descent_fail(DESCENT_ESHAPE,
+                        "model spec '%s': the input width %zu does not match the data's %zu "
+                        "features",
+                        spec, sizes[0], input_size);
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 1; i < count && used < cap; i++)
+    used += (size_t)snprintf(out + used, cap - used, "%sdense(%zu)%s%s", i > 1 ? ", " : "",
+                             sizes[i], i < count - 1 ? ", " : "", i < count - 1 ? act : "");
+  if (used >= cap) return descent_fail(DESCENT_ERANGE, "model spec '%s' is too long", spec);
+  return DESCENT_OK;
+}
+
+int net_spec_parse(const char *spec, size_t input_size, layer **out_layers, size_t *out_count) {
+  char expanded[4096];
+  if (!spec || !*spec)
+    return descent_fail(DESCENT_EINVAL, "empty model spec; try mlp:784-256-128-10");
+  if (strncmp(spec, "mlp:", 4) == 0) {
+    int rc = expand_mlp(spec, input_size, expanded, sizeof expanded);
+    if (rc) return rc;
+    spec = expanded;
+  }
+  spec_span items[SPEC_MAX_ITEMS];
+  int n = 0;
+  int rc = spec_split(spec, ", \t\n", items, SPEC_MAX_ITEMS, &n, "model spec");
+  if (rc) return rc;
+  if (n == 0) return descent_fail(DESCENT_EINVAL, "empty model spec; try mlp:784-256-128-10");
+  layer *layers = descent_calloc((size_t)n, sizeof *layers, "model spec");
+  if (!layers) return DESCENT_ENOMEM;
+  for (int i = 0; i < n; i++) {
+    spec_call call;
+    rc = spec_parse_call(items[i], &call, "model spec");
+    if (rc) goto fail;
+    const layer_ops *ops = layer_find(call.name);
+    if (!ops) {
+      char names[256];
+      layer_list_names(names, sizeof names);
+      rc = descent_fail(DESCENT_EINVAL,
+                        "model spec: unknown layer '%s' (item %d); valid layers: %s, or the "
+                        "shorthand mlp:IN-H1-...-OUT",
+                        call.name, i + 1, names);
+      goto fail;
+    }
+    layers[i].ops = ops;
+    snprintf(layers[i].name, sizeof layers[i].name, "layer%d.%s", i + 1, ops->name);
+    rc = ops->configure(&layers[i], &call);
+    if (rc) goto fail;
+  }
+  *out_layers = layers;
+  *out_count = (size_t)n;
+  return DESCENT_OK;
+fail:
+  free(layers);
+  return rc;
+}

@@ -1,0 +1,62 @@
+/*
+ * objective.c - calling an objective, and checking its gradient against
+ * central finite differences.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int descent_objective_value_and_grad(descent_objective *obj, const descent_batch *batch,
+                                     double *loss) {
+  return obj->ops->value_and_grad(obj, batch, loss);
+}
+
+int descent_objective_value(descent_objective *obj, const descent_batch *batch, double *loss) {
+  if (obj->ops->value) return obj->ops->value(obj, batch, loss);
+  return obj->ops->value_and_grad(obj, batch, loss);
+}
+
+int descent_gradcheck(descent_objective *obj, const descent_batch *batch, double h, double floor,
+                      size_t probes, uint64_t seed, descent_gradcheck_result *result) {
+  descent_error_clear();
+  if (!(h > 0) || !(floor > 0))
+    return descent_fail(DESCENT_EINVAL, "gradient check: h and floor must be positive");
+  memset(result, 0, sizeof *result);
+  size_t n = obj->n_params;
+  double loss;
+  int rc = descent_objective_value_and_grad(obj, batch, &loss);
+  if (rc) return rc;
+  /* The value calls below may reuse the gradient buffer, so keep a copy. */
+  double *analytic = descent_calloc(n ? n : 1, sizeof *analytic, "gradient check");
+  if (!analytic) return DESCENT_ENOMEM;
+  for (size_t i = 0; i < n; i++) analytic[i] = obj->grad[i];
+  descent_rng rng;
+  descent_rng_seed(&rng, seed);
+  size_t count = probes && probes < n ? probes : n;
+  for (size_t c = 0; c < count && !rc; c++) {
+    size_t i = count == n ? c : (size_t)descent_rng_below(&rng, n);
+    descent_real saved = obj->params[i];
+    double plus, minus;
+    obj->params[i] = (descent_real)(saved + h);
+    rc = descent_objective_value(obj, batch, &plus);
+    obj->params[i] = (descent_real)(saved - h);
+    if (!rc) rc = descent_objective_value(obj, batch, &minus);
+    obj->params[i] = saved;
+    if (rc) break;
+    double numeric = (plus - minus) / (2 * h);
+    double err = fabs(analytic[i] - numeric) / fmax(floor, fmax(fabs(analytic[i]), fabs(numeric)));
+    if (err > result->max_rel_error || result->checked == 0) {
+      result->max_rel_error = err;
+      result->worst_index = i;
+      result->analytic = analytic[i];
+      result->numeric = numeric;
+    }
+    result->checked++;
+  }
+  /* Leave the analytic gradient in place, as if value_and_grad was the last call. */
+  for (size_t i = 0; i < n; i++) obj->grad[i] = (descent_real)analytic[i];
+  free(analytic);
+  return rc;
+}

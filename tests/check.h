@@ -1,0 +1,73 @@
+/*
+ * check.h - the assertion macros of descent's tests.
+ *
+ * A test program runs its checks, prints each failure with file and line, and
+ * exits non-zero if any failed (CTest reads the exit code). CHECK_OK prints the
+ * library's last error, so a failing call explains itself.
+ */
+#ifndef DESCENT_CHECK_H
+#define DESCENT_CHECK_H
+
+#include "descent.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int check_failures = 0;
+static int check_count = 0;
+
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    check_count++;                                                                                 \
+    if (!(cond)) {                                                                                 \
+      check_failures++;                                                                            \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                     \
+    }                                                                                              \
+  } while (0)
+
+#define CHECK_MSG(cond, ...)                                                                       \
+  do {                                                                                             \
+    check_count++;                                                                                 \
+    if (!(cond)) {                                                                                 \
+      check_failures++;                                                                            \
+      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);                     \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
+  } while (0)
+
+/* A library call that must succeed. */
+#define CHECK_OK(call)                                                                             \
+  do {                                                                                             \
+    int check_status_ = (call);                                                                    \
+    CHECK_MSG(check_status_ == DESCENT_OK, "%s returned %d (%s): %s", #call, check_status_,      \
+              descent_strerror(check_status_), descent_last_error());                              \
+  } while (0)
+
+/* A library call that must fail with `status` and a message containing `needle`. */
+#define CHECK_FAILS(call, status, needle)                                                          \
+  do {                                                                                             \
+    int check_status_ = (call);                                                                    \
+    CHECK_MSG(check_status_ == (status), "%s returned %d, expected %d; message: %s", #call,      \
+              check_status_, (int)(status), descent_last_error());                                \
+    CHECK_MSG(strstr(descent_last_error(), (needle)) != NULL,                                      \
+              "message of %s lacks \"%s\": %s", #call, (needle), descent_last_error());           \
+  } while (0)
+
+/* |a - b| <= tol * max(1, |a|, |b|) */
+#define CHECK_CLOSE(a, b, tol)                                                                     \
+  do {                                                                                             \
+    double check_a_ = (double)(a), check_b_ = (double)(b);                                         \
+    double check_scale_ = fmax(1.0, fmax(fabs(check_a_), fabs(check_b_)));                         \
+    CHECK_MSG(fabs(check_a_ - check_b_) <= (tol) * check_scale_, "%s = %.17g, %s = %.17g", #a,   \
+              check_a_, #b, check_b_);                                                             \
+  } while (0)
+
+/* Prints the tally; use as `return check_report();` at the end of main. */
+static inline int check_report(void) {
+  printf("%d checks, %d failed\n", check_count, check_failures);
+  return check_failures ? 1 : 0;
+}
+
+#endif /* DESCENT_CHECK_H */
