@@ -220,9 +220,9 @@ static int run(train_config *c) {
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
   if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
   if (descent_preprocess_fit(&pp, c->preprocess, &train, 1e-3)) goto fail_lib;
-  descent_preprocess_apply(&pp, &train);
-  descent_preprocess_apply(&pp, &val);
-  descent_preprocess_apply(&pp, &test);
+  if (descent_preprocess_apply(&pp, &train) || descent_preprocess_apply(&pp, &val) ||
+      descent_preprocess_apply(&pp, &test))
+    goto fail_lib;
   if (descent_net_create(&net, c->model, &train.shape, c->loss, c->batch_size, c->seed))
     goto fail_lib;
   if (train.classes > descent_net_outputs(net)) {

@@ -59,8 +59,8 @@ typedef enum descent_status {
 const char *descent_strerror(int status);
 
 /* The detailed message of the last failure in the calling thread, e.g.
- * "train-images-idx3-ubyte.gz: truncated: header declares 47040000 bytes of
- * data, file holds 1000". Empty when nothing has failed yet. */
+ * "train-images-idx3-ubyte.gz: file truncated: header declares 47040016
+ * bytes, file holds 1000". Empty when nothing has failed yet. */
 const char *descent_last_error(void);
 
 /* Number of threads used by the library (OpenMP and the BLAS). 0 picks the
@@ -201,7 +201,8 @@ const char *descent_preprocess_name(descent_preprocess_kind kind);
  * pixels do not divide by zero; 1e-3 on pixel scale is a good value). */
 int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
                            const descent_dataset *train, double eps);
-void descent_preprocess_apply(const descent_preprocess *pp, descent_dataset *ds);
+/* Applies the fitted preprocessing in place; ESHAPE if the widths differ. */
+int descent_preprocess_apply(const descent_preprocess *pp, descent_dataset *ds);
 void descent_preprocess_free(descent_preprocess *pp);
 
 /* Seeded shuffling into minibatches. Gathers each batch into contiguous buffers

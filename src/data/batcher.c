@@ -1,0 +1,96 @@
+/*
+ * batcher.c - cuts a data set into seeded, shuffled minibatches.
+ *
+ * Each batch is gathered into buffers the batcher allocated once, at init, so
+ * the training loop allocates nothing per step. The whole state (rng, order,
+ * position, epoch) is plain data: a checkpoint that saves it resumes the same
+ * sequence of batches.
+ *
+ * position == 0 means "an epoch is about to start": the next call counts the
+ * epoch and reshuffles. position == n means the epoch's batches are all handed
+ * out: the next call returns 0 and rewinds to 0.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int descent_batcher_init(descent_batcher *b, const descent_dataset *ds, size_t batch_size,
+                         int shuffle, uint64_t seed) {
+  descent_error_clear();
+  if (!b) return descent_fail(DESCENT_EINVAL, "descent_batcher_init: b is NULL");
+  memset(b, 0, sizeof *b);
+  if (!ds || ds->n == 0 || !ds->x)
+    return descent_fail(DESCENT_EINVAL, "batcher: the data set is empty");
+  if (batch_size == 0)
+    return descent_fail(DESCENT_EINVAL, "batcher: batch size must be at least 1");
+
+  /* A batch never holds more than the whole data set. */
+  size_t rows = batch_size < ds->n ? batch_size : ds->n, values;
+  if (!descent_mul_ok(rows, ds->features, &values))
+    return descent_fail(DESCENT_ERANGE, "batcher: %zu x %zu inputs overflow size_t", rows,
+                        ds->features);
+  b->ds = ds;
+  b->batch_size = batch_size;
+  b->shuffle = shuffle != 0;
+  descent_rng_seed(&b->rng, seed);
+  b->order = descent_calloc(ds->n, sizeof *b->order, "batcher: order");
+  b->x = descent_alloc_real(values, "batcher: inputs");
+  if (ds->labels) b->labels = descent_calloc(rows, sizeof *b->labels, "batcher: labels");
+  if (!b->order || !b->x || (ds->labels && !b->labels)) {
+    descent_batcher_free(b);
+    return DESCENT_ENOMEM;
+  }
+  for (size_t i = 0; i < ds->n; i++) b->order[i] = i;
+  return DESCENT_OK;
+}
+
+/* Fisher-Yates over the current order (itself a permutation). */
+static void batcher_shuffle(descent_batcher *b) {
+  for (size_t i = b->ds->n; i > 1; i--) {
+    size_t j = (size_t)descent_rng_below(&b->rng, i);
+    size_t t = b->order[i - 1];
+    b->order[i - 1] = b->order[j];
+    b->order[j] = t;
+  }
+}
+
+int descent_batcher_next(descent_batcher *b, descent_batch *batch) {
+  const descent_dataset *ds = b->ds;
+  if (b->position >= ds->n) {
+    b->position = 0;
+    return 0;
+  }
+  if (b->position == 0) {
+    b->epoch++;
+    if (b->shuffle) batcher_shuffle(b);
+  }
+  size_t left = ds->n - b->position;
+  size_t n = b->batch_size < left ? b->batch_size : left;
+  const size_t *idx = b->order + b->position;
+  size_t f = ds->features;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(b->x + i * f, ds->x + idx[i] * f, f * sizeof *b->x);
+    if (b->labels) b->labels[i] = ds->labels[idx[i]];
+  }
+  batch->n = n;
+  batch->x = b->x;
+  batch->labels = b->labels;
+  batch->targets = NULL;
+  batch->indices = idx;
+  b->position += n;
+  return 1;
+}
+
+size_t descent_batcher_batches(const descent_batcher *b) {
+  if (!b->ds || b->batch_size == 0) return 0;
+  return b->ds->n / b->batch_size + (b->ds->n % b->batch_size != 0);
+}
+
+void descent_batcher_free(descent_batcher *b) {
+  if (!b) return;
+  free(b->order);
+  descent_free_real(b->x);
+  free(b->labels);
+  memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,163 @@
+/*
+ * dataset.c - in-memory data sets: Fashion-MNIST loading, the seeded
+ * train/validation split, truncation for quick runs, and freeing.
+ *
+ * A data set is two flat arrays (n x features inputs, n labels), so moving an
+ * example is one memcpy of a row plus one label.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FASHION_HINT                                                                               \
+  "install Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist) or "     \
+  "pass --data-dir DIR"
+
+void descent_dataset_free(descent_dataset *ds) {
+  if (!ds) return;
+  descent_free_real(ds->x);
+  free(ds->labels);
+  memset(ds, 0, sizeof *ds);
+}
+
+/* Puts dir/name.gz, or dir/name if there is no .gz, into path. Anything other
+ * than "does not exist" (a permission problem, say) is left for the IDX reader
+ * to report with the file's name. */
+static int fashion_find(const char *dir, const char *name, char *path, size_t cap) {
+  struct stat st;
+  int len = snprintf(path, cap, "%s/%s.gz", dir, name);
+  if (len < 0 || (size_t)len >= cap)
+    return descent_fail(DESCENT_EINVAL, "data directory path too long: '%s'", dir);
+  if (stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) return DESCENT_OK;
+  snprintf(path, cap, "%s/%s", dir, name);
+  if (stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) return DESCENT_OK;
+  if (stat(dir, &st) != 0)
+    return descent_fail(DESCENT_EIO, "cannot open data directory '%s': %s; " FASHION_HINT, dir,
+                        strerror(errno));
+  return descent_fail(DESCENT_EIO, "no %s.gz or %s in '%s': " FASHION_HINT, name, name, dir);
+}
+
+/* Loads one split from dir: prefix "train" or "t10k". */
+static int fashion_load_split(const char *dir, const char *prefix, descent_dataset *out) {
+  char images_name[64], labels_name[64], images[4096], labels[4096];
+  snprintf(images_name, sizeof images_name, "%s-images-idx3-ubyte", prefix);
+  snprintf(labels_name, sizeof labels_name, "%s-labels-idx1-ubyte", prefix);
+  int rc = fashion_find(dir, images_name, images, sizeof images);
+  if (!rc) rc = fashion_find(dir, labels_name, labels, sizeof labels);
+  if (!rc) rc = descent_idx_load_dataset(images, labels, out);
+  return rc;
+}
+
+static int shape_equal(const descent_shape *a, const descent_shape *b) {
+  if (a->ndim != b->ndim) return 0;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->dims[i] != b->dims[i]) return 0;
+  return 1;
+}
+
+int descent_fashion_mnist_load(const char *dir, descent_dataset *train, descent_dataset *test) {
+  descent_error_clear();
+  if (!train || !test)
+    return descent_fail(DESCENT_EINVAL, "descent_fashion_mnist_load: train or test is NULL");
+  memset(train, 0, sizeof *train);
+  memset(test, 0, sizeof *test);
+  if (!dir) dir = DESCENT_FASHION_MNIST_DIR;
+
+  int rc = fashion_load_split(dir, "train", train);
+  if (!rc) rc = fashion_load_split(dir, "t10k", test);
+  if (!rc && !shape_equal(&train->shape, &test->shape))
+    rc = descent_fail(DESCENT_ESHAPE,
+                      "%s: test images have %zu features, training images %zu: the files do not "
+                      "belong to one data set",
+                      dir, test->features, train->features);
+  if (rc) {
+    descent_dataset_free(train);
+    descent_dataset_free(test);
+    return rc;
+  }
+  /* A split that happens to lack the last class must still agree with the
+   * other on the number of outputs a classifier needs. */
+  size_t classes = train->classes > test->classes ? train->classes : test->classes;
+  train->classes = test->classes = classes;
+  return DESCENT_OK;
+}
+
+/* Marks n_val distinct indices of [0, n) in chosen[], drawn by the first n_val
+ * steps of a Fisher-Yates shuffle. */
+static int split_choose(size_t n, size_t n_val, uint64_t seed, unsigned char *chosen) {
+  size_t *perm = descent_calloc(n, sizeof *perm, "split: permutation");
+  if (!perm) return DESCENT_ENOMEM;
+  for (size_t i = 0; i < n; i++) perm[i] = i;
+  descent_rng rng;
+  descent_rng_seed(&rng, seed);
+  for (size_t i = 0; i < n_val; i++) {
+    size_t j = i + (size_t)descent_rng_below(&rng, n - i);
+    size_t t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+    chosen[perm[i]] = 1;
+  }
+  free(perm);
+  return DESCENT_OK;
+}
+
+int descent_dataset_split(descent_dataset *ds, size_t n_val, uint64_t seed, descent_dataset *val) {
+  descent_error_clear();
+  if (!ds || !val) return descent_fail(DESCENT_EINVAL, "descent_dataset_split: ds or val is NULL");
+  memset(val, 0, sizeof *val);
+  if (n_val == 0 || n_val >= ds->n)
+    return descent_fail(DESCENT_EINVAL,
+                        "cannot move %zu of %zu examples to the validation set: it needs at "
+                        "least 1, and at least 1 must stay for training",
+                        n_val, ds->n);
+
+  size_t f = ds->features;
+  val->n = n_val;
+  val->shape = ds->shape;
+  val->features = f;
+  val->classes = ds->classes;
+  val->x = descent_alloc_real(n_val * f, "validation set"); /* n_val * f < ds->n * f */
+  if (ds->labels) val->labels = descent_calloc(n_val, sizeof(int32_t), "validation labels");
+  unsigned char *chosen = descent_calloc(ds->n, 1, "split: chosen examples");
+  int rc = !val->x || (ds->labels && !val->labels) || !chosen ? DESCENT_ENOMEM : DESCENT_OK;
+  if (!rc) rc = split_choose(ds->n, n_val, seed, chosen);
+  if (rc) {
+    free(chosen);
+    descent_dataset_free(val);
+    return rc;
+  }
+
+  /* One pass in index order: chosen rows go to val, the others slide down. Rows
+   * only move to lower positions, so the compaction never overwrites a row it
+   * still has to read. ds keeps its larger allocation; it is freed as usual. */
+  size_t kept = 0, moved = 0;
+  for (size_t i = 0; i < ds->n; i++) {
+    const descent_real *row = ds->x + i * f;
+    if (chosen[i]) {
+      memcpy(val->x + moved * f, row, f * sizeof *row);
+      if (ds->labels) val->labels[moved] = ds->labels[i];
+      moved++;
+    } else {
+      if (kept != i) memcpy(ds->x + kept * f, row, f * sizeof *row);
+      if (ds->labels) ds->labels[kept] = ds->labels[i];
+      kept++;
+    }
+  }
+  ds->n = kept;
+  free(chosen);
+  return DESCENT_OK;
+}
+
+int descent_dataset_truncate(descent_dataset *ds, size_t n) {
+  descent_error_clear();
+  if (!ds) return descent_fail(DESCENT_EINVAL, "descent_dataset_truncate: ds is NULL");
+  if (n == 0 || n > ds->n)
+    return descent_fail(DESCENT_EINVAL,
+                        "cannot keep %zu examples of a data set of %zu: choose 1 to %zu", n, ds->n,
+                        ds->n);
+  ds->n = n;
+  return DESCENT_OK;
+}

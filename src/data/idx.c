@@ -1,0 +1,388 @@
+/*
+ * idx.c - reads IDX files (the format of MNIST and Fashion-MNIST) into a data set.
+ *
+ * An IDX file is a 4-byte magic number (0, 0, element type, number of
+ * dimensions), the dimensions as big-endian 32-bit integers, then the elements
+ * in row-major order. The files usually come gzipped; zlib reads gzipped and
+ * plain files alike, and the first two bytes tell us which one we have so that
+ * the size checks can use the right evidence.
+ *
+ * Nothing in a header is trusted. Dimensions are multiplied with overflow
+ * checks, and the size they declare is compared with what the file can hold
+ * (its length, or for gzip the trailer's length and deflate's maximum ratio)
+ * before anything is allocated: a corrupt 100-byte file that claims 10^12
+ * pixels is refused without asking for a terabyte.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define IDX_TYPE_UBYTE 0x08
+
+/* deflate never expands data more than 1032:1, so a gzip file of c bytes cannot
+ * hold more than 1032 * c bytes, whatever its header says. */
+#define GZIP_MAX_RATIO 1032
+
+/* 10-byte gzip header plus 8-byte trailer: the least a gzip file can be. */
+#define GZIP_MIN_BYTES 18
+
+/* Elements are read and converted this many at a time, so no second copy of
+ * the whole file is ever held. */
+#define IDX_CHUNK 16384
+
+typedef struct idx_file {
+  const char *path;
+  gzFile gz;
+  int gzipped;                   /* 1: the file is gzip; 0: plain */
+  int ndim;                      /* 1 to DESCENT_MAX_DIMS */
+  size_t dims[DESCENT_MAX_DIMS]; /* each >= 1 */
+  size_t count;                  /* number of elements, the product of dims */
+  size_t declared;               /* header plus data bytes the header declares; 0 until read */
+  size_t consumed;               /* (uncompressed) bytes read so far, header included */
+} idx_file;
+
+/* What an IDX file of a given role must look like, for the messages. */
+typedef struct idx_role {
+  const char *name; /* "images" */
+  int min_ndim;     /* fewest dimensions, the example count included */
+  int max_ndim;     /* most dimensions */
+  int usual_ndim;   /* the dimension byte shown in the expected magic number */
+  const char *dims; /* the layouts allowed, in words */
+} idx_role;
+
+static const idx_role idx_images = {
+    "images", 2, 4, 3,
+    "2 to 4 (n x features, n x height x width or n x channels x height x width)"};
+static const idx_role idx_labels = {"labels", 1, 1, 1, "1 (one label per example)"};
+
+static const char *idx_type_name(int type) {
+  switch (type) {
+  case 0x08:
+    return "unsigned byte";
+  case 0x09:
+    return "signed byte";
+  case 0x0b:
+    return "16-bit integer";
+  case 0x0c:
+    return "32-bit integer";
+  case 0x0d:
+    return "32-bit float";
+  case 0x0e:
+    return "64-bit float";
+  default:
+    return "not an IDX type";
+  }
+}
+
+/* Turns zlib's error state after a failed gzread into our status and message. */
+static int idx_gzip_error(const idx_file *f) {
+  int err = Z_OK;
+  const char *msg = gzerror(f->gz, &err);
+  /* zlib names a gzdopen'ed file "<fd:3>"; our messages name the path. */
+  const char *named = strstr(msg, ">: ");
+  if (strncmp(msg, "<fd:", 4) == 0 && named) msg = named + 3;
+  if (err == Z_ERRNO) return descent_fail(DESCENT_EIO, "%s: read error: %s", f->path, msg);
+  if (err == Z_MEM_ERROR)
+    return descent_fail(DESCENT_ENOMEM, "%s: zlib ran out of memory", f->path);
+  return descent_fail(DESCENT_EFORMAT, "%s: corrupt gzip data (%s)", f->path, msg);
+}
+
+/* Reads exactly n bytes; a short read means the file ends before the header
+ * says it should. */
+static int idx_read(idx_file *f, void *buf, size_t n) {
+  unsigned char *p = buf;
+  while (n > 0) {
+    unsigned want = n > INT_MAX ? INT_MAX : (unsigned)n;
+    int got = gzread(f->gz, p, want);
+    if (got < 0) return idx_gzip_error(f);
+    if (got == 0) {
+      if (f->declared == 0)
+        return descent_fail(DESCENT_EFORMAT,
+                            "%s: file truncated: %zu bytes are too few for an IDX header", f->path,
+                            f->consumed);
+      return descent_fail(DESCENT_EFORMAT, "%s: file truncated: header declares %zu bytes, %s %zu",
+                          f->path, f->declared, f->gzipped ? "file decompresses to" : "file holds",
+                          f->consumed);
+    }
+    p += got;
+    n -= (size_t)got;
+    f->consumed += (size_t)got;
+  }
+  return DESCENT_OK;
+}
+
+static uint32_t idx_big_endian(const unsigned char b[4]) {
+  return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+
+/* Checks the magic number: two zero bytes, the element type, the number of
+ * dimensions, which must suit the file's role. */
+static int idx_check_magic(const idx_file *f, const unsigned char magic[4], const idx_role *role) {
+  if (magic[0] != 0 || magic[1] != 0)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: not an IDX file (magic 0x%02x%02x%02x%02x): expected 00 00 08 %02x "
+                        "for %s",
+                        f->path, magic[0], magic[1], magic[2], magic[3], role->usual_ndim,
+                        role->name);
+  if (magic[2] != IDX_TYPE_UBYTE)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: element type 0x%02x (%s) is not supported: %s must be unsigned "
+                        "bytes (0x08)",
+                        f->path, magic[2], idx_type_name(magic[2]), role->name);
+  int ndim = magic[3];
+  if (ndim < role->min_ndim || ndim > role->max_ndim)
+    return descent_fail(DESCENT_EFORMAT, "%s: header declares %d dimension%s; %s files have %s",
+                        f->path, ndim, ndim == 1 ? "" : "s", role->name, role->dims);
+  return DESCENT_OK;
+}
+
+/* Reads and validates the header, leaving the file at the first element. */
+static int idx_read_header(idx_file *f, const idx_role *role) {
+  unsigned char magic[4], raw[4 * DESCENT_MAX_DIMS];
+  int rc = idx_read(f, magic, sizeof magic);
+  if (rc) return rc;
+  rc = idx_check_magic(f, magic, role);
+  if (rc) return rc;
+  f->ndim = magic[3];
+  rc = idx_read(f, raw, 4 * (size_t)f->ndim);
+  if (rc) return rc;
+
+  size_t count = 1;
+  int overflow = 0;
+  for (int i = 0; i < f->ndim; i++) {
+    f->dims[i] = idx_big_endian(raw + 4 * i);
+    if (f->dims[i] == 0)
+      return descent_fail(DESCENT_EFORMAT,
+                          "%s: dimension %d of %d is 0: every dimension must be at least 1",
+                          f->path, i + 1, f->ndim);
+    if (!descent_mul_ok(count, f->dims[i], &count)) overflow = 1;
+  }
+  size_t header = 4 + 4 * (size_t)f->ndim;
+  if (overflow || count > SIZE_MAX - header) {
+    char dims[128];
+    int len = 0;
+    for (int i = 0; i < f->ndim; i++)
+      len += snprintf(dims + len, sizeof dims - (size_t)len, "%s%zu", i ? " x " : "", f->dims[i]);
+    return descent_fail(DESCENT_ERANGE, "%s: dimensions %s overflow size_t: corrupt header",
+                        f->path, dims);
+  }
+  f->count = count;
+  f->declared = header + count;
+  return DESCENT_OK;
+}
+
+/* Compares the size the header declares with what the file can hold. */
+static int idx_check_size(const idx_file *f, uintmax_t file_bytes, uint32_t isize) {
+  if (!f->gzipped) {
+    if (file_bytes < f->declared)
+      return descent_fail(DESCENT_EFORMAT,
+                          "%s: file truncated: header declares %zu bytes, file holds %ju", f->path,
+                          f->declared, file_bytes);
+    if (file_bytes > f->declared)
+      return descent_fail(DESCENT_EFORMAT,
+                          "%s: trailing data: header declares %zu bytes, file holds %ju", f->path,
+                          f->declared, file_bytes);
+    return DESCENT_OK;
+  }
+  if (file_bytes <= UINTMAX_MAX / GZIP_MAX_RATIO && f->declared > file_bytes * GZIP_MAX_RATIO)
+    return descent_fail(DESCENT_ERANGE,
+                        "%s: header declares %zu bytes, but a %ju-byte gzip file holds at most "
+                        "%ju: corrupt header",
+                        f->path, f->declared, file_bytes, file_bytes * GZIP_MAX_RATIO);
+  /* The trailer stores the uncompressed length mod 2^32. A file cut short ends
+   * in the middle of compressed data, so its "trailer" will not match either.
+   * Only the last member of a multi-member gzip file is seen here, so such a
+   * file is refused; gzip and pigz write one member. */
+  if ((uint32_t)f->declared != isize)
+    return descent_fail(
+        DESCENT_EFORMAT,
+        "%s: size mismatch: header declares %zu bytes, gzip trailer records %" PRIu32
+        "%s: file truncated, corrupt, or with trailing data",
+        f->path, f->declared, isize, f->declared > UINT32_MAX ? " (mod 2^32)" : "");
+  return DESCENT_OK;
+}
+
+/* Reads n bytes at offset of fd without moving the file position. */
+static int idx_pread(const char *path, int fd, void *buf, size_t n, off_t offset) {
+  ssize_t got = pread(fd, buf, n, offset);
+  if (got < 0) return descent_fail(DESCENT_EIO, "%s: read error: %s", path, strerror(errno));
+  if ((size_t)got != n) return descent_fail(DESCENT_EIO, "%s: file changed while being read", path);
+  return DESCENT_OK;
+}
+
+/* Looks at the raw file: its length, whether it is gzip, and if so the length
+ * its trailer records. */
+static int idx_inspect(idx_file *f, int fd, uintmax_t *file_bytes, uint32_t *isize) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return descent_fail(DESCENT_EIO, "cannot stat '%s': %s", f->path, strerror(errno));
+  if (!S_ISREG(st.st_mode)) return descent_fail(DESCENT_EIO, "%s: not a regular file", f->path);
+  *file_bytes = (uintmax_t)st.st_size;
+  *isize = 0;
+  unsigned char b[4];
+  if (st.st_size < 2) return DESCENT_OK;
+  int rc = idx_pread(f->path, fd, b, 2, 0);
+  if (rc) return rc;
+  f->gzipped = b[0] == 0x1f && b[1] == 0x8b;
+  if (!f->gzipped) return DESCENT_OK;
+  if (st.st_size < GZIP_MIN_BYTES)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: gzip file truncated: %ju bytes are too few for a gzip header and "
+                        "trailer",
+                        f->path, *file_bytes);
+  rc = idx_pread(f->path, fd, b, 4, st.st_size - 4);
+  if (rc) return rc;
+  *isize = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+  return DESCENT_OK;
+}
+
+static void idx_close(idx_file *f) {
+  if (f->gz) gzclose(f->gz);
+  f->gz = NULL;
+}
+
+/* Opens path and validates its header for role; on success the file is
+ * positioned at the first element and must be closed with idx_close. */
+static int idx_open(idx_file *f, const char *path, const idx_role *role) {
+  memset(f, 0, sizeof *f);
+  f->path = path;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
+  uintmax_t file_bytes = 0;
+  uint32_t isize = 0;
+  int rc = idx_inspect(f, fd, &file_bytes, &isize);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  f->gz = gzdopen(fd, "rb"); /* from here on, gzclose closes fd */
+  if (!f->gz) {
+    close(fd);
+    return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate zlib's buffers", path);
+  }
+  gzbuffer(f->gz, 1 << 17);
+  rc = idx_read_header(f, role);
+  if (!rc) rc = idx_check_size(f, file_bytes, isize);
+  if (rc) idx_close(f);
+  return rc;
+}
+
+/* After the last element: the file must end here. Reading on also makes zlib
+ * reach the gzip trailer and verify its checksum. */
+static int idx_check_end(idx_file *f) {
+  unsigned char extra;
+  int got = gzread(f->gz, &extra, 1);
+  if (got < 0) return idx_gzip_error(f);
+  if (got > 0)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: trailing data: header declares %zu bytes, file holds more", f->path,
+                        f->declared);
+  int err = Z_OK;
+  gzerror(f->gz, &err);
+  if (err != Z_OK)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: file truncated: the gzip stream ends without its trailer", f->path);
+  return DESCENT_OK;
+}
+
+/* Reads every element as a pixel in [0, 1]. */
+static int idx_read_pixels(idx_file *f, descent_real *x) {
+  unsigned char buf[IDX_CHUNK];
+  for (size_t done = 0; done < f->count;) {
+    size_t n = f->count - done < IDX_CHUNK ? f->count - done : IDX_CHUNK;
+    int rc = idx_read(f, buf, n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) x[done + i] = (descent_real)buf[i] / (descent_real)255;
+    done += n;
+  }
+  return idx_check_end(f);
+}
+
+/* Reads every element as a label; *classes becomes the largest label + 1. */
+static int idx_read_labels(idx_file *f, int32_t *labels, size_t *classes) {
+  unsigned char buf[IDX_CHUNK];
+  int32_t max = 0;
+  for (size_t done = 0; done < f->count;) {
+    size_t n = f->count - done < IDX_CHUNK ? f->count - done : IDX_CHUNK;
+    int rc = idx_read(f, buf, n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+      labels[done + i] = buf[i];
+      if (buf[i] > max) max = buf[i];
+    }
+    done += n;
+  }
+  *classes = (size_t)max + 1;
+  return idx_check_end(f);
+}
+
+/* The shape of one example: the image file's dimensions after the first. */
+static descent_shape idx_example_shape(const idx_file *f) {
+  descent_shape shape = {0};
+  if (f->ndim == 3) { /* n x height x width: one channel */
+    shape.ndim = 3;
+    shape.dims[0] = 1;
+    shape.dims[1] = f->dims[1];
+    shape.dims[2] = f->dims[2];
+    return shape;
+  }
+  shape.ndim = f->ndim - 1;
+  for (int i = 1; i < f->ndim; i++) shape.dims[i - 1] = f->dims[i];
+  return shape;
+}
+
+/* Allocates the data set and reads both files' elements into it. */
+static int idx_read_dataset(idx_file *images, idx_file *labels, descent_dataset *out) {
+  descent_dataset ds = {0};
+  ds.n = images->dims[0];
+  ds.shape = idx_example_shape(images);
+  ds.features = images->count / ds.n;
+  if (images->count > SIZE_MAX / sizeof(descent_real))
+    return descent_fail(DESCENT_ERANGE, "%s: %zu pixels do not fit in this machine's memory",
+                        images->path, images->count);
+  ds.x = descent_alloc_real(images->count, "images");
+  ds.labels = descent_calloc(ds.n, sizeof(int32_t), "labels");
+  int rc = DESCENT_OK;
+  if (!ds.x || !ds.labels) {
+    rc = DESCENT_ENOMEM;
+    descent_error_prefix("%s: ", images->path);
+  }
+  if (!rc) rc = idx_read_pixels(images, ds.x);
+  if (!rc) rc = idx_read_labels(labels, ds.labels, &ds.classes);
+  if (rc) {
+    descent_dataset_free(&ds);
+    return rc;
+  }
+  *out = ds;
+  return DESCENT_OK;
+}
+
+int descent_idx_load_dataset(const char *images_path, const char *labels_path,
+                             descent_dataset *out) {
+  descent_error_clear();
+  if (!out) return descent_fail(DESCENT_EINVAL, "descent_idx_load_dataset: out is NULL");
+  memset(out, 0, sizeof *out);
+  if (!images_path || !labels_path)
+    return descent_fail(DESCENT_EINVAL, "descent_idx_load_dataset: a file path is NULL");
+
+  /* Both headers are validated before either file's data is allocated. */
+  idx_file images, labels;
+  int rc = idx_open(&images, images_path, &idx_images);
+  if (rc) return rc;
+  rc = idx_open(&labels, labels_path, &idx_labels);
+  if (!rc && labels.dims[0] != images.dims[0])
+    rc = descent_fail(DESCENT_ESHAPE, "%s: %zu labels, but %s holds %zu images: files do not match",
+                      labels_path, labels.dims[0], images_path, images.dims[0]);
+  if (!rc) rc = idx_read_dataset(&images, &labels, out);
+  idx_close(&labels);
+  idx_close(&images);
+  return rc;
+}
