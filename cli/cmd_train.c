@@ -177,9 +177,10 @@ static int train_epoch(descent_net *net, descent_optimizer *opt, descent_batcher
     if (!isfinite(loss)) {
       progress_end(&bar);
       fprintf(stderr,
-              "descent train: diverged at step %lld (epoch %zu): loss is %g with learning rate "
+              "descent train: diverged at step %lld (epoch %zu): loss is %s with learning rate "
               "%g; the step is too large for the curvature: lower --lr (try %g)\n",
-              (long long)descent_optimizer_steps(opt), epoch, loss, descent_optimizer_lr(opt),
+              (long long)descent_optimizer_steps(opt), epoch, isnan(loss) ? "NaN" : "infinite",
+              descent_optimizer_lr(opt),
               descent_optimizer_lr(opt) / 10);
       return 1;
     }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# setup.sh - installs what descent needs to build, test and run on Debian.
+# Sourced or run by run.sh and test.sh; does nothing when all is present.
+set -euo pipefail
+
+# Each package and why (see also README.md):
+packages=(
+  gcc make cmake pkg-config   # the C11 compiler and the build
+  libopenblas-openmp-dev      # GEMM; the OpenMP build shares one thread pool with ours
+  zlib1g-dev                  # reading the gzipped IDX files
+  dataset-fashion-mnist       # the real data set, in /usr/share/datasets/fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
