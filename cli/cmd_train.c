@@ -128,8 +128,8 @@ static FILE *open_in(const char *dir, const char *name) {
 }
 
 static void print_config(FILE *f, const train_config *c, const descent_dataset *train,
-                         const descent_dataset *val, const descent_dataset *test,
-                         descent_net *net, const descent_optimizer *opt) {
+                         const descent_dataset *val, const descent_dataset *test, descent_net *net,
+                         const descent_optimizer *opt) {
   char buf[4096];
   fprintf(f, "descent %s, %s, %s, %d threads\n", DESCENT_VERSION_STRING,
           sizeof(descent_real) == 8 ? "double" : "float", descent_blas_name(),
@@ -180,8 +180,7 @@ static int train_epoch(descent_net *net, descent_optimizer *opt, descent_batcher
               "descent train: diverged at step %lld (epoch %zu): loss is %s with learning rate "
               "%g; the step is too large for the curvature: lower --lr (try %g)\n",
               (long long)descent_optimizer_steps(opt), epoch, isnan(loss) ? "NaN" : "infinite",
-              descent_optimizer_lr(opt),
-              descent_optimizer_lr(opt) / 10);
+              descent_optimizer_lr(opt), descent_optimizer_lr(opt) / 10);
       return 1;
     }
     descent_optimizer_step(opt, obj);

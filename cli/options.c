@@ -45,8 +45,9 @@ int cli_parse(int argc, char **argv, int first, cli_option *opts, int n_opts, co
       return 1;
     }
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-      fprintf(stderr, "descent %s: unexpected argument '%s'; options start with --, see "
-                      "'descent %s --help'\n",
+      fprintf(stderr,
+              "descent %s: unexpected argument '%s'; options start with --, see "
+              "'descent %s --help'\n",
               command, arg, command);
       return -1;
     }
@@ -108,8 +109,7 @@ int cli_get_u64(cli_option *opts, int n_opts, const char *name, uint64_t *out) {
   errno = 0;
   unsigned long long x = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
   if (!v || *v < '0' || *v > '9' || errno == ERANGE || *end != '\0') {
-    fprintf(stderr, "descent: --%s: '%s' is not a non-negative whole number\n", name,
-            v ? v : "");
+    fprintf(stderr, "descent: --%s: '%s' is not a non-negative whole number\n", name, v ? v : "");
     return -1;
   }
   *out = x;

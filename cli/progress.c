@@ -39,8 +39,8 @@ void progress_update(progress *p, size_t done, double loss, size_t samples) {
   if (p->mode == PROGRESS_LINES) {
     if (done < p->next_line || done == p->total) return;
     p->next_line += (p->total + 3) / 4;
-    printf("  %s %3.0f%% loss %.4f  %.0f samples/s\n", p->label, 100.0 * (double)done / (double)p->total,
-           loss, rate);
+    printf("  %s %3.0f%% loss %.4f  %.0f samples/s\n", p->label,
+           100.0 * (double)done / (double)p->total, loss, rate);
     fflush(stdout);
     return;
   }

@@ -10,11 +10,11 @@ typedef enum progress_mode { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_LINES } progr
 
 typedef struct progress {
   progress_mode mode;
-  size_t total;      /* batches in the epoch */
-  size_t next_line;  /* next batch at which LINES mode prints */
-  double start;      /* seconds, monotonic */
+  size_t total;     /* batches in the epoch */
+  size_t next_line; /* next batch at which LINES mode prints */
+  double start;     /* seconds, monotonic */
   double last_draw;
-  char label[32];    /* "epoch 3/10" */
+  char label[32]; /* "epoch 3/10" */
 } progress;
 
 /* Seconds on a monotonic clock. */

@@ -115,8 +115,8 @@ void descent_gemm_reference(int trans_a, int trans_b, size_t m, size_t n, size_t
 /* The shape of one example (or one tensor): dims[0..ndim-1], outermost first.
  * An image is {channels, height, width}; a feature vector is {features}. */
 typedef struct descent_shape {
-  int ndim;                        /* 1 to DESCENT_MAX_DIMS */
-  size_t dims[DESCENT_MAX_DIMS];   /* each >= 1 */
+  int ndim;                      /* 1 to DESCENT_MAX_DIMS */
+  size_t dims[DESCENT_MAX_DIMS]; /* each >= 1 */
 } descent_shape;
 
 /* Product of the dimensions. */
@@ -138,21 +138,21 @@ typedef struct descent_tensor_info {
  * the objective: a classifier reads x and labels, a regression reads x and
  * targets, a finite sum without inputs reads indices. */
 typedef struct descent_batch {
-  size_t n;                     /* number of examples, >= 1 */
-  const descent_real *x;        /* n x example size inputs, or NULL */
-  const int32_t *labels;        /* n class labels in [0, classes), or NULL */
-  const descent_real *targets;  /* n x output size targets, or NULL */
-  const size_t *indices;        /* n term indices for finite sums, or NULL */
+  size_t n;                    /* number of examples, >= 1 */
+  const descent_real *x;       /* n x example size inputs, or NULL */
+  const int32_t *labels;       /* n class labels in [0, classes), or NULL */
+  const descent_real *targets; /* n x output size targets, or NULL */
+  const size_t *indices;       /* n term indices for finite sums, or NULL */
 } descent_batch;
 
 /* An in-memory data set. Owns its arrays (freed by descent_dataset_free). */
 typedef struct descent_dataset {
-  size_t n;              /* number of examples */
-  descent_shape shape;   /* shape of one example, e.g. {1, 28, 28} */
-  size_t features;       /* descent_shape_size(&shape) */
-  size_t classes;        /* number of classes (labels in [0, classes)); 0 if none */
-  descent_real *x;       /* n x features inputs */
-  int32_t *labels;       /* n labels, or NULL */
+  size_t n;            /* number of examples */
+  descent_shape shape; /* shape of one example, e.g. {1, 28, 28} */
+  size_t features;     /* descent_shape_size(&shape) */
+  size_t classes;      /* number of classes (labels in [0, classes)); 0 if none */
+  descent_real *x;     /* n x features inputs */
+  int32_t *labels;     /* n labels, or NULL */
 } descent_dataset;
 
 void descent_dataset_free(descent_dataset *ds);
@@ -182,15 +182,15 @@ int descent_dataset_truncate(descent_dataset *ds, size_t n);
 /* Input preprocessing, fitted on the training set only and then applied to
  * every split. */
 typedef enum descent_preprocess_kind {
-  DESCENT_PREPROCESS_NONE = 0,        /* inputs as loaded (pixels in [0, 1]) */
-  DESCENT_PREPROCESS_STANDARDIZE = 1  /* per feature: (x - mean) / (std + eps) */
+  DESCENT_PREPROCESS_NONE = 0,       /* inputs as loaded (pixels in [0, 1]) */
+  DESCENT_PREPROCESS_STANDARDIZE = 1 /* per feature: (x - mean) / (std + eps) */
 } descent_preprocess_kind;
 
 typedef struct descent_preprocess {
   descent_preprocess_kind kind;
-  size_t features;    /* length of mean and inv_std */
-  double eps;         /* added to each feature's standard deviation */
-  descent_real *mean; /* per-feature mean of the training inputs */
+  size_t features;       /* length of mean and inv_std */
+  double eps;            /* added to each feature's standard deviation */
+  descent_real *mean;    /* per-feature mean of the training inputs */
   descent_real *inv_std; /* per-feature 1 / (std + eps) */
 } descent_preprocess;
 
@@ -271,16 +271,15 @@ int descent_objective_value(descent_objective *obj, const descent_batch *batch, 
  * |g - g_fd| / max(|g|, |g_fd|, floor) over the checked coordinates. Meant for
  * the double-precision build; parameters are restored afterwards. */
 typedef struct descent_gradcheck_result {
-  double max_rel_error;  /* largest relative error found */
-  size_t worst_index;    /* parameter where it was found */
-  double analytic;       /* gradient there, from value_and_grad */
-  double numeric;        /* gradient there, from finite differences */
-  size_t checked;        /* coordinates checked */
+  double max_rel_error; /* largest relative error found */
+  size_t worst_index;   /* parameter where it was found */
+  double analytic;      /* gradient there, from value_and_grad */
+  double numeric;       /* gradient there, from finite differences */
+  size_t checked;       /* coordinates checked */
 } descent_gradcheck_result;
 
-int descent_gradcheck(descent_objective *obj, const descent_batch *batch, double h,
-                      double floor, size_t probes, uint64_t seed,
-                      descent_gradcheck_result *result);
+int descent_gradcheck(descent_objective *obj, const descent_batch *batch, double h, double floor,
+                      size_t probes, uint64_t seed, descent_gradcheck_result *result);
 
 /* ------------------------------------------------------------------------ */
 /* Networks                                                                 */

@@ -45,4 +45,7 @@ void descent_free_real(descent_real *p);
 bool descent_parse_double(const char *text, double *out);
 bool descent_parse_size(const char *text, size_t *out);
 
+/* The core OpenBLAS picked by itself, before blas_select.c stepped in. */
+const char *descent_blas_detected_core(void);
+
 #endif /* DESCENT_INTERNAL_H */

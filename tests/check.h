@@ -41,7 +41,7 @@ static int check_count = 0;
 #define CHECK_OK(call)                                                                             \
   do {                                                                                             \
     int check_status_ = (call);                                                                    \
-    CHECK_MSG(check_status_ == DESCENT_OK, "%s returned %d (%s): %s", #call, check_status_,      \
+    CHECK_MSG(check_status_ == DESCENT_OK, "%s returned %d (%s): %s", #call, check_status_,        \
               descent_strerror(check_status_), descent_last_error());                              \
   } while (0)
 
@@ -49,10 +49,10 @@ static int check_count = 0;
 #define CHECK_FAILS(call, status, needle)                                                          \
   do {                                                                                             \
     int check_status_ = (call);                                                                    \
-    CHECK_MSG(check_status_ == (status), "%s returned %d, expected %d; message: %s", #call,      \
-              check_status_, (int)(status), descent_last_error());                                \
-    CHECK_MSG(strstr(descent_last_error(), (needle)) != NULL,                                      \
-              "message of %s lacks \"%s\": %s", #call, (needle), descent_last_error());           \
+    CHECK_MSG(check_status_ == (status), "%s returned %d, expected %d; message: %s", #call,        \
+              check_status_, (int)(status), descent_last_error());                                 \
+    CHECK_MSG(strstr(descent_last_error(), (needle)) != NULL, "message of %s lacks \"%s\": %s",    \
+              #call, (needle), descent_last_error());                                              \
   } while (0)
 
 /* |a - b| <= tol * max(1, |a|, |b|) */
@@ -60,7 +60,7 @@ static int check_count = 0;
   do {                                                                                             \
     double check_a_ = (double)(a), check_b_ = (double)(b);                                         \
     double check_scale_ = fmax(1.0, fmax(fabs(check_a_), fabs(check_b_)));                         \
-    CHECK_MSG(fabs(check_a_ - check_b_) <= (tol) * check_scale_, "%s = %.17g, %s = %.17g", #a,   \
+    CHECK_MSG(fabs(check_a_ - check_b_) <= (tol)*check_scale_, "%s = %.17g, %s = %.17g", #a,       \
               check_a_, #b, check_b_);                                                             \
   } while (0)
 

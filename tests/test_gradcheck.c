@@ -15,8 +15,8 @@
 #include <stdlib.h>
 
 #define BATCH 5
-#define H 1e-5
-#define TOL 1e-6
+#define H     1e-5
+#define TOL   1e-6
 
 static descent_real x[BATCH * 6];
 static int32_t labels[BATCH] = {0, 2, 1, 2, 0};
@@ -27,16 +27,17 @@ static double check_net(const char *spec, descent_loss_kind loss, int use_target
   descent_shape in = {1, {6}};
   CHECK_OK(descent_net_create(&net, spec, &in, loss, BATCH, 3));
   if (!net) return INFINITY;
-  descent_batch batch = {.n = BATCH, .x = x, .labels = labels,
-                         .targets = use_targets ? targets : NULL};
+  descent_batch batch = {
+      .n = BATCH, .x = x, .labels = labels, .targets = use_targets ? targets : NULL};
   descent_gradcheck_result r;
   CHECK_OK(descent_gradcheck(descent_net_objective(net), &batch, H, 1e-4, 0, 1, &r));
   CHECK(r.checked == descent_net_objective(net)->n_params);
-  CHECK_MSG(r.max_rel_error <= TOL, "%s (%s): relative error %.3g at parameter %zu (analytic %.10g, "
-            "numeric %.10g)", spec, descent_loss_name(loss), r.max_rel_error, r.worst_index,
-            r.analytic, r.numeric);
-  printf("%-45s %-4s max relative error %.2e over %zu parameters\n", spec,
-         descent_loss_name(loss), r.max_rel_error, r.checked);
+  CHECK_MSG(r.max_rel_error <= TOL,
+            "%s (%s): relative error %.3g at parameter %zu (analytic %.10g, "
+            "numeric %.10g)",
+            spec, descent_loss_name(loss), r.max_rel_error, r.worst_index, r.analytic, r.numeric);
+  printf("%-45s %-4s max relative error %.2e over %zu parameters\n", spec, descent_loss_name(loss),
+         r.max_rel_error, r.checked);
   descent_net_free(net);
   return r.max_rel_error;
 }

@@ -27,11 +27,13 @@ static void check_model_specs(void) {
   CHECK_OK(descent_net_create(&net, "mlp:6-5-2/tanh", &input6, DESCENT_LOSS_MSE, 4, 1));
   descent_net_free(net);
 
-  net_refused("dense(10), foo", DESCENT_EINVAL, "unknown layer 'foo' (item 2); valid layers: dense");
+  net_refused("dense(10), foo", DESCENT_EINVAL,
+              "unknown layer 'foo' (item 2); valid layers: dense");
   net_refused("dense(0)", DESCENT_EINVAL, "out of range");
   net_refused("dense(x)", DESCENT_EINVAL, "'x' is not a number");
   net_refused("dense(2.5)", DESCENT_EINVAL, "whole number");
-  net_refused("dense(10, units=3)", DESCENT_EINVAL, "has no parameter 'units'; valid parameters: out");
+  net_refused("dense(10, units=3)", DESCENT_EINVAL,
+              "has no parameter 'units'; valid parameters: out");
   net_refused("dense(10, init=lecun)", DESCENT_EINVAL, "unknown initialization");
   net_refused("dense(10, out=3)", DESCENT_EINVAL, "given twice");
   net_refused("dense", DESCENT_EINVAL, "needs a value for 'out'");

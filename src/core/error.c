@@ -15,16 +15,26 @@ static _Thread_local char last_error[1024];
 
 const char *descent_strerror(int status) {
   switch (status) {
-  case DESCENT_OK: return "success";
-  case DESCENT_ENOMEM: return "out of memory";
-  case DESCENT_EIO: return "input/output error";
-  case DESCENT_EFORMAT: return "malformed file";
-  case DESCENT_EINVAL: return "invalid argument";
-  case DESCENT_ESHAPE: return "shape mismatch";
-  case DESCENT_ERANGE: return "size out of range";
-  case DESCENT_EDIVERGED: return "diverged";
-  case DESCENT_ENOTSUP: return "not supported";
-  default: return "unknown status";
+  case DESCENT_OK:
+    return "success";
+  case DESCENT_ENOMEM:
+    return "out of memory";
+  case DESCENT_EIO:
+    return "input/output error";
+  case DESCENT_EFORMAT:
+    return "malformed file";
+  case DESCENT_EINVAL:
+    return "invalid argument";
+  case DESCENT_ESHAPE:
+    return "shape mismatch";
+  case DESCENT_ERANGE:
+    return "size out of range";
+  case DESCENT_EDIVERGED:
+    return "diverged";
+  case DESCENT_ENOTSUP:
+    return "not supported";
+  default:
+    return "unknown status";
   }
 }
 

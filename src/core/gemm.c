@@ -16,11 +16,11 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
   enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
   enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
 #ifdef DESCENT_DOUBLE
-  cblas_dgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda,
-              b, (blasint)ldb, beta, c, (blasint)ldc);
+  cblas_dgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b,
+              (blasint)ldb, beta, c, (blasint)ldc);
 #else
-  cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda,
-              b, (blasint)ldb, beta, c, (blasint)ldc);
+  cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b,
+              (blasint)ldb, beta, c, (blasint)ldc);
 #endif
 }
 

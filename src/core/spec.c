@@ -42,16 +42,14 @@ int spec_split(const char *text, const char *seps, spec_span *items, int max_ite
                               (int)(p - text) + 1);
       } else {
         if (n == max_items)
-          return descent_fail(DESCENT_ERANGE, "%s '%s': more than %d items", what, text,
-                              max_items);
+          return descent_fail(DESCENT_ERANGE, "%s '%s': more than %d items", what, text, max_items);
         items[n++] = item;
       }
       if (at_end) break;
       start = p + 1;
     }
   }
-  if (depth != 0)
-    return descent_fail(DESCENT_EINVAL, "%s '%s': missing ')'", what, text);
+  if (depth != 0) return descent_fail(DESCENT_EINVAL, "%s '%s': missing ')'", what, text);
   *count = n;
   return DESCENT_OK;
 }
@@ -131,11 +129,16 @@ int spec_parse_call(spec_span span, spec_call *call, const char *what) {
 
 void spec_range_text(const spec_param *p, char *buf, size_t cap) {
   char lo[32], hi[32];
-  if (isinf(p->min)) snprintf(lo, sizeof lo, "-inf");
-  else snprintf(lo, sizeof lo, "%g", p->min);
-  if (isinf(p->max)) snprintf(hi, sizeof hi, "inf");
-  else snprintf(hi, sizeof hi, "%g", p->max);
-  if (p->kind == SPEC_BOOL) snprintf(buf, cap, "0 or 1");
+  if (isinf(p->min))
+    snprintf(lo, sizeof lo, "-inf");
+  else
+    snprintf(lo, sizeof lo, "%g", p->min);
+  if (isinf(p->max))
+    snprintf(hi, sizeof hi, "inf");
+  else
+    snprintf(hi, sizeof hi, "%g", p->max);
+  if (p->kind == SPEC_BOOL)
+    snprintf(buf, cap, "0 or 1");
   else
     snprintf(buf, cap, "%c%s, %s%c", p->min_open || isinf(p->min) ? '(' : '[', lo, hi,
              p->max_open || isinf(p->max) ? ')' : ']');
@@ -152,8 +155,8 @@ static int bind_value(const spec_param *p, const char *text, double *value, cons
                       const char *name) {
   double v;
   if (!descent_parse_double(text, &v))
-    return descent_fail(DESCENT_EINVAL, "%s: %s(%s=%s): '%s' is not a number", what, name,
-                        p->name, text, text);
+    return descent_fail(DESCENT_EINVAL, "%s: %s(%s=%s): '%s' is not a number", what, name, p->name,
+                        text, text);
   if ((p->kind == SPEC_INTEGER || p->kind == SPEC_BOOL) && v != floor(v))
     return descent_fail(DESCENT_EINVAL, "%s: %s(%s=%s): must be a whole number", what, name,
                         p->name, text);
@@ -183,8 +186,9 @@ int spec_bind(const spec_call *call, const spec_param *params, int n_params, dou
     int index = -1;
     if (arg->key[0] == '\0') {
       if (a > 0 && call->args[a - 1].key[0] != '\0')
-        return descent_fail(DESCENT_EINVAL, "%s: %s(...): positional argument '%s' after a named one",
-                            what, call->name, arg->value);
+        return descent_fail(DESCENT_EINVAL,
+                            "%s: %s(...): positional argument '%s' after a named one", what,
+                            call->name, arg->value);
       index = positional++;
       if (index >= n_params)
         return descent_fail(DESCENT_EINVAL, "%s: %s takes at most %d argument%s, got '%s'", what,

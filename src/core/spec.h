@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-#define SPEC_MAX_ARGS 12
+#define SPEC_MAX_ARGS  12
 #define SPEC_MAX_ITEMS 64
 
 typedef struct spec_arg {
@@ -44,7 +44,7 @@ typedef enum spec_kind { SPEC_NUMBER, SPEC_INTEGER, SPEC_BOOL, SPEC_TEXT } spec_
 typedef struct spec_param {
   const char *name;
   spec_kind kind;
-  double def;   /* default (numbers, integers, bools) */
+  double def; /* default (numbers, integers, bools) */
   double min, max;
   int min_open, max_open;
   int required; /* 1: no default, must be given */

@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
+#include <string.h>
 
 int descent_set_threads(int n) {
   if (n <= 0) n = omp_get_num_procs();
@@ -23,14 +24,29 @@ int descent_get_threads(void) {
 }
 
 const char *descent_blas_name(void) {
-  static char name[128];
+  static char name[256];
   const char *parallel = "";
   switch (openblas_get_parallel()) {
-  case 0: parallel = "sequential"; break;
-  case 1: parallel = "pthreads"; break;
-  case 2: parallel = "OpenMP"; break;
+  case 0:
+    parallel = "sequential";
+    break;
+  case 1:
+    parallel = "pthreads";
+    break;
+  case 2:
+    parallel = "OpenMP";
+    break;
   }
-  snprintf(name, sizeof name, "%s(%s, %s core)", openblas_get_config(), parallel,
-           openblas_get_corename());
+  /* openblas_get_config() names the kernels too, after a space; keep the version. */
+  char version[64];
+  snprintf(version, sizeof version, "%s", openblas_get_config());
+  char *space = strchr(version + sizeof "OpenBLAS", ' ');
+  if (space) *space = '\0';
+  const char *core = openblas_get_corename(), *detected = descent_blas_detected_core();
+  if (strcmp(core, detected) == 0)
+    snprintf(name, sizeof name, "%s, %s threads, %s kernels", version, parallel, core);
+  else
+    snprintf(name, sizeof name, "%s, %s threads, %s kernels (it detected %s; see blas_select.c)",
+             version, parallel, core, detected);
   return name;
 }

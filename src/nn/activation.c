@@ -27,8 +27,7 @@ static int activation_tensors(const layer *l, descent_tensor_info *t) {
   return 0;
 }
 
-static void activation_init(layer *l, descent_real *p, const layer *next, descent_rng *rng) {
-}
+static void activation_init(layer *l, descent_real *p, const layer *next, descent_rng *rng) {}
 
 /* Element-wise loops are parallel only when large enough to pay for the fork. */
 #define PARALLEL_MIN 32768

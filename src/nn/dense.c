@@ -25,8 +25,10 @@ static int dense_configure(layer *l, const spec_call *call) {
   l->bias = (int)v[2];
   l->init_kind = LAYER_INIT_AUTO;
   if (texts[1]) {
-    if (strcmp(texts[1], "he") == 0) l->init_kind = LAYER_INIT_HE;
-    else if (strcmp(texts[1], "glorot") == 0) l->init_kind = LAYER_INIT_GLOROT;
+    if (strcmp(texts[1], "he") == 0)
+      l->init_kind = LAYER_INIT_HE;
+    else if (strcmp(texts[1], "glorot") == 0)
+      l->init_kind = LAYER_INIT_GLOROT;
     else if (strcmp(texts[1], "auto") != 0)
       return descent_fail(DESCENT_EINVAL,
                           "model spec: dense(init=%s): unknown initialization; valid choices: "

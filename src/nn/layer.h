@@ -40,11 +40,11 @@ typedef struct layer_ops {
 
 struct layer {
   const layer_ops *ops;
-  char name[32];        /* "layer2.dense" */
+  char name[32]; /* "layer2.dense" */
   descent_shape in, out;
   size_t in_size, out_size; /* elements per example */
   size_t n_params;
-  size_t param_offset;  /* into the network's flat buffer */
+  size_t param_offset; /* into the network's flat buffer */
   /* Configuration, by kind (unused fields stay zero). */
   size_t units;         /* dense: outputs */
   int bias;             /* dense: has a bias */

@@ -81,8 +81,8 @@ int loss_evaluate(descent_loss_kind kind, const descent_real *out, size_t n, siz
     if (kind == DESCENT_LOSS_SOFTMAX_XENT)
       row_loss[i] = xent_row(z, k, labels[i], dz, scale);
     else
-      row_loss[i] = mse_row(z, k, labels ? labels + i : NULL, targets ? targets + i * k : NULL,
-                            dz, scale);
+      row_loss[i] =
+          mse_row(z, k, labels ? labels + i : NULL, targets ? targets + i * k : NULL, dz, scale);
   }
   double sum = 0;
   size_t right = 0;

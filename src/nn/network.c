@@ -51,8 +51,8 @@ static int allocate(descent_net *net, size_t max_width, size_t n_params, size_t 
   descent_objective *obj = &net->objective;
   size_t batch_width;
   if (!descent_mul_ok(net->max_batch, max_width, &batch_width))
-    return descent_fail(DESCENT_ERANGE, "batch of %zu x %zu activations overflows",
-                        net->max_batch, max_width);
+    return descent_fail(DESCENT_ERANGE, "batch of %zu x %zu activations overflows", net->max_batch,
+                        max_width);
   obj->params = descent_alloc_real(n_params, "parameters");
   obj->grad = descent_alloc_real(n_params, "gradient");
   obj->tensors = descent_calloc(n_tensors ? n_tensors : 1, sizeof *obj->tensors, "tensor table");
@@ -138,8 +138,7 @@ size_t descent_net_outputs(const descent_net *net) {
 }
 
 static int check_batch(const descent_net *net, const descent_batch *batch) {
-  if (!batch || !batch->x)
-    return descent_fail(DESCENT_EINVAL, "a network needs a batch of inputs");
+  if (!batch || !batch->x) return descent_fail(DESCENT_EINVAL, "a network needs a batch of inputs");
   if (batch->n == 0 || batch->n > net->max_batch)
     return descent_fail(DESCENT_ESHAPE, "batch of %zu examples; this network takes 1 to %zu",
                         batch->n, net->max_batch);
@@ -230,8 +229,8 @@ static const char *shape_text(const descent_shape *s, char *buf, size_t cap) {
 size_t descent_net_describe(const descent_net *net, char *buf, size_t cap) {
   size_t used = 0;
 #define APPEND(...)                                                                                \
-  used += (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0,           \
-                           __VA_ARGS__)
+  used +=                                                                                          \
+      (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0, __VA_ARGS__)
   char a[64], b[64];
   APPEND("input %s\n", shape_text(&net->input, a, sizeof a));
   for (size_t i = 0; i < net->n_layers; i++) {

@@ -16,10 +16,10 @@ struct descent_net {
   size_t input_size;
   descent_loss_kind loss;
   size_t max_batch;
-  descent_real **acts;     /* acts[i]: output of layer i, max_batch x out_size */
-  descent_real *grad_a;    /* ping-pong buffers for d(loss)/d(activations) */
+  descent_real **acts;  /* acts[i]: output of layer i, max_batch x out_size */
+  descent_real *grad_a; /* ping-pong buffers for d(loss)/d(activations) */
   descent_real *grad_b;
-  double *row_loss;        /* max_batch per-example losses */
+  double *row_loss; /* max_batch per-example losses */
 };
 
 /* Parses a spec into configured (not yet set up) layers. */

@@ -38,7 +38,8 @@ static int expand_mlp(const char *spec, size_t input_size, char *out, size_t cap
       return descent_fail(DESCENT_ERANGE, "model spec '%s': more than 64 widths", spec);
     sizes[count++] = (size_t)v;
     p = end;
-    if (*p == '-') p++;
+    if (*p == '-')
+      p++;
     else if (p != (slash ? slash : spec + strlen(spec)))
       return descent_fail(DESCENT_EINVAL, "model spec '%s': unexpected '%c'", spec, *p);
   }

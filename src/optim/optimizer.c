@@ -20,7 +20,7 @@
 #define BLOCK 2048
 
 struct descent_optimizer {
-  size_t n;            /* parameters */
+  size_t n; /* parameters */
   int n_transforms;
   transform chain[MAX_CHAIN];
   descent_real *state; /* every transform's slots, n each, one allocation */
@@ -35,7 +35,7 @@ struct descent_optimizer {
 typedef struct named_optimizer {
   const char *name;
   const char *summary;
-  const char *default_lr; /* PyTorch's default */
+  const char *default_lr;   /* PyTorch's default */
   const spec_param *params; /* besides lr */
   int n_params;
   /* Writes the chain (without the final lr transform) for these values. */
@@ -169,7 +169,8 @@ static int allocate_state(descent_optimizer *opt) {
   }
   size_t next = 0;
   for (int i = 0; i < opt->n_transforms; i++)
-    for (int s = 0; s < opt->chain[i].def->slots; s++) opt->chain[i].slots[s] = opt->state + opt->n * next++;
+    for (int s = 0; s < opt->chain[i].def->slots; s++)
+      opt->chain[i].slots[s] = opt->state + opt->n * next++;
   return DESCENT_OK;
 }
 
@@ -282,8 +283,8 @@ double descent_optimizer_lr(const descent_optimizer *opt) {
 size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap) {
   size_t used = 0;
 #define APPEND(...)                                                                                \
-  used += (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0,           \
-                           __VA_ARGS__)
+  used +=                                                                                          \
+      (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0, __VA_ARGS__)
   if (strcmp(opt->spec, opt->expanded) != 0) APPEND("%s = ", opt->spec);
   for (int i = 0; i < opt->n_transforms; i++) {
     const transform *t = &opt->chain[i];
@@ -308,13 +309,13 @@ void descent_optimizer_help(FILE *out) {
   fprintf(out, "Named optimizers (PyTorch's defaults; --opt NAME or NAME(key=value, ...)):\n");
   for (int i = 0; i < N_NAMED; i++) {
     const named_optimizer *no = &named[i];
-    fprintf(out, "  %-12s %s\n      %-12s learning rate; default %s\n", no->name, no->summary,
-            "lr", no->default_lr);
+    fprintf(out, "  %-12s %s\n      %-12s learning rate; default %s\n", no->name, no->summary, "lr",
+            no->default_lr);
     for (int j = 0; j < no->n_params; j++) {
       char range[64];
       spec_range_text(&no->params[j], range, sizeof range);
-      fprintf(out, "      %-12s %s; default %g; range %s\n", no->params[j].name,
-              no->params[j].doc, no->params[j].def, range);
+      fprintf(out, "      %-12s %s; default %g; range %s\n", no->params[j].name, no->params[j].doc,
+              no->params[j].def, range);
     }
   }
   fprintf(out, "\n");

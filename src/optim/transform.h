@@ -15,7 +15,7 @@
 #include "core/spec.h"
 #include "schedule.h"
 
-#define TRANSFORM_MAX_SLOTS 4
+#define TRANSFORM_MAX_SLOTS   4
 #define TRANSFORM_MAX_SCALARS 8
 
 typedef struct transform transform;
@@ -43,9 +43,9 @@ typedef struct transform_def {
 
 struct transform {
   const transform_def *def;
-  double hp[SPEC_MAX_ARGS];         /* hyperparameters in def->params order */
-  descent_schedule *schedule;       /* the rate, for has_schedule transforms */
-  double scalar[TRANSFORM_MAX_SCALARS]; /* per-step values set by begin/reduce */
+  double hp[SPEC_MAX_ARGS];                 /* hyperparameters in def->params order */
+  descent_schedule *schedule;               /* the rate, for has_schedule transforms */
+  double scalar[TRANSFORM_MAX_SCALARS];     /* per-step values set by begin/reduce */
   descent_real *slots[TRANSFORM_MAX_SLOTS]; /* state vectors (owned by the optimizer) */
 };
 
