@@ -339,13 +339,30 @@ int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *lo
 
 typedef struct descent_schedule descent_schedule;
 
-/* Parses a schedule: a number ("0.1") is a constant; "constant(0.1)".
- * Returns DESCENT_EINVAL with the valid names in the message otherwise. */
+/* Parses a schedule: a number ("0.1") is a constant; otherwise NAME(ARGS) with
+ * the base rate lr first, arguments by position or by key:
+ *   constant(lr)                                  lr
+ *   inv(lr, tau)                                  lr / (1 + t/tau)  (Robbins-Monro)
+ *   poly(lr, p, tau=1)                            lr / (1 + t/tau)^p
+ *   step(lr, step_size, gamma=0.1)                lr gamma^floor(t/step_size)
+ *   exp(lr, gamma)                                lr gamma^t
+ *   cosine(lr, steps, min_lr=0)                   min_lr + (lr-min_lr)(1+cos(pi t/steps))/2,
+ *                                                 then min_lr from t = steps
+ *   linear(lr, steps, end_factor=0, start_factor=1)  lr (start + (end-start) min(t,steps)/steps)
+ *   wsd(lr, steps, decay=0.2)                     lr, then linear to 0 over the last
+ *                                                 decay*steps steps; 0 from t = steps
+ * Every schedule also takes warmup=W: while t < W the rate is multiplied by
+ * (t+1)/W (the schedule itself is not shifted). t is the 0-based index of the
+ * update, so lr(0) is PyTorch's initial rate and lr(t) its scheduler's value
+ * after t calls to scheduler.step().
+ * Returns DESCENT_EINVAL with the valid names, keys or range in the message. */
 int descent_schedule_parse(descent_schedule **out, const char *text);
 void descent_schedule_free(descent_schedule *s);
 /* The learning rate at step t (t = 0 for the first update). */
 double descent_schedule_value(const descent_schedule *s, int64_t t);
-/* Canonical text of the schedule, e.g. "constant(0.1)". */
+/* Canonical text of the schedule, e.g. "0.1" or "cosine(lr=0.001, steps=1000,
+ * min_lr=0, warmup=100)"; numbers print in the shortest form that reads back
+ * exactly. Returns the length it wanted. */
 size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t cap);
 
 /* ------------------------------------------------------------------------ */
@@ -355,32 +372,76 @@ size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t ca
 typedef struct descent_optimizer descent_optimizer;
 
 /* Builds an optimizer for n_params parameters.
- *   spec: a named optimizer ("sgd") or a chain of transforms separated by '|'
- *         ("sgd(lr=0.1)"); each with optional key=value arguments.
+ *   spec: a named optimizer, with optional key=value arguments
+ *           sgd gd momentum nesterov adagrad rmsprop adam adamw amsgrad lion
+ *           sf_sgd sf_adamw        e.g. "adam(b2=0.99, weight_decay=1e-4)"
+ *         or a chain of transforms separated by '|', e.g.
+ *           "clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2) | lr(cosine(1e-3, 1000))"
+ *         Named optimizers expand to chains with PyTorch's defaults; a chain
+ *         that does not end with the transform that takes the rate (lr, or
+ *         schedule-free's sf) gets lr appended. `descent optimizers` lists
+ *         every name, transform, parameter, default, range and formula.
  *   lr:   the learning-rate schedule text (see descent_schedule_parse), used by
- *         the chain's learning-rate transform unless the spec sets lr itself;
- *         NULL keeps the optimizer's default.
- * Unknown names, keys or out-of-range values are refused with a message that
- * names the valid choices. */
+ *         the transform that takes the rate unless the spec sets it itself;
+ *         NULL keeps the named optimizer's default.
+ * Unknown names or keys, missing or out-of-range values and invalid
+ * combinations (nesterov without momentum) are refused with a message that
+ * names the valid choices or range. */
 int descent_optimizer_create(descent_optimizer **out, const char *spec, const char *lr,
                              size_t n_params);
 void descent_optimizer_free(descent_optimizer *opt);
 
 /* One update of obj->params from obj->grad (already computed by the caller
  * through value_and_grad). The objective is passed whole so methods that need
- * more than one gradient (line searches, L-BFGS) can evaluate it again. */
+ * more than one gradient (line searches, L-BFGS) can evaluate it again. The
+ * whole chain runs in one pass over the buffers (two when it holds a global
+ * transform such as clip). Refused in evaluation mode. */
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
+
+/* Schedule-free optimizers take gradients at one point (y, held in
+ * obj->params while training) and are evaluated at another (the average x).
+ * descent_optimizer_eval moves obj->params to the evaluation point and
+ * descent_optimizer_train moves them back, like PyTorch's optimizer.eval() and
+ * .train() in facebookresearch/schedule_free. For every other optimizer, and
+ * before the first step, they only record the mode. Evaluate (and save the
+ * parameters for deployment) between the two; steps are refused in between.
+ * Calling either twice in a row is harmless. */
+int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj);
+int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj);
+
+/* 1 when the optimizer is meant to take each step on the whole training set
+ * (named optimizer gd); 0 for minibatch optimizers. */
+int descent_optimizer_full_batch(const descent_optimizer *opt);
 
 /* Updates taken so far. */
 int64_t descent_optimizer_steps(const descent_optimizer *opt);
-/* The learning rate the next step will use. */
+/* The learning rate the next step will use (with schedule-free's warmup). */
 double descent_optimizer_lr(const descent_optimizer *opt);
 /* Canonical text of the resolved chain with every hyperparameter, e.g.
- * "sgd(lr=constant(0.1))". Returns the length it wanted. */
+ * "sgd = lr(lr=0.1)" or "adamw = adam(b1=0.9, b2=0.999, eps=1e-08,
+ * amsgrad=0) | wd(weight_decay=0.01) | lr(lr=0.001)". Returns the length it
+ * wanted. */
 size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap);
 
+/* The optimizer's state as a self-describing byte blob, for checkpoints:
+ * little-endian and fixed-width (magic number, format version, precision,
+ * parameter count, step count, the chain's canonical text, each transform's
+ * persistent scalars and state vectors, and a checksum). Restoring it into an
+ * optimizer built from the same spec and lr, for the same number of
+ * parameters, and continuing gives the same bits as never stopping.
+ * descent_optimizer_state_size gives the bytes needed; save fails with
+ * DESCENT_ERANGE if size is smaller. load checks the whole blob before
+ * changing anything, and refuses one that is truncated or corrupted
+ * (DESCENT_EFORMAT), saved by the other precision, for another parameter count
+ * (DESCENT_ESHAPE) or another chain or hyperparameters (DESCENT_EINVAL, naming
+ * the first transform that differs). The parameters themselves are not part of
+ * the blob; save them with it (for schedule-free, in the same mode). */
+size_t descent_optimizer_state_size(const descent_optimizer *opt);
+int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
+int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);
+
 /* Lists every transform, named optimizer and schedule with its parameters,
- * defaults and formula. */
+ * defaults, ranges and formula. */
 void descent_optimizer_help(FILE *out);
 
 #ifdef __cplusplus

@@ -1,53 +1,243 @@
 /*
  * optimizer.c - named optimizers, the chain parser, and the fused step.
  *
- * A named optimizer ("sgd") is text that expands into a chain of transforms
+ * A named optimizer ("adam") is text that expands into a chain of transforms
  * with PyTorch's defaults, so `descent optimizers` can show exactly what runs.
  * The step walks the parameters in blocks that stay in cache and pushes each
  * block through the whole chain before moving on: one pass over memory however
  * many transforms there are. A transform that needs a global reduction (a
- * gradient norm) splits the chain there into stages.
+ * gradient norm) splits the chain there into stages; the reduction is summed
+ * per block and then in block order, so the result does not depend on the
+ * number of threads.
  */
-#include "transform.h"
+#include "optimizer.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CHAIN 16
-/* Elements per block: 2048 floats of update plus the parameters and state
+/* Elements per block: 2048 numbers of update plus the parameters and state
    slices it touches stay well inside L1/L2. */
 #define BLOCK 2048
-
-struct descent_optimizer {
-  size_t n; /* parameters */
-  int n_transforms;
-  transform chain[MAX_CHAIN];
-  descent_real *state; /* every transform's slots, n each, one allocation */
-  descent_real *work;  /* n floats between stages, if any transform is global past the first */
-  int64_t step;        /* updates taken */
-  char spec[512];      /* the spec as given */
-  char expanded[512];  /* the chain it expanded to (equal to spec for a chain) */
-};
 
 /* ---- named optimizers ---------------------------------------------------- */
 
 typedef struct named_optimizer {
   const char *name;
   const char *summary;
-  const char *default_lr;   /* PyTorch's default */
+  const char *default_lr;   /* PyTorch's (or the reference implementation's) default */
   const spec_param *params; /* besides lr */
   int n_params;
-  /* Writes the chain (without the final lr transform) for these values. */
-  void (*expand)(const double *hp, char *buf, size_t cap);
+  const char *chain; /* what it expands to; [...] only when that value is not zero */
+  int full_batch;    /* 1: one step per pass over the whole training set */
+  /* Writes the chain (without the transform that takes the rate, unless it is
+     schedule-free's sf) for these values; refuses combinations. */
+  int (*expand)(const double *hp, char *buf, size_t cap);
 } named_optimizer;
 
-static void sgd_expand(const double *hp, char *buf, size_t cap) {
-  buf[0] = '\0';
+/* Appends " | " (when not first) and a formatted item to buf. */
+static void chain_add(char *buf, size_t cap, const char *fmt, ...) DESCENT_PRINTF(3, 4);
+static void chain_add(char *buf, size_t cap, const char *fmt, ...) {
+  size_t used = strlen(buf);
+  if (used && used < cap) used += (size_t)snprintf(buf + used, cap - used, " | ");
+  if (used >= cap) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + used, cap - used, fmt, ap);
+  va_end(ap);
+}
+
+/* %.17g reads back exactly; the describe() text of the chain is canonical. */
+#define NUM "%.17g"
+
+static void add_l2(char *buf, size_t cap, double wd) {
+  if (wd != 0) chain_add(buf, cap, "l2(weight_decay=" NUM ")", wd);
+}
+
+static void add_momentum(char *buf, size_t cap, double mu, double dampening, int nesterov) {
+  if (mu != 0)
+    chain_add(buf, cap, "momentum(momentum=" NUM ", dampening=" NUM ", nesterov=%d)", mu, dampening,
+              nesterov);
+}
+
+#define P_NUM(name, def, lo, hi, lo_open, hi_open, doc)                                            \
+  { name, SPEC_NUMBER, def, lo, hi, lo_open, hi_open, 0, doc }
+#define P_BOOL(name, def, doc)                                                                     \
+  { name, SPEC_BOOL, def, 0, 1, 0, 0, 0, doc }
+#define P_MU(def)          P_NUM("momentum", def, 0, 1, 0, 1, "momentum factor mu")
+#define P_DAMPENING        P_NUM("dampening", 0, 0, 1, 0, 0, "dampening of the new gradient")
+#define P_WD(def)          P_NUM("weight_decay", def, 0, INFINITY, 0, 0, "weight decay")
+#define P_B1(def, lo_open) P_NUM("b1", def, 0, 1, lo_open, 1, "decay of the first moment")
+#define P_B2(def)          P_NUM("b2", def, 0, 1, 0, 1, "decay of the second moment")
+#define P_EPS(def)         P_NUM("eps", def, 0, INFINITY, 1, 0, "added to the denominator")
+#define P_SF_TAIL                                                                                  \
+  {"warmup_steps", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "linear warmup in steps"},               \
+      P_NUM("r", 0, 0, INFINITY, 0, 0, "polynomial weighting power of the average"),               \
+      P_NUM("weight_lr_power", 2, 0, INFINITY, 0, 0, "average weight is lr_max^this")
+#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
+
+/* sgd and gd: torch.optim.SGD */
+static const spec_param sgd_params[] = {
+    P_MU(0),
+    P_DAMPENING,
+    P_BOOL("nesterov", 0, "1: Nesterov momentum"),
+    P_WD(0),
+};
+static int sgd_expand(const double *hp, char *buf, size_t cap) {
+  if (hp[2] && (hp[0] == 0 || hp[1] != 0))
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer: Nesterov momentum requires a momentum > 0 and zero dampening "
+                        "(got momentum=%g, dampening=%g)",
+                        hp[0], hp[1]);
+  add_l2(buf, cap, hp[3]);
+  add_momentum(buf, cap, hp[0], hp[1], (int)hp[2]);
+  return DESCENT_OK;
+}
+
+static const spec_param momentum_params[] = {P_MU(0.9), P_DAMPENING, P_WD(0)};
+static int momentum_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[2]);
+  add_momentum(buf, cap, hp[0], hp[1], 0);
+  return DESCENT_OK;
+}
+
+static const spec_param nesterov_params[] = {
+    P_NUM("momentum", 0.9, 0, 1, 1, 1, "momentum factor mu"),
+    P_WD(0),
+};
+static int nesterov_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[1]);
+  add_momentum(buf, cap, hp[0], 0, 1);
+  return DESCENT_OK;
+}
+
+/* torch.optim.Adagrad */
+static const spec_param adagrad_params[] = {
+    P_NUM("lr_decay", 0, 0, INFINITY, 0, 0, "rate multiplier 1 / (1 + (t-1) lr_decay)"),
+    P_WD(0),
+    P_NUM("initial_accumulator_value", 0, 0, INFINITY, 0, 0, "starting sum of squares"),
+    P_EPS(1e-10),
+};
+static int adagrad_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[1]);
+  chain_add(buf, cap, "adagrad(lr_decay=" NUM ", initial_accumulator_value=" NUM ", eps=" NUM ")",
+            hp[0], hp[2], hp[3]);
+  return DESCENT_OK;
+}
+
+/* torch.optim.RMSprop */
+static const spec_param rmsprop_params[] = {
+    P_NUM("alpha", 0.99, 0, 1, 0, 1, "decay of the mean square"), P_EPS(1e-8), P_WD(0), P_MU(0),
+    P_BOOL("centered", 0, "1: divide by the standard deviation"),
+};
+static int rmsprop_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[2]);
+  chain_add(buf, cap, "rmsprop(alpha=" NUM ", eps=" NUM ", centered=%d)", hp[0], hp[1], (int)hp[4]);
+  add_momentum(buf, cap, hp[3], 0, 0);
+  return DESCENT_OK;
+}
+
+/* torch.optim.Adam, AdamW */
+static const spec_param adam_params[] = {
+    P_B1(0.9, 0), P_B2(0.999), P_EPS(1e-8), P_WD(0), P_BOOL("amsgrad", 0, "1: AMSGrad"),
+};
+static const spec_param adamw_params[] = {
+    P_B1(0.9, 0), P_B2(0.999), P_EPS(1e-8), P_WD(1e-2), P_BOOL("amsgrad", 0, "1: AMSGrad"),
+};
+static const spec_param amsgrad_params[] = {P_B1(0.9, 0), P_B2(0.999), P_EPS(1e-8), P_WD(0)};
+static void add_adam(char *buf, size_t cap, const double *hp, int amsgrad) {
+  chain_add(buf, cap, "adam(b1=" NUM ", b2=" NUM ", eps=" NUM ", amsgrad=%d)", hp[0], hp[1], hp[2],
+            amsgrad);
+}
+static int adam_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[3]);
+  add_adam(buf, cap, hp, (int)hp[4]);
+  return DESCENT_OK;
+}
+static int adamw_expand(const double *hp, char *buf, size_t cap) {
+  add_adam(buf, cap, hp, (int)hp[4]);
+  if (hp[3] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[3]);
+  return DESCENT_OK;
+}
+static int amsgrad_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[3]);
+  add_adam(buf, cap, hp, 1);
+  return DESCENT_OK;
+}
+
+/* Lion, Chen et al. 2023 */
+static const spec_param lion_params[] = {
+    P_NUM("b1", 0.9, 0, 1, 0, 1, "interpolation used for the update's sign"),
+    P_NUM("b2", 0.99, 0, 1, 0, 1, "decay of the momentum"),
+    P_WD(0),
+};
+static int lion_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap, "lion(b1=" NUM ", b2=" NUM ")", hp[0], hp[1]);
+  if (hp[2] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[2]);
+  return DESCENT_OK;
+}
+
+/* schedulefree.SGDScheduleFree, AdamWScheduleFree */
+static const spec_param sf_sgd_params[] = {
+    P_NUM("momentum", 0.9, 0, 1, 1, 1, "interpolation mu between x and z"),
+    P_WD(0),
+    P_SF_TAIL,
+};
+static int sf_sgd_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[1]);
+  chain_add(buf, cap,
+            "sf(momentum=" NUM ", warmup_steps=" NUM ", r=" NUM ", weight_lr_power=" NUM ")", hp[0],
+            hp[2], hp[3], hp[4]);
+  return DESCENT_OK;
+}
+
+static const spec_param sf_adamw_params[] = {
+    P_B1(0.9, 1), P_B2(0.999), P_EPS(1e-8), P_WD(0), P_SF_TAIL,
+};
+static int sf_adamw_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap, "rmsprop(alpha=" NUM ", eps=" NUM ", bias_correction=1)", hp[1], hp[2]);
+  if (hp[3] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[3]);
+  chain_add(buf, cap,
+            "sf(momentum=" NUM ", warmup_steps=" NUM ", r=" NUM ", weight_lr_power=" NUM ")", hp[0],
+            hp[4], hp[5], hp[6]);
+  return DESCENT_OK;
 }
 
 static const named_optimizer named[] = {
-    {"sgd", "stochastic gradient descent, theta <- theta - lr * g", "1e-3", NULL, 0, sgd_expand},
+    {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
+     "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
+    {"gd", "full-batch gradient descent: sgd on the whole training set per step", "1e-3",
+     sgd_params, N_OF(sgd_params),
+     "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 1, sgd_expand},
+    {"momentum", "heavy-ball momentum (sgd with momentum=0.9)", "1e-3", momentum_params,
+     N_OF(momentum_params), "[l2(weight_decay)] | momentum(momentum, dampening) | lr", 0,
+     momentum_expand},
+    {"nesterov", "Nesterov momentum, PyTorch's form (sgd with nesterov=1)", "1e-3", nesterov_params,
+     N_OF(nesterov_params), "[l2(weight_decay)] | momentum(momentum, nesterov=1) | lr", 0,
+     nesterov_expand},
+    {"adagrad", "Adagrad (torch.optim.Adagrad)", "1e-2", adagrad_params, N_OF(adagrad_params),
+     "[l2(weight_decay)] | adagrad(lr_decay, initial_accumulator_value, eps) | lr", 0,
+     adagrad_expand},
+    {"rmsprop", "RMSprop (torch.optim.RMSprop)", "1e-2", rmsprop_params, N_OF(rmsprop_params),
+     "[l2(weight_decay)] | rmsprop(alpha, eps, centered) | [momentum(momentum)] | lr", 0,
+     rmsprop_expand},
+    {"adam", "Adam with coupled L2 weight decay (torch.optim.Adam)", "1e-3", adam_params,
+     N_OF(adam_params), "[l2(weight_decay)] | adam(b1, b2, eps, amsgrad) | lr", 0, adam_expand},
+    {"adamw", "Adam with decoupled weight decay (torch.optim.AdamW)", "1e-3", adamw_params,
+     N_OF(adamw_params), "adam(b1, b2, eps, amsgrad) | [wd(weight_decay)] | lr", 0, adamw_expand},
+    {"amsgrad", "AMSGrad (torch.optim.Adam with amsgrad=True)", "1e-3", amsgrad_params,
+     N_OF(amsgrad_params), "[l2(weight_decay)] | adam(b1, b2, eps, amsgrad=1) | lr", 0,
+     amsgrad_expand},
+    {"lion", "Lion (Chen et al. 2023), decoupled weight decay", "1e-4", lion_params,
+     N_OF(lion_params), "lion(b1, b2) | [wd(weight_decay)] | lr", 0, lion_expand},
+    {"sf_sgd", "schedule-free SGD (schedulefree.SGDScheduleFree)", "1.0", sf_sgd_params,
+     N_OF(sf_sgd_params), "[l2(weight_decay)] | sf(lr, momentum, warmup_steps, r, weight_lr_power)",
+     0, sf_sgd_expand},
+    {"sf_adamw", "schedule-free AdamW (schedulefree.AdamWScheduleFree)", "0.0025", sf_adamw_params,
+     N_OF(sf_adamw_params),
+     "rmsprop(alpha=b2, eps, bias_correction=1) | [wd(weight_decay)] | sf(lr, momentum=b1, "
+     "warmup_steps, r, weight_lr_power)",
+     0, sf_adamw_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 
@@ -85,13 +275,20 @@ static int expand_named(const named_optimizer *no, const spec_call *call, char *
   double hp[SPEC_MAX_ARGS];
   int rc = spec_bind(&rest, no->params, no->n_params, hp, NULL, "optimizer");
   if (rc) return rc;
-  no->expand(hp, chain, chain_cap);
-  return DESCENT_OK;
+  chain[0] = '\0';
+  return no->expand(hp, chain, chain_cap);
 }
 
 /* ---- building the chain -------------------------------------------------- */
 
-static int add_transform(descent_optimizer *opt, const spec_call *call, const char *lr_text) {
+static int schedule_param(const transform_def *def) {
+  for (int j = 0; j < def->n_params; j++)
+    if (def->params[j].kind == SPEC_TEXT) return j;
+  return -1;
+}
+
+static int add_transform(descent_optimizer *opt, const spec_call *call, const char *lr_text,
+                         int is_last, const char *chain) {
   const transform_def *def = transform_find(call->name);
   if (!def) {
     char names[512], named_names[256];
@@ -101,60 +298,63 @@ static int add_transform(descent_optimizer *opt, const spec_call *call, const ch
                         "unknown optimizer or transform '%s'; named optimizers: %s; transforms: %s",
                         call->name, named_names, names);
   }
-  if (opt->n_transforms == MAX_CHAIN)
-    return descent_fail(DESCENT_ERANGE, "optimizer chain longer than %d transforms", MAX_CHAIN);
+  if (def->has_schedule && !is_last)
+    return descent_fail(DESCENT_EINVAL, "optimizer '%s': %s(...) must come last", chain, def->name);
+  if (opt->n_transforms == OPTIMIZER_MAX_CHAIN)
+    return descent_fail(DESCENT_ERANGE, "optimizer chain longer than %d transforms",
+                        OPTIMIZER_MAX_CHAIN);
   transform *t = &opt->chain[opt->n_transforms++];
   t->def = def;
   const char *texts[SPEC_MAX_ARGS];
   int rc = spec_bind(call, def->params, def->n_params, t->hp, texts, "optimizer");
   if (rc) return rc;
   if (def->has_schedule) {
-    const char *text = texts[0] ? texts[0] : lr_text;
-    if (texts[0] && lr_text)
+    const char *own = texts[schedule_param(def)];
+    if (own && lr_text)
       return descent_fail(DESCENT_EINVAL,
                           "the learning rate is given twice (in the optimizer spec and by --lr); "
                           "keep one");
+    const char *text = own ? own : lr_text;
     if (!text)
       return descent_fail(DESCENT_EINVAL,
                           "no learning rate: pass --lr or write lr(RATE) at the end of the chain");
     rc = descent_schedule_parse(&t->schedule, text);
     if (rc) return rc;
   }
+  t->n_slots = def->count_slots ? def->count_slots(t) : def->slots;
+  if (def->start) def->start(t);
   if (def->validate) return def->validate(t);
   return DESCENT_OK;
 }
 
 static int parse_chain(descent_optimizer *opt, const char *chain, const char *lr_text) {
-  spec_span items[MAX_CHAIN];
+  spec_span items[OPTIMIZER_MAX_CHAIN];
   int n = 0;
-  int rc = spec_split(chain, "|", items, MAX_CHAIN, &n, "optimizer");
+  int rc = spec_split(chain, "|", items, OPTIMIZER_MAX_CHAIN, &n, "optimizer");
   if (rc) return rc;
-  int has_lr = 0;
   for (int i = 0; i < n; i++) {
     spec_call call;
     rc = spec_parse_call(items[i], &call, "optimizer");
-    if (rc) return rc;
-    if (strcmp(call.name, "lr") == 0) {
-      if (i != n - 1)
-        return descent_fail(DESCENT_EINVAL, "optimizer '%s': lr(...) must come last", chain);
-      has_lr = 1;
-    }
-    rc = add_transform(opt, &call, lr_text);
+    if (!rc) rc = add_transform(opt, &call, lr_text, i == n - 1, chain);
     if (rc) return rc;
   }
-  if (!has_lr) {
+  if (n == 0 || !opt->chain[n - 1].def->has_schedule) {
     spec_call lr = {.name = "lr"};
-    rc = add_transform(opt, &lr, lr_text);
+    rc = add_transform(opt, &lr, lr_text, 1, chain);
     if (rc) return rc;
   }
   return DESCENT_OK;
 }
 
+static size_t block_count(size_t n) {
+  return (n + BLOCK - 1) / BLOCK;
+}
+
 static int allocate_state(descent_optimizer *opt) {
-  int slots = 0, needs_work = 0;
+  int slots = 0, needs_work = 0, has_global = 0;
   for (int i = 0; i < opt->n_transforms; i++) {
-    slots += opt->chain[i].def->slots;
-    if (i > 0 && opt->chain[i].def->global) needs_work = 1;
+    slots += opt->chain[i].n_slots;
+    if (opt->chain[i].def->global) has_global = 1, needs_work |= i > 0;
   }
   if (slots) {
     size_t total;
@@ -167,9 +367,14 @@ static int allocate_state(descent_optimizer *opt) {
     opt->work = descent_alloc_real(opt->n, "optimizer work buffer");
     if (!opt->work) return DESCENT_ENOMEM;
   }
+  if (has_global) {
+    opt->partials =
+        descent_calloc(block_count(opt->n) + 1, sizeof *opt->partials, "optimizer reduction");
+    if (!opt->partials) return DESCENT_ENOMEM;
+  }
   size_t next = 0;
   for (int i = 0; i < opt->n_transforms; i++)
-    for (int s = 0; s < opt->chain[i].def->slots; s++)
+    for (int s = 0; s < opt->chain[i].n_slots; s++)
       opt->chain[i].slots[s] = opt->state + opt->n * next++;
   return DESCENT_OK;
 }
@@ -199,6 +404,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
                           "the learning rate is given twice (in the optimizer spec and by --lr); "
                           "keep one");
       lr_text = own_lr ? own_lr : lr ? lr : no->default_lr;
+      opt->full_batch = no->full_batch;
     }
   }
   if (!rc) rc = parse_chain(opt, chain, lr_text);
@@ -218,16 +424,38 @@ void descent_optimizer_free(descent_optimizer *opt) {
   for (int i = 0; i < opt->n_transforms; i++) descent_schedule_free(opt->chain[i].schedule);
   descent_free_real(opt->state);
   descent_free_real(opt->work);
+  free(opt->partials);
   free(opt);
 }
 
 /* ---- the step ------------------------------------------------------------ */
 
+/* The reduction of a global transform over a whole buffer, in parallel by
+   block and summed in block order. */
+static void reduce_all(descent_optimizer *opt, transform *t, const descent_real *src) {
+  size_t n = opt->n, blocks = block_count(n);
+  double *partials = opt->partials;
+#pragma omp parallel for schedule(static) if (blocks > 4)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t lo = b * BLOCK;
+    partials[b] = t->def->reduce(t, src + lo, n - lo < BLOCK ? n - lo : BLOCK);
+  }
+}
+
+static void finish_reduction(descent_optimizer *opt, transform *t) {
+  double total = 0;
+  for (size_t b = 0, blocks = block_count(opt->n); b < blocks; b++) total += opt->partials[b];
+  t->def->finish(t, total);
+}
+
 /* Runs transforms [first, last) over every block: reads the update from src,
-   and either writes it to dst or, when dst is NULL, adds it to theta. */
+   and either writes it to dst (also reducing it for `next`, the global
+   transform that heads the following stage) or, when dst is NULL, adds it to
+   theta unless the last transform has written theta itself. */
 static void run_stage(descent_optimizer *opt, int first, int last, const descent_real *src,
-                      descent_real *dst, descent_real *theta) {
-  size_t n = opt->n, blocks = (n + BLOCK - 1) / BLOCK;
+                      descent_real *dst, descent_real *theta, const transform *next) {
+  size_t n = opt->n, blocks = block_count(n);
+  const int init = opt->step == 0, writes_theta = opt->chain[last - 1].def->final;
 #pragma omp parallel for schedule(static) if (blocks > 4)
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
@@ -236,12 +464,14 @@ static void run_stage(descent_optimizer *opt, int first, int last, const descent
     for (int i = first; i < last; i++) {
       const transform *t = &opt->chain[i];
       descent_real *slots[TRANSFORM_MAX_SLOTS];
-      for (int s = 0; s < t->def->slots; s++) slots[s] = t->slots[s] + lo;
+      for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
+      if (init && t->def->init) t->def->init(t, theta + lo, slots, count);
       t->def->apply(t, u, theta + lo, slots, count);
     }
     if (dst) {
       memcpy(dst + lo, u, count * sizeof *u);
-    } else {
+      if (next) opt->partials[b] = next->def->reduce(next, u, count);
+    } else if (!writes_theta) {
       descent_real *p = theta + lo;
 #pragma omp simd
       for (size_t i = 0; i < count; i++) p[i] += u[i];
@@ -250,20 +480,27 @@ static void run_stage(descent_optimizer *opt, int first, int last, const descent
 }
 
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
+  descent_error_clear();
   if (obj->n_params != opt->n)
     return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
                         opt->n, obj->n_params);
+  if (opt->eval_mode)
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer step in evaluation mode: call descent_optimizer_train first");
   for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->begin) opt->chain[i].def->begin(&opt->chain[i], opt->step);
   const descent_real *src = obj->grad;
+  if (opt->chain[0].def->global) {
+    reduce_all(opt, &opt->chain[0], src);
+    finish_reduction(opt, &opt->chain[0]);
+  }
   int first = 0;
   while (first < opt->n_transforms) {
-    transform *head = &opt->chain[first];
-    if (head->def->global) head->def->reduce(head, src, opt->n);
     int last = first + 1;
     while (last < opt->n_transforms && !opt->chain[last].def->global) last++;
-    int final = last == opt->n_transforms;
-    run_stage(opt, first, last, src, final ? NULL : opt->work, obj->params);
+    transform *next = last < opt->n_transforms ? &opt->chain[last] : NULL;
+    run_stage(opt, first, last, src, next ? opt->work : NULL, obj->params, next);
+    if (next) finish_reduction(opt, next);
     src = opt->work;
     first = last;
   }
@@ -271,33 +508,71 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
   return DESCENT_OK;
 }
 
+/* Moves the parameters between the training and the evaluation point of the
+   transforms that have two (schedule-free); a no-op for every other chain and
+   before the first step, when both points are the starting one. */
+static int switch_mode(descent_optimizer *opt, descent_objective *obj, int to_eval) {
+  descent_error_clear();
+  if (obj->n_params != opt->n)
+    return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
+                        opt->n, obj->n_params);
+  if (opt->eval_mode == to_eval) return DESCENT_OK;
+  size_t n = opt->n, blocks = block_count(n);
+  for (int i = 0; i < opt->n_transforms && opt->step > 0; i++) {
+    const transform *t = &opt->chain[i];
+    void (*move)(const transform *, descent_real *, descent_real *const *, size_t) =
+        to_eval ? t->def->to_eval : t->def->to_train;
+    if (!move) continue;
+#pragma omp parallel for schedule(static) if (blocks > 4)
+    for (size_t b = 0; b < blocks; b++) {
+      size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
+      descent_real *slots[TRANSFORM_MAX_SLOTS];
+      for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
+      move(t, obj->params + lo, slots, count);
+    }
+  }
+  opt->eval_mode = to_eval;
+  return DESCENT_OK;
+}
+
+int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj) {
+  return switch_mode(opt, obj, 1);
+}
+
+int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj) {
+  return switch_mode(opt, obj, 0);
+}
+
+int descent_optimizer_full_batch(const descent_optimizer *opt) {
+  return opt->full_batch;
+}
+
 int64_t descent_optimizer_steps(const descent_optimizer *opt) {
   return opt->step;
 }
 
 double descent_optimizer_lr(const descent_optimizer *opt) {
-  const transform *last = &opt->chain[opt->n_transforms - 1];
-  return descent_schedule_value(last->schedule, opt->step);
+  return transform_rate(&opt->chain[opt->n_transforms - 1], opt->step);
 }
 
-size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap) {
+/* ---- text ------------------------------------------------------------------ */
+
+size_t optimizer_describe_chain(const descent_optimizer *opt, char *buf, size_t cap) {
   size_t used = 0;
 #define APPEND(...)                                                                                \
   used +=                                                                                          \
       (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0, __VA_ARGS__)
-  if (strcmp(opt->spec, opt->expanded) != 0) APPEND("%s = ", opt->spec);
+  if (cap) buf[0] = '\0';
   for (int i = 0; i < opt->n_transforms; i++) {
     const transform *t = &opt->chain[i];
     APPEND("%s%s(", i ? " | " : "", t->def->name);
     for (int j = 0; j < t->def->n_params; j++) {
-      APPEND("%s%s=", j ? ", " : "", t->def->params[j].name);
-      if (t->def->params[j].kind == SPEC_TEXT && t->def->has_schedule) {
-        char sched[192];
-        descent_schedule_describe(t->schedule, sched, sizeof sched);
-        APPEND("%s", sched);
-      } else {
-        APPEND("%g", t->hp[j]);
-      }
+      char value[192];
+      if (t->def->params[j].kind == SPEC_TEXT)
+        descent_schedule_describe(t->schedule, value, sizeof value);
+      else
+        optim_format_number(t->hp[j], value, sizeof value);
+      APPEND("%s%s=%s", j ? ", " : "", t->def->params[j].name, value);
     }
     APPEND(")");
   }
@@ -305,21 +580,34 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
   return used;
 }
 
+size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap) {
+  size_t used = 0;
+  if (strcmp(opt->spec, opt->expanded) != 0) used = (size_t)snprintf(buf, cap, "%s = ", opt->spec);
+  return used + optimizer_describe_chain(opt, buf + (used < cap ? used : cap),
+                                         used < cap ? cap - used : 0);
+}
+
 void descent_optimizer_help(FILE *out) {
-  fprintf(out, "Named optimizers (PyTorch's defaults; --opt NAME or NAME(key=value, ...)):\n");
+  fprintf(out,
+          "Named optimizers (--opt NAME or NAME(key=value, ...); PyTorch's defaults). Each is\n"
+          "the chain shown; [...] appears only when its value is not zero:\n");
   for (int i = 0; i < N_NAMED; i++) {
     const named_optimizer *no = &named[i];
-    fprintf(out, "  %-12s %s\n      %-12s learning rate; default %s\n", no->name, no->summary, "lr",
-            no->default_lr);
+    fprintf(out, "  %-12s %s\n  %-12s = %s\n      %-26s learning rate or schedule; default %s\n",
+            no->name, no->summary, "", no->chain, "lr", no->default_lr);
     for (int j = 0; j < no->n_params; j++) {
-      char range[64];
-      spec_range_text(&no->params[j], range, sizeof range);
-      fprintf(out, "      %-12s %s; default %g; range %s\n", no->params[j].name, no->params[j].doc,
-              no->params[j].def, range);
+      const spec_param *p = &no->params[j];
+      char range[64], def[32];
+      spec_range_text(p, range, sizeof range);
+      optim_format_number(p->def, def, sizeof def);
+      fprintf(out, "      %-26s %s; default %s; range %s\n", p->name, p->doc, def, range);
     }
   }
   fprintf(out, "\n");
   transform_help(out);
   fprintf(out, "\n");
   schedule_help(out);
+  fprintf(out, "\nWhere PyTorch, the papers and other libraries differ (eps inside or outside the\n"
+               "square root, bias correction, when momentum starts, weight decay conventions,\n"
+               "schedule-free's evaluation point), docs/optimizers.md has the table.\n");
 }

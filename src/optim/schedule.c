@@ -2,7 +2,16 @@
  * schedule.c - learning-rate schedules as pure functions of the step.
  *
  * A schedule holds no state but its hyperparameters, so the rate at any step
- * can be recomputed after a resume from the step count alone.
+ * can be recomputed after a resume from the step count alone. t is the 0-based
+ * index of the update: lr(0) is the rate of the first step, which is the
+ * PyTorch scheduler's value after t calls to scheduler.step().
+ *
+ * Every schedule takes warmup=W (default 0): for t < W the rate is multiplied
+ * by (t + 1) / W, so the first step uses lr(0) / W and step W - 1 the full
+ * lr(W - 1). The schedule underneath is not shifted: cosine(lr, steps=1000,
+ * warmup=100) reaches zero at t = 1000 whatever the warmup. This is PyTorch's
+ * ChainedScheduler of LinearLR(start_factor=1/W, total_iters=W-1) with the
+ * decay, and the schedule-free reference's warmup.
  */
 #include "schedule.h"
 
@@ -10,16 +19,121 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every table ends with this parameter; descent_schedule_value reads it last. */
+#define WARMUP_PARAM                                                                               \
+  {                                                                                                \
+    "warmup", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0,                                               \
+        "steps of linear warmup: lr(t) * (t+1)/warmup while t < warmup"                            \
+  }
+#define LR_PARAM                                                                                   \
+  { "lr", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 1, "the base learning rate" }
+
+#define PI 3.14159265358979323846
+
 static double constant_value(const descent_schedule *s, int64_t t) {
   return s->hp[0];
 }
 
-static const spec_param constant_params[] = {
-    {"lr", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 1, "the learning rate"},
+static double inv_value(const descent_schedule *s, int64_t t) {
+  return s->hp[0] / (1 + (double)t / s->hp[1]);
+}
+
+static double poly_value(const descent_schedule *s, int64_t t) {
+  return s->hp[0] / pow(1 + (double)t / s->hp[2], s->hp[1]);
+}
+
+static double step_value(const descent_schedule *s, int64_t t) {
+  return s->hp[0] * pow(s->hp[2], floor((double)t / s->hp[1]));
+}
+
+static double exp_value(const descent_schedule *s, int64_t t) {
+  return s->hp[0] * pow(s->hp[1], (double)t);
+}
+
+static double cosine_value(const descent_schedule *s, int64_t t) {
+  double lr = s->hp[0], steps = s->hp[1], min_lr = s->hp[2];
+  if ((double)t >= steps) return min_lr;
+  return min_lr + (lr - min_lr) * (1 + cos(PI * (double)t / steps)) / 2;
+}
+
+static double linear_value(const descent_schedule *s, int64_t t) {
+  double lr = s->hp[0], steps = s->hp[1], end = s->hp[2], start = s->hp[3];
+  double progress = (double)t < steps ? (double)t / steps : 1;
+  return lr * (start + (end - start) * progress);
+}
+
+static double wsd_value(const descent_schedule *s, int64_t t) {
+  double lr = s->hp[0], steps = s->hp[1], decay_steps = s->hp[2] * s->hp[1];
+  double x = (double)t;
+  if (x >= steps) return 0;
+  if (x < steps - decay_steps) return lr;
+  return lr * (steps - x) / decay_steps;
+}
+
+static const spec_param constant_params[] = {LR_PARAM, WARMUP_PARAM};
+static const spec_param inv_params[] = {
+    LR_PARAM,
+    {"tau", SPEC_NUMBER, 0, 0, INFINITY, 1, 0, 1, "steps until the rate has halved"},
+    WARMUP_PARAM,
+};
+static const spec_param poly_params[] = {
+    LR_PARAM,
+    {"p", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 1, "power of the decay"},
+    {"tau", SPEC_NUMBER, 1, 0, INFINITY, 1, 0, 0, "time scale of the decay, in steps"},
+    WARMUP_PARAM,
+};
+static const spec_param step_params[] = {
+    LR_PARAM,
+    {"step_size", SPEC_INTEGER, 0, 1, INFINITY, 0, 0, 1, "steps between two decays"},
+    {"gamma", SPEC_NUMBER, 0.1, 0, INFINITY, 1, 0, 0, "factor applied at each decay"},
+    WARMUP_PARAM,
+};
+static const spec_param exp_params[] = {
+    LR_PARAM,
+    {"gamma", SPEC_NUMBER, 0, 0, INFINITY, 1, 0, 1, "factor applied at every step"},
+    WARMUP_PARAM,
+};
+static const spec_param cosine_params[] = {
+    LR_PARAM,
+    {"steps", SPEC_INTEGER, 0, 1, INFINITY, 0, 0, 1, "length of the decay (T_max)"},
+    {"min_lr", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 0, "rate at and after `steps` (eta_min)"},
+    WARMUP_PARAM,
+};
+static const spec_param linear_params[] = {
+    LR_PARAM,
+    {"steps", SPEC_INTEGER, 0, 1, INFINITY, 0, 0, 1, "length of the ramp (total_iters)"},
+    {"end_factor", SPEC_NUMBER, 0, 0, 1, 0, 0, 0, "fraction of lr at and after `steps`"},
+    {"start_factor", SPEC_NUMBER, 1, 0, 1, 1, 0, 0, "fraction of lr at t = 0"},
+    WARMUP_PARAM,
+};
+static const spec_param wsd_params[] = {
+    LR_PARAM,
+    {"steps", SPEC_INTEGER, 0, 1, INFINITY, 0, 0, 1, "total steps; the rate is 0 from here on"},
+    {"decay", SPEC_NUMBER, 0.2, 0, 1, 0, 0, 0, "fraction of `steps` spent decaying to 0"},
+    WARMUP_PARAM,
 };
 
+#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
+
 static const schedule_def schedules[] = {
-    {"constant", "lr", constant_params, 1, constant_value},
+    {"constant", "constant rate (a bare number means this)", "lr", constant_params,
+     N_OF(constant_params), constant_value},
+    {"inv", "Robbins-Monro 1/t decay", "lr / (1 + t/tau)", inv_params, N_OF(inv_params), inv_value},
+    {"poly", "polynomial decay t^-p", "lr / (1 + t/tau)^p", poly_params, N_OF(poly_params),
+     poly_value},
+    {"step", "step decay (PyTorch StepLR)", "lr * gamma^floor(t / step_size)", step_params,
+     N_OF(step_params), step_value},
+    {"exp", "exponential decay (PyTorch ExponentialLR)", "lr * gamma^t", exp_params,
+     N_OF(exp_params), exp_value},
+    {"cosine", "cosine annealing (PyTorch CosineAnnealingLR, closed form), then min_lr",
+     "min_lr + (lr - min_lr) (1 + cos(pi t / steps)) / 2 for t < steps, else min_lr", cosine_params,
+     N_OF(cosine_params), cosine_value},
+    {"linear", "linear ramp of the factor (PyTorch LinearLR)",
+     "lr * (start_factor + (end_factor - start_factor) min(t, steps) / steps)", linear_params,
+     N_OF(linear_params), linear_value},
+    {"wsd", "warmup-stable-decay: flat, then linear to 0 over the last `decay` of the steps",
+     "lr for t < (1-decay) steps, then lr (steps - t) / (decay steps), 0 from t = steps",
+     wsd_params, N_OF(wsd_params), wsd_value},
 };
 enum { N_SCHEDULES = sizeof schedules / sizeof schedules[0] };
 
@@ -28,6 +142,13 @@ static void schedule_names(char *buf, size_t cap) {
   buf[0] = '\0';
   for (int i = 0; i < N_SCHEDULES && used < cap; i++)
     used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", schedules[i].name);
+}
+
+void optim_format_number(double v, char *buf, size_t cap) {
+  for (int digits = 1; digits <= 17; digits++) {
+    snprintf(buf, cap, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) return;
+  }
 }
 
 int descent_schedule_parse(descent_schedule **out, const char *text) {
@@ -76,30 +197,44 @@ void descent_schedule_free(descent_schedule *s) {
 }
 
 double descent_schedule_value(const descent_schedule *s, int64_t t) {
-  return s->def->value(s, t);
+  double lr = s->def->value(s, t), warmup = s->hp[s->def->n_params - 1];
+  if ((double)t < warmup) lr *= (double)(t + 1) / warmup;
+  return lr;
 }
 
 size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t cap) {
-  /* A constant reads best as the bare number it was given as. */
-  if (s->def == &schedules[0]) return (size_t)snprintf(buf, cap, "%g", s->hp[0]);
+  char num[32];
+  int n = s->def->n_params;
+  /* A constant without warmup reads best as the bare number it was given as. */
+  if (s->def == &schedules[0] && s->hp[n - 1] == 0) {
+    optim_format_number(s->hp[0], num, sizeof num);
+    return (size_t)snprintf(buf, cap, "%s", num);
+  }
   size_t used = (size_t)snprintf(buf, cap, "%s(", s->def->name);
-  for (int i = 0; i < s->def->n_params; i++)
+  for (int i = 0; i < n; i++) {
+    optim_format_number(s->hp[i], num, sizeof num);
     used += (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0,
-                             "%s%s=%g", i ? ", " : "", s->def->params[i].name, s->hp[i]);
+                             "%s%s=%s", i ? ", " : "", s->def->params[i].name, num);
+  }
   used += (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0, ")");
   return used;
 }
 
 void schedule_help(FILE *out) {
-  fprintf(out, "Schedules (value of --lr; a bare number is constant):\n");
+  fprintf(out,
+          "Schedules (the value of --lr or of lr=; a bare number is constant; t counts updates\n"
+          "from 0; every schedule takes warmup=W, which multiplies lr(t) by (t+1)/W while\n"
+          "t < W without shifting the schedule):\n");
   for (int i = 0; i < N_SCHEDULES; i++) {
     const schedule_def *d = &schedules[i];
-    fprintf(out, "  %-12s lr(t) = %s\n", d->name, d->formula);
+    fprintf(out, "  %-12s %s\n  %-12s lr(t) = %s\n", d->name, d->summary, "", d->formula);
     for (int j = 0; j < d->n_params; j++) {
-      char range[64];
-      spec_range_text(&d->params[j], range, sizeof range);
-      fprintf(out, "      %-10s %s; range %s%s\n", d->params[j].name, d->params[j].doc, range,
-              d->params[j].required ? ", required" : "");
+      const spec_param *p = &d->params[j];
+      char range[64], def[32] = "required";
+      spec_range_text(p, range, sizeof range);
+      if (!p->required) optim_format_number(p->def, def, sizeof def);
+      fprintf(out, "      %-18s %s; %s%s; range %s\n", p->name, p->doc,
+              p->required ? "" : "default ", def, range);
     }
   }
 }

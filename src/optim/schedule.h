@@ -10,19 +10,24 @@ typedef struct schedule_def schedule_def;
 
 struct descent_schedule {
   const schedule_def *def;
-  double hp[SPEC_MAX_ARGS]; /* hyperparameters in def->params order */
+  double hp[SPEC_MAX_ARGS]; /* hyperparameters in def->params order; warmup is the last */
 };
 
 struct schedule_def {
   const char *name;
-  const char *formula;
+  const char *summary; /* one line: what it is, and its PyTorch counterpart */
+  const char *formula; /* lr(t) before warmup */
   const spec_param *params;
-  int n_params;
-  /* The rate at step t >= 0 (warmup is applied by the caller). */
+  int n_params; /* including the trailing warmup */
+  /* The rate at step t >= 0 before warmup (descent_schedule_value applies it). */
   double (*value)(const descent_schedule *s, int64_t t);
 };
 
 /* Writes a help table of every schedule. */
 void schedule_help(FILE *out);
+
+/* The shortest text that reads back as exactly v ("0.001", "1e-08", "0.9"):
+ * describe() texts are canonical, so two different values never print alike. */
+void optim_format_number(double v, char *buf, size_t cap);
 
 #endif /* DESCENT_SCHEDULE_H */

@@ -1,10 +1,36 @@
 /*
  * transform.c - the transforms optimizers are built from.
+ *
+ * Each follows the PyTorch implementation it is named after, operation for
+ * operation where that costs nothing (the same lerp, the same order of
+ * multiplications), so the fast loops and torch.optim agree to the last bits
+ * as far as the chain's structure allows. docs/optimizers.md lists where the
+ * papers and other libraries differ.
+ *
+ * Per-step numbers are computed in double by begin() and cast once to
+ * descent_real, so the loops run in the buffers' own precision and vectorize:
+ * no calls per element but sqrt, no branches that depend on the element
+ * except selects.
  */
 #include "transform.h"
 
 #include <math.h>
 #include <string.h>
+
+typedef descent_real real;
+
+/* The square root in the buffers' precision (sqrt of a float would widen). */
+#ifdef DESCENT_DOUBLE
+#define SQRT sqrt
+#else
+#define SQRT sqrtf
+#endif
+
+/* PyTorch's lerp: a + w (b - a) for |w| < 1/2, else b - (b - a)(1 - w); the
+   second form is exact at w = 1. `small` is |w| < 1/2, w1 is 1 - w. */
+#define LERP(a, b, w, w1, small) ((small) ? (a) + (w) * ((b) - (a)) : (b) - ((b) - (a)) * (w1))
+
+#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
 
 /* ---- lr: scale by minus the scheduled learning rate --------------------- */
 
@@ -13,30 +39,455 @@ static const spec_param lr_params[] = {
 };
 
 static void lr_begin(transform *t, int64_t step) {
-  t->scalar[0] = descent_schedule_value(t->schedule, step);
+  t->scalar[0] = transform_rate(t, step);
 }
 
-static void lr_apply(const transform *t, descent_real *u, const descent_real *theta,
-                     descent_real *const *slots, size_t n) {
-  const descent_real minus_lr = (descent_real)-t->scalar[0];
+static void lr_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  const real minus_lr = (real)-t->scalar[0];
 #pragma omp simd
   for (size_t i = 0; i < n; i++) u[i] *= minus_lr;
 }
 
 static const transform_def transform_lr = {
     .name = "lr",
-    .summary = "scale by minus the learning rate (last in every chain)",
-    .formula = "u <- -lr(t) * u",
+    .summary = "scale by minus the learning rate (last in every chain; appended if missing)",
+    .formula = "u <- -lr(t) u",
     .params = lr_params,
-    .n_params = 1,
+    .n_params = N_OF(lr_params),
     .has_schedule = 1,
     .begin = lr_begin,
     .apply = lr_apply,
 };
 
+/* ---- clip: rescale to a global norm ------------------------------------- */
+
+static const spec_param clip_params[] = {
+    {"max_norm", SPEC_NUMBER, 0, 0, INFINITY, 1, 0, 1, "largest Euclidean norm of the update"},
+};
+
+static double clip_reduce(const transform *t, const real *u, size_t n) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (size_t i = 0; i < n; i++) sum += (double)u[i] * (double)u[i];
+  return sum;
+}
+
+static void clip_finish(transform *t, double total) {
+  double norm = sqrt(total), scale = t->hp[0] / (norm + 1e-6);
+  t->scalar[0] = scale < 1 ? scale : 1;
+  t->scalar[1] = norm;
+}
+
+static void scale_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  const real scale = (real)t->scalar[0];
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) u[i] *= scale;
+}
+
+static const transform_def transform_clip = {
+    .name = "clip",
+    .summary = "clip by global norm (torch.nn.utils.clip_grad_norm_, with its eps 1e-6)",
+    .formula = "u <- u min(1, max_norm / (||u|| + 1e-6)), ||u|| over every parameter",
+    .params = clip_params,
+    .n_params = N_OF(clip_params),
+    .global = 1,
+    .reduce = clip_reduce,
+    .finish = clip_finish,
+    .apply = scale_apply,
+};
+
+/* ---- clip_value: clamp each coordinate ---------------------------------- */
+
+static const spec_param clip_value_params[] = {
+    {"value", SPEC_NUMBER, 0, 0, INFINITY, 1, 0, 1, "largest magnitude of a coordinate"},
+};
+
+static void clip_value_apply(const transform *t, real *u, real *theta, real *const *slots,
+                             size_t n) {
+  const real hi = (real)t->hp[0], lo = -hi;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) u[i] = u[i] < lo ? lo : u[i] > hi ? hi : u[i];
+}
+
+static const transform_def transform_clip_value = {
+    .name = "clip_value",
+    .summary = "clip each coordinate (torch.nn.utils.clip_grad_value_)",
+    .formula = "u <- min(max(u, -value), value)",
+    .params = clip_value_params,
+    .n_params = N_OF(clip_value_params),
+    .apply = clip_value_apply,
+};
+
+/* ---- l2 and wd: add weight_decay * theta -------------------------------- */
+
+static const spec_param decay_params[] = {
+    {"weight_decay", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 1, "decay coefficient"},
+};
+
+static void decay_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  const real wd = (real)t->hp[0];
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) u[i] = u[i] + wd * theta[i];
+}
+
+static const transform_def transform_l2 = {
+    .name = "l2",
+    .summary = "coupled L2 penalty: place before a preconditioner (PyTorch's weight_decay= of "
+               "SGD, Adam, RMSprop, Adagrad)",
+    .formula = "u <- u + weight_decay theta",
+    .params = decay_params,
+    .n_params = N_OF(decay_params),
+    .apply = decay_apply,
+};
+
+static const transform_def transform_wd = {
+    .name = "wd",
+    .summary = "decoupled weight decay: place after a preconditioner, before lr (AdamW, Lion)",
+    .formula = "u <- u + weight_decay theta   (so theta <- theta - lr (u + weight_decay theta))",
+    .params = decay_params,
+    .n_params = N_OF(decay_params),
+    .apply = decay_apply,
+};
+
+/* ---- momentum: heavy ball and Nesterov, as torch.optim.SGD --------------- */
+
+static const spec_param momentum_params[] = {
+    {"momentum", SPEC_NUMBER, 0.9, 0, 1, 0, 1, 0, "momentum factor mu"},
+    {"dampening", SPEC_NUMBER, 0, 0, 1, 0, 0, 0, "dampening d of the incoming update"},
+    {"nesterov", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: Nesterov momentum (PyTorch's form)"},
+};
+
+static int momentum_validate(const transform *t) {
+  if (t->hp[2] && (t->hp[0] == 0 || t->hp[1] != 0))
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer: Nesterov momentum requires a momentum > 0 and zero dampening "
+                        "(got momentum=%g, dampening=%g)",
+                        t->hp[0], t->hp[1]);
+  return DESCENT_OK;
+}
+
+static void momentum_begin(transform *t, int64_t step) {
+  /* PyTorch starts the buffer at the first update itself, undamped. */
+  t->scalar[0] = step == 0 ? 0 : t->hp[0];
+  t->scalar[1] = step == 0 ? 1 : 1 - t->hp[1];
+}
+
+static void momentum_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  real *b = slots[0];
+  const real keep = (real)t->scalar[0], take = (real)t->scalar[1], mu = (real)t->hp[0];
+  if (t->hp[2]) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      b[i] = b[i] * keep + take * u[i];
+      u[i] = u[i] + mu * b[i];
+    }
+  } else {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      b[i] = b[i] * keep + take * u[i];
+      u[i] = b[i];
+    }
+  }
+}
+
+static const transform_def transform_momentum = {
+    .name = "momentum",
+    .summary = "heavy-ball momentum, or Nesterov's (torch.optim.SGD); b starts as the first u",
+    .formula = "b <- mu b + (1 - dampening) u  (b_1 = u_1);  u <- b, or u + mu b with nesterov=1",
+    .params = momentum_params,
+    .n_params = N_OF(momentum_params),
+    .slots = 1,
+    .validate = momentum_validate,
+    .begin = momentum_begin,
+    .apply = momentum_apply,
+};
+
+/* ---- adagrad ------------------------------------------------------------- */
+
+static const spec_param adagrad_params[] = {
+    {"lr_decay", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 0, "rate multiplier 1 / (1 + (t-1) lr_decay)"},
+    {"initial_accumulator_value", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 0, "starting value of s"},
+    {"eps", SPEC_NUMBER, 1e-10, 0, INFINITY, 1, 0, 0, "added to sqrt(s)"},
+};
+
+static void adagrad_init(const transform *t, const real *theta, real *const *slots, size_t n) {
+  const real start = (real)t->hp[1];
+  for (size_t i = 0; i < n; i++) slots[0][i] = start;
+}
+
+static void adagrad_begin(transform *t, int64_t step) {
+  t->scalar[0] = 1 / (1 + (double)step * t->hp[0]);
+}
+
+static void adagrad_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  real *s = slots[0];
+  const real eps = (real)t->hp[2], decay = (real)t->scalar[0];
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    s[i] = s[i] + u[i] * u[i];
+    u[i] = u[i] / (SQRT(s[i]) + eps) * decay;
+  }
+}
+
+static const transform_def transform_adagrad = {
+    .name = "adagrad",
+    .summary = "Adagrad (Duchi et al. 2011; torch.optim.Adagrad)",
+    .formula = "s <- s + u^2 (s_0 = initial_accumulator_value);  "
+               "u <- u / (sqrt(s) + eps) / (1 + (t-1) lr_decay)",
+    .params = adagrad_params,
+    .n_params = N_OF(adagrad_params),
+    .slots = 1,
+    .init = adagrad_init,
+    .begin = adagrad_begin,
+    .apply = adagrad_apply,
+};
+
+/* ---- rmsprop ------------------------------------------------------------- */
+
+static const spec_param rmsprop_params[] = {
+    {"alpha", SPEC_NUMBER, 0.99, 0, 1, 0, 1, 0, "decay of the mean square"},
+    {"eps", SPEC_NUMBER, 1e-8, 0, INFINITY, 1, 0, 0, "added after the square root"},
+    {"centered", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: divide by the standard deviation instead"},
+    {"bias_correction", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: divide v by 1 - alpha^t (Adam's)"},
+};
+
+static int rmsprop_validate(const transform *t) {
+  if (t->hp[2] && t->hp[3])
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer: rmsprop(centered=1) and bias_correction=1 do not combine; "
+                        "choose one");
+  return DESCENT_OK;
+}
+
+static int rmsprop_slots(const transform *t) {
+  return t->hp[2] ? 2 : 1;
+}
+
+static void rmsprop_begin(transform *t, int64_t step) {
+  t->scalar[0] = t->hp[3] ? 1 - pow(t->hp[0], (double)(step + 1)) : 1;
+}
+
+static void rmsprop_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  real *v = slots[0];
+  const real alpha = (real)t->hp[0], w = (real)(1 - t->hp[0]), eps = (real)t->hp[1];
+  if (t->hp[2]) {
+    real *avg = slots[1];
+    const real w1 = (real)1 - w;
+    const int small = fabs(1 - t->hp[0]) < 0.5;
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      v[i] = v[i] * alpha + w * u[i] * u[i];
+      avg[i] = LERP(avg[i], u[i], w, w1, small);
+      u[i] = u[i] / (SQRT(v[i] - avg[i] * avg[i]) + eps);
+    }
+  } else {
+    const real bc = (real)t->scalar[0];
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      v[i] = v[i] * alpha + w * u[i] * u[i];
+      u[i] = u[i] / (SQRT(v[i] / bc) + eps);
+    }
+  }
+}
+
+static const transform_def transform_rmsprop = {
+    .name = "rmsprop",
+    .summary = "RMSprop (Tieleman & Hinton 2012; torch.optim.RMSprop): eps outside the root",
+    .formula = "v <- alpha v + (1-alpha) u^2;  u <- u / (sqrt(v / bc) + eps), bc = 1 - alpha^t "
+               "or 1;  centered: a <- alpha a + (1-alpha) u, u <- u / (sqrt(v - a^2) + eps)",
+    .params = rmsprop_params,
+    .n_params = N_OF(rmsprop_params),
+    .slots = 2,
+    .validate = rmsprop_validate,
+    .count_slots = rmsprop_slots,
+    .begin = rmsprop_begin,
+    .apply = rmsprop_apply,
+};
+
+/* ---- adam: the scale-by-Adam part, as torch.optim.Adam -------------------- */
+
+static const spec_param adam_params[] = {
+    {"b1", SPEC_NUMBER, 0.9, 0, 1, 0, 1, 0, "decay of the first moment m"},
+    {"b2", SPEC_NUMBER, 0.999, 0, 1, 0, 1, 0, "decay of the second moment v"},
+    {"eps", SPEC_NUMBER, 1e-8, 0, INFINITY, 1, 0, 0, "added after the square root"},
+    {"amsgrad", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: divide by the running maximum of v"},
+};
+
+static int adam_slots(const transform *t) {
+  return t->hp[3] ? 3 : 2;
+}
+
+static void adam_begin(transform *t, int64_t step) {
+  double k = (double)(step + 1);
+  t->scalar[0] = 1 / (1 - pow(t->hp[0], k));
+  t->scalar[1] = sqrt(1 - pow(t->hp[1], k));
+}
+
+static void adam_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  real *m = slots[0], *v = slots[1];
+  const real w = (real)(1 - t->hp[0]), w1 = (real)1 - w, b2 = (real)t->hp[1];
+  const real w2 = (real)(1 - t->hp[1]), eps = (real)t->hp[2];
+  const real inv_bc1 = (real)t->scalar[0], bc2_sqrt = (real)t->scalar[1];
+  const int small = fabs(1 - t->hp[0]) < 0.5;
+  if (t->hp[3]) {
+    real *vmax = slots[2];
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      m[i] = LERP(m[i], u[i], w, w1, small);
+      v[i] = v[i] * b2 + w2 * u[i] * u[i];
+      vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+      u[i] = m[i] / (SQRT(vmax[i]) / bc2_sqrt + eps) * inv_bc1;
+    }
+  } else {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      m[i] = LERP(m[i], u[i], w, w1, small);
+      v[i] = v[i] * b2 + w2 * u[i] * u[i];
+      u[i] = m[i] / (SQRT(v[i]) / bc2_sqrt + eps) * inv_bc1;
+    }
+  }
+}
+
+static const transform_def transform_adam = {
+    .name = "adam",
+    .summary = "Adam's scaling (Kingma & Ba 2014; torch.optim.Adam): eps outside the root, "
+               "added after the bias correction",
+    .formula = "m <- b1 m + (1-b1) u;  v <- b2 v + (1-b2) u^2;  [amsgrad: v^ <- max(v^, v)];  "
+               "u <- m / (1-b1^t) / (sqrt(v) / sqrt(1-b2^t) + eps)",
+    .params = adam_params,
+    .n_params = N_OF(adam_params),
+    .slots = 3,
+    .count_slots = adam_slots,
+    .begin = adam_begin,
+    .apply = adam_apply,
+};
+
+/* ---- lion ---------------------------------------------------------------- */
+
+static const spec_param lion_params[] = {
+    {"b1", SPEC_NUMBER, 0.9, 0, 1, 0, 1, 0, "interpolation used for the update's sign"},
+    {"b2", SPEC_NUMBER, 0.99, 0, 1, 0, 1, 0, "decay of the momentum m"},
+};
+
+static void lion_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+  real *m = slots[0];
+  const real b1 = (real)t->hp[0], w1 = (real)(1 - t->hp[0]);
+  const real b2 = (real)t->hp[1], w2 = (real)(1 - t->hp[1]);
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    real c = b1 * m[i] + w1 * u[i];
+    m[i] = b2 * m[i] + w2 * u[i];
+    u[i] = (real)(c > 0) - (real)(c < 0);
+  }
+}
+
+static const transform_def transform_lion = {
+    .name = "lion",
+    .summary = "Lion (Chen et al. 2023): the sign of an interpolated momentum",
+    .formula = "c <- b1 m + (1-b1) u;  m <- b2 m + (1-b2) u;  u <- sign(c), sign(0) = 0",
+    .params = lion_params,
+    .n_params = N_OF(lion_params),
+    .slots = 1,
+    .apply = lion_apply,
+};
+
+/* ---- sf: schedule-free averaging (Defazio et al. 2024) ------------------- */
+
+/* As facebookresearch/schedule_free's SGDScheduleFree and AdamWScheduleFree:
+   theta holds y, where gradients are taken; slot z is the base sequence; the
+   average x (what is evaluated) is not stored: x = (y - (1 - mu) z) / mu. */
+static const spec_param sf_params[] = {
+    {"lr", SPEC_TEXT, 0, 0, 0, 0, 0, 0, "learning rate: a number or a schedule"},
+    {"momentum", SPEC_NUMBER, 0.9, 0, 1, 1, 1, 0, "interpolation mu between x and z"},
+    {"warmup_steps", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "linear warmup (t+1)/warmup_steps"},
+    {"r", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 0, "polynomial weighting power of the average"},
+    {"weight_lr_power", SPEC_NUMBER, 2, 0, INFINITY, 0, 0, 0, "average weight is lr_max^this"},
+};
+enum { SF_LR_MAX, SF_WEIGHT_SUM };
+
+static double sf_rate(const transform *t, int64_t step) {
+  double lr = descent_schedule_value(t->schedule, step), warmup = t->hp[2];
+  if ((double)step < warmup) lr *= (double)(step + 1) / warmup;
+  return lr;
+}
+
+static void sf_start(transform *t) {
+  t->persist[SF_LR_MAX] = -1;
+  t->persist[SF_WEIGHT_SUM] = 0;
+}
+
+static void sf_begin(transform *t, int64_t step) {
+  double lr = sf_rate(t, step), mu = t->hp[1];
+  if (lr > t->persist[SF_LR_MAX]) t->persist[SF_LR_MAX] = lr;
+  double weight = pow((double)(step + 1), t->hp[3]) * pow(t->persist[SF_LR_MAX], t->hp[4]);
+  t->persist[SF_WEIGHT_SUM] += weight;
+  double ckp1 = t->persist[SF_WEIGHT_SUM] != 0 ? weight / t->persist[SF_WEIGHT_SUM] : 0;
+  t->scalar[0] = ckp1;
+  t->scalar[1] = lr;
+  t->scalar[2] = lr * (mu * (1 - ckp1) - 1);
+}
+
+static void sf_init(const transform *t, const real *theta, real *const *slots, size_t n) {
+  memcpy(slots[0], theta, n * sizeof *theta);
+}
+
+static void sf_apply(const transform *t, real *u, real *y, real *const *slots, size_t n) {
+  real *z = slots[0];
+  const real c = (real)t->scalar[0], c1 = (real)1 - c, lr = (real)t->scalar[1];
+  const real step = (real)t->scalar[2];
+  const int small = fabs(t->scalar[0]) < 0.5;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    y[i] = LERP(y[i], z[i], c, c1, small);
+    y[i] = y[i] + step * u[i];
+    z[i] = z[i] - lr * u[i];
+  }
+}
+
+/* theta <- lerp(theta, z, w): y -> x with w = 1 - 1/mu, x -> y with w = 1 - mu. */
+static void sf_move(real *theta, const real *z, double weight, size_t n) {
+  const real w = (real)weight, w1 = (real)1 - w;
+  const int small = fabs(weight) < 0.5;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) theta[i] = LERP(theta[i], z[i], w, w1, small);
+}
+
+static void sf_to_eval(const transform *t, real *theta, real *const *slots, size_t n) {
+  sf_move(theta, slots[0], 1 - 1 / t->hp[1], n);
+}
+
+static void sf_to_train(const transform *t, real *theta, real *const *slots, size_t n) {
+  sf_move(theta, slots[0], 1 - t->hp[1], n);
+}
+
+static const transform_def transform_sf = {
+    .name = "sf",
+    .summary = "schedule-free averaging (Defazio et al. 2024, facebookresearch/schedule_free); "
+               "theta holds y, evaluation uses x",
+    .formula = "c = w_t / sum w, w_t = (t+1)^r lr_max^weight_lr_power;  y <- (1-c) y + c z + "
+               "lr (mu (1-c) - 1) u;  z <- z - lr u  (z_0 = theta; x = (y - (1-mu) z) / mu)",
+    .params = sf_params,
+    .n_params = N_OF(sf_params),
+    .has_schedule = 1,
+    .final = 1,
+    .slots = 1,
+    .n_persist = 2,
+    .start = sf_start,
+    .begin = sf_begin,
+    .init = sf_init,
+    .apply = sf_apply,
+    .to_eval = sf_to_eval,
+    .to_train = sf_to_train,
+    .rate = sf_rate,
+};
+
 /* ---- registry ------------------------------------------------------------ */
 
-static const transform_def *const all_transforms[] = {&transform_lr};
+static const transform_def *const all_transforms[] = {
+    &transform_clip,    &transform_clip_value, &transform_l2,   &transform_momentum,
+    &transform_adagrad, &transform_rmsprop,    &transform_adam, &transform_lion,
+    &transform_wd,      &transform_sf,         &transform_lr,
+};
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
 
 const transform_def *transform_find(const char *name) {
@@ -53,16 +504,30 @@ void transform_list_names(char *buf, size_t cap) {
         (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", all_transforms[i]->name);
 }
 
+double transform_rate(const transform *t, int64_t step) {
+  if (t->def->rate) return t->def->rate(t, step);
+  return descent_schedule_value(t->schedule, step);
+}
+
 void transform_help(FILE *out) {
-  fprintf(out, "Transforms (chain them with '|'; the update u starts as the gradient g):\n");
+  fprintf(out, "Transforms (chain them with '|'; the update u starts as the gradient g, t counts\n"
+               "updates from 1 where a formula uses it, and the chain's output is added to theta):"
+               "\n");
   for (int i = 0; i < N_TRANSFORMS; i++) {
     const transform_def *d = all_transforms[i];
     fprintf(out, "  %-12s %s\n  %-12s %s\n", d->name, d->summary, "", d->formula);
     for (int j = 0; j < d->n_params; j++) {
-      char range[64] = "number or schedule";
-      if (d->params[j].kind != SPEC_TEXT) spec_range_text(&d->params[j], range, sizeof range);
-      fprintf(out, "      %-12s %s; default %g; range %s\n", d->params[j].name, d->params[j].doc,
-              d->params[j].def, range);
+      const spec_param *p = &d->params[j];
+      char range[64] = "number or schedule", def[32] = "--lr";
+      if (p->kind != SPEC_TEXT) {
+        spec_range_text(p, range, sizeof range);
+        if (p->required)
+          snprintf(def, sizeof def, "required");
+        else
+          optim_format_number(p->def, def, sizeof def);
+      }
+      fprintf(out, "      %-26s %s; %s%s; range %s\n", p->name, p->doc,
+              p->required || p->kind == SPEC_TEXT ? "" : "default ", def, range);
     }
   }
 }

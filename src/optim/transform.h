@@ -7,7 +7,13 @@
  * is a chain of transforms; the last one's output is added to the parameters.
  * Because apply() works on blocks, the optimizer runs the whole chain block by
  * block in one pass over memory. A transform that needs a number computed over
- * the whole update first (a global norm) sets `global` and provides reduce().
+ * the whole update first (a global norm) sets `global` and provides reduce()
+ * and finish().
+ *
+ * All state is plain data: the slots (n numbers each) and up to
+ * TRANSFORM_MAX_PERSIST scalars that carry over from step to step. Both are
+ * saved by descent_optimizer_save_state; everything else a transform uses is
+ * recomputed from its hyperparameters and the step count.
  */
 #ifndef DESCENT_TRANSFORM_H
 #define DESCENT_TRANSFORM_H
@@ -17,35 +23,58 @@
 
 #define TRANSFORM_MAX_SLOTS   4
 #define TRANSFORM_MAX_SCALARS 8
+#define TRANSFORM_MAX_PERSIST 4
 
 typedef struct transform transform;
 
 typedef struct transform_def {
   const char *name;
-  const char *summary; /* one line: what it does */
+  const char *summary; /* one line: what it does, and the PyTorch or paper form it follows */
   const char *formula; /* the update, in the notation of `descent optimizers` */
   const spec_param *params;
   int n_params;
-  int has_schedule; /* 1: parameter "lr" is a schedule (SPEC_TEXT) */
-  int slots;        /* per-parameter state vectors, zero at start */
+  int has_schedule; /* 1: the parameter named "lr" is a schedule (SPEC_TEXT); must be last */
+  int final;        /* 1: apply() writes the parameters itself; nothing is added after it */
+  int slots;        /* per-parameter state vectors (the most; see count_slots) */
+  int n_persist;    /* scalars in t->persist that carry over between steps */
   int global;       /* 1: reduce() runs over the whole incoming update first */
   /* Checks combinations of hyperparameters; NULL if none to check. */
   int (*validate)(const transform *t);
-  /* Per-step scalars into t->scalar before apply (bias corrections, the rate). */
+  /* Slots in use for these hyperparameters; NULL: def->slots. */
+  int (*count_slots)(const transform *t);
+  /* Initial values of t->persist, at creation; NULL: zeros. */
+  void (*start)(transform *t);
+  /* Once per step, before any apply: per-step values into t->scalar (bias
+     corrections, the rate) and updates of t->persist. step counts from 0. */
   void (*begin)(transform *t, int64_t step);
-  /* The whole-update reduction, for global transforms. */
-  void (*reduce)(transform *t, const descent_real *u, size_t n);
+  /* Global transforms: the contribution of one block to the reduction (for
+     example its sum of squares), and the whole sum, in block order. */
+  double (*reduce)(const transform *t, const descent_real *u, size_t n);
+  void (*finish)(transform *t, double total);
+  /* On the first step only, before apply on the same block: initial slot
+     values that are not zero (Adagrad's accumulator, schedule-free's z = theta). */
+  void (*init)(const transform *t, const descent_real *theta, descent_real *const *slots, size_t n);
   /* u[0, n) <- f(u, theta, slots) on one block: every pointer (theta and each
-     slot) already points at the block's first element. */
-  void (*apply)(const transform *t, descent_real *u, const descent_real *theta,
+     slot) already points at the block's first element. Only a `final`
+     transform writes theta. */
+  void (*apply)(const transform *t, descent_real *u, descent_real *theta,
                 descent_real *const *slots, size_t n);
+  /* Schedule-free methods: move theta between the point where gradients are
+     taken and the point that is evaluated. NULL for everything else. */
+  void (*to_eval)(const transform *t, descent_real *theta, descent_real *const *slots, size_t n);
+  void (*to_train)(const transform *t, descent_real *theta, descent_real *const *slots, size_t n);
+  /* The effective rate at a step, for has_schedule transforms that modify the
+     schedule's value (a built-in warmup); NULL: the schedule's value. */
+  double (*rate)(const transform *t, int64_t step);
 } transform_def;
 
 struct transform {
   const transform_def *def;
   double hp[SPEC_MAX_ARGS];                 /* hyperparameters in def->params order */
   descent_schedule *schedule;               /* the rate, for has_schedule transforms */
-  double scalar[TRANSFORM_MAX_SCALARS];     /* per-step values set by begin/reduce */
+  int n_slots;                              /* slots in use */
+  double scalar[TRANSFORM_MAX_SCALARS];     /* per-step values set by begin/finish */
+  double persist[TRANSFORM_MAX_PERSIST];    /* values that carry over; saved with the state */
   descent_real *slots[TRANSFORM_MAX_SLOTS]; /* state vectors (owned by the optimizer) */
 };
 
@@ -53,5 +82,7 @@ struct transform {
 const transform_def *transform_find(const char *name);
 void transform_list_names(char *buf, size_t cap);
 void transform_help(FILE *out);
+/* The rate a has_schedule transform uses at a step. */
+double transform_rate(const transform *t, int64_t step);
 
 #endif /* DESCENT_TRANSFORM_H */

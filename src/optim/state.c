@@ -1,0 +1,261 @@
+/*
+ * state.c - saving and restoring an optimizer's state as a byte blob.
+ *
+ * The blob is explicit little-endian with fixed widths, whatever the machine:
+ *
+ *   offset  bytes  field
+ *   0       8      magic "DSCNTOPT"
+ *   8       4      format version (1)
+ *   12      4      bytes per number of the slot vectors: 4 (float) or 8 (double)
+ *   16      8      number of parameters n
+ *   24      8      steps taken
+ *   32      4      mode: 0 training, 1 evaluation (descent_optimizer_eval)
+ *   36      4      length L of the chain text
+ *   40      L      the chain's canonical text (optimizer_describe_chain), no NUL
+ *   then    4      number of transforms T
+ *   then, per transform: 4 persistent scalars P, 4 slots S, P x 8 (IEEE double)
+ *   then, per transform and slot: n numbers
+ *   last    8      FNV-1a 64 checksum of every byte before it
+ *
+ * Loading checks everything before it changes anything, and refuses with a
+ * message naming what differs: another chain or hyperparameters, another
+ * parameter count, another precision, a truncated or corrupted blob.
+ */
+#include "optimizer.h"
+
+#include <string.h>
+
+#define STATE_MAGIC   "DSCNTOPT"
+#define STATE_VERSION 1u
+#define HEADER_BYTES  40
+
+static const char *what = "optimizer state";
+
+/* ---- little-endian writing and reading ----------------------------------- */
+
+typedef struct cursor {
+  unsigned char *p;             /* next byte (writing) */
+  const unsigned char *q, *end; /* next byte and end (reading) */
+  int short_read;               /* 1 once a read would have passed end */
+} cursor;
+
+static void put_u32(cursor *c, uint32_t v) {
+  for (int i = 0; i < 4; i++) *c->p++ = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(cursor *c, uint64_t v) {
+  for (int i = 0; i < 8; i++) *c->p++ = (unsigned char)(v >> (8 * i));
+}
+
+static void put_f64(cursor *c, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  put_u64(c, bits);
+}
+
+/* Reading never passes c->end: a short blob gives zeros and sets short_read. */
+static uint64_t get_uint(cursor *c, int bytes) {
+  if ((size_t)(c->end - c->q) < (size_t)bytes) {
+    c->short_read = 1;
+    c->q = c->end;
+    return 0;
+  }
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v |= (uint64_t)c->q[i] << (8 * i);
+  c->q += bytes;
+  return v;
+}
+
+static double get_f64(cursor *c) {
+  uint64_t bits = get_uint(c, 8);
+  double v;
+  memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* ---- size and saving ----------------------------------------------------- */
+
+static size_t chain_text(const descent_optimizer *opt, char *buf, size_t cap) {
+  size_t len = optimizer_describe_chain(opt, buf, cap);
+  return len < cap ? len : cap - 1;
+}
+
+size_t descent_optimizer_state_size(const descent_optimizer *opt) {
+  char text[2048];
+  size_t bytes = HEADER_BYTES + chain_text(opt, text, sizeof text) + 4 + 8;
+  for (int i = 0; i < opt->n_transforms; i++) {
+    const transform *t = &opt->chain[i];
+    bytes += 8 + 8 * (size_t)t->def->n_persist + (size_t)t->n_slots * opt->n * sizeof(descent_real);
+  }
+  return bytes;
+}
+
+int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size) {
+  descent_error_clear();
+  size_t need = descent_optimizer_state_size(opt);
+  if (size < need)
+    return descent_fail(DESCENT_ERANGE, "%s: buffer of %zu bytes, %zu needed", what, size, need);
+  char text[2048];
+  size_t len = chain_text(opt, text, sizeof text);
+  cursor c = {.p = buf};
+  memcpy(c.p, STATE_MAGIC, 8);
+  c.p += 8;
+  put_u32(&c, STATE_VERSION);
+  put_u32(&c, (uint32_t)sizeof(descent_real));
+  put_u64(&c, (uint64_t)opt->n);
+  put_u64(&c, (uint64_t)opt->step);
+  put_u32(&c, (uint32_t)opt->eval_mode);
+  put_u32(&c, (uint32_t)len);
+  memcpy(c.p, text, len);
+  c.p += len;
+  put_u32(&c, (uint32_t)opt->n_transforms);
+  for (int i = 0; i < opt->n_transforms; i++) {
+    const transform *t = &opt->chain[i];
+    put_u32(&c, (uint32_t)t->def->n_persist);
+    put_u32(&c, (uint32_t)t->n_slots);
+    for (int k = 0; k < t->def->n_persist; k++) put_f64(&c, t->persist[k]);
+  }
+  for (int i = 0; i < opt->n_transforms; i++)
+    for (int s = 0; s < opt->chain[i].n_slots; s++) {
+      const descent_real *v = opt->chain[i].slots[s];
+      for (size_t j = 0; j < opt->n; j++) {
+#ifdef DESCENT_DOUBLE
+        uint64_t bits;
+        memcpy(&bits, &v[j], 8);
+        put_u64(&c, bits);
+#else
+        uint32_t bits;
+        memcpy(&bits, &v[j], 4);
+        put_u32(&c, bits);
+#endif
+      }
+    }
+  put_u64(&c, fnv1a(buf, (size_t)(c.p - (unsigned char *)buf)));
+  return DESCENT_OK;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* Names the first transform where two chain texts differ. */
+static int chain_mismatch(const char *saved, size_t saved_len, const char *mine) {
+  char a[2048];
+  snprintf(a, sizeof a, "%.*s", (int)saved_len, saved);
+  const char *p = a, *q = mine;
+  for (int index = 1;; index++) {
+    const char *pe = strstr(p, " | "), *qe = strstr(q, " | ");
+    size_t pl = pe ? (size_t)(pe - p) : strlen(p), ql = qe ? (size_t)(qe - q) : strlen(q);
+    if (pl != ql || memcmp(p, q, pl) != 0 || !pe != !qe) {
+      return descent_fail(DESCENT_EINVAL,
+                          "%s is for another optimizer: transform %d is '%.*s' in the saved "
+                          "state but '%.*s' here (saved chain: %s)",
+                          what, index, (int)pl, pl ? p : "(none)", (int)ql, ql ? q : "(none)", a);
+    }
+    if (!pe) return DESCENT_OK;
+    p = pe + 3, q = qe + 3;
+  }
+}
+
+int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size) {
+  descent_error_clear();
+  const unsigned char *bytes = buf;
+  if (size < HEADER_BYTES + 4 + 8)
+    return descent_fail(DESCENT_EFORMAT, "%s: truncated: %zu bytes, a header alone takes %d", what,
+                        size, HEADER_BYTES + 12);
+  if (memcmp(bytes, STATE_MAGIC, 8) != 0)
+    return descent_fail(DESCENT_EFORMAT, "%s: bad magic number: not descent optimizer state", what);
+  cursor c = {.q = bytes + 8, .end = bytes + size};
+  uint32_t version = (uint32_t)get_uint(&c, 4);
+  if (version != STATE_VERSION)
+    return descent_fail(DESCENT_EFORMAT, "%s: format version %u; this library reads version %u",
+                        what, version, STATE_VERSION);
+  uint32_t real_bytes = (uint32_t)get_uint(&c, 4);
+  uint64_t n = get_uint(&c, 8);
+  int64_t step = (int64_t)get_uint(&c, 8);
+  uint32_t mode = (uint32_t)get_uint(&c, 4);
+  uint32_t len = (uint32_t)get_uint(&c, 4);
+  const char *text = (const char *)c.q;
+  if (len > (size_t)(c.end - c.q))
+    return descent_fail(DESCENT_EFORMAT, "%s: truncated inside the chain text", what);
+  c.q += len;
+  uint32_t n_transforms = (uint32_t)get_uint(&c, 4);
+  if (n_transforms > OPTIMIZER_MAX_CHAIN || c.short_read)
+    return descent_fail(DESCENT_EFORMAT, "%s: corrupted: %u transforms", what, n_transforms);
+  /* The size the header describes, overflow-checked, against the blob's. */
+  uint32_t persist[OPTIMIZER_MAX_CHAIN], slots[OPTIMIZER_MAX_CHAIN];
+  uint64_t total_slots = 0;
+  for (uint32_t i = 0; i < n_transforms; i++) {
+    persist[i] = (uint32_t)get_uint(&c, 4);
+    slots[i] = (uint32_t)get_uint(&c, 4);
+    if (c.short_read || persist[i] > TRANSFORM_MAX_PERSIST || slots[i] > TRANSFORM_MAX_SLOTS)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated or corrupted transform table", what);
+    c.q += (size_t)8 * persist[i] <= (size_t)(c.end - c.q) ? (size_t)8 * persist[i]
+                                                           : (size_t)(c.end - c.q);
+    total_slots += slots[i];
+  }
+  size_t vector_bytes, described = (size_t)(c.q - bytes) + 8;
+  if ((real_bytes != 4 && real_bytes != 8) || n > SIZE_MAX ||
+      !descent_mul_ok((size_t)n, (size_t)total_slots * real_bytes, &vector_bytes) ||
+      vector_bytes > SIZE_MAX - described)
+    return descent_fail(DESCENT_EFORMAT, "%s: corrupted header (%llu parameters of %u bytes)", what,
+                        (unsigned long long)n, real_bytes);
+  described += vector_bytes;
+  if (size != described)
+    return descent_fail(DESCENT_EFORMAT, "%s: %s: %zu bytes, its header describes %zu", what,
+                        size < described ? "truncated" : "trailing bytes", size, described);
+  uint64_t sum = get_uint(&(cursor){.q = bytes + size - 8, .end = bytes + size}, 8);
+  if (sum != fnv1a(bytes, size - 8))
+    return descent_fail(DESCENT_EFORMAT, "%s: corrupted: checksum mismatch", what);
+
+  /* A well-formed blob: does it fit this optimizer? */
+  if (real_bytes != sizeof(descent_real))
+    return descent_fail(
+        DESCENT_EINVAL, "%s was saved by the %s build of descent; this is the %s build", what,
+        real_bytes == 8 ? "double" : "float", sizeof(descent_real) == 8 ? "double" : "float");
+  if (n != opt->n)
+    return descent_fail(DESCENT_ESHAPE, "%s is for %llu parameters; this optimizer has %zu", what,
+                        (unsigned long long)n, opt->n);
+  char mine[2048];
+  chain_text(opt, mine, sizeof mine);
+  int rc = chain_mismatch(text, len, mine);
+  if (rc) return rc;
+  if (n_transforms != (uint32_t)opt->n_transforms)
+    return descent_fail(DESCENT_EINVAL, "%s holds %u transforms; this optimizer has %d", what,
+                        n_transforms, opt->n_transforms);
+  for (int i = 0; i < opt->n_transforms; i++)
+    if (persist[i] != (uint32_t)opt->chain[i].def->n_persist ||
+        slots[i] != (uint32_t)opt->chain[i].n_slots)
+      return descent_fail(DESCENT_EINVAL, "%s: transform %d (%s) has another layout", what, i + 1,
+                          opt->chain[i].def->name);
+  if (step < 0 || mode > 1)
+    return descent_fail(DESCENT_EFORMAT, "%s: corrupted: step %lld, mode %u", what, (long long)step,
+                        mode);
+
+  /* Everything checked: copy. */
+  c.q = (const unsigned char *)text + len + 4;
+  for (int i = 0; i < opt->n_transforms; i++) {
+    transform *t = &opt->chain[i];
+    c.q += 8;
+    for (int k = 0; k < t->def->n_persist; k++) t->persist[k] = get_f64(&c);
+  }
+  for (int i = 0; i < opt->n_transforms; i++)
+    for (int s = 0; s < opt->chain[i].n_slots; s++) {
+      descent_real *v = opt->chain[i].slots[s];
+      for (size_t j = 0; j < opt->n; j++) {
+#ifdef DESCENT_DOUBLE
+        uint64_t bits = get_uint(&c, 8);
+#else
+        uint32_t bits = (uint32_t)get_uint(&c, 4);
+#endif
+        memcpy(&v[j], &bits, sizeof bits);
+      }
+    }
+  opt->step = step;
+  opt->eval_mode = (int)mode;
+  return DESCENT_OK;
+}
