@@ -27,7 +27,7 @@ static cli_option train_options[] = {
     {"loss", "NAME", "xent (softmax cross-entropy) or mse", "xent", 0},
     {"opt", "SPEC", "optimizer name or chain; see 'descent optimizers'", "sgd", 0},
     {"lr", "RATE", "learning rate: a number or a schedule (default: the optimizer's own)", NULL, 0},
-    {"batch-size", "N", "examples per minibatch", "128", 0},
+    {"batch-size", "N", "examples per minibatch (gd: per chunk of the full batch)", "128", 0},
     {"epochs", "N", "passes over the training set", "10", 0},
     {"seed", "N", "seed of the initialization, the shuffling and the split", "1", 0},
     {"threads", "N", "threads for OpenMP and the BLAS; 0 uses every core", "0", 0},
@@ -144,8 +144,12 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
     fprintf(f, "            %s\n", line);
   descent_optimizer_describe(opt, buf, sizeof buf);
   fprintf(f, "optimizer   %s\n", buf);
-  fprintf(f, "batch size  %zu, epochs %zu, seed %llu\n", c->batch_size, c->epochs,
-          (unsigned long long)c->seed);
+  if (descent_optimizer_full_batch(opt))
+    fprintf(f, "batch size  full batch: one step per epoch on all %zu examples, in chunks of %zu\n",
+            train->n, c->batch_size);
+  else
+    fprintf(f, "batch size  %zu\n", c->batch_size);
+  fprintf(f, "epochs      %zu, seed %llu\n", c->epochs, (unsigned long long)c->seed);
   fprintf(f, "output      %s\n", c->out);
 }
 
@@ -154,7 +158,23 @@ typedef struct epoch_stats {
   double samples_per_s, seconds;
 } epoch_stats;
 
-/* One pass over the training set. Returns 0, or 1 when the loss diverged. */
+/* Prints the diagnosis of a loss that became NaN or infinite. */
+static void report_divergence(const descent_optimizer *opt, size_t epoch, double loss) {
+  fprintf(stderr,
+          "descent train: diverged at step %lld (epoch %zu): loss is %s with learning rate "
+          "%g; the step is too large for the curvature: lower --lr (try %g)\n",
+          (long long)descent_optimizer_steps(opt), epoch, isnan(loss) ? "NaN" : "infinite",
+          descent_optimizer_lr(opt), descent_optimizer_lr(opt) / 10);
+}
+
+static int step_failed(progress *bar) {
+  progress_end(bar);
+  fprintf(stderr, "descent train: %s\n", descent_last_error());
+  return -1;
+}
+
+/* One pass over the training set. Returns 0, 1 when the loss diverged, -1 on
+   another failure. */
 static int train_epoch(descent_net *net, descent_optimizer *opt, descent_batcher *batcher,
                        const train_config *c, size_t epoch, epoch_stats *st) {
   descent_objective *obj = descent_net_objective(net);
@@ -168,22 +188,13 @@ static int train_epoch(descent_net *net, descent_optimizer *opt, descent_batcher
   double start = progress_now();
   while (descent_batcher_next(batcher, &batch)) {
     double loss;
-    int rc = descent_objective_value_and_grad(obj, &batch, &loss);
-    if (rc) {
-      progress_end(&bar);
-      fprintf(stderr, "descent train: %s\n", descent_last_error());
-      return -1;
-    }
+    if (descent_objective_value_and_grad(obj, &batch, &loss)) return step_failed(&bar);
     if (!isfinite(loss)) {
       progress_end(&bar);
-      fprintf(stderr,
-              "descent train: diverged at step %lld (epoch %zu): loss is %s with learning rate "
-              "%g; the step is too large for the curvature: lower --lr (try %g)\n",
-              (long long)descent_optimizer_steps(opt), epoch, isnan(loss) ? "NaN" : "infinite",
-              descent_optimizer_lr(opt), descent_optimizer_lr(opt) / 10);
+      report_divergence(opt, epoch, loss);
       return 1;
     }
-    descent_optimizer_step(opt, obj);
+    if (descent_optimizer_step(opt, obj)) return step_failed(&bar);
     loss_sum += loss * (double)batch.n;
     samples += batch.n;
     progress_update(&bar, ++done, loss_sum / (double)samples, samples);
@@ -192,6 +203,49 @@ static int train_epoch(descent_net *net, descent_optimizer *opt, descent_batcher
   progress_end(&bar);
   st->samples_per_s = st->seconds > 0 ? (double)samples / st->seconds : 0;
   st->train_loss = loss_sum / (double)samples;
+  st->train_acc = NAN;
+  return 0;
+}
+
+/* One full-batch step (gd): the gradient of the mean loss over the whole
+   training set, computed in chunks of --batch-size so memory stays bounded.
+   Each chunk's mean gradient is weighted by its share of the examples and
+   summed in double in data order, so the result is the exact full-batch mean.
+   `sum` holds n_params doubles. Returns like train_epoch. */
+static int train_epoch_full_batch(descent_net *net, descent_optimizer *opt,
+                                  const descent_dataset *train, double *sum, const train_config *c,
+                                  size_t epoch, epoch_stats *st) {
+  descent_objective *obj = descent_net_objective(net);
+  size_t n = train->n, chunk = c->batch_size, params = obj->n_params;
+  char label[32];
+  snprintf(label, sizeof label, "epoch %zu/%zu", epoch, c->epochs);
+  progress bar;
+  progress_begin(&bar, progress_auto(c->quiet), (n + chunk - 1) / chunk, label);
+  double start = progress_now(), loss_sum = 0;
+  memset(sum, 0, params * sizeof *sum);
+  for (size_t lo = 0, done = 0; lo < n; lo += chunk) {
+    size_t count = n - lo < chunk ? n - lo : chunk;
+    descent_batch batch = {.n = count,
+                           .x = train->x + lo * train->features,
+                           .labels = train->labels ? train->labels + lo : NULL};
+    double loss, weight = (double)count / (double)n;
+    if (descent_objective_value_and_grad(obj, &batch, &loss)) return step_failed(&bar);
+    for (size_t i = 0; i < params; i++) sum[i] += weight * obj->grad[i];
+    loss_sum += loss * (double)count;
+    progress_update(&bar, ++done, loss_sum / (double)(lo + count), lo + count);
+  }
+  double loss = loss_sum / (double)n;
+  if (!isfinite(loss)) {
+    progress_end(&bar);
+    report_divergence(opt, epoch, loss);
+    return 1;
+  }
+  for (size_t i = 0; i < params; i++) obj->grad[i] = (descent_real)sum[i];
+  if (descent_optimizer_step(opt, obj)) return step_failed(&bar);
+  st->seconds = progress_now() - start;
+  progress_end(&bar);
+  st->samples_per_s = st->seconds > 0 ? (double)n / st->seconds : 0;
+  st->train_loss = loss;
   st->train_acc = NAN;
   return 0;
 }
@@ -213,6 +267,7 @@ static int run(train_config *c) {
   descent_batcher batcher = {0};
   descent_net *net = NULL;
   descent_optimizer *opt = NULL;
+  double *grad_sum = NULL;
   FILE *csv = NULL, *cfg = NULL;
 
   descent_set_threads((int)c->threads);
@@ -235,6 +290,11 @@ static int run(train_config *c) {
   if (descent_optimizer_create(&opt, c->opt, c->lr, descent_net_objective(net)->n_params))
     goto fail_lib;
   if (descent_batcher_init(&batcher, &train, c->batch_size, 1, c->seed ^ 0x5eed)) goto fail_lib;
+  if (descent_optimizer_full_batch(opt) &&
+      !(grad_sum = calloc(descent_net_objective(net)->n_params, sizeof *grad_sum))) {
+    fprintf(stderr, "descent train: out of memory for the full-batch gradient\n");
+    goto done;
+  }
   if (prepare_out_dir(c->out)) goto done;
   print_config(stdout, c, &train, &val, &test, net, opt);
   fflush(stdout);
@@ -248,13 +308,19 @@ static int run(train_config *c) {
   for (size_t epoch = 1; epoch <= c->epochs; epoch++) {
     epoch_stats st;
     double lr = descent_optimizer_lr(opt);
-    int rc = train_epoch(net, opt, &batcher, c, epoch, &st);
+    int rc = grad_sum ? train_epoch_full_batch(net, opt, &train, grad_sum, c, epoch, &st)
+                      : train_epoch(net, opt, &batcher, c, epoch, &st);
     if (rc) goto done;
     total_seconds += st.seconds;
+    /* Schedule-free optimizers are evaluated at their average, not where the
+       gradients were taken; for the others this changes nothing. */
+    descent_objective *obj = descent_net_objective(net);
+    if (descent_optimizer_eval(opt, obj)) goto fail_lib;
     if (c->eval_train && evaluate(net, &train, &st.train_loss, &st.train_acc)) goto done;
     if (evaluate(net, &val, &st.val_loss, &st.val_acc) ||
         evaluate(net, &test, &st.test_loss, &st.test_acc))
       goto done;
+    if (descent_optimizer_train(opt, obj)) goto fail_lib;
     printf("epoch %zu/%zu | train loss %.4f%s", epoch, c->epochs, st.train_loss,
            c->eval_train ? "" : " (running)");
     if (c->eval_train) printf(" acc %.2f%%", 100 * st.train_acc);
@@ -279,6 +345,7 @@ done:
     status = 1;
   }
   if (cfg) fclose(cfg);
+  free(grad_sum);
   descent_batcher_free(&batcher);
   descent_optimizer_free(opt);
   descent_net_free(net);
