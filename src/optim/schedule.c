@@ -145,6 +145,10 @@ static void schedule_names(char *buf, size_t cap) {
 }
 
 void optim_format_number(double v, char *buf, size_t cap) {
+  if (v == floor(v) && fabs(v) < 1e15) { /* whole numbers in full: 100, not 1e+02 */
+    snprintf(buf, cap, "%.0f", v);
+    return;
+  }
   for (int digits = 1; digits <= 17; digits++) {
     snprintf(buf, cap, "%.*g", digits, v);
     if (strtod(buf, NULL) == v) return;
@@ -170,8 +174,12 @@ int descent_schedule_parse(descent_schedule **out, const char *text) {
     *out = s;
     return DESCENT_OK;
   }
+  /* Split first, as chains are, for the messages about parentheses. */
+  spec_span whole;
+  int count;
   spec_call call;
-  int rc = spec_parse_call((spec_span){text, strlen(text)}, &call, "learning rate");
+  int rc = spec_split(text, "", &whole, 1, &count, "learning rate");
+  if (!rc) rc = spec_parse_call(whole, &call, "learning rate");
   if (rc) goto fail;
   for (int i = 0; i < N_SCHEDULES; i++)
     if (strcmp(schedules[i].name, call.name) == 0) s->def = &schedules[i];

@@ -1,0 +1,196 @@
+/*
+ * test_optim_errors.c - every invalid optimizer or schedule setting is
+ * refused, each with its own message naming the valid names or range, and
+ * nothing is created.
+ */
+#include "check.h"
+
+#include <stdlib.h>
+
+static void refused(const char *spec, const char *lr, int status, const char *needle) {
+  descent_optimizer *opt = (descent_optimizer *)1;
+  CHECK_FAILS(descent_optimizer_create(&opt, spec, lr, 10), status, needle);
+  CHECK_MSG(opt == NULL, "%s: an optimizer was created", spec);
+}
+
+static void schedule_refused(const char *text, const char *needle) {
+  descent_schedule *s = (descent_schedule *)1;
+  CHECK_FAILS(descent_schedule_parse(&s, text), DESCENT_EINVAL, needle);
+  CHECK_MSG(s == NULL, "%s: a schedule was created", text);
+}
+
+static void check_learning_rates(void) {
+  refused("sgd", "-1", DESCENT_EINVAL, "learning rate -1: must be non-negative");
+  refused("adam(lr=-0.1)", NULL, DESCENT_EINVAL, "learning rate -0.1: must be non-negative");
+  refused("adam | lr(-2)", NULL, DESCENT_EINVAL, "learning rate -2: must be non-negative");
+  refused("sgd", "constant(lr=-2)", DESCENT_EINVAL,
+          "constant(lr=-2): out of range; valid values are [0, inf)");
+  refused("sgd", "fast", DESCENT_EINVAL,
+          "learning rate 'fast': not a number or a known schedule; valid schedules: constant, "
+          "inv, poly, step, exp, cosine, linear, wsd");
+  refused("sgd", "inf", DESCENT_EINVAL, "not a number or a known schedule");
+  refused("sgd(lr=0.1)", "0.2", DESCENT_EINVAL, "the learning rate is given twice");
+  refused("clip(1) | sf(lr=0.1)", "0.2", DESCENT_EINVAL, "the learning rate is given twice");
+  refused("adam | lr", NULL, DESCENT_EINVAL, "no learning rate: pass --lr");
+
+  schedule_refused("cosin(0.1, 10)", "valid schedules: constant, inv, poly, step, exp, cosine");
+  schedule_refused("cosine(0.1)", "cosine needs a value for 'steps'");
+  schedule_refused("cosine(0.1, 0)", "cosine(steps=0): out of range; valid values are [1, inf)");
+  schedule_refused("cosine(0.1, 10.5)", "cosine(steps=10.5): must be a whole number");
+  schedule_refused(
+      "cosine(0.1, 10, eta_min=0)",
+      "cosine has no parameter 'eta_min'; valid parameters: lr, steps, min_lr, warmup");
+  schedule_refused("cosine(0.1, 10, min_lr=-1)", "cosine(min_lr=-1): out of range");
+  schedule_refused("cosine(0.1, 10, warmup=-5)",
+                   "cosine(warmup=-5): out of range; valid values are [0, inf)");
+  schedule_refused("constant(0.1, warmup=2.5)", "constant(warmup=2.5): must be a whole number");
+  schedule_refused("constant(0.1, 5, 6)", "constant takes at most 2 arguments, got '6'");
+  schedule_refused("constant(lr=0.1, lr=0.2)", "'lr' given twice");
+  schedule_refused("constant(warmup=3)", "constant needs a value for 'lr'");
+  schedule_refused("inv(0.1)", "inv needs a value for 'tau'");
+  schedule_refused("inv(0.1, tau=0)", "inv(tau=0): out of range; valid values are (0, inf)");
+  schedule_refused("poly(0.1)", "poly needs a value for 'p'");
+  schedule_refused("poly(0.1, -1)", "poly(p=-1): out of range; valid values are [0, inf)");
+  schedule_refused("step(0.1, 0)", "step(step_size=0): out of range");
+  schedule_refused("step(0.1, 5, gamma=0)",
+                   "step(gamma=0): out of range; valid values are (0, inf)");
+  schedule_refused("exp(0.1)", "exp needs a value for 'gamma'");
+  schedule_refused("exp(0.1, gamma=-0.5)", "exp(gamma=-0.5): out of range");
+  schedule_refused("linear(0.1, 10, start_factor=0)",
+                   "linear(start_factor=0): out of range; valid values are (0, 1]");
+  schedule_refused("linear(0.1, 10, end_factor=2)",
+                   "linear(end_factor=2): out of range; valid values are [0, 1]");
+  schedule_refused("wsd(0.1, 10, decay=1.5)",
+                   "wsd(decay=1.5): out of range; valid values are [0, 1]");
+  schedule_refused("wsd(0.1, steps=)", "missing value for 'steps'");
+  schedule_refused("cosine(0.1, 10", "missing ')'");
+}
+
+static void check_hyperparameters(void) {
+  /* betas, momentum, alpha: [0, 1) */
+  refused("adam(b1=1)", NULL, DESCENT_EINVAL, "adam(b1=1): out of range; valid values are [0, 1)");
+  refused("adam(b1=-0.1)", NULL, DESCENT_EINVAL, "adam(b1=-0.1): out of range");
+  refused("adam(b2=1.5)", NULL, DESCENT_EINVAL,
+          "adam(b2=1.5): out of range; valid values are [0, 1)");
+  refused("adamw(b2=1)", NULL, DESCENT_EINVAL, "adamw(b2=1): out of range");
+  refused("amsgrad(b1=2)", NULL, DESCENT_EINVAL, "amsgrad(b1=2): out of range");
+  refused("lion(b1=1)", NULL, DESCENT_EINVAL, "lion(b1=1): out of range; valid values are [0, 1)");
+  refused("lion(b2=-0.5)", NULL, DESCENT_EINVAL, "lion(b2=-0.5): out of range");
+  refused("sgd(momentum=1)", NULL, DESCENT_EINVAL,
+          "sgd(momentum=1): out of range; valid values are [0, 1)");
+  refused("momentum(momentum=-0.5)", NULL, DESCENT_EINVAL, "momentum(momentum=-0.5): out of range");
+  refused("sgd(dampening=1.5)", NULL, DESCENT_EINVAL,
+          "sgd(dampening=1.5): out of range; valid values are [0, 1]");
+  refused("nesterov(momentum=0)", NULL, DESCENT_EINVAL,
+          "nesterov(momentum=0): out of range; valid values are (0, 1)");
+  refused("rmsprop(alpha=1)", NULL, DESCENT_EINVAL,
+          "rmsprop(alpha=1): out of range; valid values are [0, 1)");
+  refused("rmsprop(alpha=-0.1)", NULL, DESCENT_EINVAL, "rmsprop(alpha=-0.1): out of range");
+  refused("rmsprop(momentum=1)", NULL, DESCENT_EINVAL, "rmsprop(momentum=1): out of range");
+  refused("sf_sgd(momentum=0)", NULL, DESCENT_EINVAL,
+          "sf_sgd(momentum=0): out of range; valid values are (0, 1)");
+  refused("sf_sgd(momentum=1)", NULL, DESCENT_EINVAL, "sf_sgd(momentum=1): out of range");
+  refused("sf_adamw(b1=0)", NULL, DESCENT_EINVAL,
+          "sf_adamw(b1=0): out of range; valid values are (0, 1)");
+  refused("sf_adamw(b2=1)", NULL, DESCENT_EINVAL, "sf_adamw(b2=1): out of range");
+  /* eps > 0 */
+  refused("adam(eps=0)", NULL, DESCENT_EINVAL,
+          "adam(eps=0): out of range; valid values are (0, inf)");
+  refused("adam(eps=-1e-8)", NULL, DESCENT_EINVAL, "adam(eps=-1e-8): out of range");
+  refused("adagrad(eps=0)", NULL, DESCENT_EINVAL, "adagrad(eps=0): out of range");
+  refused("rmsprop(eps=0)", NULL, DESCENT_EINVAL, "rmsprop(eps=0): out of range");
+  refused("sf_adamw(eps=0)", NULL, DESCENT_EINVAL, "sf_adamw(eps=0): out of range");
+  refused("adam(eps=inf)", NULL, DESCENT_EINVAL, "adam(eps=inf): 'inf' is not a number");
+  /* other ranges */
+  refused("adam(weight_decay=-1)", NULL, DESCENT_EINVAL,
+          "adam(weight_decay=-1): out of range; valid values are [0, inf)");
+  refused("adagrad(lr_decay=-1)", NULL, DESCENT_EINVAL, "adagrad(lr_decay=-1): out of range");
+  refused("adagrad(initial_accumulator_value=-1)", NULL, DESCENT_EINVAL,
+          "adagrad(initial_accumulator_value=-1): out of range");
+  refused("adam(amsgrad=2)", NULL, DESCENT_EINVAL,
+          "adam(amsgrad=2): out of range; valid values are 0 or 1");
+  refused("rmsprop(centered=0.5)", NULL, DESCENT_EINVAL,
+          "rmsprop(centered=0.5): must be a whole number");
+  refused("sf_sgd(warmup_steps=1.5)", NULL, DESCENT_EINVAL,
+          "sf_sgd(warmup_steps=1.5): must be a whole number");
+  refused("sf_sgd(r=-1)", NULL, DESCENT_EINVAL, "sf_sgd(r=-1): out of range");
+  refused("sf_adamw(weight_lr_power=-2)", NULL, DESCENT_EINVAL,
+          "sf_adamw(weight_lr_power=-2): out of range");
+  /* combinations */
+  refused("sgd(nesterov=1)", NULL, DESCENT_EINVAL,
+          "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0, "
+          "dampening=0)");
+  refused("sgd(momentum=0.9, dampening=0.1, nesterov=1)", NULL, DESCENT_EINVAL,
+          "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0.9, "
+          "dampening=0.1)");
+  refused("momentum(0.9, 0.1, 1) | lr(0.1)", NULL, DESCENT_EINVAL,
+          "Nesterov momentum requires a momentum > 0 and zero dampening");
+  refused("rmsprop(centered=1, bias_correction=1) | lr(0.1)", NULL, DESCENT_EINVAL,
+          "rmsprop(centered=1) and bias_correction=1 do not combine");
+}
+
+static void check_syntax(void) {
+  refused("adamm", NULL, DESCENT_EINVAL,
+          "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
+          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw; transforms: "
+          "clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr");
+  refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
+  refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
+          "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");
+  refused("clip(1) | adam(amsgrad=1, weight_decay=0.1)", NULL, DESCENT_EINVAL,
+          "adam has no parameter 'weight_decay'; valid parameters: b1, b2, eps, amsgrad");
+  refused("momentum(nesterov=1)", NULL, DESCENT_EINVAL,
+          "momentum has no parameter 'nesterov'; valid parameters: momentum, dampening, "
+          "weight_decay");
+  refused("adam(b1=)", NULL, DESCENT_EINVAL, "missing value for 'b1' in adam(...)");
+  refused("adam(=0.9)", NULL, DESCENT_EINVAL, "missing name before '=' in adam(...)");
+  refused("adam(b1=high)", NULL, DESCENT_EINVAL, "adam(b1=high): 'high' is not a number");
+  refused("adam(b1=0.9, b1=0.8)", NULL, DESCENT_EINVAL, "'b1' given twice");
+  refused("adam(0.9)", NULL, DESCENT_EINVAL, "optimizer adam: name its arguments");
+  refused("clip", NULL, DESCENT_EINVAL, "clip needs a value for 'max_norm'");
+  refused("clip(0) | adam", NULL, DESCENT_EINVAL,
+          "clip(max_norm=0): out of range; valid values are (0, inf)");
+  refused("clip(-1) | adam", NULL, DESCENT_EINVAL, "clip(max_norm=-1): out of range");
+  refused("clip_value(0) | adam", NULL, DESCENT_EINVAL, "clip_value(value=0): out of range");
+  refused("adam | wd", NULL, DESCENT_EINVAL, "wd needs a value for 'weight_decay'");
+  refused("adam | wd(-1)", NULL, DESCENT_EINVAL, "wd(weight_decay=-1): out of range");
+  refused("l2(-1) | adam", NULL, DESCENT_EINVAL, "l2(weight_decay=-1): out of range");
+  refused("sf(lr=0.1) | lr(0.1)", NULL, DESCENT_EINVAL, "sf(...) must come last");
+  refused("lr(0.1) | adam", NULL, DESCENT_EINVAL, "lr(...) must come last");
+  refused("adam || wd(1)", NULL, DESCENT_EINVAL, "empty item");
+  refused("adam | wd(1", NULL, DESCENT_EINVAL, "missing ')'");
+  refused("", NULL, DESCENT_EINVAL, "empty optimizer spec");
+  refused("l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|"
+          "l2(1)|l2(1)|l2(1)",
+          "0.1", DESCENT_ERANGE, "more than 16 items");
+  refused("l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|l2(1)|"
+          "l2(1)|l2(1)",
+          "0.1", DESCENT_ERANGE, "optimizer chain longer than 16 transforms");
+}
+
+/* Misuse of a valid optimizer. */
+static void check_usage(void) {
+  descent_real p[4] = {1, 2, 3, 4}, g[4] = {1, 1, 1, 1};
+  descent_objective obj = {.n_params = 4, .params = p, .grad = g};
+  descent_objective wrong = {.n_params = 3, .params = p, .grad = g};
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "sf_sgd", "0.1", 4));
+  if (!opt) return;
+  CHECK_FAILS(descent_optimizer_step(opt, &wrong), DESCENT_ESHAPE, "built for 4 parameters");
+  CHECK_FAILS(descent_optimizer_eval(opt, &wrong), DESCENT_ESHAPE, "objective has 3");
+  CHECK_OK(descent_optimizer_eval(opt, &obj));
+  CHECK_FAILS(descent_optimizer_step(opt, &obj), DESCENT_EINVAL,
+              "optimizer step in evaluation mode: call descent_optimizer_train first");
+  CHECK(descent_optimizer_steps(opt) == 0);
+  CHECK_OK(descent_optimizer_train(opt, &obj));
+  CHECK_OK(descent_optimizer_step(opt, &obj));
+  descent_optimizer_free(opt);
+}
+
+int main(void) {
+  check_learning_rates();
+  check_hyperparameters();
+  check_syntax();
+  check_usage();
+  return check_report();
+}

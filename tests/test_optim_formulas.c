@@ -1,0 +1,425 @@
+/*
+ * test_optim_formulas.c - each transform's formula on examples small enough
+ * to work out by hand, the schedules' values at known points, the canonical
+ * describe() texts, and the fused step's independence from the number of
+ * threads. (Step-by-step agreement with PyTorch is test_parity's job.)
+ */
+#include "check.h"
+
+#include <stdlib.h>
+
+/* float keeps about 7 digits; the double build is checked as tightly. */
+#define TOL (sizeof(descent_real) == 4 ? 2e-6 : 1e-13)
+
+#define N_MAX 8
+
+typedef struct run {
+  descent_optimizer *opt;
+  descent_real p[N_MAX], g[N_MAX];
+  descent_objective obj;
+} run;
+
+static int run_start(run *r, const char *spec, const char *lr, size_t n, const double *p0) {
+  memset(r, 0, sizeof *r);
+  for (size_t i = 0; i < n; i++) r->p[i] = (descent_real)p0[i];
+  r->obj = (descent_objective){.n_params = n, .params = r->p, .grad = r->g};
+  int rc = descent_optimizer_create(&r->opt, spec, lr, n);
+  CHECK_MSG(rc == DESCENT_OK, "%s: %s", spec, descent_last_error());
+  return rc == DESCENT_OK;
+}
+
+static void run_step(run *r, const double *g) {
+  for (size_t i = 0; i < r->obj.n_params; i++) r->g[i] = (descent_real)g[i];
+  CHECK_OK(descent_optimizer_step(r->opt, &r->obj));
+}
+
+static void run_end(run *r) {
+  descent_optimizer_free(r->opt);
+}
+
+static const double zeros[N_MAX] = {0};
+
+/* v = mu v + g, theta -= alpha v: the lecture's momentum, and PyTorch's. */
+static void check_momentum(void) {
+  run r;
+  double one[1] = {1};
+  if (!run_start(&r, "momentum", "0.1", 1, zeros)) return;
+  for (int k = 0; k < 3; k++) run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -0.1 * (1 + 1.9 + 2.71), TOL);
+  run_end(&r);
+  /* Dampening scales every gradient but the first, which starts the buffer. */
+  if (!run_start(&r, "sgd(momentum=0.5, dampening=0.5)", "1", 1, zeros)) return;
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -1, TOL);
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -1 - (0.5 * 1 + 0.5 * 1), TOL);
+  run_end(&r);
+  /* Nesterov: u = g + mu b with b as above. */
+  if (!run_start(&r, "nesterov", "0.1", 1, zeros)) return;
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -0.1 * 1.9, TOL);
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -0.1 * 1.9 - 0.1 * (1 + 0.9 * 1.9), TOL);
+  run_end(&r);
+  /* Coupled weight decay enters the buffer: g + wd theta. */
+  double p0[1] = {2};
+  if (!run_start(&r, "sgd(weight_decay=0.5)", "0.1", 1, p0)) return;
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], 2 - 0.1 * (1 + 0.5 * 2), TOL);
+  run_end(&r);
+}
+
+/* Adam's first step moves each coordinate by about lr sign(g). */
+static void check_adam(void) {
+  run r;
+  double g[4] = {0.5, -3, 1e-3, 0};
+  if (!run_start(&r, "adam", "0.01", 4, zeros)) return;
+  run_step(&r, g);
+  CHECK_CLOSE(r.p[0], -0.01, 1e-7);
+  CHECK_CLOSE(r.p[1], 0.01, 1e-7);
+  CHECK_CLOSE(r.p[2], -0.01 * 1e-3 / (1e-3 + 1e-8), 1e-7);
+  CHECK(r.p[3] == 0);
+  run_end(&r);
+
+  /* AMSGrad divides by the largest v seen: after g = 2 then g = 0, v has
+     decayed but its maximum has not. */
+  double two[1] = {2};
+  double b1 = 0.9, b2 = 0.999, v1 = (1 - b2) * 4, m2 = b1 * (1 - b1) * 2;
+  double bc1 = 1 - b1 * b1, bc2 = 1 - b2 * b2;
+  double first = 0.01 * 2 / (sqrt(4.0) + 1e-8);
+  if (!run_start(&r, "amsgrad", "0.01", 1, zeros)) return;
+  run_step(&r, two);
+  run_step(&r, zeros);
+  CHECK_CLOSE(r.p[0], -first - 0.01 * (m2 / bc1) / (sqrt(v1) / sqrt(bc2) + 1e-8), TOL);
+  run_end(&r);
+  if (!run_start(&r, "adam", "0.01", 1, zeros)) return;
+  run_step(&r, two);
+  run_step(&r, zeros);
+  CHECK_CLOSE(r.p[0], -first - 0.01 * (m2 / bc1) / (sqrt(b2 * v1) / sqrt(bc2) + 1e-8), TOL);
+  run_end(&r);
+
+  /* Decoupled (adamw): with a zero gradient only theta (1 - lr wd) remains.
+     Coupled (adam's weight_decay): the decay is normalized like a gradient. */
+  double p0[1] = {1};
+  if (!run_start(&r, "adamw(weight_decay=0.1)", "0.01", 1, p0)) return;
+  run_step(&r, zeros);
+  CHECK_CLOSE(r.p[0], 1 - 0.01 * 0.1, TOL);
+  run_end(&r);
+  if (!run_start(&r, "adam(weight_decay=0.1)", "0.01", 1, p0)) return;
+  run_step(&r, zeros);
+  CHECK_CLOSE(r.p[0], 1 - 0.01 * 0.1 / (0.1 + 1e-8), TOL);
+  run_end(&r);
+}
+
+static void check_adagrad_rmsprop(void) {
+  run r;
+  double g[2] = {2, -0.5}, one[1] = {1};
+  /* First step: s = g^2, so u = g / (|g| + eps) ~ sign(g). */
+  if (!run_start(&r, "adagrad", "0.1", 2, zeros)) return;
+  run_step(&r, g);
+  CHECK_CLOSE(r.p[0], -0.1, 1e-7);
+  CHECK_CLOSE(r.p[1], 0.1, 1e-7);
+  run_end(&r);
+  /* The accumulator starts at initial_accumulator_value; lr_decay divides the
+     t-th step's rate by 1 + (t-1) lr_decay. */
+  if (!run_start(&r, "adagrad(initial_accumulator_value=1, lr_decay=0.5)", "0.1", 1, zeros)) return;
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -0.1 / (sqrt(2.0) + 1e-10), TOL);
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -0.1 / (sqrt(2.0) + 1e-10) - 0.1 / 1.5 / (sqrt(3.0) + 1e-10), TOL);
+  run_end(&r);
+  /* RMSprop's first step: v = (1-alpha) g^2, eps outside the root. */
+  if (!run_start(&r, "rmsprop", "0.01", 2, zeros)) return;
+  run_step(&r, g);
+  CHECK_CLOSE(r.p[0], -0.01 * 2 / (sqrt(0.01 * 4) + 1e-8), TOL);
+  CHECK_CLOSE(r.p[1], 0.01 * 0.5 / (sqrt(0.01 * 0.25) + 1e-8), TOL);
+  run_end(&r);
+  /* Centered: v - a^2 = alpha (1-alpha) g^2 after one step. */
+  if (!run_start(&r, "rmsprop(centered=1)", "0.01", 1, zeros)) return;
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -0.01 / (sqrt(0.99 * 0.01) + 1e-8), TOL);
+  run_end(&r);
+  /* With momentum: b = mu b + g / avg, theta -= lr b. */
+  if (!run_start(&r, "rmsprop(momentum=0.5, alpha=0.5)", "0.01", 1, zeros)) return;
+  run_step(&r, one);
+  double u1 = 1 / (sqrt(0.5) + 1e-8), u2 = 1 / (sqrt(0.75) + 1e-8);
+  run_step(&r, one);
+  CHECK_CLOSE(r.p[0], -0.01 * u1 - 0.01 * (0.5 * u1 + u2), TOL);
+  run_end(&r);
+  /* bias_correction=1 divides v by 1 - alpha^t: the first step is ~ sign(g). */
+  if (!run_start(&r, "rmsprop(alpha=0.999, bias_correction=1) | lr(0.01)", NULL, 2, zeros)) return;
+  run_step(&r, g);
+  CHECK_CLOSE(r.p[0], -0.01, 1e-7);
+  CHECK_CLOSE(r.p[1], 0.01, 1e-7);
+  run_end(&r);
+}
+
+static void check_lion_and_clipping(void) {
+  run r;
+  double g[3] = {0.5, -2, 0}, p0[3] = {1, 1, 1};
+  if (!run_start(&r, "lion(weight_decay=0.5)", "0.1", 3, p0)) return;
+  run_step(&r, g);
+  CHECK_CLOSE(r.p[0], 1 - 0.1 * (1 + 0.5), TOL);
+  CHECK_CLOSE(r.p[1], 1 - 0.1 * (-1 + 0.5), TOL);
+  CHECK_CLOSE(r.p[2], 1 - 0.1 * 0.5, TOL); /* sign(0) = 0 */
+  run_end(&r);
+  /* Lion's sign comes from b1 m + (1-b1) g, its memory from b2: after g = 1
+     then g = -1, m = 0.01 and c = 0.9 * 0.01 - 0.1 < 0. */
+  double one[1] = {1}, minus[1] = {-1};
+  if (!run_start(&r, "lion", "0.1", 1, zeros)) return;
+  run_step(&r, one);
+  run_step(&r, minus);
+  CHECK_CLOSE(r.p[0], -0.1 + 0.1, TOL);
+  run_end(&r);
+
+  /* clip(1): ||(3, 4)|| = 5 is scaled to 1; clip(10) leaves it. */
+  double g2[2] = {3, 4};
+  if (!run_start(&r, "clip(1)", "1", 2, zeros)) return;
+  run_step(&r, g2);
+  CHECK_CLOSE(r.p[0], -3 / (5 + 1e-6), TOL);
+  CHECK_CLOSE(r.p[1], -4 / (5 + 1e-6), TOL);
+  run_end(&r);
+  if (!run_start(&r, "clip(10) | lr(1)", NULL, 2, zeros)) return;
+  run_step(&r, g2);
+  CHECK(r.p[0] == -3 && r.p[1] == -4);
+  run_end(&r);
+  /* A clip after momentum sees the buffer, not the gradient. */
+  if (!run_start(&r, "momentum(0.5) | clip(1)", "1", 2, zeros)) return;
+  run_step(&r, g2);
+  run_step(&r, g2);
+  CHECK_CLOSE(r.p[0], -3 / (5 + 1e-6) - 4.5 / (7.5 + 1e-6), TOL); /* b2 = (4.5, 6) */
+  run_end(&r);
+  double g3[3] = {2, -3, 0.1};
+  if (!run_start(&r, "clip_value(0.5)", "1", 3, zeros)) return;
+  run_step(&r, g3);
+  CHECK(r.p[0] == -0.5f && r.p[1] == 0.5f && r.p[2] == (descent_real)-0.1);
+  run_end(&r);
+}
+
+/* Schedule-free SGD with equal weights: x is the running mean of the z's. */
+static void check_schedule_free(void) {
+  run r;
+  double p0[2] = {1, -1}, g1[2] = {1, 2}, g2[2] = {3, -1};
+  double lr = 0.1, mu = 0.9;
+  if (!run_start(&r, "sf_sgd", "0.1", 2, p0)) return;
+  /* Before the first step, evaluation and training points coincide. */
+  CHECK_OK(descent_optimizer_eval(r.opt, &r.obj));
+  CHECK(r.p[0] == 1 && r.p[1] == -1);
+  CHECK_OK(descent_optimizer_train(r.opt, &r.obj));
+  run_step(&r, g1);
+  /* c_1 = 1: y = z = x = theta0 - lr g1. */
+  for (int i = 0; i < 2; i++) CHECK_CLOSE(r.p[i], p0[i] - lr * g1[i], TOL);
+  run_step(&r, g2);
+  /* c_2 = 1/2: z2 = z1 - lr g2, x2 = (x1 + z2) / 2, y2 = mu x2 + (1-mu) z2. */
+  for (int i = 0; i < 2; i++) {
+    double z1 = p0[i] - lr * g1[i], z2 = z1 - lr * g2[i], x2 = (z1 + z2) / 2;
+    CHECK_CLOSE(r.p[i], mu * x2 + (1 - mu) * z2, TOL);
+  }
+  descent_real y[2] = {r.p[0], r.p[1]};
+  CHECK_OK(descent_optimizer_eval(r.opt, &r.obj));
+  for (int i = 0; i < 2; i++) {
+    double z1 = p0[i] - lr * g1[i], z2 = z1 - lr * g2[i];
+    CHECK_CLOSE(r.p[i], (z1 + z2) / 2, TOL);
+  }
+  CHECK_OK(descent_optimizer_eval(r.opt, &r.obj)); /* twice: no further move */
+  CHECK_CLOSE(r.p[0], (p0[0] - lr * g1[0] + p0[0] - lr * g1[0] - lr * g2[0]) / 2, TOL);
+  CHECK_OK(descent_optimizer_train(r.opt, &r.obj));
+  CHECK_CLOSE(r.p[0], y[0], TOL);
+  CHECK_CLOSE(r.p[1], y[1], TOL);
+  CHECK(descent_optimizer_lr(r.opt) == 0.1);
+  run_end(&r);
+  /* The built-in warmup shows in the rate. */
+  if (!run_start(&r, "sf_sgd(warmup_steps=4)", "1", 2, p0)) return;
+  CHECK(descent_optimizer_lr(r.opt) == 0.25);
+  run_step(&r, g1);
+  CHECK(descent_optimizer_lr(r.opt) == 0.5);
+  run_end(&r);
+  /* Other optimizers: eval and train leave the parameters alone. */
+  if (!run_start(&r, "adam", NULL, 2, p0)) return;
+  run_step(&r, g1);
+  descent_real before[2] = {r.p[0], r.p[1]};
+  CHECK_OK(descent_optimizer_eval(r.opt, &r.obj));
+  CHECK(memcmp(before, r.p, sizeof before) == 0);
+  CHECK_OK(descent_optimizer_train(r.opt, &r.obj));
+  CHECK(memcmp(before, r.p, sizeof before) == 0);
+  run_end(&r);
+}
+
+static double value(const char *text, int64_t t) {
+  descent_schedule *s = NULL;
+  int rc = descent_schedule_parse(&s, text);
+  CHECK_MSG(rc == DESCENT_OK, "%s: %s", text, descent_last_error());
+  double v = s ? descent_schedule_value(s, t) : NAN;
+  descent_schedule_free(s);
+  return v;
+}
+
+static void check_schedules(void) {
+  CHECK(value("0.1", 1000) == 0.1);
+  CHECK(value("constant(0.1)", 0) == 0.1);
+  /* Warmup multiplies by (t+1)/W, then leaves the schedule alone. */
+  CHECK_CLOSE(value("constant(0.1, warmup=4)", 0), 0.025, 1e-15);
+  CHECK_CLOSE(value("constant(0.1, warmup=4)", 1), 0.05, 1e-15);
+  CHECK_CLOSE(value("constant(0.1, warmup=4)", 3), 0.1, 1e-15);
+  CHECK(value("constant(0.1, warmup=4)", 4) == 0.1);
+  CHECK_CLOSE(value("cosine(1, 10, warmup=5)", 1), 0.4 * (1 + cos(3.14159265358979323846 / 10)) / 2,
+              1e-15);
+  /* Robbins-Monro and polynomial decay. */
+  CHECK_CLOSE(value("inv(1, 10)", 10), 0.5, 1e-15);
+  CHECK_CLOSE(value("inv(1, tau=10)", 30), 0.25, 1e-15);
+  CHECK_CLOSE(value("poly(1, 2)", 1), 0.25, 1e-15);
+  CHECK_CLOSE(value("poly(1, 0.5, tau=4)", 12), 0.5, 1e-15);
+  /* Step and exponential. */
+  CHECK(value("step(1, 3, gamma=0.5)", 2) == 1);
+  CHECK(value("step(1, 3, gamma=0.5)", 3) == 0.5);
+  CHECK(value("step(1, 3, gamma=0.5)", 6) == 0.25);
+  CHECK_CLOSE(value("step(1, 3)", 3), 0.1, 1e-15);
+  CHECK(value("exp(1, 0.5)", 3) == 0.125);
+  /* Cosine: lr at 0, the midpoint (lr + min) / 2, min at and after `steps`. */
+  CHECK(value("cosine(0.1, 100, min_lr=0.02)", 0) == 0.1);
+  CHECK_CLOSE(value("cosine(0.1, 100, min_lr=0.02)", 50), 0.06, 1e-15);
+  CHECK_CLOSE(value("cosine(0.1, 100, min_lr=0.02)", 100), 0.02, 1e-15);
+  CHECK(value("cosine(0.1, 100, min_lr=0.02)", 1000) == 0.02);
+  /* Linear: PyTorch's LinearLR factors. */
+  CHECK_CLOSE(value("linear(1, 10)", 5), 0.5, 1e-15);
+  CHECK(value("linear(1, 10)", 10) == 0);
+  CHECK(value("linear(1, 10)", 20) == 0);
+  CHECK(value("linear(1, 10, end_factor=1, start_factor=0.5)", 0) == 0.5);
+  CHECK_CLOSE(value("linear(1, 10, end_factor=1, start_factor=0.5)", 4), 0.7, 1e-15);
+  /* WSD: the plateau, the linear decay over the last 20%, zero at the end. */
+  CHECK(value("wsd(1, 100)", 0) == 1);
+  CHECK(value("wsd(1, 100)", 79) == 1);
+  CHECK(value("wsd(1, 100)", 80) == 1);
+  CHECK_CLOSE(value("wsd(1, 100)", 90), 0.5, 1e-15);
+  CHECK_CLOSE(value("wsd(1, 100)", 99), 0.05, 1e-15);
+  CHECK(value("wsd(1, 100)", 100) == 0);
+  CHECK(value("wsd(1, 100, decay=0)", 99) == 1 && value("wsd(1, 100, decay=0)", 100) == 0);
+  CHECK_CLOSE(value("wsd(1, 100, warmup=10)", 4), 0.5, 1e-15);
+  CHECK(value("wsd(1, 100, warmup=10)", 50) == 1);
+
+  /* describe() reads back as the same schedule. */
+  const char *texts[] = {"0.001", "constant(0.1, warmup=3)", "cosine(1e-3, 500, 1e-5, 50)",
+                         "wsd(0.3, 1000, decay=0.1)", "poly(0.123456789, 0.75)"};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    descent_schedule *a = NULL, *b = NULL;
+    char text[256];
+    CHECK_OK(descent_schedule_parse(&a, texts[i]));
+    if (!a) continue;
+    descent_schedule_describe(a, text, sizeof text);
+    CHECK_OK(descent_schedule_parse(&b, text));
+    for (int64_t t = 0; b && t < 600; t += 7)
+      CHECK_MSG(descent_schedule_value(a, t) == descent_schedule_value(b, t), "%s -> %s at %lld",
+                texts[i], text, (long long)t);
+    descent_schedule_free(a);
+    descent_schedule_free(b);
+  }
+  descent_schedule *s = NULL;
+  char text[256];
+  CHECK_OK(descent_schedule_parse(&s, "cosine(1e-3, warmup=500, steps=10000)"));
+  if (s) descent_schedule_describe(s, text, sizeof text);
+  CHECK_MSG(s && strcmp(text, "cosine(lr=0.001, steps=10000, min_lr=0, warmup=500)") == 0, "%s",
+            text);
+  descent_schedule_free(s);
+}
+
+static void check_describe(const char *spec, const char *lr, const char *want) {
+  descent_optimizer *opt = NULL;
+  char text[512] = "";
+  CHECK_OK(descent_optimizer_create(&opt, spec, lr, 3));
+  if (opt) descent_optimizer_describe(opt, text, sizeof text);
+  CHECK_MSG(strcmp(text, want) == 0, "%s gave\n  '%s', want\n  '%s'", spec, text, want);
+  descent_optimizer_free(opt);
+}
+
+/* Named optimizers are exact expansions into transforms; zero-valued extras
+   are left out. */
+static void check_expansions(void) {
+  check_describe("sgd", NULL, "sgd = lr(lr=0.001)");
+  check_describe("gd", "0.5", "gd = lr(lr=0.5)");
+  check_describe("sgd(momentum=0.9, weight_decay=1e-4)", NULL,
+                 "sgd(momentum=0.9, weight_decay=1e-4) = l2(weight_decay=0.0001) | "
+                 "momentum(momentum=0.9, dampening=0, nesterov=0) | lr(lr=0.001)");
+  check_describe("nesterov", NULL,
+                 "nesterov = momentum(momentum=0.9, dampening=0, nesterov=1) | lr(lr=0.001)");
+  check_describe("adagrad", NULL,
+                 "adagrad = adagrad(lr_decay=0, initial_accumulator_value=0, eps=1e-10) | "
+                 "lr(lr=0.01)");
+  check_describe("rmsprop(momentum=0.9, centered=1)", NULL,
+                 "rmsprop(momentum=0.9, centered=1) = rmsprop(alpha=0.99, eps=1e-08, centered=1, "
+                 "bias_correction=0) | momentum(momentum=0.9, dampening=0, nesterov=0) | "
+                 "lr(lr=0.01)");
+  check_describe("adam", NULL,
+                 "adam = adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0) | lr(lr=0.001)");
+  check_describe("adamw", NULL,
+                 "adamw = adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0) | "
+                 "wd(weight_decay=0.01) | lr(lr=0.001)");
+  check_describe("amsgrad(weight_decay=0.1)", "cosine(0.01, 100, warmup=10)",
+                 "amsgrad(weight_decay=0.1) = l2(weight_decay=0.1) | adam(b1=0.9, b2=0.999, "
+                 "eps=1e-08, amsgrad=1) | lr(lr=cosine(lr=0.01, steps=100, min_lr=0, warmup=10))");
+  check_describe("lion", NULL, "lion = lion(b1=0.9, b2=0.99) | lr(lr=0.0001)");
+  check_describe("sf_sgd", NULL,
+                 "sf_sgd = sf(lr=1, momentum=0.9, warmup_steps=0, r=0, weight_lr_power=2)");
+  check_describe("sf_adamw(weight_decay=0.01)", NULL,
+                 "sf_adamw(weight_decay=0.01) = rmsprop(alpha=0.999, eps=1e-08, centered=0, "
+                 "bias_correction=1) | wd(weight_decay=0.01) | sf(lr=0.0025, momentum=0.9, "
+                 "warmup_steps=0, r=0, weight_lr_power=2)");
+  check_describe("clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3",
+                 "clip(max_norm=1) | adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0) | "
+                 "wd(weight_decay=0.01) | lr(lr=0.001)");
+  check_describe("adam | lr(cosine(1e-3, 100, warmup=5))", NULL,
+                 "adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0) | lr(lr=cosine(lr=0.001, "
+                 "steps=100, min_lr=0, warmup=5))");
+  /* gd is flagged for full-batch training, nothing else is. */
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
+  CHECK(opt && descent_optimizer_full_batch(opt) == 1);
+  descent_optimizer_free(opt);
+  CHECK_OK(descent_optimizer_create(&opt, "sgd", NULL, 3));
+  CHECK(opt && descent_optimizer_full_batch(opt) == 0);
+  descent_optimizer_free(opt);
+}
+
+/* Many blocks, a ragged end, global norms: one thread or several, the same
+   bits. */
+static void check_threads(void) {
+  static const char *specs[] = {"adam", "clip(0.5) | rmsprop(centered=1) | momentum",
+                                "momentum(0.9) | clip(1) | wd(0.1)", "sf_adamw"};
+  size_t n = 100003;
+  descent_real *p1 = malloc(n * sizeof *p1), *p2 = malloc(n * sizeof *p2);
+  descent_real *g = malloc(n * sizeof *g);
+  if (!p1 || !p2 || !g) goto done;
+  int threads = descent_get_threads();
+  for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+    for (int pass = 0; pass < 2; pass++) {
+      descent_real *p = pass ? p2 : p1;
+      descent_set_threads(pass ? 3 : 1);
+      descent_optimizer *opt = NULL;
+      CHECK_OK(descent_optimizer_create(&opt, specs[s], "0.01", n));
+      if (!opt) continue;
+      descent_objective obj = {.n_params = n, .params = p, .grad = g};
+      for (size_t i = 0; i < n; i++) p[i] = (descent_real)(i % 89) / 89;
+      for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < n; i++)
+          g[i] = (descent_real)((double)((i * 7 + (size_t)k) % 23) - 11);
+        CHECK_OK(descent_optimizer_step(opt, &obj));
+      }
+      descent_optimizer_free(opt);
+    }
+    CHECK_MSG(memcmp(p1, p2, n * sizeof *p1) == 0, "%s: 1 and 3 threads differ", specs[s]);
+  }
+  descent_set_threads(threads);
+done:
+  free(p1), free(p2), free(g);
+}
+
+int main(void) {
+  check_momentum();
+  check_adam();
+  check_adagrad_rmsprop();
+  check_lion_and_clipping();
+  check_schedule_free();
+  check_schedules();
+  check_expansions();
+  check_threads();
+  return check_report();
+}

@@ -1,0 +1,314 @@
+/*
+ * test_optim_state.c - saving and restoring an optimizer's state.
+ *
+ * For every named optimizer, and for chains and schedules with warmup: N steps,
+ * save the state, restore it into a fresh optimizer, N more steps must give
+ * the same parameters, bit for bit, as 2N uninterrupted steps (and the same
+ * state). Then the refusals: a truncated or corrupted blob, one for another
+ * chain, another learning rate, another parameter count or another precision.
+ */
+#include "check.h"
+
+#include <stdlib.h>
+
+/* Three blocks of the fused step, the last one ragged. */
+#define N_PARAMS 5000
+
+/* A deterministic stochastic gradient of a quadratic with coordinates of
+   very different curvature, with noise, and exact zeros now and then (the
+   sign of zero, an all-zero step). */
+static void gradient(const descent_real *p, descent_real *g, size_t n, int64_t step) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t h =
+        (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull ^ (uint64_t)(step + 1) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    double noise = (double)(h >> 11) / 9007199254740992.0 - 0.5;
+    double curvature = 0.1 + (double)(i % 13);
+    g[i] = (descent_real)(curvature * ((double)p[i] - 0.25) + noise);
+    if (i % 17 == 0 || step == 5) g[i] = 0;
+  }
+}
+
+static void init_params(descent_real *p, size_t n) {
+  for (size_t i = 0; i < n; i++) p[i] = (descent_real)(((double)(i % 101) - 50) / 25);
+}
+
+static int run_steps(descent_optimizer *opt, descent_real *p, descent_real *g, size_t n,
+                     int steps) {
+  descent_objective obj = {.n_params = n, .params = p, .grad = g};
+  for (int k = 0; k < steps; k++) {
+    gradient(p, g, n, descent_optimizer_steps(opt));
+    int rc = descent_optimizer_step(opt, &obj);
+    if (rc) return rc;
+  }
+  return DESCENT_OK;
+}
+
+static unsigned char *save(const descent_optimizer *opt, size_t *size) {
+  *size = descent_optimizer_state_size(opt);
+  unsigned char *buf = malloc(*size);
+  if (buf) CHECK_OK(descent_optimizer_save_state(opt, buf, *size));
+  return buf;
+}
+
+/* N steps, save, restore into a fresh optimizer, N steps == 2N steps. With
+   `with_eval`, the optimizer is switched to evaluation between the halves in
+   both runs, and the state is saved in evaluation mode. */
+static void check_round_trip(const char *spec, const char *lr, int half, int with_eval) {
+  size_t n = N_PARAMS;
+  descent_real *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
+  descent_real *g = malloc(n * sizeof *g);
+  descent_optimizer *a = NULL, *b = NULL, *c = NULL;
+  CHECK_OK(descent_optimizer_create(&a, spec, lr, n));
+  CHECK_OK(descent_optimizer_create(&b, spec, lr, n));
+  if (!a || !b || !pa || !pb || !g) goto done;
+  init_params(pa, n);
+  init_params(pb, n);
+  descent_objective obj_a = {.n_params = n, .params = pa, .grad = g};
+  descent_objective obj_b = {.n_params = n, .params = pb, .grad = g};
+
+  CHECK_OK(run_steps(a, pa, g, n, half));
+  if (with_eval) CHECK_OK(descent_optimizer_eval(a, &obj_a));
+  if (with_eval) CHECK_OK(descent_optimizer_train(a, &obj_a));
+  CHECK_OK(run_steps(a, pa, g, n, half));
+
+  CHECK_OK(run_steps(b, pb, g, n, half));
+  if (with_eval) CHECK_OK(descent_optimizer_eval(b, &obj_b));
+  size_t size;
+  unsigned char *blob = save(b, &size);
+  descent_optimizer_free(b);
+  b = NULL;
+  CHECK_OK(descent_optimizer_create(&c, spec, lr, n));
+  if (!c || !blob) goto done_blob;
+  CHECK_OK(descent_optimizer_load_state(c, blob, size));
+  CHECK(descent_optimizer_steps(c) == half);
+  descent_objective obj_c = {.n_params = n, .params = pb, .grad = g};
+  if (with_eval) CHECK_OK(descent_optimizer_train(c, &obj_c));
+  CHECK_OK(run_steps(c, pb, g, n, half));
+
+  size_t differ = 0;
+  for (size_t i = 0; i < n; i++) differ += memcmp(&pa[i], &pb[i], sizeof pa[i]) != 0;
+  CHECK_MSG(differ == 0, "%s (lr %s), %d + %d steps%s: %zu of %zu parameters differ", spec,
+            lr ? lr : "default", half, half, with_eval ? " with eval" : "", differ, n);
+  /* The whole state agrees too, not only the parameters. */
+  size_t size_a, size_c;
+  unsigned char *state_a = save(a, &size_a), *state_c = save(c, &size_c);
+  CHECK_MSG(state_a && state_c && size_a == size_c && memcmp(state_a, state_c, size_a) == 0,
+            "%s: state after resuming differs from state without", spec);
+  free(state_a);
+  free(state_c);
+done_blob:
+  free(blob);
+done:
+  descent_optimizer_free(a);
+  descent_optimizer_free(b);
+  descent_optimizer_free(c);
+  free(pa), free(pb), free(g);
+}
+
+static const struct {
+  const char *spec, *lr;
+} cases[] = {
+    /* every named optimizer at its defaults (lr where the default is large) */
+    {"sgd", "0.01"},
+    {"gd", "0.01"},
+    {"momentum", "0.01"},
+    {"nesterov", "0.01"},
+    {"adagrad", NULL},
+    {"rmsprop", NULL},
+    {"adam", NULL},
+    {"adamw", NULL},
+    {"amsgrad", NULL},
+    {"lion", NULL},
+    {"sf_sgd", "0.01"},
+    {"sf_adamw", NULL},
+    /* every branch of their hyperparameters */
+    {"sgd(momentum=0.9, dampening=0.1, weight_decay=1e-3)", "0.01"},
+    {"sgd(momentum=0.5, nesterov=1, weight_decay=1e-2)", "0.01"},
+    {"adagrad(lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=1e-3)", NULL},
+    {"rmsprop(centered=1, momentum=0.9, weight_decay=1e-3)", "1e-3"},
+    {"adam(amsgrad=1, weight_decay=1e-2, b1=0.3)", NULL},
+    {"adamw(amsgrad=1)", NULL},
+    {"lion(weight_decay=0.1)", NULL},
+    {"sf_sgd(lr=0.01, warmup_steps=3, weight_decay=1e-3, r=1)", NULL},
+    {"sf_adamw(warmup_steps=5, r=1, weight_lr_power=1, weight_decay=1e-2)", NULL},
+    /* chains, one with a global transform past the first (two stages) */
+    {"clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3"},
+    {"clip_value(0.5) | momentum(0.9) | lr(0.01)", NULL},
+    {"l2(1e-3) | adam | clip(0.1)", "0.01"},
+    {"rmsprop(bias_correction=1) | clip(1) | momentum(0.5) | clip(0.3)", "0.01"},
+    {"clip(2) | lion | wd(0.1) | sf(lr=1e-3, momentum=0.8)", NULL},
+    /* schedules with warmup */
+    {"sgd", "cosine(0.1, 20, min_lr=0.001, warmup=5)"},
+    {"adam", "wsd(1e-3, 30, warmup=4)"},
+    {"momentum(dampening=0.5)", "step(0.01, 3, warmup=2)"},
+    {"sf_adamw", "exp(0.01, 0.9, warmup=3)"},
+    {"adagrad", "inv(0.1, 4, warmup=3)"},
+    {"rmsprop", "poly(0.01, 0.5, warmup=2)"},
+    {"nesterov", "linear(0.1, 12, end_factor=0.1, warmup=3)"},
+};
+
+static void check_round_trips(void) {
+  static const int halves[] = {0, 1, 4, 9};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (size_t h = 0; h < sizeof halves / sizeof halves[0]; h++)
+      check_round_trip(cases[i].spec, cases[i].lr, halves[h], 0);
+  /* Saved in evaluation mode, resumed in training mode. */
+  check_round_trip("sf_sgd", "0.01", 4, 1);
+  check_round_trip("sf_adamw(weight_decay=1e-2)", NULL, 6, 1);
+  check_round_trip("adam", NULL, 3, 1);
+}
+
+/* ---- the blob's layout and its refusals ---------------------------------- */
+
+static uint64_t read_le(const unsigned char *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static void write_le(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* FNV-1a 64, as the format documents. */
+static uint64_t fnv1a(const unsigned char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+static void reseal(unsigned char *blob, size_t size) {
+  write_le(blob + size - 8, fnv1a(blob, size - 8), 8);
+}
+
+static void check_layout_and_refusals(void) {
+  size_t n = 3000;
+  descent_real *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+  descent_optimizer *opt = NULL, *other = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "adam", "0.01", n));
+  if (!opt || !p || !g) goto done;
+  init_params(p, n);
+  CHECK_OK(run_steps(opt, p, g, n, 3));
+  size_t size;
+  unsigned char *blob = save(opt, &size);
+  if (!blob) goto done;
+  const char *chain = "adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0) | lr(lr=0.01)";
+  size_t len = strlen(chain);
+  /* The documented layout. */
+  CHECK(memcmp(blob, "DSCNTOPT", 8) == 0);
+  CHECK(read_le(blob + 8, 4) == 1);
+  CHECK(read_le(blob + 12, 4) == sizeof(descent_real));
+  CHECK(read_le(blob + 16, 8) == n);
+  CHECK(read_le(blob + 24, 8) == 3);
+  CHECK(read_le(blob + 32, 4) == 0);
+  CHECK(read_le(blob + 36, 4) == len);
+  CHECK(memcmp(blob + 40, chain, len) == 0);
+  CHECK(read_le(blob + 40 + len, 4) == 2); /* transforms */
+  CHECK(size == 40 + len + 4 + 2 * 8 + 2 * n * sizeof(descent_real) + 8);
+  CHECK(read_le(blob + size - 8, 8) == fnv1a(blob, size - 8));
+
+  /* A buffer too small to save into. */
+  CHECK_FAILS(descent_optimizer_save_state(opt, blob, size - 1), DESCENT_ERANGE, "needed");
+
+  /* Truncated, padded, corrupted: refused, and the optimizer is untouched. */
+  CHECK_OK(descent_optimizer_create(&other, "adam", "0.01", n));
+  if (!other) goto done_blob;
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size - 1), DESCENT_EFORMAT, "truncated");
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, 20), DESCENT_EFORMAT, "truncated");
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, 60), DESCENT_EFORMAT, "truncated");
+  unsigned char *padded = calloc(1, size + 4);
+  if (padded) {
+    memcpy(padded, blob, size);
+    CHECK_FAILS(descent_optimizer_load_state(other, padded, size + 4), DESCENT_EFORMAT,
+                "trailing bytes");
+    free(padded);
+  }
+  blob[size / 2] ^= 0x10;
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT,
+              "checksum mismatch");
+  blob[size / 2] ^= 0x10;
+  blob[0] = 'X';
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "bad magic");
+  blob[0] = 'D';
+  write_le(blob + 8, 2, 4);
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "version 2");
+  write_le(blob + 8, 1, 4);
+  write_le(blob + 40 + len, 1000, 4);
+  reseal(blob, size);
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "1000 transforms");
+  write_le(blob + 40 + len, 2, 4);
+  write_le(blob + 16, (uint64_t)1 << 62, 8);
+  reseal(blob, size);
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "corrupted");
+  write_le(blob + 16, n, 8);
+  reseal(blob, size);
+  CHECK(descent_optimizer_steps(other) == 0);
+  CHECK_OK(descent_optimizer_load_state(other, blob, size));
+  CHECK(descent_optimizer_steps(other) == 3);
+  descent_optimizer_free(other);
+  other = NULL;
+
+  /* Well-formed, but for another optimizer. */
+  CHECK_OK(descent_optimizer_create(&other, "adamw", "0.01", n));
+  if (other)
+    CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EINVAL,
+                "is for another optimizer: transform 2 is 'lr(lr=0.01)' in the saved state but "
+                "'wd(weight_decay=0.01)' here");
+  descent_optimizer_free(other);
+  other = NULL;
+  CHECK_OK(descent_optimizer_create(&other, "adam(b2=0.99)", "0.01", n));
+  if (other)
+    CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EINVAL,
+                "transform 1 is 'adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0)' in the saved");
+  descent_optimizer_free(other);
+  other = NULL;
+  CHECK_OK(descent_optimizer_create(&other, "adam", "cosine(0.01, 100)", n));
+  if (other)
+    CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EINVAL,
+                "transform 2 is 'lr(lr=0.01)' in the saved state but 'lr(lr=cosine(lr=0.01, "
+                "steps=100, min_lr=0, warmup=0))' here");
+  descent_optimizer_free(other);
+  other = NULL;
+  CHECK_OK(descent_optimizer_create(&other, "adam", "0.01", n - 1));
+  if (other)
+    CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_ESHAPE,
+                "is for 3000 parameters; this optimizer has 2999");
+  descent_optimizer_free(other);
+  other = NULL;
+done_blob:
+  free(blob);
+done:
+  descent_optimizer_free(opt);
+  free(p), free(g);
+}
+
+/* With no parameters the vectors are empty, so a blob can claim the other
+   precision and still be well-formed: it is refused by name. */
+static void check_precision_refused(void) {
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "adam", NULL, 0));
+  if (!opt) return;
+  size_t size;
+  unsigned char *blob = save(opt, &size);
+  if (blob) {
+    write_le(blob + 12, sizeof(descent_real) == 4 ? 8 : 4, 4);
+    reseal(blob, size);
+    CHECK_FAILS(descent_optimizer_load_state(opt, blob, size), DESCENT_EINVAL,
+                sizeof(descent_real) == 4 ? "saved by the double build of descent; this is the "
+                                            "float build"
+                                          : "saved by the float build of descent; this is the "
+                                            "double build");
+  }
+  free(blob);
+  descent_optimizer_free(opt);
+}
+
+int main(void) {
+  check_round_trips();
+  check_layout_and_refusals();
+  check_precision_refused();
+  return check_report();
+}
