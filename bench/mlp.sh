@@ -3,7 +3,8 @@
 # 784-1024-1024-10 (ReLU, softmax cross-entropy, SGD lr 0.1, batch 128) on
 # Fashion-MNIST, at 1 and 2 threads, with the share of the fp32 peak.
 #
-# Usage: bench/mlp.sh [--repeats R] [--epochs E] [--build DIR] [--threads "1 2"]
+# Usage: bench/mlp.sh [--repeats R] [--epochs E] [--build DIR] [--threads LIST]
+#                     [--max-wait S]
 #
 #   --repeats R    runs of each program per thread count (default 3); the
 #                  table quotes medians
@@ -11,6 +12,8 @@
 #   --build DIR    CMake build directory (default build), configured as
 #                  Release and built if needed
 #   --threads LIST thread counts to measure (default "1 2")
+#   --max-wait S   before each run, wait up to S seconds (default 60) for the
+#                  machine to be idle; 0 disables the wait
 #
 # Environment:
 #   DESCENT_BIN        descent program to run (default DIR/descent; no build
@@ -23,15 +26,18 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+self=$here/$(basename "${BASH_SOURCE[0]}")
+repo=$(cd "$here/.." && pwd)
 cd "$repo"
 
 repeats=3
 epochs=1
 build=build
 threads_list="1 2"
+max_wait=60
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$self" | sed 's/^# \{0,1\}//'; }
 die() { printf 'mlp.sh: %s\n' "$*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -40,12 +46,14 @@ while [ $# -gt 0 ]; do
         --epochs) [ $# -ge 2 ] || die "--epochs needs a value"; epochs=$2; shift 2 ;;
         --build) [ $# -ge 2 ] || die "--build needs a value"; build=$2; shift 2 ;;
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift 2 ;;
+        --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; max_wait=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
 [[ $repeats =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer"
 [[ $epochs =~ ^[1-9][0-9]*$ ]] || die "--epochs must be a positive integer"
+[[ $max_wait =~ ^[0-9]+$ ]] || die "--max-wait must be a number of seconds"
 for t in $threads_list; do
     [[ $t =~ ^[1-9][0-9]*$ ]] || die "--threads: bad thread count '$t'"
 done
@@ -80,11 +88,6 @@ for t in $threads_list; do
             "numbers for $t threads are meaningless" >&2
     fi
 done
-read -r load1 _ </proc/loadavg
-if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
-    echo "mlp.sh: WARNING: 1-minute load average is $load1 before starting:" \
-        "something else is using the CPU, results will be low" >&2
-fi
 
 # --- descent -------------------------------------------------------------------
 if [ -n "${DESCENT_BIN:-}" ]; then
@@ -125,12 +128,72 @@ peak_all=$(awk -v t="$maxt" '$2 == "threads=" t { sub("gflops=", "", $4); print 
 vbits=$(awk '/^peak_flops threads=1 / { sub("vector_bits=", "", $3); print $3 }' "$tmp/peak.txt")
 [ -n "$peak_core" ] || die "could not measure the per-core peak"
 
+# --- Oversubscription check, during the runs ----------------------------------
+# Whole-machine busy CPU time (user+nice+system+irq+softirq+steal), in ticks.
+hz=$(getconf CLK_TCK)
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
+# Waits (up to --max-wait seconds) until less than 0.15 core is busy over 1 s.
+wait_quiet() {
+    local i b0 b1
+    for ((i = 0; i < max_wait; i++)); do
+        b0=$(busy_ticks)
+        sleep 1
+        b1=$(busy_ticks)
+        if [ $((b1 - b0)) -le $((hz * 15 / 100)) ]; then return 0; fi
+    done
+    if [ "$max_wait" -gt 0 ]; then
+        echo "mlp.sh: WARNING: machine still busy after ${max_wait}s, running anyway" >&2
+    fi
+}
+
+# Runs "$@" with T=$1 threads allowed; warns when the machine was busier than
+# T cores during the run (other processes competing: the result is low).
+run_watched() {
+    local t=$1 b0 b1 w0 w1 rc=0
+    shift
+    wait_quiet
+    b0=$(busy_ticks)
+    w0=$(date +%s%N)
+    "$@" || rc=$?
+    w1=$(date +%s%N)
+    b1=$(busy_ticks)
+    if ! awk -v b="$((b1 - b0))" -v hz="$hz" -v w="$((w1 - w0))" -v t="$t" 'BEGIN {
+        cores = (b / hz) / (w * 1e-9)
+        if (cores > t + 0.2) {
+            printf "mlp.sh: WARNING: %.2f cores busy during a %d-thread run:" \
+                " other load, this run is disturbed\n", cores, t > "/dev/stderr"
+            exit 3
+        }
+    }'; then
+        : >"$tmp/disturbed"
+    fi
+    return "$rc"
+}
+
+# Runs "$@" (a run_* function printing samples/s) and, if other load
+# disturbed it, once more; prints the last result.
+measure() {
+    local sps
+    rm -f "$tmp/disturbed"
+    sps=$("$@")
+    if [ -e "$tmp/disturbed" ] && [ "$sps" != NA ]; then
+        echo "mlp.sh: disturbed run ($sps samples/s) discarded, running it again" >&2
+        rm -f "$tmp/disturbed"
+        sps=$("$@")
+        if [ -e "$tmp/disturbed" ]; then
+            echo "mlp.sh: WARNING: disturbed again, keeping $sps samples/s" >&2
+        fi
+    fi
+    echo "$sps"
+}
+
 # --- Runs ---------------------------------------------------------------------------
 # Prints the samples/s of one descent run, or "NA" when it fails.
 run_descent() { # $1: threads
     local t=$1 out=$tmp/descent-out log=$tmp/descent.log sps
     rm -rf "$out"
-    if ! OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t "$descent" train \
+    if ! run_watched "$t" env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" "$descent" train \
         --model mlp:784-1024-1024-10 --batch-size 128 --opt sgd --lr 0.1 \
         --epochs "$epochs" --threads "$t" --out "$out" --quiet \
         "${extra_args[@]}" >"$log" 2>&1; then
@@ -154,14 +217,17 @@ run_torch() {
     local t=$1 policy=$2 log=$tmp/torch.log sps
     local envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
     [ -n "$policy" ] && envs+=(OMP_WAIT_POLICY="$policy")
-    if ! env "${envs[@]}" "$DESCENT_PYTHON" bench/torch_mlp.py --threads "$t" \
+    if ! run_watched "$t" env "${envs[@]}" "$DESCENT_PYTHON" bench/torch_mlp.py --threads "$t" \
         --epochs "$epochs" --no-eval >"$log" 2>&1; then
         echo "mlp.sh: torch_mlp.py failed (threads=$t):" >&2
         tail -n 5 "$log" >&2
         echo NA
         return 0
     fi
-    grep -E '^torch-(config|threads)' "$log" | sed 's/^/    /' >&2
+    grep -E '^torch-(threads|load|warning)' "$log" | sed 's/^/    /' >&2
+    if grep -q '^torch-warning: other processes' "$log"; then
+        : >"$tmp/disturbed"
+    fi
     sps=$(sed -n 's/^torch version=.* samples_per_s=\([0-9.eE+-]*\) .*$/\1/p' "$log" | tail -n 1)
     echo "${sps:-NA}"
 }
@@ -187,12 +253,12 @@ for t in $threads_list; do
     d=() ta=() tp=()
     for ((r = 1; r <= repeats; r++)); do
         # Alternate the programs so that drifts (thermal, noisy neighbours)
-        # hit all of them alike.
-        d+=("$(run_descent "$t")")
+        # hit all of them alike. A run disturbed by other load is redone once.
+        d+=("$(measure run_descent "$t")")
         echo "threads=$t run=$r descent samples/s=${d[-1]}"
-        ta+=("$(run_torch "$t" "")")
+        ta+=("$(measure run_torch "$t" "")")
         echo "threads=$t run=$r torch samples/s=${ta[-1]} (OMP_WAIT_POLICY default)"
-        tp+=("$(run_torch "$t" PASSIVE)")
+        tp+=("$(measure run_torch "$t" PASSIVE)")
         echo "threads=$t run=$r torch samples/s=${tp[-1]} (OMP_WAIT_POLICY=PASSIVE)"
     done
     med_d[$t]=$(median "${d[@]}")

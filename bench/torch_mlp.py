@@ -106,6 +106,19 @@ def config_summary():
             f"interop_threads={torch.get_num_interop_threads()}")
 
 
+def machine_busy_s():
+    """CPU seconds spent busy by the whole machine so far, or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...; busy = all - idle
+    # - iowait (guest time is already inside user).
+    busy = sum(v[:8]) - v[3] - v[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def thread_cpu_times():
     """{tid: (name, cpu seconds)} for the threads of this process (Linux)."""
     out = {}
@@ -177,6 +190,7 @@ def main():
     timed_s = 0.0
     timed_cpu = 0.0         # process CPU seconds over the timed steps
     thr0 = None             # per-thread CPU times when the clock started
+    machine_cpu = 0.0       # whole-machine busy CPU seconds, same period
     timed_samples = 0
     final_loss = float("nan")
     for epoch in range(args.epochs):
@@ -188,6 +202,7 @@ def main():
             t0 = time.perf_counter()
             c0 = time.process_time()
             thr0 = thr0 if thr0 is not None else thread_cpu_times()
+            m0 = machine_busy_s()
         for i in range(0, n, bs):
             idx = perm[i:i + bs]
             loss = step(X[idx], Y[idx])
@@ -197,6 +212,7 @@ def main():
                 if steps == args.warmup_batches:
                     # Warm-up over: start the clocks.
                     thr0 = thread_cpu_times()
+                    m0 = machine_busy_s()
                     c0 = time.process_time()
                     t0 = time.perf_counter()
             else:
@@ -204,6 +220,9 @@ def main():
         if t0 is not None:
             timed_s += time.perf_counter() - t0
             timed_cpu += time.process_time() - c0
+            m1 = machine_busy_s()
+            if m0 is not None and m1 is not None:
+                machine_cpu += m1 - m0
             timed_samples += epoch_timed
         final_loss = loss_sum / n
         print(f"torch-epoch {epoch + 1} loss={final_loss:.6f} "
@@ -229,6 +248,12 @@ def main():
           f"cpu_per_wall={timed_cpu / timed_s:.2f} usable_cores={cores} "
           f"torch_num_threads={torch.get_num_threads()} "
           f"busy=[{' '.join(busy)}]")
+    # Other processes (and steal time) competing for the cores.
+    other = max(0.0, (machine_cpu - timed_cpu) / timed_s)
+    print(f"torch-load other_cores_busy={other:.2f}")
+    if other > 0.2:
+        print(f"torch-warning: other processes used {other:.2f} cores during "
+              "the timed steps: this result is disturbed", file=sys.stderr)
     if len(busy) > args.threads or timed_cpu / timed_s > args.threads + 0.25:
         print(f"torch-warning: more busy threads than --threads {args.threads}: "
               "oversubscribed", file=sys.stderr)
