@@ -280,12 +280,18 @@ static void rmsprop_apply(const transform *t, real *u, real *theta, real *const 
       avg[i] = LERP(avg[i], u[i], w, w1, small);
       u[i] = u[i] / (SQRT(v[i] - avg[i] * avg[i]) + eps);
     }
-  } else {
+  } else if (t->hp[3]) {
     const real bc = (real)t->scalar[0];
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
       v[i] = v[i] * alpha + w * u[i] * u[i];
       u[i] = u[i] / (SQRT(v[i] / bc) + eps);
+    }
+  } else {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      v[i] = v[i] * alpha + w * u[i] * u[i];
+      u[i] = u[i] / (SQRT(v[i]) + eps);
     }
   }
 }
@@ -320,14 +326,17 @@ static int adam_slots(const transform *t) {
 static void adam_begin(transform *t, int64_t step) {
   double k = (double)(step + 1);
   t->scalar[0] = 1 / (1 - pow(t->hp[0], k));
-  t->scalar[1] = sqrt(1 - pow(t->hp[1], k));
+  t->scalar[1] = 1 / sqrt(1 - pow(t->hp[1], k));
 }
 
+/* PyTorch divides sqrt(v) by sqrt(1 - b2^t); multiplying by its inverse
+   differs in the last bit at most and saves a division per element, a fifth
+   of the step's time where the buffers sit in cache. */
 static void adam_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
   real *m = slots[0], *v = slots[1];
   const real w = (real)(1 - t->hp[0]), w1 = (real)1 - w, b2 = (real)t->hp[1];
   const real w2 = (real)(1 - t->hp[1]), eps = (real)t->hp[2];
-  const real inv_bc1 = (real)t->scalar[0], bc2_sqrt = (real)t->scalar[1];
+  const real inv_bc1 = (real)t->scalar[0], inv_bc2_sqrt = (real)t->scalar[1];
   const int small = fabs(1 - t->hp[0]) < 0.5;
   if (t->hp[3]) {
     real *vmax = slots[2];
@@ -336,14 +345,14 @@ static void adam_apply(const transform *t, real *u, real *theta, real *const *sl
       m[i] = LERP(m[i], u[i], w, w1, small);
       v[i] = v[i] * b2 + w2 * u[i] * u[i];
       vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
-      u[i] = m[i] / (SQRT(vmax[i]) / bc2_sqrt + eps) * inv_bc1;
+      u[i] = m[i] / (SQRT(vmax[i]) * inv_bc2_sqrt + eps) * inv_bc1;
     }
   } else {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
       m[i] = LERP(m[i], u[i], w, w1, small);
       v[i] = v[i] * b2 + w2 * u[i] * u[i];
-      u[i] = m[i] / (SQRT(v[i]) / bc2_sqrt + eps) * inv_bc1;
+      u[i] = m[i] / (SQRT(v[i]) * inv_bc2_sqrt + eps) * inv_bc1;
     }
   }
 }
