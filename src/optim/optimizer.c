@@ -72,7 +72,7 @@ static void add_momentum(char *buf, size_t cap, double mu, double dampening, int
 #define P_EPS(def)         P_NUM("eps", def, 0, INFINITY, 1, 0, "added to the denominator")
 #define P_SF_TAIL                                                                                  \
   {"warmup_steps", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "linear warmup in steps"},               \
-      P_NUM("r", 0, 0, INFINITY, 0, 0, "polynomial weighting power of the average"),               \
+      P_NUM("r", 0, 0, INFINITY, 0, 0, "power r of the weighting (t+1)^r"),                        \
       P_NUM("weight_lr_power", 2, 0, INFINITY, 0, 0, "average weight is lr_max^this")
 #define N_OF(a) ((int)(sizeof a / sizeof a[0]))
 
@@ -593,14 +593,19 @@ void descent_optimizer_help(FILE *out) {
           "the chain shown; [...] appears only when its value is not zero:\n");
   for (int i = 0; i < N_NAMED; i++) {
     const named_optimizer *no = &named[i];
-    fprintf(out, "  %-12s %s\n  %-12s = %s\n      %-26s learning rate or schedule; default %s\n",
-            no->name, no->summary, "", no->chain, "lr", no->default_lr);
+    fprintf(out, "  %-12s ", no->name);
+    optim_print_wrapped(out, no->summary, 15);
+    fprintf(out, "  %-12s = ", "");
+    optim_print_wrapped(out, no->chain, 17);
+    fprintf(out, "      %-26s learning rate or schedule; default %s\n", "lr", no->default_lr);
     for (int j = 0; j < no->n_params; j++) {
       const spec_param *p = &no->params[j];
-      char range[64], def[32];
+      char line[256], range[64], def[32];
       spec_range_text(p, range, sizeof range);
       optim_format_number(p->def, def, sizeof def);
-      fprintf(out, "      %-26s %s; default %s; range %s\n", p->name, p->doc, def, range);
+      snprintf(line, sizeof line, "%s; default %s; range %s", p->doc, def, range);
+      fprintf(out, "      %-26s ", p->name);
+      optim_print_wrapped(out, line, 33);
     }
   }
   fprintf(out, "\n");

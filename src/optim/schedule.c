@@ -21,10 +21,7 @@
 
 /* Every table ends with this parameter; descent_schedule_value reads it last. */
 #define WARMUP_PARAM                                                                               \
-  {                                                                                                \
-    "warmup", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0,                                               \
-        "steps of linear warmup: lr(t) * (t+1)/warmup while t < warmup"                            \
-  }
+  { "warmup", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "steps of linear warmup (above)" }
 #define LR_PARAM                                                                                   \
   { "lr", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 1, "the base learning rate" }
 
@@ -132,7 +129,7 @@ static const schedule_def schedules[] = {
      "lr * (start_factor + (end_factor - start_factor) min(t, steps) / steps)", linear_params,
      N_OF(linear_params), linear_value},
     {"wsd", "warmup-stable-decay: flat, then linear to 0 over the last `decay` of the steps",
-     "lr for t < (1-decay) steps, then lr (steps - t) / (decay steps), 0 from t = steps",
+     "lr while t < (1-decay) steps;  lr (steps - t) / (decay steps) until steps;  0 from t = steps",
      wsd_params, N_OF(wsd_params), wsd_value},
 };
 enum { N_SCHEDULES = sizeof schedules / sizeof schedules[0] };
@@ -153,6 +150,32 @@ void optim_format_number(double v, char *buf, size_t cap) {
     snprintf(buf, cap, "%.*g", digits, v);
     if (strtod(buf, NULL) == v) return;
   }
+}
+
+void optim_print_wrapped(FILE *out, const char *text, int indent) {
+  int col = indent;
+  const char *p = text;
+  while (*p) {
+    if (strncmp(p, ";  ", 3) == 0) { /* a new clause: a new line */
+      fprintf(out, ";\n%*s", indent, "");
+      col = indent;
+      p += 3;
+      continue;
+    }
+    /* The next word with the space before it, or a lone ';'. */
+    size_t lead = *p == ' ', word = lead + strcspn(p + lead, " ;");
+    if (word == 0) word = 1;
+    if (col + (int)word > 100 && col > indent) {
+      fprintf(out, "\n%*s", indent, "");
+      col = indent;
+      p += lead;
+      continue;
+    }
+    fwrite(p, 1, word, out);
+    col += (int)word;
+    p += word;
+  }
+  fputc('\n', out);
 }
 
 int descent_schedule_parse(descent_schedule **out, const char *text) {
@@ -235,14 +258,19 @@ void schedule_help(FILE *out) {
           "t < W without shifting the schedule):\n");
   for (int i = 0; i < N_SCHEDULES; i++) {
     const schedule_def *d = &schedules[i];
-    fprintf(out, "  %-12s %s\n  %-12s lr(t) = %s\n", d->name, d->summary, "", d->formula);
+    fprintf(out, "  %-12s ", d->name);
+    optim_print_wrapped(out, d->summary, 15);
+    fprintf(out, "  %-12s lr(t) = ", "");
+    optim_print_wrapped(out, d->formula, 23);
     for (int j = 0; j < d->n_params; j++) {
       const spec_param *p = &d->params[j];
-      char range[64], def[32] = "required";
+      char line[256], range[64], def[32] = "required";
       spec_range_text(p, range, sizeof range);
       if (!p->required) optim_format_number(p->def, def, sizeof def);
-      fprintf(out, "      %-18s %s; %s%s; range %s\n", p->name, p->doc,
-              p->required ? "" : "default ", def, range);
+      snprintf(line, sizeof line, "%s; %s%s; range %s", p->doc, p->required ? "" : "default ", def,
+               range);
+      fprintf(out, "      %-26s ", p->name);
+      optim_print_wrapped(out, line, 33);
     }
   }
 }

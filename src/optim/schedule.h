@@ -30,4 +30,9 @@ void schedule_help(FILE *out);
  * describe() texts are canonical, so two different values never print alike. */
 void optim_format_number(double v, char *buf, size_t cap);
 
+/* Help text: prints text from column `indent` (where the caller has left the
+ * cursor), wrapped at 100 columns with continuation lines indented as much,
+ * starting a new line at every ";  " (the clauses of a formula). */
+void optim_print_wrapped(FILE *out, const char *text, int indent);
+
 #endif /* DESCENT_SCHEDULE_H */

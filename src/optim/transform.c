@@ -247,7 +247,7 @@ static const transform_def transform_adagrad = {
 static const spec_param rmsprop_params[] = {
     {"alpha", SPEC_NUMBER, 0.99, 0, 1, 0, 1, 0, "decay of the mean square"},
     {"eps", SPEC_NUMBER, 1e-8, 0, INFINITY, 1, 0, 0, "added after the square root"},
-    {"centered", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: divide by the standard deviation instead"},
+    {"centered", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: divide by the standard deviation"},
     {"bias_correction", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: divide v by 1 - alpha^t (Adam's)"},
 };
 
@@ -409,7 +409,7 @@ static const spec_param sf_params[] = {
     {"lr", SPEC_TEXT, 0, 0, 0, 0, 0, 0, "learning rate: a number or a schedule"},
     {"momentum", SPEC_NUMBER, 0.9, 0, 1, 1, 1, 0, "interpolation mu between x and z"},
     {"warmup_steps", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "linear warmup (t+1)/warmup_steps"},
-    {"r", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 0, "polynomial weighting power of the average"},
+    {"r", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 0, "power r of the weighting (t+1)^r"},
     {"weight_lr_power", SPEC_NUMBER, 2, 0, INFINITY, 0, 0, 0, "average weight is lr_max^this"},
 };
 enum { SF_LR_MAX, SF_WEIGHT_SUM };
@@ -524,19 +524,26 @@ void transform_help(FILE *out) {
                "\n");
   for (int i = 0; i < N_TRANSFORMS; i++) {
     const transform_def *d = all_transforms[i];
-    fprintf(out, "  %-12s %s\n  %-12s %s\n", d->name, d->summary, "", d->formula);
+    fprintf(out, "  %-12s ", d->name);
+    optim_print_wrapped(out, d->summary, 15);
+    fprintf(out, "  %-12s ", "");
+    optim_print_wrapped(out, d->formula, 15);
     for (int j = 0; j < d->n_params; j++) {
       const spec_param *p = &d->params[j];
-      char range[64] = "number or schedule", def[32] = "--lr";
-      if (p->kind != SPEC_TEXT) {
+      char line[256], range[64], def[32];
+      if (p->kind == SPEC_TEXT) {
+        snprintf(line, sizeof line, "%s; default: --lr, or the named optimizer's", p->doc);
+      } else {
         spec_range_text(p, range, sizeof range);
         if (p->required)
           snprintf(def, sizeof def, "required");
         else
           optim_format_number(p->def, def, sizeof def);
+        snprintf(line, sizeof line, "%s; %s%s; range %s", p->doc, p->required ? "" : "default ",
+                 def, range);
       }
-      fprintf(out, "      %-26s %s; %s%s; range %s\n", p->name, p->doc,
-              p->required || p->kind == SPEC_TEXT ? "" : "default ", def, range);
+      fprintf(out, "      %-26s ", p->name);
+      optim_print_wrapped(out, line, 33);
     }
   }
 }
