@@ -179,6 +179,35 @@ int descent_dataset_split(descent_dataset *ds, size_t n_val, uint64_t seed, desc
 /* Keeps only the first n examples (n <= ds->n). For quick runs and tests. */
 int descent_dataset_truncate(descent_dataset *ds, size_t n);
 
+/* Options of the text loaders (CSV and LIBSVM). */
+typedef struct descent_text_options {
+  int label_column;    /* CSV: 0-based column of the class label; -1: the last (default) */
+  int header;          /* CSV: -1 detect (default: a first line that is not all numbers),
+                          0 no header, 1 the first line is a header */
+  char delimiter;      /* CSV: field separator; default ',' */
+  size_t features;     /* LIBSVM: features per example; 0: the largest index found (default) */
+  size_t max_bytes;    /* files larger than this are refused unread; default 1 GiB */
+  size_t max_elements; /* examples x features beyond this are refused; default 2^28 */
+} descent_text_options;
+
+void descent_text_options_init(descent_text_options *o);
+
+/* Loads a numeric CSV file: one example per line, every field a finite number,
+ * one of them the class label (a whole number >= 0). Blank lines are skipped.
+ * o may be NULL for the defaults. */
+int descent_csv_load(const char *path, const descent_text_options *o, descent_dataset *out);
+
+/* Loads a LIBSVM file (`label index:value ...`, indices from 1, increasing),
+ * densified. Labels are class indices; -1/+1 are read as classes 0 and 1.
+ * Text after '#' is a comment. o may be NULL for the defaults. */
+int descent_libsvm_load(const char *path, const descent_text_options *o, descent_dataset *out);
+
+/* The same, from memory: data[len] must be '\0'; name is used in messages. */
+int descent_csv_parse(const char *data, size_t len, const char *name,
+                      const descent_text_options *o, descent_dataset *out);
+int descent_libsvm_parse(const char *data, size_t len, const char *name,
+                         const descent_text_options *o, descent_dataset *out);
+
 /* Input preprocessing, fitted on the training set only and then applied to
  * every split. */
 typedef enum descent_preprocess_kind {

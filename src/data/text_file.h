@@ -1,0 +1,24 @@
+/*
+ * text_file.h - reading a whole text data file into memory, bounded, and the
+ * number parsing the text loaders share.
+ */
+#ifndef DESCENT_TEXT_FILE_H
+#define DESCENT_TEXT_FILE_H
+
+#include "internal.h"
+
+/* Reads path into a NUL-terminated buffer (caller frees). Refuses files larger
+ * than max_bytes before reading them, directories and unreadable files. */
+int text_file_read(const char *path, size_t max_bytes, char **data, size_t *len);
+
+/* Parses a finite number at *p (after optional blanks), advancing *p past it.
+ * Returns false if there is no number there or it is NaN or infinite. */
+bool text_parse_number(const char **p, double *value);
+
+/* A class label: a whole number in [0, 2^31). */
+bool text_label_ok(double v);
+
+/* The line number (1-based) of position p in data, for messages. */
+size_t text_line_of(const char *data, const char *p);
+
+#endif /* DESCENT_TEXT_FILE_H */
