@@ -203,8 +203,8 @@ int descent_csv_load(const char *path, const descent_text_options *o, descent_da
 int descent_libsvm_load(const char *path, const descent_text_options *o, descent_dataset *out);
 
 /* The same, from memory: data[len] must be '\0'; name is used in messages. */
-int descent_csv_parse(const char *data, size_t len, const char *name,
-                      const descent_text_options *o, descent_dataset *out);
+int descent_csv_parse(const char *data, size_t len, const char *name, const descent_text_options *o,
+                      descent_dataset *out);
 int descent_libsvm_parse(const char *data, size_t len, const char *name,
                          const descent_text_options *o, descent_dataset *out);
 
@@ -356,6 +356,16 @@ size_t descent_net_describe(const descent_net *net, char *buf, size_t cap);
 /* Forward pass in evaluation mode on n <= max_batch examples; writes n x outputs
  * to out (the pre-softmax scores for a classifier). */
 int descent_net_predict(descent_net *net, const descent_real *x, size_t n, descent_real *out);
+
+/* Weights exchange with PyTorch through safetensors files. Tensor names are
+ * those of the equivalent torch.nn.Sequential's state_dict ("0.weight",
+ * "2.bias": the 0-based layer position, then the parameter) and layouts are
+ * PyTorch's, so the file loads with load_state_dict. Export writes F32 (F64
+ * in the double build) atomically, with the model spec in the metadata; import reads F32 or F64,
+ * checks every offset, size, name and shape against the file and the network,
+ * and changes nothing unless all of them match. */
+int descent_net_export_safetensors(const descent_net *net, const char *spec, const char *path);
+int descent_net_import_safetensors(descent_net *net, const char *path);
 
 /* Mean loss and accuracy (fraction of correct argmax; 0 if no labels) over a
  * whole data set, in evaluation mode, in batches of at most max_batch. */

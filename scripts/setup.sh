@@ -8,6 +8,7 @@ packages=(
   gcc make cmake pkg-config   # the C11 compiler and the build
   libopenblas-openmp-dev      # GEMM; the OpenMP build shares one thread pool with ours
   zlib1g-dev                  # reading the gzipped IDX files
+  libcjson-dev                # the JSON header of safetensors weight files
   dataset-fashion-mnist       # the real data set, in /usr/share/datasets/fashion-mnist
 )
 

@@ -45,6 +45,17 @@ void descent_free_real(descent_real *p);
 bool descent_parse_double(const char *text, double *out);
 bool descent_parse_size(const char *text, size_t *out);
 
+/* Reads a whole regular file of at most max_bytes into a new buffer with a
+ * NUL after the last byte (caller frees). */
+int descent_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len);
+
+/* Writes a file so that a crash leaves the old or the new content, never a
+ * mix: temporary file, fsync, rename, fsync of the folder. */
+int descent_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Flushes the folder holding path (after a rename or unlink in it). */
+int descent_fsync_dir(const char *path);
+
 /* The core OpenBLAS picked by itself, before blas_select.c stepped in. */
 const char *descent_blas_detected_core(void);
 

@@ -16,37 +16,7 @@
 #include <sys/stat.h>
 
 int text_file_read(const char *path, size_t max_bytes, char **data, size_t *len) {
-  *data = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return descent_fail(DESCENT_EIO, "'%s' is not a regular file", path);
-  }
-  if ((unsigned long long)st.st_size > max_bytes) {
-    fclose(f);
-    return descent_fail(DESCENT_ERANGE, "%s: %lld bytes, more than the limit of %zu bytes", path,
-                        (long long)st.st_size, max_bytes);
-  }
-  size_t size = (size_t)st.st_size;
-  char *buf = malloc(size + 1);
-  if (!buf) {
-    fclose(f);
-    return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", path, size + 1);
-  }
-  size_t got = fread(buf, 1, size, f);
-  int failed = ferror(f);
-  fclose(f);
-  if (failed || got != size) {
-    free(buf);
-    return descent_fail(DESCENT_EIO, "%s: read %zu of %zu bytes", path, got, size);
-  }
-  buf[size] = '\0';
-  *data = buf;
-  *len = size;
-  return DESCENT_OK;
+  return descent_read_file(path, max_bytes, (unsigned char **)data, len);
 }
 
 bool text_parse_number(const char **p, double *value) {
