@@ -28,6 +28,8 @@
 #define STATE_MAGIC   "DSCNTOPT"
 #define STATE_VERSION 1u
 #define HEADER_BYTES  40
+/* Room for the canonical text of the longest chain (16 transforms with schedules). */
+#define CHAIN_TEXT_MAX 8192
 
 static const char *what = "optimizer state";
 
@@ -87,7 +89,7 @@ static size_t chain_text(const descent_optimizer *opt, char *buf, size_t cap) {
 }
 
 size_t descent_optimizer_state_size(const descent_optimizer *opt) {
-  char text[2048];
+  char text[CHAIN_TEXT_MAX];
   size_t bytes = HEADER_BYTES + chain_text(opt, text, sizeof text) + 4 + 8;
   for (int i = 0; i < opt->n_transforms; i++) {
     const transform *t = &opt->chain[i];
@@ -101,7 +103,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
   size_t need = descent_optimizer_state_size(opt);
   if (size < need)
     return descent_fail(DESCENT_ERANGE, "%s: buffer of %zu bytes, %zu needed", what, size, need);
-  char text[2048];
+  char text[CHAIN_TEXT_MAX];
   size_t len = chain_text(opt, text, sizeof text);
   cursor c = {.p = buf};
   memcpy(c.p, STATE_MAGIC, 8);
@@ -144,7 +146,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
 
 /* Names the first transform where two chain texts differ. */
 static int chain_mismatch(const char *saved, size_t saved_len, const char *mine) {
-  char a[2048];
+  char a[CHAIN_TEXT_MAX];
   snprintf(a, sizeof a, "%.*s", (int)saved_len, saved);
   const char *p = a, *q = mine;
   for (int index = 1;; index++) {
@@ -220,7 +222,7 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   if (n != opt->n)
     return descent_fail(DESCENT_ESHAPE, "%s is for %llu parameters; this optimizer has %zu", what,
                         (unsigned long long)n, opt->n);
-  char mine[2048];
+  char mine[CHAIN_TEXT_MAX];
   chain_text(opt, mine, sizeof mine);
   int rc = chain_mismatch(text, len, mine);
   if (rc) return rc;
