@@ -54,6 +54,10 @@ static void check_csv(void) {
               "line 2, column 2: 'nan' is not a finite number");
   csv_refused("1,2,0\n3,inf,1\n", DESCENT_EFORMAT, "'inf' is not a finite number");
   csv_refused("1,2,0\n3,1e999,1\n", DESCENT_EFORMAT, "'1e999' is not a finite number");
+#ifndef DESCENT_DOUBLE
+  csv_refused("1,2,0\n3,1e39,1\n", DESCENT_EFORMAT, "'1e39' is not a finite number");
+  svm_refused("1 2:1e39\n", DESCENT_EFORMAT, "not a finite number");
+#endif
   csv_refused("1,2,0\n3,,1\n", DESCENT_EFORMAT, "line 2, column 2");
   csv_refused("1,2,0\n3,4\n", DESCENT_EFORMAT, "line 2 has 2 columns, the first row 3");
   csv_refused("1,2,0\n3,4,1,7\n", DESCENT_EFORMAT, "line 2 has 4 columns");

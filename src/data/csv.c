@@ -5,10 +5,12 @@
  * Two passes over the text: the first counts rows and checks that every row
  * has the same number of numeric fields, the second fills the data set, so
  * the allocation is exact and happens only for a well-formed file. A NaN, an
- * infinity, an empty field or a ragged row is an error naming the line.
+ * infinity, a value beyond the float range, an empty field or a ragged row
+ * is an error naming the line.
  */
 #include "text_file.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +67,7 @@ static int parse_row(const char *p, const char *end, const descent_text_options 
   for (size_t c = 0; c < cols; c++) {
     double v;
     const char *start = p;
-    if (!field_number(&p, end, o->delimiter, &v)) {
+    if (!field_number(&p, end, o->delimiter, &v) || !isfinite((descent_real)v)) {
       int len = 0;
       while (start + len < end && start[len] != o->delimiter && len < 24) len++;
       return descent_fail(DESCENT_EFORMAT,

@@ -10,6 +10,7 @@
  */
 #include "text_file.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,7 @@ static int parse_line(const char *p, const char *name, size_t line, size_t featu
                           index, last);
     p = end + 1;
     double v;
-    if (!text_parse_number(&p, &v))
+    if (!text_parse_number(&p, &v) || !isfinite((descent_real)v))
       return descent_fail(DESCENT_EFORMAT,
                           "%s: line %zu: the value of index %llu is not a finite "
                           "number",
