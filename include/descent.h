@@ -333,11 +333,36 @@ typedef struct descent_net descent_net;
  *   LAYER, LAYER, ...           a general layer list, e.g.
  *                               "dense(256), relu, dense(10)". Commas or
  *                               whitespace separate layers.
- * Layers: dense(OUT[, init=he|glorot][, bias=1|0]), relu, tanh, sigmoid.
- * Weights are initialized from seed: He normal for a dense layer followed by
- * relu, Glorot uniform otherwise (init= overrides); biases start at zero.
+ *   cnn:fmnist_2c2d             DeepOBS's Fashion-MNIST CNN: "conv(32, 5,
+ *                               pad=2), relu, maxpool(2), conv(64, 5, pad=2),
+ *                               relu, maxpool(2), flatten, dense(1024), relu,
+ *                               dense(10)", weights truncated normal (std
+ *                               0.05), biases 0.05, as DeepOBS initializes it.
+ * Layers (shapes are per example; images are C x H x W):
+ *   dense(OUT[, init=auto|he|glorot|tnormal][, bias=1|0][, std=0.05][, bias_init=0])
+ *                               y = W x + b on the input seen as a flat vector
+ *   conv(OUT, KERNEL[, stride=1][, pad=0][, bias=1][, init=...][, std=][, bias_init=])
+ *                               2D convolution as PyTorch's Conv2d, square
+ *                               kernel, zero padding on each side
+ *   maxpool(KERNEL[, stride=KERNEL][, pad=0]), avgpool(...)
+ *                               as MaxPool2d and AvgPool2d (padding at most
+ *                               KERNEL/2; avgpool divides by KERNEL^2)
+ *   flatten                     C x H x W to a vector (dense does it anyway;
+ *                               it matters before batchnorm)
+ *   batchnorm([momentum=0.1][, eps=1e-5])
+ *                               as BatchNorm1d on a vector (per feature) and
+ *                               BatchNorm2d on an image (per channel)
+ *   dropout([p=0.5])            inverted dropout, off in evaluation
+ *   relu, tanh, sigmoid
+ * Weights are initialized from seed: He normal for a layer followed by relu,
+ * Glorot uniform otherwise (init= overrides; tnormal is a normal of std
+ * `std` redrawn beyond two deviations); biases start at bias_init (zero).
+ * Dropout masks come from a second RNG seeded from seed (see
+ * descent_net_get_rng).
  * max_batch is the largest batch the network will be given (activations are
- * allocated once, for that size). */
+ * allocated once, for that size). Convolutions work on up to
+ * descent_get_threads() examples at once, as set when the network is created:
+ * set the thread count first. */
 int descent_net_create(descent_net **out, const char *spec, const descent_shape *input,
                        descent_loss_kind loss, size_t max_batch, uint64_t seed);
 void descent_net_free(descent_net *net);
@@ -371,6 +396,25 @@ int descent_net_import_safetensors(descent_net *net, const char *path);
  * whole data set, in evaluation mode, in batches of at most max_batch. */
 int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *loss,
                          double *accuracy);
+
+/* The network's non-learned state: batch norm's running means and variances,
+ * in one flat array with its table of named tensors ("layer2.batchnorm.
+ * running_mean"). Saved with the model; optimizers never see it. count may be
+ * NULL. */
+descent_real *descent_net_buffers(descent_net *net, size_t *count);
+const descent_tensor_info *descent_net_buffer_tensors(const descent_net *net, size_t *count);
+
+/* The state of the RNG that draws dropout masks: saving it and restoring it
+ * replays the same masks (a checkpoint saves it; a gradient check restores it
+ * before each evaluation to keep one mask). */
+void descent_net_get_rng(const descent_net *net, descent_rng *rng);
+void descent_net_set_rng(descent_net *net, const descent_rng *rng);
+
+/* What the network was built from. */
+const char *descent_net_spec(const descent_net *net);
+descent_shape descent_net_input_shape(const descent_net *net);
+descent_loss_kind descent_net_loss(const descent_net *net);
+size_t descent_net_max_batch(const descent_net *net);
 
 /* ------------------------------------------------------------------------ */
 /* Learning-rate schedules                                                  */

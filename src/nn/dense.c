@@ -7,35 +7,26 @@
  */
 #include "layer.h"
 
-#include <math.h>
 #include <string.h>
 
 static const spec_param dense_params[] = {
     {"out", SPEC_INTEGER, 0, 1, 1 << 24, 0, 0, 1, "number of outputs"},
-    {"init", SPEC_TEXT, 0, 0, 0, 0, 0, 0, "he, glorot or auto"},
+    {"init", SPEC_TEXT, 0, 0, 0, 0, 0, 0, "auto, he, glorot or tnormal"},
     {"bias", SPEC_BOOL, 1, 0, 1, 0, 0, 0, "1: add a learned bias"},
+    {"std", SPEC_NUMBER, 0.05, 0, 10, 1, 0, 0, "standard deviation of init=tnormal"},
+    {"bias_init", SPEC_NUMBER, 0, -10, 10, 0, 0, 0, "initial value of the bias"},
 };
 
 static int dense_configure(layer *l, const spec_call *call) {
-  double v[3];
-  const char *texts[3];
-  int rc = spec_bind(call, dense_params, 3, v, texts, "model spec");
+  double v[5];
+  const char *texts[5];
+  int rc = spec_bind(call, dense_params, 5, v, texts, "model spec");
   if (rc) return rc;
   l->units = (size_t)v[0];
   l->bias = (int)v[2];
-  l->init_kind = LAYER_INIT_AUTO;
-  if (texts[1]) {
-    if (strcmp(texts[1], "he") == 0)
-      l->init_kind = LAYER_INIT_HE;
-    else if (strcmp(texts[1], "glorot") == 0)
-      l->init_kind = LAYER_INIT_GLOROT;
-    else if (strcmp(texts[1], "auto") != 0)
-      return descent_fail(DESCENT_EINVAL,
-                          "model spec: dense(init=%s): unknown initialization; valid choices: "
-                          "auto, he, glorot",
-                          texts[1]);
-  }
-  return DESCENT_OK;
+  l->init_std = v[3];
+  l->bias_init = v[4];
+  return layer_parse_init(l, texts[1]);
 }
 
 static int dense_setup(layer *l) {
@@ -64,18 +55,9 @@ static int dense_tensors(const layer *l, descent_tensor_info *t) {
 }
 
 static void dense_init(layer *l, descent_real *params, const layer *next, descent_rng *rng) {
-  layer_init kind = l->init_kind;
-  if (kind == LAYER_INIT_AUTO) kind = layer_is_relu(next) ? LAYER_INIT_HE : LAYER_INIT_GLOROT;
-  size_t fan_in = l->in_size, fan_out = l->units, count = fan_in * fan_out;
-  if (kind == LAYER_INIT_HE) {
-    double std = sqrt(2.0 / (double)fan_in);
-    for (size_t i = 0; i < count; i++) params[i] = (descent_real)(std * descent_rng_normal(rng));
-  } else {
-    double limit = sqrt(6.0 / (double)(fan_in + fan_out));
-    for (size_t i = 0; i < count; i++)
-      params[i] = (descent_real)(limit * (2.0 * descent_rng_uniform(rng) - 1.0));
-  }
-  if (l->bias) memset(params + count, 0, fan_out * sizeof *params);
+  size_t count = l->units * l->in_size;
+  layer_init_weights(l, params, count, l->in_size, l->units, l->bias ? params + count : NULL,
+                     l->units, next, rng);
 }
 
 static void dense_forward(layer *l, const descent_real *params, const descent_real *x,
@@ -112,7 +94,7 @@ static void dense_backward(layer *l, const descent_real *params, const descent_r
 
 const layer_ops layer_dense = {
     .name = "dense",
-    .usage = "dense(OUT[, init=auto|he|glorot][, bias=1|0])",
+    .usage = "dense(OUT[, init=auto|he|glorot|tnormal][, bias=1|0][, std=0.05][, bias_init=0])",
     .configure = dense_configure,
     .setup = dense_setup,
     .tensors = dense_tensors,

@@ -6,6 +6,20 @@
  * them, and writes their gradient, through the pointers the network hands it,
  * so a layer never owns parameter memory. The network keeps every layer's
  * output for the backward pass.
+ *
+ * Besides parameters a layer may ask for three kinds of memory, all allocated
+ * once by the network when it is created (a training step allocates nothing):
+ *  - buffers: non-learned state that is part of the model (batch norm's
+ *    running mean and variance). They live in the network's flat buffer array
+ *    at buffer_offset, are saved with the model and never seen by optimizers.
+ *  - scratch: memory the layer keeps from forward to backward (pooling's
+ *    argmax, dropout's mask, batch norm's batch statistics), scratch_bytes,
+ *    64-byte aligned, its own.
+ *  - work: temporary memory used within one forward or backward call (the
+ *    convolution's im2col columns), work_bytes; one area, the largest any
+ *    layer asks for, is shared by all layers.
+ * Layers that draw random numbers (dropout) use the network's RNG, rng, whose
+ * state is part of what a checkpoint saves.
  */
 #ifndef DESCENT_LAYER_H
 #define DESCENT_LAYER_H
@@ -15,19 +29,27 @@
 
 typedef struct layer layer;
 
-typedef enum layer_init { LAYER_INIT_AUTO, LAYER_INIT_HE, LAYER_INIT_GLOROT } layer_init;
+typedef enum layer_init {
+  LAYER_INIT_AUTO,   /* he before relu, glorot otherwise */
+  LAYER_INIT_HE,     /* normal, std sqrt(2 / fan_in) */
+  LAYER_INIT_GLOROT, /* uniform, limit sqrt(6 / (fan_in + fan_out)) */
+  LAYER_INIT_TNORMAL /* normal with std init_std, redrawn beyond 2 std (TF/DeepOBS) */
+} layer_init;
 
 typedef struct layer_ops {
   const char *name;
   const char *usage; /* e.g. "dense(OUT[, init=he|glorot][, bias=1|0])" */
   /* Reads the spec's arguments into the layer's config. */
   int (*configure)(layer *l, const spec_call *call);
-  /* Given l->in, sets l->out and l->n_params; refuses inputs it cannot take. */
+  /* Given l->in and l->max_batch, sets l->out, l->n_params and, where needed,
+     l->n_buffers, l->scratch_bytes and l->work_bytes; refuses inputs it
+     cannot take. */
   int (*setup)(layer *l);
   /* Names and shapes its tensors (up to 4) in table; returns how many. */
   int (*tensors)(const layer *l, descent_tensor_info *table);
-  /* Initializes its parameters. next is the following layer (NULL if last),
-     used to pick He or Glorot by the activation that follows. */
+  /* Initializes its parameters (and buffers, through l->buffers). next is the
+     following layer (NULL if last), used to pick He or Glorot by the
+     activation that follows. */
   void (*init)(layer *l, descent_real *params, const layer *next, descent_rng *rng);
   /* y = f(x) for n examples; train selects training behaviour. */
   void (*forward)(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
@@ -36,6 +58,12 @@ typedef struct layer_ops {
   void (*backward)(layer *l, const descent_real *params, const descent_real *x,
                    const descent_real *y, const descent_real *dy, descent_real *dx,
                    descent_real *dparams, size_t n);
+  /* Optional. Names and shapes its buffers (up to 4) in table; returns how
+     many. */
+  int (*buffer_tensors)(const layer *l, descent_tensor_info *table);
+  /* Optional. Refuses a batch it cannot process (batch norm in training mode
+     needs more than one value per channel). */
+  int (*check_batch)(const layer *l, size_t n, int train);
 } layer_ops;
 
 struct layer {
@@ -44,24 +72,64 @@ struct layer {
   descent_shape in, out;
   size_t in_size, out_size; /* elements per example */
   size_t n_params;
-  size_t param_offset; /* into the network's flat buffer */
+  size_t param_offset; /* into the network's flat parameter buffer */
+  size_t n_buffers;
+  size_t buffer_offset; /* into the network's flat buffer array */
+  size_t max_batch;     /* set by the network before setup */
+  int work_slots;       /* threads that may work at once; set before setup */
+  size_t scratch_bytes, work_bytes;
+  /* Memory handed over by the network after setup. */
+  descent_real *buffers; /* n_buffers values, or NULL */
+  void *scratch;         /* scratch_bytes, or NULL */
+  void *work;            /* at least work_bytes, or NULL */
+  descent_rng *rng;      /* the network's RNG */
   /* Configuration, by kind (unused fields stay zero). */
-  size_t units;         /* dense: outputs */
-  int bias;             /* dense: has a bias */
-  layer_init init_kind; /* dense: initialization */
+  size_t units;         /* dense: outputs; conv: output channels */
+  int bias;             /* dense, conv: has a bias */
+  layer_init init_kind; /* dense, conv: initialization */
+  double init_std;      /* dense, conv: std of init=tnormal */
+  double bias_init;     /* dense, conv: initial bias value */
+  size_t kernel;        /* conv, pooling: window size (square) */
+  size_t stride;        /* conv, pooling */
+  size_t pad;           /* conv, pooling: zero (or -inf) padding on each side */
+  double momentum;      /* batchnorm: running statistics' update factor */
+  double eps;           /* batchnorm: added to the variance */
+  double drop;          /* dropout: probability of zeroing an element */
 };
 
 /* Finds a layer kind by name; NULL if unknown. */
 const layer_ops *layer_find(const char *name);
-/* "dense, relu, tanh, sigmoid" for messages. */
+/* "dense, relu, tanh, sigmoid, ..." for messages. */
 void layer_list_names(char *buf, size_t cap);
 
 extern const layer_ops layer_dense;
 extern const layer_ops layer_relu;
 extern const layer_ops layer_tanh;
 extern const layer_ops layer_sigmoid;
+extern const layer_ops layer_conv;
+extern const layer_ops layer_maxpool;
+extern const layer_ops layer_avgpool;
+extern const layer_ops layer_flatten;
+extern const layer_ops layer_batchnorm;
+extern const layer_ops layer_dropout;
 
 /* True for the activations after which He initialization is the right scale. */
 int layer_is_relu(const layer *l);
+
+/* The weight-initialization arguments shared by dense and conv: init=, std=,
+   bias_init=. parse_init reads the init= text (NULL: auto). */
+int layer_parse_init(layer *l, const char *text);
+/* Fills count weights with fan_in and fan_out per l's init kind, then the
+   bias (if any) with l->bias_init. */
+void layer_init_weights(const layer *l, descent_real *w, size_t count, size_t fan_in,
+                        size_t fan_out, descent_real *bias, size_t bias_count, const layer *next,
+                        descent_rng *rng);
+
+/* The (C, H, W) view of an input shape: {C, H, W} as is, {H, W} as one
+   channel. Returns 0 for other shapes. */
+int layer_image_dims(const descent_shape *s, size_t *c, size_t *h, size_t *w);
+
+/* Element-wise loops are parallel only when large enough to pay for the fork. */
+#define LAYER_PARALLEL_MIN 32768
 
 #endif /* DESCENT_LAYER_H */

@@ -2,14 +2,17 @@
  * network.c - a sequential network as an objective.
  *
  * Memory is laid out once, at creation: the flat parameter and gradient
- * buffers (each layer owns a slice), one activation buffer per layer sized for
- * max_batch, and two ping-pong buffers for the backward pass. A training step
- * then allocates nothing.
+ * buffers (each layer owns a slice), the flat array of non-learned buffers
+ * (batch-norm statistics), one activation buffer per layer sized for
+ * max_batch, each layer's scratch, one work area shared by all layers, and two
+ * ping-pong buffers for the backward pass. A training step then allocates
+ * nothing.
  */
 #include "network_internal.h"
 
 #include "loss.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,25 +28,67 @@ static const descent_objective_ops net_ops = {
 
 static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, size_t *n_tensors) {
   descent_shape shape = net->input;
-  size_t width = net->input_size, params = 0, tensors = 0;
+  size_t width = net->input_size, params = 0, tensors = 0, buffers = 0, buffer_tensors = 0;
+  int slots = omp_get_max_threads();
   for (size_t i = 0; i < net->n_layers; i++) {
     layer *l = &net->layers[i];
     l->in = shape;
     l->in_size = descent_shape_size(&shape);
+    l->max_batch = net->max_batch;
+    l->work_slots = slots > 0 ? slots : 1;
+    l->rng = &net->rng;
     int rc = l->ops->setup(l);
     if (rc) return rc;
     l->param_offset = params;
-    if (params > (size_t)-1 - l->n_params)
+    l->buffer_offset = buffers;
+    if (params > (size_t)-1 - l->n_params || buffers > (size_t)-1 - l->n_buffers)
       return descent_fail(DESCENT_ERANGE, "model spec: too many parameters");
     params += l->n_params;
+    buffers += l->n_buffers;
     descent_tensor_info scratch[4];
     tensors += (size_t)l->ops->tensors(l, scratch);
+    if (l->ops->buffer_tensors) buffer_tensors += (size_t)l->ops->buffer_tensors(l, scratch);
     shape = l->out;
     if (l->out_size > width) width = l->out_size;
   }
+  net->n_buffers = buffers;
+  net->n_buffer_tensors = buffer_tensors;
   *max_width = width;
   *n_params = params;
   *n_tensors = tensors;
+  return DESCENT_OK;
+}
+
+/* Buffers, scratch and the shared work area, then each layer's pointers. */
+static int allocate_layer_memory(descent_net *net) {
+  net->buffers = descent_alloc_real(net->n_buffers, "buffers");
+  net->buffer_tensors = descent_calloc(net->n_buffer_tensors ? net->n_buffer_tensors : 1,
+                                       sizeof *net->buffer_tensors, "buffer table");
+  net->scratch = descent_calloc(net->n_layers, sizeof *net->scratch, "scratch");
+  if (!net->buffers || !net->buffer_tensors || !net->scratch) return DESCENT_ENOMEM;
+  size_t work = 0, t = 0;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    layer *l = &net->layers[i];
+    if (l->work_bytes > work) work = l->work_bytes;
+    l->buffers = l->n_buffers ? net->buffers + l->buffer_offset : NULL;
+    if (l->scratch_bytes) {
+      size_t reals = (l->scratch_bytes + sizeof(descent_real) - 1) / sizeof(descent_real);
+      net->scratch[i] = l->scratch = descent_alloc_real(reals, "layer scratch");
+      if (!l->scratch) return DESCENT_ENOMEM;
+    }
+    if (l->ops->buffer_tensors) {
+      int count = l->ops->buffer_tensors(l, net->buffer_tensors + t);
+      for (int j = 0; j < count; j++) net->buffer_tensors[t + (size_t)j].offset += l->buffer_offset;
+      t += (size_t)count;
+    }
+  }
+  if (work) {
+    net->work =
+        descent_alloc_real((work + sizeof(descent_real) - 1) / sizeof(descent_real), "work area");
+    if (!net->work) return DESCENT_ENOMEM;
+    for (size_t i = 0; i < net->n_layers; i++)
+      if (net->layers[i].work_bytes) net->layers[i].work = net->work;
+  }
   return DESCENT_OK;
 }
 
@@ -76,7 +121,7 @@ static int allocate(descent_net *net, size_t max_width, size_t n_params, size_t 
     t += (size_t)count;
   }
   obj->n_tensors = t;
-  return DESCENT_OK;
+  return allocate_layer_memory(net);
 }
 
 int descent_net_create(descent_net **out, const char *spec, const descent_shape *input,
@@ -95,6 +140,14 @@ int descent_net_create(descent_net **out, const char *spec, const descent_shape 
   net->max_batch = max_batch;
   net->objective.ops = &net_ops;
   net->objective.impl = net;
+  descent_rng_seed(&net->rng, seed ^ 0xd5a0c7e5d5a0c7e5ULL);
+  size_t spec_len = spec ? strlen(spec) : 0;
+  net->spec = descent_calloc(spec_len + 1, 1, "model spec");
+  if (!net->spec) {
+    descent_net_free(net);
+    return DESCENT_ENOMEM;
+  }
+  if (spec) memcpy(net->spec, spec, spec_len);
   size_t max_width = 0, n_params = 0, n_tensors = 0;
   int rc = net_spec_parse(spec, net->input_size, &net->layers, &net->n_layers);
   if (!rc) rc = setup_layers(net, &max_width, &n_params, &n_tensors);
@@ -126,6 +179,13 @@ void descent_net_free(descent_net *net) {
   descent_free_real(net->grad_a);
   descent_free_real(net->grad_b);
   free(net->row_loss);
+  free(net->spec);
+  descent_free_real(net->buffers);
+  free(net->buffer_tensors);
+  if (net->scratch)
+    for (size_t i = 0; i < net->n_layers; i++) descent_free_real(net->scratch[i]);
+  free(net->scratch);
+  descent_free_real(net->work);
   free(net);
 }
 
@@ -133,15 +193,56 @@ descent_objective *descent_net_objective(descent_net *net) {
   return &net->objective;
 }
 
+descent_real *descent_net_buffers(descent_net *net, size_t *count) {
+  if (count) *count = net->n_buffers;
+  return net->buffers;
+}
+
+const descent_tensor_info *descent_net_buffer_tensors(const descent_net *net, size_t *count) {
+  if (count) *count = net->n_buffer_tensors;
+  return net->buffer_tensors;
+}
+
+void descent_net_get_rng(const descent_net *net, descent_rng *rng) {
+  *rng = net->rng;
+}
+
+void descent_net_set_rng(descent_net *net, const descent_rng *rng) {
+  net->rng = *rng;
+}
+
+const char *descent_net_spec(const descent_net *net) {
+  return net->spec;
+}
+
+descent_shape descent_net_input_shape(const descent_net *net) {
+  return net->input;
+}
+
+descent_loss_kind descent_net_loss(const descent_net *net) {
+  return net->loss;
+}
+
+size_t descent_net_max_batch(const descent_net *net) {
+  return net->max_batch;
+}
+
 size_t descent_net_outputs(const descent_net *net) {
   return net->layers[net->n_layers - 1].out_size;
 }
 
-static int check_batch(const descent_net *net, const descent_batch *batch) {
+static int check_batch(const descent_net *net, const descent_batch *batch, int train) {
   if (!batch || !batch->x) return descent_fail(DESCENT_EINVAL, "a network needs a batch of inputs");
   if (batch->n == 0 || batch->n > net->max_batch)
     return descent_fail(DESCENT_ESHAPE, "batch of %zu examples; this network takes 1 to %zu",
                         batch->n, net->max_batch);
+  for (size_t i = 0; i < net->n_layers; i++) {
+    const layer *l = &net->layers[i];
+    if (l->ops->check_batch) {
+      int rc = l->ops->check_batch(l, batch->n, train);
+      if (rc) return rc;
+    }
+  }
   return DESCENT_OK;
 }
 
@@ -156,7 +257,7 @@ static void forward(descent_net *net, const descent_real *x, size_t n, int train
 
 static int net_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
   descent_net *net = obj->impl;
-  int rc = check_batch(net, batch);
+  int rc = check_batch(net, batch, 1);
   if (rc) return rc;
   size_t n = batch->n, last = net->n_layers - 1;
   forward(net, batch->x, n, 1);
@@ -178,7 +279,7 @@ static int net_value_and_grad(descent_objective *obj, const descent_batch *batch
 
 static int net_value(descent_objective *obj, const descent_batch *batch, double *loss) {
   descent_net *net = obj->impl;
-  int rc = check_batch(net, batch);
+  int rc = check_batch(net, batch, 1);
   if (rc) return rc;
   size_t last = net->n_layers - 1;
   forward(net, batch->x, batch->n, 1);
@@ -188,7 +289,7 @@ static int net_value(descent_objective *obj, const descent_batch *batch, double 
 
 int descent_net_predict(descent_net *net, const descent_real *x, size_t n, descent_real *out) {
   descent_batch batch = {.n = n, .x = x};
-  int rc = check_batch(net, &batch);
+  int rc = check_batch(net, &batch, 0);
   if (rc) return rc;
   forward(net, x, n, 0);
   memcpy(out, net->acts[net->n_layers - 1], n * descent_net_outputs(net) * sizeof *out);
@@ -238,7 +339,9 @@ size_t descent_net_describe(const descent_net *net, char *buf, size_t cap) {
     APPEND("  %-16s %10s -> %-10s %10zu params\n", l->name, shape_text(&l->in, a, sizeof a),
            shape_text(&l->out, b, sizeof b), l->n_params);
   }
-  APPEND("loss %s, %zu parameters\n", descent_loss_name(net->loss), net->objective.n_params);
+  APPEND("loss %s, %zu parameters", descent_loss_name(net->loss), net->objective.n_params);
+  if (net->n_buffers) APPEND(", %zu buffer values (not trained)", net->n_buffers);
+  APPEND("\n");
 #undef APPEND
   return used;
 }

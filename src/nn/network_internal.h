@@ -20,6 +20,15 @@ struct descent_net {
   descent_real *grad_a; /* ping-pong buffers for d(loss)/d(activations) */
   descent_real *grad_b;
   double *row_loss; /* max_batch per-example losses */
+  char *spec;       /* the spec text the network was built from */
+  /* Non-learned state (batch-norm running statistics), with its table. */
+  descent_real *buffers;
+  size_t n_buffers;
+  descent_tensor_info *buffer_tensors;
+  size_t n_buffer_tensors;
+  void **scratch;  /* scratch[i]: layer i's scratch, or NULL */
+  void *work;      /* the work area all layers share */
+  descent_rng rng; /* drives dropout masks */
 };
 
 /* Parses a spec into configured (not yet set up) layers. */

@@ -1,8 +1,8 @@
 /*
- * spec.c - turns a model spec ("mlp:784-256-10" or "dense(256), relu, ...")
- * into configured layers.
+ * spec.c - turns a model spec ("mlp:784-256-10", "cnn:fmnist_2c2d" or
+ * "dense(256), relu, ...") into configured layers.
  *
- * The mlp shorthand is rewritten into the general layer list first, so both
+ * The mlp and cnn shorthands are rewritten into the general layer list first, so both
  * forms share one parser and one set of messages.
  */
 #include "network_internal.h"
@@ -62,6 +62,32 @@ static int expand_mlp(const char *spec, size_t input_size, char *out, size_t cap
   return DESCENT_OK;
 }
 
+/* Named networks, written out in the layer syntax. */
+static const struct {
+  const char *name, *layers;
+} named_cnns[] = {
+    /* DeepOBS's fmnist_2c2d (deepobs/pytorch/testproblems/testproblems_modules.py,
+       net_mnist_2c2d): 5x5 convolutions with 'same' padding, 2x2 max pooling
+       with stride 2, weights truncated normal with std 0.05, biases 0.05. */
+    {"fmnist_2c2d", "conv(32, 5, pad=2, init=tnormal, std=0.05, bias_init=0.05), relu, "
+                    "maxpool(2), "
+                    "conv(64, 5, pad=2, init=tnormal, std=0.05, bias_init=0.05), relu, "
+                    "maxpool(2), flatten, "
+                    "dense(1024, init=tnormal, std=0.05, bias_init=0.05), relu, "
+                    "dense(10, init=tnormal, std=0.05, bias_init=0.05)"},
+};
+
+static int expand_cnn(const char *spec, const char **out) {
+  const char *name = spec + 4;
+  for (size_t i = 0; i < sizeof named_cnns / sizeof named_cnns[0]; i++)
+    if (strcmp(name, named_cnns[i].name) == 0) {
+      *out = named_cnns[i].layers;
+      return DESCENT_OK;
+    }
+  return descent_fail(DESCENT_EINVAL, "model spec '%s': unknown network '%s'; valid: fmnist_2c2d",
+                      spec, name);
+}
+
 int net_spec_parse(const char *spec, size_t input_size, layer **out_layers, size_t *out_count) {
   char expanded[4096];
   if (!spec || !*spec)
@@ -70,6 +96,9 @@ int net_spec_parse(const char *spec, size_t input_size, layer **out_layers, size
     int rc = expand_mlp(spec, input_size, expanded, sizeof expanded);
     if (rc) return rc;
     spec = expanded;
+  } else if (strncmp(spec, "cnn:", 4) == 0) {
+    int rc = expand_cnn(spec, &spec);
+    if (rc) return rc;
   }
   spec_span items[SPEC_MAX_ITEMS];
   int n = 0;
@@ -88,7 +117,7 @@ int net_spec_parse(const char *spec, size_t input_size, layer **out_layers, size
       layer_list_names(names, sizeof names);
       rc = descent_fail(DESCENT_EINVAL,
                         "model spec: unknown layer '%s' (item %d); valid layers: %s, or the "
-                        "shorthand mlp:IN-H1-...-OUT",
+                        "shorthands mlp:IN-H1-...-OUT and cnn:fmnist_2c2d",
                         call.name, i + 1, names);
       goto fail;
     }

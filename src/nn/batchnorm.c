@@ -1,0 +1,210 @@
+/*
+ * batchnorm.c - batch normalization (Ioffe & Szegedy 2015), as PyTorch's
+ * BatchNorm1d and BatchNorm2d: the lecture's idea 2, whitening each hidden
+ * unit over the batch.
+ *
+ * Channels are the first dimension of an example's shape: a flat vector of C
+ * features is normalized per feature over the batch (BatchNorm1d), a
+ * C x H x W activation per channel over the batch and the positions
+ * (BatchNorm2d). In training, y = gamma (x - mean) / sqrt(var + eps) + beta
+ * with the batch's mean and biased variance, and the running statistics move
+ * as PyTorch's: running = (1 - momentum) running + momentum batch, the
+ * variance unbiased (times N / (N - 1)). In evaluation the running statistics
+ * replace the batch's. gamma starts at 1, beta at 0, the running mean at 0 and
+ * the running variance at 1.
+ *
+ * Statistics are summed in double, per channel, over examples and then
+ * positions in order; threads split the channels, never a sum, so the result
+ * does not depend on the thread count.
+ */
+#include "layer.h"
+
+#include <math.h>
+#include <string.h>
+
+static const spec_param bn_params[] = {
+    {"momentum", SPEC_NUMBER, 0.1, 0, 1, 0, 0, 0, "update factor of the running statistics"},
+    {"eps", SPEC_NUMBER, 1e-5, 0, 1, 1, 0, 0, "added to the variance"},
+};
+
+/* Channels per parallel block: whole rows of a flat input, single channels
+   when each holds many positions. */
+#define BN_BLOCK 64
+
+static int bn_configure(layer *l, const spec_call *call) {
+  double v[2];
+  int rc = spec_bind(call, bn_params, 2, v, NULL, "model spec");
+  if (rc) return rc;
+  l->momentum = v[0];
+  l->eps = v[1];
+  return DESCENT_OK;
+}
+
+static void bn_dims(const layer *l, size_t *c, size_t *s) {
+  *c = l->in.dims[0];
+  *s = l->in_size / *c;
+}
+
+static size_t bn_block(size_t s) {
+  return s >= BN_BLOCK ? 1 : BN_BLOCK / s;
+}
+
+static int bn_setup(layer *l) {
+  size_t c, s;
+  bn_dims(l, &c, &s);
+  l->out = l->in;
+  l->out_size = l->in_size;
+  l->n_params = 2 * c;
+  l->n_buffers = 2 * c;
+  l->scratch_bytes = 2 * c * sizeof(double); /* the batch's mean and 1/std */
+  return DESCENT_OK;
+}
+
+static int bn_tensors(const layer *l, descent_tensor_info *t) {
+  size_t c = l->in.dims[0];
+  snprintf(t[0].name, sizeof t[0].name, "%s.weight", l->name);
+  snprintf(t[1].name, sizeof t[1].name, "%s.bias", l->name);
+  for (int i = 0; i < 2; i++) {
+    t[i].offset = (size_t)i * c;
+    t[i].size = c;
+    t[i].shape = (descent_shape){1, {c}};
+  }
+  return 2;
+}
+
+static int bn_buffer_tensors(const layer *l, descent_tensor_info *t) {
+  size_t c = l->in.dims[0];
+  snprintf(t[0].name, sizeof t[0].name, "%s.running_mean", l->name);
+  snprintf(t[1].name, sizeof t[1].name, "%s.running_var", l->name);
+  for (int i = 0; i < 2; i++) {
+    t[i].offset = (size_t)i * c;
+    t[i].size = c;
+    t[i].shape = (descent_shape){1, {c}};
+  }
+  return 2;
+}
+
+static void bn_init(layer *l, descent_real *params, const layer *next, descent_rng *rng) {
+  size_t c = l->in.dims[0];
+  for (size_t i = 0; i < c; i++) {
+    params[i] = 1, params[c + i] = 0;
+    l->buffers[i] = 0, l->buffers[c + i] = 1;
+  }
+}
+
+static int bn_check_batch(const layer *l, size_t n, int train) {
+  size_t c, s;
+  bn_dims(l, &c, &s);
+  if (train && n * s < 2)
+    return descent_fail(DESCENT_ESHAPE,
+                        "%s: training needs more than one value per channel; got a batch of "
+                        "%zu example(s) of %zu value(s) per channel (use a larger batch)",
+                        l->name, n, s);
+  return DESCENT_OK;
+}
+
+static void bn_forward(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
+                       size_t n, int train) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const descent_real *gamma = params, *beta = params + C;
+  descent_real *run_mean = l->buffers, *run_var = l->buffers + C;
+  double *mean = l->scratch, *inv_std = mean + C;
+  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
+  double count = (double)(n * S);
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    if (train) {
+      double sum[BN_BLOCK] = {0}, sq[BN_BLOCK] = {0};
+      for (size_t e = 0; e < n; e++)
+        for (size_t c = c0; c < c1; c++) {
+          const descent_real *v = x + (e * C + c) * S;
+          for (size_t s = 0; s < S; s++) sum[c - c0] += v[s];
+        }
+      for (size_t c = c0; c < c1; c++) mean[c] = sum[c - c0] / count;
+      for (size_t e = 0; e < n; e++)
+        for (size_t c = c0; c < c1; c++) {
+          const descent_real *v = x + (e * C + c) * S;
+          for (size_t s = 0; s < S; s++) {
+            double d = v[s] - mean[c];
+            sq[c - c0] += d * d;
+          }
+        }
+      for (size_t c = c0; c < c1; c++) {
+        double var = sq[c - c0] / count, m = l->momentum;
+        inv_std[c] = 1.0 / sqrt(var + l->eps);
+        run_mean[c] = (descent_real)((1 - m) * run_mean[c] + m * mean[c]);
+        run_var[c] = (descent_real)((1 - m) * run_var[c] + m * var * count / (count - 1));
+      }
+    } else {
+      for (size_t c = c0; c < c1; c++) {
+        mean[c] = run_mean[c];
+        inv_std[c] = 1.0 / sqrt((double)run_var[c] + l->eps);
+      }
+    }
+    for (size_t e = 0; e < n; e++)
+      for (size_t c = c0; c < c1; c++) {
+        const descent_real *v = x + (e * C + c) * S;
+        descent_real *out = y + (e * C + c) * S;
+        descent_real scale = (descent_real)(gamma[c] * inv_std[c]);
+        descent_real shift = (descent_real)(beta[c] - mean[c] * gamma[c] * inv_std[c]);
+        for (size_t s = 0; s < S; s++) out[s] = v[s] * scale + shift;
+      }
+  }
+}
+
+/* Backward of the training-mode forward, with xhat = (x - mean) / std:
+   dbeta = sum dy, dgamma = sum dy xhat,
+   dx = gamma / std / N (N dy - dbeta - xhat dgamma). */
+static void bn_backward(layer *l, const descent_real *params, const descent_real *x,
+                        const descent_real *y, const descent_real *dy, descent_real *dx,
+                        descent_real *dparams, size_t n) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const descent_real *gamma = params;
+  const double *mean = l->scratch, *inv_std = mean + C;
+  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
+  double count = (double)(n * S);
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    double dbeta[BN_BLOCK] = {0}, dgamma[BN_BLOCK] = {0};
+    for (size_t e = 0; e < n; e++)
+      for (size_t c = c0; c < c1; c++) {
+        const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
+        for (size_t s = 0; s < S; s++) {
+          dbeta[c - c0] += d[s];
+          dgamma[c - c0] += d[s] * (v[s] - mean[c]) * inv_std[c];
+        }
+      }
+    for (size_t c = c0; c < c1; c++) {
+      dparams[c] = (descent_real)dgamma[c - c0];
+      dparams[C + c] = (descent_real)dbeta[c - c0];
+    }
+    if (!dx) continue;
+    for (size_t e = 0; e < n; e++)
+      for (size_t c = c0; c < c1; c++) {
+        const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
+        descent_real *out = dx + (e * C + c) * S;
+        double k = gamma[c] * inv_std[c] / count;
+        for (size_t s = 0; s < S; s++) {
+          double xhat = (v[s] - mean[c]) * inv_std[c];
+          out[s] = (descent_real)(k * (count * d[s] - dbeta[c - c0] - xhat * dgamma[c - c0]));
+        }
+      }
+  }
+}
+
+const layer_ops layer_batchnorm = {
+    .name = "batchnorm",
+    .usage = "batchnorm([momentum=0.1][, eps=1e-5])",
+    .configure = bn_configure,
+    .setup = bn_setup,
+    .tensors = bn_tensors,
+    .init = bn_init,
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .buffer_tensors = bn_buffer_tensors,
+    .check_batch = bn_check_batch,
+};

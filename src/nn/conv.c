@@ -1,0 +1,286 @@
+/*
+ * conv.c - 2D convolution over C x H x W inputs, as PyTorch's Conv2d
+ * (cross-correlation; weights {out, in, k, k}; zero padding; any stride).
+ *
+ * The products go through descent_gemm on im2col columns, one example at a
+ * time: the example's columns, Kc = C*k*k rows by P output positions, are
+ * written to a slice of the shared work area small enough to stay in the
+ * core's cache, and the GEMM W (out x Kc) times columns writes the example's
+ * output (out x P, already PyTorch's channel-major layout) in place.
+ * Examples are handed to threads in groups of CONV_GROUP, each thread with
+ * its own slice (the BLAS runs single-threaded inside a parallel region).
+ *
+ * Backward, per example: the weight gradient dY (out x P) times columns^T,
+ * recomputing the columns rather than storing them for the whole batch (the
+ * copy costs 1/(2*out) of the GEMM); the input gradient W^T dY, scattered
+ * back by col2im. Each group accumulates its own partial weight gradient,
+ * examples in order, and the partials are summed in group order, so the
+ * result does not depend on the number of threads.
+ */
+#include "layer.h"
+
+#include <omp.h>
+#include <string.h>
+
+/* Examples per group: the unit of work of a thread, and of the weight
+   gradient's partial sums. */
+#define CONV_GROUP 8
+
+static const spec_param conv_params[] = {
+    {"out", SPEC_INTEGER, 0, 1, 1 << 16, 0, 0, 1, "number of output channels"},
+    {"kernel", SPEC_INTEGER, 0, 1, 64, 0, 0, 1, "kernel size (square)"},
+    {"stride", SPEC_INTEGER, 1, 1, 64, 0, 0, 0, "step between windows"},
+    {"pad", SPEC_INTEGER, 0, 0, 64, 0, 0, 0, "zero padding on each side"},
+    {"bias", SPEC_BOOL, 1, 0, 1, 0, 0, 0, "1: add a learned bias per channel"},
+    {"init", SPEC_TEXT, 0, 0, 0, 0, 0, 0, "auto, he, glorot or tnormal"},
+    {"std", SPEC_NUMBER, 0.05, 0, 10, 1, 0, 0, "standard deviation of init=tnormal"},
+    {"bias_init", SPEC_NUMBER, 0, -10, 10, 0, 0, 0, "initial value of the bias"},
+};
+enum { N_CONV_PARAMS = sizeof conv_params / sizeof conv_params[0] };
+
+/* The sizes every pass needs, derived from the layer. */
+typedef struct conv_geometry {
+  size_t c, h, w;   /* input channels and size */
+  size_t o, ho, wo; /* output channels and size */
+  size_t k, s, pad;
+  size_t p;  /* output positions per example, ho * wo */
+  size_t kc; /* rows of the columns, c * k * k */
+} conv_geometry;
+
+static void conv_geometry_of(const layer *l, conv_geometry *g) {
+  layer_image_dims(&l->in, &g->c, &g->h, &g->w);
+  g->o = l->units;
+  g->k = l->kernel, g->s = l->stride, g->pad = l->pad;
+  g->ho = (g->h + 2 * g->pad - g->k) / g->s + 1;
+  g->wo = (g->w + 2 * g->pad - g->k) / g->s + 1;
+  g->p = g->ho * g->wo;
+  g->kc = g->c * g->k * g->k;
+}
+
+/* Reals per work slot: one example's columns and its padded input, each
+   rounded to a cache line. */
+static size_t round16(size_t n) {
+  return (n + 15) / 16 * 16;
+}
+
+static size_t padded_reals(const conv_geometry *g) {
+  return round16(g->c * (g->h + 2 * g->pad) * (g->w + 2 * g->pad));
+}
+
+static size_t slot_reals(const conv_geometry *g) {
+  return round16(g->kc * g->p) + padded_reals(g);
+}
+
+static size_t partial_reals(const conv_geometry *g) {
+  return round16(g->o * g->kc + g->o);
+}
+
+static int conv_configure(layer *l, const spec_call *call) {
+  double v[N_CONV_PARAMS];
+  const char *texts[N_CONV_PARAMS];
+  int rc = spec_bind(call, conv_params, N_CONV_PARAMS, v, texts, "model spec");
+  if (rc) return rc;
+  l->units = (size_t)v[0];
+  l->kernel = (size_t)v[1];
+  l->stride = (size_t)v[2];
+  l->pad = (size_t)v[3];
+  l->bias = (int)v[4];
+  l->init_std = v[6];
+  l->bias_init = v[7];
+  return layer_parse_init(l, texts[5]);
+}
+
+static int conv_setup(layer *l) {
+  size_t c, h, w;
+  if (!layer_image_dims(&l->in, &c, &h, &w))
+    return descent_fail(DESCENT_ESHAPE,
+                        "model spec: %s needs image inputs (C x H x W or H x W), got %d "
+                        "dimension(s); put it before any flatten or dense layer",
+                        l->name, l->in.ndim);
+  if (h + 2 * l->pad < l->kernel || w + 2 * l->pad < l->kernel)
+    return descent_fail(DESCENT_ESHAPE,
+                        "model spec: %s: kernel %zu is larger than the padded input %zux%zu",
+                        l->name, l->kernel, h + 2 * l->pad, w + 2 * l->pad);
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  size_t weights, act, work;
+  if (!descent_mul_ok(g.o, g.kc, &weights) || weights > ((size_t)1 << 32) ||
+      !descent_mul_ok(g.o, g.p, &act) || act > ((size_t)1 << 32) ||
+      !descent_mul_ok(slot_reals(&g), (size_t)l->work_slots, &work))
+    return descent_fail(DESCENT_ERANGE, "model spec: %s is too large", l->name);
+  l->out = (descent_shape){3, {g.o, g.ho, g.wo}};
+  l->out_size = act;
+  l->n_params = weights + (l->bias ? g.o : 0);
+  size_t groups = (l->max_batch + CONV_GROUP - 1) / CONV_GROUP;
+  size_t total = work + groups * partial_reals(&g);
+  if (!descent_mul_ok(total, sizeof(descent_real), &l->work_bytes))
+    return descent_fail(DESCENT_ERANGE, "model spec: %s is too large", l->name);
+  return DESCENT_OK;
+}
+
+static int conv_tensors(const layer *l, descent_tensor_info *t) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  snprintf(t[0].name, sizeof t[0].name, "%s.weight", l->name);
+  t[0].offset = 0;
+  t[0].size = g.o * g.kc;
+  t[0].shape = (descent_shape){4, {g.o, g.c, g.k, g.k}};
+  if (!l->bias) return 1;
+  snprintf(t[1].name, sizeof t[1].name, "%s.bias", l->name);
+  t[1].offset = t[0].size;
+  t[1].size = g.o;
+  t[1].shape = (descent_shape){1, {g.o}};
+  return 2;
+}
+
+static void conv_init(layer *l, descent_real *params, const layer *next, descent_rng *rng) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  size_t count = g.o * g.kc;
+  layer_init_weights(l, params, count, g.kc, g.o * g.k * g.k, l->bias ? params + count : NULL, g.o,
+                     next, rng);
+}
+
+/* The input with its zero padding made explicit, one example: c planes of
+   (h + 2 pad) x (w + 2 pad). With it im2col and col2im need no bounds tests. */
+static void pad_input(const conv_geometry *g, const descent_real *x, descent_real *padded) {
+  size_t hp = g->h + 2 * g->pad, wp = g->w + 2 * g->pad;
+  for (size_t c = 0; c < g->c; c++) {
+    descent_real *plane = padded + c * hp * wp;
+    memset(plane, 0, g->pad * wp * sizeof *plane);
+    for (size_t i = 0; i < g->h; i++) {
+      descent_real *row = plane + (i + g->pad) * wp;
+      for (size_t j = 0; j < g->pad; j++) row[j] = row[g->pad + g->w + j] = 0;
+      memcpy(row + g->pad, x + (c * g->h + i) * g->w, g->w * sizeof *row);
+    }
+    memset(plane + (g->h + g->pad) * wp, 0, g->pad * wp * sizeof *plane);
+  }
+}
+
+/* Writes one example's columns from its padded input: row (c, kh, kw),
+   column oh*wo + ow holds padded[c][oh*s + kh][ow*s + kw]. */
+static void im2col(const conv_geometry *g, const descent_real *padded, descent_real *cols) {
+  size_t hp = g->h + 2 * g->pad, wp = g->w + 2 * g->pad, s = g->s, wo = g->wo;
+  for (size_t c = 0; c < g->c; c++)
+    for (size_t kh = 0; kh < g->k; kh++)
+      for (size_t kw = 0; kw < g->k; kw++) {
+        descent_real *dst = cols + ((c * g->k + kh) * g->k + kw) * g->p;
+        const descent_real *src = padded + (c * hp + kh) * wp + kw;
+        for (size_t oh = 0; oh < g->ho; oh++, dst += wo, src += s * wp) {
+          if (s == 1)
+            for (size_t ow = 0; ow < wo; ow++) dst[ow] = src[ow];
+          else
+            for (size_t ow = 0; ow < wo; ow++) dst[ow] = src[ow * s];
+        }
+      }
+}
+
+/* The adjoint of im2col: adds each column entry back into the padded input
+   gradient (which the caller zeroed), in a fixed order. */
+static void col2im(const conv_geometry *g, const descent_real *cols, descent_real *padded) {
+  size_t hp = g->h + 2 * g->pad, wp = g->w + 2 * g->pad, s = g->s, wo = g->wo;
+  for (size_t c = 0; c < g->c; c++)
+    for (size_t kh = 0; kh < g->k; kh++)
+      for (size_t kw = 0; kw < g->k; kw++) {
+        const descent_real *src = cols + ((c * g->k + kh) * g->k + kw) * g->p;
+        descent_real *dst = padded + (c * hp + kh) * wp + kw;
+        for (size_t oh = 0; oh < g->ho; oh++, src += wo, dst += s * wp) {
+          if (s == 1)
+            for (size_t ow = 0; ow < wo; ow++) dst[ow] += src[ow];
+          else
+            for (size_t ow = 0; ow < wo; ow++) dst[ow * s] += src[ow];
+        }
+      }
+}
+
+/* The interior of a padded input gradient. */
+static void unpad(const conv_geometry *g, const descent_real *padded, descent_real *dx) {
+  size_t hp = g->h + 2 * g->pad, wp = g->w + 2 * g->pad;
+  for (size_t c = 0; c < g->c; c++)
+    for (size_t i = 0; i < g->h; i++)
+      memcpy(dx + (c * g->h + i) * g->w, padded + (c * hp + i + g->pad) * wp + g->pad,
+             g->w * sizeof *dx);
+}
+
+static int conv_threads(const layer *l) {
+  int t = omp_get_max_threads();
+  return t < l->work_slots ? t : l->work_slots;
+}
+
+static void conv_forward(layer *l, const descent_real *params, const descent_real *x,
+                         descent_real *y, size_t n, int train) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  const descent_real *w = params, *b = l->bias ? params + g.o * g.kc : NULL;
+  size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
+  descent_real *slots = (descent_real *)l->work + groups * partial_reals(&g);
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l)) if (groups > 1)
+  for (size_t gi = 0; gi < groups; gi++) {
+    descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
+    descent_real *padded = cols + round16(g.kc * g.p);
+    size_t e1 = (gi + 1) * CONV_GROUP < n ? (gi + 1) * CONV_GROUP : n;
+    for (size_t e = gi * CONV_GROUP; e < e1; e++) {
+      descent_real *ye = y + e * l->out_size;
+      pad_input(&g, x + e * l->in_size, padded);
+      im2col(&g, padded, cols);
+      if (b)
+        for (size_t o = 0; o < g.o; o++)
+          for (size_t p = 0; p < g.p; p++) ye[o * g.p + p] = b[o];
+      descent_gemm(0, 0, g.o, g.p, g.kc, 1, w, g.kc, cols, g.p, b ? 1 : 0, ye, g.p);
+    }
+  }
+}
+
+static void conv_backward(layer *l, const descent_real *params, const descent_real *x,
+                          const descent_real *y, const descent_real *dy, descent_real *dx,
+                          descent_real *dparams, size_t n) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(&g);
+  descent_real *partials = l->work, *slots = partials + groups * stride;
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l)) if (groups > 1)
+  for (size_t gi = 0; gi < groups; gi++) {
+    descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
+    descent_real *padded = cols + round16(g.kc * g.p);
+    descent_real *dw = partials + gi * stride, *db = dw + g.o * g.kc;
+    size_t e0 = gi * CONV_GROUP, e1 = e0 + CONV_GROUP < n ? e0 + CONV_GROUP : n;
+    for (size_t e = e0; e < e1; e++) {
+      const descent_real *dye = dy + e * l->out_size;
+      pad_input(&g, x + e * l->in_size, padded);
+      im2col(&g, padded, cols);
+      descent_gemm(0, 1, g.o, g.kc, g.p, 1, dye, g.p, cols, g.p, e > e0 ? 1 : 0, dw, g.kc);
+      if (l->bias)
+        for (size_t o = 0; o < g.o; o++) {
+          descent_real sum = 0;
+          for (size_t p = 0; p < g.p; p++) sum += dye[o * g.p + p];
+          db[o] = e > e0 ? db[o] + sum : sum;
+        }
+      if (dx) {
+        /* The columns are no longer needed: their space takes W^T dY. */
+        descent_gemm(1, 0, g.kc, g.p, g.o, 1, params, g.kc, dye, g.p, 0, cols, g.p);
+        memset(padded, 0, padded_reals(&g) * sizeof *padded);
+        col2im(&g, cols, padded);
+        unpad(&g, padded, dx + e * l->in_size);
+      }
+    }
+  }
+  size_t count = g.o * g.kc + (l->bias ? g.o : 0);
+#pragma omp parallel for schedule(static) if (count * groups > LAYER_PARALLEL_MIN)
+  for (size_t j = 0; j < count; j++) {
+    descent_real sum = partials[j];
+    for (size_t gi = 1; gi < groups; gi++) sum += partials[gi * stride + j];
+    dparams[j] = sum;
+  }
+}
+
+const layer_ops layer_conv = {
+    .name = "conv",
+    .usage = "conv(OUT, KERNEL[, stride=1][, pad=0][, bias=1][, init=auto|he|glorot|tnormal]"
+             "[, std=0.05][, bias_init=0])",
+    .configure = conv_configure,
+    .setup = conv_setup,
+    .tensors = conv_tensors,
+    .init = conv_init,
+    .forward = conv_forward,
+    .backward = conv_backward,
+};

@@ -1,0 +1,284 @@
+/*
+ * pool.c - max and average pooling over C x H x W inputs, as PyTorch's
+ * MaxPool2d and AvgPool2d (square windows, floor output size, padding at most
+ * half the window; max pooling pads with -inf, average pooling counts the
+ * padding, i.e. always divides by k*k), and flatten.
+ *
+ * Max pooling records, for each output, which input won (the first of equal
+ * values in scan order, as PyTorch), and backward sends the gradient there.
+ * Both run in parallel over the (example, channel) planes; no sum crosses a
+ * plane, so the results do not depend on the thread count.
+ */
+#include "layer.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static const spec_param pool_params[] = {
+    {"kernel", SPEC_INTEGER, 0, 1, 64, 0, 0, 1, "window size (square)"},
+    {"stride", SPEC_INTEGER, 0, 0, 64, 0, 0, 0, "step between windows (0: the window size)"},
+    {"pad", SPEC_INTEGER, 0, 0, 32, 0, 0, 0, "padding on each side, at most kernel/2"},
+};
+
+static int pool_configure(layer *l, const spec_call *call) {
+  double v[3];
+  int rc = spec_bind(call, pool_params, 3, v, NULL, "model spec");
+  if (rc) return rc;
+  l->kernel = (size_t)v[0];
+  l->stride = v[1] > 0 ? (size_t)v[1] : l->kernel;
+  l->pad = (size_t)v[2];
+  if (l->pad > l->kernel / 2)
+    return descent_fail(DESCENT_EINVAL,
+                        "model spec: %s(pad=%zu): padding must be at most half the window "
+                        "(%zu)",
+                        call->name, l->pad, l->kernel / 2);
+  return DESCENT_OK;
+}
+
+typedef struct pool_geometry {
+  size_t c, h, w, ho, wo, k, s, pad;
+} pool_geometry;
+
+static void pool_geometry_of(const layer *l, pool_geometry *g) {
+  layer_image_dims(&l->in, &g->c, &g->h, &g->w);
+  g->k = l->kernel, g->s = l->stride, g->pad = l->pad;
+  g->ho = (g->h + 2 * g->pad - g->k) / g->s + 1;
+  g->wo = (g->w + 2 * g->pad - g->k) / g->s + 1;
+}
+
+static int pool_setup(layer *l) {
+  size_t c, h, w;
+  if (!layer_image_dims(&l->in, &c, &h, &w))
+    return descent_fail(DESCENT_ESHAPE,
+                        "model spec: %s needs image inputs (C x H x W or H x W), got %d "
+                        "dimension(s)",
+                        l->name, l->in.ndim);
+  if (h + 2 * l->pad < l->kernel || w + 2 * l->pad < l->kernel)
+    return descent_fail(DESCENT_ESHAPE,
+                        "model spec: %s: window %zu is larger than the padded input %zux%zu",
+                        l->name, l->kernel, h + 2 * l->pad, w + 2 * l->pad);
+  pool_geometry g;
+  pool_geometry_of(l, &g);
+  l->out = (descent_shape){3, {g.c, g.ho, g.wo}};
+  l->out_size = g.c * g.ho * g.wo;
+  l->n_params = 0;
+  if (l->ops == &layer_maxpool &&
+      !descent_mul_ok(l->max_batch * l->out_size, sizeof(int32_t), &l->scratch_bytes))
+    return descent_fail(DESCENT_ERANGE, "model spec: %s is too large", l->name);
+  if (l->in_size > INT32_MAX)
+    return descent_fail(DESCENT_ERANGE, "model spec: %s: input planes too large", l->name);
+  return DESCENT_OK;
+}
+
+static int no_tensors(const layer *l, descent_tensor_info *t) {
+  return 0;
+}
+
+static void no_init(layer *l, descent_real *params, const layer *next, descent_rng *rng) {}
+
+/* Window rows [h0, h1) and columns [w0, w1) of output (oh, ow), clipped to
+   the input. */
+static void window(const pool_geometry *g, size_t oh, size_t ow, size_t *h0, size_t *h1, size_t *w0,
+                   size_t *w1) {
+  size_t hs = oh * g->s, ws = ow * g->s; /* in padded coordinates */
+  *h0 = hs > g->pad ? hs - g->pad : 0;
+  *w0 = ws > g->pad ? ws - g->pad : 0;
+  *h1 = hs + g->k - g->pad < g->h ? hs + g->k - g->pad : g->h;
+  *w1 = ws + g->k - g->pad < g->w ? ws + g->k - g->pad : g->w;
+}
+
+/* The common 2x2 window with stride 2, written so the compiler vectorizes
+   it: every comparison is a select, none a branch (on real data the winner
+   is unpredictable, and mispredictions cost more than the arithmetic). A NaN
+   wins, as in PyTorch. */
+static void maxpool_2x2(const descent_real *restrict src, descent_real *restrict dst,
+                        int32_t *restrict where, size_t w, size_t ho, size_t wo) {
+  for (size_t oh = 0; oh < ho; oh++) {
+    const descent_real *r0 = src + 2 * oh * w, *r1 = r0 + w;
+    int32_t base = (int32_t)(2 * oh * w), wi = (int32_t)w;
+    for (size_t ow = 0; ow < wo; ow++) {
+      descent_real a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+      int32_t i0 = base + (int32_t)(2 * ow), i = i0;
+      descent_real m = a;
+      int t = (b > m) | (b != b);
+      m = t ? b : m, i = t ? i0 + 1 : i;
+      t = (c > m) | (c != c);
+      m = t ? c : m, i = t ? i0 + wi : i;
+      t = (d > m) | (d != d);
+      m = t ? d : m, i = t ? i0 + wi + 1 : i;
+      dst[oh * wo + ow] = m;
+      where[oh * wo + ow] = i;
+    }
+  }
+}
+
+static void maxpool_forward(layer *l, const descent_real *params, const descent_real *x,
+                            descent_real *y, size_t n, int train) {
+  pool_geometry g;
+  pool_geometry_of(l, &g);
+  int32_t *arg = l->scratch;
+  size_t planes = n * g.c, in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+#pragma omp parallel for schedule(static) if (planes * in_plane > LAYER_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    const descent_real *src = x + pl * in_plane;
+    descent_real *dst = y + pl * out_plane;
+    int32_t *where = arg + pl * out_plane;
+    if (g.k == 2 && g.s == 2 && g.pad == 0) {
+      maxpool_2x2(src, dst, where, g.w, g.ho, g.wo);
+      continue;
+    }
+    if (g.pad == 0) {
+      /* Every window inside the input: no clipping. */
+      for (size_t oh = 0; oh < g.ho; oh++)
+        for (size_t ow = 0; ow < g.wo; ow++) {
+          size_t best = oh * g.s * g.w + ow * g.s;
+          descent_real max = src[best];
+          for (size_t i = 0; i < g.k; i++)
+            for (size_t j = 0; j < g.k; j++) {
+              size_t at = (oh * g.s + i) * g.w + ow * g.s + j;
+              /* Branch-free: on real data the winner is unpredictable. */
+              int take = (src[at] > max) | (src[at] != src[at]);
+              max = take ? src[at] : max;
+              best = take ? at : best;
+            }
+          dst[oh * g.wo + ow] = max;
+          where[oh * g.wo + ow] = (int32_t)best;
+        }
+      continue;
+    }
+    for (size_t oh = 0; oh < g.ho; oh++)
+      for (size_t ow = 0; ow < g.wo; ow++) {
+        size_t h0, h1, w0, w1;
+        window(&g, oh, ow, &h0, &h1, &w0, &w1);
+        size_t best = h0 * g.w + w0;
+        descent_real max = src[best];
+        for (size_t i = h0; i < h1; i++)
+          for (size_t j = w0; j < w1; j++)
+            if (src[i * g.w + j] > max || src[i * g.w + j] != src[i * g.w + j]) {
+              max = src[i * g.w + j];
+              best = i * g.w + j;
+            }
+        dst[oh * g.wo + ow] = max;
+        where[oh * g.wo + ow] = (int32_t)best;
+      }
+  }
+}
+
+static void maxpool_backward(layer *l, const descent_real *params, const descent_real *x,
+                             const descent_real *y, const descent_real *dy, descent_real *dx,
+                             descent_real *dparams, size_t n) {
+  if (!dx) return;
+  pool_geometry g;
+  pool_geometry_of(l, &g);
+  const int32_t *arg = l->scratch;
+  size_t planes = n * g.c, in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+#pragma omp parallel for schedule(static) if (planes * in_plane > LAYER_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    descent_real *dst = dx + pl * in_plane;
+    memset(dst, 0, in_plane * sizeof *dst);
+    for (size_t j = 0; j < out_plane; j++) dst[arg[pl * out_plane + j]] += dy[pl * out_plane + j];
+  }
+}
+
+static void avgpool_forward(layer *l, const descent_real *params, const descent_real *x,
+                            descent_real *y, size_t n, int train) {
+  pool_geometry g;
+  pool_geometry_of(l, &g);
+  size_t planes = n * g.c, in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+  double scale = 1.0 / (double)(g.k * g.k);
+#pragma omp parallel for schedule(static) if (planes * in_plane > LAYER_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    const descent_real *src = x + pl * in_plane;
+    for (size_t oh = 0; oh < g.ho; oh++)
+      for (size_t ow = 0; ow < g.wo; ow++) {
+        size_t h0, h1, w0, w1;
+        window(&g, oh, ow, &h0, &h1, &w0, &w1);
+        double sum = 0;
+        for (size_t i = h0; i < h1; i++)
+          for (size_t j = w0; j < w1; j++) sum += src[i * g.w + j];
+        y[pl * out_plane + oh * g.wo + ow] = (descent_real)(sum * scale);
+      }
+  }
+}
+
+static void avgpool_backward(layer *l, const descent_real *params, const descent_real *x,
+                             const descent_real *y, const descent_real *dy, descent_real *dx,
+                             descent_real *dparams, size_t n) {
+  if (!dx) return;
+  pool_geometry g;
+  pool_geometry_of(l, &g);
+  size_t planes = n * g.c, in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+  descent_real scale = (descent_real)(1.0 / (double)(g.k * g.k));
+#pragma omp parallel for schedule(static) if (planes * in_plane > LAYER_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    descent_real *dst = dx + pl * in_plane;
+    memset(dst, 0, in_plane * sizeof *dst);
+    for (size_t oh = 0; oh < g.ho; oh++)
+      for (size_t ow = 0; ow < g.wo; ow++) {
+        size_t h0, h1, w0, w1;
+        window(&g, oh, ow, &h0, &h1, &w0, &w1);
+        descent_real d = dy[pl * out_plane + oh * g.wo + ow] * scale;
+        for (size_t i = h0; i < h1; i++)
+          for (size_t j = w0; j < w1; j++) dst[i * g.w + j] += d;
+      }
+  }
+}
+
+const layer_ops layer_maxpool = {
+    .name = "maxpool",
+    .usage = "maxpool(KERNEL[, stride=KERNEL][, pad=0])",
+    .configure = pool_configure,
+    .setup = pool_setup,
+    .tensors = no_tensors,
+    .init = no_init,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+};
+
+const layer_ops layer_avgpool = {
+    .name = "avgpool",
+    .usage = "avgpool(KERNEL[, stride=KERNEL][, pad=0])",
+    .configure = pool_configure,
+    .setup = pool_setup,
+    .tensors = no_tensors,
+    .init = no_init,
+    .forward = avgpool_forward,
+    .backward = avgpool_backward,
+};
+
+/* flatten: C x H x W to one vector of C*H*W, in the same (row-major) order,
+   so it only changes the shape the next layer sees. */
+static int flatten_configure(layer *l, const spec_call *call) {
+  if (call->n_args > 0)
+    return descent_fail(DESCENT_EINVAL, "model spec: flatten takes no arguments, got '%s'",
+                        call->args[0].value);
+  return DESCENT_OK;
+}
+
+static int flatten_setup(layer *l) {
+  l->out = (descent_shape){1, {l->in_size}};
+  l->out_size = l->in_size;
+  return DESCENT_OK;
+}
+
+static void flatten_forward(layer *l, const descent_real *params, const descent_real *x,
+                            descent_real *y, size_t n, int train) {
+  memcpy(y, x, n * l->in_size * sizeof *y);
+}
+
+static void flatten_backward(layer *l, const descent_real *params, const descent_real *x,
+                             const descent_real *y, const descent_real *dy, descent_real *dx,
+                             descent_real *dparams, size_t n) {
+  if (dx) memcpy(dx, dy, n * l->in_size * sizeof *dx);
+}
+
+const layer_ops layer_flatten = {
+    .name = "flatten",
+    .usage = "flatten",
+    .configure = flatten_configure,
+    .setup = flatten_setup,
+    .tensors = no_tensors,
+    .init = no_init,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+};

@@ -1,0 +1,223 @@
+/*
+ * test_layers.c - the deep-network layers in the float build: the fast
+ * convolution against a direct scalar one, results that do not depend on the
+ * thread count, the fmnist_2c2d shorthand, batch-norm buffers, dropout's
+ * masks and RNG, and every refusal of the new layers' specs.
+ */
+#include "check.h"
+#include "nn/network_internal.h"
+
+#include <stdlib.h>
+
+/* The definition, written out: y[o][i][j] = b[o] + sum over c, a, b of
+   w[o][c][a][b] x[c][i*s + a - pad][j*s + b - pad]. */
+static void conv_reference(const descent_real *x, size_t c, size_t h, size_t w,
+                           const descent_real *weight, const descent_real *bias, size_t o, size_t k,
+                           size_t s, size_t pad, descent_real *y) {
+  size_t ho = (h + 2 * pad - k) / s + 1, wo = (w + 2 * pad - k) / s + 1;
+  for (size_t q = 0; q < o; q++)
+    for (size_t i = 0; i < ho; i++)
+      for (size_t j = 0; j < wo; j++) {
+        double sum = bias ? bias[q] : 0;
+        for (size_t ch = 0; ch < c; ch++)
+          for (size_t a = 0; a < k; a++)
+            for (size_t b = 0; b < k; b++) {
+              long r = (long)(i * s + a) - (long)pad, t = (long)(j * s + b) - (long)pad;
+              if (r < 0 || t < 0 || r >= (long)h || t >= (long)w) continue;
+              sum += (double)weight[((q * c + ch) * k + a) * k + b] *
+                     x[(ch * h + (size_t)r) * w + (size_t)t];
+            }
+        y[(q * ho + i) * wo + j] = (descent_real)sum;
+      }
+}
+
+static void check_conv_against_reference(const char *spec, size_t c, size_t h, size_t w, size_t o,
+                                         size_t k, size_t s, size_t pad, int bias) {
+  descent_shape in = {3, {c, h, w}};
+  descent_net *net = NULL;
+  size_t n = 11; /* more than one group of examples, the last one partial */
+  CHECK_OK(descent_net_create(&net, spec, &in, DESCENT_LOSS_MSE, n, 7));
+  if (!net) return;
+  descent_rng rng;
+  descent_rng_seed(&rng, 3);
+  size_t in_size = c * h * w, out_size = descent_net_outputs(net);
+  descent_real *x = malloc(n * in_size * sizeof *x), *want = malloc(out_size * sizeof *want);
+  for (size_t i = 0; i < n * in_size; i++) x[i] = (descent_real)descent_rng_normal(&rng);
+  descent_real *params = descent_net_objective(net)->params;
+  CHECK_OK(descent_net_predict(net, x, n, net->acts[0]));
+  double worst = 0;
+  for (size_t e = 0; e < n; e++) {
+    conv_reference(x + e * in_size, c, h, w, params, bias ? params + o * c * k * k : NULL, o, k, s,
+                   pad, want);
+    for (size_t i = 0; i < out_size; i++)
+      worst = fmax(worst, fabs(net->acts[0][e * out_size + i] - want[i]) / (1 + fabs(want[i])));
+  }
+  printf("%-40s against the direct loops: worst error %.2e\n", spec, worst);
+  CHECK_MSG(worst < 1e-5, "%s: error %.3g", spec, worst);
+  free(x), free(want);
+  descent_net_free(net);
+}
+
+/* The gradient, bit for bit, at 1 and 2 threads. */
+static void check_thread_independence(void) {
+  const char *spec = "conv(8, 3, pad=1), relu, maxpool(2), batchnorm, conv(6, 3, stride=2), "
+                     "tanh, avgpool(2), flatten, batchnorm, dropout(0.2), dense(10)";
+  descent_shape in = {3, {2, 16, 16}};
+  size_t n = 37, count = 0;
+  descent_real *x = malloc(n * 512 * sizeof *x), *grad[2] = {NULL, NULL}, *buffers[2];
+  int32_t labels[37];
+  descent_rng rng;
+  descent_rng_seed(&rng, 4);
+  for (size_t i = 0; i < n * 512; i++) x[i] = (descent_real)descent_rng_normal(&rng);
+  for (size_t i = 0; i < n; i++) labels[i] = (int32_t)(i % 10);
+  double loss[2];
+  int saved = descent_get_threads();
+  for (int t = 0; t < 2; t++) {
+    descent_set_threads(2); /* the network sizes its work area for 2 */
+    descent_net *net = NULL;
+    CHECK_OK(descent_net_create(&net, spec, &in, DESCENT_LOSS_SOFTMAX_XENT, n, 9));
+    if (!net) break;
+    descent_set_threads(t + 1);
+    descent_batch batch = {.n = n, .x = x, .labels = labels};
+    CHECK_OK(descent_objective_value_and_grad(descent_net_objective(net), &batch, &loss[t]));
+    count = descent_net_objective(net)->n_params;
+    grad[t] = malloc(count * sizeof **grad);
+    memcpy(grad[t], descent_net_objective(net)->grad, count * sizeof **grad);
+    size_t nb;
+    descent_real *b = descent_net_buffers(net, &nb);
+    buffers[t] = malloc(nb * sizeof **buffers);
+    memcpy(buffers[t], b, nb * sizeof **buffers);
+    if (t == 1) CHECK(memcmp(buffers[0], buffers[1], nb * sizeof **buffers) == 0);
+    descent_net_free(net);
+  }
+  descent_set_threads(saved);
+  CHECK(loss[0] == loss[1]);
+  CHECK_MSG(grad[0] && grad[1] && memcmp(grad[0], grad[1], count * sizeof **grad) == 0,
+            "the gradient differs between 1 and 2 threads");
+  printf("1 and 2 threads: same loss %.9g and the same %zu gradient values bit for bit\n", loss[0],
+         count);
+  free(grad[0]), free(grad[1]), free(buffers[0]), free(buffers[1]);
+  free(x);
+}
+
+static void check_fmnist_2c2d(void) {
+  descent_shape in = {3, {1, 28, 28}};
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, "cnn:fmnist_2c2d", &in, DESCENT_LOSS_SOFTMAX_XENT, 4, 1));
+  if (!net) return;
+  descent_objective *obj = descent_net_objective(net);
+  CHECK(obj->n_params == 32 * 25 + 32 + 64 * 800 + 64 + 3136 * 1024 + 1024 + 1024 * 10 + 10);
+  CHECK(net->n_layers == 10);
+  CHECK(net->layers[6].out.ndim == 1 && net->layers[6].out_size == 3136);
+  CHECK(obj->n_tensors == 8 && strcmp(obj->tensors[0].name, "layer1.conv.weight") == 0);
+  CHECK(obj->tensors[0].shape.ndim == 4 && obj->tensors[0].shape.dims[1] == 1);
+  /* DeepOBS's initialization: truncated normal std 0.05, biases 0.05. */
+  double max = 0, sq = 0;
+  for (size_t i = 0; i < 800; i++)
+    max = fmax(max, fabs(obj->params[i])), sq += obj->params[i] * obj->params[i];
+  CHECK(max <= 0.1 + 1e-7 && sqrt(sq / 800) > 0.035 && sqrt(sq / 800) < 0.055);
+  CHECK(obj->params[800] == (descent_real)0.05 && obj->params[831] == (descent_real)0.05);
+  descent_net_free(net);
+}
+
+static void check_batchnorm_buffers(void) {
+  descent_shape in = {3, {3, 4, 4}};
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, "batchnorm(momentum=0.5), flatten, dense(2), batchnorm", &in,
+                              DESCENT_LOSS_MSE, 4, 1));
+  if (!net) return;
+  size_t count, tensors;
+  descent_real *b = descent_net_buffers(net, &count);
+  const descent_tensor_info *t = descent_net_buffer_tensors(net, &tensors);
+  CHECK(count == 2 * 3 + 2 * 2 && tensors == 4);
+  CHECK(strcmp(t[0].name, "layer1.batchnorm.running_mean") == 0 && t[0].size == 3);
+  CHECK(strcmp(t[3].name, "layer4.batchnorm.running_var") == 0 && t[3].offset == 8);
+  CHECK(b[0] == 0 && b[3] == 1 && b[9] == 1);
+  char text[1024];
+  descent_net_describe(net, text, sizeof text);
+  CHECK(strstr(text, "10 buffer values") != NULL);
+  /* Training with a single example: no variance to normalize by. */
+  descent_real x[48] = {0}, y[2];
+  descent_batch one = {.n = 1, .x = x, .targets = y};
+  double loss;
+  CHECK_FAILS(descent_objective_value(descent_net_objective(net), &one, &loss), DESCENT_ESHAPE,
+              "layer4.batchnorm: training needs more than one value per channel");
+  CHECK_OK(descent_net_predict(net, x, 1, y)); /* evaluation is fine */
+  descent_net_free(net);
+}
+
+static void check_dropout(void) {
+  descent_shape in = {1, {1000}};
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, "dropout(0.25)", &in, DESCENT_LOSS_MSE, 2, 1));
+  if (!net) return;
+  descent_real x[2000], t[2000] = {0};
+  for (size_t i = 0; i < 2000; i++) x[i] = 1;
+  descent_batch batch = {.n = 2, .x = x, .targets = t};
+  descent_rng state;
+  descent_net_get_rng(net, &state);
+  double loss;
+  CHECK_OK(descent_objective_value(descent_net_objective(net), &batch, &loss));
+  size_t zeros = 0;
+  int scaled = 1;
+  for (size_t i = 0; i < 2000; i++) {
+    zeros += net->acts[0][i] == 0;
+    if (net->acts[0][i] != 0 && fabs(net->acts[0][i] - 1 / 0.75) > 1e-6) scaled = 0;
+  }
+  CHECK_MSG(zeros > 420 && zeros < 580, "%zu of 2000 dropped, expected about 500", zeros);
+  CHECK(scaled);
+  descent_real first[2000];
+  memcpy(first, net->acts[0], sizeof first);
+  CHECK_OK(descent_objective_value(descent_net_objective(net), &batch, &loss));
+  CHECK(memcmp(first, net->acts[0], sizeof first) != 0); /* a new mask */
+  descent_net_set_rng(net, &state);
+  CHECK_OK(descent_objective_value(descent_net_objective(net), &batch, &loss));
+  CHECK(memcmp(first, net->acts[0], sizeof first) == 0); /* the same mask again */
+  descent_real y[2000];
+  CHECK_OK(descent_net_predict(net, x, 2, y));
+  CHECK(memcmp(x, y, sizeof y) == 0); /* off in evaluation */
+  descent_net_free(net);
+}
+
+static void refused(const char *spec, const descent_shape *in, int status, const char *needle) {
+  descent_net *net = (descent_net *)1;
+  CHECK_FAILS(descent_net_create(&net, spec, in, DESCENT_LOSS_SOFTMAX_XENT, 4, 1), status, needle);
+  CHECK(net == NULL);
+}
+
+static void check_refusals(void) {
+  descent_shape image = {3, {1, 8, 8}}, flat = {1, {64}};
+  refused("dense(4), conv(2, 3)", &image, DESCENT_ESHAPE, "layer2.conv needs image inputs");
+  refused("conv(2, 3)", &flat, DESCENT_ESHAPE, "layer1.conv needs image inputs");
+  refused("maxpool(2)", &flat, DESCENT_ESHAPE, "layer1.maxpool needs image inputs");
+  refused("conv(2, 9)", &image, DESCENT_ESHAPE, "kernel 9 is larger than the padded input 8x8");
+  refused("avgpool(9)", &image, DESCENT_ESHAPE, "window 9 is larger");
+  refused("maxpool(3, pad=2)", &image, DESCENT_EINVAL, "padding must be at most half the window");
+  refused("conv(2)", &image, DESCENT_EINVAL, "conv needs a value for 'kernel'");
+  refused("conv(0, 3)", &image, DESCENT_EINVAL, "out of range");
+  refused("conv(2, 3, stride=0)", &image, DESCENT_EINVAL, "out of range");
+  refused("conv(2, 3, dilation=2)", &image, DESCENT_EINVAL, "has no parameter 'dilation'");
+  refused("conv(2, 3, init=lecun)", &image, DESCENT_EINVAL, "unknown initialization");
+  refused("dropout(1)", &image, DESCENT_EINVAL, "out of range; valid values are [0, 1)");
+  refused("dropout(p=-0.1)", &image, DESCENT_EINVAL, "out of range");
+  refused("batchnorm(eps=0)", &image, DESCENT_EINVAL, "out of range");
+  refused("batchnorm(momentum=2)", &image, DESCENT_EINVAL, "out of range");
+  refused("flatten(1)", &image, DESCENT_EINVAL, "flatten takes no arguments");
+  refused("cnn:lenet5", &image, DESCENT_EINVAL, "unknown network 'lenet5'; valid: fmnist_2c2d");
+  refused("dense(10), softmax", &image, DESCENT_EINVAL,
+          "valid layers: dense, conv, maxpool, avgpool, flatten, relu, tanh, sigmoid, batchnorm, "
+          "dropout");
+}
+
+int main(void) {
+  check_conv_against_reference("conv(4, 3)", 3, 9, 8, 4, 3, 1, 0, 1);
+  check_conv_against_reference("conv(5, 5, pad=2)", 2, 7, 7, 5, 5, 1, 2, 1);
+  check_conv_against_reference("conv(3, 3, stride=2, pad=1, bias=0)", 4, 9, 10, 3, 3, 2, 1, 0);
+  check_conv_against_reference("conv(2, 4, stride=3, pad=2)", 1, 11, 9, 2, 4, 3, 2, 1);
+  check_thread_independence();
+  check_fmnist_2c2d();
+  check_batchnorm_buffers();
+  check_dropout();
+  check_refusals();
+  return check_report();
+}
