@@ -33,6 +33,8 @@ static void check_learning_rates(void) {
   refused("clip(1) | sf(lr=0.1)", "0.2", DESCENT_EINVAL, "the learning rate is given twice");
   refused("adam | lr", NULL, DESCENT_EINVAL, "no learning rate: pass --lr");
 
+  schedule_refused("", "empty learning rate");
+  schedule_refused("  ", "empty item");
   schedule_refused("cosin(0.1, 10)", "valid schedules: constant, inv, poly, step, exp, cosine");
   schedule_refused("cosine(0.1)", "cosine needs a value for 'steps'");
   schedule_refused("cosine(0.1, 0)", "cosine(steps=0): out of range; valid values are [1, inf)");

@@ -202,6 +202,7 @@ int descent_schedule_parse(descent_schedule **out, const char *text) {
   int count;
   spec_call call;
   int rc = spec_split(text, "", &whole, 1, &count, "learning rate");
+  if (!rc && count == 0) rc = descent_fail(DESCENT_EINVAL, "empty learning rate; try 0.1");
   if (!rc) rc = spec_parse_call(whole, &call, "learning rate");
   if (rc) goto fail;
   for (int i = 0; i < N_SCHEDULES; i++)
