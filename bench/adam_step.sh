@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# bench/adam_step.sh - descent's Adam step vs torch.optim.Adam's step() vs a
+# plain memcpy of the same bytes, on a flat float32 buffer of 1.9M parameters,
+# at 1 and 2 threads.
+#
+# Usage: bench/adam_step.sh [--repeats R] [--steps S] [--n N] [--threads LIST]
+#                           [--build DIR] [--max-wait S]
+#
+#   --repeats R    rounds (default 5); each round runs the descent/memcpy
+#                  program and then the torch script once per thread count;
+#                  the table quotes medians over the rounds
+#   --steps S      timed steps per kernel and round (default 200)
+#   --n N          parameters (default 1900000)
+#   --threads LIST thread counts (default "1 2")
+#   --build DIR    CMake build directory (default build), configured as
+#                  Release and built if needed
+#   --max-wait S   before each run, wait up to S seconds (default 30) for the
+#                  machine to be idle; 0 disables the wait
+#
+# Bytes model: an Adam step reads g, theta, m, v and writes theta, m, v: 28
+# bytes per float32 parameter. The memcpy reference copies 14 bytes per
+# parameter (14 read + 14 written = the same 28 bytes); the stream reference
+# runs Adam's in-place read-4/write-3 pattern with multiply-adds only.
+# Effective bandwidth = bytes touched / time. Prints only; writes nothing into
+# the repository besides the build directory and the venv.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+self=$here/$(basename "${BASH_SOURCE[0]}")
+repo=$(cd "$here/.." && pwd)
+cd "$repo"
+
+repeats=5
+steps=200
+n=1900000
+threads_list="1 2"
+build=build
+max_wait=30
+
+usage() { sed -n '2,25p' "$self" | sed 's/^# \{0,1\}//'; }
+die() { printf 'adam_step.sh: %s\n' "$*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --repeats) [ $# -ge 2 ] || die "--repeats needs a value"; repeats=$2; shift 2 ;;
+        --steps) [ $# -ge 2 ] || die "--steps needs a value"; steps=$2; shift 2 ;;
+        --n) [ $# -ge 2 ] || die "--n needs a value"; n=$2; shift 2 ;;
+        --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift 2 ;;
+        --build) [ $# -ge 2 ] || die "--build needs a value"; build=$2; shift 2 ;;
+        --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; max_wait=$2; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+for v in "$repeats" "$steps" "$n"; do
+    [[ $v =~ ^[1-9][0-9]*$ ]] || die "--repeats, --steps and --n must be positive integers"
+done
+[[ $max_wait =~ ^[0-9]+$ ]] || die "--max-wait must be a number of seconds"
+ncores=$(nproc)
+for t in $threads_list; do
+    [[ $t =~ ^[1-9][0-9]*$ ]] || die "--threads: bad thread count '$t'"
+    if [ "$t" -gt "$ncores" ]; then
+        echo "adam_step.sh: WARNING: $t threads > $ncores cores: oversubscribed" >&2
+    fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/descent-adam.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# --- descent, and the benchmark program -------------------------------------
+if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
+fi
+cmake --build "$build" -j "$ncores" >&2
+btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
+[ "$btype" = Release ] || echo "adam_step.sh: WARNING: $build is a '$btype' build, not Release" >&2
+[ -f "$build/libdescent.a" ] || die "$build/libdescent.a not found"
+cc -O3 -march=native -fopenmp -Iinclude bench/adam_step.c "$build/libdescent.a" \
+    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lz -lm \
+    -o "$tmp/adam_step"
+
+# --- PyTorch -------------------------------------------------------------------
+# shellcheck source=venv.sh
+source "$repo/bench/venv.sh"
+
+# --- Quiet machine --------------------------------------------------------------
+hz=$(getconf CLK_TCK)
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+wait_quiet() { # until less than 0.15 core is busy over 1 s, up to --max-wait s
+    local i b0 b1
+    for ((i = 0; i < max_wait; i++)); do
+        b0=$(busy_ticks)
+        sleep 1
+        b1=$(busy_ticks)
+        if [ $((b1 - b0)) -le $((hz * 15 / 100)) ]; then return 0; fi
+    done
+    if [ "$max_wait" -gt 0 ]; then
+        echo "adam_step.sh: WARNING: machine still busy after ${max_wait}s, running anyway" >&2
+    fi
+}
+
+# --- Rounds ---------------------------------------------------------------------
+# Runs "$@" with $1 threads allowed, output to $tmp/run.txt; returns 3 when the
+# machine was busier than T + 0.2 cores meanwhile (other load: disturbed).
+run_watched() {
+    local t=$1 b0 b1 w0 w1
+    shift
+    wait_quiet
+    b0=$(busy_ticks)
+    w0=$(date +%s%N)
+    "$@" >"$tmp/run.txt" || echo "adam_step.sh: $* failed" >&2
+    w1=$(date +%s%N)
+    b1=$(busy_ticks)
+    awk -v b="$((b1 - b0))" -v hz="$hz" -v w="$((w1 - w0))" -v t="$t" 'BEGIN {
+        cores = (b / hz) / (w * 1e-9)
+        if (cores > t + 0.2) {
+            printf "adam_step.sh: WARNING: %.2f cores busy during a %d-thread run\n", cores, t \
+                > "/dev/stderr"
+            exit 3
+        }
+    }'
+}
+
+# Runs a program; a disturbed run is redone once. Appends the kept run's
+# results to the log (and shows them).
+measure() {
+    local t=$1
+    if ! run_watched "$@"; then
+        echo "adam_step.sh: disturbed run discarded, running it again" >&2
+        if ! run_watched "$@"; then
+            echo "adam_step.sh: WARNING: disturbed again, keeping it" >&2
+            disturbed=$((disturbed + 1))
+        fi
+    fi
+    tee -a "$log" <"$tmp/run.txt" >&2
+}
+
+# Alternating the programs round by round lets drifts (clock, neighbours) hit
+# all kernels alike.
+log=$tmp/results.txt
+: >"$log"
+disturbed=0
+for ((r = 1; r <= repeats; r++)); do
+    for t in $threads_list; do
+        envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
+        measure "$t" env "${envs[@]}" "$tmp/adam_step" --n "$n" --threads "$t" \
+            --steps "$steps" --repeats 1
+        measure "$t" env "${envs[@]}" "$DESCENT_PYTHON" bench/adam_step.py --n "$n" \
+            --threads "$t" --steps "$steps" --repeats 1
+        echo "adam_step.sh: round $r/$repeats, $t thread(s) done" >&2
+    done
+done
+if [ "$disturbed" -gt 0 ]; then
+    echo "adam_step.sh: WARNING: $disturbed run(s) disturbed by other load even when redone;" \
+        "the table below is not clean" >&2
+fi
+
+# --- Table ----------------------------------------------------------------------
+"$DESCENT_PYTHON" - "$log" "$threads_list" "$repeats" "$steps" "$n" <<'EOF'
+import re, statistics, sys
+log, threads, repeats, steps, n = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
+ms = {}
+for line in open(log):
+    m = re.match(r"adam_step impl=(\S+) threads=(\d+) .* ms_per_step=([0-9.eE+-]+)", line)
+    if m:
+        ms.setdefault((m.group(1), m.group(2)), []).append(float(m.group(3)))
+med = {k: statistics.median(v) for k, v in ms.items()}
+bytes_per_step = 28.0 * int(n)
+torch_impls = ["torch-foreach-off", "torch-foreach", "torch-fused"]
+gbs = lambda t_ms: bytes_per_step / (t_ms * 1e-3) / 1e9
+fmt = lambda x, spec: (spec % x) if x is not None else "NA"
+print()
+print("Adam step on %s float32 parameters: medians of %s round(s) x %s steps, ms per step"
+      % (n, repeats, steps))
+print("bytes model: 28 B/parameter (read g, theta, m, v; write theta, m, v) = %.1f MB per step"
+      % (bytes_per_step / 1e6))
+print()
+head = ("threads", "descent", "t-loop", "t-foreach", "t-fused", "torch-best", "desc/best",
+        "speedup", "memcpy", "stream", "desc GB/s", "copy GB/s", "strm GB/s", "desc/copy",
+        "desc/strm")
+row = "%-7s %8s %8s %9s %8s %10s %9s %8s %8s %8s %9s %9s %9s %9s %9s"
+print(row % head)
+for t in threads:
+    d, c, st = med.get(("descent", t)), med.get(("memcpy", t)), med.get(("stream", t))
+    tv = [med.get((k, t)) for k in torch_impls]
+    avail = [v for v in tv if v is not None]
+    best = min(avail) if avail else None
+    print(row % (
+        t, fmt(d, "%.3f"), *[fmt(v, "%.3f") for v in tv], fmt(best, "%.3f"),
+        fmt(d / best if d and best else None, "%.3f"),
+        fmt(best / d if d and best else None, "%.2fx"), fmt(c, "%.3f"), fmt(st, "%.3f"),
+        fmt(gbs(d) if d else None, "%.1f"), fmt(gbs(c) if c else None, "%.1f"),
+        fmt(gbs(st) if st else None, "%.1f"),
+        fmt(100 * c / d if d and c else None, "%.0f%%"),
+        fmt(100 * st / d if d and st else None, "%.0f%%")))
+print()
+print("ms per step. t-loop = foreach=False, t-foreach = foreach=True, t-fused = fused=True;")
+print("torch-best = the fastest of the three; desc/best = descent time / torch-best time;")
+print("speedup = its inverse. memcpy = copy of 14 B/parameter (same 28 B touched); stream =")
+print("Adam's read-4/write-3 in-place pattern with multiply-adds only. desc/copy and desc/strm =")
+print("descent's effective bandwidth as a share of theirs. Goal: speedup >= 4x, desc/copy >= 70%.")
+if not any(k[0] == "descent" for k in med):
+    print("descent's Adam is not available in this build: torch and memcpy figures only.")
+EOF
+if [ "$disturbed" -gt 0 ]; then
+    echo "WARNING: $disturbed run(s) were disturbed by other load (more busy cores than" \
+        "threads) even when redone: rerun on a quiet machine."
+fi
