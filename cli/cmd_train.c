@@ -31,10 +31,16 @@ static cli_option train_options[] = {
     {"epochs", "N", "passes over the training set", "10", 0},
     {"seed", "N", "seed of the initialization, the shuffling and the split", "1", 0},
     {"threads", "N", "threads for OpenMP and the BLAS; 0 uses every core", "0", 0},
-    {"out", "DIR", "folder for metrics.csv and config.txt (must not hold another run)",
+    {"out", "DIR",
+     "folder for metrics.csv, config.txt and model.bin (the model after the last epoch; must "
+     "not hold another run)",
      "runs/train-DATE-TIME", 0},
-    {"preprocess", "KIND", "input preprocessing fitted on the training set: none, standardize",
-     "standardize", 0},
+    {"preprocess", "KIND",
+     "input preprocessing fitted on the training set: none, standardize, pca, zca", "standardize",
+     0},
+    {"preprocess-eps", "EPS",
+     "standardize: added to each std; pca, zca: added to each eigenvalue of the covariance",
+     "1e-3 standardize, 1e-2 pca and zca", 0},
     {"val", "N", "hold out N training examples as a validation set", "0", 0},
     {"limit", "N", "train on the first N training examples only (0: all)", "0", 0},
     {"eval-train", NULL, "evaluate on the whole training set each epoch (default: running mean)",
@@ -47,6 +53,7 @@ typedef struct train_config {
   const char *data_dir, *model, *opt, *lr, *out;
   descent_loss_kind loss;
   descent_preprocess_kind preprocess;
+  double preprocess_eps;
   size_t batch_size, epochs, threads, val, limit;
   uint64_t seed;
   int eval_train, quiet;
@@ -73,6 +80,16 @@ static int read_config(train_config *c) {
       descent_preprocess_parse(cli_get(o, n, "preprocess"), &c->preprocess)) {
     fprintf(stderr, "descent train: %s\n", descent_last_error());
     return -1;
+  }
+  c->preprocess_eps = descent_preprocess_default_eps(c->preprocess);
+  if (cli_find(o, n, "preprocess-eps")->given) {
+    const char *text = cli_get(o, n, "preprocess-eps");
+    char *end;
+    c->preprocess_eps = strtod(text, &end);
+    if (end == text || *end || !(c->preprocess_eps > 0) || !isfinite(c->preprocess_eps)) {
+      fprintf(stderr, "descent train: --preprocess-eps: '%s' is not a positive number\n", text);
+      return -1;
+    }
   }
   if (cli_find(o, n, "out")->given) {
     c->out = cli_get(o, n, "out");
@@ -136,8 +153,11 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
           descent_get_threads());
   fprintf(f, "data        %s: %zu train, %zu validation, %zu test examples of %zu features\n",
           c->data_dir, train->n, val->n, test->n, train->features);
-  fprintf(f, "preprocess  %s (fitted on the training set)\n",
-          descent_preprocess_name(c->preprocess));
+  if (c->preprocess == DESCENT_PREPROCESS_NONE)
+    fprintf(f, "preprocess  none\n");
+  else
+    fprintf(f, "preprocess  %s (eps %g, fitted on the training set)\n",
+            descent_preprocess_name(c->preprocess), c->preprocess_eps);
   fprintf(f, "model       %s\n", c->model);
   descent_net_describe(net, buf, sizeof buf);
   for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
@@ -269,12 +289,14 @@ static int run(train_config *c) {
   descent_optimizer *opt = NULL;
   double *grad_sum = NULL;
   FILE *csv = NULL, *cfg = NULL;
+  char model_path[4096];
+  snprintf(model_path, sizeof model_path, "%s/model.bin", c->out);
 
   descent_set_threads((int)c->threads);
   if (descent_fashion_mnist_load(c->data_dir, &train, &test)) goto fail_lib;
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
   if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
-  if (descent_preprocess_fit(&pp, c->preprocess, &train, 1e-3)) goto fail_lib;
+  if (descent_preprocess_fit(&pp, c->preprocess, &train, c->preprocess_eps)) goto fail_lib;
   if (descent_preprocess_apply(&pp, &train) || descent_preprocess_apply(&pp, &val) ||
       descent_preprocess_apply(&pp, &test))
     goto fail_lib;
@@ -320,6 +342,8 @@ static int run(train_config *c) {
     if (evaluate(net, &val, &st.val_loss, &st.val_acc) ||
         evaluate(net, &test, &st.test_loss, &st.test_acc))
       goto done;
+    /* The model as evaluated, replaced atomically after every epoch. */
+    if (descent_net_save(net, &pp, model_path)) goto fail_lib;
     if (descent_optimizer_train(opt, obj)) goto fail_lib;
     printf("epoch %zu/%zu | train loss %.4f%s", epoch, c->epochs, st.train_loss,
            c->eval_train ? "" : " (running)");
@@ -333,8 +357,8 @@ static int run(train_config *c) {
             st.val_acc, st.test_loss, st.test_acc, st.samples_per_s, st.seconds);
     fflush(csv);
   }
-  printf("done: %zu epochs, %.1f s of training; metrics in %s/metrics.csv\n", c->epochs,
-         total_seconds, c->out);
+  printf("done: %zu epochs, %.1f s of training; metrics in %s/metrics.csv, model in %s\n",
+         c->epochs, total_seconds, c->out, model_path);
   status = 0;
   goto done;
 fail_lib:

@@ -13,6 +13,7 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"train", cmd_train, "train a network on a data set (Fashion-MNIST by default)"},
+    {"eval", cmd_eval, "evaluate a saved model on a test set"},
     {"optimizers", cmd_optimizers, "list every optimizer, transform and schedule"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

@@ -211,23 +211,42 @@ int descent_libsvm_parse(const char *data, size_t len, const char *name,
 /* Input preprocessing, fitted on the training set only and then applied to
  * every split. */
 typedef enum descent_preprocess_kind {
-  DESCENT_PREPROCESS_NONE = 0,       /* inputs as loaded (pixels in [0, 1]) */
-  DESCENT_PREPROCESS_STANDARDIZE = 1 /* per feature: (x - mean) / (std + eps) */
+  DESCENT_PREPROCESS_NONE = 0,        /* inputs as loaded (pixels in [0, 1]) */
+  DESCENT_PREPROCESS_STANDARDIZE = 1, /* per feature: (x - mean) / (std + eps) */
+  DESCENT_PREPROCESS_PCA = 2,         /* (Lambda + eps)^(-1/2) U^T (x - mean) */
+  DESCENT_PREPROCESS_ZCA = 3          /* U (Lambda + eps)^(-1/2) U^T (x - mean) */
 } descent_preprocess_kind;
 
+/* Whitening (PCA, ZCA): with the training covariance C = U Lambda U^T
+ * (population covariance, LAPACK's dsyevd in double), both give the inputs
+ * identity covariance (up to eps): PCA expresses them in the eigenbasis,
+ * largest variance first (each eigenvector's sign fixed so its largest
+ * entry is positive); ZCA rotates back, and of all whitening transforms it
+ * moves the inputs least (Kessy, Lewin & Strimmer 2018), so images still
+ * look like images. eps keeps directions of (nearly) zero variance from being blown
+ * up: those with eigenvalue well below eps keep roughly their scale. */
 typedef struct descent_preprocess {
   descent_preprocess_kind kind;
-  size_t features;       /* length of mean and inv_std */
-  double eps;            /* added to each feature's standard deviation */
+  size_t features;       /* length of mean and inv_std; whiten is features^2 */
+  double eps;            /* standardize: added to each feature's standard
+                            deviation; pca, zca: added to each eigenvalue */
   descent_real *mean;    /* per-feature mean of the training inputs */
-  descent_real *inv_std; /* per-feature 1 / (std + eps) */
+  descent_real *inv_std; /* standardize: per-feature 1 / (std + eps); else NULL */
+  descent_real *whiten;  /* pca, zca: W, row-major, x' = W (x - mean); else NULL */
 } descent_preprocess;
 
-/* Parses "none" or "standardize". */
+/* Parses "none", "standardize", "pca" or "zca". */
 int descent_preprocess_parse(const char *name, descent_preprocess_kind *kind);
 const char *descent_preprocess_name(descent_preprocess_kind kind);
-/* Fits on train (eps: added to each feature's standard deviation so constant
- * pixels do not divide by zero; 1e-3 on pixel scale is a good value). */
+/* The eps descent uses when none is given: 1e-3 for standardize (on pixels
+ * in [0, 1], std ranges up to 0.4), 1e-2 for pca and zca (on Fashion-MNIST
+ * the covariance's eigenvalues fall from 19.8 to 1e-7; 302 of the 784 lie
+ * above 1e-2 and hold 97.4% of the variance: the weaker directions, mostly
+ * pixel noise, are damped rather than scaled up to unit variance). */
+double descent_preprocess_default_eps(descent_preprocess_kind kind);
+/* Fits on train. eps as above; must be positive and finite. Whitening
+ * builds the features x features covariance and eigendecomposes it: a few
+ * seconds for 784 features. */
 int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
                            const descent_dataset *train, double eps);
 /* Applies the fitted preprocessing in place; ESHAPE if the widths differ. */
@@ -415,6 +434,32 @@ const char *descent_net_spec(const descent_net *net);
 descent_shape descent_net_input_shape(const descent_net *net);
 descent_loss_kind descent_net_loss(const descent_net *net);
 size_t descent_net_max_batch(const descent_net *net);
+
+/* Saves a trained model to path: the spec, input shape and loss, the
+ * parameters, the buffers (batch-norm statistics), the dropout RNG and the
+ * input preprocessing pp (NULL: none), so that descent_net_load gives the
+ * same predictions. The file is written to a temporary name, flushed to disk
+ * and renamed, so path never holds a partial file.
+ *
+ * Format (version 1): "DSCNTMDL", u32 version, u32 section count, then
+ * sections: 4-byte tag, u64 length, payload, u32 CRC-32 of tag, length and
+ * payload; all numbers little-endian, values as IEEE-754 numbers of the
+ * saving build's width (4 or 8 bytes). Sections: "NET " (u32 spec length,
+ * spec, u32 ndim, u64 dims, u32 loss, u32 width), "PARM" and "BUFF" (u64
+ * count, values), "PREP" (u32 kind, u64 features, f64 eps, mean, then
+ * inv_std or the whitening matrix), "RNG " (4 u64). Readers skip sections
+ * they do not know (a checkpoint adds its own). */
+int descent_net_save(const descent_net *net, const descent_preprocess *pp, const char *path);
+
+/* Loads a model saved by descent_net_save, for batches of up to max_batch,
+ * and its preprocessing into pp (may be NULL; free it with
+ * descent_preprocess_free). Everything is checked before the network is
+ * built: magic, version, every section's length against the file size and
+ * its CRC, each field's range, the parameter count against the spec.
+ * Failures name the file and the problem (DESCENT_EFORMAT for a truncated,
+ * corrupted or foreign file, DESCENT_EIO when it cannot be read). The other
+ * precision's files load too (values converted). */
+int descent_net_load(descent_net **net, descent_preprocess *pp, const char *path, size_t max_batch);
 
 /* ------------------------------------------------------------------------ */
 /* Learning-rate schedules                                                  */

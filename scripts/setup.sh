@@ -6,7 +6,8 @@ set -euo pipefail
 # Each package and why (see also README.md):
 packages=(
   gcc make cmake pkg-config   # the C11 compiler and the build
-  libopenblas-openmp-dev      # GEMM; the OpenMP build shares one thread pool with ours
+  libopenblas-openmp-dev      # GEMM; the OpenMP build shares one thread pool with ours;
+                              # its libopenblas bundles LAPACK (dsyevd, for whitening)
   zlib1g-dev                  # reading the gzipped IDX files
   libcjson-dev                # the JSON header of safetensors weight files
   dataset-fashion-mnist       # the real data set, in /usr/share/datasets/fashion-mnist

@@ -56,6 +56,17 @@ int descent_write_file_atomic(const char *path, const void *data, size_t len);
 /* Flushes the folder holding path (after a rename or unlink in it). */
 int descent_fsync_dir(const char *path);
 
+/* descent_gemm in double whatever the build's precision (statistics of the
+ * data, such as the covariance that whitening diagonalizes). */
+void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+                      const double *a, size_t lda, const double *b, size_t ldb, double beta,
+                      double *c, size_t ldc);
+
+/* Eigenvalues (ascending, in w) and eigenvectors of the symmetric n x n
+ * matrix a, by LAPACK's dsyevd; on return row k of a is the unit eigenvector
+ * of w[k]. The only LAPACK call (src/core/eigen.c). */
+int descent_symmetric_eigen(size_t n, double *a, double *w);
+
 /* The core OpenBLAS picked by itself, before blas_select.c stepped in. */
 const char *descent_blas_detected_core(void);
 

@@ -24,6 +24,15 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
 #endif
 }
 
+void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+                      const double *a, size_t lda, const double *b, size_t ldb, double beta,
+                      double *c, size_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+              (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
 void descent_gemm_reference(int trans_a, int trans_b, size_t m, size_t n, size_t k,
                             descent_real alpha, const descent_real *a, size_t lda,
                             const descent_real *b, size_t ldb, descent_real beta, descent_real *c,

@@ -1,12 +1,13 @@
 /*
  * preprocess.c - input preprocessing fitted on the training set: per-feature
- * standardization (x - mean) / (std + eps).
+ * standardization (x - mean) / (std + eps), and PCA or ZCA whitening (whose
+ * covariance and eigendecomposition live in whiten.c).
  *
  * The statistics come from the training split only and are then applied to
  * every split, so validation and test numbers never see their own statistics.
  * They are accumulated in double: a float sum over 60,000 pixels loses digits.
  */
-#include "internal.h"
+#include "whiten.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,12 +20,13 @@ int descent_preprocess_parse(const char *name, descent_preprocess_kind *kind) {
     *kind = DESCENT_PREPROCESS_NONE;
     return DESCENT_OK;
   }
-  if (name && strcmp(name, "standardize") == 0) {
-    *kind = DESCENT_PREPROCESS_STANDARDIZE;
-    return DESCENT_OK;
-  }
+  for (int k = DESCENT_PREPROCESS_STANDARDIZE; k <= DESCENT_PREPROCESS_ZCA; k++)
+    if (name && strcmp(name, descent_preprocess_name((descent_preprocess_kind)k)) == 0) {
+      *kind = (descent_preprocess_kind)k;
+      return DESCENT_OK;
+    }
   return descent_fail(DESCENT_EINVAL,
-                      "unknown preprocessing '%s': valid choices are none, standardize",
+                      "unknown preprocessing '%s': valid choices are none, standardize, pca, zca",
                       name ? name : "(null)");
 }
 
@@ -34,8 +36,16 @@ const char *descent_preprocess_name(descent_preprocess_kind kind) {
     return "none";
   case DESCENT_PREPROCESS_STANDARDIZE:
     return "standardize";
+  case DESCENT_PREPROCESS_PCA:
+    return "pca";
+  case DESCENT_PREPROCESS_ZCA:
+    return "zca";
   }
   return "unknown";
+}
+
+double descent_preprocess_default_eps(descent_preprocess_kind kind) {
+  return kind == DESCENT_PREPROCESS_PCA || kind == DESCENT_PREPROCESS_ZCA ? 1e-2 : 1e-3;
 }
 
 /* Features are handed to threads in blocks this wide: each thread walks every
@@ -44,7 +54,7 @@ const char *descent_preprocess_name(descent_preprocess_kind kind) {
 #define FEATURE_BLOCK 64
 
 /* Per-feature mean and population variance, two-pass for accuracy. */
-static void preprocess_moments(const descent_dataset *ds, double *mean, double *var) {
+void preprocess_moments(const descent_dataset *ds, double *mean, double *var) {
   size_t n = ds->n, f = ds->features;
   size_t blocks = (f + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
 #pragma omp parallel for schedule(static)
@@ -69,21 +79,23 @@ int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
   if (!pp || !train)
     return descent_fail(DESCENT_EINVAL, "descent_preprocess_fit: pp or train is NULL");
   memset(pp, 0, sizeof *pp);
-  if (kind != DESCENT_PREPROCESS_NONE && kind != DESCENT_PREPROCESS_STANDARDIZE)
+  if (kind < DESCENT_PREPROCESS_NONE || kind > DESCENT_PREPROCESS_ZCA)
     return descent_fail(DESCENT_EINVAL,
                         "unknown preprocessing kind %d: valid choices are none, "
-                        "standardize",
+                        "standardize, pca, zca",
                         (int)kind);
   if (kind == DESCENT_PREPROCESS_NONE) {
     pp->features = train->features;
     return DESCENT_OK;
   }
+  const char *name = descent_preprocess_name(kind);
   if (!(eps > 0.0) || !isfinite(eps))
     return descent_fail(DESCENT_EINVAL,
-                        "standardize: eps must be a positive finite number (it keeps constant "
-                        "features from dividing by zero); got %g",
-                        eps);
-  if (train->n == 0) return descent_fail(DESCENT_EINVAL, "standardize: the training set is empty");
+                        "%s: eps must be a positive finite number (it keeps directions of zero "
+                        "variance from dividing by zero); got %g",
+                        name, eps);
+  if (train->n == 0) return descent_fail(DESCENT_EINVAL, "%s: the training set is empty", name);
+  if (kind != DESCENT_PREPROCESS_STANDARDIZE) return preprocess_fit_whitening(pp, kind, train, eps);
   size_t f = train->features;
   pp->kind = kind;
   pp->features = f;
@@ -109,11 +121,13 @@ int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
 }
 
 int descent_preprocess_apply(const descent_preprocess *pp, descent_dataset *ds) {
-  if (!pp || !ds || pp->kind != DESCENT_PREPROCESS_STANDARDIZE || ds->n == 0) return DESCENT_OK;
-  if (!pp->mean || pp->features != ds->features)
+  if (!pp || !ds || pp->kind == DESCENT_PREPROCESS_NONE || ds->n == 0) return DESCENT_OK;
+  if (!pp->mean || pp->features != ds->features ||
+      (pp->kind == DESCENT_PREPROCESS_STANDARDIZE ? !pp->inv_std : !pp->whiten))
     return descent_fail(DESCENT_ESHAPE,
                         "preprocessing fitted on %zu features cannot apply to data with %zu",
                         pp->features, ds->features);
+  if (pp->kind != DESCENT_PREPROCESS_STANDARDIZE) return preprocess_apply_whitening(pp, ds);
   size_t f = ds->features;
   const descent_real *mean = pp->mean, *inv_std = pp->inv_std;
 #pragma omp parallel for schedule(static)
@@ -128,5 +142,6 @@ void descent_preprocess_free(descent_preprocess *pp) {
   if (!pp) return;
   descent_free_real(pp->mean);
   descent_free_real(pp->inv_std);
+  descent_free_real(pp->whiten);
   memset(pp, 0, sizeof *pp);
 }

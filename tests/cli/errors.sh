@@ -62,7 +62,7 @@ expect_error negative-number "--seed: '-3' is not a non-negative whole number" "
 expect_error duplicate-option "option --epochs given twice" "$descent" train --epochs 1 --epochs 2
 expect_error stray-argument "unexpected argument 'fast'" "$descent" train fast
 expect_error unknown-loss "unknown loss 'hinge'" "$descent" train --loss hinge
-expect_error unknown-preprocess "unknown preprocessing 'pca'" "$descent" train --preprocess pca
+expect_error unknown-preprocess "unknown preprocessing 'whiten'" "$descent" train --preprocess whiten
 
 # Files.
 dataset "$scratch/good"

@@ -1,0 +1,55 @@
+/*
+ * eigen.c - the one place that calls LAPACK: the symmetric eigensolver
+ * dsyevd (divide and conquer), for the covariance that PCA and ZCA whitening
+ * diagonalize.
+ *
+ * LAPACK comes with OpenBLAS (libopenblas exports the reference LAPACK
+ * routines, built with gfortran), so no other library is linked. The routine
+ * is called through its Fortran interface: every argument by reference,
+ * column-major storage, and the hidden lengths of the two character
+ * arguments at the end, as gfortran passes them. A symmetric matrix reads the
+ * same in both storage orders; the eigenvectors come back as the columns of
+ * the column-major result, i.e. the rows of our row-major array.
+ */
+#include "internal.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+
+void dsyevd_(const char *jobz, const char *uplo, const blasint *n, double *a, const blasint *lda,
+             double *w, double *work, const blasint *lwork, blasint *iwork, const blasint *liwork,
+             blasint *info, size_t jobz_len, size_t uplo_len);
+
+int descent_symmetric_eigen(size_t n, double *a, double *w) {
+  if (n == 0) return DESCENT_OK;
+  if (n > 46000) /* n^2 must fit LAPACK's 32-bit integers */
+    return descent_fail(DESCENT_ERANGE, "eigendecomposition of a %zu x %zu matrix is too large", n,
+                        n);
+  blasint nn = (blasint)n, lwork = -1, liwork = -1, info = 0, iwork_size = 0;
+  double work_size = 0;
+  /* Workspace query, then the decomposition. */
+  dsyevd_("V", "U", &nn, a, &nn, w, &work_size, &lwork, &iwork_size, &liwork, &info, 1, 1);
+  if (info != 0)
+    return descent_fail(DESCENT_EINVAL, "LAPACK dsyevd workspace query failed (info %d)",
+                        (int)info);
+  lwork = (blasint)work_size;
+  liwork = iwork_size;
+  double *work = descent_calloc((size_t)lwork, sizeof *work, "eigendecomposition workspace");
+  blasint *iwork = descent_calloc((size_t)liwork, sizeof *iwork, "eigendecomposition workspace");
+  if (!work || !iwork) {
+    free(work);
+    free(iwork);
+    return DESCENT_ENOMEM;
+  }
+  dsyevd_("V", "U", &nn, a, &nn, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+  free(work);
+  free(iwork);
+  if (info < 0)
+    return descent_fail(DESCENT_EINVAL, "LAPACK dsyevd: argument %d is invalid", (int)-info);
+  if (info > 0)
+    return descent_fail(DESCENT_EDIVERGED,
+                        "LAPACK dsyevd did not converge (%d off-diagonal elements); is the "
+                        "covariance finite?",
+                        (int)info);
+  return DESCENT_OK;
+}

@@ -1,0 +1,80 @@
+/*
+ * model_io.h - the model file format, as building blocks that a checkpoint
+ * can extend with sections of its own.
+ *
+ * A file is
+ *   magic "DSCNTMDL" (8 bytes), u32 format version, u32 section count,
+ *   then each section: 4-byte tag, u64 payload length, the payload, and a
+ *   u32 CRC-32 (zlib's) of tag, length and payload.
+ * Every number is little-endian and fixed-width, written byte by byte (never
+ * a struct dumped), doubles and floats as their IEEE-754 bits. Readers verify
+ * every section's length against the file and its CRC before looking inside,
+ * require the sections they know, refuse duplicates, and skip (CRC-checked)
+ * sections they do not know, so a checkpoint that adds sections still loads
+ * as a model.
+ */
+#ifndef DESCENT_MODEL_IO_H
+#define DESCENT_MODEL_IO_H
+
+#include "internal.h"
+
+#define MODEL_MAGIC   "DSCNTMDL"
+#define MODEL_VERSION 1u
+/* Sections of a file are at most this many. */
+#define MODEL_MAX_SECTIONS 64
+
+/* A growing byte buffer. Writes after an allocation failure are dropped and
+   remembered in failed. */
+typedef struct bytes_out {
+  unsigned char *data;
+  size_t len, cap;
+  int failed;
+} bytes_out;
+
+void out_bytes(bytes_out *o, const void *p, size_t n);
+void out_u32(bytes_out *o, uint32_t v);
+void out_u64(bytes_out *o, uint64_t v);
+void out_f64(bytes_out *o, double v);
+/* n reals as 4- or 8-byte IEEE numbers (width). */
+void out_reals(bytes_out *o, const descent_real *v, size_t n, unsigned width);
+/* Starts a section (returns where its header is); section_end fills in the
+   length and appends the CRC. */
+size_t section_begin(bytes_out *o, const char tag[4]);
+void section_end(bytes_out *o, size_t start);
+
+/* A bounded reader over one section's payload. Reads past the end set
+   failed and return zeros. */
+typedef struct bytes_in {
+  const unsigned char *data;
+  size_t len, pos;
+  int failed;
+} bytes_in;
+
+uint32_t in_u32(bytes_in *in);
+uint64_t in_u64(bytes_in *in);
+double in_f64(bytes_in *in);
+void in_reals(bytes_in *in, descent_real *v, size_t n, unsigned width);
+
+/* One section found in a file. */
+typedef struct model_section {
+  char tag[5];
+  const unsigned char *payload;
+  size_t len;
+} model_section;
+
+/* Checks the header and every section (lengths, CRCs) of a whole file in
+   memory; fills sections. Messages start with name. */
+int model_file_sections(const unsigned char *data, size_t len, const char *name,
+                        model_section *sections, size_t *count);
+
+/* Writes the header (with room for the count) and the model's sections: NET
+   (spec, input shape, loss, scalar width), PARM, BUFF, PREP, RNG. Sections
+   added after it are counted by model_file_finish. */
+void model_write(bytes_out *o, const descent_net *net, const descent_preprocess *pp);
+void model_file_finish(bytes_out *o);
+
+/* Builds the network and preprocessing from a checked file's sections. */
+int model_read(const model_section *sections, size_t count, const char *name, size_t max_batch,
+               descent_net **net, descent_preprocess *pp);
+
+#endif /* DESCENT_MODEL_IO_H */
