@@ -8,6 +8,7 @@
  * 2 on a usage error. argv[0] is the subcommand's name. */
 int cmd_train(int argc, char **argv);
 int cmd_optimizers(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 #endif /* DESCENT_CLI_COMMANDS_H */

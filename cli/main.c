@@ -15,6 +15,7 @@ static const struct {
     {"train", cmd_train, "train a network on a data set (Fashion-MNIST by default)"},
     {"eval", cmd_eval, "evaluate a saved model on a test set"},
     {"optimizers", cmd_optimizers, "list every optimizer, transform and schedule"},
+    {"demo", cmd_demo, "run a figure of the lecture: measure it, draw it (descent demo --help)"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

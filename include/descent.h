@@ -572,6 +572,131 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
  * defaults, ranges and formula. */
 void descent_optimizer_help(FILE *out);
 
+/* ------------------------------------------------------------------------ */
+/* Synthetic problems                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The lecture's functions as objectives, built from text such as
+ * "quad2d(kappa=100, angle=30)" (arguments by position or by key, every one
+ * with a default; `descent demo --help` and descent_problem_help list them):
+ *   quad1d(curvature=0.5, center=0)      f = curvature/2 (theta - center)^2
+ *   logcosh(curvature=1)                 f = curvature log cosh(theta): convex,
+ *                                        not quadratic, gradient bounded by curvature
+ *   nonconvex1d                          f = theta^2/10 + sin(theta) + sin(2 theta + 2)/2,
+ *                                        four local minima
+ *   quad2d(kappa=10, angle=0, curvature=1)  f = 1/2 theta^T A theta, A with eigenvalues
+ *                                        curvature and curvature/kappa, its axes
+ *                                        turned by angle degrees
+ *   quadnd(dim=100, kappa=100, spectrum=geometric, rotate=0, seed=1)
+ *                                        the same in dim dimensions; spectrum
+ *                                        geometric, linear or two (two values)
+ *   linreg(scale=100, normalize=0, n=200, dim=2, seed=1)
+ *                                        least squares 1/(2n) sum_i (x_i.theta - y_i)^2,
+ *                                        feature j multiplied by scale^(j/(dim-1));
+ *                                        normalize=1 standardizes the features
+ *   finite_sum(n=100, noise=0.5, seed=1) a 2D least-squares finite sum whose terms
+ *                                        a batch's indices pick, for stochastic gradient
+ *   saddle                               f = x^2 - y^2
+ *   plateau(width=1)                     f = 1 - exp(-(x^2 + y^2) / (2 width^2))
+ *   rosenbrock(a=1, b=100)               f = (a - x)^2 + b (y - x^2)^2
+ * The parameters start at the family's default start point (info->start).
+ * Values and gradients are computed in double whatever descent_real is.
+ * A NULL batch means the whole objective; finite sums (linreg, finite_sum)
+ * also take a batch of term indices (batch->indices) and return the mean of
+ * those terms. Unknown families or keys and out-of-range values are refused
+ * with DESCENT_EINVAL and a message naming the valid choices. */
+int descent_problem_create(descent_objective **out, const char *spec);
+
+/* What is known about a problem: its minimum, where to draw it, how curved it
+ * is. Pointers are owned by the objective. */
+typedef struct descent_problem_info {
+  const char *family;        /* "quad2d", ... */
+  const char *spec;          /* canonical text with every parameter */
+  size_t dim;                /* number of parameters */
+  size_t n_terms;            /* terms of a finite sum; 0 if not one */
+  int bounded;               /* 1 if f has a global minimum (f_min, minimizer) */
+  double f_min;              /* the global minimum; -INFINITY when unbounded */
+  const double *minimizer;   /* dim numbers, or NULL when unbounded */
+  size_t n_minima;           /* local minima known (all of them for 1D functions) */
+  const double *minima;      /* n_minima x dim, in increasing order of the first coordinate */
+  const double *minima_f;    /* their values */
+  double curvature_max;      /* largest Hessian eigenvalue (at the minimizer if not constant) */
+  double curvature_min;      /* smallest; negative at a saddle */
+  double escape_value;       /* saddle, plateau: escaped once f <= this; NAN otherwise */
+  const double *start;       /* dim numbers: the default start point */
+  double lo[2], hi[2];       /* a window that shows the interesting part (1D, 2D) */
+} descent_problem_info;
+
+/* NULL when obj was not made by descent_problem_create. */
+const descent_problem_info *descent_problem_info_get(const descent_objective *obj);
+
+/* Index of the known local minimum within distance tol of theta (dim numbers),
+ * or -1. */
+int descent_problem_which_minimum(const descent_objective *obj, const double *theta, double tol);
+
+/* Lists every family with its parameters, defaults, ranges and formula. */
+void descent_problem_help(FILE *out);
+
+/* Releases an objective that owns itself (one from descent_problem_create)
+ * through its ops->destroy. NULL and objectives owned by something else
+ * (ops->destroy NULL, such as a network's) are left alone. */
+void descent_objective_free(descent_objective *obj);
+
+/* ------------------------------------------------------------------------ */
+/* Runs: the iterates of an optimizer on an objective                       */
+/* ------------------------------------------------------------------------ */
+
+/* How descent_run_iterates runs; descent_run_options_default fills in the
+ * defaults given after each field. */
+typedef struct descent_run_options {
+  int64_t iters;       /* most updates to take (1000) */
+  size_t batch_size;   /* 0: full gradient; k: mean of k terms drawn uniformly with
+                          replacement, for finite sums (0) */
+  uint64_t seed;       /* draws of terms and of gradient noise (1) */
+  double grad_noise;   /* standard deviation of Gaussian noise added to each gradient
+                          coordinate, as in perturbed gradient descent (0) */
+  double f_min;        /* minimum the targets refer to; NAN: the problem's own (NAN) */
+  double eps;          /* stop once f - f_min <= eps (f(theta_0) - f_min); 0: never (0) */
+  double escape_below; /* stop once f <= this (-INFINITY: never) */
+  double blowup;       /* diverged once f - f_min > blowup (f(theta_0) - f_min), or
+                          |theta_i| > param_bound, or anything is NaN or infinite (1e6) */
+  double param_bound;  /* see blowup (1e12) */
+  int record_params;   /* 1: keep every theta_t, for drawing (0) */
+} descent_run_options;
+
+void descent_run_options_default(descent_run_options *o);
+
+/* What happened. f is always the whole objective's value, even when the
+ * steps use batches. */
+typedef struct descent_trace {
+  size_t dim;          /* parameters */
+  int64_t steps;       /* updates taken; values holds steps + 1 numbers */
+  double *values;      /* f(theta_t), t = 0 .. steps */
+  double *params;      /* (steps + 1) x dim iterates when recorded, else NULL */
+  double f_min;        /* the minimum used for eps (NAN if none) */
+  int diverged;        /* 1: stopped because the run blew up, at t = steps */
+  int64_t reached_at;  /* first t where eps was reached; -1 if never */
+  int64_t escaped_at;  /* first t with f <= escape_below; -1 if never */
+  size_t cap;          /* allocated iterates */
+} descent_trace;
+
+/* Sets obj->params to start (NULL: leave them), then alternates gradient and
+ * optimizer step until opts->iters steps, eps, escape or divergence, recording
+ * f at every iterate (and the iterates themselves if asked). A divergence is
+ * not an error: it returns DESCENT_OK with trace->diverged set. Free the trace
+ * with descent_trace_free. */
+int descent_run_iterates(descent_objective *obj, descent_optimizer *opt, const double *start,
+                         const descent_run_options *opts, descent_trace *trace);
+void descent_trace_free(descent_trace *trace);
+
+/* First t with values[t] - f_min <= eps (values[0] - f_min); -1 if never. */
+int64_t descent_trace_iterations_to(const descent_trace *trace, double f_min, double eps);
+
+/* The divergence test of descent_run_iterates: 1 if f or a parameter is not
+ * finite, |theta_i| > param_bound, or f - f_min > blowup (f0 - f_min). */
+int descent_run_diverged(double f, double f0, double f_min, const descent_real *theta, size_t n,
+                         const descent_run_options *opts);
+
 #ifdef __cplusplus
 }
 #endif

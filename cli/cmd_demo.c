@@ -1,0 +1,238 @@
+/*
+ * cmd_demo.c - `descent demo NAME`: one figure of the lecture, measured and
+ * drawn; `descent demo all` runs every one.
+ *
+ * The demos live in the library (src/lab) and return their tables; this file
+ * turns each demo's option list into command-line options, prints the tables
+ * and the notes, keeps every run in a folder of its own, and asks gnuplot for
+ * the pictures when it is installed.
+ */
+#include "commands.h"
+#include "descent.h"
+#include "lab/lab.h"
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NO_GNUPLOT "pictures skipped: install gnuplot (apt-get install gnuplot-nox) to draw them"
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void print_demo_options(const lab_demo *d) {
+  for (int i = 0; i < d->n_options; i++) {
+    char left[64];
+    snprintf(left, sizeof left, "--%s %s", d->options[i].name, d->options[i].metavar);
+    printf("      %-26s %s (default: %s)\n", left, d->options[i].help, d->options[i].def);
+  }
+}
+
+static void print_help(void) {
+  int n;
+  const lab_demo *const *demos = lab_demos(&n);
+  printf("usage: descent demo NAME [--out DIR] [options]\n"
+         "       descent demo all [--out DIR]\n\n"
+         "Runs one figure of the lecture: prints the numbers behind it, writes them as CSV\n"
+         "and draws the picture as PNG and SVG with gnuplot (when installed). Each demo's\n"
+         "options change its steps, start point, condition number, iterations or seed.\n"
+         "--out DIR (default runs/demo-NAME-DATE-TIME) must be new or empty.\n\ndemos:\n");
+  for (int i = 0; i < n; i++) {
+    printf("  %-14s %s (%s)\n", demos[i]->name, demos[i]->summary, demos[i]->slides);
+    print_demo_options(demos[i]);
+  }
+  printf("  %-14s every demo above with its defaults, each in a folder of its own\n\n"
+         "The problems the demos run on (also for descent_problem_create):\n",
+         "all");
+  descent_problem_help(stdout);
+}
+
+/* mkdir -p, refusing a folder that already holds anything: a previous run's
+   files are never overwritten. *created tells whether the folder is new. */
+static int prepare_dir(const char *dir, int *created) {
+  char path[4096];
+  if (strlen(dir) >= sizeof path - 64) {
+    fprintf(stderr, "descent demo: --out path too long\n");
+    return -1;
+  }
+  snprintf(path, sizeof path, "%s", dir);
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+      fprintf(stderr, "descent demo: cannot create folder '%s': %s\n", path, strerror(errno));
+      return -1;
+    }
+    *p = '/';
+  }
+  *created = mkdir(path, 0777) == 0;
+  if (!*created && errno != EEXIST) {
+    fprintf(stderr, "descent demo: cannot create folder '%s': %s\n", path, strerror(errno));
+    return -1;
+  }
+  if (!*created && rmdir(path) != 0) { /* rmdir only removes an empty folder */
+    if (errno == ENOTEMPTY || errno == EEXIST)
+      fprintf(stderr,
+              "descent demo: '%s' already holds files; choose another --out or move them away\n",
+              dir);
+    else
+      fprintf(stderr, "descent demo: cannot use folder '%s': %s\n", dir, strerror(errno));
+    return -1;
+  }
+  if (!*created && mkdir(path, 0777) != 0) {
+    fprintf(stderr, "descent demo: cannot create folder '%s': %s\n", path, strerror(errno));
+    return -1;
+  }
+  *created = 1;
+  return 0;
+}
+
+static void default_dir(char *buf, size_t cap, const char *name) {
+  time_t t = time(NULL);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  snprintf(buf, cap, "runs/demo-%s-%s", name, stamp);
+}
+
+/* Draws every picture of res; returns 0, or 1 when gnuplot failed. Prints the
+   line about gnuplot at most once per program run. */
+static int draw_pictures(const char *dir, const lab_result *res, int *warned, char (*made)[320],
+                         int *n_made, int max_made) {
+  if (!lab_gnuplot_available()) {
+    if (!*warned) printf("%s\n", NO_GNUPLOT);
+    *warned = 1;
+    return 0;
+  }
+  for (int i = 0; i < res->n_pictures; i++) {
+    if (lab_plot_render(dir, res->pictures[i]) != DESCENT_OK) {
+      fprintf(stderr, "descent demo: %s\n", descent_last_error());
+      return 1;
+    }
+    if (*n_made < max_made)
+      snprintf(made[(*n_made)++], 320, "%s/%s.png and .svg", dir, res->pictures[i]);
+  }
+  return 0;
+}
+
+/* Runs one demo into dir; prints its tables. Returns an exit status. */
+static int run_one(const lab_demo *d, const char *const *overrides, const char *dir, int *warned,
+                   char (*made)[320], int *n_made, int max_made) {
+  int created = 0;
+  if (prepare_dir(dir, &created)) return 1;
+  lab_result res;
+  int rc = lab_demo_run(d, overrides, dir, &res);
+  if (rc) {
+    fprintf(stderr, "descent demo %s: %s\n", d->name, descent_last_error());
+    if (created) rmdir(dir); /* only if nothing was written */
+    return rc == DESCENT_EINVAL ? 2 : 1;
+  }
+  for (int i = 0; i < res.n_tables; i++) {
+    printf("\n");
+    lab_table_print(&res.tables[i], stdout);
+  }
+  for (int i = 0; i < res.n_notes; i++) printf("%s %s\n", i ? " " : "\n*", res.notes[i]);
+  fflush(stdout);
+  int status = draw_pictures(dir, &res, warned, made, n_made, max_made);
+  printf("files in %s:", dir);
+  for (int i = 0; i < res.n_files; i++) printf(" %s", res.files[i]);
+  printf("\n");
+  lab_result_free(&res);
+  return status;
+}
+
+static int demo_all(int argc, char **argv) {
+  cli_option opts[] = {{"out", "DIR", "folder for every demo's folder (must be new or empty)",
+                        "runs/demo-all-DATE-TIME", 0}};
+  int rc = cli_parse(argc, argv, 2, opts, 1, "demo all",
+                     "Runs every demo of the lecture with its defaults.");
+  if (rc) return rc < 0 ? 2 : 0;
+  char root[4096];
+  if (opts[0].given)
+    snprintf(root, sizeof root, "%s", opts[0].value);
+  else
+    default_dir(root, sizeof root, "all");
+  int created;
+  if (prepare_dir(root, &created)) return 1;
+  int n, warned = 0, n_made = 0, status = 0;
+  char made[32][320];
+  const lab_demo *const *demos = lab_demos(&n);
+  double start = now_seconds();
+  for (int i = 0; i < n && !status; i++) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", root, demos[i]->name);
+    printf("\n== %s (%s): %s\n", demos[i]->name, demos[i]->slides, demos[i]->summary);
+    status = run_one(demos[i], NULL, dir, &warned, made, &n_made, 32);
+  }
+  if (status) return status;
+  printf("\nall %d demos in %.1f s, in %s\n", n, now_seconds() - start, root);
+  if (n_made) printf("pictures:\n");
+  for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);
+  return 0;
+}
+
+int cmd_demo(int argc, char **argv) {
+  char names[512];
+  lab_demo_names(names, sizeof names);
+  if (argc < 2) {
+    fprintf(stderr, "descent demo: which demo? valid demos: %s, all; see 'descent demo --help'\n",
+            names);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    print_help();
+    return 0;
+  }
+  if (strcmp(argv[1], "all") == 0) return demo_all(argc, argv);
+  const lab_demo *d = lab_demo_find(argv[1]);
+  if (!d) {
+    fprintf(stderr, "descent demo: unknown demo '%s'; valid demos: %s, all\n", argv[1], names);
+    return 2;
+  }
+  /* The demo's own options, then --out. */
+  cli_option opts[LAB_MAX_OPTIONS + 1];
+  int n = d->n_options;
+  for (int i = 0; i < n; i++)
+    opts[i] = (cli_option){d->options[i].name, d->options[i].metavar, d->options[i].help,
+                           d->options[i].def, 0};
+  opts[n++] = (cli_option){"out", "DIR",
+                           "folder for the CSV files, scripts and pictures (new or "
+                           "empty)",
+                           "runs/demo-NAME-DATE-TIME", 0};
+  char command[64], summary[256];
+  snprintf(command, sizeof command, "demo %s", d->name);
+  snprintf(summary, sizeof summary, "%s (%s).", d->summary, d->slides);
+  int rc = cli_parse(argc, argv, 2, opts, n, command, summary);
+  if (rc) return rc < 0 ? 2 : 0;
+  const char *overrides[2 * LAB_MAX_OPTIONS + 1];
+  int k = 0;
+  printf("descent demo %s (%s): %s\noptions:", d->name, d->slides, d->summary);
+  for (int i = 0; i < d->n_options; i++) {
+    overrides[k++] = opts[i].name;
+    overrides[k++] = opts[i].value;
+    printf(" --%s %s", opts[i].name, opts[i].value);
+  }
+  overrides[k] = NULL;
+  char dir[4096];
+  if (opts[n - 1].given)
+    snprintf(dir, sizeof dir, "%s", opts[n - 1].value);
+  else
+    default_dir(dir, sizeof dir, d->name);
+  printf(" --out %s\n", dir);
+  int warned = 0, n_made = 0;
+  char made[LAB_MAX_FILES][320];
+  rc = run_one(d, overrides, dir, &warned, made, &n_made, LAB_MAX_FILES);
+  if (!rc && n_made) {
+    printf("pictures:\n");
+    for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);
+  }
+  return rc;
+}

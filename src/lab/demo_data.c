@@ -1,0 +1,335 @@
+/*
+ * demo_data.c - the figures about data: badly scaled features and their
+ * normalization (slide 16), and stochastic gradient on a finite sum with
+ * constant, 1/t and fast-decaying steps (slides 17-21).
+ */
+#include "lab.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- normalization ------------------------------------------------------------ */
+
+static const lab_option normalization_options[] = {
+    {"scale", "S1,S2,...", "1,3,10,30,100", "how many times larger the second feature is"},
+    {"n", "N", "200", "examples"},
+    {"seed", "N", "1", "seed of the data"},
+    {"eps", "EPS", "1e-6", "converged once f - f* <= eps (f(theta0) - f*)"},
+    {"iters", "N", "1000000", "most iterations per run"},
+    {"draw", "S", "10", "scale drawn with its paths"},
+    {"show", "N", "100", "iterates drawn per path"},
+};
+
+/* Gradient descent with alpha = 1/L, the largest step that needs no
+   knowledge beyond the largest curvature. */
+static int run_gd(descent_objective *obj, const descent_run_options *o, descent_trace *tr) {
+  return lab_run(obj, "sgd", 1 / descent_problem_info_get(obj)->curvature_max, NULL, o, tr);
+}
+
+static int normalization_files(const char *dir, lab_result *res, double scale, size_t n,
+                               uint64_t seed, const descent_run_options *opts, int64_t show) {
+  descent_objective *obj[2] = {NULL, NULL};
+  descent_trace tr[2];
+  memset(tr, 0, sizeof tr);
+  descent_run_options o = *opts;
+  o.record_params = 1;
+  static const char *const names[2] = {"raw", "normalized"};
+  static const char *const contours[2] = {"normalization-raw-contours.csv",
+                                          "normalization-normalized-contours.csv"};
+  FILE *f = lab_file_open(dir, "normalization-paths.csv", res);
+  int rc = f ? DESCENT_OK : DESCENT_EIO;
+  if (!rc) lab_write_path_header(f, 2);
+  double lo[2][2], hi[2][2];
+  for (int v = 0; v < 2 && !rc; v++) {
+    rc = lab_problem(&obj[v], "linreg(scale=%.17g, normalize=%d, n=%zu, seed=%llu)", scale, v, n,
+                     (unsigned long long)seed);
+    if (!rc) rc = run_gd(obj[v], &o, &tr[v]);
+    if (rc) break;
+    lab_write_path(f, v, names[v], &tr[v], 1000);
+    double levels[14];
+    lab_cover_paths(descent_problem_info_get(obj[v]), &tr[v], 1, show, lo[v], hi[v]);
+    /* A square window, drawn to scale: the raw valley is then as narrow as
+       it is, 1/scale of its length. */
+    double span = fmax(hi[v][0] - lo[v][0], hi[v][1] - lo[v][1]);
+    for (int d = 0; d < 2; d++) {
+      double mid = 0.5 * (lo[v][d] + hi[v][d]);
+      lo[v][d] = mid - 0.5 * span;
+      hi[v][d] = mid + 0.5 * span;
+    }
+    int k = lab_levels_geometric(tr[v].f_min, tr[v].values[0], 0.3, 14, levels);
+    rc = lab_write_contours(obj[v], dir, contours[v], lo[v], hi[v], 201, levels, k, res);
+  }
+  if (f) {
+    int rc2 = lab_file_close(f, "normalization-paths.csv");
+    rc = rc ? rc : rc2;
+  }
+  f = rc ? NULL : lab_gp_open(dir, "normalization", 1800, 620, "normalizing the inputs", res);
+  if (!rc && !f) rc = DESCENT_EIO;
+  if (!rc) {
+    fprintf(f, "set multiplot layout 1,3 title \"Normalization: badly scaled features make a "
+               "narrow valley; standardizing them removes it (slide 16)\" font \",14\"\n");
+    fprintf(f,
+            "set title \"iterations of gradient descent (α = 1/L) to reach eps\"\n"
+            "set size noratio\nset logscale xy\nset xrange [*:*]\nset yrange [0.8:*]\n"
+            "set xlabel \"scale of the second feature\"\nset ylabel \"iterations\"\n"
+            "set key top left\n"
+            "plot 'normalization.csv' using 2:4 with linespoints pt 7 lw 2 lc rgb \"%s\" "
+            "title \"raw features\", \\\n"
+            "     'normalization.csv' using 2:6 with linespoints pt 7 lw 2 lc rgb \"%s\" "
+            "title \"standardized features\"\n",
+            lab_color(1), lab_color(0));
+    for (int v = 0; v < 2; v++) {
+      char title[160];
+      snprintf(title, sizeof title, "%s features at scale %g: first %lld iterates", names[v], scale,
+               (long long)show);
+      lab_gp_panel_2d(f, title, lo[v], hi[v]);
+      lab_gp_contour_lines(f, 1, contours[v]);
+      lab_gp_path(f, 0, "normalization-paths.csv", v, "gradient descent, α = 1/L", lab_color(1 - v),
+                  8, show);
+      fprintf(f, "\n");
+    }
+    rc = lab_gp_close(f, "normalization", res);
+  }
+  for (int v = 0; v < 2; v++) {
+    descent_trace_free(&tr[v]);
+    descent_objective_free(obj[v]);
+  }
+  return rc;
+}
+
+static int normalization_run(const lab_args *a, const char *dir, lab_result *res) {
+  double scales[LAB_MAX_LIST], eps, draw;
+  int n_scales;
+  int64_t n, seed, iters, show;
+  int rc = lab_arg_list(a, "scale", 1e-3, 1e4, 1, LAB_MAX_LIST, scales, &n_scales);
+  if (!rc) rc = lab_arg_int(a, "n", 2, 1000000, &n);
+  if (!rc) rc = lab_arg_int(a, "seed", 0, INT64_MAX, &seed);
+  if (!rc) rc = lab_arg_double(a, "eps", 1e-15, 0.5, &eps);
+  if (!rc) rc = lab_arg_int(a, "iters", 1, 100000000, &iters);
+  if (!rc) rc = lab_arg_double(a, "draw", 1e-3, 1e4, &draw);
+  if (!rc) rc = lab_arg_int(a, "show", 2, 100000, &show);
+  if (rc) return rc;
+  lab_table *t = lab_result_table(res, "normalization",
+                                  "Gradient descent (alpha = 1/L) on linear regression, raw and "
+                                  "standardized features",
+                                  "run|scale|kappa raw|iters raw|kappa normalized|"
+                                  "iters normalized|speed-up");
+  if (!t) return DESCENT_ERANGE;
+  descent_run_options o;
+  descent_run_options_default(&o);
+  o.iters = iters;
+  o.eps = eps;
+  for (int i = 0; i < n_scales && !rc; i++) {
+    int row = lab_table_row(t, "scale=%g", scales[i]);
+    lab_table_num(t, row, "scale", scales[i]);
+    double count[2];
+    for (int v = 0; v < 2 && !rc; v++) {
+      descent_objective *obj = NULL;
+      descent_trace tr;
+      rc = lab_problem(&obj, "linreg(scale=%.17g, normalize=%d, n=%lld, seed=%lld)", scales[i], v,
+                       (long long)n, (long long)seed);
+      if (!rc) rc = run_gd(obj, &o, &tr);
+      if (!rc) {
+        const descent_problem_info *info = descent_problem_info_get(obj);
+        lab_table_num(t, row, v ? "kappa normalized" : "kappa raw",
+                      info->curvature_max / info->curvature_min);
+        lab_table_iterations(t, row, v ? "iters normalized" : "iters raw", &tr);
+        count[v] = tr.reached_at >= 0 ? (double)tr.reached_at : NAN;
+        descent_trace_free(&tr);
+      }
+      descent_objective_free(obj);
+    }
+    if (!rc) lab_table_num(t, row, "speed-up", count[0] / fmax(count[1], 1));
+  }
+  if (!rc)
+    lab_result_note(res, "The curvature along theta_j is the mean of x_j^2: scaling a feature by "
+                         "s scales its curvature by s^2, and the condition number with it.");
+  if (!rc && dir) rc = normalization_files(dir, res, draw, (size_t)n, (uint64_t)seed, &o, show);
+  return rc;
+}
+
+const lab_demo lab_demo_normalization = {
+    "normalization",
+    "slide 16",
+    "iterations to reach eps against the scale of a feature, with and without normalization",
+    normalization_options,
+    sizeof normalization_options / sizeof normalization_options[0],
+    normalization_run,
+};
+
+/* ---- stochastic ----------------------------------------------------------------- */
+
+static const lab_option stochastic_options[] = {
+    {"lr", "A,B", "0.1,0.025", "two constant steps (the first also starts the decaying ones)"},
+    {"tau", "T", "50", "the 1/t schedule: lr / (1 + t/T)"},
+    {"gamma", "G", "0.9", "the fast decay: lr G^t"},
+    {"n", "N", "100", "terms of the finite sum"},
+    {"noise", "SIGMA", "0.5", "noise of the targets (what makes the terms disagree)"},
+    {"batch", "B", "1", "terms per stochastic gradient"},
+    {"iters", "N", "5000", "iterations per run"},
+    {"seeds", "K", "5", "runs per schedule, averaged in the table"},
+    {"seed", "N", "1", "seed of the data and of the first run's draws"},
+    {"show", "N", "300", "iterates drawn per path"},
+};
+
+enum { N_SCHEDULES = 5 };
+
+typedef struct stochastic_stats {
+  double early, late, moved, distance; /* means over the seeds */
+} stochastic_stats;
+
+/* Mean of the gap over t in (lo, hi]. */
+static double mean_gap(const descent_trace *tr, int64_t lo, int64_t hi) {
+  double sum = 0;
+  for (int64_t t = lo + 1; t <= hi; t++) sum += tr->values[t] - tr->f_min;
+  return sum / (double)(hi - lo);
+}
+
+static double distance(const double *a, const double *b) {
+  return hypot(a[0] - b[0], a[1] - b[1]);
+}
+
+static int stochastic_files(const char *dir, lab_result *res, descent_objective *obj,
+                            descent_trace *tr, char (*labels)[64], int64_t show) {
+  const descent_problem_info *info = descent_problem_info_get(obj);
+  FILE *f = lab_file_open(dir, "stochastic-paths.csv", res);
+  if (!f) return DESCENT_EIO;
+  lab_write_path_header(f, 2);
+  for (int s = 0; s < N_SCHEDULES; s++) lab_write_path(f, s, labels[s], &tr[s], 3000);
+  int rc = lab_file_close(f, "stochastic-paths.csv");
+  if (!rc && !(f = lab_file_open(dir, "stochastic-minimum.csv", res))) rc = DESCENT_EIO;
+  if (!rc) {
+    fprintf(f, "x,y,f\n%.9g,%.9g,%.9g\n", info->minimizer[0], info->minimizer[1], info->f_min);
+    rc = lab_file_close(f, "stochastic-minimum.csv");
+  }
+  double lo[2], hi[2], levels[12];
+  lab_cover_paths(info, tr, N_SCHEDULES, show, lo, hi);
+  int k = lab_levels_geometric(info->f_min, tr[0].values[0], 0.4, 12, levels);
+  if (!rc)
+    rc = lab_write_contours(obj, dir, "stochastic-contours.csv", lo, hi, 161, levels, k, res);
+  if (rc) return rc;
+  f = lab_gp_open(dir, "stochastic", 1500, 1150, "stochastic gradient on a finite sum", res);
+  if (!f) return DESCENT_EIO;
+  fprintf(f, "set multiplot layout 2,2 title \"Stochastic gradient: the step must decrease, "
+             "but not too fast (slides 17-21)\" font \",14\"\n");
+  static const char *const readings[3] = {"keeps bouncing around the minimum", "settles",
+                                          "freezes before the minimum"};
+  const int drawn[3] = {0, 2, 3};
+  for (int p = 0; p < 3; p++) {
+    char title[160];
+    snprintf(title, sizeof title, "%s: %s", labels[drawn[p]], readings[p]);
+    lab_gp_panel_2d(f, title, lo, hi);
+    lab_gp_contour_lines(f, 1, "stochastic-contours.csv");
+    lab_gp_path(f, 0, "stochastic-paths.csv", drawn[p], labels[drawn[p]], lab_color(drawn[p]), 5,
+                show);
+    fprintf(f, ", \\\n     'stochastic-minimum.csv' using 1:2 with points pt 3 ps 2.5 lw 2 "
+               "lc rgb \"black\" title \"minimum\"\n");
+  }
+  lab_gp_panel_gap(f, "f - f* per iteration (first run)", tr[0].steps, 1);
+  for (int s = 0; s < N_SCHEDULES; s++)
+    lab_gp_gap(f, s == 0, "stochastic-paths.csv", s, labels[s], lab_color(s), 2);
+  lab_gp_panel_end(f);
+  return lab_gp_close(f, "stochastic", res);
+}
+
+static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
+  double lr[2], tau, gamma, noise;
+  int n_lr;
+  int64_t n, batch, iters, seeds, seed, show;
+  int rc = lab_arg_list(a, "lr", 1e-9, 1e3, 2, 2, lr, &n_lr);
+  if (!rc) rc = lab_arg_double(a, "tau", 1e-6, 1e12, &tau);
+  if (!rc) rc = lab_arg_double(a, "gamma", 0, 1, &gamma);
+  if (!rc) rc = lab_arg_int(a, "n", 2, 1000000, &n);
+  if (!rc) rc = lab_arg_double(a, "noise", 0, 1e6, &noise);
+  if (!rc) rc = lab_arg_int(a, "batch", 1, 1000000, &batch);
+  if (!rc) rc = lab_arg_int(a, "iters", 20, 10000000, &iters);
+  if (!rc) rc = lab_arg_int(a, "seeds", 1, 1000, &seeds);
+  if (!rc) rc = lab_arg_int(a, "seed", 0, INT64_MAX, &seed);
+  if (!rc) rc = lab_arg_int(a, "show", 2, 10000000, &show);
+  if (rc) return rc;
+  char labels[N_SCHEDULES][64], rates[N_SCHEDULES][64];
+  snprintf(labels[0], 64, "constant %g", lr[0]);
+  snprintf(labels[1], 64, "constant %g", lr[1]);
+  snprintf(labels[2], 64, "1/t");
+  snprintf(labels[3], 64, "fast decay");
+  snprintf(labels[4], 64, "full batch %g", lr[0]);
+  char n0[LAB_NUM], n1[LAB_NUM], n2[LAB_NUM];
+  lab_num(n0, lr[0]);
+  snprintf(rates[0], 64, "%s", n0);
+  snprintf(rates[1], 64, "%s", lab_num(n1, lr[1]));
+  snprintf(rates[2], 64, "inv(%s, tau=%s)", n0, lab_num(n2, tau));
+  snprintf(rates[3], 64, "exp(%s, gamma=%s)", n0, lab_num(n2, gamma));
+  snprintf(rates[4], 64, "%s", n0);
+  descent_objective *obj = NULL;
+  rc = lab_problem(&obj, "finite_sum(n=%lld, noise=%.17g, seed=%lld)", (long long)n, noise,
+                   (long long)seed);
+  if (rc) return rc;
+  const descent_problem_info *info = descent_problem_info_get(obj);
+  descent_trace first[N_SCHEDULES]; /* the first seed's runs, drawn */
+  memset(first, 0, sizeof first);
+  stochastic_stats st[N_SCHEDULES];
+  memset(st, 0, sizeof st);
+  descent_run_options o;
+  descent_run_options_default(&o);
+  o.iters = iters;
+  o.record_params = 1;
+  for (int s = 0; s < N_SCHEDULES && !rc; s++) {
+    o.batch_size = s == 4 ? 0 : (size_t)batch;
+    for (int64_t k = 0; k < seeds && !rc; k++) {
+      descent_trace tr;
+      o.seed = (uint64_t)seed + (uint64_t)k * 1000003u;
+      rc = lab_run_schedule(obj, "sgd", rates[s], NULL, &o, &tr);
+      if (rc) break;
+      int64_t T = tr.steps;
+      double w = 1.0 / (double)seeds;
+      st[s].early += w * mean_gap(&tr, T / 4, T / 2);
+      st[s].late += w * mean_gap(&tr, T / 2, T);
+      st[s].moved += w * distance(tr.params + 2 * T, tr.params + 2 * (T / 2));
+      st[s].distance += w * distance(tr.params + 2 * T, info->minimizer);
+      if (k == 0)
+        first[s] = tr;
+      else
+        descent_trace_free(&tr);
+    }
+  }
+  lab_table *t = rc ? NULL
+                    : lab_result_table(res, "stochastic",
+                                       "SGD on a 2D finite sum, f - f* averaged over the seeds "
+                                       "and over iterations T/4..T/2 (early) and T/2..T (late)",
+                                       "run|schedule|gap early|gap late|late/early|"
+                                       "moved in last half|final distance");
+  if (!rc && !t) rc = DESCENT_ERANGE;
+  for (int s = 0; s < N_SCHEDULES && !rc; s++) {
+    int row = lab_table_row(t, "%s", labels[s]);
+    lab_table_text(t, row, "schedule", "%s%s", s == 4 ? "full gradient, " : "", rates[s]);
+    lab_table_num(t, row, "gap early", st[s].early);
+    lab_table_num(t, row, "gap late", st[s].late);
+    lab_table_num(t, row, "late/early", st[s].late / st[s].early);
+    lab_table_num(t, row, "moved in last half", st[s].moved);
+    lab_table_num(t, row, "final distance", st[s].distance);
+  }
+  if (!rc) {
+    lab_result_note(res,
+                    "A constant step leaves SGD at a noise floor about proportional to the "
+                    "step: %.3g at %g, %.3g at %g.",
+                    st[0].late, lr[0], st[1].late, lr[1]);
+    lab_result_note(res,
+                    "The fast decay's steps add up to %g: not enough to cross the distance "
+                    "to the minimum, so it freezes %.3g away.",
+                    gamma < 1 ? lr[0] / (1 - gamma) : INFINITY, st[3].distance);
+  }
+  if (!rc && dir) rc = stochastic_files(dir, res, obj, first, labels, show);
+  for (int s = 0; s < N_SCHEDULES; s++) descent_trace_free(&first[s]);
+  descent_objective_free(obj);
+  return rc;
+}
+
+const lab_demo lab_demo_stochastic = {
+    "stochastic",
+    "slides 17-21",
+    "SGD on a 2D finite sum with constant, 1/t and fast-decaying steps",
+    stochastic_options,
+    sizeof stochastic_options / sizeof stochastic_options[0],
+    stochastic_run,
+};

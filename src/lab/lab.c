@@ -1,0 +1,245 @@
+/*
+ * lab.c - the registry of demos, their options, and the small helpers every
+ * demo uses (building problems and optimizers from text, one run, slopes).
+ */
+#include "lab.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const lab_demo *const demos[] = {
+    &lab_demo_step_size,  &lab_demo_conditioning, &lab_demo_normalization,
+    &lab_demo_stochastic, &lab_demo_nonconvex,    &lab_demo_saddle,
+    &lab_demo_plateau,    &lab_demo_momentum,     &lab_demo_per_direction,
+};
+enum { N_DEMOS = sizeof demos / sizeof demos[0] };
+
+const lab_demo *const *lab_demos(int *count) {
+  *count = N_DEMOS;
+  return demos;
+}
+
+const lab_demo *lab_demo_find(const char *name) {
+  for (int i = 0; i < N_DEMOS; i++)
+    if (strcmp(demos[i]->name, name) == 0) return demos[i];
+  return NULL;
+}
+
+void lab_demo_names(char *buf, size_t cap) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < N_DEMOS && used < cap; i++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", demos[i]->name);
+}
+
+static void option_names(const lab_demo *d, char *buf, size_t cap) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < d->n_options && used < cap; i++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s--%s", i ? ", " : "", d->options[i].name);
+}
+
+int lab_demo_run(const lab_demo *demo, const char *const *overrides, const char *dir,
+                 lab_result *res) {
+  descent_error_clear();
+  memset(res, 0, sizeof *res);
+  lab_args args = {.demo = demo};
+  for (int i = 0; i < demo->n_options; i++) args.values[i] = demo->options[i].def;
+  for (const char *const *o = overrides; o && o[0]; o += 2) {
+    int found = -1;
+    for (int i = 0; i < demo->n_options; i++)
+      if (strcmp(demo->options[i].name, o[0]) == 0) found = i;
+    if (found < 0) {
+      char names[512];
+      option_names(demo, names, sizeof names);
+      return descent_fail(DESCENT_EINVAL, "demo %s has no option '--%s'; valid options: %s",
+                          demo->name, o[0], names);
+    }
+    if (!o[1]) return descent_fail(DESCENT_EINVAL, "demo %s: --%s needs a value", demo->name, o[0]);
+    args.values[found] = o[1];
+  }
+  int rc = demo->run(&args, dir, res);
+  if (!rc && dir) rc = lab_write_tables(dir, res);
+  if (rc) lab_result_free(res);
+  return rc;
+}
+
+/* ---- option readers ---------------------------------------------------------- */
+
+static const char *arg_text(const lab_args *a, const char *name) {
+  for (int i = 0; i < a->demo->n_options; i++)
+    if (strcmp(a->demo->options[i].name, name) == 0) return a->values[i];
+  return NULL;
+}
+
+static int check_range(const char *name, const char *text, double v, double lo, double hi) {
+  if (v < lo || v > hi)
+    return descent_fail(DESCENT_EINVAL, "--%s: %s is out of range; valid values are %g to %g", name,
+                        text, lo, hi);
+  return DESCENT_OK;
+}
+
+int lab_arg_double(const lab_args *a, const char *name, double lo, double hi, double *out) {
+  const char *text = arg_text(a, name);
+  if (!text) return descent_fail(DESCENT_EINVAL, "demo %s: no option --%s", a->demo->name, name);
+  if (!descent_parse_double(text, out))
+    return descent_fail(DESCENT_EINVAL, "--%s: '%s' is not a number", name, text);
+  return check_range(name, text, *out, lo, hi);
+}
+
+int lab_arg_int(const lab_args *a, const char *name, int64_t lo, int64_t hi, int64_t *out) {
+  double v;
+  int rc = lab_arg_double(a, name, (double)lo, (double)hi, &v);
+  if (rc) return rc;
+  if (v != floor(v))
+    return descent_fail(DESCENT_EINVAL, "--%s: '%s' is not a whole number", name,
+                        arg_text(a, name));
+  *out = (int64_t)v;
+  return DESCENT_OK;
+}
+
+int lab_arg_list(const lab_args *a, const char *name, double lo, double hi, int min_count,
+                 int max_count, double *out, int *count) {
+  const char *text = arg_text(a, name);
+  if (!text) return descent_fail(DESCENT_EINVAL, "demo %s: no option --%s", a->demo->name, name);
+  int n = 0;
+  for (const char *p = text;;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char item[64];
+    if (len >= sizeof item || n == max_count)
+      return descent_fail(DESCENT_EINVAL, "--%s: '%s': at most %d numbers separated by commas",
+                          name, text, max_count);
+    memcpy(item, p, len);
+    item[len] = '\0';
+    if (!descent_parse_double(item, &out[n]))
+      return descent_fail(DESCENT_EINVAL, "--%s: '%s' is not a number (in '%s')", name, item, text);
+    int rc = check_range(name, item, out[n], lo, hi);
+    if (rc) return rc;
+    n++;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  if (n < min_count)
+    return descent_fail(DESCENT_EINVAL, "--%s: '%s': give %d number%s separated by commas", name,
+                        text, min_count, min_count == 1 ? "" : "s");
+  *count = n;
+  return DESCENT_OK;
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+int lab_problem(descent_objective **out, const char *fmt, ...) {
+  char spec[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(spec, sizeof spec, fmt, ap);
+  va_end(ap);
+  return descent_problem_create(out, spec);
+}
+
+int lab_optimizer(descent_optimizer **out, const descent_objective *obj, const char *lr,
+                  const char *fmt, ...) {
+  char spec[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(spec, sizeof spec, fmt, ap);
+  va_end(ap);
+  return descent_optimizer_create(out, spec, lr, obj->n_params);
+}
+
+int lab_run(descent_objective *obj, const char *spec, double lr, const double *start,
+            const descent_run_options *opts, descent_trace *trace) {
+  char rate[64];
+  snprintf(rate, sizeof rate, "%.17g", lr);
+  return lab_run_schedule(obj, spec, rate, start, opts, trace);
+}
+
+int lab_run_schedule(descent_objective *obj, const char *spec, const char *lr, const double *start,
+                     const descent_run_options *opts, descent_trace *trace) {
+  descent_optimizer *opt;
+  int rc = descent_optimizer_create(&opt, spec, lr, obj->n_params);
+  if (rc) return rc;
+  /* Every run starts afresh: from the problem's start unless told otherwise,
+     never from where the previous run ended. */
+  const descent_problem_info *info = descent_problem_info_get(obj);
+  rc = descent_run_iterates(obj, opt, start ? start : info ? info->start : NULL, opts, trace);
+  descent_optimizer_free(opt);
+  return rc;
+}
+
+double lab_loglog_slope(const double *x, const double *y, int n) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (int i = 0; i < n; i++) {
+    double lx = log(x[i]), ly = log(y[i]);
+    sx += lx, sy += ly, sxx += lx * lx, sxy += lx * ly;
+  }
+  double den = n * sxx - sx * sx;
+  return den != 0 ? (n * sxy - sx * sy) / den : NAN;
+}
+
+void lab_iterations_text(const descent_trace *tr, char *buf, size_t cap) {
+  if (tr->diverged)
+    snprintf(buf, cap, "diverged at %lld", (long long)tr->steps);
+  else if (tr->reached_at >= 0)
+    snprintf(buf, cap, "%lld", (long long)tr->reached_at);
+  else
+    snprintf(buf, cap, "never (> %lld)", (long long)tr->steps);
+}
+
+/* Contour levels f_min + (f0 - f_min) q^k, k = -2 .. n-3: nested ellipses
+   down to the minimum, two of them outside the start. */
+int lab_levels_geometric(double f_min, double f0, double q, int n, double *levels) {
+  for (int k = 0; k < n; k++) levels[k] = f_min + (f0 - f_min) * pow(q, k - 2);
+  return n;
+}
+
+/* A window that holds the problem's own and every drawn iterate. */
+void lab_cover_paths(const descent_problem_info *info, const descent_trace *tr, int n, int64_t show,
+                     double *lo, double *hi) {
+  for (int d = 0; d < 2; d++) {
+    lo[d] = info->lo[d];
+    hi[d] = info->hi[d];
+  }
+  for (int i = 0; i < n; i++)
+    for (int64_t t = 0; t <= tr[i].steps && t <= show; t++)
+      for (int d = 0; d < 2; d++) {
+        double x = tr[i].params[(size_t)t * 2 + d];
+        if (fabs(x) > 1e3) continue; /* a diverging run: leave it off the picture */
+        lo[d] = x < lo[d] ? x : lo[d];
+        hi[d] = x > hi[d] ? x : hi[d];
+      }
+}
+
+void lab_table_iterations(lab_table *t, int row, const char *col, const descent_trace *tr) {
+  char text[LAB_TEXT];
+  if (tr->reached_at >= 0) {
+    lab_table_num(t, row, col, (double)tr->reached_at);
+  } else {
+    lab_iterations_text(tr, text, sizeof text);
+    lab_table_text(t, row, col, "%s", text);
+  }
+}
+
+/* --start: "auto" keeps the problem's start. */
+int lab_arg_start(const lab_args *a, const descent_objective *obj, double *start) {
+  for (int i = 0; i < a->demo->n_options; i++)
+    if (strcmp(a->demo->options[i].name, "start") == 0 && strcmp(a->values[i], "auto") == 0) {
+      const descent_problem_info *info = descent_problem_info_get(obj);
+      start[0] = info->start[0];
+      start[1] = info->start[1];
+      return DESCENT_OK;
+    }
+  int n;
+  return lab_arg_list(a, "start", -1e6, 1e6, 2, 2, start, &n);
+}
+
+char *lab_num(char *buf, double v) {
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, LAB_NUM, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  return buf;
+}

@@ -1,0 +1,223 @@
+/*
+ * lab.h - the lecture's lab: one demo per figure of the lecture, each of which
+ * runs optimizers on the synthetic problems, returns the table of numbers
+ * behind its picture, and (given a folder) writes the data as CSV and a
+ * gnuplot script that draws the picture.
+ *
+ * The demos are library code so the tests can assert on exactly the numbers a
+ * user sees; the CLI (cli/cmd_demo.c) only parses options, prints the tables
+ * and asks gnuplot for the pictures.
+ */
+#ifndef DESCENT_LAB_H
+#define DESCENT_LAB_H
+
+#include "internal.h"
+
+#include <stdio.h>
+
+#define LAB_TEXT        48
+#define LAB_MAX_COLS    10
+#define LAB_MAX_TABLES  4
+#define LAB_MAX_FILES   16
+#define LAB_MAX_NOTES   6
+#define LAB_MAX_OPTIONS 16
+#define LAB_MAX_LIST    16
+
+/* ---- tables ---------------------------------------------------------------- */
+
+/* One cell: a number, or text when text[0] is not empty. */
+typedef struct lab_cell {
+  double number;
+  char text[LAB_TEXT];
+} lab_cell;
+
+/* A table whose first column labels its rows ("gd", "alpha = 1.5"). */
+typedef struct lab_table {
+  char name[LAB_TEXT]; /* stem of its CSV file: name.csv */
+  char title[160];
+  int n_cols;
+  char cols[LAB_MAX_COLS][LAB_TEXT];
+  size_t n_rows, cap;
+  lab_cell *cells; /* n_rows x n_cols */
+} lab_table;
+
+/* cols: the column names separated by '|', the first one naming the rows. */
+int lab_table_init(lab_table *t, const char *name, const char *title, const char *cols);
+void lab_table_free(lab_table *t);
+/* Appends a row labelled `label`; returns its index, or -1 (out of memory). */
+int lab_table_row(lab_table *t, const char *fmt, ...) DESCENT_PRINTF(2, 3);
+/* Sets a cell of a row by column name (a wrong name is a bug: ignored). */
+void lab_table_num(lab_table *t, int row, const char *col, double v);
+void lab_table_text(lab_table *t, int row, const char *col, const char *fmt, ...)
+    DESCENT_PRINTF(4, 5);
+/* Reads a cell; NULL when the row label or the column does not exist. */
+const lab_cell *lab_table_get(const lab_table *t, const char *row, const char *col);
+/* The number in a cell; NAN when missing or text. */
+double lab_table_number(const lab_table *t, const char *row, const char *col);
+/* Aligned text for a terminal, and CSV (numbers in full precision). */
+void lab_table_print(const lab_table *t, FILE *out);
+int lab_table_write_csv(const lab_table *t, FILE *out);
+
+/* ---- what a demo returns ------------------------------------------------- */
+
+typedef struct lab_result {
+  lab_table tables[LAB_MAX_TABLES];
+  int n_tables;
+  char files[LAB_MAX_FILES][LAB_TEXT]; /* written in the folder, in order */
+  int n_files;
+  char pictures[LAB_MAX_FILES][LAB_TEXT]; /* stems: stem.gp draws stem.png and stem.svg */
+  int n_pictures;
+  char notes[LAB_MAX_NOTES][240]; /* one-line readings of the numbers */
+  int n_notes;
+} lab_result;
+
+void lab_result_free(lab_result *r);
+/* A new table in r (NULL when full or out of memory, with the error set). */
+lab_table *lab_result_table(lab_result *r, const char *name, const char *title, const char *cols);
+const lab_table *lab_result_find(const lab_result *r, const char *name);
+void lab_result_note(lab_result *r, const char *fmt, ...) DESCENT_PRINTF(2, 3);
+
+/* ---- demos ------------------------------------------------------------------- */
+
+/* A demo's option: its value arrives as text, checked by the lab_arg_* readers. */
+typedef struct lab_option {
+  const char *name;    /* "lr" for --lr */
+  const char *metavar; /* "A,B,C" */
+  const char *def;     /* the default, as text */
+  const char *help;
+} lab_option;
+
+typedef struct lab_demo lab_demo;
+
+typedef struct lab_args {
+  const lab_demo *demo;
+  const char *values[LAB_MAX_OPTIONS]; /* in demo->options order */
+} lab_args;
+
+struct lab_demo {
+  const char *name;    /* "step-size" */
+  const char *slides;  /* "slides 5-9" */
+  const char *summary; /* one line */
+  const lab_option *options;
+  int n_options;
+  /* Computes the tables; writes files into dir unless it is NULL. */
+  int (*run)(const lab_args *args, const char *dir, lab_result *res);
+};
+
+/* Every demo, in the lecture's order. */
+const lab_demo *const *lab_demos(int *count);
+const lab_demo *lab_demo_find(const char *name);
+/* "step-size, conditioning, ..." */
+void lab_demo_names(char *buf, size_t cap);
+
+/* Runs a demo with its defaults, except for the options in overrides: pairs
+   of name and value, ended by NULL (overrides itself may be NULL). dir NULL:
+   compute only. Unknown options are refused, naming the valid ones. */
+int lab_demo_run(const lab_demo *demo, const char *const *overrides, const char *dir,
+                 lab_result *res);
+
+/* Option readers: EINVAL with "--NAME: ..." when the text is not a number in
+   [lo, hi], or (lists) not comma-separated numbers. */
+int lab_arg_double(const lab_args *a, const char *name, double lo, double hi, double *out);
+int lab_arg_int(const lab_args *a, const char *name, int64_t lo, int64_t hi, int64_t *out);
+int lab_arg_list(const lab_args *a, const char *name, double lo, double hi, int min_count,
+                 int max_count, double *out, int *count);
+
+/* The demos themselves, one file per family of figures. */
+extern const lab_demo lab_demo_step_size, lab_demo_nonconvex;      /* demo_1d.c */
+extern const lab_demo lab_demo_conditioning, lab_demo_momentum;    /* demo_valley.c */
+extern const lab_demo lab_demo_per_direction;                      /* demo_direction.c */
+extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
+extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
+
+/* ---- helpers shared by the demos (lab.c) ------------------------------------- */
+
+/* Problem and optimizer from text, with the error message naming which. */
+int lab_problem(descent_objective **out, const char *fmt, ...) DESCENT_PRINTF(2, 3);
+int lab_optimizer(descent_optimizer **out, const descent_objective *obj, const char *lr,
+                  const char *fmt, ...) DESCENT_PRINTF(4, 5);
+/* Runs a fresh optimizer (spec, lr) on obj from start (NULL: the problem's
+   own start); the trace is owned by the caller. */
+int lab_run(descent_objective *obj, const char *spec, double lr, const double *start,
+            const descent_run_options *opts, descent_trace *trace);
+/* The same with the learning rate as text: a number or a schedule. */
+int lab_run_schedule(descent_objective *obj, const char *spec, const char *lr, const double *start,
+                     const descent_run_options *opts, descent_trace *trace);
+/* The shortest text that reads back as exactly v ("0.1", not
+   "0.10000000000000001"), in buf of LAB_NUM characters; returns buf. */
+#define LAB_NUM 32
+char *lab_num(char *buf, double v);
+/* Log-log least-squares slope of y against x over n points. */
+double lab_loglog_slope(const double *x, const double *y, int n);
+/* "12", "never (> 1000)", "diverged at 349": an iteration count for a table. */
+void lab_iterations_text(const descent_trace *tr, char *buf, size_t cap);
+/* Sets a cell to the iterations a run took to reach eps, or to the text of
+   lab_iterations_text when it did not. */
+void lab_table_iterations(lab_table *t, int row, const char *col, const descent_trace *tr);
+/* Contour levels f_min + (f0 - f_min) q^k for k = -2 .. n-3: nested curves
+   down to the minimum, two of them outside the start. Returns n. */
+int lab_levels_geometric(double f_min, double f0, double q, int n, double *levels);
+/* A window [lo, hi] holding the problem's own window and the first `show`
+   iterates of n 2D runs (iterates beyond 1e3, of a diverging run, left out). */
+void lab_cover_paths(const descent_problem_info *info, const descent_trace *tr, int n, int64_t show,
+                     double *lo, double *hi);
+/* --start of a 2D demo: "auto" is the problem's own start, else "X,Y". */
+int lab_arg_start(const lab_args *a, const descent_objective *obj, double *start);
+
+/* ---- files and pictures (plot.c) ------------------------------------------ */
+
+/* Opens dir/name for writing and records it in r->files. */
+FILE *lab_file_open(const char *dir, const char *name, lab_result *r);
+/* Closes f; an error while writing becomes DESCENT_EIO naming the file. */
+int lab_file_close(FILE *f, const char *name);
+/* Writes every table of r as name.csv. */
+int lab_write_tables(const char *dir, lab_result *r);
+
+/* Writes the rows of one run into an open paths CSV whose columns are
+   run,method,t,theta... (dim of them),f,gap: every iterate if there are at
+   most max_rows, else the first ones and then a logarithmic selection. */
+void lab_write_path(FILE *f, int run, const char *method, const descent_trace *tr, int max_rows);
+/* The header for lab_write_path's rows. */
+void lab_write_path_header(FILE *f, size_t dim);
+/* f of a 1D problem at n points over [lo, hi], as theta,f. */
+int lab_write_curve(descent_objective *obj, const char *dir, const char *name, double lo, double hi,
+                    int n, lab_result *r);
+/* Contour lines of a 2D problem at the given levels, computed on an n x n grid
+   over [lo, hi] by marching squares, as x,y,level rows: one segment per pair
+   of rows, segments separated by blank lines (gnuplot draws each). */
+int lab_write_contours(descent_objective *obj, const char *dir, const char *name, const double *lo,
+                       const double *hi, int n, const double *levels, int n_levels, lab_result *r);
+
+/* A gnuplot script that draws stem.png and stem.svg: lab_gp_open writes the
+   header and the loop over the two formats (the body that follows is run once
+   for each), lab_gp_close ends the loop and records the picture. The body
+   reads the CSV files beside the script, so it runs in that folder. */
+FILE *lab_gp_open(const char *dir, const char *stem, int width, int height, const char *what,
+                  lab_result *r);
+int lab_gp_close(FILE *f, const char *stem, lab_result *r);
+/* Plot clauses, each starting with ", \\" and a new line unless first: contour lines from a
+   lab_write_contours file; a path from a lab_write_path file (dim 1: the
+   iterates on the curve, theta against f; dim 2: in the plane) up to
+   iteration max_t, with the first `numbered` iterates numbered; and a run's
+   gap f - f_min against t. */
+void lab_gp_contour_lines(FILE *f, int first, const char *csv);
+void lab_gp_path(FILE *f, int first, const char *csv, int run, const char *title, const char *color,
+                 int numbered, int64_t max_t);
+void lab_gp_gap(FILE *f, int first, const char *csv, int run, const char *title, const char *color,
+                int dim);
+/* Panel heads: a contour panel with equal axes over [lo, hi];
+   a panel of f - f* against the iteration (log y, and log x if asked) up to
+   xmax. lab_gp_panel_end ends a panel's plot command. */
+void lab_gp_panel_2d(FILE *f, const char *title, const double *lo, const double *hi);
+void lab_gp_panel_gap(FILE *f, const char *title, int64_t xmax, int logx);
+void lab_gp_panel_end(FILE *f);
+/* A colour for the i-th method of a picture. */
+const char *lab_color(int i);
+
+/* Whether gnuplot is on PATH, and drawing stem.gp in dir with it:
+   DESCENT_ENOTSUP when gnuplot is missing, DESCENT_EIO (with gnuplot's
+   first error line) when it fails. */
+int lab_gnuplot_available(void);
+int lab_plot_render(const char *dir, const char *stem);
+
+#endif /* DESCENT_LAB_H */

@@ -1,0 +1,161 @@
+/*
+ * landscape.c - 2D landscapes where gradient descent is slow for reasons other
+ * than conditioning (slide 26): a saddle point, a plateau, and Rosenbrock's
+ * curved valley.
+ *
+ * The saddle f = x^2 - y^2 has no minimum: a run "escapes" once f falls to
+ * escape_value = -1, one unit below the saddle's height as far as the saddle
+ * is above the start (1, 0). That start lies on the stable manifold y = 0,
+ * where the gradient has no y component and gradient descent slides into the
+ * saddle and stays. The plateau is a well whose rim is so flat that the
+ * gradient there is e^-10 small; a run escapes once it is half way down.
+ */
+#include "problem.h"
+
+#include <math.h>
+
+static size_t dim_two(const double *hp) {
+  (void)hp;
+  return 2;
+}
+
+static void set_window(problem *p, double x0, double x1, double y0, double y1) {
+  p->info.lo[0] = x0;
+  p->info.hi[0] = x1;
+  p->info.lo[1] = y0;
+  p->info.hi[1] = y1;
+}
+
+/* ---- saddle: f = x^2 - y^2 ------------------------------------------------ */
+
+static int saddle_eval(const problem *p, const descent_batch *batch, const double *theta, double *f,
+                       double *grad) {
+  (void)p, (void)batch;
+  double x = theta[0], y = theta[1];
+  *f = x * x - y * y;
+  if (grad) {
+    grad[0] = 2 * x;
+    grad[1] = -2 * y;
+  }
+  return DESCENT_OK;
+}
+
+static int saddle_setup(problem *p, const double *hp, const char **texts) {
+  (void)hp, (void)texts;
+  p->eval = saddle_eval;
+  p->info.bounded = 0;
+  p->info.f_min = -INFINITY;
+  p->info.minimizer = NULL;
+  p->info.minima = NULL;
+  p->info.n_minima = 0;
+  p->info.curvature_max = 2;
+  p->info.curvature_min = -2;
+  p->info.escape_value = -1;
+  p->start[0] = 1;
+  p->start[1] = 0;
+  set_window(p, -1.5, 1.5, -1.5, 1.5);
+  return DESCENT_OK;
+}
+
+const problem_family problem_saddle = {
+    "saddle",
+    "f = x^2 - y^2: a saddle at 0, escaped once f <= -1; start (1, 0), on the stable manifold",
+    NULL,
+    0,
+    NULL,
+    dim_two,
+    saddle_setup,
+};
+
+/* ---- plateau: f = 1 - exp(-(x^2 + y^2) / (2 w^2)) ------------------------- */
+
+static int plateau_eval(const problem *p, const descent_batch *batch, const double *theta,
+                        double *f, double *grad) {
+  (void)batch;
+  double w2 = p->hp[0] * p->hp[0], x = theta[0], y = theta[1];
+  double e = exp(-(x * x + y * y) / (2 * w2));
+  *f = 1 - e;
+  if (grad) {
+    grad[0] = e * x / w2;
+    grad[1] = e * y / w2;
+  }
+  return DESCENT_OK;
+}
+
+static int plateau_setup(problem *p, const double *hp, const char **texts) {
+  (void)texts;
+  double w = hp[0];
+  p->eval = plateau_eval;
+  p->info.f_min = 0;
+  p->minima_f[0] = 0;
+  p->info.curvature_max = p->info.curvature_min = 1 / (w * w);
+  p->info.escape_value = 0.5;
+  p->start[0] = 4.4 * w;
+  p->start[1] = 0.8 * w;
+  set_window(p, -1.5 * w, 5 * w, -1.5 * w, 1.5 * w);
+  return DESCENT_OK;
+}
+
+static const spec_param plateau_params[] = {
+    {"width", SPEC_NUMBER, 1, 0, INFINITY, 1, 0, 0, "width of the well"},
+};
+
+const problem_family problem_plateau = {
+    "plateau",
+    "f = 1 - exp(-(x^2 + y^2) / (2 width^2)): a well in a flat plain, escaped once f <= 0.5; "
+    "start (4.4, 0.8) width",
+    plateau_params,
+    N_OF(plateau_params),
+    NULL,
+    dim_two,
+    plateau_setup,
+};
+
+/* ---- rosenbrock: f = (a - x)^2 + b (y - x^2)^2 ---------------------------- */
+
+static int rosenbrock_eval(const problem *p, const descent_batch *batch, const double *theta,
+                           double *f, double *grad) {
+  (void)batch;
+  double a = p->hp[0], b = p->hp[1], x = theta[0], y = theta[1], r = y - x * x;
+  *f = (a - x) * (a - x) + b * r * r;
+  if (grad) {
+    grad[0] = -2 * (a - x) - 4 * b * x * r;
+    grad[1] = 2 * b * r;
+  }
+  return DESCENT_OK;
+}
+
+static int rosenbrock_setup(problem *p, const double *hp, const char **texts) {
+  (void)texts;
+  double a = hp[0], b = hp[1];
+  p->eval = rosenbrock_eval;
+  p->minimizer[0] = a;
+  p->minimizer[1] = a * a;
+  p->info.f_min = 0;
+  p->minima_f[0] = 0;
+  /* The Hessian at the minimum, [[2 + 8 b a^2, -4 a b], [-4 a b, 2 b]] */
+  double h11 = 2 + 8 * b * a * a, h12 = -4 * a * b, h22 = 2 * b;
+  double mid = 0.5 * (h11 + h22), rad = sqrt(0.25 * (h11 - h22) * (h11 - h22) + h12 * h12);
+  p->info.curvature_max = mid + rad;
+  p->info.curvature_min = mid - rad;
+  p->start[0] = -1.2;
+  p->start[1] = 1;
+  double s = fabs(a) > 1 ? fabs(a) : 1;
+  set_window(p, -2 * s, 2 * s, -1 * s * s, 3 * s * s);
+  return DESCENT_OK;
+}
+
+static const spec_param rosenbrock_params[] = {
+    {"a", SPEC_NUMBER, 1, -1e3, 1e3, 0, 0, 0, "the minimizer is (a, a^2)"},
+    {"b", SPEC_NUMBER, 100, 0, 1e6, 1, 0, 0, "steepness of the valley's walls"},
+};
+
+const problem_family problem_rosenbrock = {
+    "rosenbrock",
+    "f = (a - x)^2 + b (y - x^2)^2: a curved valley, minimum at (a, a^2); start (-1.2, 1)",
+    rosenbrock_params,
+    N_OF(rosenbrock_params),
+    NULL,
+    dim_two,
+    rosenbrock_setup,
+};
