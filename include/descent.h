@@ -408,7 +408,7 @@ int descent_net_predict(descent_net *net, const descent_real *x, size_t n, desce
  * in the double build) atomically, with the model spec in the metadata; import reads F32 or F64,
  * checks every offset, size, name and shape against the file and the network,
  * and changes nothing unless all of them match. */
-int descent_net_export_safetensors(const descent_net *net, const char *spec, const char *path);
+int descent_net_export_safetensors(const descent_net *net, const char *path);
 int descent_net_import_safetensors(descent_net *net, const char *path);
 
 /* Mean loss and accuracy (fraction of correct argmax; 0 if no labels) over a

@@ -34,7 +34,7 @@ static void check_round_trip(void) {
   descent_net *a = make_net(1), *b = make_net(2);
   descent_objective *oa = descent_net_objective(a), *ob = descent_net_objective(b);
   CHECK(memcmp(oa->params, ob->params, oa->n_params * sizeof *oa->params) != 0);
-  CHECK_OK(descent_net_export_safetensors(a, spec, path));
+  CHECK_OK(descent_net_export_safetensors(a, path));
   CHECK_OK(descent_net_import_safetensors(b, path));
   CHECK(memcmp(oa->params, ob->params, oa->n_params * sizeof *oa->params) == 0);
   /* The header names and shapes are PyTorch's. */

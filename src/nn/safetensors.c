@@ -87,10 +87,10 @@ fail:
   return NULL;
 }
 
-int descent_net_export_safetensors(const descent_net *net, const char *spec, const char *path) {
+int descent_net_export_safetensors(const descent_net *net, const char *path) {
   descent_error_clear();
   const descent_objective *obj = &net->objective;
-  char *header = build_header(obj, spec);
+  char *header = build_header(obj, descent_net_spec(net));
   if (!header) return descent_fail(DESCENT_ENOMEM, "%s: cannot build the header", path);
   /* Pad the header with spaces so the data starts 8-byte aligned, as the
      reference writer does. */
