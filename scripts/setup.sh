@@ -10,6 +10,7 @@ packages=(
                               # its libopenblas bundles LAPACK (dsyevd, for whitening)
   zlib1g-dev                  # reading the gzipped IDX files
   libcjson-dev                # the JSON header of safetensors weight files
+  gnuplot-nox                 # the lab's pictures: PNG (pngcairo) and SVG, without X11
   dataset-fashion-mnist       # the real data set, in /usr/share/datasets/fashion-mnist
 )
 

@@ -72,7 +72,7 @@ static int escape_files(const char *dir, lab_result *res, const escape_setup *e,
   lab_gp_panel_2d(f, title, lo, hi);
   fprintf(f, "unset key\n"); /* the panel beside it names the runs */
   lab_gp_contour_lines(f, 1, contours);
-  for (int i = 0; i < e->n_runs; i++)
+  for (int i = e->n_runs - 1; i >= 0; i--) /* the first run, plain gradient descent, on top */
     lab_gp_path(f, 0, name, i, e->runs[i].label, lab_color(i), 0, e->show);
   fprintf(f, "\nset key\n");
   fprintf(f,

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# demo.sh - `descent demo`: every demo runs in under a minute and writes its
+# CSV files and, when gnuplot is installed, its pictures (whose scripts must
+# run without a warning); without gnuplot the numbers still come out with one
+# line saying how to get the pictures; bad input gives one line and a
+# non-zero exit, and leaves no folder behind.
+#
+# usage: demo.sh DESCENT_BINARY SCRATCH_DIR
+set -u
+descent=$1
+scratch=$2
+rm -rf "$scratch" && mkdir -p "$scratch"
+failures=0
+count=0
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+ok() { echo "ok   $*"; }
+
+demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction"
+
+# --- descent demo all ---------------------------------------------------------
+count=$((count + 1))
+start=$(date +%s%N)
+"$descent" demo all --out "$scratch/all" >"$scratch/all.out" 2>"$scratch/all.err"
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+if [ "$rc" -ne 0 ]; then
+  fail "demo all: exit status $rc"; cat "$scratch/all.err"
+elif [ "$ms" -ge 60000 ]; then
+  fail "demo all took $ms ms (limit 60 s)"
+else
+  ok "demo all: $ms ms"
+fi
+
+have_gnuplot=0
+command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
+for d in $demos; do
+  count=$((count + 1))
+  dir="$scratch/all/$d"
+  missing=""
+  [ -s "$dir/$d.csv" ] || missing="$missing $d.csv"
+  [ -s "$dir/$d.gp" ] || missing="$missing $d.gp"
+  # every CSV the script reads exists
+  for csv in $(grep -o "'[a-z0-9-]*\.csv'" "$dir/$d.gp" 2>/dev/null | tr -d "'" | sort -u); do
+    [ -s "$dir/$csv" ] || missing="$missing $csv"
+  done
+  if [ "$have_gnuplot" -eq 1 ]; then
+    [ -s "$dir/$d.png" ] || missing="$missing $d.png"
+    [ -s "$dir/$d.svg" ] || missing="$missing $d.svg"
+    if [ -s "$dir/$d.png" ] && [ "$(head -c 4 "$dir/$d.png" | od -An -tx1 | tr -d ' ')" != "89504e47" ]; then
+      missing="$missing $d.png(not a PNG)"
+    fi
+    grep -q "<svg" "$dir/$d.svg" 2>/dev/null || missing="$missing $d.svg(not an SVG)"
+    # the script draws without a single warning
+    warnings=$(cd "$dir" && gnuplot "$d.gp" 2>&1 >/dev/null)
+    [ -z "$warnings" ] || missing="$missing (gnuplot says: $(echo "$warnings" | head -2 | tr '\n' ' '))"
+  fi
+  if [ -n "$missing" ]; then fail "demo all: $d lacks$missing"; else ok "demo all: $d"; fi
+done
+if [ "$have_gnuplot" -eq 1 ]; then
+  count=$((count + 1))
+  listed=$(grep -c '\.png and \.svg' "$scratch/all.out")
+  if [ "$listed" -ne 9 ]; then fail "demo all: the closing note lists $listed pictures, want 9"; else ok "closing note lists 9 pictures"; fi
+fi
+
+# --- without gnuplot: numbers, CSV, and one line about the pictures ---------
+count=$((count + 1))
+env PATH=/nonexistent "$descent" demo step-size --out "$scratch/plain" >"$scratch/plain.out" 2>"$scratch/plain.err"
+rc=$?
+lines=$(grep -c "pictures skipped: install gnuplot (apt-get install gnuplot-nox) to draw them" "$scratch/plain.out")
+if [ "$rc" -ne 0 ] || [ "$lines" -ne 1 ] || [ ! -s "$scratch/plain/step-size.csv" ] || [ -e "$scratch/plain/step-size.png" ] || [ -s "$scratch/plain.err" ]; then
+  fail "without gnuplot: exit $rc, $lines lines about gnuplot"; cat "$scratch/plain.out" "$scratch/plain.err"
+else
+  ok "without gnuplot: numbers and CSV, one line about the pictures"
+fi
+count=$((count + 1))
+if grep -q "quadratic, alpha=1.01\*2/L .* diverged" "$scratch/plain.out"; then ok "the table is printed"; else fail "the table is not printed"; fi
+
+# --- options change the demo -------------------------------------------------
+count=$((count + 1))
+"$descent" demo saddle --lr 0.25 --perturb 1e-3 --iters 300 --out "$scratch/saddle" >"$scratch/saddle.out" 2>&1
+# y grows by 1.5 per step from 1e-3: f <= -1 after 18 steps
+if grep -qE "^  gd, perturbed .* 18 " "$scratch/saddle.out"; then ok "options: saddle escape after 18 steps"; else fail "options: saddle"; cat "$scratch/saddle.out"; fi
+
+# --- help ----------------------------------------------------------------------
+count=$((count + 1))
+"$descent" demo --help >"$scratch/help.out" 2>&1
+rc=$?
+missing=""
+for d in $demos all; do grep -q "^  $d " "$scratch/help.out" || missing="$missing $d"; done
+grep -q -- "--lr SMALL,GOOD,LARGE .*(default: 0.5,1.5,6)" "$scratch/help.out" || missing="$missing step-size's --lr"
+if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks$missing"; else ok "demo --help lists every demo and option"; fi
+
+# --- errors: one line, non-zero exit, no folder left behind -------------------
+expect_error() { # NAME PHRASE COMMAND...
+  local name=$1 phrase=$2
+  shift 2
+  count=$((count + 1))
+  "$@" >"$scratch/$name.out" 2>"$scratch/$name.err"
+  local rc=$? lines
+  lines=$(wc -l <"$scratch/$name.err")
+  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ]; then fail "$name: exit status $rc"; cat "$scratch/$name.err"; return; fi
+  if ! grep -qF -- "$phrase" "$scratch/$name.err"; then fail "$name: stderr lacks '$phrase':"; cat "$scratch/$name.err"; return; fi
+  if [ "$lines" -ne 1 ]; then fail "$name: $lines lines on stderr"; cat "$scratch/$name.err"; return; fi
+  ok "$name: $(cat "$scratch/$name.err")"
+}
+expect_error no-demo "which demo? valid demos: step-size, conditioning" "$descent" demo
+expect_error unknown-demo "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, all" "$descent" demo zigzag
+expect_error unknown-option "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
+expect_error bad-number "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
+expect_error bad-count "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
+expect_error out-of-range "--kappa: 0.5 is out of range" "$descent" demo conditioning --kappa 0.5 --out "$scratch/e4"
+expect_error all-option "unknown option '--lr'; valid options: --out" "$descent" demo all --lr 1 --out "$scratch/e5"
+count=$((count + 1))
+if [ -e "$scratch/e2" ] || [ -e "$scratch/e3" ] || [ -e "$scratch/e4" ]; then fail "a refused demo left its folder"; else ok "refused demos leave no folder"; fi
+
+# an earlier run is never overwritten
+before=$(md5sum <"$scratch/plain/step-size.csv")
+expect_error existing-run "already holds files; choose another --out" "$descent" demo step-size --out "$scratch/plain"
+count=$((count + 1))
+if [ "$(md5sum <"$scratch/plain/step-size.csv")" != "$before" ]; then fail "existing-run: step-size.csv was changed"; else ok "existing run kept"; fi
+
+echo "$((count - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]

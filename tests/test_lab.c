@@ -1,0 +1,266 @@
+/*
+ * test_lab.c - the lecture's lab: one test per phenomenon the lecture shows,
+ * asserted on the very tables `descent demo` prints, on fixed seeds.
+ *
+ * Each test runs a demo without a folder (numbers only) and reads cells by
+ * row label and column name. The expected numbers come from theory where it
+ * gives them (1 - alpha L per step, ln(1/delta)/ln(1 + 2 alpha) steps to
+ * leave a saddle, slopes 1 and 1/2 against the condition number) and from the
+ * lecture's pictures otherwise (which minimum each run reaches).
+ */
+#include "check.h"
+#include "lab/lab.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static int run_demo(const char *name, const char *const *overrides, const char *dir,
+                    lab_result *res) {
+  const lab_demo *d = lab_demo_find(name);
+  CHECK_MSG(d != NULL, "no demo %s", name);
+  if (!d) return -1;
+  int rc = lab_demo_run(d, overrides, dir, res);
+  CHECK_MSG(rc == DESCENT_OK, "demo %s: %s", name, descent_last_error());
+  return rc;
+}
+
+static double num(const lab_result *r, const char *table, const char *row, const char *col) {
+  const lab_table *t = lab_result_find(r, table);
+  double v = t ? lab_table_number(t, row, col) : NAN;
+  CHECK_MSG(!isnan(v), "%s: no number at row '%s', column '%s'", table, row, col);
+  return v;
+}
+
+static const char *text(const lab_result *r, const char *table, const char *row, const char *col) {
+  const lab_table *t = lab_result_find(r, table);
+  const lab_cell *c = t ? lab_table_get(t, row, col) : NULL;
+  CHECK_MSG(c != NULL, "%s: no cell at row '%s', column '%s'", table, row, col);
+  return c ? c->text : "";
+}
+
+/* Gradient descent on a quadratic of curvature L converges for alpha =
+   0.99 * 2/L and diverges for 1.01 * 2/L; the good step beats a third of
+   itself and the near-unstable one. For two curvatures. */
+static void test_step_size(void) {
+  static const char *const cases[2][5] = {{"curvature", "0.5", "lr", "0.5,1.5,6", NULL},
+                                          {"curvature", "4", "lr", "0.08333,0.25,1", NULL}};
+  for (int c = 0; c < 2; c++) {
+    lab_result r;
+    if (run_demo("step-size", cases[c], NULL, &r)) continue;
+    double L = atof(cases[c][1]);
+    CHECK(strcmp(text(&r, "step-size", "quadratic, alpha=0.99*2/L", "outcome"), "converged") == 0);
+    CHECK(strcmp(text(&r, "step-size", "quadratic, alpha=1.01*2/L", "outcome"), "diverged") == 0);
+    CHECK_CLOSE(num(&r, "step-size", "quadratic, alpha=1.01*2/L", "alpha L"), 2.02, 1e-12);
+    char good[64], small[64];
+    const char *lrs = cases[c][3];
+    double a_small = atof(lrs), a_good = atof(strchr(lrs, ',') + 1);
+    snprintf(small, sizeof small, "quadratic, alpha=%g", a_small);
+    snprintf(good, sizeof good, "quadratic, alpha=%g", a_good);
+    double n_good = num(&r, "step-size", good, "iters to eps");
+    double n_small = num(&r, "step-size", small, "iters to eps");
+    double n_edge = num(&r, "step-size", "quadratic, alpha=0.99*2/L", "iters to eps");
+    CHECK_MSG(n_good < n_small && n_good < n_edge, "L %g: good %g, third %g, edge %g", L, n_good,
+              n_small, n_edge);
+    /* theory: |1 - alpha L| per step, f squared: the edge needs
+       ln(1e6) / -2 ln(0.98) = 342 steps */
+    CHECK_MSG(fabs(n_edge - 342) <= 2, "edge %g", n_edge);
+    /* on logcosh the large step neither converges nor diverges */
+    snprintf(good, sizeof good, "logcosh, alpha=%g", atof(strrchr(lrs, ',') + 1));
+    if (c == 0) CHECK(strcmp(text(&r, "step-size", good, "outcome"), "not converged") == 0);
+    lab_result_free(&r);
+  }
+}
+
+/* Iterations to eps against kappa = 10, 100, 1000: slope 1 for gradient
+   descent, 1/2 for tuned heavy-ball, each within 20%. */
+static void test_momentum_slopes(void) {
+  lab_result r;
+  if (run_demo("momentum", NULL, NULL, &r)) return;
+  double gd = num(&r, "momentum-slopes", "gd", "slope");
+  double hb = num(&r, "momentum-slopes", "heavy-ball", "slope");
+  double nesterov = num(&r, "momentum-slopes", "nesterov", "slope");
+  printf("slopes: gd %.3f, heavy-ball %.3f, nesterov %.3f\n", gd, hb, nesterov);
+  CHECK_MSG(fabs(gd - 1) <= 0.2, "gd slope %g", gd);
+  CHECK_MSG(fabs(hb - 0.5) <= 0.1, "heavy-ball slope %g", hb);
+  CHECK_MSG(fabs(nesterov - 0.5) <= 0.1, "nesterov slope %g", nesterov);
+  /* and momentum wins at every kappa above 10 */
+  CHECK(num(&r, "momentum", "kappa=1000", "heavy-ball") * 10 <
+        num(&r, "momentum", "kappa=1000", "gd"));
+  lab_result_free(&r);
+}
+
+/* Normalizing the badly scaled regression cuts the iterations at least
+   10-fold at a scale ratio of 100. */
+static void test_normalization(void) {
+  lab_result r;
+  if (run_demo("normalization", (const char *[]){"scale", "1,100", NULL}, NULL, &r)) return;
+  double raw = num(&r, "normalization", "scale=100", "iters raw");
+  double normalized = num(&r, "normalization", "scale=100", "iters normalized");
+  printf("normalization at scale 100: %g iterations raw, %g normalized\n", raw, normalized);
+  CHECK_MSG(raw >= 10 * normalized, "raw %g, normalized %g", raw, normalized);
+  CHECK(num(&r, "normalization", "scale=100", "kappa raw") > 1000);
+  /* at scale 1 there is nothing to fix */
+  CHECK(num(&r, "normalization", "scale=1", "iters raw") < 10);
+  lab_result_free(&r);
+}
+
+/* A constant step stalls at a floor that shrinks with the step; 1/t keeps
+   decreasing; a very fast decay freezes away from the minimum. */
+static void test_stochastic(void) {
+  lab_result r;
+  if (run_demo("stochastic", NULL, NULL, &r)) return;
+  const char *t = "stochastic";
+  double floor_big = num(&r, t, "constant 0.1", "gap late");
+  double floor_small = num(&r, t, "constant 0.025", "gap late");
+  printf("stochastic: floors %g (0.1) and %g (0.025), 1/t %g, fast decay %g\n", floor_big,
+         floor_small, num(&r, t, "1/t", "gap late"), num(&r, t, "fast decay", "gap late"));
+  /* stalled: the second half no better than the quarter before it */
+  CHECK(num(&r, t, "constant 0.1", "late/early") > 0.6);
+  CHECK(floor_big > 2 * floor_small);
+  /* 1/t: still going down, and below both floors */
+  CHECK(num(&r, t, "1/t", "late/early") < 0.6);
+  CHECK(num(&r, t, "1/t", "gap late") < floor_small);
+  /* frozen: not a single move in the second half, far from the minimum */
+  CHECK(num(&r, t, "fast decay", "moved in last half") < 1e-6);
+  CHECK(num(&r, t, "fast decay", "gap late") > 10 * floor_big);
+  CHECK(num(&r, t, "fast decay", "final distance") >
+        10 * num(&r, t, "constant 0.1", "final distance"));
+  /* the exact gradient, for comparison, goes to the minimum */
+  CHECK(num(&r, t, "full batch 0.1", "gap late") < 1e-8);
+  lab_result_free(&r);
+}
+
+/* The three runs of slides 23 to 25 end where the lecture shows. */
+static void test_nonconvex(void) {
+  lab_result r;
+  if (run_demo("nonconvex", NULL, NULL, &r)) return;
+  const char *t = "nonconvex";
+  CHECK_CLOSE(num(&r, t, "theta0=0, alpha=0.5", "minimum"), -1.6043, 1e-3);
+  CHECK(strcmp(text(&r, t, "theta0=0, alpha=0.5", "global"), "yes") == 0);
+  CHECK_CLOSE(num(&r, t, "theta0=5, alpha=0.5", "minimum"), 4.2748, 1e-3);
+  CHECK_CLOSE(num(&r, t, "theta0=0, alpha=2", "minimum"), 0.8828, 1e-3);
+  /* it bounces before landing */
+  CHECK(num(&r, t, "theta0=0, alpha=2", "settled after") > 10);
+  lab_result_free(&r);
+  /* a step beyond every minimum's stability, 2/curvature, lands in none */
+  const char *big[] = {"start", "0", "lr", "4", NULL};
+  if (run_demo("nonconvex", big, NULL, &r)) return;
+  CHECK(strcmp(text(&r, t, "theta0=0, alpha=4", "minimum"), "none") == 0);
+  lab_result_free(&r);
+}
+
+/* Gradient descent started on the saddle's stable manifold stays; a
+   perturbation of 1e-6 escapes after ln(1e6)/ln(1.2) = 75.8 steps. */
+static void test_saddle(void) {
+  lab_result r;
+  if (run_demo("saddle", NULL, NULL, &r)) return;
+  const char *t = "saddle";
+  CHECK(strcmp(text(&r, t, "gd, on the manifold", "escaped at"), "stuck") == 0);
+  CHECK(fabs(num(&r, t, "gd, on the manifold", "final f")) < 1e-12);
+  CHECK(strcmp(text(&r, t, "adam, on the manifold", "escaped at"), "stuck") == 0);
+  double gd = num(&r, t, "gd, perturbed", "escaped at");
+  double momentum = num(&r, t, "momentum, perturbed", "escaped at");
+  double adam = num(&r, t, "adam, perturbed", "escaped at");
+  double noise = num(&r, t, "gd + noise, on the manifold", "escaped at");
+  printf("saddle: escaped after %g (gd), %g (momentum), %g (adam), %g (noise)\n", gd, momentum,
+         adam, noise);
+  CHECK_MSG(gd == 76, "gd escaped at %g", gd);
+  CHECK(momentum < gd && adam < gd && noise < 1000);
+  lab_result_free(&r);
+}
+
+/* On the plateau, steps that do not shrink with the gradient cross it first. */
+static void test_plateau(void) {
+  lab_result r;
+  if (run_demo("plateau", NULL, NULL, &r)) return;
+  const char *t = "plateau";
+  double gd = num(&r, t, "gd", "escaped at"), adam = num(&r, t, "adam", "escaped at");
+  double momentum = num(&r, t, "momentum", "escaped at");
+  printf("plateau: escaped after %g (gd), %g (momentum), %g (adam)\n", gd, momentum, adam);
+  CHECK(adam * 10 < gd);
+  CHECK(momentum * 3 < gd);
+  lab_result_free(&r);
+}
+
+/* The conditioning and per-direction pictures' claims. */
+static void test_valley(void) {
+  lab_result r;
+  if (run_demo("conditioning", NULL, NULL, &r)) return;
+  const char *t = "conditioning";
+  CHECK(strcmp(text(&r, t, "alpha=1.01*2/L", "outcome"), "diverged") == 0);
+  double best = num(&r, t, "alpha=2/(L+mu)", "iters to eps");
+  CHECK(best <= num(&r, t, "alpha=1.6", "iters to eps"));
+  CHECK(best < num(&r, t, "alpha=1.95", "iters to eps"));
+  lab_result_free(&r);
+
+  if (run_demo("per-direction", NULL, NULL, &r)) return;
+  t = "per-direction";
+  /* gradient descent does not see the rotation; Adagrad does */
+  CHECK(fabs(num(&r, t, "gd, aligned", "iters to eps") -
+             num(&r, t, "gd, turned", "iters to eps")) <= 2);
+  CHECK(5 * num(&r, t, "adagrad, aligned", "iters to eps") <
+        num(&r, t, "adagrad, turned", "iters to eps"));
+  CHECK(num(&r, t, "adam, aligned", "iters to eps") < num(&r, t, "adam, turned", "iters to eps"));
+  CHECK(10 * num(&r, t, "adagrad, aligned", "iters to eps") <
+        num(&r, t, "gd, aligned", "iters to eps"));
+  lab_result_free(&r);
+}
+
+/* Options are refused with the valid choices; files land where asked. */
+static void test_options_and_files(void) {
+  const lab_demo *d = lab_demo_find("step-size");
+  lab_result r;
+  CHECK(lab_demo_find("step_size") == NULL);
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"learning-rate", "1", NULL}, NULL, &r),
+              DESCENT_EINVAL, "valid options: --lr, --curvature, --start");
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"lr", "1,2", NULL}, NULL, &r), DESCENT_EINVAL,
+              "--lr: '1,2': give 3 numbers");
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"lr", "1,x,2", NULL}, NULL, &r), DESCENT_EINVAL,
+              "--lr: 'x' is not a number");
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"iters", "0", NULL}, NULL, &r), DESCENT_EINVAL,
+              "--iters: 0 is out of range");
+  CHECK_FAILS(
+      lab_demo_run(lab_demo_find("nonconvex"), (const char *[]){"start", "0,5", NULL}, NULL, &r),
+      DESCENT_EINVAL, "as many starts (2) as steps (3)");
+
+  /* With a folder: every file it lists exists and is not empty. */
+  const char *tmp = getenv("DESCENT_TEST_TMP");
+  char dir[512], path[700];
+  snprintf(dir, sizeof dir, "%s/test_lab_files", tmp ? tmp : "/tmp");
+  mkdir(tmp ? tmp : "/tmp", 0777);
+  mkdir(dir, 0777);
+  if (run_demo("saddle", (const char *[]){"iters", "200", NULL}, dir, &r)) return;
+  CHECK(r.n_pictures == 1 && strcmp(r.pictures[0], "saddle") == 0);
+  int saw_table = 0;
+  for (int i = 0; i < r.n_files; i++) {
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, r.files[i]);
+    CHECK_MSG(stat(path, &st) == 0 && st.st_size > 0, "%s missing or empty", path);
+    saw_table |= strcmp(r.files[i], "saddle.csv") == 0;
+  }
+  CHECK(saw_table);
+  /* The table's CSV: its header, and labels with commas quoted. */
+  snprintf(path, sizeof path, "%s/saddle.csv", dir);
+  FILE *f = fopen(path, "r");
+  char line[512] = "";
+  CHECK(f && fgets(line, sizeof line, f));
+  CHECK(strcmp(line, "run,optimizer,lr,start,escaped at,final f,final theta\n") == 0);
+  const char *row = "\"gd, on the manifold\",sgd,0.1,\"(1, 0)\",stuck,";
+  CHECK(f && fgets(line, sizeof line, f) && strncmp(line, row, strlen(row)) == 0);
+  if (f) fclose(f);
+  lab_result_free(&r);
+}
+
+int main(void) {
+  test_step_size();
+  test_momentum_slopes();
+  test_normalization();
+  test_stochastic();
+  test_nonconvex();
+  test_saddle();
+  test_plateau();
+  test_valley();
+  test_options_and_files();
+  return check_report();
+}
