@@ -58,6 +58,54 @@ static void check_conv_against_reference(const char *spec, size_t c, size_t h, s
   descent_net_free(net);
 }
 
+/* Max pooling on every path (one-stage rows of 8 or more, two-stage short
+   rows, tiny planes, odd widths, overlapping windows) against the definition:
+   the largest value, the first in scan order among equal ones (as PyTorch),
+   on data full of ties (values quantized to a few levels, and zeros). */
+static void check_maxpool_paths(const char *spec, size_t c, size_t h, size_t w) {
+  descent_shape in = {3, {c, h, w}};
+  descent_net *net = NULL;
+  size_t n = 3;
+  CHECK_OK(descent_net_create(&net, spec, &in, DESCENT_LOSS_MSE, n, 1));
+  if (!net) return;
+  layer *l = &net->layers[0];
+  descent_rng rng;
+  descent_rng_seed(&rng, 12);
+  descent_real *x = malloc(n * l->in_size * sizeof *x), *dx = malloc(n * l->in_size * sizeof *x);
+  descent_real *dy = malloc(n * l->out_size * sizeof *dy);
+  for (size_t i = 0; i < n * l->in_size; i++) {
+    double u = descent_rng_uniform(&rng);
+    x[i] = u < 0.3 ? 0 : (descent_real)floor(u * 4); /* many ties */
+  }
+  for (size_t i = 0; i < n * l->out_size; i++) dy[i] = (descent_real)(i + 1);
+  l->ops->forward(l, NULL, x, net->acts[0], n, 1);
+  l->ops->backward(l, NULL, x, net->acts[0], dy, dx, NULL, n);
+  size_t k = l->kernel, s = l->stride, p = l->pad, ho = l->out.dims[1], wo = l->out.dims[2];
+  descent_real *want_dx = calloc(n * l->in_size, sizeof *want_dx);
+  int wrong = 0;
+  for (size_t pl = 0; pl < n * c; pl++)
+    for (size_t oh = 0; oh < ho; oh++)
+      for (size_t ow = 0; ow < wo; ow++) {
+        long best = -1;
+        for (size_t a = 0; a < k; a++)
+          for (size_t b = 0; b < k; b++) {
+            long r = (long)(oh * s + a) - (long)p, t = (long)(ow * s + b) - (long)p;
+            if (r < 0 || t < 0 || r >= (long)h || t >= (long)w) continue;
+            long at = (long)pl * (long)(h * w) + r * (long)w + t;
+            if (best < 0 || x[at] > x[best]) best = at;
+          }
+        size_t q = (pl * ho + oh) * wo + ow;
+        if (net->acts[0][q] != x[best]) wrong++;
+        want_dx[best] += dy[q];
+      }
+  CHECK_MSG(wrong == 0, "%s on %zux%zux%zu: %d wrong maxima", spec, c, h, w, wrong);
+  CHECK_MSG(memcmp(dx, want_dx, n * l->in_size * sizeof *dx) == 0,
+            "%s on %zux%zux%zu: the gradient goes to other elements than the first maxima", spec, c,
+            h, w);
+  free(x), free(dx), free(dy), free(want_dx);
+  descent_net_free(net);
+}
+
 /* The gradient, bit for bit, at 1 and 2 threads. */
 static void check_thread_independence(void) {
   const char *spec = "conv(8, 3, pad=1), relu, maxpool(2), batchnorm, conv(6, 3, stride=2), "
@@ -214,6 +262,13 @@ int main(void) {
   check_conv_against_reference("conv(5, 5, pad=2)", 2, 7, 7, 5, 5, 1, 2, 1);
   check_conv_against_reference("conv(3, 3, stride=2, pad=1, bias=0)", 4, 9, 10, 3, 3, 2, 1, 0);
   check_conv_against_reference("conv(2, 4, stride=3, pad=2)", 1, 11, 9, 2, 4, 3, 2, 1);
+  check_maxpool_paths("maxpool(2)", 3, 28, 28); /* rows of 14: one stage */
+  check_maxpool_paths("maxpool(2)", 3, 20, 18); /* rows of 9: overlapping blocks */
+  check_maxpool_paths("maxpool(2)", 4, 14, 14); /* rows of 7: two stages */
+  check_maxpool_paths("maxpool(2)", 2, 6, 4);   /* tiny planes */
+  check_maxpool_paths("maxpool(2)", 2, 7, 9);   /* odd sizes: the general path */
+  check_maxpool_paths("maxpool(3, stride=2, pad=1)", 2, 9, 10);
+  check_maxpool_paths("maxpool(2, stride=1)", 2, 5, 6);
   check_thread_independence();
   check_fmnist_2c2d();
   check_batchnorm_buffers();

@@ -157,6 +157,28 @@ static void pad_input(const conv_geometry *g, const descent_real *x, descent_rea
   }
 }
 
+/* Copies n reals. The rows of a small image are short (14 for a 5x5 kernel
+   on 14x14 maps), so a loop's setup and tail would cost more than the copy:
+   whole blocks of 8, then one last block of 8 overlapping the previous one. */
+static inline void copy_row(descent_real *restrict dst, const descent_real *restrict src,
+                            size_t n) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i];
+    return;
+  }
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) memcpy(dst + i, src + i, 8 * sizeof *dst);
+  if (i < n) memcpy(dst + n - 8, src + n - 8, 8 * sizeof *dst);
+}
+
+/* dst += src over n reals, in blocks of 8 (each a vector operation). */
+static inline void add_row(descent_real *restrict dst, const descent_real *restrict src, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t j = 0; j < 8; j++) dst[i + j] += src[i + j];
+  for (; i < n; i++) dst[i] += src[i];
+}
+
 /* Writes one example's columns from its padded input: row (c, kh, kw),
    column oh*wo + ow holds padded[c][oh*s + kh][ow*s + kw]. */
 static void im2col(const conv_geometry *g, const descent_real *padded, descent_real *cols) {
@@ -168,7 +190,7 @@ static void im2col(const conv_geometry *g, const descent_real *padded, descent_r
         const descent_real *src = padded + (c * hp + kh) * wp + kw;
         for (size_t oh = 0; oh < g->ho; oh++, dst += wo, src += s * wp) {
           if (s == 1)
-            for (size_t ow = 0; ow < wo; ow++) dst[ow] = src[ow];
+            copy_row(dst, src, wo);
           else
             for (size_t ow = 0; ow < wo; ow++) dst[ow] = src[ow * s];
         }
@@ -186,7 +208,7 @@ static void col2im(const conv_geometry *g, const descent_real *cols, descent_rea
         descent_real *dst = padded + (c * hp + kh) * wp + kw;
         for (size_t oh = 0; oh < g->ho; oh++, src += wo, dst += s * wp) {
           if (s == 1)
-            for (size_t ow = 0; ow < wo; ow++) dst[ow] += src[ow];
+            add_row(dst, src, wo);
           else
             for (size_t ow = 0; ow < wo; ow++) dst[ow * s] += src[ow];
         }

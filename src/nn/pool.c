@@ -11,6 +11,7 @@
  */
 #include "layer.h"
 
+#include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -65,6 +66,9 @@ static int pool_setup(layer *l) {
   if (l->ops == &layer_maxpool &&
       !descent_mul_ok(l->max_batch * l->out_size, sizeof(int32_t), &l->scratch_bytes))
     return descent_fail(DESCENT_ERANGE, "model spec: %s is too large", l->name);
+  /* The 2x2 path's first stage, per thread: ho x w values and their indices. */
+  if (l->ops == &layer_maxpool && l->kernel == 2 && l->stride == 2 && l->pad == 0)
+    l->work_bytes = (size_t)l->work_slots * g.ho * g.w * (sizeof(descent_real) + sizeof(int32_t));
   if (l->in_size > INT32_MAX)
     return descent_fail(DESCENT_ERANGE, "model spec: %s: input planes too large", l->name);
   return DESCENT_OK;
@@ -87,29 +91,106 @@ static void window(const pool_geometry *g, size_t oh, size_t ow, size_t *h0, siz
   *w1 = ws + g->k - g->pad < g->w ? ws + g->k - g->pad : g->w;
 }
 
-/* The common 2x2 window with stride 2, written so the compiler vectorizes
-   it: every comparison is a select, none a branch (on real data the winner
-   is unpredictable, and mispredictions cost more than the arithmetic). A NaN
-   wins, as in PyTorch. */
-static void maxpool_2x2(const descent_real *restrict src, descent_real *restrict dst,
-                        int32_t *restrict where, size_t w, size_t ho, size_t wo) {
-  for (size_t oh = 0; oh < ho; oh++) {
-    const descent_real *r0 = src + 2 * oh * w, *r1 = r0 + w;
-    int32_t base = (int32_t)(2 * oh * w), wi = (int32_t)w;
-    for (size_t ow = 0; ow < wo; ow++) {
-      descent_real a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
-      int32_t i0 = base + (int32_t)(2 * ow), i = i0;
-      descent_real m = a;
-      int t = (b > m) | (b != b);
-      m = t ? b : m, i = t ? i0 + 1 : i;
-      t = (c > m) | (c != c);
-      m = t ? c : m, i = t ? i0 + wi : i;
-      t = (d > m) | (d != d);
-      m = t ? d : m, i = t ? i0 + wi + 1 : i;
-      dst[oh * wo + ow] = m;
-      where[oh * wo + ow] = i;
-    }
+/* The common 2x2 window with stride 2 on an even width, written so that the
+   compiler vectorizes it. Output rows of 8 or more: each window's four
+   values in scan order. Shorter rows (7 in fmnist_2c2d): two stages, the
+   larger of each vertical pair (rows 2i and 2i+1), then the larger of each
+   horizontal pair of those, which (the width being 2 wo) lie next to each
+   other for the whole plane, one long loop.
+   Every comparison is a select, none a branch: on real data the winner is
+   unpredictable and mispredictions would cost more than the arithmetic.
+   Ties go to the first element in scan order, as in PyTorch (each column
+   keeps its upper element; then the smaller index wins); a NaN propagates.
+   Loops run in blocks of exactly 8 (straight vector code), the last block
+   overlapping the one before when the length is not a multiple of 8: the
+   rows are short (14 in fmnist_2c2d) and a scalar tail would cost more than
+   recomputing a few values. */
+static inline void vertical8(const descent_real *restrict top, const descent_real *restrict bottom,
+                             int32_t base, int32_t w, descent_real *restrict v,
+                             int32_t *restrict vi) {
+#pragma omp simd
+  for (int32_t j = 0; j < 8; j++) {
+    int t = (bottom[j] > top[j]) | (bottom[j] != bottom[j]);
+    v[j] = t ? bottom[j] : top[j];
+    vi[j] = base + j + (t ? w : 0);
   }
+}
+
+static inline void horizontal8(const descent_real *restrict v, const int32_t *restrict vi,
+                               descent_real *restrict dst, int32_t *restrict where) {
+#pragma omp simd
+  for (int j = 0; j < 8; j++) {
+    descent_real a = v[2 * j], b = v[2 * j + 1];
+    int32_t ia = vi[2 * j], ib = vi[2 * j + 1];
+    int t = (b > a) | (b != b) | ((b == a) & (ib < ia));
+    dst[j] = t ? b : a;
+    where[j] = t ? ib : ia;
+  }
+}
+
+/* The starts of the blocks of 8 covering [0, n), n >= 8: 0, 8, ..., and
+   n - 8 for a partial last block. */
+#define FOR_BLOCKS8(j, n)                                                                          \
+  for (size_t j = 0; j < (n); j = j + 8 < (n) && j + 16 > (n) ? (n)-8 : j + 8)
+
+/* One output row of at least 8, in one stage: the four values of each
+   window compared in scan order. */
+static inline void window8(const descent_real *restrict r0, const descent_real *restrict r1,
+                           int32_t base, int32_t w, descent_real *restrict out,
+                           int32_t *restrict at) {
+#pragma omp simd
+  for (int32_t j = 0; j < 8; j++) {
+    descent_real a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1], m = a;
+    int32_t i0 = base + 2 * j, i = i0;
+    int t = (b > m) | (b != b);
+    m = t ? b : m, i = t ? i0 + 1 : i;
+    t = (c > m) | (c != c);
+    m = t ? c : m, i = t ? i0 + w : i;
+    t = (d > m) | (d != d);
+    m = t ? d : m, i = t ? i0 + w + 1 : i;
+    out[j] = m;
+    at[j] = i;
+  }
+}
+
+/* vmax and vidx hold ho x w values of scratch. */
+static void maxpool_2x2(const descent_real *restrict src, descent_real *restrict dst,
+                        int32_t *restrict where, size_t w, size_t ho, descent_real *restrict vmax,
+                        int32_t *restrict vidx) {
+  size_t wo = w / 2, outputs = ho * wo;
+  if (wo >= 8) { /* rows long enough: one stage */
+    for (size_t r = 0; r < ho; r++) {
+      const descent_real *r0 = src + 2 * r * w;
+      FOR_BLOCKS8(j, wo)
+      window8(r0 + 2 * j, r0 + w + 2 * j, (int32_t)(2 * r * w + 2 * j), (int32_t)w,
+              dst + r * wo + j, where + r * wo + j);
+    }
+    return;
+  }
+  if (w < 8 || outputs < 8) { /* tiny planes: plain loops */
+    for (size_t r = 0; r < ho; r++)
+      for (size_t j = 0; j < w; j++) {
+        const descent_real *top = src + 2 * r * w + j, *bottom = top + w;
+        int t = (*bottom > *top) | (*bottom != *bottom);
+        vmax[r * w + j] = t ? *bottom : *top;
+        vidx[r * w + j] = (int32_t)((2 * r + (size_t)t) * w + j);
+      }
+    for (size_t q = 0; q < outputs; q++) {
+      descent_real a = vmax[2 * q], b = vmax[2 * q + 1];
+      int32_t ia = vidx[2 * q], ib = vidx[2 * q + 1];
+      int t = (b > a) | (b != b) | ((b == a) & (ib < ia));
+      dst[q] = t ? b : a;
+      where[q] = t ? ib : ia;
+    }
+    return;
+  }
+  for (size_t r = 0; r < ho; r++) {
+    const descent_real *top = src + 2 * r * w;
+    FOR_BLOCKS8(j, w)
+    vertical8(top + j, top + w + j, (int32_t)(2 * r * w + j), (int32_t)w, vmax + r * w + j,
+              vidx + r * w + j);
+  }
+  FOR_BLOCKS8(q, outputs) horizontal8(vmax + 2 * q, vidx + 2 * q, dst + q, where + q);
 }
 
 static void maxpool_forward(layer *l, const descent_real *params, const descent_real *x,
@@ -118,13 +199,17 @@ static void maxpool_forward(layer *l, const descent_real *params, const descent_
   pool_geometry_of(l, &g);
   int32_t *arg = l->scratch;
   size_t planes = n * g.c, in_plane = g.h * g.w, out_plane = g.ho * g.wo;
-#pragma omp parallel for schedule(static) if (planes * in_plane > LAYER_PARALLEL_MIN)
+  int threads = omp_get_max_threads() < l->work_slots ? omp_get_max_threads() : l->work_slots;
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(threads) if (planes * in_plane > LAYER_PARALLEL_MIN)
   for (size_t pl = 0; pl < planes; pl++) {
     const descent_real *src = x + pl * in_plane;
     descent_real *dst = y + pl * out_plane;
     int32_t *where = arg + pl * out_plane;
-    if (g.k == 2 && g.s == 2 && g.pad == 0) {
-      maxpool_2x2(src, dst, where, g.w, g.ho, g.wo);
+    if (g.k == 2 && g.s == 2 && g.pad == 0 && g.w % 2 == 0) {
+      size_t slot = (size_t)omp_get_thread_num() * g.ho * g.w;
+      maxpool_2x2(src, dst, where, g.w, g.ho, (descent_real *)l->work + slot,
+                  (int32_t *)((descent_real *)l->work + (size_t)l->work_slots * g.ho * g.w) + slot);
       continue;
     }
     if (g.pad == 0) {
