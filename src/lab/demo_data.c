@@ -18,17 +18,20 @@ static const lab_option normalization_options[] = {
     {"eps", "EPS", "1e-6", "converged once f - f* <= eps (f(theta0) - f*)"},
     {"iters", "N", "1000000", "most iterations per run"},
     {"draw", "S", "10", "scale drawn with its paths"},
+    {"start", "X,Y", "auto", "start point (auto: the origin)"},
     {"show", "N", "100", "iterates drawn per path"},
 };
 
 /* Gradient descent with alpha = 1/L, the largest step that needs no
    knowledge beyond the largest curvature. */
-static int run_gd(descent_objective *obj, const descent_run_options *o, descent_trace *tr) {
-  return lab_run(obj, "sgd", 1 / descent_problem_info_get(obj)->curvature_max, NULL, o, tr);
+static int run_gd(descent_objective *obj, const double *start, const descent_run_options *o,
+                  descent_trace *tr) {
+  return lab_run(obj, "sgd", 1 / descent_problem_info_get(obj)->curvature_max, start, o, tr);
 }
 
 static int normalization_files(const char *dir, lab_result *res, double scale, size_t n,
-                               uint64_t seed, const descent_run_options *opts, int64_t show) {
+                               uint64_t seed, const double *start, const descent_run_options *opts,
+                               int64_t show) {
   descent_objective *obj[2] = {NULL, NULL};
   descent_trace tr[2];
   memset(tr, 0, sizeof tr);
@@ -44,7 +47,7 @@ static int normalization_files(const char *dir, lab_result *res, double scale, s
   for (int v = 0; v < 2 && !rc; v++) {
     rc = lab_problem(&obj[v], "linreg(scale=%.17g, normalize=%d, n=%zu, seed=%llu)", scale, v, n,
                      (unsigned long long)seed);
-    if (!rc) rc = run_gd(obj[v], &o, &tr[v]);
+    if (!rc) rc = run_gd(obj[v], start, &o, &tr[v]);
     if (rc) break;
     lab_write_path(f, v, names[v], &tr[v], 1000);
     double levels[14];
@@ -109,6 +112,13 @@ static int normalization_run(const lab_args *a, const char *dir, lab_result *res
   if (!rc) rc = lab_arg_int(a, "iters", 1, 100000000, &iters);
   if (!rc) rc = lab_arg_double(a, "draw", 1e-3, 1e4, &draw);
   if (!rc) rc = lab_arg_int(a, "show", 2, 100000, &show);
+  double start_xy[2];
+  int n_start;
+  const double *start = NULL; /* NULL: each problem's own start */
+  if (!rc && !lab_arg_is_auto(a, "start")) {
+    rc = lab_arg_list(a, "start", -1e6, 1e6, 2, 2, start_xy, &n_start);
+    start = start_xy;
+  }
   if (rc) return rc;
   lab_table *t = lab_result_table(res, "normalization",
                                   "Gradient descent (alpha = 1/L) on linear regression, raw and "
@@ -129,7 +139,7 @@ static int normalization_run(const lab_args *a, const char *dir, lab_result *res
       descent_trace tr;
       rc = lab_problem(&obj, "linreg(scale=%.17g, normalize=%d, n=%lld, seed=%lld)", scales[i], v,
                        (long long)n, (long long)seed);
-      if (!rc) rc = run_gd(obj, &o, &tr);
+      if (!rc) rc = run_gd(obj, start, &o, &tr);
       if (!rc) {
         const descent_problem_info *info = descent_problem_info_get(obj);
         lab_table_num(t, row, v ? "kappa normalized" : "kappa raw",
@@ -145,7 +155,8 @@ static int normalization_run(const lab_args *a, const char *dir, lab_result *res
   if (!rc)
     lab_result_note(res, "The curvature along theta_j is the mean of x_j^2: scaling a feature by "
                          "s scales its curvature by s^2, and the condition number with it.");
-  if (!rc && dir) rc = normalization_files(dir, res, draw, (size_t)n, (uint64_t)seed, &o, show);
+  if (!rc && dir)
+    rc = normalization_files(dir, res, draw, (size_t)n, (uint64_t)seed, start, &o, show);
   return rc;
 }
 
@@ -170,6 +181,7 @@ static const lab_option stochastic_options[] = {
     {"iters", "N", "5000", "iterations per run"},
     {"seeds", "K", "5", "runs per schedule, averaged in the table"},
     {"seed", "N", "1", "seed of the data and of the first run's draws"},
+    {"start", "X,Y", "auto", "start point (auto: (-2, 4))"},
     {"show", "N", "300", "iterates drawn per path"},
 };
 
@@ -266,6 +278,8 @@ static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
                    (long long)seed);
   if (rc) return rc;
   const descent_problem_info *info = descent_problem_info_get(obj);
+  double start[2];
+  rc = lab_arg_start(a, obj, start);
   descent_trace first[N_SCHEDULES]; /* the first seed's runs, drawn */
   memset(first, 0, sizeof first);
   stochastic_stats st[N_SCHEDULES];
@@ -279,7 +293,7 @@ static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
     for (int64_t k = 0; k < seeds && !rc; k++) {
       descent_trace tr;
       o.seed = (uint64_t)seed + (uint64_t)k * 1000003u;
-      rc = lab_run_schedule(obj, "sgd", rates[s], NULL, &o, &tr);
+      rc = lab_run_schedule(obj, "sgd", rates[s], start, &o, &tr);
       if (rc) break;
       int64_t T = tr.steps;
       double w = 1.0 / (double)seeds;

@@ -18,6 +18,7 @@ static const lab_option direction_options[] = {
     {"kappa", "K", "100", "condition number of the valley"},
     {"angle", "DEGREES", "45", "rotation of the turned valley (the other has 0)"},
     {"lr", "GD,ADAGRAD,ADAM", "1,1,0.1", "step of each method"},
+    {"start", "X,Y", "auto", "start point (auto: 1 across the valley, 3 along it)"},
     {"iters", "N", "3000", "most iterations per run"},
     {"eps", "EPS", "1e-6", "converged once f - f* <= eps (f(theta0) - f*)"},
     {"show", "N", "60", "iterates drawn per path"},
@@ -87,6 +88,13 @@ static int direction_run(const lab_args *a, const char *dir, lab_result *res) {
   if (!rc) rc = lab_arg_int(a, "iters", 1, 10000000, &iters);
   if (!rc) rc = lab_arg_double(a, "eps", 1e-15, 0.5, &eps);
   if (!rc) rc = lab_arg_int(a, "show", 2, 100000, &show);
+  double start_xy[2];
+  int n_start;
+  const double *start = NULL; /* NULL: each problem's own start */
+  if (!rc && !lab_arg_is_auto(a, "start")) {
+    rc = lab_arg_list(a, "start", -1e6, 1e6, 2, 2, start_xy, &n_start);
+    start = start_xy;
+  }
   if (rc) return rc;
   double angles[2] = {0, angle};
   descent_objective *objs[2] = {NULL, NULL};
@@ -105,7 +113,7 @@ static int direction_run(const lab_args *a, const char *dir, lab_result *res) {
   for (int v = 0; v < 2 && !rc; v++) {
     rc = lab_problem(&objs[v], "quad2d(kappa=%.17g, angle=%.17g)", kappa, angles[v]);
     for (int m = 0; m < N_DIR_METHODS && !rc; m++) {
-      rc = lab_run(objs[v], method_specs[m], lr[m], NULL, &o, &tr[v][m]);
+      rc = lab_run(objs[v], method_specs[m], lr[m], start, &o, &tr[v][m]);
       if (rc) break;
       int row = v ? lab_table_row(t, "%s, turned", method_names[m])
                   : lab_table_row(t, "%s, aligned", method_names[m]);

@@ -149,6 +149,7 @@ static const lab_option momentum_options[] = {
     {"eps", "EPS", "1e-6", "converged once f - f* <= eps (f(theta0) - f*)"},
     {"iters", "N", "1000000", "most iterations per run"},
     {"draw", "K", "100", "condition number of the valley drawn with its paths"},
+    {"start", "X,Y", "auto", "start point (auto: 1 across the valley, 3 along it)"},
     {"show", "N", "60", "iterates drawn per path"},
 };
 
@@ -183,7 +184,7 @@ static void momentum_method(int m, double kappa, char *spec, size_t cap, double 
 }
 
 static int momentum_files(const char *dir, lab_result *res, double kappa, double angle,
-                          int64_t iters, double eps, int64_t show, int n_kappa) {
+                          int64_t iters, double eps, int64_t show, const double *start) {
   descent_objective *obj = NULL;
   descent_trace tr[3];
   memset(tr, 0, sizeof tr);
@@ -200,7 +201,7 @@ static int momentum_files(const char *dir, lab_result *res, double kappa, double
     char spec[128];
     double lr;
     momentum_method(m, kappa, spec, sizeof spec, &lr);
-    rc = lab_run(obj, spec, lr, NULL, &o, &tr[m]);
+    rc = lab_run(obj, spec, lr, start, &o, &tr[m]);
     if (!rc) lab_write_path(f, m, momentum_names[m], &tr[m], 1000);
   }
   if (f) {
@@ -247,7 +248,6 @@ static int momentum_files(const char *dir, lab_result *res, double kappa, double
     lab_gp_panel_end(f);
     rc = lab_gp_close(f, "momentum", res);
   }
-  (void)n_kappa;
   for (int m = 0; m < 3; m++) descent_trace_free(&tr[m]);
   descent_objective_free(obj);
   return rc;
@@ -263,6 +263,13 @@ static int momentum_run(const lab_args *a, const char *dir, lab_result *res) {
   if (!rc) rc = lab_arg_int(a, "iters", 1, 100000000, &iters);
   if (!rc) rc = lab_arg_double(a, "draw", 1, 1e8, &draw);
   if (!rc) rc = lab_arg_int(a, "show", 2, 100000, &show);
+  double start_xy[2];
+  int n_start;
+  const double *start = NULL; /* NULL: each problem's own start */
+  if (!rc && !lab_arg_is_auto(a, "start")) {
+    rc = lab_arg_list(a, "start", -1e6, 1e6, 2, 2, start_xy, &n_start);
+    start = start_xy;
+  }
   if (rc) return rc;
   lab_table *t =
       lab_result_table(res, "momentum", "Iterations to reach eps on quad2d (L = 1, mu = 1/kappa)",
@@ -287,7 +294,7 @@ static int momentum_run(const lab_args *a, const char *dir, lab_result *res) {
       double lr;
       descent_trace tr;
       momentum_method(m, kappas[k], spec, sizeof spec, &lr);
-      rc = lab_run(obj, spec, lr, NULL, &o, &tr);
+      rc = lab_run(obj, spec, lr, start, &o, &tr);
       if (rc) break;
       lab_table_iterations(t, row, momentum_names[m], &tr);
       counts[m][k] = (double)tr.reached_at;
@@ -312,7 +319,7 @@ static int momentum_run(const lab_args *a, const char *dir, lab_result *res) {
     lab_result_note(res, "heavy-ball: alpha = 4/(sqrt(L) + sqrt(mu))^2, momentum ((sqrt(kappa) - "
                          "1)/(sqrt(kappa) + 1))^2; nesterov: alpha = 1/L, momentum (sqrt(kappa) "
                          "- 1)/(sqrt(kappa) + 1); gd and momentum 0.9: alpha = 1/L.");
-  if (!rc && dir) rc = momentum_files(dir, res, draw, angle, iters, eps, show, n_kappa);
+  if (!rc && dir) rc = momentum_files(dir, res, draw, angle, iters, eps, show, start);
   return rc;
 }
 

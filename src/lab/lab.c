@@ -12,7 +12,7 @@
 static const lab_demo *const demos[] = {
     &lab_demo_step_size,  &lab_demo_conditioning, &lab_demo_normalization,
     &lab_demo_stochastic, &lab_demo_nonconvex,    &lab_demo_saddle,
-    &lab_demo_plateau,    &lab_demo_momentum,     &lab_demo_per_direction,
+    &lab_demo_plateau,    &lab_demo_momentum,     &lab_demo_per_direction, &lab_demo_batchnorm,
 };
 enum { N_DEMOS = sizeof demos / sizeof demos[0] };
 
@@ -224,6 +224,11 @@ void lab_table_iterations(lab_table *t, int row, const char *col, const descent_
 }
 
 /* --start: "auto" keeps the problem's start. */
+int lab_arg_is_auto(const lab_args *a, const char *name) {
+  const char *text = arg_text(a, name);
+  return text && strcmp(text, "auto") == 0;
+}
+
 int lab_arg_start(const lab_args *a, const descent_objective *obj, double *start) {
   for (int i = 0; i < a->demo->n_options; i++)
     if (strcmp(a->demo->options[i].name, "start") == 0 && strcmp(a->values[i], "auto") == 0) {

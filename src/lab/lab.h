@@ -129,6 +129,7 @@ extern const lab_demo lab_demo_conditioning, lab_demo_momentum;    /* demo_valle
 extern const lab_demo lab_demo_per_direction;                      /* demo_direction.c */
 extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
+extern const lab_demo lab_demo_batchnorm;                           /* demo_batchnorm.c */
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 
@@ -161,6 +162,8 @@ int lab_levels_geometric(double f_min, double f0, double q, int n, double *level
    iterates of n 2D runs (iterates beyond 1e3, of a diverging run, left out). */
 void lab_cover_paths(const descent_problem_info *info, const descent_trace *tr, int n, int64_t show,
                      double *lo, double *hi);
+/* Whether an option's value is "auto" (the problem's own choice). */
+int lab_arg_is_auto(const lab_args *a, const char *name);
 /* --start of a 2D demo: "auto" is the problem's own start, else "X,Y". */
 int lab_arg_start(const lab_args *a, const descent_objective *obj, double *start);
 

@@ -159,7 +159,7 @@ static const spec_param linreg_params[] = {
     {"normalize", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: standardize every feature first"},
     {"n", SPEC_INTEGER, 200, 2, 1e7, 0, 0, 0, "number of examples"},
     {"dim", SPEC_INTEGER, 2, 1, 20, 0, 0, 0, "number of features"},
-    {"seed", SPEC_INTEGER, 1, 0, 9007199254740992.0, 0, 0, 0, "seed of the data"},
+    {"seed", SPEC_INTEGER, 1, 0, 1e15, 0, 0, 0, "seed of the data"},
 };
 
 const problem_family problem_linreg = {
@@ -206,7 +206,7 @@ static int finite_sum_setup(problem *p, const double *hp, const char **texts) {
 static const spec_param finite_sum_params[] = {
     {"n", SPEC_INTEGER, 100, 2, 1e7, 0, 0, 0, "number of terms"},
     {"noise", SPEC_NUMBER, 0.5, 0, INFINITY, 0, 0, 0, "standard deviation of the target noise"},
-    {"seed", SPEC_INTEGER, 1, 0, 9007199254740992.0, 0, 0, 0, "seed of the data"},
+    {"seed", SPEC_INTEGER, 1, 0, 1e15, 0, 0, 0, "seed of the data"},
 };
 
 const problem_family problem_finite_sum = {

@@ -168,7 +168,7 @@ static const spec_param quadnd_params[] = {
     {"spectrum", SPEC_TEXT, 0, 0, 0, 0, 0, 0,
      "eigenvalues from 1 down to 1/kappa: geometric, linear, or two (half 1, half 1/kappa)"},
     {"rotate", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "1: turn the eigenvectors by a random rotation"},
-    {"seed", SPEC_INTEGER, 1, 0, 9007199254740992.0, 0, 0, 0, "seed of the rotation"},
+    {"seed", SPEC_INTEGER, 1, 0, 1e15, 0, 0, 0, "seed of the rotation"},
 };
 
 const problem_family problem_quadnd = {
