@@ -9,6 +9,15 @@
 
 #include <cblas.h>
 
+/* blas_select.c's constructor moves OpenBLAS to the kernels this CPU can run,
+ * before main. It sits in an object file of its own, which a static link
+ * drops from any program that names none of its symbols (the test programs
+ * then ran on OpenBLAS's generic SSE3 kernels, 6x slower, and with other
+ * rounding). Every program that multiplies matrices links this file, and
+ * this reference keeps the constructor with it. */
+__attribute__((used)) static const char *(*const keep_blas_select)(void) =
+    descent_blas_detected_core;
+
 void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descent_real alpha,
                   const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
                   descent_real beta, descent_real *c, size_t ldc) {

@@ -8,7 +8,10 @@
  * core's cache, and the GEMM W (out x Kc) times columns writes the example's
  * output (out x P, already PyTorch's channel-major layout) in place.
  * Examples are handed to threads in groups of CONV_GROUP, each thread with
- * its own slice (the BLAS runs single-threaded inside a parallel region).
+ * its own slice. The BLAS is always called from inside the parallel region,
+ * even for a single group, so it always runs single-threaded: OpenBLAS
+ * picks other kernels, with other rounding, for some shapes when it may use
+ * several threads, and the results would depend on the thread count.
  *
  * Backward, per example: the weight gradient dY (out x P) times columns^T,
  * recomputing the columns rather than storing them for the whole batch (the
@@ -236,7 +239,7 @@ static void conv_forward(layer *l, const descent_real *params, const descent_rea
   const descent_real *w = params, *b = l->bias ? params + g.o * g.kc : NULL;
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
   descent_real *slots = (descent_real *)l->work + groups * partial_reals(&g);
-#pragma omp parallel for schedule(static) num_threads(conv_threads(l)) if (groups > 1)
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
   for (size_t gi = 0; gi < groups; gi++) {
     descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
     descent_real *padded = cols + round16(g.kc * g.p);
@@ -260,7 +263,7 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
   conv_geometry_of(l, &g);
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(&g);
   descent_real *partials = l->work, *slots = partials + groups * stride;
-#pragma omp parallel for schedule(static) num_threads(conv_threads(l)) if (groups > 1)
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
   for (size_t gi = 0; gi < groups; gi++) {
     descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
     descent_real *padded = cols + round16(g.kc * g.p);

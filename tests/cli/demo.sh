@@ -15,7 +15,7 @@ count=0
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
 
-demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction"
+demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction batchnorm"
 
 # --- descent demo all ---------------------------------------------------------
 count=$((count + 1))
@@ -59,7 +59,7 @@ done
 if [ "$have_gnuplot" -eq 1 ]; then
   count=$((count + 1))
   listed=$(grep -c '\.png and \.svg' "$scratch/all.out")
-  if [ "$listed" -ne 9 ]; then fail "demo all: the closing note lists $listed pictures, want 9"; else ok "closing note lists 9 pictures"; fi
+  if [ "$listed" -ne 10 ]; then fail "demo all: the closing note lists $listed pictures, want 10"; else ok "closing note lists 10 pictures"; fi
 fi
 
 # --- without gnuplot: numbers, CSV, and one line about the pictures ---------
@@ -104,7 +104,7 @@ expect_error() { # NAME PHRASE COMMAND...
   ok "$name: $(cat "$scratch/$name.err")"
 }
 expect_error no-demo "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, all" "$descent" demo zigzag
+expect_error unknown-demo "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, batchnorm, all" "$descent" demo zigzag
 expect_error unknown-option "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
 expect_error bad-number "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
 expect_error bad-count "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
