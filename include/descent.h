@@ -545,6 +545,13 @@ int descent_optimizer_full_batch(const descent_optimizer *opt);
 int64_t descent_optimizer_steps(const descent_optimizer *opt);
 /* The learning rate the next step will use (with schedule-free's warmup). */
 double descent_optimizer_lr(const descent_optimizer *opt);
+/* Multiplies every later step's learning rate by scale (> 0, finite): the
+ * schedule keeps its shape and its position, only its values shrink or grow.
+ * The divergence guard's rollback lowers the rate this way. The scale is not
+ * part of the state blob (the blob describes the chain as built); a trainer
+ * checkpoint saves it beside the blob. Default 1. */
+int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale);
+double descent_optimizer_lr_scale(const descent_optimizer *opt);
 /* Canonical text of the resolved chain with every hyperparameter, e.g.
  * "sgd = lr(lr=0.1)" or "adamw = adam(b1=0.9, b2=0.999, eps=1e-08,
  * amsgrad=0) | wd(weight_decay=0.01) | lr(lr=0.001)". Returns the length it
@@ -696,6 +703,203 @@ int64_t descent_trace_iterations_to(const descent_trace *trace, double f_min, do
  * finite, |theta_i| > param_bound, or f - f_min > blowup (f0 - f_min). */
 int descent_run_diverged(double f, double f0, double f_min, const descent_real *theta, size_t n,
                          const descent_run_options *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Training: the step loop, the divergence guard and checkpoints            */
+/* ------------------------------------------------------------------------ */
+
+/* A trainer runs a network's optimizer over a training set: minibatches from
+ * a seeded batcher (or, for full-batch optimizers such as gd, one step per
+ * epoch on the gradient of the whole set, summed in chunks in double, in data
+ * order), a divergence guard before every step, and checkpoints from which a
+ * run resumes to the same bits as a run that never stopped. It reports every
+ * batch and every epoch to callbacks (progress bars, logs, evaluation) and
+ * never prints.
+ *
+ * The guard refuses a step when the batch loss is NaN, infinite or beyond the
+ * bound, or the gradient holds a NaN or an infinity, and before a checkpoint
+ * when the parameters do. It stops the run with DESCENT_EDIVERGED and a
+ * message naming the step, the loss, the learning rate and a hint, or (policy
+ * rollback) restores the last good checkpoint, multiplies the learning rate by
+ * rollback_factor (descent_optimizer_set_lr_scale) and goes on, up to
+ * max_rollbacks times.
+ *
+ * A checkpoint is a model file (descent_net_save's format, so descent_net_load
+ * and `descent eval` read it) with five more sections, each with its CRC-32:
+ *   "CKPT"  u32 checkpoint version (1), u32 bytes per number, i64 steps,
+ *           i64 epochs completed, u64 batches and u64 examples of the current
+ *           epoch so far, f64 sum of their losses (each times its batch size),
+ *           f64 training seconds of the epoch so far, f64 rate of the epoch's
+ *           first step, f64 first loss of the run, f64 learning-rate scale,
+ *           u32 rollbacks taken, u32 1 for a full-batch run
+ *   "OPTS"  the optimizer's state blob (descent_optimizer_save_state)
+ *   "BTCH"  the batcher: u64 examples, u64 features, u32 CRC-32 of the labels,
+ *           u64 batch size, u32 shuffle, 4 u64 RNG state, u64 position,
+ *           i64 epochs started, then the permutation: one u64 per example
+ *   "LOSS"  u64 count, then count f64 losses and count f64 rates: every
+ *           step's batch loss and learning rate, in order
+ *   "CONF"  the configuration text given in the options (UTF-8, no NUL)
+ * with the model's own NET, PARM, BUFF (batch-norm statistics), PREP and RNG
+ * (dropout) sections. The parameters are saved where gradients are taken
+ * (schedule-free's training point). Files are named ckpt-STEP.dsc in the
+ * checkpoint folder, written to a temporary file, flushed, renamed and the
+ * folder flushed; older ones beyond `keep` are deleted only after that.
+ * A checkpoint is written only once the state it holds has passed the guard:
+ * it is kept in memory until the next batch's loss and gradient are checked
+ * (or the run returns), so a state whose loss is NaN never reaches the disk
+ * and never replaces a good checkpoint. */
+
+typedef struct descent_trainer descent_trainer;
+
+typedef enum descent_diverge_policy {
+  DESCENT_DIVERGE_STOP = 0,    /* stop: descent_trainer_run returns DESCENT_EDIVERGED */
+  DESCENT_DIVERGE_ROLLBACK = 1 /* restore the last good checkpoint, lower the rate, go on */
+} descent_diverge_policy;
+
+/* What a trainer reports after every batch (and every chunk of a full-batch
+ * gradient). */
+typedef struct descent_step_report {
+  int64_t step;        /* updates taken so far, this one included */
+  int64_t epoch;       /* the epoch in progress, counted from 1 */
+  size_t batch;        /* batches (full batch: chunks) of the epoch done */
+  size_t batches;      /* batches (chunks) in an epoch */
+  size_t samples;      /* examples seen in the epoch */
+  double loss;         /* this batch's (chunk's) mean loss; full batch: the whole set's
+                          once stepped */
+  double epoch_loss;   /* mean loss over the epoch's examples so far */
+  double lr;           /* the rate of this update */
+  int stepped;         /* 1 after an update; 0 after a chunk of a full-batch gradient */
+} descent_step_report;
+
+/* What a trainer reports when an epoch's batches are all done, before it
+ * counts the epoch and writes the epoch's checkpoint. */
+typedef struct descent_epoch_report {
+  int64_t epoch;        /* the epoch, counted from 1 */
+  int64_t step;         /* updates taken so far */
+  double lr;            /* the rate of the epoch's first update */
+  double train_loss;    /* mean batch loss over the epoch's examples, each taken before
+                           its update ("running" loss) */
+  size_t samples;       /* examples in the epoch */
+  double seconds;       /* time spent in the epoch's steps (not writing checkpoints) */
+  double samples_per_s; /* samples / seconds */
+} descent_epoch_report;
+
+/* A refused step. */
+typedef struct descent_divergence {
+  int64_t step;          /* the update that was refused, counted from 1 */
+  int64_t epoch;         /* the epoch in progress, counted from 1 */
+  double loss;           /* the batch loss at that point */
+  double grad_norm;      /* Euclidean norm of the gradient; NaN or Inf if it holds one;
+                            NaN when the parameters were checked */
+  double lr;             /* the rate the update would have used */
+  double bound;          /* the bound on the loss in force */
+  const char *reason;    /* "loss", "gradient" or "parameters": what was not fine */
+  int rollbacks;         /* rollbacks taken, this one included (policy rollback) */
+  int64_t restored_step; /* the step of the state restored; -1 when none was */
+} descent_divergence;
+
+/* How a trainer runs; descent_trainer_options_default fills in the defaults
+ * given after each field. Strings are copied. */
+typedef struct descent_trainer_options {
+  size_t batch_size;        /* examples per minibatch; full batch: per chunk (128) */
+  uint64_t seed;            /* seeds the shuffling (1) */
+  const descent_preprocess *preprocess; /* the inputs' preprocessing, saved in checkpoints
+                                           (not copied: keep it alive); NULL: none (NULL) */
+  const char *config;          /* text saved in checkpoints (the resolved command line, for
+                                  example) (NULL: empty) */
+  const char *checkpoint_dir;  /* folder for ckpt-STEP.dsc; must exist; NULL: no files (NULL) */
+  int64_t checkpoint_every;    /* a checkpoint every this many updates; 0: none (0) */
+  int checkpoint_epochs;       /* 1: a checkpoint at the end of every epoch (1) */
+  int keep;                    /* checkpoints kept in the folder, newest first, >= 1 (3) */
+  double max_loss;             /* the guard's bound on a batch loss; NAN: max_loss_factor
+                                  times the run's first loss, at least max_loss_factor;
+                                  INFINITY: no bound (NAN) */
+  double max_loss_factor;      /* see max_loss, > 1 (100) */
+  descent_diverge_policy on_diverge; /* (DESCENT_DIVERGE_STOP) */
+  double rollback_factor;      /* the rate is multiplied by this at each rollback, in (0, 1)
+                                  (0.1) */
+  int max_rollbacks;           /* rollbacks before the run stops, >= 1 (3) */
+  /* Called after every batch; NULL: none. */
+  void (*on_step)(void *user, const descent_step_report *r);
+  /* Called at every epoch's end; parameters may be moved to the evaluation
+     point (descent_optimizer_eval) inside, and are moved back after. A
+     non-zero return stops the run, which returns it. NULL: none. */
+  int (*on_epoch)(void *user, const descent_epoch_report *r);
+  /* Called after a rollback, once the older state is back. NULL: none. */
+  void (*on_rollback)(void *user, const descent_divergence *d);
+  void *user;
+} descent_trainer_options;
+
+void descent_trainer_options_default(descent_trainer_options *o);
+
+/* A trainer for net (its objective) with opt over train. Nothing is owned:
+ * keep net, opt, train and options->preprocess alive until
+ * descent_trainer_free. With checkpoints, leftover temporary files of killed
+ * writers (ckpt-*.dsc.tmp.*) in the folder are deleted. */
+int descent_trainer_create(descent_trainer **out, descent_net *net, descent_optimizer *opt,
+                           const descent_dataset *train, const descent_trainer_options *options);
+void descent_trainer_free(descent_trainer *t);
+
+/* Trains until `epochs` epochs are complete or, when until_step > 0, the
+ * optimizer has taken until_step updates (then it returns right after that
+ * update, before any epoch end). Returns DESCENT_OK, DESCENT_EDIVERGED with
+ * the diagnosis in descent_last_error() and descent_trainer_divergence(),
+ * the status an on_epoch callback returned, or a failure to compute or to
+ * write. Call it again to go on. */
+int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step);
+
+int64_t descent_trainer_steps(const descent_trainer *t);
+int64_t descent_trainer_epochs(const descent_trainer *t); /* completed */
+/* Every update's batch loss and rate, in order; count updates. */
+void descent_trainer_history(const descent_trainer *t, size_t *count, const double **losses,
+                             const double **lrs);
+/* The last divergence, or NULL if none happened. */
+const descent_divergence *descent_trainer_divergence(const descent_trainer *t);
+/* The newest checkpoint written or loaded, or "" when none. */
+const char *descent_trainer_last_checkpoint(const descent_trainer *t);
+
+/* Writes the trainer's whole state to path now (atomically), whatever the
+ * options say; refused (DESCENT_EDIVERGED) when a parameter is NaN or
+ * infinite. */
+int descent_trainer_save(descent_trainer *t, const char *path);
+
+/* Restores a checkpoint into the trainer. The file is checked whole before
+ * anything changes: lengths against the file size, CRCs, versions, every
+ * field's range, and the fit with this trainer (same precision, model spec,
+ * input shape and loss, parameter and buffer counts, preprocessing bit for
+ * bit, optimizer chain, data set size, labels and batch size). Failures name
+ * the file and the problem. */
+int descent_trainer_load(descent_trainer *t, const char *path);
+
+/* What a checkpoint holds, read without a trainer; the file is checked as by
+ * descent_trainer_load, except the fit. Free with
+ * descent_checkpoint_info_free. */
+typedef struct descent_checkpoint_info {
+  int64_t step;                  /* updates taken */
+  int64_t epoch;                 /* epochs completed */
+  size_t batch;                  /* batches of the next epoch already taken */
+  size_t batches;                /* batches per epoch (1 for a full-batch run) */
+  unsigned width;                /* bytes per number: 4 (float build) or 8 (double) */
+  char *spec;                    /* the model spec */
+  descent_shape input;           /* the input shape */
+  descent_loss_kind loss;        /* the loss */
+  char *config;                  /* the configuration text */
+  descent_preprocess preprocess; /* the fitted preprocessing */
+  unsigned char *optimizer_state; /* the optimizer's blob, for descent_optimizer_load_state */
+  size_t optimizer_state_size;
+} descent_checkpoint_info;
+
+int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info);
+void descent_checkpoint_info_free(descent_checkpoint_info *info);
+
+/* The newest checkpoint in dir that passes descent_checkpoint_inspect,
+ * written to path. Only names ckpt-STEP.dsc are candidates (never a
+ * temporary file). The ones skipped, newest first, are listed in skipped
+ * ("ckpt-9.dsc: section 'PARM' is corrupted (...); ..."; "" if none).
+ * DESCENT_EIO when dir holds no checkpoint, DESCENT_EFORMAT when none is
+ * valid (the message then lists why). */
+int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *skipped,
+                            size_t skipped_cap);
 
 #ifdef __cplusplus
 }

@@ -294,13 +294,6 @@ static const model_section *find(const model_section *s, size_t count, const cha
   return found;
 }
 
-/* Parsed NET section. */
-typedef struct net_header {
-  char *spec;
-  descent_shape input;
-  descent_loss_kind loss;
-  unsigned width;
-} net_header;
 
 static int read_net_header(const model_section *s, const char *name, net_header *h) {
   bytes_in in = {s->payload, s->len, 0, 0};
@@ -447,4 +440,20 @@ int descent_net_load(descent_net **out, descent_preprocess *pp, const char *path
   if (!rc) rc = model_read(sections, count, path, max_batch, out, pp);
   free(data);
   return rc;
+}
+
+/* ---- for checkpoints (src/train/checkpoint.c) ---------------------------------- */
+
+const model_section *model_section_find(const model_section *sections, size_t count,
+                                        const char *tag, const char *name) {
+  return find(sections, count, tag, name);
+}
+
+int model_read_net_header(const model_section *s, const char *name, net_header *h) {
+  return read_net_header(s, name, h);
+}
+
+int model_read_preprocess(const model_section *s, const char *name, unsigned width,
+                          size_t features, descent_preprocess *pp) {
+  return read_preprocess(s, name, width, features, pp);
 }

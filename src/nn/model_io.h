@@ -73,6 +73,26 @@ int model_file_sections(const unsigned char *data, size_t len, const char *name,
 void model_write(bytes_out *o, const descent_net *net, const descent_preprocess *pp);
 void model_file_finish(bytes_out *o);
 
+/* The one section with this tag, or NULL with a message naming the file if
+   it is missing or repeated. */
+const model_section *model_section_find(const model_section *sections, size_t count,
+                                        const char *tag, const char *name);
+
+/* The parsed NET section. spec is allocated (the caller frees it). */
+typedef struct net_header {
+  char *spec;
+  descent_shape input;
+  descent_loss_kind loss;
+  unsigned width;
+} net_header;
+
+int model_read_net_header(const model_section *s, const char *name, net_header *h);
+
+/* A PREP section for a network of `features` inputs, into pp (allocated after
+   the section's length is checked; free with descent_preprocess_free). */
+int model_read_preprocess(const model_section *s, const char *name, unsigned width,
+                          size_t features, descent_preprocess *pp);
+
 /* Builds the network and preprocessing from a checked file's sections. */
 int model_read(const model_section *sections, size_t count, const char *name, size_t max_batch,
                descent_net **net, descent_preprocess *pp);

@@ -305,6 +305,7 @@ static int add_transform(descent_optimizer *opt, const spec_call *call, const ch
                         OPTIMIZER_MAX_CHAIN);
   transform *t = &opt->chain[opt->n_transforms++];
   t->def = def;
+  t->rate_scale = 1;
   const char *texts[SPEC_MAX_ARGS];
   int rc = spec_bind(call, def->params, def->n_params, t->hp, texts, "optimizer");
   if (rc) return rc;
@@ -541,6 +542,19 @@ int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj) {
 
 int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj) {
   return switch_mode(opt, obj, 0);
+}
+
+int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale) {
+  descent_error_clear();
+  if (!(scale > 0) || !isfinite(scale))
+    return descent_fail(DESCENT_EINVAL, "learning-rate scale %g: must be positive and finite",
+                        scale);
+  opt->chain[opt->n_transforms - 1].rate_scale = scale;
+  return DESCENT_OK;
+}
+
+double descent_optimizer_lr_scale(const descent_optimizer *opt) {
+  return opt->chain[opt->n_transforms - 1].rate_scale;
 }
 
 int descent_optimizer_full_batch(const descent_optimizer *opt) {

@@ -415,7 +415,7 @@ static const spec_param sf_params[] = {
 enum { SF_LR_MAX, SF_WEIGHT_SUM };
 
 static double sf_rate(const transform *t, int64_t step) {
-  double lr = descent_schedule_value(t->schedule, step), warmup = t->hp[2];
+  double lr = t->rate_scale * descent_schedule_value(t->schedule, step), warmup = t->hp[2];
   if ((double)step < warmup) lr *= (double)(step + 1) / warmup;
   return lr;
 }
@@ -515,7 +515,7 @@ void transform_list_names(char *buf, size_t cap) {
 
 double transform_rate(const transform *t, int64_t step) {
   if (t->def->rate) return t->def->rate(t, step);
-  return descent_schedule_value(t->schedule, step);
+  return t->rate_scale * descent_schedule_value(t->schedule, step);
 }
 
 void transform_help(FILE *out) {

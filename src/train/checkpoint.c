@@ -1,0 +1,658 @@
+/*
+ * checkpoint.c - a trainer's whole state as a file, and back.
+ *
+ * A checkpoint is a model file (model_io.h: magic, version, sections with a
+ * CRC-32 each) with five more sections: CKPT (the trainer's counters), OPTS
+ * (the optimizer's state blob), BTCH (the batcher: RNG, permutation,
+ * position), LOSS (every step's loss and rate) and CONF (the configuration
+ * text); descent.h documents each field. So a checkpoint also loads as a
+ * model (descent eval reads it).
+ *
+ * Reading checks the whole file before anything changes: every section's
+ * length against the file and its CRC (model_file_sections), then every
+ * field's range, every declared count against its section's length before
+ * anything of that size is allocated, the permutation, the fit with the
+ * trainer; only then are values copied. Files are named ckpt-STEP.dsc; a
+ * name with anything after ".dsc" (the temporary files of atomic writes) is
+ * never a checkpoint.
+ */
+#include "trainer_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define CHECKPOINT_VERSION 1u
+#define CKPT_BYTES         88 /* the CKPT section's payload */
+#define BTCH_FIXED         80 /* the BTCH section's payload before the permutation */
+#define MAX_ROLLBACKS      1000000
+
+uint32_t checkpoint_labels_crc(const descent_dataset *ds) {
+  if (!ds->labels) return 0;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t i = 0; i < ds->n; i++) {
+    uint32_t v = (uint32_t)ds->labels[i];
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    crc = crc32(crc, b, 4);
+  }
+  return (uint32_t)crc;
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+void checkpoint_serialize(const descent_trainer *t, bytes_out *o) {
+  model_write(o, t->net, t->o.preprocess);
+
+  size_t s = section_begin(o, "CKPT");
+  out_u32(o, CHECKPOINT_VERSION);
+  out_u32(o, (uint32_t)sizeof(descent_real));
+  out_u64(o, (uint64_t)descent_optimizer_steps(t->opt));
+  out_u64(o, (uint64_t)t->epoch);
+  out_u64(o, t->epoch_batches);
+  out_u64(o, t->epoch_samples);
+  out_f64(o, t->epoch_loss_sum);
+  out_f64(o, t->epoch_seconds);
+  out_f64(o, t->epoch_lr);
+  out_f64(o, t->first_loss);
+  out_f64(o, descent_optimizer_lr_scale(t->opt));
+  out_u32(o, (uint32_t)t->rollbacks);
+  out_u32(o, (uint32_t)t->full_batch);
+  section_end(o, s);
+
+  s = section_begin(o, "OPTS");
+  size_t size = descent_optimizer_state_size(t->opt);
+  unsigned char *blob = malloc(size);
+  if (!blob || descent_optimizer_save_state(t->opt, blob, size) != DESCENT_OK)
+    o->failed = 1;
+  else
+    out_bytes(o, blob, size);
+  free(blob);
+  section_end(o, s);
+
+  const descent_batcher *b = &t->batcher;
+  s = section_begin(o, "BTCH");
+  out_u64(o, t->train->n);
+  out_u64(o, t->train->features);
+  out_u32(o, t->labels_crc);
+  out_u64(o, b->batch_size);
+  out_u32(o, (uint32_t)b->shuffle);
+  for (int i = 0; i < 4; i++) out_u64(o, b->rng.s[i]);
+  out_u64(o, b->position);
+  out_u64(o, (uint64_t)b->epoch);
+  for (size_t i = 0; i < t->train->n; i++) out_u64(o, b->order[i]);
+  section_end(o, s);
+
+  s = section_begin(o, "LOSS");
+  out_u64(o, t->n_history);
+  for (size_t i = 0; i < t->n_history; i++) out_f64(o, t->losses[i]);
+  for (size_t i = 0; i < t->n_history; i++) out_f64(o, t->lrs[i]);
+  section_end(o, s);
+
+  s = section_begin(o, "CONF");
+  out_bytes(o, t->config, strlen(t->config));
+  section_end(o, s);
+
+  model_file_finish(o);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+/* Everything a checkpoint file holds, checked for itself (not yet against a
+   trainer). Pointers lead into the file's bytes. */
+typedef struct parsed {
+  model_section sections[MODEL_MAX_SECTIONS];
+  const model_section *parm, *buff, *prep, *rng, *opts, *btch, *loss, *conf;
+  net_header net; /* spec allocated */
+  descent_preprocess pp;
+  unsigned width;
+  int64_t step, epoch;
+  uint64_t epoch_batches, epoch_samples;
+  double loss_sum, seconds, epoch_lr, first_loss, lr_scale;
+  uint32_t rollbacks, full_batch;
+  uint64_t n_params, n_buffers;
+  uint64_t n, features, batch_size;
+  uint32_t labels_crc, shuffle;
+  descent_rng batcher_rng;
+  uint64_t position;
+  int64_t batcher_epoch;
+  const unsigned char *order;
+  uint64_t history;
+  const unsigned char *losses; /* history f64 losses, then history f64 rates */
+} parsed;
+
+static void parsed_free(parsed *p) {
+  free(p->net.spec);
+  descent_preprocess_free(&p->pp);
+}
+
+static uint64_t le64(const unsigned char *b) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
+  return v;
+}
+
+static double f64_at(const unsigned char *b) {
+  uint64_t bits = le64(b);
+  double v;
+  memcpy(&v, &bits, 8);
+  return v;
+}
+
+/* A PARM or BUFF section: a count that fits the section's length exactly. */
+static int values_count(const model_section *s, const char *name, unsigned width, uint64_t *count) {
+  bytes_in in = {s->payload, s->len, 0, 0};
+  *count = in_u64(&in);
+  if (in.failed || *count > (s->len - 8) / width || 8 + *count * width != s->len)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section '%s' declares %llu values, its length holds %zu", name,
+                        s->tag, (unsigned long long)*count, s->len >= 8 ? (s->len - 8) / width : 0);
+  return DESCENT_OK;
+}
+
+static int parse_ckpt(const model_section *s, const char *name, parsed *p) {
+  if (s->len != CKPT_BYTES)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'CKPT' holds %zu bytes; version %u has %d",
+                        name, s->len, CHECKPOINT_VERSION, CKPT_BYTES);
+  bytes_in in = {s->payload, s->len, 0, 0};
+  uint32_t version = in_u32(&in);
+  if (version != CHECKPOINT_VERSION)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: checkpoint version %u; this descent reads version %u%s", name, version,
+                        CHECKPOINT_VERSION,
+                        version > CHECKPOINT_VERSION ? " (the file comes from a newer descent)" : "");
+  p->width = in_u32(&in);
+  p->step = (int64_t)in_u64(&in);
+  p->epoch = (int64_t)in_u64(&in);
+  p->epoch_batches = in_u64(&in);
+  p->epoch_samples = in_u64(&in);
+  p->loss_sum = in_f64(&in);
+  p->seconds = in_f64(&in);
+  p->epoch_lr = in_f64(&in);
+  p->first_loss = in_f64(&in);
+  p->lr_scale = in_f64(&in);
+  p->rollbacks = in_u32(&in);
+  p->full_batch = in_u32(&in);
+  const char *bad = NULL;
+  if (p->width != 4 && p->width != 8) bad = "bytes per number (valid: 4 or 8)";
+  else if (p->step < 0) bad = "step count";
+  else if (p->epoch < 0) bad = "epoch count";
+  else if (!isfinite(p->loss_sum)) bad = "epoch loss";
+  else if (!(p->seconds >= 0) || !isfinite(p->seconds)) bad = "epoch time";
+  else if (!(p->lr_scale > 0) || !isfinite(p->lr_scale)) bad = "learning-rate scale";
+  else if (isinf(p->first_loss)) bad = "first loss";
+  else if (p->rollbacks > MAX_ROLLBACKS) bad = "rollback count";
+  else if (p->full_batch > 1) bad = "full-batch flag";
+  if (bad) return descent_fail(DESCENT_EFORMAT, "%s: section 'CKPT': invalid %s", name, bad);
+  return DESCENT_OK;
+}
+
+static int parse_batcher(const model_section *s, const char *name, parsed *p) {
+  if (s->len < BTCH_FIXED)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'BTCH' is too short (%zu bytes)", name,
+                        s->len);
+  bytes_in in = {s->payload, s->len, 0, 0};
+  p->n = in_u64(&in);
+  p->features = in_u64(&in);
+  p->labels_crc = in_u32(&in);
+  p->batch_size = in_u64(&in);
+  p->shuffle = in_u32(&in);
+  for (int i = 0; i < 4; i++) p->batcher_rng.s[i] = in_u64(&in);
+  p->position = in_u64(&in);
+  p->batcher_epoch = (int64_t)in_u64(&in);
+  /* The declared count against the section's length, before anything of
+     that size exists. */
+  if (p->n == 0 || p->n > (s->len - BTCH_FIXED) / 8 || BTCH_FIXED + p->n * 8 != s->len)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'BTCH' declares %llu examples, its length holds %zu", name,
+                        (unsigned long long)p->n, (s->len - BTCH_FIXED) / 8);
+  p->order = s->payload + BTCH_FIXED;
+  const char *bad = NULL;
+  if (p->batch_size == 0) bad = "batch size 0";
+  else if (p->shuffle > 1) bad = "shuffle flag";
+  else if (p->position > p->n) bad = "position beyond the data";
+  else if (p->batcher_epoch < 0) bad = "epoch count";
+  else if ((p->batcher_rng.s[0] | p->batcher_rng.s[1] | p->batcher_rng.s[2] | p->batcher_rng.s[3]) == 0) bad = "RNG state (all zero)";
+  else if (p->epoch_samples > p->n) bad = "example count of the epoch";
+  if (bad) return descent_fail(DESCENT_EFORMAT, "%s: section 'BTCH': invalid %s", name, bad);
+  /* The order must be a permutation of [0, n). */
+  unsigned char *seen = descent_calloc((size_t)p->n, 1, "checkpoint: permutation check");
+  if (!seen) return DESCENT_ENOMEM;
+  int rc = DESCENT_OK;
+  for (uint64_t i = 0; i < p->n; i++) {
+    uint64_t v = le64(p->order + 8 * i);
+    if (v >= p->n || seen[v]) {
+      rc = descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'BTCH': the order is not a permutation (entry %llu is %llu)",
+                        name, (unsigned long long)i, (unsigned long long)v);
+      break;
+    }
+    seen[v] = 1;
+  }
+  free(seen);
+  return rc;
+}
+
+static int parse_history(const model_section *s, const char *name, parsed *p) {
+  bytes_in in = {s->payload, s->len, 0, 0};
+  p->history = in_u64(&in);
+  if (in.failed || p->history > (s->len - 8) / 16 || 8 + p->history * 16 != s->len)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'LOSS' declares %llu steps, its length holds %zu", name,
+                        (unsigned long long)p->history, s->len >= 8 ? (s->len - 8) / 16 : 0);
+  if (p->history > (uint64_t)p->step)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'LOSS' holds %llu steps, more than the %lld taken",
+                        name, (unsigned long long)p->history, (long long)p->step);
+  p->losses = s->payload + 8;
+  return DESCENT_OK;
+}
+
+/* The optimizer blob's header, against the other sections (the blob checks
+   itself in full when it is loaded). */
+static int check_blob(const model_section *s, const char *name, const parsed *p) {
+  if (s->len < 52 || memcmp(s->payload, "DSCNTOPT", 8) != 0)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'OPTS' is not an optimizer state", name);
+  uint32_t width = (uint32_t)(le64(s->payload + 12) & 0xffffffffu);
+  uint64_t n = le64(s->payload + 16), step = le64(s->payload + 24);
+  if (width != p->width || n != p->n_params || step != (uint64_t)p->step)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'OPTS' does not match the file (%llu parameters of %u bytes "
+                        "after %llu steps; the file has %llu of %u after %lld)",
+                        name, (unsigned long long)n, width, (unsigned long long)step,
+                        (unsigned long long)p->n_params, p->width, (long long)p->step);
+  return DESCENT_OK;
+}
+
+static int parse(const unsigned char *data, size_t len, const char *name, parsed *p) {
+  memset(p, 0, sizeof *p);
+  size_t count = 0;
+  int rc = model_file_sections(data, len, name, p->sections, &count);
+  if (rc) return rc;
+  const model_section *sec = p->sections;
+  const model_section *ckpt = NULL, *net = NULL;
+  /* CKPT first: a plain model file is told apart from a damaged checkpoint. */
+  for (size_t i = 0; i < count; i++)
+    if (memcmp(sec[i].tag, "CKPT", 4) == 0) ckpt = &sec[i];
+  if (!ckpt)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: a model file, not a checkpoint (no section 'CKPT')", name);
+  if (!(ckpt = model_section_find(sec, count, "CKPT", name)) ||
+      !(net = model_section_find(sec, count, "NET ", name)) ||
+      !(p->parm = model_section_find(sec, count, "PARM", name)) ||
+      !(p->buff = model_section_find(sec, count, "BUFF", name)) ||
+      !(p->prep = model_section_find(sec, count, "PREP", name)) ||
+      !(p->rng = model_section_find(sec, count, "RNG ", name)) ||
+      !(p->opts = model_section_find(sec, count, "OPTS", name)) ||
+      !(p->btch = model_section_find(sec, count, "BTCH", name)) ||
+      !(p->loss = model_section_find(sec, count, "LOSS", name)) ||
+      !(p->conf = model_section_find(sec, count, "CONF", name)))
+    return DESCENT_EFORMAT;
+  if ((rc = parse_ckpt(ckpt, name, p))) return rc;
+  if ((rc = model_read_net_header(net, name, &p->net))) return rc;
+  if (p->net.width != p->width)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'NET ' has %u-byte numbers, section 'CKPT' %u-byte ones", name,
+                        p->net.width, p->width);
+  if ((rc = values_count(p->parm, name, p->width, &p->n_params)) ||
+      (rc = values_count(p->buff, name, p->width, &p->n_buffers)))
+    return rc;
+  if (p->rng->len != 32)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'RNG ' has the wrong length", name);
+  if ((rc = check_blob(p->opts, name, p)) || (rc = parse_batcher(p->btch, name, p)) ||
+      (rc = parse_history(p->loss, name, p)))
+    return rc;
+  if (p->features != descent_shape_size(&p->net.input))
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: the batcher's examples have %llu features, the network's input %zu",
+                        name, (unsigned long long)p->features, descent_shape_size(&p->net.input));
+  if (memchr(p->conf->payload, '\0', p->conf->len))
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'CONF' holds a NUL byte", name);
+  return model_read_preprocess(p->prep, name, p->width, (size_t)p->features, &p->pp);
+}
+
+static size_t batches_per_epoch(const parsed *p) {
+  if (p->full_batch) return 1;
+  return (size_t)(p->n / p->batch_size + (p->n % p->batch_size != 0));
+}
+
+static int same_preprocess(const descent_preprocess *a, const descent_preprocess *b) {
+  descent_preprocess_kind ka = a ? a->kind : DESCENT_PREPROCESS_NONE;
+  if (ka != b->kind) return 0;
+  if (ka == DESCENT_PREPROCESS_NONE) return 1;
+  size_t f = a->features;
+  if (f != b->features || memcmp(&a->eps, &b->eps, sizeof a->eps) != 0 ||
+      memcmp(a->mean, b->mean, f * sizeof *a->mean) != 0)
+    return 0;
+  if (ka == DESCENT_PREPROCESS_STANDARDIZE)
+    return memcmp(a->inv_std, b->inv_std, f * sizeof *a->inv_std) == 0;
+  return memcmp(a->whiten, b->whiten, f * f * sizeof *a->whiten) == 0;
+}
+
+/* Does the checkpoint fit this trainer? */
+static int check_fit(const descent_trainer *t, const parsed *p, const char *name) {
+  const char *mine = sizeof(descent_real) == 8 ? "double" : "float";
+  if (p->width != sizeof(descent_real))
+    return descent_fail(DESCENT_EINVAL,
+                        "%s was written by the %s build of descent; this is the %s build, and "
+                        "resuming to the same bits needs the same precision",
+                        name, p->width == 8 ? "double" : "float", mine);
+  descent_shape in = descent_net_input_shape(t->net);
+  if (strcmp(p->net.spec, descent_net_spec(t->net)) != 0)
+    return descent_fail(DESCENT_EINVAL, "%s holds the model '%s'; this trainer's is '%s'", name,
+                        p->net.spec, descent_net_spec(t->net));
+  if (p->net.input.ndim != in.ndim ||
+      memcmp(p->net.input.dims, in.dims, (size_t)in.ndim * sizeof in.dims[0]) != 0 ||
+      p->net.loss != descent_net_loss(t->net))
+    return descent_fail(DESCENT_EINVAL, "%s is for another input shape or loss", name);
+  size_t n_buffers = 0;
+  descent_net_buffers(t->net, &n_buffers);
+  if (p->n_params != t->obj->n_params || p->n_buffers != n_buffers)
+    return descent_fail(DESCENT_ESHAPE,
+                        "%s holds %llu parameters and %llu buffer values; the network has %zu and "
+                        "%zu",
+                        name, (unsigned long long)p->n_params, (unsigned long long)p->n_buffers,
+                        t->obj->n_params, n_buffers);
+  if (!same_preprocess(t->o.preprocess, &p->pp))
+    return descent_fail(DESCENT_EINVAL,
+                        "%s was trained on inputs preprocessed otherwise (%s) than this trainer's "
+                        "(%s, or fitted to other data)",
+                        name, descent_preprocess_name(p->pp.kind),
+                        descent_preprocess_name(t->o.preprocess ? t->o.preprocess->kind
+                                                                : DESCENT_PREPROCESS_NONE));
+  if (p->n != t->train->n || p->features != t->train->features ||
+      p->labels_crc != t->labels_crc)
+    return descent_fail(DESCENT_EINVAL,
+                        "%s was trained on another data set (%llu examples of %llu features; "
+                        "this one has %zu of %zu%s)",
+                        name, (unsigned long long)p->n, (unsigned long long)p->features,
+                        t->train->n, t->train->features,
+                        p->n == t->train->n ? ", other labels" : "");
+  if (p->batch_size != t->o.batch_size || (int)p->shuffle != t->batcher.shuffle)
+    return descent_fail(DESCENT_EINVAL, "%s was trained with batches of %llu; this trainer's are %zu",
+                        name, (unsigned long long)p->batch_size, t->o.batch_size);
+  if ((int)p->full_batch != t->full_batch)
+    return descent_fail(DESCENT_EINVAL, "%s was trained %s; this optimizer is %s", name,
+                        p->full_batch ? "full batch" : "on minibatches",
+                        t->full_batch ? "full batch" : "minibatch");
+  if (p->epoch_batches > batches_per_epoch(p))
+    return descent_fail(DESCENT_EFORMAT, "%s: %llu batches into an epoch of %zu", name,
+                        (unsigned long long)p->epoch_batches, batches_per_epoch(p));
+  return DESCENT_OK;
+}
+
+int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len,
+                       const char *name) {
+  parsed p;
+  int rc = parse(data, len, name, &p);
+  if (!rc) rc = check_fit(t, &p, name);
+  /* Room for the history before anything changes. */
+  size_t cap = p.history > t->cap_history ? (size_t)p.history : t->cap_history;
+  if (!rc && cap > t->cap_history) {
+    double *l = realloc(t->losses, cap * sizeof *l);
+    if (l) t->losses = l;
+    double *r = l ? realloc(t->lrs, cap * sizeof *r) : NULL;
+    if (r) t->lrs = r;
+    if (!l || !r)
+      rc = descent_fail(DESCENT_ENOMEM, "%s: cannot allocate the loss history", name);
+    else
+      t->cap_history = cap;
+  }
+  /* The optimizer's blob checks itself whole before it changes anything;
+     after it nothing can fail. */
+  if (!rc) {
+    rc = descent_optimizer_load_state(t->opt, p.opts->payload, p.opts->len);
+    if (rc) descent_error_prefix("%s: ", name);
+  }
+  if (rc) {
+    parsed_free(&p);
+    return rc;
+  }
+  bytes_in in = {p.parm->payload + 8, p.parm->len - 8, 0, 0};
+  in_reals(&in, t->obj->params, t->obj->n_params, p.width);
+  size_t n_buffers;
+  descent_real *buffers = descent_net_buffers(t->net, &n_buffers);
+  in = (bytes_in){p.buff->payload + 8, p.buff->len - 8, 0, 0};
+  in_reals(&in, buffers, n_buffers, p.width);
+  descent_rng rng;
+  for (int i = 0; i < 4; i++) rng.s[i] = le64(p.rng->payload + 8 * i);
+  descent_net_set_rng(t->net, &rng);
+  descent_optimizer_set_lr_scale(t->opt, p.lr_scale);
+
+  descent_batcher *b = &t->batcher;
+  b->rng = p.batcher_rng;
+  b->position = (size_t)p.position;
+  b->epoch = p.batcher_epoch;
+  for (size_t i = 0; i < t->train->n; i++) b->order[i] = (size_t)le64(p.order + 8 * i);
+
+  t->epoch = p.epoch;
+  t->epoch_batches = (size_t)p.epoch_batches;
+  t->epoch_samples = (size_t)p.epoch_samples;
+  t->epoch_loss_sum = p.loss_sum;
+  t->epoch_seconds = p.seconds;
+  t->epoch_lr = p.epoch_lr;
+  t->first_loss = p.first_loss;
+  t->rollbacks = (int)p.rollbacks;
+  t->n_history = (size_t)p.history;
+  for (size_t i = 0; i < t->n_history; i++) {
+    t->losses[i] = f64_at(p.losses + 8 * i);
+    t->lrs[i] = f64_at(p.losses + 8 * (t->n_history + i));
+  }
+  parsed_free(&p);
+  return DESCENT_OK;
+}
+
+/* ---- inspection without a trainer ---------------------------------------------- */
+
+int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info) {
+  descent_error_clear();
+  if (!path || !info)
+    return descent_fail(DESCENT_EINVAL, "descent_checkpoint_inspect: a NULL argument");
+  memset(info, 0, sizeof *info);
+  unsigned char *data;
+  size_t len;
+  int rc = descent_read_file(path, CHECKPOINT_MAX_BYTES, &data, &len);
+  if (rc) return rc;
+  parsed p;
+  rc = parse(data, len, path, &p);
+  if (!rc && p.epoch_batches > batches_per_epoch(&p))
+    rc = descent_fail(DESCENT_EFORMAT, "%s: %llu batches into an epoch of %zu", path,
+                      (unsigned long long)p.epoch_batches, batches_per_epoch(&p));
+  if (!rc) {
+    info->config = descent_calloc(p.conf->len + 1, 1, "checkpoint: configuration");
+    info->optimizer_state = descent_calloc(p.opts->len, 1, "checkpoint: optimizer state");
+    if (!info->config || !info->optimizer_state) rc = DESCENT_ENOMEM;
+  }
+  if (rc) {
+    free(info->config);
+    free(info->optimizer_state);
+    memset(info, 0, sizeof *info);
+    parsed_free(&p);
+    free(data);
+    return rc;
+  }
+  memcpy(info->config, p.conf->payload, p.conf->len);
+  memcpy(info->optimizer_state, p.opts->payload, p.opts->len);
+  info->optimizer_state_size = p.opts->len;
+  info->step = p.step;
+  info->epoch = p.epoch;
+  info->batch = (size_t)p.epoch_batches;
+  info->batches = batches_per_epoch(&p);
+  info->width = p.width;
+  info->spec = p.net.spec;
+  info->input = p.net.input;
+  info->loss = p.net.loss;
+  info->preprocess = p.pp;
+  free(data);
+  return DESCENT_OK;
+}
+
+void descent_checkpoint_info_free(descent_checkpoint_info *info) {
+  if (!info) return;
+  free(info->spec);
+  free(info->config);
+  free(info->optimizer_state);
+  descent_preprocess_free(&info->preprocess);
+  memset(info, 0, sizeof *info);
+}
+
+/* ---- the folder ----------------------------------------------------------------- */
+
+/* The step of a checkpoint's file name "ckpt-STEP.dsc", or -1. */
+static int64_t name_step(const char *name) {
+  if (strncmp(name, "ckpt-", 5) != 0) return -1;
+  const char *p = name + 5;
+  int64_t step = 0;
+  int digits = 0;
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (digits == 18) return -1;
+    step = step * 10 + (*p - '0');
+  }
+  if (digits == 0 || strcmp(p, ".dsc") != 0) return -1;
+  return step;
+}
+
+static int compare_desc(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x < y) - (x > y);
+}
+
+/* The steps of the folder's checkpoints, newest first. */
+static int list_steps(const char *dir, int64_t **steps, size_t *count) {
+  *steps = NULL;
+  *count = 0;
+  DIR *d = opendir(dir);
+  if (!d) return descent_fail(DESCENT_EIO, "cannot open the folder '%s': %s", dir, strerror(errno));
+  size_t cap = 0;
+  int rc = DESCENT_OK;
+  for (struct dirent *e; (e = readdir(d));) {
+    int64_t step = name_step(e->d_name);
+    if (step < 0) continue;
+    if (*count == cap) {
+      cap = cap ? 2 * cap : 16;
+      int64_t *grown = realloc(*steps, cap * sizeof *grown);
+      if (!grown) {
+        rc = descent_fail(DESCENT_ENOMEM, "cannot list '%s'", dir);
+        break;
+      }
+      *steps = grown;
+    }
+    (*steps)[(*count)++] = step;
+  }
+  closedir(d);
+  if (rc) {
+    free(*steps);
+    *steps = NULL;
+    *count = 0;
+    return rc;
+  }
+  if (*count) qsort(*steps, *count, sizeof **steps, compare_desc);
+  return DESCENT_OK;
+}
+
+static void checkpoint_path(const char *dir, int64_t step, char *path, size_t cap) {
+  snprintf(path, cap, "%s/ckpt-%lld.dsc", dir, (long long)step);
+}
+
+int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, int64_t step) {
+  char path[4096];
+  checkpoint_path(t->dir, step, path, sizeof path);
+  int rc = descent_write_file_atomic(path, data, len);
+  if (rc) return rc;
+  snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
+  /* The new file is durable: now the oldest beyond `keep` may go. Files of
+     later steps than this one (left by a run that was resumed from an older
+     checkpoint) are not counted and not touched. */
+  int64_t *steps;
+  size_t count;
+  if (list_steps(t->dir, &steps, &count)) {
+    descent_error_clear();
+    return DESCENT_OK; /* pruning is housekeeping; the checkpoint is written */
+  }
+  int kept = 0, removed = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (steps[i] > step) continue;
+    if (kept < t->o.keep) {
+      kept++;
+      continue;
+    }
+    char old[4096];
+    checkpoint_path(t->dir, steps[i], old, sizeof old);
+    if (unlink(old) == 0) removed++;
+  }
+  free(steps);
+  if (removed) descent_fsync_dir(path);
+  descent_error_clear();
+  return DESCENT_OK;
+}
+
+void checkpoint_remove_after(const char *dir, int64_t step) {
+  int64_t *steps;
+  size_t count;
+  if (list_steps(dir, &steps, &count)) {
+    descent_error_clear();
+    return;
+  }
+  int removed = 0;
+  char path[4096];
+  for (size_t i = 0; i < count && steps[i] > step; i++) {
+    checkpoint_path(dir, steps[i], path, sizeof path);
+    removed += unlink(path) == 0;
+  }
+  free(steps);
+  if (removed) descent_fsync_dir(path);
+  descent_error_clear();
+}
+
+void checkpoint_remove_temporaries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  char path[4096];
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strncmp(e->d_name, "ckpt-", 5) != 0 || !strstr(e->d_name, ".dsc.tmp.")) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+}
+
+int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *skipped,
+                            size_t skipped_cap) {
+  descent_error_clear();
+  if (!dir || !path || path_cap == 0)
+    return descent_fail(DESCENT_EINVAL, "descent_checkpoint_find: a NULL argument");
+  path[0] = '\0';
+  if (skipped && skipped_cap) skipped[0] = '\0';
+  int64_t *steps;
+  size_t count;
+  int rc = list_steps(dir, &steps, &count);
+  if (rc) return rc;
+  if (count == 0)
+    return descent_fail(DESCENT_EIO, "no checkpoint (ckpt-STEP.dsc) in '%s'", dir);
+  char reasons[4096] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < count; i++) {
+    char candidate[4096];
+    checkpoint_path(dir, steps[i], candidate, sizeof candidate);
+    descent_checkpoint_info info;
+    rc = descent_checkpoint_inspect(candidate, &info);
+    if (rc == DESCENT_OK) {
+      descent_checkpoint_info_free(&info);
+      snprintf(path, path_cap, "%s", candidate);
+      if (skipped && skipped_cap) snprintf(skipped, skipped_cap, "%s", reasons);
+      free(steps);
+      descent_error_clear();
+      return DESCENT_OK;
+    }
+    if (used < sizeof reasons)
+      used += (size_t)snprintf(reasons + used, sizeof reasons - used, "%s%s", used ? "; " : "",
+                               descent_last_error());
+  }
+  free(steps);
+  if (skipped && skipped_cap) snprintf(skipped, skipped_cap, "%s", reasons);
+  return descent_fail(DESCENT_EFORMAT, "no valid checkpoint in '%s': %s", dir, reasons);
+}

@@ -1,0 +1,580 @@
+/*
+ * trainer.c - the training loop: minibatch (or full-batch) steps over a data
+ * set, the divergence guard that checks every step before it is taken, and
+ * the points where the state is checkpointed or rolled back.
+ *
+ * Everything that decides the trajectory lives in objects a checkpoint saves
+ * (parameters, batch-norm statistics, dropout RNG, optimizer state, batcher,
+ * this file's counters), and nothing here reads a clock or an address to
+ * decide anything, so a run restored from a checkpoint takes the same steps,
+ * bit for bit, as the run that wrote it.
+ *
+ * A checkpoint is serialized when it is due but written only after the next
+ * batch's loss and gradient have passed the guard: the file then never holds
+ * a state whose own loss is NaN or beyond the bound. When the run returns
+ * normally, a pending checkpoint is written at once.
+ */
+#include "trainer_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void descent_trainer_options_default(descent_trainer_options *o) {
+  memset(o, 0, sizeof *o);
+  o->batch_size = 128;
+  o->seed = 1;
+  o->checkpoint_epochs = 1;
+  o->keep = 3;
+  o->max_loss = NAN;
+  o->max_loss_factor = 100;
+  o->on_diverge = DESCENT_DIVERGE_STOP;
+  o->rollback_factor = 0.1;
+  o->max_rollbacks = 3;
+}
+
+static int check_options(const descent_trainer_options *o) {
+  if (o->batch_size == 0) return descent_fail(DESCENT_EINVAL, "trainer: batch size must be >= 1");
+  if (o->keep < 1) return descent_fail(DESCENT_EINVAL, "trainer: keep %d: must be >= 1", o->keep);
+  if (o->checkpoint_every < 0)
+    return descent_fail(DESCENT_EINVAL, "trainer: checkpoint_every %lld: must be >= 0",
+                        (long long)o->checkpoint_every);
+  if (!isnan(o->max_loss) && !(o->max_loss > 0))
+    return descent_fail(DESCENT_EINVAL, "trainer: max_loss %g: must be positive (or NAN: auto)",
+                        o->max_loss);
+  if (!(o->max_loss_factor > 1) || !isfinite(o->max_loss_factor))
+    return descent_fail(DESCENT_EINVAL, "trainer: max_loss_factor %g: must be > 1 and finite",
+                        o->max_loss_factor);
+  if (o->on_diverge != DESCENT_DIVERGE_STOP && o->on_diverge != DESCENT_DIVERGE_ROLLBACK)
+    return descent_fail(DESCENT_EINVAL, "trainer: unknown divergence policy %d",
+                        (int)o->on_diverge);
+  if (!(o->rollback_factor > 0 && o->rollback_factor < 1))
+    return descent_fail(DESCENT_EINVAL, "trainer: rollback factor %g: must lie in (0, 1)",
+                        o->rollback_factor);
+  if (o->max_rollbacks < 1)
+    return descent_fail(DESCENT_EINVAL, "trainer: max_rollbacks %d: must be >= 1",
+                        o->max_rollbacks);
+  return DESCENT_OK;
+}
+
+static char *copy_text(const char *s) {
+  size_t n = strlen(s);
+  char *c = descent_calloc(n + 1, 1, "trainer: text");
+  if (c) memcpy(c, s, n);
+  return c;
+}
+
+/* ---- state kept for rollbacks and checkpoints ------------------------------- */
+
+static int rollback_enabled(const descent_trainer *t) {
+  return t->o.on_diverge == DESCENT_DIVERGE_ROLLBACK;
+}
+
+/* Serializes the current state as the pending checkpoint (replacing one not
+   yet written: the newer state supersedes it). */
+static int make_pending(descent_trainer *t, int to_disk) {
+  double start = now_seconds();
+  bytes_out o = {0};
+  checkpoint_serialize(t, &o);
+  if (o.failed) {
+    free(o.data);
+    return descent_fail(DESCENT_ENOMEM, "trainer: cannot build a checkpoint in memory");
+  }
+  free(t->pending);
+  t->pending = o.data;
+  t->pending_len = o.len;
+  t->pending_disk = to_disk;
+  t->io_seconds += now_seconds() - start;
+  return DESCENT_OK;
+}
+
+static void drop_pending(descent_trainer *t) {
+  free(t->pending);
+  t->pending = NULL;
+  t->pending_len = 0;
+}
+
+/* Keeps a state to roll back to (taking ownership of data); the oldest goes
+   when there are `keep` of them. */
+static void push_good(descent_trainer *t, unsigned char *data, size_t len) {
+  if (t->n_good == t->cap_good) {
+    free(t->good[0].data);
+    memmove(t->good, t->good + 1, (size_t)(t->n_good - 1) * sizeof *t->good);
+    t->n_good--;
+  }
+  t->good[t->n_good++] = (saved_state){data, len, descent_optimizer_steps(t->opt)};
+  t->restored = 0;
+}
+
+static void clear_good(descent_trainer *t) {
+  for (int i = 0; i < t->n_good; i++) free(t->good[i].data);
+  t->n_good = 0;
+  t->restored = 0;
+}
+
+/* The pending state has passed the guard (or the run returns): write it, and
+   keep it as the state to roll back to. */
+static int commit_pending(descent_trainer *t) {
+  if (!t->pending) return DESCENT_OK;
+  double start = now_seconds();
+  int rc = DESCENT_OK;
+  if (t->pending_disk)
+    rc = checkpoint_write(t, t->pending, t->pending_len, descent_optimizer_steps(t->opt));
+  if (!rc && rollback_enabled(t)) {
+    push_good(t, t->pending, t->pending_len);
+    t->pending = NULL;
+  }
+  drop_pending(t);
+  t->io_seconds += now_seconds() - start;
+  return rc;
+}
+
+/* ---- the guard ------------------------------------------------------------------ */
+
+static double loss_bound(const descent_trainer *t) {
+  if (!isnan(t->o.max_loss)) return t->o.max_loss;
+  if (isnan(t->first_loss)) return INFINITY;
+  return t->o.max_loss_factor * fmax(t->first_loss, 1.0);
+}
+
+/* Euclidean norm in double; NaN or Inf when a component is. Only the guard
+   reads it, so the reduction's order does not matter. */
+static double grad_norm(const descent_objective *obj) {
+  const descent_real *g = obj->grad;
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (size_t i = 0; i < obj->n_params; i++) s += (double)g[i] * (double)g[i];
+  return sqrt(s);
+}
+
+static int all_finite(const descent_real *v, size_t n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (size_t i = 0; i < n; i++) s += (double)v[i] * 0.0; /* NaN for NaN and Inf */
+  return s == 0;
+}
+
+static void describe_problem(const descent_trainer *t, const descent_divergence *d, char *buf,
+                             size_t cap) {
+  if (strcmp(d->reason, "parameters") == 0)
+    snprintf(buf, cap, "the parameters hold NaN or Inf after step %lld (last loss %g)",
+             (long long)(d->step - 1), d->loss);
+  else if (strcmp(d->reason, "gradient") == 0)
+    snprintf(buf, cap, "the gradient holds NaN or Inf (loss %g)", d->loss);
+  else if (!isfinite(d->loss))
+    snprintf(buf, cap, "loss is %s", isnan(d->loss) ? "NaN" : "infinite");
+  else if (isnan(t->o.max_loss))
+    snprintf(buf, cap, "loss %g is beyond the bound %g (%g x the first loss %g)", d->loss,
+             d->bound, t->o.max_loss_factor, t->first_loss);
+  else
+    snprintf(buf, cap, "loss %g is beyond the bound %g", d->loss, d->bound);
+}
+
+/* The guard tripped: record it, then roll back (returns OK) or stop (returns
+   DESCENT_EDIVERGED with the diagnosis). */
+static int diverged(descent_trainer *t, double loss, double norm, const char *reason) {
+  descent_divergence *d = &t->divergence;
+  d->step = descent_optimizer_steps(t->opt) + 1;
+  d->epoch = t->epoch + 1;
+  d->loss = loss;
+  d->grad_norm = norm;
+  d->lr = descent_optimizer_lr(t->opt);
+  d->bound = loss_bound(t);
+  d->reason = reason;
+  d->rollbacks = t->rollbacks;
+  d->restored_step = -1;
+  t->diverged = 1;
+  drop_pending(t);
+  if (rollback_enabled(t) && t->n_good > 0 && t->rollbacks < t->o.max_rollbacks) {
+    /* Diverged again from the state restored last time: that one is bad too;
+       go one further back. */
+    if (t->restored && t->n_good > 1) free(t->good[--t->n_good].data);
+    const saved_state *g = &t->good[t->n_good - 1];
+    double scale = descent_optimizer_lr_scale(t->opt) * t->o.rollback_factor;
+    int taken = t->rollbacks + 1;
+    int rc = checkpoint_restore(t, g->data, g->len, "the last good checkpoint");
+    if (rc) return rc;
+    t->restored = 1;
+    t->rollbacks = taken;
+    rc = descent_optimizer_set_lr_scale(t->opt, scale);
+    if (rc) return rc;
+    d->rollbacks = taken;
+    d->restored_step = g->step;
+    /* The abandoned trajectory's files must not be resumed from. */
+    t->last_checkpoint[0] = '\0';
+    if (t->dir) {
+      checkpoint_remove_after(t->dir, g->step);
+      char path[4096];
+      snprintf(path, sizeof path, "%s/ckpt-%lld.dsc", t->dir, (long long)g->step);
+      if (access(path, F_OK) == 0)
+        snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
+    }
+    if (t->o.on_rollback) t->o.on_rollback(t->o.user, d);
+    return DESCENT_OK;
+  }
+  char problem[200], saved[4200] = "";
+  describe_problem(t, d, problem, sizeof problem);
+  if (t->last_checkpoint[0])
+    snprintf(saved, sizeof saved, "; the last good checkpoint is %s", t->last_checkpoint);
+  char gave_up[128] = "";
+  if (rollback_enabled(t) && t->rollbacks > 0)
+    snprintf(gave_up, sizeof gave_up, " after %d rollbacks (learning rate scaled by %g)",
+             t->rollbacks, descent_optimizer_lr_scale(t->opt));
+  return descent_fail(DESCENT_EDIVERGED,
+                      "diverged at step %lld (epoch %lld)%s: %s with learning rate %g; the step "
+                      "is too large for the curvature: lower the learning rate (try %g)%s",
+                      (long long)d->step, (long long)d->epoch, gave_up, problem, d->lr,
+                      d->lr / 10, saved);
+}
+
+/* Checks a batch before its step; returns 1 when the guard trips. */
+static int guard_trips(descent_trainer *t, double loss, double norm, const char **reason) {
+  if (!isfinite(loss) || loss > loss_bound(t)) {
+    *reason = "loss";
+    return 1;
+  }
+  if (!isfinite(norm)) {
+    *reason = "gradient";
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- steps ------------------------------------------------------------------------ */
+
+static int record(descent_trainer *t, double loss, double loss_sum, size_t n, double lr) {
+  if (t->n_history == t->cap_history) {
+    size_t cap = t->cap_history ? 2 * t->cap_history : 256;
+    double *l = realloc(t->losses, cap * sizeof *l);
+    if (l) t->losses = l;
+    double *r = l ? realloc(t->lrs, cap * sizeof *r) : NULL;
+    if (r) t->lrs = r;
+    if (!l || !r) return descent_fail(DESCENT_ENOMEM, "trainer: cannot grow the loss history");
+    t->cap_history = cap;
+  }
+  t->losses[t->n_history] = loss;
+  t->lrs[t->n_history] = lr;
+  t->n_history++;
+  if (t->epoch_batches == 0) t->epoch_lr = lr;
+  t->epoch_batches++;
+  t->epoch_samples += n;
+  t->epoch_loss_sum += loss_sum;
+  return DESCENT_OK;
+}
+
+/* A checkpoint point after a step or an epoch end. */
+static int checkpoint_point(descent_trainer *t) {
+  if (!t->dir && !rollback_enabled(t)) return DESCENT_OK;
+  if (!all_finite(t->obj->params, t->obj->n_params)) {
+    double last = t->n_history ? t->losses[t->n_history - 1] : NAN;
+    return diverged(t, last, NAN, "parameters");
+  }
+  return make_pending(t, t->dir != NULL);
+}
+
+/* After a loss and gradient are known: the guard, then the pending
+   checkpoint (now verified), then the step. Returns 1 when the step was
+   refused and the state rolled back. */
+static int guard_and_step(descent_trainer *t, double loss, double *lr) {
+  if (isnan(t->first_loss) && isfinite(loss) && t->n_history == 0) t->first_loss = loss;
+  double norm = grad_norm(t->obj);
+  const char *reason;
+  if (guard_trips(t, loss, norm, &reason)) {
+    int rc = diverged(t, loss, norm, reason);
+    return rc ? rc : 1;
+  }
+  int rc = commit_pending(t);
+  if (rc) return rc;
+  *lr = descent_optimizer_lr(t->opt);
+  return descent_optimizer_step(t->opt, t->obj);
+}
+
+static void report(descent_trainer *t, double loss, double lr, size_t batch, size_t batches,
+                   size_t samples, double epoch_loss, int stepped) {
+  if (!t->o.on_step) return;
+  descent_step_report r = {.step = descent_optimizer_steps(t->opt),
+                           .epoch = t->epoch + 1,
+                           .batch = batch,
+                           .batches = batches,
+                           .samples = samples,
+                           .loss = loss,
+                           .epoch_loss = epoch_loss,
+                           .lr = lr,
+                           .stepped = stepped};
+  t->o.on_step(t->o.user, &r);
+}
+
+static int minibatch_step(descent_trainer *t) {
+  double start = now_seconds();
+  t->io_seconds = 0;
+  descent_batch batch;
+  /* At a finished epoch's position the batcher first rewinds (returns 0). */
+  if (!descent_batcher_next(&t->batcher, &batch) && !descent_batcher_next(&t->batcher, &batch))
+    return descent_fail(DESCENT_EINVAL, "trainer: the batcher gave no batch");
+  double loss, lr = 0;
+  int rc = descent_objective_value_and_grad(t->obj, &batch, &loss);
+  if (rc) return rc;
+  rc = guard_and_step(t, loss, &lr);
+  if (rc) return rc < 0 ? rc : DESCENT_OK; /* 1: rolled back */
+  rc = record(t, loss, loss * (double)batch.n, batch.n, lr);
+  if (rc) return rc;
+  t->epoch_seconds += now_seconds() - start - t->io_seconds;
+  report(t, loss, lr, t->epoch_batches, t->batches, t->epoch_samples,
+         t->epoch_loss_sum / (double)t->epoch_samples, 1);
+  int64_t every = t->o.checkpoint_every;
+  if (every > 0 && descent_optimizer_steps(t->opt) % every == 0) return checkpoint_point(t);
+  return DESCENT_OK;
+}
+
+/* gd: the gradient of the mean loss over the whole training set, computed in
+   chunks of batch_size so memory stays bounded. Each chunk's mean gradient is
+   weighted by its share of the examples and summed in double in data order,
+   so the result is the exact full-batch mean. */
+static int full_batch_step(descent_trainer *t) {
+  double start = now_seconds();
+  t->io_seconds = 0;
+  const descent_dataset *ds = t->train;
+  size_t n = ds->n, chunk = t->o.batch_size, params = t->obj->n_params;
+  double loss_sum = 0;
+  memset(t->grad_sum, 0, params * sizeof *t->grad_sum);
+  size_t index = 0;
+  for (size_t lo = 0; lo < n; lo += chunk) {
+    size_t count = n - lo < chunk ? n - lo : chunk;
+    descent_batch batch = {.n = count,
+                           .x = ds->x + lo * ds->features,
+                           .labels = ds->labels ? ds->labels + lo : NULL};
+    double loss, weight = (double)count / (double)n;
+    int rc = descent_objective_value_and_grad(t->obj, &batch, &loss);
+    if (rc) return rc;
+    const descent_real *g = t->obj->grad;
+    for (size_t i = 0; i < params; i++) t->grad_sum[i] += weight * g[i];
+    loss_sum += loss * (double)count;
+    report(t, loss, descent_optimizer_lr(t->opt), ++index, t->chunks, lo + count,
+           loss_sum / (double)(lo + count), 0);
+  }
+  double loss = loss_sum / (double)n, lr = 0;
+  for (size_t i = 0; i < params; i++) t->obj->grad[i] = (descent_real)t->grad_sum[i];
+  int rc = guard_and_step(t, loss, &lr);
+  if (rc) return rc < 0 ? rc : DESCENT_OK;
+  rc = record(t, loss, loss_sum, n, lr);
+  if (rc) return rc;
+  t->epoch_seconds += now_seconds() - start - t->io_seconds;
+  report(t, loss, lr, t->chunks, t->chunks, n, loss, 1);
+  int64_t every = t->o.checkpoint_every;
+  if (every > 0 && descent_optimizer_steps(t->opt) % every == 0) return checkpoint_point(t);
+  return DESCENT_OK;
+}
+
+/* The epoch's batches are done: report, count it, checkpoint. */
+static int end_epoch(descent_trainer *t) {
+  if (t->o.on_epoch) {
+    descent_epoch_report r = {
+        .epoch = t->epoch + 1,
+        .step = descent_optimizer_steps(t->opt),
+        .lr = t->epoch_lr,
+        .train_loss = t->epoch_samples ? t->epoch_loss_sum / (double)t->epoch_samples : NAN,
+        .samples = t->epoch_samples,
+        .seconds = t->epoch_seconds,
+        .samples_per_s =
+            t->epoch_seconds > 0 ? (double)t->epoch_samples / t->epoch_seconds : 0};
+    int rc = t->o.on_epoch(t->o.user, &r);
+    /* Back to where gradients are taken, whatever the callback did. */
+    int back = descent_optimizer_train(t->opt, t->obj);
+    if (rc) return rc;
+    if (back) return back;
+  }
+  t->epoch++;
+  t->epoch_batches = t->epoch_samples = 0;
+  t->epoch_loss_sum = t->epoch_seconds = 0;
+  t->epoch_lr = NAN;
+  /* The batcher rewinds here rather than at its next call, so the state at
+     an epoch's end is the next epoch's start. */
+  if (t->batcher.position >= t->train->n) t->batcher.position = 0;
+  if (t->o.checkpoint_epochs) return checkpoint_point(t);
+  return DESCENT_OK;
+}
+
+static int reached(const descent_trainer *t, int64_t until_step) {
+  return until_step > 0 && descent_optimizer_steps(t->opt) >= until_step;
+}
+
+int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step) {
+  descent_error_clear();
+  if (!t) return descent_fail(DESCENT_EINVAL, "descent_trainer_run: t is NULL");
+  int rc = DESCENT_OK;
+  /* Each turn takes one step or closes one epoch; a rollback only moves the
+     counters back. */
+  while (!rc && t->epoch < epochs && !reached(t, until_step)) {
+    if (t->epoch_batches < t->batches)
+      rc = t->full_batch ? full_batch_step(t) : minibatch_step(t);
+    else
+      rc = end_epoch(t);
+  }
+  if (rc) {
+    drop_pending(t);
+    return rc;
+  }
+  return commit_pending(t);
+}
+
+/* ---- creation and accessors --------------------------------------------------- */
+
+int descent_trainer_create(descent_trainer **out, descent_net *net, descent_optimizer *opt,
+                           const descent_dataset *train, const descent_trainer_options *options) {
+  descent_error_clear();
+  if (!out || !net || !opt || !train)
+    return descent_fail(DESCENT_EINVAL, "descent_trainer_create: a NULL argument");
+  *out = NULL;
+  descent_trainer_options defaults;
+  if (!options) {
+    descent_trainer_options_default(&defaults);
+    options = &defaults;
+  }
+  int rc = check_options(options);
+  if (rc) return rc;
+  descent_objective *obj = descent_net_objective(net);
+  descent_shape input = descent_net_input_shape(net);
+  if (train->n == 0 || !train->x)
+    return descent_fail(DESCENT_EINVAL, "trainer: the training set is empty");
+  if (descent_shape_size(&input) != train->features)
+    return descent_fail(DESCENT_ESHAPE, "trainer: the network takes %zu features, the data has %zu",
+                        descent_shape_size(&input), train->features);
+  size_t rows = options->batch_size < train->n ? options->batch_size : train->n;
+  if (rows > descent_net_max_batch(net))
+    return descent_fail(DESCENT_EINVAL,
+                        "trainer: batches of %zu examples, the network was built for at most %zu",
+                        rows, descent_net_max_batch(net));
+  descent_trainer *t = descent_calloc(1, sizeof *t, "trainer");
+  if (!t) return DESCENT_ENOMEM;
+  t->net = net;
+  t->obj = obj;
+  t->opt = opt;
+  t->train = train;
+  t->o = *options;
+  t->first_loss = NAN;
+  t->epoch_lr = NAN;
+  t->full_batch = descent_optimizer_full_batch(opt);
+  t->config = copy_text(options->config ? options->config : "");
+  if (!t->config) goto fail;
+  t->o.config = t->config;
+  if (options->checkpoint_dir) {
+    t->dir = copy_text(options->checkpoint_dir);
+    if (!t->dir) goto fail;
+  }
+  t->o.checkpoint_dir = t->dir;
+  rc = descent_batcher_init(&t->batcher, train, options->batch_size, 1, options->seed);
+  if (rc) goto fail_rc;
+  t->labels_crc = checkpoint_labels_crc(train);
+  if (t->full_batch) {
+    t->grad_sum = descent_calloc(obj->n_params ? obj->n_params : 1, sizeof *t->grad_sum,
+                                 "trainer: full-batch gradient");
+    if (!t->grad_sum) goto fail;
+    t->batches = 1;
+    t->chunks = (train->n + options->batch_size - 1) / options->batch_size;
+  } else {
+    t->batches = descent_batcher_batches(&t->batcher);
+    t->chunks = t->batches;
+  }
+  if (t->dir) checkpoint_remove_temporaries(t->dir);
+  t->cap_good = options->keep > 1 ? options->keep : 2;
+  t->good = descent_calloc((size_t)t->cap_good, sizeof *t->good, "trainer: saved states");
+  if (!t->good) goto fail;
+  /* The start is the first state a rollback can return to. */
+  if (rollback_enabled(t)) {
+    rc = make_pending(t, 0);
+    if (!rc) rc = commit_pending(t);
+    if (rc) goto fail_rc;
+  }
+  *out = t;
+  return DESCENT_OK;
+fail:
+  rc = DESCENT_ENOMEM;
+fail_rc:
+  descent_trainer_free(t);
+  return rc;
+}
+
+void descent_trainer_free(descent_trainer *t) {
+  if (!t) return;
+  descent_batcher_free(&t->batcher);
+  free(t->config);
+  free(t->dir);
+  free(t->grad_sum);
+  free(t->losses);
+  free(t->lrs);
+  free(t->pending);
+  if (t->good) clear_good(t);
+  free(t->good);
+  free(t);
+}
+
+int64_t descent_trainer_steps(const descent_trainer *t) {
+  return descent_optimizer_steps(t->opt);
+}
+
+int64_t descent_trainer_epochs(const descent_trainer *t) {
+  return t->epoch;
+}
+
+void descent_trainer_history(const descent_trainer *t, size_t *count, const double **losses,
+                             const double **lrs) {
+  if (count) *count = t->n_history;
+  if (losses) *losses = t->losses;
+  if (lrs) *lrs = t->lrs;
+}
+
+const descent_divergence *descent_trainer_divergence(const descent_trainer *t) {
+  return t->diverged ? &t->divergence : NULL;
+}
+
+const char *descent_trainer_last_checkpoint(const descent_trainer *t) {
+  return t->last_checkpoint;
+}
+
+int descent_trainer_save(descent_trainer *t, const char *path) {
+  descent_error_clear();
+  if (!t || !path) return descent_fail(DESCENT_EINVAL, "descent_trainer_save: a NULL argument");
+  if (!all_finite(t->obj->params, t->obj->n_params))
+    return descent_fail(DESCENT_EDIVERGED,
+                        "%s: not written: the parameters hold NaN or Inf after step %lld", path,
+                        (long long)descent_optimizer_steps(t->opt));
+  bytes_out o = {0};
+  checkpoint_serialize(t, &o);
+  int rc = o.failed ? descent_fail(DESCENT_ENOMEM, "%s: cannot build the checkpoint", path)
+                    : descent_write_file_atomic(path, o.data, o.len);
+  free(o.data);
+  if (!rc) snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
+  return rc;
+}
+
+int descent_trainer_load(descent_trainer *t, const char *path) {
+  descent_error_clear();
+  if (!t || !path) return descent_fail(DESCENT_EINVAL, "descent_trainer_load: a NULL argument");
+  unsigned char *data;
+  size_t len;
+  int rc = descent_read_file(path, CHECKPOINT_MAX_BYTES, &data, &len);
+  if (rc) return rc;
+  rc = checkpoint_restore(t, data, len, path);
+  if (rc) {
+    free(data);
+    return rc;
+  }
+  drop_pending(t);
+  snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
+  t->diverged = 0;
+  if (rollback_enabled(t)) {
+    clear_good(t);
+    push_good(t, data, len);
+  } else {
+    free(data);
+  }
+  return DESCENT_OK;
+}

@@ -1,0 +1,284 @@
+/*
+ * test_resume.c - exact resume: for every named optimizer and every kind of
+ * schedule, 2N steps without a stop give the same bits as N steps, a
+ * checkpoint on disk, fresh objects built from scratch and loaded from the
+ * file, and N more steps: parameters, batch-norm statistics, the dropout RNG,
+ * the optimizer's state, every logged loss and rate, and every epoch's
+ * report. N falls inside an epoch, on an epoch's last step (before its end
+ * is processed) and right after an epoch end; the epoch callback moves
+ * schedule-free parameters to their evaluation point and back, as descent
+ * train does, so the resumed run must make the same moves.
+ */
+#include "check.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define N_EXAMPLES 50
+#define FEATURES   8
+#define CLASSES    3
+#define BATCH      8 /* 7 batches per epoch, the last one of 2 */
+
+static descent_real xs[N_EXAMPLES * FEATURES];
+static int32_t ys[N_EXAMPLES];
+static descent_dataset data = {N_EXAMPLES, {1, {FEATURES}}, FEATURES, CLASSES, xs, ys};
+static char dir[512];
+
+static void make_data(void) {
+  descent_rng rng;
+  descent_rng_seed(&rng, 42);
+  for (size_t i = 0; i < N_EXAMPLES * FEATURES; i++)
+    xs[i] = (descent_real)descent_rng_normal(&rng);
+  for (size_t i = 0; i < N_EXAMPLES; i++) {
+    /* A learnable rule with some noise. */
+    double s = xs[i * FEATURES] + 0.5 * xs[i * FEATURES + 1];
+    ys[i] = s > 0.5 ? 2 : s < -0.5 ? 0 : 1;
+    if (descent_rng_uniform(&rng) < 0.1) ys[i] = (int32_t)descent_rng_below(&rng, CLASSES);
+  }
+}
+
+/* Everything one run owns. */
+typedef struct run {
+  descent_net *net;
+  descent_optimizer *opt;
+  descent_trainer *t;
+  double epoch_loss[64]; /* reported train loss per epoch (NaN: not reported) */
+  double epoch_lr[64];
+  int64_t epoch_step[64];
+  double eval_loss[64]; /* evaluation at the epoch's end */
+} run;
+
+static int on_epoch(void *user, const descent_epoch_report *r) {
+  run *x = user;
+  if (r->epoch < 1 || r->epoch >= 64) return DESCENT_EINVAL;
+  x->epoch_loss[r->epoch] = r->train_loss;
+  x->epoch_lr[r->epoch] = r->lr;
+  x->epoch_step[r->epoch] = r->step;
+  double loss, acc;
+  int rc = descent_optimizer_eval(x->opt, descent_net_objective(x->net));
+  if (!rc) rc = descent_net_evaluate(x->net, &data, &loss, &acc);
+  x->eval_loss[r->epoch] = loss;
+  if (!rc) rc = descent_optimizer_train(x->opt, descent_net_objective(x->net));
+  return rc;
+}
+
+typedef struct setup {
+  const char *model, *opt, *lr;
+  int64_t every; /* checkpoint_every, 0: none */
+  const char *ckpt_dir;
+} setup;
+
+static int start(run *x, const setup *s) {
+  memset(x, 0, sizeof *x);
+  for (int i = 0; i < 64; i++) x->epoch_loss[i] = x->eval_loss[i] = NAN;
+  int rc = descent_net_create(&x->net, s->model, &data.shape, DESCENT_LOSS_SOFTMAX_XENT, BATCH, 7);
+  if (!rc)
+    rc = descent_optimizer_create(&x->opt, s->opt, s->lr, descent_net_objective(x->net)->n_params);
+  descent_trainer_options o;
+  descent_trainer_options_default(&o);
+  o.batch_size = BATCH;
+  o.seed = 11;
+  o.config = "model=test\n";
+  o.checkpoint_dir = s->ckpt_dir;
+  o.checkpoint_every = s->every;
+  o.checkpoint_epochs = s->ckpt_dir != NULL;
+  o.on_epoch = on_epoch;
+  o.user = x;
+  if (!rc) rc = descent_trainer_create(&x->t, x->net, x->opt, &data, &o);
+  return rc;
+}
+
+static void finish(run *x) {
+  descent_trainer_free(x->t);
+  descent_optimizer_free(x->opt);
+  descent_net_free(x->net);
+}
+
+static unsigned char *opt_state(descent_optimizer *opt, size_t *size) {
+  *size = descent_optimizer_state_size(opt);
+  unsigned char *b = malloc(*size);
+  if (b && descent_optimizer_save_state(opt, b, *size)) *size = 0;
+  return b;
+}
+
+/* The same bits? */
+static int same_run(run *a, run *b, const char *what) {
+  int before = check_failures;
+  descent_objective *oa = descent_net_objective(a->net), *ob = descent_net_objective(b->net);
+  CHECK_MSG(oa->n_params == ob->n_params &&
+                memcmp(oa->params, ob->params, oa->n_params * sizeof *oa->params) == 0,
+            "%s: parameters differ", what);
+  size_t na, nb;
+  descent_real *ba = descent_net_buffers(a->net, &na), *bb = descent_net_buffers(b->net, &nb);
+  CHECK_MSG(na == nb && (na == 0 || memcmp(ba, bb, na * sizeof *ba) == 0), "%s: buffers differ",
+            what);
+  descent_rng ra, rb;
+  descent_net_get_rng(a->net, &ra);
+  descent_net_get_rng(b->net, &rb);
+  CHECK_MSG(memcmp(&ra, &rb, sizeof ra) == 0, "%s: dropout RNG differs", what);
+  size_t sa, sb;
+  unsigned char *pa = opt_state(a->opt, &sa), *pb = opt_state(b->opt, &sb);
+  CHECK_MSG(sa == sb && sa && memcmp(pa, pb, sa) == 0, "%s: optimizer state differs", what);
+  free(pa);
+  free(pb);
+  size_t ca, cb;
+  const double *la, *lb, *ka, *kb;
+  descent_trainer_history(a->t, &ca, &la, &ka);
+  descent_trainer_history(b->t, &cb, &lb, &kb);
+  CHECK_MSG(ca == cb && ca && memcmp(la, lb, ca * sizeof *la) == 0 &&
+                memcmp(ka, kb, ca * sizeof *ka) == 0,
+            "%s: logged losses or rates differ (%zu and %zu steps)", what, ca, cb);
+  CHECK_MSG(descent_trainer_epochs(a->t) == descent_trainer_epochs(b->t), "%s: epochs differ",
+            what);
+  /* Every epoch the resumed run reported, the straight one reported the same. */
+  int reported = 0;
+  for (int e = 1; e < 64; e++) {
+    if (isnan(b->epoch_loss[e])) continue;
+    reported++;
+    CHECK_MSG(memcmp(&a->epoch_loss[e], &b->epoch_loss[e], sizeof(double)) == 0 &&
+                  memcmp(&a->epoch_lr[e], &b->epoch_lr[e], sizeof(double)) == 0 &&
+                  a->epoch_step[e] == b->epoch_step[e] &&
+                  memcmp(&a->eval_loss[e], &b->eval_loss[e], sizeof(double)) == 0,
+              "%s: epoch %d reported %.17g (eval %.17g), straight run %.17g (eval %.17g)", what, e,
+              b->epoch_loss[e], b->eval_loss[e], a->epoch_loss[e], a->eval_loss[e]);
+  }
+  (void)reported;
+  return check_failures == before;
+}
+
+/* 2N straight against N + checkpoint file + fresh objects + N. */
+static void resume_case(const setup *s, int64_t n, const char *label) {
+  char what[256], path[1024];
+  snprintf(what, sizeof what, "%s [%s | %s | lr %s] N=%lld", label, s->model, s->opt,
+           s->lr ? s->lr : "default", (long long)n);
+  snprintf(path, sizeof path, "%s/resume.dsc", dir);
+  run a, b, c;
+  CHECK_OK(start(&a, s));
+  CHECK_OK(descent_trainer_run(a.t, 1000, 2 * n));
+  CHECK_MSG(descent_trainer_steps(a.t) == 2 * n, "%s: %lld steps", what,
+            (long long)descent_trainer_steps(a.t));
+
+  CHECK_OK(start(&b, s));
+  CHECK_OK(descent_trainer_run(b.t, 1000, n));
+  CHECK_OK(descent_trainer_save(b.t, path));
+  finish(&b);
+
+  CHECK_OK(start(&c, s));
+  CHECK_OK(descent_trainer_load(c.t, path));
+  CHECK_MSG(descent_trainer_steps(c.t) == n, "%s: loaded at step %lld", what,
+            (long long)descent_trainer_steps(c.t));
+  CHECK_OK(descent_trainer_run(c.t, 1000, 2 * n));
+  if (!same_run(&a, &c, what)) fprintf(stderr, "  (case above failed)\n");
+  finish(&a);
+  finish(&c);
+}
+
+static const char *optimizers[][2] = {
+    {"sgd", "0.05"},     {"gd", "0.5"},        {"momentum", "0.05"}, {"nesterov", "0.05"},
+    {"adagrad", "0.05"}, {"rmsprop", "0.005"}, {"adam", "0.01"},     {"adamw", "0.01"},
+    {"amsgrad", "0.01"}, {"lion", "0.001"},    {"sf_sgd", "0.5"},    {"sf_adamw", "0.01"},
+};
+
+static const char *schedules[] = {
+    "0.05",
+    "constant(0.05)",
+    "inv(0.05, 10)",
+    "poly(0.05, 0.5, tau=3)",
+    "step(0.05, 5, gamma=0.5)",
+    "exp(0.05, 0.95)",
+    "cosine(0.05, 30, min_lr=0.001)",
+    "linear(0.05, 30, end_factor=0.1)",
+    "wsd(0.05, 30, decay=0.3)",
+    "cosine(0.05, 30, warmup=8)",
+};
+
+/* An empty folder at path (files from an earlier run removed). */
+static void empty_folder(const char *path) {
+  mkdir(path, 0777);
+  DIR *d = opendir(path);
+  if (!d) return;
+  char file[1200];
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+    unlink(file);
+  }
+  closedir(d);
+}
+
+/* Through the checkpoint folder: the file written by checkpoint_every is
+   found as the newest, and resuming from it matches. */
+static void folder_case(const char *opt, const char *lr, int64_t every, int64_t n) {
+  char sub[600], found[1024], skipped[1024], what[128];
+  snprintf(sub, sizeof sub, "%s/folder-%s", dir, opt);
+  empty_folder(sub);
+  snprintf(what, sizeof what, "folder %s every %lld stop %lld", opt, (long long)every,
+           (long long)n);
+  setup s = {"dense(12), batchnorm, relu, dropout(0.25), dense(3)", opt, lr, every, sub};
+  setup plain = s;
+  plain.ckpt_dir = NULL; /* writing checkpoints must not change the trajectory */
+  plain.every = 0;
+  run a, b, c;
+  CHECK_OK(start(&a, &plain));
+  CHECK_OK(descent_trainer_run(a.t, 1000, 3 * n));
+  CHECK_OK(start(&b, &s));
+  CHECK_OK(descent_trainer_run(b.t, 1000, n));
+  finish(&b); /* as if killed: only the files remain */
+  CHECK_OK(descent_checkpoint_find(sub, found, sizeof found, skipped, sizeof skipped));
+  CHECK_MSG(skipped[0] == '\0', "%s: skipped %s", what, skipped);
+  descent_checkpoint_info info;
+  CHECK_OK(descent_checkpoint_inspect(found, &info));
+  CHECK_MSG(info.step <= n && info.step >= n - every, "%s: newest checkpoint at step %lld",
+            what, (long long)info.step);
+  CHECK(strcmp(info.config, "model=test\n") == 0);
+  descent_checkpoint_info_free(&info);
+  CHECK_OK(start(&c, &s));
+  CHECK_OK(descent_trainer_load(c.t, found));
+  CHECK_OK(descent_trainer_run(c.t, 1000, 3 * n));
+  same_run(&a, &c, what);
+  /* Only the newest `keep` (3) remain. */
+  int files = 0;
+  for (int64_t step = 0; step <= 3 * n; step++) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/ckpt-%lld.dsc", sub, (long long)step);
+    files += access(p, F_OK) == 0;
+  }
+  CHECK_MSG(files == 3, "%s: %d checkpoints kept, want 3", what, files);
+  finish(&a);
+  finish(&c);
+}
+
+int main(void) {
+  const char *tmp = getenv("DESCENT_TEST_TMP");
+  snprintf(dir, sizeof dir, "%s/resume%d", tmp ? tmp : "/tmp", (int)sizeof(descent_real) * 8);
+  mkdir(tmp ? tmp : "/tmp", 0777);
+  mkdir(dir, 0777);
+  descent_set_threads(1);
+  make_data();
+
+  const char *mlp = "dense(16), relu, dense(3)";
+  const char *deep = "dense(16), batchnorm, relu, dropout(0.3), dense(3)";
+  for (size_t i = 0; i < sizeof optimizers / sizeof optimizers[0]; i++) {
+    setup s = {mlp, optimizers[i][0], optimizers[i][1], 0, NULL};
+    resume_case(&s, 10, "optimizer"); /* inside epoch 2 */
+    s.model = deep;
+    resume_case(&s, 7, "optimizer, batch norm and dropout"); /* an epoch's last step */
+  }
+  for (size_t i = 0; i < sizeof schedules / sizeof schedules[0]; i++) {
+    setup s = {deep, "sgd", schedules[i], 0, NULL};
+    resume_case(&s, 12, "schedule");
+    setup m = {mlp, "adam", schedules[i], 0, NULL};
+    resume_case(&m, 9, "schedule");
+  }
+  /* A chain with a global transform and weight decay. */
+  setup chain = {deep, "clip(1.0) | adam(b1=0.8) | wd(0.01)", "cosine(0.02, 40, warmup=5)", 0,
+                 NULL};
+  resume_case(&chain, 11, "chain");
+
+  folder_case("sgd", "0.05", 4, 10);
+  folder_case("sf_adamw", "0.01", 7, 14); /* stop on an epoch end's step */
+  folder_case("gd", "0.5", 3, 5);
+  return check_report();
+}
