@@ -3,21 +3,27 @@
  * IDX data set) and report train and test loss and accuracy per epoch.
  *
  * The command only wires library pieces together: load, preprocess, build the
- * network and optimizer, loop over minibatches, evaluate, log. It prints the
- * fully resolved configuration first so a run can be repeated from its log.
+ * network and optimizer, hand them to a trainer (the step loop, the
+ * divergence guard, checkpoints), evaluate and log at every epoch's end. It
+ * prints the fully resolved configuration first so a run can be repeated from
+ * its log, and saves it in every checkpoint so `--resume` can continue the
+ * run exactly, refusing a command line that asks for another one.
  */
 #include "commands.h"
 #include "descent.h"
 #include "options.h"
 #include "progress.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static cli_option train_options[] = {
     {"data-dir", "DIR", "folder with the IDX files (train-images-idx3-ubyte[.gz], ...)",
@@ -28,12 +34,12 @@ static cli_option train_options[] = {
     {"opt", "SPEC", "optimizer name or chain; see 'descent optimizers'", "sgd", 0},
     {"lr", "RATE", "learning rate: a number or a schedule (default: the optimizer's own)", NULL, 0},
     {"batch-size", "N", "examples per minibatch (gd: per chunk of the full batch)", "128", 0},
-    {"epochs", "N", "passes over the training set", "10", 0},
+    {"epochs", "N", "passes over the training set (with --resume: the total, may grow)", "10", 0},
     {"seed", "N", "seed of the initialization, the shuffling and the split", "1", 0},
     {"threads", "N", "threads for OpenMP and the BLAS; 0 uses every core", "0", 0},
     {"out", "DIR",
-     "folder for metrics.csv, config.txt and model.bin (the model after the last epoch; must "
-     "not hold another run)",
+     "folder for metrics.csv, steps.csv, config.txt, model.bin (the model after the last epoch) "
+     "and the checkpoints ckpt-STEP.dsc; must not hold another run",
      "runs/train-DATE-TIME", 0},
     {"preprocess", "KIND",
      "input preprocessing fitted on the training set: none, standardize, pca, zca", "standardize",
@@ -46,19 +52,50 @@ static cli_option train_options[] = {
     {"eval-train", NULL, "evaluate on the whole training set each epoch (default: running mean)",
      NULL, 0},
     {"quiet", NULL, "no progress display during epochs", NULL, 0},
+    {"checkpoint-every", "N",
+     "also write a checkpoint every N steps (a checkpoint is always written at each epoch's end)",
+     "0", 0},
+    {"keep", "K", "checkpoints kept in the run's folder, newest first; 0 writes none", "3", 0},
+    {"resume", "DIR",
+     "continue the run in DIR from its newest valid checkpoint; options not given are taken "
+     "from it, options given must agree with it",
+     NULL, 0},
+    {"on-diverge", "POLICY",
+     "when a loss or gradient is NaN or Inf or a loss passes --max-loss: stop, or rollback "
+     "(restore the last good checkpoint and multiply the learning rate by --rollback-factor)",
+     "stop", 0},
+    {"max-loss", "X",
+     "the divergence bound on a batch loss; auto: 100 x the first loss (at least 100); inf: none",
+     "auto", 0},
+    {"rollback-factor", "F", "learning-rate factor of each rollback, in (0, 1)", "0.1", 0},
+    {"max-rollbacks", "N", "rollbacks before the run stops", "3", 0},
+    {"stop-after-steps", "N",
+     "testing: kill the process with SIGKILL right after step N, as a crash would (0: never)", "0",
+     0},
 };
 enum { N_TRAIN_OPTIONS = sizeof train_options / sizeof train_options[0] };
 
 typedef struct train_config {
-  const char *data_dir, *model, *opt, *lr, *out;
+  const char *data_dir, *model, *opt, *lr, *out, *resume;
   descent_loss_kind loss;
   descent_preprocess_kind preprocess;
-  double preprocess_eps;
-  size_t batch_size, epochs, threads, val, limit;
-  uint64_t seed;
+  double preprocess_eps, max_loss, rollback_factor;
+  size_t batch_size, epochs, threads, val, limit, keep, max_rollbacks;
+  uint64_t seed, checkpoint_every, stop_after;
+  descent_diverge_policy on_diverge;
   int eval_train, quiet;
   char out_default[64];
 } train_config;
+
+static int parse_positive(const char *name, const char *text, double *out) {
+  char *end;
+  *out = strtod(text, &end);
+  if (end == text || *end || !(*out > 0) || !isfinite(*out)) {
+    fprintf(stderr, "descent train: --%s: '%s' is not a positive number\n", name, text);
+    return -1;
+  }
+  return 0;
+}
 
 static int read_config(train_config *c) {
   cli_option *o = train_options;
@@ -67,6 +104,7 @@ static int read_config(train_config *c) {
   c->model = cli_get(o, n, "model");
   c->opt = cli_get(o, n, "opt");
   c->lr = cli_get(o, n, "lr");
+  c->resume = cli_get(o, n, "resume");
   c->eval_train = cli_flag(o, n, "eval-train");
   c->quiet = cli_flag(o, n, "quiet");
   if (cli_get_size(o, n, "batch-size", 1, 1 << 20, &c->batch_size) ||
@@ -74,7 +112,10 @@ static int read_config(train_config *c) {
       cli_get_size(o, n, "threads", 0, 1024, &c->threads) ||
       cli_get_size(o, n, "val", 0, (size_t)1 << 40, &c->val) ||
       cli_get_size(o, n, "limit", 0, (size_t)1 << 40, &c->limit) ||
-      cli_get_u64(o, n, "seed", &c->seed))
+      cli_get_size(o, n, "keep", 0, 1000000, &c->keep) ||
+      cli_get_size(o, n, "max-rollbacks", 1, 1000, &c->max_rollbacks) ||
+      cli_get_u64(o, n, "checkpoint-every", &c->checkpoint_every) ||
+      cli_get_u64(o, n, "stop-after-steps", &c->stop_after) || cli_get_u64(o, n, "seed", &c->seed))
     return -1;
   if (descent_loss_parse(cli_get(o, n, "loss"), &c->loss) ||
       descent_preprocess_parse(cli_get(o, n, "preprocess"), &c->preprocess)) {
@@ -82,16 +123,45 @@ static int read_config(train_config *c) {
     return -1;
   }
   c->preprocess_eps = descent_preprocess_default_eps(c->preprocess);
-  if (cli_find(o, n, "preprocess-eps")->given) {
-    const char *text = cli_get(o, n, "preprocess-eps");
-    char *end;
-    c->preprocess_eps = strtod(text, &end);
-    if (end == text || *end || !(c->preprocess_eps > 0) || !isfinite(c->preprocess_eps)) {
-      fprintf(stderr, "descent train: --preprocess-eps: '%s' is not a positive number\n", text);
+  if (cli_find(o, n, "preprocess-eps")->given &&
+      parse_positive("preprocess-eps", cli_get(o, n, "preprocess-eps"), &c->preprocess_eps))
+    return -1;
+  const char *policy = cli_get(o, n, "on-diverge");
+  if (strcmp(policy, "stop") == 0) {
+    c->on_diverge = DESCENT_DIVERGE_STOP;
+  } else if (strcmp(policy, "rollback") == 0) {
+    c->on_diverge = DESCENT_DIVERGE_ROLLBACK;
+  } else {
+    fprintf(stderr, "descent train: --on-diverge: unknown policy '%s'; valid: stop, rollback\n",
+            policy);
+    return -1;
+  }
+  const char *bound = cli_get(o, n, "max-loss");
+  if (strcmp(bound, "auto") == 0)
+    c->max_loss = NAN;
+  else if (strcmp(bound, "inf") == 0)
+    c->max_loss = INFINITY;
+  else if (parse_positive("max-loss", bound, &c->max_loss))
+    return -1;
+  if (parse_positive("rollback-factor", cli_get(o, n, "rollback-factor"), &c->rollback_factor))
+    return -1;
+  if (!(c->rollback_factor < 1)) {
+    fprintf(stderr, "descent train: --rollback-factor: %g is out of range; valid: (0, 1)\n",
+            c->rollback_factor);
+    return -1;
+  }
+  if (c->checkpoint_every > ((uint64_t)1 << 62)) {
+    fprintf(stderr, "descent train: --checkpoint-every: too large\n");
+    return -1;
+  }
+  if (c->resume) {
+    if (cli_find(o, n, "out")->given && strcmp(cli_get(o, n, "out"), c->resume) != 0) {
+      fprintf(stderr, "descent train: --resume continues the run in its own folder; drop --out "
+                      "or give the same folder\n");
       return -1;
     }
-  }
-  if (cli_find(o, n, "out")->given) {
+    c->out = c->resume;
+  } else if (cli_find(o, n, "out")->given) {
     c->out = cli_get(o, n, "out");
   } else {
     time_t now = time(NULL);
@@ -103,9 +173,191 @@ static int read_config(train_config *c) {
   return 0;
 }
 
+/* ---- the configuration a checkpoint holds --------------------------------------- */
+
+/* The options that decide the trajectory, in the order they are compared:
+   a resumed run must agree with the checkpoint on each. */
+static const char *const trajectory_keys[] = {
+    "data-dir", "model",      "loss",           "opt", "lr",   "batch-size",
+    "seed",     "preprocess", "preprocess-eps", "val", "limit"};
+enum { N_TRAJECTORY_KEYS = sizeof trajectory_keys / sizeof trajectory_keys[0] };
+/* Settings a resumed run inherits unless the command line changes them. */
+static const char *const setting_keys[] = {
+    "epochs",   "threads",         "checkpoint-every", "keep",      "on-diverge",
+    "max-loss", "rollback-factor", "max-rollbacks",    "eval-train"};
+enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
+
+/* The resolved value of an option, as saved: numbers in the form that reads
+   back exactly, the learning rate in its canonical text, "" for the
+   optimizer's default rate. */
+static void resolved_value(const train_config *c, const char *key, char *buf, size_t cap) {
+  if (strcmp(key, "data-dir") == 0)
+    snprintf(buf, cap, "%s", c->data_dir);
+  else if (strcmp(key, "model") == 0)
+    snprintf(buf, cap, "%s", c->model);
+  else if (strcmp(key, "loss") == 0)
+    snprintf(buf, cap, "%s", descent_loss_name(c->loss));
+  else if (strcmp(key, "opt") == 0)
+    snprintf(buf, cap, "%s", c->opt);
+  else if (strcmp(key, "lr") == 0) {
+    descent_schedule *s = NULL;
+    if (!c->lr)
+      snprintf(buf, cap, "%s", "");
+    else if (descent_schedule_parse(&s, c->lr) == DESCENT_OK)
+      descent_schedule_describe(s, buf, cap);
+    else
+      snprintf(buf, cap, "%s", c->lr);
+    descent_schedule_free(s);
+  } else if (strcmp(key, "batch-size") == 0)
+    snprintf(buf, cap, "%zu", c->batch_size);
+  else if (strcmp(key, "seed") == 0)
+    snprintf(buf, cap, "%llu", (unsigned long long)c->seed);
+  else if (strcmp(key, "preprocess") == 0)
+    snprintf(buf, cap, "%s", descent_preprocess_name(c->preprocess));
+  else if (strcmp(key, "preprocess-eps") == 0)
+    snprintf(buf, cap, "%.17g", c->preprocess_eps);
+  else if (strcmp(key, "val") == 0)
+    snprintf(buf, cap, "%zu", c->val);
+  else if (strcmp(key, "limit") == 0)
+    snprintf(buf, cap, "%zu", c->limit);
+  else if (strcmp(key, "epochs") == 0)
+    snprintf(buf, cap, "%zu", c->epochs);
+  else if (strcmp(key, "threads") == 0)
+    snprintf(buf, cap, "%zu", c->threads);
+  else if (strcmp(key, "checkpoint-every") == 0)
+    snprintf(buf, cap, "%llu", (unsigned long long)c->checkpoint_every);
+  else if (strcmp(key, "keep") == 0)
+    snprintf(buf, cap, "%zu", c->keep);
+  else if (strcmp(key, "on-diverge") == 0)
+    snprintf(buf, cap, "%s", c->on_diverge == DESCENT_DIVERGE_ROLLBACK ? "rollback" : "stop");
+  else if (strcmp(key, "max-loss") == 0) {
+    if (isnan(c->max_loss))
+      snprintf(buf, cap, "auto");
+    else if (isinf(c->max_loss))
+      snprintf(buf, cap, "inf");
+    else
+      snprintf(buf, cap, "%.17g", c->max_loss);
+  } else if (strcmp(key, "rollback-factor") == 0)
+    snprintf(buf, cap, "%.17g", c->rollback_factor);
+  else if (strcmp(key, "max-rollbacks") == 0)
+    snprintf(buf, cap, "%zu", c->max_rollbacks);
+  else if (strcmp(key, "eval-train") == 0)
+    snprintf(buf, cap, "%d", c->eval_train);
+  else
+    buf[0] = '\0';
+}
+
+/* KEY=VALUE lines: the trajectory options, the precision, then the
+   settings. */
+static void config_text(const train_config *c, char *buf, size_t cap, int with_settings) {
+  size_t used = 0;
+  char value[1024];
+  for (int i = 0; i < N_TRAJECTORY_KEYS && used < cap; i++) {
+    resolved_value(c, trajectory_keys[i], value, sizeof value);
+    used += (size_t)snprintf(buf + used, cap - used, "%s=%s\n", trajectory_keys[i], value);
+  }
+  if (used < cap)
+    used += (size_t)snprintf(buf + used, cap - used, "precision=%s\n",
+                             sizeof(descent_real) == 8 ? "double" : "float");
+  for (int i = 0; with_settings && i < N_SETTING_KEYS && used < cap; i++) {
+    resolved_value(c, setting_keys[i], value, sizeof value);
+    used += (size_t)snprintf(buf + used, cap - used, "%s=%s\n", setting_keys[i], value);
+  }
+}
+
+/* The value of key in a saved configuration text; 0 if absent. */
+static int saved_value(const char *text, const char *key, char *buf, size_t cap) {
+  size_t klen = strlen(key);
+  for (const char *line = text; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
+      snprintf(buf, cap, "%.*s", (int)(len - klen - 1), line + klen + 1);
+      return 1;
+    }
+    if (!end) break;
+    line = end + 1;
+  }
+  return 0;
+}
+
+/* Values taken from the checkpoint for options not given; they must outlive
+   the option table's use. */
+static char saved_values[N_TRAJECTORY_KEYS + N_SETTING_KEYS][1024];
+
+/* Options given must agree with the checkpoint on the trajectory; options
+   not given take its values. Returns 0, or -1 after printing which field
+   differs. */
+static int merge_saved_config(train_config *c, const char *saved, const char *path) {
+  cli_option *o = train_options;
+  for (int i = 0; i < N_TRAJECTORY_KEYS + N_SETTING_KEYS; i++) {
+    int trajectory = i < N_TRAJECTORY_KEYS;
+    const char *key = trajectory ? trajectory_keys[i] : setting_keys[i - N_TRAJECTORY_KEYS];
+    char mine[1024], *theirs = saved_values[i];
+    cli_option *opt = cli_find(o, N_TRAIN_OPTIONS, key);
+    if (!saved_value(saved, key, theirs, sizeof saved_values[i])) {
+      if (!trajectory) continue; /* an older checkpoint: keep the default */
+      fprintf(stderr,
+              "descent train: %s has no value for --%s; it was not written by descent "
+              "train\n",
+              path, key);
+      return -1;
+    }
+    resolved_value(c, key, mine, sizeof mine);
+    if (opt->given) {
+      if (trajectory && strcmp(mine, theirs) != 0) {
+        fprintf(stderr,
+                "descent train: --%s differs: checkpoint has %s, command line %s; "
+                "resume with the same value or start a new run\n",
+                key, theirs[0] ? theirs : "the optimizer's default", mine);
+        return -1;
+      }
+    } else if (!opt->metavar) { /* a flag */
+      opt->given = strcmp(theirs, "1") == 0;
+    } else if (strcmp(key, "lr") == 0 && theirs[0] == '\0') {
+      opt->value = NULL;
+    } else {
+      opt->value = theirs;
+      /* read_config parses preprocess-eps only when given: it was resolved
+         for the saved preprocessing. */
+      if (strcmp(key, "preprocess-eps") == 0) opt->given = 1;
+    }
+  }
+  if (read_config(c)) return -1;
+  /* Now equal on the trajectory, field by field. */
+  char a[8192];
+  config_text(c, a, sizeof a, 0);
+  if (strncmp(saved, a, strlen(a)) != 0) {
+    fprintf(stderr,
+            "descent train: %s: its configuration was written by another version "
+            "of descent train\n",
+            path);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the run's folder and its logs ----------------------------------------------- */
+
+/* A resumed run's folder may hold the temporary files of writes that a kill
+   interrupted (the checkpoints' own are removed by the trainer). */
+static void remove_temporaries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  char path[4096];
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strncmp(e->d_name, "model.bin.tmp.", 14) != 0 &&
+        strcmp(e->d_name, "metrics.csv.tmp") != 0 && strcmp(e->d_name, "steps.csv.tmp") != 0)
+      continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+}
+
 /* mkdir -p, then refuse a folder that already holds a run: a log is never
    overwritten. */
-static int prepare_out_dir(const char *dir) {
+static int prepare_out_dir(const char *dir, int resuming) {
   char path[4096];
   if (strlen(dir) >= sizeof path - 32) {
     fprintf(stderr, "descent train: --out path too long\n");
@@ -127,21 +379,106 @@ static int prepare_out_dir(const char *dir) {
   }
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
   struct stat st;
-  if (stat(path, &st) == 0) {
+  if (resuming) remove_temporaries(dir);
+  if (!resuming && stat(path, &st) == 0) {
     fprintf(stderr,
-            "descent train: '%s' already exists; choose another --out or move the old run away\n",
-            path);
+            "descent train: '%s' already exists; choose another --out, move the old run away, "
+            "or continue it with --resume %s\n",
+            path, dir);
     return -1;
   }
   return 0;
 }
 
-static FILE *open_in(const char *dir, const char *name) {
+static FILE *open_in(const char *dir, const char *name, const char *mode) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
+  FILE *f = fopen(path, mode);
   if (!f) fprintf(stderr, "descent train: cannot write '%s': %s\n", path, strerror(errno));
   return f;
+}
+
+static const char *metrics_header =
+    "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,samples_per_s,"
+    "train_seconds\n";
+static const char *steps_header = "step,epoch,lr,loss\n";
+
+/* Everything the callbacks need. */
+typedef struct train_run {
+  const train_config *c;
+  descent_net *net;
+  descent_optimizer *opt;
+  descent_trainer *trainer;
+  const descent_preprocess *pp;
+  const descent_dataset *train, *val, *test;
+  FILE *csv, *steps;
+  progress bar;
+  int bar_open;
+  double total_seconds;
+  char model_path[4096];
+  int failed; /* a message was printed */
+} train_run;
+
+/* Rewrites the logs to hold exactly what the trainer holds: metrics.csv the
+   epochs it completed, steps.csv its steps (after a resume or a rollback,
+   rows the trainer has not reached are gone). Each is replaced atomically,
+   then reopened for appending. */
+static int sync_logs(train_run *r) {
+  const char *dir = r->c->out;
+  int64_t epochs = descent_trainer_epochs(r->trainer);
+  char path[4096], tmp[4200];
+  /* metrics.csv: the header and the rows of completed epochs. */
+  snprintf(path, sizeof path, "%s/metrics.csv", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (r->csv) fclose(r->csv);
+  r->csv = NULL;
+  FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+  if (!out) {
+    fprintf(stderr, "descent train: cannot write '%s': %s\n", tmp, strerror(errno));
+    if (in) fclose(in);
+    return -1;
+  }
+  fputs(metrics_header, out);
+  char line[4096];
+  if (in) {
+    while (fgets(line, sizeof line, in)) {
+      char *end;
+      long long epoch = strtoll(line, &end, 10);
+      if (end != line && *end == ',' && epoch >= 1 && epoch <= epochs && strchr(line, '\n'))
+        fputs(line, out);
+    }
+    fclose(in);
+  }
+  if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
+    fprintf(stderr, "descent train: cannot replace '%s': %s\n", path, strerror(errno));
+    return -1;
+  }
+  /* steps.csv: from the trainer's history. */
+  snprintf(path, sizeof path, "%s/steps.csv", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (r->steps) fclose(r->steps);
+  r->steps = NULL;
+  out = fopen(tmp, "w");
+  if (!out) {
+    fprintf(stderr, "descent train: cannot write '%s': %s\n", tmp, strerror(errno));
+    return -1;
+  }
+  fputs(steps_header, out);
+  size_t count,
+      per_epoch = descent_optimizer_full_batch(r->opt)
+                      ? 1
+                      : r->train->n / r->c->batch_size + (r->train->n % r->c->batch_size != 0);
+  const double *losses, *lrs;
+  descent_trainer_history(r->trainer, &count, &losses, &lrs);
+  for (size_t i = 0; i < count; i++)
+    fprintf(out, "%zu,%zu,%.17g,%.17g\n", i + 1, i / per_epoch + 1, lrs[i], losses[i]);
+  if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
+    fprintf(stderr, "descent train: cannot replace '%s': %s\n", path, strerror(errno));
+    return -1;
+  }
+  if (!(r->csv = open_in(dir, "metrics.csv", "a")) || !(r->steps = open_in(dir, "steps.csv", "a")))
+    return -1;
+  return 0;
 }
 
 static void print_config(FILE *f, const train_config *c, const descent_dataset *train,
@@ -170,113 +507,132 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
   else
     fprintf(f, "batch size  %zu\n", c->batch_size);
   fprintf(f, "epochs      %zu, seed %llu\n", c->epochs, (unsigned long long)c->seed);
+  if (c->keep == 0)
+    fprintf(f, "checkpoint  none (--keep 0)\n");
+  else if (c->checkpoint_every)
+    fprintf(f, "checkpoint  every %llu steps and at every epoch's end, newest %zu kept\n",
+            (unsigned long long)c->checkpoint_every, c->keep);
+  else
+    fprintf(f, "checkpoint  at every epoch's end, newest %zu kept\n", c->keep);
+  char bound[96];
+  if (isnan(c->max_loss))
+    snprintf(bound, sizeof bound, "above 100 x the first loss (at least 100)");
+  else if (isinf(c->max_loss))
+    snprintf(bound, sizeof bound, "infinite");
+  else
+    snprintf(bound, sizeof bound, "above %g", c->max_loss);
+  if (c->on_diverge == DESCENT_DIVERGE_STOP)
+    fprintf(f, "guard       stop when a loss is NaN, Inf or %s, or a gradient NaN or Inf\n", bound);
+  else
+    fprintf(f,
+            "guard       when a loss is NaN, Inf or %s, or a gradient NaN or Inf: roll back, "
+            "learning rate x %g, at most %zu times\n",
+            bound, c->rollback_factor, c->max_rollbacks);
   fprintf(f, "output      %s\n", c->out);
 }
 
-typedef struct epoch_stats {
-  double train_loss, train_acc, val_loss, val_acc, test_loss, test_acc;
-  double samples_per_s, seconds;
-} epoch_stats;
+/* ---- the trainer's callbacks ------------------------------------------------------- */
 
-/* Prints the diagnosis of a loss that became NaN or infinite. */
-static void report_divergence(const descent_optimizer *opt, size_t epoch, double loss) {
-  fprintf(stderr,
-          "descent train: diverged at step %lld (epoch %zu): loss is %s with learning rate "
-          "%g; the step is too large for the curvature: lower --lr (try %g)\n",
-          (long long)descent_optimizer_steps(opt), epoch, isnan(loss) ? "NaN" : "infinite",
-          descent_optimizer_lr(opt), descent_optimizer_lr(opt) / 10);
+static void on_step(void *user, const descent_step_report *s) {
+  train_run *r = user;
+  if (!r->bar_open) {
+    char label[32];
+    snprintf(label, sizeof label, "epoch %lld/%zu", (long long)s->epoch, r->c->epochs);
+    progress_begin(&r->bar, progress_auto(r->c->quiet), s->batches, label);
+    r->bar_open = 1;
+  }
+  progress_update(&r->bar, s->batch, s->epoch_loss, s->samples);
+  if (s->stepped && r->steps)
+    fprintf(r->steps, "%lld,%lld,%.17g,%.17g\n", (long long)s->step, (long long)s->epoch, s->lr,
+            s->loss);
 }
 
-static int step_failed(progress *bar) {
-  progress_end(bar);
-  fprintf(stderr, "descent train: %s\n", descent_last_error());
-  return -1;
-}
-
-/* One pass over the training set. Returns 0, 1 when the loss diverged, -1 on
-   another failure. */
-static int train_epoch(descent_net *net, descent_optimizer *opt, descent_batcher *batcher,
-                       const train_config *c, size_t epoch, epoch_stats *st) {
-  descent_objective *obj = descent_net_objective(net);
-  char label[32];
-  snprintf(label, sizeof label, "epoch %zu/%zu", epoch, c->epochs);
-  progress bar;
-  progress_begin(&bar, progress_auto(c->quiet), descent_batcher_batches(batcher), label);
-  descent_batch batch;
-  double loss_sum = 0;
-  size_t samples = 0, done = 0;
-  double start = progress_now();
-  while (descent_batcher_next(batcher, &batch)) {
-    double loss;
-    if (descent_objective_value_and_grad(obj, &batch, &loss)) return step_failed(&bar);
-    if (!isfinite(loss)) {
-      progress_end(&bar);
-      report_divergence(opt, epoch, loss);
-      return 1;
-    }
-    if (descent_optimizer_step(opt, obj)) return step_failed(&bar);
-    loss_sum += loss * (double)batch.n;
-    samples += batch.n;
-    progress_update(&bar, ++done, loss_sum / (double)samples, samples);
-  }
-  st->seconds = progress_now() - start;
-  progress_end(&bar);
-  st->samples_per_s = st->seconds > 0 ? (double)samples / st->seconds : 0;
-  st->train_loss = loss_sum / (double)samples;
-  st->train_acc = NAN;
-  return 0;
-}
-
-/* One full-batch step (gd): the gradient of the mean loss over the whole
-   training set, computed in chunks of --batch-size so memory stays bounded.
-   Each chunk's mean gradient is weighted by its share of the examples and
-   summed in double in data order, so the result is the exact full-batch mean.
-   `sum` holds n_params doubles. Returns like train_epoch. */
-static int train_epoch_full_batch(descent_net *net, descent_optimizer *opt,
-                                  const descent_dataset *train, double *sum, const train_config *c,
-                                  size_t epoch, epoch_stats *st) {
-  descent_objective *obj = descent_net_objective(net);
-  size_t n = train->n, chunk = c->batch_size, params = obj->n_params;
-  char label[32];
-  snprintf(label, sizeof label, "epoch %zu/%zu", epoch, c->epochs);
-  progress bar;
-  progress_begin(&bar, progress_auto(c->quiet), (n + chunk - 1) / chunk, label);
-  double start = progress_now(), loss_sum = 0;
-  memset(sum, 0, params * sizeof *sum);
-  for (size_t lo = 0, done = 0; lo < n; lo += chunk) {
-    size_t count = n - lo < chunk ? n - lo : chunk;
-    descent_batch batch = {.n = count,
-                           .x = train->x + lo * train->features,
-                           .labels = train->labels ? train->labels + lo : NULL};
-    double loss, weight = (double)count / (double)n;
-    if (descent_objective_value_and_grad(obj, &batch, &loss)) return step_failed(&bar);
-    for (size_t i = 0; i < params; i++) sum[i] += weight * obj->grad[i];
-    loss_sum += loss * (double)count;
-    progress_update(&bar, ++done, loss_sum / (double)(lo + count), lo + count);
-  }
-  double loss = loss_sum / (double)n;
-  if (!isfinite(loss)) {
-    progress_end(&bar);
-    report_divergence(opt, epoch, loss);
-    return 1;
-  }
-  for (size_t i = 0; i < params; i++) obj->grad[i] = (descent_real)sum[i];
-  if (descent_optimizer_step(opt, obj)) return step_failed(&bar);
-  st->seconds = progress_now() - start;
-  progress_end(&bar);
-  st->samples_per_s = st->seconds > 0 ? (double)n / st->seconds : 0;
-  st->train_loss = loss;
-  st->train_acc = NAN;
-  return 0;
+static void close_bar(train_run *r) {
+  if (r->bar_open) progress_end(&r->bar);
+  r->bar_open = 0;
 }
 
 static int evaluate(descent_net *net, const descent_dataset *ds, double *loss, double *acc) {
   *loss = *acc = NAN;
   if (ds->n == 0) return 0;
-  if (descent_net_evaluate(net, ds, loss, acc)) {
-    fprintf(stderr, "descent train: evaluation failed: %s\n", descent_last_error());
-    return -1;
+  return descent_net_evaluate(net, ds, loss, acc);
+}
+
+/* Evaluates, saves the model and logs the epoch. Schedule-free optimizers
+   are evaluated (and saved) at their average, not where the gradients were
+   taken; the trainer moves the parameters back afterwards. */
+static int on_epoch(void *user, const descent_epoch_report *e) {
+  train_run *r = user;
+  const train_config *c = r->c;
+  close_bar(r);
+  double train_loss = e->train_loss, train_acc = NAN, val_loss, val_acc, test_loss, test_acc;
+  descent_objective *obj = descent_net_objective(r->net);
+  int rc = descent_optimizer_eval(r->opt, obj);
+  if (!rc && c->eval_train) rc = evaluate(r->net, r->train, &train_loss, &train_acc);
+  if (!rc) rc = evaluate(r->net, r->val, &val_loss, &val_acc);
+  if (!rc) rc = evaluate(r->net, r->test, &test_loss, &test_acc);
+  /* The model as evaluated, replaced atomically after every epoch. */
+  if (!rc) rc = descent_net_save(r->net, r->pp, r->model_path);
+  if (rc) return rc;
+  r->total_seconds += e->seconds;
+  printf("epoch %lld/%zu | train loss %.4f%s", (long long)e->epoch, c->epochs, train_loss,
+         c->eval_train ? "" : " (running)");
+  if (c->eval_train) printf(" acc %.2f%%", 100 * train_acc);
+  if (r->val->n) printf(" | val loss %.4f acc %.2f%%", val_loss, 100 * val_acc);
+  printf(" | test loss %.4f acc %.2f%% | train samples/s: %.0f | %.1f s\n", test_loss,
+         100 * test_acc, e->samples_per_s, e->seconds);
+  fflush(stdout);
+  fprintf(r->csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n", (long long)e->epoch,
+          (long long)e->step, e->lr, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc,
+          e->samples_per_s, e->seconds);
+  if (fflush(r->csv) != 0 || fflush(r->steps) != 0) {
+    fprintf(stderr, "descent train: writing the logs in %s failed: %s\n", c->out, strerror(errno));
+    r->failed = 1;
+    return DESCENT_EIO;
   }
+  return 0;
+}
+
+static void on_rollback(void *user, const descent_divergence *d) {
+  train_run *r = user;
+  close_bar(r);
+  printf("rollback    %s at step %lld (loss %g, learning rate %g): back to step %lld, learning "
+         "rate x %g (rollback %d of %zu)\n",
+         strcmp(d->reason, "loss") == 0 ? "loss out of bounds" : d->reason, (long long)d->step,
+         d->loss, d->lr, (long long)d->restored_step, r->c->rollback_factor, d->rollbacks,
+         r->c->max_rollbacks);
+  fflush(stdout);
+  if (sync_logs(r)) r->failed = 1;
+}
+
+/* ---- the run -------------------------------------------------------------------------- */
+
+/* Finds the checkpoint to resume from and takes the configuration from it.
+   Returns 0, 1 (failure) or 2 (the command line disagrees). */
+static int find_resume_point(train_config *c, char *path, size_t cap,
+                             descent_checkpoint_info *info) {
+  char skipped[8192];
+  if (descent_checkpoint_find(c->resume, path, cap, skipped, sizeof skipped) ||
+      descent_checkpoint_inspect(path, info)) {
+    fprintf(stderr, "descent train: --resume: %s\n", descent_last_error());
+    return 1;
+  }
+  if (merge_saved_config(c, info->config, path)) return 2;
+  if (info->batch)
+    printf("resume      %s: step %lld, %zu of %zu batches into epoch %lld\n", path,
+           (long long)info->step, info->batch, info->batches, (long long)info->epoch + 1);
+  else
+    printf("resume      %s: step %lld, at the end of epoch %lld\n", path, (long long)info->step,
+           (long long)info->epoch);
+  /* Newer files that did not load, each with its reason. */
+  for (char *reason = skipped[0] ? skipped : NULL, *next; reason; reason = next) {
+    next = strstr(reason, "; ");
+    if (next) *next = '\0', next += 2;
+    printf("            skipped %s\n", reason);
+  }
+  if ((size_t)info->epoch >= c->epochs)
+    printf("            the run has done its %zu epochs; pass a larger --epochs to go on\n",
+           c->epochs);
   return 0;
 }
 
@@ -284,95 +640,119 @@ static int run(train_config *c) {
   int status = 1;
   descent_dataset train = {0}, val = {0}, test = {0};
   descent_preprocess pp = {0};
-  descent_batcher batcher = {0};
-  descent_net *net = NULL;
-  descent_optimizer *opt = NULL;
-  double *grad_sum = NULL;
-  FILE *csv = NULL, *cfg = NULL;
-  char model_path[4096];
-  snprintf(model_path, sizeof model_path, "%s/model.bin", c->out);
+  descent_checkpoint_info info = {0};
+  train_run r = {0};
+  FILE *cfg = NULL;
+  char resume_path[4096] = "";
+  r.c = c;
+  r.train = &train, r.val = &val, r.test = &test;
 
+  if (c->resume) {
+    int rc = find_resume_point(c, resume_path, sizeof resume_path, &info);
+    if (rc) {
+      descent_checkpoint_info_free(&info);
+      return rc;
+    }
+  }
+  snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
   descent_set_threads((int)c->threads);
   if (descent_fashion_mnist_load(c->data_dir, &train, &test)) goto fail_lib;
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
   if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
-  if (descent_preprocess_fit(&pp, c->preprocess, &train, c->preprocess_eps)) goto fail_lib;
+  if (c->resume) { /* the checkpoint's own preprocessing, bit for bit */
+    pp = info.preprocess;
+    memset(&info.preprocess, 0, sizeof info.preprocess);
+  } else if (descent_preprocess_fit(&pp, c->preprocess, &train, c->preprocess_eps)) {
+    goto fail_lib;
+  }
   if (descent_preprocess_apply(&pp, &train) || descent_preprocess_apply(&pp, &val) ||
       descent_preprocess_apply(&pp, &test))
     goto fail_lib;
-  if (descent_net_create(&net, c->model, &train.shape, c->loss, c->batch_size, c->seed))
+  r.pp = &pp;
+  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed))
     goto fail_lib;
-  if (train.classes > descent_net_outputs(net)) {
+  if (train.classes > descent_net_outputs(r.net)) {
     fprintf(stderr,
             "descent train: the data has %zu classes but the network has %zu outputs; make the "
             "last layer %zu wide\n",
-            train.classes, descent_net_outputs(net), train.classes);
+            train.classes, descent_net_outputs(r.net), train.classes);
     goto done;
   }
-  if (descent_optimizer_create(&opt, c->opt, c->lr, descent_net_objective(net)->n_params))
+  if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params))
     goto fail_lib;
-  if (descent_batcher_init(&batcher, &train, c->batch_size, 1, c->seed ^ 0x5eed)) goto fail_lib;
-  if (descent_optimizer_full_batch(opt) &&
-      !(grad_sum = calloc(descent_net_objective(net)->n_params, sizeof *grad_sum))) {
-    fprintf(stderr, "descent train: out of memory for the full-batch gradient\n");
+  if (prepare_out_dir(c->out, c->resume != NULL)) goto done;
+
+  char config[8192];
+  config_text(c, config, sizeof config, 1);
+  descent_trainer_options o;
+  descent_trainer_options_default(&o);
+  o.batch_size = c->batch_size;
+  o.seed = c->seed ^ 0x5eed;
+  o.preprocess = &pp;
+  o.config = config;
+  o.checkpoint_dir = c->keep ? c->out : NULL;
+  o.checkpoint_every = (int64_t)c->checkpoint_every;
+  o.checkpoint_epochs = 1;
+  o.keep = c->keep ? (int)c->keep : 1;
+  o.max_loss = c->max_loss;
+  o.on_diverge = c->on_diverge;
+  o.rollback_factor = c->rollback_factor;
+  o.max_rollbacks = (int)c->max_rollbacks;
+  o.on_step = on_step;
+  o.on_epoch = on_epoch;
+  o.on_rollback = on_rollback;
+  o.user = &r;
+  if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;
+  if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
+
+  print_config(stdout, c, &train, &val, &test, r.net, r.opt);
+  fflush(stdout);
+  if (!(cfg = open_in(c->out, "config.txt", c->resume ? "a" : "w"))) goto done;
+  if (c->resume)
+    fprintf(cfg, "\nresumed from %s (step %lld) with --epochs %zu:\n", resume_path,
+            (long long)descent_trainer_steps(r.trainer), c->epochs);
+  print_config(cfg, c, &train, &val, &test, r.net, r.opt);
+  if (fclose(cfg) != 0) {
+    cfg = NULL;
+    fprintf(stderr, "descent train: writing config.txt failed: %s\n", strerror(errno));
     goto done;
   }
-  if (prepare_out_dir(c->out)) goto done;
-  print_config(stdout, c, &train, &val, &test, net, opt);
-  fflush(stdout);
-  if (!(cfg = open_in(c->out, "config.txt")) || !(csv = open_in(c->out, "metrics.csv"))) goto done;
-  print_config(cfg, c, &train, &val, &test, net, opt);
-  fclose(cfg);
   cfg = NULL;
-  fprintf(csv, "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,"
-               "samples_per_s,train_seconds\n");
-  double total_seconds = 0;
-  for (size_t epoch = 1; epoch <= c->epochs; epoch++) {
-    epoch_stats st;
-    double lr = descent_optimizer_lr(opt);
-    int rc = grad_sum ? train_epoch_full_batch(net, opt, &train, grad_sum, c, epoch, &st)
-                      : train_epoch(net, opt, &batcher, c, epoch, &st);
-    if (rc) goto done;
-    total_seconds += st.seconds;
-    /* Schedule-free optimizers are evaluated at their average, not where the
-       gradients were taken; for the others this changes nothing. */
-    descent_objective *obj = descent_net_objective(net);
-    if (descent_optimizer_eval(opt, obj)) goto fail_lib;
-    if (c->eval_train && evaluate(net, &train, &st.train_loss, &st.train_acc)) goto done;
-    if (evaluate(net, &val, &st.val_loss, &st.val_acc) ||
-        evaluate(net, &test, &st.test_loss, &st.test_acc))
-      goto done;
-    /* The model as evaluated, replaced atomically after every epoch. */
-    if (descent_net_save(net, &pp, model_path)) goto fail_lib;
-    if (descent_optimizer_train(opt, obj)) goto fail_lib;
-    printf("epoch %zu/%zu | train loss %.4f%s", epoch, c->epochs, st.train_loss,
-           c->eval_train ? "" : " (running)");
-    if (c->eval_train) printf(" acc %.2f%%", 100 * st.train_acc);
-    if (val.n) printf(" | val loss %.4f acc %.2f%%", st.val_loss, 100 * st.val_acc);
-    printf(" | test loss %.4f acc %.2f%% | train samples/s: %.0f | %.1f s\n", st.test_loss,
-           100 * st.test_acc, st.samples_per_s, st.seconds);
+  if (sync_logs(&r)) goto done;
+
+  int rc = descent_trainer_run(r.trainer, (int64_t)c->epochs, (int64_t)c->stop_after);
+  close_bar(&r);
+  if (r.failed) goto done;
+  if (rc) goto fail_lib;
+  if (c->stop_after && descent_trainer_steps(r.trainer) >= (int64_t)c->stop_after &&
+      descent_trainer_epochs(r.trainer) < (int64_t)c->epochs) {
+    /* As if the machine died here: no cleanup, no final message. */
+    fflush(r.csv);
+    fflush(r.steps);
     fflush(stdout);
-    fprintf(csv, "%zu,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n", epoch,
-            (long long)descent_optimizer_steps(opt), lr, st.train_loss, st.train_acc, st.val_loss,
-            st.val_acc, st.test_loss, st.test_acc, st.samples_per_s, st.seconds);
-    fflush(csv);
+    raise(SIGKILL);
   }
   printf("done: %zu epochs, %.1f s of training; metrics in %s/metrics.csv, model in %s\n",
-         c->epochs, total_seconds, c->out, model_path);
+         c->epochs, r.total_seconds, c->out, r.model_path);
   status = 0;
   goto done;
 fail_lib:
+  close_bar(&r);
   fprintf(stderr, "descent train: %s\n", descent_last_error());
 done:
-  if (csv && fclose(csv) != 0) {
+  if (r.csv && fclose(r.csv) != 0) {
     fprintf(stderr, "descent train: writing metrics.csv failed: %s\n", strerror(errno));
     status = 1;
   }
+  if (r.steps && fclose(r.steps) != 0) {
+    fprintf(stderr, "descent train: writing steps.csv failed: %s\n", strerror(errno));
+    status = 1;
+  }
   if (cfg) fclose(cfg);
-  free(grad_sum);
-  descent_batcher_free(&batcher);
-  descent_optimizer_free(opt);
-  descent_net_free(net);
+  descent_trainer_free(r.trainer);
+  descent_optimizer_free(r.opt);
+  descent_net_free(r.net);
+  descent_checkpoint_info_free(&info);
   descent_preprocess_free(&pp);
   descent_dataset_free(&train);
   descent_dataset_free(&val);
@@ -383,7 +763,9 @@ done:
 int cmd_train(int argc, char **argv) {
   int rc = cli_parse(argc, argv, 1, train_options, N_TRAIN_OPTIONS, "train",
                      "Train a network on an IDX data set (Fashion-MNIST by default) and report\n"
-                     "train and test loss and accuracy after every epoch.");
+                     "train and test loss and accuracy after every epoch. Checkpoints in the\n"
+                     "run's folder let --resume continue a killed run to the same bits; a\n"
+                     "diverging run stops with a diagnosis (or rolls back, --on-diverge).");
   if (rc) return rc < 0 ? 2 : 0;
   train_config c;
   memset(&c, 0, sizeof c);

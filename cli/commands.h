@@ -10,5 +10,8 @@ int cmd_train(int argc, char **argv);
 int cmd_optimizers(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif /* DESCENT_CLI_COMMANDS_H */

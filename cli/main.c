@@ -14,6 +14,9 @@ static const struct {
 } commands[] = {
     {"train", cmd_train, "train a network on a data set (Fashion-MNIST by default)"},
     {"eval", cmd_eval, "evaluate a saved model on a test set"},
+    {"checkpoint", cmd_checkpoint, "check that a run's checkpoint loads (checkpoint verify DIR)"},
+    {"export", cmd_export, "write a model's weights as a safetensors file for PyTorch"},
+    {"import", cmd_import, "read weights from a safetensors file into a model file"},
     {"optimizers", cmd_optimizers, "list every optimizer, transform and schedule"},
     {"demo", cmd_demo, "run a figure of the lecture: measure it, draw it (descent demo --help)"},
 };

@@ -729,9 +729,10 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  *   "CKPT"  u32 checkpoint version (1), u32 bytes per number, i64 steps,
  *           i64 epochs completed, u64 batches and u64 examples of the current
  *           epoch so far, f64 sum of their losses (each times its batch size),
- *           f64 training seconds of the epoch so far, f64 rate of the epoch's
- *           first step, f64 first loss of the run, f64 learning-rate scale,
- *           u32 rollbacks taken, u32 1 for a full-batch run
+ *           f64 rate of the epoch's first step, f64 first loss of the run,
+ *           f64 learning-rate scale, u32 rollbacks taken, u32 1 for a
+ *           full-batch run. Nothing depends on time or on the machine, so two
+ *           identical runs write identical files.
  *   "OPTS"  the optimizer's state blob (descent_optimizer_save_state)
  *   "BTCH"  the batcher: u64 examples, u64 features, u32 CRC-32 of the labels,
  *           u64 batch size, u32 shuffle, 4 u64 RNG state, u64 position,
@@ -742,12 +743,13 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * with the model's own NET, PARM, BUFF (batch-norm statistics), PREP and RNG
  * (dropout) sections. The parameters are saved where gradients are taken
  * (schedule-free's training point). Files are named ckpt-STEP.dsc in the
- * checkpoint folder, written to a temporary file, flushed, renamed and the
- * folder flushed; older ones beyond `keep` are deleted only after that.
+ * checkpoint folder (ckpt-0.dsc holds the starting point), written to a
+ * temporary file, flushed, renamed and the folder flushed; older ones beyond
+ * `keep` are deleted only after that.
  * A checkpoint is written only once the state it holds has passed the guard:
  * it is kept in memory until the next batch's loss and gradient are checked
- * (or the run returns), so a state whose loss is NaN never reaches the disk
- * and never replaces a good checkpoint. */
+ * (or the run completes its epochs), so a state whose loss is NaN never
+ * reaches the disk and never replaces a good checkpoint. */
 
 typedef struct descent_trainer descent_trainer;
 
@@ -780,8 +782,9 @@ typedef struct descent_epoch_report {
   double train_loss;    /* mean batch loss over the epoch's examples, each taken before
                            its update ("running" loss) */
   size_t samples;       /* examples in the epoch */
-  double seconds;       /* time spent in the epoch's steps (not writing checkpoints) */
-  double samples_per_s; /* samples / seconds */
+  double seconds;       /* time spent in the epoch's steps in this process (not writing
+                           checkpoints; after a resume, since the resume) */
+  double samples_per_s; /* examples those steps took / seconds */
 } descent_epoch_report;
 
 /* A refused step. */
@@ -842,10 +845,11 @@ void descent_trainer_free(descent_trainer *t);
 
 /* Trains until `epochs` epochs are complete or, when until_step > 0, the
  * optimizer has taken until_step updates (then it returns right after that
- * update, before any epoch end). Returns DESCENT_OK, DESCENT_EDIVERGED with
- * the diagnosis in descent_last_error() and descent_trainer_divergence(),
- * the status an on_epoch callback returned, or a failure to compute or to
- * write. Call it again to go on. */
+ * update, before any epoch end; a checkpoint due then is written once the
+ * next call has checked the next batch). Returns DESCENT_OK,
+ * DESCENT_EDIVERGED with the diagnosis in descent_last_error() and
+ * descent_trainer_divergence(), the status an on_epoch callback returned, or
+ * a failure to compute or to write. Call it again to go on. */
 int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step);
 
 int64_t descent_trainer_steps(const descent_trainer *t);

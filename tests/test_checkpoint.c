@@ -112,9 +112,9 @@ static int start(run *x, const descent_dataset *ds, const char *model, const cha
   else
     descent_trainer_options_default(&o);
   if (!base) o.batch_size = BATCH;
-  int rc = descent_net_create(&x->net, model, &ds->shape, DESCENT_LOSS_SOFTMAX_XENT, o.batch_size, 3);
-  if (!rc)
-    rc = descent_optimizer_create(&x->opt, opt, lr, descent_net_objective(x->net)->n_params);
+  int rc =
+      descent_net_create(&x->net, model, &ds->shape, DESCENT_LOSS_SOFTMAX_XENT, o.batch_size, 3);
+  if (!rc) rc = descent_optimizer_create(&x->opt, opt, lr, descent_net_objective(x->net)->n_params);
   if (!rc) rc = descent_trainer_create(&x->t, x->net, x->opt, ds, &o);
   return rc;
 }
@@ -342,7 +342,8 @@ static void foreign(void) {
   CHECK_OK(descent_trainer_save(a.t, path));
 
   CHECK_OK(start(&b, &data, "dense(6), relu, dense(3)", "adam", "0.01", NULL));
-  CHECK_FAILS(descent_trainer_load(b.t, path), DESCENT_EINVAL, "holds the model 'dense(6), batchnorm");
+  CHECK_FAILS(descent_trainer_load(b.t, path), DESCENT_EINVAL,
+              "holds the model 'dense(6), batchnorm");
   finish(&b);
   CHECK_OK(start(&b, &data, model, "sgd", "0.01", NULL));
   CHECK_FAILS(descent_trainer_load(b.t, path), DESCENT_EINVAL, "is for another optimizer");

@@ -29,8 +29,7 @@ static char dir[512];
 static void make_data(void) {
   descent_rng rng;
   descent_rng_seed(&rng, 42);
-  for (size_t i = 0; i < N_EXAMPLES * FEATURES; i++)
-    xs[i] = (descent_real)descent_rng_normal(&rng);
+  for (size_t i = 0; i < N_EXAMPLES * FEATURES; i++) xs[i] = (descent_real)descent_rng_normal(&rng);
   for (size_t i = 0; i < N_EXAMPLES; i++) {
     /* A learnable rule with some noise. */
     double s = xs[i * FEATURES] + 0.5 * xs[i * FEATURES + 1];
@@ -230,8 +229,8 @@ static void folder_case(const char *opt, const char *lr, int64_t every, int64_t 
   CHECK_MSG(skipped[0] == '\0', "%s: skipped %s", what, skipped);
   descent_checkpoint_info info;
   CHECK_OK(descent_checkpoint_inspect(found, &info));
-  CHECK_MSG(info.step <= n && info.step >= n - every, "%s: newest checkpoint at step %lld",
-            what, (long long)info.step);
+  CHECK_MSG(info.step <= n && info.step >= n - every, "%s: newest checkpoint at step %lld", what,
+            (long long)info.step);
   CHECK(strcmp(info.config, "model=test\n") == 0);
   descent_checkpoint_info_free(&info);
   CHECK_OK(start(&c, &s));

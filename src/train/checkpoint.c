@@ -28,7 +28,7 @@
 #include <zlib.h>
 
 #define CHECKPOINT_VERSION 1u
-#define CKPT_BYTES         88 /* the CKPT section's payload */
+#define CKPT_BYTES         80 /* the CKPT section's payload */
 #define BTCH_FIXED         80 /* the BTCH section's payload before the permutation */
 #define MAX_ROLLBACKS      1000000
 
@@ -57,7 +57,6 @@ void checkpoint_serialize(const descent_trainer *t, bytes_out *o) {
   out_u64(o, t->epoch_batches);
   out_u64(o, t->epoch_samples);
   out_f64(o, t->epoch_loss_sum);
-  out_f64(o, t->epoch_seconds);
   out_f64(o, t->epoch_lr);
   out_f64(o, t->first_loss);
   out_f64(o, descent_optimizer_lr_scale(t->opt));
@@ -113,7 +112,7 @@ typedef struct parsed {
   unsigned width;
   int64_t step, epoch;
   uint64_t epoch_batches, epoch_samples;
-  double loss_sum, seconds, epoch_lr, first_loss, lr_scale;
+  double loss_sum, epoch_lr, first_loss, lr_scale;
   uint32_t rollbacks, full_batch;
   uint64_t n_params, n_buffers;
   uint64_t n, features, batch_size;
@@ -150,8 +149,8 @@ static int values_count(const model_section *s, const char *name, unsigned width
   *count = in_u64(&in);
   if (in.failed || *count > (s->len - 8) / width || 8 + *count * width != s->len)
     return descent_fail(DESCENT_EFORMAT,
-                        "%s: section '%s' declares %llu values, its length holds %zu", name,
-                        s->tag, (unsigned long long)*count, s->len >= 8 ? (s->len - 8) / width : 0);
+                        "%s: section '%s' declares %llu values, its length holds %zu", name, s->tag,
+                        (unsigned long long)*count, s->len >= 8 ? (s->len - 8) / width : 0);
   return DESCENT_OK;
 }
 
@@ -162,32 +161,38 @@ static int parse_ckpt(const model_section *s, const char *name, parsed *p) {
   bytes_in in = {s->payload, s->len, 0, 0};
   uint32_t version = in_u32(&in);
   if (version != CHECKPOINT_VERSION)
-    return descent_fail(DESCENT_EFORMAT,
-                        "%s: checkpoint version %u; this descent reads version %u%s", name, version,
-                        CHECKPOINT_VERSION,
-                        version > CHECKPOINT_VERSION ? " (the file comes from a newer descent)" : "");
+    return descent_fail(
+        DESCENT_EFORMAT, "%s: checkpoint version %u; this descent reads version %u%s", name,
+        version, CHECKPOINT_VERSION,
+        version > CHECKPOINT_VERSION ? " (the file comes from a newer descent)" : "");
   p->width = in_u32(&in);
   p->step = (int64_t)in_u64(&in);
   p->epoch = (int64_t)in_u64(&in);
   p->epoch_batches = in_u64(&in);
   p->epoch_samples = in_u64(&in);
   p->loss_sum = in_f64(&in);
-  p->seconds = in_f64(&in);
   p->epoch_lr = in_f64(&in);
   p->first_loss = in_f64(&in);
   p->lr_scale = in_f64(&in);
   p->rollbacks = in_u32(&in);
   p->full_batch = in_u32(&in);
   const char *bad = NULL;
-  if (p->width != 4 && p->width != 8) bad = "bytes per number (valid: 4 or 8)";
-  else if (p->step < 0) bad = "step count";
-  else if (p->epoch < 0) bad = "epoch count";
-  else if (!isfinite(p->loss_sum)) bad = "epoch loss";
-  else if (!(p->seconds >= 0) || !isfinite(p->seconds)) bad = "epoch time";
-  else if (!(p->lr_scale > 0) || !isfinite(p->lr_scale)) bad = "learning-rate scale";
-  else if (isinf(p->first_loss)) bad = "first loss";
-  else if (p->rollbacks > MAX_ROLLBACKS) bad = "rollback count";
-  else if (p->full_batch > 1) bad = "full-batch flag";
+  if (p->width != 4 && p->width != 8)
+    bad = "bytes per number (valid: 4 or 8)";
+  else if (p->step < 0)
+    bad = "step count";
+  else if (p->epoch < 0)
+    bad = "epoch count";
+  else if (!isfinite(p->loss_sum))
+    bad = "epoch loss";
+  else if (!(p->lr_scale > 0) || !isfinite(p->lr_scale))
+    bad = "learning-rate scale";
+  else if (isinf(p->first_loss))
+    bad = "first loss";
+  else if (p->rollbacks > MAX_ROLLBACKS)
+    bad = "rollback count";
+  else if (p->full_batch > 1)
+    bad = "full-batch flag";
   if (bad) return descent_fail(DESCENT_EFORMAT, "%s: section 'CKPT': invalid %s", name, bad);
   return DESCENT_OK;
 }
@@ -213,12 +218,19 @@ static int parse_batcher(const model_section *s, const char *name, parsed *p) {
                         (unsigned long long)p->n, (s->len - BTCH_FIXED) / 8);
   p->order = s->payload + BTCH_FIXED;
   const char *bad = NULL;
-  if (p->batch_size == 0) bad = "batch size 0";
-  else if (p->shuffle > 1) bad = "shuffle flag";
-  else if (p->position > p->n) bad = "position beyond the data";
-  else if (p->batcher_epoch < 0) bad = "epoch count";
-  else if ((p->batcher_rng.s[0] | p->batcher_rng.s[1] | p->batcher_rng.s[2] | p->batcher_rng.s[3]) == 0) bad = "RNG state (all zero)";
-  else if (p->epoch_samples > p->n) bad = "example count of the epoch";
+  if (p->batch_size == 0)
+    bad = "batch size 0";
+  else if (p->shuffle > 1)
+    bad = "shuffle flag";
+  else if (p->position > p->n)
+    bad = "position beyond the data";
+  else if (p->batcher_epoch < 0)
+    bad = "epoch count";
+  else if ((p->batcher_rng.s[0] | p->batcher_rng.s[1] | p->batcher_rng.s[2] |
+            p->batcher_rng.s[3]) == 0)
+    bad = "RNG state (all zero)";
+  else if (p->epoch_samples > p->n)
+    bad = "example count of the epoch";
   if (bad) return descent_fail(DESCENT_EFORMAT, "%s: section 'BTCH': invalid %s", name, bad);
   /* The order must be a permutation of [0, n). */
   unsigned char *seen = descent_calloc((size_t)p->n, 1, "checkpoint: permutation check");
@@ -246,8 +258,9 @@ static int parse_history(const model_section *s, const char *name, parsed *p) {
                         "%s: section 'LOSS' declares %llu steps, its length holds %zu", name,
                         (unsigned long long)p->history, s->len >= 8 ? (s->len - 8) / 16 : 0);
   if (p->history > (uint64_t)p->step)
-    return descent_fail(DESCENT_EFORMAT, "%s: section 'LOSS' holds %llu steps, more than the %lld taken",
-                        name, (unsigned long long)p->history, (long long)p->step);
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'LOSS' holds %llu steps, more than the %lld taken", name,
+                        (unsigned long long)p->history, (long long)p->step);
   p->losses = s->payload + 8;
   return DESCENT_OK;
 }
@@ -279,8 +292,8 @@ static int parse(const unsigned char *data, size_t len, const char *name, parsed
   for (size_t i = 0; i < count; i++)
     if (memcmp(sec[i].tag, "CKPT", 4) == 0) ckpt = &sec[i];
   if (!ckpt)
-    return descent_fail(DESCENT_EFORMAT,
-                        "%s: a model file, not a checkpoint (no section 'CKPT')", name);
+    return descent_fail(DESCENT_EFORMAT, "%s: a model file, not a checkpoint (no section 'CKPT')",
+                        name);
   if (!(ckpt = model_section_find(sec, count, "CKPT", name)) ||
       !(net = model_section_find(sec, count, "NET ", name)) ||
       !(p->parm = model_section_find(sec, count, "PARM", name)) ||
@@ -358,14 +371,13 @@ static int check_fit(const descent_trainer *t, const parsed *p, const char *name
                         name, (unsigned long long)p->n_params, (unsigned long long)p->n_buffers,
                         t->obj->n_params, n_buffers);
   if (!same_preprocess(t->o.preprocess, &p->pp))
-    return descent_fail(DESCENT_EINVAL,
-                        "%s was trained on inputs preprocessed otherwise (%s) than this trainer's "
-                        "(%s, or fitted to other data)",
-                        name, descent_preprocess_name(p->pp.kind),
-                        descent_preprocess_name(t->o.preprocess ? t->o.preprocess->kind
-                                                                : DESCENT_PREPROCESS_NONE));
-  if (p->n != t->train->n || p->features != t->train->features ||
-      p->labels_crc != t->labels_crc)
+    return descent_fail(
+        DESCENT_EINVAL,
+        "%s was trained on inputs preprocessed otherwise (%s) than this trainer's "
+        "(%s, or fitted to other data)",
+        name, descent_preprocess_name(p->pp.kind),
+        descent_preprocess_name(t->o.preprocess ? t->o.preprocess->kind : DESCENT_PREPROCESS_NONE));
+  if (p->n != t->train->n || p->features != t->train->features || p->labels_crc != t->labels_crc)
     return descent_fail(DESCENT_EINVAL,
                         "%s was trained on another data set (%llu examples of %llu features; "
                         "this one has %zu of %zu%s)",
@@ -373,8 +385,9 @@ static int check_fit(const descent_trainer *t, const parsed *p, const char *name
                         t->train->n, t->train->features,
                         p->n == t->train->n ? ", other labels" : "");
   if (p->batch_size != t->o.batch_size || (int)p->shuffle != t->batcher.shuffle)
-    return descent_fail(DESCENT_EINVAL, "%s was trained with batches of %llu; this trainer's are %zu",
-                        name, (unsigned long long)p->batch_size, t->o.batch_size);
+    return descent_fail(DESCENT_EINVAL,
+                        "%s was trained with batches of %llu; this trainer's are %zu", name,
+                        (unsigned long long)p->batch_size, t->o.batch_size);
   if ((int)p->full_batch != t->full_batch)
     return descent_fail(DESCENT_EINVAL, "%s was trained %s; this optimizer is %s", name,
                         p->full_batch ? "full batch" : "on minibatches",
@@ -433,7 +446,8 @@ int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len
   t->epoch_batches = (size_t)p.epoch_batches;
   t->epoch_samples = (size_t)p.epoch_samples;
   t->epoch_loss_sum = p.loss_sum;
-  t->epoch_seconds = p.seconds;
+  t->epoch_seconds = 0; /* time is measured anew in each process */
+  t->timed_samples = 0;
   t->epoch_lr = p.epoch_lr;
   t->first_loss = p.first_loss;
   t->rollbacks = (int)p.rollbacks;
@@ -631,8 +645,7 @@ int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *
   size_t count;
   int rc = list_steps(dir, &steps, &count);
   if (rc) return rc;
-  if (count == 0)
-    return descent_fail(DESCENT_EIO, "no checkpoint (ckpt-STEP.dsc) in '%s'", dir);
+  if (count == 0) return descent_fail(DESCENT_EIO, "no checkpoint (ckpt-STEP.dsc) in '%s'", dir);
   char reasons[4096] = "";
   size_t used = 0;
   for (size_t i = 0; i < count; i++) {

@@ -172,8 +172,8 @@ static void describe_problem(const descent_trainer *t, const descent_divergence 
   else if (!isfinite(d->loss))
     snprintf(buf, cap, "loss is %s", isnan(d->loss) ? "NaN" : "infinite");
   else if (isnan(t->o.max_loss))
-    snprintf(buf, cap, "loss %g is beyond the bound %g (%g x the first loss %g)", d->loss,
-             d->bound, t->o.max_loss_factor, t->first_loss);
+    snprintf(buf, cap, "loss %g is beyond the bound %g (%g x the first loss %g)", d->loss, d->bound,
+             t->o.max_loss_factor, t->first_loss);
   else
     snprintf(buf, cap, "loss %g is beyond the bound %g", d->loss, d->bound);
 }
@@ -231,8 +231,8 @@ static int diverged(descent_trainer *t, double loss, double norm, const char *re
   return descent_fail(DESCENT_EDIVERGED,
                       "diverged at step %lld (epoch %lld)%s: %s with learning rate %g; the step "
                       "is too large for the curvature: lower the learning rate (try %g)%s",
-                      (long long)d->step, (long long)d->epoch, gave_up, problem, d->lr,
-                      d->lr / 10, saved);
+                      (long long)d->step, (long long)d->epoch, gave_up, problem, d->lr, d->lr / 10,
+                      saved);
 }
 
 /* Checks a batch before its step; returns 1 when the guard trips. */
@@ -327,6 +327,7 @@ static int minibatch_step(descent_trainer *t) {
   rc = record(t, loss, loss * (double)batch.n, batch.n, lr);
   if (rc) return rc;
   t->epoch_seconds += now_seconds() - start - t->io_seconds;
+  t->timed_samples += batch.n;
   report(t, loss, lr, t->epoch_batches, t->batches, t->epoch_samples,
          t->epoch_loss_sum / (double)t->epoch_samples, 1);
   int64_t every = t->o.checkpoint_every;
@@ -348,9 +349,8 @@ static int full_batch_step(descent_trainer *t) {
   size_t index = 0;
   for (size_t lo = 0; lo < n; lo += chunk) {
     size_t count = n - lo < chunk ? n - lo : chunk;
-    descent_batch batch = {.n = count,
-                           .x = ds->x + lo * ds->features,
-                           .labels = ds->labels ? ds->labels + lo : NULL};
+    descent_batch batch = {
+        .n = count, .x = ds->x + lo * ds->features, .labels = ds->labels ? ds->labels + lo : NULL};
     double loss, weight = (double)count / (double)n;
     int rc = descent_objective_value_and_grad(t->obj, &batch, &loss);
     if (rc) return rc;
@@ -367,6 +367,7 @@ static int full_batch_step(descent_trainer *t) {
   rc = record(t, loss, loss_sum, n, lr);
   if (rc) return rc;
   t->epoch_seconds += now_seconds() - start - t->io_seconds;
+  t->timed_samples += n;
   report(t, loss, lr, t->chunks, t->chunks, n, loss, 1);
   int64_t every = t->o.checkpoint_every;
   if (every > 0 && descent_optimizer_steps(t->opt) % every == 0) return checkpoint_point(t);
@@ -383,8 +384,7 @@ static int end_epoch(descent_trainer *t) {
         .train_loss = t->epoch_samples ? t->epoch_loss_sum / (double)t->epoch_samples : NAN,
         .samples = t->epoch_samples,
         .seconds = t->epoch_seconds,
-        .samples_per_s =
-            t->epoch_seconds > 0 ? (double)t->epoch_samples / t->epoch_seconds : 0};
+        .samples_per_s = t->epoch_seconds > 0 ? (double)t->timed_samples / t->epoch_seconds : 0};
     int rc = t->o.on_epoch(t->o.user, &r);
     /* Back to where gradients are taken, whatever the callback did. */
     int back = descent_optimizer_train(t->opt, t->obj);
@@ -394,6 +394,7 @@ static int end_epoch(descent_trainer *t) {
   t->epoch++;
   t->epoch_batches = t->epoch_samples = 0;
   t->epoch_loss_sum = t->epoch_seconds = 0;
+  t->timed_samples = 0;
   t->epoch_lr = NAN;
   /* The batcher rewinds here rather than at its next call, so the state at
      an epoch's end is the next epoch's start. */
@@ -422,7 +423,9 @@ int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step) 
     drop_pending(t);
     return rc;
   }
-  return commit_pending(t);
+  /* A finished run writes its last state at once; one stopped at until_step
+     keeps it until the next batch has checked it. */
+  return t->epoch >= epochs ? commit_pending(t) : DESCENT_OK;
 }
 
 /* ---- creation and accessors --------------------------------------------------- */
@@ -487,10 +490,10 @@ int descent_trainer_create(descent_trainer **out, descent_net *net, descent_opti
   t->cap_good = options->keep > 1 ? options->keep : 2;
   t->good = descent_calloc((size_t)t->cap_good, sizeof *t->good, "trainer: saved states");
   if (!t->good) goto fail;
-  /* The start is the first state a rollback can return to. */
-  if (rollback_enabled(t)) {
-    rc = make_pending(t, 0);
-    if (!rc) rc = commit_pending(t);
+  /* The start is the first checkpoint (ckpt-0.dsc once the first batch has
+     passed the guard) and the first state a rollback can return to. */
+  if (t->dir || rollback_enabled(t)) {
+    rc = make_pending(t, t->dir != NULL);
     if (rc) goto fail_rc;
   }
   *out = t;

@@ -38,7 +38,8 @@ struct descent_trainer {
   size_t epoch_batches;  /* steps taken in the current epoch */
   size_t epoch_samples;  /* examples seen in the current epoch */
   double epoch_loss_sum; /* sum of batch loss x batch size, in order */
-  double epoch_seconds;  /* time in the epoch's steps */
+  double epoch_seconds;  /* time in the epoch's steps in this process (not saved) */
+  size_t timed_samples;  /* examples those steps took */
   double epoch_lr;       /* rate of the epoch's first step */
   double first_loss;     /* the run's first batch loss; NAN before it */
   int rollbacks;         /* rollbacks taken */
@@ -52,10 +53,10 @@ struct descent_trainer {
      dropped and the one before is restored. */
   unsigned char *pending;
   size_t pending_len;
-  int pending_disk; /* 1: write pending to the folder once verified */
+  int pending_disk;  /* 1: write pending to the folder once verified */
   saved_state *good; /* states to roll back to, oldest first */
   int n_good, cap_good;
-  int restored;       /* 1: the newest good state was restored, nothing committed since */
+  int restored;      /* 1: the newest good state was restored, nothing committed since */
   double io_seconds; /* time spent serializing and writing during the current step */
   char last_checkpoint[4096];
   descent_divergence divergence;
@@ -68,8 +69,7 @@ void checkpoint_serialize(const descent_trainer *t, bytes_out *o);
 
 /* Restores a checkpoint file's bytes into t, all or nothing; messages start
    with name. */
-int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len,
-                       const char *name);
+int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len, const char *name);
 
 /* Writes ckpt-STEP.dsc atomically into t->dir and deletes older ones beyond
    t->o.keep; sets t->last_checkpoint. */

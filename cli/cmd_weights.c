@@ -1,0 +1,94 @@
+/*
+ * cmd_weights.c - `descent export` and `descent import`: a model's weights
+ * to and from a safetensors file, the format PyTorch's safetensors package
+ * reads and writes.
+ *
+ * Tensor names and layouts are those of the equivalent torch.nn.Sequential
+ * (descent_net_export_safetensors), so `load_state_dict` takes the file. A
+ * safetensors file holds weights only: import takes the network (spec,
+ * input shape, loss), its batch-norm statistics and the input preprocessing
+ * from a model file, replaces the parameters and writes a new model file.
+ */
+#include "commands.h"
+#include "descent.h"
+#include "options.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static cli_option export_options[] = {
+    {"model-file", "PATH", "a model saved by descent train (RUN/model.bin) or a checkpoint", NULL,
+     0},
+    {"out", "PATH", "the safetensors file to write", NULL, 0},
+};
+enum { N_EXPORT_OPTIONS = sizeof export_options / sizeof export_options[0] };
+
+static cli_option import_options[] = {
+    {"model-file", "PATH",
+     "the model whose network, batch-norm statistics and preprocessing the weights go into", NULL,
+     0},
+    {"weights", "PATH", "the safetensors file to read (F32 or F64, PyTorch's names and layouts)",
+     NULL, 0},
+    {"out", "PATH", "the model file to write (descent eval reads it)", NULL, 0},
+};
+enum { N_IMPORT_OPTIONS = sizeof import_options / sizeof import_options[0] };
+
+static int required(cli_option *o, int n, const char *name, const char *command) {
+  if (cli_get(o, n, name)) return 0;
+  fprintf(stderr, "descent %s: --%s PATH is required\n", command, name);
+  return -1;
+}
+
+int cmd_export(int argc, char **argv) {
+  cli_option *o = export_options;
+  int n = N_EXPORT_OPTIONS;
+  int rc = cli_parse(argc, argv, 1, o, n, "export",
+                     "Write a model's weights as a safetensors file that PyTorch loads into the\n"
+                     "equivalent torch.nn.Sequential (names such as \"0.weight\", PyTorch's\n"
+                     "layouts, F32; the model spec in the metadata).");
+  if (rc) return rc < 0 ? 2 : 0;
+  if (required(o, n, "model-file", "export") || required(o, n, "out", "export")) return 2;
+  const char *model = cli_get(o, n, "model-file"), *out = cli_get(o, n, "out");
+  descent_net *net = NULL;
+  int status = 1;
+  if (descent_net_load(&net, NULL, model, 1) || descent_net_export_safetensors(net, out)) {
+    fprintf(stderr, "descent export: %s\n", descent_last_error());
+  } else {
+    printf("exported    %s: %s, %zu parameters -> %s\n", model, descent_net_spec(net),
+           descent_net_objective(net)->n_params, out);
+    status = 0;
+  }
+  descent_net_free(net);
+  return status;
+}
+
+int cmd_import(int argc, char **argv) {
+  cli_option *o = import_options;
+  int n = N_IMPORT_OPTIONS;
+  int rc =
+      cli_parse(argc, argv, 1, o, n, "import",
+                "Read weights from a safetensors file (as PyTorch's save_file writes them for\n"
+                "the equivalent torch.nn.Sequential) into the network of a model file, and\n"
+                "save the result as a new model file. Every name, dtype, shape and offset is\n"
+                "checked against the file and the network before anything is written.");
+  if (rc) return rc < 0 ? 2 : 0;
+  if (required(o, n, "model-file", "import") || required(o, n, "weights", "import") ||
+      required(o, n, "out", "import"))
+    return 2;
+  const char *model = cli_get(o, n, "model-file"), *weights = cli_get(o, n, "weights"),
+             *out = cli_get(o, n, "out");
+  descent_net *net = NULL;
+  descent_preprocess pp = {0};
+  int status = 1;
+  if (descent_net_load(&net, &pp, model, 1) || descent_net_import_safetensors(net, weights) ||
+      descent_net_save(net, &pp, out)) {
+    fprintf(stderr, "descent import: %s\n", descent_last_error());
+  } else {
+    printf("imported    %s into %s: %zu parameters -> %s\n", weights, descent_net_spec(net),
+           descent_net_objective(net)->n_params, out);
+    status = 0;
+  }
+  descent_preprocess_free(&pp);
+  descent_net_free(net);
+  return status;
+}

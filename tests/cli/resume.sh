@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# resume.sh - a run killed with SIGKILL and resumed gives the same bits as a
+# run that never stopped: the final model.bin and every logged loss
+# (steps.csv, one row per step; metrics.csv, one row per epoch, but the
+# timing columns) are compared byte for byte with an uninterrupted run, for
+# plain SGD, Adam with a warmed-up cosine schedule, schedule-free AdamW
+# (whose evaluation at each epoch's end moves the parameters), full-batch gd,
+# a network with batch norm and dropout, kills inside an epoch and on an
+# epoch's last step, two kills in a row, a newest checkpoint that is damaged,
+# a finished run extended with more epochs, and real Fashion-MNIST. Then a
+# resume that asks for another run is refused naming the field.
+#
+# The kills come from --stop-after-steps N, which raises SIGKILL right after
+# step N: deterministic, and as abrupt as a crash (no cleanup, no flush of
+# what the trainer holds in memory). tests/cli/crash.sh kills from outside at
+# random moments.
+#
+# usage: resume.sh DESCENT_BINARY SCRATCH_DIR
+set -u
+descent=$1
+scratch=$2
+rm -rf "$scratch" && mkdir -p "$scratch"
+failures=0
+count=0
+
+check() { # check DESCRIPTION CONDITION...
+  local what=$1
+  shift
+  count=$((count + 1))
+  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
+}
+
+# expect_error NAME STATUS PHRASE COMMAND...: one line on stderr, that status.
+expect_error() {
+  local name=$1 status=$2 phrase=$3
+  shift 3
+  count=$((count + 1))
+  local err="$scratch/$name.err"
+  "$@" >"$scratch/$name.out" 2>"$err"
+  local rc=$?
+  if [ "$rc" -ne "$status" ]; then
+    echo "FAIL $name: exit status $rc (want $status)"; cat "$err"; failures=$((failures + 1)); return
+  fi
+  if ! grep -qF -- "$phrase" "$err"; then
+    echo "FAIL $name: stderr lacks '$phrase':"; cat "$err"; failures=$((failures + 1)); return
+  fi
+  if [ "$(wc -l <"$err")" -ne 1 ]; then
+    echo "FAIL $name: not one line on stderr:"; cat "$err"; failures=$((failures + 1)); return
+  fi
+  echo "ok   $name: $(cat "$err")"
+}
+
+# A small IDX data set: N random 8x8 images, labels 0..9 in turn.
+be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
+images() { { printf '\x00\x00\x08\x03'; be32 "$2"; be32 8; be32 8; head -c $(($2 * 64)) /dev/urandom; } >"$1"; }
+labels() { { printf '\x00\x00\x08\x01'; be32 "$2"; for i in $(seq 0 $(($2 - 1))); do printf "\\x0$((i % 10))"; done; } >"$1"; }
+data=$scratch/data
+mkdir -p "$data"
+images "$data/train-images-idx3-ubyte" 256
+labels "$data/train-labels-idx1-ubyte" 256
+images "$data/t10k-images-idx3-ubyte" 64
+labels "$data/t10k-labels-idx1-ubyte" 64
+
+train() { "$descent" train --quiet --threads 2 --data-dir "$data" "$@"; }
+
+# same_run A B: the same model bytes, the same losses.
+same_run() {
+  cmp -s "$1/model.bin" "$2/model.bin" && cmp -s "$1/steps.csv" "$2/steps.csv" &&
+    cmp -s <(cut -d, -f1-9 "$1/metrics.csv") <(cut -d, -f1-9 "$2/metrics.csv")
+}
+
+# killed_and_resumed NAME STOP OPTIONS...: an uninterrupted run, and one
+# killed after step STOP and resumed, must match. 256 examples in batches of
+# 32: 8 steps per epoch.
+killed_and_resumed() {
+  local name=$1 stop=$2
+  shift 2
+  train "$@" --out "$scratch/$name-straight" >/dev/null 2>&1
+  check "$name: uninterrupted run exits 0" test $? -eq 0
+  train "$@" --checkpoint-every 5 --stop-after-steps "$stop" --out "$scratch/$name" \
+    >"$scratch/$name.log" 2>&1
+  check "$name: killed after step $stop (exit status $?, want 137)" test $? -eq 137
+  train --resume "$scratch/$name" >"$scratch/$name-resume.log" 2>&1
+  local rc=$?
+  check "$name: resumed run exits 0 ($(grep -o 'resume .*' "$scratch/$name-resume.log"))" \
+    test $rc -eq 0
+  check "$name: same model and losses as without the kill" \
+    same_run "$scratch/$name-straight" "$scratch/$name"
+}
+
+mlp='dense(32), relu, dense(10)'
+deep='dense(32), batchnorm, relu, dropout(0.2), dense(10)'
+killed_and_resumed sgd 13 --model "$mlp" --opt sgd --lr 0.05 --batch-size 32 --epochs 4
+killed_and_resumed adam-cosine 16 --model "$deep" --opt adam --lr 'cosine(0.01, 32, warmup=4)' \
+  --batch-size 32 --epochs 4
+killed_and_resumed sf-adamw 19 --model "$deep" --opt sf_adamw --lr 0.01 --batch-size 32 --epochs 4
+killed_and_resumed gd 3 --model "$mlp" --opt gd --lr 0.5 --batch-size 100 --epochs 6
+killed_and_resumed nesterov-step 21 --model "$deep" --opt nesterov --lr 'step(0.05, 10)' \
+  --batch-size 32 --epochs 4 --val 32
+
+# Two kills in a row; the second run is told only --stop-after-steps.
+common=(--model "$deep" --opt adamw --lr 0.01 --batch-size 32 --epochs 4)
+train "${common[@]}" --out "$scratch/twice-straight" >/dev/null 2>&1
+train "${common[@]}" --checkpoint-every 3 --stop-after-steps 7 --out "$scratch/twice" >/dev/null 2>&1
+check "twice: first kill" test $? -eq 137
+train --resume "$scratch/twice" --stop-after-steps 20 >/dev/null 2>&1
+check "twice: second kill" test $? -eq 137
+train --resume "$scratch/twice" >"$scratch/twice.log" 2>&1
+check "twice: resumed run exits 0" test $? -eq 0
+check "twice: same model and losses" same_run "$scratch/twice-straight" "$scratch/twice"
+check "twice: every epoch logged once" test "$(wc -l <"$scratch/twice/metrics.csv")" -eq 5
+check "twice: the newest 3 checkpoints kept" test "$(ls "$scratch/twice"/ckpt-*.dsc | wc -l)" -eq 3
+
+# The newest checkpoint damaged: the one before is taken, and said so.
+train "${common[@]}" --checkpoint-every 3 --stop-after-steps 20 --out "$scratch/damaged" >/dev/null 2>&1
+newest=$(ls "$scratch/damaged"/ckpt-*.dsc | sed 's/.*ckpt-\([0-9]*\).dsc/\1/' | sort -n | tail -1)
+printf '\x55' | dd of="$scratch/damaged/ckpt-$newest.dsc" bs=1 seek=300 conv=notrunc status=none
+train --resume "$scratch/damaged" >"$scratch/damaged.log" 2>&1
+check "damaged: resumed run exits 0" test $? -eq 0
+check "damaged: says which checkpoint it skipped and why" \
+  grep -q "skipped .*ckpt-$newest.dsc: section '.*' is corrupted" "$scratch/damaged.log"
+check "damaged: same model and losses" same_run "$scratch/twice-straight" "$scratch/damaged"
+
+# A finished run given more epochs (a constant rate: the schedule does not
+# depend on the epoch count) matches a longer run.
+train --model "$mlp" --lr 0.05 --batch-size 32 --epochs 5 --out "$scratch/long" >/dev/null 2>&1
+train --model "$mlp" --lr 0.05 --batch-size 32 --epochs 3 --out "$scratch/extended" >/dev/null 2>&1
+train --resume "$scratch/extended" --epochs 5 >/dev/null 2>&1
+check "extended: 3 epochs, then --resume --epochs 5, exits 0" test $? -eq 0
+check "extended: same as 5 epochs in one go" same_run "$scratch/long" "$scratch/extended"
+
+# Real Fashion-MNIST: 1000 examples, two epochs of a small MLP.
+real=(--data-dir /usr/share/datasets/fashion-mnist --limit 1000 --model 'mlp:784-64-10'
+  --opt momentum --lr 0.05 --epochs 2)
+fmnist() { "$descent" train --quiet --threads 2 "${real[@]}" "$@"; }
+fmnist --out "$scratch/real-straight" >/dev/null 2>&1
+fmnist --checkpoint-every 4 --stop-after-steps 11 --out "$scratch/real" >/dev/null 2>&1
+check "fashion-mnist: killed" test $? -eq 137
+"$descent" train --resume "$scratch/real" --quiet >/dev/null 2>&1
+check "fashion-mnist: resumed" test $? -eq 0
+check "fashion-mnist: same model and losses" same_run "$scratch/real-straight" "$scratch/real"
+
+# A resume must be the same run.
+run=$scratch/sgd
+expect_error lr-differs 2 "--lr differs: checkpoint has 0.05, command line 0.2" \
+  train --resume "$run" --lr 0.2
+expect_error model-differs 2 "--model differs: checkpoint has dense(32), relu, dense(10), command line dense(16)" \
+  train --resume "$run" --model 'dense(16)'
+expect_error batch-differs 2 "--batch-size differs: checkpoint has 32, command line 64" \
+  train --resume "$run" --batch-size 64
+expect_error seed-differs 2 "--seed differs: checkpoint has 1, command line 2" \
+  train --resume "$run" --seed 2
+expect_error data-differs 2 "--data-dir differs" \
+  "$descent" train --quiet --resume "$run" --data-dir /usr/share/datasets/fashion-mnist
+expect_error out-differs 2 "--resume continues the run in its own folder" \
+  train --resume "$run" --out "$scratch/elsewhere"
+mkdir -p "$scratch/empty"
+expect_error no-checkpoint 1 "no checkpoint (ckpt-STEP.dsc) in" train --resume "$scratch/empty"
+expect_error existing-run 1 "or continue it with --resume" train --model "$mlp" --out "$run"
+# The same value written otherwise is the same value.
+train --resume "$run" --lr 0.050 --epochs 4 >/dev/null 2>&1
+check "--lr 0.050 agrees with 0.05" test $? -eq 0
+
+echo "$((count - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]
