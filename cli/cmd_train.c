@@ -36,7 +36,10 @@ static cli_option train_options[] = {
     {"batch-size", "N", "examples per minibatch (gd: per chunk of the full batch)", "128", 0},
     {"epochs", "N", "passes over the training set (with --resume: the total, may grow)", "10", 0},
     {"seed", "N", "seed of the initialization, the shuffling and the split", "1", 0},
-    {"threads", "N", "threads for OpenMP and the BLAS; 0 uses every core", "0", 0},
+    {"threads", "N",
+     "threads for OpenMP and the BLAS; 0 uses every core (a resumed run keeps its count: "
+     "OpenBLAS rounds differently with another)",
+     "0", 0},
     {"out", "DIR",
      "folder for metrics.csv, steps.csv, config.txt, model.bin (the model after the last epoch) "
      "and the checkpoints ckpt-STEP.dsc; must not hold another run",
@@ -222,8 +225,8 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
     snprintf(buf, cap, "%zu", c->limit);
   else if (strcmp(key, "epochs") == 0)
     snprintf(buf, cap, "%zu", c->epochs);
-  else if (strcmp(key, "threads") == 0)
-    snprintf(buf, cap, "%zu", c->threads);
+  else if (strcmp(key, "threads") == 0) /* the count in effect: 0 means this machine's cores */
+    snprintf(buf, cap, "%zu", c->threads ? c->threads : (size_t)descent_set_threads(0));
   else if (strcmp(key, "checkpoint-every") == 0)
     snprintf(buf, cap, "%llu", (unsigned long long)c->checkpoint_every);
   else if (strcmp(key, "keep") == 0)
@@ -305,6 +308,11 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
     }
     resolved_value(c, key, mine, sizeof mine);
     if (opt->given) {
+      if (strcmp(key, "threads") == 0 && strcmp(mine, theirs) != 0)
+        printf("note        --threads %s, the checkpoint's run used %s: OpenBLAS splits its "
+               "products otherwise, so the last bits will differ from a run that never "
+               "stopped\n",
+               mine, theirs);
       if (trajectory && strcmp(mine, theirs) != 0) {
         fprintf(stderr,
                 "descent train: --%s differs: checkpoint has %s, command line %s; "
