@@ -3,7 +3,7 @@
 # run that never stopped: the final model.bin and every logged loss
 # (steps.csv, one row per step; metrics.csv, one row per epoch, but the
 # timing columns) are compared byte for byte with an uninterrupted run, for
-# plain SGD, Adam with a warmed-up cosine schedule, schedule-free AdamW
+# every named optimizer and every kind of schedule, schedule-free AdamW
 # (whose evaluation at each epoch's end moves the parameters), full-batch gd,
 # a network with batch norm and dropout, kills inside an epoch and on an
 # epoch's last step, two kills in a row, a newest checkpoint that is damaged,
@@ -97,6 +97,20 @@ killed_and_resumed sf-adamw 19 --model "$deep" --opt sf_adamw --lr 0.01 --batch-
 killed_and_resumed gd 3 --model "$mlp" --opt gd --lr 0.5 --batch-size 100 --epochs 6
 killed_and_resumed nesterov-step 21 --model "$deep" --opt nesterov --lr 'step(0.05, 10)' \
   --batch-size 32 --epochs 4 --val 32
+
+# Every named optimizer and every kind of schedule, killed inside epoch 2.
+for pair in sgd:0.05 momentum:0.05 nesterov:0.05 adagrad:0.05 rmsprop:0.002 adam:0.01 \
+  adamw:0.01 amsgrad:0.01 lion:0.001 sf_sgd:0.5 sf_adamw:0.01; do
+  killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
+    --batch-size 32 --epochs 3
+done
+killed_and_resumed opt-gd 13 --model "$deep" --opt gd --lr 0.5 --batch-size 64 --epochs 16
+for schedule in 'inv(0.05, 10)' 'poly(0.05, 0.5, tau=4)' 'step(0.05, 5, gamma=0.5)' \
+  'exp(0.05, 0.97)' 'cosine(0.05, 24, min_lr=0.001)' 'linear(0.05, 24, end_factor=0.1)' \
+  'wsd(0.05, 24, decay=0.3)' 'constant(0.05, warmup=6)'; do
+  killed_and_resumed "schedule-${schedule%%(*}" 13 --model "$deep" --opt momentum \
+    --lr "$schedule" --batch-size 32 --epochs 3
+done
 
 # Two kills in a row; the second run is told only --stop-after-steps.
 common=(--model "$deep" --opt adamw --lr 0.01 --batch-size 32 --epochs 4)
