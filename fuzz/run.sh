@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx text spec model options)
+[ ${#targets[@]} -gt 0 ] || targets=(idx text spec model options checkpoint)
 command -v clang >/dev/null || { echo "fuzz/run.sh: needs clang (apt-get install clang)" >&2; exit 2; }
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDESCENT_FUZZ=ON \
   -DDESCENT_NATIVE=ON >/dev/null
