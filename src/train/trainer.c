@@ -92,6 +92,7 @@ static int make_pending(descent_trainer *t, int to_disk) {
   t->pending = o.data;
   t->pending_len = o.len;
   t->pending_disk = to_disk;
+  t->pending_step = descent_optimizer_steps(t->opt);
   t->io_seconds += now_seconds() - start;
   return DESCENT_OK;
 }
@@ -104,13 +105,13 @@ static void drop_pending(descent_trainer *t) {
 
 /* Keeps a state to roll back to (taking ownership of data); the oldest goes
    when there are `keep` of them. */
-static void push_good(descent_trainer *t, unsigned char *data, size_t len) {
+static void push_good(descent_trainer *t, unsigned char *data, size_t len, int64_t step) {
   if (t->n_good == t->cap_good) {
     free(t->good[0].data);
     memmove(t->good, t->good + 1, (size_t)(t->n_good - 1) * sizeof *t->good);
     t->n_good--;
   }
-  t->good[t->n_good++] = (saved_state){data, len, descent_optimizer_steps(t->opt)};
+  t->good[t->n_good++] = (saved_state){data, len, step};
   t->restored = 0;
 }
 
@@ -120,16 +121,15 @@ static void clear_good(descent_trainer *t) {
   t->restored = 0;
 }
 
-/* The pending state has passed the guard (or the run returns): write it, and
-   keep it as the state to roll back to. */
+/* The pending state has passed the guard (or the run has completed): write
+   it, and keep it as a state to roll back to. */
 static int commit_pending(descent_trainer *t) {
   if (!t->pending) return DESCENT_OK;
   double start = now_seconds();
   int rc = DESCENT_OK;
-  if (t->pending_disk)
-    rc = checkpoint_write(t, t->pending, t->pending_len, descent_optimizer_steps(t->opt));
+  if (t->pending_disk) rc = checkpoint_write(t, t->pending, t->pending_len, t->pending_step);
   if (!rc && rollback_enabled(t)) {
-    push_good(t, t->pending, t->pending_len);
+    push_good(t, t->pending, t->pending_len, t->pending_step);
     t->pending = NULL;
   }
   drop_pending(t);
@@ -575,7 +575,7 @@ int descent_trainer_load(descent_trainer *t, const char *path) {
   t->diverged = 0;
   if (rollback_enabled(t)) {
     clear_good(t);
-    push_good(t, data, len);
+    push_good(t, data, len, descent_optimizer_steps(t->opt));
   } else {
     free(data);
   }

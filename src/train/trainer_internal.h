@@ -53,8 +53,9 @@ struct descent_trainer {
      dropped and the one before is restored. */
   unsigned char *pending;
   size_t pending_len;
-  int pending_disk;  /* 1: write pending to the folder once verified */
-  saved_state *good; /* states to roll back to, oldest first */
+  int pending_disk;     /* 1: write pending to the folder once verified */
+  int64_t pending_step; /* the step of the pending state */
+  saved_state *good;    /* states to roll back to, oldest first */
   int n_good, cap_good;
   int restored;      /* 1: the newest good state was restored, nothing committed since */
   double io_seconds; /* time spent serializing and writing during the current step */
