@@ -617,21 +617,21 @@ int descent_problem_create(descent_objective **out, const char *spec);
 /* What is known about a problem: its minimum, where to draw it, how curved it
  * is. Pointers are owned by the objective. */
 typedef struct descent_problem_info {
-  const char *family;        /* "quad2d", ... */
-  const char *spec;          /* canonical text with every parameter */
-  size_t dim;                /* number of parameters */
-  size_t n_terms;            /* terms of a finite sum; 0 if not one */
-  int bounded;               /* 1 if f has a global minimum (f_min, minimizer) */
-  double f_min;              /* the global minimum; -INFINITY when unbounded */
-  const double *minimizer;   /* dim numbers, or NULL when unbounded */
-  size_t n_minima;           /* local minima known (all of them for 1D functions) */
-  const double *minima;      /* n_minima x dim, in increasing order of the first coordinate */
-  const double *minima_f;    /* their values */
-  double curvature_max;      /* largest Hessian eigenvalue (at the minimizer if not constant) */
-  double curvature_min;      /* smallest; negative at a saddle */
-  double escape_value;       /* saddle, plateau: escaped once f <= this; NAN otherwise */
-  const double *start;       /* dim numbers: the default start point */
-  double lo[2], hi[2];       /* a window that shows the interesting part (1D, 2D) */
+  const char *family;      /* "quad2d", ... */
+  const char *spec;        /* canonical text with every parameter */
+  size_t dim;              /* number of parameters */
+  size_t n_terms;          /* terms of a finite sum; 0 if not one */
+  int bounded;             /* 1 if f has a global minimum (f_min, minimizer) */
+  double f_min;            /* the global minimum; -INFINITY when unbounded */
+  const double *minimizer; /* dim numbers, or NULL when unbounded */
+  size_t n_minima;         /* local minima known (all of them for 1D functions) */
+  const double *minima;    /* n_minima x dim, in increasing order of the first coordinate */
+  const double *minima_f;  /* their values */
+  double curvature_max;    /* largest Hessian eigenvalue (at the minimizer if not constant) */
+  double curvature_min;    /* smallest; negative at a saddle */
+  double escape_value;     /* saddle, plateau: escaped once f <= this; NAN otherwise */
+  const double *start;     /* dim numbers: the default start point */
+  double lo[2], hi[2];     /* a window that shows the interesting part (1D, 2D) */
 } descent_problem_info;
 
 /* NULL when obj was not made by descent_problem_create. */
@@ -676,15 +676,15 @@ void descent_run_options_default(descent_run_options *o);
 /* What happened. f is always the whole objective's value, even when the
  * steps use batches. */
 typedef struct descent_trace {
-  size_t dim;          /* parameters */
-  int64_t steps;       /* updates taken; values holds steps + 1 numbers */
-  double *values;      /* f(theta_t), t = 0 .. steps */
-  double *params;      /* (steps + 1) x dim iterates when recorded, else NULL */
-  double f_min;        /* the minimum used for eps (NAN if none) */
-  int diverged;        /* 1: stopped because the run blew up, at t = steps */
-  int64_t reached_at;  /* first t where eps was reached; -1 if never */
-  int64_t escaped_at;  /* first t with f <= escape_below; -1 if never */
-  size_t cap;          /* allocated iterates */
+  size_t dim;         /* parameters */
+  int64_t steps;      /* updates taken; values holds steps + 1 numbers */
+  double *values;     /* f(theta_t), t = 0 .. steps */
+  double *params;     /* (steps + 1) x dim iterates when recorded, else NULL */
+  double f_min;       /* the minimum used for eps (NAN if none) */
+  int diverged;       /* 1: stopped because the run blew up, at t = steps */
+  int64_t reached_at; /* first t where eps was reached; -1 if never */
+  int64_t escaped_at; /* first t with f <= escape_below; -1 if never */
+  size_t cap;         /* allocated iterates */
 } descent_trace;
 
 /* Sets obj->params to start (NULL: leave them), then alternates gradient and
@@ -764,16 +764,16 @@ typedef enum descent_diverge_policy {
 /* What a trainer reports after every batch (and every chunk of a full-batch
  * gradient). */
 typedef struct descent_step_report {
-  int64_t step;        /* updates taken so far, this one included */
-  int64_t epoch;       /* the epoch in progress, counted from 1 */
-  size_t batch;        /* batches (full batch: chunks) of the epoch done */
-  size_t batches;      /* batches (chunks) in an epoch */
-  size_t samples;      /* examples seen in the epoch */
-  double loss;         /* this batch's (chunk's) mean loss; full batch: the whole set's
-                          once stepped */
-  double epoch_loss;   /* mean loss over the epoch's examples so far */
-  double lr;           /* the rate of this update */
-  int stepped;         /* 1 after an update; 0 after a chunk of a full-batch gradient */
+  int64_t step;      /* updates taken so far, this one included */
+  int64_t epoch;     /* the epoch in progress, counted from 1 */
+  size_t batch;      /* batches (full batch: chunks) of the epoch done */
+  size_t batches;    /* batches (chunks) in an epoch */
+  size_t samples;    /* examples seen in the epoch */
+  double loss;       /* this batch's (chunk's) mean loss; full batch: the whole set's
+                        once stepped */
+  double epoch_loss; /* mean loss over the epoch's examples so far */
+  double lr;         /* the rate of this update */
+  int stepped;       /* 1 after an update; 0 after a chunk of a full-batch gradient */
 } descent_step_report;
 
 /* What a trainer reports when an epoch's batches are all done, before it
@@ -807,24 +807,24 @@ typedef struct descent_divergence {
 /* How a trainer runs; descent_trainer_options_default fills in the defaults
  * given after each field. Strings are copied. */
 typedef struct descent_trainer_options {
-  size_t batch_size;        /* examples per minibatch; full batch: per chunk (128) */
-  uint64_t seed;            /* seeds the shuffling (1) */
+  size_t batch_size;                    /* examples per minibatch; full batch: per chunk (128) */
+  uint64_t seed;                        /* seeds the shuffling (1) */
   const descent_preprocess *preprocess; /* the inputs' preprocessing, saved in checkpoints
                                            (not copied: keep it alive); NULL: none (NULL) */
-  const char *config;          /* text saved in checkpoints (the resolved command line, for
-                                  example) (NULL: empty) */
-  const char *checkpoint_dir;  /* folder for ckpt-STEP.dsc; must exist; NULL: no files (NULL) */
-  int64_t checkpoint_every;    /* a checkpoint every this many updates; 0: none (0) */
-  int checkpoint_epochs;       /* 1: a checkpoint at the end of every epoch (1) */
-  int keep;                    /* checkpoints kept in the folder, newest first, >= 1 (3) */
-  double max_loss;             /* the guard's bound on a batch loss; NAN: max_loss_factor
-                                  times the run's first loss, at least max_loss_factor;
-                                  INFINITY: no bound (NAN) */
-  double max_loss_factor;      /* see max_loss, > 1 (100) */
+  const char *config;                   /* text saved in checkpoints (the resolved command line, for
+                                           example) (NULL: empty) */
+  const char *checkpoint_dir; /* folder for ckpt-STEP.dsc; must exist; NULL: no files (NULL) */
+  int64_t checkpoint_every;   /* a checkpoint every this many updates; 0: none (0) */
+  int checkpoint_epochs;      /* 1: a checkpoint at the end of every epoch (1) */
+  int keep;                   /* checkpoints kept in the folder, newest first, >= 1 (3) */
+  double max_loss;            /* the guard's bound on a batch loss; NAN: max_loss_factor
+                                 times the run's first loss, at least max_loss_factor;
+                                 INFINITY: no bound (NAN) */
+  double max_loss_factor;     /* see max_loss, > 1 (100) */
   descent_diverge_policy on_diverge; /* (DESCENT_DIVERGE_STOP) */
-  double rollback_factor;      /* the rate is multiplied by this at each rollback, in (0, 1)
-                                  (0.1) */
-  int max_rollbacks;           /* rollbacks before the run stops, >= 1 (3) */
+  double rollback_factor;            /* the rate is multiplied by this at each rollback, in (0, 1)
+                                        (0.1) */
+  int max_rollbacks;                 /* rollbacks before the run stops, >= 1 (3) */
   /* Called after every batch; NULL: none. */
   void (*on_step)(void *user, const descent_step_report *r);
   /* Called at every epoch's end; parameters may be moved to the evaluation
@@ -882,16 +882,16 @@ int descent_trainer_load(descent_trainer *t, const char *path);
  * descent_trainer_load, except the fit. Free with
  * descent_checkpoint_info_free. */
 typedef struct descent_checkpoint_info {
-  int64_t step;                  /* updates taken */
-  int64_t epoch;                 /* epochs completed */
-  size_t batch;                  /* batches of the next epoch already taken */
-  size_t batches;                /* batches per epoch (1 for a full-batch run) */
-  unsigned width;                /* bytes per number: 4 (float build) or 8 (double) */
-  char *spec;                    /* the model spec */
-  descent_shape input;           /* the input shape */
-  descent_loss_kind loss;        /* the loss */
-  char *config;                  /* the configuration text */
-  descent_preprocess preprocess; /* the fitted preprocessing */
+  int64_t step;                   /* updates taken */
+  int64_t epoch;                  /* epochs completed */
+  size_t batch;                   /* batches of the next epoch already taken */
+  size_t batches;                 /* batches per epoch (1 for a full-batch run) */
+  unsigned width;                 /* bytes per number: 4 (float build) or 8 (double) */
+  char *spec;                     /* the model spec */
+  descent_shape input;            /* the input shape */
+  descent_loss_kind loss;         /* the loss */
+  char *config;                   /* the configuration text */
+  descent_preprocess preprocess;  /* the fitted preprocessing */
   unsigned char *optimizer_state; /* the optimizer's blob, for descent_optimizer_load_state */
   size_t optimizer_state_size;
 } descent_checkpoint_info;

@@ -129,7 +129,7 @@ extern const lab_demo lab_demo_conditioning, lab_demo_momentum;    /* demo_valle
 extern const lab_demo lab_demo_per_direction;                      /* demo_direction.c */
 extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
-extern const lab_demo lab_demo_batchnorm;                           /* demo_batchnorm.c */
+extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 

@@ -294,7 +294,6 @@ static const model_section *find(const model_section *s, size_t count, const cha
   return found;
 }
 
-
 static int read_net_header(const model_section *s, const char *name, net_header *h) {
   bytes_in in = {s->payload, s->len, 0, 0};
   uint32_t spec_len = in_u32(&in);
@@ -453,7 +452,7 @@ int model_read_net_header(const model_section *s, const char *name, net_header *
   return read_net_header(s, name, h);
 }
 
-int model_read_preprocess(const model_section *s, const char *name, unsigned width,
-                          size_t features, descent_preprocess *pp) {
+int model_read_preprocess(const model_section *s, const char *name, unsigned width, size_t features,
+                          descent_preprocess *pp) {
   return read_preprocess(s, name, width, features, pp);
 }

@@ -90,8 +90,8 @@ int model_read_net_header(const model_section *s, const char *name, net_header *
 
 /* A PREP section for a network of `features` inputs, into pp (allocated after
    the section's length is checked; free with descent_preprocess_free). */
-int model_read_preprocess(const model_section *s, const char *name, unsigned width,
-                          size_t features, descent_preprocess *pp);
+int model_read_preprocess(const model_section *s, const char *name, unsigned width, size_t features,
+                          descent_preprocess *pp);
 
 /* Builds the network and preprocessing from a checked file's sections. */
 int model_read(const model_section *sections, size_t count, const char *name, size_t max_batch,

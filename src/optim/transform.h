@@ -70,11 +70,11 @@ typedef struct transform_def {
 
 struct transform {
   const transform_def *def;
-  double hp[SPEC_MAX_ARGS];                 /* hyperparameters in def->params order */
-  descent_schedule *schedule;               /* the rate, for has_schedule transforms */
+  double hp[SPEC_MAX_ARGS];   /* hyperparameters in def->params order */
+  descent_schedule *schedule; /* the rate, for has_schedule transforms */
   double rate_scale; /* has_schedule transforms: the rate is the schedule's value times this
                         (1 unless descent_optimizer_set_lr_scale changed it) */
-  int n_slots;                              /* slots in use */
+  int n_slots;       /* slots in use */
   double scalar[TRANSFORM_MAX_SCALARS];     /* per-step values set by begin/finish */
   double persist[TRANSFORM_MAX_PERSIST];    /* values that carry over; saved with the state */
   descent_real *slots[TRANSFORM_MAX_SLOTS]; /* state vectors (owned by the optimizer) */
