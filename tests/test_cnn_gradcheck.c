@@ -177,6 +177,9 @@ int main(void) {
   check_net("conv(4, 3, stride=2, pad=1), tanh, dense(3)");
   check_net("conv(2, 5, pad=2, bias=0), sigmoid, conv(3, 2, stride=2), dense(3)");
   check_net("conv(3, 4, stride=3, pad=2), dense(3)");
+  /* The second convolution takes the direct kernel both ways (stride 1, 8
+     channels in and out, 128 column rows). */
+  check_net("conv(8, 3, pad=1), tanh, conv(8, 4, pad=2), tanh, dense(3)");
   /* Pooling, overlapping windows and padding included. */
   check_net("conv(3, 3, pad=1), maxpool(2), dense(3)");
   check_net("conv(3, 3, pad=1), maxpool(3, stride=2, pad=1), dense(3)");

@@ -5,6 +5,7 @@
  * masks and RNG, and every refusal of the new layers' specs.
  */
 #include "check.h"
+#include "nn/conv_direct.h"
 #include "nn/network_internal.h"
 
 #include <stdlib.h>
@@ -55,6 +56,46 @@ static void check_conv_against_reference(const char *spec, size_t c, size_t h, s
   printf("%-40s against the direct loops: worst error %.2e\n", spec, worst);
   CHECK_MSG(worst < 1e-5, "%s: error %.3g", spec, worst);
   free(x), free(want);
+  descent_net_free(net);
+}
+
+/* The direct kernel (stride 1, channels in blocks of 8) against im2col +
+   GEMM on the same layer and data: output, input gradient and parameter
+   gradient, for the shapes that take the direct path in one or both
+   directions. */
+static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size_t w) {
+  descent_shape in = {3, {c, h, w}};
+  descent_net *net = NULL;
+  size_t n = 11;
+  CHECK_OK(descent_net_create(&net, spec, &in, DESCENT_LOSS_MSE, n, 5));
+  if (!net) return;
+  layer *l = &net->layers[0];
+  descent_objective *obj = descent_net_objective(net);
+  descent_rng rng;
+  descent_rng_seed(&rng, 6);
+  size_t nx = n * l->in_size, ny = n * l->out_size, np = obj->n_params;
+  descent_real *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+  descent_real *y[2], *dx[2], *dp[2];
+  for (size_t i = 0; i < nx; i++) x[i] = (descent_real)descent_rng_normal(&rng);
+  for (size_t i = 0; i < ny; i++) dy[i] = (descent_real)descent_rng_normal(&rng);
+  for (int d = 0; d < 2; d++) {
+    conv_direct_enabled = d;
+    y[d] = malloc(ny * sizeof *y[d]), dx[d] = malloc(nx * sizeof *dx[d]);
+    dp[d] = malloc(np * sizeof *dp[d]);
+    l->ops->forward(l, obj->params, x, y[d], n, 1);
+    l->ops->backward(l, obj->params, x, y[d], dy, dx[d], dp[d], n);
+  }
+  conv_direct_enabled = 1;
+  double worst[3] = {0, 0, 0};
+  for (size_t i = 0; i < ny; i++) worst[0] = fmax(worst[0], fabs(y[0][i] - y[1][i]));
+  for (size_t i = 0; i < nx; i++) worst[1] = fmax(worst[1], fabs(dx[0][i] - dx[1][i]));
+  for (size_t i = 0; i < np; i++)
+    worst[2] = fmax(worst[2], fabs(dp[0][i] - dp[1][i]) / (1 + fabs(dp[0][i])));
+  printf("%-32s on %zux%zux%zu: direct vs GEMM, largest difference y %.1e dx %.1e grad %.1e\n",
+         spec, c, h, w, worst[0], worst[1], worst[2]);
+  CHECK_MSG(worst[0] < 1e-4 && worst[1] < 1e-4 && worst[2] < 1e-5, "%s: the paths differ", spec);
+  for (int d = 0; d < 2; d++) free(y[d]), free(dx[d]), free(dp[d]);
+  free(x), free(dy);
   descent_net_free(net);
 }
 
@@ -262,6 +303,13 @@ int main(void) {
   check_conv_against_reference("conv(5, 5, pad=2)", 2, 7, 7, 5, 5, 1, 2, 1);
   check_conv_against_reference("conv(3, 3, stride=2, pad=1, bias=0)", 4, 9, 10, 3, 3, 2, 1, 0);
   check_conv_against_reference("conv(2, 4, stride=3, pad=2)", 1, 11, 9, 2, 4, 3, 2, 1);
+  /* The direct kernel: rows of one vector and of two, 1 to 3 rows per tile. */
+  check_conv_against_reference("conv(16, 3, pad=1)", 16, 9, 7, 16, 3, 1, 1, 1);
+  check_conv_against_reference("conv(24, 5, pad=2, bias=0)", 8, 5, 20, 24, 5, 1, 2, 0);
+  check_direct_against_gemm("conv(64, 5, pad=2)", 32, 14, 14); /* fmnist_2c2d's second */
+  check_direct_against_gemm("conv(8, 3)", 16, 10, 19);
+  check_direct_against_gemm("conv(16, 5, pad=4)", 8, 4, 6);
+  check_direct_against_gemm("conv(16, 4, pad=1, bias=0)", 24, 8, 33);
   check_maxpool_paths("maxpool(2)", 3, 28, 28); /* rows of 14: one stage */
   check_maxpool_paths("maxpool(2)", 3, 20, 18); /* rows of 9: overlapping blocks */
   check_maxpool_paths("maxpool(2)", 4, 14, 14); /* rows of 7: two stages */

@@ -11,6 +11,12 @@
  * last column holding the bias, so the forward GEMM adds it and the weight
  * gradient's GEMM sums dY over the positions into the bias gradient (a
  * separate loop over the outputs cost 30% of the first layer's backward).
+ * Stride-1 layers with output channels in blocks of 8 (and at least 100
+ * column rows) skip im2col for the forward pass, and those with input
+ * channels in blocks of 8 for the input gradient (a stride-1 correlation of
+ * dY, padded by k-1-pad, with the kernels flipped): conv_direct.c computes
+ * them straight from the padded planes, 22% and 30% faster than im2col +
+ * GEMM on fmnist_2c2d's second layer. The weight gradient stays a GEMM.
  * Examples are handed to threads in groups of CONV_GROUP, each thread with
  * its own slice. The BLAS is always called from inside the parallel region,
  * even for a single group, so it always runs single-threaded: OpenBLAS
@@ -25,6 +31,7 @@
  * examples in order, and the partials are summed in group order, so the
  * result does not depend on the number of threads.
  */
+#include "conv_direct.h"
 #include "layer.h"
 
 #include <omp.h>
@@ -51,9 +58,11 @@ typedef struct conv_geometry {
   size_t c, h, w;   /* input channels and size */
   size_t o, ho, wo; /* output channels and size */
   size_t k, s, pad;
-  size_t p;  /* output positions per example, ho * wo */
-  size_t kc; /* rows of the columns, c * k * k */
-  size_t kb; /* kc, plus the row of ones when there is a bias */
+  size_t p;                  /* output positions per example, ho * wo */
+  size_t kc;                 /* rows of the columns, c * k * k */
+  size_t kb;                 /* kc, plus the row of ones when there is a bias */
+  int direct_fwd, direct_dx; /* conv_direct serves the forward pass, the input gradient */
+  size_t q;                  /* padding of dY for the direct input gradient, k - 1 - pad */
 } conv_geometry;
 
 static void conv_geometry_of(const layer *l, conv_geometry *g) {
@@ -65,6 +74,12 @@ static void conv_geometry_of(const layer *l, conv_geometry *g) {
   g->p = g->ho * g->wo;
   g->kc = g->c * g->k * g->k;
   g->kb = g->kc + (l->bias ? 1 : 0);
+  int direct = conv_direct_available() && g->s == 1;
+  /* With few input rows (kc, as the first layer's 25) the kernel's setup per
+     tile outweighs its loop, and the GEMM wins. */
+  g->direct_fwd = direct && g->o % CONV_DIRECT_BLOCK == 0 && g->kc >= 100;
+  g->direct_dx = direct && g->c % CONV_DIRECT_BLOCK == 0 && g->pad < g->k;
+  g->q = g->pad < g->k ? g->k - 1 - g->pad : 0;
 }
 
 /* Reals per work slot: one example's columns and its padded input, each
@@ -73,12 +88,25 @@ static size_t round16(size_t n) {
   return (n + 15) / 16 * 16;
 }
 
+/* The padded input, with the direct kernel's slack after it. */
 static size_t padded_reals(const conv_geometry *g) {
-  return round16(g->c * (g->h + 2 * g->pad) * (g->w + 2 * g->pad));
+  return round16(g->c * (g->h + 2 * g->pad) * (g->w + 2 * g->pad) + CONV_DIRECT_SLACK);
+}
+
+/* The columns' space; it also takes W^T dY, or dY padded by q. */
+static size_t cols_reals(const conv_geometry *g) {
+  size_t dy = g->o * (g->ho + 2 * g->q) * (g->wo + 2 * g->q) + CONV_DIRECT_SLACK;
+  return round16(g->kb * g->p > dy ? g->kb * g->p : dy);
 }
 
 static size_t slot_reals(const conv_geometry *g) {
-  return round16(g->kb * g->p) + padded_reals(g);
+  return cols_reals(g) + padded_reals(g);
+}
+
+/* The weights as the direct kernel reads them, for the forward pass and for
+   the input gradient, and room to flip them. */
+static size_t direct_weights_reals(const conv_geometry *g) {
+  return 3 * round16(g->o * g->kc);
 }
 
 /* W with the bias as its last column, out x kb, shared by the threads. */
@@ -128,7 +156,7 @@ static int conv_setup(layer *l) {
   l->out_size = act;
   l->n_params = weights + (l->bias ? g.o : 0);
   size_t groups = (l->max_batch + CONV_GROUP - 1) / CONV_GROUP;
-  size_t total = work + groups * partial_reals(&g) + wext_reals(&g);
+  size_t total = work + groups * partial_reals(&g) + wext_reals(&g) + direct_weights_reals(&g);
   if (!descent_mul_ok(total, sizeof(descent_real), &l->work_bytes))
     return descent_fail(DESCENT_ERANGE, "model spec: %s is too large", l->name);
   return DESCENT_OK;
@@ -159,18 +187,23 @@ static void conv_init(layer *l, descent_real *params, const layer *next, descent
 
 /* The input with its zero padding made explicit, one example: c planes of
    (h + 2 pad) x (w + 2 pad). With it im2col and col2im need no bounds tests. */
-static void pad_input(const conv_geometry *g, const descent_real *x, descent_real *padded) {
-  size_t hp = g->h + 2 * g->pad, wp = g->w + 2 * g->pad;
-  for (size_t c = 0; c < g->c; c++) {
+static void pad_planes(const descent_real *x, size_t planes, size_t h, size_t w, size_t pad,
+                       descent_real *padded) {
+  size_t hp = h + 2 * pad, wp = w + 2 * pad;
+  for (size_t c = 0; c < planes; c++) {
     descent_real *plane = padded + c * hp * wp;
-    memset(plane, 0, g->pad * wp * sizeof *plane);
-    for (size_t i = 0; i < g->h; i++) {
-      descent_real *row = plane + (i + g->pad) * wp;
-      for (size_t j = 0; j < g->pad; j++) row[j] = row[g->pad + g->w + j] = 0;
-      memcpy(row + g->pad, x + (c * g->h + i) * g->w, g->w * sizeof *row);
+    memset(plane, 0, pad * wp * sizeof *plane);
+    for (size_t i = 0; i < h; i++) {
+      descent_real *row = plane + (i + pad) * wp;
+      for (size_t j = 0; j < pad; j++) row[j] = row[pad + w + j] = 0;
+      memcpy(row + pad, x + (c * h + i) * w, w * sizeof *row);
     }
-    memset(plane + (g->h + g->pad) * wp, 0, g->pad * wp * sizeof *plane);
+    memset(plane + (h + pad) * wp, 0, pad * wp * sizeof *plane);
   }
+}
+
+static void pad_input(const conv_geometry *g, const descent_real *x, descent_real *padded) {
+  pad_planes(x, g->c, g->h, g->w, g->pad, padded);
 }
 
 /* Copies n reals. The rows of a small image are short (14 for a 5x5 kernel
@@ -250,10 +283,12 @@ static int conv_threads(const layer *l) {
    themselves when there is no bias). */
 static const descent_real *conv_layout(const layer *l, const conv_geometry *g,
                                        const descent_real *params, size_t groups,
-                                       descent_real **partials, descent_real **slots) {
+                                       descent_real **partials, descent_real **slots,
+                                       descent_real **direct) {
   *partials = l->work;
   descent_real *wext = *partials + groups * partial_reals(g);
-  *slots = wext + wext_reals(g);
+  *direct = wext + wext_reals(g);
+  *slots = *direct + direct_weights_reals(g);
   if (!l->bias) return params;
   const descent_real *bias = params + g->o * g->kc;
   for (size_t o = 0; o < g->o; o++) {
@@ -272,17 +307,46 @@ static void columns(const conv_geometry *g, const descent_real *x, descent_real 
     for (size_t p = 0; p < g->p; p++) cols[g->kc * g->p + p] = 1;
 }
 
+/* The direct kernel's weights: W for the forward pass; for the input
+   gradient, W with its two channel axes swapped and both kernel axes
+   flipped (scratch: o x c x k x k reals). */
+static void direct_weights(const conv_geometry *g, const descent_real *w, descent_real *fwd,
+                           descent_real *bwd, descent_real *scratch) {
+  size_t k = g->k, kk = k * k;
+  if (fwd) conv_direct_pack(w, g->o, g->c, k, fwd);
+  if (!bwd) return;
+  for (size_t o = 0; o < g->o; o++)
+    for (size_t c = 0; c < g->c; c++)
+      for (size_t a = 0; a < k; a++)
+        for (size_t b = 0; b < k; b++)
+          scratch[((c * g->o + o) * k + (k - 1 - a)) * k + (k - 1 - b)] =
+              w[(o * g->c + c) * kk + a * k + b];
+  conv_direct_pack(scratch, g->c, g->o, k, bwd);
+}
+
 static void conv_forward(layer *l, const descent_real *params, const descent_real *x,
                          descent_real *y, size_t n, int train) {
   conv_geometry g;
   conv_geometry_of(l, &g);
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
-  descent_real *partials, *slots;
-  const descent_real *w = conv_layout(l, &g, params, groups, &partials, &slots);
+  descent_real *partials, *slots, *direct;
+  const descent_real *w = conv_layout(l, &g, params, groups, &partials, &slots, &direct);
+  if (g.direct_fwd) {
+    direct_weights(&g, params, direct, NULL, NULL);
+    const descent_real *bias = l->bias ? params + g.o * g.kc : NULL;
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
+    for (size_t e = 0; e < n; e++) {
+      descent_real *padded = slots + (size_t)omp_get_thread_num() * slot_reals(&g) + cols_reals(&g);
+      pad_input(&g, x + e * l->in_size, padded);
+      conv_direct(padded, g.c, g.h + 2 * g.pad, g.w + 2 * g.pad, direct, g.o, bias, g.k, g.ho, g.wo,
+                  y + e * l->out_size);
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) num_threads(conv_threads(l))
   for (size_t gi = 0; gi < groups; gi++) {
     descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
-    descent_real *padded = cols + round16(g.kb * g.p);
+    descent_real *padded = cols + cols_reals(&g);
     size_t e1 = (gi + 1) * CONV_GROUP < n ? (gi + 1) * CONV_GROUP : n;
     for (size_t e = gi * CONV_GROUP; e < e1; e++) {
       columns(&g, x + e * l->in_size, padded, cols);
@@ -297,12 +361,14 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
   conv_geometry g;
   conv_geometry_of(l, &g);
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(&g);
-  descent_real *partials, *slots;
-  conv_layout(l, &g, params, groups, &partials, &slots);
+  descent_real *partials, *slots, *direct;
+  conv_layout(l, &g, params, groups, &partials, &slots, &direct);
+  descent_real *flipped = direct + round16(g.o * g.kc);
+  if (dx && g.direct_dx) direct_weights(&g, params, NULL, flipped, flipped + round16(g.o * g.kc));
 #pragma omp parallel for schedule(static) num_threads(conv_threads(l))
   for (size_t gi = 0; gi < groups; gi++) {
     descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
-    descent_real *padded = cols + round16(g.kb * g.p);
+    descent_real *padded = cols + cols_reals(&g);
     descent_real *dwt = partials + gi * stride;
     size_t e0 = gi * CONV_GROUP, e1 = e0 + CONV_GROUP < n ? e0 + CONV_GROUP : n;
     for (size_t e = e0; e < e1; e++) {
@@ -310,7 +376,13 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
       columns(&g, x + e * l->in_size, padded, cols);
       /* [dW | db]^T += columns dY^T, examples of the group in order. */
       descent_gemm(0, 1, g.kb, g.o, g.p, 1, cols, g.p, dye, g.p, e > e0 ? 1 : 0, dwt, g.o);
-      if (dx) {
+      if (dx && g.direct_dx) {
+        /* dX = dY, padded by k - 1 - pad, correlated with the flipped kernels;
+           the columns' space takes the padded dY. */
+        size_t hq = g.ho + 2 * g.q, wq = g.wo + 2 * g.q;
+        pad_planes(dye, g.o, g.ho, g.wo, g.q, cols);
+        conv_direct(cols, g.o, hq, wq, flipped, g.c, NULL, g.k, g.h, g.w, dx + e * l->in_size);
+      } else if (dx) {
         /* The columns are no longer needed: their space takes W^T dY. */
         descent_gemm(1, 0, g.kc, g.p, g.o, 1, params, g.kc, dye, g.p, 0, cols, g.p);
         memset(padded, 0, padded_reals(&g) * sizeof *padded);
