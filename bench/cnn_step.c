@@ -1,0 +1,137 @@
+/*
+ * cnn_step.c - times single training steps of fmnist_2c2d in descent: the
+ * same work as `descent train --model cnn:fmnist_2c2d --opt sgd --lr 0.01`
+ * (forward, backward, SGD update on Fashion-MNIST minibatches of 128), each
+ * step timed by itself. bench/cnn.sh builds and runs it beside
+ * bench/torch_cnn.py, which times its steps the same way: the fastest step is
+ * what the program does when nothing else disturbs it, a figure that
+ * survives a machine shared with other work better than a mean does.
+ *
+ * With --layers it then times each layer's forward and backward pass by
+ * itself on the last batch (fastest of STEPS), the counterpart of
+ * bench/torch_cnn.py --layers.
+ *
+ * usage: cnn_step THREADS STEPS [--layers] [DATA_DIR]
+ * Prints: descent-steps threads=T steps=S best_ms=B median_ms=M
+ *         descent-layer NAME fwd_ms=F bwd_ms=B     (with --layers)
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+
+#include "nn/network_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int compare(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void fail(const char *what) {
+  fprintf(stderr, "cnn_step: %s: %s\n", what, descent_last_error());
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: cnn_step THREADS STEPS [--layers] [DATA_DIR]\n");
+    return 2;
+  }
+  int threads = atoi(argv[1]), steps = atoi(argv[2]), warmup = 10, layers = 0;
+  if (threads < 1 || steps < 1) {
+    fprintf(stderr, "cnn_step: THREADS and STEPS must be positive integers\n");
+    return 2;
+  }
+  const char *dir = NULL;
+  for (int i = 3; i < argc; i++) {
+    if (strcmp(argv[i], "--layers") == 0)
+      layers = 1;
+    else
+      dir = argv[i];
+  }
+  descent_set_threads(threads);
+  int rc = 1;
+  descent_dataset train = {0}, test = {0};
+  descent_preprocess pp = {0};
+  descent_net *net = NULL;
+  descent_optimizer *opt = NULL;
+  descent_batcher batcher = {0};
+  double *times = NULL;
+  if (descent_fashion_mnist_load(dir, &train, &test)) {
+    fail("data");
+    goto done;
+  }
+  if (descent_preprocess_fit(&pp, DESCENT_PREPROCESS_STANDARDIZE, &train, 1e-3) ||
+      descent_preprocess_apply(&pp, &train)) {
+    fail("preprocess");
+    goto done;
+  }
+  if (descent_net_create(&net, "cnn:fmnist_2c2d", &train.shape, DESCENT_LOSS_SOFTMAX_XENT, 128,
+                         1)) {
+    fail("network");
+    goto done;
+  }
+  descent_objective *obj = descent_net_objective(net);
+  if (descent_optimizer_create(&opt, "sgd", "0.01", obj->n_params)) {
+    fail("optimizer");
+    goto done;
+  }
+  if (descent_batcher_init(&batcher, &train, 128, 1, 7)) {
+    fail("batcher");
+    goto done;
+  }
+  times = calloc((size_t)steps, sizeof *times);
+  if (!times) {
+    fprintf(stderr, "cnn_step: out of memory\n");
+    goto done;
+  }
+  descent_batch batch;
+  for (int s = 0; s < warmup + steps; s++) {
+    if (!descent_batcher_next(&batcher, &batch)) descent_batcher_next(&batcher, &batch);
+    double loss, t0 = now();
+    if (descent_objective_value_and_grad(obj, &batch, &loss) || descent_optimizer_step(opt, obj)) {
+      fail("step");
+      goto done;
+    }
+    if (s >= warmup) times[s - warmup] = now() - t0;
+  }
+  qsort(times, (size_t)steps, sizeof *times, compare);
+  printf("descent-steps threads=%d steps=%d best_ms=%.2f median_ms=%.2f\n", threads, steps,
+         1e3 * times[0], 1e3 * times[steps / 2]);
+  /* Each layer alone, on the activations of the last batch. */
+  for (size_t i = 0; layers && i < net->n_layers; i++) {
+    layer *l = &net->layers[i];
+    const descent_real *in = i ? net->acts[i - 1] : batch.x, *p = obj->params + l->param_offset;
+    double fwd = 1e9, bwd = 1e9;
+    for (int s = 0; s < steps; s++) {
+      double t0 = now();
+      l->ops->forward(l, (descent_real *)p, in, net->acts[i], batch.n, 1);
+      double t1 = now();
+      /* Any output gradient will do for timing; the first layer skips dx,
+         as in training. */
+      l->ops->backward(l, p, in, net->acts[i], net->grad_a, i ? net->grad_b : NULL,
+                       obj->grad + l->param_offset, batch.n);
+      double t2 = now();
+      fwd = t1 - t0 < fwd ? t1 - t0 : fwd;
+      bwd = t2 - t1 < bwd ? t2 - t1 : bwd;
+    }
+    printf("descent-layer %s fwd_ms=%.2f bwd_ms=%.2f\n", l->name, 1e3 * fwd, 1e3 * bwd);
+  }
+  rc = 0;
+done:
+  free(times);
+  descent_batcher_free(&batcher);
+  descent_optimizer_free(opt);
+  descent_net_free(net);
+  descent_preprocess_free(&pp);
+  descent_dataset_free(&train);
+  descent_dataset_free(&test);
+  return rc;
+}

@@ -1,0 +1,292 @@
+# shellcheck shell=bash
+# bench/lib.sh - what bench/mlp.sh and bench/cnn.sh share: building descent,
+# the Python with PyTorch, the fp32 peak, the watch over other load, the
+# repeated runs and the ratio table. See bench/README.md.
+#
+# Sourced by a benchmark script after it has set
+#   bench_name   its name, the prefix of every message (e.g. cnn.sh)
+# and before it parses its options. Sourcing only defines functions and a few
+# paths (here, self, repo) and changes into the repository; bench_setup does
+# the work, once the script has set
+#   repeats, epochs, limit, build, threads_list, max_wait  (its options)
+# and defined
+#   run_descent T          prints the samples/s of one descent run, or NA
+#   run_torch T POLICY     the same for torch ("" or PASSIVE wait policy)
+# and, if it wants one, the hook
+#   after_descent_run T    called after each descent run (cnn.sh: step timer)
+# Afterwards these are set: tmp (a temporary directory, removed on exit),
+# descent, extra_args, torch_version, maxt, peak_core, peak_all, vbits, hz.
+#
+# Variables set by the calling script, or here for it:
+# shellcheck disable=SC2154,SC2034
+# shellcheck source-path=SCRIPTDIR
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+self=$here/$(basename "${BASH_SOURCE[1]}")
+repo=$(cd "$here/.." && pwd)
+cd "$repo" || exit 1
+
+# Medians of the runs per thread count, filled by run_all.
+declare -A med_d=() med_t=() med_tp=()
+
+# Prints the calling script's header comment (from line 2 to the last comment
+# line before the first line that is not a comment, or a shellcheck
+# directive).
+usage() {
+    awk 'NR == 1 { next } !/^#/ || /^# shellcheck/ { exit } { print }' "$self" |
+        sed 's/^# \{0,1\}//'
+}
+die() { printf '%s: %s\n' "$bench_name" "$*" >&2; exit 1; }
+warn() { printf '%s: WARNING: %s\n' "$bench_name" "$*" >&2; }
+
+# Checks the options every script has.
+check_options() {
+    [[ $repeats =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer"
+    [[ $epochs =~ ^[1-9][0-9]*$ ]] || die "--epochs must be a positive integer"
+    [[ $limit =~ ^(0|[1-9][0-9]*)$ ]] || die "--limit must be a whole number"
+    # The torch scripts time nothing in their first 20 batches of 128.
+    local batches=$(((limit + 127) / 128)) t
+    [ "$limit" -eq 0 ] || [ $((batches * epochs)) -gt 20 ] ||
+        die "--limit $limit: torch's 20 warm-up batches would be all of the run"
+    [[ $max_wait =~ ^[0-9]+$ ]] || die "--max-wait must be a number of seconds"
+    for t in $threads_list; do
+        [[ $t =~ ^[1-9][0-9]*$ ]] || die "--threads: bad thread count '$t'"
+    done
+}
+
+# --- Setup -----------------------------------------------------------------------
+bench_setup() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/descent-bench.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+
+    # Oversubscription check, machine side.
+    local ncores t btype
+    ncores=$(nproc)
+    for t in $threads_list; do
+        if [ "$t" -gt "$ncores" ]; then
+            warn "$t threads > $ncores usable cores: oversubscribed," \
+                "numbers for $t threads are meaningless"
+        fi
+    done
+
+    # descent: DESCENT_BIN, or the build directory, configured and built.
+    if [ -n "${DESCENT_BIN:-}" ]; then
+        descent=$DESCENT_BIN
+    else
+        if [ ! -f "$build/CMakeCache.txt" ]; then
+            cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
+        fi
+        cmake --build "$build" -j "$ncores" >&2
+        btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
+        if [ "$btype" != Release ]; then
+            warn "$build is a '$btype' build, not Release"
+        fi
+        descent=$build/descent
+    fi
+    [ -x "$descent" ] || die "descent program not found: $descent"
+    extra_args=()
+    read -ra extra_args <<<"${DESCENT_TRAIN_ARGS:-}"
+
+    # PyTorch.
+    # shellcheck source=venv.sh
+    source "$repo/bench/venv.sh"
+    torch_version=$("$DESCENT_PYTHON" -c 'import torch; print(torch.__version__)')
+
+    # Per-core fp32 peak, and the peak at the largest thread count.
+    maxt=1
+    for t in $threads_list; do
+        if [ "$t" -gt "$maxt" ]; then maxt=$t; fi
+    done
+    if ! cc -O2 -march=native -fopenmp bench/peak_flops.c -o "$tmp/peak_flops" 2>"$tmp/cc.err"; then
+        echo "$bench_name: cc -fopenmp failed, building peak_flops without OpenMP" >&2
+        cc -O2 -march=native bench/peak_flops.c -o "$tmp/peak_flops"
+    fi
+    "$tmp/peak_flops" "$maxt" >"$tmp/peak.txt"
+    cat "$tmp/peak.txt"
+    peak_core=$(awk '/^peak_flops threads=1 / { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
+    peak_all=$(awk -v t="$maxt" '$2 == "threads=" t { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
+    vbits=$(awk '/^peak_flops threads=1 / { sub("vector_bits=", "", $3); print $3 }' "$tmp/peak.txt")
+    [ -n "$peak_core" ] || die "could not measure the per-core peak"
+
+    hz=$(getconf CLK_TCK)
+}
+
+# --- Oversubscription check, during the runs ----------------------------------
+# Whole-machine busy CPU time (user+nice+system+irq+softirq+steal), in ticks.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
+# Waits (up to --max-wait seconds) until less than 0.15 core is busy over 1 s.
+wait_quiet() {
+    local i b0 b1
+    for ((i = 0; i < max_wait; i++)); do
+        b0=$(busy_ticks)
+        sleep 1
+        b1=$(busy_ticks)
+        if [ $((b1 - b0)) -le $((hz * 15 / 100)) ]; then return 0; fi
+    done
+    if [ "$max_wait" -gt 0 ]; then
+        warn "machine still busy after ${max_wait}s, running anyway"
+    fi
+}
+
+# Runs "$@" with T=$1 threads allowed; warns when the machine was busier than
+# T cores during the run (other processes competing: the result is low).
+run_watched() {
+    local t=$1 b0 b1 w0 w1 rc=0
+    shift
+    wait_quiet
+    b0=$(busy_ticks)
+    w0=$(date +%s%N)
+    "$@" || rc=$?
+    w1=$(date +%s%N)
+    b1=$(busy_ticks)
+    if ! awk -v b="$((b1 - b0))" -v hz="$hz" -v w="$((w1 - w0))" -v t="$t" \
+        -v name="$bench_name" 'BEGIN {
+        cores = (b / hz) / (w * 1e-9)
+        if (cores > t + 0.2) {
+            printf "%s: WARNING: %.2f cores busy during a %d-thread run:" \
+                " other load, this run is disturbed\n", name, cores, t > "/dev/stderr"
+            exit 3
+        }
+    }'; then
+        : >"$tmp/disturbed"
+    fi
+    return "$rc"
+}
+
+# Runs "$@" (a run_* function printing samples/s) and, if other load
+# disturbed it, once more; prints the last result.
+measure() {
+    local sps
+    rm -f "$tmp/disturbed"
+    sps=$("$@")
+    if [ -e "$tmp/disturbed" ] && [ "$sps" != NA ]; then
+        echo "$bench_name: disturbed run ($sps samples/s) discarded, running it again" >&2
+        rm -f "$tmp/disturbed"
+        sps=$("$@")
+        if [ -e "$tmp/disturbed" ]; then
+            warn "disturbed again, keeping $sps samples/s"
+        fi
+    fi
+    echo "$sps"
+}
+
+# Median of the numeric arguments ("NA" ignored); "NA" if none.
+median() {
+    printf '%s\n' "$@" | { grep -v '^NA$' || true; } | sort -g |
+        awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print "NA"; exit }
+            if (NR % 2) print v[(NR + 1) / 2]
+            else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+        }'
+}
+
+# --- The two programs ---------------------------------------------------------------
+# One `descent train` run with T=$1 threads and the arguments "${@:2}" (plus
+# DESCENT_TRAIN_ARGS); prints its last `train samples/s:` figure, or "NA".
+descent_train() {
+    local t=$1 out=$tmp/descent-out log=$tmp/descent.log sps
+    shift
+    rm -rf "$out"
+    if ! run_watched "$t" env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" "$descent" train \
+        "$@" --threads "$t" --out "$out" --quiet "${extra_args[@]}" >"$log" 2>&1; then
+        echo "$bench_name: descent failed (threads=$t):" >&2
+        tail -n 5 "$log" >&2
+        echo NA
+        return 0
+    fi
+    sps=$(sed -n 's/^.*train samples\/s:[[:space:]]*\([0-9.eE+-]*\).*$/\1/p' "$log" | tail -n 1)
+    if [ -z "$sps" ]; then
+        echo "$bench_name: no 'train samples/s:' line in descent's output" >&2
+        echo NA
+    else
+        echo "$sps"
+    fi
+}
+
+# One run of the torch script $3 with T=$1 threads, wait policy $2 ("" = the
+# OpenMP runtime's default, or PASSIVE) and the arguments "${@:4}"; shows its
+# thread and load report, marks the run disturbed when it saw other load, and
+# prints its samples/s, or "NA". Its output stays in $tmp/torch.log.
+torch_train() {
+    local t=$1 policy=$2 script=$3 log=$tmp/torch.log sps
+    shift 3
+    local envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
+    [ -n "$policy" ] && envs+=(OMP_WAIT_POLICY="$policy")
+    if ! run_watched "$t" env "${envs[@]}" "$DESCENT_PYTHON" "$script" --threads "$t" \
+        "$@" >"$log" 2>&1; then
+        echo "$bench_name: $(basename "$script") failed (threads=$t):" >&2
+        tail -n 5 "$log" >&2
+        echo NA
+        return 0
+    fi
+    grep -E '^torch-(threads|load|warning)' "$log" | sed 's/^/    /' >&2
+    if grep -q '^torch-warning: other processes' "$log"; then
+        : >"$tmp/disturbed"
+    fi
+    sps=$(sed -n 's/^torch version=.* samples_per_s=\([0-9.eE+-]*\) .*$/\1/p' "$log" | tail -n 1)
+    echo "${sps:-NA}"
+}
+
+# --- Runs ---------------------------------------------------------------------------
+# For each thread count, --repeats rounds of: descent, after_descent_run T
+# (if the script defines it), torch with the default wait policy, torch with
+# PASSIVE. Fills med_d, med_t, med_tp with the medians.
+run_all() {
+    local t r d ta tp
+    for t in $threads_list; do
+        d=() ta=() tp=()
+        for ((r = 1; r <= repeats; r++)); do
+            # Alternate the programs so that drifts (thermal, noisy neighbours)
+            # hit all of them alike. A run disturbed by other load is redone once.
+            d+=("$(measure run_descent "$t")")
+            echo "threads=$t run=$r descent samples/s=${d[-1]}"
+            if declare -F after_descent_run >/dev/null; then after_descent_run "$t"; fi
+            ta+=("$(measure run_torch "$t" "")")
+            echo "threads=$t run=$r torch samples/s=${ta[-1]} (OMP_WAIT_POLICY default)"
+            tp+=("$(measure run_torch "$t" PASSIVE)")
+            echo "threads=$t run=$r torch samples/s=${tp[-1]} (OMP_WAIT_POLICY=PASSIVE)"
+        done
+        med_d[$t]=$(median "${d[@]}")
+        med_t[$t]=$(median "${ta[@]}")
+        med_tp[$t]=$(median "${tp[@]}")
+    done
+}
+
+# --- Table -------------------------------------------------------------------------
+# The medians side by side, with GFLOP/s and share of the peak; $1: the
+# title (model and batch), $2: FLOP per training sample.
+print_table() {
+    local title=$1 flop_per_sample=$2 t
+    echo
+    echo "$title; medians of $repeats run(s), samples/s"
+    echo "flop/sample $flop_per_sample; peak = threads x ${peak_core} GFLOP/s per core" \
+        "(measured ${maxt}-thread peak: ${peak_all:-n/a} GFLOP/s)"
+    echo "torch $torch_version ($DESCENT_TORCH_SOURCE); torch best = faster of" \
+        "default and OMP_WAIT_POLICY=PASSIVE medians"
+    echo
+    printf '%-7s %12s %12s %12s %12s %7s %12s %12s %12s %12s\n' \
+        threads descent torch-dflt torch-PASS torch-best ratio \
+        'descent GF/s' 'desc %peak' 'torch GF/s' 'torch %peak'
+    for t in $threads_list; do
+        awk -v t="$t" -v d="${med_d[$t]}" -v a="${med_t[$t]}" -v p="${med_tp[$t]}" \
+            -v f="$flop_per_sample" -v pc="$peak_core" '
+            function num(x) { return x != "NA" && x != "" }
+            function fmt(x, spec) { return num(x) ? sprintf(spec, x) : "NA" }
+            BEGIN {
+                best = "NA"
+                if (num(a)) best = a
+                if (num(p) && (!num(best) || p > best)) best = p
+                peak = t * pc
+                ratio = (num(d) && num(best)) ? d / best : "NA"
+                dg = num(d) ? d * f * 1e-9 : "NA"
+                tg = num(best) ? best * f * 1e-9 : "NA"
+                dp = num(dg) ? 100 * dg / peak : "NA"
+                tp = num(tg) ? 100 * tg / peak : "NA"
+                printf "%-7s %12s %12s %12s %12s %7s %12s %12s %12s %12s\n", t,
+                    fmt(d, "%.1f"), fmt(a, "%.1f"), fmt(p, "%.1f"), fmt(best, "%.1f"),
+                    fmt(ratio, "%.3f"), fmt(dg, "%.1f"), fmt(dp, "%.1f%%"),
+                    fmt(tg, "%.1f"), fmt(tp, "%.1f%%")
+            }'
+    done
+}
