@@ -73,21 +73,33 @@ static void dense_forward(layer *l, const descent_real *params, const descent_re
   descent_gemm(0, 1, n, out, in, 1, x, in, w, in, beta, y, out);
 }
 
+/* db = the column sums of dy, in double. The rows are walked in order, a
+   block of columns at a time, so the loads are contiguous and vectorize; a
+   column-at-a-time walk strides by a whole row per element and cost as much
+   as a tenth of the layer's backward GEMMs. */
+static void bias_gradient(const descent_real *dy, size_t n, size_t out, descent_real *db) {
+  enum { COLUMNS = 256 };
+  size_t blocks = (out + COLUMNS - 1) / COLUMNS;
+#pragma omp parallel for schedule(static) if (n * out > 65536 && blocks > 1)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t lo = b * COLUMNS, width = out - lo < COLUMNS ? out - lo : COLUMNS;
+    double sum[COLUMNS] = {0};
+    for (size_t i = 0; i < n; i++) {
+      const descent_real *row = dy + i * out + lo;
+#pragma omp simd
+      for (size_t j = 0; j < width; j++) sum[j] += (double)row[j];
+    }
+    for (size_t j = 0; j < width; j++) db[lo + j] = (descent_real)sum[j];
+  }
+}
+
 static void dense_backward(layer *l, const descent_real *params, const descent_real *x,
                            const descent_real *y, const descent_real *dy, descent_real *dx,
                            descent_real *dparams, size_t n) {
   size_t in = l->in_size, out = l->units;
   /* dW = dy^T x */
   descent_gemm(1, 0, out, in, n, 1, dy, out, x, in, 0, dparams, in);
-  if (l->bias) {
-    descent_real *db = dparams + in * out;
-#pragma omp parallel for schedule(static) if (n * out > 32768)
-    for (size_t j = 0; j < out; j++) {
-      double sum = 0;
-      for (size_t i = 0; i < n; i++) sum += dy[i * out + j];
-      db[j] = (descent_real)sum;
-    }
-  }
+  if (l->bias) bias_gradient(dy, n, out, dparams + in * out);
   /* dx = dy W */
   if (dx) descent_gemm(0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
 }
