@@ -12,32 +12,14 @@
 # never killed.
 #
 # usage: crash.sh DESCENT_BINARY SCRATCH_DIR [KILLS]
-set -u
-descent=$1
-scratch=$2
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
 kills=${3:-200}
-rm -rf "$scratch" && mkdir -p "$scratch"
-failures=0
-count=0
 RANDOM=20240607 # the same sequence of delays every time
 
-check() { # check DESCRIPTION CONDITION...
-  local what=$1
-  shift
-  count=$((count + 1))
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-
 # 128 random 8x8 images, labels 0..9 in turn; 16 steps per epoch.
-be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
-images() { { printf '\x00\x00\x08\x03'; be32 "$2"; be32 8; be32 8; head -c $(($2 * 64)) /dev/urandom; } >"$1"; }
-labels() { { printf '\x00\x00\x08\x01'; be32 "$2"; for i in $(seq 0 $(($2 - 1))); do printf "\\x0$((i % 10))"; done; } >"$1"; }
 data=$scratch/data
-mkdir -p "$data"
-images "$data/train-images-idx3-ubyte" 128
-labels "$data/train-labels-idx1-ubyte" 128
-images "$data/t10k-images-idx3-ubyte" 16
-labels "$data/t10k-labels-idx1-ubyte" 16
+dataset "$data" 128 16
 
 run=$scratch/run
 options=(--data-dir "$data" --model 'dense(16), batchnorm, relu, dense(10)' --opt adam --lr 0.01
@@ -101,5 +83,4 @@ check "same losses at every step" cmp -s "$scratch/straight/steps.csv" "$run/ste
 check "same metrics at every epoch, each once" \
   cmp -s <(cut -d, -f1-9 "$scratch/straight/metrics.csv") <(cut -d, -f1-9 "$run/metrics.csv")
 
-echo "$((count - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

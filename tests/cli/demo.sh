@@ -6,14 +6,8 @@
 # non-zero exit, and leaves no folder behind.
 #
 # usage: demo.sh DESCENT_BINARY SCRATCH_DIR
-set -u
-descent=$1
-scratch=$2
-rm -rf "$scratch" && mkdir -p "$scratch"
-failures=0
-count=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { echo "ok   $*"; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction batchnorm"
 
@@ -91,33 +85,20 @@ grep -q -- "--lr SMALL,GOOD,LARGE .*(default: 0.5,1.5,6)" "$scratch/help.out" ||
 if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks$missing"; else ok "demo --help lists every demo and option"; fi
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
-expect_error() { # NAME PHRASE COMMAND...
-  local name=$1 phrase=$2
-  shift 2
-  count=$((count + 1))
-  "$@" >"$scratch/$name.out" 2>"$scratch/$name.err"
-  local rc=$? lines
-  lines=$(wc -l <"$scratch/$name.err")
-  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ]; then fail "$name: exit status $rc"; cat "$scratch/$name.err"; return; fi
-  if ! grep -qF -- "$phrase" "$scratch/$name.err"; then fail "$name: stderr lacks '$phrase':"; cat "$scratch/$name.err"; return; fi
-  if [ "$lines" -ne 1 ]; then fail "$name: $lines lines on stderr"; cat "$scratch/$name.err"; return; fi
-  ok "$name: $(cat "$scratch/$name.err")"
-}
-expect_error no-demo "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, batchnorm, all" "$descent" demo zigzag
-expect_error unknown-option "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
-expect_error bad-number "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
-expect_error bad-count "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
-expect_error out-of-range "--kappa: 0.5 is out of range" "$descent" demo conditioning --kappa 0.5 --out "$scratch/e4"
-expect_error all-option "unknown option '--lr'; valid options: --out" "$descent" demo all --lr 1 --out "$scratch/e5"
+expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
+expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, batchnorm, all" "$descent" demo zigzag
+expect_error unknown-option error "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
+expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
+expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
+expect_error out-of-range error "--kappa: 0.5 is out of range" "$descent" demo conditioning --kappa 0.5 --out "$scratch/e4"
+expect_error all-option error "unknown option '--lr'; valid options: --out" "$descent" demo all --lr 1 --out "$scratch/e5"
 count=$((count + 1))
 if [ -e "$scratch/e2" ] || [ -e "$scratch/e3" ] || [ -e "$scratch/e4" ]; then fail "a refused demo left its folder"; else ok "refused demos leave no folder"; fi
 
 # an earlier run is never overwritten
 before=$(md5sum <"$scratch/plain/step-size.csv")
-expect_error existing-run "already holds files; choose another --out" "$descent" demo step-size --out "$scratch/plain"
+expect_error existing-run error "already holds files; choose another --out" "$descent" demo step-size --out "$scratch/plain"
 count=$((count + 1))
 if [ "$(md5sum <"$scratch/plain/step-size.csv")" != "$before" ]; then fail "existing-run: step-size.csv was changed"; else ok "existing run kept"; fi
 
-echo "$((count - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -14,39 +14,8 @@
 #  - --max-loss bounds the loss; bad guard options are refused.
 #
 # usage: guard.sh DESCENT_BINARY SCRATCH_DIR
-set -u
-descent=$1
-scratch=$2
-rm -rf "$scratch" && mkdir -p "$scratch"
-failures=0
-count=0
-
-check() { # check DESCRIPTION CONDITION...
-  local what=$1
-  shift
-  count=$((count + 1))
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-
-# expect_error NAME STATUS PHRASE COMMAND...: one line on stderr, that status.
-expect_error() {
-  local name=$1 status=$2 phrase=$3
-  shift 3
-  count=$((count + 1))
-  local err="$scratch/$name.err"
-  "$@" >"$scratch/$name.out" 2>"$err"
-  local rc=$?
-  if [ "$rc" -ne "$status" ]; then
-    echo "FAIL $name: exit status $rc (want $status)"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if ! grep -qF -- "$phrase" "$err"; then
-    echo "FAIL $name: stderr lacks '$phrase':"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if [ "$(wc -l <"$err")" -ne 1 ]; then
-    echo "FAIL $name: not one line on stderr:"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name: $(cat "$err")"
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 train() { "$descent" train --quiet --threads 2 --limit 2000 --batch-size 64 "$@"; }
 # The files of a run's checkpoints with their bytes, one line each.
@@ -104,5 +73,4 @@ expect_error bad-policy 2 "--on-diverge: unknown policy 'retry'; valid: stop, ro
 expect_error bad-factor 2 "--rollback-factor: 2 is out of range" train --rollback-factor 2
 expect_error bad-bound 2 "--max-loss: '-1' is not a positive number" train --max-loss -1
 
-echo "$((count - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -6,39 +6,8 @@
 # and exit status 1 (2 for a usage error).
 #
 # usage: model.sh DESCENT_BINARY SCRATCH_DIR
-set -u
-descent=$1
-scratch=$2
-rm -rf "$scratch" && mkdir -p "$scratch"
-failures=0
-count=0
-
-check() { # check DESCRIPTION CONDITION...
-  local what=$1
-  shift
-  count=$((count + 1))
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-
-# expect_error NAME STATUS PHRASE COMMAND...
-expect_error() {
-  local name=$1 status=$2 phrase=$3
-  shift 3
-  count=$((count + 1))
-  local err="$scratch/$name.err"
-  "$@" >/dev/null 2>"$err"
-  local rc=$?
-  if [ "$rc" -ne "$status" ]; then
-    echo "FAIL $name: exit status $rc (want $status)"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if ! grep -qF -- "$phrase" "$err"; then
-    echo "FAIL $name: stderr lacks '$phrase':"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if [ "$(wc -l <"$err")" -ne 1 ]; then
-    echo "FAIL $name: not one line on stderr:"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name: $(cat "$err")"
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # A small CNN with batch norm and dropout, ZCA-whitened inputs: every part of
 # the file is exercised.
@@ -75,5 +44,4 @@ expect_error no-model 2 "--model-file PATH is required" "$descent" eval
 expect_error half-pair 2 "--images and --labels go together" "$descent" eval --model-file "$good" --images x
 expect_error bad-eps 2 "--preprocess-eps: '-1' is not a positive number" "$descent" train --preprocess zca --preprocess-eps -1
 
-echo "$((count - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -16,50 +16,12 @@
 # random moments.
 #
 # usage: resume.sh DESCENT_BINARY SCRATCH_DIR
-set -u
-descent=$1
-scratch=$2
-rm -rf "$scratch" && mkdir -p "$scratch"
-failures=0
-count=0
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
-check() { # check DESCRIPTION CONDITION...
-  local what=$1
-  shift
-  count=$((count + 1))
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-
-# expect_error NAME STATUS PHRASE COMMAND...: one line on stderr, that status.
-expect_error() {
-  local name=$1 status=$2 phrase=$3
-  shift 3
-  count=$((count + 1))
-  local err="$scratch/$name.err"
-  "$@" >"$scratch/$name.out" 2>"$err"
-  local rc=$?
-  if [ "$rc" -ne "$status" ]; then
-    echo "FAIL $name: exit status $rc (want $status)"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if ! grep -qF -- "$phrase" "$err"; then
-    echo "FAIL $name: stderr lacks '$phrase':"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if [ "$(wc -l <"$err")" -ne 1 ]; then
-    echo "FAIL $name: not one line on stderr:"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name: $(cat "$err")"
-}
-
-# A small IDX data set: N random 8x8 images, labels 0..9 in turn.
-be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
-images() { { printf '\x00\x00\x08\x03'; be32 "$2"; be32 8; be32 8; head -c $(($2 * 64)) /dev/urandom; } >"$1"; }
-labels() { { printf '\x00\x00\x08\x01'; be32 "$2"; for i in $(seq 0 $(($2 - 1))); do printf "\\x0$((i % 10))"; done; } >"$1"; }
+# A small IDX data set: 256 + 64 random 8x8 images, labels 0..9 in turn.
 data=$scratch/data
-mkdir -p "$data"
-images "$data/train-images-idx3-ubyte" 256
-labels "$data/train-labels-idx1-ubyte" 256
-images "$data/t10k-images-idx3-ubyte" 64
-labels "$data/t10k-labels-idx1-ubyte" 64
+dataset "$data" 256 64
 
 train() { "$descent" train --quiet --threads 2 --data-dir "$data" "$@"; }
 
@@ -175,5 +137,4 @@ expect_error existing-run 1 "or continue it with --resume" train --model "$mlp" 
 train --resume "$run" --lr 0.050 --epochs 4 >/dev/null 2>&1
 check "--lr 0.050 agrees with 0.05" test $? -eq 0
 
-echo "$((count - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

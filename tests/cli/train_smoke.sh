@@ -5,16 +5,9 @@
 # same metrics bit for bit, and that a validation split is reported.
 #
 # usage: train_smoke.sh DESCENT_BINARY SCRATCH_DIR
-set -u
-descent=$1
-scratch=$2
-rm -rf "$scratch" && mkdir -p "$scratch"
-failures=0
-check() { # check DESCRIPTION CONDITION...
-  local what=$1
-  shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
 run() {
   "$descent" train --limit 5000 --val 500 --epochs 2 --lr 0.1 --threads 2 --seed 3 --out "$1" \
     >"$1.log" 2>&1
@@ -33,5 +26,4 @@ strip() { cut -d, -f1-9 "$1"; }
 check "same seed, same metrics" cmp -s <(strip "$scratch/a/metrics.csv") <(strip "$scratch/b/metrics.csv")
 check "resolved configuration printed" grep -q "^optimizer   sgd = lr(lr=0.1)" "$scratch/a.log"
 check "config.txt written" grep -q "4500 train, 500 validation, 10000 test" "$scratch/a/config.txt"
-echo "$((8 - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -6,39 +6,8 @@
 # through PyTorch itself is tools/interop/roundtrip.sh.
 #
 # usage: weights.sh DESCENT_BINARY SCRATCH_DIR
-set -u
-descent=$1
-scratch=$2
-rm -rf "$scratch" && mkdir -p "$scratch"
-failures=0
-count=0
-
-check() { # check DESCRIPTION CONDITION...
-  local what=$1
-  shift
-  count=$((count + 1))
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-
-# expect_error NAME STATUS PHRASE COMMAND...: one line on stderr, that status.
-expect_error() {
-  local name=$1 status=$2 phrase=$3
-  shift 3
-  count=$((count + 1))
-  local err="$scratch/$name.err"
-  "$@" >"$scratch/$name.out" 2>"$err"
-  local rc=$?
-  if [ "$rc" -ne "$status" ]; then
-    echo "FAIL $name: exit status $rc (want $status)"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if ! grep -qF -- "$phrase" "$err"; then
-    echo "FAIL $name: stderr lacks '$phrase':"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  if [ "$(wc -l <"$err")" -ne 1 ]; then
-    echo "FAIL $name: not one line on stderr:"; cat "$err"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name: $(cat "$err")"
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 run=$scratch/run
 "$descent" train --model 'conv(4, 3, pad=1), relu, maxpool(2), flatten, dense(10)' --limit 500 \
@@ -70,5 +39,4 @@ expect_error no-weights 2 "--weights PATH is required" \
 expect_error missing-model 1 "cannot open" \
   "$descent" export --model-file "$scratch/none.bin" --out "$scratch/x.safetensors"
 
-echo "$((count - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish
