@@ -16,22 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* The value of key in a configuration text written by descent train. */
-static int config_value(const char *text, const char *key, char *buf, size_t cap) {
-  size_t klen = strlen(key);
-  for (const char *line = text; *line;) {
-    const char *end = strchr(line, '\n');
-    size_t len = end ? (size_t)(end - line) : strlen(line);
-    if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
-      snprintf(buf, cap, "%.*s", (int)(len - klen - 1), line + klen + 1);
-      return 1;
-    }
-    if (!end) break;
-    line = end + 1;
-  }
-  return 0;
-}
-
 static int verify(const char *path, const char *skipped) {
   descent_checkpoint_info info;
   descent_net *net = NULL;
@@ -43,8 +27,8 @@ static int verify(const char *path, const char *skipped) {
     return 1;
   }
   if (descent_net_load(&net, NULL, path, 1)) goto fail_lib;
-  if (!config_value(info.config, "opt", spec, sizeof spec) ||
-      !config_value(info.config, "lr", lr, sizeof lr)) {
+  if (!cli_config_value(info.config, "opt", spec, sizeof spec) ||
+      !cli_config_value(info.config, "lr", lr, sizeof lr)) {
     fprintf(stderr,
             "descent checkpoint: %s: no optimizer in its configuration (not written by "
             "descent train)\n",

@@ -268,22 +268,6 @@ static void config_text(const train_config *c, char *buf, size_t cap, int with_s
   }
 }
 
-/* The value of key in a saved configuration text; 0 if absent. */
-static int saved_value(const char *text, const char *key, char *buf, size_t cap) {
-  size_t klen = strlen(key);
-  for (const char *line = text; *line;) {
-    const char *end = strchr(line, '\n');
-    size_t len = end ? (size_t)(end - line) : strlen(line);
-    if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
-      snprintf(buf, cap, "%.*s", (int)(len - klen - 1), line + klen + 1);
-      return 1;
-    }
-    if (!end) break;
-    line = end + 1;
-  }
-  return 0;
-}
-
 /* Values taken from the checkpoint for options not given; they must outlive
    the option table's use. */
 static char saved_values[N_TRAJECTORY_KEYS + N_SETTING_KEYS][1024];
@@ -298,7 +282,7 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
     const char *key = trajectory ? trajectory_keys[i] : setting_keys[i - N_TRAJECTORY_KEYS];
     char mine[1024], *theirs = saved_values[i];
     cli_option *opt = cli_find(o, N_TRAIN_OPTIONS, key);
-    if (!saved_value(saved, key, theirs, sizeof saved_values[i])) {
+    if (!cli_config_value(saved, key, theirs, sizeof saved_values[i])) {
       if (!trajectory) continue; /* an older checkpoint: keep the default */
       fprintf(stderr,
               "descent train: %s has no value for --%s; it was not written by descent "

@@ -128,3 +128,18 @@ int cli_get_size(cli_option *opts, int n_opts, const char *name, size_t min, siz
   *out = (size_t)v;
   return 0;
 }
+
+int cli_config_value(const char *text, const char *key, char *buf, size_t cap) {
+  size_t klen = strlen(key);
+  for (const char *line = text; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
+      snprintf(buf, cap, "%.*s", (int)(len - klen - 1), line + klen + 1);
+      return 1;
+    }
+    if (!end) break;
+    line = end + 1;
+  }
+  return 0;
+}

@@ -31,4 +31,9 @@ int cli_get_u64(cli_option *opts, int n_opts, const char *name, uint64_t *out);
 const char *cli_get(cli_option *opts, int n_opts, const char *name);
 int cli_flag(cli_option *opts, int n_opts, const char *name);
 
+/* The value of key in a configuration text as descent train writes it
+ * (config.txt, a checkpoint's CONF section: one key=value per line): 1 and
+ * the value in buf, or 0 if the key is absent. */
+int cli_config_value(const char *text, const char *key, char *buf, size_t cap);
+
 #endif /* DESCENT_CLI_OPTIONS_H */

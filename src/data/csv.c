@@ -159,22 +159,10 @@ int descent_csv_parse(const char *data, size_t len, const char *name, const desc
     }
     q = *e ? e + 1 : end_all;
   }
-  out->n = rows;
-  out->features = features;
-  out->shape = (descent_shape){1, {features}};
-  out->classes = (size_t)max_label + 1;
+  text_dataset_finish(out, rows, features, max_label);
   return DESCENT_OK;
 }
 
 int descent_csv_load(const char *path, const descent_text_options *o, descent_dataset *out) {
-  descent_text_options defaults;
-  if (!o) descent_text_options_init(&defaults), o = &defaults;
-  char *data;
-  size_t len;
-  memset(out, 0, sizeof *out);
-  int rc = text_file_read(path, o->max_bytes, &data, &len);
-  if (rc) return rc;
-  rc = descent_csv_parse(data, len, path, o, out);
-  free(data);
-  return rc;
+  return text_load(path, o, out, descent_csv_parse);
 }

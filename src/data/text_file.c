@@ -48,3 +48,24 @@ size_t text_line_of(const char *data, const char *p) {
   for (const char *c = data; c < p; c++) line += *c == '\n';
   return line;
 }
+
+int text_load(const char *path, const descent_text_options *o, descent_dataset *out,
+              text_parser parse) {
+  descent_text_options defaults;
+  if (!o) descent_text_options_init(&defaults), o = &defaults;
+  char *data;
+  size_t len;
+  memset(out, 0, sizeof *out);
+  int rc = text_file_read(path, o->max_bytes, &data, &len);
+  if (rc) return rc;
+  rc = parse(data, len, path, o, out);
+  free(data);
+  return rc;
+}
+
+void text_dataset_finish(descent_dataset *out, size_t rows, size_t features, int32_t max_label) {
+  out->n = rows;
+  out->features = features;
+  out->shape = (descent_shape){1, {features}};
+  out->classes = (size_t)max_label + 1;
+}

@@ -21,4 +21,18 @@ bool text_label_ok(double v);
 /* The line number (1-based) of position p in data, for messages. */
 size_t text_line_of(const char *data, const char *p);
 
+/* A parser of a whole text buffer into a data set (descent_csv_parse,
+ * descent_libsvm_parse). */
+typedef int (*text_parser)(const char *data, size_t len, const char *name,
+                           const descent_text_options *o, descent_dataset *out);
+
+/* Reads path (bounded by o->max_bytes; NULL o: the defaults) and parses it:
+ * the body of descent_csv_load and descent_libsvm_load. */
+int text_load(const char *path, const descent_text_options *o, descent_dataset *out,
+              text_parser parse);
+
+/* The last step of a parse: rows x features examples, classes from the
+ * largest label. */
+void text_dataset_finish(descent_dataset *out, size_t rows, size_t features, int32_t max_label);
+
 #endif /* DESCENT_TEXT_FILE_H */
