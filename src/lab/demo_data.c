@@ -113,12 +113,8 @@ static int normalization_run(const lab_args *a, const char *dir, lab_result *res
   if (!rc) rc = lab_arg_double(a, "draw", 1e-3, 1e4, &draw);
   if (!rc) rc = lab_arg_int(a, "show", 2, 100000, &show);
   double start_xy[2];
-  int n_start;
   const double *start = NULL; /* NULL: each problem's own start */
-  if (!rc && !lab_arg_is_auto(a, "start")) {
-    rc = lab_arg_list(a, "start", -1e6, 1e6, 2, 2, start_xy, &n_start);
-    start = start_xy;
-  }
+  if (!rc) rc = lab_arg_start_or_auto(a, start_xy, &start);
   if (rc) return rc;
   lab_table *t = lab_result_table(res, "normalization",
                                   "Gradient descent (alpha = 1/L) on linear regression, raw and "

@@ -89,12 +89,8 @@ static int direction_run(const lab_args *a, const char *dir, lab_result *res) {
   if (!rc) rc = lab_arg_double(a, "eps", 1e-15, 0.5, &eps);
   if (!rc) rc = lab_arg_int(a, "show", 2, 100000, &show);
   double start_xy[2];
-  int n_start;
   const double *start = NULL; /* NULL: each problem's own start */
-  if (!rc && !lab_arg_is_auto(a, "start")) {
-    rc = lab_arg_list(a, "start", -1e6, 1e6, 2, 2, start_xy, &n_start);
-    start = start_xy;
-  }
+  if (!rc) rc = lab_arg_start_or_auto(a, start_xy, &start);
   if (rc) return rc;
   double angles[2] = {0, angle};
   descent_objective *objs[2] = {NULL, NULL};

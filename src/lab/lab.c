@@ -241,6 +241,15 @@ int lab_arg_start(const lab_args *a, const descent_objective *obj, double *start
   return lab_arg_list(a, "start", -1e6, 1e6, 2, 2, start, &n);
 }
 
+int lab_arg_start_or_auto(const lab_args *a, double xy[2], const double **start) {
+  *start = NULL;
+  if (lab_arg_is_auto(a, "start")) return DESCENT_OK;
+  int n;
+  int rc = lab_arg_list(a, "start", -1e6, 1e6, 2, 2, xy, &n);
+  if (!rc) *start = xy;
+  return rc;
+}
+
 char *lab_num(char *buf, double v) {
   for (int digits = 6; digits <= 17; digits++) {
     snprintf(buf, LAB_NUM, "%.*g", digits, v);

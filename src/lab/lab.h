@@ -166,6 +166,9 @@ void lab_cover_paths(const descent_problem_info *info, const descent_trace *tr, 
 int lab_arg_is_auto(const lab_args *a, const char *name);
 /* --start of a 2D demo: "auto" is the problem's own start, else "X,Y". */
 int lab_arg_start(const lab_args *a, const descent_objective *obj, double *start);
+/* --start of a demo that runs several problems: *start = NULL for "auto"
+   (each problem's own start), else xy, read from "X,Y". */
+int lab_arg_start_or_auto(const lab_args *a, double xy[2], const double **start);
 
 /* ---- files and pictures (plot.c) ------------------------------------------ */
 
