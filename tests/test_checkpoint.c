@@ -20,6 +20,7 @@
  *    max_rollbacks.
  */
 #include "check.h"
+#include "test_files.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -61,39 +62,6 @@ static const char *path_in(const char *name) {
   next = (next + 1) % 4;
   snprintf(path[next], sizeof path[next], "%s/%s", dir, name);
   return path[next];
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  *len = 0;
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *d = malloc(size > 0 ? (size_t)size : 1);
-  if (d && fread(d, 1, (size_t)size, f) == (size_t)size) *len = (size_t)size;
-  fclose(f);
-  return d;
-}
-
-static void spit(const char *path, const unsigned char *d, size_t len) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return;
-  fwrite(d, 1, len, f);
-  fclose(f);
-}
-
-static void empty_folder(const char *path) {
-  mkdir(path, 0777);
-  DIR *d = opendir(path);
-  if (!d) return;
-  char file[1200];
-  for (struct dirent *e; (e = readdir(d));) {
-    if (e->d_name[0] == '.') continue;
-    snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-    unlink(file);
-  }
-  closedir(d);
 }
 
 typedef struct run {

@@ -7,6 +7,7 @@
  * reader does not know (as a checkpoint adds) is skipped.
  */
 #include "check.h"
+#include "test_files.h"
 #include "nn/model_io.h"
 
 #include <stdlib.h>
@@ -17,24 +18,6 @@ static const char *tmp_path(const char *name) {
   static char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   return path;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *data = malloc(*len ? *len : 1);
-  if (fread(data, 1, *len, f) != *len) *len = 0;
-  fclose(f);
-  return data;
-}
-
-static void spit(const char *path, const unsigned char *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  fwrite(data, 1, len, f);
-  fclose(f);
 }
 
 #define N 12

@@ -10,6 +10,7 @@
  * train does, so the resumed run must make the same moves.
  */
 #include "check.h"
+#include "test_files.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -192,20 +193,6 @@ static const char *schedules[] = {
     "wsd(0.05, 30, decay=0.3)",
     "cosine(0.05, 30, warmup=8)",
 };
-
-/* An empty folder at path (files from an earlier run removed). */
-static void empty_folder(const char *path) {
-  mkdir(path, 0777);
-  DIR *d = opendir(path);
-  if (!d) return;
-  char file[1200];
-  for (struct dirent *e; (e = readdir(d));) {
-    if (e->d_name[0] == '.') continue;
-    snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-    unlink(file);
-  }
-  closedir(d);
-}
 
 /* Through the checkpoint folder: the file written by checkpoint_every is
    found as the newest, and resuming from it matches. */
