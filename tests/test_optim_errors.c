@@ -68,67 +68,63 @@ static void check_learning_rates(void) {
   schedule_refused("cosine(0.1, 10", "missing ')'");
 }
 
+/* Hyperparameters out of their ranges: each refused with DESCENT_EINVAL and
+   a message naming the value and the valid range. */
+static const struct {
+  const char *spec, *message;
+} bad_hyperparameters[] = {
+    /* betas, momentum, alpha: [0, 1) */
+    {"adam(b1=1)", "adam(b1=1): out of range; valid values are [0, 1)"},
+    {"adam(b1=-0.1)", "adam(b1=-0.1): out of range"},
+    {"adam(b2=1.5)", "adam(b2=1.5): out of range; valid values are [0, 1)"},
+    {"adamw(b2=1)", "adamw(b2=1): out of range"},
+    {"amsgrad(b1=2)", "amsgrad(b1=2): out of range"},
+    {"lion(b1=1)", "lion(b1=1): out of range; valid values are [0, 1)"},
+    {"lion(b2=-0.5)", "lion(b2=-0.5): out of range"},
+    {"sgd(momentum=1)", "sgd(momentum=1): out of range; valid values are [0, 1)"},
+    {"momentum(momentum=-0.5)", "momentum(momentum=-0.5): out of range"},
+    {"sgd(dampening=1.5)", "sgd(dampening=1.5): out of range; valid values are [0, 1]"},
+    {"nesterov(momentum=0)", "nesterov(momentum=0): out of range; valid values are (0, 1)"},
+    {"rmsprop(alpha=1)", "rmsprop(alpha=1): out of range; valid values are [0, 1)"},
+    {"rmsprop(alpha=-0.1)", "rmsprop(alpha=-0.1): out of range"},
+    {"rmsprop(momentum=1)", "rmsprop(momentum=1): out of range"},
+    {"sf_sgd(momentum=0)", "sf_sgd(momentum=0): out of range; valid values are (0, 1)"},
+    {"sf_sgd(momentum=1)", "sf_sgd(momentum=1): out of range"},
+    {"sf_adamw(b1=0)", "sf_adamw(b1=0): out of range; valid values are (0, 1)"},
+    {"sf_adamw(b2=1)", "sf_adamw(b2=1): out of range"},
+    /* eps > 0 */
+    {"adam(eps=0)", "adam(eps=0): out of range; valid values are (0, inf)"},
+    {"adam(eps=-1e-8)", "adam(eps=-1e-8): out of range"},
+    {"adagrad(eps=0)", "adagrad(eps=0): out of range"},
+    {"rmsprop(eps=0)", "rmsprop(eps=0): out of range"},
+    {"sf_adamw(eps=0)", "sf_adamw(eps=0): out of range"},
+    {"adam(eps=inf)", "adam(eps=inf): 'inf' is not a number"},
+    /* other ranges */
+    {"adam(weight_decay=-1)", "adam(weight_decay=-1): out of range; valid values are [0, inf)"},
+    {"adagrad(lr_decay=-1)", "adagrad(lr_decay=-1): out of range"},
+    {"adagrad(initial_accumulator_value=-1)",
+     "adagrad(initial_accumulator_value=-1): out of range"},
+    {"adam(amsgrad=2)", "adam(amsgrad=2): out of range; valid values are 0 or 1"},
+    {"rmsprop(centered=0.5)", "rmsprop(centered=0.5): must be a whole number"},
+    {"sf_sgd(warmup_steps=1.5)", "sf_sgd(warmup_steps=1.5): must be a whole number"},
+    {"sf_sgd(r=-1)", "sf_sgd(r=-1): out of range"},
+    {"sf_adamw(weight_lr_power=-2)", "sf_adamw(weight_lr_power=-2): out of range"},
+    /* combinations */
+    {"sgd(nesterov=1)",
+     "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0, "
+     "dampening=0)"},
+    {"sgd(momentum=0.9, dampening=0.1, nesterov=1)",
+     "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0.9, "
+     "dampening=0.1)"},
+    {"momentum(0.9, 0.1, 1) | lr(0.1)",
+     "Nesterov momentum requires a momentum > 0 and zero dampening"},
+    {"rmsprop(centered=1, bias_correction=1) | lr(0.1)",
+     "rmsprop(centered=1) and bias_correction=1 do not combine"},
+};
+
 static void check_hyperparameters(void) {
-  /* betas, momentum, alpha: [0, 1) */
-  refused("adam(b1=1)", NULL, DESCENT_EINVAL, "adam(b1=1): out of range; valid values are [0, 1)");
-  refused("adam(b1=-0.1)", NULL, DESCENT_EINVAL, "adam(b1=-0.1): out of range");
-  refused("adam(b2=1.5)", NULL, DESCENT_EINVAL,
-          "adam(b2=1.5): out of range; valid values are [0, 1)");
-  refused("adamw(b2=1)", NULL, DESCENT_EINVAL, "adamw(b2=1): out of range");
-  refused("amsgrad(b1=2)", NULL, DESCENT_EINVAL, "amsgrad(b1=2): out of range");
-  refused("lion(b1=1)", NULL, DESCENT_EINVAL, "lion(b1=1): out of range; valid values are [0, 1)");
-  refused("lion(b2=-0.5)", NULL, DESCENT_EINVAL, "lion(b2=-0.5): out of range");
-  refused("sgd(momentum=1)", NULL, DESCENT_EINVAL,
-          "sgd(momentum=1): out of range; valid values are [0, 1)");
-  refused("momentum(momentum=-0.5)", NULL, DESCENT_EINVAL, "momentum(momentum=-0.5): out of range");
-  refused("sgd(dampening=1.5)", NULL, DESCENT_EINVAL,
-          "sgd(dampening=1.5): out of range; valid values are [0, 1]");
-  refused("nesterov(momentum=0)", NULL, DESCENT_EINVAL,
-          "nesterov(momentum=0): out of range; valid values are (0, 1)");
-  refused("rmsprop(alpha=1)", NULL, DESCENT_EINVAL,
-          "rmsprop(alpha=1): out of range; valid values are [0, 1)");
-  refused("rmsprop(alpha=-0.1)", NULL, DESCENT_EINVAL, "rmsprop(alpha=-0.1): out of range");
-  refused("rmsprop(momentum=1)", NULL, DESCENT_EINVAL, "rmsprop(momentum=1): out of range");
-  refused("sf_sgd(momentum=0)", NULL, DESCENT_EINVAL,
-          "sf_sgd(momentum=0): out of range; valid values are (0, 1)");
-  refused("sf_sgd(momentum=1)", NULL, DESCENT_EINVAL, "sf_sgd(momentum=1): out of range");
-  refused("sf_adamw(b1=0)", NULL, DESCENT_EINVAL,
-          "sf_adamw(b1=0): out of range; valid values are (0, 1)");
-  refused("sf_adamw(b2=1)", NULL, DESCENT_EINVAL, "sf_adamw(b2=1): out of range");
-  /* eps > 0 */
-  refused("adam(eps=0)", NULL, DESCENT_EINVAL,
-          "adam(eps=0): out of range; valid values are (0, inf)");
-  refused("adam(eps=-1e-8)", NULL, DESCENT_EINVAL, "adam(eps=-1e-8): out of range");
-  refused("adagrad(eps=0)", NULL, DESCENT_EINVAL, "adagrad(eps=0): out of range");
-  refused("rmsprop(eps=0)", NULL, DESCENT_EINVAL, "rmsprop(eps=0): out of range");
-  refused("sf_adamw(eps=0)", NULL, DESCENT_EINVAL, "sf_adamw(eps=0): out of range");
-  refused("adam(eps=inf)", NULL, DESCENT_EINVAL, "adam(eps=inf): 'inf' is not a number");
-  /* other ranges */
-  refused("adam(weight_decay=-1)", NULL, DESCENT_EINVAL,
-          "adam(weight_decay=-1): out of range; valid values are [0, inf)");
-  refused("adagrad(lr_decay=-1)", NULL, DESCENT_EINVAL, "adagrad(lr_decay=-1): out of range");
-  refused("adagrad(initial_accumulator_value=-1)", NULL, DESCENT_EINVAL,
-          "adagrad(initial_accumulator_value=-1): out of range");
-  refused("adam(amsgrad=2)", NULL, DESCENT_EINVAL,
-          "adam(amsgrad=2): out of range; valid values are 0 or 1");
-  refused("rmsprop(centered=0.5)", NULL, DESCENT_EINVAL,
-          "rmsprop(centered=0.5): must be a whole number");
-  refused("sf_sgd(warmup_steps=1.5)", NULL, DESCENT_EINVAL,
-          "sf_sgd(warmup_steps=1.5): must be a whole number");
-  refused("sf_sgd(r=-1)", NULL, DESCENT_EINVAL, "sf_sgd(r=-1): out of range");
-  refused("sf_adamw(weight_lr_power=-2)", NULL, DESCENT_EINVAL,
-          "sf_adamw(weight_lr_power=-2): out of range");
-  /* combinations */
-  refused("sgd(nesterov=1)", NULL, DESCENT_EINVAL,
-          "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0, "
-          "dampening=0)");
-  refused("sgd(momentum=0.9, dampening=0.1, nesterov=1)", NULL, DESCENT_EINVAL,
-          "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0.9, "
-          "dampening=0.1)");
-  refused("momentum(0.9, 0.1, 1) | lr(0.1)", NULL, DESCENT_EINVAL,
-          "Nesterov momentum requires a momentum > 0 and zero dampening");
-  refused("rmsprop(centered=1, bias_correction=1) | lr(0.1)", NULL, DESCENT_EINVAL,
-          "rmsprop(centered=1) and bias_correction=1 do not combine");
+  for (size_t i = 0; i < sizeof bad_hyperparameters / sizeof bad_hyperparameters[0]; i++)
+    refused(bad_hyperparameters[i].spec, NULL, DESCENT_EINVAL, bad_hyperparameters[i].message);
 }
 
 static void check_syntax(void) {
