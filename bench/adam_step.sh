@@ -26,10 +26,9 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-self=$here/$(basename "${BASH_SOURCE[0]}")
-repo=$(cd "$here/.." && pwd)
-cd "$repo"
+bench_name=adam_step.sh
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 repeats=5
 steps=200
@@ -38,8 +37,6 @@ threads_list="1 2"
 build=build
 max_wait=30
 
-usage() { sed -n '2,25p' "$self" | sed 's/^# \{0,1\}//'; }
-die() { printf 'adam_step.sh: %s\n' "$*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -85,51 +82,20 @@ cc -O3 -march=native -fopenmp -Iinclude bench/adam_step.c "$build/libdescent.a" 
 source "$repo/bench/venv.sh"
 
 # --- Quiet machine --------------------------------------------------------------
+# wait_quiet and run_watched (bench/lib.sh) watch for other load.
 hz=$(getconf CLK_TCK)
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-wait_quiet() { # until less than 0.15 core is busy over 1 s, up to --max-wait s
-    local i b0 b1
-    for ((i = 0; i < max_wait; i++)); do
-        b0=$(busy_ticks)
-        sleep 1
-        b1=$(busy_ticks)
-        if [ $((b1 - b0)) -le $((hz * 15 / 100)) ]; then return 0; fi
-    done
-    if [ "$max_wait" -gt 0 ]; then
-        echo "adam_step.sh: WARNING: machine still busy after ${max_wait}s, running anyway" >&2
-    fi
-}
-
-# --- Rounds ---------------------------------------------------------------------
-# Runs "$@" with $1 threads allowed, output to $tmp/run.txt; returns 3 when the
-# machine was busier than T + 0.2 cores meanwhile (other load: disturbed).
-run_watched() {
-    local t=$1 b0 b1 w0 w1
-    shift
-    wait_quiet
-    b0=$(busy_ticks)
-    w0=$(date +%s%N)
-    "$@" >"$tmp/run.txt" || echo "adam_step.sh: $* failed" >&2
-    w1=$(date +%s%N)
-    b1=$(busy_ticks)
-    awk -v b="$((b1 - b0))" -v hz="$hz" -v w="$((w1 - w0))" -v t="$t" 'BEGIN {
-        cores = (b / hz) / (w * 1e-9)
-        if (cores > t + 0.2) {
-            printf "adam_step.sh: WARNING: %.2f cores busy during a %d-thread run\n", cores, t \
-                > "/dev/stderr"
-            exit 3
-        }
-    }'
-}
 
 # Runs a program; a disturbed run is redone once. Appends the kept run's
 # results to the log (and shows them).
 measure() {
-    local t=$1
-    if ! run_watched "$@"; then
+    rm -f "$tmp/disturbed"
+    run_watched "$@" >"$tmp/run.txt" || warn "$* failed"
+    if [ -e "$tmp/disturbed" ]; then
         echo "adam_step.sh: disturbed run discarded, running it again" >&2
-        if ! run_watched "$@"; then
-            echo "adam_step.sh: WARNING: disturbed again, keeping it" >&2
+        rm -f "$tmp/disturbed"
+        run_watched "$@" >"$tmp/run.txt" || warn "$* failed"
+        if [ -e "$tmp/disturbed" ]; then
+            warn "disturbed again, keeping it"
             disturbed=$((disturbed + 1))
         fi
     fi
