@@ -3,11 +3,18 @@
  * shapes (1, 7, 129 and mixed) and every combination of transposed operands,
  * with alpha and beta other than 1 and 0.
  *
+ * On CPUs with AVX-512 the float build's descent_gemm runs its own kernel
+ * (src/core/sgemm_avx512.c) for all but small products; its edge cases are
+ * checked by calling it directly, and its results must not depend on the
+ * thread count.
+ *
  * Tolerance: the two sum in different orders, so they differ by rounding. The
  * bound is k * eps * sum|a_ip b_pj| per element, eps the precision's epsilon;
  * a kernel that drops or repeats one term breaks it by far more.
  */
 #include "check.h"
+
+#include "core/sgemm_avx512.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -22,28 +29,124 @@ static void fill(descent_real *x, size_t n, descent_rng *rng) {
   for (size_t i = 0; i < n; i++) x[i] = (descent_real)(2 * descent_rng_uniform(rng) - 1);
 }
 
-static void check_shape(size_t m, size_t n, size_t k, int ta, int tb, descent_rng *rng) {
-  size_t lda = ta ? m : k, ldb = tb ? k : n;
-  descent_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
-  descent_real *c = malloc(m * n * sizeof *c), *ref = malloc(m * n * sizeof *ref);
-  fill(a, m * k, rng);
-  fill(b, k * n, rng);
-  fill(c, m * n, rng);
-  for (size_t i = 0; i < m * n; i++) ref[i] = c[i];
-  descent_real alpha = (descent_real)0.75, beta = (descent_real)-0.5;
-  descent_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
-  descent_gemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, ref, n);
-  double worst = 0;
-  for (size_t i = 0; i < m * n; i++) {
-    /* |a| and |b| are at most 1, so sum|a b| <= k. */
-    double bound = ((double)k + 2) * EPS * ((double)k + 1) + 1e-30;
-    double err = fabs((double)c[i] - (double)ref[i]) / bound;
-    if (err > worst) worst = err;
+/* One product of op(A) (m x k) and op(B) (k x n) into C (m x n), each stored
+   with `pad` spare reals per row, against the reference. With beta == 0, C
+   starts as NaN (it must not be read). `kernel` >= 1 calls the AVX-512 kernel
+   directly with that many threads (float builds on CPUs that have it), so its
+   edge cases are covered whatever descent_gemm dispatches to it. */
+static void check_case(size_t m, size_t n, size_t k, int ta, int tb, descent_real alpha,
+                       descent_real beta, size_t pad, int kernel, descent_rng *rng) {
+  size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  size_t a_rows = ta ? k : m, b_rows = tb ? n : k;
+  descent_real *a = malloc(a_rows * lda * sizeof *a), *b = malloc(b_rows * ldb * sizeof *b);
+  descent_real *c = malloc(m * ldc * sizeof *c), *ref = malloc(m * ldc * sizeof *ref);
+  fill(a, a_rows * lda, rng);
+  fill(b, b_rows * ldb, rng);
+  fill(c, m * ldc, rng);
+  if (beta == 0)
+    for (size_t i = 0; i < m * ldc; i++) c[i] = NAN;
+  /* The padding of C must come back untouched. */
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = n; j < ldc; j++) c[i * ldc + j] = 42;
+  for (size_t i = 0; i < m * ldc; i++) ref[i] = c[i];
+  if (kernel) {
+#if defined(DESCENT_DOUBLE)
+    free(a), free(b), free(c), free(ref);
+    return;
+#else
+    if (!sgemm_avx512_available()) {
+      free(a), free(b), free(c), free(ref);
+      return;
+    }
+    CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, kernel) == 0);
+#endif
+  } else {
+    descent_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
-  CHECK_MSG(worst <= 1, "m=%zu n=%zu k=%zu ta=%d tb=%d: error %.3g of the bound", m, n, k, ta, tb,
-            worst);
+  descent_gemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc);
+  double worst = 0;
+  int padding_kept = 1;
+  for (size_t i = 0; i < m; i++) {
+    for (size_t j = 0; j < n; j++) {
+      /* |a| and |b| are at most 1, so sum|a b| <= k. */
+      double bound = ((double)k + 2) * EPS * ((double)k + 1) + 1e-30;
+      double err = fabs((double)c[i * ldc + j] - (double)ref[i * ldc + j]) / bound;
+      if (!(err <= worst)) worst = err; /* NaN included */
+    }
+    for (size_t j = n; j < ldc; j++) padding_kept &= c[i * ldc + j] == 42;
+  }
+  CHECK_MSG(worst <= 1 && padding_kept,
+            "m=%zu n=%zu k=%zu ta=%d tb=%d alpha=%g beta=%g pad=%zu kernel=%d: error %.3g of the "
+            "bound, padding %s",
+            m, n, k, ta, tb, (double)alpha, (double)beta, pad, kernel, worst,
+            padding_kept ? "kept" : "overwritten");
   free(a), free(b), free(c), free(ref);
 }
+
+static void check_shape(size_t m, size_t n, size_t k, int ta, int tb, descent_rng *rng) {
+  check_case(m, n, k, ta, tb, (descent_real)0.75, (descent_real)-0.5, 0, 0, rng);
+}
+
+/* The AVX-512 kernel's edges: rows around its tile height (14) and the
+   split of a remainder (22 = 2 x 11), columns around its 16 and 32 wide
+   panels, depths across its 256-deep blocks (257: two of 129), blocks of more
+   than 504 rows or 1024 columns; row strides wider than the rows; alpha other
+   than 1; beta 0 (C NaN), 1 and other. Then the thread count: each element is
+   summed in the same order whatever the number of threads, so 1 and 2 give
+   the same bits. */
+static void check_kernel_edges(descent_rng *rng) {
+  const size_t ms[] = {1, 13, 15, 22}, ns[] = {1, 15, 17, 33}, ks[] = {1, 17, 257};
+  const descent_real betas[] = {0, 1, (descent_real)-0.5};
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+          for (int l = 0; l < 3; l++)
+            check_case(ms[i], ns[j], ks[l], ta, tb, (descent_real)0.75, betas[(i + j + l) % 3],
+                       (size_t)(i + l) % 2 * 3, 1, rng);
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (int bi = 0; bi < 3; bi++) {
+        check_case(505, 70, 300, ta, tb, (descent_real)1.5, betas[bi], 5, 2, rng);
+        check_case(30, 1057, 40, ta, tb, 1, betas[bi], 1, 2, rng);
+        check_case(129, 129, 129, ta, tb, (descent_real)-2, betas[bi], 7, 2, rng);
+      }
+  /* Through descent_gemm, shapes large enough for it to pick the kernel. */
+  check_case(128, 1024, 784, 0, 1, 1, 1, 0, 0, rng);
+  check_case(1024, 784, 128, 1, 0, 1, 0, 0, 0, rng);
+  check_case(128, 784, 1024, 0, 0, 1, 0, 0, 0, rng);
+}
+
+static void check_threads_agree(descent_rng *rng) {
+#ifdef DESCENT_DOUBLE
+  (void)rng; /* OpenBLAS's dgemm may round differently on 2 threads */
+}
+#else
+  if (!sgemm_avx512_available()) return;
+  const size_t shapes[][3] = {{128, 300, 333}, {600, 90, 70}};
+  int saved = descent_get_threads();
+  for (int s = 0; s < 2; s++)
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++) {
+        size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        size_t lda = ta ? m : k, ldb = tb ? k : n;
+        descent_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+        descent_real *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
+        fill(a, m * k, rng);
+        fill(b, k * n, rng);
+        fill(c1, m * n, rng);
+        memcpy(c2, c1, m * n * sizeof *c1);
+        descent_set_threads(1);
+        descent_gemm(ta, tb, m, n, k, (descent_real)0.5, a, lda, b, ldb, 1, c1, n);
+        descent_set_threads(2);
+        descent_gemm(ta, tb, m, n, k, (descent_real)0.5, a, lda, b, ldb, 1, c2, n);
+        CHECK_MSG(memcmp(c1, c2, m * n * sizeof *c1) == 0,
+                  "m=%zu n=%zu k=%zu ta=%d tb=%d: 1 and 2 threads differ", m, n, k, ta, tb);
+        free(a), free(b), free(c1), free(c2);
+      }
+  descent_set_threads(saved);
+}
+#endif
 
 /* With beta = 0 the BLAS must not read C: NaN there must not leak through. */
 static void check_beta_zero_ignores_c(void) {
@@ -67,6 +170,8 @@ int main(void) {
   check_shape(1024, 784, 128, 1, 0, &rng);
   check_shape(96, 10, 1024, 0, 1, &rng);
   check_beta_zero_ignores_c();
+  check_kernel_edges(&rng);
+  check_threads_agree(&rng);
   /* The reference itself, on a product known by hand. */
   descent_real a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[4] = {0};
   descent_gemm_reference(0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
