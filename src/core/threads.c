@@ -6,6 +6,7 @@
  * cores (two pools of busy-waiting threads on two cores cost 2-5x).
  */
 #include "internal.h"
+#include "sgemm_avx512.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -43,10 +44,18 @@ const char *descent_blas_name(void) {
   char *space = strchr(version + sizeof "OpenBLAS", ' ');
   if (space) *space = '\0';
   const char *core = openblas_get_corename(), *detected = descent_blas_detected_core();
+  char kernels[160];
   if (strcmp(core, detected) == 0)
-    snprintf(name, sizeof name, "%s, %s threads, %s kernels", version, parallel, core);
+    snprintf(kernels, sizeof kernels, "%s kernels", core);
   else
-    snprintf(name, sizeof name, "%s, %s threads, %s kernels (it detected %s; see blas_select.c)",
-             version, parallel, core, detected);
+    snprintf(kernels, sizeof kernels, "%s kernels (it detected %s; see blas_select.c)", core,
+             detected);
+#ifdef DESCENT_DOUBLE
+  const int own = 0;
+#else
+  const int own = descent_sgemm_enabled && sgemm_avx512_available();
+#endif
+  snprintf(name, sizeof name, "%s, %s threads, %s%s", version, parallel, kernels,
+           own ? "; large float products on descent's AVX-512 kernel" : "");
   return name;
 }
