@@ -310,6 +310,12 @@ int main(void) {
   check_direct_against_gemm("conv(8, 3)", 16, 10, 19);
   check_direct_against_gemm("conv(16, 5, pad=4)", 8, 4, 6);
   check_direct_against_gemm("conv(16, 4, pad=1, bias=0)", 24, 8, 33);
+  /* Channel-vectorized tiles: 2 vectors of channels on 11-wide rows, both
+     ways; 48 channels in single vectors (8 + 7, and 9 + 8 for the 16 of the
+     input gradient); 30-wide rows in tiles of 10, 16 and 64 channels. */
+  check_direct_against_gemm("conv(32, 3, pad=1)", 64, 5, 11);
+  check_direct_against_gemm("conv(48, 3)", 16, 6, 17);
+  check_direct_against_gemm("conv(16, 3, pad=1, bias=0)", 64, 3, 30);
   check_maxpool_paths("maxpool(2)", 3, 28, 28); /* rows of 14: one stage */
   check_maxpool_paths("maxpool(2)", 3, 20, 18); /* rows of 9: overlapping blocks */
   check_maxpool_paths("maxpool(2)", 4, 14, 14); /* rows of 7: two stages */

@@ -1,36 +1,63 @@
 /*
- * conv_direct.c - a direct stride-1 convolution, vectorized along the output
- * rows and blocked over 16 output channels, for the convolutions im2col +
- * GEMM serves poorly.
+ * conv_direct.c - a direct stride-1 convolution, vectorized over the output
+ * channels, for the convolutions im2col + GEMM serves poorly.
  *
  * im2col copies the input k*k times and OpenBLAS then packs the copy again;
  * with small images (14x14 in fmnist_2c2d) those copies and the packing cost
- * as much as a third of the arithmetic. Here each step of the inner loop
- * loads one vector of an input row (16 floats, 8 doubles) and multiplies it
- * into 16 accumulators, one per output channel, by 16 weights broadcast from
- * memory: 16 fused multiply-adds per load, the accumulators never leave the
- * registers, and nothing is copied but the zero padding. A row shorter than
- * a vector (14) computes a few extra lanes from the next row's data, which
- * are never stored.
+ * as much as a third of the arithmetic. Here nothing is copied but the zero
+ * padding. When the output channels come in multiples of 16, the kernel
+ * computes tiles of V vectors of channels (V = 2 where they divide the
+ * channels, else 1: 32 or 16 floats, 16 or 8 doubles) by P consecutive
+ * positions of one output row (P up to 14, the row split into tiles of
+ * nearly equal width: 11 = 6 + 5, 30 = 10 + 10 + 10), in V x P <= 28
+ * accumulators. For each input channel and tap it loads V vectors of
+ * weights, packed in the order it reads them, and multiplies each into the
+ * P accumulators of its channels by the P input values, broadcast from
+ * memory: every lane of every multiply-add is an output. (The earlier scheme
+ * ran along the output row, and a 14-column row left 2 of 16 lanes idle.)
+ * The accumulators, position by channel, go through a small tile in L1 to
+ * the channel-major output. Four vectors by 7 positions measured slower on
+ * fmnist_2c2d's 64 channels (28 accumulators, 4 weights and a broadcast do
+ * not fit in 32 registers), and 4 by 6 slower still.
  *
- * The kernel is written with GCC's vector extensions (also understood by
+ * Other channel counts that are multiples of 8 keep the row-vectorized
+ * kernel: 8 channels by up to 3 rows, one vector of each input row times 8
+ * weights broadcast from memory; a row shorter than a vector computes a few
+ * extra lanes from the next row's data, which are never stored.
+ *
+ * The kernels are written with GCC's vector extensions (also understood by
  * Clang), so the same source serves AVX-512, AVX2 and other targets; without
- * them conv.c keeps im2col + GEMM. Sums run in a fixed order (input channel,
- * kernel row, kernel column), whatever the thread count.
+ * them conv.c keeps im2col + GEMM. Sums run in a fixed order (the bias, then
+ * input channel, kernel row, kernel column), whatever the thread count.
  */
 #include "conv_direct.h"
 
 #include <string.h>
 
+/* GCC's predictive commoning would carry the input values of one kernel
+   column to the next through the stack, in place of broadcasting them from
+   the input plane: a fifth slower on fmnist_2c2d's forward pass. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-predictive-commoning")
+#endif
+
 int conv_direct_enabled = 1;
+
+/* Output channels per block of the weights: V vectors for the
+   channel-vectorized kernel (V = 2, or 1), CONV_DIRECT_BLOCK for the row
+   kernel. */
+static size_t conv_direct_block(size_t n_out) {
+  enum { L = 64 / sizeof(descent_real) };
+  if (n_out % 16) return CONV_DIRECT_BLOCK;
+  return n_out % (2 * L) == 0 ? 2 * L : L;
+}
 
 void conv_direct_pack(const descent_real *w, size_t n_out, size_t n_in, size_t k,
                       descent_real *wt) {
-  size_t kk = k * k;
+  size_t kk = k * k, bl = conv_direct_block(n_out);
   for (size_t o = 0; o < n_out; o++)
     for (size_t r = 0; r < n_in * kk; r++)
-      wt[((o / CONV_DIRECT_BLOCK) * n_in * kk + r) * CONV_DIRECT_BLOCK + o % CONV_DIRECT_BLOCK] =
-          w[o * n_in * kk + r];
+      wt[((o / bl) * n_in * kk + r) * bl + o % bl] = w[o * n_in * kk + r];
 }
 
 #if defined(__GNUC__)
@@ -82,9 +109,94 @@ conv_rows(const descent_real *in, size_t n_in, size_t hp, size_t wp, const desce
     }
 }
 
+/* Accumulators of the channel-vectorized kernel, at most. */
+enum { TILE_ACC = 28 };
+
+/* One tile: outputs [ob, ob + nv VL) at positions ow to ow + np - 1 of row
+   oh, in nv x np accumulators. Inlined with nv and np constant. */
+static inline __attribute__((always_inline)) void
+conv_tile(const descent_real *in, size_t n_in, size_t hp, size_t wp, const descent_real *wt,
+          const descent_real *bias, size_t k, size_t ho, size_t wo, descent_real *out, size_t ob,
+          size_t oh, size_t ow, const int nv, const int np) {
+  const size_t bl = (size_t)nv * VL;
+  vreal acc[TILE_ACC][2];
+  for (int v = 0; v < nv; v++) {
+    vreal b0 = {0};
+    if (bias) memcpy(&b0, bias + ob + (size_t)v * VL, sizeof b0);
+    for (int i = 0; i < np; i++) acc[i][v] = b0;
+  }
+  const descent_real *w = wt + ob * n_in * k * k;
+  for (size_t c = 0; c < n_in; c++)
+    for (size_t a = 0; a < k; a++) {
+      const descent_real *row = in + (c * hp + oh + a) * wp + ow;
+      for (size_t b = 0; b < k; b++, w += bl) {
+        vreal wv[2];
+        for (int v = 0; v < nv; v++) memcpy(&wv[v], w + (size_t)v * VL, sizeof wv[v]);
+        for (int i = 0; i < np; i++) {
+          descent_real x = row[(size_t)i + b];
+          for (int v = 0; v < nv; v++) acc[i][v] += wv[v] * x;
+        }
+      }
+    }
+  /* Position by channel in L1, then channel by position to the output. */
+  descent_real tile[TILE_ACC * 64 / sizeof(descent_real)] __attribute__((aligned(64)));
+  for (int i = 0; i < np; i++)
+    for (int v = 0; v < nv; v++) memcpy(tile + (size_t)i * bl + (size_t)v * VL, &acc[i][v], 64);
+  for (size_t j = 0; j < bl; j++) {
+    descent_real *dst = out + ((ob + j) * ho + oh) * wo + ow;
+    for (int i = 0; i < np; i++) dst[i] = tile[(size_t)i * bl + j];
+  }
+}
+
+#define CONV_TILE_CASE(P)                                                                          \
+  case P:                                                                                          \
+    conv_tile(in, n_in, hp, wp, wt, bias, k, ho, wo, out, ob, oh, ow, nv, P);                      \
+    break;
+
+/* All tiles of nv vectors of channels: each row in ceil(wo / pmax) tiles of
+   nearly equal width, pmax = 14 (28 accumulators with nv = 2). */
+static inline __attribute__((always_inline)) void
+conv_channels(const descent_real *in, size_t n_in, size_t hp, size_t wp, const descent_real *wt,
+              size_t n_out, const descent_real *bias, size_t k, size_t ho, size_t wo,
+              descent_real *out, const int nv) {
+  const size_t pmax = 14;
+  size_t nt = (wo + pmax - 1) / pmax, base = wo / nt, extra = wo % nt;
+  for (size_t ob = 0; ob < n_out; ob += (size_t)nv * VL)
+    for (size_t oh = 0; oh < ho; oh++)
+      for (size_t t = 0, ow = 0; t < nt; t++) {
+        size_t p = base + (t < extra);
+        switch (p) {
+          CONV_TILE_CASE(1)
+          CONV_TILE_CASE(2)
+          CONV_TILE_CASE(3)
+          CONV_TILE_CASE(4)
+          CONV_TILE_CASE(5)
+          CONV_TILE_CASE(6)
+          CONV_TILE_CASE(7)
+          CONV_TILE_CASE(8)
+          CONV_TILE_CASE(9)
+          CONV_TILE_CASE(10)
+          CONV_TILE_CASE(11)
+          CONV_TILE_CASE(12)
+          CONV_TILE_CASE(13)
+          CONV_TILE_CASE(14)
+        }
+        ow += p;
+      }
+}
+
 void conv_direct(const descent_real *in, size_t n_in, size_t hp, size_t wp, const descent_real *wt,
                  size_t n_out, const descent_real *bias, size_t k, size_t ho, size_t wo,
                  descent_real *out) {
+  size_t bl = conv_direct_block(n_out);
+  if (bl == 2 * VL) {
+    conv_channels(in, n_in, hp, wp, wt, n_out, bias, k, ho, wo, out, 2);
+    return;
+  }
+  if (bl == VL) {
+    conv_channels(in, n_in, hp, wp, wt, n_out, bias, k, ho, wo, out, 1);
+    return;
+  }
   for (size_t ob = 0; ob < n_out; ob += CONV_DIRECT_BLOCK)
     for (size_t ow = 0; ow < wo; ow += VL) {
       size_t oh = 0;

@@ -1,13 +1,16 @@
 /*
  * conv_direct.h - the direct convolution kernel (conv_direct.c) that conv.c
- * uses for stride-1 layers whose output channels come in blocks of 16.
+ * uses for stride-1 layers whose output channels come in blocks of 8
+ * (vectorized over the channels when they come in blocks of 16).
  */
 #ifndef DESCENT_CONV_DIRECT_H
 #define DESCENT_CONV_DIRECT_H
 
 #include "internal.h"
 
-/* Output channels computed together, on up to three rows: 24 accumulators. */
+/* The smallest block of output channels the kernel takes: the row kernel's
+   8 channels by up to three rows (24 accumulators). Multiples of 16 take the
+   channel-vectorized kernel, in blocks of 2 or 1 vectors. */
 #define CONV_DIRECT_BLOCK 8
 /* Reals the kernel may read past the end of its input planes (one vector). */
 #define CONV_DIRECT_SLACK (64 / sizeof(descent_real))
@@ -24,7 +27,9 @@ extern int conv_direct_enabled;
    correlation of n_in planes of hp x wp (already padded; CONV_DIRECT_SLACK
    readable reals after the last) with k x k kernels. The weights come in the
    order the kernel reads them: wt[((o / B) (n_in k k) + (c k + a) k + b) B +
-   o % B] = W[o][c][a][b], B = CONV_DIRECT_BLOCK (conv_direct_pack). bias may
+   o % B] = W[o][c][a][b], B the block of n_out's kernel (two vectors of
+   reals, 32 floats or 16 doubles, where they divide n_out, else one where it
+   is a multiple of 16, else CONV_DIRECT_BLOCK): conv_direct_pack. bias may
    be NULL. */
 /* Packs W (n_out x n_in x k x k) into that order. */
 void conv_direct_pack(const descent_real *w, size_t n_out, size_t n_in, size_t k, descent_real *wt);
