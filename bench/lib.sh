@@ -39,6 +39,27 @@ usage() {
 die() { printf '%s: %s\n' "$bench_name" "$*" >&2; exit 1; }
 warn() { printf '%s: WARNING: %s\n' "$bench_name" "$*" >&2; }
 
+# Takes the option at "$@" if it is one every script has (--repeats,
+# --epochs, --limit, --build, --threads, --max-wait, --help), setting its
+# variable; anything else is refused with the usage. The caller shifts by 2
+# (every one of them takes a value; --help exits).
+common_option() {
+    case $1 in
+        -h | --help) usage; exit 0 ;;
+        --repeats | --epochs | --limit | --build | --threads | --max-wait)
+            [ $# -ge 2 ] || die "$1 needs a value" ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+    case $1 in
+        --repeats) repeats=$2 ;;
+        --epochs) epochs=$2 ;;
+        --limit) limit=$2 ;;
+        --build) build=$2 ;;
+        --threads) threads_list=$2 ;;
+        --max-wait) max_wait=$2 ;;
+    esac
+}
+
 # Checks the options every script has.
 check_options() {
     [[ $repeats =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer"

@@ -41,16 +41,8 @@ threads_list="1 2"
 max_wait=60
 
 while [ $# -gt 0 ]; do
-    case $1 in
-        --repeats) [ $# -ge 2 ] || die "--repeats needs a value"; repeats=$2; shift 2 ;;
-        --epochs) [ $# -ge 2 ] || die "--epochs needs a value"; epochs=$2; shift 2 ;;
-        --limit) [ $# -ge 2 ] || die "--limit needs a value"; limit=$2; shift 2 ;;
-        --build) [ $# -ge 2 ] || die "--build needs a value"; build=$2; shift 2 ;;
-        --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift 2 ;;
-        --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; max_wait=$2; shift 2 ;;
-        -h | --help) usage; exit 0 ;;
-        *) usage >&2; die "unknown argument: $1" ;;
-    esac
+    common_option "$@"
+    shift 2
 done
 check_options
 
