@@ -53,8 +53,9 @@ enum {
   NC_MAX = 1024 /* columns of a packed block of B (a multiple of NR) */
 };
 
-/* Called on any CPU: nothing in it needs AVX-512. */
-int sgemm_avx512_available(void) {
+/* Called on any CPU, so compiled for the baseline instruction set whatever
+   this file's -mavx512f lets the compiler use elsewhere. */
+__attribute__((target("arch=x86-64"))) int sgemm_avx512_available(void) {
   return __builtin_cpu_supports("avx512f");
 }
 
