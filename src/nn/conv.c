@@ -82,6 +82,13 @@ static void conv_geometry_of(const layer *l, conv_geometry *g) {
   g->q = g->pad < g->k ? g->k - 1 - g->pad : 0;
 }
 
+void conv_direct_paths(const layer *l, int *forward, int *input_grad) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  *forward = g.direct_fwd;
+  *input_grad = g.direct_dx;
+}
+
 /* Reals per work slot: one example's columns and its padded input, each
    rounded to a cache line. */
 static size_t round16(size_t n) {

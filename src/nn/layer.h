@@ -107,6 +107,10 @@ extern const layer_ops layer_relu;
 extern const layer_ops layer_tanh;
 extern const layer_ops layer_sigmoid;
 extern const layer_ops layer_conv;
+/* Whether a conv layer takes the direct kernel (conv_direct.c) for its
+   forward pass and for its input gradient, as set up now (tests check that
+   the shapes they mean for it do). */
+void conv_direct_paths(const layer *l, int *forward, int *input_grad);
 extern const layer_ops layer_maxpool;
 extern const layer_ops layer_avgpool;
 extern const layer_ops layer_flatten;
