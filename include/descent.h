@@ -182,8 +182,11 @@ int descent_dataset_truncate(descent_dataset *ds, size_t n);
 /* Options of the text loaders (CSV and LIBSVM). */
 typedef struct descent_text_options {
   int label_column;    /* CSV: 0-based column of the class label; -1: the last (default) */
-  int header;          /* CSV: -1 detect (default: a first line that is not all numbers),
-                          0 no header, 1 the first line is a header */
+  int header;          /* CSV: 1 the first line is a header (skipped unread); 0 there is
+                          none; -1 (default) the first line is a header only if no field
+                          of it is a number. A data line that fails to parse (a typo,
+                          NaN, an empty field) is an error naming line and column,
+                          never taken for a header */
   char delimiter;      /* CSV: field separator; default ',' */
   size_t features;     /* LIBSVM: features per example; 0: the largest index found (default) */
   size_t max_bytes;    /* files larger than this are refused unread; default 1 GiB */
@@ -193,8 +196,9 @@ typedef struct descent_text_options {
 void descent_text_options_init(descent_text_options *o);
 
 /* Loads a numeric CSV file: one example per line, every field a finite number,
- * one of them the class label (a whole number >= 0). Blank lines are skipped.
- * o may be NULL for the defaults. */
+ * one of them the class label (a whole number >= 0). Blank lines are skipped,
+ * and so is a UTF-8 byte order mark at the start (it is not data). Loading
+ * is linear in the file's size. o may be NULL for the defaults. */
 int descent_csv_load(const char *path, const descent_text_options *o, descent_dataset *out);
 
 /* Loads a LIBSVM file (`label index:value ...`, indices from 1, increasing),

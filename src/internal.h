@@ -45,6 +45,12 @@ void descent_free_real(descent_real *p);
 bool descent_parse_double(const char *text, double *out);
 bool descent_parse_size(const char *text, size_t *out);
 
+/* Opens path for reading if it is a regular file, into *fd (the caller
+ * closes it) and, if st is not NULL, its stat. A FIFO, a directory or a device
+ * is refused at once, without blocking, with a message naming what it is. */
+struct stat;
+int descent_open_regular(const char *path, int *fd, struct stat *st);
+
 /* Reads a whole regular file of at most max_bytes into a new buffer with a
  * NUL after the last byte (caller frees). */
 int descent_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len);

@@ -5,6 +5,9 @@
  * the disk, renamed over the target, and the folder is flushed too: a crash at
  * any moment leaves either the old file or the new one, never a mix, and a
  * reader never sees a partial file under the final name.
+ *
+ * Every input file is opened through descent_open_regular, which refuses
+ * FIFOs, directories and devices without blocking on them.
  */
 #include "internal.h"
 
@@ -17,16 +20,51 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+int descent_open_regular(const char *path, int *fd_out, struct stat *st_out) {
+  *fd_out = -1;
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+     forever, before fstat could refuse it. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return descent_fail(DESCENT_EIO, "cannot stat '%s': %s", path, strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return descent_fail(DESCENT_EIO, "'%s' is not a regular file (%s); give the path of a file",
+                        path, file_kind(st.st_mode));
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int err = errno;
+    close(fd);
+    return descent_fail(DESCENT_EIO, "cannot read '%s': %s", path, strerror(err));
+  }
+  *fd_out = fd;
+  if (st_out) *st_out = st;
+  return DESCENT_OK;
+}
+
 int descent_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len) {
   *data = NULL;
   *len = 0;
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
+  int fd;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return descent_fail(DESCENT_EIO, "'%s' is not a regular file", path);
-  }
+  int rc = descent_open_regular(path, &fd, &st);
+  if (rc) return rc;
   if ((unsigned long long)st.st_size > max_bytes) {
     close(fd);
     return descent_fail(DESCENT_ERANGE, "%s: %lld bytes, more than the limit of %zu bytes", path,

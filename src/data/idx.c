@@ -254,11 +254,12 @@ static void idx_close(idx_file *f) {
 static int idx_open(idx_file *f, const char *path, const idx_role *role) {
   memset(f, 0, sizeof *f);
   f->path = path;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
+  int fd;
+  int rc = descent_open_regular(path, &fd, NULL);
+  if (rc) return rc;
   uintmax_t file_bytes = 0;
   uint32_t isize = 0;
-  int rc = idx_inspect(f, fd, &file_bytes, &isize);
+  rc = idx_inspect(f, fd, &file_bytes, &isize);
   if (rc) {
     close(fd);
     return rc;

@@ -6,7 +6,8 @@
  * densified; the size that needs (examples x features) is computed in the
  * first pass and refused beyond the configured limit before anything is
  * allocated. Labels must be class indices (whole numbers >= 0), except that
- * the binary convention -1/+1 is read as classes 0 and 1.
+ * the binary convention -1/+1 is read as classes 0 and 1. Text echoed in a
+ * message is cut at the line's end and escaped, so a message is one line.
  */
 #include "text_file.h"
 
@@ -24,28 +25,35 @@ static int blank_or_comment(const char *p) {
   return *p == '\n' || *p == '\0' || *p == '#';
 }
 
+/* The end of the word at p: the next blank or the line's end. */
+static const char *word_end(const char *p) {
+  while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+  return p;
+}
+
 /* Parses one line; with x NULL it only validates and reports the largest
    index and the label. */
 static int parse_line(const char *p, const char *name, size_t line, size_t features,
                       descent_real *x, double *label, size_t *max_index) {
   const char *start = p;
+  char echo[TEXT_ECHO_CAP];
   if (!text_parse_number(&p, label))
-    return descent_fail(DESCENT_EFORMAT, "%s: line %zu: expected a label, found '%.16s'", name,
-                        line, start);
+    return descent_fail(DESCENT_EFORMAT, "%s: line %zu: expected a label, found '%s'", name, line,
+                        text_echo(start, word_end(start), echo));
   size_t last = 0;
   for (;;) {
     while (*p == ' ' || *p == '\t' || *p == '\r') p++;
     if (*p == '\n' || *p == '\0' || *p == '#') break;
     const char *pair = p;
     if (*p < '0' || *p > '9')
-      return descent_fail(DESCENT_EFORMAT, "%s: line %zu: expected index:value, found '%.16s'",
-                          name, line, pair);
+      return descent_fail(DESCENT_EFORMAT, "%s: line %zu: expected index:value, found '%s'", name,
+                          line, text_echo(pair, word_end(pair), echo));
     char *end;
     unsigned long long index = strtoull(p, &end, 10);
     if (*end != ':' || index == 0 || index > ((size_t)1 << 40))
       return descent_fail(DESCENT_EFORMAT,
-                          "%s: line %zu: '%.16s' is not index:value with an index from 1", name,
-                          line, pair);
+                          "%s: line %zu: '%s' is not index:value with an index from 1", name, line,
+                          text_echo(pair, word_end(pair), echo));
     if (index <= last)
       return descent_fail(DESCENT_EFORMAT,
                           "%s: line %zu: index %llu after %zu; indices must increase", name, line,
@@ -58,8 +66,8 @@ static int parse_line(const char *p, const char *name, size_t line, size_t featu
                           "number",
                           name, line, index);
     if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0' && *p != '#')
-      return descent_fail(DESCENT_EFORMAT, "%s: line %zu: unexpected '%c' after index %llu", name,
-                          line, *p, index);
+      return descent_fail(DESCENT_EFORMAT, "%s: line %zu: unexpected '%s' after index %llu", name,
+                          line, text_echo(p, p + 1, echo), index);
     last = (size_t)index;
     if (x && last <= features) x[last - 1] = (descent_real)v;
   }

@@ -43,6 +43,23 @@ bool text_label_ok(double v) {
   return v >= 0 && v < 2147483648.0 && v == floor(v);
 }
 
+char *text_echo(const char *p, const char *end, char buf[TEXT_ECHO_CAP]) {
+  size_t used = 0, shown = 0;
+  for (; p < end && *p != '\n' && *p != '\0'; p++, shown++) {
+    if (shown == TEXT_ECHO_MAX) {
+      memcpy(buf + used, "...", 4);
+      return buf;
+    }
+    unsigned char c = (unsigned char)*p;
+    if (c >= 32 && c < 127)
+      buf[used++] = (char)c;
+    else
+      used += (size_t)snprintf(buf + used, TEXT_ECHO_CAP - used, "\\x%02x", c);
+  }
+  buf[used] = '\0';
+  return buf;
+}
+
 size_t text_line_of(const char *data, const char *p) {
   size_t line = 1;
   for (const char *c = data; c < p; c++) line += *c == '\n';

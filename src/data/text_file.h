@@ -18,7 +18,16 @@ bool text_parse_number(const char **p, double *value);
 /* A class label: a whole number in [0, 2^31). */
 bool text_label_ok(double v);
 
-/* The line number (1-based) of position p in data, for messages. */
+/* Writes the text from p up to end or the end of its line into buf as one
+ * printable line: a control or non-ASCII byte becomes \xNN, and beyond
+ * TEXT_ECHO_MAX characters it is cut with "...". An error message that
+ * echoes input uses it, so the message stays one short line. Returns buf. */
+#define TEXT_ECHO_MAX 24
+#define TEXT_ECHO_CAP (4 * TEXT_ECHO_MAX + 4)
+char *text_echo(const char *p, const char *end, char buf[TEXT_ECHO_CAP]);
+
+/* The line number (1-based) of position p in data, for messages. Scans from
+   the start: for one message, never per line. */
 size_t text_line_of(const char *data, const char *p);
 
 /* A parser of a whole text buffer into a data set (descent_csv_parse,
