@@ -10,6 +10,7 @@
 #include "test_files.h"
 #include "nn/model_io.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static char dir[512];
@@ -160,6 +161,113 @@ static void check_refusals(void) {
   free(good);
 }
 
+/* Writes net and pp with the file-format writer itself (not descent_net_save,
+   which may refuse such a model), then requires loading (as a model, and its
+   counts and values checked as a checkpoint's are) to fail naming needle. */
+static void refused_model(const char *name, const descent_net *net, const descent_preprocess *pp,
+                          const char *needle) {
+  bytes_out o = {0};
+  model_write(&o, net, pp);
+  model_file_finish(&o);
+  CHECK(!o.failed);
+  refused(name, o.data, o.len, DESCENT_EFORMAT, needle);
+  free(o.data);
+}
+
+/* A non-finite parameter, buffer value or preprocessing constant, or a
+   negative running variance, is refused at load, naming the tensor. */
+static void check_nonfinite(void) {
+  descent_net *net = trained_net();
+  if (!net) return;
+  descent_objective *obj = descent_net_objective(net);
+  size_t n_buffers;
+  descent_real *buffers = descent_net_buffers(net, &n_buffers);
+  descent_real keep = obj->params[0];
+  obj->params[0] = (descent_real)NAN;
+  refused_model("nan_param", net, NULL, "parameter 'layer1.conv.weight' holds a non-finite value");
+  obj->params[0] = keep;
+  keep = obj->params[obj->n_params - 1];
+  obj->params[obj->n_params - 1] = (descent_real)INFINITY;
+  refused_model("inf_param", net, NULL, "parameter 'layer9.dense.bias' holds a non-finite value");
+  obj->params[obj->n_params - 1] = keep;
+  keep = buffers[1];
+  buffers[1] = (descent_real)NAN;
+  refused_model("nan_mean", net, NULL, "buffer 'layer2.batchnorm.running_mean' holds a non-finite");
+  buffers[1] = keep;
+  keep = buffers[5];
+  buffers[5] = -1;
+  refused_model(
+      "neg_var", net, NULL,
+      "buffer 'layer2.batchnorm.running_var' holds a negative variance (-1 at element 1)");
+  buffers[5] = keep;
+  descent_dataset ds = {.n = N, .shape = {3, {2, 6, 6}}, .features = 72, .x = x};
+  descent_preprocess pp = {0};
+  CHECK_OK(descent_preprocess_fit(&pp, DESCENT_PREPROCESS_STANDARDIZE, &ds, 1e-3));
+  pp.mean[3] = (descent_real)NAN;
+  refused_model("nan_prep", net, &pp, "preprocessing mean holds nan at feature 3");
+  pp.mean[3] = 0;
+  pp.inv_std[2] = -1;
+  refused_model("neg_std", net, &pp, "preprocessing inv_std holds -1 at feature 2");
+  descent_preprocess_free(&pp);
+  CHECK_OK(descent_preprocess_fit(&pp, DESCENT_PREPROCESS_ZCA, &ds, 1e-2));
+  pp.whiten[72 + 5] = (descent_real)INFINITY;
+  refused_model("inf_white", net, &pp, "whitening matrix holds inf at row 1, column 5");
+  descent_preprocess_free(&pp);
+  /* All finite again: loads. */
+  bytes_out o = {0};
+  model_write(&o, net, NULL);
+  model_file_finish(&o);
+  spit(tmp_path("finite.bin"), o.data, o.len);
+  free(o.data);
+  descent_net *back = NULL;
+  CHECK_OK(descent_net_load(&back, NULL, tmp_path("finite.bin"), 4));
+  descent_net_free(back);
+  descent_net_free(net);
+}
+
+/* A small file whose spec asks for far more parameters than it holds is
+   refused by comparing the counts before the network is built. The spec
+   here asks for 20 x (2^34 + 2^17) parameters: building it first would ask for
+   terabytes. */
+static void check_huge_spec(void) {
+  char spec[1024] = "";
+  for (int i = 0; i < 20; i++) strcat(spec, i ? ", dense(131072)" : "dense(131072)");
+  bytes_out o = {0};
+  out_bytes(&o, MODEL_MAGIC, 8);
+  out_u32(&o, MODEL_VERSION);
+  out_u32(&o, 0);
+  size_t s = section_begin(&o, "NET ");
+  out_u32(&o, (uint32_t)strlen(spec));
+  out_bytes(&o, spec, strlen(spec));
+  out_u32(&o, 1);
+  out_u64(&o, 131072);
+  out_u32(&o, DESCENT_LOSS_SOFTMAX_XENT);
+  out_u32(&o, sizeof(descent_real));
+  section_end(&o, s);
+  s = section_begin(&o, "PARM");
+  descent_real ten[10] = {0};
+  out_u64(&o, 10);
+  out_reals(&o, ten, 10, sizeof(descent_real));
+  section_end(&o, s);
+  s = section_begin(&o, "BUFF");
+  out_u64(&o, 0);
+  section_end(&o, s);
+  s = section_begin(&o, "PREP");
+  out_u32(&o, DESCENT_PREPROCESS_NONE);
+  out_u64(&o, 131072);
+  out_f64(&o, 0);
+  section_end(&o, s);
+  s = section_begin(&o, "RNG ");
+  for (int i = 0; i < 4; i++) out_u64(&o, 1);
+  section_end(&o, s);
+  model_file_finish(&o);
+  CHECK(!o.failed);
+  refused("huge_spec", o.data, o.len, DESCENT_ESHAPE,
+          "10 parameters and 0 buffer values stored, but the saved spec builds a network with "
+          "343600005120 and 0");
+  free(o.data);
+}
+
 int main(void) {
   const char *base = getenv("DESCENT_TEST_TMP");
   snprintf(dir, sizeof dir, "%s", base ? base : "/tmp");
@@ -172,5 +280,7 @@ int main(void) {
   check_round_trip(DESCENT_PREPROCESS_PCA);
   check_round_trip(DESCENT_PREPROCESS_ZCA);
   check_refusals();
+  check_nonfinite();
+  check_huge_spec();
   return check_report();
 }

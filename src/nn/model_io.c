@@ -7,8 +7,10 @@
  * Saving builds the whole file in memory and writes it atomically
  * (descent_write_file_atomic: temporary file, fsync, rename, fsync of the
  * folder). Loading reads the file once, checks the header and every section's
- * length and CRC, then each field's range, before it builds anything; every
- * message names the file and the problem.
+ * length and CRC, then each field's range, the parameter count the spec
+ * implies and every stored value (finite; batch-norm variances not negative;
+ * preprocessing constants finite) before it builds anything; every message
+ * names the file, the tensor and the problem.
  */
 #include "model_io.h"
 
@@ -346,6 +348,98 @@ static int read_values(const model_section *s, const char *name, unsigned width,
   return DESCENT_OK;
 }
 
+/* A PARM or BUFF section's count, checked against the section's length. */
+static int stored_count(const model_section *s, const char *name, unsigned width, uint64_t *count) {
+  bytes_in in = {s->payload, s->len, 0, 0};
+  *count = in_u64(&in);
+  if (in.failed || *count > (s->len - 8) / width || 8 + *count * width != s->len)
+    return descent_fail(DESCENT_EFORMAT, "%s: section '%s' has the wrong length for its count",
+                        name, s->tag);
+  return DESCENT_OK;
+}
+
+/* Checks the values of each tensor in table, stored from byte 8 of s: every
+   one finite once read at this build's precision (an F64 value beyond the
+   float range is not), and a batch-norm running variance not negative. */
+static int check_tensors(const model_section *s, const char *name, unsigned width,
+                         const descent_tensor_info *table, size_t n, const char *what) {
+  for (size_t i = 0; i < n; i++) {
+    const descent_tensor_info *t = &table[i];
+    bytes_in in = {s->payload + 8 + t->offset * width, t->size * width, 0, 0};
+    size_t len = strlen(t->name);
+    int variance = len > 12 && strcmp(t->name + len - 12, ".running_var") == 0;
+    for (size_t j = 0; j < t->size; j++) {
+      descent_real v;
+      in_reals(&in, &v, 1, width);
+      if (!isfinite(v))
+        return descent_fail(DESCENT_EFORMAT,
+                            "%s: %s '%s' holds a non-finite value (%g at element %zu): the model "
+                            "diverged or the file is damaged; use an earlier checkpoint",
+                            name, what, t->name, (double)v, j);
+      if (variance && v < 0)
+        return descent_fail(DESCENT_EFORMAT,
+                            "%s: %s '%s' holds a negative variance (%g at element %zu)", name, what,
+                            t->name, (double)v, j);
+    }
+  }
+  return DESCENT_OK;
+}
+
+int model_check_stored(const net_header *h, const model_section *parm, const model_section *buff,
+                       const char *name) {
+  uint64_t n_params, n_buffers;
+  int rc = stored_count(parm, name, h->width, &n_params);
+  if (!rc) rc = stored_count(buff, name, h->width, &n_buffers);
+  if (rc) return rc;
+  net_layout layout;
+  rc = net_spec_layout(h->spec, &h->input, &layout);
+  if (rc) {
+    descent_error_prefix("%s: the saved model spec '%s': ", name, h->spec);
+    return rc;
+  }
+  if (n_params != layout.n_params || n_buffers != layout.n_buffers)
+    rc = descent_fail(DESCENT_ESHAPE,
+                      "%s: %llu parameters and %llu buffer values stored, but the saved spec "
+                      "builds a network with %zu and %zu",
+                      name, (unsigned long long)n_params, (unsigned long long)n_buffers,
+                      layout.n_params, layout.n_buffers);
+  if (!rc)
+    rc = check_tensors(parm, name, h->width, layout.params, layout.n_param_tensors, "parameter");
+  if (!rc)
+    rc = check_tensors(buff, name, h->width, layout.buffers, layout.n_buffer_tensors, "buffer");
+  net_layout_free(&layout);
+  return rc;
+}
+
+/* The first non-finite value of v[n], or n. */
+static size_t first_nonfinite(const descent_real *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(v[i])) return i;
+  return n;
+}
+
+/* Preprocessing constants must be finite, and 1 / (std + eps) positive. */
+static int check_preprocess(const descent_preprocess *pp, const char *name) {
+  size_t f = pp->features, at;
+  if ((at = first_nonfinite(pp->mean, f)) < f)
+    return descent_fail(DESCENT_EFORMAT, "%s: preprocessing mean holds %g at feature %zu", name,
+                        (double)pp->mean[at], at);
+  if (pp->inv_std) {
+    for (at = 0; at < f && isfinite(pp->inv_std[at]) && pp->inv_std[at] > 0; at++) {
+    }
+    if (at < f)
+      return descent_fail(DESCENT_EFORMAT,
+                          "%s: preprocessing inv_std holds %g at feature %zu; it must be "
+                          "positive and finite",
+                          name, (double)pp->inv_std[at], at);
+  }
+  if (pp->whiten && (at = first_nonfinite(pp->whiten, f * f)) < f * f)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: preprocessing whitening matrix holds %g at row %zu, column %zu", name,
+                        (double)pp->whiten[at], at / f, at % f);
+  return DESCENT_OK;
+}
+
 static int read_preprocess(const model_section *s, const char *name, unsigned width,
                            size_t features, descent_preprocess *pp) {
   bytes_in in = {s->payload, s->len, 0, 0};
@@ -382,7 +476,9 @@ static int read_preprocess(const model_section *s, const char *name, unsigned wi
   in_reals(&in, pp->mean, features, width);
   if (pp->inv_std) in_reals(&in, pp->inv_std, features, width);
   if (pp->whiten) in_reals(&in, pp->whiten, features * features, width);
-  return DESCENT_OK;
+  int rc = check_preprocess(pp, name);
+  if (rc) descent_preprocess_free(pp);
+  return rc;
 }
 
 int model_read(const model_section *sections, size_t count, const char *name, size_t max_batch,
@@ -398,9 +494,15 @@ int model_read(const model_section *sections, size_t count, const char *name, si
   net_header h = {0};
   int rc = read_net_header(sn, name, &h);
   if (rc) return rc;
+  /* Counts and values are checked against what the spec implies before the
+     network is built: a small file whose spec asks for billions of
+     parameters is refused without allocating them. */
+  rc = model_check_stored(&h, sp, sb, name);
   descent_net *net = NULL;
-  rc = descent_net_create(&net, h.spec, &h.input, h.loss, max_batch, 0);
-  if (rc) descent_error_prefix("%s: the saved model spec '%s': ", name, h.spec);
+  if (!rc) {
+    rc = descent_net_create(&net, h.spec, &h.input, h.loss, max_batch, 0);
+    if (rc) descent_error_prefix("%s: the saved model spec '%s': ", name, h.spec);
+  }
   free(h.spec);
   if (!rc)
     rc = read_values(sp, name, h.width, net->objective.n_params, net->objective.params,

@@ -88,8 +88,16 @@ typedef struct net_header {
 
 int model_read_net_header(const model_section *s, const char *name, net_header *h);
 
+/* Checks the PARM and BUFF sections against the spec of h without building
+   the network: the counts it implies, then every value, named by tensor
+   (finite at this build's precision; batch-norm running variances not
+   negative). Model and checkpoint loading both call it. */
+int model_check_stored(const net_header *h, const model_section *parm, const model_section *buff,
+                       const char *name);
+
 /* A PREP section for a network of `features` inputs, into pp (allocated after
-   the section's length is checked; free with descent_preprocess_free). */
+   the section's length is checked; free with descent_preprocess_free).
+   Non-finite constants, or a non-positive inv_std, are refused. */
 int model_read_preprocess(const model_section *s, const char *name, unsigned width, size_t features,
                           descent_preprocess *pp);
 

@@ -59,6 +59,54 @@ static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, s
   return DESCENT_OK;
 }
 
+/* Fills table with the tensors of every layer (tensors, or buffer_tensors
+   when buffers), offsets counted from the start of the flat array. */
+static size_t layout_table(const descent_net *net, int buffers, descent_tensor_info *table) {
+  size_t t = 0;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    const layer *l = &net->layers[i];
+    if (buffers && !l->ops->buffer_tensors) continue;
+    int count = buffers ? l->ops->buffer_tensors(l, table + t) : l->ops->tensors(l, table + t);
+    size_t base = buffers ? l->buffer_offset : l->param_offset;
+    for (int j = 0; j < count; j++) table[t + (size_t)j].offset += base;
+    t += (size_t)count;
+  }
+  return t;
+}
+
+int net_spec_layout(const char *spec, const descent_shape *input, net_layout *out) {
+  /* The layers are configured and set up (which only computes sizes), never
+     given memory: a spec asking for billions of parameters costs nothing. */
+  memset(out, 0, sizeof *out);
+  descent_net net = {0};
+  net.input = *input;
+  net.input_size = descent_shape_size(input);
+  net.max_batch = 1;
+  size_t width = 0, tensors = 0;
+  int rc = net_spec_parse(spec, net.input_size, &net.layers, &net.n_layers);
+  if (!rc) rc = setup_layers(&net, &width, &out->n_params, &tensors);
+  if (!rc) {
+    out->params = descent_calloc(tensors ? tensors : 1, sizeof *out->params, "tensor table");
+    out->buffers = descent_calloc(net.n_buffer_tensors ? net.n_buffer_tensors : 1,
+                                  sizeof *out->buffers, "buffer table");
+    if (!out->params || !out->buffers) rc = DESCENT_ENOMEM;
+  }
+  if (!rc) {
+    out->n_buffers = net.n_buffers;
+    out->n_param_tensors = layout_table(&net, 0, out->params);
+    out->n_buffer_tensors = layout_table(&net, 1, out->buffers);
+  }
+  free(net.layers);
+  if (rc) net_layout_free(out);
+  return rc;
+}
+
+void net_layout_free(net_layout *l) {
+  free(l->params);
+  free(l->buffers);
+  memset(l, 0, sizeof *l);
+}
+
 /* Buffers, scratch and the shared work area, then each layer's pointers. */
 static int allocate_layer_memory(descent_net *net) {
   net->buffers = descent_alloc_real(net->n_buffers, "buffers");

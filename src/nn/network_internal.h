@@ -34,4 +34,18 @@ struct descent_net {
 /* Parses a spec into configured (not yet set up) layers. */
 int net_spec_parse(const char *spec, size_t input_size, layer **layers, size_t *count);
 
+/* What a spec builds on an input: its parameter and buffer counts and
+ * tables (offsets from the start of the flat arrays). */
+typedef struct net_layout {
+  size_t n_params, n_buffers;
+  descent_tensor_info *params, *buffers; /* allocated; net_layout_free */
+  size_t n_param_tensors, n_buffer_tensors;
+} net_layout;
+
+/* The layout of spec on input, without building the network: nothing the
+ * size of the network is allocated. A loader compares it with a file before
+ * it builds the network the file's spec asks for. */
+int net_spec_layout(const char *spec, const descent_shape *input, net_layout *out);
+void net_layout_free(net_layout *l);
+
 #endif /* DESCENT_NETWORK_INTERNAL_H */

@@ -314,6 +314,7 @@ static int parse(const unsigned char *data, size_t len, const char *name, parsed
   if ((rc = values_count(p->parm, name, p->width, &p->n_params)) ||
       (rc = values_count(p->buff, name, p->width, &p->n_buffers)))
     return rc;
+  if ((rc = model_check_stored(&p->net, p->parm, p->buff, name))) return rc;
   if (p->rng->len != 32)
     return descent_fail(DESCENT_EFORMAT, "%s: section 'RNG ' has the wrong length", name);
   if ((rc = check_blob(p->opts, name, p)) || (rc = parse_batcher(p->btch, name, p)) ||
