@@ -408,10 +408,15 @@ int descent_net_predict(descent_net *net, const descent_real *x, size_t n, desce
 /* Weights exchange with PyTorch through safetensors files. Tensor names are
  * those of the equivalent torch.nn.Sequential's state_dict ("0.weight",
  * "2.bias": the 0-based layer position, then the parameter) and layouts are
- * PyTorch's, so the file loads with load_state_dict. Export writes F32 (F64
- * in the double build) atomically, with the model spec in the metadata; import reads F32 or F64,
- * checks every offset, size, name and shape against the file and the network,
- * and changes nothing unless all of them match. */
+ * PyTorch's, so the file loads with load_state_dict. Batch norm's running
+ * statistics are included as PyTorch names them ("1.running_mean",
+ * "1.running_var"), with "1.num_batches_tracked", an I64 scalar: descent does
+ * not count batch-norm steps, so export writes 0 and import checks its type
+ * and ignores its value (it may be absent). Export writes F32 (F64 in the
+ * double build) atomically, with the model spec in the metadata; import reads
+ * F32 or F64, checks every offset, size, name and shape against the file and
+ * the network and every value (finite at this build's precision, running
+ * variances not negative), and changes nothing unless all of them pass. */
 int descent_net_export_safetensors(const descent_net *net, const char *path);
 int descent_net_import_safetensors(descent_net *net, const char *path);
 

@@ -90,11 +90,16 @@ def build(spec, shape):
             modules.append(torch.nn.Tanh())
         elif name == "sigmoid":
             modules.append(torch.nn.Sigmoid())
+        elif name == "batchnorm":
+            # descent writes running_mean, running_var and num_batches_tracked
+            # (0: it does not count steps) under the module's own names.
+            cls = torch.nn.BatchNorm2d if len(shape) == 3 else torch.nn.BatchNorm1d
+            modules.append(cls(shape[0], eps=float(kw.get("eps", 1e-5)),
+                               momentum=float(kw.get("momentum", 0.1))))
         elif name == "dropout":
             modules.append(torch.nn.Dropout(float(pos[0]) if pos else float(kw.get("p", 0.5))))
         else:
-            sys.exit(f"safetensors_roundtrip.py: layer '{name}' has no state_dict twin here "
-                     "(batchnorm's running statistics are not in the file)")
+            sys.exit(f"safetensors_roundtrip.py: layer '{name}' has no state_dict twin here")
     return torch.nn.Sequential(*modules)
 
 
