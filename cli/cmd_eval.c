@@ -4,7 +4,8 @@
  *
  * The model file carries its own preprocessing, fitted on the training set
  * it was trained on; it is applied to the test inputs before the forward
- * passes, exactly as during training.
+ * passes, exactly as during training. A label the model has no output for
+ * is refused naming the labels file and the example.
  */
 #include "commands.h"
 #include "descent.h"
@@ -70,8 +71,9 @@ int cmd_eval(int argc, char **argv) {
   double loss, acc;
   int status = 1;
   if (descent_net_load(&net, &pp, model, batch_size) ||
-      descent_idx_load_dataset(images, labels, &test) || descent_preprocess_apply(&pp, &test) ||
-      descent_net_evaluate(net, &test, &loss, &acc)) {
+      descent_idx_load_dataset(images, labels, &test) ||
+      descent_dataset_check_labels(&test, descent_net_outputs(net), labels) ||
+      descent_preprocess_apply(&pp, &test) || descent_net_evaluate(net, &test, &loss, &acc)) {
     fprintf(stderr, "descent eval: %s\n", descent_last_error());
     goto done;
   }

@@ -8,6 +8,7 @@
  * safetensors file holds weights only: import takes the network (spec,
  * input shape, loss), its batch-norm statistics and the input preprocessing
  * from a model file, replaces the parameters and writes a new model file.
+ * Neither replaces an existing --out without --force.
  */
 #include "commands.h"
 #include "descent.h"
@@ -15,11 +16,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static cli_option export_options[] = {
     {"model-file", "PATH", "a model saved by descent train (RUN/model.bin) or a checkpoint", NULL,
      0},
-    {"out", "PATH", "the safetensors file to write", NULL, 0},
+    {"out", "PATH", "the safetensors file to write (an existing one only with --force)", NULL, 0},
+    {"force", NULL, "replace --out if it exists", NULL, 0},
 };
 enum { N_EXPORT_OPTIONS = sizeof export_options / sizeof export_options[0] };
 
@@ -29,9 +32,20 @@ static cli_option import_options[] = {
      0},
     {"weights", "PATH", "the safetensors file to read (F32 or F64, PyTorch's names and layouts)",
      NULL, 0},
-    {"out", "PATH", "the model file to write (descent eval reads it)", NULL, 0},
+    {"out", "PATH",
+     "the model file to write (descent eval reads it; an existing one only with --force)", NULL, 0},
+    {"force", NULL, "replace --out if it exists", NULL, 0},
 };
 enum { N_IMPORT_OPTIONS = sizeof import_options / sizeof import_options[0] };
+
+/* An existing --out (of any kind) is replaced only with --force: an export
+   or import must not silently destroy a file, perhaps the model itself. */
+static int out_free(cli_option *o, int n, const char *out, const char *command) {
+  struct stat st;
+  if (cli_flag(o, n, "force") || lstat(out, &st) != 0) return 0;
+  fprintf(stderr, "descent %s: '%s' already exists; pass --force to replace it\n", command, out);
+  return -1;
+}
 
 static int required(cli_option *o, int n, const char *name, const char *command) {
   if (cli_get(o, n, name)) return 0;
@@ -49,6 +63,7 @@ int cmd_export(int argc, char **argv) {
   if (rc) return rc < 0 ? 2 : 0;
   if (required(o, n, "model-file", "export") || required(o, n, "out", "export")) return 2;
   const char *model = cli_get(o, n, "model-file"), *out = cli_get(o, n, "out");
+  if (out_free(o, n, out, "export")) return 1;
   descent_net *net = NULL;
   int status = 1;
   if (descent_net_load(&net, NULL, model, 1) || descent_net_export_safetensors(net, out)) {
@@ -77,6 +92,7 @@ int cmd_import(int argc, char **argv) {
     return 2;
   const char *model = cli_get(o, n, "model-file"), *weights = cli_get(o, n, "weights"),
              *out = cli_get(o, n, "out");
+  if (out_free(o, n, out, "import")) return 1;
   descent_net *net = NULL;
   descent_preprocess pp = {0};
   int status = 1;

@@ -157,6 +157,12 @@ typedef struct descent_dataset {
 
 void descent_dataset_free(descent_dataset *ds);
 
+/* Checks that every label of ds (if it has labels) is a class index in
+ * [0, classes), classes >= 1: a model with that many outputs can score it.
+ * The message names `name` (say, the labels file), the first offending
+ * example (counted from 0), its label and the valid range. */
+int descent_dataset_check_labels(const descent_dataset *ds, size_t classes, const char *name);
+
 /* Loads an image file and a label file in IDX format (gzipped or plain, told
  * apart by content). Images must be unsigned bytes with 1 to 3 dimensions per
  * example; pixels are scaled to [0, 1]. Labels must be one unsigned byte per

@@ -85,6 +85,19 @@ int descent_fashion_mnist_load(const char *dir, descent_dataset *train, descent_
   return DESCENT_OK;
 }
 
+int descent_dataset_check_labels(const descent_dataset *ds, size_t classes, const char *name) {
+  descent_error_clear();
+  if (!ds || !name) return descent_fail(DESCENT_EINVAL, "descent_dataset_check_labels: NULL");
+  if (!ds->labels) return DESCENT_OK;
+  for (size_t i = 0; i < ds->n; i++)
+    if (ds->labels[i] < 0 || (size_t)ds->labels[i] >= classes)
+      return descent_fail(DESCENT_ESHAPE,
+                          "%s: label %d of example %zu (counted from 0) is outside the valid "
+                          "range 0 to %zu (the model's %zu outputs)",
+                          name, (int)ds->labels[i], i, classes - 1, classes);
+  return DESCENT_OK;
+}
+
 /* Marks n_val distinct indices of [0, n) in chosen[], drawn by the first n_val
  * steps of a Fisher-Yates shuffle. */
 static int split_choose(size_t n, size_t n_val, uint64_t seed, unsigned char *chosen) {
