@@ -1,6 +1,8 @@
 /*
  * fuzz_text.c - the CSV and LIBSVM parsers on arbitrary text. The first byte
- * picks the parser and a few options; an accepted data set must be consistent.
+ * picks the parser and a few options (the CSV header: detected, absent or
+ * declared); an accepted data set must be consistent, and a refusal must
+ * explain itself in one printable line, whatever input it echoes.
  */
 #include "descent.h"
 #include "fuzz_util.h"
@@ -28,8 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < ds.n * ds.features; i++)
       if (!isfinite(ds.x[i])) abort();
     descent_dataset_free(&ds);
-  } else if (descent_last_error()[0] == '\0') {
-    abort(); /* every refusal explains itself */
+  } else {
+    const char *msg = descent_last_error();
+    if (msg[0] == '\0') abort(); /* every refusal explains itself */
+    for (const char *c = msg; *c; c++)
+      if ((unsigned char)*c < 32) abort(); /* in one line */
   }
   free(text);
   return 0;
