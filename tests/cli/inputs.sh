@@ -77,33 +77,34 @@ check "import --force replaces" cmp -s "$scratch/existing" "$good"
 # nan_file IN OUT: IN with its first parameter set to NaN and the PARM
 # section's CRC-32 recomputed, so only the value check can refuse it.
 nan_file() {
-  python3 - "$1" "$2" <<'PY'
-import struct, sys, zlib
-data = bytearray(open(sys.argv[1], "rb").read())
-at = 16
-while at < len(data):
-    tag, n = bytes(data[at:at + 4]), struct.unpack_from("<Q", data, at + 4)[0]
-    if tag == b"PARM":
-        width = (n - 8) // struct.unpack_from("<Q", data, at + 12)[0]
-        data[at + 20:at + 20 + width] = struct.pack("<f" if width == 4 else "<d", float("nan"))
-        struct.pack_into("<I", data, at + 12 + n, zlib.crc32(bytes(data[at:at + 12 + n])))
-    at += 16 + n
-open(sys.argv[2], "wb").write(data)
-PY
+  local out=$2 size at tag n count nan
+  cp "$1" "$out"
+  size=$(stat -c %s "$out")
+  at=16
+  while [ "$at" -lt "$size" ]; do
+    tag=$(tail -c +$((at + 1)) "$out" | head -c 4)
+    n=$(od -An -t u8 -j $((at + 4)) -N 8 "$out" | tr -d ' ')
+    if [ "$tag" = PARM ]; then
+      count=$(od -An -t u8 -j $((at + 12)) -N 8 "$out" | tr -d ' ')
+      if [ $(((n - 8) / count)) -eq 4 ]; then nan='\x00\x00\xc0\x7f'; else nan='\x00\x00\x00\x00\x00\x00\xf8\x7f'; fi
+      printf "$nan" | dd of="$out" bs=1 seek=$((at + 20)) conv=notrunc status=none
+      # gzip's trailer holds the CRC-32 of its input, little-endian: the
+      # section's checksum over its tag, length and payload.
+      tail -c +$((at + 1)) "$out" | head -c $((12 + n)) | gzip -c | tail -c 8 | head -c 4 |
+        dd of="$out" bs=1 seek=$((at + 12 + n)) conv=notrunc status=none
+    fi
+    at=$((at + 16 + n))
+  done
 }
-if command -v python3 >/dev/null; then
-  nan_file "$good" "$scratch/nan.bin"
-  nan_file "$ckpt" "$run/ckpt-nan.dsc"
-  expect_error nan-eval 1 "nan.bin: parameter 'layer1.dense.weight' holds a non-finite value" \
-    "$descent" eval --model-file "$scratch/nan.bin" --data-dir "$data"
-  expect_error nan-export 1 "nan.bin: parameter 'layer1.dense.weight' holds a non-finite value" \
-    "$descent" export --model-file "$scratch/nan.bin" --out "$scratch/nan.safetensors"
-  check "nothing exported from a NaN model" test ! -e "$scratch/nan.safetensors"
-  expect_error nan-checkpoint 1 "parameter 'layer1.dense.weight' holds a non-finite value" \
-    "$descent" checkpoint verify "$run/ckpt-nan.dsc"
-  rm -f "$run/ckpt-nan.dsc"
-else
-  echo "SKIP nan-eval, nan-export, nan-checkpoint: python3 is needed to write the NaN files"
-fi
+nan_file "$good" "$scratch/nan.bin"
+nan_file "$ckpt" "$run/ckpt-nan.dsc"
+expect_error nan-eval 1 "nan.bin: parameter 'layer1.dense.weight' holds a non-finite value" \
+  "$descent" eval --model-file "$scratch/nan.bin" --data-dir "$data"
+expect_error nan-export 1 "nan.bin: parameter 'layer1.dense.weight' holds a non-finite value" \
+  "$descent" export --model-file "$scratch/nan.bin" --out "$scratch/nan.safetensors"
+check "nothing exported from a NaN model" test ! -e "$scratch/nan.safetensors"
+expect_error nan-checkpoint 1 "parameter 'layer1.dense.weight' holds a non-finite value" \
+  "$descent" checkpoint verify "$run/ckpt-nan.dsc"
+rm -f "$run/ckpt-nan.dsc"
 
 finish
