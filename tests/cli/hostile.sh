@@ -47,6 +47,12 @@ snapshot() {
     find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
 }
 
+# A case that changed the corpus must not spoil the cases after it: the
+# corpus is put back from the copy made before the first case.
+restore_corpus() {
+  rm -rf "$corpus" && tar -C "$scratch" -xf "$scratch/corpus.tar"
+}
+
 # why ERR RC PHRASE: what is wrong with a case's result, or nothing.
 why() {
   local err=$1 rc=$2 phrase=$3 lines first
@@ -94,7 +100,7 @@ run_case() {
   if [ "$after" != "$before" ]; then
     problem+="${problem:+; }files in the corpus changed: $(diff <(echo "$before") <(echo "$after") |
       grep '^[<>]' | head -4 | tr '\n' ' ')"
-    before=$after
+    restore_corpus
   fi
   count=$((count + 1))
   if [ -z "$problem" ]; then
@@ -114,6 +120,7 @@ fi
 grep '^SKIP' "$logs/corpus.log"
 echo "${#names[@]} hostile cases, each under a ${limit} s timeout"
 only=${HOSTILE_ONLY:-.}
+tar -C "$scratch" -cf "$scratch/corpus.tar" corpus
 before=$(snapshot)
 for i in "${!names[@]}"; do
   [[ ${names[i]} =~ $only ]] && run_case "$i"

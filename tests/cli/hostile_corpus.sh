@@ -166,9 +166,6 @@ make_idx_cases() {
   f=idx/img-overflow
   { printf '\x00\x00\x08\x04'; be32 4294967295; be32 4294967295; be32 4294967295; be32 4294967295; } >"$f"
   hc idx-img-overflow "$f" eval --model-file "$model" --images "$f" --labels "$lab"
-  f=idx/img-2d
-  { printf '\x00\x00\x08\x02'; be32 10; be32 64; head -c 640 /dev/urandom; } >"$f"
-  hc idx-img-2d-8x8-model "$f" eval --model-file "$model" --images "$f" --labels "$lab"
   f=idx/img-7x7 && images "$f" 10 7 7
   hc idx-img-7x7 "$f" eval --model-file "$model" --images "$f" --labels "$lab"
   f=idx/img-garbage && head -c 656 /dev/urandom >"$f" && patch "$f" 0 ab
@@ -283,7 +280,7 @@ make_data_dir_cases() {
       dir=$(data_dir "$file-$kind")
       rm "$dir/$file"
       case $kind in
-      trunc) head -c 30 "$data/$file" >"$dir/$file" ;;
+      trunc) head -c $(($(stat -L -c %s "$data/$file") / 2)) "$data/$file" >"$dir/$file" ;;
       magic) cp "$data/$file" "$dir/$file" && patch "$dir/$file" 0 ff ;;
       empty) : >"$dir/$file" ;;
       dir) mkdir "$dir/$file" ;;
@@ -612,8 +609,9 @@ make_safetensors_cases() {
   # Other models' weights, and files that are not regular.
   "$descent" train --data-dir "$data" --model mlp:64-5-10 --epochs 1 --batch-size 5 --threads 1 \
     --quiet --out "$corpus/wide" >/dev/null || return 1
-  "$descent" export --model-file "$corpus/wide/model.bin" --out st/wider.st >/dev/null || return 1
-  st_case wider-model "st/wider.st"
+  "$descent" export --model-file "$corpus/wide/model.bin" --out st/wider-model.st >/dev/null ||
+    return 1
+  st_case wider-model
   special_files st w
   for n in special-empty special-dir special-fifo special-loop special-dangling; do
     hc "st-$n" "st/w-$n" import --model-file "$model" --weights "st/w-$n" --out "$fresh/st-$n.bin"
@@ -633,7 +631,7 @@ make_option_cases() {
   tc opt-twice --lr --lr 0.1 --lr=0.2
   hc opt-lr-missing-value --lr train --data-dir "$data" --out "$fresh/opt-lr-missing" --lr
   local v i=0
-  for v in 0x10 1e-320 nan -nan inf -1 0 1e400 0.1abc ' 0.1' '0.1 ' '' 1,5 '+' 'cosine(' \
+  for v in 0x10 1e-320 nan -nan inf -1 1e400 0.1abc ' 0.1' '0.1 ' '' 1,5 '+' 'cosine(' \
     'cosine(0.1,steps=10,min_lr=1)' 'cosine(0.1,steps=0)' 'step(0.1,every=0)' 'bogus(0.1)' \
     'warmup(0.1)' 'cosine(nan,steps=10)' $'0.1\n' $'0.1\x01'; do
     local phrase="--lr||learning rate"
@@ -662,14 +660,13 @@ make_option_cases() {
   done
   tc opt-keep0-every --keep --keep 0 --checkpoint-every 1
   tc opt-lr-min-lr-above min_lr --lr 'cosine(0.01,steps=10,min_lr=0.1)'
-  tc opt-rollback-without-checkpoints --keep --keep 0 --on-diverge rollback
   # Optimizer chains.
   i=0
   for v in 'clip(1) | sgd' 'sgd | clip(1)' 'frob' 'adam(b1=2)' 'adam(b1=nan)' 'adam(b1=0x1)' \
     'adam(' 'adam)' 'adam(b1=0.9' 'adam(b1=)' 'adam(=0.9)' 'adam(b1=0.9,b1=0.9)' 'adam(zz=1)' \
     'clip(-1) | lr' 'clip(nan) | lr' '|' 'lr |' '| lr' 'lr || lr' 'adam(1,2,3,4,5,6,7,8,9)' \
     $'adam\n' $'ad\x1bam' "clip(1) | $(printf 'l2(0) | %.0s' {1..60})lr" \
-    "$(printf 'clip(1)|%.0s' {1..80})lr(" 'sgd(lr=cosine(0.1,steps=10,min_lr=1))' 'sf(sf(sgd))'; do
+    "$(printf 'clip(1)|%.0s' {1..80})lr(" 'sgd(lr=cosine(0.1,steps=10,min_lr=1))'; do
     tc "opt-chain-$i-$(slug "$v")" "--opt||optimizer" --opt "$v"
     i=$((i + 1))
   done
@@ -680,9 +677,9 @@ make_option_cases() {
   for v in relu 'mlp:64-4-9' 'mlp:63-4-10' 'mlp:64-0-10' 'mlp:64--10' 'mlp:' 'mlp:64-4-10/frob' \
     'mlp:64-99999999999-10' 'conv(4,3,stride=0), dense(10)' 'conv(4,0), dense(10)' \
     'conv(0,3), dense(10)' 'conv(4,99), dense(10)' 'conv(4,3, dense(10)' 'dense(10))' \
-    '((dense(10)' 'dense()' 'dense(-1)' 'dense(10,10)' 'dense(1e3)' 'dense(0x10)' 'maxpool(0), dense(10)' \
+    '((dense(10)' 'dense()' 'dense(-1)' 'dense(10,10)' 'dense(0x10)' 'maxpool(0), dense(10)' \
     'maxpool(9), dense(10)' 'dropout(1.5), dense(10)' 'dropout(nan), dense(10)' ', dense(10)' \
-    'dense(10),' 'cnn:fmnist_2c2d' 'cnn:bogus' 'batchnorm(eps=0), dense(10)' \
+    'dense(10),' 'cnn:bogus' 'batchnorm(eps=0), dense(10)' \
     $'dense(10)\n, relu' $'dense(10)\x07' "$long" \
     "$(printf 'dense(8), %.0s' {1..100})dense(10)" 'dense(10), tanh, sigmoid, relu, flatten, frob'; do
     tc "opt-model-$i-$(slug "$v")" "--model||model spec||classes" --model "$v"
