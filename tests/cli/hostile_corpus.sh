@@ -10,10 +10,12 @@
 # file or option at fault, or the problem). tc is hc for `descent train` with
 # tiny defaults for every option the case does not give itself.
 # Nothing binary is committed: every file is written here, byte by byte.
+# shellcheck disable=SC2154 # descent, corpus, fresh: set by hostile.sh
 
 # ---- bytes ------------------------------------------------------------------
 
 # le64 N / le32 N: little-endian bytes; hexbytes HEX: raw bytes from hex.
+# shellcheck disable=SC2059 # the format is the bytes
 le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 24 & 255)))"; }
 le64() { le32 $(($1 & 0xffffffff)); le32 $(($1 >> 32 & 0xffffffff)); }
 hexbytes() { printf '%s' "$1" | xxd -r -p; }
@@ -106,7 +108,6 @@ tc() {
 hostile_corpus_make() {
   mkdir -p "$corpus" && cd "$corpus" || return 1
   data=$corpus/data
-  idx_pixels=/dev/urandom
   dataset "$data" 20 10
   mkdir -p idx dirs model ckpt ckdirs st outs
   # A real run to damage: its model, its checkpoints (adam, so the optimizer
@@ -341,7 +342,6 @@ make_model_cases() {
   done
   # Inside the sections, CRCs fixed: values out of range, NaN and Inf,
   # another spec, sizes that disagree.
-  local spec_hex
   while read -r name tag off hex; do
     f=model/$name.bin
     mutated "$model" "$f" "$tag" "$off" "$hex" || return 1
