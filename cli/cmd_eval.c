@@ -71,8 +71,20 @@ int cmd_eval(int argc, char **argv) {
   double loss, acc;
   int status = 1;
   if (descent_net_load(&net, &pp, model, batch_size) ||
-      descent_idx_load_dataset(images, labels, &test) ||
-      descent_dataset_check_labels(&test, descent_net_outputs(net), labels) ||
+      descent_idx_load_dataset(images, labels, &test)) {
+    fprintf(stderr, "descent eval: %s\n", descent_last_error());
+    goto done;
+  }
+  /* Named here, with both files: the layers below only see two counts. */
+  descent_shape input = descent_net_input_shape(net);
+  if (test.features != descent_shape_size(&input)) {
+    fprintf(stderr,
+            "descent eval: %s: examples of %zu features; the model %s takes %zu; evaluate it on "
+            "data shaped like its training set\n",
+            images, test.features, model, descent_shape_size(&input));
+    goto done;
+  }
+  if (descent_dataset_check_labels(&test, descent_net_outputs(net), labels) ||
       descent_preprocess_apply(&pp, &test) || descent_net_evaluate(net, &test, &loss, &acc)) {
     fprintf(stderr, "descent eval: %s\n", descent_last_error());
     goto done;
