@@ -278,8 +278,9 @@ static void hostile(void) {
   copy[at] = 9;
   fix_crc(copy, at, plen);
   spit(bad, copy, len);
-  CHECK_FAILS(descent_trainer_load(a.t, bad), DESCENT_EFORMAT,
-              "checkpoint version 9; this descent reads version 1");
+  CHECK_FAILS(descent_trainer_load(a.t, bad), DESCENT_ENOTSUP,
+              "checkpoint version 9; this descent reads versions 1 to 2 (the file comes from a "
+              "newer descent)");
   /* A 100-byte file: a model header and one section that claims 10^12
      parameters. */
   unsigned char small[100] = "DSCNTMDL";

@@ -567,7 +567,7 @@ static int check_identity(const char *path, const parsed *p, const descent_run_i
   const char *slash = strrchr(path, '/');
   int64_t named = name_step(slash ? slash + 1 : path);
   if (named >= 0 && named != p->step)
-    return descent_fail(DESCENT_EFORMAT, "%s holds step %lld; its name says step %lld", path,
+    return descent_fail(DESCENT_EFORMAT, "%s holds step %lld, but its name says step %lld", path,
                         (long long)p->step, (long long)named);
   char dir[4096], mine[33], theirs[33];
   if (slash)
@@ -588,16 +588,18 @@ static int check_identity(const char *path, const parsed *p, const descent_run_i
           path, mine);
     if (!run_id_equal(&folder, &p->run_id))
       return descent_fail(DESCENT_EINVAL,
-                          "%s belongs to run %s; its folder's run is %s (copied from another run?)",
+                          "%s belongs to run %s, but its folder's run is %s (copied from another "
+                          "run?)",
                           path, theirs, mine);
   }
   if (run && !descent_run_id_is_zero(run) && !run_id_equal(run, &p->run_id)) {
     descent_run_id_format(run, mine);
     if (p->version < 2)
       return descent_fail(DESCENT_EINVAL,
-                          "%s is a version-1 checkpoint without a run id; this run is %s", path,
+                          "%s is a version-1 checkpoint without a run id, but this run is %s", path,
                           mine);
-    return descent_fail(DESCENT_EINVAL, "%s belongs to run %s; this run is %s", path, theirs, mine);
+    return descent_fail(DESCENT_EINVAL, "%s belongs to run %s, but this run is %s", path, theirs,
+                        mine);
   }
   descent_error_clear();
   return DESCENT_OK;
