@@ -583,7 +583,7 @@ static int check_identity(const char *path, const parsed *p, const descent_run_i
     if (p->version < 2)
       return descent_fail(
           DESCENT_EINVAL,
-          "%s is a version-1 checkpoint without a run id; its folder belongs to run "
+          "%s is a version-1 checkpoint without a run id, but its folder belongs to run "
           "%s",
           path, mine);
     if (!run_id_equal(&folder, &p->run_id))
