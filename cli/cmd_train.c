@@ -44,7 +44,8 @@ static cli_option train_options[] = {
      "0", 0},
     {"out", "DIR",
      "folder for metrics.csv, steps.csv, config.txt, model.bin (the model after the last epoch) "
-     "and the checkpoints ckpt-STEP.dsc; must not hold another run",
+     "and the checkpoints ckpt-STEP.dsc; must be new or empty (it is locked while the run "
+     "writes)",
      "runs/train-DATE-TIME", 0},
     {"preprocess", "KIND",
      "input preprocessing fitted on the training set: none, standardize, pca, zca", "standardize",
