@@ -23,7 +23,7 @@ options=(train --quiet --threads 1 --data-dir "$data" --model 'dense(16), relu, 
 # wait_for_epochs FILE N: until FILE (metrics.csv) has N rows (30 s at most).
 wait_for_epochs() {
   for _ in $(seq 600); do
-    [ "$(($(wc -l <"$1" 2>/dev/null || echo 0) - 1))" -ge "$2" ] && return 0
+    [ -f "$1" ] && [ "$(($(wc -l <"$1") - 1))" -ge "$2" ] && return 0
     sleep 0.05
   done
   return 1
