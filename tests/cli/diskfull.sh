@@ -20,6 +20,7 @@ options=(train --quiet --threads 1 --data-dir "$data" --model 'dense(64), relu, 
 mnt=$scratch/mnt
 mkdir -p "$mnt"
 
+# shellcheck disable=SC2016 # expanded by the inner shell
 if ! unshare -m sh -c 'mount -t tmpfs -o size=64k tmpfs "$1" && umount "$1"' _ "$mnt" 2>/dev/null; then
   echo "SKIP: cannot mount a tmpfs in a private mount namespace here (needs root and unshare -m)"
   finish
@@ -28,6 +29,7 @@ fi
 
 # In a private namespace the mount vanishes with the shell, whatever happens;
 # it is unmounted explicitly too.
+# shellcheck disable=SC2016 # expanded by the inner shell
 unshare -m bash -c '
   mnt=$1 scratch=$2
   shift 2
