@@ -3,7 +3,8 @@
  * the newest valid one in a run's folder) load?
  *
  * It checks what --resume would check before any data is loaded: the file
- * whole (lengths, CRCs, versions, ranges, the permutation), the network
+ * whole (lengths, CRCs, versions, ranges, the permutation), its identity (the
+ * step its name says, its folder's run id), the network
  * rebuilt from it, and the optimizer rebuilt from the saved configuration
  * with the saved state loaded into it. In a folder, it names the newest
  * valid checkpoint and every newer file it skipped, with the reason.
@@ -51,6 +52,10 @@ static int verify(const char *path, const char *skipped) {
   printf("model       %s, %zu parameters, preprocess %s\n", info.spec,
          descent_net_objective(net)->n_params, descent_preprocess_name(info.preprocess.kind));
   printf("optimizer   %s\n", chain);
+  char id[33];
+  descent_run_id_format(&info.run_id, id);
+  printf("run         %s (checkpoint version %u)\n", info.version >= 2 ? id : "without an id",
+         info.version);
   char copy[8192];
   snprintf(copy, sizeof copy, "%s", skipped);
   for (char *reason = copy[0] ? copy : NULL, *next; reason; reason = next) {

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +44,8 @@ static cli_option train_options[] = {
      "0", 0},
     {"out", "DIR",
      "folder for metrics.csv, steps.csv, config.txt, model.bin (the model after the last epoch) "
-     "and the checkpoints ckpt-STEP.dsc; must not hold another run",
+     "and the checkpoints ckpt-STEP.dsc; must be new or empty (it is locked while the run "
+     "writes)",
      "runs/train-DATE-TIME", 0},
     {"preprocess", "KIND",
      "input preprocessing fitted on the training set: none, standardize, pca, zca", "standardize",
@@ -88,6 +91,7 @@ typedef struct train_config {
   descent_diverge_policy on_diverge;
   int eval_train, quiet;
   char out_default[64];
+  char run_id[33]; /* the run's identity, as hex; "" for a run older than run ids */
 } train_config;
 
 static int parse_positive(const char *name, const char *text, double *out) {
@@ -155,6 +159,13 @@ static int read_config(train_config *c) {
   }
   if (c->checkpoint_every > ((uint64_t)1 << 62)) {
     fprintf(stderr, "descent train: --checkpoint-every: too large\n");
+    return -1;
+  }
+  if (c->keep == 0 && c->checkpoint_every > 0) {
+    fprintf(stderr,
+            "descent train: --checkpoint-every %llu with --keep 0: --keep 0 writes no "
+            "checkpoint; drop --checkpoint-every or keep at least 1\n",
+            (unsigned long long)c->checkpoint_every);
     return -1;
   }
   if (c->resume) {
@@ -347,9 +358,8 @@ static void remove_temporaries(const char *dir) {
   closedir(d);
 }
 
-/* mkdir -p, then refuse a folder that already holds a run: a log is never
-   overwritten. */
-static int prepare_out_dir(const char *dir, int resuming) {
+/* mkdir -p dir. */
+static int make_folders(const char *dir) {
   char path[4096];
   if (strlen(dir) >= sizeof path - 32) {
     fprintf(stderr, "descent train: --out path too long\n");
@@ -369,17 +379,93 @@ static int prepare_out_dir(const char *dir, int resuming) {
     fprintf(stderr, "descent train: cannot create folder '%s': %s\n", path, strerror(errno));
     return -1;
   }
-  snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  struct stat st;
-  if (resuming) remove_temporaries(dir);
-  if (!resuming && stat(path, &st) == 0) {
-    fprintf(stderr,
-            "descent train: '%s' already exists; choose another --out, move the old run away, "
-            "or continue it with --resume %s\n",
-            path, dir);
+  return 0;
+}
+
+/* The run's lock: DIR/.lock, locked exclusively (flock) for the whole run and
+   released by the kernel when the process ends, however it ends, so a killed
+   run never leaves a stale lock. The holder writes its pid into it, for the
+   message of the writer it refuses. Returns the descriptor (kept open until
+   the process exits), or -1 after printing why. */
+static int lock_run(const char *dir) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path) {
+    fprintf(stderr, "descent train: --out path too long\n");
     return -1;
   }
-  return 0;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    fprintf(stderr, "descent train: cannot open the lock file '%s': %s\n", path, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char pid[32] = "";
+    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+    pid[n > 0 ? n : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+    if (err == EWOULDBLOCK)
+      fprintf(stderr,
+              "descent train: '%s' is in use by another descent train (pid %s holds the lock "
+              "%s); wait for it to end, or stop it\n",
+              dir, pid[0] ? pid : "unknown", path);
+    else
+      fprintf(stderr, "descent train: cannot lock '%s': %s\n", path, strerror(err));
+    close(fd);
+    return -1;
+  }
+  char text[32];
+  int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+    fprintf(stderr, "descent train: cannot write '%s': %s\n", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* A new run's folder must hold nothing but its lock: the files of an old run
+   (a model, logs, checkpoints) would be overwritten or, worse, mixed into this
+   one by a later --resume. Returns 0, or -1 after printing what it holds. */
+static int check_empty(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "descent train: cannot open the folder '%s': %s\n", dir, strerror(errno));
+    return -1;
+  }
+  char found[256] = "";
+  for (struct dirent *e; !found[0] && (e = readdir(d));)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+        strcmp(e->d_name, ".lock") != 0)
+      snprintf(found, sizeof found, "%s", e->d_name);
+  closedir(d);
+  if (!found[0]) return 0;
+  fprintf(stderr,
+          "descent train: '%s' already exists; choose another --out, move the old run away, or "
+          "continue it with --resume %s (the folder is not empty: it holds '%s')\n",
+          dir, dir, found);
+  return -1;
+}
+
+/* Creates and locks a new run's folder, which must be empty; or locks a
+   resumed run's folder before anything in it is read or removed. Returns the
+   lock's descriptor, or -1 after printing why. */
+static int open_run_folder(const char *dir, int resuming) {
+  struct stat st;
+  if (resuming && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+    fprintf(stderr, "descent train: --resume: '%s' is not a folder\n", dir);
+    return -1;
+  }
+  if (!resuming && make_folders(dir)) return -1;
+  int lock = lock_run(dir);
+  if (lock < 0) return -1;
+  if (resuming)
+    remove_temporaries(dir);
+  else if (check_empty(dir)) {
+    close(lock);
+    return -1;
+  }
+  return lock;
 }
 
 static FILE *open_in(const char *dir, const char *name, const char *mode) {
@@ -520,7 +606,7 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
             "guard       when a loss is NaN, Inf or %s, or a gradient NaN or Inf: roll back, "
             "learning rate x %g, at most %zu times\n",
             bound, c->rollback_factor, c->max_rollbacks);
-  fprintf(f, "output      %s\n", c->out);
+  fprintf(f, "output      %s (run %s)\n", c->out, c->run_id[0] ? c->run_id : "without an id");
 }
 
 /* ---- the trainer's callbacks ------------------------------------------------------- */
@@ -563,8 +649,23 @@ static int on_epoch(void *user, const descent_epoch_report *e) {
   if (!rc && c->eval_train) rc = evaluate(r->net, r->train, &train_loss, &train_acc);
   if (!rc) rc = evaluate(r->net, r->val, &val_loss, &val_acc);
   if (!rc) rc = evaluate(r->net, r->test, &test_loss, &test_acc);
+  if (rc) return rc;
+  /* The trainer checked the parameters where gradients are taken; a
+     schedule-free average is checked here: a finite model is never replaced
+     by one that is not. */
+  const descent_real *theta = obj->params;
+  double sum = 0;
+  for (size_t i = 0; i < obj->n_params; i++) sum += (double)theta[i] * 0.0;
+  if (sum != 0) {
+    fprintf(stderr,
+            "descent train: %s not written: the evaluated parameters hold NaN or Inf after epoch "
+            "%lld (it keeps the model of the epoch before); lower the learning rate\n",
+            r->model_path, (long long)e->epoch);
+    r->failed = 1;
+    return DESCENT_EDIVERGED;
+  }
   /* The model as evaluated, replaced atomically after every epoch. */
-  if (!rc) rc = descent_net_save(r->net, r->pp, r->model_path);
+  rc = descent_net_save(r->net, r->pp, r->model_path);
   if (rc) return rc;
   r->total_seconds += e->seconds;
   printf("epoch %lld/%zu | train loss %.4f%s", (long long)e->epoch, c->epochs, train_loss,
@@ -628,6 +729,87 @@ static int find_resume_point(train_config *c, char *path, size_t cap,
   return 0;
 }
 
+/* The run's identity from its folder; a run older than run ids has none,
+   and its checkpoints are taken without that check. Returns 0 or 1. */
+static int read_run_id(train_config *c, descent_run_id *id) {
+  int rc = descent_run_id_load(c->out, id);
+  if (rc < 0) {
+    fprintf(stderr, "descent train: --resume: %s\n", descent_last_error());
+    return 1;
+  }
+  if (rc == 1)
+    printf("note        %s has no run-id file (a run older than run ids): its checkpoints are "
+           "taken without checking that they belong to it\n",
+           c->out);
+  else
+    descent_run_id_format(id, c->run_id);
+  return 0;
+}
+
+/* SIGINT and SIGTERM set this (to the signal's number); the trainer stops
+   between two steps, writes a checkpoint and returns DESCENT_ESTOPPED. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+  stop_signal = sig;
+}
+
+/* SA_RESETHAND: a second signal kills at once, as if none were caught.
+   SA_RESTART: the progress display's writes are not cut short. A signal the
+   caller ignored (nohup, a background job) stays ignored. */
+static void catch_stop_signals(void) {
+  const int signals[] = {SIGINT, SIGTERM};
+  for (int i = 0; i < 2; i++) {
+    struct sigaction old, sa;
+    if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigaction(signals[i], &sa, NULL);
+  }
+}
+
+/* The one line of an interrupted run: where it stopped and how to go on. */
+static void report_stop(const train_config *c, const descent_trainer *t) {
+  const char *name = stop_signal == SIGINT ? "SIGINT" : "SIGTERM";
+  long long step = (long long)descent_trainer_steps(t);
+  const char *message = descent_last_error();
+  if (c->keep == 0)
+    fprintf(stderr,
+            "descent train: interrupted by %s at step %lld; no checkpoint (--keep 0), so the run "
+            "cannot be resumed\n",
+            name, step);
+  else if (!strstr(message, " written"))
+    fprintf(stderr, "descent train: interrupted by %s: %s\n", name, message);
+  else
+    fprintf(stderr,
+            "descent train: interrupted by %s at step %lld; checkpoint %s written; continue "
+            "with: descent train --resume %s\n",
+            name, step, descent_trainer_last_checkpoint(t), c->out);
+}
+
+/* A warmup the run never finishes is most likely a mistake; said, not refused
+   (a run may be extended later with --resume --epochs). */
+static void note_long_warmup(const train_config *c, const descent_dataset *train,
+                             const descent_optimizer *opt) {
+  descent_schedule *s = NULL;
+  if (!c->lr || descent_schedule_parse(&s, c->lr) != DESCENT_OK) {
+    descent_schedule_free(s);
+    return;
+  }
+  int64_t warmup = descent_schedule_warmup(s);
+  descent_schedule_free(s);
+  size_t per_epoch = descent_optimizer_full_batch(opt)
+                         ? 1
+                         : train->n / c->batch_size + (train->n % c->batch_size != 0);
+  int64_t total = (int64_t)(per_epoch * c->epochs);
+  if (warmup > total)
+    printf("note        the warmup of %lld steps is longer than the run's %lld steps (%zu "
+           "epochs of %zu): the rate never reaches its peak\n",
+           (long long)warmup, (long long)total, c->epochs, per_epoch);
+}
+
 static int run(train_config *c) {
   int status = 1;
   descent_dataset train = {0}, val = {0}, test = {0};
@@ -636,19 +818,34 @@ static int run(train_config *c) {
   train_run r = {0};
   FILE *cfg = NULL;
   char resume_path[4096] = "";
+  int lock = -1;
+  descent_run_id run_id = {{0}};
   r.c = c;
   r.train = &train, r.val = &val, r.test = &test;
 
+  catch_stop_signals();
   if (c->resume) {
+    /* Locked before anything in the folder is read or removed. */
+    if ((lock = open_run_folder(c->out, 1)) < 0) return 1;
     int rc = find_resume_point(c, resume_path, sizeof resume_path, &info);
+    if (!rc) rc = read_run_id(c, &run_id);
     if (rc) {
       descent_checkpoint_info_free(&info);
+      close(lock);
       return rc;
     }
   }
   snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
   descent_set_threads((int)c->threads);
   if (descent_fashion_mnist_load(c->data_dir, &train, &test)) goto fail_lib;
+  if (c->limit > train.n) {
+    fprintf(stderr,
+            "descent train: --limit %zu: the training set has only %zu examples; give at most %zu "
+            "(0: all)\n",
+            c->limit, train.n, train.n);
+    status = 2;
+    goto done;
+  }
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
   if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
   if (c->resume) { /* the checkpoint's own preprocessing, bit for bit */
@@ -663,7 +860,7 @@ static int run(train_config *c) {
   r.pp = &pp;
   if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed))
     goto fail_lib;
-  if (train.classes > descent_net_outputs(r.net)) {
+  if (train.classes != descent_net_outputs(r.net)) {
     fprintf(stderr,
             "descent train: the data has %zu classes but the network has %zu outputs; make the "
             "last layer %zu wide\n",
@@ -672,7 +869,11 @@ static int run(train_config *c) {
   }
   if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params))
     goto fail_lib;
-  if (prepare_out_dir(c->out, c->resume != NULL)) goto done;
+  if (!c->resume) {
+    if ((lock = open_run_folder(c->out, 0)) < 0) goto done;
+    if (descent_run_id_generate(&run_id) || descent_run_id_save(c->out, &run_id)) goto fail_lib;
+    descent_run_id_format(&run_id, c->run_id);
+  }
 
   char config[8192];
   config_text(c, config, sizeof config, 1);
@@ -694,6 +895,8 @@ static int run(train_config *c) {
   o.on_epoch = on_epoch;
   o.on_rollback = on_rollback;
   o.user = &r;
+  o.run_id = run_id;
+  o.stop = &stop_signal;
   if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
@@ -712,9 +915,15 @@ static int run(train_config *c) {
   cfg = NULL;
   if (sync_logs(&r)) goto done;
 
+  note_long_warmup(c, &train, r.opt);
   int rc = descent_trainer_run(r.trainer, (int64_t)c->epochs, (int64_t)c->stop_after);
   close_bar(&r);
   if (r.failed) goto done;
+  if (rc == DESCENT_ESTOPPED) {
+    report_stop(c, r.trainer);
+    status = 128 + stop_signal;
+    goto done;
+  }
   if (rc) goto fail_lib;
   if (c->stop_after && descent_trainer_steps(r.trainer) >= (int64_t)c->stop_after &&
       descent_trainer_epochs(r.trainer) < (int64_t)c->epochs) {
@@ -741,6 +950,7 @@ done:
     status = 1;
   }
   if (cfg) fclose(cfg);
+  if (lock >= 0) close(lock); /* the kernel would, at exit; a library caller's process goes on */
   descent_trainer_free(r.trainer);
   descent_optimizer_free(r.opt);
   descent_net_free(r.net);

@@ -23,6 +23,7 @@
 #ifndef DESCENT_H
 #define DESCENT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,7 +53,9 @@ typedef enum descent_status {
   DESCENT_ESHAPE = -5,    /* shapes or sizes that do not fit together */
   DESCENT_ERANGE = -6,    /* a size beyond what can be represented or allowed */
   DESCENT_EDIVERGED = -7, /* a loss or gradient became NaN, Inf or too large */
-  DESCENT_ENOTSUP = -8    /* a valid request this build does not support */
+  DESCENT_ENOTSUP = -8,   /* a valid request this build does not support (or a file
+                             from a newer version) */
+  DESCENT_ESTOPPED = -9   /* a run stopped on request (descent_trainer_options.stop) */
 } descent_status;
 
 /* A short, static description of a status code ("out of memory", ...). */
@@ -507,6 +510,8 @@ double descent_schedule_value(const descent_schedule *s, int64_t t);
  * min_lr=0, warmup=100)"; numbers print in the shortest form that reads back
  * exactly. Returns the length it wanted. */
 size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t cap);
+/* The schedule's warmup=W in steps (0 when none). */
+int64_t descent_schedule_warmup(const descent_schedule *s);
 
 /* ------------------------------------------------------------------------ */
 /* Optimizers                                                               */
@@ -741,13 +746,15 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  *
  * A checkpoint is a model file (descent_net_save's format, so descent_net_load
  * and `descent eval` read it) with five more sections, each with its CRC-32:
- *   "CKPT"  u32 checkpoint version (1), u32 bytes per number, i64 steps,
+ *   "CKPT"  u32 checkpoint version (2), u32 bytes per number, i64 steps,
  *           i64 epochs completed, u64 batches and u64 examples of the current
  *           epoch so far, f64 sum of their losses (each times its batch size),
  *           f64 rate of the epoch's first step, f64 first loss of the run,
  *           f64 learning-rate scale, u32 rollbacks taken, u32 1 for a
- *           full-batch run. Nothing depends on time or on the machine, so two
- *           identical runs write identical files.
+ *           full-batch run, 16 bytes run id (options.run_id; version 1 files
+ *           end before it and are still read, as runs without an id).
+ *           Nothing else depends on time or on the machine, so two identical
+ *           runs with the same run id write identical files.
  *   "OPTS"  the optimizer's state blob (descent_optimizer_save_state)
  *   "BTCH"  the batcher: u64 examples, u64 features, u32 CRC-32 of the labels,
  *           u64 batch size, u32 shuffle, 4 u64 RNG state, u64 position,
@@ -767,9 +774,39 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * A checkpoint is written only once the state it holds has passed the guard:
  * it is kept in memory until the next batch's loss and gradient are checked
  * (or the run completes its epochs), so a state whose loss is NaN never
- * reaches the disk and never replaces a good checkpoint. */
+ * reaches the disk and never replaces a good checkpoint. The parameters are
+ * also checked before every epoch's end is reported (where a caller saves its
+ * model): NaN or Inf there is a divergence, reported before anything is
+ * written.
+ *
+ * Checkpoints know their run: a file whose name's step differs from the step
+ * it holds, whose run id differs from its folder's (the file "run-id") or from
+ * the loading trainer's, is refused with both values named. Pruning and
+ * rollbacks delete only files verified as checkpoints of the trainer's run; a
+ * folder holding a checkpoint of a newer version is refused whole
+ * (descent_checkpoint_find). */
 
 typedef struct descent_trainer descent_trainer;
+
+/* A run's identity: 16 random bytes made when the run starts (never from its
+ * seed: two runs with one seed differ). Every checkpoint records it; a run's
+ * folder records it in the file "run-id" (32 lowercase hex digits and a
+ * newline). All zero: none (a run older than run ids, or a trainer used
+ * without one: nothing is checked against it). */
+typedef struct descent_run_id {
+  unsigned char bytes[16];
+} descent_run_id;
+
+/* A new id from the kernel's random source (getrandom); never all zero. */
+int descent_run_id_generate(descent_run_id *id);
+/* The id as 32 lowercase hex digits and a NUL. */
+void descent_run_id_format(const descent_run_id *id, char text[33]);
+int descent_run_id_is_zero(const descent_run_id *id);
+/* Writes dir/run-id atomically. */
+int descent_run_id_save(const char *dir, const descent_run_id *id);
+/* Reads dir/run-id into id: DESCENT_OK, 1 when the folder has none (id all
+ * zero), DESCENT_EFORMAT or DESCENT_EIO when it cannot be read as one. */
+int descent_run_id_load(const char *dir, descent_run_id *id);
 
 typedef enum descent_diverge_policy {
   DESCENT_DIVERGE_STOP = 0,    /* stop: descent_trainer_run returns DESCENT_EDIVERGED */
@@ -840,6 +877,14 @@ typedef struct descent_trainer_options {
   double rollback_factor;            /* the rate is multiplied by this at each rollback, in (0, 1)
                                         (0.1) */
   int max_rollbacks;                 /* rollbacks before the run stops, >= 1 (3) */
+  descent_run_id run_id;             /* saved in every checkpoint; descent_trainer_load
+                                        refuses a checkpoint of another run; all zero:
+                                        none, nothing checked (all zero) */
+  /* When not NULL and *stop becomes non-zero (a signal handler may set it),
+     descent_trainer_run stops between two steps, writes a checkpoint of the
+     state reached (when checkpoint_dir is set and the parameters are finite)
+     and returns DESCENT_ESTOPPED. (NULL) */
+  volatile sig_atomic_t *stop;
   /* Called after every batch; NULL: none. */
   void (*on_step)(void *user, const descent_step_report *r);
   /* Called at every epoch's end; parameters may be moved to the evaluation
@@ -866,8 +911,11 @@ void descent_trainer_free(descent_trainer *t);
  * update, before any epoch end; a checkpoint due then is written once the
  * next call has checked the next batch). Returns DESCENT_OK,
  * DESCENT_EDIVERGED with the diagnosis in descent_last_error() and
- * descent_trainer_divergence(), the status an on_epoch callback returned, or
- * a failure to compute or to write. Call it again to go on. */
+ * descent_trainer_divergence(), DESCENT_ESTOPPED when options.stop was set
+ * (descent_trainer_last_checkpoint then names the checkpoint of the state
+ * reached, if one was written), the status an on_epoch callback returned
+ * (with the callback's message), or a failure to compute or to write. Call it
+ * again to go on. */
 int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step);
 
 int64_t descent_trainer_steps(const descent_trainer *t);
@@ -894,7 +942,8 @@ int descent_trainer_save(descent_trainer *t, const char *path);
 int descent_trainer_load(descent_trainer *t, const char *path);
 
 /* What a checkpoint holds, read without a trainer; the file is checked as by
- * descent_trainer_load, except the fit. Free with
+ * descent_trainer_load, except the fit (its identity is: the step its name
+ * says, its folder's run id). DESCENT_ENOTSUP for a newer version. Free with
  * descent_checkpoint_info_free. */
 typedef struct descent_checkpoint_info {
   int64_t step;                   /* updates taken */
@@ -902,6 +951,8 @@ typedef struct descent_checkpoint_info {
   size_t batch;                   /* batches of the next epoch already taken */
   size_t batches;                 /* batches per epoch (1 for a full-batch run) */
   unsigned width;                 /* bytes per number: 4 (float build) or 8 (double) */
+  unsigned version;               /* the checkpoint format's version (1 or 2) */
+  descent_run_id run_id;          /* the run that wrote it; all zero in version 1 */
   char *spec;                     /* the model spec */
   descent_shape input;            /* the input shape */
   descent_loss_kind loss;         /* the loss */
@@ -919,7 +970,9 @@ void descent_checkpoint_info_free(descent_checkpoint_info *info);
  * temporary file). The ones skipped, newest first, are listed in skipped
  * ("ckpt-9.dsc: section 'PARM' is corrupted (...); ..."; "" if none).
  * DESCENT_EIO when dir holds no checkpoint, DESCENT_EFORMAT when none is
- * valid (the message then lists why). */
+ * valid (the message then lists why), DESCENT_ENOTSUP when a newer file than
+ * the one found is of a newer checkpoint version (resuming past it would
+ * overwrite it). */
 int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *skipped,
                             size_t skipped_cap);
 

@@ -12,6 +12,11 @@
  *    preprocessing, and a plain model file, are refused naming the problem.
  *  - descent_checkpoint_find takes the newest valid ckpt-STEP.dsc, never a
  *    temporary file, and says which ones it skipped and why.
+ *  - Run identity: a checkpoint of another run (in the folder or for the
+ *    trainer), or one whose name says another step, is refused naming both
+ *    values; version-1 files (no run id) still load where no id is expected;
+ *    pruning deletes only this run's files, never another run's or a newer
+ *    version's, and a folder with a newer version is refused whole.
  *  - The guard: a learning rate far too large stops the run with a message
  *    naming the step, the loss, the rate and the hint; no state whose loss
  *    failed the guard is ever written, the files already there keep their
@@ -278,8 +283,9 @@ static void hostile(void) {
   copy[at] = 9;
   fix_crc(copy, at, plen);
   spit(bad, copy, len);
-  CHECK_FAILS(descent_trainer_load(a.t, bad), DESCENT_EFORMAT,
-              "checkpoint version 9; this descent reads version 1");
+  CHECK_FAILS(descent_trainer_load(a.t, bad), DESCENT_ENOTSUP,
+              "checkpoint version 9; this descent reads versions 1 to 2 (the file comes from a "
+              "newer descent)");
   /* A 100-byte file: a model header and one section that claims 10^12
      parameters. */
   unsigned char small[100] = "DSCNTMDL";
@@ -409,6 +415,143 @@ static void newest(void) {
   free(two);
   free(bytes);
   finish(&a);
+}
+
+/* ---- run identity and what may be deleted ------------------------------------ */
+
+/* A copy of a version-2 checkpoint made version 1: the run id dropped from
+   CKPT, its length and CRC fixed. */
+static unsigned char *as_version1(const unsigned char *d, size_t len, size_t *out_len) {
+  size_t plen, at = section_at(d, len, "CKPT", &plen);
+  unsigned char *c = malloc(len - 16);
+  memcpy(c, d, at + 80);
+  memcpy(c + at + 80, d + at + 96, len - at - 96);
+  put64(c + at - 8, 80);
+  c[at] = 1;
+  fix_crc(c, at, 80);
+  *out_len = len - 16;
+  return c;
+}
+
+static int exists(const char *folder, int step) {
+  char p[1100];
+  snprintf(p, sizeof p, "%s/ckpt-%d.dsc", folder, step);
+  return access(p, F_OK) == 0;
+}
+
+static void identity(void) {
+  char folder[600], legacy[600], p[1100], q[1100], found[1024], skipped[2048];
+  snprintf(folder, sizeof folder, "%s/identity", dir);
+  snprintf(legacy, sizeof legacy, "%s/legacy", dir);
+  empty_folder(folder);
+  empty_folder(legacy);
+  descent_run_id mine, other, back;
+  char mine_hex[33], other_hex[33], want[300];
+  CHECK_OK(descent_run_id_generate(&mine));
+  CHECK_OK(descent_run_id_generate(&other));
+  CHECK(memcmp(&mine, &other, sizeof mine) != 0 && !descent_run_id_is_zero(&mine));
+  descent_run_id_format(&mine, mine_hex);
+  descent_run_id_format(&other, other_hex);
+  CHECK(descent_run_id_load(folder, &back) == 1 && descent_run_id_is_zero(&back));
+  CHECK_OK(descent_run_id_save(folder, &mine));
+  CHECK_OK(descent_run_id_load(folder, &back));
+  CHECK(memcmp(&back, &mine, sizeof mine) == 0);
+
+  /* Another run's checkpoint of step 1, copied in. */
+  descent_trainer_options o;
+  descent_trainer_options_default(&o);
+  o.batch_size = BATCH;
+  o.run_id = other;
+  run x;
+  CHECK_OK(start(&x, &data, model, "sgd", "0.1", &o));
+  CHECK_OK(descent_trainer_run(x.t, 100, 1));
+  snprintf(p, sizeof p, "%s/ckpt-1.dsc", folder);
+  CHECK_OK(descent_trainer_save(x.t, p));
+  finish(&x);
+  descent_checkpoint_info info;
+  snprintf(want, sizeof want, "ckpt-1.dsc belongs to run %s, but its folder's run is %s", other_hex,
+           mine_hex);
+  CHECK_FAILS(descent_checkpoint_inspect(p, &info), DESCENT_EINVAL, want);
+
+  /* This run writes every 2 steps, keeps 2: its own old files go, the
+     other run's stays. */
+  o.run_id = mine;
+  o.checkpoint_dir = folder;
+  o.checkpoint_every = 2;
+  o.keep = 2;
+  run a;
+  CHECK_OK(start(&a, &data, model, "sgd", "0.1", &o));
+  CHECK_OK(descent_trainer_run(a.t, 100, 9));
+  CHECK(exists(folder, 8) && exists(folder, 6) && !exists(folder, 4) && !exists(folder, 0));
+  CHECK_MSG(exists(folder, 1), "another run's checkpoint was deleted by pruning");
+  CHECK_OK(descent_checkpoint_find(folder, found, sizeof found, skipped, sizeof skipped));
+  CHECK(strstr(found, "/ckpt-8.dsc") != NULL);
+  CHECK_OK(descent_checkpoint_inspect(found, &info));
+  CHECK(info.version == 2 && memcmp(&info.run_id, &mine, sizeof mine) == 0);
+  descent_checkpoint_info_free(&info);
+
+  /* A name that says another step. */
+  size_t len;
+  unsigned char *bytes = slurp(found, &len);
+  snprintf(q, sizeof q, "%s/ckpt-9.dsc", folder);
+  spit(q, bytes, len);
+  CHECK_FAILS(descent_checkpoint_inspect(q, &info), DESCENT_EFORMAT,
+              "ckpt-9.dsc holds step 8, but its name says step 9");
+  CHECK_OK(descent_checkpoint_find(folder, found, sizeof found, skipped, sizeof skipped));
+  CHECK_MSG(strstr(found, "/ckpt-8.dsc") && strstr(skipped, "its name says step 9"), "%s: %s",
+            found, skipped);
+  unlink(q);
+
+  /* A trainer of another run refuses this run's file, naming both. */
+  o.run_id = other;
+  o.checkpoint_dir = NULL;
+  run b;
+  CHECK_OK(start(&b, &data, model, "sgd", "0.1", &o));
+  snprintf(want, sizeof want, "belongs to run %s, but this run is %s", mine_hex, other_hex);
+  CHECK_FAILS(descent_trainer_load(b.t, found), DESCENT_EINVAL, want);
+  finish(&b);
+
+  /* Version 1 (before run ids): read in a folder without an id, into a
+     trainer without one; refused in a folder or by a trainer that has one. */
+  size_t len1;
+  unsigned char *v1 = as_version1(bytes, len, &len1);
+  snprintf(q, sizeof q, "%s/ckpt-8.dsc", legacy);
+  spit(q, v1, len1);
+  CHECK_OK(descent_checkpoint_inspect(q, &info));
+  CHECK(info.version == 1 && descent_run_id_is_zero(&info.run_id) && info.step == 8);
+  descent_checkpoint_info_free(&info);
+  run c;
+  CHECK_OK(start(&c, &data, model, "sgd", "0.1", NULL));
+  CHECK_OK(descent_trainer_load(c.t, q));
+  CHECK(descent_trainer_steps(c.t) == 8);
+  finish(&c);
+  o.run_id = mine;
+  CHECK_OK(start(&c, &data, model, "sgd", "0.1", &o));
+  CHECK_FAILS(descent_trainer_load(c.t, q), DESCENT_EINVAL,
+              "a version-1 checkpoint without a run id, but this run is");
+  finish(&c);
+  CHECK_OK(descent_run_id_save(legacy, &mine));
+  CHECK_FAILS(descent_checkpoint_inspect(q, &info), DESCENT_EINVAL,
+              "a version-1 checkpoint without a run id, but its folder belongs to run");
+
+  /* A newer version in the folder: find refuses the folder, and the running
+     trainer's pruning never deletes it. */
+  size_t plen, at = section_at(bytes, len, "CKPT", &plen);
+  bytes[at] = 3;
+  fix_crc(bytes, at, plen);
+  snprintf(q, sizeof q, "%s/ckpt-20.dsc", folder);
+  spit(q, bytes, len);
+  CHECK_FAILS(descent_checkpoint_find(folder, found, sizeof found, skipped, sizeof skipped),
+              DESCENT_ENOTSUP, "checkpoint version 3; this descent reads versions 1 to 2");
+  CHECK_MSG(strstr(descent_last_error(), "continue it with that version") != NULL, "%s",
+            descent_last_error());
+  rename(q, p); /* now ckpt-1.dsc: an old step that pruning would reach */
+  CHECK_OK(descent_trainer_run(a.t, 100, 13));
+  CHECK(exists(folder, 12) && exists(folder, 10) && !exists(folder, 8));
+  CHECK_MSG(exists(folder, 1), "a newer version's checkpoint was deleted by pruning");
+  finish(&a);
+  free(v1);
+  free(bytes);
 }
 
 /* ---- the guard ------------------------------------------------------------------ */
@@ -567,6 +710,7 @@ int main(void) {
   hostile();
   foreign();
   newest();
+  identity();
   guard();
   return check_report();
 }

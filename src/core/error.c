@@ -33,6 +33,8 @@ const char *descent_strerror(int status) {
     return "diverged";
   case DESCENT_ENOTSUP:
     return "not supported";
+  case DESCENT_ESTOPPED:
+    return "stopped on request";
   default:
     return "unknown status";
   }

@@ -234,6 +234,10 @@ double descent_schedule_value(const descent_schedule *s, int64_t t) {
   return lr;
 }
 
+int64_t descent_schedule_warmup(const descent_schedule *s) {
+  return s ? (int64_t)s->hp[s->def->n_params - 1] : 0;
+}
+
 size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t cap) {
   char num[32];
   int n = s->def->n_params;

@@ -24,11 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#define CHECKPOINT_VERSION 1u
-#define CKPT_BYTES         80 /* the CKPT section's payload */
+#define CHECKPOINT_VERSION 2u
+#define CKPT_BYTES_V1      80 /* the CKPT section's payload in version 1 (no run id) */
+#define CKPT_BYTES         96 /* ... and in version 2: the run id appended */
 #define BTCH_FIXED         80 /* the BTCH section's payload before the permutation */
 #define MAX_ROLLBACKS      1000000
 
@@ -62,6 +64,7 @@ void checkpoint_serialize(const descent_trainer *t, bytes_out *o) {
   out_f64(o, descent_optimizer_lr_scale(t->opt));
   out_u32(o, (uint32_t)t->rollbacks);
   out_u32(o, (uint32_t)t->full_batch);
+  out_bytes(o, t->o.run_id.bytes, sizeof t->o.run_id.bytes);
   section_end(o, s);
 
   s = section_begin(o, "OPTS");
@@ -110,6 +113,8 @@ typedef struct parsed {
   net_header net; /* spec allocated */
   descent_preprocess pp;
   unsigned width;
+  uint32_t version;
+  descent_run_id run_id; /* all zero in version 1 */
   int64_t step, epoch;
   uint64_t epoch_batches, epoch_samples;
   double loss_sum, epoch_lr, first_loss, lr_scale;
@@ -124,6 +129,8 @@ typedef struct parsed {
   uint64_t history;
   const unsigned char *losses; /* history f64 losses, then history f64 rates */
 } parsed;
+
+static int check_identity(const char *path, const parsed *p, const descent_run_id *run);
 
 static void parsed_free(parsed *p) {
   free(p->net.spec);
@@ -155,16 +162,23 @@ static int values_count(const model_section *s, const char *name, unsigned width
 }
 
 static int parse_ckpt(const model_section *s, const char *name, parsed *p) {
-  if (s->len != CKPT_BYTES)
-    return descent_fail(DESCENT_EFORMAT, "%s: section 'CKPT' holds %zu bytes; version %u has %d",
-                        name, s->len, CHECKPOINT_VERSION, CKPT_BYTES);
   bytes_in in = {s->payload, s->len, 0, 0};
   uint32_t version = in_u32(&in);
-  if (version != CHECKPOINT_VERSION)
-    return descent_fail(
-        DESCENT_EFORMAT, "%s: checkpoint version %u; this descent reads version %u%s", name,
-        version, CHECKPOINT_VERSION,
-        version > CHECKPOINT_VERSION ? " (the file comes from a newer descent)" : "");
+  /* A newer file is refused as such (not as damage): nothing here may skip,
+     overwrite or delete what this program cannot read. */
+  if (!in.failed && version > CHECKPOINT_VERSION)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s: checkpoint version %u; this descent reads versions 1 to %u (the file "
+                        "comes from a newer descent)",
+                        name, version, CHECKPOINT_VERSION);
+  if (in.failed || version < 1)
+    return descent_fail(DESCENT_EFORMAT, "%s: checkpoint version %u; this descent reads 1 to %u",
+                        name, version, CHECKPOINT_VERSION);
+  size_t want = version == 1 ? CKPT_BYTES_V1 : CKPT_BYTES;
+  if (s->len != want)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'CKPT' holds %zu bytes; version %u has %zu",
+                        name, s->len, version, want);
+  p->version = version;
   p->width = in_u32(&in);
   p->step = (int64_t)in_u64(&in);
   p->epoch = (int64_t)in_u64(&in);
@@ -176,6 +190,8 @@ static int parse_ckpt(const model_section *s, const char *name, parsed *p) {
   p->lr_scale = in_f64(&in);
   p->rollbacks = in_u32(&in);
   p->full_batch = in_u32(&in);
+  if (version >= 2)
+    for (size_t i = 0; i < sizeof p->run_id.bytes; i++) p->run_id.bytes[i] = in.data[in.pos++];
   const char *bad = NULL;
   if (p->width != 4 && p->width != 8)
     bad = "bytes per number (valid: 4 or 8)";
@@ -399,10 +415,11 @@ static int check_fit(const descent_trainer *t, const parsed *p, const char *name
   return DESCENT_OK;
 }
 
-int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len,
-                       const char *name) {
+int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len, const char *name,
+                       int from_file) {
   parsed p;
   int rc = parse(data, len, name, &p);
+  if (!rc && from_file) rc = check_identity(name, &p, &t->o.run_id);
   if (!rc) rc = check_fit(t, &p, name);
   /* Room for the history before anything changes. */
   size_t cap = p.history > t->cap_history ? (size_t)p.history : t->cap_history;
@@ -461,6 +478,134 @@ int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len
   return DESCENT_OK;
 }
 
+/* ---- run identity ------------------------------------------------------------- */
+
+int descent_run_id_generate(descent_run_id *id) {
+  if (!id) return descent_fail(DESCENT_EINVAL, "descent_run_id_generate: id is NULL");
+  /* The kernel's random source, never the seed: two runs with one seed differ. */
+  size_t done = 0;
+  while (done < sizeof id->bytes) {
+    ssize_t n = getrandom(id->bytes + done, sizeof id->bytes - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return descent_fail(DESCENT_EIO, "cannot make a run id: getrandom: %s",
+                          n < 0 ? strerror(errno) : "no bytes");
+    done += (size_t)n;
+  }
+  if (descent_run_id_is_zero(id)) id->bytes[0] = 1; /* zero means "none" */
+  return DESCENT_OK;
+}
+
+void descent_run_id_format(const descent_run_id *id, char text[33]) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++) {
+    text[2 * i] = hex[id->bytes[i] >> 4];
+    text[2 * i + 1] = hex[id->bytes[i] & 15];
+  }
+  text[32] = '\0';
+}
+
+int descent_run_id_is_zero(const descent_run_id *id) {
+  unsigned char any = 0;
+  for (int i = 0; i < 16; i++) any |= id->bytes[i];
+  return any == 0;
+}
+
+static int run_id_equal(const descent_run_id *a, const descent_run_id *b) {
+  return memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
+}
+
+int descent_run_id_save(const char *dir, const descent_run_id *id) {
+  descent_error_clear();
+  if (!dir || !id) return descent_fail(DESCENT_EINVAL, "descent_run_id_save: a NULL argument");
+  char path[4096], text[34];
+  if (snprintf(path, sizeof path, "%s/run-id", dir) >= (int)sizeof path)
+    return descent_fail(DESCENT_EINVAL, "path too long: '%s'", dir);
+  descent_run_id_format(id, text);
+  text[32] = '\n';
+  return descent_write_file_atomic(path, text, 33);
+}
+
+int descent_run_id_load(const char *dir, descent_run_id *id) {
+  descent_error_clear();
+  if (!dir || !id) return descent_fail(DESCENT_EINVAL, "descent_run_id_load: a NULL argument");
+  memset(id, 0, sizeof *id);
+  char path[4096], text[64];
+  if (snprintf(path, sizeof path, "%s/run-id", dir) >= (int)sizeof path)
+    return descent_fail(DESCENT_EINVAL, "path too long: '%s'", dir);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (errno == ENOENT) return 1;
+    return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
+  }
+  size_t n = fread(text, 1, sizeof text, f);
+  int failed = ferror(f);
+  fclose(f);
+  if (failed) return descent_fail(DESCENT_EIO, "cannot read '%s'", path);
+  int ok = n == 33 && text[32] == '\n';
+  for (int i = 0; ok && i < 32; i++) {
+    char c = text[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0)
+      ok = 0;
+    else
+      id->bytes[i / 2] = (unsigned char)(id->bytes[i / 2] << 4 | v);
+  }
+  if (!ok || descent_run_id_is_zero(id)) {
+    memset(id, 0, sizeof *id);
+    return descent_fail(DESCENT_EFORMAT, "%s: not a run id (32 hex digits and a newline)", path);
+  }
+  return DESCENT_OK;
+}
+
+/* The step of a checkpoint's file name "ckpt-STEP.dsc", or -1. */
+static int64_t name_step(const char *name);
+
+/* A checkpoint file against its name (ckpt-STEP.dsc must hold STEP), its
+   folder's run id (dir/run-id, when the folder has one) and, when `run` is
+   not NULL and not zero, the run that loads it. Messages name both values. */
+static int check_identity(const char *path, const parsed *p, const descent_run_id *run) {
+  const char *slash = strrchr(path, '/');
+  int64_t named = name_step(slash ? slash + 1 : path);
+  if (named >= 0 && named != p->step)
+    return descent_fail(DESCENT_EFORMAT, "%s holds step %lld, but its name says step %lld", path,
+                        (long long)p->step, (long long)named);
+  char dir[4096], mine[33], theirs[33];
+  if (slash)
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  else
+    snprintf(dir, sizeof dir, ".");
+  descent_run_id folder;
+  int rc = descent_run_id_load(dir[0] ? dir : "/", &folder);
+  if (rc < 0) return rc;
+  descent_run_id_format(&p->run_id, theirs);
+  if (rc == 0) {
+    descent_run_id_format(&folder, mine);
+    if (p->version < 2)
+      return descent_fail(
+          DESCENT_EINVAL,
+          "%s is a version-1 checkpoint without a run id, but its folder belongs to run "
+          "%s",
+          path, mine);
+    if (!run_id_equal(&folder, &p->run_id))
+      return descent_fail(DESCENT_EINVAL,
+                          "%s belongs to run %s, but its folder's run is %s (copied from another "
+                          "run?)",
+                          path, theirs, mine);
+  }
+  if (run && !descent_run_id_is_zero(run) && !run_id_equal(run, &p->run_id)) {
+    descent_run_id_format(run, mine);
+    if (p->version < 2)
+      return descent_fail(DESCENT_EINVAL,
+                          "%s is a version-1 checkpoint without a run id, but this run is %s", path,
+                          mine);
+    return descent_fail(DESCENT_EINVAL, "%s belongs to run %s, but this run is %s", path, theirs,
+                        mine);
+  }
+  descent_error_clear();
+  return DESCENT_OK;
+}
+
 /* ---- inspection without a trainer ---------------------------------------------- */
 
 int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info) {
@@ -477,6 +622,7 @@ int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info) 
   if (!rc && p.epoch_batches > batches_per_epoch(&p))
     rc = descent_fail(DESCENT_EFORMAT, "%s: %llu batches into an epoch of %zu", path,
                       (unsigned long long)p.epoch_batches, batches_per_epoch(&p));
+  if (!rc) rc = check_identity(path, &p, NULL);
   if (!rc) {
     info->config = descent_calloc(p.conf->len + 1, 1, "checkpoint: configuration");
     info->optimizer_state = descent_calloc(p.opts->len, 1, "checkpoint: optimizer state");
@@ -498,6 +644,8 @@ int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info) 
   info->batch = (size_t)p.epoch_batches;
   info->batches = batches_per_epoch(&p);
   info->width = p.width;
+  info->version = p.version;
+  info->run_id = p.run_id;
   info->spec = p.net.spec;
   info->input = p.net.input;
   info->loss = p.net.loss;
@@ -573,6 +721,22 @@ static void checkpoint_path(const char *dir, int64_t step, char *path, size_t ca
   snprintf(path, cap, "%s/ckpt-%lld.dsc", dir, (long long)step);
 }
 
+/* 1 when path is a valid checkpoint of t's run (its id, or none for a run
+   without one) that this program reads: only such files are ever deleted. A
+   newer version, a damaged file or another run's stays where it is. */
+static int own_checkpoint(const descent_trainer *t, const char *path) {
+  unsigned char *data;
+  size_t len;
+  if (descent_read_file(path, CHECKPOINT_MAX_BYTES, &data, &len)) return 0;
+  parsed p;
+  int rc = parse(data, len, path, &p);
+  int own = !rc && !check_identity(path, &p, &t->o.run_id) &&
+            memcmp(p.run_id.bytes, t->o.run_id.bytes, sizeof p.run_id.bytes) == 0;
+  parsed_free(&p);
+  free(data);
+  return own;
+}
+
 int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, int64_t step) {
   char path[4096];
   checkpoint_path(t->dir, step, path, sizeof path);
@@ -597,7 +761,7 @@ int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, 
     }
     char old[4096];
     checkpoint_path(t->dir, steps[i], old, sizeof old);
-    if (unlink(old) == 0) removed++;
+    if (own_checkpoint(t, old) && unlink(old) == 0) removed++;
   }
   free(steps);
   if (removed) descent_fsync_dir(path);
@@ -605,7 +769,8 @@ int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, 
   return DESCENT_OK;
 }
 
-void checkpoint_remove_after(const char *dir, int64_t step) {
+void checkpoint_remove_after(const descent_trainer *t, int64_t step) {
+  const char *dir = t->dir;
   int64_t *steps;
   size_t count;
   if (list_steps(dir, &steps, &count)) {
@@ -616,7 +781,7 @@ void checkpoint_remove_after(const char *dir, int64_t step) {
   char path[4096];
   for (size_t i = 0; i < count && steps[i] > step; i++) {
     checkpoint_path(dir, steps[i], path, sizeof path);
-    removed += unlink(path) == 0;
+    removed += own_checkpoint(t, path) && unlink(path) == 0;
   }
   free(steps);
   if (removed) descent_fsync_dir(path);
@@ -654,6 +819,14 @@ int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *
     checkpoint_path(dir, steps[i], candidate, sizeof candidate);
     descent_checkpoint_info info;
     rc = descent_checkpoint_inspect(candidate, &info);
+    if (rc == DESCENT_ENOTSUP) { /* from a newer descent: resuming past it would destroy it */
+      char why[1024];
+      snprintf(why, sizeof why, "%s", descent_last_error());
+      free(steps);
+      return descent_fail(DESCENT_ENOTSUP,
+                          "%s; '%s' is a run of a newer descent: continue it with that version",
+                          why, dir);
+    }
     if (rc == DESCENT_OK) {
       descent_checkpoint_info_free(&info);
       snprintf(path, path_cap, "%s", candidate);

@@ -202,7 +202,7 @@ static int diverged(descent_trainer *t, double loss, double norm, const char *re
     const saved_state *g = &t->good[t->n_good - 1];
     double scale = descent_optimizer_lr_scale(t->opt) * t->o.rollback_factor;
     int taken = t->rollbacks + 1;
-    int rc = checkpoint_restore(t, g->data, g->len, "the last good checkpoint");
+    int rc = checkpoint_restore(t, g->data, g->len, "the last good checkpoint", 0);
     if (rc) return rc;
     t->restored = 1;
     t->rollbacks = taken;
@@ -213,7 +213,7 @@ static int diverged(descent_trainer *t, double loss, double norm, const char *re
     /* The abandoned trajectory's files must not be resumed from. */
     t->last_checkpoint[0] = '\0';
     if (t->dir) {
-      checkpoint_remove_after(t->dir, g->step);
+      checkpoint_remove_after(t, g->step);
       char path[4096];
       snprintf(path, sizeof path, "%s/ckpt-%lld.dsc", t->dir, (long long)g->step);
       if (access(path, F_OK) == 0)
@@ -230,10 +230,20 @@ static int diverged(descent_trainer *t, double loss, double norm, const char *re
   if (rollback_enabled(t) && t->rollbacks > 0)
     snprintf(gave_up, sizeof gave_up, " after %d rollbacks (learning rate scaled by %g)",
              t->rollbacks, descent_optimizer_lr_scale(t->opt));
+  /* A rate that is not finite (a schedule grown past the doubles) has no
+     tenth to suggest. */
+  char hint[160];
+  if (isfinite(d->lr))
+    snprintf(hint, sizeof hint,
+             "the step is too large for the curvature: lower the learning rate (try %g)",
+             d->lr / 10);
+  else
+    snprintf(hint, sizeof hint,
+             "the learning rate is not finite: give a finite rate (a schedule that stays bounded)");
   return descent_fail(DESCENT_EDIVERGED,
-                      "diverged at step %lld (epoch %lld)%s: %s with learning rate %g; the step "
-                      "is too large for the curvature: lower the learning rate (try %g)%s",
-                      (long long)d->step, (long long)d->epoch, gave_up, problem, d->lr, d->lr / 10,
+                      "diverged at step %lld (epoch %lld)%s: %s with learning "
+                      "rate %g; %s%s",
+                      (long long)d->step, (long long)d->epoch, gave_up, problem, d->lr, hint,
                       saved);
 }
 
@@ -378,6 +388,13 @@ static int full_batch_step(descent_trainer *t) {
 
 /* The epoch's batches are done: report, count it, checkpoint. */
 static int end_epoch(descent_trainer *t) {
+  /* The callback saves the model: NaN or Inf must be caught before, or it
+     replaces a good model file. */
+  if ((t->dir || rollback_enabled(t) || t->o.on_epoch) &&
+      !all_finite(t->obj->params, t->obj->n_params)) {
+    double last = t->n_history ? t->losses[t->n_history - 1] : NAN;
+    return diverged(t, last, NAN, "parameters"); /* OK after a rollback: go on from there */
+  }
   if (t->o.on_epoch) {
     descent_epoch_report r = {
         .epoch = t->epoch + 1,
@@ -388,9 +405,12 @@ static int end_epoch(descent_trainer *t) {
         .seconds = t->epoch_seconds,
         .samples_per_s = t->epoch_seconds > 0 ? (double)t->timed_samples / t->epoch_seconds : 0};
     int rc = t->o.on_epoch(t->o.user, &r);
-    /* Back to where gradients are taken, whatever the callback did. */
+    /* Back to where gradients are taken, whatever the callback did; that
+       clears the message, which the callback's failure needs. */
+    char why[1024];
+    snprintf(why, sizeof why, "%s", descent_last_error());
     int back = descent_optimizer_train(t->opt, t->obj);
-    if (rc) return rc;
+    if (rc) return descent_fail(rc, "%s", why);
     if (back) return back;
   }
   t->epoch++;
@@ -405,6 +425,30 @@ static int end_epoch(descent_trainer *t) {
   return DESCENT_OK;
 }
 
+/* A stop was requested between two steps: the state is consistent, so it is
+   written as a checkpoint now (no batch will check it first; it is the state
+   an uninterrupted run would go on from, and a resumed run will check it as
+   that run would have). */
+static int stop_here(descent_trainer *t) {
+  long long step = (long long)descent_optimizer_steps(t->opt);
+  if (!t->dir) {
+    drop_pending(t);
+    return descent_fail(DESCENT_ESTOPPED, "stopped at step %lld; no checkpoint folder", step);
+  }
+  if (!all_finite(t->obj->params, t->obj->n_params)) {
+    drop_pending(t);
+    return descent_fail(DESCENT_ESTOPPED,
+                        "stopped at step %lld; no checkpoint written: the parameters hold NaN "
+                        "or Inf",
+                        step);
+  }
+  int rc = make_pending(t, 1);
+  if (!rc) rc = commit_pending(t);
+  if (rc) return rc;
+  return descent_fail(DESCENT_ESTOPPED, "stopped at step %lld; checkpoint %s written", step,
+                      t->last_checkpoint);
+}
+
 static int reached(const descent_trainer *t, int64_t until_step) {
   return until_step > 0 && descent_optimizer_steps(t->opt) >= until_step;
 }
@@ -416,7 +460,9 @@ int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step) 
   /* Each turn takes one step or closes one epoch; a rollback only moves the
      counters back. */
   while (!rc && t->epoch < epochs && !reached(t, until_step)) {
-    if (t->epoch_batches < t->batches)
+    if (t->o.stop && *t->o.stop)
+      rc = stop_here(t);
+    else if (t->epoch_batches < t->batches)
       rc = t->full_batch ? full_batch_step(t) : minibatch_step(t);
     else
       rc = end_epoch(t);
@@ -567,7 +613,7 @@ int descent_trainer_load(descent_trainer *t, const char *path) {
   size_t len;
   int rc = descent_read_file(path, CHECKPOINT_MAX_BYTES, &data, &len);
   if (rc) return rc;
-  rc = checkpoint_restore(t, data, len, path);
+  rc = checkpoint_restore(t, data, len, path, 1);
   if (rc) {
     free(data);
     return rc;

@@ -69,16 +69,19 @@ struct descent_trainer {
 void checkpoint_serialize(const descent_trainer *t, bytes_out *o);
 
 /* Restores a checkpoint file's bytes into t, all or nothing; messages start
-   with name. */
-int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len, const char *name);
+   with name. from_file: name is the file's path, and its identity (the step
+   its name says, its folder's run id, t's run id) is checked too. */
+int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len, const char *name,
+                       int from_file);
 
 /* Writes ckpt-STEP.dsc atomically into t->dir and deletes older ones beyond
-   t->o.keep; sets t->last_checkpoint. */
+   t->o.keep (only files verified as checkpoints of t's run); sets
+   t->last_checkpoint. */
 int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, int64_t step);
 
-/* Deletes the folder's checkpoints of steps after `step` (a rollback's
-   abandoned trajectory). */
-void checkpoint_remove_after(const char *dir, int64_t step);
+/* Deletes t's folder's checkpoints of steps after `step` (a rollback's
+   abandoned trajectory); only files verified as checkpoints of t's run. */
+void checkpoint_remove_after(const descent_trainer *t, int64_t step);
 
 /* Deletes ckpt-*.dsc.tmp.* files left by writers that were killed. */
 void checkpoint_remove_temporaries(const char *dir);

@@ -25,7 +25,7 @@ expect_error unknown-loss error "unknown loss 'hinge'" "$descent" train --loss h
 expect_error unknown-preprocess error "unknown preprocessing 'whiten'" "$descent" train --preprocess whiten
 
 # Files.
-dataset "$scratch/good" 8 4 4 4
+dataset "$scratch/good" 10 4 4 4 # labels 0..9: ten classes
 expect_error missing-dir error "install Debian's dataset-fashion-mnist package" train missing --data-dir "$scratch/nowhere"
 mkdir -p "$scratch/empty"
 expect_error missing-file error "no train-images-idx3-ubyte.gz or train-images-idx3-ubyte" train missing-file --data-dir "$scratch/empty"

@@ -20,6 +20,17 @@ source "$(dirname "$0")/lib.sh"
 train() { "$descent" train --quiet --threads 2 --limit 2000 --batch-size 64 "$@"; }
 # The files of a run's checkpoints with their bytes, one line each.
 fingerprint() { (cd "$1" && md5sum ckpt-*.dsc 2>/dev/null); }
+# same_but_run_id A B: the same checkpoint files, equal byte for byte but the
+# run id each records (16 bytes) and its section's CRC (4 bytes): two runs
+# share their trajectory, never their identity.
+same_but_run_id() {
+  [ "$(cd "$1" && ls ckpt-*.dsc)" = "$(cd "$2" && ls ckpt-*.dsc)" ] || return 1
+  local f
+  for f in "$1"/ckpt-*.dsc; do
+    [ "$(stat -c %s "$f")" = "$(stat -c %s "$2/${f##*/}")" ] || return 1
+    [ "$(cmp -l "$f" "$2/${f##*/}" | wc -l)" -le 20 ] || return 1
+  done
+}
 
 # 100 x too large.
 expect_error too-large 1 "with learning rate 10; the step is too large for the curvature" \
@@ -50,7 +61,7 @@ check "resumed, it diverges again (exit status 1)" test $? -eq 1
 check "at the same step" grep -q "diverged at step $step " "$scratch/ramp2.err"
 check "the checkpoints keep their bytes, none is added" test "$before" = "$(fingerprint "$scratch/ramp2")"
 check "and they are those of the run that never stopped" \
-  test "$before" = "$(fingerprint "$scratch/ramp")"
+  same_but_run_id "$scratch/ramp2" "$scratch/ramp"
 
 # Rollback: 10 is too large, 1 and then 0.1 are tried from the last good
 # checkpoint.
