@@ -384,18 +384,28 @@ static int make_folders(const char *dir) {
 
 /* The run's lock: DIR/.lock, locked exclusively (flock) for the whole run and
    released by the kernel when the process ends, however it ends, so a killed
-   run never leaves a stale lock. The holder writes its pid into it, for the
-   message of the writer it refuses. Returns the descriptor (kept open until
-   the process exits), or -1 after printing why. */
-static int lock_run(const char *dir) {
+   run never leaves a stale lock. Once the run is under way the holder writes
+   its pid into it (claim_lock), for the message of the writer it refuses; a
+   run refused before that leaves the file as it found it. With create 0 a
+   missing lock file is no error. Returns the descriptor (kept open until the
+   process exits), -2 when create is 0 and there is no lock file, or -1 after
+   printing why. */
+static int lock_run(const char *dir, int create) {
   char path[4096];
   if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path) {
     fprintf(stderr, "descent train: --out path too long\n");
     return -1;
   }
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | (create ? O_CREAT : 0), 0644);
+  if (fd < 0 && !create && errno == ENOENT) return -2;
   if (fd < 0) {
     fprintf(stderr, "descent train: cannot open the lock file '%s': %s\n", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    fprintf(stderr, "descent train: the lock file '%s' is not a regular file; remove it\n", path);
+    close(fd);
     return -1;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -414,14 +424,18 @@ static int lock_run(const char *dir) {
     close(fd);
     return -1;
   }
+  return fd;
+}
+
+/* Writes this process's pid into the lock it holds: the run is under way. */
+static int claim_lock(int fd, const char *dir) {
   char text[32];
   int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
   if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
-    fprintf(stderr, "descent train: cannot write '%s': %s\n", path, strerror(errno));
-    close(fd);
+    fprintf(stderr, "descent train: cannot write '%s/.lock': %s\n", dir, strerror(errno));
     return -1;
   }
-  return fd;
+  return 0;
 }
 
 /* A new run's folder must hold nothing but its lock: the files of an old run
@@ -456,8 +470,18 @@ static int open_run_folder(const char *dir, int resuming) {
     fprintf(stderr, "descent train: --resume: '%s' is not a folder\n", dir);
     return -1;
   }
-  if (!resuming && make_folders(dir)) return -1;
-  int lock = lock_run(dir);
+  /* A folder that holds anything is refused before the lock file is made,
+     so a refused --out gains no file; the check after locking closes the
+     race with another trainer that was starting in the same folder. */
+  if (!resuming) {
+    if (make_folders(dir)) return -1;
+    /* A live run in the folder is named as such, not as a non-empty folder. */
+    int live = lock_run(dir, 0);
+    if (live == -1) return -1;
+    if (live >= 0) close(live);
+    if (check_empty(dir)) return -1;
+  }
+  int lock = lock_run(dir, 1);
   if (lock < 0) return -1;
   if (resuming)
     remove_temporaries(dir);
@@ -897,6 +921,7 @@ static int run(train_config *c) {
   o.user = &r;
   o.run_id = run_id;
   o.stop = &stop_signal;
+  if (claim_lock(lock, c->out)) goto done;
   if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 

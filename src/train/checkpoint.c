@@ -205,6 +205,10 @@ static int parse_ckpt(const model_section *s, const char *name, parsed *p) {
     bad = "learning-rate scale";
   else if (isinf(p->first_loss))
     bad = "first loss";
+  /* The rate of the epoch's first step: unset (NaN) exactly while the epoch
+     has taken no step, and a rate the schedule could give otherwise. */
+  else if (p->epoch_batches == 0 ? !isnan(p->epoch_lr) : !isfinite(p->epoch_lr))
+    bad = "learning rate of the epoch";
   else if (p->rollbacks > MAX_ROLLBACKS)
     bad = "rollback count";
   else if (p->full_batch > 1)

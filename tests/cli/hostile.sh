@@ -42,14 +42,17 @@ hc() {
 
 # Everything under the corpus: each entry's type, mode, name and link
 # target, and each regular file's size and modification time (quick), or
-# its checksum (exact, when the quick view differs).
+# its checksum (exact, when the quick view differs). An empty .lock is left
+# out: a refused --resume may create a run folder's lock file (it holds no
+# data; a run writes its pid there only once it is under way), while a lock
+# file that holds a pid must keep it.
 quick_view() {
-  (cd "$corpus" && find . \( -type f -printf 'f %m %s %T@ %p\n' \) -o -printf '%y %m %p %l\n' |
+  (cd "$corpus" && find . \( -name .lock -type f -empty \) -o \( -type f -printf 'f %m %s %T@ %p\n' \) -o -printf '%y %m %p %l\n' |
     LC_ALL=C sort)
 }
 exact_view() {
-  (cd "$corpus" && find . -printf '%y %m %p %l\n' | LC_ALL=C sort &&
-    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+  (cd "$corpus" && find . \( -name .lock -type f -empty \) -o -printf '%y %m %p %l\n' | LC_ALL=C sort &&
+    find . -type f ! \( -name .lock -empty \) -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
 }
 
 # A case that changed the corpus must not spoil the cases after it: the

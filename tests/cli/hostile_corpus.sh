@@ -426,7 +426,7 @@ epoch-negative CKPT 16 ffffffffffffffff
 batches-huge CKPT 24 ffffffffffffff00
 samples-huge CKPT 32 ffffffffffffff00
 loss-sum-nan CKPT 40 $NAN64
-epoch-lr-nan CKPT 48 $NAN64
+epoch-lr-at-epoch-end CKPT 48 000000000000f03f
 first-loss-inf CKPT 56 $INF64
 lr-scale-zero CKPT 64 0000000000000000
 lr-scale-nan CKPT 64 $NAN64
@@ -491,7 +491,12 @@ EOF
   d=ckdirs/renamed && mkdir -p "$d" && cp "$ckpt" "$d/ckpt-12.dsc"
   hc ckdir-verify-renamed "ckpt-12.dsc" checkpoint verify "$d"
   tc ckdir-resume-renamed "ckpt-12.dsc" --resume "$d" --epochs 3
-  d=ckdirs/foreign && mkdir -p "$d" && cp "$other"/* "$d/" && cp "$ckpt" "$d/ckpt-100.dsc"
+  # The other run's folder keeps its identity and logs but none of its own
+  # checkpoints: the copied-in file, refused, is all there is to resume from.
+  # (Beside valid checkpoints of its own the folder resumes from those, and
+  # says that it skipped the foreign file.)
+  d=ckdirs/foreign && mkdir -p "$d" && cp "$other"/* "$d/" && rm -f "$d"/ckpt-*.dsc &&
+    cp "$ckpt" "$d/ckpt-100.dsc"
   hc ckdir-verify-foreign "ckpt-100.dsc" checkpoint verify "$d"
   tc ckdir-resume-foreign "ckpt-100.dsc" --resume "$d" --epochs 3
   # Options that disagree with the checkpoint's run.
