@@ -52,6 +52,12 @@ int descent_parse_number(const char *text, double *out);
 #define DESCENT_NUMBER_RANGE "0 or a magnitude from 2.2250738585072014e-308 to 1.7976931348623157e+308"
 bool descent_parse_size(const char *text, size_t *out);
 
+/* The most threads whose OpenBLAS buffers fit under the address-space limit
+ * (RLIMIT_AS): INT_MAX without a limit, 0 when not even one fits. And the
+ * address space that many threads need, for the message that says so. */
+int descent_thread_budget(void);
+unsigned long long descent_thread_budget_bytes(int threads);
+
 /* Reads a whole regular file of at most max_bytes into a new buffer with a
  * NUL after the last byte (caller frees). */
 int descent_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len);
