@@ -84,7 +84,8 @@ void descent_error_prefix(const char *fmt, ...) {
     size_t keep = old_len + 4 < room ? room - old_len - 4 : 0;
     snprintf(last_error, sizeof last_error, "%.*s... %s", (int)keep, prefix, old);
   } else {
-    snprintf(last_error, sizeof last_error, "%s%s", prefix, old);
+    memcpy(last_error, prefix, prefix_len);
+    memcpy(last_error + prefix_len, old, old_len + 1);
   }
   finish_message(0);
 }

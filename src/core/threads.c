@@ -54,7 +54,7 @@ int descent_get_threads(void) {
 }
 
 const char *descent_blas_name(void) {
-  static char name[256];
+  static char name[384]; /* holds every part below at its longest */
   const char *parallel = "";
   switch (openblas_get_parallel()) {
   case 0:
