@@ -817,13 +817,8 @@ static void report_stop(const train_config *c, const descent_trainer *t) {
    (a run may be extended later with --resume --epochs). */
 static void note_long_warmup(const train_config *c, const descent_dataset *train,
                              const descent_optimizer *opt) {
-  descent_schedule *s = NULL;
-  if (!c->lr || descent_schedule_parse(&s, c->lr) != DESCENT_OK) {
-    descent_schedule_free(s);
-    return;
-  }
-  int64_t warmup = descent_schedule_warmup(s);
-  descent_schedule_free(s);
+  /* The longest warmup in the chain: a schedule's or schedule-free's own. */
+  int64_t warmup = descent_optimizer_warmup_steps(opt);
   size_t per_epoch = descent_optimizer_full_batch(opt)
                          ? 1
                          : train->n / c->batch_size + (train->n % c->batch_size != 0);

@@ -3,9 +3,70 @@
  */
 #include "commands.h"
 #include "descent.h"
+#include "internal.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Under an address-space limit (ulimit -v) OpenBLAS's constructor, which runs
+ * before main, retries forever to reserve its per-thread buffers. This runs
+ * earlier still (.preinit_array: before any library's constructor, the C
+ * library's included, so it reads the environment from envp and changes it
+ * only through a new exec). When the limit cannot hold one buffer per core it
+ * runs the program again with as many threads as it can hold; when it cannot
+ * hold one, it stops with one line instead of hanging. */
+static const char *env_value(char **envp, const char *name) {
+  size_t len = strlen(name);
+  for (char **e = envp; e && *e; e++)
+    if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') return *e + len + 1;
+  return NULL;
+}
+
+static void exec_with_threads(char **argv, char **envp, int threads) {
+  size_t n = 0;
+  while (envp && envp[n]) n++;
+  char **env = malloc((n + 3) * sizeof *env);
+  static char omp[48], blas[48];
+  snprintf(omp, sizeof omp, "OMP_NUM_THREADS=%d", threads);
+  snprintf(blas, sizeof blas, "OPENBLAS_NUM_THREADS=%d", threads);
+  if (env) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (strncmp(envp[i], "OMP_NUM_THREADS=", 16) != 0 &&
+          strncmp(envp[i], "OPENBLAS_NUM_THREADS=", 21) != 0)
+        env[k++] = envp[i];
+    env[k++] = omp, env[k++] = blas, env[k] = NULL;
+    execve("/proc/self/exe", argv, env);
+  }
+  fprintf(stderr,
+          "descent: the address-space limit (ulimit -v) holds OpenBLAS's buffers for only %d "
+          "thread%s; run with OMP_NUM_THREADS=%d\n",
+          threads, threads == 1 ? "" : "s", threads);
+  _exit(2);
+}
+
+static void fit_threads_to_address_space(int argc, char **argv, char **envp) {
+  (void)argc;
+  int budget = descent_thread_budget();
+  if (budget == INT_MAX) return;
+  if (budget == 0) {
+    fprintf(stderr,
+            "descent: the address-space limit (ulimit -v) is below the %llu MiB that descent needs "
+            "to run OpenBLAS with one thread; raise it to at least %llu KiB\n",
+            descent_thread_budget_bytes(1) >> 20, descent_thread_budget_bytes(1) >> 10);
+    _exit(2);
+  }
+  const char *asked = env_value(envp, "OMP_NUM_THREADS");
+  long wanted = asked ? atol(asked) : sysconf(_SC_NPROCESSORS_ONLN);
+  if (wanted > 0 && wanted <= budget) return;
+  exec_with_threads(argv, envp, budget);
+}
+__attribute__((section(".preinit_array"),
+               used)) static void (*const preinit)(int, char **,
+                                                   char **) = fit_threads_to_address_space;
 
 static const struct {
   const char *name;

@@ -7,7 +7,10 @@
  */
 #include "options.h"
 
+#include "core/spec.h"
+
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,22 +47,26 @@ int cli_parse(int argc, char **argv, int first, cli_option *opts, int n_opts, co
       cli_print_help(opts, n_opts, command, summary);
       return 1;
     }
+    spec_quote q;
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
       fprintf(stderr,
-              "descent %s: unexpected argument '%s'; options start with --, see "
+              "descent %s: unexpected argument %s; options start with --, see "
               "'descent %s --help'\n",
-              command, arg, command);
+              command, spec_quote_text(&q, arg), command);
       return -1;
     }
     char name[64];
     const char *eq = strchr(arg + 2, '=');
     size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-    if (len >= sizeof name) len = sizeof name - 1;
-    memcpy(name, arg + 2, len);
-    name[len] = '\0';
-    cli_option *o = cli_find(opts, n_opts, name);
+    cli_option *o = NULL;
+    if (len < sizeof name) {
+      memcpy(name, arg + 2, len);
+      name[len] = '\0';
+      o = cli_find(opts, n_opts, name);
+    }
     if (!o) {
-      fprintf(stderr, "descent %s: unknown option '--%s'; valid options: ", command, name);
+      fprintf(stderr, "descent %s: unknown option %s; valid options: ", command,
+              spec_quote_span(&q, arg, len + 2, 0));
       list_options(opts, n_opts);
       return -1;
     }
@@ -103,26 +110,50 @@ int cli_flag(cli_option *opts, int n_opts, const char *name) {
   return o && o->given;
 }
 
-int cli_get_u64(cli_option *opts, int n_opts, const char *name, uint64_t *out) {
+/* The option's value as a whole number: 0, or -1 after printing why it is not
+   one, or 1 (printing nothing) when it is one too large for 64 bits. */
+static int parse_u64(cli_option *opts, int n_opts, const char *name, uint64_t *out) {
   const char *v = cli_get(opts, n_opts, name);
-  char *end;
-  errno = 0;
-  unsigned long long x = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
-  if (!v || *v < '0' || *v > '9' || errno == ERANGE || *end != '\0') {
-    fprintf(stderr, "descent: --%s: '%s' is not a non-negative whole number\n", name, v ? v : "");
+  spec_quote q;
+  /* Decimal digits only: strtoull alone would take " 7", "+7" and "-7" (as
+     2^64 - 7). */
+  size_t digits = v ? strspn(v, "0123456789") : 0;
+  if (!v || digits == 0 || v[digits] != '\0') {
+    fprintf(stderr, "descent: --%s: %s is not a non-negative whole number\n", name,
+            spec_quote_text(&q, v ? v : ""));
     return -1;
   }
+  errno = 0;
+  unsigned long long x = strtoull(v, NULL, 10);
+  if (errno == ERANGE) return 1;
   *out = x;
   return 0;
 }
 
+/* value: the number when it parsed, else (NULL) the text, which was too large. */
+static void print_out_of_range(cli_option *opts, int n_opts, const char *name,
+                               const uint64_t *value, uint64_t min, uint64_t max) {
+  spec_quote q;
+  char text[32];
+  if (value) snprintf(text, sizeof text, "%llu", (unsigned long long)*value);
+  fprintf(stderr, "descent: --%s: %s is out of range; valid values are %llu to %llu\n", name,
+          value ? text : spec_quote_text(&q, cli_get(opts, n_opts, name)), (unsigned long long)min,
+          (unsigned long long)max);
+}
+
+int cli_get_u64(cli_option *opts, int n_opts, const char *name, uint64_t *out) {
+  int rc = parse_u64(opts, n_opts, name, out);
+  if (rc > 0) print_out_of_range(opts, n_opts, name, NULL, 0, UINT64_MAX);
+  return rc ? -1 : 0;
+}
+
 int cli_get_size(cli_option *opts, int n_opts, const char *name, size_t min, size_t max,
                  size_t *out) {
-  uint64_t v;
-  if (cli_get_u64(opts, n_opts, name, &v)) return -1;
-  if (v < min || v > max) {
-    fprintf(stderr, "descent: --%s: %llu is out of range; valid values are %zu to %zu\n", name,
-            (unsigned long long)v, min, max);
+  uint64_t v = 0;
+  int rc = parse_u64(opts, n_opts, name, &v);
+  if (rc < 0) return -1;
+  if (rc > 0 || v < min || v > max) {
+    print_out_of_range(opts, n_opts, name, rc > 0 ? NULL : &v, min, max);
     return -1;
   }
   *out = (size_t)v;

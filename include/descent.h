@@ -510,8 +510,8 @@ double descent_schedule_value(const descent_schedule *s, int64_t t);
  * min_lr=0, warmup=100)"; numbers print in the shortest form that reads back
  * exactly. Returns the length it wanted. */
 size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t cap);
-/* The schedule's warmup=W in steps (0 when none). */
-int64_t descent_schedule_warmup(const descent_schedule *s);
+/* The schedule's warmup=W in steps (0 without warmup). */
+int64_t descent_schedule_warmup_steps(const descent_schedule *s);
 
 /* ------------------------------------------------------------------------ */
 /* Optimizers                                                               */
@@ -563,6 +563,10 @@ int descent_optimizer_full_batch(const descent_optimizer *opt);
 
 /* Updates taken so far. */
 int64_t descent_optimizer_steps(const descent_optimizer *opt);
+/* The longest warmup in the chain, in steps: the rate schedule's warmup=W or a
+ * transform's warmup_steps (schedule-free); 0 without one. A run shorter than
+ * this never reaches the full rate. */
+int64_t descent_optimizer_warmup_steps(const descent_optimizer *opt);
 /* The learning rate the next step will use (with schedule-free's warmup). */
 double descent_optimizer_lr(const descent_optimizer *opt);
 /* Multiplies every later step's learning rate by scale (> 0, finite): the

@@ -41,8 +41,15 @@ descent_real *descent_alloc_real(size_t count, const char *what);
 void descent_free_real(descent_real *p);
 
 /* Parsing helpers for numbers in specs and options: the whole string must be a
- * finite number (or integer); false otherwise. */
+ * finite number (or integer); false otherwise. Numbers are decimal only:
+ * [+-]digits[.digits][e[+-]digits], no hexadecimal, inf, nan or spaces. */
 bool descent_parse_double(const char *text, double *out);
+/* The same, telling why: DESCENT_OK, DESCENT_EINVAL (not a decimal number) or
+ * DESCENT_ERANGE (a double cannot hold it: it overflows, or underflows to 0
+ * or to a subnormal). Records no message: the caller names the field and
+ * quotes DESCENT_NUMBER_RANGE. */
+int descent_parse_number(const char *text, double *out);
+#define DESCENT_NUMBER_RANGE "0 or a magnitude from 2.2250738585072014e-308 to 1.7976931348623157e+308"
 bool descent_parse_size(const char *text, size_t *out);
 
 /* Opens path for reading if it is a regular file, into *fd (the caller
@@ -50,6 +57,11 @@ bool descent_parse_size(const char *text, size_t *out);
  * is refused at once, without blocking, with a message naming what it is. */
 struct stat;
 int descent_open_regular(const char *path, int *fd, struct stat *st);
+/* The most threads whose OpenBLAS buffers fit under the address-space limit
+ * (RLIMIT_AS): INT_MAX without a limit, 0 when not even one fits. And the
+ * address space that many threads need, for the message that says so. */
+int descent_thread_budget(void);
+unsigned long long descent_thread_budget_bytes(int threads);
 
 /* Reads a whole regular file of at most max_bytes into a new buffer with a
  * NUL after the last byte (caller frees). */

@@ -98,7 +98,7 @@ static const struct {
     {"adagrad(eps=0)", "adagrad(eps=0): out of range"},
     {"rmsprop(eps=0)", "rmsprop(eps=0): out of range"},
     {"sf_adamw(eps=0)", "sf_adamw(eps=0): out of range"},
-    {"adam(eps=inf)", "adam(eps=inf): 'inf' is not a number"},
+    {"adam(eps=inf)", "adam(eps=...): 'inf' is not a number"},
     /* other ranges */
     {"adam(weight_decay=-1)", "adam(weight_decay=-1): out of range; valid values are [0, inf)"},
     {"adagrad(lr_decay=-1)", "adagrad(lr_decay=-1): out of range"},
@@ -142,7 +142,7 @@ static void check_syntax(void) {
           "weight_decay");
   refused("adam(b1=)", NULL, DESCENT_EINVAL, "missing value for 'b1' in adam(...)");
   refused("adam(=0.9)", NULL, DESCENT_EINVAL, "missing name before '=' in adam(...)");
-  refused("adam(b1=high)", NULL, DESCENT_EINVAL, "adam(b1=high): 'high' is not a number");
+  refused("adam(b1=high)", NULL, DESCENT_EINVAL, "adam(b1=...): 'high' is not a number");
   refused("adam(b1=0.9, b1=0.8)", NULL, DESCENT_EINVAL, "'b1' given twice");
   refused("adam(0.9)", NULL, DESCENT_EINVAL, "optimizer adam: name its arguments");
   refused("clip", NULL, DESCENT_EINVAL, "clip needs a value for 'max_norm'");
@@ -185,8 +185,65 @@ static void check_usage(void) {
   descent_optimizer_free(opt);
 }
 
+/* Rates are decimal numbers a double can hold; a number it cannot hold is out
+ * of range, not "not a number"; relations between parameters are checked. */
+static void check_rate_numbers(void) {
+  schedule_refused("0x10", "learning rate '0x10': not a decimal number");
+  schedule_refused(" 0.1", "learning rate ' 0.1': not a decimal number");
+  schedule_refused("0.1 ", "learning rate '0.1 ': not a decimal number");
+  schedule_refused("1e-320", "learning rate '1e-320': out of range: a double holds 0 or a "
+                             "magnitude from 2.2250738585072014e-308 to 1.7976931348623157e+308");
+  schedule_refused("1e400", "learning rate '1e400': out of range");
+  schedule_refused("nan", "not a number or a known schedule");
+  schedule_refused("cosine(0.1, 0x10)", "cosine(steps=...): '0x10' is not a number");
+  schedule_refused("cosine(0.1, 10, min_lr=0.2)",
+                   "learning rate cosine(...): min_lr=0.2 is above lr=0.1");
+  refused("sgd", "0x10", DESCENT_EINVAL, "not a decimal number");
+  refused("sgd", "1e-320", DESCENT_EINVAL, "out of range");
+
+  descent_schedule *s = NULL;
+  CHECK_OK(descent_schedule_parse(&s, "cosine(0.1, 10, min_lr=0.1)"));
+  descent_schedule_free(s);
+  s = NULL;
+  CHECK_OK(descent_schedule_parse(&s, "0e-999"));
+  if (s) CHECK(descent_schedule_value(s, 0) == 0);
+  descent_schedule_free(s);
+}
+
+/* The longest warmup a chain holds, for a caller that compares it with the
+ * length of its run. */
+static void check_warmup_steps(void) {
+  descent_schedule *s = NULL;
+  CHECK_OK(descent_schedule_parse(&s, "cosine(0.1, 100, warmup=10)"));
+  if (s) CHECK(descent_schedule_warmup_steps(s) == 10);
+  descent_schedule_free(s);
+  s = NULL;
+  CHECK_OK(descent_schedule_parse(&s, "0.1"));
+  if (s) CHECK(descent_schedule_warmup_steps(s) == 0);
+  descent_schedule_free(s);
+  s = NULL;
+  CHECK_OK(descent_schedule_parse(&s, "constant(0.1, warmup=1e300)"));
+  if (s) CHECK(descent_schedule_warmup_steps(s) == INT64_MAX);
+  descent_schedule_free(s);
+
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "adam", "constant(0.1, warmup=7)", 10));
+  if (opt) CHECK(descent_optimizer_warmup_steps(opt) == 7);
+  descent_optimizer_free(opt);
+  opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "sf_sgd(warmup_steps=5)", NULL, 10));
+  if (opt) CHECK(descent_optimizer_warmup_steps(opt) == 5);
+  descent_optimizer_free(opt);
+  opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "sgd", NULL, 10));
+  if (opt) CHECK(descent_optimizer_warmup_steps(opt) == 0);
+  descent_optimizer_free(opt);
+}
+
 int main(void) {
   check_learning_rates();
+  check_rate_numbers();
+  check_warmup_steps();
   check_hyperparameters();
   check_syntax();
   check_usage();

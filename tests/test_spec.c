@@ -4,6 +4,7 @@
  */
 #include "check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static const descent_shape input6 = {1, {6}};
@@ -70,6 +71,102 @@ static void check_optimizer_specs(void) {
   opt_refused("sgd |", NULL, "empty item");
 }
 
+/* A long spec whose mistake is at its end: the message keeps the reason and
+ * quotes a bounded excerpt around the mistake, so it stays short. */
+static void check_long_specs(void) {
+  char spec[6000];
+  size_t used = (size_t)snprintf(spec, sizeof spec, "dense(4),");
+  memset(spec + used, ' ', 5000);
+  snprintf(spec + used + 5000, sizeof spec - used - 5000, "dense(3))");
+  net_refused(spec, DESCENT_EINVAL, "model spec: unbalanced ')' at character 5018 of '...");
+  CHECK_MSG(strlen(descent_last_error()) < 300, "message of %zu characters",
+            strlen(descent_last_error()));
+  CHECK(strstr(descent_last_error(), "dense(3))' (5018 characters)") != NULL);
+
+  /* An argument list beyond the parser's buffer: refused, naming the limit. */
+  used = (size_t)snprintf(spec, sizeof spec, "dense(4,");
+  memset(spec + used, ' ', 600);
+  snprintf(spec + used + 600, sizeof spec - used - 600, "bias_init=1)");
+  net_refused(spec, DESCENT_ERANGE, "argument list longer than the limit of 511 characters");
+}
+
+/* Control characters in a spec are escaped in the message, which stays one
+ * line. */
+static void check_escaped_messages(void) {
+  net_refused("dense(4, init=he\nx)", DESCENT_EINVAL, "unknown initialization 'he\\nx'");
+  CHECK(strchr(descent_last_error(), '\n') == NULL);
+  net_refused("dense(4, bias_init=1\t2)", DESCENT_EINVAL, "'1\\t2' is not a number");
+  net_refused("dense(4, in\x01it=he)", DESCENT_EINVAL, "no parameter 'in\\x01it'");
+  net_refused("mlp:6-5\x02-2", DESCENT_EINVAL, "unexpected '\\x02' at character 8");
+  opt_refused("sgd(momentum=0.\n9)", NULL, "'0.\\n9' is not a number");
+  CHECK(strchr(descent_last_error(), '\n') == NULL);
+}
+
+/* Windows, strides and padding that no image could use. */
+static void check_layer_sizes(void) {
+  net_refused("maxpool(2, stride=0)", DESCENT_EINVAL,
+              "maxpool(stride=0): out of range; valid values are [1, 64]");
+  net_refused("avgpool(2, stride=0)", DESCENT_EINVAL, "avgpool(stride=0): out of range");
+  net_refused("maxpool(0)", DESCENT_EINVAL, "maxpool(kernel=0): out of range");
+  net_refused("conv(2, 3, stride=0)", DESCENT_EINVAL, "conv(stride=0): out of range");
+  net_refused("conv(2, 3, pad=3)", DESCENT_EINVAL,
+              "conv(pad=3): padding must be smaller than the kernel (3)");
+  net_refused("conv(2, 0)", DESCENT_EINVAL, "conv(kernel=0): out of range");
+  net_refused("conv(2, 3, pad=-1)", DESCENT_EINVAL, "conv(pad=-1): out of range");
+}
+
+/* Numbers are decimal; a decimal number a double cannot hold is out of range,
+ * not "not a number". */
+static void check_numbers(void) {
+  net_refused("dense(0x10)", DESCENT_EINVAL, "'0x10' is not a number");
+  net_refused("dense(16, std=inf)", DESCENT_EINVAL, "'inf' is not a number");
+  net_refused("dense(16, bias_init=nan)", DESCENT_EINVAL, "'nan' is not a number");
+  net_refused("dense(16, bias_init=1e400)", DESCENT_EINVAL,
+              "out of range: '1e400' does not fit in a double");
+  net_refused("dense(16, bias_init=1e-320)", DESCENT_EINVAL,
+              "out of range: '1e-320' does not fit in a double, which holds 0 or a magnitude "
+              "from 2.2250738585072014e-308");
+  net_refused("dense(16, bias_init=1.5.2)", DESCENT_EINVAL, "'1.5.2' is not a number");
+  net_refused("dense(16, bias_init=1e)", DESCENT_EINVAL, "'1e' is not a number");
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, "dense(4, bias_init=-1.5e-1), dense(+3, bias_init=.5)", &input6,
+                              DESCENT_LOSS_MSE, 4, 1));
+  descent_net_free(net);
+  CHECK_OK(descent_net_create(&net, "dense(4, bias_init=0e-999)", &input6, DESCENT_LOSS_MSE, 4, 1));
+  descent_net_free(net);
+}
+
+/* A named optimizer inside a chain: refused with the chain to write instead. */
+static void check_named_in_chain(void) {
+  opt_refused("clip(1) | sgd", NULL,
+              "optimizer: 'sgd' is a named optimizer and cannot appear inside a chain; write its "
+              "chain instead: lr(lr=0.001)");
+  opt_refused("clip(1) | sgd(momentum=0.5)", "0.1",
+              "write its chain instead: momentum(momentum=0.5, dampening=0, nesterov=0) | "
+              "lr(lr=0.1)");
+  opt_refused("adamw | clip(1)", NULL,
+              "'adamw' is a named optimizer and cannot appear inside a chain; write its chain "
+              "instead: adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0) | wd(weight_decay=0.01) | "
+              "lr(lr=0.001)");
+  /* adam is also a transform: a chain may hold it. */
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "clip(1) | adam", "0.1", 10));
+  descent_optimizer_free(opt);
+}
+
+/* An optimizer spec longer than the text the optimizer keeps is refused, not
+ * cut (which used to drop the transforms past the cut). */
+static void check_long_chain(void) {
+  char spec[700];
+  size_t used = (size_t)snprintf(spec, sizeof spec, "clip(1)");
+  memset(spec + used, ' ', 600);
+  snprintf(spec + used + 600, sizeof spec - used - 600, "| wd(0.1)");
+  descent_optimizer *opt = (descent_optimizer *)1;
+  CHECK_FAILS(descent_optimizer_create(&opt, spec, "0.1", 10), DESCENT_ERANGE,
+              "optimizer spec longer than the limit of 511 characters");
+  CHECK(opt == NULL);
+}
+
 static void check_sgd_update(void) {
   descent_real params[3] = {1, -2, 3}, grad[3] = {0.5f, 0, -4};
   descent_objective obj = {.n_params = 3, .params = params, .grad = grad};
@@ -114,6 +211,12 @@ static void check_blocked_step(void) {
 int main(void) {
   check_model_specs();
   check_optimizer_specs();
+  check_long_specs();
+  check_escaped_messages();
+  check_layer_sizes();
+  check_numbers();
+  check_named_in_chain();
+  check_long_chain();
   check_sgd_update();
   check_blocked_step();
   return check_report();

@@ -5,13 +5,21 @@
  * returns a negative status; the caller (the CLI, a test, a user's program)
  * decides what to do with it. The message is thread-local so that concurrent
  * callers do not overwrite each other's diagnosis.
+ *
+ * A message is one line: whatever a caller formats into it, control characters
+ * become '?' here (the parsers escape them properly before; this is the last
+ * guard that keeps a message on one line). The buffer is large enough for the
+ * longest message the parsers write (they echo at most a bounded excerpt of the
+ * user's text); should one still not fit, it ends in "..." so the cut shows,
+ * and context added in front (descent_error_prefix) is what gets cut, never
+ * the reason behind it.
  */
 #include "internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char last_error[1024];
+static _Thread_local char last_error[4096];
 
 const char *descent_strerror(int status) {
   switch (status) {
@@ -48,11 +56,20 @@ void descent_error_clear(void) {
   last_error[0] = '\0';
 }
 
+/* Marks a cut message and keeps it on one line. */
+static void finish_message(int wanted) {
+  size_t cap = sizeof last_error;
+  if (wanted >= 0 && (size_t)wanted >= cap) memcpy(last_error + cap - 4, "...", 4);
+  for (char *p = last_error; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 int descent_fail(int status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  int wanted = vsnprintf(last_error, sizeof last_error, fmt, ap);
   va_end(ap);
+  finish_message(wanted);
   return status;
 }
 
@@ -63,5 +80,14 @@ void descent_error_prefix(const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, last_error, sizeof old);
-  snprintf(last_error, sizeof last_error, "%s%s", prefix, old);
+  /* The reason is in the old message: shorten the context, not it. */
+  size_t room = sizeof last_error - 1, old_len = strlen(old), prefix_len = strlen(prefix);
+  if (prefix_len + old_len > room) {
+    size_t keep = old_len + 4 < room ? room - old_len - 4 : 0;
+    snprintf(last_error, sizeof last_error, "%.*s... %s", (int)keep, prefix, old);
+  } else {
+    memcpy(last_error, prefix, prefix_len);
+    memcpy(last_error + prefix_len, old, old_len + 1);
+  }
+  finish_message(0);
 }

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +44,36 @@ void descent_free_real(descent_real *p) {
   free(p);
 }
 
-bool descent_parse_double(const char *text, double *out) {
-  if (!text || !*text) return false;
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (errno == ERANGE || *end != '\0' || !isfinite(v)) return false;
+/* [+-]digits[.digits][e[+-]digits] and nothing else; *nonzero says whether a
+   digit of the mantissa is not 0 (a value that reads as 0 then underflowed). */
+static bool is_decimal(const char *s, bool *nonzero) {
+  size_t digits = 0;
+  *nonzero = false;
+  if (*s == '-' || *s == '+') s++;
+  for (; *s >= '0' && *s <= '9'; s++) digits++, *nonzero |= *s != '0';
+  if (*s == '.')
+    for (s++; *s >= '0' && *s <= '9'; s++) digits++, *nonzero |= *s != '0';
+  if (digits == 0) return false;
+  if (*s == 'e' || *s == 'E') {
+    s++;
+    if (*s == '-' || *s == '+') s++;
+    if (*s < '0' || *s > '9') return false;
+    while (*s >= '0' && *s <= '9') s++;
+  }
+  return *s == '\0';
+}
+
+int descent_parse_number(const char *text, double *out) {
+  bool nonzero;
+  if (!text || !is_decimal(text, &nonzero)) return DESCENT_EINVAL;
+  double v = strtod(text, NULL);
+  if (!isfinite(v) || (nonzero && fabs(v) < DBL_MIN)) return DESCENT_ERANGE;
   *out = v;
-  return true;
+  return DESCENT_OK;
+}
+
+bool descent_parse_double(const char *text, double *out) {
+  return descent_parse_number(text, out) == DESCENT_OK;
 }
 
 bool descent_parse_size(const char *text, size_t *out) {

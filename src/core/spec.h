@@ -27,6 +27,18 @@ typedef struct spec_span {
   size_t len;
 } spec_span;
 
+/* The user's text as a message quotes it: between single quotes, control
+ * characters escaped (\n, \t, \x01), and at most SPEC_QUOTE_CHARS characters
+ * of it, around position `at`, with "..." where it was cut and its full length
+ * after the closing quote. A message thus stays one line and short enough
+ * that the reason, written before the quote, is never cut off. */
+#define SPEC_QUOTE_CHARS 100
+typedef struct spec_quote {
+  char text[SPEC_QUOTE_CHARS * 4 + 64];
+} spec_quote;
+const char *spec_quote_span(spec_quote *q, const char *s, size_t len, size_t at);
+const char *spec_quote_text(spec_quote *q, const char *s);
+
 /* Splits text at top-level (not inside parentheses) occurrences of any char in
  * seps; empty items are dropped when seps contains whitespace, refused
  * otherwise. `what` names the text in messages ("model spec"). */

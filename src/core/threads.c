@@ -3,18 +3,47 @@
  *
  * descent links the OpenMP build of OpenBLAS, so both draw from the same
  * OpenMP pool: setting the count once here keeps them from oversubscribing the
- * cores (two pools of busy-waiting threads on two cores cost 2-5x).
+ * cores (two pools of busy-waiting threads on two cores cost 2-5x). The
+ * count is also kept within what an address-space limit leaves room for.
  */
 #include "internal.h"
 #include "sgemm_avx512.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+
+/* OpenBLAS reserves a buffer (BUFFER_SIZE, 128 MiB on x86-64) per thread when
+   it starts and whenever the thread count grows, and one more for the
+   calling thread at its first product; when an address-space limit (ulimit
+   -v) refuses one it retries forever. Measured with 0.3.21 and a small
+   training run: 299 MiB with one thread, 435 MiB with two; the figures below
+   leave some room above that. */
+#define BLAS_BASE_BYTES   (56ull << 20)
+#define BLAS_BUFFER_BYTES (136ull << 20)
+
+unsigned long long descent_thread_budget_bytes(int threads) {
+  return BLAS_BASE_BYTES + (unsigned long long)(threads + 1) * BLAS_BUFFER_BYTES;
+}
+
+int descent_thread_budget(void) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return INT_MAX;
+  unsigned long long bytes = (unsigned long long)limit.rlim_cur;
+  if (bytes < descent_thread_budget_bytes(1)) return 0;
+  unsigned long long n = (bytes - BLAS_BASE_BYTES) / BLAS_BUFFER_BYTES - 1;
+  return n > INT_MAX ? INT_MAX : (int)n;
+}
 
 int descent_set_threads(int n) {
   if (n <= 0) n = omp_get_num_procs();
+  /* More threads than the address space holds buffers for would hang in
+     OpenBLAS: the count returned says what is in effect. */
+  int budget = descent_thread_budget();
+  if (n > budget && budget > 0) n = budget;
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
   return n;
@@ -25,7 +54,7 @@ int descent_get_threads(void) {
 }
 
 const char *descent_blas_name(void) {
-  static char name[256];
+  static char name[384]; /* holds every part below at its longest */
   const char *parallel = "";
   switch (openblas_get_parallel()) {
   case 0:

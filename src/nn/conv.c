@@ -138,6 +138,11 @@ static int conv_configure(layer *l, const spec_call *call) {
   l->bias = (int)v[4];
   l->init_std = v[6];
   l->bias_init = v[7];
+  /* A window lying wholly in the padding only ever sees zeros. */
+  if (l->pad >= l->kernel)
+    return descent_fail(DESCENT_EINVAL,
+                        "model spec: conv(pad=%zu): padding must be smaller than the kernel (%zu)",
+                        l->pad, l->kernel);
   return layer_parse_init(l, texts[5]);
 }
 

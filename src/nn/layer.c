@@ -38,11 +38,13 @@ int layer_parse_init(layer *l, const char *text) {
     l->init_kind = LAYER_INIT_GLOROT;
   else if (strcmp(text, "tnormal") == 0)
     l->init_kind = LAYER_INIT_TNORMAL;
-  else
+  else {
+    spec_quote q;
     return descent_fail(DESCENT_EINVAL,
-                        "model spec: %s(init=%s): unknown initialization; valid choices: auto, "
-                        "he, glorot, tnormal",
-                        l->ops->name, text);
+                        "model spec: %s(init=...): unknown initialization %s; valid choices: "
+                        "auto, he, glorot, tnormal",
+                        l->ops->name, spec_quote_text(&q, text));
+  }
   return DESCENT_OK;
 }
 

@@ -17,7 +17,9 @@
 
 static const spec_param pool_params[] = {
     {"kernel", SPEC_INTEGER, 0, 1, 64, 0, 0, 1, "window size (square)"},
-    {"stride", SPEC_INTEGER, 0, 0, 64, 0, 0, 0, "step between windows (0: the window size)"},
+    /* The default, 0, stands for "the window size": it lies outside the range,
+       so only the default can be 0, never a stride the user wrote. */
+    {"stride", SPEC_INTEGER, 0, 1, 64, 0, 0, 0, "step between windows (default: the window size)"},
     {"pad", SPEC_INTEGER, 0, 0, 32, 0, 0, 0, "padding on each side, at most kernel/2"},
 };
 

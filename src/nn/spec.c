@@ -16,49 +16,58 @@ static int expand_mlp(const char *spec, size_t input_size, char *out, size_t cap
   const char *p = spec + 4;
   const char *slash = strchr(p, '/');
   const char *act = slash ? slash + 1 : "relu";
+  const char *widths_end = slash ? slash : spec + strlen(spec);
+  spec_quote q, q2;
   if (strcmp(act, "relu") != 0 && strcmp(act, "tanh") != 0 && strcmp(act, "sigmoid") != 0)
     return descent_fail(DESCENT_EINVAL,
-                        "model spec '%s': unknown activation '%s'; valid choices: relu, tanh, "
+                        "model spec: unknown activation %s in %s; valid choices: relu, tanh, "
                         "sigmoid",
-                        spec, act);
+                        spec_quote_text(&q, act), spec_quote_text(&q2, spec));
   size_t sizes[64];
   int count = 0;
-  while (p < (slash ? slash : spec + strlen(spec))) {
+  while (p < widths_end) {
     char *end;
     if (!isdigit((unsigned char)*p))
       return descent_fail(DESCENT_EINVAL,
-                          "model spec '%s': expected layer widths separated by '-', as in "
-                          "mlp:784-256-128-10",
-                          spec);
+                          "model spec: expected layer widths separated by '-', as in "
+                          "mlp:784-256-128-10, in %s",
+                          spec_quote_span(&q, spec, strlen(spec), (size_t)(p - spec)));
     unsigned long long v = strtoull(p, &end, 10);
     if (v == 0 || v > (1u << 24))
-      return descent_fail(DESCENT_EINVAL, "model spec '%s': width %llu out of range [1, %u]", spec,
-                          v, 1u << 24);
+      return descent_fail(DESCENT_EINVAL, "model spec: width %s out of range [1, %u] in %s",
+                          spec_quote_span(&q2, p, (size_t)(end - p), 0), 1u << 24,
+                          spec_quote_span(&q, spec, strlen(spec), (size_t)(p - spec)));
     if (count == 64)
-      return descent_fail(DESCENT_ERANGE, "model spec '%s': more than 64 widths", spec);
+      return descent_fail(DESCENT_ERANGE, "model spec: more than 64 widths in %s",
+                          spec_quote_text(&q, spec));
     sizes[count++] = (size_t)v;
     p = end;
     if (*p == '-')
       p++;
-    else if (p != (slash ? slash : spec + strlen(spec)))
-      return descent_fail(DESCENT_EINVAL, "model spec '%s': unexpected '%c'", spec, *p);
+    else if (p != widths_end)
+      return descent_fail(DESCENT_EINVAL, "model spec: unexpected %s at character %zu of %s",
+                          spec_quote_span(&q2, p, 1, 0), (size_t)(p - spec) + 1,
+                          spec_quote_span(&q, spec, strlen(spec), (size_t)(p - spec)));
   }
   if (count < 2)
     return descent_fail(DESCENT_EINVAL,
-                        "model spec '%s': an mlp needs at least an input and an output width, as "
-                        "in mlp:784-10",
-                        spec);
+                        "model spec: an mlp needs at least an input and an output width, as "
+                        "in mlp:784-10; got %s",
+                        spec_quote_text(&q, spec));
   if (sizes[0] != input_size)
     return descent_fail(DESCENT_ESHAPE,
-                        "model spec '%s': the input width %zu does not match the data's %zu "
-                        "features",
-                        spec, sizes[0], input_size);
+                        "model spec: the input width %zu does not match the data's %zu "
+                        "features in %s",
+                        sizes[0], input_size, spec_quote_text(&q, spec));
   size_t used = 0;
   out[0] = '\0';
   for (int i = 1; i < count && used < cap; i++)
     used += (size_t)snprintf(out + used, cap - used, "%sdense(%zu)%s%s", i > 1 ? ", " : "",
                              sizes[i], i < count - 1 ? ", " : "", i < count - 1 ? act : "");
-  if (used >= cap) return descent_fail(DESCENT_ERANGE, "model spec '%s' is too long", spec);
+  if (used >= cap)
+    return descent_fail(DESCENT_ERANGE,
+                        "model spec: the expanded layer list is longer than %zu characters in %s",
+                        cap - 1, spec_quote_text(&q, spec));
   return DESCENT_OK;
 }
 
@@ -84,8 +93,9 @@ static int expand_cnn(const char *spec, const char **out) {
       *out = named_cnns[i].layers;
       return DESCENT_OK;
     }
-  return descent_fail(DESCENT_EINVAL, "model spec '%s': unknown network '%s'; valid: fmnist_2c2d",
-                      spec, name);
+  spec_quote q;
+  return descent_fail(DESCENT_EINVAL, "model spec: unknown network %s; valid: fmnist_2c2d",
+                      spec_quote_text(&q, name));
 }
 
 int net_spec_parse(const char *spec, size_t input_size, layer **out_layers, size_t *out_count) {

@@ -265,10 +265,12 @@ static int expand_named(const named_optimizer *no, const spec_call *call, char *
       snprintf(lr_buf, lr_cap, "%s", a->value);
       *lr_text = lr_buf;
     } else {
-      if (a->key[0] == '\0')
+      if (a->key[0] == '\0') {
+        spec_quote q;
         return descent_fail(DESCENT_EINVAL,
-                            "optimizer %s: name its arguments, as in %s(lr=0.1); got '%s'",
-                            no->name, no->name, a->value);
+                            "optimizer %s: name its arguments, as in %s(lr=0.1); got %s", no->name,
+                            no->name, spec_quote_text(&q, a->value));
+      }
       rest.args[rest.n_args++] = *a;
     }
   }
@@ -276,7 +278,11 @@ static int expand_named(const named_optimizer *no, const spec_call *call, char *
   int rc = spec_bind(&rest, no->params, no->n_params, hp, NULL, "optimizer");
   if (rc) return rc;
   chain[0] = '\0';
-  return no->expand(hp, chain, chain_cap);
+  rc = no->expand(hp, chain, chain_cap);
+  if (!rc && strlen(chain) + 1 >= chain_cap)
+    return descent_fail(DESCENT_ERANGE, "optimizer %s: its chain is longer than %zu characters",
+                        no->name, chain_cap - 2);
+  return rc;
 }
 
 /* ---- building the chain -------------------------------------------------- */
@@ -285,6 +291,24 @@ static int schedule_param(const transform_def *def) {
   for (int j = 0; j < def->n_params; j++)
     if (def->params[j].kind == SPEC_TEXT) return j;
   return -1;
+}
+
+/* A named optimizer written inside a chain ("clip(1) | adam"): refused, with
+   the chain it stands for, which can be written there instead. */
+static int refuse_named_in_chain(const named_optimizer *no, spec_span item, const char *lr_text) {
+  char text[512], chain[1024];
+  descent_optimizer *alone = NULL;
+  snprintf(text, sizeof text, "%.*s", (int)item.len, item.start);
+  if (item.len < sizeof text && descent_optimizer_create(&alone, text, lr_text, 1) == DESCENT_OK) {
+    optimizer_describe_chain(alone, chain, sizeof chain);
+    descent_optimizer_free(alone);
+  } else {
+    snprintf(chain, sizeof chain, "%s", no->chain);
+  }
+  return descent_fail(DESCENT_EINVAL,
+                      "optimizer: '%s' is a named optimizer and cannot appear inside a chain; "
+                      "write its chain instead: %s",
+                      no->name, chain);
 }
 
 static int add_transform(descent_optimizer *opt, const spec_call *call, const char *lr_text,
@@ -298,8 +322,11 @@ static int add_transform(descent_optimizer *opt, const spec_call *call, const ch
                         "unknown optimizer or transform '%s'; named optimizers: %s; transforms: %s",
                         call->name, named_names, names);
   }
-  if (def->has_schedule && !is_last)
-    return descent_fail(DESCENT_EINVAL, "optimizer '%s': %s(...) must come last", chain, def->name);
+  if (def->has_schedule && !is_last) {
+    spec_quote q;
+    return descent_fail(DESCENT_EINVAL, "optimizer: %s(...) must come last in the chain %s",
+                        def->name, spec_quote_text(&q, chain));
+  }
   if (opt->n_transforms == OPTIMIZER_MAX_CHAIN)
     return descent_fail(DESCENT_ERANGE, "optimizer chain longer than %d transforms",
                         OPTIMIZER_MAX_CHAIN);
@@ -336,6 +363,8 @@ static int parse_chain(descent_optimizer *opt, const char *chain, const char *lr
   for (int i = 0; i < n; i++) {
     spec_call call;
     rc = spec_parse_call(items[i], &call, "optimizer");
+    const named_optimizer *no = rc || transform_find(call.name) ? NULL : named_find(call.name);
+    if (no) return refuse_named_in_chain(no, items[i], lr_text);
     if (!rc) rc = add_transform(opt, &call, lr_text, i == n - 1, chain);
     if (rc) return rc;
   }
@@ -385,11 +414,18 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
   *out = NULL;
   descent_error_clear();
   if (!spec || !*spec) return descent_fail(DESCENT_EINVAL, "empty optimizer spec; try sgd");
+  /* The spec is kept as text (for describe and the saved state): refuse what
+     would not fit rather than cut it. */
+  if (strlen(spec) >= OPTIMIZER_MAX_TEXT) {
+    spec_quote q;
+    return descent_fail(DESCENT_ERANGE, "optimizer spec longer than the limit of %d characters: %s",
+                        OPTIMIZER_MAX_TEXT - 1, spec_quote_text(&q, spec));
+  }
   descent_optimizer *opt = descent_calloc(1, sizeof *opt, "optimizer");
   if (!opt) return DESCENT_ENOMEM;
   opt->n = n_params;
   int rc = DESCENT_OK;
-  char chain[512], lr_buf[192];
+  char chain[OPTIMIZER_MAX_TEXT], lr_buf[192];
   const char *lr_text = lr;
   snprintf(chain, sizeof chain, "%s", spec);
   /* A lone name (no '|') is first looked up among the named optimizers. */
@@ -559,6 +595,19 @@ double descent_optimizer_lr_scale(const descent_optimizer *opt) {
 
 int descent_optimizer_full_batch(const descent_optimizer *opt) {
   return opt->full_batch;
+}
+
+int64_t descent_optimizer_warmup_steps(const descent_optimizer *opt) {
+  int64_t most = 0;
+  for (int i = 0; i < opt->n_transforms; i++) {
+    const transform *t = &opt->chain[i];
+    if (t->schedule && descent_schedule_warmup_steps(t->schedule) > most)
+      most = descent_schedule_warmup_steps(t->schedule);
+    for (int j = 0; j < t->def->n_params; j++)
+      if (strcmp(t->def->params[j].name, "warmup_steps") == 0 && t->hp[j] > (double)most)
+        most = t->hp[j] < 9e18 ? (int64_t)t->hp[j] : INT64_MAX;
+  }
+  return most;
 }
 
 int64_t descent_optimizer_steps(const descent_optimizer *opt) {

@@ -8,19 +8,22 @@
 #include "transform.h"
 
 #define OPTIMIZER_MAX_CHAIN 16
+/* Room for the spec text and its expanded chain, with the NUL; a longer spec
+   is refused. */
+#define OPTIMIZER_MAX_TEXT 512
 
 struct descent_optimizer {
   size_t n; /* parameters */
   int n_transforms;
   transform chain[OPTIMIZER_MAX_CHAIN];
-  descent_real *state; /* every transform's slots, n each, one allocation */
-  descent_real *work;  /* n numbers between stages, if a global transform is not first */
-  double *partials;    /* per-block sums of a global reduction, if any */
-  int64_t step;        /* updates taken */
-  int eval_mode;       /* 1 between descent_optimizer_eval and descent_optimizer_train */
-  int full_batch;      /* 1 for gd: meant to see the whole training set per step */
-  char spec[512];      /* the spec as given */
-  char expanded[512];  /* the chain it expanded to (equal to spec for a chain) */
+  descent_real *state;           /* every transform's slots, n each, one allocation */
+  descent_real *work;            /* n numbers between stages, if a global transform is not first */
+  double *partials;              /* per-block sums of a global reduction, if any */
+  int64_t step;                  /* updates taken */
+  int eval_mode;                 /* 1 between descent_optimizer_eval and descent_optimizer_train */
+  int full_batch;                /* 1 for gd: meant to see the whole training set per step */
+  char spec[OPTIMIZER_MAX_TEXT]; /* the spec as given */
+  char expanded[OPTIMIZER_MAX_TEXT]; /* the chain it expanded to (equal to spec for a chain) */
 };
 
 /* The canonical text of the chain alone, e.g. "adam(b1=0.9, ...) | lr(lr=0.001)":

@@ -16,6 +16,7 @@
 #include "schedule.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +179,40 @@ void optim_print_wrapped(FILE *out, const char *text, int indent) {
   fputc('\n', out);
 }
 
+/* A number where the text begins as one ("0x10", "1e-3.5"): worth saying
+   that it is not decimal rather than that no schedule has that name. */
+static int looks_numeric(const char *text) {
+  while (*text == ' ' || *text == '\t') text++;
+  return (*text >= '0' && *text <= '9') || *text == '.' || *text == '-' || *text == '+';
+}
+
+/* A bare number: a constant rate. */
+static int parse_constant(descent_schedule *s, double v) {
+  if (v < 0) {
+    char num[32];
+    optim_format_number(v, num, sizeof num);
+    return descent_fail(DESCENT_EINVAL,
+                        "learning rate %s: must be non-negative (valid range [0, inf))", num);
+  }
+  s->def = &schedules[0];
+  s->hp[0] = v;
+  return DESCENT_OK;
+}
+
+/* Relations between parameters that their ranges alone cannot express. */
+static int schedule_validate(const descent_schedule *s) {
+  if (s->def->value == cosine_value && s->hp[2] > s->hp[0]) {
+    char lr[32], min_lr[32];
+    optim_format_number(s->hp[0], lr, sizeof lr);
+    optim_format_number(s->hp[2], min_lr, sizeof min_lr);
+    return descent_fail(DESCENT_EINVAL,
+                        "learning rate cosine(...): min_lr=%s is above lr=%s; min_lr is where the "
+                        "rate decays to, so it must be at most lr",
+                        min_lr, lr);
+  }
+  return DESCENT_OK;
+}
+
 int descent_schedule_parse(descent_schedule **out, const char *text) {
   *out = NULL;
   descent_error_clear();
@@ -185,23 +220,30 @@ int descent_schedule_parse(descent_schedule **out, const char *text) {
   descent_schedule *s = descent_calloc(1, sizeof *s, "schedule");
   if (!s) return DESCENT_ENOMEM;
   double v;
-  if (descent_parse_double(text, &v)) {
-    /* A bare number is a constant rate. */
-    if (v < 0) {
-      free(s);
-      return descent_fail(DESCENT_EINVAL,
-                          "learning rate %s: must be non-negative (valid range [0, inf))", text);
-    }
-    s->def = &schedules[0];
-    s->hp[0] = v;
+  spec_quote q;
+  int rc = descent_parse_number(text, &v);
+  if (rc == DESCENT_OK) {
+    rc = parse_constant(s, v);
+    if (rc) goto fail;
     *out = s;
     return DESCENT_OK;
+  }
+  if (rc == DESCENT_ERANGE) {
+    rc = descent_fail(DESCENT_EINVAL, "learning rate %s: out of range: a double holds %s",
+                      spec_quote_text(&q, text), DESCENT_NUMBER_RANGE);
+    goto fail;
+  }
+  if (looks_numeric(text)) {
+    rc = descent_fail(DESCENT_EINVAL,
+                      "learning rate %s: not a decimal number (write rates as 0.001 or 1e-3)",
+                      spec_quote_text(&q, text));
+    goto fail;
   }
   /* Split first, as chains are, for the messages about parentheses. */
   spec_span whole;
   int count;
   spec_call call;
-  int rc = spec_split(text, "", &whole, 1, &count, "learning rate");
+  rc = spec_split(text, "", &whole, 1, &count, "learning rate");
   if (!rc && count == 0) rc = descent_fail(DESCENT_EINVAL, "empty learning rate; try 0.1");
   if (!rc) rc = spec_parse_call(whole, &call, "learning rate");
   if (rc) goto fail;
@@ -211,17 +253,23 @@ int descent_schedule_parse(descent_schedule **out, const char *text) {
     char names[256];
     schedule_names(names, sizeof names);
     rc = descent_fail(DESCENT_EINVAL,
-                      "learning rate '%s': not a number or a known schedule; valid schedules: %s",
-                      text, names);
+                      "learning rate %s: not a number or a known schedule; valid schedules: %s",
+                      spec_quote_text(&q, text), names);
     goto fail;
   }
   rc = spec_bind(&call, s->def->params, s->def->n_params, s->hp, NULL, "learning rate");
+  if (!rc) rc = schedule_validate(s);
   if (rc) goto fail;
   *out = s;
   return DESCENT_OK;
 fail:
   free(s);
   return rc;
+}
+
+int64_t descent_schedule_warmup_steps(const descent_schedule *s) {
+  double warmup = s->hp[s->def->n_params - 1];
+  return warmup < 9e18 ? (int64_t)warmup : INT64_MAX; /* warmup may be up to inf */
 }
 
 void descent_schedule_free(descent_schedule *s) {
@@ -232,10 +280,6 @@ double descent_schedule_value(const descent_schedule *s, int64_t t) {
   double lr = s->def->value(s, t), warmup = s->hp[s->def->n_params - 1];
   if ((double)t < warmup) lr *= (double)(t + 1) / warmup;
   return lr;
-}
-
-int64_t descent_schedule_warmup(const descent_schedule *s) {
-  return s ? (int64_t)s->hp[s->def->n_params - 1] : 0;
 }
 
 size_t descent_schedule_describe(const descent_schedule *s, char *buf, size_t cap) {

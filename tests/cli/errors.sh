@@ -63,6 +63,24 @@ expect_error unknown-optimizer error "unknown optimizer or transform 'adamm'" tr
 expect_error bad-lr error "learning rate 'fast': not a number or a known schedule" train lr --data-dir "$scratch/good" --model 'dense(10)' --lr fast
 expect_error too-few-outputs error "network has 3 outputs" train outputs --data-dir "$scratch/good" --model 'dense(3)'
 
+# Numbers are decimal; what a double cannot hold is out of range.
+expect_error hex-lr error "learning rate '0x10': not a decimal number" train hex-lr --data-dir "$scratch/good" --model 'dense(10)' --lr 0x10
+expect_error tiny-lr error "learning rate '1e-320': out of range: a double holds 0 or a magnitude from" train tiny-lr --data-dir "$scratch/good" --model 'dense(10)' --lr 1e-320
+expect_error min-lr-above-lr error "min_lr=0.5 is above lr=0.1" train min-lr --data-dir "$scratch/good" --model 'dense(10)' --lr 'cosine(0.1, 10, min_lr=0.5)'
+expect_error plus-number error "--seed: '+3' is not a non-negative whole number" "$descent" train --seed +3
+expect_error hex-number error "--epochs: '0x10' is not a non-negative whole number" "$descent" train --epochs 0x10
+expect_error huge-number error "--seed: '99999999999999999999999' is out of range; valid values are 0 to 18446744073709551615" "$descent" train --seed 99999999999999999999999
+expect_error huge-size error "--epochs: '99999999999999999999999' is out of range; valid values are 1 to" "$descent" train --epochs 99999999999999999999999
+
+# A long spec keeps its reason; control characters never reach the terminal
+# raw (the message stays one line).
+long_spec="dense(10),$(printf '%5000s' '')dense(10))"
+expect_error long-spec error "model spec: unbalanced ')' at character 5020 of" train long --data-dir "$scratch/good" --model "$long_spec"
+expect_error newline-in-spec error "unknown initialization 'he\\nx'" train newline --data-dir "$scratch/good" --model $'dense(10, init=he\nx)'
+expect_error newline-in-option error "unknown option '--lr\\nx'" "$descent" train $'--lr\nx' 0.1
+expect_error newline-in-number error "--epochs: '1\\n2' is not a non-negative whole number" "$descent" train --epochs $'1\n2'
+expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear inside a chain; write its chain instead: lr(lr=0.001)" train chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'clip(1) | sgd'
+
 # A diverging run stops with a diagnosis.
 mkdir -p "$scratch/noisy"
 { printf '\x00\x00\x08\x03'; be32 64; be32 4; be32 4; head -c 1024 /dev/urandom; } >"$scratch/noisy/train-images-idx3-ubyte"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# startup.sh - the program starts under an address-space limit (ulimit -v):
+# OpenBLAS, which reserves 128 MiB per thread before main and used to retry
+# forever when refused, is started with the threads the limit holds; below
+# what one thread needs, the program stops at once with one line.
+#
+# usage: startup.sh DESCENT_BINARY SCRATCH_DIR
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+# A sanitizer build reserves terabytes of shadow memory and cannot run under
+# ulimit -v at all.
+if grep -qa __asan_init "$descent"; then
+  echo "SKIP: AddressSanitizer build; it cannot run under ulimit -v"
+  finish
+  exit
+fi
+
+# limited KIB COMMAND...: COMMAND under ulimit -v KIB, stopped after 20 s
+# (status 124: it hung).
+limited() {
+  local kib=$1
+  shift
+  (ulimit -v "$kib" && timeout 20 "$@")
+}
+
+expect_error too-small error "the address-space limit (ulimit -v) is below the" limited 150000 "$descent" --version
+
+limited 360000 "$descent" --version >"$scratch/version.out" 2>"$scratch/version.err"
+check "version under 360 MB: status $? (124: it hung)" grep -q '^descent ' "$scratch/version.out"
+
+idx_pixels=/dev/zero
+dataset "$scratch/data" 16 8 4 4
+limited 360000 "$descent" train --quiet --epochs 1 --model 'dense(10)' --data-dir "$scratch/data" \
+  --out "$scratch/run" >"$scratch/train.out" 2>"$scratch/train.err"
+status=$?
+check "train under 360 MB: status $status (124: it hung)" test "$status" -eq 0
+
+# A thread count asked for beyond what the limit holds is lowered to it.
+OMP_NUM_THREADS=64 limited 360000 "$descent" train --quiet --epochs 1 --model 'dense(10)' \
+  --data-dir "$scratch/data" --out "$scratch/run64" >"$scratch/train64.out" 2>"$scratch/train64.err"
+status=$?
+check "train under 360 MB with OMP_NUM_THREADS=64: status $status (124: it hung)" test "$status" -eq 0
+
+finish
