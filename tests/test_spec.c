@@ -16,6 +16,12 @@ static void net_refused(const char *spec, int status, const char *needle) {
   CHECK(net == NULL);
 }
 
+static void net_ok(const char *spec) {
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, spec, &input6, DESCENT_LOSS_SOFTMAX_XENT, 4, 1));
+  descent_net_free(net);
+}
+
 static void check_model_specs(void) {
   descent_net *net = NULL;
   CHECK_OK(descent_net_create(&net, "dense(4), relu dense(3)", &input6, DESCENT_LOSS_MSE, 4, 1));
@@ -90,15 +96,26 @@ static void check_long_specs(void) {
   net_refused(spec, DESCENT_ERANGE, "argument list longer than the limit of 511 characters");
 }
 
-/* Control characters in a spec are escaped in the message, which stays one
- * line. */
+/* Control characters in a spec are refused (specs are saved as one
+ * KEY=VALUE line each) and shown escaped in the message, which stays one
+ * line; so are empty items between commas. */
 static void check_escaped_messages(void) {
-  net_refused("dense(4, init=he\nx)", DESCENT_EINVAL, "unknown initialization 'he\\nx'");
+  net_refused("dense(4, init=he\nx)", DESCENT_EINVAL,
+              "control character at character 17 of 'dense(4, init=he\\nx)'");
   CHECK(strchr(descent_last_error(), '\n') == NULL);
-  net_refused("dense(4, bias_init=1\t2)", DESCENT_EINVAL, "'1\\t2' is not a number");
-  net_refused("dense(4, in\x01it=he)", DESCENT_EINVAL, "no parameter 'in\\x01it'");
+  net_refused("dense(4, bias_init=1\t2)", DESCENT_EINVAL,
+              "control character at character 21 of 'dense(4, bias_init=1\\t2)'");
+  net_refused("dense(4, in\x01it=he)", DESCENT_EINVAL,
+              "control character at character 12 of 'dense(4, in\\x01it=he)'");
   net_refused("mlp:6-5\x02-2", DESCENT_EINVAL, "unexpected '\\x02' at character 8");
-  opt_refused("sgd(momentum=0.\n9)", NULL, "'0.\\n9' is not a number");
+  opt_refused("adam\n", NULL, "control character at character 5 of 'adam\\n'");
+  net_refused(", dense(4)", DESCENT_EINVAL, "empty item at character 1");
+  net_refused("dense(4),", DESCENT_EINVAL, "empty item at character 10");
+  net_refused("dense(4), , relu", DESCENT_EINVAL, "empty item at character 11");
+  net_ok("dense(4) , relu");
+  net_ok("dense(4)  relu");
+  opt_refused("sgd(momentum=0.\n9)", NULL,
+              "control character at character 16 of 'sgd(momentum=0.\\n9)'");
   CHECK(strchr(descent_last_error(), '\n') == NULL);
 }
 

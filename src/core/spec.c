@@ -58,13 +58,33 @@ const char *spec_quote_text(spec_quote *q, const char *s) {
   return spec_quote_span(q, s, strlen(s), 0);
 }
 
+int spec_check_text(const char *text, const char *what) {
+  size_t len = strlen(text);
+  spec_quote q;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (c < 0x20 || c == 0x7f)
+      return descent_fail(DESCENT_EINVAL,
+                          "%s: control character at character %zu of %s; write it on one line, "
+                          "with spaces",
+                          what, i + 1, spec_quote_span(&q, text, len, i));
+  }
+  return DESCENT_OK;
+}
+
 int spec_split(const char *text, const char *seps, spec_span *items, int max_items, int *count,
                const char *what) {
   int depth = 0, n = 0;
   int drop_empty = strchr(seps, ' ') != NULL;
+  /* With blanks among the separators, runs of blanks are one separator, but
+     a comma still needs an item on each side: "dense(10)," and ", relu" are
+     refused like "a,,b". */
+  int items_since_mark = 0, marks = 0;
   const char *start = text;
   size_t len = strlen(text);
   spec_quote q;
+  int rc = spec_check_text(text, what);
+  if (rc) return rc;
   for (const char *p = text;; p++) {
     int at_end = *p == '\0';
     size_t at = (size_t)(p - text);
@@ -90,7 +110,13 @@ int spec_split(const char *text, const char *seps, spec_span *items, int max_ite
           return descent_fail(DESCENT_ERANGE, "%s: more than %d items in %s", what, max_items,
                               spec_quote_span(&q, text, len, at));
         items[n++] = item;
+        items_since_mark++;
       }
+      int mark = !at_end && !isspace((unsigned char)*p);
+      if (drop_empty && items_since_mark == 0 && (mark || (at_end && marks > 0)))
+        return descent_fail(DESCENT_EINVAL, "%s: empty item at character %zu of %s", what, at + 1,
+                            spec_quote_span(&q, text, len, at));
+      if (mark) items_since_mark = 0, marks++;
       if (at_end) break;
       start = p + 1;
     }

@@ -39,6 +39,12 @@ typedef struct spec_quote {
 const char *spec_quote_span(spec_quote *q, const char *s, size_t len, size_t at);
 const char *spec_quote_text(spec_quote *q, const char *s);
 
+/* Refuses text holding a control character (a newline, a tab, an escape):
+ * specs are saved as they were given, one KEY=VALUE line each, in every
+ * checkpoint. spec_split checks it; a caller that parses without splitting
+ * calls it first. */
+int spec_check_text(const char *text, const char *what);
+
 /* Splits text at top-level (not inside parentheses) occurrences of any char in
  * seps; empty items are dropped when seps contains whitespace, refused
  * otherwise. `what` names the text in messages ("model spec"). */

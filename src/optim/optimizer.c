@@ -312,7 +312,7 @@ static int refuse_named_in_chain(const named_optimizer *no, spec_span item, cons
 }
 
 static int add_transform(descent_optimizer *opt, const spec_call *call, const char *lr_text,
-                         int is_last, const char *chain) {
+                         int lr_option, int is_last, const char *chain) {
   const transform_def *def = transform_find(call->name);
   if (!def) {
     char names[512], named_names[256];
@@ -347,7 +347,11 @@ static int add_transform(descent_optimizer *opt, const spec_call *call, const ch
       return descent_fail(DESCENT_EINVAL,
                           "no learning rate: pass --lr or write lr(RATE) at the end of the chain");
     rc = descent_schedule_parse(&t->schedule, text);
-    if (rc) return rc;
+    if (rc) {
+      /* Say where the rate came from: the spec's own lr= or --lr. */
+      descent_error_prefix("%s: ", own || !lr_option ? "optimizer" : "--lr");
+      return rc;
+    }
   }
   t->n_slots = def->count_slots ? def->count_slots(t) : def->slots;
   if (def->start) def->start(t);
@@ -355,7 +359,8 @@ static int add_transform(descent_optimizer *opt, const spec_call *call, const ch
   return DESCENT_OK;
 }
 
-static int parse_chain(descent_optimizer *opt, const char *chain, const char *lr_text) {
+static int parse_chain(descent_optimizer *opt, const char *chain, const char *lr_text,
+                       int lr_option) {
   spec_span items[OPTIMIZER_MAX_CHAIN];
   int n = 0;
   int rc = spec_split(chain, "|", items, OPTIMIZER_MAX_CHAIN, &n, "optimizer");
@@ -365,12 +370,12 @@ static int parse_chain(descent_optimizer *opt, const char *chain, const char *lr
     rc = spec_parse_call(items[i], &call, "optimizer");
     const named_optimizer *no = rc || transform_find(call.name) ? NULL : named_find(call.name);
     if (no) return refuse_named_in_chain(no, items[i], lr_text);
-    if (!rc) rc = add_transform(opt, &call, lr_text, i == n - 1, chain);
+    if (!rc) rc = add_transform(opt, &call, lr_text, lr_option, i == n - 1, chain);
     if (rc) return rc;
   }
   if (n == 0 || !opt->chain[n - 1].def->has_schedule) {
     spec_call lr = {.name = "lr"};
-    rc = add_transform(opt, &lr, lr_text, 1, chain);
+    rc = add_transform(opt, &lr, lr_text, lr_option, 1, chain);
     if (rc) return rc;
   }
   return DESCENT_OK;
@@ -429,7 +434,8 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
   const char *lr_text = lr;
   snprintf(chain, sizeof chain, "%s", spec);
   /* A lone name (no '|') is first looked up among the named optimizers. */
-  if (!strchr(spec, '|')) {
+  rc = spec_check_text(spec, "optimizer");
+  if (!rc && !strchr(spec, '|')) {
     spec_call call;
     rc = spec_parse_call((spec_span){spec, strlen(spec)}, &call, "optimizer");
     const named_optimizer *no = rc ? NULL : named_find(call.name);
@@ -444,7 +450,8 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
       opt->full_batch = no->full_batch;
     }
   }
-  if (!rc) rc = parse_chain(opt, chain, lr_text);
+  /* lr_option: the rate is --lr's text, for messages. */
+  if (!rc) rc = parse_chain(opt, chain, lr_text, lr && lr_text == lr);
   if (!rc) rc = allocate_state(opt);
   if (rc) {
     descent_optimizer_free(opt);

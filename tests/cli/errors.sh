@@ -76,7 +76,7 @@ expect_error huge-size error "--epochs: '99999999999999999999999' is out of rang
 # raw (the message stays one line).
 long_spec="dense(10),$(printf '%5000s' '')dense(10))"
 expect_error long-spec error "model spec: unbalanced ')' at character 5020 of" train long --data-dir "$scratch/good" --model "$long_spec"
-expect_error newline-in-spec error "unknown initialization 'he\\nx'" train newline --data-dir "$scratch/good" --model $'dense(10, init=he\nx)'
+expect_error newline-in-spec error "control character at character 18 of 'dense(10, init=he\\nx)'" train newline --data-dir "$scratch/good" --model $'dense(10, init=he\nx)'
 expect_error newline-in-option error "unknown option '--lr\\nx'" "$descent" train $'--lr\nx' 0.1
 expect_error newline-in-number error "--epochs: '1\\n2' is not a non-negative whole number" "$descent" train --epochs $'1\n2'
 expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear inside a chain; write its chain instead: lr(lr=0.001)" train chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'clip(1) | sgd'
