@@ -829,6 +829,44 @@ static void note_long_warmup(const train_config *c, const descent_dataset *train
            (long long)warmup, (long long)total, c->epochs, per_epoch);
 }
 
+/* The labels file of a split ("train" or "t10k") as the loader picks it:
+   NAME.gz, else NAME. */
+static void labels_file(const char *dir, const char *split, char *path, size_t cap) {
+  struct stat st;
+  snprintf(path, cap, "%s/%s-labels-idx1-ubyte.gz", dir, split);
+  if (stat(path, &st) != 0) snprintf(path, cap, "%s/%s-labels-idx1-ubyte", dir, split);
+}
+
+/* The network's outputs must be the data's classes: a label beyond them is
+   named with its file and example, a network wider than the classes is
+   refused too (its extra outputs would never be a target). Returns 0, or -1
+   after printing why. */
+static int check_classes(const train_config *c, const descent_dataset *train,
+                         const descent_dataset *test, size_t outputs) {
+  char path[4096];
+  labels_file(c->data_dir, "train", path, sizeof path);
+  int rc = descent_dataset_check_labels(train, outputs, path);
+  if (!rc) {
+    labels_file(c->data_dir, "t10k", path, sizeof path);
+    rc = descent_dataset_check_labels(test, outputs, path);
+  }
+  if (rc) {
+    fprintf(stderr,
+            "descent train: the network has %zu outputs but the data has %zu classes (%s); make "
+            "the last layer %zu wide, or correct the labels\n",
+            outputs, train->classes, descent_last_error(), train->classes);
+    return -1;
+  }
+  if (train->classes != outputs) {
+    fprintf(stderr,
+            "descent train: the data has %zu classes but the network has %zu outputs; make the "
+            "last layer %zu wide\n",
+            train->classes, outputs, train->classes);
+    return -1;
+  }
+  return 0;
+}
+
 static int run(train_config *c) {
   int status = 1;
   descent_dataset train = {0}, val = {0}, test = {0};
@@ -865,6 +903,11 @@ static int run(train_config *c) {
     status = 2;
     goto done;
   }
+  /* The network before the data is cut or split, so that a label it has no
+     output for is named by its file and its example. */
+  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed))
+    goto fail_lib;
+  if (check_classes(c, &train, &test, descent_net_outputs(r.net))) goto done;
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
   if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
   if (c->resume) { /* the checkpoint's own preprocessing, bit for bit */
@@ -877,15 +920,6 @@ static int run(train_config *c) {
       descent_preprocess_apply(&pp, &test))
     goto fail_lib;
   r.pp = &pp;
-  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed))
-    goto fail_lib;
-  if (train.classes != descent_net_outputs(r.net)) {
-    fprintf(stderr,
-            "descent train: the data has %zu classes but the network has %zu outputs; make the "
-            "last layer %zu wide\n",
-            train.classes, descent_net_outputs(r.net), train.classes);
-    goto done;
-  }
   if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params))
     goto fail_lib;
   if (!c->resume) {

@@ -30,6 +30,12 @@ expect_error missing-dir error "install Debian's dataset-fashion-mnist package" 
 mkdir -p "$scratch/empty"
 expect_error missing-file error "no train-images-idx3-ubyte.gz or train-images-idx3-ubyte" train missing-file --data-dir "$scratch/empty"
 
+# A label the network has no output for: named with its file and example.
+dataset "$scratch/label255" 10 4 4 4
+printf '\xff' | dd of="$scratch/label255/train-labels-idx1-ubyte" bs=1 seek=$((8 + 6)) conv=notrunc status=none
+expect_error label-255 error "label255/train-labels-idx1-ubyte: label 255 of example 6 (counted from 0) is outside the valid range 0 to 9" \
+  train label255 --data-dir "$scratch/label255" --model 'dense(10)'
+
 dataset "$scratch/truncated" 8 4 4 4
 images "$scratch/truncated/train-images-idx3-ubyte" 8 4 4 100
 expect_error truncated error "file truncated: header declares 144 bytes, file holds 116" train truncated --data-dir "$scratch/truncated"

@@ -147,7 +147,7 @@ expect_error keep-0-every 2 "--checkpoint-every 5 with --keep 0" \
   train --keep 0 --checkpoint-every 5 --out "$scratch/keep0"
 expect_error too-wide 1 "the data has 10 classes but the network has 12 outputs" \
   "$descent" "${base[@]}" --model 'dense(12)' --out "$scratch/wide"
-expect_error too-narrow 1 "the data has 10 classes but the network has 3 outputs" \
+expect_error too-narrow 1 "the network has 3 outputs but the data has 10 classes" \
   "$descent" "${base[@]}" --model 'dense(3)' --loss mse --out "$scratch/narrow"
 train --lr 'constant(0.05, warmup=100)' --epochs 2 --out "$scratch/warmup" >"$scratch/warmup.log" 2>&1
 check "a warmup longer than the run is noted" \
