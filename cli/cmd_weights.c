@@ -14,9 +14,12 @@
 #include "descent.h"
 #include "options.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static cli_option export_options[] = {
     {"model-file", "PATH", "a model saved by descent train (RUN/model.bin) or a checkpoint", NULL,
@@ -39,12 +42,53 @@ static cli_option import_options[] = {
 enum { N_IMPORT_OPTIONS = sizeof import_options / sizeof import_options[0] };
 
 /* An existing --out (of any kind) is replaced only with --force: an export
-   or import must not silently destroy a file, perhaps the model itself. */
+   or import must not silently destroy a file, perhaps the model itself. This
+   check gives the early, clear refusal; publish() below is the one that
+   holds when another program creates the file in the meantime. */
 static int out_free(cli_option *o, int n, const char *out, const char *command) {
   struct stat st;
   if (cli_flag(o, n, "force") || lstat(out, &st) != 0) return 0;
   fprintf(stderr, "descent %s: '%s' already exists; pass --force to replace it\n", command, out);
   return -1;
+}
+
+/* The file is first written (atomically) under a temporary name beside
+   --out, then moved into place: with --force by rename, which replaces;
+   without by link, which fails if --out has appeared since out_free looked,
+   so nothing is ever replaced without --force. */
+static int staging_path(const char *out, char *path, size_t cap, const char *command) {
+  if (snprintf(path, cap, "%s.partial.%ld", out, (long)getpid()) < (int)cap) return 0;
+  fprintf(stderr, "descent %s: --out path too long\n", command);
+  return -1;
+}
+
+static int publish(const char *staged, const char *out, int force, const char *command) {
+  int rc = force ? rename(staged, out) : link(staged, out);
+  int err = errno;
+  if (!force) unlink(staged);
+  if (rc != 0) {
+    if (force) unlink(staged);
+    if (err == EEXIST)
+      fprintf(stderr, "descent %s: '%s' already exists; pass --force to replace it\n", command,
+              out);
+    else
+      fprintf(stderr, "descent %s: cannot write '%s': %s\n", command, out, strerror(err));
+    return -1;
+  }
+  /* The new name (and the staging name's removal) made durable. */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", out);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    slash[slash == dir ? 1 : 0] = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  return 0;
 }
 
 static int required(cli_option *o, int n, const char *name, const char *command) {
@@ -66,9 +110,11 @@ int cmd_export(int argc, char **argv) {
   if (out_free(o, n, out, "export")) return 1;
   descent_net *net = NULL;
   int status = 1;
-  if (descent_net_load(&net, NULL, model, 1) || descent_net_export_safetensors(net, out)) {
+  char staged[4200];
+  if (staging_path(out, staged, sizeof staged, "export")) return 1;
+  if (descent_net_load(&net, NULL, model, 1) || descent_net_export_safetensors(net, staged)) {
     fprintf(stderr, "descent export: %s\n", descent_last_error());
-  } else {
+  } else if (!publish(staged, out, cli_flag(o, n, "force"), "export")) {
     printf("exported    %s: %s, %zu parameters -> %s\n", model, descent_net_spec(net),
            descent_net_objective(net)->n_params, out);
     status = 0;
@@ -96,10 +142,12 @@ int cmd_import(int argc, char **argv) {
   descent_net *net = NULL;
   descent_preprocess pp = {0};
   int status = 1;
+  char staged[4200];
+  if (staging_path(out, staged, sizeof staged, "import")) return 1;
   if (descent_net_load(&net, &pp, model, 1) || descent_net_import_safetensors(net, weights) ||
-      descent_net_save(net, &pp, out)) {
+      descent_net_save(net, &pp, staged)) {
     fprintf(stderr, "descent import: %s\n", descent_last_error());
-  } else {
+  } else if (!publish(staged, out, cli_flag(o, n, "force"), "import")) {
     printf("imported    %s into %s: %zu parameters -> %s\n", weights, descent_net_spec(net),
            descent_net_objective(net)->n_params, out);
     status = 0;
