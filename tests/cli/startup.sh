@@ -11,9 +11,7 @@ source "$(dirname "$0")/lib.sh"
 # A sanitizer build reserves terabytes of shadow memory and cannot run under
 # ulimit -v at all.
 if grep -qa __asan_init "$descent"; then
-  echo "SKIP: AddressSanitizer build; it cannot run under ulimit -v"
-  finish
-  exit
+  skip_all "AddressSanitizer build; it cannot run under ulimit -v"
 fi
 
 # limited KIB COMMAND...: COMMAND under ulimit -v KIB, stopped after 20 s
