@@ -84,6 +84,7 @@ int cmd_eval(int argc, char **argv) {
             images, test.features, model, descent_shape_size(&input));
     goto done;
   }
+  if (cli_check_address_space("eval", descent_get_threads())) goto done;
   if (descent_dataset_check_labels(&test, descent_net_outputs(net), labels) ||
       descent_preprocess_apply(&pp, &test) || descent_net_evaluate(net, &test, &loss, &acc)) {
     fprintf(stderr, "descent eval: %s\n", descent_last_error());

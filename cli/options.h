@@ -36,4 +36,11 @@ int cli_flag(cli_option *opts, int n_opts, const char *name);
  * the value in buf, or 0 if the key is absent. */
 int cli_config_value(const char *text, const char *key, char *buf, size_t cap);
 
+/* Under an address-space limit (ulimit -v), checks that what is left after
+ * the data was loaded holds what `threads` threads still map on their first
+ * product (OpenBLAS's buffer, the C library's per-thread heap, a stack):
+ * where it does not, OpenBLAS would retry its allocation forever. Returns 0,
+ * or -1 after printing one line naming the limit and the fix. */
+int cli_check_address_space(const char *command, int threads);
+
 #endif /* DESCENT_CLI_OPTIONS_H */
