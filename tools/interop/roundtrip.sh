@@ -25,13 +25,13 @@ work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 py() { "$DESCENT_PYTHON" tools/interop/safetensors_roundtrip.py "$@"; }
 data=/usr/share/datasets/fashion-mnist
-spec='conv(8, 5, pad=2), relu, maxpool(2), flatten, dense(32), tanh, dense(10)'
+spec='conv(8, 5, pad=2), batchnorm, relu, maxpool(2), flatten, dense(32), batchnorm, tanh, dense(10)'
 
 echo "== descent -> torch -> descent"
 rm -rf "$work/run"
 "$descent" train --model "$spec" --preprocess none --limit 5000 --epochs 2 --lr 0.05 \
   --batch-size 64 --quiet --keep 0 --out "$work/run" | tail -n 2
-"$descent" export --model-file "$work/run/model.bin" --out "$work/descent.safetensors"
+"$descent" export --model-file "$work/run/model.bin" --out "$work/descent.safetensors" --force
 py from-descent "$work/descent.safetensors" "$work/torch.safetensors" --input 1,28,28 \
   --test-dir "$data" | tee "$work/torch.log"
 "$descent" eval --model-file "$work/run/model.bin" | tee "$work/eval.log"
@@ -40,7 +40,7 @@ got=$(sed -n 's/^torch test loss \([0-9.]*\) acc \([0-9.]*\)%$/\2/p' "$work/torc
 echo "test accuracy: descent $want%, torch $got%"
 [ -n "$want" ] && [ "$want" = "$got" ]
 "$descent" import --model-file "$work/run/model.bin" --weights "$work/torch.safetensors" \
-  --out "$work/back.bin"
+  --out "$work/back.bin" --force
 cmp "$work/run/model.bin" "$work/back.bin"
 echo "model file after the round trip: identical, byte for byte"
 py compare "$work/descent.safetensors" "$work/torch.safetensors"
@@ -48,7 +48,7 @@ py compare "$work/descent.safetensors" "$work/torch.safetensors"
 echo "== torch -> descent -> torch"
 py from-torch "$work/init.safetensors" --spec "$spec" --input 1,28,28 --seed 7
 "$descent" import --model-file "$work/run/model.bin" --weights "$work/init.safetensors" \
-  --out "$work/init.bin"
-"$descent" export --model-file "$work/init.bin" --out "$work/init-again.safetensors"
+  --out "$work/init.bin" --force
+"$descent" export --model-file "$work/init.bin" --out "$work/init-again.safetensors" --force
 py compare "$work/init.safetensors" "$work/init-again.safetensors"
 echo "roundtrip: both directions bit for bit (files in $work)"

@@ -104,8 +104,10 @@ def build(spec, shape):
 
 
 def same_bits(a, b):
+    # reshape(-1): a 0-dim tensor (num_batches_tracked) has no byte view.
     return a.dtype == b.dtype and a.shape == b.shape and bool(
-        torch.equal(a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8)))
+        torch.equal(a.reshape(-1).contiguous().view(torch.uint8),
+                    b.reshape(-1).contiguous().view(torch.uint8)))
 
 
 def idx(path):
