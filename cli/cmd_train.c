@@ -792,6 +792,48 @@ static int find_resume_point(train_config *c, char *path, size_t cap,
   return 0;
 }
 
+/* The step of a checkpoint's name "ckpt-STEP.dsc", or -1. */
+static long long checkpoint_name_step(const char *name) {
+  char *end;
+  if (strncmp(name, "ckpt-", 5) != 0 || name[5] < '0' || name[5] > '9') return -1;
+  long long step = strtoll(name + 5, &end, 10);
+  return strcmp(end, ".dsc") == 0 ? step : -1;
+}
+
+/* Every checkpoint name of a later step than the one resumed did not load
+   (another run's, a damaged file): the run would reach its step and could
+   not write its own checkpoint there, and this program never deletes or
+   overwrites a file it cannot read. Each is moved aside, bytes unchanged, to
+   NAME.skipped (never taken for a checkpoint), and said so. Returns 0, or -1
+   after printing why. */
+static int move_skipped(const char *dir, int64_t resumed) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "descent train: cannot open the folder '%s': %s\n", dir, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  for (struct dirent *e; !rc && (e = readdir(d));) {
+    if (checkpoint_name_step(e->d_name) <= (long long)resumed) continue;
+    char from[4096], to[4200];
+    struct stat st;
+    snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+    snprintf(to, sizeof to, "%s.skipped", from);
+    for (int i = 2; lstat(to, &st) == 0 && i < 1000; i++)
+      snprintf(to, sizeof to, "%s.skipped-%d", from, i);
+    if (lstat(to, &st) == 0 || rename(from, to) != 0) {
+      fprintf(stderr, "descent train: cannot move '%s' aside (it did not load): %s\n", from,
+              lstat(to, &st) == 0 ? "no free name" : strerror(errno));
+      rc = -1;
+    } else {
+      printf("            moved %s aside to %s (it did not load; the run will reach its step)\n",
+             e->d_name, strrchr(to, '/') + 1);
+    }
+  }
+  closedir(d);
+  return rc;
+}
+
 /* The run's identity from its folder. A run older than run ids has none,
    and its checkpoints (version 1, no id) are taken without that check. A
    folder without run-id whose checkpoint has an id lost the file: refused
@@ -1040,6 +1082,7 @@ static int run(train_config *c) {
   o.run_id = run_id;
   o.stop = &stop_signal;
   if (claim_lock(lock, c->out)) goto done;
+  if (c->resume && move_skipped(c->out, info.step)) goto done;
   if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 

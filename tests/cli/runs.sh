@@ -11,8 +11,9 @@
 #    copied in from another run, or whose name says another step than it
 #    holds, is refused naming both values; a folder whose run-id file is
 #    gone while its checkpoints have an id is refused, saying how to restore
-#    it; a file that --resume skipped is never overwritten when the run
-#    reaches its step, and a newer format version refuses the folder;
+#    it; a file that --resume skipped is moved aside (NAME.skipped, bytes
+#    kept), never overwritten when the run reaches its step, and a newer
+#    format version refuses the folder;
 #  - parameters that turn NaN or Inf at an epoch's end never replace a good
 #    model.bin; a failed write of model.bin names the file and the reason;
 #  - the divergence hint never suggests a rate that is not finite;
@@ -151,17 +152,24 @@ check "resume: skips the misnamed file, naming both steps" \
   grep -q "skipped .*ckpt-99.dsc holds step 8, but its name says step 99" "$scratch/run-b.log"
 check "resume: skips the other run's file, naming both ids" \
   grep -q "skipped .*ckpt-24.dsc belongs to run $id_a, but its folder's run is $id_b" "$scratch/run-b.log"
-check "resume: the other run's file is left alone" cmp -s "$scratch/run-a/ckpt-24.dsc" "$scratch/run-b/ckpt-24.dsc"
+check "resume: the other run's file is moved aside, its bytes kept" \
+  cmp -s "$scratch/run-a/ckpt-24.dsc" "$scratch/run-b/ckpt-24.dsc.skipped"
+check "resume: and said so" \
+  grep -q "moved ckpt-24.dsc aside to ckpt-24.dsc.skipped" "$scratch/run-b.log"
+check "resume: the misnamed file too" cmp -s "$scratch/run-b/ckpt-8.dsc" "$scratch/run-b/ckpt-99.dsc.skipped"
 # A skipped file is never overwritten when the resumed run reaches its step:
-# b's file of step 24 in a's folder stops a's run there, with its bytes.
+# b's file of step 24 in a's folder is moved aside with its bytes, and a's
+# run writes its own.
 train --epochs 3 --out "$scratch/run-c" >/dev/null 2>&1
 cp "$scratch/run-c/ckpt-24.dsc" "$scratch/run-a/ckpt-24.dsc"
-expect_error foreign-at-step 1 "ckpt-24.dsc: not overwritten: it is not a checkpoint of this run" \
-  train --resume "$scratch/run-a" --epochs 4
+train --resume "$scratch/run-a" --epochs 4 >"$scratch/foreign-at-step.log" 2>&1
+check "foreign-at-step: exits 0" test $? -eq 0
+check "foreign-at-step: resumed from its own step 16" \
+  grep -q "^resume .*/ckpt-16.dsc: step 16" "$scratch/foreign-at-step.log"
 check "foreign-at-step: the other run's file keeps its bytes" \
-  cmp -s "$scratch/run-c/ckpt-24.dsc" "$scratch/run-a/ckpt-24.dsc"
-check "foreign-at-step: the resumed run started from its own step 16" \
-  grep -q "^resume .*/ckpt-16.dsc: step 16" "$scratch/foreign-at-step.out"
+  cmp -s "$scratch/run-c/ckpt-24.dsc" "$scratch/run-a/ckpt-24.dsc.skipped"
+check "foreign-at-step: its own checkpoint of step 24 verifies" \
+  "$descent" checkpoint verify "$scratch/run-a/ckpt-24.dsc"
 # A reason that holds "; " is shown whole, on its line (a damaged container
 # version: byte 8 of the file).
 cp "$scratch/run-b/ckpt-8.dsc" "$scratch/run-b/ckpt-40.dsc"
