@@ -107,6 +107,7 @@ timeout 120 "$descent" train --quiet --threads 1 --data-dir "$big" --opt gd --ba
 wrapper=$!
 set +m
 wait_for_epochs "$scratch/nan/metrics.csv" 1
+sleep 0.5 # past the checkpoint of epoch 1 kept in memory, well inside step 2
 kill -TERM "$(pgrep -P "$wrapper" -x descent)"
 wait "$wrapper"
 rc=$?
