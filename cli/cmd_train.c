@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -382,11 +383,44 @@ static int make_folders(const char *dir) {
   return 0;
 }
 
+/* The pid of the process whose flock is on the open file fd (st: its fstat),
+   as /proc/locks lists it ("1: FLOCK  ADVISORY  WRITE 1705 fd:01:123456 0
+   EOF": the device as hex major:minor, then the inode). The file's content
+   comes next: it names the holder only once that run is under way, and the
+   run before it until then. "unknown" when neither says. */
+static void lock_holder(int fd, const struct stat *st, char *pid, size_t cap) {
+  snprintf(pid, cap, "unknown");
+  FILE *f = fopen("/proc/locks", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f)) {
+    char type[16], mode[16], access[16];
+    long holder;
+    unsigned major, minor;
+    unsigned long long inode;
+    /* Waiters are listed as "N: -> FLOCK ..." and do not scan. */
+    if (sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%llu", type, mode, access, &holder, &major,
+               &minor, &inode) == 7 &&
+        strcmp(type, "FLOCK") == 0 && holder > 0 && major == major(st->st_dev) &&
+        minor == minor(st->st_dev) && inode == (unsigned long long)st->st_ino) {
+      snprintf(pid, cap, "%ld", holder);
+      fclose(f);
+      return;
+    }
+  }
+  if (f) fclose(f);
+  char text[32];
+  ssize_t n = pread(fd, text, sizeof text - 1, 0);
+  text[n > 0 ? n : 0] = '\0';
+  text[strcspn(text, "\n")] = '\0';
+  if (text[0] && strspn(text, "0123456789") == strlen(text)) snprintf(pid, cap, "%s", text);
+}
+
 /* The run's lock: DIR/.lock, locked exclusively (flock) for the whole run and
    released by the kernel when the process ends, however it ends, so a killed
-   run never leaves a stale lock. Once the run is under way the holder writes
-   its pid into it (claim_lock), for the message of the writer it refuses; a
-   run refused before that leaves the file as it found it. With create 0 a
+   run never leaves a stale lock. A refused writer names the holder from
+   /proc/locks (lock_holder); once the run is under way the holder also
+   writes its pid into the file (claim_lock), for systems without it. A run
+   refused before that leaves the file as it found it. With create 0 a
    missing lock file is no error. Returns the descriptor (kept open until the
    process exits), -2 when create is 0 and there is no lock file, or -1 after
    printing why. */
@@ -396,8 +430,15 @@ static int lock_run(const char *dir, int create) {
     fprintf(stderr, "descent train: --out path too long\n");
     return -1;
   }
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | (create ? O_CREAT : 0), 0644);
+  /* O_NOFOLLOW: a link planted as .lock must not make the run write where it
+     points (a link refuses with ELOOP); O_NONBLOCK: a FIFO does not hang. */
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | (create ? O_CREAT : 0), 0644);
   if (fd < 0 && !create && errno == ENOENT) return -2;
+  if (fd < 0 && (errno == ELOOP || errno == EISDIR)) {
+    fprintf(stderr, "descent train: the lock file '%s' is not a regular file (%s); remove it\n",
+            path, errno == ELOOP ? "a symbolic link" : "a folder");
+    return -1;
+  }
   if (fd < 0) {
     fprintf(stderr, "descent train: cannot open the lock file '%s': %s\n", path, strerror(errno));
     return -1;
@@ -410,10 +451,8 @@ static int lock_run(const char *dir, int create) {
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
-    char pid[32] = "";
-    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-    pid[n > 0 ? n : 0] = '\0';
-    pid[strcspn(pid, "\n")] = '\0';
+    char pid[32];
+    lock_holder(fd, &st, pid, sizeof pid);
     if (err == EWOULDBLOCK)
       fprintf(stderr,
               "descent train: '%s' is in use by another descent train (pid %s holds the lock "
@@ -741,10 +780,10 @@ static int find_resume_point(train_config *c, char *path, size_t cap,
   else
     printf("resume      %s: step %lld, at the end of epoch %lld\n", path, (long long)info->step,
            (long long)info->epoch);
-  /* Newer files that did not load, each with its reason. */
+  /* Newer files that did not load, each with its reason, one a line. */
   for (char *reason = skipped[0] ? skipped : NULL, *next; reason; reason = next) {
-    next = strstr(reason, "; ");
-    if (next) *next = '\0', next += 2;
+    next = strchr(reason, '\n');
+    if (next) *next++ = '\0';
     printf("            skipped %s\n", reason);
   }
   if ((size_t)info->epoch >= c->epochs)
@@ -753,12 +792,67 @@ static int find_resume_point(train_config *c, char *path, size_t cap,
   return 0;
 }
 
-/* The run's identity from its folder; a run older than run ids has none,
-   and its checkpoints are taken without that check. Returns 0 or 1. */
-static int read_run_id(train_config *c, descent_run_id *id) {
+/* The step of a checkpoint's name "ckpt-STEP.dsc", or -1. */
+static long long checkpoint_name_step(const char *name) {
+  char *end;
+  if (strncmp(name, "ckpt-", 5) != 0 || name[5] < '0' || name[5] > '9') return -1;
+  long long step = strtoll(name + 5, &end, 10);
+  return strcmp(end, ".dsc") == 0 ? step : -1;
+}
+
+/* Every checkpoint name of a later step than the one resumed did not load
+   (another run's, a damaged file): the run would reach its step and could
+   not write its own checkpoint there, and this program never deletes or
+   overwrites a file it cannot read. Each is moved aside, bytes unchanged, to
+   NAME.skipped (never taken for a checkpoint), and said so. Returns 0, or -1
+   after printing why. */
+static int move_skipped(const char *dir, int64_t resumed) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "descent train: cannot open the folder '%s': %s\n", dir, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  for (struct dirent *e; !rc && (e = readdir(d));) {
+    if (checkpoint_name_step(e->d_name) <= (long long)resumed) continue;
+    char from[4096], to[4200];
+    struct stat st;
+    snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+    snprintf(to, sizeof to, "%s.skipped", from);
+    for (int i = 2; lstat(to, &st) == 0 && i < 1000; i++)
+      snprintf(to, sizeof to, "%s.skipped-%d", from, i);
+    if (lstat(to, &st) == 0 || rename(from, to) != 0) {
+      fprintf(stderr, "descent train: cannot move '%s' aside (it did not load): %s\n", from,
+              lstat(to, &st) == 0 ? "no free name" : strerror(errno));
+      rc = -1;
+    } else {
+      printf("            moved %s aside to %s (it did not load; the run will reach its step)\n",
+             e->d_name, strrchr(to, '/') + 1);
+    }
+  }
+  closedir(d);
+  return rc;
+}
+
+/* The run's identity from its folder. A run older than run ids has none,
+   and its checkpoints (version 1, no id) are taken without that check. A
+   folder without run-id whose checkpoint has an id lost the file: refused
+   (without it no checkpoint would be checked, a foreign one would be
+   resumed and none pruned), saying how to restore it. Returns 0 or 1. */
+static int read_run_id(train_config *c, const descent_checkpoint_info *info, const char *path,
+                       descent_run_id *id) {
   int rc = descent_run_id_load(c->out, id);
   if (rc < 0) {
     fprintf(stderr, "descent train: --resume: %s\n", descent_last_error());
+    return 1;
+  }
+  if (rc == 1 && !descent_run_id_is_zero(&info->run_id)) {
+    char found[33];
+    descent_run_id_format(&info->run_id, found);
+    fprintf(stderr,
+            "descent train: --resume: %s/run-id is missing, but %s belongs to run %s; if that "
+            "is this run, restore the file with: echo %s > %s/run-id\n",
+            c->out, path, found, found, c->out);
     return 1;
   }
   if (rc == 1)
@@ -770,47 +864,85 @@ static int read_run_id(train_config *c, descent_run_id *id) {
   return 0;
 }
 
-/* SIGINT and SIGTERM set this (to the signal's number); the trainer stops
-   between two steps, writes a checkpoint and returns DESCENT_ESTOPPED. */
+/* SIGINT and SIGTERM set this (to the signal's number) while the trainer
+   runs; it stops between two steps, writes a checkpoint and returns
+   DESCENT_ESTOPPED. */
 static volatile sig_atomic_t stop_signal;
 
+/* The signals caught while the trainer runs, and what they did before. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGALRM};
+static struct sigaction saved_actions[3];
+
+/* Seconds the current step has, after a signal, to finish and write its
+   checkpoint. */
+#define STOP_GRACE_SECONDS 30
+
+/* After a signal the run is stopped, however: a second signal kills at once
+   (each action goes back to what it was, as if none were caught), and if the
+   step does not return within the grace time (a write blocked on a full
+   pipe, a stuck call) the watchdog ends the process. Only async-signal-safe
+   calls here. */
 static void on_stop_signal(int sig) {
   stop_signal = sig;
+  sigaction(SIGINT, &saved_actions[0], NULL);
+  sigaction(SIGTERM, &saved_actions[1], NULL);
+  alarm(STOP_GRACE_SECONDS);
 }
 
-/* SA_RESETHAND: a second signal kills at once, as if none were caught.
-   SA_RESTART: the progress display's writes are not cut short. A signal the
-   caller ignored (nohup, a background job) stays ignored. */
+static void on_stop_timeout(int sig) {
+  (void)sig;
+  static const char line[] =
+      "descent train: the current step did not finish within 30 s of the signal; stopped "
+      "without a checkpoint; resume from the last one\n";
+  ssize_t ignored = write(STDERR_FILENO, line, sizeof line - 1);
+  (void)ignored;
+  _exit(128 + stop_signal);
+}
+
+/* Installed right before the trainer runs, restored right after: before, a
+   signal ends the process as usual (nothing half-written is ever resumed:
+   every file is replaced atomically). SA_RESTART: the progress display's
+   writes are not cut short. A signal the caller ignored (nohup, a background
+   job) stays ignored. */
 static void catch_stop_signals(void) {
-  const int signals[] = {SIGINT, SIGTERM};
-  for (int i = 0; i < 2; i++) {
-    struct sigaction old, sa;
-    if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+  stop_signal = 0;
+  for (int i = 0; i < 3; i++) {
+    sigaction(stop_signals[i], NULL, &saved_actions[i]);
+    if (saved_actions[i].sa_handler == SIG_IGN && stop_signals[i] != SIGALRM) continue;
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART | SA_RESETHAND;
-    sigaction(signals[i], &sa, NULL);
+    sa.sa_handler = stop_signals[i] == SIGALRM ? on_stop_timeout : on_stop_signal;
+    sigfillset(&sa.sa_mask); /* neither handler is interrupted by the other */
+    sa.sa_flags = SA_RESTART;
+    sigaction(stop_signals[i], &sa, NULL);
   }
 }
 
-/* The one line of an interrupted run: where it stopped and how to go on. */
+static void release_stop_signals(void) {
+  alarm(0);
+  for (int i = 0; i < 3; i++) sigaction(stop_signals[i], &saved_actions[i], NULL);
+}
+
+/* The one line of an interrupted run: where it stopped and how to go on.
+   The trainer names the checkpoint of the step reached when it wrote one;
+   otherwise its message says why not. */
 static void report_stop(const train_config *c, const descent_trainer *t) {
   const char *name = stop_signal == SIGINT ? "SIGINT" : "SIGTERM";
   long long step = (long long)descent_trainer_steps(t);
-  const char *message = descent_last_error();
+  char expected[4200];
+  snprintf(expected, sizeof expected, "%s/ckpt-%lld.dsc", c->out, step);
   if (c->keep == 0)
     fprintf(stderr,
             "descent train: interrupted by %s at step %lld; no checkpoint (--keep 0), so the run "
             "cannot be resumed\n",
             name, step);
-  else if (!strstr(message, " written"))
-    fprintf(stderr, "descent train: interrupted by %s: %s\n", name, message);
+  else if (strcmp(descent_trainer_last_checkpoint(t), expected) != 0)
+    fprintf(stderr, "descent train: interrupted by %s: %s\n", name, descent_last_error());
   else
     fprintf(stderr,
             "descent train: interrupted by %s at step %lld; checkpoint %s written; continue "
             "with: descent train --resume %s\n",
-            name, step, descent_trainer_last_checkpoint(t), c->out);
+            name, step, expected, c->out);
 }
 
 /* A warmup the run never finishes is most likely a mistake; said, not refused
@@ -880,12 +1012,11 @@ static int run(train_config *c) {
   r.c = c;
   r.train = &train, r.val = &val, r.test = &test;
 
-  catch_stop_signals();
   if (c->resume) {
     /* Locked before anything in the folder is read or removed. */
     if ((lock = open_run_folder(c->out, 1)) < 0) return 1;
     int rc = find_resume_point(c, resume_path, sizeof resume_path, &info);
-    if (!rc) rc = read_run_id(c, &run_id);
+    if (!rc) rc = read_run_id(c, &info, resume_path, &run_id);
     if (rc) {
       descent_checkpoint_info_free(&info);
       close(lock);
@@ -951,6 +1082,7 @@ static int run(train_config *c) {
   o.run_id = run_id;
   o.stop = &stop_signal;
   if (claim_lock(lock, c->out)) goto done;
+  if (c->resume && move_skipped(c->out, info.step)) goto done;
   if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
@@ -970,7 +1102,9 @@ static int run(train_config *c) {
   if (sync_logs(&r)) goto done;
 
   note_long_warmup(c, &train, r.opt);
+  catch_stop_signals();
   int rc = descent_trainer_run(r.trainer, (int64_t)c->epochs, (int64_t)c->stop_after);
+  release_stop_signals();
   close_bar(&r);
   if (r.failed) goto done;
   if (rc == DESCENT_ESTOPPED) {

@@ -786,9 +786,11 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * Checkpoints know their run: a file whose name's step differs from the step
  * it holds, whose run id differs from its folder's (the file "run-id") or from
  * the loading trainer's, is refused with both values named. Pruning and
- * rollbacks delete only files verified as checkpoints of the trainer's run; a
- * folder holding a checkpoint of a newer version is refused whole
- * (descent_checkpoint_find). */
+ * rollbacks delete only files verified as checkpoints of the trainer's run,
+ * and a write never replaces a file that is not one: it fails (DESCENT_EIO,
+ * naming the file), and the file keeps its bytes. A folder holding a file of
+ * a newer version (the format's or the checkpoint section's) is refused
+ * whole (descent_checkpoint_find). */
 
 typedef struct descent_trainer descent_trainer;
 
@@ -887,7 +889,9 @@ typedef struct descent_trainer_options {
   /* When not NULL and *stop becomes non-zero (a signal handler may set it),
      descent_trainer_run stops between two steps, writes a checkpoint of the
      state reached (when checkpoint_dir is set and the parameters are finite)
-     and returns DESCENT_ESTOPPED. (NULL) */
+     and returns DESCENT_ESTOPPED. That checkpoint holds the state after the
+     last step taken, which no batch has checked yet; it prunes nothing, so
+     the `keep` newest checked checkpoints stay beside it. (NULL) */
   volatile sig_atomic_t *stop;
   /* Called after every batch; NULL: none. */
   void (*on_step)(void *user, const descent_step_report *r);
@@ -971,12 +975,13 @@ void descent_checkpoint_info_free(descent_checkpoint_info *info);
 
 /* The newest checkpoint in dir that passes descent_checkpoint_inspect,
  * written to path. Only names ckpt-STEP.dsc are candidates (never a
- * temporary file). The ones skipped, newest first, are listed in skipped
- * ("ckpt-9.dsc: section 'PARM' is corrupted (...); ..."; "" if none).
+ * temporary file). The ones skipped, newest first, are listed in skipped,
+ * one reason a line ("ckpt-9.dsc: section 'PARM' is corrupted (...)\n...";
+ * "" if none).
  * DESCENT_EIO when dir holds no checkpoint, DESCENT_EFORMAT when none is
- * valid (the message then lists why), DESCENT_ENOTSUP when a newer file than
- * the one found is of a newer checkpoint version (resuming past it would
- * overwrite it). */
+ * valid (the message then lists why, separated by "; "), DESCENT_ENOTSUP when
+ * a newer file than the one found is of a newer format or checkpoint version
+ * (resuming past it would overwrite it). */
 int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *skipped,
                             size_t skipped_cap);
 

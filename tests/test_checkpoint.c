@@ -398,10 +398,17 @@ static void newest(void) {
                 strstr(skipped, "ckpt-2.dsc: file truncated") && !strstr(skipped, ".tmp.") &&
                 !strstr(skipped, "ckpt-8"),
             "skipped: %s", skipped);
+  /* One reason a line: a reason may itself hold "; ". */
+  char *nl = strchr(skipped, '\n');
+  CHECK_MSG(nl && !strchr(nl + 1, '\n') && strstr(skipped, "ckpt-3.dsc") < nl &&
+                strstr(nl + 1, "ckpt-2.dsc: file truncated"),
+            "skipped: %s", skipped);
   snprintf(p, sizeof p, "%s/ckpt-1.dsc", folder);
   unlink(p);
   CHECK_FAILS(descent_checkpoint_find(folder, found, sizeof found, skipped, sizeof skipped),
               DESCENT_EFORMAT, "no valid checkpoint in");
+  CHECK_MSG(!strchr(descent_last_error(), '\n') && strstr(descent_last_error(), "; "), "%s",
+            descent_last_error());
   /* A trainer on the folder deletes the temporaries of killed writers. */
   descent_trainer_options o;
   descent_trainer_options_default(&o);
@@ -549,6 +556,56 @@ static void identity(void) {
   CHECK_OK(descent_trainer_run(a.t, 100, 13));
   CHECK(exists(folder, 12) && exists(folder, 10) && !exists(folder, 8));
   CHECK_MSG(exists(folder, 1), "a newer version's checkpoint was deleted by pruning");
+
+  /* A newer container version (the file's byte 8) is a newer file too, not
+     a damaged one: the folder is refused whole. */
+  snprintf(q, sizeof q, "%s/ckpt-12.dsc", folder);
+  unsigned char *newer = slurp(q, &len);
+  newer[8] = 99;
+  snprintf(q, sizeof q, "%s/ckpt-30.dsc", folder);
+  spit(q, newer, len);
+  CHECK_FAILS(descent_checkpoint_find(folder, found, sizeof found, skipped, sizeof skipped),
+              DESCENT_ENOTSUP, "ckpt-30.dsc: format version 99; this descent reads version 1");
+  unlink(q);
+
+  /* A file at the path of the next checkpoint that is not this run's
+     (another run's, a damaged one, a newer version) is never replaced: the
+     write is refused naming it, and the file keeps its bytes. Each refusal
+     drops that checkpoint; the next one is two steps on. */
+  descent_trainer_options ox = o;
+  ox.run_id = other;
+  ox.checkpoint_dir = NULL;
+  run y;
+  CHECK_OK(start(&y, &data, model, "sgd", "0.1", &ox));
+  CHECK_OK(descent_trainer_run(y.t, 100, 14));
+  snprintf(q, sizeof q, "%s/other-14.dsc", dir);
+  CHECK_OK(descent_trainer_save(y.t, q));
+  finish(&y);
+  size_t olen, dlen;
+  unsigned char *others = slurp(q, &olen);
+  snprintf(q, sizeof q, "%s/ckpt-12.dsc", folder);
+  unsigned char *damaged = slurp(q, &dlen);
+  damaged[dlen / 2] ^= 1;
+  const char *kinds[] = {"another run's", "a damaged", "a newer"};
+  const unsigned char *contents[] = {others, damaged, newer};
+  size_t lens[] = {olen, dlen, len};
+  for (int k = 0; k < 3; k++) {
+    int64_t target = 14 + 2 * k;
+    snprintf(q, sizeof q, "%s/ckpt-%lld.dsc", folder, (long long)target);
+    spit(q, contents[k], lens[k]);
+    CHECK_FAILS(descent_trainer_run(a.t, 100, target + 1), DESCENT_EIO,
+                "dsc: not overwritten: it is not a checkpoint of this run");
+    CHECK(descent_trainer_steps(a.t) == target);
+    size_t got_len;
+    unsigned char *got = slurp(q, &got_len);
+    CHECK_MSG(got_len == lens[k] && memcmp(got, contents[k], got_len) == 0,
+              "%s ckpt-%lld.dsc was replaced", kinds[k], (long long)target);
+    free(got);
+    unlink(q);
+  }
+  free(others);
+  free(damaged);
+  free(newer);
   finish(&a);
   free(v1);
   free(bytes);

@@ -134,8 +134,10 @@ static void check_refusals(void) {
   refused("magic", bad, len, DESCENT_EFORMAT, "not a descent model file");
   memcpy(bad, good, len);
   bad[8] = 2;
-  refused("version", bad, len, DESCENT_EFORMAT,
+  refused("version", bad, len, DESCENT_ENOTSUP,
           "format version 2; this descent reads version 1 (the file comes from a newer descent)");
+  bad[8] = 0;
+  refused("version 0", bad, len, DESCENT_EFORMAT, "format version 0; this descent reads version 1");
   memcpy(bad, good, len);
   memcpy(bad + len, "junk", 4);
   refused("trailing", bad, len + 4, DESCENT_EFORMAT, "4 unexpected bytes after the last section");

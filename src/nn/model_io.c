@@ -233,10 +233,16 @@ int model_file_sections(const unsigned char *data, size_t len, const char *name,
                         "%s: not a descent model file (the first 8 bytes are not \"%s\")", name,
                         MODEL_MAGIC);
   uint32_t version = (uint32_t)get_le(data + 8, 4), n = (uint32_t)get_le(data + 12, 4);
+  /* A newer file is refused as such (DESCENT_ENOTSUP), not as damage: a
+     folder holding one is not resumed past it, so it is never overwritten. */
+  if (version > MODEL_VERSION)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s: format version %u; this descent reads version %u (the file comes "
+                        "from a newer descent)",
+                        name, version, MODEL_VERSION);
   if (version != MODEL_VERSION)
-    return descent_fail(DESCENT_EFORMAT, "%s: format version %u; this descent reads version %u%s",
-                        name, version, MODEL_VERSION,
-                        version > MODEL_VERSION ? " (the file comes from a newer descent)" : "");
+    return descent_fail(DESCENT_EFORMAT, "%s: format version %u; this descent reads version %u",
+                        name, version, MODEL_VERSION);
   if (n == 0 || n > MODEL_MAX_SECTIONS)
     return descent_fail(DESCENT_EFORMAT, "%s: %u sections declared; valid: 1 to %d", name, n,
                         MODEL_MAX_SECTIONS);

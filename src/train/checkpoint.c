@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -726,27 +727,58 @@ static void checkpoint_path(const char *dir, int64_t step, char *path, size_t ca
 }
 
 /* 1 when path is a valid checkpoint of t's run (its id, or none for a run
-   without one) that this program reads: only such files are ever deleted. A
-   newer version, a damaged file or another run's stays where it is. */
-static int own_checkpoint(const descent_trainer *t, const char *path) {
+   without one) that this program reads: only such files are ever deleted or
+   replaced. A newer version, a damaged file or another run's stays where it
+   is. When it is not, why is left in why (when not NULL). */
+static int own_checkpoint(const descent_trainer *t, const char *path, char *why, size_t cap) {
   unsigned char *data;
   size_t len;
-  if (descent_read_file(path, CHECKPOINT_MAX_BYTES, &data, &len)) return 0;
-  parsed p;
-  int rc = parse(data, len, path, &p);
-  int own = !rc && !check_identity(path, &p, &t->o.run_id) &&
-            memcmp(p.run_id.bytes, t->o.run_id.bytes, sizeof p.run_id.bytes) == 0;
-  parsed_free(&p);
-  free(data);
+  int own = 0;
+  if (!descent_read_file(path, CHECKPOINT_MAX_BYTES, &data, &len)) {
+    parsed p;
+    int rc = parse(data, len, path, &p);
+    if (!rc) rc = check_identity(path, &p, &t->o.run_id);
+    own = !rc && memcmp(p.run_id.bytes, t->o.run_id.bytes, sizeof p.run_id.bytes) == 0;
+    if (!rc && !own) {
+      char theirs[33];
+      descent_run_id_format(&p.run_id, theirs);
+      descent_fail(DESCENT_EINVAL, "%s belongs to run %s, and this run has no id", path, theirs);
+    }
+    parsed_free(&p);
+    free(data);
+  }
+  if (!own && why) snprintf(why, cap, "%s", descent_last_error());
   return own;
 }
 
-int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, int64_t step) {
+/* A file already at the path of the checkpoint about to be written is
+   replaced only when it is a checkpoint of this run: anything else (another
+   run's file, a damaged one, a newer version that --resume skipped) stays,
+   and the write is refused. */
+static int check_target(const descent_trainer *t, const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return DESCENT_OK;
+  char why[2048];
+  if (S_ISREG(st.st_mode) && own_checkpoint(t, path, why, sizeof why)) return DESCENT_OK;
+  if (!S_ISREG(st.st_mode)) snprintf(why, sizeof why, "not a regular file");
+  return descent_fail(DESCENT_EIO,
+                      "%s: not overwritten: it is not a checkpoint of this run (%s); move it out "
+                      "of the folder and resume again",
+                      path, why);
+}
+
+int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, int64_t step,
+                     int prune) {
   char path[4096];
   checkpoint_path(t->dir, step, path, sizeof path);
-  int rc = descent_write_file_atomic(path, data, len);
+  int rc = check_target(t, path);
+  if (!rc) rc = descent_write_file_atomic(path, data, len);
   if (rc) return rc;
   snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
+  if (!prune) {
+    descent_error_clear();
+    return DESCENT_OK;
+  }
   /* The new file is durable: now the oldest beyond `keep` may go. Files of
      later steps than this one (left by a run that was resumed from an older
      checkpoint) are not counted and not touched. */
@@ -765,7 +797,7 @@ int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, 
     }
     char old[4096];
     checkpoint_path(t->dir, steps[i], old, sizeof old);
-    if (own_checkpoint(t, old) && unlink(old) == 0) removed++;
+    if (own_checkpoint(t, old, NULL, 0) && unlink(old) == 0) removed++;
   }
   free(steps);
   if (removed) descent_fsync_dir(path);
@@ -785,7 +817,7 @@ void checkpoint_remove_after(const descent_trainer *t, int64_t step) {
   char path[4096];
   for (size_t i = 0; i < count && steps[i] > step; i++) {
     checkpoint_path(dir, steps[i], path, sizeof path);
-    removed += own_checkpoint(t, path) && unlink(path) == 0;
+    removed += own_checkpoint(t, path, NULL, 0) && unlink(path) == 0;
   }
   free(steps);
   if (removed) descent_fsync_dir(path);
@@ -816,8 +848,10 @@ int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *
   int rc = list_steps(dir, &steps, &count);
   if (rc) return rc;
   if (count == 0) return descent_fail(DESCENT_EIO, "no checkpoint (ckpt-STEP.dsc) in '%s'", dir);
-  char reasons[4096] = "";
-  size_t used = 0;
+  /* The reasons, one a line for `skipped` (a message holds no newline but
+     may hold "; "), and on one line for the message when none is valid. */
+  char reasons[4096] = "", line[4096] = "";
+  size_t used = 0, line_used = 0;
   for (size_t i = 0; i < count; i++) {
     char candidate[4096];
     checkpoint_path(dir, steps[i], candidate, sizeof candidate);
@@ -840,10 +874,13 @@ int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *
       return DESCENT_OK;
     }
     if (used < sizeof reasons)
-      used += (size_t)snprintf(reasons + used, sizeof reasons - used, "%s%s", used ? "; " : "",
+      used += (size_t)snprintf(reasons + used, sizeof reasons - used, "%s%s", used ? "\n" : "",
                                descent_last_error());
+    if (line_used < sizeof line)
+      line_used += (size_t)snprintf(line + line_used, sizeof line - line_used, "%s%s",
+                                    line_used ? "; " : "", descent_last_error());
   }
   free(steps);
   if (skipped && skipped_cap) snprintf(skipped, skipped_cap, "%s", reasons);
-  return descent_fail(DESCENT_EFORMAT, "no valid checkpoint in '%s': %s", dir, reasons);
+  return descent_fail(DESCENT_EFORMAT, "no valid checkpoint in '%s': %s", dir, line);
 }

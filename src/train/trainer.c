@@ -127,7 +127,7 @@ static int commit_pending(descent_trainer *t) {
   if (!t->pending) return DESCENT_OK;
   double start = now_seconds();
   int rc = DESCENT_OK;
-  if (t->pending_disk) rc = checkpoint_write(t, t->pending, t->pending_len, t->pending_step);
+  if (t->pending_disk) rc = checkpoint_write(t, t->pending, t->pending_len, t->pending_step, 1);
   if (!rc && rollback_enabled(t)) {
     push_good(t, t->pending, t->pending_len, t->pending_step);
     t->pending = NULL;
@@ -428,7 +428,8 @@ static int end_epoch(descent_trainer *t) {
 /* A stop was requested between two steps: the state is consistent, so it is
    written as a checkpoint now (no batch will check it first; it is the state
    an uninterrupted run would go on from, and a resumed run will check it as
-   that run would have). */
+   that run would have). Unchecked, it prunes nothing: the checkpoints the
+   guard verified all stay beside it. */
 static int stop_here(descent_trainer *t) {
   long long step = (long long)descent_optimizer_steps(t->opt);
   if (!t->dir) {
@@ -443,7 +444,8 @@ static int stop_here(descent_trainer *t) {
                         step);
   }
   int rc = make_pending(t, 1);
-  if (!rc) rc = commit_pending(t);
+  if (!rc) rc = checkpoint_write(t, t->pending, t->pending_len, t->pending_step, 0);
+  drop_pending(t);
   if (rc) return rc;
   return descent_fail(DESCENT_ESTOPPED, "stopped at step %lld; checkpoint %s written", step,
                       t->last_checkpoint);

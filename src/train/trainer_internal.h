@@ -74,10 +74,13 @@ void checkpoint_serialize(const descent_trainer *t, bytes_out *o);
 int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len, const char *name,
                        int from_file);
 
-/* Writes ckpt-STEP.dsc atomically into t->dir and deletes older ones beyond
-   t->o.keep (only files verified as checkpoints of t's run); sets
-   t->last_checkpoint. */
-int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, int64_t step);
+/* Writes ckpt-STEP.dsc atomically into t->dir and, when prune is 1, deletes
+   older ones beyond t->o.keep (only files verified as checkpoints of t's
+   run); sets t->last_checkpoint. A file already at that path that is not a
+   checkpoint of t's run is never replaced: the write is refused
+   (DESCENT_EIO, naming the file and why). */
+int checkpoint_write(descent_trainer *t, const unsigned char *data, size_t len, int64_t step,
+                     int prune);
 
 /* Deletes t's folder's checkpoints of steps after `step` (a rollback's
    abandoned trajectory); only files verified as checkpoints of t's run. */

@@ -3,12 +3,17 @@
 #  - a new run refuses a folder that holds anything (a model, a log, a
 #    checkpoint), and takes an empty or new one;
 #  - the folder is locked for the whole run: a second trainer on it, and a
-#    --resume while it runs, exit 1 naming the holder's pid, and the running
-#    run's results stay intact;
+#    --resume while it runs, exit 1 naming the holder's pid (the process
+#    that holds the lock, not the pid the file holds), and the running run's
+#    results stay intact; a .lock that is a link is refused, nothing is
+#    written through it;
 #  - every run has a random id (two runs with one seed differ); a checkpoint
 #    copied in from another run, or whose name says another step than it
-#    holds, is refused naming both values; a folder older than run ids still
-#    resumes, with a note;
+#    holds, is refused naming both values; a folder whose run-id file is
+#    gone while its checkpoints have an id is refused, saying how to restore
+#    it; a file that --resume skipped is moved aside (NAME.skipped, bytes
+#    kept), never overwritten when the run reaches its step, and a newer
+#    format version refuses the folder;
 #  - parameters that turn NaN or Inf at an epoch's end never replace a good
 #    model.bin; a failed write of model.bin names the file and the reason;
 #  - the divergence hint never suggests a rate that is not finite;
@@ -25,6 +30,8 @@ data=$scratch/data
 dataset "$data" 256 64
 base=(train --quiet --threads 1 --data-dir "$data" --batch-size 32)
 train() { "$descent" "${base[@]}" --model 'dense(10)' "$@"; }
+# lacks PATTERN FILE: no line of FILE matches PATTERN.
+lacks() { ! grep -q "$1" "$2"; }
 
 # ---- a folder that holds anything is refused ----
 for file in model.bin config.txt steps.csv ckpt-3.dsc; do
@@ -38,6 +45,21 @@ for file in model.bin config.txt steps.csv ckpt-3.dsc; do
   check "non-empty-$file: nothing written beside it" \
     test "$(ls "$scratch/old-$file")" = "$file"
 done
+# A .lock planted as a link (to a file, or to where none is yet): refused,
+# and nothing is written through it.
+echo "precious" >"$scratch/precious"
+mkdir -p "$scratch/linked" "$scratch/dangling"
+ln -s "$scratch/precious" "$scratch/linked/.lock"
+ln -s "$scratch/nothing-here" "$scratch/dangling/.lock"
+for name in linked dangling; do
+  expect_error "lock-$name" 1 "the lock file '$scratch/$name/.lock' is not a regular file (a symbolic link); remove it" \
+    train --epochs 1 --out "$scratch/$name"
+  check "lock-$name: nothing written beside the link" test "$(ls -A "$scratch/$name")" = .lock
+done
+check "lock-linked: the link's target keeps its bytes" test "$(cat "$scratch/precious")" = precious
+check "lock-dangling: no file made where the link points" test ! -e "$scratch/nothing-here"
+expect_error lock-linked-resume 1 "is not a regular file (a symbolic link)" \
+  train --resume "$scratch/linked"
 mkdir -p "$scratch/empty"
 train --epochs 1 --out "$scratch/empty" >/dev/null 2>&1
 check "an empty existing folder is taken" test $? -eq 0
@@ -87,6 +109,29 @@ check "its results are intact: one row per step in steps.csv" \
 check "its results are intact: model.bin loads" \
   "$descent" eval --data-dir "$data" --threads 1 --model-file "$locked/model.bin"
 
+# The holder is named from the lock itself, not from the file: until a run
+# is under way the file still names the run before it, long gone. Here a
+# lock is held (by flock(1)) on a folder whose file names its finished run.
+held=$scratch/held
+train --epochs 1 --out "$held" >/dev/null 2>&1
+if command -v flock >/dev/null; then
+  flock "$held/.lock" sleep 60 &
+  flocker=$!
+  for _ in $(seq 100); do
+    grep -q "FLOCK .* $flocker " /proc/locks && break
+    sleep 0.05
+  done
+  cp "$held/.lock" "$scratch/held-lock-before"
+  expect_error held-resume 1 "is in use by another descent train (pid $flocker holds the lock" \
+    train --resume "$held" --epochs 2
+  check "held-resume: the lock file keeps its bytes" cmp -s "$scratch/held-lock-before" "$held/.lock"
+  pkill -P "$flocker"
+  kill "$flocker"
+  wait "$flocker" 2>/dev/null
+else
+  echo "SKIP held-resume: no flock program to hold a lock with"
+fi
+
 # ---- run identity ----
 train --epochs 3 --out "$scratch/run-a" >/dev/null 2>&1
 train --epochs 1 --out "$scratch/run-b" >/dev/null 2>&1
@@ -107,13 +152,56 @@ check "resume: skips the misnamed file, naming both steps" \
   grep -q "skipped .*ckpt-99.dsc holds step 8, but its name says step 99" "$scratch/run-b.log"
 check "resume: skips the other run's file, naming both ids" \
   grep -q "skipped .*ckpt-24.dsc belongs to run $id_a, but its folder's run is $id_b" "$scratch/run-b.log"
-check "resume: the other run's file is left alone" cmp -s "$scratch/run-a/ckpt-24.dsc" "$scratch/run-b/ckpt-24.dsc"
-# A folder from before run ids: no run-id file.
-train --epochs 1 --out "$scratch/legacy" >/dev/null 2>&1
-rm "$scratch/legacy/run-id"
-train --resume "$scratch/legacy" --epochs 2 >"$scratch/legacy.log" 2>&1
-check "a folder without a run id resumes" test $? -eq 0
-check "and says its checkpoints are not checked against one" grep -q "^note .*has no run-id file" "$scratch/legacy.log"
+check "resume: the other run's file is moved aside, its bytes kept" \
+  cmp -s "$scratch/run-a/ckpt-24.dsc" "$scratch/run-b/ckpt-24.dsc.skipped"
+check "resume: and said so" \
+  grep -q "moved ckpt-24.dsc aside to ckpt-24.dsc.skipped" "$scratch/run-b.log"
+check "resume: the misnamed file too" cmp -s "$scratch/run-b/ckpt-8.dsc" "$scratch/run-b/ckpt-99.dsc.skipped"
+# A skipped file is never overwritten when the resumed run reaches its step:
+# b's file of step 24 in a's folder is moved aside with its bytes, and a's
+# run writes its own.
+train --epochs 3 --out "$scratch/run-c" >/dev/null 2>&1
+cp "$scratch/run-c/ckpt-24.dsc" "$scratch/run-a/ckpt-24.dsc"
+train --resume "$scratch/run-a" --epochs 4 >"$scratch/foreign-at-step.log" 2>&1
+check "foreign-at-step: exits 0" test $? -eq 0
+check "foreign-at-step: resumed from its own step 16" \
+  grep -q "^resume .*/ckpt-16.dsc: step 16" "$scratch/foreign-at-step.log"
+check "foreign-at-step: the other run's file keeps its bytes" \
+  cmp -s "$scratch/run-c/ckpt-24.dsc" "$scratch/run-a/ckpt-24.dsc.skipped"
+check "foreign-at-step: its own checkpoint of step 24 verifies" \
+  "$descent" checkpoint verify "$scratch/run-a/ckpt-24.dsc"
+# A reason that holds "; " is shown whole, on its line (a damaged container
+# version: byte 8 of the file).
+cp "$scratch/run-b/ckpt-8.dsc" "$scratch/run-b/ckpt-40.dsc"
+printf '\x00' | dd of="$scratch/run-b/ckpt-40.dsc" bs=1 seek=8 conv=notrunc 2>/dev/null
+train --resume "$scratch/run-b" --epochs 2 >"$scratch/run-b2.log" 2>&1
+check "resume: a reason holding '; ' is shown whole" \
+  grep -q "^ *skipped .*ckpt-40.dsc: format version 0; this descent reads version 1\$" "$scratch/run-b2.log"
+# A newer container version (byte 8 beyond this program's) is not skipped:
+# the folder is refused, and the file keeps its bytes.
+cp "$scratch/run-b/ckpt-8.dsc" "$scratch/newer-ckpt"
+printf '\x63' | dd of="$scratch/newer-ckpt" bs=1 seek=8 conv=notrunc 2>/dev/null
+cp "$scratch/newer-ckpt" "$scratch/run-b/ckpt-40.dsc"
+expect_error newer-container 1 "ckpt-40.dsc: format version 99; this descent reads version 1 (the file comes from a newer descent); '$scratch/run-b' is a run of a newer descent" \
+  train --resume "$scratch/run-b" --epochs 2
+check "newer-container: the file keeps its bytes" cmp -s "$scratch/newer-ckpt" "$scratch/run-b/ckpt-40.dsc"
+# A folder whose run-id file was deleted, while its checkpoints have an id:
+# not taken for a run from before run ids (that would turn every identity
+# check off); refused, saying how to restore the file, which then resumes.
+train --epochs 1 --out "$scratch/lost-id" >/dev/null 2>&1
+id_lost=$(cat "$scratch/lost-id/run-id")
+rm "$scratch/lost-id/run-id"
+cp "$scratch/run-b/ckpt-16.dsc" "$scratch/lost-id/ckpt-16.dsc" # another run's, newer
+expect_error lost-run-id 1 "$scratch/lost-id/run-id is missing, but $scratch/lost-id/ckpt-16.dsc belongs to run $id_b; if that is this run, restore the file with: echo $id_b > $scratch/lost-id/run-id" \
+  train --resume "$scratch/lost-id" --epochs 2
+check "lost-run-id: the other run's file keeps its bytes" \
+  cmp -s "$scratch/run-b/ckpt-16.dsc" "$scratch/lost-id/ckpt-16.dsc"
+rm "$scratch/lost-id/ckpt-16.dsc"
+expect_error lost-run-id-own 1 "restore the file with: echo $id_lost > $scratch/lost-id/run-id" \
+  train --resume "$scratch/lost-id" --epochs 2
+echo "$id_lost" >"$scratch/lost-id/run-id"
+train --resume "$scratch/lost-id" --epochs 2 >/dev/null 2>&1
+check "lost-run-id: resumes once the file is restored" test $? -eq 0
 
 # ---- non-finite parameters never reach model.bin ----
 # The rate is multiplied by 1e300 after step 15, the last of epoch 2: the
@@ -137,7 +225,7 @@ expect_error model-write 1 "model.bin': Is a directory" train --resume "$scratch
 expect_error infinite-rate 1 "with learning rate inf; the learning rate is not finite" \
   train --lr 'step(0.05, 1, gamma=1e300)' --out "$scratch/infinite"
 check "infinite-rate: no rate of inf or nan suggested" \
-  grep -qv "try inf\|try nan\|try -nan" "$scratch/infinite-rate.err"
+  lacks "try inf\|try nan\|try -nan" "$scratch/infinite-rate.err"
 
 # ---- options that cannot work ----
 expect_error limit-beyond 2 "--limit 1000: the training set has only 256 examples" \
