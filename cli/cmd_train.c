@@ -1053,6 +1053,9 @@ static int run(train_config *c) {
   r.pp = &pp;
   if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params))
     goto fail_lib;
+  /* Before the folder is made: a limit OpenBLAS cannot work under is refused
+     here, not met as a hang at the first product. */
+  if (cli_check_address_space("train", descent_get_threads())) goto done;
   if (!c->resume) {
     if ((lock = open_run_folder(c->out, 0)) < 0) goto done;
     if (descent_run_id_generate(&run_id) || descent_run_id_save(c->out, &run_id)) goto fail_lib;

@@ -40,4 +40,17 @@ OMP_NUM_THREADS=64 limited 360000 "$descent" train --quiet --epochs 1 --model 'd
 status=$?
 check "train under 360 MB with OMP_NUM_THREADS=64: status $status (124: it hung)" test "$status" -eq 0
 
+# Room for OpenBLAS at start-up, but not once the data is loaded: Fashion-MNIST
+# (about 490 MB of address space) under 700 MB with two threads used to hang
+# at the first product; it is refused in one line, before the run's folder
+# exists.
+fashion=/usr/share/datasets/fashion-mnist
+if [ -d "$fashion" ]; then
+  expect_error data-fills-limit 1 "leaves" limited 700000 "$descent" train --quiet --epochs 1 \
+    --limit 2000 --threads 2 --data-dir "$fashion" --out "$scratch/full"
+  check "no run folder after the refusal" test ! -e "$scratch/full"
+else
+  echo "SKIP data-fills-limit: needs Debian's dataset-fashion-mnist in $fashion"
+fi
+
 finish
