@@ -70,8 +70,11 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
   CHECK_OK(descent_net_create(&net, spec, &in, DESCENT_LOSS_MSE, n, 5));
   if (!net) return;
   layer *l = &net->layers[0];
-  /* Compared with itself, the GEMM path would pass whatever the kernel does. */
+  /* Compared with itself, the GEMM path would pass whatever the kernel does.
+     Forced (2): the kernel is checked on every build, also those where it
+     is not taken by default. */
   int fwd, dxd;
+  conv_direct_enabled = 2;
   conv_direct_paths(l, &fwd, &dxd);
   CHECK_MSG(fwd || dxd, "%s on %zux%zux%zu: takes the direct kernel in neither direction", spec, c,
             h, w);
@@ -84,7 +87,7 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
   for (size_t i = 0; i < nx; i++) x[i] = (descent_real)descent_rng_normal(&rng);
   for (size_t i = 0; i < ny; i++) dy[i] = (descent_real)descent_rng_normal(&rng);
   for (int d = 0; d < 2; d++) {
-    conv_direct_enabled = d;
+    conv_direct_enabled = d ? 2 : 0;
     y[d] = malloc(ny * sizeof *y[d]), dx[d] = malloc(nx * sizeof *dx[d]);
     dp[d] = malloc(np * sizeof *dp[d]);
     l->ops->forward(l, obj->params, x, y[d], n, 1);

@@ -15,10 +15,13 @@
 /* Reals the kernel may read past the end of its input planes (one vector). */
 #define CONV_DIRECT_SLACK (64 / sizeof(descent_real))
 
-/* 1 when the kernel is compiled in (GCC or Clang vector extensions) and
-   conv_direct_enabled is set (the default); tests and benchmarks clear it
-   to run the im2col + GEMM path on the same layers. Not to be changed while
-   a network runs. */
+/* 1 when conv.c should take the kernel: it is compiled in (GCC or Clang
+   vector extensions) and conv_direct_enabled asks for it. conv_direct_enabled
+   is 1 by default: the kernel serves where the compiler targets AVX-512 (on
+   narrower vector units it spills and im2col + GEMM is far faster); 0 turns
+   it off and 2 forces it wherever it is compiled, so that tests check it on
+   every build and benchmarks can time it. Not to be changed while a network
+   runs. */
 int conv_direct_available(void);
 extern int conv_direct_enabled;
 
