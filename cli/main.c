@@ -104,6 +104,12 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  /* A path forced by DESCENT_ISA that this CPU cannot run is refused, not
+     quietly replaced. */
+  if (descent_isa_check()) {
+    fprintf(stderr, "descent: %s\n", descent_last_error());
+    return 2;
+  }
   if (strcmp(argv[1], "--version") == 0) {
     printf("descent %s (%s, %s)\n", DESCENT_VERSION_STRING, descent_blas_name(),
            sizeof(descent_real) == 8 ? "double" : "float");

@@ -74,6 +74,21 @@ int descent_get_threads(void);
 /* Which BLAS the library was built with, e.g. "OpenBLAS 0.3.21 (OpenMP)". */
 const char *descent_blas_name(void);
 
+/* The instruction-set path of the library's own kernels, chosen at run time
+ * from the CPU: DESCENT_ISA_AVX512 (the AVX-512 GEMM and direct convolution),
+ * DESCENT_ISA_AVX2 or DESCENT_ISA_PORTABLE (OpenBLAS's products, im2col +
+ * GEMM convolutions). The environment variable DESCENT_ISA (auto, avx512,
+ * avx2, portable), read at the first call, forces a lower path, so that each
+ * can be tested and timed on one machine. */
+enum { DESCENT_ISA_PORTABLE = 0, DESCENT_ISA_AVX2 = 1, DESCENT_ISA_AVX512 = 2 };
+int descent_isa_path(void);
+/* "avx512", "avx2" or "portable". */
+const char *descent_isa_name(void);
+/* DESCENT_OK, or an error naming the problem when DESCENT_ISA names an
+ * unknown path or one this CPU cannot run (the path then falls back to the
+ * CPU's own: call this first to refuse such a setting). */
+int descent_isa_check(void);
+
 /* ------------------------------------------------------------------------ */
 /* Random numbers                                                           */
 /* ------------------------------------------------------------------------ */

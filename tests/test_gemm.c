@@ -55,6 +55,10 @@ static void check_case(size_t m, size_t n, size_t k, int ta, int tb, descent_rea
     return;
 #else
     if (!sgemm_avx512_available()) {
+      static int said;
+      if (!said++)
+        printf("SKIP  the AVX-512 kernel's own checks: kernel path %s%s\n", descent_isa_name(),
+               descent_isa_path() >= DESCENT_ISA_AVX512 ? " (not compiled in)" : "");
       free(a), free(b), free(c), free(ref);
       return;
     }

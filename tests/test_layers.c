@@ -75,6 +75,13 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
      is not taken by default. */
   int fwd, dxd;
   conv_direct_enabled = 2;
+  if (!conv_direct_available()) {
+    printf("SKIP  %s: this CPU cannot run the direct kernel (it is AVX-512 code on x86-64)\n",
+           spec);
+    conv_direct_enabled = 1;
+    descent_net_free(net);
+    return;
+  }
   conv_direct_paths(l, &fwd, &dxd);
   CHECK_MSG(fwd || dxd, "%s on %zux%zux%zu: takes the direct kernel in neither direction", spec, c,
             h, w);

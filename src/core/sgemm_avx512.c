@@ -34,6 +34,8 @@
  */
 #include "sgemm_avx512.h"
 
+#include "descent.h"
+
 int descent_sgemm_enabled = 1;
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__AVX512F__)
@@ -56,7 +58,7 @@ enum {
 /* Called on any CPU, so compiled for the baseline instruction set whatever
    this file's -mavx512f lets the compiler use elsewhere. */
 __attribute__((target("arch=x86-64"))) int sgemm_avx512_available(void) {
-  return __builtin_cpu_supports("avx512f");
+  return __builtin_cpu_supports("avx512f") && descent_isa_path() >= DESCENT_ISA_AVX512;
 }
 
 static inline __mmask16 lanes(size_t count) {

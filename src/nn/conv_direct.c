@@ -47,12 +47,14 @@ int conv_direct_enabled = 1;
    hold them; compiled for a narrower vector unit (AVX2's 16 registers of 32
    bytes, NEON's 16 bytes) each accumulator spans several registers and the
    kernel spills on every operation: fmnist_2c2d's step took 3.1 s in an AVX2
-   build against 0.12 s with im2col + GEMM's path in the AVX-512 one. So it
-   serves by default only where the compiler targets AVX-512. */
+   build against 0.13 s with im2col + GEMM. So on x86-64 this file is compiled
+   for AVX-512 whatever -march says (CMakeLists.txt), and the kernel serves
+   where the CPU has it and the run-time path is avx512 (src/core/isa.c);
+   elsewhere (NEON) it is off by default. */
 #if defined(__AVX512F__)
-#define CONV_DIRECT_FAST 1
+#define CONV_DIRECT_AVX512 1
 #else
-#define CONV_DIRECT_FAST 0
+#define CONV_DIRECT_AVX512 0
 #endif
 
 /* Output channels per block of the weights: V vectors for the
@@ -77,8 +79,16 @@ void conv_direct_pack(const descent_real *w, size_t n_out, size_t n_in, size_t k
 typedef descent_real vreal __attribute__((vector_size(64)));
 enum { VL = 64 / sizeof(descent_real) };
 
+/* Called on any CPU, so compiled for the baseline instruction set. */
+#if defined(__x86_64__)
+__attribute__((target("arch=x86-64")))
+#endif
 int conv_direct_available(void) {
-  return conv_direct_enabled == 2 || (conv_direct_enabled == 1 && CONV_DIRECT_FAST);
+#if CONV_DIRECT_AVX512
+  if (!__builtin_cpu_supports("avx512f")) return 0; /* it would not run at all */
+#endif
+  if (conv_direct_enabled == 2) return 1;
+  return conv_direct_enabled == 1 && CONV_DIRECT_AVX512 && descent_isa_path() >= DESCENT_ISA_AVX512;
 }
 
 /* `rows` output rows from oh (1 to 3) of outputs [ob, ob + 8), from column

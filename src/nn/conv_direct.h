@@ -15,13 +15,12 @@
 /* Reals the kernel may read past the end of its input planes (one vector). */
 #define CONV_DIRECT_SLACK (64 / sizeof(descent_real))
 
-/* 1 when conv.c should take the kernel: it is compiled in (GCC or Clang
-   vector extensions) and conv_direct_enabled asks for it. conv_direct_enabled
-   is 1 by default: the kernel serves where the compiler targets AVX-512 (on
-   narrower vector units it spills and im2col + GEMM is far faster); 0 turns
-   it off and 2 forces it wherever it is compiled, so that tests check it on
-   every build and benchmarks can time it. Not to be changed while a network
-   runs. */
+/* 1 when conv.c should take the kernel: conv_direct_enabled asks for it
+   and the CPU runs it. conv_direct_enabled is 1 by default: the kernel
+   serves on the avx512 path (src/core/isa.c; on narrower vector units it
+   spills and im2col + GEMM is far faster); 0 turns it off and 2 forces it
+   wherever the CPU can run it, so that tests check it whatever the path and
+   benchmarks can time it. Not to be changed while a network runs. */
 int conv_direct_available(void);
 extern int conv_direct_enabled;
 
