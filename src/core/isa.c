@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,13 +57,16 @@ int descent_isa_check(void) {
 }
 
 int descent_isa_path(void) {
-  /* Read once: the path must not change while kernels run. A race between
-     two first callers computes the same value twice. */
-  static int path = -1;
-  if (path >= 0) return path;
+  /* Read once: the path must not change while kernels run. Two first
+     callers on two threads compute the same value; the atomic keeps that
+     race defined. */
+  static atomic_int path = -1;
+  int p = atomic_load_explicit(&path, memory_order_relaxed);
+  if (p >= 0) return p;
   int cpu = cpu_path(), asked = asked_path();
-  path = asked >= 0 && asked < cpu ? asked : cpu;
-  return path;
+  p = asked >= 0 && asked < cpu ? asked : cpu;
+  atomic_store_explicit(&path, p, memory_order_relaxed);
+  return p;
 }
 
 const char *descent_isa_name(void) {
