@@ -2,7 +2,8 @@
 # test.sh - the whole test suite from a fresh clone: install the dependencies,
 # build with warnings as errors and run every test, then build again with
 # AddressSanitizer (with leak detection) and UndefinedBehaviorSanitizer and run
-# every test again.
+# every test again. Benchmarks (CTest label `benchmark`: timings) are left out:
+# `ctest -L benchmark` runs them.
 # Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ jobs=$(nproc)
 echo "== release build, warnings as errors"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=Release -DDESCENT_WERROR=ON >/dev/null
 cmake --build build-ci -j "$jobs"
-(cd build-ci && ctest --output-on-failure -j "$jobs")
+(cd build-ci && ctest --output-on-failure -j "$jobs" -LE benchmark)
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDESCENT_WERROR=ON \
@@ -20,4 +21,4 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDESCENT_WERROR=ON \
 cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j "$jobs")
+(cd build-asan && ctest --output-on-failure -j "$jobs" -LE benchmark)
