@@ -900,7 +900,7 @@ typedef struct descent_trainer_options {
   int max_rollbacks;                 /* rollbacks before the run stops, >= 1 (3) */
   descent_run_id run_id;             /* saved in every checkpoint; descent_trainer_load
                                         refuses a checkpoint of another run; all zero:
-                                        none, nothing checked (all zero) */
+                                        none, nothing checked (default) */
   /* When not NULL and *stop becomes non-zero (a signal handler may set it),
      descent_trainer_run stops between two steps, writes a checkpoint of the
      state reached (when checkpoint_dir is set and the parameters are finite)
