@@ -7,4 +7,17 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
-./build/descent train --opt sgd --lr 0.1 --epochs 10 "$@"
+# The main job's settings, each unless the command line gives its own (the
+# program refuses an option given twice).
+given() {
+  local arg
+  for arg in "${@:2}"; do
+    case $arg in "$1" | "$1"=*) return 0 ;; esac
+  done
+  return 1
+}
+defaults=()
+given --opt "$@" || defaults+=(--opt sgd)
+given --lr "$@" || defaults+=(--lr 0.1)
+given --epochs "$@" || defaults+=(--epochs 10)
+exec ./build/descent train "${defaults[@]}" "$@"
