@@ -10,6 +10,13 @@
 
 #include <stdlib.h>
 
+/* The larger of a running worst error and a new one, where a NaN counts as
+   larger (fmax would drop it). Not fmax also because GCC 12 for AArch64
+   stops with an internal error when it vectorizes these loops with it. */
+static double larger(double worst, double err) {
+  return err > worst || err != err ? err : worst;
+}
+
 /* The definition, written out: y[o][i][j] = b[o] + sum over c, a, b of
    w[o][c][a][b] x[c][i*s + a - pad][j*s + b - pad]. */
 static void conv_reference(const descent_real *x, size_t c, size_t h, size_t w,
@@ -51,7 +58,7 @@ static void check_conv_against_reference(const char *spec, size_t c, size_t h, s
     conv_reference(x + e * in_size, c, h, w, params, bias ? params + o * c * k * k : NULL, o, k, s,
                    pad, want);
     for (size_t i = 0; i < out_size; i++)
-      worst = fmax(worst, fabs(net->acts[0][e * out_size + i] - want[i]) / (1 + fabs(want[i])));
+      worst = larger(worst, fabs(net->acts[0][e * out_size + i] - want[i]) / (1 + fabs(want[i])));
   }
   printf("%-40s against the direct loops: worst error %.2e\n", spec, worst);
   CHECK_MSG(worst < 1e-5, "%s: error %.3g", spec, worst);
@@ -102,10 +109,10 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
   }
   conv_direct_enabled = 1;
   double worst[3] = {0, 0, 0};
-  for (size_t i = 0; i < ny; i++) worst[0] = fmax(worst[0], fabs(y[0][i] - y[1][i]));
-  for (size_t i = 0; i < nx; i++) worst[1] = fmax(worst[1], fabs(dx[0][i] - dx[1][i]));
+  for (size_t i = 0; i < ny; i++) worst[0] = larger(worst[0], fabs(y[0][i] - y[1][i]));
+  for (size_t i = 0; i < nx; i++) worst[1] = larger(worst[1], fabs(dx[0][i] - dx[1][i]));
   for (size_t i = 0; i < np; i++)
-    worst[2] = fmax(worst[2], fabs(dp[0][i] - dp[1][i]) / (1 + fabs(dp[0][i])));
+    worst[2] = larger(worst[2], fabs(dp[0][i] - dp[1][i]) / (1 + fabs(dp[0][i])));
   printf("%-32s on %zux%zux%zu (direct: forward %d, dx %d): largest difference y %.1e dx %.1e "
          "grad %.1e\n",
          spec, c, h, w, fwd, dxd, worst[0], worst[1], worst[2]);

@@ -32,10 +32,20 @@ static size_t argmax(const descent_real *row, size_t k) {
   return best;
 }
 
+/* The largest score is found in the scores' own precision, which is exact:
+   GCC 12 for AArch64 stops with an internal error when it vectorizes a
+   reduction of floats through the double fmax. */
+#ifdef DESCENT_DOUBLE
+#define FMAX fmax
+#else
+#define FMAX fmaxf
+#endif
+
 static double xent_row(const descent_real *z, size_t k, int32_t label, descent_real *dz,
                        double scale) {
-  double max = z[0];
-  for (size_t j = 1; j < k; j++) max = fmax(max, z[j]);
+  descent_real zmax = z[0];
+  for (size_t j = 1; j < k; j++) zmax = FMAX(zmax, z[j]);
+  double max = zmax;
   double sum = 0;
   for (size_t j = 0; j < k; j++) sum += exp(z[j] - max);
   double log_sum = log(sum);
