@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
-# The main job's settings, each unless the command line gives its own (the
-# program refuses an option given twice).
+# The main job's settings (SGD at 0.1, 10 epochs), each unless the command
+# line gives its own (the program refuses an option given twice).
 given() {
   local arg
   for arg in "${@:2}"; do
@@ -16,8 +16,14 @@ given() {
   done
   return 1
 }
+# A resumed run takes its settings from its checkpoint; another optimizer
+# keeps its own default rate.
 defaults=()
-given --opt "$@" || defaults+=(--opt sgd)
-given --lr "$@" || defaults+=(--lr 0.1)
-given --epochs "$@" || defaults+=(--epochs 10)
+if ! given --resume "$@"; then
+  if ! given --opt "$@"; then
+    defaults+=(--opt sgd)
+    given --lr "$@" || defaults+=(--lr 0.1)
+  fi
+  given --epochs "$@" || defaults+=(--epochs 10)
+fi
 exec ./build/descent train "${defaults[@]}" "$@"

@@ -49,7 +49,8 @@ bool descent_parse_double(const char *text, double *out);
  * or to a subnormal). Records no message: the caller names the field and
  * quotes DESCENT_NUMBER_RANGE. */
 int descent_parse_number(const char *text, double *out);
-#define DESCENT_NUMBER_RANGE "0 or a magnitude from 2.2250738585072014e-308 to 1.7976931348623157e+308"
+#define DESCENT_NUMBER_RANGE                                                                       \
+  "0 or a magnitude from 2.2250738585072014e-308 to 1.7976931348623157e+308"
 bool descent_parse_size(const char *text, size_t *out);
 
 /* Opens path for reading if it is a regular file, into *fd (the caller
@@ -84,6 +85,11 @@ void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, do
  * matrix a, by LAPACK's dsyevd; on return row k of a is the unit eigenvector
  * of w[k]. The only LAPACK call (src/core/eigen.c). */
 int descent_symmetric_eigen(size_t n, double *a, double *w);
+
+/* Whether this CPU runs AVX-512F code, asked from a file compiled for the
+ * baseline (src/core/isa.c): the files built with -mavx512f call it before
+ * any of their own code runs. */
+int descent_cpu_has_avx512(void);
 
 /* The core OpenBLAS picked by itself, before blas_select.c stepped in. */
 const char *descent_blas_detected_core(void);

@@ -66,14 +66,17 @@ static int check_count = 0;
   } while (0)
 
 /* A kernel path forced by DESCENT_ISA (src/core/isa.c) that this CPU cannot
- * run: the program says so and exits 77, which CTest reports as skipped,
+ * run: the program says so and exits 77, which CTest reports as skipped (an
+ * unknown path name fails),
  * before any check runs (the library would otherwise run another path under
  * the forced path's name). Runs before main in every test program. */
 __attribute__((constructor)) static void check_forced_path(void) {
-  if (descent_isa_check() == DESCENT_OK) return;
-  printf("SKIP: %s\n", descent_last_error());
+  int rc = descent_isa_check();
+  if (rc == DESCENT_OK) return;
+  /* Only a path this CPU lacks is a skip; a misspelt one is a failure. */
+  printf("%s: %s\n", rc == DESCENT_ENOTSUP ? "SKIP" : "FAIL", descent_last_error());
   fflush(stdout);
-  _exit(77);
+  _exit(rc == DESCENT_ENOTSUP ? 77 : 1);
 }
 
 /* Prints the tally; use as `return check_report();` at the end of main. */

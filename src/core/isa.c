@@ -56,6 +56,10 @@ int descent_isa_check(void) {
   return DESCENT_OK;
 }
 
+int descent_cpu_has_avx512(void) {
+  return cpu_path() >= DESCENT_ISA_AVX512;
+}
+
 int descent_isa_path(void) {
   /* Read once: the path must not change while kernels run. Two first
      callers on two threads compute the same value; the atomic keeps that

@@ -34,7 +34,7 @@
  */
 #include "sgemm_avx512.h"
 
-#include "descent.h"
+#include "internal.h"
 
 int descent_sgemm_enabled = 1;
 
@@ -58,7 +58,7 @@ enum {
 /* Called on any CPU, so compiled for the baseline instruction set whatever
    this file's -mavx512f lets the compiler use elsewhere. */
 __attribute__((target("arch=x86-64"))) int sgemm_avx512_available(void) {
-  return __builtin_cpu_supports("avx512f") && descent_isa_path() >= DESCENT_ISA_AVX512;
+  return descent_cpu_has_avx512() && descent_isa_path() >= DESCENT_ISA_AVX512;
 }
 
 static inline __mmask16 lanes(size_t count) {

@@ -85,7 +85,7 @@ __attribute__((target("arch=x86-64")))
 #endif
 int conv_direct_available(void) {
 #if CONV_DIRECT_AVX512
-  if (!__builtin_cpu_supports("avx512f")) return 0; /* it would not run at all */
+  if (!descent_cpu_has_avx512()) return 0; /* it would not run at all */
 #endif
   if (conv_direct_enabled == 2) return 1;
   return conv_direct_enabled == 1 && CONV_DIRECT_AVX512 && descent_isa_path() >= DESCENT_ISA_AVX512;
