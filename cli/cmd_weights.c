@@ -12,10 +12,10 @@
  */
 #include "commands.h"
 #include "descent.h"
+#include "internal.h"
 #include "options.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,18 +76,7 @@ static int publish(const char *staged, const char *out, int force, const char *c
     return -1;
   }
   /* The new name (and the staging name's removal) made durable. */
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", out);
-  char *slash = strrchr(dir, '/');
-  if (slash)
-    slash[slash == dir ? 1 : 0] = '\0';
-  else
-    snprintf(dir, sizeof dir, ".");
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
+  descent_fsync_dir(out);
   return 0;
 }
 

@@ -16,6 +16,9 @@
 #define DESCENT_PRINTF(a, b)
 #endif
 
+/* The longest message descent_last_error() holds, with its NUL. */
+#define DESCENT_ERROR_CAP 4096
+
 /* Records a formatted message for descent_last_error() and returns status, so a
  * failure reads `return descent_fail(DESCENT_EINVAL, "...", ...);`. */
 int descent_fail(int status, const char *fmt, ...) DESCENT_PRINTF(2, 3);

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char last_error[4096];
+static _Thread_local char last_error[DESCENT_ERROR_CAP];
 
 const char *descent_strerror(int status) {
   switch (status) {

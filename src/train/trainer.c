@@ -407,7 +407,7 @@ static int end_epoch(descent_trainer *t) {
     int rc = t->o.on_epoch(t->o.user, &r);
     /* Back to where gradients are taken, whatever the callback did; that
        clears the message, which the callback's failure needs. */
-    char why[1024];
+    char why[DESCENT_ERROR_CAP];
     snprintf(why, sizeof why, "%s", descent_last_error());
     int back = descent_optimizer_train(t->opt, t->obj);
     if (rc) return descent_fail(rc, "%s", why);
