@@ -51,10 +51,12 @@ int conv_dnnl_available(void) {
    avx512  conv1 1->32  1.9   2.5        2.2   2.7        21.4   2.3
            conv2 32->64 19.9  23.8       20.8  30.4       19.8   23.3
    avx2    conv1 1->32  2.4   2.6        16.2  2.6        19.1   2.1
-           conv2 32->64  ..    ..         ..    ..         ..    ..
-   oneDNN's kernels for a single input channel compute the input gradient
-   (and, on AVX2, the weight gradient) poorly; from 8 channels on it wins
-   every operation. */
+           conv2 32->64 24.7  45.7       37.0  37.7       24.7   44.0
+   (the avx2 rows on a busier machine.) oneDNN's kernels for a single input
+   channel compute the input gradient (and, on AVX2, the weight gradient)
+   poorly; from 8 channels on it wins or ties every operation. Only these
+   two shapes were measured: the rule by input channels is a guess beyond
+   them. */
 conv_dnnl_ops conv_dnnl_choose(const conv_dnnl_shape *s) {
   conv_dnnl_ops ops = {0, 0, 0};
   if (!conv_dnnl_available()) return ops;
