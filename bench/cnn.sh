@@ -78,8 +78,11 @@ bench_setup
 # The step timer (bench/cnn_step.c), against the library of the same build.
 lib=$(dirname "$descent")/libdescent.a
 [ -f "$lib" ] || die "$lib not found (cnn_step links the static library)"
+# A library built with oneDNN (DESCENT_DNNL) needs it linked too.
+dnnl=""
+nm -u "$lib" 2>/dev/null | grep -q ' dnnl_' && dnnl="-ldnnl"
 cc -O2 -march=native -fopenmp -Iinclude -Isrc bench/cnn_step.c "$lib" \
-    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz -lcjson -lm \
+    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz -lcjson $dnnl -lm \
     -o "$tmp/cnn_step" || die "cannot build bench/cnn_step.c"
 
 # --- Runs ---------------------------------------------------------------------------

@@ -111,8 +111,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (strcmp(argv[1], "--version") == 0) {
-    printf("descent %s (%s, %s)\n", DESCENT_VERSION_STRING, descent_blas_name(),
-           sizeof(descent_real) == 8 ? "double" : "float");
+    printf("descent %s (%s, %s; %s)\n", DESCENT_VERSION_STRING, descent_blas_name(),
+           sizeof(descent_real) == 8 ? "double" : "float", descent_conv_library());
     return 0;
   }
   for (int i = 0; i < N_COMMANDS; i++)

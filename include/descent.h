@@ -84,6 +84,10 @@ enum { DESCENT_ISA_PORTABLE = 0, DESCENT_ISA_AVX2 = 1, DESCENT_ISA_AVX512 = 2 };
 int descent_isa_path(void);
 /* "avx512", "avx2" or "portable". */
 const char *descent_isa_name(void);
+/* Which code computes the convolutions, e.g. "convolutions: oneDNN 2.6.3
+   where it is faster" (a build with oneDNN on the avx512 or avx2 path) or
+   "convolutions: descent's own (built without oneDNN)". */
+const char *descent_conv_library(void);
 /* DESCENT_OK, or an error naming the problem when DESCENT_ISA names an
  * unknown path or one this CPU cannot run (the path then falls back to the
  * CPU's own: call this first to refuse such a setting). */

@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "nn/conv_direct.h"
+#include "nn/conv_dnnl.h"
 #include "nn/network_internal.h"
 
 #include <stdlib.h>
@@ -81,11 +82,14 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
      Forced (2): the kernel is checked on every build, also those where it
      is not taken by default. */
   int fwd, dxd;
+  int dnnl = conv_dnnl_enabled;
+  conv_dnnl_enabled = 0; /* else oneDNN would serve both sides */
   conv_direct_enabled = 2;
   if (!conv_direct_available()) {
     printf("SKIP  %s: this CPU cannot run the direct kernel (it is AVX-512 code on x86-64)\n",
            spec);
     conv_direct_enabled = 1;
+    conv_dnnl_enabled = dnnl;
     descent_net_free(net);
     return;
   }
@@ -108,6 +112,7 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
     l->ops->backward(l, obj->params, x, y[d], dy, dx[d], dp[d], n);
   }
   conv_direct_enabled = 1;
+  conv_dnnl_enabled = dnnl;
   double worst[3] = {0, 0, 0};
   for (size_t i = 0; i < ny; i++) worst[0] = larger(worst[0], fabs(y[0][i] - y[1][i]));
   for (size_t i = 0; i < nx; i++) worst[1] = larger(worst[1], fabs(dx[0][i] - dx[1][i]));
@@ -118,6 +123,96 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
          spec, c, h, w, fwd, dxd, worst[0], worst[1], worst[2]);
   CHECK_MSG(worst[0] < 1e-4 && worst[1] < 1e-4 && worst[2] < 1e-5, "%s: the paths differ", spec);
   for (int d = 0; d < 2; d++) free(y[d]), free(dx[d]), free(dp[d]);
+  free(x), free(dy);
+  descent_net_free(net);
+}
+
+/* One forward and backward pass of the layer; dx may be NULL. */
+static void conv_pass(layer *l, const descent_real *params, const descent_real *x,
+                      const descent_real *dy, descent_real *y, descent_real *dx, descent_real *dp,
+                      size_t n) {
+  l->ops->forward(l, params, x, y, n, 1);
+  l->ops->backward(l, params, x, y, dy, dx, dp, n);
+}
+
+/* oneDNN's convolutions (conv_dnnl.c) against descent's im2col + GEMM on the
+   same layer and data (itself checked against the definition above and, in
+   double, against finite differences): output, input gradient, weight and
+   bias gradients. Then the same bits again, and at 1 and 2 threads. */
+static void check_dnnl_against_gemm(const char *spec, size_t c, size_t h, size_t w) {
+  if (!conv_dnnl_available()) {
+    printf("SKIP  %s: %s\n", spec,
+           CONV_DNNL ? "oneDNN is not used on the portable path"
+                     : "built without oneDNN (or in double)");
+    return;
+  }
+  descent_shape in = {3, {c, h, w}};
+  descent_net *net = NULL;
+  size_t n = 19; /* two full groups of 8 and a partial one */
+  int saved = descent_get_threads();
+  descent_set_threads(2); /* two work slots */
+  CHECK_OK(descent_net_create(&net, spec, &in, DESCENT_LOSS_MSE, n, 5));
+  descent_set_threads(saved);
+  if (!net) return;
+  layer *l = &net->layers[0];
+  CHECK_MSG(l->backend != NULL, "%s: oneDNN serves none of its operations", spec);
+  if (!l->backend) {
+    descent_net_free(net);
+    return;
+  }
+  conv_dnnl_ops ops = conv_dnnl_served(l->backend);
+  descent_objective *obj = descent_net_objective(net);
+  descent_rng rng;
+  descent_rng_seed(&rng, 8);
+  size_t nx = n * l->in_size, ny = n * l->out_size, np = obj->n_params;
+  for (size_t i = 0; i < np; i++) obj->params[i] = (descent_real)descent_rng_normal(&rng) / 4;
+  descent_real *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+  for (size_t i = 0; i < nx; i++) x[i] = (descent_real)descent_rng_normal(&rng);
+  for (size_t i = 0; i < ny; i++) dy[i] = (descent_real)descent_rng_normal(&rng);
+  /* 0: descent's im2col + GEMM; 1: oneDNN; 2: oneDNN again, 3: at 1 thread. */
+  descent_real *y[4], *dx[4], *dp[4];
+  int threads[4] = {2, 2, 2, 1};
+  for (int r = 0; r < 4; r++) {
+    conv_dnnl_enabled = r > 0;
+    conv_direct_enabled = 0;
+    descent_set_threads(threads[r]);
+    y[r] = malloc(ny * sizeof *y[r]), dx[r] = malloc(nx * sizeof *dx[r]);
+    dp[r] = malloc(np * sizeof *dp[r]);
+    /* The input gradient only where oneDNN serves it: else the whole
+       backward pass would be descent's. */
+    conv_pass(l, obj->params, x, dy, y[r], ops.input_grad ? dx[r] : NULL, dp[r], n);
+  }
+  conv_dnnl_enabled = 1;
+  conv_direct_enabled = 1;
+  descent_set_threads(saved);
+  double worst[3] = {0, 0, 0};
+  for (size_t i = 0; i < ny; i++) worst[0] = larger(worst[0], fabs(y[0][i] - y[1][i]));
+  for (size_t i = 0; ops.input_grad && i < nx; i++)
+    worst[1] = larger(worst[1], fabs(dx[0][i] - dx[1][i]));
+  /* The gradient's entries are sums over n x positions terms, which float
+     rounds by about 1e-6 of their size whatever the order; a bias entry is
+     a small sum of large ones: the error is measured against the largest
+     entry (here 30 to 300) rather than each entry's own size. */
+  double scale = 1;
+  for (size_t i = 0; i < np; i++) scale = fmax(scale, fabs(dp[0][i]));
+  for (size_t i = 0; i < np; i++) worst[2] = larger(worst[2], fabs(dp[0][i] - dp[1][i]) / scale);
+  printf("%-36s on %zux%zux%zu (oneDNN: forward %d, weights %d, dx %d): largest difference y "
+         "%.1e dx %.1e grad %.1e\n",
+         spec, c, h, w, ops.forward, ops.weights, ops.input_grad, worst[0], worst[1], worst[2]);
+  CHECK_MSG(ops.forward || ops.weights,
+            "%s: oneDNN serves neither the forward pass nor the "
+            "weights",
+            spec);
+  CHECK_MSG(worst[0] < 1e-4 && worst[1] < 1e-4 && worst[2] < 1e-5,
+            "%s: oneDNN differs from im2col + GEMM", spec);
+  for (int r = 2; r < 4; r++) {
+    int same = memcmp(y[1], y[r], ny * sizeof *y[1]) == 0 &&
+               memcmp(dp[1], dp[r], np * sizeof *dp[1]) == 0 &&
+               (!ops.input_grad || memcmp(dx[1], dx[r], nx * sizeof *dx[1]) == 0);
+    CHECK_MSG(same, "%s: oneDNN's results change %s", spec,
+              r == 2 ? "from one run to the next" : "between 1 and 2 threads");
+  }
+  for (int r = 0; r < 4; r++) free(y[r]), free(dx[r]), free(dp[r]);
   free(x), free(dy);
   descent_net_free(net);
 }
@@ -339,11 +434,19 @@ int main(void) {
   check_direct_against_gemm("conv(32, 3, pad=1)", 64, 5, 11);
   check_direct_against_gemm("conv(48, 3)", 16, 6, 17);
   check_direct_against_gemm("conv(16, 3, pad=1, bias=0)", 64, 3, 30);
-  check_maxpool_paths("maxpool(2)", 3, 28, 28); /* rows of 14: one stage */
-  check_maxpool_paths("maxpool(2)", 3, 20, 18); /* rows of 9: overlapping blocks */
-  check_maxpool_paths("maxpool(2)", 4, 14, 14); /* rows of 7: two stages */
-  check_maxpool_paths("maxpool(2)", 2, 6, 4);   /* tiny planes */
-  check_maxpool_paths("maxpool(2)", 2, 7, 9);   /* odd sizes: the general path */
+  /* oneDNN: fmnist_2c2d's two convolutions, strides, odd sizes, no bias. */
+  check_dnnl_against_gemm("conv(64, 5, pad=2)", 32, 14, 14);
+  check_dnnl_against_gemm("conv(32, 5, pad=2)", 8, 28, 28);
+  check_dnnl_against_gemm("conv(16, 3, stride=2, pad=1)", 8, 9, 11);
+  check_dnnl_against_gemm("conv(20, 4, stride=3, pad=2, bias=0)", 12, 13, 7);
+  check_dnnl_against_gemm("conv(7, 3)", 9, 5, 6);
+  if (descent_isa_path() >= DESCENT_ISA_AVX512)
+    check_dnnl_against_gemm("conv(32, 5, pad=2)", 1, 28, 28); /* forward and weights only */
+  check_maxpool_paths("maxpool(2)", 3, 28, 28);               /* rows of 14: one stage */
+  check_maxpool_paths("maxpool(2)", 3, 20, 18);               /* rows of 9: overlapping blocks */
+  check_maxpool_paths("maxpool(2)", 4, 14, 14);               /* rows of 7: two stages */
+  check_maxpool_paths("maxpool(2)", 2, 6, 4);                 /* tiny planes */
+  check_maxpool_paths("maxpool(2)", 2, 7, 9);                 /* odd sizes: the general path */
   check_maxpool_paths("maxpool(3, stride=2, pad=1)", 2, 9, 10);
   check_maxpool_paths("maxpool(2, stride=1)", 2, 5, 6);
   check_thread_independence();

@@ -30,8 +30,15 @@
  * scattered back by col2im. Each group accumulates its own partial weight gradient,
  * examples in order, and the partials are summed in group order, so the
  * result does not depend on the number of threads.
+ *
+ * Where oneDNN is built in and faster (conv_dnnl.c says where, with the
+ * figures), it serves the forward pass, the weight gradient and the input
+ * gradient instead, on the same groups of examples and with the same
+ * partial sums, so that its results do not depend on the thread count
+ * either.
  */
 #include "conv_direct.h"
+#include "conv_dnnl.h"
 #include "layer.h"
 
 #include <omp.h>
@@ -336,12 +343,91 @@ static void direct_weights(const conv_geometry *g, const descent_real *w, descen
   conv_direct_pack(scratch, g->c, g->o, k, bwd);
 }
 
+#if CONV_DNNL
+/* The operations oneDNN serves for this layer now (none when it was turned
+   off since the layer was made). */
+static conv_dnnl_ops dnnl_ops(const layer *l) {
+  conv_dnnl_ops none = {0, 0, 0};
+  if (l->backend && conv_dnnl_available()) return conv_dnnl_served(l->backend);
+  return none;
+}
+#endif
+
+static int conv_prepare(layer *l) {
+#if CONV_DNNL
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  conv_dnnl_shape s = {g.c, g.h, g.w, g.o, g.k, g.s, g.pad, CONV_GROUP, l->bias};
+  conv_dnnl_ops ops = conv_dnnl_choose(&s);
+  if (!ops.forward && !ops.weights && !ops.input_grad) return DESCENT_OK;
+  conv_dnnl *d = NULL;
+  int rc = conv_dnnl_create(&d, &s, l->work_slots);
+  l->backend = d;
+  return rc;
+#else
+  (void)l;
+  return DESCENT_OK;
+#endif
+}
+
+static void conv_release(layer *l) {
+#if CONV_DNNL
+  conv_dnnl_free(l->backend);
+#endif
+  l->backend = NULL;
+}
+
+#if CONV_DNNL
+static void forward_dnnl(layer *l, const conv_geometry *g, const descent_real *params,
+                         const descent_real *x, descent_real *y, size_t n) {
+  conv_dnnl *d = l->backend;
+  conv_dnnl_set_weights(d, params, l->bias ? params + g->o * g->kc : NULL);
+  size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
+  for (size_t gi = 0; gi < groups; gi++) {
+    size_t e0 = gi * CONV_GROUP, m = n - e0 < CONV_GROUP ? n - e0 : CONV_GROUP;
+    conv_dnnl_forward(d, omp_get_thread_num(), x + e0 * l->in_size, y + e0 * l->out_size, m);
+  }
+}
+
+/* Each group's weight and bias gradient (o x kc, then o) into its partial,
+   summed in group order. */
+static void backward_dnnl(layer *l, const conv_geometry *g, const descent_real *params,
+                          const descent_real *x, const descent_real *dy, descent_real *dx,
+                          descent_real *dparams, size_t n) {
+  conv_dnnl *d = l->backend;
+  conv_dnnl_set_weights(d, params, l->bias ? params + g->o * g->kc : NULL);
+  size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(g);
+  descent_real *partials = l->work;
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
+  for (size_t gi = 0; gi < groups; gi++) {
+    size_t e0 = gi * CONV_GROUP, m = n - e0 < CONV_GROUP ? n - e0 : CONV_GROUP;
+    descent_real *dw = partials + gi * stride;
+    conv_dnnl_backward(d, omp_get_thread_num(), x + e0 * l->in_size, dy + e0 * l->out_size,
+                       dx ? dx + e0 * l->in_size : NULL, dw, l->bias ? dw + g->o * g->kc : NULL, m);
+  }
+  size_t count = g->o * g->kb;
+#pragma omp parallel for schedule(static) if (count * groups > LAYER_PARALLEL_MIN)
+  for (size_t j = 0; j < count; j++) {
+    descent_real sum = partials[j];
+    for (size_t gi = 1; gi < groups; gi++) sum += partials[gi * stride + j];
+    dparams[j] = sum;
+  }
+}
+#endif
+
 static void conv_forward(layer *l, const descent_real *params, const descent_real *x,
                          descent_real *y, size_t n, int train) {
   conv_geometry g;
   conv_geometry_of(l, &g);
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
   descent_real *partials, *slots, *direct;
+#if CONV_DNNL
+  if (dnnl_ops(l).forward) {
+    forward_dnnl(l, &g, params, x, y, n);
+    return;
+  }
+#endif
   const descent_real *w = conv_layout(l, &g, params, groups, &partials, &slots, &direct);
   if (g.direct_fwd) {
     direct_weights(&g, params, direct, NULL, NULL);
@@ -372,6 +458,13 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
                           descent_real *dparams, size_t n) {
   conv_geometry g;
   conv_geometry_of(l, &g);
+#if CONV_DNNL
+  conv_dnnl_ops ops = dnnl_ops(l);
+  if (ops.weights && (!dx || ops.input_grad)) {
+    backward_dnnl(l, &g, params, x, dy, dx, dparams, n);
+    return;
+  }
+#endif
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(&g);
   descent_real *partials, *slots, *direct;
   conv_layout(l, &g, params, groups, &partials, &slots, &direct);
@@ -428,4 +521,6 @@ const layer_ops layer_conv = {
     .init = conv_init,
     .forward = conv_forward,
     .backward = conv_backward,
+    .prepare = conv_prepare,
+    .release = conv_release,
 };

@@ -64,6 +64,12 @@ typedef struct layer_ops {
   /* Optional. Refuses a batch it cannot process (batch norm in training mode
      needs more than one value per channel). */
   int (*check_batch)(const layer *l, size_t n, int train);
+  /* Optional. For a network being created (not for a spec's sizes alone),
+     after setup: makes what the layer keeps besides memory (the conv
+     layer's oneDNN primitives) in l->backend; release frees it, also after
+     a failed prepare, and is called for every layer of a freed network. */
+  int (*prepare)(layer *l);
+  void (*release)(layer *l);
 } layer_ops;
 
 struct layer {
@@ -83,6 +89,7 @@ struct layer {
   void *scratch;         /* scratch_bytes, or NULL */
   void *work;            /* at least work_bytes, or NULL */
   descent_rng *rng;      /* the network's RNG */
+  void *backend;         /* a library's state for the layer (prepare), or NULL */
   /* Configuration, by kind (unused fields stay zero). */
   size_t units;         /* dense: outputs; conv: output channels */
   int bias;             /* dense, conv: has a bias */

@@ -200,6 +200,8 @@ int descent_net_create(descent_net **out, const char *spec, const descent_shape 
   int rc = net_spec_parse(spec, net->input_size, &net->layers, &net->n_layers);
   if (!rc) rc = setup_layers(net, &max_width, &n_params, &n_tensors);
   if (!rc) rc = allocate(net, max_width, n_params, n_tensors);
+  for (size_t i = 0; !rc && i < net->n_layers; i++)
+    if (net->layers[i].ops->prepare) rc = net->layers[i].ops->prepare(&net->layers[i]);
   if (rc) {
     descent_net_free(net);
     return rc;
@@ -220,6 +222,8 @@ void descent_net_free(descent_net *net) {
   if (net->acts)
     for (size_t i = 0; i < net->n_layers; i++) descent_free_real(net->acts[i]);
   free(net->acts);
+  for (size_t i = 0; net->layers && i < net->n_layers; i++)
+    if (net->layers[i].ops->release) net->layers[i].ops->release(&net->layers[i]);
   free(net->layers);
   descent_free_real(net->objective.params);
   descent_free_real(net->objective.grad);
