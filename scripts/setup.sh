@@ -8,6 +8,7 @@ packages=(
   gcc make cmake pkg-config   # the C11 compiler and the build
   libopenblas-openmp-dev      # GEMM; the OpenMP build shares one thread pool with ours;
                               # its libopenblas bundles LAPACK (dsyevd, for whitening)
+  libdnnl-dev                 # oneDNN: the convolutions where it is faster (src/nn/conv_dnnl.c)
   zlib1g-dev                  # reading the gzipped IDX files
   libcjson-dev                # the JSON header of safetensors weight files
   gnuplot-nox                 # the lab's pictures: PNG (pngcairo) and SVG, without X11
