@@ -87,7 +87,34 @@ check_options() {
 }
 
 # --- Setup -----------------------------------------------------------------------
+# The programs (bench_programs) and the fp32 peak.
 bench_setup() {
+    bench_programs
+
+    # Per-core fp32 peak, and the peak at the largest thread count.
+    local t
+    maxt=1
+    for t in $threads_list; do
+        if [ "$t" -gt "$maxt" ]; then maxt=$t; fi
+    done
+    # The peak of the path's vectors: 256-bit ones on the avx2 path.
+    local march=(-march=native)
+    [ "$kernel_path" = avx2 ] && march+=(-mno-avx512f)
+    if ! cc -O2 "${march[@]}" -fopenmp bench/peak_flops.c -o "$tmp/peak_flops" 2>"$tmp/cc.err"; then
+        echo "$bench_name: cc -fopenmp failed, building peak_flops without OpenMP" >&2
+        cc -O2 "${march[@]}" bench/peak_flops.c -o "$tmp/peak_flops"
+    fi
+    "$tmp/peak_flops" "$maxt" >"$tmp/peak.txt"
+    cat "$tmp/peak.txt"
+    peak_core=$(awk '/^peak_flops threads=1 / { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
+    peak_all=$(awk -v t="$maxt" '$2 == "threads=" t { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
+    vbits=$(awk '/^peak_flops threads=1 / { sub("vector_bits=", "", $3); print $3 }' "$tmp/peak.txt")
+    [ -n "$peak_core" ] || die "could not measure the per-core peak"
+}
+
+# The temporary directory, descent (built if needed), the machine and the
+# kernel path, the Python with PyTorch.
+bench_programs() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/descent-bench.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
 
@@ -125,26 +152,6 @@ bench_setup() {
     # shellcheck source=venv.sh
     source "$repo/bench/venv.sh"
     torch_version=$("$DESCENT_PYTHON" -c 'import torch; print(torch.__version__)')
-
-    # Per-core fp32 peak, and the peak at the largest thread count.
-    maxt=1
-    for t in $threads_list; do
-        if [ "$t" -gt "$maxt" ]; then maxt=$t; fi
-    done
-    # The peak of the path's vectors: 256-bit ones on the avx2 path.
-    local march=(-march=native)
-    [ "${DESCENT_ISA:-}" = avx2 ] && march+=(-mno-avx512f)
-    if ! cc -O2 "${march[@]}" -fopenmp bench/peak_flops.c -o "$tmp/peak_flops" 2>"$tmp/cc.err"; then
-        echo "$bench_name: cc -fopenmp failed, building peak_flops without OpenMP" >&2
-        cc -O2 "${march[@]}" bench/peak_flops.c -o "$tmp/peak_flops"
-    fi
-    "$tmp/peak_flops" "$maxt" >"$tmp/peak.txt"
-    cat "$tmp/peak.txt"
-    peak_core=$(awk '/^peak_flops threads=1 / { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
-    peak_all=$(awk -v t="$maxt" '$2 == "threads=" t { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
-    vbits=$(awk '/^peak_flops threads=1 / { sub("vector_bits=", "", $3); print $3 }' "$tmp/peak.txt")
-    [ -n "$peak_core" ] || die "could not measure the per-core peak"
-
     hz=$(getconf CLK_TCK)
 }
 
