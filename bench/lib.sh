@@ -7,7 +7,8 @@
 #   bench_name   its name, the prefix of every message (e.g. cnn.sh)
 # and before it parses its options. Sourcing only defines functions and a few
 # paths (here, self, repo) and changes into the repository; bench_setup does
-# the work, once the script has set
+# the work (bench_programs, then the peak; time_to_accuracy.sh calls only
+# bench_programs), once the script has set
 #   repeats, epochs, limit, build, threads_list, max_wait  (its options)
 # and defined
 #   run_descent T          prints the samples/s of one descent run, or NA
