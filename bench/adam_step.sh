@@ -81,24 +81,35 @@ cc -O3 -march=native -fopenmp -Iinclude bench/adam_step.c "$build/libdescent.a" 
 # shellcheck source=venv.sh
 source "$repo/bench/venv.sh"
 
+# The CPU, descent's kernel path, the peers' instruction set (torch on AVX2
+# on the avx2 path) and rss_cmd (bench/lib.sh).
+descent=$build/descent
+describe_machine
+peer_isa
+
 # --- Quiet machine --------------------------------------------------------------
 # wait_quiet and run_watched (bench/lib.sh) watch for other load.
 hz=$(getconf CLK_TCK)
 
-# Runs a program; a disturbed run is redone once. Appends the kept run's
-# results to the log (and shows them).
+# Runs program $1 (c or torch: the name of its peak RSS) with T=$2 threads:
+# "${@:2}" under run_watched and /usr/bin/time; a disturbed run is redone
+# once. Appends the kept run's results and its peak RSS
+# ("adam_rss prog=P threads=T mb=M") to the log (and shows them).
 measure() {
-    rm -f "$tmp/disturbed"
-    run_watched "$@" >"$tmp/run.txt" || warn "$* failed"
+    local prog=$1 t=$2
+    shift 2
+    rm -f "$tmp/disturbed" "$tmp/rss"
+    run_watched "$t" "${rss_cmd[@]}" "$@" >"$tmp/run.txt" || warn "$* failed"
     if [ -e "$tmp/disturbed" ]; then
         echo "adam_step.sh: disturbed run discarded, running it again" >&2
-        rm -f "$tmp/disturbed"
-        run_watched "$@" >"$tmp/run.txt" || warn "$* failed"
+        rm -f "$tmp/disturbed" "$tmp/rss"
+        run_watched "$t" "${rss_cmd[@]}" "$@" >"$tmp/run.txt" || warn "$* failed"
         if [ -e "$tmp/disturbed" ]; then
             warn "disturbed again, keeping it"
             disturbed=$((disturbed + 1))
         fi
     fi
+    echo "adam_rss prog=$prog threads=$t mb=$(last_rss_mb)" >>"$tmp/run.txt"
     tee -a "$log" <"$tmp/run.txt" >&2
 }
 
@@ -110,10 +121,10 @@ disturbed=0
 for ((r = 1; r <= repeats; r++)); do
     for t in $threads_list; do
         envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
-        measure "$t" env "${envs[@]}" "$tmp/adam_step" --n "$n" --threads "$t" \
+        measure c "$t" env "${envs[@]}" "$tmp/adam_step" --n "$n" --threads "$t" \
             --steps "$steps" --repeats 1
-        measure "$t" env "${envs[@]}" "$DESCENT_PYTHON" bench/adam_step.py --n "$n" \
-            --threads "$t" --steps "$steps" --repeats 1
+        measure torch "$t" env "${envs[@]}" "${torch_isa_env[@]}" "$DESCENT_PYTHON" \
+            bench/adam_step.py --n "$n" --threads "$t" --steps "$steps" --repeats 1
         echo "adam_step.sh: round $r/$repeats, $t thread(s) done" >&2
     done
 done
@@ -123,15 +134,21 @@ if [ "$disturbed" -gt 0 ]; then
 fi
 
 # --- Table ----------------------------------------------------------------------
-"$DESCENT_PYTHON" - "$log" "$threads_list" "$repeats" "$steps" "$n" <<'EOF'
+echo
+echo "cpu: $cpu_model; descent kernel path: $kernel_path${torch_isa_env[*]:+; torch with ${torch_isa_env[*]}}"
+"$DESCENT_PYTHON" - "$log" "$threads_list" "$repeats" "$steps" "$n" "$kernel_path" <<'EOF'
 import re, statistics, sys
-log, threads, repeats, steps, n = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
-ms = {}
+log, threads, repeats, steps, n, path = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
+ms, rss = {}, {}
 for line in open(log):
     m = re.match(r"adam_step impl=(\S+) threads=(\d+) .* ms_per_step=([0-9.eE+-]+)", line)
     if m:
         ms.setdefault((m.group(1), m.group(2)), []).append(float(m.group(3)))
+    m = re.match(r"adam_rss prog=(\S+) threads=(\d+) mb=([0-9.]+)$", line)
+    if m:
+        rss.setdefault((m.group(1), m.group(2)), []).append(float(m.group(3)))
 med = {k: statistics.median(v) for k, v in ms.items()}
+med_rss = {k: statistics.median(v) for k, v in rss.items()}
 bytes_per_step = 28.0 * int(n)
 torch_impls = ["torch-foreach-off", "torch-foreach", "torch-fused"]
 gbs = lambda t_ms: bytes_per_step / (t_ms * 1e-3) / 1e9
@@ -166,6 +183,21 @@ print("torch-best = the fastest of the three; desc/best = descent time / torch-b
 print("speedup = its inverse. memcpy = copy of 14 B/parameter (same 28 B touched); stream =")
 print("Adam's read-4/write-3 in-place pattern with multiply-adds only. desc/copy and desc/strm =")
 print("descent's effective bandwidth as a share of theirs. Goal: speedup >= 4x, desc/copy >= 70%.")
+print("Peak RSS (/usr/bin/time -f %M, median over rounds, MB): the C program (descent, memcpy")
+print("and stream in one process) and the torch script (its three variants in one process):")
+for t in threads:
+    print("  threads %s: C %s, torch %s" % (t, fmt(med_rss.get(("c", t)), "%.0f"),
+                                           fmt(med_rss.get(("torch", t)), "%.0f")))
+print()
+for t in threads:
+    d = med.get(("descent", t))
+    avail = [v for v in (med.get((k, t)) for k in torch_impls) if v is not None]
+    best = min(avail) if avail else None
+    print("result workload=adam-step path=%s threads=%s descent_ms=%s torch_best_ms=%s "
+          "ratio_torch=%s rss_descent_mb=%s rss_torch_mb=%s" % (
+              path, t, fmt(d, "%.3f"), fmt(best, "%.3f"),
+              fmt(best / d if d and best else None, "%.3f"),
+              fmt(med_rss.get(("c", t)), "%.1f"), fmt(med_rss.get(("torch", t)), "%.1f")))
 if not any(k[0] == "descent" for k in med):
     print("descent's Adam is not available in this build: torch and memcpy figures only.")
 EOF

@@ -118,7 +118,7 @@ echo "flop/sample = $flop_per_sample; per-core peak ${peak_core} GFLOP/s ($vbits
 echo
 
 run_all
-print_table "CNN fmnist_2c2d, batch 128, SGD" "$flop_per_sample"
+print_table "CNN fmnist_2c2d, batch 128, SGD" "$flop_per_sample" cnn:fmnist_2c2d
 
 # --- Fastest steps ---------------------------------------------------------------------
 # On a machine shared with other work every mean above can be disturbed; the

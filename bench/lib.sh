@@ -7,15 +7,24 @@
 #   bench_name   its name, the prefix of every message (e.g. cnn.sh)
 # and before it parses its options. Sourcing only defines functions and a few
 # paths (here, self, repo) and changes into the repository; bench_setup does
-# the work, once the script has set
+# the work (bench_programs, then the peak; time_to_accuracy.sh calls only
+# bench_programs), once the script has set
 #   repeats, epochs, limit, build, threads_list, max_wait  (its options)
 # and defined
 #   run_descent T          prints the samples/s of one descent run, or NA
 #   run_torch T POLICY     the same for torch ("" or PASSIVE wait policy)
-# and, if it wants one, the hook
+# and, if it wants them, the hooks
 #   after_descent_run T    called after each descent run (cnn.sh: step timer)
+#   run_jax T VARIANT      the samples/s of one JAX run (mlp.sh), for each
+#                          variant in jax_variants (a list, empty: no JAX)
 # Afterwards these are set: tmp (a temporary directory, removed on exit),
-# descent, extra_args, torch_version, maxt, peak_core, peak_all, vbits, hz.
+# descent, extra_args, torch_version, maxt, peak_core, peak_all, vbits, hz,
+# cpu_model, kernel_path, torch_isa_env and jax_isa_args (the instruction
+# set the peers may use: AVX2 when DESCENT_ISA=avx2, see peer_isa).
+#
+# Every program run goes through /usr/bin/time -f %M (rss_cmd), which
+# writes the peak resident set size of the run into $tmp/rss; run_all
+# keeps it beside each run's throughput.
 #
 # Variables set by the calling script, or here for it:
 # shellcheck disable=SC2154,SC2034
@@ -26,8 +35,11 @@ self=$here/$(basename "${BASH_SOURCE[1]}")
 repo=$(cd "$here/.." && pwd)
 cd "$repo" || exit 1
 
-# Medians of the runs per thread count, filled by run_all.
-declare -A med_d=() med_t=() med_tp=()
+# Medians of the runs per thread count, filled by run_all: samples/s of
+# descent, torch (default and PASSIVE wait policy), each JAX variant
+# (med_j[T,VARIANT]), and peak RSS in MB of descent, torch and JAX.
+declare -A med_d=() med_t=() med_tp=() med_j=() rss_d=() rss_t=() rss_j=()
+jax_variants=()
 
 # Prints the calling script's header comment (from line 2 to the last comment
 # line before the first line that is not a comment, or a shellcheck
@@ -76,7 +88,34 @@ check_options() {
 }
 
 # --- Setup -----------------------------------------------------------------------
+# The programs (bench_programs) and the fp32 peak.
 bench_setup() {
+    bench_programs
+
+    # Per-core fp32 peak, and the peak at the largest thread count.
+    local t
+    maxt=1
+    for t in $threads_list; do
+        if [ "$t" -gt "$maxt" ]; then maxt=$t; fi
+    done
+    # The peak of the path's vectors: 256-bit ones on the avx2 path.
+    local march=(-march=native)
+    [ "$kernel_path" = avx2 ] && march+=(-mno-avx512f)
+    if ! cc -O2 "${march[@]}" -fopenmp bench/peak_flops.c -o "$tmp/peak_flops" 2>"$tmp/cc.err"; then
+        echo "$bench_name: cc -fopenmp failed, building peak_flops without OpenMP" >&2
+        cc -O2 "${march[@]}" bench/peak_flops.c -o "$tmp/peak_flops"
+    fi
+    "$tmp/peak_flops" "$maxt" >"$tmp/peak.txt"
+    cat "$tmp/peak.txt"
+    peak_core=$(awk '/^peak_flops threads=1 / { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
+    peak_all=$(awk -v t="$maxt" '$2 == "threads=" t { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
+    vbits=$(awk '/^peak_flops threads=1 / { sub("vector_bits=", "", $3); print $3 }' "$tmp/peak.txt")
+    [ -n "$peak_core" ] || die "could not measure the per-core peak"
+}
+
+# The temporary directory, descent (built if needed), the machine and the
+# kernel path, the Python with PyTorch.
+bench_programs() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/descent-bench.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
 
@@ -107,29 +146,59 @@ bench_setup() {
     [ -x "$descent" ] || die "descent program not found: $descent"
     extra_args=()
     read -ra extra_args <<<"${DESCENT_TRAIN_ARGS:-}"
+    describe_machine
+    peer_isa
 
     # PyTorch.
     # shellcheck source=venv.sh
     source "$repo/bench/venv.sh"
     torch_version=$("$DESCENT_PYTHON" -c 'import torch; print(torch.__version__)')
-
-    # Per-core fp32 peak, and the peak at the largest thread count.
-    maxt=1
-    for t in $threads_list; do
-        if [ "$t" -gt "$maxt" ]; then maxt=$t; fi
-    done
-    if ! cc -O2 -march=native -fopenmp bench/peak_flops.c -o "$tmp/peak_flops" 2>"$tmp/cc.err"; then
-        echo "$bench_name: cc -fopenmp failed, building peak_flops without OpenMP" >&2
-        cc -O2 -march=native bench/peak_flops.c -o "$tmp/peak_flops"
-    fi
-    "$tmp/peak_flops" "$maxt" >"$tmp/peak.txt"
-    cat "$tmp/peak.txt"
-    peak_core=$(awk '/^peak_flops threads=1 / { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
-    peak_all=$(awk -v t="$maxt" '$2 == "threads=" t { sub("gflops=", "", $4); print $4 }' "$tmp/peak.txt")
-    vbits=$(awk '/^peak_flops threads=1 / { sub("vector_bits=", "", $3); print $3 }' "$tmp/peak.txt")
-    [ -n "$peak_core" ] || die "could not measure the per-core peak"
-
     hz=$(getconf CLK_TCK)
+}
+
+# The CPU (model name, family and model numbers, AVX-512 or not) and the
+# kernel path descent reports under this DESCENT_ISA (`descent --version`);
+# sets cpu_model and kernel_path, prints both, and rss_cmd.
+describe_machine() {
+    cpu_model=$(awk -F': *' '
+        /^model name/ && !m { m = $2 } /^cpu family/ && !f { f = $2 }
+        /^model[ \t]*:/ && !n { n = $2 } /^flags/ && !x { x = $2 }
+        END { printf "%s (family %s model %s, %s)", m, f, n,
+            x ~ /avx512f/ ? "AVX-512" : (x ~ /avx2/ ? "AVX2, no AVX-512" : "no AVX2") }' /proc/cpuinfo)
+    kernel_path=$("$descent" --version 2>&1 | sed -n 's/.*kernel path \([a-z0-9]*\).*/\1/p')
+    [ -n "$kernel_path" ] || die "DESCENT_ISA=${DESCENT_ISA:-}: $("$descent" --version 2>&1 | tail -n 1)"
+    echo "cpu: $cpu_model"
+    echo "descent kernel path: $kernel_path (DESCENT_ISA=${DESCENT_ISA:-unset})"
+    if [ -x /usr/bin/time ]; then
+        rss_cmd=(/usr/bin/time -f %M -o "$tmp/rss")
+    else
+        warn "/usr/bin/time not found (Debian package time): no peak RSS"
+        rss_cmd=()
+    fi
+}
+
+# The instruction set of the peers: on descent's avx2 path, torch runs with
+# ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 and XLA with
+# --xla_cpu_max_isa=AVX2, so that all use the same vectors; otherwise each
+# runs at its best. Sets torch_isa_env and jax_isa_args.
+peer_isa() {
+    torch_isa_env=() jax_isa_args=()
+    if [ "$kernel_path" = avx2 ]; then
+        torch_isa_env=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2)
+        jax_isa_args=(--xla-max-isa AVX2)
+        echo "peers on AVX2 too: ${torch_isa_env[*]}, XLA ${jax_isa_args[*]}"
+    fi
+}
+
+# The peak RSS of the last run, in MB (from $tmp/rss, in KB), or NA.
+last_rss_mb() {
+    local kb
+    kb=$(tail -n 1 "$tmp/rss" 2>/dev/null || true)
+    if [[ $kb =~ ^[0-9]+$ ]]; then
+        awk -v k="$kb" 'BEGIN { printf "%.1f\n", k / 1024 }'
+    else
+        echo NA
+    fi
 }
 
 # --- Oversubscription check, during the runs ----------------------------------
@@ -208,8 +277,9 @@ median() {
 descent_train() {
     local t=$1 out=$tmp/descent-out log=$tmp/descent.log sps
     shift
-    rm -rf "$out"
-    if ! run_watched "$t" env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" "$descent" train \
+    rm -rf "$out" "$tmp/rss"
+    if ! run_watched "$t" "${rss_cmd[@]}" env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+        "$descent" train \
         "$@" --threads "$t" --out "$out" --quiet "${extra_args[@]}" >"$log" 2>&1; then
         echo "$bench_name: descent failed (threads=$t):" >&2
         tail -n 5 "$log" >&2
@@ -232,9 +302,11 @@ descent_train() {
 torch_train() {
     local t=$1 policy=$2 script=$3 log=$tmp/torch.log sps
     shift 3
-    local envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
+    local envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t"
+        "${torch_isa_env[@]}")
     [ -n "$policy" ] && envs+=(OMP_WAIT_POLICY="$policy")
-    if ! run_watched "$t" env "${envs[@]}" "$DESCENT_PYTHON" "$script" --threads "$t" \
+    rm -f "$tmp/rss"
+    if ! run_watched "$t" "${rss_cmd[@]}" env "${envs[@]}" "$DESCENT_PYTHON" "$script" --threads "$t" \
         "$@" >"$log" 2>&1; then
         echo "$bench_name: $(basename "$script") failed (threads=$t):" >&2
         tail -n 5 "$log" >&2
@@ -249,65 +321,158 @@ torch_train() {
     echo "${sps:-NA}"
 }
 
+# One run of bench/jax_mlp.py with T=$1 threads, pinned to the first T CPUs
+# of this process (taskset; jax_mlp.py adds XLA's one-thread flags for T=1),
+# variant $2 and the arguments "${@:3}"; shows its thread and load report,
+# marks the run disturbed when it saw other load, and prints its samples/s,
+# or "NA". Its output stays in $tmp/jax.log.
+jax_train() {
+    local t=$1 variant=$2 log=$tmp/jax.log sps cpus
+    shift 2
+    cpus=$(taskset_cpus "$t")
+    rm -f "$tmp/rss"
+    if ! run_watched "$t" "${rss_cmd[@]}" taskset -c "$cpus" env OMP_NUM_THREADS="$t" \
+        "$DESCENT_PYTHON" bench/jax_mlp.py --threads "$t" --variant "$variant" \
+        "${jax_isa_args[@]}" "$@" >"$log" 2>&1; then
+        echo "$bench_name: jax_mlp.py failed (threads=$t, $variant):" >&2
+        tail -n 5 "$log" >&2
+        echo NA
+        return 0
+    fi
+    grep -E '^jax-(config|threads|load|warning)' "$log" | sed 's/^/    /' >&2
+    if grep -q '^jax-warning: other processes' "$log"; then
+        : >"$tmp/disturbed"
+    fi
+    sps=$(sed -n 's/^jax version=.* samples_per_s=\([0-9.eE+-]*\) .*$/\1/p' "$log" | tail -n 1)
+    echo "${sps:-NA}"
+}
+
+# The first $1 CPUs this process may run on, as a taskset list ("0,1").
+taskset_cpus() {
+    "$DESCENT_PYTHON" -c 'import os, sys
+cpus = sorted(os.sched_getaffinity(0))[:int(sys.argv[1])]
+print(",".join(map(str, cpus)))' "$1"
+}
+
+# Whether DESCENT_PYTHON imports jax (installing it with pip into a venv
+# that has pip, unless DESCENT_NO_PIP=1); prints its version.
+jax_available() {
+    if ! "$DESCENT_PYTHON" -c 'import jax' >/dev/null 2>&1 && [ "${DESCENT_NO_PIP:-0}" != 1 ]; then
+        echo "$bench_name: jax not in $DESCENT_PYTHON, pip installing it" >&2
+        "$DESCENT_PYTHON" -m pip install --disable-pip-version-check jax >&2 || true
+    fi
+    "$DESCENT_PYTHON" -c 'import jax; print(jax.__version__)' 2>/dev/null
+}
+
 # --- Runs ---------------------------------------------------------------------------
 # For each thread count, --repeats rounds of: descent, after_descent_run T
 # (if the script defines it), torch with the default wait policy, torch with
 # PASSIVE. Fills med_d, med_t, med_tp with the medians.
 run_all() {
-    local t r d ta tp
+    local t r v d ta tp rd rt rj
+    declare -A j=()
     for t in $threads_list; do
-        d=() ta=() tp=()
+        d=() ta=() tp=() rd=() rt=() rj=() j=()
         for ((r = 1; r <= repeats; r++)); do
             # Alternate the programs so that drifts (thermal, noisy neighbours)
             # hit all of them alike. A run disturbed by other load is redone once.
             d+=("$(measure run_descent "$t")")
-            echo "threads=$t run=$r descent samples/s=${d[-1]}"
+            rd+=("$(last_rss_mb)")
+            echo "threads=$t run=$r descent samples/s=${d[-1]} peak RSS MB=${rd[-1]}"
             if declare -F after_descent_run >/dev/null; then after_descent_run "$t"; fi
             ta+=("$(measure run_torch "$t" "")")
-            echo "threads=$t run=$r torch samples/s=${ta[-1]} (OMP_WAIT_POLICY default)"
+            rt+=("$(last_rss_mb)")
+            echo "threads=$t run=$r torch samples/s=${ta[-1]} (OMP_WAIT_POLICY default)" \
+                "peak RSS MB=${rt[-1]}"
             tp+=("$(measure run_torch "$t" PASSIVE)")
-            echo "threads=$t run=$r torch samples/s=${tp[-1]} (OMP_WAIT_POLICY=PASSIVE)"
+            rt+=("$(last_rss_mb)")
+            echo "threads=$t run=$r torch samples/s=${tp[-1]} (OMP_WAIT_POLICY=PASSIVE)" \
+                "peak RSS MB=${rt[-1]}"
+            for v in "${jax_variants[@]}"; do
+                j[$v]+=" $(measure run_jax "$t" "$v")"
+                rj+=("$(last_rss_mb)")
+                echo "threads=$t run=$r jax-$v samples/s=${j[$v]##* } peak RSS MB=${rj[-1]}"
+            done
         done
         med_d[$t]=$(median "${d[@]}")
         med_t[$t]=$(median "${ta[@]}")
         med_tp[$t]=$(median "${tp[@]}")
+        for v in "${jax_variants[@]}"; do
+            # shellcheck disable=SC2086
+            med_j[$t,$v]=$(median ${j[$v]})
+        done
+        rss_d[$t]=$(median "${rd[@]}")
+        rss_t[$t]=$(median "${rt[@]}")
+        rss_j[$t]=$(median "${rj[@]}")
     done
 }
 
 # --- Table -------------------------------------------------------------------------
-# The medians side by side, with GFLOP/s and share of the peak; $1: the
-# title (model and batch), $2: FLOP per training sample.
+# The medians side by side, with GFLOP/s, share of the peak and peak RSS;
+# $1: the title (model and batch), $2: FLOP per training sample, $3: the
+# workload's name in the machine-readable lines. After the table, one line
+# per thread count for bench/paths.sh:
+#   result workload=W path=P threads=T descent=S torch_best=S jax_best=S
+#     ratio_torch=R ratio_jax=R descent_pct_peak=P rss_descent_mb=M
+#     rss_torch_mb=M rss_jax_mb=M
+# (samples/s; ratios are descent / peer; NA where not measured).
 print_table() {
-    local title=$1 flop_per_sample=$2 t
+    local title=$1 flop_per_sample=$2 workload=$3 t v js
     echo
     echo "$title; medians of $repeats run(s), samples/s"
+    echo "cpu: $cpu_model; descent kernel path: $kernel_path"
     echo "flop/sample $flop_per_sample; peak = threads x ${peak_core} GFLOP/s per core" \
-        "(measured ${maxt}-thread peak: ${peak_all:-n/a} GFLOP/s)"
+        "($vbits-bit FMA; measured ${maxt}-thread peak: ${peak_all:-n/a} GFLOP/s)"
     echo "torch $torch_version ($DESCENT_TORCH_SOURCE); torch best = faster of" \
-        "default and OMP_WAIT_POLICY=PASSIVE medians"
+        "default and OMP_WAIT_POLICY=PASSIVE medians${torch_isa_env[*]:+; torch with ${torch_isa_env[*]}}"
+    if [ ${#jax_variants[@]} -gt 0 ]; then
+        echo "jax $jax_version, pinned with taskset to T cores; jax best = faster of the" \
+            "variants (${jax_variants[*]})${jax_isa_args[*]:+; XLA with ${jax_isa_args[*]}}"
+    fi
+    echo "peak RSS: /usr/bin/time -f %M of each run, median over the runs, MB"
     echo
-    printf '%-7s %12s %12s %12s %12s %7s %12s %12s %12s %12s\n' \
-        threads descent torch-dflt torch-PASS torch-best ratio \
-        'descent GF/s' 'desc %peak' 'torch GF/s' 'torch %peak'
+    printf '%-7s %10s %10s %10s %10s %7s %10s %10s %7s %9s %9s %9s %9s %9s %9s %9s\n' \
+        threads descent torch-dflt torch-PASS torch-best ratio jax-scan jax-step \
+        'd/jax' 'desc GF/s' 'desc %pk' 'torch GF/s' 'torch %pk' 'RSS desc' 'RSS torch' 'RSS jax'
     for t in $threads_list; do
+        js=()
+        for v in scan step; do
+            js+=("${med_j[$t,$v]:-NA}")
+        done
         awk -v t="$t" -v d="${med_d[$t]}" -v a="${med_t[$t]}" -v p="${med_tp[$t]}" \
-            -v f="$flop_per_sample" -v pc="$peak_core" '
+            -v js="${js[0]}" -v jt="${js[1]}" -v f="$flop_per_sample" -v pc="$peak_core" \
+            -v rd="${rss_d[$t]}" -v rt="${rss_t[$t]}" -v rj="${rss_j[$t]}" \
+            -v w="$workload" -v path="$kernel_path" -v rf="$tmp/results" '
             function num(x) { return x != "NA" && x != "" }
             function fmt(x, spec) { return num(x) ? sprintf(spec, x) : "NA" }
+            function best2(x, y) {
+                if (num(x) && (!num(y) || x + 0 >= y + 0)) return x
+                return num(y) ? y : "NA"
+            }
             BEGIN {
-                best = "NA"
-                if (num(a)) best = a
-                if (num(p) && (!num(best) || p > best)) best = p
+                best = best2(a, p)
+                jbest = best2(js, jt)
                 peak = t * pc
                 ratio = (num(d) && num(best)) ? d / best : "NA"
+                jratio = (num(d) && num(jbest)) ? d / jbest : "NA"
                 dg = num(d) ? d * f * 1e-9 : "NA"
                 tg = num(best) ? best * f * 1e-9 : "NA"
                 dp = num(dg) ? 100 * dg / peak : "NA"
                 tp = num(tg) ? 100 * tg / peak : "NA"
-                printf "%-7s %12s %12s %12s %12s %7s %12s %12s %12s %12s\n", t,
+                printf "%-7s %10s %10s %10s %10s %7s %10s %10s %7s %9s %9s %9s %9s %9s %9s %9s\n", t,
                     fmt(d, "%.1f"), fmt(a, "%.1f"), fmt(p, "%.1f"), fmt(best, "%.1f"),
-                    fmt(ratio, "%.3f"), fmt(dg, "%.1f"), fmt(dp, "%.1f%%"),
-                    fmt(tg, "%.1f"), fmt(tp, "%.1f%%")
+                    fmt(ratio, "%.3f"), fmt(js, "%.1f"), fmt(jt, "%.1f"), fmt(jratio, "%.3f"),
+                    fmt(dg, "%.1f"), fmt(dp, "%.1f%%"), fmt(tg, "%.1f"), fmt(tp, "%.1f%%"),
+                    fmt(rd, "%.0f"), fmt(rt, "%.0f"), fmt(rj, "%.0f")
+                printf "result workload=%s path=%s threads=%s descent=%s torch_best=%s" \
+                    " jax_best=%s ratio_torch=%s ratio_jax=%s descent_pct_peak=%s" \
+                    " rss_descent_mb=%s rss_torch_mb=%s rss_jax_mb=%s\n", w, path, t,
+                    fmt(d, "%.1f"), fmt(best, "%.1f"), fmt(jbest, "%.1f"), fmt(ratio, "%.3f"),
+                    fmt(jratio, "%.3f"), fmt(dp, "%.1f"), fmt(rd, "%.1f"), fmt(rt, "%.1f"),
+                    fmt(rj, "%.1f") >>rf
             }'
     done
+    echo
+    cat "$tmp/results"
+    rm -f "$tmp/results"
 }

@@ -50,6 +50,25 @@ def add_options(p, lr):
                    help="skip the (untimed) test-set accuracy at the end")
 
 
+def add_model_option(p):
+    """Adds --model, the layer sizes of an MLP (bench/mlp.sh's --model
+    without its "mlp:" prefix)."""
+    p.add_argument("--model", default="784-1024-1024-10",
+                   help="MLP layer sizes IN-H1-...-OUT, default 784-1024-1024-10")
+
+
+def parse_mlp_sizes(p, spec):
+    """The layer sizes of "784-100-10" as a list of ints (p.error on a bad
+    spec): 784 inputs first, 10 classes last."""
+    try:
+        sizes = [int(v) for v in spec.split("-")]
+    except ValueError:
+        sizes = []
+    if len(sizes) < 2 or min(sizes) < 1 or sizes[0] != 784 or sizes[-1] != 10:
+        p.error(f"--model {spec}: expected IN-H1-...-10 with IN = 784, e.g. 784-100-10")
+    return sizes
+
+
 def check_options(p, a):
     """Rejects bad values of the common options (p.error exits)."""
     if a.threads < 1 or a.epochs < 1 or a.warmup_batches < 0 or a.batch_size < 1:

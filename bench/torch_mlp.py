@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch reference for the descent MLP benchmark.
 
-Trains the MLP 784-1024-1024-10 (ReLU, nn.Linear default init, softmax
-cross-entropy, plain SGD lr 0.1 without momentum, batch 128) on Fashion-MNIST
-read directly from the gzipped IDX files, and reports training throughput.
+Trains an MLP (default 784-1024-1024-10, --model; ReLU, nn.Linear default
+init, softmax cross-entropy, plain SGD lr 0.1 without momentum, batch 128) on
+Fashion-MNIST read directly from the gzipped IDX files, and reports training
+throughput.
 
 Only the training steps after the warm-up batches are timed. The last line
 printed is machine-readable:
@@ -26,8 +27,10 @@ import torch_common as common  # noqa: E402
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_options(p, lr=0.1)
+    common.add_model_option(p)
     a = p.parse_args()
     common.check_options(p, a)
+    a.sizes = common.parse_mlp_sizes(p, a.model)
     return a
 
 
@@ -37,11 +40,10 @@ def main():
     nn = torch.nn
 
     def make_model():
-        return nn.Sequential(
-            nn.Linear(784, 1024), nn.ReLU(),
-            nn.Linear(1024, 1024), nn.ReLU(),
-            nn.Linear(1024, 10),
-        )
+        layers = []
+        for n_in, n_out in zip(args.sizes, args.sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        return nn.Sequential(*layers[:-1])  # no ReLU after the last layer
 
     return common.run(args, "torch_mlp", make_model)
 
