@@ -83,6 +83,7 @@ struct layer {
   void *scratch;         /* scratch_bytes, or NULL */
   void *work;            /* at least work_bytes, or NULL */
   descent_rng *rng;      /* the network's RNG */
+  int precision;         /* dense, conv: the products' descent_precision */
   /* Configuration, by kind (unused fields stay zero). */
   size_t units;         /* dense: outputs; conv: output channels */
   int bias;             /* dense, conv: has a bias */
