@@ -11,7 +11,8 @@
  * itself on the last batch (fastest of STEPS), the counterpart of
  * bench/torch_cnn.py --layers.
  *
- * usage: cnn_step THREADS STEPS [--layers] [DATA_DIR]
+ * usage: cnn_step THREADS STEPS [--layers] [--bf16] [DATA_DIR]
+ * (--bf16: the network in bf16 precision, descent_net_set_precision)
  * Prints: descent-steps threads=T steps=S best_ms=B median_ms=M
  *         descent-layer NAME fwd_ms=F bwd_ms=B     (with --layers)
  */
@@ -41,10 +42,10 @@ static void fail(const char *what) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: cnn_step THREADS STEPS [--layers] [DATA_DIR]\n");
+    fprintf(stderr, "usage: cnn_step THREADS STEPS [--layers] [--bf16] [DATA_DIR]\n");
     return 2;
   }
-  int threads = atoi(argv[1]), steps = atoi(argv[2]), warmup = 10, layers = 0;
+  int threads = atoi(argv[1]), steps = atoi(argv[2]), warmup = 10, layers = 0, bf16 = 0;
   if (threads < 1 || steps < 1) {
     fprintf(stderr, "cnn_step: THREADS and STEPS must be positive integers\n");
     return 2;
@@ -53,6 +54,8 @@ int main(int argc, char **argv) {
   for (int i = 3; i < argc; i++) {
     if (strcmp(argv[i], "--layers") == 0)
       layers = 1;
+    else if (strcmp(argv[i], "--bf16") == 0) /* descent_net_set_precision */
+      bf16 = 1;
     else
       dir = argv[i];
   }
@@ -74,7 +77,8 @@ int main(int argc, char **argv) {
     goto done;
   }
   if (descent_net_create(&net, "cnn:fmnist_2c2d", &train.shape, DESCENT_LOSS_SOFTMAX_XENT, 128,
-                         1)) {
+                         1) ||
+      (bf16 && descent_net_set_precision(net, DESCENT_PRECISION_BF16))) {
     fail("network");
     goto done;
   }

@@ -13,7 +13,11 @@ lines printed are those of bench/torch_common.py, shared with
 bench/torch_mlp.py; the line `torch-steps ... best_ms= median_ms=` (every
 full-size step timed by itself) is the counterpart of bench/cnn_step.c.
 With --layers, each layer's forward and backward is then timed by itself
-(lines `torch-layer NAME fwd_ms= bwd_ms=`). The last line printed is
+(lines `torch-layer NAME fwd_ms= bwd_ms=`). With --autocast bf16 the
+forward pass and the loss run under torch.autocast("cpu",
+dtype=torch.bfloat16), the counterpart of `descent train --precision bf16`:
+the convolutions and linear layers in bf16 with float sums, the weights, the
+loss and SGD in float. The last line printed is
 machine-readable:
 
     torch version=<torch.__version__> threads=N samples_per_s=<float> final_loss=<float>
@@ -31,11 +35,16 @@ import torch_common as common  # noqa: E402
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_options(p, lr=0.01)
+    p.add_argument("--autocast", choices=["bf16"], default=None,
+                   help="run forward and loss under torch.autocast(\"cpu\", "
+                        "dtype=torch.bfloat16)")
     p.add_argument("--layers", action="store_true",
                    help="after training, time each layer's forward and backward by "
                         "itself (fastest of 15), as bench/cnn_step.c --layers does")
     a = p.parse_args()
     common.check_options(p, a)
+    if a.autocast and a.layers:
+        p.error("--layers times the float layers; drop it with --autocast")
     return a
 
 
@@ -66,6 +75,22 @@ def time_layers(model, xb, reps=15):
         x = y.detach()
 
 
+def autocast_bf16(torch, model):
+    """model with its forward pass under autocast to bf16, returning float
+    logits: the cross-entropy that follows is then the float one autocast
+    would run (it casts its input to float)."""
+    class Autocast(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self.inner(x).float()
+
+    return Autocast(model)
+
+
 def main():
     args = parse_args()
     torch = common.init_torch(args.threads)
@@ -83,8 +108,11 @@ def main():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(m.weight, std=0.05, a=-0.1, b=0.1)
                 nn.init.constant_(m.bias, 0.05)
-        return model
+        return autocast_bf16(torch, model) if args.autocast else model
 
+    if args.autocast:
+        print(f"torch-autocast {args.autocast} cpu_capability="
+              f"{torch.backends.cpu.get_cpu_capability()}", flush=True)
     return common.run(args, "torch_cnn", make_model,
                       reshape=lambda x: x.reshape(-1, 1, 28, 28),
                       after=time_layers if args.layers else None)

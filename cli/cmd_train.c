@@ -39,6 +39,10 @@ static cli_option train_options[] = {
     {"batch-size", "N", "examples per minibatch (gd: per chunk of the full batch)", "128", 0},
     {"epochs", "N", "passes over the training set (with --resume: the total, may grow)", "10", 0},
     {"seed", "N", "seed of the initialization, the shuffling and the split", "1", 0},
+    {"precision", "P",
+     "fp32, or bf16: dense and conv products on bf16 operands with float sums, weights and "
+     "optimizer in float, as torch.autocast; needs AVX512_BF16 (a resumed run keeps its own)",
+     "fp32", 0},
     {"threads", "N",
      "threads for OpenMP and the BLAS; 0 uses every core (a resumed run keeps its count: "
      "OpenBLAS rounds differently with another)",
@@ -90,6 +94,7 @@ typedef struct train_config {
   size_t batch_size, epochs, threads, val, limit, keep, max_rollbacks;
   uint64_t seed, checkpoint_every, stop_after;
   descent_diverge_policy on_diverge;
+  descent_precision precision;
   int eval_train, quiet;
   char out_default[64];
   char run_id[33]; /* the run's identity, as hex; "" for a run older than run ids */
@@ -126,7 +131,8 @@ static int read_config(train_config *c) {
       cli_get_u64(o, n, "stop-after-steps", &c->stop_after) || cli_get_u64(o, n, "seed", &c->seed))
     return -1;
   if (descent_loss_parse(cli_get(o, n, "loss"), &c->loss) ||
-      descent_preprocess_parse(cli_get(o, n, "preprocess"), &c->preprocess)) {
+      descent_preprocess_parse(cli_get(o, n, "preprocess"), &c->preprocess) ||
+      descent_precision_parse(cli_get(o, n, "precision"), &c->precision)) {
     fprintf(stderr, "descent train: %s\n", descent_last_error());
     return -1;
   }
@@ -271,9 +277,12 @@ static void config_text(const train_config *c, char *buf, size_t cap, int with_s
     resolved_value(c, trajectory_keys[i], value, sizeof value);
     used += (size_t)snprintf(buf + used, cap - used, "%s=%s\n", trajectory_keys[i], value);
   }
+  /* "float" for fp32, as before bf16 existed, so older checkpoints resume. */
   if (used < cap)
     used += (size_t)snprintf(buf + used, cap - used, "precision=%s\n",
-                             sizeof(descent_real) == 8 ? "double" : "float");
+                             sizeof(descent_real) == 8                ? "double"
+                             : c->precision == DESCENT_PRECISION_BF16 ? "bf16"
+                                                                      : "float");
   for (int i = 0; with_settings && i < N_SETTING_KEYS && used < cap; i++) {
     resolved_value(c, setting_keys[i], value, sizeof value);
     used += (size_t)snprintf(buf + used, cap - used, "%s=%s\n", setting_keys[i], value);
@@ -283,6 +292,25 @@ static void config_text(const train_config *c, char *buf, size_t cap, int with_s
 /* Values taken from the checkpoint for options not given; they must outlive
    the option table's use. */
 static char saved_values[N_TRAJECTORY_KEYS + N_SETTING_KEYS][1024];
+
+/* The checkpoint's precision line ("float" is fp32; "double" is left to
+   the comparison of the whole configuration): --precision, when given, must
+   agree with it; when not, the run keeps its own. */
+static int merge_precision(const char *saved, const char *path) {
+  char theirs[16];
+  if (!cli_config_value(saved, "precision", theirs, sizeof theirs)) return 0;
+  const char *name = strcmp(theirs, "bf16") == 0 ? "bf16" : "fp32";
+  cli_option *opt = cli_find(train_options, N_TRAIN_OPTIONS, "precision");
+  if (opt->given && strcmp(opt->value, name) != 0) {
+    fprintf(stderr,
+            "descent train: --precision differs: %s was trained in %s, command line %s; resume "
+            "with the same precision or start a new run\n",
+            path, name, opt->value);
+    return -1;
+  }
+  opt->value = name;
+  return 0;
+}
 
 /* Options given must agree with the checkpoint on the trajectory; options
    not given take its values. Returns 0, or -1 after printing which field
@@ -327,7 +355,7 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
       if (strcmp(key, "preprocess-eps") == 0) opt->given = 1;
     }
   }
-  if (read_config(c)) return -1;
+  if (merge_precision(saved, path) || read_config(c)) return -1;
   /* Now equal on the trajectory, field by field. */
   char a[8192];
   config_text(c, a, sizeof a, 0);
@@ -642,6 +670,9 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
     fprintf(f, "            %s\n", line);
   descent_optimizer_describe(opt, buf, sizeof buf);
   fprintf(f, "optimizer   %s\n", buf);
+  if (c->precision == DESCENT_PRECISION_BF16)
+    fprintf(f, "precision   bf16 products (bf16 operands, float sums), float weights and "
+               "optimizer\n");
   if (descent_optimizer_full_batch(opt))
     fprintf(f, "batch size  full batch: one step per epoch on all %zu examples, in chunks of %zu\n",
             train->n, c->batch_size);
@@ -1036,7 +1067,8 @@ static int run(train_config *c) {
   }
   /* The network before the data is cut or split, so that a label it has no
      output for is named by its file and its example. */
-  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed))
+  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed) ||
+      descent_net_set_precision(r.net, c->precision))
     goto fail_lib;
   if (check_classes(c, &train, &test, descent_net_outputs(r.net))) goto done;
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;

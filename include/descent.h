@@ -472,6 +472,31 @@ descent_shape descent_net_input_shape(const descent_net *net);
 descent_loss_kind descent_net_loss(const descent_net *net);
 size_t descent_net_max_batch(const descent_net *net);
 
+/* The precision of a network's matrix products, as PyTorch's
+ * torch.autocast(device_type="cpu", dtype=torch.bfloat16) sets it.
+ *   DESCENT_PRECISION_FP32 (the default): everything in descent_real.
+ *   DESCENT_PRECISION_BF16: the products of dense and conv layers take their
+ *     operands (inputs, weights, output gradients) rounded to bfloat16 and
+ *     sum them in float; forward outputs and input gradients are rounded to
+ *     bfloat16 (autocast's outputs are bfloat16 tensors), weight gradients
+ *     stay float. Convolutions then run as im2col + GEMM. Everything else
+ *     stays float: activations, pooling, batch norm, the loss, the
+ *     parameters (the master weights), the gradient and the optimizer.
+ *     It needs the float build, a CPU with AVX512_BF16 and the avx512 kernel
+ *     path (descent_isa_path); elsewhere descent_net_set_precision refuses
+ *     it with DESCENT_ENOTSUP and a message saying what is missing.
+ * The setting belongs to the network object, not to the model: a saved
+ * model does not record it. */
+typedef enum descent_precision {
+  DESCENT_PRECISION_FP32 = 0,
+  DESCENT_PRECISION_BF16 = 1
+} descent_precision;
+/* "fp32" or "bf16"; DESCENT_EINVAL naming the valid choices otherwise. */
+int descent_precision_parse(const char *name, descent_precision *precision);
+const char *descent_precision_name(descent_precision precision);
+int descent_net_set_precision(descent_net *net, descent_precision precision);
+descent_precision descent_net_precision(const descent_net *net);
+
 /* Saves a trained model to path: the spec, input shape and loss, the
  * parameters, the buffers (batch-norm statistics), the dropout RNG and the
  * input preprocessing pp (NULL: none), so that descent_net_load gives the

@@ -84,6 +84,16 @@ void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, do
                       const double *a, size_t lda, const double *b, size_t ldb, double beta,
                       double *c, size_t ldc);
 
+/* descent_gemm in a layer's precision (descent_precision): for
+ * DESCENT_PRECISION_BF16, op(A) and op(B) rounded to bf16 and the products
+ * summed in float (src/core/sgemm_bf16.c), and C rounded to bf16 when
+ * round_c is set (autocast's bf16 outputs); for DESCENT_PRECISION_FP32,
+ * descent_gemm itself (round_c is ignored). */
+void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b, size_t m,
+                            size_t n, size_t k, descent_real alpha, const descent_real *a,
+                            size_t lda, const descent_real *b, size_t ldb, descent_real beta,
+                            descent_real *c, size_t ldc);
+
 /* Eigenvalues (ascending, in w) and eigenvectors of the symmetric n x n
  * matrix a, by LAPACK's dsyevd; on return row k of a is the unit eigenvector
  * of w[k]. The only LAPACK call (src/core/eigen.c). */

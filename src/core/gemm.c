@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 #include "sgemm_avx512.h"
+#include "sgemm_bf16.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -60,6 +61,27 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
   cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b,
               (blasint)ldb, beta, c, (blasint)ldc);
 #endif
+}
+
+void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b, size_t m,
+                            size_t n, size_t k, descent_real alpha, const descent_real *a,
+                            size_t lda, const descent_real *b, size_t ldb, descent_real beta,
+                            descent_real *c, size_t ldc) {
+#ifndef DESCENT_DOUBLE
+  if (precision == DESCENT_PRECISION_BF16) {
+    if (m == 0 || n == 0) return;
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (sgemm_bf16_available() && sgemm_bf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                                             c, ldc, round_c, threads) == 0)
+      return;
+    /* Without packing buffers (or with the kernel unavailable, which
+       descent_net_set_precision refuses), the reference computes the same
+       product, up to the order of its sums, slowly: the precision stays. */
+    sgemm_bf16_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, round_c);
+    return;
+  }
+#endif
+  descent_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,

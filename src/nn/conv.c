@@ -81,7 +81,8 @@ static void conv_geometry_of(const layer *l, conv_geometry *g) {
   g->p = g->ho * g->wo;
   g->kc = g->c * g->k * g->k;
   g->kb = g->kc + (l->bias ? 1 : 0);
-  int direct = conv_direct_available() && g->s == 1;
+  /* bf16 products run on im2col columns through the bf16 GEMM. */
+  int direct = conv_direct_available() && g->s == 1 && l->precision == DESCENT_PRECISION_FP32;
   /* With few input rows (kc, as the first layer's 25) the kernel's setup per
      tile outweighs its loop, and the GEMM wins. */
   g->direct_fwd = direct && g->o % CONV_DIRECT_BLOCK == 0 && g->kc >= 100;
@@ -344,11 +345,13 @@ static void direct_weights(const conv_geometry *g, const descent_real *w, descen
 }
 
 #if CONV_DNNL
-/* The operations oneDNN serves for this layer now (none when it was turned
-   off since the layer was made). */
+/* The operations oneDNN serves for this layer now: none when it was turned
+   off since the layer was made, or when the products run in bf16 (the
+   primitives are float ones; bf16 takes im2col and the bf16 GEMM). */
 static conv_dnnl_ops dnnl_ops(const layer *l) {
   conv_dnnl_ops none = {0, 0, 0};
-  if (l->backend && conv_dnnl_available()) return conv_dnnl_served(l->backend);
+  if (l->backend && conv_dnnl_available() && l->precision == DESCENT_PRECISION_FP32)
+    return conv_dnnl_served(l->backend);
   return none;
 }
 #endif
@@ -448,7 +451,8 @@ static void conv_forward(layer *l, const descent_real *params, const descent_rea
     size_t e1 = (gi + 1) * CONV_GROUP < n ? (gi + 1) * CONV_GROUP : n;
     for (size_t e = gi * CONV_GROUP; e < e1; e++) {
       columns(&g, x + e * l->in_size, padded, cols);
-      descent_gemm(0, 0, g.o, g.p, g.kb, 1, w, g.kb, cols, g.p, 0, y + e * l->out_size, g.p);
+      descent_gemm_precision(l->precision, 1, 0, 0, g.o, g.p, g.kb, 1, w, g.kb, cols, g.p, 0,
+                             y + e * l->out_size, g.p);
     }
   }
 }
@@ -480,7 +484,8 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
       const descent_real *dye = dy + e * l->out_size;
       columns(&g, x + e * l->in_size, padded, cols);
       /* [dW | db]^T += columns dY^T, examples of the group in order. */
-      descent_gemm(0, 1, g.kb, g.o, g.p, 1, cols, g.p, dye, g.p, e > e0 ? 1 : 0, dwt, g.o);
+      descent_gemm_precision(l->precision, 0, 0, 1, g.kb, g.o, g.p, 1, cols, g.p, dye, g.p,
+                             e > e0 ? 1 : 0, dwt, g.o);
       if (dx && g.direct_dx) {
         /* dX = dY, padded by k - 1 - pad, correlated with the flipped kernels;
            the columns' space takes the padded dY. */
@@ -489,7 +494,8 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
         conv_direct(cols, g.o, hq, wq, flipped, g.c, NULL, g.k, g.h, g.w, dx + e * l->in_size);
       } else if (dx) {
         /* The columns are no longer needed: their space takes W^T dY. */
-        descent_gemm(1, 0, g.kc, g.p, g.o, 1, params, g.kc, dye, g.p, 0, cols, g.p);
+        descent_gemm_precision(l->precision, 1, 1, 0, g.kc, g.p, g.o, 1, params, g.kc, dye, g.p, 0,
+                               cols, g.p);
         memset(padded, 0, padded_reals(&g) * sizeof *padded);
         col2im(&g, cols, padded);
         unpad(&g, padded, dx + e * l->in_size);

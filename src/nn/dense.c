@@ -2,8 +2,10 @@
  * dense.c - the fully connected layer, y = x W^T + b.
  *
  * W is stored {out, in} as in PyTorch, so weights exchange without transposes.
- * All three products go through descent_gemm; the input gradient is skipped
- * for the first layer (dx == NULL), which saves a fifth of an MLP's backward.
+ * All three products go through descent_gemm in the layer's precision (under
+ * bf16 the output and the input gradient are rounded to bf16, the weight
+ * gradient is not); the input gradient is skipped for the first layer
+ * (dx == NULL), which saves a fifth of an MLP's backward.
  */
 #include "layer.h"
 
@@ -70,7 +72,7 @@ static void dense_forward(layer *l, const descent_real *params, const descent_re
     for (size_t i = 0; i < n; i++) memcpy(y + i * out, b, out * sizeof *y);
     beta = 1;
   }
-  descent_gemm(0, 1, n, out, in, 1, x, in, w, in, beta, y, out);
+  descent_gemm_precision(l->precision, 1, 0, 1, n, out, in, 1, x, in, w, in, beta, y, out);
 }
 
 /* db = the column sums of dy, in double. The rows are walked in order, a
@@ -98,10 +100,11 @@ static void dense_backward(layer *l, const descent_real *params, const descent_r
                            descent_real *dparams, size_t n) {
   size_t in = l->in_size, out = l->units;
   /* dW = dy^T x */
-  descent_gemm(1, 0, out, in, n, 1, dy, out, x, in, 0, dparams, in);
+  descent_gemm_precision(l->precision, 0, 1, 0, out, in, n, 1, dy, out, x, in, 0, dparams, in);
   if (l->bias) bias_gradient(dy, n, out, dparams + in * out);
   /* dx = dy W */
-  if (dx) descent_gemm(0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
+  if (dx)
+    descent_gemm_precision(l->precision, 1, 0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
 }
 
 const layer_ops layer_dense = {

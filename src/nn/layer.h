@@ -90,6 +90,7 @@ struct layer {
   void *work;            /* at least work_bytes, or NULL */
   descent_rng *rng;      /* the network's RNG */
   void *backend;         /* a library's state for the layer (prepare), or NULL */
+  int precision;         /* dense, conv: the products' descent_precision */
   /* Configuration, by kind (unused fields stay zero). */
   size_t units;         /* dense: outputs; conv: output channels */
   int bias;             /* dense, conv: has a bias */

@@ -10,6 +10,7 @@
  */
 #include "network_internal.h"
 
+#include "core/sgemm_bf16.h"
 #include "loss.h"
 
 #include <omp.h>
@@ -277,6 +278,60 @@ descent_loss_kind descent_net_loss(const descent_net *net) {
 
 size_t descent_net_max_batch(const descent_net *net) {
   return net->max_batch;
+}
+
+int descent_precision_parse(const char *name, descent_precision *precision) {
+  if (name && strcmp(name, "fp32") == 0)
+    *precision = DESCENT_PRECISION_FP32;
+  else if (name && strcmp(name, "bf16") == 0)
+    *precision = DESCENT_PRECISION_BF16;
+  else
+    return descent_fail(DESCENT_EINVAL, "unknown precision '%s'; valid: fp32, bf16",
+                        name ? name : "(null)");
+  return DESCENT_OK;
+}
+
+const char *descent_precision_name(descent_precision precision) {
+  return precision == DESCENT_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+/* DESCENT_OK when this build, CPU and kernel path run bf16 products. */
+static int bf16_supported(void) {
+  if (sizeof(descent_real) != sizeof(float))
+    return descent_fail(DESCENT_ENOTSUP,
+                        "precision bf16: the double build computes in double only; use the "
+                        "float library");
+  if (!sgemm_bf16_cpu())
+    return descent_fail(DESCENT_ENOTSUP,
+                        "precision bf16 needs a CPU with AVX512_BF16 (bf16 dot products); this "
+                        "one has none: use fp32");
+  if (descent_isa_path() < DESCENT_ISA_AVX512)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "precision bf16 needs the avx512 kernel path; DESCENT_ISA forces %s: "
+                        "use fp32, or unset DESCENT_ISA",
+                        descent_isa_name());
+  if (!sgemm_bf16_available())
+    return descent_fail(DESCENT_ENOTSUP,
+                        "precision bf16: this build has no AVX512_BF16 kernel (compiler without "
+                        "-mavx512bf16); use fp32");
+  return DESCENT_OK;
+}
+
+int descent_net_set_precision(descent_net *net, descent_precision precision) {
+  descent_error_clear();
+  if (precision != DESCENT_PRECISION_FP32 && precision != DESCENT_PRECISION_BF16)
+    return descent_fail(DESCENT_EINVAL, "unknown precision %d; valid: fp32, bf16", (int)precision);
+  if (precision == DESCENT_PRECISION_BF16) {
+    int rc = bf16_supported();
+    if (rc) return rc;
+  }
+  net->precision = precision;
+  for (size_t i = 0; i < net->n_layers; i++) net->layers[i].precision = (int)precision;
+  return DESCENT_OK;
+}
+
+descent_precision descent_net_precision(const descent_net *net) {
+  return net->precision;
 }
 
 size_t descent_net_outputs(const descent_net *net) {

@@ -29,6 +29,8 @@ struct descent_net {
   void **scratch;  /* scratch[i]: layer i's scratch, or NULL */
   void *work;      /* the work area all layers share */
   descent_rng rng; /* drives dropout masks */
+  /* The precision of the layers' products (descent_net_set_precision). */
+  descent_precision precision;
 };
 
 /* Parses a spec into configured (not yet set up) layers. */

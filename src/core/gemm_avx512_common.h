@@ -1,0 +1,72 @@
+/*
+ * gemm_avx512_common.h - the pieces of a GotoBLAS/BLIS-style GEMM that the
+ * AVX-512 kernels share whatever their element type: edge masks, the 16 x 16
+ * transpose their packing uses for operands stored the other way round, and
+ * the split of a block's rows into micro-panels.
+ *
+ * Included only by files compiled with -mavx512f (CMakeLists.txt).
+ */
+#ifndef DESCENT_GEMM_AVX512_COMMON_H
+#define DESCENT_GEMM_AVX512_COMMON_H
+
+#include <immintrin.h>
+#include <stddef.h>
+
+/* The first `count` of 16 lanes (all of them from 16 on). */
+static inline __mmask16 gemm_lanes(size_t count) {
+  return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+}
+
+/* Transposes the 16 x 16 block of 32-bit elements in r (r[i] = row i): 64
+   shuffles. Bit patterns only, so it serves float and bf16 pairs alike. */
+static inline __attribute__((always_inline)) void gemm_transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) {
+    r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  /* r[4 i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j. */
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) {
+    __m512 y0 = _mm512_shuffle_f32x4(r[j], r[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+    __m512 y1 = _mm512_shuffle_f32x4(r[j], r[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+    __m512 y2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
+    __m512 y3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
+    t[j] = _mm512_shuffle_f32x4(y0, y2, _MM_SHUFFLE(2, 0, 2, 0));
+    t[j + 4] = _mm512_shuffle_f32x4(y1, y3, _MM_SHUFFLE(2, 0, 2, 0));
+    t[j + 8] = _mm512_shuffle_f32x4(y0, y2, _MM_SHUFFLE(3, 1, 3, 1));
+    t[j + 12] = _mm512_shuffle_f32x4(y1, y3, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+/* Splits mc rows into panels of mr, the last one or two shorter: a remainder
+   under 8 rows is merged with a full panel and halved, since a panel of r
+   rows keeps only 2r accumulators busy. Returns the panel count. */
+static inline int gemm_plan_rows(size_t mc, size_t mr, int *heights) {
+  size_t full = mc / mr, rest = mc % mr;
+  int np = 0;
+  if (rest && rest < 8 && full > 0) {
+    full--;
+    rest += mr;
+  }
+  for (size_t i = 0; i < full; i++) heights[np++] = (int)mr;
+  if (rest > mr) {
+    heights[np++] = (int)((rest + 1) / 2);
+    heights[np++] = (int)(rest / 2);
+  } else if (rest) {
+    heights[np++] = (int)rest;
+  }
+  return np;
+}
+
+#endif /* DESCENT_GEMM_AVX512_COMMON_H */
