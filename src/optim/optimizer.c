@@ -12,6 +12,8 @@
  */
 #include "optimizer.h"
 
+#include "core/multiversion.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,6 +494,14 @@ static void finish_reduction(descent_optimizer *opt, transform *t) {
   t->def->finish(t, total);
 }
 
+/* theta += u over one block, at the width of the kernel path. */
+static MULTIVERSION_BODY void add_update_body(const descent_real *u, descent_real *theta,
+                                              size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) theta[i] += u[i];
+}
+MULTIVERSION_VOID(add_update, (const descent_real *u, descent_real *theta, size_t n), (u, theta, n))
+
 /* Runs transforms [first, last) over every block: reads the update from src,
    and either writes it to dst (also reducing it for `next`, the global
    transform that heads the following stage) or, when dst is NULL, adds it to
@@ -516,9 +526,7 @@ static void run_stage(descent_optimizer *opt, int first, int last, const descent
       memcpy(dst + lo, u, count * sizeof *u);
       if (next) opt->partials[b] = next->def->reduce(next, u, count);
     } else if (!writes_theta) {
-      descent_real *p = theta + lo;
-#pragma omp simd
-      for (size_t i = 0; i < count; i++) p[i] += u[i];
+      add_update(u, theta + lo, count);
     }
   }
 }
