@@ -4,7 +4,7 @@
 # at 1 and 2 threads.
 #
 # Usage: bench/adam_step.sh [--repeats R] [--steps S] [--n N] [--threads LIST]
-#                           [--build DIR] [--max-wait S]
+#                           [--isa LIST] [--clock wall|cpu] [--build DIR] [--max-wait S]
 #
 #   --repeats R    rounds (default 5); each round runs the descent/memcpy
 #                  program and then the torch script once per thread count;
@@ -12,6 +12,16 @@
 #   --steps S      timed steps per kernel and round (default 200)
 #   --n N          parameters (default 1900000)
 #   --threads LIST thread counts (default "1 2")
+#   --isa LIST     kernel paths (default "auto"; e.g. "avx512 avx2 portable"):
+#                  descent runs with DESCENT_ISA=path; torch with
+#                  ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 on the avx2
+#                  row, and with its own default dispatch on the others
+#                  (torch's "default" capability, its portable one, runs the
+#                  fused kernel unvectorized: no fair peer)
+#   --clock C      wall (default) or cpu: time the steps by the process's CPU
+#                  time, which on a machine shared with other jobs leaves out
+#                  the waits for a core; meaningful at 1 thread (at more it
+#                  sums the threads, their spinning at barriers included)
 #   --build DIR    CMake build directory (default build), configured as
 #                  Release and built if needed
 #   --max-wait S   before each run, wait up to S seconds (default 30) for the
@@ -34,6 +44,8 @@ repeats=5
 steps=200
 n=1900000
 threads_list="1 2"
+isa_list=auto
+clock=wall
 build=build
 max_wait=30
 
@@ -44,6 +56,8 @@ while [ $# -gt 0 ]; do
         --steps) [ $# -ge 2 ] || die "--steps needs a value"; steps=$2; shift 2 ;;
         --n) [ $# -ge 2 ] || die "--n needs a value"; n=$2; shift 2 ;;
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift 2 ;;
+        --isa) [ $# -ge 2 ] || die "--isa needs a value"; isa_list=$2; shift 2 ;;
+        --clock) [ $# -ge 2 ] || die "--clock needs a value"; clock=$2; shift 2 ;;
         --build) [ $# -ge 2 ] || die "--build needs a value"; build=$2; shift 2 ;;
         --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; max_wait=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
@@ -54,6 +68,11 @@ for v in "$repeats" "$steps" "$n"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || die "--repeats, --steps and --n must be positive integers"
 done
 [[ $max_wait =~ ^[0-9]+$ ]] || die "--max-wait must be a number of seconds"
+[[ $clock =~ ^(wall|cpu)$ ]] || die "--clock: wall or cpu, not '$clock'"
+for isa in $isa_list; do
+    [[ $isa =~ ^(auto|avx512|avx2|portable)$ ]] ||
+        die "--isa: unknown path '$isa'; valid: auto, avx512, avx2, portable"
+done
 ncores=$(nproc)
 for t in $threads_list; do
     [[ $t =~ ^[1-9][0-9]*$ ]] || die "--threads: bad thread count '$t'"
@@ -102,19 +121,29 @@ measure() {
     tee -a "$log" <"$tmp/run.txt" >&2
 }
 
+# The environment of each path: descent's DESCENT_ISA, and torch's kernels
+# for the same instruction set where it has them.
+descent_env() { [ "$1" = auto ] || echo "DESCENT_ISA=$1"; }
+torch_env() { [ "$1" != avx2 ] || echo "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2"; }
+
 # Alternating the programs round by round lets drifts (clock, neighbours) hit
 # all kernels alike.
-log=$tmp/results.txt
-: >"$log"
 disturbed=0
+for isa in $isa_list; do : >"$tmp/results-$isa.txt"; done
 for ((r = 1; r <= repeats; r++)); do
-    for t in $threads_list; do
-        envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
-        measure "$t" env "${envs[@]}" "$tmp/adam_step" --n "$n" --threads "$t" \
-            --steps "$steps" --repeats 1
-        measure "$t" env "${envs[@]}" "$DESCENT_PYTHON" bench/adam_step.py --n "$n" \
-            --threads "$t" --steps "$steps" --repeats 1
-        echo "adam_step.sh: round $r/$repeats, $t thread(s) done" >&2
+    for isa in $isa_list; do
+        log=$tmp/results-$isa.txt
+        for t in $threads_list; do
+            envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
+            # shellcheck disable=SC2046 # one word per variable
+            measure "$t" env "${envs[@]}" $(descent_env "$isa") "$tmp/adam_step" --n "$n" \
+                --threads "$t" --steps "$steps" --repeats 1 --clock "$clock"
+            # shellcheck disable=SC2046
+            measure "$t" env "${envs[@]}" $(torch_env "$isa") "$DESCENT_PYTHON" \
+                bench/adam_step.py --n "$n" --threads "$t" --steps "$steps" --repeats 1 \
+                --clock "$clock"
+            echo "adam_step.sh: round $r/$repeats, path $isa, $t thread(s) done" >&2
+        done
     done
 done
 if [ "$disturbed" -gt 0 ]; then
@@ -123,9 +152,20 @@ if [ "$disturbed" -gt 0 ]; then
 fi
 
 # --- Table ----------------------------------------------------------------------
-"$DESCENT_PYTHON" - "$log" "$threads_list" "$repeats" "$steps" "$n" <<'EOF'
+echo
+echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); clock: $clock"
+for isa in $isa_list; do
+torch_side=$(torch_env "$isa")
+"$DESCENT_PYTHON" - "$tmp/results-$isa.txt" "$threads_list" "$repeats" "$steps" "$n" "$isa" \
+    "${torch_side:-its default dispatch}" <<'EOF'
 import re, statistics, sys
-log, threads, repeats, steps, n = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
+log, threads, repeats, steps, n, isa, torch_side = (sys.argv[1], sys.argv[2].split(),
+                                                    *sys.argv[3:])
+text = open(log).read()
+print()
+print("== descent path %s (ran: %s); torch: %s (ran: %s)" % (
+    isa, ", ".join(sorted(set(re.findall(r"path=(\S+)", text)))) or "?", torch_side,
+    ", ".join(sorted(set(re.findall(r"capability=(\S+)", text)))) or "?"))
 ms = {}
 for line in open(log):
     m = re.match(r"adam_step impl=(\S+) threads=(\d+) .* ms_per_step=([0-9.eE+-]+)", line)
@@ -169,6 +209,7 @@ print("descent's effective bandwidth as a share of theirs. Goal: speedup >= 4x, 
 if not any(k[0] == "descent" for k in med):
     print("descent's Adam is not available in this build: torch and memcpy figures only.")
 EOF
+done
 if [ "$disturbed" -gt 0 ]; then
     echo "WARNING: $disturbed run(s) were disturbed by other load (more busy cores than" \
         "threads) even when redone: rerun on a quiet machine."
