@@ -14,6 +14,7 @@
  *           tighter ceiling.
  *
  * Usage: adam_step [--n N] [--threads T] [--steps S] [--repeats R] [--warmup W]
+ *                  [--clock wall|cpu]
  * Prints, per repeat, one line per kernel:
  *   adam_step impl=descent threads=T n=N steps=S repeat=K ms_per_step=X gbytes_per_s=Y
  *   adam_step impl=memcpy ...   adam_step impl=stream ...
@@ -32,9 +33,14 @@
 #define BYTES_PER_PARAM 28.0 /* Adam: read g, theta, m, v; write theta, m, v (float32) */
 #define COPY_BYTES      14   /* bytes memcpy'd per parameter: 14 read, 14 written */
 
+/* Wall-clock time, or with --clock cpu the process's CPU time (all its
+   threads): on a machine shared with other jobs a single-threaded run's CPU
+   time leaves out the time it waited for a core. */
+static clockid_t timer = CLOCK_MONOTONIC;
+
 static double now_s(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(timer, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -100,6 +106,10 @@ int main(int argc, char **argv) {
       repeats = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--warmup") == 0)
       warmup = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--clock") == 0 && strcmp(argv[i + 1], "wall") == 0)
+      timer = CLOCK_MONOTONIC;
+    else if (strcmp(argv[i], "--clock") == 0 && strcmp(argv[i + 1], "cpu") == 0)
+      timer = CLOCK_PROCESS_CPUTIME_ID;
     else {
       fprintf(stderr, "adam_step: unknown argument %s\n", argv[i]);
       return 2;
@@ -107,7 +117,12 @@ int main(int argc, char **argv) {
   }
   if (argc % 2 == 0 || n == 0 || threads < 1 || steps < 1 || repeats < 1 || warmup < 0) {
     fprintf(stderr, "usage: adam_step [--n N] [--threads T] [--steps S] [--repeats R] "
-                    "[--warmup W]\n");
+                    "[--warmup W] [--clock wall|cpu]\n");
+    return 2;
+  }
+  /* A path this CPU cannot run is refused, not timed under its name. */
+  if (descent_isa_check() != DESCENT_OK) {
+    fprintf(stderr, "adam_step: %s\n", descent_last_error());
     return 2;
   }
   descent_set_threads(threads);
@@ -130,8 +145,10 @@ int main(int argc, char **argv) {
     descent_optimizer_describe(opt, desc, sizeof desc);
     printf("adam_step optimizer: %s\n", desc);
   }
-  printf("adam_step n=%zu threads=%d (descent_get_threads=%d) bytes_per_step=%.0f\n", n, threads,
-         descent_get_threads(), BYTES_PER_PARAM * (double)n);
+  printf("adam_step n=%zu threads=%d (descent_get_threads=%d) bytes_per_step=%.0f path=%s "
+         "clock=%s\n",
+         n, threads, descent_get_threads(), BYTES_PER_PARAM * (double)n, descent_isa_name(),
+         timer == CLOCK_MONOTONIC ? "wall" : "cpu");
 
   size_t copy_bytes = (size_t)COPY_BYTES * n;
   char *src = alloc_or_die(copy_bytes), *dst = alloc_or_die(copy_bytes);

@@ -27,7 +27,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--variants", default="foreach=False,foreach=True,fused=True")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="cpu: the process's CPU time, as adam_step.c's --clock cpu")
     args = ap.parse_args()
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
 
     torch.set_num_threads(args.threads)
     try:
@@ -37,9 +40,9 @@ def main():
     cores = len(os.sched_getaffinity(0))
     if args.threads > cores:
         print("adam_step.py: WARNING: %d threads > %d usable cores" % (args.threads, cores))
-    print("adam_step torch version=%s threads=%d (get_num_threads=%d) n=%d capability=%s" %
+    print("adam_step torch version=%s threads=%d (get_num_threads=%d) n=%d capability=%s clock=%s" %
           (torch.__version__, args.threads, torch.get_num_threads(), args.n,
-           torch.backends.cpu.get_cpu_capability()))
+           torch.backends.cpu.get_cpu_capability(), args.clock))
 
     gen = torch.Generator().manual_seed(1)
     init = torch.randn(args.n, generator=gen, dtype=torch.float32)
@@ -58,10 +61,10 @@ def main():
             continue
         name = "torch-" + variant.replace("=True", "").replace("=False", "-off")
         for r in range(args.repeats):
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(args.steps):
                 opt.step()
-            per_step = (time.perf_counter() - t0) / args.steps
+            per_step = (clock() - t0) / args.steps
             print("adam_step impl=%s threads=%d n=%d steps=%d repeat=%d ms_per_step=%.5f "
                   "gbytes_per_s=%.2f" % (name, args.threads, args.n, args.steps, r,
                                          1e3 * per_step, BYTES_PER_PARAM * args.n / per_step / 1e9))

@@ -4,7 +4,7 @@
 # at 1 and 2 threads.
 #
 # Usage: bench/adam_step.sh [--repeats R] [--steps S] [--n N] [--threads LIST]
-#                           [--build DIR] [--max-wait S]
+#                           [--build DIR] [--max-wait S] [--clock wall|cpu]
 #
 #   --repeats R    rounds (default 5); each round runs the descent/memcpy
 #                  program and then the torch script once per thread count;
@@ -16,6 +16,11 @@
 #                  Release and built if needed
 #   --max-wait S   before each run, wait up to S seconds (default 30) for the
 #                  machine to be idle; 0 disables the wait
+#   --clock C      wall (default) or cpu: time by the process's CPU time,
+#                  which holds up better on a machine shared with other work
+#
+# The kernel path is DESCENT_ISA's (unset: the default dispatch); on avx2
+# torch runs on its AVX2 kernels too. Run it once per path to compare paths.
 #
 # Bytes model: an Adam step reads g, theta, m, v and writes theta, m, v: 28
 # bytes per float32 parameter. The memcpy reference copies 14 bytes per
@@ -36,7 +41,7 @@ n=1900000
 threads_list="1 2"
 build=build
 max_wait=30
-
+clock=wall
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift 2 ;;
         --build) [ $# -ge 2 ] || die "--build needs a value"; build=$2; shift 2 ;;
         --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; max_wait=$2; shift 2 ;;
+        --clock) [ $# -ge 2 ] || die "--clock needs a value"; clock=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -54,6 +60,7 @@ for v in "$repeats" "$steps" "$n"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || die "--repeats, --steps and --n must be positive integers"
 done
 [[ $max_wait =~ ^[0-9]+$ ]] || die "--max-wait must be a number of seconds"
+[[ $clock =~ ^(wall|cpu)$ ]] || die "--clock must be wall or cpu"
 ncores=$(nproc)
 for t in $threads_list; do
     [[ $t =~ ^[1-9][0-9]*$ ]] || die "--threads: bad thread count '$t'"
@@ -122,9 +129,9 @@ for ((r = 1; r <= repeats; r++)); do
     for t in $threads_list; do
         envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
         measure c "$t" env "${envs[@]}" "$tmp/adam_step" --n "$n" --threads "$t" \
-            --steps "$steps" --repeats 1
+            --steps "$steps" --repeats 1 --clock "$clock"
         measure torch "$t" env "${envs[@]}" "${torch_isa_env[@]}" "$DESCENT_PYTHON" \
-            bench/adam_step.py --n "$n" --threads "$t" --steps "$steps" --repeats 1
+            bench/adam_step.py --n "$n" --threads "$t" --steps "$steps" --repeats 1 --clock "$clock"
         echo "adam_step.sh: round $r/$repeats, $t thread(s) done" >&2
     done
 done

@@ -19,6 +19,8 @@
  */
 #include "layer.h"
 
+#include "core/multiversion.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -103,56 +105,118 @@ static int bn_check_batch(const layer *l, size_t n, int train) {
   return DESCENT_OK;
 }
 
-static void bn_forward(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
-                       size_t n, int train) {
+/* Channels [c0, c1) of the forward pass: their statistics (in training) and
+   their outputs. Compiled once per instruction-set path
+   (core/multiversion.h): the sums run in order on every path, the
+   normalization at the path's width. */
+static MULTIVERSION_BODY void bn_forward_block_body(layer *l, const descent_real *params,
+                                                    const descent_real *x, descent_real *y,
+                                                    size_t n, int train, size_t c0, size_t c1) {
   size_t C, S;
   bn_dims(l, &C, &S);
   const descent_real *gamma = params, *beta = params + C;
   descent_real *run_mean = l->buffers, *run_var = l->buffers + C;
   double *mean = l->scratch, *inv_std = mean + C;
-  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
   double count = (double)(n * S);
-#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
-  for (size_t b = 0; b < blocks; b++) {
-    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
-    if (train) {
-      double sum[BN_BLOCK] = {0}, sq[BN_BLOCK] = {0};
-      for (size_t e = 0; e < n; e++)
-        for (size_t c = c0; c < c1; c++) {
-          const descent_real *v = x + (e * C + c) * S;
-          for (size_t s = 0; s < S; s++) sum[c - c0] += v[s];
-        }
-      for (size_t c = c0; c < c1; c++) mean[c] = sum[c - c0] / count;
-      for (size_t e = 0; e < n; e++)
-        for (size_t c = c0; c < c1; c++) {
-          const descent_real *v = x + (e * C + c) * S;
-          for (size_t s = 0; s < S; s++) {
-            double d = v[s] - mean[c];
-            sq[c - c0] += d * d;
-          }
-        }
-      for (size_t c = c0; c < c1; c++) {
-        double var = sq[c - c0] / count, m = l->momentum;
-        inv_std[c] = 1.0 / sqrt(var + l->eps);
-        run_mean[c] = (descent_real)((1 - m) * run_mean[c] + m * mean[c]);
-        run_var[c] = (descent_real)((1 - m) * run_var[c] + m * var * count / (count - 1));
-      }
-    } else {
-      for (size_t c = c0; c < c1; c++) {
-        mean[c] = run_mean[c];
-        inv_std[c] = 1.0 / sqrt((double)run_var[c] + l->eps);
-      }
-    }
+  if (train) {
+    double sum[BN_BLOCK] = {0}, sq[BN_BLOCK] = {0};
     for (size_t e = 0; e < n; e++)
       for (size_t c = c0; c < c1; c++) {
         const descent_real *v = x + (e * C + c) * S;
-        descent_real *out = y + (e * C + c) * S;
-        descent_real scale = (descent_real)(gamma[c] * inv_std[c]);
-        descent_real shift = (descent_real)(beta[c] - mean[c] * gamma[c] * inv_std[c]);
-        for (size_t s = 0; s < S; s++) out[s] = v[s] * scale + shift;
+        for (size_t s = 0; s < S; s++) sum[c - c0] += v[s];
       }
+    for (size_t c = c0; c < c1; c++) mean[c] = sum[c - c0] / count;
+    for (size_t e = 0; e < n; e++)
+      for (size_t c = c0; c < c1; c++) {
+        const descent_real *v = x + (e * C + c) * S;
+        for (size_t s = 0; s < S; s++) {
+          double d = v[s] - mean[c];
+          sq[c - c0] += d * d;
+        }
+      }
+    for (size_t c = c0; c < c1; c++) {
+      double var = sq[c - c0] / count, m = l->momentum;
+      inv_std[c] = 1.0 / sqrt(var + l->eps);
+      run_mean[c] = (descent_real)((1 - m) * run_mean[c] + m * mean[c]);
+      run_var[c] = (descent_real)((1 - m) * run_var[c] + m * var * count / (count - 1));
+    }
+  } else {
+    for (size_t c = c0; c < c1; c++) {
+      mean[c] = run_mean[c];
+      inv_std[c] = 1.0 / sqrt((double)run_var[c] + l->eps);
+    }
+  }
+  for (size_t e = 0; e < n; e++)
+    for (size_t c = c0; c < c1; c++) {
+      const descent_real *v = x + (e * C + c) * S;
+      descent_real *out = y + (e * C + c) * S;
+      descent_real scale = (descent_real)(gamma[c] * inv_std[c]);
+      descent_real shift = (descent_real)(beta[c] - mean[c] * gamma[c] * inv_std[c]);
+      for (size_t s = 0; s < S; s++) out[s] = v[s] * scale + shift;
+    }
+}
+/* clang-format off */
+MULTIVERSION_VOID(bn_forward_block,
+                  (layer *l, const descent_real *params, const descent_real *x, descent_real *y,
+                   size_t n, int train, size_t c0, size_t c1),
+                  (l, params, x, y, n, train, c0, c1))
+/* clang-format on */
+
+static void bn_forward(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
+                       size_t n, int train) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    bn_forward_block(l, params, x, y, n, train, c0, c1);
   }
 }
+
+/* Channels [c0, c1) of the backward pass, compiled per path as the
+   forward's. */
+static MULTIVERSION_BODY void bn_backward_block_body(layer *l, const descent_real *params,
+                                                     const descent_real *x, const descent_real *dy,
+                                                     descent_real *dx, descent_real *dparams,
+                                                     size_t n, size_t c0, size_t c1) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const descent_real *gamma = params;
+  const double *mean = l->scratch, *inv_std = mean + C;
+  double count = (double)(n * S);
+  double dbeta[BN_BLOCK] = {0}, dgamma[BN_BLOCK] = {0};
+  for (size_t e = 0; e < n; e++)
+    for (size_t c = c0; c < c1; c++) {
+      const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
+      for (size_t s = 0; s < S; s++) {
+        dbeta[c - c0] += d[s];
+        dgamma[c - c0] += d[s] * (v[s] - mean[c]) * inv_std[c];
+      }
+    }
+  for (size_t c = c0; c < c1; c++) {
+    dparams[c] = (descent_real)dgamma[c - c0];
+    dparams[C + c] = (descent_real)dbeta[c - c0];
+  }
+  if (!dx) return;
+  for (size_t e = 0; e < n; e++)
+    for (size_t c = c0; c < c1; c++) {
+      const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
+      descent_real *out = dx + (e * C + c) * S;
+      double k = gamma[c] * inv_std[c] / count;
+      for (size_t s = 0; s < S; s++) {
+        double xhat = (v[s] - mean[c]) * inv_std[c];
+        out[s] = (descent_real)(k * (count * d[s] - dbeta[c - c0] - xhat * dgamma[c - c0]));
+      }
+    }
+}
+/* clang-format off */
+MULTIVERSION_VOID(bn_backward_block,
+                  (layer *l, const descent_real *params, const descent_real *x,
+                   const descent_real *dy, descent_real *dx, descent_real *dparams, size_t n,
+                   size_t c0, size_t c1),
+                  (l, params, x, dy, dx, dparams, n, c0, c1))
+/* clang-format on */
 
 /* Backward of the training-mode forward, with xhat = (x - mean) / std:
    dbeta = sum dy, dgamma = sum dy xhat,
@@ -162,37 +226,11 @@ static void bn_backward(layer *l, const descent_real *params, const descent_real
                         descent_real *dparams, size_t n) {
   size_t C, S;
   bn_dims(l, &C, &S);
-  const descent_real *gamma = params;
-  const double *mean = l->scratch, *inv_std = mean + C;
   size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
-  double count = (double)(n * S);
 #pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
   for (size_t b = 0; b < blocks; b++) {
     size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
-    double dbeta[BN_BLOCK] = {0}, dgamma[BN_BLOCK] = {0};
-    for (size_t e = 0; e < n; e++)
-      for (size_t c = c0; c < c1; c++) {
-        const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
-        for (size_t s = 0; s < S; s++) {
-          dbeta[c - c0] += d[s];
-          dgamma[c - c0] += d[s] * (v[s] - mean[c]) * inv_std[c];
-        }
-      }
-    for (size_t c = c0; c < c1; c++) {
-      dparams[c] = (descent_real)dgamma[c - c0];
-      dparams[C + c] = (descent_real)dbeta[c - c0];
-    }
-    if (!dx) continue;
-    for (size_t e = 0; e < n; e++)
-      for (size_t c = c0; c < c1; c++) {
-        const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
-        descent_real *out = dx + (e * C + c) * S;
-        double k = gamma[c] * inv_std[c] / count;
-        for (size_t s = 0; s < S; s++) {
-          double xhat = (v[s] - mean[c]) * inv_std[c];
-          out[s] = (descent_real)(k * (count * d[s] - dbeta[c - c0] - xhat * dgamma[c - c0]));
-        }
-      }
+    bn_backward_block(l, params, x, dy, dx, dparams, n, c0, c1);
   }
 }
 

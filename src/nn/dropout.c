@@ -10,6 +10,9 @@
  */
 #include "layer.h"
 
+#include "core/multiversion.h"
+
+#include <omp.h>
 #include <string.h>
 
 static const spec_param dropout_params[] = {
@@ -40,6 +43,31 @@ static int dropout_tensors(const layer *l, descent_tensor_info *t) {
 
 static void dropout_init(layer *l, descent_real *params, const layer *next, descent_rng *rng) {}
 
+/* out = in * mask, at the width of the kernel path (core/multiversion.h). */
+static MULTIVERSION_BODY void mask_multiply_body(const descent_real *in, const descent_real *mask,
+                                                 descent_real *out, size_t count) {
+#pragma omp simd
+  for (size_t i = 0; i < count; i++) out[i] = in[i] * mask[i];
+}
+MULTIVERSION_VOID(mask_multiply,
+                  (const descent_real *in, const descent_real *mask, descent_real *out,
+                   size_t count),
+                  (in, mask, out, count))
+
+/* mask_multiply split between the threads, one contiguous share each (the
+   parallel region stays out of the per-path copies, which it would otherwise
+   run at the baseline's width). */
+static void apply_mask(const descent_real *in, const descent_real *mask, descent_real *out,
+                       size_t count) {
+#pragma omp parallel if (count > LAYER_PARALLEL_MIN)
+  {
+    size_t t = (size_t)omp_get_thread_num(), threads = (size_t)omp_get_num_threads();
+    size_t lo = count / threads * t + (t < count % threads ? t : count % threads);
+    size_t share = count / threads + (t < count % threads);
+    mask_multiply(in + lo, mask + lo, out + lo, share);
+  }
+}
+
 static void dropout_forward(layer *l, const descent_real *params, const descent_real *x,
                             descent_real *y, size_t n, int train) {
   size_t count = n * l->in_size;
@@ -50,8 +78,7 @@ static void dropout_forward(layer *l, const descent_real *params, const descent_
   descent_real *mask = l->scratch, scale = (descent_real)(1.0 / (1.0 - l->drop));
   double keep = 1.0 - l->drop;
   for (size_t i = 0; i < count; i++) mask[i] = descent_rng_uniform(l->rng) < keep ? scale : 0;
-#pragma omp parallel for simd schedule(static) if (count > LAYER_PARALLEL_MIN)
-  for (size_t i = 0; i < count; i++) y[i] = x[i] * mask[i];
+  apply_mask(x, mask, y, count);
 }
 
 static void dropout_backward(layer *l, const descent_real *params, const descent_real *x,
@@ -64,8 +91,7 @@ static void dropout_backward(layer *l, const descent_real *params, const descent
     return;
   }
   const descent_real *mask = l->scratch;
-#pragma omp parallel for simd schedule(static) if (count > LAYER_PARALLEL_MIN)
-  for (size_t i = 0; i < count; i++) dx[i] = dy[i] * mask[i];
+  apply_mask(dy, mask, dx, count);
 }
 
 const layer_ops layer_dropout = {

@@ -11,6 +11,8 @@
  */
 #include "layer.h"
 
+#include "core/multiversion.h"
+
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -116,9 +118,9 @@ static void window(const pool_geometry *g, size_t oh, size_t ow, size_t *h0, siz
    overlapping the one before when the length is not a multiple of 8: the
    rows are short (14 in fmnist_2c2d) and a scalar tail would cost more than
    recomputing a few values. */
-static inline void vertical8(const descent_real *restrict top, const descent_real *restrict bottom,
-                             int32_t base, int32_t w, descent_real *restrict v,
-                             int32_t *restrict vi) {
+static MULTIVERSION_BODY void vertical8(const descent_real *restrict top,
+                                        const descent_real *restrict bottom, int32_t base,
+                                        int32_t w, descent_real *restrict v, int32_t *restrict vi) {
 #pragma omp simd
   for (int32_t j = 0; j < 8; j++) {
     int t = (bottom[j] > top[j]) | (bottom[j] != bottom[j]);
@@ -127,8 +129,9 @@ static inline void vertical8(const descent_real *restrict top, const descent_rea
   }
 }
 
-static inline void horizontal8(const descent_real *restrict v, const int32_t *restrict vi,
-                               descent_real *restrict dst, int32_t *restrict where) {
+static MULTIVERSION_BODY void horizontal8(const descent_real *restrict v,
+                                          const int32_t *restrict vi, descent_real *restrict dst,
+                                          int32_t *restrict where) {
 #pragma omp simd
   for (int j = 0; j < 8; j++) {
     descent_real a = v[2 * j], b = v[2 * j + 1];
@@ -146,9 +149,9 @@ static inline void horizontal8(const descent_real *restrict v, const int32_t *re
 
 /* One output row of at least 8, in one stage: the four values of each
    window compared in scan order. */
-static inline void window8(const descent_real *restrict r0, const descent_real *restrict r1,
-                           int32_t base, int32_t w, descent_real *restrict out,
-                           int32_t *restrict at) {
+static MULTIVERSION_BODY void window8(const descent_real *restrict r0,
+                                      const descent_real *restrict r1, int32_t base, int32_t w,
+                                      descent_real *restrict out, int32_t *restrict at) {
 #pragma omp simd
   for (int32_t j = 0; j < 8; j++) {
     descent_real a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1], m = a;
@@ -164,10 +167,13 @@ static inline void window8(const descent_real *restrict r0, const descent_real *
   }
 }
 
-/* vmax and vidx hold ho x w values of scratch. */
-static void maxpool_2x2(const descent_real *restrict src, descent_real *restrict dst,
-                        int32_t *restrict where, size_t w, size_t ho, descent_real *restrict vmax,
-                        int32_t *restrict vidx) {
+/* vmax and vidx hold ho x w values of scratch. Compiled once per
+   instruction-set path (core/multiversion.h): a block of 8 floats is one
+   AVX vector, two SSE ones. */
+static MULTIVERSION_BODY void maxpool_2x2_body(const descent_real *restrict src,
+                                               descent_real *restrict dst, int32_t *restrict where,
+                                               size_t w, size_t ho, descent_real *restrict vmax,
+                                               int32_t *restrict vidx) {
   size_t wo = w / 2, outputs = ho * wo;
   if (wo >= 8) { /* rows long enough: one stage */
     for (size_t r = 0; r < ho; r++) {
@@ -203,6 +209,13 @@ static void maxpool_2x2(const descent_real *restrict src, descent_real *restrict
   }
   FOR_BLOCKS8(q, outputs) horizontal8(vmax + 2 * q, vidx + 2 * q, dst + q, where + q);
 }
+/* clang-format off */
+MULTIVERSION_VOID(maxpool_2x2,
+                  (const descent_real *restrict src, descent_real *restrict dst,
+                   int32_t *restrict where, size_t w, size_t ho, descent_real *restrict vmax,
+                   int32_t *restrict vidx),
+                  (src, dst, where, w, ho, vmax, vidx))
+/* clang-format on */
 
 static void maxpool_forward(layer *l, const descent_real *params, const descent_real *x,
                             descent_real *y, size_t n, int train) {

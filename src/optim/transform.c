@@ -10,9 +10,12 @@
  * Per-step numbers are computed in double by begin() and cast once to
  * descent_real, so the loops run in the buffers' own precision and vectorize:
  * no calls per element but sqrt, no branches that depend on the element
- * except selects.
+ * except selects. Each loop is compiled once per instruction-set path and
+ * chosen at run time (core/multiversion.h); every path gives the same bits.
  */
 #include "transform.h"
+
+#include "core/multiversion.h"
 
 #include <math.h>
 #include <string.h>
@@ -32,6 +35,13 @@ typedef descent_real real;
 
 #define N_OF(a) ((int)(sizeof a / sizeof a[0]))
 
+/* Defines NAME, the apply() of a transform, as one copy of NAME_body per
+   instruction-set path (core/multiversion.h). */
+#define APPLY_ON_EVERY_PATH(name)                                                                  \
+  MULTIVERSION_VOID(name,                                                                          \
+                    (const transform *t, real *u, real *theta, real *const *slots, size_t n),      \
+                    (t, u, theta, slots, n))
+
 /* ---- lr: scale by minus the scheduled learning rate --------------------- */
 
 static const spec_param lr_params[] = {
@@ -42,11 +52,13 @@ static void lr_begin(transform *t, int64_t step) {
   t->scalar[0] = transform_rate(t, step);
 }
 
-static void lr_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void lr_apply_body(const transform *t, real *u, real *theta,
+                                            real *const *slots, size_t n) {
   const real minus_lr = (real)-t->scalar[0];
 #pragma omp simd
   for (size_t i = 0; i < n; i++) u[i] *= minus_lr;
 }
+APPLY_ON_EVERY_PATH(lr_apply)
 
 static const transform_def transform_lr = {
     .name = "lr",
@@ -78,11 +90,13 @@ static void clip_finish(transform *t, double total) {
   t->scalar[1] = norm;
 }
 
-static void scale_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void scale_apply_body(const transform *t, real *u, real *theta,
+                                               real *const *slots, size_t n) {
   const real scale = (real)t->scalar[0];
 #pragma omp simd
   for (size_t i = 0; i < n; i++) u[i] *= scale;
 }
+APPLY_ON_EVERY_PATH(scale_apply)
 
 static const transform_def transform_clip = {
     .name = "clip",
@@ -102,12 +116,13 @@ static const spec_param clip_value_params[] = {
     {"value", SPEC_NUMBER, 0, 0, INFINITY, 1, 0, 1, "largest magnitude of a coordinate"},
 };
 
-static void clip_value_apply(const transform *t, real *u, real *theta, real *const *slots,
-                             size_t n) {
+static MULTIVERSION_BODY void clip_value_apply_body(const transform *t, real *u, real *theta,
+                                                    real *const *slots, size_t n) {
   const real hi = (real)t->hp[0], lo = -hi;
 #pragma omp simd
   for (size_t i = 0; i < n; i++) u[i] = u[i] < lo ? lo : u[i] > hi ? hi : u[i];
 }
+APPLY_ON_EVERY_PATH(clip_value_apply)
 
 static const transform_def transform_clip_value = {
     .name = "clip_value",
@@ -124,11 +139,13 @@ static const spec_param decay_params[] = {
     {"weight_decay", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 1, "decay coefficient"},
 };
 
-static void decay_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void decay_apply_body(const transform *t, real *u, real *theta,
+                                               real *const *slots, size_t n) {
   const real wd = (real)t->hp[0];
 #pragma omp simd
   for (size_t i = 0; i < n; i++) u[i] = u[i] + wd * theta[i];
 }
+APPLY_ON_EVERY_PATH(decay_apply)
 
 static const transform_def transform_l2 = {
     .name = "l2",
@@ -172,7 +189,8 @@ static void momentum_begin(transform *t, int64_t step) {
   t->scalar[1] = step == 0 ? 1 : 1 - t->hp[1];
 }
 
-static void momentum_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void momentum_apply_body(const transform *t, real *u, real *theta,
+                                                  real *const *slots, size_t n) {
   real *b = slots[0];
   const real keep = (real)t->scalar[0], take = (real)t->scalar[1], mu = (real)t->hp[0];
   if (t->hp[2]) {
@@ -189,6 +207,7 @@ static void momentum_apply(const transform *t, real *u, real *theta, real *const
     }
   }
 }
+APPLY_ON_EVERY_PATH(momentum_apply)
 
 static const transform_def transform_momentum = {
     .name = "momentum",
@@ -219,7 +238,8 @@ static void adagrad_begin(transform *t, int64_t step) {
   t->scalar[0] = 1 / (1 + (double)step * t->hp[0]);
 }
 
-static void adagrad_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void adagrad_apply_body(const transform *t, real *u, real *theta,
+                                                 real *const *slots, size_t n) {
   real *s = slots[0];
   const real eps = (real)t->hp[2], decay = (real)t->scalar[0];
 #pragma omp simd
@@ -228,6 +248,7 @@ static void adagrad_apply(const transform *t, real *u, real *theta, real *const 
     u[i] = u[i] / (SQRT(s[i]) + eps) * decay;
   }
 }
+APPLY_ON_EVERY_PATH(adagrad_apply)
 
 static const transform_def transform_adagrad = {
     .name = "adagrad",
@@ -267,7 +288,8 @@ static void rmsprop_begin(transform *t, int64_t step) {
   t->scalar[0] = t->hp[3] ? 1 - pow(t->hp[0], (double)(step + 1)) : 1;
 }
 
-static void rmsprop_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void rmsprop_apply_body(const transform *t, real *u, real *theta,
+                                                 real *const *slots, size_t n) {
   real *v = slots[0];
   const real alpha = (real)t->hp[0], w = (real)(1 - t->hp[0]), eps = (real)t->hp[1];
   if (t->hp[2]) {
@@ -295,6 +317,7 @@ static void rmsprop_apply(const transform *t, real *u, real *theta, real *const 
     }
   }
 }
+APPLY_ON_EVERY_PATH(rmsprop_apply)
 
 static const transform_def transform_rmsprop = {
     .name = "rmsprop",
@@ -332,7 +355,8 @@ static void adam_begin(transform *t, int64_t step) {
 /* PyTorch divides sqrt(v) by sqrt(1 - b2^t); multiplying by its inverse
    differs in the last bit at most and saves a division per element, a fifth
    of the step's time where the buffers sit in cache. */
-static void adam_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void adam_apply_body(const transform *t, real *u, real *theta,
+                                              real *const *slots, size_t n) {
   real *m = slots[0], *v = slots[1];
   const real w = (real)(1 - t->hp[0]), w1 = (real)1 - w, b2 = (real)t->hp[1];
   const real w2 = (real)(1 - t->hp[1]), eps = (real)t->hp[2];
@@ -356,6 +380,7 @@ static void adam_apply(const transform *t, real *u, real *theta, real *const *sl
     }
   }
 }
+APPLY_ON_EVERY_PATH(adam_apply)
 
 static const transform_def transform_adam = {
     .name = "adam",
@@ -378,7 +403,8 @@ static const spec_param lion_params[] = {
     {"b2", SPEC_NUMBER, 0.99, 0, 1, 0, 1, 0, "decay of the momentum m"},
 };
 
-static void lion_apply(const transform *t, real *u, real *theta, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void lion_apply_body(const transform *t, real *u, real *theta,
+                                              real *const *slots, size_t n) {
   real *m = slots[0];
   const real b1 = (real)t->hp[0], w1 = (real)(1 - t->hp[0]);
   const real b2 = (real)t->hp[1], w2 = (real)(1 - t->hp[1]);
@@ -389,6 +415,7 @@ static void lion_apply(const transform *t, real *u, real *theta, real *const *sl
     u[i] = (real)(c > 0) - (real)(c < 0);
   }
 }
+APPLY_ON_EVERY_PATH(lion_apply)
 
 static const transform_def transform_lion = {
     .name = "lion",
@@ -440,7 +467,8 @@ static void sf_init(const transform *t, const real *theta, real *const *slots, s
   memcpy(slots[0], theta, n * sizeof *theta);
 }
 
-static void sf_apply(const transform *t, real *u, real *y, real *const *slots, size_t n) {
+static MULTIVERSION_BODY void sf_apply_body(const transform *t, real *u, real *y,
+                                            real *const *slots, size_t n) {
   real *z = slots[0];
   const real c = (real)t->scalar[0], c1 = (real)1 - c, lr = (real)t->scalar[1];
   const real step = (real)t->scalar[2];
@@ -452,14 +480,19 @@ static void sf_apply(const transform *t, real *u, real *y, real *const *slots, s
     z[i] = z[i] - lr * u[i];
   }
 }
+APPLY_ON_EVERY_PATH(sf_apply)
 
 /* theta <- lerp(theta, z, w): y -> x with w = 1 - 1/mu, x -> y with w = 1 - mu. */
-static void sf_move(real *theta, const real *z, double weight, size_t n) {
+static MULTIVERSION_BODY void sf_move_body(real *theta, const real *z, double weight, size_t n) {
   const real w = (real)weight, w1 = (real)1 - w;
   const int small = fabs(weight) < 0.5;
 #pragma omp simd
   for (size_t i = 0; i < n; i++) theta[i] = LERP(theta[i], z[i], w, w1, small);
 }
+/* clang-format off */
+MULTIVERSION_VOID(sf_move, (real *theta, const real *z, double weight, size_t n),
+                  (theta, z, weight, n))
+/* clang-format on */
 
 static void sf_to_eval(const transform *t, real *theta, real *const *slots, size_t n) {
   sf_move(theta, slots[0], 1 - 1 / t->hp[1], n);
