@@ -152,7 +152,7 @@ static double grad_norm(const descent_objective *obj) {
   double s = 0;
   /* Once per step over every parameter: split over the threads like the rest
      of the step, or it costs a tenth of an MLP step at two threads. */
-#pragma omp parallel for simd reduction(+ : s) schedule(static) if (obj->n_params > 65536)
+#pragma omp parallel for simd reduction(+ : s) schedule(static) if (parallel : obj->n_params > 65536)
   for (size_t i = 0; i < obj->n_params; i++) s += (double)g[i] * (double)g[i];
   return sqrt(s);
 }
