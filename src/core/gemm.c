@@ -36,9 +36,22 @@ __attribute__((used)) static const char *(*const keep_blas_select)(void) =
    the first convolution, 32 x 784 x 26: 1.2-1.4x slower with the kernel),
    since packing A costs as much as the arithmetic when n is small; above it
    the kernel was faster on 97 of 100 shapes tried, the others within 7%. */
-static int use_kernel(size_t m, size_t n, size_t k) {
-  return descent_sgemm_enabled && (double)m * (double)n * (double)k >= 1048576.0 &&
-         sgemm_avx512_available();
+static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
+  if (!descent_sgemm_enabled || (double)m * (double)n * (double)k < 1048576.0 ||
+      !sgemm_avx512_available())
+    return 0;
+  /* On AMD Zen 4 (512-bit operations in two halves) OpenBLAS's Haswell
+     kernels (blas_select.c) beat the kernel by 3-9% on one thread for x W^T
+     and dy W, best of 40-200 calls (128x1024x784: 2.00-2.04 against
+     2.13-2.26 ms; 128x1024x1024: 2.65-2.78 against 2.97-3.02; dy W
+     128x1024x1024: 2.57-2.69 against 2.72-2.84; the small MLP's 128x100x784:
+     0.201 against 0.216), while the kernel keeps the weight gradient dy^T x
+     (2.50-2.56 against 2.58-2.81 ms at 1024x1024x128). On two threads the
+     kernel takes all: its threads never wait for each other within a
+     product, and on a machine shared with other work OpenBLAS's took 2-5x
+     longer (6.4-7.4 ms for the five products against 9.1-24.6). */
+  if (threads == 1 && !trans_a && descent_cpu_splits_avx512()) return 0;
+  return 1;
 }
 #endif
 
@@ -90,7 +103,7 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
   blas_threads_end(threads, caller);
 #else
   /* The kernel's result is the same whatever its thread count. */
-  if (use_kernel(m, n, k) &&
+  if (use_kernel(trans_a, m, n, k, threads) &&
       sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads) == 0)
     return;
   int caller = blas_threads_begin(threads);
