@@ -3,11 +3,13 @@
  * convolution against a direct scalar one, results that do not depend on the
  * thread count, the fmnist_2c2d shorthand, batch-norm buffers, dropout's
  * masks and RNG, the activations against their formulas on batches below and
- * above the size where they go parallel, and every refusal of the new
+ * above the size where they go parallel, the softmax cross-entropy's
+ * gradient (confident rows included), and every refusal of the new
  * layers' specs.
  */
 #include "check.h"
 #include "nn/conv_direct.h"
+#include "nn/loss.h"
 #include "nn/network_internal.h"
 
 #include <stdlib.h>
@@ -346,6 +348,46 @@ static double sigmoid_df(double y) {
   return y * (1 - y);
 }
 
+/* Softmax cross-entropy: loss and gradient against the formulas in double,
+   on random rows and on confident ones, where the label's gradient
+   (softmax - 1) / n is a small difference of numbers near 1 / n: computed
+   from the other classes' share here, so the reference does not cancel. */
+static void check_xent(void) {
+  enum { N = 6, K = 10 };
+  descent_real z[N * K], dz[N * K];
+  int32_t labels[N];
+  double row_loss[N], loss, total = 0;
+  descent_rng rng;
+  descent_rng_seed(&rng, 11);
+  for (size_t i = 0; i < N; i++) {
+    labels[i] = (int32_t)((i * 3) % K);
+    for (size_t j = 0; j < K; j++) z[i * K + j] = (descent_real)(3 * descent_rng_normal(&rng));
+    if (i % 2) z[i * K + (size_t)labels[i]] = (descent_real)(18 + i); /* p = 1 - 1e-7 or less */
+  }
+  CHECK_OK(
+      loss_evaluate(DESCENT_LOSS_SOFTMAX_XENT, z, N, K, labels, NULL, row_loss, &loss, dz, NULL));
+  double worst = 0, worst_loss = 0;
+  for (size_t i = 0; i < N; i++) {
+    const descent_real *row = z + i * K;
+    double max = row[0], sum = 0, others = 0;
+    for (size_t j = 1; j < K; j++) max = row[j] > max ? row[j] : max;
+    for (size_t j = 0; j < K; j++) {
+      sum += exp(row[j] - max);
+      if (j != (size_t)labels[i]) others += exp(row[j] - max);
+    }
+    double want_loss = log(sum) + max - row[labels[i]];
+    total += want_loss;
+    worst_loss = larger(worst_loss, fabs(row_loss[i] - want_loss) / fmax(1, want_loss));
+    for (size_t j = 0; j < K; j++) {
+      double want = j == (size_t)labels[i] ? -others / sum / N : exp(row[j] - max) / sum / N;
+      worst = larger(worst, fabs(dz[i * K + j] - want) / fabs(want));
+    }
+  }
+  CHECK_MSG(worst <= 1e-6, "cross-entropy gradient: worst relative error %g", worst);
+  CHECK_MSG(worst_loss <= 1e-12, "cross-entropy row losses: worst error %g", worst_loss);
+  CHECK_CLOSE(loss, total / N, 1e-12);
+}
+
 static void refused(const char *spec, const descent_shape *in, int status, const char *needle) {
   descent_net *net = (descent_net *)1;
   CHECK_FAILS(descent_net_create(&net, spec, in, DESCENT_LOSS_SOFTMAX_XENT, 4, 1), status, needle);
@@ -405,6 +447,7 @@ int main(void) {
   check_activation("relu", relu_f, relu_df);
   check_activation("tanh", tanh, tanh_df);
   check_activation("sigmoid", sigmoid_f, sigmoid_df);
+  check_xent();
   check_fmnist_2c2d();
   check_batchnorm_buffers();
   check_dropout();
