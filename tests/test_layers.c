@@ -296,11 +296,13 @@ static void check_dropout(void) {
 }
 
 /* Each activation's forward and backward pass against its formula, on a
-   small batch (serial) and one above the parallel threshold, with inputs
+   small batch (serial) and ones above the parallel thresholds, with inputs
    and output gradients that hit both sides of ReLU's kink and 0 itself. */
 static void check_activation(const char *spec, double (*f)(double), double (*df)(double y)) {
-  const size_t sizes[] = {7, 300}, width = 128; /* 7 x 128: serial; 300 x 128: parallel */
-  for (int s = 0; s < 2; s++) {
+  /* 7 x 128: serial; 300 x 128: parallel for tanh and sigmoid forward (an
+     exp per value); 8200 x 128: parallel for every pass. */
+  const size_t sizes[] = {7, 300, 8200}, width = 128;
+  for (int s = 0; s < 3; s++) {
     size_t n = sizes[s], count = n * width;
     descent_shape in = {1, {width}};
     descent_net *net = NULL;
