@@ -57,16 +57,18 @@ static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
 
 /* The threads a product runs on. Inside a parallel region (conv.c's
    examples) it is the calling thread alone. Below PARALLEL_MIN_MNK
-   multiply-adds (under about 0.6 ms on one core at 117 GFLOP/s) one thread
-   too: a second saves at most a few tenths of a millisecond there, while
-   each product it joins waits for it at the end, a whole scheduler time
-   slice when another process holds its core. Measured on a 2-core AMD EPYC
-   (Zen 4) shared with other work, the small MLP 784-100-10 (products of
-   10M multiply-adds) took a median 0.72 ms per step at 2 threads on the
-   AVX-512 kernel against 0.62-0.68 at one, and 12.5 ms on OpenBLAS's
-   threads (DESCENT_ISA=avx2); the big MLP's products (100-134M) gain
-   1.8-1.9x from the second core. */
-#define PARALLEL_MIN_MNK 33554432.0 /* 2^25 */
+   multiply-adds (under about 0.15 ms on one core at 117 GFLOP/s) one thread
+   too: a second saves a few tens of microseconds there, less than a late
+   partner costs at the end of the product. Measured on a 2-core AMD EPYC
+   (Zen 4), the small MLP 784-100-10 (products of 10M multiply-adds) at 2
+   threads, descent train samples/s over one epoch, 3 runs: 288-324k with
+   this threshold against 187-221k with the products on one thread (2^25),
+   and 188-230k at 1 thread. On a machine shared with other work every
+   product and pass on two threads can wait a scheduler time slice for its
+   partner (13-16 ms a step of the small MLP on OpenBLAS's threads): the
+   OpenMP wait policy matters more there (OMP_WAIT_POLICY=PASSIVE gave
+   141-158k samples/s against 11-19k). */
+#define PARALLEL_MIN_MNK 8388608.0 /* 2^23 */
 
 static int product_threads(size_t m, size_t n, size_t k) {
   if (omp_in_parallel()) return 1;
