@@ -107,4 +107,9 @@ int descent_cpu_has_avx512(void);
 /* The core OpenBLAS picked by itself, before blas_select.c stepped in. */
 const char *descent_blas_detected_core(void);
 
+/* 1 on CPUs with AVX-512 that run a 512-bit operation as two 256-bit halves
+ * (AMD Zen 4): there OpenBLAS's AVX2 kernels match the AVX-512 ones' peak
+ * and were measured faster (blas_select.c, gemm.c). */
+int descent_cpu_splits_avx512(void);
+
 #endif /* DESCENT_INTERNAL_H */

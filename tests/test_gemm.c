@@ -6,7 +6,9 @@
  * On CPUs with AVX-512 the float build's descent_gemm runs its own kernel
  * (src/core/sgemm_avx512.c) for all but small products; its edge cases are
  * checked by calling it directly, and its results must not depend on the
- * thread count.
+ * thread count. Products below gemm.c's threading threshold run on one
+ * thread with the caller's setting lowered for the call: the setting must
+ * come back, and both sides of the threshold must still be right.
  *
  * Tolerance: the two sum in different orders, so they differ by rounding. The
  * bound is k * eps * sum|a_ip b_pj| per element, eps the precision's epsilon;
@@ -140,10 +142,12 @@ static void check_threads_agree(descent_rng *rng) {
         fill(b, k * n, rng);
         fill(c1, m * n, rng);
         memcpy(c2, c1, m * n * sizeof *c1);
+        /* The kernel itself: descent_gemm may hand a product to OpenBLAS on
+           one thread and to the kernel on two (AMD Zen 4, gemm.c). */
         descent_set_threads(1);
-        descent_gemm(ta, tb, m, n, k, (descent_real)0.5, a, lda, b, ldb, 1, c1, n);
+        CHECK(sgemm_avx512(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 1, c1, n, 1) == 0);
         descent_set_threads(2);
-        descent_gemm(ta, tb, m, n, k, (descent_real)0.5, a, lda, b, ldb, 1, c2, n);
+        CHECK(sgemm_avx512(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 1, c2, n, 2) == 0);
         CHECK_MSG(memcmp(c1, c2, m * n * sizeof *c1) == 0,
                   "m=%zu n=%zu k=%zu ta=%d tb=%d: 1 and 2 threads differ", m, n, k, ta, tb);
         free(a), free(b), free(c1), free(c2);
@@ -151,6 +155,26 @@ static void check_threads_agree(descent_rng *rng) {
   descent_set_threads(saved);
 }
 #endif
+
+/* At 2 threads, a product below the threshold (one thread) and one above
+   it (two) against the reference, each leaving the caller's thread count
+   as it found it. */
+static void check_thread_policy(descent_rng *rng) {
+  int saved = descent_get_threads();
+  if (descent_set_threads(2) != 2) {
+    printf("thread policy: not checked, an address-space limit leaves room for one thread\n");
+    descent_set_threads(saved);
+    return;
+  }
+  const size_t shapes[][3] = {{128, 100, 500}, {128, 100, 784}}; /* 6.4M and 10M multiply-adds */
+  for (int s = 0; s < 2; s++)
+    for (int ta = 0; ta < 2; ta++) {
+      check_case(shapes[s][0], shapes[s][1], shapes[s][2], ta, !ta, 1, s ? 1 : 0, 0, 0, rng);
+      CHECK_MSG(descent_get_threads() == 2, "%zu x %zu x %zu: the thread count is now %d",
+                shapes[s][0], shapes[s][1], shapes[s][2], descent_get_threads());
+    }
+  descent_set_threads(saved);
+}
 
 /* With beta = 0 the BLAS must not read C: NaN there must not leak through. */
 static void check_beta_zero_ignores_c(void) {
@@ -176,6 +200,7 @@ int main(void) {
   check_beta_zero_ignores_c();
   check_kernel_edges(&rng);
   check_threads_agree(&rng);
+  check_thread_policy(&rng);
   /* The reference itself, on a product known by hand. */
   descent_real a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[4] = {0};
   descent_gemm_reference(0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);

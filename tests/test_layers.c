@@ -2,11 +2,15 @@
  * test_layers.c - the deep-network layers in the float build: the fast
  * convolution against a direct scalar one, results that do not depend on the
  * thread count, the fmnist_2c2d shorthand, batch-norm buffers, dropout's
- * masks and RNG, and every refusal of the new layers' specs.
+ * masks and RNG, the activations against their formulas on batches below and
+ * above the size where they go parallel, the softmax cross-entropy's
+ * gradient (confident rows included), and every refusal of the new
+ * layers' specs.
  */
 #include "check.h"
 #include "nn/conv_direct.h"
 #include "nn/conv_dnnl.h"
+#include "nn/loss.h"
 #include "nn/network_internal.h"
 
 #include <stdlib.h>
@@ -386,6 +390,101 @@ static void check_dropout(void) {
   descent_net_free(net);
 }
 
+/* Each activation's forward and backward pass against its formula, on a
+   small batch (serial) and ones above the parallel thresholds, with inputs
+   and output gradients that hit both sides of ReLU's kink and 0 itself. */
+static void check_activation(const char *spec, double (*f)(double), double (*df)(double y)) {
+  /* 7 x 128: serial; 300 x 128: parallel for tanh and sigmoid forward (an
+     exp per value); 8200 x 128: parallel for every pass. */
+  const size_t sizes[] = {7, 300, 8200}, width = 128;
+  for (int s = 0; s < 3; s++) {
+    size_t n = sizes[s], count = n * width;
+    descent_shape in = {1, {width}};
+    descent_net *net = NULL;
+    CHECK_OK(descent_net_create(&net, spec, &in, DESCENT_LOSS_MSE, n, 1));
+    if (!net) return;
+    layer *l = &net->layers[0];
+    descent_real *x = malloc(count * sizeof *x), *dy = malloc(count * sizeof *dy);
+    descent_real *dx = malloc(count * sizeof *dx);
+    descent_rng rng;
+    descent_rng_seed(&rng, 5);
+    for (size_t i = 0; i < count; i++) {
+      x[i] = i % 17 == 0 ? 0 : (descent_real)descent_rng_normal(&rng);
+      dy[i] = (descent_real)descent_rng_normal(&rng);
+    }
+    l->ops->forward(l, NULL, x, net->acts[0], n, 1);
+    l->ops->backward(l, NULL, x, net->acts[0], dy, dx, NULL, n);
+    double worst_y = 0, worst_dx = 0;
+    for (size_t i = 0; i < count; i++) {
+      double y = f(x[i]), want_dx = (double)dy[i] * df((double)net->acts[0][i]);
+      worst_y = larger(worst_y, fabs(net->acts[0][i] - y) / fmax(1, fabs(y)));
+      worst_dx = larger(worst_dx, fabs(dx[i] - want_dx) / fmax(1, fabs(want_dx)));
+    }
+    CHECK_MSG(worst_y <= 1e-6, "%s forward, %zu values: worst error %g", spec, count, worst_y);
+    CHECK_MSG(worst_dx <= 1e-6, "%s backward, %zu values: worst error %g", spec, count, worst_dx);
+    free(x);
+    free(dy);
+    free(dx);
+    descent_net_free(net);
+  }
+}
+
+static double relu_f(double x) {
+  return x > 0 ? x : 0;
+}
+static double relu_df(double y) {
+  return y > 0 ? 1 : 0;
+}
+static double tanh_df(double y) {
+  return 1 - y * y;
+}
+static double sigmoid_f(double x) {
+  return 1 / (1 + exp(-x));
+}
+static double sigmoid_df(double y) {
+  return y * (1 - y);
+}
+
+/* Softmax cross-entropy: loss and gradient against the formulas in double,
+   on random rows and on confident ones, where the label's gradient
+   (softmax - 1) / n is a small difference of numbers near 1 / n: computed
+   from the other classes' share here, so the reference does not cancel. */
+static void check_xent(void) {
+  enum { N = 6, K = 10 };
+  descent_real z[N * K], dz[N * K];
+  int32_t labels[N];
+  double row_loss[N], loss, total = 0;
+  descent_rng rng;
+  descent_rng_seed(&rng, 11);
+  for (size_t i = 0; i < N; i++) {
+    labels[i] = (int32_t)((i * 3) % K);
+    for (size_t j = 0; j < K; j++) z[i * K + j] = (descent_real)(3 * descent_rng_normal(&rng));
+    if (i % 2) z[i * K + (size_t)labels[i]] = (descent_real)(18 + i); /* p = 1 - 1e-7 or less */
+  }
+  CHECK_OK(
+      loss_evaluate(DESCENT_LOSS_SOFTMAX_XENT, z, N, K, labels, NULL, row_loss, &loss, dz, NULL));
+  double worst = 0, worst_loss = 0;
+  for (size_t i = 0; i < N; i++) {
+    const descent_real *row = z + i * K;
+    double max = row[0], sum = 0, others = 0;
+    for (size_t j = 1; j < K; j++) max = row[j] > max ? row[j] : max;
+    for (size_t j = 0; j < K; j++) {
+      sum += exp(row[j] - max);
+      if (j != (size_t)labels[i]) others += exp(row[j] - max);
+    }
+    double want_loss = log(sum) + max - row[labels[i]];
+    total += want_loss;
+    worst_loss = larger(worst_loss, fabs(row_loss[i] - want_loss) / fmax(1, want_loss));
+    for (size_t j = 0; j < K; j++) {
+      double want = j == (size_t)labels[i] ? -others / sum / N : exp(row[j] - max) / sum / N;
+      worst = larger(worst, fabs(dz[i * K + j] - want) / fabs(want));
+    }
+  }
+  CHECK_MSG(worst <= 1e-6, "cross-entropy gradient: worst relative error %g", worst);
+  CHECK_MSG(worst_loss <= 1e-12, "cross-entropy row losses: worst error %g", worst_loss);
+  CHECK_CLOSE(loss, total / N, 1e-12);
+}
+
 static void refused(const char *spec, const descent_shape *in, int status, const char *needle) {
   descent_net *net = (descent_net *)1;
   CHECK_FAILS(descent_net_create(&net, spec, in, DESCENT_LOSS_SOFTMAX_XENT, 4, 1), status, needle);
@@ -450,6 +549,10 @@ int main(void) {
   check_maxpool_paths("maxpool(3, stride=2, pad=1)", 2, 9, 10);
   check_maxpool_paths("maxpool(2, stride=1)", 2, 5, 6);
   check_thread_independence();
+  check_activation("relu", relu_f, relu_df);
+  check_activation("tanh", tanh, tanh_df);
+  check_activation("sigmoid", sigmoid_f, sigmoid_df);
+  check_xent();
   check_fmnist_2c2d();
   check_batchnorm_buffers();
   check_dropout();

@@ -37,11 +37,60 @@ __attribute__((used)) static const char *(*const keep_blas_select)(void) =
    the first convolution, 32 x 784 x 26: 1.2-1.4x slower with the kernel),
    since packing A costs as much as the arithmetic when n is small; above it
    the kernel was faster on 97 of 100 shapes tried, the others within 7%. */
-static int use_kernel(size_t m, size_t n, size_t k) {
-  return descent_sgemm_enabled && (double)m * (double)n * (double)k >= 1048576.0 &&
-         sgemm_avx512_available();
+static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
+  if (!descent_sgemm_enabled || (double)m * (double)n * (double)k < 1048576.0 ||
+      !sgemm_avx512_available())
+    return 0;
+  /* On AMD Zen 4 (512-bit operations in two halves) OpenBLAS's Haswell
+     kernels (blas_select.c) beat the kernel by 3-9% on one thread for x W^T
+     and dy W, best of 40-200 calls (128x1024x784: 2.00-2.04 against
+     2.13-2.26 ms; 128x1024x1024: 2.65-2.78 against 2.97-3.02; dy W
+     128x1024x1024: 2.57-2.69 against 2.72-2.84; the small MLP's 128x100x784:
+     0.201 against 0.216), while the kernel keeps the weight gradient dy^T x
+     (2.50-2.56 against 2.58-2.81 ms at 1024x1024x128). On two threads the
+     kernel takes all: its threads never wait for each other within a
+     product, and on a machine shared with other work OpenBLAS's took 2-5x
+     longer (6.4-7.4 ms for the five products against 9.1-24.6). */
+  if (threads == 1 && !trans_a && descent_cpu_splits_avx512()) return 0;
+  return 1;
 }
 #endif
+
+/* The threads a product runs on. Inside a parallel region (conv.c's
+   examples) it is the calling thread alone. Below PARALLEL_MIN_MNK
+   multiply-adds (under about 0.15 ms on one core at 117 GFLOP/s) one thread
+   too: a second saves a few tens of microseconds there, less than a late
+   partner costs at the end of the product. Measured on a 2-core AMD EPYC
+   (Zen 4), the small MLP 784-100-10 (products of 10M multiply-adds) at 2
+   threads, descent train samples/s over one epoch, 3 runs: 288-324k with
+   this threshold against 187-221k with the products on one thread (2^25),
+   and 188-230k at 1 thread. On a machine shared with other work every
+   product and pass on two threads can wait a scheduler time slice for its
+   partner (13-16 ms a step of the small MLP on OpenBLAS's threads): the
+   OpenMP wait policy matters more there (OMP_WAIT_POLICY=PASSIVE gave
+   141-158k samples/s against 11-19k). */
+#define PARALLEL_MIN_MNK 8388608.0 /* 2^23 */
+
+static int product_threads(size_t m, size_t n, size_t k) {
+  if (omp_in_parallel()) return 1;
+  int most = omp_get_max_threads();
+  return most > 1 && (double)m * (double)n * (double)k < PARALLEL_MIN_MNK ? 1 : most;
+}
+
+/* OpenBLAS takes its thread count from the caller's OpenMP setting at each
+   call (it follows omp_get_max_threads), not from an argument: a product
+   asked to run on fewer threads runs with that setting lowered for the
+   call, then put back. Inside a parallel region OpenBLAS runs
+   single-threaded by itself. */
+static int blas_threads_begin(int threads) {
+  int caller = omp_get_max_threads();
+  if (threads != caller) omp_set_num_threads(threads);
+  return caller;
+}
+
+static void blas_threads_end(int threads, int caller) {
+  if (threads != caller) omp_set_num_threads(caller);
+}
 
 void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descent_real alpha,
                   const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
@@ -49,17 +98,21 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
   if (m == 0 || n == 0) return;
   enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
   enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+  int threads = product_threads(m, n, k);
 #ifdef DESCENT_DOUBLE
+  int caller = blas_threads_begin(threads);
   cblas_dgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b,
               (blasint)ldb, beta, c, (blasint)ldc);
+  blas_threads_end(threads, caller);
 #else
-  /* Inside a parallel region (conv.c's examples) the product runs on the
-     calling thread alone; the kernel's result is the same either way. */
-  if (use_kernel(m, n, k) && sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                                          ldc, omp_in_parallel() ? 1 : omp_get_max_threads()) == 0)
+  /* The kernel's result is the same whatever its thread count. */
+  if (use_kernel(trans_a, m, n, k, threads) &&
+      sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads) == 0)
     return;
+  int caller = blas_threads_begin(threads);
   cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b,
               (blasint)ldb, beta, c, (blasint)ldc);
+  blas_threads_end(threads, caller);
 #endif
 }
 

@@ -54,7 +54,7 @@ int descent_get_threads(void) {
 }
 
 const char *descent_blas_name(void) {
-  static char name[448]; /* holds every part below at its longest */
+  static char name[512]; /* holds every part below at its longest */
   const char *parallel = "";
   switch (openblas_get_parallel()) {
   case 0:
@@ -84,7 +84,13 @@ const char *descent_blas_name(void) {
 #else
   const int own = descent_sgemm_enabled && sgemm_avx512_available();
 #endif
+  const char *products = "";
+  if (own)
+    products = descent_cpu_splits_avx512()
+                   ? "; large float products on descent's AVX-512 kernel (on one thread weight "
+                     "gradients only)"
+                   : "; large float products on descent's AVX-512 kernel";
   snprintf(name, sizeof name, "%s, %s threads, %s%s; kernel path %s", version, parallel, kernels,
-           own ? "; large float products on descent's AVX-512 kernel" : "", descent_isa_name());
+           products, descent_isa_name());
   return name;
 }

@@ -68,7 +68,8 @@ static void dense_forward(layer *l, const descent_real *params, const descent_re
   const descent_real *w = params, *b = params + in * out;
   descent_real beta = 0;
   if (l->bias) {
-#pragma omp parallel for schedule(static) if (n * out > 32768)
+    /* A copy: parallel only from a million values (activation.c says why). */
+#pragma omp parallel for schedule(static) if (n * out >= 1048576)
     for (size_t i = 0; i < n; i++) memcpy(y + i * out, b, out * sizeof *y);
     beta = 1;
   }
@@ -82,7 +83,7 @@ static void dense_forward(layer *l, const descent_real *params, const descent_re
 static void bias_gradient(const descent_real *dy, size_t n, size_t out, descent_real *db) {
   enum { COLUMNS = 256 };
   size_t blocks = (out + COLUMNS - 1) / COLUMNS;
-#pragma omp parallel for schedule(static) if (n * out > 65536 && blocks > 1)
+#pragma omp parallel for schedule(static) if (n * out >= 1048576 && blocks > 1)
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * COLUMNS, width = out - lo < COLUMNS ? out - lo : COLUMNS;
     double sum[COLUMNS] = {0};

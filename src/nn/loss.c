@@ -3,7 +3,7 @@
  *
  * Cross-entropy is computed from the log-sum-exp of the scores shifted by their
  * maximum, so large scores neither overflow nor lose the loss to rounding; its
- * gradient (softmax - onehot) / n is formed in the same pass.
+ * gradient (softmax - onehot) / n is formed from the same exponentials.
  */
 #include "loss.h"
 
@@ -46,14 +46,22 @@ static double xent_row(const descent_real *z, size_t k, int32_t label, descent_r
   descent_real zmax = z[0];
   for (size_t j = 1; j < k; j++) zmax = FMAX(zmax, z[j]);
   double max = zmax;
-  double sum = 0;
-  for (size_t j = 0; j < k; j++) sum += exp(z[j] - max);
-  double log_sum = log(sum);
-  if (dz) {
-    for (size_t j = 0; j < k; j++)
-      dz[j] = (descent_real)(scale * (exp(z[j] - max - log_sum) - (j == (size_t)label)));
+  double sum = 0, e_label = 0;
+  /* One exponential per score: kept in dz, then scaled there into the
+     gradient (softmax = e / sum). The label's is kept in double: its
+     gradient, (softmax - 1) / n, cancels when the softmax is near 1. */
+  for (size_t j = 0; j < k; j++) {
+    double e = exp(z[j] - max);
+    sum += e;
+    if (j == (size_t)label) e_label = e;
+    if (dz) dz[j] = (descent_real)e;
   }
-  return log_sum + max - z[label];
+  if (dz) {
+    double to_gradient = scale / sum;
+    for (size_t j = 0; j < k; j++) dz[j] = (descent_real)(dz[j] * to_gradient);
+    dz[label] = (descent_real)(e_label * to_gradient - scale);
+  }
+  return log(sum) + max - z[label];
 }
 
 static double mse_row(const descent_real *z, size_t k, const int32_t *label,

@@ -151,8 +151,11 @@ static double grad_norm(const descent_objective *obj) {
   const descent_real *g = obj->grad;
   double s = 0;
   /* Once per step over every parameter: split over the threads like the rest
-     of the step, or it costs a tenth of an MLP step at two threads. */
-#pragma omp parallel for simd reduction(+ : s) schedule(static) if (obj->n_params > 65536)
+     of the step, or it costs a tenth of an MLP step at two threads. Only
+     from a million parameters (0.1-0.2 ms on one core): a smaller pass gains
+     less from a second thread than one late partner costs on a shared
+     machine (the small MLP's 80k parameters take 20 us). */
+#pragma omp parallel for simd reduction(+ : s) schedule(static) if (parallel : obj->n_params >= 1048576)
   for (size_t i = 0; i < obj->n_params; i++) s += (double)g[i] * (double)g[i];
   return sqrt(s);
 }
