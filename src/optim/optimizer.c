@@ -22,6 +22,14 @@
    reduction's partial sums (so the sums, and their order, do not depend on
    the thread count). */
 #define BLOCK 2048
+/* A step splits its blocks over the threads only from this many blocks
+   (256K parameters): below, a second thread saves less than the parallel
+   region costs, and far more on a machine where another process holds a
+   core (the region then waits for a descheduled thread: the small MLP's
+   80K-parameter SGD step took 7 to 15 ms at 2 threads under load, 0.05 ms
+   on one). Blocks fix the reduction order, so the split never changes the
+   result. */
+#define PARALLEL_BLOCKS 128
 /* Elements per pass of the chain: the update, the parameters and two or
    three state slices of 2048 floats (40 KB and more) spilled out of a 32 KB
    L1 between the chain's loops; slices of 512 (10 KB for Adam) stay in it.
@@ -487,7 +495,7 @@ void descent_optimizer_free(descent_optimizer *opt) {
 static void reduce_all(descent_optimizer *opt, transform *t, const descent_real *src) {
   size_t n = opt->n, blocks = block_count(n);
   double *partials = opt->partials;
-#pragma omp parallel for schedule(static) if (blocks > 4)
+#pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * BLOCK;
     partials[b] = t->def->reduce(t, src + lo, n - lo < BLOCK ? n - lo : BLOCK);
@@ -536,7 +544,7 @@ static void run_slice(descent_optimizer *opt, int first, int last, size_t at, si
 static void run_stage(descent_optimizer *opt, int first, int last, const descent_real *src,
                       descent_real *dst, descent_real *theta, const transform *next) {
   size_t n = opt->n, blocks = block_count(n);
-#pragma omp parallel for schedule(static) if (blocks > 4)
+#pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
     for (size_t at = lo; at < lo + count; at += SLICE)
@@ -590,7 +598,7 @@ static int switch_mode(descent_optimizer *opt, descent_objective *obj, int to_ev
     void (*move)(const transform *, descent_real *, descent_real *const *, size_t) =
         to_eval ? t->def->to_eval : t->def->to_train;
     if (!move) continue;
-#pragma omp parallel for schedule(static) if (blocks > 4)
+#pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
     for (size_t b = 0; b < blocks; b++) {
       size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
       descent_real *slots[TRANSFORM_MAX_SLOTS];
