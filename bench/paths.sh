@@ -20,6 +20,7 @@
 #                 no waiting for an idle machine; its figures mean nothing
 #   --build DIR   CMake build directory (default build)
 #   --max-wait S  passed to each script (default 60; --quick: 0)
+#   --mlp-limit N the MLPs train on the first N images (default: all 60,000)
 #
 # On the avx2 path torch runs with ATEN_CPU_CAPABILITY=avx2
 # ONEDNN_MAX_CPU_ISA=AVX2 and XLA with --xla_cpu_max_isa=AVX2, so that all
@@ -40,13 +41,14 @@ e2e=0
 quick=0
 build=build
 max_wait=
+mlp_limit=
 
 while [ $# -gt 0 ]; do
     case $1 in
         -h | --help) usage; exit 0 ;;
         --e2e) e2e=1; shift; continue ;;
         --quick) quick=1; shift; continue ;;
-        --repeats | --paths | --build | --max-wait) [ $# -ge 2 ] || die "$1 needs a value" ;;
+        --repeats | --paths | --build | --max-wait | --mlp-limit) [ $# -ge 2 ] || die "$1 needs a value" ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
     case $1 in
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
         --paths) paths=$2 ;;
         --build) build=$2 ;;
         --max-wait) max_wait=$2 ;;
+        --mlp-limit) mlp_limit=$2 ;;
     esac
     shift 2
 done
@@ -81,6 +84,7 @@ descent=${DESCENT_BIN:-$build/descent}
 # The sizes of each workload: full runs, or --quick's.
 common=(--build "$build" --max-wait "$max_wait" --repeats "$repeats")
 cnn=() mlp=() adam=(--steps 200) tta=()
+[ -z "$mlp_limit" ] || mlp=(--limit "$mlp_limit")
 if [ "$quick" = 1 ]; then
     cnn=(--limit 3200) mlp=(--limit 3200) adam=(--steps 20)
     tta=(--seeds 1 --epochs 1 --target 80)

@@ -84,7 +84,10 @@ void descent_error_prefix(const char *fmt, ...) {
   size_t room = sizeof last_error - 1, old_len = strlen(old), prefix_len = strlen(prefix);
   if (prefix_len + old_len > room) {
     size_t keep = old_len + 4 < room ? room - old_len - 4 : 0;
-    snprintf(last_error, sizeof last_error, "%.*s... %s", (int)keep, prefix, old);
+    /* An old message of the whole buffer loses its end: its reason comes
+       first, so what is cut is the least useful part. */
+    int written = snprintf(last_error, sizeof last_error, "%.*s... %s", (int)keep, prefix, old);
+    (void)written;
   } else {
     memcpy(last_error, prefix, prefix_len);
     memcpy(last_error + prefix_len, old, old_len + 1);
