@@ -523,6 +523,15 @@ MULTIVERSION_VOID(add_update, (const descent_real *u, descent_real *theta, size_
 static void run_slice(descent_optimizer *opt, int first, int last, size_t at, size_t count,
                       const descent_real *src, descent_real *dst, descent_real *theta) {
   const int init = opt->step == 0, writes_theta = opt->chain[last - 1].def->final;
+  const transform *head = &opt->chain[first];
+  if (!dst && last - first == 2 && head->def->apply_lr_add && !(init && head->def->init) &&
+      transform_is_lr(&opt->chain[first + 1])) {
+    descent_real *slots[TRANSFORM_MAX_SLOTS];
+    for (int s = 0; s < head->n_slots; s++) slots[s] = head->slots[s] + at;
+    if (head->def->apply_lr_add(head, src + at, theta + at, slots, count,
+                                (descent_real)-opt->chain[first + 1].scalar[0]))
+      return;
+  }
   _Alignas(64) descent_real u[SLICE];
   memcpy(u, src + at, count * sizeof *u);
   for (int i = first; i < last; i++) {

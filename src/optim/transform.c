@@ -382,6 +382,38 @@ static MULTIVERSION_BODY void adam_apply_body(const transform *t, real *u, real 
 }
 APPLY_ON_EVERY_PATH(adam_apply)
 
+/* adam_apply without amsgrad, lr_apply and the final add in one pass: the
+   statements and their order are those of the three loops, each rounded to
+   real as there (ISO C: no contraction), so theta gets the same bits. */
+static MULTIVERSION_BODY void adam_lr_add_plain_body(const transform *t, const real *g, real *theta,
+                                                     real *const *slots, size_t n, real minus_lr) {
+  real *m = slots[0], *v = slots[1];
+  const real w = (real)(1 - t->hp[0]), w1 = (real)1 - w, b2 = (real)t->hp[1];
+  const real w2 = (real)(1 - t->hp[1]), eps = (real)t->hp[2];
+  const real inv_bc1 = (real)t->scalar[0], inv_bc2_sqrt = (real)t->scalar[1];
+  const int small = fabs(1 - t->hp[0]) < 0.5;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    const real u = g[i];
+    m[i] = LERP(m[i], u, w, w1, small);
+    v[i] = v[i] * b2 + w2 * u * u;
+    real step = m[i] / (SQRT(v[i]) * inv_bc2_sqrt + eps) * inv_bc1;
+    step *= minus_lr;
+    theta[i] += step;
+  }
+}
+MULTIVERSION_VOID(adam_lr_add_plain,
+                  (const transform *t, const real *g, real *theta, real *const *slots, size_t n,
+                   real minus_lr),
+                  (t, g, theta, slots, n, minus_lr))
+
+static int adam_lr_add(const transform *t, const real *g, real *theta, real *const *slots, size_t n,
+                       real minus_lr) {
+  if (t->hp[3]) return 0; /* amsgrad: the separate passes */
+  adam_lr_add_plain(t, g, theta, slots, n, minus_lr);
+  return 1;
+}
+
 static const transform_def transform_adam = {
     .name = "adam",
     .summary = "Adam's scaling (Kingma & Ba 2014; torch.optim.Adam): eps outside the root, "
@@ -394,6 +426,7 @@ static const transform_def transform_adam = {
     .count_slots = adam_slots,
     .begin = adam_begin,
     .apply = adam_apply,
+    .apply_lr_add = adam_lr_add,
 };
 
 /* ---- lion ---------------------------------------------------------------- */
@@ -531,6 +564,10 @@ static const transform_def *const all_transforms[] = {
     &transform_wd,      &transform_sf,         &transform_lr,
 };
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
+
+int transform_is_lr(const transform *t) {
+  return t->def == &transform_lr;
+}
 
 const transform_def *transform_find(const char *name) {
   for (int i = 0; i < N_TRANSFORMS; i++)

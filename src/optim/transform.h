@@ -59,6 +59,14 @@ typedef struct transform_def {
      transform writes theta. */
   void (*apply)(const transform *t, descent_real *u, descent_real *theta,
                 descent_real *const *slots, size_t n);
+  /* Optional: apply() on the incoming update g, then lr's scaling by
+     minus_lr and the add to theta, in one pass (the chain "T, lr" ending a
+     step, the common case). The same operations in the same order on each
+     element, so the same bits as the three passes; it saves the passes over
+     the slice that the memory-bound step otherwise makes in L1. Returns 0,
+     having done nothing, for hyperparameters it does not cover. */
+  int (*apply_lr_add)(const transform *t, const descent_real *g, descent_real *theta,
+                      descent_real *const *slots, size_t n, descent_real minus_lr);
   /* Schedule-free methods: move theta between the point where gradients are
      taken and the point that is evaluated. NULL for everything else. */
   void (*to_eval)(const transform *t, descent_real *theta, descent_real *const *slots, size_t n);
@@ -82,6 +90,10 @@ struct transform {
 
 /* Looks up a transform by name; NULL if unknown. */
 const transform_def *transform_find(const char *name);
+
+/* 1 when t is the lr transform (scale by minus the scheduled rate, kept in
+   t->scalar[0] by its begin()). */
+int transform_is_lr(const transform *t);
 void transform_list_names(char *buf, size_t cap);
 void transform_help(FILE *out);
 /* The rate a has_schedule transform uses at a step. */
