@@ -40,6 +40,8 @@ int descent_sgemm_enabled = 1;
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__AVX512F__)
 
+#include "gemm_avx512_common.h"
+
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -59,10 +61,6 @@ enum {
    this file's -mavx512f lets the compiler use elsewhere. */
 __attribute__((target("arch=x86-64"))) int sgemm_avx512_available(void) {
   return descent_cpu_has_avx512() && descent_isa_path() >= DESCENT_ISA_AVX512;
-}
-
-static inline __mmask16 lanes(size_t count) {
-  return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
 /* The micro-kernel: a rows x (16 nv) tile of C from kc steps of a packed A
@@ -101,7 +99,7 @@ static inline __attribute__((always_inline)) void micro(const int rows, const in
     for (int v = 0; v < nv; v++) {
       size_t col = 16 * (size_t)v;
       if (col >= width) break;
-      __mmask16 mk = lanes(width - col);
+      __mmask16 mk = gemm_lanes(width - col);
       __m512 x = (__m512)acc[r][v], out;
       if (first && beta == 0) {
         out = _mm512_mul_ps(va, x);
@@ -148,37 +146,6 @@ static kernel_fn *const kernels[MR + 1][2] = {
     KERNEL_PAIR(5),  KERNEL_PAIR(6),  KERNEL_PAIR(7),  KERNEL_PAIR(8),  KERNEL_PAIR(9),
     KERNEL_PAIR(10), KERNEL_PAIR(11), KERNEL_PAIR(12), KERNEL_PAIR(13), KERNEL_PAIR(14)};
 
-/* Transposes the 16 x 16 block in r (r[i] = row i): 64 shuffles. */
-static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
-  __m512 t[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; i++) {
-    r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  /* r[4 i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j. */
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; j++) {
-    __m512 y0 = _mm512_shuffle_f32x4(r[j], r[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
-    __m512 y1 = _mm512_shuffle_f32x4(r[j], r[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
-    __m512 y2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
-    __m512 y3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
-    t[j] = _mm512_shuffle_f32x4(y0, y2, _MM_SHUFFLE(2, 0, 2, 0));
-    t[j + 4] = _mm512_shuffle_f32x4(y1, y3, _MM_SHUFFLE(2, 0, 2, 0));
-    t[j + 8] = _mm512_shuffle_f32x4(y0, y2, _MM_SHUFFLE(3, 1, 3, 1));
-    t[j + 12] = _mm512_shuffle_f32x4(y1, y3, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; i++) r[i] = t[i];
-}
-
 /* dst[q * stride + i] = src[i * ld + q] for i < rows, q < cols (both <= 16),
    lanes of `store` only; rows past `rows` read as zero. */
 static inline __attribute__((always_inline)) void transpose_block(const float *src, size_t ld,
@@ -187,11 +154,11 @@ static inline __attribute__((always_inline)) void transpose_block(const float *s
                                                                   __mmask16 store) {
   /* Every loop unrolled, so r stays in registers. */
   __m512 r[16];
-  __mmask16 load = lanes(cols);
+  __mmask16 load = gemm_lanes(cols);
 #pragma GCC unroll 16
   for (size_t i = 0; i < 16; i++)
     r[i] = i < rows ? _mm512_maskz_loadu_ps(load, src + i * ld) : _mm512_setzero_ps();
-  transpose16(r);
+  gemm_transpose16(r);
 #pragma GCC unroll 16
   for (size_t q = 0; q < 16; q++)
     if (q < cols) _mm512_mask_storeu_ps(dst + q * stride, store, r[q]);
@@ -205,7 +172,7 @@ static void pack_b(int tb, const float *b, size_t ldb, size_t p0, size_t kc, siz
     size_t w = nc - jp < NR ? nc - jp : NR, ns = w <= 16 ? 16 : 32;
     if (!tb) {
       const float *src = b + p0 * ldb + j0 + jp;
-      __mmask16 m0 = lanes(w), m1 = lanes(w > 16 ? w - 16 : 0);
+      __mmask16 m0 = gemm_lanes(w), m1 = gemm_lanes(w > 16 ? w - 16 : 0);
       if (ns == 32)
         for (size_t p = 0; p < kc; p++) {
           _mm512_store_ps(dst + p * 32, _mm512_maskz_loadu_ps(m0, src + p * ldb));
@@ -252,7 +219,7 @@ static void pack_a(int ta, const float *a, size_t lda, size_t i0, const int *hei
                    size_t p0, size_t kc, float *dst) {
   for (int ip = 0; ip < np; ip++) {
     size_t h = (size_t)heights[ip];
-    __mmask16 mk = lanes(h);
+    __mmask16 mk = gemm_lanes(h);
     if (ta) {
       const float *src = a + p0 * lda + i0;
       for (size_t p = 0; p < kc; p++)
@@ -265,26 +232,6 @@ static void pack_a(int ta, const float *a, size_t lda, size_t i0, const int *hei
     dst += kc * h;
     i0 += h;
   }
-}
-
-/* Splits mc rows into panels of MR, the last one or two shorter: a remainder
-   under 8 rows is merged with a full panel and halved, since a panel of r
-   rows keeps only 2r accumulators busy. Returns the panel count. */
-static int plan_rows(size_t mc, int *heights) {
-  size_t full = mc / MR, rest = mc % MR;
-  int np = 0;
-  if (rest && rest < 8 && full > 0) {
-    full--;
-    rest += MR;
-  }
-  for (size_t i = 0; i < full; i++) heights[np++] = MR;
-  if (rest > MR) {
-    heights[np++] = (int)((rest + 1) / 2);
-    heights[np++] = (int)(rest / 2);
-  } else if (rest) {
-    heights[np++] = (int)rest;
-  }
-  return np;
 }
 
 static _Thread_local float *buffer_a, *buffer_b;
@@ -310,7 +257,7 @@ static void gemm_serial(int ta, int tb, size_t m, size_t n, size_t k, float alph
       int first = pc == 0;
       for (size_t ic = 0; ic < m; ic += mc_base) {
         size_t mc = m - ic < mc_base ? m - ic : mc_base;
-        int np = plan_rows(mc, heights);
+        int np = gemm_plan_rows(mc, MR, heights);
         pack_a(ta, a, lda, ic, heights, np, pc, kc, pa);
         /* B is packed on the first pass over A, a panel ahead: a slice of
            the next panel before each tile, while the source of the panel
