@@ -131,6 +131,7 @@ static void check_direct_against_gemm(const char *spec, size_t c, size_t h, size
   descent_net_free(net);
 }
 
+#if CONV_DNNL
 /* One forward and backward pass of the layer; dx may be NULL. */
 static void conv_pass(layer *l, const descent_real *params, const descent_real *x,
                       const descent_real *dy, descent_real *y, descent_real *dx, descent_real *dp,
@@ -138,6 +139,7 @@ static void conv_pass(layer *l, const descent_real *params, const descent_real *
   l->ops->forward(l, params, x, y, n, 1);
   l->ops->backward(l, params, x, y, dy, dx, dp, n);
 }
+#endif
 
 /* oneDNN's convolutions (conv_dnnl.c) against descent's im2col + GEMM on the
    same layer and data (itself checked against the definition above and, in
@@ -150,6 +152,7 @@ static void check_dnnl_against_gemm(const char *spec, size_t c, size_t h, size_t
                      : "built without oneDNN (or in double)");
     return;
   }
+#if CONV_DNNL /* conv_dnnl_served and the primitives exist only then */
   descent_shape in = {3, {c, h, w}};
   descent_net *net = NULL;
   size_t n = 19; /* two full groups of 8 and a partial one */
@@ -219,6 +222,7 @@ static void check_dnnl_against_gemm(const char *spec, size_t c, size_t h, size_t
   for (int r = 0; r < 4; r++) free(y[r]), free(dx[r]), free(dp[r]);
   free(x), free(dy);
   descent_net_free(net);
+#endif
 }
 
 /* Max pooling on every path (one-stage rows of 8 or more, two-stage short
