@@ -34,6 +34,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -73,7 +74,22 @@ static const char *forced_core(void) {
   return NULL;
 }
 
+/* Whether the CPU runs 512-bit operations as two halves (AMD Zen 4), read
+   with cpuid: asked on every matrix product (gemm.c), and cpuid is slow (it
+   leaves a virtual machine for its hypervisor), so read once. */
+static int splits_avx512(void);
+
 int descent_cpu_splits_avx512(void) {
+  static atomic_int known = -1; /* two first callers compute the same value */
+  int v = atomic_load_explicit(&known, memory_order_relaxed);
+  if (v < 0) {
+    v = splits_avx512();
+    atomic_store_explicit(&known, v, memory_order_relaxed);
+  }
+  return v;
+}
+
+static int splits_avx512(void) {
 #if defined(__x86_64__)
   unsigned eax, ebx, ecx, edx;
   if (!descent_cpu_has_avx512() || !__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return 0;
