@@ -37,13 +37,12 @@ static void activation_init(layer *l, descent_real *p, const layer *next, descen
    The if clauses name `parallel`: unnamed, an OpenMP 5 if clause also turns
    off the simd part, and GCC then ran small batches through a scalar loop
    with a branch per element (ReLU on 128 x 100 values took 50 us). */
-#define PARALLEL_MIN_CHEAP 1048576
-#define PARALLEL_MIN_EXP   32768
+#define PARALLEL_MIN_EXP 32768
 
 static void relu_forward(layer *l, const descent_real *params, const descent_real *x,
                          descent_real *y, size_t n, int train) {
   size_t count = n * l->in_size;
-#pragma omp parallel for simd schedule(static) if (parallel : count > PARALLEL_MIN_CHEAP)
+#pragma omp parallel for simd schedule(static) if (parallel : count > LAYER_PARALLEL_MIN_CHEAP)
   for (size_t i = 0; i < count; i++) y[i] = x[i] > 0 ? x[i] : 0;
 }
 
@@ -52,7 +51,7 @@ static void relu_backward(layer *l, const descent_real *params, const descent_re
                           descent_real *dparams, size_t n) {
   if (!dx) return;
   size_t count = n * l->in_size;
-#pragma omp parallel for simd schedule(static) if (parallel : count > PARALLEL_MIN_CHEAP)
+#pragma omp parallel for simd schedule(static) if (parallel : count > LAYER_PARALLEL_MIN_CHEAP)
   for (size_t i = 0; i < count; i++) {
     descent_real g = dy[i]; /* read unconditionally, so the select vectorizes */
     dx[i] = y[i] > 0 ? g : 0;
@@ -62,7 +61,7 @@ static void relu_backward(layer *l, const descent_real *params, const descent_re
 static void tanh_forward(layer *l, const descent_real *params, const descent_real *x,
                          descent_real *y, size_t n, int train) {
   size_t count = n * l->in_size;
-#pragma omp parallel for schedule(static) if (parallel : count > PARALLEL_MIN_EXP)
+#pragma omp parallel for schedule(static) if (parallel : count > LAYER_PARALLEL_MIN)
   for (size_t i = 0; i < count; i++) y[i] = tanh(x[i]);
 }
 
@@ -71,14 +70,14 @@ static void tanh_backward(layer *l, const descent_real *params, const descent_re
                           descent_real *dparams, size_t n) {
   if (!dx) return;
   size_t count = n * l->in_size;
-#pragma omp parallel for simd schedule(static) if (parallel : count > PARALLEL_MIN_CHEAP)
+#pragma omp parallel for simd schedule(static) if (parallel : count > LAYER_PARALLEL_MIN_CHEAP)
   for (size_t i = 0; i < count; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
 
 static void sigmoid_forward(layer *l, const descent_real *params, const descent_real *x,
                             descent_real *y, size_t n, int train) {
   size_t count = n * l->in_size;
-#pragma omp parallel for schedule(static) if (parallel : count > PARALLEL_MIN_EXP)
+#pragma omp parallel for schedule(static) if (parallel : count > LAYER_PARALLEL_MIN)
   for (size_t i = 0; i < count; i++) y[i] = 1 / (1 + exp(-x[i]));
 }
 
@@ -87,7 +86,7 @@ static void sigmoid_backward(layer *l, const descent_real *params, const descent
                              descent_real *dparams, size_t n) {
   if (!dx) return;
   size_t count = n * l->in_size;
-#pragma omp parallel for simd schedule(static) if (parallel : count > PARALLEL_MIN_CHEAP)
+#pragma omp parallel for simd schedule(static) if (parallel : count > LAYER_PARALLEL_MIN_CHEAP)
   for (size_t i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
 }
 

@@ -69,7 +69,7 @@ static void dense_forward(layer *l, const descent_real *params, const descent_re
   descent_real beta = 0;
   if (l->bias) {
     /* A copy: parallel only from a million values (activation.c says why). */
-#pragma omp parallel for schedule(static) if (n * out >= 1048576)
+#pragma omp parallel for schedule(static) if (n * out >= LAYER_PARALLEL_MIN_CHEAP)
     for (size_t i = 0; i < n; i++) memcpy(y + i * out, b, out * sizeof *y);
     beta = 1;
   }
@@ -83,7 +83,7 @@ static void dense_forward(layer *l, const descent_real *params, const descent_re
 static void bias_gradient(const descent_real *dy, size_t n, size_t out, descent_real *db) {
   enum { COLUMNS = 256 };
   size_t blocks = (out + COLUMNS - 1) / COLUMNS;
-#pragma omp parallel for schedule(static) if (n * out >= 1048576 && blocks > 1)
+#pragma omp parallel for schedule(static) if (n * out >= LAYER_PARALLEL_MIN_CHEAP && blocks > 1)
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * COLUMNS, width = out - lo < COLUMNS ? out - lo : COLUMNS;
     double sum[COLUMNS] = {0};

@@ -143,5 +143,8 @@ int layer_image_dims(const descent_shape *s, size_t *c, size_t *h, size_t *w);
 
 /* Element-wise loops are parallel only when large enough to pay for the fork. */
 #define LAYER_PARALLEL_MIN 32768
+/* The same for a copy, a compare or a multiply per value, which are cheaper
+   than waiting for a late partner thread (activation.c says why). */
+#define LAYER_PARALLEL_MIN_CHEAP 1048576
 
 #endif /* DESCENT_LAYER_H */
