@@ -33,11 +33,11 @@ static void activation_init(layer *l, descent_real *p, const layer *next, descen
    and for waiting on the partner at the end, which on a machine shared with
    other work can take a scheduler time slice: from a million values for the
    passes of a compare or a multiply per value (128 x 1024 of them take
-   about 30 us), from 32768 for those with a tanh or an exp per value.
+   about 30 us: LAYER_PARALLEL_MIN_CHEAP), from 32768 for those with a tanh
+   or an exp per value (LAYER_PARALLEL_MIN).
    The if clauses name `parallel`: unnamed, an OpenMP 5 if clause also turns
    off the simd part, and GCC then ran small batches through a scalar loop
    with a branch per element (ReLU on 128 x 100 values took 50 us). */
-#define PARALLEL_MIN_EXP 32768
 
 static void relu_forward(layer *l, const descent_real *params, const descent_real *x,
                          descent_real *y, size_t n, int train) {
