@@ -1,5 +1,5 @@
 /*
- * run.c - the lab's run loop: an optimizer on an objective, recording every
+ * iterates.c - the run loop of the lab: an optimizer on an objective, recording every
  * iterate and its value, stopping at a target, an escape or a blow-up.
  *
  * The lecture's pictures are made of iterates, so the loop keeps them all
