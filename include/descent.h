@@ -405,6 +405,8 @@ typedef struct descent_net descent_net;
  *                               BatchNorm2d on an image (per channel)
  *   dropout([p=0.5])            inverted dropout, off in evaluation
  *   relu, tanh, sigmoid
+ *   NAME(...)                   a kind the program registered
+ *                               (descent_layer_register)
  * Weights are initialized from seed: He normal for a layer followed by relu,
  * Glorot uniform otherwise (init= overrides; tnormal is a normal of std
  * `std` redrawn beyond two deviations); biases start at bias_init (zero).
@@ -522,6 +524,170 @@ int descent_net_save(const descent_net *net, const descent_preprocess *pp, const
  * corrupted or foreign file, DESCENT_EIO when it cannot be read). The other
  * precision's files load too (values converted). */
 int descent_net_load(descent_net **net, descent_preprocess *pp, const char *path, size_t max_batch);
+
+/* ------------------------------------------------------------------------ */
+/* Layer kinds of a program's own                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A program adds a layer kind to the model-spec language by describing it in
+ * a descent_layer_kind and registering it with descent_layer_register. Its
+ * name then works as a built-in kind's does: in specs ("dense(64),
+ * leaky(slope=0.1), dense(10)"), in descriptions (descent_net_describe), in
+ * tensor names ("layer2.scale.weight") and in saved models, which hold the
+ * spec and so the name. A model that uses the kind loads only in a process
+ * that registered it first; elsewhere descent_net_load fails with a message
+ * naming the unknown layer and descent_layer_register.
+ *
+ * A layer maps a batch of n examples of shape `in` to n outputs of shape
+ * `out`, rows of in_size and out_size values, row-major. Its learned
+ * parameters are its slice of the network's flat parameter buffer, handed to
+ * every call (a layer owns no parameter memory; optimizers update it), and
+ * its gradient the same slice of the flat gradient. The network keeps every
+ * layer's output for the backward pass, which therefore gets x and y.
+ *
+ * The callbacks are called from the thread that calls the network, one at a
+ * time for one network; two networks in two threads may call the same
+ * kind's callbacks at once, so a kind keeps no state of its own: what a
+ * layer needs at run time is in its configuration (read-only after
+ * configure), its scratch and its buffers. They may use OpenMP. */
+
+/* The arguments written in a spec's layer item, "leaky(0.1)" or
+ * "leaky(slope=0.1)", as configure reads them. Opaque; valid during the call
+ * to configure only. */
+typedef struct descent_layer_args descent_layer_args;
+
+/* Read the argument named key into *value, or def when the item does not
+ * give it. Positional arguments are bound to the keys in the order
+ * configure first reads them: a kind that reads "slope" first accepts
+ * "leaky(0.1)". _double takes any finite decimal number, _int a whole number
+ * in the range of an int, _size a whole number from 0 to 2^53. A value that
+ * is not a number, not whole or out of range fails with DESCENT_EINVAL and a
+ * message naming the layer, the key and the valid range; configure returns
+ * that status. After configure returns, the library refuses the item if it
+ * holds a key configure never read (naming the keys it did read), a key
+ * given twice, more positional arguments than keys read, or a positional
+ * argument after a named one. key: letters, digits and '_', at most 31
+ * characters; a kind reads at most 24 keys. def is not checked. */
+int descent_layer_arg_double(descent_layer_args *args, const char *key, double def, double *value);
+int descent_layer_arg_int(descent_layer_args *args, const char *key, int def, int *value);
+int descent_layer_arg_size(descent_layer_args *args, const char *key, size_t def, size_t *value);
+
+/* Records a one-line message for descent_last_error() and returns status (a
+ * negative descent_status; anything else becomes DESCENT_EINVAL): how
+ * configure and setup refuse something, as in
+ *   return descent_layer_fail(DESCENT_EINVAL, "slope %g must be below 1; "
+ *                             "use a smaller one", slope);
+ * The library puts "model spec: layer2.leaky: " in front of it. */
+int descent_layer_fail(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* One layer of a program's kind, as its callbacks see it. The library fills
+ * it before each call. */
+typedef struct descent_layer_view {
+  const char *name;         /* "layer2.leaky": the 1-based position and the kind */
+  const void *config;       /* the configuration configure wrote (config_size bytes);
+                               NULL when config_size is 0 */
+  descent_shape in;         /* the shape of one input example */
+  descent_shape out;        /* the shape of one output example (after setup) */
+  size_t in_size, out_size; /* values per example (out_size after setup) */
+  size_t max_batch;         /* the most examples one call gets */
+  size_t n_params;          /* its parameters (after setup) */
+  size_t n_buffers;         /* its buffer values (after setup) */
+  descent_real *buffers;    /* its n_buffers values of non-learned state,
+                               zeroed at creation, saved with the model; NULL
+                               when there are none and during setup */
+  void *scratch;            /* scratch_bytes, 64-byte aligned, zeroed at
+                               creation, kept from forward to backward; NULL
+                               when 0 and during setup */
+  descent_rng *rng;         /* the network's generator (the one dropout
+                               draws from; saved in checkpoints), for
+                               randomness in training */
+} descent_layer_view;
+
+/* What setup decides from the input shape and the configuration. */
+typedef struct descent_layer_sizes {
+  descent_shape out;    /* the output shape of one example; starts as the
+                           input shape (right for element-wise kinds) */
+  size_t n_params;      /* learned values; starts at 0 */
+  size_t n_buffers;     /* non-learned values saved with the model (as batch
+                           norm's running statistics); starts at 0 */
+  size_t scratch_bytes; /* memory kept from forward to backward, for
+                           max_batch examples; starts at 0 */
+} descent_layer_sizes;
+
+/* The most tensors (or buffer tensors) one layer names. */
+#define DESCENT_LAYER_MAX_TENSORS 4
+
+/* A layer kind. Required: name, setup, forward, backward; tensors when a
+ * layer can have parameters, buffer_tensors when it can have buffers. */
+typedef struct descent_layer_kind {
+  /* The name in specs: a letter, then letters, digits or '_', at most 23
+     characters; not a built-in kind's name (dense, conv, maxpool, avgpool,
+     flatten, relu, tanh, sigmoid, batchnorm, dropout). */
+  const char *name;
+  /* How to write it, for messages and help, e.g. "leaky([slope=0.01])", at
+     most 127 characters; NULL: the name. */
+  const char *usage;
+  /* Bytes of the kind's configuration, 0 to 65536: the library allocates
+     them zeroed for each layer, configure fills them, the library frees them
+     with the network. */
+  size_t config_size;
+  /* Optional (without it the kind takes no arguments). Reads the item's
+     arguments with descent_layer_arg_* into config. Returns DESCENT_OK or a
+     negative status (with descent_layer_fail or an argument reader's
+     message). */
+  int (*configure)(void *config, descent_layer_args *args);
+  /* Given layer->in, in_size, max_batch and config, fills sizes; refuses an
+     input it cannot take (descent_layer_fail, DESCENT_ESHAPE). Called
+     whenever a spec is built or a saved model checked, so it allocates
+     nothing. */
+  int (*setup)(const descent_layer_view *layer, descent_layer_sizes *sizes);
+  /* Names its parameter tensors in table (zeroed, DESCENT_LAYER_MAX_TENSORS
+     entries) and returns how many: for each, its own name ("weight"; the
+     library puts the layer's name and a '.' in front, which must fit the 47
+     characters of a tensor name), offset, size and shape. They cover
+     [0, n_params) in order: offsets 0, then each the previous offset plus
+     the previous size; each size is its shape's product. Saved models and
+     safetensors files name the values so ("2.weight" in a safetensors
+     file). */
+  int (*tensors)(const descent_layer_view *layer, descent_tensor_info *table);
+  /* Optional. Writes the initial parameters (n_params values, zero before)
+     and buffers (layer->buffers), drawing from rng, the generator seeded by
+     descent_net_create's seed (not layer->rng). */
+  void (*init)(const descent_layer_view *layer, descent_real *params, descent_rng *rng);
+  /* y = f(x) for n examples (n rows of in_size values to n rows of out_size
+     values). train is 1 for a training pass (descent_objective_value and
+     _value_and_grad), 0 for evaluation (predict, evaluate). */
+  void (*forward)(const descent_layer_view *layer, const descent_real *params,
+                  const descent_real *x, descent_real *y, size_t n, int train);
+  /* Given the gradient dy of the loss with respect to y (n x out_size),
+     writes the gradient with respect to the parameters to dparams
+     (n_params values, overwritten, summed over the batch: the loss is
+     already a batch mean) and, when dx is not NULL, the gradient with
+     respect to x to dx (n x in_size, overwritten; NULL for the first layer).
+     x and y are those of the training forward pass just before. */
+  void (*backward)(const descent_layer_view *layer, const descent_real *params,
+                   const descent_real *x, const descent_real *y, const descent_real *dy,
+                   descent_real *dx, descent_real *dparams, size_t n);
+  /* Optional; required when a layer can have buffers. Names its buffer
+     tensors as tensors names its parameters ("running_mean"), covering
+     [0, n_buffers) in order. */
+  int (*buffer_tensors)(const descent_layer_view *layer, descent_tensor_info *table);
+} descent_layer_kind;
+
+/* Registers kind, copied (with its name and usage text): the caller's struct
+ * need not outlive the call. Kinds are process-wide and stay registered
+ * until the process exits; up to 64 may be registered. Safe to call from
+ * any thread, also while other threads build networks (they see the kind
+ * once the call has returned). Fails with DESCENT_EINVAL, changing nothing,
+ * for a NULL kind, a missing required callback, a name that is not valid,
+ * that of a built-in kind or of one already registered, a usage text too
+ * long or a config_size too large, and with DESCENT_ERANGE when 64 kinds
+ * are registered. */
+int descent_layer_register(const descent_layer_kind *kind);
 
 /* ------------------------------------------------------------------------ */
 /* Learning-rate schedules                                                  */

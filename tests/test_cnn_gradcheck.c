@@ -91,15 +91,16 @@ static double kink_margin(descent_net *net, const descent_batch *batch) {
       for (size_t j = 0; j < batch->n * l->in_size; j++) margin = fmin(margin, fabs(in[j]));
     if (l->ops != &layer_maxpool) continue;
     size_t c = l->in.dims[0], h = l->in.dims[1], w = l->in.dims[2];
-    size_t ho = l->out.dims[1], wo = l->out.dims[2];
+    size_t ho = l->out.dims[1], wo = l->out.dims[2], kernel, stride, pad;
+    pool_window(l, &kernel, &stride, &pad);
     for (size_t p = 0; p < batch->n * c; p++)
       for (size_t oh = 0; oh < ho; oh++)
         for (size_t ow = 0; ow < wo; ow++) {
           double best = -INFINITY, second = -INFINITY;
-          for (size_t a = 0; a < l->kernel; a++)
-            for (size_t b = 0; b < l->kernel; b++) {
-              long r = (long)(oh * l->stride + a) - (long)l->pad;
-              long s = (long)(ow * l->stride + b) - (long)l->pad;
+          for (size_t a = 0; a < kernel; a++)
+            for (size_t b = 0; b < kernel; b++) {
+              long r = (long)(oh * stride + a) - (long)pad;
+              long s = (long)(ow * stride + b) - (long)pad;
               if (r < 0 || s < 0 || r >= (long)h || s >= (long)w) continue;
               double v = in[p * h * w + (size_t)r * w + (size_t)s];
               if (v > best)

@@ -247,7 +247,8 @@ static void check_maxpool_paths(const char *spec, size_t c, size_t h, size_t w) 
   for (size_t i = 0; i < n * l->out_size; i++) dy[i] = (descent_real)(i + 1);
   l->ops->forward(l, NULL, x, net->acts[0], n, 1);
   l->ops->backward(l, NULL, x, net->acts[0], dy, dx, NULL, n);
-  size_t k = l->kernel, s = l->stride, p = l->pad, ho = l->out.dims[1], wo = l->out.dims[2];
+  size_t k, s, p, ho = l->out.dims[1], wo = l->out.dims[2];
+  pool_window(l, &k, &s, &p);
   descent_real *want_dx = calloc(n * l->in_size, sizeof *want_dx);
   int wrong = 0;
   for (size_t pl = 0; pl < n * c; pl++)

@@ -228,8 +228,8 @@ static void valid_keys(const spec_param *params, int n_params, char *buf, size_t
     used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", params[i].name);
 }
 
-static int bind_value(const spec_param *p, const char *text, double *value, const char *what,
-                      const char *name) {
+int spec_parse_value(const spec_param *p, const char *text, double *value, const char *what,
+                     const char *name) {
   double v;
   spec_quote q;
   int rc = descent_parse_number(text, &v);
@@ -298,7 +298,7 @@ int spec_bind(const spec_call *call, const spec_param *params, int n_params, dou
     if (params[index].kind == SPEC_TEXT) {
       if (texts) texts[index] = arg->value;
     } else {
-      int rc = bind_value(&params[index], arg->value, &values[index], what, call->name);
+      int rc = spec_parse_value(&params[index], arg->value, &values[index], what, call->name);
       if (rc) return rc;
     }
   }

@@ -77,6 +77,11 @@ typedef struct spec_param {
 int spec_bind(const spec_call *call, const spec_param *params, int n_params, double *values,
               const char **texts, const char *what);
 
+/* The value of one argument of call `name` for parameter p (a number, an
+ * integer or a bool) from its text, refused as spec_bind refuses it. */
+int spec_parse_value(const spec_param *p, const char *text, double *value, const char *what,
+                     const char *name);
+
 /* "[0, 1)" style text of a parameter's range, for messages and help. */
 void spec_range_text(const spec_param *p, char *buf, size_t cap);
 

@@ -33,12 +33,23 @@ static const spec_param bn_params[] = {
    when each holds many positions. */
 #define BN_BLOCK 64
 
+/* A batch-norm layer's configuration. */
+typedef struct bn_config {
+  double momentum; /* update factor of the running statistics */
+  double eps;      /* added to the variance */
+} bn_config;
+
+static const bn_config *bn_of(const layer *l) {
+  return l->config;
+}
+
 static int bn_configure(layer *l, const spec_call *call) {
   double v[2];
   int rc = spec_bind(call, bn_params, 2, v, NULL, "model spec");
   if (rc) return rc;
-  l->momentum = v[0];
-  l->eps = v[1];
+  bn_config *c = l->config;
+  c->momentum = v[0];
+  c->eps = v[1];
   return DESCENT_OK;
 }
 
@@ -117,7 +128,7 @@ static MULTIVERSION_BODY void bn_forward_block_body(layer *l, const descent_real
   const descent_real *gamma = params, *beta = params + C;
   descent_real *run_mean = l->buffers, *run_var = l->buffers + C;
   double *mean = l->scratch, *inv_std = mean + C;
-  double count = (double)(n * S);
+  double count = (double)(n * S), eps = bn_of(l)->eps;
   if (train) {
     double sum[BN_BLOCK] = {0}, sq[BN_BLOCK] = {0};
     for (size_t e = 0; e < n; e++)
@@ -135,15 +146,15 @@ static MULTIVERSION_BODY void bn_forward_block_body(layer *l, const descent_real
         }
       }
     for (size_t c = c0; c < c1; c++) {
-      double var = sq[c - c0] / count, m = l->momentum;
-      inv_std[c] = 1.0 / sqrt(var + l->eps);
+      double var = sq[c - c0] / count, m = bn_of(l)->momentum;
+      inv_std[c] = 1.0 / sqrt(var + eps);
       run_mean[c] = (descent_real)((1 - m) * run_mean[c] + m * mean[c]);
       run_var[c] = (descent_real)((1 - m) * run_var[c] + m * var * count / (count - 1));
     }
   } else {
     for (size_t c = c0; c < c1; c++) {
       mean[c] = run_mean[c];
-      inv_std[c] = 1.0 / sqrt((double)run_var[c] + l->eps);
+      inv_std[c] = 1.0 / sqrt((double)run_var[c] + eps);
     }
   }
   for (size_t e = 0; e < n; e++)
@@ -237,6 +248,7 @@ static void bn_backward(layer *l, const descent_real *params, const descent_real
 const layer_ops layer_batchnorm = {
     .name = "batchnorm",
     .usage = "batchnorm([momentum=0.1][, eps=1e-5])",
+    .config_size = sizeof(bn_config),
     .configure = bn_configure,
     .setup = bn_setup,
     .tensors = bn_tensors,

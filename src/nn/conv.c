@@ -60,6 +60,20 @@ static const spec_param conv_params[] = {
 };
 enum { N_CONV_PARAMS = sizeof conv_params / sizeof conv_params[0] };
 
+/* A conv layer's configuration. */
+typedef struct conv_config {
+  size_t units;  /* output channels */
+  size_t kernel; /* kernel size (square) */
+  size_t stride;
+  size_t pad; /* zero padding on each side */
+  int bias;   /* has a learned bias per channel */
+  layer_weight_init init;
+} conv_config;
+
+static const conv_config *conv_of(const layer *l) {
+  return l->config;
+}
+
 /* The sizes every pass needs, derived from the layer. */
 typedef struct conv_geometry {
   size_t c, h, w;   /* input channels and size */
@@ -74,13 +88,14 @@ typedef struct conv_geometry {
 
 static void conv_geometry_of(const layer *l, conv_geometry *g) {
   layer_image_dims(&l->in, &g->c, &g->h, &g->w);
-  g->o = l->units;
-  g->k = l->kernel, g->s = l->stride, g->pad = l->pad;
+  const conv_config *cfg = conv_of(l);
+  g->o = cfg->units;
+  g->k = cfg->kernel, g->s = cfg->stride, g->pad = cfg->pad;
   g->ho = (g->h + 2 * g->pad - g->k) / g->s + 1;
   g->wo = (g->w + 2 * g->pad - g->k) / g->s + 1;
   g->p = g->ho * g->wo;
   g->kc = g->c * g->k * g->k;
-  g->kb = g->kc + (l->bias ? 1 : 0);
+  g->kb = g->kc + (conv_of(l)->bias ? 1 : 0);
   /* bf16 products run on im2col columns through the bf16 GEMM. */
   int direct = conv_direct_available() && g->s == 1 && l->precision == DESCENT_PRECISION_FP32;
   /* With few input rows (kc, as the first layer's 25) the kernel's setup per
@@ -139,32 +154,32 @@ static int conv_configure(layer *l, const spec_call *call) {
   const char *texts[N_CONV_PARAMS];
   int rc = spec_bind(call, conv_params, N_CONV_PARAMS, v, texts, "model spec");
   if (rc) return rc;
-  l->units = (size_t)v[0];
-  l->kernel = (size_t)v[1];
-  l->stride = (size_t)v[2];
-  l->pad = (size_t)v[3];
-  l->bias = (int)v[4];
-  l->init_std = v[6];
-  l->bias_init = v[7];
+  conv_config *c = l->config;
+  c->units = (size_t)v[0];
+  c->kernel = (size_t)v[1];
+  c->stride = (size_t)v[2];
+  c->pad = (size_t)v[3];
+  c->bias = (int)v[4];
   /* A window lying wholly in the padding only ever sees zeros. */
-  if (l->pad >= l->kernel)
+  if (c->pad >= c->kernel)
     return descent_fail(DESCENT_EINVAL,
                         "model spec: conv(pad=%zu): padding must be smaller than the kernel (%zu)",
-                        l->pad, l->kernel);
-  return layer_parse_init(l, texts[5]);
+                        c->pad, c->kernel);
+  return layer_parse_init(&c->init, "conv", texts[5], v[6], v[7]);
 }
 
 static int conv_setup(layer *l) {
+  const conv_config *cfg = conv_of(l);
   size_t c, h, w;
   if (!layer_image_dims(&l->in, &c, &h, &w))
     return descent_fail(DESCENT_ESHAPE,
                         "model spec: %s needs image inputs (C x H x W or H x W), got %d "
                         "dimension(s); put it before any flatten or dense layer",
                         l->name, l->in.ndim);
-  if (h + 2 * l->pad < l->kernel || w + 2 * l->pad < l->kernel)
+  if (h + 2 * cfg->pad < cfg->kernel || w + 2 * cfg->pad < cfg->kernel)
     return descent_fail(DESCENT_ESHAPE,
                         "model spec: %s: kernel %zu is larger than the padded input %zux%zu",
-                        l->name, l->kernel, h + 2 * l->pad, w + 2 * l->pad);
+                        l->name, cfg->kernel, h + 2 * cfg->pad, w + 2 * cfg->pad);
   conv_geometry g;
   conv_geometry_of(l, &g);
   size_t weights, act, work;
@@ -174,7 +189,7 @@ static int conv_setup(layer *l) {
     return descent_fail(DESCENT_ERANGE, "model spec: %s is too large", l->name);
   l->out = (descent_shape){3, {g.o, g.ho, g.wo}};
   l->out_size = act;
-  l->n_params = weights + (l->bias ? g.o : 0);
+  l->n_params = weights + (conv_of(l)->bias ? g.o : 0);
   size_t groups = (l->max_batch + CONV_GROUP - 1) / CONV_GROUP;
   size_t total = work + groups * partial_reals(&g) + wext_reals(&g) + direct_weights_reals(&g);
   if (!descent_mul_ok(total, sizeof(descent_real), &l->work_bytes))
@@ -189,7 +204,7 @@ static int conv_tensors(const layer *l, descent_tensor_info *t) {
   t[0].offset = 0;
   t[0].size = g.o * g.kc;
   t[0].shape = (descent_shape){4, {g.o, g.c, g.k, g.k}};
-  if (!l->bias) return 1;
+  if (!conv_of(l)->bias) return 1;
   snprintf(t[1].name, sizeof t[1].name, "%s.bias", l->name);
   t[1].offset = t[0].size;
   t[1].size = g.o;
@@ -201,8 +216,8 @@ static void conv_init(layer *l, descent_real *params, const layer *next, descent
   conv_geometry g;
   conv_geometry_of(l, &g);
   size_t count = g.o * g.kc;
-  layer_init_weights(l, params, count, g.kc, g.o * g.k * g.k, l->bias ? params + count : NULL, g.o,
-                     next, rng);
+  layer_init_weights(&conv_of(l)->init, params, count, g.kc, g.o * g.k * g.k,
+                     conv_of(l)->bias ? params + count : NULL, g.o, next, rng);
 }
 
 /* The input with its zero padding made explicit, one example: c planes of
@@ -309,7 +324,7 @@ static const descent_real *conv_layout(const layer *l, const conv_geometry *g,
   descent_real *wext = *partials + groups * partial_reals(g);
   *direct = wext + wext_reals(g);
   *slots = *direct + direct_weights_reals(g);
-  if (!l->bias) return params;
+  if (!conv_of(l)->bias) return params;
   const descent_real *bias = params + g->o * g->kc;
   for (size_t o = 0; o < g->o; o++) {
     memcpy(wext + o * g->kb, params + o * g->kc, g->kc * sizeof *wext);
@@ -360,7 +375,7 @@ static int conv_prepare(layer *l) {
 #if CONV_DNNL
   conv_geometry g;
   conv_geometry_of(l, &g);
-  conv_dnnl_shape s = {g.c, g.h, g.w, g.o, g.k, g.s, g.pad, CONV_GROUP, l->bias};
+  conv_dnnl_shape s = {g.c, g.h, g.w, g.o, g.k, g.s, g.pad, CONV_GROUP, conv_of(l)->bias};
   conv_dnnl_ops ops = conv_dnnl_choose(&s);
   if (!ops.forward && !ops.weights && !ops.input_grad) return DESCENT_OK;
   conv_dnnl *d = NULL;
@@ -384,7 +399,7 @@ static void conv_release(layer *l) {
 static void forward_dnnl(layer *l, const conv_geometry *g, const descent_real *params,
                          const descent_real *x, descent_real *y, size_t n) {
   conv_dnnl *d = l->backend;
-  conv_dnnl_set_weights(d, params, l->bias ? params + g->o * g->kc : NULL);
+  conv_dnnl_set_weights(d, params, conv_of(l)->bias ? params + g->o * g->kc : NULL);
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
 #pragma omp parallel for schedule(static) num_threads(conv_threads(l))
   for (size_t gi = 0; gi < groups; gi++) {
@@ -399,7 +414,7 @@ static void backward_dnnl(layer *l, const conv_geometry *g, const descent_real *
                           const descent_real *x, const descent_real *dy, descent_real *dx,
                           descent_real *dparams, size_t n) {
   conv_dnnl *d = l->backend;
-  conv_dnnl_set_weights(d, params, l->bias ? params + g->o * g->kc : NULL);
+  conv_dnnl_set_weights(d, params, conv_of(l)->bias ? params + g->o * g->kc : NULL);
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(g);
   descent_real *partials = l->work;
 #pragma omp parallel for schedule(static) num_threads(conv_threads(l))
@@ -407,7 +422,8 @@ static void backward_dnnl(layer *l, const conv_geometry *g, const descent_real *
     size_t e0 = gi * CONV_GROUP, m = n - e0 < CONV_GROUP ? n - e0 : CONV_GROUP;
     descent_real *dw = partials + gi * stride;
     conv_dnnl_backward(d, omp_get_thread_num(), x + e0 * l->in_size, dy + e0 * l->out_size,
-                       dx ? dx + e0 * l->in_size : NULL, dw, l->bias ? dw + g->o * g->kc : NULL, m);
+                       dx ? dx + e0 * l->in_size : NULL, dw,
+                       conv_of(l)->bias ? dw + g->o * g->kc : NULL, m);
   }
   size_t count = g->o * g->kb;
 #pragma omp parallel for schedule(static) if (count * groups > LAYER_PARALLEL_MIN)
@@ -434,7 +450,7 @@ static void conv_forward(layer *l, const descent_real *params, const descent_rea
   const descent_real *w = conv_layout(l, &g, params, groups, &partials, &slots, &direct);
   if (g.direct_fwd) {
     direct_weights(&g, params, direct, NULL, NULL);
-    const descent_real *bias = l->bias ? params + g.o * g.kc : NULL;
+    const descent_real *bias = conv_of(l)->bias ? params + g.o * g.kc : NULL;
 #pragma omp parallel for schedule(static) num_threads(conv_threads(l))
     for (size_t e = 0; e < n; e++) {
       descent_real *padded = slots + (size_t)omp_get_thread_num() * slot_reals(&g) + cols_reals(&g);
@@ -521,6 +537,7 @@ const layer_ops layer_conv = {
     .name = "conv",
     .usage = "conv(OUT, KERNEL[, stride=1][, pad=0][, bias=1][, init=auto|he|glorot|tnormal]"
              "[, std=0.05][, bias_init=0])",
+    .config_size = sizeof(conv_config),
     .configure = conv_configure,
     .setup = conv_setup,
     .tensors = conv_tensors,

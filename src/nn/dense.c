@@ -19,55 +19,68 @@ static const spec_param dense_params[] = {
     {"bias_init", SPEC_NUMBER, 0, -10, 10, 0, 0, 0, "initial value of the bias"},
 };
 
+/* A dense layer's configuration. */
+typedef struct dense_config {
+  size_t units; /* outputs */
+  int bias;     /* has a learned bias */
+  layer_weight_init init;
+} dense_config;
+
+static const dense_config *dense_of(const layer *l) {
+  return l->config;
+}
+
 static int dense_configure(layer *l, const spec_call *call) {
   double v[5];
   const char *texts[5];
   int rc = spec_bind(call, dense_params, 5, v, texts, "model spec");
   if (rc) return rc;
-  l->units = (size_t)v[0];
-  l->bias = (int)v[2];
-  l->init_std = v[3];
-  l->bias_init = v[4];
-  return layer_parse_init(l, texts[1]);
+  dense_config *c = l->config;
+  c->units = (size_t)v[0];
+  c->bias = (int)v[2];
+  return layer_parse_init(&c->init, "dense", texts[1], v[3], v[4]);
 }
 
 static int dense_setup(layer *l) {
+  const dense_config *c = dense_of(l);
   /* A dense layer sees each example as a flat vector, whatever its shape. */
-  l->out = (descent_shape){1, {l->units}};
-  l->out_size = l->units;
+  l->out = (descent_shape){1, {c->units}};
+  l->out_size = c->units;
   size_t weights;
-  if (!descent_mul_ok(l->units, l->in_size, &weights) || weights > ((size_t)1 << 34))
+  if (!descent_mul_ok(c->units, l->in_size, &weights) || weights > ((size_t)1 << 34))
     return descent_fail(DESCENT_ERANGE, "model spec: dense(%zu) on %zu inputs is too large",
-                        l->units, l->in_size);
-  l->n_params = weights + (l->bias ? l->units : 0);
+                        c->units, l->in_size);
+  l->n_params = weights + (c->bias ? c->units : 0);
   return DESCENT_OK;
 }
 
 static int dense_tensors(const layer *l, descent_tensor_info *t) {
+  const dense_config *c = dense_of(l);
   snprintf(t[0].name, sizeof t[0].name, "%s.weight", l->name);
   t[0].offset = 0;
-  t[0].size = l->units * l->in_size;
-  t[0].shape = (descent_shape){2, {l->units, l->in_size}};
-  if (!l->bias) return 1;
+  t[0].size = c->units * l->in_size;
+  t[0].shape = (descent_shape){2, {c->units, l->in_size}};
+  if (!c->bias) return 1;
   snprintf(t[1].name, sizeof t[1].name, "%s.bias", l->name);
   t[1].offset = t[0].size;
-  t[1].size = l->units;
-  t[1].shape = (descent_shape){1, {l->units}};
+  t[1].size = c->units;
+  t[1].shape = (descent_shape){1, {c->units}};
   return 2;
 }
 
 static void dense_init(layer *l, descent_real *params, const layer *next, descent_rng *rng) {
-  size_t count = l->units * l->in_size;
-  layer_init_weights(l, params, count, l->in_size, l->units, l->bias ? params + count : NULL,
-                     l->units, next, rng);
+  const dense_config *c = dense_of(l);
+  size_t count = c->units * l->in_size;
+  layer_init_weights(&c->init, params, count, l->in_size, c->units, c->bias ? params + count : NULL,
+                     c->units, next, rng);
 }
 
 static void dense_forward(layer *l, const descent_real *params, const descent_real *x,
                           descent_real *y, size_t n, int train) {
-  size_t in = l->in_size, out = l->units;
+  size_t in = l->in_size, out = dense_of(l)->units;
   const descent_real *w = params, *b = params + in * out;
   descent_real beta = 0;
-  if (l->bias) {
+  if (dense_of(l)->bias) {
     /* A copy: parallel only from a million values (activation.c says why). */
 #pragma omp parallel for schedule(static) if (n * out >= LAYER_PARALLEL_MIN_CHEAP)
     for (size_t i = 0; i < n; i++) memcpy(y + i * out, b, out * sizeof *y);
@@ -99,10 +112,10 @@ static void bias_gradient(const descent_real *dy, size_t n, size_t out, descent_
 static void dense_backward(layer *l, const descent_real *params, const descent_real *x,
                            const descent_real *y, const descent_real *dy, descent_real *dx,
                            descent_real *dparams, size_t n) {
-  size_t in = l->in_size, out = l->units;
+  size_t in = l->in_size, out = dense_of(l)->units;
   /* dW = dy^T x */
   descent_gemm_precision(l->precision, 0, 1, 0, out, in, n, 1, dy, out, x, in, 0, dparams, in);
-  if (l->bias) bias_gradient(dy, n, out, dparams + in * out);
+  if (dense_of(l)->bias) bias_gradient(dy, n, out, dparams + in * out);
   /* dx = dy W */
   if (dx)
     descent_gemm_precision(l->precision, 1, 0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
@@ -111,6 +124,7 @@ static void dense_backward(layer *l, const descent_real *params, const descent_r
 const layer_ops layer_dense = {
     .name = "dense",
     .usage = "dense(OUT[, init=auto|he|glorot|tnormal][, bias=1|0][, std=0.05][, bias_init=0])",
+    .config_size = sizeof(dense_config),
     .configure = dense_configure,
     .setup = dense_setup,
     .tensors = dense_tensors,

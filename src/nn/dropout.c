@@ -19,11 +19,20 @@ static const spec_param dropout_params[] = {
     {"p", SPEC_NUMBER, 0.5, 0, 1, 0, 1, 0, "probability of zeroing an element"},
 };
 
+/* A dropout layer's configuration. */
+typedef struct dropout_config {
+  double drop; /* probability of zeroing an element */
+} dropout_config;
+
+static double dropout_p(const layer *l) {
+  return ((const dropout_config *)l->config)->drop;
+}
+
 static int dropout_configure(layer *l, const spec_call *call) {
   double v[1];
   int rc = spec_bind(call, dropout_params, 1, v, NULL, "model spec");
   if (rc) return rc;
-  l->drop = v[0];
+  ((dropout_config *)l->config)->drop = v[0];
   return DESCENT_OK;
 }
 
@@ -71,12 +80,13 @@ static void apply_mask(const descent_real *in, const descent_real *mask, descent
 static void dropout_forward(layer *l, const descent_real *params, const descent_real *x,
                             descent_real *y, size_t n, int train) {
   size_t count = n * l->in_size;
-  if (!train || l->drop == 0) {
+  double drop = dropout_p(l);
+  if (!train || drop == 0) {
     memcpy(y, x, count * sizeof *y);
     return;
   }
-  descent_real *mask = l->scratch, scale = (descent_real)(1.0 / (1.0 - l->drop));
-  double keep = 1.0 - l->drop;
+  descent_real *mask = l->scratch, scale = (descent_real)(1.0 / (1.0 - drop));
+  double keep = 1.0 - drop;
   for (size_t i = 0; i < count; i++) mask[i] = descent_rng_uniform(l->rng) < keep ? scale : 0;
   apply_mask(x, mask, y, count);
 }
@@ -86,7 +96,7 @@ static void dropout_backward(layer *l, const descent_real *params, const descent
                              descent_real *dparams, size_t n) {
   if (!dx) return;
   size_t count = n * l->in_size;
-  if (l->drop == 0) {
+  if (dropout_p(l) == 0) {
     memcpy(dx, dy, count * sizeof *dx);
     return;
   }
@@ -97,6 +107,7 @@ static void dropout_backward(layer *l, const descent_real *params, const descent
 const layer_ops layer_dropout = {
     .name = "dropout",
     .usage = "dropout([p=0.5])",
+    .config_size = sizeof(dropout_config),
     .configure = dropout_configure,
     .setup = dropout_setup,
     .tensors = dropout_tensors,

@@ -36,16 +36,29 @@ typedef enum layer_init {
   LAYER_INIT_TNORMAL /* normal with std init_std, redrawn beyond 2 std (TF/DeepOBS) */
 } layer_init;
 
+/* How dense and conv layers draw their initial weights and biases: the
+   init=, std= and bias_init= arguments they share. */
+typedef struct layer_weight_init {
+  layer_init kind;  /* auto: by the activation that follows */
+  double std;       /* of init=tnormal */
+  double bias_init; /* initial bias value */
+} layer_weight_init;
+
 typedef struct layer_ops {
   const char *name;
   const char *usage; /* e.g. "dense(OUT[, init=he|glorot][, bias=1|0])" */
-  /* Reads the spec's arguments into the layer's config. */
+  /* Bytes of the kind's configuration (its own struct, in its own file):
+     the network allocates them zeroed in l->config before configure and
+     frees them with the layer. 0: no configuration (l->config is NULL). */
+  size_t config_size;
+  /* Reads the spec's arguments into l->config. */
   int (*configure)(layer *l, const spec_call *call);
   /* Given l->in and l->max_batch, sets l->out, l->n_params and, where needed,
      l->n_buffers, l->scratch_bytes and l->work_bytes; refuses inputs it
      cannot take. */
   int (*setup)(layer *l);
-  /* Names and shapes its tensors (up to 4) in table; returns how many. */
+  /* Names and shapes its tensors (up to LAYER_MAX_TENSORS) in table;
+     returns how many. */
   int (*tensors)(const layer *l, descent_tensor_info *table);
   /* Initializes its parameters (and buffers, through l->buffers). next is the
      following layer (NULL if last), used to pick He or Glorot by the
@@ -58,8 +71,8 @@ typedef struct layer_ops {
   void (*backward)(layer *l, const descent_real *params, const descent_real *x,
                    const descent_real *y, const descent_real *dy, descent_real *dx,
                    descent_real *dparams, size_t n);
-  /* Optional. Names and shapes its buffers (up to 4) in table; returns how
-     many. */
+  /* Optional. Names and shapes its buffers (up to LAYER_MAX_TENSORS) in
+     table; returns how many. */
   int (*buffer_tensors)(const layer *l, descent_tensor_info *table);
   /* Optional. Refuses a batch it cannot process (batch norm in training mode
      needs more than one value per channel). */
@@ -72,9 +85,15 @@ typedef struct layer_ops {
   void (*release)(layer *l);
 } layer_ops;
 
+/* The most tensors (or buffer tensors) one layer names. */
+#define LAYER_MAX_TENSORS 4
+
+/* What every layer has, whatever its kind; a kind's own settings are in
+   config, read through the typed accessor of the kind's file. */
 struct layer {
   const layer_ops *ops;
   char name[32]; /* "layer2.dense" */
+  void *config;  /* ops->config_size bytes, or NULL; owned (layers_free) */
   descent_shape in, out;
   size_t in_size, out_size; /* elements per example */
   size_t n_params;
@@ -90,25 +109,20 @@ struct layer {
   void *work;            /* at least work_bytes, or NULL */
   descent_rng *rng;      /* the network's RNG */
   void *backend;         /* a library's state for the layer (prepare), or NULL */
-  int precision;         /* dense, conv: the products' descent_precision */
-  /* Configuration, by kind (unused fields stay zero). */
-  size_t units;         /* dense: outputs; conv: output channels */
-  int bias;             /* dense, conv: has a bias */
-  layer_init init_kind; /* dense, conv: initialization */
-  double init_std;      /* dense, conv: std of init=tnormal */
-  double bias_init;     /* dense, conv: initial bias value */
-  size_t kernel;        /* conv, pooling: window size (square) */
-  size_t stride;        /* conv, pooling */
-  size_t pad;           /* conv, pooling: zero (or -inf) padding on each side */
-  double momentum;      /* batchnorm: running statistics' update factor */
-  double eps;           /* batchnorm: added to the variance */
-  double drop;          /* dropout: probability of zeroing an element */
+  int precision;         /* the network's descent_precision (dense, conv products) */
 };
 
-/* Finds a layer kind by name; NULL if unknown. */
+/* Finds a layer kind by name, built-in or registered; NULL if unknown. */
 const layer_ops *layer_find(const char *name);
-/* "dense, relu, tanh, sigmoid, ..." for messages. */
+/* "dense, relu, tanh, sigmoid, ..." (then the registered kinds) for
+   messages. */
 void layer_list_names(char *buf, size_t cap);
+
+/* Makes layer l of kind ops, at 1-based position index: its name and its
+   zeroed configuration. */
+int layer_make(layer *l, const layer_ops *ops, int index);
+/* Frees the configurations of count layers, then the array. */
+void layers_free(layer *layers, size_t count);
 
 extern const layer_ops layer_dense;
 extern const layer_ops layer_relu;
@@ -121,21 +135,32 @@ extern const layer_ops layer_conv;
 void conv_direct_paths(const layer *l, int *forward, int *input_grad);
 extern const layer_ops layer_maxpool;
 extern const layer_ops layer_avgpool;
+/* The window of a maxpool or avgpool layer (tests compare with a
+   reference). */
+void pool_window(const layer *l, size_t *kernel, size_t *stride, size_t *pad);
 extern const layer_ops layer_flatten;
 extern const layer_ops layer_batchnorm;
 extern const layer_ops layer_dropout;
 
+/* The built-in kinds, in the order messages list them. */
+extern const layer_ops *const layer_builtin_kinds[];
+extern const int layer_builtin_count;
+/* The registered kinds (layer_kind.c): the i-th for i below the count, NULL
+   beyond. Safe to call while another thread registers one. */
+const layer_ops *layer_registered_kind(int i);
+
 /* True for the activations after which He initialization is the right scale. */
 int layer_is_relu(const layer *l);
 
-/* The weight-initialization arguments shared by dense and conv: init=, std=,
-   bias_init=. parse_init reads the init= text (NULL: auto). */
-int layer_parse_init(layer *l, const char *text);
-/* Fills count weights with fan_in and fan_out per l's init kind, then the
-   bias (if any) with l->bias_init. */
-void layer_init_weights(const layer *l, descent_real *w, size_t count, size_t fan_in,
-                        size_t fan_out, descent_real *bias, size_t bias_count, const layer *next,
-                        descent_rng *rng);
+/* Reads init=, std= and bias_init= (texts: init's text, NULL for auto) into
+   w; refuses an unknown initialization of kind `kind` ("dense"). */
+int layer_parse_init(layer_weight_init *w, const char *kind, const char *text, double std,
+                     double bias_init);
+/* Fills count weights with fan_in and fan_out per w's kind, then the bias
+   (if any) with w->bias_init. */
+void layer_init_weights(const layer_weight_init *w, descent_real *weights, size_t count,
+                        size_t fan_in, size_t fan_out, descent_real *bias, size_t bias_count,
+                        const layer *next, descent_rng *rng);
 
 /* The (C, H, W) view of an input shape: {C, H, W} as is, {H, W} as one
    channel. Returns 0 for other shapes. */

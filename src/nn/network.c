@@ -97,7 +97,7 @@ int net_spec_layout(const char *spec, const descent_shape *input, net_layout *ou
     out->n_param_tensors = layout_table(&net, 0, out->params);
     out->n_buffer_tensors = layout_table(&net, 1, out->buffers);
   }
-  free(net.layers);
+  layers_free(net.layers, net.n_layers);
   if (rc) net_layout_free(out);
   return rc;
 }
@@ -225,7 +225,7 @@ void descent_net_free(descent_net *net) {
   free(net->acts);
   for (size_t i = 0; net->layers && i < net->n_layers; i++)
     if (net->layers[i].ops->release) net->layers[i].ops->release(&net->layers[i]);
-  free(net->layers);
+  layers_free(net->layers, net->n_layers);
   descent_free_real(net->objective.params);
   descent_free_real(net->objective.grad);
   free(net->objective.tensors);

@@ -25,18 +25,35 @@ static const spec_param pool_params[] = {
     {"pad", SPEC_INTEGER, 0, 0, 32, 0, 0, 0, "padding on each side, at most kernel/2"},
 };
 
+/* A pooling layer's configuration: its window. */
+typedef struct pool_config {
+  size_t kernel; /* window size (square) */
+  size_t stride; /* step between windows */
+  size_t pad;    /* padding on each side */
+} pool_config;
+
+static const pool_config *pool_of(const layer *l) {
+  return l->config;
+}
+
+void pool_window(const layer *l, size_t *kernel, size_t *stride, size_t *pad) {
+  const pool_config *c = pool_of(l);
+  *kernel = c->kernel, *stride = c->stride, *pad = c->pad;
+}
+
 static int pool_configure(layer *l, const spec_call *call) {
   double v[3];
   int rc = spec_bind(call, pool_params, 3, v, NULL, "model spec");
   if (rc) return rc;
-  l->kernel = (size_t)v[0];
-  l->stride = v[1] > 0 ? (size_t)v[1] : l->kernel;
-  l->pad = (size_t)v[2];
-  if (l->pad > l->kernel / 2)
+  pool_config *c = l->config;
+  c->kernel = (size_t)v[0];
+  c->stride = v[1] > 0 ? (size_t)v[1] : c->kernel;
+  c->pad = (size_t)v[2];
+  if (c->pad > c->kernel / 2)
     return descent_fail(DESCENT_EINVAL,
                         "model spec: %s(pad=%zu): padding must be at most half the window "
                         "(%zu)",
-                        call->name, l->pad, l->kernel / 2);
+                        call->name, c->pad, c->kernel / 2);
   return DESCENT_OK;
 }
 
@@ -46,7 +63,7 @@ typedef struct pool_geometry {
 
 static void pool_geometry_of(const layer *l, pool_geometry *g) {
   layer_image_dims(&l->in, &g->c, &g->h, &g->w);
-  g->k = l->kernel, g->s = l->stride, g->pad = l->pad;
+  pool_window(l, &g->k, &g->s, &g->pad);
   g->ho = (g->h + 2 * g->pad - g->k) / g->s + 1;
   g->wo = (g->w + 2 * g->pad - g->k) / g->s + 1;
 }
@@ -60,16 +77,17 @@ static size_t stage_slot(const pool_geometry *g) {
 }
 
 static int pool_setup(layer *l) {
+  const pool_config *cfg = pool_of(l);
   size_t c, h, w;
   if (!layer_image_dims(&l->in, &c, &h, &w))
     return descent_fail(DESCENT_ESHAPE,
                         "model spec: %s needs image inputs (C x H x W or H x W), got %d "
                         "dimension(s)",
                         l->name, l->in.ndim);
-  if (h + 2 * l->pad < l->kernel || w + 2 * l->pad < l->kernel)
+  if (h + 2 * cfg->pad < cfg->kernel || w + 2 * cfg->pad < cfg->kernel)
     return descent_fail(DESCENT_ESHAPE,
                         "model spec: %s: window %zu is larger than the padded input %zux%zu",
-                        l->name, l->kernel, h + 2 * l->pad, w + 2 * l->pad);
+                        l->name, cfg->kernel, h + 2 * cfg->pad, w + 2 * cfg->pad);
   pool_geometry g;
   pool_geometry_of(l, &g);
   l->out = (descent_shape){3, {g.c, g.ho, g.wo}};
@@ -79,7 +97,7 @@ static int pool_setup(layer *l) {
       !descent_mul_ok(l->max_batch * l->out_size, sizeof(int32_t), &l->scratch_bytes))
     return descent_fail(DESCENT_ERANGE, "model spec: %s is too large", l->name);
   /* The 2x2 path's first stage, per thread: ho x w values and their indices. */
-  if (l->ops == &layer_maxpool && l->kernel == 2 && l->stride == 2 && l->pad == 0)
+  if (l->ops == &layer_maxpool && cfg->kernel == 2 && cfg->stride == 2 && cfg->pad == 0)
     l->work_bytes =
         (size_t)l->work_slots * stage_slot(&g) * (sizeof(descent_real) + sizeof(int32_t));
   if (l->in_size > INT32_MAX)
@@ -337,6 +355,7 @@ static void avgpool_backward(layer *l, const descent_real *params, const descent
 const layer_ops layer_maxpool = {
     .name = "maxpool",
     .usage = "maxpool(KERNEL[, stride=KERNEL][, pad=0])",
+    .config_size = sizeof(pool_config),
     .configure = pool_configure,
     .setup = pool_setup,
     .tensors = no_tensors,
@@ -348,6 +367,7 @@ const layer_ops layer_maxpool = {
 const layer_ops layer_avgpool = {
     .name = "avgpool",
     .usage = "avgpool(KERNEL[, stride=KERNEL][, pad=0])",
+    .config_size = sizeof(pool_config),
     .configure = pool_configure,
     .setup = pool_setup,
     .tensors = no_tensors,

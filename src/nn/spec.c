@@ -123,23 +123,23 @@ int net_spec_parse(const char *spec, size_t input_size, layer **out_layers, size
     if (rc) goto fail;
     const layer_ops *ops = layer_find(call.name);
     if (!ops) {
-      char names[256];
+      char names[1024];
       layer_list_names(names, sizeof names);
       rc = descent_fail(DESCENT_EINVAL,
                         "model spec: unknown layer '%s' (item %d); valid layers: %s, or the "
-                        "shorthands mlp:IN-H1-...-OUT and cnn:fmnist_2c2d",
+                        "shorthands mlp:IN-H1-...-OUT and cnn:fmnist_2c2d (a layer kind of a "
+                        "program's own is known once it calls descent_layer_register)",
                         call.name, i + 1, names);
       goto fail;
     }
-    layers[i].ops = ops;
-    snprintf(layers[i].name, sizeof layers[i].name, "layer%d.%s", i + 1, ops->name);
-    rc = ops->configure(&layers[i], &call);
+    rc = layer_make(&layers[i], ops, i + 1);
+    if (!rc) rc = ops->configure(&layers[i], &call);
     if (rc) goto fail;
   }
   *out_layers = layers;
   *out_count = (size_t)n;
   return DESCENT_OK;
 fail:
-  free(layers);
+  layers_free(layers, (size_t)n);
   return rc;
 }
