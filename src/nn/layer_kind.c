@@ -171,8 +171,10 @@ static void view_of(const layer *l, descent_layer_view *v) {
 static int callback_failed(const layer *l, int rc, const char *what) {
   if (rc > 0) rc = DESCENT_EINVAL;
   if (descent_last_error()[0] == '\0')
-    return descent_fail(rc, "model spec: %s: its %s failed (%s) without a message", l->name, what,
-                        descent_strerror(rc));
+    return descent_fail(rc,
+                        "model spec: %s: its %s returned %d (%s) without a message (the kind "
+                        "should say why with descent_layer_fail)",
+                        l->name, what, rc, descent_strerror(rc));
   descent_error_prefix("model spec: %s: ", l->name);
   return rc;
 }
@@ -236,7 +238,9 @@ static int check_table(const layer *l, const char *what, int count, descent_tens
 }
 
 /* The table of a registered kind's tensors (buffers: its buffer tensors),
-   names prefixed with the layer's. */
+   names prefixed with the layer's. The kind writes into a table of
+   LAYER_MAX_TENSORS; only the entries it fills are copied to t, which the
+   network sizes by the count setup found. */
 static int user_table(const layer *l, int buffers, descent_tensor_info *t) {
   const descent_layer_kind *k = kind_of(l);
   int (*fill)(const descent_layer_view *, descent_tensor_info *) =
@@ -244,18 +248,20 @@ static int user_table(const layer *l, int buffers, descent_tensor_info *t) {
   if (!fill) return 0;
   descent_layer_view v;
   view_of(l, &v);
-  memset(t, 0, LAYER_MAX_TENSORS * sizeof *t);
-  int count = fill(&v, t);
-  for (int i = 0; i < count && i < LAYER_MAX_TENSORS; i++) {
+  descent_tensor_info own[LAYER_MAX_TENSORS];
+  memset(own, 0, sizeof own);
+  int count = fill(&v, own);
+  if (count < 0) count = 0;
+  if (count > LAYER_MAX_TENSORS) count = LAYER_MAX_TENSORS;
+  for (int i = 0; i < count; i++) {
     /* setup checked that the names fit (check_table): cut, never overrun */
-    char own[sizeof t[i].name];
-    memcpy(own, t[i].name, sizeof own);
+    t[i] = own[i];
     size_t cap = sizeof t[i].name, prefix = strlen(l->name);
-    size_t len = strnlen_own(own, sizeof own);
+    size_t len = strnlen_own(own[i].name, sizeof own[i].name);
     if (prefix + 1 + len >= cap) len = cap - 2 - prefix;
     memcpy(t[i].name, l->name, prefix);
     t[i].name[prefix] = '.';
-    memcpy(t[i].name + prefix + 1, own, len);
+    memcpy(t[i].name + prefix + 1, own[i].name, len);
     t[i].name[prefix + 1 + len] = '\0';
   }
   return count;

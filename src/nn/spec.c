@@ -127,8 +127,9 @@ int net_spec_parse(const char *spec, size_t input_size, layer **out_layers, size
       layer_list_names(names, sizeof names);
       rc = descent_fail(DESCENT_EINVAL,
                         "model spec: unknown layer '%s' (item %d); valid layers: %s, or the "
-                        "shorthands mlp:IN-H1-...-OUT and cnn:fmnist_2c2d (a layer kind of a "
-                        "program's own is known once it calls descent_layer_register)",
+                        "shorthands mlp:IN-H1-...-OUT and cnn:fmnist_2c2d; a program's own layer "
+                        "kind must be registered with descent_layer_register before a spec or a "
+                        "saved model uses it",
                         call.name, i + 1, names);
       goto fail;
     }
