@@ -549,7 +549,9 @@ int descent_net_load(descent_net **net, descent_preprocess *pp, const char *path
  * time for one network; two networks in two threads may call the same
  * kind's callbacks at once, so a kind keeps no state of its own: what a
  * layer needs at run time is in its configuration (read-only after
- * configure), its scratch and its buffers. They may use OpenMP. */
+ * configure), its scratch and its buffers. They may use OpenMP. A network's
+ * precision (descent_net_set_precision) concerns the built-in dense and conv
+ * layers: a registered kind computes in descent_real as it chooses. */
 
 /* The arguments written in a spec's layer item, "leaky(0.1)" or
  * "leaky(slope=0.1)", as configure reads them. Opaque; valid during the call

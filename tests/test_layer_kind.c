@@ -243,7 +243,7 @@ static void check_spec_errors(void) {
   refused("dense(4), leaky(slope=x)", DESCENT_EINVAL,
           "model spec: leaky(slope=...): 'x' is not a number");
   refused("dense(4), leaky(slop=0.1)", DESCENT_EINVAL,
-          "leaky has no parameter 'slop'; valid parameters: slope");
+          "leaky has no parameter 'slop'; valid parameters: slope (usage: leaky([slope=0.01]))");
   refused("dense(4), leaky(0.1, 0.2)", DESCENT_EINVAL, "leaky takes at most 1 argument, got '0.2'");
   refused("dense(4), leaky(0.1, slope=0.2)", DESCENT_EINVAL, "'slope' given twice");
   refused("dense(4), leaky(slope=2)", DESCENT_EINVAL,
@@ -258,7 +258,8 @@ static void check_spec_errors(void) {
           "valid layers: dense, conv, maxpool, avgpool, flatten, relu, tanh, sigmoid, batchnorm, "
           "dropout, leaky, scale, broken, or the shorthands");
   /* _int and _size */
-  refused("broken(1.5)", DESCENT_EINVAL, "model spec: broken(mode=1.5): must be a whole number");
+  refused("broken(1.5)", DESCENT_EINVAL,
+          "model spec: broken(mode=1.5): must be a whole number (usage: broken)");
   refused("broken(0, n=-1)", DESCENT_EINVAL,
           "model spec: broken(n=-1): out of range; valid values are [0, 9.0072e+15]");
   refused("broken(0, 2, 3)", DESCENT_EINVAL, "broken takes at most 2 arguments, got '3'");

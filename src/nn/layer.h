@@ -20,6 +20,14 @@
  *    layer asks for, is shared by all layers.
  * Layers that draw random numbers (dropout) use the network's RNG, rng, whose
  * state is part of what a checkpoint saves.
+ *
+ * struct layer holds only what every layer has. What one kind is told by the
+ * spec (a dense layer's width, a pooling window, dropout's p) is that kind's
+ * configuration: a struct in the kind's own file, config_size bytes that the
+ * spec parser allocates in l->config before configure fills them, read
+ * through a typed accessor of that file (dense_of, pool_of, ...). Kinds that
+ * a program registers (descent_layer_register, layer_kind.c) are layer_ops
+ * too, whose functions call the program's callbacks.
  */
 #ifndef DESCENT_LAYER_H
 #define DESCENT_LAYER_H

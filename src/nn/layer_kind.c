@@ -179,13 +179,20 @@ static int callback_failed(const layer *l, int rc, const char *what) {
   return rc;
 }
 
+/* An argument error, with the kind's usage text after it. */
+static int with_usage(const layer *l, int rc) {
+  char message[DESCENT_ERROR_CAP];
+  snprintf(message, sizeof message, "%s", descent_last_error());
+  return descent_fail(rc, "%s (usage: %s)", message, l->ops->usage);
+}
+
 static int user_configure(layer *l, const spec_call *call) {
   const descent_layer_kind *k = kind_of(l);
   descent_layer_args args = {.call = call};
   if (k->configure) {
     descent_error_clear();
     int rc = k->configure(l->config, &args);
-    if (args.failed) return args.failed; /* the reader's message names the layer */
+    if (args.failed) return with_usage(l, args.failed); /* the reader's message names the layer */
     if (rc) return callback_failed(l, rc, "configure");
   }
   /* Every argument must be one configure read, given once, positional ones
@@ -194,7 +201,8 @@ static int user_configure(layer *l, const spec_call *call) {
   double values[MAX_KEYS];
   for (int i = 0; i < args.n_keys; i++)
     params[i] = (spec_param){.name = args.keys[i], .kind = SPEC_TEXT};
-  return spec_bind(call, params, args.n_keys, values, NULL, "model spec");
+  int rc = spec_bind(call, params, args.n_keys, values, NULL, "model spec");
+  return rc ? with_usage(l, rc) : DESCENT_OK;
 }
 
 /* The length of a name in a field of cap bytes that may lack its NUL. */
