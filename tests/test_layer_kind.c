@@ -14,6 +14,7 @@
  */
 #include "check.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -438,6 +439,64 @@ static void check_other_process(const char *self, const char *path) {
             status);
 }
 
+/* Two threads register kinds at once, and race for one name, while the
+   main thread builds networks: every kind registers once, one of the racers
+   wins, and the network keeps working. */
+#define RACE_KINDS 20
+
+typedef struct racer {
+  int id;
+  int won; /* registered "race" */
+  int failures;
+} racer;
+
+static void *register_many(void *arg) {
+  racer *r = arg;
+  char names[RACE_KINDS][16];
+  for (int i = 0; i < RACE_KINDS; i++) {
+    descent_layer_kind k = leaky_kind;
+    snprintf(names[i], sizeof names[i], "t%d_%d", r->id, i);
+    k.name = names[i]; /* copied: the array may go */
+    if (descent_layer_register(&k) != DESCENT_OK) r->failures++;
+    if (i == RACE_KINDS / 2) {
+      k.name = "race";
+      r->won = descent_layer_register(&k) == DESCENT_OK;
+    }
+  }
+  return NULL;
+}
+
+static void check_concurrent_registration(void) {
+  racer a = {.id = 0}, b = {.id = 1};
+  pthread_t ta, tb;
+  CHECK(pthread_create(&ta, NULL, register_many, &a) == 0);
+  CHECK(pthread_create(&tb, NULL, register_many, &b) == 0);
+  for (int i = 0; i < 20; i++) {
+    descent_net *net = NULL;
+    CHECK_OK(descent_net_create(&net, "dense(4), leaky(0.1), dense(3)", &input,
+                                DESCENT_LOSS_SOFTMAX_XENT, BATCH, 1));
+    descent_net_free(net);
+  }
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  CHECK(a.failures == 0 && b.failures == 0);
+  CHECK(a.won + b.won == 1);
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, "dense(4), t0_19(0.1), t1_0, race, dense(3)", &input,
+                              DESCENT_LOSS_SOFTMAX_XENT, BATCH, 1));
+  descent_net_free(net);
+  /* The registry is full at 64 kinds. */
+  int rc = DESCENT_OK;
+  for (int i = 0; i < 64 && rc == DESCENT_OK; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "fill%d", i);
+    descent_layer_kind k = leaky_kind;
+    k.name = name;
+    rc = descent_layer_register(&k);
+  }
+  CHECK_FAILS(rc, DESCENT_ERANGE, "64 layer kinds are registered already");
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "load-unregistered") == 0) return load_unregistered(argv[2]);
   const char *tmp = getenv("DESCENT_TEST_TMP");
@@ -454,5 +513,6 @@ int main(int argc, char **argv) {
 #endif
   check_train_save_load(path);
   check_other_process(argv[0], path);
+  check_concurrent_registration();
   return check_report();
 }

@@ -95,7 +95,7 @@ static void conv_geometry_of(const layer *l, conv_geometry *g) {
   g->wo = (g->w + 2 * g->pad - g->k) / g->s + 1;
   g->p = g->ho * g->wo;
   g->kc = g->c * g->k * g->k;
-  g->kb = g->kc + (conv_of(l)->bias ? 1 : 0);
+  g->kb = g->kc + (cfg->bias ? 1 : 0);
   /* bf16 products run on im2col columns through the bf16 GEMM. */
   int direct = conv_direct_available() && g->s == 1 && l->precision == DESCENT_PRECISION_FP32;
   /* With few input rows (kc, as the first layer's 25) the kernel's setup per
