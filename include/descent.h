@@ -667,10 +667,11 @@ typedef struct descent_layer_kind {
                   const descent_real *x, descent_real *y, size_t n, int train);
   /* Given the gradient dy of the loss with respect to y (n x out_size),
      writes the gradient with respect to the parameters to dparams
-     (n_params values, overwritten, summed over the batch: the loss is
-     already a batch mean) and, when dx is not NULL, the gradient with
-     respect to x to dx (n x in_size, overwritten; NULL for the first layer).
-     x and y are those of the training forward pass just before. */
+     (n_params values, overwritten; summed over the n examples: dy already
+     carries the 1/n of the batch-mean loss) and, when dx is not NULL, the
+     gradient with respect to x to dx (n x in_size, overwritten; dx is NULL
+     for the first layer). x and y are those of the training forward pass
+     just before; dx and dy never overlap. */
   void (*backward)(const descent_layer_view *layer, const descent_real *params,
                    const descent_real *x, const descent_real *y, const descent_real *dy,
                    descent_real *dx, descent_real *dparams, size_t n);
