@@ -770,6 +770,11 @@ typedef struct descent_transform_def {
   /* 1: reduce() and finish() run over the whole incoming update before any
    * update() (a global norm, as the built-in clip); 0: both must be NULL. */
   int global;
+  /* Optional: checks a combination of hyperparameters that their ranges
+   * cannot express. Returns 0 when hp is valid; otherwise writes the reason
+   * and the fix, one line, to why[0, cap) and returns non-zero, and the
+   * optimizer is not created (DESCENT_EINVAL, "optimizer: NAME: WHY"). */
+  int (*validate)(const double *hp, char *why, size_t cap);
   /* Optional: the scalars' values when the optimizer is created (NULL:
    * zeros). */
   void (*init_scalars)(const double *hp, double *scalars);

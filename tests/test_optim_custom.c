@@ -118,6 +118,13 @@ static const descent_transform_param ramp_params[] = {
     {"steps", DESCENT_PARAM_INTEGER, 0, 1, INFINITY, 0, 0, 1, "steps to reach half of it"},
 };
 
+/* Ramping needs a momentum to ramp: refuses beta = 0 (its range allows it). */
+static int ramp_validate(const double *hp, char *why, size_t cap) {
+  if (hp[0] != 0) return 0;
+  snprintf(why, cap, "beta=0 leaves nothing to ramp; use momentum-free sgd instead");
+  return 1;
+}
+
 static const descent_transform_def ramp = {
     .name = "ramp",
     .summary = "momentum ramping up to beta, written by the test",
@@ -125,6 +132,7 @@ static const descent_transform_def ramp = {
     .n_params = 2,
     .n_state = 2,
     .n_scalars = 1,
+    .validate = ramp_validate,
     .begin = ramp_begin,
     .update = ramp_update,
 };
@@ -314,6 +322,9 @@ static void check_specs(void) {
               "ramp needs a value for 'steps'");
   CHECK_FAILS(descent_optimizer_create(&opt, "ramp(steps=2.5) | lr(0.01)", NULL, 4), DESCENT_EINVAL,
               "ramp(steps=2.5): must be a whole number");
+  CHECK_FAILS(descent_optimizer_create(&opt, "clip(1) | ramp(0, steps=2) | lr(0.01)", NULL, 4),
+              DESCENT_EINVAL,
+              "optimizer: ramp: beta=0 leaves nothing to ramp; use momentum-free sgd instead");
   CHECK_FAILS(descent_optimizer_create(&opt, "heavybal | lr(0.01)", NULL, 4), DESCENT_EINVAL,
               "transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, "
               "lr, heavyball, my_adagrad, ramp, density");

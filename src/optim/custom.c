@@ -48,6 +48,13 @@ static const descent_transform_def *user_of(const transform *t) {
   return ((const custom_transform *)t->def)->user;
 }
 
+static int custom_validate(const transform *t) {
+  char why[256] = "";
+  if (user_of(t)->validate(t->hp, why, sizeof why) == 0) return DESCENT_OK;
+  return descent_fail(DESCENT_EINVAL, "optimizer: %s: %s", t->def->name,
+                      why[0] ? why : "these hyperparameters do not combine (no reason given)");
+}
+
 static void custom_start(transform *t) {
   const descent_transform_def *u = user_of(t);
   if (u->init_scalars) u->init_scalars(t->hp, t->persist);
@@ -211,6 +218,7 @@ static int build_entry(custom_transform *e, const descent_transform_def *def) {
       .slots = def->n_state,
       .n_persist = def->n_scalars,
       .global = def->global != 0,
+      .validate = def->validate ? custom_validate : NULL,
       .start = custom_start,
       .begin = custom_begin,
       .reduce = def->global ? custom_reduce : NULL,
