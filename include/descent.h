@@ -756,8 +756,24 @@ void descent_optimizer_free(descent_optimizer *opt);
  * through value_and_grad). The objective is passed whole so methods that need
  * more than one gradient (line searches, L-BFGS) can evaluate it again. The
  * whole chain runs in one pass over the buffers (two when it holds a global
- * transform such as clip). Refused in evaluation mode. */
+ * transform such as clip). Refused in evaluation mode. Equivalent to
+ * descent_optimizer_step_buffers(opt, obj->params, obj->grad, obj->n_params)
+ * for every chain this library builds. */
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
+
+/* One update of params[0, n) from grad[0, n), for a program that computes
+ * its gradients itself: the same bits as descent_optimizer_step on an
+ * objective holding the same arrays. n must equal the optimizer's parameter
+ * count (DESCENT_ESHAPE otherwise, naming both); params and grad must not
+ * overlap, and stay the caller's (the optimizer keeps no pointer to them).
+ * Refused in evaluation mode, and for NULL buffers (DESCENT_EINVAL).
+ * The rule for methods: every transform of a chain needs only the gradient,
+ * so every chain steps on plain buffers. A method that must evaluate the
+ * objective again (a line search, L-BFGS's curvature pairs, Hessian-free)
+ * takes the objective through descent_optimizer_step and is refused here
+ * with a message naming it; no method in this library does so yet. */
+int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
+                                   const descent_real *grad, size_t n);
 
 /* Schedule-free optimizers take gradients at one point (y, held in
  * obj->params while training) and are evaluated at another (the average x).
@@ -769,6 +785,10 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
  * Calling either twice in a row is harmless. */
 int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj);
 int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj);
+/* The same moves on a plain parameter buffer of n numbers (n must equal the
+ * optimizer's parameter count: DESCENT_ESHAPE otherwise). */
+int descent_optimizer_eval_buffers(descent_optimizer *opt, descent_real *params, size_t n);
+int descent_optimizer_train_buffers(descent_optimizer *opt, descent_real *params, size_t n);
 
 /* 1 when the optimizer is meant to take each step on the whole training set
  * (named optimizer gd); 0 for minibatch optimizers. */
@@ -789,9 +809,52 @@ double descent_optimizer_lr(const descent_optimizer *opt);
  * checkpoint saves it beside the blob. Default 1. */
 int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale);
 double descent_optimizer_lr_scale(const descent_optimizer *opt);
+/* The base rate of the transform that takes the rate (lr, or schedule-free's
+ * sf): the schedule's lr, before its warmup, its shape (decay) and the scale
+ * of descent_optimizer_set_lr_scale. For "adam | lr(cosine(1e-3, 1000))",
+ * 0.001 at every step. */
+double descent_optimizer_base_lr(const descent_optimizer *opt);
+/* Changes that base rate to lr (finite, >= 0) and nothing else: the schedule
+ * keeps its kind, its other values (steps, min_lr, warmup, ...) and its
+ * position (the step count), so the next step is the one an optimizer created
+ * with this rate and brought to the same state would take, bit for bit; a
+ * sweep over rates need not rebuild the optimizer. Refused (DESCENT_EINVAL,
+ * nothing changed) for a negative or non-finite rate and for one the schedule
+ * excludes (cosine's min_lr above it). descent_optimizer_describe and the
+ * hyperparameter "lr.lr" (or "sf.lr") show the new rate. The state blob names
+ * the chain with its hyperparameters, this rate included: a blob saved after
+ * the change loads only into an optimizer with the same base rate (set it
+ * before descent_optimizer_load_state), and one saved before it is refused
+ * after it, naming the rates. */
+int descent_optimizer_set_base_lr(descent_optimizer *opt, double lr);
+
+/* The resolved hyperparameters, by name. A name is TRANSFORM.KEY with the
+ * transform and key as descent_optimizer_describe writes them: "adam.b1",
+ * "adam.eps", "momentum.nesterov", "wd.weight_decay", "clip.max_norm". The
+ * second and later transforms of one name in a chain are TRANSFORM#2.KEY,
+ * TRANSFORM#3.KEY. A key that takes a schedule (lr's and sf's "lr") gives the
+ * schedule's base rate ("lr.lr", "sf.lr", as descent_optimizer_base_lr) and
+ * its other keys one level down: "lr.lr.steps", "lr.lr.min_lr",
+ * "lr.lr.warmup" (see descent_schedule_parse for each schedule's keys).
+ * Named optimizers answer with the names of the chain they expand to
+ * ("adamw": adam.b1, ..., wd.weight_decay, lr.lr). Flags and whole numbers
+ * are given as doubles (1 or 0, 1000). The scale of set_lr_scale is not a
+ * hyperparameter (descent_optimizer_lr_scale). An unknown name is refused
+ * with DESCENT_EINVAL and the list of valid names; *value is then unchanged. */
+int descent_optimizer_hyperparameter(const descent_optimizer *opt, const char *name, double *value);
+/* Enumeration: the number of hyperparameters, and the index-th (0-based, in
+ * chain order) with its name written to name[0, cap) with a NUL.
+ * DESCENT_ERANGE for an index outside [0, count) or a name longer than cap-1
+ * (64 bytes are always enough for the built-in transforms). */
+int descent_optimizer_hyperparameter_count(const descent_optimizer *opt);
+int descent_optimizer_hyperparameter_at(const descent_optimizer *opt, int index, char *name,
+                                        size_t cap, double *value);
+
 /* Canonical text of the resolved chain with every hyperparameter, e.g.
  * "sgd = lr(lr=0.1)" or "adamw = adam(b1=0.9, b2=0.999, eps=1e-08,
- * amsgrad=0) | wd(weight_decay=0.01) | lr(lr=0.001)". Returns the length it
+ * amsgrad=0) | wd(weight_decay=0.01) | lr(lr=0.001)". After
+ * descent_optimizer_set_base_lr has changed the rate of a named optimizer,
+ * the name reads "adamw with base lr 0.002 = ...". Returns the length it
  * wanted. */
 size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap);
 
@@ -812,9 +875,110 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt);
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);
 
-/* Lists every transform, named optimizer and schedule with its parameters,
- * defaults, ranges and formula. */
+/* Lists every transform (registered ones included), named optimizer and
+ * schedule with its parameters, defaults, ranges and formula. */
 void descent_optimizer_help(FILE *out);
+
+/* ---- Custom transforms ---------------------------------------------------
+ *
+ * A program adds its own transform, written in its own file, and then uses
+ * its name in any chain like a built-in one: "mysign(beta=0.9) | lr(0.01)".
+ * Its hyperparameters are parsed, range-checked and described as the
+ * built-ins' are, descent_optimizer_help lists it, descent_optimizer_
+ * hyperparameter reads them ("mysign.beta"), and its state vectors and
+ * scalars go into the optimizer's state blob (so a checkpoint carries them
+ * and a resume continues bit for bit). A blob holding it is refused by an
+ * optimizer without it, and by a program that has not registered it.
+ *
+ * The optimizer runs a step as the built-ins do: begin() once, then (for a
+ * global transform) reduce() over every block of the incoming update in
+ * block order and finish() once, then init_state() (first step only) and
+ * update() on consecutive slices of the buffers. Slices hold at most a few
+ * hundred numbers; several threads may run update() (and reduce()) at once on
+ * disjoint slices, so these must write only their own slice and must not
+ * keep state of their own: everything that carries over lives in the state
+ * vectors and the scalars. */
+
+#define DESCENT_TRANSFORM_MAX_PARAMS  8 /* hyperparameters of one transform */
+#define DESCENT_TRANSFORM_MAX_STATE   4 /* state vectors of one transform */
+#define DESCENT_TRANSFORM_MAX_SCALARS 8 /* persistent scalars of one transform */
+
+typedef enum descent_param_kind {
+  DESCENT_PARAM_NUMBER = 0,  /* any number in [min, max] */
+  DESCENT_PARAM_INTEGER = 1, /* a whole number in [min, max] */
+  DESCENT_PARAM_BOOL = 2     /* 0 or 1 (min and max are ignored) */
+} descent_param_kind;
+
+/* One hyperparameter of a custom transform: key=value in specs. */
+typedef struct descent_transform_param {
+  const char *name; /* the key: 1 to 31 letters, digits and '_', starting with a letter */
+  descent_param_kind kind;
+  double def;             /* default, inside the range (unused when required) */
+  double min, max;        /* valid range; max may be INFINITY */
+  int min_open, max_open; /* 1: that end is excluded, as (0, 1] */
+  int required;           /* 1: no default, the spec must give it */
+  const char *doc;        /* one line for the help; may be NULL */
+} descent_transform_param;
+
+/* A custom transform. Every callback receives hp, the hyperparameters in
+ * params order (as given in the spec or their defaults). The state vectors
+ * are n_params numbers each (the optimizer's parameter count), zero until
+ * init_state sets them; in the callbacks, state[k], u and params point at the
+ * first element of the current slice and n is its length. */
+typedef struct descent_transform_def {
+  /* The name in chains, spelt as a parameter's name; not the name of a
+   * built-in transform or of a named optimizer. */
+  const char *name;
+  const char *summary; /* one line for descent_optimizer_help (required) */
+  const char *formula; /* the update in the help's notation; may be NULL */
+  /* The hyperparameters: n_params entries (NULL when n_params is 0). */
+  const descent_transform_param *params;
+  int n_params;  /* 0 to DESCENT_TRANSFORM_MAX_PARAMS */
+  int n_state;   /* state vectors, 0 to DESCENT_TRANSFORM_MAX_STATE */
+  int n_scalars; /* persistent scalars, 0 to DESCENT_TRANSFORM_MAX_SCALARS */
+  /* 1: reduce() and finish() run over the whole incoming update before any
+   * update() (a global norm, as the built-in clip); 0: both must be NULL. */
+  int global;
+  /* Optional: checks a combination of hyperparameters that their ranges
+   * cannot express. Returns 0 when hp is valid; otherwise writes the reason
+   * and the fix, one line, to why[0, cap) and returns non-zero, and the
+   * optimizer is not created (DESCENT_EINVAL, "optimizer: NAME: WHY"). */
+  int (*validate)(const double *hp, char *why, size_t cap);
+  /* Optional: the scalars' values when the optimizer is created (NULL:
+   * zeros). */
+  void (*init_scalars)(const double *hp, double *scalars);
+  /* Optional: on the first step only, before update() on the same slice, the
+   * state vectors' starting values from the parameters (NULL: zeros). */
+  void (*init_state)(const double *hp, const descent_real *params, descent_real *const *state,
+                     size_t n);
+  /* Optional: once per step, before anything else; step is the 0-based index
+   * of this update. Per-step values (bias corrections) go into scalars. */
+  void (*begin)(const double *hp, double *scalars, int64_t step);
+  /* Global transforms: the contribution of one block of the update (a sum
+   * of squares), and the total of all blocks, summed in block order. */
+  double (*reduce)(const double *hp, const descent_real *u, size_t n);
+  void (*finish)(const double *hp, double *scalars, double total);
+  /* Required: u[0, n) <- f(u, state, params) in place, updating the state
+   * slices; u is the incoming update (the gradient for the chain's first
+   * transform), params the parameters before this step (read only). */
+  void (*update)(const double *hp, const double *scalars, descent_real *const *state,
+                 descent_real *u, const descent_real *params, size_t n, int64_t step);
+} descent_transform_def;
+
+/* Registers def for the rest of the process (there is no unregistering):
+ * every optimizer created afterwards, in any thread, accepts its name. The
+ * library keeps the pointer: def and everything it points to (strings, the
+ * params array) must stay valid and unchanged for as long as the process
+ * uses the transform, as a static const definition does. Refused
+ * (DESCENT_EINVAL, with the reason and the fix) when def is invalid: a missing
+ * name, summary or update, a name taken by a built-in transform, a named
+ * optimizer or an earlier registration, a bad parameter name, range or
+ * default, counts out of range, reduce/finish without global or the reverse;
+ * DESCENT_ERANGE beyond 32 registrations. Thread-safe: registrations from
+ * several threads are serialized, and an optimizer created concurrently
+ * either sees the new transform or not; an optimizer already built is not
+ * affected. */
+int descent_transform_register(const descent_transform_def *def);
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic problems                                                       */

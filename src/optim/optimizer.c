@@ -263,6 +263,10 @@ static const named_optimizer *named_find(const char *name) {
   return NULL;
 }
 
+int optimizer_is_named(const char *name) {
+  return named_find(name) != NULL;
+}
+
 static void named_list(char *buf, size_t cap) {
   size_t used = 0;
   buf[0] = '\0';
@@ -475,6 +479,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
   }
   snprintf(opt->spec, sizeof opt->spec, "%s", spec);
   snprintf(opt->expanded, sizeof opt->expanded, "%s", chain);
+  opt->spec_base_lr = descent_optimizer_base_lr(opt);
   *out = opt;
   return DESCENT_OK;
 }
@@ -563,17 +568,41 @@ static void run_stage(descent_optimizer *opt, int first, int last, const descent
   }
 }
 
+/* The buffers' length against the optimizer's, and neither buffer missing. */
+static int check_buffers(const descent_optimizer *opt, const descent_real *params,
+                         const descent_real *grad, size_t n, int need_grad) {
+  if (n != opt->n)
+    return descent_fail(DESCENT_ESHAPE,
+                        "optimizer built for %zu parameters, given buffers of %zu: pass n = %zu, "
+                        "or create the optimizer for %zu parameters",
+                        opt->n, n, opt->n, n);
+  if (!params || (need_grad && !grad))
+    return descent_fail(DESCENT_EINVAL, "optimizer: the %s buffer is NULL",
+                        params ? "gradient" : "parameter");
+  return DESCENT_OK;
+}
+
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
   descent_error_clear();
   if (obj->n_params != opt->n)
     return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
                         opt->n, obj->n_params);
+  /* Every transform needs only the gradient: the step on the objective is
+     the step on its buffers. */
+  return descent_optimizer_step_buffers(opt, obj->params, obj->grad, obj->n_params);
+}
+
+int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
+                                   const descent_real *grad, size_t n) {
+  descent_error_clear();
+  int rc = check_buffers(opt, params, grad, n, 1);
+  if (rc) return rc;
   if (opt->eval_mode)
     return descent_fail(DESCENT_EINVAL,
                         "optimizer step in evaluation mode: call descent_optimizer_train first");
   for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->begin) opt->chain[i].def->begin(&opt->chain[i], opt->step);
-  const descent_real *src = obj->grad;
+  const descent_real *src = grad;
   if (opt->chain[0].def->global) {
     reduce_all(opt, &opt->chain[0], src);
     finish_reduction(opt, &opt->chain[0]);
@@ -583,7 +612,7 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
     int last = first + 1;
     while (last < opt->n_transforms && !opt->chain[last].def->global) last++;
     transform *next = last < opt->n_transforms ? &opt->chain[last] : NULL;
-    run_stage(opt, first, last, src, next ? opt->work : NULL, obj->params, next);
+    run_stage(opt, first, last, src, next ? opt->work : NULL, params, next);
     if (next) finish_reduction(opt, next);
     src = opt->work;
     first = last;
@@ -595,11 +624,10 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
 /* Moves the parameters between the training and the evaluation point of the
    transforms that have two (schedule-free); a no-op for every other chain and
    before the first step, when both points are the starting one. */
-static int switch_mode(descent_optimizer *opt, descent_objective *obj, int to_eval) {
+static int switch_mode(descent_optimizer *opt, descent_real *params, size_t n_params, int to_eval) {
   descent_error_clear();
-  if (obj->n_params != opt->n)
-    return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
-                        opt->n, obj->n_params);
+  int rc = check_buffers(opt, params, NULL, n_params, 0);
+  if (rc) return rc;
   if (opt->eval_mode == to_eval) return DESCENT_OK;
   size_t n = opt->n, blocks = block_count(n);
   for (int i = 0; i < opt->n_transforms && opt->step > 0; i++) {
@@ -612,19 +640,36 @@ static int switch_mode(descent_optimizer *opt, descent_objective *obj, int to_ev
       size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
       descent_real *slots[TRANSFORM_MAX_SLOTS];
       for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
-      move(t, obj->params + lo, slots, count);
+      move(t, params + lo, slots, count);
     }
   }
   opt->eval_mode = to_eval;
   return DESCENT_OK;
 }
 
+/* The objective's length is checked first, for the message that names it. */
+static int switch_objective(descent_optimizer *opt, descent_objective *obj, int to_eval) {
+  descent_error_clear();
+  if (obj->n_params != opt->n)
+    return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
+                        opt->n, obj->n_params);
+  return switch_mode(opt, obj->params, obj->n_params, to_eval);
+}
+
 int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj) {
-  return switch_mode(opt, obj, 1);
+  return switch_objective(opt, obj, 1);
 }
 
 int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj) {
-  return switch_mode(opt, obj, 0);
+  return switch_objective(opt, obj, 0);
+}
+
+int descent_optimizer_eval_buffers(descent_optimizer *opt, descent_real *params, size_t n) {
+  return switch_mode(opt, params, n, 1);
+}
+
+int descent_optimizer_train_buffers(descent_optimizer *opt, descent_real *params, size_t n) {
+  return switch_mode(opt, params, n, 0);
 }
 
 int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale) {
@@ -692,7 +737,15 @@ size_t optimizer_describe_chain(const descent_optimizer *opt, char *buf, size_t 
 
 size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap) {
   size_t used = 0;
-  if (strcmp(opt->spec, opt->expanded) != 0) used = (size_t)snprintf(buf, cap, "%s = ", opt->spec);
+  double base_lr = descent_optimizer_base_lr(opt);
+  if (strcmp(opt->spec, opt->expanded) != 0 && base_lr == opt->spec_base_lr) {
+    used = (size_t)snprintf(buf, cap, "%s = ", opt->spec);
+  } else if (strcmp(opt->spec, opt->expanded) != 0) {
+    /* The spec's own rate no longer holds: say so before the chain. */
+    char num[32];
+    optim_format_number(base_lr, num, sizeof num);
+    used = (size_t)snprintf(buf, cap, "%s with base lr %s = ", opt->spec, num);
+  }
   return used + optimizer_describe_chain(opt, buf + (used < cap ? used : cap),
                                          used < cap ? cap - used : 0);
 }

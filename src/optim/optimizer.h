@@ -22,6 +22,7 @@ struct descent_optimizer {
   int64_t step;                  /* updates taken */
   int eval_mode;                 /* 1 between descent_optimizer_eval and descent_optimizer_train */
   int full_batch;                /* 1 for gd: meant to see the whole training set per step */
+  double spec_base_lr;           /* the base rate the spec gave (descent_optimizer_set_base_lr) */
   char spec[OPTIMIZER_MAX_TEXT]; /* the spec as given */
   char expanded[OPTIMIZER_MAX_TEXT]; /* the chain it expanded to (equal to spec for a chain) */
 };
@@ -30,5 +31,13 @@ struct descent_optimizer {
  * what descent_optimizer_describe prints after "NAME = ", and what the saved
  * state is matched against. Returns the length it wanted. */
 size_t optimizer_describe_chain(const descent_optimizer *opt, char *buf, size_t cap);
+
+/* 1 when name is a named optimizer ("adam"), which a transform may not be called. */
+int optimizer_is_named(const char *name);
+
+/* The transform that takes the rate: the chain's last. */
+static inline transform *optimizer_rate_transform(const descent_optimizer *opt) {
+  return (transform *)&opt->chain[opt->n_transforms - 1];
+}
 
 #endif /* DESCENT_OPTIMIZER_H */

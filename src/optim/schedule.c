@@ -267,6 +267,22 @@ fail:
   return rc;
 }
 
+int schedule_set_base_lr(descent_schedule *s, double lr) {
+  if (!(lr >= 0) || !isfinite(lr)) {
+    char num[32];
+    optim_format_number(lr, num, sizeof num);
+    return descent_fail(DESCENT_EINVAL,
+                        "base learning rate %s: must be finite and non-negative (valid range "
+                        "[0, inf))",
+                        num);
+  }
+  double old = s->hp[0];
+  s->hp[0] = lr;
+  int rc = schedule_validate(s);
+  if (rc) s->hp[0] = old;
+  return rc;
+}
+
 int64_t descent_schedule_warmup_steps(const descent_schedule *s) {
   double warmup = s->hp[s->def->n_params - 1];
   return warmup < 9e18 ? (int64_t)warmup : INT64_MAX; /* warmup may be up to inf */

@@ -23,6 +23,12 @@ struct schedule_def {
   double (*value)(const descent_schedule *s, int64_t t);
 };
 
+/* Changes the schedule's base rate lr (its first hyperparameter), keeping
+ * every other one: refuses a rate that is negative or not finite, or that the
+ * schedule's other values exclude (cosine's min_lr above it), and then leaves
+ * the schedule as it was. */
+int schedule_set_base_lr(descent_schedule *s, double lr);
+
 /* Writes a help table of every schedule. */
 void schedule_help(FILE *out);
 

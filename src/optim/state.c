@@ -153,10 +153,20 @@ static int chain_mismatch(const char *saved, size_t saved_len, const char *mine)
     const char *pe = strstr(p, " | "), *qe = strstr(q, " | ");
     size_t pl = pe ? (size_t)(pe - p) : strlen(p), ql = qe ? (size_t)(qe - q) : strlen(q);
     if (pl != ql || memcmp(p, q, pl) != 0 || !pe != !qe) {
+      /* A transform this program does not know was registered by the one
+         that saved the state (descent_transform_register). */
+      char name[64];
+      snprintf(name, sizeof name, "%.*s", (int)strcspn(p, "( |"), p);
+      int unknown = pl && *name && !transform_find(name);
       return descent_fail(DESCENT_EINVAL,
                           "%s is for another optimizer: transform %d is '%.*s' in the saved "
-                          "state but '%.*s' here (saved chain: %s)",
-                          what, index, (int)pl, pl ? p : "(none)", (int)ql, ql ? q : "(none)", a);
+                          "state but '%.*s' here (saved chain: %s)%s%s%s",
+                          what, index, (int)pl, pl ? p : "(none)", (int)ql, ql ? q : "(none)", a,
+                          unknown ? "; '" : "", unknown ? name : "",
+                          unknown ? "' is not a transform of this program: register it "
+                                    "(descent_transform_register) and build the optimizer with "
+                                    "the saved chain"
+                                  : "");
     }
     if (!pe) return DESCENT_OK;
     p = pe + 3, q = qe + 3;

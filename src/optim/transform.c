@@ -569,10 +569,17 @@ int transform_is_lr(const transform *t) {
   return t->def == &transform_lr;
 }
 
-const transform_def *transform_find(const char *name) {
+const transform_def *transform_find_builtin(const char *name) {
   for (int i = 0; i < N_TRANSFORMS; i++)
     if (strcmp(all_transforms[i]->name, name) == 0) return all_transforms[i];
   return NULL;
+}
+
+const transform_def *transform_find(const char *name) {
+  const transform_def *def = transform_find_builtin(name);
+  for (int i = 0, n = custom_transform_count(); !def && i < n; i++)
+    if (strcmp(custom_transform_at(i)->name, name) == 0) def = custom_transform_at(i);
+  return def;
 }
 
 void transform_list_names(char *buf, size_t cap) {
@@ -581,6 +588,8 @@ void transform_list_names(char *buf, size_t cap) {
   for (int i = 0; i < N_TRANSFORMS && used < cap; i++)
     used +=
         (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", all_transforms[i]->name);
+  for (int i = 0, n = custom_transform_count(); i < n && used < cap; i++)
+    used += (size_t)snprintf(buf + used, cap - used, ", %s", custom_transform_at(i)->name);
 }
 
 double transform_rate(const transform *t, int64_t step) {
@@ -588,32 +597,39 @@ double transform_rate(const transform *t, int64_t step) {
   return t->rate_scale * descent_schedule_value(t->schedule, step);
 }
 
+/* One transform's entry in the help: summary, formula, parameters. */
+static void help_one(FILE *out, const transform_def *d) {
+  fprintf(out, "  %-12s ", d->name);
+  optim_print_wrapped(out, d->summary, 15);
+  if (d->formula && *d->formula) {
+    fprintf(out, "  %-12s ", "");
+    optim_print_wrapped(out, d->formula, 15);
+  }
+  for (int j = 0; j < d->n_params; j++) {
+    const spec_param *p = &d->params[j];
+    char line[256], range[64], def[32];
+    if (p->kind == SPEC_TEXT) {
+      snprintf(line, sizeof line, "%s; default: --lr, or the named optimizer's", p->doc);
+    } else {
+      spec_range_text(p, range, sizeof range);
+      if (p->required)
+        snprintf(def, sizeof def, "required");
+      else
+        optim_format_number(p->def, def, sizeof def);
+      snprintf(line, sizeof line, "%s; %s%s; range %s", p->doc, p->required ? "" : "default ", def,
+               range);
+    }
+    fprintf(out, "      %-26s ", p->name);
+    optim_print_wrapped(out, line, 33);
+  }
+}
+
 void transform_help(FILE *out) {
   fprintf(out, "Transforms (chain them with '|'; the update u starts as the gradient g, t counts\n"
                "updates from 1 where a formula uses it, and the chain's output is added to theta):"
                "\n");
-  for (int i = 0; i < N_TRANSFORMS; i++) {
-    const transform_def *d = all_transforms[i];
-    fprintf(out, "  %-12s ", d->name);
-    optim_print_wrapped(out, d->summary, 15);
-    fprintf(out, "  %-12s ", "");
-    optim_print_wrapped(out, d->formula, 15);
-    for (int j = 0; j < d->n_params; j++) {
-      const spec_param *p = &d->params[j];
-      char line[256], range[64], def[32];
-      if (p->kind == SPEC_TEXT) {
-        snprintf(line, sizeof line, "%s; default: --lr, or the named optimizer's", p->doc);
-      } else {
-        spec_range_text(p, range, sizeof range);
-        if (p->required)
-          snprintf(def, sizeof def, "required");
-        else
-          optim_format_number(p->def, def, sizeof def);
-        snprintf(line, sizeof line, "%s; %s%s; range %s", p->doc, p->required ? "" : "default ",
-                 def, range);
-      }
-      fprintf(out, "      %-26s ", p->name);
-      optim_print_wrapped(out, line, 33);
-    }
-  }
+  for (int i = 0; i < N_TRANSFORMS; i++) help_one(out, all_transforms[i]);
+  int n_custom = custom_transform_count();
+  if (n_custom) fprintf(out, "Transforms registered by this program:\n");
+  for (int i = 0; i < n_custom; i++) help_one(out, custom_transform_at(i));
 }

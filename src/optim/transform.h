@@ -21,9 +21,10 @@
 #include "core/spec.h"
 #include "schedule.h"
 
-#define TRANSFORM_MAX_SLOTS   4
+/* The built-ins' limits are those of custom transforms (descent.h). */
+#define TRANSFORM_MAX_SLOTS   DESCENT_TRANSFORM_MAX_STATE
 #define TRANSFORM_MAX_SCALARS 8
-#define TRANSFORM_MAX_PERSIST 4
+#define TRANSFORM_MAX_PERSIST DESCENT_TRANSFORM_MAX_SCALARS
 
 typedef struct transform transform;
 
@@ -88,8 +89,15 @@ struct transform {
   descent_real *slots[TRANSFORM_MAX_SLOTS]; /* state vectors (owned by the optimizer) */
 };
 
-/* Looks up a transform by name; NULL if unknown. */
+/* Looks up a transform by name, built-in or registered; NULL if unknown. */
 const transform_def *transform_find(const char *name);
+/* The built-in transform of that name; NULL if none. */
+const transform_def *transform_find_builtin(const char *name);
+
+/* Registered transforms (custom.c): how many, and the index-th, in the order
+   of registration. Entries never change once counted. */
+int custom_transform_count(void);
+const transform_def *custom_transform_at(int index);
 
 /* 1 when t is the lr transform (scale by minus the scheduled rate, kept in
    t->scalar[0] by its begin()). */
