@@ -118,7 +118,11 @@ check "without test=: no test set, said at the start" grep -q "no test set" "$sc
 check "and no test column in the epoch line" grep -q "val loss .* | train samples/s" \
   "$scratch/svm-notest.log"
 
-# Refusals: one line, a non-zero exit, no run folder.
+# Refusals: one line, a non-zero exit, no run folder. On the first 200 and
+# 100 examples: each case loads its data.
+head -n 201 "$ex/train.csv" >"$scratch/small.csv"
+head -n 101 "$ex/test.csv" >"$scratch/small-test.csv"
+small="csv:$scratch/small.csv,test=$scratch/small-test.csv,label=first"
 refused() {
   local name=$1 phrase=$2
   shift 2
@@ -129,34 +133,34 @@ refused() {
   check "$name: nothing created" test ! -e "$scratch/refused-$name"
 }
 refused unknown-scheme "unknown scheme 'json'; valid schemes: idx, csv, libsvm" --data json:x
-refused no-scheme "names no scheme" --data "$ex/train.csv"
+refused no-scheme "names no scheme" --data "$scratch/small.csv"
 refused empty-path "the path is empty" --data csv:
 refused missing-file "nowhere.csv" --data "csv:$scratch/nowhere.csv"
-refused missing-test "nowhere.csv" --data "csv:$ex/train.csv,test=$scratch/nowhere.csv,label=1"
+refused missing-test "nowhere.csv" --data "csv:$scratch/small.csv,test=$scratch/nowhere.csv,label=1"
 refused unknown-key "unknown key 'colour' for csv; valid keys: test, shape, header, label" \
-  --data "csv:$ex/train.csv,colour=red"
-refused libsvm-key-on-csv "unknown key 'features' for csv" --data "csv:$ex/train.csv,features=3"
+  --data "csv:$scratch/small.csv,colour=red"
+refused libsvm-key-on-csv "unknown key 'features' for csv" --data "csv:$scratch/small.csv,features=3"
 refused idx-key "unknown key 'test' for idx" --data "idx:$ex/idx,test=x"
-refused not-key-value "is not KEY=VALUE" --data "csv:$ex/train.csv,label"
-refused twice "key 'label' given twice" --data "csv:$ex/train.csv,label=1,label=2"
-refused bad-shape "not a shape" --data "$csv,shape=28xx28"
-refused bad-header "valid values: auto" --data "$csv,header=maybe"
-refused bad-delimiter "valid values: comma, tab" --data "$csv,delimiter=7"
-refused shape-width "shape=1x28x27 holds 756 values per example, but $ex/train.csv has 784 features" \
-  --data "$csv,shape=1x28x27"
+refused not-key-value "is not KEY=VALUE" --data "csv:$scratch/small.csv,label"
+refused twice "key 'label' given twice" --data "csv:$scratch/small.csv,label=1,label=2"
+refused bad-shape "not a shape" --data "$small,shape=28xx28"
+refused bad-header "valid values: auto" --data "$small,header=maybe"
+refused bad-delimiter "valid values: comma, tab" --data "$small,delimiter=7"
+refused shape-width "shape=1x28x27 holds 756 values per example, but $scratch/small.csv has 784 features" \
+  --data "$small,shape=1x28x27"
 refused both-options "give one of the two" --data "idx:$ex/idx" --data-dir "$ex/idx"
-refused few-outputs "network has 5 outputs" --data "$csv" --model 'dense(5)'
+refused few-outputs "network has 5 outputs" --data "$small" --model 'dense(5)'
 refused many-outputs "the data has 3 classes but the network has 4 outputs" --data "$svm" \
   --model 'dense(4)'
-refused flat-cnn "give their shape in --data" --data "$csv" --model 'conv(4, 5), dense(10)'
+refused flat-cnn "give their shape in --data" --data "$small" --model 'conv(4, 5), dense(10)'
 printf '1,2,0\n3,4,1\n' >"$scratch/narrow.csv"
 refused test-width "the test file $scratch/narrow.csv has 2 features per example" \
-  --data "csv:$ex/train.csv,label=1,test=$scratch/narrow.csv"
+  --data "csv:$scratch/small.csv,label=1,test=$scratch/narrow.csv"
 printf '0 1:1 9:1\n' >"$scratch/wide.svm"
 refused svm-test-width "the test file is read with the training file's width" \
   --data "libsvm:$scratch/train.svm,test=$scratch/wide.svm" --model 'dense(3)'
 expect_error eval-two-sources 2 "give one of them" "$descent" eval \
-  --model-file "$scratch/csv/model.bin" --data "$csv" --data-dir "$ex/idx"
+  --model-file "$scratch/csv/model.bin" --data "$small" --data-dir "$ex/idx"
 expect_error eval-bad-scheme 2 "unknown scheme" "$descent" eval \
   --model-file "$scratch/csv/model.bin" --data "xls:$ex/test.csv"
 finish
