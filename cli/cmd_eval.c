@@ -5,9 +5,11 @@
  * The model file carries its own preprocessing, fitted on the training set
  * it was trained on; it is applied to the test inputs before the forward
  * passes, exactly as during training. A label the model has no output for
- * is refused naming the labels file and the example.
+ * is refused naming the labels file and the example. --data takes the same
+ * sources as descent train's and evaluates on their test set.
  */
 #include "commands.h"
+#include "data_source.h"
 #include "descent.h"
 #include "options.h"
 
@@ -17,8 +19,12 @@
 
 static cli_option eval_options[] = {
     {"model-file", "PATH", "a model saved by descent train (RUN/model.bin)", NULL, 0},
-    {"data-dir", "DIR", "folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]",
-     DESCENT_FASHION_MNIST_DIR, 0},
+    {"data", "SOURCE",
+     "the data, as descent train's --data; evaluates on its test set: idx:DIR's t10k files, a "
+     "text source's test=PATH, or its PATH when it has no test= (default: "
+     "idx:" DESCENT_FASHION_MNIST_DIR ")",
+     NULL, 0},
+    {"data-dir", "DIR", "the same as --data idx:DIR", DESCENT_FASHION_MNIST_DIR, 0},
     {"images", "FILE", "IDX images to evaluate on instead (with --labels)", NULL, 0},
     {"labels", "FILE", "IDX labels of --images", NULL, 0},
     {"batch-size", "N", "examples per forward pass", "1000", 0},
@@ -57,8 +63,16 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "descent eval: --images and --labels go together\n");
     return 2;
   }
+  int sources = cli_flag(o, n, "data") + cli_flag(o, n, "data-dir") + !!images;
+  if (sources > 1) {
+    fprintf(stderr, "descent eval: --data, --data-dir and --images/--labels each name the data; "
+                    "give one of them\n");
+    return 2;
+  }
+  cli_data_source source;
+  if (cli_flag(o, n, "data") && cli_data_parse("eval", cli_get(o, n, "data"), &source)) return 2;
   char image_path[4096], label_path[4096];
-  if (!images) {
+  if (!images && !cli_flag(o, n, "data")) {
     const char *dir = cli_get(o, n, "data-dir");
     find_file(dir, "t10k-images-idx3-ubyte", image_path, sizeof image_path);
     find_file(dir, "t10k-labels-idx1-ubyte", label_path, sizeof label_path);
@@ -71,12 +85,20 @@ int cmd_eval(int argc, char **argv) {
   double loss, acc;
   int status = 1;
   if (descent_net_load(&net, &pp, model, batch_size) ||
-      descent_idx_load_dataset(images, labels, &test)) {
+      (images && descent_idx_load_dataset(images, labels, &test))) {
     fprintf(stderr, "descent eval: %s\n", descent_last_error());
     goto done;
   }
   /* Named here, with both files: the layers below only see two counts. */
   descent_shape input = descent_net_input_shape(net);
+  if (!images) {
+    if (cli_data_load_eval("eval", &source, descent_shape_size(&input), &test, label_path,
+                           sizeof label_path))
+      goto done;
+    labels = label_path;
+    cli_data_describe(&source, image_path, sizeof image_path);
+    images = image_path; /* named by the source in the output */
+  }
   if (test.features != descent_shape_size(&input)) {
     fprintf(stderr,
             "descent eval: %s: examples of %zu features; the model %s takes %zu; evaluate it on "

@@ -10,6 +10,7 @@
  * run exactly, refusing a command line that asks for another one.
  */
 #include "commands.h"
+#include "data_source.h"
 #include "descent.h"
 #include "options.h"
 #include "progress.h"
@@ -29,8 +30,15 @@
 #include <unistd.h>
 
 static cli_option train_options[] = {
-    {"data-dir", "DIR", "folder with the IDX files (train-images-idx3-ubyte[.gz], ...)",
-     DESCENT_FASHION_MNIST_DIR, 0},
+    {"data", "SOURCE",
+     "the data: idx:DIR (train-images-idx3-ubyte[.gz], ... in DIR), "
+     "csv:PATH[,test=PATH][,shape=CxHxW][,header=auto|yes|no][,label=last|first|N]"
+     "[,delimiter=comma|tab|semicolon|space|pipe|C] or "
+     "libsvm:PATH[,test=PATH][,shape=CxHxW][,features=N]; without test= there is no test "
+     "set (--val holds out a validation set); shape= defaults to the data's own (a CSV's: a "
+     "flat vector of its width) (default: idx:" DESCENT_FASHION_MNIST_DIR ")",
+     NULL, 0},
+    {"data-dir", "DIR", "the same as --data idx:DIR", DESCENT_FASHION_MNIST_DIR, 0},
     {"model", "SPEC", "network: mlp:IN-H1-...-OUT[/ACT] or a layer list 'dense(256), relu, ...'",
      "mlp:784-256-128-10", 0},
     {"loss", "NAME", "xent (softmax cross-entropy) or mse", "xent", 0},
@@ -87,7 +95,9 @@ static cli_option train_options[] = {
 enum { N_TRAIN_OPTIONS = sizeof train_options / sizeof train_options[0] };
 
 typedef struct train_config {
-  const char *data_dir, *model, *opt, *lr, *out, *resume;
+  const char *model, *opt, *lr, *out, *resume;
+  cli_data_source data;
+  char data_text[8400]; /* data's canonical text, as saved and printed */
   descent_loss_kind loss;
   descent_preprocess_kind preprocess;
   double preprocess_eps, max_loss, rollback_factor;
@@ -113,7 +123,17 @@ static int parse_positive(const char *name, const char *text, double *out) {
 static int read_config(train_config *c) {
   cli_option *o = train_options;
   int n = N_TRAIN_OPTIONS;
-  c->data_dir = cli_get(o, n, "data-dir");
+  if (cli_find(o, n, "data")->given && cli_find(o, n, "data-dir")->given) {
+    fprintf(stderr, "descent train: --data-dir DIR is --data idx:DIR; give one of the two\n");
+    return -1;
+  }
+  /* --data when given or taken from a checkpoint, else --data-dir. */
+  if (cli_get(o, n, "data")) {
+    if (cli_data_parse("train", cli_get(o, n, "data"), &c->data)) return -1;
+  } else {
+    cli_data_idx(cli_get(o, n, "data-dir"), &c->data);
+  }
+  cli_data_describe(&c->data, c->data_text, sizeof c->data_text);
   c->model = cli_get(o, n, "model");
   c->opt = cli_get(o, n, "opt");
   c->lr = cli_get(o, n, "lr");
@@ -199,8 +219,8 @@ static int read_config(train_config *c) {
 /* The options that decide the trajectory, in the order they are compared:
    a resumed run must agree with the checkpoint on each. */
 static const char *const trajectory_keys[] = {
-    "data-dir", "model",      "loss",           "opt", "lr",   "batch-size",
-    "seed",     "preprocess", "preprocess-eps", "val", "limit"};
+    "data", "model",      "loss",           "opt", "lr",   "batch-size",
+    "seed", "preprocess", "preprocess-eps", "val", "limit"};
 enum { N_TRAJECTORY_KEYS = sizeof trajectory_keys / sizeof trajectory_keys[0] };
 /* Settings a resumed run inherits unless the command line changes them. */
 static const char *const setting_keys[] = {
@@ -212,8 +232,8 @@ enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
    back exactly, the learning rate in its canonical text, "" for the
    optimizer's default rate. */
 static void resolved_value(const train_config *c, const char *key, char *buf, size_t cap) {
-  if (strcmp(key, "data-dir") == 0)
-    snprintf(buf, cap, "%s", c->data_dir);
+  if (strcmp(key, "data") == 0)
+    snprintf(buf, cap, "%s", c->data_text);
   else if (strcmp(key, "model") == 0)
     snprintf(buf, cap, "%s", c->model);
   else if (strcmp(key, "loss") == 0)
@@ -272,7 +292,7 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
    settings. */
 static void config_text(const train_config *c, char *buf, size_t cap, int with_settings) {
   size_t used = 0;
-  char value[1024];
+  char value[8400];
   for (int i = 0; i < N_TRAJECTORY_KEYS && used < cap; i++) {
     resolved_value(c, trajectory_keys[i], value, sizeof value);
     used += (size_t)snprintf(buf + used, cap - used, "%s=%s\n", trajectory_keys[i], value);
@@ -289,9 +309,12 @@ static void config_text(const train_config *c, char *buf, size_t cap, int with_s
   }
 }
 
+/* The longest configuration text: the data's paths are most of it. */
+#define CONFIG_CAP 20000
+
 /* Values taken from the checkpoint for options not given; they must outlive
    the option table's use. */
-static char saved_values[N_TRAJECTORY_KEYS + N_SETTING_KEYS][1024];
+static char saved_values[N_TRAJECTORY_KEYS + N_SETTING_KEYS][8400];
 
 /* The checkpoint's precision line ("float" is fp32; "double" is left to
    the comparison of the whole configuration): --precision, when given, must
@@ -320,8 +343,13 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
   for (int i = 0; i < N_TRAJECTORY_KEYS + N_SETTING_KEYS; i++) {
     int trajectory = i < N_TRAJECTORY_KEYS;
     const char *key = trajectory ? trajectory_keys[i] : setting_keys[i - N_TRAJECTORY_KEYS];
-    char mine[1024], *theirs = saved_values[i];
+    char mine[sizeof saved_values[i]], *theirs = saved_values[i];
     cli_option *opt = cli_find(o, N_TRAIN_OPTIONS, key);
+    /* The data is given as --data or as --data-dir: named as given. */
+    int given = opt->given;
+    const char *name = key;
+    if (strcmp(key, "data") == 0 && cli_find(o, N_TRAIN_OPTIONS, "data-dir")->given)
+      given = 1, name = "data-dir";
     if (!cli_config_value(saved, key, theirs, sizeof saved_values[i])) {
       if (!trajectory) continue; /* an older checkpoint: keep the default */
       fprintf(stderr,
@@ -331,7 +359,7 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
       return -1;
     }
     resolved_value(c, key, mine, sizeof mine);
-    if (opt->given) {
+    if (given) {
       if (strcmp(key, "threads") == 0 && strcmp(mine, theirs) != 0)
         printf("note        --threads %s, the checkpoint's run used %s: OpenBLAS splits its "
                "products otherwise, so the last bits will differ from a run that never "
@@ -341,7 +369,7 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
         fprintf(stderr,
                 "descent train: --%s differs: checkpoint has %s, command line %s; "
                 "resume with the same value or start a new run\n",
-                key, theirs[0] ? theirs : "the optimizer's default", mine);
+                name, theirs[0] ? theirs : "the optimizer's default", mine);
         return -1;
       }
     } else if (!opt->metavar) { /* a flag */
@@ -357,7 +385,7 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
   }
   if (merge_precision(saved, path) || read_config(c)) return -1;
   /* Now equal on the trajectory, field by field. */
-  char a[8192];
+  char a[CONFIG_CAP];
   config_text(c, a, sizeof a, 0);
   if (strncmp(saved, a, strlen(a)) != 0) {
     fprintf(stderr,
@@ -657,8 +685,13 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
   fprintf(f, "descent %s, %s, %s, %d threads\n", DESCENT_VERSION_STRING,
           sizeof(descent_real) == 8 ? "double" : "float", descent_blas_name(),
           descent_get_threads());
-  fprintf(f, "data        %s: %zu train, %zu validation, %zu test examples of %zu features\n",
-          c->data_dir, train->n, val->n, test->n, train->features);
+  fprintf(f, "data        %s: %zu train, %zu validation, %zu test examples of %zu features",
+          c->data_text, train->n, val->n, test->n, train->features);
+  for (int i = 0; train->shape.ndim > 1 && i < train->shape.ndim; i++)
+    fprintf(f, "%s%zu", i ? "x" : " (", train->shape.dims[i]);
+  fprintf(f, "%s\n", train->shape.ndim > 1 ? ")" : "");
+  if (test->n == 0)
+    fprintf(f, "            no test set: add test=PATH to --data to evaluate on one\n");
   if (c->preprocess == DESCENT_PREPROCESS_NONE)
     fprintf(f, "preprocess  none\n");
   else
@@ -766,8 +799,8 @@ static int on_epoch(void *user, const descent_epoch_report *e) {
          c->eval_train ? "" : " (running)");
   if (c->eval_train) printf(" acc %.2f%%", 100 * train_acc);
   if (r->val->n) printf(" | val loss %.4f acc %.2f%%", val_loss, 100 * val_acc);
-  printf(" | test loss %.4f acc %.2f%% | train samples/s: %.0f | %.1f s\n", test_loss,
-         100 * test_acc, e->samples_per_s, e->seconds);
+  if (r->test->n) printf(" | test loss %.4f acc %.2f%%", test_loss, 100 * test_acc);
+  printf(" | train samples/s: %.0f | %.1f s\n", e->samples_per_s, e->seconds);
   fflush(stdout);
   fprintf(r->csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n", (long long)e->epoch,
           (long long)e->step, e->lr, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc,
@@ -794,6 +827,19 @@ static void on_rollback(void *user, const descent_divergence *d) {
 
 /* ---- the run -------------------------------------------------------------------------- */
 
+/* A checkpoint written before --data existed names its data "data-dir=DIR",
+   which is "data=idx:DIR" now: the text is read as if it said so. Returns
+   saved itself, or buf holding the rewritten text. */
+static const char *upgrade_saved_config(const char *saved, char *buf, size_t cap) {
+  char value[8];
+  if (cli_config_value(saved, "data", value, sizeof value)) return saved;
+  const char *line = strncmp(saved, "data-dir=", 9) == 0 ? saved : strstr(saved, "\ndata-dir=");
+  if (!line) return saved; /* merge_saved_config names what is missing */
+  if (line != saved) line++;
+  int n = snprintf(buf, cap, "%.*sdata=idx:%s", (int)(line - saved), saved, line + 9);
+  return n >= 0 && (size_t)n < cap ? buf : saved;
+}
+
 /* Finds the checkpoint to resume from and takes the configuration from it.
    Returns 0, 1 (failure) or 2 (the command line disagrees). */
 static int find_resume_point(train_config *c, char *path, size_t cap,
@@ -804,7 +850,9 @@ static int find_resume_point(train_config *c, char *path, size_t cap,
     fprintf(stderr, "descent train: --resume: %s\n", descent_last_error());
     return 1;
   }
-  if (merge_saved_config(c, info->config, path)) return 2;
+  static char upgraded[CONFIG_CAP];
+  if (merge_saved_config(c, upgrade_saved_config(info->config, upgraded, sizeof upgraded), path))
+    return 2;
   if (info->batch)
     printf("resume      %s: step %lld, %zu of %zu batches into epoch %lld\n", path,
            (long long)info->step, info->batch, info->batches, (long long)info->epoch + 1);
@@ -992,14 +1040,6 @@ static void note_long_warmup(const train_config *c, const descent_dataset *train
            (long long)warmup, (long long)total, c->epochs, per_epoch);
 }
 
-/* The labels file of a split ("train" or "t10k") as the loader picks it:
-   NAME.gz, else NAME. */
-static void labels_file(const char *dir, const char *split, char *path, size_t cap) {
-  struct stat st;
-  snprintf(path, cap, "%s/%s-labels-idx1-ubyte.gz", dir, split);
-  if (stat(path, &st) != 0) snprintf(path, cap, "%s/%s-labels-idx1-ubyte", dir, split);
-}
-
 /* The network's outputs must be the data's classes: a label beyond them is
    named with its file and example, a network wider than the classes is
    refused too (its extra outputs would never be a target). Returns 0, or -1
@@ -1007,10 +1047,10 @@ static void labels_file(const char *dir, const char *split, char *path, size_t c
 static int check_classes(const train_config *c, const descent_dataset *train,
                          const descent_dataset *test, size_t outputs) {
   char path[4096];
-  labels_file(c->data_dir, "train", path, sizeof path);
+  cli_data_labels_file(&c->data, 0, path, sizeof path);
   int rc = descent_dataset_check_labels(train, outputs, path);
   if (!rc) {
-    labels_file(c->data_dir, "t10k", path, sizeof path);
+    cli_data_labels_file(&c->data, 1, path, sizeof path);
     rc = descent_dataset_check_labels(test, outputs, path);
   }
   if (rc) {
@@ -1056,7 +1096,7 @@ static int run(train_config *c) {
   }
   snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
   descent_set_threads((int)c->threads);
-  if (descent_fashion_mnist_load(c->data_dir, &train, &test)) goto fail_lib;
+  if (cli_data_load("train", &c->data, &train, &test)) goto done;
   if (c->limit > train.n) {
     fprintf(stderr,
             "descent train: --limit %zu: the training set has only %zu examples; give at most %zu "
@@ -1067,9 +1107,16 @@ static int run(train_config *c) {
   }
   /* The network before the data is cut or split, so that a label it has no
      output for is named by its file and its example. */
-  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed) ||
-      descent_net_set_precision(r.net, c->precision))
-    goto fail_lib;
+  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed)) {
+    /* A text file's examples are flat unless --data says otherwise. */
+    fprintf(stderr, "descent train: %s%s\n", descent_last_error(),
+            c->data.scheme != CLI_DATA_IDX && train.shape.ndim == 1
+                ? " (the examples of a text source are flat vectors; give their shape in "
+                  "--data, e.g. shape=1x28x28)"
+                : "");
+    goto done;
+  }
+  if (descent_net_set_precision(r.net, c->precision)) goto fail_lib;
   if (check_classes(c, &train, &test, descent_net_outputs(r.net))) goto done;
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
   if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
@@ -1094,7 +1141,7 @@ static int run(train_config *c) {
     descent_run_id_format(&run_id, c->run_id);
   }
 
-  char config[8192];
+  char config[CONFIG_CAP];
   config_text(c, config, sizeof config, 1);
   descent_trainer_options o;
   descent_trainer_options_default(&o);
@@ -1187,10 +1234,11 @@ done:
 
 int cmd_train(int argc, char **argv) {
   int rc = cli_parse(argc, argv, 1, train_options, N_TRAIN_OPTIONS, "train",
-                     "Train a network on an IDX data set (Fashion-MNIST by default) and report\n"
-                     "train and test loss and accuracy after every epoch. Checkpoints in the\n"
-                     "run's folder let --resume continue a killed run to the same bits; a\n"
-                     "diverging run stops with a diagnosis (or rolls back, --on-diverge).");
+                     "Train a network on a data set (--data: IDX files, Fashion-MNIST by default,\n"
+                     "or a CSV or LIBSVM file) and report train and test loss and accuracy after\n"
+                     "every epoch. Checkpoints in the run's folder let --resume continue a killed\n"
+                     "run to the same bits; a diverging run stops with a diagnosis (or rolls\n"
+                     "back, --on-diverge).");
   if (rc) return rc < 0 ? 2 : 0;
   train_config c;
   memset(&c, 0, sizeof c);

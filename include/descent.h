@@ -221,6 +221,11 @@ typedef struct descent_text_options {
   size_t max_elements; /* examples x features beyond this are refused; default 2^28 */
 } descent_text_options;
 
+/* Fills o with the defaults above (every field written). */
+void descent_text_options_default(descent_text_options *o);
+/* The same as descent_text_options_default, under its former name: kept so
+ * that existing callers build; new code uses the _default name, as every
+ * other options struct does. */
 void descent_text_options_init(descent_text_options *o);
 
 /* Loads a numeric CSV file: one example per line, every field a finite number,

@@ -56,13 +56,29 @@ static int check_count = 0;
               #call, (needle), descent_last_error());                                              \
   } while (0)
 
-/* |a - b| <= tol * max(1, |a|, |b|) */
+/* |a - b| <= tol * max(1, |a|, |b|): relative above 1, absolute below it.
+ * Below 1 it cannot see a term much smaller than tol (an optimizer's eps, a
+ * small correction): compare such values with CHECK_REL. */
 #define CHECK_CLOSE(a, b, tol)                                                                     \
   do {                                                                                             \
     double check_a_ = (double)(a), check_b_ = (double)(b);                                         \
     double check_scale_ = fmax(1.0, fmax(fabs(check_a_), fabs(check_b_)));                         \
     CHECK_MSG(fabs(check_a_ - check_b_) <= (tol)*check_scale_, "%s = %.17g, %s = %.17g", #a,       \
               check_a_, #b, check_b_);                                                             \
+  } while (0)
+
+/* |a - b| <= tol * max(|a|, |b|): relative at every magnitude, so a value of
+ * 1e-5 is held to tol of itself, not of 1. For formulas where a small term
+ * (eps, a bias correction) decides the result's last digits. */
+#define CHECK_REL(a, b, tol)                                                                       \
+  do {                                                                                             \
+    double check_a_ = (double)(a), check_b_ = (double)(b);                                         \
+    double check_scale_ = fmax(fabs(check_a_), fabs(check_b_));                                    \
+    CHECK_MSG(fabs(check_a_ - check_b_) <= (tol)*check_scale_,                                     \
+              "%s = %.17g, %s = %.17g (%.3g "                                                      \
+              "relative, limit %g)",                                                               \
+              #a, check_a_, #b, check_b_,                                                          \
+              check_scale_ > 0 ? fabs(check_a_ - check_b_) / check_scale_ : 0.0, (double)(tol));   \
   } while (0)
 
 /* A kernel path forced by DESCENT_ISA (src/core/isa.c) that this CPU cannot
@@ -79,9 +95,16 @@ __attribute__((constructor)) static void check_forced_path(void) {
   _exit(rc == DESCENT_ENOTSUP ? 77 : 1);
 }
 
-/* Prints the tally; use as `return check_report();` at the end of main. */
+/* Prints the tally; use as `return check_report();` at the end of main. A
+ * program that made no check at all fails: its code did not run (a loop
+ * over an empty list, a missing fixture, an early return), and passing would
+ * hide that. A program that cannot run here says SKIP and exits 77 instead. */
 static inline int check_report(void) {
   printf("%d checks, %d failed\n", check_count, check_failures);
+  if (check_count == 0) {
+    printf("FAIL: no check ran; a test that cannot run here must say SKIP and exit 77\n");
+    return 1;
+  }
   return check_failures ? 1 : 0;
 }
 

@@ -4,11 +4,15 @@
  * with alpha and beta other than 1 and 0.
  *
  * On CPUs with AVX-512 the float build's descent_gemm runs its own kernel
- * (src/core/sgemm_avx512.c) for all but small products; its edge cases are
- * checked by calling it directly, and its results must not depend on the
- * thread count. Products below gemm.c's threading threshold run on one
- * thread with the caller's setting lowered for the call: the setting must
- * come back, and both sides of the threshold must still be right.
+ * (src/core/sgemm_avx512.c) for all but small products; `test_gemm avx512`
+ * (the CTest test test_gemm_avx512) checks its edge cases by calling it
+ * directly, and that its results do not depend on the thread count. Where
+ * the kernel cannot run (no AVX-512, a lower DESCENT_ISA path, the double
+ * build) that part prints SKIP with the reason and exits 77: it never passes
+ * without running. Without an argument the program checks descent_gemm,
+ * whatever it dispatches to, and the reference. Products below gemm.c's threading threshold run on
+ * one thread with the caller's setting lowered for the call: the setting must come back, and both
+ * sides of the threshold must still be right.
  *
  * Tolerance: the two sum in different orders, so they differ by rounding. The
  * bound is k * eps * sum|a_ip b_pj| per element, eps the precision's epsilon;
@@ -34,8 +38,8 @@ static void fill(descent_real *x, size_t n, descent_rng *rng) {
 /* One product of op(A) (m x k) and op(B) (k x n) into C (m x n), each stored
    with `pad` spare reals per row, against the reference. With beta == 0, C
    starts as NaN (it must not be read). `kernel` >= 1 calls the AVX-512 kernel
-   directly with that many threads (float builds on CPUs that have it), so its
-   edge cases are covered whatever descent_gemm dispatches to it. */
+   directly with that many threads (the caller checked that it runs here), so
+   its edge cases are covered whatever descent_gemm dispatches to it. */
 static void check_case(size_t m, size_t n, size_t k, int ta, int tb, descent_real alpha,
                        descent_real beta, size_t pad, int kernel, descent_rng *rng) {
   size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
@@ -52,18 +56,9 @@ static void check_case(size_t m, size_t n, size_t k, int ta, int tb, descent_rea
     for (size_t j = n; j < ldc; j++) c[i * ldc + j] = 42;
   for (size_t i = 0; i < m * ldc; i++) ref[i] = c[i];
   if (kernel) {
-#if defined(DESCENT_DOUBLE)
-    free(a), free(b), free(c), free(ref);
-    return;
+#ifdef DESCENT_DOUBLE
+    CHECK_MSG(0, "the double build has no AVX-512 kernel to call");
 #else
-    if (!sgemm_avx512_available()) {
-      static int said;
-      if (!said++)
-        printf("SKIP  the AVX-512 kernel's own checks: kernel path %s%s\n", descent_isa_name(),
-               descent_isa_path() >= DESCENT_ISA_AVX512 ? " (not compiled in)" : "");
-      free(a), free(b), free(c), free(ref);
-      return;
-    }
     CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, kernel) == 0);
 #endif
   } else {
@@ -117,7 +112,11 @@ static void check_kernel_edges(descent_rng *rng) {
         check_case(30, 1057, 40, ta, tb, 1, betas[bi], 1, 2, rng);
         check_case(129, 129, 129, ta, tb, (descent_real)-2, betas[bi], 7, 2, rng);
       }
-  /* Through descent_gemm, shapes large enough for it to pick the kernel. */
+}
+
+/* Through descent_gemm, shapes large enough for it to pick the AVX-512
+   kernel where it runs (and OpenBLAS elsewhere). */
+static void check_large_shapes(descent_rng *rng) {
   check_case(128, 1024, 784, 0, 1, 1, 1, 0, 0, rng);
   check_case(1024, 784, 128, 1, 0, 1, 0, 0, 0, rng);
   check_case(128, 784, 1024, 0, 0, 1, 0, 0, 0, rng);
@@ -125,10 +124,9 @@ static void check_kernel_edges(descent_rng *rng) {
 
 static void check_threads_agree(descent_rng *rng) {
 #ifdef DESCENT_DOUBLE
-  (void)rng; /* OpenBLAS's dgemm may round differently on 2 threads */
+  (void)rng;
 }
 #else
-  if (!sgemm_avx512_available()) return;
   const size_t shapes[][3] = {{128, 300, 333}, {600, 90, 70}};
   int saved = descent_get_threads();
   for (int s = 0; s < 2; s++)
@@ -184,9 +182,41 @@ static void check_beta_zero_ignores_c(void) {
   CHECK(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
 }
 
-int main(void) {
+/* Why the AVX-512 kernel cannot run here, or NULL when it can. */
+static const char *kernel_absent(void) {
+#ifdef DESCENT_DOUBLE
+  return "the double build has no AVX-512 kernel (its products go to the BLAS)";
+#else
+  static char why[160];
+  if (sgemm_avx512_available()) return NULL;
+  snprintf(why, sizeof why, "the AVX-512 kernel cannot run on kernel path %s%s", descent_isa_name(),
+           descent_isa_path() >= DESCENT_ISA_AVX512
+               ? " (it was not compiled in)"
+               : " (this CPU lacks AVX-512, or DESCENT_ISA chose a lower path)");
+  return why;
+#endif
+}
+
+/* `test_gemm avx512`: the kernel itself, or SKIP and 77 where it cannot run. */
+static int kernel_main(descent_rng *rng) {
+  const char *why = kernel_absent();
+  if (why) {
+    printf("SKIP: %s\n", why);
+    return 77;
+  }
+  check_kernel_edges(rng);
+  check_threads_agree(rng);
+  return check_report();
+}
+
+int main(int argc, char **argv) {
   descent_rng rng;
   descent_rng_seed(&rng, 7);
+  if (argc > 1) {
+    if (strcmp(argv[1], "avx512") == 0) return kernel_main(&rng);
+    fprintf(stderr, "usage: test_gemm [avx512]\n");
+    return 2;
+  }
   const size_t sizes[] = {1, 7, 129};
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
@@ -198,8 +228,7 @@ int main(void) {
   check_shape(1024, 784, 128, 1, 0, &rng);
   check_shape(96, 10, 1024, 0, 1, &rng);
   check_beta_zero_ignores_c();
-  check_kernel_edges(&rng);
-  check_threads_agree(&rng);
+  check_large_shapes(&rng);
   check_thread_policy(&rng);
   /* The reference itself, on a product known by hand. */
   descent_real a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[4] = {0};

@@ -148,6 +148,39 @@ static int same_run(run *a, run *b, const char *what) {
   return check_failures == before;
 }
 
+/* Batches per epoch: one full batch for gd, else ceil(N_EXAMPLES / BATCH). */
+static int64_t steps_per_epoch(const run *x) {
+  return descent_optimizer_full_batch(x->opt) ? 1 : (N_EXAMPLES + BATCH - 1) / BATCH;
+}
+
+/* A run stopped (or resumed) at step n stands where counting says: n steps
+   taken and (n - 1) / per epochs completed, since the trainer closes an
+   epoch on the turn after its last step, and a run stopped by step count
+   stops before that turn. A resumed run that restored the step but not the
+   epoch (or the reverse) would train the right number of steps in the wrong
+   epochs: other shuffles, other schedule ends, other reports. */
+static void check_position(const run *x, int64_t n, const char *what) {
+  int64_t per = steps_per_epoch(x), epochs = (n - 1) / per;
+  CHECK_MSG(descent_trainer_steps(x->t) == n && descent_trainer_epochs(x->t) == epochs,
+            "%s: at step %lld epoch %lld, want step %lld epoch %lld", what,
+            (long long)descent_trainer_steps(x->t), (long long)descent_trainer_epochs(x->t),
+            (long long)n, (long long)epochs);
+}
+
+/* The checkpoint file says the same: its step, completed epochs and batches
+   into the next one. */
+static void check_file_position(const run *x, const char *path, int64_t n, const char *what) {
+  descent_checkpoint_info info;
+  CHECK_OK(descent_checkpoint_inspect(path, &info));
+  int64_t per = steps_per_epoch(x), epochs = (n - 1) / per;
+  CHECK_MSG(info.step == n && info.epoch == epochs && (int64_t)info.batch == n - epochs * per &&
+                (int64_t)info.batches == per,
+            "%s: %s holds step %lld, epoch %lld, batch %zu of %zu; want %lld, %lld, %lld of %lld",
+            what, path, (long long)info.step, (long long)info.epoch, info.batch, info.batches,
+            (long long)n, (long long)epochs, (long long)(n - epochs * per), (long long)per);
+  descent_checkpoint_info_free(&info);
+}
+
 /* 2N straight against N + checkpoint file + fresh objects + N. */
 static void resume_case(const setup *s, int64_t n, const char *label) {
   char what[256], path[1024];
@@ -162,14 +195,16 @@ static void resume_case(const setup *s, int64_t n, const char *label) {
 
   CHECK_OK(start(&b, s));
   CHECK_OK(descent_trainer_run(b.t, 1000, n));
+  check_position(&b, n, what);
   CHECK_OK(descent_trainer_save(b.t, path));
+  check_file_position(&b, path, n, what);
   finish(&b);
 
   CHECK_OK(start(&c, s));
   CHECK_OK(descent_trainer_load(c.t, path));
-  CHECK_MSG(descent_trainer_steps(c.t) == n, "%s: loaded at step %lld", what,
-            (long long)descent_trainer_steps(c.t));
+  check_position(&c, n, what);
   CHECK_OK(descent_trainer_run(c.t, 1000, 2 * n));
+  check_position(&c, 2 * n, what);
   if (!same_run(&a, &c, what)) fprintf(stderr, "  (case above failed)\n");
   finish(&a);
   finish(&c);
@@ -219,10 +254,21 @@ static void folder_case(const char *opt, const char *lr, int64_t every, int64_t 
   CHECK_MSG(info.step <= n && info.step >= n - every, "%s: newest checkpoint at step %lld", what,
             (long long)info.step);
   CHECK(strcmp(info.config, "model=test\n") == 0);
+  /* Written at an epoch's end (batch 0, the epoch counted) or inside one. */
+  int64_t saved_step = info.step, saved_epoch = info.epoch;
+  CHECK_MSG(info.epoch * (int64_t)info.batches + (int64_t)info.batch == info.step &&
+                info.batch < info.batches,
+            "%s: %s holds step %lld = epoch %lld x %zu batches + %zu?", what, found,
+            (long long)info.step, (long long)info.epoch, info.batches, info.batch);
   descent_checkpoint_info_free(&info);
   CHECK_OK(start(&c, &s));
   CHECK_OK(descent_trainer_load(c.t, found));
+  CHECK_MSG(descent_trainer_steps(c.t) == saved_step && descent_trainer_epochs(c.t) == saved_epoch,
+            "%s: resumed at step %lld epoch %lld, the file holds step %lld epoch %lld", what,
+            (long long)descent_trainer_steps(c.t), (long long)descent_trainer_epochs(c.t),
+            (long long)saved_step, (long long)saved_epoch);
   CHECK_OK(descent_trainer_run(c.t, 1000, 3 * n));
+  check_position(&c, 3 * n, what);
   same_run(&a, &c, what);
   /* Only the newest `keep` (3) remain. */
   int files = 0;

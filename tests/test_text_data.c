@@ -11,7 +11,7 @@
 
 static descent_text_options defaults(void) {
   descent_text_options o;
-  descent_text_options_init(&o);
+  descent_text_options_default(&o);
   return o;
 }
 
@@ -244,7 +244,30 @@ static void check_files(void) {
   CHECK_FAILS(descent_csv_load("/dev/null", NULL, &ds), DESCENT_EIO, "(a character device)");
 }
 
+/* The options' two initializers agree, and NULL options mean the defaults
+   in every entry point. */
+static void check_defaults(void) {
+  descent_text_options a, b;
+  memset(&a, 0x5a, sizeof a);
+  memset(&b, 0xa5, sizeof b);
+  descent_text_options_default(&a);
+  descent_text_options_init(&b);
+  CHECK(a.label_column == b.label_column && a.header == b.header && a.delimiter == b.delimiter &&
+        a.features == b.features && a.max_bytes == b.max_bytes && a.max_elements == b.max_elements);
+  CHECK(a.label_column == -1 && a.header == -1 && a.delimiter == ',' && a.features == 0);
+  descent_dataset ds;
+  const char *svm_text = "1 1:0.5 3:2\n0 2:1\n";
+  CHECK_OK(descent_libsvm_parse(svm_text, strlen(svm_text), "t.svm", NULL, &ds));
+  CHECK(ds.n == 2 && ds.features == 3 && ds.classes == 2);
+  descent_dataset_free(&ds);
+  const char *csv_text = "1,2,0\n3,4,1\n";
+  CHECK_OK(descent_csv_parse(csv_text, strlen(csv_text), "t.csv", NULL, &ds));
+  CHECK(ds.n == 2 && ds.features == 2 && ds.classes == 2);
+  descent_dataset_free(&ds);
+}
+
 int main(void) {
+  check_defaults();
   check_csv();
   check_csv_header();
   check_echo();

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void descent_text_options_init(descent_text_options *o) {
+void descent_text_options_default(descent_text_options *o) {
   memset(o, 0, sizeof *o);
   o->label_column = -1;
   o->header = -1;
@@ -28,6 +28,10 @@ void descent_text_options_init(descent_text_options *o) {
   o->features = 0;
   o->max_bytes = (size_t)1 << 30;
   o->max_elements = (size_t)1 << 28;
+}
+
+void descent_text_options_init(descent_text_options *o) {
+  descent_text_options_default(o);
 }
 
 static const char *line_end(const char *p) {
@@ -163,7 +167,7 @@ int descent_csv_parse(const char *data, size_t len, const char *name, const desc
   memset(out, 0, sizeof *out);
   descent_error_clear();
   descent_text_options defaults;
-  if (!o) descent_text_options_init(&defaults), o = &defaults;
+  if (!o) descent_text_options_default(&defaults), o = &defaults;
   if (memchr(data, '\0', len))
     return descent_fail(DESCENT_EFORMAT, "%s: a NUL byte at line %zu: not a text file", name,
                         text_line_of(data, data + strlen(data)));

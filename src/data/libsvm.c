@@ -79,6 +79,8 @@ int descent_libsvm_parse(const char *data, size_t len, const char *name,
                          const descent_text_options *o, descent_dataset *out) {
   memset(out, 0, sizeof *out);
   descent_error_clear();
+  descent_text_options defaults;
+  if (!o) descent_text_options_default(&defaults), o = &defaults;
   if (memchr(data, '\0', len))
     return descent_fail(DESCENT_EFORMAT, "%s: a NUL byte at line %zu: not a text file", name,
                         text_line_of(data, data + strlen(data)));

@@ -69,7 +69,7 @@ size_t text_line_of(const char *data, const char *p) {
 int text_load(const char *path, const descent_text_options *o, descent_dataset *out,
               text_parser parse) {
   descent_text_options defaults;
-  if (!o) descent_text_options_init(&defaults), o = &defaults;
+  if (!o) descent_text_options_default(&defaults), o = &defaults;
   char *data;
   size_t len;
   memset(out, 0, sizeof *out);
