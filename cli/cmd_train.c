@@ -44,7 +44,8 @@ static cli_option train_options[] = {
      "optimizer in float, as torch.autocast; needs AVX512_BF16 (a resumed run keeps its own)",
      "fp32", 0},
     {"threads", "N",
-     "threads for OpenMP and the BLAS; 0 uses every core (a resumed run keeps its count: "
+     "threads of the network, optimizer and trainer; 0 uses every core (a resumed run keeps its "
+     "count: "
      "OpenBLAS rounds differently with another)",
      "0", 0},
     {"out", "DIR",
@@ -1055,7 +1056,9 @@ static int run(train_config *c) {
     }
   }
   snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
-  descent_set_threads((int)c->threads);
+  /* --threads: the count of the network, the optimizer and the trainer, and
+     of this thread's own work (loading, preprocessing). */
+  int threads = descent_set_threads((int)c->threads);
   if (descent_fashion_mnist_load(c->data_dir, &train, &test)) goto fail_lib;
   if (c->limit > train.n) {
     fprintf(stderr,
@@ -1068,7 +1071,7 @@ static int run(train_config *c) {
   /* The network before the data is cut or split, so that a label it has no
      output for is named by its file and its example. */
   if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed) ||
-      descent_net_set_precision(r.net, c->precision))
+      descent_net_set_threads(r.net, threads) || descent_net_set_precision(r.net, c->precision))
     goto fail_lib;
   if (check_classes(c, &train, &test, descent_net_outputs(r.net))) goto done;
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
@@ -1083,7 +1086,8 @@ static int run(train_config *c) {
       descent_preprocess_apply(&pp, &test))
     goto fail_lib;
   r.pp = &pp;
-  if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params))
+  if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params) ||
+      descent_optimizer_set_threads(r.opt, threads))
     goto fail_lib;
   /* Before the folder is made: a limit OpenBLAS cannot work under is refused
      here, not met as a hang at the first product. */
@@ -1116,6 +1120,7 @@ static int run(train_config *c) {
   o.user = &r;
   o.run_id = run_id;
   o.stop = &stop_signal;
+  o.threads = threads;
   if (claim_lock(lock, c->out)) goto done;
   if (c->resume && move_skipped(c->out, info.step)) goto done;
   if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;

@@ -563,7 +563,7 @@ static void run_stage(descent_optimizer *opt, int first, int last, const descent
   }
 }
 
-int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
+static int step(descent_optimizer *opt, descent_objective *obj) {
   descent_error_clear();
   if (obj->n_params != opt->n)
     return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
@@ -619,12 +619,39 @@ static int switch_mode(descent_optimizer *opt, descent_objective *obj, int to_ev
   return DESCENT_OK;
 }
 
+/* Each call that computes runs with the optimizer's thread count (its
+   results do not depend on it: global sums go by fixed blocks). */
+int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
+  descent_thread_scope scope = descent_threads_begin(opt->threads);
+  int rc = step(opt, obj);
+  descent_threads_end(scope);
+  return rc;
+}
+
 int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj) {
-  return switch_mode(opt, obj, 1);
+  descent_thread_scope scope = descent_threads_begin(opt->threads);
+  int rc = switch_mode(opt, obj, 1);
+  descent_threads_end(scope);
+  return rc;
 }
 
 int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj) {
-  return switch_mode(opt, obj, 0);
+  descent_thread_scope scope = descent_threads_begin(opt->threads);
+  int rc = switch_mode(opt, obj, 0);
+  descent_threads_end(scope);
+  return rc;
+}
+
+int descent_optimizer_set_threads(descent_optimizer *opt, int threads) {
+  descent_error_clear();
+  int rc = descent_threads_check(threads, "descent_optimizer_set_threads");
+  if (rc) return rc;
+  opt->threads = threads;
+  return DESCENT_OK;
+}
+
+int descent_optimizer_threads(const descent_optimizer *opt) {
+  return opt->threads;
 }
 
 int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale) {

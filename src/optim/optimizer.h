@@ -22,6 +22,7 @@ struct descent_optimizer {
   int64_t step;                  /* updates taken */
   int eval_mode;                 /* 1 between descent_optimizer_eval and descent_optimizer_train */
   int full_batch;                /* 1 for gd: meant to see the whole training set per step */
+  int threads;                   /* threads of each call, 0: the caller's */
   char spec[OPTIMIZER_MAX_TEXT]; /* the spec as given */
   char expanded[OPTIMIZER_MAX_TEXT]; /* the chain it expanded to (equal to spec for a chain) */
 };
