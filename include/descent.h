@@ -898,8 +898,9 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * checkpoint folder (ckpt-0.dsc holds the starting point), written to a
  * temporary file, flushed, renamed and the folder flushed; older ones beyond
  * `keep` are deleted only after that.
- * The same bits also need the same precision and thread count (OpenBLAS
- * splits its matrix products by thread, and the rounding follows the split).
+ * The same bits also need the same precision and thread count (a matrix
+ * product is split by thread, and on some CPUs takes another kernel, and the
+ * rounding follows), and the same kernels (descent_cpu_setup).
  *
  * A checkpoint is written only once the state it holds has passed the guard:
  * it is kept in memory until the next batch's loss and gradient are checked
