@@ -94,7 +94,7 @@ int descent_get_threads(void) {
 }
 
 const char *descent_blas_name(void) {
-  static char name[512]; /* holds every part below at its longest */
+  static _Thread_local char name[512]; /* every part below at its longest; per thread */
   const char *parallel = "";
   switch (openblas_get_parallel()) {
   case 0:

@@ -523,7 +523,7 @@ conv_dnnl_ops conv_dnnl_choose(const conv_dnnl_shape *s) {
 
 const char *descent_conv_library(void) {
 #if CONV_DNNL
-  static char text[160];
+  static _Thread_local char text[160]; /* per thread: callers may be on several */
   const dnnl_version_t *v = dnnl_version();
   if (descent_isa_path() < DESCENT_ISA_AVX2)
     snprintf(text, sizeof text,
