@@ -87,10 +87,12 @@ const char *descent_last_error(void);
  *    from changing it: it calls OpenBLAS on one thread at a time and splits
  *    larger products among its own OpenMP threads, so openblas_get_num_threads()
  *    reads the same before and after any descent call.
- *  - Results depend on an object's own thread count (and the precision, the
- *    CPU and the kernel path), never on another object's or on the host's
- *    settings: the same run with the same counts gives the same bits, alone
- *    or beside others.
+ *  - Results depend on the thread count in effect (the object's, or for 0
+ *    the calling thread's setting), the precision, the CPU, OpenBLAS's
+ *    kernels (descent_cpu_setup, OPENBLAS_CORETYPE) and the kernel path
+ *    (DESCENT_ISA); never on what other threads do or on OpenBLAS's own
+ *    thread count: the same run gives the same bits, alone or beside
+ *    others.
  *  - Different objects may be used from different threads at once (two
  *    trainers, each with its own network, optimizer and data, on two
  *    threads). One object is used from one thread at a time; the objects a
@@ -111,7 +113,7 @@ int descent_get_threads(void);
 /* Prepares the process for fast kernels, process-wide; optional. Call it once,
  * at program start, before other threads use OpenBLAS or oneDNN or read the
  * environment (the descent program does; later calls do nothing and return
- * DESCENT_OK). It
+ * the first call's status). It
  *  - checks DESCENT_ISA (descent_isa_check) and returns its error;
  *  - moves OpenBLAS (a DYNAMIC_ARCH build, Debian's) to the kernels this CPU
  *    runs best when its own choice fell back to generic SSE3 kernels (a CPU

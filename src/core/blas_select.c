@@ -133,12 +133,18 @@ int descent_cpu_setup(void) {
   descent_error_clear();
   int rc = descent_isa_check();
   if (rc) return rc;
-  /* Once: a second call would take descent's own choice for OpenBLAS's. */
-  static atomic_flag done = ATOMIC_FLAG_INIT;
-  if (atomic_flag_test_and_set(&done)) return DESCENT_OK;
+  /* Once (a second run would take descent's own choice for OpenBLAS's); later
+     calls return the first one's status, and its message when it failed. */
+  static atomic_int outcome = 1; /* 1: not run yet */
+  static char message[256];
+  int first = atomic_load(&outcome);
+  if (first != 1) return first ? descent_fail(first, "%s", message) : DESCENT_OK;
   snprintf(original_core, sizeof original_core, "%s", openblas_get_corename());
   blas_select();
-  return descent_dnnl_setup();
+  rc = descent_dnnl_setup();
+  if (rc) snprintf(message, sizeof message, "%s", descent_last_error());
+  atomic_store(&outcome, rc);
+  return rc;
 }
 
 const char *descent_blas_detected_core(void) {
