@@ -86,7 +86,12 @@ static int product_threads(size_t m, size_t n, size_t k) {
    threads run as slabs of C, one per thread, inside descent's own parallel
    region. OpenBLAS's count is then never written by descent, and a
    product's bits depend on its own thread count alone (the slabs depend on
-   nothing else), not on the host's settings or on another thread. */
+   nothing else), not on the host's settings or on another thread. (With
+   Debian's 0.3.21 the double slabs gave the bits of one whole call; float
+   ones on the Haswell kernels did not.) No race is left on OpenBLAS's
+   count from descent's side: only the host's own calls write it, as they
+   always did. LAPACK's routines call the threaded BLAS too: eigen.c runs
+   them the same way, on one thread. */
 
 /* A call that computes op(A) op(B) into C on one thread, scalars in double
    (a float converts to double and back exactly). */
