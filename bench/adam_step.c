@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   /* A path this CPU cannot run is refused, not timed under its name. */
-  if (descent_isa_check() != DESCENT_OK) {
+  if (descent_cpu_setup() != DESCENT_OK) {
     fprintf(stderr, "adam_step: %s\n", descent_last_error());
     return 2;
   }

@@ -59,6 +59,11 @@ int main(int argc, char **argv) {
     else
       dir = argv[i];
   }
+  /* The kernels the descent program runs, and its thread count. */
+  if (descent_cpu_setup()) {
+    fprintf(stderr, "cnn_step: %s\n", descent_last_error());
+    return 2;
+  }
   descent_set_threads(threads);
   int rc = 1;
   descent_dataset train = {0}, test = {0};

@@ -392,6 +392,12 @@ int main(int argc, char **argv) {
                                                        : dnnl_cpu_isa_avx2));
     CK(dnnl_engine_create(&engine, dnnl_cpu, 0));
   }
+  /* OpenBLAS's kernels as the descent program picks them (after the cap
+     above: oneDNN's is set once). */
+  if (descent_cpu_setup()) {
+    fprintf(stderr, "dnnl_conv: %s\n", descent_last_error());
+    return 2;
+  }
   const dnnl_version_t *v = dnnl_version();
   printf("# path %s, %d thread(s), oneDNN %d.%d.%d, %d reps\n", path_name, threads, v->major,
          v->minor, v->patch, reps);

@@ -28,7 +28,7 @@ static cli_option eval_options[] = {
     {"images", "FILE", "IDX images to evaluate on instead (with --labels)", NULL, 0},
     {"labels", "FILE", "IDX labels of --images", NULL, 0},
     {"batch-size", "N", "examples per forward pass", "1000", 0},
-    {"threads", "N", "threads for OpenMP and the BLAS; 0 uses every core", "0", 0},
+    {"threads", "N", "threads of the network and of loading the data; 0 uses every core", "0", 0},
 };
 enum { N_EVAL_OPTIONS = sizeof eval_options / sizeof eval_options[0] };
 
@@ -78,13 +78,14 @@ int cmd_eval(int argc, char **argv) {
     find_file(dir, "t10k-labels-idx1-ubyte", label_path, sizeof label_path);
     images = image_path, labels = label_path;
   }
-  descent_set_threads((int)threads);
+  descent_set_threads((int)threads); /* this thread's work, and the network's below */
   descent_net *net = NULL;
   descent_preprocess pp = {0};
   descent_dataset test = {0};
   double loss, acc;
   int status = 1;
   if (descent_net_load(&net, &pp, model, batch_size) ||
+      descent_net_set_threads(net, descent_get_threads()) ||
       (images && descent_idx_load_dataset(images, labels, &test))) {
     fprintf(stderr, "descent eval: %s\n", descent_last_error());
     goto done;

@@ -52,7 +52,8 @@ static cli_option train_options[] = {
      "optimizer in float, as torch.autocast; needs AVX512_BF16 (a resumed run keeps its own)",
      "fp32", 0},
     {"threads", "N",
-     "threads for OpenMP and the BLAS; 0 uses every core (a resumed run keeps its count: "
+     "threads of the network, optimizer and trainer; 0 uses every core (a resumed run keeps its "
+     "count: "
      "OpenBLAS rounds differently with another)",
      "0", 0},
     {"out", "DIR",
@@ -1095,7 +1096,9 @@ static int run(train_config *c) {
     }
   }
   snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
-  descent_set_threads((int)c->threads);
+  /* --threads: the count of the network, the optimizer and the trainer, and
+     of this thread's own work (loading, preprocessing). */
+  int threads = descent_set_threads((int)c->threads);
   if (cli_data_load("train", &c->data, &train, &test)) goto done;
   if (c->limit > train.n) {
     fprintf(stderr,
@@ -1116,7 +1119,8 @@ static int run(train_config *c) {
                 : "");
     goto done;
   }
-  if (descent_net_set_precision(r.net, c->precision)) goto fail_lib;
+  if (descent_net_set_threads(r.net, threads) || descent_net_set_precision(r.net, c->precision))
+    goto fail_lib;
   if (check_classes(c, &train, &test, descent_net_outputs(r.net))) goto done;
   if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
   if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
@@ -1130,7 +1134,8 @@ static int run(train_config *c) {
       descent_preprocess_apply(&pp, &test))
     goto fail_lib;
   r.pp = &pp;
-  if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params))
+  if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params) ||
+      descent_optimizer_set_threads(r.opt, threads))
     goto fail_lib;
   /* Before the folder is made: a limit OpenBLAS cannot work under is refused
      here, not met as a hang at the first product. */
@@ -1163,6 +1168,7 @@ static int run(train_config *c) {
   o.user = &r;
   o.run_id = run_id;
   o.stop = &stop_signal;
+  o.threads = threads;
   if (claim_lock(lock, c->out)) goto done;
   if (c->resume && move_skipped(c->out, info.step)) goto done;
   if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;

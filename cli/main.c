@@ -104,9 +104,11 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  /* A path forced by DESCENT_ISA that this CPU cannot run is refused, not
-     quietly replaced. */
-  if (descent_isa_check()) {
+  /* The program owns its process: it lets the library pick OpenBLAS's
+     kernels (and cap oneDNN's) before any thread starts. A path forced by
+     DESCENT_ISA that this CPU cannot run is refused there, not quietly
+     replaced. */
+  if (descent_cpu_setup()) {
     fprintf(stderr, "descent: %s\n", descent_last_error());
     return 2;
   }

@@ -66,12 +66,74 @@ const char *descent_strerror(int status);
  * bytes, file holds 1000". Empty when nothing has failed yet. */
 const char *descent_last_error(void);
 
-/* Number of threads used by the library (OpenMP and the BLAS). 0 picks the
- * number of cores. Returns the number in effect. */
+/* ------------------------------------------------------------------------ */
+/* Threads, CPU setup and the BLAS                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Threading rules.
+ *  - Loading the library does nothing: no constructor runs, nothing in the
+ *    process changes. The one call that changes process-wide settings is
+ *    descent_cpu_setup (below), and only when the program makes it.
+ *  - Thread counts belong to objects. A network (descent_net_set_threads),
+ *    an optimizer (descent_optimizer_set_threads) and a trainer
+ *    (descent_trainer_options.threads) each have one; 0, the default,
+ *    inherits the calling thread's OpenMP setting (omp_get_max_threads(),
+ *    so OMP_NUM_THREADS or omp_set_num_threads) at each call. Each call
+ *    that computes applies the count to the calling thread's OpenMP setting
+ *    for its duration and restores the caller's on return. A trainer's count
+ *    holds for everything it runs (the network, the optimizer, its
+ *    callbacks), whatever theirs.
+ *  - The library never sets OpenBLAS's thread count, and keeps OpenBLAS
+ *    from changing it: it calls OpenBLAS on one thread at a time and splits
+ *    larger products among its own OpenMP threads, so openblas_get_num_threads()
+ *    reads the same before and after any descent call.
+ *  - Results depend on the thread count in effect (the object's, or for 0
+ *    the calling thread's setting), the precision, the CPU, OpenBLAS's
+ *    kernels (descent_cpu_setup, OPENBLAS_CORETYPE) and the kernel path
+ *    (DESCENT_ISA); never on what other threads do or on OpenBLAS's own
+ *    thread count: the same run gives the same bits, alone or beside
+ *    others.
+ *  - Different objects may be used from different threads at once (two
+ *    trainers, each with its own network, optimizer and data, on two
+ *    threads). One object is used from one thread at a time; the objects a
+ *    trainer runs belong to it while descent_trainer_run runs. Read-only
+ *    data (a descent_dataset) may be shared.
+ *  - descent_last_error() is per thread. */
+
+/* The calling thread's OpenMP thread count, which objects whose count is 0
+ * use: descent_set_threads sets it (omp_set_num_threads, which changes the
+ * calling thread's setting alone, never OpenBLAS's); 0 picks the number of
+ * cores; a count beyond what an address-space limit (ulimit -v) leaves room
+ * for is lowered to it. Returns the count in effect. descent_get_threads
+ * returns omp_get_max_threads(). Thin helpers for programs without OpenMP of
+ * their own. */
 int descent_set_threads(int n);
 int descent_get_threads(void);
 
-/* Which BLAS the library was built with, e.g. "OpenBLAS 0.3.21 (OpenMP)". */
+/* Prepares the process for fast kernels, process-wide; optional. Call it once,
+ * at program start, before other threads use OpenBLAS or oneDNN or read the
+ * environment (the descent program does; later calls do nothing and return
+ * the first call's status). It
+ *  - checks DESCENT_ISA (descent_isa_check) and returns its error;
+ *  - moves OpenBLAS (a DYNAMIC_ARCH build, Debian's) to the kernels this CPU
+ *    runs best when its own choice fell back to generic SSE3 kernels (a CPU
+ *    newer than the OpenBLAS release), or chose AVX-512 kernels on AMD Zen 4
+ *    (its Haswell kernels are faster there), or DESCENT_ISA=avx2 asks for
+ *    what an AVX2 CPU runs: this changes the host program's OpenBLAS too,
+ *    and sets OPENBLAS_CORETYPE in the environment for a moment. A program
+ *    that set OPENBLAS_CORETYPE keeps its choice;
+ *  - with DESCENT_ISA=avx2 on a CPU with AVX-512, holds oneDNN (when built
+ *    in) to AVX2 (dnnl_set_max_cpu_isa, process-wide; oneDNN allows it only
+ *    before its first use: DESCENT_ENOTSUP otherwise).
+ * Without it, everything works with OpenBLAS's and oneDNN's own choices
+ * (except that a network refuses oneDNN convolutions on a forced avx2 path
+ * of an AVX-512 CPU, with a message). descent_blas_name names the kernels in
+ * use. */
+int descent_cpu_setup(void);
+
+/* Which BLAS the library was built with and the kernels in use, e.g.
+ * "OpenBLAS 0.3.21, OpenMP threads, Haswell kernels (it detected Cooperlake;
+ * see blas_select.c); ...; kernel path avx512". */
 const char *descent_blas_name(void);
 
 /* The instruction-set path of the library's own kernels, chosen at run time
@@ -418,12 +480,26 @@ typedef struct descent_net descent_net;
  * Dropout masks come from a second RNG seeded from seed (see
  * descent_net_get_rng).
  * max_batch is the largest batch the network will be given (activations are
- * allocated once, for that size). Convolutions work on up to
- * descent_get_threads() examples at once, as set when the network is created:
- * set the thread count first. */
+ * allocated once, for that size). The network's thread count starts at 0
+ * (see descent_net_set_threads); its per-thread work areas are sized for the
+ * calling thread's OpenMP count at creation. */
 int descent_net_create(descent_net **out, const char *spec, const descent_shape *input,
                        descent_loss_kind loss, size_t max_batch, uint64_t seed);
 void descent_net_free(descent_net *net);
+
+/* The threads each later call of the network runs on (its objective's value
+ * and gradient, predict, evaluate): a count >= 1, or 0 (the default) for the
+ * calling thread's OpenMP setting at each call (see "Threading rules").
+ * Convolution and pooling layers keep per-thread work areas, sized at
+ * creation for the calling thread's OpenMP count then: a larger count here
+ * makes them anew for it (DESCENT_ENOMEM, the network unchanged, when that
+ * fails); with 0, those layers use at most as many threads as their areas
+ * were made for (results do not depend on it). DESCENT_EINVAL for a
+ * negative count, DESCENT_ERANGE for more threads than an address-space
+ * limit leaves room for. Inside a trainer's run, a trainer's own count
+ * (descent_trainer_options.threads) holds instead. */
+int descent_net_set_threads(descent_net *net, int threads);
+int descent_net_threads(const descent_net *net);
 
 /* The network as an objective: its value is the batch-mean loss. The returned
  * pointer is owned by the network. */
@@ -779,6 +855,14 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
  * with a message naming it; no method in this library does so yet. */
 int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
                                    const descent_real *grad, size_t n);
+
+/* The threads each later step, eval and train runs on: a count >= 1, or 0
+ * (the default) for the calling thread's OpenMP setting at each call (see
+ * "Threading rules"); a trainer's own count holds inside its run. The
+ * results do not depend on it. DESCENT_EINVAL for a negative count,
+ * DESCENT_ERANGE for more than an address-space limit leaves room for. */
+int descent_optimizer_set_threads(descent_optimizer *opt, int threads);
+int descent_optimizer_threads(const descent_optimizer *opt);
 
 /* Schedule-free optimizers take gradients at one point (y, held in
  * obj->params while training) and are evaluated at another (the average x).
@@ -1154,8 +1238,9 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * checkpoint folder (ckpt-0.dsc holds the starting point), written to a
  * temporary file, flushed, renamed and the folder flushed; older ones beyond
  * `keep` are deleted only after that.
- * The same bits also need the same precision and thread count (OpenBLAS
- * splits its matrix products by thread, and the rounding follows the split).
+ * The same bits also need the same precision and thread count (a matrix
+ * product is split by thread, and on some CPUs takes another kernel, and the
+ * rounding follows), and the same kernels (descent_cpu_setup).
  *
  * A checkpoint is written only once the state it holds has passed the guard:
  * it is kept in memory until the next batch's loss and gradient are checked
@@ -1284,6 +1369,13 @@ typedef struct descent_trainer_options {
   /* Called after a rollback, once the older state is back. NULL: none. */
   void (*on_rollback)(void *user, const descent_divergence *d);
   void *user;
+  /* The threads descent_trainer_run runs on, for everything it runs: the
+     network's and the optimizer's own counts give way to it, and the
+     callbacks run with it as their thread's OpenMP setting. 0: the calling
+     thread's OpenMP setting (see "Threading rules"). A network's convolution
+     and pooling layers use at most the threads their work areas were made
+     for (descent_net_set_threads). (0) */
+  int threads;
 } descent_trainer_options;
 
 void descent_trainer_options_default(descent_trainer_options *o);

@@ -67,6 +67,24 @@ int descent_open_regular(const char *path, int *fd, struct stat *st);
 int descent_thread_budget(void);
 unsigned long long descent_thread_budget_bytes(int threads);
 
+/* DESCENT_OK when threads is a valid object thread count (0: inherit, or a
+ * count the address-space limit leaves room for); else a message naming
+ * `what` (the setter or option) and the fix. */
+int descent_threads_check(int threads, const char *what);
+
+/* An object's thread count applied to the calling thread for one call:
+ * begin sets the calling thread's OpenMP count to threads (0: leaves it),
+ * unless an outer call on this thread (a trainer running a network) already
+ * applied one, which then holds; end puts the caller's setting back. Every
+ * public call of a network, optimizer or trainer that computes brackets its
+ * work with the two. */
+typedef struct descent_thread_scope {
+  int caller; /* the calling thread's omp_get_max_threads() before begin */
+  int outer;  /* the count applied by an outer call, 0 when none */
+} descent_thread_scope;
+descent_thread_scope descent_threads_begin(int threads);
+void descent_threads_end(descent_thread_scope s);
+
 /* Reads a whole regular file of at most max_bytes into a new buffer with a
  * NUL after the last byte (caller frees). */
 int descent_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len);
@@ -104,8 +122,13 @@ int descent_symmetric_eigen(size_t n, double *a, double *w);
  * any of their own code runs. */
 int descent_cpu_has_avx512(void);
 
-/* The core OpenBLAS picked by itself, before blas_select.c stepped in. */
+/* The core OpenBLAS picked by itself, before descent_cpu_setup stepped in
+ * (the current one when it has not run). */
 const char *descent_blas_detected_core(void);
+
+/* descent_cpu_setup's part for oneDNN (src/nn/conv_dnnl.c): on a CPU with
+ * AVX-512 and the avx2 path forced, holds oneDNN to AVX2, process-wide. */
+int descent_dnnl_setup(void);
 
 /* 1 on CPUs with AVX-512 that run a 512-bit operation as two 256-bit halves
  * (AMD Zen 4): there OpenBLAS's AVX2 kernels match the AVX-512 ones' peak

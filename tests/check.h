@@ -85,15 +85,27 @@ static int check_count = 0;
  * run: the program says so and exits 77, which CTest reports as skipped (an
  * unknown path name fails),
  * before any check runs (the library would otherwise run another path under
- * the forced path's name). Runs before main in every test program. */
+ * the forced path's name). Then descent_cpu_setup, as the descent program
+ * makes it at its start, so that the tests run the kernels the program
+ * runs. Runs before main in every test program, unless it defines
+ * CHECK_NO_CPU_SETUP before including this file (a test of what the library
+ * does without it). */
+#ifndef CHECK_NO_CPU_SETUP
 __attribute__((constructor)) static void check_forced_path(void) {
   int rc = descent_isa_check();
+  if (rc == DESCENT_OK)
+    rc = descent_cpu_setup();
+  else if (rc == DESCENT_ENOTSUP) { /* only a path this CPU lacks is a skip */
+    printf("SKIP: %s\n", descent_last_error());
+    fflush(stdout);
+    _exit(77);
+  }
   if (rc == DESCENT_OK) return;
-  /* Only a path this CPU lacks is a skip; a misspelt one is a failure. */
-  printf("%s: %s\n", rc == DESCENT_ENOTSUP ? "SKIP" : "FAIL", descent_last_error());
+  printf("FAIL: %s\n", descent_last_error());
   fflush(stdout);
-  _exit(rc == DESCENT_ENOTSUP ? 77 : 1);
+  _exit(1);
 }
+#endif
 
 /* Prints the tally; use as `return check_report();` at the end of main. A
  * program that made no check at all fails: its code did not run (a loop

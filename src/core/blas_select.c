@@ -27,14 +27,18 @@
  * 2.95 (13.16 in all), SkylakeX 12.98 in all, Haswell 2.00 2.78 2.60 1.92
  * 2.59 (11.89).
  *
- * It runs once, as a constructor: after OpenBLAS's own (a dependency's
- * constructors run first) and before main, while the process has one thread,
- * so the brief setenv cannot race a getenv.
+ * It runs in descent_cpu_setup, a call the program makes (the descent
+ * program at its start), never by itself when the library loads: it changes
+ * OpenBLAS's kernels for the whole process, the host program's products
+ * included, and sets the environment for a moment, so it must come before
+ * other threads use OpenBLAS or read the environment. A program that set
+ * OPENBLAS_CORETYPE keeps its choice.
  */
 #include "internal.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -111,8 +115,8 @@ static const char *split_core(void) {
   return "Haswell";
 }
 
-__attribute__((constructor)) static void blas_select(void) {
-  snprintf(original_core, sizeof original_core, "%s", openblas_get_corename());
+/* Moves OpenBLAS to better kernels where it fell back or chose poorly. */
+static void blas_select(void) {
   if (getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
   const char *core = forced_core();
   if (!core) core = split_core();
@@ -125,6 +129,24 @@ __attribute__((constructor)) static void blas_select(void) {
   unsetenv("OPENBLAS_CORETYPE");
 }
 
+int descent_cpu_setup(void) {
+  descent_error_clear();
+  int rc = descent_isa_check();
+  if (rc) return rc;
+  /* Once (a second run would take descent's own choice for OpenBLAS's); later
+     calls return the first one's status, and its message when it failed. */
+  static atomic_int outcome = 1; /* 1: not run yet */
+  static char message[256];
+  int first = atomic_load(&outcome);
+  if (first != 1) return first ? descent_fail(first, "%s", message) : DESCENT_OK;
+  snprintf(original_core, sizeof original_core, "%s", openblas_get_corename());
+  blas_select();
+  rc = descent_dnnl_setup();
+  if (rc) snprintf(message, sizeof message, "%s", descent_last_error());
+  atomic_store(&outcome, rc);
+  return rc;
+}
+
 const char *descent_blas_detected_core(void) {
-  return original_core;
+  return original_core[0] ? original_core : openblas_get_corename();
 }

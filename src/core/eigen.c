@@ -14,13 +14,28 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 
 void dsyevd_(const char *jobz, const char *uplo, const blasint *n, double *a, const blasint *lda,
              double *w, double *work, const blasint *lwork, blasint *iwork, const blasint *liwork,
              blasint *info, size_t jobz_len, size_t uplo_len);
 
+static int eigen(size_t n, double *a, double *w);
+
+/* LAPACK's routines call OpenBLAS's threaded BLAS, which would set
+   OpenBLAS's process-wide thread count to the caller's OpenMP setting
+   (gemm.c says why descent never lets it): they run with the calling
+   thread's setting lowered to 1. */
 int descent_symmetric_eigen(size_t n, double *a, double *w) {
+  int caller = omp_get_max_threads();
+  if (caller != 1) omp_set_num_threads(1);
+  int rc = eigen(n, a, w);
+  if (caller != 1) omp_set_num_threads(caller);
+  return rc;
+}
+
+static int eigen(size_t n, double *a, double *w) {
   if (n == 0) return DESCENT_OK;
   if (n > 46000) /* n^2 must fit LAPACK's 32-bit integers */
     return descent_fail(DESCENT_ERANGE, "eigendecomposition of a %zu x %zu matrix is too large", n,

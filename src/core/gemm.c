@@ -13,15 +13,6 @@
 #include <cblas.h>
 #include <omp.h>
 
-/* blas_select.c's constructor moves OpenBLAS to the kernels this CPU can run,
- * before main. It sits in an object file of its own, which a static link
- * drops from any program that names none of its symbols (the test programs
- * then ran on OpenBLAS's generic SSE3 kernels, 6x slower, and with other
- * rounding). Every program that multiplies matrices links this file, and
- * this reference keeps the constructor with it. */
-__attribute__((used)) static const char *(*const keep_blas_select)(void) =
-    descent_blas_detected_core;
-
 #ifndef DESCENT_DOUBLE
 /* Whether sgemm_avx512.c's kernel takes this product rather than OpenBLAS.
    Measured on a 2-core Xeon (AVX-512, Intel model 207), best of 50 calls,
@@ -77,42 +68,120 @@ static int product_threads(size_t m, size_t n, size_t k) {
   return most > 1 && (double)m * (double)n * (double)k < PARALLEL_MIN_MNK ? 1 : most;
 }
 
-/* OpenBLAS takes its thread count from the caller's OpenMP setting at each
-   call (it follows omp_get_max_threads), not from an argument: a product
-   asked to run on fewer threads runs with that setting lowered for the
-   call, then put back. Inside a parallel region OpenBLAS runs
-   single-threaded by itself. */
-static int blas_threads_begin(int threads) {
+/* OpenBLAS is only ever asked for one thread, and descent splits a product
+   among its own threads. The reason is OpenBLAS's process-wide thread
+   count. Its OpenMP build (0.3.21, common_thread.h: num_cpu_avail) takes
+   the caller's omp_get_max_threads() at each call that is large enough to
+   thread (m n k above 262144), and when that differs from its own count
+   (blas_cpu_number, what openblas_get_num_threads() returns) it sets its
+   own to it (goto_set_num_threads): a product on 2 threads in a program
+   that set OpenBLAS to 1 would leave OpenBLAS at 2 for the whole program,
+   and two threads calling it with 1 and 2 at once would race on that
+   count, which decides how OpenBLAS splits a product and so its rounding.
+   Its multithreaded calls also queue behind each other (exec_blas holds
+   one set of buffers per NUM_PARALLEL, 1 by default). Asked with
+   omp_get_max_threads() == 1, or from inside a parallel region, it returns
+   1 before touching the count: so each call below runs with the calling
+   thread's setting lowered to 1 for its duration, and products for more
+   threads run as slabs of C, one per thread, inside descent's own parallel
+   region. OpenBLAS's count is then never written by descent, and a
+   product's bits depend on its own thread count alone (the slabs depend on
+   nothing else), not on the host's settings or on another thread. (With
+   Debian's 0.3.21 the double slabs gave the bits of one whole call; float
+   ones on the Haswell kernels did not.) No race is left on OpenBLAS's
+   count from descent's side: only the host's own calls write it, as they
+   always did. LAPACK's routines call the threaded BLAS too: eigen.c runs
+   them the same way, on one thread. */
+
+/* A call that computes op(A) op(B) into C on one thread, scalars in double
+   (a float converts to double and back exactly). */
+typedef void (*blas_call)(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+                          const void *a, size_t lda, const void *b, size_t ldb, double beta,
+                          void *c, size_t ldc);
+
+static int one_thread_begin(void) {
   int caller = omp_get_max_threads();
-  if (threads != caller) omp_set_num_threads(threads);
+  if (caller != 1) omp_set_num_threads(1);
   return caller;
 }
 
-static void blas_threads_end(int threads, int caller) {
-  if (threads != caller) omp_set_num_threads(caller);
+static void one_thread_end(int caller) {
+  if (caller != 1) omp_set_num_threads(caller);
+}
+
+#ifndef DESCENT_DOUBLE
+static void sgemm_one(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+                      const void *a, size_t lda, const void *b, size_t ldb, double beta, void *c,
+                      size_t ldc) {
+  int caller = one_thread_begin();
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, (float)alpha,
+              a, (blasint)lda, b, (blasint)ldb, (float)beta, c, (blasint)ldc);
+  one_thread_end(caller);
+}
+#endif
+
+static void dgemm_one(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+                      const void *a, size_t lda, const void *b, size_t ldb, double beta, void *c,
+                      size_t ldc) {
+  int caller = one_thread_begin();
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+              (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+  one_thread_end(caller);
+}
+
+/* Slabs start at multiples of this many rows or columns, so that every
+   slab but the last is whole kernel tiles. */
+#define SLAB_ALIGN 16
+
+/* The product on `threads` threads: C cut into as many slabs, along its
+   rows when it has at least as many rows as columns, else along its
+   columns. Each slab reads all of op(A) (a cut by columns) or all of
+   op(B) (by rows): the cut copies the smaller operand once more per
+   thread. The slabs depend only on the shape and on `threads`, and each is
+   one single-threaded call, whichever thread runs it. */
+static void blas_split(blas_call call, size_t elem, int trans_a, int trans_b, size_t m, size_t n,
+                       size_t k, double alpha, const void *a, size_t lda, const void *b, size_t ldb,
+                       double beta, void *c, size_t ldc, int threads) {
+  int by_rows = m >= n;
+  size_t dim = by_rows ? m : n;
+  size_t chunk = (dim + (size_t)threads - 1) / (size_t)threads;
+  chunk = (chunk + SLAB_ALIGN - 1) / SLAB_ALIGN * SLAB_ALIGN;
+  long slabs = (long)((dim + chunk - 1) / chunk);
+  if (threads < 2 || slabs < 2) {
+    call(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const char *ab = a, *bb = b;
+  char *cb = c;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (long s = 0; s < slabs; s++) {
+    size_t start = (size_t)s * chunk, len = dim - start < chunk ? dim - start : chunk;
+    if (by_rows) /* rows of op(A) and of C */
+      call(trans_a, trans_b, len, n, k, alpha, ab + elem * (trans_a ? start : start * lda), lda, b,
+           ldb, beta, cb + elem * start * ldc, ldc);
+    else /* columns of op(B) and of C */
+      call(trans_a, trans_b, m, len, k, alpha, a, lda, bb + elem * (trans_b ? start * ldb : start),
+           ldb, beta, cb + elem * start, ldc);
+  }
 }
 
 void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descent_real alpha,
                   const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
                   descent_real beta, descent_real *c, size_t ldc) {
   if (m == 0 || n == 0) return;
-  enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-  enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
   int threads = product_threads(m, n, k);
 #ifdef DESCENT_DOUBLE
-  int caller = blas_threads_begin(threads);
-  cblas_dgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b,
-              (blasint)ldb, beta, c, (blasint)ldc);
-  blas_threads_end(threads, caller);
+  blas_split(dgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+             threads);
 #else
   /* The kernel's result is the same whatever its thread count. */
   if (use_kernel(trans_a, m, n, k, threads) &&
       sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads) == 0)
     return;
-  int caller = blas_threads_begin(threads);
-  cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b,
-              (blasint)ldb, beta, c, (blasint)ldc);
-  blas_threads_end(threads, caller);
+  blas_split(sgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+             threads);
 #endif
 }
 
@@ -141,9 +210,8 @@ void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, do
                       const double *a, size_t lda, const double *b, size_t ldb, double beta,
                       double *c, size_t ldc) {
   if (m == 0 || n == 0) return;
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
-              (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+  blas_split(dgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+             product_threads(m, n, k));
 }
 
 void descent_gemm_reference(int trans_a, int trans_b, size_t m, size_t n, size_t k,

@@ -1,10 +1,16 @@
 /*
- * threads.c - one thread count for OpenMP and the BLAS.
+ * threads.c - thread counts that belong to objects, and the BLAS's name.
  *
- * descent links the OpenMP build of OpenBLAS, so both draw from the same
- * OpenMP pool: setting the count once here keeps them from oversubscribing the
- * cores (two pools of busy-waiting threads on two cores cost 2-5x). The
- * count is also kept within what an address-space limit leaves room for.
+ * A network, an optimizer and a trainer each hold a thread count (0:
+ * inherit). Every call of theirs that computes applies it to the calling
+ * thread's OpenMP setting for its duration and puts the caller's setting
+ * back on return (descent_threads_begin/end): OpenMP's thread count is a
+ * per-thread setting, so two objects used from two threads at once each run
+ * with their own. Nothing here changes a process-wide setting: OpenBLAS's
+ * own count is never set (gemm.c keeps OpenBLAS from changing it either).
+ *
+ * The count is also kept within what an address-space limit leaves room
+ * for.
  */
 #include "internal.h"
 #include "sgemm_avx512.h"
@@ -17,11 +23,11 @@
 #include <sys/resource.h>
 
 /* OpenBLAS reserves a buffer (BUFFER_SIZE, 128 MiB on x86-64) per thread when
-   it starts and whenever the thread count grows, and one more for the
-   calling thread at its first product; when an address-space limit (ulimit
-   -v) refuses one it retries forever. Measured with 0.3.21 and a small
-   training run: 299 MiB with one thread, 435 MiB with two; the figures below
-   leave some room above that. */
+   it starts and whenever the thread count grows, and one more for each
+   thread that calls it, at its first product; when an address-space limit
+   (ulimit -v) refuses one it retries forever. Measured with 0.3.21 and a
+   small training run: 299 MiB with one thread, 435 MiB with two; the figures
+   below leave some room above that. */
 #define BLAS_BASE_BYTES   (56ull << 20)
 #define BLAS_BUFFER_BYTES (136ull << 20)
 
@@ -38,14 +44,48 @@ int descent_thread_budget(void) {
   return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+int descent_threads_check(int threads, const char *what) {
+  if (threads < 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "%s: thread count %d is negative; give 0 (the calling thread's OpenMP "
+                        "setting) or a count of at least 1",
+                        what, threads);
+  /* More threads than the address space holds buffers for would hang in
+     OpenBLAS. */
+  int budget = descent_thread_budget();
+  if (threads > budget && budget > 0)
+    return descent_fail(DESCENT_ERANGE,
+                        "%s: %d threads need about %llu MiB of address space; the limit "
+                        "(ulimit -v) leaves room for %d: ask for at most %d or raise the limit",
+                        what, threads, descent_thread_budget_bytes(threads) >> 20, budget, budget);
+  return DESCENT_OK;
+}
+
+/* The count of the outermost call in progress on this thread that applied
+   one (0: none): a trainer's count then holds for the network and the
+   optimizer it runs, whatever theirs. */
+static _Thread_local int outer_threads;
+
+descent_thread_scope descent_threads_begin(int threads) {
+  descent_thread_scope s = {omp_get_max_threads(), outer_threads};
+  int use = outer_threads > 0 ? outer_threads : threads;
+  if (use > 0) {
+    if (use != s.caller) omp_set_num_threads(use);
+    outer_threads = use;
+  }
+  return s;
+}
+
+void descent_threads_end(descent_thread_scope s) {
+  if (omp_get_max_threads() != s.caller) omp_set_num_threads(s.caller);
+  outer_threads = s.outer;
+}
+
 int descent_set_threads(int n) {
   if (n <= 0) n = omp_get_num_procs();
-  /* More threads than the address space holds buffers for would hang in
-     OpenBLAS: the count returned says what is in effect. */
   int budget = descent_thread_budget();
   if (n > budget && budget > 0) n = budget;
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  omp_set_num_threads(n); /* the calling thread's setting alone */
   return n;
 }
 
@@ -54,7 +94,7 @@ int descent_get_threads(void) {
 }
 
 const char *descent_blas_name(void) {
-  static char name[512]; /* holds every part below at its longest */
+  static _Thread_local char name[512]; /* every part below at its longest; per thread */
   const char *parallel = "";
   switch (openblas_get_parallel()) {
   case 0:

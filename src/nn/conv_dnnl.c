@@ -22,8 +22,9 @@
  *
  * The run-time path caps oneDNN: on avx2 it is held to AVX2
  * (dnnl_set_max_cpu_isa, once, process-wide: oneDNN has no narrower
- * setting); on avx512 it takes what the CPU has; the portable path does not
- * use it. oneDNN computes in float: the double build does without it.
+ * setting, so descent_cpu_setup sets it, never a network); on avx512 it
+ * takes what the CPU has; the portable path does not use it. oneDNN computes in float: the double
+ * build does without it.
  */
 #include "conv_dnnl.h"
 
@@ -110,23 +111,30 @@ static int failed(dnnl_status_t s, const char *what) {
     if (s_ != dnnl_success) return failed(s_, what);                                               \
   } while (0)
 
-/* Holds oneDNN to AVX2 on the avx2 path, once per process; refuses to go on
-   when oneDNN already runs a wider set here (another user in the process
-   started it first). */
-static int cap_isa(void) {
+/* On the avx2 path, refuses to go on when oneDNN runs instruction sets
+   wider than AVX2 here: on a CPU with AVX-512, descent_cpu_setup holds it
+   to AVX2 (or another user in the process started it first). */
+static int check_isa(void) {
   if (descent_isa_path() >= DESCENT_ISA_AVX512) return DESCENT_OK;
-  int rc = DESCENT_OK;
-#pragma omp critical(descent_dnnl_isa)
-  {
-    dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2); /* refused when already set: checked below */
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    if ((unsigned)isa & ~(unsigned)dnnl_cpu_isa_avx2)
-      rc = descent_fail(DESCENT_ENOTSUP,
-                        "oneDNN already runs instruction sets wider than AVX2 in this process "
-                        "(0x%x); DESCENT_ISA=avx2 cannot hold its convolutions to AVX2",
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa(); /* fixes oneDNN's choice */
+  if ((unsigned)isa & ~(unsigned)dnnl_cpu_isa_avx2)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "oneDNN runs instruction sets wider than AVX2 in this process (0x%x), "
+                        "so DESCENT_ISA=avx2 cannot hold its convolutions to AVX2: call "
+                        "descent_cpu_setup() before anything in the process uses oneDNN",
                         (unsigned)isa);
-  }
-  return rc;
+  return DESCENT_OK;
+}
+
+/* The cap is oneDNN's, for the whole process, and it can be set only once,
+   before oneDNN's first kernel: it belongs to descent_cpu_setup, the one
+   call that changes process-wide settings, and only where DESCENT_ISA
+   lowered the path below what the CPU runs (on a CPU without AVX-512 the
+   avx2 path is oneDNN's own choice already). */
+int descent_dnnl_setup(void) {
+  if (descent_isa_path() != DESCENT_ISA_AVX2 || !descent_cpu_has_avx512()) return DESCENT_OK;
+  dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2); /* refused once oneDNN has chosen: checked next */
+  return check_isa();
 }
 
 static int md4(dnnl_memory_desc_t *md, size_t a, size_t b, size_t c, size_t d,
@@ -317,7 +325,7 @@ static int build(conv_dnnl *d) {
 
 int conv_dnnl_create(conv_dnnl **out, const conv_dnnl_shape *s, int slots) {
   *out = NULL;
-  int rc = cap_isa();
+  int rc = check_isa();
   if (rc) return rc;
   conv_dnnl *d = descent_calloc(1, sizeof *d, "oneDNN convolution");
   if (!d) return DESCENT_ENOMEM;
@@ -497,6 +505,10 @@ void conv_dnnl_backward(conv_dnnl *d, int slot, const float *x, const float *dy,
 
 #else /* no oneDNN */
 
+int descent_dnnl_setup(void) {
+  return DESCENT_OK;
+}
+
 int conv_dnnl_available(void) {
   return 0;
 }
@@ -511,7 +523,7 @@ conv_dnnl_ops conv_dnnl_choose(const conv_dnnl_shape *s) {
 
 const char *descent_conv_library(void) {
 #if CONV_DNNL
-  static char text[160];
+  static _Thread_local char text[160]; /* per thread: callers may be on several */
   const dnnl_version_t *v = dnnl_version();
   if (descent_isa_path() < DESCENT_ISA_AVX2)
     snprintf(text, sizeof text,

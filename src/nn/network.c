@@ -362,8 +362,8 @@ static void forward(descent_net *net, const descent_real *x, size_t n, int train
   }
 }
 
-static int net_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
-  descent_net *net = obj->impl;
+static int value_and_grad(descent_net *net, const descent_batch *batch, double *loss) {
+  descent_objective *obj = &net->objective;
   int rc = check_batch(net, batch, 1);
   if (rc) return rc;
   size_t n = batch->n, last = net->n_layers - 1;
@@ -384,8 +384,7 @@ static int net_value_and_grad(descent_objective *obj, const descent_batch *batch
   return DESCENT_OK;
 }
 
-static int net_value(descent_objective *obj, const descent_batch *batch, double *loss) {
-  descent_net *net = obj->impl;
+static int value(descent_net *net, const descent_batch *batch, double *loss) {
   int rc = check_batch(net, batch, 1);
   if (rc) return rc;
   size_t last = net->n_layers - 1;
@@ -394,7 +393,7 @@ static int net_value(descent_objective *obj, const descent_batch *batch, double 
                        batch->labels, batch->targets, net->row_loss, loss, NULL, NULL);
 }
 
-int descent_net_predict(descent_net *net, const descent_real *x, size_t n, descent_real *out) {
+static int predict(descent_net *net, const descent_real *x, size_t n, descent_real *out) {
   descent_batch batch = {.n = n, .x = x};
   int rc = check_batch(net, &batch, 0);
   if (rc) return rc;
@@ -403,9 +402,7 @@ int descent_net_predict(descent_net *net, const descent_real *x, size_t n, desce
   return DESCENT_OK;
 }
 
-int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *loss,
-                         double *accuracy) {
-  descent_error_clear();
+static int evaluate(descent_net *net, const descent_dataset *ds, double *loss, double *accuracy) {
   if (ds->features != net->input_size)
     return descent_fail(DESCENT_ESHAPE, "data set has %zu features per example, network takes %zu",
                         ds->features, net->input_size);
@@ -425,6 +422,94 @@ int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *lo
   *loss = ds->n ? sum / (double)ds->n : 0;
   *accuracy = ds->n && ds->labels ? (double)right_total / (double)ds->n : 0;
   return DESCENT_OK;
+}
+
+/* Each call that computes runs with the network's thread count. */
+static int net_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
+  descent_net *net = obj->impl;
+  descent_thread_scope scope = descent_threads_begin(net->threads);
+  int rc = value_and_grad(net, batch, loss);
+  descent_threads_end(scope);
+  return rc;
+}
+
+static int net_value(descent_objective *obj, const descent_batch *batch, double *loss) {
+  descent_net *net = obj->impl;
+  descent_thread_scope scope = descent_threads_begin(net->threads);
+  int rc = value(net, batch, loss);
+  descent_threads_end(scope);
+  return rc;
+}
+
+int descent_net_predict(descent_net *net, const descent_real *x, size_t n, descent_real *out) {
+  descent_thread_scope scope = descent_threads_begin(net->threads);
+  int rc = predict(net, x, n, out);
+  descent_threads_end(scope);
+  return rc;
+}
+
+int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *loss,
+                         double *accuracy) {
+  descent_error_clear();
+  descent_thread_scope scope = descent_threads_begin(net->threads);
+  int rc = evaluate(net, ds, loss, accuracy);
+  descent_threads_end(scope);
+  return rc;
+}
+
+/* The layers' per-thread work areas (conv's and pool's work slots, oneDNN's
+   streams) made anew for `slots` threads; the old ones are freed only once
+   all the new ones exist, so a failure leaves the network as it was. */
+static int resize_work_slots(descent_net *net, int slots) {
+  size_t n = net->n_layers, work = 0;
+  layer *fresh = descent_calloc(n, sizeof *fresh, "network layers");
+  if (!fresh) return DESCENT_ENOMEM;
+  memcpy(fresh, net->layers, n * sizeof *fresh);
+  int rc = DESCENT_OK;
+  for (size_t i = 0; !rc && i < n; i++) {
+    fresh[i].work_slots = slots;
+    fresh[i].backend = NULL;
+    rc = fresh[i].ops->setup(&fresh[i]); /* sizes only */
+    if (fresh[i].work_bytes > work) work = fresh[i].work_bytes;
+  }
+  void *area = NULL;
+  if (!rc && work) {
+    area =
+        descent_alloc_real((work + sizeof(descent_real) - 1) / sizeof(descent_real), "work area");
+    if (!area) rc = DESCENT_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) fresh[i].work = fresh[i].work_bytes ? area : NULL;
+  for (size_t i = 0; !rc && i < n; i++)
+    if (fresh[i].ops->prepare) rc = fresh[i].ops->prepare(&fresh[i]);
+  layer *old = rc ? fresh : net->layers; /* what is released */
+  for (size_t i = 0; i < n; i++)
+    if (old[i].ops->release) old[i].ops->release(&old[i]);
+  if (rc) {
+    descent_free_real(area);
+    free(fresh);
+    return rc;
+  }
+  descent_free_real(net->work);
+  free(net->layers);
+  net->layers = fresh;
+  net->work = area;
+  return DESCENT_OK;
+}
+
+int descent_net_set_threads(descent_net *net, int threads) {
+  descent_error_clear();
+  int rc = descent_threads_check(threads, "descent_net_set_threads");
+  if (rc) return rc;
+  if (net->n_layers && threads > net->layers[0].work_slots) {
+    rc = resize_work_slots(net, threads);
+    if (rc) return rc;
+  }
+  net->threads = threads;
+  return DESCENT_OK;
+}
+
+int descent_net_threads(const descent_net *net) {
+  return net->threads;
 }
 
 static const char *shape_text(const descent_shape *s, char *buf, size_t cap) {

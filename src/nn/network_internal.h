@@ -31,6 +31,8 @@ struct descent_net {
   descent_rng rng; /* drives dropout masks */
   /* The precision of the layers' products (descent_net_set_precision). */
   descent_precision precision;
+  /* Threads of each call, 0: the caller's (descent_net_set_threads). */
+  int threads;
 };
 
 /* Parses a spec into configured (not yet set up) layers. */

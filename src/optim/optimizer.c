@@ -592,9 +592,8 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
   return descent_optimizer_step_buffers(opt, obj->params, obj->grad, obj->n_params);
 }
 
-int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
-                                   const descent_real *grad, size_t n) {
-  descent_error_clear();
+static int step_buffers(descent_optimizer *opt, descent_real *params, const descent_real *grad,
+                        size_t n) {
   int rc = check_buffers(opt, params, grad, n, 1);
   if (rc) return rc;
   if (opt->eval_mode)
@@ -621,11 +620,22 @@ int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
   return DESCENT_OK;
 }
 
+/* Each call that computes runs with the optimizer's thread count (its
+   results do not depend on it: global sums go by fixed blocks). */
+int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
+                                   const descent_real *grad, size_t n) {
+  descent_error_clear();
+  descent_thread_scope scope = descent_threads_begin(opt->threads);
+  int rc = step_buffers(opt, params, grad, n);
+  descent_threads_end(scope);
+  return rc;
+}
+
 /* Moves the parameters between the training and the evaluation point of the
    transforms that have two (schedule-free); a no-op for every other chain and
    before the first step, when both points are the starting one. */
-static int switch_mode(descent_optimizer *opt, descent_real *params, size_t n_params, int to_eval) {
-  descent_error_clear();
+static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_params,
+                         int to_eval) {
   int rc = check_buffers(opt, params, NULL, n_params, 0);
   if (rc) return rc;
   if (opt->eval_mode == to_eval) return DESCENT_OK;
@@ -645,6 +655,14 @@ static int switch_mode(descent_optimizer *opt, descent_real *params, size_t n_pa
   }
   opt->eval_mode = to_eval;
   return DESCENT_OK;
+}
+
+static int switch_mode(descent_optimizer *opt, descent_real *params, size_t n_params, int to_eval) {
+  descent_error_clear();
+  descent_thread_scope scope = descent_threads_begin(opt->threads);
+  int rc = switch_points(opt, params, n_params, to_eval);
+  descent_threads_end(scope);
+  return rc;
 }
 
 /* The objective's length is checked first, for the message that names it. */
@@ -670,6 +688,18 @@ int descent_optimizer_eval_buffers(descent_optimizer *opt, descent_real *params,
 
 int descent_optimizer_train_buffers(descent_optimizer *opt, descent_real *params, size_t n) {
   return switch_mode(opt, params, n, 0);
+}
+
+int descent_optimizer_set_threads(descent_optimizer *opt, int threads) {
+  descent_error_clear();
+  int rc = descent_threads_check(threads, "descent_optimizer_set_threads");
+  if (rc) return rc;
+  opt->threads = threads;
+  return DESCENT_OK;
+}
+
+int descent_optimizer_threads(const descent_optimizer *opt) {
+  return opt->threads;
 }
 
 int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale) {

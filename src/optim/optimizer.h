@@ -23,6 +23,7 @@ struct descent_optimizer {
   int eval_mode;                 /* 1 between descent_optimizer_eval and descent_optimizer_train */
   int full_batch;                /* 1 for gd: meant to see the whole training set per step */
   double spec_base_lr;           /* the base rate the spec gave (descent_optimizer_set_base_lr) */
+  int threads;                   /* threads of each call, 0: the caller's */
   char spec[OPTIMIZER_MAX_TEXT]; /* the spec as given */
   char expanded[OPTIMIZER_MAX_TEXT]; /* the chain it expanded to (equal to spec for a chain) */
 };

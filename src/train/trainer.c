@@ -43,6 +43,8 @@ void descent_trainer_options_default(descent_trainer_options *o) {
 
 static int check_options(const descent_trainer_options *o) {
   if (o->batch_size == 0) return descent_fail(DESCENT_EINVAL, "trainer: batch size must be >= 1");
+  int rc = descent_threads_check(o->threads, "trainer: threads");
+  if (rc) return rc;
   if (o->keep < 1) return descent_fail(DESCENT_EINVAL, "trainer: keep %d: must be >= 1", o->keep);
   if (o->checkpoint_every < 0)
     return descent_fail(DESCENT_EINVAL, "trainer: checkpoint_every %lld: must be >= 0",
@@ -458,7 +460,7 @@ static int reached(const descent_trainer *t, int64_t until_step) {
   return until_step > 0 && descent_optimizer_steps(t->opt) >= until_step;
 }
 
-int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step) {
+static int run(descent_trainer *t, int64_t epochs, int64_t until_step) {
   descent_error_clear();
   if (!t) return descent_fail(DESCENT_EINVAL, "descent_trainer_run: t is NULL");
   int rc = DESCENT_OK;
@@ -479,6 +481,14 @@ int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step) 
   /* A finished run writes its last state at once; one stopped at until_step
      keeps it until the next batch has checked it. */
   return t->epoch >= epochs ? commit_pending(t) : DESCENT_OK;
+}
+
+/* The trainer's thread count holds for everything the run does. */
+int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step) {
+  descent_thread_scope scope = descent_threads_begin(t ? t->o.threads : 0);
+  int rc = run(t, epochs, until_step);
+  descent_threads_end(scope);
+  return rc;
 }
 
 /* ---- creation and accessors --------------------------------------------------- */
