@@ -28,6 +28,7 @@
 #include "conv_dnnl.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,16 +117,18 @@ static int failed(dnnl_status_t s, const char *what) {
 static int cap_isa(void) {
   if (descent_isa_path() >= DESCENT_ISA_AVX512) return DESCENT_OK;
   int rc = DESCENT_OK;
-#pragma omp critical(descent_dnnl_isa)
-  {
-    dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2); /* refused when already set: checked below */
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    if ((unsigned)isa & ~(unsigned)dnnl_cpu_isa_avx2)
-      rc = descent_fail(DESCENT_ENOTSUP,
-                        "oneDNN already runs instruction sets wider than AVX2 in this process "
-                        "(0x%x); DESCENT_ISA=avx2 cannot hold its convolutions to AVX2",
-                        (unsigned)isa);
-  }
+  /* A mutex of this file's own: a named `omp critical` would be a global
+     symbol (.gomp_critical_user_NAME) that the shared library exports. */
+  static pthread_mutex_t isa_lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&isa_lock);
+  dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2); /* refused when already set: checked below */
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  if ((unsigned)isa & ~(unsigned)dnnl_cpu_isa_avx2)
+    rc = descent_fail(DESCENT_ENOTSUP,
+                      "oneDNN already runs instruction sets wider than AVX2 in this process "
+                      "(0x%x); DESCENT_ISA=avx2 cannot hold its convolutions to AVX2",
+                      (unsigned)isa);
+  pthread_mutex_unlock(&isa_lock);
   return rc;
 }
 
