@@ -63,13 +63,18 @@ int main(int argc, char **argv) {
   /* The data: 60,000 training and 10,000 test images of 28 x 28 pixels in
      [0, 1], labels 0 to 9. The data sets own their arrays. */
   descent_dataset train = {0}, test = {0};
-  if (descent_fashion_mnist_load(dir, &train, &test)) return fail("loading the data");
-  if (!full && descent_dataset_truncate(&train, 10000)) return fail("truncating");
-
   descent_net *net = NULL;
   descent_optimizer *opt = NULL;
   descent_trainer *trainer = NULL;
   int status = 1;
+  if (descent_fashion_mnist_load(dir, &train, &test)) {
+    fail("loading the data");
+    goto done;
+  }
+  if (!full && descent_dataset_truncate(&train, 10000)) {
+    fail("keeping 10,000 examples");
+    goto done;
+  }
 
   /* The network: 784 inputs, 256 hidden units with relu, 10 class scores,
      softmax cross-entropy; batches of up to 128 examples; seed 1. */

@@ -17,10 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-[ $# -eq 1 ] && [ -f "$1/CMakeCache.txt" ] || {
+if [ $# -ne 1 ] || [ ! -f "$1/CMakeCache.txt" ]; then
   echo "usage: scripts/test_install.sh BUILD_DIR (a configured and built CMake build)" >&2
   exit 2
-}
+fi
 build=$(cd "$1" && pwd)
 cc=${CC:-cc}
 read -r -a cflags <<<"${DESCENT_EXAMPLE_CFLAGS:-}"
@@ -103,7 +103,7 @@ for src in "${examples[@]}"; do
   name=$(basename "$src" .c)
   exe=$tmp/pc/$name
   # shellcheck disable=SC2046 # pkg-config's output is meant to split into words
-  if ! "$cc" "${cflags[@]}" -std=c11 -Wall -Wextra -Werror "$src" \
+  if ! "$cc" "${cflags[@]}" -Wall -Wextra -Werror "$src" \
        $(pkg-config --cflags --libs descent) -lm -o "$exe" 2>"$exe.log"; then
     cat "$exe.log"
     fail "$name.c does not build with pkg-config descent"
@@ -113,7 +113,7 @@ for src in "${examples[@]}"; do
   LD_LIBRARY_PATH=$libdir run "pkg-config: $name" "$exe"
   # The same source for double, against descent64: built; minimize.c also run.
   # shellcheck disable=SC2046
-  if ! "$cc" "${cflags[@]}" -std=c11 -Wall -Wextra -Werror "$src" \
+  if ! "$cc" "${cflags[@]}" -Wall -Wextra -Werror "$src" \
        $(pkg-config --cflags --libs descent64) -lm -o "$exe"64 2>"$exe.log"; then
     cat "$exe.log"
     fail "$name.c does not build with pkg-config descent64"

@@ -27,7 +27,7 @@ for lib in "$@"; do
   others=$(printf '%s\n' "$defined" | awk 'NF >= 3 && $3 !~ /^descent_/ { print $3 }')
   if [ -n "$others" ]; then
     echo "FAIL: $lib exports $(printf '%s\n' "$others" | wc -l) symbols without the descent_ prefix:"
-    printf '  %s\n' $others
+    printf '%s\n' "$others" | sed 's/^/  /'
     status=1
   else
     echo "ok: $lib exports $count symbols, all descent_*"
@@ -37,7 +37,7 @@ for lib in "$@"; do
                        sort -u))
   if [ -n "$missing" ]; then
     echo "FAIL: $lib lacks functions $header declares:"
-    printf '  %s\n' $missing
+    printf '%s\n' "$missing" | sed 's/^/  /'
     status=1
   else
     echo "ok: $lib defines all $(printf '%s\n' "$declared" | wc -l) functions of $header"
@@ -50,7 +50,7 @@ for lib in "$@"; do
   spawns=$(printf '%s\n' "$undefined" | awk '{ sub(/@.*/, "", $NF); print $NF }' |
            grep -E '^(fork|vfork|exec[a-z]*|posix_spawn[a-z]*|popen|system)$' || true)
   if [ -n "$spawns" ]; then
-    echo "FAIL: $lib needs functions that run programs:" $spawns
+    echo "FAIL: $lib needs functions that run programs: $(printf '%s\n' "$spawns" | tr '\n' ' ')"
     status=1
   else
     echo "ok: $lib runs no programs (no fork, exec*, posix_spawn, popen, system)"
