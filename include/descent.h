@@ -68,7 +68,7 @@ typedef float descent_real;
  * (or the reverse) fails to link with "undefined reference to
  * `descent_abi_double_precision_link_descent64'" (or
  * `descent_abi_float_precision_link_descent'): the name says which library to
- * link. (A program linked with --gc-sections may drop the reference.) */
+ * link. */
 #ifdef DESCENT_DOUBLE
 extern const int descent_abi_double_precision_link_descent64;
 #define DESCENT_ABI_PRECISION_SYMBOL_ descent_abi_double_precision_link_descent64
@@ -76,10 +76,22 @@ extern const int descent_abi_double_precision_link_descent64;
 extern const int descent_abi_float_precision_link_descent;
 #define DESCENT_ABI_PRECISION_SYMBOL_ descent_abi_float_precision_link_descent
 #endif
-#if defined(__GNUC__)
-__attribute__((used))
+/* used: kept though nothing reads it; retain: kept by the linker's
+   --gc-sections too. */
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define DESCENT_ABI_KEEP_ __attribute__((used, retain))
 #endif
-static const int *const descent_abi_precision_check_ = &DESCENT_ABI_PRECISION_SYMBOL_;
+#endif
+#if !defined(DESCENT_ABI_KEEP_) && defined(__GNUC__)
+#define DESCENT_ABI_KEEP_ __attribute__((used))
+#endif
+#ifndef DESCENT_ABI_KEEP_
+#define DESCENT_ABI_KEEP_
+#endif
+DESCENT_ABI_KEEP_ static const int *const descent_abi_precision_check_ =
+    &DESCENT_ABI_PRECISION_SYMBOL_;
+#undef DESCENT_ABI_KEEP_
 #undef DESCENT_ABI_PRECISION_SYMBOL_
 
 /* ------------------------------------------------------------------------ */

@@ -3,7 +3,7 @@
 # one descent_real and linked against the other precision's library fails to
 # link, naming the symbol that says what is wrong; the matching pairs link
 # and run (and descent_version() equals the header's DESCENT_VERSION_STRING).
-# Shared and static libraries both.
+# Shared and static libraries both, and a link with --gc-sections.
 #   precision_abi.sh CC LIBDIR SCRATCH INCLUDE_DIR... [-- CFLAG...]
 # LIBDIR holds libdescent.{so,a} and libdescent64.{so,a}. With
 # DESCENT_ABI_LINK_ONLY set (a cross build), the programs are linked, not run.
@@ -35,18 +35,23 @@ status=0
 try() {
   local precision=$1 library=$2 kind=$3 defines=() lib out
   [ "$precision" = double ] && defines=(-DDESCENT_DOUBLE)
-  if [ "$kind" = shared ]; then lib=(-L"$libdir" -Wl,-rpath,"$libdir" -l"$library")
-  else lib=("$libdir/lib$library.a"); fi
+  case $kind in
+  shared) lib=(-L"$libdir" -Wl,-rpath,"$libdir" -l"$library") ;;
+  # The linker's garbage collection must not drop the reference either.
+  gc-sections) lib=(-ffunction-sections -fdata-sections -Wl,--gc-sections -L"$libdir"
+                    -Wl,-rpath,"$libdir" -l"$library") ;;
+  static) lib=("$libdir/lib$library.a") ;;
+  esac
   out="$scratch/prog-$precision-$library-$kind"
   if "$cc" "${cflags[@]}" "${includes[@]}" "${defines[@]}" "$scratch/prog.c" "${lib[@]}" \
        -o "$out" >"$out.log" 2>&1; then
-    echo "linked: $precision program with $kind lib$library"
+    echo "linked: $precision program with lib$library ($kind)"
     return 0
   fi
-  echo "refused: $precision program with $kind lib$library"
+  echo "refused: $precision program with lib$library ($kind)"
   return 1
 }
-for kind in shared static; do
+for kind in shared gc-sections static; do
   for pair in "float descent 4" "double descent64 8"; do
     set -- $pair
     if ! try "$1" "$2" "$kind"; then
