@@ -68,12 +68,13 @@ typedef float descent_real;
  * (or the reverse) fails to link with "undefined reference to
  * `descent_abi_double_precision_link_descent64'" (or
  * `descent_abi_float_precision_link_descent'): the name says which library to
- * link. */
+ * link. The symbol is a function that does nothing (a function, not a
+ * variable: sanitizers add symbols beside exported variables). */
 #ifdef DESCENT_DOUBLE
-extern const int descent_abi_double_precision_link_descent64;
+void descent_abi_double_precision_link_descent64(void);
 #define DESCENT_ABI_PRECISION_SYMBOL_ descent_abi_double_precision_link_descent64
 #else
-extern const int descent_abi_float_precision_link_descent;
+void descent_abi_float_precision_link_descent(void);
 #define DESCENT_ABI_PRECISION_SYMBOL_ descent_abi_float_precision_link_descent
 #endif
 /* used: kept though nothing reads it; retain: kept by the linker's
@@ -89,7 +90,7 @@ extern const int descent_abi_float_precision_link_descent;
 #ifndef DESCENT_ABI_KEEP_
 #define DESCENT_ABI_KEEP_
 #endif
-DESCENT_ABI_KEEP_ static const int *const descent_abi_precision_check_ =
+DESCENT_ABI_KEEP_ static void (*const descent_abi_precision_check_)(void) =
     &DESCENT_ABI_PRECISION_SYMBOL_;
 #undef DESCENT_ABI_KEEP_
 #undef DESCENT_ABI_PRECISION_SYMBOL_

@@ -17,7 +17,7 @@ const char *descent_version(void) {
 }
 
 #ifdef DESCENT_DOUBLE
-const int descent_abi_double_precision_link_descent64 = 1;
+void descent_abi_double_precision_link_descent64(void) {}
 #else
-const int descent_abi_float_precision_link_descent = 1;
+void descent_abi_float_precision_link_descent(void) {}
 #endif
