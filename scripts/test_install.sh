@@ -180,4 +180,8 @@ if [ $failures -gt 0 ]; then
   echo "test_install: $failures failure(s)"
   exit 1
 fi
-echo "test_install: every example built and ran against the installed library"
+if [ ${#skipped[@]} -gt 0 ]; then
+  echo "test_install: every example built against the installed library; all ran, ${#skipped[@]} skipped"
+else
+  echo "test_install: every example built and ran against the installed library"
+fi
