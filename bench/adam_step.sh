@@ -80,7 +80,7 @@ cmake --build "$build" -j "$ncores" >&2
 btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
 [ "$btype" = Release ] || echo "adam_step.sh: WARNING: $build is a '$btype' build, not Release" >&2
 [ -f "$build/libdescent.a" ] || die "$build/libdescent.a not found"
-cc -O3 -march=native -fopenmp -Iinclude bench/adam_step.c "$build/libdescent.a" \
+cc -O3 -march=native -fopenmp -Iinclude -I"$build/include" bench/adam_step.c "$build/libdescent.a" \
     -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lz -lm \
     -o "$tmp/adam_step"
 

@@ -83,7 +83,7 @@ dnnl=""
 # (grep reads all of nm's output: with -q it would stop early, nm would die
 # of SIGPIPE, and pipefail would make the test false.)
 if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
-cc -O2 -march=native -fopenmp -Iinclude -Isrc bench/cnn_step.c "$lib" \
+cc -O2 -march=native -fopenmp -Iinclude -I"$(dirname "$lib")/include" -Isrc bench/cnn_step.c "$lib" \
     -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz -lcjson $dnnl -lm \
     -o "$tmp/cnn_step" || die "cannot build bench/cnn_step.c"
 

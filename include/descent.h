@@ -15,9 +15,12 @@
  *    never exits.
  *  - Objects are created by *_create / *_load into an out-pointer and released by
  *    the matching *_free, which accepts NULL.
- *  - Arrays are row-major. The scalar type is descent_real: float by default,
- *    double when the library is built with DESCENT_DOUBLE defined (the
- *    double-precision build is used by the gradient checks and parity tests).
+ *  - Arrays are row-major. The scalar type is descent_real: float in
+ *    libdescent, double in libdescent64, for programs compiled with
+ *    DESCENT_DOUBLE defined (pkg-config descent64 and CMake's
+ *    descent::descent64 add it; the double-precision build is also what the
+ *    gradient checks and parity tests use). Mixing the two fails to link
+ *    (see descent_abi_*_precision_link_* below).
  *  - Sizes are size_t; counts of steps are int64_t.
  */
 #ifndef DESCENT_H
@@ -28,17 +31,69 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* DESCENT_VERSION_STRING ("0.1.0"), DESCENT_VERSION_MAJOR, _MINOR and
+ * _PATCH: the version of this header, generated from the build's
+ * project(VERSION) (CMakeLists.txt) and installed beside it. */
+#include "descent_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define DESCENT_VERSION_STRING "0.1.0"
+/* Exported symbols. The library is built with -fvisibility=hidden: what it
+ * exports is exactly what this header declares, since every declaration from
+ * here to the pop at the end of the file gets default visibility. A function
+ * added anywhere in between is exported with nothing more to write; helpers
+ * declared in the library's internal headers stay hidden. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* The version of the library itself, e.g. "0.1.0": the one it was built as,
+ * which may differ from DESCENT_VERSION_STRING above when a program runs with
+ * another build of the shared library than the one it was compiled against.
+ * A program that needs the versions to match compares the two (strcmp) at
+ * start-up. Static string, never NULL. */
+const char *descent_version(void);
 
 #ifdef DESCENT_DOUBLE
 typedef double descent_real;
 #else
 typedef float descent_real;
 #endif
+
+/* The precision is part of the ABI. Every file that includes this header
+ * refers to a symbol that only the library of the same precision defines, so
+ * a program compiled with DESCENT_DOUBLE and linked against the float library
+ * (or the reverse) fails to link with "undefined reference to
+ * `descent_abi_double_precision_link_descent64'" (or
+ * `descent_abi_float_precision_link_descent'): the name says which library to
+ * link. The symbol is a function that does nothing (a function, not a
+ * variable: sanitizers add symbols beside exported variables). */
+#ifdef DESCENT_DOUBLE
+void descent_abi_double_precision_link_descent64(void);
+#define DESCENT_ABI_PRECISION_SYMBOL_ descent_abi_double_precision_link_descent64
+#else
+void descent_abi_float_precision_link_descent(void);
+#define DESCENT_ABI_PRECISION_SYMBOL_ descent_abi_float_precision_link_descent
+#endif
+/* used: kept though nothing reads it; retain: kept by the linker's
+   --gc-sections too. */
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define DESCENT_ABI_KEEP_ __attribute__((used, retain))
+#endif
+#endif
+#if !defined(DESCENT_ABI_KEEP_) && defined(__GNUC__)
+#define DESCENT_ABI_KEEP_ __attribute__((used))
+#endif
+#ifndef DESCENT_ABI_KEEP_
+#define DESCENT_ABI_KEEP_
+#endif
+DESCENT_ABI_KEEP_ static void (*const descent_abi_precision_check_)(void) =
+    &DESCENT_ABI_PRECISION_SYMBOL_;
+#undef DESCENT_ABI_KEEP_
+#undef DESCENT_ABI_PRECISION_SYMBOL_
 
 /* ------------------------------------------------------------------------ */
 /* Status codes and errors                                                  */
@@ -173,22 +228,6 @@ double descent_rng_uniform(descent_rng *rng);
 double descent_rng_normal(descent_rng *rng);
 /* Uniform integer in [0, n), without modulo bias. n must be > 0. */
 uint64_t descent_rng_below(descent_rng *rng, uint64_t n);
-
-/* ------------------------------------------------------------------------ */
-/* Matrix product                                                           */
-/* ------------------------------------------------------------------------ */
-
-/* C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T.
- * op(A) is m x k, op(B) is k x n, C is m x n; lda, ldb, ldc are row strides.
- * descent_gemm calls the BLAS; descent_gemm_reference is the naive triple loop
- * it is tested against (accumulating in double). */
-void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descent_real alpha,
-                  const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
-                  descent_real beta, descent_real *c, size_t ldc);
-void descent_gemm_reference(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                            descent_real alpha, const descent_real *a, size_t lda,
-                            const descent_real *b, size_t ldb, descent_real beta, descent_real *c,
-                            size_t ldc);
 
 /* ------------------------------------------------------------------------ */
 /* Shapes and the table of named tensors                                    */
@@ -1458,6 +1497,10 @@ void descent_checkpoint_info_free(descent_checkpoint_info *info);
  * (resuming past it would overwrite it). */
 int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *skipped,
                             size_t skipped_cap);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,8 @@ set -euo pipefail
 
 # Each package and why (see also README.md):
 packages=(
-  gcc make cmake pkg-config   # the C11 compiler and the build
+  gcc make cmake              # the C11 compiler and the build
+  pkg-config                  # building the examples against the installed library (test `install`)
   libopenblas-openmp-dev      # GEMM; the OpenMP build shares one thread pool with ours;
                               # its libopenblas bundles LAPACK (dsyevd, for whitening)
   libdnnl-dev                 # oneDNN: the convolutions where it is faster (src/nn/conv_dnnl.c)

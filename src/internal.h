@@ -96,6 +96,20 @@ int descent_write_file_atomic(const char *path, const void *data, size_t len);
 /* Flushes the folder holding path (after a rename or unlink in it). */
 int descent_fsync_dir(const char *path);
 
+/* C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T.
+ * op(A) is m x k, op(B) is k x n, C is m x n; lda, ldb, ldc are row strides.
+ * descent_gemm calls the BLAS; descent_gemm_reference is the naive triple loop
+ * it is tested against (accumulating in double). Internal: the static
+ * libraries have them (the tests and benchmarks call them), the shared ones
+ * do not export them. */
+void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descent_real alpha,
+                  const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
+                  descent_real beta, descent_real *c, size_t ldc);
+void descent_gemm_reference(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                            descent_real alpha, const descent_real *a, size_t lda,
+                            const descent_real *b, size_t ldb, descent_real beta, descent_real *c,
+                            size_t ldc);
+
 /* descent_gemm in double whatever the build's precision (statistics of the
  * data, such as the covariance that whitening diagonalizes). */
 void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,

@@ -21,6 +21,7 @@
  * checked instead.
  */
 #include "check.h"
+#include "internal.h" /* descent_gemm, descent_gemm_reference */
 
 #include "core/sgemm_bf16.h"
 

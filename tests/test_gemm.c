@@ -19,6 +19,7 @@
  * a kernel that drops or repeats one term breaks it by far more.
  */
 #include "check.h"
+#include "internal.h" /* descent_gemm, descent_gemm_reference */
 
 #include "core/sgemm_avx512.h"
 
