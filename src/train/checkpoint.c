@@ -430,8 +430,6 @@ static int parse_data(const char *name, parsed *p) {
       return descent_fail(DESCENT_EFORMAT, "%s: section 'EPOC': invalid steps per epoch", name);
     if (p->prep)
       return descent_fail(DESCENT_EFORMAT, "%s: section 'PREP' in a run without a data set", name);
-    if (p->epoch_samples > p->epoch_batches)
-      return descent_fail(DESCENT_EFORMAT, "%s: section 'CKPT': invalid example count", name);
     return DESCENT_OK;
   }
   if (!p->prep) return descent_fail(DESCENT_EFORMAT, "%s: section 'PREP' is missing", name);
@@ -547,8 +545,15 @@ static int check_fit(const descent_trainer *t, const parsed *p, const char *name
     return descent_fail(DESCENT_EINVAL, "%s has no section 'OBJ ' naming its objective", name);
   /* The objective's own check first: it names what differs (a network's
      spec) rather than only a count. */
+  descent_error_clear();
   int rc = ops->check_state ? ops->check_state(t->obj, r) : DESCENT_OK;
-  if (rc) return rc;
+  if (rc) {
+    rc = rc < 0 ? rc : DESCENT_EINVAL;
+    if (descent_last_error()[0] == '\0')
+      return descent_fail(rc, "%s: the objective (%s) refused it: %s", name, kind,
+                          descent_strerror(rc));
+    return rc;
+  }
   if (p->n_params != t->obj->n_params)
     return descent_fail(DESCENT_ESHAPE, "%s holds %llu parameters; the objective has %zu", name,
                         (unsigned long long)p->n_params, t->obj->n_params);
@@ -599,8 +604,10 @@ static int restore_hooks(descent_trainer *t, const parsed *p, const char *name,
     rc = t->o.load_sections(t->o.user, r);
     if (rc) {
       rc = hook_failed(rc < 0 ? rc : DESCENT_EINVAL, "load_sections");
-      descent_error_prefix("%s: ", name);
-      descent_optimizer_load_state(t->opt, before, before_size);
+      char why[DESCENT_ERROR_CAP];
+      snprintf(why, sizeof why, "%s", descent_last_error());
+      descent_optimizer_load_state(t->opt, before, before_size); /* it took this blob before */
+      descent_fail(rc, "%s: %s", name, why);
     }
   }
   free(before);
