@@ -287,6 +287,12 @@ static void test_user_resume(void) {
   CHECK_OK(descent_trainer_run(d.t, 100, 3)); /* the optimizer's state is intact */
   finish(&d);
 
+  /* Not a network's: descent_net_load says what it is. */
+  descent_net *net = NULL;
+  CHECK_FAILS(descent_net_load(&net, NULL, kept, 8), DESCENT_EFORMAT,
+              "objective of kind 'test-logreg', not of a network");
+  CHECK(net == NULL);
+
   /* Another optimizer chain, another objective kind: refused by name. */
   CHECK_OK(start(&d, "sgd", "0.05", NULL, 0.3));
   CHECK_FAILS(descent_trainer_load(d.t, kept), DESCENT_EINVAL, "another optimizer");

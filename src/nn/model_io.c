@@ -505,8 +505,28 @@ static int read_preprocess(const model_section *s, const char *name, unsigned wi
   return rc;
 }
 
+/* A trainer's checkpoint of an objective that is no network has an OBJ
+   section and no NET: say so rather than that NET is missing. */
+static int not_a_network(const model_section *sections, size_t count, const char *name) {
+  for (size_t i = 0; i < count; i++)
+    if (memcmp(sections[i].tag, "NET ", 4) == 0) return DESCENT_OK;
+  for (size_t i = 0; i < count; i++) {
+    const model_section *s = &sections[i];
+    if (memcmp(s->tag, "OBJ ", 4) != 0 || s->len < 4) continue;
+    uint32_t klen = (uint32_t)get_le(s->payload, 4);
+    if (klen > 255 || klen > s->len - 4) break;
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: a checkpoint of an objective of kind '%.*s', not of a network: it "
+                        "holds no model",
+                        name, (int)klen, (const char *)s->payload + 4);
+  }
+  return DESCENT_OK;
+}
+
 int model_read(const model_section *sections, size_t count, const char *name, size_t max_batch,
                descent_net **out, descent_preprocess *pp) {
+  int other = not_a_network(sections, count, name);
+  if (other) return other;
   const model_section *sn = find(sections, count, "NET ", name);
   const model_section *sp = sn ? find(sections, count, "PARM", name) : NULL;
   const model_section *sb = sp ? find(sections, count, "BUFF", name) : NULL;

@@ -26,16 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#define CHECKPOINT_VERSION 2u
-#define CKPT_BYTES_V1      80 /* the CKPT section's payload in version 1 (no run id) */
-#define CKPT_BYTES         96 /* ... and in version 2: the run id appended */
-#define BTCH_FIXED         80 /* the BTCH section's payload before the permutation */
-#define MAX_ROLLBACKS      1000000
+#define CKPT_BYTES_V1 80 /* the CKPT section's payload in version 1 (no run id) */
+#define CKPT_BYTES    96 /* ... and in version 2: the run id appended */
+#define BTCH_FIXED    80 /* the BTCH section's payload before the permutation */
+#define MAX_ROLLBACKS 1000000
 
 uint32_t checkpoint_labels_crc(const descent_dataset *ds) {
   if (!ds->labels) return 0;
@@ -47,112 +45,6 @@ uint32_t checkpoint_labels_crc(const descent_dataset *ds) {
     crc = crc32(crc, b, 4);
   }
   return (uint32_t)crc;
-}
-
-/* ---- writing ------------------------------------------------------------------ */
-
-static void put_obj(descent_section_writer *w, const descent_objective *obj) {
-  bytes_out *o = w->out;
-  const char *kind = obj->ops->kind ? obj->ops->kind : "";
-  size_t s = writer_begin(w, "OBJ ");
-  out_u32(o, (uint32_t)strlen(kind));
-  out_bytes(o, kind, strlen(kind));
-  out_u64(o, obj->n_params);
-  out_u32(o, (uint32_t)sizeof(descent_real));
-  section_end(o, s);
-  s = writer_begin(w, "PARM");
-  out_u64(o, obj->n_params);
-  out_reals(o, obj->params, obj->n_params, sizeof(descent_real));
-  section_end(o, s);
-}
-
-static void put_ckpt(descent_section_writer *w, const descent_trainer *t) {
-  bytes_out *o = w->out;
-  size_t s = writer_begin(w, "CKPT");
-  out_u32(o, CHECKPOINT_VERSION);
-  out_u32(o, (uint32_t)sizeof(descent_real));
-  out_u64(o, (uint64_t)descent_optimizer_steps(t->opt));
-  out_u64(o, (uint64_t)t->epoch);
-  out_u64(o, t->epoch_batches);
-  out_u64(o, t->epoch_samples);
-  out_f64(o, t->epoch_loss_sum);
-  out_f64(o, t->epoch_lr);
-  out_f64(o, t->first_loss);
-  out_f64(o, descent_optimizer_lr_scale(t->opt));
-  out_u32(o, (uint32_t)t->rollbacks);
-  out_u32(o, (uint32_t)t->full_batch);
-  out_bytes(o, t->o.run_id.bytes, sizeof t->o.run_id.bytes);
-  section_end(o, s);
-
-  s = writer_begin(w, "OPTS");
-  size_t size = descent_optimizer_state_size(t->opt);
-  unsigned char *blob = malloc(size);
-  if (!blob || descent_optimizer_save_state(t->opt, blob, size) != DESCENT_OK)
-    o->failed = 1;
-  else
-    out_bytes(o, blob, size);
-  free(blob);
-  section_end(o, s);
-}
-
-/* Where the data stands: the batcher, or the epoch's length without data. */
-static void put_data(descent_section_writer *w, const descent_trainer *t) {
-  bytes_out *o = w->out;
-  if (!t->train) {
-    size_t s = writer_begin(w, "EPOC");
-    out_u64(o, (uint64_t)t->o.steps_per_epoch);
-    section_end(o, s);
-    return;
-  }
-  const descent_batcher *b = &t->batcher;
-  size_t s = writer_begin(w, "BTCH");
-  out_u64(o, t->train->n);
-  out_u64(o, t->train->features);
-  out_u32(o, t->labels_crc);
-  out_u64(o, b->batch_size);
-  out_u32(o, (uint32_t)b->shuffle);
-  for (int i = 0; i < 4; i++) out_u64(o, b->rng.s[i]);
-  out_u64(o, b->position);
-  out_u64(o, (uint64_t)b->epoch);
-  for (size_t i = 0; i < t->train->n; i++) out_u64(o, b->order[i]);
-  section_end(o, s);
-}
-
-int checkpoint_serialize(const descent_trainer *t, bytes_out *o) {
-  descent_section_writer w = {.out = o};
-  out_bytes(o, MODEL_MAGIC, 8);
-  out_u32(o, MODEL_VERSION);
-  out_u32(o, 0); /* section count, filled in by model_file_finish */
-  int rc = DESCENT_OK;
-  put_obj(&w, t->obj);
-  if (t->obj->ops->save_state) rc = t->obj->ops->save_state(t->obj, &w);
-  if (rc) return rc;
-  if (t->train) {
-    size_t s = writer_begin(&w, "PREP");
-    model_preprocess_payload(o, t->o.preprocess, t->train->features);
-    section_end(o, s);
-  }
-  put_ckpt(&w, t);
-  put_data(&w, t);
-
-  size_t s = writer_begin(&w, "LOSS");
-  out_u64(o, t->n_history);
-  for (size_t i = 0; i < t->n_history; i++) out_f64(o, t->losses[i]);
-  for (size_t i = 0; i < t->n_history; i++) out_f64(o, t->lrs[i]);
-  section_end(o, s);
-
-  s = writer_begin(&w, "CONF");
-  out_bytes(o, t->config, strlen(t->config));
-  section_end(o, s);
-
-  if (!o->failed && t->o.save_sections) {
-    descent_error_clear();
-    rc = t->o.save_sections(t->o.user, &w);
-    if (rc) rc = hook_failed(rc < 0 ? rc : DESCENT_EINVAL, "save_sections");
-  }
-  if (!rc && o->failed) rc = descent_fail(DESCENT_ENOMEM, "trainer: cannot build a checkpoint");
-  model_file_finish(o);
-  return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -659,86 +551,6 @@ int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len
   return DESCENT_OK;
 }
 
-/* ---- run identity ------------------------------------------------------------- */
-
-int descent_run_id_generate(descent_run_id *id) {
-  if (!id) return descent_fail(DESCENT_EINVAL, "descent_run_id_generate: id is NULL");
-  /* The kernel's random source, never the seed: two runs with one seed differ. */
-  size_t done = 0;
-  while (done < sizeof id->bytes) {
-    ssize_t n = getrandom(id->bytes + done, sizeof id->bytes - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      return descent_fail(DESCENT_EIO, "cannot make a run id: getrandom: %s",
-                          n < 0 ? strerror(errno) : "no bytes");
-    done += (size_t)n;
-  }
-  if (descent_run_id_is_zero(id)) id->bytes[0] = 1; /* zero means "none" */
-  return DESCENT_OK;
-}
-
-void descent_run_id_format(const descent_run_id *id, char text[33]) {
-  static const char hex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; i++) {
-    text[2 * i] = hex[id->bytes[i] >> 4];
-    text[2 * i + 1] = hex[id->bytes[i] & 15];
-  }
-  text[32] = '\0';
-}
-
-int descent_run_id_is_zero(const descent_run_id *id) {
-  unsigned char any = 0;
-  for (int i = 0; i < 16; i++) any |= id->bytes[i];
-  return any == 0;
-}
-
-static int run_id_equal(const descent_run_id *a, const descent_run_id *b) {
-  return memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
-}
-
-int descent_run_id_save(const char *dir, const descent_run_id *id) {
-  descent_error_clear();
-  if (!dir || !id) return descent_fail(DESCENT_EINVAL, "descent_run_id_save: a NULL argument");
-  char path[4096], text[34];
-  if (snprintf(path, sizeof path, "%s/run-id", dir) >= (int)sizeof path)
-    return descent_fail(DESCENT_EINVAL, "path too long: '%s'", dir);
-  descent_run_id_format(id, text);
-  text[32] = '\n';
-  return descent_write_file_atomic(path, text, 33);
-}
-
-int descent_run_id_load(const char *dir, descent_run_id *id) {
-  descent_error_clear();
-  if (!dir || !id) return descent_fail(DESCENT_EINVAL, "descent_run_id_load: a NULL argument");
-  memset(id, 0, sizeof *id);
-  char path[4096], text[64];
-  if (snprintf(path, sizeof path, "%s/run-id", dir) >= (int)sizeof path)
-    return descent_fail(DESCENT_EINVAL, "path too long: '%s'", dir);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (errno == ENOENT) return 1;
-    return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
-  }
-  size_t n = fread(text, 1, sizeof text, f);
-  int failed = ferror(f);
-  fclose(f);
-  if (failed) return descent_fail(DESCENT_EIO, "cannot read '%s'", path);
-  int ok = n == 33 && text[32] == '\n';
-  for (int i = 0; ok && i < 32; i++) {
-    char c = text[i];
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (v < 0)
-      ok = 0;
-    else
-      id->bytes[i / 2] = (unsigned char)(id->bytes[i / 2] << 4 | v);
-  }
-  if (!ok || descent_run_id_is_zero(id)) {
-    memset(id, 0, sizeof *id);
-    return descent_fail(DESCENT_EFORMAT, "%s: not a run id (32 hex digits and a newline)", path);
-  }
-  return DESCENT_OK;
-}
-
 /* The step of a checkpoint's file name "ckpt-STEP.dsc", or -1. */
 static int64_t name_step(const char *name);
 
@@ -768,13 +580,13 @@ static int check_identity(const char *path, const parsed *p, const descent_run_i
           "%s is a version-1 checkpoint without a run id, but its folder belongs to run "
           "%s",
           path, mine);
-    if (!run_id_equal(&folder, &p->run_id))
+    if (!checkpoint_run_id_equal(&folder, &p->run_id))
       return descent_fail(DESCENT_EINVAL,
                           "%s belongs to run %s, but its folder's run is %s (copied from another "
                           "run?)",
                           path, theirs, mine);
   }
-  if (run && !descent_run_id_is_zero(run) && !run_id_equal(run, &p->run_id)) {
+  if (run && !descent_run_id_is_zero(run) && !checkpoint_run_id_equal(run, &p->run_id)) {
     descent_run_id_format(run, mine);
     if (p->version < 2)
       return descent_fail(DESCENT_EINVAL,

@@ -8,6 +8,9 @@
 #include "internal.h"
 #include "nn/model_io.h"
 
+/* The CKPT section's version (descent.h). */
+#define CHECKPOINT_VERSION 2u
+
 /* Checkpoint files larger than this are refused before they are read. */
 #define CHECKPOINT_MAX_BYTES ((size_t)1 << 36)
 
@@ -108,6 +111,9 @@ void checkpoint_remove_temporaries(const char *dir);
 
 /* A hook's negative status, with a message naming it when it left none. */
 int hook_failed(int rc, const char *hook);
+
+/* 1 when both ids are the same. */
+int checkpoint_run_id_equal(const descent_run_id *a, const descent_run_id *b);
 
 /* CRC-32 of a data set's labels (0 without labels). */
 uint32_t checkpoint_labels_crc(const descent_dataset *ds);
