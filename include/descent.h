@@ -815,8 +815,11 @@ typedef struct descent_trace {
 /* Sets obj->params to start (NULL: leave them), then alternates gradient and
  * optimizer step until opts->iters steps, eps, escape or divergence, recording
  * f at every iterate (and the iterates themselves if asked). A divergence is
- * not an error: it returns DESCENT_OK with trace->diverged set. Free the trace
- * with descent_trace_free. */
+ * not an error: it returns DESCENT_OK with trace->diverged set (also when a
+ * step's gradient or batch loss is NaN or infinite: that step is not taken).
+ * The steps are a trainer's (descent_trainer_create without data, its
+ * next_batch and on_gradient hooks drawing the terms, adding the noise and
+ * recording each iterate). Free the trace with descent_trace_free. */
 int descent_run_iterates(descent_objective *obj, descent_optimizer *opt, const double *start,
                          const descent_run_options *opts, descent_trace *trace);
 void descent_trace_free(descent_trace *trace);
