@@ -1048,8 +1048,7 @@ typedef struct descent_trainer_options {
      value ends the run before the step, as for next_batch; a negative
      status stops the run, which returns it (with the hook's message).
      NULL: none. */
-  int (*on_gradient)(void *user, descent_objective *obj, const descent_batch *batch,
-                     double *loss);
+  int (*on_gradient)(void *user, descent_objective *obj, const descent_batch *batch, double *loss);
   /* Extra state in checkpoints (a user's batch source, an objective's
      state kept outside it): save_sections writes sections
      (descent_section_put) whenever a checkpoint is made; load_sections
