@@ -1171,7 +1171,8 @@ static int run(train_config *c) {
   o.threads = threads;
   if (claim_lock(lock, c->out)) goto done;
   if (c->resume && move_skipped(c->out, info.step)) goto done;
-  if (descent_trainer_create(&r.trainer, r.net, r.opt, &train, &o)) goto fail_lib;
+  if (descent_trainer_create(&r.trainer, descent_net_objective(r.net), r.opt, &train, &o))
+    goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
   print_config(stdout, c, &train, &val, &test, r.net, r.opt);

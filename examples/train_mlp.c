@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
   options.batch_size = 128;
   options.seed = 1;
   options.on_epoch = print_epoch;
-  if (descent_trainer_create(&trainer, net, opt, &train, &options)) {
+  if (descent_trainer_create(&trainer, descent_net_objective(net), opt, &train, &options)) {
     fail("building the trainer");
     goto done;
   }

@@ -420,17 +420,74 @@ void descent_batcher_free(descent_batcher *b);
 
 typedef struct descent_objective descent_objective;
 
-/* What an objective can do. value_and_grad is required; value is optional (if
- * NULL, callers use value_and_grad and ignore the gradient). */
+/* Tagged sections of a checkpoint, for state that is not the parameters: an
+ * objective's own (a network's batch-norm statistics and dropout RNG), a
+ * batch source's, anything a user's program must restore to resume exactly.
+ * A section is a 4-byte tag of printable ASCII (e.g. "EMA ", "MYST") and a
+ * payload of bytes that the library stores as given, with a CRC-32 (write
+ * numbers in a fixed byte order, e.g. little-endian, so files move between
+ * machines). The trainer passes a writer to the save hooks and a reader to
+ * the load hooks (descent_objective_ops.save_state and load_state,
+ * descent_trainer_options.save_sections and load_sections); neither outlives
+ * the call. */
+typedef struct descent_section_writer descent_section_writer;
+typedef struct descent_section_reader descent_section_reader;
+
+/* Appends a section: tag (4 printable ASCII characters, no NUL inside;
+ * exactly 4 are read) and len bytes of data (copied; data may be NULL when
+ * len is 0). DESCENT_EINVAL for a malformed tag, one already in the file
+ * or one the trainer keeps for itself ("OBJ ", "PARM", "PREP", "CKPT",
+ * "OPTS", "BTCH", "EPOC", "LOSS", "CONF"), DESCENT_ERANGE beyond 64 sections
+ * in a file, DESCENT_ENOMEM. */
+int descent_section_put(descent_section_writer *w, const char *tag, const void *data, size_t len);
+
+/* Finds the section tagged tag in the checkpoint being read: *data (valid
+ * during the hook's call only, not aligned) and *len. The file's CRCs have
+ * been checked; the payload's content is the caller's to check.
+ * DESCENT_EFORMAT when it is missing or appears twice, with a message naming
+ * the file and the tag. */
+int descent_section_get(const descent_section_reader *r, const char *tag, const void **data,
+                        size_t *len);
+/* The name of what is being read, for messages: the file's path, or "the
+ * last good checkpoint" during a rollback. */
+const char *descent_section_source(const descent_section_reader *r);
+
+/* What an objective can do. value_and_grad is required, everything else
+ * optional (NULL). The hooks after `destroy` let the trainer checkpoint an
+ * objective that holds more state than its parameters, or that limits its
+ * batches; an objective whose whole state is obj->params needs none of them. */
 typedef struct descent_objective_ops {
-  const char *kind; /* e.g. "network", "quadratic" */
+  const char *kind; /* e.g. "network", "quadratic"; saved in checkpoints and compared
+                       when they are loaded (at most 255 bytes) */
   /* Loss on batch (NULL: the whole objective, for objectives that have one) and
    * its gradient with respect to params, written to obj->grad. */
   int (*value_and_grad)(descent_objective *obj, const descent_batch *batch, double *loss);
-  /* Loss only. */
+  /* Loss only. NULL: callers use value_and_grad and ignore the gradient. */
   int (*value)(descent_objective *obj, const descent_batch *batch, double *loss);
   /* Releases impl. */
   void (*destroy)(descent_objective *obj);
+  /* The largest batch value_and_grad takes (a network's activations are
+     allocated for one size); 0 or NULL: no limit. The trainer refuses
+     larger batches when it is created. */
+  size_t (*max_batch)(const descent_objective *obj);
+  /* Checks that examples of ds fit the objective (a network: its input
+     size); non-zero with a message refuses the data set. NULL: any. */
+  int (*check_data)(const descent_objective *obj, const descent_dataset *ds);
+  /* Writes the objective's state beyond obj->params into a checkpoint, as
+     sections (descent_section_put). The trainer saves the parameters
+     itself. */
+  int (*save_state)(const descent_objective *obj, descent_section_writer *w);
+  /* Checks that a checkpoint's sections fit this objective, changing
+     nothing: a non-zero return (with a message starting with
+     descent_section_source(r)) refuses the file before anything is
+     restored. Called before load_state, whose sections it must vouch for. */
+  int (*check_state)(const descent_objective *obj, const descent_section_reader *r);
+  /* Restores what save_state wrote, from sections check_state accepted.
+     It is called after everything else has been checked and only plain
+     copies remain, so it should not fail; when it does (say, for lack of
+     memory) the trainer returns its status and its state is undefined until
+     a checkpoint loads. */
+  int (*load_state)(descent_objective *obj, const descent_section_reader *r);
 } descent_objective_ops;
 
 /* An objective owns its flat parameter and gradient buffers and the table of
@@ -1219,8 +1276,11 @@ typedef struct descent_trace {
 /* Sets obj->params to start (NULL: leave them), then alternates gradient and
  * optimizer step until opts->iters steps, eps, escape or divergence, recording
  * f at every iterate (and the iterates themselves if asked). A divergence is
- * not an error: it returns DESCENT_OK with trace->diverged set. Free the trace
- * with descent_trace_free. */
+ * not an error: it returns DESCENT_OK with trace->diverged set (also when a
+ * step's gradient or batch loss is NaN or infinite: that step is not taken).
+ * The steps are a trainer's (descent_trainer_create without data, its
+ * next_batch and on_gradient hooks drawing the terms, adding the noise and
+ * recording each iterate). Free the trace with descent_trace_free. */
 int descent_run_iterates(descent_objective *obj, descent_optimizer *opt, const double *start,
                          const descent_run_options *opts, descent_trace *trace);
 void descent_trace_free(descent_trace *trace);
@@ -1237,13 +1297,19 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
 /* Training: the step loop, the divergence guard and checkpoints            */
 /* ------------------------------------------------------------------------ */
 
-/* A trainer runs a network's optimizer over a training set: minibatches from
- * a seeded batcher (or, for full-batch optimizers such as gd, one step per
- * epoch on the gradient of the whole set, summed in chunks in double, in data
- * order), a divergence guard before every step, and checkpoints from which a
- * run resumes to the same bits as a run that never stopped. It reports every
- * batch and every epoch to callbacks (progress bars, logs, evaluation) and
- * never prints.
+/* A trainer runs an optimizer on an objective (descent_objective: a network
+ * through descent_net_objective, a problem of descent_problem_create, or a
+ * user's own) over a training set: minibatches from a seeded batcher (or,
+ * for full-batch optimizers such as gd, one step per epoch on the gradient of
+ * the whole set, summed in chunks in double, in data order), a divergence
+ * guard before every step, and checkpoints from which a run resumes to the
+ * same bits as a run that never stopped. It reports every batch and every
+ * epoch to callbacks (progress bars, logs, evaluation) and never prints.
+ * An objective that needs no data set trains with train NULL: each step then
+ * evaluates the whole objective (batch NULL) or a batch a caller's
+ * next_batch hook gives, and an epoch is options.steps_per_epoch steps.
+ * Each step runs: batch, value_and_grad, options.on_gradient (the one place
+ * between "gradient computed" and "guard and step"), the guard, the step.
  *
  * The guard refuses a step when the batch loss is NaN, infinite or beyond the
  * bound, or the gradient holds a NaN or an infinity, and before a checkpoint
@@ -1253,8 +1319,18 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * rollback_factor (descent_optimizer_set_lr_scale) and goes on, up to
  * max_rollbacks times.
  *
- * A checkpoint is a model file (descent_net_save's format, so descent_net_load
- * and `descent eval` read it) with five more sections, each with its CRC-32:
+ * A checkpoint is a file of descent_net_save's container format (header,
+ * tagged sections each with its CRC-32) holding, in this order (readers
+ * find sections by tag): OBJ, PARM, the objective's own sections
+ * (ops->save_state), PREP, CKPT, OPTS, BTCH or EPOC, LOSS, CONF, the user's
+ * sections (options.save_sections), where
+ *   "OBJ "  the objective: u32 kind length, its kind (ops->kind, UTF-8),
+ *           u64 parameter count, u32 bytes per number. Checked at load: the
+ *           kind and count must be this trainer's objective's. (Files
+ *           written before it existed, all of networks, lack it; they load
+ *           into an objective whose check_state accepts them.)
+ *   "PARM"  u64 count, then the parameters (bytes per number each)
+ *   "PREP"  with a data set: the preprocessing (descent_net_save's layout)
  *   "CKPT"  u32 checkpoint version (2), u32 bytes per number, i64 steps,
  *           i64 epochs completed, u64 batches and u64 examples of the current
  *           epoch so far, f64 sum of their losses (each times its batch size),
@@ -1265,18 +1341,22 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  *           Nothing else depends on time or on the machine, so two identical
  *           runs with the same run id write identical files.
  *   "OPTS"  the optimizer's state blob (descent_optimizer_save_state)
- *   "BTCH"  the batcher: u64 examples, u64 features, u32 CRC-32 of the labels,
- *           u64 batch size, u32 shuffle, 4 u64 RNG state, u64 position,
- *           i64 epochs started, then the permutation: one u64 per example
+ *   "BTCH"  with a data set, the batcher: u64 examples, u64 features, u32
+ *           CRC-32 of the labels, u64 batch size, u32 shuffle, 4 u64 RNG
+ *           state, u64 position, i64 epochs started, then the permutation:
+ *           one u64 per example
+ *   "EPOC"  without a data set: u64 steps per epoch
  *   "LOSS"  u64 count, then count f64 losses and count f64 rates: every
  *           step's batch loss and learning rate, in order
  *   "CONF"  the configuration text given in the options (UTF-8, no NUL)
- * with the model's own NET, PARM, BUFF (batch-norm statistics), PREP and RNG
- * (dropout) sections. The parameters are saved where gradients are taken
- * (schedule-free's training point). Files are named ckpt-STEP.dsc in the
- * checkpoint folder (ckpt-0.dsc holds the starting point), written to a
- * temporary file, flushed, renamed and the folder flushed; older ones beyond
- * `keep` are deleted only after that.
+ * A network's own sections are its NET, BUFF (batch-norm
+ * statistics) and RNG (dropout) sections: with PARM and PREP they make the
+ * checkpoint a model file that descent_net_load and `descent eval` read.
+ * The parameters are saved where gradients are taken (schedule-free's
+ * training point). Files are named ckpt-STEP.dsc in the checkpoint folder
+ * (ckpt-0.dsc holds the starting point), written to a temporary file,
+ * flushed, renamed and the folder flushed; older ones beyond `keep` are
+ * deleted only after that.
  * The same bits also need the same precision and thread count (a matrix
  * product is split by thread, and on some CPUs takes another kernel, and the
  * rounding follows), and the same kernels (descent_cpu_setup).
@@ -1407,7 +1487,39 @@ typedef struct descent_trainer_options {
   int (*on_epoch)(void *user, const descent_epoch_report *r);
   /* Called after a rollback, once the older state is back. NULL: none. */
   void (*on_rollback)(void *user, const descent_divergence *d);
-  void *user;
+  void *user; /* handed to every callback and hook; not owned (NULL) */
+  /* Without a data set (train NULL): updates per epoch, >= 1 (1000).
+     With one, an epoch is a pass over it and this is ignored. */
+  int64_t steps_per_epoch;
+  /* Without a data set: a caller's batch source, called before each step's
+     gradient. It fills *b (arrays it owns, valid until its next call) and
+     returns DESCENT_OK; a positive value ends the run before this step
+     (descent_trainer_run returns it; the state is consistent and a later
+     call goes on); a negative status stops it with that failure. Its
+     position, if it has one, is saved through save_sections. NULL: every
+     step evaluates the whole objective (batch NULL). With a data set it
+     must be NULL (the batcher gives the batches). */
+  int (*next_batch)(void *user, descent_batch *b);
+  /* The gradient hook, called once per step between "gradient computed"
+     and "guard and step": obj->grad holds the step's gradient (full batch:
+     the whole set's, summed over its chunks) and *loss its loss; batch is
+     the step's batch (NULL for a full-batch step and for a step on the whole
+     objective). It may read and change obj->grad and *loss (an all-reduce
+     of data-parallel training, gradient noise, a measurement); the guard
+     and the step then see what it left. DESCENT_OK goes on; a positive
+     value ends the run before the step, as for next_batch; a negative
+     status stops the run, which returns it (with the hook's message).
+     NULL: none. */
+  int (*on_gradient)(void *user, descent_objective *obj, const descent_batch *batch, double *loss);
+  /* Extra state in checkpoints (a user's batch source, an objective's
+     state kept outside it): save_sections writes sections
+     (descent_section_put) whenever a checkpoint is made; load_sections
+     reads them (descent_section_get) whenever one is restored (a load, a
+     rollback). load_sections must check everything before it changes
+     anything: a non-zero return refuses the checkpoint, and the trainer's
+     state stays as it was. NULL: none. */
+  int (*save_sections)(void *user, descent_section_writer *w);
+  int (*load_sections)(void *user, const descent_section_reader *r);
   /* The threads descent_trainer_run runs on, for everything it runs: the
      network's and the optimizer's own counts give way to it, and the
      callbacks run with it as their thread's OpenMP setting. 0: the calling
@@ -1419,11 +1531,14 @@ typedef struct descent_trainer_options {
 
 void descent_trainer_options_default(descent_trainer_options *o);
 
-/* A trainer for net (its objective) with opt over train. Nothing is owned:
- * keep net, opt, train and options->preprocess alive until
- * descent_trainer_free. With checkpoints, leftover temporary files of killed
- * writers (ckpt-*.dsc.tmp.*) in the folder are deleted. */
-int descent_trainer_create(descent_trainer **out, descent_net *net, descent_optimizer *opt,
+/* A trainer for obj with opt over train (NULL: an objective that needs no
+ * data; see steps_per_epoch and next_batch). A network is passed as
+ * descent_net_objective(net). Nothing is owned: keep obj, opt, train and
+ * options->preprocess alive until descent_trainer_free. The data set is
+ * checked against the objective (ops->check_data) and the batch size against
+ * its limit (ops->max_batch). With checkpoints, leftover temporary files of
+ * killed writers (ckpt-*.dsc.tmp.*) in the folder are deleted. */
+int descent_trainer_create(descent_trainer **out, descent_objective *obj, descent_optimizer *opt,
                            const descent_dataset *train, const descent_trainer_options *options);
 void descent_trainer_free(descent_trainer *t);
 
@@ -1434,9 +1549,10 @@ void descent_trainer_free(descent_trainer *t);
  * DESCENT_EDIVERGED with the diagnosis in descent_last_error() and
  * descent_trainer_divergence(), DESCENT_ESTOPPED when options.stop was set
  * (descent_trainer_last_checkpoint then names the checkpoint of the state
- * reached, if one was written), the status an on_epoch callback returned
- * (with the callback's message), or a failure to compute or to write. Call it
- * again to go on. */
+ * reached, if one was written), the status an on_epoch, next_batch or
+ * on_gradient callback returned (with the callback's message; a positive one
+ * ends the run cleanly: the state is consistent), or a failure to compute or
+ * to write. Call it again to go on. */
 int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step);
 
 int64_t descent_trainer_steps(const descent_trainer *t);
@@ -1456,10 +1572,12 @@ int descent_trainer_save(descent_trainer *t, const char *path);
 
 /* Restores a checkpoint into the trainer. The file is checked whole before
  * anything changes: lengths against the file size, CRCs, versions, every
- * field's range, and the fit with this trainer (same precision, model spec,
- * input shape and loss, parameter and buffer counts, preprocessing bit for
- * bit, optimizer chain, data set size, labels and batch size). Failures name
- * the file and the problem. */
+ * field's range, and the fit with this trainer (same precision, objective
+ * kind and parameter count, the objective's own sections (ops->check_state: a
+ * network's spec, input shape, loss and buffer count), preprocessing bit for
+ * bit, optimizer chain, data set size, labels and batch size, or steps per
+ * epoch without data, and the user's sections (options.load_sections)).
+ * Failures name the file and the problem. */
 int descent_trainer_load(descent_trainer *t, const char *path);
 
 /* What a checkpoint holds, read without a trainer; the file is checked as by
@@ -1470,17 +1588,21 @@ typedef struct descent_checkpoint_info {
   int64_t step;                   /* updates taken */
   int64_t epoch;                  /* epochs completed */
   size_t batch;                   /* batches of the next epoch already taken */
-  size_t batches;                 /* batches per epoch (1 for a full-batch run) */
+  size_t batches;                 /* batches per epoch (1 for a full-batch run; steps per
+                                     epoch for a run without a data set) */
   unsigned width;                 /* bytes per number: 4 (float build) or 8 (double) */
   unsigned version;               /* the checkpoint format's version (1 or 2) */
   descent_run_id run_id;          /* the run that wrote it; all zero in version 1 */
-  char *spec;                     /* the model spec */
-  descent_shape input;            /* the input shape */
-  descent_loss_kind loss;         /* the loss */
+  char *spec;                     /* the model spec; "" when the objective is no network */
+  descent_shape input;            /* the input shape (a network's; else ndim 0) */
+  descent_loss_kind loss;         /* the loss (a network's; else 0) */
   char *config;                   /* the configuration text */
   descent_preprocess preprocess;  /* the fitted preprocessing */
   unsigned char *optimizer_state; /* the optimizer's blob, for descent_optimizer_load_state */
   size_t optimizer_state_size;
+  char *kind;      /* the objective's kind ("network" in files without an "OBJ " section) */
+  size_t n_params; /* parameters */
+  int has_data;    /* 1: trained over a data set (BTCH); 0: without one (EPOC) */
 } descent_checkpoint_info;
 
 int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info);

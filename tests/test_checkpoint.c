@@ -88,7 +88,7 @@ static int start(run *x, const descent_dataset *ds, const char *model, const cha
   int rc =
       descent_net_create(&x->net, model, &ds->shape, DESCENT_LOSS_SOFTMAX_XENT, o.batch_size, 3);
   if (!rc) rc = descent_optimizer_create(&x->opt, opt, lr, descent_net_objective(x->net)->n_params);
-  if (!rc) rc = descent_trainer_create(&x->t, x->net, x->opt, ds, &o);
+  if (!rc) rc = descent_trainer_create(&x->t, descent_net_objective(x->net), x->opt, ds, &o);
   return rc;
 }
 

@@ -73,8 +73,8 @@ static int fixed_value(descent_objective *obj, const descent_batch *b, double *l
   return fixed_call(obj, b, loss, 0);
 }
 
-static const descent_objective_ops fixed_ops = {"fixed-rng", fixed_value_and_grad, fixed_value,
-                                                NULL};
+static const descent_objective_ops fixed_ops = {
+    .kind = "fixed-rng", .value_and_grad = fixed_value_and_grad, .value = fixed_value};
 
 /* Smallest distance to a kink after one training-mode forward pass: ReLU
    inputs near 0, max-pooling windows whose two largest values are close. */

@@ -48,7 +48,7 @@ static struct {
   int (*optimizer_set_threads)(descent_optimizer *, int);
   void (*optimizer_free)(descent_optimizer *);
   void (*trainer_options_default)(descent_trainer_options *);
-  int (*trainer_create)(descent_trainer **, descent_net *, descent_optimizer *,
+  int (*trainer_create)(descent_trainer **, descent_objective *, descent_optimizer *,
                         const descent_dataset *, const descent_trainer_options *);
   int (*trainer_run)(descent_trainer *, int64_t, int64_t);
   void (*trainer_free)(descent_trainer *);
@@ -118,7 +118,7 @@ static int train(int threads) {
   if (!rc) rc = lib.net_set_threads(net, threads);
   if (!rc) rc = lib.optimizer_create(&opt, "adam", "1e-3", lib.net_objective(net)->n_params);
   if (!rc) rc = lib.optimizer_set_threads(opt, threads);
-  if (!rc) rc = lib.trainer_create(&trainer, net, opt, &ds, &o);
+  if (!rc) rc = lib.trainer_create(&trainer, lib.net_objective(net), opt, &ds, &o);
   if (!rc) rc = lib.trainer_run(trainer, 2, 0);
   if (rc) printf("FAIL: training at %d threads: %s\n", threads, lib.last_error());
   lib.trainer_free(trainer);

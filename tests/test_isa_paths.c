@@ -37,7 +37,7 @@ static int fixed_grad(descent_objective *obj, const descent_batch *batch, double
   *loss = 0;
   return DESCENT_OK;
 }
-static const descent_objective_ops fixed_ops = {"fixed", fixed_grad, NULL, NULL};
+static const descent_objective_ops fixed_ops = {.kind = "fixed", .value_and_grad = fixed_grad};
 
 /* A gradient that changes each step and holds zeros, signs, tiny and large
    values, so that every select of the kernels (clip_value, Lion's sign, the

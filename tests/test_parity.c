@@ -228,7 +228,8 @@ static int replay_value_and_grad(descent_objective *obj, const descent_batch *ba
   return DESCENT_OK;
 }
 
-static const descent_objective_ops replay_ops = {"replay", replay_value_and_grad, NULL, NULL};
+static const descent_objective_ops replay_ops = {.kind = "replay",
+                                                 .value_and_grad = replay_value_and_grad};
 
 typedef struct worst_error {
   double err; /* largest error seen */

@@ -86,7 +86,7 @@ static int start(run *x, const setup *s) {
   o.checkpoint_epochs = s->ckpt_dir != NULL;
   o.on_epoch = on_epoch;
   o.user = x;
-  if (!rc) rc = descent_trainer_create(&x->t, x->net, x->opt, &data, &o);
+  if (!rc) rc = descent_trainer_create(&x->t, descent_net_objective(x->net), x->opt, &data, &o);
   return rc;
 }
 

@@ -59,34 +59,41 @@ typedef struct bn_outcome {
   int diverged;
 } bn_outcome;
 
+/* The last epoch's mean training loss, as the trainer reports it. */
+static int bn_epoch(void *user, const descent_epoch_report *r) {
+  ((bn_outcome *)user)->loss = r->train_loss;
+  return DESCENT_OK;
+}
+
+/* Plain SGD through the trainer; a loss or gradient that is NaN or infinite
+   is a divergence (the guard's bound on finite losses is off: the demo asks
+   whether a rate trains, not whether its loss rose). */
 static int bn_train(const bn_setup *s, int with_bn, double lr, const descent_dataset *train,
                     const descent_dataset *test, bn_outcome *out) {
-  char spec[2048];
+  char spec[2048], rate[64];
   bn_spec(s, with_bn, spec, sizeof spec);
+  snprintf(rate, sizeof rate, "%.17g", lr);
   descent_net *net = NULL;
-  descent_batcher batcher = {0};
+  descent_optimizer *opt = NULL;
+  descent_trainer *trainer = NULL;
+  memset(out, 0, sizeof *out);
+  out->loss = NAN;
+  descent_trainer_options o;
+  descent_trainer_options_default(&o);
+  o.batch_size = (size_t)s->batch;
+  o.seed = (uint64_t)s->seed + 1;
+  o.max_loss = INFINITY;
+  o.on_epoch = bn_epoch;
+  o.user = out;
   int rc = descent_net_create(&net, spec, &train->shape, DESCENT_LOSS_SOFTMAX_XENT,
                               (size_t)s->batch, (uint64_t)s->seed);
-  if (!rc) rc = descent_batcher_init(&batcher, train, (size_t)s->batch, 1, (uint64_t)s->seed + 1);
   descent_objective *obj = net ? descent_net_objective(net) : NULL;
-  memset(out, 0, sizeof *out);
-  for (int64_t epoch = 0; epoch < s->epochs && !rc && !out->diverged; epoch++) {
-    descent_batch batch;
-    double sum = 0;
-    size_t seen = 0;
-    while (descent_batcher_next(&batcher, &batch)) {
-      double loss;
-      rc = descent_objective_value_and_grad(obj, &batch, &loss);
-      if (rc) break;
-      if (!isfinite(loss)) {
-        out->diverged = 1;
-        break;
-      }
-      for (size_t i = 0; i < obj->n_params; i++) obj->params[i] -= (descent_real)lr * obj->grad[i];
-      sum += loss * (double)batch.n;
-      seen += batch.n;
-    }
-    out->loss = seen ? sum / (double)seen : NAN;
+  if (!rc) rc = descent_optimizer_create(&opt, "sgd", rate, obj->n_params);
+  if (!rc) rc = descent_trainer_create(&trainer, obj, opt, train, &o);
+  if (!rc) rc = descent_trainer_run(trainer, s->epochs, 0);
+  if (rc == DESCENT_EDIVERGED) {
+    out->diverged = 1;
+    rc = DESCENT_OK;
   }
   if (!rc && !out->diverged) {
     double test_loss;
@@ -94,7 +101,8 @@ static int bn_train(const bn_setup *s, int with_bn, double lr, const descent_dat
     if (!rc && !isfinite(test_loss)) out->diverged = 1;
   }
   if (out->diverged) out->loss = out->acc = NAN;
-  descent_batcher_free(&batcher);
+  descent_trainer_free(trainer);
+  descent_optimizer_free(opt);
   descent_net_free(net);
   return rc;
 }

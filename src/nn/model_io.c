@@ -103,6 +103,39 @@ void section_end(bytes_out *o, size_t start) {
   out_u32(o, (uint32_t)crc);
 }
 
+/* The payloads of the sections, each written by model_write and, for
+   checkpoints, by the network's hooks or the trainer. */
+static void net_payload(bytes_out *o, const descent_net *net) {
+  size_t spec_len = strlen(net->spec);
+  out_u32(o, (uint32_t)spec_len);
+  out_bytes(o, net->spec, spec_len);
+  out_u32(o, (uint32_t)net->input.ndim);
+  for (int i = 0; i < net->input.ndim; i++) out_u64(o, net->input.dims[i]);
+  out_u32(o, (uint32_t)net->loss);
+  out_u32(o, (uint32_t)sizeof(descent_real));
+}
+
+static void buffers_payload(bytes_out *o, const descent_net *net) {
+  out_u64(o, net->n_buffers);
+  out_reals(o, net->buffers, net->n_buffers, sizeof(descent_real));
+}
+
+static void rng_payload(bytes_out *o, const descent_net *net) {
+  for (int i = 0; i < 4; i++) out_u64(o, net->rng.s[i]);
+}
+
+void model_preprocess_payload(bytes_out *o, const descent_preprocess *pp, size_t f) {
+  const unsigned width = sizeof(descent_real);
+  descent_preprocess_kind kind = pp ? pp->kind : DESCENT_PREPROCESS_NONE;
+  out_u32(o, (uint32_t)kind);
+  out_u64(o, f);
+  out_f64(o, pp ? pp->eps : 0);
+  if (kind != DESCENT_PREPROCESS_NONE) out_reals(o, pp->mean, f, width);
+  if (kind == DESCENT_PREPROCESS_STANDARDIZE) out_reals(o, pp->inv_std, f, width);
+  if (kind == DESCENT_PREPROCESS_PCA || kind == DESCENT_PREPROCESS_ZCA)
+    out_reals(o, pp->whiten, f * f, width);
+}
+
 void model_write(bytes_out *o, const descent_net *net, const descent_preprocess *pp) {
   const unsigned width = sizeof(descent_real);
   out_bytes(o, MODEL_MAGIC, 8);
@@ -110,13 +143,7 @@ void model_write(bytes_out *o, const descent_net *net, const descent_preprocess 
   out_u32(o, 0); /* section count, filled in by model_file_finish */
 
   size_t s = section_begin(o, "NET ");
-  size_t spec_len = strlen(net->spec);
-  out_u32(o, (uint32_t)spec_len);
-  out_bytes(o, net->spec, spec_len);
-  out_u32(o, (uint32_t)net->input.ndim);
-  for (int i = 0; i < net->input.ndim; i++) out_u64(o, net->input.dims[i]);
-  out_u32(o, (uint32_t)net->loss);
-  out_u32(o, width);
+  net_payload(o, net);
   section_end(o, s);
 
   s = section_begin(o, "PARM");
@@ -125,24 +152,15 @@ void model_write(bytes_out *o, const descent_net *net, const descent_preprocess 
   section_end(o, s);
 
   s = section_begin(o, "BUFF");
-  out_u64(o, net->n_buffers);
-  out_reals(o, net->buffers, net->n_buffers, width);
+  buffers_payload(o, net);
   section_end(o, s);
 
   s = section_begin(o, "PREP");
-  descent_preprocess_kind kind = pp ? pp->kind : DESCENT_PREPROCESS_NONE;
-  size_t f = net->input_size;
-  out_u32(o, (uint32_t)kind);
-  out_u64(o, f);
-  out_f64(o, pp ? pp->eps : 0);
-  if (kind != DESCENT_PREPROCESS_NONE) out_reals(o, pp->mean, f, width);
-  if (kind == DESCENT_PREPROCESS_STANDARDIZE) out_reals(o, pp->inv_std, f, width);
-  if (kind == DESCENT_PREPROCESS_PCA || kind == DESCENT_PREPROCESS_ZCA)
-    out_reals(o, pp->whiten, f * f, width);
+  model_preprocess_payload(o, pp, net->input_size);
   section_end(o, s);
 
   s = section_begin(o, "RNG ");
-  for (int i = 0; i < 4; i++) out_u64(o, net->rng.s[i]);
+  rng_payload(o, net);
   section_end(o, s);
 }
 
@@ -487,8 +505,28 @@ static int read_preprocess(const model_section *s, const char *name, unsigned wi
   return rc;
 }
 
+/* A trainer's checkpoint of an objective that is no network has an OBJ
+   section and no NET: say so rather than that NET is missing. */
+static int not_a_network(const model_section *sections, size_t count, const char *name) {
+  for (size_t i = 0; i < count; i++)
+    if (memcmp(sections[i].tag, "NET ", 4) == 0) return DESCENT_OK;
+  for (size_t i = 0; i < count; i++) {
+    const model_section *s = &sections[i];
+    if (memcmp(s->tag, "OBJ ", 4) != 0 || s->len < 4) continue;
+    uint32_t klen = (uint32_t)get_le(s->payload, 4);
+    if (klen > 255 || klen > s->len - 4) break;
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: a checkpoint of an objective of kind '%.*s', not of a network: it "
+                        "holds no model",
+                        name, (int)klen, (const char *)s->payload + 4);
+  }
+  return DESCENT_OK;
+}
+
 int model_read(const model_section *sections, size_t count, const char *name, size_t max_batch,
                descent_net **out, descent_preprocess *pp) {
+  int other = not_a_network(sections, count, name);
+  if (other) return other;
   const model_section *sn = find(sections, count, "NET ", name);
   const model_section *sp = sn ? find(sections, count, "PARM", name) : NULL;
   const model_section *sb = sp ? find(sections, count, "BUFF", name) : NULL;
@@ -563,4 +601,79 @@ int model_read_net_header(const model_section *s, const char *name, net_header *
 int model_read_preprocess(const model_section *s, const char *name, unsigned width, size_t features,
                           descent_preprocess *pp) {
   return read_preprocess(s, name, width, features, pp);
+}
+
+/* ---- the network's checkpoint hooks (descent_objective_ops) ------------------- */
+
+/* One section through the public writer, its payload built by fill. */
+static int put_built(descent_section_writer *w, const char *tag, const descent_net *net,
+                     void (*fill)(bytes_out *, const descent_net *)) {
+  bytes_out o = {0};
+  fill(&o, net);
+  int rc = o.failed ? descent_fail(DESCENT_ENOMEM, "checkpoint: cannot build section '%s'", tag)
+                    : descent_section_put(w, tag, o.data, o.len);
+  free(o.data);
+  return rc;
+}
+
+int model_save_state(const descent_objective *obj, descent_section_writer *w) {
+  const descent_net *net = obj->impl;
+  int rc = put_built(w, "NET ", net, net_payload);
+  if (!rc) rc = put_built(w, "BUFF", net, buffers_payload);
+  if (!rc) rc = put_built(w, "RNG ", net, rng_payload);
+  return rc;
+}
+
+/* The file's NET, BUFF and RNG against this network. The values themselves
+   were checked with the file (model_check_stored). */
+int model_check_state(const descent_objective *obj, const descent_section_reader *r) {
+  const descent_net *net = obj->impl;
+  const char *name = descent_section_source(r);
+  const void *data;
+  size_t len;
+  int rc = descent_section_get(r, "NET ", &data, &len);
+  if (rc) return rc;
+  model_section s = {"NET ", data, len};
+  net_header h = {0};
+  rc = read_net_header(&s, name, &h);
+  if (rc) return rc;
+  if (strcmp(h.spec, net->spec) != 0)
+    rc = descent_fail(DESCENT_EINVAL, "%s holds the model '%s'; this trainer's is '%s'", name,
+                      h.spec, net->spec);
+  else if (h.input.ndim != net->input.ndim ||
+           memcmp(h.input.dims, net->input.dims, (size_t)h.input.ndim * sizeof h.input.dims[0]) !=
+               0 ||
+           h.loss != net->loss)
+    rc = descent_fail(DESCENT_EINVAL, "%s is for another input shape or loss", name);
+  unsigned width = h.width;
+  free(h.spec);
+  if (rc) return rc;
+  if ((rc = descent_section_get(r, "BUFF", &data, &len))) return rc;
+  s = (model_section){"BUFF", data, len};
+  uint64_t count;
+  if ((rc = stored_count(&s, name, width, &count))) return rc;
+  if (count != net->n_buffers)
+    return descent_fail(DESCENT_ESHAPE, "%s holds %llu buffer values; the network has %zu", name,
+                        (unsigned long long)count, net->n_buffers);
+  if ((rc = descent_section_get(r, "RNG ", &data, &len))) return rc;
+  if (len != 32)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'RNG ' has the wrong length", name);
+  return DESCENT_OK;
+}
+
+int model_load_state(descent_objective *obj, const descent_section_reader *r) {
+  descent_net *net = obj->impl;
+  const void *net_data, *buff, *rng;
+  size_t net_len, buff_len, rng_len;
+  int rc = descent_section_get(r, "NET ", &net_data, &net_len);
+  if (!rc) rc = descent_section_get(r, "BUFF", &buff, &buff_len);
+  if (!rc) rc = descent_section_get(r, "RNG ", &rng, &rng_len);
+  if (rc) return rc;
+  /* check_state accepted NET: its last u32 is the width. */
+  unsigned width = (unsigned)get_le((const unsigned char *)net_data + net_len - 4, 4);
+  bytes_in in = {(const unsigned char *)buff + 8, buff_len - 8, 0, 0};
+  in_reals(&in, net->buffers, net->n_buffers, width);
+  in = (bytes_in){rng, rng_len, 0, 0};
+  for (int i = 0; i < 4; i++) net->rng.s[i] = in_u64(&in);
+  return DESCENT_OK;
 }

@@ -101,6 +101,16 @@ int model_check_stored(const net_header *h, const model_section *parm, const mod
 int model_read_preprocess(const model_section *s, const char *name, unsigned width, size_t features,
                           descent_preprocess *pp);
 
+/* A PREP section's payload for inputs of f features (pp NULL: none). */
+void model_preprocess_payload(bytes_out *o, const descent_preprocess *pp, size_t f);
+
+/* The network's checkpoint hooks (descent_objective_ops save_state,
+   check_state, load_state): its NET, BUFF and RNG sections, as a model file
+   has them. */
+int model_save_state(const descent_objective *obj, descent_section_writer *w);
+int model_check_state(const descent_objective *obj, const descent_section_reader *r);
+int model_load_state(descent_objective *obj, const descent_section_reader *r);
+
 /* Builds the network and preprocessing from a checked file's sections. */
 int model_read(const model_section *sections, size_t count, const char *name, size_t max_batch,
                descent_net **net, descent_preprocess *pp);

@@ -12,6 +12,7 @@
 
 #include "core/sgemm_bf16.h"
 #include "loss.h"
+#include "model_io.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -20,11 +21,30 @@
 static int net_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss);
 static int net_value(descent_objective *obj, const descent_batch *batch, double *loss);
 
+static size_t net_max_batch(const descent_objective *obj) {
+  return ((const descent_net *)obj->impl)->max_batch;
+}
+
+static int net_check_data(const descent_objective *obj, const descent_dataset *ds) {
+  const descent_net *net = obj->impl;
+  if (net->input_size != ds->features)
+    return descent_fail(DESCENT_ESHAPE, "trainer: the network takes %zu features, the data has %zu",
+                        net->input_size, ds->features);
+  return DESCENT_OK;
+}
+
+/* The checkpoint hooks (model_io.c) keep a trainer's checkpoint a model
+   file: NET, BUFF and RNG beside the trainer's PARM and PREP. */
 static const descent_objective_ops net_ops = {
     .kind = "network",
     .value_and_grad = net_value_and_grad,
     .value = net_value,
     .destroy = NULL, /* the network owns the objective, not the other way round */
+    .max_batch = net_max_batch,
+    .check_data = net_check_data,
+    .save_state = model_save_state,
+    .check_state = model_check_state,
+    .load_state = model_load_state,
 };
 
 static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, size_t *n_tensors) {

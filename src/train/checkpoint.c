@@ -1,12 +1,14 @@
 /*
  * checkpoint.c - a trainer's whole state as a file, and back.
  *
- * A checkpoint is a model file (model_io.h: magic, version, sections with a
- * CRC-32 each) with five more sections: CKPT (the trainer's counters), OPTS
- * (the optimizer's state blob), BTCH (the batcher: RNG, permutation,
- * position), LOSS (every step's loss and rate) and CONF (the configuration
- * text); descent.h documents each field. So a checkpoint also loads as a
- * model (descent eval reads it).
+ * A checkpoint is a file of the model format (model_io.h: magic, version,
+ * sections with a CRC-32 each): OBJ (the objective's kind and size) and PARM,
+ * the objective's own sections (a network's NET, BUFF and RNG, so that a
+ * network's checkpoint also loads as a model: descent eval reads it), PREP,
+ * CKPT (the trainer's counters), OPTS (the optimizer's state blob), BTCH
+ * (the batcher: RNG, permutation, position) or EPOC without data, LOSS
+ * (every step's loss and rate), CONF (the configuration text) and the
+ * user's sections; descent.h documents each field.
  *
  * Reading checks the whole file before anything changes: every section's
  * length against the file and its CRC (model_file_sections), then every
@@ -24,16 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#define CHECKPOINT_VERSION 2u
-#define CKPT_BYTES_V1      80 /* the CKPT section's payload in version 1 (no run id) */
-#define CKPT_BYTES         96 /* ... and in version 2: the run id appended */
-#define BTCH_FIXED         80 /* the BTCH section's payload before the permutation */
-#define MAX_ROLLBACKS      1000000
+#define CKPT_BYTES_V1 80 /* the CKPT section's payload in version 1 (no run id) */
+#define CKPT_BYTES    96 /* ... and in version 2: the run id appended */
+#define BTCH_FIXED    80 /* the BTCH section's payload before the permutation */
+#define MAX_ROLLBACKS 1000000
 
 uint32_t checkpoint_labels_crc(const descent_dataset *ds) {
   if (!ds->labels) return 0;
@@ -47,71 +47,18 @@ uint32_t checkpoint_labels_crc(const descent_dataset *ds) {
   return (uint32_t)crc;
 }
 
-/* ---- writing ------------------------------------------------------------------ */
-
-void checkpoint_serialize(const descent_trainer *t, bytes_out *o) {
-  model_write(o, t->net, t->o.preprocess);
-
-  size_t s = section_begin(o, "CKPT");
-  out_u32(o, CHECKPOINT_VERSION);
-  out_u32(o, (uint32_t)sizeof(descent_real));
-  out_u64(o, (uint64_t)descent_optimizer_steps(t->opt));
-  out_u64(o, (uint64_t)t->epoch);
-  out_u64(o, t->epoch_batches);
-  out_u64(o, t->epoch_samples);
-  out_f64(o, t->epoch_loss_sum);
-  out_f64(o, t->epoch_lr);
-  out_f64(o, t->first_loss);
-  out_f64(o, descent_optimizer_lr_scale(t->opt));
-  out_u32(o, (uint32_t)t->rollbacks);
-  out_u32(o, (uint32_t)t->full_batch);
-  out_bytes(o, t->o.run_id.bytes, sizeof t->o.run_id.bytes);
-  section_end(o, s);
-
-  s = section_begin(o, "OPTS");
-  size_t size = descent_optimizer_state_size(t->opt);
-  unsigned char *blob = malloc(size);
-  if (!blob || descent_optimizer_save_state(t->opt, blob, size) != DESCENT_OK)
-    o->failed = 1;
-  else
-    out_bytes(o, blob, size);
-  free(blob);
-  section_end(o, s);
-
-  const descent_batcher *b = &t->batcher;
-  s = section_begin(o, "BTCH");
-  out_u64(o, t->train->n);
-  out_u64(o, t->train->features);
-  out_u32(o, t->labels_crc);
-  out_u64(o, b->batch_size);
-  out_u32(o, (uint32_t)b->shuffle);
-  for (int i = 0; i < 4; i++) out_u64(o, b->rng.s[i]);
-  out_u64(o, b->position);
-  out_u64(o, (uint64_t)b->epoch);
-  for (size_t i = 0; i < t->train->n; i++) out_u64(o, b->order[i]);
-  section_end(o, s);
-
-  s = section_begin(o, "LOSS");
-  out_u64(o, t->n_history);
-  for (size_t i = 0; i < t->n_history; i++) out_f64(o, t->losses[i]);
-  for (size_t i = 0; i < t->n_history; i++) out_f64(o, t->lrs[i]);
-  section_end(o, s);
-
-  s = section_begin(o, "CONF");
-  out_bytes(o, t->config, strlen(t->config));
-  section_end(o, s);
-
-  model_file_finish(o);
-}
-
 /* ---- reading ------------------------------------------------------------------ */
 
 /* Everything a checkpoint file holds, checked for itself (not yet against a
    trainer). Pointers lead into the file's bytes. */
 typedef struct parsed {
   model_section sections[MODEL_MAX_SECTIONS];
-  const model_section *parm, *buff, *prep, *rng, *opts, *btch, *loss, *conf;
-  net_header net; /* spec allocated */
+  size_t count;
+  const model_section *parm, *buff, *prep, *rng, *opts, *btch, *epoc, *loss, *conf;
+  const model_section *obj, *netsec; /* NULL when absent */
+  net_header net;                    /* when netsec: spec allocated */
+  char kind[256];                    /* OBJ's kind; "network" without OBJ */
+  uint64_t steps_per_epoch;          /* EPOC's; 0 with a data set */
   descent_preprocess pp;
   unsigned width;
   uint32_t version;
@@ -302,13 +249,91 @@ static int check_blob(const model_section *s, const char *name, const parsed *p)
   return DESCENT_OK;
 }
 
+/* The one section with this tag, NULL when absent; DESCENT_EFORMAT when it
+   appears twice. */
+static int optional(const parsed *p, const char *tag, const char *name, const model_section **out) {
+  *out = NULL;
+  for (size_t i = 0; i < p->count; i++)
+    if (memcmp(p->sections[i].tag, tag, 4) == 0) {
+      if (*out) return descent_fail(DESCENT_EFORMAT, "%s: section '%s' appears twice", name, tag);
+      *out = &p->sections[i];
+    }
+  return DESCENT_OK;
+}
+
+static int parse_obj(const model_section *s, const char *name, parsed *p) {
+  bytes_in in = {s->payload, s->len, 0, 0};
+  uint32_t klen = in_u32(&in);
+  if (in.failed || klen > 255 || (size_t)klen + 16 != s->len)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'OBJ ' has the wrong length", name);
+  memcpy(p->kind, s->payload + 4, klen);
+  p->kind[klen] = '\0';
+  in.pos += klen;
+  uint64_t n = in_u64(&in);
+  uint32_t width = in_u32(&in);
+  if (memchr(p->kind, '\0', klen))
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'OBJ ': the kind holds a NUL byte", name);
+  if (n != p->n_params || width != p->width)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'OBJ ' declares %llu parameters of %u bytes; the file holds "
+                        "%llu of %u",
+                        name, (unsigned long long)n, width, (unsigned long long)p->n_params,
+                        p->width);
+  return DESCENT_OK;
+}
+
+/* A network's sections (a model file's), when the file has them: NET, BUFF
+   and RNG, and every stored value against the spec. */
+static int parse_net(const char *name, parsed *p) {
+  int rc;
+  if (!(p->buff = model_section_find(p->sections, p->count, "BUFF", name)) ||
+      !(p->rng = model_section_find(p->sections, p->count, "RNG ", name)))
+    return DESCENT_EFORMAT;
+  if ((rc = model_read_net_header(p->netsec, name, &p->net))) return rc;
+  if (p->net.width != p->width)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: section 'NET ' has %u-byte numbers, section 'CKPT' %u-byte ones", name,
+                        p->net.width, p->width);
+  if ((rc = values_count(p->buff, name, p->width, &p->n_buffers))) return rc;
+  if ((rc = model_check_stored(&p->net, p->parm, p->buff, name))) return rc;
+  if (p->rng->len != 32)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'RNG ' has the wrong length", name);
+  if (p->btch && p->features != descent_shape_size(&p->net.input))
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: the batcher's examples have %llu features, the network's input %zu",
+                        name, (unsigned long long)p->features, descent_shape_size(&p->net.input));
+  return DESCENT_OK;
+}
+
+/* BTCH and PREP with a data set, EPOC without one. */
+static int parse_data(const char *name, parsed *p) {
+  int rc;
+  if ((rc = optional(p, "BTCH", name, &p->btch)) || (rc = optional(p, "EPOC", name, &p->epoc)) ||
+      (rc = optional(p, "PREP", name, &p->prep)))
+    return rc;
+  if (!p->btch == !p->epoc)
+    return descent_fail(DESCENT_EFORMAT, "%s: %s", name,
+                        p->btch ? "sections 'BTCH' and 'EPOC' both present"
+                                : "section 'BTCH' is missing");
+  if (p->epoc) {
+    bytes_in in = {p->epoc->payload, p->epoc->len, 0, 0};
+    p->steps_per_epoch = in_u64(&in);
+    if (p->epoc->len != 8 || p->steps_per_epoch == 0 || p->steps_per_epoch > INT64_MAX)
+      return descent_fail(DESCENT_EFORMAT, "%s: section 'EPOC': invalid steps per epoch", name);
+    if (p->prep)
+      return descent_fail(DESCENT_EFORMAT, "%s: section 'PREP' in a run without a data set", name);
+    return DESCENT_OK;
+  }
+  if (!p->prep) return descent_fail(DESCENT_EFORMAT, "%s: section 'PREP' is missing", name);
+  return parse_batcher(p->btch, name, p);
+}
+
 static int parse(const unsigned char *data, size_t len, const char *name, parsed *p) {
   memset(p, 0, sizeof *p);
-  size_t count = 0;
-  int rc = model_file_sections(data, len, name, p->sections, &count);
+  int rc = model_file_sections(data, len, name, p->sections, &p->count);
   if (rc) return rc;
-  const model_section *sec = p->sections;
-  const model_section *ckpt = NULL, *net = NULL;
+  const model_section *sec = p->sections, *ckpt = NULL;
+  size_t count = p->count;
   /* CKPT first: a plain model file is told apart from a damaged checkpoint. */
   for (size_t i = 0; i < count; i++)
     if (memcmp(sec[i].tag, "CKPT", 4) == 0) ckpt = &sec[i];
@@ -316,41 +341,31 @@ static int parse(const unsigned char *data, size_t len, const char *name, parsed
     return descent_fail(DESCENT_EFORMAT, "%s: a model file, not a checkpoint (no section 'CKPT')",
                         name);
   if (!(ckpt = model_section_find(sec, count, "CKPT", name)) ||
-      !(net = model_section_find(sec, count, "NET ", name)) ||
       !(p->parm = model_section_find(sec, count, "PARM", name)) ||
-      !(p->buff = model_section_find(sec, count, "BUFF", name)) ||
-      !(p->prep = model_section_find(sec, count, "PREP", name)) ||
-      !(p->rng = model_section_find(sec, count, "RNG ", name)) ||
       !(p->opts = model_section_find(sec, count, "OPTS", name)) ||
-      !(p->btch = model_section_find(sec, count, "BTCH", name)) ||
       !(p->loss = model_section_find(sec, count, "LOSS", name)) ||
       !(p->conf = model_section_find(sec, count, "CONF", name)))
     return DESCENT_EFORMAT;
+  if ((rc = optional(p, "OBJ ", name, &p->obj)) || (rc = optional(p, "NET ", name, &p->netsec)))
+    return rc;
+  /* Files without OBJ come from before it: all of them are networks'. */
+  if (!p->obj && !p->netsec)
+    return descent_fail(DESCENT_EFORMAT, "%s: section 'OBJ ' is missing", name);
   if ((rc = parse_ckpt(ckpt, name, p))) return rc;
-  if ((rc = model_read_net_header(net, name, &p->net))) return rc;
-  if (p->net.width != p->width)
-    return descent_fail(DESCENT_EFORMAT,
-                        "%s: section 'NET ' has %u-byte numbers, section 'CKPT' %u-byte ones", name,
-                        p->net.width, p->width);
-  if ((rc = values_count(p->parm, name, p->width, &p->n_params)) ||
-      (rc = values_count(p->buff, name, p->width, &p->n_buffers)))
-    return rc;
-  if ((rc = model_check_stored(&p->net, p->parm, p->buff, name))) return rc;
-  if (p->rng->len != 32)
-    return descent_fail(DESCENT_EFORMAT, "%s: section 'RNG ' has the wrong length", name);
-  if ((rc = check_blob(p->opts, name, p)) || (rc = parse_batcher(p->btch, name, p)) ||
-      (rc = parse_history(p->loss, name, p)))
-    return rc;
-  if (p->features != descent_shape_size(&p->net.input))
-    return descent_fail(DESCENT_EFORMAT,
-                        "%s: the batcher's examples have %llu features, the network's input %zu",
-                        name, (unsigned long long)p->features, descent_shape_size(&p->net.input));
+  if ((rc = values_count(p->parm, name, p->width, &p->n_params))) return rc;
+  snprintf(p->kind, sizeof p->kind, "network");
+  if (p->obj && (rc = parse_obj(p->obj, name, p))) return rc;
+  if ((rc = parse_data(name, p))) return rc;
+  if (p->netsec && (rc = parse_net(name, p))) return rc;
+  if ((rc = check_blob(p->opts, name, p)) || (rc = parse_history(p->loss, name, p))) return rc;
   if (memchr(p->conf->payload, '\0', p->conf->len))
     return descent_fail(DESCENT_EFORMAT, "%s: section 'CONF' holds a NUL byte", name);
+  if (!p->prep) return DESCENT_OK;
   return model_read_preprocess(p->prep, name, p->width, (size_t)p->features, &p->pp);
 }
 
 static size_t batches_per_epoch(const parsed *p) {
+  if (p->epoc) return (size_t)p->steps_per_epoch;
   if (p->full_batch) return 1;
   return (size_t)(p->n / p->batch_size + (p->n % p->batch_size != 0));
 }
@@ -368,30 +383,18 @@ static int same_preprocess(const descent_preprocess *a, const descent_preprocess
   return memcmp(a->whiten, b->whiten, f * f * sizeof *a->whiten) == 0;
 }
 
-/* Does the checkpoint fit this trainer? */
-static int check_fit(const descent_trainer *t, const parsed *p, const char *name) {
-  const char *mine = sizeof(descent_real) == 8 ? "double" : "float";
-  if (p->width != sizeof(descent_real))
-    return descent_fail(DESCENT_EINVAL,
-                        "%s was written by the %s build of descent; this is the %s build, and "
-                        "resuming to the same bits needs the same precision",
-                        name, p->width == 8 ? "double" : "float", mine);
-  descent_shape in = descent_net_input_shape(t->net);
-  if (strcmp(p->net.spec, descent_net_spec(t->net)) != 0)
-    return descent_fail(DESCENT_EINVAL, "%s holds the model '%s'; this trainer's is '%s'", name,
-                        p->net.spec, descent_net_spec(t->net));
-  if (p->net.input.ndim != in.ndim ||
-      memcmp(p->net.input.dims, in.dims, (size_t)in.ndim * sizeof in.dims[0]) != 0 ||
-      p->net.loss != descent_net_loss(t->net))
-    return descent_fail(DESCENT_EINVAL, "%s is for another input shape or loss", name);
-  size_t n_buffers = 0;
-  descent_net_buffers(t->net, &n_buffers);
-  if (p->n_params != t->obj->n_params || p->n_buffers != n_buffers)
-    return descent_fail(DESCENT_ESHAPE,
-                        "%s holds %llu parameters and %llu buffer values; the network has %zu and "
-                        "%zu",
-                        name, (unsigned long long)p->n_params, (unsigned long long)p->n_buffers,
-                        t->obj->n_params, n_buffers);
+/* The data set and batching of the checkpoint against the trainer's. */
+static int check_data_fit(const descent_trainer *t, const parsed *p, const char *name) {
+  if (!t->train != !p->btch)
+    return descent_fail(DESCENT_EINVAL, "%s was trained %s a data set; this trainer %s", name,
+                        p->btch ? "over" : "without", t->train ? "has one" : "has none");
+  if (!t->train) {
+    if (p->steps_per_epoch != (uint64_t)t->o.steps_per_epoch)
+      return descent_fail(DESCENT_EINVAL,
+                          "%s was trained with %llu steps per epoch; this trainer's are %lld", name,
+                          (unsigned long long)p->steps_per_epoch, (long long)t->o.steps_per_epoch);
+    return DESCENT_OK;
+  }
   if (!same_preprocess(t->o.preprocess, &p->pp))
     return descent_fail(
         DESCENT_EINVAL,
@@ -410,6 +413,43 @@ static int check_fit(const descent_trainer *t, const parsed *p, const char *name
     return descent_fail(DESCENT_EINVAL,
                         "%s was trained with batches of %llu; this trainer's are %zu", name,
                         (unsigned long long)p->batch_size, t->o.batch_size);
+  return DESCENT_OK;
+}
+
+/* Does the checkpoint fit this trainer? */
+static int check_fit(const descent_trainer *t, const parsed *p, const char *name,
+                     const descent_section_reader *r) {
+  const char *mine = sizeof(descent_real) == 8 ? "double" : "float";
+  if (p->width != sizeof(descent_real))
+    return descent_fail(DESCENT_EINVAL,
+                        "%s was written by the %s build of descent; this is the %s build, and "
+                        "resuming to the same bits needs the same precision",
+                        name, p->width == 8 ? "double" : "float", mine);
+  const descent_objective_ops *ops = t->obj->ops;
+  const char *kind = ops->kind ? ops->kind : "";
+  if (strcmp(p->kind, kind) != 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "%s holds an objective of kind '%s'; this trainer's is '%s'", name, p->kind,
+                        kind);
+  /* A file from before OBJ: only an objective that checks its own sections
+     can tell it is its own. */
+  if (!p->obj && !ops->check_state)
+    return descent_fail(DESCENT_EINVAL, "%s has no section 'OBJ ' naming its objective", name);
+  /* The objective's own check first: it names what differs (a network's
+     spec) rather than only a count. */
+  descent_error_clear();
+  int rc = ops->check_state ? ops->check_state(t->obj, r) : DESCENT_OK;
+  if (rc) {
+    rc = rc < 0 ? rc : DESCENT_EINVAL;
+    if (descent_last_error()[0] == '\0')
+      return descent_fail(rc, "%s: the objective (%s) refused it: %s", name, kind,
+                          descent_strerror(rc));
+    return rc;
+  }
+  if (p->n_params != t->obj->n_params)
+    return descent_fail(DESCENT_ESHAPE, "%s holds %llu parameters; the objective has %zu", name,
+                        (unsigned long long)p->n_params, t->obj->n_params);
+  if ((rc = check_data_fit(t, p, name))) return rc;
   if ((int)p->full_batch != t->full_batch)
     return descent_fail(DESCENT_EINVAL, "%s was trained %s; this optimizer is %s", name,
                         p->full_batch ? "full batch" : "on minibatches",
@@ -420,50 +460,78 @@ static int check_fit(const descent_trainer *t, const parsed *p, const char *name
   return DESCENT_OK;
 }
 
+static int grow_history(descent_trainer *t, uint64_t count, const char *name) {
+  if (count <= t->cap_history) return DESCENT_OK;
+  size_t cap = (size_t)count;
+  double *l = realloc(t->losses, cap * sizeof *l);
+  if (l) t->losses = l;
+  double *r = l ? realloc(t->lrs, cap * sizeof *r) : NULL;
+  if (r) t->lrs = r;
+  if (!l || !r) return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate the loss history", name);
+  t->cap_history = cap;
+  return DESCENT_OK;
+}
+
+/* The optimizer's state, then the user's and the objective's sections: the
+   optimizer's blob checks itself whole before it changes anything, and is
+   put back when the user's hook refuses the file. */
+static int restore_hooks(descent_trainer *t, const parsed *p, const char *name,
+                         const descent_section_reader *r) {
+  unsigned char *before = NULL;
+  size_t before_size = 0;
+  if (t->o.load_sections) {
+    before_size = descent_optimizer_state_size(t->opt);
+    before = descent_calloc(before_size ? before_size : 1, 1, "checkpoint: optimizer state");
+    if (!before) return DESCENT_ENOMEM;
+    int rc = descent_optimizer_save_state(t->opt, before, before_size);
+    if (rc) {
+      free(before);
+      return rc;
+    }
+  }
+  int rc = descent_optimizer_load_state(t->opt, p->opts->payload, p->opts->len);
+  if (rc) descent_error_prefix("%s: ", name);
+  if (!rc && t->o.load_sections) {
+    descent_error_clear();
+    rc = t->o.load_sections(t->o.user, r);
+    if (rc) {
+      rc = hook_failed(rc < 0 ? rc : DESCENT_EINVAL, "load_sections");
+      char why[DESCENT_ERROR_CAP];
+      snprintf(why, sizeof why, "%s", descent_last_error());
+      descent_optimizer_load_state(t->opt, before, before_size); /* it took this blob before */
+      descent_fail(rc, "%s: %s", name, why);
+    }
+  }
+  free(before);
+  if (!rc && t->obj->ops->load_state) rc = t->obj->ops->load_state(t->obj, r);
+  return rc;
+}
+
 int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len, const char *name,
                        int from_file) {
   parsed p;
   int rc = parse(data, len, name, &p);
+  descent_section_reader reader = {p.sections, p.count, name};
   if (!rc && from_file) rc = check_identity(name, &p, &t->o.run_id);
-  if (!rc) rc = check_fit(t, &p, name);
+  if (!rc) rc = check_fit(t, &p, name, &reader);
   /* Room for the history before anything changes. */
-  size_t cap = p.history > t->cap_history ? (size_t)p.history : t->cap_history;
-  if (!rc && cap > t->cap_history) {
-    double *l = realloc(t->losses, cap * sizeof *l);
-    if (l) t->losses = l;
-    double *r = l ? realloc(t->lrs, cap * sizeof *r) : NULL;
-    if (r) t->lrs = r;
-    if (!l || !r)
-      rc = descent_fail(DESCENT_ENOMEM, "%s: cannot allocate the loss history", name);
-    else
-      t->cap_history = cap;
-  }
-  /* The optimizer's blob checks itself whole before it changes anything;
-     after it nothing can fail. */
-  if (!rc) {
-    rc = descent_optimizer_load_state(t->opt, p.opts->payload, p.opts->len);
-    if (rc) descent_error_prefix("%s: ", name);
-  }
+  if (!rc) rc = grow_history(t, p.history, name);
+  if (!rc) rc = restore_hooks(t, &p, name, &reader);
   if (rc) {
     parsed_free(&p);
     return rc;
   }
   bytes_in in = {p.parm->payload + 8, p.parm->len - 8, 0, 0};
   in_reals(&in, t->obj->params, t->obj->n_params, p.width);
-  size_t n_buffers;
-  descent_real *buffers = descent_net_buffers(t->net, &n_buffers);
-  in = (bytes_in){p.buff->payload + 8, p.buff->len - 8, 0, 0};
-  in_reals(&in, buffers, n_buffers, p.width);
-  descent_rng rng;
-  for (int i = 0; i < 4; i++) rng.s[i] = le64(p.rng->payload + 8 * i);
-  descent_net_set_rng(t->net, &rng);
   descent_optimizer_set_lr_scale(t->opt, p.lr_scale);
 
-  descent_batcher *b = &t->batcher;
-  b->rng = p.batcher_rng;
-  b->position = (size_t)p.position;
-  b->epoch = p.batcher_epoch;
-  for (size_t i = 0; i < t->train->n; i++) b->order[i] = (size_t)le64(p.order + 8 * i);
+  if (t->train) {
+    descent_batcher *b = &t->batcher;
+    b->rng = p.batcher_rng;
+    b->position = (size_t)p.position;
+    b->epoch = p.batcher_epoch;
+    for (size_t i = 0; i < t->train->n; i++) b->order[i] = (size_t)le64(p.order + 8 * i);
+  }
 
   t->epoch = p.epoch;
   t->epoch_batches = (size_t)p.epoch_batches;
@@ -480,86 +548,6 @@ int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len
     t->lrs[i] = f64_at(p.losses + 8 * (t->n_history + i));
   }
   parsed_free(&p);
-  return DESCENT_OK;
-}
-
-/* ---- run identity ------------------------------------------------------------- */
-
-int descent_run_id_generate(descent_run_id *id) {
-  if (!id) return descent_fail(DESCENT_EINVAL, "descent_run_id_generate: id is NULL");
-  /* The kernel's random source, never the seed: two runs with one seed differ. */
-  size_t done = 0;
-  while (done < sizeof id->bytes) {
-    ssize_t n = getrandom(id->bytes + done, sizeof id->bytes - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      return descent_fail(DESCENT_EIO, "cannot make a run id: getrandom: %s",
-                          n < 0 ? strerror(errno) : "no bytes");
-    done += (size_t)n;
-  }
-  if (descent_run_id_is_zero(id)) id->bytes[0] = 1; /* zero means "none" */
-  return DESCENT_OK;
-}
-
-void descent_run_id_format(const descent_run_id *id, char text[33]) {
-  static const char hex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; i++) {
-    text[2 * i] = hex[id->bytes[i] >> 4];
-    text[2 * i + 1] = hex[id->bytes[i] & 15];
-  }
-  text[32] = '\0';
-}
-
-int descent_run_id_is_zero(const descent_run_id *id) {
-  unsigned char any = 0;
-  for (int i = 0; i < 16; i++) any |= id->bytes[i];
-  return any == 0;
-}
-
-static int run_id_equal(const descent_run_id *a, const descent_run_id *b) {
-  return memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
-}
-
-int descent_run_id_save(const char *dir, const descent_run_id *id) {
-  descent_error_clear();
-  if (!dir || !id) return descent_fail(DESCENT_EINVAL, "descent_run_id_save: a NULL argument");
-  char path[4096], text[34];
-  if (snprintf(path, sizeof path, "%s/run-id", dir) >= (int)sizeof path)
-    return descent_fail(DESCENT_EINVAL, "path too long: '%s'", dir);
-  descent_run_id_format(id, text);
-  text[32] = '\n';
-  return descent_write_file_atomic(path, text, 33);
-}
-
-int descent_run_id_load(const char *dir, descent_run_id *id) {
-  descent_error_clear();
-  if (!dir || !id) return descent_fail(DESCENT_EINVAL, "descent_run_id_load: a NULL argument");
-  memset(id, 0, sizeof *id);
-  char path[4096], text[64];
-  if (snprintf(path, sizeof path, "%s/run-id", dir) >= (int)sizeof path)
-    return descent_fail(DESCENT_EINVAL, "path too long: '%s'", dir);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (errno == ENOENT) return 1;
-    return descent_fail(DESCENT_EIO, "cannot open '%s': %s", path, strerror(errno));
-  }
-  size_t n = fread(text, 1, sizeof text, f);
-  int failed = ferror(f);
-  fclose(f);
-  if (failed) return descent_fail(DESCENT_EIO, "cannot read '%s'", path);
-  int ok = n == 33 && text[32] == '\n';
-  for (int i = 0; ok && i < 32; i++) {
-    char c = text[i];
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (v < 0)
-      ok = 0;
-    else
-      id->bytes[i / 2] = (unsigned char)(id->bytes[i / 2] << 4 | v);
-  }
-  if (!ok || descent_run_id_is_zero(id)) {
-    memset(id, 0, sizeof *id);
-    return descent_fail(DESCENT_EFORMAT, "%s: not a run id (32 hex digits and a newline)", path);
-  }
   return DESCENT_OK;
 }
 
@@ -592,13 +580,13 @@ static int check_identity(const char *path, const parsed *p, const descent_run_i
           "%s is a version-1 checkpoint without a run id, but its folder belongs to run "
           "%s",
           path, mine);
-    if (!run_id_equal(&folder, &p->run_id))
+    if (!checkpoint_run_id_equal(&folder, &p->run_id))
       return descent_fail(DESCENT_EINVAL,
                           "%s belongs to run %s, but its folder's run is %s (copied from another "
                           "run?)",
                           path, theirs, mine);
   }
-  if (run && !descent_run_id_is_zero(run) && !run_id_equal(run, &p->run_id)) {
+  if (run && !descent_run_id_is_zero(run) && !checkpoint_run_id_equal(run, &p->run_id)) {
     descent_run_id_format(run, mine);
     if (p->version < 2)
       return descent_fail(DESCENT_EINVAL,
@@ -631,17 +619,21 @@ int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info) 
   if (!rc) {
     info->config = descent_calloc(p.conf->len + 1, 1, "checkpoint: configuration");
     info->optimizer_state = descent_calloc(p.opts->len, 1, "checkpoint: optimizer state");
-    if (!info->config || !info->optimizer_state) rc = DESCENT_ENOMEM;
+    info->kind = descent_calloc(strlen(p.kind) + 1, 1, "checkpoint: kind");
+    if (!p.net.spec) p.net.spec = descent_calloc(1, 1, "checkpoint: spec");
+    if (!info->config || !info->optimizer_state || !info->kind || !p.net.spec) rc = DESCENT_ENOMEM;
   }
   if (rc) {
     free(info->config);
     free(info->optimizer_state);
+    free(info->kind);
     memset(info, 0, sizeof *info);
     parsed_free(&p);
     free(data);
     return rc;
   }
   memcpy(info->config, p.conf->payload, p.conf->len);
+  memcpy(info->kind, p.kind, strlen(p.kind));
   memcpy(info->optimizer_state, p.opts->payload, p.opts->len);
   info->optimizer_state_size = p.opts->len;
   info->step = p.step;
@@ -655,6 +647,8 @@ int descent_checkpoint_inspect(const char *path, descent_checkpoint_info *info) 
   info->input = p.net.input;
   info->loss = p.net.loss;
   info->preprocess = p.pp;
+  info->n_params = (size_t)p.n_params;
+  info->has_data = p.btch != NULL;
   free(data);
   return DESCENT_OK;
 }
@@ -664,6 +658,7 @@ void descent_checkpoint_info_free(descent_checkpoint_info *info) {
   free(info->spec);
   free(info->config);
   free(info->optimizer_state);
+  free(info->kind);
   descent_preprocess_free(&info->preprocess);
   memset(info, 0, sizeof *info);
 }

@@ -1,7 +1,9 @@
 /*
- * trainer.c - the training loop: minibatch (or full-batch) steps over a data
- * set, the divergence guard that checks every step before it is taken, and
- * the points where the state is checkpointed or rolled back.
+ * trainer.c - the training loop: an optimizer on any objective, in
+ * minibatch (or full-batch) steps over a data set, or in steps on the whole
+ * objective or a caller's batches without one; the gradient hook and the
+ * divergence guard that checks every step before it is taken; and the points
+ * where the state is checkpointed or rolled back.
  *
  * Everything that decides the trajectory lives in objects a checkpoint saves
  * (parameters, batch-norm statistics, dropout RNG, optimizer state, batcher,
@@ -39,6 +41,13 @@ void descent_trainer_options_default(descent_trainer_options *o) {
   o->on_diverge = DESCENT_DIVERGE_STOP;
   o->rollback_factor = 0.1;
   o->max_rollbacks = 3;
+  o->steps_per_epoch = 1000;
+}
+
+int hook_failed(int rc, const char *hook) {
+  if (descent_last_error()[0] == '\0')
+    return descent_fail(rc, "the %s hook failed: %s", hook, descent_strerror(rc));
+  return rc;
 }
 
 static int check_options(const descent_trainer_options *o) {
@@ -64,6 +73,13 @@ static int check_options(const descent_trainer_options *o) {
   if (o->max_rollbacks < 1)
     return descent_fail(DESCENT_EINVAL, "trainer: max_rollbacks %d: must be >= 1",
                         o->max_rollbacks);
+  if (o->steps_per_epoch < 1)
+    return descent_fail(DESCENT_EINVAL, "trainer: steps_per_epoch %lld: must be >= 1",
+                        (long long)o->steps_per_epoch);
+  if (!o->save_sections != !o->load_sections)
+    return descent_fail(DESCENT_EINVAL,
+                        "trainer: save_sections and load_sections go together: give both or "
+                        "neither");
   return DESCENT_OK;
 }
 
@@ -85,10 +101,10 @@ static int rollback_enabled(const descent_trainer *t) {
 static int make_pending(descent_trainer *t, int to_disk) {
   double start = now_seconds();
   bytes_out o = {0};
-  checkpoint_serialize(t, &o);
-  if (o.failed) {
+  int rc = checkpoint_serialize(t, &o);
+  if (rc) {
     free(o.data);
-    return descent_fail(DESCENT_ENOMEM, "trainer: cannot build a checkpoint in memory");
+    return rc;
   }
   free(t->pending);
   t->pending = o.data;
@@ -329,22 +345,60 @@ static void report(descent_trainer *t, double loss, double lr, size_t batch, siz
   t->o.on_step(t->o.user, &r);
 }
 
+/* The step's batch: the batcher's, a caller's (next_batch), or none (the
+   whole objective). A positive status ends the run before the step. */
+static int next_batch(descent_trainer *t, descent_batch *batch, const descent_batch **use) {
+  memset(batch, 0, sizeof *batch);
+  *use = batch;
+  if (t->train) {
+    /* At a finished epoch's position the batcher first rewinds (returns 0). */
+    if (!descent_batcher_next(&t->batcher, batch) && !descent_batcher_next(&t->batcher, batch))
+      return descent_fail(DESCENT_EINVAL, "trainer: the batcher gave no batch");
+    return DESCENT_OK;
+  }
+  if (!t->o.next_batch) {
+    *use = NULL;
+    return DESCENT_OK;
+  }
+  descent_error_clear();
+  int rc = t->o.next_batch(t->o.user, batch);
+  if (rc < 0) return hook_failed(rc, "next_batch");
+  if (rc > 0) return rc;
+  if (batch->n == 0) return descent_fail(DESCENT_EINVAL, "trainer: next_batch gave an empty batch");
+  size_t limit = t->obj->ops->max_batch ? t->obj->ops->max_batch(t->obj) : 0;
+  if (limit && batch->n > limit)
+    return descent_fail(DESCENT_EINVAL,
+                        "trainer: next_batch gave %zu examples; the objective takes at most %zu",
+                        batch->n, limit);
+  return DESCENT_OK;
+}
+
+/* The gradient hook: between "gradient computed" and "guard and step". */
+static int gradient_hook(descent_trainer *t, const descent_batch *batch, double *loss) {
+  if (!t->o.on_gradient) return DESCENT_OK;
+  descent_error_clear();
+  int rc = t->o.on_gradient(t->o.user, t->obj, batch, loss);
+  return rc < 0 ? hook_failed(rc, "on_gradient") : rc;
+}
+
 static int minibatch_step(descent_trainer *t) {
   double start = now_seconds();
   t->io_seconds = 0;
   descent_batch batch;
-  /* At a finished epoch's position the batcher first rewinds (returns 0). */
-  if (!descent_batcher_next(&t->batcher, &batch) && !descent_batcher_next(&t->batcher, &batch))
-    return descent_fail(DESCENT_EINVAL, "trainer: the batcher gave no batch");
+  const descent_batch *use;
   double loss, lr = 0;
-  int rc = descent_objective_value_and_grad(t->obj, &batch, &loss);
+  int rc = next_batch(t, &batch, &use);
+  if (!rc) rc = descent_objective_value_and_grad(t->obj, use, &loss);
+  if (!rc) rc = gradient_hook(t, use, &loss);
   if (rc) return rc;
   rc = guard_and_step(t, loss, &lr);
   if (rc) return rc < 0 ? rc : DESCENT_OK; /* 1: rolled back */
-  rc = record(t, loss, loss * (double)batch.n, batch.n, lr);
+  /* A step on the whole objective counts as one example. */
+  size_t n = use ? use->n : 1;
+  rc = record(t, loss, loss * (double)n, n, lr);
   if (rc) return rc;
   t->epoch_seconds += now_seconds() - start - t->io_seconds;
-  t->timed_samples += batch.n;
+  t->timed_samples += n;
   report(t, loss, lr, t->epoch_batches, t->batches, t->epoch_samples,
          t->epoch_loss_sum / (double)t->epoch_samples, 1);
   int64_t every = t->o.checkpoint_every;
@@ -379,7 +433,12 @@ static int full_batch_step(descent_trainer *t) {
   }
   double loss = loss_sum / (double)n, lr = 0;
   for (size_t i = 0; i < params; i++) t->obj->grad[i] = (descent_real)t->grad_sum[i];
-  int rc = guard_and_step(t, loss, &lr);
+  double seen = loss;
+  int rc = gradient_hook(t, NULL, &loss);
+  if (rc) return rc;
+  /* A loss the hook changed is the step's loss for the epoch's mean too. */
+  if (memcmp(&seen, &loss, sizeof loss) != 0) loss_sum = loss * (double)n;
+  rc = guard_and_step(t, loss, &lr);
   if (rc) return rc < 0 ? rc : DESCENT_OK;
   rc = record(t, loss, loss_sum, n, lr);
   if (rc) return rc;
@@ -425,7 +484,7 @@ static int end_epoch(descent_trainer *t) {
   t->epoch_lr = NAN;
   /* The batcher rewinds here rather than at its next call, so the state at
      an epoch's end is the next epoch's start. */
-  if (t->batcher.position >= t->train->n) t->batcher.position = 0;
+  if (t->train && t->batcher.position >= t->train->n) t->batcher.position = 0;
   if (t->o.checkpoint_epochs) return checkpoint_point(t);
   return DESCENT_OK;
 }
@@ -470,10 +529,11 @@ static int run(descent_trainer *t, int64_t epochs, int64_t until_step) {
     if (t->o.stop && *t->o.stop)
       rc = stop_here(t);
     else if (t->epoch_batches < t->batches)
-      rc = t->full_batch ? full_batch_step(t) : minibatch_step(t);
+      rc = t->full_batch && t->train ? full_batch_step(t) : minibatch_step(t);
     else
       rc = end_epoch(t);
   }
+  if (rc > 0) return rc; /* a hook ended the run: the state is consistent */
   if (rc) {
     drop_pending(t);
     return rc;
@@ -493,10 +553,40 @@ int descent_trainer_run(descent_trainer *t, int64_t epochs, int64_t until_step) 
 
 /* ---- creation and accessors --------------------------------------------------- */
 
-int descent_trainer_create(descent_trainer **out, descent_net *net, descent_optimizer *opt,
+/* The objective against the data set and the batch size. */
+static int check_objective(descent_objective *obj, const descent_dataset *train,
+                           const descent_trainer_options *o) {
+  if (!obj->ops || !obj->ops->value_and_grad || (obj->n_params && (!obj->params || !obj->grad)))
+    return descent_fail(DESCENT_EINVAL,
+                        "trainer: the objective lacks ops->value_and_grad or its buffers");
+  if (!train) {
+    if (o->preprocess)
+      return descent_fail(DESCENT_EINVAL, "trainer: a preprocessing needs a data set to apply to");
+    return DESCENT_OK;
+  }
+  if (o->next_batch)
+    return descent_fail(DESCENT_EINVAL,
+                        "trainer: next_batch replaces the data set: pass train NULL, or no "
+                        "next_batch");
+  if (train->n == 0 || !train->x)
+    return descent_fail(DESCENT_EINVAL, "trainer: the training set is empty");
+  if (obj->ops->check_data) {
+    int rc = obj->ops->check_data(obj, train);
+    if (rc) return rc;
+  }
+  size_t rows = o->batch_size < train->n ? o->batch_size : train->n;
+  size_t limit = obj->ops->max_batch ? obj->ops->max_batch(obj) : 0;
+  if (limit && rows > limit)
+    return descent_fail(DESCENT_EINVAL,
+                        "trainer: batches of %zu examples, the %s was built for at most %zu", rows,
+                        obj->ops->kind ? obj->ops->kind : "objective", limit);
+  return DESCENT_OK;
+}
+
+int descent_trainer_create(descent_trainer **out, descent_objective *obj, descent_optimizer *opt,
                            const descent_dataset *train, const descent_trainer_options *options) {
   descent_error_clear();
-  if (!out || !net || !opt || !train)
+  if (!out || !obj || !opt)
     return descent_fail(DESCENT_EINVAL, "descent_trainer_create: a NULL argument");
   *out = NULL;
   descent_trainer_options defaults;
@@ -505,22 +595,10 @@ int descent_trainer_create(descent_trainer **out, descent_net *net, descent_opti
     options = &defaults;
   }
   int rc = check_options(options);
+  if (!rc) rc = check_objective(obj, train, options);
   if (rc) return rc;
-  descent_objective *obj = descent_net_objective(net);
-  descent_shape input = descent_net_input_shape(net);
-  if (train->n == 0 || !train->x)
-    return descent_fail(DESCENT_EINVAL, "trainer: the training set is empty");
-  if (descent_shape_size(&input) != train->features)
-    return descent_fail(DESCENT_ESHAPE, "trainer: the network takes %zu features, the data has %zu",
-                        descent_shape_size(&input), train->features);
-  size_t rows = options->batch_size < train->n ? options->batch_size : train->n;
-  if (rows > descent_net_max_batch(net))
-    return descent_fail(DESCENT_EINVAL,
-                        "trainer: batches of %zu examples, the network was built for at most %zu",
-                        rows, descent_net_max_batch(net));
   descent_trainer *t = descent_calloc(1, sizeof *t, "trainer");
   if (!t) return DESCENT_ENOMEM;
-  t->net = net;
   t->obj = obj;
   t->opt = opt;
   t->train = train;
@@ -536,10 +614,12 @@ int descent_trainer_create(descent_trainer **out, descent_net *net, descent_opti
     if (!t->dir) goto fail;
   }
   t->o.checkpoint_dir = t->dir;
-  rc = descent_batcher_init(&t->batcher, train, options->batch_size, 1, options->seed);
-  if (rc) goto fail_rc;
-  t->labels_crc = checkpoint_labels_crc(train);
-  if (t->full_batch) {
+  if (!train) {
+    t->batches = t->chunks = (size_t)options->steps_per_epoch;
+  } else if ((rc = descent_batcher_init(&t->batcher, train, options->batch_size, 1,
+                                        options->seed))) {
+    goto fail_rc;
+  } else if (t->full_batch) {
     t->grad_sum = descent_calloc(obj->n_params ? obj->n_params : 1, sizeof *t->grad_sum,
                                  "trainer: full-batch gradient");
     if (!t->grad_sum) goto fail;
@@ -549,6 +629,7 @@ int descent_trainer_create(descent_trainer **out, descent_net *net, descent_opti
     t->batches = descent_batcher_batches(&t->batcher);
     t->chunks = t->batches;
   }
+  if (train) t->labels_crc = checkpoint_labels_crc(train);
   if (t->dir) checkpoint_remove_temporaries(t->dir);
   t->cap_good = options->keep > 1 ? options->keep : 2;
   t->good = descent_calloc((size_t)t->cap_good, sizeof *t->good, "trainer: saved states");
@@ -613,9 +694,11 @@ int descent_trainer_save(descent_trainer *t, const char *path) {
                         "%s: not written: the parameters hold NaN or Inf after step %lld", path,
                         (long long)descent_optimizer_steps(t->opt));
   bytes_out o = {0};
-  checkpoint_serialize(t, &o);
-  int rc = o.failed ? descent_fail(DESCENT_ENOMEM, "%s: cannot build the checkpoint", path)
-                    : descent_write_file_atomic(path, o.data, o.len);
+  int rc = checkpoint_serialize(t, &o);
+  if (rc)
+    descent_error_prefix("%s: ", path);
+  else
+    rc = descent_write_file_atomic(path, o.data, o.len);
   free(o.data);
   if (!rc) snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
   return rc;

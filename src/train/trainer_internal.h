@@ -8,6 +8,9 @@
 #include "internal.h"
 #include "nn/model_io.h"
 
+/* The CKPT section's version (descent.h). */
+#define CHECKPOINT_VERSION 2u
+
 /* Checkpoint files larger than this are refused before they are read. */
 #define CHECKPOINT_MAX_BYTES ((size_t)1 << 36)
 
@@ -18,19 +21,36 @@ typedef struct saved_state {
   int64_t step;
 } saved_state;
 
+/* The writer handed to save hooks: the checkpoint being built and every tag
+   in it so far. */
+struct descent_section_writer {
+  bytes_out *out;
+  char tags[MODEL_MAX_SECTIONS][4];
+  int count;
+};
+
+/* The reader handed to load hooks: a checked file's sections. */
+struct descent_section_reader {
+  const model_section *sections;
+  size_t count;
+  const char *name; /* the file's path, or "the last good checkpoint" */
+};
+
+/* Starts one of the trainer's own sections (end it with section_end). */
+size_t writer_begin(descent_section_writer *w, const char *tag);
+
 struct descent_trainer {
-  descent_net *net;
-  descent_objective *obj; /* the network's objective */
+  descent_objective *obj;
   descent_optimizer *opt;
-  const descent_dataset *train;
-  descent_trainer_options o; /* config and checkpoint_dir point at the copies below */
-  char *config;              /* "" when none was given */
-  char *dir;                 /* NULL: no checkpoint files */
+  const descent_dataset *train; /* NULL: an objective without data */
+  descent_trainer_options o;    /* config and checkpoint_dir point at the copies below */
+  char *config;                 /* "" when none was given */
+  char *dir;                    /* NULL: no checkpoint files */
   descent_batcher batcher;
   uint32_t labels_crc; /* CRC-32 of the training labels, as little-endian int32 */
-  int full_batch;      /* 1: one step per epoch on the whole set (gd) */
+  int full_batch;      /* 1: gd (with data: one step per epoch on the whole set) */
   double *grad_sum;    /* full batch: the gradient summed over chunks, in double */
-  size_t batches;      /* steps per epoch (1 for full batch) */
+  size_t batches;      /* steps per epoch (1 for full batch; steps_per_epoch without data) */
   size_t chunks;       /* full batch: chunks per step */
 
   /* Where the run stands; all of it goes into a checkpoint. */
@@ -64,9 +84,9 @@ struct descent_trainer {
   int diverged;
 };
 
-/* The trainer's whole state as a checkpoint file, in memory (o->failed on an
-   allocation failure). */
-void checkpoint_serialize(const descent_trainer *t, bytes_out *o);
+/* The trainer's whole state as a checkpoint file, in memory; the hooks'
+   failures and allocation failures are returned. */
+int checkpoint_serialize(const descent_trainer *t, bytes_out *o);
 
 /* Restores a checkpoint file's bytes into t, all or nothing; messages start
    with name. from_file: name is the file's path, and its identity (the step
@@ -88,6 +108,12 @@ void checkpoint_remove_after(const descent_trainer *t, int64_t step);
 
 /* Deletes ckpt-*.dsc.tmp.* files left by writers that were killed. */
 void checkpoint_remove_temporaries(const char *dir);
+
+/* A hook's negative status, with a message naming it when it left none. */
+int hook_failed(int rc, const char *hook);
+
+/* 1 when both ids are the same. */
+int checkpoint_run_id_equal(const descent_run_id *a, const descent_run_id *b);
 
 /* CRC-32 of a data set's labels (0 without labels). */
 uint32_t checkpoint_labels_crc(const descent_dataset *ds);
