@@ -19,6 +19,10 @@
  *       parameters. --resume goes on from the newest checkpoint in ckpt.
  *       --stop-after kills the program (SIGKILL) right after that step, to
  *       try the resume.
+ *   own_objective
+ *       (no arguments) both in one go, in the current folder: writes
+ *       own_objective.csv and trains on it with checkpoints in
+ *       own_objective-ckpt.
  *
  * Build against an installed descent:
  *   cc own_objective.c $(pkg-config --cflags --libs descent) -o own_objective
@@ -325,6 +329,11 @@ int main(int argc, char **argv) {
     }
   }
   if (make) return make_data(make, rows, (unsigned long long)seed);
+  if (argc == 1) { /* the quick tour: data of its own, then a run */
+    int rc = make_data("own_objective.csv", rows, (unsigned long long)seed);
+    if (rc) return rc;
+    o.data = "own_objective.csv", o.dir = "own_objective-ckpt";
+  }
   if (!o.data || !o.dir) return usage("--data and --dir are required");
   return train(&o);
 }

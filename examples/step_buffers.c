@@ -77,6 +77,7 @@ static double loss_and_gradient(const problem *p, const descent_real *w, descent
    allocates, zeroes and saves with the optimizer's state. */
 static void signum_update(const double *hp, const double *scalars, descent_real *const *state,
                           descent_real *u, const descent_real *params, size_t n, int64_t step) {
+  (void)scalars, (void)params, (void)step; /* signum needs neither */
   descent_real *m = state[0];
   const descent_real beta = (descent_real)hp[0], rest = (descent_real)(1 - hp[0]);
   for (size_t i = 0; i < n; i++) {

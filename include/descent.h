@@ -69,7 +69,12 @@ typedef float descent_real;
  * `descent_abi_double_precision_link_descent64'" (or
  * `descent_abi_float_precision_link_descent'): the name says which library to
  * link. The symbol is a function that does nothing (a function, not a
- * variable: sanitizers add symbols beside exported variables). */
+ * variable: sanitizers add symbols beside exported variables). A program
+ * that does not link the library but loads it with dlopen defines
+ * DESCENT_NO_LINK_CHECK before including this header, and then checks the
+ * library it loaded itself (descent_version, and the symbol above with
+ * dlsym). */
+#ifndef DESCENT_NO_LINK_CHECK
 #ifdef DESCENT_DOUBLE
 void descent_abi_double_precision_link_descent64(void);
 #define DESCENT_ABI_PRECISION_SYMBOL_ descent_abi_double_precision_link_descent64
@@ -94,6 +99,7 @@ DESCENT_ABI_KEEP_ static void (*const descent_abi_precision_check_)(void) =
     &DESCENT_ABI_PRECISION_SYMBOL_;
 #undef DESCENT_ABI_KEEP_
 #undef DESCENT_ABI_PRECISION_SYMBOL_
+#endif /* DESCENT_NO_LINK_CHECK */
 
 /* ------------------------------------------------------------------------ */
 /* Status codes and errors                                                  */

@@ -13,7 +13,11 @@
  * kernels), without it (OpenBLAS's choice for this CPU, which
  * descent_cpu_setup would change on some CPUs: the program never calls it),
  * and with DESCENT_ISA=avx2 (every product through OpenBLAS).
+ * It includes descent.h for the types only: DESCENT_NO_LINK_CHECK leaves
+ * out the link-time precision check, and the program looks the float
+ * library's marker up itself.
  */
+#define DESCENT_NO_LINK_CHECK
 #include "descent.h"
 
 #include <cblas.h>
@@ -85,6 +89,10 @@ static int load(void *h) {
       printf("FAIL: %s is not in the library: %s\n", names[i], dlerror());
       return -1;
     }
+  }
+  if (!dlsym(h, "descent_abi_float_precision_link_descent")) {
+    printf("FAIL: the library loaded is not the float build: %s\n", dlerror());
+    return -1;
   }
   return 0;
 }
