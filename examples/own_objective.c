@@ -55,9 +55,11 @@ static int softmax_value_and_grad(descent_objective *obj, const descent_batch *b
   softmax_model *m = obj->impl;
   size_t f = m->features, k = m->classes;
   const descent_real *w = obj->params, *b = obj->params + k * f;
-  if (!batch || !batch->x || !batch->labels) return DESCENT_EINVAL; /* it needs data */
+  if (!batch || !batch->x || !batch->labels) /* the message reaches descent_last_error() */
+    return descent_set_error(DESCENT_EINVAL,
+                             "softmax regression needs a batch of labelled examples");
   double *gw = calloc(k * f + k, sizeof *gw), sum = 0;
-  if (!gw) return DESCENT_ENOMEM;
+  if (!gw) return descent_set_error(DESCENT_ENOMEM, "softmax regression: out of memory");
   for (size_t i = 0; i < batch->n; i++) {
     const descent_real *x = batch->x + i * f;
     double top = -INFINITY, total = 0;

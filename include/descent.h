@@ -127,6 +127,19 @@ const char *descent_strerror(int status);
  * bytes, file holds 1000". Empty when nothing has failed yet. */
 const char *descent_last_error(void);
 
+/* For a program's own parts (an objective, a layer kind, a transform, a
+ * trainer hook): records a one-line message for descent_last_error() and
+ * returns status, a negative descent_status (anything else becomes
+ * DESCENT_EINVAL), so that a refusal reads
+ *   return descent_set_error(DESCENT_EINVAL, "slope %g must be below 1; "
+ *                            "use a smaller one", slope);
+ * The library may put context in front of it (a layer's name). */
+int descent_set_error(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* ------------------------------------------------------------------------ */
 /* Threads, CPU setup and the BLAS                                          */
 /* ------------------------------------------------------------------------ */
@@ -757,17 +770,9 @@ int descent_layer_arg_double(descent_layer_args *args, const char *key, double d
 int descent_layer_arg_int(descent_layer_args *args, const char *key, int def, int *value);
 int descent_layer_arg_size(descent_layer_args *args, const char *key, size_t def, size_t *value);
 
-/* Records a one-line message for descent_last_error() and returns status (a
- * negative descent_status; anything else becomes DESCENT_EINVAL): how
- * configure and setup refuse something, as in
- *   return descent_layer_fail(DESCENT_EINVAL, "slope %g must be below 1; "
- *                             "use a smaller one", slope);
- * The library puts "model spec: layer2.leaky: " in front of it. */
-int descent_layer_fail(int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+/* configure and setup refuse what they cannot take with descent_set_error
+ * (see "Status codes and errors"); the library puts "model spec:
+ * layer2.leaky: " in front of the message. */
 
 /* One layer of a program's kind, as its callbacks see it. The library fills
  * it before each call. */
@@ -822,11 +827,11 @@ typedef struct descent_layer_kind {
   size_t config_size;
   /* Optional (without it the kind takes no arguments). Reads the item's
      arguments with descent_layer_arg_* into config. Returns DESCENT_OK or a
-     negative status (with descent_layer_fail or an argument reader's
+     negative status (with descent_set_error or an argument reader's
      message). */
   int (*configure)(void *config, descent_layer_args *args);
   /* Given layer->in, in_size, max_batch and config, fills sizes; refuses an
-     input it cannot take (descent_layer_fail, DESCENT_ESHAPE). Called
+     input it cannot take (descent_set_error, DESCENT_ESHAPE). Called
      whenever a spec is built or a saved model checked, so it allocates
      nothing. */
   int (*setup)(const descent_layer_view *layer, descent_layer_sizes *sizes);

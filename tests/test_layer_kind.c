@@ -34,7 +34,7 @@ static int leaky_configure(void *config, descent_layer_args *args) {
   int rc = descent_layer_arg_double(args, "slope", 0.01, &c->slope);
   if (rc) return rc;
   if (c->slope < 0 || c->slope >= 1)
-    return descent_layer_fail(DESCENT_EINVAL, "slope %g must be in [0, 1)", c->slope);
+    return descent_set_error(DESCENT_EINVAL, "slope %g must be in [0, 1)", c->slope);
   return DESCENT_OK;
 }
 
@@ -85,7 +85,7 @@ static int scale_configure(void *config, descent_layer_args *args) {
 
 static int scale_setup(const descent_layer_view *l, descent_layer_sizes *s) {
   if (l->in.ndim != 1)
-    return descent_layer_fail(DESCENT_ESHAPE, "needs flat inputs, got %d dimensions", l->in.ndim);
+    return descent_set_error(DESCENT_ESHAPE, "needs flat inputs, got %d dimensions", l->in.ndim);
   s->n_params = l->in_size;
   s->n_buffers = l->in_size;
   return DESCENT_OK;

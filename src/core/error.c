@@ -73,6 +73,17 @@ int descent_fail(int status, const char *fmt, ...) {
   return status;
 }
 
+int descent_set_error(int status, const char *fmt, ...) {
+  if (status >= 0) status = DESCENT_EINVAL;
+  if (!fmt) return descent_fail(status, "%s (no message given)", descent_strerror(status));
+  va_list ap;
+  va_start(ap, fmt);
+  int wanted = vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  finish_message(wanted);
+  return status;
+}
+
 void descent_error_prefix(const char *fmt, ...) {
   char prefix[512], old[sizeof last_error];
   va_list ap;

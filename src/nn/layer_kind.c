@@ -51,15 +51,6 @@ static const descent_layer_kind *kind_of(const layer *l) {
   return &((const user_kind *)l->ops)->kind;
 }
 
-int descent_layer_fail(int status, const char *fmt, ...) {
-  char message[DESCENT_ERROR_CAP];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt ? fmt : "(no message)", ap);
-  va_end(ap);
-  return descent_fail(status < 0 ? status : DESCENT_EINVAL, "%s", message);
-}
-
 /* ---- Arguments ---------------------------------------------------------- */
 
 struct descent_layer_args {
@@ -173,7 +164,7 @@ static int callback_failed(const layer *l, int rc, const char *what) {
   if (descent_last_error()[0] == '\0')
     return descent_fail(rc,
                         "model spec: %s: its %s returned %d (%s) without a message (the kind "
-                        "should say why with descent_layer_fail)",
+                        "should say why with descent_set_error)",
                         l->name, what, rc, descent_strerror(rc));
   descent_error_prefix("model spec: %s: ", l->name);
   return rc;
