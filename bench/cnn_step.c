@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
   descent_preprocess pp = {0};
   descent_net *net = NULL;
   descent_optimizer *opt = NULL;
-  descent_batcher batcher = {0};
+  descent_batcher *batcher = NULL;
   double *times = NULL;
   if (descent_fashion_mnist_load(dir, &train, &test)) {
     fail("data");
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
     fail("optimizer");
     goto done;
   }
-  if (descent_batcher_init(&batcher, &train, 128, 1, 7)) {
+  if (descent_batcher_create(&batcher, &train, 128, 1, 7)) {
     fail("batcher");
     goto done;
   }
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
   }
   descent_batch batch;
   for (int s = 0; s < warmup + steps; s++) {
-    if (!descent_batcher_next(&batcher, &batch)) descent_batcher_next(&batcher, &batch);
+    if (!descent_batcher_next(batcher, &batch)) descent_batcher_next(batcher, &batch);
     double loss, t0 = now();
     if (descent_objective_value_and_grad(obj, &batch, &loss) || descent_optimizer_step(opt, obj)) {
       fail("step");
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
   rc = 0;
 done:
   free(times);
-  descent_batcher_free(&batcher);
+  descent_batcher_free(batcher);
   descent_optimizer_free(opt);
   descent_net_free(net);
   descent_preprocess_free(&pp);

@@ -410,27 +410,30 @@ int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
 int descent_preprocess_apply(const descent_preprocess *pp, descent_dataset *ds);
 void descent_preprocess_free(descent_preprocess *pp);
 
-/* Seeded shuffling into minibatches. Gathers each batch into contiguous buffers
- * owned by the batcher (allocated once, at init). */
-typedef struct descent_batcher {
-  const descent_dataset *ds; /* the data set, not owned */
-  size_t batch_size;         /* examples per batch; the last batch may be smaller */
-  int shuffle;               /* 1: new random order each epoch; 0: data order */
-  descent_rng rng;           /* drives the shuffling */
-  size_t *order;             /* permutation of [0, n) for the current epoch */
-  size_t position;           /* next index into order */
-  int64_t epoch;             /* epochs started so far */
-  descent_real *x;           /* batch_size x features gathered inputs */
-  int32_t *labels;           /* batch_size gathered labels (if ds has labels) */
-} descent_batcher;
+/* Seeded shuffling into minibatches: each epoch a new random order (or the
+ * data order), cut into batches of batch_size examples (the last one may be
+ * smaller), each gathered into contiguous buffers the batcher owns
+ * (allocated once, at creation: handing out a batch allocates nothing). The
+ * same seed gives the same sequence of batches. The trainer has its own;
+ * this one is for programs with a loop of their own. */
+typedef struct descent_batcher descent_batcher;
 
-int descent_batcher_init(descent_batcher *b, const descent_dataset *ds, size_t batch_size,
-                         int shuffle, uint64_t seed);
+/* A batcher over ds (not owned: keep it alive and unchanged until
+ * descent_batcher_free), shuffle 1 for a new random order each epoch, 0 for
+ * the data order. DESCENT_EINVAL for an empty data set or a batch size of
+ * 0. */
+int descent_batcher_create(descent_batcher **out, const descent_dataset *ds, size_t batch_size,
+                           int shuffle, uint64_t seed);
 /* Fills batch with the next minibatch and returns 1, or returns 0 at the end of
- * an epoch (the next call starts a new, reshuffled epoch). */
+ * an epoch (the next call starts a new, reshuffled epoch). The batch's
+ * arrays are the batcher's, valid until its next call; batch->indices are
+ * the examples' positions in the data set. */
 int descent_batcher_next(descent_batcher *b, descent_batch *batch);
 /* Number of batches in one epoch. */
 size_t descent_batcher_batches(const descent_batcher *b);
+/* Epochs started so far (0 before the first batch). */
+int64_t descent_batcher_epoch(const descent_batcher *b);
+/* Releases the batcher; NULL is accepted. */
 void descent_batcher_free(descent_batcher *b);
 
 /* ------------------------------------------------------------------------ */

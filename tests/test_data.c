@@ -474,23 +474,26 @@ static void test_batcher(void) {
   enum { N = 10 };
   descent_dataset ds;
   make_dataset(&ds, N);
-  descent_batcher b, b2;
-  CHECK_FAILS(descent_batcher_init(&b, &ds, 0, 1, 7), DESCENT_EINVAL, "batch size");
-  CHECK_OK(descent_batcher_init(&b, &ds, 3, 1, 7));
-  CHECK_OK(descent_batcher_init(&b2, &ds, 3, 1, 7));
-  CHECK(descent_batcher_batches(&b) == 4);
-  CHECK(b.epoch == 0);
+  descent_batcher *b = NULL, *b2 = NULL;
+  CHECK_FAILS(descent_batcher_create(&b, &ds, 0, 1, 7), DESCENT_EINVAL, "batch size");
+  CHECK(b == NULL); /* nothing to free after a refusal */
+  descent_dataset empty = {0};
+  CHECK_FAILS(descent_batcher_create(&b, &empty, 3, 1, 7), DESCENT_EINVAL, "empty");
+  CHECK_OK(descent_batcher_create(&b, &ds, 3, 1, 7));
+  CHECK_OK(descent_batcher_create(&b2, &ds, 3, 1, 7));
+  CHECK(descent_batcher_batches(b) == 4);
+  CHECK(descent_batcher_epoch(b) == 0);
 
   size_t ids[3][N], ids2[N], sizes[8];
   for (int e = 0; e < 3; e++) {
-    CHECK(run_epoch(&b, ids[e], sizes, 8) == 4);
-    CHECK(b.epoch == e + 1);
+    CHECK(run_epoch(b, ids[e], sizes, 8) == 4);
+    CHECK(descent_batcher_epoch(b) == e + 1);
     CHECK(sizes[0] == 3 && sizes[1] == 3 && sizes[2] == 3 && sizes[3] == 1);
     int count[N] = {0}, once = 1;
     for (int i = 0; i < N; i++) count[ids[e][i]]++;
     for (int i = 0; i < N; i++) once &= count[i] == 1;
     CHECK(once);
-    CHECK(run_epoch(&b2, ids2, sizes, 8) == 4);
+    CHECK(run_epoch(b2, ids2, sizes, 8) == 4);
     CHECK(memcmp(ids[e], ids2, sizeof ids2) == 0); /* same seed, same order */
   }
   int identity = 1;
@@ -498,29 +501,28 @@ static void test_batcher(void) {
   CHECK(!identity); /* the first epoch is shuffled too */
   CHECK(memcmp(ids[0], ids[1], sizeof ids[0]) != 0);
   CHECK(memcmp(ids[1], ids[2], sizeof ids[0]) != 0);
-  descent_batcher_free(&b);
-  descent_batcher_free(&b2);
-  CHECK(b.order == NULL);
+  descent_batcher_free(b);
+  descent_batcher_free(b2);
   descent_batcher_free(NULL);
 
   /* Another seed, another order; no shuffling, data order; a batch larger
    * than the data set, one batch. */
-  CHECK_OK(descent_batcher_init(&b, &ds, 3, 1, 8));
-  CHECK(run_epoch(&b, ids2, sizes, 8) == 4);
+  CHECK_OK(descent_batcher_create(&b, &ds, 3, 1, 8));
+  CHECK(run_epoch(b, ids2, sizes, 8) == 4);
   CHECK(memcmp(ids[0], ids2, sizeof ids2) != 0);
-  descent_batcher_free(&b);
-  CHECK_OK(descent_batcher_init(&b, &ds, 4, 0, 7));
+  descent_batcher_free(b);
+  CHECK_OK(descent_batcher_create(&b, &ds, 4, 0, 7));
   for (int e = 0; e < 2; e++) {
-    CHECK(run_epoch(&b, ids2, sizes, 8) == 3);
+    CHECK(run_epoch(b, ids2, sizes, 8) == 3);
     CHECK(sizes[2] == 2);
     for (int i = 0; i < N; i++) CHECK(ids2[i] == (size_t)i);
   }
-  descent_batcher_free(&b);
-  CHECK_OK(descent_batcher_init(&b, &ds, 64, 1, 7));
-  CHECK(descent_batcher_batches(&b) == 1);
-  CHECK(run_epoch(&b, ids2, sizes, 8) == 1);
+  descent_batcher_free(b);
+  CHECK_OK(descent_batcher_create(&b, &ds, 64, 1, 7));
+  CHECK(descent_batcher_batches(b) == 1);
+  CHECK(run_epoch(b, ids2, sizes, 8) == 1);
   CHECK(sizes[0] == N);
-  descent_batcher_free(&b);
+  descent_batcher_free(b);
   free(ds.x);
   free(ds.labels);
 }

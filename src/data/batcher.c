@@ -10,15 +10,13 @@
  * epoch and reshuffles. position == n means the epoch's batches are all handed
  * out: the next call returns 0 and rewinds to 0.
  */
-#include "internal.h"
+#include "data/batcher.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int descent_batcher_init(descent_batcher *b, const descent_dataset *ds, size_t batch_size,
-                         int shuffle, uint64_t seed) {
-  descent_error_clear();
-  if (!b) return descent_fail(DESCENT_EINVAL, "descent_batcher_init: b is NULL");
+int batcher_init(descent_batcher *b, const descent_dataset *ds, size_t batch_size, int shuffle,
+                 uint64_t seed) {
   memset(b, 0, sizeof *b);
   if (!ds || ds->n == 0 || !ds->x)
     return descent_fail(DESCENT_EINVAL, "batcher: the data set is empty");
@@ -38,7 +36,7 @@ int descent_batcher_init(descent_batcher *b, const descent_dataset *ds, size_t b
   b->x = descent_alloc_real(values, "batcher: inputs");
   if (ds->labels) b->labels = descent_calloc(rows, sizeof *b->labels, "batcher: labels");
   if (!b->order || !b->x || (ds->labels && !b->labels)) {
-    descent_batcher_free(b);
+    batcher_release(b);
     return DESCENT_ENOMEM;
   }
   for (size_t i = 0; i < ds->n; i++) b->order[i] = i;
@@ -87,10 +85,35 @@ size_t descent_batcher_batches(const descent_batcher *b) {
   return b->ds->n / b->batch_size + (b->ds->n % b->batch_size != 0);
 }
 
-void descent_batcher_free(descent_batcher *b) {
+int64_t descent_batcher_epoch(const descent_batcher *b) {
+  return b->epoch;
+}
+
+void batcher_release(descent_batcher *b) {
   if (!b) return;
   free(b->order);
   descent_free_real(b->x);
   free(b->labels);
   memset(b, 0, sizeof *b);
+}
+
+int descent_batcher_create(descent_batcher **out, const descent_dataset *ds, size_t batch_size,
+                           int shuffle, uint64_t seed) {
+  descent_error_clear();
+  if (!out) return descent_fail(DESCENT_EINVAL, "descent_batcher_create: out is NULL");
+  *out = NULL;
+  descent_batcher *b = descent_calloc(1, sizeof *b, "batcher");
+  if (!b) return DESCENT_ENOMEM;
+  int rc = batcher_init(b, ds, batch_size, shuffle, seed);
+  if (rc) {
+    free(b);
+    return rc;
+  }
+  *out = b;
+  return DESCENT_OK;
+}
+
+void descent_batcher_free(descent_batcher *b) {
+  batcher_release(b);
+  free(b);
 }

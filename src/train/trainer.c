@@ -616,7 +616,7 @@ int descent_trainer_create(descent_trainer **out, descent_objective *obj, descen
   t->o.checkpoint_dir = t->dir;
   if (!train) {
     t->batches = t->chunks = (size_t)options->steps_per_epoch;
-  } else if ((rc = descent_batcher_init(&t->batcher, train, options->batch_size, 1,
+  } else if ((rc = batcher_init(&t->batcher, train, options->batch_size, 1,
                                         options->seed))) {
     goto fail_rc;
   } else if (t->full_batch) {
@@ -651,7 +651,7 @@ fail_rc:
 
 void descent_trainer_free(descent_trainer *t) {
   if (!t) return;
-  descent_batcher_free(&t->batcher);
+  batcher_release(&t->batcher);
   free(t->config);
   free(t->dir);
   free(t->grad_sum);

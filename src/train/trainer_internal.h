@@ -5,6 +5,7 @@
 #ifndef DESCENT_TRAINER_INTERNAL_H
 #define DESCENT_TRAINER_INTERNAL_H
 
+#include "data/batcher.h"
 #include "internal.h"
 #include "nn/model_io.h"
 
