@@ -16,9 +16,10 @@
  * far more (a missed rounding of the operands costs about 2^-9 of each
  * product).
  *
- * The kernel's checks need a CPU with AVX512_BF16 and the avx512 path; where
- * either is missing they print SKIP and the refusal of the precision is
- * checked instead.
+ * The kernel's checks (`test_bf16 kernel`) need a CPU with AVX512_BF16 and
+ * the avx512 path; where either is missing they print SKIP and exit 77.
+ * Without an argument the rest runs, and the network check then checks the
+ * refusal of the precision instead.
  */
 #include "check.h"
 #include "internal.h" /* descent_gemm, descent_gemm_reference */
@@ -88,11 +89,9 @@ static void fill(float *x, size_t n, descent_rng *rng) {
 
 static int kernel_runs(void) {
   if (sgemm_bf16_available()) return 1;
-  static int said;
-  if (!said++)
-    printf("SKIP  the bf16 kernel's checks: %s\n",
-           !sgemm_bf16_cpu()                         ? "this CPU has no AVX512_BF16"
-           : descent_isa_path() < DESCENT_ISA_AVX512 ? "the kernel path is not avx512 (DESCENT_ISA)"
+  printf("SKIP: the bf16 kernel's checks: %s\n", !sgemm_bf16_cpu() ? "this CPU has no AVX512_BF16"
+                                                 : descent_isa_path() < DESCENT_ISA_AVX512
+                                                     ? "the kernel path is not avx512 (DESCENT_ISA)"
                                                      : "the kernel is not compiled in");
   return 0;
 }
@@ -292,18 +291,26 @@ static void check_network(descent_rng *rng) {
 #endif
 }
 
-int main(void) {
+/* `test_bf16 kernel` (float build): the kernel against its reference, or
+   SKIP and 77 where it cannot run: it never passes without running. */
+int main(int argc, char **argv) {
   descent_rng rng;
   descent_rng_seed(&rng, 11);
+  if (argc > 1) {
+#ifndef DESCENT_DOUBLE
+    if (strcmp(argv[1], "kernel") == 0) {
+      if (!kernel_runs()) return 77;
+      check_exact_products(&rng);
+      check_kernel(&rng);
+      check_threads_agree(&rng);
+      return check_report();
+    }
+#endif
+    fprintf(stderr, "usage: test_bf16 [kernel] (kernel: the float build only)\n");
+    return 2;
+  }
   check_rounding();
   check_reference_layout(&rng);
-#ifndef DESCENT_DOUBLE
-  if (kernel_runs()) {
-    check_exact_products(&rng);
-    check_kernel(&rng);
-    check_threads_agree(&rng);
-  }
-#endif
   check_network(&rng);
   return check_report();
 }
