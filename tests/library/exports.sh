@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# exports.sh - what the shared libraries export and what they need.
+# exports.sh - what the libraries export and what they need: the shared ones
+# (nm -D) and the static archives made for installation (nm -g: their
+# globals, since a program that links them statically meets each one).
 #   exports.sh NM HEADER LIB...
 # Fails when a library exports a symbol that does not start with descent_
 # (everything else is built hidden: a helper that leaks breaks programs that
@@ -19,8 +21,10 @@ if [ "$(printf '%s\n' "$declared" | wc -l)" -lt 50 ]; then
   exit 1
 fi
 for lib in "$@"; do
-  if ! defined=$("$nm" -D --defined-only "$lib"); then
-    echo "FAIL: $nm -D --defined-only $lib failed"
+  table=-D
+  case $lib in *.a) table=-g ;; esac
+  if ! defined=$("$nm" "$table" --defined-only "$lib"); then
+    echo "FAIL: $nm $table --defined-only $lib failed"
     status=1
     continue
   fi
@@ -44,8 +48,8 @@ for lib in "$@"; do
   else
     echo "ok: $lib defines all $(printf '%s\n' "$declared" | wc -l) functions of $header"
   fi
-  if ! undefined=$("$nm" -D --undefined-only "$lib"); then
-    echo "FAIL: $nm -D --undefined-only $lib failed"
+  if ! undefined=$("$nm" "$table" --undefined-only "$lib"); then
+    echo "FAIL: $nm $table --undefined-only $lib failed"
     status=1
     continue
   fi
