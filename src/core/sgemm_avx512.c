@@ -41,10 +41,10 @@ int descent_sgemm_enabled = 1;
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__AVX512F__)
 
 #include "gemm_avx512_common.h"
+#include "gemm_buffers.h"
 
 #include <immintrin.h>
 #include <omp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,32 +235,16 @@ static void pack_a(int ta, const float *a, size_t lda, size_t i0, const int *hei
   }
 }
 
+/* This thread's packing buffers (gemm_buffers.c), fetched before each
+   product on the thread that runs it. */
 static _Thread_local float *buffer_a, *buffer_b;
 
-/* A thread's buffers are freed when it ends: a program that runs descent
-   on threads it starts and ends (each with its own OpenMP threads) would
-   otherwise lose them with every thread. */
-static pthread_key_t buffers_key;
-static pthread_once_t buffers_key_once = PTHREAD_ONCE_INIT;
-static int buffers_key_made;
-
-static void buffers_free(void *unused) {
-  free(buffer_a);
-  free(buffer_b);
-  buffer_a = buffer_b = NULL;
-}
-
-static void buffers_key_make(void) {
-  buffers_key_made = pthread_key_create(&buffers_key, buffers_free) == 0;
-}
-
 static int buffers(void) {
-  if (!buffer_a && !buffer_b && pthread_once(&buffers_key_once, buffers_key_make) == 0 &&
-      buffers_key_made)
-    pthread_setspecific(buffers_key, &buffers_key); /* any non-NULL value: the destructor runs */
-  if (!buffer_a) buffer_a = aligned_alloc(64, sizeof(float) * MC_MAX * KC_MAX);
-  if (!buffer_b) buffer_b = aligned_alloc(64, sizeof(float) * KC_MAX * NC_MAX);
-  return buffer_a && buffer_b ? 0 : -1;
+  void *a, *b;
+  if (gemm_thread_buffers(sizeof(float) * MC_MAX * KC_MAX, sizeof(float) * KC_MAX * NC_MAX, &a, &b))
+    return -1;
+  buffer_a = a, buffer_b = b;
+  return 0;
 }
 
 static void gemm_serial(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
