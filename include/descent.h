@@ -510,6 +510,41 @@ typedef struct descent_objective_ops {
      memory) the trainer returns its status and its state is undefined until
      a checkpoint loads. */
   int (*load_state)(descent_objective *obj, const descent_section_reader *r);
+  /* Deterministic re-evaluation, for methods that evaluate one step's
+     objective more than once (a line search, conjugate gradients, a
+     diagnostic). The step's randomness is fixed by its last value_and_grad
+     (or value) call on batch: reevaluate computes the loss at the current
+     obj->params on that same batch with the same randomness (a network:
+     the same dropout masks, batch norm on the batch's statistics as in
+     training), and writes the gradient to grad when it is not NULL (it may
+     be obj->grad, or a buffer of n_params values of the caller's). It has
+     no side effects: two calls at the same params give the same bits, and
+     the objective's state (a network's RNG and batch-norm running
+     statistics) is left as the step left it. NULL: the objective has no
+     randomness or state to fix, and value_and_grad is already deterministic
+     (descent_objective_reevaluate then calls it). A call before any
+     value_and_grad, or on a batch of another size, fails with
+     DESCENT_EINVAL. */
+  int (*reevaluate)(descent_objective *obj, const descent_batch *batch, double *loss,
+                    descent_real *grad);
+  /* Curvature-vector products at the current obj->params on batch, with the
+     randomness of reevaluate (same contract: no side effects, obj->grad
+     untouched): out = H v, the exact Hessian of the loss with respect to
+     params times v (hvp), or out = G v, the generalized Gauss-Newton matrix
+     G = J^T H_L J times v (ggnvp), with J the Jacobian of the model's output
+     with respect to params and H_L the loss's Hessian with respect to that
+     output (softmax cross-entropy, mean squared error: positive
+     semi-definite). v and out hold n_params values each and must not
+     overlap. NULL where the objective has no such product; a product that
+     exists but cannot be computed for this instance (a network layer
+     without it) returns DESCENT_ENOTSUP with a message naming what is
+     missing, never an approximate value. For an objective with no model
+     output (a lab problem) ggnvp is the Hessian's when the problem is a
+     least-squares sum, absent otherwise. */
+  int (*hvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+             descent_real *out);
+  int (*ggnvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+               descent_real *out);
 } descent_objective_ops;
 
 /* An objective owns its flat parameter and gradient buffers and the table of
@@ -529,6 +564,17 @@ struct descent_objective {
 int descent_objective_value_and_grad(descent_objective *obj, const descent_batch *batch,
                                      double *loss);
 int descent_objective_value(descent_objective *obj, const descent_batch *batch, double *loss);
+/* ops->reevaluate when the objective has it; otherwise value_and_grad at
+ * the current params, its gradient copied to grad when grad is not NULL and
+ * not obj->grad (obj->grad then holds it too). */
+int descent_objective_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                                 descent_real *grad);
+/* ops->hvp and ops->ggnvp; DESCENT_ENOTSUP naming the objective's kind when
+ * it has no such product. */
+int descent_objective_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                          descent_real *out);
+int descent_objective_ggnvp(descent_objective *obj, const descent_batch *batch,
+                            const descent_real *v, descent_real *out);
 
 /* Finite-difference check of value_and_grad at the current parameters, by
  * central differences with step h on every parameter (or on `probes` randomly

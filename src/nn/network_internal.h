@@ -33,7 +33,34 @@ struct descent_net {
   descent_precision precision;
   /* Threads of each call, 0: the caller's (descent_net_set_threads). */
   int threads;
+  /* The randomness of the last training evaluation, which re-evaluations
+     and curvature products replay (network_curvature.c): the RNG as it was
+     before its forward pass, and its batch size (0: none yet). */
+  descent_rng step_rng;
+  size_t step_n;
+  /* Memory of the re-evaluations and products, made at their first call:
+     NULL until then (net_curvature_free). */
+  struct net_curvature *curvature;
 };
+
+/* Checks a batch against the network's limits and every layer's
+   check_batch (train: training mode). */
+int net_check_batch(const descent_net *net, const descent_batch *batch, int train);
+/* Runs every layer's forward on n examples; outputs in net->acts. */
+void net_forward(descent_net *net, const descent_real *x, size_t n, int train);
+
+/* network_curvature.c: deterministic re-evaluation and the curvature-vector
+   products, the network objective's reevaluate, hvp and ggnvp. A training
+   evaluation calls net_step_begin before its forward pass to record the
+   randomness they replay. */
+void net_step_begin(descent_net *net, size_t n);
+int net_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                   descent_real *grad);
+int net_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+            descent_real *out);
+int net_ggnvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+              descent_real *out);
+void net_curvature_free(descent_net *net);
 
 /* Parses a spec into configured (not yet set up) layers. */
 int net_spec_parse(const char *spec, size_t input_size, layer **layers, size_t *count);

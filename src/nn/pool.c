@@ -402,6 +402,24 @@ static void flatten_backward(layer *l, const descent_real *params, const descent
   if (dx) memcpy(dx, dy, n * l->in_size * sizeof *dx);
 }
 
+/* Its directional derivatives are copies too (rx NULL: a zero tangent). */
+static void flatten_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                        const descent_real *x, const descent_real *rx, const descent_real *y,
+                        descent_real *ry, size_t n) {
+  if (rx)
+    memcpy(ry, rx, n * l->in_size * sizeof *ry);
+  else
+    memset(ry, 0, n * l->in_size * sizeof *ry);
+}
+
+static void flatten_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                              const descent_real *x, const descent_real *rx, const descent_real *y,
+                              const descent_real *ry, const descent_real *dy,
+                              const descent_real *rdy, descent_real *rdx, descent_real *rdparams,
+                              size_t n) {
+  flatten_backward(l, params, x, y, rdy, rdx, rdparams, n);
+}
+
 const layer_ops layer_flatten = {
     .name = "flatten",
     .usage = "flatten",
@@ -411,4 +429,6 @@ const layer_ops layer_flatten = {
     .init = no_init,
     .forward = flatten_forward,
     .backward = flatten_backward,
+    .jvp = flatten_jvp,
+    .rbackward = flatten_rbackward,
 };

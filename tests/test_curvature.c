@@ -1,0 +1,294 @@
+/*
+ * test_curvature.c - deterministic re-evaluation and the curvature-vector
+ * products of networks, in double precision.
+ *
+ * Re-evaluation: on a network with dropout and batch norm, re-evaluations
+ * at one point give the same bits, the step's own loss and gradient, and
+ * leave the RNG and the running statistics as the step left them.
+ * Products, for every layer and loss that has them: H v against central
+ * differences of the (re-evaluated) gradient; G v against J^T H_L J v with
+ * the Jacobian J built column by column (central differences of the
+ * outputs) and H_L written out here; G symmetric positive semi-definite;
+ * H = G where the network is linear in its parameters. Layers without
+ * products are refused by name.
+ */
+#include "check.h"
+#include "nn/network_internal.h"
+
+#include <stdlib.h>
+
+#define BATCH 5
+#define IN    6
+#define H     1e-5
+#define TOL   1e-6
+
+static descent_real x[BATCH * IN];
+static int32_t labels[BATCH] = {0, 2, 1, 2, 0};
+static descent_real targets[BATCH * 3];
+static descent_rng rng;
+
+static void random_vector(descent_real *v, size_t n) {
+  for (size_t i = 0; i < n; i++) v[i] = (descent_real)(2 * descent_rng_uniform(&rng) - 1);
+}
+
+static double dot(const descent_real *a, const descent_real *b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+  return s;
+}
+
+/* max |a - b| / max(|a|, |b|) over the vectors' largest entries. */
+static double rel_error(const descent_real *a, const double *b, size_t n) {
+  double diff = 0, scale = 1e-12;
+  for (size_t i = 0; i < n; i++) {
+    diff = fmax(diff, fabs(a[i] - b[i]));
+    scale = fmax(scale, fmax(fabs(a[i]), fabs(b[i])));
+  }
+  return diff / scale;
+}
+
+static descent_net *make(const char *spec, descent_loss_kind loss) {
+  descent_net *net = NULL;
+  descent_shape in = {1, {IN}};
+  CHECK_OK(descent_net_create(&net, spec, &in, loss, BATCH, 7));
+  return net;
+}
+
+static descent_batch batch_for(int use_targets) {
+  return (descent_batch){
+      .n = BATCH, .x = x, .labels = labels, .targets = use_targets ? targets : NULL};
+}
+
+/* Re-evaluations replay the step: same bits, no side effects. */
+static void test_reevaluation(void) {
+  descent_net *net =
+      make("dense(8), batchnorm, relu, dropout(p=0.4), dense(3)", DESCENT_LOSS_SOFTMAX_XENT);
+  descent_objective *obj = descent_net_objective(net);
+  descent_batch batch = batch_for(0);
+  size_t n = obj->n_params, nb;
+  descent_real *g1 = calloc(n, sizeof *g1), *g2 = calloc(n, sizeof *g2);
+  descent_real *step_grad = calloc(n, sizeof *step_grad), *saved = calloc(n, sizeof *saved);
+  double loss, step_loss, l1, l2;
+  CHECK_FAILS(descent_objective_reevaluate(obj, &batch, &loss, g1), DESCENT_EINVAL,
+              "call value_and_grad on the batch first");
+  CHECK_OK(descent_objective_value_and_grad(obj, &batch, &step_loss));
+  memcpy(step_grad, obj->grad, n * sizeof *step_grad);
+  memcpy(saved, obj->params, n * sizeof *saved);
+  descent_rng rng_after;
+  descent_net_get_rng(net, &rng_after);
+  descent_real *buffers = descent_net_buffers(net, &nb);
+  descent_real *buffers_after = calloc(nb, sizeof *buffers_after);
+  memcpy(buffers_after, buffers, nb * sizeof *buffers);
+
+  /* At the step's point: the step's loss and gradient, bit for bit (the
+     same dropout mask, batch norm on the same batch statistics). */
+  CHECK_OK(descent_objective_reevaluate(obj, &batch, &l1, g1));
+  CHECK(l1 == step_loss);
+  CHECK(memcmp(g1, step_grad, n * sizeof *g1) == 0);
+
+  /* Elsewhere: twice the same bits, obj->grad untouched. */
+  for (size_t i = 0; i < n; i++) obj->params[i] += (descent_real)(0.01 * (double)(i % 7));
+  CHECK_OK(descent_objective_reevaluate(obj, &batch, &l1, g1));
+  CHECK_OK(descent_objective_reevaluate(obj, &batch, &l2, g2));
+  CHECK(l1 == l2 && l1 != step_loss);
+  CHECK(memcmp(g1, g2, n * sizeof *g1) == 0);
+  CHECK(memcmp(obj->grad, step_grad, n * sizeof *g1) == 0);
+  double loss_only;
+  CHECK_OK(descent_objective_reevaluate(obj, &batch, &loss_only, NULL));
+  CHECK(loss_only == l1);
+
+  /* The state is the step's: the RNG and the running statistics. */
+  descent_rng now;
+  descent_net_get_rng(net, &now);
+  CHECK(memcmp(&now, &rng_after, sizeof now) == 0);
+  CHECK(memcmp(buffers, buffers_after, nb * sizeof *buffers) == 0);
+
+  /* The next step still draws a new mask (and moves the statistics). */
+  memcpy(obj->params, saved, n * sizeof *saved);
+  CHECK_OK(descent_objective_value_and_grad(obj, &batch, &loss));
+  CHECK(loss != step_loss);
+  CHECK(memcmp(buffers, buffers_after, nb * sizeof *buffers) != 0);
+
+  descent_batch smaller = batch;
+  smaller.n = BATCH - 1;
+  CHECK_FAILS(descent_objective_reevaluate(obj, &smaller, &loss, g1), DESCENT_EINVAL,
+              "the step's had 5");
+  printf("re-evaluation: identical bits, state untouched\n");
+  free(g1), free(g2), free(step_grad), free(saved), free(buffers_after);
+  descent_net_free(net);
+}
+
+/* H v against central differences of the re-evaluated gradient, and the
+   product's own side effects (none). */
+static double hv_versus_differences(descent_net *net, const descent_batch *batch) {
+  descent_objective *obj = descent_net_objective(net);
+  size_t n = obj->n_params;
+  descent_real *v = calloc(n, sizeof *v), *hv = calloc(n, sizeof *hv);
+  descent_real *gp = calloc(n, sizeof *gp), *gm = calloc(n, sizeof *gm);
+  double *fd = calloc(n, sizeof *fd), loss, worst = 0;
+  descent_rng before;
+  CHECK_OK(descent_objective_value_and_grad(obj, batch, &loss));
+  descent_net_get_rng(net, &before);
+  for (int trial = 0; trial < 3; trial++) {
+    random_vector(v, n);
+    CHECK_OK(descent_objective_hvp(obj, batch, v, hv));
+    for (size_t i = 0; i < n; i++) obj->params[i] += (descent_real)(H * v[i]);
+    CHECK_OK(descent_objective_reevaluate(obj, batch, &loss, gp));
+    for (size_t i = 0; i < n; i++) obj->params[i] -= (descent_real)(2 * H * v[i]);
+    CHECK_OK(descent_objective_reevaluate(obj, batch, &loss, gm));
+    for (size_t i = 0; i < n; i++) obj->params[i] += (descent_real)(H * v[i]);
+    for (size_t i = 0; i < n; i++) fd[i] = ((double)gp[i] - (double)gm[i]) / (2 * H);
+    worst = fmax(worst, rel_error(hv, fd, n));
+  }
+  descent_rng after;
+  descent_net_get_rng(net, &after);
+  CHECK(memcmp(&before, &after, sizeof before) == 0);
+  free(v), free(hv), free(gp), free(gm), free(fd);
+  return worst;
+}
+
+/* The outputs z (n x k) at the current parameters, with the step's
+   randomness. */
+static void outputs(descent_net *net, const descent_batch *batch, double *z) {
+  double loss;
+  CHECK_OK(descent_objective_reevaluate(descent_net_objective(net), batch, &loss, NULL));
+  size_t last = net->n_layers - 1, count = batch->n * net->layers[last].out_size;
+  for (size_t i = 0; i < count; i++) z[i] = net->acts[last][i];
+}
+
+/* G v against J^T H_L J v, J built column by column by central differences
+   of the outputs and H_L written out: (diag(p) - p p^T) / n per example for
+   cross-entropy, I / n for MSE. Also G's symmetry and semi-definiteness. */
+static double gv_versus_jacobian(descent_net *net, const descent_batch *batch) {
+  descent_objective *obj = descent_net_objective(net);
+  size_t n = obj->n_params, k = descent_net_outputs(net), m = batch->n * k;
+  double *jac = calloc(m * n, sizeof *jac), *zp = calloc(m, sizeof *zp);
+  double *zm = calloc(m, sizeof *zm), *z = calloc(m, sizeof *z), *jv = calloc(m, sizeof *jv);
+  double *hjv = calloc(m, sizeof *hjv), *ref = calloc(n, sizeof *ref), loss;
+  descent_real *u = calloc(n, sizeof *u), *v = calloc(n, sizeof *v);
+  descent_real *gu = calloc(n, sizeof *gu), *gv = calloc(n, sizeof *gv);
+  CHECK_OK(descent_objective_value_and_grad(obj, batch, &loss));
+  outputs(net, batch, z);
+  for (size_t j = 0; j < n; j++) {
+    descent_real saved = obj->params[j];
+    obj->params[j] = (descent_real)(saved + H);
+    outputs(net, batch, zp);
+    obj->params[j] = (descent_real)(saved - H);
+    outputs(net, batch, zm);
+    obj->params[j] = saved;
+    for (size_t r = 0; r < m; r++) jac[r * n + j] = (zp[r] - zm[r]) / (2 * H);
+  }
+  double worst = 0;
+  for (int trial = 0; trial < 3; trial++) {
+    random_vector(v, n);
+    random_vector(u, n);
+    CHECK_OK(descent_objective_ggnvp(obj, batch, v, gv));
+    CHECK_OK(descent_objective_ggnvp(obj, batch, u, gu));
+    for (size_t r = 0; r < m; r++) {
+      jv[r] = 0;
+      for (size_t j = 0; j < n; j++) jv[r] += jac[r * n + j] * v[j];
+    }
+    for (size_t e = 0; e < batch->n; e++) {
+      const double *ze = z + e * k, *je = jv + e * k;
+      if (descent_net_loss(net) == DESCENT_LOSS_MSE) {
+        for (size_t a = 0; a < k; a++) hjv[e * k + a] = je[a] / (double)batch->n;
+        continue;
+      }
+      double zmax = ze[0], sum = 0, pj = 0, p[16];
+      for (size_t a = 1; a < k; a++) zmax = fmax(zmax, ze[a]);
+      for (size_t a = 0; a < k; a++) sum += p[a] = exp(ze[a] - zmax);
+      for (size_t a = 0; a < k; a++) p[a] /= sum, pj += p[a] * je[a];
+      for (size_t a = 0; a < k; a++) hjv[e * k + a] = p[a] * (je[a] - pj) / (double)batch->n;
+    }
+    for (size_t j = 0; j < n; j++) {
+      ref[j] = 0;
+      for (size_t r = 0; r < m; r++) ref[j] += jac[r * n + j] * hjv[r];
+    }
+    worst = fmax(worst, rel_error(gv, ref, n));
+    double ugv = dot(u, gv, n), vgu = dot(v, gu, n), vgv = dot(v, gv, n);
+    CHECK_MSG(fabs(ugv - vgu) <= 1e-10 * fmax(1, fabs(ugv)), "u'Gv %.17g, v'Gu %.17g", ugv, vgu);
+    CHECK_MSG(vgv >= 0, "v'Gv = %g", vgv);
+  }
+  free(jac), free(zp), free(zm), free(z), free(jv), free(hjv), free(ref);
+  free(u), free(v), free(gu), free(gv);
+  return worst;
+}
+
+static void check_products(const char *spec, descent_loss_kind loss) {
+  descent_net *net = make(spec, loss);
+  if (!net) return;
+  descent_batch batch = batch_for(loss == DESCENT_LOSS_MSE);
+  double hv_err = hv_versus_differences(net, &batch);
+  double gv_err = gv_versus_jacobian(net, &batch);
+  CHECK_MSG(hv_err <= TOL, "%s (%s): Hv relative error %.3g", spec, descent_loss_name(loss),
+            hv_err);
+  CHECK_MSG(gv_err <= TOL, "%s (%s): Gv relative error %.3g", spec, descent_loss_name(loss),
+            gv_err);
+  printf("%-50s %-4s Hv %.2e  Gv %.2e\n", spec, descent_loss_name(loss), hv_err, gv_err);
+  descent_net_free(net);
+}
+
+/* A network linear in its parameters under MSE has H = G. */
+static void test_linear_h_equals_g(void) {
+  descent_net *net = make("dense(3)", DESCENT_LOSS_MSE);
+  descent_objective *obj = descent_net_objective(net);
+  descent_batch batch = batch_for(1);
+  size_t n = obj->n_params;
+  descent_real *v = calloc(n, sizeof *v), *hv = calloc(n, sizeof *hv), *gv = calloc(n, sizeof *gv);
+  double loss;
+  CHECK_OK(descent_objective_value_and_grad(obj, &batch, &loss));
+  random_vector(v, n);
+  CHECK_OK(descent_objective_hvp(obj, &batch, v, hv));
+  CHECK_OK(descent_objective_ggnvp(obj, &batch, v, gv));
+  for (size_t i = 0; i < n; i++) CHECK_CLOSE(hv[i], gv[i], 1e-13);
+  free(v), free(hv), free(gv);
+  descent_net_free(net);
+}
+
+static void test_refusals(void) {
+  descent_net *net = make("dense(4), batchnorm, relu, dense(3)", DESCENT_LOSS_SOFTMAX_XENT);
+  descent_objective *obj = descent_net_objective(net);
+  descent_batch batch = batch_for(0);
+  size_t n = obj->n_params;
+  descent_real *v = calloc(n, sizeof *v), *out = calloc(n, sizeof *out);
+  double loss;
+  CHECK_OK(descent_objective_value_and_grad(obj, &batch, &loss));
+  CHECK_FAILS(descent_objective_hvp(obj, &batch, v, out), DESCENT_ENOTSUP, "layer2.batchnorm");
+  CHECK_FAILS(descent_objective_ggnvp(obj, &batch, v, out), DESCENT_ENOTSUP, "(jvp)");
+  descent_net_free(net);
+  free(v), free(out);
+
+  /* An objective without products says so. */
+  descent_objective_ops ops = {.kind = "mine"};
+  descent_objective mine = {.ops = &ops};
+  CHECK_FAILS(descent_objective_hvp(&mine, NULL, NULL, NULL), DESCENT_ENOTSUP,
+              "'mine' offers no Hessian-vector product");
+  CHECK_FAILS(descent_objective_ggnvp(&mine, NULL, NULL, NULL), DESCENT_ENOTSUP, "Gauss-Newton");
+}
+
+int main(void) {
+  if (sizeof(descent_real) != sizeof(double)) {
+    printf("SKIP: needs the double build\n");
+    return 77;
+  }
+  descent_rng_seed(&rng, 11);
+  random_vector(x, BATCH * IN);
+  for (size_t i = 0; i < BATCH * IN; i++) x[i] *= 2;
+  random_vector(targets, BATCH * 3);
+  test_reevaluation();
+  static const char *const specs[] = {
+      "dense(3)",
+      "dense(7), tanh, dense(3)",
+      "dense(7), sigmoid, dense(3)",
+      "dense(7), relu, dense(3)",
+      "flatten, dense(6), tanh, dense(5, bias=0), sigmoid, dense(3)",
+      "dense(8), relu, dropout(p=0.4), dense(5), tanh, dense(3)",
+  };
+  for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+    check_products(specs[i], DESCENT_LOSS_SOFTMAX_XENT);
+    check_products(specs[i], DESCENT_LOSS_MSE);
+  }
+  test_linear_h_equals_g();
+  test_refusals();
+  return check_report();
+}
