@@ -538,9 +538,10 @@ typedef struct descent_objective_ops {
      overlap. NULL where the objective has no such product; a product that
      exists but cannot be computed for this instance (a network layer
      without it) returns DESCENT_ENOTSUP with a message naming what is
-     missing, never an approximate value. For an objective with no model
-     output (a lab problem) ggnvp is the Hessian's when the problem is a
-     least-squares sum, absent otherwise. */
+     missing, never an approximate value. The lab's problems have both,
+     analytic: hvp for every family; ggnvp for the sums of squares (linreg
+     and finite_sum, where G = H; rosenbrock, G = 2 J^T J of its two
+     residuals), DESCENT_ENOTSUP naming the family for the others. */
   int (*hvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
              descent_real *out);
   int (*ggnvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,

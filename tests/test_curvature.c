@@ -10,7 +10,8 @@
  * the Jacobian J built column by column (central differences of the
  * outputs) and H_L written out here; G symmetric positive semi-definite;
  * H = G where the network is linear in its parameters. Layers without
- * products are refused by name.
+ * products are refused by name. The lab's problems' analytic products
+ * against differences of their gradients.
  */
 #include "check.h"
 #include "nn/network_internal.h"
@@ -266,6 +267,72 @@ static void test_refusals(void) {
   CHECK_FAILS(descent_objective_ggnvp(&mine, NULL, NULL, NULL), DESCENT_ENOTSUP, "Gauss-Newton");
 }
 
+/* The lab's problems: analytic H v against central differences of the
+   gradient, at a point off the minimum, on the whole sum and on a batch of
+   terms; G v where the problem is a sum of squares. */
+static void test_problems(void) {
+  static const char *const specs[] = {"quad1d",  "logcosh",   "nonconvex1d", "quad2d",
+                                      "quadnd",  "linreg",    "finite_sum",  "saddle",
+                                      "plateau", "rosenbrock"};
+  for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+    descent_objective *obj = NULL;
+    CHECK_OK(descent_problem_create(&obj, specs[s]));
+    if (!obj) continue;
+    size_t n = obj->n_params;
+    const descent_problem_info *info = descent_problem_info_get(obj);
+    size_t indices[3] = {0, 2, 3};
+    descent_batch terms = {.n = 3, .indices = indices};
+    const descent_batch *batch = info->n_terms >= 4 ? &terms : NULL;
+    descent_real *v = calloc(n, sizeof *v), *hv = calloc(n, sizeof *hv);
+    descent_real *g = calloc(n, sizeof *g), *theta = calloc(n, sizeof *theta);
+    double *fd = calloc(n, sizeof *fd), loss, worst = 0;
+    random_vector(theta, n);
+    for (size_t i = 0; i < n; i++) theta[i] = (descent_real)(0.3 + 0.5 * theta[i]);
+    for (int trial = 0; trial < 3; trial++) {
+      random_vector(v, n);
+      memcpy(obj->params, theta, n * sizeof *theta);
+      CHECK_OK(descent_objective_hvp(obj, batch, v, hv));
+      for (size_t i = 0; i < n; i++) obj->params[i] = (descent_real)(theta[i] + H * v[i]);
+      CHECK_OK(descent_objective_value_and_grad(obj, batch, &loss));
+      memcpy(g, obj->grad, n * sizeof *g);
+      for (size_t i = 0; i < n; i++) obj->params[i] = (descent_real)(theta[i] - H * v[i]);
+      CHECK_OK(descent_objective_value_and_grad(obj, batch, &loss));
+      for (size_t i = 0; i < n; i++) fd[i] = ((double)g[i] - (double)obj->grad[i]) / (2 * H);
+      worst = fmax(worst, rel_error(hv, fd, n));
+    }
+    CHECK_MSG(worst <= TOL, "%s: Hv relative error %.3g", specs[s], worst);
+    printf("%-12s Hv %.2e%s\n", specs[s], worst, batch ? " (batch of 3 terms)" : "");
+    /* G: H itself for linear least squares, H without the residuals'
+       curvature for Rosenbrock (equal at its minimum), refused elsewhere. */
+    memcpy(obj->params, theta, n * sizeof *theta);
+    int lsq = strcmp(specs[s], "linreg") == 0 || strcmp(specs[s], "finite_sum") == 0;
+    if (lsq) {
+      descent_real *gv = calloc(n, sizeof *gv);
+      CHECK_OK(descent_objective_hvp(obj, batch, v, hv));
+      CHECK_OK(descent_objective_ggnvp(obj, batch, v, gv));
+      CHECK(memcmp(hv, gv, n * sizeof *gv) == 0);
+      free(gv);
+    } else if (strcmp(specs[s], "rosenbrock") == 0) {
+      descent_real gv[2], hv2[2], one[2] = {1, 0}, ge[2], he[2];
+      CHECK_OK(descent_objective_ggnvp(obj, NULL, one, ge));
+      CHECK_OK(descent_objective_hvp(obj, NULL, one, he));
+      /* G_00 - H_00 = 4 b (y - x^2), b = 100 by default */
+      double x0 = theta[0], r = theta[1] - x0 * x0;
+      CHECK_CLOSE(ge[0] - he[0], 400 * r, 1e-12);
+      obj->params[0] = 1, obj->params[1] = 1; /* the minimum, a = 1 */
+      CHECK_OK(descent_objective_ggnvp(obj, NULL, v, gv));
+      CHECK_OK(descent_objective_hvp(obj, NULL, v, hv2));
+      CHECK_CLOSE(gv[0], hv2[0], 1e-13);
+      CHECK_CLOSE(gv[1], hv2[1], 1e-13);
+    } else {
+      CHECK_FAILS(descent_objective_ggnvp(obj, NULL, v, hv), DESCENT_ENOTSUP,
+                  "not a sum of squares");
+    }
+    free(v), free(hv), free(g), free(theta), free(fd);
+    descent_objective_free(obj);
+  }
+}
+
 int main(void) {
   if (sizeof(descent_real) != sizeof(double)) {
     printf("SKIP: needs the double build\n");
@@ -290,5 +357,6 @@ int main(void) {
   }
   test_linear_h_equals_g();
   test_refusals();
+  test_problems();
   return check_report();
 }

@@ -24,10 +24,7 @@ static void problem_destroy(descent_objective *obj);
 
 /* Both operations go through one function: the family's eval in double, then
    the gradient converted to descent_real. */
-static int problem_run(descent_objective *obj, const descent_batch *batch, double *loss,
-                       int want_grad) {
-  problem *p = obj->impl;
-  size_t n = p->info.dim;
+static int check_problem_batch(const problem *p, const descent_batch *batch) {
   if (batch && batch->indices && p->info.n_terms == 0)
     return descent_fail(DESCENT_EINVAL, "%s is not a finite sum: its batches cannot pick terms",
                         p->info.family);
@@ -36,8 +33,17 @@ static int problem_run(descent_objective *obj, const descent_batch *batch, doubl
       if (batch->indices[i] >= p->info.n_terms)
         return descent_fail(DESCENT_EINVAL, "%s: term index %zu is out of range [0, %zu)",
                             p->info.family, batch->indices[i], p->info.n_terms);
+  return DESCENT_OK;
+}
+
+static int problem_run(descent_objective *obj, const descent_batch *batch, double *loss,
+                       int want_grad) {
+  problem *p = obj->impl;
+  size_t n = p->info.dim;
+  int rc = check_problem_batch(p, batch);
+  if (rc) return rc;
   for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
-  int rc = p->eval(p, batch, p->theta, loss, want_grad ? p->grad : NULL);
+  rc = p->eval(p, batch, p->theta, loss, want_grad ? p->grad : NULL);
   if (rc) return rc;
   if (want_grad)
     for (size_t i = 0; i < n; i++) obj->grad[i] = (descent_real)p->grad[i];
@@ -53,11 +59,44 @@ static int problem_value(descent_objective *obj, const descent_batch *batch, dou
   return problem_run(obj, batch, loss, 0);
 }
 
+/* The curvature products, analytic: the family's product in double at the
+   current parameters (a problem has no randomness, so every evaluation is
+   already a deterministic re-evaluation). */
+static int problem_product(descent_objective *obj, const descent_batch *batch,
+                           const descent_real *v, descent_real *out, int ggn) {
+  problem *p = obj->impl;
+  problem_product_fn fn = ggn ? p->ggn : p->hvp;
+  if (!fn)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s is not a sum of squares: it has no Gauss-Newton matrix; use its "
+                        "Hessian-vector product (hvp)",
+                        p->info.family);
+  int rc = check_problem_batch(p, batch);
+  if (rc) return rc;
+  size_t n = p->info.dim;
+  for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
+  fn(p, batch, p->theta, v, p->grad);
+  for (size_t i = 0; i < n; i++) out[i] = (descent_real)p->grad[i];
+  return DESCENT_OK;
+}
+
+static int problem_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                       descent_real *out) {
+  return problem_product(obj, batch, v, out, 0);
+}
+
+static int problem_ggnvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                         descent_real *out) {
+  return problem_product(obj, batch, v, out, 1);
+}
+
 static const descent_objective_ops problem_ops = {
     .kind = "problem",
     .value_and_grad = problem_value_and_grad,
     .value = problem_value,
     .destroy = problem_destroy,
+    .hvp = problem_hvp,
+    .ggnvp = problem_ggnvp,
 };
 
 static void problem_destroy(descent_objective *obj) {
