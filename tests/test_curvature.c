@@ -23,7 +23,10 @@
 #define H     1e-5
 #define TOL   1e-6
 
-static descent_real x[BATCH * IN];
+#define IMAGE (2 * 5 * 5)
+
+static descent_real x[BATCH * IMAGE];
+static descent_shape input = {1, {IN}};
 static int32_t labels[BATCH] = {0, 2, 1, 2, 0};
 static descent_real targets[BATCH * 3];
 static descent_rng rng;
@@ -50,8 +53,7 @@ static double rel_error(const descent_real *a, const double *b, size_t n) {
 
 static descent_net *make(const char *spec, descent_loss_kind loss) {
   descent_net *net = NULL;
-  descent_shape in = {1, {IN}};
-  CHECK_OK(descent_net_create(&net, spec, &in, loss, BATCH, 7));
+  CHECK_OK(descent_net_create(&net, spec, &input, loss, BATCH, 7));
   return net;
 }
 
@@ -339,8 +341,8 @@ int main(void) {
     return 77;
   }
   descent_rng_seed(&rng, 11);
-  random_vector(x, BATCH * IN);
-  for (size_t i = 0; i < BATCH * IN; i++) x[i] *= 2;
+  random_vector(x, BATCH * IMAGE);
+  for (size_t i = 0; i < BATCH * IMAGE; i++) x[i] *= 2;
   random_vector(targets, BATCH * 3);
   test_reevaluation();
   static const char *const specs[] = {
@@ -355,6 +357,19 @@ int main(void) {
     check_products(specs[i], DESCENT_LOSS_SOFTMAX_XENT);
     check_products(specs[i], DESCENT_LOSS_MSE);
   }
+  /* Images of 2 x 5 x 5. */
+  input = (descent_shape){3, {2, 5, 5}};
+  static const char *const cnns[] = {
+      "conv(3, 3, pad=1), tanh, maxpool(2), flatten, dense(3)",
+      "conv(2, 3, stride=2, bias=0), sigmoid, avgpool(2, stride=1), dense(3)",
+      "conv(4, 2), relu, dropout(p=0.3), conv(2, 2, pad=1), tanh, maxpool(3, stride=2, pad=1), "
+      "dense(3)",
+  };
+  for (size_t i = 0; i < sizeof cnns / sizeof *cnns; i++) {
+    check_products(cnns[i], DESCENT_LOSS_SOFTMAX_XENT);
+    check_products(cnns[i], DESCENT_LOSS_MSE);
+  }
+  input = (descent_shape){1, {IN}};
   test_linear_h_equals_g();
   test_refusals();
   test_problems();
