@@ -248,16 +248,31 @@ static void test_linear_h_equals_g(void) {
   descent_net_free(net);
 }
 
+/* A layer without the products' operations (a registered kind that
+   offers none, here tanh with them taken away) is refused by name,
+   without touching out. */
 static void test_refusals(void) {
-  descent_net *net = make("dense(4), batchnorm, relu, dense(3)", DESCENT_LOSS_SOFTMAX_XENT);
+  descent_net *net = make("dense(4), tanh, dense(3)", DESCENT_LOSS_SOFTMAX_XENT);
   descent_objective *obj = descent_net_objective(net);
   descent_batch batch = batch_for(0);
   size_t n = obj->n_params;
   descent_real *v = calloc(n, sizeof *v), *out = calloc(n, sizeof *out);
   double loss;
+  CHECK_FAILS(descent_objective_ggnvp(obj, &batch, v, out), DESCENT_EINVAL,
+              "call value_and_grad on the batch first");
   CHECK_OK(descent_objective_value_and_grad(obj, &batch, &loss));
-  CHECK_FAILS(descent_objective_hvp(obj, &batch, v, out), DESCENT_ENOTSUP, "layer2.batchnorm");
-  CHECK_FAILS(descent_objective_ggnvp(obj, &batch, v, out), DESCENT_ENOTSUP, "(jvp)");
+  layer_ops no_rbackward = *net->layers[1].ops, none = no_rbackward;
+  no_rbackward.rbackward = NULL;
+  none.jvp = NULL;
+  net->layers[1].ops = &no_rbackward;
+  CHECK_FAILS(descent_objective_hvp(obj, &batch, v, out), DESCENT_ENOTSUP,
+              "layer2.tanh (tanh) has no second-order backward");
+  CHECK_OK(descent_objective_ggnvp(obj, &batch, v, out));
+  net->layers[1].ops = &none;
+  out[0] = 42;
+  CHECK_FAILS(descent_objective_ggnvp(obj, &batch, v, out), DESCENT_ENOTSUP,
+              "layer2.tanh (tanh) has no directional derivative (jvp)");
+  CHECK(out[0] == 42);
   descent_net_free(net);
   free(v), free(out);
 
@@ -352,6 +367,7 @@ int main(void) {
       "dense(7), relu, dense(3)",
       "flatten, dense(6), tanh, dense(5, bias=0), sigmoid, dense(3)",
       "dense(8), relu, dropout(p=0.4), dense(5), tanh, dense(3)",
+      "dense(6), batchnorm, tanh, dense(5), batchnorm(eps=0.1), sigmoid, dense(3)",
   };
   for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
     check_products(specs[i], DESCENT_LOSS_SOFTMAX_XENT);
@@ -363,6 +379,8 @@ int main(void) {
       "conv(3, 3, pad=1), tanh, maxpool(2), flatten, dense(3)",
       "conv(2, 3, stride=2, bias=0), sigmoid, avgpool(2, stride=1), dense(3)",
       "conv(4, 2), relu, dropout(p=0.3), conv(2, 2, pad=1), tanh, maxpool(3, stride=2, pad=1), "
+      "dense(3)",
+      "conv(3, 3, pad=1), batchnorm, relu, maxpool(2), flatten, dense(4), batchnorm, tanh, "
       "dense(3)",
   };
   for (size_t i = 0; i < sizeof cnns / sizeof *cnns; i++) {

@@ -148,8 +148,8 @@ static int check_products(const descent_net *net, int hessian) {
     if (!l->ops->jvp || (hessian && !l->ops->rbackward))
       return descent_fail(DESCENT_ENOTSUP,
                           "%s products: layer %s (%s) has no %s; products exist for dense, "
-                          "conv, maxpool, avgpool, flatten, relu, tanh, sigmoid and dropout "
-                          "layers",
+                          "conv, maxpool, avgpool, flatten, batchnorm, relu, tanh, sigmoid and "
+                          "dropout layers",
                           what, l->name, l->ops->name,
                           l->ops->jvp ? "second-order backward (rbackward)"
                                       : "directional derivative (jvp)");
