@@ -667,7 +667,18 @@ int descent_net_set_threads(descent_net *net, int threads);
 int descent_net_threads(const descent_net *net);
 
 /* The network as an objective: its value is the batch-mean loss. The returned
- * pointer is owned by the network. */
+ * pointer is owned by the network. It offers the deterministic
+ * re-evaluation and both curvature-vector products of
+ * descent_objective_ops (reevaluate, hvp, ggnvp): they replay the last
+ * value_and_grad's randomness (its dropout masks; batch norm in training
+ * mode, on the batch's statistics, its running statistics restored), so
+ * call value_and_grad on a batch first (DESCENT_EINVAL otherwise), then
+ * any number of them on that batch. The products run through every
+ * built-in layer (conv and dense on their im2col/GEMM path in
+ * descent_real, whatever descent_net_set_precision says) and through
+ * registered kinds that give jvp (and rbackward, for hvp); their memory
+ * (an output tangent per layer, about as much as the activations) is
+ * allocated at the first call (DESCENT_ENOMEM) and kept. */
 descent_objective *descent_net_objective(descent_net *net);
 
 /* Number of outputs per example (classes, for a classifier). */
@@ -917,6 +928,27 @@ typedef struct descent_layer_kind {
      tensors as tensors names its parameters ("running_mean"), covering
      [0, n_buffers) in order. */
   int (*buffer_tensors)(const descent_layer_view *layer, descent_tensor_info *table);
+  /* Optional: what the network's curvature-vector products need
+     (descent_objective_ops.ggnvp and hvp); a network with a layer of a kind
+     without jvp refuses both products (DESCENT_ENOTSUP naming the layer),
+     one without rbackward refuses hvp. Both are called after a training
+     forward pass on x that gave y, with its randomness (layer->rng replayed,
+     the same masks as that forward drew).
+     jvp: the directional derivative of forward along rx (the input's
+     tangent, n x in_size; NULL: zero, for the first layer) and vparams (the
+     direction's n_params values for this layer): writes ry (n x out_size,
+     overwritten). */
+  void (*jvp)(const descent_layer_view *layer, const descent_real *params,
+              const descent_real *vparams, const descent_real *x, const descent_real *rx,
+              const descent_real *y, descent_real *ry, size_t n);
+  /* rbackward: the directional derivative of backward along the same
+     direction (Pearlmutter's R-operator), given backward's dy, its
+     derivative rdy and the tangents rx (NULL: zero) and ry: writes rdparams
+     (n_params, overwritten) and, when rdx is not NULL, rdx (n x in_size). */
+  void (*rbackward)(const descent_layer_view *layer, const descent_real *params,
+                    const descent_real *vparams, const descent_real *x, const descent_real *rx,
+                    const descent_real *y, const descent_real *ry, const descent_real *dy,
+                    const descent_real *rdy, descent_real *rdx, descent_real *rdparams, size_t n);
 } descent_layer_kind;
 
 /* Registers kind, copied (with its name and usage text): the caller's struct

@@ -25,7 +25,7 @@
 
 #define IMAGE (2 * 5 * 5)
 
-static descent_real x[BATCH * IMAGE];
+static descent_real inputs[BATCH * IMAGE];
 static descent_shape input = {1, {IN}};
 static int32_t labels[BATCH] = {0, 2, 1, 2, 0};
 static descent_real targets[BATCH * 3];
@@ -59,7 +59,7 @@ static descent_net *make(const char *spec, descent_loss_kind loss) {
 
 static descent_batch batch_for(int use_targets) {
   return (descent_batch){
-      .n = BATCH, .x = x, .labels = labels, .targets = use_targets ? targets : NULL};
+      .n = BATCH, .x = inputs, .labels = labels, .targets = use_targets ? targets : NULL};
 }
 
 /* Re-evaluations replay the step: same bits, no side effects. */
@@ -248,6 +248,91 @@ static void test_linear_h_equals_g(void) {
   descent_net_free(net);
 }
 
+/* A registered kind with the products' callbacks: y = w x^2 per feature,
+   so that both its first and its second derivatives are in play. */
+static int square_setup(const descent_layer_view *l, descent_layer_sizes *s) {
+  s->n_params = l->in_size;
+  return DESCENT_OK;
+}
+
+static int square_tensors(const descent_layer_view *l, descent_tensor_info *t) {
+  snprintf(t[0].name, sizeof t[0].name, "weight");
+  t[0].size = l->in_size;
+  t[0].shape = (descent_shape){1, {l->in_size}};
+  return 1;
+}
+
+static void square_init(const descent_layer_view *l, descent_real *w, descent_rng *r) {
+  for (size_t j = 0; j < l->in_size; j++) w[j] = (descent_real)(0.5 + descent_rng_uniform(r));
+}
+
+static void square_forward(const descent_layer_view *l, const descent_real *w,
+                           const descent_real *x, descent_real *y, size_t n, int train) {
+  size_t m = l->in_size;
+  for (size_t i = 0; i < n * m; i++) y[i] = w[i % m] * x[i] * x[i];
+}
+
+static void square_backward(const descent_layer_view *l, const descent_real *w,
+                            const descent_real *x, const descent_real *y, const descent_real *dy,
+                            descent_real *dx, descent_real *dw, size_t n) {
+  size_t m = l->in_size;
+  for (size_t j = 0; j < m; j++) dw[j] = 0;
+  for (size_t i = 0; i < n * m; i++) {
+    dw[i % m] += dy[i] * x[i] * x[i];
+    if (dx) dx[i] = dy[i] * 2 * w[i % m] * x[i];
+  }
+}
+
+static void square_jvp(const descent_layer_view *l, const descent_real *w, const descent_real *vw,
+                       const descent_real *x, const descent_real *rx, const descent_real *y,
+                       descent_real *ry, size_t n) {
+  size_t m = l->in_size;
+  for (size_t i = 0; i < n * m; i++)
+    ry[i] = vw[i % m] * x[i] * x[i] + (rx ? 2 * w[i % m] * x[i] * rx[i] : 0);
+}
+
+static void square_rbackward(const descent_layer_view *l, const descent_real *w,
+                             const descent_real *vw, const descent_real *x, const descent_real *rx,
+                             const descent_real *y, const descent_real *ry, const descent_real *dy,
+                             const descent_real *rdy, descent_real *rdx, descent_real *rdw,
+                             size_t n) {
+  size_t m = l->in_size;
+  for (size_t j = 0; j < m; j++) rdw[j] = 0;
+  for (size_t i = 0; i < n * m; i++) {
+    descent_real r = rx ? rx[i] : 0;
+    rdw[i % m] += rdy[i] * x[i] * x[i] + dy[i] * 2 * x[i] * r;
+    if (rdx) rdx[i] = rdy[i] * 2 * w[i % m] * x[i] + dy[i] * 2 * (vw[i % m] * x[i] + w[i % m] * r);
+  }
+}
+
+static void test_registered_kinds(void) {
+  descent_layer_kind square = {.name = "square",
+                               .setup = square_setup,
+                               .tensors = square_tensors,
+                               .init = square_init,
+                               .forward = square_forward,
+                               .backward = square_backward,
+                               .jvp = square_jvp,
+                               .rbackward = square_rbackward};
+  CHECK_OK(descent_layer_register(&square));
+  square.name = "square_plain";
+  square.jvp = NULL;
+  square.rbackward = NULL;
+  CHECK_OK(descent_layer_register(&square));
+  check_products("dense(4), square, dense(3)", DESCENT_LOSS_SOFTMAX_XENT);
+  check_products("square, dense(5), tanh, square, dense(3)", DESCENT_LOSS_MSE);
+  descent_net *net = make("dense(4), square_plain, dense(3)", DESCENT_LOSS_MSE);
+  descent_objective *obj = descent_net_objective(net);
+  descent_batch batch = batch_for(1);
+  descent_real *v = calloc(obj->n_params, sizeof *v), *out = calloc(obj->n_params, sizeof *out);
+  double loss;
+  CHECK_OK(descent_objective_value_and_grad(obj, &batch, &loss));
+  CHECK_FAILS(descent_objective_ggnvp(obj, &batch, v, out), DESCENT_ENOTSUP,
+              "layer2.square_plain (square_plain) has no directional derivative");
+  free(v), free(out);
+  descent_net_free(net);
+}
+
 /* A layer without the products' operations (a registered kind that
    offers none, here tanh with them taken away) is refused by name,
    without touching out. */
@@ -356,8 +441,8 @@ int main(void) {
     return 77;
   }
   descent_rng_seed(&rng, 11);
-  random_vector(x, BATCH * IMAGE);
-  for (size_t i = 0; i < BATCH * IMAGE; i++) x[i] *= 2;
+  random_vector(inputs, BATCH * IMAGE);
+  for (size_t i = 0; i < BATCH * IMAGE; i++) inputs[i] *= 2;
   random_vector(targets, BATCH * 3);
   test_reevaluation();
   static const char *const specs[] = {
@@ -390,6 +475,7 @@ int main(void) {
   input = (descent_shape){1, {IN}};
   test_linear_h_equals_g();
   test_refusals();
+  test_registered_kinds();
   test_problems();
   return check_report();
 }
