@@ -546,6 +546,19 @@ typedef struct descent_objective_ops {
              descent_real *out);
   int (*ggnvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
                descent_real *out);
+  /* The diagonal of G (as ggnvp's) at the current params on batch, with
+     reevaluate's randomness and contract, into out (n_params values).
+     samples 0: exact; samples > 0: a Monte-Carlo estimate from that many
+     draws of the loss's own distribution (labels sampled from the model's
+     softmax for cross-entropy, Gaussian noise for MSE; never the batch's
+     labels, whose squared gradients are the empirical Fisher, another
+     matrix), unbiased, its error falling as 1/sqrt(samples), drawn from an
+     RNG seeded with seed (the objective's own RNG is not touched). Costs
+     one backward pass per class (exact) or per sample. NULL where
+     unavailable; a network whose parameters are not all in dense layers
+     returns DESCENT_ENOTSUP naming the layer. */
+  int (*ggn_diagonal)(descent_objective *obj, const descent_batch *batch, size_t samples,
+                      uint64_t seed, descent_real *out);
 } descent_objective_ops;
 
 /* An objective owns its flat parameter and gradient buffers and the table of
@@ -576,6 +589,10 @@ int descent_objective_hvp(descent_objective *obj, const descent_batch *batch, co
                           descent_real *out);
 int descent_objective_ggnvp(descent_objective *obj, const descent_batch *batch,
                             const descent_real *v, descent_real *out);
+/* ops->ggn_diagonal; DESCENT_ENOTSUP naming the objective's kind when it
+ * has none. */
+int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *batch,
+                                   size_t samples, uint64_t seed, descent_real *out);
 
 /* Finite-difference check of value_and_grad at the current parameters, by
  * central differences with step h on every parameter (or on `probes` randomly
@@ -668,8 +685,9 @@ int descent_net_threads(const descent_net *net);
 
 /* The network as an objective: its value is the batch-mean loss. The returned
  * pointer is owned by the network. It offers the deterministic
- * re-evaluation and both curvature-vector products of
- * descent_objective_ops (reevaluate, hvp, ggnvp): they replay the last
+ * re-evaluation, both curvature-vector products and the Gauss-Newton
+ * diagonal of descent_objective_ops (reevaluate, hvp, ggnvp,
+ * ggn_diagonal): they replay the last
  * value_and_grad's randomness (its dropout masks; batch norm in training
  * mode, on the batch's statistics, its running statistics restored), so
  * call value_and_grad on a batch first (DESCENT_EINVAL otherwise), then

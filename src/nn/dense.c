@@ -153,6 +153,30 @@ static void dense_rbackward(layer *l, const descent_real *params, const descent_
   descent_gemm(0, 0, n, in, out, 1, dy, out, vparams, in, 1, rdx, in);
 }
 
+/* Example i's gradient is dy_i x_i^T (and dy_i for the bias), so the sum
+   of its squares is (dy^2)^T (x^2): summed in double over the examples in
+   order, output rows split between threads. */
+static void dense_add_squared_grads(layer *l, const descent_real *x, const descent_real *dy,
+                                    descent_real *out, size_t n) {
+  size_t in = l->in_size, units = dense_of(l)->units;
+  int bias = dense_of(l)->bias;
+#pragma omp parallel for schedule(static) if (n * units * in >= LAYER_PARALLEL_MIN)
+  for (size_t o = 0; o < units; o++) {
+    double b = 0;
+    for (size_t j = 0; j < in; j++) {
+      double sum = 0;
+      for (size_t i = 0; i < n; i++) {
+        double g = (double)dy[i * units + o] * (double)x[i * in + j];
+        sum += g * g;
+      }
+      out[o * in + j] += (descent_real)sum;
+    }
+    if (!bias) continue;
+    for (size_t i = 0; i < n; i++) b += (double)dy[i * units + o] * (double)dy[i * units + o];
+    out[in * units + o] += (descent_real)b;
+  }
+}
+
 const layer_ops layer_dense = {
     .name = "dense",
     .usage = "dense(OUT[, init=auto|he|glorot|tnormal][, bias=1|0][, std=0.05][, bias_init=0])",
@@ -165,4 +189,5 @@ const layer_ops layer_dense = {
     .backward = dense_backward,
     .jvp = dense_jvp,
     .rbackward = dense_rbackward,
+    .add_squared_grads = dense_add_squared_grads,
 };

@@ -109,6 +109,13 @@ typedef struct layer_ops {
                     const descent_real *x, const descent_real *rx, const descent_real *y,
                     const descent_real *ry, const descent_real *dy, const descent_real *rdy,
                     descent_real *rdx, descent_real *rdparams, size_t n);
+  /* Optional, for the diagonal of the Gauss-Newton matrix
+     (network_diagonal.c): adds to out (n_params values) the squares of
+     each example's own parameter gradient given dy (row i: example i's
+     output gradient), summed over the n examples. A kind with parameters
+     and without it makes the diagonal refuse the network. */
+  void (*add_squared_grads)(layer *l, const descent_real *x, const descent_real *dy,
+                            descent_real *out, size_t n);
 } layer_ops;
 
 /* The most tensors (or buffer tensors) one layer names. */

@@ -48,6 +48,7 @@ static const descent_objective_ops net_ops = {
     .reevaluate = net_reevaluate,
     .hvp = net_hvp,
     .ggnvp = net_ggnvp,
+    .ggn_diagonal = net_ggn_diagonal,
 };
 
 static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, size_t *n_tensors) {

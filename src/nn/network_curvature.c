@@ -28,13 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct net_curvature {
-  descent_real *buffers;           /* the running statistics, kept during a replay */
-  descent_real **tangents;         /* tangents[i]: layer i's output tangent */
-  descent_real *rgrad_a, *rgrad_b; /* R{d loss / d activations}, ping-pong */
-  descent_real *grad;              /* the ordinary backward's parameter gradient */
-};
-
 void net_step_begin(descent_net *net, size_t n) {
   net->step_rng = net->rng;
   net->step_n = n;
@@ -55,7 +48,7 @@ void net_curvature_free(descent_net *net) {
 }
 
 /* The memory, made at the first call; products need the tangents too. */
-static int curvature_memory(descent_net *net, int products) {
+int net_curvature_memory(descent_net *net, int products) {
   if (!net->curvature) {
     net->curvature = descent_calloc(1, sizeof *net->curvature, "re-evaluation");
     if (!net->curvature) return DESCENT_ENOMEM;
@@ -89,8 +82,8 @@ static int curvature_memory(descent_net *net, int products) {
 
 /* Checks that the batch is the step's, then runs its forward pass again
    with the step's randomness; *after keeps the RNG for replay_end. */
-static int replay_begin(descent_net *net, const descent_batch *batch, descent_rng *after,
-                        const char *what) {
+int net_replay_begin(descent_net *net, const descent_batch *batch, descent_rng *after,
+                     const char *what) {
   int rc = net_check_batch(net, batch, 1);
   if (rc) return rc;
   if (!net->step_n)
@@ -111,7 +104,7 @@ static int replay_begin(descent_net *net, const descent_batch *batch, descent_rn
   return DESCENT_OK;
 }
 
-static void replay_end(descent_net *net, const descent_rng *after) {
+void net_replay_end(descent_net *net, const descent_rng *after) {
   net->rng = *after;
   if (net->n_buffers)
     memcpy(net->buffers, net->curvature->buffers, net->n_buffers * sizeof *net->buffers);
@@ -119,9 +112,9 @@ static void replay_end(descent_net *net, const descent_rng *after) {
 
 static int reevaluate(descent_net *net, const descent_batch *batch, double *loss,
                       descent_real *grad) {
-  int rc = curvature_memory(net, 0);
+  int rc = net_curvature_memory(net, 0);
   descent_rng after;
-  if (!rc) rc = replay_begin(net, batch, &after, "re-evaluation");
+  if (!rc) rc = net_replay_begin(net, batch, &after, "re-evaluation");
   if (rc) return rc;
   size_t n = batch->n, last = net->n_layers - 1;
   descent_real *dy = net->grad_a, *dx = net->grad_b;
@@ -136,7 +129,7 @@ static int reevaluate(descent_net *net, const descent_batch *batch, double *loss
     dy = dx;
     dx = t;
   }
-  replay_end(net, &after);
+  net_replay_end(net, &after);
   return rc;
 }
 
@@ -172,9 +165,9 @@ static void forward_tangents(descent_net *net, const descent_batch *batch, const
 static int product(descent_net *net, const descent_batch *batch, const descent_real *v,
                    descent_real *out, int hessian) {
   int rc = check_products(net, hessian);
-  if (!rc) rc = curvature_memory(net, 1);
+  if (!rc) rc = net_curvature_memory(net, 1);
   descent_rng after;
-  if (!rc) rc = replay_begin(net, batch, &after, hessian ? "Hessian product" : "GGN product");
+  if (!rc) rc = net_replay_begin(net, batch, &after, hessian ? "Hessian product" : "GGN product");
   if (rc) return rc;
   struct net_curvature *c = net->curvature;
   size_t n = batch->n, last = net->n_layers - 1, k = net->layers[last].out_size;
@@ -205,7 +198,7 @@ static int product(descent_net *net, const descent_batch *batch, const descent_r
     t = rdy;
     rdy = rdx, rdx = t;
   }
-  replay_end(net, &after);
+  net_replay_end(net, &after);
   return rc;
 }
 

@@ -62,6 +62,27 @@ int net_ggnvp(descent_objective *obj, const descent_batch *batch, const descent_
               descent_real *out);
 void net_curvature_free(descent_net *net);
 
+/* What the re-evaluations and products keep between calls. */
+struct net_curvature {
+  descent_real *buffers;           /* the running statistics, kept during a replay */
+  descent_real **tangents;         /* tangents[i]: layer i's output tangent */
+  descent_real *rgrad_a, *rgrad_b; /* R{d loss / d activations}, ping-pong */
+  descent_real *grad;              /* the ordinary backward's parameter gradient */
+};
+/* Makes net->curvature at the first call; with products, the tangents and
+   backward buffers too. */
+int net_curvature_memory(descent_net *net, int products);
+/* Checks that batch is the step's (what names the caller in messages), then
+   runs the step's forward pass again with its randomness; *after keeps the
+   RNG for net_replay_end, which restores it and the running statistics. */
+int net_replay_begin(descent_net *net, const descent_batch *batch, descent_rng *after,
+                     const char *what);
+void net_replay_end(descent_net *net, const descent_rng *after);
+
+/* network_diagonal.c: the objective's ggn_diagonal. */
+int net_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t samples,
+                     uint64_t seed, descent_real *out);
+
 /* Parses a spec into configured (not yet set up) layers. */
 int net_spec_parse(const char *spec, size_t input_size, layer **layers, size_t *count);
 

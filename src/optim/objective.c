@@ -51,6 +51,16 @@ int descent_objective_ggnvp(descent_objective *obj, const descent_batch *batch,
   return product(obj, batch, v, out, 1);
 }
 
+int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *batch,
+                                   size_t samples, uint64_t seed, descent_real *out) {
+  if (!obj->ops->ggn_diagonal)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "objective '%s' offers no Gauss-Newton diagonal; use one that does (a "
+                        "network of dense layers)",
+                        obj->ops->kind ? obj->ops->kind : "(unnamed)");
+  return obj->ops->ggn_diagonal(obj, batch, samples, seed, out);
+}
+
 int descent_gradcheck(descent_objective *obj, const descent_batch *batch, double h, double floor,
                       size_t probes, uint64_t seed, descent_gradcheck_result *result) {
   descent_error_clear();
