@@ -533,26 +533,32 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
   }
 }
 
-/* The directional derivatives (network_curvature.c) always take the im2col
-   path in descent_real, whatever the precision or the kernels the forward
-   and backward passes use. The convolution is bilinear in (x, W):
+/* The directional derivatives (network_curvature.c) run in descent_real
+   whatever the layer's precision. The convolution is bilinear in (x, W):
    ry = conv(x, V) + vb + conv(rx, W), the direction's weights V and bias
-   vb; rx's term reads the weights without their bias column (its columns'
-   row of ones left out). rx NULL is a zero tangent. */
+   vb. The first term is the forward pass on V (its fastest kernel) in fp32
+   precision, the im2col path otherwise; rx's term is added on the im2col
+   path, reading the weights without their bias column (its columns' row of
+   ones left out). rx NULL is a zero tangent. */
 static void conv_jvp(layer *l, const descent_real *params, const descent_real *vparams,
                      const descent_real *x, const descent_real *rx, const descent_real *y,
                      descent_real *ry, size_t n) {
   conv_geometry g;
   conv_geometry_of(l, &g);
   size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
+  int fast = l->precision == DESCENT_PRECISION_FP32;
+  if (fast) conv_forward(l, vparams, x, ry, n, 1);
+  if (fast && !rx) return;
   descent_real *partials, *slots, *direct;
   const descent_real *v = conv_layout(l, &g, vparams, groups, &partials, &slots, &direct);
 #pragma omp parallel for schedule(static) num_threads(conv_threads(l))
   for (size_t e = 0; e < n; e++) {
     descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
     descent_real *padded = cols + cols_reals(&g), *out = ry + e * l->out_size;
-    columns(&g, x + e * l->in_size, padded, cols);
-    descent_gemm(0, 0, g.o, g.p, g.kb, 1, v, g.kb, cols, g.p, 0, out, g.p);
+    if (!fast) {
+      columns(&g, x + e * l->in_size, padded, cols);
+      descent_gemm(0, 0, g.o, g.p, g.kb, 1, v, g.kb, cols, g.p, 0, out, g.p);
+    }
     if (!rx) continue;
     columns(&g, rx + e * l->in_size, padded, cols);
     descent_gemm(0, 0, g.o, g.p, g.kc, 1, params, g.kc, cols, g.p, 1, out, g.p);
