@@ -541,7 +541,8 @@ typedef struct descent_objective_ops {
      missing, never an approximate value. The lab's problems have both,
      analytic: hvp for every family; ggnvp for the sums of squares (linreg
      and finite_sum, where G = H; rosenbrock, G = 2 J^T J of its two
-     residuals), DESCENT_ENOTSUP naming the family for the others. */
+     residuals), DESCENT_ENOTSUP naming the family for the others; their
+     reevaluate is an evaluation that leaves obj->grad alone. */
   int (*hvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
              descent_real *out);
   int (*ggnvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,

@@ -467,6 +467,13 @@ static void test_problems(void) {
       for (size_t i = 0; i < n; i++) obj->params[i] = (descent_real)(theta[i] + H * v[i]);
       CHECK_OK(descent_objective_value_and_grad(obj, batch, &loss));
       memcpy(g, obj->grad, n * sizeof *g);
+      /* The re-evaluation gives the same, into the caller's buffer. */
+      double again;
+      descent_real *g2 = calloc(n, sizeof *g2);
+      obj->grad[0] = 42;
+      CHECK_OK(descent_objective_reevaluate(obj, batch, &again, g2));
+      CHECK(again == loss && memcmp(g2, g, n * sizeof *g) == 0 && obj->grad[0] == 42);
+      free(g2);
       for (size_t i = 0; i < n; i++) obj->params[i] = (descent_real)(theta[i] - H * v[i]);
       CHECK_OK(descent_objective_value_and_grad(obj, batch, &loss));
       for (size_t i = 0; i < n; i++) fd[i] = ((double)g[i] - (double)obj->grad[i]) / (2 * H);

@@ -36,27 +36,35 @@ static int check_problem_batch(const problem *p, const descent_batch *batch) {
   return DESCENT_OK;
 }
 
+/* The gradient goes to grad (NULL: none). */
 static int problem_run(descent_objective *obj, const descent_batch *batch, double *loss,
-                       int want_grad) {
+                       descent_real *grad) {
   problem *p = obj->impl;
   size_t n = p->info.dim;
   int rc = check_problem_batch(p, batch);
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
-  rc = p->eval(p, batch, p->theta, loss, want_grad ? p->grad : NULL);
+  rc = p->eval(p, batch, p->theta, loss, grad ? p->grad : NULL);
   if (rc) return rc;
-  if (want_grad)
-    for (size_t i = 0; i < n; i++) obj->grad[i] = (descent_real)p->grad[i];
+  if (grad)
+    for (size_t i = 0; i < n; i++) grad[i] = (descent_real)p->grad[i];
   return DESCENT_OK;
 }
 
 static int problem_value_and_grad(descent_objective *obj, const descent_batch *batch,
                                   double *loss) {
-  return problem_run(obj, batch, loss, 1);
+  return problem_run(obj, batch, loss, obj->grad);
+}
+
+/* A problem has no randomness: a re-evaluation is an evaluation whose
+   gradient goes where the caller says, obj->grad untouched. */
+static int problem_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                              descent_real *grad) {
+  return problem_run(obj, batch, loss, grad);
 }
 
 static int problem_value(descent_objective *obj, const descent_batch *batch, double *loss) {
-  return problem_run(obj, batch, loss, 0);
+  return problem_run(obj, batch, loss, NULL);
 }
 
 /* The curvature products, analytic: the family's product in double at the
@@ -95,6 +103,7 @@ static const descent_objective_ops problem_ops = {
     .value_and_grad = problem_value_and_grad,
     .value = problem_value,
     .destroy = problem_destroy,
+    .reevaluate = problem_reevaluate,
     .hvp = problem_hvp,
     .ggnvp = problem_ggnvp,
 };
