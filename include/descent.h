@@ -556,8 +556,9 @@ typedef struct descent_objective_ops {
      matrix), unbiased, its error falling as 1/sqrt(samples), drawn from an
      RNG seeded with seed (the objective's own RNG is not touched). Costs
      one backward pass per class (exact) or per sample. NULL where
-     unavailable; a network whose parameters are not all in dense layers
-     returns DESCENT_ENOTSUP naming the layer. */
+     unavailable; a network whose parameters are not all in dense and conv
+     layers (batch norm mixes the examples) returns DESCENT_ENOTSUP naming
+     the layer. */
   int (*ggn_diagonal)(descent_objective *obj, const descent_batch *batch, size_t samples,
                       uint64_t seed, descent_real *out);
 } descent_objective_ops;

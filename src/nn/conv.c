@@ -612,6 +612,30 @@ static void conv_rbackward(layer *l, const descent_real *params, const descent_r
   }
 }
 
+/* Each example's own weight and bias gradient, [dW_e | db_e]^T = cols(x_e)
+   dy_e^T (kb x out, in the first group's partial), squared and added to
+   out, one example after another (the Gauss-Newton diagonal,
+   network_diagonal.c). */
+static void conv_add_squared_grads(layer *l, const descent_real *x, const descent_real *dy,
+                                   descent_real *out, size_t n) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  descent_real *partials, *slots, *direct;
+  /* Only the work area's pointers are wanted (the weights it copies are
+     never read here). */
+  conv_layout(l, &g, out, 1, &partials, &slots, &direct);
+  descent_real *padded = slots + cols_reals(&g);
+  for (size_t e = 0; e < n; e++) {
+    columns(&g, x + e * l->in_size, padded, slots);
+    descent_gemm(0, 1, g.kb, g.o, g.p, 1, slots, g.p, dy + e * l->out_size, g.p, 0, partials, g.o);
+    for (size_t j = 0; j < g.o * g.kb; j++) {
+      size_t k = j / g.o, o = j % g.o;
+      descent_real d = partials[j];
+      out[k < g.kc ? o * g.kc + k : g.o * g.kc + o] += d * d;
+    }
+  }
+}
+
 const layer_ops layer_conv = {
     .name = "conv",
     .usage = "conv(OUT, KERNEL[, stride=1][, pad=0][, bias=1][, init=auto|he|glorot|tnormal]"
@@ -625,6 +649,7 @@ const layer_ops layer_conv = {
     .backward = conv_backward,
     .jvp = conv_jvp,
     .rbackward = conv_rbackward,
+    .add_squared_grads = conv_add_squared_grads,
     .prepare = conv_prepare,
     .release = conv_release,
 };

@@ -16,7 +16,7 @@
  *    falls as 1 / sqrt(samples). (Squared gradients of the true labels
  *    would be the empirical Fisher, a different matrix.)
  * Per-example squares need each parameterized layer's add_squared_grads
- * (dense has it); layers that mix examples (batch norm in training) have
+ * (dense and conv have it); layers that mix examples (batch norm in training) have
  * parameters and no such function, so they are refused.
  */
 #include "network_internal.h"
@@ -31,7 +31,8 @@ static int check_diagonal(const descent_net *net) {
       return descent_fail(DESCENT_ENOTSUP,
                           "Gauss-Newton diagonal: layer %s (%s) has parameters and no "
                           "per-example squared gradients; the diagonal exists for networks whose "
-                          "parameters are all in dense layers (use ggnvp products otherwise)",
+                          "parameters are all in dense and conv layers (use ggnvp products "
+                          "otherwise)",
                           l->name, l->ops->name);
   }
   return DESCENT_OK;

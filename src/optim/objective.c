@@ -56,7 +56,7 @@ int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *
   if (!obj->ops->ggn_diagonal)
     return descent_fail(DESCENT_ENOTSUP,
                         "objective '%s' offers no Gauss-Newton diagonal; use one that does (a "
-                        "network of dense layers)",
+                        "network of dense and conv layers)",
                         obj->ops->kind ? obj->ops->kind : "(unnamed)");
   return obj->ops->ggn_diagonal(obj, batch, samples, seed, out);
 }
