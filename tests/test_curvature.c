@@ -10,7 +10,9 @@
  * the Jacobian J built column by column (central differences of the
  * outputs) and H_L written out here; G symmetric positive semi-definite;
  * H = G where the network is linear in its parameters. Layers without
- * products are refused by name. The lab's problems' analytic products
+ * products are refused by name; a registered kind's own jvp and rbackward
+ * are used. The Gauss-Newton diagonal: exact, e_j^T G e_j; by Monte Carlo,
+ * an error falling as 1/sqrt(samples). The lab's problems' analytic products
  * against differences of their gradients. The float build checks G's
  * symmetry on CNNs that take the fast convolution kernels.
  */
