@@ -47,37 +47,41 @@ void net_curvature_free(descent_net *net) {
   net->curvature = NULL;
 }
 
-/* The memory, made at the first call; products need the tangents too. */
-int net_curvature_memory(descent_net *net, int products) {
-  if (!net->curvature) {
-    net->curvature = descent_calloc(1, sizeof *net->curvature, "re-evaluation");
-    if (!net->curvature) return DESCENT_ENOMEM;
-    net->curvature->buffers = descent_alloc_real(net->n_buffers, "re-evaluation buffers");
-    if (!net->curvature->buffers) return DESCENT_ENOMEM;
-  }
+/* Everything the products need, or nothing: a failure frees what was
+   made, and the next call starts again. */
+static int product_memory(descent_net *net) {
   struct net_curvature *c = net->curvature;
-  if (!products || c->tangents) return DESCENT_OK;
   size_t width = net->input_size;
   for (size_t i = 0; i < net->n_layers; i++)
     if (net->layers[i].out_size > width) width = net->layers[i].out_size;
   c->rgrad_a = descent_alloc_real(net->max_batch * width, "curvature products");
   c->rgrad_b = descent_alloc_real(net->max_batch * width, "curvature products");
   c->grad = descent_alloc_real(net->objective.n_params, "curvature products");
-  descent_real **tangents = descent_calloc(net->n_layers, sizeof *tangents, "curvature products");
-  if (!c->rgrad_a || !c->rgrad_b || !c->grad || !tangents) {
-    free(tangents);
-    return DESCENT_ENOMEM;
-  }
+  c->tangents = descent_calloc(net->n_layers, sizeof *c->tangents, "curvature products");
+  if (!c->rgrad_a || !c->rgrad_b || !c->grad || !c->tangents) return DESCENT_ENOMEM;
   for (size_t i = 0; i < net->n_layers; i++) {
-    tangents[i] = descent_alloc_real(net->max_batch * net->layers[i].out_size, "tangents");
-    if (!tangents[i]) {
-      while (i-- > 0) descent_free_real(tangents[i]);
-      free(tangents);
+    c->tangents[i] = descent_alloc_real(net->max_batch * net->layers[i].out_size, "tangents");
+    if (!c->tangents[i]) return DESCENT_ENOMEM;
+  }
+  c->ready = 1;
+  return DESCENT_OK;
+}
+
+/* The memory, made at the first call; products need the tangents too. */
+int net_curvature_memory(descent_net *net, int products) {
+  if (!net->curvature) {
+    net->curvature = descent_calloc(1, sizeof *net->curvature, "re-evaluation");
+    if (!net->curvature) return DESCENT_ENOMEM;
+    net->curvature->buffers = descent_alloc_real(net->n_buffers, "re-evaluation buffers");
+    if (!net->curvature->buffers) {
+      net_curvature_free(net);
       return DESCENT_ENOMEM;
     }
   }
-  c->tangents = tangents;
-  return DESCENT_OK;
+  if (!products || net->curvature->ready) return DESCENT_OK;
+  int rc = product_memory(net);
+  if (rc) net_curvature_free(net);
+  return rc;
 }
 
 /* Checks that the batch is the step's, then runs its forward pass again

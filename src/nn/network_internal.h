@@ -68,6 +68,7 @@ struct net_curvature {
   descent_real **tangents;         /* tangents[i]: layer i's output tangent */
   descent_real *rgrad_a, *rgrad_b; /* R{d loss / d activations}, ping-pong */
   descent_real *grad;              /* the ordinary backward's parameter gradient */
+  int ready;                       /* all of the products' memory is there */
 };
 /* Makes net->curvature at the first call; with products, the tangents and
    backward buffers too. */
