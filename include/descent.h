@@ -686,18 +686,21 @@ int descent_net_set_threads(descent_net *net, int threads);
 int descent_net_threads(const descent_net *net);
 
 /* The network as an objective: its value is the batch-mean loss. The returned
- * pointer is owned by the network. It offers the deterministic
- * re-evaluation, both curvature-vector products and the Gauss-Newton
- * diagonal of descent_objective_ops (reevaluate, hvp, ggnvp,
- * ggn_diagonal): they replay the last
- * value_and_grad's randomness (its dropout masks; batch norm in training
- * mode, on the batch's statistics, its running statistics restored), so
- * call value_and_grad on a batch first (DESCENT_EINVAL otherwise), then
- * any number of them on that batch. The products run through every
- * built-in layer (conv and dense on their im2col/GEMM path in
- * descent_real, whatever descent_net_set_precision says) and through
- * registered kinds that give jvp (and rbackward, for hvp); their memory
- * (an output tangent per layer, about as much as the activations) is
+ * pointer is owned by the network. It offers the deterministic re-evaluation,
+ * both curvature-vector products and the Gauss-Newton diagonal of
+ * descent_objective_ops (reevaluate, hvp, ggnvp, ggn_diagonal): they replay
+ * the last value_and_grad's randomness (its dropout masks; batch norm in
+ * training mode, on the batch's statistics, its running statistics restored),
+ * so call value_and_grad on a batch first (DESCENT_EINVAL otherwise), then any
+ * number of them on that batch. The products run through every built-in layer
+ * and through registered kinds that give jvp (and rbackward, for hvp); their
+ * forward-mode and second-order passes compute in descent_real whatever
+ * descent_net_set_precision says, the ordinary backward passes they share with
+ * the gradient in the network's precision. Batch norm is differentiated in
+ * training mode, as the objective evaluates it (the batch's statistics move
+ * with the direction). The diagonal needs per-example gradients: dense and
+ * conv layers have them, batch norm (which mixes the examples) refuses. Their
+ * memory (an output tangent per layer, about as much as the activations) is
  * allocated at the first call (DESCENT_ENOMEM) and kept. */
 descent_objective *descent_net_objective(descent_net *net);
 
