@@ -542,7 +542,10 @@ typedef struct descent_objective_ops {
      analytic: hvp for every family; ggnvp for the sums of squares (linreg
      and finite_sum, where G = H; rosenbrock, G = 2 J^T J of its two
      residuals), DESCENT_ENOTSUP naming the family for the others; their
-     reevaluate is an evaluation that leaves obj->grad alone. */
+     reevaluate is an evaluation that leaves obj->grad alone, and their
+     ggn_diagonal (where ggnvp exists) is exact, or with samples > 0
+     Hutchinson's estimate (the mean of z * G z over random +-1 vectors z,
+     also unbiased with an error falling as 1/sqrt(samples)). */
   int (*hvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
              descent_real *out);
   int (*ggnvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,

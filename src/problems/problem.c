@@ -98,6 +98,42 @@ static int problem_ggnvp(descent_objective *obj, const descent_batch *batch, con
   return problem_product(obj, batch, v, out, 1);
 }
 
+/* The diagonal of G from products, in double: exact, column by column
+   (the problems are small); or Hutchinson's estimate, the mean of
+   z (G z) over Rademacher vectors z, unbiased since E[z z^T] = I, its
+   error falling as 1/sqrt(samples). */
+static int problem_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t samples,
+                                uint64_t seed, descent_real *out) {
+  problem *p = obj->impl;
+  if (!p->ggn) return problem_product(obj, batch, NULL, NULL, 1); /* its refusal */
+  int rc = check_problem_batch(p, batch);
+  if (rc) return rc;
+  size_t n = p->info.dim;
+  descent_real *z = descent_calloc(n, sizeof *z, "Gauss-Newton diagonal");
+  double *sum = descent_calloc(n, sizeof *sum, "Gauss-Newton diagonal");
+  if (!z || !sum) {
+    free(z), free(sum);
+    return DESCENT_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
+  descent_rng rng;
+  descent_rng_seed(&rng, seed);
+  size_t passes = samples ? samples : n;
+  for (size_t s = 0; s < passes; s++) {
+    for (size_t i = 0; i < n; i++)
+      z[i] = samples ? (descent_rng_next(&rng) >> 63 ? 1 : -1) : (descent_real)(i == s);
+    p->ggn(p, batch, p->theta, z, p->grad);
+    if (!samples)
+      sum[s] = p->grad[s];
+    else
+      for (size_t i = 0; i < n; i++) sum[i] += (double)z[i] * p->grad[i];
+  }
+  for (size_t i = 0; i < n; i++)
+    out[i] = (descent_real)(samples ? sum[i] / (double)samples : sum[i]);
+  free(z), free(sum);
+  return DESCENT_OK;
+}
+
 static const descent_objective_ops problem_ops = {
     .kind = "problem",
     .value_and_grad = problem_value_and_grad,
@@ -106,6 +142,7 @@ static const descent_objective_ops problem_ops = {
     .reevaluate = problem_reevaluate,
     .hvp = problem_hvp,
     .ggnvp = problem_ggnvp,
+    .ggn_diagonal = problem_ggn_diagonal,
 };
 
 static void problem_destroy(descent_objective *obj) {
