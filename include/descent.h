@@ -510,6 +510,60 @@ typedef struct descent_objective_ops {
      memory) the trainer returns its status and its state is undefined until
      a checkpoint loads. */
   int (*load_state)(descent_objective *obj, const descent_section_reader *r);
+  /* Deterministic re-evaluation, for methods that evaluate one step's
+     objective more than once (a line search, conjugate gradients, a
+     diagnostic). The step's randomness is fixed by its last value_and_grad
+     (or value) call on batch: reevaluate computes the loss at the current
+     obj->params on that same batch with the same randomness (a network:
+     the same dropout masks, batch norm on the batch's statistics as in
+     training), and writes the gradient to grad when it is not NULL (it may
+     be obj->grad, or a buffer of n_params values of the caller's). It has
+     no side effects: two calls at the same params give the same bits, and
+     the objective's state (a network's RNG and batch-norm running
+     statistics) is left as the step left it. NULL: the objective has no
+     randomness or state to fix, and value_and_grad is already deterministic
+     (descent_objective_reevaluate then calls it). A call before any
+     value_and_grad, or on a batch of another size, fails with
+     DESCENT_EINVAL. */
+  int (*reevaluate)(descent_objective *obj, const descent_batch *batch, double *loss,
+                    descent_real *grad);
+  /* Curvature-vector products at the current obj->params on batch, with the
+     randomness of reevaluate (same contract: no side effects, obj->grad
+     untouched): out = H v, the exact Hessian of the loss with respect to
+     params times v (hvp), or out = G v, the generalized Gauss-Newton matrix
+     G = J^T H_L J times v (ggnvp), with J the Jacobian of the model's output
+     with respect to params and H_L the loss's Hessian with respect to that
+     output (softmax cross-entropy, mean squared error: positive
+     semi-definite). v and out hold n_params values each and must not
+     overlap. NULL where the objective has no such product; a product that
+     exists but cannot be computed for this instance (a network layer
+     without it) returns DESCENT_ENOTSUP with a message naming what is
+     missing, never an approximate value. The lab's problems have both,
+     analytic: hvp for every family; ggnvp for the sums of squares (linreg
+     and finite_sum, where G = H; rosenbrock, G = 2 J^T J of its two
+     residuals), DESCENT_ENOTSUP naming the family for the others; their
+     reevaluate is an evaluation that leaves obj->grad alone, and their
+     ggn_diagonal (where ggnvp exists) is exact, or with samples > 0
+     Hutchinson's estimate (the mean of z * G z over random +-1 vectors z,
+     also unbiased with an error falling as 1/sqrt(samples)). */
+  int (*hvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+             descent_real *out);
+  int (*ggnvp)(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+               descent_real *out);
+  /* The diagonal of G (as ggnvp's) at the current params on batch, with
+     reevaluate's randomness and contract, into out (n_params values).
+     samples 0: exact; samples > 0: a Monte-Carlo estimate from that many
+     draws of the loss's own distribution (labels sampled from the model's
+     softmax for cross-entropy, Gaussian noise for MSE; never the batch's
+     labels, whose squared gradients are the empirical Fisher, another
+     matrix), unbiased, its error falling as 1/sqrt(samples), drawn from an
+     RNG seeded with seed (the objective's own RNG is not touched). Costs
+     one backward pass per class (exact) or per sample. NULL where
+     unavailable; a network whose parameters are not all in dense and conv
+     layers (batch norm mixes the examples) returns DESCENT_ENOTSUP naming
+     the layer. */
+  int (*ggn_diagonal)(descent_objective *obj, const descent_batch *batch, size_t samples,
+                      uint64_t seed, descent_real *out);
 } descent_objective_ops;
 
 /* An objective owns its flat parameter and gradient buffers and the table of
@@ -529,6 +583,21 @@ struct descent_objective {
 int descent_objective_value_and_grad(descent_objective *obj, const descent_batch *batch,
                                      double *loss);
 int descent_objective_value(descent_objective *obj, const descent_batch *batch, double *loss);
+/* ops->reevaluate when the objective has it; otherwise value_and_grad at
+ * the current params, its gradient copied to grad when grad is not NULL and
+ * not obj->grad (obj->grad then holds it too). */
+int descent_objective_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                                 descent_real *grad);
+/* ops->hvp and ops->ggnvp; DESCENT_ENOTSUP naming the objective's kind when
+ * it has no such product. */
+int descent_objective_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                          descent_real *out);
+int descent_objective_ggnvp(descent_objective *obj, const descent_batch *batch,
+                            const descent_real *v, descent_real *out);
+/* ops->ggn_diagonal; DESCENT_ENOTSUP naming the objective's kind when it
+ * has none. */
+int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *batch,
+                                   size_t samples, uint64_t seed, descent_real *out);
 
 /* Finite-difference check of value_and_grad at the current parameters, by
  * central differences with step h on every parameter (or on `probes` randomly
@@ -620,7 +689,22 @@ int descent_net_set_threads(descent_net *net, int threads);
 int descent_net_threads(const descent_net *net);
 
 /* The network as an objective: its value is the batch-mean loss. The returned
- * pointer is owned by the network. */
+ * pointer is owned by the network. It offers the deterministic re-evaluation,
+ * both curvature-vector products and the Gauss-Newton diagonal of
+ * descent_objective_ops (reevaluate, hvp, ggnvp, ggn_diagonal): they replay
+ * the last value_and_grad's randomness (its dropout masks; batch norm in
+ * training mode, on the batch's statistics, its running statistics restored),
+ * so call value_and_grad on a batch first (DESCENT_EINVAL otherwise), then any
+ * number of them on that batch. The products run through every built-in layer
+ * and through registered kinds that give jvp (and rbackward, for hvp); their
+ * forward-mode and second-order passes compute in descent_real whatever
+ * descent_net_set_precision says, the ordinary backward passes they share with
+ * the gradient in the network's precision. Batch norm is differentiated in
+ * training mode, as the objective evaluates it (the batch's statistics move
+ * with the direction). The diagonal needs per-example gradients: dense and
+ * conv layers have them, batch norm (which mixes the examples) refuses. Their
+ * memory (an output tangent per layer, about as much as the activations) is
+ * allocated at the first call (DESCENT_ENOMEM) and kept. */
 descent_objective *descent_net_objective(descent_net *net);
 
 /* Number of outputs per example (classes, for a classifier). */
@@ -870,6 +954,27 @@ typedef struct descent_layer_kind {
      tensors as tensors names its parameters ("running_mean"), covering
      [0, n_buffers) in order. */
   int (*buffer_tensors)(const descent_layer_view *layer, descent_tensor_info *table);
+  /* Optional: what the network's curvature-vector products need
+     (descent_objective_ops.ggnvp and hvp); a network with a layer of a kind
+     without jvp refuses both products (DESCENT_ENOTSUP naming the layer),
+     one without rbackward refuses hvp. Both are called after a training
+     forward pass on x that gave y, with its randomness (layer->rng replayed,
+     the same masks as that forward drew).
+     jvp: the directional derivative of forward along rx (the input's
+     tangent, n x in_size; NULL: zero, for the first layer) and vparams (the
+     direction's n_params values for this layer): writes ry (n x out_size,
+     overwritten). */
+  void (*jvp)(const descent_layer_view *layer, const descent_real *params,
+              const descent_real *vparams, const descent_real *x, const descent_real *rx,
+              const descent_real *y, descent_real *ry, size_t n);
+  /* rbackward: the directional derivative of backward along the same
+     direction (Pearlmutter's R-operator), given backward's dy, its
+     derivative rdy and the tangents rx (NULL: zero) and ry: writes rdparams
+     (n_params, overwritten) and, when rdx is not NULL, rdx (n x in_size). */
+  void (*rbackward)(const descent_layer_view *layer, const descent_real *params,
+                    const descent_real *vparams, const descent_real *x, const descent_real *rx,
+                    const descent_real *y, const descent_real *ry, const descent_real *dy,
+                    const descent_real *rdy, descent_real *rdx, descent_real *rdparams, size_t n);
 } descent_layer_kind;
 
 /* Registers kind, copied (with its name and usage text): the caller's struct

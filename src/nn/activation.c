@@ -90,6 +90,62 @@ static void sigmoid_backward(layer *l, const descent_real *params, const descent
   for (size_t i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
 }
 
+/* Directional derivatives (network_curvature.c), in terms of y as the
+   backward passes: with f' the derivative, ry = f'(x) rx and
+   R{dx} = f'(x) rdy + f''(x) rx dy, where f''(x) rx = d f'(x) is written
+   through ry: for tanh, f' = 1 - y^2 and d f' = -2 y ry; for sigmoid,
+   f' = y (1 - y) and d f' = (1 - 2 y) ry; ReLU's f' is piecewise constant.
+   rx NULL is a zero tangent (the network's input). */
+static void relu_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                     const descent_real *x, const descent_real *rx, const descent_real *y,
+                     descent_real *ry, size_t n) {
+  size_t count = n * l->in_size;
+  for (size_t i = 0; i < count; i++) ry[i] = rx && y[i] > 0 ? rx[i] : 0;
+}
+
+static void relu_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                           const descent_real *x, const descent_real *rx, const descent_real *y,
+                           const descent_real *ry, const descent_real *dy, const descent_real *rdy,
+                           descent_real *rdx, descent_real *rdparams, size_t n) {
+  if (!rdx) return;
+  size_t count = n * l->in_size;
+  for (size_t i = 0; i < count; i++) rdx[i] = y[i] > 0 ? rdy[i] : 0;
+}
+
+static void tanh_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                     const descent_real *x, const descent_real *rx, const descent_real *y,
+                     descent_real *ry, size_t n) {
+  size_t count = n * l->in_size;
+  for (size_t i = 0; i < count; i++) ry[i] = rx ? rx[i] * (1 - y[i] * y[i]) : 0;
+}
+
+static void tanh_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                           const descent_real *x, const descent_real *rx, const descent_real *y,
+                           const descent_real *ry, const descent_real *dy, const descent_real *rdy,
+                           descent_real *rdx, descent_real *rdparams, size_t n) {
+  if (!rdx) return;
+  size_t count = n * l->in_size;
+  for (size_t i = 0; i < count; i++) rdx[i] = rdy[i] * (1 - y[i] * y[i]) - 2 * dy[i] * y[i] * ry[i];
+}
+
+static void sigmoid_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                        const descent_real *x, const descent_real *rx, const descent_real *y,
+                        descent_real *ry, size_t n) {
+  size_t count = n * l->in_size;
+  for (size_t i = 0; i < count; i++) ry[i] = rx ? rx[i] * y[i] * (1 - y[i]) : 0;
+}
+
+static void sigmoid_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                              const descent_real *x, const descent_real *rx, const descent_real *y,
+                              const descent_real *ry, const descent_real *dy,
+                              const descent_real *rdy, descent_real *rdx, descent_real *rdparams,
+                              size_t n) {
+  if (!rdx) return;
+  size_t count = n * l->in_size;
+  for (size_t i = 0; i < count; i++)
+    rdx[i] = rdy[i] * y[i] * (1 - y[i]) + dy[i] * (1 - 2 * y[i]) * ry[i];
+}
+
 #define ACTIVATION(kind)                                                                           \
   const layer_ops layer_##kind = {                                                                 \
       .name = #kind,                                                                               \
@@ -100,6 +156,8 @@ static void sigmoid_backward(layer *l, const descent_real *params, const descent
       .init = activation_init,                                                                     \
       .forward = kind##_forward,                                                                   \
       .backward = kind##_backward,                                                                 \
+      .jvp = kind##_jvp,                                                                           \
+      .rbackward = kind##_rbackward,                                                               \
   };
 ACTIVATION(relu)
 ACTIVATION(tanh)

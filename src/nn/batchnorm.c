@@ -245,6 +245,95 @@ static void bn_backward(layer *l, const descent_real *params, const descent_real
   }
 }
 
+/* Directional derivatives (network_curvature.c) of the training-mode pass,
+   the mode of the objective: the batch statistics move with the input.
+   With s = 1/std, R{xhat} = s (rx - mean(rx) - xhat mean(xhat rx)),
+   R{s} = -s^2 mean(xhat rx), per channel; ry = vgamma xhat + gamma R{xhat}
+   + vbeta. The mean and 1/std are the forward's, in scratch. Plain loops
+   in double: the products are for analysis, not for speed. */
+typedef struct bn_channel {
+  double mean, s;        /* the batch's mean and 1/std */
+  double rmean, xr_mean; /* mean(rx), mean(xhat rx) */
+} bn_channel;
+
+static bn_channel bn_channel_of(const layer *l, const descent_real *x, const descent_real *rx,
+                                size_t n, size_t c) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const double *mean = l->scratch, *inv_std = mean + C;
+  bn_channel ch = {mean[c], inv_std[c], 0, 0};
+  if (!rx) return ch;
+  for (size_t e = 0; e < n; e++)
+    for (size_t s = 0; s < S; s++) {
+      size_t at = (e * C + c) * S + s;
+      ch.rmean += rx[at];
+      ch.xr_mean += (x[at] - ch.mean) * ch.s * rx[at];
+    }
+  ch.rmean /= (double)(n * S);
+  ch.xr_mean /= (double)(n * S);
+  return ch;
+}
+
+static double bn_rxhat(const bn_channel *ch, double xhat, const descent_real *rx, size_t at) {
+  return rx ? ch->s * (rx[at] - ch->rmean - xhat * ch->xr_mean) : 0;
+}
+
+static void bn_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                   const descent_real *x, const descent_real *rx, const descent_real *y,
+                   descent_real *ry, size_t n) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  for (size_t c = 0; c < C; c++) {
+    bn_channel ch = bn_channel_of(l, x, rx, n, c);
+    for (size_t e = 0; e < n; e++)
+      for (size_t s = 0; s < S; s++) {
+        size_t at = (e * C + c) * S + s;
+        double xhat = (x[at] - ch.mean) * ch.s;
+        ry[at] = (descent_real)(vparams[c] * xhat + params[c] * bn_rxhat(&ch, xhat, rx, at) +
+                                vparams[C + c]);
+      }
+  }
+}
+
+/* The R-operator of bn_backward: with dbeta = sum dy, dgamma = sum dy xhat
+   and dx = gamma s / N (N dy - dbeta - xhat dgamma),
+   R{dbeta} = sum rdy, R{dgamma} = sum rdy xhat + dy R{xhat},
+   R{dx} = (vgamma s + gamma R{s}) / N (N dy - dbeta - xhat dgamma)
+         + gamma s / N (N rdy - R{dbeta} - R{xhat} dgamma - xhat R{dgamma}). */
+static void bn_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                         const descent_real *x, const descent_real *rx, const descent_real *y,
+                         const descent_real *ry, const descent_real *dy, const descent_real *rdy,
+                         descent_real *rdx, descent_real *rdparams, size_t n) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  double count = (double)(n * S);
+  for (size_t c = 0; c < C; c++) {
+    bn_channel ch = bn_channel_of(l, x, rx, n, c);
+    double db = 0, dg = 0, rdb = 0, rdg = 0;
+    for (size_t e = 0; e < n; e++)
+      for (size_t s = 0; s < S; s++) {
+        size_t at = (e * C + c) * S + s;
+        double xhat = (x[at] - ch.mean) * ch.s;
+        db += dy[at];
+        dg += dy[at] * xhat;
+        rdb += rdy[at];
+        rdg += rdy[at] * xhat + dy[at] * bn_rxhat(&ch, xhat, rx, at);
+      }
+    rdparams[c] = (descent_real)rdg;
+    rdparams[C + c] = (descent_real)rdb;
+    if (!rdx) continue;
+    double gamma = params[c], rs = -ch.s * ch.s * ch.xr_mean;
+    double k = gamma * ch.s / count, rk = (vparams[c] * ch.s + gamma * rs) / count;
+    for (size_t e = 0; e < n; e++)
+      for (size_t s = 0; s < S; s++) {
+        size_t at = (e * C + c) * S + s;
+        double xhat = (x[at] - ch.mean) * ch.s, rxhat = bn_rxhat(&ch, xhat, rx, at);
+        rdx[at] = (descent_real)(rk * (count * dy[at] - db - xhat * dg) +
+                                 k * (count * rdy[at] - rdb - rxhat * dg - xhat * rdg));
+      }
+  }
+}
+
 const layer_ops layer_batchnorm = {
     .name = "batchnorm",
     .usage = "batchnorm([momentum=0.1][, eps=1e-5])",
@@ -257,4 +346,6 @@ const layer_ops layer_batchnorm = {
     .backward = bn_backward,
     .buffer_tensors = bn_buffer_tensors,
     .check_batch = bn_check_batch,
+    .jvp = bn_jvp,
+    .rbackward = bn_rbackward,
 };

@@ -533,6 +533,109 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
   }
 }
 
+/* The directional derivatives (network_curvature.c) run in descent_real
+   whatever the layer's precision. The convolution is bilinear in (x, W):
+   ry = conv(x, V) + vb + conv(rx, W), the direction's weights V and bias
+   vb. The first term is the forward pass on V (its fastest kernel) in fp32
+   precision, the im2col path otherwise; rx's term is added on the im2col
+   path, reading the weights without their bias column (its columns' row of
+   ones left out). rx NULL is a zero tangent. */
+static void conv_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                     const descent_real *x, const descent_real *rx, const descent_real *y,
+                     descent_real *ry, size_t n) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP;
+  int fast = l->precision == DESCENT_PRECISION_FP32;
+  if (fast) conv_forward(l, vparams, x, ry, n, 1);
+  if (fast && !rx) return;
+  descent_real *partials, *slots, *direct;
+  const descent_real *v = conv_layout(l, &g, vparams, groups, &partials, &slots, &direct);
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
+  for (size_t e = 0; e < n; e++) {
+    descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
+    descent_real *padded = cols + cols_reals(&g), *out = ry + e * l->out_size;
+    if (!fast) {
+      columns(&g, x + e * l->in_size, padded, cols);
+      descent_gemm(0, 0, g.o, g.p, g.kb, 1, v, g.kb, cols, g.p, 0, out, g.p);
+    }
+    if (!rx) continue;
+    columns(&g, rx + e * l->in_size, padded, cols);
+    descent_gemm(0, 0, g.o, g.p, g.kc, 1, params, g.kc, cols, g.p, 1, out, g.p);
+  }
+}
+
+/* R{[dW | db]} = sum_e rdy_e cols(x_e)^T + dy_e cols(rx_e)^T (the second
+   without the bias row: db = sum dy does not depend on rx), and
+   R{dx} = col2im(W^T rdy + V^T dy), per group of examples with partial
+   sums in group order as the backward pass. */
+static void conv_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                           const descent_real *x, const descent_real *rx, const descent_real *y,
+                           const descent_real *ry, const descent_real *dy, const descent_real *rdy,
+                           descent_real *rdx, descent_real *rdparams, size_t n) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(&g);
+  descent_real *partials, *slots, *direct;
+  conv_layout(l, &g, params, groups, &partials, &slots, &direct);
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
+  for (size_t gi = 0; gi < groups; gi++) {
+    descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
+    descent_real *padded = cols + cols_reals(&g);
+    descent_real *dwt = partials + gi * stride;
+    size_t e0 = gi * CONV_GROUP, e1 = e0 + CONV_GROUP < n ? e0 + CONV_GROUP : n;
+    for (size_t e = e0; e < e1; e++) {
+      const descent_real *dye = dy + e * l->out_size, *rdye = rdy + e * l->out_size;
+      columns(&g, x + e * l->in_size, padded, cols);
+      descent_gemm(0, 1, g.kb, g.o, g.p, 1, cols, g.p, rdye, g.p, e > e0 ? 1 : 0, dwt, g.o);
+      if (rx) {
+        columns(&g, rx + e * l->in_size, padded, cols);
+        descent_gemm(0, 1, g.kc, g.o, g.p, 1, cols, g.p, dye, g.p, 1, dwt, g.o);
+      }
+      if (!rdx) continue;
+      descent_gemm(1, 0, g.kc, g.p, g.o, 1, params, g.kc, rdye, g.p, 0, cols, g.p);
+      descent_gemm(1, 0, g.kc, g.p, g.o, 1, vparams, g.kc, dye, g.p, 1, cols, g.p);
+      memset(padded, 0, padded_reals(&g) * sizeof *padded);
+      col2im(&g, cols, padded);
+      unpad(&g, padded, rdx + e * l->in_size);
+    }
+  }
+  size_t count = g.o * g.kb;
+  for (size_t j = 0; j < count; j++) {
+    size_t k = j / g.o, o = j % g.o;
+    descent_real sum = partials[j];
+    for (size_t gi = 1; gi < groups; gi++) sum += partials[gi * stride + j];
+    if (k < g.kc)
+      rdparams[o * g.kc + k] = sum;
+    else
+      rdparams[g.o * g.kc + o] = sum;
+  }
+}
+
+/* Each example's own weight and bias gradient, [dW_e | db_e]^T = cols(x_e)
+   dy_e^T (kb x out, in the first group's partial), squared and added to
+   out, one example after another (the Gauss-Newton diagonal,
+   network_diagonal.c). */
+static void conv_add_squared_grads(layer *l, const descent_real *x, const descent_real *dy,
+                                   descent_real *out, size_t n) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  descent_real *partials, *slots, *direct;
+  /* Only the work area's pointers are wanted (the weights it copies are
+     never read here). */
+  conv_layout(l, &g, out, 1, &partials, &slots, &direct);
+  descent_real *padded = slots + cols_reals(&g);
+  for (size_t e = 0; e < n; e++) {
+    columns(&g, x + e * l->in_size, padded, slots);
+    descent_gemm(0, 1, g.kb, g.o, g.p, 1, slots, g.p, dy + e * l->out_size, g.p, 0, partials, g.o);
+    for (size_t j = 0; j < g.o * g.kb; j++) {
+      size_t k = j / g.o, o = j % g.o;
+      descent_real d = partials[j];
+      out[k < g.kc ? o * g.kc + k : g.o * g.kc + o] += d * d;
+    }
+  }
+}
+
 const layer_ops layer_conv = {
     .name = "conv",
     .usage = "conv(OUT, KERNEL[, stride=1][, pad=0][, bias=1][, init=auto|he|glorot|tnormal]"
@@ -544,6 +647,9 @@ const layer_ops layer_conv = {
     .init = conv_init,
     .forward = conv_forward,
     .backward = conv_backward,
+    .jvp = conv_jvp,
+    .rbackward = conv_rbackward,
+    .add_squared_grads = conv_add_squared_grads,
     .prepare = conv_prepare,
     .release = conv_release,
 };

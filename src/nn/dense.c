@@ -121,6 +121,62 @@ static void dense_backward(layer *l, const descent_real *params, const descent_r
     descent_gemm_precision(l->precision, 1, 0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
 }
 
+/* The directional derivatives (network_curvature.c) run in descent_real
+   whatever the layer's precision: products are for analysis and second-order
+   methods, where bf16 rounding would swamp what they measure.
+   ry = rx W^T + x V^T + vb, V and vb the direction's weights and bias. */
+static void dense_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                      const descent_real *x, const descent_real *rx, const descent_real *y,
+                      descent_real *ry, size_t n) {
+  size_t in = l->in_size, out = dense_of(l)->units;
+  descent_real beta = 0;
+  if (dense_of(l)->bias) {
+    for (size_t i = 0; i < n; i++) memcpy(ry + i * out, vparams + in * out, out * sizeof *ry);
+    beta = 1;
+  }
+  descent_gemm(0, 1, n, out, in, 1, x, in, vparams, in, beta, ry, out);
+  if (rx) descent_gemm(0, 1, n, out, in, 1, rx, in, params, in, 1, ry, out);
+}
+
+/* R{dW} = rdy^T x + dy^T rx, R{db} = column sums of rdy,
+   R{dx} = rdy W + dy V. */
+static void dense_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                            const descent_real *x, const descent_real *rx, const descent_real *y,
+                            const descent_real *ry, const descent_real *dy, const descent_real *rdy,
+                            descent_real *rdx, descent_real *rdparams, size_t n) {
+  size_t in = l->in_size, out = dense_of(l)->units;
+  descent_gemm(1, 0, out, in, n, 1, rdy, out, x, in, 0, rdparams, in);
+  if (rx) descent_gemm(1, 0, out, in, n, 1, dy, out, rx, in, 1, rdparams, in);
+  if (dense_of(l)->bias) bias_gradient(rdy, n, out, rdparams + in * out);
+  if (!rdx) return;
+  descent_gemm(0, 0, n, in, out, 1, rdy, out, params, in, 0, rdx, in);
+  descent_gemm(0, 0, n, in, out, 1, dy, out, vparams, in, 1, rdx, in);
+}
+
+/* Example i's gradient is dy_i x_i^T (and dy_i for the bias), so the sum
+   of its squares is (dy^2)^T (x^2): summed in double over the examples in
+   order, output rows split between threads. */
+static void dense_add_squared_grads(layer *l, const descent_real *x, const descent_real *dy,
+                                    descent_real *out, size_t n) {
+  size_t in = l->in_size, units = dense_of(l)->units;
+  int bias = dense_of(l)->bias;
+#pragma omp parallel for schedule(static) if (n * units * in >= LAYER_PARALLEL_MIN)
+  for (size_t o = 0; o < units; o++) {
+    double b = 0;
+    for (size_t j = 0; j < in; j++) {
+      double sum = 0;
+      for (size_t i = 0; i < n; i++) {
+        double g = (double)dy[i * units + o] * (double)x[i * in + j];
+        sum += g * g;
+      }
+      out[o * in + j] += (descent_real)sum;
+    }
+    if (!bias) continue;
+    for (size_t i = 0; i < n; i++) b += (double)dy[i * units + o] * (double)dy[i * units + o];
+    out[in * units + o] += (descent_real)b;
+  }
+}
+
 const layer_ops layer_dense = {
     .name = "dense",
     .usage = "dense(OUT[, init=auto|he|glorot|tnormal][, bias=1|0][, std=0.05][, bias_init=0])",
@@ -131,4 +187,7 @@ const layer_ops layer_dense = {
     .init = dense_init,
     .forward = dense_forward,
     .backward = dense_backward,
+    .jvp = dense_jvp,
+    .rbackward = dense_rbackward,
+    .add_squared_grads = dense_add_squared_grads,
 };

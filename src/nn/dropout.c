@@ -104,6 +104,28 @@ static void dropout_backward(layer *l, const descent_real *params, const descent
   apply_mask(dy, mask, dx, count);
 }
 
+/* Dropout is linear given its mask, the one of the forward just run:
+   ry = mask rx, R{dx} = mask rdy (rx NULL: a zero tangent). */
+static void dropout_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                        const descent_real *x, const descent_real *rx, const descent_real *y,
+                        descent_real *ry, size_t n) {
+  size_t count = n * l->in_size;
+  if (!rx)
+    memset(ry, 0, count * sizeof *ry);
+  else if (dropout_p(l) == 0)
+    memcpy(ry, rx, count * sizeof *ry);
+  else
+    apply_mask(rx, l->scratch, ry, count);
+}
+
+static void dropout_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                              const descent_real *x, const descent_real *rx, const descent_real *y,
+                              const descent_real *ry, const descent_real *dy,
+                              const descent_real *rdy, descent_real *rdx, descent_real *rdparams,
+                              size_t n) {
+  dropout_backward(l, params, x, y, rdy, rdx, rdparams, n);
+}
+
 const layer_ops layer_dropout = {
     .name = "dropout",
     .usage = "dropout([p=0.5])",
@@ -114,4 +136,6 @@ const layer_ops layer_dropout = {
     .init = dropout_init,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .jvp = dropout_jvp,
+    .rbackward = dropout_rbackward,
 };

@@ -91,6 +91,31 @@ typedef struct layer_ops {
      a failed prepare, and is called for every layer of a freed network. */
   int (*prepare)(layer *l);
   void (*release)(layer *l);
+  /* Optional, for curvature-vector products (network_curvature.c): the
+     directional derivative of forward (training mode, with the randomness
+     of the forward just run: dropout's mask in scratch) along the input's
+     tangent rx and the parameters' tangent vparams (the direction's slice
+     at param_offset), written to ry. x and y are forward's input and
+     output. A kind without it makes both products refuse the network. */
+  void (*jvp)(layer *l, const descent_real *params, const descent_real *vparams,
+              const descent_real *x, const descent_real *rx, const descent_real *y,
+              descent_real *ry, size_t n);
+  /* Optional, for Hessian-vector products: the directional derivative of
+     backward (Pearlmutter's R-operator) along the same direction, given
+     the output gradient dy and its derivative rdy, the input and output
+     tangents rx and ry: writes rdparams (overwriting) and, if rdx is not
+     NULL, rdx. */
+  void (*rbackward)(layer *l, const descent_real *params, const descent_real *vparams,
+                    const descent_real *x, const descent_real *rx, const descent_real *y,
+                    const descent_real *ry, const descent_real *dy, const descent_real *rdy,
+                    descent_real *rdx, descent_real *rdparams, size_t n);
+  /* Optional, for the diagonal of the Gauss-Newton matrix
+     (network_diagonal.c): adds to out (n_params values) the squares of
+     each example's own parameter gradient given dy (row i: example i's
+     output gradient), summed over the n examples. A kind with parameters
+     and without it makes the diagonal refuse the network. */
+  void (*add_squared_grads)(layer *l, const descent_real *x, const descent_real *dy,
+                            descent_real *out, size_t n);
 } layer_ops;
 
 /* The most tensors (or buffer tensors) one layer names. */

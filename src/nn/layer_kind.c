@@ -349,6 +349,23 @@ static void user_backward(layer *l, const descent_real *params, const descent_re
   kind_of(l)->backward(&v, params, x, y, dy, dx, dparams, n);
 }
 
+static void user_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                     const descent_real *x, const descent_real *rx, const descent_real *y,
+                     descent_real *ry, size_t n) {
+  descent_layer_view v;
+  view_of(l, &v);
+  kind_of(l)->jvp(&v, params, vparams, x, rx, y, ry, n);
+}
+
+static void user_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                           const descent_real *x, const descent_real *rx, const descent_real *y,
+                           const descent_real *ry, const descent_real *dy, const descent_real *rdy,
+                           descent_real *rdx, descent_real *rdparams, size_t n) {
+  descent_layer_view v;
+  view_of(l, &v);
+  kind_of(l)->rbackward(&v, params, vparams, x, rx, y, ry, dy, rdy, rdx, rdparams, n);
+}
+
 /* ---- Registration ------------------------------------------------------- */
 
 static int check_kind(const descent_layer_kind *kind) {
@@ -426,7 +443,9 @@ int descent_layer_register(const descent_layer_kind *kind) {
                          .init = user_init,
                          .forward = user_forward,
                          .backward = user_backward,
-                         .buffer_tensors = kind->buffer_tensors ? user_buffer_tensors : NULL};
+                         .buffer_tensors = kind->buffer_tensors ? user_buffer_tensors : NULL,
+                         .jvp = kind->jvp ? user_jvp : NULL,
+                         .rbackward = kind->rbackward ? user_rbackward : NULL};
     atomic_store_explicit(&kind_count, count + 1, memory_order_release);
   }
   atomic_flag_clear_explicit(&registering, memory_order_release);

@@ -4,6 +4,8 @@
  * Cross-entropy is computed from the log-sum-exp of the scores shifted by their
  * maximum, so large scores neither overflow nor lose the loss to rounding; its
  * gradient (softmax - onehot) / n is formed from the same exponentials.
+ * loss_hessian_product gives the losses' Hessians with respect to the
+ * outputs times a vector, for the curvature products.
  */
 #include "loss.h"
 
@@ -111,4 +113,30 @@ int loss_evaluate(descent_loss_kind kind, const descent_real *out, size_t n, siz
   *loss = sum * scale;
   if (correct) *correct = right;
   return DESCENT_OK;
+}
+
+/* The softmax of a row is formed as in xent_row, from the exponentials
+   shifted by the row's largest score, in double. */
+static void xent_hessian_row(const descent_real *z, size_t k, const descent_real *rz,
+                             descent_real *hv, double scale) {
+  descent_real zmax = z[0];
+  for (size_t j = 1; j < k; j++) zmax = FMAX(zmax, z[j]);
+  double sum = 0, dot = 0;
+  for (size_t j = 0; j < k; j++) sum += exp(z[j] - (double)zmax);
+  for (size_t j = 0; j < k; j++) dot += exp(z[j] - (double)zmax) / sum * rz[j];
+  for (size_t j = 0; j < k; j++) {
+    double p = exp(z[j] - (double)zmax) / sum;
+    hv[j] = (descent_real)(scale * p * (rz[j] - dot));
+  }
+}
+
+void loss_hessian_product(descent_loss_kind kind, const descent_real *out, size_t n, size_t k,
+                          const descent_real *rz, descent_real *hv) {
+  double scale = 1.0 / (double)n;
+  for (size_t i = 0; i < n; i++) {
+    if (kind == DESCENT_LOSS_SOFTMAX_XENT)
+      xent_hessian_row(out + i * k, k, rz + i * k, hv + i * k, scale);
+    else
+      for (size_t j = 0; j < k; j++) hv[i * k + j] = (descent_real)(scale * rz[i * k + j]);
+  }
 }

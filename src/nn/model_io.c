@@ -675,5 +675,8 @@ int model_load_state(descent_objective *obj, const descent_section_reader *r) {
   in_reals(&in, net->buffers, net->n_buffers, width);
   in = (bytes_in){rng, rng_len, 0, 0};
   for (int i = 0; i < 4; i++) net->rng.s[i] = in_u64(&in);
+  /* The restored state has no step to replay (network_curvature.c): a
+     re-evaluation now needs a value_and_grad first. */
+  net->step_n = 0;
   return DESCENT_OK;
 }

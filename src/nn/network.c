@@ -45,6 +45,10 @@ static const descent_objective_ops net_ops = {
     .save_state = model_save_state,
     .check_state = model_check_state,
     .load_state = model_load_state,
+    .reevaluate = net_reevaluate,
+    .hvp = net_hvp,
+    .ggnvp = net_ggnvp,
+    .ggn_diagonal = net_ggn_diagonal,
 };
 
 static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, size_t *n_tensors) {
@@ -259,6 +263,7 @@ void descent_net_free(descent_net *net) {
     for (size_t i = 0; i < net->n_layers; i++) descent_free_real(net->scratch[i]);
   free(net->scratch);
   descent_free_real(net->work);
+  net_curvature_free(net);
   free(net);
 }
 
@@ -358,7 +363,7 @@ size_t descent_net_outputs(const descent_net *net) {
   return net->layers[net->n_layers - 1].out_size;
 }
 
-static int check_batch(const descent_net *net, const descent_batch *batch, int train) {
+int net_check_batch(const descent_net *net, const descent_batch *batch, int train) {
   if (!batch || !batch->x) return descent_fail(DESCENT_EINVAL, "a network needs a batch of inputs");
   if (batch->n == 0 || batch->n > net->max_batch)
     return descent_fail(DESCENT_ESHAPE, "batch of %zu examples; this network takes 1 to %zu",
@@ -373,7 +378,7 @@ static int check_batch(const descent_net *net, const descent_batch *batch, int t
   return DESCENT_OK;
 }
 
-static void forward(descent_net *net, const descent_real *x, size_t n, int train) {
+void net_forward(descent_net *net, const descent_real *x, size_t n, int train) {
   const descent_real *in = x;
   for (size_t i = 0; i < net->n_layers; i++) {
     layer *l = &net->layers[i];
@@ -384,10 +389,11 @@ static void forward(descent_net *net, const descent_real *x, size_t n, int train
 
 static int value_and_grad(descent_net *net, const descent_batch *batch, double *loss) {
   descent_objective *obj = &net->objective;
-  int rc = check_batch(net, batch, 1);
+  int rc = net_check_batch(net, batch, 1);
   if (rc) return rc;
   size_t n = batch->n, last = net->n_layers - 1;
-  forward(net, batch->x, n, 1);
+  net_step_begin(net, n);
+  net_forward(net, batch->x, n, 1);
   descent_real *dy = net->grad_a, *dx = net->grad_b;
   rc = loss_evaluate(net->loss, net->acts[last], n, net->layers[last].out_size, batch->labels,
                      batch->targets, net->row_loss, loss, dy, NULL);
@@ -405,19 +411,20 @@ static int value_and_grad(descent_net *net, const descent_batch *batch, double *
 }
 
 static int value(descent_net *net, const descent_batch *batch, double *loss) {
-  int rc = check_batch(net, batch, 1);
+  int rc = net_check_batch(net, batch, 1);
   if (rc) return rc;
   size_t last = net->n_layers - 1;
-  forward(net, batch->x, batch->n, 1);
+  net_step_begin(net, batch->n);
+  net_forward(net, batch->x, batch->n, 1);
   return loss_evaluate(net->loss, net->acts[last], batch->n, net->layers[last].out_size,
                        batch->labels, batch->targets, net->row_loss, loss, NULL, NULL);
 }
 
 static int predict(descent_net *net, const descent_real *x, size_t n, descent_real *out) {
   descent_batch batch = {.n = n, .x = x};
-  int rc = check_batch(net, &batch, 0);
+  int rc = net_check_batch(net, &batch, 0);
   if (rc) return rc;
-  forward(net, x, n, 0);
+  net_forward(net, x, n, 0);
   memcpy(out, net->acts[net->n_layers - 1], n * descent_net_outputs(net) * sizeof *out);
   return DESCENT_OK;
 }
@@ -430,7 +437,7 @@ static int evaluate(descent_net *net, const descent_dataset *ds, double *loss, d
   double sum = 0;
   for (size_t start = 0; start < ds->n; start += net->max_batch) {
     size_t n = ds->n - start < net->max_batch ? ds->n - start : net->max_batch;
-    forward(net, ds->x + start * ds->features, n, 0);
+    net_forward(net, ds->x + start * ds->features, n, 0);
     double batch_loss;
     size_t right;
     int rc = loss_evaluate(net->loss, net->acts[last], n, k, ds->labels ? ds->labels + start : NULL,

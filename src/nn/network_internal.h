@@ -33,7 +33,56 @@ struct descent_net {
   descent_precision precision;
   /* Threads of each call, 0: the caller's (descent_net_set_threads). */
   int threads;
+  /* The randomness of the last training evaluation, which re-evaluations
+     and curvature products replay (network_curvature.c): the RNG as it was
+     before its forward pass, and its batch size (0: none yet). */
+  descent_rng step_rng;
+  size_t step_n;
+  /* Memory of the re-evaluations and products, made at their first call:
+     NULL until then (net_curvature_free). */
+  struct net_curvature *curvature;
 };
+
+/* Checks a batch against the network's limits and every layer's
+   check_batch (train: training mode). */
+int net_check_batch(const descent_net *net, const descent_batch *batch, int train);
+/* Runs every layer's forward on n examples; outputs in net->acts. */
+void net_forward(descent_net *net, const descent_real *x, size_t n, int train);
+
+/* network_curvature.c: deterministic re-evaluation and the curvature-vector
+   products, the network objective's reevaluate, hvp and ggnvp. A training
+   evaluation calls net_step_begin before its forward pass to record the
+   randomness they replay. */
+void net_step_begin(descent_net *net, size_t n);
+int net_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                   descent_real *grad);
+int net_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+            descent_real *out);
+int net_ggnvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+              descent_real *out);
+void net_curvature_free(descent_net *net);
+
+/* What the re-evaluations and products keep between calls. */
+struct net_curvature {
+  descent_real *buffers;           /* the running statistics, kept during a replay */
+  descent_real **tangents;         /* tangents[i]: layer i's output tangent */
+  descent_real *rgrad_a, *rgrad_b; /* R{d loss / d activations}, ping-pong */
+  descent_real *grad;              /* the ordinary backward's parameter gradient */
+  int ready;                       /* all of the products' memory is there */
+};
+/* Makes net->curvature at the first call; with products, the tangents and
+   backward buffers too. */
+int net_curvature_memory(descent_net *net, int products);
+/* Checks that batch is the step's (what names the caller in messages), then
+   runs the step's forward pass again with its randomness; *after keeps the
+   RNG for net_replay_end, which restores it and the running statistics. */
+int net_replay_begin(descent_net *net, const descent_batch *batch, descent_rng *after,
+                     const char *what);
+void net_replay_end(descent_net *net, const descent_rng *after);
+
+/* network_diagonal.c: the objective's ggn_diagonal. */
+int net_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t samples,
+                     uint64_t seed, descent_real *out);
 
 /* Parses a spec into configured (not yet set up) layers. */
 int net_spec_parse(const char *spec, size_t input_size, layer **layers, size_t *count);

@@ -352,6 +352,47 @@ static void avgpool_backward(layer *l, const descent_real *params, const descent
   }
 }
 
+/* Pooling's directional derivatives: with the winners of the forward just
+   run fixed, max pooling is a selection and average pooling a fixed linear
+   map, so ry picks (or averages) rx and R{dx} is the backward pass of rdy.
+   rx NULL is a zero tangent. */
+static void maxpool_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                        const descent_real *x, const descent_real *rx, const descent_real *y,
+                        descent_real *ry, size_t n) {
+  pool_geometry g;
+  pool_geometry_of(l, &g);
+  const int32_t *arg = l->scratch;
+  size_t planes = n * g.c, in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+  for (size_t pl = 0; pl < planes; pl++)
+    for (size_t j = 0; j < out_plane; j++)
+      ry[pl * out_plane + j] = rx ? rx[pl * in_plane + (size_t)arg[pl * out_plane + j]] : 0;
+}
+
+static void maxpool_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                              const descent_real *x, const descent_real *rx, const descent_real *y,
+                              const descent_real *ry, const descent_real *dy,
+                              const descent_real *rdy, descent_real *rdx, descent_real *rdparams,
+                              size_t n) {
+  maxpool_backward(l, params, x, y, rdy, rdx, rdparams, n);
+}
+
+static void avgpool_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                        const descent_real *x, const descent_real *rx, const descent_real *y,
+                        descent_real *ry, size_t n) {
+  if (rx)
+    avgpool_forward(l, params, rx, ry, n, 1);
+  else
+    memset(ry, 0, n * l->out_size * sizeof *ry);
+}
+
+static void avgpool_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                              const descent_real *x, const descent_real *rx, const descent_real *y,
+                              const descent_real *ry, const descent_real *dy,
+                              const descent_real *rdy, descent_real *rdx, descent_real *rdparams,
+                              size_t n) {
+  avgpool_backward(l, params, x, y, rdy, rdx, rdparams, n);
+}
+
 const layer_ops layer_maxpool = {
     .name = "maxpool",
     .usage = "maxpool(KERNEL[, stride=KERNEL][, pad=0])",
@@ -362,6 +403,8 @@ const layer_ops layer_maxpool = {
     .init = no_init,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .jvp = maxpool_jvp,
+    .rbackward = maxpool_rbackward,
 };
 
 const layer_ops layer_avgpool = {
@@ -374,6 +417,8 @@ const layer_ops layer_avgpool = {
     .init = no_init,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
+    .jvp = avgpool_jvp,
+    .rbackward = avgpool_rbackward,
 };
 
 /* flatten: C x H x W to one vector of C*H*W, in the same (row-major) order,
@@ -402,6 +447,24 @@ static void flatten_backward(layer *l, const descent_real *params, const descent
   if (dx) memcpy(dx, dy, n * l->in_size * sizeof *dx);
 }
 
+/* Its directional derivatives are copies too (rx NULL: a zero tangent). */
+static void flatten_jvp(layer *l, const descent_real *params, const descent_real *vparams,
+                        const descent_real *x, const descent_real *rx, const descent_real *y,
+                        descent_real *ry, size_t n) {
+  if (rx)
+    memcpy(ry, rx, n * l->in_size * sizeof *ry);
+  else
+    memset(ry, 0, n * l->in_size * sizeof *ry);
+}
+
+static void flatten_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
+                              const descent_real *x, const descent_real *rx, const descent_real *y,
+                              const descent_real *ry, const descent_real *dy,
+                              const descent_real *rdy, descent_real *rdx, descent_real *rdparams,
+                              size_t n) {
+  flatten_backward(l, params, x, y, rdy, rdx, rdparams, n);
+}
+
 const layer_ops layer_flatten = {
     .name = "flatten",
     .usage = "flatten",
@@ -411,4 +474,6 @@ const layer_ops layer_flatten = {
     .init = no_init,
     .forward = flatten_forward,
     .backward = flatten_backward,
+    .jvp = flatten_jvp,
+    .rbackward = flatten_rbackward,
 };

@@ -1,6 +1,7 @@
 /*
- * objective.c - calling an objective, and checking its gradient against
- * central finite differences.
+ * objective.c - calling an objective (value, gradient, deterministic
+ * re-evaluation, curvature-vector products), and checking its gradient
+ * against central finite differences.
  */
 #include "internal.h"
 
@@ -16,6 +17,48 @@ int descent_objective_value_and_grad(descent_objective *obj, const descent_batch
 int descent_objective_value(descent_objective *obj, const descent_batch *batch, double *loss) {
   if (obj->ops->value) return obj->ops->value(obj, batch, loss);
   return obj->ops->value_and_grad(obj, batch, loss);
+}
+
+int descent_objective_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                                 descent_real *grad) {
+  if (obj->ops->reevaluate) return obj->ops->reevaluate(obj, batch, loss, grad);
+  int rc = obj->ops->value_and_grad(obj, batch, loss);
+  if (!rc && grad && grad != obj->grad) memcpy(grad, obj->grad, obj->n_params * sizeof *grad);
+  return rc;
+}
+
+/* Both products share the refusal of an objective without them. */
+static int product(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                   descent_real *out, int ggn) {
+  int (*fn)(descent_objective *, const descent_batch *, const descent_real *, descent_real *) =
+      ggn ? obj->ops->ggnvp : obj->ops->hvp;
+  if (!fn)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "objective '%s' offers no %s-vector product; use an objective that "
+                        "does (a network, a lab problem)",
+                        obj->ops->kind ? obj->ops->kind : "(unnamed)",
+                        ggn ? "Gauss-Newton" : "Hessian");
+  return fn(obj, batch, v, out);
+}
+
+int descent_objective_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                          descent_real *out) {
+  return product(obj, batch, v, out, 0);
+}
+
+int descent_objective_ggnvp(descent_objective *obj, const descent_batch *batch,
+                            const descent_real *v, descent_real *out) {
+  return product(obj, batch, v, out, 1);
+}
+
+int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *batch,
+                                   size_t samples, uint64_t seed, descent_real *out) {
+  if (!obj->ops->ggn_diagonal)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "objective '%s' offers no Gauss-Newton diagonal; use one that does (a "
+                        "network of dense and conv layers)",
+                        obj->ops->kind ? obj->ops->kind : "(unnamed)");
+  return obj->ops->ggn_diagonal(obj, batch, samples, seed, out);
 }
 
 int descent_gradcheck(descent_objective *obj, const descent_batch *batch, double h, double floor,

@@ -40,9 +40,17 @@ static int saddle_eval(const problem *p, const descent_batch *batch, const doubl
   return DESCENT_OK;
 }
 
+static void saddle_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                       const descent_real *v, double *out) {
+  (void)p, (void)batch, (void)theta;
+  out[0] = 2 * (double)v[0];
+  out[1] = -2 * (double)v[1];
+}
+
 static int saddle_setup(problem *p, const double *hp, const char **texts) {
   (void)hp, (void)texts;
   p->eval = saddle_eval;
+  p->hvp = saddle_hvp;
   p->info.bounded = 0;
   p->info.f_min = -INFINITY;
   p->info.minimizer = NULL;
@@ -82,10 +90,21 @@ static int plateau_eval(const problem *p, const descent_batch *batch, const doub
   return DESCENT_OK;
 }
 
+/* H = e / w^2 (I - theta theta^T / w^2). */
+static void plateau_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                        const descent_real *v, double *out) {
+  (void)batch;
+  double w2 = p->hp[0] * p->hp[0], x = theta[0], y = theta[1];
+  double e = exp(-(x * x + y * y) / (2 * w2)), tv = x * (double)v[0] + y * (double)v[1];
+  out[0] = e / w2 * ((double)v[0] - x * tv / w2);
+  out[1] = e / w2 * ((double)v[1] - y * tv / w2);
+}
+
 static int plateau_setup(problem *p, const double *hp, const char **texts) {
   (void)texts;
   double w = hp[0];
   p->eval = plateau_eval;
+  p->hvp = plateau_hvp;
   p->info.f_min = 0;
   p->minima_f[0] = 0;
   p->info.curvature_max = p->info.curvature_min = 1 / (w * w);
@@ -125,10 +144,32 @@ static int rosenbrock_eval(const problem *p, const descent_batch *batch, const d
   return DESCENT_OK;
 }
 
+/* H = [[2 - 4 b r + 8 b x^2, -4 b x], [-4 b x, 2 b]] with r = y - x^2. */
+static void rosenbrock_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                           const descent_real *v, double *out) {
+  (void)batch;
+  double b = p->hp[1], x = theta[0], r = theta[1] - x * x;
+  out[0] = (2 - 4 * b * r + 8 * b * x * x) * (double)v[0] - 4 * b * x * (double)v[1];
+  out[1] = -4 * b * x * (double)v[0] + 2 * b * (double)v[1];
+}
+
+/* f = r1^2 + r2^2 with r1 = a - x, r2 = sqrt(b) (y - x^2): G = 2 J^T J,
+   J = [[-1, 0], [-2 sqrt(b) x, sqrt(b)]], i.e. the Hessian without its
+   -4 b r term. */
+static void rosenbrock_ggn(const problem *p, const descent_batch *batch, const double *theta,
+                           const descent_real *v, double *out) {
+  (void)batch;
+  double b = p->hp[1], x = theta[0];
+  out[0] = (2 + 8 * b * x * x) * (double)v[0] - 4 * b * x * (double)v[1];
+  out[1] = -4 * b * x * (double)v[0] + 2 * b * (double)v[1];
+}
+
 static int rosenbrock_setup(problem *p, const double *hp, const char **texts) {
   (void)texts;
   double a = hp[0], b = hp[1];
   p->eval = rosenbrock_eval;
+  p->hvp = rosenbrock_hvp;
+  p->ggn = rosenbrock_ggn;
   p->minimizer[0] = a;
   p->minimizer[1] = a * a;
   p->info.f_min = 0;

@@ -39,6 +39,25 @@ static int lsq_eval(const problem *p, const descent_batch *batch, const double *
   return DESCENT_OK;
 }
 
+/* H = 1/m sum_i x_i x_i^T over the batch's terms; the residuals are linear
+   in theta, so the Gauss-Newton matrix is the same. */
+static void lsq_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                    const descent_real *v, double *out) {
+  (void)theta;
+  size_t d = p->info.dim, n = p->info.n_terms;
+  const double *x = p->data;
+  const size_t *idx = batch ? batch->indices : NULL;
+  size_t m = idx ? batch->n : n;
+  for (size_t j = 0; j < d; j++) out[j] = 0;
+  for (size_t k = 0; k < m; k++) {
+    const double *xi = x + (idx ? idx[k] : k) * d;
+    double xv = 0;
+    for (size_t j = 0; j < d; j++) xv += xi[j] * (double)v[j];
+    for (size_t j = 0; j < d; j++) out[j] += xv * xi[j];
+  }
+  for (size_t j = 0; j < d; j++) out[j] /= (double)m;
+}
+
 /* Solves the normal equations for the minimizer and finds the Hessian's
    extreme eigenvalues. */
 static int lsq_finish(problem *p) {
@@ -96,6 +115,7 @@ static int lsq_alloc(problem *p, size_t n) {
   p->data = descent_calloc(n * (d + 1), sizeof(double), "least squares data");
   if (!p->data) return DESCENT_ENOMEM;
   p->eval = lsq_eval;
+  p->hvp = p->ggn = lsq_hvp;
   return DESCENT_OK;
 }
 

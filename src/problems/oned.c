@@ -35,9 +35,16 @@ static int quad1d_eval(const problem *p, const descent_batch *batch, const doubl
   return DESCENT_OK;
 }
 
+static void quad1d_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                       const descent_real *v, double *out) {
+  (void)batch, (void)theta;
+  out[0] = p->hp[0] * (double)v[0];
+}
+
 static int quad1d_setup(problem *p, const double *hp, const char **texts) {
   (void)texts;
   p->eval = quad1d_eval;
+  p->hvp = quad1d_hvp;
   p->minimizer[0] = hp[1];
   p->minima_f[0] = p->info.f_min = 0;
   p->info.curvature_max = p->info.curvature_min = hp[0];
@@ -70,9 +77,18 @@ static int logcosh_eval(const problem *p, const descent_batch *batch, const doub
   return DESCENT_OK;
 }
 
+/* f'' = c (1 - tanh^2). */
+static void logcosh_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                        const descent_real *v, double *out) {
+  (void)batch;
+  double t = tanh(theta[0]);
+  out[0] = p->hp[0] * (1 - t * t) * (double)v[0];
+}
+
 static int logcosh_setup(problem *p, const double *hp, const char **texts) {
   (void)texts;
   p->eval = logcosh_eval;
+  p->hvp = logcosh_hvp;
   p->minimizer[0] = 0;
   p->minima_f[0] = p->info.f_min = 0;
   p->info.curvature_max = p->info.curvature_min = hp[0];
@@ -104,9 +120,17 @@ static int nonconvex1d_eval(const problem *p, const descent_batch *batch, const 
   return DESCENT_OK;
 }
 
+static void nonconvex1d_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                            const descent_real *v, double *out) {
+  (void)p, (void)batch;
+  double x = theta[0];
+  out[0] = (0.2 - sin(x) - 2 * sin(2 * x + 2)) * (double)v[0];
+}
+
 static int nonconvex1d_setup(problem *p, const double *hp, const char **texts) {
   (void)hp, (void)texts;
   p->eval = nonconvex1d_eval;
+  p->hvp = nonconvex1d_hvp;
   /* |cos x + cos(2x + 2)| <= 2 < 0.2 |x| beyond |x| = 10: no minimum there */
   int rc = problem_find_minima_1d(p, -10, 10);
   if (rc) return rc;

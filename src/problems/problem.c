@@ -24,10 +24,7 @@ static void problem_destroy(descent_objective *obj);
 
 /* Both operations go through one function: the family's eval in double, then
    the gradient converted to descent_real. */
-static int problem_run(descent_objective *obj, const descent_batch *batch, double *loss,
-                       int want_grad) {
-  problem *p = obj->impl;
-  size_t n = p->info.dim;
+static int check_problem_batch(const problem *p, const descent_batch *batch) {
   if (batch && batch->indices && p->info.n_terms == 0)
     return descent_fail(DESCENT_EINVAL, "%s is not a finite sum: its batches cannot pick terms",
                         p->info.family);
@@ -36,21 +33,105 @@ static int problem_run(descent_objective *obj, const descent_batch *batch, doubl
       if (batch->indices[i] >= p->info.n_terms)
         return descent_fail(DESCENT_EINVAL, "%s: term index %zu is out of range [0, %zu)",
                             p->info.family, batch->indices[i], p->info.n_terms);
-  for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
-  int rc = p->eval(p, batch, p->theta, loss, want_grad ? p->grad : NULL);
+  return DESCENT_OK;
+}
+
+/* The gradient goes to grad (NULL: none). */
+static int problem_run(descent_objective *obj, const descent_batch *batch, double *loss,
+                       descent_real *grad) {
+  problem *p = obj->impl;
+  size_t n = p->info.dim;
+  int rc = check_problem_batch(p, batch);
   if (rc) return rc;
-  if (want_grad)
-    for (size_t i = 0; i < n; i++) obj->grad[i] = (descent_real)p->grad[i];
+  for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
+  rc = p->eval(p, batch, p->theta, loss, grad ? p->grad : NULL);
+  if (rc) return rc;
+  if (grad)
+    for (size_t i = 0; i < n; i++) grad[i] = (descent_real)p->grad[i];
   return DESCENT_OK;
 }
 
 static int problem_value_and_grad(descent_objective *obj, const descent_batch *batch,
                                   double *loss) {
-  return problem_run(obj, batch, loss, 1);
+  return problem_run(obj, batch, loss, obj->grad);
+}
+
+/* A problem has no randomness: a re-evaluation is an evaluation whose
+   gradient goes where the caller says, obj->grad untouched. */
+static int problem_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                              descent_real *grad) {
+  return problem_run(obj, batch, loss, grad);
 }
 
 static int problem_value(descent_objective *obj, const descent_batch *batch, double *loss) {
-  return problem_run(obj, batch, loss, 0);
+  return problem_run(obj, batch, loss, NULL);
+}
+
+/* The curvature products, analytic: the family's product in double at the
+   current parameters (a problem has no randomness, so every evaluation is
+   already a deterministic re-evaluation). */
+static int problem_product(descent_objective *obj, const descent_batch *batch,
+                           const descent_real *v, descent_real *out, int ggn) {
+  problem *p = obj->impl;
+  problem_product_fn fn = ggn ? p->ggn : p->hvp;
+  if (!fn)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s is not a sum of squares: it has no Gauss-Newton matrix; use its "
+                        "Hessian-vector product (hvp)",
+                        p->info.family);
+  int rc = check_problem_batch(p, batch);
+  if (rc) return rc;
+  size_t n = p->info.dim;
+  for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
+  fn(p, batch, p->theta, v, p->grad);
+  for (size_t i = 0; i < n; i++) out[i] = (descent_real)p->grad[i];
+  return DESCENT_OK;
+}
+
+static int problem_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                       descent_real *out) {
+  return problem_product(obj, batch, v, out, 0);
+}
+
+static int problem_ggnvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                         descent_real *out) {
+  return problem_product(obj, batch, v, out, 1);
+}
+
+/* The diagonal of G from products, in double: exact, column by column
+   (the problems are small); or Hutchinson's estimate, the mean of
+   z (G z) over Rademacher vectors z, unbiased since E[z z^T] = I, its
+   error falling as 1/sqrt(samples). */
+static int problem_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t samples,
+                                uint64_t seed, descent_real *out) {
+  problem *p = obj->impl;
+  if (!p->ggn) return problem_product(obj, batch, NULL, NULL, 1); /* its refusal */
+  int rc = check_problem_batch(p, batch);
+  if (rc) return rc;
+  size_t n = p->info.dim;
+  descent_real *z = descent_calloc(n, sizeof *z, "Gauss-Newton diagonal");
+  double *sum = descent_calloc(n, sizeof *sum, "Gauss-Newton diagonal");
+  if (!z || !sum) {
+    free(z), free(sum);
+    return DESCENT_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
+  descent_rng rng;
+  descent_rng_seed(&rng, seed);
+  size_t passes = samples ? samples : n;
+  for (size_t s = 0; s < passes; s++) {
+    for (size_t i = 0; i < n; i++)
+      z[i] = samples ? (descent_rng_next(&rng) >> 63 ? 1 : -1) : (descent_real)(i == s);
+    p->ggn(p, batch, p->theta, z, p->grad);
+    if (!samples)
+      sum[s] = p->grad[s];
+    else
+      for (size_t i = 0; i < n; i++) sum[i] += (double)z[i] * p->grad[i];
+  }
+  for (size_t i = 0; i < n; i++)
+    out[i] = (descent_real)(samples ? sum[i] / (double)samples : sum[i]);
+  free(z), free(sum);
+  return DESCENT_OK;
 }
 
 static const descent_objective_ops problem_ops = {
@@ -58,6 +139,10 @@ static const descent_objective_ops problem_ops = {
     .value_and_grad = problem_value_and_grad,
     .value = problem_value,
     .destroy = problem_destroy,
+    .reevaluate = problem_reevaluate,
+    .hvp = problem_hvp,
+    .ggnvp = problem_ggnvp,
+    .ggn_diagonal = problem_ggn_diagonal,
 };
 
 static void problem_destroy(descent_objective *obj) {

@@ -21,12 +21,19 @@ typedef struct problem problem;
 typedef int (*problem_eval_fn)(const problem *p, const descent_batch *batch, const double *theta,
                                double *f, double *grad);
 
+/* out = (curvature matrix at theta) v, all dim numbers: the Hessian (hvp)
+   or the Gauss-Newton matrix (ggn) of f on batch. */
+typedef void (*problem_product_fn)(const problem *p, const descent_batch *batch,
+                                   const double *theta, const descent_real *v, double *out);
+
 struct problem {
   descent_objective obj; /* obj.impl points back here */
   descent_problem_info info;
   problem_eval_fn eval;
-  double *theta, *grad;                  /* dim numbers of scratch, in double */
-  double *minimizer, *start;             /* dim numbers each */
+  problem_product_fn hvp;    /* the analytic Hessian's product; every family has it */
+  problem_product_fn ggn;    /* the Gauss-Newton matrix's, for sums of squares; or NULL */
+  double *theta, *grad;      /* dim numbers of scratch, in double */
+  double *minimizer, *start; /* dim numbers each */
   double minima[PROBLEM_MAX_MINIMA * 2]; /* 1D and 2D problems only */
   double minima_f[PROBLEM_MAX_MINIMA];
   char spec[256];           /* canonical text */

@@ -34,12 +34,26 @@ static int quadratic_eval(const problem *p, const descent_batch *batch, const do
   return DESCENT_OK;
 }
 
+/* H = A. */
+static void quadratic_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                          const descent_real *v, double *out) {
+  (void)batch, (void)theta;
+  const double *a = p->data;
+  size_t n = p->info.dim;
+  for (size_t i = 0; i < n; i++) {
+    double row = 0;
+    for (size_t j = 0; j < n; j++) row += a[i * n + j] * (double)v[j];
+    out[i] = row;
+  }
+}
+
 static int quadratic_alloc(problem *p) {
   size_t n = p->info.dim, count;
   if (!descent_mul_ok(n, n, &count)) return descent_fail(DESCENT_ERANGE, "quadratic too large");
   p->data = descent_calloc(count, sizeof(double), "quadratic matrix");
   if (!p->data) return DESCENT_ENOMEM;
   p->eval = quadratic_eval;
+  p->hvp = quadratic_hvp;
   p->info.f_min = 0;
   p->minima_f[0] = 0;
   return DESCENT_OK;
