@@ -1386,6 +1386,11 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * next_batch hook gives, and an epoch is options.steps_per_epoch steps.
  * Each step runs: batch, value_and_grad, options.on_gradient (the one place
  * between "gradient computed" and "guard and step"), the guard, the step.
+ * A method (descent_optimizer_is_method: lbfgs) takes that evaluation as the
+ * first of its step (descent_optimizer_step_with, closure->evaluated = 1)
+ * and makes its further evaluations on the same batch (full batch: the whole
+ * training set, in chunks), without on_gradient and the guard; the guard
+ * checks the next step's first evaluation.
  *
  * The guard refuses a step when the batch loss is NaN, infinite or beyond the
  * bound, or the gradient holds a NaN or an infinity, and before a checkpoint
