@@ -977,6 +977,13 @@ int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
  * descent_optimizer_step_with; 0 for a chain of transforms. */
 int descent_optimizer_is_method(const descent_optimizer *opt);
 
+/* The evaluations of the objective (each a loss and its gradient) that the
+ * optimizer's steps have used so far, over its whole life: a chain's, one per
+ * step (its step count); lbfgs's, every evaluation of every step, the first
+ * of each included. Part of the state blob, so a resumed run continues the
+ * count: a fair x axis to compare methods with first-order optimizers. */
+int64_t descent_optimizer_evaluations(const descent_optimizer *opt);
+
 /* What one step used and found. Evaluations count every evaluation of the
  * objective at a point during the step, the first one (at the starting
  * parameters) included, also when the caller made it (closure->evaluated). */

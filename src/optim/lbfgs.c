@@ -411,6 +411,10 @@ static int update_memory(method_state *st) {
   return DESCENT_OK;
 }
 
+static int64_t lbfgs_evaluations(const method_state *st) {
+  return st->func_evals;
+}
+
 static int lbfgs_step(method_state *st, const double *hp, double lr, descent_objective *obj,
                       const descent_closure *closure, descent_step_info *info) {
   const int64_t max_iter = (int64_t)hp[LR_MAX_ITER], max_eval = (int64_t)hp[LR_MAX_EVAL];
@@ -649,9 +653,9 @@ const method_def method_lbfgs = {
     .summary = "L-BFGS, as torch.optim.LBFGS (one step = one optimizer.step(closure)); the rate "
                "is the step length t (the first iteration ever: t = lr min(1, 1/|g|_1))",
     .evaluations = "1 at the start, then 1 per inner iteration (none after the last) without a "
-                   "line search, or as many as the line search takes with strong_wolfe; at most "
-                   "max_eval (plus what the last line search may take beyond it), at most "
-                   "max_iter iterations",
+                   "line search, or what each line search takes with strong_wolfe; each with its "
+                   "gradient; at most max_iter iterations and max_eval evaluations (strong_wolfe: "
+                   "max_eval + 1, its last search may pass the limit by one)",
     .default_lr = "1",
     .params = lbfgs_params,
     .n_params = LR_N,
@@ -661,6 +665,7 @@ const method_def method_lbfgs = {
     .create = lbfgs_create,
     .destroy = lbfgs_destroy,
     .step = lbfgs_step,
+    .evaluations_so_far = lbfgs_evaluations,
     .state_bytes = lbfgs_state_bytes,
     .save = lbfgs_save,
     .load = lbfgs_load,

@@ -184,6 +184,10 @@ int descent_optimizer_is_method(const descent_optimizer *opt) {
   return opt->method != NULL;
 }
 
+int64_t descent_optimizer_evaluations(const descent_optimizer *opt) {
+  return opt->method ? opt->method->evaluations_so_far(opt->method_state) : opt->step;
+}
+
 static int step_with(descent_optimizer *opt, descent_objective *obj, const descent_closure *closure,
                      descent_step_info *info) {
   if (!opt->method) {

@@ -47,6 +47,8 @@ struct method_def {
      rate for this step. Fills info. */
   int (*step)(method_state *s, const double *hp, double rate, descent_objective *obj,
               const descent_closure *closure, descent_step_info *info);
+  /* Evaluations every step so far has used (saved in the state). */
+  int64_t (*evaluations_so_far)(const method_state *s);
   /* The state as bytes (little-endian, fixed widths): the length, and the
      writing of exactly that many bytes. */
   size_t (*state_bytes)(const method_state *s);
