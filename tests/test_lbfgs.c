@@ -353,9 +353,11 @@ static void run_resumed(const problem *p, const case_ref *c) {
   CHECK_OK(descent_optimizer_create(&ob, c->spec, NULL, p->n));
   if (!oa || !ob) return;
   int same = 1;
+  int64_t evaluations = 0;
   for (int k = 0; k < c->steps && same; k++) {
     descent_step_info ia, ib;
     CHECK_OK(descent_optimizer_step_closure(oa, &a.obj, NULL, &ia));
+    evaluations += ia.function_evals;
     CHECK_OK(descent_optimizer_step_closure(ob, &b.obj, NULL, &ib));
     size_t size = descent_optimizer_state_size(ob);
     unsigned char *blob = malloc(size);
@@ -370,6 +372,12 @@ static void run_resumed(const problem *p, const case_ref *c) {
            memcmp(&ia.last_loss, &ib.last_loss, sizeof ia.last_loss) == 0;
   }
   CHECK_MSG(same, "%s: saved and loaded after every step, the run differs", c->name);
+  /* The count of evaluations travels in the state. */
+  CHECK_MSG(descent_optimizer_evaluations(oa) == evaluations &&
+                descent_optimizer_evaluations(ob) == evaluations,
+            "%s: %lld and %lld evaluations counted, %lld made", c->name,
+            (long long)descent_optimizer_evaluations(oa),
+            (long long)descent_optimizer_evaluations(ob), (long long)evaluations);
   descent_optimizer_free(oa);
   descent_optimizer_free(ob);
 }
@@ -555,6 +563,7 @@ static void test_chain_closure(void) {
     CHECK(info.function_evals == 1 && info.iterations == 1 && info.loss == loss);
   }
   CHECK(memcmp(a.theta, b.theta, sizeof a.theta) == 0);
+  CHECK(descent_optimizer_evaluations(oa) == 5 && descent_optimizer_steps(oa) == 5);
   descent_optimizer_free(oa);
   descent_optimizer_free(ob);
 }

@@ -331,6 +331,12 @@ static void lbfgs_resume_case(const char *spec, const char *name, int64_t epochs
                 same_params(a.model.theta, c.model.theta, FEATURES + 1),
             "%s: the resumed run differs from the uninterrupted one", name);
   CHECK(a.hook_calls == descent_trainer_steps(a.t) && c.hook_calls == a.hook_calls);
+  /* Several evaluations per step, counted across the kill. */
+  CHECK_MSG(descent_optimizer_evaluations(c.opt) == descent_optimizer_evaluations(a.opt) &&
+                descent_optimizer_evaluations(a.opt) > descent_trainer_steps(a.t),
+            "%s: %lld and %lld evaluations in %lld steps", name,
+            (long long)descent_optimizer_evaluations(a.opt),
+            (long long)descent_optimizer_evaluations(c.opt), (long long)descent_trainer_steps(a.t));
   size_t na, nc;
   const double *la, *lc;
   descent_trainer_history(a.t, &na, &la, NULL);

@@ -20,6 +20,8 @@
  */
 #include "method.h"
 
+#include "core/multiversion.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,18 +119,43 @@ static double abs_max(const real *a, double scale, size_t n) {
 #define FMA fmaf
 #endif
 
+/* y[i] = a x[i] + y[i] and out[i] = a d[i] + x[i] over one block, a copy
+   per instruction-set path (one hardware instruction where the path has
+   FMA; the same bits everywhere, a fused multiply-add being exact). */
+static MULTIVERSION_BODY void axpy_block_body(real *y, real a, const real *x, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) y[i] = FMA(a, x[i], y[i]);
+}
+MULTIVERSION_VOID(axpy_block, (real * y, real a, const real *x, size_t n), (y, a, x, n))
+
+static MULTIVERSION_BODY void point_block_body(real *out, const real *x, real a, const real *d,
+                                               size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) out[i] = FMA(a, d[i], x[i]);
+}
+MULTIVERSION_VOID(point_block, (real * out, const real *x, real a, const real *d, size_t n),
+                  (out, x, a, d, n))
+
 /* y[i] += alpha x[i] (torch's y.add_(x, alpha=alpha)) */
 static void axpy(real *y, double alpha, const real *x, size_t n) {
   const real a = (real)alpha;
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_BLOCKS * BLOCK)
-  for (size_t i = 0; i < n; i++) y[i] = FMA(a, x[i], y[i]);
+  size_t blocks = blocks_of(n);
+#pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
+  for (size_t k = 0; k < blocks; k++) {
+    size_t lo = k * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
+    axpy_block(y + lo, a, x + lo, hi - lo);
+  }
 }
 
 /* out = x + t d (the point _directional_evaluate moves to) */
 static void point(real *out, const real *x, double t, const real *d, size_t n) {
   const real a = (real)t;
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_BLOCKS * BLOCK)
-  for (size_t i = 0; i < n; i++) out[i] = FMA(a, d[i], x[i]);
+  size_t blocks = blocks_of(n);
+#pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
+  for (size_t k = 0; k < blocks; k++) {
+    size_t lo = k * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
+    point_block(out + lo, x + lo, a, d + lo, hi - lo);
+  }
 }
 
 /* Python's max(a, b) and min(a, b): the first argument unless the second
