@@ -1105,7 +1105,9 @@ int descent_optimizer_set_base_lr(descent_optimizer *opt, double lr);
  * its other keys one level down: "lr.lr.steps", "lr.lr.min_lr",
  * "lr.lr.warmup" (see descent_schedule_parse for each schedule's keys).
  * Named optimizers answer with the names of the chain they expand to
- * ("adamw": adam.b1, ..., wd.weight_decay, lr.lr). Flags and whole numbers
+ * ("adamw": adam.b1, ..., wd.weight_decay, lr.lr). A method's come first,
+ * under its name: "lbfgs.max_iter", "lbfgs.history", "lbfgs.line_search" (a
+ * word's index: 0 none, 1 strong_wolfe), then "lr.lr". Flags and whole numbers
  * are given as doubles (1 or 0, 1000). The scale of set_lr_scale is not a
  * hyperparameter (descent_optimizer_lr_scale). An unknown name is refused
  * with DESCENT_EINVAL and the list of valid names; *value is then unchanged. */
@@ -1129,7 +1131,9 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
 /* The optimizer's state as a self-describing byte blob, for checkpoints:
  * little-endian and fixed-width (magic number, format version, precision,
  * parameter count, step count, the chain's canonical text, each transform's
- * persistent scalars and state vectors, and a checksum). Restoring it into an
+ * persistent scalars and state vectors, a method's own state of variable
+ * length (format version 2; a chain's blob is version 1, as before methods
+ * existed, and both are read), and a checksum). Restoring it into an
  * optimizer built from the same spec and lr, for the same number of
  * parameters, and continuing gives the same bits as never stopping.
  * descent_optimizer_state_size gives the bytes needed; save fails with
