@@ -801,6 +801,10 @@ static int on_epoch(void *user, const descent_epoch_report *e) {
   if (c->eval_train) printf(" acc %.2f%%", 100 * train_acc);
   if (r->val->n) printf(" | val loss %.4f acc %.2f%%", val_loss, 100 * val_acc);
   if (r->test->n) printf(" | test loss %.4f acc %.2f%%", test_loss, 100 * test_acc);
+  /* A method evaluates the objective several times per step: its count,
+     since the run began, is the fair measure of its work. */
+  if (descent_optimizer_is_method(r->opt))
+    printf(" | %lld evaluations", (long long)descent_optimizer_evaluations(r->opt));
   printf(" | train samples/s: %.0f | %.1f s\n", e->samples_per_s, e->seconds);
   fflush(stdout);
   fprintf(r->csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n", (long long)e->epoch,

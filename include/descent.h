@@ -1032,6 +1032,12 @@ typedef struct descent_optimizer descent_optimizer;
  *   spec: a named optimizer, with optional key=value arguments
  *           sgd gd momentum nesterov adagrad rmsprop adam adamw amsgrad lion
  *           sf_sgd sf_adamw        e.g. "adam(b2=0.99, weight_decay=1e-4)"
+ *         or a method, which evaluates the objective itself within a step
+ *         (see descent_optimizer_step_closure), alone or followed by the
+ *         transform that takes its rate and nothing else:
+ *           lbfgs(lr=1, max_iter=20, max_eval=25, tolerance_grad=1e-7,
+ *                 tolerance_change=1e-9, history=100, line_search=none,
+ *                 full_batch=0)        or "lbfgs(max_iter=5) | lr(0.5)"
  *         or a chain of transforms separated by '|', e.g.
  *           "clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2) | lr(cosine(1e-3, 1000))"
  *         Named optimizers expand to chains with PyTorch's defaults; a chain
@@ -1049,12 +1055,12 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
 void descent_optimizer_free(descent_optimizer *opt);
 
 /* One update of obj->params from obj->grad (already computed by the caller
- * through value_and_grad). The objective is passed whole so methods that need
- * more than one gradient (line searches, L-BFGS) can evaluate it again. The
- * whole chain runs in one pass over the buffers (two when it holds a global
- * transform such as clip). Refused in evaluation mode. Equivalent to
- * descent_optimizer_step_buffers(opt, obj->params, obj->grad, obj->n_params)
- * for every chain this library builds. */
+ * through value_and_grad). The whole chain runs in one pass over the buffers
+ * (two when it holds a global transform such as clip). Refused in
+ * evaluation mode, and for a method (lbfgs), which needs to evaluate the
+ * objective again: it steps through descent_optimizer_step_closure.
+ * Equivalent to descent_optimizer_step_buffers(opt, obj->params, obj->grad,
+ * obj->n_params) for every chain this library builds. */
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
 
 /* One update of params[0, n) from grad[0, n), for a program that computes
@@ -1064,12 +1070,75 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
  * overlap, and stay the caller's (the optimizer keeps no pointer to them).
  * Refused in evaluation mode, and for NULL buffers (DESCENT_EINVAL).
  * The rule for methods: every transform of a chain needs only the gradient,
- * so every chain steps on plain buffers. A method that must evaluate the
- * objective again (a line search, L-BFGS's curvature pairs, Hessian-free)
- * takes the objective through descent_optimizer_step and is refused here
- * with a message naming it; no method in this library does so yet. */
+ * so every chain steps on plain buffers. A method (lbfgs) must evaluate the
+ * objective again within its step: descent_optimizer_step and this function
+ * refuse it (DESCENT_EINVAL) with a message naming
+ * descent_optimizer_step_closure, through which it steps. */
 int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
                                    const descent_real *grad, size_t n);
+
+/* 1 when the optimizer is a method (lbfgs): a step that evaluates the
+ * objective itself, through descent_optimizer_step_closure or
+ * descent_optimizer_step_with; 0 for a chain of transforms. */
+int descent_optimizer_is_method(const descent_optimizer *opt);
+
+/* The evaluations of the objective (each a loss and its gradient) that the
+ * optimizer's steps have used so far, over its whole life: a chain's, one per
+ * step (its step count); lbfgs's, every evaluation of every step, the first
+ * of each included. Part of the state blob, so a resumed run continues the
+ * count: a fair x axis to compare methods with first-order optimizers. */
+int64_t descent_optimizer_evaluations(const descent_optimizer *opt);
+
+/* What one step used and found. Evaluations count every evaluation of the
+ * objective at a point during the step, the first one (at the starting
+ * parameters) included, also when the caller made it (closure->evaluated). */
+typedef struct descent_step_info {
+  int64_t function_evals; /* evaluations of the loss */
+  int64_t gradient_evals; /* evaluations of the gradient (lbfgs: each evaluation has both) */
+  int64_t product_evals;  /* curvature-vector products (0 for lbfgs) */
+  int64_t iterations;     /* inner iterations (lbfgs: at most max_iter; 0 when the
+                             gradient was already below tolerance_grad; 1 for a chain) */
+  double loss;            /* the loss at the starting parameters (what torch's
+                             optimizer.step(closure) returns) */
+  double last_loss;       /* the last loss evaluated (lbfgs without a line search does
+                             not evaluate after its last iteration: then not the loss at
+                             the final parameters) */
+} descent_step_info;
+
+/* PyTorch's closure, in C: evaluate(user, obj, loss) computes the loss at
+ * obj->params into *loss and its gradient into obj->grad, on the step's
+ * batch, every time the same function (the same examples, the same
+ * randomness: see the objective's re-evaluation contract), and returns 0 or
+ * a negative status with a message (descent_set_error). The step calls it
+ * as often as the method needs, with obj->params at the point to evaluate.
+ * evaluated = 1 says the caller has already evaluated at the starting
+ * parameters: obj->grad holds that gradient and `loss` its loss, and the
+ * step does not evaluate there again (a training loop that checks the first
+ * evaluation before the step, as the trainer's guard does). */
+typedef struct descent_closure {
+  int (*evaluate)(void *user, descent_objective *obj, double *loss);
+  void *user;      /* passed to evaluate */
+  int evaluated;   /* 1: the first evaluation is given (obj->grad and loss) */
+  double loss;     /* with evaluated = 1: the loss at obj->params */
+} descent_closure;
+
+/* One step of any optimizer on obj, evaluating it on batch (NULL: the whole
+ * objective) with value_and_grad as often as the step needs: one torch
+ * optimizer.step(closure). For lbfgs, up to max_iter inner iterations and
+ * max_eval evaluations; for a chain, one evaluation and then
+ * descent_optimizer_step. info (may be NULL) gets what the step used.
+ * Afterwards obj->params holds the new point and obj->grad the gradient of
+ * the last evaluation. The step counter advances by one. Refused in
+ * evaluation mode and for an objective of another size. When an evaluation
+ * fails, its status and message are returned; the method's state and the
+ * parameters are then those of an unfinished step (restore a checkpoint). */
+int descent_optimizer_step_closure(descent_optimizer *opt, descent_objective *obj,
+                                   const descent_batch *batch, descent_step_info *info);
+/* The same with the caller's closure (a full-batch gradient summed over
+ * chunks, a data-parallel all-reduce, a loss of the caller's own).
+ * closure->evaluate is required. */
+int descent_optimizer_step_with(descent_optimizer *opt, descent_objective *obj,
+                                const descent_closure *closure, descent_step_info *info);
 
 /* The threads each later step, eval and train runs on: a count >= 1, or 0
  * (the default) for the calling thread's OpenMP setting at each call (see
@@ -1095,7 +1164,7 @@ int descent_optimizer_eval_buffers(descent_optimizer *opt, descent_real *params,
 int descent_optimizer_train_buffers(descent_optimizer *opt, descent_real *params, size_t n);
 
 /* 1 when the optimizer is meant to take each step on the whole training set
- * (named optimizer gd); 0 for minibatch optimizers. */
+ * (named optimizer gd, and lbfgs(full_batch=1)); 0 for minibatch optimizers. */
 int descent_optimizer_full_batch(const descent_optimizer *opt);
 
 /* Updates taken so far. */
@@ -1141,7 +1210,9 @@ int descent_optimizer_set_base_lr(descent_optimizer *opt, double lr);
  * its other keys one level down: "lr.lr.steps", "lr.lr.min_lr",
  * "lr.lr.warmup" (see descent_schedule_parse for each schedule's keys).
  * Named optimizers answer with the names of the chain they expand to
- * ("adamw": adam.b1, ..., wd.weight_decay, lr.lr). Flags and whole numbers
+ * ("adamw": adam.b1, ..., wd.weight_decay, lr.lr). A method's come first,
+ * under its name: "lbfgs.max_iter", "lbfgs.history", "lbfgs.line_search" (a
+ * word's index: 0 none, 1 strong_wolfe), then "lr.lr". Flags and whole numbers
  * are given as doubles (1 or 0, 1000). The scale of set_lr_scale is not a
  * hyperparameter (descent_optimizer_lr_scale). An unknown name is refused
  * with DESCENT_EINVAL and the list of valid names; *value is then unchanged. */
@@ -1165,7 +1236,9 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
 /* The optimizer's state as a self-describing byte blob, for checkpoints:
  * little-endian and fixed-width (magic number, format version, precision,
  * parameter count, step count, the chain's canonical text, each transform's
- * persistent scalars and state vectors, and a checksum). Restoring it into an
+ * persistent scalars and state vectors, a method's own state of variable
+ * length (format version 2; a chain's blob is version 1, as before methods
+ * existed, and both are read), and a checksum). Restoring it into an
  * optimizer built from the same spec and lr, for the same number of
  * parameters, and continuing gives the same bits as never stopping.
  * descent_optimizer_state_size gives the bytes needed; save fails with
@@ -1429,6 +1502,11 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
  * next_batch hook gives, and an epoch is options.steps_per_epoch steps.
  * Each step runs: batch, value_and_grad, options.on_gradient (the one place
  * between "gradient computed" and "guard and step"), the guard, the step.
+ * A method (descent_optimizer_is_method: lbfgs) takes that evaluation as the
+ * first of its step (descent_optimizer_step_with, closure->evaluated = 1)
+ * and makes its further evaluations on the same batch (full batch: the whole
+ * training set, in chunks), without on_gradient and the guard; the guard
+ * checks the next step's first evaluation.
  *
  * The guard refuses a step when the batch loss is NaN, infinite or beyond the
  * bound, or the gradient holds a NaN or an infinity, and before a checkpoint

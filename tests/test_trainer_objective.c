@@ -5,6 +5,8 @@
  *    features, saved through the objective's hooks) and a user section (the
  *    gradient hook's call count): killed at a step and resumed from its
  *    checkpoint folder, the run ends with the same bits as one never stopped;
+ *  - lbfgs (a method: several evaluations per step) on the same objective,
+ *    on minibatches and full batch: the same, with the hook once per step;
  *  - an objective without data (train NULL) whose batches come from the
  *    caller's next_batch, its RNG saved in a user section: the same;
  *  - the guard stops a user's objective at a large rate, and the rollback
@@ -299,6 +301,58 @@ static void test_user_resume(void) {
   finish(&d);
   finish(&a);
   finish(&c);
+}
+
+/* lbfgs through the trainer, killed and resumed: its history, direction and
+   counters travel in the checkpoint, so the resumed run ends with the same
+   bits. The gradient hook sees each step's first evaluation only (the
+   method's further ones are its own), once per step. Minibatch: each step's
+   iterations on one minibatch; full batch: on the whole set, in chunks. */
+static void lbfgs_resume_case(const char *spec, const char *name, int64_t epochs, int64_t stop) {
+  char da[1100], db[1100], found[1200], label[64];
+  snprintf(label, sizeof label, "%s-a", name);
+  folder(da, sizeof da, label);
+  snprintf(label, sizeof label, "%s-b", name);
+  folder(db, sizeof db, label);
+  run a, b, c;
+  CHECK_OK(start(&a, spec, NULL, da, 0));
+  CHECK_OK(descent_trainer_run(a.t, epochs, 0));
+  CHECK_OK(start(&b, spec, NULL, db, 0));
+  CHECK_OK(descent_trainer_run(b.t, epochs, stop));
+  finish(&b);
+  CHECK_OK(descent_checkpoint_find(db, found, sizeof found, NULL, 0));
+  CHECK_OK(start(&c, spec, NULL, db, 0));
+  CHECK_OK(descent_trainer_load(c.t, found));
+  int64_t resumed_at = descent_trainer_steps(c.t);
+  CHECK_MSG(resumed_at > 0 && resumed_at < stop, "%s: resumed at step %lld", name,
+            (long long)resumed_at);
+  CHECK_OK(descent_trainer_run(c.t, epochs, 0));
+  CHECK_MSG(descent_trainer_steps(c.t) == descent_trainer_steps(a.t) &&
+                same_params(a.model.theta, c.model.theta, FEATURES + 1),
+            "%s: the resumed run differs from the uninterrupted one", name);
+  CHECK(a.hook_calls == descent_trainer_steps(a.t) && c.hook_calls == a.hook_calls);
+  /* Several evaluations per step, counted across the kill. */
+  CHECK_MSG(descent_optimizer_evaluations(c.opt) == descent_optimizer_evaluations(a.opt) &&
+                descent_optimizer_evaluations(a.opt) > descent_trainer_steps(a.t),
+            "%s: %lld and %lld evaluations in %lld steps", name,
+            (long long)descent_optimizer_evaluations(a.opt),
+            (long long)descent_optimizer_evaluations(c.opt), (long long)descent_trainer_steps(a.t));
+  size_t na, nc;
+  const double *la, *lc;
+  descent_trainer_history(a.t, &na, &la, NULL);
+  descent_trainer_history(c.t, &nc, &lc, NULL);
+  CHECK(na == nc && na > 0 && memcmp(la, lc, na * sizeof *la) == 0);
+  /* It trains: the last step's loss is below the first's. */
+  CHECK_MSG(na > 1 && la[na - 1] < la[0], "%s: loss %g -> %g", name, la[0], la[na - 1]);
+  finish(&a);
+  finish(&c);
+}
+
+static void test_lbfgs_resume(void) {
+  lbfgs_resume_case("lbfgs(max_iter=4, history=3, line_search=strong_wolfe)", "lbfgs-wolfe", 2, 9);
+  lbfgs_resume_case("lbfgs(max_iter=3, history=2, lr=0.5)", "lbfgs-fixed", 2, 7);
+  lbfgs_resume_case("lbfgs(full_batch=1, max_iter=5, line_search=strong_wolfe)", "lbfgs-full", 12,
+                    10);
 }
 
 /* ---- an objective without data ---------------------------------------------- */
@@ -691,6 +745,7 @@ int main(void) {
   mkdir(tmp, 0777);
   make_data();
   test_user_resume();
+  test_lbfgs_resume();
   test_without_data();
   test_guard();
   test_gradient_hook();

@@ -30,6 +30,13 @@ static void transform_label(const descent_optimizer *opt, int index, char *buf, 
 static int hyperparameter_at(const descent_optimizer *opt, int index, char *buf, size_t cap,
                              double *value) {
   int at = 0;
+  /* A method's own first: "lbfgs.max_iter"; a word's value is its index
+     ("lbfgs.line_search": 0 none, 1 strong_wolfe). */
+  for (int j = 0; opt->method && j < opt->method->n_params; j++)
+    if (at++ == index) {
+      *value = opt->method_hp[j];
+      return snprintf(buf, cap, "%s.%s", opt->method->name, opt->method->params[j].name);
+    }
   for (int i = 0; i < opt->n_transforms; i++) {
     const transform *t = &opt->chain[i];
     char label[64];

@@ -264,7 +264,7 @@ static const named_optimizer *named_find(const char *name) {
 }
 
 int optimizer_is_named(const char *name) {
-  return named_find(name) != NULL;
+  return named_find(name) != NULL || method_find(name) != NULL;
 }
 
 static void named_list(char *buf, size_t cap) {
@@ -334,6 +334,13 @@ static int refuse_named_in_chain(const named_optimizer *no, spec_span item, cons
 static int add_transform(descent_optimizer *opt, const spec_call *call, const char *lr_text,
                          int lr_option, int is_last, const char *chain) {
   const transform_def *def = transform_find(call->name);
+  if (!def && method_find(call->name)) {
+    spec_quote q;
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer: '%s' is a method (it evaluates the objective itself) and "
+                        "cannot appear inside a chain; write it alone, or followed by lr(RATE): %s",
+                        call->name, spec_quote_text(&q, chain));
+  }
   if (!def) {
     char names[512], named_names[256];
     transform_list_names(names, sizeof names);
@@ -455,7 +462,10 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
   snprintf(chain, sizeof chain, "%s", spec);
   /* A lone name (no '|') is first looked up among the named optimizers. */
   rc = spec_check_text(spec, "optimizer");
-  if (!rc && !strchr(spec, '|')) {
+  int method = 0;
+  if (!rc)
+    rc = method_parse(opt, spec, lr, chain, sizeof chain, &lr_text, lr_buf, sizeof lr_buf, &method);
+  if (!rc && !method && !strchr(spec, '|')) {
     spec_call call;
     rc = spec_parse_call((spec_span){spec, strlen(spec)}, &call, "optimizer");
     const named_optimizer *no = rc ? NULL : named_find(call.name);
@@ -478,7 +488,10 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
     return rc;
   }
   snprintf(opt->spec, sizeof opt->spec, "%s", spec);
-  snprintf(opt->expanded, sizeof opt->expanded, "%s", chain);
+  /* A method written alone reads "lbfgs = lbfgs(...) | lr(...)"; with its
+     lr(...) it is a chain, described as it is. */
+  snprintf(opt->expanded, sizeof opt->expanded, "%s", method && !strchr(spec, '|') ? "" : chain);
+  if (method && strchr(spec, '|')) snprintf(opt->expanded, sizeof opt->expanded, "%s", spec);
   opt->spec_base_lr = descent_optimizer_base_lr(opt);
   *out = opt;
   return DESCENT_OK;
@@ -487,6 +500,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
 void descent_optimizer_free(descent_optimizer *opt) {
   if (!opt) return;
   for (int i = 0; i < opt->n_transforms; i++) descent_schedule_free(opt->chain[i].schedule);
+  if (opt->method) opt->method->destroy(opt->method_state);
   descent_free_real(opt->state);
   descent_free_real(opt->work);
   free(opt->partials);
@@ -594,6 +608,11 @@ int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
 
 static int step_buffers(descent_optimizer *opt, descent_real *params, const descent_real *grad,
                         size_t n) {
+  if (opt->method)
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer %s is a method that evaluates the objective itself: step it "
+                        "with descent_optimizer_step_closure (or descent_optimizer_step_with)",
+                        opt->method->name);
   int rc = check_buffers(opt, params, grad, n, 1);
   if (rc) return rc;
   if (opt->eval_mode)
@@ -748,6 +767,10 @@ size_t optimizer_describe_chain(const descent_optimizer *opt, char *buf, size_t 
   used +=                                                                                          \
       (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0, __VA_ARGS__)
   if (cap) buf[0] = '\0';
+  if (opt->method) {
+    used = method_describe(opt->method, opt->method_hp, buf, cap);
+    APPEND(" | ");
+  }
   for (int i = 0; i < opt->n_transforms; i++) {
     const transform *t = &opt->chain[i];
     APPEND("%s%s(", i ? " | " : "", t->def->name);
@@ -801,6 +824,8 @@ void descent_optimizer_help(FILE *out) {
       optim_print_wrapped(out, line, 33);
     }
   }
+  fprintf(out, "\n");
+  method_help(out);
   fprintf(out, "\n");
   transform_help(out);
   fprintf(out, "\n");

@@ -5,6 +5,7 @@
 #ifndef DESCENT_OPTIMIZER_H
 #define DESCENT_OPTIMIZER_H
 
+#include "method.h"
 #include "transform.h"
 
 #define OPTIMIZER_MAX_CHAIN 16
@@ -26,6 +27,11 @@ struct descent_optimizer {
   int threads;                   /* threads of each call, 0: the caller's */
   char spec[OPTIMIZER_MAX_TEXT]; /* the spec as given */
   char expanded[OPTIMIZER_MAX_TEXT]; /* the chain it expanded to (equal to spec for a chain) */
+  /* A method (method.h): its definition, hyperparameters and state; NULL
+     for a chain of transforms. The chain then holds only lr. */
+  const method_def *method;
+  double method_hp[METHOD_MAX_PARAMS];
+  method_state *method_state;
 };
 
 /* The canonical text of the chain alone, e.g. "adam(b1=0.9, ...) | lr(lr=0.001)":
@@ -33,8 +39,15 @@ struct descent_optimizer {
  * state is matched against. Returns the length it wanted. */
 size_t optimizer_describe_chain(const descent_optimizer *opt, char *buf, size_t cap);
 
-/* 1 when name is a named optimizer ("adam"), which a transform may not be called. */
+/* 1 when name is a named optimizer ("adam") or a method ("lbfgs"), which a
+   transform may not be called. */
 int optimizer_is_named(const char *name);
+
+/* Builds a method optimizer from spec when its first item names a method
+   (*handled = 1), leaving lr's transform to be parsed from the text put in
+   chain and the rate's text in *lr_text; *handled = 0 otherwise. */
+int method_parse(descent_optimizer *opt, const char *spec, const char *lr, char *chain,
+                 size_t chain_cap, const char **lr_text, char *lr_buf, size_t lr_cap, int *handled);
 
 /* The transform that takes the rate: the chain's last. */
 static inline transform *optimizer_rate_transform(const descent_optimizer *opt) {

@@ -5,7 +5,7 @@
  *
  *   offset  bytes  field
  *   0       8      magic "DSCNTOPT"
- *   8       4      format version (1)
+ *   8       4      format version: 1, or 2 for a method's optimizer
  *   12      4      bytes per number of the slot vectors: 4 (float) or 8 (double)
  *   16      8      number of parameters n
  *   24      8      steps taken
@@ -15,7 +15,13 @@
  *   then    4      number of transforms T
  *   then, per transform: 4 persistent scalars P, 4 slots S, P x 8 (IEEE double)
  *   then, per transform and slot: n numbers
+ *   then    8      (version 2 only) length M of the method's state
+ *   then    M      (version 2 only) the method's state, as it writes it
  *   last    8      FNV-1a 64 checksum of every byte before it
+ *
+ * A chain of transforms is written as version 1, byte for byte as before
+ * methods existed; an optimizer that holds a method (lbfgs), whose state has
+ * a length of its own, as version 2. Both versions are read.
  *
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
@@ -25,9 +31,10 @@
 
 #include <string.h>
 
-#define STATE_MAGIC   "DSCNTOPT"
-#define STATE_VERSION 1u
-#define HEADER_BYTES  40
+#define STATE_MAGIC          "DSCNTOPT"
+#define STATE_VERSION        1u
+#define STATE_VERSION_METHOD 2u
+#define HEADER_BYTES         40
 /* Room for the canonical text of the longest chain (16 transforms with schedules). */
 #define CHAIN_TEXT_MAX 8192
 
@@ -95,6 +102,7 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt) {
     const transform *t = &opt->chain[i];
     bytes += 8 + 8 * (size_t)t->def->n_persist + (size_t)t->n_slots * opt->n * sizeof(descent_real);
   }
+  if (opt->method) bytes += 8 + opt->method->state_bytes(opt->method_state);
   return bytes;
 }
 
@@ -108,7 +116,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
   cursor c = {.p = buf};
   memcpy(c.p, STATE_MAGIC, 8);
   c.p += 8;
-  put_u32(&c, STATE_VERSION);
+  put_u32(&c, opt->method ? STATE_VERSION_METHOD : STATE_VERSION);
   put_u32(&c, (uint32_t)sizeof(descent_real));
   put_u64(&c, (uint64_t)opt->n);
   put_u64(&c, (uint64_t)opt->step);
@@ -138,6 +146,12 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
 #endif
       }
     }
+  if (opt->method) {
+    size_t method_bytes = opt->method->state_bytes(opt->method_state);
+    put_u64(&c, (uint64_t)method_bytes);
+    opt->method->save(opt->method_state, c.p);
+    c.p += method_bytes;
+  }
   put_u64(&c, fnv1a(buf, (size_t)(c.p - (unsigned char *)buf)));
   return DESCENT_OK;
 }
@@ -183,9 +197,10 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     return descent_fail(DESCENT_EFORMAT, "%s: bad magic number: not descent optimizer state", what);
   cursor c = {.q = bytes + 8, .end = bytes + size};
   uint32_t version = (uint32_t)get_uint(&c, 4);
-  if (version != STATE_VERSION)
-    return descent_fail(DESCENT_EFORMAT, "%s: format version %u; this library reads version %u",
-                        what, version, STATE_VERSION);
+  if (version != STATE_VERSION && version != STATE_VERSION_METHOD)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: format version %u; this library reads versions %u and %u", what,
+                        version, STATE_VERSION, STATE_VERSION_METHOD);
   uint32_t real_bytes = (uint32_t)get_uint(&c, 4);
   uint64_t n = get_uint(&c, 8);
   int64_t step = (int64_t)get_uint(&c, 8);
@@ -217,6 +232,18 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted header (%llu parameters of %u bytes)", what,
                         (unsigned long long)n, real_bytes);
   described += vector_bytes;
+  /* Version 2: the method's state, its length first. */
+  const unsigned char *method_blob = NULL;
+  uint64_t method_bytes = 0;
+  if (version == STATE_VERSION_METHOD) {
+    if (described > size || size - described < 8)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated before the method's state", what);
+    method_bytes = get_uint(&(cursor){.q = bytes + described - 8, .end = bytes + size}, 8);
+    if (method_bytes > size - described - 8)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated inside the method's state", what);
+    method_blob = bytes + described;
+    described += 8 + (size_t)method_bytes;
+  }
   if (size != described)
     return descent_fail(DESCENT_EFORMAT, "%s: %s: %zu bytes, its header describes %zu", what,
                         size < described ? "truncated" : "trailing bytes", size, described);
@@ -247,6 +274,18 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   if (step < 0 || mode > 1)
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted: step %lld, mode %u", what, (long long)step,
                         mode);
+  if ((version == STATE_VERSION_METHOD) != (opt->method != NULL))
+    return descent_fail(DESCENT_EFORMAT, "%s: format version %u for %s", what, version,
+                        opt->method ? "a method" : "a chain of transforms");
+  /* The method checks its bytes whole before it takes them: the last check,
+     and nothing has changed yet. */
+  if (opt->method) {
+    rc = opt->method->load(opt->method_state, opt->method_hp, method_blob, (size_t)method_bytes);
+    if (rc) {
+      descent_error_prefix("%s: ", what);
+      return rc;
+    }
+  }
 
   /* Everything checked: copy. */
   c.q = (const unsigned char *)text + len + 4;

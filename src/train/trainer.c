@@ -2,7 +2,9 @@
  * trainer.c - the training loop: an optimizer on any objective, in
  * minibatch (or full-batch) steps over a data set, or in steps on the whole
  * objective or a caller's batches without one; the gradient hook and the
- * divergence guard that checks every step before it is taken; and the points
+ * divergence guard that checks every step before it is taken (a method such
+ * as lbfgs gets that checked evaluation as its step's first and evaluates
+ * again on the same batch); and the points
  * where the state is checkpointed or rolled back.
  *
  * Everything that decides the trajectory lives in objects a checkpoint saves
@@ -313,10 +315,39 @@ static int checkpoint_point(descent_trainer *t) {
   return make_pending(t, t->dir != NULL);
 }
 
+static int full_gradient(descent_trainer *t, int report_chunks, double *loss_sum);
+
+/* A method's further evaluations (lbfgs's iterations and line search), on
+   the step's batch: the minibatch, or the whole training set in chunks. The
+   first one, at the step's start, is the trainer's own: it has passed the
+   gradient hook and the guard. */
+typedef struct step_closure {
+  descent_trainer *t;
+  const descent_batch *batch;
+  int full; /* 1: the whole training set */
+} step_closure;
+
+static int evaluate_again(void *user, descent_objective *obj, double *loss) {
+  step_closure *c = user;
+  if (!c->full) return descent_objective_value_and_grad(obj, c->batch, loss);
+  double loss_sum;
+  int rc = full_gradient(c->t, 0, &loss_sum);
+  *loss = loss_sum / (double)c->t->train->n;
+  return rc;
+}
+
+static int take_step(descent_trainer *t, const descent_batch *batch, int full, double loss) {
+  if (!descent_optimizer_is_method(t->opt)) return descent_optimizer_step(t->opt, t->obj);
+  step_closure c = {t, batch, full};
+  descent_closure closure = {.evaluate = evaluate_again, .user = &c, .evaluated = 1, .loss = loss};
+  return descent_optimizer_step_with(t->opt, t->obj, &closure, NULL);
+}
+
 /* After a loss and gradient are known: the guard, then the pending
    checkpoint (now verified), then the step. Returns 1 when the step was
    refused and the state rolled back. */
-static int guard_and_step(descent_trainer *t, double loss, double *lr) {
+static int guard_and_step(descent_trainer *t, double loss, double *lr, const descent_batch *batch,
+                          int full) {
   if (isnan(t->first_loss) && isfinite(loss) && t->n_history == 0) t->first_loss = loss;
   double norm = grad_norm(t->obj);
   const char *reason;
@@ -327,7 +358,7 @@ static int guard_and_step(descent_trainer *t, double loss, double *lr) {
   int rc = commit_pending(t);
   if (rc) return rc;
   *lr = descent_optimizer_lr(t->opt);
-  return descent_optimizer_step(t->opt, t->obj);
+  return take_step(t, batch, full, loss);
 }
 
 static void report(descent_trainer *t, double loss, double lr, size_t batch, size_t batches,
@@ -391,7 +422,7 @@ static int minibatch_step(descent_trainer *t) {
   if (!rc) rc = descent_objective_value_and_grad(t->obj, use, &loss);
   if (!rc) rc = gradient_hook(t, use, &loss);
   if (rc) return rc;
-  rc = guard_and_step(t, loss, &lr);
+  rc = guard_and_step(t, loss, &lr, use, 0);
   if (rc) return rc < 0 ? rc : DESCENT_OK; /* 1: rolled back */
   /* A step on the whole objective counts as one example. */
   size_t n = use ? use->n : 1;
@@ -410,9 +441,7 @@ static int minibatch_step(descent_trainer *t) {
    chunks of batch_size so memory stays bounded. Each chunk's mean gradient is
    weighted by its share of the examples and summed in double in data order,
    so the result is the exact full-batch mean. */
-static int full_batch_step(descent_trainer *t) {
-  double start = now_seconds();
-  t->io_seconds = 0;
+static int full_gradient(descent_trainer *t, int report_chunks, double *loss_sum_out) {
   const descent_dataset *ds = t->train;
   size_t n = ds->n, chunk = t->o.batch_size, params = t->obj->n_params;
   double loss_sum = 0;
@@ -428,17 +457,30 @@ static int full_batch_step(descent_trainer *t) {
     const descent_real *g = t->obj->grad;
     for (size_t i = 0; i < params; i++) t->grad_sum[i] += weight * g[i];
     loss_sum += loss * (double)count;
-    report(t, loss, descent_optimizer_lr(t->opt), ++index, t->chunks, lo + count,
-           loss_sum / (double)(lo + count), 0);
+    ++index;
+    if (report_chunks)
+      report(t, loss, descent_optimizer_lr(t->opt), index, t->chunks, lo + count,
+             loss_sum / (double)(lo + count), 0);
   }
-  double loss = loss_sum / (double)n, lr = 0;
   for (size_t i = 0; i < params; i++) t->obj->grad[i] = (descent_real)t->grad_sum[i];
+  *loss_sum_out = loss_sum;
+  return DESCENT_OK;
+}
+
+static int full_batch_step(descent_trainer *t) {
+  double start = now_seconds();
+  t->io_seconds = 0;
+  size_t n = t->train->n;
+  double loss_sum;
+  int rc = full_gradient(t, 1, &loss_sum);
+  if (rc) return rc;
+  double loss = loss_sum / (double)n, lr = 0;
   double seen = loss;
-  int rc = gradient_hook(t, NULL, &loss);
+  rc = gradient_hook(t, NULL, &loss);
   if (rc) return rc;
   /* A loss the hook changed is the step's loss for the epoch's mean too. */
   if (memcmp(&seen, &loss, sizeof loss) != 0) loss_sum = loss * (double)n;
-  rc = guard_and_step(t, loss, &lr);
+  rc = guard_and_step(t, loss, &lr, NULL, 1);
   if (rc) return rc < 0 ? rc : DESCENT_OK;
   rc = record(t, loss, loss_sum, n, lr);
   if (rc) return rc;
@@ -616,8 +658,7 @@ int descent_trainer_create(descent_trainer **out, descent_objective *obj, descen
   t->o.checkpoint_dir = t->dir;
   if (!train) {
     t->batches = t->chunks = (size_t)options->steps_per_epoch;
-  } else if ((rc = batcher_init(&t->batcher, train, options->batch_size, 1,
-                                        options->seed))) {
+  } else if ((rc = batcher_init(&t->batcher, train, options->batch_size, 1, options->seed))) {
     goto fail_rc;
   } else if (t->full_batch) {
     t->grad_sum = descent_calloc(obj->n_params ? obj->n_params : 1, sizeof *t->grad_sum,

@@ -1,0 +1,249 @@
+/*
+ * method.c - optimizers that evaluate the objective within their step
+ * (method.h): their spec, canonical text and help, and the step through a
+ * closure, which every optimizer takes (a chain evaluates once and steps).
+ */
+#include "optimizer.h"
+
+#include <string.h>
+
+static const method_def *const methods[] = {&method_lbfgs};
+enum { N_METHODS = sizeof methods / sizeof methods[0] };
+
+const method_def *method_find(const char *name) {
+  for (int i = 0; i < N_METHODS; i++)
+    if (strcmp(methods[i]->name, name) == 0) return methods[i];
+  return NULL;
+}
+
+void method_list_names(char *buf, size_t cap) {
+  size_t used = 0;
+  if (cap) buf[0] = '\0';
+  for (int i = 0; i < N_METHODS && used < cap; i++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", methods[i]->name);
+}
+
+/* The words a parameter takes, "none, strong_wolfe". */
+static void choice_list(const char *const *words, char *buf, size_t cap) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int k = 0; words[k] && used < cap; k++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s%s", k ? ", " : "", words[k]);
+}
+
+size_t method_describe(const method_def *def, const double *hp, char *buf, size_t cap) {
+  size_t used = (size_t)snprintf(buf, cap, "%s(", def->name);
+  for (int j = 0; j < def->n_params; j++) {
+    char value[64];
+    const char *const *words = def->choices ? def->choices[j] : NULL;
+    if (words)
+      snprintf(value, sizeof value, "%s", words[(int)hp[j]]);
+    else
+      optim_format_number(hp[j], value, sizeof value);
+    used += (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0,
+                             "%s%s=%s", j ? ", " : "", def->params[j].name, value);
+  }
+  used += (size_t)snprintf(buf + (used < cap ? used : cap), used < cap ? cap - used : 0, ")");
+  return used;
+}
+
+int method_bind(const method_def *def, const spec_call *call, double *hp) {
+  for (int i = 0; i < call->n_args; i++)
+    if (call->args[i].key[0] == '\0') {
+      spec_quote q;
+      return descent_fail(DESCENT_EINVAL,
+                          "optimizer %s: name its arguments, as in %s(max_iter=10); got %s",
+                          def->name, def->name, spec_quote_text(&q, call->args[i].value));
+    }
+  const char *texts[SPEC_MAX_ARGS];
+  int rc = spec_bind(call, def->params, def->n_params, hp, texts, "optimizer");
+  if (rc) return rc;
+  int given[METHOD_MAX_PARAMS] = {0};
+  for (int i = 0; i < call->n_args; i++)
+    for (int j = 0; j < def->n_params; j++)
+      given[j] |= strcmp(call->args[i].key, def->params[j].name) == 0;
+  if (def->resolve) def->resolve(hp, given);
+  for (int j = 0; j < def->n_params; j++) {
+    const char *const *words = def->choices ? def->choices[j] : NULL;
+    if (!words) continue;
+    hp[j] = 0;
+    if (!texts[j]) continue;
+    int k = 0;
+    while (words[k] && strcmp(words[k], texts[j]) != 0) k++;
+    if (!words[k]) {
+      char valid[128];
+      choice_list(words, valid, sizeof valid);
+      spec_quote q;
+      return descent_fail(DESCENT_EINVAL, "optimizer %s: %s=%s: valid values are %s", def->name,
+                          def->params[j].name, spec_quote_text(&q, texts[j]), valid);
+    }
+    hp[j] = k;
+  }
+  return DESCENT_OK;
+}
+
+/* lr=RATE taken out of the method's own arguments (as named optimizers
+   take it). */
+static void take_lr(spec_call *call, const char **own_lr, char *lr_buf, size_t lr_cap) {
+  int kept = 0;
+  for (int i = 0; i < call->n_args; i++) {
+    if (strcmp(call->args[i].key, "lr") == 0) {
+      snprintf(lr_buf, lr_cap, "%s", call->args[i].value);
+      *own_lr = lr_buf;
+    } else {
+      call->args[kept++] = call->args[i];
+    }
+  }
+  call->n_args = kept;
+}
+
+int method_parse(descent_optimizer *opt, const char *spec, const char *lr, char *chain,
+                 size_t chain_cap, const char **lr_text, char *lr_buf, size_t lr_cap,
+                 int *handled) {
+  *handled = 0;
+  spec_span items[OPTIMIZER_MAX_CHAIN];
+  int n = 0;
+  spec_call call;
+  if (spec_split(spec, "|", items, OPTIMIZER_MAX_CHAIN, &n, "optimizer") || n == 0 ||
+      spec_parse_call(items[0], &call, "optimizer")) {
+    descent_error_clear(); /* not a method: the chain parser says what is wrong */
+    return DESCENT_OK;
+  }
+  const method_def *def = method_find(call.name);
+  if (!def) return DESCENT_OK;
+  *handled = 1;
+  const char *own_lr = NULL;
+  take_lr(&call, &own_lr, lr_buf, lr_cap);
+  int rc = method_bind(def, &call, opt->method_hp);
+  if (rc) return rc;
+  if (n > 2)
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer: %s is a method (it evaluates the objective itself) and takes "
+                        "no transforms; write it alone, or followed by its rate: %s(...) | "
+                        "lr(RATE)",
+                        def->name, def->name);
+  chain[0] = '\0';
+  if (n == 2) {
+    spec_call rate;
+    rc = spec_parse_call(items[1], &rate, "optimizer");
+    if (rc) return rc;
+    if (strcmp(rate.name, "lr") != 0)
+      return descent_fail(DESCENT_EINVAL,
+                          "optimizer: %s is a method (it evaluates the objective itself) and "
+                          "takes no transforms: after it, only lr(RATE) may follow, not '%s'",
+                          def->name, rate.name);
+    if (own_lr)
+      return descent_fail(DESCENT_EINVAL,
+                          "the learning rate is given twice (%s's lr= and lr(...)); keep one",
+                          def->name);
+    snprintf(chain, chain_cap, "%.*s", (int)items[1].len, items[1].start);
+  }
+  if (own_lr && lr)
+    return descent_fail(DESCENT_EINVAL,
+                        "the learning rate is given twice (in the optimizer spec and by --lr); "
+                        "keep one");
+  *lr_text = own_lr ? own_lr : lr ? lr : n == 2 ? NULL : def->default_lr;
+  opt->method = def;
+  if (def->full_batch_param >= 0) opt->full_batch = opt->method_hp[def->full_batch_param] != 0;
+  opt->method_state = def->create(opt->method_hp, opt->n);
+  return opt->method_state ? DESCENT_OK : DESCENT_ENOMEM;
+}
+
+void method_help(FILE *out) {
+  fprintf(out, "Methods (--opt NAME(key=value, ...)): optimizers that evaluate the objective\n"
+               "themselves within a step, as PyTorch's optimizer.step(closure); alone, or\n"
+               "followed by lr(RATE) and nothing else:\n");
+  for (int i = 0; i < N_METHODS; i++) {
+    const method_def *def = methods[i];
+    fprintf(out, "  %-12s ", def->name);
+    optim_print_wrapped(out, def->summary, 15);
+    fprintf(out, "  %-12s evaluations per step: ", "");
+    optim_print_wrapped(out, def->evaluations, 37);
+    fprintf(out, "      %-26s step length or schedule; default %s\n", "lr", def->default_lr);
+    for (int j = 0; j < def->n_params; j++) {
+      const spec_param *p = &def->params[j];
+      char line[320], range[128], value[32];
+      const char *const *words = def->choices ? def->choices[j] : NULL;
+      if (words) {
+        choice_list(words, range, sizeof range);
+        snprintf(line, sizeof line, "%s; default %s; one of %s", p->doc, words[0], range);
+      } else {
+        spec_range_text(p, range, sizeof range);
+        optim_format_number(p->def, value, sizeof value);
+        snprintf(line, sizeof line, "%s; default %s; range %s", p->doc, value, range);
+      }
+      fprintf(out, "      %-26s ", p->name);
+      optim_print_wrapped(out, line, 33);
+    }
+  }
+}
+
+/* ---- the step through a closure ------------------------------------------------ */
+
+int descent_optimizer_is_method(const descent_optimizer *opt) {
+  return opt->method != NULL;
+}
+
+int64_t descent_optimizer_evaluations(const descent_optimizer *opt) {
+  return opt->method ? opt->method->evaluations_so_far(opt->method_state) : opt->step;
+}
+
+static int step_with(descent_optimizer *opt, descent_objective *obj, const descent_closure *closure,
+                     descent_step_info *info) {
+  if (!opt->method) {
+    double loss = closure->loss;
+    int rc = closure->evaluated ? DESCENT_OK : closure->evaluate(closure->user, obj, &loss);
+    if (rc) return rc < 0 ? rc : descent_fail(DESCENT_EINVAL, "the closure returned %d", rc);
+    rc = descent_optimizer_step_buffers(opt, obj->params, obj->grad, obj->n_params);
+    if (rc) return rc;
+    *info = (descent_step_info){
+        .function_evals = 1, .gradient_evals = 1, .iterations = 1, .loss = loss, .last_loss = loss};
+    return DESCENT_OK;
+  }
+  double rate = transform_rate(optimizer_rate_transform(opt), opt->step);
+  int rc = opt->method->step(opt->method_state, opt->method_hp, rate, obj, closure, info);
+  if (!rc) opt->step++;
+  return rc;
+}
+
+int descent_optimizer_step_with(descent_optimizer *opt, descent_objective *obj,
+                                const descent_closure *closure, descent_step_info *info) {
+  descent_error_clear();
+  descent_step_info unused;
+  if (!info) info = &unused;
+  memset(info, 0, sizeof *info);
+  if (!opt || !obj || !closure || !closure->evaluate)
+    return descent_fail(DESCENT_EINVAL, "descent_optimizer_step_with: a NULL argument (%s)",
+                        !opt   ? "opt"
+                        : !obj ? "obj"
+                               : "closure or its evaluate");
+  if (obj->n_params != opt->n)
+    return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
+                        opt->n, obj->n_params);
+  if (opt->n && (!obj->params || !obj->grad))
+    return descent_fail(DESCENT_EINVAL, "optimizer: the objective's %s buffer is NULL",
+                        obj->params ? "gradient" : "parameter");
+  if (opt->eval_mode)
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer step in evaluation mode: call descent_optimizer_train first");
+  descent_thread_scope scope = descent_threads_begin(opt->threads);
+  int rc = step_with(opt, obj, closure, info);
+  descent_threads_end(scope);
+  return rc;
+}
+
+typedef struct batch_closure {
+  const descent_batch *batch;
+} batch_closure;
+
+static int evaluate_batch(void *user, descent_objective *obj, double *loss) {
+  const batch_closure *c = user;
+  return descent_objective_value_and_grad(obj, c->batch, loss);
+}
+
+int descent_optimizer_step_closure(descent_optimizer *opt, descent_objective *obj,
+                                   const descent_batch *batch, descent_step_info *info) {
+  batch_closure c = {batch};
+  descent_closure closure = {.evaluate = evaluate_batch, .user = &c};
+  return descent_optimizer_step_with(opt, obj, &closure, info);
+}

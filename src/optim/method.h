@@ -1,0 +1,76 @@
+/*
+ * method.h - optimizers that are not chains of elementwise transforms: a
+ * method receives the objective and an evaluation of it (PyTorch's closure)
+ * and evaluates it as often as it needs within one step (L-BFGS's line
+ * search and inner iterations). Its state has a length of its own (L-BFGS's
+ * history grows) and travels in the optimizer's state blob as bytes that
+ * the method writes and checks itself.
+ *
+ * An optimizer holding a method has a chain of one transform, lr, whose
+ * rate (schedule, scale, base rate) the method reads at each step; the
+ * method's hyperparameters come first in its canonical text:
+ * "lbfgs(max_iter=20, ...) | lr(lr=1)".
+ */
+#ifndef DESCENT_METHOD_H
+#define DESCENT_METHOD_H
+
+#include "core/spec.h"
+
+#define METHOD_MAX_PARAMS 10
+
+typedef struct method_def method_def;
+
+/* A method's working state, owned by the optimizer. */
+typedef struct method_state method_state;
+
+struct method_def {
+  const char *name;
+  const char *summary;     /* one line: what it is and what it follows */
+  const char *evaluations; /* evaluations per step, for the help */
+  const char *default_lr;  /* the rate when neither the spec nor --lr gives one */
+  const spec_param *params;
+  int n_params;
+  /* Parameters whose value is one of several words (SPEC_TEXT in params):
+     the word's index is the hyperparameter's value. NULL-terminated lists,
+     one per parameter (NULL for numeric ones). */
+  const char *const *const *choices;
+  /* The index of the boolean parameter that asks for full-batch steps, or
+     -1. */
+  int full_batch_param;
+  /* Optional: defaults that depend on other parameters, for those the spec
+     did not give (given[j] = 0). */
+  void (*resolve)(double *hp, const int *given);
+  /* Allocates the state for n parameters; NULL with a message on failure. */
+  method_state *(*create)(const double *hp, size_t n);
+  void (*destroy)(method_state *s);
+  /* One step: closure evaluates at obj->params; rate is the lr transform's
+     rate for this step. Fills info. */
+  int (*step)(method_state *s, const double *hp, double rate, descent_objective *obj,
+              const descent_closure *closure, descent_step_info *info);
+  /* Evaluations every step so far has used (saved in the state). */
+  int64_t (*evaluations_so_far)(const method_state *s);
+  /* The state as bytes (little-endian, fixed widths): the length, and the
+     writing of exactly that many bytes. */
+  size_t (*state_bytes)(const method_state *s);
+  void (*save)(const method_state *s, unsigned char *out);
+  /* Checks bytes written by save for these hyperparameters and, only when
+     they are whole and fit, replaces the state with them. A message names
+     what is wrong (the caller prefixes "optimizer state: "). */
+  int (*load)(method_state *s, const double *hp, const unsigned char *in, size_t len);
+};
+
+/* The method of that name; NULL if none. */
+const method_def *method_find(const char *name);
+/* Names of every method, comma separated. */
+void method_list_names(char *buf, size_t cap);
+/* The canonical text of a method item: "lbfgs(max_iter=20, ..., line_search=none)". */
+size_t method_describe(const method_def *def, const double *hp, char *buf, size_t cap);
+/* Binds a call's arguments (lr taken out by the caller) to the method's
+   parameters, words to their indices. */
+int method_bind(const method_def *def, const spec_call *call, double *hp);
+/* The help's section on methods. */
+void method_help(FILE *out);
+
+extern const method_def method_lbfgs;
+
+#endif /* DESCENT_METHOD_H */
