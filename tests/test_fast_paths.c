@@ -1,6 +1,7 @@
 /*
  * test_fast_paths.c - the fast paths of the training loop's own work (the
- * per-feature moments of standardization, ...) give the bits of the plain
+ * per-feature moments of standardization, the data set read on two threads,
+ * ...) give the bits of the plain
  * loops they replace, at every thread count.
  *
  * Each reference below is the straightforward loop the fast path was written
@@ -16,6 +17,8 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The moments as a walk down each column, two passes, in double. */
 static void moments_reference(const descent_dataset *ds, double *mean, double *var) {
@@ -69,7 +72,56 @@ static void test_moments(void) {
   }
 }
 
+/* Fashion-MNIST read on two threads (train and test at once) gives what one
+   thread reads, and the same message when a split is missing. */
+static void test_fashion_threads(void) {
+  char probe[512];
+  snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte.gz", DESCENT_FASHION_MNIST_DIR);
+  if (access(probe, R_OK) != 0) {
+    printf("SKIP fashion threads: %s is not installed (dataset-fashion-mnist)\n", probe);
+    return;
+  }
+  descent_dataset train[2], test[2];
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    CHECK_OK(descent_fashion_mnist_load(NULL, &train[t], &test[t]));
+  }
+  CHECK(train[0].n == train[1].n && test[0].n == test[1].n && train[0].classes == train[1].classes);
+  CHECK(memcmp(train[0].x, train[1].x, train[0].n * train[0].features * sizeof *train[0].x) == 0);
+  CHECK(memcmp(test[0].x, test[1].x, test[0].n * test[0].features * sizeof *test[0].x) == 0);
+  CHECK(memcmp(train[0].labels, train[1].labels, train[0].n * sizeof *train[0].labels) == 0);
+  CHECK(memcmp(test[0].labels, test[1].labels, test[0].n * sizeof *test[0].labels) == 0);
+  for (int t = 0; t < 2; t++) {
+    descent_dataset_free(&train[t]);
+    descent_dataset_free(&test[t]);
+  }
+
+  /* The training files alone: the test split's message, on either count. */
+  const char *tmp = getenv("DESCENT_TEST_TMP");
+  char dir[1024], link[1200], target[1200], message[2][1024];
+  snprintf(dir, sizeof dir, "%s/fashion-train-only", tmp && *tmp ? tmp : "/tmp");
+  mkdir(dir, 0755);
+  const char *names[] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(link, sizeof link, "%s/%s", dir, names[i]);
+    snprintf(target, sizeof target, "%s/%s", DESCENT_FASHION_MNIST_DIR, names[i]);
+    remove(link);
+    CHECK(symlink(target, link) == 0);
+  }
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    CHECK_FAILS(descent_fashion_mnist_load(dir, &train[t], &test[t]), DESCENT_EIO,
+                "no t10k-images-idx3-ubyte.gz or t10k-images-idx3-ubyte in");
+    CHECK(train[t].x == NULL && test[t].x == NULL);
+    snprintf(message[t], sizeof message[t], "%s", descent_last_error());
+  }
+  CHECK_MSG(strcmp(message[0], message[1]) == 0, "messages differ: '%s' and '%s'", message[0],
+            message[1]);
+  omp_set_num_threads(1);
+}
+
 int main(void) {
   test_moments();
+  test_fashion_threads();
   return check_report();
 }
