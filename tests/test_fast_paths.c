@@ -1,7 +1,8 @@
 /*
  * test_fast_paths.c - the fast paths of the training loop's own work (the
  * per-feature moments of standardization, the data set read on two threads,
- * ...) give the bits of the plain
+ * the products of the AVX-512 kernel split over two threads from a lower
+ * size) give the bits of the plain
  * loops they replace, at every thread count.
  *
  * Each reference below is the straightforward loop the fast path was written
@@ -11,6 +12,7 @@
  */
 #include "check.h"
 
+#include "core/sgemm_avx512.h"
 #include "data/whiten.h"
 
 #include <math.h>
@@ -120,8 +122,75 @@ static void test_fashion_threads(void) {
   omp_set_num_threads(1);
 }
 
+static void fill(float *v, size_t n, descent_rng *rng) {
+  for (size_t i = 0; i < n; i++) v[i] = (float)descent_rng_normal(rng);
+}
+
+/* The products between the kernel's parallel threshold (2^21 multiply-adds)
+   and the general one (2^23) at two threads: on the avx512 path the kernel
+   takes them, with the bits of its one-thread run; on the lower paths they
+   stay on one thread, with the bits of a one-thread call. Both close to the
+   double reference. */
+static void test_product_threads(void) {
+  const struct {
+    int trans_a, trans_b;
+    size_t m, n, k;
+    float beta;
+  } shapes[] = {
+      {0, 1, 128, 128, 256, 1}, /* x W^T, the main job's second layer */
+      {0, 0, 128, 256, 128, 0}, /* dy W */
+      {1, 0, 128, 256, 128, 0}, /* dy^T x */
+      {0, 1, 128, 128, 128, 1}, /* at the threshold */
+      {0, 1, 100, 120, 170, 1}, /* below it: one thread everywhere */
+  };
+  descent_rng rng;
+  descent_rng_seed(&rng, 11);
+  int kernel = descent_isa_path() == DESCENT_ISA_AVX512 && sgemm_avx512_available();
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    int ta = shapes[s].trans_a, tb = shapes[s].trans_b;
+    size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
+    size_t lda = ta ? m : k, ldb = tb ? k : n;
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+    float *c0 = malloc(m * n * sizeof *c0), *two = malloc(m * n * sizeof *two);
+    float *one = malloc(m * n * sizeof *one), *ref = malloc(m * n * sizeof *ref);
+    fill(a, m * k, &rng);
+    fill(b, k * n, &rng);
+    fill(c0, m * n, &rng);
+    float beta = shapes[s].beta;
+    memcpy(two, c0, m * n * sizeof *two);
+    memcpy(one, c0, m * n * sizeof *one);
+    memcpy(ref, c0, m * n * sizeof *ref);
+    omp_set_num_threads(2);
+    descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, two, n);
+    omp_set_num_threads(1);
+    int big = (double)m * (double)n * (double)k >= 2097152.0;
+    if (kernel && big)
+      CHECK(sgemm_avx512(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n, 1) == 0);
+    else
+      descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n);
+    descent_gemm_reference(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, ref, n);
+    CHECK_MSG(memcmp(one, two, m * n * sizeof *one) == 0,
+              "product %zux%zux%zu (trans %d%d) on two threads differs from %s", m, n, k, ta, tb,
+              kernel && big ? "the kernel on one thread" : "a one-thread call");
+    double worst = 0;
+    for (size_t i = 0; i < m * n; i++) {
+      double e = fabs((double)two[i] - (double)ref[i]) / (1.0 + fabs((double)ref[i]));
+      if (e > worst) worst = e;
+    }
+    CHECK_MSG(worst < 1e-5, "product %zux%zux%zu: relative error %g against the reference", m, n, k,
+              worst);
+    free(a);
+    free(b);
+    free(c0);
+    free(two);
+    free(one);
+    free(ref);
+  }
+}
+
 int main(void) {
   test_moments();
   test_fashion_threads();
+  test_product_threads();
   return check_report();
 }
