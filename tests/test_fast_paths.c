@@ -2,7 +2,7 @@
  * test_fast_paths.c - the fast paths of the training loop's own work (the
  * per-feature moments of standardization, the data set read on two threads,
  * the products of the AVX-512 kernel split over two threads from a lower
- * size) give the bits of the plain
+ * size, batches gathered on two threads) give the bits of the plain
  * loops they replace, at every thread count.
  *
  * Each reference below is the straightforward loop the fast path was written
@@ -188,9 +188,46 @@ static void test_product_threads(void) {
   }
 }
 
+/* Batches gathered on two threads hold the rows and labels the order names,
+   as on one (batches from 65,536 values are gathered in parallel). */
+static void test_batcher_threads(void) {
+  size_t n = 1500, f = 130, batch = 600; /* 78,000 values a batch, and a short last batch */
+  descent_dataset ds = {.n = n, .features = f, .classes = 7};
+  ds.x = malloc(n * f * sizeof *ds.x);
+  ds.labels = malloc(n * sizeof *ds.labels);
+  for (size_t i = 0; i < n * f; i++) ds.x[i] = (descent_real)i;
+  for (size_t i = 0; i < n; i++) ds.labels[i] = (int32_t)(i % 7);
+  for (int threads = 1; threads <= 2; threads++) {
+    omp_set_num_threads(threads);
+    descent_batcher b;
+    CHECK_OK(descent_batcher_init(&b, &ds, batch, 1, 5));
+    descent_batch got;
+    size_t batches = 0;
+    for (int epoch = 0; epoch < 2; epoch++)
+      while (descent_batcher_next(&b, &got)) {
+        batches++;
+        int rows_ok = 1;
+        for (size_t i = 0; i < got.n; i++) {
+          size_t row = got.indices[i];
+          if (memcmp(got.x + i * f, ds.x + row * f, f * sizeof *got.x) != 0 ||
+              got.labels[i] != ds.labels[row])
+            rows_ok = 0;
+        }
+        CHECK_MSG(rows_ok, "batcher on %d thread(s): a batch row differs from its example",
+                  threads);
+      }
+    CHECK(batches == 6);
+    descent_batcher_free(&b);
+  }
+  omp_set_num_threads(1);
+  free(ds.x);
+  free(ds.labels);
+}
+
 int main(void) {
   test_moments();
   test_fashion_threads();
   test_product_threads();
+  test_batcher_threads();
   return check_report();
 }
