@@ -74,8 +74,8 @@ int descent_batcher_next(descent_batcher *b, descent_batch *batch) {
   size_t f = ds->features;
   /* The rows come from anywhere in the data set, each a cache and TLB miss
      before it streams: the copy waits on memory, and two threads keep twice
-     as many misses in flight. From 65,536 values (128 rows
-     of Fashion-MNIST are 100,352); the bits are those of any copy. */
+     as many misses in flight. From 65,536 values (128 rows of Fashion-MNIST
+     are 100,352); the bits are those of any copy. */
 #pragma omp parallel for schedule(static) if (parallel : n * f >= BATCHER_PARALLEL_MIN)
   for (size_t i = 0; i < n; i++) memcpy(b->x + i * f, ds->x + idx[i] * f, f * sizeof *b->x);
   if (b->labels)
