@@ -69,9 +69,9 @@ static int fashion_load_kept(const char *dir, const char *prefix, descent_datase
 
 /* Both splits; on two threads, when the caller's count allows, since each
    is a gzip stream inflated on one core (0.3 s for the training images,
-   0.05 s for the test's): the test split then costs nothing. What either
-   split reports is the same as when they are read one after the other, the
-   training split's error first. */
+   0.05 s for the test's), and the test split's then overlaps the other's.
+   What either split reports is the same as when they are read one after
+   the other, the training split's error first. */
 static int fashion_load_both(const char *dir, descent_dataset *train, descent_dataset *test) {
   if (omp_get_max_threads() < 2 || omp_in_parallel()) {
     int rc = fashion_load_split(dir, "train", train);
