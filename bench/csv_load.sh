@@ -26,7 +26,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
 cmake --build "$build" -j "$(nproc)" --target descent >&2
-cc -O2 -Iinclude -I"$build/include" bench/csv_load.c "$build/libdescent.a" \
+# oneDNN, when the library was built with it.
+dnnl=$(sed -n 's/^DESCENT_DNNL_LIBRARY:FILEPATH=//p' "$build/CMakeCache.txt")
+[[ $dnnl == */* && -f $dnnl ]] || dnnl=
+cc -O2 -Iinclude -I"$build/include" bench/csv_load.c "$build/libdescent.a" ${dnnl:+"$dnnl"} \
   -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lcjson -llapack -fopenmp -lz -lm \
   -o "$tmp/csv_load"
 "$tmp/csv_load" "$tmp/data.csv" --rows "$rows" --repeats "$repeats"

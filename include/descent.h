@@ -317,7 +317,10 @@ int descent_idx_load_dataset(const char *images_path, const char *labels_path,
 #define DESCENT_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 /* Loads Fashion-MNIST's training and test sets from dir (NULL: the default
- * above), files named train-images-idx3-ubyte[.gz] and so on. */
+ * above), files named train-images-idx3-ubyte[.gz] and so on. When the
+ * calling thread's OpenMP count is 2 or more, the two splits are read at
+ * once on two threads; the data, and the message of a failure (the
+ * training split's first), are those of a read on one. */
 int descent_fashion_mnist_load(const char *dir, descent_dataset *train, descent_dataset *test);
 
 /* Moves n_val randomly chosen examples (seeded) of ds into val. The examples

@@ -62,11 +62,40 @@ static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
    141-158k samples/s against 11-19k). */
 #define PARALLEL_MIN_MNK 8388608.0 /* 2^23 */
 
+/* A product the AVX-512 kernel takes on several threads is split from
+   KERNEL_PARALLEL_MIN_MNK multiply-adds instead: the kernel's threads never
+   wait for each other within a product, its bits do not depend on its
+   thread count, and the fork costs a few microseconds. Measured on a 2-core AMD EPYC (Zen 4), 2
+   threads, best of 300 calls: the main job's second layer (784-256-128-10, batch 128:
+   128x128x256, 4.2M) took 78-80 us a product on one thread (OpenBLAS for
+   x W^T and dy W, the kernel for dy^T x) and 44-47 us on the kernel's two;
+   at 2^21 (128x128x128, 128x64x256) 39-45 us against 23-27. */
+#define KERNEL_PARALLEL_MIN_MNK 2097152.0 /* 2^21 */
+
 static int product_threads(size_t m, size_t n, size_t k) {
   if (omp_in_parallel()) return 1;
   int most = omp_get_max_threads();
   return most > 1 && (double)m * (double)n * (double)k < PARALLEL_MIN_MNK ? 1 : most;
 }
+
+#ifndef DESCENT_DOUBLE
+/* product_threads for a float product, which the kernel may take: on a CPU
+   where it splits products by its own threads, from the lower threshold.
+   On Zen 4 this moves x W^T and dy W of that size from OpenBLAS's one
+   thread to the kernel's two, with the kernel's rounding (a sum of the same
+   products in another order, as for every larger product on two threads);
+   elsewhere the bits stay: the kernel took them on one thread already, or
+   OpenBLAS keeps them (the avx2 and portable paths, where a split into
+   slabs would change the bits). */
+static int float_product_threads(int trans_a, size_t m, size_t n, size_t k) {
+  int threads = product_threads(m, n, k), most = omp_get_max_threads();
+  if (threads == 1 && most > 1 && !omp_in_parallel() &&
+      (double)m * (double)n * (double)k >= KERNEL_PARALLEL_MIN_MNK &&
+      use_kernel(trans_a, m, n, k, most))
+    return most;
+  return threads;
+}
+#endif
 
 /* OpenBLAS is only ever asked for one thread, and descent splits a product
    among its own threads. The reason is OpenBLAS's process-wide thread
@@ -171,11 +200,12 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
                   const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
                   descent_real beta, descent_real *c, size_t ldc) {
   if (m == 0 || n == 0) return;
-  int threads = product_threads(m, n, k);
 #ifdef DESCENT_DOUBLE
+  int threads = product_threads(m, n, k);
   blas_split(dgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
              threads);
 #else
+  int threads = float_product_threads(trans_a, m, n, k);
   /* The kernel's result is the same whatever its thread count. */
   if (use_kernel(trans_a, m, n, k, threads) &&
       sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads) == 0)

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Batches of at least this many values are gathered on the caller's threads. */
+#define BATCHER_PARALLEL_MIN 65536
+
 int batcher_init(descent_batcher *b, const descent_dataset *ds, size_t batch_size, int shuffle,
                  uint64_t seed) {
   memset(b, 0, sizeof *b);
@@ -67,10 +70,14 @@ int descent_batcher_next(descent_batcher *b, descent_batch *batch) {
   size_t n = b->batch_size < left ? b->batch_size : left;
   const size_t *idx = b->order + b->position;
   size_t f = ds->features;
-  for (size_t i = 0; i < n; i++) {
-    memcpy(b->x + i * f, ds->x + idx[i] * f, f * sizeof *b->x);
-    if (b->labels) b->labels[i] = ds->labels[idx[i]];
-  }
+  /* The rows come from anywhere in the data set, each a cache and TLB miss
+     before it streams: the copy waits on memory, and two threads keep twice
+     as many misses in flight. From 65,536 values (128 rows of Fashion-MNIST
+     are 100,352); the bits are those of any copy. */
+#pragma omp parallel for schedule(static) if (parallel : n * f >= BATCHER_PARALLEL_MIN)
+  for (size_t i = 0; i < n; i++) memcpy(b->x + i * f, ds->x + idx[i] * f, f * sizeof *b->x);
+  if (b->labels)
+    for (size_t i = 0; i < n; i++) b->labels[i] = ds->labels[idx[i]];
   batch->n = n;
   batch->x = b->x;
   batch->labels = b->labels;

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,6 +59,38 @@ static int shape_equal(const descent_shape *a, const descent_shape *b) {
   return 1;
 }
 
+/* One split, its error message (thread-local) kept for the calling thread. */
+static int fashion_load_kept(const char *dir, const char *prefix, descent_dataset *out,
+                             char *message, size_t cap) {
+  int rc = fashion_load_split(dir, prefix, out);
+  if (rc) snprintf(message, cap, "%s", descent_last_error());
+  return rc;
+}
+
+/* Both splits; on two threads, when the caller's count allows, since each
+   is a gzip stream inflated on one core (0.3 s for the training images,
+   0.05 s for the test's), and the test split's then overlaps the other's.
+   What either split reports is the same as when they are read one after
+   the other, the training split's error first. */
+static int fashion_load_both(const char *dir, descent_dataset *train, descent_dataset *test) {
+  if (omp_get_max_threads() < 2 || omp_in_parallel()) {
+    int rc = fashion_load_split(dir, "train", train);
+    return rc ? rc : fashion_load_split(dir, "t10k", test);
+  }
+  char kept[2][DESCENT_ERROR_CAP];
+  int rc[2] = {DESCENT_OK, DESCENT_OK};
+#pragma omp parallel sections num_threads(2)
+  {
+#pragma omp section
+    rc[0] = fashion_load_kept(dir, "train", train, kept[0], sizeof kept[0]);
+#pragma omp section
+    rc[1] = fashion_load_kept(dir, "t10k", test, kept[1], sizeof kept[1]);
+  }
+  for (int i = 0; i < 2; i++)
+    if (rc[i]) return descent_fail(rc[i], "%s", kept[i]);
+  return DESCENT_OK;
+}
+
 int descent_fashion_mnist_load(const char *dir, descent_dataset *train, descent_dataset *test) {
   descent_error_clear();
   if (!train || !test)
@@ -66,8 +99,7 @@ int descent_fashion_mnist_load(const char *dir, descent_dataset *train, descent_
   memset(test, 0, sizeof *test);
   if (!dir) dir = DESCENT_FASHION_MNIST_DIR;
 
-  int rc = fashion_load_split(dir, "train", train);
-  if (!rc) rc = fashion_load_split(dir, "t10k", test);
+  int rc = fashion_load_both(dir, train, test);
   if (!rc && !shape_equal(&train->shape, &test->shape))
     rc = descent_fail(DESCENT_ESHAPE,
                       "%s: test images have %zu features, training images %zu: the files do not "

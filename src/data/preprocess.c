@@ -48,29 +48,37 @@ double descent_preprocess_default_eps(descent_preprocess_kind kind) {
   return kind == DESCENT_PREPROCESS_PCA || kind == DESCENT_PREPROCESS_ZCA ? 1e-2 : 1e-3;
 }
 
-/* Features are handed to threads in blocks this wide: each thread walks every
- * example but touches only its block, so the sums over examples run in the
- * same order whatever the thread count, and the result does not depend on it. */
-#define FEATURE_BLOCK 64
-
-/* Per-feature mean and population variance, two-pass for accuracy. */
-void preprocess_moments(const descent_dataset *ds, double *mean, double *var) {
-  size_t n = ds->n, f = ds->features;
-  size_t blocks = (f + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
-#pragma omp parallel for schedule(static)
-  for (size_t b = 0; b < blocks; b++) {
-    size_t lo = b * FEATURE_BLOCK, hi = lo + FEATURE_BLOCK < f ? lo + FEATURE_BLOCK : f;
-    for (size_t j = lo; j < hi; j++) mean[j] = var[j] = 0.0;
-    for (size_t i = 0; i < n; i++)
-      for (size_t j = lo; j < hi; j++) mean[j] += ds->x[i * f + j];
-    for (size_t j = lo; j < hi; j++) mean[j] /= (double)n;
-    for (size_t i = 0; i < n; i++)
-      for (size_t j = lo; j < hi; j++) {
-        double d = ds->x[i * f + j] - mean[j];
-        var[j] += d * d;
+/* Means of the columns over the rows, summed in row order: the same
+ * additions, in the same order, as a walk down each column, but through
+ * memory in the order it lies. A column-at-a-time (or block-at-a-time) walk
+ * strides by a whole row per value, and the hardware prefetchers lose it at
+ * page boundaries: over Fashion-MNIST's 47M values it took about 0.3 s, a
+ * tenth of a small network's epoch, against 0.03 s in row order. With
+ * center, of the squares of the deviations from it instead. */
+static void column_means(const descent_real *x, size_t n, size_t f, const double *center,
+                         double *restrict mean) {
+  for (size_t j = 0; j < f; j++) mean[j] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const descent_real *restrict row = x + i * f;
+    if (center) {
+      for (size_t j = 0; j < f; j++) {
+        double d = row[j] - center[j];
+        mean[j] += d * d;
       }
-    for (size_t j = lo; j < hi; j++) var[j] /= (double)n;
+    } else {
+      for (size_t j = 0; j < f; j++) mean[j] += row[j];
+    }
   }
+  for (size_t j = 0; j < f; j++) mean[j] /= (double)n;
+}
+
+/* Per-feature mean and population variance, two-pass for accuracy. On one
+ * thread: the passes stream memory, 25 ms for Fashion-MNIST on one core of
+ * a 2-core AMD EPYC (Zen 4), where split over both cores of that machine,
+ * shared with other work, they took 100-120 ms waiting for the second. */
+void preprocess_moments(const descent_dataset *ds, double *mean, double *var) {
+  column_means(ds->x, ds->n, ds->features, NULL, mean);
+  column_means(ds->x, ds->n, ds->features, mean, var);
 }
 
 int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,

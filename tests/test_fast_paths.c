@@ -1,0 +1,233 @@
+/*
+ * test_fast_paths.c - the fast paths of the training loop's own work (the
+ * per-feature moments of standardization, the data set read on two threads,
+ * the products of the AVX-512 kernel split over two threads from a lower
+ * size, batches gathered on two threads) give the bits of the plain
+ * loops they replace, at every thread count.
+ *
+ * Each reference below is the straightforward loop the fast path was written
+ * from: same operations on each value, in the same order, so the comparisons
+ * are exact. The file is rerun under each forced kernel path (tests/
+ * CMakeLists.txt), so every path's copy is held to the same reference.
+ */
+#include "check.h"
+
+#include "core/sgemm_avx512.h"
+#include "data/whiten.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The moments as a walk down each column, two passes, in double. */
+static void moments_reference(const descent_dataset *ds, double *mean, double *var) {
+  size_t n = ds->n, f = ds->features;
+  for (size_t j = 0; j < f; j++) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += ds->x[i * f + j];
+    mean[j] = s / (double)n;
+    double v = 0;
+    for (size_t i = 0; i < n; i++) {
+      double d = ds->x[i * f + j] - mean[j];
+      v += d * d;
+    }
+    var[j] = v / (double)n;
+  }
+}
+
+static void test_moments(void) {
+  /* Widths below, at and across the block of 64 features, and a tail. */
+  const size_t widths[] = {1, 63, 64, 65, 200, 784};
+  for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+    size_t n = 1001, f = widths[w];
+    descent_dataset ds = {.n = n, .features = f};
+    ds.x = malloc(n * f * sizeof *ds.x);
+    double *mean = malloc(f * sizeof *mean), *var = malloc(f * sizeof *var);
+    double *want_mean = malloc(f * sizeof *mean), *want_var = malloc(f * sizeof *var);
+    descent_rng rng;
+    descent_rng_seed(&rng, 7 + w);
+    /* Pixel-like values with an offset, so the sums round. */
+    for (size_t i = 0; i < n * f; i++)
+      ds.x[i] = (descent_real)(0.3 + descent_rng_uniform(&rng) * (i % 5 ? 1.0 : 1e3) / 255.0);
+    moments_reference(&ds, want_mean, want_var);
+    for (int threads = 1; threads <= 3; threads++) {
+      omp_set_num_threads(threads);
+      memset(mean, 0xff, f * sizeof *mean);
+      memset(var, 0xff, f * sizeof *var);
+      preprocess_moments(&ds, mean, var);
+      CHECK_MSG(memcmp(mean, want_mean, f * sizeof *mean) == 0,
+                "moments: means differ from the column walk (%zu features, %d threads)", f,
+                threads);
+      CHECK_MSG(memcmp(var, want_var, f * sizeof *var) == 0,
+                "moments: variances differ from the column walk (%zu features, %d threads)", f,
+                threads);
+    }
+    omp_set_num_threads(1);
+    free(ds.x);
+    free(mean);
+    free(var);
+    free(want_mean);
+    free(want_var);
+  }
+}
+
+/* Fashion-MNIST read on two threads (train and test at once) gives what one
+   thread reads, and the same message when a split is missing. */
+static void test_fashion_threads(void) {
+  char probe[512];
+  snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte.gz", DESCENT_FASHION_MNIST_DIR);
+  if (access(probe, R_OK) != 0) {
+    printf("SKIP fashion threads: %s is not installed (dataset-fashion-mnist)\n", probe);
+    return;
+  }
+  descent_dataset train[2], test[2];
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    CHECK_OK(descent_fashion_mnist_load(NULL, &train[t], &test[t]));
+  }
+  CHECK(train[0].n == train[1].n && test[0].n == test[1].n && train[0].classes == train[1].classes);
+  CHECK(memcmp(train[0].x, train[1].x, train[0].n * train[0].features * sizeof *train[0].x) == 0);
+  CHECK(memcmp(test[0].x, test[1].x, test[0].n * test[0].features * sizeof *test[0].x) == 0);
+  CHECK(memcmp(train[0].labels, train[1].labels, train[0].n * sizeof *train[0].labels) == 0);
+  CHECK(memcmp(test[0].labels, test[1].labels, test[0].n * sizeof *test[0].labels) == 0);
+  for (int t = 0; t < 2; t++) {
+    descent_dataset_free(&train[t]);
+    descent_dataset_free(&test[t]);
+  }
+
+  /* The training files alone: the test split's message, on either count. */
+  const char *tmp = getenv("DESCENT_TEST_TMP");
+  char dir[1024], link[1200], target[1200], message[2][1024];
+  snprintf(dir, sizeof dir, "%s/fashion-train-only", tmp && *tmp ? tmp : "/tmp");
+  mkdir(dir, 0755);
+  const char *names[] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(link, sizeof link, "%s/%s", dir, names[i]);
+    snprintf(target, sizeof target, "%s/%s", DESCENT_FASHION_MNIST_DIR, names[i]);
+    remove(link);
+    CHECK(symlink(target, link) == 0);
+  }
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    CHECK_FAILS(descent_fashion_mnist_load(dir, &train[t], &test[t]), DESCENT_EIO,
+                "no t10k-images-idx3-ubyte.gz or t10k-images-idx3-ubyte in");
+    CHECK(train[t].x == NULL && test[t].x == NULL);
+    snprintf(message[t], sizeof message[t], "%s", descent_last_error());
+  }
+  CHECK_MSG(strcmp(message[0], message[1]) == 0, "messages differ: '%s' and '%s'", message[0],
+            message[1]);
+  omp_set_num_threads(1);
+}
+
+static void fill(float *v, size_t n, descent_rng *rng) {
+  for (size_t i = 0; i < n; i++) v[i] = (float)descent_rng_normal(rng);
+}
+
+/* The products between the kernel's parallel threshold (2^21 multiply-adds)
+   and the general one (2^23) at two threads: on the avx512 path the kernel
+   takes them, with the bits of its one-thread run; on the lower paths they
+   stay on one thread, with the bits of a one-thread call. Both close to the
+   double reference. */
+static void test_product_threads(void) {
+  const struct {
+    int trans_a, trans_b;
+    size_t m, n, k;
+    float beta;
+  } shapes[] = {
+      {0, 1, 128, 128, 256, 1}, /* x W^T, the main job's second layer */
+      {0, 0, 128, 256, 128, 0}, /* dy W */
+      {1, 0, 128, 256, 128, 0}, /* dy^T x */
+      {0, 1, 128, 128, 128, 1}, /* at the threshold */
+      {0, 1, 100, 120, 170, 1}, /* below it: one thread everywhere */
+  };
+  descent_rng rng;
+  descent_rng_seed(&rng, 11);
+  int kernel = descent_isa_path() == DESCENT_ISA_AVX512 && sgemm_avx512_available();
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    int ta = shapes[s].trans_a, tb = shapes[s].trans_b;
+    size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
+    size_t lda = ta ? m : k, ldb = tb ? k : n;
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+    float *c0 = malloc(m * n * sizeof *c0), *two = malloc(m * n * sizeof *two);
+    float *one = malloc(m * n * sizeof *one), *ref = malloc(m * n * sizeof *ref);
+    fill(a, m * k, &rng);
+    fill(b, k * n, &rng);
+    fill(c0, m * n, &rng);
+    float beta = shapes[s].beta;
+    memcpy(two, c0, m * n * sizeof *two);
+    memcpy(one, c0, m * n * sizeof *one);
+    memcpy(ref, c0, m * n * sizeof *ref);
+    omp_set_num_threads(2);
+    descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, two, n);
+    omp_set_num_threads(1);
+    int big = (double)m * (double)n * (double)k >= 2097152.0;
+    if (kernel && big)
+      CHECK(sgemm_avx512(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n, 1) == 0);
+    else
+      descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n);
+    descent_gemm_reference(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, ref, n);
+    CHECK_MSG(memcmp(one, two, m * n * sizeof *one) == 0,
+              "product %zux%zux%zu (trans %d%d) on two threads differs from %s", m, n, k, ta, tb,
+              kernel && big ? "the kernel on one thread" : "a one-thread call");
+    double worst = 0;
+    for (size_t i = 0; i < m * n; i++) {
+      double e = fabs((double)two[i] - (double)ref[i]) / (1.0 + fabs((double)ref[i]));
+      if (e > worst) worst = e;
+    }
+    CHECK_MSG(worst < 1e-5, "product %zux%zux%zu: relative error %g against the reference", m, n, k,
+              worst);
+    free(a);
+    free(b);
+    free(c0);
+    free(two);
+    free(one);
+    free(ref);
+  }
+}
+
+/* Batches gathered on two threads hold the rows and labels the order names,
+   as on one (batches from 65,536 values are gathered in parallel). */
+static void test_batcher_threads(void) {
+  size_t n = 1500, f = 130, batch = 600; /* 78,000 values a batch, and a short last batch */
+  descent_dataset ds = {.n = n, .features = f, .classes = 7};
+  ds.x = malloc(n * f * sizeof *ds.x);
+  ds.labels = malloc(n * sizeof *ds.labels);
+  for (size_t i = 0; i < n * f; i++) ds.x[i] = (descent_real)i;
+  for (size_t i = 0; i < n; i++) ds.labels[i] = (int32_t)(i % 7);
+  for (int threads = 1; threads <= 2; threads++) {
+    omp_set_num_threads(threads);
+    descent_batcher b;
+    CHECK_OK(descent_batcher_init(&b, &ds, batch, 1, 5));
+    descent_batch got;
+    size_t batches = 0;
+    for (int epoch = 0; epoch < 2; epoch++)
+      while (descent_batcher_next(&b, &got)) {
+        batches++;
+        int rows_ok = 1;
+        for (size_t i = 0; i < got.n; i++) {
+          size_t row = got.indices[i];
+          if (memcmp(got.x + i * f, ds.x + row * f, f * sizeof *got.x) != 0 ||
+              got.labels[i] != ds.labels[row])
+            rows_ok = 0;
+        }
+        CHECK_MSG(rows_ok, "batcher on %d thread(s): a batch row differs from its example",
+                  threads);
+      }
+    CHECK(batches == 6);
+    descent_batcher_free(&b);
+  }
+  omp_set_num_threads(1);
+  free(ds.x);
+  free(ds.labels);
+}
+
+int main(void) {
+  test_moments();
+  test_fashion_threads();
+  test_product_threads();
+  test_batcher_threads();
+  return check_report();
+}
