@@ -41,6 +41,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 #define GROUP 8
 
 #define CK(call)                                                                                   \
@@ -51,17 +53,6 @@
       exit(1);                                                                                     \
     }                                                                                              \
   } while (0)
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 typedef struct conv_shape {
   const char *name;

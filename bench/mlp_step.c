@@ -23,16 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "timing.h"
 
 static void fail(const char *what) {
   fprintf(stderr, "mlp_step: %s: %s\n", what, descent_last_error());
@@ -61,7 +52,7 @@ int main(int argc, char **argv) {
   descent_preprocess pp = {0};
   descent_net *net = NULL;
   descent_optimizer *opt = NULL;
-  descent_batcher batcher = {0};
+  descent_batcher *batcher = NULL;
   double *times = NULL;
   if (descent_fashion_mnist_load(dir, &train, &test)) {
     fail("data");
@@ -81,7 +72,7 @@ int main(int argc, char **argv) {
     fail("optimizer");
     goto done;
   }
-  if (descent_batcher_init(&batcher, &train, 128, 1, 7)) {
+  if (descent_batcher_create(&batcher, &train, 128, 1, 7)) {
     fail("batcher");
     goto done;
   }
@@ -93,7 +84,7 @@ int main(int argc, char **argv) {
   descent_batch batch;
   for (int s = 0; s < warmup + steps; s++) {
     double loss, t0 = now();
-    if (!descent_batcher_next(&batcher, &batch)) descent_batcher_next(&batcher, &batch);
+    if (!descent_batcher_next(batcher, &batch)) descent_batcher_next(batcher, &batch);
     if (descent_objective_value_and_grad(obj, &batch, &loss) || descent_optimizer_step(opt, obj)) {
       fail("step");
       goto done;
@@ -106,7 +97,7 @@ int main(int argc, char **argv) {
   rc = 0;
 done:
   free(times);
-  descent_batcher_free(&batcher);
+  descent_batcher_free(batcher);
   descent_optimizer_free(opt);
   descent_net_free(net);
   descent_preprocess_free(&pp);

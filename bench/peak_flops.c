@@ -16,7 +16,7 @@
  * if THREADS > 1. Each figure is the best of a few runs of about SECONDS
  * (default 0.5) each.
  */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

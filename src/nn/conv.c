@@ -334,6 +334,23 @@ static const descent_real *conv_layout(const layer *l, const conv_geometry *g,
 }
 
 /* The columns of example x: im2col, then the row of ones for the bias. */
+/* The groups' partial weight gradients (out x kb, transposed) summed in
+   group order into dparams's layout: the weights (out x kc), then the bias. */
+static void sum_group_partials(const conv_geometry *g, const descent_real *partials, size_t groups,
+                               size_t stride, descent_real *dparams) {
+  size_t count = g->o * g->kb;
+#pragma omp parallel for schedule(static) if (count * groups > LAYER_PARALLEL_MIN)
+  for (size_t j = 0; j < count; j++) {
+    size_t k = j / g->o, o = j % g->o;
+    descent_real sum = partials[j];
+    for (size_t gi = 1; gi < groups; gi++) sum += partials[gi * stride + j];
+    if (k < g->kc)
+      dparams[o * g->kc + k] = sum;
+    else
+      dparams[g->o * g->kc + o] = sum;
+  }
+}
+
 static void columns(const conv_geometry *g, const descent_real *x, descent_real *padded,
                     descent_real *cols) {
   pad_input(g, x, padded);
@@ -520,17 +537,7 @@ static void conv_backward(layer *l, const descent_real *params, const descent_re
   }
   /* The groups' partials summed in group order, transposed back to out x kb
      (weights, then the bias). */
-  size_t count = g.o * g.kb;
-#pragma omp parallel for schedule(static) if (count * groups > LAYER_PARALLEL_MIN)
-  for (size_t j = 0; j < count; j++) {
-    size_t k = j / g.o, o = j % g.o;
-    descent_real sum = partials[j];
-    for (size_t gi = 1; gi < groups; gi++) sum += partials[gi * stride + j];
-    if (k < g.kc)
-      dparams[o * g.kc + k] = sum;
-    else
-      dparams[g.o * g.kc + o] = sum;
-  }
+  sum_group_partials(&g, partials, groups, stride, dparams);
 }
 
 /* The directional derivatives (network_curvature.c) run in descent_real
@@ -600,16 +607,7 @@ static void conv_rbackward(layer *l, const descent_real *params, const descent_r
       unpad(&g, padded, rdx + e * l->in_size);
     }
   }
-  size_t count = g.o * g.kb;
-  for (size_t j = 0; j < count; j++) {
-    size_t k = j / g.o, o = j % g.o;
-    descent_real sum = partials[j];
-    for (size_t gi = 1; gi < groups; gi++) sum += partials[gi * stride + j];
-    if (k < g.kc)
-      rdparams[o * g.kc + k] = sum;
-    else
-      rdparams[g.o * g.kc + o] = sum;
-  }
+  sum_group_partials(&g, partials, groups, stride, rdparams);
 }
 
 /* Each example's own weight and bias gradient, [dW_e | db_e]^T = cols(x_e)
