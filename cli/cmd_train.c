@@ -362,9 +362,9 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
     resolved_value(c, key, mine, sizeof mine);
     if (given) {
       if (strcmp(key, "threads") == 0 && strcmp(mine, theirs) != 0)
-        printf("note        --threads %s, the checkpoint's run used %s: OpenBLAS splits its "
-               "products otherwise, so the last bits will differ from a run that never "
-               "stopped\n",
+        printf("note        --threads %s, the checkpoint's run used %s: matrix products split "
+               "(and on some CPUs choose their kernel) by thread count, so the last bits will "
+               "differ from a run that never stopped\n",
                mine, theirs);
       if (trajectory && strcmp(mine, theirs) != 0) {
         fprintf(stderr,
