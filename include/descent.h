@@ -1120,9 +1120,9 @@ typedef struct descent_step_info {
  * evaluation before the step, as the trainer's guard does). */
 typedef struct descent_closure {
   int (*evaluate)(void *user, descent_objective *obj, double *loss);
-  void *user;      /* passed to evaluate */
-  int evaluated;   /* 1: the first evaluation is given (obj->grad and loss) */
-  double loss;     /* with evaluated = 1: the loss at obj->params */
+  void *user;    /* passed to evaluate */
+  int evaluated; /* 1: the first evaluation is given (obj->grad and loss) */
+  double loss;   /* with evaluated = 1: the loss at obj->params */
 } descent_closure;
 
 /* One step of any optimizer on obj, evaluating it on batch (NULL: the whole

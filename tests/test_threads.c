@@ -63,7 +63,8 @@ static void *train(void *arg) {
   if (!r->rc)
     r->rc =
         descent_optimizer_create(&opt, r->optimizer, r->lr, descent_net_objective(net)->n_params);
-  if (!r->rc) r->rc = descent_trainer_create(&trainer, descent_net_objective(net), opt, r->data, &o);
+  if (!r->rc)
+    r->rc = descent_trainer_create(&trainer, descent_net_objective(net), opt, r->data, &o);
   if (!r->rc) r->rc = descent_trainer_run(trainer, EPOCHS, 0);
   if (!r->rc) {
     descent_objective *obj = descent_net_objective(net);
@@ -175,7 +176,8 @@ static void check_set_threads(const char *spec, const descent_dataset *ds) {
   descent_trainer_options_default(&o);
   o.threads = -1;
   descent_trainer *t = NULL;
-  CHECK_FAILS(descent_trainer_create(&t, descent_net_objective(net), opt, ds, &o), DESCENT_EINVAL, "threads");
+  CHECK_FAILS(descent_trainer_create(&t, descent_net_objective(net), opt, ds, &o), DESCENT_EINVAL,
+              "threads");
   descent_trainer_free(t);
   descent_optimizer_free(opt);
   descent_net_free(net);
