@@ -11,8 +11,11 @@
  * itself on the last batch (fastest of STEPS), the counterpart of
  * bench/torch_cnn.py --layers.
  *
- * usage: cnn_step THREADS STEPS [--layers] [--bf16] [DATA_DIR]
- * (--bf16: the network in bf16 precision, descent_net_set_precision)
+ * usage: cnn_step THREADS STEPS [--layers] [--bf16] [--model SPEC] [--gather]
+ *                 [DATA_DIR]
+ * (--bf16: the network in bf16 precision, descent_net_set_precision;
+ *  --model: another network, e.g. the main job's mlp:784-256-128-10;
+ *  --gather: each step's time includes gathering its batch)
  * Prints: descent-steps threads=T steps=S best_ms=B median_ms=M
  *         descent-layer NAME fwd_ms=F bwd_ms=B     (with --layers)
  */
@@ -33,7 +36,8 @@ static void fail(const char *what) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: cnn_step THREADS STEPS [--layers] [--bf16] [DATA_DIR]\n");
+    fprintf(stderr, "usage: cnn_step THREADS STEPS [--layers] [--bf16] [--model SPEC] [--gather] "
+                    "[DATA_DIR]\n");
     return 2;
   }
   int threads = atoi(argv[1]), steps = atoi(argv[2]), warmup = 10, layers = 0, bf16 = 0;
@@ -41,10 +45,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cnn_step: THREADS and STEPS must be positive integers\n");
     return 2;
   }
-  const char *dir = NULL;
+  const char *dir = NULL, *model = "cnn:fmnist_2c2d";
+  int gather = 0;
   for (int i = 3; i < argc; i++) {
     if (strcmp(argv[i], "--layers") == 0)
       layers = 1;
+    else if (strcmp(argv[i], "--gather") == 0)
+      gather = 1;
+    else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+      model = argv[++i];
     else if (strcmp(argv[i], "--bf16") == 0) /* descent_net_set_precision */
       bf16 = 1;
     else
@@ -72,8 +81,7 @@ int main(int argc, char **argv) {
     fail("preprocess");
     goto done;
   }
-  if (descent_net_create(&net, "cnn:fmnist_2c2d", &train.shape, DESCENT_LOSS_SOFTMAX_XENT, 128,
-                         1) ||
+  if (descent_net_create(&net, model, &train.shape, DESCENT_LOSS_SOFTMAX_XENT, 128, 1) ||
       (bf16 && descent_net_set_precision(net, DESCENT_PRECISION_BF16))) {
     fail("network");
     goto done;
@@ -94,8 +102,9 @@ int main(int argc, char **argv) {
   }
   descent_batch batch;
   for (int s = 0; s < warmup + steps; s++) {
-    if (!descent_batcher_next(batcher, &batch)) descent_batcher_next(batcher, &batch);
     double loss, t0 = now();
+    if (!descent_batcher_next(batcher, &batch)) descent_batcher_next(batcher, &batch);
+    if (!gather) t0 = now();
     if (descent_objective_value_and_grad(obj, &batch, &loss) || descent_optimizer_step(opt, obj)) {
       fail("step");
       goto done;
@@ -103,7 +112,7 @@ int main(int argc, char **argv) {
     if (s >= warmup) times[s - warmup] = now() - t0;
   }
   qsort(times, (size_t)steps, sizeof *times, compare);
-  printf("descent-steps threads=%d steps=%d best_ms=%.2f median_ms=%.2f\n", threads, steps,
+  printf("descent-steps threads=%d steps=%d best_ms=%.3f median_ms=%.3f\n", threads, steps,
          1e3 * times[0], 1e3 * times[steps / 2]);
   /* Each layer alone, on the activations of the last batch. */
   for (size_t i = 0; layers && i < net->n_layers; i++) {
