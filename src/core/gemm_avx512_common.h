@@ -69,4 +69,32 @@ static inline int gemm_plan_rows(size_t mc, size_t mr, int *heights) {
   return np;
 }
 
+/* The micro-kernels for 1 to 14 rows, one and two vectors wide, and their
+   table name[rows][vectors - 1]: the including file defines KERNELS(R) (its
+   two kernels for R rows, kernel_R_1 and kernel_R_2), the type kernel_fn
+   and MR = 14. */
+#define GEMM_KERNEL_PAIR_(R)                                                                       \
+  { kernel_##R##_1, kernel_##R##_2 }
+#define GEMM_KERNEL_TABLE(name)                                                                    \
+  KERNELS(1)                                                                                       \
+  KERNELS(2)                                                                                       \
+  KERNELS(3)                                                                                       \
+  KERNELS(4)                                                                                       \
+  KERNELS(5)                                                                                       \
+  KERNELS(6)                                                                                       \
+  KERNELS(7)                                                                                       \
+  KERNELS(8)                                                                                       \
+  KERNELS(9)                                                                                       \
+  KERNELS(10)                                                                                      \
+  KERNELS(11)                                                                                      \
+  KERNELS(12)                                                                                      \
+  KERNELS(13)                                                                                      \
+  KERNELS(14)                                                                                      \
+  _Static_assert(MR == 14, "the kernel table holds 14 row counts");                                \
+  static kernel_fn *const name[MR + 1][2] = {                                                      \
+      {NULL, NULL},          GEMM_KERNEL_PAIR_(1),  GEMM_KERNEL_PAIR_(2),  GEMM_KERNEL_PAIR_(3),   \
+      GEMM_KERNEL_PAIR_(4),  GEMM_KERNEL_PAIR_(5),  GEMM_KERNEL_PAIR_(6),  GEMM_KERNEL_PAIR_(7),   \
+      GEMM_KERNEL_PAIR_(8),  GEMM_KERNEL_PAIR_(9),  GEMM_KERNEL_PAIR_(10), GEMM_KERNEL_PAIR_(11),  \
+      GEMM_KERNEL_PAIR_(12), GEMM_KERNEL_PAIR_(13), GEMM_KERNEL_PAIR_(14)};
+
 #endif /* DESCENT_GEMM_AVX512_COMMON_H */

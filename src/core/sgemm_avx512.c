@@ -126,26 +126,7 @@ typedef void kernel_fn(size_t kc, const float *pa, const float *pb, float *c, si
                              const float *next) {                                                  \
     micro(R, 2, kc, pa, pb, c, ldc, width, alpha, beta, first, next);                              \
   }
-KERNELS(1)
-KERNELS(2)
-KERNELS(3)
-KERNELS(4)
-KERNELS(5)
-KERNELS(6)
-KERNELS(7)
-KERNELS(8)
-KERNELS(9)
-KERNELS(10)
-KERNELS(11)
-KERNELS(12)
-KERNELS(13)
-KERNELS(14)
-#define KERNEL_PAIR(R)                                                                             \
-  { kernel_##R##_1, kernel_##R##_2 }
-static kernel_fn *const kernels[MR + 1][2] = {
-    {NULL, NULL},    KERNEL_PAIR(1),  KERNEL_PAIR(2),  KERNEL_PAIR(3),  KERNEL_PAIR(4),
-    KERNEL_PAIR(5),  KERNEL_PAIR(6),  KERNEL_PAIR(7),  KERNEL_PAIR(8),  KERNEL_PAIR(9),
-    KERNEL_PAIR(10), KERNEL_PAIR(11), KERNEL_PAIR(12), KERNEL_PAIR(13), KERNEL_PAIR(14)};
+GEMM_KERNEL_TABLE(kernels)
 
 /* dst[q * stride + i] = src[i * ld + q] for i < rows, q < cols (both <= 16),
    lanes of `store` only; rows past `rows` read as zero. */
