@@ -224,14 +224,23 @@ static int train(const options *o) {
      with another run's files. */
   descent_trainer_options to;
   descent_trainer_options_default(&to);
-  int rc = o->resume
-               ? descent_run_id_load(o->dir, &to.run_id)
-               : descent_run_id_generate(&to.run_id) || descent_run_id_save(o->dir, &to.run_id);
-  if (rc == 1) { /* descent_run_id_load: the folder has no run */
+  int rc = descent_run_id_load(o->dir, &to.run_id); /* 1: the folder holds no run */
+  if (o->resume && rc == 1) {
     fprintf(stderr,
             "own_objective: %s holds no run to resume (no file run-id): start without --resume\n",
             o->dir);
     goto done;
+  }
+  if (!o->resume && rc == DESCENT_OK) { /* never take over another run's folder */
+    fprintf(stderr,
+            "own_objective: %s holds a run already: add --resume to go on with it, or give "
+            "another folder\n",
+            o->dir);
+    goto done;
+  }
+  if (!o->resume && rc == 1) {
+    rc = descent_run_id_generate(&to.run_id);
+    if (!rc) rc = descent_run_id_save(o->dir, &to.run_id);
   }
   if (rc) {
     failed(o->resume ? "the run to resume" : "the run id");

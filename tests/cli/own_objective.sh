@@ -43,6 +43,12 @@ check "and the same final loss and accuracy" \
   bash -c "diff <(grep -E '^(final loss|accuracy)' '$scratch/full.out') \
                 <(grep -E '^(final loss|accuracy)' '$scratch/resumed.out')"
 
+# --- a fresh run never takes over a folder that holds a run ----------------------------
+before=$(cat "$scratch/full/run-id")
+expect_error reuse error "holds a run already" \
+  "$example" --data "$scratch/train.csv" --dir "$scratch/full"
+check "the folder keeps its run id" [ "$(cat "$scratch/full/run-id")" = "$before" ]
+
 # --- the guard: the learning rate x 1000 ----------------------------------------------
 expect_error guard error "lower the learning rate" \
   "$example" --data "$scratch/train.csv" --opt momentum --lr 100 --epochs 6 --batch 32 \
