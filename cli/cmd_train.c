@@ -598,7 +598,7 @@ static FILE *open_in(const char *dir, const char *name, const char *mode) {
 
 static const char *metrics_header =
     "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,samples_per_s,"
-    "train_seconds\n";
+    "train_seconds,evaluations,products\n";
 static const char *steps_header = "step,epoch,lr,loss\n";
 
 /* Everything the callbacks need. */
@@ -803,13 +803,16 @@ static int on_epoch(void *user, const descent_epoch_report *e) {
   if (r->test->n) printf(" | test loss %.4f acc %.2f%%", test_loss, 100 * test_acc);
   /* A method evaluates the objective several times per step: its count,
      since the run began, is the fair measure of its work. */
-  if (descent_optimizer_is_method(r->opt))
-    printf(" | %lld evaluations", (long long)descent_optimizer_evaluations(r->opt));
+  int64_t evaluations = descent_optimizer_evaluations(r->opt);
+  int64_t products = descent_optimizer_products(r->opt);
+  if (descent_optimizer_is_method(r->opt)) printf(" | %lld evaluations", (long long)evaluations);
+  if (products) printf(", %lld products", (long long)products);
   printf(" | train samples/s: %.0f | %.1f s\n", e->samples_per_s, e->seconds);
   fflush(stdout);
-  fprintf(r->csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n", (long long)e->epoch,
-          (long long)e->step, e->lr, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc,
-          e->samples_per_s, e->seconds);
+  fprintf(r->csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f,%lld,%lld\n",
+          (long long)e->epoch, (long long)e->step, e->lr, train_loss, train_acc, val_loss, val_acc,
+          test_loss, test_acc, e->samples_per_s, e->seconds, (long long)evaluations,
+          (long long)products);
   if (fflush(r->csv) != 0 || fflush(r->steps) != 0) {
     fprintf(stderr, "descent train: writing the logs in %s failed: %s\n", c->out, strerror(errno));
     r->failed = 1;

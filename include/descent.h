@@ -1091,6 +1091,11 @@ int descent_optimizer_is_method(const descent_optimizer *opt);
  * of each included. Part of the state blob, so a resumed run continues the
  * count: a fair x axis to compare methods with first-order optimizers. */
 int64_t descent_optimizer_evaluations(const descent_optimizer *opt);
+/* The curvature-vector products (Gauss-Newton, Hessian or diagonal
+ * estimates, each counted as the backward passes it costs) the optimizer's
+ * steps have used so far: 0 for a chain and for lbfgs. Part of the state
+ * blob, as the evaluations. */
+int64_t descent_optimizer_products(const descent_optimizer *opt);
 
 /* What one step used and found. Evaluations count every evaluation of the
  * objective at a point during the step, the first one (at the starting
@@ -1123,6 +1128,12 @@ typedef struct descent_closure {
   void *user;    /* passed to evaluate */
   int evaluated; /* 1: the first evaluation is given (obj->grad and loss) */
   double loss;   /* with evaluated = 1: the loss at obj->params */
+  /* The step's batch, for methods that use curvature (their products,
+     descent_objective_ggnvp and the like, run on it with the randomness of
+     the step's first evaluation, which must have been on this batch), or
+     NULL: the whole objective (a lab problem; a network needs a batch and
+     refuses). Methods that only evaluate (lbfgs) ignore it. */
+  const descent_batch *batch;
 } descent_closure;
 
 /* One step of any optimizer on obj, evaluating it on batch (NULL: the whole

@@ -604,7 +604,45 @@ static void test_given_first(void) {
   free(rec);
 }
 
+/* A step through descent_optimizer_step_closure sees one function: its
+   later evaluations replay the first one's dropout masks (the objective's
+   re-evaluation), so the line search and the curvature pairs are those of
+   one function. Afterwards, re-evaluating at the starting point gives the
+   step's first loss again; had a later evaluation drawn new masks, the
+   re-evaluation would replay those instead. Also: the step's products
+   count (0 for lbfgs). */
+static void test_one_function_per_step(void) {
+  descent_shape in = {1, {8}};
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, "dense(16), relu, dropout(0.5), dense(3)", &in,
+                              DESCENT_LOSS_SOFTMAX_XENT, 10, 5));
+  descent_objective *obj = descent_net_objective(net);
+  descent_real x[10 * 8];
+  int32_t labels[10];
+  for (int i = 0; i < 80; i++) x[i] = (descent_real)((i * 37 % 17) - 8) / 8;
+  for (int i = 0; i < 10; i++) labels[i] = i % 3;
+  descent_batch batch = {.n = 10, .x = x, .labels = labels};
+  descent_real *start = malloc(obj->n_params * sizeof *start);
+  memcpy(start, obj->params, obj->n_params * sizeof *start);
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "lbfgs(max_iter=4, line_search=strong_wolfe)", NULL,
+                                    obj->n_params));
+  descent_step_info info;
+  CHECK_OK(descent_optimizer_step_closure(opt, obj, &batch, &info));
+  CHECK(info.function_evals >= 3);
+  CHECK(memcmp(start, obj->params, obj->n_params * sizeof *start) != 0);
+  memcpy(obj->params, start, obj->n_params * sizeof *start);
+  double again;
+  CHECK_OK(descent_objective_reevaluate(obj, &batch, &again, NULL));
+  CHECK(again == info.loss);
+  CHECK(descent_optimizer_products(opt) == 0);
+  descent_optimizer_free(opt);
+  free(start);
+  descent_net_free(net);
+}
+
 int main(void) {
+  test_one_function_per_step();
   test_spec();
   test_refusals();
   test_chain_closure();

@@ -188,6 +188,12 @@ int64_t descent_optimizer_evaluations(const descent_optimizer *opt) {
   return opt->method ? opt->method->evaluations_so_far(opt->method_state) : opt->step;
 }
 
+int64_t descent_optimizer_products(const descent_optimizer *opt) {
+  return opt->method && opt->method->products_so_far
+             ? opt->method->products_so_far(opt->method_state)
+             : 0;
+}
+
 static int step_with(descent_optimizer *opt, descent_objective *obj, const descent_closure *closure,
                      descent_step_info *info) {
   if (!opt->method) {
@@ -234,16 +240,22 @@ int descent_optimizer_step_with(descent_optimizer *opt, descent_objective *obj,
 
 typedef struct batch_closure {
   const descent_batch *batch;
+  int evaluated; /* the step's first evaluation is done: its randomness is fixed */
 } batch_closure;
 
+/* The step's first evaluation draws its randomness (a network's dropout
+   masks); every later one replays it (the re-evaluation contract), so that
+   a line search or CG sees one function. */
 static int evaluate_batch(void *user, descent_objective *obj, double *loss) {
-  const batch_closure *c = user;
+  batch_closure *c = user;
+  if (c->evaluated && c->batch) return descent_objective_reevaluate(obj, c->batch, loss, obj->grad);
+  c->evaluated = 1;
   return descent_objective_value_and_grad(obj, c->batch, loss);
 }
 
 int descent_optimizer_step_closure(descent_optimizer *opt, descent_objective *obj,
                                    const descent_batch *batch, descent_step_info *info) {
-  batch_closure c = {batch};
-  descent_closure closure = {.evaluate = evaluate_batch, .user = &c};
+  batch_closure c = {batch, 0};
+  descent_closure closure = {.evaluate = evaluate_batch, .user = &c, .batch = batch};
   return descent_optimizer_step_with(opt, obj, &closure, info);
 }

@@ -49,6 +49,9 @@ struct method_def {
               const descent_closure *closure, descent_step_info *info);
   /* Evaluations every step so far has used (saved in the state). */
   int64_t (*evaluations_so_far)(const method_state *s);
+  /* Curvature-vector products every step so far has used (saved in the
+     state); NULL for a method that uses none. */
+  int64_t (*products_so_far)(const method_state *s);
   /* The state as bytes (little-endian, fixed widths): the length, and the
      writing of exactly that many bytes. */
   size_t (*state_bytes)(const method_state *s);

@@ -329,7 +329,9 @@ typedef struct step_closure {
 
 static int evaluate_again(void *user, descent_objective *obj, double *loss) {
   step_closure *c = user;
-  if (!c->full) return descent_objective_value_and_grad(obj, c->batch, loss);
+  /* The same examples with the same randomness as the step's first
+     evaluation (its dropout masks): one function for the whole step. */
+  if (!c->full) return descent_objective_reevaluate(obj, c->batch, loss, obj->grad);
   double loss_sum;
   int rc = full_gradient(c->t, 0, &loss_sum);
   *loss = loss_sum / (double)c->t->train->n;
@@ -339,7 +341,8 @@ static int evaluate_again(void *user, descent_objective *obj, double *loss) {
 static int take_step(descent_trainer *t, const descent_batch *batch, int full, double loss) {
   if (!descent_optimizer_is_method(t->opt)) return descent_optimizer_step(t->opt, t->obj);
   step_closure c = {t, batch, full};
-  descent_closure closure = {.evaluate = evaluate_again, .user = &c, .evaluated = 1, .loss = loss};
+  descent_closure closure = {
+      .evaluate = evaluate_again, .user = &c, .evaluated = 1, .loss = loss, .batch = batch};
   return descent_optimizer_step_with(t->opt, t->obj, &closure, NULL);
 }
 
