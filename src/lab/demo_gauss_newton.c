@@ -374,7 +374,7 @@ static int gn_monte_carlo(lab_table *t, gn_valley *v, const gn_settings *s, FILE
     lab_table_num(t, row, "samples", (double)samples);
     lab_table_num(t, row, "turned error", rms);
     lab_table_num(t, row, "closed form", theory);
-    if (i > 0)
+    if (i > 0 && prev > 0)
       lab_table_num(t, row, "ratio", rms / prev);
     else
       lab_table_text(t, row, "ratio", "-");
@@ -651,7 +651,7 @@ static void gn_notes(lab_result *res, const gn_settings *s) {
                        "iterates; replay error: the largest miss of a predicted iterate, relative "
                        "to |theta_0|.");
   lab_result_note(res, "Monte Carlo: the mean of z_k (G z)_k over random +-1 vectors z; its error "
-                       "is |offdiag G|_F / sqrt(samples), none when G is diagonal (aligned).");
+                       "is |offdiag G|_F / sqrt(samples), none (but rounding) when G is diagonal (aligned).");
 }
 
 static int gn_run(const lab_args *a, const char *dir, lab_result *res) {
