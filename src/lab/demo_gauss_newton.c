@@ -67,6 +67,7 @@ typedef struct gn_valley {
   descent_trace tr[N_GN];
   double *curv[N_GN];
   double replay[N_GN]; /* adagrad, adam: the replica's worst one-step error */
+  int mc_exact;        /* every Monte-Carlo estimate was exact (G diagonal) */
 } gn_valley;
 
 /* ---- the curvature methods ----------------------------------------------------- */
@@ -95,7 +96,9 @@ static int gn_direction(descent_objective *obj, int method, double mu, const des
     if (rc) return rc;
     double det = g[0] * g[3] - g[1] * g[2];
     if (!(fabs(det) > 1e-300))
-      return descent_fail(DESCENT_EINVAL, "gauss-newton: the Gauss-Newton matrix is singular");
+      return descent_fail(
+          DESCENT_EINVAL,
+          "gauss-newton: the Gauss-Newton matrix is singular; choose a smaller --kappa");
     d[0] = (g[3] * grad[0] - g[1] * grad[1]) / det;
     d[1] = (g[0] * grad[1] - g[2] * grad[0]) / det;
     c[0] = g[0], c[1] = g[3];
@@ -349,6 +352,7 @@ static void gn_valley_table(lab_table *t, const gn_valley *v, const gn_settings 
 static int gn_monte_carlo(lab_table *t, gn_valley *v, const gn_settings *s, FILE *draws) {
   if (draws) fprintf(draws, "samples,seed,h11,h22\n");
   double prev = NAN;
+  v[1].mc_exact = 1;
   for (int i = 0; i < s->n_samples; i++) {
     size_t samples = (size_t)s->samples[i];
     double err2[2] = {0, 0};
@@ -380,6 +384,7 @@ static int gn_monte_carlo(lab_table *t, gn_valley *v, const gn_settings *s, FILE
       lab_table_text(t, row, "ratio", "-");
     lab_table_num(t, row, "aligned error", sqrt(err2[0] / (double)s->seeds));
     prev = rms;
+    if (rms > 0) v[1].mc_exact = 0;
   }
   return DESCENT_OK;
 }
@@ -426,7 +431,7 @@ static int gn_curvature_file(const char *dir, lab_result *res, gn_valley *v, int
   FILE *f = lab_file_open(dir, "gauss-newton-curvature.csv", res);
   if (!f) return DESCENT_EIO;
   fprintf(f, "valley,method,name,step,c1,c2\n");
-  *last = 1;
+  *last = 2; /* an x range of at least [1, 2] */
   for (int k = 0; k < 2; k++)
     for (int m = GN_DIAG_LM; m < N_GN; m++)
       if (v[k].tr[m].steps > *last) *last = v[k].tr[m].steps;
@@ -543,6 +548,8 @@ static int gn_curvature_picture(const char *dir, lab_result *res, gn_valley *v,
               "lc rgb \"%s\" title \"estimates\", \\\n"
               "     %.17g with lines lw 2 dt 2 lc rgb \"black\" title \"exact h_11\"\n",
               v[1].angle, lab_color(GN_DIAG_LM), v[1].a[0]);
+    } else if (v[1].mc_exact) { /* nothing to draw on a log scale */
+      fprintf(f, "set multiplot next\n");
     } else {
       fprintf(f,
               "set title \"its RMS relative error over %lld seeds\"\n"
@@ -650,8 +657,9 @@ static void gn_notes(lab_result *res, const gn_settings *s) {
   lab_result_note(res, "adagrad, adam: the sums are recomputed from the gradients at the recorded "
                        "iterates; replay error: the largest miss of a predicted iterate, relative "
                        "to |theta_0|.");
-  lab_result_note(res, "Monte Carlo: the mean of z_k (G z)_k over random +-1 vectors z; its error "
-                       "is |offdiag G|_F / sqrt(samples), none (but rounding) when G is diagonal (aligned).");
+  lab_result_note(
+      res, "Monte Carlo: the mean of z_k (G z)_k over random +-1 vectors z; its error "
+           "is |offdiag G|_F / sqrt(samples), none (but rounding) when G is diagonal (aligned).");
 }
 
 static int gn_run(const lab_args *a, const char *dir, lab_result *res) {
