@@ -296,6 +296,12 @@ static void test_gauss_newton(void) {
     }
   }
   lab_result_free(&r);
+  /* sample counts are whole, and at least two of them make a ratio */
+  const lab_demo *d = lab_demo_find("gauss-newton");
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"samples", "4,3.5", NULL}, NULL, &r), DESCENT_EINVAL,
+              "--samples: 3.5 is not a whole number");
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"samples", "4", NULL}, NULL, &r), DESCENT_EINVAL,
+              "--samples: '4': give 2 numbers");
 }
 
 /* Options are refused with the valid choices; files land where asked. */

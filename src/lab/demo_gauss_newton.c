@@ -172,7 +172,7 @@ static int hyper(const descent_optimizer *opt, const char *name, double *v) {
    gradients (those at the recorded iterates, with the hyperparameters read
    back from the optimizer that ran) and checks them by predicting each
    step: replay is the largest distance between a predicted and a recorded
-   iterate, relative to the start's distance to the minimum. curv[t] is
+   iterate, relative to |theta_0| (the minimum is the origin). curv[t] is
    what step t divided the gradient by: (sqrt(s) + eps) / lr for Adagrad
    (s the sum of squared gradients), (sqrt(v_hat) + eps) / lr for Adam (v_hat
    the bias-corrected mean square; its step divides the mean m_hat), 1/lr for
