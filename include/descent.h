@@ -542,9 +542,11 @@ typedef struct descent_objective_ops {
      exists but cannot be computed for this instance (a network layer
      without it) returns DESCENT_ENOTSUP with a message naming what is
      missing, never an approximate value. The lab's problems have both,
-     analytic: hvp for every family; ggnvp for the sums of squares (linreg
-     and finite_sum, where G = H; rosenbrock, G = 2 J^T J of its two
-     residuals), DESCENT_ENOTSUP naming the family for the others; their
+     analytic: hvp for every family; ggnvp for the sums of squares (the
+     quadratics quad2d and quadnd, whose positive definite A makes them
+     1/2 |A^(1/2) theta|^2, and linreg and finite_sum, where G = H;
+     rosenbrock, G = 2 J^T J of its two residuals), DESCENT_ENOTSUP naming
+     the family for the others; their
      reevaluate is an evaluation that leaves obj->grad alone, and their
      ggn_diagonal (where ggnvp exists) is exact, or with samples > 0
      Hutchinson's estimate (the mean of z * G z over random +-1 vectors z,

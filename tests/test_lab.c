@@ -207,6 +207,103 @@ static void test_valley(void) {
   lab_result_free(&r);
 }
 
+/* Iterations to eps of gradient descent with step alpha on quad2d (curvatures
+   1 and 1/kappa) from 1 across the valley and 3 along it: the offset along
+   each eigenvector shrinks by |1 - alpha lambda| per step. */
+static int64_t quad2d_gd_iterations(double alpha, double kappa, double eps) {
+  double lambda[2] = {1, 1 / kappa}, offset[2] = {1, 3}, gap0 = 0;
+  for (int i = 0; i < 2; i++) gap0 += lambda[i] * offset[i] * offset[i];
+  for (int64_t t = 0; t < 1000000; t++) {
+    double gap = 0;
+    for (int i = 0; i < 2; i++)
+      gap += lambda[i] * offset[i] * offset[i] * pow(fabs(1 - alpha * lambda[i]), 2.0 * (double)t);
+    if (gap <= eps * gap0) return t;
+  }
+  return -1;
+}
+
+/* Gauss-Newton takes one step in either valley; the diagonal step two when
+   the valley is aligned, and turned by 45 degrees (h_11 = h_22 = (1 +
+   1/kappa)/2) it is gradient descent with step eta / (mu + h_kk), whose
+   iterations have a closed form. Adagrad's and Adam's running sums, as the
+   demo recomputes them, predict every step the optimizers took; Hutchinson's
+   estimate of the diagonal loses half its error for 4 times the samples. */
+static void test_gauss_newton(void) {
+  lab_result r;
+  if (run_demo("gauss-newton", NULL, NULL, &r)) return;
+  const char *al = "gauss-newton-aligned", *tu = "gauss-newton-turned";
+  const double kappa = 100, mu = 1e-4, eps = 1e-6, h = (1 + 1 / kappa) / 2;
+  CHECK(num(&r, al, "gauss-newton", "iters to eps") == 1);
+  CHECK(num(&r, tu, "gauss-newton", "iters to eps") == 1);
+  CHECK(num(&r, tu, "gauss-newton", "final f - f*") < 1e-12);
+  double lm_aligned = num(&r, al, "diag-lm", "iters to eps");
+  double lm_turned = num(&r, tu, "diag-lm", "iters to eps");
+  int64_t expect = quad2d_gd_iterations(1 / (mu + h), kappa, eps);
+  printf("gauss-newton: diag-lm %g aligned, %g turned (closed form %lld); adagrad %g, %g; adam "
+         "%g, %g\n",
+         lm_aligned, lm_turned, (long long)expect, num(&r, al, "adagrad", "iters to eps"),
+         num(&r, tu, "adagrad", "iters to eps"), num(&r, al, "adam", "iters to eps"),
+         num(&r, tu, "adam", "iters to eps"));
+  CHECK_MSG(lm_aligned <= 2, "diag-lm aligned: %g iterations", lm_aligned);
+  CHECK_MSG(fabs(lm_turned - (double)expect) <= 1, "diag-lm turned: %g, closed form %lld",
+            lm_turned, (long long)expect);
+  CHECK(num(&r, tu, "diag-lm", "closed form") == (double)expect);
+  CHECK(lm_turned > 100 * lm_aligned);
+  /* gradient descent (lr 1) does not see the rotation, as its closed form */
+  double gd = (double)quad2d_gd_iterations(1, kappa, eps);
+  CHECK(fabs(num(&r, al, "gd", "iters to eps") - gd) <= 1);
+  CHECK(fabs(num(&r, tu, "gd", "iters to eps") - gd) <= 1);
+  /* the summary is the same numbers */
+  CHECK(num(&r, "gauss-newton", "diag-lm", "turned") == lm_turned);
+  CHECK(num(&r, "gauss-newton", "gauss-newton", "aligned") == 1);
+  /* the exact diagonal, and the curvature the diagonal step divides by */
+  CHECK_CLOSE(num(&r, al, "exact h_kk", "curvature 1"), 1, 1e-6);
+  CHECK_CLOSE(num(&r, al, "exact h_kk", "curvature 2"), 1 / kappa, 1e-6);
+  CHECK_CLOSE(num(&r, tu, "exact h_kk", "curvature 1"), h, 1e-6);
+  CHECK_CLOSE(num(&r, tu, "exact h_kk", "curvature 2"), h, 1e-6);
+  CHECK_CLOSE(num(&r, tu, "diag-lm", "curvature 1"), mu + h, 1e-6);
+  CHECK_CLOSE(num(&r, al, "gd", "curvature 2"), 1, 0);
+  /* Adagrad and Adam: the recomputed sums predict each iterate to the
+     parameters' precision; Adagrad's first step puts coordinate 1 of the
+     aligned valley at its minimum (|g_1| = 1 divided by sqrt(g_1^2) = 1), so
+     its curvature stays |g_1| = h_11 while coordinate 2's is 4 times h_22 */
+  double tol = sizeof(descent_real) == 4 ? 1e-5 : 1e-12;
+  for (int v = 0; v < 2; v++) {
+    CHECK(num(&r, v ? tu : al, "adagrad", "replay error") <= tol);
+    CHECK(num(&r, v ? tu : al, "adam", "replay error") <= tol);
+  }
+  CHECK_CLOSE(num(&r, al, "adagrad", "curvature 1"), 1, 1e-6);
+  CHECK(num(&r, al, "adagrad", "curvature 2") > 3 / kappa);
+  CHECK(5 * num(&r, al, "adagrad", "iters to eps") < num(&r, tu, "adagrad", "iters to eps"));
+  CHECK(2 * num(&r, al, "adam", "iters to eps") < num(&r, tu, "adam", "iters to eps"));
+  /* Hutchinson: exact for the diagonal G of the aligned valley; turned, the
+     RMS error over 64 seeds follows |offdiag G|_F / (|diag G| sqrt(samples))
+     and halves for 4 times the samples */
+  const lab_table *mc = lab_result_find(&r, "gauss-newton-mc");
+  CHECK(mc && mc->n_rows == 7);
+  for (size_t i = 0; mc && i < mc->n_rows; i++) {
+    const char *row = mc->cells[i * (size_t)mc->n_cols].text;
+    double samples = num(&r, "gauss-newton-mc", row, "samples");
+    double err = num(&r, "gauss-newton-mc", row, "turned error");
+    double theory = num(&r, "gauss-newton-mc", row, "closed form");
+    CHECK_CLOSE(theory, (1 - 1 / kappa) / (1 + 1 / kappa) / sqrt(samples), 1e-6);
+    CHECK_MSG(err > 0.75 * theory && err < 1.25 * theory, "%g samples: error %g, closed form %g",
+              samples, err, theory);
+    CHECK(num(&r, "gauss-newton-mc", row, "aligned error") <= 1e-12); /* rounding only */
+    if (i > 0) {
+      double ratio = num(&r, "gauss-newton-mc", row, "ratio");
+      CHECK_MSG(ratio > 0.3 && ratio < 0.75, "%g samples: ratio %g", samples, ratio);
+    }
+  }
+  lab_result_free(&r);
+  /* sample counts are whole, and at least two of them make a ratio */
+  const lab_demo *d = lab_demo_find("gauss-newton");
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"samples", "4,3.5", NULL}, NULL, &r), DESCENT_EINVAL,
+              "--samples: 3.5 is not a whole number");
+  CHECK_FAILS(lab_demo_run(d, (const char *[]){"samples", "4", NULL}, NULL, &r), DESCENT_EINVAL,
+              "--samples: '4': give 2 numbers");
+}
+
 /* Options are refused with the valid choices; files land where asked. */
 static void test_options_and_files(void) {
   const lab_demo *d = lab_demo_find("step-size");
@@ -261,6 +358,7 @@ int main(void) {
   test_saddle();
   test_plateau();
   test_valley();
+  test_gauss_newton();
   test_options_and_files();
   return check_report();
 }

@@ -127,6 +127,7 @@ int lab_arg_list(const lab_args *a, const char *name, double lo, double hi, int 
 extern const lab_demo lab_demo_step_size, lab_demo_nonconvex;      /* demo_1d.c */
 extern const lab_demo lab_demo_conditioning, lab_demo_momentum;    /* demo_valley.c */
 extern const lab_demo lab_demo_per_direction;                      /* demo_direction.c */
+extern const lab_demo lab_demo_gauss_newton;                       /* demo_gauss_newton.c */
 extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */

@@ -9,7 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction batchnorm"
+demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction gauss-newton batchnorm"
 
 # --- descent demo all ---------------------------------------------------------
 count=$((count + 1))
@@ -50,10 +50,25 @@ for d in $demos; do
   fi
   if [ -n "$missing" ]; then fail "demo all: $d lacks$missing"; else ok "demo all: $d"; fi
 done
+# gauss-newton's second picture: the curvature each method estimates
+count=$((count + 1))
+dir="$scratch/all/gauss-newton"
+missing=""
+for csv in $(grep -o "'[a-z0-9-]*\.csv'" "$dir/gauss-newton-curvature.gp" 2>/dev/null | tr -d "'" | sort -u); do
+  [ -s "$dir/$csv" ] || missing="$missing $csv"
+done
+[ -s "$dir/gauss-newton-curvature.gp" ] || missing="$missing gauss-newton-curvature.gp"
+if [ "$have_gnuplot" -eq 1 ]; then
+  [ -s "$dir/gauss-newton-curvature.png" ] || missing="$missing gauss-newton-curvature.png"
+  warnings=$(cd "$dir" && gnuplot gauss-newton-curvature.gp 2>&1 >/dev/null)
+  [ -z "$warnings" ] || missing="$missing (gnuplot says: $(echo "$warnings" | head -2 | tr '\n' ' '))"
+fi
+if [ -n "$missing" ]; then fail "demo all: gauss-newton lacks$missing"; else ok "demo all: gauss-newton's curvature picture"; fi
 if [ "$have_gnuplot" -eq 1 ]; then
   count=$((count + 1))
   listed=$(grep -c '\.png and \.svg' "$scratch/all.out")
-  if [ "$listed" -ne 10 ]; then fail "demo all: the closing note lists $listed pictures, want 10"; else ok "closing note lists 10 pictures"; fi
+  # one picture per demo, and gauss-newton's second (the curvature each method estimates)
+  if [ "$listed" -ne 12 ]; then fail "demo all: the closing note lists $listed pictures, want 12"; else ok "closing note lists 12 pictures"; fi
 fi
 
 # --- without gnuplot: numbers, CSV, and one line about the pictures ---------
@@ -86,7 +101,7 @@ if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
 expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, batchnorm, all" "$descent" demo zigzag
+expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, gauss-newton, batchnorm, all" "$descent" demo zigzag
 expect_error unknown-option error "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
 expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
 expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
