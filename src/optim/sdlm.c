@@ -249,13 +249,13 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
 /* ---- the definition ---------------------------------------------------------------- */
 
 static const spec_param sdlm_params[] = {
-    {"damping", SPEC_NUMBER, 0.1, 0, INFINITY, 1, 0, 0,
+    {"damping", SPEC_NUMBER, 0.01, 0, INFINITY, 1, 0, 0,
      "mu, added to the curvature: the step is at most lr / damping times the gradient"},
     {"every", SPEC_INTEGER, 10, 1, 1e9, 0, 0, 0,
      "steps between estimates of the Gauss-Newton diagonal (the first step estimates it too)"},
     {"decay", SPEC_NUMBER, 0.1, 0, 1, 1, 0, 0,
      "gamma: weight of a new estimate in the running diagonal (1: the latest alone)"},
-    {"samples", SPEC_INTEGER, 0, 0, 1e6, 0, 0, 0,
+    {"samples", SPEC_INTEGER, 1, 0, 1e6, 0, 0, 0,
      "0: the exact diagonal; > 0: a Monte-Carlo estimate from that many sampled labels"},
     {"seed", SPEC_INTEGER, 1, 0, 4294967295.0, 0, 0, 0,
      "seed of the Monte-Carlo labels (mixed with the step count)"},
@@ -269,7 +269,7 @@ const method_def method_sdlm = {
     .evaluations = "1, with its gradient; every `every` steps (and at the first) one Gauss-Newton "
                    "diagonal, counted in products as the backward passes it costs: a network's "
                    "classes (exact) or samples, a lab problem's dimension (exact) or samples",
-    .default_lr = "0.01",
+    .default_lr = "0.002",
     .params = sdlm_params,
     .n_params = SD_N,
     .choices = NULL,
