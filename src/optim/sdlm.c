@@ -25,6 +25,8 @@
  */
 #include "method.h"
 
+#include "nn/network_internal.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +98,7 @@ static uint64_t draw_seed(double seed, int64_t step) {
    the method cannot know. */
 static int64_t diagonal_passes(const descent_objective *obj, size_t samples) {
   if (samples) return (int64_t)samples;
-  if (strcmp(obj->ops->kind, "network") == 0)
+  if (obj->ops->ggn_diagonal == net_ggn_diagonal) /* a network: obj->impl is the network */
     return (int64_t)descent_net_outputs((const descent_net *)obj->impl);
   if (descent_problem_info_get(obj)) return (int64_t)obj->n_params;
   return 1;
