@@ -1095,8 +1095,9 @@ int descent_optimizer_is_method(const descent_optimizer *opt);
 int64_t descent_optimizer_evaluations(const descent_optimizer *opt);
 /* The curvature-vector products (Gauss-Newton, Hessian or diagonal
  * estimates, each counted as the backward passes it costs) the optimizer's
- * steps have used so far: 0 for a chain and for lbfgs. Part of the state
- * blob, as the evaluations. */
+ * steps have used so far: 0 for a chain and for lbfgs; sdlm's, the backward
+ * passes of its Gauss-Newton diagonals (a network's classes for an exact
+ * one, or its samples). Part of the state blob, as the evaluations. */
 int64_t descent_optimizer_products(const descent_optimizer *opt);
 
 /* What one step used and found. Evaluations count every evaluation of the
@@ -1105,7 +1106,8 @@ int64_t descent_optimizer_products(const descent_optimizer *opt);
 typedef struct descent_step_info {
   int64_t function_evals; /* evaluations of the loss */
   int64_t gradient_evals; /* evaluations of the gradient (lbfgs: each evaluation has both) */
-  int64_t product_evals;  /* curvature-vector products (0 for lbfgs) */
+  int64_t product_evals;  /* curvature-vector products (0 for lbfgs; sdlm: its diagonal's
+                             backward passes at the steps that estimate it, else 0) */
   int64_t iterations;     /* inner iterations (lbfgs: at most max_iter; 0 when the
                              gradient was already below tolerance_grad; 1 for a chain) */
   double loss;            /* the loss at the starting parameters (what torch's
