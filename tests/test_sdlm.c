@@ -458,12 +458,12 @@ static void test_refusals(void) {
   descent_optimizer_free(opt);
   descent_net_free(net);
 
-  descent_objective *quad = NULL;
-  CHECK_OK(descent_problem_create(&quad, "quad2d"));
+  descent_objective *saddle = NULL;
+  CHECK_OK(descent_problem_create(&saddle, "saddle"));
   CHECK_OK(descent_optimizer_create(&opt, "sdlm", NULL, 2));
-  check_refused(opt, quad, NULL, DESCENT_ENOTSUP, "not a sum of squares");
+  check_refused(opt, saddle, NULL, DESCENT_ENOTSUP, "not a sum of squares");
   descent_optimizer_free(opt);
-  descent_objective_free(quad);
+  descent_objective_free(saddle);
 
   static const descent_objective_ops ops = {.kind = "mine", .value_and_grad = mine_value_and_grad};
   real theta = 1, grad = 0;

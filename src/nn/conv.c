@@ -615,7 +615,8 @@ static void conv_rbackward(layer *l, const descent_real *params, const descent_r
    out, one example after another (the Gauss-Newton diagonal,
    network_diagonal.c). */
 static void conv_add_squared_grads(layer *l, const descent_real *x, const descent_real *dy,
-                                   descent_real *out, size_t n) {
+                                   descent_real *out, size_t n, descent_real *scratch) {
+  (void)scratch; /* the layer's own work area holds the columns */
   conv_geometry g;
   conv_geometry_of(l, &g);
   descent_real *partials, *slots, *direct;

@@ -153,28 +153,21 @@ static void dense_rbackward(layer *l, const descent_real *params, const descent_
   descent_gemm(0, 0, n, in, out, 1, dy, out, vparams, in, 1, rdx, in);
 }
 
-/* Example i's gradient is dy_i x_i^T (and dy_i for the bias), so the sum
-   of its squares is (dy^2)^T (x^2): summed in double over the examples in
-   order, output rows split between threads. */
 static void dense_add_squared_grads(layer *l, const descent_real *x, const descent_real *dy,
-                                    descent_real *out, size_t n) {
+                                    descent_real *out, size_t n, descent_real *scratch) {
   size_t in = l->in_size, units = dense_of(l)->units;
-  int bias = dense_of(l)->bias;
-#pragma omp parallel for schedule(static) if (n * units * in >= LAYER_PARALLEL_MIN)
-  for (size_t o = 0; o < units; o++) {
-    double b = 0;
-    for (size_t j = 0; j < in; j++) {
-      double sum = 0;
-      for (size_t i = 0; i < n; i++) {
-        double g = (double)dy[i * units + o] * (double)x[i * in + j];
-        sum += g * g;
-      }
-      out[o * in + j] += (descent_real)sum;
-    }
-    if (!bias) continue;
-    for (size_t i = 0; i < n; i++) b += (double)dy[i * units + o] * (double)dy[i * units + o];
-    out[in * units + o] += (descent_real)b;
-  }
+  /* Example i's weight gradient is dy_i x_i^T, so the sum of its squares
+     is (dy o dy)^T (x o x): one product of the squared rows instead of a
+     strided triple loop (15 SGD steps' time for the main job's first layer
+     before). */
+  descent_real *x2 = scratch, *dy2 = scratch + n * in;
+  for (size_t i = 0; i < n * in; i++) x2[i] = x[i] * x[i];
+  for (size_t i = 0; i < n * units; i++) dy2[i] = dy[i] * dy[i];
+  descent_gemm(1, 0, units, in, n, 1, dy2, units, x2, in, 1, out, in);
+  if (!dense_of(l)->bias) return;
+  descent_real *bias = out + in * units;
+  for (size_t i = 0; i < n; i++)
+    for (size_t o = 0; o < units; o++) bias[o] += dy2[i * units + o];
 }
 
 const layer_ops layer_dense = {

@@ -112,10 +112,11 @@ typedef struct layer_ops {
   /* Optional, for the diagonal of the Gauss-Newton matrix
      (network_diagonal.c): adds to out (n_params values) the squares of
      each example's own parameter gradient given dy (row i: example i's
-     output gradient), summed over the n examples. A kind with parameters
-     and without it makes the diagonal refuse the network. */
+     output gradient), summed over the n examples. scratch holds
+     n x (in_size + out_size) values the kind may use. A kind with
+     parameters and without it makes the diagonal refuse the network. */
   void (*add_squared_grads)(layer *l, const descent_real *x, const descent_real *dy,
-                            descent_real *out, size_t n);
+                            descent_real *out, size_t n, descent_real *scratch);
 } layer_ops;
 
 /* The most tensors (or buffer tensors) one layer names. */

@@ -22,6 +22,7 @@
 #include "network_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_diagonal(const descent_net *net) {
@@ -86,6 +87,18 @@ static int diagonal(descent_net *net, const descent_batch *batch, size_t samples
   descent_real *p = c->tangents[last];
   softmax_rows(net->acts[last], n, k, p);
   memset(out, 0, net->objective.n_params * sizeof *out);
+  size_t scratch_reals = 0;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    const layer *l = &net->layers[i];
+    size_t need = n * (l->in_size + l->out_size);
+    if (l->n_params && need > scratch_reals) scratch_reals = need;
+  }
+  descent_real *scratch = malloc(scratch_reals * sizeof *scratch);
+  if (!scratch) {
+    net_replay_end(net, &after);
+    return descent_fail(DESCENT_ENOMEM, "Gauss-Newton diagonal: out of memory (%zu values)",
+                        scratch_reals);
+  }
   descent_rng rng;
   descent_rng_seed(&rng, seed);
   size_t passes = samples ? samples : k;
@@ -95,7 +108,7 @@ static int diagonal(descent_net *net, const descent_batch *batch, size_t samples
     for (size_t i = last + 1; i-- > 0;) {
       layer *l = &net->layers[i];
       const descent_real *x = i ? net->acts[i - 1] : batch->x;
-      if (l->n_params) l->ops->add_squared_grads(l, x, dy, out + l->param_offset, n);
+      if (l->n_params) l->ops->add_squared_grads(l, x, dy, out + l->param_offset, n, scratch);
       if (!i) break;
       l->ops->backward(l, net->objective.params + l->param_offset, x, net->acts[i], dy, dx,
                        c->grad + l->param_offset, n);
@@ -105,6 +118,7 @@ static int diagonal(descent_net *net, const descent_batch *batch, size_t samples
   }
   if (samples)
     for (size_t j = 0; j < net->objective.n_params; j++) out[j] /= (descent_real)samples;
+  free(scratch);
   net_replay_end(net, &after);
   return DESCENT_OK;
 }
