@@ -16,7 +16,10 @@
  * 6.3): (A + pi sqrt(lambda) I)^-1 and (G + sqrt(lambda) / pi I)^-1,
  * pi = sqrt((tr A / dim A) / (tr G / dim G)). The layer's gradient
  * V = [dW | db] (out x (in + 1)) becomes G^-1 V A^-1; every other parameter
- * (conv, batch norm) keeps its plain gradient.
+ * (conv, batch norm) keeps its plain gradient. The factors' running
+ * averages and inverses are kept in double; the per-step products (the
+ * batch's X^T X, and G^-1 V A^-1) run in the build's precision, as the
+ * network's own products do.
  *
  * Then, as kfac-pytorch (alecwangcq/KFAC-Pytorch, optimizers/kfac.py)
  * does: the KL clip of Ba, Grosse & Martens 2017 scales the whole update v
@@ -56,9 +59,10 @@ enum {
 /* One dense layer's factors. */
 typedef struct block {
   net_kfac_layer shape;
-  size_t in1;            /* inputs, plus 1 with a bias */
-  double *a, *g;         /* running A (in1 x in1) and G (out x out) */
-  double *a_inv, *g_inv; /* their damped inverses at the last refresh */
+  size_t in1;              /* inputs, plus 1 with a bias */
+  double *a, *g;           /* running A (in1 x in1) and G (out x out) */
+  double *a_inv, *g_inv;   /* their damped inverses at the last refresh */
+  real *a_inv_r, *g_inv_r; /* the same in the build's precision, for the products */
 } block;
 
 enum { HAS_INVERSES = 1, HAS_MOMENTUM = 2, BOUND = 4 };
@@ -71,8 +75,9 @@ struct method_state {
   block *blocks;
   real *momentum, *update;
   /* scratch, not saved */
-  double *v, *t;     /* a layer's gradient and G^-1 V: out x in1 */
-  double *x, *d;     /* a batch's [a 1] and d, in double */
+  real *v, *t;       /* a layer's gradient and G^-1 V: out x in1 */
+  real *x, *d;       /* a batch's [a 1] and d */
+  real *square;      /* X^T X or D^T D of a batch */
   size_t batch_rows; /* rows x and d hold */
   double eps;        /* the running averages' weight of this estimate */
 };
@@ -85,6 +90,8 @@ static void blocks_free(block *b, size_t count) {
     free(b[i].g);
     free(b[i].a_inv);
     free(b[i].g_inv);
+    descent_free_real(b[i].a_inv_r);
+    descent_free_real(b[i].g_inv_r);
   }
   free(b);
 }
@@ -94,10 +101,11 @@ static void kfac_destroy(method_state *st) {
   blocks_free(st->blocks, st->n_blocks);
   descent_free_real(st->momentum);
   descent_free_real(st->update);
-  free(st->v);
-  free(st->t);
-  free(st->x);
-  free(st->d);
+  descent_free_real(st->v);
+  descent_free_real(st->t);
+  descent_free_real(st->x);
+  descent_free_real(st->d);
+  descent_free_real(st->square);
   free(st);
 }
 
@@ -127,7 +135,9 @@ static block *blocks_make(const net_kfac_layer *layers, size_t count) {
     b[i].g = descent_calloc(out * out, sizeof(double), "kfac factor G");
     b[i].a_inv = descent_calloc(in1 * in1, sizeof(double), "kfac inverse of A");
     b[i].g_inv = descent_calloc(out * out, sizeof(double), "kfac inverse of G");
-    if (!b[i].a || !b[i].g || !b[i].a_inv || !b[i].g_inv) {
+    b[i].a_inv_r = descent_alloc_real(in1 * in1, "kfac inverse of A");
+    b[i].g_inv_r = descent_alloc_real(out * out, "kfac inverse of G");
+    if (!b[i].a || !b[i].g || !b[i].a_inv || !b[i].g_inv || !b[i].a_inv_r || !b[i].g_inv_r) {
       blocks_free(b, i + 1);
       return NULL;
     }
@@ -135,17 +145,23 @@ static block *blocks_make(const net_kfac_layer *layers, size_t count) {
   return b;
 }
 
-/* The scratch for the blocks' products: out x in1 doubles, twice. */
+/* The scratch for the blocks' products: out x in1 numbers, twice, and a
+   square of the widest factor. */
 static int product_scratch(method_state *st) {
-  size_t most = 1;
-  for (size_t i = 0; i < st->n_blocks; i++)
-    if (st->blocks[i].shape.out * st->blocks[i].in1 > most)
-      most = st->blocks[i].shape.out * st->blocks[i].in1;
-  free(st->v);
-  free(st->t);
-  st->v = descent_calloc(most, sizeof(double), "kfac scratch");
-  st->t = descent_calloc(most, sizeof(double), "kfac scratch");
-  return st->v && st->t ? DESCENT_OK : DESCENT_ENOMEM;
+  size_t most = 1, square = 1;
+  for (size_t i = 0; i < st->n_blocks; i++) {
+    const block *b = &st->blocks[i];
+    if (b->shape.out * b->in1 > most) most = b->shape.out * b->in1;
+    if (b->in1 * b->in1 > square) square = b->in1 * b->in1;
+    if (b->shape.out * b->shape.out > square) square = b->shape.out * b->shape.out;
+  }
+  descent_free_real(st->v);
+  descent_free_real(st->t);
+  descent_free_real(st->square);
+  st->v = descent_alloc_real(most, "kfac scratch");
+  st->t = descent_alloc_real(most, "kfac scratch");
+  st->square = descent_alloc_real(square, "kfac scratch");
+  return st->v && st->t && st->square ? DESCENT_OK : DESCENT_ENOMEM;
 }
 
 /* The scratch for a batch of rows examples. */
@@ -156,10 +172,10 @@ static int batch_scratch(method_state *st, size_t rows) {
     if (st->blocks[i].in1 > width) width = st->blocks[i].in1;
     if (st->blocks[i].shape.out > width) width = st->blocks[i].shape.out;
   }
-  free(st->x);
-  free(st->d);
-  st->x = descent_calloc(rows * width, sizeof(double), "kfac batch");
-  st->d = descent_calloc(rows * width, sizeof(double), "kfac batch");
+  descent_free_real(st->x);
+  descent_free_real(st->d);
+  st->x = descent_alloc_real(rows * width, "kfac batch");
+  st->d = descent_alloc_real(rows * width, "kfac batch");
   st->batch_rows = st->x && st->d ? rows : 0;
   return st->batch_rows ? DESCENT_OK : DESCENT_ENOMEM;
 }
@@ -200,30 +216,36 @@ static int bind(method_state *st, descent_net *net) {
 
 /* ---- the factors ------------------------------------------------------------------ */
 
-/* m = (m + m^T) / 2: the products leave rounding-level asymmetry. */
-static void symmetrize(double *m, size_t n) {
+/* m <- keep m + take (sq + sq^T) / 2, the batch's square sq (the product
+   leaves rounding-level asymmetry) folded into the running average. */
+static void fold(double *m, const real *sq, size_t n, double keep, double take) {
   for (size_t i = 0; i < n; i++)
-    for (size_t j = i + 1; j < n; j++)
-      m[i * n + j] = m[j * n + i] = 0.5 * (m[i * n + j] + m[j * n + i]);
+    for (size_t j = 0; j < n; j++)
+      m[i * n + j] = keep * m[i * n + j] + take * 0.5 * ((double)sq[i * n + j] + sq[j * n + i]);
 }
 
-/* net_kfac_visit: folds one layer's batch into its running A and G. */
+/* net_kfac_visit: folds one layer's batch into its running A and G:
+   A <- eps A + (1 - eps) X^T X / n with X = [a 1], G likewise from delta.
+   The batch's products run in the build's precision, the averages in
+   double. */
 static void accumulate(void *user, size_t k, const descent_real *a, const descent_real *delta,
                        size_t n) {
   method_state *st = user;
   block *b = &st->blocks[k];
   size_t in = b->shape.in, in1 = b->in1, out = b->shape.out;
-  for (size_t i = 0; i < n; i++) {
-    for (size_t j = 0; j < in; j++) st->x[i * in1 + j] = a[i * in + j];
-    if (in1 > in) st->x[i * in1 + in] = 1;
-    for (size_t j = 0; j < out; j++) st->d[i * out + j] = delta[i * out + j];
+  const real *x = a;
+  if (in1 > in) {
+    for (size_t i = 0; i < n; i++) {
+      memcpy(st->x + i * in1, a + i * in, in * sizeof *a);
+      st->x[i * in1 + in] = 1;
+    }
+    x = st->x;
   }
-  /* A <- eps A + (1 - eps) X^T X / n, G likewise. */
   double keep = st->eps, take = (1 - st->eps) / (double)n;
-  descent_gemm_f64(1, 0, in1, in1, n, take, st->x, in1, st->x, in1, keep, b->a, in1);
-  descent_gemm_f64(1, 0, out, out, n, take, st->d, out, st->d, out, keep, b->g, out);
-  symmetrize(b->a, in1);
-  symmetrize(b->g, out);
+  descent_gemm(1, 0, in1, in1, n, 1, x, in1, x, in1, 0, st->square, in1);
+  fold(b->a, st->square, in1, keep, take);
+  descent_gemm(1, 0, out, out, n, 1, delta, out, delta, out, 0, st->square, out);
+  fold(b->g, st->square, out, keep, take);
 }
 
 static double mean_trace(const double *m, size_t n) {
@@ -239,6 +261,12 @@ double kfac_pi(const double *a, size_t n, const double *g, size_t m) {
   double ta = mean_trace(a, n), tg = mean_trace(g, m);
   if (!(ta > 0) || !(tg > 0) || !isfinite(ta) || !isfinite(tg)) return 1;
   return sqrt(ta / tg);
+}
+
+/* The inverses in the build's precision, for the products. */
+static void round_inverses(block *b) {
+  for (size_t i = 0; i < b->in1 * b->in1; i++) b->a_inv_r[i] = (real)b->a_inv[i];
+  for (size_t i = 0; i < b->shape.out * b->shape.out; i++) b->g_inv_r[i] = (real)b->g_inv[i];
 }
 
 /* The damped inverses of every block. */
@@ -258,6 +286,7 @@ static int refresh_inverses(method_state *st, double damping) {
       descent_error_prefix("kfac: layer %zu's factors: ", k + 1);
       return rc;
     }
+    round_inverses(b);
   }
   st->flags |= HAS_INVERSES;
   return DESCENT_OK;
@@ -271,8 +300,8 @@ static void precondition(method_state *st, const block *b, const real *grad) {
     for (size_t j = 0; j < in; j++) st->v[o * in1 + j] = gw[o * in + j];
     if (in1 > in) st->v[o * in1 + in] = gb[o];
   }
-  descent_gemm_f64(0, 0, out, in1, out, 1, b->g_inv, out, st->v, in1, 0, st->t, in1);
-  descent_gemm_f64(0, 0, out, in1, in1, 1, st->t, in1, b->a_inv, in1, 0, st->v, in1);
+  descent_gemm(0, 0, out, in1, out, 1, b->g_inv_r, out, st->v, in1, 0, st->t, in1);
+  descent_gemm(0, 0, out, in1, in1, 1, st->t, in1, b->a_inv_r, in1, 0, st->v, in1);
   real *uw = st->update + off, *ub = st->update + off + in * out;
   for (size_t o = 0; o < out; o++) {
     for (size_t j = 0; j < in; j++) uw[o * in + j] = (real)st->v[o * in1 + j];
@@ -530,6 +559,7 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
     if (flags & HAS_INVERSES) {
       get_doubles(&p, b[k].a_inv, b[k].in1 * b[k].in1);
       get_doubles(&p, b[k].g_inv, b[k].shape.out * b[k].shape.out);
+      round_inverses(&b[k]);
     }
   }
   /* Everything read: the state changes now. */
@@ -548,8 +578,9 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
 #endif
       memcpy(&st->momentum[i], &bits, sizeof bits);
     }
-  free(st->v);
+  descent_free_real(st->v);
   st->v = NULL; /* the product scratch is remade for these layers at the next step */
+  st->batch_rows = 0;
   return DESCENT_OK;
 }
 
