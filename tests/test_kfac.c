@@ -452,7 +452,7 @@ static void test_refusals(void) {
               "the step has no batch");
   char text[512];
   descent_optimizer_describe(opt, text, sizeof text);
-  CHECK_MSG(strstr(text, "kfac(damping=0.001, decay=0.95, inv_every=10, stat_every=1, "
+  CHECK_MSG(strstr(text, "kfac(damping=0.1, decay=0.95, inv_every=10, stat_every=1, "
                          "momentum=0.9, kl_clip=0.001, weight_decay=0, seed=0, fisher=true)"),
             "%s", text);
   double v;

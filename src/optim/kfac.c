@@ -587,7 +587,7 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
 /* ---- the definition -------------------------------------------------------------- */
 
 static const spec_param kfac_params[] = {
-    {"damping", SPEC_NUMBER, 1e-3, 0, INFINITY, 1, 0, 0,
+    {"damping", SPEC_NUMBER, 0.1, 0, INFINITY, 1, 0, 0,
      "lambda of the factored Tikhonov damping (A + pi sqrt(lambda) I), (G + sqrt(lambda)/pi I)"},
     {"decay", SPEC_NUMBER, 0.95, 0, 1, 0, 1, 0,
      "weight of the old factors in their running averages (the k-th estimate: min(1 - 1/k, "
