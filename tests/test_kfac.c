@@ -5,6 +5,9 @@
  *    and G = mean d d^T with d = softmax - onehot(label) (fisher=empirical),
  *    as the test builds them from its own forward pass; the running
  *    average min(1 - 1/k, decay).
+ *  - Conv layers (KFC): A over the patches (the test's own im2col, in the
+ *    weights' order) at every position, G summed over the positions of
+ *    the output gradients, against the test's forward pass.
  *  - The drawn labels: the statistics' G averaged over many seeds tends to
  *    the exact Fisher factor mean(diag(p) - p p^T), error ~ 1/sqrt(draws).
  *  - Exactness: for one dense layer and one example, A (x) G is the Fisher
@@ -147,15 +150,11 @@ typedef struct fisher_sum {
   double g[OUT * OUT];
 } fisher_sum;
 
-static void add_g(void *user, size_t k, const descent_real *a, const descent_real *delta,
-                  size_t n) {
-  (void)a;
+static void add_g(void *user, size_t k, const descent_real *a_sq, size_t a_rows,
+                  const descent_real *g_sq, size_t g_rows) {
   fisher_sum *s = user;
-  CHECK(k == 0);
-  for (size_t i = 0; i < n; i++)
-    for (size_t r = 0; r < OUT; r++)
-      for (size_t c = 0; c < OUT; c++)
-        s->g[r * OUT + c] += (double)delta[i * OUT + r] * delta[i * OUT + c] / (double)n;
+  CHECK(k == 0 && a_rows == g_rows && a_sq[IN1 * IN1 - 1] == (descent_real)a_rows);
+  for (size_t i = 0; i < OUT * OUT; i++) s->g[i] += (double)g_sq[i] / (double)g_rows;
 }
 
 static void test_drawn_labels(void) {
@@ -170,6 +169,7 @@ static void test_drawn_labels(void) {
   CHECK_OK(descent_objective_value_and_grad(obj, &batch, &loss));
   descent_rng before, after;
   descent_net_get_rng(net, &before);
+  descent_real a_sq[IN1 * IN1], g_sq[OUT * OUT];
   /* The exact factor: mean over the examples of diag(p) - p p^T. */
   double exact[OUT * OUT] = {0};
   for (size_t i = 0; i < N; i++) {
@@ -183,7 +183,7 @@ static void test_drawn_labels(void) {
   for (int t = 0; t < 2; t++) {
     fisher_sum s = {{0}};
     for (size_t d = 0; d < draws[t]; d++)
-      CHECK_OK(net_kfac_statistics(net, &batch, 0, 1000 + d, add_g, &s));
+      CHECK_OK(net_kfac_statistics(net, &batch, 0, 1000 + d, a_sq, g_sq, add_g, &s));
     for (size_t i = 0; i < OUT * OUT; i++) s.g[i] /= (double)draws[t];
     err[t] = max_rel(s.g, exact, OUT * OUT);
   }
@@ -192,16 +192,106 @@ static void test_drawn_labels(void) {
             err[0], err[1]);
   /* The same seed draws the same labels; the network's RNG is not moved. */
   fisher_sum s1 = {{0}}, s2 = {{0}};
-  CHECK_OK(net_kfac_statistics(net, &batch, 0, 7, add_g, &s1));
-  CHECK_OK(net_kfac_statistics(net, &batch, 0, 7, add_g, &s2));
+  CHECK_OK(net_kfac_statistics(net, &batch, 0, 7, a_sq, g_sq, add_g, &s1));
+  CHECK_OK(net_kfac_statistics(net, &batch, 0, 7, a_sq, g_sq, add_g, &s2));
   CHECK(memcmp(s1.g, s2.g, sizeof s1.g) == 0);
   descent_net_get_rng(net, &after);
   CHECK(memcmp(&before, &after, sizeof before) == 0);
   /* Only a network has them; another batch than the step's is refused. */
   CHECK(net_of_objective(obj) == net);
   descent_batch other = {.n = N - 1, .x = x, .labels = labels};
-  CHECK_FAILS(net_kfac_statistics(net, &other, 0, 7, add_g, &s1), DESCENT_EINVAL,
+  CHECK_FAILS(net_kfac_statistics(net, &other, 0, 7, a_sq, g_sq, add_g, &s1), DESCENT_EINVAL,
               "the step's had 4");
+  descent_net_free(net);
+}
+
+/* ---- conv layers (KFC) ---------------------------------------------------------------------- */
+
+/* conv(2, 3, pad=1) on 1 x 4 x 4 inputs, flatten, dense(3): the test's own
+   forward pass, patches in the weights' order (channel, kernel row,
+   kernel column), then A and G of both layers. */
+enum { CO = 2, SIDE = 4, POS = SIDE * SIDE, PATCH = 9, FLAT = CO * POS };
+
+static void conv_patch(const descent_real *x, size_t t, double *patch) {
+  size_t r = t / SIDE, c = t % SIDE, k = 0;
+  for (size_t kr = 0; kr < 3; kr++)
+    for (size_t kc = 0; kc < 3; kc++, k++) {
+      long rr = (long)(r + kr) - 1, cc = (long)(c + kc) - 1;
+      int inside = rr >= 0 && rr < SIDE && cc >= 0 && cc < SIDE;
+      patch[k] = inside ? (double)x[rr * SIDE + cc] : 0;
+    }
+  patch[PATCH] = 1;
+}
+
+static void test_conv_factors(void) {
+  enum { N = 3 };
+  descent_net *net = NULL;
+  descent_shape shape = {3, {1, SIDE, SIDE}};
+  CHECK_OK(descent_net_create(&net, "conv(2, 3, pad=1), flatten, dense(3)", &shape,
+                              DESCENT_LOSS_SOFTMAX_XENT, N, 4));
+  if (!net) return;
+  descent_objective *obj = descent_net_objective(net);
+  CHECK(obj->n_params == CO * PATCH + CO + OUT * FLAT + OUT);
+  descent_optimizer *opt = make_opt("kfac(fisher=empirical, lr=0.1)", obj->n_params);
+  descent_real x[N * POS];
+  int32_t labels[N];
+  fill_batch(x, labels, N, POS, OUT, 44);
+  const descent_real *wc = obj->params, *bc = wc + CO * PATCH;
+  const descent_real *wd = bc + CO, *bd = wd + OUT * FLAT;
+  double a_conv[(PATCH + 1) * (PATCH + 1)] = {0}, g_conv[CO * CO] = {0};
+  static double a_dense[(FLAT + 1) * (FLAT + 1)];
+  double g_dense[OUT * OUT] = {0};
+  memset(a_dense, 0, sizeof a_dense);
+  for (size_t i = 0; i < N; i++) {
+    double y[FLAT + 1], patch[POS][PATCH + 1];
+    for (size_t t = 0; t < POS; t++) {
+      conv_patch(x + i * POS, t, patch[t]);
+      for (size_t o = 0; o < CO; o++) {
+        double sum = bc[o];
+        for (size_t k = 0; k < PATCH; k++) sum += (double)wc[o * PATCH + k] * patch[t][k];
+        y[o * POS + t] = sum;
+      }
+    }
+    y[FLAT] = 1;
+    double z[OUT], max = -1e300, total = 0, d[OUT];
+    for (size_t o = 0; o < OUT; o++) {
+      z[o] = bd[o];
+      for (size_t j = 0; j < FLAT; j++) z[o] += (double)wd[o * FLAT + j] * y[j];
+      max = fmax(max, z[o]);
+    }
+    for (size_t o = 0; o < OUT; o++) total += exp(z[o] - max);
+    for (size_t o = 0; o < OUT; o++) d[o] = exp(z[o] - max) / total - (o == (size_t)labels[i]);
+    for (size_t r = 0; r <= FLAT; r++)
+      for (size_t c = 0; c <= FLAT; c++) a_dense[r * (FLAT + 1) + c] += y[r] * y[c] / N;
+    for (size_t r = 0; r < OUT; r++)
+      for (size_t c = 0; c < OUT; c++) g_dense[r * OUT + c] += d[r] * d[c] / N;
+    /* The conv layer's output gradient, W^T d, at each position. */
+    for (size_t t = 0; t < POS; t++) {
+      double delta[CO] = {0};
+      for (size_t o = 0; o < CO; o++)
+        for (size_t k = 0; k < OUT; k++) delta[o] += d[k] * wd[k * FLAT + o * POS + t];
+      for (size_t r = 0; r < CO; r++)
+        for (size_t c = 0; c < CO; c++) g_conv[r * CO + c] += delta[r] * delta[c] / N;
+      for (size_t r = 0; r <= PATCH; r++)
+        for (size_t c = 0; c <= PATCH; c++)
+          a_conv[r * (PATCH + 1) + c] += patch[t][r] * patch[t][c] / (N * POS);
+    }
+  }
+  descent_batch batch = {.n = N, .x = x, .labels = labels};
+  CHECK_OK(descent_optimizer_step_closure(opt, obj, &batch, NULL));
+  const double *a, *g, *ai, *gi;
+  CHECK(factors(opt, 0, &a, &g, &ai, &gi) && factors(opt, 1, &a, &g, &ai, &gi));
+  CHECK(!factors(opt, 2, &a, &g, &ai, &gi));
+  factors(opt, 0, &a, &g, &ai, &gi);
+  CHECK_MSG(max_rel(a, a_conv, (PATCH + 1) * (PATCH + 1)) < TOL, "conv A differs by %g",
+            max_rel(a, a_conv, (PATCH + 1) * (PATCH + 1)));
+  CHECK_MSG(max_rel(g, g_conv, CO * CO) < TOL, "conv G differs by %g", max_rel(g, g_conv, CO * CO));
+  factors(opt, 1, &a, &g, &ai, &gi);
+  CHECK_MSG(max_rel(a, a_dense, (FLAT + 1) * (FLAT + 1)) < TOL, "dense A differs by %g",
+            max_rel(a, a_dense, (FLAT + 1) * (FLAT + 1)));
+  CHECK_MSG(max_rel(g, g_dense, OUT * OUT) < TOL, "dense G differs by %g",
+            max_rel(g, g_dense, OUT * OUT));
+  descent_optimizer_free(opt);
   descent_net_free(net);
 }
 
@@ -488,6 +578,7 @@ static void test_refusals(void) {
 int main(void) {
   test_factors();
   test_drawn_labels();
+  test_conv_factors();
   test_exact_one_example();
   test_pi();
   test_schedule();

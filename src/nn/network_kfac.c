@@ -1,9 +1,12 @@
 /*
  * network_kfac.c - the statistics K-FAC (Martens & Grosse 2015) gathers from
- * a network: for each dense layer, its inputs a and the per-example
- * gradients delta of the loss with respect to its outputs, from one
- * backward pass with labels drawn from the model's own distribution (the
- * true Fisher; the batch's labels give the empirical Fisher).
+ * a network: for each dense layer, the sums of the outer products of its
+ * inputs a and of the per-example gradients delta of the loss with respect
+ * to its outputs, from one backward pass with labels drawn from the
+ * model's own distribution (the true Fisher; the batch's labels give the
+ * empirical Fisher). A conv layer gives the same sums over its input
+ * patches and its outputs at every position (conv_kfac_squares), the
+ * statistics of KFC (Grosse & Martens 2016).
  *
  * The pass replays the step's forward pass (network_curvature.c), so the
  * dropout masks and batch-norm statistics are those of the step's
@@ -30,21 +33,40 @@ descent_net *net_of_objective(descent_objective *obj) {
   return &net->objective == obj ? net : NULL;
 }
 
+static int has_factors(const layer *l) {
+  return l->ops == &layer_dense || l->ops == &layer_conv;
+}
+
 size_t net_kfac_layers(const descent_net *net, net_kfac_layer *layers, size_t cap) {
   size_t count = 0;
   for (size_t i = 0; i < net->n_layers; i++) {
     const layer *l = &net->layers[i];
-    if (l->ops != &layer_dense) continue;
+    if (!has_factors(l)) continue;
     if (count < cap) {
-      size_t weights = l->in_size * l->out_size;
-      layers[count] = (net_kfac_layer){.in = l->in_size,
-                                       .out = l->out_size,
-                                       .bias = l->n_params > weights,
-                                       .offset = l->param_offset};
+      size_t in = l->in_size, out = l->out_size, positions = 1;
+      if (l->ops == &layer_conv) conv_kfac_shape(l, &in, &out, &positions);
+      layers[count] = (net_kfac_layer){
+          .in = in, .out = out, .bias = l->n_params > in * out, .offset = l->param_offset};
     }
     count++;
   }
   return count;
+}
+
+/* A dense layer's sums: [X^T X, X^T 1; 1^T X, n] and D^T D. */
+static void dense_squares(const layer *l, const descent_real *x, const descent_real *dy, size_t n,
+                          descent_real *a_sq, descent_real *g_sq) {
+  size_t in = l->in_size, out = l->out_size, in1 = l->n_params > in * out ? in + 1 : in;
+  descent_gemm(1, 0, in, in, n, 1, x, in, x, in, 0, a_sq, in1);
+  if (in1 > in) {
+    for (size_t j = 0; j < in; j++) {
+      double sum = 0;
+      for (size_t i = 0; i < n; i++) sum += (double)x[i * in + j];
+      a_sq[j * in1 + in] = a_sq[in * in1 + j] = (descent_real)sum;
+    }
+    a_sq[in * in1 + in] = (descent_real)n;
+  }
+  descent_gemm(1, 0, out, out, n, 1, dy, out, dy, out, 0, g_sq, out);
 }
 
 /* A label drawn from the softmax of the scores z (k of them). */
@@ -92,7 +114,7 @@ static int output_gradients(descent_net *net, const descent_batch *batch, descen
 }
 
 static int statistics(descent_net *net, const descent_batch *batch, int empirical, uint64_t seed,
-                      net_kfac_visit visit, void *user) {
+                      descent_real *a_sq, descent_real *g_sq, net_kfac_visit visit, void *user) {
   int rc = net_curvature_memory(net, 1);
   descent_rng after;
   if (!rc) rc = net_replay_begin(net, batch, &after, "kfac statistics");
@@ -106,7 +128,15 @@ static int statistics(descent_net *net, const descent_batch *batch, int empirica
   for (size_t i = net->n_layers; !rc && i-- > 0;) {
     layer *l = &net->layers[i];
     const descent_real *x = i ? net->acts[i - 1] : batch->x;
-    if (l->ops == &layer_dense) visit(user, --k, x, dy, n);
+    if (l->ops == &layer_dense) {
+      dense_squares(l, x, dy, n, a_sq, g_sq);
+      visit(user, --k, a_sq, n, g_sq, n);
+    } else if (l->ops == &layer_conv) {
+      size_t in, out, positions;
+      conv_kfac_shape(l, &in, &out, &positions);
+      conv_kfac_squares(l, net->objective.params + l->param_offset, x, dy, n, a_sq, g_sq);
+      visit(user, --k, a_sq, n * positions, g_sq, n);
+    }
     if (!i) break;
     l->ops->backward(l, net->objective.params + l->param_offset, x, net->acts[i], dy, dx,
                      c->grad + l->param_offset, n);
@@ -118,9 +148,9 @@ static int statistics(descent_net *net, const descent_batch *batch, int empirica
 }
 
 int net_kfac_statistics(descent_net *net, const descent_batch *batch, int empirical, uint64_t seed,
-                        net_kfac_visit visit, void *user) {
+                        descent_real *a_sq, descent_real *g_sq, net_kfac_visit visit, void *user) {
   descent_thread_scope scope = descent_threads_begin(net->threads);
-  int rc = statistics(net, batch, empirical, seed, visit, user);
+  int rc = statistics(net, batch, empirical, seed, a_sq, g_sq, visit, user);
   descent_threads_end(scope);
   return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * kfac.c - K-FAC, Martens & Grosse 2015, "Optimizing neural networks with
  * Kronecker-factored approximate curvature", for the dense layers of a
- * network.
+ * network, and its conv layers as KFC (Grosse & Martens 2016, "A
+ * Kronecker-factored approximate Fisher matrix for convolution layers").
  *
  * A dense layer's block of the Fisher is approximated by A (x) G, with
  * A = E[a a^T] over its inputs a (a 1 appended for the bias, so the bias
@@ -16,9 +17,18 @@
  * 6.3): (A + pi sqrt(lambda) I)^-1 and (G + sqrt(lambda) / pi I)^-1,
  * pi = sqrt((tr A / dim A) / (tr G / dim G)). The layer's gradient
  * V = [dW | db] (out x (in + 1)) becomes G^-1 V A^-1; every other parameter
- * (conv, batch norm) keeps its plain gradient. The factors' running
+ * (batch norm, registered kinds) keeps its plain gradient.
+ *
+ * A conv layer's weights {out, c, k, k} read as out x (c k k), and KFC's
+ * approximation F = |T| Omega (x) Gamma (independent, spatially
+ * homogeneous and uncorrelated derivatives over the |T| output positions)
+ * takes A = Omega, the mean of [patch 1][patch 1]^T over the examples and
+ * positions, and G = |T| Gamma, the mean over the examples of the sum over
+ * the positions of d d^T (network_kfac.c gives both sums).
+ *
+ * The factors' running
  * averages and inverses are kept in double; the per-step products (the
- * batch's X^T X, and G^-1 V A^-1) run in the build's precision, as the
+ * batch's sums, and G^-1 V A^-1) run in the build's precision, as the
  * network's own products do.
  *
  * Then, as kfac-pytorch (alecwangcq/KFAC-Pytorch, optimizers/kfac.py)
@@ -56,7 +66,7 @@ enum {
   KF_N
 };
 
-/* One dense layer's factors. */
+/* One dense or conv layer's factors. */
 typedef struct block {
   net_kfac_layer shape;
   size_t in1;              /* inputs, plus 1 with a bias */
@@ -71,14 +81,12 @@ struct method_state {
   size_t n;
   int flags;
   int64_t steps, evaluations, products, estimates;
-  size_t n_blocks; /* the network's dense layers, once bound */
+  size_t n_blocks; /* the network's dense and conv layers, once bound */
   block *blocks;
   real *momentum, *update;
   /* scratch, not saved */
   real *v, *t;       /* a layer's gradient and G^-1 V: out x in1 */
-  real *x, *d;       /* a batch's [a 1] and d */
-  real *square;      /* X^T X or D^T D of a batch */
-  size_t batch_rows; /* rows x and d hold */
+  real *a_sq, *g_sq; /* a batch's sums for A and G (network_kfac.h) */
   double eps;        /* the running averages' weight of this estimate */
 };
 
@@ -103,9 +111,8 @@ static void kfac_destroy(method_state *st) {
   descent_free_real(st->update);
   descent_free_real(st->v);
   descent_free_real(st->t);
-  descent_free_real(st->x);
-  descent_free_real(st->d);
-  descent_free_real(st->square);
+  descent_free_real(st->a_sq);
+  descent_free_real(st->g_sq);
   free(st);
 }
 
@@ -146,45 +153,31 @@ static block *blocks_make(const net_kfac_layer *layers, size_t count) {
 }
 
 /* The scratch for the blocks' products: out x in1 numbers, twice, and a
-   square of the widest factor. */
+   the batch's sums of the widest factors. */
 static int product_scratch(method_state *st) {
-  size_t most = 1, square = 1;
+  size_t most = 1, a_most = 1, g_most = 1;
   for (size_t i = 0; i < st->n_blocks; i++) {
     const block *b = &st->blocks[i];
     if (b->shape.out * b->in1 > most) most = b->shape.out * b->in1;
-    if (b->in1 * b->in1 > square) square = b->in1 * b->in1;
-    if (b->shape.out * b->shape.out > square) square = b->shape.out * b->shape.out;
+    if (b->in1 * b->in1 > a_most) a_most = b->in1 * b->in1;
+    if (b->shape.out * b->shape.out > g_most) g_most = b->shape.out * b->shape.out;
   }
   descent_free_real(st->v);
   descent_free_real(st->t);
-  descent_free_real(st->square);
+  descent_free_real(st->a_sq);
+  descent_free_real(st->g_sq);
   st->v = descent_alloc_real(most, "kfac scratch");
   st->t = descent_alloc_real(most, "kfac scratch");
-  st->square = descent_alloc_real(square, "kfac scratch");
-  return st->v && st->t && st->square ? DESCENT_OK : DESCENT_ENOMEM;
-}
-
-/* The scratch for a batch of rows examples. */
-static int batch_scratch(method_state *st, size_t rows) {
-  if (rows <= st->batch_rows) return DESCENT_OK;
-  size_t width = 1;
-  for (size_t i = 0; i < st->n_blocks; i++) {
-    if (st->blocks[i].in1 > width) width = st->blocks[i].in1;
-    if (st->blocks[i].shape.out > width) width = st->blocks[i].shape.out;
-  }
-  descent_free_real(st->x);
-  descent_free_real(st->d);
-  st->x = descent_alloc_real(rows * width, "kfac batch");
-  st->d = descent_alloc_real(rows * width, "kfac batch");
-  st->batch_rows = st->x && st->d ? rows : 0;
-  return st->batch_rows ? DESCENT_OK : DESCENT_ENOMEM;
+  st->a_sq = descent_alloc_real(a_most, "kfac scratch");
+  st->g_sq = descent_alloc_real(g_most, "kfac scratch");
+  return st->v && st->t && st->a_sq && st->g_sq ? DESCENT_OK : DESCENT_ENOMEM;
 }
 
 static int same_shape(const net_kfac_layer *a, const net_kfac_layer *b) {
   return a->in == b->in && a->out == b->out && a->bias == b->bias && a->offset == b->offset;
 }
 
-/* Binds the state to the network's dense layers at the first step, or
+/* Binds the state to the network's dense and conv layers at the first step, or
    checks that a loaded state's are the network's. */
 static int bind(method_state *st, descent_net *net) {
   size_t count = net_kfac_layers(net, NULL, 0);
@@ -196,10 +189,11 @@ static int bind(method_state *st, descent_net *net) {
     int same = count == st->n_blocks;
     for (size_t i = 0; same && i < count; i++) same = same_shape(&layers[i], &st->blocks[i].shape);
     if (!same)
-      rc = descent_fail(DESCENT_ESHAPE,
-                        "kfac: the optimizer state holds factors of %zu dense layers that are not "
-                        "this network's %zu; resume with the network the state was saved with",
-                        st->n_blocks, count);
+      rc = descent_fail(
+          DESCENT_ESHAPE,
+          "kfac: the optimizer state holds factors of %zu dense and conv layers that are not "
+          "this network's %zu; resume with the network the state was saved with",
+          st->n_blocks, count);
   } else {
     block *b = blocks_make(layers, count);
     if (!b) rc = DESCENT_ENOMEM;
@@ -225,27 +219,15 @@ static void fold(double *m, const real *sq, size_t n, double keep, double take) 
 }
 
 /* net_kfac_visit: folds one layer's batch into its running A and G:
-   A <- eps A + (1 - eps) X^T X / n with X = [a 1], G likewise from delta.
-   The batch's products run in the build's precision, the averages in
-   double. */
-static void accumulate(void *user, size_t k, const descent_real *a, const descent_real *delta,
-                       size_t n) {
+   A <- eps A + (1 - eps) a_sq / a_rows, G likewise. The batch's sums come
+   in the build's precision, the averages are kept in double. */
+static void accumulate(void *user, size_t k, const descent_real *a_sq, size_t a_rows,
+                       const descent_real *g_sq, size_t g_rows) {
   method_state *st = user;
   block *b = &st->blocks[k];
-  size_t in = b->shape.in, in1 = b->in1, out = b->shape.out;
-  const real *x = a;
-  if (in1 > in) {
-    for (size_t i = 0; i < n; i++) {
-      memcpy(st->x + i * in1, a + i * in, in * sizeof *a);
-      st->x[i * in1 + in] = 1;
-    }
-    x = st->x;
-  }
-  double keep = st->eps, take = (1 - st->eps) / (double)n;
-  descent_gemm(1, 0, in1, in1, n, 1, x, in1, x, in1, 0, st->square, in1);
-  fold(b->a, st->square, in1, keep, take);
-  descent_gemm(1, 0, out, out, n, 1, delta, out, delta, out, 0, st->square, out);
-  fold(b->g, st->square, out, keep, take);
+  double keep = st->eps;
+  fold(b->a, a_sq, b->in1, keep, (1 - keep) / (double)a_rows);
+  fold(b->g, g_sq, b->shape.out, keep, (1 - keep) / (double)g_rows);
 }
 
 static double mean_trace(const double *m, size_t n) {
@@ -338,12 +320,10 @@ static int64_t kfac_products(const method_state *st) {
 
 static int gather(method_state *st, const double *hp, descent_net *net,
                   const descent_batch *batch) {
-  int rc = batch_scratch(st, batch->n);
-  if (rc) return rc;
   double first = 1.0 - 1.0 / (double)(st->estimates + 1);
   st->eps = first < hp[KF_DECAY] ? first : hp[KF_DECAY];
-  rc = net_kfac_statistics(net, batch, hp[KF_FISHER] != 0, step_seed(hp[KF_SEED], st->steps),
-                           accumulate, st);
+  int rc = net_kfac_statistics(net, batch, hp[KF_FISHER] != 0, step_seed(hp[KF_SEED], st->steps),
+                               st->a_sq, st->g_sq, accumulate, st);
   if (rc) return rc;
   st->estimates++;
   st->products++;
@@ -354,11 +334,12 @@ static int kfac_step(method_state *st, const double *hp, double lr, descent_obje
                      const descent_closure *closure, descent_step_info *info) {
   descent_net *net = net_of_objective(obj);
   if (!net)
-    return descent_fail(DESCENT_ENOTSUP,
-                        "kfac needs a descent_net objective (descent_net_objective): its "
-                        "Kronecker factors come from the network's dense layers; this objective "
-                        "is a '%s'",
-                        obj->ops && obj->ops->kind ? obj->ops->kind : "(no kind)");
+    return descent_fail(
+        DESCENT_ENOTSUP,
+        "kfac needs a descent_net objective (descent_net_objective): its "
+        "Kronecker factors come from the network's dense and conv layers; this objective "
+        "is a '%s'",
+        obj->ops && obj->ops->kind ? obj->ops->kind : "(no kind)");
   if (!closure->batch)
     return descent_fail(DESCENT_EINVAL,
                         "kfac: the step has no batch (closure->batch is NULL); its factors are "
@@ -580,7 +561,6 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
     }
   descent_free_real(st->v);
   st->v = NULL; /* the product scratch is remade for these layers at the next step */
-  st->batch_rows = 0;
   return DESCENT_OK;
 }
 
@@ -613,10 +593,11 @@ static const char *const *const kfac_choices[] = {NULL, NULL, NULL, NULL,       
 
 const method_def method_kfac = {
     .name = "kfac",
-    .summary = "K-FAC (Martens & Grosse 2015) on the dense layers of a network: G^-1 V A^-1 per "
+    .summary = "K-FAC (Martens & Grosse 2015) on the dense and conv (KFC) layers of a network: "
+               "G^-1 V A^-1 per "
                "layer with factored Tikhonov damping and the pi correction, inverses refreshed "
                "every inv_every steps (Cholesky, LAPACK), then the KL clip and SGD momentum as "
-               "kfac-pytorch; other layers' parameters take the plain gradient",
+               "kfac-pytorch; other layers' parameters (batch norm) take the plain gradient",
     .evaluations = "1 (the step's gradient), and every stat_every steps 1 product: one replayed "
                    "forward and one backward pass with labels drawn from the model",
     .default_lr = "0.01",
