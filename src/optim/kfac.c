@@ -581,7 +581,7 @@ static const spec_param kfac_params[] = {
      "scale the update so that lr^2 sum(v g) <= kl_clip (Ba et al. 2017); 0: off"},
     {"weight_decay", SPEC_NUMBER, 0, 0, INFINITY, 0, 0, 0,
      "adds weight_decay theta to the update after preconditioning (as kfac-pytorch)"},
-    {"seed", SPEC_INTEGER, 0, 0, 9007199254740992.0, 0, 0, 0,
+    {"seed", SPEC_INTEGER, 0, 0, 1e15, 0, 0, 0,
      "seeds the labels drawn for the Fisher, with the step count"},
     {"fisher", SPEC_TEXT, 0, 0, 0, 0, 0, 0,
      "true (labels drawn from the model's softmax) or empirical (the batch's labels)"},
