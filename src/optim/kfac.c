@@ -152,8 +152,8 @@ static block *blocks_make(const net_kfac_layer *layers, size_t count) {
   return b;
 }
 
-/* The scratch for the blocks' products: out x in1 numbers, twice, and a
-   the batch's sums of the widest factors. */
+/* The scratch for the blocks' products (out x in1 numbers, twice) and for
+   a batch's sums of the widest factors. */
 static int product_scratch(method_state *st) {
   size_t most = 1, a_most = 1, g_most = 1;
   for (size_t i = 0; i < st->n_blocks; i++) {
