@@ -14,8 +14,9 @@
  *    g g^T (g the gradient), so the step solves (F + the factored
  *    damping's terms) u = g: compared with that matrix built from the
  *    gradient and solved by elimination.
- *  - The pi correction's formula and the inverses it gives; inverses
- *    refreshed every inv_every steps only, statistics every stat_every.
+ *  - The pi correction's formula, the Cholesky inverse (LAPACK) and the
+ *    inverses they give; inverses refreshed every inv_every steps only,
+ *    statistics every stat_every.
  *  - Resume: saved and loaded through the state blob after every step,
  *    with dropout, the same bits as the uninterrupted run; the network's
  *    RNG untouched by the statistics.
@@ -25,6 +26,7 @@
  */
 #include "check.h"
 #include "descent.h"
+#include "internal.h"
 #include "nn/network_kfac.h"
 #include "optim/optimizer.h"
 
@@ -379,6 +381,20 @@ static void test_pi(void) {
   CHECK_REL(kfac_pi(a, 3, g, 2), sqrt(2.0 / 4.0), 1e-15);
   double zero[4] = {0};
   CHECK(kfac_pi(a, 3, zero, 2) == 1 && kfac_pi(zero, 2, g, 2) == 1);
+  /* The Cholesky inverse (LAPACK): a's inverse, both triangles; refusal of
+     a matrix that is not positive definite. */
+  double inv[9];
+  memcpy(inv, a, sizeof inv);
+  CHECK_OK(descent_spd_inverse(3, inv));
+  double worst = 0;
+  for (size_t r = 0; r < 3; r++)
+    for (size_t c = 0; c < 3; c++) {
+      double sum = 0;
+      for (size_t t = 0; t < 3; t++) sum += inv[r * 3 + t] * a[t * 3 + c];
+      worst = fmax(worst, fabs(sum - (r == c)));
+    }
+  CHECK_MSG(worst < 1e-14 && inv[1] == inv[3] && inv[2] == inv[6], "inverse off by %g", worst);
+  CHECK_FAILS(descent_spd_inverse(2, g), DESCENT_EDIVERGED, "not positive definite");
 }
 
 static void test_schedule(void) {
