@@ -128,8 +128,14 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
 
 /* Eigenvalues (ascending, in w) and eigenvectors of the symmetric n x n
  * matrix a, by LAPACK's dsyevd; on return row k of a is the unit eigenvector
- * of w[k]. The only LAPACK call (src/core/eigen.c). */
+ * of w[k]. LAPACK is called from src/core/eigen.c only. */
 int descent_symmetric_eigen(size_t n, double *a, double *w);
+
+/* Replaces the symmetric positive definite n x n matrix a (row-major, both
+ * triangles) by its inverse, both triangles, by LAPACK's Cholesky
+ * factorization and inverse (dpotrf, dpotri; src/core/eigen.c).
+ * DESCENT_EDIVERGED when a is not positive definite (or not finite). */
+int descent_spd_inverse(size_t n, double *a);
 
 /* Whether this CPU runs AVX-512F code, asked from a file compiled for the
  * baseline (src/core/isa.c): the files built with -mavx512f call it before

@@ -1,7 +1,9 @@
 /*
  * eigen.c - the one place that calls LAPACK: the symmetric eigensolver
  * dsyevd (divide and conquer), for the covariance that PCA and ZCA whitening
- * diagonalize.
+ * diagonalize, and the inverse of a symmetric positive definite matrix by
+ * its Cholesky factor (dpotrf, dpotri), for K-FAC's damped Kronecker
+ * factors.
  *
  * LAPACK comes with OpenBLAS (libopenblas exports the reference LAPACK
  * routines, built with gfortran), so no other library is linked. The routine
@@ -21,7 +23,13 @@ void dsyevd_(const char *jobz, const char *uplo, const blasint *n, double *a, co
              double *w, double *work, const blasint *lwork, blasint *iwork, const blasint *liwork,
              blasint *info, size_t jobz_len, size_t uplo_len);
 
+void dpotrf_(const char *uplo, const blasint *n, double *a, const blasint *lda, blasint *info,
+             size_t uplo_len);
+void dpotri_(const char *uplo, const blasint *n, double *a, const blasint *lda, blasint *info,
+             size_t uplo_len);
+
 static int eigen(size_t n, double *a, double *w);
+static int spd_inverse(size_t n, double *a);
 
 /* LAPACK's routines call OpenBLAS's threaded BLAS, which would set
    OpenBLAS's process-wide thread count to the caller's OpenMP setting
@@ -33,6 +41,35 @@ int descent_symmetric_eigen(size_t n, double *a, double *w) {
   int rc = eigen(n, a, w);
   if (caller != 1) omp_set_num_threads(caller);
   return rc;
+}
+
+int descent_spd_inverse(size_t n, double *a) {
+  int caller = omp_get_max_threads();
+  if (caller != 1) omp_set_num_threads(1);
+  int rc = spd_inverse(n, a);
+  if (caller != 1) omp_set_num_threads(caller);
+  return rc;
+}
+
+/* LAPACK's "U" (column-major) is our lower triangle: dpotri leaves the
+   inverse there, and it is mirrored to the upper one. */
+static int spd_inverse(size_t n, double *a) {
+  if (n == 0) return DESCENT_OK;
+  if (n > 46000)
+    return descent_fail(DESCENT_ERANGE, "inverse of a %zu x %zu matrix is too large", n, n);
+  blasint nn = (blasint)n, info = 0;
+  dpotrf_("U", &nn, a, &nn, &info, 1);
+  if (info == 0) dpotri_("U", &nn, a, &nn, &info, 1);
+  if (info < 0)
+    return descent_fail(DESCENT_EINVAL, "LAPACK dpotrf/dpotri: argument %d is invalid", (int)-info);
+  if (info > 0)
+    return descent_fail(DESCENT_EDIVERGED,
+                        "LAPACK dpotrf: the %zu x %zu matrix is not positive definite (leading "
+                        "minor %d); is it finite, and its damping positive?",
+                        n, n, (int)info);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++) a[i * n + j] = a[j * n + i];
+  return DESCENT_OK;
 }
 
 static int eigen(size_t n, double *a, double *w) {

@@ -635,6 +635,31 @@ static void conv_add_squared_grads(layer *l, const descent_real *x, const descen
   }
 }
 
+void conv_kfac_shape(const layer *l, size_t *patch, size_t *out, size_t *positions) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  *patch = g.kc, *out = g.o, *positions = g.p;
+}
+
+/* Each example's columns (kb x p, the row of ones included) times their
+   transpose, and dy_e (out x p) times its own, summed over the examples
+   in order. */
+void conv_kfac_squares(layer *l, const descent_real *params, const descent_real *x,
+                       const descent_real *dy, size_t n, descent_real *a_sq, descent_real *g_sq) {
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  descent_real *partials, *slots, *direct;
+  conv_layout(l, &g, params, 1, &partials, &slots, &direct);
+  descent_real *padded = slots + cols_reals(&g);
+  for (size_t e = 0; e < n; e++) {
+    columns(&g, x + e * l->in_size, padded, slots);
+    descent_real beta = e ? 1 : 0;
+    descent_gemm(0, 1, g.kb, g.kb, g.p, 1, slots, g.p, slots, g.p, beta, a_sq, g.kb);
+    const descent_real *d = dy + e * l->out_size;
+    descent_gemm(0, 1, g.o, g.o, g.p, 1, d, g.p, d, g.p, beta, g_sq, g.o);
+  }
+}
+
 const layer_ops layer_conv = {
     .name = "conv",
     .usage = "conv(OUT, KERNEL[, stride=1][, pad=0][, bias=1][, init=auto|he|glorot|tnormal]"

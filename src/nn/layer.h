@@ -167,6 +167,15 @@ extern const layer_ops layer_conv;
    forward pass and for its input gradient, as set up now (tests check that
    the shapes they mean for it do). */
 void conv_direct_paths(const layer *l, int *forward, int *input_grad);
+/* K-FAC's view of a conv layer (network_kfac.c, Grosse & Martens 2016's
+   KFC): its patch size c k k, output channels and output positions per
+   example; and, for n examples' inputs x and output gradients dy, the sums
+   over the examples and positions of [patch 1][patch 1]^T (a_sq, (ckk +
+   bias)^2; the 1 with a bias) and of the output gradients' dy dy^T (g_sq,
+   out x out). Uses the layer's work area. */
+void conv_kfac_shape(const layer *l, size_t *patch, size_t *out, size_t *positions);
+void conv_kfac_squares(layer *l, const descent_real *params, const descent_real *x,
+                       const descent_real *dy, size_t n, descent_real *a_sq, descent_real *g_sq);
 extern const layer_ops layer_maxpool;
 extern const layer_ops layer_avgpool;
 /* The window of a maxpool or avgpool layer (tests compare with a

@@ -76,5 +76,14 @@ void method_help(FILE *out);
 
 extern const method_def method_lbfgs;
 extern const method_def method_sdlm;
+extern const method_def method_kfac;
+
+/* kfac.c's pi correction for the factors a (n x n) and g (m x m):
+   sqrt((tr a / n) / (tr g / m)), or 1 when either trace is not positive
+   and finite. And, for tests, layer k's running factors and their damped
+   inverses at the last refresh (0 when there is no layer k yet). */
+double kfac_pi(const double *a, size_t n, const double *g, size_t m);
+int kfac_factors(const method_state *st, size_t k, const double **a, const double **g,
+                 const double **a_inv, const double **g_inv);
 
 #endif /* DESCENT_METHOD_H */
