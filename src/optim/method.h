@@ -75,5 +75,7 @@ int method_bind(const method_def *def, const spec_call *call, double *hp);
 void method_help(FILE *out);
 
 extern const method_def method_lbfgs;
+extern const method_def method_hf;
+extern const method_def method_newton_cg;
 
 #endif /* DESCENT_METHOD_H */
