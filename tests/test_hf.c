@@ -367,8 +367,8 @@ static void test_preconditioner(void) {
     CHECK(info.product_evals == info.iterations + k);
     descent_optimizer_free(opt);
   }
-  CHECK_MSG(iterations[1] < iterations[0],
-            "CG iterations: %d without a preconditioner, %d with", iterations[0], iterations[1]);
+  CHECK_MSG(iterations[1] < iterations[0], "CG iterations: %d without a preconditioner, %d with",
+            iterations[0], iterations[1]);
 }
 
 static void test_negative_curvature(void) {
