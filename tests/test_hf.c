@@ -473,6 +473,29 @@ static void test_resume(void) {
 
 /* ---- refusals -------------------------------------------------------------------- */
 
+/* A layer of the program's own, y = 2x, without the products' jvp. */
+static int twice_setup(const descent_layer_view *l, descent_layer_sizes *s) {
+  (void)l, (void)s;
+  return DESCENT_OK;
+}
+
+static void twice_forward(const descent_layer_view *l, const descent_real *params,
+                          const descent_real *x, descent_real *y, size_t n, int train) {
+  (void)params, (void)train;
+  for (size_t i = 0; i < n * l->in_size; i++) y[i] = 2 * x[i];
+}
+
+static void twice_backward(const descent_layer_view *l, const descent_real *params,
+                           const descent_real *x, const descent_real *y, const descent_real *dy,
+                           descent_real *dx, descent_real *dparams, size_t n) {
+  (void)params, (void)x, (void)y, (void)dparams;
+  if (dx)
+    for (size_t i = 0; i < n * l->in_size; i++) dx[i] = 2 * dy[i];
+}
+
+static const descent_layer_kind twice_kind = {
+    .name = "twice", .setup = twice_setup, .forward = twice_forward, .backward = twice_backward};
+
 static void test_refusals(void) {
   descent_optimizer *opt = NULL;
   char text[512];
@@ -521,7 +544,32 @@ static void test_refusals(void) {
               "offers no Gauss-Newton diagonal");
   descent_optimizer_free(opt);
 
-  /* a network needs the step's batch; batch norm has no diagonal */
+  /* a network with a layer without products: refused, parameters kept */
+  CHECK_OK(descent_layer_register(&twice_kind));
+  descent_net *plain = NULL;
+  descent_shape in6 = {1, {IN}};
+  CHECK_OK(descent_net_create(&plain, "dense(4), twice, dense(3)", &in6, DESCENT_LOSS_SOFTMAX_XENT,
+                              BATCH, 1));
+  if (plain) {
+    descent_objective *obj = descent_net_objective(plain);
+    descent_real x[BATCH * IN], kept[64];
+    int32_t labels[BATCH];
+    for (int i = 0; i < BATCH * IN; i++) x[i] = (descent_real)uniform();
+    for (int i = 0; i < BATCH; i++) labels[i] = i % 3;
+    descent_batch batch = {.n = BATCH, .x = x, .labels = labels};
+    memcpy(kept, obj->params, obj->n_params * sizeof *kept);
+    const char *specs[] = {"hf", "newton_cg"};
+    for (int k = 0; k < 2; k++) {
+      opt = make(specs[k], obj->n_params);
+      CHECK_FAILS(descent_optimizer_step_closure(opt, obj, &batch, NULL), DESCENT_ENOTSUP,
+                  "has no directional derivative (jvp)");
+      CHECK(memcmp(kept, obj->params, obj->n_params * sizeof *kept) == 0);
+      descent_optimizer_free(opt);
+    }
+    descent_net_free(plain);
+  }
+
+  /* batch norm has no diagonal */
   descent_net *net = NULL;
   descent_shape input = {1, {IN}};
   CHECK_OK(descent_net_create(&net, "dense(4), batchnorm, relu, dense(3)", &input,
