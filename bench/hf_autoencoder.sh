@@ -21,6 +21,7 @@
 #   --build DIR  CMake build directory with libdescent.a (default build)
 #   --quick      a 20-second budget and one configuration per method (a check
 #                that everything runs, not a measurement)
+#   --summary    no runs: the table and the picture from the CSVs in --out
 set -euo pipefail
 
 budget=150
@@ -29,6 +30,7 @@ jobs=1
 out=runs/hf_autoencoder
 build=build
 quick=0
+summary=0
 while [ $# -gt 0 ]; do
     case $1 in
     --budget) budget=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --quick) quick=1; budget=20; shift ;;
+    --summary) summary=1; shift ;;
     *) echo "hf_autoencoder.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -46,7 +49,7 @@ lib=$build/libdescent.a
 mkdir -p "$out"
 dnnl=""
 if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
-cc -O2 -march=native -std=c11 -fopenmp -Iinclude -I"$build/include" bench/hf_autoencoder.c \
+[ "$summary" = 1 ] || cc -O2 -march=native -std=c11 -fopenmp -Iinclude -I"$build/include" bench/hf_autoencoder.c \
     "$lib" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz -lcjson $dnnl -lm \
     -o "$out/hf_autoencoder"
 
@@ -55,15 +58,17 @@ grid=(
     "adam-3e-4|adam|adam|3e-4|128"
     "adam-1e-3|adam|adam|1e-3|128"
     "adam-3e-3|adam|adam|3e-3|128"
+    "adam-1e-2|adam|adam|1e-2|128"
     "momentum-0.01|momentum|momentum(momentum=0.9)|0.01|128"
     "momentum-0.03|momentum|momentum(momentum=0.9)|0.03|128"
     "momentum-0.1|momentum|momentum(momentum=0.9)|0.1|128"
+    "momentum-0.3|momentum|momentum(momentum=0.9)|0.3|128"
     "hf-b1000|hf|hf(damping=0.01, max_cg=100)|1|1000"
     "hf-b500|hf|hf(damping=0.1, max_cg=50)|1|500"
     "hf-b500-precond|hf|hf(damping=0.1, max_cg=50, precond=ggn, precond_samples=1)|1|500"
     "hf-b250|hf|hf(damping=0.1, max_cg=25)|1|250"
 )
-if [ "$quick" = 1 ]; then grid=("${grid[1]}" "${grid[4]}" "${grid[7]}"); fi
+if [ "$quick" = 1 ]; then grid=("${grid[1]}" "${grid[5]}" "${grid[9]}"); fi
 
 run_one() {
     local label method spec lr batch
@@ -73,19 +78,22 @@ run_one() {
         --threads 1 --label "$label" --csv "$out/$label.csv" 2>"$out/$label.log" >/dev/null
 }
 
-echo "hf_autoencoder.sh: $net net, $budget s (CPU) per run, ${#grid[@]} runs, $jobs at once;" \
-    "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-running=0
-for entry in "${grid[@]}"; do
-    run_one "$entry" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then
-        wait -n
-        running=$((running - 1))
-    fi
-done
-wait
-echo "hf_autoencoder.sh: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$summary" = 0 ]; then
+    echo "hf_autoencoder.sh: $net net, $budget s (CPU) per run, ${#grid[@]} runs, $jobs at once;" \
+        "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    running=0
+    for entry in "${grid[@]}"; do
+        run_one "$entry" &
+        running=$((running + 1))
+        if [ "$running" -ge "$jobs" ]; then
+            # a run that fails (or is killed) does not stop the others
+            wait -n || echo "hf_autoencoder.sh: a run failed; see $out/*.log" >&2
+            running=$((running - 1))
+        fi
+    done
+    wait || true
+    echo "hf_autoencoder.sh: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 # The table: each run's error at the budget (its last row), wall seconds and
 # steps; then the best run of each method.
