@@ -1043,6 +1043,12 @@ typedef struct descent_optimizer descent_optimizer;
  *           lbfgs(lr=1, max_iter=20, max_eval=25, tolerance_grad=1e-7,
  *                 tolerance_change=1e-9, history=100, line_search=none,
  *                 full_batch=0)        or "lbfgs(max_iter=5) | lr(0.5)"
+ *           hf(lr=1, damping=1, max_cg=250, cg_decay=0.95, cg_tol=5e-4,
+ *              precond=none, precond_samples=0, line_search=armijo, seed=0)
+ *                                 Hessian-free (Martens 2010): truncated CG
+ *                                 on the damped Gauss-Newton matrix
+ *           newton_cg(...)        the same with Hessian products and
+ *                                 Steihaug's stop (docs/optimizers.md)
  *         or a chain of transforms separated by '|', e.g.
  *           "clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2) | lr(cosine(1e-3, 1000))"
  *         Named optimizers expand to chains with PyTorch's defaults; a chain
@@ -1097,7 +1103,10 @@ int64_t descent_optimizer_evaluations(const descent_optimizer *opt);
  * estimates, each counted as the backward passes it costs) the optimizer's
  * steps have used so far: 0 for a chain and for lbfgs; sdlm's, the backward
  * passes of its Gauss-Newton diagonals (a network's classes for an exact
- * one, or its samples). Part of the state blob, as the evaluations. */
+ * one, or its samples); hf's and newton_cg's, every CG product and diagonal
+ * pass (their evaluations after the first of a step are losses only,
+ * forward passes, and count as evaluations too). kfac's, one per factor
+ * statistics pass. Part of the state blob, as the evaluations. */
 int64_t descent_optimizer_products(const descent_optimizer *opt);
 
 /* What one step used and found. Evaluations count every evaluation of the

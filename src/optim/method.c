@@ -7,7 +7,8 @@
 
 #include <string.h>
 
-static const method_def *const methods[] = {&method_lbfgs, &method_sdlm, &method_kfac};
+static const method_def *const methods[] = {&method_lbfgs, &method_sdlm, &method_kfac, &method_hf,
+                                            &method_newton_cg};
 enum { N_METHODS = sizeof methods / sizeof methods[0] };
 
 const method_def *method_find(const char *name) {

@@ -85,5 +85,7 @@ extern const method_def method_kfac;
 double kfac_pi(const double *a, size_t n, const double *g, size_t m);
 int kfac_factors(const method_state *st, size_t k, const double **a, const double **g,
                  const double **a_inv, const double **g_inv);
+extern const method_def method_hf;
+extern const method_def method_newton_cg;
 
 #endif /* DESCENT_METHOD_H */
