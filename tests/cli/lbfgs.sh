@@ -15,30 +15,6 @@ dataset "$data" 256 64
 
 train() { "$descent" train --quiet --threads 2 --data-dir "$data" "$@"; }
 
-same_run() {
-  cmp -s "$1/model.bin" "$2/model.bin" && cmp -s "$1/steps.csv" "$2/steps.csv" &&
-    cmp -s <(cut -d, -f1-9 "$1/metrics.csv") <(cut -d, -f1-9 "$2/metrics.csv")
-}
-
-killed_and_resumed() {
-  local name=$1 stop=$2
-  shift 2
-  train "$@" --out "$scratch/$name-straight" >"$scratch/$name-straight.log" 2>&1
-  check "$name: uninterrupted run exits 0" test $? -eq 0
-  train "$@" --checkpoint-every 3 --stop-after-steps "$stop" --out "$scratch/$name" \
-    >"$scratch/$name.log" 2>&1
-  check "$name: killed after step $stop (exit status $?, want 137)" test $? -eq 137
-  train --resume "$scratch/$name" >"$scratch/$name-resume.log" 2>&1
-  check "$name: resumed run exits 0" test $? -eq 0
-  check "$name: same model and losses as without the kill" \
-    same_run "$scratch/$name-straight" "$scratch/$name"
-  local straight resumed
-  straight=$(grep -o '| [0-9]* evaluations |' "$scratch/$name-straight.log" | tail -1)
-  resumed=$(grep -o '| [0-9]* evaluations |' "$scratch/$name-resume.log" | tail -1)
-  check "$name: the last epoch line counts the same evaluations ($straight)" \
-    test -n "$straight" -a "$straight" = "$resumed"
-}
-
 mlp='dense(16), tanh, dense(10)'
 killed_and_resumed minibatch-wolfe 11 --model "$mlp" --batch-size 64 --epochs 3 \
   --opt 'lbfgs(max_iter=5, history=4, line_search=strong_wolfe)'

@@ -98,3 +98,37 @@ finish() {
   echo "$((count - failures)) passed, $failures failed"
   [ "$failures" -eq 0 ]
 }
+
+# same_run A B: two run folders hold the same model, the same steps.csv, and
+# the same metrics.csv but for its timing columns (samples_per_s and
+# train_seconds).
+same_run() {
+  cmp -s "$1/model.bin" "$2/model.bin" && cmp -s "$1/steps.csv" "$2/steps.csv" &&
+    cmp -s <(cut -d, -f1-9,12- "$1/metrics.csv") <(cut -d, -f1-9,12- "$2/metrics.csv")
+}
+
+# killed_and_resumed NAME STOP ARGS...: the calling script's `train`
+# function run with ARGS straight through, and again with a checkpoint
+# every $resume_every steps (3 unless set), killed with SIGKILL after step
+# STOP and resumed: the two runs must agree (same_run), and so must the
+# evaluations (and products) their last epoch lines count, which a method
+# prints (expect_counts=0: a chain, whose lines have none).
+killed_and_resumed() {
+  local name=$1 stop=$2
+  shift 2
+  train "$@" --out "$scratch/$name-straight" >"$scratch/$name-straight.log" 2>&1
+  check "$name: uninterrupted run exits 0" test $? -eq 0
+  train "$@" --checkpoint-every "${resume_every:-3}" --stop-after-steps "$stop" \
+    --out "$scratch/$name" >"$scratch/$name.log" 2>&1
+  check "$name: killed after step $stop (exit status $?, want 137)" test $? -eq 137
+  train --resume "$scratch/$name" >"$scratch/$name-resume.log" 2>&1
+  check "$name: resumed run exits 0" test $? -eq 0
+  check "$name: same model, losses and counts as without the kill" \
+    same_run "$scratch/$name-straight" "$scratch/$name"
+  [ "${expect_counts:-1}" = 1 ] || return 0
+  local pattern='\| [0-9]+ evaluations(, [0-9]+ products)? \|' straight resumed
+  straight=$(grep -oE "$pattern" "$scratch/$name-straight.log" | tail -1)
+  resumed=$(grep -oE "$pattern" "$scratch/$name-resume.log" | tail -1)
+  check "$name: the last epoch line counts the same evaluations ($straight)" \
+    test -n "$straight" -a "$straight" = "$resumed"
+}
