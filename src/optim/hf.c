@@ -68,8 +68,8 @@ enum { HF_LINE_SEARCH_ARMIJO, HF_LINE_SEARCH_NONE };
 #define HF_DAMPING_MIN 1e-10
 #define HF_DAMPING_MAX 1e10
 
-#define BLOCK           4096
-#define PARALLEL_BLOCKS 64
+#define BLOCK           METHOD_BLOCK
+#define PARALLEL_BLOCKS METHOD_PARALLEL_BLOCKS
 
 struct method_state {
   size_t n;
@@ -91,23 +91,8 @@ struct method_state {
 
 /* ---- vectors -------------------------------------------------------------------- */
 
-static size_t blocks_of(size_t n) {
-  return (n + BLOCK - 1) / BLOCK;
-}
-
 static double dot(const method_state *st, const real *a, const real *b) {
-  size_t n = st->n, blocks = blocks_of(n);
-  double *part = st->partials;
-#pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
-  for (size_t k = 0; k < blocks; k++) {
-    size_t lo = k * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
-    double sum = 0;
-    for (size_t i = lo; i < hi; i++) sum += (double)a[i] * (double)b[i];
-    part[k] = sum;
-  }
-  double total = 0;
-  for (size_t k = 0; k < blocks; k++) total += part[k];
-  return total;
+  return method_dot(a, b, st->n, st->partials);
 }
 
 /* y += a x */
@@ -176,7 +161,7 @@ static method_state *create(const double *hp, size_t n, int hessian) {
   st->kept = descent_calloc(64, sizeof *st->kept, "hf iterates");
   st->kept_phi = descent_calloc(64, sizeof *st->kept_phi, "hf iterates");
   st->phi = descent_calloc((size_t)max_cg + 1, sizeof *st->phi, "hf CG values");
-  st->partials = descent_calloc(blocks_of(len), sizeof *st->partials, "hf sums");
+  st->partials = descent_calloc(method_blocks(len), sizeof *st->partials, "hf sums");
   int ok = st->points && st->kept && st->kept_phi && st->phi && st->partials;
   real **vectors[] = {&st->prev, &st->g, &st->theta, &st->x, &st->r, &st->p, &st->ap};
   for (size_t i = 0; ok && i < sizeof vectors / sizeof *vectors; i++)

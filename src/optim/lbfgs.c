@@ -40,8 +40,8 @@ enum {
   LR_N
 };
 
-#define BLOCK           4096
-#define PARALLEL_BLOCKS 64
+#define BLOCK           METHOD_BLOCK
+#define PARALLEL_BLOCKS METHOD_PARALLEL_BLOCKS
 /* _strong_wolfe's constants (torch passes none of its own). */
 #define WOLFE_C1         1e-4
 #define WOLFE_C2         0.9
@@ -65,28 +65,13 @@ struct method_state {
 
 /* ---- vector arithmetic ------------------------------------------------------ */
 
-static size_t blocks_of(size_t n) {
-  return (n + BLOCK - 1) / BLOCK;
-}
-
 /* sum a[i] b[i] in double: per block, then the blocks in order. */
 static double dot(const method_state *st, const real *a, const real *b) {
-  size_t n = st->n, blocks = blocks_of(n);
-  double *part = st->partials;
-#pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
-  for (size_t k = 0; k < blocks; k++) {
-    size_t lo = k * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
-    double sum = 0;
-    for (size_t i = lo; i < hi; i++) sum += (double)a[i] * (double)b[i];
-    part[k] = sum;
-  }
-  double total = 0;
-  for (size_t k = 0; k < blocks; k++) total += part[k];
-  return total;
+  return method_dot(a, b, st->n, st->partials);
 }
 
 static double abs_sum(const method_state *st, const real *a) {
-  size_t n = st->n, blocks = blocks_of(n);
+  size_t n = st->n, blocks = method_blocks(n);
   double *part = st->partials;
 #pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
   for (size_t k = 0; k < blocks; k++) {
@@ -139,7 +124,7 @@ MULTIVERSION_VOID(point_block, (real * out, const real *x, real a, const real *d
 /* y[i] += alpha x[i] (torch's y.add_(x, alpha=alpha)) */
 static void axpy(real *y, double alpha, const real *x, size_t n) {
   const real a = (real)alpha;
-  size_t blocks = blocks_of(n);
+  size_t blocks = method_blocks(n);
 #pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
   for (size_t k = 0; k < blocks; k++) {
     size_t lo = k * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
@@ -150,7 +135,7 @@ static void axpy(real *y, double alpha, const real *x, size_t n) {
 /* out = x + t d (the point _directional_evaluate moves to) */
 static void point(real *out, const real *x, double t, const real *d, size_t n) {
   const real a = (real)t;
-  size_t blocks = blocks_of(n);
+  size_t blocks = method_blocks(n);
 #pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
   for (size_t k = 0; k < blocks; k++) {
     size_t lo = k * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
@@ -197,7 +182,7 @@ static method_state *lbfgs_create(const double *hp, size_t n) {
   st->s = descent_calloc(cap, sizeof *st->s, "lbfgs history");
   st->ro = descent_calloc(cap, sizeof *st->ro, "lbfgs history");
   st->al = descent_calloc(cap, sizeof *st->al, "lbfgs history");
-  st->partials = descent_calloc(blocks_of(len), sizeof *st->partials, "lbfgs sums");
+  st->partials = descent_calloc(method_blocks(len), sizeof *st->partials, "lbfgs sums");
   st->d = descent_alloc_real(len, "lbfgs direction");
   st->prev_grad = descent_alloc_real(len, "lbfgs gradient");
   st->grad = descent_alloc_real(len, "lbfgs gradient");

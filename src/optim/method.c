@@ -189,6 +189,26 @@ int64_t descent_optimizer_evaluations(const descent_optimizer *opt) {
   return opt->method ? opt->method->evaluations_so_far(opt->method_state) : opt->step;
 }
 
+/* ---- what the methods share -------------------------------------------------- */
+
+size_t method_blocks(size_t n) {
+  return (n + METHOD_BLOCK - 1) / METHOD_BLOCK;
+}
+
+double method_dot(const descent_real *a, const descent_real *b, size_t n, double *partials) {
+  size_t blocks = method_blocks(n);
+#pragma omp parallel for schedule(static) if (blocks >= METHOD_PARALLEL_BLOCKS)
+  for (size_t k = 0; k < blocks; k++) {
+    size_t lo = k * METHOD_BLOCK, hi = lo + METHOD_BLOCK < n ? lo + METHOD_BLOCK : n;
+    double sum = 0;
+    for (size_t i = lo; i < hi; i++) sum += (double)a[i] * (double)b[i];
+    partials[k] = sum;
+  }
+  double total = 0;
+  for (size_t k = 0; k < blocks; k++) total += partials[k];
+  return total;
+}
+
 int64_t descent_optimizer_products(const descent_optimizer *opt) {
   return opt->method && opt->method->products_so_far
              ? opt->method->products_so_far(opt->method_state)

@@ -62,6 +62,15 @@ struct method_def {
   int (*load)(method_state *s, const double *hp, const unsigned char *in, size_t len);
 };
 
+/* The methods' dot product: sum a[i] b[i] in double, per block of
+   METHOD_BLOCK values (in parallel from METHOD_PARALLEL_BLOCKS blocks),
+   then the blocks in order, so the bits do not depend on the thread count.
+   partials holds method_blocks(n) values. */
+#define METHOD_BLOCK           4096
+#define METHOD_PARALLEL_BLOCKS 64
+size_t method_blocks(size_t n);
+double method_dot(const descent_real *a, const descent_real *b, size_t n, double *partials);
+
 /* The method of that name; NULL if none. */
 const method_def *method_find(const char *name);
 /* Names of every method, comma separated. */
