@@ -13,19 +13,26 @@
  * by an objective of this program's own that wraps the network's; its
  * gradient is checked against finite differences first.
  *
- * f*, the optimum's loss, comes from a long L-BFGS run (history 20, strong
- * Wolfe line search) until the gradient's norm is below 1e-9 or the loss
- * stops falling; --fstar gives it instead. Then each method starts from zero
- * and runs until (f - f*)/f* <= --target or --cap evaluations:
+ * f*, the optimum's loss, is the lowest loss of a long run of the lbfgs
+ * below (from zero, until the gradient's norm is 1e-9, the loss stops
+ * falling, or --fstar-cap evaluations); --fstar gives it instead. Each
+ * method starts from zero and runs until (f - f*)/f* <= --target or --cap
+ * evaluations:
  *   lbfgs  torch.optim.LBFGS with line_search_fn="strong_wolfe", lr 1,
- *          history --history, one step of up to --cap iterations;
- *   gd     a constant step, the best of a grid of rates (--gd-lrs);
+ *          history --history (default 10), one step of up to --cap
+ *          iterations, no tolerance of its own. When f* is computed, its
+ *          race is the first part of the reference run: the method is
+ *          deterministic and the closure only watches, so a run of its own
+ *          would make the same evaluations, bit for bit;
+ *   gd     a constant step (named optimizer gd), the best of --gd-lrs;
  *   adam   torch's defaults but the rate, the best of --adam-lrs.
- * The best rate of a grid is the one that reaches the target in the fewest
- * evaluations or, when none does, the one with the smallest gap at the cap;
- * a run whose loss becomes non-finite or exceeds 10 times the starting loss
- * is reported as diverged. Every evaluation counts, line-search trials
- * included (each is one loss and one gradient on the whole batch).
+ * Each rate of a grid runs --tune-cap evaluations; the best is the one that
+ * reaches the target in the fewest evaluations or, when none does, the one
+ * with the smallest gap, and (when it has not reached the target) runs
+ * again up to --cap. A run whose loss becomes non-finite or exceeds 10
+ * times the starting loss is reported as diverged. Every evaluation counts,
+ * line-search trials included (each is one loss and one gradient on the
+ * whole set); seconds are wall-clock time from the run's start.
  *
  * Writes, in --out: lbfgs.csv, gd.csv and adam.csv (the best rate's run),
  * fstar.csv (the reference run), one line per evaluation: evaluation,
@@ -35,10 +42,17 @@
  * bench/logreg_lbfgs.sh builds it, runs it and draws the curves.
  *
  * usage: logreg_lbfgs [--quick] [--check] [--examples N] [--chunk N]
- *          [--lambda L] [--target R] [--cap N] [--history M] [--threads T]
- *          [--gd-lrs A,B,...] [--adam-lrs A,B,...] [--fstar F] [--data DIR]
- *          [--out DIR]
- *   --quick  5,000 examples, a cap of 1,000, shorter grids: a smoke run
+ *          [--lambda L] [--target R] [--cap N] [--tune-cap N] [--history M]
+ *          [--threads T] [--gd-lrs A,B,...] [--adam-lrs A,B,...] [--fstar F]
+ *          [--fstar-cap N] [--data DIR] [--out DIR]
+ *   defaults: 60,000 examples in chunks of 10,000, lambda 1e-4, target
+ *            1e-6, cap 2,000, tune-cap 200, fstar-cap 10,000, 2 threads,
+ *            gd rates 1e-3 to 3.16 and adam rates 1e-4 to 0.316 (8 each,
+ *            a factor sqrt(10) apart)
+ *   --quick  5,000 examples, lambda 1e-2 (with 1e-4 so few examples are
+ *            nearly separable, and no method gets near f* in a smoke run's
+ *            budget), cap 1,000, tune-cap 100, fstar-cap 1,500, gd rates
+ *            0.01 to 1, adam 1e-3 to 1 (a factor 10 apart)
  *   --check  exit 1 unless lbfgs reaches the target in fewer evaluations
  *            than the best gd and the best adam (77 without the data set)
  */
@@ -219,7 +233,7 @@ typedef struct run {
   double t0, f0;
   size_t n;                       /* evaluations made */
   double *seconds, *loss, *gnorm; /* cap entries each */
-  int reached, diverged, stopped;
+  int reached, diverged, stopped, stalled;
   int progress; /* 1: a line on stderr every 500 evaluations */
   size_t best;  /* the evaluation with the lowest loss */
 } run;
@@ -280,26 +294,32 @@ static int run_evaluate(void *user, descent_objective *obj, double *loss) {
 }
 
 /* Runs spec (with rate lr, NULL: its own) from zero parameters until the
-   closure stops it; a method's step that ends on its own criteria (lbfgs
-   with no descent direction left) is followed by another, up to `steps`
-   steps that bring no new lowest loss in a row. */
+   closure stops it. A chain's steps go on until then; a method's step that
+   ends on its own criteria (lbfgs with no descent direction left) is
+   followed by another, until three steps in a row bring no new lowest loss
+   (the run has stalled: r->stalled). */
 static void run_method(run *r, const char *spec, const char *lr) {
   logreg *m = r->m;
   memset(m->obj.params, 0, m->obj.n_params * sizeof(descent_real));
   descent_optimizer *opt = NULL;
   if (descent_optimizer_create(&opt, spec, lr, m->obj.n_params)) die(spec);
+  int method = descent_optimizer_is_method(opt);
   r->n = 0;
   r->best = 0;
-  r->reached = r->diverged = r->stopped = 0;
+  r->reached = r->diverged = r->stopped = r->stalled = 0;
   descent_closure closure = {.evaluate = run_evaluate, .user = r};
   int idle = 0;
   r->t0 = now();
-  while (idle < 3) {
+  for (;;) {
     size_t best_before = r->n ? r->best : (size_t)-1;
     int rc = descent_optimizer_step_with(opt, &m->obj, &closure, NULL);
     if (r->stopped) break;
     if (rc) die(spec);
     idle = r->best == best_before ? idle + 1 : 0;
+    if (method && idle == 3) {
+      r->stalled = 1;
+      break;
+    }
   }
   descent_optimizer_free(opt);
 }
@@ -332,7 +352,7 @@ static void write_csv(const run *r, const char *dir, const char *name) {
    gap. */
 typedef struct outcome {
   double lr;
-  int reached, diverged;
+  int reached, diverged, stalled;
   size_t evals;   /* to the target, or all made */
   double seconds; /* to the target, or all */
   double best_gap;
@@ -342,6 +362,7 @@ static outcome outcome_of(const run *r, double lr) {
   return (outcome){.lr = lr,
                    .reached = r->reached,
                    .diverged = r->diverged,
+                   .stalled = r->stalled,
                    .evals = r->n,
                    .seconds = r->n ? r->seconds[r->n - 1] : 0,
                    .best_gap = gap(r, r->loss[r->best])};
@@ -361,6 +382,8 @@ static void describe_outcome(const outcome *o, long cap, char *buf, size_t len) 
     snprintf(buf, len, "diverged at evaluation %zu", o->evals);
   else if (o->reached)
     snprintf(buf, len, "%zu evaluations, %.2f s", o->evals, o->seconds);
+  else if (o->stalled)
+    snprintf(buf, len, "stalled after %zu evaluations, gap %.3e", o->evals, o->best_gap);
   else
     snprintf(buf, len, "not within %ld, gap %.3e", cap, o->best_gap);
 }
@@ -420,8 +443,10 @@ static void usage_exit(const char *problem) {
   fprintf(stderr,
           "logreg_lbfgs: %s\n"
           "usage: logreg_lbfgs [--quick] [--check] [--examples N] [--chunk N] [--lambda L]\n"
-          "         [--target R] [--cap N] [--history M] [--threads T] [--gd-lrs A,B,...]\n"
-          "         [--adam-lrs A,B,...] [--fstar F] [--data DIR] [--out DIR]\n",
+          "         [--target R] [--cap N] [--tune-cap N] [--history M] [--threads T]\n"
+          "         [--gd-lrs A,B,...] [--adam-lrs A,B,...] [--fstar F] [--fstar-cap N]\n"
+          "         [--data DIR] [--out DIR]\n"
+          "(see the comment at the top of bench/logreg_lbfgs.c)\n",
           problem);
   exit(2);
 }
@@ -482,8 +507,9 @@ static void parse_options(int argc, char **argv, options *o) {
     if (strcmp(a, "--quick") == 0) {
       o->examples = 5000;
       o->lambda = 1e-2;
-      o->cap = o->tune_cap = 300;
-      o->fstar_cap = 2000;
+      o->cap = 1000;
+      o->tune_cap = 100;
+      o->fstar_cap = 1500;
       o->n_gd = logspace(1e-2, 2, 1, o->gd_lrs);
       o->n_adam = logspace(1e-3, 2, 1, o->adam_lrs);
       continue;
@@ -586,6 +612,7 @@ static void run_cut(run *r, double fstar, double target, long cap) {
       break;
     }
   }
+  if (r->reached || n < r->n) r->stalled = 0;
   r->n = n;
 }
 
@@ -684,7 +711,10 @@ int main(int argc, char **argv) {
       snprintf(evals, sizeof evals, "%zu", x->evals);
       snprintf(secs, sizeof secs, "%.2f", x->seconds);
     } else {
-      snprintf(evals, sizeof evals, x->diverged ? "diverged" : "not within %ld", o.cap);
+      if (x->diverged || x->stalled)
+        snprintf(evals, sizeof evals, "%s at %zu", x->diverged ? "diverged" : "stalled", x->evals);
+      else
+        snprintf(evals, sizeof evals, "not within %ld", o.cap);
       snprintf(secs, sizeof secs, "not within %.2f", x->seconds);
     }
     printf("| %s | %s | %s | %s | %.3e |\n", names[k], lr, evals, secs, x->best_gap);

@@ -17,8 +17,11 @@
 # (what the program printed) and, when
 # gnuplot is installed, OUT/logreg_lbfgs.png (the gap (f - f*)/f* against
 # evaluations and against seconds, log scale). See bench/README.md.
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
+# Read by lib.sh (its messages, and describe_machine's descent):
+# shellcheck disable=SC2034
 bench_name=logreg_lbfgs.sh
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,6 +55,7 @@ cc -std=c11 -O2 -march=native -fopenmp -DDESCENT_DOUBLE -Iinclude -I"$build/incl
     bench/logreg_lbfgs.c "$lib" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz \
     -lcjson $dnnl -lm -o "$tmp/logreg_lbfgs"
 
+# shellcheck disable=SC2034
 descent=$build/descent
 describe_machine
 echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
