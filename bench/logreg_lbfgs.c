@@ -49,10 +49,10 @@
  *            1e-6, cap 2,000, tune-cap 200, fstar-cap 10,000, 2 threads,
  *            gd rates 1e-3 to 3.16 and adam rates 1e-4 to 0.316 (8 each,
  *            a factor sqrt(10) apart)
- *   --quick  5,000 examples, lambda 1e-2 (with 1e-4 so few examples are
- *            nearly separable, and no method gets near f* in a smoke run's
- *            budget), cap 1,000, tune-cap 100, fstar-cap 1,500, gd rates
- *            0.01 to 1, adam 1e-3 to 1 (a factor 10 apart)
+ *   --quick  5,000 examples, lambda 1e-2 (better conditioned: f* in about
+ *            a thousand evaluations), cap 1,000, tune-cap 100, fstar-cap
+ *            1,500, gd rates 0.01 to 1, adam 1e-3 to 1 (a factor 10 apart);
+ *            with --check, the CTest bench_logreg_lbfgs_quick
  *   --methods  the methods to run (default all three); without --fstar the
  *            reference run is made in any case
  *   --check  exit 1 unless lbfgs reaches the target in fewer evaluations
@@ -180,8 +180,8 @@ static double norm2(const descent_real *v, size_t n) {
 
 /* The wrapper's gradient against central differences on a slice, at the
    network's random initialization (so that the L2 term is not zero), with
-   the run's lambda and with lambda = 0.01 (where the L2 term's gradient is
-   as large as the data's), in uneven chunks (16, 16, 8) so that the
+   the run's lambda and with lambda = 0.01 (0.1 when that is the run's: the
+   L2 term's gradient is then as large as the data's), in uneven chunks (16, 16, 8) so that the
    weighting is checked too. Central differences with h = 1e-5 on a loss of
    order 1 leave about 1e-10 of rounding, 1e-6 relative at the floor of
    1e-4: the tolerance is 1e-5, far below what a missing or misweighted
@@ -192,7 +192,7 @@ static void gradcheck_wrapper(const descent_dataset *ds, double lambda) {
   if (descent_net_create(&net, "mlp:784-10", &ds->shape, DESCENT_LOSS_SOFTMAX_XENT, CHUNK, 7))
     die("network for the gradient check");
   descent_batch slice = {.n = SLICE, .x = ds->x, .labels = ds->labels};
-  double lambdas[2] = {lambda, 0.01};
+  double lambdas[2] = {lambda, lambda == 0.01 ? 0.1 : 0.01};
   for (int k = 0; k < 2; k++) {
     logreg m;
     logreg_init(&m, net, ds, CHUNK, lambdas[k]);

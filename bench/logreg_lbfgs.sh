@@ -5,11 +5,15 @@
 # (relative) of the optimum's, a table, and the curves drawn with gnuplot.
 #
 # Usage: bench/logreg_lbfgs.sh [--quick] [--build DIR] [--out DIR] [ARGS...]
+#        bench/logreg_lbfgs.sh --plot DIR
 #   --quick      a smoke run (its figures mean nothing; see the program)
+#   --plot DIR   only draw DIR's CSV files and summary.tsv (say, the
+#                files of runs made one method at a time, --methods,
+#                gathered in one folder)
 #   --build DIR  CMake build directory with libdescent64.a (default build;
 #                configured and built when it holds none)
 #   --out DIR    where the CSV files and the picture go (default
-#                logreg_lbfgs-out)
+#                BUILD/logreg_lbfgs-out)
 #   ARGS         passed to the program: --examples, --lambda, --target,
 #                --cap, --tune-cap, --history, --threads, --gd-lrs,
 #                --adam-lrs, --fstar, --data (see bench/logreg_lbfgs.c)
@@ -23,15 +27,21 @@ set -euo pipefail
 # Read by lib.sh (its messages, and describe_machine's descent):
 # shellcheck disable=SC2034
 bench_name=logreg_lbfgs.sh
+caller_dir=$PWD
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build=build
-out=logreg_lbfgs-out
+out=""
+plot_only=0
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
         -h | --help) usage; exit 0 ;;
+        --plot)
+            [ $# -ge 2 ] || die "$1 needs a value"
+            out=$2 plot_only=1
+            shift 2 ;;
         --build | --out)
             [ $# -ge 2 ] || die "$1 needs a value"
             if [ "$1" = --build ]; then build=$2; else out=$2; fi
@@ -40,27 +50,40 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
-fi
-cmake --build "$build" -j "$(nproc)" --target descent_cli descent64 >&2
-lib=$build/libdescent64.a
-[ -f "$lib" ] || die "$lib not found after the build"
+# Relative paths are the caller's; lib.sh has moved into the repository.
+[ -z "$out" ] || [[ $out == /* ]] || out=$caller_dir/$out
+[[ $build == /* ]] || [ ! -d "$caller_dir/$build" ] || build=$caller_dir/$build
+[ -n "$out" ] || out=$build/logreg_lbfgs-out
+
+# Builds the program and runs it into $out.
+run_benchmark() {
+    if [ ! -f "$build/CMakeCache.txt" ]; then
+        cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
+    fi
+    cmake --build "$build" -j "$(nproc)" --target descent_cli descent64 >&2
+    local lib=$build/libdescent64.a dnnl=""
+    [ -f "$lib" ] || die "$lib not found after the build"
+    if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
+    # shellcheck disable=SC2086
+    cc -std=c11 -O2 -march=native -fopenmp -DDESCENT_DOUBLE -Iinclude -I"$build/include" \
+        bench/logreg_lbfgs.c "$lib" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz \
+        -lcjson $dnnl -lm -o "$tmp/logreg_lbfgs"
+    # shellcheck disable=SC2034
+    descent=$build/descent
+    describe_machine
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    mkdir -p "$out"
+    "$tmp/logreg_lbfgs" --out "$out" "${args[@]}" | tee "$out/log.txt"
+}
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/descent-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-dnnl=""
-if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
-# shellcheck disable=SC2086
-cc -std=c11 -O2 -march=native -fopenmp -DDESCENT_DOUBLE -Iinclude -I"$build/include" \
-    bench/logreg_lbfgs.c "$lib" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz \
-    -lcjson $dnnl -lm -o "$tmp/logreg_lbfgs"
-
-# shellcheck disable=SC2034
-descent=$build/descent
-describe_machine
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-mkdir -p "$out"
-"$tmp/logreg_lbfgs" --out "$out" "${args[@]}" | tee "$out/log.txt"
+if [ "$plot_only" = 0 ]; then
+    run_benchmark
+fi
+for f in lbfgs.csv gd.csv adam.csv summary.tsv; do
+    [ -f "$out/$f" ] || die "$out/$f not found"
+done
 
 if ! command -v gnuplot >/dev/null; then
     warn "gnuplot not found (Debian package gnuplot-nox): no picture; the CSV files are in $out"
