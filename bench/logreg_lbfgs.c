@@ -44,7 +44,7 @@
  * usage: logreg_lbfgs [--quick] [--check] [--examples N] [--chunk N]
  *          [--lambda L] [--target R] [--cap N] [--tune-cap N] [--history M]
  *          [--threads T] [--gd-lrs A,B,...] [--adam-lrs A,B,...] [--fstar F]
- *          [--fstar-cap N] [--methods lbfgs,gd,adam] [--data DIR] [--out DIR]
+ *          [--fstar-cap N] [--methods lbfgs,gd,adam] [--data-dir DIR] [--out DIR]
  *   defaults: 60,000 examples in chunks of 10,000, lambda 1e-4, target
  *            1e-6, cap 2,000, tune-cap 200, fstar-cap 10,000, 2 threads,
  *            gd rates 1e-3 to 3.16 and adam rates 1e-4 to 0.316 (8 each,
@@ -436,7 +436,7 @@ static void usage_exit(const char *problem) {
           "usage: logreg_lbfgs [--quick] [--check] [--examples N] [--chunk N] [--lambda L]\n"
           "         [--target R] [--cap N] [--tune-cap N] [--history M] [--threads T]\n"
           "         [--gd-lrs A,B,...] [--adam-lrs A,B,...] [--fstar F] [--fstar-cap N]\n"
-          "         [--methods lbfgs,gd,adam] [--data DIR] [--out DIR]\n"
+          "         [--methods lbfgs,gd,adam] [--data-dir DIR] [--out DIR]\n"
           "(see the comment at the top of bench/logreg_lbfgs.c)\n",
           problem);
   exit(2);
@@ -556,7 +556,7 @@ static void parse_options(int argc, char **argv, options *o) {
       o->fstar = number(a, v, 1e-300, 1e3);
     else if (strcmp(a, "--methods") == 0)
       o->methods = method_bits(v);
-    else if (strcmp(a, "--data") == 0)
+    else if (strcmp(a, "--data-dir") == 0)
       o->data_dir = v;
     else if (strcmp(a, "--out") == 0)
       o->out_dir = v;

@@ -16,7 +16,8 @@
 #                BUILD/logreg_lbfgs-out)
 #   ARGS         passed to the program: --examples, --lambda, --target,
 #                --cap, --tune-cap, --history, --threads, --gd-lrs,
-#                --adam-lrs, --fstar, --data (see bench/logreg_lbfgs.c)
+#                --adam-lrs, --fstar, --fstar-cap, --methods, --data-dir
+#                (see bench/logreg_lbfgs.c)
 # Writes OUT/{lbfgs,gd,adam,fstar,grid}.csv, OUT/summary.tsv, OUT/log.txt
 # (what the program printed) and, when
 # gnuplot is installed, OUT/logreg_lbfgs.png (the gap (f - f*)/f* against
