@@ -71,10 +71,12 @@ run_benchmark() {
         -lcjson $dnnl -lm -o "$tmp/logreg_lbfgs"
     # shellcheck disable=SC2034
     descent=$build/descent
-    describe_machine
-    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     mkdir -p "$out"
-    "$tmp/logreg_lbfgs" --out "$out" "${args[@]}" | tee "$out/log.txt"
+    {
+        describe_machine
+        echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        "$tmp/logreg_lbfgs" --out "$out" "${args[@]}"
+    } | tee "$out/log.txt"
 }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/descent-bench.XXXXXX")
