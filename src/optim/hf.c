@@ -525,13 +525,17 @@ static int hf_load(method_state *st, const double *hp, const unsigned char *in, 
   const unsigned char *p = in;
   double lambda = get_double(&p), rho = get_double(&p);
   int64_t counters[5];
-  int negative = 0;
-  for (int i = 0; i < 5; i++) negative |= (counters[i] = (int64_t)get(&p, 8)) < 0;
+  int bad_count = 0; /* below 0 or beyond METHOD_MAX_COUNT */
+  for (int i = 0; i < 5; i++) {
+    counters[i] = (int64_t)get(&p, 8);
+    bad_count |= counters[i] < 0 || counters[i] > METHOD_MAX_COUNT;
+  }
   uint32_t has_prev = (uint32_t)get(&p, 4), zero = (uint32_t)get(&p, 4);
-  if (!(lambda >= 0 && lambda <= HF_DAMPING_MAX) || negative || has_prev > 1 || zero)
-    return descent_fail(DESCENT_EFORMAT,
-                        "%s state: corrupted (damping %g, flags %u, a negative counter: %s)", name,
-                        lambda, has_prev, negative ? "yes" : "no");
+  if (!(lambda >= 0 && lambda <= HF_DAMPING_MAX) || bad_count || has_prev > 1 || zero)
+    return descent_fail(
+        DESCENT_EFORMAT,
+        "%s state: corrupted (damping %g, flags %u, a counter below 0 or above 2^62: %s)", name,
+        lambda, has_prev, bad_count ? "yes" : "no");
   size_t want = FIXED_BYTES + (has_prev ? st->n * sizeof(real) : 0);
   if (len != want)
     return descent_fail(DESCENT_EFORMAT, "%s state: %zu bytes; %zu parameters take %zu", name, len,

@@ -538,8 +538,10 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
   int64_t steps = (int64_t)get(&p, 8), evaluations = (int64_t)get(&p, 8);
   int64_t products = (int64_t)get(&p, 8), estimates = (int64_t)get(&p, 8);
   uint32_t flags = (uint32_t)get(&p, 4), count = (uint32_t)get(&p, 4);
-  if (steps < 0 || evaluations < 0 || products < 0 || estimates < 0 || flags > 7 ||
-      (count && !(flags & BOUND)) || (len - FIXED_BYTES) / LAYER_BYTES < count)
+  if (steps < 0 || evaluations < 0 || products < 0 || estimates < 0 || steps > METHOD_MAX_COUNT ||
+      evaluations > METHOD_MAX_COUNT || products > METHOD_MAX_COUNT ||
+      estimates > METHOD_MAX_COUNT || flags > 7 || (count && !(flags & BOUND)) ||
+      (len - FIXED_BYTES) / LAYER_BYTES < count)
     return descent_fail(DESCENT_EFORMAT,
                         "kfac state: corrupted (%lld steps, flags %u, %u layers in %zu bytes)",
                         (long long)steps, flags, count, len);

@@ -62,6 +62,11 @@ struct method_def {
   int (*load)(method_state *s, const double *hp, const unsigned char *in, size_t len);
 };
 
+/* The most a saved counter (steps, evaluations, products) may hold: no run
+   reaches 2^62, and a forged state's INT64_MAX would overflow at the next
+   step's count. A method's load refuses more as corrupted. */
+#define METHOD_MAX_COUNT ((int64_t)1 << 62)
+
 /* The method of that name; NULL if none. */
 const method_def *method_find(const char *name);
 /* Names of every method, comma separated. */

@@ -219,7 +219,7 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
                         st->n, sdlm_state_bytes(st));
   const unsigned char *p = in;
   uint64_t steps = get(&p, 8), evaluations = get(&p, 8), products = get(&p, 8);
-  if (steps > INT64_MAX || evaluations != steps || products > INT64_MAX)
+  if (steps > METHOD_MAX_COUNT || evaluations != steps || products > METHOD_MAX_COUNT)
     return descent_fail(DESCENT_EFORMAT,
                         "sdlm state: corrupted (%llu steps, %llu evaluations, %llu products; "
                         "each step makes one evaluation)",
