@@ -369,6 +369,23 @@ static void test_preconditioner(void) {
   }
   CHECK_MSG(iterations[1] < iterations[0], "CG iterations: %d without a preconditioner, %d with",
             iterations[0], iterations[1]);
+  /* A program's objective whose kind text reads "network" (or "problem")
+     is not one of the library's: its diagonal counts one pass, its impl is
+     not read as a network. */
+  const char *kinds[] = {"network", "problem"};
+  for (int k = 0; k < 2; k++) {
+    descent_objective_ops ops = quad_ops;
+    ops.kind = kinds[k];
+    rng_state = 99;
+    quad_init(&q, N, eig, 0, 0.3);
+    q.obj.ops = &ops;
+    descent_optimizer *opt = make(specs[1], q.n);
+    descent_step_info info;
+    CHECK_OK(descent_optimizer_step_closure(opt, &q.obj, NULL, &info));
+    CHECK_MSG(info.product_evals == info.iterations + 1, "kind %s: %lld products, %lld iterations",
+              kinds[k], (long long)info.product_evals, (long long)info.iterations);
+    descent_optimizer_free(opt);
+  }
 }
 
 static void test_negative_curvature(void) {

@@ -236,16 +236,6 @@ static int loss_at(step_ctx *c, double a, const real *d, double *loss) {
   return DESCENT_OK;
 }
 
-/* The backward passes a diagonal costs: samples, or one per output
-   (network), per parameter (lab problem, column by column), else one. */
-static int64_t diagonal_passes(const descent_objective *obj, size_t samples) {
-  if (samples) return (int64_t)samples;
-  const char *kind = obj->ops->kind ? obj->ops->kind : "";
-  if (strcmp(kind, "network") == 0) return (int64_t)descent_net_outputs(obj->impl);
-  if (strcmp(kind, "problem") == 0) return (int64_t)obj->n_params;
-  return 1;
-}
-
 /* minv = (max(diag G, 0) + lambda)^-0.75, 1 where that is not finite. */
 static int build_preconditioner(step_ctx *c, const double *hp) {
   method_state *st = c->st;
@@ -253,7 +243,7 @@ static int build_preconditioner(step_ctx *c, const double *hp) {
   uint64_t seed = (uint64_t)hp[HF_SEED] * 0x9E3779B97F4A7C15ull + (uint64_t)st->steps;
   int rc = descent_objective_ggn_diagonal(c->obj, c->batch, samples, seed, st->minv);
   if (rc) return rc;
-  c->products += diagonal_passes(c->obj, samples);
+  c->products += method_diagonal_passes(c->obj, samples);
   for (size_t i = 0; i < st->n; i++) {
     double d = (double)st->minv[i] > 0 ? (double)st->minv[i] : 0;
     double m = pow(d + c->lambda, -HF_PRECOND_POWER);

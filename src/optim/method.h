@@ -90,6 +90,10 @@ extern const method_def method_kfac;
 double kfac_pi(const double *a, size_t n, const double *g, size_t m);
 int kfac_factors(const method_state *st, size_t k, const double **a, const double **g,
                  const double **a_inv, const double **g_inv);
+/* The backward passes one Gauss-Newton diagonal of obj costs (sdlm.c), as
+   sdlm and hf count them: samples (> 0), else a network's outputs, a lab
+   problem's dimension, or 1 for any other objective. */
+int64_t method_diagonal_passes(const descent_objective *obj, size_t samples);
 extern const method_def method_hf;
 extern const method_def method_newton_cg;
 
