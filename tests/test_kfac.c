@@ -395,6 +395,15 @@ static void test_pi(void) {
     }
   CHECK_MSG(worst < 1e-14 && inv[1] == inv[3] && inv[2] == inv[6], "inverse off by %g", worst);
   CHECK_FAILS(descent_spd_inverse(2, g), DESCENT_EDIVERGED, "not positive definite");
+  /* A factor that is not finite (an input of 1e30 squared in float) is
+     refused, not inverted into infinities and NaN. */
+  const double bad[][4] = {
+      {INFINITY, 0, 0, 1}, {1, 0, 0, INFINITY}, {2, NAN, NAN, 2}, {2, INFINITY, INFINITY, 2}};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    double m[4];
+    memcpy(m, bad[k], sizeof m);
+    CHECK_FAILS(descent_spd_inverse(2, m), DESCENT_EDIVERGED, "not finite");
+  }
 }
 
 static void test_schedule(void) {
