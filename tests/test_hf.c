@@ -347,6 +347,17 @@ static void test_damping(void) {
   CHECK_OK(descent_optimizer_step_closure(opt, &q.obj, NULL, &info));
   CHECK(info.last_loss < info.loss && info.function_evals > 3 && info.function_evals == q.evals);
   descent_optimizer_free(opt);
+  /* A rate so large that Armijo's 60 trials never come down to the CG
+     step itself (length 1) is refused, not a silent step of length 0 at
+     every step; the parameters are kept. */
+  quad_init(&q, 6, eig, 1, 0);
+  descent_real kept[6];
+  memcpy(kept, q.theta, sizeof kept);
+  opt = make("hf(lr=1e30)", q.n);
+  CHECK_FAILS(descent_optimizer_step_closure(opt, &q.obj, NULL, NULL), DESCENT_EINVAL,
+              "hf: no step length from the rate 1e+30 down to");
+  CHECK(memcmp(kept, q.theta, sizeof kept) == 0);
+  descent_optimizer_free(opt);
 }
 
 static void test_preconditioner(void) {

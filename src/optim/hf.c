@@ -363,7 +363,9 @@ static int choose_iterate(step_ctx *c, const cg_result *cg, const real **d, doub
 }
 
 /* The step length from the rate: Armijo backtracking, or the rate. 0 (no
-   move) when no length passes. f1 is the loss at a = 1. */
+   move) when no length passes; refused when the last trial was still at
+   least 1, the CG step itself: then the rate, not the direction, is at
+   fault, and every step would silently stay put. f1 is the loss at a = 1. */
 static int step_length(step_ctx *c, const double *hp, double rate, const real *d, double f0,
                        double f1, double gd, double *a_out, double *f_out) {
   double a = rate, f = f1;
@@ -374,6 +376,13 @@ static int step_length(step_ctx *c, const double *hp, double rate, const real *d
   }
   for (int tries = 1; !(f <= f0 + HF_ARMIJO_C * a * gd); tries++) {
     if (tries == HF_ARMIJO_TRIES) {
+      if (a >= 1)
+        return descent_fail(
+            DESCENT_EINVAL,
+            "%s: no step length from the rate %g down to %g (Armijo, %d trials) lowered the "
+            "loss; the rate is the first trial's length, 1 the CG step itself: lower it "
+            "(default 1)",
+            c->st->hessian ? "newton_cg" : "hf", rate, a, HF_ARMIJO_TRIES);
       *a_out = 0, *f_out = f0;
       return DESCENT_OK;
     }
