@@ -19,7 +19,8 @@
  *    at the last and then backwards while it keeps falling (Martens'
  *    backtracking over CG iterates);
  *  - an Armijo search (c = 1e-2, shrinking by 0.8, at most 60 tries, else
- *    no move) on the step length from the rate, or the rate as it is;
+ *    no move, or an error when the last try was still >= 1) on the step
+ *    length from the rate, or the rate as it is;
  *  - lambda follows the reduction ratio rho = (f(theta + a d) - f(theta)) /
  *    q(a d), q the undamped model: times 3/2 when rho < 1/4, times 2/3
  *    when rho > 3/4, then kept within [1e-10, 1e10].
@@ -582,8 +583,8 @@ static const spec_param hf_params[] = {
      "the diagonal: 0 exact (a backward pass per output), or a Monte-Carlo estimate from this "
      "many sampled targets"},
     {"line_search", SPEC_TEXT, 0, 0, 0, 0, 0, 0,
-     "armijo (from the rate, times 0.8 until f falls by 1e-2 a g.d; no move after 60 tries) or "
-     "none (the rate as it is)"},
+     "armijo (from the rate, times 0.8 until f falls by 1e-2 a g.d; no move after 60 tries, "
+     "an error if the last was still >= 1) or none (the rate as it is)"},
     {"seed", SPEC_INTEGER, 0, 0, 9007199254740992.0, 0, 0, 0,
      "the Monte-Carlo diagonal's samples, with the step count"},
 };
