@@ -347,6 +347,17 @@ static void test_damping(void) {
   CHECK_OK(descent_optimizer_step_closure(opt, &q.obj, NULL, &info));
   CHECK(info.last_loss < info.loss && info.function_evals > 3 && info.function_evals == q.evals);
   descent_optimizer_free(opt);
+  /* A rate so large that Armijo's 60 trials never come down to the CG
+     step itself (length 1) is refused, not a silent step of length 0 at
+     every step; the parameters are kept. */
+  quad_init(&q, 6, eig, 1, 0);
+  descent_real kept[6];
+  memcpy(kept, q.theta, sizeof kept);
+  opt = make("hf(lr=1e30)", q.n);
+  CHECK_FAILS(descent_optimizer_step_closure(opt, &q.obj, NULL, NULL), DESCENT_EINVAL,
+              "hf: no step length from the rate 1e+30 down to");
+  CHECK(memcmp(kept, q.theta, sizeof kept) == 0);
+  descent_optimizer_free(opt);
 }
 
 static void test_preconditioner(void) {
@@ -369,6 +380,23 @@ static void test_preconditioner(void) {
   }
   CHECK_MSG(iterations[1] < iterations[0], "CG iterations: %d without a preconditioner, %d with",
             iterations[0], iterations[1]);
+  /* A program's objective whose kind text reads "network" (or "problem")
+     is not one of the library's: its diagonal counts one pass, its impl is
+     not read as a network. */
+  const char *kinds[] = {"network", "problem"};
+  for (int k = 0; k < 2; k++) {
+    descent_objective_ops ops = quad_ops;
+    ops.kind = kinds[k];
+    rng_state = 99;
+    quad_init(&q, N, eig, 0, 0.3);
+    q.obj.ops = &ops;
+    descent_optimizer *opt = make(specs[1], q.n);
+    descent_step_info info;
+    CHECK_OK(descent_optimizer_step_closure(opt, &q.obj, NULL, &info));
+    CHECK_MSG(info.product_evals == info.iterations + 1, "kind %s: %lld products, %lld iterations",
+              kinds[k], (long long)info.product_evals, (long long)info.iterations);
+    descent_optimizer_free(opt);
+  }
 }
 
 static void test_negative_curvature(void) {

@@ -395,6 +395,15 @@ static void test_pi(void) {
     }
   CHECK_MSG(worst < 1e-14 && inv[1] == inv[3] && inv[2] == inv[6], "inverse off by %g", worst);
   CHECK_FAILS(descent_spd_inverse(2, g), DESCENT_EDIVERGED, "not positive definite");
+  /* A factor that is not finite (an input of 1e30 squared in float) is
+     refused, not inverted into infinities and NaN. */
+  const double bad[][4] = {
+      {INFINITY, 0, 0, 1}, {1, 0, 0, INFINITY}, {2, NAN, NAN, 2}, {2, INFINITY, INFINITY, 2}};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    double m[4];
+    memcpy(m, bad[k], sizeof m);
+    CHECK_FAILS(descent_spd_inverse(2, m), DESCENT_EDIVERGED, "not finite");
+  }
 }
 
 static void test_schedule(void) {
@@ -580,6 +589,23 @@ static void test_refusals(void) {
     descent_optimizer *o = NULL;
     CHECK_FAILS(descent_optimizer_create(&o, bad[i][0], NULL, 3), DESCENT_EINVAL, bad[i][1]);
   }
+  /* A layer too wide for its factors (50000 x 50000 doubles, 20 GB, four
+     times over) is refused before anything is allocated, naming it. */
+  descent_net *wide = make_net("dense(50000), dense(3)", IN, 4);
+  descent_objective *w = descent_net_objective(wide);
+  descent_real xw[4 * IN];
+  int32_t lw[4];
+  fill_batch(xw, lw, 4, IN, OUT, 7);
+  descent_batch bw = {.n = 4, .x = xw, .labels = lw};
+  opt = make_opt("kfac", w->n_params);
+  descent_real first = w->params[0];
+  CHECK_FAILS(descent_optimizer_step_closure(opt, w, &bw, NULL), DESCENT_ERANGE,
+              "kfac: dense or conv layer 1 (4 inputs and a bias, 50000 outputs) needs a 50000 x "
+              "50000 factor");
+  CHECK(w->params[0] == first);
+  descent_optimizer_free(opt);
+  descent_net_free(wide);
+
   opt = make_opt("kfac", obj->n_params);
   unsigned char junk[40] = {0};
   junk[32] = 9; /* flags beyond 7 */

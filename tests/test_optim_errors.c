@@ -130,7 +130,8 @@ static void check_hyperparameters(void) {
 static void check_syntax(void) {
   refused("adamm", NULL, DESCENT_EINVAL,
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
-          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw; transforms: "
+          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw; methods "
+          "(alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: "
           "clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,

@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 
@@ -53,10 +54,25 @@ int descent_spd_inverse(size_t n, double *a) {
 
 /* LAPACK's "U" (column-major) is our lower triangle: dpotri leaves the
    inverse there, and it is mirrored to the upper one. */
+/* The first entry of the n x n matrix a that is not finite, or n * n. */
+static size_t first_not_finite(size_t n, const double *a) {
+  for (size_t i = 0; i < n * n; i++)
+    if (!isfinite(a[i])) return i;
+  return n * n;
+}
+
 static int spd_inverse(size_t n, double *a) {
   if (n == 0) return DESCENT_OK;
   if (n > 46000)
     return descent_fail(DESCENT_ERANGE, "inverse of a %zu x %zu matrix is too large", n, n);
+  /* dpotrf checks the pivots for NaN and <= 0 only: an infinite entry
+     would come back as an "inverse" of infinities and NaN. */
+  size_t bad = first_not_finite(n, a);
+  if (bad < n * n)
+    return descent_fail(DESCENT_EDIVERGED,
+                        "the %zu x %zu matrix to invert is not finite (entry %zu, %zu is %g); are "
+                        "the data and the model's values finite?",
+                        n, n, bad / n + 1, bad % n + 1, a[bad]);
   blasint nn = (blasint)n, info = 0;
   dpotrf_("U", &nn, a, &nn, &info, 1);
   if (info == 0) dpotri_("U", &nn, a, &nn, &info, 1);
@@ -69,6 +85,11 @@ static int spd_inverse(size_t n, double *a) {
                         n, n, (int)info);
   for (size_t i = 0; i < n; i++)
     for (size_t j = i + 1; j < n; j++) a[i * n + j] = a[j * n + i];
+  if ((bad = first_not_finite(n, a)) < n * n)
+    return descent_fail(DESCENT_EDIVERGED,
+                        "the inverse of the %zu x %zu matrix is not finite (entry %zu, %zu is %g): "
+                        "the matrix is too close to singular; raise its damping",
+                        n, n, bad / n + 1, bad % n + 1, a[bad]);
   return DESCENT_OK;
 }
 

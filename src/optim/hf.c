@@ -19,7 +19,8 @@
  *    at the last and then backwards while it keeps falling (Martens'
  *    backtracking over CG iterates);
  *  - an Armijo search (c = 1e-2, shrinking by 0.8, at most 60 tries, else
- *    no move) on the step length from the rate, or the rate as it is;
+ *    no move, or an error when the last try was still >= 1) on the step
+ *    length from the rate, or the rate as it is;
  *  - lambda follows the reduction ratio rho = (f(theta + a d) - f(theta)) /
  *    q(a d), q the undamped model: times 3/2 when rho < 1/4, times 2/3
  *    when rho > 3/4, then kept within [1e-10, 1e10].
@@ -221,16 +222,6 @@ static int loss_at(step_ctx *c, double a, const real *d, double *loss) {
   return DESCENT_OK;
 }
 
-/* The backward passes a diagonal costs: samples, or one per output
-   (network), per parameter (lab problem, column by column), else one. */
-static int64_t diagonal_passes(const descent_objective *obj, size_t samples) {
-  if (samples) return (int64_t)samples;
-  const char *kind = obj->ops->kind ? obj->ops->kind : "";
-  if (strcmp(kind, "network") == 0) return (int64_t)descent_net_outputs(obj->impl);
-  if (strcmp(kind, "problem") == 0) return (int64_t)obj->n_params;
-  return 1;
-}
-
 /* minv = (max(diag G, 0) + lambda)^-0.75, 1 where that is not finite. */
 static int build_preconditioner(step_ctx *c, const double *hp) {
   method_state *st = c->st;
@@ -238,7 +229,7 @@ static int build_preconditioner(step_ctx *c, const double *hp) {
   uint64_t seed = (uint64_t)hp[HF_SEED] * 0x9E3779B97F4A7C15ull + (uint64_t)st->steps;
   int rc = descent_objective_ggn_diagonal(c->obj, c->batch, samples, seed, st->minv);
   if (rc) return rc;
-  c->products += diagonal_passes(c->obj, samples);
+  c->products += method_diagonal_passes(c->obj, samples);
   for (size_t i = 0; i < st->n; i++) {
     double d = (double)st->minv[i] > 0 ? (double)st->minv[i] : 0;
     double m = pow(d + c->lambda, -HF_PRECOND_POWER);
@@ -358,7 +349,9 @@ static int choose_iterate(step_ctx *c, const cg_result *cg, const real **d, doub
 }
 
 /* The step length from the rate: Armijo backtracking, or the rate. 0 (no
-   move) when no length passes. f1 is the loss at a = 1. */
+   move) when no length passes; refused when the last trial was still at
+   least 1, the CG step itself: then the rate, not the direction, is at
+   fault, and every step would silently stay put. f1 is the loss at a = 1. */
 static int step_length(step_ctx *c, const double *hp, double rate, const real *d, double f0,
                        double f1, double gd, double *a_out, double *f_out) {
   double a = rate, f = f1;
@@ -369,6 +362,13 @@ static int step_length(step_ctx *c, const double *hp, double rate, const real *d
   }
   for (int tries = 1; !(f <= f0 + HF_ARMIJO_C * a * gd); tries++) {
     if (tries == HF_ARMIJO_TRIES) {
+      if (a >= 1)
+        return descent_fail(
+            DESCENT_EINVAL,
+            "%s: no step length from the rate %g down to %g (Armijo, %d trials) lowered the "
+            "loss; the rate is the first trial's length, 1 the CG step itself: lower it "
+            "(default 1)",
+            c->st->hessian ? "newton_cg" : "hf", rate, a, HF_ARMIJO_TRIES);
       *a_out = 0, *f_out = f0;
       return DESCENT_OK;
     }
@@ -510,13 +510,17 @@ static int hf_load(method_state *st, const double *hp, const unsigned char *in, 
   const unsigned char *p = in;
   double lambda = get_double(&p), rho = get_double(&p);
   int64_t counters[5];
-  int negative = 0;
-  for (int i = 0; i < 5; i++) negative |= (counters[i] = (int64_t)get(&p, 8)) < 0;
+  int bad_count = 0; /* below 0 or beyond METHOD_MAX_COUNT */
+  for (int i = 0; i < 5; i++) {
+    counters[i] = (int64_t)get(&p, 8);
+    bad_count |= counters[i] < 0 || counters[i] > METHOD_MAX_COUNT;
+  }
   uint32_t has_prev = (uint32_t)get(&p, 4), zero = (uint32_t)get(&p, 4);
-  if (!(lambda >= 0 && lambda <= HF_DAMPING_MAX) || negative || has_prev > 1 || zero)
-    return descent_fail(DESCENT_EFORMAT,
-                        "%s state: corrupted (damping %g, flags %u, a negative counter: %s)", name,
-                        lambda, has_prev, negative ? "yes" : "no");
+  if (!(lambda >= 0 && lambda <= HF_DAMPING_MAX) || bad_count || has_prev > 1 || zero)
+    return descent_fail(
+        DESCENT_EFORMAT,
+        "%s state: corrupted (damping %g, flags %u, a counter below 0 or above 2^62: %s)", name,
+        lambda, has_prev, bad_count ? "yes" : "no");
   size_t want = FIXED_BYTES + (has_prev ? st->n * sizeof(real) : 0);
   if (len != want)
     return descent_fail(DESCENT_EFORMAT, "%s state: %zu bytes; %zu parameters take %zu", name, len,
@@ -564,8 +568,8 @@ static const spec_param hf_params[] = {
      "the diagonal: 0 exact (a backward pass per output), or a Monte-Carlo estimate from this "
      "many sampled targets"},
     {"line_search", SPEC_TEXT, 0, 0, 0, 0, 0, 0,
-     "armijo (from the rate, times 0.8 until f falls by 1e-2 a g.d; no move after 60 tries) or "
-     "none (the rate as it is)"},
+     "armijo (from the rate, times 0.8 until f falls by 1e-2 a g.d; no move after 60 tries, "
+     "an error if the last was still >= 1) or none (the rate as it is)"},
     {"seed", SPEC_INTEGER, 0, 0, 9007199254740992.0, 0, 0, 0,
      "the Monte-Carlo diagonal's samples, with the step count"},
 };

@@ -173,6 +173,29 @@ static int product_scratch(method_state *st) {
   return st->v && st->t && st->a_sq && st->g_sq ? DESCENT_OK : DESCENT_ENOMEM;
 }
 
+/* The widest factor kept: descent_spd_inverse's limit (LAPACK's 32-bit
+   sizes); 46000^2 doubles are 17 GB, and a factor is kept with its inverse. */
+#define MAX_FACTOR 46000
+
+/* Refuses, before anything is allocated, a layer whose factor cannot be
+   inverted (or, near the limit, held): one clear line instead of a failed
+   allocation of tens of gigabytes. */
+static int check_widths(const net_kfac_layer *layers, size_t count) {
+  for (size_t k = 0; k < count; k++) {
+    const net_kfac_layer *l = &layers[k];
+    size_t in1 = l->in + (l->bias ? 1 : 0), wide = in1 > l->out ? in1 : l->out;
+    if (wide > MAX_FACTOR)
+      return descent_fail(DESCENT_ERANGE,
+                          "kfac: dense or conv layer %zu (%zu inputs%s, %zu outputs) needs a %zu x "
+                          "%zu factor (%.3g GB of doubles, and as much again for its inverse); "
+                          "K-FAC inverts factors of at most %d rows: narrow the layer, or use an "
+                          "optimizer without factors (sdlm, adam)",
+                          k + 1, l->in, l->bias ? " and a bias" : "", l->out, wide, wide,
+                          (double)wide * (double)wide * 8 / 1e9, MAX_FACTOR);
+  }
+  return DESCENT_OK;
+}
+
 static int same_shape(const net_kfac_layer *a, const net_kfac_layer *b) {
   return a->in == b->in && a->out == b->out && a->bias == b->bias && a->offset == b->offset;
 }
@@ -194,7 +217,7 @@ static int bind(method_state *st, descent_net *net) {
           "kfac: the optimizer state holds factors of %zu dense and conv layers that are not "
           "this network's %zu; resume with the network the state was saved with",
           st->n_blocks, count);
-  } else {
+  } else if (!(rc = check_widths(layers, count))) {
     block *b = blocks_make(layers, count);
     if (!b) rc = DESCENT_ENOMEM;
     if (!rc) {
@@ -515,8 +538,10 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
   int64_t steps = (int64_t)get(&p, 8), evaluations = (int64_t)get(&p, 8);
   int64_t products = (int64_t)get(&p, 8), estimates = (int64_t)get(&p, 8);
   uint32_t flags = (uint32_t)get(&p, 4), count = (uint32_t)get(&p, 4);
-  if (steps < 0 || evaluations < 0 || products < 0 || estimates < 0 || flags > 7 ||
-      (count && !(flags & BOUND)) || (len - FIXED_BYTES) / LAYER_BYTES < count)
+  if (steps < 0 || evaluations < 0 || products < 0 || estimates < 0 || steps > METHOD_MAX_COUNT ||
+      evaluations > METHOD_MAX_COUNT || products > METHOD_MAX_COUNT ||
+      estimates > METHOD_MAX_COUNT || flags > 7 || (count && !(flags & BOUND)) ||
+      (len - FIXED_BYTES) / LAYER_BYTES < count)
     return descent_fail(DESCENT_EFORMAT,
                         "kfac state: corrupted (%lld steps, flags %u, %u layers in %zu bytes)",
                         (long long)steps, flags, count, len);

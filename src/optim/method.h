@@ -71,6 +71,11 @@ struct method_def {
 size_t method_blocks(size_t n);
 double method_dot(const descent_real *a, const descent_real *b, size_t n, double *partials);
 
+/* The most a saved counter (steps, evaluations, products) may hold: no run
+   reaches 2^62, and a forged state's INT64_MAX would overflow at the next
+   step's count. A method's load refuses more as corrupted. */
+#define METHOD_MAX_COUNT ((int64_t)1 << 62)
+
 /* The method of that name; NULL if none. */
 const method_def *method_find(const char *name);
 /* Names of every method, comma separated. */
@@ -94,6 +99,10 @@ extern const method_def method_kfac;
 double kfac_pi(const double *a, size_t n, const double *g, size_t m);
 int kfac_factors(const method_state *st, size_t k, const double **a, const double **g,
                  const double **a_inv, const double **g_inv);
+/* The backward passes one Gauss-Newton diagonal of obj costs (sdlm.c), as
+   sdlm and hf count them: samples (> 0), else a network's outputs, a lab
+   problem's dimension, or 1 for any other objective. */
+int64_t method_diagonal_passes(const descent_objective *obj, size_t samples);
 extern const method_def method_hf;
 extern const method_def method_newton_cg;
 

@@ -342,12 +342,14 @@ static int add_transform(descent_optimizer *opt, const spec_call *call, const ch
                         call->name, spec_quote_text(&q, chain));
   }
   if (!def) {
-    char names[512], named_names[256];
+    char names[512], named_names[256], method_names[256];
     transform_list_names(names, sizeof names);
     named_list(named_names, sizeof named_names);
+    method_list_names(method_names, sizeof method_names);
     return descent_fail(DESCENT_EINVAL,
-                        "unknown optimizer or transform '%s'; named optimizers: %s; transforms: %s",
-                        call->name, named_names, names);
+                        "unknown optimizer or transform '%s'; named optimizers: %s; methods "
+                        "(alone or followed by lr(RATE)): %s; transforms: %s",
+                        call->name, named_names, method_names, names);
   }
   if (def->has_schedule && !is_last) {
     spec_quote q;

@@ -95,8 +95,9 @@ static uint64_t draw_seed(double seed, int64_t step) {
 /* The backward passes one diagonal costs: samples when estimated; exact, a
    network's outputs (one pass per class) or a lab problem's dimension (one
    Gauss-Newton product per column); 1 for another objective, whose cost
-   the method cannot know. */
-static int64_t diagonal_passes(const descent_objective *obj, size_t samples) {
+   the method cannot know. The objective is recognized by its functions,
+   never by its kind text, which a program's objective may share. */
+int64_t method_diagonal_passes(const descent_objective *obj, size_t samples) {
   if (samples) return (int64_t)samples;
   if (obj->ops->ggn_diagonal == net_ggn_diagonal) /* a network: obj->impl is the network */
     return (int64_t)descent_net_outputs((const descent_net *)obj->impl);
@@ -154,7 +155,7 @@ static int sdlm_step(method_state *st, const double *hp, double eta, descent_obj
       return rc;
     }
     update_curvature(st, hp[SD_DECAY], st->steps == 0);
-    passes = diagonal_passes(obj, samples);
+    passes = method_diagonal_passes(obj, samples);
   }
   take_step(st, eta, hp[SD_DAMPING], obj->params, obj->grad);
   st->steps++;
@@ -219,7 +220,7 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
                         st->n, sdlm_state_bytes(st));
   const unsigned char *p = in;
   uint64_t steps = get(&p, 8), evaluations = get(&p, 8), products = get(&p, 8);
-  if (steps > INT64_MAX || evaluations != steps || products > INT64_MAX)
+  if (steps > METHOD_MAX_COUNT || evaluations != steps || products > METHOD_MAX_COUNT)
     return descent_fail(DESCENT_EFORMAT,
                         "sdlm state: corrupted (%llu steps, %llu evaluations, %llu products; "
                         "each step makes one evaluation)",
