@@ -1142,7 +1142,8 @@ static int run(train_config *c) {
     goto fail_lib;
   r.pp = &pp;
   if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params) ||
-      descent_optimizer_set_threads(r.opt, threads))
+      descent_optimizer_set_threads(r.opt, threads) ||
+      descent_optimizer_check_objective(r.opt, descent_net_objective(r.net)))
     goto fail_lib;
   /* Before the folder is made: a limit OpenBLAS cannot work under is refused
      here, not met as a hang at the first product. */

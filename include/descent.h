@@ -1109,6 +1109,18 @@ int64_t descent_optimizer_evaluations(const descent_optimizer *opt);
  * statistics pass. Part of the state blob, as the evaluations. */
 int64_t descent_optimizer_products(const descent_optimizer *opt);
 
+/* Whether opt can step on obj, checked before a run starts rather than met
+ * at its first step: a method that needs what obj lacks is refused with the
+ * message that step would give (sdlm, and hf with precond=ggn: a network
+ * whose parameters are not all in dense and conv layers, an objective
+ * without a Gauss-Newton diagonal; hf and newton_cg: a layer or objective
+ * without the curvature products; kfac: an objective that is not a
+ * network, a layer too wide for its factors). DESCENT_ESHAPE for an
+ * objective of another size. Chains step on every objective. The trainer
+ * calls it at creation; a program with its own loop may call it before
+ * it writes anything. */
+int descent_optimizer_check_objective(const descent_optimizer *opt, descent_objective *obj);
+
 /* What one step used and found. Evaluations count every evaluation of the
  * objective at a point during the step, the first one (at the starting
  * parameters) included, also when the caller made it (closure->evaluated). */

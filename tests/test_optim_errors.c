@@ -241,7 +241,70 @@ static void check_warmup_steps(void) {
   descent_optimizer_free(opt);
 }
 
+/* An optimizer that cannot step on an objective says so before a run
+   starts (descent_optimizer_check_objective), with its step's message. */
+static int no_products(descent_objective *obj, const descent_batch *b, double *loss) {
+  (void)b;
+  *loss = 0;
+  for (size_t i = 0; i < obj->n_params; i++) obj->grad[i] = 0;
+  return 0;
+}
+
+static void check_objectives(void) {
+  descent_shape in = {1, {6}};
+  descent_net *plain = NULL, *normed = NULL;
+  CHECK_OK(
+      descent_net_create(&plain, "dense(5), tanh, dense(3)", &in, DESCENT_LOSS_SOFTMAX_XENT, 4, 1));
+  CHECK_OK(descent_net_create(&normed, "dense(5), batchnorm, tanh, dense(3)", &in,
+                              DESCENT_LOSS_SOFTMAX_XENT, 4, 1));
+  descent_objective *p = descent_net_objective(plain), *b = descent_net_objective(normed);
+  static const descent_objective_ops ops = {.kind = "mine", .value_and_grad = no_products};
+  descent_real theta[2] = {0}, grad[2] = {0};
+  descent_objective mine = {.ops = &ops, .n_params = 2, .params = theta, .grad = grad};
+  struct {
+    const char *spec;
+    descent_objective *obj;
+    int status;         /* 0: accepted */
+    const char *needle; /* in the message */
+  } cases[] = {
+      {"adam", p, 0, NULL},
+      {"adam", b, 0, NULL},
+      {"adam", &mine, 0, NULL},
+      {"lbfgs", &mine, 0, NULL},
+      {"sdlm", p, 0, NULL},
+      {"sdlm", b, DESCENT_ENOTSUP, "sdlm: Gauss-Newton diagonal: layer layer2.batchnorm"},
+      {"sdlm", &mine, DESCENT_ENOTSUP, "sdlm: objective 'mine' has no Gauss-Newton diagonal"},
+      {"hf", p, 0, NULL},
+      {"hf", b, 0, NULL},
+      {"hf(precond=ggn)", b, DESCENT_ENOTSUP, "hf: Gauss-Newton diagonal: layer layer2.batchnorm"},
+      {"hf", &mine, DESCENT_ENOTSUP, "hf: objective 'mine' has no Gauss-Newton-vector product"},
+      {"newton_cg", &mine, DESCENT_ENOTSUP, "has no Hessian-vector product"},
+      {"kfac", p, 0, NULL},
+      {"kfac", b, 0, NULL},
+      {"kfac", &mine, DESCENT_ENOTSUP, "kfac needs a descent_net objective"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    descent_optimizer *opt = NULL;
+    CHECK_OK(descent_optimizer_create(&opt, cases[i].spec, NULL, cases[i].obj->n_params));
+    if (!opt) continue;
+    if (cases[i].status)
+      CHECK_FAILS(descent_optimizer_check_objective(opt, cases[i].obj), cases[i].status,
+                  cases[i].needle);
+    else
+      CHECK_MSG(descent_optimizer_check_objective(opt, cases[i].obj) == 0, "%s on case %zu: %s",
+                cases[i].spec, i, descent_last_error());
+    descent_optimizer_free(opt);
+  }
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "sdlm", NULL, 3));
+  CHECK_FAILS(descent_optimizer_check_objective(opt, p), DESCENT_ESHAPE, "objective has");
+  descent_optimizer_free(opt);
+  descent_net_free(plain);
+  descent_net_free(normed);
+}
+
 int main(void) {
+  check_objectives();
   check_learning_rates();
   check_rate_numbers();
   check_warmup_steps();

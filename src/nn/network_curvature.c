@@ -138,7 +138,7 @@ static int reevaluate(descent_net *net, const descent_batch *batch, double *loss
 }
 
 /* Refuses, naming the first layer without what the product needs. */
-static int check_products(const descent_net *net, int hessian) {
+int net_check_products(const descent_net *net, int hessian) {
   const char *what = hessian ? "Hessian-vector" : "Gauss-Newton-vector";
   for (size_t i = 0; i < net->n_layers; i++) {
     const layer *l = &net->layers[i];
@@ -168,7 +168,7 @@ static void forward_tangents(descent_net *net, const descent_batch *batch, const
 
 static int product(descent_net *net, const descent_batch *batch, const descent_real *v,
                    descent_real *out, int hessian) {
-  int rc = check_products(net, hessian);
+  int rc = net_check_products(net, hessian);
   if (!rc) rc = net_curvature_memory(net, 1);
   descent_rng after;
   if (!rc) rc = net_replay_begin(net, batch, &after, hessian ? "Hessian product" : "GGN product");

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_diagonal(const descent_net *net) {
+int net_check_diagonal(const descent_net *net) {
   for (size_t i = 0; i < net->n_layers; i++) {
     const layer *l = &net->layers[i];
     if (l->n_params && !l->ops->add_squared_grads)
@@ -77,7 +77,7 @@ static void pass_vectors(descent_loss_kind loss, const descent_real *p, size_t n
 
 static int diagonal(descent_net *net, const descent_batch *batch, size_t samples, uint64_t seed,
                     descent_real *out) {
-  int rc = check_diagonal(net);
+  int rc = net_check_diagonal(net);
   if (!rc) rc = net_curvature_memory(net, 1);
   descent_rng after;
   if (!rc) rc = net_replay_begin(net, batch, &after, "Gauss-Newton diagonal");

@@ -80,6 +80,14 @@ int net_replay_begin(descent_net *net, const descent_batch *batch, descent_rng *
                      const char *what);
 void net_replay_end(descent_net *net, const descent_rng *after);
 
+/* Whether the network's layers give the Gauss-Newton diagonal (per-example
+   squared gradients) and the curvature products (jvp; rbackward too for
+   Hessian products): DESCENT_ENOTSUP naming the first layer that lacks
+   them, or DESCENT_OK. What the objective's ops check at each call, for
+   the optimizers that check before a run starts. */
+int net_check_diagonal(const descent_net *net);
+int net_check_products(const descent_net *net, int hessian);
+
 /* network_diagonal.c: the objective's ggn_diagonal. */
 int net_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t samples,
                      uint64_t seed, descent_real *out);

@@ -33,6 +33,7 @@
  * blocks in block order, so results do not depend on the thread count.
  */
 #include "method.h"
+#include "nn/network_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -390,6 +391,33 @@ static double adapt_damping(double lambda, double rho) {
                                    : lambda;
 }
 
+/* The products the method uses (G v for hf, H v for newton_cg) and, with
+   precond=ggn, the diagonal: a network's layers must give them, another
+   objective must have them. */
+static int hf_check(const method_state *st, const double *hp, descent_objective *obj) {
+  const char *name = st->hessian ? "newton_cg" : "hf";
+  int precond = hp[HF_PRECOND] == HF_PRECOND_GGN, rc = DESCENT_OK;
+  const descent_objective_ops *ops = obj->ops;
+  if (ops && ops->ggnvp == net_ggnvp) {
+    const descent_net *net = obj->impl;
+    rc = net_check_products(net, st->hessian);
+    if (!rc && precond) rc = net_check_diagonal(net);
+  } else if (!ops || !(st->hessian ? ops->hvp : ops->ggnvp) || (precond && !ops->ggn_diagonal)) {
+    rc = descent_fail(DESCENT_ENOTSUP, "objective '%s' has no %s, which %s uses%s",
+                      ops && ops->kind ? ops->kind : "(no kind)",
+                      !ops || !(st->hessian ? ops->hvp : ops->ggnvp)
+                          ? (st->hessian ? "Hessian-vector product (ops->hvp)"
+                                         : "Gauss-Newton-vector product (ops->ggnvp)")
+                          : "Gauss-Newton diagonal (ops->ggn_diagonal)",
+                      name,
+                      precond && ops && (st->hessian ? ops->hvp : ops->ggnvp)
+                          ? " with precond=ggn; use precond=none"
+                          : "; use a first-order optimizer (adam, sgd)");
+  }
+  if (rc) descent_error_prefix("%s: ", name);
+  return rc;
+}
+
 static int hf_step(method_state *st, const double *hp, double rate, descent_objective *obj,
                    const descent_closure *closure, descent_step_info *info) {
   const size_t n = st->n;
@@ -600,6 +628,7 @@ const method_def method_hf = {
     .create = hf_create,
     .destroy = hf_destroy,
     .step = hf_step,
+    .check = hf_check,
     .evaluations_so_far = hf_evaluations,
     .products_so_far = hf_products,
     .state_bytes = hf_state_bytes,
@@ -622,6 +651,7 @@ const method_def method_newton_cg = {
     .create = newton_cg_create,
     .destroy = hf_destroy,
     .step = hf_step,
+    .check = hf_check,
     .evaluations_so_far = hf_evaluations,
     .products_so_far = hf_products,
     .state_bytes = hf_state_bytes,

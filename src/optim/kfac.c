@@ -353,8 +353,10 @@ static int gather(method_state *st, const double *hp, descent_net *net,
   return DESCENT_OK;
 }
 
-static int kfac_step(method_state *st, const double *hp, double lr, descent_objective *obj,
-                     const descent_closure *closure, descent_step_info *info) {
+/* A network, whose dense and conv layers are narrow enough for their
+   factors. */
+static int kfac_check(const method_state *st, const double *hp, descent_objective *obj) {
+  (void)st, (void)hp;
   descent_net *net = net_of_objective(obj);
   if (!net)
     return descent_fail(
@@ -363,6 +365,19 @@ static int kfac_step(method_state *st, const double *hp, double lr, descent_obje
         "Kronecker factors come from the network's dense and conv layers; this objective "
         "is a '%s'",
         obj->ops && obj->ops->kind ? obj->ops->kind : "(no kind)");
+  size_t count = net_kfac_layers(net, NULL, 0);
+  net_kfac_layer *layers = descent_calloc(count ? count : 1, sizeof *layers, "kfac layers");
+  if (!layers) return DESCENT_ENOMEM;
+  net_kfac_layers(net, layers, count);
+  int rc = check_widths(layers, count);
+  free(layers);
+  return rc;
+}
+
+static int kfac_step(method_state *st, const double *hp, double lr, descent_objective *obj,
+                     const descent_closure *closure, descent_step_info *info) {
+  descent_net *net = net_of_objective(obj);
+  if (!net) return kfac_check(st, hp, obj); /* says why */
   if (!closure->batch)
     return descent_fail(DESCENT_EINVAL,
                         "kfac: the step has no batch (closure->batch is NULL); its factors are "
@@ -633,6 +648,7 @@ const method_def method_kfac = {
     .create = kfac_create,
     .destroy = kfac_destroy,
     .step = kfac_step,
+    .check = kfac_check,
     .evaluations_so_far = kfac_evaluations,
     .products_so_far = kfac_products,
     .state_bytes = kfac_state_bytes,

@@ -209,6 +209,17 @@ double method_dot(const descent_real *a, const descent_real *b, size_t n, double
   return total;
 }
 
+int descent_optimizer_check_objective(const descent_optimizer *opt, descent_objective *obj) {
+  descent_error_clear();
+  if (!opt || !obj)
+    return descent_fail(DESCENT_EINVAL, "descent_optimizer_check_objective: a NULL argument");
+  if (obj->n_params != opt->n)
+    return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
+                        opt->n, obj->n_params);
+  if (!opt->method || !opt->method->check) return DESCENT_OK;
+  return opt->method->check(opt->method_state, opt->method_hp, obj);
+}
+
 int64_t descent_optimizer_products(const descent_optimizer *opt) {
   return opt->method && opt->method->products_so_far
              ? opt->method->products_so_far(opt->method_state)

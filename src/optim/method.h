@@ -47,6 +47,11 @@ struct method_def {
      rate for this step. Fills info. */
   int (*step)(method_state *s, const double *hp, double rate, descent_objective *obj,
               const descent_closure *closure, descent_step_info *info);
+  /* Optional: whether the method can step on obj (a network whose layers
+     give what it needs, an objective with the products it uses), checked
+     before a run starts (descent_optimizer_check_objective), with the
+     message its first step would give. NULL: every objective. */
+  int (*check)(const method_state *s, const double *hp, descent_objective *obj);
   /* Evaluations every step so far has used (saved in the state). */
   int64_t (*evaluations_so_far)(const method_state *s);
   /* Curvature-vector products every step so far has used (saved in the

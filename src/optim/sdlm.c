@@ -136,6 +136,21 @@ static void take_step(const method_state *st, double eta, double mu, real *theta
 
 /* ---- the step --------------------------------------------------------------------- */
 
+/* A network whose layers give the diagonal, or an objective with one. */
+static int sdlm_check(const method_state *st, const double *hp, descent_objective *obj) {
+  (void)st, (void)hp;
+  int rc = DESCENT_OK;
+  if (obj->ops && obj->ops->ggn_diagonal == net_ggn_diagonal)
+    rc = net_check_diagonal((const descent_net *)obj->impl);
+  else if (!obj->ops || !obj->ops->ggn_diagonal)
+    rc = descent_fail(DESCENT_ENOTSUP,
+                      "objective '%s' has no Gauss-Newton diagonal (ops->ggn_diagonal), which "
+                      "sdlm divides by; use a first-order optimizer (adam, sgd)",
+                      obj->ops && obj->ops->kind ? obj->ops->kind : "(no kind)");
+  if (rc) descent_error_prefix("sdlm: ");
+  return rc;
+}
+
 static int sdlm_step(method_state *st, const double *hp, double eta, descent_objective *obj,
                      const descent_closure *closure, descent_step_info *info) {
   double loss = closure->loss;
@@ -281,6 +296,7 @@ const method_def method_sdlm = {
     .create = sdlm_create,
     .destroy = sdlm_destroy,
     .step = sdlm_step,
+    .check = sdlm_check,
     .evaluations_so_far = sdlm_evaluations,
     .products_so_far = sdlm_products,
     .state_bytes = sdlm_state_bytes,

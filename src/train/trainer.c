@@ -641,6 +641,7 @@ int descent_trainer_create(descent_trainer **out, descent_objective *obj, descen
   }
   int rc = check_options(options);
   if (!rc) rc = check_objective(obj, train, options);
+  if (!rc) rc = descent_optimizer_check_objective(opt, obj);
   if (rc) return rc;
   descent_trainer *t = descent_calloc(1, sizeof *t, "trainer");
   if (!t) return DESCENT_ENOMEM;

@@ -36,6 +36,7 @@ check "monte-carlo: 12 evaluations and 12 products in metrics.csv" \
 
 expect_error batchnorm error "has parameters and no per-example squared gradients" \
   train --model 'dense(16), batchnorm, relu, dense(10)' --opt sdlm --out "$scratch/batchnorm"
+check "batchnorm: refused before its run folder was made" test ! -e "$scratch/batchnorm"
 expect_error bad-decay error "sdlm(decay=2): out of range" \
   train --model "$mlp" --opt 'sdlm(decay=2)' --out "$scratch/bad-decay"
 finish
