@@ -487,24 +487,13 @@ static size_t hf_state_bytes(const method_state *st) {
   return FIXED_BYTES + (st->has_prev ? st->n * sizeof(real) : 0);
 }
 
-static unsigned char *put(unsigned char *p, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
-  return p;
-}
-
-static unsigned char *put_double(unsigned char *p, double v) {
-  uint64_t bits;
-  memcpy(&bits, &v, 8);
-  return put(p, bits, 8);
-}
-
 static void hf_save(const method_state *st, unsigned char *p) {
-  p = put_double(p, st->lambda);
-  p = put_double(p, st->last_rho);
+  p = method_put_double(p, st->lambda);
+  p = method_put_double(p, st->last_rho);
   int64_t counters[] = {st->steps, st->func_evals, st->grad_evals, st->products, st->cg_iterations};
-  for (int i = 0; i < 5; i++) p = put(p, (uint64_t)counters[i], 8);
-  p = put(p, (uint64_t)st->has_prev, 4);
-  p = put(p, 0, 4);
+  for (int i = 0; i < 5; i++) p = method_put(p, (uint64_t)counters[i], 8);
+  p = method_put(p, (uint64_t)st->has_prev, 4);
+  p = method_put(p, 0, 4);
   for (size_t i = 0; st->has_prev && i < st->n; i++) {
 #ifdef DESCENT_DOUBLE
     uint64_t bits;
@@ -512,22 +501,8 @@ static void hf_save(const method_state *st, unsigned char *p) {
     uint32_t bits;
 #endif
     memcpy(&bits, &st->prev[i], sizeof bits);
-    p = put(p, bits, (int)sizeof bits);
+    p = method_put(p, bits, (int)sizeof bits);
   }
-}
-
-static uint64_t get(const unsigned char **p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; i++) v |= (uint64_t)(*p)[i] << (8 * i);
-  *p += bytes;
-  return v;
-}
-
-static double get_double(const unsigned char **p) {
-  uint64_t bits = get(p, 8);
-  double v;
-  memcpy(&v, &bits, 8);
-  return v;
 }
 
 static int hf_load(method_state *st, const double *hp, const unsigned char *in, size_t len) {
@@ -536,14 +511,14 @@ static int hf_load(method_state *st, const double *hp, const unsigned char *in, 
   if (len < FIXED_BYTES)
     return descent_fail(DESCENT_EFORMAT, "%s state of %zu bytes: truncated", name, len);
   const unsigned char *p = in;
-  double lambda = get_double(&p), rho = get_double(&p);
+  double lambda = method_get_double(&p), rho = method_get_double(&p);
   int64_t counters[5];
   int bad_count = 0; /* below 0 or beyond METHOD_MAX_COUNT */
   for (int i = 0; i < 5; i++) {
-    counters[i] = (int64_t)get(&p, 8);
+    counters[i] = (int64_t)method_get(&p, 8);
     bad_count |= counters[i] < 0 || counters[i] > METHOD_MAX_COUNT;
   }
-  uint32_t has_prev = (uint32_t)get(&p, 4), zero = (uint32_t)get(&p, 4);
+  uint32_t has_prev = (uint32_t)method_get(&p, 4), zero = (uint32_t)method_get(&p, 4);
   if (!(lambda >= 0 && lambda <= HF_DAMPING_MAX) || bad_count || has_prev > 1 || zero)
     return descent_fail(
         DESCENT_EFORMAT,
@@ -560,9 +535,9 @@ static int hf_load(method_state *st, const double *hp, const unsigned char *in, 
   st->has_prev = (int)has_prev;
   for (size_t i = 0; has_prev && i < st->n; i++) {
 #ifdef DESCENT_DOUBLE
-    uint64_t bits = get(&p, 8);
+    uint64_t bits = method_get(&p, 8);
 #else
-    uint32_t bits = (uint32_t)get(&p, 4);
+    uint32_t bits = (uint32_t)method_get(&p, 4);
 #endif
     memcpy(&st->prev[i], &bits, sizeof bits);
   }

@@ -458,33 +458,28 @@ static size_t kfac_state_bytes(const method_state *st) {
   return len;
 }
 
-static unsigned char *put(unsigned char *p, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
-  return p;
-}
-
 static unsigned char *put_doubles(unsigned char *p, const double *v, size_t count) {
   for (size_t i = 0; i < count; i++) {
     uint64_t bits;
     memcpy(&bits, &v[i], 8);
-    p = put(p, bits, 8);
+    p = method_put(p, bits, 8);
   }
   return p;
 }
 
 static void kfac_save(const method_state *st, unsigned char *p) {
-  p = put(p, (uint64_t)st->steps, 8);
-  p = put(p, (uint64_t)st->evaluations, 8);
-  p = put(p, (uint64_t)st->products, 8);
-  p = put(p, (uint64_t)st->estimates, 8);
-  p = put(p, (uint64_t)st->flags, 4);
-  p = put(p, (uint64_t)st->n_blocks, 4);
+  p = method_put(p, (uint64_t)st->steps, 8);
+  p = method_put(p, (uint64_t)st->evaluations, 8);
+  p = method_put(p, (uint64_t)st->products, 8);
+  p = method_put(p, (uint64_t)st->estimates, 8);
+  p = method_put(p, (uint64_t)st->flags, 4);
+  p = method_put(p, (uint64_t)st->n_blocks, 4);
   for (size_t k = 0; k < st->n_blocks; k++) {
     const net_kfac_layer *s = &st->blocks[k].shape;
-    p = put(p, s->in, 8);
-    p = put(p, s->out, 8);
-    p = put(p, (uint64_t)s->bias, 8);
-    p = put(p, s->offset, 8);
+    p = method_put(p, s->in, 8);
+    p = method_put(p, s->out, 8);
+    p = method_put(p, (uint64_t)s->bias, 8);
+    p = method_put(p, s->offset, 8);
   }
   for (size_t k = 0; k < st->n_blocks; k++) {
     const block *b = &st->blocks[k];
@@ -503,20 +498,13 @@ static void kfac_save(const method_state *st, unsigned char *p) {
       uint32_t bits;
 #endif
       memcpy(&bits, &st->momentum[i], sizeof bits);
-      p = put(p, bits, (int)sizeof bits);
+      p = method_put(p, bits, (int)sizeof bits);
     }
-}
-
-static uint64_t get(const unsigned char **p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; i++) v |= (uint64_t)(*p)[i] << (8 * i);
-  *p += bytes;
-  return v;
 }
 
 static void get_doubles(const unsigned char **p, double *v, size_t count) {
   for (size_t i = 0; i < count; i++) {
-    uint64_t bits = get(p, 8);
+    uint64_t bits = method_get(p, 8);
     memcpy(&v[i], &bits, 8);
   }
 }
@@ -527,7 +515,8 @@ static int read_layers(const unsigned char **p, size_t count, size_t n, size_t l
                        net_kfac_layer *layers, size_t *bytes, int inverses) {
   *bytes = 0;
   for (size_t k = 0; k < count; k++) {
-    uint64_t in = get(p, 8), out = get(p, 8), bias = get(p, 8), offset = get(p, 8);
+    uint64_t in = method_get(p, 8), out = method_get(p, 8), bias = method_get(p, 8),
+             offset = method_get(p, 8);
     if (in == 0 || out == 0 || in > MAX_WIDTH || out > MAX_WIDTH || bias > 1 || offset > n ||
         n - offset < (in + bias) * out)
       return descent_fail(DESCENT_EFORMAT,
@@ -550,9 +539,9 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
   if (len < FIXED_BYTES)
     return descent_fail(DESCENT_EFORMAT, "kfac state of %zu bytes: truncated", len);
   const unsigned char *p = in;
-  int64_t steps = (int64_t)get(&p, 8), evaluations = (int64_t)get(&p, 8);
-  int64_t products = (int64_t)get(&p, 8), estimates = (int64_t)get(&p, 8);
-  uint32_t flags = (uint32_t)get(&p, 4), count = (uint32_t)get(&p, 4);
+  int64_t steps = (int64_t)method_get(&p, 8), evaluations = (int64_t)method_get(&p, 8);
+  int64_t products = (int64_t)method_get(&p, 8), estimates = (int64_t)method_get(&p, 8);
+  uint32_t flags = (uint32_t)method_get(&p, 4), count = (uint32_t)method_get(&p, 4);
   if (steps < 0 || evaluations < 0 || products < 0 || estimates < 0 || steps > METHOD_MAX_COUNT ||
       evaluations > METHOD_MAX_COUNT || products > METHOD_MAX_COUNT ||
       estimates > METHOD_MAX_COUNT || flags > 7 || (count && !(flags & BOUND)) ||
@@ -593,9 +582,9 @@ static int kfac_load(method_state *st, const double *hp, const unsigned char *in
   if (flags & HAS_MOMENTUM)
     for (size_t i = 0; i < st->n; i++) {
 #ifdef DESCENT_DOUBLE
-      uint64_t bits = get(&p, 8);
+      uint64_t bits = method_get(&p, 8);
 #else
-      uint32_t bits = (uint32_t)get(&p, 4);
+      uint32_t bits = (uint32_t)method_get(&p, 4);
 #endif
       memcpy(&st->momentum[i], &bits, sizeof bits);
     }

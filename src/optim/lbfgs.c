@@ -522,17 +522,6 @@ static size_t lbfgs_state_bytes(const method_state *st) {
   return FIXED_BYTES + 8 * (size_t)st->m + vectors * st->n * sizeof(real);
 }
 
-static unsigned char *put(unsigned char *p, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
-  return p;
-}
-
-static unsigned char *put_double(unsigned char *p, double v) {
-  uint64_t bits;
-  memcpy(&bits, &v, 8);
-  return put(p, bits, 8);
-}
-
 static unsigned char *put_vector(unsigned char *p, const real *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
 #ifdef DESCENT_DOUBLE
@@ -541,20 +530,20 @@ static unsigned char *put_vector(unsigned char *p, const real *v, size_t n) {
     uint32_t bits;
 #endif
     memcpy(&bits, &v[i], sizeof bits);
-    p = put(p, bits, (int)sizeof bits);
+    p = method_put(p, bits, (int)sizeof bits);
   }
   return p;
 }
 
 static void lbfgs_save(const method_state *st, unsigned char *p) {
-  p = put(p, (uint64_t)st->n_iter, 8);
-  p = put(p, (uint64_t)st->func_evals, 8);
-  p = put(p, (uint64_t)(st->has_d | st->has_prev << 1), 4);
-  p = put(p, (uint64_t)st->m, 4);
-  p = put_double(p, st->t);
-  p = put_double(p, st->h_diag);
-  p = put_double(p, st->prev_loss);
-  for (int i = 0; i < st->m; i++) p = put_double(p, st->ro[slot(st, i)]);
+  p = method_put(p, (uint64_t)st->n_iter, 8);
+  p = method_put(p, (uint64_t)st->func_evals, 8);
+  p = method_put(p, (uint64_t)(st->has_d | st->has_prev << 1), 4);
+  p = method_put(p, (uint64_t)st->m, 4);
+  p = method_put_double(p, st->t);
+  p = method_put_double(p, st->h_diag);
+  p = method_put_double(p, st->prev_loss);
+  for (int i = 0; i < st->m; i++) p = method_put_double(p, st->ro[slot(st, i)]);
   if (st->has_d) p = put_vector(p, st->d, st->n);
   if (st->has_prev) p = put_vector(p, st->prev_grad, st->n);
   for (int i = 0; i < st->m; i++) {
@@ -563,26 +552,12 @@ static void lbfgs_save(const method_state *st, unsigned char *p) {
   }
 }
 
-static uint64_t get(const unsigned char **p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; i++) v |= (uint64_t)(*p)[i] << (8 * i);
-  *p += bytes;
-  return v;
-}
-
-static double get_double(const unsigned char **p) {
-  uint64_t bits = get(p, 8);
-  double v;
-  memcpy(&v, &bits, 8);
-  return v;
-}
-
 static void get_vector(const unsigned char **p, real *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
 #ifdef DESCENT_DOUBLE
-    uint64_t bits = get(p, 8);
+    uint64_t bits = method_get(p, 8);
 #else
-    uint32_t bits = (uint32_t)get(p, 4);
+    uint32_t bits = (uint32_t)method_get(p, 4);
 #endif
     memcpy(&v[i], &bits, sizeof bits);
   }
@@ -593,8 +568,8 @@ static int lbfgs_load(method_state *st, const double *hp, const unsigned char *i
   if (len < FIXED_BYTES)
     return descent_fail(DESCENT_EFORMAT, "lbfgs state of %zu bytes: truncated", len);
   const unsigned char *p = in;
-  int64_t n_iter = (int64_t)get(&p, 8), func_evals = (int64_t)get(&p, 8);
-  uint32_t flags = (uint32_t)get(&p, 4), m = (uint32_t)get(&p, 4);
+  int64_t n_iter = (int64_t)method_get(&p, 8), func_evals = (int64_t)method_get(&p, 8);
+  uint32_t flags = (uint32_t)method_get(&p, 4), m = (uint32_t)method_get(&p, 4);
   if (n_iter < 0 || func_evals < 0 || flags > 3 || m > (uint32_t)st->cap ||
       (n_iter > 0) != (flags == 3) || (m > 0 && flags != 3))
     return descent_fail(DESCENT_EFORMAT,
@@ -620,10 +595,10 @@ static int lbfgs_load(method_state *st, const double *hp, const unsigned char *i
   st->has_prev = (int)(flags >> 1);
   st->m = (int)m;
   st->start = 0;
-  st->t = get_double(&p);
-  st->h_diag = get_double(&p);
-  st->prev_loss = get_double(&p);
-  for (uint32_t i = 0; i < m; i++) st->ro[i] = get_double(&p);
+  st->t = method_get_double(&p);
+  st->h_diag = method_get_double(&p);
+  st->prev_loss = method_get_double(&p);
+  for (uint32_t i = 0; i < m; i++) st->ro[i] = method_get_double(&p);
   if (st->has_d) get_vector(&p, st->d, st->n);
   if (st->has_prev) get_vector(&p, st->prev_grad, st->n);
   for (uint32_t i = 0; i < m; i++) {

@@ -209,6 +209,31 @@ double method_dot(const descent_real *a, const descent_real *b, size_t n, double
   return total;
 }
 
+unsigned char *method_put(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
+  return p;
+}
+
+unsigned char *method_put_double(unsigned char *p, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, 8);
+  return method_put(p, bits, 8);
+}
+
+uint64_t method_get(const unsigned char **p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v |= (uint64_t)(*p)[i] << (8 * i);
+  *p += bytes;
+  return v;
+}
+
+double method_get_double(const unsigned char **p) {
+  uint64_t bits = method_get(p, 8);
+  double v;
+  memcpy(&v, &bits, 8);
+  return v;
+}
+
 int descent_optimizer_check_objective(const descent_optimizer *opt, descent_objective *obj) {
   descent_error_clear();
   if (!opt || !obj)

@@ -81,6 +81,14 @@ double method_dot(const descent_real *a, const descent_real *b, size_t n, double
    step's count. A method's load refuses more as corrupted. */
 #define METHOD_MAX_COUNT ((int64_t)1 << 62)
 
+/* The methods' state bytes: little-endian integers of `bytes` bytes and
+   doubles by their bits, written at p (returning the next byte) or read
+   from *p (advancing it). */
+unsigned char *method_put(unsigned char *p, uint64_t v, int bytes);
+unsigned char *method_put_double(unsigned char *p, double v);
+uint64_t method_get(const unsigned char **p, int bytes);
+double method_get_double(const unsigned char **p);
+
 /* The method of that name; NULL if none. */
 const method_def *method_find(const char *name);
 /* Names of every method, comma separated. */

@@ -198,18 +198,6 @@ static size_t sdlm_state_bytes(const method_state *st) {
   return FIXED_BYTES + st->n * sizeof(real);
 }
 
-static unsigned char *put(unsigned char *p, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
-  return p;
-}
-
-static uint64_t get(const unsigned char **p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; i++) v |= (uint64_t)(*p)[i] << (8 * i);
-  *p += bytes;
-  return v;
-}
-
 #ifdef DESCENT_DOUBLE
 typedef uint64_t real_bits;
 #else
@@ -217,13 +205,13 @@ typedef uint32_t real_bits;
 #endif
 
 static void sdlm_save(const method_state *st, unsigned char *p) {
-  p = put(p, (uint64_t)st->steps, 8);
-  p = put(p, (uint64_t)st->evaluations, 8);
-  p = put(p, (uint64_t)st->products, 8);
+  p = method_put(p, (uint64_t)st->steps, 8);
+  p = method_put(p, (uint64_t)st->evaluations, 8);
+  p = method_put(p, (uint64_t)st->products, 8);
   for (size_t i = 0; i < st->n; i++) {
     real_bits bits;
     memcpy(&bits, &st->h[i], sizeof bits);
-    p = put(p, bits, (int)sizeof bits);
+    p = method_put(p, bits, (int)sizeof bits);
   }
 }
 
@@ -234,7 +222,7 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
                         "sdlm state: %zu bytes; the curvature of %zu parameters takes %zu", len,
                         st->n, sdlm_state_bytes(st));
   const unsigned char *p = in;
-  uint64_t steps = get(&p, 8), evaluations = get(&p, 8), products = get(&p, 8);
+  uint64_t steps = method_get(&p, 8), evaluations = method_get(&p, 8), products = method_get(&p, 8);
   if (steps > METHOD_MAX_COUNT || evaluations != steps || products > METHOD_MAX_COUNT)
     return descent_fail(DESCENT_EFORMAT,
                         "sdlm state: corrupted (%llu steps, %llu evaluations, %llu products; "
@@ -244,7 +232,7 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
   /* The curvature is checked whole before the state changes. */
   const unsigned char *values = p;
   for (size_t i = 0; i < st->n; i++) {
-    real_bits bits = (real_bits)get(&p, (int)sizeof bits);
+    real_bits bits = (real_bits)method_get(&p, (int)sizeof bits);
     real v;
     memcpy(&v, &bits, sizeof v);
     if (!(v >= 0))
@@ -258,7 +246,7 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
   st->products = (int64_t)products;
   p = values;
   for (size_t i = 0; i < st->n; i++) {
-    real_bits bits = (real_bits)get(&p, (int)sizeof bits);
+    real_bits bits = (real_bits)method_get(&p, (int)sizeof bits);
     memcpy(&st->h[i], &bits, sizeof bits);
   }
   return DESCENT_OK;
