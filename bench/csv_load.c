@@ -20,13 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#define COLS 785
+#include "timing.h"
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#define COLS 785
 
 /* Writes rows lines of 784 pixels and a label; returns the file's size. */
 static long write_csv(const char *path, size_t rows) {

@@ -22,13 +22,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-enum { BATCH = 128 };
+#include "timing.h"
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+enum { BATCH = 128 };
 
 static void fail(const char *what) {
   fprintf(stderr, "curvature_cost: %s: %s\n", what, descent_last_error());

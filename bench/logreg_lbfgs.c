@@ -70,6 +70,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "timing.h"
+
 #ifndef DESCENT_DOUBLE
 #error                                                                                             \
     "logreg_lbfgs measures gaps of 1e-6 and below: build it with -DDESCENT_DOUBLE against libdescent64"
@@ -89,12 +91,6 @@ typedef struct options {
   double gd_lrs[MAX_LRS], adam_lrs[MAX_LRS];
   int n_gd, n_adam;
 } options;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void die(const char *what) {
   fprintf(stderr, "logreg_lbfgs: %s: %s\n", what, descent_last_error());

@@ -21,11 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "timing.h"
 
 static int fail(const char *what) {
   fprintf(stderr, "phases: %s: %s\n", what, descent_last_error());
