@@ -569,6 +569,23 @@ typedef struct descent_objective_ops {
      the layer. */
   int (*ggn_diagonal)(descent_objective *obj, const descent_batch *batch, size_t samples,
                       uint64_t seed, descent_real *out);
+  /* Per-example gradients, summarized, at the current params on batch, with
+     reevaluate's randomness and contract (no side effects, obj->grad
+     untouched). The batch loss is the mean of the examples' own losses
+     l_i; with g_i the gradient of l_i alone (so the batch gradient is the
+     mean of the g_i), writes sq[i] = |g_i|^2 for each of the batch->n
+     examples, and dot[i] = g_i . v when v is not NULL (v holds n_params
+     values; dot may be NULL when v is). Exact for every layer whose
+     examples are independent (dense, conv: the per-example gradient is
+     formed, at the cost of the batch's weight gradient); with batch norm in
+     training mode, an example's gradient also depends on the others, and
+     g_i is example i's term of the batch gradient's sum (times n), as
+     BackPACK's BatchGrad defines it. The lab's least-squares problems
+     (linreg, finite_sum) have it in closed form. NULL where unavailable; a
+     network with a layer kind that lacks it returns DESCENT_ENOTSUP naming
+     the layer. Costs one replayed forward and backward pass. */
+  int (*example_gradients)(descent_objective *obj, const descent_batch *batch,
+                           const descent_real *v, double *sq, double *dot);
 } descent_objective_ops;
 
 /* An objective owns its flat parameter and gradient buffers and the table of
@@ -603,6 +620,10 @@ int descent_objective_ggnvp(descent_objective *obj, const descent_batch *batch,
  * has none. */
 int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *batch,
                                    size_t samples, uint64_t seed, descent_real *out);
+/* ops->example_gradients; DESCENT_ENOTSUP naming the objective's kind when
+ * it has none. */
+int descent_objective_example_gradients(descent_objective *obj, const descent_batch *batch,
+                                        const descent_real *v, double *sq, double *dot);
 
 /* Finite-difference check of value_and_grad at the current parameters, by
  * central differences with step h on every parameter (or on `probes` randomly
@@ -1525,6 +1546,175 @@ int descent_run_diverged(double f, double f0, double f_min, const descent_real *
                          const descent_run_options *opts);
 
 /* ------------------------------------------------------------------------ */
+/* Instruments: curvature, gradient noise and step quality                  */
+/* ------------------------------------------------------------------------ */
+
+/* The extreme eigenvalues of a symmetric operator A (a Hessian, a
+ * Gauss-Newton matrix, a preconditioned one) given only products A v:
+ * Lanczos's iteration with full reorthogonalization (Golub & Van Loan,
+ * "Matrix Computations", 10.1), which after k products has the largest and
+ * smallest eigenvalues of A restricted to the Krylov space of the start
+ * vector: far closer than k steps of power iteration, and both ends at once.
+ * apply writes A v to out (n values each, not overlapping) and returns
+ * DESCENT_OK or a failure, which is returned. */
+typedef int (*descent_operator_fn)(void *user, const descent_real *v, descent_real *out);
+
+typedef struct descent_lanczos_result {
+  double top;             /* the largest Ritz value: the top eigenvalue's estimate */
+  double bottom;          /* the smallest Ritz value: the most negative eigenvalue's estimate */
+  double top_residual;    /* |A u - top u| for its unit Ritz vector u: the top's error bound */
+  double bottom_residual; /* the same for bottom */
+  int products;           /* products taken (at most iterations; fewer on convergence or when the
+                             Krylov space is exhausted) */
+} descent_lanczos_result;
+
+/* Runs at most `iterations` (>= 1) Lanczos steps on apply from start (n
+ * values, not all zero; NULL: a random start drawn from seed), stopping
+ * early once both residuals are below tol times |top| (tol 0: never early).
+ * When top_vector (or bottom_vector) is not NULL, the unit Ritz vector of
+ * top (bottom) is written there (n values): the warm start of the next call
+ * on a slowly changing operator. Memory: iterations + 1 vectors of n values,
+ * allocated per call. DESCENT_EINVAL for n 0, iterations < 1 or a zero
+ * start, DESCENT_ENOMEM, or apply's failure. */
+int descent_lanczos(descent_operator_fn apply, void *user, size_t n, int iterations, double tol,
+                    const descent_real *start, uint64_t seed, descent_real *top_vector,
+                    descent_real *bottom_vector, descent_lanczos_result *result);
+
+/* The step size beyond which the optimizer is unstable on a quadratic of
+ * curvature lambda, written as a limit on the sharpness it can follow: the
+ * edge of stability of Cohen et al. 2021 (gradient descent, heavy ball) and
+ * 2022 (Adam, preconditioned). */
+typedef struct descent_stability {
+  /* The limit at the optimizer's current step and rate, e.g. 2 / lr (sgd),
+     (2 + 2 momentum) / lr (heavy ball), (2 + 2 momentum) / ((1 + 2 momentum)
+     lr) (Nesterov), (2 + 2 b1) / ((1 - b1) lr) (Adam, AdamW: 38 / lr at b1
+     0.9); NAN when the chain has no known limit. */
+  double limit;
+  /* 1 when the limit applies to the preconditioned sharpness, the top
+     eigenvalue of P^-1 H (Adam: P = (1 - b1^t) (sqrt(v_t / (1 - b2^t)) +
+     eps), per coordinate, from the optimizer's state); 0 when it applies to
+     H's own top eigenvalue. */
+  int preconditioned;
+  /* The rule in words, for logs and reports: "2/lr (gradient descent)",
+     "38/lr: (2+2 b1)/((1-b1) lr), Adam's preconditioned sharpness", or why
+     there is none ("no known limit for the chain lion | lr"). */
+  char rule[160];
+} descent_stability;
+
+/* Fills *out for opt as it stands (after `descent_optimizer_steps` steps,
+ * at its current rate). When the limit is preconditioned and precond is not
+ * NULL, writes the diagonal P (n values, positive) there; before the first
+ * step, when the optimizer's state holds no statistics yet, limit is NAN
+ * with the reason in rule. Methods (lbfgs, ...) have no limit. */
+int descent_optimizer_stability(const descent_optimizer *opt, descent_real *precond, size_t n,
+                                descent_stability *out);
+
+/* Gradient-noise statistics of one batch, from its per-example gradients
+ * g_i (descent_objective_example_gradients: sq[i] = |g_i|^2, dot[i] = g_i .
+ * g with g the batch gradient, their mean). Formulas and references in
+ * docs/instruments.md. */
+typedef struct descent_noise {
+  size_t batch;       /* examples, B (>= 2) */
+  double grad_sq;     /* |g|^2, the batch gradient's squared norm */
+  double trace;       /* tr(Sigma): sum_i |g_i - g|^2 / (B - 1), unbiased for the trace of
+                         one example's gradient covariance */
+  double true_sq;     /* |G|^2 estimated without bias: |g|^2 - trace / B (may be <= 0 when
+                         noise dominates) */
+  double noise_scale; /* B_simple = trace / true_sq (McCandlish et al. 2018): the batch
+                         size at which noise and signal balance, the critical batch size's
+                         estimate; INFINITY when true_sq <= 0 */
+  double norm_test;   /* Byrd et al. 2012's norm test as Cockpit computes it:
+                         sum_i |g_i - g|^2 / (B (B - 1) |g|^2); <= 1 (theta = 1) passes,
+                         i.e. the batch is large enough for a descent direction */
+  double inner_test;  /* Bollapragada et al. 2018's inner-product test (Cockpit):
+                         sum_i (g_i . g - |g|^2)^2 / (B (B - 1) |g|^4) */
+  double ortho_test;  /* their orthogonality test (Cockpit): sum_i |g_i - (g_i . g / |g|^2)
+                         g|^2 / (B (B - 1) |g|^2) */
+} descent_noise;
+
+/* Computes *out from B examples' sq and dot and the batch gradient's
+ * squared norm grad_sq (all in double). DESCENT_EINVAL for B < 2. */
+int descent_noise_compute(const double *sq, const double *dot, size_t batch, double grad_sq,
+                          descent_noise *out);
+
+/* Cockpit's alpha (Schneider et al. 2021, "Cockpit", section 3 and its
+ * alpha.py): the step from theta_0 to theta_1 = theta_0 + d, seen on one
+ * batch through the parabola p(t) = mu0 + mu1 t + mu2 t^2 (t in [0, 1]
+ * along d) fitted by least squares to the losses f_0, f_1 and the
+ * directional derivatives df_0 = g(theta_0) . d, df_1 = g(theta_1) . d at
+ * both ends. With t_min = -mu1 / (2 mu2) the parabola's minimum, alpha =
+ * 1 / t_min - 1: -1 for a step that does not move, 0 for one that lands on
+ * the minimum, 1 for one that lands across it at the starting height, more
+ * for one that overshoots further. Exact on a quadratic. NAN when mu2 <= 0
+ * (no minimum along d; Cockpit logs -1 there). descent measures both ends on
+ * the step's own batch (one re-evaluation), where Cockpit takes the end
+ * point from the next batch and weights the fit by the examples'
+ * variances. */
+double descent_alpha(double f0, double df0, double f1, double df1);
+
+/* What a tracker measures; a bit mask. */
+typedef enum descent_track_kind {
+  DESCENT_TRACK_SHARPNESS = 1 << 0, /* top Hessian eigenvalue and the stability limit */
+  DESCENT_TRACK_GGN = 1 << 1,       /* top Gauss-Newton eigenvalue */
+  DESCENT_TRACK_NEGATIVE = 1 << 2,  /* most negative Hessian eigenvalue (saddles) */
+  DESCENT_TRACK_NOISE = 1 << 3,     /* gradient noise scale and the three tests */
+  DESCENT_TRACK_ALPHA = 1 << 4,     /* step quality */
+  DESCENT_TRACK_LAYERS = 1 << 5,    /* per-tensor and per-activation statistics */
+  DESCENT_TRACK_ALL = (1 << 6) - 1
+} descent_track_kind;
+
+/* Parses "sharpness,noise,alpha", "all", ... into a mask; an unknown name is
+ * DESCENT_EINVAL naming it and the valid ones. */
+int descent_track_parse(const char *list, unsigned *mask);
+/* The names of mask's instruments, comma-separated, into buf; returns the
+   length it wanted. */
+size_t descent_track_describe(unsigned mask, char *buf, size_t cap);
+
+typedef struct descent_track_options {
+  unsigned what;    /* descent_track_kind bits, not 0 */
+  int64_t every;    /* measure at every step divisible by this (>= 1); 0: chosen so that
+                       the instruments cost about 5% of the steps' gradient evaluations,
+                       from the products each measurement took (deterministic) (0) */
+  int iterations;   /* Lanczos products per eigenvalue measurement, warm-started from the
+                       last measurement's vector (20) */
+  double tolerance; /* relative residual at which Lanczos stops early (1e-3) */
+  uint64_t seed;    /* the first Lanczos start vector (1) */
+} descent_track_options;
+
+void descent_track_options_default(descent_track_options *o);
+
+/* A tracker measures a training run: a trainer given one
+ * (descent_trainer_options.tracker) calls it at each step (after
+ * on_gradient, before the guard and the step; then after the step), saves
+ * its state in the checkpoint's "TRAK" section and restores it with the
+ * checkpoint, so that a resumed run measures the same numbers. Measuring
+ * changes nothing in the run (it uses re-evaluations and products, which
+ * have no side effects): parameters are bit-identical with and without it.
+ * Its measurements are rows of named columns (docs/instruments.md): step,
+ * epoch, lr, loss, then each instrument's. */
+typedef struct descent_tracker descent_tracker;
+
+/* A tracker for obj trained by opt (neither owned; keep them alive). Checks
+ * that obj has what the instruments need (hvp for sharpness and negative,
+ * ggnvp for ggn, example_gradients for noise, a network for layers' activation
+ * statistics), refusing otherwise with a message naming the instrument and
+ * the missing product. */
+int descent_tracker_create(descent_tracker **out, descent_objective *obj, descent_optimizer *opt,
+                           const descent_track_options *options);
+void descent_tracker_free(descent_tracker *t);
+/* The columns of every row: count names (owned by the tracker). */
+const char *const *descent_tracker_columns(const descent_tracker *t, size_t *count);
+/* The row of the latest measurement when it was taken at `step` (values:
+ * count doubles, NAN where a quantity is undefined); NULL when the last
+ * step measured nothing. */
+const double *descent_tracker_row(const descent_tracker *t, int64_t step);
+/* Gradient-evaluation equivalents the tracker has spent so far (products,
+ * re-evaluations and per-example passes, each counted as its share of a
+ * gradient) and the `every` in force. */
+double descent_tracker_cost(const descent_tracker *t);
+int64_t descent_tracker_every(const descent_tracker *t);
+
+/* ------------------------------------------------------------------------ */
 /* Training: the step loop, the divergence guard and checkpoints            */
 /* ------------------------------------------------------------------------ */
 
@@ -1763,6 +1953,10 @@ typedef struct descent_trainer_options {
      and pooling layers use at most the threads their work areas were made
      for (descent_net_set_threads). (0) */
   int threads;
+  /* Instruments measured during the run (descent_tracker_create for the
+     same objective and optimizer), checkpointed with it; not owned. NULL:
+     none. (NULL) */
+  descent_tracker *tracker;
 } descent_trainer_options;
 
 void descent_trainer_options_default(descent_trainer_options *o);
