@@ -462,7 +462,7 @@ typedef struct descent_section_reader descent_section_reader;
  * exactly 4 are read) and len bytes of data (copied; data may be NULL when
  * len is 0). DESCENT_EINVAL for a malformed tag, one already in the file
  * or one the trainer keeps for itself ("OBJ ", "PARM", "PREP", "CKPT",
- * "OPTS", "BTCH", "EPOC", "LOSS", "CONF"), DESCENT_ERANGE beyond 64 sections
+ * "OPTS", "BTCH", "EPOC", "LOSS", "CONF", "TRAK"), DESCENT_ERANGE beyond 64 sections
  * in a file, DESCENT_ENOMEM. */
 int descent_section_put(descent_section_writer *w, const char *tag, const void *data, size_t len);
 
@@ -1684,21 +1684,36 @@ typedef struct descent_track_options {
 void descent_track_options_default(descent_track_options *o);
 
 /* A tracker measures a training run: a trainer given one
- * (descent_trainer_options.tracker) calls it at each step (after
- * on_gradient, before the guard and the step; then after the step), saves
- * its state in the checkpoint's "TRAK" section and restores it with the
- * checkpoint, so that a resumed run measures the same numbers. Measuring
- * changes nothing in the run (it uses re-evaluations and products, which
- * have no side effects): parameters are bit-identical with and without it.
+ * (descent_trainer_options.tracker) calls it at each step once on_gradient
+ * has run and the guard has accepted the step (at the step's parameters,
+ * gradient and batch, before the step is taken), then after the step; it
+ * saves its state in the checkpoint's "TRAK" section and restores it with
+ * the checkpoint (a load, a rollback), so that a resumed run measures the
+ * same numbers. Measuring changes nothing in the run (it uses
+ * re-evaluations and products, which have no side effects): parameters are
+ * bit-identical with and without it.
  * Its measurements are rows of named columns (docs/instruments.md): step,
- * epoch, lr, loss, then each instrument's. */
+ * epoch, lr, loss, cost, then each instrument's. A measurement costs, in
+ * gradient evaluations: 3 per Hessian-vector product, 1.8 per
+ * Gauss-Newton product (bench/README.md), 1 for alpha's re-evaluation, 1
+ * for the per-example gradients; sharpness and negative share one Lanczos
+ * run on H (started from the last top vector plus the last bottom one),
+ * ggn takes another, and an Adam-like limit a third, on P^-1/2 H P^-1/2.
+ * The instruments measure on each step's batch: a trainer over a data set
+ * with a full-batch optimizer (gd, lbfgs(full_batch=1)) refuses a
+ * tracker, and noise needs batches (a data set or next_batch). layers
+ * works on any objective (one group "params" when it has no tensor table);
+ * its activation statistics need a network. */
 typedef struct descent_tracker descent_tracker;
 
 /* A tracker for obj trained by opt (neither owned; keep them alive). Checks
  * that obj has what the instruments need (hvp for sharpness and negative,
- * ggnvp for ggn, example_gradients for noise, a network for layers' activation
- * statistics), refusing otherwise with a message naming the instrument and
- * the missing product. */
+ * ggnvp for ggn, example_gradients for noise; layers' activation statistics
+ * come only from a network, other objectives get the per-tensor columns),
+ * refusing otherwise (DESCENT_ENOTSUP) with a message naming the
+ * instrument and the missing product; DESCENT_EINVAL for options out of
+ * range. The parameters obj holds now are "step 0" for layers' distance
+ * (a checkpoint's replace them). Free with descent_tracker_free. */
 int descent_tracker_create(descent_tracker **out, descent_objective *obj, descent_optimizer *opt,
                            const descent_track_options *options);
 void descent_tracker_free(descent_tracker *t);
@@ -1748,7 +1763,7 @@ int64_t descent_tracker_every(const descent_tracker *t);
  * A checkpoint is a file of descent_net_save's container format (header,
  * tagged sections each with its CRC-32) holding, in this order (readers
  * find sections by tag): OBJ, PARM, the objective's own sections
- * (ops->save_state), PREP, CKPT, OPTS, BTCH or EPOC, LOSS, CONF, the user's
+ * (ops->save_state), PREP, CKPT, OPTS, BTCH or EPOC, LOSS, CONF, TRAK, the user's
  * sections (options.save_sections), where
  *   "OBJ "  the objective: u32 kind length, its kind (ops->kind, UTF-8),
  *           u64 parameter count, u32 bytes per number. Checked at load: the
@@ -1775,6 +1790,15 @@ int64_t descent_tracker_every(const descent_tracker *t);
  *   "LOSS"  u64 count, then count f64 losses and count f64 rates: every
  *           step's batch loss and learning rate, in order
  *   "CONF"  the configuration text given in the options (UTF-8, no NUL)
+ *   "TRAK"  with a tracker (options.tracker): u32 version (1), u32 bytes per
+ *           number, u32 instruments mask, u64 parameter count, i64 the next
+ *           step measured (every 0), i64 the gap to it, f64 gradient
+ *           evaluations spent, u32 which warm starts follow (bits: Hessian
+ *           top, Hessian bottom, Gauss-Newton top, preconditioned top), then
+ *           the parameters at step 0 (when layers are tracked) and each warm
+ *           start present, in that order (parameter count numbers each).
+ *           A trainer with a tracker refuses a file without it or with
+ *           other instruments; one without a tracker ignores it.
  * A network's own sections are its NET, BUFF (batch-norm
  * statistics) and RNG (dropout) sections: with PARM and PREP they make the
  * checkpoint a model file that descent_net_load and `descent eval` read.
@@ -1954,8 +1978,11 @@ typedef struct descent_trainer_options {
      for (descent_net_set_threads). (0) */
   int threads;
   /* Instruments measured during the run (descent_tracker_create for the
-     same objective and optimizer), checkpointed with it; not owned. NULL:
-     none. (NULL) */
+     same objective and optimizer), called after on_gradient and the guard
+     have accepted a step, then after the step, and checkpointed with the
+     run ("TRAK"); not owned. descent_trainer_create refuses a tracker of
+     other objects, and one with a full-batch optimizer over a data set (no
+     step batch to measure on). NULL: none. (NULL) */
   descent_tracker *tracker;
 } descent_trainer_options;
 

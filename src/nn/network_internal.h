@@ -92,6 +92,17 @@ int net_check_products(const descent_net *net, int hessian);
 int net_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t samples,
                      uint64_t seed, descent_real *out);
 
+/* network_stats.c: the tracker's per-layer statistics of the last forward
+   pass (net->acts), read before any replay overwrites them. */
+enum { NET_ACTIVATION_NONE = 0, NET_ACTIVATION_SMOOTH = 1, NET_ACTIVATION_RELU = 2 };
+/* Whether layer i is an activation (relu, or tanh and sigmoid). */
+int net_activation_kind(const descent_net *net, size_t i);
+/* Layer i's outputs over the last forward's n examples: their mean and
+   standard deviation (over every value), and for relu the fraction of
+   units that are zero for all n examples (NAN for other layers). */
+void net_activation_stats(const descent_net *net, size_t i, size_t n, double *mean, double *std,
+                          double *dead);
+
 /* Parses a spec into configured (not yet set up) layers. */
 int net_spec_parse(const char *spec, size_t input_size, layer **layers, size_t *count);
 

@@ -7,7 +7,8 @@
  * network's checkpoint also loads as a model: descent eval reads it), PREP,
  * CKPT (the trainer's counters), OPTS (the optimizer's state blob), BTCH
  * (the batcher: RNG, permutation, position) or EPOC without data, LOSS
- * (every step's loss and rate), CONF (the configuration text) and the
+ * (every step's loss and rate), CONF (the configuration text), TRAK (the
+ * instruments' state, with a tracker; tracker.c documents it) and the
  * user's sections; descent.h documents each field.
  *
  * Reading checks the whole file before anything changes: every section's
@@ -19,6 +20,8 @@
  * never a checkpoint.
  */
 #include "trainer_internal.h"
+
+#include "tracker.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -514,6 +517,7 @@ int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len
   descent_section_reader reader = {p.sections, p.count, name};
   if (!rc && from_file) rc = check_identity(name, &p, &t->o.run_id);
   if (!rc) rc = check_fit(t, &p, name, &reader);
+  if (!rc && t->o.tracker) rc = tracker_check_state(t->o.tracker, p.sections, p.count, name);
   /* Room for the history before anything changes. */
   if (!rc) rc = grow_history(t, p.history, name);
   if (!rc) rc = restore_hooks(t, &p, name, &reader);
@@ -524,6 +528,7 @@ int checkpoint_restore(descent_trainer *t, const unsigned char *data, size_t len
   bytes_in in = {p.parm->payload + 8, p.parm->len - 8, 0, 0};
   in_reals(&in, t->obj->params, t->obj->n_params, p.width);
   descent_optimizer_set_lr_scale(t->opt, p.lr_scale);
+  if (t->o.tracker) tracker_restore(t->o.tracker, p.sections, p.count);
 
   if (t->train) {
     descent_batcher *b = &t->batcher;

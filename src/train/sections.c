@@ -12,12 +12,14 @@
  */
 #include "trainer_internal.h"
 
+#include "tracker.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 /* The trainer's own sections; hooks may not use these tags. */
 static const char *const reserved[] = {"OBJ ", "PARM", "PREP", "CKPT", "OPTS",
-                                       "BTCH", "EPOC", "LOSS", "CONF"};
+                                       "BTCH", "EPOC", "LOSS", "CONF", "TRAK"};
 
 static int tag_known(const descent_section_writer *w, const char *tag) {
   for (int i = 0; i < w->count; i++)
@@ -179,6 +181,12 @@ int checkpoint_serialize(const descent_trainer *t, bytes_out *o) {
   s = writer_begin(&w, "CONF");
   out_bytes(o, t->config, strlen(t->config));
   section_end(o, s);
+
+  if (t->o.tracker) {
+    s = writer_begin(&w, "TRAK");
+    tracker_put(t->o.tracker, o);
+    section_end(o, s);
+  }
 
   if (!o->failed && t->o.save_sections) {
     descent_error_clear();

@@ -20,6 +20,8 @@
  */
 #include "trainer_internal.h"
 
+#include "tracker.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,7 +363,13 @@ static int guard_and_step(descent_trainer *t, double loss, double *lr, const des
   int rc = commit_pending(t);
   if (rc) return rc;
   *lr = descent_optimizer_lr(t->opt);
-  return take_step(t, batch, full, loss);
+  /* The instruments see the step the guard accepted, on its batch, before
+     and after it is taken. */
+  descent_tracker *tracker = t->o.tracker;
+  if (tracker && (rc = tracker_before_step(tracker, batch, loss, t->epoch + 1))) return rc;
+  rc = take_step(t, batch, full, loss);
+  if (!rc && tracker) rc = tracker_after_step(tracker, batch);
+  return rc;
 }
 
 static void report(descent_trainer *t, double loss, double lr, size_t batch, size_t batches,
@@ -642,6 +650,10 @@ int descent_trainer_create(descent_trainer **out, descent_objective *obj, descen
   int rc = check_options(options);
   if (!rc) rc = check_objective(obj, train, options);
   if (!rc) rc = descent_optimizer_check_objective(opt, obj);
+  if (!rc && options->tracker)
+    rc = tracker_check_trainer(options->tracker, obj, opt,
+                               train && descent_optimizer_full_batch(opt),
+                               train || options->next_batch);
   if (rc) return rc;
   descent_trainer *t = descent_calloc(1, sizeof *t, "trainer");
   if (!t) return DESCENT_ENOMEM;

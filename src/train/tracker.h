@@ -1,0 +1,89 @@
+/*
+ * tracker.h - the tracker's side of the trainer (trainer.c, sections.c,
+ * checkpoint.c): the calls around each step and its checkpoint section
+ * "TRAK".
+ */
+#ifndef DESCENT_TRACKER_H
+#define DESCENT_TRACKER_H
+
+#include "internal.h"
+#include "nn/model_io.h"
+
+/* The measurements' cost, in gradient evaluations (bench/README.md,
+   curvature_cost: H v 2.6-4.0 gradients, G v 1.7-1.9 on the MLP and the
+   CNN); a re-evaluation and a per-example pass count one each. */
+#define TRACK_COST_HVP   3.0
+#define TRACK_COST_GGNVP 1.8
+/* every 0: the share of the steps' gradient evaluations the instruments
+   may take. */
+#define TRACK_AUTO_SHARE 0.05
+
+struct descent_tracker {
+  descent_objective *obj;
+  descent_optimizer *opt;
+  descent_track_options o;
+  descent_net *net; /* the objective's network, or NULL */
+
+  /* The columns and the row being filled. */
+  char **names;
+  size_t n_columns;
+  double *row;
+  int64_t row_step; /* the step of the complete row in `row`; -1: none */
+  size_t col_sharp, col_ggn, col_neg, col_noise, col_alpha, col_layers;
+  size_t n_tensors;   /* per-tensor groups (the objective's table, or one "params") */
+  size_t *act_layers; /* the network's activation layers' indices */
+  size_t n_acts, n_act_columns;
+
+  /* State a checkpoint keeps ("TRAK"). */
+  descent_real *theta_start;                      /* the parameters at step 0 (layers) */
+  descent_real *top, *bottom, *ggn_top, *pre_top; /* warm starts, unit vectors */
+  unsigned have;                                  /* TRACK_HAVE_* bits: which are set */
+  int64_t next_step;                              /* every 0: the next step measured */
+  int64_t every_now;                              /* the gap to it (or every) */
+  double cost;                                    /* gradient evaluations spent so far */
+
+  /* Scratch of one measurement. */
+  int measuring; /* 1 between the before- and after-step parts */
+  int64_t step;  /* the step being measured */
+  double f0, cost_before;
+  const descent_batch *batch;      /* during a product */
+  descent_real *theta0, *g0, *g1;  /* alpha and layers: theta and g before, g after */
+  descent_real *precond, *scratch; /* P^-1/2, and P^-1/2 v */
+  descent_real *work;              /* a Lanczos start's copy */
+  double *sq, *dot;
+  size_t cap_examples;
+};
+
+enum { TRACK_HAVE_TOP = 1, TRACK_HAVE_BOTTOM = 2, TRACK_HAVE_GGN = 4, TRACK_HAVE_PRE = 8 };
+
+/* tracker_measure.c: the measurements; tracker.c: the rest. */
+int tracker_measure_before(descent_tracker *t, const descent_batch *batch);
+int tracker_measure_after(descent_tracker *t, const descent_batch *batch);
+/* The vectors of the mask: 1 when the `have` bit may be set. */
+unsigned tracker_vectors(unsigned what);
+
+/* Whether the trainer can give t what it measures: t's objective and
+   optimizer must be the trainer's; a full-batch optimizer over a data set
+   gives no step batch (refused, naming it); noise needs batches
+   (has_batches: a data set or a next_batch hook). */
+int tracker_check_trainer(const descent_tracker *t, const descent_objective *obj,
+                          const descent_optimizer *opt, int full_batch_data, int has_batches);
+
+/* Before step `descent_optimizer_steps + 1` is taken, once the guard has
+   accepted it: obj->grad holds the step's gradient and loss its loss, batch
+   is the step's (NULL: the whole objective). Measures when the step is
+   due: the curvature, the noise and the per-layer gradients, and keeps what
+   the after-step part needs. */
+int tracker_before_step(descent_tracker *t, const descent_batch *batch, double loss, int64_t epoch);
+/* After that step: alpha (one re-evaluation at the new parameters on the
+   same batch) and the per-layer updates; completes the row. */
+int tracker_after_step(descent_tracker *t, const descent_batch *batch);
+
+/* The "TRAK" section: write it (with the trainer's writer), check a file's
+   (sections of a checked file; messages start with name), restore it. */
+void tracker_put(const descent_tracker *t, bytes_out *o);
+int tracker_check_state(const descent_tracker *t, const model_section *sections, size_t count,
+                        const char *name);
+void tracker_restore(descent_tracker *t, const model_section *sections, size_t count);
+
+#endif /* DESCENT_TRACKER_H */
