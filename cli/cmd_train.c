@@ -89,6 +89,18 @@ static cli_option train_options[] = {
      "auto", 0},
     {"rollback-factor", "F", "learning-rate factor of each rollback, in (0, 1)", "0.1", 0},
     {"max-rollbacks", "N", "rollbacks before the run stops", "3", 0},
+    {"track", "LIST",
+     "instruments measured during the run, one row per measurement in diagnostics.csv: "
+     "sharpness, ggn, negative, noise, alpha, layers, all, or none (docs/instruments.md)",
+     "none", 0},
+    {"track-every", "N",
+     "measure every N steps; 0: automatic, the instruments taking about 5% of the steps' "
+     "gradient evaluations",
+     "0", 0},
+    {"track-iterations", "K",
+     "Lanczos products per eigenvalue measured, warm-started from the last measurement's "
+     "vector",
+     "20", 0},
     {"stop-after-steps", "N",
      "testing: kill the process with SIGKILL right after step N, as a crash would (0: never)", "0",
      0},
@@ -103,7 +115,9 @@ typedef struct train_config {
   descent_preprocess_kind preprocess;
   double preprocess_eps, max_loss, rollback_factor;
   size_t batch_size, epochs, threads, val, limit, keep, max_rollbacks;
-  uint64_t seed, checkpoint_every, stop_after;
+  uint64_t seed, checkpoint_every, stop_after, track_every;
+  unsigned track;          /* descent_track_kind bits; 0: none */
+  size_t track_iterations; /* Lanczos products per eigenvalue */
   descent_diverge_policy on_diverge;
   descent_precision precision;
   int eval_train, quiet;
@@ -149,8 +163,20 @@ static int read_config(train_config *c) {
       cli_get_size(o, n, "keep", 0, 1000000, &c->keep) ||
       cli_get_size(o, n, "max-rollbacks", 1, 1000, &c->max_rollbacks) ||
       cli_get_u64(o, n, "checkpoint-every", &c->checkpoint_every) ||
-      cli_get_u64(o, n, "stop-after-steps", &c->stop_after) || cli_get_u64(o, n, "seed", &c->seed))
+      cli_get_u64(o, n, "stop-after-steps", &c->stop_after) ||
+      cli_get_u64(o, n, "seed", &c->seed) || cli_get_u64(o, n, "track-every", &c->track_every) ||
+      cli_get_size(o, n, "track-iterations", 1, 10000, &c->track_iterations))
     return -1;
+  const char *track = cli_get(o, n, "track");
+  c->track = 0;
+  if (strcmp(track, "none") != 0 && descent_track_parse(track, &c->track)) {
+    fprintf(stderr, "descent train: --track: %s, or none\n", descent_last_error());
+    return -1;
+  }
+  if (c->track_every > ((uint64_t)1 << 62)) {
+    fprintf(stderr, "descent train: --track-every: too large\n");
+    return -1;
+  }
   if (descent_loss_parse(cli_get(o, n, "loss"), &c->loss) ||
       descent_preprocess_parse(cli_get(o, n, "preprocess"), &c->preprocess) ||
       descent_precision_parse(cli_get(o, n, "precision"), &c->precision)) {
@@ -225,8 +251,9 @@ static const char *const trajectory_keys[] = {
 enum { N_TRAJECTORY_KEYS = sizeof trajectory_keys / sizeof trajectory_keys[0] };
 /* Settings a resumed run inherits unless the command line changes them. */
 static const char *const setting_keys[] = {
-    "epochs",   "threads",         "checkpoint-every", "keep",      "on-diverge",
-    "max-loss", "rollback-factor", "max-rollbacks",    "eval-train"};
+    "epochs",     "threads",  "checkpoint-every", "keep",
+    "on-diverge", "max-loss", "rollback-factor",  "max-rollbacks",
+    "eval-train", "track",    "track-every",      "track-iterations"};
 enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
 
 /* The resolved value of an option, as saved: numbers in the form that reads
@@ -285,6 +312,15 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
     snprintf(buf, cap, "%zu", c->max_rollbacks);
   else if (strcmp(key, "eval-train") == 0)
     snprintf(buf, cap, "%d", c->eval_train);
+  else if (strcmp(key, "track") == 0) {
+    if (c->track)
+      descent_track_describe(c->track, buf, cap);
+    else
+      snprintf(buf, cap, "none");
+  } else if (strcmp(key, "track-every") == 0)
+    snprintf(buf, cap, "%llu", (unsigned long long)c->track_every);
+  else if (strcmp(key, "track-iterations") == 0)
+    snprintf(buf, cap, "%zu", c->track_iterations);
   else
     buf[0] = '\0';
 }
@@ -408,7 +444,8 @@ static void remove_temporaries(const char *dir) {
   char path[4096];
   for (struct dirent *e; (e = readdir(d));) {
     if (strncmp(e->d_name, "model.bin.tmp.", 14) != 0 &&
-        strcmp(e->d_name, "metrics.csv.tmp") != 0 && strcmp(e->d_name, "steps.csv.tmp") != 0)
+        strcmp(e->d_name, "metrics.csv.tmp") != 0 && strcmp(e->d_name, "steps.csv.tmp") != 0 &&
+        strcmp(e->d_name, "diagnostics.csv.tmp") != 0)
       continue;
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     unlink(path);
@@ -610,12 +647,70 @@ typedef struct train_run {
   const descent_preprocess *pp;
   const descent_dataset *train, *val, *test;
   FILE *csv, *steps;
+  descent_tracker *tracker; /* NULL without --track */
+  FILE *diag;               /* diagnostics.csv, with --track */
+  double *last;             /* the newest row measured in this process */
+  int64_t last_step;        /* its step; 0: none yet */
   progress bar;
   int bar_open;
   double total_seconds;
   char model_path[4096];
   int failed; /* a message was printed */
 } train_run;
+
+/* One row of diagnostics.csv: numbers as %.9g (step and epoch as
+   integers), "nan" where a quantity is undefined. */
+static void write_row(FILE *f, const double *row, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    if (i) fputc(',', f);
+    if (i < 2)
+      fprintf(f, "%lld", (long long)row[i]);
+    else if (isnan(row[i]))
+      fputs("nan", f);
+    else
+      fprintf(f, "%.9g", row[i]);
+  }
+  fputc('\n', f);
+}
+
+static void write_header(FILE *f, const descent_tracker *t) {
+  size_t count;
+  const char *const *names = descent_tracker_columns(t, &count);
+  for (size_t i = 0; i < count; i++) fprintf(f, "%s%s", i ? "," : "", names[i]);
+  fputc('\n', f);
+}
+
+/* diagnostics.csv: the header and the rows of the steps the trainer has
+   taken (a resumed run measures the later ones again, to the same bits). */
+static int sync_diagnostics(train_run *r) {
+  if (!r->tracker) return 0;
+  char path[4096], tmp[4200], line[65536];
+  snprintf(path, sizeof path, "%s/diagnostics.csv", r->c->out);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (r->diag) fclose(r->diag);
+  r->diag = NULL;
+  int64_t steps = descent_trainer_steps(r->trainer);
+  FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+  if (!out) {
+    fprintf(stderr, "descent train: cannot write '%s': %s\n", tmp, strerror(errno));
+    if (in) fclose(in);
+    return -1;
+  }
+  write_header(out, r->tracker);
+  while (in && fgets(line, sizeof line, in)) {
+    char *end;
+    long long step = strtoll(line, &end, 10);
+    if (end != line && *end == ',' && step >= 1 && step <= steps && strchr(line, '\n'))
+      fputs(line, out);
+  }
+  if (in) fclose(in);
+  if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
+    fprintf(stderr, "descent train: cannot replace '%s': %s\n", path, strerror(errno));
+    return -1;
+  }
+  r->last_step = 0;
+  return (r->diag = open_in(r->c->out, "diagnostics.csv", "a")) ? 0 : -1;
+}
 
 /* Rewrites the logs to hold exactly what the trainer holds: metrics.csv the
    epochs it completed, steps.csv its steps (after a resume or a rollback,
@@ -676,7 +771,7 @@ static int sync_logs(train_run *r) {
   }
   if (!(r->csv = open_in(dir, "metrics.csv", "a")) || !(r->steps = open_in(dir, "steps.csv", "a")))
     return -1;
-  return 0;
+  return sync_diagnostics(r);
 }
 
 static void print_config(FILE *f, const train_config *c, const descent_dataset *train,
@@ -734,6 +829,16 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
             "guard       when a loss is NaN, Inf or %s, or a gradient NaN or Inf: roll back, "
             "learning rate x %g, at most %zu times\n",
             bound, c->rollback_factor, c->max_rollbacks);
+  if (c->track) {
+    char list[128];
+    descent_track_describe(c->track, list, sizeof list);
+    if (c->track_every)
+      fprintf(f, "track       %s every %llu steps", list, (unsigned long long)c->track_every);
+    else
+      fprintf(f, "track       %s, automatically: about 5%% of the steps' gradient evaluations",
+              list);
+    fprintf(f, ", %zu Lanczos iterations; rows in diagnostics.csv\n", c->track_iterations);
+  }
   fprintf(f, "output      %s (run %s)\n", c->out, c->run_id[0] ? c->run_id : "without an id");
 }
 
@@ -751,6 +856,46 @@ static void on_step(void *user, const descent_step_report *s) {
   if (s->stepped && r->steps)
     fprintf(r->steps, "%lld,%lld,%.17g,%.17g\n", (long long)s->step, (long long)s->epoch, s->lr,
             s->loss);
+  const double *row = s->stepped ? descent_tracker_row(r->tracker, s->step) : NULL;
+  if (row && r->diag) {
+    size_t count;
+    descent_tracker_columns(r->tracker, &count);
+    write_row(r->diag, row, count);
+    /* Measurements are rare: each reaches the file at once, so a run killed
+       later has every row of the steps its checkpoints hold. */
+    fflush(r->diag);
+    memcpy(r->last, row, count * sizeof *row);
+    r->last_step = s->step;
+  }
+}
+
+/* The newest measurement, in a few words for the epoch's line. */
+static void track_summary(const train_run *r, char *buf, size_t cap) {
+  buf[0] = '\0';
+  if (!r->tracker || !r->last_step) return;
+  size_t count, used = 0;
+  const char *const *names = descent_tracker_columns(r->tracker, &count);
+  static const struct {
+    const char *column, *label;
+  } shown[] = {{"hessian_top", "sharpness"},
+               {"precond_top", "preconditioned"},
+               {"stability_limit", "limit"},
+               {"noise_scale", "noise scale"},
+               {"alpha", "alpha"}};
+  used += (size_t)snprintf(buf, cap, " | step %lld:", (long long)r->last_step);
+  int first = 1;
+  for (size_t k = 0; k < sizeof shown / sizeof *shown && used < cap; k++)
+    for (size_t i = 0; i < count && used < cap; i++) {
+      if (strcmp(names[i], shown[k].column) != 0 || isnan(r->last[i])) continue;
+      /* "sharpness 41.3 / limit 20": the limit goes with what it limits. */
+      const char *sep = first                                             ? " "
+                        : strcmp(shown[k].column, "stability_limit") == 0 ? " / "
+                                                                          : ", ";
+      used +=
+          (size_t)snprintf(buf + used, cap - used, "%s%s %.3g", sep, shown[k].label, r->last[i]);
+      first = 0;
+    }
+  if (first) buf[0] = '\0';
 }
 
 static void close_bar(train_run *r) {
@@ -807,13 +952,15 @@ static int on_epoch(void *user, const descent_epoch_report *e) {
   int64_t products = descent_optimizer_products(r->opt);
   if (descent_optimizer_is_method(r->opt)) printf(" | %lld evaluations", (long long)evaluations);
   if (products) printf(", %lld products", (long long)products);
-  printf(" | train samples/s: %.0f | %.1f s\n", e->samples_per_s, e->seconds);
+  char summary[256];
+  track_summary(r, summary, sizeof summary);
+  printf("%s | train samples/s: %.0f | %.1f s\n", summary, e->samples_per_s, e->seconds);
   fflush(stdout);
   fprintf(r->csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f,%lld,%lld\n",
           (long long)e->epoch, (long long)e->step, e->lr, train_loss, train_acc, val_loss, val_acc,
           test_loss, test_acc, e->samples_per_s, e->seconds, (long long)evaluations,
           (long long)products);
-  if (fflush(r->csv) != 0 || fflush(r->steps) != 0) {
+  if (fflush(r->csv) != 0 || fflush(r->steps) != 0 || (r->diag && fflush(r->diag) != 0)) {
     fprintf(stderr, "descent train: writing the logs in %s failed: %s\n", c->out, strerror(errno));
     r->failed = 1;
     return DESCENT_EIO;
@@ -1145,6 +1292,28 @@ static int run(train_config *c) {
       descent_optimizer_set_threads(r.opt, threads) ||
       descent_optimizer_check_objective(r.opt, descent_net_objective(r.net)))
     goto fail_lib;
+  /* The instruments, checked before the folder is made. */
+  if (c->track && descent_optimizer_full_batch(r.opt)) {
+    fprintf(stderr,
+            "descent train: --track measures on each step's minibatch, and --opt %s steps on the "
+            "whole training set: track a minibatch optimizer (sgd, adam, ...) or drop --track\n",
+            c->opt);
+    goto done;
+  }
+  if (c->track) {
+    descent_track_options to;
+    descent_track_options_default(&to);
+    to.what = c->track;
+    to.every = (int64_t)c->track_every;
+    to.iterations = (int)c->track_iterations;
+    size_t columns;
+    if (descent_tracker_create(&r.tracker, descent_net_objective(r.net), r.opt, &to)) goto fail_lib;
+    descent_tracker_columns(r.tracker, &columns);
+    if (!(r.last = calloc(columns, sizeof *r.last))) {
+      fprintf(stderr, "descent train: out of memory\n");
+      goto done;
+    }
+  }
   /* Before the folder is made: a limit OpenBLAS cannot work under is refused
      here, not met as a hang at the first product. */
   if (cli_check_address_space("train", descent_get_threads())) goto done;
@@ -1177,6 +1346,7 @@ static int run(train_config *c) {
   o.run_id = run_id;
   o.stop = &stop_signal;
   o.threads = threads;
+  o.tracker = r.tracker;
   if (claim_lock(lock, c->out)) goto done;
   if (c->resume && move_skipped(c->out, info.step)) goto done;
   if (descent_trainer_create(&r.trainer, descent_net_objective(r.net), r.opt, &train, &o))
@@ -1215,6 +1385,7 @@ static int run(train_config *c) {
     /* As if the machine died here: no cleanup, no final message. */
     fflush(r.csv);
     fflush(r.steps);
+    if (r.diag) fflush(r.diag);
     fflush(stdout);
     raise(SIGKILL);
   }
@@ -1234,9 +1405,15 @@ done:
     fprintf(stderr, "descent train: writing steps.csv failed: %s\n", strerror(errno));
     status = 1;
   }
+  if (r.diag && fclose(r.diag) != 0) {
+    fprintf(stderr, "descent train: writing diagnostics.csv failed: %s\n", strerror(errno));
+    status = 1;
+  }
   if (cfg) fclose(cfg);
   if (lock >= 0) close(lock); /* the kernel would, at exit; a library caller's process goes on */
   descent_trainer_free(r.trainer);
+  descent_tracker_free(r.tracker);
+  free(r.last);
   descent_optimizer_free(r.opt);
   descent_net_free(r.net);
   descent_checkpoint_info_free(&info);
