@@ -73,16 +73,13 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/descent-adam.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # --- descent, and the benchmark program -------------------------------------
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
-fi
-cmake --build "$build" -j "$ncores" >&2
+# shellcheck source=compile.sh
+source bench/compile.sh
+bench_build "$build"
 btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
 [ "$btype" = Release ] || echo "adam_step.sh: WARNING: $build is a '$btype' build, not Release" >&2
 [ -f "$build/libdescent.a" ] || die "$build/libdescent.a not found"
-cc -O3 -march=native -fopenmp -Iinclude -I"$build/include" bench/adam_step.c "$build/libdescent.a" \
-    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lz -lm \
-    -o "$tmp/adam_step"
+bench_compile "$tmp/adam_step" bench/adam_step.c "$build/libdescent.a" -O3 -march=native
 
 # --- PyTorch -------------------------------------------------------------------
 # shellcheck source=venv.sh

@@ -77,15 +77,10 @@ bench_setup
 
 # The step timer (bench/cnn_step.c), against the library of the same build.
 lib=$(dirname "$descent")/libdescent.a
-[ -f "$lib" ] || die "$lib not found (cnn_step links the static library)"
-# A library built with oneDNN (DESCENT_DNNL) needs it linked too.
-dnnl=""
-# (grep reads all of nm's output: with -q it would stop early, nm would die
-# of SIGPIPE, and pipefail would make the test false.)
-if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
-cc -O2 -march=native -fopenmp -Iinclude -I"$(dirname "$lib")/include" -Isrc bench/cnn_step.c "$lib" \
-    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz -lcjson $dnnl -lm \
-    -o "$tmp/cnn_step" || die "cannot build bench/cnn_step.c"
+# shellcheck source=compile.sh
+source bench/compile.sh
+bench_compile "$tmp/cnn_step" bench/cnn_step.c "$lib" -O2 -march=native ||
+    die "cannot build bench/cnn_step.c"
 
 # --- Runs ---------------------------------------------------------------------------
 run_descent() { # $1: threads

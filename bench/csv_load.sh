@@ -24,12 +24,8 @@ while [ $# -gt 0 ]; do
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
-cmake --build "$build" -j "$(nproc)" --target descent >&2
-# oneDNN, when the library was built with it.
-dnnl=$(sed -n 's/^DESCENT_DNNL_LIBRARY:FILEPATH=//p' "$build/CMakeCache.txt")
-[[ $dnnl == */* && -f $dnnl ]] || dnnl=
-cc -O2 -Iinclude -I"$build/include" bench/csv_load.c "$build/libdescent.a" ${dnnl:+"$dnnl"} \
-  -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lcjson -llapack -fopenmp -lz -lm \
-  -o "$tmp/csv_load"
+# shellcheck source=compile.sh
+source bench/compile.sh
+bench_build "$build" descent_cli
+bench_compile "$tmp/csv_load" bench/csv_load.c "$build/libdescent.a" -O2
 "$tmp/csv_load" "$tmp/data.csv" --rows "$rows" --repeats "$repeats"

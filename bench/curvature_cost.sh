@@ -18,15 +18,11 @@ while [ $# -gt 0 ]; do
     *) echo "curvature_cost.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
-lib=$build/libdescent.a
-[ -f "$lib" ] || { echo "curvature_cost.sh: $lib not found; build first" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-dnnl=""
-if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
-cc -O2 -march=native -fopenmp -Iinclude -I"$build/include" bench/curvature_cost.c "$lib" \
-    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz -lcjson $dnnl -lm \
-    -o "$tmp/curvature_cost"
+# shellcheck source=compile.sh
+source bench/compile.sh
+bench_compile "$tmp/curvature_cost" bench/curvature_cost.c "$build/libdescent.a" -O2 -march=native
 for model in mlp:784-1024-1024-10 cnn:fmnist_2c2d; do
     for threads in 1 2; do
         "$tmp/curvature_cost" "$model" "$threads" "$steps"

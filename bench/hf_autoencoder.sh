@@ -44,14 +44,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 cd "$(dirname "$0")/.."
-lib=$build/libdescent.a
-[ -f "$lib" ] || { echo "hf_autoencoder.sh: $lib not found; build first" >&2; exit 1; }
 mkdir -p "$out"
-dnnl=""
-if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
-[ "$summary" = 1 ] || cc -O2 -march=native -std=c11 -fopenmp -Iinclude -I"$build/include" bench/hf_autoencoder.c \
-    "$lib" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz -lcjson $dnnl -lm \
-    -o "$out/hf_autoencoder"
+# shellcheck source=compile.sh
+source bench/compile.sh
+[ "$summary" = 1 ] || bench_compile "$out/hf_autoencoder" bench/hf_autoencoder.c \
+    "$build/libdescent.a" -O2 -march=native -std=c11
 
 # label | method | optimizer | lr | batch
 grid=(

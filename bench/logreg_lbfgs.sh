@@ -58,17 +58,11 @@ done
 
 # Builds the program and runs it into $out.
 run_benchmark() {
-    if [ ! -f "$build/CMakeCache.txt" ]; then
-        cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
-    fi
-    cmake --build "$build" -j "$(nproc)" --target descent_cli descent64 >&2
-    local lib=$build/libdescent64.a dnnl=""
-    [ -f "$lib" ] || die "$lib not found after the build"
-    if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl="-ldnnl"; fi
-    # shellcheck disable=SC2086
-    cc -std=c11 -O2 -march=native -fopenmp -DDESCENT_DOUBLE -Iinclude -I"$build/include" \
-        bench/logreg_lbfgs.c "$lib" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lz \
-        -lcjson $dnnl -lm -o "$tmp/logreg_lbfgs"
+    # shellcheck source=compile.sh
+    source bench/compile.sh
+    bench_build "$build" descent_cli descent64
+    bench_compile "$tmp/logreg_lbfgs" bench/logreg_lbfgs.c "$build/libdescent64.a" -std=c11 -O2 \
+        -march=native -DDESCENT_DOUBLE
     # shellcheck disable=SC2034
     descent=$build/descent
     mkdir -p "$out"

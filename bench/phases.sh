@@ -25,14 +25,10 @@ while [ $# -gt 0 ]; do
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
-cmake --build "$build" -j "$(nproc)" --target descent >&2
-# oneDNN, when the library was built with it.
-dnnl=$(sed -n 's/^DESCENT_DNNL_LIBRARY:FILEPATH=//p' "$build/CMakeCache.txt")
-[[ $dnnl == */* && -f $dnnl ]] || dnnl=
-cc -O2 -Iinclude -I"$build/include" bench/phases.c "$build/libdescent.a" ${dnnl:+"$dnnl"} \
-  -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lcjson -llapack -fopenmp -lz -lm \
-  -o "$tmp/phases"
+# shellcheck source=compile.sh
+source bench/compile.sh
+bench_build "$build" descent_cli
+bench_compile "$tmp/phases" bench/phases.c "$build/libdescent.a" -O2
 echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 path=$("$build/descent" --version 2>&1 | grep -o 'kernel path [a-z0-9]*' || echo 'kernel path unknown')
 echo "$path (DESCENT_ISA=${DESCENT_ISA:-unset})"

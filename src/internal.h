@@ -131,6 +131,12 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
  * of w[k]. LAPACK is called from src/core/eigen.c only. */
 int descent_symmetric_eigen(size_t n, double *a, double *w);
 
+/* Eigenvalues (ascending, into d) and eigenvectors of the symmetric
+ * tridiagonal n x n matrix with diagonal d (n values) and off-diagonal e
+ * (n - 1 values, overwritten), by LAPACK's dstev; row k of z (n x n) is the
+ * unit eigenvector of d[k]. For Lanczos's matrix (src/core/lanczos.c). */
+int descent_tridiagonal_eigen(size_t n, double *d, double *e, double *z);
+
 /* Replaces the symmetric positive definite n x n matrix a (row-major, both
  * triangles) by its inverse, both triangles, by LAPACK's Cholesky
  * factorization and inverse (dpotrf, dpotri; src/core/eigen.c).

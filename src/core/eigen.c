@@ -3,7 +3,8 @@
  * dsyevd (divide and conquer), for the covariance that PCA and ZCA whitening
  * diagonalize, and the inverse of a symmetric positive definite matrix by
  * its Cholesky factor (dpotrf, dpotri), for K-FAC's damped Kronecker
- * factors.
+ * factors, and the symmetric tridiagonal eigensolver dstev, for the small
+ * matrix of Lanczos's iteration (src/core/lanczos.c).
  *
  * LAPACK comes with OpenBLAS (libopenblas exports the reference LAPACK
  * routines, built with gfortran), so no other library is linked. The routine
@@ -29,8 +30,12 @@ void dpotrf_(const char *uplo, const blasint *n, double *a, const blasint *lda, 
 void dpotri_(const char *uplo, const blasint *n, double *a, const blasint *lda, blasint *info,
              size_t uplo_len);
 
+void dstev_(const char *jobz, const blasint *n, double *d, double *e, double *z, const blasint *ldz,
+            double *work, blasint *info, size_t jobz_len);
+
 static int eigen(size_t n, double *a, double *w);
 static int spd_inverse(size_t n, double *a);
+static int tridiagonal_eigen(size_t n, double *d, double *e, double *z);
 
 /* LAPACK's routines call OpenBLAS's threaded BLAS, which would set
    OpenBLAS's process-wide thread count to the caller's OpenMP setting
@@ -40,6 +45,14 @@ int descent_symmetric_eigen(size_t n, double *a, double *w) {
   int caller = omp_get_max_threads();
   if (caller != 1) omp_set_num_threads(1);
   int rc = eigen(n, a, w);
+  if (caller != 1) omp_set_num_threads(caller);
+  return rc;
+}
+
+int descent_tridiagonal_eigen(size_t n, double *d, double *e, double *z) {
+  int caller = omp_get_max_threads();
+  if (caller != 1) omp_set_num_threads(1);
+  int rc = tridiagonal_eigen(n, d, e, z);
   if (caller != 1) omp_set_num_threads(caller);
   return rc;
 }
@@ -123,6 +136,28 @@ static int eigen(size_t n, double *a, double *w) {
     return descent_fail(DESCENT_EDIVERGED,
                         "LAPACK dsyevd did not converge (%d off-diagonal elements); is the "
                         "covariance finite?",
+                        (int)info);
+  return DESCENT_OK;
+}
+
+/* dstev's eigenvectors are the columns of the column-major z: row k of our
+   row-major array is the eigenvector of d[k]. */
+static int tridiagonal_eigen(size_t n, double *d, double *e, double *z) {
+  if (n == 0) return DESCENT_OK;
+  if (n > 46000)
+    return descent_fail(DESCENT_ERANGE, "eigendecomposition of a %zu x %zu matrix is too large", n,
+                        n);
+  blasint nn = (blasint)n, info = 0;
+  double *work = descent_calloc(n > 1 ? 2 * n - 2 : 1, sizeof *work, "tridiagonal workspace");
+  if (!work) return DESCENT_ENOMEM;
+  dstev_("V", &nn, d, e, z, &nn, work, &info, 1);
+  free(work);
+  if (info < 0)
+    return descent_fail(DESCENT_EINVAL, "LAPACK dstev: argument %d is invalid", (int)-info);
+  if (info > 0)
+    return descent_fail(DESCENT_EDIVERGED,
+                        "LAPACK dstev did not converge (%d off-diagonal elements); are the "
+                        "operator's products finite?",
                         (int)info);
   return DESCENT_OK;
 }
