@@ -525,6 +525,60 @@ static void test_refusals(void) {
   descent_optimizer_free(opt);
 }
 
+/* A rollback restores the tracker with the rest: its cost is the one of
+   the step rolled back to, and the rows go on from there. */
+typedef struct rollback_run {
+  descent_tracker *tracker;
+  double cost_at[MAX_STEPS + 1];
+  int rolled_back, cost_restored;
+} rollback_run;
+
+static void rollback_step(void *user, const descent_step_report *r) {
+  rollback_run *x = user;
+  if (r->step <= MAX_STEPS) x->cost_at[r->step] = descent_tracker_cost(x->tracker);
+}
+
+static void rollback_seen(void *user, const descent_divergence *d) {
+  rollback_run *x = user;
+  x->rolled_back++;
+  x->cost_restored = d->restored_step >= 1 && d->restored_step <= MAX_STEPS &&
+                     descent_tracker_cost(x->tracker) == x->cost_at[d->restored_step] &&
+                     descent_tracker_row(x->tracker, d->step - 1) == NULL;
+}
+
+static void test_rollback(void) {
+  static const descent_objective_ops bowl_ops = {.kind = "bowl",
+                                                 .value_and_grad = bowl_value_and_grad};
+  descent_real theta[3] = {1, 2, 3}, grad[3];
+  descent_objective bowl = {.ops = &bowl_ops, .n_params = 3, .params = theta, .grad = grad};
+  descent_optimizer *opt;
+  CHECK_OK(descent_optimizer_create(&opt, "sgd", "2.5", 3)); /* |theta| x 1.5 a step */
+  descent_track_options o;
+  descent_track_options_default(&o);
+  o.what = DESCENT_TRACK_ALPHA | DESCENT_TRACK_LAYERS;
+  o.every = 1;
+  static rollback_run x;
+  memset(&x, 0, sizeof x);
+  CHECK_OK(descent_tracker_create(&x.tracker, &bowl, opt, &o));
+  descent_trainer_options to;
+  descent_trainer_options_default(&to);
+  to.tracker = x.tracker;
+  to.steps_per_epoch = 20;
+  to.checkpoint_every = 2;
+  to.on_diverge = DESCENT_DIVERGE_ROLLBACK;
+  to.on_step = rollback_step;
+  to.on_rollback = rollback_seen;
+  to.user = &x;
+  descent_trainer *trainer;
+  CHECK_OK(descent_trainer_create(&trainer, &bowl, opt, NULL, &to));
+  CHECK_OK(descent_trainer_run(trainer, 1, 0));
+  CHECK(x.rolled_back >= 1 && x.cost_restored);
+  CHECK(descent_tracker_row(x.tracker, 20) != NULL);
+  descent_trainer_free(trainer);
+  descent_tracker_free(x.tracker);
+  descent_optimizer_free(opt);
+}
+
 int main(void) {
   const char *base = getenv("DESCENT_TEST_TMP");
   snprintf(tmp, sizeof tmp, "%s", base ? base : "/tmp");
@@ -532,6 +586,7 @@ int main(void) {
   test_alpha();
   test_names();
   test_refusals();
+  test_rollback();
   test_columns();
   test_automatic();
   test_untouched(mlp, "momentum");

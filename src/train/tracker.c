@@ -141,8 +141,8 @@ static int check_objective(const descent_objective *obj, unsigned what) {
 
 unsigned tracker_vectors(unsigned what) {
   unsigned v = 0;
-  if (what & (DESCENT_TRACK_SHARPNESS | DESCENT_TRACK_NEGATIVE))
-    v |= TRACK_HAVE_TOP | TRACK_HAVE_BOTTOM;
+  if (what & (DESCENT_TRACK_SHARPNESS | DESCENT_TRACK_NEGATIVE)) v |= TRACK_HAVE_TOP;
+  if (what & DESCENT_TRACK_NEGATIVE) v |= TRACK_HAVE_BOTTOM;
   if (what & DESCENT_TRACK_GGN) v |= TRACK_HAVE_GGN;
   if (what & DESCENT_TRACK_SHARPNESS) v |= TRACK_HAVE_PRE;
   return v;

@@ -173,12 +173,15 @@ static const descent_real *hessian_start(descent_tracker *t) {
 
 static int measure_hessian(descent_tracker *t) {
   descent_lanczos_result res;
-  int rc =
-      lanczos(t, apply_hvp, hessian_start(t), t->o.seed, t->top, t->bottom, TRACK_COST_HVP, &res);
+  /* The bottom vector only when it is measured: Lanczos then stops once
+     both ends have converged, else once the top has. */
+  int negative = (t->o.what & DESCENT_TRACK_NEGATIVE) != 0;
+  int rc = lanczos(t, apply_hvp, hessian_start(t), t->o.seed, t->top, negative ? t->bottom : NULL,
+                   TRACK_COST_HVP, &res);
   if (rc) return rc;
-  t->have |= TRACK_HAVE_TOP | TRACK_HAVE_BOTTOM;
+  t->have |= TRACK_HAVE_TOP | (negative ? TRACK_HAVE_BOTTOM : 0u);
   if (t->o.what & DESCENT_TRACK_SHARPNESS) t->row[t->col_sharp] = res.top;
-  if (t->o.what & DESCENT_TRACK_NEGATIVE) t->row[t->col_neg] = res.bottom;
+  if (negative) t->row[t->col_neg] = res.bottom;
   return DESCENT_OK;
 }
 
