@@ -206,6 +206,13 @@ static size_t column(const descent_tracker *t, const char *name) {
   return (size_t)-1;
 }
 
+/* The value of column name in row; NAN when there is no such column. */
+static double at(const descent_tracker *t, const double *row, const char *name) {
+  size_t i = column(t, name);
+  CHECK_MSG(i != (size_t)-1, "no column %s", name);
+  return i == (size_t)-1 ? NAN : row[i];
+}
+
 static void test_columns(void) {
   static run x;
   CHECK_OK(start(&x, mlp, "sgd", DESCENT_TRACK_ALL, 1, NULL));
@@ -255,12 +262,11 @@ static void test_columns(void) {
     CHECK(row[0] == 1 && row[1] == 1 && row[3] == losses[0]);
     CHECK(row[2] == descent_optimizer_lr(x.opt));
     CHECK(row[4] == descent_tracker_cost(x.tracker));
-    CHECK(row[column(x.tracker, "batch")] == BATCH);
-    CHECK(row[column(x.tracker, "loss_after")] < row[3]); /* a small SGD step goes down */
+    CHECK(at(x.tracker, row, "batch") == BATCH);
+    CHECK(at(x.tracker, row, "loss_after") < row[3]); /* a small SGD step goes down */
     /* Step 0 to step 1: the distance from the start is the update. */
-    size_t w = column(x.tracker, "layer1.dense.weight.distance");
-    CHECK(row[w] > 0);
-    double dead = row[column(x.tracker, "layer2.relu.dead")];
+    CHECK(at(x.tracker, row, "layer1.dense.weight.distance") > 0);
+    double dead = at(x.tracker, row, "layer2.relu.dead");
     CHECK(dead >= 0 && dead <= 1);
   }
   finish(&x);
@@ -497,9 +503,8 @@ static void test_refusals(void) {
   CHECK_OK(descent_trainer_create(&trainer, &bowl, opt, NULL, &to));
   CHECK_OK(descent_trainer_run(trainer, 1, 0));
   const double *row = descent_tracker_row(t, 3);
-  size_t alpha = column(t, "alpha");
   /* SGD at 0.1 on curvature 1 lands 0.9 of the way short: t_min = 1/0.1. */
-  CHECK(row && fabs(row[alpha] - (0.1 - 1)) < 1e-6);
+  CHECK(row && fabs(at(t, row, "alpha") - (0.1 - 1)) < 1e-6);
   CHECK(column(t, "params.distance") != (size_t)-1); /* no tensor table: one group */
   descent_trainer_free(trainer);
 
