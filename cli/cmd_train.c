@@ -14,6 +14,7 @@
 #include "descent.h"
 #include "options.h"
 #include "progress.h"
+#include "track_log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -648,69 +649,13 @@ typedef struct train_run {
   const descent_dataset *train, *val, *test;
   FILE *csv, *steps;
   descent_tracker *tracker; /* NULL without --track */
-  FILE *diag;               /* diagnostics.csv, with --track */
-  double *last;             /* the newest row measured in this process */
-  int64_t last_step;        /* its step; 0: none yet */
+  track_log diag;           /* diagnostics.csv, with --track */
   progress bar;
   int bar_open;
   double total_seconds;
   char model_path[4096];
   int failed; /* a message was printed */
 } train_run;
-
-/* One row of diagnostics.csv: numbers as %.9g (step and epoch as
-   integers), "nan" where a quantity is undefined. */
-static void write_row(FILE *f, const double *row, size_t count) {
-  for (size_t i = 0; i < count; i++) {
-    if (i) fputc(',', f);
-    if (i < 2)
-      fprintf(f, "%lld", (long long)row[i]);
-    else if (isnan(row[i]))
-      fputs("nan", f);
-    else
-      fprintf(f, "%.9g", row[i]);
-  }
-  fputc('\n', f);
-}
-
-static void write_header(FILE *f, const descent_tracker *t) {
-  size_t count;
-  const char *const *names = descent_tracker_columns(t, &count);
-  for (size_t i = 0; i < count; i++) fprintf(f, "%s%s", i ? "," : "", names[i]);
-  fputc('\n', f);
-}
-
-/* diagnostics.csv: the header and the rows of the steps the trainer has
-   taken (a resumed run measures the later ones again, to the same bits). */
-static int sync_diagnostics(train_run *r) {
-  if (!r->tracker) return 0;
-  char path[4096], tmp[4200], line[65536];
-  snprintf(path, sizeof path, "%s/diagnostics.csv", r->c->out);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (r->diag) fclose(r->diag);
-  r->diag = NULL;
-  int64_t steps = descent_trainer_steps(r->trainer);
-  FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
-  if (!out) {
-    fprintf(stderr, "descent train: cannot write '%s': %s\n", tmp, strerror(errno));
-    if (in) fclose(in);
-    return -1;
-  }
-  write_header(out, r->tracker);
-  while (in && fgets(line, sizeof line, in)) {
-    char *end;
-    long long step = strtoll(line, &end, 10);
-    if (end != line && *end == ',' && step >= 1 && step <= steps && strchr(line, '\n'))
-      fputs(line, out);
-  }
-  if (in) fclose(in);
-  if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
-    fprintf(stderr, "descent train: cannot replace '%s': %s\n", path, strerror(errno));
-    return -1;
-  }
-  r->last_step = 0;
-  return (r->diag = open_in(r->c->out, "diagnostics.csv", "a")) ? 0 : -1;
-}
 
 /* Rewrites the logs to hold exactly what the trainer holds: metrics.csv the
    epochs it completed, steps.csv its steps (after a resume or a rollback,
@@ -771,7 +716,7 @@ static int sync_logs(train_run *r) {
   }
   if (!(r->csv = open_in(dir, "metrics.csv", "a")) || !(r->steps = open_in(dir, "steps.csv", "a")))
     return -1;
-  return sync_diagnostics(r);
+  return r->tracker ? track_log_sync(&r->diag, dir, descent_trainer_steps(r->trainer)) : 0;
 }
 
 static void print_config(FILE *f, const train_config *c, const descent_dataset *train,
@@ -856,46 +801,7 @@ static void on_step(void *user, const descent_step_report *s) {
   if (s->stepped && r->steps)
     fprintf(r->steps, "%lld,%lld,%.17g,%.17g\n", (long long)s->step, (long long)s->epoch, s->lr,
             s->loss);
-  const double *row = s->stepped ? descent_tracker_row(r->tracker, s->step) : NULL;
-  if (row && r->diag) {
-    size_t count;
-    descent_tracker_columns(r->tracker, &count);
-    write_row(r->diag, row, count);
-    /* Measurements are rare: each reaches the file at once, so a run killed
-       later has every row of the steps its checkpoints hold. */
-    fflush(r->diag);
-    memcpy(r->last, row, count * sizeof *row);
-    r->last_step = s->step;
-  }
-}
-
-/* The newest measurement, in a few words for the epoch's line. */
-static void track_summary(const train_run *r, char *buf, size_t cap) {
-  buf[0] = '\0';
-  if (!r->tracker || !r->last_step) return;
-  size_t count, used = 0;
-  const char *const *names = descent_tracker_columns(r->tracker, &count);
-  static const struct {
-    const char *column, *label;
-  } shown[] = {{"hessian_top", "sharpness"},
-               {"precond_top", "preconditioned"},
-               {"stability_limit", "limit"},
-               {"noise_scale", "noise scale"},
-               {"alpha", "alpha"}};
-  used += (size_t)snprintf(buf, cap, " | step %lld:", (long long)r->last_step);
-  int first = 1;
-  for (size_t k = 0; k < sizeof shown / sizeof *shown && used < cap; k++)
-    for (size_t i = 0; i < count && used < cap; i++) {
-      if (strcmp(names[i], shown[k].column) != 0 || isnan(r->last[i])) continue;
-      /* "sharpness 41.3 / limit 20": the limit goes with what it limits. */
-      const char *sep = first                                             ? " "
-                        : strcmp(shown[k].column, "stability_limit") == 0 ? " / "
-                                                                          : ", ";
-      used +=
-          (size_t)snprintf(buf + used, cap - used, "%s%s %.3g", sep, shown[k].label, r->last[i]);
-      first = 0;
-    }
-  if (first) buf[0] = '\0';
+  if (s->stepped && r->tracker) track_log_step(&r->diag, s->step);
 }
 
 static void close_bar(train_run *r) {
@@ -953,14 +859,14 @@ static int on_epoch(void *user, const descent_epoch_report *e) {
   if (descent_optimizer_is_method(r->opt)) printf(" | %lld evaluations", (long long)evaluations);
   if (products) printf(", %lld products", (long long)products);
   char summary[256];
-  track_summary(r, summary, sizeof summary);
+  track_log_summary(&r->diag, summary, sizeof summary);
   printf("%s | train samples/s: %.0f | %.1f s\n", summary, e->samples_per_s, e->seconds);
   fflush(stdout);
   fprintf(r->csv, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f,%lld,%lld\n",
           (long long)e->epoch, (long long)e->step, e->lr, train_loss, train_acc, val_loss, val_acc,
           test_loss, test_acc, e->samples_per_s, e->seconds, (long long)evaluations,
           (long long)products);
-  if (fflush(r->csv) != 0 || fflush(r->steps) != 0 || (r->diag && fflush(r->diag) != 0)) {
+  if (fflush(r->csv) != 0 || fflush(r->steps) != 0 || track_log_flush(&r->diag) != 0) {
     fprintf(stderr, "descent train: writing the logs in %s failed: %s\n", c->out, strerror(errno));
     r->failed = 1;
     return DESCENT_EIO;
@@ -1306,13 +1212,8 @@ static int run(train_config *c) {
     to.what = c->track;
     to.every = (int64_t)c->track_every;
     to.iterations = (int)c->track_iterations;
-    size_t columns;
     if (descent_tracker_create(&r.tracker, descent_net_objective(r.net), r.opt, &to)) goto fail_lib;
-    descent_tracker_columns(r.tracker, &columns);
-    if (!(r.last = calloc(columns, sizeof *r.last))) {
-      fprintf(stderr, "descent train: out of memory\n");
-      goto done;
-    }
+    if (track_log_init(&r.diag, r.tracker)) goto done;
   }
   /* Before the folder is made: a limit OpenBLAS cannot work under is refused
      here, not met as a hang at the first product. */
@@ -1385,7 +1286,7 @@ static int run(train_config *c) {
     /* As if the machine died here: no cleanup, no final message. */
     fflush(r.csv);
     fflush(r.steps);
-    if (r.diag) fflush(r.diag);
+    track_log_flush(&r.diag);
     fflush(stdout);
     raise(SIGKILL);
   }
@@ -1405,15 +1306,11 @@ done:
     fprintf(stderr, "descent train: writing steps.csv failed: %s\n", strerror(errno));
     status = 1;
   }
-  if (r.diag && fclose(r.diag) != 0) {
-    fprintf(stderr, "descent train: writing diagnostics.csv failed: %s\n", strerror(errno));
-    status = 1;
-  }
+  if (track_log_close(&r.diag)) status = 1;
   if (cfg) fclose(cfg);
   if (lock >= 0) close(lock); /* the kernel would, at exit; a library caller's process goes on */
   descent_trainer_free(r.trainer);
   descent_tracker_free(r.tracker);
-  free(r.last);
   descent_optimizer_free(r.opt);
   descent_net_free(r.net);
   descent_checkpoint_info_free(&info);
