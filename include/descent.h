@@ -1595,27 +1595,45 @@ int descent_lanczos(descent_operator_fn apply, void *user, size_t n, int iterati
  * edge of stability of Cohen et al. 2021 (gradient descent, heavy ball) and
  * 2022 (Adam, preconditioned). */
 typedef struct descent_stability {
-  /* The limit at the optimizer's current step and rate, e.g. 2 / lr (sgd),
-     (2 + 2 momentum) / lr (heavy ball), (2 + 2 momentum) / ((1 + 2 momentum)
-     lr) (Nesterov), (2 + 2 b1) / ((1 - b1) lr) (Adam, AdamW: 38 / lr at b1
-     0.9); NAN when the chain has no known limit. */
+  /* The limit at the optimizer's current step and rate (the rate of its
+     next step, descent_optimizer_lr), in curvature units (1 / the rate's
+     units): 2 / lr (sgd, gd), (2 + 2 mu) / lr (heavy ball, torch's
+     momentum mu; (2 + 2 mu) / ((1 - d) lr) with dampening d), (2 + 2 mu) /
+     ((1 + 2 mu) lr) (Nesterov), (2 + 2 b1) / ((1 - b1) lr) (Adam, AdamW,
+     AMSGrad: 38 / lr at b1 0.9), 2 / lr (RMSprop, Adagrad; (2 + 2 mu) / lr
+     for RMSprop with momentum mu); INFINITY at rate 0; NAN when the chain
+     has no known limit. Derivations in docs/instruments.md. */
   double limit;
   /* 1 when the limit applies to the preconditioned sharpness, the top
-     eigenvalue of P^-1 H (Adam: P = (1 - b1^t) (sqrt(v_t / (1 - b2^t)) +
-     eps), per coordinate, from the optimizer's state); 0 when it applies to
-     H's own top eigenvalue. */
+     eigenvalue of P^-1 H with P diagonal from the optimizer's state: Adam
+     P = (1 - b1^t) (sqrt(v_t / (1 - b2^t)) + eps) (AMSGrad: v's running
+     maximum), RMSprop sqrt(v) + eps (bias-corrected or centered as its
+     transform is), Adagrad (sqrt(s) + eps) (1 + (t - 1) lr_decay), after
+     t steps (Cohen et al. 2022, "Adaptive Gradient Methods at the Edge of
+     Stability", section 2); 0 when it applies to H's own top eigenvalue. */
   int preconditioned;
   /* The rule in words, for logs and reports: "2/lr (gradient descent)",
-     "38/lr: (2+2 b1)/((1-b1) lr), Adam's preconditioned sharpness", or why
-     there is none ("no known limit for the chain lion | lr"). */
+     "38/lr: (2+2 b1)/((1-b1) lr), b1 0.9, Adam's preconditioned
+     sharpness", with notes ("; weight decay adds 0.01 to every curvature"
+     for weight decay coupled to the gradient, whose limit is then the
+     loss's Hessian plus that coefficient; "; decoupled wd 0.01 is outside
+     the limit"; "; for unclipped steps" with clipping), or why there is
+     none ("no known limit for the chain lion | lr (at lion)"). */
   char rule[160];
 } descent_stability;
 
 /* Fills *out for opt as it stands (after `descent_optimizer_steps` steps,
- * at its current rate). When the limit is preconditioned and precond is not
- * NULL, writes the diagonal P (n values, positive) there; before the first
- * step, when the optimizer's state holds no statistics yet, limit is NAN
- * with the reason in rule. Methods (lbfgs, ...) have no limit. */
+ * at its current rate). The chains recognised: those of sgd, gd, momentum,
+ * nesterov, adam, adamw, amsgrad, rmsprop and adagrad, and the same
+ * transforms written as a chain, with clipping and weight decay around
+ * them. When the limit is preconditioned and precond is not NULL, writes
+ * the diagonal P (n values, the optimizer's parameter count, positive)
+ * there; otherwise precond is left alone. Before the first step of an
+ * adaptive chain, whose state holds no statistics yet, limit is NAN with
+ * the reason in rule. Methods (lbfgs, ...) and other chains (lion,
+ * schedule-free) have no limit: NAN, and the rule says why. DESCENT_EINVAL
+ * for a NULL opt or out, or precond with n other than the parameter
+ * count. */
 int descent_optimizer_stability(const descent_optimizer *opt, descent_real *precond, size_t n,
                                 descent_stability *out);
 
