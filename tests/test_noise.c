@@ -21,6 +21,7 @@
  * replacement (within 3 standard errors). Refusals with their messages.
  */
 #include "check.h"
+#include "lab/lab.h"
 #include "nn/network_internal.h"
 
 #include <stdlib.h>
@@ -465,6 +466,42 @@ static void test_refusals(void) {
   CHECK_FAILS(descent_objective_check_example_gradients(&mine), DESCENT_ENOTSUP, "'mine'");
 }
 
+/* The lab's noise-scale demo: B_simple within 5% of its closed form at
+   every distance, growing as the distance shrinks; SGD's steps falling as
+   1/B below B_simple and levelling off above it. */
+static void test_demo(void) {
+  lab_result r;
+  CHECK_OK(lab_demo_run(lab_demo_find("noise-scale"), NULL, NULL, &r));
+  const lab_table *t = lab_result_find(&r, "noise-scale");
+  const lab_table *steps = lab_result_find(&r, "noise-steps");
+  CHECK(t && t->n_rows == 6 && steps && steps->n_rows == 11);
+  if (!t || !steps) return;
+  static const char *const rows[] = {"1", "0.5", "0.2", "0.1", "0.05", "0.03"};
+  double previous = 0;
+  for (size_t i = 0; i < t->n_rows; i++) {
+    double measured = lab_table_number(t, rows[i], "B_simple");
+    double closed = lab_table_number(t, rows[i], "closed form");
+    CHECK_MSG(fabs(measured / closed - 1) <= 0.05, "distance %s: B_simple %g, closed form %g",
+              rows[i], measured, closed);
+    CHECK(measured > previous);
+    previous = measured;
+  }
+  /* 1/B below B_simple (about 21): 16 times the batch, about 12 times
+     fewer steps; above it, 4 times the batch saves less than half. */
+  double s1 = lab_table_number(steps, "1", "steps"), s16 = lab_table_number(steps, "16", "steps");
+  double s256 = lab_table_number(steps, "256", "steps");
+  double s1024 = lab_table_number(steps, "1024", "steps");
+  CHECK_MSG(s1 / s16 > 9 && s256 / s1024 < 2, "steps %g, %g, %g, %g", s1, s16, s256, s1024);
+  for (size_t i = 0; i < steps->n_rows; i++) {
+    const char *b = steps->cells[i * (size_t)steps->n_cols].text;
+    double theory = lab_table_number(steps, b, "theory");
+    if (theory >= 4)
+      CHECK_MSG(fabs(lab_table_number(steps, b, "steps") / theory - 1) <= 0.2,
+                "batch %s: %g steps, theory %g", b, lab_table_number(steps, b, "steps"), theory);
+  }
+  lab_result_free(&r);
+}
+
 int main(void) {
   descent_rng_seed(&rng, 2024);
   random_vector(inputs, BATCH * IMAGE);
@@ -476,5 +513,6 @@ int main(void) {
   test_linreg_closed_form();
   test_unbiased();
   test_refusals();
+  test_demo();
   return check_report();
 }
