@@ -20,15 +20,21 @@
  *
  * The consequence: a step on a batch of B examples is worth 1 / (1 +
  * B_noise / B) of a noiseless one, so the steps to reach a loss are
- * S = S_min (1 + B_noise / B): falling as 1 / B while B is below B_noise
- * (doubling the batch halves the steps: the examples E = S B stay the same)
- * and flat at S_min above it (more examples per step buy nothing). SGD runs
- * on a linreg with unequal feature scales (so that a noiseless run takes a
- * few dozen steps) at each batch size with its best learning rate from a
- * grid; the fit of S_min and B_noise to the steps is printed beside
- * B_simple measured on the whole sample where the runs reach the target
- * (B_simple is B_noise when the Hessian is a multiple of the identity, an
- * approximation otherwise).
+ * S = S_min (1 + B_noise / B) when many small steps are needed: falling as
+ * 1 / B while B is below B_noise (doubling the batch halves the steps: the
+ * examples E = S B stay the same) and flat at S_min above it (more examples
+ * per step buy nothing). Here the Hessian is about the identity, so
+ * B_noise = B_simple and a noiseless step of rate 1 lands near the minimum:
+ * a step of SGD at rate lr gives E|delta'|^2 = ((1 - lr)^2 + lr^2 B_simple /
+ * B) |delta|^2, so the best rate B / (B + B_simple) divides |delta|^2 by
+ * 1 + B / B_simple per step and, while B_simple stays about the same (it is
+ * d + 1 everywhere when s = 0), S = ln(1/eps) / ln(1 + B / B_simple):
+ * ln(1/eps) B_simple / B below B_simple, falling only logarithmically above
+ * it. SGD runs on a smaller sample (STEPS_N examples,
+ * so that every step's loss on the whole sample is cheap) at each batch
+ * size with its best learning rate from a grid; the table shows the steps
+ * beside that formula, with B_simple measured at the start, and beside the
+ * fit of McCandlish et al.'s law.
  */
 #include "lab.h"
 
