@@ -581,9 +581,13 @@ typedef struct descent_objective_ops {
      training mode, an example's gradient also depends on the others, and
      g_i is example i's term of the batch gradient's sum (times n), as
      BackPACK's BatchGrad defines it. The lab's least-squares problems
-     (linreg, finite_sum) have it in closed form. NULL where unavailable; a
-     network with a layer kind that lacks it returns DESCENT_ENOTSUP naming
-     the layer. Costs one replayed forward and backward pass. */
+     (linreg, finite_sum) have it in closed form (a batch NULL or without
+     indices: one value per term, info.n_terms of them); their other
+     families return DESCENT_ENOTSUP naming the family. NULL where
+     unavailable; a network with a layer kind that lacks it (a registered
+     kind with parameters) returns DESCENT_ENOTSUP naming the layer.
+     DESCENT_EINVAL for sq NULL, or dot NULL with v. Costs one replayed
+     forward and backward pass. */
   int (*example_gradients)(descent_objective *obj, const descent_batch *batch,
                            const descent_real *v, double *sq, double *dot);
 } descent_objective_ops;
@@ -1639,29 +1643,43 @@ int descent_optimizer_stability(const descent_optimizer *opt, descent_real *prec
 
 /* Gradient-noise statistics of one batch, from its per-example gradients
  * g_i (descent_objective_example_gradients: sq[i] = |g_i|^2, dot[i] = g_i .
- * g with g the batch gradient, their mean). Formulas and references in
- * docs/instruments.md. */
+ * g with g the batch gradient, their mean). The three tests follow
+ * Cockpit's code (norm_test.py, inner_test.py, ortho_test.py), which
+ * reports for each the largest constant (theta, nu) at which the test
+ * would pass: the square root of the sample variance divided by B |g|^2
+ * (B |g|^4 for the inner product). Formulas, their derivations and
+ * references in docs/instruments.md. */
 typedef struct descent_noise {
   size_t batch;       /* examples, B (>= 2) */
-  double grad_sq;     /* |g|^2, the batch gradient's squared norm */
-  double trace;       /* tr(Sigma): sum_i |g_i - g|^2 / (B - 1), unbiased for the trace of
-                         one example's gradient covariance */
-  double true_sq;     /* |G|^2 estimated without bias: |g|^2 - trace / B (may be <= 0 when
-                         noise dominates) */
+  double grad_sq;     /* |g|^2, the batch gradient's squared norm, as given */
+  double trace;       /* tr(Sigma): sum_i |g_i - g|^2 / (B - 1) = (sum_i sq[i] - B |g|^2) /
+                         (B - 1), unbiased for the trace of one example's gradient
+                         covariance (McCandlish et al.'s S from batch sizes 1 and B) */
+  double true_sq;     /* |G|^2, the expected gradient's squared norm, estimated without bias:
+                         |g|^2 - trace / B (may be <= 0 when noise dominates) */
   double noise_scale; /* B_simple = trace / true_sq (McCandlish et al. 2018): the batch
                          size at which noise and signal balance, the critical batch size's
-                         estimate; INFINITY when true_sq <= 0 */
+                         estimate (a ratio of unbiased estimates, itself not unbiased);
+                         INFINITY when true_sq <= 0 */
   double norm_test;   /* Byrd et al. 2012's norm test as Cockpit computes it:
-                         sum_i |g_i - g|^2 / (B (B - 1) |g|^2); <= 1 (theta = 1) passes,
-                         i.e. the batch is large enough for a descent direction */
+                         sqrt(sum_i |g_i - g|^2 / ((B - 1) B |g|^2)), the smallest theta
+                         for which var / B <= theta^2 |g|^2 holds; below 1 the batch is
+                         large enough for a descent direction (Byrd et al. take 0.5 to 0.9) */
   double inner_test;  /* Bollapragada et al. 2018's inner-product test (Cockpit):
-                         sum_i (g_i . g - |g|^2)^2 / (B (B - 1) |g|^4) */
-  double ortho_test;  /* their orthogonality test (Cockpit): sum_i |g_i - (g_i . g / |g|^2)
-                         g|^2 / (B (B - 1) |g|^2) */
+                         sqrt(sum_i (g_i . g - |g|^2)^2 / ((B - 1) B |g|^4)); NAN without dot
+                         or when |g|^2 is 0 */
+  double ortho_test;  /* their orthogonality test (Cockpit): sqrt(sum_i |g_i - (g_i . g /
+                         |g|^2) g|^2 / ((B - 1) B |g|^2)); NAN without dot or when |g|^2
+                         is 0 */
 } descent_noise;
 
-/* Computes *out from B examples' sq and dot and the batch gradient's
- * squared norm grad_sq (all in double). DESCENT_EINVAL for B < 2. */
+/* Computes *out from B examples' sq and dot (dot may be NULL: the inner
+ * and orthogonality tests are then NAN) and the batch gradient's squared
+ * norm grad_sq (all in double). Each sum of squared deviations is taken
+ * from the sums of sq and dot; when rounding leaves one a little below 0
+ * (examples that agree) it counts as 0. With grad_sq 0 the norm test is
+ * INFINITY (NAN when the examples agree too). DESCENT_EINVAL for B < 2,
+ * sq or out NULL, or grad_sq negative, NaN or infinite. */
 int descent_noise_compute(const double *sq, const double *dot, size_t batch, double grad_sq,
                           descent_noise *out);
 
