@@ -581,9 +581,13 @@ typedef struct descent_objective_ops {
      training mode, an example's gradient also depends on the others, and
      g_i is example i's term of the batch gradient's sum (times n), as
      BackPACK's BatchGrad defines it. The lab's least-squares problems
-     (linreg, finite_sum) have it in closed form. NULL where unavailable; a
-     network with a layer kind that lacks it returns DESCENT_ENOTSUP naming
-     the layer. Costs one replayed forward and backward pass. */
+     (linreg, finite_sum) have it in closed form (a batch NULL or without
+     indices: one value per term, info.n_terms of them); their other
+     families return DESCENT_ENOTSUP naming the family. NULL where
+     unavailable; a network with a layer kind that lacks it (a registered
+     kind with parameters) returns DESCENT_ENOTSUP naming the layer.
+     DESCENT_EINVAL for sq NULL, or dot NULL with v. Costs one replayed
+     forward and backward pass. */
   int (*example_gradients)(descent_objective *obj, const descent_batch *batch,
                            const descent_real *v, double *sq, double *dot);
 } descent_objective_ops;
@@ -1595,55 +1599,87 @@ int descent_lanczos(descent_operator_fn apply, void *user, size_t n, int iterati
  * edge of stability of Cohen et al. 2021 (gradient descent, heavy ball) and
  * 2022 (Adam, preconditioned). */
 typedef struct descent_stability {
-  /* The limit at the optimizer's current step and rate, e.g. 2 / lr (sgd),
-     (2 + 2 momentum) / lr (heavy ball), (2 + 2 momentum) / ((1 + 2 momentum)
-     lr) (Nesterov), (2 + 2 b1) / ((1 - b1) lr) (Adam, AdamW: 38 / lr at b1
-     0.9); NAN when the chain has no known limit. */
+  /* The limit at the optimizer's current step and rate (the rate of its
+     next step, descent_optimizer_lr), in curvature units (1 / the rate's
+     units): 2 / lr (sgd, gd), (2 + 2 mu) / lr (heavy ball, torch's
+     momentum mu; (2 + 2 mu) / ((1 - d) lr) with dampening d), (2 + 2 mu) /
+     ((1 + 2 mu) lr) (Nesterov), (2 + 2 b1) / ((1 - b1) lr) (Adam, AdamW,
+     AMSGrad: 38 / lr at b1 0.9), 2 / lr (RMSprop, Adagrad; (2 + 2 mu) / lr
+     for RMSprop with momentum mu); INFINITY at rate 0; NAN when the chain
+     has no known limit. Derivations in docs/instruments.md. */
   double limit;
   /* 1 when the limit applies to the preconditioned sharpness, the top
-     eigenvalue of P^-1 H (Adam: P = (1 - b1^t) (sqrt(v_t / (1 - b2^t)) +
-     eps), per coordinate, from the optimizer's state); 0 when it applies to
-     H's own top eigenvalue. */
+     eigenvalue of P^-1 H with P diagonal from the optimizer's state: Adam
+     P = (1 - b1^t) (sqrt(v_t / (1 - b2^t)) + eps) (AMSGrad: v's running
+     maximum), RMSprop sqrt(v) + eps (bias-corrected or centered as its
+     transform is), Adagrad (sqrt(s) + eps) (1 + (t - 1) lr_decay), after
+     t steps (Cohen et al. 2022, "Adaptive Gradient Methods at the Edge of
+     Stability", section 2); 0 when it applies to H's own top eigenvalue. */
   int preconditioned;
   /* The rule in words, for logs and reports: "2/lr (gradient descent)",
-     "38/lr: (2+2 b1)/((1-b1) lr), Adam's preconditioned sharpness", or why
-     there is none ("no known limit for the chain lion | lr"). */
+     "38/lr: (2+2 b1)/((1-b1) lr), b1 0.9, Adam's preconditioned
+     sharpness", with notes ("; weight decay adds 0.01 to every curvature"
+     for weight decay coupled to the gradient, whose limit is then the
+     loss's Hessian plus that coefficient; "; decoupled wd 0.01 is outside
+     the limit"; "; for unclipped steps" with clipping), or why there is
+     none ("no known limit for the chain lion | lr (at lion)"). */
   char rule[160];
 } descent_stability;
 
 /* Fills *out for opt as it stands (after `descent_optimizer_steps` steps,
- * at its current rate). When the limit is preconditioned and precond is not
- * NULL, writes the diagonal P (n values, positive) there; before the first
- * step, when the optimizer's state holds no statistics yet, limit is NAN
- * with the reason in rule. Methods (lbfgs, ...) have no limit. */
+ * at its current rate). The chains recognised: those of sgd, gd, momentum,
+ * nesterov, adam, adamw, amsgrad, rmsprop and adagrad, and the same
+ * transforms written as a chain, with clipping and weight decay around
+ * them. When the limit is preconditioned and precond is not NULL, writes
+ * the diagonal P (n values, the optimizer's parameter count, positive)
+ * there; otherwise precond is left alone. Before the first step of an
+ * adaptive chain, whose state holds no statistics yet, limit is NAN with
+ * the reason in rule. Methods (lbfgs, ...) and other chains (lion,
+ * schedule-free) have no limit: NAN, and the rule says why. DESCENT_EINVAL
+ * for a NULL opt or out, or precond with n other than the parameter
+ * count. */
 int descent_optimizer_stability(const descent_optimizer *opt, descent_real *precond, size_t n,
                                 descent_stability *out);
 
 /* Gradient-noise statistics of one batch, from its per-example gradients
  * g_i (descent_objective_example_gradients: sq[i] = |g_i|^2, dot[i] = g_i .
- * g with g the batch gradient, their mean). Formulas and references in
- * docs/instruments.md. */
+ * g with g the batch gradient, their mean). The three tests follow
+ * Cockpit's code (norm_test.py, inner_test.py, ortho_test.py), which
+ * reports for each the largest constant (theta, nu) at which the test
+ * would pass: the square root of the sample variance divided by B |g|^2
+ * (B |g|^4 for the inner product). Formulas, their derivations and
+ * references in docs/instruments.md. */
 typedef struct descent_noise {
   size_t batch;       /* examples, B (>= 2) */
-  double grad_sq;     /* |g|^2, the batch gradient's squared norm */
-  double trace;       /* tr(Sigma): sum_i |g_i - g|^2 / (B - 1), unbiased for the trace of
-                         one example's gradient covariance */
-  double true_sq;     /* |G|^2 estimated without bias: |g|^2 - trace / B (may be <= 0 when
-                         noise dominates) */
+  double grad_sq;     /* |g|^2, the batch gradient's squared norm, as given */
+  double trace;       /* tr(Sigma): sum_i |g_i - g|^2 / (B - 1) = (sum_i sq[i] - B |g|^2) /
+                         (B - 1), unbiased for the trace of one example's gradient
+                         covariance (McCandlish et al.'s S from batch sizes 1 and B) */
+  double true_sq;     /* |G|^2, the expected gradient's squared norm, estimated without bias:
+                         |g|^2 - trace / B (may be <= 0 when noise dominates) */
   double noise_scale; /* B_simple = trace / true_sq (McCandlish et al. 2018): the batch
                          size at which noise and signal balance, the critical batch size's
-                         estimate; INFINITY when true_sq <= 0 */
+                         estimate (a ratio of unbiased estimates, itself not unbiased);
+                         INFINITY when true_sq <= 0 */
   double norm_test;   /* Byrd et al. 2012's norm test as Cockpit computes it:
-                         sum_i |g_i - g|^2 / (B (B - 1) |g|^2); <= 1 (theta = 1) passes,
-                         i.e. the batch is large enough for a descent direction */
+                         sqrt(sum_i |g_i - g|^2 / ((B - 1) B |g|^2)), the smallest theta
+                         for which var / B <= theta^2 |g|^2 holds; below 1 the batch is
+                         large enough for a descent direction (Byrd et al. take 0.5 to 0.9) */
   double inner_test;  /* Bollapragada et al. 2018's inner-product test (Cockpit):
-                         sum_i (g_i . g - |g|^2)^2 / (B (B - 1) |g|^4) */
-  double ortho_test;  /* their orthogonality test (Cockpit): sum_i |g_i - (g_i . g / |g|^2)
-                         g|^2 / (B (B - 1) |g|^2) */
+                         sqrt(sum_i (g_i . g - |g|^2)^2 / ((B - 1) B |g|^4)); NAN without dot
+                         or when |g|^2 is 0 */
+  double ortho_test;  /* their orthogonality test (Cockpit): sqrt(sum_i |g_i - (g_i . g /
+                         |g|^2) g|^2 / ((B - 1) B |g|^2)); NAN without dot or when |g|^2
+                         is 0 */
 } descent_noise;
 
-/* Computes *out from B examples' sq and dot and the batch gradient's
- * squared norm grad_sq (all in double). DESCENT_EINVAL for B < 2. */
+/* Computes *out from B examples' sq and dot (dot may be NULL: the inner
+ * and orthogonality tests are then NAN) and the batch gradient's squared
+ * norm grad_sq (all in double). Each sum of squared deviations is taken
+ * from the sums of sq and dot; when rounding leaves one a little below 0
+ * (examples that agree) it counts as 0. With grad_sq 0 the norm test is
+ * INFINITY (NAN when the examples agree too). DESCENT_EINVAL for B < 2,
+ * sq or out NULL, or grad_sq negative, NaN or infinite. */
 int descent_noise_compute(const double *sq, const double *dot, size_t batch, double grad_sq,
                           descent_noise *out);
 

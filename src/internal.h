@@ -161,4 +161,11 @@ int descent_dnnl_setup(void);
  * and were measured faster (blas_select.c, gemm.c). */
 int descent_cpu_splits_avx512(void);
 
+/* Whether obj's per-example gradients (descent_objective_example_gradients)
+ * can be computed at all, checked before a run starts (a tracker measuring
+ * gradient noise): DESCENT_ENOTSUP naming what is missing (the objective's
+ * kind, a network's first layer without them, a lab problem's family that
+ * is no finite sum), or DESCENT_OK (src/optim/objective.c). */
+int descent_objective_check_example_gradients(const descent_objective *obj);
+
 #endif /* DESCENT_INTERNAL_H */

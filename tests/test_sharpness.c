@@ -354,6 +354,218 @@ static void test_networks(void) {
                 DESCENT_LOSS_SOFTMAX_XENT);
 }
 
+/* ---- stability limits ---------------------------------------------------------- */
+
+static descent_optimizer *optimizer(const char *spec, const char *lr, size_t n) {
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, spec, lr, n));
+  return opt;
+}
+
+/* The limit of spec at rate lr after one step, its rule containing needle. */
+static void check_limit(const char *spec, double lr, double factor, int preconditioned,
+                        const char *needle) {
+  char rate[32];
+  snprintf(rate, sizeof rate, "%.17g", lr);
+  descent_optimizer *opt = optimizer(spec, rate, 3);
+  if (!opt) return;
+  descent_real theta[3] = {1, -2, 0.5}, grad[3] = {0.3, -0.1, 0.2};
+  CHECK_OK(descent_optimizer_step_buffers(opt, theta, grad, 3));
+  descent_stability s;
+  CHECK_OK(descent_optimizer_stability(opt, NULL, 0, &s));
+  if (isinf(factor))
+    CHECK_MSG(isinf(s.limit), "%s: limit %g, expected infinity at rate 0", spec, s.limit);
+  else if (isnan(factor))
+    CHECK_MSG(isnan(s.limit), "%s: limit %g, expected none", spec, s.limit);
+  else
+    CHECK_MSG(fabs(s.limit - factor / lr) <= 1e-12 * factor / lr, "%s: limit %.17g, expected %.17g",
+              spec, s.limit, factor / lr);
+  CHECK_MSG(s.preconditioned == preconditioned, "%s: preconditioned %d", spec, s.preconditioned);
+  CHECK_MSG(strstr(s.rule, needle) != NULL, "%s: rule \"%s\" lacks \"%s\"", spec, s.rule, needle);
+  descent_optimizer_free(opt);
+}
+
+static void test_limits(void) {
+  check_limit("sgd", 0.1, 2, 0, "2/lr (gradient descent)");
+  check_limit("gd", 0.05, 2, 0, "2/lr (gradient descent)");
+  check_limit("momentum", 0.1, 3.8, 0, "(2+2mu)/lr, heavy ball, mu 0.9");
+  check_limit("sgd(momentum=0.5)", 0.1, 3, 0, "heavy ball, mu 0.5");
+  check_limit("sgd(momentum=0.5, dampening=0.5)", 0.1, 6, 0, "dampening 0.5");
+  check_limit("nesterov", 0.1, 3.8 / 2.8, 0, "(2+2mu)/((1+2mu) lr), Nesterov, mu 0.9");
+  check_limit("sgd(momentum=0.9, nesterov=1)", 0.1, 3.8 / 2.8, 0, "Nesterov");
+  check_limit("adam", 1e-3, 38, 1, "38/lr: (2+2 b1)/((1-b1) lr), b1 0.9, Adam's preconditioned");
+  check_limit("adam(b1=0.5)", 1e-3, 6, 1, "Adam's preconditioned sharpness");
+  check_limit("amsgrad", 1e-3, 38, 1, "Adam's preconditioned sharpness");
+  check_limit("adamw", 1e-3, 38, 1, "decoupled wd 0.01 is outside the limit");
+  check_limit("rmsprop", 1e-2, 2, 1, "2/lr, RMSprop's preconditioned sharpness");
+  check_limit("rmsprop(centered=1)", 1e-2, 2, 1, "RMSprop's preconditioned sharpness");
+  check_limit("rmsprop(momentum=0.5)", 1e-2, 3, 1, "(2+2mu)/lr, mu 0.5, RMSprop's");
+  check_limit("adagrad", 1e-2, 2, 1, "2/lr, Adagrad's preconditioned sharpness");
+  /* Weight decay coupled to the gradient and clipping: the limit is the
+     loss's, the rule says what they add. */
+  check_limit("sgd(weight_decay=0.01)", 0.1, 2, 0, "weight decay adds 0.01 to every curvature");
+  check_limit("adam(weight_decay=0.001)", 1e-3, 38, 1, "weight decay adds 0.001");
+  check_limit("clip(1) | momentum(0.9) | lr", 0.1, 3.8, 0, "for unclipped steps");
+  check_limit("clip_value(1) | adam | lr", 1e-3, 38, 1, "for unclipped steps");
+  check_limit("sgd", 0, INFINITY, 0, "gradient descent");
+  /* No limit: other chains and methods, with the reason. */
+  check_limit("lion", 1e-4, NAN, 0, "no known limit for the chain lion | lr");
+  check_limit("sf_sgd", 1, NAN, 0, "no known limit for the chain sf");
+  check_limit("adam | momentum(0.9) | lr", 1e-3, NAN, 0, "(at momentum)");
+  check_limit("momentum(0.9) | momentum(0.5) | lr", 1e-3, NAN, 0, "(at momentum)");
+  check_limit("rmsprop | momentum(0.9, nesterov=1) | lr", 1e-3, NAN, 0, "(at momentum)");
+  descent_optimizer *opt = optimizer("lbfgs", NULL, 3);
+  descent_stability s;
+  if (opt) {
+    CHECK_OK(descent_optimizer_stability(opt, NULL, 0, &s));
+    CHECK(isnan(s.limit) && strstr(s.rule, "lbfgs is a method") != NULL);
+    descent_optimizer_free(opt);
+  }
+  /* The rate is the next step's: a schedule moves the limit. */
+  opt = optimizer("sgd", "step(0.1, step_size=1, gamma=0.5)", 3);
+  if (opt) {
+    descent_real theta[3] = {1, 2, 3}, grad[3] = {1, 1, 1};
+    CHECK_OK(descent_optimizer_step_buffers(opt, theta, grad, 3));
+    CHECK_OK(descent_optimizer_stability(opt, NULL, 0, &s));
+    CHECK_CLOSE(s.limit, 2 / 0.05, 1e-12);
+    descent_optimizer_free(opt);
+  }
+}
+
+/* Before the first step an adaptive chain has no preconditioner; bad
+   arguments are refused. */
+static void test_stability_errors(void) {
+  descent_optimizer *opt = optimizer("adam", "1e-3", 3);
+  if (!opt) return;
+  descent_stability s;
+  descent_real p[3] = {7, 7, 7};
+  CHECK_OK(descent_optimizer_stability(opt, p, 3, &s));
+  CHECK(isnan(s.limit) && strstr(s.rule, "no limit before the first step") != NULL);
+  CHECK(p[0] == 7); /* untouched */
+  CHECK_FAILS(descent_optimizer_stability(opt, p, 2, &s), DESCENT_EINVAL,
+              "precond holds 2 values but the optimizer has 3 parameters");
+  CHECK_FAILS(descent_optimizer_stability(NULL, p, 3, &s), DESCENT_EINVAL, "must not be NULL");
+  CHECK_FAILS(descent_optimizer_stability(opt, p, 3, NULL), DESCENT_EINVAL, "must not be NULL");
+  descent_optimizer_free(opt);
+  /* Plain SGD needs no statistics: a limit at once, precond untouched. */
+  opt = optimizer("sgd", "0.5", 3);
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_stability(opt, p, 3, &s));
+  CHECK(s.limit == 4 && !s.preconditioned && p[0] == 7);
+  descent_optimizer_free(opt);
+}
+
+/* The preconditioners against a recomputation from the gradients given. */
+static void check_preconditioner(const char *spec, int kind) {
+  enum { N = 4, STEPS = 5 };
+  descent_optimizer *opt = optimizer(spec, "1e-2", N);
+  if (!opt) return;
+  descent_real theta[N] = {1, -1, 0.5, 2}, grad[N], p[N];
+  double m[N] = {0}, v[N] = {0}, vmax[N] = {0}, avg[N] = {0};
+  const double b1 = 0.9, b2 = 0.999, alpha = 0.99, eps = kind == 2 ? 1e-10 : 1e-8;
+  for (int t = 1; t <= STEPS; t++) {
+    for (int i = 0; i < N; i++) {
+      grad[i] = (descent_real)(0.5 * (i + 1) * theta[i] + 0.1 * t);
+      double g = (double)grad[i];
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      if (kind == 0 || kind == 3) v[i] = b2 * v[i] + (1 - b2) * g * g;
+      if (kind == 1)
+        v[i] = alpha * v[i] + (1 - alpha) * g * g, avg[i] = alpha * avg[i] + (1 - alpha) * g;
+      if (kind == 2) v[i] += g * g;
+      vmax[i] = fmax(vmax[i], v[i]);
+    }
+    CHECK_OK(descent_optimizer_step_buffers(opt, theta, grad, N));
+  }
+  descent_stability s;
+  CHECK_OK(descent_optimizer_stability(opt, p, N, &s));
+  CHECK(s.preconditioned == 1);
+  double tol = is_double ? 1e-12 : 1e-5;
+  for (int i = 0; i < N; i++) {
+    double expected;
+    if (kind == 0 || kind == 3)
+      expected =
+          (1 - pow(b1, STEPS)) * (sqrt((kind == 3 ? vmax[i] : v[i]) / (1 - pow(b2, STEPS))) + eps);
+    else if (kind == 1)
+      expected = sqrt(v[i] - avg[i] * avg[i]) + eps;
+    else
+      expected = sqrt(v[i]) + eps;
+    CHECK_REL(p[i], expected, tol);
+  }
+  descent_optimizer_free(opt);
+}
+
+static void test_preconditioners(void) {
+  check_preconditioner("adam", 0);
+  check_preconditioner("adamw", 0);
+  check_preconditioner("rmsprop(centered=1)", 1);
+  check_preconditioner("adagrad", 2);
+  check_preconditioner("amsgrad", 3);
+}
+
+/* The spectral radius of the 2 x 2 recurrence matrix [[a, b], [c, d]]. */
+static double spectral_radius(double a, double b, double c, double d) {
+  double tr = a + d, det = a * d - b * c, disc = tr * tr / 4 - det;
+  if (disc >= 0) return fmax(fabs(tr / 2 + sqrt(disc)), fabs(tr / 2 - sqrt(disc)));
+  return sqrt(det); /* complex pair: |z|^2 = det */
+}
+
+/* The limits' derivation: on f = lambda theta^2 / 2 with h = lr lambda,
+   heavy ball is (theta, lr b) -> ((1 - h) theta - mu lr b, h theta + mu lr
+   b) and Nesterov ((1 - h (1 + mu)) theta - mu^2 lr b, h theta + mu lr b):
+   the radius crosses 1 at the limit. */
+static void test_recurrences(void) {
+  const double mus[] = {0, 0.5, 0.9, 0.99};
+  for (int k = 0; k < 4; k++) {
+    double mu = mus[k], hb = 2 + 2 * mu, nag = (2 + 2 * mu) / (1 + 2 * mu);
+    for (int side = -1; side <= 1; side += 2) {
+      double h = hb * (1 + side * 1e-6);
+      double r = spectral_radius(1 - h, -mu, h, mu);
+      CHECK_MSG(side < 0 ? r < 1 : r > 1, "heavy ball mu %g, h %.9g: radius %.12g", mu, h, r);
+      h = nag * (1 + side * 1e-6);
+      r = spectral_radius(1 - h * (1 + mu), -mu * mu, h, mu);
+      CHECK_MSG(side < 0 ? r < 1 : r > 1, "Nesterov mu %g, h %.9g: radius %.12g", mu, h, r);
+    }
+  }
+}
+
+/* The optimizers themselves on f = lambda theta^2 / 2, with lambda 3% below
+   (above) the limit they report: |theta| falls (grows) by orders. */
+static void check_quadratic(const char *spec) {
+  const double lr = 0.1;
+  descent_stability s;
+  descent_optimizer *probe = optimizer(spec, "0.1", 1);
+  if (!probe) return;
+  CHECK_OK(descent_optimizer_stability(probe, NULL, 0, &s));
+  descent_optimizer_free(probe);
+  for (int side = -1; side <= 1; side += 2) {
+    double lambda = s.limit * (1 + side * 0.03);
+    descent_optimizer *opt = optimizer(spec, "0.1", 1);
+    descent_real theta = 1, grad;
+    double most = 0;
+    for (int t = 0; t < 3000 && fabs((double)theta) < 1e6; t++) {
+      grad = (descent_real)(lambda * (double)theta);
+      CHECK_OK(descent_optimizer_step_buffers(opt, &theta, &grad, 1));
+      if (t >= 2900) most = fmax(most, fabs((double)theta));
+    }
+    if (side < 0)
+      CHECK_MSG(most < 1e-3, "%s at lambda %g (limit %g, lr %g): |theta| %g", spec, lambda, s.limit,
+                lr, most);
+    else
+      CHECK_MSG(fabs((double)theta) >= 1e6, "%s at lambda %g (limit %g): |theta| %g", spec, lambda,
+                s.limit, (double)theta);
+    descent_optimizer_free(opt);
+  }
+}
+
+static void test_quadratic_edges(void) {
+  check_quadratic("sgd");
+  check_quadratic("momentum");
+  check_quadratic("sgd(momentum=0.5)");
+  check_quadratic("sgd(momentum=0.5, dampening=0.5)");
+  check_quadratic("nesterov");
+  check_quadratic("sgd(momentum=0.5, nesterov=1)");
+}
+
 int main(void) {
   test_random_matrices();
   test_exhausted_space();
@@ -361,5 +573,10 @@ int main(void) {
   test_errors();
   test_problems();
   if (is_double) test_networks();
+  test_limits();
+  test_stability_errors();
+  test_preconditioners();
+  test_recurrences();
+  test_quadratic_edges();
   return check_report();
 }

@@ -334,6 +334,31 @@ static void bn_rbackward(layer *l, const descent_real *params, const descent_rea
   }
 }
 
+/* Example e's terms of the training-mode sums dgamma = sum dy xhat and
+   dbeta = sum dy, over its own positions: what BackPACK's BatchGrad calls
+   its gradient. They add up to the batch gradient, but each depends on the
+   whole batch through the mean and 1/std (the forward's, in scratch), so
+   it is not the gradient of example e's loss alone. */
+static void bn_add_example_grads(layer *l, const descent_real *params, const descent_real *x,
+                                 const descent_real *dy, const descent_real *vparams, double *sq,
+                                 double *dot, size_t n, descent_real *scratch) {
+  (void)params, (void)scratch;
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const double *mean = l->scratch, *inv_std = mean + C;
+  for (size_t e = 0; e < n; e++)
+    for (size_t c = 0; c < C; c++) {
+      const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
+      double dbeta = 0, dgamma = 0;
+      for (size_t s = 0; s < S; s++) {
+        dbeta += d[s];
+        dgamma += d[s] * (v[s] - mean[c]) * inv_std[c];
+      }
+      sq[e] += dgamma * dgamma + dbeta * dbeta;
+      if (vparams) dot[e] += dgamma * vparams[c] + dbeta * vparams[C + c];
+    }
+}
+
 const layer_ops layer_batchnorm = {
     .name = "batchnorm",
     .usage = "batchnorm([momentum=0.1][, eps=1e-5])",
@@ -348,4 +373,5 @@ const layer_ops layer_batchnorm = {
     .check_batch = bn_check_batch,
     .jvp = bn_jvp,
     .rbackward = bn_rbackward,
+    .add_example_grads = bn_add_example_grads,
 };

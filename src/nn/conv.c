@@ -635,6 +635,43 @@ static void conv_add_squared_grads(layer *l, const descent_real *x, const descen
   }
 }
 
+/* Each example's own [dW_e | db_e]^T = cols(x_e) dy_e^T (kb x out), formed
+   in its group's partial as the backward pass forms the sum, at the cost of
+   the batch's weight gradient; its squares and its products with the
+   direction are summed in double into the example's sq and dot. Examples
+   are independent, so the groups run in parallel with nothing to reduce
+   across them. */
+static void conv_add_example_grads(layer *l, const descent_real *params, const descent_real *x,
+                                   const descent_real *dy, const descent_real *vparams, double *sq,
+                                   double *dot, size_t n, descent_real *scratch) {
+  (void)scratch; /* the layer's own work area holds the columns */
+  conv_geometry g;
+  conv_geometry_of(l, &g);
+  size_t groups = (n + CONV_GROUP - 1) / CONV_GROUP, stride = partial_reals(&g);
+  descent_real *partials, *slots, *direct;
+  conv_layout(l, &g, params, groups, &partials, &slots, &direct);
+#pragma omp parallel for schedule(static) num_threads(conv_threads(l))
+  for (size_t gi = 0; gi < groups; gi++) {
+    descent_real *cols = slots + (size_t)omp_get_thread_num() * slot_reals(&g);
+    descent_real *padded = cols + cols_reals(&g), *d = partials + gi * stride;
+    size_t e0 = gi * CONV_GROUP, e1 = e0 + CONV_GROUP < n ? e0 + CONV_GROUP : n;
+    for (size_t e = e0; e < e1; e++) {
+      columns(&g, x + e * l->in_size, padded, cols);
+      descent_gemm(0, 1, g.kb, g.o, g.p, 1, cols, g.p, dy + e * l->out_size, g.p, 0, d, g.o);
+      double s = 0, v = 0;
+      for (size_t j = 0; j < g.o * g.kb; j++) {
+        s += (double)d[j] * d[j];
+        if (vparams) {
+          size_t k = j / g.o, o = j % g.o;
+          v += (double)d[j] * vparams[k < g.kc ? o * g.kc + k : g.o * g.kc + o];
+        }
+      }
+      sq[e] += s;
+      if (vparams) dot[e] += v;
+    }
+  }
+}
+
 void conv_kfac_shape(const layer *l, size_t *patch, size_t *out, size_t *positions) {
   conv_geometry g;
   conv_geometry_of(l, &g);
@@ -674,6 +711,7 @@ const layer_ops layer_conv = {
     .jvp = conv_jvp,
     .rbackward = conv_rbackward,
     .add_squared_grads = conv_add_squared_grads,
+    .add_example_grads = conv_add_example_grads,
     .prepare = conv_prepare,
     .release = conv_release,
 };

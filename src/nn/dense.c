@@ -170,6 +170,35 @@ static void dense_add_squared_grads(layer *l, const descent_real *x, const desce
     for (size_t o = 0; o < units; o++) bias[o] += dy2[i * units + o];
 }
 
+/* Example i's term of the gradient is dy_i x_i^T (and dy_i for the bias):
+   its squared norm |dy_i|^2 (|x_i|^2 + 1), and its inner product with the
+   direction (V, vb) is dy_i . (V x_i + vb), the rows of one product
+   x V^T like the forward pass's. */
+static void dense_add_example_grads(layer *l, const descent_real *params, const descent_real *x,
+                                    const descent_real *dy, const descent_real *vparams, double *sq,
+                                    double *dot, size_t n, descent_real *scratch) {
+  (void)params;
+  size_t in = l->in_size, units = dense_of(l)->units;
+  int bias = dense_of(l)->bias;
+  for (size_t i = 0; i < n; i++) {
+    double xx = bias, dd = 0;
+    for (size_t j = 0; j < in; j++) xx += (double)x[i * in + j] * x[i * in + j];
+    for (size_t o = 0; o < units; o++) dd += (double)dy[i * units + o] * dy[i * units + o];
+    sq[i] += xx * dd;
+  }
+  if (!vparams) return;
+  descent_real *vx = scratch; /* n x units */
+  descent_gemm(0, 1, n, units, in, 1, x, in, vparams, in, 0, vx, units);
+  for (size_t i = 0; i < n; i++) {
+    double s = 0;
+    for (size_t o = 0; o < units; o++) {
+      double v = vx[i * units + o] + (bias ? (double)vparams[in * units + o] : 0.0);
+      s += (double)dy[i * units + o] * v;
+    }
+    dot[i] += s;
+  }
+}
+
 const layer_ops layer_dense = {
     .name = "dense",
     .usage = "dense(OUT[, init=auto|he|glorot|tnormal][, bias=1|0][, std=0.05][, bias_init=0])",
@@ -183,4 +212,5 @@ const layer_ops layer_dense = {
     .jvp = dense_jvp,
     .rbackward = dense_rbackward,
     .add_squared_grads = dense_add_squared_grads,
+    .add_example_grads = dense_add_example_grads,
 };

@@ -117,6 +117,21 @@ typedef struct layer_ops {
      parameters and without it makes the diagonal refuse the network. */
   void (*add_squared_grads)(layer *l, const descent_real *x, const descent_real *dy,
                             descent_real *out, size_t n, descent_real *scratch);
+  /* Optional, for per-example gradients (network_examples.c): given dy,
+     the gradient of the batch loss with respect to the output (row i:
+     example i's), each example's term of the parameter gradient, d_i (the
+     batch gradient is their sum); adds |d_i|^2 to sq[i] and, when vparams
+     (the layer's slice of a direction) is not NULL, d_i . vparams to
+     dot[i]. The network scales them to the example's own loss (times n^2
+     and n) once, after every layer has added its share. Layers whose
+     examples are independent (dense, conv) give the exact terms; batch
+     norm gives example i's term of its sums over the batch. scratch holds
+     n x (in_size + out_size) values the kind may use. A kind with
+     parameters and without it makes per-example gradients refuse the
+     network. */
+  void (*add_example_grads)(layer *l, const descent_real *params, const descent_real *x,
+                            const descent_real *dy, const descent_real *vparams, double *sq,
+                            double *dot, size_t n, descent_real *scratch);
 } layer_ops;
 
 /* The most tensors (or buffer tensors) one layer names. */

@@ -49,6 +49,7 @@ static const descent_objective_ops net_ops = {
     .hvp = net_hvp,
     .ggnvp = net_ggnvp,
     .ggn_diagonal = net_ggn_diagonal,
+    .example_gradients = net_example_gradients,
 };
 
 static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, size_t *n_tensors) {

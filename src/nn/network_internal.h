@@ -103,6 +103,15 @@ int net_activation_kind(const descent_net *net, size_t i);
 void net_activation_stats(const descent_net *net, size_t i, size_t n, double *mean, double *std,
                           double *dead);
 
+/* network_examples.c: the objective's example_gradients (per-example
+   squared gradient norms and inner products with a direction), and the
+   check it makes at each call, for a caller that refuses before a run
+   starts (a tracker measuring gradient noise): DESCENT_ENOTSUP naming the
+   first layer with parameters and no add_example_grads, or DESCENT_OK. */
+int net_example_gradients(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                          double *sq, double *dot);
+int net_check_example_gradients(const descent_net *net);
+
 /* Parses a spec into configured (not yet set up) layers. */
 int net_spec_parse(const char *spec, size_t input_size, layer **layers, size_t *count);
 

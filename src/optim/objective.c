@@ -4,6 +4,8 @@
  * against central finite differences.
  */
 #include "internal.h"
+#include "nn/network_internal.h"
+#include "problems/problem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -59,6 +61,29 @@ int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *
                         "network of dense and conv layers)",
                         obj->ops->kind ? obj->ops->kind : "(unnamed)");
   return obj->ops->ggn_diagonal(obj, batch, samples, seed, out);
+}
+
+int descent_objective_example_gradients(descent_objective *obj, const descent_batch *batch,
+                                        const descent_real *v, double *sq, double *dot) {
+  if (!obj->ops->example_gradients)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "objective '%s' offers no per-example gradients; use one that does (a "
+                        "network of dense, conv and batchnorm layers, or the lab's linreg and "
+                        "finite_sum)",
+                        obj->ops->kind ? obj->ops->kind : "(unnamed)");
+  return obj->ops->example_gradients(obj, batch, v, sq, dot);
+}
+
+int descent_objective_check_example_gradients(const descent_objective *obj) {
+  if (!obj || !obj->ops || !obj->ops->example_gradients)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "objective '%s' offers no per-example gradients; use one that does (a "
+                        "network of dense, conv and batchnorm layers, or the lab's linreg and "
+                        "finite_sum)",
+                        obj && obj->ops && obj->ops->kind ? obj->ops->kind : "(unnamed)");
+  if (obj->ops->example_gradients == net_example_gradients)
+    return net_check_example_gradients(obj->impl);
+  return problem_check_example_gradients(obj);
 }
 
 int descent_gradcheck(descent_objective *obj, const descent_batch *batch, double h, double floor,

@@ -7,7 +7,8 @@
  * batch (all n when the batch is NULL or names no indices), so a batch of
  * indices gives the stochastic gradient of the same f. The exact minimizer
  * solves the normal equations (X^T X) theta = X^T y, small enough here for a
- * Cholesky factorization in double.
+ * Cholesky factorization in double. The terms' own gradients, summarized
+ * as the gradient-noise instruments want them, have closed forms.
  */
 #include "problem.h"
 
@@ -56,6 +57,29 @@ static void lsq_hvp(const problem *p, const descent_batch *batch, const double *
     for (size_t j = 0; j < d; j++) out[j] += xv * xi[j];
   }
   for (size_t j = 0; j < d; j++) out[j] /= (double)m;
+}
+
+/* Term i's gradient is r_i x_i with r_i = x_i . theta - y_i, so |g_i|^2 =
+   r_i^2 |x_i|^2 and g_i . v = r_i (x_i . v): closed forms, no vector
+   formed. */
+static void lsq_examples(const problem *p, const descent_batch *batch, const double *theta,
+                         const descent_real *v, double *sq, double *dot) {
+  size_t d = p->info.dim, n = p->info.n_terms;
+  const double *x = p->data, *y = x + n * d;
+  const size_t *idx = batch ? batch->indices : NULL;
+  size_t m = idx ? batch->n : n;
+  for (size_t k = 0; k < m; k++) {
+    size_t i = idx ? idx[k] : k;
+    const double *xi = x + i * d;
+    double r = -y[i], xx = 0, xv = 0;
+    for (size_t j = 0; j < d; j++) {
+      r += xi[j] * theta[j];
+      xx += xi[j] * xi[j];
+      if (v) xv += xi[j] * (double)v[j];
+    }
+    sq[k] = r * r * xx;
+    if (v) dot[k] = r * xv;
+  }
 }
 
 /* Solves the normal equations for the minimizer and finds the Hessian's
@@ -116,6 +140,7 @@ static int lsq_alloc(problem *p, size_t n) {
   if (!p->data) return DESCENT_ENOMEM;
   p->eval = lsq_eval;
   p->hvp = p->ggn = lsq_hvp;
+  p->examples = lsq_examples;
   return DESCENT_OK;
 }
 

@@ -134,6 +134,37 @@ static int problem_ggn_diagonal(descent_objective *obj, const descent_batch *bat
   return DESCENT_OK;
 }
 
+/* Per-example gradients, for the families that are finite sums. */
+static int problem_refuses_examples(const problem *p) {
+  return descent_fail(DESCENT_ENOTSUP,
+                      "%s is not a sum over examples: it has no per-example gradients; use "
+                      "linreg or finite_sum",
+                      p->info.family);
+}
+
+static int problem_example_gradients(descent_objective *obj, const descent_batch *batch,
+                                     const descent_real *v, double *sq, double *dot) {
+  problem *p = obj->impl;
+  if (!p->examples) return problem_refuses_examples(p);
+  if (!sq || (v && !dot))
+    return descent_fail(DESCENT_EINVAL,
+                        "%s: per-example gradients: sq is NULL%s; pass arrays of one value per "
+                        "term of the batch",
+                        p->info.family, v && !dot ? " or dot is NULL with a direction v" : "");
+  int rc = check_problem_batch(p, batch);
+  if (rc) return rc;
+  size_t n = p->info.dim;
+  for (size_t i = 0; i < n; i++) p->theta[i] = obj->params[i];
+  p->examples(p, batch, p->theta, v, sq, dot);
+  return DESCENT_OK;
+}
+
+int problem_check_example_gradients(const descent_objective *obj) {
+  if (!descent_problem_info_get(obj)) return DESCENT_OK;
+  const problem *p = obj->impl;
+  return p->examples ? DESCENT_OK : problem_refuses_examples(p);
+}
+
 static const descent_objective_ops problem_ops = {
     .kind = "problem",
     .value_and_grad = problem_value_and_grad,
@@ -143,6 +174,7 @@ static const descent_objective_ops problem_ops = {
     .hvp = problem_hvp,
     .ggnvp = problem_ggnvp,
     .ggn_diagonal = problem_ggn_diagonal,
+    .example_gradients = problem_example_gradients,
 };
 
 static void problem_destroy(descent_objective *obj) {

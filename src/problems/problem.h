@@ -26,14 +26,23 @@ typedef int (*problem_eval_fn)(const problem *p, const descent_batch *batch, con
 typedef void (*problem_product_fn)(const problem *p, const descent_batch *batch,
                                    const double *theta, const descent_real *v, double *out);
 
+/* Per-example gradients of a finite sum at theta: for each of the batch's
+   terms l_k (all n_terms when batch is NULL or names no indices), sq[k] =
+   |grad l_k|^2 and, when v is not NULL, dot[k] = grad l_k . v (dim
+   numbers), with f the terms' mean. */
+typedef void (*problem_examples_fn)(const problem *p, const descent_batch *batch,
+                                    const double *theta, const descent_real *v, double *sq,
+                                    double *dot);
+
 struct problem {
   descent_objective obj; /* obj.impl points back here */
   descent_problem_info info;
   problem_eval_fn eval;
-  problem_product_fn hvp;    /* the analytic Hessian's product; every family has it */
-  problem_product_fn ggn;    /* the Gauss-Newton matrix's, for sums of squares; or NULL */
-  double *theta, *grad;      /* dim numbers of scratch, in double */
-  double *minimizer, *start; /* dim numbers each */
+  problem_product_fn hvp;       /* the analytic Hessian's product; every family has it */
+  problem_product_fn ggn;       /* the Gauss-Newton matrix's, for sums of squares; or NULL */
+  problem_examples_fn examples; /* per-example gradients, for finite sums; or NULL */
+  double *theta, *grad;         /* dim numbers of scratch, in double */
+  double *minimizer, *start;    /* dim numbers each */
   double minima[PROBLEM_MAX_MINIMA * 2]; /* 1D and 2D problems only */
   double minima_f[PROBLEM_MAX_MINIMA];
   char spec[256];           /* canonical text */
@@ -57,6 +66,10 @@ extern const problem_family problem_quad1d, problem_logcosh, problem_nonconvex1d
 extern const problem_family problem_quad2d, problem_quadnd;
 extern const problem_family problem_linreg, problem_finite_sum;
 extern const problem_family problem_saddle, problem_plateau, problem_rosenbrock;
+
+/* DESCENT_OK when obj is not a problem or its family has per-example
+   gradients; DESCENT_ENOTSUP naming the family otherwise. */
+int problem_check_example_gradients(const descent_objective *obj);
 
 /* Finds every local minimum of a 1D function in [lo, hi] by a scan for sign
    changes of f' refined by bisection; fills p->minima and the info fields. */
