@@ -244,7 +244,8 @@ static void test_columns(void) {
                             "layer1.dense.weight.distance",
                             "layer1.dense.bias.grad_norm"};
   size_t n = sizeof expected / sizeof *expected;
-  CHECK(count == n + 3 * 4 + 3 + 2); /* 6 tensors, relu (mean, std, dead), tanh (mean, std) */
+  CHECK(count ==
+        21 + 3 * 6 + 3 + 2); /* 21 fixed, 6 tensors, relu (mean, std, dead), tanh (mean, std) */
   for (size_t i = 0; i < n && i < count; i++)
     CHECK_MSG(strcmp(names[i], expected[i]) == 0, "column %zu: %s, expected %s", i, names[i],
               expected[i]);
