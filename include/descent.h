@@ -1742,7 +1742,7 @@ void descent_track_options_default(descent_track_options *o);
  * epoch, lr, loss, cost, then each instrument's. A measurement costs, in
  * gradient evaluations: 3 per Hessian-vector product, 1.8 per
  * Gauss-Newton product (bench/README.md), 1 for alpha's re-evaluation, 1
- * for the per-example gradients; sharpness and negative share one Lanczos
+ * for the per-example gradients, 1 for layers' passes; sharpness and negative share one Lanczos
  * run on H (started from the last top vector plus the last bottom one),
  * ggn takes another, and an Adam-like limit a third, on P^-1/2 H P^-1/2.
  * The instruments measure on each step's batch: a trainer over a data set

@@ -14,6 +14,10 @@
    CNN); a re-evaluation and a per-example pass count one each. */
 #define TRACK_COST_HVP   3.0
 #define TRACK_COST_GGNVP 1.8
+/* layers takes no evaluation, but passes over the parameters (four) and
+   the activations and writes a row: counted as one gradient, so that
+   alone it is measured every 20 steps, not at every step. */
+#define TRACK_COST_LAYERS 1.0
 /* every 0: the share of the steps' gradient evaluations the instruments
    may take. */
 #define TRACK_AUTO_SHARE 0.05

@@ -260,6 +260,9 @@ int tracker_measure_after(descent_tracker *t, const descent_batch *batch) {
     row[1] = sqrt(sq);
     row[2] = f1;
   }
-  if (w & DESCENT_TRACK_LAYERS) layers_after(t);
+  if (w & DESCENT_TRACK_LAYERS) {
+    layers_after(t);
+    t->cost += TRACK_COST_LAYERS;
+  }
   return DESCENT_OK;
 }
