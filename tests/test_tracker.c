@@ -273,21 +273,27 @@ static void test_columns(void) {
   finish(&x);
 }
 
-/* every 0: the next measurement is where the cost reaches 5% of the steps
-   (alpha: one re-evaluation, so every 20 steps). */
+/* every 0: a step is measured once the cost so far and its own stay within
+   5% of the steps (alpha: one re-evaluation, so every 20 steps, the first
+   at step 20); sharpness's first waits for the most its products can
+   cost. */
 static void test_automatic(void) {
   static run x;
   CHECK_OK(start(&x, mlp, "sgd", DESCENT_TRACK_ALPHA, 0, NULL));
-  CHECK(descent_tracker_every(x.tracker) == 1);
-  CHECK_OK(descent_trainer_run(x.t, 100, 1));
-  CHECK(descent_tracker_row(x.tracker, 1) != NULL);
+  CHECK(descent_tracker_every(x.tracker) == 20);
+  CHECK_OK(descent_trainer_run(x.t, 100, 20));
+  CHECK(descent_tracker_row(x.tracker, 20) != NULL);
   CHECK(descent_tracker_cost(x.tracker) == 1);
-  CHECK_MSG(descent_tracker_every(x.tracker) == 19, "every %lld",
+  CHECK_MSG(descent_tracker_every(x.tracker) == 20, "every %lld",
             (long long)descent_tracker_every(x.tracker));
-  CHECK_OK(descent_trainer_run(x.t, 100, 45));
-  for (int64_t s = 2; s <= 45; s++)
-    CHECK_MSG(x.measured[s] == (s == 20 || s == 40), "step %lld", (long long)s);
-  CHECK(descent_tracker_cost(x.tracker) == 3 && descent_tracker_every(x.tracker) == 20);
+  CHECK_OK(descent_trainer_run(x.t, 100, 61));
+  for (int64_t s = 1; s <= 61; s++)
+    CHECK_MSG(x.measured[s] == (s == 20 || s == 40 || s == 60), "step %lld", (long long)s);
+  CHECK(descent_tracker_cost(x.tracker) == 3);
+  finish(&x);
+  /* At most 6 H v products of 3 each: 18, and 5% of 360 steps. */
+  CHECK_OK(start(&x, mlp, "adam", DESCENT_TRACK_SHARPNESS, 0, NULL));
+  CHECK(descent_tracker_every(x.tracker) == 360);
   finish(&x);
 }
 

@@ -247,6 +247,9 @@ static int alloc_state(descent_tracker *t) {
   return rc ? rc : t->row ? DESCENT_OK : DESCENT_ENOMEM;
 }
 
+static int64_t auto_step(double cost, int64_t after);
+static double measurement_bound(const descent_tracker *t);
+
 int descent_tracker_create(descent_tracker **out, descent_objective *obj, descent_optimizer *opt,
                            const descent_track_options *options) {
   descent_error_clear();
@@ -267,8 +270,8 @@ int descent_tracker_create(descent_tracker **out, descent_objective *obj, descen
   t->net = net_of_objective(obj);
   t->n_tensors = obj->n_tensors ? obj->n_tensors : 1;
   t->row_step = -1;
-  t->next_step = 1;
-  t->every_now = options->every > 0 ? options->every : 1;
+  t->next_step = auto_step(measurement_bound(t), 0);
+  t->every_now = options->every > 0 ? options->every : t->next_step;
   rc = find_activations(t);
   if (!rc) rc = make_columns(t);
   if (!rc) rc = alloc_state(t);
@@ -361,18 +364,38 @@ int tracker_before_step(descent_tracker *t, const descent_batch *batch, double l
   return rc;
 }
 
-/* every 0: the next measurement comes when the instruments' cost so far is
-   TRACK_AUTO_SHARE of the steps' gradient evaluations (one a step): a
-   function of counts only, so a resumed run measures at the same steps. */
+/* every 0: a step s is measured once the instruments' cost so far plus the
+   measurement's own stays within TRACK_AUTO_SHARE of s (one gradient
+   evaluation a step), the measurement's cost taken as the last one's: the
+   budget holds at every step, not only on average. A function of counts
+   only, so a resumed run measures at the same steps. */
+static int64_t auto_step(double cost, int64_t after) {
+  double at = ceil(cost / TRACK_AUTO_SHARE);
+  return at > (double)(after + 1) && at < 9e18 ? (int64_t)at : after + 1;
+}
+
 static void schedule_next(descent_tracker *t) {
   if (t->o.every > 0) {
     t->every_now = t->o.every;
     return;
   }
-  double at = ceil(t->cost / TRACK_AUTO_SHARE);
-  int64_t next = at > (double)(t->step + 1) && at < 9e18 ? (int64_t)at : t->step + 1;
-  t->next_step = next;
-  t->every_now = next - t->step;
+  t->next_step = auto_step(t->cost + (t->cost - t->cost_before), t->step);
+  t->every_now = t->next_step - t->step;
+}
+
+/* What the first automatic measurement is expected to cost: every product
+   Lanczos may take on H and G (an Adam-like chain's preconditioned run is
+   counted from the first measurement on: before its first step the chain
+   has no limit to measure against). */
+static double measurement_bound(const descent_tracker *t) {
+  unsigned w = t->o.what;
+  double k = t->o.iterations, c = 0;
+  if (w & (DESCENT_TRACK_SHARPNESS | DESCENT_TRACK_NEGATIVE)) c += k * TRACK_COST_HVP;
+  if (w & DESCENT_TRACK_GGN) c += k * TRACK_COST_GGNVP;
+  if (w & DESCENT_TRACK_NOISE) c += 1;
+  if (w & DESCENT_TRACK_ALPHA) c += 1;
+  if (w & DESCENT_TRACK_LAYERS) c += TRACK_COST_LAYERS;
+  return c;
 }
 
 int tracker_after_step(descent_tracker *t, const descent_batch *batch) {
