@@ -469,6 +469,25 @@ static int bowl_value_and_grad(descent_objective *obj, const descent_batch *b, d
   return DESCENT_OK;
 }
 
+/* A program's own element-wise kind without the curvature products. */
+static int copy_setup(const descent_layer_view *l, descent_layer_sizes *s) {
+  return DESCENT_OK;
+}
+
+static void copy_forward(const descent_layer_view *l, const descent_real *params,
+                         const descent_real *x, descent_real *y, size_t n, int train) {
+  memcpy(y, x, n * l->in_size * sizeof *y);
+}
+
+static void copy_backward(const descent_layer_view *l, const descent_real *params,
+                          const descent_real *x, const descent_real *y, const descent_real *dy,
+                          descent_real *dx, descent_real *dparams, size_t n) {
+  if (dx) memcpy(dx, dy, n * l->in_size * sizeof *dx);
+}
+
+static const descent_layer_kind copy_kind = {
+    .name = "copy", .setup = copy_setup, .forward = copy_forward, .backward = copy_backward};
+
 static void test_refusals(void) {
   static const descent_objective_ops bowl_ops = {.kind = "bowl",
                                                  .value_and_grad = bowl_value_and_grad};
@@ -514,6 +533,25 @@ static void test_refusals(void) {
   CHECK(row && fabs(at(t, row, "alpha") - (0.1 - 1)) < 1e-6);
   CHECK(column(t, "params.distance") != (size_t)-1); /* no tensor table: one group */
   descent_trainer_free(trainer);
+
+  /* A network with a layer that lacks the products: named at creation. */
+  CHECK_OK(descent_layer_register(&copy_kind));
+  descent_net *own;
+  CHECK_OK(descent_net_create(&own, "dense(4), copy, dense(3)", &data.shape,
+                              DESCENT_LOSS_SOFTMAX_XENT, BATCH, 3));
+  o.what = DESCENT_TRACK_SHARPNESS;
+  descent_tracker *refused = NULL;
+  CHECK_FAILS(descent_tracker_create(&refused, descent_net_objective(own), opt, &o),
+              DESCENT_ENOTSUP, "copy");
+  o.what = DESCENT_TRACK_GGN;
+  CHECK_FAILS(descent_tracker_create(&refused, descent_net_objective(own), opt, &o),
+              DESCENT_ENOTSUP, "copy");
+  CHECK(refused == NULL);
+  o.what = DESCENT_TRACK_ALPHA | DESCENT_TRACK_LAYERS | DESCENT_TRACK_NOISE;
+  CHECK_OK(descent_tracker_create(&refused, descent_net_objective(own), opt, &o));
+  descent_tracker_free(refused);
+  descent_net_free(own);
+  o.what = DESCENT_TRACK_ALPHA | DESCENT_TRACK_LAYERS;
 
   /* A tracker of other objects, a full-batch optimizer over data. */
   descent_optimizer *gd;

@@ -136,7 +136,16 @@ static int check_objective(const descent_objective *obj, unsigned what) {
                           "tracker: the instrument '%s' needs %s, which the %s objective does "
                           "not have; track without it",
                           needs[i].name, needs[i].needs, ops->kind ? ops->kind : "unnamed");
-  return DESCENT_OK;
+  /* A network has the products, but a layer of it may not: named now, not
+     at the first measurement. */
+  const descent_net *net = net_of_objective((descent_objective *)obj);
+  if (!net) return DESCENT_OK;
+  int rc = DESCENT_OK;
+  if (what & (DESCENT_TRACK_SHARPNESS | DESCENT_TRACK_NEGATIVE)) rc = net_check_products(net, 1);
+  if (!rc && (what & DESCENT_TRACK_GGN)) rc = net_check_products(net, 0);
+  if (!rc && (what & DESCENT_TRACK_NOISE)) rc = net_check_example_gradients(net);
+  if (rc) descent_error_prefix("tracker: ");
+  return rc;
 }
 
 unsigned tracker_vectors(unsigned what) {
