@@ -1744,9 +1744,10 @@ void descent_track_options_default(descent_track_options *o);
  * epoch, lr, loss, cost, then each instrument's. A measurement costs, in
  * gradient evaluations: 3 per Hessian-vector product, 1.8 per
  * Gauss-Newton product (bench/README.md), 1 for alpha's re-evaluation, 1
- * for the per-example gradients, 1 for layers' passes; sharpness and negative share one Lanczos
- * run on H (started from the last top vector plus the last bottom one),
- * ggn takes another, and an Adam-like limit a third, on P^-1/2 H P^-1/2.
+ * for the per-example gradients, 1 for layers' passes. sharpness and
+ * negative share one Lanczos run on H (started from the last top vector,
+ * plus the last bottom one when negative is tracked), ggn takes another,
+ * and an Adam-like limit a third, on P^-1/2 H P^-1/2.
  * The instruments measure on each step's batch: a trainer over a data set
  * with a full-batch optimizer (gd, lbfgs(full_batch=1)) refuses a
  * tracker, and noise needs batches (a data set or next_batch). layers
@@ -1759,9 +1760,10 @@ typedef struct descent_tracker descent_tracker;
  * ggnvp for ggn, example_gradients for noise; layers' activation statistics
  * come only from a network, other objectives get the per-tensor columns),
  * refusing otherwise (DESCENT_ENOTSUP) with a message naming the
- * instrument and the missing product; DESCENT_EINVAL for options out of
- * range. The parameters obj holds now are "step 0" for layers' distance
- * (a checkpoint's replace them). Free with descent_tracker_free. */
+ * instrument and the missing product (for a network, the layer that lacks
+ * it); DESCENT_EINVAL for options out of range. The parameters obj holds
+ * now are "step 0" for layers' distance (a loaded checkpoint's replace
+ * them). Free with descent_tracker_free. */
 int descent_tracker_create(descent_tracker **out, descent_objective *obj, descent_optimizer *opt,
                            const descent_track_options *options);
 void descent_tracker_free(descent_tracker *t);
