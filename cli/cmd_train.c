@@ -95,7 +95,7 @@ static cli_option train_options[] = {
      "sharpness, ggn, negative, noise, alpha, layers, all, or none (docs/instruments.md)",
      "none", 0},
     {"track-every", "N",
-     "measure every N steps; 0: automatic, the instruments taking about 5% of the steps' "
+     "measure every N steps; 0: automatic, the instruments taking at most 1/32 of the steps' "
      "gradient evaluations",
      "0", 0},
     {"track-iterations", "K",
@@ -780,7 +780,7 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
     if (c->track_every)
       fprintf(f, "track       %s every %llu steps", list, (unsigned long long)c->track_every);
     else
-      fprintf(f, "track       %s, automatically: about 5%% of the steps' gradient evaluations",
+      fprintf(f, "track       %s, automatically: at most 1/32 of the steps' gradient evaluations",
               list);
     fprintf(f, ", %zu Lanczos iterations; rows in diagnostics.csv\n", c->track_iterations);
   }

@@ -9,7 +9,7 @@
  *  - the columns of diagnostics.csv, in their order;
  *  - a run saved at a mid-epoch step and resumed in fresh objects measures
  *    the same rows, bit for bit, and ends on the same bits;
- *  - the automatic frequency follows the cost (5% of the steps' gradients);
+ *  - the automatic frequency follows the cost (1/32 of the steps' gradients);
  *  - hostile or foreign "TRAK" sections are refused with a message, and the
  *    trainer and the tracker are left as they were;
  *  - refusals: an objective without the product an instrument needs, a
@@ -30,7 +30,7 @@
 #define CLASSES   3
 #define EXAMPLES  60
 #define BATCH     16 /* 4 batches an epoch, the last of 12 */
-#define MAX_STEPS 64
+#define MAX_STEPS 100
 
 static descent_real xs[EXAMPLES * FEATURES];
 static int32_t ys[EXAMPLES];
@@ -274,26 +274,26 @@ static void test_columns(void) {
 }
 
 /* every 0: a step is measured once the cost so far and its own stay within
-   5% of the steps (alpha: one re-evaluation, so every 20 steps, the first
-   at step 20); sharpness's first waits for the most its products can
+   1/32 of the steps (alpha: one re-evaluation, so every 32 steps, the first
+   at step 32); sharpness's first waits for the most its products can
    cost. */
 static void test_automatic(void) {
   static run x;
   CHECK_OK(start(&x, mlp, "sgd", DESCENT_TRACK_ALPHA, 0, NULL));
-  CHECK(descent_tracker_every(x.tracker) == 20);
-  CHECK_OK(descent_trainer_run(x.t, 100, 20));
-  CHECK(descent_tracker_row(x.tracker, 20) != NULL);
+  CHECK(descent_tracker_every(x.tracker) == 32);
+  CHECK_OK(descent_trainer_run(x.t, 100, 32));
+  CHECK(descent_tracker_row(x.tracker, 32) != NULL);
   CHECK(descent_tracker_cost(x.tracker) == 1);
-  CHECK_MSG(descent_tracker_every(x.tracker) == 20, "every %lld",
+  CHECK_MSG(descent_tracker_every(x.tracker) == 32, "every %lld",
             (long long)descent_tracker_every(x.tracker));
-  CHECK_OK(descent_trainer_run(x.t, 100, 61));
-  for (int64_t s = 1; s <= 61; s++)
-    CHECK_MSG(x.measured[s] == (s == 20 || s == 40 || s == 60), "step %lld", (long long)s);
+  CHECK_OK(descent_trainer_run(x.t, 100, 97));
+  for (int64_t s = 1; s <= 97; s++)
+    CHECK_MSG(x.measured[s] == (s == 32 || s == 64 || s == 96), "step %lld", (long long)s);
   CHECK(descent_tracker_cost(x.tracker) == 3);
   finish(&x);
-  /* At most 6 H v products of 3 each: 18, and 5% of 360 steps. */
+  /* At most 6 H v products of 3 each: 18, and 1/32 of 576 steps. */
   CHECK_OK(start(&x, mlp, "adam", DESCENT_TRACK_SHARPNESS, 0, NULL));
-  CHECK(descent_tracker_every(x.tracker) == 360);
+  CHECK(descent_tracker_every(x.tracker) == 576);
   finish(&x);
 }
 

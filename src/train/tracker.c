@@ -374,12 +374,12 @@ int tracker_before_step(descent_tracker *t, const descent_batch *batch, double l
 }
 
 /* every 0: a step s is measured once the instruments' cost so far plus the
-   measurement's own stays within TRACK_AUTO_SHARE of s (one gradient
+   measurement's own stays within s / TRACK_AUTO_STEPS (one gradient
    evaluation a step), the measurement's cost taken as the last one's: the
    budget holds at every step, not only on average. A function of counts
    only, so a resumed run measures at the same steps. */
 static int64_t auto_step(double cost, int64_t after) {
-  double at = ceil(cost / TRACK_AUTO_SHARE);
+  double at = ceil(cost * TRACK_AUTO_STEPS);
   return at > (double)(after + 1) && at < 9e18 ? (int64_t)at : after + 1;
 }
 

@@ -16,11 +16,15 @@
 #define TRACK_COST_GGNVP 1.8
 /* layers takes no evaluation, but passes over the parameters (four) and
    the activations and writes a row: counted as one gradient, so that
-   alone it is measured every 20 steps, not at every step. */
+   alone it is measured every 32 steps, not at every step. */
 #define TRACK_COST_LAYERS 1.0
-/* every 0: the share of the steps' gradient evaluations the instruments
-   may take. */
-#define TRACK_AUTO_SHARE 0.05
+/* every 0: the instruments may take one gradient evaluation's worth in
+   every TRACK_AUTO_STEPS steps' (1/32, about 3%): the count leaves out
+   Lanczos's own work (its reorthogonalization), which made the time 1.5 to
+   2.8 times the count (bench/README.md, track_overhead.sh), and 2.8 x 1/32
+   keeps the run's time overhead under 10%. A power of two: the steps are
+   exact multiples of the counts. */
+#define TRACK_AUTO_STEPS 32
 
 struct descent_tracker {
   descent_objective *obj;
