@@ -221,12 +221,13 @@ int csv_parse(const char *text, size_t len, const char *file, const char *const 
       out->cut_short = 1;
       break;
     }
-    if (out->n_rows == rows ||
-        parse_row(line, out->n_cols, out->values + out->n_rows * out->n_cols, why, sizeof why)) {
-      if (out->n_rows == rows) snprintf(why, sizeof why, "too few fields");
+    /* At most `rows` lines can be whole (each holds n_cols - 1 commas); the
+       spare row past them only ever holds a line that is refused. */
+    if (parse_row(line, out->n_cols, out->values + out->n_rows * out->n_cols, why, sizeof why)) {
       if (!out->skipped++) first_line = line_no, memcpy(first_why, why, sizeof why);
       continue;
     }
+    if (out->n_rows == rows) continue; /* cannot happen: counted above */
     out->n_rows++;
   }
   write_note(out, file, first_line, first_why);
@@ -239,26 +240,26 @@ int csv_load(const char *path, const char *file, const char *const *required, cs
   FILE *f = fopen(path, "rb");
   if (!f) {
     if (errno == ENOENT) return 1;
-    set_error(err, cap, "cannot read %s: %s", path, strerror(errno));
+    set_error(err, cap, "cannot read %s: %s", file, strerror(errno));
     return -1;
   }
   size_t size = 0, room = 1 << 16;
   char *text = malloc(room);
   int rc = -1;
   if (!text) {
-    set_error(err, cap, "%s: out of memory", path);
+    set_error(err, cap, "%s: out of memory", file);
     goto done;
   }
   for (;;) {
     if (size == room) {
       if (room >= CSV_MAX_BYTES) {
-        set_error(err, cap, "%s is larger than %zu MiB: not a file descent wrote", path,
+        set_error(err, cap, "%s is larger than %zu MiB: not a file descent wrote", file,
                   CSV_MAX_BYTES >> 20);
         goto done;
       }
       char *bigger = realloc(text, room * 2);
       if (!bigger) {
-        set_error(err, cap, "%s: out of memory", path);
+        set_error(err, cap, "%s: out of memory", file);
         goto done;
       }
       text = bigger, room *= 2;
@@ -268,7 +269,7 @@ int csv_load(const char *path, const char *file, const char *const *required, cs
     if (got == 0) break;
   }
   if (ferror(f)) {
-    set_error(err, cap, "cannot read %s: %s", path, strerror(errno));
+    set_error(err, cap, "cannot read %s: %s", file, strerror(errno));
     goto done;
   }
   rc = csv_parse(text, size, file, required, out, err, cap);

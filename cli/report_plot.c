@@ -20,6 +20,7 @@
 
 #define MAX_SERIES 48
 #define MAX_PANELS 6
+#define MAX_POINTS 10000 /* per series; longer ones are thinned */
 
 typedef enum { LINES, LINESPOINTS, POINTS } series_style;
 
@@ -128,28 +129,38 @@ static void write_panel(FILE *f, const panel *p) {
   gp_string(f, p->title);
   fprintf(f, "\nunset logscale\nset format y \"%%g\"\n%sset xlabel \"%s\"\nset ylabel \"%s\"\n",
           p->logy ? "set logscale y\n" : "", p->xlabel, p->ylabel);
+  int epochs = strcmp(p->xlabel, "epoch") == 0; /* few points: keep them off the border */
   if (x0 < x1)
-    fprintf(f, "set xrange [%.17g:%.17g]\n", x0, x1);
+    fprintf(f, "set xrange [%.17g:%.17g]\n", x0 - epochs * 0.05 * (x1 - x0),
+            x1 + epochs * 0.05 * (x1 - x0));
   else
     fprintf(f, "set xrange [%.17g:%.17g]\n", x0 - 1, x0 + 1);
+  /* Whole epochs on an epoch axis. */
+  fprintf(f, "set xtics %s\n", epochs && x1 - x0 <= 20 ? "1" : "autofreq");
   if (p->ylo < p->yhi)
     fprintf(f, "set yrange [%.17g:%.17g]\n", p->ylo, p->yhi);
-  else if (y0 < y1)
+  else if (y0 < y1 && p->n_lines == 0 && !p->logy)
     fprintf(f, "set yrange [*:*]\n");
+  else if (y0 < y1 && p->logy) /* a line on the border (the limit, 1e-3) would not show */
+    fprintf(f, "set yrange [%.17g:%.17g]\n", y0 / 1.3, y1 * 1.3);
+  else if (y0 < y1)
+    fprintf(f, "set yrange [%.17g:%.17g]\n", y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0));
   else if (p->logy)
     fprintf(f, "set yrange [%.17g:%.17g]\n", y0 / 2, y0 * 2);
   else if (y0 != 0)
     fprintf(f, "set yrange [%.17g:%.17g]\n", y0 - 0.5 * fabs(y0), y0 + 0.5 * fabs(y0));
   else
     fprintf(f, "set yrange [-1:1]\n");
-  fprintf(f, "set key outside below center horizontal font \",9\"\nplot ");
+  fprintf(f, "set key outside right top vertical font \",9\"\nplot ");
   for (int i = 0; i < p->n; i++) {
     const series *s = &p->s[i];
     static const char *const styles[] = {"lines lw 1.5", "linespoints pt 7 ps 0.5 lw 1.5",
                                          "points pt 7 ps 0.4"};
-    fprintf(f, "%s'%s' using %d:(%.17g*$%d) with %s lc rgb \"%s\" dt %d title ",
-            i ? ", \\\n  " : "", s->file, s->x + 1, s->scale, s->y + 1, styles[s->style], s->color,
-            s->dashed ? 2 : 1);
+    /* Every k-th row of a long run: the page stays small, the shape the same. */
+    size_t every = (s->table->n_rows + MAX_POINTS - 1) / MAX_POINTS;
+    fprintf(f, "%s'%s' every %zu using %d:(%.17g*$%d) with %s lc rgb \"%s\" dt %d title ",
+            i ? ", \\\n  " : "", s->file, every ? every : 1, s->x + 1, s->scale, s->y + 1,
+            styles[s->style], s->color, s->dashed ? 2 : 1);
     gp_string(f, s->title);
   }
   for (int i = 0; i < p->n_lines; i++) {
@@ -185,6 +196,7 @@ static int write_figure(const char *dir, const char *stem, const char *title, co
           "set output \"%s.\" . format\n"
           "set encoding utf8\nset datafile separator ','\n"
           "set key opaque box lc rgb \"#dddddd\"\nset grid lc rgb \"#e8e8e8\"\n"
+          "set lmargin 12\nset rmargin 34\n"
           "set multiplot layout %d,%d title ",
           stem, title, stem, stem, stem, formats, width, height, width, height, stem, rows, cols);
   gp_string(f, title);
@@ -275,7 +287,7 @@ static int epochs_picture(plan *pl, const csv_table *m) {
   return emit(pl, &fig, "losses", "Losses and accuracies per epoch",
               "The training loss is the mean over the epoch's batches as they were taken; "
               "validation and test are evaluated after the epoch.",
-              2, 1100, 420);
+              1, 1100, 300);
 }
 
 static int steps_picture(plan *pl, const csv_table *s) {
@@ -395,8 +407,8 @@ static int layers_picture(plan *pl, const csv_table *d) {
   add_matching(p, d, ".std", 0, LINES);
   add_matching(p, d, ".mean", 1, LINES);
   figure_keep(&fig);
-  return emit(pl, &fig, "layers", "Layers", "Per parameter tensor and per activation layer.", 2,
-              1200, 380);
+  return emit(pl, &fig, "layers", "Layers", "Per parameter tensor and per activation layer.", 1,
+              1100, 300);
 }
 
 int report_plot_write(const char *dir, const report_inputs *in, const char *formats,
