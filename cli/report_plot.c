@@ -122,6 +122,19 @@ static void panel_extent(const panel *p, double *x0, double *x1, double *y0, dou
   for (int i = 0; i < p->n_lines; i++) *y0 = fmin(*y0, p->lines[i]), *y1 = fmax(*y1, p->lines[i]);
 }
 
+static void log_ticks(FILE *f, double lo, double hi) {
+  fprintf(f, "set ytics (");
+  int first = 1;
+  for (int e = (int)floor(log10(lo)) - 1; e <= (int)ceil(log10(hi)); e++)
+    for (int m = 1; m <= 5; m += m == 1 ? 1 : 3) {
+      double t = m * pow(10, e);
+      if (t < lo || t > hi) continue;
+      fprintf(f, "%s%.3g", first ? "" : ", ", t);
+      first = 0;
+    }
+  fprintf(f, ")\n");
+}
+
 static void write_panel(FILE *f, const panel *p) {
   double x0, x1, y0, y1;
   panel_extent(p, &x0, &x1, &y0, &y1);
@@ -137,20 +150,27 @@ static void write_panel(FILE *f, const panel *p) {
     fprintf(f, "set xrange [%.17g:%.17g]\n", x0 - 1, x0 + 1);
   /* Whole epochs on an epoch axis. */
   fprintf(f, "set xtics %s\n", epochs && x1 - x0 <= 20 ? "1" : "autofreq");
+  double lo = y0, hi = y1; /* the y range; lo == hi: autoscale */
   if (p->ylo < p->yhi)
-    fprintf(f, "set yrange [%.17g:%.17g]\n", p->ylo, p->yhi);
-  else if (y0 < y1 && p->n_lines == 0 && !p->logy)
-    fprintf(f, "set yrange [*:*]\n");
+    lo = p->ylo, hi = p->yhi;
   else if (y0 < y1 && p->logy) /* a line on the border (the limit, 1e-3) would not show */
-    fprintf(f, "set yrange [%.17g:%.17g]\n", y0 / 1.3, y1 * 1.3);
-  else if (y0 < y1)
-    fprintf(f, "set yrange [%.17g:%.17g]\n", y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0));
-  else if (p->logy)
-    fprintf(f, "set yrange [%.17g:%.17g]\n", y0 / 2, y0 * 2);
-  else if (y0 != 0)
-    fprintf(f, "set yrange [%.17g:%.17g]\n", y0 - 0.5 * fabs(y0), y0 + 0.5 * fabs(y0));
+    lo = y0 / 1.3, hi = y1 * 1.3;
+  else if (y0 < y1 && (p->n_lines || epochs)) /* few points: off the border too */
+    lo = y0 - 0.05 * (y1 - y0), hi = y1 + 0.05 * (y1 - y0);
+  else if (y0 == y1 && p->logy)
+    lo = y0 / 2, hi = y0 * 2;
+  else if (y0 == y1)
+    lo = y0 != 0 ? y0 - 0.5 * fabs(y0) : -1, hi = y0 != 0 ? y0 + 0.5 * fabs(y0) : 1;
+  if (lo < hi)
+    fprintf(f, "set yrange [%.17g:%.17g]\n", lo, hi);
   else
-    fprintf(f, "set yrange [-1:1]\n");
+    fprintf(f, "set yrange [*:*]\n");
+  /* A log axis of less than three decades gets ticks at 1, 2 and 5 times
+     its powers of ten: gnuplot would label only the decades, maybe none. */
+  if (p->logy && lo < hi && log10(hi / lo) < 3)
+    log_ticks(f, lo, hi);
+  else
+    fprintf(f, "set ytics autofreq\n");
   fprintf(f, "set key outside right top vertical font \",9\"\nplot ");
   for (int i = 0; i < p->n; i++) {
     const series *s = &p->s[i];
@@ -320,7 +340,7 @@ static int sharpness_picture(plan *pl, const csv_table *d) {
   add_line(p, 1, "at the limit");
   figure_keep(&fig);
   p = figure_panel(&fig, "negative curvature", "step", "eigenvalue", 0);
-  add_series(p, d, D, "hessian_bottom", 1, "most negative Hessian eigenvalue", lab_color(1), 0,
+  add_series(p, d, D, "hessian_bottom", 1, "most negative eigenvalue", lab_color(1), 0,
              LINESPOINTS);
   if (p->n) add_series(p, d, D, "hessian_top", -0.1, "-0.1 x top eigenvalue", "#000000", 1, LINES);
   add_line(p, 0, "zero");
