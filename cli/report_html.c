@@ -148,6 +148,15 @@ static void final_numbers(FILE *f, const report_inputs *in) {
               {"alpha", "alpha"}};
   for (size_t i = 0; i < sizeof diag / sizeof diag[0]; i++)
     number_row(f, diag[i].label, last_value(d, diag[i].column), "");
+  /* What measuring cost, against the steps' own gradient evaluations. */
+  int cost = d ? csv_column(d, "cost") : -1;
+  double spent = 0;
+  for (size_t r = 0; cost >= 0 && r < d->n_rows; r++)
+    if (isfinite(csv_value(d, r, cost))) spent += csv_value(d, r, cost);
+  if (cost >= 0) {
+    number_row(f, "measurements", (double)d->n_rows, "");
+    number_row(f, "their cost (gradient evaluations)", spent, "");
+  }
   fprintf(f, "</table>\n");
 }
 
