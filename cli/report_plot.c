@@ -80,12 +80,14 @@ static void add_series(panel *p, const csv_table *t, const char *file, const cha
   if (!t || p->n == MAX_SERIES) return;
   int y = csv_column(t, name), x = csv_column(t, p->xlabel); /* "step" or "epoch" */
   if (y < 0 || x < 0) return;
-  int any = 0;
-  for (size_t r = 0; r < t->n_rows && !any; r++)
-    any = drawable(p, scale * csv_value(t, r, y)) && isfinite(csv_value(t, r, x));
-  if (!any) return;
+  size_t points = 0;
+  for (size_t r = 0; r < t->n_rows && points < 2; r++)
+    points += drawable(p, scale * csv_value(t, r, y)) && isfinite(csv_value(t, r, x));
+  if (!points) return;
   series *s = &p->s[p->n++];
-  *s = (series){t, file, x, y, scale, "", color, dashed, style};
+  /* A line through one point draws nothing: mark it. */
+  *s = (series){
+      t, file, x, y, scale, "", color, dashed, style == LINES && points < 2 ? LINESPOINTS : style};
   snprintf(s->title, sizeof s->title, "%s", title);
 }
 
