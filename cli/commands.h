@@ -13,5 +13,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif /* DESCENT_CLI_COMMANDS_H */

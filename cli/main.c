@@ -80,6 +80,7 @@ static const struct {
     {"import", cmd_import, "read weights from a safetensors file into a model file"},
     {"optimizers", cmd_optimizers, "list every optimizer, transform and schedule"},
     {"demo", cmd_demo, "run a figure of the lecture: measure it, draw it (descent demo --help)"},
+    {"report", cmd_report, "draw a training run and diagnose it in plain words (report RUN)"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -8,6 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# For the tests only: cli_report_html opens descent report's page in headless
+# chromium (about 105 MB to download, 340 MB installed with chromium-common
+# and its libraries). setup.sh, which run.sh shares, leaves it out.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test: installing chromium"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+fi
 jobs=$(nproc)
 
 # oneDNN is optional (-DDESCENT_DNNL=OFF, and absent on some architectures):

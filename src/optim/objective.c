@@ -1,7 +1,7 @@
 /*
  * objective.c - calling an objective (value, gradient, deterministic
- * re-evaluation, curvature-vector products), and checking its gradient
- * against central finite differences.
+ * re-evaluation, curvature-vector products, per-example gradients), and
+ * checking its gradient against central finite differences.
  */
 #include "internal.h"
 #include "nn/network_internal.h"
@@ -63,24 +63,25 @@ int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *
   return obj->ops->ggn_diagonal(obj, batch, samples, seed, out);
 }
 
+/* The refusal of an objective without per-example gradients. */
+static int no_example_gradients(const descent_objective *obj) {
+  return descent_fail(DESCENT_ENOTSUP,
+                      "objective '%s' offers no per-example gradients; use one that does (a "
+                      "network of dense, conv and batchnorm layers, or the lab's linreg and "
+                      "finite_sum)",
+                      obj && obj->ops && obj->ops->kind ? obj->ops->kind : "(unnamed)");
+}
+
 int descent_objective_example_gradients(descent_objective *obj, const descent_batch *batch,
                                         const descent_real *v, double *sq, double *dot) {
-  if (!obj->ops->example_gradients)
-    return descent_fail(DESCENT_ENOTSUP,
-                        "objective '%s' offers no per-example gradients; use one that does (a "
-                        "network of dense, conv and batchnorm layers, or the lab's linreg and "
-                        "finite_sum)",
-                        obj->ops->kind ? obj->ops->kind : "(unnamed)");
+  if (!obj->ops->example_gradients) return no_example_gradients(obj);
   return obj->ops->example_gradients(obj, batch, v, sq, dot);
 }
 
+/* A network and a lab problem know at creation whether their calls can
+   succeed; any other objective that has the operation is taken at its word. */
 int descent_objective_check_example_gradients(const descent_objective *obj) {
-  if (!obj || !obj->ops || !obj->ops->example_gradients)
-    return descent_fail(DESCENT_ENOTSUP,
-                        "objective '%s' offers no per-example gradients; use one that does (a "
-                        "network of dense, conv and batchnorm layers, or the lab's linreg and "
-                        "finite_sum)",
-                        obj && obj->ops && obj->ops->kind ? obj->ops->kind : "(unnamed)");
+  if (!obj || !obj->ops || !obj->ops->example_gradients) return no_example_gradients(obj);
   if (obj->ops->example_gradients == net_example_gradients)
     return net_check_example_gradients(obj->impl);
   return problem_check_example_gradients(obj);

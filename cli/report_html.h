@@ -1,0 +1,31 @@
+/*
+ * report_html.h - the report's one self-contained page: report.html with
+ * the run's configuration, the diagnosis, the final numbers and every
+ * picture as inline SVG; inline CSS, no script, no external address.
+ */
+#ifndef DESCENT_CLI_REPORT_HTML_H
+#define DESCENT_CLI_REPORT_HTML_H
+
+#include "report_plot.h"
+#include "report_rules.h"
+
+#include <stddef.h>
+
+typedef struct report_page {
+  const char *run;                /* the run folder, as given */
+  const char *config;             /* config.txt's text, or NULL when absent */
+  const report_inputs *in;        /* the parsed files (for the final numbers) */
+  const report_finding *findings; /* the diagnosis */
+  size_t n_findings;
+  const char *untracked;    /* report_untracked's line, or "" */
+  const char *const *notes; /* what reading the files left out, one line each */
+  size_t n_notes;
+  const report_picture *pictures; /* their stem.svg files are in the report folder */
+  int n_pictures;
+  const char *no_pictures; /* why there are none (no gnuplot), or NULL */
+} report_page;
+
+/* Writes dir/report.html. Returns 0, or -1 with one line in err. */
+int report_html_write(const char *dir, const report_page *page, char *err, size_t cap);
+
+#endif /* DESCENT_CLI_REPORT_HTML_H */
