@@ -131,6 +131,7 @@ extern const lab_demo lab_demo_gauss_newton;                       /* demo_gauss
 extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
+extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 

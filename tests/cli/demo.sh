@@ -9,7 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction gauss-newton batchnorm"
+demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction gauss-newton batchnorm edge-of-stability"
 
 # --- descent demo all ---------------------------------------------------------
 count=$((count + 1))
@@ -68,7 +68,7 @@ if [ "$have_gnuplot" -eq 1 ]; then
   count=$((count + 1))
   listed=$(grep -c '\.png and \.svg' "$scratch/all.out")
   # one picture per demo, and gauss-newton's second (the curvature each method estimates)
-  if [ "$listed" -ne 12 ]; then fail "demo all: the closing note lists $listed pictures, want 12"; else ok "closing note lists 12 pictures"; fi
+  if [ "$listed" -ne 13 ]; then fail "demo all: the closing note lists $listed pictures, want 13"; else ok "closing note lists 13 pictures"; fi
 fi
 
 # --- without gnuplot: numbers, CSV, and one line about the pictures ---------
