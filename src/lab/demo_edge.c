@@ -22,15 +22,15 @@
 #include <string.h>
 
 static const lab_option edge_options[] = {
-    {"lr", "A,B,...", "0.2,0.3", "step sizes of full-batch gradient descent"},
+    {"lr", "A,B,...", "0.25,0.3", "step sizes of full-batch gradient descent"},
     {"train", "N", "1000", "training images (the first N of Fashion-MNIST's 60,000)"},
     {"pool", "K", "2", "the images are averaged over K x K pixels first (1: full size)"},
     {"width", "N", "100", "units per hidden layer"},
     {"depth", "N", "2", "hidden layers"},
     {"act", "NAME", "tanh", "hidden activation: tanh or relu"},
     {"loss", "NAME", "mse", "loss: mse (on one-hot labels) or xent"},
-    {"steps", "N", "800", "gradient descent steps per step size"},
-    {"every", "K", "20", "the sharpness is measured every K steps"},
+    {"steps", "N", "600", "gradient descent steps per step size"},
+    {"every", "K", "25", "the sharpness is measured every K steps"},
     {"iterations", "N", "20", "Lanczos products per measurement (most; fewer once converged)"},
     {"input", "NAME", "center",
      "inputs: center (pixels in [0, 1] less their mean), standardize "
