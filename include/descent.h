@@ -1572,7 +1572,8 @@ typedef struct descent_lanczos_result {
  * values, finite, not all zero; NULL: a random start drawn from seed, each
  * value a standard normal), stopping early once top's residual is at most
  * tol times |top|, and bottom's too when bottom_vector is not NULL (tol 0:
- * never early): a warm start from the last top vector then costs one or two
+ * never early; tested after each of the first 32 products, then every k/8
+ * products): a warm start from the last top vector then costs one or two
  * products while the top eigenvector moves little. It also stops when the
  * Krylov space is exhausted (beta about 0: the start lies in an invariant
  * subspace of dimension products, or products reached n), where the answer
