@@ -1609,8 +1609,8 @@ typedef struct descent_stability {
      eigenvalue of P^-1 H with P diagonal from the optimizer's state: Adam
      P = (1 - b1^t) (sqrt(v_t / (1 - b2^t)) + eps) (AMSGrad: v's running
      maximum), RMSprop sqrt(v) + eps (bias-corrected or centered as its
-     transform is), Adagrad (sqrt(s) + eps) (1 + (t - 1) lr_decay), after
-     t steps (Cohen et al. 2022, "Adaptive Gradient Methods at the Edge of
+     transform is), Adagrad (sqrt(s) + eps) (1 + t lr_decay) (the next
+     step's rate decay), after t steps (Cohen et al. 2022, "Adaptive Gradient Methods at the Edge of
      Stability", section 2); 0 when it applies to H's own top eigenvalue. */
   int preconditioned;
   /* The rule in words, for logs and reports: "2/lr (gradient descent)",

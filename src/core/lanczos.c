@@ -209,7 +209,7 @@ int descent_lanczos(descent_operator_fn apply, void *user, size_t n, int iterati
     rc = lanczos_step(&l, k++, apply, user);
     if (rc) break;
     double beta = l.beta[k - 1];
-    /* Gershgorin's bound on |T_k|, which is at most |A|. */
+    /* The size of A, estimated by Gershgorin's bound on T_k's eigenvalues. */
     scale = fmax(scale, fabs(l.alpha[k - 1]) + beta + (k > 1 ? l.beta[k - 2] : 0));
     int done = exhausted(beta, scale) || k == l.cap - 1;
     if (done || ritz_due(k, tol)) {
