@@ -19,15 +19,30 @@ static double num(const lab_result *r, const char *row, const char *col) {
   return v;
 }
 
+/* Bad options are refused before any data is read, naming the choices. */
+static void test_refusals(const lab_demo *d) {
+  lab_result r;
+  const char *act[] = {"act", "sigmoid", NULL}, *loss[] = {"loss", "hinge", NULL};
+  const char *input[] = {"input", "whiten", NULL}, *lr[] = {"lr", "0", NULL};
+  CHECK_FAILS(lab_demo_run(d, act, NULL, &r), DESCENT_EINVAL,
+              "--act: 'sigmoid' is not tanh or relu");
+  CHECK_FAILS(lab_demo_run(d, loss, NULL, &r), DESCENT_EINVAL,
+              "--loss: 'hinge' is not mse or xent");
+  CHECK_FAILS(lab_demo_run(d, input, NULL, &r), DESCENT_EINVAL,
+              "--input: 'whiten' is not center, standardize or none");
+  CHECK_FAILS(lab_demo_run(d, lr, NULL, &r), DESCENT_EINVAL, "--lr");
+}
+
 int main(void) {
+  const lab_demo *d = lab_demo_find("edge-of-stability");
+  CHECK(d != NULL);
+  if (!d) return check_report();
+  test_refusals(d);
   if (access(DESCENT_FASHION_MNIST_DIR "/train-images-idx3-ubyte.gz", R_OK) != 0) {
     printf("SKIP: Fashion-MNIST is not in %s (apt-get install dataset-fashion-mnist)\n",
            DESCENT_FASHION_MNIST_DIR);
     return 77;
   }
-  const lab_demo *d = lab_demo_find("edge-of-stability");
-  CHECK(d != NULL);
-  if (!d) return check_report();
   lab_result r;
   const char *overrides[] = {"lr", "0.3", NULL};
   int rc = lab_demo_run(d, overrides, NULL, &r);
