@@ -101,7 +101,7 @@ if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
 expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, gauss-newton, batchnorm, all" "$descent" demo zigzag
+expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, gauss-newton, batchnorm, edge-of-stability, all" "$descent" demo zigzag
 expect_error unknown-option error "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
 expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
 expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
