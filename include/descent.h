@@ -1576,20 +1576,22 @@ typedef struct descent_lanczos_result {
  * values, finite, not all zero; NULL: a random start drawn from seed, each
  * value a standard normal), stopping early once top's residual is at most
  * tol times |top|, and bottom's too when bottom_vector is not NULL (tol 0:
- * never early): a warm start from the last top vector then costs one or two
+ * never early; tested after each of the first 32 products, then every k/8
+ * products): a warm start from the last top vector then costs one or two
  * products while the top eigenvector moves little. It also stops when the
  * Krylov space is exhausted (beta about 0: the start lies in an invariant
  * subspace of dimension products, or products reached n), where the answer
- * is exact up to rounding (so are the residuals). When top_vector (or bottom_vector) is
- * not NULL, the unit Ritz vector of top (bottom) is written there (n
- * values): the warm start of the next call on a slowly changing operator;
- * it may be start itself. The residuals are the standard bound beta_k
- * |s_k| (Golub & Van Loan 10.1.4), exact up to the basis's rounding. The
- * basis is kept and reorthogonalized in double whatever descent_real is
- * (docs/instruments.md). Memory: min(iterations, n) + 1 vectors of n
- * doubles, allocated per call. DESCENT_EINVAL for n 0, iterations < 1, a
- * negative tol, or a start that is zero or not finite; DESCENT_EDIVERGED
- * when a product is not finite; DESCENT_ENOMEM; or apply's failure. */
+ * is exact up to rounding (so are the residuals). When top_vector (or
+ * bottom_vector) is not NULL, the unit Ritz vector of top (bottom) is
+ * written there (n values): the warm start of the next call on a slowly
+ * changing operator; it may be start itself. The residuals are the standard
+ * bound beta_k |s_k| (Golub & Van Loan 10.1.4), exact up to the basis's
+ * rounding. The basis is kept and reorthogonalized in double whatever
+ * descent_real is (docs/instruments.md). Memory: min(iterations, n) + 1
+ * vectors of n doubles, allocated per call. DESCENT_EINVAL for n 0,
+ * iterations < 1, a negative tol, or a start that is zero or not finite;
+ * DESCENT_EDIVERGED when a product is not finite; DESCENT_ENOMEM; or
+ * apply's failure. */
 int descent_lanczos(descent_operator_fn apply, void *user, size_t n, int iterations, double tol,
                     const descent_real *start, uint64_t seed, descent_real *top_vector,
                     descent_real *bottom_vector, descent_lanczos_result *result);
@@ -1612,9 +1614,10 @@ typedef struct descent_stability {
      eigenvalue of P^-1 H with P diagonal from the optimizer's state: Adam
      P = (1 - b1^t) (sqrt(v_t / (1 - b2^t)) + eps) (AMSGrad: v's running
      maximum), RMSprop sqrt(v) + eps (bias-corrected or centered as its
-     transform is), Adagrad (sqrt(s) + eps) (1 + (t - 1) lr_decay), after
-     t steps (Cohen et al. 2022, "Adaptive Gradient Methods at the Edge of
-     Stability", section 2); 0 when it applies to H's own top eigenvalue. */
+     transform is), Adagrad (sqrt(s) + eps) (1 + t lr_decay) (the next step's
+     rate decay), after t steps (Cohen et al. 2022, "Adaptive Gradient
+     Methods at the Edge of Stability", section 2); 0 when it applies to H's
+     own top eigenvalue. */
   int preconditioned;
   /* The rule in words, for logs and reports: "2/lr (gradient descent)",
      "38/lr: (2+2 b1)/((1-b1) lr), b1 0.9, Adam's preconditioned

@@ -462,7 +462,7 @@ static void check_preconditioner(const char *spec, int kind) {
   if (!opt) return;
   descent_real theta[N] = {1, -1, 0.5, 2}, grad[N], p[N];
   double m[N] = {0}, v[N] = {0}, vmax[N] = {0}, avg[N] = {0};
-  const double b1 = 0.9, b2 = 0.999, alpha = 0.99, eps = kind == 2 ? 1e-10 : 1e-8;
+  const double b1 = 0.9, b2 = 0.999, alpha = 0.99, eps = kind >= 2 && kind != 3 ? 1e-10 : 1e-8;
   for (int t = 1; t <= STEPS; t++) {
     for (int i = 0; i < N; i++) {
       grad[i] = (descent_real)(0.5 * (i + 1) * theta[i] + 0.1 * t);
@@ -471,7 +471,7 @@ static void check_preconditioner(const char *spec, int kind) {
       if (kind == 0 || kind == 3) v[i] = b2 * v[i] + (1 - b2) * g * g;
       if (kind == 1)
         v[i] = alpha * v[i] + (1 - alpha) * g * g, avg[i] = alpha * avg[i] + (1 - alpha) * g;
-      if (kind == 2) v[i] += g * g;
+      if (kind == 2 || kind == 4) v[i] += g * g;
       vmax[i] = fmax(vmax[i], v[i]);
     }
     CHECK_OK(descent_optimizer_step_buffers(opt, theta, grad, N));
@@ -487,8 +487,10 @@ static void check_preconditioner(const char *spec, int kind) {
           (1 - pow(b1, STEPS)) * (sqrt((kind == 3 ? vmax[i] : v[i]) / (1 - pow(b2, STEPS))) + eps);
     else if (kind == 1)
       expected = sqrt(v[i] - avg[i] * avg[i]) + eps;
-    else
+    else if (kind == 2)
       expected = sqrt(v[i]) + eps;
+    else /* lr_decay 0.1: the next step's decay, 1 / (1 + STEPS 0.1) */
+      expected = (sqrt(v[i]) + eps) * (1 + STEPS * 0.1);
     CHECK_REL(p[i], expected, tol);
   }
   descent_optimizer_free(opt);
@@ -500,6 +502,7 @@ static void test_preconditioners(void) {
   check_preconditioner("rmsprop(centered=1)", 1);
   check_preconditioner("adagrad", 2);
   check_preconditioner("amsgrad", 3);
+  check_preconditioner("adagrad(lr_decay=0.1)", 4);
 }
 
 /* The spectral radius of the 2 x 2 recurrence matrix [[a, b], [c, d]]. */

@@ -179,6 +179,13 @@ static int exhausted(double beta, double scale) {
   return beta <= 64 * eps * scale;
 }
 
+/* Whether to solve T_k's eigenproblem (O(k^3)) after product k to test
+   convergence: after each of the first 32 products, then every k/8, so that
+   a long run spends a few times its last solve, not k times. */
+static int ritz_due(int k, double tol) {
+  return tol > 0 && (k <= 32 || k % (k / 8) == 0);
+}
+
 int descent_lanczos(descent_operator_fn apply, void *user, size_t n, int iterations, double tol,
                     const descent_real *start, uint64_t seed, descent_real *top_vector,
                     descent_real *bottom_vector, descent_lanczos_result *result) {
@@ -199,18 +206,21 @@ int descent_lanczos(descent_operator_fn apply, void *user, size_t n, int iterati
   int k = 0; /* products taken: T_k is k x k */
   double top_res = 0, bottom_res = 0, scale = 0;
   while (!rc && k < l.cap - 1) {
-    rc = lanczos_step(&l, k, apply, user);
-    if (!rc) rc = lanczos_ritz(&l, ++k);
+    rc = lanczos_step(&l, k++, apply, user);
     if (rc) break;
     double beta = l.beta[k - 1];
-    scale = fmax(scale, fmax(fabs(l.ritz[0]), fabs(l.ritz[k - 1])));
-    int done = exhausted(beta, scale);
-    /* The last components of T_k's extreme eigenvectors. */
-    top_res = beta * fabs(l.vectors[(size_t)(k - 1) * (size_t)k + (size_t)(k - 1)]);
-    bottom_res = beta * fabs(l.vectors[(size_t)(k - 1)]);
-    double bound = tol * fabs(l.ritz[k - 1]);
-    int converged = tol > 0 && top_res <= bound && (!bottom_vector || bottom_res <= bound);
-    if (done || converged) break;
+    /* The size of A, estimated by Gershgorin's bound on T_k's eigenvalues. */
+    scale = fmax(scale, fabs(l.alpha[k - 1]) + beta + (k > 1 ? l.beta[k - 2] : 0));
+    int done = exhausted(beta, scale) || k == l.cap - 1;
+    if (done || ritz_due(k, tol)) {
+      rc = lanczos_ritz(&l, k);
+      if (rc) break;
+      /* The last components of T_k's extreme eigenvectors. */
+      top_res = beta * fabs(l.vectors[(size_t)(k - 1) * (size_t)k + (size_t)(k - 1)]);
+      bottom_res = beta * fabs(l.vectors[(size_t)(k - 1)]);
+      double bound = tol * fabs(l.ritz[k - 1]);
+      if (done || (top_res <= bound && (!bottom_vector || bottom_res <= bound))) break;
+    }
     double *w = l.basis + (size_t)k * n;
     for (size_t i = 0; i < n; i++) w[i] /= beta;
   }

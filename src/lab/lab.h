@@ -132,6 +132,7 @@ extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
 extern const lab_demo lab_demo_noise_scale;                        /* demo_noise.c */
+extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 

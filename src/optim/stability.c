@@ -105,7 +105,8 @@ static double momentum_factor(const transform *m, char *words, size_t cap) {
 }
 
 /* The diagonal preconditioner P of the scaling transform as its state
-   stands after t >= 1 steps, into p (n values). */
+   stands after t >= 1 steps, into p (n values). The next step's own
+   statistics are not known yet: its gradient is still to come. */
 static void preconditioner(const transform *s, int64_t t, size_t n, descent_real *p) {
   const descent_real *const *slots = (const descent_real *const *)s->slots;
   if (is(s, "adam")) {
@@ -120,8 +121,8 @@ static void preconditioner(const transform *s, int64_t t, size_t n, descent_real
       if (s->hp[2]) v -= (double)slots[1][i] * (double)slots[1][i]; /* centered */
       p[i] = (descent_real)(sqrt(fmax(v, 0) / bc) + eps);
     }
-  } else { /* adagrad, with its rate decay of the last step taken */
-    double eps = s->hp[2], decay = 1 + (double)(t - 1) * s->hp[0];
+  } else { /* adagrad, with the rate decay of the next step, whose rate the limit takes */
+    double eps = s->hp[2], decay = 1 + (double)t * s->hp[0];
     for (size_t i = 0; i < n; i++) p[i] = (descent_real)((sqrt((double)slots[0][i]) + eps) * decay);
   }
 }
@@ -179,7 +180,7 @@ int descent_optimizer_stability(const descent_optimizer *opt, descent_real *prec
   read_chain(opt, &r);
   if (r.unknown) {
     chain_names(opt, names, sizeof names);
-    snprintf(out->rule, sizeof out->rule, "no known limit for the chain %s (at %s)", names,
+    snprintf(out->rule, sizeof out->rule, "no known limit for the chain %.100s (at %.24s)", names,
              r.unknown->def->name);
     return DESCENT_OK;
   }

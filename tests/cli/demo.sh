@@ -9,7 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction gauss-newton batchnorm noise-scale"
+demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction gauss-newton batchnorm noise-scale edge-of-stability"
 
 # --- descent demo all ---------------------------------------------------------
 count=$((count + 1))
@@ -68,7 +68,7 @@ if [ "$have_gnuplot" -eq 1 ]; then
   count=$((count + 1))
   listed=$(grep -c '\.png and \.svg' "$scratch/all.out")
   # one picture per demo, and gauss-newton's second (the curvature each method estimates)
-  if [ "$listed" -ne 13 ]; then fail "demo all: the closing note lists $listed pictures, want 13"; else ok "closing note lists 13 pictures"; fi
+  if [ "$listed" -ne 14 ]; then fail "demo all: the closing note lists $listed pictures, want 14"; else ok "closing note lists 14 pictures"; fi
 fi
 
 # --- without gnuplot: numbers, CSV, and one line about the pictures ---------
@@ -101,7 +101,7 @@ if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
 expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, gauss-newton, batchnorm, noise-scale, all" "$descent" demo zigzag
+expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum, per-direction, gauss-newton, batchnorm, noise-scale, edge-of-stability, all" "$descent" demo zigzag
 expect_error unknown-option error "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
 expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
 expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
