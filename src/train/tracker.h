@@ -10,7 +10,7 @@
 #include "nn/model_io.h"
 
 /* The measurements' cost, in gradient evaluations (bench/README.md,
-   curvature_cost: H v 2.6-4.0 gradients, G v 1.7-1.9 on the MLP and the
+   curvature_cost: H v 2.6-4.8 gradients, G v 1.7-1.9 on the MLP and the
    CNN); a re-evaluation and a per-example pass count one each. */
 #define TRACK_COST_HVP   3.0
 #define TRACK_COST_GGNVP 1.8
