@@ -780,7 +780,9 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
     if (c->track_every)
       fprintf(f, "track       %s every %llu steps", list, (unsigned long long)c->track_every);
     else
-      fprintf(f, "track       %s, automatically: at most 1/32 of the steps' gradient evaluations",
+      fprintf(f,
+              "track       %s, automatically: at step 1, then within 1/32 (noise, alpha, "
+              "layers) and 1/96 (curvature) of the steps' gradient evaluations",
               list);
     fprintf(f, ", %zu Lanczos iterations; rows in diagnostics.csv\n", c->track_iterations);
   }

@@ -1721,13 +1721,15 @@ size_t descent_track_describe(unsigned mask, char *buf, size_t cap);
 
 typedef struct descent_track_options {
   unsigned what;    /* descent_track_kind bits, not 0 */
-  int64_t every;    /* measure at every step divisible by this (>= 1); 0: chosen so that
-                       the instruments cost at most 1/32 (about 3%) of the steps' gradient
-                       evaluations, counted from the products each measurement took
-                       (deterministic): a step is measured once the cost so far plus the
-                       last measurement's (the first: the most one can take) is within
-                       1/32 of its number. Lanczos's own work, not counted, makes the time
-                       up to about three times that: under 10% (bench/README.md) (0) */
+  int64_t every;    /* measure every instrument at every step divisible by this (>= 1);
+                       0: automatically, from counts (deterministic): the curvature
+                       instruments (sharpness, ggn, negative) and the first-order ones
+                       (noise, alpha, layers) each measure at step 1, then at the first
+                       step s at which what they have spent, in gradient evaluations, is
+                       within s/96 (curvature) or s/32 (first order); a row then holds
+                       NAN in the columns of the tier not measured. Lanczos's own work,
+                       not counted, makes the curvature's time up to about three times
+                       its count: about 6% in all (bench/README.md) (0) */
   int iterations;   /* Lanczos products per eigenvalue measurement, warm-started from the
                        last measurement's vector (20) */
   double tolerance; /* relative residual at which Lanczos stops early (1e-3) */

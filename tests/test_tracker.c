@@ -273,27 +273,45 @@ static void test_columns(void) {
   finish(&x);
 }
 
-/* every 0: a step is measured once the cost so far and its own stay within
-   1/32 of the steps (alpha: one re-evaluation, so every 32 steps, the first
-   at step 32); sharpness's first waits for the most its products can
-   cost. */
+/* every 0: each tier measures at step 1, then once what it has spent is
+   within its budget: alpha (one re-evaluation a measurement, 1/32) at 32,
+   64, 96; with every instrument, the curvature (1/96) waits while the
+   first-order tier goes on, and its rows say nan where the curvature was
+   not measured. */
 static void test_automatic(void) {
   static run x;
   CHECK_OK(start(&x, mlp, "sgd", DESCENT_TRACK_ALPHA, 0, NULL));
-  CHECK(descent_tracker_every(x.tracker) == 32);
-  CHECK_OK(descent_trainer_run(x.t, 100, 32));
-  CHECK(descent_tracker_row(x.tracker, 32) != NULL);
+  CHECK(descent_tracker_every(x.tracker) == 1);
+  CHECK_OK(descent_trainer_run(x.t, 100, 1));
+  CHECK(descent_tracker_row(x.tracker, 1) != NULL);
   CHECK(descent_tracker_cost(x.tracker) == 1);
-  CHECK_MSG(descent_tracker_every(x.tracker) == 32, "every %lld",
+  CHECK_MSG(descent_tracker_every(x.tracker) == 31, "every %lld",
             (long long)descent_tracker_every(x.tracker));
   CHECK_OK(descent_trainer_run(x.t, 100, 97));
   for (int64_t s = 1; s <= 97; s++)
-    CHECK_MSG(x.measured[s] == (s == 32 || s == 64 || s == 96), "step %lld", (long long)s);
-  CHECK(descent_tracker_cost(x.tracker) == 3);
+    CHECK_MSG(x.measured[s] == (s == 1 || s == 32 || s == 64 || s == 96), "step %lld",
+              (long long)s);
+  CHECK(descent_tracker_cost(x.tracker) == 4);
   finish(&x);
-  /* At most 6 H v products of 3 each: 18, and 1/32 of 576 steps. */
-  CHECK_OK(start(&x, mlp, "adam", DESCENT_TRACK_SHARPNESS, 0, NULL));
-  CHECK(descent_tracker_every(x.tracker) == 576);
+
+  CHECK_OK(start(&x, mlp, "sgd", DESCENT_TRACK_ALL, 0, NULL));
+  CHECK_OK(descent_trainer_run(x.t, 100, 97));
+  CHECK(x.measured[1]);
+  CHECK(isfinite(at(x.tracker, x.rows[1], "hessian_top")));
+  CHECK(isfinite(at(x.tracker, x.rows[1], "ggn_top")));
+  CHECK(isfinite(at(x.tracker, x.rows[1], "alpha")));
+  double curvature = at(x.tracker, x.rows[1], "cost") - 3; /* noise, alpha, layers: 1 each */
+  CHECK(curvature > 0);
+  /* The first-order tier spent 3 at step 1: it measures again at step 96;
+     the curvature not before 96 x its cost. */
+  for (int64_t s = 2; s <= 97; s++)
+    CHECK_MSG(x.measured[s] == (s == 96), "step %lld", (long long)s);
+  CHECK(isnan(at(x.tracker, x.rows[96], "hessian_top")));
+  CHECK(isnan(at(x.tracker, x.rows[96], "ggn_top")));
+  CHECK(isfinite(at(x.tracker, x.rows[96], "alpha")));
+  CHECK(isfinite(at(x.tracker, x.rows[96], "noise_trace")));
+  CHECK_MSG(fabs(at(x.tracker, x.rows[96], "cost") - 3) < 1e-9, "cost %g",
+            at(x.tracker, x.rows[96], "cost"));
   finish(&x);
 }
 
@@ -378,7 +396,7 @@ static void edit_next(unsigned char *p, size_t n) {
   put_le(p + 20, 0, 8);
 }
 static void edit_have(unsigned char *p, size_t n) {
-  p[44] |= 0x10;
+  p[68] |= 0x10;
 }
 static void edit_nothing(unsigned char *p, size_t n) {
   (void)p;
@@ -387,7 +405,17 @@ static void edit_nan(unsigned char *p, size_t n) {
   memset(p + n - sizeof(descent_real), 0xff, sizeof(descent_real)); /* a NaN */
 }
 static void edit_cost(unsigned char *p, size_t n) {
-  memset(p + 36, 0xff, 8);
+  memset(p + 44, 0xff, 8);
+}
+/* A tier that spent more than the whole. */
+static void edit_tier_cost(unsigned char *p, size_t n) {
+  double big = 1e30;
+  uint64_t bits;
+  memcpy(&bits, &big, 8);
+  put_le(p + 52, bits, 8);
+}
+static void edit_next_first_order(unsigned char *p, size_t n) {
+  put_le(p + 28, 0, 8);
 }
 
 static void hostile_case(run *x, const char *path, const unsigned char *d, size_t len,
@@ -430,6 +458,9 @@ static void test_hostile(void) {
   hostile_case(&x, bad, d, len, edit_params, 0, DESCENT_EFORMAT, "section 'TRAK' is for");
   hostile_case(&x, bad, d, len, edit_next, 0, DESCENT_EFORMAT, "section 'TRAK' is corrupted");
   hostile_case(&x, bad, d, len, edit_cost, 0, DESCENT_EFORMAT, "section 'TRAK' is corrupted");
+  hostile_case(&x, bad, d, len, edit_tier_cost, 0, DESCENT_EFORMAT, "section 'TRAK' is corrupted");
+  hostile_case(&x, bad, d, len, edit_next_first_order, 0, DESCENT_EFORMAT,
+               "section 'TRAK' is corrupted");
   hostile_case(&x, bad, d, len, edit_have, 0, DESCENT_EFORMAT, "warm starts");
   hostile_case(&x, bad, d, len, edit_nothing, 4, DESCENT_EFORMAT, "its fields say");
   hostile_case(&x, bad, d, len, edit_nothing, (size_t)-1, DESCENT_EFORMAT, "truncated");

@@ -7,8 +7,10 @@
  * tracker_measure.c.
  *
  * TRAK's payload (little-endian): u32 version (1), u32 bytes per number,
- * u32 instruments mask, u64 parameter count, i64 next step measured (every
- * 0), i64 the gap to it, f64 gradient evaluations spent, u32 which warm
+ * u32 instruments mask, u64 parameter count, i64 the next step each tier
+ * measures (every 0; curvature, then first order), i64 the gap to the next
+ * measurement, f64 gradient evaluations spent, f64 those each tier spent
+ * (curvature, first order), u32 which warm
  * starts follow (bits: top Hessian vector, bottom Hessian vector, top
  * Gauss-Newton vector, top preconditioned vector), then the parameters at
  * step 0 when layers are tracked, then each warm start present, in that
@@ -25,7 +27,7 @@
 #include <string.h>
 
 #define TRAK_VERSION 1u
-#define TRAK_FIXED   48 /* the payload before the vectors */
+#define TRAK_FIXED   72 /* the payload before the vectors */
 
 static const struct {
   const char *name;
@@ -256,8 +258,7 @@ static int alloc_state(descent_tracker *t) {
   return rc ? rc : t->row ? DESCENT_OK : DESCENT_ENOMEM;
 }
 
-static int64_t auto_step(double cost, int64_t after);
-static double measurement_bound(const descent_tracker *t);
+static void schedule_first(descent_tracker *t);
 
 int descent_tracker_create(descent_tracker **out, descent_objective *obj, descent_optimizer *opt,
                            const descent_track_options *options) {
@@ -279,8 +280,7 @@ int descent_tracker_create(descent_tracker **out, descent_objective *obj, descen
   t->net = net_of_objective(obj);
   t->n_tensors = obj->n_tensors ? obj->n_tensors : 1;
   t->row_step = -1;
-  t->next_step = auto_step(measurement_bound(t), 0);
-  t->every_now = options->every > 0 ? options->every : t->next_step;
+  schedule_first(t);
   rc = find_activations(t);
   if (!rc) rc = make_columns(t);
   if (!rc) rc = alloc_state(t);
@@ -350,15 +350,24 @@ int tracker_check_trainer(const descent_tracker *t, const descent_objective *obj
   return DESCENT_OK;
 }
 
-static int due(const descent_tracker *t, int64_t step) {
-  return t->o.every > 0 ? step % t->o.every == 0 : step >= t->next_step;
+static const unsigned tier_bits[TRACK_TIERS] = {TRACK_CURVATURE_BITS, TRACK_FIRST_ORDER_BITS};
+
+/* The instruments due at step: all of them every `every` steps; each
+   tier's once its next step is reached. */
+static unsigned due(const descent_tracker *t, int64_t step) {
+  if (t->o.every > 0) return step % t->o.every == 0 ? t->o.what : 0;
+  unsigned now = 0;
+  for (int k = 0; k < TRACK_TIERS; k++)
+    if ((t->o.what & tier_bits[k]) && step >= t->next_step[k]) now |= t->o.what & tier_bits[k];
+  return now;
 }
 
 int tracker_before_step(descent_tracker *t, const descent_batch *batch, double loss,
                         int64_t epoch) {
   t->measuring = 0;
   int64_t step = descent_optimizer_steps(t->opt) + 1;
-  if (!due(t, step)) return DESCENT_OK;
+  t->now = due(t, step);
+  if (!t->now) return DESCENT_OK;
   for (size_t i = 0; i < t->n_columns; i++) t->row[i] = NAN;
   t->row[0] = (double)step;
   t->row[1] = (double)epoch;
@@ -373,14 +382,27 @@ int tracker_before_step(descent_tracker *t, const descent_batch *batch, double l
   return rc;
 }
 
-/* every 0: a step s is measured once the instruments' cost so far plus the
-   measurement's own stays within s / TRACK_AUTO_STEPS (one gradient
-   evaluation a step), the measurement's cost taken as the last one's: the
-   budget holds at every step, not only on average. A function of counts
-   only, so a resumed run measures at the same steps. */
-static int64_t auto_step(double cost, int64_t after) {
-  double at = ceil(cost * TRACK_AUTO_STEPS);
+static const double tier_budget[TRACK_TIERS] = {TRACK_BUDGET_CURVATURE, TRACK_BUDGET_FIRST_ORDER};
+
+/* every 0: a tier that has spent `spent` by step `after` measures next at
+   the first step whose budget covers it (tracker.h). */
+static int64_t auto_step(double spent, double budget, int64_t after) {
+  double at = ceil(spent / budget);
   return at > (double)(after + 1) && at < 9e18 ? (int64_t)at : after + 1;
+}
+
+/* The gap from step to the next measurement of any tier. */
+static int64_t next_gap(const descent_tracker *t, int64_t step) {
+  int64_t next = INT64_MAX;
+  for (int k = 0; k < TRACK_TIERS; k++)
+    if ((t->o.what & tier_bits[k]) && t->next_step[k] < next) next = t->next_step[k];
+  return next > step ? next - step : 1;
+}
+
+/* Both tiers measure at the first step. */
+static void schedule_first(descent_tracker *t) {
+  for (int k = 0; k < TRACK_TIERS; k++) t->next_step[k] = 1;
+  t->every_now = t->o.every > 0 ? t->o.every : 1;
 }
 
 static void schedule_next(descent_tracker *t) {
@@ -388,23 +410,11 @@ static void schedule_next(descent_tracker *t) {
     t->every_now = t->o.every;
     return;
   }
-  t->next_step = auto_step(t->cost + (t->cost - t->cost_before), t->step);
-  t->every_now = t->next_step - t->step;
-}
-
-/* What the first automatic measurement is expected to cost: every product
-   Lanczos may take on H and G (an Adam-like chain's preconditioned run is
-   counted from the first measurement on: before its first step the chain
-   has no limit to measure against). */
-static double measurement_bound(const descent_tracker *t) {
-  unsigned w = t->o.what;
-  double k = t->o.iterations, c = 0;
-  if (w & (DESCENT_TRACK_SHARPNESS | DESCENT_TRACK_NEGATIVE)) c += k * TRACK_COST_HVP;
-  if (w & DESCENT_TRACK_GGN) c += k * TRACK_COST_GGNVP;
-  if (w & DESCENT_TRACK_NOISE) c += 1;
-  if (w & DESCENT_TRACK_ALPHA) c += 1;
-  if (w & DESCENT_TRACK_LAYERS) c += TRACK_COST_LAYERS;
-  return c;
+  for (int k = 0; k < TRACK_TIERS; k++)
+    if (t->now & tier_bits[k]) {
+      t->next_step[k] = auto_step(t->tier_cost[k], tier_budget[k], t->step);
+    }
+  t->every_now = next_gap(t, t->step);
 }
 
 int tracker_after_step(descent_tracker *t, const descent_batch *batch) {
@@ -431,9 +441,12 @@ void tracker_put(const descent_tracker *t, bytes_out *o) {
   out_u32(o, (uint32_t)sizeof(descent_real));
   out_u32(o, t->o.what);
   out_u64(o, n);
-  out_u64(o, (uint64_t)t->next_step);
+  out_u64(o, (uint64_t)t->next_step[0]);
+  out_u64(o, (uint64_t)t->next_step[1]);
   out_u64(o, (uint64_t)t->every_now);
   out_f64(o, t->cost);
+  out_f64(o, t->tier_cost[0]);
+  out_f64(o, t->tier_cost[1]);
   out_u32(o, t->have);
   if (t->theta_start) out_reals(o, t->theta_start, n, sizeof(descent_real));
   descent_real *v[4];
@@ -481,8 +494,9 @@ int tracker_check_state(const descent_tracker *t, const model_section *sections,
                         s->len);
   bytes_in in = {s->payload, s->len, 0, 0};
   uint32_t version = in_u32(&in), width = in_u32(&in), what = in_u32(&in);
-  uint64_t n = in_u64(&in), next = in_u64(&in), every = in_u64(&in);
-  double cost = in_f64(&in);
+  uint64_t n = in_u64(&in), next = in_u64(&in), next_first_order = in_u64(&in);
+  uint64_t every = in_u64(&in);
+  double cost = in_f64(&in), tier0 = in_f64(&in), tier1 = in_f64(&in);
   uint32_t have = in_u32(&in);
   if (version != TRAK_VERSION)
     return descent_fail(version > TRAK_VERSION ? DESCENT_ENOTSUP : DESCENT_EFORMAT,
@@ -504,10 +518,13 @@ int tracker_check_state(const descent_tracker *t, const model_section *sections,
   if (n != t->obj->n_params)
     return descent_fail(DESCENT_EFORMAT, "%s: section 'TRAK' is for %llu parameters, not %zu", name,
                         (unsigned long long)n, t->obj->n_params);
-  if ((int64_t)next < 1 || (int64_t)every < 1 || !(cost >= 0) || !isfinite(cost))
+  if ((int64_t)next < 1 || (int64_t)next_first_order < 1 || (int64_t)every < 1 || !(cost >= 0) ||
+      !isfinite(cost) || !(tier0 >= 0) || !(tier1 >= 0) || !(tier0 + tier1 <= cost * (1 + 1e-9)))
     return descent_fail(DESCENT_EFORMAT,
-                        "%s: section 'TRAK' is corrupted (next step %lld, every %lld, cost %g)",
-                        name, (long long)next, (long long)every, cost);
+                        "%s: section 'TRAK' is corrupted (next steps %lld and %lld, every %lld, "
+                        "cost %g = %g + %g)",
+                        name, (long long)next, (long long)next_first_order, (long long)every, cost,
+                        tier0, tier1);
   if (have & ~tracker_vectors(what))
     return descent_fail(DESCENT_EFORMAT,
                         "%s: section 'TRAK' holds warm starts (0x%x) its instruments do not use",
@@ -531,9 +548,12 @@ void tracker_restore(descent_tracker *t, const model_section *sections, size_t c
   bytes_in in = {s->payload, s->len, 0, 0};
   size_t n = t->obj->n_params;
   in_u32(&in), in_u32(&in), in_u32(&in), in_u64(&in);
-  t->next_step = (int64_t)in_u64(&in);
+  t->next_step[0] = (int64_t)in_u64(&in);
+  t->next_step[1] = (int64_t)in_u64(&in);
   t->every_now = (int64_t)in_u64(&in);
   t->cost = in_f64(&in);
+  t->tier_cost[0] = in_f64(&in);
+  t->tier_cost[1] = in_f64(&in);
   t->have = in_u32(&in);
   if (t->theta_start) in_reals(&in, t->theta_start, n, sizeof(descent_real));
   descent_real *v[4];

@@ -18,13 +18,24 @@
    the activations and writes a row: counted as one gradient, so that
    alone it is measured every 32 steps, not at every step. */
 #define TRACK_COST_LAYERS 1.0
-/* every 0: the instruments may take one gradient evaluation's worth in
-   every TRACK_AUTO_STEPS steps' (1/32, about 3%): the count leaves out
-   Lanczos's own work (its reorthogonalization), which made the time 1.5 to
-   2.8 times the count (bench/README.md, track_overhead.sh), and 2.8 x 1/32
-   keeps the run's time overhead under 10%. A power of two: the steps are
-   exact multiples of the counts. */
-#define TRACK_AUTO_STEPS 32
+/* every 0 (automatic): the instruments fall into two tiers measured on
+   schedules of their own, because their costs differ a hundredfold: the
+   curvature (sharpness, ggn, negative: Lanczos runs of tens of products)
+   and the first-order ones (noise, alpha, layers: a pass or two each).
+   Each tier measures at the first step, then whenever what it has spent
+   so far is within its budget, a share of the steps taken (one gradient
+   evaluation a step): the first-order tier 1/32, whose count is its time;
+   the curvature tier 1/96, because the count leaves out Lanczos's own work
+   (its reorthogonalization), which made a measurement's time 1.5 to 2.8
+   times its count on the default MLP (bench/README.md, track_overhead.sh).
+   Over a run of S steps the overhead is then about 1/32 + 2.8/96 (6%) plus
+   one curvature measurement spread over S. A function of counts only, so a
+   resumed run measures at the same steps. */
+enum { TRACK_TIER_CURVATURE = 0, TRACK_TIER_FIRST_ORDER = 1, TRACK_TIERS = 2 };
+#define TRACK_CURVATURE_BITS     (DESCENT_TRACK_SHARPNESS | DESCENT_TRACK_GGN | DESCENT_TRACK_NEGATIVE)
+#define TRACK_FIRST_ORDER_BITS   (DESCENT_TRACK_NOISE | DESCENT_TRACK_ALPHA | DESCENT_TRACK_LAYERS)
+#define TRACK_BUDGET_CURVATURE   (1.0 / 96)
+#define TRACK_BUDGET_FIRST_ORDER (1.0 / 32)
 
 struct descent_tracker {
   descent_objective *obj;
@@ -46,12 +57,14 @@ struct descent_tracker {
   descent_real *theta_start;                      /* the parameters at step 0 (layers) */
   descent_real *top, *bottom, *ggn_top, *pre_top; /* warm starts, unit vectors */
   unsigned have;                                  /* TRACK_HAVE_* bits: which are set */
-  int64_t next_step;                              /* every 0: the next step measured */
-  int64_t every_now;                              /* the gap to it (or every) */
+  int64_t next_step[TRACK_TIERS];                 /* every 0: each tier's next step measured */
+  double tier_cost[TRACK_TIERS];                  /* gradient evaluations each tier spent */
   double cost;                                    /* gradient evaluations spent so far */
+  int64_t every_now;                              /* the gap to the next measurement (or every) */
 
   /* Scratch of one measurement. */
   int measuring; /* 1 between the before- and after-step parts */
+  unsigned now;  /* the instruments measured at this step: o.what, or one tier of it */
   int64_t step;  /* the step being measured */
   double f0, cost_before;
   const descent_batch *batch;      /* during a product */
@@ -65,6 +78,11 @@ struct descent_tracker {
 enum { TRACK_HAVE_TOP = 1, TRACK_HAVE_BOTTOM = 2, TRACK_HAVE_GGN = 4, TRACK_HAVE_PRE = 8 };
 
 /* tracker_measure.c: the measurements; tracker.c: the rest. */
+/* Counts cost gradient evaluations' worth against tier. */
+static inline void tracker_spend(descent_tracker *t, int tier, double cost) {
+  t->tier_cost[tier] += cost;
+  t->cost += cost;
+}
 int tracker_measure_before(descent_tracker *t, const descent_batch *batch);
 int tracker_measure_after(descent_tracker *t, const descent_batch *batch);
 /* The vectors of the mask: 1 when the `have` bit may be set. */

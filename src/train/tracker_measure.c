@@ -103,7 +103,7 @@ static int measure_noise(descent_tracker *t, const descent_batch *batch) {
     if (!t->cap_examples) return DESCENT_ENOMEM;
   }
   int rc = descent_objective_example_gradients(t->obj, batch, t->obj->grad, t->sq, t->dot);
-  t->cost += 1;
+  tracker_spend(t, TRACK_TIER_FIRST_ORDER, 1);
   descent_noise noise;
   if (!rc) rc = descent_noise_compute(t->sq, t->dot, b, grad_sq, &noise);
   if (rc) return rc;
@@ -147,7 +147,7 @@ static int lanczos(descent_tracker *t, descent_operator_fn apply, const descent_
   if (start && start != t->work) memcpy(t->work, start, n * sizeof *t->work);
   int rc = descent_lanczos(apply, t, n, t->o.iterations, t->o.tolerance, start ? t->work : NULL,
                            seed, top, bottom, res);
-  if (!rc) t->cost += cost * res->products;
+  if (!rc) tracker_spend(t, TRACK_TIER_CURVATURE, cost * res->products);
   return rc;
 }
 
@@ -155,7 +155,7 @@ static int lanczos(descent_tracker *t, descent_operator_fn apply, const descent_
    bottom one when the bottom is measured too (a start along both ends
    finds both in one Krylov space), or a random one the first time. */
 static const descent_real *hessian_start(descent_tracker *t) {
-  unsigned w = t->o.what, have = t->have;
+  unsigned w = t->now, have = t->have;
   size_t n = t->obj->n_params;
   int top = (have & TRACK_HAVE_TOP) != 0, bottom = (have & TRACK_HAVE_BOTTOM) != 0;
   if (top && bottom && (w & DESCENT_TRACK_NEGATIVE)) {
@@ -175,12 +175,12 @@ static int measure_hessian(descent_tracker *t) {
   descent_lanczos_result res;
   /* The bottom vector only when it is measured: Lanczos then stops once
      both ends have converged, else once the top has. */
-  int negative = (t->o.what & DESCENT_TRACK_NEGATIVE) != 0;
+  int negative = (t->now & DESCENT_TRACK_NEGATIVE) != 0;
   int rc = lanczos(t, apply_hvp, hessian_start(t), t->o.seed, t->top, negative ? t->bottom : NULL,
                    TRACK_COST_HVP, &res);
   if (rc) return rc;
   t->have |= TRACK_HAVE_TOP | (negative ? TRACK_HAVE_BOTTOM : 0u);
-  if (t->o.what & DESCENT_TRACK_SHARPNESS) t->row[t->col_sharp] = res.top;
+  if (t->now & DESCENT_TRACK_SHARPNESS) t->row[t->col_sharp] = res.top;
   if (negative) t->row[t->col_neg] = res.bottom;
   return DESCENT_OK;
 }
@@ -224,7 +224,7 @@ static int measure_stability(descent_tracker *t) {
 /* ---- the two halves --------------------------------------------------------------- */
 
 int tracker_measure_before(descent_tracker *t, const descent_batch *batch) {
-  unsigned w = t->o.what;
+  unsigned w = t->now;
   size_t n = t->obj->n_params;
   t->batch = batch;
   if (w & DESCENT_TRACK_LAYERS) layers_before(t, batch); /* before any replay */
@@ -240,12 +240,12 @@ int tracker_measure_before(descent_tracker *t, const descent_batch *batch) {
 }
 
 int tracker_measure_after(descent_tracker *t, const descent_batch *batch) {
-  unsigned w = t->o.what;
+  unsigned w = t->now;
   if (w & DESCENT_TRACK_ALPHA) {
     size_t n = t->obj->n_params;
     double f1;
     int rc = descent_objective_reevaluate(t->obj, batch, &f1, t->g1);
-    t->cost += 1;
+    tracker_spend(t, TRACK_TIER_FIRST_ORDER, 1);
     if (rc) return rc;
     double df0 = 0, df1 = 0, sq = 0;
     const descent_real *theta = t->obj->params;
@@ -262,7 +262,7 @@ int tracker_measure_after(descent_tracker *t, const descent_batch *batch) {
   }
   if (w & DESCENT_TRACK_LAYERS) {
     layers_after(t);
-    t->cost += TRACK_COST_LAYERS;
+    tracker_spend(t, TRACK_TIER_FIRST_ORDER, TRACK_COST_LAYERS);
   }
   return DESCENT_OK;
 }
