@@ -95,8 +95,8 @@ static cli_option train_options[] = {
      "sharpness, ggn, negative, noise, alpha, layers, all, or none (docs/instruments.md)",
      "none", 0},
     {"track-every", "N",
-     "measure every N steps; 0: automatic, the instruments taking at most 1/32 of the steps' "
-     "gradient evaluations",
+     "measure every N steps; 0: automatic, from step 1, the curvature taking at most 1/96 and "
+     "the other instruments 1/48 of the steps' gradient evaluations",
      "0", 0},
     {"track-iterations", "K",
      "Lanczos products per eigenvalue measured, warm-started from the last measurement's "
@@ -781,7 +781,7 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
       fprintf(f, "track       %s every %llu steps", list, (unsigned long long)c->track_every);
     else
       fprintf(f,
-              "track       %s, automatically: at step 1, then within 1/32 (noise, alpha, "
+              "track       %s, automatically: at step 1, then within 1/48 (noise, alpha, "
               "layers) and 1/96 (curvature) of the steps' gradient evaluations",
               list);
     fprintf(f, ", %zu Lanczos iterations; rows in diagnostics.csv\n", c->track_iterations);

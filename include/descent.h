@@ -1726,7 +1726,7 @@ typedef struct descent_track_options {
                        instruments (sharpness, ggn, negative) and the first-order ones
                        (noise, alpha, layers) each measure at step 1, then at the first
                        step s at which what they have spent, in gradient evaluations, is
-                       within s/96 (curvature) or s/32 (first order); a row then holds
+                       within s/96 (curvature) or s/48 (first order); a row then holds
                        NAN in the columns of the tier not measured. Lanczos's own work,
                        not counted, makes the curvature's time up to about three times
                        its count: about 6% in all (bench/README.md) (0) */

@@ -103,7 +103,7 @@ static int measure_noise(descent_tracker *t, const descent_batch *batch) {
     if (!t->cap_examples) return DESCENT_ENOMEM;
   }
   int rc = descent_objective_example_gradients(t->obj, batch, t->obj->grad, t->sq, t->dot);
-  tracker_spend(t, TRACK_TIER_FIRST_ORDER, 1);
+  tracker_spend(t, TRACK_TIER_FIRST_ORDER, TRACK_COST_EXAMPLES);
   descent_noise noise;
   if (!rc) rc = descent_noise_compute(t->sq, t->dot, b, grad_sq, &noise);
   if (rc) return rc;

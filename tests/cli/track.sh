@@ -36,13 +36,13 @@ same_diagnostics mlp-all 13 --model "$mlp" --opt adam --lr 0.01 --batch-size 32 
   --track all --track-every 3 --track-iterations 8
 same_diagnostics cnn-momentum 11 --model "$cnn" --opt momentum --lr 0.02 --batch-size 32 \
   --epochs 2 --track sharpness,ggn,negative,alpha,layers --track-every 2 --track-iterations 5
-# Alpha costs one gradient: automatically at step 1, then every 32 steps; the
-# kill comes after 35, the resume from the checkpoint of step 30, which
-# measures step 32 again.
-same_diagnostics alpha-auto 35 --model "$mlp" --opt sgd --lr 0.05 --batch-size 32 --epochs 12 \
+# Alpha costs one gradient: automatically at step 1, then every 48 steps; the
+# kill comes after 49, the resume from the checkpoint of step 45, which
+# measures step 48 again.
+same_diagnostics alpha-auto 49 --model "$mlp" --opt sgd --lr 0.05 --batch-size 32 --epochs 12 \
   --track alpha
-check "alpha-auto: rows at steps 1, 32, 64 and 96" \
-  test "$(cut -d, -f1 "$scratch/alpha-auto/diagnostics.csv" | tr '\n' ' ')" = "step 1 32 64 96 "
+check "alpha-auto: rows at steps 1, 48 and 96" \
+  test "$(cut -d, -f1 "$scratch/alpha-auto/diagnostics.csv" | tr '\n' ' ')" = "step 1 48 96 "
 
 # Measuring changes nothing: the same run without instruments.
 train --model "$mlp" --opt adam --lr 0.01 --batch-size 32 --epochs 3 --out "$scratch/plain" \
