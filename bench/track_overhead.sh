@@ -14,8 +14,8 @@
 #   --epochs E      MLP epochs over all 60,000 images (default 10: the
 #                   default run)
 #   --cnn-limit N   CNN training images (default 60000)
-#   --cnn-epochs E  CNN epochs (default 10: measurements at step 3168 and
-#                   about 5900; 0: no CNN run of this kind)
+#   --cnn-epochs E  CNN epochs (default 10: the curvature at step 1, the
+#                   rest every 168 steps; 0: no CNN run of this kind)
 #   --steps S       steps of the MLP's runs measured at every step (default 60)
 #   --cnn-steps S   the same for the CNN (default 10)
 #   --threads T     threads of every run (default 1: steadier on a shared
