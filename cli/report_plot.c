@@ -333,8 +333,7 @@ static int sharpness_picture(plan *pl, const csv_table *d) {
                           "eigenvalue", 1);
   add_series(p, d, D, "hessian_top", 1, "top Hessian eigenvalue", lab_color(0), 0, LINESPOINTS);
   add_series(p, d, D, "ggn_top", 1, "top GGN eigenvalue", lab_color(2), 0, LINESPOINTS);
-  add_series(p, d, D, "precond_top", 1, "preconditioned sharpness (P^-1 H)", lab_color(4), 0,
-             LINESPOINTS);
+  add_series(p, d, D, "precond_top", 1, "top of P^-1 H (Adam)", lab_color(4), 0, LINESPOINTS);
   add_series(p, d, D, "stability_limit", 1, "stability limit", "#000000", 1, LINES);
   figure_keep(&fig);
   p = figure_panel(&fig, "sharpness / limit (edge ratio)", "step", "ratio", 0);
