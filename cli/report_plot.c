@@ -204,23 +204,12 @@ static int write_figure(const char *dir, const char *stem, const char *title, co
     return -1;
   }
   int rows = (fig->n + cols - 1) / cols, height = rows * panel_height + 40;
+  lab_gp_header(f, stem, title, "descent report", formats, width, height);
   fprintf(f,
-          "# %s.gp - %s\n"
-          "# Draws %s.png and %s.svg from the CSV files in this folder (written by\n"
-          "# `descent report`). Edit it and run it again with: gnuplot %s.gp\n"
-          "do for [format in \"%s\"] {\n"
-          "reset\n"
-          "if (format eq \"png\") {\n"
-          "  set terminal pngcairo size %d,%d font \"sans,11\" noenhanced\n"
-          "} else {\n"
-          "  set terminal svg size %d,%d font \"sans,11\" noenhanced background \"white\"\n"
-          "}\n"
-          "set output \"%s.\" . format\n"
-          "set encoding utf8\nset datafile separator ','\n"
-          "set key opaque box lc rgb \"#dddddd\"\nset grid lc rgb \"#e8e8e8\"\n"
+          "set grid lc rgb \"#e8e8e8\"\n"
           "set lmargin 12\nset rmargin 34\n"
           "set multiplot layout %d,%d title ",
-          stem, title, stem, stem, stem, formats, width, height, width, height, stem, rows, cols);
+          rows, cols);
   gp_string(f, title);
   fprintf(f, "\n");
   for (int i = 0; i < fig->n; i++) write_panel(f, &fig->p[i]);

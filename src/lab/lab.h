@@ -204,6 +204,12 @@ int lab_write_contours(descent_objective *obj, const char *dir, const char *name
 FILE *lab_gp_open(const char *dir, const char *stem, int width, int height, const char *what,
                   lab_result *r);
 int lab_gp_close(FILE *f, const char *stem, lab_result *r);
+/* The header lab_gp_open writes, for other writers of such scripts
+   (`descent report`): the comment naming the program that wrote it, the
+   loop over formats (a space-separated list of "png" and "svg"), each
+   terminal at width x height, the output, CSV input and the key's style. */
+void lab_gp_header(FILE *f, const char *stem, const char *what, const char *program,
+                   const char *formats, int width, int height);
 /* Plot clauses, each starting with ", \\" and a new line unless first: contour lines from a
    lab_write_contours file; a path from a lab_write_path file (dim 1: the
    iterates on the curve, theta against f; dim 2: in the plane) up to

@@ -24,11 +24,17 @@ FILE *lab_gp_open(const char *dir, const char *stem, int width, int height, cons
   snprintf(name, sizeof name, "%s.gp", stem);
   FILE *f = lab_file_open(dir, name, r);
   if (!f) return NULL;
+  lab_gp_header(f, stem, what, "descent demo", "png svg", width, height);
+  return f;
+}
+
+void lab_gp_header(FILE *f, const char *stem, const char *what, const char *program,
+                   const char *formats, int width, int height) {
   fprintf(f,
           "# %s.gp - %s\n"
           "# Draws %s.png and %s.svg from the CSV files in this folder (written by\n"
-          "# `descent demo`). Edit it and run it again with: gnuplot %s.gp\n"
-          "do for [format in \"png svg\"] {\n"
+          "# `%s`). Edit it and run it again with: gnuplot %s.gp\n"
+          "do for [format in \"%s\"] {\n"
           "reset\n"
           "if (format eq \"png\") {\n"
           "  set terminal pngcairo size %d,%d font \"sans,11\" noenhanced\n"
@@ -39,8 +45,7 @@ FILE *lab_gp_open(const char *dir, const char *stem, int width, int height, cons
           "set encoding utf8\n"
           "set datafile separator ','\n"
           "set key opaque box lc rgb \"#dddddd\"\n",
-          stem, what, stem, stem, stem, width, height, width, height, stem);
-  return f;
+          stem, what, stem, stem, program, stem, formats, width, height, width, height, stem);
 }
 
 int lab_gp_close(FILE *f, const char *stem, lab_result *r) {
