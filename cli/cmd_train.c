@@ -14,6 +14,7 @@
 #include "descent.h"
 #include "options.h"
 #include "progress.h"
+#include "log_file.h"
 #include "track_log.h"
 
 #include <dirent.h>
@@ -664,39 +665,15 @@ typedef struct train_run {
 static int sync_logs(train_run *r) {
   const char *dir = r->c->out;
   int64_t epochs = descent_trainer_epochs(r->trainer);
-  char path[4096], tmp[4200];
   /* metrics.csv: the header and the rows of completed epochs. */
-  snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (r->csv) fclose(r->csv);
-  r->csv = NULL;
-  FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
-  if (!out) {
-    fprintf(stderr, "descent train: cannot write '%s': %s\n", tmp, strerror(errno));
-    if (in) fclose(in);
-    return -1;
-  }
-  fputs(metrics_header, out);
-  char line[4096];
-  if (in) {
-    while (fgets(line, sizeof line, in)) {
-      char *end;
-      long long epoch = strtoll(line, &end, 10);
-      if (end != line && *end == ',' && epoch >= 1 && epoch <= epochs && strchr(line, '\n'))
-        fputs(line, out);
-    }
-    fclose(in);
-  }
-  if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
-    fprintf(stderr, "descent train: cannot replace '%s': %s\n", path, strerror(errno));
-    return -1;
-  }
+  if (log_file_keep_rows(dir, "metrics.csv", metrics_header, (long long)epochs, &r->csv)) return -1;
+  char path[4096], tmp[4200];
   /* steps.csv: from the trainer's history. */
   snprintf(path, sizeof path, "%s/steps.csv", dir);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   if (r->steps) fclose(r->steps);
   r->steps = NULL;
-  out = fopen(tmp, "w");
+  FILE *out = fopen(tmp, "w");
   if (!out) {
     fprintf(stderr, "descent train: cannot write '%s': %s\n", tmp, strerror(errno));
     return -1;
@@ -714,8 +691,7 @@ static int sync_logs(train_run *r) {
     fprintf(stderr, "descent train: cannot replace '%s': %s\n", path, strerror(errno));
     return -1;
   }
-  if (!(r->csv = open_in(dir, "metrics.csv", "a")) || !(r->steps = open_in(dir, "steps.csv", "a")))
-    return -1;
+  if (!(r->steps = open_in(dir, "steps.csv", "a"))) return -1;
   return r->tracker ? track_log_sync(&r->diag, dir, descent_trainer_steps(r->trainer)) : 0;
 }
 

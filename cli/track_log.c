@@ -8,6 +8,8 @@
  */
 #include "track_log.h"
 
+#include "log_file.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -39,43 +41,28 @@ static void write_row(FILE *f, const double *row, size_t count) {
   fputc('\n', f);
 }
 
-static void write_header(FILE *f, const descent_tracker *t) {
-  size_t count;
+/* The header line: the tracker's column names. */
+static char *header_text(const descent_tracker *t) {
+  size_t count, len = 1;
   const char *const *names = descent_tracker_columns(t, &count);
-  for (size_t i = 0; i < count; i++) fprintf(f, "%s%s", i ? "," : "", names[i]);
-  fputc('\n', f);
+  for (size_t i = 0; i < count; i++) len += strlen(names[i]) + 1;
+  char *text = malloc(len + 1), *p = text;
+  if (!text) return NULL;
+  for (size_t i = 0; i < count; i++) p += sprintf(p, "%s%s", i ? "," : "", names[i]);
+  strcpy(p, "\n");
+  return text;
 }
 
 int track_log_sync(track_log *l, const char *dir, int64_t steps) {
-  char path[4096], tmp[4200], line[65536];
-  snprintf(path, sizeof path, "%s/diagnostics.csv", dir);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (l->file) fclose(l->file);
-  l->file = NULL;
-  FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
-  if (!out) {
-    fprintf(stderr, "descent train: cannot write '%s': %s\n", tmp, strerror(errno));
-    if (in) fclose(in);
+  char *header = header_text(l->tracker);
+  if (!header) {
+    fprintf(stderr, "descent train: out of memory for diagnostics.csv's header\n");
     return -1;
   }
-  write_header(out, l->tracker);
-  while (in && fgets(line, sizeof line, in)) {
-    char *end;
-    long long step = strtoll(line, &end, 10);
-    if (end != line && *end == ',' && step >= 1 && step <= steps && strchr(line, '\n'))
-      fputs(line, out);
-  }
-  if (in) fclose(in);
-  if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
-    fprintf(stderr, "descent train: cannot replace '%s': %s\n", path, strerror(errno));
-    return -1;
-  }
+  int rc = log_file_keep_rows(dir, "diagnostics.csv", header, (long long)steps, &l->file);
+  free(header);
   l->last_step = 0;
-  if (!(l->file = fopen(path, "a"))) {
-    fprintf(stderr, "descent train: cannot write '%s': %s\n", path, strerror(errno));
-    return -1;
-  }
-  return 0;
+  return rc;
 }
 
 void track_log_step(track_log *l, int64_t step) {
