@@ -4,6 +4,7 @@
  * Every size that reaches an allocator has been multiplied through
  * descent_mul_ok first, so a hostile header cannot wrap a size around.
  */
+#define _DEFAULT_SOURCE /* madvise */
 #include "internal.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void *descent_calloc(size_t count, size_t size, const char *what) {
   size_t bytes;
@@ -24,14 +26,34 @@ void *descent_calloc(size_t count, size_t size, const char *what) {
   return p;
 }
 
+/* Buffers of 4 MB and more (a data set, the parameters and gradients of a
+   large network, the optimizer's state) sit on 2 MB pages where the kernel
+   gives them (transparent huge pages in "madvise" mode, Debian's default):
+   a batch gathered from 128 rows anywhere in Fashion-MNIST's 188 MB, or a
+   pass over 7.6 MB of gradient, then misses the TLB once per 2 MB instead of
+   once per 4 KB. Measured on AMD Zen 4, one thread: the median training
+   step of mlp:784-1024-1024-10 13.25 -> 12.77 ms, of 784-100-10 0.514 ->
+   0.495 ms (the batch gather included, its rows prefetched in both). */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_MIN  ((size_t)4 << 20)
+
 descent_real *descent_alloc_real(size_t count, const char *what) {
   size_t bytes;
-  if (!descent_mul_ok(count, sizeof(descent_real), &bytes) || bytes > (size_t)-1 - 64) {
+  if (!descent_mul_ok(count, sizeof(descent_real), &bytes) || bytes > (size_t)-1 - HUGE_PAGE) {
     descent_fail(DESCENT_ERANGE, "%s: %zu numbers overflow the address space", what, count);
     return NULL;
   }
   size_t rounded = (bytes + 63) / 64 * 64;
-  void *p = aligned_alloc(64, rounded ? rounded : 64);
+  void *p = NULL;
+#ifdef MADV_HUGEPAGE
+  if (rounded >= HUGE_MIN) {
+    rounded = (rounded + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (posix_memalign(&p, HUGE_PAGE, rounded)) p = NULL;
+    /* Advice only: without huge pages the memory is as good. */
+    if (p) (void)madvise(p, rounded, MADV_HUGEPAGE);
+  } else
+#endif
+    p = aligned_alloc(64, rounded ? rounded : 64);
   if (!p) {
     descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", what, bytes);
     return NULL;

@@ -553,6 +553,10 @@ static void run_slice(descent_optimizer *opt, int first, int last, size_t at, si
                                 (descent_real)-opt->chain[first + 1].scalar[0]))
       return;
   }
+  if (!dst && last - first == 1 && transform_is_lr(head)) {
+    transform_lr_add(src + at, theta + at, count, (descent_real)-head->scalar[0]);
+    return;
+  }
   _Alignas(64) descent_real u[SLICE];
   memcpy(u, src + at, count * sizeof *u);
   for (int i = first; i < last; i++) {

@@ -60,6 +60,22 @@ static MULTIVERSION_BODY void lr_apply_body(const transform *t, real *u, real *t
 }
 APPLY_ON_EVERY_PATH(lr_apply)
 
+/* The chain "lr" alone (plain SGD) ending a step: u = -lr g rounded, then
+   theta += u, as lr_apply and the final add do, in one pass. */
+static MULTIVERSION_BODY void lr_add_body(const real *g, real *theta, size_t n, real minus_lr) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    real step = g[i] * minus_lr;
+    theta[i] += step;
+  }
+}
+MULTIVERSION_VOID(lr_add, (const real *g, real *theta, size_t n, real minus_lr),
+                  (g, theta, n, minus_lr))
+
+void transform_lr_add(const real *g, real *theta, size_t n, real minus_lr) {
+  lr_add(g, theta, n, minus_lr);
+}
+
 static const transform_def transform_lr = {
     .name = "lr",
     .summary = "scale by minus the learning rate (last in every chain; appended if missing)",
@@ -209,6 +225,42 @@ static MULTIVERSION_BODY void momentum_apply_body(const transform *t, real *u, r
 }
 APPLY_ON_EVERY_PATH(momentum_apply)
 
+/* momentum_apply, lr_apply and the final add in one pass: the same
+   statements in the same order, each rounded as there. */
+static MULTIVERSION_BODY void momentum_lr_add_path_body(const transform *t, const real *g,
+                                                        real *theta, real *const *slots, size_t n,
+                                                        real minus_lr) {
+  real *b = slots[0];
+  const real keep = (real)t->scalar[0], take = (real)t->scalar[1], mu = (real)t->hp[0];
+  if (t->hp[2]) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      b[i] = b[i] * keep + take * g[i];
+      real step = g[i] + mu * b[i];
+      step *= minus_lr;
+      theta[i] += step;
+    }
+  } else {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      b[i] = b[i] * keep + take * g[i];
+      real step = b[i];
+      step *= minus_lr;
+      theta[i] += step;
+    }
+  }
+}
+MULTIVERSION_VOID(momentum_lr_add_path,
+                  (const transform *t, const real *g, real *theta, real *const *slots, size_t n,
+                   real minus_lr),
+                  (t, g, theta, slots, n, minus_lr))
+
+static int momentum_lr_add(const transform *t, const real *g, real *theta, real *const *slots,
+                           size_t n, real minus_lr) {
+  momentum_lr_add_path(t, g, theta, slots, n, minus_lr);
+  return 1;
+}
+
 static const transform_def transform_momentum = {
     .name = "momentum",
     .summary = "heavy-ball momentum, or Nesterov's (torch.optim.SGD); b starts as the first u",
@@ -219,6 +271,7 @@ static const transform_def transform_momentum = {
     .validate = momentum_validate,
     .begin = momentum_begin,
     .apply = momentum_apply,
+    .apply_lr_add = momentum_lr_add,
 };
 
 /* ---- adagrad ------------------------------------------------------------- */

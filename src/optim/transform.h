@@ -99,6 +99,9 @@ const transform_def *transform_find_builtin(const char *name);
 int custom_transform_count(void);
 const transform_def *custom_transform_at(int index);
 
+/* theta += (-lr) g, rounded as the chain "lr" and the step's final add:
+   plain SGD's whole step in one pass. */
+void transform_lr_add(const descent_real *g, descent_real *theta, size_t n, descent_real minus_lr);
 /* 1 when t is the lr transform (scale by minus the scheduled rate, kept in
    t->scalar[0] by its begin()). */
 int transform_is_lr(const transform *t);
