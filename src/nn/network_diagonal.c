@@ -43,10 +43,7 @@ int net_check_diagonal(const descent_net *net) {
 static void softmax_rows(const descent_real *z, size_t n, size_t k, descent_real *p) {
   for (size_t i = 0; i < n; i++) {
     const descent_real *row = z + i * k;
-    double max = row[0], sum = 0;
-    /* fmax's result, written out: GCC 12 for aarch64 stops with an internal
-       error vectorizing an fmax reduction here. */
-    for (size_t j = 1; j < k; j++) max = row[j] > max || isnan(max) ? row[j] : max;
+    double max = net_row_max(row, k), sum = 0;
     for (size_t j = 0; j < k; j++) sum += exp(row[j] - max);
     for (size_t j = 0; j < k; j++) p[i * k + j] = (descent_real)(exp(row[j] - max) / sum);
   }

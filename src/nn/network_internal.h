@@ -8,6 +8,8 @@
 
 #include "layer.h"
 
+#include <math.h>
+
 struct descent_net {
   descent_objective objective; /* params, grad and tensor table; impl points back here */
   layer *layers;
@@ -128,5 +130,14 @@ typedef struct net_layout {
  * it builds the network the file's spec asks for. */
 int net_spec_layout(const char *spec, const descent_shape *input, net_layout *out);
 void net_layout_free(net_layout *l);
+
+/* The largest of the k scores z, as a chain of fmax would give it (a NaN
+   score is passed over). Written out because GCC 12 for aarch64 stops with
+   an internal error vectorizing an fmax reduction. */
+static inline double net_row_max(const descent_real *z, size_t k) {
+  double max = z[0];
+  for (size_t j = 1; j < k; j++) max = z[j] > max || isnan(max) ? z[j] : max;
+  return max;
+}
 
 #endif /* DESCENT_NETWORK_INTERNAL_H */

@@ -71,8 +71,7 @@ static void dense_squares(const layer *l, const descent_real *x, const descent_r
 
 /* A label drawn from the softmax of the scores z (k of them). */
 static size_t draw_label(const descent_real *z, size_t k, descent_rng *rng) {
-  double max = z[0], sum = 0;
-  for (size_t j = 1; j < k; j++) max = fmax(max, z[j]);
+  double max = net_row_max(z, k), sum = 0;
   for (size_t j = 0; j < k; j++) sum += exp(z[j] - max);
   double u = descent_rng_uniform(rng) * sum, cum = 0;
   size_t y;
@@ -105,8 +104,7 @@ static int output_gradients(descent_net *net, const descent_batch *batch, descen
       continue;
     }
     size_t y = draw_label(z, k, rng);
-    double max = z[0], sum = 0;
-    for (size_t j = 1; j < k; j++) max = fmax(max, z[j]);
+    double max = net_row_max(z, k), sum = 0;
     for (size_t j = 0; j < k; j++) sum += exp(z[j] - max);
     for (size_t j = 0; j < k; j++) d[j] = (descent_real)(exp(z[j] - max) / sum - (j == y));
   }
