@@ -1787,6 +1787,52 @@ double descent_tracker_cost(const descent_tracker *t);
 int64_t descent_tracker_every(const descent_tracker *t);
 
 /* ------------------------------------------------------------------------ */
+/* Search: samplers and scoring                                             */
+/* ------------------------------------------------------------------------ */
+
+/* The largest dimension descent_sobol_point draws in. */
+#define DESCENT_SOBOL_MAX_DIM 21
+
+/* Point `index` of the Sobol sequence in [0, 1)^dim: Joe and Kuo's direction
+ * numbers (new-joe-kuo-6.21201), unscrambled, in the order of the Gray code,
+ * as scipy.stats.qmc.Sobol(d, scramble=False).random() gives its points:
+ * index 0 is the origin. A search that wants no point on the edge of its
+ * space skips index 0. out receives dim numbers.
+ * DESCENT_EINVAL for a NULL out, dim 0 or above DESCENT_SOBOL_MAX_DIM, or an
+ * index at or above 2^32. */
+int descent_sobol_point(uint64_t index, size_t dim, double *out);
+
+/* Point `index` of the Halton sequence in [0, 1)^dim: coordinate j is the
+ * radical inverse of index in the (j+1)-th prime base (2, 3, 5, ...),
+ * unscrambled, as scipy.stats.qmc.Halton(d, scramble=False).random() gives
+ * its points: index 0 is the origin. dim up to 1000.
+ * DESCENT_EINVAL for a NULL out, dim 0 or above 1000. */
+int descent_halton_point(uint64_t index, size_t dim, double *out);
+
+/* AlgoPerf's performance profiles (Dahl et al. 2023, "Benchmarking Neural
+ * Network Training Algorithms", section 4.5; its scoring code decides where
+ * this comment is unclear). times holds n_submissions x n_workloads numbers,
+ * row-major: the time submission s took to reach workload w's target
+ * (seconds, or steps), INFINITY (or NAN) when it never did. The ratio
+ * r[s][w] = times[s][w] / min over s' of times[s'][w]; a ratio above max_tau
+ * (AlgoPerf: 4) counts as infinite, as does every ratio of a workload no
+ * submission solved. rho[s * n_taus + i] receives the fraction of workloads
+ * with r[s][w] <= taus[i] (every workload weighs the same).
+ * DESCENT_EINVAL for NULL pointers, zero counts, a max_tau below 1, or a
+ * negative time. */
+int descent_performance_profile(const double *times, size_t n_submissions, size_t n_workloads,
+                                double max_tau, const double *taus, size_t n_taus, double *rho);
+
+/* The benchmark score of each submission as AlgoPerf computes it: its
+ * performance profile on n_points values of tau from 1 to max_tau, evenly
+ * spaced, integrated by the trapezoidal rule and divided by (max_tau - 1), so
+ * that a submission fastest on every workload scores 1 and one that solves
+ * none scores 0. scores receives n_submissions numbers. Errors as
+ * descent_performance_profile, and DESCENT_EINVAL for n_points below 2. */
+int descent_benchmark_score(const double *times, size_t n_submissions, size_t n_workloads,
+                            double max_tau, size_t n_points, double *scores);
+
+/* ------------------------------------------------------------------------ */
 /* Training: the step loop, the divergence guard and checkpoints            */
 /* ------------------------------------------------------------------------ */
 
