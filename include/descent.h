@@ -1810,27 +1810,54 @@ int descent_sobol_point(uint64_t index, size_t dim, double *out);
 int descent_halton_point(uint64_t index, size_t dim, double *out);
 
 /* AlgoPerf's performance profiles (Dahl et al. 2023, "Benchmarking Neural
- * Network Training Algorithms", section 4.5; its scoring code decides where
- * this comment is unclear). times holds n_submissions x n_workloads numbers,
- * row-major: the time submission s took to reach workload w's target
- * (seconds, or steps), INFINITY (or NAN) when it never did. The ratio
- * r[s][w] = times[s][w] / min over s' of times[s'][w]; a ratio above max_tau
- * (AlgoPerf: 4) counts as infinite, as does every ratio of a workload no
- * submission solved. rho[s * n_taus + i] receives the fraction of workloads
- * with r[s][w] <= taus[i] (every workload weighs the same).
- * DESCENT_EINVAL for NULL pointers, zero counts, a max_tau below 1, or a
- * negative time. */
+ * Network Training Algorithms", section 4.5), computed operation by
+ * operation as AlgoPerf's scoring code does (scoring/performance_profile.py,
+ * compute_performance_profiles). times holds n_submissions x n_workloads
+ * numbers, row-major: the time submission s took to reach workload w's
+ * target (seconds, or steps), INFINITY (or NAN) when it never did. With
+ * best[w] the smallest time on workload w (NaN skipped), a time above
+ * max_tau * best[w] becomes infinite (AlgoPerf fixes that cut at 4), and the
+ * ratio r[s][w] = times[s][w] / best[w]; where that division is NaN (a
+ * workload no submission solved: inf / inf; a best time of 0: 0 / 0; a NaN
+ * time) the time itself stands in for the ratio, as pandas' update does, so
+ * an unsolved workload counts for nobody and a time of 0 counts at every
+ * tau. rho[s * n_taus + i] receives the fraction of workloads with
+ * r[s][w] <= taus[i] (every workload weighs the same; AlgoPerf divides by
+ * its fixed number of workloads). taus and rho belong to the caller.
+ * DESCENT_EINVAL for NULL pointers, zero counts, a max_tau below 1 or not
+ * finite, or a negative time. */
 int descent_performance_profile(const double *times, size_t n_submissions, size_t n_workloads,
                                 double max_tau, const double *taus, size_t n_taus, double *rho);
 
-/* The benchmark score of each submission as AlgoPerf computes it: its
- * performance profile on n_points values of tau from 1 to max_tau, evenly
- * spaced, integrated by the trapezoidal rule and divided by (max_tau - 1), so
- * that a submission fastest on every workload scores 1 and one that solves
- * none scores 0. scores receives n_submissions numbers. Errors as
- * descent_performance_profile, and DESCENT_EINVAL for n_points below 2. */
+/* The benchmark score of each submission as AlgoPerf computes it
+ * (scoring/score_submissions.py: compute_performance_profiles with
+ * min_tau 1, max_tau 4, num_points 100, linear scale, then
+ * compute_leaderboard_score with normalize=True): the performance profile
+ * on n_points values of tau from 1 to max_tau, evenly spaced as
+ * np.linspace spaces them, integrated by the trapezoidal rule (np.trapz,
+ * its terms added in the order numpy adds them on AlgoPerf's frame, so
+ * the score is bit-identical to theirs) and divided
+ * by (max_tau - 1): a submission fastest on every
+ * workload scores 1, one that solves none (or none within max_tau times
+ * the best) scores 0. scores receives n_submissions numbers. Errors as
+ * descent_performance_profile, and DESCENT_EINVAL for n_points below 2 or a
+ * max_tau of 1. */
 int descent_benchmark_score(const double *times, size_t n_submissions, size_t n_workloads,
                             double max_tau, size_t n_points, double *scores);
+
+/* DeepOBS's "speed" of an optimizer on a test problem (Schneider et al.
+ * 2019, "DeepOBS: a deep learning optimizer benchmark suite", section 3;
+ * deepobs/analyzer/analyze_utils.py, compute_speed): the mean over runs
+ * (seeds) of the index of the first evaluation that reaches the
+ * convergence performance `target`, counting a run that never does as the
+ * curve's length. curves holds n_runs x n_evals numbers, row-major: each
+ * run's metric at its evaluations, the first before training (so an index
+ * is a number of epochs). maximize 1 for accuracies (reached when
+ * value >= target), 0 for losses (value <= target); NaN never reaches it.
+ * Lower is faster. *speed receives the mean, in evaluations.
+ * DESCENT_EINVAL for NULL pointers, zero counts or a NaN target. */
+int descent_deepobs_speed(const double *curves, size_t n_runs, size_t n_evals, double target,
+                          int maximize, double *speed);
 
 /* ------------------------------------------------------------------------ */
 /* Training: the step loop, the divergence guard and checkpoints            */
