@@ -1448,11 +1448,22 @@ int descent_transform_register(const descent_transform_def *def);
  *   saddle                               f = x^2 - y^2
  *   plateau(width=1)                     f = 1 - exp(-(x^2 + y^2) / (2 width^2))
  *   rosenbrock(a=1, b=100)               f = (a - x)^2 + b (y - x^2)^2
+ *   quadratic_deep(n=1000, noise=0.6, data_seed=42)
+ *                                        DeepOBS's noisy quadratic (test problem
+ *                                        P1): 1/n sum_i 1/2 (theta - x_i)^T Q
+ *                                        (theta - x_i) in 100D, Q = R^T diag(l) R
+ *                                        with 90 eigenvalues l uniform in (0, 1)
+ *                                        and 10 in (30, 60), R a random rotation,
+ *                                        x_i ~ N(0, noise^2 I) rounded to float,
+ *                                        all drawn from numpy's RandomState as
+ *                                        DeepOBS draws them (data_seed 42: its
+ *                                        training set, 43: its test set); start
+ *                                        (1, ..., 1); a finite sum
  * The parameters start at the family's default start point (info->start).
  * Values and gradients are computed in double whatever descent_real is.
- * A NULL batch means the whole objective; finite sums (linreg, finite_sum)
- * also take a batch of term indices (batch->indices) and return the mean of
- * those terms. Unknown families or keys and out-of-range values are refused
+ * A NULL batch means the whole objective; finite sums (linreg, finite_sum,
+ * quadratic_deep) also take a batch of term indices (batch->indices) and
+ * return the mean of those terms. Unknown families or keys and out-of-range values are refused
  * with DESCENT_EINVAL and a message naming the valid choices. */
 int descent_problem_create(descent_objective **out, const char *spec);
 

@@ -6,8 +6,14 @@
  */
 #include "check.h"
 
+#include "problems/problem.h"
+
 #include <math.h>
 #include <stdlib.h>
+
+#ifndef DESCENT_FIXTURE_DIR
+#define DESCENT_FIXTURE_DIR "tests/fixtures/quadratic_deep"
+#endif
 
 static const int is_double = sizeof(descent_real) == sizeof(double);
 
@@ -37,7 +43,8 @@ static void test_every_family_gradcheck(void) {
                                       "finite_sum(n=20)",
                                       "saddle",
                                       "plateau(width=2)",
-                                      "rosenbrock"};
+                                      "rosenbrock",
+                                      "quadratic_deep(n=20)"};
   for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
     descent_objective *obj = make(specs[s]);
     if (!obj) continue;
@@ -179,6 +186,108 @@ static void test_quadnd(void) {
   }
 }
 
+/* Reads the numbers of the fixture line that starts with tag. */
+static size_t fixture_numbers(const char *tag, double *out, size_t cap) {
+  static char line[65536];
+  FILE *f = fopen(DESCENT_FIXTURE_DIR "/quadratic_deep.txt", "r");
+  CHECK_MSG(f != NULL, "cannot open " DESCENT_FIXTURE_DIR "/quadratic_deep.txt");
+  if (!f) return 0;
+  size_t n = 0, len = strlen(tag);
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, tag, len) == 0 && line[len] == ' ') {
+      char *p = line + len, *end;
+      while (n < cap) {
+        double v = strtod(p, &end);
+        if (end == p) break;
+        out[n++] = v;
+        p = end;
+      }
+      break;
+    }
+  fclose(f);
+  return n;
+}
+
+/* One term's value 1/2 (theta - x)^T Q (theta - x) with Q dense. */
+static double qd_term(const double *q, const double *theta, const double *x) {
+  double f = 0;
+  for (int a = 0; a < 100; a++)
+    for (int b = 0; b < 100; b++) f += 0.5 * (theta[a] - x[a]) * q[a * 100 + b] * (theta[b] - x[b]);
+  return f;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* quadratic_deep against DeepOBS's own draws (make_quadratic_deep_fixture.py):
+   Q's rows, its spectrum, the training and test terms, the loss at the
+   start. */
+static void test_quadratic_deep(void) {
+  static double q[100 * 100], eig[100], want[100], row[100], x[100], theta[100], scratch[100 * 100];
+  descent_objective *obj = make("quadratic_deep");
+  descent_objective *test = make("quadratic_deep(data_seed=43)");
+  if (!obj || !test) return;
+  const descent_problem_info *info = descent_problem_info_get(obj);
+  CHECK(obj->n_params == 100 && info->n_terms == 1000);
+  double tol = is_double ? 1e-12 : 1e-6;
+  /* Q column by column from Hessian-vector products (Q is symmetric). */
+  static descent_real e[100], out[100];
+  for (int j = 0; j < 100; j++) {
+    for (int i = 0; i < 100; i++) e[i] = (descent_real)(i == j);
+    CHECK_OK(descent_objective_hvp(obj, NULL, e, out));
+    for (int i = 0; i < 100; i++) q[i * 100 + j] = (double)out[i];
+  }
+  CHECK(fixture_numbers("q_row0", row, 100) == 100);
+  for (int j = 0; j < 100; j++) CHECK_CLOSE(q[j], row[j], tol);
+  CHECK(fixture_numbers("q_row99", row, 100) == 100);
+  for (int j = 0; j < 100; j++) CHECK_CLOSE(q[99 * 100 + j], row[j], tol);
+  /* The spectrum: Q's eigenvalues are the drawn ones, 90 below 1, 10 in
+     (30, 60). */
+  CHECK(fixture_numbers("eigenvalues", want, 100) == 100);
+  qsort(want, 100, sizeof *want, compare_doubles);
+  memcpy(scratch, q, sizeof q);
+  problem_symmetric_eigenvalues(scratch, 100, eig);
+  for (int k = 0; k < 100; k++) CHECK_CLOSE(eig[k], want[k], is_double ? 1e-9 : 1e-5);
+  CHECK(eig[89] < 1 && eig[90] > 30 && eig[99] < 60);
+  CHECK(info->curvature_min == want[0] && info->curvature_max == want[99]);
+  /* The terms: a batch of one term is that term's loss. */
+  for (int i = 0; i < 100; i++) theta[i] = info->start[i];
+  CHECK(theta[0] == 1 && theta[99] == 1);
+  static const struct {
+    const char *tag;
+    size_t index;
+    int test_set;
+  } terms[] = {{"train_row0", 0, 0}, {"train_row999", 999, 0}, {"test_row0", 0, 1}};
+  for (size_t t = 0; t < 3; t++) {
+    CHECK(fixture_numbers(terms[t].tag, x, 100) == 100);
+    descent_objective *o = terms[t].test_set ? test : obj;
+    for (int i = 0; i < 100; i++) o->params[i] = 1;
+    descent_batch batch = {.n = 1, .indices = &terms[t].index};
+    double f = NAN;
+    CHECK_OK(descent_objective_value_and_grad(o, &batch, &f));
+    CHECK_MSG(fabs(f - qd_term(q, theta, x)) <= 1e-6 * f, "%s: f %.17g, DeepOBS %.17g",
+              terms[t].tag, f, qd_term(q, theta, x));
+  }
+  /* The whole training set's mean loss at the start. */
+  double loss = NAN, loss_want;
+  CHECK(fixture_numbers("loss_at_start", &loss_want, 1) == 1);
+  loss = value_at(obj, theta);
+  CHECK_MSG(fabs(loss - loss_want) <= (is_double ? 1e-10 : 1e-5) * loss_want, "%.17g vs %.17g",
+            loss, loss_want);
+  /* The minimizer is the mean term: the gradient vanishes there. */
+  for (int i = 0; i < 100; i++) obj->params[i] = (descent_real)info->minimizer[i];
+  double fmin = NAN;
+  CHECK_OK(descent_objective_value_and_grad(obj, NULL, &fmin));
+  CHECK_CLOSE(fmin, info->f_min, is_double ? 1e-12 : 1e-5);
+  double gmax = 0;
+  for (size_t i = 0; i < obj->n_params; i++) gmax = fmax(gmax, fabs((double)obj->grad[i]));
+  CHECK_MSG(gmax < (is_double ? 1e-10 : 1e-4), "gradient %g at the minimizer", gmax);
+  descent_objective_free(obj);
+  descent_objective_free(test);
+}
+
 static void test_run_loop(void) {
   descent_objective *q = make("quad1d(curvature=0.5)");
   descent_optimizer *opt = NULL;
@@ -262,6 +371,7 @@ int main(void) {
   test_info();
   test_least_squares();
   test_quadnd();
+  test_quadratic_deep();
   test_run_loop();
   test_stochastic_seeds();
   return check_report();

@@ -16,7 +16,7 @@
 static const problem_family *const families[] = {
     &problem_quad1d,  &problem_logcosh,    &problem_nonconvex1d, &problem_quad2d,
     &problem_quadnd,  &problem_linreg,     &problem_finite_sum,  &problem_saddle,
-    &problem_plateau, &problem_rosenbrock,
+    &problem_plateau, &problem_rosenbrock, &problem_quadratic_deep,
 };
 enum { N_FAMILIES = sizeof families / sizeof families[0] };
 
@@ -138,7 +138,7 @@ static int problem_ggn_diagonal(descent_objective *obj, const descent_batch *bat
 static int problem_refuses_examples(const problem *p) {
   return descent_fail(DESCENT_ENOTSUP,
                       "%s is not a sum over examples: it has no per-example gradients; use "
-                      "linreg or finite_sum",
+                      "linreg, finite_sum or quadratic_deep",
                       p->info.family);
 }
 
