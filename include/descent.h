@@ -1816,7 +1816,8 @@ int descent_sobol_point(uint64_t index, size_t dim, double *out);
 /* Point `index` of the Halton sequence in [0, 1)^dim: coordinate j is the
  * radical inverse of index in the (j+1)-th prime base (2, 3, 5, ...),
  * unscrambled, as scipy.stats.qmc.Halton(d, scramble=False).random() gives
- * its points: index 0 is the origin. dim up to 1000.
+ * its points: index 0 is the origin. dim up to 1000. Indices far above 2^32
+ * may round a coordinate up to 1 (as scipy's do).
  * DESCENT_EINVAL for a NULL out, dim 0 or above 1000. */
 int descent_halton_point(uint64_t index, size_t dim, double *out);
 

@@ -491,7 +491,7 @@ static void check_threads(void) {
   for (int i = 0; i < started; i++) {
     CHECK_MSG(threaded_status[i] == DESCENT_OK, "thread %d: %d", i, threaded_status[i]);
     char spec[64];
-    snprintf(spec, sizeof spec, "%s | lr(0.1)", threaded_names[i]);
+    snprintf(spec, sizeof spec, "%.15s | lr(0.1)", threaded_names[i]); /* names are under 16 */
     descent_optimizer *opt = NULL;
     CHECK_OK(descent_optimizer_create(&opt, spec, NULL, 4));
     descent_optimizer_free(opt);
