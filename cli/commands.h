@@ -14,5 +14,6 @@ int cmd_checkpoint(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif /* DESCENT_CLI_COMMANDS_H */
