@@ -3,14 +3,16 @@
  * budgets and validation targets, its optimizers with their search spaces,
  * and how a trial's hyperparameters are drawn.
  *
- * The targets are set as AlgoPerf sets its own: the best validation metric a
- * reference sweep reached within the budget. The reference sweep is
- * `descent bench --calibrate` (adam and momentum, external tuning, 8 Halton
- * trials each in one study); the numbers below are what it printed
- * (docs/tuning.md, "The benchmark"): quadratic_deep's best validation loss
- * came from momentum, the three Fashion-MNIST accuracies from adam. Trials
- * are deterministic but for their timing, so the same command prints the
- * same targets.
+ * The targets are set as AlgoPerf sets its own (its DOCUMENTATION.md,
+ * "Benchmark targets"): a reference sweep within the target-setting budget
+ * (calib_epochs) finds the best configuration; that configuration is
+ * trained again with other seeds, and the median of their best validation
+ * metrics is the target; the benchmark's budget (epochs) is 4/3 of the
+ * target-setting one, as AlgoPerf's max_runtime was. The sweep is `descent
+ * bench --calibrate` (adam and momentum, 8 Halton trials each, then
+ * BENCH_TARGET_SEEDS reruns); the numbers below are what it printed
+ * (docs/tuning.md, "The benchmark"). Trials are deterministic but for their
+ * timing, so the same command prints the same targets.
  */
 #include "bench_plan.h"
 
@@ -22,13 +24,13 @@
 /* clang-format off */
 const bench_workload bench_workloads[] = {
     {"quadratic_deep", "DeepOBS P1: noisy 100D quadratic, deep-learning spectrum; 1000 terms, "
-                       "validation on its test terms", NULL, 0, 0, 128, 100, 0, 87.1219762},
+                       "validation on its test terms", NULL, 0, 0, 128, 100, 75, 0, 87.1959219},
     {"fmnist_logreg", "Fashion-MNIST logistic regression mlp:784-10; 8000 train, 2000 val",
-     "mlp:784-10", 10000, 2000, 128, 5, 1, 0.835},
+     "mlp:784-10", 10000, 2000, 128, 4, 3, 1, 0.8305},
     {"fmnist_mlp", "DeepOBS fmnist_mlp mlp:784-1000-500-100-10 (ReLU); 8000 train, 2000 val",
-     "mlp:784-1000-500-100-10", 10000, 2000, 128, 3, 1, 0.8565},
-    {"fmnist_2c2d", "DeepOBS fmnist_2c2d cnn:fmnist_2c2d; 3000 train, 1000 val",
-     "cnn:fmnist_2c2d", 4000, 1000, 128, 2, 1, 0.849},
+     "mlp:784-1000-500-100-10", 10000, 2000, 128, 4, 3, 1, 0.8465},
+    {"fmnist_2c2d", "DeepOBS fmnist_2c2d cnn:fmnist_2c2d; 2000 train, 1000 val",
+     "cnn:fmnist_2c2d", 3000, 1000, 128, 4, 3, 1, 0.776},
 };
 const size_t bench_n_workloads = sizeof bench_workloads / sizeof bench_workloads[0];
 
@@ -102,8 +104,9 @@ void bench_print_list(FILE *out) {
   for (size_t i = 0; i < bench_n_workloads; i++) {
     const bench_workload *w = &bench_workloads[i];
     fprintf(out, "  %-15s %s\n", w->name, w->what);
-    fprintf(out, "  %-15s %zu epochs, batch %zu; target %s %s %.4g\n", "", w->epochs, w->batch,
-            w->maximize ? "val_acc" : "val_loss", w->maximize ? ">=" : "<=", w->target);
+    fprintf(out, "  %-15s %zu epochs (target setting: %zu), batch %zu; target %s %s %.9g\n", "",
+            w->epochs, w->calib_epochs, w->batch, w->maximize ? "val_acc" : "val_loss",
+            w->maximize ? ">=" : "<=", w->target);
   }
   fprintf(out, "Optimizers and their search spaces (external tuning draws Halton points in them; "
                "self-tuning runs the defaults):\n");

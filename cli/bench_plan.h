@@ -21,6 +21,8 @@ typedef struct bench_workload {
   const char *model;    /* descent train's --model; NULL: quadratic_deep, in-process */
   size_t limit, val;    /* --limit and --val (quadratic_deep: its own sets, 0 and 0) */
   size_t batch, epochs; /* the budget */
+  size_t calib_epochs;  /* the target-setting runs' budget: 3/4 of epochs, as AlgoPerf's
+                           max_runtime is 4/3 of its target-setting runs' */
   int maximize;         /* 1: val_acc must reach the target; 0: val_loss must fall to it */
   double target;        /* the validation target (bench_plan.c says how it was found) */
 } bench_workload;
@@ -73,6 +75,10 @@ typedef struct bench_trial {
    self-tuning takes the defaults. Returns 0, or -1 after a message. */
 int bench_trial_make(bench_trial *t, const bench_workload *w, const bench_optimizer *o,
                      int self_tuning, int study, int trial, int trials_per_study);
+
+/* The target-setting reruns of --calibrate: the best trial's configuration
+   again with BENCH_TARGET_SEEDS other seeds (AlgoPerf: 20). */
+#define BENCH_TARGET_SEEDS 5
 
 /* Prints the workloads and the optimizers' search spaces. */
 void bench_print_list(FILE *out);

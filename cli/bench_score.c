@@ -107,7 +107,9 @@ int bench_result_write(const char *dir, const bench_trial *t, const char *status
     return -1;
   }
   if (line) {
-    if (r.target_epoch)
+    if (isnan(t->w->target))
+      snprintf(line, 256, "%s, best %.6g", status, r.best);
+    else if (r.target_epoch)
       snprintf(line, 256, "%s, target at epoch %zu (%.3f s, %.0f steps)", status, r.target_epoch,
                r.seconds, r.steps);
     else
@@ -224,7 +226,7 @@ static int submission_times(const char *dir, const bench_trial *plan, size_t n,
   return 0;
 }
 
-static int write_results_csv(const char *dir, const bench_trial *plan, size_t n) {
+int bench_results_csv(const char *dir, const bench_trial *plan, size_t n) {
   static trial_result r;
   char path[2048];
   snprintf(path, sizeof path, "%s/results.csv", dir);
@@ -303,7 +305,7 @@ static int write_profiles(const char *dir, const char *ruleset, const bench_axes
 int bench_score_write(const char *dir, const bench_trial *plan, size_t n, size_t studies) {
   bench_axes a;
   axes_of(plan, n, &a);
-  if (write_results_csv(dir, plan, n)) return -1;
+  if (bench_results_csv(dir, plan, n)) return -1;
   char path[2048];
   snprintf(path, sizeof path, "%s/scores.csv", dir);
   FILE *f = fopen(path, "w");
@@ -358,23 +360,9 @@ int bench_score_write(const char *dir, const bench_trial *plan, size_t n, size_t
   return rc;
 }
 
-int bench_calibration_print(const char *dir, const bench_trial *plan, size_t n) {
+int bench_result_best(const char *dir, const bench_trial *t, double *best) {
   static trial_result r;
-  bench_axes a;
-  axes_of(plan, n, &a);
-  if (write_results_csv(dir, plan, n)) return -1;
-  printf("\nbest validation metric within each budget (the targets):\n");
-  for (size_t w = 0; w < a.nw; w++) {
-    double best = NAN;
-    const char *who = "";
-    for (size_t i = 0; i < n; i++) {
-      if (plan[i].w != a.w[w]) continue;
-      if (result_read(dir, &plan[i], &r)) return -1;
-      if (!isnan(r.best) && (isnan(best) || (a.w[w]->maximize ? r.best > best : r.best < best)))
-        best = r.best, who = plan[i].id;
-    }
-    printf("  %-15s %s %.6g (%s)\n", a.w[w]->name, a.w[w]->maximize ? "val_acc" : "val_loss", best,
-           who);
-  }
+  if (result_read(dir, t, &r)) return -1;
+  *best = r.best;
   return 0;
 }

@@ -24,7 +24,10 @@ int bench_result_write(const char *dir, const bench_trial *t, const char *status
    and the pictures profile-RULESET.png/svg, and a table on stdout. */
 int bench_score_write(const char *dir, const bench_trial *plan, size_t n, size_t studies);
 
-/* --calibrate: each workload's best validation metric over the plan. */
-int bench_calibration_print(const char *dir, const bench_trial *plan, size_t n);
+/* The best validation metric a finished trial reached (NaN: none). */
+int bench_result_best(const char *dir, const bench_trial *t, double *best);
+
+/* results.csv: one row per trial of the plan. */
+int bench_results_csv(const char *dir, const bench_trial *plan, size_t n);
 
 #endif /* DESCENT_CLI_BENCH_SCORE_H */

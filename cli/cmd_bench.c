@@ -33,8 +33,9 @@
 
 static cli_option bench_options[] = {
     {"out", "DIR", "the bench folder: must be new or empty", "bench-run", 0},
-    {"resume", "DIR", "continue a stopped bench in DIR with its own plan (other options ignored)",
-     NULL, 0},
+    {"resume", "DIR",
+     "continue a stopped bench in DIR with its own plan (options other than --jobs ignored)", NULL,
+     0},
     {"workloads", "LIST", "comma-separated workloads (see --list), or all", "all", 0},
     {"optimizers", "LIST", "comma-separated optimizers (see --list), or all", "all", 0},
     {"trials", "N", "external tuning: trials per study (AlgoPerf: 5)", "5", 0},
@@ -70,8 +71,9 @@ typedef struct bench_config {
   double target; /* NAN: each workload's own target */
 } bench_config;
 
-/* The one workload, changed by --epochs or --target. */
-static bench_workload custom_workload;
+/* The workloads as this bench runs them: changed by --epochs or --target,
+   or with the target-setting budget under --calibrate. */
+static bench_workload custom_workloads[32];
 
 /* ---- files ---------------------------------------------------------------- */
 
@@ -214,7 +216,10 @@ static int parse_names(const char *list, const char *what, int is_workload, cons
         fprintf(stderr, "descent bench: %s '%s' is listed twice\n", what, tok);
         return -1;
       }
-    if (*n == 32) return -1;
+    if (*n == 32) {
+      fprintf(stderr, "descent bench: more than 32 %ss listed\n", what);
+      return -1;
+    }
     out[(*n)++] = p;
   }
   if (*n == 0) {
@@ -235,10 +240,13 @@ static int build_plan(const bench_config *c, bench_trial **plan, size_t *n_plan)
                       "with --workloads\n");
       return -1;
     }
-    custom_workload = *(const bench_workload *)ws[0];
-    if (c->epochs) custom_workload.epochs = c->epochs;
-    if (!isnan(c->target)) custom_workload.target = c->target;
-    ws[0] = &custom_workload;
+  }
+  for (size_t i = 0; i < nw; i++) {
+    custom_workloads[i] = *(const bench_workload *)ws[i];
+    if (c->calibrate) custom_workloads[i].epochs = custom_workloads[i].calib_epochs;
+    if (c->epochs) custom_workloads[i].epochs = c->epochs;
+    if (!isnan(c->target)) custom_workloads[i].target = c->target;
+    ws[i] = &custom_workloads[i];
   }
   int external = strcmp(c->ruleset, "self") != 0, self = strcmp(c->ruleset, "external") != 0;
   if (strcmp(c->ruleset, "external") && strcmp(c->ruleset, "self") && strcmp(c->ruleset, "both")) {
@@ -246,7 +254,7 @@ static int build_plan(const bench_config *c, bench_trial **plan, size_t *n_plan)
             c->ruleset);
     return -1;
   }
-  for (size_t i = 0; i < nw && !c->calibrate; i++) {
+  for (size_t i = 0; i < nw && !c->calibrate && isnan(c->target); i++) {
     const bench_workload *w = ws[i];
     if (isnan(w->target)) {
       fprintf(stderr,
@@ -255,6 +263,23 @@ static int build_plan(const bench_config *c, bench_trial **plan, size_t *n_plan)
               w->name, w->name);
       return -1;
     }
+  }
+  /* Fashion-MNIST must be there before any trial starts, or every one of
+     them would fail alike. */
+  for (size_t i = 0; i < nw; i++) {
+    if (((const bench_workload *)ws[i])->model == NULL) continue;
+    char path[1100], gz[1104];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", c->data_dir);
+    snprintf(gz, sizeof gz, "%s.gz", path);
+    if (access(path, R_OK) != 0 && access(gz, R_OK) != 0) {
+      fprintf(stderr,
+              "descent bench: workload %s needs Fashion-MNIST, and %s has no "
+              "train-images-idx3-ubyte[.gz]; install dataset-fashion-mnist or give "
+              "--data-dir\n",
+              ((const bench_workload *)ws[i])->name, c->data_dir);
+      return -1;
+    }
+    break;
   }
   size_t per = (external ? c->trials : 0) + (self ? 1 : 0);
   *n_plan = 0;
@@ -469,6 +494,67 @@ static int run_plan(const bench_config *c, bench_trial *plan, size_t n) {
   return failed;
 }
 
+/* Sorts NaN last for a metric to maximize, first otherwise: worst either way. */
+static int maximize_sort;
+static int compare_metric(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
+  return maximize_sort ? (x < y) - (x > y) : (x > y) - (x < y);
+}
+
+/* --calibrate's second half, AlgoPerf's target setting: each workload's
+   best trial of the sweep is trained again with BENCH_TARGET_SEEDS other
+   seeds, and the median of their best validation metrics is its target. */
+static int calibrate_targets(const bench_config *c, const bench_trial *plan, size_t n) {
+  const bench_workload *ws[32];
+  size_t nw = 0, best_trial[32];
+  double best[32];
+  for (size_t i = 0; i < n; i++) {
+    size_t k;
+    for (k = 0; k < nw && ws[k] != plan[i].w; k++) {
+    }
+    if (k == nw) ws[nw] = plan[i].w, best[nw] = NAN, best_trial[nw] = i, nw++;
+    double v;
+    if (bench_result_best(c->dir, &plan[i], &v)) return -1;
+    int better = !isnan(v) && (isnan(best[k]) || (plan[i].w->maximize ? v > best[k] : v < best[k]));
+    if (better) best[k] = v, best_trial[k] = i;
+  }
+  size_t m = nw * BENCH_TARGET_SEEDS;
+  bench_trial *all = calloc(n + m, sizeof *all);
+  if (!all) return -1;
+  memcpy(all, plan, n * sizeof *plan);
+  bench_trial *reruns = all + n;
+  for (size_t k = 0; k < nw; k++)
+    for (int r = 0; r < BENCH_TARGET_SEEDS; r++) {
+      bench_trial *t = &reruns[k * BENCH_TARGET_SEEDS + (size_t)r];
+      *t = plan[best_trial[k]];
+      t->study = r, t->trial = 0, t->seed = 100001 + (uint64_t)r;
+      snprintf(t->id, sizeof t->id, "%s.%s.target.s%d", t->w->name, t->o->name, r);
+    }
+  printf("target setting: the best configuration of each workload, %d seeds\n", BENCH_TARGET_SEEDS);
+  int rc = run_plan(c, reruns, m) ? -1 : 0;
+  if (!rc) rc = bench_results_csv(c->dir, all, n + m);
+  printf("\nvalidation targets (median of the best configuration's reruns):\n");
+  for (size_t k = 0; k < nw && !rc; k++) {
+    double v[BENCH_TARGET_SEEDS];
+    for (int r = 0; r < BENCH_TARGET_SEEDS && !rc; r++)
+      rc = bench_result_best(c->dir, &reruns[k * BENCH_TARGET_SEEDS + (size_t)r], &v[r]);
+    if (rc) break;
+    maximize_sort = ws[k]->maximize;
+    qsort(v, BENCH_TARGET_SEEDS, sizeof *v, compare_metric);
+    double median = BENCH_TARGET_SEEDS % 2
+                        ? v[BENCH_TARGET_SEEDS / 2]
+                        : (v[BENCH_TARGET_SEEDS / 2 - 1] + v[BENCH_TARGET_SEEDS / 2]) / 2;
+    const bench_trial *b = &plan[best_trial[k]];
+    printf("  %-15s %s %.9g (%s --lr %s; the sweep's best %.9g; reruns' best %.6g, worst "
+           "%.6g)\n",
+           ws[k]->name, ws[k]->maximize ? "val_acc >=" : "val_loss <=", median, b->opt, b->lr,
+           best[k], v[0], v[BENCH_TARGET_SEEDS - 1]);
+  }
+  free(all);
+  return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
   int rc = cli_parse(argc, argv, 1, bench_options, N_BENCH_OPTIONS, "bench",
                      "run AlgoPerf's benchmark protocol on CPU-sized workloads and score it");
@@ -542,8 +628,7 @@ int cmd_bench(int argc, char **argv) {
          c.calibrate ? "calibration" : "benchmark", c.dir, c.workloads, c.optimizers, c.ruleset,
          c.trials, c.studies);
   int failed = run_plan(&c, plan, n);
-  rc = c.calibrate ? bench_calibration_print(c.dir, plan, n)
-                   : bench_score_write(c.dir, plan, n, c.studies);
+  rc = c.calibrate ? calibrate_targets(&c, plan, n) : bench_score_write(c.dir, plan, n, c.studies);
   free(plan);
   return failed || rc ? 1 : 0;
 usage:

@@ -9,7 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-tiny=(--workloads quadratic_deep --optimizers sgd,adam --trials 2 --studies 1 --epochs 20
+tiny=(--workloads quadratic_deep --optimizers "sgd,adam" --trials 2 --studies 1 --epochs 20
   --target 230)
 
 "$descent" bench "${tiny[@]}" --jobs 2 --out "$scratch/b" >"$scratch/b.log" 2>&1
@@ -120,6 +120,8 @@ expect_error epochs_two 2 "name exactly one" \
   "$descent" bench --workloads quadratic_deep,fmnist_logreg --epochs 3 --out "$scratch/e4"
 expect_error bad_target 2 "give a finite number" \
   "$descent" bench --workloads quadratic_deep --target abc --out "$scratch/e5"
-check "refusals left no folder" test ! -e "$scratch/e1" -a ! -e "$scratch/e2" -a ! -e "$scratch/e4"
+expect_error no_data 2 "needs Fashion-MNIST" \
+  "$descent" bench --workloads fmnist_logreg --data-dir "$scratch/nothing" --out "$scratch/e6"
+check "refusals left no folder" test ! -e "$scratch/e1" -a ! -e "$scratch/e2" -a ! -e "$scratch/e4" -a ! -e "$scratch/e6"
 
 finish
