@@ -134,9 +134,9 @@ static void free_start(saved_start *s) {
 static int check_optimizer(const descent_optimizer *opt) {
   if (descent_optimizer_is_method(opt))
     return descent_fail(DESCENT_EINVAL,
-                        "lr_find: the optimizer is a method that evaluates the objective itself "
-                        "within its steps; the range test sweeps the rate of a first-order chain "
-                        "(sgd, momentum, adam, ...)");
+                        "lr_find: the optimizer is a method that evaluates the objective (or its "
+                        "curvature) within its steps; the range test sweeps the rate of a "
+                        "first-order chain (sgd, momentum, adam, ...)");
   if (descent_optimizer_lr(opt) <= 0)
     return descent_fail(DESCENT_EINVAL,
                         "lr_find: the optimizer's first rate is 0 (a warmup from 0?); give a "
