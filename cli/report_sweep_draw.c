@@ -238,7 +238,7 @@ static int learning_picture(const char *sweep, const char *dir, const sweep_repo
   FILE *f = open_in(dir, CURVES_CSV);
   if (!f) return -1;
   fprintf(f, "# epoch,value,train_loss; one block per optimizer (its best trial)\n");
-  char labels[SWEEP_MAX_GROUPS][200], ylabel[64] = "";
+  char labels[SWEEP_MAX_GROUPS][2 * SWEEP_MAX_TEXT + 8], ylabel[64] = "";
   int blocks = 0, index[SWEEP_MAX_GROUPS];
   for (int g = 0; g < r->n_groups; g++) {
     index[g] = -1;
