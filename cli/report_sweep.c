@@ -29,15 +29,24 @@ const char *sweep_status_name(sweep_status s) {
 
 /* ---- reading ---------------------------------------------------------------------- */
 
+/* The whole file, NUL-terminated; *len its size, which may exceed
+   SUMMARY_MAX_BYTES (then nothing past it was read). NULL when it cannot be
+   read. */
 static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
-  char *buf = malloc(SUMMARY_MAX_BYTES + 1);
-  size_t n = buf ? fread(buf, 1, SUMMARY_MAX_BYTES + 1, f) : 0;
+  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  size_t want = (size_t)size > SUMMARY_MAX_BYTES ? SUMMARY_MAX_BYTES : (size_t)size;
+  char *buf = malloc(want + 1);
+  size_t n = buf ? fread(buf, 1, want, f) : 0;
   fclose(f);
   if (!buf) return NULL;
-  buf[n > SUMMARY_MAX_BYTES ? SUMMARY_MAX_BYTES : n] = '\0';
-  *len = n;
+  buf[n] = '\0';
+  *len = (size_t)size > SUMMARY_MAX_BYTES ? (size_t)size : n;
   return buf;
 }
 
@@ -339,13 +348,16 @@ size_t sweep_points(const sweep_report *r, int g, int column, sweep_point *pts, 
 static void measure_window(sweep_report *r, int g) {
   sweep_group *G = &r->groups[g];
   G->best_x = G->lo = G->hi = G->ratio = G->decades = NAN;
-  sweep_point pts[1024];
-  size_t n = sweep_points(r, g, 0, pts, 1024);
+  sweep_point *pts = malloc(r->n_trials * sizeof *pts); /* a value per trial at most */
+  size_t n = pts ? sweep_points(r, g, 0, pts, r->n_trials) : 0;
   int best = -1;
   for (size_t k = 0; k < n; k++)
     if (isfinite(pts[k].median) && (best < 0 || better(r, pts[k].median, pts[best].median)))
       best = (int)k;
-  if (best < 0) return;
+  if (best < 0) {
+    free(pts);
+    return;
+  }
   double m = pts[best].median;
   double limit = r->higher_better ? (m >= 0 ? 0.99 * m : 1.01 * m) : (m >= 0 ? 1.01 * m : 0.99 * m);
 #define WITHIN(k)                                                                                  \
@@ -357,6 +369,7 @@ static void measure_window(sweep_report *r, int g) {
   G->best_x = pts[best].x, G->lo = pts[lo].x, G->hi = pts[hi].x;
   G->at_edge = n > 1 && (lo == 0 || hi == (int)n - 1);
   if (G->lo > 0) G->ratio = G->hi / G->lo, G->decades = log10(G->ratio);
+  free(pts);
 }
 
 static void find_best(sweep_report *r, int g) {

@@ -25,7 +25,6 @@
 #define POINTS_CSV "sweep-points.csv"
 #define MARKS_CSV  "sweep-marks.csv"
 #define CURVES_CSV "sweep-curves.csv"
-#define MAX_X      1024
 
 const char *const *sweep_report_files(void) {
   static const char *const files[] = {
@@ -81,10 +80,15 @@ static int write_points(const char *dir, const sweep_report *r, range ranges[2],
   if (!f) return -1;
   fprintf(f, "# x,n,metric_median,metric_min,metric_max,train_loss_median,train_loss_min,"
              "train_loss_max; one block per optimizer\n");
-  sweep_point m[MAX_X], l[MAX_X];
+  sweep_point *m = malloc(2 * r->n_trials * sizeof *m), *l = m + r->n_trials;
+  if (!m) {
+    fclose(f);
+    fprintf(stderr, "descent report: out of memory\n");
+    return -1;
+  }
   for (int g = 0; g < r->n_groups; g++) {
-    size_t n = sweep_points(r, g, 0, m, MAX_X);
-    sweep_points(r, g, 1, l, MAX_X);
+    size_t n = sweep_points(r, g, 0, m, r->n_trials);
+    sweep_points(r, g, 1, l, r->n_trials);
     fprintf(f, "%s# %s\n", g ? "\n\n" : "", r->groups[g].name);
     used[g] = 0;
     for (size_t k = 0; k < n; k++) {
@@ -100,6 +104,7 @@ static int write_points(const char *dir, const sweep_report *r, range ranges[2],
     }
     if (!used[g]) fprintf(f, "NaN,0,NaN,NaN,NaN,NaN,NaN,NaN\n"); /* a block gnuplot can read */
   }
+  free(m);
   return close_in(f, dir, POINTS_CSV);
 }
 
