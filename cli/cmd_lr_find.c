@@ -244,11 +244,16 @@ static int run(const cli_setup *s, const descent_lr_find_options *o, const char 
   }
   char text[4096];
   descent_optimizer_describe(b.opt, text, sizeof text);
-  printf("descent lr-find: %s on %s, %zu training examples\noptimizer   %s\n"
+  printf("descent %s, %s, %d threads\n"
+         "data        %s: %zu train, %zu validation examples\n"
+         "preprocess  %s (eps %g)\nmodel       %s, seed %llu\noptimizer   %s\n"
          "range       %g to %g over %lld steps of %zu examples, smoothing %g, stop at %g x the "
          "best\n",
-         s->model, s->data_text, b.train.n, text, o->start, o->end, (long long)o->steps,
-         s->batch_size, o->smoothing, o->stop_factor);
+         DESCENT_VERSION_STRING, sizeof(descent_real) == 8 ? "double" : "float",
+         descent_get_threads(), s->data_text, b.train.n, b.val.n,
+         descent_preprocess_name(s->preprocess), s->preprocess_eps, s->model,
+         (unsigned long long)s->seed, text, o->start, o->end, (long long)o->steps, s->batch_size,
+         o->smoothing, o->stop_factor);
   fflush(stdout);
   if (descent_lr_find(descent_net_objective(b.net), b.opt, batcher, o, &r)) {
     fprintf(stderr, "descent lr-find: %s\n", descent_last_error());
