@@ -166,6 +166,62 @@ static void test_restores(void) {
   descent_net_free(net);
 }
 
+/* Every named first-order optimizer and a chain with a schedule: the rates
+   of the curve are the exponential ones whatever the chain's own rate and
+   schedule, and everything is put back. */
+static void test_every_chain(void) {
+  static const char *const chains[][2] = {
+      {"sgd", NULL},
+      {"momentum", NULL},
+      {"nesterov", NULL},
+      {"adagrad", NULL},
+      {"rmsprop", NULL},
+      {"adam", NULL},
+      {"adamw", NULL},
+      {"amsgrad", NULL},
+      {"lion", NULL},
+      {"sf_sgd", NULL},
+      {"sf_adamw", NULL},
+      {"gd", NULL},
+      {"clip(1) | adam | wd(0.01) | lr(cosine(0.01, 100, warmup=2))", NULL},
+      {"sgd", "step(0.1, 2, gamma=0.5)"}};
+  descent_net *net;
+  CHECK_OK(descent_net_create(&net, "dense(8), relu, dense(3)", &data.shape,
+                              DESCENT_LOSS_SOFTMAX_XENT, 16, 4));
+  descent_objective *obj = descent_net_objective(net);
+  descent_real *start = malloc(obj->n_params * sizeof *start);
+  memcpy(start, obj->params, obj->n_params * sizeof *start);
+  descent_batcher *b;
+  CHECK_OK(descent_batcher_create(&b, &data, 16, 1, 9));
+  descent_lr_find_options o;
+  descent_lr_find_options_default(&o);
+  o.steps = 8, o.start = 1e-3, o.end = 1e-1, o.stop_factor = 1e6;
+  for (size_t c = 0; c < sizeof chains / sizeof chains[0]; c++) {
+    descent_optimizer *opt;
+    CHECK_OK(descent_optimizer_create(&opt, chains[c][0], chains[c][1], obj->n_params));
+    size_t size, size_after;
+    unsigned char *state = opt_state(opt, &size);
+    descent_lr_find_result r;
+    CHECK_OK(descent_lr_find(obj, opt, b, &o, &r));
+    CHECK_MSG(r.n == 8, "%s: %lld steps", chains[c][0], (long long)r.n);
+    for (int64_t i = 0; i < r.n; i++)
+      CHECK_MSG(fabs(r.lr[i] / (1e-3 * pow(100, (double)i / 7)) - 1) < 1e-9, "%s: rate %lld is %g",
+                chains[c][0], (long long)i, r.lr[i]);
+    unsigned char *after = opt_state(opt, &size_after);
+    CHECK_MSG(size == size_after && memcmp(state, after, size) == 0, "%s: state not put back",
+              chains[c][0]);
+    CHECK_MSG(memcmp(start, obj->params, obj->n_params * sizeof *start) == 0,
+              "%s: parameters not put back", chains[c][0]);
+    descent_lr_find_result_free(&r);
+    free(after);
+    free(state);
+    descent_optimizer_free(opt);
+  }
+  descent_batcher_free(b);
+  free(start);
+  descent_net_free(net);
+}
+
 static void test_errors(void) {
   descent_objective *obj;
   descent_optimizer *opt, *lbfgs, *warm;
@@ -227,6 +283,7 @@ int main(void) {
   test_curve_and_stop();
   test_suggest();
   test_restores();
+  test_every_chain();
   test_errors();
   return check_report();
 }
