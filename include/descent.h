@@ -2229,11 +2229,14 @@ typedef struct descent_lr_find_result {
  * batcher is NULL (objectives without data: the lab's problems). options
  * NULL: the defaults. Each step's rate is set with
  * descent_optimizer_set_lr_scale (so that descent_optimizer_lr gives it),
- * which works for every chain of transforms; a schedule's shape is undone
- * step by step, but a warmup that starts at 0 is refused. Methods that
- * evaluate the objective within their step (descent_optimizer_is_method:
- * lbfgs, hf, ...) are refused (DESCENT_EINVAL), as are objectives the
- * optimizer cannot step on (descent_optimizer_check_objective).
+ * which works for every chain of transforms; a schedule's shape and warmup
+ * are undone step by step, but a schedule whose rate is 0 at a step of the
+ * test (a decay to 0 within it) is refused there (DESCENT_EINVAL; the
+ * starting point is put back). Methods that evaluate the objective or its
+ * curvature within their step (descent_optimizer_is_method: lbfgs, hf,
+ * sdlm, kfac, ...) are refused (DESCENT_EINVAL), as are objectives the
+ * optimizer cannot step on (descent_optimizer_check_objective). A
+ * full-batch optimizer (gd) steps on the batches given, like sgd.
  * Afterwards obj->params, the optimizer's state (its blob: step count and
  * state vectors) and its rate scale are exactly, bit for bit, those it
  * started from, and so is the objective's own state when it has the
