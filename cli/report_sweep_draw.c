@@ -245,6 +245,7 @@ static int learning_picture(const char *sweep, const char *dir, const sweep_repo
   fprintf(f, "# epoch,value,train_loss; one block per optimizer (its best trial)\n");
   char labels[SWEEP_MAX_GROUPS][2 * SWEEP_MAX_TEXT + 8], ylabel[64] = "";
   int blocks = 0, index[SWEEP_MAX_GROUPS];
+  double last_epoch = 1;
   for (int g = 0; g < r->n_groups; g++) {
     index[g] = -1;
     const sweep_group *G = &r->groups[g];
@@ -265,6 +266,7 @@ static int learning_picture(const char *sweep, const char *dir, const sweep_repo
     if (c >= 0 && !ylabel[0]) snprintf(ylabel, sizeof ylabel, "%s", m.names[c]);
     fprintf(f, "%s# %s %s\n", blocks ? "\n\n" : "", G->name, t->dir);
     for (size_t row = 0; row < m.n_rows; row++) {
+      if (isfinite(csv_value(&m, row, e))) last_epoch = fmax(last_epoch, csv_value(&m, row, e));
       num(f, csv_value(&m, row, e), ",");
       num(f, c >= 0 ? csv_value(&m, row, c) : NAN, ",");
       num(f, csv_value(&m, row, l), "\n");
@@ -281,10 +283,15 @@ static int learning_picture(const char *sweep, const char *dir, const sweep_repo
                 "descent report", terminals, 1100, 800);
   fprintf(f, "set grid lc rgb \"#e8e8e8\"\nset key outside right top vertical font \",9\"\n"
              "set lmargin 12\nset rmargin 30\nset xlabel \"epoch\"\nset multiplot layout 2,1\n");
+  /* Whole epochs, and the first and last points off the border. */
+  fprintf(f, "set xrange [%.9g:%.9g]\nset xtics %s\n", 1 - 0.05 * fmax(last_epoch - 1, 1),
+          last_epoch + 0.05 * fmax(last_epoch - 1, 1), last_epoch <= 20 ? "1" : "autofreq");
   for (int panel = 0; panel < 2; panel++) {
     fprintf(f, "set title ");
-    gp_string(f, panel ? "training loss per epoch (running mean over the epoch's batches)"
-                       : "per epoch, evaluated after it");
+    char title[160];
+    snprintf(title, sizeof title, "%s per epoch, evaluated after it",
+             ylabel[0] ? ylabel : "metric");
+    gp_string(f, panel ? "training loss per epoch (running mean over the epoch's batches)" : title);
     fprintf(f, "\nset ylabel ");
     gp_string(f, panel ? "train_loss" : (ylabel[0] ? ylabel : "metric"));
     fprintf(f, "\nplot ");
