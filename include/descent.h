@@ -2209,18 +2209,18 @@ void descent_lr_find_options_default(descent_lr_find_options *o);
  * descent_lr_find (room for options.steps points, n of them filled) and
  * released by descent_lr_find_result_free. */
 typedef struct descent_lr_find_result {
-  int64_t n;          /* steps taken: points of the curve (<= options.steps) */
-  double *lr;         /* n rates, the one each step used (descent_optimizer_lr) */
-  double *loss;       /* n batch losses, each at its step's starting parameters */
-  double *smoothed;   /* n smoothed losses (the formula above) */
-  int stopped;        /* 1: stopped early (stop_factor, or NaN / Inf); 0: all steps ran */
-  int64_t minimum;    /* index of the smallest finite smoothed loss; -1: none */
-  int64_t steepest;   /* index of the steepest descent of the smoothed loss against
-                         log(lr) on points 0..minimum (central differences inside,
-                         one-sided at both ends, as numpy.gradient); -1 when the
-                         minimum is the first point */
-  double lr_steepest; /* suggestion (a): lr[steepest]; NaN when steepest is -1 */
-  double lr_minimum;  /* lr[minimum]; NaN when minimum is -1 */
+  int64_t n;           /* steps taken: points of the curve (<= options.steps) */
+  double *lr;          /* n rates, the one each step used (descent_optimizer_lr) */
+  double *loss;        /* n batch losses, each at its step's starting parameters */
+  double *smoothed;    /* n smoothed losses (the formula above) */
+  int stopped;         /* 1: stopped early (stop_factor, or NaN / Inf); 0: all steps ran */
+  int64_t minimum;     /* index of the smallest finite smoothed loss; -1: none */
+  int64_t steepest;    /* index of the steepest descent of the smoothed loss against
+                          log(lr) on points 0..minimum (central differences inside,
+                          one-sided at both ends, as numpy.gradient); -1 when the
+                          minimum is the first point */
+  double lr_steepest;  /* suggestion (a): lr[steepest]; NaN when steepest is -1 */
+  double lr_minimum;   /* lr[minimum]; NaN when minimum is -1 */
   double lr_min_div10; /* suggestion (b): lr_minimum / 10, the fastai rule of thumb */
 } descent_lr_find_result;
 
@@ -2252,8 +2252,8 @@ int descent_lr_find(descent_objective *obj, descent_optimizer *opt, descent_batc
  * loss): *minimum and *steepest as the fields of descent_lr_find_result
  * (-1 when undefined). Non-finite losses are skipped for the minimum.
  * DESCENT_EINVAL for NULL arrays. */
-int descent_lr_find_suggest(const double *lr, const double *smoothed, int64_t n,
-                            int64_t *steepest, int64_t *minimum);
+int descent_lr_find_suggest(const double *lr, const double *smoothed, int64_t n, int64_t *steepest,
+                            int64_t *minimum);
 
 /* Releases the arrays of r and zeroes it; NULL is accepted. */
 void descent_lr_find_result_free(descent_lr_find_result *r);

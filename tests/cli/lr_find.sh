@@ -18,8 +18,8 @@ base=(--data-dir "$data" --batch-size 32 --threads 1 --steps 40)
 common=("${base[@]}" --model mlp:64-32-10 --start 1e-4 --end 100)
 
 # ---- a run -------------------------------------------------------------------------
-out=$scratch/work/found
-(cd "$scratch" && "$descent" lr-find "${common[@]}" --opt momentum --out work/found \
+out=$scratch/cwd/found
+(cd "$scratch" && "$descent" lr-find "${common[@]}" --opt momentum --out cwd/found \
   >"$scratch/run.out" 2>"$scratch/run.err")
 check "lr-find exits 0" test $? -eq 0
 check "nothing on stderr" test ! -s "$scratch/run.err"
@@ -28,7 +28,7 @@ expected="lr_find.csv lr_find.gp"
 check "it writes the curve, the script and the pictures, nothing else" \
   test "$(cd "$out" && ls | tr '\n' ' ')" = "$expected "
 check "nothing else in the working folder (no runs/, no checkpoint)" \
-  test "$(cd "$scratch" && ls | tr '\n' ' ')" = "data run.err run.out work "
+  test "$(cd "$scratch" && ls | tr '\n' ' ')" = "cwd data run.err run.out "
 check "the curve's header" test "$(head -1 "$out/lr_find.csv")" = "step,lr,loss,smoothed"
 # The rates grow exponentially from --start: lr_i = 1e-4 * 1e6^(i/39); the
 # smoothed loss is the bias-corrected average with b = 0.98.
