@@ -7,6 +7,7 @@
 /* Each returns the process exit status: 0 on success, 1 on a runtime failure,
  * 2 on a usage error. argv[0] is the subcommand's name. */
 int cmd_train(int argc, char **argv);
+int cmd_lr_find(int argc, char **argv);
 int cmd_optimizers(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
