@@ -17,7 +17,9 @@
 const char *const lab_compare_optimizers[LAB_COMPARE_OPTIMIZERS] = {"sgd", "momentum", "adagrad",
                                                                     "rmsprop", "adam"};
 
-int lab_compare_adaptive(int k) { return k >= 2; }
+int lab_compare_adaptive(int k) {
+  return k >= 2;
+}
 
 /* ---- data ------------------------------------------------------------------ */
 
@@ -107,12 +109,12 @@ int lab_mlp_train(const lab_fmnist *d, const lab_mlp_setup *s, int opt, double l
   size_t max_batch = (size_t)s->batch > 1000 ? (size_t)s->batch : 1000;
   int rc = curve_alloc(out, (int)(steps / every) + 2);
   if (!rc)
-    rc = descent_net_create(&net, spec, &d->train.shape, DESCENT_LOSS_SOFTMAX_XENT, max_batch,
-                            seed);
+    rc =
+        descent_net_create(&net, spec, &d->train.shape, DESCENT_LOSS_SOFTMAX_XENT, max_batch, seed);
   descent_objective *obj = net ? descent_net_objective(net) : NULL;
   if (!rc)
-    rc = descent_optimizer_create(&o, lab_compare_optimizers[opt], lab_num(rate, lr),
-                                  obj->n_params);
+    rc =
+        descent_optimizer_create(&o, lab_compare_optimizers[opt], lab_num(rate, lr), obj->n_params);
   if (!rc) rc = descent_batcher_create(&b, &d->train, (size_t)s->batch, 1, seed);
   if (!rc) rc = curve_point(net, d, 0, out);
   for (int64_t t = 1; !rc && !out->diverged && t <= steps; t++) {
@@ -137,8 +139,8 @@ int lab_mlp_train(const lab_fmnist *d, const lab_mlp_setup *s, int opt, double l
 int lab_mlp_train_all(const lab_fmnist *d, const lab_mlp_setup *s, lab_mlp_job *jobs, int n) {
   int *status = calloc((size_t)n, sizeof *status);
   if (!status) return descent_fail(DESCENT_ENOMEM, "runs: out of memory");
-  /* One run per thread, each single-threaded inside the parallel region:
-     the same numbers as in sequence. */
+    /* One run per thread, each single-threaded inside the parallel region:
+       the same numbers as in sequence. */
 #pragma omp parallel for schedule(dynamic, 1)
   for (int i = 0; i < n; i++)
     status[i] = lab_mlp_train(d, s, jobs[i].opt, jobs[i].lr, jobs[i].seed, &jobs[i].curve);
@@ -210,7 +212,7 @@ int lab_tuning_window(const double *lr, const double *score, int n, double rel, 
 }
 
 int lab_lr_grid(const lab_args *a, const char *name, double *grid, int *n) {
-  int rc = lab_arg_list(a, name, 1e-8, 1e3, 2, LAB_MAX_LIST, grid, n);
+  int rc = lab_arg_list(a, name, 1e-8, 1e3, 1, LAB_MAX_LIST, grid, n);
   for (int i = 1; !rc && i < *n; i++)
     if (!(grid[i] > grid[i - 1]))
       rc = descent_fail(DESCENT_EINVAL, "--%s: the learning rates must increase (%g after %g)",

@@ -28,11 +28,11 @@
    A = X^T X / n, B = X^T T / n, c = |T|^2 / n: the same function at d^2 k
    operations a step instead of n d k. */
 typedef struct lsq {
-  size_t n, d, k;  /* examples, features, outputs */
-  const double *x; /* n x d */
-  const double *t; /* n x k */
-  double l2;       /* the L2 term's factor */
-  double *r;       /* n x k residuals (work), or NULL in the Gram form */
+  size_t n, d, k;   /* examples, features, outputs */
+  const double *x;  /* n x d */
+  const double *t;  /* n x k */
+  double l2;        /* the L2 term's factor */
+  double *r;        /* n x k residuals (work), or NULL in the Gram form */
   double *a, *b, c; /* the Gram form, or NULL */
 } lsq;
 
@@ -335,8 +335,10 @@ int lab_convex_tie(const lab_fmnist *fm, const lab_convex_setup *s, lab_result *
   double *w_star = calloc(r.d * 10, sizeof *w_star), *w = calloc(r.d * 10, sizeof *w);
   if (!rc && (!w_star || !w)) rc = descent_fail(DESCENT_ENOMEM, "ridge: out of memory");
   if (!rc) rc = ridge_solve(&r, s->l2, w_star);
-  if (!rc) rc = lsq_create(&o, r.x, r.t, r.n, r.d, 10, s->l2);
-  else memset(&o, 0, sizeof o);
+  if (!rc)
+    rc = lsq_create(&o, r.x, r.t, r.n, r.d, 10, s->l2);
+  else
+    memset(&o, 0, sizeof o);
   char title[160];
   snprintf(title, sizeof title,
            "Strictly convex: ridge regression (L2 %g) on %zu images, %zu features, %lld "
@@ -441,9 +443,16 @@ static void wilson_free(wilson_data *wd) {
 /* Labels +1 with probability p, the features, and the two closed forms. */
 static int wilson_build(const lab_wilson_setup *s, wilson_data *wd) {
   size_t n = (size_t)s->n, d = 6 * n, m = (size_t)s->test;
-  *wd = (wilson_data){n, d, m, calloc(n * d, sizeof(double)), calloc(n, sizeof(double)),
-                      calloc(m, sizeof(double)), calloc(d, sizeof(double)),
-                      calloc(d, sizeof(double)), calloc(d, sizeof(double)), 0};
+  *wd = (wilson_data){n,
+                      d,
+                      m,
+                      calloc(n * d, sizeof(double)),
+                      calloc(n, sizeof(double)),
+                      calloc(m, sizeof(double)),
+                      calloc(d, sizeof(double)),
+                      calloc(d, sizeof(double)),
+                      calloc(d, sizeof(double)),
+                      0};
   double *k = calloc(n * n, sizeof *k), *alpha = calloc(n, sizeof *alpha);
   int rc = wd->x && wd->y && wd->y_test && wd->w_sgd && wd->w_ada && wd->w && k && alpha
                ? DESCENT_OK
@@ -500,10 +509,11 @@ int lab_wilson(const lab_wilson_setup *s, lab_result *res, lab_wilson_summary *o
            "Wilson et al. 2017, 3.3: least squares, %zu examples, %zu features, P(y = 1) = %g, "
            "from 0; test error on %zu new points",
            wd.n, wd.d, s->p, wd.m);
-  lab_table *t = rc ? NULL
-                    : lab_result_table(res, "generalization-wilson", title,
-                                       "solution|lr|steps|w1|w2 = w3|train loss|to min-norm|to sign/4|"
-                                       "test error|paper");
+  lab_table *t =
+      rc ? NULL
+         : lab_result_table(res, "generalization-wilson", title,
+                            "solution|lr|steps|w1|w2 = w3|train loss|to min-norm|to sign/4|"
+                            "test error|paper");
   if (!rc && !t) rc = DESCENT_ERANGE;
   if (!rc) {
     out->negatives = wd.negatives;

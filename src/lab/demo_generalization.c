@@ -33,9 +33,10 @@ static const lab_option gen_options[] = {
     {"seed", "N", "1", "the first seed (the rate is chosen with it)"},
     {"target", "LOSS", "auto",
      "training loss the runs are compared at; auto: the largest of the runs' lowest losses"},
-    {"convex-train", "N", "1000", "images of the ridge regression (the first of the training ones)"},
-    {"l2", "L", "0.01", "the ridge regression's L2 factor"},
-    {"full-steps", "N", "500", "full-batch steps of the convex runs (ridge and Wilson's example)"},
+    {"convex-train", "N", "4000",
+     "images of the ridge regression (the first of the training ones)"},
+    {"l2", "L", "0.1", "the ridge regression's L2 factor"},
+    {"full-steps", "N", "3000", "full-batch steps of the convex runs (ridge and Wilson's example)"},
     {"full-lr", "A,B,...", "1e-3,3e-3,0.01,0.03,0.1,0.3,1",
      "rates tried in the convex runs (the lowest final objective wins)"},
     {"wilson-n", "N", "50", "examples of Wilson et al.'s construction (6 N features)"},
@@ -61,11 +62,11 @@ typedef struct gen_setup {
 
 /* What one optimizer gave at its best rate, over the seeds. */
 typedef struct gen_result {
-  double lr, val_acc;          /* chosen rate, and its validation accuracy (first seed) */
-  lab_stats at_target;         /* test accuracy where the training loss reached the target */
-  lab_stats steps;             /* steps to get there */
-  lab_stats final;             /* test accuracy after the whole budget */
-  int reached;                 /* runs that reached the target */
+  double lr, val_acc;  /* chosen rate, and its validation accuracy (first seed) */
+  lab_stats at_target; /* test accuracy where the training loss reached the target */
+  lab_stats steps;     /* steps to get there */
+  lab_stats final;     /* test accuracy after the whole budget */
+  int reached;         /* runs that reached the target */
 } gen_result;
 
 static const char *gen_text(const lab_args *a, const char *name) {
@@ -114,7 +115,9 @@ static int gen_read(const lab_args *a, gen_setup *s) {
 
 /* ---- the MLP runs ----------------------------------------------------------------- */
 
-static double last_val(const lab_curve *c) { return c->diverged ? NAN : c->val_acc[c->n - 1]; }
+static double last_val(const lab_curve *c) {
+  return c->diverged ? NAN : c->val_acc[c->n - 1];
+}
 
 /* The rate of the grid with the best validation accuracy after the budget. */
 static int gen_choose(const gen_setup *s, const lab_mlp_job *grid_jobs, int k, gen_result *r) {
@@ -259,22 +262,21 @@ static gen_verdict gen_judge(const gen_result *res) {
 }
 
 static void gen_notes(lab_result *out, const gen_setup *s, const lab_fmnist *d, double target,
-                      const gen_verdict *v, const gen_result *res,
-                      const lab_wilson_summary *w) {
+                      const gen_verdict *v, const gen_result *res, const lab_wilson_summary *w) {
   char spec[256];
   lab_mlp_spec(&s->mlp, spec, sizeof spec);
-  lab_result_note(out,
-                  "%s; %zu training, %zu validation, %zu test images; %d rates x 5 optimizers (seed "
-                  "%lld) then %lld more seeds each: %lld runs of %lld steps",
-                  spec, d->train.n, d->val.n, d->test.n, s->n_grid, (long long)s->seed,
-                  (long long)(s->seeds - 1),
-                  (long long)(s->n_grid + s->seeds - 1) * LAB_COMPARE_OPTIMIZERS,
-                  (long long)lab_mlp_steps(&s->mlp, d->train.n));
+  lab_result_note(
+      out,
+      "%s; %zu training, %zu validation, %zu test images; %d rates x 5 optimizers (seed "
+      "%lld) then %lld more seeds each: %lld runs of %lld steps",
+      spec, d->train.n, d->val.n, d->test.n, s->n_grid, (long long)s->seed,
+      (long long)(s->seeds - 1), (long long)(s->n_grid + s->seeds - 1) * LAB_COMPARE_OPTIMIZERS,
+      (long long)lab_mlp_steps(&s->mlp, d->train.n));
   lab_result_note(out,
                   "target training loss %.4g (%s); test acc: mean, sd, min and max over the seeds "
                   "at the first evaluation (4 per epoch) at or below it",
-                  target, isnan(s->target) ? "auto: the largest of the runs' lowest losses"
-                                           : "--target");
+                  target,
+                  isnan(s->target) ? "auto: the largest of the runs' lowest losses" : "--target");
   if (v->plain < 0 || v->adaptive < 0)
     lab_result_note(out, "Wilson et al.'s gap on Fashion-MNIST: undecided (a group has no run "
                          "that reached the target)");
@@ -285,18 +287,18 @@ static void gen_notes(lab_result *out, const gen_setup *s, const lab_fmnist *d, 
         "adaptive %s %.4f +- %.4f: %+.4f",
         v->shows ? "it shows (the one-sd bars do not overlap)"
                  : "it does not show here (the one-sd bars overlap or adaptive is ahead)",
-        lab_compare_optimizers[v->plain], res[v->plain].at_target.mean,
-        res[v->plain].at_target.sd, lab_compare_optimizers[v->adaptive],
-        res[v->adaptive].at_target.mean, res[v->adaptive].at_target.sd, v->gap);
+        lab_compare_optimizers[v->plain], res[v->plain].at_target.mean, res[v->plain].at_target.sd,
+        lab_compare_optimizers[v->adaptive], res[v->adaptive].at_target.mean,
+        res[v->adaptive].at_target.sd, v->gap);
   lab_result_note(out,
                   "convex: distance = |W - W*| / |W*|, bound = sqrt(2 gap / l2) / |W*| (strong "
                   "convexity); agreement: test images classified as W* does");
-  lab_result_note(out,
-                  "Wilson's example: gd and momentum within %.2g of the minimum-norm solution "
-                  "(test error %.4g), adagrad, rmsprop and adam within %.2g of sign(X^T y) / 4 "
-                  "(test error %.4g = the negatives' share %.4g): the gap, exactly",
-                  w->worst_sgd, w->err_sgd_closed, w->worst_ada, w->err_ada_closed,
-                  w->negatives);
+  lab_result_note(
+      out,
+      "Wilson's example (full batch): sgd and momentum within %.2g of the minimum-norm solution "
+      "(test error %.4g), adagrad, rmsprop and adam within %.2g of sign(X^T y) / 4 "
+      "(test error %.4g = the negatives' share %.4g): the gap, exactly",
+      w->worst_sgd, w->err_sgd_closed, w->worst_ada, w->err_ada_closed, w->negatives);
 }
 
 /* ---- the picture ---------------------------------------------------------------------- */
@@ -320,34 +322,36 @@ static int gen_picture(const char *dir, lab_result *out, double target) {
           "     '' every ::1 using ($0+0.2):5:7:8 with yerrorbars pt 1 lc rgb \"%s\" "
           "title \"min - max\"\n",
           target, lab_color(0), lab_color(1));
-  fprintf(f, "set title \"test accuracy against the training loss (every run at its best "
-             "rate)\"\nset xrange [*:*] reverse\nset logscale x\nset xlabel \"training loss\"\n"
-             "set key bottom right\nset arrow 1 from %.6g,graph 0 to %.6g,graph 1 nohead dt 2\n",
+  fprintf(f,
+          "set title \"test accuracy against the training loss (every run at its best "
+          "rate)\"\nset xrange [*:*] reverse\nset logscale x\nset xlabel \"training loss\"\n"
+          "set key bottom right\nset arrow 1 from %.6g,graph 0 to %.6g,graph 1 nohead dt 2\n",
           target, target);
   for (int k = 0; k < LAB_COMPARE_OPTIMIZERS; k++)
     fprintf(f,
             "%s'generalization-curves.csv' using ($1==%d ? $5 : NaN):7 with points pt 7 ps 0.4 "
             "lc rgb \"%s\" title \"%s\"",
             k ? ", \\\n     " : "plot ", k, lab_color(k), lab_compare_optimizers[k]);
-  fprintf(f,
-          "\nunset arrow 1\nunset logscale x\nunset xlabel\nset xrange [-0.6:5.6] noreverse\n"
-          "set title \"strictly convex (ridge regression): they tie\"\n"
-          "set ylabel \"test accuracy\"\nset y2label \"distance to the minimizer (relative)\"\n"
-          "set logscale y2\nset y2tics\nset key bottom right\n"
-          "plot 'generalization-convex.csv' every ::1 using 0:6:xtic(1) with boxes lc rgb "
-          "\"%s\" title \"test accuracy\", \\\n"
-          "     '' every ::2 using 0:($4 > 0 ? $4 : NaN) axes x1y2 with points pt 7 ps 1.5 "
-          "lc rgb \"%s\" title \"distance\", \\\n"
-          "     '' every ::2 using 0:($5 > 0 ? $5 : NaN) axes x1y2 with points pt 2 ps 1.5 "
-          "lc rgb \"black\" title \"bound\"\n"
-          "unset y2label\nunset y2tics\nunset logscale y2\nset xrange [-0.6:6.6]\n"
-          "set title \"Wilson et al.'s example: test error, measured and as the paper says\"\n"
-          "set ylabel \"test error\"\nset key top left\nset xtics rotate by -25\n"
-          "plot 'generalization-wilson.csv' every ::1 using 0:8:xtic(1) with boxes lc rgb "
-          "\"%s\" title \"measured\", \\\n"
-          "     '' every ::1 using 0:9 with points pt 7 ps 1.8 lc rgb \"black\" title "
-          "\"paper\"\n",
-          lab_color(2), lab_color(3), lab_color(4));
+  fprintf(
+      f,
+      "\nunset arrow 1\nunset logscale x\nunset xlabel\nset xrange [-0.6:5.6] noreverse\n"
+      "set title \"strictly convex (ridge regression): they tie\"\n"
+      "set ylabel \"test accuracy\"\nset y2label \"distance to the minimizer (relative)\"\n"
+      "set logscale y2\nset y2tics\nset key bottom right\nset yrange [0:1]\n"
+      "plot 'generalization-convex.csv' every ::1 using 0:6:xtic(1) with boxes lc rgb "
+      "\"%s\" title \"test accuracy\", \\\n"
+      "     '' every ::2 using ($0+1):($4 > 0 ? $4 : NaN) axes x1y2 with points pt 7 ps 1.5 "
+      "lc rgb \"%s\" title \"distance\", \\\n"
+      "     '' every ::2 using ($0+1):($5 > 0 ? $5 : NaN) axes x1y2 with points pt 2 ps 1.5 "
+      "lc rgb \"black\" title \"bound\"\n"
+      "unset y2label\nunset y2tics\nunset logscale y2\nset xrange [-0.6:6.6]\nset yrange [0:1]\n"
+      "set title \"Wilson et al.'s example: test error, measured and as the paper says\"\n"
+      "set ylabel \"test error\"\nset key top left\nset xtics rotate by -25\n"
+      "plot 'generalization-wilson.csv' every ::1 using 0:9:xtic(1) with boxes lc rgb "
+      "\"%s\" title \"measured\", \\\n"
+      "     '' every ::1 using 0:10 with points pt 7 ps 1.8 lc rgb \"black\" title "
+      "\"paper\"\n",
+      lab_color(2), lab_color(3), lab_color(4));
   return lab_gp_close(f, "generalization", out);
 }
 
@@ -402,6 +406,11 @@ static int gen_run(const lab_args *a, const char *dir, lab_result *out) {
   lab_fmnist_free(&d);
   return rc;
 }
+
+/* Seconds instead of minutes: fewer images, rates, seeds and steps. */
+const char *const lab_generalization_quick[] = {
+    "train", "1000", "val",           "300",   "test", "500",      "width", "32", "epochs",
+    "2",     "lr",   "1e-3,0.01,0.1", "seeds", "2",    "wilson-n", "20",    NULL};
 
 const lab_demo lab_demo_generalization = {
     "generalization",

@@ -100,7 +100,7 @@ static int tuning_tables(lab_result *out, const tuning_setup *s, const tuning_po
       lab_table_num(t, row, "test acc", p->test.mean);
       lab_table_num(t, row, "train loss", p->loss.mean);
       if (!p->diverged) {
-        lab_table_num(t, (int)row, "diverged", 0);
+        lab_table_text(t, row, "diverged", "no");
         t->cells[(size_t)row * (size_t)t->n_cols + 3].number = p->val.sd;
         t->cells[(size_t)row * (size_t)t->n_cols + 5].number = p->test.sd;
         t->cells[(size_t)row * (size_t)t->n_cols + 7].number = p->loss.sd;
@@ -251,6 +251,11 @@ static int tuning_run(const lab_args *a, const char *dir, lab_result *out) {
   lab_fmnist_free(&d);
   return rc;
 }
+
+/* Seconds instead of minutes: fewer images, rates and steps. */
+const char *const lab_tuning_quick[] = {"train", "1000", "val",    "300", "test", "500",
+                                        "width", "16",   "epochs", "1",   "lr",   "1e-3,0.01,0.1,1",
+                                        "seeds", "2",    NULL};
 
 const lab_demo lab_demo_tuning = {
     "tuning",

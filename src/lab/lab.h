@@ -107,6 +107,11 @@ struct lab_demo {
 /* Every demo, in the lecture's order. */
 const lab_demo *const *lab_demos(int *count);
 const lab_demo *lab_demo_find(const char *name);
+/* Overrides (name, value pairs ended by NULL) for a run of seconds of a
+   demo whose defaults take minutes, as `descent demo all --quick` and the
+   tests run it; NULL for the demos whose defaults are already quick. */
+const char *const *lab_demo_quick(const lab_demo *demo);
+extern const char *const lab_generalization_quick[], *const lab_tuning_quick[];
 /* "step-size, conditioning, ..." */
 void lab_demo_names(char *buf, size_t cap);
 
@@ -189,8 +194,7 @@ int lab_compare_adaptive(int k);
 typedef struct lab_fmnist {
   descent_dataset train, val, test;
 } lab_fmnist;
-int lab_fmnist_load(const char *dir, int64_t n_train, int64_t n_val, int64_t n_test,
-                    lab_fmnist *d);
+int lab_fmnist_load(const char *dir, int64_t n_train, int64_t n_val, int64_t n_test, lab_fmnist *d);
 void lab_fmnist_free(lab_fmnist *d);
 
 /* The MLP (avgpool(pool) unless pool is 1, depth hidden layers of width
@@ -244,13 +248,13 @@ void lab_stats_of(const double *x, int n, lab_stats *out);
    positive. */
 typedef struct lab_window {
   double best_lr, best, threshold;
-  double lo, hi;      /* the window's ends */
-  double ratio;       /* hi / lo */
-  double decades;     /* log10(hi / lo) */
+  double lo, hi;  /* the window's ends */
+  double ratio;   /* hi / lo */
+  double decades; /* log10(hi / lo) */
   int lo_open, hi_open;
 } lab_window;
 int lab_tuning_window(const double *lr, const double *score, int n, double rel, lab_window *w);
-/* A learning-rate grid option: increasing positive numbers, 2 to LAB_MAX_LIST. */
+/* A learning-rate grid option: increasing positive numbers, 1 to LAB_MAX_LIST. */
 int lab_lr_grid(const lab_args *a, const char *name, double *grid, int *n);
 
 /* ---- the generalization demo's convex parts (convex.c) -------------------- */
