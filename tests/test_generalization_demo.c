@@ -162,7 +162,7 @@ static int exists(const char *dir, const char *name) {
    >= 99.8%, accuracy within 0.2%). */
 static void check_convex(const lab_result *r) {
   const char *t = "generalization-convex";
-  double acc = num(r, t, "minimizer (Cholesky)", "test acc");
+  double acc = num(r, t, "W* (Cholesky)", "test acc");
   for (int k = 0; k < LAB_COMPARE_OPTIMIZERS; k++) {
     const char *o = lab_compare_optimizers[k];
     double dist = num(r, t, o, "distance"), bound = num(r, t, o, "bound");

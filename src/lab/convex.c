@@ -354,7 +354,7 @@ int lab_convex_tie(const lab_fmnist *fm, const lab_convex_setup *s, lab_result *
     for (size_t j = 0; j < o.obj.n_params; j++) o.obj.params[j] = (descent_real)w_star[j];
     rc = descent_objective_value_and_grad(&o.obj, NULL, &f_star);
     ridge_test(&r, w_star, NULL, &acc_star, NULL);
-    int row = lab_table_row(t, "minimizer (Cholesky)");
+    int row = lab_table_row(t, "W* (Cholesky)");
     lab_table_num(t, row, "objective gap", 0);
     lab_table_num(t, row, "distance", 0);
     lab_table_num(t, row, "test acc", acc_star);

@@ -21,10 +21,10 @@ static const lab_option tuning_options[] = {
     {"val", "N", "1000", "validation images, held out after the training ones"},
     {"test", "N", "2000", "test images (the first N of the 10,000)"},
     {"width", "N", "128", "relu units of the MLP's hidden layer (on 2x2-pooled images)"},
-    {"epochs", "N", "4", "passes over the training images per run (batches of 64)"},
+    {"epochs", "N", "8", "passes over the training images per run (batches of 64)"},
     {"lr", "A,B,...", "1e-5,3e-5,1e-4,3e-4,1e-3,3e-3,0.01,0.03,0.1,0.3,1,3",
      "the learning-rate grid, increasing"},
-    {"seeds", "N", "2", "seeds per rate (weights and batch order)"},
+    {"seeds", "N", "3", "seeds per rate (weights and batch order)"},
     {"seed", "N", "1", "the first seed"},
     {"within", "R", "0.01", "the good window: mean validation accuracy >= (1 - R) x the best"},
     {"data-dir", "DIR", DESCENT_FASHION_MNIST_DIR, "Fashion-MNIST's folder"},
@@ -186,7 +186,7 @@ static void tuning_panel(FILE *f, const char *title, const char *ylabel, int col
 }
 
 static int tuning_picture(const char *dir, lab_result *out, const tuning_setup *s) {
-  FILE *f = lab_gp_open(dir, "tuning", 1800, 620,
+  FILE *f = lab_gp_open(dir, "tuning", 1800, 700,
                         "accuracy and training loss against the learning rate, with each "
                         "optimizer's good window",
                         out);
@@ -195,12 +195,11 @@ static int tuning_picture(const char *dir, lab_result *out, const tuning_setup *
           "set multiplot layout 1,3 title \"Learning-rate sensitivity on Fashion-MNIST (%lld "
           "seeds: mean, band from min to max); thick bars: the rates within %g%% of the best\" "
           "font \",13\"\n"
-          "set logscale x\nset xlabel \"learning rate\"\nset grid\nset key bottom left\n"
+          "set logscale x\nset xlabel \"learning rate\"\nset grid\nset key below horizontal\n"
           "set format x \"%%.0e\"\n",
           (long long)s->seeds, 100 * s->within);
   tuning_panel(f, "final validation accuracy", "accuracy", 4, 0);
   tuning_panel(f, "final test accuracy", "accuracy", 7, 0);
-  fprintf(f, "set key top left\n");
   tuning_panel(f, "final training loss", "loss", 10, 1);
   return lab_gp_close(f, "tuning", out);
 }
