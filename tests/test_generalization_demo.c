@@ -199,6 +199,9 @@ static void test_fashion(void) {
   mkdir(dir2, 0777);
   const lab_demo *g = lab_demo_find("generalization"), *t = lab_demo_find("tuning");
   lab_result r, again;
+  const char *too_many[] = {"train", "59000", "val", "2000", NULL};
+  CHECK_FAILS(lab_demo_run(t, too_many, NULL, &r), DESCENT_EINVAL,
+              "--train 59000 + --val 2000: the training set has 60000 images");
   int rc = lab_demo_run(g, lab_demo_quick(g), dir, &r);
   CHECK_MSG(rc == DESCENT_OK, "generalization: %s", descent_last_error());
   if (!rc) {

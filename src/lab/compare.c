@@ -27,6 +27,10 @@ int lab_fmnist_load(const char *dir, int64_t n_train, int64_t n_val, int64_t n_t
                     lab_fmnist *d) {
   memset(d, 0, sizeof *d);
   int rc = descent_fashion_mnist_load(dir, &d->train, &d->test);
+  if (!rc && (size_t)(n_train + n_val) > d->train.n)
+    rc = descent_fail(DESCENT_EINVAL,
+                      "--train %lld + --val %lld: the training set has %zu images; ask for fewer",
+                      (long long)n_train, (long long)n_val, d->train.n);
   /* The validation images follow the training ones in the official
      training set: the first n_train + n_val of it, the last n_val held out. */
   if (!rc && (size_t)(n_train + n_val) < d->train.n)

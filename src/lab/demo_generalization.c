@@ -34,7 +34,7 @@ static const lab_option gen_options[] = {
     {"target", "LOSS", "auto",
      "training loss the runs are compared at; auto: the largest of the runs' lowest losses"},
     {"convex-train", "N", "4000",
-     "images of the ridge regression (the first of the training ones)"},
+     "images of the ridge regression (the first training ones, at most --train)"},
     {"l2", "L", "0.1", "the ridge regression's L2 factor"},
     {"full-steps", "N", "3000", "full-batch steps of the convex runs (ridge and Wilson's example)"},
     {"full-lr", "A,B,...", "1e-3,3e-3,0.01,0.03,0.1,0.3,1",
