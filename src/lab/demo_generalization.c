@@ -90,7 +90,7 @@ static int gen_read(const lab_args *a, gen_setup *s) {
   if (!rc) rc = lab_arg_double(a, "l2", 1e-6, 1e3, &s->convex.l2);
   if (!rc) rc = lab_arg_int(a, "full-steps", 1, 1000000, &s->convex.steps);
   if (!rc) rc = lab_lr_grid(a, "full-lr", s->convex.grid, &s->convex.n_grid);
-  if (!rc) rc = lab_arg_int(a, "wilson-n", 4, 2000, &s->wilson.n);
+  if (!rc) rc = lab_arg_int(a, "wilson-n", 4, 200, &s->wilson.n);
   if (!rc) rc = lab_arg_double(a, "wilson-p", 0.5, 1, &s->wilson.p);
   if (!rc) rc = lab_arg_int(a, "wilson-seed", 0, INT32_MAX, &s->wilson.seed);
   if (rc) return rc;
@@ -133,10 +133,13 @@ static int gen_choose(const gen_setup *s, const lab_mlp_job *grid_jobs, int k, g
   return DESCENT_OK;
 }
 
+/* The lowest training loss of a run; -1 for a run that diverged, which
+   does not set the automatic target (it counts as reaching it only if it
+   got there before diverging). */
 static double lowest_loss(const lab_curve *c) {
   double lo = INFINITY;
   for (int i = 0; i < c->n; i++) lo = fmin(lo, c->train_loss[i]);
-  return c->diverged ? INFINITY : lo;
+  return c->diverged ? -1 : lo;
 }
 
 /* The runs at the chosen rates: runs[k * seeds + i] is optimizer k's seed

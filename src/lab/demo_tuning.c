@@ -119,7 +119,11 @@ static int tuning_tables(lab_result *out, const tuning_setup *s, const tuning_po
     double score[LAB_MAX_LIST];
     for (int g = 0; g < s->n_grid; g++) score[g] = pts[k * s->n_grid + g].val.mean;
     int rc = lab_tuning_window(s->grid, score, s->n_grid, s->within, &win[k]);
-    if (rc) return rc;
+    if (rc) { /* name the optimizer (a copy: the message is rewritten) */
+      char why[256];
+      snprintf(why, sizeof why, "%s", descent_last_error());
+      return descent_fail(rc, "tuning: %s: %s", lab_compare_optimizers[k], why);
+    }
     const lab_window *w = &win[k];
     int row = lab_table_row(t, "%s", lab_compare_optimizers[k]), best = 0;
     for (int g = 0; g < s->n_grid; g++)
