@@ -307,7 +307,7 @@ static void gen_notes(lab_result *out, const gen_setup *s, const lab_fmnist *d, 
 
 /* ---- the picture ---------------------------------------------------------------------- */
 
-static int gen_picture(const char *dir, lab_result *out, double target) {
+static int gen_picture(const char *dir, lab_result *out, double target, const gen_verdict *v) {
   FILE *f = lab_gp_open(dir, "generalization", 1500, 1100,
                         "test accuracy at equal training loss, a convex tie, and Wilson et al.'s "
                         "example",
@@ -318,14 +318,16 @@ static int gen_picture(const char *dir, lab_result *out, double target) {
           "et al. 2017)\" font \",14\"\n"
           "set grid ytics\nset style fill solid 0.4\nset boxwidth 0.6\nset xrange [-0.6:4.6]\n"
           "set title \"Fashion-MNIST MLP: test accuracy at training loss %.4g (mean, one sd "
-          "bar, min-max)\"\nset ylabel \"test accuracy\"\nset key bottom right\n"
+          "bar, min-max)\\nWilson et al.'s gap: %s (best non-adaptive minus best adaptive: "
+          "%+.4f)\"\nset ylabel \"test accuracy\"\nset key bottom right\n"
           "plot 'generalization.csv' every ::1 using 0:5:xtic(1) with boxes lc rgb \"%s\" "
           "title \"mean\", \\\n"
           "     '' every ::1 using 0:5:6 with yerrorbars pt 7 lc rgb \"black\" title \"+- sd\", "
           "\\\n"
           "     '' every ::1 using ($0+0.2):5:7:8 with yerrorbars pt 1 lc rgb \"%s\" "
           "title \"min - max\"\n",
-          target, lab_color(0), lab_color(1));
+          target, v->shows ? "it shows" : "it does not show here", v->gap, lab_color(0),
+          lab_color(1));
   fprintf(f,
           "set title \"test accuracy against the training loss (every run at its best "
           "rate)\"\nset xrange [*:*] reverse\nset logscale x\nset xlabel \"training loss\"\n"
@@ -406,7 +408,7 @@ static int gen_run(const lab_args *a, const char *dir, lab_result *out) {
   if (!rc) rc = lab_convex_tie(&d, &s.convex, out);
   if (!rc) rc = lab_wilson(&s.wilson, out, &w);
   if (!rc) gen_notes(out, &s, &d, target, &v, res, &w);
-  if (!rc && dir) rc = gen_picture(dir, out, target);
+  if (!rc && dir) rc = gen_picture(dir, out, target, &v);
   lab_fmnist_free(&d);
   return rc;
 }
