@@ -415,8 +415,9 @@ static int gen_run(const lab_args *a, const char *dir, lab_result *out) {
 
 /* Seconds instead of minutes: fewer images, rates, seeds and steps. */
 const char *const lab_generalization_quick[] = {
-    "train", "1000", "val",           "300",   "test", "500",      "width", "32", "epochs",
-    "2",     "lr",   "1e-3,0.01,0.1", "seeds", "2",    "wilson-n", "20",    NULL};
+    "train",    "1000", "val", "300",           "test",  "500", "width",   "32",
+    "epochs",   "2",    "lr",  "1e-3,0.01,0.1", "seeds", "2",   "full-lr", "3e-3,0.01,0.03,0.1",
+    "wilson-n", "20",   NULL};
 
 const lab_demo lab_demo_generalization = {
     "generalization",
