@@ -277,7 +277,7 @@ static void gen_notes(lab_result *out, const gen_setup *s, const lab_fmnist *d, 
       (long long)lab_mlp_steps(&s->mlp, d->train.n));
   lab_result_note(out,
                   "target training loss %.4g (%s); test acc: mean, sd, min and max over the seeds "
-                  "at the first evaluation (4 per epoch) at or below it",
+                  "at the first evaluation (about 4 per epoch) at or below it",
                   target,
                   isnan(s->target) ? "auto: the largest of the runs' lowest losses" : "--target");
   if (v->plain < 0 || v->adaptive < 0)
