@@ -449,21 +449,21 @@ done:
 
 static int resume_sweep(const char *dir) {
   sweep_plan plan;
-  int lock = lock_sweep(dir);
-  if (lock < 0) return 1;
+  /* The plan first: a folder that is not a sweep's gets no lock file. */
   int rc = sweep_plan_load(&plan, dir);
   if (rc == 1)
     fprintf(stderr,
             "descent sweep: --resume %s: not a sweep's folder (no sweep.txt written by "
             "descent sweep); start one with --out\n",
             dir);
-  if (rc == 0) {
+  int lock = rc == 0 ? lock_sweep(dir) : -1;
+  if (lock >= 0) {
     fprintf(stderr, "sweep: continuing %s (%zu trials)\n", dir, plan.n_trials);
     rc = run_sweep(&plan, dir);
+    close(lock);
   }
   sweep_plan_free(&plan);
-  close(lock);
-  return rc ? 1 : 0;
+  return rc == 0 && lock >= 0 ? 0 : 1;
 }
 
 int cmd_sweep(int argc, char **argv) {

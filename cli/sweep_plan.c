@@ -157,13 +157,15 @@ static int read_line(sweep_plan *plan, char *s, const char *dir, int line) {
 int sweep_plan_load(sweep_plan *plan, const char *dir) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, PLAN_FILE);
+  memset(plan, 0, sizeof *plan);
   FILE *f = fopen(path, "r");
+  if (!f && errno != ENOENT)
+    fprintf(stderr, "descent sweep: --resume: cannot read %s: %s\n", path, strerror(errno));
   if (!f) return errno == ENOENT ? 1 : -1;
   char *line = NULL;
   size_t cap = 0;
   int lineno = 0, rc = 0;
   ssize_t n;
-  memset(plan, 0, sizeof *plan);
   while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
     lineno++;
     if (n == 0 || line[n - 1] != '\n') {
@@ -269,7 +271,7 @@ int sweep_check_train_options(const sweep_plan *plan) {
         find_train_option(plan, pn, &at, &inl)) {
       fprintf(stderr,
               "descent sweep: --%s is swept and also given after --; drop it there, or "
-              "write {%s} where its value goes (e.g. --lr \"cosine(peak={lr})\")\n",
+              "write {%s} where its value goes (e.g. --lr \"cosine(lr={lr}, steps=500)\")\n",
               pn, pn);
       return -1;
     }

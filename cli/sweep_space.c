@@ -16,6 +16,10 @@
 
 static const char *const SAMPLERS[] = {"grid", "random", "sobol", "halton"};
 
+/* Where the parameter being parsed came from, for messages: "--param" or
+   "FILE, line N:". */
+static char where[600] = "--param";
+
 const char *sweep_sampler_name(sweep_sampler s) {
   return SAMPLERS[s];
 }
@@ -35,9 +39,9 @@ int sweep_sampler_parse(const char *name, sweep_sampler *out) {
 
 static int bad_space(const sweep_param *p, const char *why) {
   fprintf(stderr,
-          "descent sweep: --param %s=%s: %s; a space is a list a,b,c, log:LO:HI, lin:LO:HI or "
+          "descent sweep: %s %s=%s: %s; a space is a list a,b,c, log:LO:HI, lin:LO:HI or "
           "int:LO:HI (for the grid with a point count, e.g. log:1e-4:1:5)\n",
-          p->name, p->spec, why);
+          where, p->name, p->spec, why);
   return -1;
 }
 
@@ -108,7 +112,8 @@ int sweep_param_parse(const char *text, sweep_param *p) {
   const char *eq = strchr(text, '=');
   size_t name_len = eq ? (size_t)(eq - text) : 0;
   if (!eq || name_len == 0 || name_len >= sizeof p->name) {
-    fprintf(stderr, "descent sweep: --param '%s': expected NAME=SPACE, e.g. lr=log:1e-4:1\n", text);
+    fprintf(stderr, "descent sweep: %s '%s': expected NAME=SPACE, e.g. lr=log:1e-4:1\n", where,
+            text);
     return -1;
   }
   memcpy(p->name, text, name_len);
@@ -117,21 +122,21 @@ int sweep_param_parse(const char *text, sweep_param *p) {
     if (!p->name[4] ||
         strspn(p->name + 4, "abcdefghijklmnopqrstuvwxyz_0123456789") != strlen(p->name + 4)) {
       fprintf(stderr,
-              "descent sweep: --param %s: expected opt.KEY with KEY an argument of the "
+              "descent sweep: %s %s: expected opt.KEY with KEY an argument of the "
               "optimizer (see 'descent optimizers')\n",
-              p->name);
+              where, p->name);
       return -1;
     }
   } else if (!cmd_train_option_kind(p->name)) {
     fprintf(stderr,
-            "descent sweep: --param %s: 'descent train' has no option --%s; sweep one of its "
+            "descent sweep: %s %s: 'descent train' has no option --%s; sweep one of its "
             "options (see 'descent train --help') or an optimizer argument as opt.KEY\n",
-            p->name, p->name);
+            where, p->name, p->name);
     return -1;
   } else if (strcmp(p->name, "out") == 0 || strcmp(p->name, "resume") == 0 ||
              strcmp(p->name, "seed") == 0 || strcmp(p->name, "threads") == 0 ||
              strcmp(p->name, "quiet") == 0) {
-    fprintf(stderr, "descent sweep: --param %s: the sweep sets --%s itself%s\n", p->name, p->name,
+    fprintf(stderr, "descent sweep: %s %s: the sweep sets --%s itself%s\n", where, p->name, p->name,
             strcmp(p->name, "seed") == 0 ? "; give the seeds with --seeds 1,2,3" : "");
     return -1;
   }
@@ -161,10 +166,11 @@ int sweep_space_file(const char *path, sweep_plan *plan) {
       fprintf(stderr, "descent sweep: %s:%d: more than %d parameters\n", path, lineno,
               SWEEP_MAX_PARAMS);
       rc = -1;
-    } else if (sweep_param_parse(s, &plan->params[plan->n_params])) {
-      fprintf(stderr, "descent sweep: (in %s, line %d)\n", path, lineno);
-      rc = -1;
     } else {
+      snprintf(where, sizeof where, "--space %.500s, line %d:", path, lineno);
+      rc = sweep_param_parse(s, &plan->params[plan->n_params]);
+      snprintf(where, sizeof where, "--param");
+      if (rc) break;
       plan->n_params++;
     }
   }

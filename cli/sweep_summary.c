@@ -75,6 +75,9 @@ static int rank_order(const void *pa, const void *pb) {
   int ga = c->states[a].status == TRIAL_DONE ? 0 : 1,
       gb = c->states[b].status == TRIAL_DONE ? 0 : 1;
   if (ga != gb) return ga - gb;
+  /* Stopped trials: those that went further first (they won more rungs). */
+  if (c->results[a].epochs != c->results[b].epochs)
+    return c->results[a].epochs > c->results[b].epochs ? -1 : 1;
   double ma = c->results[a].metric, mb = c->results[b].metric;
   if (sweep_better(c->plan->metric, ma, mb)) return -1;
   if (sweep_better(c->plan->metric, mb, ma)) return 1;
