@@ -100,6 +100,7 @@ typedef enum {
 typedef struct trial_state {
   trial_status status;
   size_t reached; /* epochs the sweep's record says it completed */
+  int launched;   /* the record shows it started once */
 } trial_state;
 
 /* Appends one line to DIR/events.log (flushed to disk). */

@@ -60,6 +60,8 @@ int sweep_events_read(const char *dir, trial_state *states, size_t n) {
       states[t - 1].status = TRIAL_DIVERGED;
     } else if (sscanf(line, "failed trial-%zu", &t) == 1 && t >= 1 && t <= n) {
       states[t - 1].status = TRIAL_FAILED;
+    } else if (sscanf(line, "start trial-%zu", &t) == 1 && t >= 1 && t <= n) {
+      states[t - 1].launched = 1;
     }
   }
   free(line);
@@ -110,7 +112,8 @@ static double since(const struct timespec *t0) {
 
 /* Starts trial t: fork, then exec of this program as descent train, its
    output to logs/trial-NNNN.log. Returns the child's pid or -1. */
-static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t epochs) {
+static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t epochs,
+                    trial_state *state) {
   char trial_dir[4096], ckpt[4096], skipped[512], log_path[4096];
   snprintf(trial_dir, sizeof trial_dir, "%s/trial-%04zu", dir, t + 1);
   snprintf(log_path, sizeof log_path, "%s/logs/trial-%04zu.log", dir, t + 1);
@@ -124,8 +127,8 @@ static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t ep
     const char *base = strrchr(ckpt, '/');
     rc = sweep_event(dir, "resume trial-%04zu from %s to epoch %zu", t + 1, base ? base + 1 : ckpt,
                      epochs);
-  } else if (exists) {
-    if (empty_trial(trial_dir)) {
+  } else if (exists || state->launched) {
+    if (exists && empty_trial(trial_dir)) {
       fprintf(stderr, "descent sweep: cannot empty %s (it saved no checkpoint): %s\n", trial_dir,
               strerror(errno));
       return -1;
@@ -133,6 +136,7 @@ static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t ep
     rc = sweep_event(dir, "restart trial-%04zu (no checkpoint saved)", t + 1);
   } else {
     rc = sweep_event(dir, "start trial-%04zu", t + 1);
+    state->launched = 1;
   }
   char **args = rc ? NULL : sweep_train_args(plan, t, trial_dir, epochs, resume);
   if (!args) return -1;
@@ -202,8 +206,8 @@ int sweep_run_trials(const sweep_plan *plan, const char *dir, const size_t *ids,
       while (jobs[slot].pid) slot++;
       clock_gettime(CLOCK_MONOTONIC, &jobs[slot].started);
       jobs[slot].trial = t;
-      if ((jobs[slot].pid = launch(plan, dir, t, epochs ? epochs : sweep_trial_epochs(plan, t))) <
-          0) {
+      if ((jobs[slot].pid = launch(plan, dir, t, epochs ? epochs : sweep_trial_epochs(plan, t),
+                                   &states[t])) < 0) {
         jobs[slot].pid = 0;
         rc = -1;
         break;
