@@ -57,6 +57,12 @@ int sweep_plan_save(const sweep_plan *plan, const char *dir) {
   if (plan->sampler == SAMPLER_RANDOM)
     put(&b, "sample-seed %llu\n", (unsigned long long)plan->sample_seed);
   put(&b, "metric %s\n", plan->metric);
+  put(&b, "seeds");
+  for (size_t t = 0; t < plan->n_trials; t++) { /* the seeds of the first configuration */
+    if (t > 0 && plan->trials[t].seed == plan->trials[0].seed) break;
+    put(&b, "%s%llu", t ? "," : " ", (unsigned long long)plan->trials[t].seed);
+  }
+  put(&b, "\n");
   put(&b, "jobs %d\n", plan->jobs);
   put(&b, "threads-per-trial %d\n", plan->threads);
   if (plan->halving_eta) put(&b, "halving %zu,%zu\n", plan->halving_min, plan->halving_eta);
@@ -122,6 +128,7 @@ static int read_line(sweep_plan *plan, char *s, const char *dir, int line) {
     if (sweep_sampler_parse(v, &plan->sampler)) return plan_error(dir, line, "bad sampler");
   } else if (strcmp(s, "sample-seed") == 0 && sscanf(v, "%llu", &u) == 1) {
     plan->sample_seed = u;
+  } else if (strcmp(s, "seeds") == 0) { /* for the reader: the trials hold theirs */
   } else if (strcmp(s, "metric") == 0) {
     snprintf(plan->metric, sizeof plan->metric, "%s", v);
   } else if (strcmp(s, "jobs") == 0) {

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # sweep_lib.sh - what the sweep tests share: the small Fashion-MNIST setup
 # (--limit 2000, 2 epochs, mlp:784-32-10, two trials at once on one thread
-# each), and the comparisons of run folders and summaries.
+# each), and the comparisons of run folders and summaries. Sourced after
+# lib.sh, which sets descent and skip_all.
+# shellcheck disable=SC2154
 fashion=/usr/share/datasets/fashion-mnist
 [ -e "$fashion/train-images-idx3-ubyte.gz" ] || [ -e "$fashion/train-images-idx3-ubyte" ] ||
   skip_all "Fashion-MNIST is not installed at $fashion (Debian: dataset-fashion-mnist)"

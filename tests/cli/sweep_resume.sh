@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source=sweep_lib.sh
 source "$(dirname "$0")/sweep_lib.sh"
 
-space=(--param lr=0.01,0.1 --param opt=sgd,adam)
+space=(--param "lr=0.01,0.1" --param "opt=sgd,adam")
 options=(-- "${small[@]}" --epochs 3)
 
 # --- Killed three times and resumed -----------------------------------------
@@ -27,6 +27,7 @@ RANDOM=$seed
 # a subshell, and killing it would leave the sweep running).
 "$descent" sweep --jobs 2 --threads-per-trial 1 --out "$k" "${space[@]}" "${options[@]}" \
   >"$scratch/killed-0.log" 2>&1 &
+no_trial_running() { ! pgrep -f -- "(--out|--resume) $k/trial-" >/dev/null; }
 checkpoints() { find "$k" -name 'ckpt-*.dsc' 2>/dev/null | wc -l; }
 for kill in 1 2 3; do
   pid=$!
@@ -38,6 +39,9 @@ for kill in 1 2 3; do
   sleep "$wait_s"
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  # Its trials die with it (PR_SET_PDEATHSIG): none may go on as an orphan.
+  for _ in $(seq 40); do no_trial_running && break; sleep 0.05; done
+  check "kill $kill: no trial outlives the sweep" no_trial_running
   echo "kill $kill $wait_s s after a checkpoint: $(grep -c . "$k/events.log" 2>/dev/null) events"
   [ -e "$k/sweep.txt" ] || break # killed before the plan: nothing to resume
   "$descent" sweep --resume "$k" >"$scratch/killed-$kill.log" 2>&1 &
