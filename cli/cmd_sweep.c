@@ -264,6 +264,19 @@ static int plan_new(int argc, char **argv, sweep_plan *plan) {
       cli_get_u64(o, n, "sample-seed", &plan->sample_seed) ||
       cli_get_size(o, n, "jobs", 1, 1024, &jobs))
     return -1;
+  /* Options the sampler would ignore are refused, not dropped. */
+  if (plan->sampler == SAMPLER_GRID && cli_find(o, n, "trials")->given) {
+    fprintf(stderr, "descent sweep: --trials is for --sampler random, sobol or halton; the grid "
+                    "runs every combination (drop --trials, or pick a sampler)\n");
+    return -1;
+  }
+  if (plan->sampler != SAMPLER_RANDOM && cli_find(o, n, "sample-seed")->given) {
+    fprintf(stderr,
+            "descent sweep: --sample-seed is for --sampler random; %s draws no random "
+            "numbers\n",
+            sweep_sampler_name(plan->sampler));
+    return -1;
+  }
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (cli_find(o, n, "threads-per-trial")->given) {
     if (cli_get_size(o, n, "threads-per-trial", 1, 1024, &threads)) return -1;

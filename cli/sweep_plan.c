@@ -273,6 +273,11 @@ int sweep_check_train_options(const sweep_plan *plan) {
   for (size_t j = 0; j < plan->n_params; j++) {
     const char *pn = plan->params[j].name;
     size_t at;
+    for (size_t i = 0; i < j; i++)
+      if (strcmp(plan->params[i].name, pn) == 0) {
+        fprintf(stderr, "descent sweep: %s is swept twice; give each parameter one space\n", pn);
+        return -1;
+      }
     int inl;
     if (!has_placeholder(plan, pn) && strncmp(pn, "opt.", 4) != 0 &&
         find_train_option(plan, pn, &at, &inl)) {

@@ -117,6 +117,13 @@ mkdir -p "$scratch/plain" && echo text >"$scratch/plain/notes.txt"
 expect_error not_a_sweep 1 "--resume $scratch/plain: not a sweep's folder" \
   "$descent" sweep --resume "$scratch/plain"
 check "not_a_sweep: the folder left as it was" test "$(ls -A "$scratch/plain")" = notes.txt
+expect_error grid_trials 2 "--trials is for --sampler random, sobol or halton" \
+  sweep --out "$e" --param lr=0.1 --trials 5
+expect_error sobol_seed 2 "--sample-seed is for --sampler random; sobol draws no random numbers" \
+  sweep --out "$e" --param lr=lin:0:1 --sampler sobol --sample-seed 3
+expect_error sobol_dims 2 "--sampler sobol draws in at most 21 dimensions (22 parameters)" \
+  sweep --out "$e" --sampler sobol $(for i in $(seq 22); do printf -- '--param opt.k%d=0,1 ' "$i"; done)
+expect_error swept_twice 2 "lr is swept twice" sweep --out "$e" --param lr=0.1 --param lr=0.2
 expect_error resume_alone 2 "--resume DIR takes no other option" "$descent" sweep --resume "$g" --jobs 3
 check "errors: nothing created" test ! -e "$e"
 expect_error halving_bad 2 "--halving 4,2: MIN_EPOCHS must be below" \
