@@ -107,7 +107,22 @@ static int parse_range(sweep_param *p, const char *text) {
   return 0;
 }
 
+static int parse_param(const char *text, sweep_param *p);
+
+static void param_free(sweep_param *p) {
+  for (size_t i = 0; i < p->n_items; i++) free(p->items[i]);
+  free(p->items);
+  p->items = NULL;
+  p->n_items = 0;
+}
+
 int sweep_param_parse(const char *text, sweep_param *p) {
+  int rc = parse_param(text, p);
+  if (rc) param_free(p); /* a parameter refused is not kept: nothing else frees it */
+  return rc;
+}
+
+static int parse_param(const char *text, sweep_param *p) {
   memset(p, 0, sizeof *p);
   const char *eq = strchr(text, '=');
   size_t name_len = eq ? (size_t)(eq - text) : 0;
@@ -335,10 +350,7 @@ int sweep_draw(sweep_plan *plan, size_t n_trials, const uint64_t *seeds, size_t 
 }
 
 void sweep_plan_free(sweep_plan *plan) {
-  for (size_t j = 0; j < plan->n_params; j++) {
-    for (size_t i = 0; i < plan->params[j].n_items; i++) free(plan->params[j].items[i]);
-    free(plan->params[j].items);
-  }
+  for (size_t j = 0; j < plan->n_params; j++) param_free(&plan->params[j]);
   for (size_t t = 0; t < plan->n_trials; t++) free(plan->trials[t].values);
   free(plan->trials);
   for (size_t i = 0; i < plan->n_train; i++) free(plan->train[i]);
