@@ -199,7 +199,6 @@ static int parse_command(int argc, char **argv, sweep_plan *plan, int *train_at)
   *train_at = i < argc ? i + 1 : argc;
   if (rc == 0) {
     rc = cli_parse(n_rest, rest, 1, sweep_options, N_SWEEP_OPTIONS, "sweep", SUMMARY);
-    if (rc == 1) rc = 1; /* --help */
   }
   free(rest);
   return rc;
