@@ -3,7 +3,8 @@
 # and continued with --resume ends with the summary and the trials of a sweep
 # that never stopped (timing columns aside), and its event log shows no trial
 # started twice; successive halving stops the trials its rungs should stop,
-# and the trial it promotes to the end equals one uninterrupted descent train.
+# and the trial it promotes to the end equals one uninterrupted descent train,
+# also when the sweep is killed in its second rung and resumed.
 #
 # usage: sweep_resume.sh DESCENT_BINARY SCRATCH_DIR
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -102,4 +103,23 @@ check "halving: the promoted trial (lr $lr) equals 4 uninterrupted epochs: model
   same_run "$scratch/winner-alone" "$h/trial-000$winner"
 check "halving: promotions resumed the trials" \
   test "$(grep -c "^resume trial-000$winner from ckpt-" "$h/events.log")" -eq 2
+
+# --- Successive halving killed in its second rung -----------------------------
+hk=$scratch/halving-killed
+"$descent" sweep --jobs 2 --threads-per-trial 1 --out "$hk" --param lr=0.003,0.01,0.03,0.1 \
+  --halving 1,2 -- "${small[@]}" --epochs 4 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 200); do grep -q '^resume ' "$hk/events.log" 2>/dev/null && break; sleep 0.05; done
+sleep "0.$((RANDOM % 10))"
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+echo "halving killed after $(grep -c . "$hk/events.log") events"
+"$descent" sweep --resume "$hk" >"$scratch/halving-killed.log" 2>&1
+check "halving killed and resumed: exits 0" test $? -eq 0
+check "halving killed and resumed: the uninterrupted summary (timing aside)" \
+  cmp -s <(untimed "$h/summary.csv") <(untimed "$hk/summary.csv")
+check "halving killed and resumed: the same winner, bit for bit" \
+  same_run "$h/trial-000$winner" "$hk/trial-000$winner"
+starts=$(grep -E '^start ' "$hk/events.log" | cut -d' ' -f2 | sort | uniq -d)
+check "halving killed and resumed: no trial started twice${starts:+ ($starts)}" test -z "$starts"
 finish
