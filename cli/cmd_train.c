@@ -78,6 +78,12 @@ static cli_option train_options[] = {
 };
 enum { N_TRAIN_OPTIONS = sizeof train_options / sizeof train_options[0] };
 
+int cmd_train_option_kind(const char *name) {
+  for (int i = 0; i < N_TRAIN_OPTIONS; i++)
+    if (strcmp(train_options[i].name, name) == 0) return train_options[i].metavar ? 1 : 2;
+  return 0;
+}
+
 typedef struct train_config {
   cli_setup setup; /* --data, --model, --opt and the other options lr-find shares */
   const char *out, *resume;

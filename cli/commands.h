@@ -15,5 +15,10 @@ int cmd_checkpoint(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+
+/* Whether `descent train` has the option --name: 1 when it takes a value,
+ * 2 for a flag, 0 when it has none (for the options `descent sweep` sweeps). */
+int cmd_train_option_kind(const char *name);
 
 #endif /* DESCENT_CLI_COMMANDS_H */

@@ -82,6 +82,8 @@ static const struct {
     {"optimizers", cmd_optimizers, "list every optimizer, transform and schedule"},
     {"demo", cmd_demo, "run a figure of the lecture: measure it, draw it (descent demo --help)"},
     {"report", cmd_report, "draw a training run and diagnose it in plain words (report RUN)"},
+    {"sweep", cmd_sweep,
+     "search over train options: grid, random, Sobol, Halton; successive halving"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
