@@ -291,8 +291,8 @@ static int make_sweep_report(const char *sweep, const char *dir, unsigned format
                               ? "png svg"
                           : (formats & FORMAT_PNG) ? "png"
                                                    : "svg";
-  if (prepare_out(dir) ||
-      sweep_draw(sweep, dir, &r, terminals, gnuplot, (formats & FORMAT_HTML) != 0, stems, &n_stems))
+  if (prepare_out(dir) || sweep_report_draw(sweep, dir, &r, terminals, gnuplot,
+                                            (formats & FORMAT_HTML) != 0, stems, &n_stems))
     goto done;
   for (int i = 0; (formats & FORMAT_HTML) && !(formats & FORMAT_SVG) && i < n_stems; i++) {
     char path[4400];

@@ -99,10 +99,11 @@ void sweep_print_table(FILE *f, const sweep_report *r);
    there) and report.html (when html is 1) into dir, which exists. stems
    gets the pictures' stems (at most 2). Returns 0, or -1 after printing one
    line why. */
-int sweep_draw(const char *sweep, const char *dir, const sweep_report *r, const char *terminals,
-               int gnuplot, int html, char stems[2][32], int *n_stems);
+int sweep_report_draw(const char *sweep, const char *dir, const sweep_report *r,
+                      const char *terminals, int gnuplot, int html, char stems[2][32],
+                      int *n_stems);
 
-/* Every file name sweep_draw may write, ended by NULL. */
+/* Every file name sweep_report_draw may write, ended by NULL. */
 const char *const *sweep_report_files(void);
 
 #endif /* DESCENT_CLI_REPORT_SWEEP_H */

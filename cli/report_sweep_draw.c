@@ -411,8 +411,9 @@ static int html_page(const char *sweep, const char *dir, const sweep_report *r, 
   return rc;
 }
 
-int sweep_draw(const char *sweep, const char *dir, const sweep_report *r, const char *terminals,
-               int gnuplot, int html, char stems[2][32], int *n_stems) {
+int sweep_report_draw(const char *sweep, const char *dir, const sweep_report *r,
+                      const char *terminals, int gnuplot, int html, char stems[2][32],
+                      int *n_stems) {
   *n_stems = 0;
   int rc = sensitivity_picture(dir, r, terminals);
   if (rc < 0) return -1;
