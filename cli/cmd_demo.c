@@ -39,7 +39,7 @@ static void print_help(void) {
   int n;
   const lab_demo *const *demos = lab_demos(&n);
   printf("usage: descent demo NAME [--out DIR] [options]\n"
-         "       descent demo all [--out DIR]\n\n"
+         "       descent demo all [--out DIR] [--quick]\n\n"
          "Runs one figure of the lecture: prints the numbers behind it, writes them as CSV\n"
          "and draws the picture as PNG and SVG with gnuplot (when installed). Each demo's\n"
          "options change its steps, start point, condition number, iterations or seed.\n"
@@ -48,9 +48,10 @@ static void print_help(void) {
     printf("  %-14s %s (%s)\n", demos[i]->name, demos[i]->summary, demos[i]->slides);
     print_demo_options(demos[i]);
   }
-  printf("  %-14s every demo above with its defaults, each in a folder of its own\n\n"
+  printf("  %-14s every demo above with its defaults, each in a folder of its own;\n"
+         "  %-14s --quick: generalization and tuning (minutes) in their small versions\n\n"
          "The problems the demos run on (also for descent_problem_create):\n",
-         "all");
+         "all", "");
   descent_problem_help(stdout);
 }
 
@@ -151,8 +152,9 @@ static int run_one(const lab_demo *d, const char *const *overrides, const char *
 
 static int demo_all(int argc, char **argv) {
   cli_option opts[] = {{"out", "DIR", "folder for every demo's folder (must be new or empty)",
-                        "runs/demo-all-DATE-TIME", 0}};
-  int rc = cli_parse(argc, argv, 2, opts, 1, "demo all",
+                        "runs/demo-all-DATE-TIME", 0},
+                       {"quick", NULL, "the demos that take minutes run a small version", NULL, 0}};
+  int rc = cli_parse(argc, argv, 2, opts, 2, "demo all",
                      "Runs every demo of the lecture with its defaults.");
   if (rc) return rc < 0 ? 2 : 0;
   char root[4096];
@@ -170,7 +172,8 @@ static int demo_all(int argc, char **argv) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", root, demos[i]->name);
     printf("\n== %s (%s): %s\n", demos[i]->name, demos[i]->slides, demos[i]->summary);
-    status = run_one(demos[i], NULL, dir, &warned, made, &n_made, 32);
+    status = run_one(demos[i], opts[1].given ? lab_demo_quick(demos[i]) : NULL, dir, &warned, made,
+                     &n_made, 32);
   }
   if (status) return status;
   printf("\nall %d demos in %.1f s, in %s\n", n, now_seconds() - start, root);

@@ -15,6 +15,7 @@
 #include "report_html.h"
 #include "report_plot.h"
 #include "report_rules.h"
+#include "report_sweep.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -60,6 +61,8 @@ static int parse_formats(const char *list, unsigned *mask) {
 static int report_file(const char *name) {
   if (strcmp(name, "report.html") == 0) return 1;
   for (const char *const *f = report_plot_files(); *f; f++)
+    if (strcmp(name, *f) == 0) return 1;
+  for (const char *const *f = sweep_report_files(); *f; f++)
     if (strcmp(name, *f) == 0) return 1;
   return 0;
 }
@@ -107,6 +110,9 @@ static int prepare_out(const char *dir) {
   if (unlink((snprintf(file, sizeof file, "%s/report.html", dir), file)) && errno != ENOENT)
     goto cannot_remove;
   for (const char *const *f = report_plot_files(); *f; f++)
+    if (unlink((snprintf(file, sizeof file, "%s/%s", dir, *f), file)) && errno != ENOENT)
+      goto cannot_remove;
+  for (const char *const *f = sweep_report_files(); *f; f++)
     if (unlink((snprintf(file, sizeof file, "%s/%s", dir, *f), file)) && errno != ENOENT)
       goto cannot_remove;
   return 0;
@@ -199,7 +205,7 @@ static int draw(const char *dir, const report_picture *pics, int n) {
 }
 
 static void remove_pictures(const char *dir, const report_picture *pics, int n, const char *ext) {
-  char path[4400];
+  char path[8400];
   for (int i = 0; i < n; i++) {
     snprintf(path, sizeof path, "%s/%s.%s", dir, pics[i].stem, ext);
     unlink(path);
@@ -262,6 +268,53 @@ static int make_report(const char *run, const char *dir, unsigned formats, run_f
   return 0;
 }
 
+/* 1 when run is a sweep's folder: it holds a summary.csv. */
+static int is_sweep(const char *run) {
+  char path[4200];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/summary.csv", run);
+  return stat(path, &st) == 0;
+}
+
+/* A sweep folder (SWEEP/summary.csv, docs/tuning.md): the sensitivity of
+   each optimizer to the swept value, its tuning window, its best trial's
+   learning curves and the results table. */
+static int make_sweep_report(const char *sweep, const char *dir, unsigned formats) {
+  sweep_report r;
+  if (sweep_load(sweep, &r)) {
+    sweep_free(&r);
+    return 1;
+  }
+  int gnuplot = lab_gnuplot_available(), n_stems = 0, status = 1;
+  char stems[2][32];
+  const char *terminals = (formats & FORMAT_PNG) && (formats & (FORMAT_SVG | FORMAT_HTML))
+                              ? "png svg"
+                          : (formats & FORMAT_PNG) ? "png"
+                                                   : "svg";
+  if (prepare_out(dir) || sweep_report_draw(sweep, dir, &r, terminals, gnuplot,
+                                            (formats & FORMAT_HTML) != 0, stems, &n_stems))
+    goto done;
+  for (int i = 0; (formats & FORMAT_HTML) && !(formats & FORMAT_SVG) && i < n_stems; i++) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s.svg", dir, stems[i]);
+    unlink(path);
+  }
+  printf("descent report %s: a sweep of %zu trials, x axis %s%s\n\n", sweep, r.n_trials,
+         r.x_param >= 0 ? r.params[r.x_param] : "the trial number (no numeric parameter)",
+         r.x_log ? " (log scale)" : "");
+  sweep_print_table(stdout, &r);
+  printf("\n");
+  if (!gnuplot) printf("%s\n", NO_GNUPLOT);
+  if (formats & FORMAT_HTML) printf("page: %s/report.html\n", dir);
+  for (int i = 0; gnuplot && i < n_stems; i++)
+    printf("picture: %s/%s%s%s\n", dir, stems[i], formats & FORMAT_PNG ? ".png" : "",
+           formats & FORMAT_SVG ? " .svg" : "");
+  status = 0;
+done:
+  sweep_free(&r);
+  return status;
+}
+
 int cmd_report(int argc, char **argv) {
   cli_option opts[] = {
       {"out", "DIR", "folder for the report: new, empty or a previous report's", "RUN/report", 0},
@@ -292,6 +345,7 @@ int cmd_report(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s", opts[0].value);
   else
     snprintf(dir, sizeof dir, "%s/report", run);
+  if (is_sweep(run)) return make_sweep_report(run, dir, formats);
   run_files rf = {0};
   int status = load_run(run, &rf) ? 1 : make_report(run, dir, formats, &rf);
   free_run(&rf);

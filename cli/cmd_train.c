@@ -14,6 +14,7 @@
 #include "descent.h"
 #include "options.h"
 #include "progress.h"
+#include "setup.h"
 #include "log_file.h"
 #include "track_log.h"
 
@@ -32,45 +33,13 @@
 #include <unistd.h>
 
 static cli_option train_options[] = {
-    {"data", "SOURCE",
-     "the data: idx:DIR (train-images-idx3-ubyte[.gz], ... in DIR), "
-     "csv:PATH[,test=PATH][,shape=CxHxW][,header=auto|yes|no][,label=last|first|N]"
-     "[,delimiter=comma|tab|semicolon|space|pipe|C] or "
-     "libsvm:PATH[,test=PATH][,shape=CxHxW][,features=N]; without test= there is no test "
-     "set (--val holds out a validation set); shape= defaults to the data's own (a CSV's: a "
-     "flat vector of its width) (default: idx:" DESCENT_FASHION_MNIST_DIR ")",
-     NULL, 0},
-    {"data-dir", "DIR", "the same as --data idx:DIR", DESCENT_FASHION_MNIST_DIR, 0},
-    {"model", "SPEC", "network: mlp:IN-H1-...-OUT[/ACT] or a layer list 'dense(256), relu, ...'",
-     "mlp:784-256-128-10", 0},
-    {"loss", "NAME", "xent (softmax cross-entropy) or mse", "xent", 0},
-    {"opt", "SPEC", "optimizer name or chain; see 'descent optimizers'", "sgd", 0},
-    {"lr", "RATE", "learning rate: a number or a schedule (default: the optimizer's own)", NULL, 0},
-    {"batch-size", "N", "examples per minibatch (gd: per chunk of the full batch)", "128", 0},
+    CLI_SETUP_OPTIONS,
     {"epochs", "N", "passes over the training set (with --resume: the total, may grow)", "10", 0},
-    {"seed", "N", "seed of the initialization, the shuffling and the split", "1", 0},
-    {"precision", "P",
-     "fp32, or bf16: dense and conv products on bf16 operands with float sums, weights and "
-     "optimizer in float, as torch.autocast; needs AVX512_BF16 (a resumed run keeps its own)",
-     "fp32", 0},
-    {"threads", "N",
-     "threads of the network, optimizer and trainer; 0 uses every core (a resumed run keeps its "
-     "count: "
-     "OpenBLAS rounds differently with another)",
-     "0", 0},
     {"out", "DIR",
      "folder for metrics.csv, steps.csv, config.txt, model.bin (the model after the last epoch) "
      "and the checkpoints ckpt-STEP.dsc; must be new or empty (it is locked while the run "
      "writes)",
      "runs/train-DATE-TIME", 0},
-    {"preprocess", "KIND",
-     "input preprocessing fitted on the training set: none, standardize, pca, zca", "standardize",
-     0},
-    {"preprocess-eps", "EPS",
-     "standardize: added to each std; pca, zca: added to each eigenvalue of the covariance",
-     "1e-3 standardize, 1e-2 pca and zca", 0},
-    {"val", "N", "hold out N training examples as a validation set", "0", 0},
-    {"limit", "N", "train on the first N training examples only (0: all)", "0", 0},
     {"eval-train", NULL, "evaluate on the whole training set each epoch (default: running mean)",
      NULL, 0},
     {"quiet", NULL, "no progress display during epochs", NULL, 0},
@@ -109,19 +78,21 @@ static cli_option train_options[] = {
 };
 enum { N_TRAIN_OPTIONS = sizeof train_options / sizeof train_options[0] };
 
+int cmd_train_option_kind(const char *name) {
+  for (int i = 0; i < N_TRAIN_OPTIONS; i++)
+    if (strcmp(train_options[i].name, name) == 0) return train_options[i].metavar ? 1 : 2;
+  return 0;
+}
+
 typedef struct train_config {
-  const char *model, *opt, *lr, *out, *resume;
-  cli_data_source data;
-  char data_text[8400]; /* data's canonical text, as saved and printed */
-  descent_loss_kind loss;
-  descent_preprocess_kind preprocess;
-  double preprocess_eps, max_loss, rollback_factor;
-  size_t batch_size, epochs, threads, val, limit, keep, max_rollbacks;
-  uint64_t seed, checkpoint_every, stop_after, track_every;
+  cli_setup setup; /* --data, --model, --opt and the other options lr-find shares */
+  const char *out, *resume;
+  double max_loss, rollback_factor;
+  size_t epochs, keep, max_rollbacks;
+  uint64_t checkpoint_every, stop_after, track_every;
   unsigned track;          /* descent_track_kind bits; 0: none */
   size_t track_iterations; /* Lanczos products per eigenvalue */
   descent_diverge_policy on_diverge;
-  descent_precision precision;
   int eval_train, quiet;
   char out_default[64];
   char run_id[33]; /* the run's identity, as hex; "" for a run older than run ids */
@@ -140,33 +111,16 @@ static int parse_positive(const char *name, const char *text, double *out) {
 static int read_config(train_config *c) {
   cli_option *o = train_options;
   int n = N_TRAIN_OPTIONS;
-  if (cli_find(o, n, "data")->given && cli_find(o, n, "data-dir")->given) {
-    fprintf(stderr, "descent train: --data-dir DIR is --data idx:DIR; give one of the two\n");
-    return -1;
-  }
-  /* --data when given or taken from a checkpoint, else --data-dir. */
-  if (cli_get(o, n, "data")) {
-    if (cli_data_parse("train", cli_get(o, n, "data"), &c->data)) return -1;
-  } else {
-    cli_data_idx(cli_get(o, n, "data-dir"), &c->data);
-  }
-  cli_data_describe(&c->data, c->data_text, sizeof c->data_text);
-  c->model = cli_get(o, n, "model");
-  c->opt = cli_get(o, n, "opt");
-  c->lr = cli_get(o, n, "lr");
+  if (cli_setup_read("train", o, n, &c->setup)) return -1;
   c->resume = cli_get(o, n, "resume");
   c->eval_train = cli_flag(o, n, "eval-train");
   c->quiet = cli_flag(o, n, "quiet");
-  if (cli_get_size(o, n, "batch-size", 1, 1 << 20, &c->batch_size) ||
-      cli_get_size(o, n, "epochs", 1, 1000000, &c->epochs) ||
-      cli_get_size(o, n, "threads", 0, 1024, &c->threads) ||
-      cli_get_size(o, n, "val", 0, (size_t)1 << 40, &c->val) ||
-      cli_get_size(o, n, "limit", 0, (size_t)1 << 40, &c->limit) ||
+  if (cli_get_size(o, n, "epochs", 1, 1000000, &c->epochs) ||
       cli_get_size(o, n, "keep", 0, 1000000, &c->keep) ||
       cli_get_size(o, n, "max-rollbacks", 1, 1000, &c->max_rollbacks) ||
       cli_get_u64(o, n, "checkpoint-every", &c->checkpoint_every) ||
       cli_get_u64(o, n, "stop-after-steps", &c->stop_after) ||
-      cli_get_u64(o, n, "seed", &c->seed) || cli_get_u64(o, n, "track-every", &c->track_every) ||
+      cli_get_u64(o, n, "track-every", &c->track_every) ||
       cli_get_size(o, n, "track-iterations", 1, 10000, &c->track_iterations))
     return -1;
   const char *track = cli_get(o, n, "track");
@@ -179,16 +133,6 @@ static int read_config(train_config *c) {
     fprintf(stderr, "descent train: --track-every: too large\n");
     return -1;
   }
-  if (descent_loss_parse(cli_get(o, n, "loss"), &c->loss) ||
-      descent_preprocess_parse(cli_get(o, n, "preprocess"), &c->preprocess) ||
-      descent_precision_parse(cli_get(o, n, "precision"), &c->precision)) {
-    fprintf(stderr, "descent train: %s\n", descent_last_error());
-    return -1;
-  }
-  c->preprocess_eps = descent_preprocess_default_eps(c->preprocess);
-  if (cli_find(o, n, "preprocess-eps")->given &&
-      parse_positive("preprocess-eps", cli_get(o, n, "preprocess-eps"), &c->preprocess_eps))
-    return -1;
   const char *policy = cli_get(o, n, "on-diverge");
   if (strcmp(policy, "stop") == 0) {
     c->on_diverge = DESCENT_DIVERGE_STOP;
@@ -263,38 +207,38 @@ enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
    optimizer's default rate. */
 static void resolved_value(const train_config *c, const char *key, char *buf, size_t cap) {
   if (strcmp(key, "data") == 0)
-    snprintf(buf, cap, "%s", c->data_text);
+    snprintf(buf, cap, "%s", c->setup.data_text);
   else if (strcmp(key, "model") == 0)
-    snprintf(buf, cap, "%s", c->model);
+    snprintf(buf, cap, "%s", c->setup.model);
   else if (strcmp(key, "loss") == 0)
-    snprintf(buf, cap, "%s", descent_loss_name(c->loss));
+    snprintf(buf, cap, "%s", descent_loss_name(c->setup.loss));
   else if (strcmp(key, "opt") == 0)
-    snprintf(buf, cap, "%s", c->opt);
+    snprintf(buf, cap, "%s", c->setup.opt);
   else if (strcmp(key, "lr") == 0) {
     descent_schedule *s = NULL;
-    if (!c->lr)
+    if (!c->setup.lr)
       snprintf(buf, cap, "%s", "");
-    else if (descent_schedule_parse(&s, c->lr) == DESCENT_OK)
+    else if (descent_schedule_parse(&s, c->setup.lr) == DESCENT_OK)
       descent_schedule_describe(s, buf, cap);
     else
-      snprintf(buf, cap, "%s", c->lr);
+      snprintf(buf, cap, "%s", c->setup.lr);
     descent_schedule_free(s);
   } else if (strcmp(key, "batch-size") == 0)
-    snprintf(buf, cap, "%zu", c->batch_size);
+    snprintf(buf, cap, "%zu", c->setup.batch_size);
   else if (strcmp(key, "seed") == 0)
-    snprintf(buf, cap, "%llu", (unsigned long long)c->seed);
+    snprintf(buf, cap, "%llu", (unsigned long long)c->setup.seed);
   else if (strcmp(key, "preprocess") == 0)
-    snprintf(buf, cap, "%s", descent_preprocess_name(c->preprocess));
+    snprintf(buf, cap, "%s", descent_preprocess_name(c->setup.preprocess));
   else if (strcmp(key, "preprocess-eps") == 0)
-    snprintf(buf, cap, "%.17g", c->preprocess_eps);
+    snprintf(buf, cap, "%.17g", c->setup.preprocess_eps);
   else if (strcmp(key, "val") == 0)
-    snprintf(buf, cap, "%zu", c->val);
+    snprintf(buf, cap, "%zu", c->setup.val);
   else if (strcmp(key, "limit") == 0)
-    snprintf(buf, cap, "%zu", c->limit);
+    snprintf(buf, cap, "%zu", c->setup.limit);
   else if (strcmp(key, "epochs") == 0)
     snprintf(buf, cap, "%zu", c->epochs);
   else if (strcmp(key, "threads") == 0) /* the count in effect: 0 means this machine's cores */
-    snprintf(buf, cap, "%zu", c->threads ? c->threads : (size_t)descent_set_threads(0));
+    snprintf(buf, cap, "%zu", c->setup.threads ? c->setup.threads : (size_t)descent_set_threads(0));
   else if (strcmp(key, "checkpoint-every") == 0)
     snprintf(buf, cap, "%llu", (unsigned long long)c->checkpoint_every);
   else if (strcmp(key, "keep") == 0)
@@ -339,9 +283,9 @@ static void config_text(const train_config *c, char *buf, size_t cap, int with_s
   /* "float" for fp32, as before bf16 existed, so older checkpoints resume. */
   if (used < cap)
     used += (size_t)snprintf(buf + used, cap - used, "precision=%s\n",
-                             sizeof(descent_real) == 8                ? "double"
-                             : c->precision == DESCENT_PRECISION_BF16 ? "bf16"
-                                                                      : "float");
+                             sizeof(descent_real) == 8                      ? "double"
+                             : c->setup.precision == DESCENT_PRECISION_BF16 ? "bf16"
+                                                                            : "float");
   for (int i = 0; with_settings && i < N_SETTING_KEYS && used < cap; i++) {
     resolved_value(c, setting_keys[i], value, sizeof value);
     used += (size_t)snprintf(buf + used, cap - used, "%s=%s\n", setting_keys[i], value);
@@ -453,30 +397,6 @@ static void remove_temporaries(const char *dir) {
     unlink(path);
   }
   closedir(d);
-}
-
-/* mkdir -p dir. */
-static int make_folders(const char *dir) {
-  char path[4096];
-  if (strlen(dir) >= sizeof path - 32) {
-    fprintf(stderr, "descent train: --out path too long\n");
-    return -1;
-  }
-  snprintf(path, sizeof path, "%s", dir);
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-      fprintf(stderr, "descent train: cannot create folder '%s': %s\n", path, strerror(errno));
-      return -1;
-    }
-    *p = '/';
-  }
-  if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-    fprintf(stderr, "descent train: cannot create folder '%s': %s\n", path, strerror(errno));
-    return -1;
-  }
-  return 0;
 }
 
 /* The pid of the process whose flock is on the open file fd (st: its fstat),
@@ -609,7 +529,7 @@ static int open_run_folder(const char *dir, int resuming) {
      so a refused --out gains no file; the check after locking closes the
      race with another trainer that was starting in the same folder. */
   if (!resuming) {
-    if (make_folders(dir)) return -1;
+    if (cli_make_folders("train", dir)) return -1;
     /* A live run in the folder is named as such, not as a non-empty folder. */
     int live = lock_run(dir, 0);
     if (live == -1) return -1;
@@ -679,10 +599,10 @@ static int sync_logs(train_run *r) {
     return -1;
   }
   fputs(steps_header, out);
-  size_t count,
-      per_epoch = descent_optimizer_full_batch(r->opt)
-                      ? 1
-                      : r->train->n / r->c->batch_size + (r->train->n % r->c->batch_size != 0);
+  size_t count, per_epoch = descent_optimizer_full_batch(r->opt)
+                                ? 1
+                                : r->train->n / r->c->setup.batch_size +
+                                      (r->train->n % r->c->setup.batch_size != 0);
   const double *losses, *lrs;
   descent_trainer_history(r->trainer, &count, &losses, &lrs);
   for (size_t i = 0; i < count; i++)
@@ -703,32 +623,32 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
           sizeof(descent_real) == 8 ? "double" : "float", descent_blas_name(),
           descent_get_threads());
   fprintf(f, "data        %s: %zu train, %zu validation, %zu test examples of %zu features",
-          c->data_text, train->n, val->n, test->n, train->features);
+          c->setup.data_text, train->n, val->n, test->n, train->features);
   for (int i = 0; train->shape.ndim > 1 && i < train->shape.ndim; i++)
     fprintf(f, "%s%zu", i ? "x" : " (", train->shape.dims[i]);
   fprintf(f, "%s\n", train->shape.ndim > 1 ? ")" : "");
   if (test->n == 0)
     fprintf(f, "            no test set: add test=PATH to --data to evaluate on one\n");
-  if (c->preprocess == DESCENT_PREPROCESS_NONE)
+  if (c->setup.preprocess == DESCENT_PREPROCESS_NONE)
     fprintf(f, "preprocess  none\n");
   else
     fprintf(f, "preprocess  %s (eps %g, fitted on the training set)\n",
-            descent_preprocess_name(c->preprocess), c->preprocess_eps);
-  fprintf(f, "model       %s\n", c->model);
+            descent_preprocess_name(c->setup.preprocess), c->setup.preprocess_eps);
+  fprintf(f, "model       %s\n", c->setup.model);
   descent_net_describe(net, buf, sizeof buf);
   for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
     fprintf(f, "            %s\n", line);
   descent_optimizer_describe(opt, buf, sizeof buf);
   fprintf(f, "optimizer   %s\n", buf);
-  if (c->precision == DESCENT_PRECISION_BF16)
+  if (c->setup.precision == DESCENT_PRECISION_BF16)
     fprintf(f, "precision   bf16 products (bf16 operands, float sums), float weights and "
                "optimizer\n");
   if (descent_optimizer_full_batch(opt))
     fprintf(f, "batch size  full batch: one step per epoch on all %zu examples, in chunks of %zu\n",
-            train->n, c->batch_size);
+            train->n, c->setup.batch_size);
   else
-    fprintf(f, "batch size  %zu\n", c->batch_size);
-  fprintf(f, "epochs      %zu, seed %llu\n", c->epochs, (unsigned long long)c->seed);
+    fprintf(f, "batch size  %zu\n", c->setup.batch_size);
+  fprintf(f, "epochs      %zu, seed %llu\n", c->epochs, (unsigned long long)c->setup.seed);
   if (c->keep == 0)
     fprintf(f, "checkpoint  none (--keep 0)\n");
   else if (c->checkpoint_every)
@@ -1071,7 +991,7 @@ static void note_long_warmup(const train_config *c, const descent_dataset *train
   int64_t warmup = descent_optimizer_warmup_steps(opt);
   size_t per_epoch = descent_optimizer_full_batch(opt)
                          ? 1
-                         : train->n / c->batch_size + (train->n % c->batch_size != 0);
+                         : train->n / c->setup.batch_size + (train->n % c->setup.batch_size != 0);
   int64_t total = (int64_t)(per_epoch * c->epochs);
   if (warmup > total)
     printf("note        the warmup of %lld steps is longer than the run's %lld steps (%zu "
@@ -1083,36 +1003,9 @@ static void note_long_warmup(const train_config *c, const descent_dataset *train
    named with its file and example, a network wider than the classes is
    refused too (its extra outputs would never be a target). Returns 0, or -1
    after printing why. */
-static int check_classes(const train_config *c, const descent_dataset *train,
-                         const descent_dataset *test, size_t outputs) {
-  char path[4096];
-  cli_data_labels_file(&c->data, 0, path, sizeof path);
-  int rc = descent_dataset_check_labels(train, outputs, path);
-  if (!rc) {
-    cli_data_labels_file(&c->data, 1, path, sizeof path);
-    rc = descent_dataset_check_labels(test, outputs, path);
-  }
-  if (rc) {
-    fprintf(stderr,
-            "descent train: the network has %zu outputs but the data has %zu classes (%s); make "
-            "the last layer %zu wide, or correct the labels\n",
-            outputs, train->classes, descent_last_error(), train->classes);
-    return -1;
-  }
-  if (train->classes != outputs) {
-    fprintf(stderr,
-            "descent train: the data has %zu classes but the network has %zu outputs; make the "
-            "last layer %zu wide\n",
-            train->classes, outputs, train->classes);
-    return -1;
-  }
-  return 0;
-}
-
 static int run(train_config *c) {
   int status = 1;
-  descent_dataset train = {0}, val = {0}, test = {0};
-  descent_preprocess pp = {0};
+  cli_setup_built b = {0};
   descent_checkpoint_info info = {0};
   train_run r = {0};
   FILE *cfg = NULL;
@@ -1120,7 +1013,7 @@ static int run(train_config *c) {
   int lock = -1;
   descent_run_id run_id = {{0}};
   r.c = c;
-  r.train = &train, r.val = &val, r.test = &test;
+  r.train = &b.train, r.val = &b.val, r.test = &b.test;
 
   if (c->resume) {
     /* Locked before anything in the folder is read or removed. */
@@ -1134,54 +1027,18 @@ static int run(train_config *c) {
     }
   }
   snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
-  /* --threads: the count of the network, the optimizer and the trainer, and
-     of this thread's own work (loading, preprocessing). */
-  int threads = descent_set_threads((int)c->threads);
-  if (cli_data_load("train", &c->data, &train, &test)) goto done;
-  if (c->limit > train.n) {
-    fprintf(stderr,
-            "descent train: --limit %zu: the training set has only %zu examples; give at most %zu "
-            "(0: all)\n",
-            c->limit, train.n, train.n);
-    status = 2;
-    goto done;
-  }
-  /* The network before the data is cut or split, so that a label it has no
-     output for is named by its file and its example. */
-  if (descent_net_create(&r.net, c->model, &train.shape, c->loss, c->batch_size, c->seed)) {
-    /* A text file's examples are flat unless --data says otherwise. */
-    fprintf(stderr, "descent train: %s%s\n", descent_last_error(),
-            c->data.scheme != CLI_DATA_IDX && train.shape.ndim == 1
-                ? " (the examples of a text source are flat vectors; give their shape in "
-                  "--data, e.g. shape=1x28x28)"
-                : "");
-    goto done;
-  }
-  if (descent_net_set_threads(r.net, threads) || descent_net_set_precision(r.net, c->precision))
-    goto fail_lib;
-  if (check_classes(c, &train, &test, descent_net_outputs(r.net))) goto done;
-  if (c->limit && c->limit < train.n && descent_dataset_truncate(&train, c->limit)) goto fail_lib;
-  if (c->val && descent_dataset_split(&train, c->val, c->seed, &val)) goto fail_lib;
-  if (c->resume) { /* the checkpoint's own preprocessing, bit for bit */
-    pp = info.preprocess;
-    memset(&info.preprocess, 0, sizeof info.preprocess);
-  } else if (descent_preprocess_fit(&pp, c->preprocess, &train, c->preprocess_eps)) {
-    goto fail_lib;
-  }
-  if (descent_preprocess_apply(&pp, &train) || descent_preprocess_apply(&pp, &val) ||
-      descent_preprocess_apply(&pp, &test))
-    goto fail_lib;
-  r.pp = &pp;
-  if (descent_optimizer_create(&r.opt, c->opt, c->lr, descent_net_objective(r.net)->n_params) ||
-      descent_optimizer_set_threads(r.opt, threads) ||
-      descent_optimizer_check_objective(r.opt, descent_net_objective(r.net)))
-    goto fail_lib;
+  status = cli_setup_build("train", &c->setup, c->resume ? &info.preprocess : NULL, &b);
+  if (status) goto done;
+  status = 1;
+  int threads = b.threads;
+  r.net = b.net, r.opt = b.opt;
+  r.pp = &b.pp;
   /* The instruments, checked before the folder is made. */
   if (c->track && descent_optimizer_full_batch(r.opt)) {
     fprintf(stderr,
             "descent train: --track measures on each step's minibatch, and --opt %s steps on the "
             "whole training set: track a minibatch optimizer (sgd, adam, ...) or drop --track\n",
-            c->opt);
+            c->setup.opt);
     goto done;
   }
   if (c->track) {
@@ -1206,9 +1063,9 @@ static int run(train_config *c) {
   config_text(c, config, sizeof config, 1);
   descent_trainer_options o;
   descent_trainer_options_default(&o);
-  o.batch_size = c->batch_size;
-  o.seed = c->seed ^ 0x5eed;
-  o.preprocess = &pp;
+  o.batch_size = c->setup.batch_size;
+  o.seed = c->setup.seed ^ 0x5eed;
+  o.preprocess = &b.pp;
   o.config = config;
   o.checkpoint_dir = c->keep ? c->out : NULL;
   o.checkpoint_every = (int64_t)c->checkpoint_every;
@@ -1228,17 +1085,17 @@ static int run(train_config *c) {
   o.tracker = r.tracker;
   if (claim_lock(lock, c->out)) goto done;
   if (c->resume && move_skipped(c->out, info.step)) goto done;
-  if (descent_trainer_create(&r.trainer, descent_net_objective(r.net), r.opt, &train, &o))
+  if (descent_trainer_create(&r.trainer, descent_net_objective(r.net), r.opt, &b.train, &o))
     goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
-  print_config(stdout, c, &train, &val, &test, r.net, r.opt);
+  print_config(stdout, c, &b.train, &b.val, &b.test, r.net, r.opt);
   fflush(stdout);
   if (!(cfg = open_in(c->out, "config.txt", c->resume ? "a" : "w"))) goto done;
   if (c->resume)
     fprintf(cfg, "\nresumed from %s (step %lld) with --epochs %zu:\n", resume_path,
             (long long)descent_trainer_steps(r.trainer), c->epochs);
-  print_config(cfg, c, &train, &val, &test, r.net, r.opt);
+  print_config(cfg, c, &b.train, &b.val, &b.test, r.net, r.opt);
   if (fclose(cfg) != 0) {
     cfg = NULL;
     fprintf(stderr, "descent train: writing config.txt failed: %s\n", strerror(errno));
@@ -1247,7 +1104,7 @@ static int run(train_config *c) {
   cfg = NULL;
   if (sync_logs(&r)) goto done;
 
-  note_long_warmup(c, &train, r.opt);
+  note_long_warmup(c, &b.train, r.opt);
   catch_stop_signals();
   int rc = descent_trainer_run(r.trainer, (int64_t)c->epochs, (int64_t)c->stop_after);
   release_stop_signals();
@@ -1289,13 +1146,8 @@ done:
   if (lock >= 0) close(lock); /* the kernel would, at exit; a library caller's process goes on */
   descent_trainer_free(r.trainer);
   descent_tracker_free(r.tracker);
-  descent_optimizer_free(r.opt);
-  descent_net_free(r.net);
+  cli_setup_free(&b); /* the network, the optimizer, the data */
   descent_checkpoint_info_free(&info);
-  descent_preprocess_free(&pp);
-  descent_dataset_free(&train);
-  descent_dataset_free(&val);
-  descent_dataset_free(&test);
   return status;
 }
 

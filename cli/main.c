@@ -74,6 +74,7 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"train", cmd_train, "train a network on a data set (Fashion-MNIST by default)"},
+    {"lr-find", cmd_lr_find, "suggest a learning rate with Smith's range test"},
     {"eval", cmd_eval, "evaluate a saved model on a test set"},
     {"checkpoint", cmd_checkpoint, "check that a run's checkpoint loads (checkpoint verify DIR)"},
     {"export", cmd_export, "write a model's weights as a safetensors file for PyTorch"},
@@ -83,6 +84,8 @@ static const struct {
     {"report", cmd_report, "draw a training run and diagnose it in plain words (report RUN)"},
     {"bench", cmd_bench,
      "AlgoPerf's benchmark: optimizers tuned on workloads, scored (bench --help)"},
+    {"sweep", cmd_sweep,
+     "search over train options: grid, random, Sobol, Halton; successive halving"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -235,3 +235,17 @@ int report_html_write(const char *dir, const report_page *pg, char *err, size_t 
   }
   return rc;
 }
+
+/* ---- for the sweep's page (report_sweep_draw.c) ------------------------------------ */
+
+void report_html_escape(FILE *f, const char *s) {
+  html_text(f, s);
+}
+
+int report_html_svg(FILE *f, const char *path, const char *prefix) {
+  return inline_svg(f, path, prefix);
+}
+
+const char *report_html_style(void) {
+  return style;
+}

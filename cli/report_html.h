@@ -10,6 +10,7 @@
 #include "report_rules.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct report_page {
   const char *run;                /* the run folder, as given */
@@ -27,5 +28,12 @@ typedef struct report_page {
 
 /* Writes dir/report.html. Returns 0, or -1 with one line in err. */
 int report_html_write(const char *dir, const report_page *page, char *err, size_t cap);
+
+/* The page's pieces, for the sweep's page (report_sweep_draw.c): text with
+   HTML's special characters escaped; gnuplot's SVG file at path inlined
+   with its ids prefixed (0, or -1 when it is not an SVG); the inline CSS. */
+void report_html_escape(FILE *f, const char *s);
+int report_html_svg(FILE *f, const char *path, const char *prefix);
+const char *report_html_style(void);
 
 #endif /* DESCENT_CLI_REPORT_HTML_H */

@@ -2219,6 +2219,84 @@ void descent_checkpoint_info_free(descent_checkpoint_info *info);
 int descent_checkpoint_find(const char *dir, char *path, size_t path_cap, char *skipped,
                             size_t skipped_cap);
 
+/* ---- The learning-rate range test ---------------------------------------
+ *
+ * Leslie Smith's range test (Smith 2017, "Cyclical Learning Rates for
+ * Training Neural Networks", section 3.3), as fastai and torch-lr-finder run
+ * it: step i of `steps` (counted from 0) uses the rate
+ * start * (end / start)^(i / (steps - 1)), growing exponentially; the batch
+ * loss l_i evaluated at the step's starting parameters (before its update)
+ * is smoothed by a bias-corrected exponential moving average,
+ * avg_i = smoothing * avg_(i-1) + (1 - smoothing) * l_i (avg_(-1) = 0),
+ * smoothed_i = avg_i / (1 - smoothing^(i+1)); the test stops after the
+ * first step whose smoothed loss is NaN, infinite or above stop_factor
+ * times the best smoothed loss before it. */
+typedef struct descent_lr_find_options {
+  double start;       /* the first step's rate; > 0, default 1e-7 */
+  double end;         /* the last step's rate; > start, finite, default 10 */
+  int64_t steps;      /* steps from start to end, 2 to 1e8; default 100 */
+  double smoothing;   /* the moving average's factor, in [0, 1) (0: no smoothing);
+                         default 0.98 */
+  double stop_factor; /* stop when the smoothed loss passes this times its best;
+                         > 1, default 4 */
+} descent_lr_find_options;
+
+/* Fills o with the defaults above (every field written). */
+void descent_lr_find_options_default(descent_lr_find_options *o);
+
+/* The curve and the two suggested rates. The arrays are allocated by
+ * descent_lr_find (room for options.steps points, n of them filled) and
+ * released by descent_lr_find_result_free. */
+typedef struct descent_lr_find_result {
+  int64_t n;           /* steps taken: points of the curve (<= options.steps) */
+  double *lr;          /* n rates, the one each step used (descent_optimizer_lr) */
+  double *loss;        /* n batch losses, each at its step's starting parameters */
+  double *smoothed;    /* n smoothed losses (the formula above) */
+  int stopped;         /* 1: stopped early (stop_factor, or NaN / Inf); 0: all steps ran */
+  int64_t minimum;     /* index of the smallest finite smoothed loss; -1: none */
+  int64_t steepest;    /* index of the steepest descent of the smoothed loss against
+                          log(lr) on points 0..minimum (central differences inside,
+                          one-sided at both ends, as numpy.gradient); -1 when the
+                          minimum is the first point */
+  double lr_steepest;  /* suggestion (a): lr[steepest]; NaN when steepest is -1 */
+  double lr_minimum;   /* lr[minimum]; NaN when minimum is -1 */
+  double lr_min_div10; /* suggestion (b): lr_minimum / 10, the fastai rule of thumb */
+} descent_lr_find_result;
+
+/* Runs the range test of opt on obj, each step on the next batch of batcher
+ * (a new epoch starts when one ends), or on the whole objective when
+ * batcher is NULL (objectives without data: the lab's problems). options
+ * NULL: the defaults. Each step's rate is set with
+ * descent_optimizer_set_lr_scale (so that descent_optimizer_lr gives it),
+ * which works for every chain of transforms; a schedule's shape and warmup
+ * are undone step by step, but a schedule whose rate is 0 at a step of the
+ * test (a decay to 0 within it) is refused there (DESCENT_EINVAL; the
+ * starting point is put back). Methods that evaluate the objective or its
+ * curvature within their step (descent_optimizer_is_method: lbfgs, hf,
+ * sdlm, kfac, ...) are refused (DESCENT_EINVAL), as are objectives the
+ * optimizer cannot step on (descent_optimizer_check_objective). A
+ * full-batch optimizer (gd) steps on the batches given, like sgd.
+ * Afterwards obj->params, the optimizer's state (its blob: step count and
+ * state vectors) and its rate scale are exactly, bit for bit, those it
+ * started from, and so is the objective's own state when it has the
+ * checkpoint hooks (ops->save_state and load_state: a network's batch-norm
+ * running statistics and dropout RNG): a program can train from the same
+ * starting point afterwards. obj->grad and the batcher's position are not
+ * put back. A failing step's status and message are returned (the starting
+ * point is put back then too); *out is then empty. */
+int descent_lr_find(descent_objective *obj, descent_optimizer *opt, descent_batcher *batcher,
+                    const descent_lr_find_options *options, descent_lr_find_result *out);
+
+/* The two suggestions on any curve of n points (lr increasing, smoothed
+ * loss): *minimum and *steepest as the fields of descent_lr_find_result
+ * (-1 when undefined). Non-finite losses are skipped for the minimum.
+ * DESCENT_EINVAL for NULL arrays. */
+int descent_lr_find_suggest(const double *lr, const double *smoothed, int64_t n, int64_t *steepest,
+                            int64_t *minimum);
+
+/* Releases the arrays of r and zeroes it; NULL is accepted. */
+void descent_lr_find_result_free(descent_lr_find_result *r);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

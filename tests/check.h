@@ -120,4 +120,12 @@ static inline int check_report(void) {
   return check_failures ? 1 : 0;
 }
 
+/* The larger of a running worst error and a new one, a NaN winning (fmax
+   would pass over it, hiding a failure). Also what GCC 12 for aarch64 can
+   compile: it stops with an internal error vectorizing some fmax
+   reductions. */
+static inline double check_worst(double worst, double x) {
+  return x > worst || isnan(x) ? x : worst;
+}
+
 #endif /* DESCENT_CHECK_H */

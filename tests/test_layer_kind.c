@@ -428,7 +428,13 @@ static void check_other_process(const char *self, const char *path) {
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    execl(self, self, "load-unregistered", path, (char *)NULL);
+    /* In a cross build the test runs under an emulator (qemu-user), which
+       the child must be started through as well. */
+    const char *emulator = getenv("DESCENT_TEST_EMULATOR");
+    if (emulator && *emulator)
+      execl(emulator, emulator, self, "load-unregistered", path, (char *)NULL);
+    else
+      execl(self, self, "load-unregistered", path, (char *)NULL);
     _exit(127);
   }
   int status = 0;

@@ -94,17 +94,17 @@ static void check_brute_force(const char *spec, const descent_shape *input,
   for (size_t i = 0; i < BATCH; i++) {
     const descent_real *gi = g + i * n;
     double gi_sq = dot_of(gi, gi, n);
-    worst = fmax(worst, rel(sq[i], gi_sq));
+    worst = check_worst(worst, rel(sq[i], gi_sq));
     /* g_i . v may cancel: its error is measured against |g_i| |v|. */
-    worst = fmax(worst, fabs(dot[i] - dot_of(gi, v, n)) / (sqrt(gi_sq) * v_norm));
+    worst = check_worst(worst, fabs(dot[i] - dot_of(gi, v, n)) / (sqrt(gi_sq) * v_norm));
     CHECK(sq_alone[i] == sq[i]);
   }
   /* The examples' gradients average to the step's. */
   for (size_t j = 0; j < n; j++) {
     double mean = 0, scale = 0;
     for (size_t i = 0; i < BATCH; i++) mean += g[i * n + j] / (double)BATCH;
-    for (size_t i = 0; i < BATCH; i++) scale = fmax(scale, fabs(g[i * n + j]));
-    mean_error = fmax(mean_error, fabs(mean - obj->grad[j]) / fmax(scale, 1e-30));
+    for (size_t i = 0; i < BATCH; i++) scale = check_worst(scale, fabs(g[i * n + j]));
+    mean_error = check_worst(mean_error, fabs(mean - obj->grad[j]) / fmax(scale, 1e-30));
   }
   CHECK_MSG(worst <= TOL, "%s: per-example sums off by %.3g relative", spec, worst);
   CHECK_MSG(mean_error <= TOL, "%s: the mean of g_i is off by %.3g", spec, mean_error);

@@ -10,11 +10,11 @@
 #include <string.h>
 
 static const lab_demo *const demos[] = {
-    &lab_demo_step_size,         &lab_demo_conditioning, &lab_demo_normalization,
-    &lab_demo_stochastic,        &lab_demo_nonconvex,    &lab_demo_saddle,
-    &lab_demo_plateau,           &lab_demo_momentum,     &lab_demo_per_direction,
-    &lab_demo_gauss_newton,      &lab_demo_batchnorm,    &lab_demo_noise_scale,
-    &lab_demo_edge_of_stability,
+    &lab_demo_step_size,         &lab_demo_conditioning,   &lab_demo_normalization,
+    &lab_demo_stochastic,        &lab_demo_nonconvex,      &lab_demo_saddle,
+    &lab_demo_plateau,           &lab_demo_momentum,       &lab_demo_per_direction,
+    &lab_demo_gauss_newton,      &lab_demo_batchnorm,      &lab_demo_noise_scale,
+    &lab_demo_edge_of_stability, &lab_demo_generalization, &lab_demo_tuning,
 };
 enum { N_DEMOS = sizeof demos / sizeof demos[0] };
 
@@ -26,6 +26,12 @@ const lab_demo *const *lab_demos(int *count) {
 const lab_demo *lab_demo_find(const char *name) {
   for (int i = 0; i < N_DEMOS; i++)
     if (strcmp(demos[i]->name, name) == 0) return demos[i];
+  return NULL;
+}
+
+const char *const *lab_demo_quick(const lab_demo *demo) {
+  if (demo == &lab_demo_generalization) return lab_generalization_quick;
+  if (demo == &lab_demo_tuning) return lab_tuning_quick;
   return NULL;
 }
 

@@ -20,7 +20,7 @@
 #define LAB_MAX_TABLES  4
 #define LAB_MAX_FILES   16
 #define LAB_MAX_NOTES   6
-#define LAB_MAX_OPTIONS 16
+#define LAB_MAX_OPTIONS 24
 #define LAB_MAX_LIST    16
 
 /* ---- tables ---------------------------------------------------------------- */
@@ -107,6 +107,11 @@ struct lab_demo {
 /* Every demo, in the lecture's order. */
 const lab_demo *const *lab_demos(int *count);
 const lab_demo *lab_demo_find(const char *name);
+/* Overrides (name, value pairs ended by NULL) for a run of seconds of a
+   demo whose defaults take minutes, as `descent demo all --quick` and the
+   tests run it; NULL for the demos whose defaults are already quick. */
+const char *const *lab_demo_quick(const lab_demo *demo);
+extern const char *const lab_generalization_quick[], *const lab_tuning_quick[];
 /* "step-size, conditioning, ..." */
 void lab_demo_names(char *buf, size_t cap);
 
@@ -133,6 +138,8 @@ extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escap
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
 extern const lab_demo lab_demo_noise_scale;                        /* demo_noise.c */
 extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
+extern const lab_demo lab_demo_generalization;                     /* demo_generalization.c */
+extern const lab_demo lab_demo_tuning;                             /* demo_tuning.c */
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 
@@ -172,6 +179,123 @@ int lab_arg_start(const lab_args *a, const descent_objective *obj, double *start
 /* --start of a demo that runs several problems: *start = NULL for "auto"
    (each problem's own start), else xy, read from "X,Y". */
 int lab_arg_start_or_auto(const lab_args *a, double xy[2], const double **start);
+
+/* ---- optimizers compared on Fashion-MNIST (compare.c) -------------------- */
+
+/* The lecture's five: sgd, momentum, adagrad, rmsprop, adam (the library's
+   named optimizers with PyTorch's defaults); the last three are adaptive. */
+#define LAB_COMPARE_OPTIMIZERS 5
+extern const char *const lab_compare_optimizers[LAB_COMPARE_OPTIMIZERS];
+int lab_compare_adaptive(int k);
+
+/* A training subset, the validation images held out of the training set
+   (the n_val last of its first n_train + n_val images, taken out by a seeded
+   split) and the first n_test test images. */
+typedef struct lab_fmnist {
+  descent_dataset train, val, test;
+} lab_fmnist;
+int lab_fmnist_load(const char *dir, int64_t n_train, int64_t n_val, int64_t n_test, lab_fmnist *d);
+void lab_fmnist_free(lab_fmnist *d);
+
+/* The MLP (avgpool(pool) unless pool is 1, depth hidden layers of width
+   relu units, 10 outputs, softmax cross-entropy) and its training. */
+typedef struct lab_mlp_setup {
+  int64_t pool, width, depth;
+  int64_t batch;  /* minibatch size */
+  int64_t epochs; /* passes over the training subset */
+  int64_t evals;  /* evaluations over the run (about; every steps / evals steps) */
+} lab_mlp_setup;
+void lab_mlp_spec(const lab_mlp_setup *s, char *buf, size_t cap);
+int64_t lab_mlp_steps(const lab_mlp_setup *s, size_t n_train);
+
+/* A run's evaluations: at step 0, every steps / evals steps and at the end;
+   it stops at the first evaluation whose training loss is not finite or
+   above 1e3 (diverged set). */
+typedef struct lab_curve {
+  int n;
+  double *step, *train_loss, *val_acc, *test_acc;
+  int diverged;
+} lab_curve;
+void lab_curve_free(lab_curve *c);
+
+/* One run of optimizer opt (an index into lab_compare_optimizers) at
+   learning rate lr; the weights and the batches' order come from seed. */
+int lab_mlp_train(const lab_fmnist *d, const lab_mlp_setup *s, int opt, double lr, uint64_t seed,
+                  lab_curve *out);
+typedef struct lab_mlp_job {
+  int opt;
+  double lr;
+  uint64_t seed;
+  lab_curve curve; /* filled by lab_mlp_train_all */
+} lab_mlp_job;
+/* The runs in parallel, one per thread (the same numbers as in sequence). */
+int lab_mlp_train_all(const lab_fmnist *d, const lab_mlp_setup *s, lab_mlp_job *jobs, int n);
+
+/* Mean, sample standard deviation (0 for one value), min and max of the
+   numbers of x that are not NaN (n of them; all NaN when none is). */
+typedef struct lab_stats {
+  double mean, sd, min, max;
+  int n;
+} lab_stats;
+void lab_stats_of(const double *x, int n, lab_stats *out);
+
+/* The good window of a learning rate: the rates around the best score
+   (higher is better) whose score is at least (1 - rel) times it. Ends
+   between grid points are interpolated linearly in log lr (the passing
+   point itself when the failing one is NaN, a diverged run); an end at the
+   edge of the grid is that grid point, flagged open (the window may be
+   wider). lr must increase. DESCENT_EINVAL when it does not or no score is
+   positive. */
+typedef struct lab_window {
+  double best_lr, best, threshold;
+  double lo, hi;  /* the window's ends */
+  double ratio;   /* hi / lo */
+  double decades; /* log10(hi / lo) */
+  int lo_open, hi_open;
+} lab_window;
+int lab_tuning_window(const double *lr, const double *score, int n, double rel, lab_window *w);
+/* A learning-rate grid option: increasing positive numbers, 1 to LAB_MAX_LIST. */
+int lab_lr_grid(const lab_args *a, const char *name, double *grid, int *n);
+
+/* ---- the generalization demo's convex parts (convex.c) -------------------- */
+
+/* Each optimizer runs full-batch from zero at cosine(lr, steps) for every
+   rate of the grid; the one that ends at the lowest objective is kept. */
+typedef struct lab_convex_setup {
+  int64_t pool;  /* images averaged over pool x pool pixels */
+  int64_t train; /* the first `train` training images */
+  double l2;     /* the L2 term's factor */
+  int64_t steps;
+  double grid[LAB_MAX_LIST];
+  int n_grid;
+} lab_convex_setup;
+/* Table generalization-convex: ridge regression (one-hot targets) on the
+   standardized pooled pixels, its minimizer by Cholesky, and each
+   optimizer's objective gap, distance to the minimizer relative to its
+   norm, the bound sqrt(2 gap / l2) on that distance, test accuracy and
+   agreement (the fraction of test images classified as the minimizer does). */
+int lab_convex_tie(const lab_fmnist *fm, const lab_convex_setup *s, lab_result *res);
+
+typedef struct lab_wilson_setup {
+  int64_t n;    /* training examples (6 n features) */
+  int64_t test; /* new points the test error is measured on */
+  double p;     /* probability of a positive label */
+  int64_t seed;
+  int64_t steps;
+  double grid[LAB_MAX_LIST];
+  int n_grid;
+} lab_wilson_setup;
+typedef struct lab_wilson_summary {
+  double negatives;                      /* fraction of negative test labels */
+  double err_sgd_closed, err_ada_closed; /* the closed forms' test errors */
+  double worst_sgd, worst_ada; /* largest relative distance of sgd, momentum to the minimum-norm
+                                  solution; of the adaptive methods to sign(X^T y) / 4 */
+} lab_wilson_summary;
+/* Table generalization-wilson: Wilson et al.'s construction, the two
+   closed-form solutions and each optimizer's, with the test errors the
+   paper predicts (0 for the minimum-norm solution, the fraction of negative
+   points for sign(X^T y) / 4). */
+int lab_wilson(const lab_wilson_setup *s, lab_result *res, lab_wilson_summary *out);
 
 /* ---- files and pictures (plot.c) ------------------------------------------ */
 

@@ -15,6 +15,8 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 kills=${3:-200}
+# Emulated, each kill waits 20 times longer: fewer of them.
+if [ "$emulated" = 1 ] && [ -z "${3:-}" ]; then kills=60; fi
 RANDOM=20240607 # the same sequence of delays every time
 
 # 128 random 8x8 images, labels 0..9 in turn; 16 steps per epoch.
@@ -39,7 +41,12 @@ for ((i = 1; i <= kills; i++)); do
       >/dev/null 2>&1 &
   fi
   pid=$!
-  sleep "0.0$((RANDOM % 60 + 5))" 2>/dev/null || sleep 0.05
+  delay=$((RANDOM % 60 + 5))
+  if [ "$emulated" = 1 ]; then # 0.1 to 1.3 s
+    sleep "$((delay / 50)).$(printf %02d $((delay * 2 % 100)))"
+  else
+    sleep "0.0$delay" 2>/dev/null || sleep 0.05
+  fi
   kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   status=$?

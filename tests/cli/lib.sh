@@ -16,6 +16,16 @@ scratch=$2
 rm -rf "$scratch" && mkdir -p "$scratch"
 count=0
 failures=0
+# The name of the program's process, for pgrep: in a cross build the program
+# is a wrapper that execs the emulator (tests/CMakeLists.txt), whose name the
+# process then has; emulated is 1 there (scripts that time their kills
+# stretch them: the emulated program starts some ten times slower).
+descent_process=descent
+emulated=0
+if [ "$(basename "$descent")" = descent-emulated ]; then
+  descent_process=$(basename "$(sed -n "s/^exec '\([^']*\)'.*/\1/p" "$descent")")
+  emulated=1
+fi
 
 ok() { echo "ok   $*"; }
 fail() {

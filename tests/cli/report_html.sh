@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # report_html.sh - report.html opens in a headless browser (Debian's
 # chromium) without a console message, and its screenshot is a full page
-# that is not blank: for a tracked run (every picture), an untracked one
-# and one drawn without gnuplot. Skipped (exit 77) without chromium.
+# that is not blank: for a tracked run (every picture), an untracked one,
+# one drawn without gnuplot, and a sweep's. Skipped (exit 77) without chromium.
 #
 # usage: report_html.sh DESCENT_BINARY SCRATCH_DIR
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -60,5 +60,10 @@ synthetic_run "$scratch/nognuplot" edge
 env PATH=/nonexistent "$descent" report "$scratch/nognuplot" >"$scratch/nognuplot.out" 2>&1
 check "report without gnuplot" test $? -eq 0
 opens without-gnuplot "$scratch/nognuplot/report/report.html" 10000
+
+synthetic_sweep "$scratch/sweep"
+"$descent" report "$scratch/sweep" >"$scratch/sweep.out" 2>&1
+check "report on a sweep" test $? -eq 0
+opens sweep "$scratch/sweep/report/report.html" 50000
 
 finish

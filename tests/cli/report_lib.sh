@@ -53,3 +53,39 @@ EOF
     }
   }' >"$dir/diagnostics.csv"
 }
+
+# synthetic_sweep DIR: a sweep folder as the sweep tool writes it
+# (docs/tuning.md): sweep.txt, summary.csv and trial folders with a
+# metrics.csv each. Two optimizers over lr: sgd's runs at 0.01 (best, 0.90)
+# and 0.1 (0.895, within 1%) and 0.001 (0.80), one diverged at 1: its window
+# is 0.01 to 0.1, x10, 1 decade; adam's best at 0.001, its edge, with
+# 0.01 outside: its window is the best value alone. One adam trial stopped
+# early, one failed.
+synthetic_sweep() {
+  local dir=$1 t
+  mkdir -p "$dir"
+  cat >"$dir/sweep.txt" <<'EOT'
+command  descent train --epochs 2
+space    lr: log 1e-3..1; opt: sgd, adam
+metric   val_acc (higher is better)
+EOT
+  cat >"$dir/summary.csv" <<'EOT'
+rank,trial,status,seed,p.lr,p.opt,epochs,train_loss,val_loss,val_acc,test_loss,test_acc,train_seconds,metric,dir
+1,1,done,1,0.01,sgd,2,0.5,0.6,0.9,0.6,0.89,3,0.9,trial-0001
+3,2,done,1,0.1,sgd,2,0.45,0.62,0.895,0.6,0.88,3,0.895,trial-0002
+5,3,done,1,0.001,sgd,2,0.9,0.9,0.8,0.9,0.79,3,0.8,trial-0003
+nan,4,diverged,1,1,sgd,1,nan,nan,nan,nan,nan,1,nan,trial-0004
+2,5,done,1,0.001,adam,2,0.4,0.5,0.899,0.5,0.89,3,0.899,trial-0005
+4,6,done,1,0.01,adam,2,0.6,0.7,0.85,0.7,0.84,3,0.85,trial-0006
+6,7,stopped,1,0.1,adam,1,1.2,1.1,0.6,1.1,0.6,1,0.6,trial-0007
+nan,8,failed,1,1,adam,0,nan,nan,nan,nan,nan,0,nan,trial-0008
+EOT
+  for t in 1 2 3 5 6; do
+    mkdir -p "$dir/trial-000$t"
+    awk -v t="$t" 'BEGIN {
+      print "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,samples_per_s,train_seconds,evaluations,products"
+      for (e = 1; e <= 2; e++)
+        printf "%d,%d,0.01,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,5000,1.5,%d,0\n", e, 100 * e, 1 / e + 0.05 * t, 0.9 - 0.2 / e, 0.9 / e, 0.92 - 0.1 / e - 0.01 * t, 0.9 / e, 0.9 - 0.1 / e, 100 * e
+    }' >"$dir/trial-000$t/metrics.csv"
+  done
+}

@@ -87,7 +87,7 @@ timeout 120 "$descent" "${base[@]}" --model 'dense(10)' --epochs 5000 --out "$lo
 wrapper=$!
 holder=
 for _ in $(seq 100); do
-  holder=$(pgrep -P "$wrapper" -x descent) && break
+  holder=$(pgrep -P "$wrapper" -x "$descent_process") && break
   sleep 0.05
 done
 trap 'kill "$wrapper" 2>/dev/null' EXIT

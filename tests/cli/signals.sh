@@ -44,7 +44,7 @@ interrupted() {
   local wrapper=$!
   set +m
   wait_for_epochs "$run/metrics.csv" 2
-  kill -"$signal" "$(pgrep -P "$wrapper" -x descent)"
+  kill -"$signal" "$(pgrep -P "$wrapper" -x "$descent_process")"
   wait "$wrapper"
   local rc=$?
   check "$name: exit status $rc, want $status" test "$rc" -eq "$status"
@@ -108,7 +108,7 @@ wrapper=$!
 set +m
 wait_for_epochs "$scratch/nan/metrics.csv" 1
 sleep 0.5 # past the checkpoint of epoch 1 kept in memory, well inside step 2
-kill -TERM "$(pgrep -P "$wrapper" -x descent)"
+kill -TERM "$(pgrep -P "$wrapper" -x "$descent_process")"
 wait "$wrapper"
 rc=$?
 if [ "$rc" -eq 143 ] && grep -q "at step 2\|stopped at step 2" "$scratch/nan.err"; then
