@@ -49,8 +49,8 @@ static cli_option bench_options[] = {
      "; 3 trials x 2 studies (under 15 minutes on 2 cores)",
      NULL, 0},
     {"calibrate", NULL,
-     "the reference sweep that sets the targets: adam and momentum, external tuning, 8 trials, "
-     "1 study; prints each workload's best validation metric",
+     "set the targets as AlgoPerf does: adam and momentum, 8 trials each within the "
+     "target-setting budget, then the best configuration with 5 seeds; prints the medians",
      NULL, 0},
     {"epochs", "N",
      "testing: the one workload's budget in epochs instead of its own (scores not comparable)",
