@@ -15,6 +15,7 @@
  */
 #include "bench_plan.h"
 #include "bench_score.h"
+#include "child.h"
 #include "commands.h"
 #include "options.h"
 
@@ -393,8 +394,10 @@ static pid_t start_trial(const bench_config *c, const bench_trial *t, const char
   }
   fflush(stdout);
   fflush(stderr);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) return pid;
+  child_dies_with_parent(parent);
   int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
   if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
   if (t->w->model == NULL) _exit(run_quadratic_deep(t, run_dir, (int)c->threads));

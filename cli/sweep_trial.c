@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "descent.h"
+#include "child.h"
 #include "sweep.h"
 
 #include <dirent.h>
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -143,10 +143,7 @@ static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t ep
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
-    /* The child dies with the sweep, so a killed sweep leaves no trial
-       holding its run's lock; the check covers a parent already gone. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
+    child_dies_with_parent(parent);
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
     int in = open("/dev/null", O_RDONLY);
