@@ -13,28 +13,6 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=report_lib.sh
 source "$(dirname "$0")/report_lib.sh"
 
-have_gnuplot=0
-command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
-
-# fingerprint DIR: every file of a run folder but its report, with its bytes.
-fingerprint() { (cd "$1" && find . -path ./report -prune -o -type f -print0 | sort -z | xargs -0 md5sum); }
-
-# pictures_ok DIR STEM...: each picture drawn (PNG and SVG) by a script that
-# gnuplot runs again without a word.
-pictures_ok() {
-  local dir=$1 stem
-  shift
-  for stem in "$@"; do
-    [ -s "$dir/$stem.gp" ] || { echo "no $stem.gp"; return 1; }
-    [ "$have_gnuplot" = 1 ] || continue
-    [ "$(head -c 4 "$dir/$stem.png" | od -An -tx1 | tr -d ' ')" = 89504e47 ] ||
-      { echo "$stem.png is not a PNG"; return 1; }
-    grep -q "<svg" "$dir/$stem.svg" || { echo "$stem.svg is not an SVG"; return 1; }
-    local said
-    said=$(cd "$dir" && gnuplot "$stem.gp" 2>&1 >/dev/null)
-    [ -z "$said" ] || { echo "gnuplot on $stem.gp says: $said"; return 1; }
-  done
-}
 
 # self_contained PAGE: no script, no address, nothing loaded from elsewhere.
 self_contained() {

@@ -8,6 +8,9 @@
 # instrument's columns for an MLP of two dense layers; "edge" makes the
 # sharpness rise to the stability limit and stay there; "untracked" writes
 # no diagnostics.csv.
+#
+# And what the report scripts check with: have_gnuplot, fingerprint DIR (a
+# run folder's files but its report, with their bytes), pictures_ok DIR STEM...
 synthetic_run() {
   local dir=$1 kind=${2:-tracked}
   mkdir -p "$dir"
@@ -87,5 +90,28 @@ EOT
       for (e = 1; e <= 2; e++)
         printf "%d,%d,0.01,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,5000,1.5,%d,0\n", e, 100 * e, 1 / e + 0.05 * t, 0.9 - 0.2 / e, 0.9 / e, 0.92 - 0.1 / e - 0.01 * t, 0.9 / e, 0.9 - 0.1 / e, 100 * e
     }' >"$dir/trial-000$t/metrics.csv"
+  done
+}
+
+have_gnuplot=0
+command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
+
+# fingerprint DIR: every file of a run folder but its report, with its bytes.
+fingerprint() { (cd "$1" && find . -path ./report -prune -o -type f -print0 | sort -z | xargs -0 md5sum); }
+
+# pictures_ok DIR STEM...: each picture drawn (PNG and SVG) by a script that
+# gnuplot runs again without a word.
+pictures_ok() {
+  local dir=$1 stem
+  shift
+  for stem in "$@"; do
+    [ -s "$dir/$stem.gp" ] || { echo "no $stem.gp"; return 1; }
+    [ "$have_gnuplot" = 1 ] || continue
+    [ "$(head -c 4 "$dir/$stem.png" | od -An -tx1 | tr -d ' ')" = 89504e47 ] ||
+      { echo "$stem.png is not a PNG"; return 1; }
+    grep -q "<svg" "$dir/$stem.svg" || { echo "$stem.svg is not an SVG"; return 1; }
+    local said
+    said=$(cd "$dir" && gnuplot "$stem.gp" 2>&1 >/dev/null)
+    [ -z "$said" ] || { echo "gnuplot on $stem.gp says: $said"; return 1; }
   done
 }
