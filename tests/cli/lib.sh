@@ -22,9 +22,9 @@ failures=0
 # stretch them: the emulated program starts some ten times slower).
 descent_process=descent
 emulated=0
-if [ "$(basename "$descent")" = descent-emulated ]; then
+case "$(basename "$descent")" in *-emulated) emulated=1 ;; esac
+if [ "$emulated" = 1 ]; then
   descent_process=$(basename "$(sed -n "s/^exec '\([^']*\)'.*/\1/p" "$descent")")
-  emulated=1
 fi
 
 ok() { echo "ok   $*"; }

@@ -18,7 +18,7 @@ fi
 # which needs far more address space than the program: the limit would
 # measure the emulator.
 case $descent in
-  *descent-emulated) skip_all "the program runs under an emulator, which ulimit -v would limit" ;;
+  *-emulated) skip_all "the program runs under an emulator, which ulimit -v would limit" ;;
 esac
 
 # limited KIB COMMAND...: COMMAND under ulimit -v KIB, stopped after 20 s
