@@ -354,7 +354,9 @@ static void on_trial_done(void *user, size_t t, double seconds) {
   fprintf(stderr, " | %s %.6g | %.1f s\n", plan->metric, r.metric, seconds);
   double elapsed = progress_now() - p->start;
   double left = p->trial_seconds / (double)p->done * (double)(p->total - p->done) / plan->jobs;
-  fprintf(stderr, "sweep: %zu/%zu trials", p->done, p->total);
+  char bar[31];
+  progress_bar(bar, sizeof bar, p->done, p->total);
+  fprintf(stderr, "sweep [%s] %zu/%zu trials", bar, p->done, p->total);
   if (p->rungs > 1) fprintf(stderr, " of rung %zu/%zu", p->rung + 1, p->rungs);
   fprintf(stderr, ", %.0f s elapsed, about %.0f s left\n", elapsed, left);
   sweep_summary(plan, p->dir, p->states, 0);

@@ -32,6 +32,13 @@ void progress_begin(progress *p, progress_mode mode, size_t total, const char *l
   snprintf(p->label, sizeof p->label, "%s", label);
 }
 
+void progress_bar(char *bar, size_t cap, size_t done, size_t total) {
+  if (!cap) return;
+  size_t width = cap - 1, filled = total ? width * (done < total ? done : total) / total : 0;
+  for (size_t i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+  bar[width] = '\0';
+}
+
 void progress_update(progress *p, size_t done, double loss, size_t samples) {
   if (p->mode == PROGRESS_NONE) return;
   double now = progress_now(), elapsed = now - p->start;
@@ -46,11 +53,8 @@ void progress_update(progress *p, size_t done, double loss, size_t samples) {
   }
   if (now - p->last_draw < 0.1 && done < p->total) return;
   p->last_draw = now;
-  enum { WIDTH = 30 };
-  int filled = (int)(WIDTH * done / p->total);
-  char bar[WIDTH + 1];
-  for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '#' : '.';
-  bar[WIDTH] = '\0';
+  char bar[31];
+  progress_bar(bar, sizeof bar, done, p->total);
   double eta = done ? elapsed * (double)(p->total - done) / (double)done : 0;
   printf("\r  %s [%s] %5.1f%% loss %.4f  %.0f samples/s  ETA %4.0fs ", p->label, bar,
          100.0 * (double)done / (double)p->total, loss, rate, eta);

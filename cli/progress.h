@@ -28,4 +28,8 @@ void progress_begin(progress *p, progress_mode mode, size_t total, const char *l
 void progress_update(progress *p, size_t done, double loss, size_t samples);
 void progress_end(progress *p);
 
+/* A text bar of cap - 1 characters, '#' for the share done of total and
+   '.' for the rest, into bar. */
+void progress_bar(char *bar, size_t cap, size_t done, size_t total);
+
 #endif /* DESCENT_CLI_PROGRESS_H */
