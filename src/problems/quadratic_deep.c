@@ -121,9 +121,9 @@ static int qd_eval(const problem *p, const descent_batch *batch, const double *t
   qd_data v = qd_parts(p);
   const size_t *idx = batch ? batch->indices : NULL;
   size_t m = idx ? batch->n : n;
-  double diff[QD_DIM], qdiff[QD_DIM];
+  /* Zeroed whole: d is QD_DIM, which GCC cannot see through qd_parts. */
+  double diff[QD_DIM] = {0}, qdiff[QD_DIM] = {0};
   double csum = 0;
-  for (size_t j = 0; j < d; j++) diff[j] = 0;
   for (size_t k = 0; k < m; k++) {
     size_t i = idx ? idx[k] : k;
     for (size_t j = 0; j < d; j++) diff[j] += v.x[i * d + j];
@@ -137,7 +137,7 @@ static int qd_eval(const problem *p, const descent_batch *batch, const double *t
   double quad = 0, xqx = 0;
   for (size_t j = 0; j < d; j++) quad += diff[j] * qdiff[j];
   /* xbar^T Q xbar, with xbar = theta - diff */
-  double xbar[QD_DIM], qxbar[QD_DIM];
+  double xbar[QD_DIM] = {0}, qxbar[QD_DIM] = {0};
   for (size_t j = 0; j < d; j++) xbar[j] = theta[j] - diff[j];
   qd_apply(v.q, d, xbar, qxbar);
   for (size_t j = 0; j < d; j++) xqx += xbar[j] * qxbar[j];
