@@ -2256,8 +2256,10 @@ typedef struct descent_lr_find_result {
   int64_t minimum;     /* index of the smallest finite smoothed loss; -1: none */
   int64_t steepest;    /* index of the steepest descent of the smoothed loss against
                           log(lr) on points 0..minimum (central differences inside,
-                          one-sided at both ends, as numpy.gradient); -1 when the
-                          minimum is the first point */
+                          one-sided at both ends, as numpy.gradient), looked for
+                          from point min(10, minimum / 2) on, as torch-lr-finder
+                          skips the first 10 (their smoothed loss is a few noisy
+                          batches); -1 when the minimum is the first point */
   double lr_steepest;  /* suggestion (a): lr[steepest]; NaN when steepest is -1 */
   double lr_minimum;   /* lr[minimum]; NaN when minimum is -1 */
   double lr_min_div10; /* suggestion (b): lr_minimum / 10, the fastai rule of thumb */

@@ -101,6 +101,20 @@ static void test_suggest(void) {
   CHECK_OK(descent_lr_find_suggest(lr, up, 3, &steepest, &minimum));
   CHECK(minimum == 0 && steepest == -1);
   CHECK_FAILS(descent_lr_find_suggest(NULL, up, 3, &steepest, &minimum), DESCENT_EINVAL, "NULL");
+  /* A long curve whose first points drop by noise (a few batches' average)
+     more steeply than the real descent later: the first 10 points are not
+     candidates, as in torch-lr-finder. */
+  double lr40[40], noisy[40];
+  for (int i = 0; i < 40; i++) {
+    lr40[i] = pow(10, -7 + 8.0 * i / 39);
+    noisy[i] = i < 25 ? 2.3 - 0.05 * (i - 10 > 0 ? i - 10 : 0) : 1.55 + 0.1 * (i - 25);
+  }
+  noisy[1] = 2.0; /* a lucky batch */
+  noisy[2] = 2.6;
+  CHECK_OK(descent_lr_find_suggest(lr40, noisy, 40, &steepest, &minimum));
+  CHECK_MSG(minimum == 25 && steepest >= 10 && steepest <= 25,
+            "minimum %lld, steepest %lld: the start's noise was taken for the descent",
+            (long long)minimum, (long long)steepest);
 }
 
 static unsigned char *opt_state(const descent_optimizer *opt, size_t *size) {
