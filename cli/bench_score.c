@@ -14,6 +14,7 @@
 #include "options.h"
 
 #include "descent.h"
+#include "internal.h"
 #include "lab/lab.h"
 
 #include <math.h>
@@ -96,14 +97,10 @@ int bench_result_write(const char *dir, const bench_trial *t, const char *status
   for (size_t i = 0; i < r.epochs && len < sizeof text - 32; i++)
     len += (size_t)snprintf(text + len, sizeof text - len, "%s%.9g", i ? " " : "", r.curve[i]);
   snprintf(text + len, sizeof text - len, "\n");
-  char path[2048], tmp[2112];
+  char path[2048];
   result_path(dir, t, path, sizeof path);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  int bad = !f || fputs(text, f) < 0 || fflush(f) != 0;
-  if (f) bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    fprintf(stderr, "descent bench: cannot write %s\n", path);
+  if (descent_write_file_atomic(path, text, strlen(text)) != DESCENT_OK) {
+    fprintf(stderr, "descent bench: %s\n", descent_last_error());
     return -1;
   }
   if (line) {

@@ -20,6 +20,7 @@
 #include "options.h"
 
 #include "descent.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -79,21 +80,9 @@ static bench_workload custom_workloads[32];
 /* ---- files ---------------------------------------------------------------- */
 
 static int write_atomic(const char *path, const char *text) {
-  char tmp[2112];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    fprintf(stderr, "descent bench: cannot write %s: %s\n", tmp, strerror(errno));
-    return -1;
-  }
-  int bad = fputs(text, f) < 0;
-  bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    fprintf(stderr, "descent bench: cannot write %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  return 0;
+  if (descent_write_file_atomic(path, text, strlen(text)) == DESCENT_OK) return 0;
+  fprintf(stderr, "descent bench: %s\n", descent_last_error());
+  return -1;
 }
 
 static int make_dir(const char *path) {

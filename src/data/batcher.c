@@ -86,9 +86,9 @@ int descent_batcher_next(descent_batcher *b, descent_batch *batch) {
     for (size_t i = 0; i < n; i++) b->labels[i] = ds->labels[idx[i]];
   /* Asks for the next batch's rows now, so that they come from memory while
      this step computes and its copy finds them in cache: on AMD Zen 4, one
-     thread, the copy of 128 Fashion-MNIST rows took 70-85 us with the
-     prefetches issued and 52-54 us with them (a tenth of the small MLP's
-     step). The same bits: prefetching reads nothing into the program. */
+     thread, a call (128 Fashion-MNIST rows) took 70-85 us without the
+     prefetches and 52-54 us with them, their issue included (a tenth of the
+     small MLP's step). The same bits: prefetching changes no value. */
   size_t next = b->position + n;
   if (next < ds->n) {
     size_t m = ds->n - next < b->batch_size ? ds->n - next : b->batch_size;
