@@ -363,7 +363,10 @@ static int run_quadratic_deep(const bench_trial *t, const char *run_dir, int thr
   }
   if (!rc) rc = descent_trainer_run(tr, (int64_t)t->w->epochs, 0);
   if (rc) fprintf(stderr, "descent bench: %s: %s\n", t->id, descent_last_error());
-  if (rc == DESCENT_EDIVERGED) fprintf(stderr, "the run diverged\n");
+  /* The verdict line descent train prints, which child_log_says_diverged
+     reads for every trial. */
+  if (rc == DESCENT_EDIVERGED)
+    fprintf(stderr, "descent train: diverged (in the bench's process)\n");
   descent_trainer_free(tr);
   descent_optimizer_free(s.opt);
   descent_objective_free(s.obj);
@@ -408,18 +411,6 @@ static pid_t start_trial(const bench_config *c, const bench_trial *t, const char
   execv(exe, (char *const *)argv);
   fprintf(stderr, "descent bench: cannot run %s: %s\n", exe, strerror(errno));
   _exit(127);
-}
-
-/* Whether the trial's log says it diverged. */
-static int log_says_diverged(const bench_config *c, const bench_trial *t) {
-  char log[2048], buf[8192];
-  snprintf(log, sizeof log, "%s/logs/%s.log", c->dir, t->id);
-  FILE *f = fopen(log, "r");
-  if (!f) return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  return strstr(buf, "diverg") != NULL;
 }
 
 /* ---- the command ---------------------------------------------------------- */
@@ -470,7 +461,9 @@ static int run_plan(const bench_config *c, bench_trial *plan, size_t n) {
       if (pids[k] != pid) continue;
       bench_trial *t = &plan[slot_trial[k]];
       int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      const char *state = ok ? "done" : log_says_diverged(c, t) ? "diverged" : "failed";
+      char log[2048];
+      snprintf(log, sizeof log, "%s/logs/%s.log", c->dir, t->id);
+      const char *state = ok ? "done" : child_log_says_diverged(log) ? "diverged" : "failed";
       char line[512];
       if (bench_result_write(c->dir, t, state, line)) failed = 1;
       finished++;

@@ -157,18 +157,6 @@ static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t ep
   return pid;
 }
 
-/* A trial that exited non-zero diverged when its log says so. */
-static int log_says_diverged(const char *dir, size_t t) {
-  char path[4096], line[2048];
-  snprintf(path, sizeof path, "%s/logs/trial-%04zu.log", dir, t + 1);
-  FILE *f = fopen(path, "r");
-  int found = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (strstr(line, "descent train: diverged")) found = 1;
-  if (f) fclose(f);
-  return found;
-}
-
 /* Records how trial t ended. */
 static int finish(const char *dir, size_t t, int wstatus, size_t epochs, trial_state *st) {
   if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
@@ -176,7 +164,9 @@ static int finish(const char *dir, size_t t, int wstatus, size_t epochs, trial_s
     st->reached = epochs;
     return sweep_event(dir, "done trial-%04zu epochs %zu", t + 1, epochs);
   }
-  if (log_says_diverged(dir, t)) {
+  char log[4096];
+  snprintf(log, sizeof log, "%s/logs/trial-%04zu.log", dir, t + 1);
+  if (child_log_says_diverged(log)) {
     st->status = TRIAL_DIVERGED;
     return sweep_event(dir, "diverged trial-%04zu", t + 1);
   }
