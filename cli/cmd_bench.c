@@ -16,6 +16,7 @@
 #include "bench_plan.h"
 #include "bench_score.h"
 #include "child.h"
+#include "setup.h"
 #include "commands.h"
 #include "options.h"
 
@@ -93,14 +94,10 @@ static int make_dir(const char *path) {
 
 /* A folder that must be new or empty. */
 static int new_or_empty(const char *path) {
-  DIR *d = opendir(path);
-  if (!d) return make_dir(path);
-  struct dirent *e;
-  int empty = 1;
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-  closedir(d);
-  if (empty) return 0;
+  char found[256];
+  int held = cli_folder_first_entry(path, NULL, found, sizeof found);
+  if (held < 0) return make_dir(path);
+  if (!held) return 0;
   fprintf(stderr,
           "descent bench: %s is not empty; give a new folder with --out, or continue the bench "
           "in it with --resume %s\n",

@@ -98,18 +98,14 @@ static int check_method(const cli_setup *s) {
 
 /* --out must be new or empty; it is made only once everything is ready. */
 static int check_out(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) {
+  char found[256];
+  int held = cli_folder_first_entry(dir, NULL, found, sizeof found);
+  if (held < 0) {
     if (errno == ENOENT) return 0;
     fprintf(stderr, "descent lr-find: cannot open the folder '%s': %s\n", dir, strerror(errno));
     return -1;
   }
-  char found[256] = "";
-  for (struct dirent *e; !found[0] && (e = readdir(d));)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-      snprintf(found, sizeof found, "%s", e->d_name);
-  closedir(d);
-  if (!found[0]) return 0;
+  if (!held) return 0;
   fprintf(stderr,
           "descent lr-find: '%s' is not empty (it holds '%s'); choose another --out or move the "
           "old files away\n",

@@ -13,6 +13,7 @@
 #include "descent.h"
 #include "options.h"
 #include "progress.h"
+#include "setup.h"
 #include "sweep.h"
 
 #include <dirent.h>
@@ -109,21 +110,16 @@ static const char *train_value(const sweep_plan *plan, const char *name) {
 
 /* --out: a new folder, or an empty one. */
 static int make_out(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    int empty = 1;
-    while ((e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    closedir(d);
-    if (!empty) {
-      char plan[4096];
-      snprintf(plan, sizeof plan, "%s/sweep.txt", dir);
-      fprintf(stderr, "descent sweep: --out %s is not empty; choose a new folder%s\n", dir,
-              access(plan, F_OK) == 0 ? ", or continue that sweep with --resume" : "");
-      return -1;
-    }
-  } else if (mkdir(dir, 0777) != 0) {
+  char found[256];
+  int held = cli_folder_first_entry(dir, NULL, found, sizeof found);
+  if (held > 0) {
+    char plan[4096];
+    snprintf(plan, sizeof plan, "%s/sweep.txt", dir);
+    fprintf(stderr, "descent sweep: --out %s is not empty; choose a new folder%s\n", dir,
+            access(plan, F_OK) == 0 ? ", or continue that sweep with --resume" : "");
+    return -1;
+  }
+  if (held < 0 && mkdir(dir, 0777) != 0) {
     fprintf(stderr, "descent sweep: cannot create --out %s: %s\n", dir, strerror(errno));
     return -1;
   }

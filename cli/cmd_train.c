@@ -497,18 +497,13 @@ static int claim_lock(int fd, const char *dir) {
    (a model, logs, checkpoints) would be overwritten or, worse, mixed into this
    one by a later --resume. Returns 0, or -1 after printing what it holds. */
 static int check_empty(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) {
+  char found[256];
+  int held = cli_folder_first_entry(dir, ".lock", found, sizeof found);
+  if (held < 0) {
     fprintf(stderr, "descent train: cannot open the folder '%s': %s\n", dir, strerror(errno));
     return -1;
   }
-  char found[256] = "";
-  for (struct dirent *e; !found[0] && (e = readdir(d));)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-        strcmp(e->d_name, ".lock") != 0)
-      snprintf(found, sizeof found, "%s", e->d_name);
-  closedir(d);
-  if (!found[0]) return 0;
+  if (!held) return 0;
   fprintf(stderr,
           "descent train: '%s' already exists; choose another --out, move the old run away, or "
           "continue it with --resume %s (the folder is not empty: it holds '%s')\n",

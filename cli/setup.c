@@ -6,6 +6,7 @@
  */
 #include "setup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -173,4 +174,18 @@ int cli_make_folders(const char *command, const char *dir) {
     if (!was) return 0;
     *p = '/';
   }
+}
+
+int cli_folder_first_entry(const char *dir, const char *ignore, char *found, size_t cap) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int any = 0;
+  for (struct dirent *e; !any && (e = readdir(d));)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+        !(ignore && strcmp(e->d_name, ignore) == 0)) {
+      snprintf(found, cap, "%s", e->d_name);
+      any = 1;
+    }
+  closedir(d);
+  return any;
 }

@@ -90,4 +90,11 @@ void cli_setup_free(cli_setup_built *b);
    printing one line naming the folder that cannot be made. */
 int cli_make_folders(const char *command, const char *dir);
 
+/* What --out holds, for the commands whose folder must be new or empty:
+   copies the name of its first entry other than ".", ".." and `ignore`
+   (NULL: none) into found (cap bytes) and returns 1; returns 0 when it holds
+   none; -1 when it cannot be read (errno says why: ENOENT for a folder that
+   does not exist yet). */
+int cli_folder_first_entry(const char *dir, const char *ignore, char *found, size_t cap);
+
 #endif /* DESCENT_CLI_SETUP_H */
