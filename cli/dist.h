@@ -1,0 +1,83 @@
+/*
+ * dist.h - the processes of one run: the MPI job when descent is built with
+ * MPI and started by a launcher (mpirun, mpiexec, srun), else a group of
+ * one process.
+ *
+ * This is the one place that knows MPI. dist_mpi.c implements it with the
+ * plain MPI-3 C API (Open MPI and MPICH alike); dist_single.c is the group
+ * of one of a build without MPI, where every collective is the identity.
+ * Everything above (data-parallel training, sweeps across ranks) calls these
+ * functions and never includes <mpi.h>.
+ *
+ * Collectives are called by every rank in the same order, from the thread
+ * that called dist_start (MPI_THREAD_FUNNELED: OpenMP threads never call
+ * MPI). Counts are in elements and may exceed INT_MAX (they are split).
+ * A failing collective prints one line naming the operation and the rank and
+ * ends the whole job (MPI_Abort): after a failed collective the ranks no
+ * longer agree on anything, and a rank that went on alone would hang the
+ * others.
+ */
+#ifndef DESCENT_CLI_DIST_H
+#define DESCENT_CLI_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "descent.h"
+
+/* Starts MPI when the process was started by an MPI launcher (its
+   environment says so: OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK, ...) and
+   the build has MPI; otherwise the group of one. Call once, first thing in
+   main. Returns 0, or -1 after printing why (a launcher's environment in a
+   build without MPI with more than one process, an MPI_Init failure). */
+int dist_start(int *argc, char ***argv);
+/* Ends MPI if started (MPI_Finalize). */
+void dist_finish(void);
+
+/* This process's rank in [0, dist_size()), and the number of processes. */
+int dist_rank(void);
+int dist_size(void);
+/* 1 when MPI was started (even with one process), 0 for the group of one
+   of a plain start. */
+int dist_active(void);
+/* The MPI library's own version line ("Open MPI v4.1.4, ...", MPI_Get_
+   library_version's first line) and the standard's version ("3.1"), or NULL
+   when descent is built without MPI. */
+const char *dist_library(void);
+const char *dist_standard(void);
+
+/* Every rank gets root's bytes. */
+void dist_broadcast(void *buf, size_t bytes, int root);
+/* In-place sums over the ranks; every rank gets the result. The reduction
+   order is MPI's: fast, but not fixed (see dist_reduce_fixed). */
+void dist_sum_real(descent_real *buf, size_t n);
+void dist_sum_double(double *buf, size_t n);
+/* Every rank gets the largest (smallest) of the ranks' values. */
+double dist_max_double(double value);
+int64_t dist_min_i64(int64_t value);
+int64_t dist_max_i64(int64_t value);
+/* out[rank * n, (rank + 1) * n) <- each rank's in[0, n) (MPI_Allgather);
+   out holds size * n values. */
+void dist_gather_double(const double *in, double *out, size_t n);
+void dist_gather_real(const descent_real *in, descent_real *out, size_t n);
+/* MPI_Alltoall of doubles: rank r sends in[s * n, (s + 1) * n) to rank s and
+   gets rank s's block for r in out[s * n, (s + 1) * n). */
+void dist_exchange_double(const double *in, double *out, size_t n);
+void dist_barrier(void);
+
+/* Ends the whole job at once with status (MPI_Abort; exit for a group of
+   one), after the caller printed why. */
+_Noreturn void dist_abort(int status);
+
+/* The watchdog of collectives. A rank that died cannot answer; MPI-3 gives
+   no portable way to learn it inside a collective, so a rank waiting longer
+   than the timeout (seconds, > 0; 0 turns it off) for the others prints one
+   line naming the operation, the step and the ranks that are gone (those on
+   this machine whose process no longer exists, by the process ids gathered
+   at start) and ends the job. dist_watch arms it before a collective that
+   may wait on a dead rank, dist_unwatch disarms it after. */
+void dist_set_timeout(double seconds);
+void dist_watch(const char *what, int64_t step);
+void dist_unwatch(void);
+
+#endif /* DESCENT_CLI_DIST_H */
