@@ -168,7 +168,9 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
   }
   int64_t step = descent_optimizer_steps(d->o.opt) + 1;
   int stop_vote = !replay && d->o.stop_requested && *d->o.stop_requested;
+  /* Once: a rollback past the step must find a good gradient there. */
   int poison = !replay && d->o.nan_step == step && d->o.nan_rank == d->rank;
+  if (poison) d->o.nan_step = 0;
   double scale = 1.0 / (double)b->n, stop_votes = 0;
   int rc = DESCENT_OK;
   if (d->o.shards) {
