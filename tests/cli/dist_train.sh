@@ -15,18 +15,32 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v mpirun >/dev/null || skip_all "no mpirun (apt-get install openmpi-bin)"
-"$descent" --version | grep -q "MPI: " ||
-  skip_all "this descent is built without MPI ('descent --version'; cmake -DDESCENT_MPI=ON)"
 [ "$emulated" = 0 ] || skip_all "MPI ranks under an emulator"
-fmnist=${DESCENT_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-[ -r "$fmnist/train-images-idx3-ubyte.gz" ] || [ -r "$fmnist/train-images-idx3-ubyte" ] ||
-  skip_all "no Fashion-MNIST in $fmnist (apt-get install dataset-fashion-mnist)"
-
 # Root may run mpirun only when it says so; every test oversubscribes.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 # Shared memory between the ranks, no network probing.
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+
+# A build without MPI, started as 2 ranks, refuses: each would train the
+# whole run alone into the same folder. The rest needs MPI.
+if ! "$descent" --version | grep -q "MPI: "; then
+  mkdir -p "$scratch/data" && dataset "$scratch/data" 64 16
+  mpirun -np 2 "$descent" train --data-dir "$scratch/data" --out "$scratch/copies" \
+    >"$scratch/copies.out" 2>"$scratch/copies.err"
+  rc=$?
+  check "without MPI: 2 ranks are refused (exit $rc)" test "$rc" -ne 0
+  check "without MPI: the message says how to rebuild" \
+    grep -q "built without MPI.*rebuild (cmake -DDESCENT_MPI=ON)" "$scratch/copies.err"
+  check "without MPI: nothing was trained" test ! -e "$scratch/copies/model.bin"
+  echo "SKIP: the data-parallel tests: this descent is built without MPI ('descent --version')"
+  finish
+  exit
+fi
+fmnist=${DESCENT_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+[ -r "$fmnist/train-images-idx3-ubyte.gz" ] || [ -r "$fmnist/train-images-idx3-ubyte" ] ||
+  skip_all "no Fashion-MNIST in $fmnist (apt-get install dataset-fashion-mnist)"
+
 ranks() { local n=$1; shift; mpirun -np "$n" "$@"; }
 
 base=(--quiet --threads 1 --data-dir "$fmnist" --batch-size 64 --keep 1)
