@@ -1323,6 +1323,16 @@ train:
     status = 0;
     goto done;
   }
+  if (dp && dist_size() > 1) {
+    dp_traffic t;
+    dp_objective_traffic(dp, &t);
+    double per = t.evaluations ? 1.0 / (double)t.evaluations : 0;
+    printf("reductions  %lld over %d processes: %.2f MB sent per rank and step, %.2f ms per step "
+           "in the collectives (%.0f%% of the training time, waits for the slowest rank "
+           "included)\n",
+           (long long)t.evaluations, dist_size(), t.bytes * per / 1e6, 1e3 * t.seconds * per,
+           r.total_seconds > 0 ? 100 * t.seconds / r.total_seconds : 0.0);
+  }
   printf("done: %zu epochs, %.1f s of training; metrics in %s/metrics.csv, model in %s\n",
          c->epochs, r.total_seconds, c->out, r.model_path);
   status = 0;
