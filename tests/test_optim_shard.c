@@ -299,8 +299,56 @@ done:
   free(params), free(grad), free(masked), free(before), free(at_save), free(blob);
 }
 
+/* A registered transform with a state vector started from the parameters:
+   s <- 0.9 s + 0.1 u, s_0 = theta; u <- u + 0.01 s. */
+static void drift_init(const double *hp, const descent_real *params, descent_real *const *state,
+                       size_t n) {
+  memcpy(state[0], params, n * sizeof *params);
+}
+
+static void drift_update(const double *hp, const double *scalars, descent_real *const *state,
+                         descent_real *u, const descent_real *params, size_t n, int64_t step) {
+  for (size_t i = 0; i < n; i++) {
+    state[0][i] = (descent_real)0.9 * state[0][i] + (descent_real)0.1 * u[i];
+    u[i] = u[i] + (descent_real)0.01 * state[0][i];
+  }
+}
+
+static const descent_transform_def drift = {
+    .name = "shard_drift",
+    .summary = "a test transform with a state vector started from the parameters",
+    .n_state = 1,
+    .init_state = drift_init,
+    .update = drift_update,
+};
+
+/* A registered global transform: its reduction needs the whole update. */
+static double sum_reduce(const double *hp, const descent_real *u, size_t n) {
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += (double)u[i];
+  return sum;
+}
+
+static void sum_finish(const double *hp, double *scalars, double total) {
+  scalars[0] = total;
+}
+
+static void identity_update(const double *hp, const double *scalars, descent_real *const *state,
+                            descent_real *u, const descent_real *params, size_t n, int64_t step) {}
+
+static const descent_transform_def global_sum = {
+    .name = "shard_global_sum",
+    .summary = "a test transform that sums the whole update",
+    .n_scalars = 1,
+    .global = 1,
+    .reduce = sum_reduce,
+    .finish = sum_finish,
+    .update = identity_update,
+};
+
 /* Every named chain optimizer, and chains with weight decay, a schedule,
-   Adagrad's starting value and centered RMSprop with momentum. */
+   Adagrad's starting value, centered RMSprop with momentum, clip_value and
+   a registered transform. */
 static const struct {
   const char *spec, *lr;
 } specs[] = {
@@ -320,6 +368,8 @@ static const struct {
      NULL},
     {"adagrad(initial_accumulator_value=0.1, lr_decay=0.01)", "0.05"},
     {"rmsprop(centered=1, momentum=0.9, weight_decay=1e-3)", "0.01"},
+    {"clip_value(0.5) | adam | wd(weight_decay=0.01)", "0.01"},
+    {"shard_drift | momentum(momentum=0.9)", "0.05"},
 };
 
 static void check_every_spec(void) {
@@ -364,6 +414,10 @@ static void check_refusals(void) {
   CHECK_OK(descent_optimizer_create(&opt, "adam | clip(1) | lr(0.01)", NULL, n));
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
               "transform clip needs the whole gradient");
+  descent_optimizer_free(opt);
+  CHECK_OK(descent_optimizer_create(&opt, "shard_global_sum | lr(0.1)", NULL, n));
+  CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
+              "transform shard_global_sum needs the whole gradient");
   descent_optimizer_free(opt);
   CHECK_OK(descent_optimizer_create(&opt, "lbfgs", NULL, n));
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
@@ -446,6 +500,8 @@ static void check_refusals(void) {
 }
 
 int main(void) {
+  CHECK_OK(descent_transform_register(&drift));
+  CHECK_OK(descent_transform_register(&global_sum));
   check_every_spec();
   check_refusals();
   return check_report();
