@@ -380,6 +380,9 @@ static void check_every_spec(void) {
   /* Several blocks of the step (2048) and threads' slices of them. */
   check_spec("adam", "0.01", make_layout(5003, 3), 4);
   check_spec("sf_adamw", "0.01", make_layout(5003, 4), 1);
+  /* Shards of more than 128 blocks: the step splits them over the threads
+     (at the caller's OpenMP setting), as it does the whole. */
+  check_spec("adamw", "0.01", make_layout(2 * 128 * 2048 + 1001, 2), 1);
 }
 
 /* ---- refusals ------------------------------------------------------------ */
@@ -412,6 +415,9 @@ static void check_refusals(void) {
   CHECK(descent_optimizer_state_bytes(opt) == bytes);
   descent_optimizer_free(opt);
   CHECK_OK(descent_optimizer_create(&opt, "adam | clip(1) | lr(0.01)", NULL, n));
+  /* m and v, the work buffer between the stages, a partial sum per block
+     of 2048 and one more. */
+  CHECK(descent_optimizer_state_bytes(opt) == 3 * n * sizeof(descent_real) + 2 * sizeof(double));
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
               "transform clip needs the whole gradient");
   descent_optimizer_free(opt);
@@ -422,6 +428,8 @@ static void check_refusals(void) {
   CHECK_OK(descent_optimizer_create(&opt, "lbfgs", NULL, n));
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
               "lbfgs is a method");
+  CHECK(descent_optimizer_state_bytes(opt) > 0 &&
+        descent_optimizer_state_bytes(opt) < descent_optimizer_state_size(opt));
   descent_optimizer_free(opt);
 
   CHECK_OK(descent_optimizer_create(&opt, "adam", "0.01", n));
