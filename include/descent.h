@@ -1316,6 +1316,77 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt);
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);
 
+/* ---- Sharded optimizer state (ZeRO stage 1) --------------------------------
+ *
+ * N data-parallel replicas each keep and update the optimizer state of 1/N
+ * of the parameters (Rajbhandari et al. 2020, "ZeRO", stage 1). Per step,
+ * the caller sums the gradients of each replica's shard onto that replica
+ * (a reduce-scatter), each replica steps its shard of the parameters with
+ * its shard of the state, and the caller all-gathers the parameters. The
+ * library does no communication itself: the state blob's one collective
+ * goes through the caller's gather function. docs/distributed.md shows the
+ * loop. */
+
+/* Collective of the replicas of a sharded optimizer: every replica calls it
+ * at the same point with its own piece (mine[0, count), its shard's values)
+ * and gets in all[0, total) the pieces of all replicas in replica order
+ * (MPI_Allgatherv; the shards, in replica order, have increasing offsets and
+ * cover the parameters). Returns 0 or a negative status with a message
+ * (descent_set_error). */
+typedef int (*descent_allgather_fn)(void *user, const descent_real *mine, size_t count,
+                                    descent_real *all, size_t total);
+
+/* Restricts opt to the parameters [offset, offset + count) of its n_params
+ * (count >= 1, offset + count <= n_params): its per-parameter state shrinks
+ * to count numbers per vector (freed and reallocated: on DESCENT_ENOMEM it
+ * is unchanged), and each later step (descent_optimizer_step, _step_buffers,
+ * _step_closure, _step_with: still given the whole n_params arrays) updates
+ * only params[offset, offset + count) from grad[offset, offset + count), the
+ * rest untouched (grad's other elements are not read), with the same bits as
+ * the unsharded optimizer gives those elements. gather (required) and user
+ * are kept for descent_optimizer_save_state. Calling it again before the
+ * first step moves the shard (the state starts afresh).
+ * Refused (DESCENT_EINVAL, nothing changed, the message naming the reason):
+ * after the first step (and after loading a state with steps: set the shard,
+ * then load); for a chain with a global transform (clip, or a registered
+ * transform with global = 1: its reduction needs the whole gradient; clip
+ * before the reduce-scatter instead); for methods (lbfgs, hf, newton_cg,
+ * sdlm, kfac), whose steps span every parameter; for a bad range or a NULL
+ * gather. DESCENT_ERANGE when count times the state vectors overflows.
+ * On a sharded optimizer:
+ *   - descent_optimizer_eval and _train (schedule-free's moves between y and
+ *     x) move only params[offset, offset + count), the shard whose z it
+ *     holds; the caller all-gathers the parameters after each to have the
+ *     whole point (every replica calls them, at the same step).
+ *   - descent_optimizer_save_state is a collective: it calls gather once per
+ *     state vector, in chain order (none for plain sgd), so every replica
+ *     must save at the same point; it writes the blob the unsharded
+ *     optimizer would have written, bit for bit, and
+ *     descent_optimizer_state_size gives that whole size. Its errors before
+ *     the first gather (a buffer too small, DESCENT_ENOMEM for the n numbers
+ *     it gathers into) return before any collective; a replica that fails
+ *     there leaves the others waiting in gather, which the caller's
+ *     transport must end (the CLI aborts the job). A gather that returns an
+ *     error, or puts this replica's piece anywhere but at its offset, fails
+ *     the save (DESCENT_EINVAL for the latter).
+ *   - descent_optimizer_load_state takes such a whole blob (from any number
+ *     of replicas, or none) and keeps its shard's slice: no collective, so a
+ *     checkpoint written with N replicas resumes with any other number.
+ *   - descent_optimizer_stability gives the limit (it reads no state) but
+ *     refuses a precond buffer (DESCENT_EINVAL): the shard holds only its
+ *     slice of the statistics.
+ *   - everything else (hyperparameters, rates, describe, the step count)
+ *     behaves as unsharded. */
+int descent_optimizer_set_shard(descent_optimizer *opt, size_t offset, size_t count,
+                                descent_allgather_fn gather, void *user);
+
+/* Bytes of per-parameter state the optimizer holds now: its state vectors
+ * (count numbers each once sharded, else n_params), the work buffer and
+ * partial sums of a global transform, and a method's state (its saved
+ * size). What sharding divides: about 1/N of the unsharded value on each of
+ * N replicas. */
+size_t descent_optimizer_state_bytes(const descent_optimizer *opt);
+
 /* Lists every transform (registered ones included), named optimizer and
  * schedule with its parameters, defaults, ranges and formula. */
 void descent_optimizer_help(FILE *out);
