@@ -104,8 +104,9 @@ int net_replay_begin(descent_net *net, const descent_batch *batch, descent_rng *
   net->rng = net->step_rng;
   if (net->n_buffers)
     memcpy(net->curvature->buffers, net->buffers, net->n_buffers * sizeof *net->buffers);
-  net_forward(net, batch->x, batch->n, 1);
-  return DESCENT_OK;
+  rc = net_forward(net, batch->x, batch->n, 1);
+  if (rc) net_replay_end(net, after);
+  return rc;
 }
 
 void net_replay_end(descent_net *net, const descent_rng *after) {
@@ -129,6 +130,7 @@ static int reevaluate(descent_net *net, const descent_batch *batch, double *loss
     const descent_real *x = i ? net->acts[i - 1] : batch->x;
     l->ops->backward(l, net->objective.params + l->param_offset, x, net->acts[i], dy, i ? dx : NULL,
                      grad + l->param_offset, n);
+    rc = net->sync.status;
     descent_real *t = dy;
     dy = dx;
     dx = t;
@@ -142,6 +144,12 @@ int net_check_products(const descent_net *net, int hessian) {
   const char *what = hessian ? "Hessian-vector" : "Gauss-Newton-vector";
   for (size_t i = 0; i < net->n_layers; i++) {
     const layer *l = &net->layers[i];
+    if (l->ops == &layer_batchnorm && net->sync.sum)
+      return descent_fail(DESCENT_ENOTSUP,
+                          "%s products: layer %s is synchronized across replicas "
+                          "(descent_net_set_batch_norm_sync) and its directional derivatives "
+                          "are not; unset the synchronization for the products",
+                          what, l->name);
     if (!l->ops->jvp || (hessian && !l->ops->rbackward))
       return descent_fail(DESCENT_ENOTSUP,
                           "%s products: layer %s (%s) has no %s; products exist for dense, "
