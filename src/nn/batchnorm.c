@@ -304,11 +304,13 @@ static MULTIVERSION_BODY void bn_moments_block_body(layer *l, const descent_real
   for (size_t e = 0; e < n; e++)
     for (size_t c = c0; c < c1; c++) {
       const descent_real *v = x + (e * C + c) * S;
+      double a = sum[c], b = sq[c]; /* in registers: sum and sq may alias */
       for (size_t s = 0; s < S; s++) {
         double value = v[s];
-        sum[c] += value;
-        sq[c] += value * value;
+        a += value;
+        b += value * value;
       }
+      sum[c] = a, sq[c] = b;
     }
 }
 /* clang-format off */
