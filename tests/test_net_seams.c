@@ -79,8 +79,8 @@ static void record(void *user, size_t offset, size_t count) {
 }
 
 static size_t layers_with_params(descent_net *net) {
-  /* Tensors come in weight (+ bias) pairs per layer; count layers by their
-     contiguous runs instead: one per distinct "layerK." prefix. */
+  /* Runs of one name prefix in the tensor table ("layer1" of
+     "layer1.weight" and "layer1.bias"). */
   const descent_objective *obj = descent_net_objective(net);
   size_t layers = 0;
   char last[64] = "";
@@ -142,11 +142,17 @@ static void check_hook(const char *spec, const descent_shape *input) {
   for (size_t i = 0; i < np; i++) wrong += q->grad[i] != (descent_real)(p->grad[i] * 0.5f);
   CHECK_MSG(wrong == 0, "%s: %zu of %zu values not halved", spec, wrong, np);
 
-  /* Re-evaluation replays without the hook; removing it stops the calls. */
+  /* Re-evaluation and the products run without the hook; removing it
+     stops the calls. */
   size_t calls = rec.calls;
   double loss;
-  CHECK_OK(descent_objective_reevaluate(h, &batch, &loss, NULL));
+  descent_real *v = calloc(np, sizeof *v), *out = calloc(np, sizeof *out);
+  CHECK_OK(descent_objective_reevaluate(h, &batch, &loss, out));
+  CHECK_OK(descent_objective_ggnvp(h, &batch, v, out));
+  CHECK_OK(descent_objective_hvp(h, &batch, v, out));
   CHECK(rec.calls == calls);
+  free(v);
+  free(out);
   descent_net_set_grad_ready(hooked, NULL, &rec);
   CHECK_OK(descent_objective_value_and_grad(h, &batch, &loss));
   CHECK(rec.calls == calls);
@@ -189,7 +195,7 @@ static int barrier_sum(void *user, double *values, size_t n) {
   m->posted[r->id] = values;
   m->n[r->id] = n;
   pthread_barrier_wait(&m->barrier);
-  if (m->n[0] != m->n[1]) m->mismatch = 1;
+  if (r->id == 0 && m->n[0] != m->n[1]) m->mismatch = 1; /* one writer */
   double *total = malloc(n * sizeof *total);
   for (size_t i = 0; i < n; i++) total[i] = m->posted[0][i] + m->posted[1][i];
   pthread_barrier_wait(&m->barrier); /* both have read both */
