@@ -770,11 +770,16 @@ void descent_net_set_grad_ready(descent_net *net, descent_grad_ready_fn fn, void
  * (L per value), each from the thread that called it, outside any parallel
  * region. Every training-mode forward and every backward through a
  * batch-norm layer calls it: value_and_grad, value, reevaluate, the
- * per-example gradients and K-FAC's statistics; all replicas must make the
- * same evaluations, in the same order (a replica that stops early, say on a
- * bad label, leaves the others waiting: a transport should end the run).
- * The curvature products refuse a synchronized network (DESCENT_ENOTSUP):
- * their batch-norm derivatives would still be each replica's own.
+ * curvature products, the per-example gradients and K-FAC's statistics.
+ * The products synchronize their own passes too, so that sum_k (n_k / N)
+ * of the replicas' G v or H v is the global batch's: per layer one more
+ * call for the tangent (n = 2C: the sums of the input's tangent rx and of
+ * xhat rx, summed plain), and for H v one for the R-operator's backward
+ * (n = 4C: the sums of dy, dy xhat, R{dy} and R{dy xhat}, each times the
+ * replica's number of examples): 3L calls per ggnvp and 4L per hvp, the
+ * replayed forward's included. All replicas must make the same
+ * evaluations, in the same order (a replica that stops early, say on a bad
+ * label, leaves the others waiting: a transport should end the run).
  * Evaluation mode (predict, evaluate) is unchanged. sum NULL (the default):
  * each replica's own batch, as PyTorch's DistributedDataParallel, and the
  * same bits as without this call. user is passed back untouched and not

@@ -16,10 +16,11 @@
  * the global gradient (n0 g0 + n1 g1) / N, each replica's loss and gradient
  * being the mean over its own n_k examples; the running statistics, equal
  * bit for bit on both replicas. Shards of equal and of unequal sizes. Also:
- * 2L calls per value_and_grad and L per value, re-evaluation replaying the
- * step, a failing sum's status and message, a replica with one value per
- * channel, the products refused, evaluation unchanged, and the unset sync
- * giving the same bits as a network that never had one.
+ * 2L calls per value_and_grad and L per value; the curvature products
+ * (G v, H v) combined the same way against the whole network's;
+ * re-evaluation replaying the step; a failing sum's status and message; a
+ * replica with one value per channel; evaluation unchanged; and the unset
+ * sync giving the same bits as a network that never had one.
  */
 #include "check.h"
 
@@ -178,7 +179,9 @@ typedef struct replica {
   int id;
   descent_net *net;
   descent_batch batch;
-  int what; /* 0 value_and_grad, 1 value, 2 reevaluate (gradient in grad) */
+  int what; /* 0 value_and_grad, 1 value, 2 reevaluate (gradient in grad),
+               3 G v, 4 H v (v: direction, product in grad) */
+  const descent_real *v;
   int rc;
   double loss;
   descent_real *grad; /* reevaluate's */
@@ -219,8 +222,12 @@ static void *replica_run(void *arg) {
     r->rc = descent_objective_value_and_grad(obj, &r->batch, &r->loss);
   else if (r->what == 1)
     r->rc = descent_objective_value(obj, &r->batch, &r->loss);
-  else
+  else if (r->what == 2)
     r->rc = descent_objective_reevaluate(obj, &r->batch, &r->loss, r->grad);
+  else if (r->what == 3)
+    r->rc = descent_objective_ggnvp(obj, &r->batch, r->v, r->grad);
+  else
+    r->rc = descent_objective_hvp(obj, &r->batch, r->v, r->grad);
   snprintf(r->error, sizeof r->error, "%s", r->rc ? descent_last_error() : "");
   return NULL;
 }
@@ -318,6 +325,35 @@ static void compare_step(const char *spec, pair *p, const descent_batch *batch, 
   free(expected);
 }
 
+/* The products of the step just taken, G v and H v: (n0 P0 + n1 P1) / N
+   against the whole network's, where each replica's calls its sum once
+   per layer for the tangents and once (G v) or twice (H v) backward. */
+static void check_products(const char *spec, pair *p, const descent_batch *batch,
+                           size_t bn_layers) {
+  descent_objective *whole = descent_net_objective(p->whole);
+  size_t np = whole->n_params, n = batch->n, n0 = p->r[0].batch.n;
+  descent_real *v = malloc(np * sizeof *v), *expected = malloc(np * sizeof *expected);
+  double *combined = malloc(np * sizeof *combined);
+  for (size_t i = 0; i < np; i++) v[i] = (descent_real)descent_rng_normal(&rng);
+  double w0 = (double)n0 / (double)n, w1 = (double)(n - n0) / (double)n;
+  for (int hessian = 0; hessian < 2; hessian++) {
+    const char *what = hessian ? "H v" : "G v";
+    if (hessian)
+      CHECK_OK(descent_objective_hvp(whole, batch, v, expected));
+    else
+      CHECK_OK(descent_objective_ggnvp(whole, batch, v, expected));
+    for (int k = 0; k < 2; k++) p->r[k].v = v;
+    run_pair(&p->m, p->r, 3 + hessian);
+    check_replicas_ok(spec, what, p, (3 + (size_t)hessian) * bn_layers);
+    for (size_t i = 0; i < np; i++) combined[i] = w0 * p->r[0].grad[i] + w1 * p->r[1].grad[i];
+    double err = rel_error(expected, combined, np);
+    CHECK_MSG(err <= TOL, "%s: %s off by %.3g relative", spec, what, err);
+  }
+  free(v);
+  free(expected);
+  free(combined);
+}
+
 /* Re-evaluation replays the step: its loss and gradient bit for bit, the
    running statistics untouched; value makes one call per layer. */
 static void check_replay(const char *spec, pair *p, size_t bn_layers) {
@@ -366,6 +402,7 @@ static void check_sync(const char *spec, const descent_shape *input, size_t n, s
   if (pair_make(&p, spec, input, x, labels, n, n0)) {
     compare_step(spec, &p, &batch, bn_layers);
     compare_step(spec, &p, &batch, bn_layers); /* on moved running statistics */
+    check_products(spec, &p, &batch, bn_layers);
     check_replay(spec, &p, bn_layers);
     check_failing_sum(spec, &p, bn_layers);
     /* Evaluation mode is each replica's own and calls nothing. */
@@ -373,13 +410,6 @@ static void check_sync(const char *spec, const descent_shape *input, size_t n, s
     p.r[0].calls = 0;
     CHECK_OK(descent_net_predict(p.r[0].net, p.r[0].batch.x, n0, out));
     CHECK(p.r[0].calls == 0);
-    /* The products refuse a synchronized network. */
-    size_t np = descent_net_objective(p.r[0].net)->n_params;
-    descent_real *v = calloc(np, sizeof *v), *gv = calloc(np, sizeof *gv);
-    CHECK_FAILS(descent_objective_ggnvp(descent_net_objective(p.r[0].net), &p.r[0].batch, v, gv),
-                DESCENT_ENOTSUP, "synchronized across replicas");
-    free(v);
-    free(gv);
   }
   pair_free(&p);
   free(x);

@@ -79,9 +79,9 @@ static int bn_setup(layer *l) {
   l->out_size = l->in_size;
   l->n_params = 2 * c;
   l->n_buffers = 2 * c;
-  /* The batch's mean and 1/std, then a synchronized pass's sums (1 + 2C)
-     and its total count. */
-  l->scratch_bytes = (4 * c + 2) * sizeof(double);
+  /* The batch's mean and 1/std, then a synchronized pass's sums (up to
+     4C), its total count and its tangent's means (2C). */
+  l->scratch_bytes = (8 * c + 1) * sizeof(double);
   return DESCENT_OK;
 }
 
@@ -267,15 +267,21 @@ MULTIVERSION_VOID(bn_backward_block,
 /* clang-format on */
 
 /* The synchronized passes. A replica's sums and, after the network's sum,
-   the replicas' totals live in scratch after the mean and 1/std: forward
-   [count, sum x (C), sum x^2 (C)], backward [n sum dy (C), n sum dy xhat
-   (C)]; then the forward's total count, which the backward reuses. */
+   the replicas' totals live in scratch after the mean and 1/std (4C
+   values): forward [count, sum x (C), sum x^2 (C)], backward [n sum dy (C),
+   n sum dy xhat (C)], the products' below; then the forward's total count,
+   which the later passes reuse, and the tangent's means (2C) that the jvp
+   leaves for the R-operator. */
 static double *bn_sums(const layer *l) {
   return (double *)l->scratch + 2 * l->in.dims[0];
 }
 
 static double *bn_total_count(const layer *l) {
-  return bn_sums(l) + 1 + 2 * l->in.dims[0];
+  return bn_sums(l) + 4 * l->in.dims[0];
+}
+
+static double *bn_tangent_means(const layer *l) {
+  return bn_total_count(l) + 1;
 }
 
 /* values[0, n) summed over the replicas. A failure is kept in l->sync for
@@ -484,6 +490,11 @@ static bn_channel bn_channel_of(const layer *l, const descent_real *x, const des
   bn_dims(l, &C, &S);
   const double *mean = l->scratch, *inv_std = mean + C;
   bn_channel ch = {mean[c], inv_std[c], 0, 0};
+  if (bn_synced(l)) { /* the replicas' means, from the jvp */
+    const double *t = bn_tangent_means(l);
+    ch.rmean = t[c], ch.xr_mean = t[C + c];
+    return ch;
+  }
   if (!rx) return ch;
   for (size_t e = 0; e < n; e++)
     for (size_t s = 0; s < S; s++) {
@@ -500,11 +511,38 @@ static double bn_rxhat(const bn_channel *ch, double xhat, const descent_real *rx
   return rx ? ch->s * (rx[at] - ch->rmean - xhat * ch->xr_mean) : 0;
 }
 
+/* Synchronized: mean(rx) and mean(xhat rx) over all replicas' values, kept
+   in scratch for bn_channel_of. A tangent is no loss gradient: the plain
+   sums are summed. */
+static int bn_sync_tangent_means(layer *l, const descent_real *x, const descent_real *rx,
+                                 size_t n) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const double *mean = l->scratch, *inv_std = mean + C;
+  double *sums = bn_sums(l), *t = bn_tangent_means(l);
+  for (size_t c = 0; c < C; c++) {
+    double r = 0, xr = 0;
+    for (size_t e = 0; rx && e < n; e++)
+      for (size_t s = 0; s < S; s++) {
+        size_t at = (e * C + c) * S + s;
+        r += rx[at];
+        xr += (x[at] - mean[c]) * inv_std[c] * rx[at];
+      }
+    sums[c] = r, sums[C + c] = xr;
+  }
+  int rc = bn_sum(l, sums, 2 * C);
+  if (rc) return rc;
+  double count = *bn_total_count(l);
+  for (size_t c = 0; c < 2 * C; c++) t[c] = sums[c] / count;
+  return DESCENT_OK;
+}
+
 static void bn_jvp(layer *l, const descent_real *params, const descent_real *vparams,
                    const descent_real *x, const descent_real *rx, const descent_real *y,
                    descent_real *ry, size_t n) {
   size_t C, S;
   bn_dims(l, &C, &S);
+  if (bn_synced(l) && bn_sync_tangent_means(l, x, rx, n)) return;
   for (size_t c = 0; c < C; c++) {
     bn_channel ch = bn_channel_of(l, x, rx, n, c);
     for (size_t e = 0; e < n; e++)
@@ -522,37 +560,91 @@ static void bn_jvp(layer *l, const descent_real *params, const descent_real *vpa
    R{dbeta} = sum rdy, R{dgamma} = sum rdy xhat + dy R{xhat},
    R{dx} = (vgamma s + gamma R{s}) / N (N dy - dbeta - xhat dgamma)
          + gamma s / N (N rdy - R{dbeta} - R{xhat} dgamma - xhat R{dgamma}). */
+/* The sums of the R-operator's backward over channel c: db = sum dy,
+   dg = sum dy xhat, rdb = sum rdy, rdg = sum rdy xhat + dy R{xhat}. */
+typedef struct bn_rsums {
+  double db, dg, rdb, rdg;
+} bn_rsums;
+
+static bn_rsums bn_rsums_of(const layer *l, const bn_channel *ch, const descent_real *x,
+                            const descent_real *rx, const descent_real *dy, const descent_real *rdy,
+                            size_t n, size_t c) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  bn_rsums r = {0, 0, 0, 0};
+  for (size_t e = 0; e < n; e++)
+    for (size_t s = 0; s < S; s++) {
+      size_t at = (e * C + c) * S + s;
+      double xhat = (x[at] - ch->mean) * ch->s;
+      r.db += dy[at];
+      r.dg += dy[at] * xhat;
+      r.rdb += rdy[at];
+      r.rdg += rdy[at] * xhat + dy[at] * bn_rxhat(ch, xhat, rx, at);
+    }
+  return r;
+}
+
+/* R{dx} on channel c from the sums r over count values. */
+static void bn_rdx_channel(const layer *l, const descent_real *params, const descent_real *vparams,
+                           const descent_real *x, const descent_real *rx, const descent_real *dy,
+                           const descent_real *rdy, descent_real *rdx, size_t n, size_t c,
+                           const bn_channel *ch, const bn_rsums *r, double count) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  double gamma = params[c], rs = -ch->s * ch->s * ch->xr_mean;
+  double k = gamma * ch->s / count, rk = (vparams[c] * ch->s + gamma * rs) / count;
+  for (size_t e = 0; e < n; e++)
+    for (size_t s = 0; s < S; s++) {
+      size_t at = (e * C + c) * S + s;
+      double xhat = (x[at] - ch->mean) * ch->s, rxhat = bn_rxhat(ch, xhat, rx, at);
+      rdx[at] = (descent_real)(rk * (count * dy[at] - r->db - xhat * r->dg) +
+                               k * (count * rdy[at] - r->rdb - rxhat * r->dg - xhat * r->rdg));
+    }
+}
+
+/* Synchronized: the four sums of every channel, times the replica's n
+   examples as the backward's (dy and rdy carry its 1/n), summed over the
+   replicas, then R{dx} from the totals over the total count. */
+static void bn_rbackward_synced(layer *l, const descent_real *params, const descent_real *vparams,
+                                const descent_real *x, const descent_real *rx,
+                                const descent_real *dy, const descent_real *rdy, descent_real *rdx,
+                                descent_real *rdparams, size_t n) {
+  size_t C = l->in.dims[0];
+  double *sums = bn_sums(l);
+  for (size_t c = 0; c < C; c++) {
+    bn_channel ch = bn_channel_of(l, x, rx, n, c);
+    bn_rsums r = bn_rsums_of(l, &ch, x, rx, dy, rdy, n, c);
+    rdparams[c] = (descent_real)r.rdg;
+    rdparams[C + c] = (descent_real)r.rdb;
+    sums[c] = r.db * (double)n, sums[C + c] = r.dg * (double)n;
+    sums[2 * C + c] = r.rdb * (double)n, sums[3 * C + c] = r.rdg * (double)n;
+  }
+  if (bn_sum(l, sums, 4 * C) || !rdx) return;
+  for (size_t c = 0; c < C; c++) {
+    bn_channel ch = bn_channel_of(l, x, rx, n, c);
+    bn_rsums r = {sums[c] / (double)n, sums[C + c] / (double)n, sums[2 * C + c] / (double)n,
+                  sums[3 * C + c] / (double)n};
+    bn_rdx_channel(l, params, vparams, x, rx, dy, rdy, rdx, n, c, &ch, &r, *bn_total_count(l));
+  }
+}
+
 static void bn_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
                          const descent_real *x, const descent_real *rx, const descent_real *y,
                          const descent_real *ry, const descent_real *dy, const descent_real *rdy,
                          descent_real *rdx, descent_real *rdparams, size_t n) {
+  if (bn_synced(l)) {
+    bn_rbackward_synced(l, params, vparams, x, rx, dy, rdy, rdx, rdparams, n);
+    return;
+  }
   size_t C, S;
   bn_dims(l, &C, &S);
   double count = (double)(n * S);
   for (size_t c = 0; c < C; c++) {
     bn_channel ch = bn_channel_of(l, x, rx, n, c);
-    double db = 0, dg = 0, rdb = 0, rdg = 0;
-    for (size_t e = 0; e < n; e++)
-      for (size_t s = 0; s < S; s++) {
-        size_t at = (e * C + c) * S + s;
-        double xhat = (x[at] - ch.mean) * ch.s;
-        db += dy[at];
-        dg += dy[at] * xhat;
-        rdb += rdy[at];
-        rdg += rdy[at] * xhat + dy[at] * bn_rxhat(&ch, xhat, rx, at);
-      }
-    rdparams[c] = (descent_real)rdg;
-    rdparams[C + c] = (descent_real)rdb;
-    if (!rdx) continue;
-    double gamma = params[c], rs = -ch.s * ch.s * ch.xr_mean;
-    double k = gamma * ch.s / count, rk = (vparams[c] * ch.s + gamma * rs) / count;
-    for (size_t e = 0; e < n; e++)
-      for (size_t s = 0; s < S; s++) {
-        size_t at = (e * C + c) * S + s;
-        double xhat = (x[at] - ch.mean) * ch.s, rxhat = bn_rxhat(&ch, xhat, rx, at);
-        rdx[at] = (descent_real)(rk * (count * dy[at] - db - xhat * dg) +
-                                 k * (count * rdy[at] - rdb - rxhat * dg - xhat * rdg));
-      }
+    bn_rsums r = bn_rsums_of(l, &ch, x, rx, dy, rdy, n, c);
+    rdparams[c] = (descent_real)r.rdg;
+    rdparams[C + c] = (descent_real)r.rdb;
+    if (rdx) bn_rdx_channel(l, params, vparams, x, rx, dy, rdy, rdx, n, c, &ch, &r, count);
   }
 }
 

@@ -144,12 +144,6 @@ int net_check_products(const descent_net *net, int hessian) {
   const char *what = hessian ? "Hessian-vector" : "Gauss-Newton-vector";
   for (size_t i = 0; i < net->n_layers; i++) {
     const layer *l = &net->layers[i];
-    if (l->ops == &layer_batchnorm && net->sync.sum)
-      return descent_fail(DESCENT_ENOTSUP,
-                          "%s products: layer %s is synchronized across replicas "
-                          "(descent_net_set_batch_norm_sync) and its directional derivatives "
-                          "are not; unset the synchronization for the products",
-                          what, l->name);
     if (!l->ops->jvp || (hessian && !l->ops->rbackward))
       return descent_fail(DESCENT_ENOTSUP,
                           "%s products: layer %s (%s) has no %s; products exist for dense, "
@@ -184,11 +178,12 @@ static int product(descent_net *net, const descent_batch *batch, const descent_r
   struct net_curvature *c = net->curvature;
   size_t n = batch->n, last = net->n_layers - 1, k = net->layers[last].out_size;
   forward_tangents(net, batch, v);
+  rc = net->sync.status;
   descent_real *dy = net->grad_a, *dx = net->grad_b, *rdy = c->rgrad_a, *rdx = c->rgrad_b;
   double loss;
   /* The gradient is needed (and the labels checked) for H v only: G v's
      loss Hessian does not depend on the labels. */
-  if (hessian)
+  if (!rc && hessian)
     rc = loss_evaluate(net->loss, net->acts[last], n, k, batch->labels, batch->targets,
                        net->row_loss, &loss, dy, NULL);
   if (!rc) loss_hessian_product(net->loss, net->acts[last], n, k, c->tangents[last], rdy);
@@ -205,6 +200,7 @@ static int product(descent_net *net, const descent_batch *batch, const descent_r
     } else {
       l->ops->backward(l, params + off, x, net->acts[i], rdy, i ? rdx : NULL, out + off, n);
     }
+    rc = net->sync.status;
     descent_real *t = dy;
     dy = dx, dx = t;
     t = rdy;
