@@ -718,6 +718,75 @@ void descent_net_free(descent_net *net);
 int descent_net_set_threads(descent_net *net, int threads);
 int descent_net_threads(const descent_net *net);
 
+/* Seams for data-parallel training. Each replica of a data-parallel run
+ * (one process of an MPI job, a thread of a test) holds its own network and
+ * evaluates its own shard of every global batch; the library knows nothing
+ * of the transport: these two callbacks are where the replicas meet.
+ *
+ * The gradient-ready hook: called during value_and_grad's backward pass each
+ * time a layer's parameter gradient is final, with offset and count (> 0)
+ * giving its parameters' range in the objective's params and grad. Layers
+ * finish last to first, so the ranges arrive in decreasing offset order and
+ * cover [0, n_params) exactly once per call of value_and_grad (layers
+ * without parameters are skipped); a transport can start summing a range
+ * while the layers before it are still computing. Not called by reevaluate,
+ * the curvature products, the Gauss-Newton diagonal or the per-example
+ * gradients, nor after an evaluation has failed. The hook may read and
+ * change grad[offset, offset + count) (scale it, start sending it) and
+ * nothing else of the network; it runs on the thread that called
+ * value_and_grad, outside any parallel region, with the network's thread
+ * count applied. fn NULL (the default) removes it; user is passed back
+ * untouched and not owned. */
+typedef void (*descent_grad_ready_fn)(void *user, size_t offset, size_t count);
+void descent_net_set_grad_ready(descent_net *net, descent_grad_ready_fn fn, void *user);
+
+/* Synchronized batch norm (PyTorch's SyncBatchNorm): when sum is set, every
+ * batch-norm layer in training mode takes its batch statistics over the
+ * union of all replicas' batches. sum(user, values, n) must replace
+ * values[0, n) by their element-wise sums over the replicas (an all-reduce:
+ * every replica calls it at the same points with the same n and gets the
+ * same result), returning 0, or a negative status with a message
+ * (descent_set_error) that the evaluation then returns at once, making no
+ * further calls. A layer with C channels makes one call per pass:
+ *  - forward, n = 1 + 2C: values[0] the replica's count of values per
+ *    channel (examples times positions), values[1 + c] the sum of channel
+ *    c's inputs, values[1 + C + c] the sum of their squares (all in double).
+ *    The mean and the biased variance come from the totals (the variance as
+ *    sum of squares / count - mean^2); the running statistics move with
+ *    them, the variance made unbiased by the total count (as SyncBatchNorm),
+ *    so every replica's stay equal. A replica may hold a single value per
+ *    channel; the totals must hold two (DESCENT_ESHAPE otherwise).
+ *  - backward, n = 2C: values[c] and values[C + c] are the replica's sums
+ *    over channel c of dy and of dy * xhat (xhat the normalized input), each
+ *    times the replica's number of examples: the sums of the per-example
+ *    loss gradients, since each replica's loss is the mean over its own
+ *    examples. The input gradient then uses the totals divided by that
+ *    number again, so that with shards of any sizes n_k of a global batch
+ *    of N examples the gradient of the global batch's mean loss is
+ *    sum_k (n_k / N) g_k, g_k replica k's gradient (PyTorch sums the plain
+ *    dy sums and averages the replicas' gradients: the same for equal
+ *    shards). The layer's own gamma and beta gradients stay the replica's.
+ * So a network with L batch-norm layers makes 2L calls per value_and_grad
+ * (L per value), each from the thread that called it, outside any parallel
+ * region. Every training-mode forward and every backward through a
+ * batch-norm layer calls it: value_and_grad, value, reevaluate, the
+ * curvature products, the per-example gradients and K-FAC's statistics.
+ * The products synchronize their own passes too, so that sum_k (n_k / N)
+ * of the replicas' G v or H v is the global batch's: per layer one more
+ * call for the tangent (n = 2C: the sums of the input's tangent rx and of
+ * xhat rx, summed plain), and for H v one for the R-operator's backward
+ * (n = 4C: the sums of dy, dy xhat, R{dy} and R{dy xhat}, each times the
+ * replica's number of examples): 3L calls per ggnvp and 4L per hvp, the
+ * replayed forward's included. All replicas must make the same
+ * evaluations, in the same order (a replica that stops early, say on a bad
+ * label, leaves the others waiting: a transport should end the run).
+ * Evaluation mode (predict, evaluate) is unchanged. sum NULL (the default):
+ * each replica's own batch, as PyTorch's DistributedDataParallel, and the
+ * same bits as without this call. user is passed back untouched and not
+ * owned. Returns DESCENT_OK. */
+typedef int (*descent_sum_fn)(void *user, double *values, size_t n);
+int descent_net_set_batch_norm_sync(descent_net *net, descent_sum_fn sum, void *user);
+
 /* The network as an objective: its value is the batch-mean loss. The returned
  * pointer is owned by the network. It offers the deterministic re-evaluation,
  * both curvature-vector products and the Gauss-Newton diagonal of
