@@ -138,3 +138,40 @@ for f in "$tmp"/reductions-*; do
     [ -s "$f" ] && sed "s/^/  $(basename "$f" | sed 's/reductions-//'): /" "$f"
 done
 echo "(% peak: of the per-core fp32 peak times the cores used, ${peak_core} GFLOP/s per core)"
+
+# Projection to clusters of machines like this one (each running its best
+# layout above), by the alpha-beta model of a ring all-reduce of the float
+# gradient: 2 (N - 1) messages of latency alpha and 2 (N - 1) / N x 4P bytes
+# at bandwidth B per machine. Compute per step: the global batch's samples
+# over N machines at this machine's best samples/s (strong scaling: batch 128
+# in all; optimistic, smaller per-machine batches run less efficiently), or
+# 128 per machine (weak scaling: a global batch of 128 N). Communication is
+# either not overlapped at all (the sum) or overlapped perfectly (the max).
+params=$(awk -v l="${model#mlp:}" 'BEGIN { n = split(l, s, "-"); p = 0
+    for (i = 1; i < n; i++) p += s[i] * s[i + 1] + s[i + 1]; print p }')
+best=$(median ${d[1 2 fast]})
+if [ "$(median ${d[2 1 fast]})" != NA ] && awk -v a="$(median ${d[2 1 fast]})" -v b="$best" \
+    'BEGIN { exit !(b == "NA" || a > b) }'; then best=$(median ${d[2 1 fast]}); fi
+echo
+echo "projection: $params parameters, this machine's best $best samples/s; ring all-reduce"
+printf '%-9s %-9s %6s %12s %11s %10s %12s %12s\n' network machines MB "comm ms" "strong ms" \
+    "strong x" "weak eff." "weak eff."
+printf '%-9s %-9s %6s %12s %11s %10s %12s %12s\n' "" "" "/step" "/step" "/step" \
+    "(no ovl.)" "(no ovl.)" "(overlap)"
+for net in "10Gb/s 1.25e9 25e-6" "100Gb/s 12.5e9 5e-6"; do
+    read -r name bw alpha <<<"$net"
+    for n in 8 64; do
+        awk -v name="$name" -v n="$n" -v p="$params" -v bw="$bw" -v a="$alpha" -v sps="$best" 'BEGIN {
+            bytes = 2 * (n - 1) / n * 4 * p
+            comm = 2 * (n - 1) * a + bytes / bw
+            one = 128 / sps                 # one machine, batch 128
+            strong = one / n + comm         # batch 128 over n machines, no overlap
+            weak = one / (one + comm)       # batch 128 per machine
+            weako = one / (one > comm ? one : comm)
+            printf "%-9s %-9d %6.2f %12.2f %11.2f %10.2f %11.0f%% %11.0f%%\n", name, n, bytes / 1e6,
+                1e3 * comm, 1e3 * strong, one / strong, 100 * weak, 100 * weako
+        }'
+    done
+done
+echo "(alpha: 25 us per message on 10 Gb/s Ethernet with TCP, 5 us on 100 Gb/s with RDMA;"
+echo " strong x: speedup over one machine at the same global batch of 128)"

@@ -87,6 +87,14 @@ static cli_option train_options[] = {
      "with several processes: shard the optimizer state over them (ZeRO stage 1): each keeps "
      "and steps 1/N of it; the same results, 1/N of the memory",
      NULL, 0},
+    {"sync-bn", NULL,
+     "with several processes: batch norm takes its statistics over the whole batch, summed "
+     "over the processes (PyTorch's SyncBatchNorm); default: each process's share",
+     NULL, 0},
+    {"bucket-mb", "MB",
+     "--reduction fast: start summing the last layers' gradients in buckets of MB while the "
+     "backward pass goes on (as PyTorch's DDP); 0: one all-reduce after the backward pass",
+     "1", 0},
     {"dist-timeout", "SEC",
      "with several processes: a rank waiting this long for the others in a collective (a dead "
      "rank) ends the job, naming the ranks gone; 0: wait forever",
@@ -115,6 +123,8 @@ typedef struct train_config {
   int eval_train, quiet;
   int reduction_fixed; /* --reduction fixed */
   int zero;            /* --zero: sharded optimizer state */
+  int sync_bn;         /* --sync-bn */
+  double bucket_mb;    /* --bucket-mb */
   size_t shards;       /* its micro-batches; 0: fast */
   double dist_timeout;
   char out_default[64];
@@ -164,6 +174,14 @@ static int read_config(train_config *c) {
   }
   c->reduction_fixed = strcmp(reduction, "fixed") == 0;
   c->zero = cli_flag(o, n, "zero");
+  c->sync_bn = cli_flag(o, n, "sync-bn");
+  const char *bucket = cli_get(o, n, "bucket-mb");
+  char *bucket_end;
+  c->bucket_mb = strtod(bucket, &bucket_end);
+  if (bucket_end == bucket || *bucket_end || !(c->bucket_mb >= 0) || !(c->bucket_mb <= 1e6)) {
+    fprintf(stderr, "descent train: --bucket-mb: '%s' is not a size in MB from 0 to 1e6\n", bucket);
+    return -1;
+  }
   if (c->zero && dist_size() < 2) {
     fprintf(stderr, "descent train: --zero shards the optimizer state over the processes: it "
                     "needs 2 or more (mpirun -np N descent train ...)\n");
@@ -258,7 +276,8 @@ enum { N_TRAJECTORY_KEYS = sizeof trajectory_keys / sizeof trajectory_keys[0] };
 static const char *const setting_keys[] = {
     "epochs",      "threads",          "checkpoint-every", "keep",       "on-diverge",
     "max-loss",    "rollback-factor",  "max-rollbacks",    "eval-train", "track",
-    "track-every", "track-iterations", "reduction",        "shards",     "zero"};
+    "track-every", "track-iterations", "reduction",        "shards",     "zero",
+    "sync-bn"};
 enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
 
 /* The resolved value of an option, as saved: numbers in the form that reads
@@ -332,6 +351,8 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
     snprintf(buf, cap, "%zu", c->shards);
   else if (strcmp(key, "zero") == 0)
     snprintf(buf, cap, "%d", c->zero);
+  else if (strcmp(key, "sync-bn") == 0)
+    snprintf(buf, cap, "%d", c->sync_bn);
   else
     buf[0] = '\0';
 }
@@ -1135,6 +1156,9 @@ static void print_processes(FILE *f, const train_config *c, const descent_optimi
             "reduction   fast: each process takes %zu of a batch's %zu examples; MPI's "
             "all-reduce sums the gradients\n",
             (b + n - 1) / n, b);
+  if (c->sync_bn && dist_size() > 1)
+    fprintf(f, "batch norm  statistics of the whole batch, summed over the processes "
+               "(--sync-bn)\n");
   double mb = (double)descent_optimizer_state_bytes(opt) / 1e6;
   if (c->zero)
     fprintf(f,
@@ -1238,6 +1262,8 @@ static int run(train_config *c) {
     if (fault && sscanf(fault, "%lld,%d", &fault_step, &fault_rank) == 2)
       po.nan_step = fault_step, po.nan_rank = fault_rank;
     po.zero = c->zero;
+    po.sync_bn = c->sync_bn;
+    po.bucket_bytes = (size_t)(c->bucket_mb * 1e6);
     double sf;
     if (c->zero && descent_optimizer_hyperparameter(b.opt, "sf.lr", &sf) == DESCENT_OK) {
       if (leader)

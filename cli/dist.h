@@ -83,6 +83,18 @@ void dist_sum_scatter_real(const descent_real *in, descent_real *out, const size
 void dist_gatherv_real(const descent_real *in, descent_real *out, const size_t *counts);
 void dist_barrier(void);
 
+/* Sums started now and finished later (MPI_Iallreduce), to overlap a
+   reduction with the computation still to come (the backward pass of the
+   layers below): dist_sum_real_start starts summing buf[0, n) in place over
+   the ranks (every rank starts the same sums in the same order; n fits an
+   int), dist_progress lets MPI move the started ones along (MPI progresses
+   them only inside its calls), dist_wait_all waits for all of them. At most
+   DIST_MAX_STARTED at once: the next start waits for the oldest. */
+enum { DIST_MAX_STARTED = 64 };
+void dist_sum_real_start(descent_real *buf, size_t n);
+void dist_progress(void);
+void dist_wait_all(void);
+
 /* A command that ends with a failure on one rank ends the whole job
    (dist_abort), for the others would wait for it forever. A command whose
    every rank reaches the same end (the guard's divergence, seen by all at

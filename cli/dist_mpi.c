@@ -359,6 +359,33 @@ void dist_gatherv_real(const descent_real *in, descent_real *out, const size_t *
   check(rc, "MPI_Allgatherv");
 }
 
+/* The started sums, oldest first. */
+static MPI_Request started[DIST_MAX_STARTED];
+static int n_started;
+
+void dist_wait_all(void) {
+  if (!n_started) return;
+  check(MPI_Waitall(n_started, started, MPI_STATUSES_IGNORE), "MPI_Waitall");
+  n_started = 0;
+}
+
+void dist_sum_real_start(descent_real *buf, size_t n) {
+  if (ALONE) return;
+  check_block(n, "MPI_Iallreduce");
+  if (n_started == DIST_MAX_STARTED) dist_wait_all();
+  check(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, real_type(), MPI_SUM, MPI_COMM_WORLD,
+                       &started[n_started]),
+        "MPI_Iallreduce");
+  n_started++;
+}
+
+void dist_progress(void) {
+  if (!n_started) return;
+  int done = 0;
+  check(MPI_Testall(n_started, started, &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+  if (done) n_started = 0;
+}
+
 void dist_barrier(void) {
   if (!ALONE) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }

@@ -35,6 +35,14 @@ typedef struct dp {
   size_t n_buffers;
   descent_rng step_rng; /* the network's RNG as the last evaluation found it */
   dp_traffic traffic;
+  /* The fast sum overlapped with the backward pass: the gradient being
+     reduced, its weight, the bucket collecting layers [lo, hi) (ranges come
+     last layer first), whether this evaluation overlaps, and its NaN. */
+  struct {
+    descent_real *out, w;
+    size_t lo, hi;
+    int on, poison;
+  } ov;
   size_t last_n; /* that evaluation's batch size; 0 before one */
 } dp;
 
@@ -57,6 +65,39 @@ static double reduction_bytes(const dp *d, size_t values, size_t width) {
 void dp_objective_traffic(const descent_objective *obj, dp_traffic *t) {
   const dp *d = obj->impl;
   *t = d->traffic;
+}
+
+/* ---- the fast sum, overlapped with the backward pass ------------------------------------ */
+
+static void start_bucket(dp *d) {
+  if (d->ov.hi > d->ov.lo) dist_sum_real_start(d->ov.out + d->ov.lo, d->ov.hi - d->ov.lo);
+  d->ov.hi = d->ov.lo;
+}
+
+/* The network's gradient-ready hook: layer [offset, offset + count) is
+   final; weighted into the bucket, which starts summing once it holds
+   bucket_bytes (the layers below are still computing meanwhile). */
+static void grad_ready(void *user, size_t offset, size_t count) {
+  dp *d = user;
+  if (!d->ov.on) return;
+  const descent_real *g = d->inner->grad;
+  descent_real *out = d->ov.out, w = d->ov.w;
+  for (size_t i = offset; i < offset + count; i++) out[i] = g[i] * w;
+  if (d->ov.poison && offset == 0) out[0] = NAN;
+  if (offset + count != d->ov.lo) start_bucket(d); /* not adjacent: never in one */
+  if (d->ov.hi == d->ov.lo) d->ov.hi = offset + count;
+  d->ov.lo = offset;
+  if ((d->ov.hi - d->ov.lo) * sizeof *out >= d->o.bucket_bytes) start_bucket(d);
+  dist_progress();
+}
+
+/* The network's batch-norm statistics summed over the ranks (--sync-bn). */
+static int sum_statistics(void *user, double *values, size_t n) {
+  dp *d = user;
+  dist_watch("the batch-norm statistics", descent_optimizer_steps(d->o.opt) + 1);
+  dist_sum_double(values, n);
+  dist_unwatch();
+  return DESCENT_OK;
 }
 
 /* ---- shards ----------------------------------------------------------------------- */
@@ -228,6 +269,11 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
   /* Once: a rollback past the step must find a good gradient there. */
   int poison = !replay && d->o.nan_step == step && d->o.nan_rank == d->rank;
   if (poison) d->o.nan_step = 0;
+  if (d->o.sync_bn && b->n < (size_t)d->size) /* every rank must sum its statistics */
+    return descent_fail(DESCENT_EINVAL,
+                        "--sync-bn: a batch of %zu examples cannot give each of %d processes "
+                        "one; use a larger --batch-size",
+                        b->n, d->size);
   double scale = 1.0 / (double)b->n, stop_votes = 0;
   size_t len = d->n + 2;
   int rc = DESCENT_OK;
@@ -253,16 +299,29 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
   } else {
     size_t count;
     double part;
+    descent_real *out = grad ? grad : d->self.grad;
+    /* Overlap when every rank has a shard (each then makes the same
+       buckets): the hook weighs and starts each layer's sum. */
+    int overlapped =
+        !replay && !d->o.zero && d->o.bucket_bytes && b->n >= (size_t)d->size && d->size > 1;
+    if (overlapped) {
+      size_t first;
+      shard_rows(b->n, (size_t)d->size, (size_t)d->rank, &first, &count);
+      d->ov.out = out, d->ov.w = (descent_real)((double)count * scale);
+      d->ov.lo = d->ov.hi = d->n, d->ov.on = 1, d->ov.poison = poison;
+    }
     rc = shard_gradient(d, b, (size_t)d->rank, (size_t)d->size, &count, &part);
+    d->ov.on = 0;
     if (!rc) {
-      descent_real *out = grad ? grad : d->self.grad;
       const descent_real *g = d->inner->grad;
       descent_real w = (descent_real)((double)count * scale);
-      if (count)
+      if (overlapped)
+        ; /* weighted by the hook */
+      else if (count)
         for (size_t i = 0; i < d->n; i++) out[i] = g[i] * w;
       else
         memset(out, 0, d->n * sizeof *out);
-      if (poison) out[0] = NAN;
+      if (poison && !overlapped) out[0] = NAN;
       double start = now_seconds();
       dist_watch("the gradient all-reduce", step);
       if (d->o.zero) { /* a reduce-scatter: each rank its shard's sums */
@@ -279,7 +338,12 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
         d->traffic.bytes += reduction_bytes(d, d->n, sizeof *out) / 2;
       } else {
         double small[2] = {part * (double)count * scale, stop_vote};
-        dist_sum_real(out, d->n);
+        if (overlapped) { /* the layers' buckets started during the backward pass */
+          start_bucket(d);
+          dist_wait_all();
+        } else {
+          dist_sum_real(out, d->n);
+        }
         dist_sum_double(small, 2);
         *loss = small[0];
         stop_votes = small[1];
@@ -407,6 +471,8 @@ int dp_objective_gather_parameters(descent_objective *obj) {
 void dp_objective_free(descent_objective *obj) {
   if (!obj) return;
   dp *d = obj->impl;
+  descent_net_set_grad_ready(d->net, NULL, NULL);
+  descent_net_set_batch_norm_sync(d->net, NULL, NULL);
   if (d->partials)
     for (size_t j = 0; j < (size_t)(d->o.shards / d->size); j++) free(d->partials[j]);
   free(d->partials);
@@ -462,6 +528,15 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
     ok = (d->buffers_saved = descent_alloc_real(d->n_buffers, "batch-norm statistics")) != NULL;
   d->block = (d->n + 2 + (size_t)size - 1) / (size_t)size;
   int status = ok ? DESCENT_OK : DESCENT_ENOMEM;
+  if (ok && o->sync_bn && o->shards && o->shards != size)
+    ok = 0, status = descent_fail(DESCENT_EINVAL,
+                                  "--sync-bn with --reduction fixed needs one micro-batch per "
+                                  "process (--shards %d), not %d",
+                                  size, o->shards);
+  if (ok) {
+    descent_net_set_grad_ready(net, o->bucket_bytes && !o->zero ? grad_ready : NULL, d);
+    descent_net_set_batch_norm_sync(net, o->sync_bn ? sum_statistics : NULL, d);
+  }
   if (ok && o->zero && (status = zero_setup(d))) ok = 0;
   if (ok && o->shards) {
     size_t per = (size_t)(o->shards / size), len = d->n + 2;
@@ -478,9 +553,11 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
                    "micro-batch gradients of %zu values",
                    per, len);
   }
-  if (!ok) {
+  if (!ok) { /* freeing calls the library, which clears the message: keep it */
+    char why[1024];
+    snprintf(why, sizeof why, "%s", descent_last_error());
     dp_objective_free(&d->self);
-    return status ? status : DESCENT_ENOMEM;
+    return descent_fail(status ? status : DESCENT_ENOMEM, "%s", why);
   }
   *out = &d->self;
   return DESCENT_OK;

@@ -50,6 +50,15 @@ typedef struct dp_options {
      and the parameters are all-gathered after each update
      (dp_objective_gather_parameters). Needs 2 or more processes. */
   int zero;
+  /* The fast reduction (without zero) starts summing the gradient of the
+     last layers while the backward pass computes the first ones (as PyTorch's
+     DDP): in buckets of at least this many bytes, each an MPI_Iallreduce.
+     0: one all-reduce once the backward pass is done. */
+  size_t bucket_bytes;
+  /* 1: batch norm takes its statistics over the whole global batch, summed
+     over the ranks (PyTorch's SyncBatchNorm); 0: each shard's own. With the
+     fixed reduction it needs one micro-batch per process. */
+  int sync_bn;
   /* Its steps name the step in a watchdog's message and the fault below. */
   const descent_optimizer *opt;
   /* Testing the guard across ranks: at update nan_step (counted from 1;

@@ -109,6 +109,25 @@ check "zero: killed after step 11" test -s "$scratch/zero-killed/ckpt-9.dsc"
 ranks 2 "$descent" train --resume "$scratch/zero-killed" >"$scratch/zero-resume.log" 2>&1
 check "zero: resumed with 2 processes exits 0" test $? -eq 0
 
+# --sync-bn: batch norm over the whole batch, as one process computes it:
+# every step's loss within rounding of one process's (the sums come in
+# another order), where each rank's own statistics give another training.
+bn=(--model 'conv(4, 5, pad=2), batchnorm, relu, maxpool(2), dense(10)' --opt momentum
+  --lr 0.05 --epochs 1 --limit 1024)
+"$descent" train "${base[@]}" "${bn[@]}" --out "$scratch/bn-1" >"$scratch/bn-1.log" 2>&1
+ranks 2 "$descent" train "${base[@]}" "${bn[@]}" --sync-bn --out "$scratch/bn-sync" \
+  >"$scratch/bn-sync.log" 2>&1
+check "sync-bn: 2 processes exit 0" test $? -eq 0
+ranks 2 "$descent" train "${base[@]}" "${bn[@]}" --out "$scratch/bn-own" >"$scratch/bn-own.log" 2>&1
+# worst_gap A B: the largest relative difference of the steps' losses.
+worst_gap() {
+  paste -d, "$1/steps.csv" "$2/steps.csv" | awk -F, 'NR > 1 {
+    d = ($4 - $8) / $4; if (d < 0) d = -d; if (d > w) w = d } END { printf "%.3g", w }'
+}
+gap_sync=$(worst_gap "$scratch/bn-1" "$scratch/bn-sync") gap_own=$(worst_gap "$scratch/bn-1" "$scratch/bn-own")
+check "sync-bn: losses within 1e-5 of one process's ($gap_sync; each rank's own statistics: $gap_own)" \
+  awk -v s="$gap_sync" -v o="$gap_own" 'BEGIN { exit !(s < 1e-5 && o > 1e-4) }'
+
 # The fast reduction: MPI's sums, the same training (its accuracy within a
 # point or two of one process's after the same steps).
 acc() { tail -n 1 "$1/metrics.csv" | cut -d, -f9; }
@@ -120,6 +139,10 @@ check "fast: 2 processes exit 0" test $? -eq 0
 a1=$(acc "$scratch/fast-1") a2=$(acc "$scratch/fast-2")
 check "fast: test accuracy $a2 with 2 processes, $a1 with one" \
   awk -v a="$a1" -v b="$a2" 'BEGIN { d = a - b; exit !(a > 0.6 && (d < 0 ? -d : d) < 0.03) }'
+ranks 2 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
+  --bucket-mb 0 --out "$scratch/fast-2-whole" >"$scratch/fast-2-whole.log" 2>&1
+check "fast: buckets overlapped with the backward pass give the bits of one all-reduce after it" \
+  same_model "$scratch/fast-2" "$scratch/fast-2-whole"
 check "fast: only rank 0 prints (one 'done' line)" test "$(grep -c '^done:' "$scratch/fast-2.log")" -eq 1
 
 # Killed (every rank, after step 11, as a crash) and resumed: the same bits,
@@ -238,6 +261,10 @@ expect_error_ranks zero-sf "--zero with --opt sf_adamw: a schedule-free optimize
 expect_error_ranks zero-clip "--zero with --opt clip(1) | adam | lr(0.001): " \
   ranks 2 "$descent" train "${common[@]}" --zero --opt 'clip(1) | adam | lr(0.001)' \
   --out "$scratch/bad7"
+expect_error_ranks sync-shards "--sync-bn with --reduction fixed needs one micro-batch per process" \
+  ranks 2 "$descent" train "${common[@]}" --sync-bn --reduction fixed --shards 4 --out "$scratch/bad8"
+expect_error_ranks bucket "--bucket-mb: 'x' is not a size in MB" \
+  ranks 2 "$descent" train "${common[@]}" --bucket-mb x --out "$scratch/bad9"
 expect_error_ranks eval-ranks "only train and sweep run across the ranks" \
   ranks 2 "$descent" eval --model "$scratch/fast-1/model.bin"
 
