@@ -13,10 +13,30 @@
    before fork: a parent already gone ends the child at once (exit 127). */
 void child_dies_with_parent(pid_t parent);
 
+/* In a child between fork and exec: closes every descriptor above 2 (an MPI
+   library's sockets and shared memory, which the trial must not hold on
+   to). Does nothing on a kernel without close_range (Linux < 5.9). */
+void child_close_inherited(void);
+
 /* 1 when a `descent train` trial's log (its stdout and stderr) holds the
    guard's verdict "descent train: diverged": the run stopped, with exit
    status 1, because its loss or gradient ran away. 0 otherwise, or when the
    log cannot be read. */
 int child_log_says_diverged(const char *log_path);
+
+/* The environment a trial child runs with: this process's environment less
+   the variables by which an MPI launcher tells a process it is a rank of a
+   job (child_is_launcher_variable), so that a `descent train` started by a
+   sweep that runs under mpirun is a plain single process and not a rank of
+   the sweep's job. Built on the first call, before any fork (the child may
+   not allocate); NULL when out of memory. The array lives until the process
+   ends. */
+char **child_environment(void);
+/* 1 when the environment entry "NAME=VALUE" (or a bare NAME) belongs to an
+   MPI launcher: the prefixes OMPI_ (Open MPI), PMIX_ and PRTE_ (PMIx and
+   its runtime), PMI_ (PMI-1 and PMI-2: MPICH's Hydra, Intel MPI, Slurm's
+   srun --mpi=pmi2), HYDRA_ and HYDI_ (Hydra), I_MPI_ (Intel MPI), and the
+   names MPI_LOCALRANKID and MPI_LOCALNRANKS (Hydra). */
+int child_is_launcher_variable(const char *entry);
 
 #endif
