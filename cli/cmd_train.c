@@ -12,6 +12,8 @@
 #include "commands.h"
 #include "data_source.h"
 #include "descent.h"
+#include "dist.h"
+#include "dp_objective.h"
 #include "options.h"
 #include "progress.h"
 #include "setup.h"
@@ -72,6 +74,19 @@ static cli_option train_options[] = {
      "Lanczos products per eigenvalue measured, warm-started from the last measurement's "
      "vector",
      "20", 0},
+    {"reduction", "KIND",
+     "with several processes (mpirun): how gradients are summed: fast (MPI's all-reduce; its "
+     "order may change the last bits) or fixed (in one order: N processes give the bits of one "
+     "with the same --shards); fixed also runs in one process",
+     "fast", 0},
+    {"shards", "S",
+     "--reduction fixed: micro-batches per batch, a multiple of the processes whose quotient is "
+     "a power of two (default: the number of processes)",
+     NULL, 0},
+    {"dist-timeout", "SEC",
+     "with several processes: a rank waiting this long for the others in a collective (a dead "
+     "rank) ends the job, naming the ranks gone; 0: wait forever",
+     "600", 0},
     {"stop-after-steps", "N",
      "testing: kill the process with SIGKILL right after step N, as a crash would (0: never)", "0",
      0},
@@ -94,6 +109,9 @@ typedef struct train_config {
   size_t track_iterations; /* Lanczos products per eigenvalue */
   descent_diverge_policy on_diverge;
   int eval_train, quiet;
+  int reduction_fixed; /* --reduction fixed */
+  size_t shards;       /* its micro-batches; 0: fast */
+  double dist_timeout;
   char out_default[64];
   char run_id[33]; /* the run's identity, as hex; "" for a run older than run ids */
 } train_config;
@@ -131,6 +149,36 @@ static int read_config(train_config *c) {
   }
   if (c->track_every > ((uint64_t)1 << 62)) {
     fprintf(stderr, "descent train: --track-every: too large\n");
+    return -1;
+  }
+  const char *reduction = cli_get(o, n, "reduction");
+  if (strcmp(reduction, "fast") != 0 && strcmp(reduction, "fixed") != 0) {
+    fprintf(stderr, "descent train: --reduction: unknown kind '%s'; valid: fast, fixed\n",
+            reduction);
+    return -1;
+  }
+  c->reduction_fixed = strcmp(reduction, "fixed") == 0;
+  c->shards = 0;
+  if (cli_find(o, n, "shards")->given) {
+    if (!c->reduction_fixed) {
+      fprintf(stderr, "descent train: --shards cuts batches for --reduction fixed; add it, or "
+                      "drop --shards\n");
+      return -1;
+    }
+    if (cli_get_size(o, n, "shards", 1, 65536, &c->shards)) return -1;
+  } else if (c->reduction_fixed) {
+    c->shards = (size_t)dist_size();
+  }
+  if (c->reduction_fixed && dp_check_shards((int)c->shards, dist_size())) {
+    fprintf(stderr, "descent train: %s\n", descent_last_error());
+    return -1;
+  }
+  const char *timeout = cli_get(o, n, "dist-timeout");
+  char *end;
+  c->dist_timeout = strtod(timeout, &end);
+  if (end == timeout || *end || !(c->dist_timeout >= 0) || !isfinite(c->dist_timeout)) {
+    fprintf(stderr, "descent train: --dist-timeout: '%s' is not a number of seconds >= 0\n",
+            timeout);
     return -1;
   }
   const char *policy = cli_get(o, n, "on-diverge");
@@ -197,9 +245,9 @@ static const char *const trajectory_keys[] = {
 enum { N_TRAJECTORY_KEYS = sizeof trajectory_keys / sizeof trajectory_keys[0] };
 /* Settings a resumed run inherits unless the command line changes them. */
 static const char *const setting_keys[] = {
-    "epochs",     "threads",  "checkpoint-every", "keep",
-    "on-diverge", "max-loss", "rollback-factor",  "max-rollbacks",
-    "eval-train", "track",    "track-every",      "track-iterations"};
+    "epochs",      "threads",          "checkpoint-every", "keep",       "on-diverge",
+    "max-loss",    "rollback-factor",  "max-rollbacks",    "eval-train", "track",
+    "track-every", "track-iterations", "reduction",        "shards"};
 enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
 
 /* The resolved value of an option, as saved: numbers in the form that reads
@@ -267,6 +315,10 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
     snprintf(buf, cap, "%llu", (unsigned long long)c->track_every);
   else if (strcmp(key, "track-iterations") == 0)
     snprintf(buf, cap, "%zu", c->track_iterations);
+  else if (strcmp(key, "reduction") == 0)
+    snprintf(buf, cap, "%s", c->reduction_fixed ? "fixed" : "fast");
+  else if (strcmp(key, "shards") == 0)
+    snprintf(buf, cap, "%zu", c->shards);
   else
     buf[0] = '\0';
 }
@@ -364,6 +416,9 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
       /* read_config parses preprocess-eps only when given: it was resolved
          for the saved preprocessing. */
       if (strcmp(key, "preprocess-eps") == 0) opt->given = 1;
+      /* A fixed reduction keeps its micro-batches whatever the number of
+         processes now: the same bits. */
+      if (strcmp(key, "shards") == 0) opt->given = strcmp(theirs, "0") != 0;
     }
   }
   if (merge_precision(saved, path) || read_config(c)) return -1;
@@ -901,6 +956,9 @@ static int read_run_id(train_config *c, const descent_checkpoint_info *info, con
    runs; it stops between two steps, writes a checkpoint and returns
    DESCENT_ESTOPPED. */
 static volatile sig_atomic_t stop_signal;
+/* With several processes: set on every rank at the same step once any rank
+   had a signal (dp_objective.h), and what the trainer stops on. */
+static volatile sig_atomic_t stop_agreed;
 
 /* The signals caught while the trainer runs, and what they did before. */
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGALRM};
@@ -998,8 +1056,68 @@ static void note_long_warmup(const train_config *c, const descent_dataset *train
    named with its file and example, a network wider than the classes is
    refused too (its extra outputs would never be a target). Returns 0, or -1
    after printing why. */
+/* ---- several processes ---------------------------------------------------------- */
+
+/* Every rank learns the worst status of all: the ranks go on together or
+   stop together (the failing rank printed why). */
+static int agree(int status) {
+  if (dist_size() == 1) return status;
+  int64_t worst = dist_max_i64(status);
+  if (worst) dist_set_outcome_agreed();
+  return (int)worst;
+}
+
+/* A hash of the training set as this rank loaded and preprocessed it: every
+   rank must train on the same numbers. */
+static uint64_t data_hash(const descent_dataset *ds) {
+  uint64_t h = 1469598103934665603ULL;
+  const unsigned char *p = (const unsigned char *)ds->x;
+  for (size_t i = 0, n = ds->n * ds->features * sizeof *ds->x; i < n; i++)
+    h = (h ^ p[i]) * 1099511628211ULL;
+  for (size_t i = 0; ds->labels && i < ds->n; i++)
+    h = (h ^ (uint32_t)ds->labels[i]) * 1099511628211ULL;
+  return h >> 1;
+}
+
+/* Rank 0's parameters for every rank, and the check that every rank holds
+   the same training set (the same files, the same preprocessing). */
+static int share_start(descent_net *net, const descent_dataset *train) {
+  descent_objective *obj = descent_net_objective(net);
+  dist_broadcast(obj->params, obj->n_params * sizeof *obj->params, 0);
+  int64_t h = (int64_t)data_hash(train);
+  if (dist_min_i64(h) != dist_max_i64(h)) {
+    if (dist_rank() == 0)
+      fprintf(stderr, "descent train: the ranks loaded different training sets (other files, "
+                      "or another CPU's preprocessing): every rank must read the same data\n");
+    return 1;
+  }
+  return 0;
+}
+
+/* The processes' line of the configuration. */
+static void print_processes(FILE *f, const train_config *c) {
+  if (dist_size() == 1 && !c->reduction_fixed) return;
+  size_t b = c->setup.batch_size, n = (size_t)dist_size();
+  if (dist_size() > 1)
+    fprintf(f, "processes   %zu (%s, MPI %s), %d on this machine\n", n, dist_library(),
+            dist_standard(), dist_local_size());
+  if (c->reduction_fixed)
+    fprintf(f,
+            "reduction   fixed: each batch of %zu in %zu micro-batches (%zu per process), summed "
+            "in one order: the bits of any process count that divides them\n",
+            b, c->shards, c->shards / n);
+  else
+    fprintf(f,
+            "reduction   fast: each process takes %zu of a batch's %zu examples; MPI's "
+            "all-reduce sums the gradients\n",
+            (b + n - 1) / n, b);
+}
+
 static int run(train_config *c) {
   int status = 1;
+  int leader = dist_rank() == 0;
+  int distributed = dist_size() > 1 || c->reduction_fixed;
+  descent_objective *dp = NULL;
   cli_setup_built b = {0};
   descent_checkpoint_info info = {0};
   train_run r = {0};
@@ -1010,19 +1128,46 @@ static int run(train_config *c) {
   r.c = c;
   r.train = &b.train, r.val = &b.val, r.test = &b.test;
 
+  dist_set_timeout(c->dist_timeout);
   if (c->resume) {
-    /* Locked before anything in the folder is read or removed. */
-    if ((lock = open_run_folder(c->out, 1)) < 0) return 1;
-    int rc = find_resume_point(c, resume_path, sizeof resume_path, &info);
+    /* Locked before anything in the folder is read or removed. Rank 0
+       chooses the checkpoint; the others read the same file. */
+    int rc = 0;
+    if (leader) {
+      if ((lock = open_run_folder(c->out, 1)) < 0) rc = 1;
+      if (!rc) rc = find_resume_point(c, resume_path, sizeof resume_path, &info);
+    }
+    if (!(rc = agree(rc)) && !leader) {
+      dist_broadcast(resume_path, sizeof resume_path, 0);
+      if (descent_checkpoint_inspect(resume_path, &info)) {
+        fprintf(stderr,
+                "descent train: rank %d on %s: --resume: %s (every rank reads rank 0's "
+                "checkpoint: the run's folder must be on a file system they all see)\n",
+                dist_rank(), dist_host(), descent_last_error());
+        rc = 1;
+      } else {
+        static char upgraded[CONFIG_CAP];
+        rc = merge_saved_config(c, upgrade_saved_config(info.config, upgraded, sizeof upgraded),
+                                resume_path);
+      }
+    } else if (!rc) {
+      dist_broadcast(resume_path, sizeof resume_path, 0);
+    }
     if (!rc) rc = read_run_id(c, &info, resume_path, &run_id);
-    if (rc) {
+    if ((rc = agree(rc))) {
       descent_checkpoint_info_free(&info);
-      close(lock);
+      if (lock >= 0) close(lock);
       return rc;
     }
   }
+  /* Processes that share a machine share its cores. */
+  if (dist_size() > 1 && c->setup.threads == 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long each = (cores > 0 ? cores : 1) / dist_local_size();
+    c->setup.threads = (size_t)(each > 0 ? each : 1);
+  }
   snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
-  status = cli_setup_build("train", &c->setup, c->resume ? &info.preprocess : NULL, &b);
+  status = agree(cli_setup_build("train", &c->setup, c->resume ? &info.preprocess : NULL, &b));
   if (status) goto done;
   status = 1;
   int threads = b.threads;
@@ -1035,6 +1180,28 @@ static int run(train_config *c) {
             "whole training set: track a minibatch optimizer (sgd, adam, ...) or drop --track\n",
             c->setup.opt);
     goto done;
+  }
+  if (c->track && distributed) {
+    fprintf(stderr, "descent train: --track measures one process's objective; it does not run "
+                    "across processes or with --reduction fixed yet: drop --track\n");
+    goto done;
+  }
+  if (distributed) {
+    const char *fault = getenv("DESCENT_FAULT_NAN");
+    dp_options po = {.shards = (int)c->shards,
+                     .stop_requested = &stop_signal,
+                     .stop_agreed = &stop_agreed,
+                     .opt = b.opt};
+    long long fault_step = 0;
+    int fault_rank = 0;
+    if (fault && sscanf(fault, "%lld,%d", &fault_step, &fault_rank) == 2)
+      po.nan_step = fault_step, po.nan_rank = fault_rank;
+    if (dp_objective_create(&dp, b.net, &po)) goto fail_lib;
+    if (descent_optimizer_check_objective(b.opt, dp)) {
+      fprintf(stderr, "descent train: --opt %s across processes: %s\n", c->setup.opt,
+              descent_last_error());
+      goto done;
+    }
   }
   if (c->track) {
     descent_track_options to;
@@ -1049,10 +1216,18 @@ static int run(train_config *c) {
      here, not met as a hang at the first product. */
   if (cli_check_address_space("train", descent_get_threads())) goto done;
   if (!c->resume) {
-    if ((lock = open_run_folder(c->out, 0)) < 0) goto done;
-    if (descent_run_id_generate(&run_id) || descent_run_id_save(c->out, &run_id)) goto fail_lib;
+    int rc = 0;
+    if (leader && (lock = open_run_folder(c->out, 0)) < 0) rc = 1;
+    if (leader && !rc &&
+        (descent_run_id_generate(&run_id) || descent_run_id_save(c->out, &run_id))) {
+      fprintf(stderr, "descent train: %s\n", descent_last_error());
+      rc = 1;
+    }
+    if (agree(rc)) goto done;
+    dist_broadcast(&run_id, sizeof run_id, 0);
     descent_run_id_format(&run_id, c->run_id);
   }
+  if (dist_size() > 1 && agree(share_start(b.net, &b.train))) goto done;
 
   char config[CONFIG_CAP];
   config_text(c, config, sizeof config, 1);
@@ -1062,7 +1237,7 @@ static int run(train_config *c) {
   o.seed = c->setup.seed ^ 0x5eed;
   o.preprocess = &b.pp;
   o.config = config;
-  o.checkpoint_dir = c->keep ? c->out : NULL;
+  o.checkpoint_dir = c->keep && leader ? c->out : NULL;
   o.checkpoint_every = (int64_t)c->checkpoint_every;
   o.checkpoint_epochs = 1;
   o.keep = c->keep ? (int)c->keep : 1;
@@ -1070,27 +1245,33 @@ static int run(train_config *c) {
   o.on_diverge = c->on_diverge;
   o.rollback_factor = c->rollback_factor;
   o.max_rollbacks = (int)c->max_rollbacks;
-  o.on_step = on_step;
-  o.on_epoch = on_epoch;
-  o.on_rollback = on_rollback;
+  if (leader) { /* the others compute and keep quiet */
+    o.on_step = on_step;
+    o.on_epoch = on_epoch;
+    o.on_rollback = on_rollback;
+  }
   o.user = &r;
   o.run_id = run_id;
-  o.stop = &stop_signal;
+  o.stop = dp ? &stop_agreed : &stop_signal;
   o.threads = threads;
   o.tracker = r.tracker;
-  if (claim_lock(lock, c->out)) goto done;
-  if (c->resume && move_skipped(c->out, info.step)) goto done;
-  if (descent_trainer_create(&r.trainer, descent_net_objective(r.net), r.opt, &b.train, &o))
+  if (leader && claim_lock(lock, c->out)) goto done;
+  if (leader && c->resume && move_skipped(c->out, info.step)) goto done;
+  if (descent_trainer_create(&r.trainer, dp ? dp : descent_net_objective(r.net), r.opt, &b.train,
+                             &o))
     goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
   print_config(stdout, c, &b.train, &b.val, &b.test, r.net, r.opt);
+  print_processes(stdout, c);
   fflush(stdout);
+  if (!leader) goto train;
   if (!(cfg = open_in(c->out, "config.txt", c->resume ? "a" : "w"))) goto done;
   if (c->resume)
     fprintf(cfg, "\nresumed from %s (step %lld) with --epochs %zu:\n", resume_path,
             (long long)descent_trainer_steps(r.trainer), c->epochs);
   print_config(cfg, c, &b.train, &b.val, &b.test, r.net, r.opt);
+  print_processes(cfg, c);
   if (fclose(cfg) != 0) {
     cfg = NULL;
     fprintf(stderr, "descent train: writing config.txt failed: %s\n", strerror(errno));
@@ -1100,16 +1281,21 @@ static int run(train_config *c) {
   if (sync_logs(&r)) goto done;
 
   note_long_warmup(c, &b.train, r.opt);
+train:
   catch_stop_signals();
   int rc = descent_trainer_run(r.trainer, (int64_t)c->epochs, (int64_t)c->stop_after);
   release_stop_signals();
   close_bar(&r);
   if (r.failed) goto done;
+  /* Every rank stops at the same step, and the guard sees the same summed
+     gradient on every rank: these ends are the whole job's. */
+  if ((rc == DESCENT_ESTOPPED || rc == DESCENT_EDIVERGED) && dp) dist_set_outcome_agreed();
   if (rc == DESCENT_ESTOPPED) {
-    report_stop(c, r.trainer);
-    status = 128 + stop_signal;
+    if (leader) report_stop(c, r.trainer);
+    status = 128 + (stop_signal ? stop_signal : stop_agreed);
     goto done;
   }
+  if (rc == DESCENT_EDIVERGED && !leader) goto done;
   if (rc) goto fail_lib;
   if (c->stop_after && descent_trainer_steps(r.trainer) >= (int64_t)c->stop_after &&
       descent_trainer_epochs(r.trainer) < (int64_t)c->epochs) {
@@ -1120,13 +1306,21 @@ static int run(train_config *c) {
     fflush(stdout);
     raise(SIGKILL);
   }
+  if (!leader) {
+    status = 0;
+    goto done;
+  }
   printf("done: %zu epochs, %.1f s of training; metrics in %s/metrics.csv, model in %s\n",
          c->epochs, r.total_seconds, c->out, r.model_path);
   status = 0;
   goto done;
 fail_lib:
   close_bar(&r);
-  fprintf(stderr, "descent train: %s\n", descent_last_error());
+  if (dist_size() > 1)
+    fprintf(stderr, "descent train: rank %d on %s: %s\n", dist_rank(), dist_host(),
+            descent_last_error());
+  else
+    fprintf(stderr, "descent train: %s\n", descent_last_error());
 done:
   if (r.csv && fclose(r.csv) != 0) {
     fprintf(stderr, "descent train: writing metrics.csv failed: %s\n", strerror(errno));
@@ -1140,6 +1334,7 @@ done:
   if (cfg) fclose(cfg);
   if (lock >= 0) close(lock); /* the kernel would, at exit; a library caller's process goes on */
   descent_trainer_free(r.trainer);
+  dp_objective_free(dp);
   descent_tracker_free(r.tracker);
   cli_setup_free(&b); /* the network, the optimizer, the data */
   descent_checkpoint_info_free(&info);

@@ -40,6 +40,17 @@ int dist_size(void);
 /* 1 when MPI was started (even with one process), 0 for the group of one
    of a plain start. */
 int dist_active(void);
+/* The processes of this job on this machine (1 for the group of one): how
+   many share its cores. */
+int dist_local_size(void);
+/* This machine's name, as the ranks report it. */
+const char *dist_host(void);
+/* 1 when an environment entry ("NAME=VALUE") is one a launcher sets for its
+   ranks (OMPI_*, PMIX_*, PMI_*, ...): dist_start reads these, and a child
+   process that must run alone (a sweep's trial) is started without them. */
+int dist_launcher_variable(const char *entry);
+/* 1 when this process's environment says a launcher started it. */
+int dist_launched(void);
 /* The MPI library's own version line ("Open MPI v4.1.4, ...", MPI_Get_
    library_version's first line) and the standard's version ("3.1"), or NULL
    when descent is built without MPI. */
@@ -64,6 +75,14 @@ void dist_gather_real(const descent_real *in, descent_real *out, size_t n);
    gets rank s's block for r in out[s * n, (s + 1) * n). */
 void dist_exchange_double(const double *in, double *out, size_t n);
 void dist_barrier(void);
+
+/* A command that ends with a failure on one rank ends the whole job
+   (dist_abort), for the others would wait for it forever. A command whose
+   every rank reaches the same end (the guard's divergence, seen by all at
+   the same step; a stop they agreed on) says so first, and the job ends
+   normally with that status. */
+void dist_set_outcome_agreed(void);
+int dist_outcome_agreed(void);
 
 /* Ends the whole job at once with status (MPI_Abort; exit for a group of
    one), after the caller printed why. */

@@ -2,6 +2,7 @@
  * main.c - the descent program: dispatches to a subcommand.
  */
 #include "commands.h"
+#include "dist.h"
 #include "descent.h"
 #include "internal.h"
 
@@ -68,11 +69,13 @@ __attribute__((section(".preinit_array"),
                used)) static void (*const preinit)(int, char **,
                                                    char **) = fit_threads_to_address_space;
 
-static const struct {
+typedef struct command {
   const char *name;
   int (*run)(int argc, char **argv);
   const char *summary;
-} commands[] = {
+} command;
+
+static const command commands[] = {
     {"train", cmd_train, "train a network on a data set (Fashion-MNIST by default)"},
     {"lr-find", cmd_lr_find, "suggest a learning rate with Smith's range test"},
     {"eval", cmd_eval, "evaluate a saved model on a test set"},
@@ -88,6 +91,34 @@ static const struct {
      "search over train options: grid, random, Sobol, Halton; successive halving"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+/* train and sweep run across the ranks of an MPI job (docs/distributed.md);
+   every other command is one process's work, and N copies of it would
+   write the same files side by side. */
+static int run_command(const command *c, int argc, char **argv) {
+  int across_ranks = strcmp(c->name, "train") == 0 || strcmp(c->name, "sweep") == 0;
+  if (!across_ranks) {
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!size) size = getenv("PMI_SIZE");
+    if (dist_launched() && size && atoi(size) > 1) {
+      fprintf(stderr,
+              "descent %s: runs as one process; only train and sweep run across the ranks of "
+              "an MPI job: run it without mpirun\n",
+              c->name);
+      return 2;
+    }
+    return c->run(argc - 1, argv + 1);
+  }
+  if (dist_start(&argc, &argv)) return 2;
+  int status = c->run(argc - 1, argv + 1);
+  /* A rank that failed alone would leave the others waiting in their next
+     collective: the whole job ends with it (the failure's line is out),
+     unless every rank reached the same end (a divergence the guard saw on
+     all of them, a stop they agreed on). */
+  if (status && dist_size() > 1 && !dist_outcome_agreed()) dist_abort(status);
+  dist_finish();
+  return status;
+}
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -119,12 +150,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (strcmp(argv[1], "--version") == 0) {
-    printf("descent %s (%s, %s; %s)\n", DESCENT_VERSION_STRING, descent_blas_name(),
-           sizeof(descent_real) == 8 ? "double" : "float", descent_conv_library());
+    const char *mpi = dist_library();
+    printf("descent %s (%s, %s; %s; %s%s%s%s)\n", DESCENT_VERSION_STRING, descent_blas_name(),
+           sizeof(descent_real) == 8 ? "double" : "float", descent_conv_library(),
+           mpi ? "MPI: " : "without MPI", mpi ? mpi : "", mpi ? ", MPI " : "",
+           mpi ? dist_standard() : "");
     return 0;
   }
   for (int i = 0; i < N_COMMANDS; i++)
-    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    if (strcmp(argv[1], commands[i].name) == 0) return run_command(&commands[i], argc, argv);
   fprintf(stderr, "descent: unknown command '%s'; valid commands:", argv[1]);
   for (int i = 0; i < N_COMMANDS; i++) fprintf(stderr, " %s", commands[i].name);
   fprintf(stderr, "\n");

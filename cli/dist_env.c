@@ -1,0 +1,43 @@
+/*
+ * dist_env.c - how a process learns that an MPI launcher started it: the
+ * variables launchers give their ranks. Shared by both builds: a build
+ * without MPI must still notice that it was started as one rank of many
+ * (and refuse, rather than train N copies of the same run side by side),
+ * and a sweep must start its trials without these variables.
+ */
+#include "dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+/* Open MPI (OMPI_, its runtime's OPAL_ and PMIX_), MPICH's Hydra and Slurm's
+   srun --mpi (PMI_, PMIX_, HYDRA_, MPI_LOCAL*), MVAPICH (MV2_). */
+static const char *const launcher_prefixes[] = {
+    "OMPI_", "OPAL_", "PMIX_", "PMI_", "HYDRA_", "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "MV2_"};
+
+int dist_launcher_variable(const char *entry) {
+  for (size_t i = 0; i < sizeof launcher_prefixes / sizeof *launcher_prefixes; i++)
+    if (strncmp(entry, launcher_prefixes[i], strlen(launcher_prefixes[i])) == 0) return 1;
+  return 0;
+}
+
+/* A rank's identity is what a launcher always sets (the other variables may
+   linger in a shell that ran one). */
+int dist_launched(void) {
+  static const char *const rank_variables[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                               "MV2_COMM_WORLD_RANK"};
+  for (size_t i = 0; i < sizeof rank_variables / sizeof *rank_variables; i++)
+    if (getenv(rank_variables[i])) return 1;
+  return 0;
+}
+
+static int outcome_agreed;
+
+void dist_set_outcome_agreed(void) {
+  outcome_agreed = 1;
+}
+int dist_outcome_agreed(void) {
+  return outcome_agreed;
+}

@@ -1,0 +1,344 @@
+/*
+ * dp_objective.c - the data-parallel network objective (dp_objective.h): the
+ * shards a rank computes, the two reductions, and the rules that keep batch
+ * norm's running statistics and dropout's masks independent of the number
+ * of ranks.
+ */
+#include "dp_objective.h"
+
+#include "dist.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dp {
+  descent_objective self; /* what the trainer sees: the network's parameters, our gradient */
+  descent_objective_ops ops;
+  descent_net *net;
+  descent_objective *inner; /* the network's objective: each shard's gradient lands in its grad */
+  dp_options o;
+  int rank, size;
+  size_t n, features, outputs;
+  /* fixed: the rank's micro-batches' weighted gradients, n + 2 doubles each
+     (the gradient, the loss, the stop votes), then the exchange's two halves */
+  double **partials;
+  double *send, *received;
+  double *total;               /* the sums, n + 2 */
+  size_t block;                /* the exchange's values per rank */
+  descent_real *buffers_saved; /* batch norm's running statistics, kept across shards */
+  size_t n_buffers;
+  descent_rng step_rng; /* the network's RNG as the last evaluation found it */
+  size_t last_n;        /* that evaluation's batch size; 0 before one */
+} dp;
+
+/* ---- shards ----------------------------------------------------------------------- */
+
+int dp_check_shards(int shards, int size) {
+  if (shards < 1 || shards % size != 0 || ((shards / size) & (shards / size - 1)) != 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "--shards %d: the fixed reduction needs a multiple of the %d "
+                        "processes whose quotient is a power of two (%d, %d, %d, ...)",
+                        shards, size, size, 2 * size, 4 * size);
+  return DESCENT_OK;
+}
+
+/* Rows [*first, *first + *count) of a batch of n cut into parts: the k-th. */
+static void shard_rows(size_t n, size_t parts, size_t k, size_t *first, size_t *count) {
+  *first = k * n / parts;
+  *count = (k + 1) * n / parts - *first;
+}
+
+static descent_batch sub_batch(const dp *d, const descent_batch *b, size_t first, size_t count) {
+  descent_batch s = {.n = count};
+  if (b->x) s.x = b->x + first * d->features;
+  if (b->labels) s.labels = b->labels + first;
+  if (b->targets) s.targets = b->targets + first * d->outputs;
+  if (b->indices) s.indices = b->indices + first;
+  return s;
+}
+
+/* The masks of shard k of a step whose RNG started at base: a generator of
+   its own, seeded from both. k = UINT64_MAX gives the state every rank
+   moves to after the step. */
+static void shard_rng(const descent_rng *base, uint64_t k, descent_rng *out) {
+  descent_rng r = *base;
+  uint64_t a = descent_rng_next(&r), b = descent_rng_next(&r);
+  descent_rng_seed(out, a ^ (b << 1) ^ (0x9e3779b97f4a7c15ULL * (k + 1)));
+}
+
+/* One shard's gradient into the network's grad and its loss. Shards other
+   than the first leave the running statistics as they found them. */
+static int shard_gradient(dp *d, const descent_batch *b, size_t k, size_t parts, size_t *count,
+                          double *loss) {
+  size_t first;
+  shard_rows(b->n, parts, k, &first, count);
+  *loss = 0;
+  if (*count == 0) return DESCENT_OK;
+  descent_rng r;
+  shard_rng(&d->step_rng, k, &r);
+  descent_net_set_rng(d->net, &r);
+  descent_real *buffers = descent_net_buffers(d->net, NULL);
+  if (k > 0 && d->n_buffers) memcpy(d->buffers_saved, buffers, d->n_buffers * sizeof *buffers);
+  descent_batch s = sub_batch(d, b, first, *count);
+  int rc = descent_objective_value_and_grad(d->inner, &s, loss);
+  if (k > 0 && d->n_buffers) memcpy(buffers, d->buffers_saved, d->n_buffers * sizeof *buffers);
+  return rc;
+}
+
+/* ---- the fixed reduction -------------------------------------------------------------- */
+
+/* items[lo] <- the sum of items[lo, hi) in the tree: a node splits at the
+   largest power of two below its count. */
+static void tree_sum(double **items, size_t lo, size_t hi, size_t len) {
+  size_t count = hi - lo;
+  if (count < 2) return;
+  size_t half = 1;
+  while (half * 2 < count) half *= 2;
+  tree_sum(items, lo, lo + half, len);
+  tree_sum(items, lo + half, hi, len);
+  double *a = items[lo];
+  const double *b = items[lo + half];
+  for (size_t i = 0; i < len; i++) a[i] += b[i];
+}
+
+static int fixed_evaluate(dp *d, const descent_batch *b, int stop_vote, int poison,
+                          double *total_out) {
+  size_t S = (size_t)d->o.shards, per = S / (size_t)d->size, len = d->n + 2;
+  for (size_t j = 0; j < per; j++) {
+    size_t k = (size_t)d->rank * per + j, count;
+    double loss, *p = d->partials[j];
+    int rc = shard_gradient(d, b, k, S, &count, &loss);
+    if (rc) return rc;
+    const descent_real *g = d->inner->grad;
+    double w = (double)count;
+    if (count)
+      for (size_t i = 0; i < d->n; i++) p[i] = (double)g[i] * w;
+    else
+      memset(p, 0, d->n * sizeof *p);
+    p[d->n] = loss * w;
+    p[d->n + 1] = j == 0 ? stop_vote : 0;
+  }
+  tree_sum(d->partials, 0, per, len);
+  double *mine = d->partials[0];
+  if (poison) mine[0] = NAN;
+  if (d->size == 1) {
+    memcpy(total_out, mine, len * sizeof *mine);
+    return DESCENT_OK;
+  }
+  /* Rank r sums block r of every rank's partial, in the tree's order over
+     the ranks, then every rank gets every block. */
+  size_t m = d->block, N = (size_t)d->size;
+  for (size_t s = 0; s < N; s++)
+    for (size_t j = 0; j < m; j++) {
+      size_t at = s * m + j;
+      d->send[at] = at < len ? mine[at] : 0;
+    }
+  dist_exchange_double(d->send, d->received, m);
+  double *items[N > 0 ? N : 1];
+  for (size_t s = 0; s < N; s++) items[s] = d->received + s * m;
+  tree_sum(items, 0, N, m);
+  dist_gather_double(items[0], d->send, m);
+  memcpy(total_out, d->send, len * sizeof *total_out);
+  return DESCENT_OK;
+}
+
+/* ---- evaluations -------------------------------------------------------------------- */
+
+/* The global batch's loss and gradient (into grad, when not NULL), every
+   rank's the same. replay: the randomness of the last evaluation, and no
+   state changed (reevaluate). */
+static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *grad, int replay) {
+  if (!b) return descent_fail(DESCENT_EINVAL, "data-parallel training: a step needs a batch");
+  if (replay && d->last_n != b->n)
+    return descent_fail(DESCENT_EINVAL,
+                        "data-parallel training: re-evaluation on a batch of %zu "
+                        "after an evaluation on %zu",
+                        b->n, d->last_n);
+  descent_rng after;
+  descent_net_get_rng(d->net, &after);
+  if (!replay) d->step_rng = after;
+  descent_real *buffers = descent_net_buffers(d->net, NULL);
+  descent_real *kept = NULL;
+  if (replay && d->n_buffers) { /* the first shard's statistics too */
+    if (!(kept = descent_alloc_real(d->n_buffers, "saved batch-norm statistics")))
+      return DESCENT_ENOMEM;
+    memcpy(kept, buffers, d->n_buffers * sizeof *kept);
+  }
+  int64_t step = descent_optimizer_steps(d->o.opt) + 1;
+  int stop_vote = !replay && d->o.stop_requested && *d->o.stop_requested;
+  int poison = !replay && d->o.nan_step == step && d->o.nan_rank == d->rank;
+  double scale = 1.0 / (double)b->n, stop_votes = 0;
+  int rc = DESCENT_OK;
+  if (d->o.shards) {
+    double *sum = d->total;
+    dist_watch("the fixed gradient reduction", step);
+    rc = fixed_evaluate(d, b, stop_vote, poison, sum);
+    dist_unwatch();
+    if (!rc) {
+      if (grad)
+        for (size_t i = 0; i < d->n; i++) grad[i] = (descent_real)(sum[i] * scale);
+      *loss = sum[d->n] * scale;
+      stop_votes = sum[d->n + 1];
+    }
+  } else {
+    size_t count;
+    double part;
+    rc = shard_gradient(d, b, (size_t)d->rank, (size_t)d->size, &count, &part);
+    if (!rc) {
+      descent_real *out = grad ? grad : d->self.grad;
+      const descent_real *g = d->inner->grad;
+      descent_real w = (descent_real)((double)count * scale);
+      if (count)
+        for (size_t i = 0; i < d->n; i++) out[i] = g[i] * w;
+      else
+        memset(out, 0, d->n * sizeof *out);
+      if (poison) out[0] = NAN;
+      double small[2] = {part * (double)count * scale, stop_vote};
+      dist_watch("the gradient all-reduce", step);
+      dist_sum_real(out, d->n);
+      dist_sum_double(small, 2);
+      dist_unwatch();
+      *loss = small[0];
+      stop_votes = small[1];
+    }
+  }
+  /* Every rank's RNG moves on alike (a re-evaluation leaves it where the
+     step left it); a re-evaluation puts every statistic back. */
+  if (replay) {
+    descent_net_set_rng(d->net, &after);
+    if (kept) memcpy(buffers, kept, d->n_buffers * sizeof *kept);
+    descent_free_real(kept);
+  } else {
+    descent_rng next;
+    shard_rng(&d->step_rng, UINT64_MAX, &next);
+    descent_net_set_rng(d->net, &next);
+    d->last_n = b->n;
+    if (stop_votes > 0 && d->o.stop_agreed && !*d->o.stop_agreed)
+      *d->o.stop_agreed =
+          d->o.stop_requested && *d->o.stop_requested ? *d->o.stop_requested : SIGTERM;
+  }
+  return rc;
+}
+
+static int dp_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
+  dp *d = obj->impl;
+  return evaluate(d, batch, loss, obj->grad, 0);
+}
+
+static int dp_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
+                         descent_real *grad) {
+  dp *d = obj->impl;
+  if (!d->last_n)
+    return descent_fail(DESCENT_EINVAL,
+                        "data-parallel training: re-evaluation before any evaluation");
+  return evaluate(d, batch, loss, grad, 1);
+}
+
+/* ---- the rest delegates to the network ---------------------------------------------------- */
+
+static size_t dp_max_batch(const descent_objective *obj) {
+  const dp *d = obj->impl;
+  return d->inner->ops->max_batch ? d->inner->ops->max_batch(d->inner) : 0;
+}
+
+static int dp_check_data(const descent_objective *obj, const descent_dataset *ds) {
+  const dp *d = obj->impl;
+  return d->inner->ops->check_data ? d->inner->ops->check_data(d->inner, ds) : DESCENT_OK;
+}
+
+static int dp_save_state(const descent_objective *obj, descent_section_writer *w) {
+  const dp *d = obj->impl;
+  return d->inner->ops->save_state ? d->inner->ops->save_state(d->inner, w) : DESCENT_OK;
+}
+
+static int dp_check_state(const descent_objective *obj, const descent_section_reader *r) {
+  const dp *d = obj->impl;
+  return d->inner->ops->check_state ? d->inner->ops->check_state(d->inner, r) : DESCENT_OK;
+}
+
+static int dp_load_state(descent_objective *obj, const descent_section_reader *r) {
+  dp *d = obj->impl;
+  d->last_n = 0;
+  return d->inner->ops->load_state ? d->inner->ops->load_state(d->inner, r) : DESCENT_OK;
+}
+
+void dp_objective_free(descent_objective *obj) {
+  if (!obj) return;
+  dp *d = obj->impl;
+  if (d->partials)
+    for (size_t j = 0; j < (size_t)(d->o.shards / d->size); j++) free(d->partials[j]);
+  free(d->partials);
+  free(d->send);
+  free(d->received);
+  free(d->total);
+  descent_free_real(d->buffers_saved);
+  descent_free_real(d->self.grad);
+  free(d);
+}
+
+int dp_objective_create(descent_objective **out, descent_net *net, const dp_options *o) {
+  *out = NULL;
+  int size = dist_size();
+  if (o->shards && dp_check_shards(o->shards, size)) return DESCENT_EINVAL;
+  dp *d = calloc(1, sizeof *d);
+  if (!d) return descent_fail(DESCENT_ENOMEM, "data-parallel training: out of memory");
+  d->net = net;
+  d->inner = descent_net_objective(net);
+  d->o = *o;
+  d->rank = dist_rank(), d->size = size;
+  d->n = d->inner->n_params;
+  descent_shape in = descent_net_input_shape(net);
+  d->features = descent_shape_size(&in);
+  d->outputs = descent_net_outputs(net);
+  descent_net_buffers(net, &d->n_buffers);
+  d->ops = *d->inner->ops;
+  d->ops.value_and_grad = dp_value_and_grad;
+  d->ops.value = NULL;
+  d->ops.destroy = NULL;
+  d->ops.max_batch = dp_max_batch;
+  d->ops.check_data = dp_check_data;
+  d->ops.save_state = dp_save_state;
+  d->ops.check_state = dp_check_state;
+  d->ops.load_state = dp_load_state;
+  d->ops.reevaluate = dp_reevaluate;
+  /* Curvature products, per-example gradients: not summed over the ranks
+     (yet); the methods that need them are refused at the trainer's start. */
+  d->ops.hvp = NULL;
+  d->ops.ggnvp = NULL;
+  d->ops.ggn_diagonal = NULL;
+  d->ops.example_gradients = NULL;
+  d->self.ops = &d->ops;
+  d->self.n_params = d->n;
+  d->self.params = d->inner->params;
+  d->self.n_tensors = d->inner->n_tensors;
+  d->self.tensors = d->inner->tensors;
+  d->self.impl = d;
+  int ok = (d->self.grad = descent_alloc_real(d->n ? d->n : 1, "data-parallel gradient")) != NULL;
+  if (ok && d->n_buffers)
+    ok = (d->buffers_saved = descent_alloc_real(d->n_buffers, "batch-norm statistics")) != NULL;
+  if (ok && o->shards) {
+    size_t per = (size_t)(o->shards / size), len = d->n + 2;
+    ok = (d->partials = calloc(per, sizeof *d->partials)) != NULL &&
+         (d->total = malloc(len * sizeof *d->total)) != NULL;
+    for (size_t j = 0; ok && j < per; j++)
+      ok = (d->partials[j] = malloc(len * sizeof(double))) != NULL;
+    if (ok && size > 1) {
+      d->block = (len + (size_t)size - 1) / (size_t)size;
+      ok = (d->send = malloc(d->block * (size_t)size * sizeof *d->send)) &&
+           (d->received = malloc(d->block * (size_t)size * sizeof *d->received));
+    }
+    if (!ok)
+      descent_fail(DESCENT_ENOMEM,
+                   "data-parallel training: out of memory for %zu "
+                   "micro-batch gradients of %zu values",
+                   per, len);
+  }
+  if (!ok) {
+    dp_objective_free(&d->self);
+    return DESCENT_ENOMEM;
+  }
+  *out = &d->self;
+  return DESCENT_OK;
+}

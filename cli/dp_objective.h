@@ -1,0 +1,64 @@
+/*
+ * dp_objective.h - data-parallel training: a network objective whose every
+ * evaluation is that of the whole global batch, computed by all the ranks of
+ * the job (dist.h) together. Handed to an ordinary trainer, it makes every
+ * rank's trainer take the same steps.
+ *
+ * Each rank computes its shard of each batch: rows of the global batch
+ * (which, its order and its content, does not depend on the number of
+ * ranks: every rank's batcher draws the same one). Two reductions:
+ *   fast   one shard per rank; each rank's mean gradient, weighted by its
+ *          share of the batch, summed by MPI's all-reduce in the precision
+ *          of the parameters (MPI's order: the last bits may vary from run
+ *          to run and with the number of ranks).
+ *   fixed  the batch is cut into S micro-batches (S a multiple of the number
+ *          of ranks N with S / N a power of two); each rank computes its S / N
+ *          consecutive ones, each micro-batch's gradient times its size is
+ *          summed in double in one fixed binary tree over the S of them (a
+ *          node splits its items at the largest power of two below their
+ *          count, so each rank's block is a subtree), by an all-to-all and an
+ *          all-gather of doubles, then divided by the batch size. N ranks
+ *          give the bits of one process with the same S, for every N that
+ *          divides S so.
+ * Batch norm takes each shard's (micro-batch's) own statistics, as PyTorch's
+ * DistributedDataParallel does per rank; the running statistics follow the
+ * first shard only (rank 0's, which DDP broadcasts), so they do not depend
+ * on N either. Dropout draws each shard's masks from the network's RNG at
+ * the step's start and the shard's index (fixed: the micro-batch's), and
+ * every rank's RNG then moves to the same next state.
+ */
+#ifndef DESCENT_CLI_DP_OBJECTIVE_H
+#define DESCENT_CLI_DP_OBJECTIVE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "descent.h"
+
+typedef struct dp_options {
+  /* 0: the fast reduction. >= 1: the fixed one over this many micro-batches
+     (a multiple of dist_size() whose quotient is a power of two). */
+  int shards;
+  /* Set by a signal on this rank (NULL: none). A stop requested on any rank
+     sets *stop_agreed on every rank during the same step's reduction, so
+     every trainer stops after the same step (hand stop_agreed to the
+     trainer as options.stop). */
+  volatile sig_atomic_t *stop_requested, *stop_agreed;
+  /* Its steps name the step in a watchdog's message and the fault below. */
+  const descent_optimizer *opt;
+  /* Testing the guard across ranks: at update nan_step (counted from 1;
+     0: never) rank nan_rank's own gradient gets a NaN before the sum. */
+  int64_t nan_step;
+  int nan_rank;
+} dp_options;
+
+/* Checks a fixed reduction's shard count against the job's size: 0, or -1
+   with a message naming the valid counts (descent_last_error). */
+int dp_check_shards(int shards, int size);
+
+/* The objective over net (not owned: keep it alive). Free with
+   dp_objective_free. */
+int dp_objective_create(descent_objective **out, descent_net *net, const dp_options *o);
+void dp_objective_free(descent_objective *obj);
+
+#endif /* DESCENT_CLI_DP_OBJECTIVE_H */
