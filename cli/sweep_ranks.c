@@ -219,7 +219,8 @@ void sweep_ranks_end(int status) {
 }
 
 /* Rank > 0: rank 0's opening, then the plan it saved (read from the shared
-   folder, so that every rank runs the very same trials). */
+   folder, so that every rank runs the very same trials). Returns -1 to go
+   on to the rounds, or the exit status (rank 0 said why, or this rank did). */
 static int join(sweep_plan *plan, char *dir, size_t cap) {
   opening o;
   int64_t ready;
@@ -229,13 +230,14 @@ static int join(sweep_plan *plan, char *dir, size_t cap) {
   if (check_shared(dir, o.token)) return 1;
   dist_broadcast(&ready, sizeof ready, 0);
   if (ready) return (int)ready;
+  /* The plan is read only now: rank 0 saves it after the check. */
   if (sweep_plan_load(plan, dir)) {
     fprintf(stderr, "descent sweep: rank %d on %s cannot read the plan %s/sweep.txt\n", node.rank,
             node.hosts[node.rank], dir);
     dist_abort(1); /* rank 0 is already in the rounds */
   }
   if (make_buffers(plan, dir)) dist_abort(1);
-  return 0;
+  return -1;
 }
 
 /* Records the end of the trial in slot j. */
@@ -365,7 +367,7 @@ int sweep_ranks_serve(void) {
   char dir[4096];
   memset(&plan, 0, sizeof plan);
   int rc = join(&plan, dir, sizeof dir);
-  while (rc == 0) {
+  while (rc < 0) {
     sweep_outcome *o;
     size_t n;
     int failed;
