@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "child.h"
+#include "dist.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -24,18 +25,6 @@ void child_close_inherited(void) {
 #endif
 }
 
-int child_is_launcher_variable(const char *entry) {
-  static const char *const prefixes[] = {"OMPI_",  "PMIX_", "PRTE_", "PMI_",
-                                         "HYDRA_", "HYDI_", "I_MPI_"};
-  static const char *const names[] = {"MPI_LOCALRANKID", "MPI_LOCALNRANKS"};
-  size_t len = strcspn(entry, "=");
-  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-    if (strncmp(entry, prefixes[i], strlen(prefixes[i])) == 0) return 1;
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (len == strlen(names[i]) && strncmp(entry, names[i], len) == 0) return 1;
-  return 0;
-}
-
 char **child_environment(void) {
   static char **env;
   if (env) return env;
@@ -46,7 +35,7 @@ char **child_environment(void) {
   /* The entries themselves are shared with environ, which this program
      never changes after the start. */
   for (size_t i = 0; i < n; i++)
-    if (!child_is_launcher_variable(environ[i])) env[kept++] = environ[i];
+    if (!dist_launcher_variable(environ[i])) env[kept++] = environ[i];
   env[kept] = NULL;
   return env;
 }

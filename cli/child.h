@@ -26,17 +26,11 @@ int child_log_says_diverged(const char *log_path);
 
 /* The environment a trial child runs with: this process's environment less
    the variables by which an MPI launcher tells a process it is a rank of a
-   job (child_is_launcher_variable), so that a `descent train` started by a
-   sweep that runs under mpirun is a plain single process and not a rank of
-   the sweep's job. Built on the first call, before any fork (the child may
-   not allocate); NULL when out of memory. The array lives until the process
-   ends. */
+   job (dist_launcher_variable, cli/dist.h: OMPI_*, PMIX_*, PMI_*, ...), so
+   that a `descent train` started by a sweep that runs under mpirun is a
+   plain single process and not a rank of the sweep's job. Built on the first
+   call, before any fork (the child may not allocate); NULL when out of
+   memory. The array lives until the process ends. */
 char **child_environment(void);
-/* 1 when the environment entry "NAME=VALUE" (or a bare NAME) belongs to an
-   MPI launcher: the prefixes OMPI_ (Open MPI), PMIX_ and PRTE_ (PMIx and
-   its runtime), PMI_ (PMI-1 and PMI-2: MPICH's Hydra, Intel MPI, Slurm's
-   srun --mpi=pmi2), HYDRA_ and HYDI_ (Hydra), I_MPI_ (Intel MPI), and the
-   names MPI_LOCALRANKID and MPI_LOCALNRANKS (Hydra). */
-int child_is_launcher_variable(const char *entry);
 
 #endif

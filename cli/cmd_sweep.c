@@ -297,7 +297,7 @@ static int plan_new(int argc, char **argv, sweep_plan *plan) {
     if (cli_get_size(o, n, "threads-per-trial", 1, 1024, &threads)) return -1;
   } else {
     /* Under mpirun the ranks on one machine share its cores. */
-    size_t at_once = jobs * (size_t)sweep_ranks_here();
+    size_t at_once = jobs * (size_t)dist_local_size();
     threads = cores > (long)at_once ? (size_t)cores / at_once : 1;
   }
   plan->jobs = (int)jobs;
@@ -569,8 +569,15 @@ static int sweep_main(int argc, char **argv) {
    hands out the trials, the others run those it gives them (sweep_ranks.c). */
 int cmd_sweep(int argc, char **argv) {
   sweep_ranks_start();
-  if (dist_rank() != 0) return sweep_ranks_serve();
+  if (dist_rank() != 0) {
+    int rc = sweep_ranks_serve();
+    dist_set_outcome_agreed();
+    return rc;
+  }
   int rc = sweep_main(argc, argv);
   sweep_ranks_end(rc);
+  /* Every rank ends with the status rank 0 sent (or, when a rank did not
+     see the folder, all with 1): the job ends normally with it. */
+  dist_set_outcome_agreed();
   return rc;
 }

@@ -149,8 +149,7 @@ int sweep_run_trials(const sweep_plan *plan, const char *dir, const size_t *ids,
 /* sweep_ranks.c: the rounds in which the ranks report and get trials. */
 /* Every rank, first (collective): learns every rank's host. Returns 0. */
 int sweep_ranks_start(void);
-/* The ranks on rank 0's machine (1 without MPI), and rank r's host name. */
-int sweep_ranks_here(void);
+/* Rank r's host name, and the number of ranks (1 without MPI). */
 const char *sweep_ranks_host(int rank);
 int sweep_ranks_size(void);
 /* Rank 0, once the folder dir is made (or found) and locked: tells the

@@ -81,8 +81,7 @@ int sweep_ranks_start(void) {
     fprintf(stderr, "descent sweep: out of memory\n");
     dist_abort(1);
   }
-  if (gethostname(host, HOST_CHARS) != 0) snprintf(host, sizeof host, "unknown");
-  host[HOST_CHARS - 1] = '\0';
+  snprintf(host, HOST_CHARS, "%s", dist_host());
   for (int i = 0; i < HOST_DOUBLES; i++)
     for (int b = 5; b >= 0; b--) mine[i] = mine[i] * 256 + (unsigned char)host[6 * i + b];
   dist_gather_double(mine, all, HOST_DOUBLES);
@@ -94,12 +93,6 @@ int sweep_ranks_start(void) {
     }
   free(all);
   return 0;
-}
-
-int sweep_ranks_here(void) {
-  int n = 0;
-  for (int r = 0; r < node.size; r++) n += strcmp(node.hosts[r], node.hosts[0]) == 0;
-  return n > 0 ? n : 1;
 }
 
 const char *sweep_ranks_host(int rank) {

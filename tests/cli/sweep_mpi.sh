@@ -13,14 +13,19 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source=sweep_lib.sh
 source "$(dirname "$0")/sweep_lib.sh"
 
+"$descent" --version | grep -q 'MPI: ' ||
+  skip_all "descent is built without MPI (cmake -DDESCENT_MPI=ON with libopenmpi-dev installed)"
 command -v mpirun >/dev/null || skip_all "mpirun is not installed (Debian: openmpi-bin)"
 # As root (containers, CI) Open MPI wants --allow-run-as-root; 2 and 3 ranks
 # on fewer cores want --oversubscribe.
 mpi=(mpirun --allow-run-as-root --oversubscribe)
-# A build without MPI refuses to run as one of several ranks.
-if ! "${mpi[@]}" -np 2 "$descent" sweep --help >"$scratch/probe.out" 2>&1; then
-  skip_all "descent is built without MPI, or mpirun cannot start 2 processes here: $(grep -m1 . "$scratch/probe.out")"
-fi
+"${mpi[@]}" -np 2 true >"$scratch/probe.out" 2>&1 ||
+  skip_all "mpirun cannot start 2 processes here: $(grep -m1 . "$scratch/probe.out")"
+# Under mpirun, --help comes from rank 0 alone and every rank ends with 0.
+"${mpi[@]}" -np 2 "$descent" sweep --help >"$scratch/help.out" 2>&1
+check "descent sweep --help under mpirun: exit status 0" test $? -eq 0
+check "descent sweep --help under mpirun: printed once" \
+  test "$(grep -c '^usage: descent sweep \[options\]' "$scratch/help.out")" -eq 1
 
 space=(--param "lr=0.01,0.1" --param "opt=sgd,adam")
 options=(-- "${small[@]}" --epochs 2)
