@@ -3,9 +3,10 @@
 # give the summary, metrics and models of the same sweep in one process (the
 # timing columns aside), the event log names the rank of every trial, the
 # trials run without the launcher's variables, successive halving promotes
-# the same trials, a job killed with SIGKILL continues with --resume under
-# another rank count and then without mpirun, and a rank that does not see
-# the sweep's folder stops the job with one line naming it.
+# the same trials, a job killed with SIGKILL (mpirun, then one rank)
+# continues with --resume under another rank count and then without mpirun,
+# and a rank that does not see the sweep's folder stops the job with one
+# line naming it.
 #
 # usage: sweep_mpi.sh DESCENT_BINARY SCRATCH_DIR
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -91,23 +92,28 @@ check "halving on 2 ranks: promotions resumed on any rank" \
 k=$scratch/killed
 checkpoints() { find "$k" -name 'ckpt-*.dsc' 2>/dev/null | wc -l; }
 no_rank_left() { ! pgrep -f -- "sweep .*$k" >/dev/null && ! pgrep -f -- "(--out|--resume) $k/trial-" >/dev/null; }
-# kill_after_checkpoint PID: SIGKILL to mpirun once one more checkpoint is
-# saved; its ranks and their trials must all end.
+# kill_after_checkpoint PID [VICTIM]: SIGKILL to VICTIM (default: mpirun,
+# PID) once one more checkpoint is saved, then waits for mpirun, whose ranks
+# and their trials must all end.
 kill_after_checkpoint() {
-  local before
+  local before victim
   before=$(checkpoints)
   for _ in $(seq 200); do [ "$(checkpoints)" -gt "$before" ] && break; sleep 0.05; done
-  kill -9 "$1" 2>/dev/null
+  victim=${2:-$1}
+  [ "$victim" = rank ] && victim=$(pgrep -f -- "^$descent sweep --resume $k" | tail -1)
+  kill -9 "${victim:-$1}" 2>/dev/null
   wait "$1" 2>/dev/null
   for _ in $(seq 40); do no_rank_left && break; sleep 0.05; done
 }
 "${mpi[@]}" -np 2 "$descent" sweep --threads-per-trial 1 --out "$k" "${space[@]}" "${options[@]}" \
   >"$scratch/killed-1.log" 2>&1 &
 kill_after_checkpoint $!
-check "kill 1: no rank and no trial outlives mpirun" no_rank_left
+check "kill 1 (mpirun): no rank and no trial outlives mpirun" no_rank_left
 "${mpi[@]}" -np 3 "$descent" sweep --resume "$k" >"$scratch/killed-2.log" 2>&1 &
-kill_after_checkpoint $!
-check "kill 2 (3 ranks): no rank and no trial outlives mpirun" no_rank_left
+kill_after_checkpoint $! rank
+check "kill 2 (one of 3 ranks): the launcher ends the job, naming the rank" \
+  grep -q "exited on signal 9" "$scratch/killed-2.log"
+check "kill 2 (one of 3 ranks): no rank and no trial outlives the job" no_rank_left
 echo "killed twice after $(grep -c . "$k/events.log") events"
 "$descent" sweep --resume "$k" >"$scratch/killed-final.log" 2>&1
 check "--resume without mpirun exits 0" test $? -eq 0
