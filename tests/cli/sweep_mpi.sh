@@ -77,7 +77,7 @@ check "both ranks ran trials" \
 sed 's/^/    /' "$m/events.log"
 
 # --- Successive halving on 2 ranks -------------------------------------------------
-halving=(--param lr=0.003,0.01,0.03,0.1 --halving 1,2 -- "${small[@]}" --epochs 4)
+halving=(--param "lr=0.003,0.01,0.03,0.1" --halving "1,2" -- "${small[@]}" --epochs 4)
 sweep --out "$scratch/halving" "${halving[@]}" >/dev/null 2>&1
 "${mpi[@]}" -np 2 "$descent" sweep --threads-per-trial 1 --out "$scratch/halving-ranks" \
   "${halving[@]}" >/dev/null 2>&1
