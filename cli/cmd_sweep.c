@@ -550,8 +550,9 @@ static int sweep_main(int argc, char **argv) {
   char path[4096];
   int lock = -1;
   rc = 1;
-  if (make_out(dir) == 0 && (lock = lock_sweep(dir)) >= 0 && !(rc = sweep_ranks_open(dir)) &&
-      !(rc = sweep_plan_save(&plan, dir) ? 1 : 0)) {
+  /* The folder is checked shared before the plan goes into it. */
+  if (make_out(dir) == 0 && (lock = lock_sweep(dir)) >= 0 && sweep_ranks_open(dir) == 0 &&
+      sweep_plan_save(&plan, dir) == 0) {
     sweep_ranks_ready(&plan, dir);
     fprintf(stderr,
             "sweep: %zu trials (%s sampler, metric %s) in %s, %d at once%s, %d thread%s each\n",

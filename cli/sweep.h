@@ -129,8 +129,8 @@ typedef struct sweep_order {
    checkpoint (*resume = 1), restarts it in an emptied folder, or starts it,
    and appends that to events.log (naming the rank and its host under MPI).
    Returns 0 or -1 after printing. */
-int sweep_trial_prepare(const sweep_plan *plan, const char *dir, size_t t, size_t epochs,
-                        trial_state *state, int rank, int *resume);
+int sweep_trial_prepare(const char *dir, size_t t, size_t epochs, trial_state *state, int rank,
+                        int *resume);
 /* Any rank: starts trial t as a child `descent train` (its output in
    logs/trial-NNNN.log, no MPI launcher's variables in its environment).
    Returns its pid, or -1 after printing. */

@@ -105,9 +105,8 @@ static void where(int rank, char *buf, size_t cap) {
   if (dist_active()) snprintf(buf, cap, " on rank %d (%s)", rank, sweep_ranks_host(rank));
 }
 
-int sweep_trial_prepare(const sweep_plan *plan, const char *dir, size_t t, size_t epochs,
-                        trial_state *state, int rank, int *resume) {
-  (void)plan;
+int sweep_trial_prepare(const char *dir, size_t t, size_t epochs, trial_state *state, int rank,
+                        int *resume) {
   char trial_dir[4096], ckpt[4096], skipped[512], at[128];
   snprintf(trial_dir, sizeof trial_dir, "%s/trial-%04zu", dir, t + 1);
   wait_for_lock(trial_dir);
@@ -217,8 +216,7 @@ int sweep_run_trials(const sweep_plan *plan, const char *dir, const size_t *ids,
         o->trial = ids[next++];
         o->epochs = epochs ? epochs : sweep_trial_epochs(plan, o->trial);
         o->rank = r;
-        if (sweep_trial_prepare(plan, dir, o->trial, o->epochs, &states[o->trial], r, &o->resume) ==
-            0)
+        if (sweep_trial_prepare(dir, o->trial, o->epochs, &states[o->trial], r, &o->resume) == 0)
           n_orders++;
         else
           rc = -1;
