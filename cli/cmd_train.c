@@ -1116,7 +1116,7 @@ static void print_processes(FILE *f, const train_config *c) {
 static int run(train_config *c) {
   int status = 1;
   int leader = dist_rank() == 0;
-  int distributed = dist_size() > 1 || c->reduction_fixed;
+  int distributed = 0; /* known once a resumed run's options are merged */
   descent_objective *dp = NULL;
   cli_setup_built b = {0};
   descent_checkpoint_info info = {0};
@@ -1147,8 +1147,10 @@ static int run(train_config *c) {
         rc = 1;
       } else {
         static char upgraded[CONFIG_CAP];
+        int quiet = dist_quiet_followers(); /* rank 0 said any disagreement */
         rc = merge_saved_config(c, upgrade_saved_config(info.config, upgraded, sizeof upgraded),
                                 resume_path);
+        dist_speak_again(quiet);
       }
     } else if (!rc) {
       dist_broadcast(resume_path, sizeof resume_path, 0);
@@ -1160,6 +1162,7 @@ static int run(train_config *c) {
       return rc;
     }
   }
+  distributed = dist_size() > 1 || c->reduction_fixed;
   /* Processes that share a machine share its cores. */
   if (dist_size() > 1 && c->setup.threads == 0) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1181,9 +1184,12 @@ static int run(train_config *c) {
             c->setup.opt);
     goto done;
   }
+  /* Refusals every rank meets alike: said once, the job ended normally. */
   if (c->track && distributed) {
-    fprintf(stderr, "descent train: --track measures one process's objective; it does not run "
-                    "across processes or with --reduction fixed yet: drop --track\n");
+    if (leader)
+      fprintf(stderr, "descent train: --track measures one process's objective; it does not run "
+                      "across processes or with --reduction fixed yet: drop --track\n");
+    dist_set_outcome_agreed();
     goto done;
   }
   if (distributed) {
@@ -1198,8 +1204,10 @@ static int run(train_config *c) {
       po.nan_step = fault_step, po.nan_rank = fault_rank;
     if (dp_objective_create(&dp, b.net, &po)) goto fail_lib;
     if (descent_optimizer_check_objective(b.opt, dp)) {
-      fprintf(stderr, "descent train: --opt %s across processes: %s\n", c->setup.opt,
-              descent_last_error());
+      if (leader)
+        fprintf(stderr, "descent train: --opt %s across processes: %s\n", c->setup.opt,
+                descent_last_error());
+      dist_set_outcome_agreed();
       goto done;
     }
   }
@@ -1296,6 +1304,11 @@ train:
     goto done;
   }
   if (rc == DESCENT_EDIVERGED && !leader) goto done;
+  if (rc == DESCENT_EDIVERGED) { /* the whole job's end, said once */
+    close_bar(&r);
+    fprintf(stderr, "descent train: %s\n", descent_last_error());
+    goto done;
+  }
   if (rc) goto fail_lib;
   if (c->stop_after && descent_trainer_steps(r.trainer) >= (int64_t)c->stop_after &&
       descent_trainer_epochs(r.trainer) < (int64_t)c->epochs) {
@@ -1309,6 +1322,16 @@ train:
   if (!leader) {
     status = 0;
     goto done;
+  }
+  if (dp && dist_size() > 1) {
+    dp_traffic t;
+    dp_objective_traffic(dp, &t);
+    double per = t.evaluations ? 1.0 / (double)t.evaluations : 0;
+    printf("reductions  %lld over %d processes: %.2f MB sent per rank and step, %.2f ms per step "
+           "in the collectives (%.0f%% of the training time, waits for the slowest rank "
+           "included)\n",
+           (long long)t.evaluations, dist_size(), t.bytes * per / 1e6, 1e3 * t.seconds * per,
+           r.total_seconds > 0 ? 100 * t.seconds / r.total_seconds : 0.0);
   }
   printf("done: %zu epochs, %.1f s of training; metrics in %s/metrics.csv, model in %s\n",
          c->epochs, r.total_seconds, c->out, r.model_path);
@@ -1342,15 +1365,22 @@ done:
 }
 
 int cmd_train(int argc, char **argv) {
+  /* Every rank reads the same options: a bad one is said once. */
+  int quiet = dist_quiet_followers();
   int rc = cli_parse(argc, argv, 1, train_options, N_TRAIN_OPTIONS, "train",
                      "Train a network on a data set (--data: IDX files, Fashion-MNIST by default,\n"
                      "or a CSV or LIBSVM file) and report train and test loss and accuracy after\n"
                      "every epoch. Checkpoints in the run's folder let --resume continue a killed\n"
                      "run to the same bits; a diverging run stops with a diagnosis (or rolls\n"
-                     "back, --on-diverge).");
-  if (rc) return rc < 0 ? 2 : 0;
+                     "back, --on-diverge). Under mpirun it trains one model on all the ranks\n"
+                     "(docs/distributed.md).");
   train_config c;
   memset(&c, 0, sizeof c);
-  if (read_config(&c)) return 2;
+  if (!rc && read_config(&c)) rc = -1;
+  dist_speak_again(quiet);
+  if (rc) {
+    dist_set_outcome_agreed();
+    return rc < 0 ? 2 : 0;
+  }
   return run(&c);
 }

@@ -84,6 +84,13 @@ void dist_barrier(void);
 void dist_set_outcome_agreed(void);
 int dist_outcome_agreed(void);
 
+/* Errors every rank meets alike (a bad option, a resume that disagrees
+   with its checkpoint) are said once, by rank 0: dist_quiet_followers sends
+   the other ranks' stderr to /dev/null and returns what dist_speak_again
+   restores (-1 on rank 0: nothing to restore). */
+int dist_quiet_followers(void);
+void dist_speak_again(int saved);
+
 /* Ends the whole job at once with status (MPI_Abort; exit for a group of
    one), after the caller printed why. */
 _Noreturn void dist_abort(int status);

@@ -7,8 +7,11 @@
  */
 #include "dist.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -40,4 +43,26 @@ void dist_set_outcome_agreed(void) {
 }
 int dist_outcome_agreed(void) {
   return outcome_agreed;
+}
+
+/* Errors every rank meets alike (a bad option) are said once, by rank 0:
+   the others' stderr goes to /dev/null in between. */
+int dist_quiet_followers(void) {
+  if (dist_rank() == 0) return -1;
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+  if (saved < 0 || null < 0 || dup2(null, STDERR_FILENO) < 0) {
+    if (saved >= 0) close(saved);
+    if (null >= 0) close(null);
+    return -1;
+  }
+  close(null);
+  return saved;
+}
+
+void dist_speak_again(int saved) {
+  if (saved < 0) return;
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
 }

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct dp {
   descent_objective self; /* what the trainer sees: the network's parameters, our gradient */
@@ -30,8 +31,30 @@ typedef struct dp {
   descent_real *buffers_saved; /* batch norm's running statistics, kept across shards */
   size_t n_buffers;
   descent_rng step_rng; /* the network's RNG as the last evaluation found it */
-  size_t last_n;        /* that evaluation's batch size; 0 before one */
+  dp_traffic traffic;
+  size_t last_n; /* that evaluation's batch size; 0 before one */
 } dp;
+
+/* ---- what the reductions cost ------------------------------------------------------ */
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Bytes a rank sends in one reduction of values numbers of width bytes by
+   the bandwidth-optimal algorithms (a ring all-reduce; an all-to-all and an
+   all-gather): 2 (N - 1) / N of them, both ways. */
+static double reduction_bytes(const dp *d, size_t values, size_t width) {
+  double N = (double)d->size;
+  return 2 * (N - 1) / N * (double)values * (double)width;
+}
+
+void dp_objective_traffic(const descent_objective *obj, dp_traffic *t) {
+  const dp *d = obj->impl;
+  *t = d->traffic;
+}
 
 /* ---- shards ----------------------------------------------------------------------- */
 
@@ -106,6 +129,7 @@ static void tree_sum(double **items, size_t lo, size_t hi, size_t len) {
 static int fixed_evaluate(dp *d, const descent_batch *b, int stop_vote, int poison,
                           double *total_out) {
   size_t S = (size_t)d->o.shards, per = S / (size_t)d->size, len = d->n + 2;
+  double start;
   for (size_t j = 0; j < per; j++) {
     size_t k = (size_t)d->rank * per + j, count;
     double loss, *p = d->partials[j];
@@ -130,6 +154,7 @@ static int fixed_evaluate(dp *d, const descent_batch *b, int stop_vote, int pois
   /* Rank r sums block r of every rank's partial, in the tree's order over
      the ranks, then every rank gets every block. */
   size_t m = d->block, N = (size_t)d->size;
+  start = now_seconds();
   for (size_t s = 0; s < N; s++)
     for (size_t j = 0; j < m; j++) {
       size_t at = s * m + j;
@@ -141,6 +166,7 @@ static int fixed_evaluate(dp *d, const descent_batch *b, int stop_vote, int pois
   tree_sum(items, 0, N, m);
   dist_gather_double(items[0], d->send, m);
   memcpy(total_out, d->send, len * sizeof *total_out);
+  d->traffic.seconds += now_seconds() - start;
   return DESCENT_OK;
 }
 
@@ -168,7 +194,9 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
   }
   int64_t step = descent_optimizer_steps(d->o.opt) + 1;
   int stop_vote = !replay && d->o.stop_requested && *d->o.stop_requested;
+  /* Once: a rollback past the step must find a good gradient there. */
   int poison = !replay && d->o.nan_step == step && d->o.nan_rank == d->rank;
+  if (poison) d->o.nan_step = 0;
   double scale = 1.0 / (double)b->n, stop_votes = 0;
   int rc = DESCENT_OK;
   if (d->o.shards) {
@@ -176,6 +204,7 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
     dist_watch("the fixed gradient reduction", step);
     rc = fixed_evaluate(d, b, stop_vote, poison, sum);
     dist_unwatch();
+    if (d->size > 1) d->traffic.bytes += reduction_bytes(d, d->n + 2, sizeof(double));
     if (!rc) {
       if (grad)
         for (size_t i = 0; i < d->n; i++) grad[i] = (descent_real)(sum[i] * scale);
@@ -196,10 +225,13 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
         memset(out, 0, d->n * sizeof *out);
       if (poison) out[0] = NAN;
       double small[2] = {part * (double)count * scale, stop_vote};
+      double start = now_seconds();
       dist_watch("the gradient all-reduce", step);
       dist_sum_real(out, d->n);
       dist_sum_double(small, 2);
       dist_unwatch();
+      d->traffic.seconds += now_seconds() - start;
+      d->traffic.bytes += reduction_bytes(d, d->n, sizeof *out) + reduction_bytes(d, 2, 8);
       *loss = small[0];
       stop_votes = small[1];
     }
@@ -224,12 +256,14 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
 
 static int dp_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
   dp *d = obj->impl;
+  d->traffic.evaluations++;
   return evaluate(d, batch, loss, obj->grad, 0);
 }
 
 static int dp_reevaluate(descent_objective *obj, const descent_batch *batch, double *loss,
                          descent_real *grad) {
   dp *d = obj->impl;
+  d->traffic.evaluations++;
   if (!d->last_n)
     return descent_fail(DESCENT_EINVAL,
                         "data-parallel training: re-evaluation before any evaluation");

@@ -52,6 +52,17 @@ typedef struct dp_options {
   int nan_rank;
 } dp_options;
 
+/* What the reductions cost this rank so far. */
+typedef struct dp_traffic {
+  double bytes;        /* sent (as much received) by the bandwidth-optimal algorithms
+                          (ring all-reduce; all-to-all then all-gather): 2 (N - 1) / N
+                          times each reduction's bytes; 0 with one process */
+  double seconds;      /* spent in the collectives, waiting for the slowest rank included */
+  int64_t evaluations; /* reductions (one per step for a chain; more for lbfgs) */
+} dp_traffic;
+
+void dp_objective_traffic(const descent_objective *obj, dp_traffic *t);
+
 /* Checks a fixed reduction's shard count against the job's size: 0, or -1
    with a message naming the valid counts (descent_last_error). */
 int dp_check_shards(int shards, int size);

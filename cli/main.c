@@ -101,6 +101,9 @@ static int run_command(const command *c, int argc, char **argv) {
     const char *size = getenv("OMPI_COMM_WORLD_SIZE");
     if (!size) size = getenv("PMI_SIZE");
     if (dist_launched() && size && atoi(size) > 1) {
+      const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+      if (!rank) rank = getenv("PMI_RANK");
+      if (rank && atoi(rank) != 0) return 2; /* rank 0 says it */
       fprintf(stderr,
               "descent %s: runs as one process; only train and sweep run across the ranks of "
               "an MPI job: run it without mpirun\n",

@@ -2126,6 +2126,21 @@ typedef struct descent_trainer_options {
      other objects, and one with a full-batch optimizer over a data set (no
      step batch to measure on). NULL: none. (NULL) */
   descent_tracker *tracker;
+  /* Called right after every update (a chain's step, or a method's whole
+     step), before anything reads the new parameters: the guard's check, the
+     checkpoint that follows, the tracker, on_step. A data-parallel run
+     whose optimizer state is sharded (descent_optimizer_set_shard) gathers
+     the parameters here: each replica stepped only its shard. A negative
+     status stops the run, which returns it (with the hook's message).
+     NULL: none. (NULL) */
+  int (*after_step)(void *user, descent_objective *obj);
+  /* 1: this trainer is a replica of a data-parallel run whose first
+     process writes the checkpoints: with checkpoint_dir NULL it still makes
+     each checkpoint's state (in memory, then drops it) at the same points
+     as the writer, the start and a stop included, because saving sharded
+     optimizer state is a collective every replica joins. 0: a trainer
+     without a folder makes none (unless it rolls back). (0) */
+  int checkpoint_replica;
 } descent_trainer_options;
 
 void descent_trainer_options_default(descent_trainer_options *o);

@@ -14,6 +14,7 @@ packages=(
   libcjson-dev                # the JSON header of safetensors weight files
   gnuplot-nox                 # the lab's pictures: PNG (pngcairo) and SVG, without X11
   dataset-fashion-mnist       # the real data set, in /usr/share/datasets/fashion-mnist
+  libopenmpi-dev openmpi-bin  # MPI: training across processes and machines (mpirun; cli/dist_mpi.c)
 )
 
 missing=()

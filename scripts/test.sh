@@ -20,15 +20,16 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 jobs=$(nproc)
 
-# oneDNN is optional (-DDESCENT_DNNL=OFF, and absent on some architectures):
-# the build without it must compile, and its layer tests run (they print
-# SKIP for the oneDNN checks). First, so that the closing line stays the
-# whole suite's.
-echo "== build without oneDNN"
+# oneDNN and MPI are optional (-DDESCENT_DNNL=OFF -DDESCENT_MPI=OFF, and
+# absent on some machines): the build without them must compile, its layer
+# tests run (they print SKIP for the oneDNN checks), and under mpirun it
+# must refuse to train N copies of one run. First, so that the closing line
+# stays the whole suite's.
+echo "== build without oneDNN and MPI"
 cmake -S . -B build-nodnnl -DCMAKE_BUILD_TYPE=Release -DDESCENT_WERROR=ON -DDESCENT_DNNL=OFF \
-  >/dev/null
+  -DDESCENT_MPI=OFF >/dev/null
 cmake --build build-nodnnl -j "$jobs"
-(cd build-nodnnl && ctest --output-on-failure -j "$jobs" -R '^test_layers')
+(cd build-nodnnl && ctest --output-on-failure -j "$jobs" -R '^test_layers|^cli_dist_train')
 echo "== release build, warnings as errors"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=Release -DDESCENT_WERROR=ON >/dev/null
 cmake --build build-ci -j "$jobs"

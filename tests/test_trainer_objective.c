@@ -610,6 +610,95 @@ static void test_gradient_hook(void) {
   finish(&a);
 }
 
+/* ---- the seams of data-parallel replicas ---------------------------------------- */
+
+typedef struct replica_witness {
+  descent_real at_gradient[FEATURES + 1]; /* the parameters the gradient was taken at */
+  int64_t updates, unchanged, saves, fail_at;
+} replica_witness;
+
+static int remember_params(void *user, descent_objective *obj, const descent_batch *batch,
+                           double *loss) {
+  replica_witness *w = user;
+  (void)batch, (void)loss;
+  memcpy(w->at_gradient, obj->params, sizeof w->at_gradient);
+  return DESCENT_OK;
+}
+
+static int count_update(void *user, descent_objective *obj) {
+  replica_witness *w = user;
+  w->updates++;
+  if (memcmp(w->at_gradient, obj->params, sizeof w->at_gradient) == 0) w->unchanged++;
+  if (w->fail_at && w->updates == w->fail_at)
+    return descent_set_error(DESCENT_EIO, "after_step failed on purpose");
+  return DESCENT_OK;
+}
+
+static int count_save(void *user, descent_section_writer *w) {
+  replica_witness *r = user;
+  r->saves++;
+  return descent_section_put(w, "SAVE", "x", 1);
+}
+
+static int ignore_load(void *user, const descent_section_reader *r) {
+  (void)user, (void)r;
+  return DESCENT_OK;
+}
+
+/* Runs 2 epochs (12 steps) with a checkpoint every 4 steps, into dir or, as
+   a replica, into none; returns the number of states serialized. */
+static int64_t replica_run(const char *dir, int replica, int64_t fail_at, int *status,
+                           replica_witness *w) {
+  logreg m;
+  logreg_init(&m, 0);
+  memset(w, 0, sizeof *w);
+  w->fail_at = fail_at;
+  descent_optimizer *opt;
+  descent_trainer *t;
+  descent_trainer_options o;
+  descent_trainer_options_default(&o);
+  o.batch_size = BATCH;
+  o.checkpoint_dir = dir;
+  o.checkpoint_every = 4;
+  o.checkpoint_replica = replica;
+  o.on_gradient = remember_params;
+  o.after_step = count_update;
+  o.save_sections = count_save;
+  o.load_sections = ignore_load;
+  o.user = w;
+  CHECK_OK(descent_optimizer_create(&opt, "momentum", "0.1", FEATURES + 1));
+  CHECK_OK(descent_trainer_create(&t, &m.obj, opt, &train_set, &o));
+  *status = descent_trainer_run(t, 2, 0);
+  descent_trainer_free(t);
+  descent_optimizer_free(opt);
+  return w->saves;
+}
+
+static void test_replica_seams(void) {
+  char dir[1100];
+  folder(dir, sizeof dir, "writer");
+  replica_witness w;
+  int status;
+  /* after_step: once per update, after it (the parameters moved). */
+  int64_t writer = replica_run(dir, 0, 0, &status, &w);
+  CHECK_OK(status);
+  CHECK_MSG(w.updates == 12 && w.unchanged == 0, "%lld updates, %lld saw the old parameters",
+            (long long)w.updates, (long long)w.unchanged);
+  /* A replica serializes at the writer's points, without a folder; a
+     trainer without a folder or the flag serializes nothing. */
+  int64_t replica = replica_run(NULL, 1, 0, &status, &w);
+  CHECK_OK(status);
+  int64_t none = replica_run(NULL, 0, 0, &status, &w);
+  CHECK_OK(status);
+  CHECK_MSG(writer >= 4 && replica == writer && none == 0,
+            "states made: writer %lld, replica %lld, plain %lld", (long long)writer,
+            (long long)replica, (long long)none);
+  /* A failing after_step stops the run with its status, after that update. */
+  replica_run(NULL, 1, 5, &status, &w);
+  CHECK_FAILS(status, DESCENT_EIO, "after_step failed on purpose");
+  CHECK(w.updates == 5);
+}
+
 /* ---- refusals ------------------------------------------------------------------ */
 
 static int put_reserved(void *user, descent_section_writer *w) {
@@ -749,6 +838,7 @@ int main(void) {
   test_without_data();
   test_guard();
   test_gradient_hook();
+  test_replica_seams();
   test_refusals();
   test_network();
   free(train_set.x);

@@ -328,7 +328,7 @@ static int record(descent_trainer *t, double loss, double loss_sum, size_t n, do
 
 /* A checkpoint point after a step or an epoch end. */
 static int checkpoint_point(descent_trainer *t) {
-  if (!t->dir && !rollback_enabled(t)) return DESCENT_OK;
+  if (!t->dir && !rollback_enabled(t) && !t->o.checkpoint_replica) return DESCENT_OK;
   if (!all_finite(t->obj->params, t->obj->n_params)) {
     double last = t->n_history ? t->losses[t->n_history - 1] : NAN;
     return diverged(t, last, NAN, "parameters");
@@ -386,6 +386,7 @@ static int guard_and_step(descent_trainer *t, double loss, double *lr, const des
   descent_tracker *tracker = t->o.tracker;
   if (tracker && (rc = tracker_before_step(tracker, batch, loss, t->epoch + 1))) return rc;
   rc = take_step(t, batch, full, loss);
+  if (!rc && t->o.after_step) rc = t->o.after_step(t->o.user, t->obj);
   if (!rc && tracker) rc = tracker_after_step(tracker, batch);
   return rc;
 }
@@ -568,7 +569,13 @@ static int end_epoch(descent_trainer *t) {
 static int stop_here(descent_trainer *t) {
   long long step = (long long)descent_optimizer_steps(t->opt);
   if (!t->dir) {
+    /* A replica joins the writer's serialization (a collective), and
+       keeps nothing. */
+    int rc = t->o.checkpoint_replica && all_finite(t->obj->params, t->obj->n_params)
+                 ? make_pending(t, 0)
+                 : DESCENT_OK;
     drop_pending(t);
+    if (rc) return rc;
     return descent_fail(DESCENT_ESTOPPED, "stopped at step %lld; no checkpoint folder", step);
   }
   if (!all_finite(t->obj->params, t->obj->n_params)) {
@@ -711,7 +718,7 @@ int descent_trainer_create(descent_trainer **out, descent_objective *obj, descen
   if (!t->good) goto fail;
   /* The start is the first checkpoint (ckpt-0.dsc once the first batch has
      passed the guard) and the first state a rollback can return to. */
-  if (t->dir || rollback_enabled(t)) {
+  if (t->dir || rollback_enabled(t) || options->checkpoint_replica) {
     rc = make_pending(t, t->dir != NULL);
     if (rc) goto fail_rc;
   }

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# dist_train.sh - descent train across processes (mpirun, oversubscribed on
+# this machine's cores): with --reduction fixed, 1, 2 and 4 processes give
+# the same model bit for bit for the default MLP and a CNN with batch norm
+# and dropout, with every named optimizer (and lbfgs, whose line search
+# evaluates again); the fast reduction trains to the same accuracy; a run
+# killed with SIGKILL resumes to the bits of one never stopped, with the
+# same and with another number of processes; a rank killed from outside
+# ends the job within 10 s, naming it, and the newest checkpoint resumes to
+# the same bits; a NaN on one rank stops (or rolls back) every rank at the
+# same step; bad options are refused.
+#
+# usage: dist_train.sh DESCENT_BINARY SCRATCH_DIR
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+command -v mpirun >/dev/null || skip_all "no mpirun (apt-get install openmpi-bin)"
+[ "$emulated" = 0 ] || skip_all "MPI ranks under an emulator"
+# Root may run mpirun only when it says so; every test oversubscribes.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+# Shared memory between the ranks, no network probing.
+export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+
+# A build without MPI, started as 2 ranks, refuses: each would train the
+# whole run alone into the same folder. The rest needs MPI.
+if ! "$descent" --version | grep -q "MPI: "; then
+  mkdir -p "$scratch/data" && dataset "$scratch/data" 64 16
+  mpirun -np 2 "$descent" train --data-dir "$scratch/data" --out "$scratch/copies" \
+    >"$scratch/copies.out" 2>"$scratch/copies.err"
+  rc=$?
+  check "without MPI: 2 ranks are refused (exit $rc)" test "$rc" -ne 0
+  check "without MPI: the message says how to rebuild" \
+    grep -q "built without MPI.*rebuild (cmake -DDESCENT_MPI=ON)" "$scratch/copies.err"
+  check "without MPI: nothing was trained" test ! -e "$scratch/copies/model.bin"
+  echo "SKIP: the data-parallel tests: this descent is built without MPI ('descent --version')"
+  finish
+  exit
+fi
+fmnist=${DESCENT_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+[ -r "$fmnist/train-images-idx3-ubyte.gz" ] || [ -r "$fmnist/train-images-idx3-ubyte" ] ||
+  skip_all "no Fashion-MNIST in $fmnist (apt-get install dataset-fashion-mnist)"
+
+ranks() { local n=$1; shift; mpirun -np "$n" "$@"; }
+
+base=(--quiet --threads 1 --data-dir "$fmnist" --batch-size 64 --keep 1)
+common=("${base[@]}" --limit 512)
+mlp=(--model mlp:784-256-128-10)
+cnn=(--model 'conv(4, 5, pad=2), batchnorm, relu, maxpool(2), dropout(0.2), dense(10)')
+
+# same_model A B: two runs' models are the same bits.
+same_model() { cmp -s "$1/model.bin" "$2/model.bin"; }
+
+# fixed_parity NAME PROCS... -- ARGS: one process and each count in PROCS
+# with --reduction fixed --shards 4 give the same model.
+fixed_parity() {
+  local name=$1
+  shift
+  local procs=()
+  while [ "$1" != -- ]; do procs+=("$1"); shift; done
+  shift
+  "$descent" train "${common[@]}" --reduction fixed --shards 4 "$@" --out "$scratch/$name-1" \
+    >"$scratch/$name-1.log" 2>&1
+  check "$name: one process (exit $?)" test -s "$scratch/$name-1/model.bin"
+  for n in "${procs[@]}"; do
+    ranks "$n" "$descent" train "${common[@]}" --reduction fixed --shards 4 "$@" \
+      --out "$scratch/$name-$n" >"$scratch/$name-$n.log" 2>&1
+    check "$name: $n processes exit 0" test $? -eq 0
+    check "$name: $n processes give the bits of one" same_model "$scratch/$name-1" "$scratch/$name-$n"
+  done
+}
+
+for opt in sgd momentum nesterov adagrad rmsprop adam adamw amsgrad lion sf_sgd sf_adamw; do
+  rate=()
+  [ "$opt" = rmsprop ] && rate=(--lr 0.001) # its default 0.01 diverges here
+  fixed_parity "mlp-$opt" 2 -- "${mlp[@]}" --opt "$opt" "${rate[@]}" --epochs 1
+done
+fixed_parity mlp-gd 2 4 -- "${mlp[@]}" --opt gd --lr 0.1 --epochs 2
+fixed_parity mlp-lbfgs 2 -- "${mlp[@]}" --opt 'lbfgs(max_iter=3)' --lr 0.5 --epochs 1
+fixed_parity mlp-adam-4 2 4 -- "${mlp[@]}" --opt adam --epochs 2
+fixed_parity cnn-momentum 2 4 -- "${cnn[@]}" --opt momentum --lr 0.05 --epochs 2
+fixed_parity cnn-adamw 2 -- "${cnn[@]}" --opt adamw --epochs 1
+
+# The fast reduction: MPI's sums, the same training (its accuracy within a
+# point or two of one process's after the same steps).
+acc() { tail -n 1 "$1/metrics.csv" | cut -d, -f9; }
+"$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
+  --out "$scratch/fast-1" >"$scratch/fast-1.log" 2>&1
+ranks 2 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
+  --out "$scratch/fast-2" >"$scratch/fast-2.log" 2>&1
+check "fast: 2 processes exit 0" test $? -eq 0
+a1=$(acc "$scratch/fast-1") a2=$(acc "$scratch/fast-2")
+check "fast: test accuracy $a2 with 2 processes, $a1 with one" \
+  awk -v a="$a1" -v b="$a2" 'BEGIN { d = a - b; exit !(a > 0.6 && (d < 0 ? -d : d) < 0.03) }'
+check "fast: only rank 0 prints (one 'done' line)" test "$(grep -c '^done:' "$scratch/fast-2.log")" -eq 1
+
+# Killed (every rank, after step 11, as a crash) and resumed: the same bits,
+# with the same and with other numbers of processes.
+straight=(train "${common[@]}" "${cnn[@]}" --opt adam --epochs 2 --reduction fixed --shards 4
+  --checkpoint-every 3)
+ranks 2 "$descent" "${straight[@]}" --out "$scratch/straight" >"$scratch/straight.log" 2>&1
+check "resume: uninterrupted run exits 0" test $? -eq 0
+for n in 2 1 4; do
+  ranks 2 "$descent" "${straight[@]}" --stop-after-steps 11 --out "$scratch/killed-$n" \
+    >"$scratch/killed-$n.log" 2>&1
+  check "resume: killed after step 11 (exit $?)" test -s "$scratch/killed-$n/ckpt-9.dsc"
+  if [ "$n" = 1 ]; then
+    "$descent" train --resume "$scratch/killed-$n" >"$scratch/resume-$n.log" 2>&1
+  else
+    ranks "$n" "$descent" train --resume "$scratch/killed-$n" >"$scratch/resume-$n.log" 2>&1
+  fi
+  check "resume: with $n processes exits 0" test $? -eq 0
+  check "resume: with $n processes, the bits of the run never killed" \
+    same_run "$scratch/straight" "$scratch/killed-$n"
+done
+
+# job_gone DIR: no descent process trains into DIR.
+job_gone() {
+  local pid
+  for pid in $(pgrep -x descent); do
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1" && return 1
+  done
+  return 0
+}
+
+# A rank killed from outside: the job ends within 10 s, naming it, and the
+# newest checkpoint resumes to the bits of the uninterrupted run.
+long=(train "${base[@]}" "${mlp[@]}" --opt momentum --lr 0.05 --epochs 6 --limit 4096
+  --reduction fixed --shards 2 --checkpoint-every 4)
+ranks 2 "$descent" "${long[@]}" --out "$scratch/whole" >"$scratch/whole.log" 2>&1
+ranks 2 "$descent" "${long[@]}" --out "$scratch/victim" >"$scratch/victim.log" 2>&1 &
+job=$!
+victim=
+for _ in $(seq 200); do
+  if ls "$scratch/victim"/ckpt-*.dsc 2>/dev/null | grep -qv 'ckpt-0.dsc'; then
+    for pid in $(pgrep -x descent); do
+      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$scratch/victim" &&
+        grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2>/dev/null && victim=$pid
+    done
+    break
+  fi
+  sleep 0.05
+done
+check "kill: found rank 1 mid-run" test -n "$victim"
+if [ -n "$victim" ]; then
+  kill -KILL "$victim"
+  start=$(date +%s.%N)
+  wait "$job"
+  rc=$?
+  took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  check "kill: the job ends (exit $rc) within 10 s of the kill ($took s)" \
+    awk -v t="$took" -v rc="$rc" 'BEGIN { exit !(rc != 0 && t < 10) }'
+  check "kill: the message names rank 1" grep -qE "rank 1|process rank 1" "$scratch/victim.log"
+  check "kill: no descent process of the job is left" job_gone "$scratch/victim"
+  ranks 2 "$descent" train --resume "$scratch/victim" >"$scratch/victim-resume.log" 2>&1
+  check "kill: resumed run exits 0" test $? -eq 0
+  check "kill: resumed, the bits of the run never killed" same_run "$scratch/whole" "$scratch/victim"
+else
+  wait "$job"
+fi
+
+# A NaN in rank 1's gradient at step 5: the guard stops every rank at step 5
+# (one diagnosis, from rank 0; a clean exit 1, no abort), or rolls back.
+DESCENT_FAULT_NAN=5,1 ranks 2 "$descent" train "${common[@]}" "${mlp[@]}" --opt adam \
+  --epochs 1 --out "$scratch/nan" >"$scratch/nan.log" 2>&1
+rc=$?
+check "nan: the job exits 1 (exit $rc)" test "$rc" -eq 1
+check "nan: the diagnosis names step 5 and the gradient" grep -q "step 5.*gradient\|gradient.*step 5" "$scratch/nan.log"
+check "nan: said once (by rank 0)" test "$(grep -c "step 5" "$scratch/nan.log")" -eq 1
+check "nan: no MPI abort" bash -c "! grep -q MPI_ABORT '$scratch/nan.log'"
+DESCENT_FAULT_NAN=5,1 ranks 2 "$descent" train "${common[@]}" "${mlp[@]}" --opt adam \
+  --epochs 1 --on-diverge rollback --out "$scratch/nan-rollback" >"$scratch/nan-rollback.log" 2>&1
+check "nan: with rollback, the job goes on and ends 0" test $? -eq 0
+check "nan: with rollback, rolled back at step 5" grep -q "rollback .* at step 5" "$scratch/nan-rollback.log"
+
+# Refusals. Under mpirun the launcher adds its own lines to a failed job's
+# stderr: the message must come once (from rank 0), with an error status.
+expect_error_ranks() {
+  local name=$1 phrase=$2 rc
+  shift 2
+  count=$((count + 1))
+  "$@" >"$scratch/$name.out" 2>"$scratch/$name.err"
+  rc=$?
+  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ]; then
+    fail "$name: exit status $rc (want 1 or 2)"; cat "$scratch/$name.err"; return
+  fi
+  if [ "$(grep -cF -- "$phrase" "$scratch/$name.err")" -ne 1 ]; then
+    fail "$name: stderr does not say '$phrase' once:"; cat "$scratch/$name.err"; return
+  fi
+  if grep -q MPI_ABORT "$scratch/$name.err"; then
+    fail "$name: the job was aborted, not ended:"; cat "$scratch/$name.err"; return
+  fi
+  ok "$name: $(grep -F -- "$phrase" "$scratch/$name.err")"
+}
+expect_error_ranks shards-3 "--shards 3: the fixed reduction needs a multiple of the 2 processes" \
+  ranks 2 "$descent" train "${common[@]}" --reduction fixed --shards 3 --out "$scratch/bad1"
+expect_error_ranks resume-differs "--batch-size differs" ranks 2 "$descent" train --resume "$scratch/straight" --batch-size 32
+expect_error shards-fast error "--shards cuts batches for --reduction fixed" \
+  "$descent" train "${common[@]}" --shards 4 --out "$scratch/bad2"
+expect_error reduction-kind error "--reduction: unknown kind 'tree'; valid: fast, fixed" \
+  "$descent" train "${common[@]}" --reduction tree --out "$scratch/bad3"
+expect_error_ranks track "--track measures one process's objective" \
+  ranks 2 "$descent" train "${common[@]}" --track sharpness --out "$scratch/bad4"
+expect_error_ranks eval-ranks "only train and sweep run across the ranks" \
+  ranks 2 "$descent" eval --model "$scratch/fast-1/model.bin"
+
+finish
