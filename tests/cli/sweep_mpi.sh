@@ -19,6 +19,8 @@ source "$(dirname "$0")/sweep_lib.sh"
 command -v mpirun >/dev/null || skip_all "mpirun is not installed (Debian: openmpi-bin)"
 # As root (containers, CI) Open MPI wants --allow-run-as-root; 2 and 3 ranks
 # on fewer cores want --oversubscribe.
+# Shared memory between the ranks, no network probing (as dist_train.sh).
+export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 # In a sanitized build the ranks' leak check leaves out Open MPI's own
 # allocations (mpi_lsan.supp).
 mpi=(env "LSAN_OPTIONS=suppressions=$(cd "$(dirname "$0")" && pwd)/mpi_lsan.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
