@@ -83,6 +83,10 @@ static cli_option train_options[] = {
      "--reduction fixed: micro-batches per batch, a multiple of the processes whose quotient is "
      "a power of two (default: the number of processes)",
      NULL, 0},
+    {"zero", NULL,
+     "with several processes: shard the optimizer state over them (ZeRO stage 1): each keeps "
+     "and steps 1/N of it; the same results, 1/N of the memory",
+     NULL, 0},
     {"dist-timeout", "SEC",
      "with several processes: a rank waiting this long for the others in a collective (a dead "
      "rank) ends the job, naming the ranks gone; 0: wait forever",
@@ -110,6 +114,7 @@ typedef struct train_config {
   descent_diverge_policy on_diverge;
   int eval_train, quiet;
   int reduction_fixed; /* --reduction fixed */
+  int zero;            /* --zero: sharded optimizer state */
   size_t shards;       /* its micro-batches; 0: fast */
   double dist_timeout;
   char out_default[64];
@@ -158,6 +163,12 @@ static int read_config(train_config *c) {
     return -1;
   }
   c->reduction_fixed = strcmp(reduction, "fixed") == 0;
+  c->zero = cli_flag(o, n, "zero");
+  if (c->zero && dist_size() < 2) {
+    fprintf(stderr, "descent train: --zero shards the optimizer state over the processes: it "
+                    "needs 2 or more (mpirun -np N descent train ...)\n");
+    return -1;
+  }
   c->shards = 0;
   if (cli_find(o, n, "shards")->given) {
     if (!c->reduction_fixed) {
@@ -247,7 +258,7 @@ enum { N_TRAJECTORY_KEYS = sizeof trajectory_keys / sizeof trajectory_keys[0] };
 static const char *const setting_keys[] = {
     "epochs",      "threads",          "checkpoint-every", "keep",       "on-diverge",
     "max-loss",    "rollback-factor",  "max-rollbacks",    "eval-train", "track",
-    "track-every", "track-iterations", "reduction",        "shards"};
+    "track-every", "track-iterations", "reduction",        "shards",     "zero"};
 enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
 
 /* The resolved value of an option, as saved: numbers in the form that reads
@@ -319,6 +330,8 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
     snprintf(buf, cap, "%s", c->reduction_fixed ? "fixed" : "fast");
   else if (strcmp(key, "shards") == 0)
     snprintf(buf, cap, "%zu", c->shards);
+  else if (strcmp(key, "zero") == 0)
+    snprintf(buf, cap, "%d", c->zero);
   else
     buf[0] = '\0';
 }
@@ -409,6 +422,8 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
       }
     } else if (!opt->metavar) { /* a flag */
       opt->given = strcmp(theirs, "1") == 0;
+      /* One process holds the whole state: a sharded run resumes alone. */
+      if (strcmp(key, "zero") == 0 && dist_size() == 1) opt->given = 0;
     } else if (strcmp(key, "lr") == 0 && theirs[0] == '\0') {
       opt->value = NULL;
     } else {
@@ -625,7 +640,8 @@ typedef struct train_run {
   int bar_open;
   double total_seconds;
   char model_path[4096];
-  int failed; /* a message was printed */
+  int failed;            /* a message was printed */
+  descent_objective *dp; /* across processes (or a fixed reduction): the network's, summed */
 } train_run;
 
 /* Rewrites the logs to hold exactly what the trainer holds: metrics.csv the
@@ -1094,8 +1110,16 @@ static int share_start(descent_net *net, const descent_dataset *train) {
   return 0;
 }
 
+/* The trainer's after_step with sharded optimizer state: each rank stepped
+   its shard of the parameters. */
+static int gather_parameters(void *user, descent_objective *obj) {
+  train_run *r = user;
+  (void)obj;
+  return dp_objective_gather_parameters(r->dp);
+}
+
 /* The processes' line of the configuration. */
-static void print_processes(FILE *f, const train_config *c) {
+static void print_processes(FILE *f, const train_config *c, const descent_optimizer *opt) {
   if (dist_size() == 1 && !c->reduction_fixed) return;
   size_t b = c->setup.batch_size, n = (size_t)dist_size();
   if (dist_size() > 1)
@@ -1111,6 +1135,17 @@ static void print_processes(FILE *f, const train_config *c) {
             "reduction   fast: each process takes %zu of a batch's %zu examples; MPI's "
             "all-reduce sums the gradients\n",
             (b + n - 1) / n, b);
+  double mb = (double)descent_optimizer_state_bytes(opt) / 1e6;
+  if (c->zero)
+    fprintf(f,
+            "state       %.3f MB of optimizer state in each process: its shard (--zero, ZeRO "
+            "stage 1)\n",
+            mb);
+  else if (dist_size() > 1)
+    fprintf(f,
+            "state       %.3f MB of optimizer state in each process: all of it (--zero shards "
+            "it)\n",
+            mb);
 }
 
 static int run(train_config *c) {
@@ -1202,7 +1237,31 @@ static int run(train_config *c) {
     int fault_rank = 0;
     if (fault && sscanf(fault, "%lld,%d", &fault_step, &fault_rank) == 2)
       po.nan_step = fault_step, po.nan_rank = fault_rank;
-    if (dp_objective_create(&dp, b.net, &po)) goto fail_lib;
+    po.zero = c->zero;
+    double sf;
+    if (c->zero && descent_optimizer_hyperparameter(b.opt, "sf.lr", &sf) == DESCENT_OK) {
+      if (leader)
+        fprintf(stderr,
+                "descent train: --zero with --opt %s: a schedule-free optimizer is "
+                "evaluated at its average, which each process holds for its shard "
+                "only; drop --zero (or use adamw)\n",
+                c->setup.opt);
+      dist_set_outcome_agreed();
+      goto done;
+    }
+    if (dp_objective_create(&dp, b.net, &po)) {
+      if (leader) fprintf(stderr, "descent train: %s\n", descent_last_error());
+      dist_set_outcome_agreed();
+      goto done;
+    }
+    r.dp = dp;
+    if (c->zero && dp_objective_shard_optimizer(dp, b.opt)) {
+      if (leader)
+        fprintf(stderr, "descent train: --zero with --opt %s: %s\n", c->setup.opt,
+                descent_last_error());
+      dist_set_outcome_agreed();
+      goto done;
+    }
     if (descent_optimizer_check_objective(b.opt, dp)) {
       if (leader)
         fprintf(stderr, "descent train: --opt %s across processes: %s\n", c->setup.opt,
@@ -1261,6 +1320,11 @@ static int run(train_config *c) {
   o.user = &r;
   o.run_id = run_id;
   o.stop = dp ? &stop_agreed : &stop_signal;
+  if (c->zero) {
+    o.after_step = gather_parameters;
+    /* Saving sharded state is a collective: every rank joins rank 0's. */
+    o.checkpoint_replica = !leader && c->keep;
+  }
   o.threads = threads;
   o.tracker = r.tracker;
   if (leader && claim_lock(lock, c->out)) goto done;
@@ -1271,7 +1335,7 @@ static int run(train_config *c) {
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
   print_config(stdout, c, &b.train, &b.val, &b.test, r.net, r.opt);
-  print_processes(stdout, c);
+  print_processes(stdout, c, r.opt);
   fflush(stdout);
   if (!leader) goto train;
   if (!(cfg = open_in(c->out, "config.txt", c->resume ? "a" : "w"))) goto done;
@@ -1279,7 +1343,7 @@ static int run(train_config *c) {
     fprintf(cfg, "\nresumed from %s (step %lld) with --epochs %zu:\n", resume_path,
             (long long)descent_trainer_steps(r.trainer), c->epochs);
   print_config(cfg, c, &b.train, &b.val, &b.test, r.net, r.opt);
-  print_processes(cfg, c);
+  print_processes(cfg, c, r.opt);
   if (fclose(cfg) != 0) {
     cfg = NULL;
     fprintf(stderr, "descent train: writing config.txt failed: %s\n", strerror(errno));

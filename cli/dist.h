@@ -74,6 +74,13 @@ void dist_gather_real(const descent_real *in, descent_real *out, size_t n);
 /* MPI_Alltoall of doubles: rank r sends in[s * n, (s + 1) * n) to rank s and
    gets rank s's block for r in out[s * n, (s + 1) * n). */
 void dist_exchange_double(const double *in, double *out, size_t n);
+/* Blocks of varying size, counts[s] values for rank s (the counts agree on
+   every rank): dist_sum_scatter_real sums in[0, n) (n the counts' total)
+   over the ranks and gives this rank its block's sums in out (MPI_Reduce_
+   scatter); dist_gatherv_real gives every rank out[0, n), the ranks' pieces
+   in rank order (MPI_Allgatherv). in and out must not overlap. */
+void dist_sum_scatter_real(const descent_real *in, descent_real *out, const size_t *counts);
+void dist_gatherv_real(const descent_real *in, descent_real *out, const size_t *counts);
 void dist_barrier(void);
 
 /* A command that ends with a failure on one rank ends the whole job

@@ -318,6 +318,47 @@ void dist_exchange_double(const double *in, double *out, size_t n) {
         "MPI_Alltoall");
 }
 
+/* The counts as MPI's ints, and (gatherv) their displacements. */
+static int *int_counts(const size_t *counts, int with_displacements, const char *what) {
+  int *c = malloc(2 * (size_t)world.size * sizeof *c);
+  if (!c) {
+    fprintf(stderr, "descent: rank %d: out of memory for %s\n", world.rank, what);
+    dist_abort(1);
+  }
+  size_t at = 0;
+  for (int s = 0; s < world.size; s++) {
+    check_block(counts[s], what);
+    check_block(at, what);
+    c[s] = (int)counts[s];
+    if (with_displacements) c[world.size + s] = (int)at;
+    at += counts[s];
+  }
+  return c;
+}
+
+void dist_sum_scatter_real(const descent_real *in, descent_real *out, const size_t *counts) {
+  if (ALONE) {
+    memmove(out, in, counts[0] * sizeof *in);
+    return;
+  }
+  int *c = int_counts(counts, 0, "MPI_Reduce_scatter");
+  int rc = MPI_Reduce_scatter(in, out, c, real_type(), MPI_SUM, MPI_COMM_WORLD);
+  free(c);
+  check(rc, "MPI_Reduce_scatter");
+}
+
+void dist_gatherv_real(const descent_real *in, descent_real *out, const size_t *counts) {
+  if (ALONE) {
+    memmove(out, in, counts[0] * sizeof *in);
+    return;
+  }
+  int *c = int_counts(counts, 1, "MPI_Allgatherv");
+  int rc = MPI_Allgatherv(in, c[world.rank], real_type(), out, c, c + world.size, real_type(),
+                          MPI_COMM_WORLD);
+  free(c);
+  check(rc, "MPI_Allgatherv");
+}
+
 void dist_barrier(void) {
   if (!ALONE) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }

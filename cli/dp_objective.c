@@ -26,8 +26,11 @@ typedef struct dp {
      (the gradient, the loss, the stop votes), then the exchange's two halves */
   double **partials;
   double *send, *received;
-  double *total;               /* the sums, n + 2 */
-  size_t block;                /* the exchange's values per rank */
+  size_t block; /* values of the n + 2 each rank sums (the exchange's and the shards' block) */
+  /* Sharded optimizer state: this rank's parameters [shard_offset, + counts[rank]), every
+     rank's count, its shard's sums and room to gather the parameters. */
+  size_t shard_offset, *counts;
+  descent_real *shard_sums, *gathered;
   descent_real *buffers_saved; /* batch norm's running statistics, kept across shards */
   size_t n_buffers;
   descent_rng step_rng; /* the network's RNG as the last evaluation found it */
@@ -126,10 +129,11 @@ static void tree_sum(double **items, size_t lo, size_t hi, size_t len) {
   for (size_t i = 0; i < len; i++) a[i] += b[i];
 }
 
-static int fixed_evaluate(dp *d, const descent_batch *b, int stop_vote, int poison,
-                          double *total_out) {
-  size_t S = (size_t)d->o.shards, per = S / (size_t)d->size, len = d->n + 2;
-  double start;
+/* Rank r's partial sum: its micro-batches' gradients times their sizes,
+   their losses likewise and the stop votes (len = n + 2 values), summed in
+   the tree, into partials[0]. */
+static int fixed_partial(dp *d, const descent_batch *b, int stop_vote, int poison) {
+  size_t S = (size_t)d->o.shards, per = S / (size_t)d->size;
   for (size_t j = 0; j < per; j++) {
     size_t k = (size_t)d->rank * per + j, count;
     double loss, *p = d->partials[j];
@@ -144,37 +148,64 @@ static int fixed_evaluate(dp *d, const descent_batch *b, int stop_vote, int pois
     p[d->n] = loss * w;
     p[d->n + 1] = j == 0 ? stop_vote : 0;
   }
-  tree_sum(d->partials, 0, per, len);
-  double *mine = d->partials[0];
-  if (poison) mine[0] = NAN;
-  if (d->size == 1) {
-    memcpy(total_out, mine, len * sizeof *mine);
-    return DESCENT_OK;
-  }
-  /* Rank r sums block r of every rank's partial, in the tree's order over
-     the ranks, then every rank gets every block. */
-  size_t m = d->block, N = (size_t)d->size;
-  start = now_seconds();
-  for (size_t s = 0; s < N; s++)
-    for (size_t j = 0; j < m; j++) {
-      size_t at = s * m + j;
-      d->send[at] = at < len ? mine[at] : 0;
-    }
+  tree_sum(d->partials, 0, per, d->n + 2);
+  if (poison) d->partials[0][0] = NAN;
+  return DESCENT_OK;
+}
+
+/* Rank r sums block r (values [r m, r m + m) of the n + 2) of every rank's
+   partial, in the tree's order over the ranks: returns those sums. */
+static double *fixed_block(dp *d) {
+  size_t m = d->block, N = (size_t)d->size, len = d->n + 2;
+  const double *mine = d->partials[0];
+  for (size_t at = 0; at < N * m; at++) d->send[at] = at < len ? mine[at] : 0;
   dist_exchange_double(d->send, d->received, m);
   double *items[N > 0 ? N : 1];
   for (size_t s = 0; s < N; s++) items[s] = d->received + s * m;
   tree_sum(items, 0, N, m);
-  dist_gather_double(items[0], d->send, m);
-  memcpy(total_out, d->send, len * sizeof *total_out);
-  d->traffic.seconds += now_seconds() - start;
-  return DESCENT_OK;
+  return items[0];
+}
+
+/* Sums of the values [first, first + count) of the n + 2 (gradient, loss,
+   stop votes) into grad, *loss and *votes, divided by the batch size where
+   they are means. With sharded state the block is this rank's shard alone:
+   the gradient outside it is zero (its optimizer steps the shard only), and
+   the loss, the votes and whether the shard is finite are summed over the
+   ranks, so that every rank's guard sees a NaN anywhere. */
+static void spread(dp *d, const double *block, size_t first, size_t count, double scale,
+                   descent_real *grad, double *loss, double *votes) {
+  double extra[3] = {0, 0, 0}; /* loss, votes, shards not finite */
+  if (grad && d->o.zero) memset(grad, 0, d->n * sizeof *grad);
+  for (size_t j = 0; j < count; j++) {
+    size_t i = first + j;
+    if (i < d->n) {
+      if (grad) grad[i] = (descent_real)(block[j] * scale);
+      if (!isfinite(block[j])) extra[2] = 1;
+    } else if (i == d->n) {
+      extra[0] = block[j] * scale;
+    } else if (i == d->n + 1) {
+      extra[1] = block[j];
+    }
+  }
+  if (d->o.zero) dist_sum_double(extra, 3);
+  if (grad && extra[2] > 0) grad[0] = NAN;
+  *loss = extra[0];
+  *votes = extra[1];
+}
+
+/* This rank's block of the n + 2 values: [r m, r m + m) clipped. */
+static void own_block(const dp *d, size_t *first, size_t *count) {
+  size_t len = d->n + 2;
+  *first = (size_t)d->rank * d->block;
+  if (*first > len) *first = len;
+  *count = *first + d->block <= len ? d->block : len - *first;
 }
 
 /* ---- evaluations -------------------------------------------------------------------- */
 
 /* The global batch's loss and gradient (into grad, when not NULL), every
-   rank's the same. replay: the randomness of the last evaluation, and no
-   state changed (reevaluate). */
+   rank's the same (with sharded state, each rank's shard of it). replay:
+   the randomness of the last evaluation, and no state changed (reevaluate). */
 static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *grad, int replay) {
   if (!b) return descent_fail(DESCENT_EINVAL, "data-parallel training: a step needs a batch");
   if (replay && d->last_n != b->n)
@@ -198,18 +229,26 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
   int poison = !replay && d->o.nan_step == step && d->o.nan_rank == d->rank;
   if (poison) d->o.nan_step = 0;
   double scale = 1.0 / (double)b->n, stop_votes = 0;
+  size_t len = d->n + 2;
   int rc = DESCENT_OK;
   if (d->o.shards) {
-    double *sum = d->total;
-    dist_watch("the fixed gradient reduction", step);
-    rc = fixed_evaluate(d, b, stop_vote, poison, sum);
-    dist_unwatch();
-    if (d->size > 1) d->traffic.bytes += reduction_bytes(d, d->n + 2, sizeof(double));
-    if (!rc) {
-      if (grad)
-        for (size_t i = 0; i < d->n; i++) grad[i] = (descent_real)(sum[i] * scale);
-      *loss = sum[d->n] * scale;
-      stop_votes = sum[d->n + 1];
+    rc = fixed_partial(d, b, stop_vote, poison);
+    if (!rc && d->size == 1) {
+      spread(d, d->partials[0], 0, len, scale, grad, loss, &stop_votes);
+    } else if (!rc) {
+      double start = now_seconds();
+      dist_watch("the fixed gradient reduction", step);
+      const double *block = fixed_block(d);
+      size_t first, count;
+      own_block(d, &first, &count);
+      if (!d->o.zero) { /* every rank gets every block */
+        dist_gather_double(block, d->send, d->block);
+        block = d->send, first = 0, count = len;
+      }
+      spread(d, block, first, count, scale, grad, loss, &stop_votes);
+      dist_unwatch();
+      d->traffic.seconds += now_seconds() - start;
+      d->traffic.bytes += reduction_bytes(d, len, sizeof(double)) / (d->o.zero ? 2 : 1);
     }
   } else {
     size_t count;
@@ -224,16 +263,30 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
       else
         memset(out, 0, d->n * sizeof *out);
       if (poison) out[0] = NAN;
-      double small[2] = {part * (double)count * scale, stop_vote};
       double start = now_seconds();
       dist_watch("the gradient all-reduce", step);
-      dist_sum_real(out, d->n);
-      dist_sum_double(small, 2);
+      if (d->o.zero) { /* a reduce-scatter: each rank its shard's sums */
+        dist_sum_scatter_real(out, d->shard_sums, d->counts);
+        memset(out, 0, d->n * sizeof *out);
+        memcpy(out + d->shard_offset, d->shard_sums, d->counts[d->rank] * sizeof *out);
+        double extra[3] = {part * (double)count * scale, stop_vote, 0};
+        for (size_t i = 0; i < d->counts[d->rank]; i++)
+          if (!isfinite(d->shard_sums[i])) extra[2] = 1;
+        dist_sum_double(extra, 3);
+        if (extra[2] > 0) out[0] = NAN;
+        *loss = extra[0];
+        stop_votes = extra[1];
+        d->traffic.bytes += reduction_bytes(d, d->n, sizeof *out) / 2;
+      } else {
+        double small[2] = {part * (double)count * scale, stop_vote};
+        dist_sum_real(out, d->n);
+        dist_sum_double(small, 2);
+        *loss = small[0];
+        stop_votes = small[1];
+        d->traffic.bytes += reduction_bytes(d, d->n, sizeof *out);
+      }
       dist_unwatch();
       d->traffic.seconds += now_seconds() - start;
-      d->traffic.bytes += reduction_bytes(d, d->n, sizeof *out) + reduction_bytes(d, 2, 8);
-      *loss = small[0];
-      stop_votes = small[1];
     }
   }
   /* Every rank's RNG moves on alike (a re-evaluation leaves it where the
@@ -298,6 +351,59 @@ static int dp_load_state(descent_objective *obj, const descent_section_reader *r
   return d->inner->ops->load_state ? d->inner->ops->load_state(d->inner, r) : DESCENT_OK;
 }
 
+/* ---- sharded optimizer state (ZeRO-1) -------------------------------------------------- */
+
+/* Rank s's parameters are [s block, s block + counts[s]) (clipped to n): the
+   blocks the fixed reduction sums, so each rank's sums are its shard's. */
+static int zero_setup(dp *d) {
+  size_t N = (size_t)d->size;
+  if (N < 2 || d->block * (N - 1) >= d->n)
+    return descent_fail(DESCENT_EINVAL,
+                        "--zero shards the optimizer state over the processes: it needs 2 or "
+                        "more, and at least one parameter each (%zu parameters, %zu processes)",
+                        d->n, N);
+  if (!(d->counts = calloc(N, sizeof *d->counts)))
+    return descent_fail(DESCENT_ENOMEM, "data-parallel training: out of memory");
+  for (size_t s = 0; s < N; s++) {
+    size_t first = s * d->block, last = first + d->block < d->n ? first + d->block : d->n;
+    d->counts[s] = last - first;
+  }
+  d->shard_offset = (size_t)d->rank * d->block;
+  d->shard_sums = descent_alloc_real(d->block, "the shard's gradient sums");
+  d->gathered = descent_alloc_real(d->n, "the gathered parameters");
+  return d->shard_sums && d->gathered ? DESCENT_OK : DESCENT_ENOMEM;
+}
+
+/* descent_allgather_fn over the ranks, for the optimizer's state. */
+static int gather_state(void *user, const descent_real *mine, size_t count, descent_real *all,
+                        size_t total) {
+  dp *d = user;
+  if (count != d->counts[d->rank] || total != d->n)
+    return descent_fail(DESCENT_EINVAL,
+                        "data-parallel training: a state gather of %zu of %zu values; this "
+                        "rank's shard is %zu of %zu",
+                        count, total, d->counts[d->rank], d->n);
+  dist_gatherv_real(mine, all, d->counts);
+  return DESCENT_OK;
+}
+
+int dp_objective_shard_optimizer(descent_objective *obj, descent_optimizer *opt) {
+  dp *d = obj->impl;
+  return descent_optimizer_set_shard(opt, d->shard_offset, d->counts[d->rank], gather_state, d);
+}
+
+int dp_objective_gather_parameters(descent_objective *obj) {
+  dp *d = obj->impl;
+  double start = now_seconds();
+  dist_watch("the parameter all-gather", descent_optimizer_steps(d->o.opt));
+  dist_gatherv_real(obj->params + d->shard_offset, d->gathered, d->counts);
+  dist_unwatch();
+  memcpy(obj->params, d->gathered, d->n * sizeof *obj->params);
+  d->traffic.seconds += now_seconds() - start;
+  d->traffic.bytes += reduction_bytes(d, d->n, sizeof *obj->params) / 2;
+  return DESCENT_OK;
+}
+
 void dp_objective_free(descent_objective *obj) {
   if (!obj) return;
   dp *d = obj->impl;
@@ -306,7 +412,9 @@ void dp_objective_free(descent_objective *obj) {
   free(d->partials);
   free(d->send);
   free(d->received);
-  free(d->total);
+  free(d->counts);
+  descent_free_real(d->shard_sums);
+  descent_free_real(d->gathered);
   descent_free_real(d->buffers_saved);
   descent_free_real(d->self.grad);
   free(d);
@@ -352,14 +460,15 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   int ok = (d->self.grad = descent_alloc_real(d->n ? d->n : 1, "data-parallel gradient")) != NULL;
   if (ok && d->n_buffers)
     ok = (d->buffers_saved = descent_alloc_real(d->n_buffers, "batch-norm statistics")) != NULL;
+  d->block = (d->n + 2 + (size_t)size - 1) / (size_t)size;
+  int status = ok ? DESCENT_OK : DESCENT_ENOMEM;
+  if (ok && o->zero && (status = zero_setup(d))) ok = 0;
   if (ok && o->shards) {
     size_t per = (size_t)(o->shards / size), len = d->n + 2;
-    ok = (d->partials = calloc(per, sizeof *d->partials)) != NULL &&
-         (d->total = malloc(len * sizeof *d->total)) != NULL;
+    ok = (d->partials = calloc(per, sizeof *d->partials)) != NULL;
     for (size_t j = 0; ok && j < per; j++)
       ok = (d->partials[j] = malloc(len * sizeof(double))) != NULL;
     if (ok && size > 1) {
-      d->block = (len + (size_t)size - 1) / (size_t)size;
       ok = (d->send = malloc(d->block * (size_t)size * sizeof *d->send)) &&
            (d->received = malloc(d->block * (size_t)size * sizeof *d->received));
     }
@@ -371,7 +480,7 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   }
   if (!ok) {
     dp_objective_free(&d->self);
-    return DESCENT_ENOMEM;
+    return status ? status : DESCENT_ENOMEM;
   }
   *out = &d->self;
   return DESCENT_OK;

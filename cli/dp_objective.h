@@ -44,6 +44,12 @@ typedef struct dp_options {
      every trainer stops after the same step (hand stop_agreed to the
      trainer as options.stop). */
   volatile sig_atomic_t *stop_requested, *stop_agreed;
+  /* 1: the optimizer state is sharded (ZeRO stage 1): the gradient is
+     reduce-scattered, each rank gets its shard's sums (the rest of its
+     gradient is zero) and steps its shard (dp_objective_shard_optimizer),
+     and the parameters are all-gathered after each update
+     (dp_objective_gather_parameters). Needs 2 or more processes. */
+  int zero;
   /* Its steps name the step in a watchdog's message and the fault below. */
   const descent_optimizer *opt;
   /* Testing the guard across ranks: at update nan_step (counted from 1;
@@ -71,5 +77,12 @@ int dp_check_shards(int shards, int size);
    dp_objective_free. */
 int dp_objective_create(descent_objective **out, descent_net *net, const dp_options *o);
 void dp_objective_free(descent_objective *obj);
+
+/* With zero: restricts opt to this rank's shard (descent_optimizer_set_
+   shard, its state gathered over the ranks when saved), before the trainer
+   is made; and gathers every rank's shard of the parameters after each
+   update (the trainer's after_step). */
+int dp_objective_shard_optimizer(descent_objective *obj, descent_optimizer *opt);
+int dp_objective_gather_parameters(descent_objective *obj);
 
 #endif /* DESCENT_CLI_DP_OBJECTIVE_H */

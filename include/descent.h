@@ -718,6 +718,75 @@ void descent_net_free(descent_net *net);
 int descent_net_set_threads(descent_net *net, int threads);
 int descent_net_threads(const descent_net *net);
 
+/* Seams for data-parallel training. Each replica of a data-parallel run
+ * (one process of an MPI job, a thread of a test) holds its own network and
+ * evaluates its own shard of every global batch; the library knows nothing
+ * of the transport: these two callbacks are where the replicas meet.
+ *
+ * The gradient-ready hook: called during value_and_grad's backward pass each
+ * time a layer's parameter gradient is final, with offset and count (> 0)
+ * giving its parameters' range in the objective's params and grad. Layers
+ * finish last to first, so the ranges arrive in decreasing offset order and
+ * cover [0, n_params) exactly once per call of value_and_grad (layers
+ * without parameters are skipped); a transport can start summing a range
+ * while the layers before it are still computing. Not called by reevaluate,
+ * the curvature products, the Gauss-Newton diagonal or the per-example
+ * gradients, nor after an evaluation has failed. The hook may read and
+ * change grad[offset, offset + count) (scale it, start sending it) and
+ * nothing else of the network; it runs on the thread that called
+ * value_and_grad, outside any parallel region, with the network's thread
+ * count applied. fn NULL (the default) removes it; user is passed back
+ * untouched and not owned. */
+typedef void (*descent_grad_ready_fn)(void *user, size_t offset, size_t count);
+void descent_net_set_grad_ready(descent_net *net, descent_grad_ready_fn fn, void *user);
+
+/* Synchronized batch norm (PyTorch's SyncBatchNorm): when sum is set, every
+ * batch-norm layer in training mode takes its batch statistics over the
+ * union of all replicas' batches. sum(user, values, n) must replace
+ * values[0, n) by their element-wise sums over the replicas (an all-reduce:
+ * every replica calls it at the same points with the same n and gets the
+ * same result), returning 0, or a negative status with a message
+ * (descent_set_error) that the evaluation then returns at once, making no
+ * further calls. A layer with C channels makes one call per pass:
+ *  - forward, n = 1 + 2C: values[0] the replica's count of values per
+ *    channel (examples times positions), values[1 + c] the sum of channel
+ *    c's inputs, values[1 + C + c] the sum of their squares (all in double).
+ *    The mean and the biased variance come from the totals (the variance as
+ *    sum of squares / count - mean^2); the running statistics move with
+ *    them, the variance made unbiased by the total count (as SyncBatchNorm),
+ *    so every replica's stay equal. A replica may hold a single value per
+ *    channel; the totals must hold two (DESCENT_ESHAPE otherwise).
+ *  - backward, n = 2C: values[c] and values[C + c] are the replica's sums
+ *    over channel c of dy and of dy * xhat (xhat the normalized input), each
+ *    times the replica's number of examples: the sums of the per-example
+ *    loss gradients, since each replica's loss is the mean over its own
+ *    examples. The input gradient then uses the totals divided by that
+ *    number again, so that with shards of any sizes n_k of a global batch
+ *    of N examples the gradient of the global batch's mean loss is
+ *    sum_k (n_k / N) g_k, g_k replica k's gradient (PyTorch sums the plain
+ *    dy sums and averages the replicas' gradients: the same for equal
+ *    shards). The layer's own gamma and beta gradients stay the replica's.
+ * So a network with L batch-norm layers makes 2L calls per value_and_grad
+ * (L per value), each from the thread that called it, outside any parallel
+ * region. Every training-mode forward and every backward through a
+ * batch-norm layer calls it: value_and_grad, value, reevaluate, the
+ * curvature products, the per-example gradients and K-FAC's statistics.
+ * The products synchronize their own passes too, so that sum_k (n_k / N)
+ * of the replicas' G v or H v is the global batch's: per layer one more
+ * call for the tangent (n = 2C: the sums of the input's tangent rx and of
+ * xhat rx, summed plain), and for H v one for the R-operator's backward
+ * (n = 4C: the sums of dy, dy xhat, R{dy} and R{dy xhat}, each times the
+ * replica's number of examples): 3L calls per ggnvp and 4L per hvp, the
+ * replayed forward's included. All replicas must make the same
+ * evaluations, in the same order (a replica that stops early, say on a bad
+ * label, leaves the others waiting: a transport should end the run).
+ * Evaluation mode (predict, evaluate) is unchanged. sum NULL (the default):
+ * each replica's own batch, as PyTorch's DistributedDataParallel, and the
+ * same bits as without this call. user is passed back untouched and not
+ * owned. Returns DESCENT_OK. */
+typedef int (*descent_sum_fn)(void *user, double *values, size_t n);
+int descent_net_set_batch_norm_sync(descent_net *net, descent_sum_fn sum, void *user);
+
 /* The network as an objective: its value is the batch-mean loss. The returned
  * pointer is owned by the network. It offers the deterministic re-evaluation,
  * both curvature-vector products and the Gauss-Newton diagonal of
@@ -1315,6 +1384,77 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
 size_t descent_optimizer_state_size(const descent_optimizer *opt);
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);
+
+/* ---- Sharded optimizer state (ZeRO stage 1) --------------------------------
+ *
+ * N data-parallel replicas each keep and update the optimizer state of 1/N
+ * of the parameters (Rajbhandari et al. 2020, "ZeRO", stage 1). Per step,
+ * the caller sums the gradients of each replica's shard onto that replica
+ * (a reduce-scatter), each replica steps its shard of the parameters with
+ * its shard of the state, and the caller all-gathers the parameters. The
+ * library does no communication itself: the state blob's one collective
+ * goes through the caller's gather function. docs/distributed.md shows the
+ * loop. */
+
+/* Collective of the replicas of a sharded optimizer: every replica calls it
+ * at the same point with its own piece (mine[0, count), its shard's values)
+ * and gets in all[0, total) the pieces of all replicas in replica order
+ * (MPI_Allgatherv; the shards, in replica order, have increasing offsets and
+ * cover the parameters). Returns 0 or a negative status with a message
+ * (descent_set_error). */
+typedef int (*descent_allgather_fn)(void *user, const descent_real *mine, size_t count,
+                                    descent_real *all, size_t total);
+
+/* Restricts opt to the parameters [offset, offset + count) of its n_params
+ * (count >= 1, offset + count <= n_params): its per-parameter state shrinks
+ * to count numbers per vector (freed and reallocated: on DESCENT_ENOMEM it
+ * is unchanged), and each later step (descent_optimizer_step, _step_buffers,
+ * _step_closure, _step_with: still given the whole n_params arrays) updates
+ * only params[offset, offset + count) from grad[offset, offset + count), the
+ * rest untouched (grad's other elements are not read), with the same bits as
+ * the unsharded optimizer gives those elements. gather (required) and user
+ * are kept for descent_optimizer_save_state. Calling it again before the
+ * first step moves the shard (the state starts afresh).
+ * Refused (DESCENT_EINVAL, nothing changed, the message naming the reason):
+ * after the first step (and after loading a state with steps: set the shard,
+ * then load); for a chain with a global transform (clip, or a registered
+ * transform with global = 1: its reduction needs the whole gradient; clip
+ * before the reduce-scatter instead); for methods (lbfgs, hf, newton_cg,
+ * sdlm, kfac), whose steps span every parameter; for a bad range or a NULL
+ * gather. DESCENT_ERANGE when count times the state vectors overflows.
+ * On a sharded optimizer:
+ *   - descent_optimizer_eval and _train (schedule-free's moves between y and
+ *     x) move only params[offset, offset + count), the shard whose z it
+ *     holds; the caller all-gathers the parameters after each to have the
+ *     whole point (every replica calls them, at the same step).
+ *   - descent_optimizer_save_state is a collective: it calls gather once per
+ *     state vector, in chain order (none for plain sgd), so every replica
+ *     must save at the same point; it writes the blob the unsharded
+ *     optimizer would have written, bit for bit, and
+ *     descent_optimizer_state_size gives that whole size. Its errors before
+ *     the first gather (a buffer too small, DESCENT_ENOMEM for the n numbers
+ *     it gathers into) return before any collective; a replica that fails
+ *     there leaves the others waiting in gather, which the caller's
+ *     transport must end (the CLI aborts the job). A gather that returns an
+ *     error, or puts this replica's piece anywhere but at its offset, fails
+ *     the save (DESCENT_EINVAL for the latter).
+ *   - descent_optimizer_load_state takes such a whole blob (from any number
+ *     of replicas, or none) and keeps its shard's slice: no collective, so a
+ *     checkpoint written with N replicas resumes with any other number.
+ *   - descent_optimizer_stability gives the limit (it reads no state) but
+ *     refuses a precond buffer (DESCENT_EINVAL): the shard holds only its
+ *     slice of the statistics.
+ *   - everything else (hyperparameters, rates, describe, the step count)
+ *     behaves as unsharded. */
+int descent_optimizer_set_shard(descent_optimizer *opt, size_t offset, size_t count,
+                                descent_allgather_fn gather, void *user);
+
+/* Bytes of per-parameter state the optimizer holds now: its state vectors
+ * (count numbers each once sharded, else n_params), the work buffer and
+ * partial sums of a global transform, and a method's state (its saved
+ * size). What sharding divides: about 1/N of the unsharded value on each of
+ * N replicas. */
+size_t descent_optimizer_state_bytes(const descent_optimizer *opt);
 
 /* Lists every transform (registered ones included), named optimizer and
  * schedule with its parameters, defaults, ranges and formula. */

@@ -16,6 +16,12 @@
  * Statistics are summed in double, per channel, over examples and then
  * positions in order; threads split the channels, never a sum, so the result
  * does not depend on the thread count.
+ *
+ * Synchronized over the replicas of a data-parallel run
+ * (descent_net_set_batch_norm_sync, l->sync), a pass runs in two phases
+ * around one call of the network's sum: each replica's per-channel sums,
+ * then, with the totals, the normalization (forward) or the input gradient
+ * (backward). The unsynchronized pass keeps its single phase, and its bits.
  */
 #include "layer.h"
 
@@ -41,6 +47,10 @@ typedef struct bn_config {
 
 static const bn_config *bn_of(const layer *l) {
   return l->config;
+}
+
+static int bn_synced(const layer *l) {
+  return l->sync && l->sync->sum;
 }
 
 static int bn_configure(layer *l, const spec_call *call) {
@@ -69,7 +79,9 @@ static int bn_setup(layer *l) {
   l->out_size = l->in_size;
   l->n_params = 2 * c;
   l->n_buffers = 2 * c;
-  l->scratch_bytes = 2 * c * sizeof(double); /* the batch's mean and 1/std */
+  /* The batch's mean and 1/std, then a synchronized pass's sums (up to
+     4C), its total count and its tangent's means (2C). */
+  l->scratch_bytes = (8 * c + 1) * sizeof(double);
   return DESCENT_OK;
 }
 
@@ -105,15 +117,36 @@ static void bn_init(layer *l, descent_real *params, const layer *next, descent_r
   }
 }
 
+/* Synchronized, the totals must hold two values per channel, which the
+   forward checks once it has them. */
 static int bn_check_batch(const layer *l, size_t n, int train) {
   size_t c, s;
   bn_dims(l, &c, &s);
-  if (train && n * s < 2)
+  if (train && n * s < 2 && !bn_synced(l))
     return descent_fail(DESCENT_ESHAPE,
                         "%s: training needs more than one value per channel; got a batch of "
                         "%zu example(s) of %zu value(s) per channel (use a larger batch)",
                         l->name, n, s);
   return DESCENT_OK;
+}
+
+/* y = gamma (x - mean) / std + beta on channels [c0, c1), with the mean and
+   1/std in scratch. */
+static MULTIVERSION_BODY void bn_normalize_block_body(layer *l, const descent_real *params,
+                                                      const descent_real *x, descent_real *y,
+                                                      size_t n, size_t c0, size_t c1) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const descent_real *gamma = params, *beta = params + C;
+  const double *mean = l->scratch, *inv_std = mean + C;
+  for (size_t e = 0; e < n; e++)
+    for (size_t c = c0; c < c1; c++) {
+      const descent_real *v = x + (e * C + c) * S;
+      descent_real *out = y + (e * C + c) * S;
+      descent_real scale = (descent_real)(gamma[c] * inv_std[c]);
+      descent_real shift = (descent_real)(beta[c] - mean[c] * gamma[c] * inv_std[c]);
+      for (size_t s = 0; s < S; s++) out[s] = v[s] * scale + shift;
+    }
 }
 
 /* Channels [c0, c1) of the forward pass: their statistics (in training) and
@@ -125,7 +158,6 @@ static MULTIVERSION_BODY void bn_forward_block_body(layer *l, const descent_real
                                                     size_t n, int train, size_t c0, size_t c1) {
   size_t C, S;
   bn_dims(l, &C, &S);
-  const descent_real *gamma = params, *beta = params + C;
   descent_real *run_mean = l->buffers, *run_var = l->buffers + C;
   double *mean = l->scratch, *inv_std = mean + C;
   double count = (double)(n * S), eps = bn_of(l)->eps;
@@ -157,14 +189,7 @@ static MULTIVERSION_BODY void bn_forward_block_body(layer *l, const descent_real
       inv_std[c] = 1.0 / sqrt((double)run_var[c] + eps);
     }
   }
-  for (size_t e = 0; e < n; e++)
-    for (size_t c = c0; c < c1; c++) {
-      const descent_real *v = x + (e * C + c) * S;
-      descent_real *out = y + (e * C + c) * S;
-      descent_real scale = (descent_real)(gamma[c] * inv_std[c]);
-      descent_real shift = (descent_real)(beta[c] - mean[c] * gamma[c] * inv_std[c]);
-      for (size_t s = 0; s < S; s++) out[s] = v[s] * scale + shift;
-    }
+  bn_normalize_block_body(l, params, x, y, n, c0, c1);
 }
 /* clang-format off */
 MULTIVERSION_VOID(bn_forward_block,
@@ -173,30 +198,15 @@ MULTIVERSION_VOID(bn_forward_block,
                   (l, params, x, y, n, train, c0, c1))
 /* clang-format on */
 
-static void bn_forward(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
-                       size_t n, int train) {
+/* The gradients of gamma and beta on channels [c0, c1), their sums also
+   left in dgamma[c - c0] and dbeta[c - c0] (zeroed by the caller). */
+static MULTIVERSION_BODY void bn_param_grad_body(layer *l, const descent_real *x,
+                                                 const descent_real *dy, descent_real *dparams,
+                                                 size_t n, size_t c0, size_t c1, double *dbeta,
+                                                 double *dgamma) {
   size_t C, S;
   bn_dims(l, &C, &S);
-  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
-  for (size_t b = 0; b < blocks; b++) {
-    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
-    bn_forward_block(l, params, x, y, n, train, c0, c1);
-  }
-}
-
-/* Channels [c0, c1) of the backward pass, compiled per path as the
-   forward's. */
-static MULTIVERSION_BODY void bn_backward_block_body(layer *l, const descent_real *params,
-                                                     const descent_real *x, const descent_real *dy,
-                                                     descent_real *dx, descent_real *dparams,
-                                                     size_t n, size_t c0, size_t c1) {
-  size_t C, S;
-  bn_dims(l, &C, &S);
-  const descent_real *gamma = params;
   const double *mean = l->scratch, *inv_std = mean + C;
-  double count = (double)(n * S);
-  double dbeta[BN_BLOCK] = {0}, dgamma[BN_BLOCK] = {0};
   for (size_t e = 0; e < n; e++)
     for (size_t c = c0; c < c1; c++) {
       const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
@@ -209,7 +219,19 @@ static MULTIVERSION_BODY void bn_backward_block_body(layer *l, const descent_rea
     dparams[c] = (descent_real)dgamma[c - c0];
     dparams[C + c] = (descent_real)dbeta[c - c0];
   }
-  if (!dx) return;
+}
+
+/* dx on channels [c0, c1) given the sums dbeta = sum dy and dgamma =
+   sum dy xhat over count values (dbeta[c - c0], dgamma[c - c0]). */
+static MULTIVERSION_BODY void bn_input_grad_body(layer *l, const descent_real *params,
+                                                 const descent_real *x, const descent_real *dy,
+                                                 descent_real *dx, size_t n, size_t c0, size_t c1,
+                                                 double count, const double *dbeta,
+                                                 const double *dgamma) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const descent_real *gamma = params;
+  const double *mean = l->scratch, *inv_std = mean + C;
   for (size_t e = 0; e < n; e++)
     for (size_t c = c0; c < c1; c++) {
       const descent_real *v = x + (e * C + c) * S, *d = dy + (e * C + c) * S;
@@ -221,6 +243,21 @@ static MULTIVERSION_BODY void bn_backward_block_body(layer *l, const descent_rea
       }
     }
 }
+
+/* Channels [c0, c1) of the backward pass, compiled per path as the
+   forward's. */
+static MULTIVERSION_BODY void bn_backward_block_body(layer *l, const descent_real *params,
+                                                     const descent_real *x, const descent_real *dy,
+                                                     descent_real *dx, descent_real *dparams,
+                                                     size_t n, size_t c0, size_t c1) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  double count = (double)(n * S);
+  double dbeta[BN_BLOCK] = {0}, dgamma[BN_BLOCK] = {0};
+  bn_param_grad_body(l, x, dy, dparams, n, c0, c1, dbeta, dgamma);
+  if (!dx) return;
+  bn_input_grad_body(l, params, x, dy, dx, n, c0, c1, count, dbeta, dgamma);
+}
 /* clang-format off */
 MULTIVERSION_VOID(bn_backward_block,
                   (layer *l, const descent_real *params, const descent_real *x,
@@ -229,12 +266,203 @@ MULTIVERSION_VOID(bn_backward_block,
                   (l, params, x, dy, dx, dparams, n, c0, c1))
 /* clang-format on */
 
+/* The synchronized passes. A replica's sums and, after the network's sum,
+   the replicas' totals live in scratch after the mean and 1/std (4C
+   values): forward [count, sum x (C), sum x^2 (C)], backward [n sum dy (C),
+   n sum dy xhat (C)], the products' below; then the forward's total count,
+   which the later passes reuse, and the tangent's means (2C) that the jvp
+   leaves for the R-operator. */
+static double *bn_sums(const layer *l) {
+  return (double *)l->scratch + 2 * l->in.dims[0];
+}
+
+static double *bn_total_count(const layer *l) {
+  return bn_sums(l) + 4 * l->in.dims[0];
+}
+
+static double *bn_tangent_means(const layer *l) {
+  return bn_total_count(l) + 1;
+}
+
+/* values[0, n) summed over the replicas. A failure is kept in l->sync for
+   the network to return, and no later pass of the evaluation calls the sum
+   again. */
+static int bn_sum(layer *l, double *values, size_t n) {
+  layer_sync *sync = l->sync;
+  if (sync->status) return sync->status;
+  int rc = sync->sum(sync->user, values, n);
+  if (rc > 0)
+    rc = descent_fail(DESCENT_EINVAL, "the sum returned %d; it must return 0 or a negative status",
+                      rc);
+  if (rc) descent_error_prefix("%s: batch-norm sync: ", l->name);
+  sync->status = rc;
+  return rc;
+}
+
+/* Channels [c0, c1)'s sums of x and of x^2, over examples and then
+   positions in order. */
+static MULTIVERSION_BODY void bn_moments_block_body(layer *l, const descent_real *x, size_t n,
+                                                    size_t c0, size_t c1) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  double *sum = bn_sums(l) + 1, *sq = sum + C;
+  for (size_t c = c0; c < c1; c++) sum[c] = 0, sq[c] = 0;
+  for (size_t e = 0; e < n; e++)
+    for (size_t c = c0; c < c1; c++) {
+      const descent_real *v = x + (e * C + c) * S;
+      double a = sum[c], b = sq[c]; /* in registers: sum and sq may alias */
+      for (size_t s = 0; s < S; s++) {
+        double value = v[s];
+        a += value;
+        b += value * value;
+      }
+      sum[c] = a, sq[c] = b;
+    }
+}
+/* clang-format off */
+MULTIVERSION_VOID(bn_moments_block,
+                  (layer *l, const descent_real *x, size_t n, size_t c0, size_t c1),
+                  (l, x, n, c0, c1))
+MULTIVERSION_VOID(bn_normalize_block,
+                  (layer *l, const descent_real *params, const descent_real *x, descent_real *y,
+                   size_t n, size_t c0, size_t c1),
+                  (l, params, x, y, n, c0, c1))
+/* clang-format on */
+
+/* The mean, 1/std and running statistics from the replicas' totals. */
+static int bn_synced_statistics(layer *l) {
+  size_t C = l->in.dims[0];
+  const double *sums = bn_sums(l), *sum = sums + 1, *sq = sum + C;
+  double count = sums[0], eps = bn_of(l)->eps, m = bn_of(l)->momentum;
+  if (!(count >= 2))
+    return l->sync->status = descent_fail(
+               DESCENT_ESHAPE,
+               "%s: training needs more than one value per channel; the replicas' batches hold "
+               "%.0f in all (use larger batches)",
+               l->name, count);
+  descent_real *run_mean = l->buffers, *run_var = l->buffers + C;
+  double *mean = l->scratch, *inv_std = mean + C;
+  for (size_t c = 0; c < C; c++) {
+    mean[c] = sum[c] / count;
+    double var = sq[c] / count - mean[c] * mean[c];
+    if (var < 0) var = 0; /* rounding, for a channel that barely varies */
+    inv_std[c] = 1.0 / sqrt(var + eps);
+    run_mean[c] = (descent_real)((1 - m) * run_mean[c] + m * mean[c]);
+    run_var[c] = (descent_real)((1 - m) * run_var[c] + m * var * count / (count - 1));
+  }
+  *bn_total_count(l) = count;
+  return DESCENT_OK;
+}
+
+static void bn_forward_synced(layer *l, const descent_real *params, const descent_real *x,
+                              descent_real *y, size_t n) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    bn_moments_block(l, x, n, c0, c1);
+  }
+  double *sums = bn_sums(l);
+  sums[0] = (double)(n * S);
+  if (bn_sum(l, sums, 1 + 2 * C) || bn_synced_statistics(l)) return;
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    bn_normalize_block(l, params, x, y, n, c0, c1);
+  }
+}
+
+/* Channels [c0, c1)'s own gamma and beta gradients, and their sums times
+   the replica's n examples for the network's sum. */
+static MULTIVERSION_BODY void bn_backward_sums_block_body(layer *l, const descent_real *x,
+                                                          const descent_real *dy,
+                                                          descent_real *dparams, size_t n,
+                                                          size_t c0, size_t c1) {
+  size_t C = l->in.dims[0];
+  double dbeta[BN_BLOCK] = {0}, dgamma[BN_BLOCK] = {0};
+  bn_param_grad_body(l, x, dy, dparams, n, c0, c1, dbeta, dgamma);
+  double *sums = bn_sums(l);
+  for (size_t c = c0; c < c1; c++) {
+    sums[c] = dbeta[c - c0] * (double)n;
+    sums[C + c] = dgamma[c - c0] * (double)n;
+  }
+}
+
+/* dx on channels [c0, c1) from the totals (already divided by n). */
+static MULTIVERSION_BODY void bn_synced_input_grad_block_body(layer *l, const descent_real *params,
+                                                              const descent_real *x,
+                                                              const descent_real *dy,
+                                                              descent_real *dx, size_t n, size_t c0,
+                                                              size_t c1) {
+  size_t C = l->in.dims[0];
+  const double *sums = bn_sums(l);
+  bn_input_grad_body(l, params, x, dy, dx, n, c0, c1, *bn_total_count(l), sums + c0, sums + C + c0);
+}
+/* clang-format off */
+MULTIVERSION_VOID(bn_backward_sums_block,
+                  (layer *l, const descent_real *x, const descent_real *dy,
+                   descent_real *dparams, size_t n, size_t c0, size_t c1),
+                  (l, x, dy, dparams, n, c0, c1))
+MULTIVERSION_VOID(bn_synced_input_grad_block,
+                  (layer *l, const descent_real *params, const descent_real *x,
+                   const descent_real *dy, descent_real *dx, size_t n, size_t c0, size_t c1),
+                  (l, params, x, dy, dx, n, c0, c1))
+/* clang-format on */
+
+/* The totals of n sum dy and n sum dy xhat are the replicas' sums of their
+   per-example loss gradients (each replica's loss is the mean over its own
+   n examples); divided by this replica's n they are at the scale of its dy,
+   which makes sum_k (n_k / N) g_k the global batch's gradient. */
+static void bn_backward_synced(layer *l, const descent_real *params, const descent_real *x,
+                               const descent_real *dy, descent_real *dx, descent_real *dparams,
+                               size_t n) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    bn_backward_sums_block(l, x, dy, dparams, n, c0, c1);
+  }
+  double *sums = bn_sums(l);
+  if (bn_sum(l, sums, 2 * C)) return;
+  for (size_t i = 0; i < 2 * C; i++) sums[i] /= (double)n;
+  if (!dx) return;
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    bn_synced_input_grad_block(l, params, x, dy, dx, n, c0, c1);
+  }
+}
+
+static void bn_forward(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
+                       size_t n, int train) {
+  if (train && bn_synced(l)) {
+    bn_forward_synced(l, params, x, y, n);
+    return;
+  }
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if (n * C * S > LAYER_PARALLEL_MIN)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t c0 = b * cb, c1 = c0 + cb < C ? c0 + cb : C;
+    bn_forward_block(l, params, x, y, n, train, c0, c1);
+  }
+}
+
 /* Backward of the training-mode forward, with xhat = (x - mean) / std:
    dbeta = sum dy, dgamma = sum dy xhat,
    dx = gamma / std / N (N dy - dbeta - xhat dgamma). */
 static void bn_backward(layer *l, const descent_real *params, const descent_real *x,
                         const descent_real *y, const descent_real *dy, descent_real *dx,
                         descent_real *dparams, size_t n) {
+  if (bn_synced(l)) {
+    bn_backward_synced(l, params, x, dy, dx, dparams, n);
+    return;
+  }
   size_t C, S;
   bn_dims(l, &C, &S);
   size_t cb = bn_block(S), blocks = (C + cb - 1) / cb;
@@ -262,6 +490,11 @@ static bn_channel bn_channel_of(const layer *l, const descent_real *x, const des
   bn_dims(l, &C, &S);
   const double *mean = l->scratch, *inv_std = mean + C;
   bn_channel ch = {mean[c], inv_std[c], 0, 0};
+  if (bn_synced(l)) { /* the replicas' means, from the jvp */
+    const double *t = bn_tangent_means(l);
+    ch.rmean = t[c], ch.xr_mean = t[C + c];
+    return ch;
+  }
   if (!rx) return ch;
   for (size_t e = 0; e < n; e++)
     for (size_t s = 0; s < S; s++) {
@@ -278,11 +511,38 @@ static double bn_rxhat(const bn_channel *ch, double xhat, const descent_real *rx
   return rx ? ch->s * (rx[at] - ch->rmean - xhat * ch->xr_mean) : 0;
 }
 
+/* Synchronized: mean(rx) and mean(xhat rx) over all replicas' values, kept
+   in scratch for bn_channel_of. A tangent is no loss gradient: the plain
+   sums are summed. */
+static int bn_sync_tangent_means(layer *l, const descent_real *x, const descent_real *rx,
+                                 size_t n) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  const double *mean = l->scratch, *inv_std = mean + C;
+  double *sums = bn_sums(l), *t = bn_tangent_means(l);
+  for (size_t c = 0; c < C; c++) {
+    double r = 0, xr = 0;
+    for (size_t e = 0; rx && e < n; e++)
+      for (size_t s = 0; s < S; s++) {
+        size_t at = (e * C + c) * S + s;
+        r += rx[at];
+        xr += (x[at] - mean[c]) * inv_std[c] * rx[at];
+      }
+    sums[c] = r, sums[C + c] = xr;
+  }
+  int rc = bn_sum(l, sums, 2 * C);
+  if (rc) return rc;
+  double count = *bn_total_count(l);
+  for (size_t c = 0; c < 2 * C; c++) t[c] = sums[c] / count;
+  return DESCENT_OK;
+}
+
 static void bn_jvp(layer *l, const descent_real *params, const descent_real *vparams,
                    const descent_real *x, const descent_real *rx, const descent_real *y,
                    descent_real *ry, size_t n) {
   size_t C, S;
   bn_dims(l, &C, &S);
+  if (bn_synced(l) && bn_sync_tangent_means(l, x, rx, n)) return;
   for (size_t c = 0; c < C; c++) {
     bn_channel ch = bn_channel_of(l, x, rx, n, c);
     for (size_t e = 0; e < n; e++)
@@ -300,37 +560,91 @@ static void bn_jvp(layer *l, const descent_real *params, const descent_real *vpa
    R{dbeta} = sum rdy, R{dgamma} = sum rdy xhat + dy R{xhat},
    R{dx} = (vgamma s + gamma R{s}) / N (N dy - dbeta - xhat dgamma)
          + gamma s / N (N rdy - R{dbeta} - R{xhat} dgamma - xhat R{dgamma}). */
+/* The sums of the R-operator's backward over channel c: db = sum dy,
+   dg = sum dy xhat, rdb = sum rdy, rdg = sum rdy xhat + dy R{xhat}. */
+typedef struct bn_rsums {
+  double db, dg, rdb, rdg;
+} bn_rsums;
+
+static bn_rsums bn_rsums_of(const layer *l, const bn_channel *ch, const descent_real *x,
+                            const descent_real *rx, const descent_real *dy, const descent_real *rdy,
+                            size_t n, size_t c) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  bn_rsums r = {0, 0, 0, 0};
+  for (size_t e = 0; e < n; e++)
+    for (size_t s = 0; s < S; s++) {
+      size_t at = (e * C + c) * S + s;
+      double xhat = (x[at] - ch->mean) * ch->s;
+      r.db += dy[at];
+      r.dg += dy[at] * xhat;
+      r.rdb += rdy[at];
+      r.rdg += rdy[at] * xhat + dy[at] * bn_rxhat(ch, xhat, rx, at);
+    }
+  return r;
+}
+
+/* R{dx} on channel c from the sums r over count values. */
+static void bn_rdx_channel(const layer *l, const descent_real *params, const descent_real *vparams,
+                           const descent_real *x, const descent_real *rx, const descent_real *dy,
+                           const descent_real *rdy, descent_real *rdx, size_t n, size_t c,
+                           const bn_channel *ch, const bn_rsums *r, double count) {
+  size_t C, S;
+  bn_dims(l, &C, &S);
+  double gamma = params[c], rs = -ch->s * ch->s * ch->xr_mean;
+  double k = gamma * ch->s / count, rk = (vparams[c] * ch->s + gamma * rs) / count;
+  for (size_t e = 0; e < n; e++)
+    for (size_t s = 0; s < S; s++) {
+      size_t at = (e * C + c) * S + s;
+      double xhat = (x[at] - ch->mean) * ch->s, rxhat = bn_rxhat(ch, xhat, rx, at);
+      rdx[at] = (descent_real)(rk * (count * dy[at] - r->db - xhat * r->dg) +
+                               k * (count * rdy[at] - r->rdb - rxhat * r->dg - xhat * r->rdg));
+    }
+}
+
+/* Synchronized: the four sums of every channel, times the replica's n
+   examples as the backward's (dy and rdy carry its 1/n), summed over the
+   replicas, then R{dx} from the totals over the total count. */
+static void bn_rbackward_synced(layer *l, const descent_real *params, const descent_real *vparams,
+                                const descent_real *x, const descent_real *rx,
+                                const descent_real *dy, const descent_real *rdy, descent_real *rdx,
+                                descent_real *rdparams, size_t n) {
+  size_t C = l->in.dims[0];
+  double *sums = bn_sums(l);
+  for (size_t c = 0; c < C; c++) {
+    bn_channel ch = bn_channel_of(l, x, rx, n, c);
+    bn_rsums r = bn_rsums_of(l, &ch, x, rx, dy, rdy, n, c);
+    rdparams[c] = (descent_real)r.rdg;
+    rdparams[C + c] = (descent_real)r.rdb;
+    sums[c] = r.db * (double)n, sums[C + c] = r.dg * (double)n;
+    sums[2 * C + c] = r.rdb * (double)n, sums[3 * C + c] = r.rdg * (double)n;
+  }
+  if (bn_sum(l, sums, 4 * C) || !rdx) return;
+  for (size_t c = 0; c < C; c++) {
+    bn_channel ch = bn_channel_of(l, x, rx, n, c);
+    bn_rsums r = {sums[c] / (double)n, sums[C + c] / (double)n, sums[2 * C + c] / (double)n,
+                  sums[3 * C + c] / (double)n};
+    bn_rdx_channel(l, params, vparams, x, rx, dy, rdy, rdx, n, c, &ch, &r, *bn_total_count(l));
+  }
+}
+
 static void bn_rbackward(layer *l, const descent_real *params, const descent_real *vparams,
                          const descent_real *x, const descent_real *rx, const descent_real *y,
                          const descent_real *ry, const descent_real *dy, const descent_real *rdy,
                          descent_real *rdx, descent_real *rdparams, size_t n) {
+  if (bn_synced(l)) {
+    bn_rbackward_synced(l, params, vparams, x, rx, dy, rdy, rdx, rdparams, n);
+    return;
+  }
   size_t C, S;
   bn_dims(l, &C, &S);
   double count = (double)(n * S);
   for (size_t c = 0; c < C; c++) {
     bn_channel ch = bn_channel_of(l, x, rx, n, c);
-    double db = 0, dg = 0, rdb = 0, rdg = 0;
-    for (size_t e = 0; e < n; e++)
-      for (size_t s = 0; s < S; s++) {
-        size_t at = (e * C + c) * S + s;
-        double xhat = (x[at] - ch.mean) * ch.s;
-        db += dy[at];
-        dg += dy[at] * xhat;
-        rdb += rdy[at];
-        rdg += rdy[at] * xhat + dy[at] * bn_rxhat(&ch, xhat, rx, at);
-      }
-    rdparams[c] = (descent_real)rdg;
-    rdparams[C + c] = (descent_real)rdb;
-    if (!rdx) continue;
-    double gamma = params[c], rs = -ch.s * ch.s * ch.xr_mean;
-    double k = gamma * ch.s / count, rk = (vparams[c] * ch.s + gamma * rs) / count;
-    for (size_t e = 0; e < n; e++)
-      for (size_t s = 0; s < S; s++) {
-        size_t at = (e * C + c) * S + s;
-        double xhat = (x[at] - ch.mean) * ch.s, rxhat = bn_rxhat(&ch, xhat, rx, at);
-        rdx[at] = (descent_real)(rk * (count * dy[at] - db - xhat * dg) +
-                                 k * (count * rdy[at] - rdb - rxhat * dg - xhat * rdg));
-      }
+    bn_rsums r = bn_rsums_of(l, &ch, x, rx, dy, rdy, n, c);
+    rdparams[c] = (descent_real)r.rdg;
+    rdparams[C + c] = (descent_real)r.rdb;
+    if (rdx) bn_rdx_channel(l, params, vparams, x, rx, dy, rdy, rdx, n, c, &ch, &r, count);
   }
 }
 

@@ -37,6 +37,17 @@
 
 typedef struct layer layer;
 
+/* Batch norm's synchronization over the replicas of a data-parallel run
+   (descent_net_set_batch_norm_sync): one per network, shared by its layers
+   through l->sync. */
+typedef struct layer_sync {
+  descent_sum_fn sum; /* NULL: each replica's own batch */
+  void *user;
+  /* The first failure of the evaluation under way (net_forward clears it),
+     or DESCENT_OK. */
+  int status;
+} layer_sync;
+
 typedef enum layer_init {
   LAYER_INIT_AUTO,   /* he before relu, glorot otherwise */
   LAYER_INIT_HE,     /* normal, std sqrt(2 / fan_in) */
@@ -159,6 +170,7 @@ struct layer {
   descent_rng *rng;      /* the network's RNG */
   void *backend;         /* a library's state for the layer (prepare), or NULL */
   int precision;         /* the network's descent_precision (dense, conv products) */
+  layer_sync *sync;      /* the network's batch-norm synchronization */
 };
 
 /* Finds a layer kind by name, built-in or registered; NULL if unknown. */

@@ -63,6 +63,7 @@ static int setup_layers(descent_net *net, size_t *max_width, size_t *n_params, s
     l->max_batch = net->max_batch;
     l->work_slots = slots > 0 ? slots : 1;
     l->rng = &net->rng;
+    l->sync = &net->sync;
     int rc = l->ops->setup(l);
     if (rc) return rc;
     l->param_offset = params;
@@ -379,13 +380,16 @@ int net_check_batch(const descent_net *net, const descent_batch *batch, int trai
   return DESCENT_OK;
 }
 
-void net_forward(descent_net *net, const descent_real *x, size_t n, int train) {
+int net_forward(descent_net *net, const descent_real *x, size_t n, int train) {
   const descent_real *in = x;
+  net->sync.status = DESCENT_OK; /* an evaluation starts */
   for (size_t i = 0; i < net->n_layers; i++) {
     layer *l = &net->layers[i];
     l->ops->forward(l, net->objective.params + l->param_offset, in, net->acts[i], n, train);
+    if (net->sync.status) return net->sync.status;
     in = net->acts[i];
   }
+  return DESCENT_OK;
 }
 
 static int value_and_grad(descent_net *net, const descent_batch *batch, double *loss) {
@@ -394,7 +398,8 @@ static int value_and_grad(descent_net *net, const descent_batch *batch, double *
   if (rc) return rc;
   size_t n = batch->n, last = net->n_layers - 1;
   net_step_begin(net, n);
-  net_forward(net, batch->x, n, 1);
+  rc = net_forward(net, batch->x, n, 1);
+  if (rc) return rc;
   descent_real *dy = net->grad_a, *dx = net->grad_b;
   rc = loss_evaluate(net->loss, net->acts[last], n, net->layers[last].out_size, batch->labels,
                      batch->targets, net->row_loss, loss, dy, NULL);
@@ -404,6 +409,11 @@ static int value_and_grad(descent_net *net, const descent_batch *batch, double *
     const descent_real *x = i ? net->acts[i - 1] : batch->x;
     l->ops->backward(l, obj->params + l->param_offset, x, net->acts[i], dy, i ? dx : NULL,
                      obj->grad + l->param_offset, n);
+    if (net->sync.status) return net->sync.status;
+    /* The layer's gradient is final: backward overwrites it, and nothing
+       later in the pass adds to it. */
+    if (net->grad_ready && l->n_params)
+      net->grad_ready(net->grad_ready_user, l->param_offset, l->n_params);
     descent_real *t = dy;
     dy = dx;
     dx = t;
@@ -416,7 +426,8 @@ static int value(descent_net *net, const descent_batch *batch, double *loss) {
   if (rc) return rc;
   size_t last = net->n_layers - 1;
   net_step_begin(net, batch->n);
-  net_forward(net, batch->x, batch->n, 1);
+  rc = net_forward(net, batch->x, batch->n, 1);
+  if (rc) return rc;
   return loss_evaluate(net->loss, net->acts[last], batch->n, net->layers[last].out_size,
                        batch->labels, batch->targets, net->row_loss, loss, NULL, NULL);
 }
@@ -538,6 +549,19 @@ int descent_net_set_threads(descent_net *net, int threads) {
 
 int descent_net_threads(const descent_net *net) {
   return net->threads;
+}
+
+void descent_net_set_grad_ready(descent_net *net, descent_grad_ready_fn fn, void *user) {
+  net->grad_ready = fn;
+  net->grad_ready_user = fn ? user : NULL;
+}
+
+int descent_net_set_batch_norm_sync(descent_net *net, descent_sum_fn sum, void *user) {
+  descent_error_clear();
+  net->sync.sum = sum;
+  net->sync.user = sum ? user : NULL;
+  net->sync.status = DESCENT_OK;
+  return DESCENT_OK;
 }
 
 static const char *shape_text(const descent_shape *s, char *buf, size_t cap) {

@@ -104,8 +104,9 @@ int net_replay_begin(descent_net *net, const descent_batch *batch, descent_rng *
   net->rng = net->step_rng;
   if (net->n_buffers)
     memcpy(net->curvature->buffers, net->buffers, net->n_buffers * sizeof *net->buffers);
-  net_forward(net, batch->x, batch->n, 1);
-  return DESCENT_OK;
+  rc = net_forward(net, batch->x, batch->n, 1);
+  if (rc) net_replay_end(net, after);
+  return rc;
 }
 
 void net_replay_end(descent_net *net, const descent_rng *after) {
@@ -129,6 +130,7 @@ static int reevaluate(descent_net *net, const descent_batch *batch, double *loss
     const descent_real *x = i ? net->acts[i - 1] : batch->x;
     l->ops->backward(l, net->objective.params + l->param_offset, x, net->acts[i], dy, i ? dx : NULL,
                      grad + l->param_offset, n);
+    rc = net->sync.status;
     descent_real *t = dy;
     dy = dx;
     dx = t;
@@ -176,11 +178,12 @@ static int product(descent_net *net, const descent_batch *batch, const descent_r
   struct net_curvature *c = net->curvature;
   size_t n = batch->n, last = net->n_layers - 1, k = net->layers[last].out_size;
   forward_tangents(net, batch, v);
+  rc = net->sync.status;
   descent_real *dy = net->grad_a, *dx = net->grad_b, *rdy = c->rgrad_a, *rdx = c->rgrad_b;
   double loss;
   /* The gradient is needed (and the labels checked) for H v only: G v's
      loss Hessian does not depend on the labels. */
-  if (hessian)
+  if (!rc && hessian)
     rc = loss_evaluate(net->loss, net->acts[last], n, k, batch->labels, batch->targets,
                        net->row_loss, &loss, dy, NULL);
   if (!rc) loss_hessian_product(net->loss, net->acts[last], n, k, c->tangents[last], rdy);
@@ -197,6 +200,7 @@ static int product(descent_net *net, const descent_batch *batch, const descent_r
     } else {
       l->ops->backward(l, params + off, x, net->acts[i], rdy, i ? rdx : NULL, out + off, n);
     }
+    rc = net->sync.status;
     descent_real *t = dy;
     dy = dx, dx = t;
     t = rdy;

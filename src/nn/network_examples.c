@@ -86,6 +86,7 @@ static int example_gradients(descent_net *net, const descent_batch *batch, const
                                 v ? dot : NULL, n, scratch);
     if (!i) break;
     l->ops->backward(l, params, x, net->acts[i], dy, dx, sink + l->param_offset, n);
+    rc = net->sync.status;
     descent_real *t = dy;
     dy = dx, dx = t;
   }

@@ -43,13 +43,21 @@ struct descent_net {
   /* Memory of the re-evaluations and products, made at their first call:
      NULL until then (net_curvature_free). */
   struct net_curvature *curvature;
+  /* The seams of data-parallel training: the hook value_and_grad calls as
+     each layer's gradient is final (descent_net_set_grad_ready), and batch
+     norm's synchronization, which every layer points to (l->sync). */
+  descent_grad_ready_fn grad_ready;
+  void *grad_ready_user;
+  layer_sync sync;
 };
 
 /* Checks a batch against the network's limits and every layer's
    check_batch (train: training mode). */
 int net_check_batch(const descent_net *net, const descent_batch *batch, int train);
-/* Runs every layer's forward on n examples; outputs in net->acts. */
-void net_forward(descent_net *net, const descent_real *x, size_t n, int train);
+/* Runs every layer's forward on n examples; outputs in net->acts. Returns
+   DESCENT_OK, or the status of a failed batch-norm synchronization (only
+   in training mode), at which the pass stops. */
+int net_forward(descent_net *net, const descent_real *x, size_t n, int train);
 
 /* network_curvature.c: deterministic re-evaluation and the curvature-vector
    products, the network objective's reevaluate, hvp and ggnvp. A training
@@ -77,7 +85,9 @@ struct net_curvature {
 int net_curvature_memory(descent_net *net, int products);
 /* Checks that batch is the step's (what names the caller in messages), then
    runs the step's forward pass again with its randomness; *after keeps the
-   RNG for net_replay_end, which restores it and the running statistics. */
+   RNG for net_replay_end, which restores it and the running statistics.
+   When the replayed forward fails (a batch-norm synchronization), it ends
+   the replay itself before returning the failure. */
 int net_replay_begin(descent_net *net, const descent_batch *batch, descent_rng *after,
                      const char *what);
 void net_replay_end(descent_net *net, const descent_rng *after);

@@ -138,6 +138,7 @@ static int statistics(descent_net *net, const descent_batch *batch, int empirica
     if (!i) break;
     l->ops->backward(l, net->objective.params + l->param_offset, x, net->acts[i], dy, dx,
                      c->grad + l->param_offset, n);
+    rc = net->sync.status;
     descent_real *t = dy;
     dy = dx, dx = t;
   }

@@ -21,7 +21,7 @@
 /* Elements per block, the unit of the threads' schedule and of a global
    reduction's partial sums (so the sums, and their order, do not depend on
    the thread count). */
-#define BLOCK 2048
+#define BLOCK OPTIMIZER_BLOCK
 /* A step splits its blocks over the threads only from this many blocks
    (256K parameters): below, a second thread saves less than the parallel
    region costs, and far more on a machine where another process holds a
@@ -414,12 +414,23 @@ static size_t block_count(size_t n) {
   return (n + BLOCK - 1) / BLOCK;
 }
 
+int optimizer_slot_count(const descent_optimizer *opt) {
+  int slots = 0;
+  for (int i = 0; i < opt->n_transforms; i++) slots += opt->chain[i].n_slots;
+  return slots;
+}
+
+void optimizer_point_slots(descent_optimizer *opt) {
+  size_t next = 0;
+  for (int i = 0; i < opt->n_transforms; i++)
+    for (int s = 0; s < opt->chain[i].n_slots; s++)
+      opt->chain[i].slots[s] = opt->state + opt->shard_count * next++;
+}
+
 static int allocate_state(descent_optimizer *opt) {
-  int slots = 0, needs_work = 0, has_global = 0;
-  for (int i = 0; i < opt->n_transforms; i++) {
-    slots += opt->chain[i].n_slots;
+  int slots = optimizer_slot_count(opt), needs_work = 0, has_global = 0;
+  for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->global) has_global = 1, needs_work |= i > 0;
-  }
   if (slots) {
     size_t total;
     if (!descent_mul_ok(opt->n, (size_t)slots, &total))
@@ -436,10 +447,7 @@ static int allocate_state(descent_optimizer *opt) {
         descent_calloc(block_count(opt->n) + 1, sizeof *opt->partials, "optimizer reduction");
     if (!opt->partials) return DESCENT_ENOMEM;
   }
-  size_t next = 0;
-  for (int i = 0; i < opt->n_transforms; i++)
-    for (int s = 0; s < opt->chain[i].n_slots; s++)
-      opt->chain[i].slots[s] = opt->state + opt->n * next++;
+  optimizer_point_slots(opt);
   return DESCENT_OK;
 }
 
@@ -458,6 +466,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
   descent_optimizer *opt = descent_calloc(1, sizeof *opt, "optimizer");
   if (!opt) return DESCENT_ENOMEM;
   opt->n = n_params;
+  opt->shard_count = n_params;
   int rc = DESCENT_OK;
   char chain[OPTIMIZER_MAX_TEXT], lr_buf[192];
   const char *lr_text = lr;
@@ -572,12 +581,14 @@ static void run_slice(descent_optimizer *opt, int first, int last, size_t at, si
     add_update(u, theta + at, count);
 }
 
-/* Runs transforms [first, last) over every block, slice by slice; with a
-   dst, also reduces each block of the output for `next`, the global
-   transform that heads the following stage. */
-static void run_stage(descent_optimizer *opt, int first, int last, const descent_real *src,
-                      descent_real *dst, descent_real *theta, const transform *next) {
-  size_t n = opt->n, blocks = block_count(n);
+/* Runs transforms [first, last) over every block of the n numbers at src,
+   dst and theta (the optimizer's shard: the slots' element 0 is theta's),
+   slice by slice; with a dst, also reduces each block of the output for
+   `next`, the global transform that heads the following stage. */
+static void run_stage(descent_optimizer *opt, int first, int last, size_t n,
+                      const descent_real *src, descent_real *dst, descent_real *theta,
+                      const transform *next) {
+  size_t blocks = block_count(n);
 #pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
@@ -626,7 +637,10 @@ static int step_buffers(descent_optimizer *opt, descent_real *params, const desc
                         "optimizer step in evaluation mode: call descent_optimizer_train first");
   for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->begin) opt->chain[i].def->begin(&opt->chain[i], opt->step);
-  const descent_real *src = grad;
+  /* A sharded optimizer steps its own shard (shard.c); a global transform,
+     which would need the whole gradient, is never sharded. */
+  const descent_real *src = grad + opt->shard_offset;
+  params += opt->shard_offset;
   if (opt->chain[0].def->global) {
     reduce_all(opt, &opt->chain[0], src);
     finish_reduction(opt, &opt->chain[0]);
@@ -636,7 +650,7 @@ static int step_buffers(descent_optimizer *opt, descent_real *params, const desc
     int last = first + 1;
     while (last < opt->n_transforms && !opt->chain[last].def->global) last++;
     transform *next = last < opt->n_transforms ? &opt->chain[last] : NULL;
-    run_stage(opt, first, last, src, next ? opt->work : NULL, params, next);
+    run_stage(opt, first, last, opt->shard_count, src, next ? opt->work : NULL, params, next);
     if (next) finish_reduction(opt, next);
     src = opt->work;
     first = last;
@@ -658,13 +672,15 @@ int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
 
 /* Moves the parameters between the training and the evaluation point of the
    transforms that have two (schedule-free); a no-op for every other chain and
-   before the first step, when both points are the starting one. */
+   before the first step, when both points are the starting one. A sharded
+   optimizer holds z for its shard alone, and moves that shard. */
 static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_params,
                          int to_eval) {
   int rc = check_buffers(opt, params, NULL, n_params, 0);
   if (rc) return rc;
   if (opt->eval_mode == to_eval) return DESCENT_OK;
-  size_t n = opt->n, blocks = block_count(n);
+  params += opt->shard_offset;
+  size_t n = opt->shard_count, blocks = block_count(n);
   for (int i = 0; i < opt->n_transforms && opt->step > 0; i++) {
     const transform *t = &opt->chain[i];
     void (*move)(const transform *, descent_real *, descent_real *const *, size_t) =

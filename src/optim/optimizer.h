@@ -9,6 +9,9 @@
 #include "transform.h"
 
 #define OPTIMIZER_MAX_CHAIN 16
+/* Elements per block of the step (optimizer.c): the unit of its threads'
+   schedule and of a global reduction's partial sums. */
+#define OPTIMIZER_BLOCK 2048
 /* Room for the spec text and its expanded chain, with the NUL; a longer spec
    is refused. */
 #define OPTIMIZER_MAX_TEXT 512
@@ -17,7 +20,7 @@ struct descent_optimizer {
   size_t n; /* parameters */
   int n_transforms;
   transform chain[OPTIMIZER_MAX_CHAIN];
-  descent_real *state;           /* every transform's slots, n each, one allocation */
+  descent_real *state;           /* every transform's slots, shard_count each, one allocation */
   descent_real *work;            /* n numbers between stages, if a global transform is not first */
   double *partials;              /* per-block sums of a global reduction, if any */
   int64_t step;                  /* updates taken */
@@ -32,6 +35,13 @@ struct descent_optimizer {
   const method_def *method;
   double method_hp[METHOD_MAX_PARAMS];
   method_state *method_state;
+  /* ZeRO-1 (descent_optimizer_set_shard, shard.c): the parameters
+     [shard_offset, shard_offset + shard_count) this optimizer steps and holds
+     state for; 0 and n for one that is not sharded. gather, set once
+     sharded, joins the replicas' pieces of a state vector for save_state. */
+  size_t shard_offset, shard_count;
+  descent_allgather_fn gather;
+  void *gather_user;
 };
 
 /* The canonical text of the chain alone, e.g. "adam(b1=0.9, ...) | lr(lr=0.001)":
@@ -48,6 +58,13 @@ int optimizer_is_named(const char *name);
    chain and the rate's text in *lr_text; *handled = 0 otherwise. */
 int method_parse(descent_optimizer *opt, const char *spec, const char *lr, char *chain,
                  size_t chain_cap, const char **lr_text, char *lr_buf, size_t lr_cap, int *handled);
+
+/* Points every transform's slots into opt->state, shard_count numbers each,
+   in chain and slot order (the order of the state blob). */
+void optimizer_point_slots(descent_optimizer *opt);
+
+/* The slots of the whole chain: the state vectors, each shard_count long. */
+int optimizer_slot_count(const descent_optimizer *opt);
 
 /* The transform that takes the rate: the chain's last. */
 static inline transform *optimizer_rate_transform(const descent_optimizer *opt) {

@@ -168,6 +168,12 @@ int descent_optimizer_stability(const descent_optimizer *opt, descent_real *prec
                         "descent_optimizer_stability: precond holds %zu values but the optimizer "
                         "has %zu parameters; pass n = %zu",
                         n, opt->n, opt->n);
+  if (precond && opt->gather)
+    return descent_fail(DESCENT_EINVAL,
+                        "descent_optimizer_stability: the optimizer is sharded and holds the "
+                        "state of parameters %zu to %zu only: pass precond = NULL for the limit "
+                        "alone, or ask an optimizer that is not sharded for the preconditioner",
+                        opt->shard_offset, opt->shard_offset + opt->shard_count);
   memset(out, 0, sizeof *out);
   out->limit = NAN;
   char names[OPTIMIZER_MAX_TEXT];

@@ -26,6 +26,10 @@
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
  * parameter count, another precision, a truncated or corrupted blob.
+ *
+ * A sharded optimizer (shard.c) writes the same blob as the whole one: it
+ * gathers each slot vector from the replicas as it writes it, and keeps its
+ * shard's slice of each when it loads one.
  */
 #include "optimizer.h"
 
@@ -106,6 +110,65 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt) {
   return bytes;
 }
 
+static void put_vector(cursor *c, const descent_real *v, size_t n) {
+  for (size_t j = 0; j < n; j++) {
+#ifdef DESCENT_DOUBLE
+    uint64_t bits;
+    memcpy(&bits, &v[j], 8);
+    put_u64(c, bits);
+#else
+    uint32_t bits;
+    memcpy(&bits, &v[j], 4);
+    put_u32(c, bits);
+#endif
+  }
+}
+
+/* The whole of one state vector of a sharded optimizer into whole[0, n):
+   the replicas' all-gather, with a check that it put this replica's piece
+   where its offset says (a gather in another order would scramble the
+   blob). */
+static int gather_vector(const descent_optimizer *opt, const descent_real *mine,
+                         descent_real *whole) {
+  int rc = opt->gather(opt->gather_user, mine, opt->shard_count, whole, opt->n);
+  if (rc) {
+    descent_error_prefix("%s: gathering the shards: ", what);
+    return rc < 0 ? rc : DESCENT_EINVAL;
+  }
+  if (memcmp(whole + opt->shard_offset, mine, opt->shard_count * sizeof *mine) != 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "%s: the gather function put this replica's shard (parameters %zu to %zu) "
+                        "elsewhere: it must join the pieces in replica order, each at its "
+                        "offset (MPI_Allgatherv with the shards' counts)",
+                        what, opt->shard_offset, opt->shard_offset + opt->shard_count);
+  return DESCENT_OK;
+}
+
+/* Every slot vector, whole: a sharded optimizer gathers each (one
+   collective per vector, in chain and slot order, on every replica). */
+static int write_vectors(const descent_optimizer *opt, cursor *c) {
+  descent_real *whole = NULL;
+  if (opt->gather && optimizer_slot_count(opt)) {
+    whole = descent_alloc_real(opt->n, "gathered optimizer state");
+    if (!whole) return DESCENT_ENOMEM;
+  }
+  for (int i = 0; i < opt->n_transforms; i++)
+    for (int s = 0; s < opt->chain[i].n_slots; s++) {
+      const descent_real *v = opt->chain[i].slots[s];
+      if (whole) {
+        int rc = gather_vector(opt, v, whole);
+        if (rc) {
+          descent_free_real(whole);
+          return rc;
+        }
+        v = whole;
+      }
+      put_vector(c, v, opt->n);
+    }
+  descent_free_real(whole);
+  return DESCENT_OK;
+}
+
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size) {
   descent_error_clear();
   size_t need = descent_optimizer_state_size(opt);
@@ -131,21 +194,8 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
     put_u32(&c, (uint32_t)t->n_slots);
     for (int k = 0; k < t->def->n_persist; k++) put_f64(&c, t->persist[k]);
   }
-  for (int i = 0; i < opt->n_transforms; i++)
-    for (int s = 0; s < opt->chain[i].n_slots; s++) {
-      const descent_real *v = opt->chain[i].slots[s];
-      for (size_t j = 0; j < opt->n; j++) {
-#ifdef DESCENT_DOUBLE
-        uint64_t bits;
-        memcpy(&bits, &v[j], 8);
-        put_u64(&c, bits);
-#else
-        uint32_t bits;
-        memcpy(&bits, &v[j], 4);
-        put_u32(&c, bits);
-#endif
-      }
-    }
+  int rc = write_vectors(opt, &c);
+  if (rc) return rc;
   if (opt->method) {
     size_t method_bytes = opt->method->state_bytes(opt->method_state);
     put_u64(&c, (uint64_t)method_bytes);
@@ -294,10 +344,14 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     c.q += 8;
     for (int k = 0; k < t->def->n_persist; k++) t->persist[k] = get_f64(&c);
   }
+  /* A sharded optimizer keeps its shard's slice of each whole vector. */
+  size_t before = opt->shard_offset * sizeof(descent_real),
+         after = (opt->n - opt->shard_offset - opt->shard_count) * sizeof(descent_real);
   for (int i = 0; i < opt->n_transforms; i++)
     for (int s = 0; s < opt->chain[i].n_slots; s++) {
       descent_real *v = opt->chain[i].slots[s];
-      for (size_t j = 0; j < opt->n; j++) {
+      c.q += before;
+      for (size_t j = 0; j < opt->shard_count; j++) {
 #ifdef DESCENT_DOUBLE
         uint64_t bits = get_uint(&c, 8);
 #else
@@ -305,6 +359,7 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
 #endif
         memcpy(&v[j], &bits, sizeof bits);
       }
+      c.q += after;
     }
   opt->step = step;
   opt->eval_mode = (int)mode;

@@ -81,6 +81,34 @@ fixed_parity mlp-adam-4 2 4 -- "${mlp[@]}" --opt adam --epochs 2
 fixed_parity cnn-momentum 2 4 -- "${cnn[@]}" --opt momentum --lr 0.05 --epochs 2
 fixed_parity cnn-adamw 2 -- "${cnn[@]}" --opt adamw --epochs 1
 
+# ZeRO-1 (--zero): the optimizer state sharded over the processes, the same
+# bits; each process holds half of it with 2, a quarter with 4.
+zero_parity() {
+  local name=$1
+  shift
+  for n in 2 4; do
+    ranks "$n" "$descent" train "${common[@]}" --reduction fixed --shards 4 --zero "$@" \
+      --out "$scratch/$name-zero-$n" >"$scratch/$name-zero-$n.log" 2>&1
+    check "$name --zero: $n processes exit 0" test $? -eq 0
+    check "$name --zero: $n processes give the bits of one unsharded" \
+      same_model "$scratch/$name-1" "$scratch/$name-zero-$n"
+  done
+}
+zero_parity mlp-adam-4 "${mlp[@]}" --opt adam --epochs 2
+zero_parity cnn-momentum "${cnn[@]}" --opt momentum --lr 0.05 --epochs 2
+state_mb() { sed -n 's/^state  *\([0-9.]*\) MB.*/\1/p' "$1"; }
+whole=$(state_mb "$scratch/mlp-adam-4-2.log") half=$(state_mb "$scratch/mlp-adam-4-zero-2.log")
+quarter=$(state_mb "$scratch/mlp-adam-4-zero-4.log")
+check "zero: optimizer state per process $whole MB whole, $half MB in 2 shards, $quarter MB in 4" \
+  awk -v w="$whole" -v h="$half" -v q="$quarter" 'BEGIN {
+    exit !(w > 1 && h > 0.49 * w && h < 0.51 * w && q > 0.24 * w && q < 0.26 * w) }'
+ranks 2 "$descent" train "${common[@]}" "${cnn[@]}" --opt adam --epochs 2 --reduction fixed \
+  --shards 4 --zero --checkpoint-every 3 --stop-after-steps 11 --out "$scratch/zero-killed" \
+  >"$scratch/zero-killed.log" 2>&1
+check "zero: killed after step 11" test -s "$scratch/zero-killed/ckpt-9.dsc"
+ranks 2 "$descent" train --resume "$scratch/zero-killed" >"$scratch/zero-resume.log" 2>&1
+check "zero: resumed with 2 processes exits 0" test $? -eq 0
+
 # The fast reduction: MPI's sums, the same training (its accuracy within a
 # point or two of one process's after the same steps).
 acc() { tail -n 1 "$1/metrics.csv" | cut -d, -f9; }
@@ -113,6 +141,8 @@ for n in 2 1 4; do
   check "resume: with $n processes, the bits of the run never killed" \
     same_run "$scratch/straight" "$scratch/killed-$n"
 done
+check "zero: resumed, the bits of the unsharded run never killed" \
+  same_run "$scratch/straight" "$scratch/zero-killed"
 
 # job_gone DIR: no descent process trains into DIR.
 job_gone() {
@@ -201,6 +231,13 @@ expect_error reduction-kind error "--reduction: unknown kind 'tree'; valid: fast
   "$descent" train "${common[@]}" --reduction tree --out "$scratch/bad3"
 expect_error_ranks track "--track measures one process's objective" \
   ranks 2 "$descent" train "${common[@]}" --track sharpness --out "$scratch/bad4"
+expect_error_ranks zero-alone "--zero shards the optimizer state over the processes: it needs 2" \
+  "$descent" train "${common[@]}" --zero --out "$scratch/bad5"
+expect_error_ranks zero-sf "--zero with --opt sf_adamw: a schedule-free optimizer" \
+  ranks 2 "$descent" train "${common[@]}" --zero --opt sf_adamw --out "$scratch/bad6"
+expect_error_ranks zero-clip "--zero with --opt clip(1) | adam | lr(0.001): " \
+  ranks 2 "$descent" train "${common[@]}" --zero --opt 'clip(1) | adam | lr(0.001)' \
+  --out "$scratch/bad7"
 expect_error_ranks eval-ranks "only train and sweep run across the ranks" \
   ranks 2 "$descent" eval --model "$scratch/fast-1/model.bin"
 
