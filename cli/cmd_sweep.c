@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "commands.h"
 #include "descent.h"
+#include "dist.h"
 #include "options.h"
 #include "progress.h"
 #include "setup.h"
@@ -43,9 +44,11 @@ static cli_option sweep_options[] = {
      "val_acc, test_acc, val_loss, test_loss or train_loss at the last epoch (default: val_acc "
      "with --val, else test_acc)",
      NULL, 0},
-    {"jobs", "N", "trials run at once", "1", 0},
-    {"threads-per-trial", "T", "threads of each trial (default: cores / jobs, at least 1)", NULL,
-     0},
+    {"jobs", "N", "trials run at once (on each rank under mpirun)", "1", 0},
+    {"threads-per-trial", "T",
+     "threads of each trial (default: cores / jobs, at least 1; under mpirun, rank 0's "
+     "machine's cores / (jobs x its ranks))",
+     NULL, 0},
     {"halving", "MIN,ETA",
      "successive halving: MIN epochs for all, the best 1/ETA go on to MIN*ETA epochs, ...", NULL,
      0},
@@ -130,6 +133,23 @@ static int make_out(const char *dir) {
     return -1;
   }
   return 0;
+}
+
+static const char *plan_path(const char *dir, char *path, size_t cap) {
+  snprintf(path, cap, "%s/sweep.txt", dir);
+  return path;
+}
+
+/* Undoes make_out and the lock file of a sweep that saved no plan (the
+   ranks did not all see the folder), the folder itself too: a later sweep
+   with the same --out starts as if this one had never been. */
+static void unmake_out(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/logs", dir);
+  rmdir(path);
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  unlink(path);
+  rmdir(dir);
 }
 
 /* The sweep folder's lock (DIR/.lock, flock): one sweep at a time in a folder.
@@ -276,7 +296,9 @@ static int plan_new(int argc, char **argv, sweep_plan *plan) {
   if (cli_find(o, n, "threads-per-trial")->given) {
     if (cli_get_size(o, n, "threads-per-trial", 1, 1024, &threads)) return -1;
   } else {
-    threads = cores > (long)jobs ? (size_t)cores / jobs : 1;
+    /* Under mpirun the ranks on one machine share its cores. */
+    size_t at_once = jobs * (size_t)dist_local_size();
+    threads = cores > (long)at_once ? (size_t)cores / at_once : 1;
   }
   plan->jobs = (int)jobs;
   plan->threads = (int)threads;
@@ -349,7 +371,8 @@ static void on_trial_done(void *user, size_t t, double seconds) {
     fprintf(stderr, " %s=%s", plan->params[j].name, plan->trials[t].values[j]);
   fprintf(stderr, " | %s %.6g | %.1f s\n", plan->metric, r.metric, seconds);
   double elapsed = progress_now() - p->start;
-  double left = p->trial_seconds / (double)p->done * (double)(p->total - p->done) / plan->jobs;
+  double left = p->trial_seconds / (double)p->done * (double)(p->total - p->done) /
+                ((double)plan->jobs * sweep_ranks_size());
   char bar[31];
   progress_bar(bar, sizeof bar, p->done, p->total);
   fprintf(stderr, "sweep [%s] %zu/%zu trials", bar, p->done, p->total);
@@ -457,6 +480,23 @@ done:
   return rc;
 }
 
+/* " on each of K ranks (HOSTS)" under MPI (--jobs is per rank); "" otherwise. */
+static const char *ranks_text(void) {
+  static char text[512];
+  int size = sweep_ranks_size(), len;
+  if (!dist_active()) return "";
+  len = snprintf(text, sizeof text, " on each of %d rank%s (", size, size == 1 ? "" : "s");
+  for (int r = 0; r < size && len < (int)sizeof text; r++) {
+    int seen = 0; /* each host once */
+    for (int q = 0; q < r; q++) seen |= strcmp(sweep_ranks_host(q), sweep_ranks_host(r)) == 0;
+    if (!seen)
+      len += snprintf(text + len, sizeof text - (size_t)len, "%s%s", r ? " " : "",
+                      sweep_ranks_host(r));
+  }
+  if (len < (int)sizeof text) snprintf(text + len, sizeof text - (size_t)len, ")");
+  return text;
+}
+
 static int resume_sweep(const char *dir) {
   sweep_plan plan;
   /* The plan first: a folder that is not a sweep's gets no lock file. */
@@ -468,15 +508,22 @@ static int resume_sweep(const char *dir) {
             dir);
   int lock = rc == 0 ? lock_sweep(dir) : -1;
   if (lock >= 0) {
-    fprintf(stderr, "sweep: continuing %s (%zu trials)\n", dir, plan.n_trials);
-    rc = run_sweep(&plan, dir);
+    rc = sweep_ranks_open(dir);
+    if (rc == 0) {
+      sweep_ranks_ready(&plan, dir);
+      fprintf(stderr, "sweep: continuing %s (%zu trials)", dir, plan.n_trials);
+      if (dist_active()) fprintf(stderr, ", %d at once%s", plan.jobs, ranks_text());
+      fprintf(stderr, "\n");
+      rc = run_sweep(&plan, dir);
+    }
     close(lock);
   }
   sweep_plan_free(&plan);
   return rc == 0 && lock >= 0 ? 0 : 1;
 }
 
-int cmd_sweep(int argc, char **argv) {
+/* Rank 0's part (all of it without MPI). */
+static int sweep_main(int argc, char **argv) {
   for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
     if (strcmp(argv[i], "--resume") == 0 || strncmp(argv[i], "--resume=", 9) == 0) {
       const char *dir = argv[i][8] == '=' ? argv[i] + 9 : i + 1 < argc ? argv[i + 1] : NULL;
@@ -500,17 +547,38 @@ int cmd_sweep(int argc, char **argv) {
     return rc == 1 ? 0 : 2;
   }
   const char *dir = cli_get(sweep_options, N_SWEEP_OPTIONS, "out");
+  char path[4096];
   int lock = -1;
   rc = 1;
-  if (make_out(dir) == 0 && (lock = lock_sweep(dir)) >= 0 && sweep_plan_save(&plan, dir) == 0) {
+  /* The folder is checked shared before the plan goes into it. */
+  if (make_out(dir) == 0 && (lock = lock_sweep(dir)) >= 0 && sweep_ranks_open(dir) == 0 &&
+      sweep_plan_save(&plan, dir) == 0) {
+    sweep_ranks_ready(&plan, dir);
     fprintf(stderr,
-            "sweep: %zu trials (%s sampler, metric %s) in %s, %d at once, %d thread%s "
-            "each\n",
+            "sweep: %zu trials (%s sampler, metric %s) in %s, %d at once%s, %d thread%s each\n",
             plan.n_trials, sweep_sampler_name(plan.sampler), plan.metric, dir, plan.jobs,
-            plan.threads, plan.threads == 1 ? "" : "s");
+            ranks_text(), plan.threads, plan.threads == 1 ? "" : "s");
     rc = run_sweep(&plan, dir) ? 1 : 0;
   }
+  if (lock >= 0 && rc && access(plan_path(dir, path, sizeof path), F_OK) != 0) unmake_out(dir);
   if (lock >= 0) close(lock);
   sweep_plan_free(&plan);
+  return rc;
+}
+
+/* Under mpirun every rank runs this command: rank 0 sets the sweep up and
+   hands out the trials, the others run those it gives them (sweep_ranks.c). */
+int cmd_sweep(int argc, char **argv) {
+  sweep_ranks_start();
+  if (dist_rank() != 0) {
+    int rc = sweep_ranks_serve();
+    dist_set_outcome_agreed();
+    return rc;
+  }
+  int rc = sweep_main(argc, argv);
+  sweep_ranks_end(rc);
+  /* Every rank ends with the status rank 0 sent (or, when a rank did not
+     see the folder, all with 1): the job ends normally with it. */
+  dist_set_outcome_agreed();
   return rc;
 }

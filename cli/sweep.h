@@ -4,14 +4,16 @@
  * sweep_space.c (the parameters, their spaces and the samplers), sweep_plan.c
  * (the plan saved in SWEEP/sweep.txt and read back by --resume),
  * sweep_trial.c (launching trials, the event log, what a trial folder holds),
- * sweep_summary.c (summary.csv and the ranked table), cmd_sweep.c (the
- * command, its rungs of successive halving).
+ * sweep_summary.c (summary.csv and the ranked table), sweep_ranks.c (the
+ * processes that run the trials: this one, or the ranks of an MPI job),
+ * cmd_sweep.c (the command, its rungs of successive halving).
  */
 #ifndef DESCENT_CLI_SWEEP_H
 #define DESCENT_CLI_SWEEP_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SWEEP_MAX_PARAMS 32
 #define SWEEP_MAX_TRIALS 100000
@@ -107,12 +109,75 @@ typedef struct trial_state {
 int sweep_event(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reads the record of DIR/events.log into states (n of them). */
 int sweep_events_read(const char *dir, trial_state *states, size_t n);
-/* Runs the listed trials (ids) to `epochs` epochs each, up to plan->jobs at
- * once, recording each in events.log and states; calls on_done after each.
- * Returns 0, or -1 when the sweep itself cannot go on. */
+/* How a trial ended, as the rank that ran it saw it. */
+typedef struct sweep_outcome {
+  size_t trial;
+  int rank;
+  trial_status status; /* TRIAL_DONE, TRIAL_DIVERGED or TRIAL_FAILED */
+  int wstatus;         /* waitpid's status */
+  double seconds;
+} sweep_outcome;
+/* Rank 0's order to a rank: run trial to `epochs` epochs (resume: from its
+   newest checkpoint). */
+typedef struct sweep_order {
+  size_t trial, epochs;
+  int rank, resume;
+} sweep_order;
+
+/* Rank 0: the launch of trial t on `rank` decided and recorded: waits until
+   no process holds the trial's run lock, then resumes it from its newest
+   checkpoint (*resume = 1), restarts it in an emptied folder, or starts it,
+   and appends that to events.log (naming the rank and its host under MPI).
+   Returns 0 or -1 after printing. */
+int sweep_trial_prepare(const char *dir, size_t t, size_t epochs, trial_state *state, int rank,
+                        int *resume);
+/* Any rank: starts trial t as a child `descent train` (its output in
+   logs/trial-NNNN.log, no MPI launcher's variables in its environment).
+   Returns its pid, or -1 after printing. */
+pid_t sweep_trial_start(const sweep_plan *plan, const char *dir, size_t t, size_t epochs,
+                        int resume);
+/* The rank that ran trial t: how it ended (done, diverged, failed). */
+trial_status sweep_trial_outcome(const char *dir, size_t t, int wstatus);
+/* Runs the listed trials (ids) to `epochs` epochs each (0: each trial's
+ * own), up to plan->jobs at once on each rank, recording each in events.log
+ * and states; calls on_done after each. Rank 0 only (the others serve with
+ * sweep_ranks_serve). Returns 0, or -1 when the sweep itself cannot go on. */
 typedef void (*sweep_done_fn)(void *user, size_t trial, double seconds);
 int sweep_run_trials(const sweep_plan *plan, const char *dir, const size_t *ids, size_t n_ids,
                      size_t epochs, trial_state *states, sweep_done_fn on_done, void *user);
+
+/* sweep_ranks.c: the rounds in which the ranks report and get trials. */
+/* Every rank, first (collective): learns every rank's host. Returns 0. */
+int sweep_ranks_start(void);
+/* Rank r's host name, and the number of ranks (1 without MPI). */
+const char *sweep_ranks_host(int rank);
+int sweep_ranks_size(void);
+/* Rank 0, once the folder dir is made (or found) and locked: tells the
+   other ranks where it is and checks that every rank sees it (one line from
+   each rank that does not). Returns 0 to go on, or the exit status. */
+int sweep_ranks_open(const char *dir);
+/* Rank 0, once the plan is saved in dir: the other ranks read it and wait
+   for their trials. */
+void sweep_ranks_ready(const sweep_plan *plan, const char *dir);
+/* Rank 0 at the end, with the exit status: ends the other ranks, wherever
+   they wait (for the opening, for the plan, in the rounds); nothing when
+   alone or already ended. */
+void sweep_ranks_end(int status);
+/* Ranks > 0: their whole part of the sweep (the plan read from the folder,
+   then the trials rank 0 hands out). Returns the exit status. */
+int sweep_ranks_serve(void);
+/* Rank 0, a round in two calls: waits (for one of its trials to end when
+   alone; at most a moment when other ranks may have news), gathers every
+   rank's ended trials (*failed: a rank could not start one) ... */
+int sweep_ranks_gather(sweep_outcome **outcomes, size_t *n_outcomes, int *failed);
+/* ... the free slots of rank r after it ... */
+int sweep_ranks_free(int rank);
+/* ... then hands out the orders (stop >= 0: no orders, the sweep ends with
+   exit status stop) and starts its own. Returns 0, or -1 when one of its
+   own could not start. */
+int sweep_ranks_order(const sweep_order *orders, size_t n, int stop);
+/* 1 when a trial ran somewhere at the last round. */
+int sweep_ranks_busy(void);
 
 /* sweep_summary.c */
 typedef struct trial_result {

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "descent.h"
 #include "child.h"
+#include "dist.h"
 #include "sweep.h"
 
 #include <dirent.h>
@@ -98,48 +99,51 @@ static int empty_trial(const char *trial_dir) {
   return rc;
 }
 
-typedef struct {
-  pid_t pid;
-  size_t trial;
-  struct timespec started;
-} running;
-
-static double since(const struct timespec *t0) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+/* buf <- " on rank R (HOST)" under MPI, for the event log; "" otherwise. */
+static void where(int rank, char *buf, size_t cap) {
+  buf[0] = '\0';
+  if (dist_active()) snprintf(buf, cap, " on rank %d (%s)", rank, sweep_ranks_host(rank));
 }
 
-/* Starts trial t: fork, then exec of this program as descent train, its
-   output to logs/trial-NNNN.log. Returns the child's pid or -1. */
-static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t epochs,
-                    trial_state *state) {
-  char trial_dir[4096], ckpt[4096], skipped[512], log_path[4096];
+int sweep_trial_prepare(const char *dir, size_t t, size_t epochs, trial_state *state, int rank,
+                        int *resume) {
+  char trial_dir[4096], ckpt[4096], skipped[512], at[128];
   snprintf(trial_dir, sizeof trial_dir, "%s/trial-%04zu", dir, t + 1);
-  snprintf(log_path, sizeof log_path, "%s/logs/trial-%04zu.log", dir, t + 1);
   wait_for_lock(trial_dir);
   struct stat st;
   int exists = stat(trial_dir, &st) == 0;
-  int resume = exists && descent_checkpoint_find(trial_dir, ckpt, sizeof ckpt, skipped,
-                                                 sizeof skipped) == DESCENT_OK;
-  int rc;
-  if (resume) {
+  *resume = exists && descent_checkpoint_find(trial_dir, ckpt, sizeof ckpt, skipped,
+                                              sizeof skipped) == DESCENT_OK;
+  where(rank, at, sizeof at);
+  if (*resume) {
     const char *base = strrchr(ckpt, '/');
-    rc = sweep_event(dir, "resume trial-%04zu from %s to epoch %zu", t + 1, base ? base + 1 : ckpt,
-                     epochs);
-  } else if (exists || state->launched) {
+    return sweep_event(dir, "resume trial-%04zu from %s to epoch %zu%s", t + 1,
+                       base ? base + 1 : ckpt, epochs, at);
+  }
+  if (exists || state->launched) {
     if (exists && empty_trial(trial_dir)) {
       fprintf(stderr, "descent sweep: cannot empty %s (it saved no checkpoint): %s\n", trial_dir,
               strerror(errno));
       return -1;
     }
-    rc = sweep_event(dir, "restart trial-%04zu (no checkpoint saved)", t + 1);
-  } else {
-    rc = sweep_event(dir, "start trial-%04zu", t + 1);
-    state->launched = 1;
+    return sweep_event(dir, "restart trial-%04zu (no checkpoint saved)%s", t + 1, at);
   }
-  char **args = rc ? NULL : sweep_train_args(plan, t, trial_dir, epochs, resume);
-  if (!args) return -1;
+  state->launched = 1;
+  return sweep_event(dir, "start trial-%04zu%s", t + 1, at);
+}
+
+pid_t sweep_trial_start(const sweep_plan *plan, const char *dir, size_t t, size_t epochs,
+                        int resume) {
+  char trial_dir[4096], log_path[4096];
+  snprintf(trial_dir, sizeof trial_dir, "%s/trial-%04zu", dir, t + 1);
+  snprintf(log_path, sizeof log_path, "%s/logs/trial-%04zu.log", dir, t + 1);
+  char **args = sweep_train_args(plan, t, trial_dir, epochs, resume);
+  char **env = child_environment();
+  if (!args || !env) {
+    if (!env) fprintf(stderr, "descent sweep: out of memory\n");
+    sweep_args_free(args);
+    return -1;
+  }
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
@@ -148,7 +152,8 @@ static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t ep
     if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
     int in = open("/dev/null", O_RDONLY);
     if (in >= 0) dup2(in, 0);
-    execv("/proc/self/exe", args);
+    child_close_inherited();
+    execve("/proc/self/exe", args, env);
     fprintf(stderr, "descent sweep: cannot run /proc/self/exe: %s\n", strerror(errno));
     _exit(127);
   }
@@ -157,68 +162,72 @@ static pid_t launch(const sweep_plan *plan, const char *dir, size_t t, size_t ep
   return pid;
 }
 
-/* Records how trial t ended. */
-static int finish(const char *dir, size_t t, int wstatus, size_t epochs, trial_state *st) {
-  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
-    st->status = TRIAL_DONE;
-    st->reached = epochs;
-    return sweep_event(dir, "done trial-%04zu epochs %zu", t + 1, epochs);
-  }
+trial_status sweep_trial_outcome(const char *dir, size_t t, int wstatus) {
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return TRIAL_DONE;
   char log[4096];
   snprintf(log, sizeof log, "%s/logs/trial-%04zu.log", dir, t + 1);
-  if (child_log_says_diverged(log)) {
-    st->status = TRIAL_DIVERGED;
-    return sweep_event(dir, "diverged trial-%04zu", t + 1);
+  return child_log_says_diverged(log) ? TRIAL_DIVERGED : TRIAL_FAILED;
+}
+
+/* Rank 0: records how a trial ended. */
+static int record(const char *dir, const sweep_outcome *o, size_t epochs, trial_state *st) {
+  size_t t = o->trial;
+  char at[128];
+  where(o->rank, at, sizeof at);
+  st->status = o->status;
+  if (o->status == TRIAL_DONE) {
+    st->reached = epochs;
+    return sweep_event(dir, "done trial-%04zu epochs %zu%s", t + 1, epochs, at);
   }
-  st->status = TRIAL_FAILED;
+  if (o->status == TRIAL_DIVERGED) return sweep_event(dir, "diverged trial-%04zu%s", t + 1, at);
   char how[64];
-  if (WIFSIGNALED(wstatus))
-    snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(wstatus));
+  if (WIFSIGNALED(o->wstatus))
+    snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(o->wstatus));
   else
-    snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(wstatus));
-  fprintf(stderr, "descent sweep: trial-%04zu failed (%s); see %s/logs/trial-%04zu.log\n", t + 1,
-          how, dir, t + 1);
-  return sweep_event(dir, "failed trial-%04zu (%s; see logs/trial-%04zu.log)", t + 1, how, t + 1);
+    snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(o->wstatus));
+  fprintf(stderr, "descent sweep: trial-%04zu failed (%s%s); see %s/logs/trial-%04zu.log\n", t + 1,
+          how, at, dir, t + 1);
+  return sweep_event(dir, "failed trial-%04zu (%s; see logs/trial-%04zu.log)%s", t + 1, how, t + 1,
+                     at);
 }
 
 int sweep_run_trials(const sweep_plan *plan, const char *dir, const size_t *ids, size_t n_ids,
                      size_t epochs, trial_state *states, sweep_done_fn on_done, void *user) {
-  running *jobs = calloc((size_t)plan->jobs, sizeof *jobs);
-  size_t next = 0, active = 0;
-  int rc = 0;
-  if (!jobs) return -1;
+  int size = sweep_ranks_size();
+  sweep_order *orders = calloc((size_t)size * (size_t)plan->jobs, sizeof *orders);
+  size_t next = 0;
+  if (!orders) return -1;
   for (;;) {
-    while (rc == 0 && active < (size_t)plan->jobs && next < n_ids) {
-      size_t t = ids[next++], slot = 0;
-      while (jobs[slot].pid) slot++;
-      clock_gettime(CLOCK_MONOTONIC, &jobs[slot].started);
-      jobs[slot].trial = t;
-      if ((jobs[slot].pid = launch(plan, dir, t, epochs ? epochs : sweep_trial_epochs(plan, t),
-                                   &states[t])) < 0) {
-        jobs[slot].pid = 0;
-        rc = -1;
-        break;
-      }
-      active++;
+    sweep_outcome *out;
+    size_t n_out, n_orders = 0;
+    int failed, rc;
+    sweep_ranks_gather(&out, &n_out, &failed);
+    rc = failed ? -1 : 0;
+    for (size_t i = 0; i < n_out; i++) {
+      size_t t = out[i].trial;
+      if (record(dir, &out[i], epochs ? epochs : sweep_trial_epochs(plan, t), &states[t])) rc = -1;
+      if (on_done) on_done(user, t, out[i].seconds);
     }
-    if (active == 0) break;
-    int wstatus;
-    pid_t pid = wait(&wstatus);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      rc = -1;
-      break;
-    }
-    for (int j = 0; j < plan->jobs; j++)
-      if (jobs[j].pid == pid) {
-        size_t t = jobs[j].trial;
-        jobs[j].pid = 0;
-        active--;
-        if (finish(dir, t, wstatus, epochs ? epochs : sweep_trial_epochs(plan, t), &states[t]))
+    /* The free slots rank by rank, in trial order. */
+    for (int r = 0; rc == 0 && r < size; r++)
+      for (int free_slots = sweep_ranks_free(r); rc == 0 && free_slots > 0 && next < n_ids;
+           free_slots--) {
+        sweep_order *o = &orders[n_orders];
+        o->trial = ids[next++];
+        o->epochs = epochs ? epochs : sweep_trial_epochs(plan, o->trial);
+        o->rank = r;
+        if (sweep_trial_prepare(dir, o->trial, o->epochs, &states[o->trial], r, &o->resume) == 0)
+          n_orders++;
+        else
           rc = -1;
-        if (on_done) on_done(user, t, since(&jobs[j].started));
       }
+    if (rc) sweep_ranks_order(NULL, 0, 1); /* ends the other ranks too */
+    if (rc || sweep_ranks_order(orders, n_orders, -1)) {
+      free(orders);
+      return -1;
+    }
+    if (next == n_ids && !sweep_ranks_busy()) break;
   }
-  free(jobs);
-  return rc;
+  free(orders);
+  return 0;
 }
