@@ -15,10 +15,12 @@
 
 extern char **environ;
 
-/* Open MPI (OMPI_, its runtime's OPAL_ and PMIX_), MPICH's Hydra and Slurm's
-   srun --mpi (PMI_, PMIX_, HYDRA_, MPI_LOCAL*), MVAPICH (MV2_). */
+/* Open MPI (OMPI_, its runtime's OPAL_ and PMIX_; PRTE_ from version 5),
+   MPICH's Hydra and Slurm's srun --mpi (PMI_, PMIX_, HYDRA_, HYDI_,
+   MPI_LOCAL*), MVAPICH (MV2_), Intel MPI (I_MPI_). */
 static const char *const launcher_prefixes[] = {
-    "OMPI_", "OPAL_", "PMIX_", "PMI_", "HYDRA_", "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "MV2_"};
+    "OMPI_", "OPAL_",           "PMIX_",           "PMI_",  "PRTE_", "HYDRA_", "HYDI_",
+    "MV2_",  "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "I_MPI_"};
 
 int dist_launcher_variable(const char *entry) {
   for (size_t i = 0; i < sizeof launcher_prefixes / sizeof *launcher_prefixes; i++)
