@@ -118,8 +118,9 @@ static void *watchdog(void *unused) {
               world.rank, world.host, timeout, watch_what, (long long)watch_step, gone);
     else
       fprintf(stderr,
-              "descent: rank %d on %s: no answer for %.0f s in %s at step %lld: a rank on "
-              "another machine died or is stuck (the launcher's message names it); ending this "
+              "descent: rank %d on %s: no answer for %.0f s in %s at step %lld: no rank on "
+              "this machine is gone, so one is stuck (stopped, or waiting on something else) "
+              "or one on another machine died (the launcher's message names it); ending this "
               "rank (resume from the newest checkpoint; --dist-timeout sets the wait)\n",
               world.rank, world.host, timeout, watch_what, (long long)watch_step);
     fflush(stderr);

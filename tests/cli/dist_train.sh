@@ -220,6 +220,37 @@ else
   wait "$job"
 fi
 
+# A rank that stops answering without dying (SIGSTOP): rank 0's watchdog
+# ends the job after --dist-timeout seconds, saying where it waited.
+ranks 2 "$descent" "${long[@]}" --dist-timeout 3 --out "$scratch/stuck" >"$scratch/stuck.log" 2>&1 &
+job=$!
+stuck=
+for _ in $(seq 200); do
+  if ls "$scratch/stuck"/ckpt-*.dsc 2>/dev/null | grep -qv 'ckpt-0.dsc'; then
+    for pid in $(pgrep -x descent); do
+      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$scratch/stuck" &&
+        grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2>/dev/null && stuck=$pid
+    done
+    break
+  fi
+  sleep 0.05
+done
+check "stuck: found rank 1 mid-run" test -n "$stuck"
+if [ -n "$stuck" ]; then
+  kill -STOP "$stuck"
+  start=$(date +%s.%N)
+  wait "$job"
+  rc=$?
+  took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  check "stuck: the job ends (exit $rc) 3 s after rank 1 stops answering ($took s)" \
+    awk -v t="$took" -v rc="$rc" 'BEGIN { exit !(rc != 0 && t >= 2.5 && t < 10) }'
+  check "stuck: rank 0 says where it waited" \
+    grep -q "rank 0 on .*: no answer for 3 s in the .* at step" "$scratch/stuck.log"
+  check "stuck: no descent process of the job is left" job_gone "$scratch/stuck"
+else
+  wait "$job"
+fi
+
 # A NaN in rank 1's gradient at step 5: the guard stops every rank at step 5
 # (one diagnosis, from rank 0; a clean exit 1, no abort), or rolls back.
 DESCENT_FAULT_NAN=5,1 ranks 2 "$descent" train "${common[@]}" "${mlp[@]}" --opt adam \
