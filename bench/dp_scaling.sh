@@ -19,6 +19,9 @@
 #   --max-wait S   wait up to S seconds for an idle machine before each run
 #                  (default 60; 0: no wait)
 #   --model M      mlp:784-H1-...-10 (default mlp:784-1024-1024-10)
+#   --batch B      the global batch (default 128)
+#   --bucket-mb MB descent's --bucket-mb (default 0: one all-reduce after the
+#                  backward pass)
 #
 # Needs mpirun (openmpi-bin) and a descent built with MPI; the torch venv of
 # bench/venv.sh. Prints only.
@@ -36,8 +39,12 @@ build=build
 threads_list="1 2"
 max_wait=60
 model=mlp:784-1024-1024-10
+batch=128
+bucket=0
 while [ $# -gt 0 ]; do
     case $1 in
+        --batch) [ $# -ge 2 ] || die "--batch needs a value"; batch=$2; shift 2 ;;
+        --bucket-mb) [ $# -ge 2 ] || die "--bucket-mb needs a value"; bucket=$2; shift 2 ;;
         --model) [ $# -ge 2 ] || die "--model needs a value"; model=$2; shift 2 ;;
         --threads) die "--threads: the layouts are fixed (1x1, 1x2, 2x1)" ;;
         *) common_option "$@"; shift 2 ;;
@@ -60,9 +67,10 @@ for ((i = 0; i + 1 < ${#layers[@]}; i++)); do
 done
 flop=$((flop - 2 * layers[0] * layers[1]))
 
-train_args=(--model "$model" --opt sgd --lr 0.1 --batch-size 128 --epochs "$epochs"
+[[ $batch =~ ^[1-9][0-9]*$ ]] && [ $((batch % 2)) -eq 0 ] || die "--batch must be even"
+train_args=(--model "$model" --opt sgd --lr 0.1 --batch-size "$batch" --epochs "$epochs"
     --limit "$limit" --keep 0)
-torch_args=(--model "${model#mlp:}" --epochs "$epochs" --lr 0.1 --batch-size 128)
+torch_args=(--model "${model#mlp:}" --epochs "$epochs" --lr 0.1 --batch-size "$batch")
 [ "$limit" -gt 0 ] && torch_args+=(--limit "$limit")
 
 # One descent run: LAYOUT is "P T REDUCTION"; prints its samples/s, and
@@ -72,6 +80,7 @@ descent_layout() {
     rm -rf "$out"
     local cmd=("$descent" train "${train_args[@]}" --threads "$t" --reduction "$reduction"
         --out "$out" --quiet)
+    [ "$p" -gt 1 ] && cmd+=(--bucket-mb "$bucket")
     [ "$p" -gt 1 ] && cmd=(mpirun -np "$p" --bind-to core "${cmd[@]}")
     if ! run_watched $((p * t)) env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" "${cmd[@]}" \
         >"$log" 2>&1; then
@@ -113,7 +122,7 @@ for ((r = 1; r <= repeats; r++)); do
 done
 
 echo
-echo "model $model, global batch 128, SGD; $cpu_model; descent path $kernel_path;"
+echo "model $model, global batch $batch, SGD; descent --bucket-mb $bucket; $cpu_model; descent path $kernel_path;"
 echo "torch $torch_version; $("$descent" --version | sed -n 's/.*MPI: \([^)]*\)).*/\1/p')"
 printf '%-22s %12s %9s %12s %9s %9s %8s\n' layout "descent s/s" speedup "torch s/s" speedup \
     "d/torch" "% peak"
@@ -161,12 +170,13 @@ printf '%-9s %-9s %6s %12s %11s %10s %12s %12s\n' "" "" "/step" "/step" "/step" 
 for net in "10Gb/s 1.25e9 25e-6" "100Gb/s 12.5e9 5e-6"; do
     read -r name bw alpha <<<"$net"
     for n in 8 64; do
-        awk -v name="$name" -v n="$n" -v p="$params" -v bw="$bw" -v a="$alpha" -v sps="$best" 'BEGIN {
+        awk -v name="$name" -v n="$n" -v p="$params" -v bw="$bw" -v a="$alpha" -v sps="$best" \
+            -v b="$batch" 'BEGIN {
             bytes = 2 * (n - 1) / n * 4 * p
             comm = 2 * (n - 1) * a + bytes / bw
-            one = 128 / sps                 # one machine, batch 128
-            strong = one / n + comm         # batch 128 over n machines, no overlap
-            weak = one / (one + comm)       # batch 128 per machine
+            one = b / sps                   # one machine, the global batch
+            strong = one / n + comm         # the same batch over n machines, no overlap
+            weak = one / (one + comm)       # that batch on each machine
             weako = one / (one > comm ? one : comm)
             printf "%-9s %-9d %6.2f %12.2f %11.2f %10.2f %11.0f%% %11.0f%%\n", name, n, bytes / 1e6,
                 1e3 * comm, 1e3 * strong, one / strong, 100 * weak, 100 * weako
@@ -174,4 +184,4 @@ for net in "10Gb/s 1.25e9 25e-6" "100Gb/s 12.5e9 5e-6"; do
     done
 done
 echo "(alpha: 25 us per message on 10 Gb/s Ethernet with TCP, 5 us on 100 Gb/s with RDMA;"
-echo " strong x: speedup over one machine at the same global batch of 128)"
+echo " strong x: speedup over one machine at the same global batch of $batch)"

@@ -93,8 +93,10 @@ static cli_option train_options[] = {
      NULL, 0},
     {"bucket-mb", "MB",
      "--reduction fast: start summing the last layers' gradients in buckets of MB while the "
-     "backward pass goes on (as PyTorch's DDP); 0: one all-reduce after the backward pass",
-     "1", 0},
+     "backward pass goes on (as PyTorch's DDP; for networks whose MPI reduces in the "
+     "background); 0: one all-reduce after the backward pass, faster on one machine's "
+     "shared memory (docs/distributed.md)",
+     "0", 0},
     {"dist-timeout", "SEC",
      "with several processes: a rank waiting this long for the others in a collective (a dead "
      "rank) ends the job, naming the ranks gone; 0: wait forever",

@@ -149,7 +149,7 @@ acc() { tail -n 1 "$1/metrics.csv" | cut -d, -f9; }
 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
   --out "$scratch/fast-1" >"$scratch/fast-1.log" 2>&1
 ranks 2 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
-  --out "$scratch/fast-2" >"$scratch/fast-2.log" 2>&1
+  --bucket-mb 0.1 --out "$scratch/fast-2" >"$scratch/fast-2.log" 2>&1
 check "fast: 2 processes exit 0" test $? -eq 0
 a1=$(acc "$scratch/fast-1") a2=$(acc "$scratch/fast-2")
 check "fast: test accuracy $a2 with 2 processes, $a1 with one" \
