@@ -101,9 +101,19 @@ no_rank_left() { ! pgrep -f -- "sweep .*$k" >/dev/null && ! pgrep -f -- "(--out|
 # PID) once one more checkpoint is saved, then waits for mpirun, whose ranks
 # and their trials must all end.
 kill_after_checkpoint() {
-  local before victim
+  local before victim events
   before=$(checkpoints)
-  for _ in $(seq 200); do [ "$(checkpoints)" -gt "$before" ] && break; sleep 0.05; done
+  events=$(grep -c . "$k/events.log" 2>/dev/null)
+  if [ "${2:-}" = rank ]; then
+    # A rank, as soon as the resumed job has started (or resumed) a trial:
+    # on a fast machine the job could end before another checkpoint.
+    for _ in $(seq 200); do
+      [ "$(grep -c . "$k/events.log" 2>/dev/null)" -gt "${events:-0}" ] && break
+      sleep 0.05
+    done
+  else
+    for _ in $(seq 200); do [ "$(checkpoints)" -gt "$before" ] && break; sleep 0.05; done
+  fi
   victim=${2:-$1}
   [ "$victim" = rank ] && victim=$(pgrep -f -- "^$descent sweep --resume $k" | tail -1)
   kill -9 "${victim:-$1}" 2>/dev/null
