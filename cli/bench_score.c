@@ -299,6 +299,58 @@ static int write_profiles(const char *dir, const char *ruleset, const bench_axes
   return rc ? -1 : 0;
 }
 
+/* windows.csv and its table: per optimizer and workload, the external
+   trials that reached the target and the range of their learning rates (in
+   decades, log10(hi / lo)): how wide a window the tuning has to hit. The
+   other hyperparameter of the search varies too; the window is the rate's.
+   Returns 0, or -1 (a file that cannot be read or written). */
+static int write_windows(const char *dir, const bench_trial *plan, size_t n, const bench_axes *a) {
+  static trial_result r;
+  char path[2048];
+  snprintf(path, sizeof path, "%s/windows.csv", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "optimizer,workload,trials,reached,lr_lo,lr_hi,decades\n");
+  int any = 0;
+  for (size_t i = 0; i < n; i++) any |= !plan[i].self_tuning;
+  if (any) {
+    printf("\nexternal tuning: trials that reached the target, and the decades their learning "
+           "rates span (the tuning window)\n  %-10s",
+           "optimizer");
+    for (size_t w = 0; w < a->nw; w++) printf(" %15.15s", a->w[w]->name);
+    printf("\n");
+  }
+  for (size_t o = 0; o < a->no && any; o++) {
+    printf("  %-10s", a->o[o]->name);
+    for (size_t w = 0; w < a->nw; w++) {
+      size_t trials = 0, hit = 0;
+      double lo = INFINITY, hi = -INFINITY;
+      for (size_t i = 0; i < n; i++) {
+        const bench_trial *t = &plan[i];
+        if (t->o != a->o[o] || t->w != a->w[w] || t->self_tuning) continue;
+        if (result_read(dir, t, &r)) return fclose(f), -1;
+        trials++;
+        double lr = strtod(t->lr, NULL);
+        if (!r.target_epoch || !(lr > 0)) continue;
+        hit++;
+        if (lr < lo) lo = lr;
+        if (lr > hi) hi = lr;
+      }
+      double decades = hit ? log10(hi / lo) : NAN;
+      fprintf(f, "%s,%s,%zu,%zu,%.9g,%.9g,%.9g\n", a->o[o]->name, a->w[w]->name, trials, hit,
+              hit ? lo : NAN, hit ? hi : NAN, decades);
+      char cell[32];
+      if (hit)
+        snprintf(cell, sizeof cell, "%zu/%zu %.2f", hit, trials, decades);
+      else
+        snprintf(cell, sizeof cell, "0/%zu -", trials);
+      printf(" %15s", cell);
+    }
+    printf("\n");
+  }
+  return fclose(f) == 0 ? 0 : -1;
+}
+
 int bench_score_write(const char *dir, const bench_trial *plan, size_t n, size_t studies) {
   bench_axes a;
   axes_of(plan, n, &a);
@@ -350,10 +402,11 @@ int bench_score_write(const char *dir, const bench_trial *plan, size_t n, size_t
   }
   free(times);
   if (fclose(f) != 0) rc = -1;
+  if (!rc) rc = write_windows(dir, plan, n, &a);
   if (!rc)
-    printf("\nscores in %s/scores.csv, trials in %s/results.csv, profiles in "
-           "%s/profile-*.png\n",
-           dir, dir, dir);
+    printf("\nscores in %s/scores.csv, trials in %s/results.csv, tuning windows in "
+           "%s/windows.csv, profiles in %s/profile-*.png\n",
+           dir, dir, dir, dir);
   return rc;
 }
 

@@ -22,6 +22,23 @@ check "results.csv: a header and 6 trials" test "$(wc -l <"$scratch/b/results.cs
 check "scores.csv: both rulesets, both optimizers" test "$(wc -l <"$scratch/b/scores.csv")" -eq 5
 check "a trial reached the target" grep -q ',done,20,[1-9]' "$scratch/b/results.csv"
 check "the printed table" grep -q "external tuning: AlgoPerf scores" "$scratch/b.log"
+# windows.csv: per optimizer, the external trials that reached the target
+# (as results.csv counts them) and the decades their rates span.
+check "windows.csv: a header and one row per optimizer" test "$(wc -l <"$scratch/b/windows.csv")" -eq 3
+for o in sgd adam; do
+  want=$(awk -F, -v o="$o" 'NR > 1 && $2 == o && $3 == "external" && $12 != "inf" { n++ }
+    END { print n + 0 }' "$scratch/b/results.csv")
+  got=$(awk -F, -v o="$o" '$1 == o { print $4 }' "$scratch/b/windows.csv")
+  check "windows.csv: $o reached the target in $got of 2 trials, as results.csv says ($want)" \
+    test "$got" = "$want"
+  span=$(awk -F, -v o="$o" 'NR > 1 && $2 == o && $3 == "external" && $12 != "inf" {
+    lr = $8 + 0; if (lo == "" || lr < lo) lo = lr; if (hi == "" || lr > hi) hi = lr }
+    END { if (lo == "") print "nan"; else printf "%.6f", log(hi / lo) / log(10) }' "$scratch/b/results.csv")
+  have=$(awk -F, -v o="$o" '$1 == o { v = $7; if (v == "nan") print "nan"; else printf "%.6f", v }' \
+    "$scratch/b/windows.csv")
+  check "windows.csv: $o's window spans $have decades, as results.csv's rates do ($span)" \
+    test "$have" = "$span"
+done
 for r in external self; do
   check "profile-$r.csv and .gp" test -s "$scratch/b/profile-$r.csv" -a -s "$scratch/b/profile-$r.gp"
   if command -v gnuplot >/dev/null 2>&1; then
