@@ -200,6 +200,25 @@ job_gone() {
   return 0
 }
 
+# rank_one DIR: rank 1's process id once the job training into DIR has
+# written a checkpoint after its first ("" if none within 10 s).
+rank_one() {
+  local pid
+  for _ in $(seq 200); do
+    if ls "$1"/ckpt-*.dsc 2>/dev/null | grep -qv 'ckpt-0.dsc'; then
+      for pid in $(pgrep -x descent); do
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1" &&
+          grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2>/dev/null && echo "$pid"
+      done
+      return
+    fi
+    sleep 0.05
+  done
+}
+
+# seconds_since START: the seconds from START (date +%s.%N) to now.
+seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
 # A rank killed from outside: the job ends within 10 s, naming it, and the
 # newest checkpoint resumes to the bits of the uninterrupted run.
 long=(train "${base[@]}" "${mlp[@]}" --opt momentum --lr 0.05 --epochs 6 --limit 4096
@@ -207,24 +226,14 @@ long=(train "${base[@]}" "${mlp[@]}" --opt momentum --lr 0.05 --epochs 6 --limit
 ranks 2 "$descent" "${long[@]}" --out "$scratch/whole" >"$scratch/whole.log" 2>&1
 ranks 2 "$descent" "${long[@]}" --out "$scratch/victim" >"$scratch/victim.log" 2>&1 &
 job=$!
-victim=
-for _ in $(seq 200); do
-  if ls "$scratch/victim"/ckpt-*.dsc 2>/dev/null | grep -qv 'ckpt-0.dsc'; then
-    for pid in $(pgrep -x descent); do
-      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$scratch/victim" &&
-        grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2>/dev/null && victim=$pid
-    done
-    break
-  fi
-  sleep 0.05
-done
+victim=$(rank_one "$scratch/victim")
 check "kill: found rank 1 mid-run" test -n "$victim"
 if [ -n "$victim" ]; then
   kill -KILL "$victim"
   start=$(date +%s.%N)
   wait "$job"
   rc=$?
-  took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  took=$(seconds_since "$start")
   check "kill: the job ends (exit $rc) within 10 s of the kill ($took s)" \
     awk -v t="$took" -v rc="$rc" 'BEGIN { exit !(rc != 0 && t < 10) }'
   check "kill: the message names rank 1" grep -qE "rank 1|process rank 1" "$scratch/victim.log"
@@ -240,24 +249,14 @@ fi
 # ends the job after --dist-timeout seconds, saying where it waited.
 ranks 2 "$descent" "${long[@]}" --dist-timeout 3 --out "$scratch/stuck" >"$scratch/stuck.log" 2>&1 &
 job=$!
-stuck=
-for _ in $(seq 200); do
-  if ls "$scratch/stuck"/ckpt-*.dsc 2>/dev/null | grep -qv 'ckpt-0.dsc'; then
-    for pid in $(pgrep -x descent); do
-      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$scratch/stuck" &&
-        grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2>/dev/null && stuck=$pid
-    done
-    break
-  fi
-  sleep 0.05
-done
+stuck=$(rank_one "$scratch/stuck")
 check "stuck: found rank 1 mid-run" test -n "$stuck"
 if [ -n "$stuck" ]; then
   kill -STOP "$stuck"
   start=$(date +%s.%N)
   wait "$job"
   rc=$?
-  took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  took=$(seconds_since "$start")
   check "stuck: the job ends (exit $rc) 3 s after rank 1 stops answering ($took s)" \
     awk -v t="$took" -v rc="$rc" 'BEGIN { exit !(rc != 0 && t >= 2.5 && t < 10) }'
   check "stuck: rank 0 says where it waited" \
