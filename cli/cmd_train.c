@@ -14,6 +14,7 @@
 #include "descent.h"
 #include "dist.h"
 #include "dp_objective.h"
+#include "train_dist.h"
 #include "options.h"
 #include "progress.h"
 #include "setup.h"
@@ -1095,43 +1096,7 @@ static void note_long_warmup(const train_config *c, const descent_dataset *train
    named with its file and example, a network wider than the classes is
    refused too (its extra outputs would never be a target). Returns 0, or -1
    after printing why. */
-/* ---- several processes ---------------------------------------------------------- */
-
-/* Every rank learns the worst status of all: the ranks go on together or
-   stop together (the failing rank printed why). */
-static int agree(int status) {
-  if (dist_size() == 1) return status;
-  int64_t worst = dist_max_i64(status);
-  if (worst) dist_set_outcome_agreed();
-  return (int)worst;
-}
-
-/* A hash of the training set as this rank loaded and preprocessed it: every
-   rank must train on the same numbers. */
-static uint64_t data_hash(const descent_dataset *ds) {
-  uint64_t h = 1469598103934665603ULL;
-  const unsigned char *p = (const unsigned char *)ds->x;
-  for (size_t i = 0, n = ds->n * ds->features * sizeof *ds->x; i < n; i++)
-    h = (h ^ p[i]) * 1099511628211ULL;
-  for (size_t i = 0; ds->labels && i < ds->n; i++)
-    h = (h ^ (uint32_t)ds->labels[i]) * 1099511628211ULL;
-  return h >> 1;
-}
-
-/* Rank 0's parameters for every rank, and the check that every rank holds
-   the same training set (the same files, the same preprocessing). */
-static int share_start(descent_net *net, const descent_dataset *train) {
-  descent_objective *obj = descent_net_objective(net);
-  dist_broadcast(obj->params, obj->n_params * sizeof *obj->params, 0);
-  int64_t h = (int64_t)data_hash(train);
-  if (dist_min_i64(h) != dist_max_i64(h)) {
-    if (dist_rank() == 0)
-      fprintf(stderr, "descent train: the ranks loaded different training sets (other files, "
-                      "or another CPU's preprocessing): every rank must read the same data\n");
-    return 1;
-  }
-  return 0;
-}
+/* ---- several processes (cli/train_dist.c) ---------------------------------------- */
 
 /* The trainer's after_step with sharded optimizer state: each rank stepped
    its shard of the parameters. */
@@ -1141,37 +1106,10 @@ static int gather_parameters(void *user, descent_objective *obj) {
   return dp_objective_gather_parameters(r->dp);
 }
 
-/* The processes' line of the configuration. */
+/* The processes' lines of the configuration. */
 static void print_processes(FILE *f, const train_config *c, const descent_optimizer *opt) {
-  if (dist_size() == 1 && !c->reduction_fixed) return;
-  size_t b = c->setup.batch_size, n = (size_t)dist_size();
-  if (dist_size() > 1)
-    fprintf(f, "processes   %zu (%s, MPI %s), %d on this machine\n", n, dist_library(),
-            dist_standard(), dist_local_size());
-  if (c->reduction_fixed)
-    fprintf(f,
-            "reduction   fixed: each batch of %zu in %zu micro-batches (%zu per process), summed "
-            "in one order: the bits of any process count that divides them\n",
-            b, c->shards, c->shards / n);
-  else
-    fprintf(f,
-            "reduction   fast: each process takes %zu of a batch's %zu examples; MPI's "
-            "all-reduce sums the gradients\n",
-            (b + n - 1) / n, b);
-  if (c->sync_bn && dist_size() > 1)
-    fprintf(f, "batch norm  statistics of the whole batch, summed over the processes "
-               "(--sync-bn)\n");
-  double mb = (double)descent_optimizer_state_bytes(opt) / 1e6;
-  if (c->zero)
-    fprintf(f,
-            "state       %.3f MB of optimizer state in each process: its shard (--zero, ZeRO "
-            "stage 1)\n",
-            mb);
-  else if (dist_size() > 1)
-    fprintf(f,
-            "state       %.3f MB of optimizer state in each process: all of it (--zero shards "
-            "it)\n",
-            mb);
+  train_dist_describe(f, c->setup.batch_size, c->reduction_fixed, c->shards, c->zero, c->sync_bn,
+                      opt);
 }
 
 static int run(train_config *c) {
@@ -1198,7 +1136,7 @@ static int run(train_config *c) {
       if ((lock = open_run_folder(c->out, 1)) < 0) rc = 1;
       if (!rc) rc = find_resume_point(c, resume_path, sizeof resume_path, &info);
     }
-    if (!(rc = agree(rc)) && !leader) {
+    if (!(rc = train_dist_agree(rc)) && !leader) {
       dist_broadcast(resume_path, sizeof resume_path, 0);
       if (descent_checkpoint_inspect(resume_path, &info)) {
         fprintf(stderr,
@@ -1217,7 +1155,7 @@ static int run(train_config *c) {
       dist_broadcast(resume_path, sizeof resume_path, 0);
     }
     if (!rc) rc = read_run_id(c, &info, resume_path, &run_id);
-    if ((rc = agree(rc))) {
+    if ((rc = train_dist_agree(rc))) {
       descent_checkpoint_info_free(&info);
       if (lock >= 0) close(lock);
       return rc;
@@ -1231,7 +1169,8 @@ static int run(train_config *c) {
     c->setup.threads = (size_t)(each > 0 ? each : 1);
   }
   snprintf(r.model_path, sizeof r.model_path, "%s/model.bin", c->out);
-  status = agree(cli_setup_build("train", &c->setup, c->resume ? &info.preprocess : NULL, &b));
+  status = train_dist_agree(
+      cli_setup_build("train", &c->setup, c->resume ? &info.preprocess : NULL, &b));
   if (status) goto done;
   status = 1;
   int threads = b.threads;
@@ -1318,11 +1257,11 @@ static int run(train_config *c) {
       fprintf(stderr, "descent train: %s\n", descent_last_error());
       rc = 1;
     }
-    if (agree(rc)) goto done;
+    if (train_dist_agree(rc)) goto done;
     dist_broadcast(&run_id, sizeof run_id, 0);
     descent_run_id_format(&run_id, c->run_id);
   }
-  if (dist_size() > 1 && agree(share_start(b.net, &b.train))) goto done;
+  if (dist_size() > 1 && train_dist_agree(train_dist_share_start(b.net, &b.train))) goto done;
 
   char config[CONFIG_CAP];
   config_text(c, config, sizeof config, 1);

@@ -1,0 +1,81 @@
+/*
+ * train_dist.c - what `descent train` does when it runs as several
+ * processes, beside the data-parallel objective (dp_objective.c): the ranks'
+ * agreement on a status, rank 0's start for all, and the configuration's
+ * lines about the processes.
+ */
+#include "train_dist.h"
+
+#include "dist.h"
+
+#include <stdint.h>
+
+/* Every rank learns the worst status of all: the ranks go on together or
+   stop together (the failing rank printed why). */
+int train_dist_agree(int status) {
+  if (dist_size() == 1) return status;
+  int64_t worst = dist_max_i64(status);
+  if (worst) dist_set_outcome_agreed();
+  return (int)worst;
+}
+
+/* A hash of the training set as this rank loaded and preprocessed it: every
+   rank must train on the same numbers. */
+static uint64_t data_hash(const descent_dataset *ds) {
+  uint64_t h = 1469598103934665603ULL;
+  const unsigned char *p = (const unsigned char *)ds->x;
+  for (size_t i = 0, n = ds->n * ds->features * sizeof *ds->x; i < n; i++)
+    h = (h ^ p[i]) * 1099511628211ULL;
+  for (size_t i = 0; ds->labels && i < ds->n; i++)
+    h = (h ^ (uint32_t)ds->labels[i]) * 1099511628211ULL;
+  return h >> 1;
+}
+
+/* Rank 0's parameters for every rank, and the check that every rank holds
+   the same training set (the same files, the same preprocessing). */
+int train_dist_share_start(descent_net *net, const descent_dataset *train) {
+  descent_objective *obj = descent_net_objective(net);
+  dist_broadcast(obj->params, obj->n_params * sizeof *obj->params, 0);
+  int64_t h = (int64_t)data_hash(train);
+  if (dist_min_i64(h) != dist_max_i64(h)) {
+    if (dist_rank() == 0)
+      fprintf(stderr, "descent train: the ranks loaded different training sets (other files, "
+                      "or another CPU's preprocessing): every rank must read the same data\n");
+    return 1;
+  }
+  return 0;
+}
+
+/* The configuration's lines about the processes (train_dist.h). */
+void train_dist_describe(FILE *f, size_t batch, int fixed, size_t shards, int zero, int sync_bn,
+                         const descent_optimizer *opt) {
+  if (dist_size() == 1 && !fixed) return;
+  size_t b = batch, n = (size_t)dist_size();
+  if (dist_size() > 1)
+    fprintf(f, "processes   %zu (%s, MPI %s), %d on this machine\n", n, dist_library(),
+            dist_standard(), dist_local_size());
+  if (fixed)
+    fprintf(f,
+            "reduction   fixed: each batch of %zu in %zu micro-batches (%zu per process), summed "
+            "in one order: the bits of any process count that divides them\n",
+            b, shards, shards / n);
+  else
+    fprintf(f,
+            "reduction   fast: each process takes %zu of a batch's %zu examples; MPI's "
+            "all-reduce sums the gradients\n",
+            (b + n - 1) / n, b);
+  if (sync_bn && dist_size() > 1)
+    fprintf(f, "batch norm  statistics of the whole batch, summed over the processes "
+               "(--sync-bn)\n");
+  double mb = (double)descent_optimizer_state_bytes(opt) / 1e6;
+  if (zero)
+    fprintf(f,
+            "state       %.3f MB of optimizer state in each process: its shard (--zero, ZeRO "
+            "stage 1)\n",
+            mb);
+  else if (dist_size() > 1)
+    fprintf(f,
+            "state       %.3f MB of optimizer state in each process: all of it (--zero shards "
+            "it)\n",
+            mb);
+}
