@@ -1249,6 +1249,8 @@ static int run(train_config *c) {
   /* Before the folder is made: a limit OpenBLAS cannot work under is refused
      here, not met as a hang at the first product. */
   if (cli_check_address_space("train", descent_get_threads())) goto done;
+  /* Before the folder is made: ranks that disagree on the data leave none. */
+  if (dist_size() > 1 && train_dist_agree(train_dist_share_start(b.net, &b.train))) goto done;
   if (!c->resume) {
     int rc = 0;
     if (leader && (lock = open_run_folder(c->out, 0)) < 0) rc = 1;
@@ -1261,7 +1263,6 @@ static int run(train_config *c) {
     dist_broadcast(&run_id, sizeof run_id, 0);
     descent_run_id_format(&run_id, c->run_id);
   }
-  if (dist_size() > 1 && train_dist_agree(train_dist_share_start(b.net, &b.train))) goto done;
 
   char config[CONFIG_CAP];
   config_text(c, config, sizeof config, 1);

@@ -32,6 +32,7 @@ typedef struct dp {
   size_t shard_offset, *counts;
   descent_real *shard_sums, *gathered;
   descent_real *buffers_saved; /* batch norm's running statistics, kept across shards */
+  descent_real *buffers_kept;  /* and across a whole re-evaluation */
   size_t n_buffers;
   descent_rng step_rng; /* the network's RNG as the last evaluation found it */
   dp_traffic traffic;
@@ -199,7 +200,8 @@ static int fixed_partial(dp *d, const descent_batch *b, int stop_vote, int poiso
 static double *fixed_block(dp *d) {
   size_t m = d->block, N = (size_t)d->size, len = d->n + 2;
   const double *mine = d->partials[0];
-  for (size_t at = 0; at < N * m; at++) d->send[at] = at < len ? mine[at] : 0;
+  memcpy(d->send, mine, len * sizeof *mine);
+  memset(d->send + len, 0, (N * m - len) * sizeof *d->send);
   dist_exchange_double(d->send, d->received, m);
   double *items[N > 0 ? N : 1];
   for (size_t s = 0; s < N; s++) items[s] = d->received + s * m;
@@ -258,12 +260,8 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
   descent_net_get_rng(d->net, &after);
   if (!replay) d->step_rng = after;
   descent_real *buffers = descent_net_buffers(d->net, NULL);
-  descent_real *kept = NULL;
-  if (replay && d->n_buffers) { /* the first shard's statistics too */
-    if (!(kept = descent_alloc_real(d->n_buffers, "saved batch-norm statistics")))
-      return DESCENT_ENOMEM;
-    memcpy(kept, buffers, d->n_buffers * sizeof *kept);
-  }
+  if (replay && d->n_buffers) /* the first shard's statistics too */
+    memcpy(d->buffers_kept, buffers, d->n_buffers * sizeof *buffers);
   int64_t step = descent_optimizer_steps(d->o.opt) + 1;
   int stop_vote = !replay && d->o.stop_requested && *d->o.stop_requested;
   /* Once: a rollback past the step must find a good gradient there. */
@@ -357,8 +355,7 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
      step left it); a re-evaluation puts every statistic back. */
   if (replay) {
     descent_net_set_rng(d->net, &after);
-    if (kept) memcpy(buffers, kept, d->n_buffers * sizeof *kept);
-    descent_free_real(kept);
+    if (d->n_buffers) memcpy(buffers, d->buffers_kept, d->n_buffers * sizeof *buffers);
   } else {
     descent_rng next;
     shard_rng(&d->step_rng, UINT64_MAX, &next);
@@ -482,6 +479,7 @@ void dp_objective_free(descent_objective *obj) {
   descent_free_real(d->shard_sums);
   descent_free_real(d->gathered);
   descent_free_real(d->buffers_saved);
+  descent_free_real(d->buffers_kept);
   descent_free_real(d->self.grad);
   free(d);
 }
@@ -525,7 +523,8 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   d->self.impl = d;
   int ok = (d->self.grad = descent_alloc_real(d->n ? d->n : 1, "data-parallel gradient")) != NULL;
   if (ok && d->n_buffers)
-    ok = (d->buffers_saved = descent_alloc_real(d->n_buffers, "batch-norm statistics")) != NULL;
+    ok = (d->buffers_saved = descent_alloc_real(d->n_buffers, "batch-norm statistics")) &&
+         (d->buffers_kept = descent_alloc_real(d->n_buffers, "batch-norm statistics"));
   d->block = (d->n + 2 + (size_t)size - 1) / (size_t)size;
   int status = ok ? DESCENT_OK : DESCENT_ENOMEM;
   if (ok && o->sync_bn && o->shards && o->shards != size)

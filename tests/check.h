@@ -128,4 +128,17 @@ static inline double check_worst(double worst, double x) {
   return x > worst || isnan(x) ? x : worst;
 }
 
+/* The optimizer tests' starting parameters: a fixed pattern in [-1.5, 1.5). */
+static inline void check_init_params(descent_real *p, size_t n) {
+  for (size_t i = 0; i < n; i++) p[i] = (descent_real)(((double)(i % 89) - 44) / 30);
+}
+
+/* How many of a[0, n) and b[0, n) differ in their bits. */
+static inline size_t check_count_differences(const descent_real *a, const descent_real *b,
+                                             size_t n) {
+  size_t differ = 0;
+  for (size_t i = 0; i < n; i++) differ += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
+  return differ;
+}
+
 #endif /* DESCENT_CHECK_H */

@@ -33,16 +33,6 @@ static void gradient_of_step(descent_real *g, size_t n, int64_t step) {
         (descent_real)(cos(0.11 * (double)(i + 3) * (double)(step + 1)) + 0.05 * (double)(i % 5));
 }
 
-static void init_params(descent_real *p, size_t n) {
-  for (size_t i = 0; i < n; i++) p[i] = (descent_real)(((double)(i % 89) - 44) / 30);
-}
-
-static size_t count_differences(const descent_real *a, const descent_real *b, size_t n) {
-  size_t differ = 0;
-  for (size_t i = 0; i < n; i++) differ += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
-  return differ;
-}
-
 /* ---- step_buffers == step ------------------------------------------------ */
 
 /* `steps` steps through the objective and through the buffers; with
@@ -55,8 +45,8 @@ static void check_same_steps(const char *spec, const char *lr, int steps) {
   CHECK_OK(descent_optimizer_create(&a, spec, lr, n));
   CHECK_OK(descent_optimizer_create(&b, spec, lr, n));
   if (!a || !b || !pa || !pb || !ga || !gb) goto done;
-  init_params(pa, n);
-  init_params(pb, n);
+  check_init_params(pa, n);
+  check_init_params(pb, n);
   descent_objective obj = {.n_params = n, .params = pa, .grad = ga};
   for (int k = 0; k < steps; k++) {
     gradient(pa, ga, n, k);
@@ -66,13 +56,13 @@ static void check_same_steps(const char *spec, const char *lr, int steps) {
     if (k == steps / 2) {
       CHECK_OK(descent_optimizer_eval(a, &obj));
       CHECK_OK(descent_optimizer_eval_buffers(b, pb, n));
-      size_t differ = count_differences(pa, pb, n);
+      size_t differ = check_count_differences(pa, pb, n);
       CHECK_MSG(differ == 0, "%s: %zu parameters differ at the evaluation point", spec, differ);
       CHECK_OK(descent_optimizer_train(a, &obj));
       CHECK_OK(descent_optimizer_train_buffers(b, pb, n));
     }
   }
-  size_t differ = count_differences(pa, pb, n);
+  size_t differ = check_count_differences(pa, pb, n);
   CHECK_MSG(differ == 0, "%s (lr %s): %zu of %zu parameters differ between step and step_buffers",
             spec, lr ? lr : "default", differ, n);
   CHECK(descent_optimizer_steps(b) == steps);
@@ -241,8 +231,8 @@ static void check_set_before_start(const char *spec_from, const char *spec_to, d
   if (!a || !b || !pa || !pb || !g) goto done;
   CHECK_OK(descent_optimizer_set_base_lr(a, to));
   CHECK(descent_optimizer_base_lr(a) == to && descent_optimizer_base_lr(b) == to);
-  init_params(pa, n);
-  init_params(pb, n);
+  check_init_params(pa, n);
+  check_init_params(pb, n);
   for (int k = 0; k < steps; k++) {
     CHECK(descent_optimizer_lr(a) == descent_optimizer_lr(b));
     gradient(pa, g, n, k);
@@ -250,7 +240,7 @@ static void check_set_before_start(const char *spec_from, const char *spec_to, d
     gradient(pb, g, n, k);
     CHECK_OK(descent_optimizer_step_buffers(b, pb, g, n));
   }
-  size_t differ = count_differences(pa, pb, n);
+  size_t differ = check_count_differences(pa, pb, n);
   CHECK_MSG(differ == 0, "%s set to %g: %zu parameters differ from %s", spec_from, to, differ,
             spec_to);
   size_t size = descent_optimizer_state_size(a);
@@ -281,14 +271,14 @@ static void check_set_mid_run(const char *spec_from, const char *spec_to, double
   CHECK_OK(descent_optimizer_create(&a, spec_from, NULL, n));
   CHECK_OK(descent_optimizer_create(&b, spec_to, NULL, n));
   if (!a || !b || !pa || !pb || !g) goto done;
-  init_params(pa, n);
-  init_params(pb, n);
+  check_init_params(pa, n);
+  check_init_params(pb, n);
   for (int k = 0; k < half; k++) {
     gradient_of_step(g, n, k);
     CHECK_OK(descent_optimizer_step_buffers(a, pa, g, n));
     CHECK_OK(descent_optimizer_step_buffers(b, pb, g, n));
   }
-  CHECK_MSG(count_differences(pa, pb, n) > 0, "%s: the rates %s and %g gave the same steps",
+  CHECK_MSG(check_count_differences(pa, pb, n) > 0, "%s: the rates %s and %g gave the same steps",
             spec_from, spec_to, to);
   CHECK_OK(descent_optimizer_set_base_lr(a, to));
   CHECK(descent_optimizer_steps(a) == half);
@@ -301,7 +291,7 @@ static void check_set_mid_run(const char *spec_from, const char *spec_to, double
     CHECK_OK(descent_optimizer_step_buffers(a, pa, g, n));
     CHECK_OK(descent_optimizer_step_buffers(b, pb, g, n));
   }
-  size_t differ = count_differences(pa, pb, n);
+  size_t differ = check_count_differences(pa, pb, n);
   CHECK_MSG(differ == 0, "%s set to %g after %d steps: %zu parameters differ from %s", spec_from,
             to, half, differ, spec_to);
 done:

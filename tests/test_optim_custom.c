@@ -186,12 +186,6 @@ static void init_params(real *p, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = (real)(((double)(i % 97) - 48) / 24);
 }
 
-static size_t count_differences(const real *a, const real *b, size_t n) {
-  size_t differ = 0;
-  for (size_t i = 0; i < n; i++) differ += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
-  return differ;
-}
-
 static int run(descent_optimizer *opt, real *p, real *g, size_t n, int steps) {
   for (int k = 0; k < steps; k++) {
     gradient(p, g, n, descent_optimizer_steps(opt));
@@ -231,7 +225,7 @@ static void check_same_as_builtin(const char *custom, const char *builtin, int s
     init_params(pb, n);
     CHECK_OK(run(a, pa, g, n, steps));
     CHECK_OK(run(b, pb, g, n, steps));
-    size_t differ = count_differences(pa, pb, n);
+    size_t differ = check_count_differences(pa, pb, n);
     CHECK_MSG(differ == 0, "%s: %zu of %zu parameters differ from %s after %d steps", custom,
               differ, n, builtin, steps);
   }
@@ -269,7 +263,7 @@ static void check_global(void) {
       want[i] = p[i] + u;
     }
     CHECK_OK(descent_optimizer_step_buffers(opt, p, g, n));
-    size_t differ = count_differences(p, want, n);
+    size_t differ = check_count_differences(p, want, n);
     CHECK_MSG(differ == 0, "density: %zu of %zu parameters differ from the reference", differ, n);
   }
   descent_optimizer_free(opt);
@@ -296,7 +290,7 @@ static void check_resume(const char *spec, int half) {
   if (!blob) goto done;
   CHECK_OK(descent_optimizer_load_state(c, blob, size));
   CHECK_OK(run(c, pb, g, n, half));
-  size_t differ = count_differences(pa, pb, n);
+  size_t differ = check_count_differences(pa, pb, n);
   CHECK_MSG(differ == 0, "%s: %zu of %zu parameters differ after resuming", spec, differ, n);
   sa = save(a, &size_a);
   sc = save(c, &size_c);

@@ -125,16 +125,6 @@ static void gradient(const descent_real *p, descent_real *g, size_t n, int step)
   }
 }
 
-static void init_params(descent_real *p, size_t n) {
-  for (size_t i = 0; i < n; i++) p[i] = (descent_real)(((double)(i % 89) - 44) / 30);
-}
-
-static size_t count_differences(const descent_real *a, const descent_real *b, size_t n) {
-  size_t differ = 0;
-  for (size_t i = 0; i < n; i++) differ += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
-  return differ;
-}
-
 /* Replica r's copy gets the others' shards from their owners. */
 static void all_gather(const layout *l, descent_real **copies) {
   for (int r = 0; r < l->replicas; r++)
@@ -191,10 +181,10 @@ static void replicas_step(replicas *rs, const descent_real *grad, descent_real *
       masked[i] = i >= l->offset[r] && i < l->offset[r] + l->count[r] ? grad[i] : (descent_real)NAN;
     memcpy(before, rs->params[r], l->n * sizeof *before);
     CHECK_OK(descent_optimizer_step_buffers(rs->opt[r], rs->params[r], masked, l->n));
-    size_t moved = count_differences(before, rs->params[r], l->offset[r]) +
-                   count_differences(before + l->offset[r] + l->count[r],
-                                     rs->params[r] + l->offset[r] + l->count[r],
-                                     l->n - l->offset[r] - l->count[r]);
+    size_t moved = check_count_differences(before, rs->params[r], l->offset[r]) +
+                   check_count_differences(before + l->offset[r] + l->count[r],
+                                           rs->params[r] + l->offset[r] + l->count[r],
+                                           l->n - l->offset[r] - l->count[r]);
     CHECK_MSG(moved == 0, "%s: replica %d moved %zu parameters outside its shard", spec, r, moved);
   }
   all_gather(l, rs->params);
@@ -216,7 +206,7 @@ static void check_points(replicas *rs, descent_optimizer *whole, descent_real *p
         CHECK_OK(descent_optimizer_train_buffers(rs->opt[r], rs->params[r], rs->l.n));
     }
     all_gather(&rs->l, rs->params);
-    size_t differ = count_differences(params, rs->params[0], rs->l.n);
+    size_t differ = check_count_differences(params, rs->params[0], rs->l.n);
     CHECK_MSG(differ == 0, "%s: %zu parameters differ at the %s point", spec, differ,
               to_eval ? "evaluation" : "training");
   }
@@ -253,7 +243,7 @@ static void check_spec(const char *spec, const char *lr, layout l, int resume_re
   size_t size = 0;
   replicas rs, resumed;
   memset(&resumed, 0, sizeof resumed);
-  init_params(params, n);
+  check_init_params(params, n);
   int rc = replicas_create(&rs, spec, lr, l, params);
   CHECK_OK(descent_optimizer_create(&whole, spec, lr, n));
   if (rc || !whole || !params || !grad || !masked || !before || !at_save) goto done;
@@ -272,7 +262,7 @@ static void check_spec(const char *spec, const char *lr, layout l, int resume_re
     gradient(params, grad, n, step);
     CHECK_OK(descent_optimizer_step_buffers(whole, params, grad, n));
     replicas_step(&rs, grad, masked, before, spec);
-    size_t differ = count_differences(params, rs.params[0], n);
+    size_t differ = check_count_differences(params, rs.params[0], n);
     CHECK_MSG(differ == 0, "%s, %d replicas: %zu of %zu parameters differ after step %d", spec,
               l.replicas, differ, n, step + 1);
     if (differ) break;
@@ -288,7 +278,7 @@ static void check_spec(const char *spec, const char *lr, layout l, int resume_re
       gradient(resumed.params[0], grad, n, step);
       replicas_step(&resumed, grad, masked, before, spec);
     }
-    size_t differ = count_differences(params, resumed.params[0], n);
+    size_t differ = check_count_differences(params, resumed.params[0], n);
     CHECK_MSG(differ == 0, "%s: resumed from %d on %d replicas, %zu parameters differ", spec,
               l.replicas, other.replicas, differ);
   }
@@ -405,7 +395,7 @@ static void check_refusals(void) {
   int calls = 0;
   descent_optimizer *opt = NULL;
   descent_real params[101], grad[101];
-  init_params(params, n);
+  check_init_params(params, n);
   gradient(params, grad, n, 0);
 
   CHECK_OK(descent_optimizer_create(&opt, "clip(1) | adam | lr(0.01)", NULL, n));

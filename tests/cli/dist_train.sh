@@ -224,46 +224,46 @@ seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b 
 long=(train "${base[@]}" "${mlp[@]}" --opt momentum --lr 0.05 --epochs 6 --limit 4096
   --reduction fixed --shards 2 --checkpoint-every 4)
 ranks 2 "$descent" "${long[@]}" --out "$scratch/whole" >"$scratch/whole.log" 2>&1
-ranks 2 "$descent" "${long[@]}" --out "$scratch/victim" >"$scratch/victim.log" 2>&1 &
-job=$!
-victim=$(rank_one "$scratch/victim")
-check "kill: found rank 1 mid-run" test -n "$victim"
-if [ -n "$victim" ]; then
-  kill -KILL "$victim"
+# signal_rank_one NAME SIGNAL ARGS...: starts the 2-rank job `long` with
+# ARGS into SCRATCH/NAME, sends SIGNAL to rank 1 once it has checkpointed,
+# and waits for the job: sets rc (its exit status) and took (the seconds
+# from the signal to its end). Returns 1 when rank 1 was not found.
+signal_rank_one() {
+  local name=$1 signal=$2 pid job start
+  shift 2
+  ranks 2 "$descent" "${long[@]}" "$@" --out "$scratch/$name" >"$scratch/$name.log" 2>&1 &
+  job=$!
+  pid=$(rank_one "$scratch/$name")
+  check "$name: found rank 1 mid-run" test -n "$pid"
+  if [ -z "$pid" ]; then
+    wait "$job"
+    return 1
+  fi
+  kill "-$signal" "$pid"
   start=$(date +%s.%N)
   wait "$job"
   rc=$?
   took=$(seconds_since "$start")
-  check "kill: the job ends (exit $rc) within 10 s of the kill ($took s)" \
+}
+
+if signal_rank_one victim KILL; then
+  check "victim: the job ends (exit $rc) within 10 s of the kill ($took s)" \
     awk -v t="$took" -v rc="$rc" 'BEGIN { exit !(rc != 0 && t < 10) }'
-  check "kill: the message names rank 1" grep -qE "rank 1|process rank 1" "$scratch/victim.log"
-  check "kill: no descent process of the job is left" job_gone "$scratch/victim"
+  check "victim: the message names rank 1" grep -qE "rank 1|process rank 1" "$scratch/victim.log"
+  check "victim: no descent process of the job is left" job_gone "$scratch/victim"
   ranks 2 "$descent" train --resume "$scratch/victim" >"$scratch/victim-resume.log" 2>&1
-  check "kill: resumed run exits 0" test $? -eq 0
-  check "kill: resumed, the bits of the run never killed" same_run "$scratch/whole" "$scratch/victim"
-else
-  wait "$job"
+  check "victim: resumed run exits 0" test $? -eq 0
+  check "victim: resumed, the bits of the run never killed" same_run "$scratch/whole" "$scratch/victim"
 fi
 
 # A rank that stops answering without dying (SIGSTOP): rank 0's watchdog
 # ends the job after --dist-timeout seconds, saying where it waited.
-ranks 2 "$descent" "${long[@]}" --dist-timeout 3 --out "$scratch/stuck" >"$scratch/stuck.log" 2>&1 &
-job=$!
-stuck=$(rank_one "$scratch/stuck")
-check "stuck: found rank 1 mid-run" test -n "$stuck"
-if [ -n "$stuck" ]; then
-  kill -STOP "$stuck"
-  start=$(date +%s.%N)
-  wait "$job"
-  rc=$?
-  took=$(seconds_since "$start")
+if signal_rank_one stuck STOP --dist-timeout 3; then
   check "stuck: the job ends (exit $rc) 3 s after rank 1 stops answering ($took s)" \
     awk -v t="$took" -v rc="$rc" 'BEGIN { exit !(rc != 0 && t >= 2.5 && t < 10) }'
   check "stuck: rank 0 says where it waited" \
     grep -q "rank 0 on .*: no answer for 3 s in the .* at step" "$scratch/stuck.log"
   check "stuck: no descent process of the job is left" job_gone "$scratch/stuck"
-else
-  wait "$job"
 fi
 
 # A NaN in rank 1's gradient at step 5: the guard stops every rank at step 5
@@ -319,6 +319,10 @@ expect_error_ranks sync-shards "--sync-bn with --reduction fixed needs one micro
   ranks 2 "$descent" train "${common[@]}" --sync-bn --reduction fixed --shards 4 --out "$scratch/bad8"
 expect_error_ranks bucket "--bucket-mb: 'x' is not a size in MB" \
   ranks 2 "$descent" train "${common[@]}" --bucket-mb x --out "$scratch/bad9"
+expect_error_ranks other-data "the ranks loaded different training sets" \
+  ranks 1 "$descent" train "${common[@]}" --out "$scratch/bad10" : \
+  -np 1 "$descent" train "${base[@]}" --limit 600 --out "$scratch/bad10"
+check "other-data: no run folder left" test ! -e "$scratch/bad10"
 expect_error_ranks eval-ranks "only train and sweep run across the ranks" \
   ranks 2 "$descent" eval --model "$scratch/fast-1/model.bin"
 
