@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/dp_scaling.sh - data-parallel scaling on this machine: descent train
 # on 1 process x 1 thread, 1 x 2 threads, and 2 processes x 1 thread (mpirun;
-# the fast reduction, and the fixed one), against PyTorch on 1 x 1, 1 x 2 and
+# the fast reduction, and the fixed one), and the ceiling of 2 x 1 (two
+# independent one-thread trainings at half the batch each, side by side, with
+# no communication: "2 proc x 1 thr none"), against PyTorch on 1 x 1, 1 x 2 and
 # DistributedDataParallel 2 x 1 (gloo), in the same run. The big MLP
 # (784-1024-1024-10, SGD lr 0.1, global batch 128) on Fashion-MNIST. Prints
 # the samples/s medians, each program's speedup over its 1 x 1, descent's
@@ -93,6 +95,36 @@ descent_layout() {
     sed -n 's/^.*train samples\/s:[[:space:]]*\([0-9.eE+-]*\).*$/\1/p' "$log" | tail -n 1
 }
 
+# The ceiling of 2 processes x 1 thread: two independent one-thread trainings
+# at half the global batch each, one per core, side by side and with nothing
+# to communicate. No reduction, however fast, can beat their summed samples/s.
+descent_pair() {
+    local half=$((batch / 2)) k pids=() sum=0 sps
+    local args=(train --model "$model" --opt sgd --lr 0.1 --batch-size "$half" --epochs "$epochs"
+        --limit "$limit" --keep 0 --threads 1 --quiet)
+    local cpus
+    IFS=, read -r -a cpus <<<"$(taskset_cpus 2)"
+    for k in 0 1; do
+        rm -rf "$tmp/pair-$k"
+        env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 taskset -c "${cpus[$k]}" "$descent" "${args[@]}" \
+            --out "$tmp/pair-$k" >"$tmp/pair-$k.log" 2>&1 &
+        pids+=($!)
+    done
+    for k in 0 1; do
+        if ! wait "${pids[$k]}"; then
+            echo "$bench_name: descent failed (independent pair, process $k):" >&2
+            tail -n 5 "$tmp/pair-$k.log" >&2
+            echo NA
+            return 0
+        fi
+        sps=$(sed -n 's/^.*train samples\/s:[[:space:]]*\([0-9.eE+-]*\).*$/\1/p' "$tmp/pair-$k.log" |
+            tail -n 1)
+        [ -n "$sps" ] || { echo NA; return 0; }
+        sum=$(awk -v a="$sum" -v b="$sps" 'BEGIN { print a + b }')
+    done
+    echo "$sum"
+}
+
 torch_layout() {
     local p=$1 t=$2 log=$tmp/torch.log sps
     local envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t"
@@ -110,12 +142,16 @@ torch_layout() {
     echo "${sps:-NA}"
 }
 
-layouts=("1 1 fast" "1 2 fast" "2 1 fast" "2 1 fixed")
+layouts=("1 1 fast" "1 2 fast" "2 1 fast" "2 1 fixed" "2 1 none")
 declare -A d=() tr=()
 for ((r = 1; r <= repeats; r++)); do
     for l in "${layouts[@]}"; do
         read -r p t red <<<"$l"
-        d[$l]+=" $(measure descent_layout "$p" "$t" "$red")"
+        if [ "$red" = none ]; then
+            d[$l]+=" $(measure descent_pair)"
+        else
+            d[$l]+=" $(measure descent_layout "$p" "$t" "$red")"
+        fi
         if [ "$red" = fast ]; then tr[$p $t]+=" $(measure torch_layout "$p" "$t")"; fi
     done
     echo "$bench_name: repeat $r of $repeats done" >&2
