@@ -1288,7 +1288,14 @@ int descent_optimizer_threads(const descent_optimizer *opt);
  * .train() in facebookresearch/schedule_free. For every other optimizer, and
  * before the first step, they only record the mode. Evaluate (and save the
  * parameters for deployment) between the two; steps are refused in between.
- * Calling either twice in a row is harmless. */
+ * Calling either twice in a row is harmless. The round trip is exact:
+ * eval keeps a copy of the training point (n more numbers, allocated at the
+ * first call with steps taken: DESCENT_ENOMEM, nothing moved, if that
+ * fails; counted by descent_optimizer_state_bytes and saved with the state
+ * in evaluation mode), and train puts its bits back for every parameter
+ * still equal to what eval made of it; a parameter the caller changed in
+ * between goes back by the reference's formula y = x + (1 - mu)(z - x),
+ * whose two roundings move it from the kept value by a few ulps. */
 int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj);
 int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj);
 /* The same moves on a plain parameter buffer of n numbers (n must equal the

@@ -9,7 +9,9 @@
  */
 #include "check.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Three blocks of the fused step, the last one ragged. */
 #define N_PARAMS 5000
@@ -233,8 +235,12 @@ static void check_layout_and_refusals(void) {
   blob[0] = 'X';
   CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "bad magic");
   blob[0] = 'D';
+  write_le(blob + 8, 4, 4);
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "version 4");
+  /* Version 3 adds the training point kept in evaluation mode: a blob
+     without it, labelled so, is refused. */
   write_le(blob + 8, 3, 4);
-  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "version 3");
+  CHECK(descent_optimizer_load_state(other, blob, size) == DESCENT_EFORMAT);
   /* Version 2 is a method's (a state of its own after the slots): a chain's
      blob labelled so is refused. */
   write_le(blob + 8, 2, 4);
@@ -310,9 +316,73 @@ static void check_precision_refused(void) {
   descent_optimizer_free(opt);
 }
 
+/* ---- schedule-free's two points ------------------------------------------ */
+
+/* descent_optimizer_eval then _train gives back the training point bit for
+   bit (the inverse move alone rounds twice), also through a state saved in
+   evaluation mode and loaded into a fresh optimizer; a parameter changed in
+   evaluation mode goes back by the reference's formula, y = x + (1 - mu)(z - x). */
+static void check_eval_point(const char *spec, double mu) {
+  size_t n = N_PARAMS;
+  descent_real *p = calloc(n, sizeof *p), *g = calloc(n, sizeof *g), *y = calloc(n, sizeof *y),
+               *x = calloc(n, sizeof *x);
+  descent_optimizer *a = NULL, *c = NULL;
+  CHECK_OK(descent_optimizer_create(&a, spec, NULL, n));
+  if (!p || !g || !y || !x || !a) goto done;
+  init_params(p, n);
+  CHECK_OK(run_steps(a, p, g, n, 7));
+  memcpy(y, p, n * sizeof *p);
+  descent_objective obj = {.n_params = n, .params = p, .grad = g};
+  CHECK_OK(descent_optimizer_eval(a, &obj));
+  memcpy(x, p, n * sizeof *p);
+  size_t moved = 0;
+  for (size_t i = 0; i < n; i++) moved += x[i] != y[i];
+  CHECK_MSG(moved > n / 2, "%s: eval moved %zu of %zu parameters", spec, moved, n);
+  CHECK_OK(descent_optimizer_train(a, &obj));
+  CHECK_MSG(memcmp(p, y, n * sizeof *p) == 0, "%s: eval then train changed the training point",
+            spec);
+
+  /* Through a blob saved in evaluation mode. */
+  CHECK_OK(descent_optimizer_eval(a, &obj));
+  size_t size;
+  unsigned char *blob = save(a, &size);
+  CHECK_OK(descent_optimizer_create(&c, spec, NULL, n));
+  if (blob && c) {
+    CHECK(read_le(blob + 8, 4) == 3);
+    CHECK_OK(descent_optimizer_load_state(c, blob, size));
+    CHECK_OK(descent_optimizer_train(c, &obj));
+    CHECK_MSG(memcmp(p, y, n * sizeof *p) == 0,
+              "%s: train after loading a state saved in evaluation mode changed the training "
+              "point",
+              spec);
+    CHECK_OK(descent_optimizer_train(a, &obj)); /* a back in training mode too */
+  }
+  free(blob);
+
+  /* A parameter changed in evaluation mode: the formula, not the kept bits. */
+  memcpy(p, y, n * sizeof *p);
+  CHECK_OK(descent_optimizer_eval(a, &obj));
+  size_t k = 4097; /* in the third block */
+  double z = (double)y[k] + ((double)x[k] - (double)y[k]) / (1 - 1 / mu);
+  p[k] = (descent_real)1.5;
+  CHECK_OK(descent_optimizer_train(a, &obj));
+  double want = 1.5 + (1 - mu) * (z - 1.5);
+  CHECK_MSG(fabs((double)p[k] - want) <= 1e-4 * (fabs(want) + 1),
+            "%s: a parameter changed in evaluation mode went back to %.9g, formula %.9g", spec,
+            (double)p[k], want);
+  p[k] = y[k];
+  CHECK_MSG(memcmp(p, y, n * sizeof *p) == 0, "%s: the unchanged parameters lost their bits", spec);
+done:
+  descent_optimizer_free(a);
+  descent_optimizer_free(c);
+  free(p), free(g), free(y), free(x);
+}
+
 int main(void) {
   check_round_trips();
   check_layout_and_refusals();
+  check_eval_point("sf_sgd(momentum=0.9)", 0.9);
+  check_eval_point("sf_adamw(b1=0.95)", 0.95);
   check_precision_refused();
   return check_report();
 }

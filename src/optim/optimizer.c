@@ -514,6 +514,7 @@ void descent_optimizer_free(descent_optimizer *opt) {
   if (opt->method) opt->method->destroy(opt->method_state);
   descent_free_real(opt->state);
   descent_free_real(opt->work);
+  descent_free_real(opt->held);
   free(opt->partials);
   free(opt);
 }
@@ -670,10 +671,50 @@ int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
   return rc;
 }
 
+int optimizer_has_eval_point(const descent_optimizer *opt) {
+  for (int i = 0; i < opt->n_transforms; i++)
+    if (opt->chain[i].def->to_eval) return 1;
+  return 0;
+}
+
+/* One block of the parameters moved to the evaluation point (to_eval 1) or
+   back, by every transform that has two points, in chain order. */
+static void move_block(const descent_optimizer *opt, descent_real *theta, size_t lo, size_t count,
+                       int to_eval) {
+  for (int i = 0; i < opt->n_transforms; i++) {
+    const transform *t = &opt->chain[i];
+    void (*move)(const transform *, descent_real *, descent_real *const *, size_t) =
+        to_eval ? t->def->to_eval : t->def->to_train;
+    if (!move) continue;
+    descent_real *slots[TRANSFORM_MAX_SLOTS];
+    for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
+    move(t, theta, slots, count);
+  }
+}
+
+/* One block back to the training point when descent_optimizer_eval kept it:
+   an element still equal to what the move to the evaluation point made of
+   the kept one gets the kept bits back; an element the caller changed in
+   between is moved back by the formula (the reference's train()). */
+static void restore_block(const descent_optimizer *opt, descent_real *theta, size_t lo,
+                          size_t count) {
+  descent_real moved[BLOCK];
+  unsigned char same[BLOCK];
+  const descent_real *held = opt->held + lo;
+  memcpy(moved, held, count * sizeof *moved);
+  move_block(opt, moved, lo, count, 1); /* the same bits as the eval move */
+  for (size_t j = 0; j < count; j++) same[j] = memcmp(&moved[j], &theta[j], sizeof *moved) == 0;
+  move_block(opt, theta, lo, count, 0);
+  for (size_t j = 0; j < count; j++)
+    if (same[j]) theta[j] = held[j];
+}
+
 /* Moves the parameters between the training and the evaluation point of the
    transforms that have two (schedule-free); a no-op for every other chain and
    before the first step, when both points are the starting one. A sharded
-   optimizer holds z for its shard alone, and moves that shard. */
+   optimizer holds z for its shard alone, and moves that shard. The move to
+   the evaluation point keeps the training point, so that the way back is
+   exact: x = lerp(y, z, 1 - 1/mu) and back rounds twice otherwise. */
 static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_params,
                          int to_eval) {
   int rc = check_buffers(opt, params, NULL, n_params, 0);
@@ -681,19 +722,24 @@ static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_
   if (opt->eval_mode == to_eval) return DESCENT_OK;
   params += opt->shard_offset;
   size_t n = opt->shard_count, blocks = block_count(n);
-  for (int i = 0; i < opt->n_transforms && opt->step > 0; i++) {
-    const transform *t = &opt->chain[i];
-    void (*move)(const transform *, descent_real *, descent_real *const *, size_t) =
-        to_eval ? t->def->to_eval : t->def->to_train;
-    if (!move) continue;
+  int moves = opt->step > 0 && optimizer_has_eval_point(opt);
+  if (moves && to_eval && !opt->held) {
+    opt->held = descent_alloc_real(n ? n : 1, "the training point kept in evaluation mode");
+    if (!opt->held) return DESCENT_ENOMEM;
+  }
+  if (moves && to_eval) memcpy(opt->held, params, n * sizeof *params);
+  int restore = moves && !to_eval && opt->held_valid;
+  if (moves) {
 #pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
     for (size_t b = 0; b < blocks; b++) {
       size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
-      descent_real *slots[TRANSFORM_MAX_SLOTS];
-      for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
-      move(t, params + lo, slots, count);
+      if (restore)
+        restore_block(opt, params + lo, lo, count);
+      else
+        move_block(opt, params + lo, lo, count, to_eval);
     }
   }
+  opt->held_valid = moves && to_eval;
   opt->eval_mode = to_eval;
   return DESCENT_OK;
 }

@@ -42,7 +42,18 @@ struct descent_optimizer {
   size_t shard_offset, shard_count;
   descent_allgather_fn gather;
   void *gather_user;
+  /* Schedule-free and any transform with two points: the training point
+     (the parameters where gradients are taken), shard_count numbers, kept by
+     descent_optimizer_eval so that descent_optimizer_train puts back the
+     same bits (held_valid 1) rather than a rounded inverse of the move.
+     Allocated at the first eval; saved with the state in evaluation mode. */
+  descent_real *held;
+  int held_valid;
 };
+
+/* 1 when a transform of the chain has an evaluation point of its own
+   (to_eval/to_train: schedule-free). */
+int optimizer_has_eval_point(const descent_optimizer *opt);
 
 /* The canonical text of the chain alone, e.g. "adam(b1=0.9, ...) | lr(lr=0.001)":
  * what descent_optimizer_describe prints after "NAME = ", and what the saved

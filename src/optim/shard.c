@@ -87,6 +87,7 @@ int descent_optimizer_set_shard(descent_optimizer *opt, size_t offset, size_t co
 size_t descent_optimizer_state_bytes(const descent_optimizer *opt) {
   size_t bytes = (size_t)optimizer_slot_count(opt) * opt->shard_count * sizeof(descent_real);
   if (opt->work) bytes += opt->n * sizeof(descent_real);
+  if (opt->held) bytes += opt->shard_count * sizeof(descent_real);
   if (opt->partials)
     bytes += ((opt->n + OPTIMIZER_BLOCK - 1) / OPTIMIZER_BLOCK + 1) * sizeof(double);
   if (opt->method) bytes += opt->method->state_bytes(opt->method_state);

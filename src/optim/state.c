@@ -5,7 +5,8 @@
  *
  *   offset  bytes  field
  *   0       8      magic "DSCNTOPT"
- *   8       4      format version: 1, or 2 for a method's optimizer
+ *   8       4      format version: 1; 2 for a method's optimizer; 3 for a chain
+ *                  saved in evaluation mode with its training point
  *   12      4      bytes per number of the slot vectors: 4 (float) or 8 (double)
  *   16      8      number of parameters n
  *   24      8      steps taken
@@ -15,13 +16,18 @@
  *   then    4      number of transforms T
  *   then, per transform: 4 persistent scalars P, 4 slots S, P x 8 (IEEE double)
  *   then, per transform and slot: n numbers
+ *   then    n      (version 3 only) the training point: the parameters where
+ *                  gradients are taken, which descent_optimizer_train restores
  *   then    8      (version 2 only) length M of the method's state
  *   then    M      (version 2 only) the method's state, as it writes it
  *   last    8      FNV-1a 64 checksum of every byte before it
  *
  * A chain of transforms is written as version 1, byte for byte as before
  * methods existed; an optimizer that holds a method (lbfgs), whose state has
- * a length of its own, as version 2. Both versions are read.
+ * a length of its own, as version 2; a chain in evaluation mode whose
+ * training point the optimizer kept (schedule-free after
+ * descent_optimizer_eval), as version 3, so that train() after a load gives
+ * the same bits as without one. All three are read.
  *
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
@@ -38,6 +44,7 @@
 #define STATE_MAGIC          "DSCNTOPT"
 #define STATE_VERSION        1u
 #define STATE_VERSION_METHOD 2u
+#define STATE_VERSION_HELD   3u
 #define HEADER_BYTES         40
 /* Room for the canonical text of the longest chain (16 transforms with schedules). */
 #define CHAIN_TEXT_MAX 8192
@@ -99,6 +106,11 @@ static size_t chain_text(const descent_optimizer *opt, char *buf, size_t cap) {
   return len < cap ? len : cap - 1;
 }
 
+/* Version 3: in evaluation mode with the training point kept. */
+static int saves_held(const descent_optimizer *opt) {
+  return opt->eval_mode && opt->held_valid && !opt->method;
+}
+
 size_t descent_optimizer_state_size(const descent_optimizer *opt) {
   char text[CHAIN_TEXT_MAX];
   size_t bytes = HEADER_BYTES + chain_text(opt, text, sizeof text) + 4 + 8;
@@ -107,6 +119,7 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt) {
     bytes += 8 + 8 * (size_t)t->def->n_persist + (size_t)t->n_slots * opt->n * sizeof(descent_real);
   }
   if (opt->method) bytes += 8 + opt->method->state_bytes(opt->method_state);
+  if (saves_held(opt)) bytes += opt->n * sizeof(descent_real);
   return bytes;
 }
 
@@ -144,29 +157,35 @@ static int gather_vector(const descent_optimizer *opt, const descent_real *mine,
   return DESCENT_OK;
 }
 
-/* Every slot vector, whole: a sharded optimizer gathers each (one
-   collective per vector, in chain and slot order, on every replica). */
+/* The k-th state vector, in chain and slot order. */
+static descent_real *slot_vector(const descent_optimizer *opt, int k) {
+  for (int i = 0; i < opt->n_transforms; i++) {
+    if (k < opt->chain[i].n_slots) return opt->chain[i].slots[k];
+    k -= opt->chain[i].n_slots;
+  }
+  return NULL;
+}
+
+/* Every slot vector, whole, then (version 3) the training point: a sharded
+   optimizer gathers each (one collective per vector, in chain and slot
+   order, on every replica). */
 static int write_vectors(const descent_optimizer *opt, cursor *c) {
   descent_real *whole = NULL;
-  if (opt->gather && optimizer_slot_count(opt)) {
+  if (opt->gather && optimizer_slot_count(opt) + saves_held(opt)) {
     whole = descent_alloc_real(opt->n, "gathered optimizer state");
     if (!whole) return DESCENT_ENOMEM;
   }
-  for (int i = 0; i < opt->n_transforms; i++)
-    for (int s = 0; s < opt->chain[i].n_slots; s++) {
-      const descent_real *v = opt->chain[i].slots[s];
-      if (whole) {
-        int rc = gather_vector(opt, v, whole);
-        if (rc) {
-          descent_free_real(whole);
-          return rc;
-        }
-        v = whole;
-      }
-      put_vector(c, v, opt->n);
+  int vectors = optimizer_slot_count(opt) + saves_held(opt), rc = DESCENT_OK;
+  for (int k = 0; !rc && k < vectors; k++) {
+    const descent_real *v = k < optimizer_slot_count(opt) ? slot_vector(opt, k) : opt->held;
+    if (whole) {
+      rc = gather_vector(opt, v, whole);
+      v = whole;
     }
+    if (!rc) put_vector(c, v, opt->n);
+  }
   descent_free_real(whole);
-  return DESCENT_OK;
+  return rc;
 }
 
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size) {
@@ -179,7 +198,9 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
   cursor c = {.p = buf};
   memcpy(c.p, STATE_MAGIC, 8);
   c.p += 8;
-  put_u32(&c, opt->method ? STATE_VERSION_METHOD : STATE_VERSION);
+  put_u32(&c, opt->method       ? STATE_VERSION_METHOD
+              : saves_held(opt) ? STATE_VERSION_HELD
+                                : STATE_VERSION);
   put_u32(&c, (uint32_t)sizeof(descent_real));
   put_u64(&c, (uint64_t)opt->n);
   put_u64(&c, (uint64_t)opt->step);
@@ -247,10 +268,10 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     return descent_fail(DESCENT_EFORMAT, "%s: bad magic number: not descent optimizer state", what);
   cursor c = {.q = bytes + 8, .end = bytes + size};
   uint32_t version = (uint32_t)get_uint(&c, 4);
-  if (version != STATE_VERSION && version != STATE_VERSION_METHOD)
+  if (version != STATE_VERSION && version != STATE_VERSION_METHOD && version != STATE_VERSION_HELD)
     return descent_fail(DESCENT_EFORMAT,
-                        "%s: format version %u; this library reads versions %u and %u", what,
-                        version, STATE_VERSION, STATE_VERSION_METHOD);
+                        "%s: format version %u; this library reads versions %u to %u", what,
+                        version, STATE_VERSION, STATE_VERSION_HELD);
   uint32_t real_bytes = (uint32_t)get_uint(&c, 4);
   uint64_t n = get_uint(&c, 8);
   int64_t step = (int64_t)get_uint(&c, 8);
@@ -275,6 +296,7 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
                                                            : (size_t)(c.end - c.q);
     total_slots += slots[i];
   }
+  if (version == STATE_VERSION_HELD) total_slots++; /* the training point */
   size_t vector_bytes, described = (size_t)(c.q - bytes) + 8;
   if ((real_bytes != 4 && real_bytes != 8) || n > SIZE_MAX ||
       !descent_mul_ok((size_t)n, (size_t)total_slots * real_bytes, &vector_bytes) ||
@@ -327,6 +349,14 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   if ((version == STATE_VERSION_METHOD) != (opt->method != NULL))
     return descent_fail(DESCENT_EFORMAT, "%s: format version %u for %s", what, version,
                         opt->method ? "a method" : "a chain of transforms");
+  if (version == STATE_VERSION_HELD && (mode != 1 || !optimizer_has_eval_point(opt)))
+    return descent_fail(DESCENT_EFORMAT, "%s: corrupted: a training point saved %s", what,
+                        mode != 1 ? "in training mode" : "for a chain without an evaluation point");
+  if (version == STATE_VERSION_HELD && !opt->held) {
+    opt->held = descent_alloc_real(opt->shard_count ? opt->shard_count : 1,
+                                   "the training point kept in evaluation mode");
+    if (!opt->held) return DESCENT_ENOMEM;
+  }
   /* The method checks its bytes whole before it takes them: the last check,
      and nothing has changed yet. */
   if (opt->method) {
@@ -347,21 +377,22 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   /* A sharded optimizer keeps its shard's slice of each whole vector. */
   size_t before = opt->shard_offset * sizeof(descent_real),
          after = (opt->n - opt->shard_offset - opt->shard_count) * sizeof(descent_real);
-  for (int i = 0; i < opt->n_transforms; i++)
-    for (int s = 0; s < opt->chain[i].n_slots; s++) {
-      descent_real *v = opt->chain[i].slots[s];
-      c.q += before;
-      for (size_t j = 0; j < opt->shard_count; j++) {
+  int vectors = optimizer_slot_count(opt) + (version == STATE_VERSION_HELD);
+  for (int k = 0; k < vectors; k++) {
+    descent_real *v = k < optimizer_slot_count(opt) ? slot_vector(opt, k) : opt->held;
+    c.q += before;
+    for (size_t j = 0; j < opt->shard_count; j++) {
 #ifdef DESCENT_DOUBLE
-        uint64_t bits = get_uint(&c, 8);
+      uint64_t bits = get_uint(&c, 8);
 #else
-        uint32_t bits = (uint32_t)get_uint(&c, 4);
+      uint32_t bits = (uint32_t)get_uint(&c, 4);
 #endif
-        memcpy(&v[j], &bits, sizeof bits);
-      }
-      c.q += after;
+      memcpy(&v[j], &bits, sizeof bits);
     }
+    c.q += after;
+  }
   opt->step = step;
   opt->eval_mode = (int)mode;
+  opt->held_valid = version == STATE_VERSION_HELD;
   return DESCENT_OK;
 }
