@@ -102,6 +102,11 @@ static cli_option train_options[] = {
      "with several processes: a rank waiting this long for the others in a collective (a dead "
      "rank) ends the job, naming the ranks gone; 0: wait forever",
      "600", 0},
+    {"eval-bn-batches", "N",
+     "schedule-free optimizers with batch norm: before each evaluation at the average point, "
+     "recompute the running statistics there from the first N training batches (the "
+     "reference's recipe); 0: keep those of the training point",
+     "50", 0},
     {"stop-after-steps", "N",
      "testing: kill the process with SIGKILL right after step N, as a crash would (0: never)", "0",
      0},
@@ -119,6 +124,7 @@ typedef struct train_config {
   const char *out, *resume;
   double max_loss, rollback_factor;
   size_t epochs, keep, max_rollbacks;
+  size_t eval_bn_batches; /* --eval-bn-batches */
   uint64_t checkpoint_every, stop_after, track_every;
   unsigned track;          /* descent_track_kind bits; 0: none */
   size_t track_iterations; /* Lanczos products per eigenvalue */
@@ -153,6 +159,7 @@ static int read_config(train_config *c) {
   c->quiet = cli_flag(o, n, "quiet");
   if (cli_get_size(o, n, "epochs", 1, 1000000, &c->epochs) ||
       cli_get_size(o, n, "keep", 0, 1000000, &c->keep) ||
+      cli_get_size(o, n, "eval-bn-batches", 0, 1000000, &c->eval_bn_batches) ||
       cli_get_size(o, n, "max-rollbacks", 1, 1000, &c->max_rollbacks) ||
       cli_get_u64(o, n, "checkpoint-every", &c->checkpoint_every) ||
       cli_get_u64(o, n, "stop-after-steps", &c->stop_after) ||
@@ -280,7 +287,7 @@ static const char *const setting_keys[] = {
     "epochs",      "threads",          "checkpoint-every", "keep",       "on-diverge",
     "max-loss",    "rollback-factor",  "max-rollbacks",    "eval-train", "track",
     "track-every", "track-iterations", "reduction",        "shards",     "zero",
-    "sync-bn"};
+    "sync-bn",     "eval-bn-batches"};
 enum { N_SETTING_KEYS = sizeof setting_keys / sizeof setting_keys[0] };
 
 /* The resolved value of an option, as saved: numbers in the form that reads
@@ -324,6 +331,8 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
     snprintf(buf, cap, "%llu", (unsigned long long)c->checkpoint_every);
   else if (strcmp(key, "keep") == 0)
     snprintf(buf, cap, "%zu", c->keep);
+  else if (strcmp(key, "eval-bn-batches") == 0)
+    snprintf(buf, cap, "%zu", c->eval_bn_batches);
   else if (strcmp(key, "on-diverge") == 0)
     snprintf(buf, cap, "%s", c->on_diverge == DESCENT_DIVERGE_ROLLBACK ? "rollback" : "stop");
   else if (strcmp(key, "max-loss") == 0) {
@@ -739,6 +748,17 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
   else
     fprintf(f, "batch size  %zu\n", c->setup.batch_size);
   fprintf(f, "epochs      %zu, seed %llu\n", c->epochs, (unsigned long long)c->setup.seed);
+  size_t n_buffers = 0;
+  descent_net_buffers(net, &n_buffers);
+  if (descent_optimizer_has_eval_point(opt))
+    fprintf(f, "evaluation  at the optimizer's average point (model.bin holds it)%s\n",
+            !n_buffers                ? ""
+            : c->eval_bn_batches == 0 ? "; batch norm with the training point's statistics "
+                                        "(--eval-bn-batches 0)"
+                                      : "; batch norm's statistics recomputed there");
+  if (descent_optimizer_has_eval_point(opt) && n_buffers && c->eval_bn_batches)
+    fprintf(f, "            from the first %zu training batches (--eval-bn-batches)\n",
+            c->eval_bn_batches);
   if (c->keep == 0)
     fprintf(f, "checkpoint  none (--keep 0)\n");
   else if (c->checkpoint_every)
@@ -803,16 +823,13 @@ static int evaluate(descent_net *net, const descent_dataset *ds, double *loss, d
   return descent_net_evaluate(net, ds, loss, acc);
 }
 
-/* Evaluates, saves the model and logs the epoch. Schedule-free optimizers
-   are evaluated (and saved) at their average, not where the gradients were
-   taken; the trainer moves the parameters back afterwards. */
-static int on_epoch(void *user, const descent_epoch_report *e) {
-  train_run *r = user;
+/* Evaluates the parameters the network holds, saves the model and logs the
+   epoch. */
+static int report_epoch(train_run *r, const descent_epoch_report *e) {
   const train_config *c = r->c;
-  close_bar(r);
   double train_loss = e->train_loss, train_acc = NAN, val_loss, val_acc, test_loss, test_acc;
   descent_objective *obj = descent_net_objective(r->net);
-  int rc = descent_optimizer_eval(r->opt, obj);
+  int rc = DESCENT_OK;
   if (!rc && c->eval_train) rc = evaluate(r->net, r->train, &train_loss, &train_acc);
   if (!rc) rc = evaluate(r->net, r->val, &val_loss, &val_acc);
   if (!rc) rc = evaluate(r->net, r->test, &test_loss, &test_acc);
@@ -860,6 +877,34 @@ static int on_epoch(void *user, const descent_epoch_report *e) {
     return DESCENT_EIO;
   }
   return 0;
+}
+
+/* Schedule-free optimizers are evaluated (and saved) at their average, not
+   where the gradients were taken; the trainer moves the parameters back
+   afterwards. Batch norm's running statistics, gathered at the training
+   point, are recomputed at the average for the evaluation and the saved
+   model (--eval-bn-batches), then put back: training goes on as if no
+   evaluation had happened. */
+static int on_epoch(void *user, const descent_epoch_report *e) {
+  train_run *r = user;
+  close_bar(r);
+  int rc = descent_optimizer_eval(r->opt, descent_net_objective(r->net));
+  if (rc) return rc;
+  size_t n_buffers = 0;
+  descent_real *buffers = descent_net_buffers(r->net, &n_buffers), *kept = NULL;
+  if (n_buffers && r->c->eval_bn_batches && descent_optimizer_has_eval_point(r->opt) &&
+      descent_optimizer_steps(r->opt) > 0) {
+    kept = malloc(n_buffers * sizeof *kept);
+    if (!kept)
+      return descent_set_error(DESCENT_ENOMEM, "out of memory keeping batch-norm statistics");
+    memcpy(kept, buffers, n_buffers * sizeof *kept);
+    rc = descent_net_refresh_batch_norm(r->net, r->train, r->c->setup.batch_size,
+                                        r->c->eval_bn_batches);
+  }
+  if (!rc) rc = report_epoch(r, e);
+  if (kept) memcpy(buffers, kept, n_buffers * sizeof *kept);
+  free(kept);
+  return rc;
 }
 
 static void on_rollback(void *user, const descent_divergence *d) {

@@ -837,6 +837,21 @@ int descent_net_import_safetensors(descent_net *net, const char *path);
 int descent_net_evaluate(descent_net *net, const descent_dataset *ds, double *loss,
                          double *accuracy);
 
+/* Batch norm's running statistics recomputed for the parameters the network
+ * holds now: training-mode forward passes over the first `batches` batches
+ * of batch_size examples of ds, in its order (fewer if ds runs out), each
+ * moving the running statistics as a training step does (momentum 0.1). The
+ * schedule-free reference's recipe for evaluating at its average point
+ * (after descent_optimizer_eval; 50 batches there): the statistics gathered
+ * where gradients were taken do not fit it. Only the running statistics
+ * change: not the parameters, nor the dropout RNG (restored). Labels are
+ * read when ds has them (the loss is computed and discarded). A network
+ * without batch norm, or batches 0: nothing to do, DESCENT_OK.
+ * DESCENT_EINVAL for an empty ds or a batch size outside [1, max_batch],
+ * DESCENT_ESHAPE for examples of another size. */
+int descent_net_refresh_batch_norm(descent_net *net, const descent_dataset *ds, size_t batch_size,
+                                   size_t batches);
+
 /* The network's non-learned state: batch norm's running means and variances,
  * in one flat array with its table of named tensors ("layer2.batchnorm.
  * running_mean"). Saved with the model; optimizers never see it. count may be
@@ -1298,6 +1313,10 @@ int descent_optimizer_threads(const descent_optimizer *opt);
  * whose two roundings move it from the kept value by a few ulps. */
 int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj);
 int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj);
+/* 1 when the optimizer evaluates at a point of its own (schedule-free), so
+ * that descent_optimizer_eval moves the parameters (after the first step);
+ * 0 otherwise. */
+int descent_optimizer_has_eval_point(const descent_optimizer *opt);
 /* The same moves on a plain parameter buffer of n numbers (n must equal the
  * optimizer's parameter count: DESCENT_ESHAPE otherwise). */
 int descent_optimizer_eval_buffers(descent_optimizer *opt, descent_real *params, size_t n);

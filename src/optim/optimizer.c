@@ -677,6 +677,10 @@ int optimizer_has_eval_point(const descent_optimizer *opt) {
   return 0;
 }
 
+int descent_optimizer_has_eval_point(const descent_optimizer *opt) {
+  return optimizer_has_eval_point(opt);
+}
+
 /* One block of the parameters moved to the evaluation point (to_eval 1) or
    back, by every transform that has two points, in chain order. */
 static void move_block(const descent_optimizer *opt, descent_real *theta, size_t lo, size_t count,

@@ -36,6 +36,20 @@ killed_and_resumed sgd 13 --model "$mlp" --opt sgd --lr 0.05 --batch-size 32 --e
 killed_and_resumed adam-cosine 16 --model "$deep" --opt adam --lr 'cosine(0.01, 32, warmup=4)' \
   --batch-size 32 --epochs 4
 killed_and_resumed sf-adamw 19 --model "$deep" --opt sf_adamw --lr 0.01 --batch-size 32 --epochs 4
+# Schedule-free with batch norm: the running statistics recomputed at the
+# average point before each evaluation (--eval-bn-batches, default 50) change
+# what is evaluated (metrics.csv's losses, model.bin's statistics), not the
+# training (steps.csv), and --eval-bn-batches 0 keeps the training point's.
+for k in 0 50; do
+  train --model "$deep" --opt sf_adamw --lr 0.01 --batch-size 32 --epochs 2 --eval-bn-batches "$k" \
+    --out "$scratch/sf-bn$k" >/dev/null 2>&1
+  check "sf-bn: --eval-bn-batches $k runs" test $? -eq 0
+done
+check "sf-bn: the same training steps" cmp -s "$scratch/sf-bn0/steps.csv" "$scratch/sf-bn50/steps.csv"
+check "sf-bn: another evaluation" test "$(cut -d, -f8 "$scratch/sf-bn0/metrics.csv")" != \
+  "$(cut -d, -f8 "$scratch/sf-bn50/metrics.csv")"
+check "sf-bn: config.txt says so" grep -q "first 50 training batches" "$scratch/sf-bn50/config.txt"
+check "sf-bn: config.txt says 0" grep -q "statistics (--eval-bn-batches 0)" "$scratch/sf-bn0/config.txt"
 killed_and_resumed gd 3 --model "$mlp" --opt gd --lr 0.5 --batch-size 100 --epochs 6
 killed_and_resumed nesterov-step 21 --model "$deep" --opt nesterov --lr 'step(0.05, 10)' \
   --batch-size 32 --epochs 4 --val 32
