@@ -222,7 +222,7 @@ static int sf_adamw_expand(const double *hp, char *buf, size_t cap) {
 /* torch.optim.Adadelta */
 static const spec_param adadelta_params[] = {
     P_NUM("rho", 0.9, 0, 1, 0, 0, "decay of both running averages"),
-    P_EPS(1e-6),
+    P_NUM("eps", 1e-6, 0, INFINITY, 1, 0, "added inside both square roots"),
     P_WD(0),
 };
 static int adadelta_expand(const double *hp, char *buf, size_t cap) {
@@ -249,7 +249,7 @@ static int rprop_expand(const double *hp, char *buf, size_t cap) {
 static const spec_param asgd_params[] = {
     P_NUM("lambd", 1e-4, 0, INFINITY, 0, 0, "decay term and rate decay lambda"),
     P_NUM("alpha", 0.75, 0, INFINITY, 0, 0, "power of the rate decay"),
-    P_NUM("t0", 1e6, 0, INFINITY, 0, 0, "step from which ax averages"),
+    P_NUM("t0", 1e6, 0, INFINITY, 0, 0, "ax averages the iterates after step t0 + 1"),
     P_WD(0),
 };
 static int asgd_expand(const double *hp, char *buf, size_t cap) {
@@ -295,9 +295,9 @@ static const named_optimizer named[] = {
      0, sf_adamw_expand},
     {"adadelta", "Adadelta (torch.optim.Adadelta)", "1.0", adadelta_params, N_OF(adadelta_params),
      "[l2(weight_decay)] | adadelta(rho, eps) | lr", 0, adadelta_expand},
-    {"rprop", "Rprop (torch.optim.Rprop): lr is the initial step size, read at the first step",
-     "1e-2", rprop_params, N_OF(rprop_params), "rprop(etaminus, etaplus, step_min, step_max, lr)",
-     0, rprop_expand},
+    {"rprop", "Rprop (torch.optim.Rprop): lr, a number, is the initial step size", "1e-2",
+     rprop_params, N_OF(rprop_params), "rprop(etaminus, etaplus, step_min, step_max, lr)", 0,
+     rprop_expand},
     {"asgd", "averaged SGD (torch.optim.ASGD); evaluation at the average ax", "1e-2", asgd_params,
      N_OF(asgd_params), "[l2(weight_decay)] | asgd(lambd, alpha, t0, lr)", 0, asgd_expand},
 };

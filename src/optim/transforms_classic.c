@@ -198,7 +198,7 @@ const transform_def transform_rprop = {
 static const spec_param asgd_params[] = {
     {"lambd", SPEC_NUMBER, 1e-4, 0, INFINITY, 0, 0, 0, "decay term and rate decay lambda"},
     {"alpha", SPEC_NUMBER, 0.75, 0, INFINITY, 0, 0, 0, "power of the rate decay"},
-    {"t0", SPEC_NUMBER, 1e6, 0, INFINITY, 0, 0, 0, "step from which ax averages"},
+    {"t0", SPEC_NUMBER, 1e6, 0, INFINITY, 0, 0, 0, "ax averages the iterates after step t0 + 1"},
     {"lr", SPEC_TEXT, 0, 0, 0, 0, 0, 0, "learning rate: a number or a schedule"},
 };
 enum { ASGD_LAMBD, ASGD_ALPHA, ASGD_T0 };
