@@ -1145,7 +1145,8 @@ typedef struct descent_optimizer descent_optimizer;
 /* Builds an optimizer for n_params parameters.
  *   spec: a named optimizer, with optional key=value arguments
  *           sgd gd momentum nesterov adagrad rmsprop adam adamw amsgrad lion
- *           sf_sgd sf_adamw        e.g. "adam(b2=0.99, weight_decay=1e-4)"
+ *           sf_sgd sf_adamw adadelta rprop asgd
+ *                                  e.g. "adam(b2=0.99, weight_decay=1e-4)"
  *         or a method, which evaluates the objective itself within a step
  *         (see descent_optimizer_step_closure), alone or followed by the
  *         transform that takes its rate and nothing else:
@@ -1161,9 +1162,11 @@ typedef struct descent_optimizer descent_optimizer;
  *         or a chain of transforms separated by '|', e.g.
  *           "clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2) | lr(cosine(1e-3, 1000))"
  *         Named optimizers expand to chains with PyTorch's defaults; a chain
- *         that does not end with the transform that takes the rate (lr, or
- *         schedule-free's sf) gets lr appended. `descent optimizers` lists
- *         every name, transform, parameter, default, range and formula.
+ *         that does not end with the transform that takes the rate (lr,
+ *         schedule-free's sf, rprop or asgd) gets lr appended. rprop's rate
+ *         is its initial step size, read at the first step: a number only.
+ *         `descent optimizers` lists every name, transform, parameter,
+ *         default, range and formula.
  *   lr:   the learning-rate schedule text (see descent_schedule_parse), used by
  *         the transform that takes the rate unless the spec sets it itself;
  *         NULL keeps the named optimizer's default.
@@ -1300,17 +1303,19 @@ int descent_optimizer_threads(const descent_optimizer *opt);
  * obj->params while training) and are evaluated at another (the average x).
  * descent_optimizer_eval moves obj->params to the evaluation point and
  * descent_optimizer_train moves them back, like PyTorch's optimizer.eval() and
- * .train() in facebookresearch/schedule_free. For every other optimizer, and
- * before the first step, they only record the mode. Evaluate (and save the
- * parameters for deployment) between the two; steps are refused in between.
- * Calling either twice in a row is harmless. The round trip is exact:
- * eval keeps a copy of the training point (n more numbers, allocated at the
- * first call with steps taken: DESCENT_ENOMEM, nothing moved, if that
- * fails; counted by descent_optimizer_state_bytes and saved with the state
- * in evaluation mode), and train puts its bits back for every parameter
- * still equal to what eval made of it; a parameter the caller changed in
- * between goes back by the reference's formula y = x + (1 - mu)(z - x),
- * whose two roundings move it from the kept value by a few ulps. */
+ * .train() in facebookresearch/schedule_free; asgd is evaluated at its
+ * averaged iterate ax. For every other optimizer, and before the first
+ * step, they only record the mode. Evaluate (and save the parameters for
+ * deployment) between the two; steps are refused in between. Calling
+ * either twice in a row is harmless. The round trip is exact: eval keeps a
+ * copy of the training point (n more numbers, allocated at the first call
+ * with steps taken: DESCENT_ENOMEM, nothing moved, if that fails; counted by
+ * descent_optimizer_state_bytes and saved with the state in evaluation
+ * mode), and train puts its bits back for every parameter still equal to
+ * what eval made of it; a parameter the caller changed in between goes back
+ * by the optimizer's formula (schedule-free: the reference's y = x + (1 -
+ * mu)(z - x), whose two roundings move it from the kept value by a few
+ * ulps; asgd: it stays as the caller set it). */
 int descent_optimizer_eval(descent_optimizer *opt, descent_objective *obj);
 int descent_optimizer_train(descent_optimizer *opt, descent_objective *obj);
 /* 1 when the optimizer evaluates at a point of its own (schedule-free), so
@@ -1406,7 +1411,7 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
  * (DESCENT_EFORMAT), saved by the other precision, for another parameter count
  * (DESCENT_ESHAPE) or another chain or hyperparameters (DESCENT_EINVAL, naming
  * the first transform that differs). The parameters themselves are not part of
- * the blob; save them with it (for schedule-free, in the same mode). */
+ * the blob; save them with it (for schedule-free and asgd, in the same mode). */
 size_t descent_optimizer_state_size(const descent_optimizer *opt);
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);

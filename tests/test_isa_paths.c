@@ -130,6 +130,10 @@ static int print_digests(void) {
       "clip(0.5) | rmsprop(centered=1) | momentum | lr(1e-2)",
       "rmsprop(bias_correction=1) | lr(0.01)",
       "clip(2) | lion | wd(0.1) | sf(lr=1e-3, momentum=0.8)",
+      "adadelta",
+      "l2(0.01) | adadelta(rho=0.5) | wd(0) | lr(0.5)",
+      "rprop(etaplus=1.5, step_max=0.02)",
+      "asgd(lambd=0.01, t0=2, weight_decay=0.01)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);

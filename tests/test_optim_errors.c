@@ -109,6 +109,18 @@ static const struct {
     {"sf_sgd(warmup_steps=1.5)", "sf_sgd(warmup_steps=1.5): must be a whole number"},
     {"sf_sgd(r=-1)", "sf_sgd(r=-1): out of range"},
     {"sf_adamw(weight_lr_power=-2)", "sf_adamw(weight_lr_power=-2): out of range"},
+    {"adadelta(rho=1.5)", "adadelta(rho=1.5): out of range; valid values are [0, 1]"},
+    {"adadelta(eps=0)", "adadelta(eps=0): out of range; valid values are (0, inf)"},
+    {"adadelta(weight_decay=-1)", "adadelta(weight_decay=-1): out of range"},
+    {"rprop(etaminus=1)", "rprop(etaminus=1): out of range; valid values are (0, 1)"},
+    {"rprop(etaminus=0)", "rprop(etaminus=0): out of range"},
+    {"rprop(etaplus=1)", "rprop(etaplus=1): out of range; valid values are (1, inf)"},
+    {"rprop(step_min=-1)", "rprop(step_min=-1): out of range; valid values are [0, inf)"},
+    {"rprop(step_max=-1)", "rprop(step_max=-1): out of range"},
+    {"asgd(lambd=-1)", "asgd(lambd=-1): out of range; valid values are [0, inf)"},
+    {"asgd(alpha=-0.5)", "asgd(alpha=-0.5): out of range"},
+    {"asgd(t0=-1)", "asgd(t0=-1): out of range"},
+    {"asgd(weight_decay=-1)", "asgd(weight_decay=-1): out of range"},
     /* combinations */
     {"sgd(nesterov=1)",
      "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0, "
@@ -120,6 +132,15 @@ static const struct {
      "Nesterov momentum requires a momentum > 0 and zero dampening"},
     {"rmsprop(centered=1, bias_correction=1) | lr(0.1)",
      "rmsprop(centered=1) and bias_correction=1 do not combine"},
+    {"rprop(step_min=1, step_max=0.5)",
+     "rprop's step_min (1) exceeds its step_max (0.5); give step_min <= step_max"},
+    {"rprop(lr=cosine(0.01, 100))",
+     "rprop's lr is the initial step size, read once at the first step (as torch.optim.Rprop "
+     "does), so the schedule cosine(lr=0.01, steps=100, min_lr=0, warmup=0) would have no "
+     "effect; give a number"},
+    {"rprop(lr=constant(0.01, warmup=5))", "rprop's lr is the initial step size"},
+    {"rprop | lr(0.1)", "rprop(...) must come last in the chain"},
+    {"asgd | lr(0.1)", "asgd(...) must come last in the chain"},
 };
 
 static void check_hyperparameters(void) {
@@ -130,9 +151,10 @@ static void check_hyperparameters(void) {
 static void check_syntax(void) {
   refused("adamm", NULL, DESCENT_EINVAL,
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
-          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw; methods "
-          "(alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: "
-          "clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr");
+          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
+          "rprop, asgd; methods (alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, "
+          "newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, "
+          "wd, sf, lr, adadelta, rprop, asgd");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");
@@ -155,6 +177,8 @@ static void check_syntax(void) {
   refused("adam | wd(-1)", NULL, DESCENT_EINVAL, "wd(weight_decay=-1): out of range");
   refused("l2(-1) | adam", NULL, DESCENT_EINVAL, "l2(weight_decay=-1): out of range");
   refused("sf(lr=0.1) | lr(0.1)", NULL, DESCENT_EINVAL, "sf(...) must come last");
+  refused("rprop", "exp(0.01, 0.9)", DESCENT_EINVAL,
+          "rprop's lr is the initial step size, read once at the first step");
   refused("lr(0.1) | adam", NULL, DESCENT_EINVAL, "lr(...) must come last");
   refused("adam || wd(1)", NULL, DESCENT_EINVAL, "empty item");
   refused("adam | wd(1", NULL, DESCENT_EINVAL, "missing ')'");

@@ -294,6 +294,64 @@ static void check_schedule_free(void) {
   run_end(&r);
 }
 
+/* Adadelta, Rprop and ASGD (transforms_classic.c) on steps worked out by hand. */
+static void check_classic(void) {
+  run r;
+  double one[1] = {1}, minus[1] = {-1};
+  /* Adadelta's first step: v = (1-rho) g^2, d = sqrt(eps) / sqrt(v + eps) g. */
+  if (!run_start(&r, "adadelta", "0.5", 1, zeros)) return;
+  run_step(&r, one);
+  CHECK_REL(r.p[0], -0.5 * sqrt(1e-6) / sqrt(0.1 + 1e-6), TOL);
+  run_end(&r);
+  /* Rprop: the step size grows while the sign holds, shrinks at a flip, and
+     the flipped gradient is zeroed (no move, and no change at the next). */
+  if (!run_start(&r, "rprop", NULL, 1, zeros)) return;
+  run_step(&r, one);
+  CHECK_REL(r.p[0], -0.01, TOL);
+  run_step(&r, one);
+  CHECK_REL(r.p[0], -0.01 - 0.012, TOL);
+  run_step(&r, minus);
+  CHECK_REL(r.p[0], -0.022, TOL);
+  run_step(&r, minus);
+  CHECK_REL(r.p[0], -0.022 + 0.006, TOL);
+  CHECK(descent_optimizer_lr(r.opt) == 0.01);
+  run_end(&r);
+  /* ASGD without decay: mu = 1 up to step t0 + 2, then ax averages. */
+  if (!run_start(&r, "asgd(lambd=0, t0=1)", "0.1", 1, zeros)) return;
+  for (int k = 0; k < 5; k++) run_step(&r, one);
+  CHECK_REL(r.p[0], -0.5, TOL);
+  descent_real y = r.p[0];
+  CHECK_OK(descent_optimizer_eval(r.opt, &r.obj));
+  CHECK_REL(r.p[0], -0.35 + (-0.5 + 0.35) / 3, TOL);
+  CHECK_OK(descent_optimizer_eval(r.opt, &r.obj)); /* twice: no further move */
+  CHECK_REL(r.p[0], -0.4, TOL);
+  CHECK_OK(descent_optimizer_train(r.opt, &r.obj));
+  CHECK(r.p[0] == y); /* the swap back is exact */
+  run_end(&r);
+  /* Its rate decays with the step count: eta_2 = lr / (1 + lambd lr)^alpha. */
+  if (!run_start(&r, "asgd(lambd=0.5, alpha=1)", "0.1", 1, zeros)) return;
+  run_step(&r, zeros);
+  run_step(&r, one);
+  CHECK_REL(r.p[0], -0.1 / (1 + 0.05), TOL);
+  run_end(&r);
+}
+
+/* Adadelta's fused step (adadelta | lr) and its separate passes (with a
+   wd(0) between, which adds zero) give the same bits. */
+static void check_fused_adadelta(void) {
+  run a, b;
+  double p0[3] = {0.5, -1, 2}, g[3] = {0.3, -0.7, 1e-3};
+  if (!run_start(&a, "adadelta | lr(0.7)", NULL, 3, p0)) return;
+  if (!run_start(&b, "adadelta | wd(0) | lr(0.7)", NULL, 3, p0)) return;
+  for (int k = 0; k < 4; k++) {
+    run_step(&a, g);
+    run_step(&b, g);
+  }
+  CHECK(memcmp(a.p, b.p, 3 * sizeof a.p[0]) == 0);
+  run_end(&a);
+  run_end(&b);
+}
+
 static double value(const char *text, int64_t t) {
   descent_schedule *s = NULL;
   int rc = descent_schedule_parse(&s, text);
@@ -418,6 +476,13 @@ static void check_expansions(void) {
   check_describe("adam | lr(cosine(1e-3, 100, warmup=5))", NULL,
                  "adam(b1=0.9, b2=0.999, eps=1e-08, amsgrad=0) | lr(lr=cosine(lr=0.001, "
                  "steps=100, min_lr=0, warmup=5))");
+  check_describe("adadelta(weight_decay=0.1)", NULL,
+                 "adadelta(weight_decay=0.1) = l2(weight_decay=0.1) | adadelta(rho=0.9, "
+                 "eps=1e-06) | lr(lr=1)");
+  check_describe("rprop", NULL,
+                 "rprop = rprop(etaminus=0.5, etaplus=1.2, step_min=1e-06, step_max=50, "
+                 "lr=0.01)");
+  check_describe("asgd", NULL, "asgd = asgd(lambd=0.0001, alpha=0.75, t0=1000000, lr=0.01)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
@@ -431,8 +496,13 @@ static void check_expansions(void) {
 /* Many blocks, a ragged end, global norms: one thread or several, the same
    bits. */
 static void check_threads(void) {
-  static const char *specs[] = {"adam", "clip(0.5) | rmsprop(centered=1) | momentum",
-                                "momentum(0.9) | clip(1) | wd(0.1)", "sf_adamw"};
+  static const char *specs[] = {"adam",
+                                "clip(0.5) | rmsprop(centered=1) | momentum",
+                                "momentum(0.9) | clip(1) | wd(0.1)",
+                                "sf_adamw",
+                                "adadelta",
+                                "rprop",
+                                "asgd(t0=1)"};
   size_t n = 100003;
   descent_real *p1 = malloc(n * sizeof *p1), *p2 = malloc(n * sizeof *p2);
   descent_real *g = malloc(n * sizeof *g);
@@ -468,6 +538,8 @@ int main(void) {
   check_lion_and_clipping();
   check_eps();
   check_schedule_free();
+  check_classic();
+  check_fused_adadelta();
   check_schedules();
   check_expansions();
   check_threads();

@@ -247,7 +247,8 @@ static void check_spec(const char *spec, const char *lr, layout l, int resume_re
   int rc = replicas_create(&rs, spec, lr, l, params);
   CHECK_OK(descent_optimizer_create(&whole, spec, lr, n));
   if (rc || !whole || !params || !grad || !masked || !before || !at_save) goto done;
-  int is_sf = strstr(spec, "sf") != NULL;
+  /* Schedule-free and asgd evaluate at another point than the training one. */
+  int is_sf = strstr(spec, "sf") != NULL || strstr(spec, "asgd") != NULL;
   for (int step = 0; step < STEPS; step++) {
     if (step == SAVE_AT) {
       size = descent_optimizer_state_size(whole);
@@ -353,6 +354,9 @@ static const struct {
     {"lion", "0.001"},
     {"sf_sgd", "0.05"},
     {"sf_adamw", "0.01"},
+    {"adadelta", "1.0"},
+    {"rprop", "0.01"},
+    {"asgd(t0=2, weight_decay=1e-3)", "0.05"},
     {"l2(weight_decay=1e-3) | momentum(momentum=0.9) | wd(weight_decay=0.01) | lr(cosine(0.05, 20, "
      "warmup=3))",
      NULL},

@@ -126,6 +126,9 @@ static const struct {
     {"lion", NULL},
     {"sf_sgd", "0.01"},
     {"sf_adamw", NULL},
+    {"adadelta", NULL},
+    {"rprop", NULL},
+    {"asgd", NULL},
     /* every branch of their hyperparameters */
     {"sgd(momentum=0.9, dampening=0.1, weight_decay=1e-3)", "0.01"},
     {"sgd(momentum=0.5, nesterov=1, weight_decay=1e-2)", "0.01"},
@@ -136,6 +139,9 @@ static const struct {
     {"lion(weight_decay=0.1)", NULL},
     {"sf_sgd(lr=0.01, warmup_steps=3, weight_decay=1e-3, r=1)", NULL},
     {"sf_adamw(warmup_steps=5, r=1, weight_lr_power=1, weight_decay=1e-2)", NULL},
+    {"adadelta(rho=0.5, eps=1e-4, weight_decay=1e-2)", "0.5"},
+    {"rprop(etaminus=0.3, etaplus=1.9, step_min=1e-3, step_max=0.05)", NULL},
+    {"asgd(lambd=0.05, alpha=0.6, t0=3, weight_decay=1e-3)", "0.05"},
     /* chains, one with a global transform past the first (two stages) */
     {"clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3"},
     {"clip_value(0.5) | momentum(0.9) | lr(0.01)", NULL},
@@ -150,6 +156,7 @@ static const struct {
     {"adagrad", "inv(0.1, 4, warmup=3)"},
     {"rmsprop", "poly(0.01, 0.5, warmup=2)"},
     {"nesterov", "linear(0.1, 12, end_factor=0.1, warmup=3)"},
+    {"asgd(lambd=0.1, t0=2)", "cosine(0.05, 20, warmup=3)"},
 };
 
 static void check_round_trips(void) {
@@ -161,6 +168,7 @@ static void check_round_trips(void) {
   check_round_trip("sf_sgd", "0.01", 4, 1);
   check_round_trip("sf_adamw(weight_decay=1e-2)", NULL, 6, 1);
   check_round_trip("adam", NULL, 3, 1);
+  check_round_trip("asgd(t0=2)", "0.05", 6, 1); /* the parameters hold ax */
 }
 
 /* ---- the blob's layout and its refusals ---------------------------------- */

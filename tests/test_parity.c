@@ -25,7 +25,8 @@
  * rate of the case), limit 1e-12.
  *
  * Schedule-free cases also record x, the evaluation point, after the last
- * step; it is checked (same measure) through descent_optimizer_eval.
+ * step, and ASGD cases its average ax; it is checked (same measure) through
+ * descent_optimizer_eval.
  *
  * Every case must run: a spec descent refuses (each spec a case lists,
  * chains included) fails the case with the library's message, as does a

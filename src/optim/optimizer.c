@@ -219,6 +219,45 @@ static int sf_adamw_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* torch.optim.Adadelta */
+static const spec_param adadelta_params[] = {
+    P_NUM("rho", 0.9, 0, 1, 0, 0, "decay of both running averages"),
+    P_NUM("eps", 1e-6, 0, INFINITY, 1, 0, "added inside both square roots"),
+    P_WD(0),
+};
+static int adadelta_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[2]);
+  chain_add(buf, cap, "adadelta(rho=" NUM ", eps=" NUM ")", hp[0], hp[1]);
+  return DESCENT_OK;
+}
+
+/* torch.optim.Rprop: etas=(etaminus, etaplus), step_sizes=(step_min, step_max) */
+static const spec_param rprop_params[] = {
+    P_NUM("etaminus", 0.5, 0, 1, 1, 1, "step size factor after a sign change"),
+    P_NUM("etaplus", 1.2, 1, INFINITY, 1, 0, "step size factor after no change"),
+    P_NUM("step_min", 1e-6, 0, INFINITY, 0, 0, "smallest step size"),
+    P_NUM("step_max", 50, 0, INFINITY, 0, 0, "largest step size"),
+};
+static int rprop_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "rprop(etaminus=" NUM ", etaplus=" NUM ", step_min=" NUM ", step_max=" NUM ")", hp[0],
+            hp[1], hp[2], hp[3]);
+  return DESCENT_OK;
+}
+
+/* torch.optim.ASGD */
+static const spec_param asgd_params[] = {
+    P_NUM("lambd", 1e-4, 0, INFINITY, 0, 0, "decay term and rate decay lambda"),
+    P_NUM("alpha", 0.75, 0, INFINITY, 0, 0, "power of the rate decay"),
+    P_NUM("t0", 1e6, 0, INFINITY, 0, 0, "ax averages the iterates after step t0 + 1"),
+    P_WD(0),
+};
+static int asgd_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[3]);
+  chain_add(buf, cap, "asgd(lambd=" NUM ", alpha=" NUM ", t0=" NUM ")", hp[0], hp[1], hp[2]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -254,6 +293,13 @@ static const named_optimizer named[] = {
      "rmsprop(alpha=b2, eps, bias_correction=1) | [wd(weight_decay)] | sf(lr, momentum=b1, "
      "warmup_steps, r, weight_lr_power)",
      0, sf_adamw_expand},
+    {"adadelta", "Adadelta (torch.optim.Adadelta)", "1.0", adadelta_params, N_OF(adadelta_params),
+     "[l2(weight_decay)] | adadelta(rho, eps) | lr", 0, adadelta_expand},
+    {"rprop", "Rprop (torch.optim.Rprop): lr, a number, is the initial step size", "1e-2",
+     rprop_params, N_OF(rprop_params), "rprop(etaminus, etaplus, step_min, step_max, lr)", 0,
+     rprop_expand},
+    {"asgd", "averaged SGD (torch.optim.ASGD); evaluation at the average ax", "1e-2", asgd_params,
+     N_OF(asgd_params), "[l2(weight_decay)] | asgd(lambd, alpha, t0, lr)", 0, asgd_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 

@@ -14,6 +14,7 @@
  * chosen at run time (core/multiversion.h); every path gives the same bits.
  */
 #include "transform.h"
+#include "transforms_classic.h"
 
 #include "core/multiversion.h"
 
@@ -614,7 +615,8 @@ static const transform_def transform_sf = {
 static const transform_def *const all_transforms[] = {
     &transform_clip,    &transform_clip_value, &transform_l2,   &transform_momentum,
     &transform_adagrad, &transform_rmsprop,    &transform_adam, &transform_lion,
-    &transform_wd,      &transform_sf,         &transform_lr,
+    &transform_wd,      &transform_sf,         &transform_lr,   &transform_adadelta,
+    &transform_rprop,   &transform_asgd,
 };
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
 

@@ -68,8 +68,12 @@ typedef struct transform_def {
      having done nothing, for hyperparameters it does not cover. */
   int (*apply_lr_add)(const transform *t, const descent_real *g, descent_real *theta,
                       descent_real *const *slots, size_t n, descent_real minus_lr);
-  /* Schedule-free methods: move theta between the point where gradients are
-     taken and the point that is evaluated. NULL for everything else. */
+  /* Schedule-free methods (and asgd): move theta between the point where
+     gradients are taken and the point that is evaluated. NULL for
+     everything else. They write theta only (the slots are read): the
+     optimizer keeps the training point during evaluation and runs to_eval
+     again on a copy of it to find the parameters the caller left alone, which
+     get their kept bits back; to_train is the way back for the others. */
   void (*to_eval)(const transform *t, descent_real *theta, descent_real *const *slots, size_t n);
   void (*to_train)(const transform *t, descent_real *theta, descent_real *const *slots, size_t n);
   /* The effective rate at a step, for has_schedule transforms that modify the

@@ -50,13 +50,17 @@ check "sf-bn: another evaluation" test "$(cut -d, -f8 "$scratch/sf-bn0/metrics.c
   "$(cut -d, -f8 "$scratch/sf-bn50/metrics.csv")"
 check "sf-bn: config.txt says so" grep -q "first 50 training batches" "$scratch/sf-bn50/config.txt"
 check "sf-bn: config.txt says 0" grep -q "statistics (--eval-bn-batches 0)" "$scratch/sf-bn0/config.txt"
+# ASGD averaging from step 4: each epoch's evaluation swaps in the average ax.
+killed_and_resumed asgd-averaged 19 --model "$deep" --opt 'asgd(t0=4)' --lr 0.05 --batch-size 32 \
+  --epochs 4
 killed_and_resumed gd 3 --model "$mlp" --opt gd --lr 0.5 --batch-size 100 --epochs 6
 killed_and_resumed nesterov-step 21 --model "$deep" --opt nesterov --lr 'step(0.05, 10)' \
   --batch-size 32 --epochs 4 --val 32
 
 # Every named optimizer and every kind of schedule, killed inside epoch 2.
 for pair in sgd:0.05 momentum:0.05 nesterov:0.05 adagrad:0.05 rmsprop:0.002 adam:0.01 \
-  adamw:0.01 amsgrad:0.01 lion:0.001 sf_sgd:0.5 sf_adamw:0.01; do
+  adamw:0.01 amsgrad:0.01 lion:0.001 sf_sgd:0.5 sf_adamw:0.01 adadelta:1.0 rprop:0.001 \
+  asgd:0.05; do
   killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
     --batch-size 32 --epochs 3
 done
