@@ -219,6 +219,49 @@ static int sf_adamw_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* optax.adabelief */
+static const spec_param adabelief_params[] = {
+    P_B1(0.9, 0),
+    P_B2(0.999),
+    P_EPS(1e-16),
+    P_NUM("eps_root", 1e-16, 0, INFINITY, 0, 0, "added to the second moment at every step"),
+    P_BOOL("nesterov", 0, "1: Nesterov's look-ahead on the first moment"),
+};
+static int adabelief_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "adabelief(b1=" NUM ", b2=" NUM ", eps=" NUM ", eps_root=" NUM ", nesterov=%d)", hp[0],
+            hp[1], hp[2], hp[3], (int)hp[4]);
+  return DESCENT_OK;
+}
+
+/* optax.yogi */
+static const spec_param yogi_params[] = {P_B1(0.9, 0), P_B2(0.999), P_EPS(1e-3)};
+static int yogi_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap, "yogi(b1=" NUM ", b2=" NUM ", eps=" NUM ")", hp[0], hp[1], hp[2]);
+  return DESCENT_OK;
+}
+
+/* optax.contrib.ademamix, with the paper's warmups of alpha and b3 */
+static const spec_param ademamix_params[] = {
+    P_B1(0.9, 0),
+    P_B2(0.999),
+    P_NUM("b3", 0.9999, 0, 1, 0, 1, "decay of the slow moment (after warmup)"),
+    P_NUM("alpha", 5, 0, INFINITY, 0, 0, "weight of the slow moment (after warmup)"),
+    P_EPS(1e-8),
+    P_NUM("eps_root", 0, 0, INFINITY, 0, 0, "added inside the square root"),
+    P_WD(0),
+    {"alpha_warmup", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "steps of alpha's warmup from 0"},
+    {"b3_warmup", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "steps of b3's warmup from b1"},
+};
+static int ademamix_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "ademamix(b1=" NUM ", b2=" NUM ", b3=" NUM ", alpha=" NUM ", eps=" NUM ", eps_root=" NUM
+            ", alpha_warmup=" NUM ", b3_warmup=" NUM ")",
+            hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[7], hp[8]);
+  if (hp[6] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[6]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -254,6 +297,15 @@ static const named_optimizer named[] = {
      "rmsprop(alpha=b2, eps, bias_correction=1) | [wd(weight_decay)] | sf(lr, momentum=b1, "
      "warmup_steps, r, weight_lr_power)",
      0, sf_adamw_expand},
+    {"adabelief", "AdaBelief (optax.adabelief)", "1e-3", adabelief_params, N_OF(adabelief_params),
+     "adabelief(b1, b2, eps, eps_root, nesterov) | lr", 0, adabelief_expand},
+    {"yogi", "Yogi (optax.yogi)", "1e-2", yogi_params, N_OF(yogi_params), "yogi(b1, b2, eps) | lr",
+     0, yogi_expand},
+    {"ademamix", "AdEMAMix (optax.contrib.ademamix), decoupled weight decay", "1e-3",
+     ademamix_params, N_OF(ademamix_params),
+     "ademamix(b1, b2, b3, alpha, eps, eps_root, alpha_warmup, b3_warmup) | [wd(weight_decay)] | "
+     "lr",
+     0, ademamix_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 
