@@ -130,6 +130,10 @@ static int print_digests(void) {
       "clip(0.5) | rmsprop(centered=1) | momentum | lr(1e-2)",
       "rmsprop(bias_correction=1) | lr(0.01)",
       "clip(2) | lion | wd(0.1) | sf(lr=1e-3, momentum=0.8)",
+      "adabelief",
+      "adabelief(nesterov=1)",
+      "yogi",
+      "ademamix(alpha_warmup=3, b3_warmup=4, weight_decay=0.1)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);

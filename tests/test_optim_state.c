@@ -124,6 +124,9 @@ static const struct {
     {"lion", NULL},
     {"sf_sgd", "0.01"},
     {"sf_adamw", NULL},
+    {"adabelief", NULL},
+    {"yogi", NULL},
+    {"ademamix", NULL},
     /* every branch of their hyperparameters */
     {"sgd(momentum=0.9, dampening=0.1, weight_decay=1e-3)", "0.01"},
     {"sgd(momentum=0.5, nesterov=1, weight_decay=1e-2)", "0.01"},
@@ -134,6 +137,9 @@ static const struct {
     {"lion(weight_decay=0.1)", NULL},
     {"sf_sgd(lr=0.01, warmup_steps=3, weight_decay=1e-3, r=1)", NULL},
     {"sf_adamw(warmup_steps=5, r=1, weight_lr_power=1, weight_decay=1e-2)", NULL},
+    {"adabelief(nesterov=1, eps_root=0, b1=0.8)", NULL},
+    {"yogi(initial_accumulator_value=0.1, eps_root=1e-8) | wd(1e-2) | lr(0.01)", NULL},
+    {"ademamix(alpha_warmup=5, b3_warmup=7, weight_decay=1e-2)", NULL},
     /* chains, one with a global transform past the first (two stages) */
     {"clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3"},
     {"clip_value(0.5) | momentum(0.9) | lr(0.01)", NULL},

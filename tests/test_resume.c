@@ -211,9 +211,10 @@ static void resume_case(const setup *s, int64_t n, const char *label) {
 }
 
 static const char *optimizers[][2] = {
-    {"sgd", "0.05"},     {"gd", "0.5"},        {"momentum", "0.05"}, {"nesterov", "0.05"},
-    {"adagrad", "0.05"}, {"rmsprop", "0.005"}, {"adam", "0.01"},     {"adamw", "0.01"},
-    {"amsgrad", "0.01"}, {"lion", "0.001"},    {"sf_sgd", "0.5"},    {"sf_adamw", "0.01"},
+    {"sgd", "0.05"},       {"gd", "0.5"},        {"momentum", "0.05"}, {"nesterov", "0.05"},
+    {"adagrad", "0.05"},   {"rmsprop", "0.005"}, {"adam", "0.01"},     {"adamw", "0.01"},
+    {"amsgrad", "0.01"},   {"lion", "0.001"},    {"sf_sgd", "0.5"},    {"sf_adamw", "0.01"},
+    {"adabelief", "0.01"}, {"yogi", "0.01"},     {"ademamix", "0.01"},
 };
 
 static const char *schedules[] = {
