@@ -222,7 +222,7 @@ static int sf_adamw_expand(const double *hp, char *buf, size_t cap) {
 /* optax.adabelief */
 static const spec_param adabelief_params[] = {
     P_B1(0.9, 0),
-    P_B2(0.999),
+    P_NUM("b2", 0.999, 0, 1, 0, 1, "decay of the second moment of g - m"),
     P_EPS(1e-16),
     P_NUM("eps_root", 1e-16, 0, INFINITY, 0, 0, "added to the second moment at every step"),
     P_BOOL("nesterov", 0, "1: Nesterov's look-ahead on the first moment"),
@@ -235,7 +235,11 @@ static int adabelief_expand(const double *hp, char *buf, size_t cap) {
 }
 
 /* optax.yogi */
-static const spec_param yogi_params[] = {P_B1(0.9, 0), P_B2(0.999), P_EPS(1e-3)};
+static const spec_param yogi_params[] = {
+    P_B1(0.9, 0),
+    P_NUM("b2", 0.999, 0, 1, 0, 1, "v moves by (1-b2) g^2 a step"),
+    P_EPS(1e-3),
+};
 static int yogi_expand(const double *hp, char *buf, size_t cap) {
   chain_add(buf, cap, "yogi(b1=" NUM ", b2=" NUM ", eps=" NUM ")", hp[0], hp[1], hp[2]);
   return DESCENT_OK;

@@ -233,7 +233,7 @@ static int yogi_lr_add(const transform *t, const real *g, real *theta, real *con
 const transform_def transform_yogi = {
     .name = "yogi",
     .summary = "Yogi's scaling (Zaheer et al. 2018; optax.scale_by_yogi): v moves towards u^2 by "
-               "an additive (1-b2) u^2, so it grows no faster than Adam's",
+               "(1-b2) u^2 a step, not Adam's (1-b2)(v - u^2), so the effective rate grows slowly",
     .formula = "m <- (1-b1) u + b1 m;  v <- v - (1-b2) sign(v - u^2) u^2  "
                "(m_0 = v_0 = initial_accumulator_value);  "
                "u <- m / (1-b1^t) / (sqrt(v / (1-b2^t) + eps_root) + eps)",
