@@ -134,6 +134,10 @@ static int print_digests(void) {
       "l2(0.01) | adadelta(rho=0.5) | wd(0) | lr(0.5)",
       "rprop(etaplus=1.5, step_max=0.02)",
       "asgd(lambd=0.01, t0=2, weight_decay=0.01)",
+      "adabelief",
+      "adabelief(nesterov=1)",
+      "yogi",
+      "ademamix(alpha_warmup=3, b3_warmup=4, weight_decay=0.1)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);

@@ -92,12 +92,22 @@ static const struct {
     {"sf_sgd(momentum=1)", "sf_sgd(momentum=1): out of range"},
     {"sf_adamw(b1=0)", "sf_adamw(b1=0): out of range; valid values are (0, 1)"},
     {"sf_adamw(b2=1)", "sf_adamw(b2=1): out of range"},
+    {"adabelief(b1=1)", "adabelief(b1=1): out of range; valid values are [0, 1)"},
+    {"adabelief(b2=-0.1)", "adabelief(b2=-0.1): out of range"},
+    {"yogi(b1=1.5)", "yogi(b1=1.5): out of range; valid values are [0, 1)"},
+    {"yogi(b2=1)", "yogi(b2=1): out of range"},
+    {"ademamix(b1=1)", "ademamix(b1=1): out of range"},
+    {"ademamix(b3=1)", "ademamix(b3=1): out of range; valid values are [0, 1)"},
+    {"ademamix(b3=-0.5)", "ademamix(b3=-0.5): out of range"},
     /* eps > 0 */
     {"adam(eps=0)", "adam(eps=0): out of range; valid values are (0, inf)"},
     {"adam(eps=-1e-8)", "adam(eps=-1e-8): out of range"},
     {"adagrad(eps=0)", "adagrad(eps=0): out of range"},
     {"rmsprop(eps=0)", "rmsprop(eps=0): out of range"},
     {"sf_adamw(eps=0)", "sf_adamw(eps=0): out of range"},
+    {"adabelief(eps=0)", "adabelief(eps=0): out of range; valid values are (0, inf)"},
+    {"yogi(eps=-1e-3)", "yogi(eps=-1e-3): out of range"},
+    {"ademamix(eps=0)", "ademamix(eps=0): out of range"},
     {"adam(eps=inf)", "adam(eps=...): 'inf' is not a number"},
     /* other ranges */
     {"adam(weight_decay=-1)", "adam(weight_decay=-1): out of range; valid values are [0, inf)"},
@@ -121,6 +131,17 @@ static const struct {
     {"asgd(alpha=-0.5)", "asgd(alpha=-0.5): out of range"},
     {"asgd(t0=-1)", "asgd(t0=-1): out of range"},
     {"asgd(weight_decay=-1)", "asgd(weight_decay=-1): out of range"},
+    {"adabelief(eps_root=-1e-16)",
+     "adabelief(eps_root=-1e-16): out of range; valid values are [0, inf)"},
+    {"adabelief(nesterov=2)", "adabelief(nesterov=2): out of range; valid values are 0 or 1"},
+    {"yogi(eps_root=-1) | lr(0.1)", "yogi(eps_root=-1): out of range"},
+    {"yogi(initial_accumulator_value=-1e-6) | lr(0.1)",
+     "yogi(initial_accumulator_value=-1e-6): out of range; valid values are [0, inf)"},
+    {"ademamix(alpha=-1)", "ademamix(alpha=-1): out of range; valid values are [0, inf)"},
+    {"ademamix(weight_decay=-0.1)", "ademamix(weight_decay=-0.1): out of range"},
+    {"ademamix(alpha_warmup=1.5)", "ademamix(alpha_warmup=1.5): must be a whole number"},
+    {"ademamix(b3_warmup=-2)", "ademamix(b3_warmup=-2): out of range"},
+    {"ademamix(eps_root=-1)", "ademamix(eps_root=-1): out of range"},
     /* combinations */
     {"sgd(nesterov=1)",
      "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0, "
@@ -152,9 +173,9 @@ static void check_syntax(void) {
   refused("adamm", NULL, DESCENT_EINVAL,
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
           "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd; methods (alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, "
-          "newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, "
-          "wd, sf, lr, adadelta, rprop, asgd");
+          "rprop, asgd, adabelief, yogi, ademamix; methods (alone or followed by lr(RATE)): lbfgs, "
+          "sdlm, kfac, hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, "
+          "rmsprop, adam, lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");

@@ -69,6 +69,66 @@ static void check_momentum(void) {
   run_end(&r);
 }
 
+/* The first steps of optax's AdaBelief, Yogi and AdEMAMix, worked out by
+   hand from optax's formulas (optimizers.md), then the fused step of each
+   (transform, lr and the add in one pass) against the separate passes. */
+static void check_optax_methods(void) {
+  run r;
+  double g[2] = {0.5, -3};
+  /* AdaBelief: m = 0.1 g, s = 0.001 (0.9 g)^2 + eps_root; corrected, u =
+     g / (sqrt(0.81 g^2 + 1e-13) + 1e-16). */
+  if (!run_start(&r, "adabelief", "0.01", 2, zeros)) return;
+  run_step(&r, g);
+  for (int i = 0; i < 2; i++)
+    CHECK_REL(r.p[i], -0.01 * g[i] / (sqrt(0.81 * g[i] * g[i] + 1e-13) + 1e-16), TOL);
+  run_end(&r);
+  /* Yogi: m and v start at 1e-6; v < g^2 grows by 0.001 g^2; corrected,
+     u = (g + 9e-6) / (sqrt(1e-3 + g^2) + 1e-3). */
+  if (!run_start(&r, "yogi", "0.01", 2, zeros)) return;
+  run_step(&r, g);
+  for (int i = 0; i < 2; i++)
+    CHECK_REL(r.p[i], -0.01 * (g[i] + 9e-6) / (sqrt(1e-3 + g[i] * g[i]) + 1e-3), TOL);
+  run_end(&r);
+  /* AdEMAMix: u = (g + alpha (1-b3) g) / (|g| + eps); with the b3 warmup,
+     b3 starts at b1 (to rounding), so m2 = 0.1 g; with alpha's, alpha = 0. */
+  const char *specs[] = {"ademamix", "ademamix(b3_warmup=10)", "ademamix(alpha_warmup=10)"};
+  const double mix[] = {5 * 1e-4, 5 * 0.1, 0};
+  for (int s = 0; s < 3; s++) {
+    if (!run_start(&r, specs[s], "0.01", 2, zeros)) return;
+    run_step(&r, g);
+    for (int i = 0; i < 2; i++)
+      CHECK_REL(r.p[i], -0.01 * g[i] * (1 + mix[s]) / (fabs(g[i]) + 1e-8), TOL);
+    run_end(&r);
+  }
+  /* Fused (named, "T | lr") and separate passes ("T | wd(0) | lr", where
+     u + 0 theta = u): the same bits, on every element and step. */
+  const char *fused[][2] = {
+      {"adabelief(nesterov=1)", "adabelief(nesterov=1) | wd(0)"},
+      {"adabelief", "adabelief | wd(0)"},
+      {"yogi", "yogi | wd(0)"},
+      {"ademamix(alpha_warmup=2, b3_warmup=3)", "ademamix(alpha_warmup=2, b3_warmup=3) | wd(0)"},
+  };
+  for (int f = 0; f < 4; f++) {
+    run a, b;
+    double p0[N_MAX], gk[N_MAX];
+    for (int i = 0; i < N_MAX; i++) p0[i] = (i % 3) - 0.7 * i;
+    if (!run_start(&a, fused[f][0], "0.01", N_MAX, p0)) return;
+    if (!run_start(&b, fused[f][1], "0.01", N_MAX, p0)) {
+      run_end(&a);
+      return;
+    }
+    for (int k = 0; k < 6; k++) {
+      for (int i = 0; i < N_MAX; i++) gk[i] = k == 2 ? 0 : sin(1.0 + i * 0.7 + k) * (i + 1);
+      run_step(&a, gk);
+      run_step(&b, gk);
+    }
+    CHECK_MSG(memcmp(a.p, b.p, sizeof a.p) == 0, "%s: the fused step differs from the passes",
+              fused[f][0]);
+    run_end(&a);
+    run_end(&b);
+  }
+}
+
 /* Adam's first step moves each coordinate by about lr sign(g). */
 static void check_adam(void) {
   run r;
@@ -464,6 +524,16 @@ static void check_expansions(void) {
                  "amsgrad(weight_decay=0.1) = l2(weight_decay=0.1) | adam(b1=0.9, b2=0.999, "
                  "eps=1e-08, amsgrad=1) | lr(lr=cosine(lr=0.01, steps=100, min_lr=0, warmup=10))");
   check_describe("lion", NULL, "lion = lion(b1=0.9, b2=0.99) | lr(lr=0.0001)");
+  check_describe("adabelief", NULL,
+                 "adabelief = adabelief(b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, nesterov=0) "
+                 "| lr(lr=0.001)");
+  check_describe("yogi", NULL,
+                 "yogi = yogi(b1=0.9, b2=0.999, eps=0.001, eps_root=0, "
+                 "initial_accumulator_value=1e-06) | lr(lr=0.01)");
+  check_describe("ademamix(weight_decay=0.1, b3_warmup=100)", NULL,
+                 "ademamix(weight_decay=0.1, b3_warmup=100) = ademamix(b1=0.9, b2=0.999, "
+                 "b3=0.9999, alpha=5, eps=1e-08, eps_root=0, alpha_warmup=0, b3_warmup=100) | "
+                 "wd(weight_decay=0.1) | lr(lr=0.001)");
   check_describe("sf_sgd", NULL,
                  "sf_sgd = sf(lr=1, momentum=0.9, warmup_steps=0, r=0, weight_lr_power=2)");
   check_describe("sf_adamw(weight_decay=0.01)", NULL,
@@ -536,6 +606,7 @@ int main(void) {
   check_adam();
   check_adagrad_rmsprop();
   check_lion_and_clipping();
+  check_optax_methods();
   check_eps();
   check_schedule_free();
   check_classic();

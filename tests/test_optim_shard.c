@@ -357,6 +357,9 @@ static const struct {
     {"adadelta", "1.0"},
     {"rprop", "0.01"},
     {"asgd(t0=2, weight_decay=1e-3)", "0.05"},
+    {"adabelief(nesterov=1)", "0.01"},
+    {"yogi", "0.01"},
+    {"ademamix(alpha_warmup=3, b3_warmup=2, weight_decay=0.01)", "0.01"},
     {"l2(weight_decay=1e-3) | momentum(momentum=0.9) | wd(weight_decay=0.01) | lr(cosine(0.05, 20, "
      "warmup=3))",
      NULL},

@@ -129,6 +129,9 @@ static const struct {
     {"adadelta", NULL},
     {"rprop", NULL},
     {"asgd", NULL},
+    {"adabelief", NULL},
+    {"yogi", NULL},
+    {"ademamix", NULL},
     /* every branch of their hyperparameters */
     {"sgd(momentum=0.9, dampening=0.1, weight_decay=1e-3)", "0.01"},
     {"sgd(momentum=0.5, nesterov=1, weight_decay=1e-2)", "0.01"},
@@ -142,6 +145,9 @@ static const struct {
     {"adadelta(rho=0.5, eps=1e-4, weight_decay=1e-2)", "0.5"},
     {"rprop(etaminus=0.3, etaplus=1.9, step_min=1e-3, step_max=0.05)", NULL},
     {"asgd(lambd=0.05, alpha=0.6, t0=3, weight_decay=1e-3)", "0.05"},
+    {"adabelief(nesterov=1, eps_root=0, b1=0.8)", NULL},
+    {"yogi(initial_accumulator_value=0.1, eps_root=1e-8) | wd(1e-2) | lr(0.01)", NULL},
+    {"ademamix(alpha_warmup=5, b3_warmup=7, weight_decay=1e-2)", NULL},
     /* chains, one with a global transform past the first (two stages) */
     {"clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3"},
     {"clip_value(0.5) | momentum(0.9) | lr(0.01)", NULL},

@@ -258,6 +258,53 @@ static int asgd_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* optax.adabelief */
+static const spec_param adabelief_params[] = {
+    P_B1(0.9, 0),
+    P_NUM("b2", 0.999, 0, 1, 0, 1, "decay of the second moment of g - m"),
+    P_EPS(1e-16),
+    P_NUM("eps_root", 1e-16, 0, INFINITY, 0, 0, "added to the second moment at every step"),
+    P_BOOL("nesterov", 0, "1: Nesterov's look-ahead on the first moment"),
+};
+static int adabelief_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "adabelief(b1=" NUM ", b2=" NUM ", eps=" NUM ", eps_root=" NUM ", nesterov=%d)", hp[0],
+            hp[1], hp[2], hp[3], (int)hp[4]);
+  return DESCENT_OK;
+}
+
+/* optax.yogi */
+static const spec_param yogi_params[] = {
+    P_B1(0.9, 0),
+    P_NUM("b2", 0.999, 0, 1, 0, 1, "v moves by (1-b2) g^2 a step"),
+    P_EPS(1e-3),
+};
+static int yogi_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap, "yogi(b1=" NUM ", b2=" NUM ", eps=" NUM ")", hp[0], hp[1], hp[2]);
+  return DESCENT_OK;
+}
+
+/* optax.contrib.ademamix, with the paper's warmups of alpha and b3 */
+static const spec_param ademamix_params[] = {
+    P_B1(0.9, 0),
+    P_B2(0.999),
+    P_NUM("b3", 0.9999, 0, 1, 0, 1, "decay of the slow moment (after warmup)"),
+    P_NUM("alpha", 5, 0, INFINITY, 0, 0, "weight of the slow moment (after warmup)"),
+    P_EPS(1e-8),
+    P_NUM("eps_root", 0, 0, INFINITY, 0, 0, "added inside the square root"),
+    P_WD(0),
+    {"alpha_warmup", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "steps of alpha's warmup from 0"},
+    {"b3_warmup", SPEC_INTEGER, 0, 0, INFINITY, 0, 0, 0, "steps of b3's warmup from b1"},
+};
+static int ademamix_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "ademamix(b1=" NUM ", b2=" NUM ", b3=" NUM ", alpha=" NUM ", eps=" NUM ", eps_root=" NUM
+            ", alpha_warmup=" NUM ", b3_warmup=" NUM ")",
+            hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[7], hp[8]);
+  if (hp[6] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[6]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -300,6 +347,15 @@ static const named_optimizer named[] = {
      rprop_expand},
     {"asgd", "averaged SGD (torch.optim.ASGD); evaluation at the average ax", "1e-2", asgd_params,
      N_OF(asgd_params), "[l2(weight_decay)] | asgd(lambd, alpha, t0, lr)", 0, asgd_expand},
+    {"adabelief", "AdaBelief (optax.adabelief)", "1e-3", adabelief_params, N_OF(adabelief_params),
+     "adabelief(b1, b2, eps, eps_root, nesterov) | lr", 0, adabelief_expand},
+    {"yogi", "Yogi (optax.yogi)", "1e-2", yogi_params, N_OF(yogi_params), "yogi(b1, b2, eps) | lr",
+     0, yogi_expand},
+    {"ademamix", "AdEMAMix (optax.contrib.ademamix), decoupled weight decay", "1e-3",
+     ademamix_params, N_OF(ademamix_params),
+     "ademamix(b1, b2, b3, alpha, eps, eps_root, alpha_warmup, b3_warmup) | [wd(weight_decay)] | "
+     "lr",
+     0, ademamix_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 
@@ -388,7 +444,7 @@ static int add_transform(descent_optimizer *opt, const spec_call *call, const ch
                         call->name, spec_quote_text(&q, chain));
   }
   if (!def) {
-    char names[512], named_names[256], method_names[256];
+    char names[1024], named_names[512], method_names[256];
     transform_list_names(names, sizeof names);
     named_list(named_names, sizeof named_names);
     method_list_names(method_names, sizeof method_names);

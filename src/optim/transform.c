@@ -17,6 +17,7 @@
 #include "transforms_classic.h"
 
 #include "core/multiversion.h"
+#include "transforms_optax.h"
 
 #include <math.h>
 #include <string.h>
@@ -613,10 +614,11 @@ static const transform_def transform_sf = {
 /* ---- registry ------------------------------------------------------------ */
 
 static const transform_def *const all_transforms[] = {
-    &transform_clip,    &transform_clip_value, &transform_l2,   &transform_momentum,
-    &transform_adagrad, &transform_rmsprop,    &transform_adam, &transform_lion,
-    &transform_wd,      &transform_sf,         &transform_lr,   &transform_adadelta,
-    &transform_rprop,   &transform_asgd,
+    &transform_clip,     &transform_clip_value, &transform_l2,        &transform_momentum,
+    &transform_adagrad,  &transform_rmsprop,    &transform_adam,      &transform_lion,
+    &transform_wd,       &transform_sf,         &transform_lr,        &transform_adadelta,
+    &transform_rprop,    &transform_asgd,       &transform_adabelief, &transform_yogi,
+    &transform_ademamix,
 };
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
 
