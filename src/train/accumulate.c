@@ -36,11 +36,12 @@ descent_batch descent_batch_slice(const descent_batch *b, size_t first, size_t c
 /* A batch whose inputs or targets the wrapper cannot cut: made without
    their widths. */
 static int check_widths(const accumulate *a, const descent_batch *b) {
-  if ((b->x && !a->features) || (b->targets && !a->outputs))
+  int inputs = b->x && !a->features;
+  if (inputs || (b->targets && !a->outputs))
     return descent_fail(DESCENT_EINVAL,
                         "accumulation: the batch has %s, but the objective was made with %s 0; "
                         "pass their width to descent_objective_accumulate",
-                        b->x ? "inputs" : "targets", b->x ? "features" : "outputs");
+                        inputs ? "inputs" : "targets", inputs ? "features" : "outputs");
   return DESCENT_OK;
 }
 
