@@ -7,6 +7,8 @@
  *    per micro-batch) and the dropout RNG (drawn micro-batch after
  *    micro-batch); and it differs from the large batch, whose batch norm
  *    normalizes over all 50;
+ *  - with one dropout layer (and no batch norm) the micro-batches draw the
+ *    large batch's masks: its gradient to rounding, its RNG state;
  *  - a batch of at most one micro-batch gives the inner objective's bits;
  *  - the default MLP (784-256-128-10, no batch norm) trained with batches of
  *    128 in micro-batches of 32 stays within the measured bound of the same
@@ -136,6 +138,37 @@ static void test_by_hand(void) {
   descent_objective_free(acc);
   descent_net_free(a);
   descent_net_free(b);
+  descent_net_free(big);
+  descent_dataset_free(&ds);
+}
+
+/* One dropout layer and no batch norm: the micro-batches draw the large
+   batch's masks (example after example from the same RNG), so the gradient
+   is the large batch's up to rounding and the RNG ends where it does. */
+static void test_dropout_masks(void) {
+  const char *model = "dense(24), relu, dropout(0.5), dense(10)";
+  descent_dataset ds;
+  random_data(&ds, 50, SMALL_FEATURES, 12);
+  descent_net *a = NULL, *big = NULL;
+  CHECK_OK(descent_net_create(&a, model, &ds.shape, DESCENT_LOSS_SOFTMAX_XENT, 16, 2));
+  CHECK_OK(descent_net_create(&big, model, &ds.shape, DESCENT_LOSS_SOFTMAX_XENT, 50, 2));
+  descent_objective *acc = NULL, *obig = big ? descent_net_objective(big) : NULL;
+  if (a)
+    CHECK_OK(descent_objective_accumulate(&acc, descent_net_objective(a), 16, SMALL_FEATURES, 10));
+  if (!acc || !obig) return;
+  descent_batch batch = whole(&ds, 50);
+  double la, lb;
+  CHECK_OK(descent_objective_value_and_grad(acc, &batch, &la));
+  CHECK_OK(descent_objective_value_and_grad(obig, &batch, &lb));
+  double d = max_relative_difference(obig->grad, acc->grad, acc->n_params);
+  printf("one dropout layer: micro-batches of 16 against the batch of 50: gradient %.3g "
+         "relative\n",
+         d);
+  CHECK_MSG(d <= (sizeof(descent_real) == 8 ? 1e-14 : 1e-5), "the masks differ: %g", d);
+  CHECK_REL(la, lb, sizeof(descent_real) == 8 ? 1e-14 : 1e-6);
+  CHECK(same_state(a, big));
+  descent_objective_free(acc);
+  descent_net_free(a);
   descent_net_free(big);
   descent_dataset_free(&ds);
 }
@@ -378,6 +411,7 @@ int main(void) {
   snprintf(tmp, sizeof tmp, "%s", base ? base : ".");
   test_by_hand();
   test_one_micro_batch();
+  test_dropout_masks();
   test_default_mlp();
   test_resume();
   test_reevaluate_and_refusals();
