@@ -45,9 +45,10 @@ static void random_data(descent_dataset *ds, size_t n, size_t features, uint64_t
   ds->labels = malloc(n * sizeof *ds->labels);
   for (size_t i = 0; i < n * features; i++) ds->x[i] = (descent_real)descent_rng_normal(&rng);
   for (size_t i = 0; i < n; i++) {
-    /* A learnable rule: the class of the largest of the first ten features. */
-    size_t best = 0;
-    for (size_t j = 1; j < SMALL_CLASSES; j++)
+    /* A learnable rule: the class of the largest of the first ten features
+       (of all, when there are fewer). */
+    size_t best = 0, among = features < SMALL_CLASSES ? features : SMALL_CLASSES;
+    for (size_t j = 1; j < among; j++)
       if (ds->x[i * features + j] > ds->x[i * features + best]) best = j;
     ds->labels[i] = (int32_t)best;
   }
