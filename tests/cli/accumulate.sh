@@ -11,8 +11,8 @@
 #    from the large batch's (test_accumulate checks them against the
 #    micro-batches done by hand).
 #  - Killed and resumed (batch norm and dropout, a last batch smaller than
-#    K x B): the same bits as a run never stopped; the resumed run takes
-#    --accumulate from its checkpoint.
+#    K x B), and stopped by SIGTERM and resumed: the same bits as a run never
+#    stopped; the resumed run takes --accumulate from its checkpoint.
 #  - config.txt and the start lines say it; a resume with another
 #    --accumulate, K out of range, and the combinations it does not support
 #    (full-batch optimizers, methods, --track, --reduction fixed) are refused
@@ -84,6 +84,31 @@ killed_and_resumed sgd-acc-3 9 --model 'dense(16), relu, dense(10)' --opt moment
   --batch-size 16 --accumulate 3 --epochs 3
 check "resumed: took --accumulate 4 from the checkpoint" \
   grep -q "summed over 4 micro-batches of 12" "$scratch/adam-acc-resume.log"
+
+# SIGTERM within a long run: the step's micro-batches finish, its checkpoint
+# holds the state after the step, and the run resumed from it equals one
+# never stopped (5 steps an epoch).
+signalled=(--model 'dense(16), relu, dense(10)' --opt momentum --lr 0.01 --batch-size 12
+  --accumulate 4)
+set -m
+timeout 120 "$descent" train --quiet --threads 1 --data-dir "$data" "${signalled[@]}" \
+  --epochs 3000 --out "$scratch/term" >"$scratch/term.log" 2>"$scratch/term.err" &
+wrapper=$!
+set +m
+for _ in $(seq 600); do
+  [ -f "$scratch/term/metrics.csv" ] && [ "$(wc -l <"$scratch/term/metrics.csv")" -ge 3 ] && break
+  sleep 0.05
+done
+kill -TERM "$(pgrep -P "$wrapper" -x "$descent_process")"
+wait "$wrapper"
+check "sigterm: exit status $?, want 143" test $? -eq 143
+step=$(sed -n 's/.* at step \([0-9]*\);.*/\1/p' "$scratch/term.err")
+epochs=$((${step:-0} / 5 + 2))
+train --resume "$scratch/term" --epochs "$epochs" >/dev/null 2>&1
+check "sigterm: stopped at step $step, resumed to $epochs epochs" test $? -eq 0 -a -n "$step"
+train "${signalled[@]}" --epochs "$epochs" --out "$scratch/term-straight" >/dev/null 2>&1
+check "sigterm: same model and losses as a run never stopped" \
+  same_run "$scratch/term-straight" "$scratch/term"
 
 # ---- refusals -----------------------------------------------------------------------------
 mlp='dense(16), relu, dense(10)'
