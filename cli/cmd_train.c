@@ -1165,17 +1165,17 @@ static descent_objective *accumulate_objective(const train_config *c, descent_ne
   else if (descent_optimizer_is_method(opt))
     why = "a method evaluates the objective again within its step, and the network can replay "
           "only its last micro-batch";
-  if (!why && c->track) {
+  if (why) {
+    fprintf(stderr, "descent train: --accumulate %zu with --opt %s: %s; drop --accumulate\n",
+            c->accumulate, c->setup.opt, why);
+    return NULL;
+  }
+  if (c->track) {
     fprintf(stderr,
             "descent train: --accumulate %zu with --track: the instruments measure on "
             "each step's whole batch, which the network, made for --batch-size examples, "
             "cannot take; drop --track or --accumulate\n",
             c->accumulate);
-    return NULL;
-  }
-  if (why) {
-    fprintf(stderr, "descent train: --accumulate %zu with --opt %s: %s; drop --accumulate\n",
-            c->accumulate, c->setup.opt, why);
     return NULL;
   }
   descent_objective *obj = NULL;
