@@ -38,6 +38,11 @@
 static cli_option train_options[] = {
     CLI_SETUP_OPTIONS,
     {"epochs", "N", "passes over the training set (with --resume: the total, may grow)", "10", 0},
+    {"accumulate", "K",
+     "gradient accumulation: each step takes K x --batch-size examples (the batches "
+     "--batch-size K*B would draw) and sums their gradient over K micro-batches of "
+     "--batch-size, which is all the network holds at once (docs/accumulation.md)",
+     "1", 0},
     {"out", "DIR",
      "folder for metrics.csv, steps.csv, config.txt, model.bin (the model after the last epoch) "
      "and the checkpoints ckpt-STEP.dsc; must be new or empty (it is locked while the run "
@@ -125,6 +130,7 @@ typedef struct train_config {
   double max_loss, rollback_factor;
   size_t epochs, keep, max_rollbacks;
   size_t eval_bn_batches; /* --eval-bn-batches */
+  size_t accumulate; /* micro-batches of --batch-size per step */
   uint64_t checkpoint_every, stop_after, track_every;
   unsigned track;          /* descent_track_kind bits; 0: none */
   size_t track_iterations; /* Lanczos products per eigenvalue */
@@ -150,6 +156,18 @@ static int parse_positive(const char *name, const char *text, double *out) {
   return 0;
 }
 
+/* Examples per step: --accumulate micro-batches of --batch-size. */
+static size_t step_examples(const train_config *c) {
+  return c->setup.batch_size * c->accumulate;
+}
+
+/* Steps in an epoch over train (a full-batch optimizer takes one). */
+static size_t steps_per_epoch(const train_config *c, const descent_dataset *train,
+                              const descent_optimizer *opt) {
+  size_t b = step_examples(c);
+  return descent_optimizer_full_batch(opt) ? 1 : train->n / b + (train->n % b != 0);
+}
+
 static int read_config(train_config *c) {
   cli_option *o = train_options;
   int n = N_TRAIN_OPTIONS;
@@ -158,6 +176,7 @@ static int read_config(train_config *c) {
   c->eval_train = cli_flag(o, n, "eval-train");
   c->quiet = cli_flag(o, n, "quiet");
   if (cli_get_size(o, n, "epochs", 1, 1000000, &c->epochs) ||
+      cli_get_size(o, n, "accumulate", 1, 65536, &c->accumulate) ||
       cli_get_size(o, n, "keep", 0, 1000000, &c->keep) ||
       cli_get_size(o, n, "eval-bn-batches", 0, 1000000, &c->eval_bn_batches) ||
       cli_get_size(o, n, "max-rollbacks", 1, 1000, &c->max_rollbacks) ||
@@ -166,6 +185,14 @@ static int read_config(train_config *c) {
       cli_get_u64(o, n, "track-every", &c->track_every) ||
       cli_get_size(o, n, "track-iterations", 1, 10000, &c->track_iterations))
     return -1;
+  if (c->setup.batch_size * c->accumulate > ((size_t)1 << 20)) {
+    fprintf(stderr,
+            "descent train: --accumulate %zu x --batch-size %zu: steps of %zu examples; at most "
+            "%zu per step\n",
+            c->accumulate, c->setup.batch_size, c->setup.batch_size * c->accumulate,
+            (size_t)1 << 20);
+    return -1;
+  }
   const char *track = cli_get(o, n, "track");
   c->track = 0;
   if (strcmp(track, "none") != 0 && descent_track_parse(track, &c->track)) {
@@ -210,6 +237,12 @@ static int read_config(train_config *c) {
   }
   if (c->reduction_fixed && dp_check_shards((int)c->shards, dist_size())) {
     fprintf(stderr, "descent train: %s\n", descent_last_error());
+    return -1;
+  }
+  if (c->accumulate > 1 && (dist_size() > 1 || c->reduction_fixed)) {
+    fprintf(stderr, "descent train: --accumulate runs in one process without --reduction fixed "
+                    "(each process accumulating its shard is not supported); drop --accumulate "
+                    "or train in one process\n");
     return -1;
   }
   const char *timeout = cli_get(o, n, "dist-timeout");
@@ -279,8 +312,8 @@ static int read_config(train_config *c) {
 /* The options that decide the trajectory, in the order they are compared:
    a resumed run must agree with the checkpoint on each. */
 static const char *const trajectory_keys[] = {
-    "data", "model",      "loss",           "opt", "lr",   "batch-size",
-    "seed", "preprocess", "preprocess-eps", "val", "limit"};
+    "data", "model",      "loss",           "opt", "lr",    "batch-size",
+    "seed", "preprocess", "preprocess-eps", "val", "limit", "accumulate"};
 enum { N_TRAJECTORY_KEYS = sizeof trajectory_keys / sizeof trajectory_keys[0] };
 /* Settings a resumed run inherits unless the command line changes them. */
 static const char *const setting_keys[] = {
@@ -323,6 +356,8 @@ static void resolved_value(const train_config *c, const char *key, char *buf, si
     snprintf(buf, cap, "%zu", c->setup.val);
   else if (strcmp(key, "limit") == 0)
     snprintf(buf, cap, "%zu", c->setup.limit);
+  else if (strcmp(key, "accumulate") == 0)
+    snprintf(buf, cap, "%zu", c->accumulate);
   else if (strcmp(key, "epochs") == 0)
     snprintf(buf, cap, "%zu", c->epochs);
   else if (strcmp(key, "threads") == 0) /* the count in effect: 0 means this machine's cores */
@@ -376,6 +411,8 @@ static void config_text(const train_config *c, char *buf, size_t cap, int with_s
   char value[8400];
   for (int i = 0; i < N_TRAJECTORY_KEYS && used < cap; i++) {
     resolved_value(c, trajectory_keys[i], value, sizeof value);
+    /* Written only when it accumulates: a run without is as before. */
+    if (strcmp(trajectory_keys[i], "accumulate") == 0 && strcmp(value, "1") == 0) continue;
     used += (size_t)snprintf(buf + used, cap - used, "%s=%s\n", trajectory_keys[i], value);
   }
   /* "float" for fp32, as before bf16 existed, so older checkpoints resume. */
@@ -432,12 +469,17 @@ static int merge_saved_config(train_config *c, const char *saved, const char *pa
     if (strcmp(key, "data") == 0 && cli_find(o, N_TRAIN_OPTIONS, "data-dir")->given)
       given = 1, name = "data-dir";
     if (!cli_config_value(saved, key, theirs, sizeof saved_values[i])) {
-      if (!trajectory) continue; /* an older checkpoint: keep the default */
-      fprintf(stderr,
-              "descent train: %s has no value for --%s; it was not written by descent "
-              "train\n",
-              path, key);
-      return -1;
+      if (strcmp(key, "accumulate") == 0) { /* written only when above 1 */
+        snprintf(theirs, sizeof saved_values[i], "1");
+      } else if (!trajectory) {
+        continue; /* an older checkpoint: keep the default */
+      } else {
+        fprintf(stderr,
+                "descent train: %s has no value for --%s; it was not written by descent "
+                "train\n",
+                path, key);
+        return -1;
+      }
     }
     resolved_value(c, key, mine, sizeof mine);
     if (given) {
@@ -698,10 +740,7 @@ static int sync_logs(train_run *r) {
     return -1;
   }
   fputs(steps_header, out);
-  size_t count, per_epoch = descent_optimizer_full_batch(r->opt)
-                                ? 1
-                                : r->train->n / r->c->setup.batch_size +
-                                      (r->train->n % r->c->setup.batch_size != 0);
+  size_t count, per_epoch = steps_per_epoch(r->c, r->train, r->opt);
   const double *losses, *lrs;
   descent_trainer_history(r->trainer, &count, &losses, &lrs);
   for (size_t i = 0; i < count; i++)
@@ -745,6 +784,11 @@ static void print_config(FILE *f, const train_config *c, const descent_dataset *
   if (descent_optimizer_full_batch(opt))
     fprintf(f, "batch size  full batch: one step per epoch on all %zu examples, in chunks of %zu\n",
             train->n, c->setup.batch_size);
+  else if (c->accumulate > 1)
+    fprintf(f,
+            "batch size  %zu per step, its gradient summed over %zu micro-batches of %zu "
+            "(--accumulate %zu)\n",
+            step_examples(c), c->accumulate, c->setup.batch_size, c->accumulate);
   else
     fprintf(f, "batch size  %zu\n", c->setup.batch_size);
   fprintf(f, "epochs      %zu, seed %llu\n", c->epochs, (unsigned long long)c->setup.seed);
@@ -1127,9 +1171,7 @@ static void note_long_warmup(const train_config *c, const descent_dataset *train
                              const descent_optimizer *opt) {
   /* The longest warmup in the chain: a schedule's or schedule-free's own. */
   int64_t warmup = descent_optimizer_warmup_steps(opt);
-  size_t per_epoch = descent_optimizer_full_batch(opt)
-                         ? 1
-                         : train->n / c->setup.batch_size + (train->n % c->setup.batch_size != 0);
+  size_t per_epoch = steps_per_epoch(c, train, opt);
   int64_t total = (int64_t)(per_epoch * c->epochs);
   if (warmup > total)
     printf("note        the warmup of %lld steps is longer than the run's %lld steps (%zu "
@@ -1157,11 +1199,45 @@ static void print_processes(FILE *f, const train_config *c, const descent_optimi
                       opt);
 }
 
+/* --accumulate K: the network's objective cut into micro-batches of
+   --batch-size, for the chain optimizers that take one gradient per step.
+   NULL after printing why it is refused. */
+static descent_objective *accumulate_objective(const train_config *c, descent_net *net,
+                                               const descent_optimizer *opt) {
+  const char *why = NULL;
+  if (descent_optimizer_full_batch(opt))
+    why = "a full-batch optimizer already sums the whole training set in chunks of --batch-size";
+  else if (descent_optimizer_is_method(opt))
+    why = "a method evaluates the objective again within its step, and the network can replay "
+          "only its last micro-batch";
+  if (why) {
+    fprintf(stderr, "descent train: --accumulate %zu with --opt %s: %s; drop --accumulate\n",
+            c->accumulate, c->setup.opt, why);
+    return NULL;
+  }
+  if (c->track) {
+    fprintf(stderr,
+            "descent train: --accumulate %zu with --track: the instruments measure on "
+            "each step's whole batch, which the network, made for --batch-size examples, "
+            "cannot take; drop --track or --accumulate\n",
+            c->accumulate);
+    return NULL;
+  }
+  descent_objective *obj = NULL;
+  descent_shape in = descent_net_input_shape(net);
+  if (descent_objective_accumulate(&obj, descent_net_objective(net), c->setup.batch_size,
+                                   descent_shape_size(&in), descent_net_outputs(net))) {
+    fprintf(stderr, "descent train: --accumulate: %s\n", descent_last_error());
+    return NULL;
+  }
+  return obj;
+}
+
 static int run(train_config *c) {
   int status = 1;
   int leader = dist_rank() == 0;
   int distributed = 0; /* known once a resumed run's options are merged */
-  descent_objective *dp = NULL;
+  descent_objective *dp = NULL, *accumulated = NULL;
   cli_setup_built b = {0};
   descent_checkpoint_info info = {0};
   train_run r = {0};
@@ -1282,6 +1358,7 @@ static int run(train_config *c) {
       goto done;
     }
   }
+  if (c->accumulate > 1 && (accumulated = accumulate_objective(c, r.net, r.opt)) == NULL) goto done;
   if (c->track) {
     descent_track_options to;
     descent_track_options_default(&to);
@@ -1313,7 +1390,7 @@ static int run(train_config *c) {
   config_text(c, config, sizeof config, 1);
   descent_trainer_options o;
   descent_trainer_options_default(&o);
-  o.batch_size = c->setup.batch_size;
+  o.batch_size = step_examples(c);
   o.seed = c->setup.seed ^ 0x5eed;
   o.preprocess = &b.pp;
   o.config = config;
@@ -1342,9 +1419,8 @@ static int run(train_config *c) {
   o.tracker = r.tracker;
   if (leader && claim_lock(lock, c->out)) goto done;
   if (leader && c->resume && move_skipped(c->out, info.step)) goto done;
-  if (descent_trainer_create(&r.trainer, dp ? dp : descent_net_objective(r.net), r.opt, &b.train,
-                             &o))
-    goto fail_lib;
+  descent_objective *trained = dp ? dp : accumulated ? accumulated : descent_net_objective(r.net);
+  if (descent_trainer_create(&r.trainer, trained, r.opt, &b.train, &o)) goto fail_lib;
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
   print_config(stdout, c, &b.train, &b.val, &b.test, r.net, r.opt);
@@ -1435,6 +1511,7 @@ done:
   if (lock >= 0) close(lock); /* the kernel would, at exit; a library caller's process goes on */
   descent_trainer_free(r.trainer);
   dp_objective_free(dp);
+  descent_objective_free(accumulated);
   descent_tracker_free(r.tracker);
   cli_setup_free(&b); /* the network, the optimizer, the data */
   descent_checkpoint_info_free(&info);

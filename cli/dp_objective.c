@@ -118,15 +118,6 @@ static void shard_rows(size_t n, size_t parts, size_t k, size_t *first, size_t *
   *count = (k + 1) * n / parts - *first;
 }
 
-static descent_batch sub_batch(const dp *d, const descent_batch *b, size_t first, size_t count) {
-  descent_batch s = {.n = count};
-  if (b->x) s.x = b->x + first * d->features;
-  if (b->labels) s.labels = b->labels + first;
-  if (b->targets) s.targets = b->targets + first * d->outputs;
-  if (b->indices) s.indices = b->indices + first;
-  return s;
-}
-
 /* The masks of shard k of a step whose RNG started at base: a generator of
    its own, seeded from both. k = UINT64_MAX gives the state every rank
    moves to after the step. */
@@ -149,7 +140,7 @@ static int shard_gradient(dp *d, const descent_batch *b, size_t k, size_t parts,
   descent_net_set_rng(d->net, &r);
   descent_real *buffers = descent_net_buffers(d->net, NULL);
   if (k > 0 && d->n_buffers) memcpy(d->buffers_saved, buffers, d->n_buffers * sizeof *buffers);
-  descent_batch s = sub_batch(d, b, first, *count);
+  descent_batch s = descent_batch_slice(b, first, *count, d->features, d->outputs);
   int rc = descent_objective_value_and_grad(d->inner, &s, loss);
   if (k > 0 && d->n_buffers) memcpy(buffers, d->buffers_saved, d->n_buffers * sizeof *buffers);
   return rc;

@@ -629,6 +629,45 @@ int descent_objective_ggn_diagonal(descent_objective *obj, const descent_batch *
 int descent_objective_example_gradients(descent_objective *obj, const descent_batch *batch,
                                         const descent_real *v, double *sq, double *dot);
 
+/* Gradient accumulation (optax's MultiSteps, PyTorch's loop of backward
+ * passes before one step): an objective over inner (not owned: keep it
+ * alive; free the wrapper with descent_objective_free) that evaluates a
+ * batch of n examples as consecutive micro-batches of micro_batch examples
+ * of inner (the last one smaller when micro_batch does not divide n),
+ * so a trainer with batch_size B*K steps on batches of B*K while inner's
+ * activations need room for micro_batch only. Its loss and gradient are the
+ * micro-batches' means, each weighted by its size over n and summed in
+ * double in data order, then rounded once to descent_real: the mean over
+ * the batch, as inner would compute it on the whole batch up to the order
+ * of the sums (the batch's gradient sums its examples in one pass, the
+ * wrapper sums micro-batch partial sums: the last bits differ, also in the
+ * double build). A batch of at most micro_batch examples (or NULL) goes to
+ * inner unchanged: the same bits as inner alone.
+ * features and outputs are one example's widths in batch->x and
+ * batch->targets, to cut them (a network: descent_shape_size of
+ * descent_net_input_shape, and descent_net_outputs; 0 where batches have
+ * none: a batch that has them is then refused).
+ * State and randomness are inner's, evaluated in micro-batch order: a
+ * network's batch norm normalizes each micro-batch with its own statistics
+ * (as PyTorch does under accumulation: different from the large batch) and
+ * updates its running statistics once per micro-batch; dropout draws each
+ * micro-batch's masks from the network's RNG in turn, first micro-batch
+ * first. Checkpoints hold inner's state (save_state and load_state pass
+ * through; the kind is inner's): the trainer checkpoints between steps, so
+ * a checkpoint never holds a partial accumulation.
+ * Re-evaluation (descent_objective_reevaluate) of a batch of several
+ * micro-batches works for an inner without randomness or state (no
+ * reevaluate of its own: it evaluates again); for one with them (a
+ * network) it returns DESCENT_ENOTSUP, since inner replays only its last
+ * micro-batch. The curvature products, the Gauss-Newton diagonal and the
+ * per-example gradients are not offered (the methods that need them are
+ * refused when a trainer is made): accumulate with chain optimizers.
+ * DESCENT_EINVAL for a NULL argument, micro_batch 0 or above inner's
+ * max_batch; DESCENT_ENOMEM. Costs 2 n_params values of memory (a double
+ * sum and the gradient). */
+int descent_objective_accumulate(descent_objective **out, descent_objective *inner,
+                                 size_t micro_batch, size_t features, size_t outputs);
+
 /* Finite-difference check of value_and_grad at the current parameters, by
  * central differences with step h on every parameter (or on `probes` randomly
  * chosen ones when probes > 0). Reports the largest relative error

@@ -56,6 +56,12 @@ int descent_parse_number(const char *text, double *out);
   "0 or a magnitude from 2.2250738585072014e-308 to 1.7976931348623157e+308"
 bool descent_parse_size(const char *text, size_t *out);
 
+/* Rows [first, first + count) of batch b, whose examples have `features`
+ * inputs and `outputs` targets each: pointers into b's arrays (accumulation's
+ * micro-batches, a data-parallel rank's shard). */
+descent_batch descent_batch_slice(const descent_batch *b, size_t first, size_t count,
+                                  size_t features, size_t outputs);
+
 /* Opens path for reading if it is a regular file, into *fd (the caller
  * closes it) and, if st is not NULL, its stat. A FIFO, a directory or a device
  * is refused at once, without blocking, with a message naming what it is. */
