@@ -16,6 +16,7 @@
 #include "transform.h"
 
 #include "core/multiversion.h"
+#include "transforms_adamfam.h"
 
 #include <math.h>
 #include <string.h>
@@ -614,7 +615,8 @@ static const transform_def transform_sf = {
 static const transform_def *const all_transforms[] = {
     &transform_clip,    &transform_clip_value, &transform_l2,   &transform_momentum,
     &transform_adagrad, &transform_rmsprop,    &transform_adam, &transform_lion,
-    &transform_wd,      &transform_sf,         &transform_lr,
+    &transform_wd,      &transform_sf,         &transform_lr,   &transform_nadam,
+    &transform_radam,   &transform_adamax,
 };
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
 
