@@ -130,6 +130,12 @@ static int print_digests(void) {
       "clip(0.5) | rmsprop(centered=1) | momentum | lr(1e-2)",
       "rmsprop(bias_correction=1) | lr(0.01)",
       "clip(2) | lion | wd(0.1) | sf(lr=1e-3, momentum=0.8)",
+      "nadam",
+      "radam",
+      "adamax",
+      "nadam(momentum_decay=0.05, weight_decay=0.1, decoupled_weight_decay=1)",
+      "radam(weight_decay=0.1)",
+      "clip(1) | adamax(b1=0.3) | wd(0.1) | lr(1e-3)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);

@@ -353,6 +353,9 @@ static const struct {
     {"lion", "0.001"},
     {"sf_sgd", "0.05"},
     {"sf_adamw", "0.01"},
+    {"nadam(weight_decay=1e-2, decoupled_weight_decay=1)", "0.01"},
+    {"radam", "0.01"},
+    {"adamax", "0.01"},
     {"l2(weight_decay=1e-3) | momentum(momentum=0.9) | wd(weight_decay=0.01) | lr(cosine(0.05, 20, "
      "warmup=3))",
      NULL},

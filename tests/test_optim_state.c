@@ -124,6 +124,9 @@ static const struct {
     {"lion", NULL},
     {"sf_sgd", "0.01"},
     {"sf_adamw", NULL},
+    {"nadam", NULL},
+    {"radam", NULL},
+    {"adamax", NULL},
     /* every branch of their hyperparameters */
     {"sgd(momentum=0.9, dampening=0.1, weight_decay=1e-3)", "0.01"},
     {"sgd(momentum=0.5, nesterov=1, weight_decay=1e-2)", "0.01"},
@@ -134,6 +137,11 @@ static const struct {
     {"lion(weight_decay=0.1)", NULL},
     {"sf_sgd(lr=0.01, warmup_steps=3, weight_decay=1e-3, r=1)", NULL},
     {"sf_adamw(warmup_steps=5, r=1, weight_lr_power=1, weight_decay=1e-2)", NULL},
+    {"nadam(momentum_decay=0.05, weight_decay=1e-2)", NULL},
+    {"nadam(weight_decay=1e-2, decoupled_weight_decay=1, b1=0.5)", "0.01"},
+    {"radam(weight_decay=1e-2, b2=0.9)", NULL},
+    {"radam(weight_decay=1e-2, decoupled_weight_decay=1)", "0.01"},
+    {"adamax(weight_decay=1e-2, b2=0.9)", NULL},
     /* chains, one with a global transform past the first (two stages) */
     {"clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3"},
     {"clip_value(0.5) | momentum(0.9) | lr(0.01)", NULL},

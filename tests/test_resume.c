@@ -214,6 +214,7 @@ static const char *optimizers[][2] = {
     {"sgd", "0.05"},     {"gd", "0.5"},        {"momentum", "0.05"}, {"nesterov", "0.05"},
     {"adagrad", "0.05"}, {"rmsprop", "0.005"}, {"adam", "0.01"},     {"adamw", "0.01"},
     {"amsgrad", "0.01"}, {"lion", "0.001"},    {"sf_sgd", "0.5"},    {"sf_adamw", "0.01"},
+    {"nadam", "0.01"},   {"radam", "0.01"},    {"adamax", "0.01"},
 };
 
 static const char *schedules[] = {
