@@ -298,13 +298,14 @@ static const named_optimizer named[] = {
      0, sf_adamw_expand},
     {"nadam", "NAdam: Adam with Nesterov momentum (torch.optim.NAdam)", "2e-3", nadam_params,
      N_OF(nadam_params),
-     "[l2(weight_decay)] | nadam(b1, b2, eps, momentum_decay) | [wd(weight_decay), with "
-     "decoupled_weight_decay=1 instead of l2] | lr",
+     "[l2(weight_decay)] | nadam(b1, b2, eps, momentum_decay) | [wd(weight_decay)] | lr; wd in "
+     "place of l2 with "
+     "decoupled_weight_decay=1",
      0, nadam_expand},
     {"radam", "RAdam: Adam with a rectified variance (torch.optim.RAdam)", "1e-3", radam_params,
      N_OF(radam_params),
-     "[l2(weight_decay)] | radam(b1, b2, eps) | [wd(weight_decay), with "
-     "decoupled_weight_decay=1 instead of l2] | lr",
+     "[l2(weight_decay)] | radam(b1, b2, eps) | [wd(weight_decay)] | lr; wd in place of l2 with "
+     "decoupled_weight_decay=1",
      0, radam_expand},
     {"adamax", "Adamax: Adam with an infinity norm (torch.optim.Adamax)", "2e-3", adamax_params,
      N_OF(adamax_params), "[l2(weight_decay)] | adamax(b1, b2, eps) | lr", 0, adamax_expand},
