@@ -138,6 +138,12 @@ static int print_digests(void) {
       "adabelief(nesterov=1)",
       "yogi",
       "ademamix(alpha_warmup=3, b3_warmup=4, weight_decay=0.1)",
+      "nadam",
+      "radam",
+      "adamax",
+      "nadam(momentum_decay=0.05, weight_decay=0.1, decoupled_weight_decay=1)",
+      "radam(weight_decay=0.1)",
+      "clip(1) | adamax(b1=0.3) | wd(0.1) | lr(1e-3)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);

@@ -197,6 +197,9 @@ static void test_every_chain(void) {
       {"sf_sgd", NULL},
       {"sf_adamw", NULL},
       {"gd", NULL},
+      {"nadam", NULL},
+      {"radam", NULL},
+      {"adamax", NULL},
       {"clip(1) | adam | wd(0.01) | lr(cosine(0.01, 100, warmup=2))", NULL},
       {"sgd", "step(0.1, 2, gamma=0.5)"}};
   descent_net *net;

@@ -99,6 +99,14 @@ static const struct {
     {"ademamix(b1=1)", "ademamix(b1=1): out of range"},
     {"ademamix(b3=1)", "ademamix(b3=1): out of range; valid values are [0, 1)"},
     {"ademamix(b3=-0.5)", "ademamix(b3=-0.5): out of range"},
+    {"nadam(b1=1)", "nadam(b1=1): out of range; valid values are [0, 1)"},
+    {"nadam(b2=-0.1)", "nadam(b2=-0.1): out of range; valid values are [0, 1)"},
+    {"radam(b1=1.5)", "radam(b1=1.5): out of range; valid values are [0, 1)"},
+    {"radam(b2=1)", "radam(b2=1): out of range; valid values are [0, 1)"},
+    {"adamax(b1=-1)", "adamax(b1=-1): out of range; valid values are [0, 1)"},
+    {"adamax(b2=1)", "adamax(b2=1): out of range; valid values are [0, 1)"},
+    {"nadam(b2=1) | lr(0.1)", "nadam(b2=1): out of range; valid values are [0, 1)"},
+    {"adamax(b1=1) | lr(0.1)", "adamax(b1=1): out of range; valid values are [0, 1)"},
     /* eps > 0 */
     {"adam(eps=0)", "adam(eps=0): out of range; valid values are (0, inf)"},
     {"adam(eps=-1e-8)", "adam(eps=-1e-8): out of range"},
@@ -108,6 +116,10 @@ static const struct {
     {"adabelief(eps=0)", "adabelief(eps=0): out of range; valid values are (0, inf)"},
     {"yogi(eps=-1e-3)", "yogi(eps=-1e-3): out of range"},
     {"ademamix(eps=0)", "ademamix(eps=0): out of range"},
+    {"nadam(eps=0)", "nadam(eps=0): out of range; valid values are (0, inf)"},
+    {"radam(eps=-1e-8)", "radam(eps=-1e-8): out of range; valid values are (0, inf)"},
+    {"adamax(eps=0)", "adamax(eps=0): out of range; valid values are (0, inf)"},
+    {"radam(eps=0) | lr(0.1)", "radam(eps=0): out of range; valid values are (0, inf)"},
     {"adam(eps=inf)", "adam(eps=...): 'inf' is not a number"},
     /* other ranges */
     {"adam(weight_decay=-1)", "adam(weight_decay=-1): out of range; valid values are [0, inf)"},
@@ -142,6 +154,17 @@ static const struct {
     {"ademamix(alpha_warmup=1.5)", "ademamix(alpha_warmup=1.5): must be a whole number"},
     {"ademamix(b3_warmup=-2)", "ademamix(b3_warmup=-2): out of range"},
     {"ademamix(eps_root=-1)", "ademamix(eps_root=-1): out of range"},
+    {"nadam(momentum_decay=-1e-3)",
+     "nadam(momentum_decay=-1e-3): out of range; valid values are [0, inf)"},
+    {"nadam(momentum_decay=-1) | lr(0.1)", "nadam(momentum_decay=-1): out of range"},
+    {"nadam(weight_decay=-0.1)",
+     "nadam(weight_decay=-0.1): out of range; valid values are [0, inf)"},
+    {"radam(weight_decay=-0.1)", "radam(weight_decay=-0.1): out of range"},
+    {"adamax(weight_decay=-0.1)", "adamax(weight_decay=-0.1): out of range"},
+    {"nadam(decoupled_weight_decay=2)",
+     "nadam(decoupled_weight_decay=2): out of range; valid values are 0 or 1"},
+    {"radam(decoupled_weight_decay=0.5)",
+     "radam(decoupled_weight_decay=0.5): must be a whole number"},
     /* combinations */
     {"sgd(nesterov=1)",
      "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum=0, "
@@ -173,14 +196,20 @@ static void check_syntax(void) {
   refused("adamm", NULL, DESCENT_EINVAL,
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
           "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd, adabelief, yogi, ademamix; methods (alone or followed by lr(RATE)): lbfgs, "
-          "sdlm, kfac, hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, "
-          "rmsprop, adam, lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix");
+          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax; methods (alone or "
+          "followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: clip, "
+          "clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr, adadelta, rprop, "
+          "asgd, adabelief, yogi, ademamix, nadam, radam, adamax");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");
   refused("clip(1) | adam(amsgrad=1, weight_decay=0.1)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'weight_decay'; valid parameters: b1, b2, eps, amsgrad");
+  refused("adamax(decoupled_weight_decay=1)", NULL, DESCENT_EINVAL,
+          "adamax has no parameter 'decoupled_weight_decay'; valid parameters: b1, b2, eps, "
+          "weight_decay");
+  refused("nadam(weight_decay=0.1) | lr(0.1)", NULL, DESCENT_EINVAL,
+          "nadam has no parameter 'weight_decay'; valid parameters: b1, b2, eps, momentum_decay");
   refused("momentum(nesterov=1)", NULL, DESCENT_EINVAL,
           "momentum has no parameter 'nesterov'; valid parameters: momentum, dampening, "
           "weight_decay");

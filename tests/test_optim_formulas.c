@@ -171,6 +171,62 @@ static void check_adam(void) {
   run_end(&r);
 }
 
+/* NAdam, RAdam and Adamax by hand (torch.optim's formulas). */
+static void check_adam_family(void) {
+  run r;
+  double half[1] = {0.5}, one[1] = {1}, two[1] = {2}, p0[1] = {1};
+  /* NAdam: the first step's denominator is |g| + eps; the second, with a
+     zero gradient, moves by the momentum term alone, through the product
+     mu_1 mu_2 of the momentum schedule (persistent state). */
+  double b1 = 0.9, b2 = 0.999, psi = 4e-3, eps = 1e-8;
+  double mu1 = b1 * (1 - 0.5 * pow(0.96, psi)), mu2 = b1 * (1 - 0.5 * pow(0.96, 2 * psi));
+  double mu3 = b1 * (1 - 0.5 * pow(0.96, 3 * psi));
+  double d1 = 0.5 + eps, u1 = 0.5 / d1 + mu2 / (1 - mu1 * mu2) * (1 - b1) * 0.5 / d1;
+  double m2 = b1 * (1 - b1) * 0.5, v2 = b2 * (1 - b2) * 0.25;
+  double d2 = sqrt(v2 / (1 - b2 * b2)) + eps, u2 = mu3 / (1 - mu1 * mu2 * mu3) * m2 / d2;
+  if (!run_start(&r, "nadam", "0.01", 1, zeros)) return;
+  run_step(&r, half);
+  CHECK_REL(r.p[0], -0.01 * u1, TOL);
+  run_step(&r, zeros);
+  CHECK_REL(r.p[0], -0.01 * u1 - 0.01 * u2, TOL);
+  run_end(&r);
+  /* Decoupled decay: theta (1 - lr wd) with a zero gradient; coupled: the
+     decay normalized like a gradient. */
+  if (!run_start(&r, "nadam(weight_decay=0.1, decoupled_weight_decay=1)", "0.01", 1, p0)) return;
+  run_step(&r, zeros);
+  CHECK_REL(r.p[0], 1 - 0.01 * 0.1, TOL);
+  run_end(&r);
+  if (!run_start(&r, "radam(weight_decay=0.1, decoupled_weight_decay=1)", "0.01", 1, p0)) return;
+  run_step(&r, zeros);
+  CHECK_REL(r.p[0], 1 - 0.01 * 0.1, TOL);
+  run_end(&r);
+  if (!run_start(&r, "adamax(weight_decay=0.1)", "0.01", 1, p0)) return;
+  run_step(&r, zeros);
+  CHECK_REL(r.p[0], 1 - 0.01 * 0.1 / (0.1 + eps), TOL);
+  run_end(&r);
+
+  /* RAdam with g = 1: rho_t <= 5 for five steps, each moving by lr m/(1-b1^t)
+     = lr; the sixth is rectified, sqrt(v/(1-b2^t)) = 1. */
+  double rho_inf = 2 / (1 - b2) - 1, bc2 = 1 - pow(b2, 6);
+  double rho = rho_inf - 2 * 6 * pow(b2, 6) / bc2;
+  double rect = sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho));
+  if (!run_start(&r, "radam", "0.01", 1, zeros)) return;
+  for (int k = 0; k < 5; k++) run_step(&r, one);
+  CHECK_REL(r.p[0], -0.05, TOL);
+  run_step(&r, one);
+  CHECK_REL(r.p[0], -0.05 - 0.01 * sqrt(bc2) / (sqrt(bc2) + eps) * rect, TOL);
+  run_end(&r);
+
+  /* Adamax: e = |g| + eps first, then b2 e when that is larger. */
+  double e1 = 2 + eps, e2 = b2 * e1;
+  if (!run_start(&r, "adamax", "0.01", 1, zeros)) return;
+  run_step(&r, two);
+  CHECK_REL(r.p[0], -0.01 * 0.2 / e1 / 0.1, TOL);
+  run_step(&r, zeros);
+  CHECK_REL(r.p[0], -0.01 * 0.2 / e1 / 0.1 - 0.01 * 0.18 / e2 / 0.19, TOL);
+  run_end(&r);
+}
+
 static void check_adagrad_rmsprop(void) {
   run r;
   double g[2] = {2, -0.5}, one[1] = {1};
@@ -553,6 +609,21 @@ static void check_expansions(void) {
                  "rprop = rprop(etaminus=0.5, etaplus=1.2, step_min=1e-06, step_max=50, "
                  "lr=0.01)");
   check_describe("asgd", NULL, "asgd = asgd(lambd=0.0001, alpha=0.75, t0=1000000, lr=0.01)");
+  check_describe("nadam", NULL,
+                 "nadam = nadam(b1=0.9, b2=0.999, eps=1e-08, momentum_decay=0.004) | "
+                 "lr(lr=0.002)");
+  check_describe("nadam(weight_decay=0.1, decoupled_weight_decay=1)", NULL,
+                 "nadam(weight_decay=0.1, decoupled_weight_decay=1) = nadam(b1=0.9, b2=0.999, "
+                 "eps=1e-08, momentum_decay=0.004) | wd(weight_decay=0.1) | lr(lr=0.002)");
+  check_describe("radam(weight_decay=0.1)", NULL,
+                 "radam(weight_decay=0.1) = l2(weight_decay=0.1) | radam(b1=0.9, b2=0.999, "
+                 "eps=1e-08) | lr(lr=0.001)");
+  check_describe("radam(decoupled_weight_decay=1)", NULL,
+                 "radam(decoupled_weight_decay=1) = radam(b1=0.9, b2=0.999, eps=1e-08) | "
+                 "lr(lr=0.001)");
+  check_describe("adamax(weight_decay=0.1)", NULL,
+                 "adamax(weight_decay=0.1) = l2(weight_decay=0.1) | adamax(b1=0.9, b2=0.999, "
+                 "eps=1e-08) | lr(lr=0.002)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
@@ -601,9 +672,55 @@ done:
   free(p1), free(p2), free(g);
 }
 
+/* The chains "T | lr" that run as one pass (apply_lr_add) give the bits of
+   the separate passes: a clip that never scales (its factor is exactly 1)
+   in front makes the step run them. */
+static void check_fused_passes(void) {
+  static const char *specs[][2] = {
+      {"sgd", "lr(0.01)"},
+      {"momentum(dampening=0.2)", "momentum(0.9, dampening=0.2) | lr(0.01)"},
+      {"nesterov", "momentum(0.9, nesterov=1) | lr(0.01)"},
+      {"adam", "adam | lr(0.01)"},
+      {"nadam(momentum_decay=0.05)", "nadam(momentum_decay=0.05) | lr(0.01)"},
+      {"radam(b2=0.9)", "radam(b2=0.9) | lr(0.01)"},
+      {"adamax(b1=0.3)", "adamax(b1=0.3) | lr(0.01)"},
+  };
+  size_t n = 3001;
+  descent_real *p1 = malloc(n * sizeof *p1), *p2 = malloc(n * sizeof *p2);
+  descent_real *g = malloc(n * sizeof *g);
+  if (!p1 || !p2 || !g) goto done;
+  for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+    char passes[256];
+    snprintf(passes, sizeof passes, "clip(1e300) | %s", specs[s][1]);
+    for (int pass = 0; pass < 2; pass++) {
+      descent_real *p = pass ? p2 : p1;
+      descent_optimizer *opt = NULL;
+      CHECK_OK(
+          descent_optimizer_create(&opt, pass ? passes : specs[s][0], pass ? NULL : "0.01", n));
+      if (!opt) continue;
+      descent_objective obj = {.n_params = n, .params = p, .grad = g};
+      for (size_t i = 0; i < n; i++) p[i] = (descent_real)((double)(i % 89) / 89 - 0.5);
+      for (int k = 0; k < 9; k++) {
+        for (size_t i = 0; i < n; i++)
+          g[i] =
+              (descent_real)(i % 31 == 0 || k == 4 ? 0
+                                                   : ((double)((i * 7 + (size_t)k) % 23) - 11) / 3);
+        CHECK_OK(descent_optimizer_step(opt, &obj));
+      }
+      descent_optimizer_free(opt);
+    }
+    size_t differ = check_count_differences(p1, p2, n);
+    CHECK_MSG(differ == 0, "%s: %zu parameters differ between the fused and the separate passes",
+              specs[s][0], differ);
+  }
+done:
+  free(p1), free(p2), free(g);
+}
+
 int main(void) {
   check_momentum();
   check_adam();
+  check_adam_family();
   check_adagrad_rmsprop();
   check_lion_and_clipping();
   check_optax_methods();
@@ -614,5 +731,6 @@ int main(void) {
   check_schedules();
   check_expansions();
   check_threads();
+  check_fused_passes();
   return check_report();
 }

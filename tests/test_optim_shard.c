@@ -360,6 +360,9 @@ static const struct {
     {"adabelief(nesterov=1)", "0.01"},
     {"yogi", "0.01"},
     {"ademamix(alpha_warmup=3, b3_warmup=2, weight_decay=0.01)", "0.01"},
+    {"nadam(weight_decay=1e-2, decoupled_weight_decay=1)", "0.01"},
+    {"radam", "0.01"},
+    {"adamax", "0.01"},
     {"l2(weight_decay=1e-3) | momentum(momentum=0.9) | wd(weight_decay=0.01) | lr(cosine(0.05, 20, "
      "warmup=3))",
      NULL},

@@ -132,6 +132,9 @@ static const struct {
     {"adabelief", NULL},
     {"yogi", NULL},
     {"ademamix", NULL},
+    {"nadam", NULL},
+    {"radam", NULL},
+    {"adamax", NULL},
     /* every branch of their hyperparameters */
     {"sgd(momentum=0.9, dampening=0.1, weight_decay=1e-3)", "0.01"},
     {"sgd(momentum=0.5, nesterov=1, weight_decay=1e-2)", "0.01"},
@@ -148,6 +151,11 @@ static const struct {
     {"adabelief(nesterov=1, eps_root=0, b1=0.8)", NULL},
     {"yogi(initial_accumulator_value=0.1, eps_root=1e-8) | wd(1e-2) | lr(0.01)", NULL},
     {"ademamix(alpha_warmup=5, b3_warmup=7, weight_decay=1e-2)", NULL},
+    {"nadam(momentum_decay=0.05, weight_decay=1e-2)", NULL},
+    {"nadam(weight_decay=1e-2, decoupled_weight_decay=1, b1=0.5)", "0.01"},
+    {"radam(weight_decay=1e-2, b2=0.9)", NULL},
+    {"radam(weight_decay=1e-2, decoupled_weight_decay=1)", "0.01"},
+    {"adamax(weight_decay=1e-2, b2=0.9)", NULL},
     /* chains, one with a global transform past the first (two stages) */
     {"clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3"},
     {"clip_value(0.5) | momentum(0.9) | lr(0.01)", NULL},

@@ -305,6 +305,48 @@ static int ademamix_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* torch.optim.NAdam, RAdam, Adamax: weight decay coupled (l2 before the
+   scaling) or, with decoupled_weight_decay=1, decoupled (wd after it), which
+   is torch's theta(1 - lr wd) followed by the step, up to rounding. */
+#define P_DECOUPLED P_BOOL("decoupled_weight_decay", 0, "1: decoupled weight decay (as AdamW)")
+static const spec_param nadam_params[] = {
+    P_B1(0.9, 0),
+    P_B2(0.999),
+    P_EPS(1e-8),
+    P_WD(0),
+    P_NUM("momentum_decay", 4e-3, 0, INFINITY, 0, 0, "psi of the momentum schedule"),
+    P_DECOUPLED,
+};
+static int nadam_expand(const double *hp, char *buf, size_t cap) {
+  if (!hp[5]) add_l2(buf, cap, hp[3]);
+  chain_add(buf, cap, "nadam(b1=" NUM ", b2=" NUM ", eps=" NUM ", momentum_decay=" NUM ")", hp[0],
+            hp[1], hp[2], hp[4]);
+  if (hp[5] && hp[3] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[3]);
+  return DESCENT_OK;
+}
+
+static const spec_param radam_params[] = {
+    P_B1(0.9, 0), P_B2(0.999), P_EPS(1e-8), P_WD(0), P_DECOUPLED,
+};
+static int radam_expand(const double *hp, char *buf, size_t cap) {
+  if (!hp[4]) add_l2(buf, cap, hp[3]);
+  chain_add(buf, cap, "radam(b1=" NUM ", b2=" NUM ", eps=" NUM ")", hp[0], hp[1], hp[2]);
+  if (hp[4] && hp[3] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[3]);
+  return DESCENT_OK;
+}
+
+static const spec_param adamax_params[] = {
+    P_B1(0.9, 0),
+    P_NUM("b2", 0.999, 0, 1, 0, 1, "decay of the infinity norm"),
+    P_EPS(1e-8),
+    P_WD(0),
+};
+static int adamax_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[3]);
+  chain_add(buf, cap, "adamax(b1=" NUM ", b2=" NUM ", eps=" NUM ")", hp[0], hp[1], hp[2]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -356,6 +398,19 @@ static const named_optimizer named[] = {
      "ademamix(b1, b2, b3, alpha, eps, eps_root, alpha_warmup, b3_warmup) | [wd(weight_decay)] | "
      "lr",
      0, ademamix_expand},
+    {"nadam", "NAdam: Adam with Nesterov momentum (torch.optim.NAdam)", "2e-3", nadam_params,
+     N_OF(nadam_params),
+     "[l2(weight_decay)] | nadam(b1, b2, eps, momentum_decay) | [wd(weight_decay)] | lr; wd in "
+     "place of l2 with "
+     "decoupled_weight_decay=1",
+     0, nadam_expand},
+    {"radam", "RAdam: Adam with a rectified variance (torch.optim.RAdam)", "1e-3", radam_params,
+     N_OF(radam_params),
+     "[l2(weight_decay)] | radam(b1, b2, eps) | [wd(weight_decay)] | lr; wd in place of l2 with "
+     "decoupled_weight_decay=1",
+     0, radam_expand},
+    {"adamax", "Adamax: Adam with an infinity norm (torch.optim.Adamax)", "2e-3", adamax_params,
+     N_OF(adamax_params), "[l2(weight_decay)] | adamax(b1, b2, eps) | lr", 0, adamax_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 

@@ -18,6 +18,7 @@
 
 #include "core/multiversion.h"
 #include "transforms_optax.h"
+#include "transforms_adamfam.h"
 
 #include <math.h>
 #include <string.h>
@@ -618,7 +619,7 @@ static const transform_def *const all_transforms[] = {
     &transform_adagrad,  &transform_rmsprop,    &transform_adam,      &transform_lion,
     &transform_wd,       &transform_sf,         &transform_lr,        &transform_adadelta,
     &transform_rprop,    &transform_asgd,       &transform_adabelief, &transform_yogi,
-    &transform_ademamix,
+    &transform_ademamix, &transform_nadam,      &transform_radam,     &transform_adamax,
 };
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
 
