@@ -16,34 +16,12 @@
 #include "transform.h"
 #include "transforms_classic.h"
 
-#include "core/multiversion.h"
+#include "transform_kernels.h"
 #include "transforms_optax.h"
 #include "transforms_adamfam.h"
 
 #include <math.h>
 #include <string.h>
-
-typedef descent_real real;
-
-/* The square root in the buffers' precision (sqrt of a float would widen). */
-#ifdef DESCENT_DOUBLE
-#define SQRT sqrt
-#else
-#define SQRT sqrtf
-#endif
-
-/* PyTorch's lerp: a + w (b - a) for |w| < 1/2, else b - (b - a)(1 - w); the
-   second form is exact at w = 1. `small` is |w| < 1/2, w1 is 1 - w. */
-#define LERP(a, b, w, w1, small) ((small) ? (a) + (w) * ((b) - (a)) : (b) - ((b) - (a)) * (w1))
-
-#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
-
-/* Defines NAME, the apply() of a transform, as one copy of NAME_body per
-   instruction-set path (core/multiversion.h). */
-#define APPLY_ON_EVERY_PATH(name)                                                                  \
-  MULTIVERSION_VOID(name,                                                                          \
-                    (const transform *t, real *u, real *theta, real *const *slots, size_t n),      \
-                    (t, u, theta, slots, n))
 
 /* ---- lr: scale by minus the scheduled learning rate --------------------- */
 

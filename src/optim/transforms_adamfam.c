@@ -22,36 +22,9 @@
  */
 #include "transforms_adamfam.h"
 
-#include "core/multiversion.h"
+#include "transform_kernels.h"
 
 #include <math.h>
-
-typedef descent_real real;
-
-/* The square root and absolute value in the buffers' precision. */
-#ifdef DESCENT_DOUBLE
-#define SQRT sqrt
-#define FABS fabs
-#else
-#define SQRT sqrtf
-#define FABS fabsf
-#endif
-
-/* PyTorch's lerp, as in transform.c: a + w (b - a) for |w| < 1/2, else
-   b - (b - a)(1 - w). `small` is |w| < 1/2, w1 is 1 - w. */
-#define LERP(a, b, w, w1, small) ((small) ? (a) + (w) * ((b) - (a)) : (b) - ((b) - (a)) * (w1))
-
-#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
-
-#define APPLY_ON_EVERY_PATH(name)                                                                  \
-  MULTIVERSION_VOID(name,                                                                          \
-                    (const transform *t, real *u, real *theta, real *const *slots, size_t n),      \
-                    (t, u, theta, slots, n))
-#define LR_ADD_ON_EVERY_PATH(name)                                                                 \
-  MULTIVERSION_VOID(name,                                                                          \
-                    (const transform *t, const real *g, real *theta, real *const *slots, size_t n, \
-                     real minus_lr),                                                               \
-                    (t, g, theta, slots, n, minus_lr))
 
 /* The first moment's lerp weight 1 - b1, shared by the three. */
 typedef struct first_moment {

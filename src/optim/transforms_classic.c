@@ -16,25 +16,10 @@
  */
 #include "transforms_classic.h"
 
-#include "core/multiversion.h"
+#include "transform_kernels.h"
 
 #include <math.h>
 #include <string.h>
-
-typedef descent_real real;
-
-#ifdef DESCENT_DOUBLE
-#define SQRT sqrt
-#else
-#define SQRT sqrtf
-#endif
-
-#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
-
-#define APPLY_ON_EVERY_PATH(name)                                                                  \
-  MULTIVERSION_VOID(name,                                                                          \
-                    (const transform *t, real *u, real *theta, real *const *slots, size_t n),      \
-                    (t, u, theta, slots, n))
 
 /* ---- adadelta: torch.optim.Adadelta ---------------------------------------- */
 

@@ -17,30 +17,9 @@
  */
 #include "transforms_optax.h"
 
-#include "core/multiversion.h"
+#include "transform_kernels.h"
 
 #include <math.h>
-
-typedef descent_real real;
-
-/* The square root in the buffers' precision (sqrt of a float would widen). */
-#ifdef DESCENT_DOUBLE
-#define SQRT sqrt
-#else
-#define SQRT sqrtf
-#endif
-
-#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
-
-#define APPLY_ON_EVERY_PATH(name)                                                                  \
-  MULTIVERSION_VOID(name,                                                                          \
-                    (const transform *t, real *u, real *theta, real *const *slots, size_t n),      \
-                    (t, u, theta, slots, n))
-#define LR_ADD_ON_EVERY_PATH(name)                                                                 \
-  MULTIVERSION_VOID(name,                                                                          \
-                    (const transform *t, const real *g, real *theta, real *const *slots, size_t n, \
-                     real minus_lr),                                                               \
-                    (t, g, theta, slots, n, minus_lr))
 
 /* 1 - b^t for the update count t = step + 1, as optax's bias_correction
    (whose b^t in float64 is C's pow, checked over t < 3000). */
