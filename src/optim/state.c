@@ -17,11 +17,16 @@
  *   then, per transform and slot: n numbers
  *   then    8      (version 2 only) length M of the method's state
  *   then    M      (version 2 only) the method's state, as it writes it
+ *   then    8      (version 3 only) number of tensors K of the layout (0: none set)
+ *   then    K x 100 (version 3 only) per tensor: offset 8, size 8, ndim 4,
+ *                  4 dimensions x 8, name 48 (NUL-padded)
  *   last    8      FNV-1a 64 checksum of every byte before it
  *
  * A chain of transforms is written as version 1, byte for byte as before
  * methods existed; an optimizer that holds a method (lbfgs), whose state has
- * a length of its own, as version 2. Both versions are read.
+ * a length of its own, as version 2; a chain with a per-tensor transform
+ * (trust_ratio), whose state holds for one layout of tensors only, as
+ * version 3, with that layout. All three versions are read.
  *
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
@@ -33,12 +38,16 @@
  */
 #include "optimizer.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define STATE_MAGIC          "DSCNTOPT"
 #define STATE_VERSION        1u
 #define STATE_VERSION_METHOD 2u
-#define HEADER_BYTES         40
+#define STATE_VERSION_LAYOUT 3u
+/* Bytes of one tensor of a version 3 layout. */
+#define LAYOUT_TENSOR_BYTES (8 + 8 + 4 + 8 * DESCENT_MAX_DIMS + 48)
+#define HEADER_BYTES        40
 /* Room for the canonical text of the longest chain (16 transforms with schedules). */
 #define CHAIN_TEXT_MAX 8192
 
@@ -107,7 +116,50 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt) {
     bytes += 8 + 8 * (size_t)t->def->n_persist + (size_t)t->n_slots * opt->n * sizeof(descent_real);
   }
   if (opt->method) bytes += 8 + opt->method->state_bytes(opt->method_state);
+  if (opt->per_tensor) bytes += 8 + opt->n_tensors * LAYOUT_TENSOR_BYTES;
   return bytes;
+}
+
+static uint32_t state_version(const descent_optimizer *opt) {
+  return opt->method       ? STATE_VERSION_METHOD
+         : opt->per_tensor ? STATE_VERSION_LAYOUT
+                           : STATE_VERSION;
+}
+
+/* Version 3's layout: what the per-tensor sums and state belong to. */
+static void put_layout(cursor *c, const descent_optimizer *opt) {
+  put_u64(c, (uint64_t)opt->n_tensors);
+  for (size_t k = 0; k < opt->n_tensors; k++) {
+    const descent_tensor_info *t = &opt->tensors[k];
+    put_u64(c, (uint64_t)t->offset);
+    put_u64(c, (uint64_t)t->size);
+    put_u32(c, (uint32_t)t->shape.ndim);
+    for (int d = 0; d < DESCENT_MAX_DIMS; d++)
+      put_u64(c, (uint64_t)(d < t->shape.ndim ? t->shape.dims[d] : 0));
+    size_t len = 0;
+    while (len < sizeof t->name - 1 && t->name[len]) len++;
+    memset(c->p, 0, sizeof t->name);
+    memcpy(c->p, t->name, len);
+    c->p += sizeof t->name;
+  }
+}
+
+/* Reads count tensors of a version 3 layout into out. */
+static void get_layout(cursor *c, descent_tensor_info *out, size_t count) {
+  for (size_t k = 0; k < count; k++) {
+    descent_tensor_info *t = &out[k];
+    memset(t, 0, sizeof *t);
+    t->offset = (size_t)get_uint(c, 8);
+    t->size = (size_t)get_uint(c, 8);
+    uint32_t ndim = (uint32_t)get_uint(c, 4);
+    t->shape.ndim = ndim <= DESCENT_MAX_DIMS ? (int)ndim : 0;
+    for (int d = 0; d < DESCENT_MAX_DIMS; d++) {
+      size_t dim = (size_t)get_uint(c, 8);
+      if (d < t->shape.ndim) t->shape.dims[d] = dim;
+    }
+    if (c->q + sizeof t->name <= c->end) memcpy(t->name, c->q, sizeof t->name - 1);
+    c->q += sizeof t->name <= (size_t)(c->end - c->q) ? sizeof t->name : (size_t)(c->end - c->q);
+  }
 }
 
 static void put_vector(cursor *c, const descent_real *v, size_t n) {
@@ -179,7 +231,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
   cursor c = {.p = buf};
   memcpy(c.p, STATE_MAGIC, 8);
   c.p += 8;
-  put_u32(&c, opt->method ? STATE_VERSION_METHOD : STATE_VERSION);
+  put_u32(&c, state_version(opt));
   put_u32(&c, (uint32_t)sizeof(descent_real));
   put_u64(&c, (uint64_t)opt->n);
   put_u64(&c, (uint64_t)opt->step);
@@ -202,6 +254,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
     opt->method->save(opt->method_state, c.p);
     c.p += method_bytes;
   }
+  if (opt->per_tensor) put_layout(&c, opt);
   put_u64(&c, fnv1a(buf, (size_t)(c.p - (unsigned char *)buf)));
   return DESCENT_OK;
 }
@@ -247,10 +300,11 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     return descent_fail(DESCENT_EFORMAT, "%s: bad magic number: not descent optimizer state", what);
   cursor c = {.q = bytes + 8, .end = bytes + size};
   uint32_t version = (uint32_t)get_uint(&c, 4);
-  if (version != STATE_VERSION && version != STATE_VERSION_METHOD)
+  if (version != STATE_VERSION && version != STATE_VERSION_METHOD &&
+      version != STATE_VERSION_LAYOUT)
     return descent_fail(DESCENT_EFORMAT,
-                        "%s: format version %u; this library reads versions %u and %u", what,
-                        version, STATE_VERSION, STATE_VERSION_METHOD);
+                        "%s: format version %u; this library reads versions %u to %u", what,
+                        version, STATE_VERSION, STATE_VERSION_LAYOUT);
   uint32_t real_bytes = (uint32_t)get_uint(&c, 4);
   uint64_t n = get_uint(&c, 8);
   int64_t step = (int64_t)get_uint(&c, 8);
@@ -294,6 +348,18 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     method_blob = bytes + described;
     described += 8 + (size_t)method_bytes;
   }
+  /* Version 3: the layout, its length first. */
+  const unsigned char *layout_blob = NULL;
+  uint64_t layout_count = 0;
+  if (version == STATE_VERSION_LAYOUT) {
+    if (described > size || size - described < 8)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated before the layout of tensors", what);
+    layout_count = get_uint(&(cursor){.q = bytes + described - 8, .end = bytes + size}, 8);
+    if (layout_count > (size - described - 8) / LAYOUT_TENSOR_BYTES)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated inside the layout of tensors", what);
+    layout_blob = bytes + described;
+    described += 8 + (size_t)layout_count * LAYOUT_TENSOR_BYTES;
+  }
   if (size != described)
     return descent_fail(DESCENT_EFORMAT, "%s: %s: %zu bytes, its header describes %zu", what,
                         size < described ? "truncated" : "trailing bytes", size, described);
@@ -324,9 +390,23 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   if (step < 0 || mode > 1)
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted: step %lld, mode %u", what, (long long)step,
                         mode);
-  if ((version == STATE_VERSION_METHOD) != (opt->method != NULL))
+  if (version != state_version(opt))
     return descent_fail(DESCENT_EFORMAT, "%s: format version %u for %s", what, version,
-                        opt->method ? "a method" : "a chain of transforms");
+                        opt->method       ? "a method"
+                        : opt->per_tensor ? "a chain with a per-tensor transform"
+                                          : "a chain of transforms");
+  /* The layout the per-tensor state belongs to, against this optimizer's. */
+  descent_tensor_info *layout = NULL;
+  if (layout_count) {
+    layout = descent_calloc((size_t)layout_count, sizeof *layout, "saved layout");
+    if (!layout) return DESCENT_ENOMEM;
+    get_layout(&(cursor){.q = layout_blob, .end = bytes + size}, layout, (size_t)layout_count);
+    rc = optimizer_layout_check_saved(opt, layout, (size_t)layout_count);
+    if (rc) {
+      free(layout);
+      return rc;
+    }
+  }
   /* The method checks its bytes whole before it takes them: the last check,
      and nothing has changed yet. */
   if (opt->method) {
@@ -335,6 +415,13 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
       descent_error_prefix("%s: ", what);
       return rc;
     }
+  }
+  /* An optimizer without a layout takes the saved one (its only failure,
+     for memory, leaves everything as it was). */
+  if (layout) {
+    rc = optimizer_layout_take_saved(opt, layout, (size_t)layout_count);
+    free(layout);
+    if (rc) return rc;
   }
 
   /* Everything checked: copy. */

@@ -16,6 +16,7 @@
 #include "transform.h"
 
 #include "core/multiversion.h"
+#include "transforms_layerwise.h"
 
 #include <math.h>
 #include <string.h>
@@ -611,11 +612,14 @@ static const transform_def transform_sf = {
 
 /* ---- registry ------------------------------------------------------------ */
 
+/* clang-format off */
 static const transform_def *const all_transforms[] = {
     &transform_clip,    &transform_clip_value, &transform_l2,   &transform_momentum,
     &transform_adagrad, &transform_rmsprop,    &transform_adam, &transform_lion,
     &transform_wd,      &transform_sf,         &transform_lr,
+    &transform_optax_adam, &transform_trust_ratio,
 };
+/* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
 
 int transform_is_lr(const transform *t) {
