@@ -1166,7 +1166,9 @@ void descent_optimizer_free(descent_optimizer *opt);
  * evaluation mode, and for a method (lbfgs), which needs to evaluate the
  * objective again: it steps through descent_optimizer_step_closure.
  * Equivalent to descent_optimizer_step_buffers(opt, obj->params, obj->grad,
- * obj->n_params) for every chain this library builds. */
+ * obj->n_params) for every chain this library builds, except that a chain
+ * with a per-tensor transform (lamb, lars) without a layout takes
+ * obj->tensors as its layout (descent_optimizer_set_tensors). */
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
 
 /* One update of params[0, n) from grad[0, n), for a program that computes
