@@ -89,16 +89,38 @@ static const spec_param trust_ratio_params[] = {
 enum { TR_THETA_SQ, TR_UPDATE_SQ, TR_SUMS };
 enum { TR_RATIO = 0 };
 
-/* Compiled once (not per path), so one summation order on every CPU. */
+/* The sums of squares in eight running sums each, element i into sum i % 8,
+   then added pairwise in a fixed order: eight independent chains vectorize
+   on every path, and each sum's order is fixed by the code, not by the
+   vector width, so every path gives the same bits (no `omp simd
+   reduction`, which would let each width sum in its own order). */
+static MULTIVERSION_BODY void trust_ratio_sums_body(const real *u, const real *theta, size_t n,
+                                                    double *sums) {
+  double theta_sq[8] = {0}, update_sq[8] = {0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) {
+      theta_sq[k] += (double)theta[i + k] * (double)theta[i + k];
+      update_sq[k] += (double)u[i + k] * (double)u[i + k];
+    }
+  for (int k = 0; i < n; i++, k++) {
+    theta_sq[k] += (double)theta[i] * (double)theta[i];
+    update_sq[k] += (double)u[i] * (double)u[i];
+  }
+  for (int width = 4; width >= 1; width /= 2)
+    for (int k = 0; k < width; k++) {
+      theta_sq[k] += theta_sq[k + width];
+      update_sq[k] += update_sq[k + width];
+    }
+  sums[TR_THETA_SQ] = theta_sq[0];
+  sums[TR_UPDATE_SQ] = update_sq[0];
+}
+MULTIVERSION_VOID(trust_ratio_sums, (const real *u, const real *theta, size_t n, double *sums),
+                  (u, theta, n, sums))
+
 static void trust_ratio_reduce(const transform *t, const real *u, const real *theta, size_t n,
                                double *sums) {
-  double theta_sq = 0, update_sq = 0;
-  for (size_t i = 0; i < n; i++) {
-    theta_sq += (double)theta[i] * (double)theta[i];
-    update_sq += (double)u[i] * (double)u[i];
-  }
-  sums[TR_THETA_SQ] = theta_sq;
-  sums[TR_UPDATE_SQ] = update_sq;
+  trust_ratio_sums(u, theta, n, sums);
 }
 
 /* optax's safe_norm(x, min_norm): min_norm where the norm does not exceed it. */
