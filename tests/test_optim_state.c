@@ -376,6 +376,39 @@ static void check_layout_recorded(void) {
   CHECK(read_le(blob + size - 8 - 3 * 100 - 8, 8) == 3); /* the layout's count */
   CHECK(memcmp(blob + size - 8 - 3 * 100 + 20 + 32, "layer1.weight", 14) == 0);
 
+  /* Cut anywhere, or with a damaged layout (resealed): refused, unchanged. */
+  descent_optimizer *fresh = NULL;
+  CHECK_OK(descent_optimizer_create(&fresh, "lamb", NULL, n));
+  for (size_t cut = 0; fresh && cut < size; cut += cut < size - 400 ? 4099 : 7)
+    CHECK(descent_optimizer_load_state(fresh, blob, cut) == DESCENT_EFORMAT);
+  unsigned char *layout = blob + size - 8 - 3 * 100;
+  write_le(layout - 8, 1000, 8);
+  reseal(blob, size);
+  if (fresh)
+    CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EFORMAT,
+                "truncated inside the layout of tensors");
+  write_le(layout - 8, 3, 8);
+  write_le(layout + 16, 9, 4); /* ndim */
+  reseal(blob, size);
+  if (fresh)
+    CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EINVAL,
+                "its layout: tensor 0 (layer1.weight): its shape's ndim");
+  write_le(layout + 16, 2, 4);
+  write_le(layout + 100, 3999, 8); /* tensor 1's offset */
+  reseal(blob, size);
+  if (fresh)
+    CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EINVAL,
+                "it overlaps the previous one");
+  write_le(layout + 100, 4000, 8);
+  reseal(blob, size);
+  if (fresh) {
+    size_t none = 9;
+    CHECK(descent_optimizer_steps(fresh) == 0 && !descent_optimizer_tensors(fresh, &none) &&
+          none == 0);
+    CHECK_OK(descent_optimizer_load_state(fresh, blob, size));
+  }
+  descent_optimizer_free(fresh);
+
   descent_tensor_info moved[3];
   memcpy(moved, three_tensors, sizeof moved);
   moved[0].size = moved[0].shape.dims[1] = 4001, moved[0].shape.dims[0] = 1;
