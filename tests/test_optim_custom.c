@@ -321,7 +321,7 @@ static void check_specs(void) {
               "optimizer: ramp: beta=0 leaves nothing to ramp; use momentum-free sgd instead");
   CHECK_FAILS(descent_optimizer_create(&opt, "heavybal | lr(0.01)", NULL, 4), DESCENT_EINVAL,
               "transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, "
-              "lr, heavyball, my_adagrad, ramp, density");
+              "lr, optax_adam, trust_ratio, heavyball, my_adagrad, ramp, density");
   CHECK(opt == NULL);
 
   /* A lone custom name is a chain of one; the rate comes from lr. */
