@@ -1184,6 +1184,7 @@ typedef struct descent_optimizer descent_optimizer;
 /* Builds an optimizer for n_params parameters.
  *   spec: a named optimizer, with optional key=value arguments
  *           sgd gd momentum nesterov adagrad rmsprop adam adamw amsgrad lion
+ *           lamb lars (per tensor: see descent_optimizer_set_tensors)
  *           sf_sgd sf_adamw adadelta rprop asgd
  *                                  e.g. "adam(b2=0.99, weight_decay=1e-4)"
  *         or a method, which evaluates the objective itself within a step
@@ -1222,7 +1223,9 @@ void descent_optimizer_free(descent_optimizer *opt);
  * evaluation mode, and for a method (lbfgs), which needs to evaluate the
  * objective again: it steps through descent_optimizer_step_closure.
  * Equivalent to descent_optimizer_step_buffers(opt, obj->params, obj->grad,
- * obj->n_params) for every chain this library builds. */
+ * obj->n_params) for every chain this library builds, except that a chain
+ * with a per-tensor transform (lamb, lars) without a layout takes
+ * obj->tensors as its layout (descent_optimizer_set_tensors). */
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj);
 
 /* One update of params[0, n) from grad[0, n), for a program that computes
@@ -1450,7 +1453,14 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
  * (DESCENT_EFORMAT), saved by the other precision, for another parameter count
  * (DESCENT_ESHAPE) or another chain or hyperparameters (DESCENT_EINVAL, naming
  * the first transform that differs). The parameters themselves are not part of
- * the blob; save them with it (for schedule-free and asgd, in the same mode). */
+ * the blob; save them with it (for schedule-free and asgd, in the same mode).
+ * A chain with a per-tensor transform (lamb, lars) writes format version 3:
+ * version 1 followed by its layout (each tensor's offset, size and shape;
+ * none before a layout is set). Loading it into an optimizer with another
+ * layout is refused (DESCENT_EINVAL, naming the first tensor that differs);
+ * an optimizer without a layout takes the saved one. A chain saved in
+ * evaluation mode with the training point it kept writes version 4 (5 with
+ * a layout): the training point follows the state vectors. */
 size_t descent_optimizer_state_size(const descent_optimizer *opt);
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);
@@ -1491,7 +1501,9 @@ typedef int (*descent_allgather_fn)(void *user, const descent_real *mine, size_t
  * transform with global = 1: its reduction needs the whole gradient; clip
  * before the reduce-scatter instead); for methods (lbfgs, hf, newton_cg,
  * sdlm, kfac), whose steps span every parameter; for a bad range or a NULL
- * gather. DESCENT_ERANGE when count times the state vectors overflows.
+ * gather; for a chain with a per-tensor transform (trust_ratio: lamb, lars),
+ * whose sums over a tensor a shard's edge could cut. DESCENT_ERANGE when
+ * count times the state vectors overflows.
  * On a sharded optimizer:
  *   - descent_optimizer_eval and _train (schedule-free's moves between y and
  *     x) move only params[offset, offset + count), the shard whose z it
@@ -1525,6 +1537,51 @@ int descent_optimizer_set_shard(descent_optimizer *opt, size_t offset, size_t co
  * size). What sharding divides: about 1/N of the unsharded value on each of
  * N replicas. */
 size_t descent_optimizer_state_bytes(const descent_optimizer *opt);
+
+/* ---- The layout: the tensors over the parameters ---------------------------
+ *
+ * An optimizer steps one flat vector; its layout names the tensors over it,
+ * as an objective's table does (descent_objective.tensors). Elementwise
+ * transforms ignore it. A per-tensor transform (trust_ratio, in lamb and
+ * lars: each tensor's update rescaled by ||theta|| / ||u|| of that tensor)
+ * reduces over each tensor: the step of its chain then cuts its blocks at
+ * the tensors' boundaries, so no block straddles two tensors, and sums each
+ * tensor's reductions in a fixed order (per slice of a few hundred numbers
+ * from the tensor's first element, then in slice order), so the result does
+ * not depend on the thread count. docs/optimizers.md says more.
+ *
+ * Where the layout comes from, first found first:
+ *   1. descent_optimizer_set_tensors, before the first step;
+ *   2. a loaded state that recorded one (descent_optimizer_load_state);
+ *   3. at the first step of a chain with a per-tensor transform:
+ *      descent_optimizer_step's obj->tensors, or, for an objective without a
+ *      table (n_tensors 0) and for descent_optimizer_step_buffers, a single
+ *      tensor of every parameter ("params", shape {n_params}).
+ * The trainer (descent_trainer_create) sets its objective's table on an
+ * optimizer that uses it and has none. */
+
+/* Copies tensors[0, count) as the optimizer's layout. Refused
+ * (DESCENT_EINVAL, nothing changed, the message naming the tensor and the
+ * fix): an empty table; a tensor of size 0, whose name is not
+ * NUL-terminated, or whose shape (ndim 1 to DESCENT_MAX_DIMS, each
+ * dimension >= 1) does not multiply to its size; tensors out of order of
+ * offset, overlapping or leaving a gap (each must start where the previous
+ * ends, the first at 0), or not ending at the optimizer's n_params; and,
+ * after the first step (or a loaded state with steps), a layout that differs
+ * from the one set (in an offset, size or shape: names only label). Setting
+ * the same layout again is a no-op. DESCENT_ENOMEM. */
+int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_info *tensors,
+                                  size_t count);
+
+/* The optimizer's layout and its length in *count; NULL and 0 while none is
+ * set. The table belongs to the optimizer (valid until it changes or the
+ * optimizer is freed). */
+const descent_tensor_info *descent_optimizer_tensors(const descent_optimizer *opt, size_t *count);
+
+/* 1 when a transform of the chain works per tensor (trust_ratio: lamb,
+ * lars), so that the layout changes the step; 0 otherwise (the layout is
+ * then kept but unused). */
+int descent_optimizer_uses_tensors(const descent_optimizer *opt);
 
 /* Lists every transform (registered ones included), named optimizer and
  * schedule with its parameters, defaults, ranges and formula. */

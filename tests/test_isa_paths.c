@@ -54,7 +54,16 @@ static void digest_optimizer(const char *spec) {
   descent_rng rng;
   descent_rng_seed(&rng, 3);
   for (size_t i = 0; i < N_PARAMS; i++) theta[i] = (descent_real)descent_rng_normal(&rng);
-  descent_objective obj = {.ops = &fixed_ops, .n_params = N_PARAMS, .params = theta, .grad = g};
+  /* Three tensors, for the per-tensor chains (the others ignore them). */
+  descent_tensor_info tensors[] = {{"w", 0, 3000, {2, {30, 100}}},
+                                   {"b", 3000, 30, {1, {30}}},
+                                   {"v", 3030, N_PARAMS - 3030, {1, {N_PARAMS - 3030}}}};
+  descent_objective obj = {.ops = &fixed_ops,
+                           .n_params = N_PARAMS,
+                           .params = theta,
+                           .grad = g,
+                           .n_tensors = 3,
+                           .tensors = tensors};
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, spec, NULL, N_PARAMS));
   for (int s = 0; opt && s < STEPS; s++) {
@@ -144,6 +153,9 @@ static int print_digests(void) {
       "nadam(momentum_decay=0.05, weight_decay=0.1, decoupled_weight_decay=1)",
       "radam(weight_decay=0.1)",
       "clip(1) | adamax(b1=0.3) | wd(0.1) | lr(1e-3)",
+      "lamb(weight_decay=0.01)",
+      "lars(nesterov=1, weight_decay=1e-3)",
+      "clip(1) | optax_adam(eps_root=1e-12) | trust_ratio(min_norm=1e-3) | lr(1e-3)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);

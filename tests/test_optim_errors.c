@@ -185,6 +185,22 @@ static const struct {
     {"rprop(lr=constant(0.01, warmup=5))", "rprop's lr is the initial step size"},
     {"rprop | lr(0.1)", "rprop(...) must come last in the chain"},
     {"asgd | lr(0.1)", "asgd(...) must come last in the chain"},
+    /* the per-tensor optimizers and their transforms */
+    {"lamb(b1=1)", "lamb(b1=1): out of range; valid values are [0, 1)"},
+    {"lamb(b2=-0.1)", "lamb(b2=-0.1): out of range"},
+    {"lamb(eps=0)", "lamb(eps=0): out of range; valid values are (0, inf)"},
+    {"lamb(eps_root=-1e-9)", "lamb(eps_root=-1e-9): out of range; valid values are [0, inf)"},
+    {"lamb(weight_decay=-0.1)", "lamb(weight_decay=-0.1): out of range"},
+    {"lars(trust_coefficient=0)",
+     "lars(trust_coefficient=0): out of range; valid values are (0, inf)"},
+    {"lars(eps=-1)", "lars(eps=-1): out of range; valid values are [0, inf)"},
+    {"lars(momentum=1)", "lars(momentum=1): out of range; valid values are [0, 1)"},
+    {"lars(nesterov=2)", "lars(nesterov=2): out of range; valid values are 0 or 1"},
+    {"lars(weight_decay=-1)", "lars(weight_decay=-1): out of range"},
+    {"trust_ratio(trust_coefficient=-1) | lr(0.1)",
+     "trust_ratio(trust_coefficient=-1): out of range"},
+    {"trust_ratio(min_norm=-1) | lr(0.1)", "trust_ratio(min_norm=-1): out of range"},
+    {"optax_adam(eps_root=-1) | lr(0.1)", "optax_adam(eps_root=-1): out of range"},
 };
 
 static void check_hyperparameters(void) {
@@ -196,10 +212,10 @@ static void check_syntax(void) {
   refused("adamm", NULL, DESCENT_EINVAL,
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
           "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax; methods (alone or "
-          "followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: clip, "
+          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars; methods "
+          "(alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: clip, "
           "clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr, adadelta, rprop, "
-          "asgd, adabelief, yogi, ademamix, nadam, radam, adamax");
+          "asgd, adabelief, yogi, ademamix, nadam, radam, adamax, optax_adam, trust_ratio");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");

@@ -624,6 +624,19 @@ static void check_expansions(void) {
   check_describe("adamax(weight_decay=0.1)", NULL,
                  "adamax(weight_decay=0.1) = l2(weight_decay=0.1) | adamax(b1=0.9, b2=0.999, "
                  "eps=1e-08) | lr(lr=0.002)");
+  check_describe("lamb", NULL,
+                 "lamb = optax_adam(b1=0.9, b2=0.999, eps=1e-06, eps_root=0) | "
+                 "trust_ratio(trust_coefficient=1, eps=0, min_norm=0) | lr(lr=0.001)");
+  check_describe("lamb(weight_decay=0.01)", NULL,
+                 "lamb(weight_decay=0.01) = optax_adam(b1=0.9, b2=0.999, eps=1e-06, eps_root=0) | "
+                 "wd(weight_decay=0.01) | trust_ratio(trust_coefficient=1, eps=0, min_norm=0) | "
+                 "lr(lr=0.001)");
+  check_describe("lars", NULL,
+                 "lars = trust_ratio(trust_coefficient=0.001, eps=0, min_norm=0) | "
+                 "momentum(momentum=0.9, dampening=0, nesterov=0) | lr(lr=1)");
+  check_describe("lars(weight_decay=1e-4, momentum=0)", "0.1",
+                 "lars(weight_decay=1e-4, momentum=0) = l2(weight_decay=0.0001) | "
+                 "trust_ratio(trust_coefficient=0.001, eps=0, min_norm=0) | lr(lr=0.1)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));

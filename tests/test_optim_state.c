@@ -6,6 +6,8 @@
  * the same parameters, bit for bit, as 2N uninterrupted steps (and the same
  * state). Then the refusals: a truncated or corrupted blob, one for another
  * chain, another learning rate, another parameter count or another precision.
+ * Per-tensor chains (lamb, lars) on a layout of three tensors, and the
+ * layout their blob records.
  */
 #include "check.h"
 
@@ -37,9 +39,18 @@ static void init_params(descent_real *p, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = (descent_real)(((double)(i % 101) - 50) / 25);
 }
 
+/* The objective's table of tensors in run_steps (none: NULL), which a
+   per-tensor chain (lamb, lars) takes as its layout at its first step. */
+static descent_tensor_info *objective_tensors;
+static size_t objective_n_tensors;
+
 static int run_steps(descent_optimizer *opt, descent_real *p, descent_real *g, size_t n,
                      int steps) {
-  descent_objective obj = {.n_params = n, .params = p, .grad = g};
+  descent_objective obj = {.n_params = n,
+                           .params = p,
+                           .grad = g,
+                           .n_tensors = objective_n_tensors,
+                           .tensors = objective_tensors};
   for (int k = 0; k < steps; k++) {
     gradient(p, g, n, descent_optimizer_steps(opt));
     int rc = descent_optimizer_step(opt, &obj);
@@ -171,6 +182,9 @@ static const struct {
     {"rmsprop", "poly(0.01, 0.5, warmup=2)"},
     {"nesterov", "linear(0.1, 12, end_factor=0.1, warmup=3)"},
     {"asgd(lambd=0.1, t0=2)", "cosine(0.05, 20, warmup=3)"},
+    /* per tensor: one tensor of every parameter (the objective has no table) */
+    {"lamb", NULL},
+    {"lars", "0.1"},
 };
 
 static void check_round_trips(void) {
@@ -257,10 +271,9 @@ static void check_layout_and_refusals(void) {
   blob[0] = 'X';
   CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "bad magic");
   blob[0] = 'D';
-  write_le(blob + 8, 4, 4);
-  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "version 4");
-  /* Version 3 adds the training point kept in evaluation mode: a blob
-     without it, labelled so, is refused. */
+  write_le(blob + 8, 9, 4);
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "version 9");
+  /* Version 3 holds a layout after the slots, which this blob lacks. */
   write_le(blob + 8, 3, 4);
   CHECK(descent_optimizer_load_state(other, blob, size) == DESCENT_EFORMAT);
   /* Version 2 is a method's (a state of its own after the slots): a chain's
@@ -344,7 +357,7 @@ static void check_precision_refused(void) {
    bit (the inverse move alone rounds twice), also through a state saved in
    evaluation mode and loaded into a fresh optimizer; a parameter changed in
    evaluation mode goes back by the reference's formula, y = x + (1 - mu)(z - x). */
-static void check_eval_point(const char *spec, double mu) {
+static void check_eval_point(const char *spec, double mu, uint64_t version) {
   size_t n = N_PARAMS;
   descent_real *p = calloc(n, sizeof *p), *g = calloc(n, sizeof *g), *y = calloc(n, sizeof *y),
                *x = calloc(n, sizeof *x);
@@ -370,7 +383,8 @@ static void check_eval_point(const char *spec, double mu) {
   unsigned char *blob = save(a, &size);
   CHECK_OK(descent_optimizer_create(&c, spec, NULL, n));
   if (blob && c) {
-    CHECK(read_le(blob + 8, 4) == 3);
+    CHECK_MSG(read_le(blob + 8, 4) == version, "%s: format version %llu, expected %llu", spec,
+              (unsigned long long)read_le(blob + 8, 4), (unsigned long long)version);
     CHECK_OK(descent_optimizer_load_state(c, blob, size));
     CHECK_OK(descent_optimizer_train(c, &obj));
     CHECK_MSG(memcmp(p, y, n * sizeof *p) == 0,
@@ -400,11 +414,143 @@ done:
   free(p), free(g), free(y), free(x);
 }
 
+/* Three tensors of N_PARAMS, none a whole number of blocks or slices. */
+static descent_tensor_info three_tensors[] = {
+    {"layer1.weight", 0, 4000, {2, {40, 100}}},
+    {"layer1.bias", 4000, 7, {1, {7}}},
+    {"layer2.weight", 4007, 993, {3, {3, 331, 1}}},
+};
+
+/* Per-tensor chains on the table above: the optimizers that step take it
+   from the objective; the one that loads the state, from the state. */
+static void check_layout_round_trips(void) {
+  static const struct {
+    const char *spec, *lr;
+  } per_tensor[] = {
+      {"lamb", NULL},
+      {"lamb(b1=0.8, eps_root=1e-9, weight_decay=0.01)", "cosine(1e-2, 20, warmup=3)"},
+      {"lars", "0.5"},
+      {"lars(weight_decay=1e-3, nesterov=1, eps=1e-9)", "0.3"},
+      {"lars(momentum=0)", "0.3"},
+      {"clip(1) | optax_adam | trust_ratio(min_norm=0.1) | clip(0.5) | trust_ratio", "1e-3"},
+  };
+  static const int halves[] = {0, 1, 4};
+  objective_tensors = three_tensors;
+  objective_n_tensors = 3;
+  for (size_t i = 0; i < sizeof per_tensor / sizeof per_tensor[0]; i++)
+    for (size_t h = 0; h < sizeof halves / sizeof halves[0]; h++)
+      check_round_trip(per_tensor[i].spec, per_tensor[i].lr, halves[h], 0);
+  objective_tensors = NULL;
+  objective_n_tensors = 0;
+}
+
+/* A per-tensor chain's blob (version 3) records its layout: loading it into
+   an optimizer with another layout is refused, into one without a layout
+   gives it the saved one. */
+static void check_layout_recorded(void) {
+  size_t n = N_PARAMS;
+  descent_real *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+  descent_optimizer *opt = NULL, *other = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "lamb", NULL, n));
+  if (!opt || !p || !g) goto done;
+  init_params(p, n);
+  CHECK_OK(descent_optimizer_set_tensors(opt, three_tensors, 3));
+  CHECK_OK(run_steps(opt, p, g, n, 2));
+  size_t size;
+  unsigned char *blob = save(opt, &size);
+  if (!blob) goto done;
+  CHECK(read_le(blob + 8, 4) == 3);
+  CHECK(read_le(blob + size - 8 - 3 * 100 - 8, 8) == 3); /* the layout's count */
+  CHECK(memcmp(blob + size - 8 - 3 * 100 + 20 + 32, "layer1.weight", 14) == 0);
+
+  /* Cut anywhere, or with a damaged layout (resealed): refused, unchanged. */
+  descent_optimizer *fresh = NULL;
+  CHECK_OK(descent_optimizer_create(&fresh, "lamb", NULL, n));
+  for (size_t cut = 0; fresh && cut < size; cut += cut < size - 400 ? 4099 : 7)
+    CHECK(descent_optimizer_load_state(fresh, blob, cut) == DESCENT_EFORMAT);
+  unsigned char *layout = blob + size - 8 - 3 * 100;
+  write_le(layout - 8, 1000, 8);
+  reseal(blob, size);
+  if (fresh)
+    CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EFORMAT,
+                "truncated inside the layout of tensors");
+  write_le(layout - 8, 3, 8);
+  write_le(layout + 16, 9, 4); /* ndim */
+  reseal(blob, size);
+  if (fresh)
+    CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EINVAL,
+                "its layout: tensor 0 (layer1.weight): its shape's ndim");
+  write_le(layout + 16, 2, 4);
+  write_le(layout + 100, 3999, 8); /* tensor 1's offset */
+  reseal(blob, size);
+  if (fresh)
+    CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EINVAL,
+                "it overlaps the previous one");
+  write_le(layout + 100, 4000, 8);
+  reseal(blob, size);
+  if (fresh) {
+    size_t none = 9;
+    CHECK(descent_optimizer_steps(fresh) == 0 && !descent_optimizer_tensors(fresh, &none) &&
+          none == 0);
+    CHECK_OK(descent_optimizer_load_state(fresh, blob, size));
+  }
+  descent_optimizer_free(fresh);
+
+  descent_tensor_info moved[3];
+  memcpy(moved, three_tensors, sizeof moved);
+  moved[0].size = moved[0].shape.dims[1] = 4001, moved[0].shape.dims[0] = 1;
+  moved[1].offset = 4001, moved[1].size = moved[1].shape.dims[0] = 6;
+  CHECK_OK(descent_optimizer_create(&other, "lamb", NULL, n));
+  if (!other) goto done_blob;
+  CHECK_OK(descent_optimizer_set_tensors(other, moved, 3));
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EINVAL,
+              "tensor 0 is layer1.weight at 0, 4000 elements, shape 40x100 in the saved state "
+              "but layer1.weight at 0, 4001 elements, shape 1x4001 here");
+  CHECK(descent_optimizer_steps(other) == 0);
+  descent_optimizer_free(other);
+  other = NULL;
+
+  /* No layout: the saved one is taken, and a different one then refused. */
+  CHECK_OK(descent_optimizer_create(&other, "lamb", NULL, n));
+  if (!other) goto done_blob;
+  CHECK_OK(descent_optimizer_load_state(other, blob, size));
+  size_t count = 0;
+  const descent_tensor_info *got = descent_optimizer_tensors(other, &count);
+  CHECK(count == 3 && got && got[2].offset == 4007 && got[2].shape.ndim == 3 &&
+        strcmp(got[2].name, "layer2.weight") == 0);
+  CHECK_OK(descent_optimizer_set_tensors(other, three_tensors, 3));
+  CHECK_FAILS(descent_optimizer_set_tensors(other, moved, 3), DESCENT_EINVAL,
+              "has taken 2 steps with another layout (tensor 0 differs)");
+
+  /* A flat chain's blob stays version 1, with or without a layout. */
+  descent_optimizer *flat = NULL;
+  CHECK_OK(descent_optimizer_create(&flat, "adam", NULL, n));
+  if (flat) {
+    CHECK_OK(descent_optimizer_set_tensors(flat, three_tensors, 3));
+    CHECK(!descent_optimizer_uses_tensors(flat));
+    size_t flat_size;
+    unsigned char *flat_blob = save(flat, &flat_size);
+    CHECK(flat_blob && read_le(flat_blob + 8, 4) == 1);
+    free(flat_blob);
+    descent_optimizer_free(flat);
+  }
+done_blob:
+  free(blob);
+done:
+  descent_optimizer_free(opt);
+  descent_optimizer_free(other);
+  free(p), free(g);
+}
+
 int main(void) {
   check_round_trips();
   check_layout_and_refusals();
-  check_eval_point("sf_sgd(momentum=0.9)", 0.9);
-  check_eval_point("sf_adamw(b1=0.95)", 0.95);
+  check_eval_point("sf_sgd(momentum=0.9)", 0.9, 4);
+  check_eval_point("sf_adamw(b1=0.95)", 0.95, 4);
+  /* A per-tensor chain in evaluation mode: its layout and its training point. */
+  check_eval_point("trust_ratio | sf(lr=0.01, momentum=0.9)", 0.9, 5);
   check_precision_refused();
+  check_layout_round_trips();
+  check_layout_recorded();
   return check_report();
 }

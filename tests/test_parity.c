@@ -119,6 +119,7 @@ static int parse_numbers(reader *r, const char *text, double *out, size_t n) {
 typedef struct tensor_def {
   char name[48];
   size_t offset, size;
+  descent_shape shape;
 } tensor_def;
 
 typedef struct opt_case {
@@ -169,9 +170,19 @@ static int read_opt_case(reader *r, opt_case *c) {
       if (c->n == 0 || c->n > 1000000) return parse_error(r, "bad n"), 0;
     } else if (keyword_is(line, "tensor", &rest)) {
       tensor_def *t = &c->tensors[c->n_tensors];
+      int used = 0;
       if (c->n_tensors == MAX_TENSORS ||
-          sscanf(rest, "%47s %zu %zu", t->name, &t->offset, &t->size) != 3)
+          sscanf(rest, "%47s %zu %zu%n", t->name, &t->offset, &t->size, &used) != 3)
         return parse_error(r, "bad tensor line"), 0;
+      /* The shape's dimensions follow: the optimizer's layout. */
+      const char *p = rest + used;
+      char *end;
+      t->shape.ndim = 0;
+      for (size_t d = strtoul(p, &end, 10); end != p; d = strtoul(p, &end, 10)) {
+        if (t->shape.ndim == DESCENT_MAX_DIMS) return parse_error(r, "too many dimensions"), 0;
+        t->shape.dims[t->shape.ndim++] = d;
+        p = end;
+      }
       c->n_tensors++;
     } else if (keyword_is(line, "steps", &rest)) {
       c->steps = atoi(rest);
@@ -310,8 +321,23 @@ static void replay_opt_case(const char *file, const opt_case *c) {
   if (!params || !grad) exit(2);
   for (size_t i = 0; i < c->n; i++) params[i] = (descent_real)c->init[i];
   replay_impl impl = {0};
-  descent_objective obj = {
-      .ops = &replay_ops, .n_params = c->n, .params = params, .grad = grad, .impl = &impl};
+  /* The fixture's tensors are the optimizer's layout (optax's leaves). */
+  descent_tensor_info layout[MAX_TENSORS];
+  memset(layout, 0, sizeof layout);
+  for (int t = 0; t < c->n_tensors; t++) {
+    snprintf(layout[t].name, sizeof layout[t].name, "%s", c->tensors[t].name);
+    layout[t].offset = c->tensors[t].offset;
+    layout[t].size = c->tensors[t].size;
+    layout[t].shape = c->tensors[t].shape;
+  }
+  CHECK_OK(descent_optimizer_set_tensors(opt, layout, (size_t)c->n_tensors));
+  descent_objective obj = {.ops = &replay_ops,
+                           .n_params = c->n,
+                           .params = params,
+                           .grad = grad,
+                           .n_tensors = (size_t)c->n_tensors,
+                           .tensors = layout,
+                           .impl = &impl};
   worst_error w = {0}, wr = {0};
   int step_failed = 0;
   double top_rate = 0;

@@ -307,6 +307,21 @@ int main(void) {
     setup m = {mlp, "adam", schedules[i], 0, NULL};
     resume_case(&m, 9, "schedule");
   }
+  /* The per-tensor chains: the trainer gives them the network's tensors. */
+  static const char *per_tensor[][2] = {{"lamb", "0.01"}, {"lars", "1"}};
+  for (size_t i = 0; i < 2; i++) {
+    setup s = {deep, per_tensor[i][0], per_tensor[i][1], 0, NULL};
+    resume_case(&s, 10, "per-tensor optimizer");
+    run x;
+    CHECK_OK(start(&x, &s));
+    size_t count = 0;
+    const descent_tensor_info *layout = descent_optimizer_tensors(x.opt, &count);
+    const descent_objective *obj = descent_net_objective(x.net);
+    CHECK_MSG(layout && count == obj->n_tensors && count == 6 &&
+                  memcmp(layout, obj->tensors, count * sizeof *layout) == 0,
+              "%s: the trainer set %zu tensors, the network has %zu", s.opt, count, obj->n_tensors);
+    finish(&x);
+  }
   /* A chain with a global transform and weight decay. */
   setup chain = {deep, "clip(1.0) | adam(b1=0.8) | wd(0.01)", "cosine(0.02, 40, warmup=5)", 0,
                  NULL};

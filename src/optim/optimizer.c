@@ -29,12 +29,12 @@
    80K-parameter SGD step took 7 to 15 ms at 2 threads under load, 0.05 ms
    on one). Blocks fix the reduction order, so the split never changes the
    result. */
-#define PARALLEL_BLOCKS 128
+#define PARALLEL_BLOCKS OPTIMIZER_PARALLEL_BLOCKS
 /* Elements per pass of the chain: the update, the parameters and two or
    three state slices of 2048 floats (40 KB and more) spilled out of a 32 KB
    L1 between the chain's loops; slices of 512 (10 KB for Adam) stay in it.
    Measured on Zen 4: the Adam step 1.6 -> 1.0 ms at one thread. */
-#define SLICE 512
+#define SLICE OPTIMIZER_SLICE
 
 /* ---- named optimizers ---------------------------------------------------- */
 
@@ -347,6 +347,36 @@ static int adamax_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* optax.lamb (You et al. 2019) and optax.lars (You et al. 2017) */
+static const spec_param lamb_params[] = {
+    P_B1(0.9, 0), P_B2(0.999),
+    P_EPS(1e-6),  P_NUM("eps_root", 0, 0, INFINITY, 0, 0, "added inside the square root"),
+    P_WD(0),
+};
+static int lamb_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap, "optax_adam(b1=" NUM ", b2=" NUM ", eps=" NUM ", eps_root=" NUM ")", hp[0],
+            hp[1], hp[2], hp[3]);
+  if (hp[4] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[4]);
+  chain_add(buf, cap, "trust_ratio");
+  return DESCENT_OK;
+}
+
+static const spec_param lars_params[] = {
+    P_WD(0),
+    P_NUM("trust_coefficient", 0.001, 0, INFINITY, 1, 0, "multiplier of the trust ratio"),
+    P_NUM("eps", 0, 0, INFINITY, 0, 0, "added to the update's norm in the ratio"),
+    P_MU(0.9),
+    P_BOOL("nesterov", 0, "1: Nesterov momentum"),
+};
+/* optax's trace(decay=0) passes the update through, Nesterov or not: no
+   momentum transform then. */
+static int lars_expand(const double *hp, char *buf, size_t cap) {
+  add_l2(buf, cap, hp[0]);
+  chain_add(buf, cap, "trust_ratio(trust_coefficient=" NUM ", eps=" NUM ")", hp[1], hp[2]);
+  add_momentum(buf, cap, hp[3], 0, (int)hp[4]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -411,6 +441,16 @@ static const named_optimizer named[] = {
      0, radam_expand},
     {"adamax", "Adamax: Adam with an infinity norm (torch.optim.Adamax)", "2e-3", adamax_params,
      N_OF(adamax_params), "[l2(weight_decay)] | adamax(b1, b2, eps) | lr", 0, adamax_expand},
+    {"lamb",
+     "LAMB (You et al. 2019; optax.lamb): Adam's step rescaled per tensor by a trust "
+     "ratio",
+     "1e-3", lamb_params, N_OF(lamb_params),
+     "optax_adam(b1, b2, eps, eps_root) | [wd(weight_decay)] | trust_ratio | lr", 0, lamb_expand},
+    {"lars", "LARS (You et al. 2017; optax.lars): momentum SGD with a per-tensor trust ratio", "1",
+     lars_params, N_OF(lars_params),
+     "[l2(weight_decay)] | trust_ratio(trust_coefficient, eps) | [momentum(momentum, nesterov)] | "
+     "lr",
+     0, lars_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 
@@ -587,7 +627,10 @@ void optimizer_point_slots(descent_optimizer *opt) {
 static int allocate_state(descent_optimizer *opt) {
   int slots = optimizer_slot_count(opt), needs_work = 0, has_global = 0;
   for (int i = 0; i < opt->n_transforms; i++)
-    if (opt->chain[i].def->global) has_global = 1, needs_work |= i > 0;
+    if (opt->chain[i].def->global)
+      has_global = 1, needs_work |= i > 0;
+    else if (opt->chain[i].def->per_tensor)
+      opt->per_tensor = 1, needs_work |= i > 0;
   if (slots) {
     size_t total;
     if (!descent_mul_ok(opt->n, (size_t)slots, &total))
@@ -599,7 +642,8 @@ static int allocate_state(descent_optimizer *opt) {
     opt->work = descent_alloc_real(opt->n, "optimizer work buffer");
     if (!opt->work) return DESCENT_ENOMEM;
   }
-  if (has_global) {
+  opt->block_size = BLOCK;
+  if (has_global && !opt->per_tensor) {
     opt->partials =
         descent_calloc(block_count(opt->n) + 1, sizeof *opt->partials, "optimizer reduction");
     if (!opt->partials) return DESCENT_ENOMEM;
@@ -673,6 +717,7 @@ void descent_optimizer_free(descent_optimizer *opt) {
   descent_free_real(opt->work);
   descent_free_real(opt->held);
   free(opt->partials);
+  optimizer_layout_free(opt);
   free(opt);
 }
 
@@ -704,12 +749,10 @@ static MULTIVERSION_BODY void add_update_body(const descent_real *u, descent_rea
 }
 MULTIVERSION_VOID(add_update, (const descent_real *u, descent_real *theta, size_t n), (u, theta, n))
 
-/* Runs transforms [first, last) over one slice of at most SLICE numbers
-   starting at `at`: reads the update from src, and either writes it to dst
-   or, when dst is NULL, adds it to theta unless the last transform has
-   written theta itself. */
-static void run_slice(descent_optimizer *opt, int first, int last, size_t at, size_t count,
-                      const descent_real *src, descent_real *dst, descent_real *theta) {
+/* (optimizer.h) */
+void optimizer_run_slice(descent_optimizer *opt, int first, int last, size_t at, size_t count,
+                         size_t tensor, const descent_real *src, descent_real *dst,
+                         descent_real *theta) {
   const int init = opt->step == 0, writes_theta = opt->chain[last - 1].def->final;
   const transform *head = &opt->chain[first];
   if (!dst && last - first == 2 && head->def->apply_lr_add && !(init && head->def->init) &&
@@ -731,7 +774,10 @@ static void run_slice(descent_optimizer *opt, int first, int last, size_t at, si
     descent_real *slots[TRANSFORM_MAX_SLOTS];
     for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + at;
     if (init && t->def->init) t->def->init(t, theta + at, slots, count);
-    t->def->apply(t, u, theta + at, slots, count);
+    if (t->def->apply_tensor)
+      t->def->apply_tensor(t, u, theta + at, slots, count, tensor);
+    else
+      t->def->apply(t, u, theta + at, slots, count);
   }
   if (dst)
     memcpy(dst + at, u, count * sizeof *u);
@@ -751,8 +797,8 @@ static void run_stage(descent_optimizer *opt, int first, int last, size_t n,
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * BLOCK, count = n - lo < BLOCK ? n - lo : BLOCK;
     for (size_t at = lo; at < lo + count; at += SLICE)
-      run_slice(opt, first, last, at, lo + count - at < SLICE ? lo + count - at : SLICE, src, dst,
-                theta);
+      optimizer_run_slice(opt, first, last, at, lo + count - at < SLICE ? lo + count - at : SLICE,
+                          0, src, dst, theta);
     if (dst && next) opt->partials[b] = next->def->reduce(next, dst + lo, count);
   }
 }
@@ -771,18 +817,25 @@ static int check_buffers(const descent_optimizer *opt, const descent_real *param
   return DESCENT_OK;
 }
 
+static int step_buffers(descent_optimizer *opt, descent_real *params, const descent_real *grad,
+                        size_t n, const descent_tensor_info *tensors, size_t n_tensors);
+
 int descent_optimizer_step(descent_optimizer *opt, descent_objective *obj) {
   descent_error_clear();
   if (obj->n_params != opt->n)
     return descent_fail(DESCENT_ESHAPE, "optimizer built for %zu parameters, objective has %zu",
                         opt->n, obj->n_params);
-  /* Every transform needs only the gradient: the step on the objective is
-     the step on its buffers. */
-  return descent_optimizer_step_buffers(opt, obj->params, obj->grad, obj->n_params);
+  /* Every transform needs only the gradient (and a per-tensor one the
+     objective's table of tensors): the step on the objective is the step on
+     its buffers. */
+  descent_thread_scope scope = descent_threads_begin(opt->threads);
+  int rc = step_buffers(opt, obj->params, obj->grad, obj->n_params, obj->tensors, obj->n_tensors);
+  descent_threads_end(scope);
+  return rc;
 }
 
 static int step_buffers(descent_optimizer *opt, descent_real *params, const descent_real *grad,
-                        size_t n) {
+                        size_t n, const descent_tensor_info *tensors, size_t n_tensors) {
   if (opt->method)
     return descent_fail(DESCENT_EINVAL,
                         "optimizer %s is a method that evaluates the objective itself: step it "
@@ -793,8 +846,17 @@ static int step_buffers(descent_optimizer *opt, descent_real *params, const desc
   if (opt->eval_mode)
     return descent_fail(DESCENT_EINVAL,
                         "optimizer step in evaluation mode: call descent_optimizer_train first");
+  if (opt->per_tensor) {
+    rc = optimizer_layout_prepare(opt, tensors, n_tensors);
+    if (rc) return rc;
+  }
   for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->begin) opt->chain[i].def->begin(&opt->chain[i], opt->step);
+  if (opt->per_tensor) {
+    optimizer_step_tensors(opt, params, grad);
+    opt->step++;
+    return DESCENT_OK;
+  }
   /* A sharded optimizer steps its own shard (shard.c); a global transform,
      which would need the whole gradient, is never sharded. */
   const descent_real *src = grad + opt->shard_offset;
@@ -823,7 +885,7 @@ int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
                                    const descent_real *grad, size_t n) {
   descent_error_clear();
   descent_thread_scope scope = descent_threads_begin(opt->threads);
-  int rc = step_buffers(opt, params, grad, n);
+  int rc = step_buffers(opt, params, grad, n, NULL, 0);
   descent_threads_end(scope);
   return rc;
 }

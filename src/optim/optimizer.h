@@ -12,9 +12,24 @@
 /* Elements per block of the step (optimizer.c): the unit of its threads'
    schedule and of a global reduction's partial sums. */
 #define OPTIMIZER_BLOCK 2048
+/* Elements per pass of the chain within a block (optimizer.c), and the unit
+   of a per-tensor reduction's partial sums (layout.c). */
+#define OPTIMIZER_SLICE 512
+/* A step splits its blocks over the threads only from this many blocks
+   (optimizer.c says why). */
+#define OPTIMIZER_PARALLEL_BLOCKS 128
 /* Room for the spec text and its expanded chain, with the NUL; a longer spec
    is refused. */
 #define OPTIMIZER_MAX_TEXT 512
+
+/* One block of the step of a chain with a per-tensor transform (layout.c):
+   inside one tensor, starting at the tensor's first element or a multiple
+   of the block size after it. */
+typedef struct optimizer_block {
+  size_t lo, count;   /* the elements [lo, lo + count) */
+  size_t tensor;      /* its tensor's index in the layout */
+  size_t first_slice; /* its first slice's index among every tensor's slices */
+} optimizer_block;
 
 struct descent_optimizer {
   size_t n; /* parameters */
@@ -49,6 +64,22 @@ struct descent_optimizer {
      Allocated at the first eval; saved with the state in evaluation mode. */
   descent_real *held;
   int held_valid;
+  /* The layout (layout.c): the tensors over the parameters, copied from
+     descent_optimizer_set_tensors or the objective; n_tensors 0 until one is
+     set. A chain with a per-tensor transform (per_tensor = 1) steps on
+     blocks cut at the tensors' boundaries, built at its first step with
+     block_size elements each, and sums its reductions per slice into
+     slice_sums (n_slices x TRANSFORM_MAX_TENSOR_SUMS); tensor_slices[k] is
+     tensor k's first slice (n_tensors + 1 entries). */
+  descent_tensor_info *tensors;
+  size_t n_tensors;
+  int per_tensor;
+  size_t block_size;
+  optimizer_block *blocks;
+  size_t n_blocks, n_slices;
+  size_t *tensor_slices;
+  double *slice_sums;
+  double *tensor_values; /* every per-tensor transform's values, one allocation */
 };
 
 /* 1 when a transform of the chain has an evaluation point of its own
@@ -76,6 +107,49 @@ void optimizer_point_slots(descent_optimizer *opt);
 
 /* The slots of the whole chain: the state vectors, each shard_count long. */
 int optimizer_slot_count(const descent_optimizer *opt);
+
+/* Runs transforms [first, last) over one slice of at most OPTIMIZER_SLICE
+   numbers starting at `at`, inside tensor `tensor` (0 for a flat chain):
+   reads the update from src, and either writes it to dst or, when dst is
+   NULL, adds it to theta unless the last transform has written theta
+   itself. */
+void optimizer_run_slice(descent_optimizer *opt, int first, int last, size_t at, size_t count,
+                         size_t tensor, const descent_real *src, descent_real *dst,
+                         descent_real *theta);
+
+/* 1 when a transform must see the whole incoming update (or the whole
+   tensor) before it runs: a global or a per-tensor transform, which starts a
+   stage of the step. */
+static inline int transform_needs_reduction(const transform_def *def) {
+  return def->global || def->per_tensor;
+}
+
+/* ---- the layout (layout.c) ---- */
+
+/* Makes the layout ready for a step of a per-tensor chain: adopts the
+   objective's table (obj_tensors, obj_count; none: one tensor of n) when
+   none is set, refuses an objective whose table differs from the one set,
+   and cuts the blocks at the first step. */
+int optimizer_layout_prepare(descent_optimizer *opt, const descent_tensor_info *obj_tensors,
+                             size_t obj_count);
+/* One step of a per-tensor chain on the whole buffers (never sharded),
+   after every transform's begin(). */
+void optimizer_step_tensors(descent_optimizer *opt, descent_real *params, const descent_real *grad);
+/* A loaded state's layout: refused (with a message) when this optimizer
+   has another; checked against its parameter count when it has none. Then,
+   once every check of the load has passed, taken when it has none. */
+int optimizer_layout_check_saved(const descent_optimizer *opt, const descent_tensor_info *saved,
+                                 size_t count);
+int optimizer_layout_take_saved(descent_optimizer *opt, const descent_tensor_info *saved,
+                                size_t count);
+/* Frees what the layout holds. */
+void optimizer_layout_free(descent_optimizer *opt);
+/* Bytes the layout's step buffers hold. */
+size_t optimizer_layout_bytes(const descent_optimizer *opt);
+/* Sets the block size of a per-tensor chain's step (a multiple of
+   OPTIMIZER_SLICE), before its first step; for tests, which check that the
+   results do not depend on it. */
+int optimizer_set_block_size(descent_optimizer *opt, size_t block_size);
 
 /* The transform that takes the rate: the chain's last. */
 static inline transform *optimizer_rate_transform(const descent_optimizer *opt) {

@@ -10,7 +10,9 @@
  * blocks and slices of the step start at the shard's first element instead
  * of the buffer's, and vector bodies and scalar tails round alike. A global
  * transform (clip's norm) would need the whole gradient: refused. The state
- * blob stays the whole optimizer's (state.c gathers and slices it).
+ * blob stays the whole optimizer's (state.c gathers and slices it). A
+ * per-tensor transform (trust_ratio) sums over each tensor, which a shard's
+ * edge may cut: refused too.
  */
 #include "optimizer.h"
 
@@ -20,6 +22,13 @@
 static const transform *first_global(const descent_optimizer *opt) {
   for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->global) return &opt->chain[i];
+  return NULL;
+}
+
+/* The first transform that works per tensor, or NULL. */
+static const transform *first_per_tensor(const descent_optimizer *opt) {
+  for (int i = 0; i < opt->n_transforms; i++)
+    if (opt->chain[i].def->per_tensor) return &opt->chain[i];
   return NULL;
 }
 
@@ -40,6 +49,13 @@ static int check_shard(const descent_optimizer *opt, size_t offset, size_t count
                         "of the chain (clip the gradient before its reduce-scatter, in the "
                         "caller) or do not shard",
                         global->def->name);
+  const transform *per_tensor = first_per_tensor(opt);
+  if (per_tensor)
+    return descent_fail(DESCENT_EINVAL,
+                        "descent_optimizer_set_shard: transform %s works per tensor (a reduction "
+                        "over each tensor of the layout), and a shard's edge may cut a tensor, "
+                        "whose sums would then need the other replicas: do not shard this chain",
+                        per_tensor->def->name);
   if (opt->step > 0)
     return descent_fail(DESCENT_EINVAL,
                         "descent_optimizer_set_shard: the optimizer has taken %lld steps; shard "
@@ -91,5 +107,5 @@ size_t descent_optimizer_state_bytes(const descent_optimizer *opt) {
   if (opt->partials)
     bytes += ((opt->n + OPTIMIZER_BLOCK - 1) / OPTIMIZER_BLOCK + 1) * sizeof(double);
   if (opt->method) bytes += opt->method->state_bytes(opt->method_state);
-  return bytes;
+  return bytes + optimizer_layout_bytes(opt);
 }

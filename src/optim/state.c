@@ -5,8 +5,7 @@
  *
  *   offset  bytes  field
  *   0       8      magic "DSCNTOPT"
- *   8       4      format version: 1; 2 for a method's optimizer; 3 for a chain
- *                  saved in evaluation mode with its training point
+ *   8       4      format version: 1, or 2 for a method's optimizer
  *   12      4      bytes per number of the slot vectors: 4 (float) or 8 (double)
  *   16      8      number of parameters n
  *   24      8      steps taken
@@ -16,18 +15,23 @@
  *   then    4      number of transforms T
  *   then, per transform: 4 persistent scalars P, 4 slots S, P x 8 (IEEE double)
  *   then, per transform and slot: n numbers
- *   then    n      (version 3 only) the training point: the parameters where
- *                  gradients are taken, which descent_optimizer_train restores
  *   then    8      (version 2 only) length M of the method's state
  *   then    M      (version 2 only) the method's state, as it writes it
+ *   then    n      (versions 4 and 5) the training point: the parameters where
+ *                  gradients are taken, which descent_optimizer_train restores
+ *   then    8      (versions 3 and 5) number of tensors K of the layout (0: none set)
+ *   then    K x 100 (versions 3 and 5) per tensor: offset 8, size 8, ndim 4,
+ *                  4 dimensions x 8, name 48 (NUL-padded)
  *   last    8      FNV-1a 64 checksum of every byte before it
  *
  * A chain of transforms is written as version 1, byte for byte as before
  * methods existed; an optimizer that holds a method (lbfgs), whose state has
- * a length of its own, as version 2; a chain in evaluation mode whose
- * training point the optimizer kept (schedule-free after
- * descent_optimizer_eval), as version 3, so that train() after a load gives
- * the same bits as without one. All three are read.
+ * a length of its own, as version 2; a chain with a per-tensor transform
+ * (trust_ratio), whose state holds for one layout of tensors only, as
+ * version 3, with that layout; a chain saved in evaluation mode whose
+ * training point the optimizer kept (schedule-free, asgd: after
+ * descent_optimizer_eval), as version 4, or 5 with a layout, so that train()
+ * after a load gives the same bits as without one. All five are read.
  *
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
@@ -39,13 +43,18 @@
  */
 #include "optimizer.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define STATE_MAGIC          "DSCNTOPT"
 #define STATE_VERSION        1u
 #define STATE_VERSION_METHOD 2u
-#define STATE_VERSION_HELD   3u
-#define HEADER_BYTES         40
+#define STATE_VERSION_LAYOUT 3u
+#define STATE_VERSION_HELD   4u /* 5: held and layout */
+#define STATE_VERSION_LAST   5u
+/* Bytes of one tensor of a version 3 layout. */
+#define LAYOUT_TENSOR_BYTES (8 + 8 + 4 + 8 * DESCENT_MAX_DIMS + 48)
+#define HEADER_BYTES        40
 /* Room for the canonical text of the longest chain (16 transforms with schedules). */
 #define CHAIN_TEXT_MAX 8192
 
@@ -106,9 +115,17 @@ static size_t chain_text(const descent_optimizer *opt, char *buf, size_t cap) {
   return len < cap ? len : cap - 1;
 }
 
-/* Version 3: in evaluation mode with the training point kept. */
+/* Versions 4 and 5: in evaluation mode with the training point kept. */
 static int saves_held(const descent_optimizer *opt) {
   return opt->eval_mode && opt->held_valid && !opt->method;
+}
+
+static int version_has_layout(uint32_t version) {
+  return version == STATE_VERSION_LAYOUT || version == STATE_VERSION_LAST;
+}
+
+static int version_has_held(uint32_t version) {
+  return version == STATE_VERSION_HELD || version == STATE_VERSION_LAST;
 }
 
 size_t descent_optimizer_state_size(const descent_optimizer *opt) {
@@ -119,8 +136,51 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt) {
     bytes += 8 + 8 * (size_t)t->def->n_persist + (size_t)t->n_slots * opt->n * sizeof(descent_real);
   }
   if (opt->method) bytes += 8 + opt->method->state_bytes(opt->method_state);
+  if (opt->per_tensor) bytes += 8 + opt->n_tensors * LAYOUT_TENSOR_BYTES;
   if (saves_held(opt)) bytes += opt->n * sizeof(descent_real);
   return bytes;
+}
+
+static uint32_t state_version(const descent_optimizer *opt) {
+  if (opt->method) return STATE_VERSION_METHOD;
+  if (saves_held(opt)) return opt->per_tensor ? STATE_VERSION_LAST : STATE_VERSION_HELD;
+  return opt->per_tensor ? STATE_VERSION_LAYOUT : STATE_VERSION;
+}
+
+/* Version 3's layout: what the per-tensor sums and state belong to. */
+static void put_layout(cursor *c, const descent_optimizer *opt) {
+  put_u64(c, (uint64_t)opt->n_tensors);
+  for (size_t k = 0; k < opt->n_tensors; k++) {
+    const descent_tensor_info *t = &opt->tensors[k];
+    put_u64(c, (uint64_t)t->offset);
+    put_u64(c, (uint64_t)t->size);
+    put_u32(c, (uint32_t)t->shape.ndim);
+    for (int d = 0; d < DESCENT_MAX_DIMS; d++)
+      put_u64(c, (uint64_t)(d < t->shape.ndim ? t->shape.dims[d] : 0));
+    size_t len = 0;
+    while (len < sizeof t->name - 1 && t->name[len]) len++;
+    memset(c->p, 0, sizeof t->name);
+    memcpy(c->p, t->name, len);
+    c->p += sizeof t->name;
+  }
+}
+
+/* Reads count tensors of a version 3 layout into out. */
+static void get_layout(cursor *c, descent_tensor_info *out, size_t count) {
+  for (size_t k = 0; k < count; k++) {
+    descent_tensor_info *t = &out[k];
+    memset(t, 0, sizeof *t);
+    t->offset = (size_t)get_uint(c, 8);
+    t->size = (size_t)get_uint(c, 8);
+    uint32_t ndim = (uint32_t)get_uint(c, 4);
+    t->shape.ndim = ndim <= DESCENT_MAX_DIMS ? (int)ndim : 0;
+    for (int d = 0; d < DESCENT_MAX_DIMS; d++) {
+      size_t dim = (size_t)get_uint(c, 8);
+      if (d < t->shape.ndim) t->shape.dims[d] = dim;
+    }
+    if (c->q + sizeof t->name <= c->end) memcpy(t->name, c->q, sizeof t->name - 1);
+    c->q += sizeof t->name <= (size_t)(c->end - c->q) ? sizeof t->name : (size_t)(c->end - c->q);
+  }
 }
 
 static void put_vector(cursor *c, const descent_real *v, size_t n) {
@@ -166,18 +226,18 @@ static descent_real *slot_vector(const descent_optimizer *opt, int k) {
   return NULL;
 }
 
-/* Every slot vector, whole, then (version 3) the training point: a sharded
-   optimizer gathers each (one collective per vector, in chain and slot
-   order, on every replica). */
+/* Every slot vector, whole, then (versions 4 and 5) the training point: a
+   sharded optimizer gathers each (one collective per vector, in chain and
+   slot order, on every replica). */
 static int write_vectors(const descent_optimizer *opt, cursor *c) {
   descent_real *whole = NULL;
-  if (opt->gather && optimizer_slot_count(opt) + saves_held(opt)) {
+  int slots = optimizer_slot_count(opt), vectors = slots + saves_held(opt), rc = DESCENT_OK;
+  if (opt->gather && vectors) {
     whole = descent_alloc_real(opt->n, "gathered optimizer state");
     if (!whole) return DESCENT_ENOMEM;
   }
-  int vectors = optimizer_slot_count(opt) + saves_held(opt), rc = DESCENT_OK;
   for (int k = 0; !rc && k < vectors; k++) {
-    const descent_real *v = k < optimizer_slot_count(opt) ? slot_vector(opt, k) : opt->held;
+    const descent_real *v = k < slots ? slot_vector(opt, k) : opt->held;
     if (whole) {
       rc = gather_vector(opt, v, whole);
       v = whole;
@@ -198,9 +258,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
   cursor c = {.p = buf};
   memcpy(c.p, STATE_MAGIC, 8);
   c.p += 8;
-  put_u32(&c, opt->method       ? STATE_VERSION_METHOD
-              : saves_held(opt) ? STATE_VERSION_HELD
-                                : STATE_VERSION);
+  put_u32(&c, state_version(opt));
   put_u32(&c, (uint32_t)sizeof(descent_real));
   put_u64(&c, (uint64_t)opt->n);
   put_u64(&c, (uint64_t)opt->step);
@@ -223,6 +281,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
     opt->method->save(opt->method_state, c.p);
     c.p += method_bytes;
   }
+  if (opt->per_tensor) put_layout(&c, opt);
   put_u64(&c, fnv1a(buf, (size_t)(c.p - (unsigned char *)buf)));
   return DESCENT_OK;
 }
@@ -268,10 +327,10 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     return descent_fail(DESCENT_EFORMAT, "%s: bad magic number: not descent optimizer state", what);
   cursor c = {.q = bytes + 8, .end = bytes + size};
   uint32_t version = (uint32_t)get_uint(&c, 4);
-  if (version != STATE_VERSION && version != STATE_VERSION_METHOD && version != STATE_VERSION_HELD)
+  if (version < STATE_VERSION || version > STATE_VERSION_LAST)
     return descent_fail(DESCENT_EFORMAT,
                         "%s: format version %u; this library reads versions %u to %u", what,
-                        version, STATE_VERSION, STATE_VERSION_HELD);
+                        version, STATE_VERSION, STATE_VERSION_LAST);
   uint32_t real_bytes = (uint32_t)get_uint(&c, 4);
   uint64_t n = get_uint(&c, 8);
   int64_t step = (int64_t)get_uint(&c, 8);
@@ -296,7 +355,7 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
                                                            : (size_t)(c.end - c.q);
     total_slots += slots[i];
   }
-  if (version == STATE_VERSION_HELD) total_slots++; /* the training point */
+  if (version_has_held(version)) total_slots++; /* the training point */
   size_t vector_bytes, described = (size_t)(c.q - bytes) + 8;
   if ((real_bytes != 4 && real_bytes != 8) || n > SIZE_MAX ||
       !descent_mul_ok((size_t)n, (size_t)total_slots * real_bytes, &vector_bytes) ||
@@ -315,6 +374,18 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
       return descent_fail(DESCENT_EFORMAT, "%s: truncated inside the method's state", what);
     method_blob = bytes + described;
     described += 8 + (size_t)method_bytes;
+  }
+  /* Version 3: the layout, its length first. */
+  const unsigned char *layout_blob = NULL;
+  uint64_t layout_count = 0;
+  if (version_has_layout(version)) {
+    if (described > size || size - described < 8)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated before the layout of tensors", what);
+    layout_count = get_uint(&(cursor){.q = bytes + described - 8, .end = bytes + size}, 8);
+    if (layout_count > (size - described - 8) / LAYOUT_TENSOR_BYTES)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated inside the layout of tensors", what);
+    layout_blob = bytes + described;
+    described += 8 + (size_t)layout_count * LAYOUT_TENSOR_BYTES;
   }
   if (size != described)
     return descent_fail(DESCENT_EFORMAT, "%s: %s: %zu bytes, its header describes %zu", what,
@@ -346,16 +417,36 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   if (step < 0 || mode > 1)
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted: step %lld, mode %u", what, (long long)step,
                         mode);
-  if ((version == STATE_VERSION_METHOD) != (opt->method != NULL))
+  /* The version without the training point (4: 1, 5: 3) is this chain's. */
+  uint32_t base = version == STATE_VERSION_HELD   ? STATE_VERSION
+                  : version == STATE_VERSION_LAST ? STATE_VERSION_LAYOUT
+                                                  : version;
+  if (base != (opt->method       ? STATE_VERSION_METHOD
+               : opt->per_tensor ? STATE_VERSION_LAYOUT
+                                 : STATE_VERSION))
     return descent_fail(DESCENT_EFORMAT, "%s: format version %u for %s", what, version,
-                        opt->method ? "a method" : "a chain of transforms");
-  if (version == STATE_VERSION_HELD && (mode != 1 || !optimizer_has_eval_point(opt)))
+                        opt->method       ? "a method"
+                        : opt->per_tensor ? "a chain with a per-tensor transform"
+                                          : "a chain of transforms");
+  if (version_has_held(version) && (mode != 1 || !optimizer_has_eval_point(opt)))
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted: a training point saved %s", what,
                         mode != 1 ? "in training mode" : "for a chain without an evaluation point");
-  if (version == STATE_VERSION_HELD && !opt->held) {
+  if (version_has_held(version) && !opt->held) {
     opt->held = descent_alloc_real(opt->shard_count ? opt->shard_count : 1,
                                    "the training point kept in evaluation mode");
     if (!opt->held) return DESCENT_ENOMEM;
+  }
+  /* The layout the per-tensor state belongs to, against this optimizer's. */
+  descent_tensor_info *layout = NULL;
+  if (layout_count) {
+    layout = descent_calloc((size_t)layout_count, sizeof *layout, "saved layout");
+    if (!layout) return DESCENT_ENOMEM;
+    get_layout(&(cursor){.q = layout_blob, .end = bytes + size}, layout, (size_t)layout_count);
+    rc = optimizer_layout_check_saved(opt, layout, (size_t)layout_count);
+    if (rc) {
+      free(layout);
+      return rc;
+    }
   }
   /* The method checks its bytes whole before it takes them: the last check,
      and nothing has changed yet. */
@@ -365,6 +456,13 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
       descent_error_prefix("%s: ", what);
       return rc;
     }
+  }
+  /* An optimizer without a layout takes the saved one (its only failure,
+     for memory, leaves everything as it was). */
+  if (layout) {
+    rc = optimizer_layout_take_saved(opt, layout, (size_t)layout_count);
+    free(layout);
+    if (rc) return rc;
   }
 
   /* Everything checked: copy. */
@@ -377,7 +475,7 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   /* A sharded optimizer keeps its shard's slice of each whole vector. */
   size_t before = opt->shard_offset * sizeof(descent_real),
          after = (opt->n - opt->shard_offset - opt->shard_count) * sizeof(descent_real);
-  int vectors = optimizer_slot_count(opt) + (version == STATE_VERSION_HELD);
+  int vectors = optimizer_slot_count(opt) + version_has_held(version);
   for (int k = 0; k < vectors; k++) {
     descent_real *v = k < optimizer_slot_count(opt) ? slot_vector(opt, k) : opt->held;
     c.q += before;
@@ -393,6 +491,6 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   }
   opt->step = step;
   opt->eval_mode = (int)mode;
-  opt->held_valid = version == STATE_VERSION_HELD;
+  opt->held_valid = version_has_held(version);
   return DESCENT_OK;
 }

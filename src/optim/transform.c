@@ -19,6 +19,7 @@
 #include "transform_kernels.h"
 #include "transforms_optax.h"
 #include "transforms_adamfam.h"
+#include "transforms_layerwise.h"
 
 #include <math.h>
 #include <string.h>
@@ -592,13 +593,16 @@ static const transform_def transform_sf = {
 
 /* ---- registry ------------------------------------------------------------ */
 
+/* clang-format off */
 static const transform_def *const all_transforms[] = {
     &transform_clip,     &transform_clip_value, &transform_l2,        &transform_momentum,
     &transform_adagrad,  &transform_rmsprop,    &transform_adam,      &transform_lion,
     &transform_wd,       &transform_sf,         &transform_lr,        &transform_adadelta,
     &transform_rprop,    &transform_asgd,       &transform_adabelief, &transform_yogi,
     &transform_ademamix, &transform_nadam,      &transform_radam,     &transform_adamax,
+    &transform_optax_adam, &transform_trust_ratio,
 };
+/* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
 
 int transform_is_lr(const transform *t) {

@@ -10,6 +10,22 @@
  * the whole update first (a global norm) sets `global` and provides reduce()
  * and finish().
  *
+ * Per-tensor transforms (LAMB's and LARS's trust ratio; later Novograd,
+ * Adafactor, the matrix methods) need numbers computed over each tensor of
+ * the parameters' layout (descent_optimizer_set_tensors) instead: such a
+ * transform sets `per_tensor` to the number of sums it needs per tensor and
+ * provides reduce_tensor(), finish_tensor() and apply_tensor(). The
+ * optimizer then runs the whole chain on blocks that never straddle two
+ * tensors (each tensor is cut into blocks from its own first element), sums
+ * reduce_tensor()'s values per slice of at most OPTIMIZER_SLICE numbers, and
+ * adds those partial sums per tensor in slice order: the result depends
+ * neither on the thread count nor on the block size. finish_tensor() turns
+ * the sums into per-tensor values (t->tensor_values) and apply_tensor() gets
+ * the index of the tensor its block belongs to. Like a global transform, a
+ * per-tensor one starts a new stage of the step (its reduction needs the
+ * incoming update of the whole tensor first). A chain without one keeps the
+ * flat blocks and the flat step's speed.
+ *
  * All state is plain data: the slots (n numbers each) and up to
  * TRANSFORM_MAX_PERSIST scalars that carry over from step to step. Both are
  * saved by descent_optimizer_save_state; everything else a transform uses is
@@ -25,6 +41,8 @@
 #define TRANSFORM_MAX_SLOTS   DESCENT_TRANSFORM_MAX_STATE
 #define TRANSFORM_MAX_SCALARS 8
 #define TRANSFORM_MAX_PERSIST DESCENT_TRANSFORM_MAX_SCALARS
+/* The most sums per tensor a per-tensor transform's reduction makes. */
+#define TRANSFORM_MAX_TENSOR_SUMS 4
 
 typedef struct transform transform;
 
@@ -39,6 +57,8 @@ typedef struct transform_def {
   int slots;        /* per-parameter state vectors (the most; see count_slots) */
   int n_persist;    /* scalars in t->persist that carry over between steps */
   int global;       /* 1: reduce() runs over the whole incoming update first */
+  int per_tensor;   /* sums per tensor reduce_tensor() makes (1 to TRANSFORM_MAX_TENSOR_SUMS);
+                       0: not a per-tensor transform */
   /* Checks combinations of hyperparameters; NULL if none to check. */
   int (*validate)(const transform *t);
   /* Slots in use for these hyperparameters; NULL: def->slots. */
@@ -52,6 +72,18 @@ typedef struct transform_def {
      example its sum of squares), and the whole sum, in block order. */
   double (*reduce)(const transform *t, const descent_real *u, size_t n);
   void (*finish)(transform *t, double total);
+  /* Per-tensor transforms: the sums of one slice of a tensor (its incoming
+     update u and its parameters theta, both at the slice's first element)
+     into sums[0, per_tensor); then, once the optimizer has added the slices'
+     sums per tensor in slice order into t->tensor_values (per_tensor values
+     a tensor, tensor k's at k * per_tensor), finish_tensor() rewrites them in
+     place into what apply_tensor() reads. apply_tensor() is apply() on a
+     block of the tensor of that index (apply is then NULL). */
+  void (*reduce_tensor)(const transform *t, const descent_real *u, const descent_real *theta,
+                        size_t n, double *sums);
+  void (*finish_tensor)(transform *t, size_t n_tensors);
+  void (*apply_tensor)(const transform *t, descent_real *u, descent_real *theta,
+                       descent_real *const *slots, size_t n, size_t tensor);
   /* On the first step only, before apply on the same block: initial slot
      values that are not zero (Adagrad's accumulator, schedule-free's z = theta). */
   void (*init)(const transform *t, const descent_real *theta, descent_real *const *slots, size_t n);
@@ -91,6 +123,8 @@ struct transform {
   double scalar[TRANSFORM_MAX_SCALARS];     /* per-step values set by begin/finish */
   double persist[TRANSFORM_MAX_PERSIST];    /* values that carry over; saved with the state */
   descent_real *slots[TRANSFORM_MAX_SLOTS]; /* state vectors (owned by the optimizer) */
+  double *tensor_values; /* per-tensor transforms: per_tensor values per tensor, set each step
+                            (owned by the optimizer; not state: recomputed every step) */
 };
 
 /* Looks up a transform by name, built-in or registered; NULL if unknown. */

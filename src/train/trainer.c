@@ -661,6 +661,17 @@ static int check_objective(descent_objective *obj, const descent_dataset *train,
   return DESCENT_OK;
 }
 
+/* A chain that works per tensor (lamb, lars) steps on the objective's
+   tensors: set them before anything is loaded, so that a checkpoint's state
+   for another layout is refused when it loads. A layout the caller set
+   stays. */
+static int give_layout(descent_optimizer *opt, const descent_objective *obj) {
+  size_t have = 0;
+  descent_optimizer_tensors(opt, &have);
+  if (!descent_optimizer_uses_tensors(opt) || have || !obj->n_tensors) return DESCENT_OK;
+  return descent_optimizer_set_tensors(opt, obj->tensors, obj->n_tensors);
+}
+
 int descent_trainer_create(descent_trainer **out, descent_objective *obj, descent_optimizer *opt,
                            const descent_dataset *train, const descent_trainer_options *options) {
   descent_error_clear();
@@ -675,6 +686,7 @@ int descent_trainer_create(descent_trainer **out, descent_objective *obj, descen
   int rc = check_options(options);
   if (!rc) rc = check_objective(obj, train, options);
   if (!rc) rc = descent_optimizer_check_objective(opt, obj);
+  if (!rc) rc = give_layout(opt, obj);
   if (!rc && options->tracker)
     rc = tracker_check_trainer(options->tracker, obj, opt,
                                train && descent_optimizer_full_batch(opt),

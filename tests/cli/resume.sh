@@ -65,6 +65,12 @@ for pair in sgd:0.05 momentum:0.05 nesterov:0.05 adagrad:0.05 rmsprop:0.002 adam
     --batch-size 32 --epochs 3
 done
 killed_and_resumed opt-gd 13 --model "$deep" --opt gd --lr 0.5 --batch-size 64 --epochs 16
+# The per-tensor chains step on the network's tensors (their layout, which
+# their saved state records).
+for pair in lamb:0.01 lars:1; do
+  killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
+    --batch-size 32 --epochs 3
+done
 for schedule in 'inv(0.05, 10)' 'poly(0.05, 0.5, tau=4)' 'step(0.05, 5, gamma=0.5)' \
   'exp(0.05, 0.97)' 'cosine(0.05, 24, min_lr=0.001)' 'linear(0.05, 24, end_factor=0.1)' \
   'wsd(0.05, 24, decay=0.3)' 'constant(0.05, warmup=6)'; do

@@ -1,0 +1,344 @@
+/*
+ * layout.c - the tensors over an optimizer's parameters, and the step of a
+ * chain that holds a per-tensor transform.
+ *
+ * The optimizer sees one flat vector; its layout names the tensors over it
+ * (a network's weights and biases, in order). Elementwise transforms ignore
+ * it. A per-tensor transform (trust_ratio: LAMB's and LARS's ratio of norms)
+ * reduces over each tensor, so the step of its chain cuts the blocks at the
+ * tensors' boundaries and never lets a block straddle two. Its reductions
+ * are summed per slice of OPTIMIZER_SLICE numbers counted from each tensor's
+ * first element, and the slices' sums are added per tensor in slice order:
+ * the sums do not depend on the thread count nor on the block size (blocks
+ * only decide which thread runs which slices). A global transform (clip) in
+ * such a chain sums its slices in the same order, over every tensor.
+ *
+ * A chain without a per-tensor transform never comes here: its step is the
+ * flat one of optimizer.c, unchanged.
+ */
+#include "optimizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the table ------------------------------------------------------------ */
+
+/* One tensor's reason to be refused, or NULL. */
+static const char *tensor_problem(const descent_tensor_info *t) {
+  if (!memchr(t->name, '\0', sizeof t->name)) return "its name is not NUL-terminated";
+  if (t->size == 0) return "it is empty (size 0): leave it out of the table";
+  if (t->shape.ndim < 1 || t->shape.ndim > DESCENT_MAX_DIMS)
+    return "its shape's ndim is not between 1 and DESCENT_MAX_DIMS";
+  size_t product = 1;
+  for (int d = 0; d < t->shape.ndim; d++) {
+    if (t->shape.dims[d] == 0) return "a dimension of its shape is 0";
+    if (!descent_mul_ok(product, t->shape.dims[d], &product))
+      return "the product of its shape's dimensions overflows";
+  }
+  if (product != t->size) return "the product of its shape's dimensions is not its size";
+  return NULL;
+}
+
+/* Checks a table against n parameters: tensors in order of offset, each
+   starting where the previous one ends, the last ending at n. who names the
+   table in messages. */
+static int check_table(size_t n, const descent_tensor_info *tensors, size_t count,
+                       const char *who) {
+  if (!tensors || count == 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "%s: no tensors: pass at least one (a single tensor {\"params\", 0, %zu, "
+                        "{1, {%zu}}} covers every parameter)",
+                        who, n, n);
+  size_t covered = 0;
+  for (size_t k = 0; k < count; k++) {
+    const descent_tensor_info *t = &tensors[k];
+    const char *problem = tensor_problem(t);
+    if (problem)
+      return descent_fail(DESCENT_EINVAL, "%s: tensor %zu (%.*s): %s", who, k, (int)sizeof t->name,
+                          t->name, problem);
+    if (t->offset != covered)
+      return descent_fail(
+          DESCENT_EINVAL,
+          "%s: tensor %zu (%.*s) starts at %zu, where %s: the tensors must be in "
+          "order of offset, each starting where the previous one ends (at %zu), "
+          "and cover the %zu parameters exactly",
+          who, k, (int)sizeof t->name, t->name, t->offset,
+          t->offset < covered ? "it overlaps the previous one" : "a gap precedes it", covered, n);
+    if (t->size > n - covered)
+      return descent_fail(DESCENT_EINVAL,
+                          "%s: tensor %zu (%.*s) of %zu elements at %zu ends past the %zu "
+                          "parameters",
+                          who, k, (int)sizeof t->name, t->name, t->size, t->offset, n);
+    covered += t->size;
+  }
+  if (covered != n)
+    return descent_fail(DESCENT_EINVAL,
+                        "%s: the tensors cover %zu of the %zu parameters: the last must end at "
+                        "%zu",
+                        who, covered, n, n);
+  return DESCENT_OK;
+}
+
+/* The index of the first tensor where two layouts differ in offset, size or
+   shape (names are for messages and do not count), or -1 when they agree;
+   a different count differs at the shorter one's end. */
+static long first_difference(const descent_tensor_info *a, size_t count_a,
+                             const descent_tensor_info *b, size_t count_b) {
+  size_t common = count_a < count_b ? count_a : count_b;
+  for (size_t k = 0; k < common; k++) {
+    int same =
+        a[k].offset == b[k].offset && a[k].size == b[k].size && a[k].shape.ndim == b[k].shape.ndim;
+    for (int d = 0; same && d < a[k].shape.ndim; d++)
+      same = a[k].shape.dims[d] == b[k].shape.dims[d];
+    if (!same) return (long)k;
+  }
+  return count_a == count_b ? -1 : (long)common;
+}
+
+static void free_blocks(descent_optimizer *opt) {
+  free(opt->blocks);
+  free(opt->tensor_slices);
+  free(opt->slice_sums);
+  free(opt->tensor_values);
+  opt->blocks = NULL;
+  opt->tensor_slices = NULL;
+  opt->slice_sums = opt->tensor_values = NULL;
+  opt->n_blocks = opt->n_slices = 0;
+  for (int i = 0; i < opt->n_transforms; i++) opt->chain[i].tensor_values = NULL;
+}
+
+/* Copies a checked table in, replacing the layout. */
+static int adopt(descent_optimizer *opt, const descent_tensor_info *tensors, size_t count) {
+  descent_tensor_info *copy = descent_calloc(count, sizeof *copy, "optimizer tensor table");
+  if (!copy) return DESCENT_ENOMEM;
+  memcpy(copy, tensors, count * sizeof *copy);
+  free_blocks(opt);
+  free(opt->tensors);
+  opt->tensors = copy;
+  opt->n_tensors = count;
+  return DESCENT_OK;
+}
+
+int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_info *tensors,
+                                  size_t count) {
+  descent_error_clear();
+  int rc = check_table(opt->n, tensors, count, "descent_optimizer_set_tensors");
+  if (rc) return rc;
+  long differs = first_difference(opt->tensors, opt->n_tensors, tensors, count);
+  if (opt->n_tensors && differs < 0) return DESCENT_OK;
+  if (opt->n_tensors && opt->step > 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "descent_optimizer_set_tensors: the optimizer has taken %lld steps with "
+                        "another layout (tensor %ld differs): its per-tensor state and sums "
+                        "belong to that one; set the table before the first step",
+                        (long long)opt->step, differs);
+  return adopt(opt, tensors, count);
+}
+
+const descent_tensor_info *descent_optimizer_tensors(const descent_optimizer *opt, size_t *count) {
+  *count = opt->n_tensors;
+  return opt->n_tensors ? opt->tensors : NULL;
+}
+
+int descent_optimizer_uses_tensors(const descent_optimizer *opt) {
+  return opt->per_tensor;
+}
+
+/* The layout of tensor k, for messages: "W at 0, 12 elements, shape 3x4". */
+static void describe_tensor(const descent_tensor_info *t, char *buf, size_t cap) {
+  int used = snprintf(buf, cap, "%.*s at %zu, %zu elements, shape ", (int)sizeof t->name - 1,
+                      t->name, t->offset, t->size);
+  for (int d = 0; d < t->shape.ndim && used > 0 && (size_t)used < cap; d++)
+    used += snprintf(buf + used, cap - (size_t)used, "%s%zu", d ? "x" : "", t->shape.dims[d]);
+}
+
+int optimizer_layout_check_saved(const descent_optimizer *opt, const descent_tensor_info *saved,
+                                 size_t count) {
+  if (!opt->n_tensors) return check_table(opt->n, saved, count, "optimizer state: its layout");
+  long k = first_difference(saved, count, opt->tensors, opt->n_tensors);
+  if (k < 0) return DESCENT_OK;
+  char there[160] = "(none)", here[160] = "(none)";
+  if ((size_t)k < count) describe_tensor(&saved[k], there, sizeof there);
+  if ((size_t)k < opt->n_tensors) describe_tensor(&opt->tensors[k], here, sizeof here);
+  return descent_fail(DESCENT_EINVAL,
+                      "optimizer state is for another layout of tensors (%zu tensors; %zu here): "
+                      "tensor %ld is %s in the saved state but %s here; its per-tensor sums "
+                      "belong to that layout: load it into an optimizer for the same model",
+                      count, opt->n_tensors, k, there, here);
+}
+
+int optimizer_layout_take_saved(descent_optimizer *opt, const descent_tensor_info *saved,
+                                size_t count) {
+  return opt->n_tensors ? DESCENT_OK : adopt(opt, saved, count);
+}
+
+/* ---- the blocks ------------------------------------------------------------ */
+
+static size_t ceil_div(size_t a, size_t b) {
+  return a / b + (a % b != 0);
+}
+
+/* Cuts each tensor into blocks of block_size and slices of OPTIMIZER_SLICE
+   from its first element, and gives each per-tensor transform its values. */
+static int build_blocks(descent_optimizer *opt) {
+  size_t n_blocks = 0, n_slices = 0, n_values = 0;
+  for (size_t k = 0; k < opt->n_tensors; k++) {
+    n_blocks += ceil_div(opt->tensors[k].size, opt->block_size);
+    n_slices += ceil_div(opt->tensors[k].size, OPTIMIZER_SLICE);
+  }
+  for (int i = 0; i < opt->n_transforms; i++)
+    n_values += (size_t)opt->chain[i].def->per_tensor * opt->n_tensors;
+  opt->blocks = descent_calloc(n_blocks, sizeof *opt->blocks, "optimizer blocks");
+  opt->tensor_slices =
+      descent_calloc(opt->n_tensors + 1, sizeof *opt->tensor_slices, "optimizer slices");
+  opt->slice_sums = descent_calloc(n_slices * TRANSFORM_MAX_TENSOR_SUMS, sizeof *opt->slice_sums,
+                                   "optimizer partial sums");
+  opt->tensor_values =
+      descent_calloc(n_values ? n_values : 1, sizeof *opt->tensor_values, "per-tensor values");
+  if (!opt->blocks || !opt->tensor_slices || !opt->slice_sums || !opt->tensor_values) {
+    free_blocks(opt);
+    return DESCENT_ENOMEM;
+  }
+  size_t b = 0, s = 0;
+  for (size_t k = 0; k < opt->n_tensors; k++) {
+    const descent_tensor_info *t = &opt->tensors[k];
+    opt->tensor_slices[k] = s;
+    for (size_t at = 0; at < t->size; at += opt->block_size)
+      opt->blocks[b++] = (optimizer_block){
+          .lo = t->offset + at,
+          .count = t->size - at < opt->block_size ? t->size - at : opt->block_size,
+          .tensor = k,
+          .first_slice = s + at / OPTIMIZER_SLICE};
+    s += ceil_div(t->size, OPTIMIZER_SLICE);
+  }
+  opt->tensor_slices[opt->n_tensors] = s;
+  opt->n_blocks = n_blocks;
+  opt->n_slices = n_slices;
+  double *values = opt->tensor_values;
+  for (int i = 0; i < opt->n_transforms; i++)
+    if (opt->chain[i].def->per_tensor) {
+      opt->chain[i].tensor_values = values;
+      values += (size_t)opt->chain[i].def->per_tensor * opt->n_tensors;
+    }
+  return DESCENT_OK;
+}
+
+int optimizer_layout_prepare(descent_optimizer *opt, const descent_tensor_info *obj_tensors,
+                             size_t obj_count) {
+  if (!opt->n_tensors) {
+    /* No table anywhere: every parameter is one tensor. */
+    descent_tensor_info whole = {.name = "params", .size = opt->n, .shape = {1, {opt->n}}};
+    if (!obj_count) obj_tensors = &whole, obj_count = 1;
+    int rc = check_table(opt->n, obj_tensors, obj_count, "optimizer: the objective's tensors");
+    if (!rc) rc = adopt(opt, obj_tensors, obj_count);
+    if (rc) return rc;
+  }
+  return opt->blocks ? DESCENT_OK : build_blocks(opt);
+}
+
+int optimizer_set_block_size(descent_optimizer *opt, size_t block_size) {
+  if (block_size == 0 || block_size % OPTIMIZER_SLICE != 0 || opt->step > 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "optimizer block size %zu: must be a positive multiple of %d, set before "
+                        "the first step",
+                        block_size, OPTIMIZER_SLICE);
+  free_blocks(opt);
+  opt->block_size = block_size;
+  return DESCENT_OK;
+}
+
+void optimizer_layout_free(descent_optimizer *opt) {
+  free_blocks(opt);
+  free(opt->tensors);
+  opt->tensors = NULL;
+  opt->n_tensors = 0;
+}
+
+size_t optimizer_layout_bytes(const descent_optimizer *opt) {
+  return opt->n_blocks * sizeof *opt->blocks +
+         opt->n_slices * TRANSFORM_MAX_TENSOR_SUMS * sizeof *opt->slice_sums;
+}
+
+/* ---- the step --------------------------------------------------------------- */
+
+/* The sums of one slice for the transform that heads the next stage. */
+static void reduce_slice(const transform *t, const descent_real *u, const descent_real *theta,
+                         size_t n, double *sums) {
+  if (t->def->per_tensor)
+    t->def->reduce_tensor(t, u, theta, n, sums);
+  else
+    sums[0] = t->def->reduce(t, u, n);
+}
+
+/* Slice by slice over every block: the reduction of t over src (the
+   update entering the first transform, the gradient). */
+static void reduce_input(descent_optimizer *opt, const transform *t, const descent_real *src,
+                         const descent_real *theta) {
+  size_t blocks = opt->n_blocks;
+#pragma omp parallel for schedule(static) if (blocks >= OPTIMIZER_PARALLEL_BLOCKS)
+  for (size_t b = 0; b < blocks; b++) {
+    const optimizer_block *blk = &opt->blocks[b];
+    size_t end = blk->lo + blk->count, s = blk->first_slice;
+    for (size_t at = blk->lo; at < end; at += OPTIMIZER_SLICE, s++)
+      reduce_slice(t, src + at, theta + at, end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE,
+                   &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
+  }
+}
+
+/* The slices' sums added in slice order: over everything for a global
+   transform, per tensor for a per-tensor one; then its finish. */
+static void finish_stage(descent_optimizer *opt, transform *t) {
+  const double *sums = opt->slice_sums;
+  if (t->def->global) {
+    double total = 0;
+    for (size_t s = 0; s < opt->n_slices; s++) total += sums[s * TRANSFORM_MAX_TENSOR_SUMS];
+    t->def->finish(t, total);
+    return;
+  }
+  int per = t->def->per_tensor;
+  for (size_t k = 0; k < opt->n_tensors; k++) {
+    double *v = t->tensor_values + k * (size_t)per;
+    for (int j = 0; j < per; j++) v[j] = 0;
+    for (size_t s = opt->tensor_slices[k]; s < opt->tensor_slices[k + 1]; s++)
+      for (int j = 0; j < per; j++) v[j] += sums[s * TRANSFORM_MAX_TENSOR_SUMS + (size_t)j];
+  }
+  t->def->finish_tensor(t, opt->n_tensors);
+}
+
+/* Transforms [first, last) over every block; with a dst, each slice's
+   output is reduced for `next` while it is in cache. */
+static void run_tensor_stage(descent_optimizer *opt, int first, int last, const descent_real *src,
+                             descent_real *dst, descent_real *theta, const transform *next) {
+  size_t blocks = opt->n_blocks;
+#pragma omp parallel for schedule(static) if (blocks >= OPTIMIZER_PARALLEL_BLOCKS)
+  for (size_t b = 0; b < blocks; b++) {
+    const optimizer_block *blk = &opt->blocks[b];
+    size_t end = blk->lo + blk->count, s = blk->first_slice;
+    for (size_t at = blk->lo; at < end; at += OPTIMIZER_SLICE, s++) {
+      size_t count = end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE;
+      optimizer_run_slice(opt, first, last, at, count, blk->tensor, src, dst, theta);
+      if (dst && next)
+        reduce_slice(next, dst + at, theta + at, count,
+                     &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
+    }
+  }
+}
+
+void optimizer_step_tensors(descent_optimizer *opt, descent_real *params,
+                            const descent_real *grad) {
+  const descent_real *src = grad;
+  if (transform_needs_reduction(opt->chain[0].def)) {
+    reduce_input(opt, &opt->chain[0], src, params);
+    finish_stage(opt, &opt->chain[0]);
+  }
+  int first = 0;
+  while (first < opt->n_transforms) {
+    int last = first + 1;
+    while (last < opt->n_transforms && !transform_needs_reduction(opt->chain[last].def)) last++;
+    transform *next = last < opt->n_transforms ? &opt->chain[last] : NULL;
+    run_tensor_stage(opt, first, last, src, next ? opt->work : NULL, params, next);
+    if (next) finish_stage(opt, next);
+    src = opt->work;
+    first = last;
+  }
+}
