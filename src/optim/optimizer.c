@@ -473,8 +473,8 @@ static const named_optimizer named[] = {
      "lr",
      0, lars_expand},
     {"muon",
-     "Muon (torch.optim.Muon): Nesterov momentum orthogonalized per matrix by Newton-Schulz; "
-     "2-D weights and conv kernels only",
+     "Muon (torch.optim.Muon): Nesterov momentum orthogonalized per matrix by Newton-Schulz, "
+     "for 2-D weights and conv kernels",
      "1e-3", muon_params, N_OF(muon_params),
      "muon_momentum(momentum, nesterov) | newton_schulz(steps=ns_steps, eps, a, b, c) | "
      "muon_lr(weight_decay, adjust_lr, lr)",
