@@ -123,7 +123,8 @@ typedef struct transform_def {
   /* u (the tensor's incoming update, info->size numbers), theta and the
      slots at the tensor's first element; work holds work_size() numbers of
      this thread's own. Writes the outgoing update into u (or, `final`, the
-     parameters into theta). */
+     parameters into theta). init() is not called for a whole-tensor
+     transform: its slots start at zero. */
   void (*apply_whole)(const transform *t, descent_real *u, descent_real *theta,
                       descent_real *const *slots, size_t tensor, const descent_tensor_info *info,
                       descent_real *work);
