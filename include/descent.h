@@ -1185,6 +1185,7 @@ typedef struct descent_optimizer descent_optimizer;
  *   spec: a named optimizer, with optional key=value arguments
  *           sgd gd momentum nesterov adagrad rmsprop adam adamw amsgrad lion
  *           lamb lars (per tensor: see descent_optimizer_set_tensors)
+ *           muon (whole matrices: 2-D tensors and conv kernels of the layout)
  *           sf_sgd sf_adamw adadelta rprop asgd
  *                                  e.g. "adam(b2=0.99, weight_decay=1e-4)"
  *         or a method, which evaluates the objective itself within a step
@@ -1548,7 +1549,11 @@ size_t descent_optimizer_state_bytes(const descent_optimizer *opt);
  * the tensors' boundaries, so no block straddles two tensors, and sums each
  * tensor's reductions in a fixed order (per slice of a few hundred numbers
  * from the tensor's first element, then in slice order), so the result does
- * not depend on the thread count. docs/optimizers.md says more.
+ * not depend on the thread count. A whole-tensor transform (newton_schulz
+ * and muon_lr, in muon) transforms each tensor as one matrix (shape (d0,
+ * d1, ...) read as d0 x d1*...), each tensor on one thread; it takes
+ * matrices only, and a layout with a 1-D tensor (a bias) is refused for its
+ * chain. docs/optimizers.md says more.
  *
  * Where the layout comes from, first found first:
  *   1. descent_optimizer_set_tensors, before the first step;
@@ -1568,8 +1573,9 @@ size_t descent_optimizer_state_bytes(const descent_optimizer *opt);
  * offset, overlapping or leaving a gap (each must start where the previous
  * ends, the first at 0), or not ending at the optimizer's n_params; and,
  * after the first step (or a loaded state with steps), a layout that differs
- * from the one set (in an offset, size or shape: names only label). Setting
- * the same layout again is a no-op. DESCENT_ENOMEM. */
+ * from the one set (in an offset, size or shape: names only label); for a
+ * chain with a whole-tensor transform (muon), a tensor it cannot take (1-D).
+ * Setting the same layout again is a no-op. DESCENT_ENOMEM. */
 int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_info *tensors,
                                   size_t count);
 
@@ -1579,7 +1585,8 @@ int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_i
 const descent_tensor_info *descent_optimizer_tensors(const descent_optimizer *opt, size_t *count);
 
 /* 1 when a transform of the chain works per tensor (trust_ratio: lamb,
- * lars), so that the layout changes the step; 0 otherwise (the layout is
+ * lars) or on whole tensors (muon), so that the layout changes the step; 0
+ * otherwise (the layout is
  * then kept but unused). */
 int descent_optimizer_uses_tensors(const descent_optimizer *opt);
 

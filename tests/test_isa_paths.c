@@ -49,15 +49,25 @@ static void fill_gradient(descent_real *g, size_t n, descent_rng *rng) {
   }
 }
 
-static void digest_optimizer(const char *spec) {
+/* Three tensors, for the per-tensor chains (the others ignore them). */
+static const descent_tensor_info mixed_tensors[] = {
+    {"w", 0, 3000, {2, {30, 100}}},
+    {"b", 3000, 30, {1, {30}}},
+    {"v", 3030, N_PARAMS - 3030, {1, {N_PARAMS - 3030}}}};
+/* Matrices only, for the whole-tensor chains (muon): a dense weight, a conv
+   kernel (read as 4 x 27) and a tall matrix. */
+static const descent_tensor_info matrix_tensors[] = {
+    {"w", 0, 3000, {2, {30, 100}}},
+    {"k", 3000, 108, {4, {4, 3, 3, 3}}},
+    {"v", 3108, N_PARAMS - 3108, {2, {43, (N_PARAMS - 3108) / 43}}}};
+
+static void digest_optimizer_on(const char *spec, const descent_tensor_info *table) {
   descent_real *theta = malloc(N_PARAMS * sizeof *theta), *g = malloc(N_PARAMS * sizeof *g);
   descent_rng rng;
   descent_rng_seed(&rng, 3);
   for (size_t i = 0; i < N_PARAMS; i++) theta[i] = (descent_real)descent_rng_normal(&rng);
-  /* Three tensors, for the per-tensor chains (the others ignore them). */
-  descent_tensor_info tensors[] = {{"w", 0, 3000, {2, {30, 100}}},
-                                   {"b", 3000, 30, {1, {30}}},
-                                   {"v", 3030, N_PARAMS - 3030, {1, {N_PARAMS - 3030}}}};
+  descent_tensor_info tensors[3];
+  memcpy(tensors, table, sizeof tensors);
   descent_objective obj = {.ops = &fixed_ops,
                            .n_params = N_PARAMS,
                            .params = theta,
@@ -80,6 +90,10 @@ static void digest_optimizer(const char *spec) {
          (unsigned long long)digest(state, size));
   descent_optimizer_free(opt);
   free(state), free(theta), free(g);
+}
+
+static void digest_optimizer(const char *spec) {
+  digest_optimizer_on(spec, mixed_tensors);
 }
 
 /* Pooling (both 2x2 kernels and the general one), batch norm over channels
@@ -159,6 +173,13 @@ static int print_digests(void) {
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);
+  static const char *const matrix_specs[] = {
+      "muon",
+      "muon(nesterov=0, weight_decay=0, adjust_lr=1)",
+      "clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.02)",
+  };
+  for (size_t i = 0; i < sizeof matrix_specs / sizeof matrix_specs[0]; i++)
+    digest_optimizer_on(matrix_specs[i], matrix_tensors);
   digest_layers();
   fflush(stdout);
   return check_failures ? 1 : 0;

@@ -35,6 +35,11 @@ static void gradient_of_step(descent_real *g, size_t n, int64_t step) {
 
 /* ---- step_buffers == step ------------------------------------------------ */
 
+/* The layout both optimizers of check_same_steps get, when not NULL (for
+   the whole-tensor chains, which take matrices only). */
+static const descent_tensor_info *same_steps_tensors;
+static size_t same_steps_count;
+
 /* `steps` steps through the objective and through the buffers; with
    schedule-free's eval and train between the halves. */
 static void check_same_steps(const char *spec, const char *lr, int steps) {
@@ -47,6 +52,10 @@ static void check_same_steps(const char *spec, const char *lr, int steps) {
   if (!a || !b || !pa || !pb || !ga || !gb) goto done;
   check_init_params(pa, n);
   check_init_params(pb, n);
+  if (same_steps_tensors) {
+    CHECK_OK(descent_optimizer_set_tensors(a, same_steps_tensors, same_steps_count));
+    CHECK_OK(descent_optimizer_set_tensors(b, same_steps_tensors, same_steps_count));
+  }
   descent_objective obj = {.n_params = n, .params = pa, .grad = ga};
   for (int k = 0; k < steps; k++) {
     gradient(pa, ga, n, k);
@@ -85,6 +94,15 @@ static void check_step_buffers(void) {
                    12);
   check_same_steps("adam | clip(0.1) | lr(0.01)", NULL, 12);
   check_same_steps("clip_value(0.2) | rmsprop(centered=1) | sf(lr=0.02)", NULL, 12);
+  /* muon on matrices: a dense weight and a conv kernel */
+  static const descent_tensor_info matrices[] = {{"w", 0, 3000, {2, {30, 100}}},
+                                                 {"k", 3000, 1500, {4, {15, 10, 10, 1}}}};
+  same_steps_tensors = matrices;
+  same_steps_count = 2;
+  check_same_steps("muon", "0.01", 12);
+  check_same_steps("muon(nesterov=0, adjust_lr=2)", "cosine(0.05, 10, warmup=3)", 12);
+  same_steps_tensors = NULL;
+  same_steps_count = 0;
 }
 
 static void check_buffer_refusals(void) {

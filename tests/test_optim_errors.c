@@ -201,6 +201,20 @@ static const struct {
      "trust_ratio(trust_coefficient=-1): out of range"},
     {"trust_ratio(min_norm=-1) | lr(0.1)", "trust_ratio(min_norm=-1): out of range"},
     {"optax_adam(eps_root=-1) | lr(0.1)", "optax_adam(eps_root=-1): out of range"},
+    /* muon and its transforms */
+    {"muon(momentum=1)", "muon(momentum=1): out of range; valid values are [0, 1)"},
+    {"muon(nesterov=2)", "muon(nesterov=2): out of range; valid values are 0 or 1"},
+    {"muon(weight_decay=-0.1)", "muon(weight_decay=-0.1): out of range; valid values are [0, inf)"},
+    {"muon(ns_steps=100)", "muon(ns_steps=100): out of range; valid values are [0, 99]"},
+    {"muon(eps=0)", "muon(eps=0): out of range; valid values are (0, inf)"},
+    {"muon(adjust_lr=3)", "muon(adjust_lr=3): out of range; valid values are [0, 2]"},
+    {"muon(a=inf)", "muon(a=...): 'inf' is not a number"},
+    {"muon_momentum(momentum=-0.1) | newton_schulz | lr(0.1)",
+     "muon_momentum(momentum=-0.1): out of range; valid values are [0, 1)"},
+    {"newton_schulz(steps=-1) | lr(0.1)", "newton_schulz(steps=-1): out of range"},
+    {"newton_schulz(steps=2.5) | lr(0.1)", "newton_schulz(steps=2.5): must be a whole number"},
+    {"newton_schulz | muon_lr(adjust_lr=5)", "muon_lr(adjust_lr=5): out of range"},
+    {"muon_lr(lr=0.1) | lr(0.1)", "muon_lr(...) must come last in the chain"},
 };
 
 static void check_hyperparameters(void) {
@@ -212,10 +226,11 @@ static void check_syntax(void) {
   refused("adamm", NULL, DESCENT_EINVAL,
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
           "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars; methods "
-          "(alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: clip, "
-          "clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr, adadelta, rprop, "
-          "asgd, adabelief, yogi, ademamix, nadam, radam, adamax, optax_adam, trust_ratio");
+          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon; "
+          "methods (alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; "
+          "transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr, "
+          "adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, optax_adam, "
+          "trust_ratio, muon_momentum, newton_schulz, muon_lr");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");

@@ -637,6 +637,14 @@ static void check_expansions(void) {
   check_describe("lars(weight_decay=1e-4, momentum=0)", "0.1",
                  "lars(weight_decay=1e-4, momentum=0) = l2(weight_decay=0.0001) | "
                  "trust_ratio(trust_coefficient=0.001, eps=0, min_norm=0) | lr(lr=0.1)");
+  check_describe("muon", NULL,
+                 "muon = muon_momentum(momentum=0.95, nesterov=1) | newton_schulz(steps=5, "
+                 "eps=1e-07, a=3.4445, b=-4.775, c=2.0315) | muon_lr(weight_decay=0.1, "
+                 "adjust_lr=0, lr=0.001)");
+  check_describe("muon(nesterov=0, weight_decay=0, adjust_lr=1, ns_steps=3)", "0.02",
+                 "muon(nesterov=0, weight_decay=0, adjust_lr=1, ns_steps=3) = "
+                 "muon_momentum(momentum=0.95, nesterov=0) | newton_schulz(steps=3, eps=1e-07, "
+                 "a=3.4445, b=-4.775, c=2.0315) | muon_lr(weight_decay=0, adjust_lr=1, lr=0.02)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
@@ -730,7 +738,63 @@ done:
   free(p1), free(p2), free(g);
 }
 
+/* Muon without momentum and decay is "newton_schulz | lr(lr ratio)", bit
+   for bit, with ratio torch's _adjust_lr for the matrix A x B: original
+   sqrt(max(1, A/B)), match_rms_adamw 0.2 sqrt(max(A, B)), spectral_unclamped
+   sqrt(A/B); weight decay multiplies theta by 1 - lr wd first, with the
+   unadjusted lr. */
+static void muon_run(const char *spec, const char *lr, size_t rows, size_t cols,
+                     descent_real *theta) {
+  descent_tensor_info t = {.name = "w", .size = rows * cols, .shape = {2, {rows, cols}}};
+  descent_real g[12];
+  for (size_t i = 0; i < t.size; i++) {
+    theta[i] = (descent_real)(0.5 - 0.1 * (double)i);
+    g[i] = (descent_real)sin(1.3 * (double)i + 0.2);
+  }
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, spec, lr, t.size));
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+  CHECK_OK(descent_optimizer_step_buffers(opt, theta, g, t.size));
+  descent_optimizer_free(opt);
+}
+
+static void check_muon(void) {
+  static const struct {
+    size_t rows, cols;
+    double ratio[3];
+  } shapes[] = {{6, 2, {1.7320508075688772, 0.2 * 2.4494897427831779, 1.7320508075688772}},
+                {2, 6, {1, 0.2 * 2.4494897427831779, 0.57735026918962573}},
+                {3, 4, {1, 0.4, 0.8660254037844386}}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int adjust = 0; adjust < 3; adjust++) {
+      descent_real a[12], b[12];
+      char spec[96], lr[64];
+      snprintf(spec, sizeof spec, "muon(momentum=0, weight_decay=0, adjust_lr=%d)", adjust);
+      muon_run(spec, "0.1", shapes[s].rows, shapes[s].cols, a);
+      snprintf(lr, sizeof lr, "%.17g", 0.1 * shapes[s].ratio[adjust]);
+      muon_run("newton_schulz", lr, shapes[s].rows, shapes[s].cols, b);
+      CHECK_MSG(memcmp(a, b, shapes[s].rows * shapes[s].cols * sizeof *a) == 0,
+                "muon adjust_lr=%d on %zux%zu: not newton_schulz | lr(%s)", adjust, shapes[s].rows,
+                shapes[s].cols, lr);
+    }
+  /* Weight decay: theta (1 - lr wd), then the step; with a zero gradient the
+     step is zero and only the decay remains. */
+  descent_tensor_info t = {.name = "w", .size = 6, .shape = {2, {2, 3}}};
+  descent_real theta[6] = {1, -2, 3, -4, 5, -6}, g[6] = {0};
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "muon(weight_decay=0.5)", "0.1", 6));
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+  CHECK_OK(descent_optimizer_step_buffers(opt, theta, g, 6));
+  for (int i = 0; i < 6; i++)
+    CHECK_MSG(theta[i] == (descent_real)((i % 2 ? -1 : 1) * (i + 1)) * (descent_real)0.95,
+              "muon's decay of a parameter with zero gradient: %g", (double)theta[i]);
+  descent_optimizer_free(opt);
+}
+
 int main(void) {
+  check_muon();
   check_momentum();
   check_adam();
   check_adam_family();

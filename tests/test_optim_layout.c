@@ -9,7 +9,10 @@
  * size (the sums go by slices in a fixed order), on tensors large enough
  * for the step's threads to split their blocks; a flat chain that ignores
  * the layout; sharding refused; the layout taken from the objective, or a
- * single tensor without one.
+ * single tensor without one. Whole-tensor chains (muon): a 1-D tensor
+ * refused with its name and the fix, sharding refused, the same bits at 1,
+ * 2 and 4 threads with the whole-tensor stage first, in the middle and
+ * last, and Newton-Schulz's normalization and orthogonalization.
  */
 #include "check.h"
 #include "optim/optimizer.h"
@@ -211,7 +214,130 @@ static void check_defaults(void) {
   }
 }
 
+/* ---- whole-tensor transforms (muon) ------------------------------------------ */
+
+/* A layout with a 1-D tensor is refused with the tensor's name and the fix,
+   when set and at the first step of an optimizer that has none; sharding
+   is refused. */
+static void check_whole_tensor_refusals(void) {
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "muon", NULL, 30));
+  if (!opt) return;
+  CHECK(descent_optimizer_uses_tensors(opt));
+  descent_tensor_info t[3] = {tensor("w", 0, 4, 5), tensor("b", 20, 4, 1), tensor("c", 24, 2, 3)};
+  CHECK_FAILS(descent_optimizer_set_tensors(opt, t, 3), DESCENT_EINVAL,
+              "descent_optimizer_set_tensors: tensor 1 (b): it is 1-D (a bias, or a norm's "
+              "scale), and transform newton_schulz takes only matrices (2-D, or conv kernels read "
+              "as out x in*kh*kw): use parameter groups: muon for the 2-D weights, adamw for the "
+              "rest");
+  size_t count = 7;
+  CHECK(descent_optimizer_tensors(opt, &count) == NULL && count == 0);
+  /* Without a table: one 1-D tensor of every parameter, refused at the step. */
+  descent_real p[30] = {0}, g[30] = {0};
+  CHECK_FAILS(descent_optimizer_step_buffers(opt, p, g, 30), DESCENT_EINVAL,
+              "optimizer: tensor 0 (params): it is 1-D");
+  CHECK(descent_optimizer_steps(opt) == 0);
+  t[1] = tensor("b", 20, 2, 2);
+  t[2] = tensor("c", 24, 3, 2);
+  CHECK_OK(descent_optimizer_set_tensors(opt, t, 3));
+  CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 15, NULL, NULL), DESCENT_EINVAL,
+              "transform newton_schulz works per tensor");
+  CHECK_OK(descent_optimizer_step_buffers(opt, p, g, 30));
+  descent_optimizer_free(opt);
+}
+
+enum { MATRICES = 64 * 200 + 200 * 64 + 8 * 27 + 50 * 50 + 10 * 700 };
+
+/* A chain with a whole-tensor stage on five matrices (wide, tall, a conv
+   kernel, square, very wide) after some steps, at a thread count. */
+static void run_whole(const char *spec, int threads, descent_real *out) {
+  descent_tensor_info t[5] = {tensor("a", 0, 64, 200), tensor("b", 12800, 200, 64),
+                              tensor("k", 25600, 8, 27), tensor("s", 25816, 50, 50),
+                              tensor("v", 28316, 10, 700)};
+  t[2].shape = (descent_shape){4, {8, 3, 3, 3}};
+  descent_optimizer *opt = NULL;
+  descent_real *g = malloc(MATRICES * sizeof *g);
+  CHECK_OK(descent_optimizer_create(&opt, spec, NULL, MATRICES));
+  if (!opt || !g) goto done;
+  CHECK_OK(descent_optimizer_set_threads(opt, threads));
+  CHECK_OK(descent_optimizer_set_tensors(opt, t, 5));
+  for (size_t i = 0; i < MATRICES; i++) out[i] = (descent_real)sin(0.001 * (double)i + 1);
+  for (int s = 0; s < 3; s++) {
+    for (size_t i = 0; i < MATRICES; i++)
+      g[i] = (descent_real)(cos((double)(i * (size_t)(s + 3))) * (i < 25600 ? 1e-2 : 10));
+    CHECK_OK(descent_optimizer_step_buffers(opt, out, g, MATRICES));
+  }
+done:
+  descent_optimizer_free(opt);
+  free(g);
+}
+
+/* Each tensor on one thread, its products on that thread: the same bits at
+   1, 2 and 4 threads, with the whole-tensor stage first, in the middle
+   (before a global and a per-tensor reduction) and last. */
+static void check_whole_tensor_threads(void) {
+  static const char *const specs[] = {
+      "muon",
+      "clip(1) | muon_momentum(0.9, nesterov=0) | newton_schulz(steps=3) | clip(0.5) | "
+      "trust_ratio | lr(0.1)",
+      "newton_schulz | muon_lr(weight_decay=0.01, adjust_lr=1, lr=0.02)",
+  };
+  descent_real *first = malloc(MATRICES * sizeof *first), *other = malloc(MATRICES * sizeof *other);
+  if (!first || !other) exit(2);
+  for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+    run_whole(specs[k], 1, first);
+    for (int threads = 2; threads <= 4; threads += 2) {
+      run_whole(specs[k], threads, other);
+      size_t differ = 0;
+      for (size_t i = 0; i < MATRICES; i++)
+        differ += memcmp(&first[i], &other[i], sizeof *first) != 0;
+      CHECK_MSG(differ == 0, "%s, %d threads: %zu of %d parameters differ from 1 thread", specs[k],
+                threads, differ, MATRICES);
+    }
+  }
+  free(first), free(other);
+}
+
+/* newton_schulz(steps=0) | lr(1) on one matrix: theta - g / ||g||_F, the
+   normalization alone; and with the default steps, the singular values of
+   a matrix pushed towards 1 (X X^T near the identity, within the quintic's
+   band of about 0.7 to 1.2). */
+static void check_newton_schulz_formula(void) {
+  enum { R = 3, C = 5 };
+  descent_real p[R * C], g[R * C];
+  descent_tensor_info t = tensor("w", 0, R, C);
+  double norm = 0;
+  for (int i = 0; i < R * C; i++) {
+    g[i] = (descent_real)(0.3 * sin(1.7 * i) + (i % C == i / C ? 1 : 0));
+    norm += (double)g[i] * (double)g[i];
+  }
+  norm = sqrt(norm);
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "newton_schulz(steps=0) | lr(1)", NULL, R * C));
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+  memset(p, 0, sizeof p);
+  CHECK_OK(descent_optimizer_step_buffers(opt, p, g, R * C));
+  for (int i = 0; i < R * C; i++)
+    CHECK_CLOSE((double)p[i], -(double)(g[i] / (descent_real)norm), 1e-6);
+  descent_optimizer_free(opt);
+  CHECK_OK(descent_optimizer_create(&opt, "newton_schulz | lr(1)", NULL, R * C));
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+  memset(p, 0, sizeof p);
+  CHECK_OK(descent_optimizer_step_buffers(opt, p, g, R * C));
+  for (int i = 0; i < R; i++) {
+    double dot = 0;
+    for (int k = 0; k < C; k++) dot += (double)p[i * C + k] * (double)p[i * C + k];
+    CHECK_MSG(dot > 0.5 && dot < 1.5, "row %d of the orthogonalized matrix has norm^2 %g", i, dot);
+  }
+  descent_optimizer_free(opt);
+}
+
 int main(void) {
+  check_whole_tensor_refusals();
+  check_whole_tensor_threads();
+  check_newton_schulz_formula();
   check_refusals();
   check_trust_ratio_formula();
   check_threads_and_blocks();

@@ -7,7 +7,7 @@
  * state). Then the refusals: a truncated or corrupted blob, one for another
  * chain, another learning rate, another parameter count or another precision.
  * Per-tensor chains (lamb, lars) on a layout of three tensors, and the
- * layout their blob records.
+ * layout their blob records; whole-tensor chains (muon) on three matrices.
  */
 #include "check.h"
 
@@ -444,6 +444,33 @@ static void check_layout_round_trips(void) {
   objective_n_tensors = 0;
 }
 
+/* Matrices only, for whole-tensor chains (muon): a dense weight, a conv
+   kernel (read as 3 x 331) and a tall matrix. */
+static descent_tensor_info matrix_tensors[] = {
+    {"layer1.weight", 0, 4000, {2, {40, 100}}},
+    {"conv.weight", 4000, 993, {4, {3, 331, 1, 1}}},
+    {"layer2.weight", 4993, 7, {2, {7, 1}}},
+};
+
+static void check_whole_tensor_round_trips(void) {
+  static const struct {
+    const char *spec, *lr;
+  } whole[] = {
+      {"muon", NULL},
+      {"muon(nesterov=0, adjust_lr=2, weight_decay=0)", "0.02"},
+      {"muon(adjust_lr=1, ns_steps=2)", "cosine(0.02, 20, warmup=3)"},
+      {"clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.01)", NULL},
+  };
+  static const int halves[] = {0, 1, 4};
+  objective_tensors = matrix_tensors;
+  objective_n_tensors = 3;
+  for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
+    for (size_t h = 0; h < sizeof halves / sizeof halves[0]; h++)
+      check_round_trip(whole[i].spec, whole[i].lr, halves[h], 0);
+  objective_tensors = NULL;
+  objective_n_tensors = 0;
+}
+
 /* A per-tensor chain's blob (version 3) records its layout: loading it into
    an optimizer with another layout is refused, into one without a layout
    gives it the saved one. */
@@ -551,6 +578,7 @@ int main(void) {
   check_eval_point("trust_ratio | sf(lr=0.01, momentum=0.9)", 0.9, 5);
   check_precision_refused();
   check_layout_round_trips();
+  check_whole_tensor_round_trips();
   check_layout_recorded();
   return check_report();
 }

@@ -322,6 +322,12 @@ int main(void) {
               "%s: the trainer set %zu tensors, the network has %zu", s.opt, count, obj->n_tensors);
     finish(&x);
   }
+  /* Muon (a whole-tensor chain) on a network of matrices: the weights
+     without biases. */
+  setup muon = {"dense(16, bias=0), relu, dense(3, bias=0)", "muon", "0.02", 0, NULL};
+  resume_case(&muon, 10, "whole-tensor optimizer");
+  muon.opt = "muon(nesterov=0, adjust_lr=1, weight_decay=0.01)";
+  resume_case(&muon, 7, "whole-tensor optimizer");
   /* A chain with a global transform and weight decay. */
   setup chain = {deep, "clip(1.0) | adam(b1=0.8) | wd(0.01)", "cosine(0.02, 40, warmup=5)", 0,
                  NULL};

@@ -13,11 +13,17 @@
  * only decide which thread runs which slices). A global transform (clip) in
  * such a chain sums its slices in the same order, over every tensor.
  *
+ * A whole-tensor transform (Muon's orthogonalization) is a stage of its
+ * own: it runs on each tensor as a whole, in place in the work buffer, the
+ * tensors spread over the threads (each on one), with a work area per
+ * thread cut with the blocks.
+ *
  * A chain without a per-tensor transform never comes here: its step is the
  * flat one of optimizer.c, unchanged.
  */
 #include "optimizer.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,7 +101,32 @@ static long first_difference(const descent_tensor_info *a, size_t count_a,
   return count_a == count_b ? -1 : (long)common;
 }
 
+/* Refuses a table with a tensor that a whole-tensor transform of the chain
+   cannot take, naming the tensor, the reason and the fix. */
+static int check_whole_tensors(const descent_optimizer *opt, const descent_tensor_info *tensors,
+                               size_t count, const char *who) {
+  for (int i = 0; i < opt->n_transforms; i++) {
+    const transform *t = &opt->chain[i];
+    if (!t->def->whole_tensor || !t->def->check_tensor) continue;
+    for (size_t k = 0; k < count; k++) {
+      const char *problem = t->def->check_tensor(t, &tensors[k]);
+      if (problem)
+        return descent_fail(DESCENT_EINVAL,
+                            "%s: tensor %zu (%.*s): %s, and transform %s takes only matrices "
+                            "(2-D, or conv kernels read as out x in*kh*kw): use parameter "
+                            "groups: %s for the 2-D weights, adamw for the rest",
+                            who, k, (int)sizeof tensors[k].name, tensors[k].name, problem,
+                            t->def->name, opt->spec);
+    }
+  }
+  return DESCENT_OK;
+}
+
 static void free_blocks(descent_optimizer *opt) {
+  descent_free_real(opt->whole_work);
+  opt->whole_work = NULL;
+  opt->work_size = 0;
+  opt->work_threads = 0;
   free(opt->blocks);
   free(opt->tensor_slices);
   free(opt->slice_sums);
@@ -123,6 +154,7 @@ int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_i
                                   size_t count) {
   descent_error_clear();
   int rc = check_table(opt->n, tensors, count, "descent_optimizer_set_tensors");
+  if (!rc) rc = check_whole_tensors(opt, tensors, count, "descent_optimizer_set_tensors");
   if (rc) return rc;
   long differs = first_difference(opt->tensors, opt->n_tensors, tensors, count);
   if (opt->n_tensors && differs < 0) return DESCENT_OK;
@@ -223,6 +255,33 @@ static int build_blocks(descent_optimizer *opt) {
   return DESCENT_OK;
 }
 
+/* The whole-tensor transforms' work areas: one per thread of this step, of
+   the most any tensor needs; allocated again only when the thread count
+   grows (descent_optimizer_set_threads), never per step. */
+static int prepare_work(descent_optimizer *opt) {
+  size_t most = 0;
+  for (int i = 0; i < opt->n_transforms; i++) {
+    const transform *t = &opt->chain[i];
+    if (!t->def->whole_tensor || !t->def->work_size) continue;
+    for (size_t k = 0; k < opt->n_tensors; k++) {
+      size_t need = t->def->work_size(t, &opt->tensors[k]);
+      if (need > most) most = need;
+    }
+  }
+  int threads = omp_get_max_threads();
+  if (!most || (opt->whole_work && opt->work_threads >= threads)) return DESCENT_OK;
+  size_t total;
+  if (!descent_mul_ok(most, (size_t)threads, &total))
+    return descent_fail(DESCENT_ERANGE, "optimizer work areas overflow");
+  descent_real *work = descent_alloc_real(total, "optimizer whole-tensor work areas");
+  if (!work) return DESCENT_ENOMEM;
+  descent_free_real(opt->whole_work);
+  opt->whole_work = work;
+  opt->work_size = most;
+  opt->work_threads = threads;
+  return DESCENT_OK;
+}
+
 int optimizer_layout_prepare(descent_optimizer *opt, const descent_tensor_info *obj_tensors,
                              size_t obj_count) {
   if (!opt->n_tensors) {
@@ -233,7 +292,14 @@ int optimizer_layout_prepare(descent_optimizer *opt, const descent_tensor_info *
     if (!rc) rc = adopt(opt, obj_tensors, obj_count);
     if (rc) return rc;
   }
-  return opt->blocks ? DESCENT_OK : build_blocks(opt);
+  if (!opt->blocks) {
+    /* A table set before the chain could check it (a loaded state's) is
+       checked here, at the first step. */
+    int rc = check_whole_tensors(opt, opt->tensors, opt->n_tensors, "optimizer");
+    if (!rc) rc = build_blocks(opt);
+    if (rc) return rc;
+  }
+  return prepare_work(opt);
 }
 
 int optimizer_set_block_size(descent_optimizer *opt, size_t block_size) {
@@ -256,6 +322,7 @@ void optimizer_layout_free(descent_optimizer *opt) {
 
 size_t optimizer_layout_bytes(const descent_optimizer *opt) {
   return opt->n_blocks * sizeof *opt->blocks +
+         opt->work_size * (size_t)opt->work_threads * sizeof *opt->whole_work +
          opt->n_slices * TRANSFORM_MAX_TENSOR_SUMS * sizeof *opt->slice_sums;
 }
 
@@ -324,6 +391,31 @@ static void run_tensor_stage(descent_optimizer *opt, int first, int last, const 
   }
 }
 
+/* The whole-tensor transform t on every tensor: src's update copied into
+   the work buffer (unless it is there already) and transformed there in
+   place; added to theta when t ends the chain and does not write theta
+   itself (last). Each tensor runs on one thread, with that thread's work
+   area; the parallel region makes any matrix product inside run on that
+   thread alone, so the bits do not depend on the thread count. */
+static void run_whole_stage(descent_optimizer *opt, const transform *t, const descent_real *src,
+                            descent_real *theta, int last) {
+  descent_real *u = opt->work;
+  long count = (long)opt->n_tensors;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long k = 0; k < count; k++) {
+    const descent_tensor_info *info = &opt->tensors[k];
+    size_t lo = info->offset, n = info->size;
+    if (src != u) memcpy(u + lo, src + lo, n * sizeof *u);
+    descent_real *slots[TRANSFORM_MAX_SLOTS];
+    for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
+    descent_real *work =
+        opt->whole_work ? opt->whole_work + (size_t)omp_get_thread_num() * opt->work_size : NULL;
+    t->def->apply_whole(t, u + lo, theta + lo, slots, (size_t)k, info, work);
+    if (last && !t->def->final)
+      for (size_t i = 0; i < n; i++) theta[lo + i] += u[lo + i];
+  }
+}
+
 void optimizer_step_tensors(descent_optimizer *opt, descent_real *params,
                             const descent_real *grad) {
   const descent_real *src = grad;
@@ -334,10 +426,21 @@ void optimizer_step_tensors(descent_optimizer *opt, descent_real *params,
   int first = 0;
   while (first < opt->n_transforms) {
     int last = first + 1;
-    while (last < opt->n_transforms && !transform_needs_reduction(opt->chain[last].def)) last++;
+    if (!opt->chain[first].def->whole_tensor)
+      while (last < opt->n_transforms && !transform_starts_stage(opt->chain[last].def)) last++;
     transform *next = last < opt->n_transforms ? &opt->chain[last] : NULL;
-    run_tensor_stage(opt, first, last, src, next ? opt->work : NULL, params, next);
-    if (next) finish_stage(opt, next);
+    /* The stage's output goes to the work buffer for the next stage; its
+       reduction, if the next stage needs one, is taken on the way when the
+       stage runs on blocks, or over the work buffer after a whole-tensor
+       stage. */
+    const transform *reduce = next && transform_needs_reduction(next->def) ? next : NULL;
+    if (opt->chain[first].def->whole_tensor) {
+      run_whole_stage(opt, &opt->chain[first], src, params, !next);
+      if (reduce) reduce_input(opt, reduce, opt->work, params);
+    } else {
+      run_tensor_stage(opt, first, last, src, next ? opt->work : NULL, params, reduce);
+    }
+    if (reduce) finish_stage(opt, next);
     src = opt->work;
     first = last;
   }

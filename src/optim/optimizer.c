@@ -377,6 +377,27 @@ static int lars_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* torch.optim.Muon: 2-D weights (and conv kernels, read as out x in*kh*kw) */
+static const spec_param muon_params[] = {
+    P_WD(0.1),
+    P_MU(0.95),
+    P_BOOL("nesterov", 1, "1: Nesterov momentum"),
+    {"ns_steps", SPEC_INTEGER, 5, 0, 99, 0, 0, 0, "Newton-Schulz iterations"},
+    P_NUM("eps", 1e-7, 0, INFINITY, 1, 0, "smallest norm the update is divided by"),
+    P_NUM("a", 3.4445, -INFINITY, INFINITY, 1, 1, "Newton-Schulz coefficient a"),
+    P_NUM("b", -4.7750, -INFINITY, INFINITY, 1, 1, "Newton-Schulz coefficient b"),
+    P_NUM("c", 2.0315, -INFINITY, INFINITY, 1, 1, "Newton-Schulz coefficient c"),
+    {"adjust_lr", SPEC_INTEGER, 0, 0, 2, 0, 0, 0,
+     "adjust_lr_fn: 0 original, 1 match_rms_adamw, 2 spectral_unclamped"},
+};
+static int muon_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap, "muon_momentum(momentum=" NUM ", nesterov=%d)", hp[1], (int)hp[2]);
+  chain_add(buf, cap, "newton_schulz(steps=%d, eps=" NUM ", a=" NUM ", b=" NUM ", c=" NUM ")",
+            (int)hp[3], hp[4], hp[5], hp[6], hp[7]);
+  chain_add(buf, cap, "muon_lr(weight_decay=" NUM ", adjust_lr=%d)", hp[0], (int)hp[8]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -451,6 +472,13 @@ static const named_optimizer named[] = {
      "[l2(weight_decay)] | trust_ratio(trust_coefficient, eps) | [momentum(momentum, nesterov)] | "
      "lr",
      0, lars_expand},
+    {"muon",
+     "Muon (torch.optim.Muon): Nesterov momentum orthogonalized per matrix by Newton-Schulz, "
+     "for 2-D weights and conv kernels",
+     "1e-3", muon_params, N_OF(muon_params),
+     "muon_momentum(momentum, nesterov) | newton_schulz(steps=ns_steps, eps, a, b, c) | "
+     "muon_lr(weight_decay, adjust_lr, lr)",
+     0, muon_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 
@@ -631,6 +659,8 @@ static int allocate_state(descent_optimizer *opt) {
       has_global = 1, needs_work |= i > 0;
     else if (opt->chain[i].def->per_tensor)
       opt->per_tensor = 1, needs_work |= i > 0;
+    else if (opt->chain[i].def->whole_tensor)
+      opt->per_tensor = 1, needs_work = 1; /* it runs in place in the work buffer */
   if (slots) {
     size_t total;
     if (!descent_mul_ok(opt->n, (size_t)slots, &total))

@@ -80,6 +80,11 @@ struct descent_optimizer {
   size_t *tensor_slices;
   double *slice_sums;
   double *tensor_values; /* every per-tensor transform's values, one allocation */
+  /* Whole-tensor transforms' work areas (layout.c): work_threads areas of
+     work_size numbers each, one per thread, allocated with the blocks. */
+  descent_real *whole_work;
+  size_t work_size;
+  int work_threads;
 };
 
 /* 1 when a transform of the chain has an evaluation point of its own
@@ -124,6 +129,11 @@ static inline int transform_needs_reduction(const transform_def *def) {
   return def->global || def->per_tensor;
 }
 
+/* 1 when a transform starts a stage of the step: it needs a reduction
+   first, or it works on whole tensors. */
+static inline int transform_starts_stage(const transform_def *def) {
+  return transform_needs_reduction(def) || def->whole_tensor;
+}
 /* ---- the layout (layout.c) ---- */
 
 /* Makes the layout ready for a step of a per-tensor chain: adopts the

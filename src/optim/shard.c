@@ -28,7 +28,7 @@ static const transform *first_global(const descent_optimizer *opt) {
 /* The first transform that works per tensor, or NULL. */
 static const transform *first_per_tensor(const descent_optimizer *opt) {
   for (int i = 0; i < opt->n_transforms; i++)
-    if (opt->chain[i].def->per_tensor) return &opt->chain[i];
+    if (opt->chain[i].def->per_tensor || opt->chain[i].def->whole_tensor) return &opt->chain[i];
   return NULL;
 }
 
@@ -53,7 +53,8 @@ static int check_shard(const descent_optimizer *opt, size_t offset, size_t count
   if (per_tensor)
     return descent_fail(DESCENT_EINVAL,
                         "descent_optimizer_set_shard: transform %s works per tensor (a reduction "
-                        "over each tensor of the layout), and a shard's edge may cut a tensor, "
+                        "over each tensor of the layout, or the whole tensor at once), and a "
+                        "shard's edge may cut a tensor, "
                         "whose sums would then need the other replicas: do not shard this chain",
                         per_tensor->def->name);
   if (opt->step > 0)

@@ -26,6 +26,36 @@
  * incoming update of the whole tensor first). A chain without one keeps the
  * flat blocks and the flat step's speed.
  *
+ * Whole-tensor transforms (Muon's orthogonalization; later Adafactor's
+ * row and column factors, Shampoo's and SOAP's preconditioners) transform
+ * each tensor of the layout as one object (a matrix product, row and column
+ * sums, an eigendecomposition), not element by element. Such a transform
+ * sets `whole_tensor` and provides apply_whole(), which gets the tensor's
+ * incoming update, parameters and slots at the tensor's first element, its
+ * index and its descent_tensor_info (the shape), and a work area of the
+ * numbers work_size() asked for. It is a stage of its own inside the step:
+ * the transforms before it run over every block first (their output in the
+ * optimizer's work buffer), then it runs on each tensor in place there, then
+ * the transforms after it run over the blocks again. The tensors are spread
+ * over the optimizer's threads, each tensor on one thread, and a matrix
+ * product inside apply_whole() runs on that one thread (descent_gemm inside
+ * a parallel region), so the results do not depend on the thread count. The
+ * work areas, one per thread, are allocated when the layout's blocks are
+ * cut (at the first step), not per step. check_tensor() refuses a layout
+ * with a tensor the transform cannot take (Muon: a bias), with the reason;
+ * the optimizer names the tensor and the fix. A chain with a whole-tensor
+ * transform steps like a per-tensor one (its layout comes from
+ * descent_optimizer_set_tensors or the objective) and is never sharded.
+ *
+ * Per-tensor state of other sizes than n (Adafactor's row and column
+ * factors, Shampoo's preconditioners) is designed but not built yet: such a
+ * transform will give tensor_state(t, info), the numbers of state it keeps
+ * for a tensor, and the optimizer will allocate them after the slots when
+ * the layout is known, hand them to apply_whole() beside the slots, and save
+ * them after the slots in a new state version (the layout, which fixes
+ * their sizes, is saved with them). Muon needs only its momentum, an
+ * ordinary slot of n.
+ *
  * All state is plain data: the slots (n numbers each) and up to
  * TRANSFORM_MAX_PERSIST scalars that carry over from step to step. Both are
  * saved by descent_optimizer_save_state; everything else a transform uses is
@@ -59,6 +89,7 @@ typedef struct transform_def {
   int global;       /* 1: reduce() runs over the whole incoming update first */
   int per_tensor;   /* sums per tensor reduce_tensor() makes (1 to TRANSFORM_MAX_TENSOR_SUMS);
                        0: not a per-tensor transform */
+  int whole_tensor; /* 1: apply_whole() runs on one whole tensor at a time (a stage of its own) */
   /* Checks combinations of hyperparameters; NULL if none to check. */
   int (*validate)(const transform *t);
   /* Slots in use for these hyperparameters; NULL: def->slots. */
@@ -84,6 +115,19 @@ typedef struct transform_def {
   void (*finish_tensor)(transform *t, size_t n_tensors);
   void (*apply_tensor)(const transform *t, descent_real *u, descent_real *theta,
                        descent_real *const *slots, size_t n, size_t tensor);
+  /* Whole-tensor transforms: the reason a tensor cannot be taken ("it is
+     1-D"), or NULL; NULL function: every tensor is taken. */
+  const char *(*check_tensor)(const transform *t, const descent_tensor_info *info);
+  /* The numbers of work memory apply_whole() needs for a tensor; NULL: none. */
+  size_t (*work_size)(const transform *t, const descent_tensor_info *info);
+  /* u (the tensor's incoming update, info->size numbers), theta and the
+     slots at the tensor's first element; work holds work_size() numbers of
+     this thread's own. Writes the outgoing update into u (or, `final`, the
+     parameters into theta). init() is not called for a whole-tensor
+     transform: its slots start at zero. */
+  void (*apply_whole)(const transform *t, descent_real *u, descent_real *theta,
+                      descent_real *const *slots, size_t tensor, const descent_tensor_info *info,
+                      descent_real *work);
   /* On the first step only, before apply on the same block: initial slot
      values that are not zero (Adagrad's accumulator, schedule-free's z = theta). */
   void (*init)(const transform *t, const descent_real *theta, descent_real *const *slots, size_t n);

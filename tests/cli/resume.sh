@@ -71,6 +71,9 @@ for pair in lamb:0.01 lars:1; do
   killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
     --batch-size 32 --epochs 3
 done
+# Muon, on a network of matrices only (no biases).
+killed_and_resumed opt-muon 13 --model 'dense(32, bias=0), relu, dense(10, bias=0)' --opt muon \
+  --lr 0.02 --batch-size 32 --epochs 3
 for schedule in 'inv(0.05, 10)' 'poly(0.05, 0.5, tau=4)' 'step(0.05, 5, gamma=0.5)' \
   'exp(0.05, 0.97)' 'cosine(0.05, 24, min_lr=0.001)' 'linear(0.05, 24, end_factor=0.1)' \
   'wsd(0.05, 24, decay=0.3)' 'constant(0.05, warmup=6)'; do
