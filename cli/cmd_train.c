@@ -130,7 +130,7 @@ typedef struct train_config {
   double max_loss, rollback_factor;
   size_t epochs, keep, max_rollbacks;
   size_t eval_bn_batches; /* --eval-bn-batches */
-  size_t accumulate; /* micro-batches of --batch-size per step */
+  size_t accumulate;      /* micro-batches of --batch-size per step */
   uint64_t checkpoint_every, stop_after, track_every;
   unsigned track;          /* descent_track_kind bits; 0: none */
   size_t track_iterations; /* Lanczos products per eigenvalue */
@@ -1368,6 +1368,13 @@ static int run(train_config *c) {
     if (descent_tracker_create(&r.tracker, descent_net_objective(r.net), r.opt, &to)) goto fail_lib;
     if (track_log_init(&r.diag, r.tracker)) goto done;
   }
+  /* Before the folder is made: a chain that works per tensor takes the
+     network's tensors now, so that one it cannot step (muon on a bias) is
+     refused here rather than at the trainer's creation, after the folder. */
+  descent_objective *net_obj = descent_net_objective(r.net);
+  if (descent_optimizer_uses_tensors(r.opt) &&
+      descent_optimizer_set_tensors(r.opt, net_obj->tensors, net_obj->n_tensors))
+    goto fail_lib;
   /* Before the folder is made: a limit OpenBLAS cannot work under is refused
      here, not met as a hang at the first product. */
   if (cli_check_address_space("train", descent_get_threads())) goto done;

@@ -88,6 +88,7 @@ expect_error newline-in-number error "--epochs: '1\\n2' is not a non-negative wh
 expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear inside a chain; write its chain instead: lr(lr=0.001)" train chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'clip(1) | sgd'
 # Muon takes matrices only: a network's biases are refused, named, with the fix.
 expect_error muon-bias error "tensor 1 (layer1.dense.bias): it is 1-D (a bias, or a norm's scale), and transform newton_schulz takes only matrices (2-D, or conv kernels read as out x in*kh*kw): use parameter groups: muon for the 2-D weights, adamw for the rest" train muon --data-dir "$scratch/good" --model 'dense(64), relu, dense(10)' --opt muon
+check "muon-bias: no run folder left behind" test ! -e "$scratch/run-muon"
 
 # A diverging run stops with a diagnosis.
 mkdir -p "$scratch/noisy"
