@@ -637,6 +637,12 @@ static void check_expansions(void) {
   check_describe("lars(weight_decay=1e-4, momentum=0)", "0.1",
                  "lars(weight_decay=1e-4, momentum=0) = l2(weight_decay=0.0001) | "
                  "trust_ratio(trust_coefficient=0.001, eps=0, min_norm=0) | lr(lr=0.1)");
+  check_describe("prodigy", NULL,
+                 "prodigy = prodigy(b1=0.9, b2=0.999, b3=-1, eps=1e-08, estim_lr0=1e-06, "
+                 "estim_lr_coef=1, weight_decay=0, safeguard_warmup=0, lr=1)");
+  check_describe("dadapt_adamw(weight_decay=0.1)", "0.5",
+                 "dadapt_adamw(weight_decay=0.1) = dadapt_adamw(b1=0.9, b2=0.999, eps=1e-08, "
+                 "estim_lr0=1e-06, weight_decay=0.1, lr=0.5)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
