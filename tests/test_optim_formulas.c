@@ -5,7 +5,9 @@
  * threads. (Step-by-step agreement with PyTorch is test_parity's job.)
  */
 #include "check.h"
+#include "optim/optimizer.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* float keeps about 7 digits; the double build is checked as tightly. */
@@ -736,6 +738,45 @@ done:
   free(p1), free(p2), free(g);
 }
 
+/* Prodigy and D-Adaptation AdamW. The first step moves by d0 times Adam's
+   first step (the sums cannot raise d yet: x = x0, s = 0); later ones raise
+   d when the gradient keeps its direction. A first step whose gradient is all
+   zero makes d 0/0 = NaN, as optax's jnp.maximum does (not hidden). */
+static void check_learning_rate_free(void) {
+  run r;
+  double two[1] = {2}, zero1[1] = {0};
+  const double d0 = 1e-6, bc = sqrt(0.001) / 0.1, dlr = d0 * bc;
+  if (!run_start(&r, "prodigy", NULL, 1, zeros)) return;
+  run_step(&r, two);
+  double dg = d0 * 2, m = 0.1 * dg, v = 0.001 * dg * dg;
+  CHECK_REL(r.p[0], -dlr * m / (sqrt(v) + d0 * 1e-8), TOL);
+  /* A constant gradient: the bound on d passes d0 at the fourth step (optax:
+     d = 1.2708916945521536e-06 then). */
+  run_step(&r, two);
+  run_step(&r, two);
+  CHECK(r.opt->chain[0].persist[0] == d0);
+  run_step(&r, two);
+  CHECK_REL(r.opt->chain[0].persist[0], 1.2708916945521536e-06, TOL);
+  run_end(&r);
+
+  if (!run_start(&r, "dadapt_adamw(weight_decay=0.5)", "2", 1, zeros)) return;
+  run_step(&r, two);
+  CHECK_REL(r.p[0], -(0.1 * 2 * dlr * 2) / (sqrt(0.001 * 4) + 1e-8), TOL);
+  CHECK(r.opt->chain[0].persist[0] == d0);
+  run_step(&r, two);
+  CHECK(r.opt->chain[0].persist[0] > d0);
+  run_end(&r);
+
+  if (!run_start(&r, "prodigy", NULL, 1, zeros)) return;
+  run_step(&r, zero1);
+  CHECK(isnan(r.opt->chain[0].persist[0]) && isnan(r.p[0]));
+  run_end(&r);
+  if (!run_start(&r, "dadapt_adamw", NULL, 1, zeros)) return;
+  run_step(&r, zero1);
+  CHECK(isnan(r.opt->chain[0].persist[0]) && r.p[0] == 0);
+  run_end(&r);
+}
+
 int main(void) {
   check_momentum();
   check_adam();
@@ -751,5 +792,6 @@ int main(void) {
   check_expansions();
   check_threads();
   check_fused_passes();
+  check_learning_rate_free();
   return check_report();
 }
