@@ -19,9 +19,10 @@
  * that estimate d, as in optax; the transforms therefore take it themselves
  * and come last in the chain. Every element follows optax's expression
  * operation for operation (its scalar products, such as -weight_decay * dlr,
- * formed first, in double). The reductions are compiled once, not per
- * instruction-set path, so every path sums alike; the applies are compiled
- * per path and vectorize.
+ * formed first, in double). The reductions keep 16 partial sums per block in
+ * a fixed assignment of elements (not `omp simd reduction`, whose order
+ * depends on the vector width), so they too are compiled per
+ * instruction-set path and give the same bits on every path.
  */
 #include "transforms_dadapt.h"
 
@@ -34,6 +35,16 @@
 static double dadapt_bias_correction(double b1, double b2, int64_t step) {
   double k = (double)(step + 1);
   return sqrt(1 - pow(b2, k)) / (1 - pow(b1, k));
+}
+
+/* The partial sums of a reduction: element i of a block goes to lane
+   i mod SUM_LANES; the lanes are then added in lane order. */
+enum { SUM_LANES = 16 };
+
+static MULTIVERSION_BODY double sum_lanes(const double *lanes) {
+  double total = 0;
+  for (int l = 0; l < SUM_LANES; l++) total += lanes[l];
+  return total;
 }
 
 /* jnp.maximum: NaN if either is NaN (a first step whose gradient is all zero
@@ -97,22 +108,35 @@ static void prodigy_begin(transform *t, int64_t step) {
 }
 
 /* Sums 0: <g, x0 - x> (x0 is x itself on the first step, before init wrote
-   it); 1: ||s_new||_1, s_new = b3 s + (c d g) / d0. */
-static void prodigy_reduce(const transform *t, const real *g, const real *theta, real *const *slots,
-                           size_t n, double *sums) {
+   it); 1: ||s_new||_1, s_new = b3 s + (c d g) / d0. Element i goes to
+   partial sum i mod SUM_LANES, and the lanes are added in order at the end:
+   the same bits at every vector width, so the loop is compiled per path. */
+static MULTIVERSION_BODY void prodigy_reduce_body(const transform *t, const real *g,
+                                                  const real *theta, real *const *slots, size_t n,
+                                                  double *sums) {
   const real *s = slots[PR_S], *x0 = t->scalar[PS_FIRST] != 0 ? theta : slots[PR_X0];
   const real d = (real)t->scalar[PS_D], c = (real)t->scalar[PS_SCOEF], b3 = (real)prodigy_b3(t),
              d0 = (real)t->hp[PR_D0];
-  double dot = 0, l1 = 0;
-#pragma omp simd reduction(+ : dot, l1)
-  for (size_t i = 0; i < n; i++) {
-    real dg = d * g[i];
-    dot += (double)(g[i] * (x0[i] - theta[i]));
-    l1 += (double)FABS(b3 * s[i] + c * dg / d0);
-  }
-  sums[0] = dot;
-  sums[1] = l1;
+  double dot[SUM_LANES] = {0}, l1[SUM_LANES] = {0};
+#define PRODIGY_TERMS(i, l)                                                                        \
+  do {                                                                                             \
+    real dg = d * g[i];                                                                            \
+    dot[l] += (double)(g[i] * (x0[i] - theta[i]));                                                 \
+    l1[l] += (double)FABS(b3 * s[i] + c * dg / d0);                                                \
+  } while (0)
+  size_t at = 0;
+  for (; at + SUM_LANES <= n; at += SUM_LANES)
+#pragma omp simd
+    for (size_t l = 0; l < SUM_LANES; l++) PRODIGY_TERMS(at + l, l);
+  for (size_t l = 0; at + l < n; l++) PRODIGY_TERMS(at + l, l);
+#undef PRODIGY_TERMS
+  sums[0] = sum_lanes(dot);
+  sums[1] = sum_lanes(l1);
 }
+MULTIVERSION_VOID(prodigy_reduce,
+                  (const transform *t, const real *g, const real *theta, real *const *slots,
+                   size_t n, double *sums),
+                  (t, g, theta, slots, n, sums))
 
 /* optax: numerator_weighted = b3 nw + (d / d0) dlr <g, x0 - x>; d_new =
    max(d, coef nw / ||s||_1). This step's update already uses d_new in its
@@ -208,21 +232,33 @@ static void dadapt_begin(transform *t, int64_t step) {
 }
 
 /* Sums 0: <g, s / (sqrt(v) + eps)> with the previous step's s and v;
-   1: ||s_new||_1, s_new = sqrt(b2) s + (1 - sqrt(b2)) dlr g. */
-static void dadapt_reduce(const transform *t, const real *g, const real *theta, real *const *slots,
-                          size_t n, double *sums) {
+   1: ||s_new||_1, s_new = sqrt(b2) s + (1 - sqrt(b2)) dlr g; by lanes, as
+   Prodigy's. */
+static MULTIVERSION_BODY void dadapt_reduce_body(const transform *t, const real *g,
+                                                 const real *theta, real *const *slots, size_t n,
+                                                 double *sums) {
   const real *s = slots[DA_S], *v = slots[DA_V];
   const real sb2 = (real)pow(t->hp[DA_B2], 0.5), c = (real)t->scalar[DS_SCOEF],
              eps = (real)t->hp[DA_EPS];
-  double dot = 0, l1 = 0;
-#pragma omp simd reduction(+ : dot, l1)
-  for (size_t i = 0; i < n; i++) {
-    dot += (double)(g[i] * (s[i] / (SQRT(v[i]) + eps)));
-    l1 += (double)FABS(sb2 * s[i] + c * g[i]);
-  }
-  sums[0] = dot;
-  sums[1] = l1;
+  double dot[SUM_LANES] = {0}, l1[SUM_LANES] = {0};
+#define DADAPT_TERMS(i, l)                                                                         \
+  do {                                                                                             \
+    dot[l] += (double)(g[i] * (s[i] / (SQRT(v[i]) + eps)));                                        \
+    l1[l] += (double)FABS(sb2 * s[i] + c * g[i]);                                                  \
+  } while (0)
+  size_t at = 0;
+  for (; at + SUM_LANES <= n; at += SUM_LANES)
+#pragma omp simd
+    for (size_t l = 0; l < SUM_LANES; l++) DADAPT_TERMS(at + l, l);
+  for (size_t l = 0; at + l < n; l++) DADAPT_TERMS(at + l, l);
+#undef DADAPT_TERMS
+  sums[0] = sum_lanes(dot);
+  sums[1] = sum_lanes(l1);
 }
+MULTIVERSION_VOID(dadapt_reduce,
+                  (const transform *t, const real *g, const real *theta, real *const *slots,
+                   size_t n, double *sums),
+                  (t, g, theta, slots, n, sums))
 
 /* optax: numerator_weighted = sqrt(b2) nw + (1 - sqrt(b2)) dlr <g, s / (sqrt v
    + eps)>; d_new = max(d, nw / ((1 - sqrt(b2)) ||s||_1)), used from the next
