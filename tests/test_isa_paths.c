@@ -170,6 +170,10 @@ static int print_digests(void) {
       "lamb(weight_decay=0.01)",
       "lars(nesterov=1, weight_decay=1e-3)",
       "clip(1) | optax_adam(eps_root=1e-12) | trust_ratio(min_norm=1e-3) | lr(1e-3)",
+      "prodigy(estim_lr0=1e-3, weight_decay=0.01)",
+      "prodigy(safeguard_warmup=1, b3=0.9, lr=0.5)",
+      "dadapt_adamw(estim_lr0=1e-3, weight_decay=0.01)",
+      "clip(1) | dadapt_adamw(lr=2)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);

@@ -215,6 +215,24 @@ static const struct {
     {"newton_schulz(steps=2.5) | lr(0.1)", "newton_schulz(steps=2.5): must be a whole number"},
     {"newton_schulz | muon_lr(adjust_lr=5)", "muon_lr(adjust_lr=5): out of range"},
     {"muon_lr(lr=0.1) | lr(0.1)", "muon_lr(...) must come last in the chain"},
+    /* the learning-rate-free Adams */
+    {"prodigy(b1=1)", "prodigy(b1=1): out of range; valid values are [0, 1)"},
+    {"prodigy(b2=-0.1)", "prodigy(b2=-0.1): out of range"},
+    {"prodigy(b3=1)", "prodigy(b3=1): out of range; valid values are [-1, 1)"},
+    {"prodigy(b3=-0.5)", "prodigy: b3 = -0.5 is out of range: pass b3 in [0, 1), or -1"},
+    {"prodigy(eps=0)", "prodigy(eps=0): out of range; valid values are (0, inf)"},
+    {"prodigy(estim_lr0=0)", "prodigy(estim_lr0=0): out of range; valid values are (0, inf)"},
+    {"prodigy(estim_lr_coef=-1)", "prodigy(estim_lr_coef=-1): out of range"},
+    {"prodigy(weight_decay=-0.1)", "prodigy(weight_decay=-0.1): out of range"},
+    {"prodigy(safeguard_warmup=2)", "prodigy(safeguard_warmup=2): out of range"},
+    {"prodigy | lr(0.1)", "prodigy(...) must come last in the chain"},
+    {"dadapt_adamw(b1=1)", "dadapt_adamw(b1=1): out of range; valid values are [0, 1)"},
+    {"dadapt_adamw(b2=1)", "dadapt_adamw(b2=1): out of range"},
+    {"dadapt_adamw(eps=0)", "dadapt_adamw(eps=0): out of range; valid values are (0, inf)"},
+    {"dadapt_adamw(estim_lr0=-1)", "dadapt_adamw(estim_lr0=-1): out of range"},
+    {"dadapt_adamw(weight_decay=-1)", "dadapt_adamw(weight_decay=-1): out of range"},
+    {"dadapt_adamw | lr(0.1)", "dadapt_adamw(...) must come last in the chain"},
+    {"clip(1) | prodigy(b3=-0.25, lr=1)", "prodigy: b3 = -0.25 is out of range"},
 };
 
 static void check_hyperparameters(void) {
@@ -226,11 +244,12 @@ static void check_syntax(void) {
   refused("adamm", NULL, DESCENT_EINVAL,
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
           "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon; "
-          "methods (alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; "
-          "transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr, "
-          "adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, optax_adam, "
-          "trust_ratio, muon_momentum, newton_schulz, muon_lr");
+          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
+          "prodigy, dadapt_adamw; methods (alone or followed by lr(RATE)): lbfgs, sdlm, kfac, "
+          "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
+          "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
+          "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
+          "dadapt_adamw");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");

@@ -5,7 +5,9 @@
  * threads. (Step-by-step agreement with PyTorch is test_parity's job.)
  */
 #include "check.h"
+#include "optim/optimizer.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* float keeps about 7 digits; the double build is checked as tightly. */
@@ -645,6 +647,12 @@ static void check_expansions(void) {
                  "muon(nesterov=0, weight_decay=0, adjust_lr=1, ns_steps=3) = "
                  "muon_momentum(momentum=0.95, nesterov=0) | newton_schulz(steps=3, eps=1e-07, "
                  "a=3.4445, b=-4.775, c=2.0315) | muon_lr(weight_decay=0, adjust_lr=1, lr=0.02)");
+  check_describe("prodigy", NULL,
+                 "prodigy = prodigy(b1=0.9, b2=0.999, b3=-1, eps=1e-08, estim_lr0=1e-06, "
+                 "estim_lr_coef=1, weight_decay=0, safeguard_warmup=0, lr=1)");
+  check_describe("dadapt_adamw(weight_decay=0.1)", "0.5",
+                 "dadapt_adamw(weight_decay=0.1) = dadapt_adamw(b1=0.9, b2=0.999, eps=1e-08, "
+                 "estim_lr0=1e-06, weight_decay=0.1, lr=0.5)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
@@ -793,6 +801,45 @@ static void check_muon(void) {
   descent_optimizer_free(opt);
 }
 
+/* Prodigy and D-Adaptation AdamW. The first step moves by d0 times Adam's
+     first step (the sums cannot raise d yet: x = x0, s = 0); later ones raise
+     d when the gradient keeps its direction. A first step whose gradient is all
+     zero makes d 0/0 = NaN, as optax's jnp.maximum does (not hidden). */
+static void check_learning_rate_free(void) {
+  run r;
+  double two[1] = {2}, zero1[1] = {0};
+  const double d0 = 1e-6, bc = sqrt(0.001) / 0.1, dlr = d0 * bc;
+  if (!run_start(&r, "prodigy", NULL, 1, zeros)) return;
+  run_step(&r, two);
+  double dg = d0 * 2, m = 0.1 * dg, v = 0.001 * dg * dg;
+  CHECK_REL(r.p[0], -dlr * m / (sqrt(v) + d0 * 1e-8), TOL);
+  /* A constant gradient: the bound on d passes d0 at the fourth step (optax:
+     d = 1.2708916945521536e-06 then). */
+  run_step(&r, two);
+  run_step(&r, two);
+  CHECK(r.opt->chain[0].persist[0] == d0);
+  run_step(&r, two);
+  CHECK_REL(r.opt->chain[0].persist[0], 1.2708916945521536e-06, TOL);
+  run_end(&r);
+
+  if (!run_start(&r, "dadapt_adamw(weight_decay=0.5)", "2", 1, zeros)) return;
+  run_step(&r, two);
+  CHECK_REL(r.p[0], -(0.1 * 2 * dlr * 2) / (sqrt(0.001 * 4) + 1e-8), TOL);
+  CHECK(r.opt->chain[0].persist[0] == d0);
+  run_step(&r, two);
+  CHECK(r.opt->chain[0].persist[0] > d0);
+  run_end(&r);
+
+  if (!run_start(&r, "prodigy", NULL, 1, zeros)) return;
+  run_step(&r, zero1);
+  CHECK(isnan(r.opt->chain[0].persist[0]) && isnan(r.p[0]));
+  run_end(&r);
+  if (!run_start(&r, "dadapt_adamw", NULL, 1, zeros)) return;
+  run_step(&r, zero1);
+  CHECK(isnan(r.opt->chain[0].persist[0]) && r.p[0] == 0);
+  run_end(&r);
+}
+
 int main(void) {
   check_muon();
   check_momentum();
@@ -809,5 +856,6 @@ int main(void) {
   check_expansions();
   check_threads();
   check_fused_passes();
+  check_learning_rate_free();
   return check_report();
 }

@@ -7,7 +7,8 @@
  * against a reference written here from optax's formula, tensor by tensor,
  * with zero norms; the same bits at 1, 2 and 4 threads and at every block
  * size (the sums go by slices in a fixed order), on tensors large enough
- * for the step's threads to split their blocks; a flat chain that ignores
+ * for the step's threads to split their blocks, also for the global
+ * transforms with several sums (prodigy, dadapt_adamw); a flat chain that ignores
  * the layout; sharding refused; the layout taken from the objective, or a
  * single tensor without one. Whole-tensor chains (muon): a 1-D tensor
  * refused with its name and the fix, sharding refused, the same bits at 1,
@@ -134,26 +135,40 @@ done:
 
 /* LAMB on large tensors (the step's threads split their blocks): one
    digest of the parameters after some steps, at a thread count and block
-   size. */
+   size. The same for the global transforms with two sums per block
+   (prodigy, dadapt_adamw), after a per-tensor transform (the layout's step)
+   and alone (the flat step). */
 enum { BIG = 3 * 2048 * 128 + 333 };
 
-static void run_lamb(int threads, size_t block_size, descent_real *out) {
+static const char *const big_specs[] = {
+    "clip(10) | optax_adam | wd(0.01) | trust_ratio | lr(0.01)",
+    "trust_ratio | prodigy(estim_lr0=1e-3, estim_lr_coef=1000, weight_decay=0.01, lr=1)",
+    "clip(1) | dadapt_adamw(estim_lr0=1e-3, lr=1)",
+    "prodigy(estim_lr_coef=100)",
+};
+
+static void run_big(const char *spec, int threads, size_t block_size, descent_real *out) {
   descent_tensor_info t[3] = {tensor("w", 0, 1000, 700), tensor("b", 700000, 77, 1),
                               tensor("w2", 700077, BIG - 700077, 1)};
   descent_optimizer *opt = NULL;
   descent_real *g = malloc(BIG * sizeof *g);
-  CHECK_OK(descent_optimizer_create(
-      &opt, "clip(10) | optax_adam | wd(0.01) | trust_ratio | lr(0.01)", NULL, BIG));
+  CHECK_OK(descent_optimizer_create(&opt, spec, NULL, BIG));
   if (!opt || !g) goto done;
   CHECK_OK(descent_optimizer_set_threads(opt, threads));
   CHECK_OK(optimizer_set_block_size(opt, block_size));
   CHECK_OK(descent_optimizer_set_tensors(opt, t, 3));
   for (size_t i = 0; i < BIG; i++) out[i] = (descent_real)sin(0.001 * (double)i + 1);
+  const double d0 = opt->chain[opt->n_transforms - 1].persist[0];
   for (int s = 0; s < 3; s++) {
     for (size_t i = 0; i < BIG; i++)
-      g[i] = (descent_real)(cos((double)(i * (size_t)(s + 3))) * 1e-2);
+      g[i] =
+          (descent_real)((cos(0.37 * (double)i) + 0.5 * cos((double)(i * (size_t)(s + 3)))) * 1e-2);
     CHECK_OK(descent_optimizer_step_buffers(opt, out, g, BIG));
   }
+  /* d (the last transform's persistent scalar 0) must rise for the sums to
+     matter to the result: the gradients share a direction. */
+  if (opt->chain[opt->n_transforms - 1].def->global_sums)
+    CHECK_MSG(opt->chain[opt->n_transforms - 1].persist[0] > d0, "%s: d stayed at %g", spec, d0);
 done:
   descent_optimizer_free(opt);
   free(g);
@@ -162,17 +177,20 @@ done:
 static void check_threads_and_blocks(void) {
   descent_real *first = malloc(BIG * sizeof *first), *other = malloc(BIG * sizeof *other);
   if (!first || !other) exit(2);
-  run_lamb(1, OPTIMIZER_BLOCK, first);
   static const struct {
     int threads;
     size_t block;
   } runs[] = {{2, OPTIMIZER_BLOCK}, {4, OPTIMIZER_BLOCK}, {1, 512}, {2, 1024}, {3, 8192}};
-  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
-    run_lamb(runs[r].threads, runs[r].block, other);
-    size_t differ = 0;
-    for (size_t i = 0; i < BIG; i++) differ += memcmp(&first[i], &other[i], sizeof *first) != 0;
-    CHECK_MSG(differ == 0, "%d threads, blocks of %zu: %zu of %d parameters differ from 1 thread",
-              runs[r].threads, runs[r].block, differ, BIG);
+  for (size_t k = 0; k < sizeof big_specs / sizeof big_specs[0]; k++) {
+    run_big(big_specs[k], 1, OPTIMIZER_BLOCK, first);
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+      run_big(big_specs[k], runs[r].threads, runs[r].block, other);
+      size_t differ = 0;
+      for (size_t i = 0; i < BIG; i++) differ += memcmp(&first[i], &other[i], sizeof *first) != 0;
+      CHECK_MSG(differ == 0,
+                "%s: %d threads, blocks of %zu: %zu of %d parameters differ from 1 thread",
+                big_specs[k], runs[r].threads, runs[r].block, differ, BIG);
+    }
   }
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "lamb", NULL, 10));

@@ -421,6 +421,13 @@ static void check_refusals(void) {
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
               "transform clip needs the whole gradient");
   descent_optimizer_free(opt);
+  CHECK_OK(descent_optimizer_create(&opt, "prodigy", NULL, n));
+  /* m, v, s and x0 (no work buffer: prodigy comes first), two partial sums
+     per block of 2048 and two more. */
+  CHECK(descent_optimizer_state_bytes(opt) == 4 * n * sizeof(descent_real) + 4 * sizeof(double));
+  CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
+              "transform prodigy needs the whole gradient");
+  descent_optimizer_free(opt);
   CHECK_OK(descent_optimizer_create(&opt, "shard_global_sum | lr(0.1)", NULL, n));
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 50, null_gather, &calls), DESCENT_EINVAL,
               "transform shard_global_sum needs the whole gradient");

@@ -146,6 +146,8 @@ static const struct {
     {"nadam", NULL},
     {"radam", NULL},
     {"adamax", NULL},
+    {"prodigy", NULL},
+    {"dadapt_adamw", NULL},
     /* every branch of their hyperparameters */
     {"sgd(momentum=0.9, dampening=0.1, weight_decay=1e-3)", "0.01"},
     {"sgd(momentum=0.5, nesterov=1, weight_decay=1e-2)", "0.01"},
@@ -167,6 +169,10 @@ static const struct {
     {"radam(weight_decay=1e-2, b2=0.9)", NULL},
     {"radam(weight_decay=1e-2, decoupled_weight_decay=1)", "0.01"},
     {"adamax(weight_decay=1e-2, b2=0.9)", NULL},
+    {"prodigy(b3=0.9, estim_lr0=1e-3, estim_lr_coef=2, weight_decay=1e-2)", "0.5"},
+    {"prodigy(safeguard_warmup=1, estim_lr0=1e-3)", "0.5"},
+    {"dadapt_adamw(estim_lr0=1e-3, weight_decay=1e-2, b1=0.5)", "2"},
+    {"clip(1) | prodigy(estim_lr0=1e-2)", "1"},
     /* chains, one with a global transform past the first (two stages) */
     {"clip(1.0) | adam(b1=0.9, b2=0.999) | wd(1e-2)", "1e-3"},
     {"clip_value(0.5) | momentum(0.9) | lr(0.01)", NULL},
@@ -182,6 +188,8 @@ static const struct {
     {"rmsprop", "poly(0.01, 0.5, warmup=2)"},
     {"nesterov", "linear(0.1, 12, end_factor=0.1, warmup=3)"},
     {"asgd(lambd=0.1, t0=2)", "cosine(0.05, 20, warmup=3)"},
+    {"prodigy(estim_lr0=1e-3)", "cosine(1, 20, warmup=3)"},
+    {"dadapt_adamw(estim_lr0=1e-3)", "linear(1, 20, end_factor=0, warmup=2)"},
     /* per tensor: one tensor of every parameter (the objective has no table) */
     {"lamb", NULL},
     {"lars", "0.1"},

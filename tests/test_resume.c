@@ -216,7 +216,7 @@ static const char *optimizers[][2] = {
     {"amsgrad", "0.01"}, {"lion", "0.001"},    {"sf_sgd", "0.5"},      {"sf_adamw", "0.01"},
     {"adadelta", "1.0"}, {"rprop", "0.001"},   {"asgd(t0=5)", "0.05"}, {"adabelief", "0.01"},
     {"yogi", "0.01"},    {"ademamix", "0.01"}, {"nadam", "0.01"},      {"radam", "0.01"},
-    {"adamax", "0.01"},
+    {"adamax", "0.01"},  {"prodigy", "1"},     {"dadapt_adamw", "1"},
 };
 
 static const char *schedules[] = {

@@ -328,13 +328,19 @@ size_t optimizer_layout_bytes(const descent_optimizer *opt) {
 
 /* ---- the step --------------------------------------------------------------- */
 
-/* The sums of one slice for the transform that heads the next stage. */
+/* The sums of the slice [at, at + n) of u for the transform that heads the
+   next stage (u and theta are the whole buffers). */
 static void reduce_slice(const transform *t, const descent_real *u, const descent_real *theta,
-                         size_t n, double *sums) {
-  if (t->def->per_tensor)
-    t->def->reduce_tensor(t, u, theta, n, sums);
-  else
-    sums[0] = t->def->reduce(t, u, n);
+                         size_t at, size_t n, double *sums) {
+  if (t->def->per_tensor) {
+    t->def->reduce_tensor(t, u + at, theta + at, n, sums);
+  } else if (t->def->global_sums) {
+    descent_real *slots[TRANSFORM_MAX_SLOTS];
+    for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + at;
+    t->def->reduce_global(t, u + at, theta + at, slots, n, sums);
+  } else {
+    sums[0] = t->def->reduce(t, u + at, n);
+  }
 }
 
 /* Slice by slice over every block: the reduction of t over src (the
@@ -347,7 +353,7 @@ static void reduce_input(descent_optimizer *opt, const transform *t, const desce
     const optimizer_block *blk = &opt->blocks[b];
     size_t end = blk->lo + blk->count, s = blk->first_slice;
     for (size_t at = blk->lo; at < end; at += OPTIMIZER_SLICE, s++)
-      reduce_slice(t, src + at, theta + at, end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE,
+      reduce_slice(t, src, theta, at, end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE,
                    &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
   }
 }
@@ -356,10 +362,18 @@ static void reduce_input(descent_optimizer *opt, const transform *t, const desce
    transform, per tensor for a per-tensor one; then its finish. */
 static void finish_stage(descent_optimizer *opt, transform *t) {
   const double *sums = opt->slice_sums;
-  if (t->def->global) {
+  if (t->def->global && !t->def->global_sums) {
     double total = 0;
     for (size_t s = 0; s < opt->n_slices; s++) total += sums[s * TRANSFORM_MAX_TENSOR_SUMS];
     t->def->finish(t, total);
+    return;
+  }
+  if (t->def->global) {
+    double totals[TRANSFORM_MAX_TENSOR_SUMS] = {0};
+    for (size_t s = 0; s < opt->n_slices; s++)
+      for (int j = 0; j < t->def->global_sums; j++)
+        totals[j] += sums[s * TRANSFORM_MAX_TENSOR_SUMS + (size_t)j];
+    t->def->finish_global(t, totals);
     return;
   }
   int per = t->def->per_tensor;
@@ -385,8 +399,7 @@ static void run_tensor_stage(descent_optimizer *opt, int first, int last, const 
       size_t count = end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE;
       optimizer_run_slice(opt, first, last, at, count, blk->tensor, src, dst, theta);
       if (dst && next)
-        reduce_slice(next, dst + at, theta + at, count,
-                     &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
+        reduce_slice(next, dst, theta, at, count, &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
     }
   }
 }

@@ -398,6 +398,38 @@ static int muon_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* optax.contrib.prodigy and optax.contrib.dadapt_adamw: the transform takes
+   the rate itself (optax's learning_rate multiplies d inside the step). */
+static const spec_param prodigy_params[] = {
+    P_B1(0.9, 0),
+    P_B2(0.999),
+    P_NUM("b3", -1, -1, 1, 0, 1, "decay of s and of the numerator; -1: sqrt(b2)"),
+    P_EPS(1e-8),
+    P_NUM("estim_lr0", 1e-6, 0, INFINITY, 1, 0, "d0, the initial estimate of d"),
+    P_NUM("estim_lr_coef", 1, 0, INFINITY, 1, 0, "the estimates of d are times this"),
+    P_WD(0),
+    P_BOOL("safeguard_warmup", 0, "1: no lr in the denominator of d's estimate"),
+};
+static int prodigy_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "prodigy(b1=" NUM ", b2=" NUM ", b3=" NUM ", eps=" NUM ", estim_lr0=" NUM
+            ", estim_lr_coef=" NUM ", weight_decay=" NUM ", safeguard_warmup=%d)",
+            hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[6], (int)hp[7]);
+  return DESCENT_OK;
+}
+static const spec_param dadapt_adamw_params[] = {
+    P_B1(0.9, 0), P_B2(0.999),
+    P_EPS(1e-8),  P_NUM("estim_lr0", 1e-6, 0, INFINITY, 1, 0, "d0, the initial estimate of d"),
+    P_WD(0),
+};
+static int dadapt_adamw_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "dadapt_adamw(b1=" NUM ", b2=" NUM ", eps=" NUM ", estim_lr0=" NUM ", weight_decay=" NUM
+            ")",
+            hp[0], hp[1], hp[2], hp[3], hp[4]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -479,6 +511,17 @@ static const named_optimizer named[] = {
      "muon_momentum(momentum, nesterov) | newton_schulz(steps=ns_steps, eps, a, b, c) | "
      "muon_lr(weight_decay, adjust_lr, lr)",
      0, muon_expand},
+    {"prodigy",
+     "Prodigy (Mishchenko & Defazio 2023; optax.contrib.prodigy): AdamW that estimates its own "
+     "step size d; lr multiplies d",
+     "1", prodigy_params, N_OF(prodigy_params),
+     "prodigy(b1, b2, b3, eps, estim_lr0, estim_lr_coef, weight_decay, safeguard_warmup, lr)", 0,
+     prodigy_expand},
+    {"dadapt_adamw",
+     "D-Adaptation AdamW (Defazio & Mishchenko 2023; optax.contrib.dadapt_adamw): AdamW that "
+     "estimates its own step size d; lr multiplies d",
+     "1", dadapt_adamw_params, N_OF(dadapt_adamw_params),
+     "dadapt_adamw(b1, b2, eps, estim_lr0, weight_decay, lr)", 0, dadapt_adamw_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 
@@ -654,10 +697,13 @@ void optimizer_point_slots(descent_optimizer *opt) {
 
 static int allocate_state(descent_optimizer *opt) {
   int slots = optimizer_slot_count(opt), needs_work = 0, has_global = 0;
+  opt->partial_sums = 1;
   for (int i = 0; i < opt->n_transforms; i++)
-    if (opt->chain[i].def->global)
+    if (opt->chain[i].def->global) {
       has_global = 1, needs_work |= i > 0;
-    else if (opt->chain[i].def->per_tensor)
+      if (opt->chain[i].def->global_sums > opt->partial_sums)
+        opt->partial_sums = opt->chain[i].def->global_sums;
+    } else if (opt->chain[i].def->per_tensor)
       opt->per_tensor = 1, needs_work |= i > 0;
     else if (opt->chain[i].def->whole_tensor)
       opt->per_tensor = 1, needs_work = 1; /* it runs in place in the work buffer */
@@ -674,8 +720,8 @@ static int allocate_state(descent_optimizer *opt) {
   }
   opt->block_size = BLOCK;
   if (has_global && !opt->per_tensor) {
-    opt->partials =
-        descent_calloc(block_count(opt->n) + 1, sizeof *opt->partials, "optimizer reduction");
+    opt->partials = descent_calloc((block_count(opt->n) + 1) * (size_t)opt->partial_sums,
+                                   sizeof *opt->partials, "optimizer reduction");
     if (!opt->partials) return DESCENT_ENOMEM;
   }
   optimizer_point_slots(opt);
@@ -753,22 +799,46 @@ void descent_optimizer_free(descent_optimizer *opt) {
 
 /* ---- the step ------------------------------------------------------------ */
 
+/* The sums of global transform t over the block b of the buffer u, which
+   starts at lo and holds n numbers: one in partials[b], or global_sums of
+   them from partials[b * global_sums]. */
+static void reduce_block(descent_optimizer *opt, const transform *t, const descent_real *u,
+                         const descent_real *theta, size_t b, size_t lo, size_t n) {
+  if (!t->def->global_sums) {
+    opt->partials[b] = t->def->reduce(t, u + lo, n);
+    return;
+  }
+  descent_real *slots[TRANSFORM_MAX_SLOTS];
+  for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
+  t->def->reduce_global(t, u + lo, theta + lo, slots, n,
+                        opt->partials + b * (size_t)t->def->global_sums);
+}
+
 /* The reduction of a global transform over a whole buffer, in parallel by
    block and summed in block order. */
-static void reduce_all(descent_optimizer *opt, transform *t, const descent_real *src) {
+static void reduce_all(descent_optimizer *opt, transform *t, const descent_real *src,
+                       const descent_real *theta) {
   size_t n = opt->n, blocks = block_count(n);
-  double *partials = opt->partials;
 #pragma omp parallel for schedule(static) if (blocks >= PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     size_t lo = b * BLOCK;
-    partials[b] = t->def->reduce(t, src + lo, n - lo < BLOCK ? n - lo : BLOCK);
+    reduce_block(opt, t, src, theta, b, lo, n - lo < BLOCK ? n - lo : BLOCK);
   }
 }
 
 static void finish_reduction(descent_optimizer *opt, transform *t) {
-  double total = 0;
-  for (size_t b = 0, blocks = block_count(opt->n); b < blocks; b++) total += opt->partials[b];
-  t->def->finish(t, total);
+  size_t blocks = block_count(opt->n);
+  int k = t->def->global_sums;
+  if (!k) {
+    double total = 0;
+    for (size_t b = 0; b < blocks; b++) total += opt->partials[b];
+    t->def->finish(t, total);
+    return;
+  }
+  double totals[TRANSFORM_MAX_TENSOR_SUMS] = {0};
+  for (size_t b = 0; b < blocks; b++)
+    for (int j = 0; j < k; j++) totals[j] += opt->partials[b * (size_t)k + (size_t)j];
+  t->def->finish_global(t, totals);
 }
 
 /* theta += u over one block, at the width of the kernel path. */
@@ -829,7 +899,7 @@ static void run_stage(descent_optimizer *opt, int first, int last, size_t n,
     for (size_t at = lo; at < lo + count; at += SLICE)
       optimizer_run_slice(opt, first, last, at, lo + count - at < SLICE ? lo + count - at : SLICE,
                           0, src, dst, theta);
-    if (dst && next) opt->partials[b] = next->def->reduce(next, dst + lo, count);
+    if (dst && next) reduce_block(opt, next, dst, theta, b, lo, count);
   }
 }
 
@@ -892,7 +962,7 @@ static int step_buffers(descent_optimizer *opt, descent_real *params, const desc
   const descent_real *src = grad + opt->shard_offset;
   params += opt->shard_offset;
   if (opt->chain[0].def->global) {
-    reduce_all(opt, &opt->chain[0], src);
+    reduce_all(opt, &opt->chain[0], src, params);
     finish_reduction(opt, &opt->chain[0]);
   }
   int first = 0;

@@ -38,6 +38,7 @@ struct descent_optimizer {
   descent_real *state;           /* every transform's slots, shard_count each, one allocation */
   descent_real *work;            /* n numbers between stages, if a global transform is not first */
   double *partials;              /* per-block sums of a global reduction, if any */
+  int partial_sums;              /* sums per block in partials: the most a global transform makes */
   int64_t step;                  /* updates taken */
   int eval_mode;                 /* 1 between descent_optimizer_eval and descent_optimizer_train */
   int full_batch;                /* 1 for gd: meant to see the whole training set per step */

@@ -106,7 +106,8 @@ size_t descent_optimizer_state_bytes(const descent_optimizer *opt) {
   if (opt->work) bytes += opt->n * sizeof(descent_real);
   if (opt->held) bytes += opt->shard_count * sizeof(descent_real);
   if (opt->partials)
-    bytes += ((opt->n + OPTIMIZER_BLOCK - 1) / OPTIMIZER_BLOCK + 1) * sizeof(double);
+    bytes += ((opt->n + OPTIMIZER_BLOCK - 1) / OPTIMIZER_BLOCK + 1) * (size_t)opt->partial_sums *
+             sizeof(double);
   if (opt->method) bytes += opt->method->state_bytes(opt->method_state);
   return bytes + optimizer_layout_bytes(opt);
 }

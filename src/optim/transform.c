@@ -21,6 +21,7 @@
 #include "transforms_adamfam.h"
 #include "transforms_layerwise.h"
 #include "transforms_matrix.h"
+#include "transforms_dadapt.h"
 
 #include <math.h>
 #include <string.h>
@@ -603,6 +604,7 @@ static const transform_def *const all_transforms[] = {
     &transform_ademamix, &transform_nadam,      &transform_radam,     &transform_adamax,
     &transform_optax_adam, &transform_trust_ratio,
     &transform_muon_momentum, &transform_newton_schulz, &transform_muon_lr,
+    &transform_prodigy, &transform_dadapt_adamw,
 };
 /* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };

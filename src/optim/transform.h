@@ -8,7 +8,11 @@
  * Because apply() works on blocks, the optimizer runs the whole chain block by
  * block in one pass over memory. A transform that needs a number computed over
  * the whole update first (a global norm) sets `global` and provides reduce()
- * and finish().
+ * and finish(). One that needs several sums, or sums that read the
+ * parameters and its own slots (Prodigy's and D-Adaptation's estimate of the
+ * distance to the solution: <g, x0 - x> and ||s||_1), sets `global_sums` and
+ * provides reduce_global() and finish_global() instead: the same block-order
+ * summation, one partial sum per block and sum.
  *
  * Per-tensor transforms (LAMB's and LARS's trust ratio; later Novograd,
  * Adafactor, the matrix methods) need numbers computed over each tensor of
@@ -87,6 +91,8 @@ typedef struct transform_def {
   int slots;        /* per-parameter state vectors (the most; see count_slots) */
   int n_persist;    /* scalars in t->persist that carry over between steps */
   int global;       /* 1: reduce() runs over the whole incoming update first */
+  int global_sums;  /* global transforms with reduce_global(): its sums per block (1 to
+                       TRANSFORM_MAX_TENSOR_SUMS); 0: reduce() and finish() make one */
   int per_tensor;   /* sums per tensor reduce_tensor() makes (1 to TRANSFORM_MAX_TENSOR_SUMS);
                        0: not a per-tensor transform */
   int whole_tensor; /* 1: apply_whole() runs on one whole tensor at a time (a stage of its own) */
@@ -103,6 +109,14 @@ typedef struct transform_def {
      example its sum of squares), and the whole sum, in block order. */
   double (*reduce)(const transform *t, const descent_real *u, size_t n);
   void (*finish)(transform *t, double total);
+  /* Global transforms with global_sums: the sums of one block into
+     sums[0, global_sums), reading the incoming update u, the parameters and
+     the transform's slots (all at the block's first element; the slots as the
+     previous step left them: the reduction runs before this step's apply);
+     then the totals, each added in block order. */
+  void (*reduce_global)(const transform *t, const descent_real *u, const descent_real *theta,
+                        descent_real *const *slots, size_t n, double *sums);
+  void (*finish_global)(transform *t, const double *totals);
   /* Per-tensor transforms: the sums of one slice of a tensor (its incoming
      update u and its parameters theta, both at the slice's first element)
      into sums[0, per_tensor); then, once the optimizer has added the slices'

@@ -60,7 +60,8 @@ killed_and_resumed nesterov-step 21 --model "$deep" --opt nesterov --lr 'step(0.
 # Every named optimizer and every kind of schedule, killed inside epoch 2.
 for pair in sgd:0.05 momentum:0.05 nesterov:0.05 adagrad:0.05 rmsprop:0.002 adam:0.01 \
   adamw:0.01 amsgrad:0.01 lion:0.001 sf_sgd:0.5 sf_adamw:0.01 adadelta:1.0 rprop:0.001 \
-  asgd:0.05 adabelief:0.01 yogi:0.01 ademamix:0.01 nadam:0.005 radam:0.01 adamax:0.005; do
+  asgd:0.05 adabelief:0.01 yogi:0.01 ademamix:0.01 nadam:0.005 radam:0.01 adamax:0.005 \
+  prodigy:1 dadapt_adamw:1; do
   killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
     --batch-size 32 --epochs 3
 done
