@@ -16,7 +16,7 @@
  * A chain without a per-tensor transform never comes here: its step is the
  * flat one of optimizer.c, unchanged.
  */
-#include "optimizer.h"
+#include "groups.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +126,15 @@ int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_i
   if (rc) return rc;
   long differs = first_difference(opt->tensors, opt->n_tensors, tensors, count);
   if (opt->n_tensors && differs < 0) return DESCENT_OK;
+  if (opt->groups && opt->step > 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "descent_optimizer_set_tensors: the grouped optimizer has taken %lld steps "
+                        "with another layout: set the table before the first step",
+                        (long long)opt->step);
+  if (opt->groups) {
+    rc = adopt(opt, tensors, count);
+    return rc ? rc : groups_assign(opt);
+  }
   if (opt->n_tensors && opt->step > 0)
     return descent_fail(DESCENT_EINVAL,
                         "descent_optimizer_set_tensors: the optimizer has taken %lld steps with "
@@ -141,7 +150,7 @@ const descent_tensor_info *descent_optimizer_tensors(const descent_optimizer *op
 }
 
 int descent_optimizer_uses_tensors(const descent_optimizer *opt) {
-  return opt->per_tensor;
+  return opt->per_tensor || opt->groups;
 }
 
 /* The layout of tensor k, for messages: "W at 0, 12 elements, shape 3x4". */
@@ -250,7 +259,9 @@ int optimizer_set_block_size(descent_optimizer *opt, size_t block_size) {
 void optimizer_layout_free(descent_optimizer *opt) {
   free_blocks(opt);
   free(opt->tensors);
+  free(opt->tensor_shift);
   opt->tensors = NULL;
+  opt->tensor_shift = NULL;
   opt->n_tensors = 0;
 }
 
@@ -260,6 +271,12 @@ size_t optimizer_layout_bytes(const descent_optimizer *opt) {
 }
 
 /* ---- the step --------------------------------------------------------------- */
+
+/* How far past its own position block blk lies in the buffers stepped: 0
+   but for a group's child (groups.c), whose layout is compact. */
+static size_t block_shift(const descent_optimizer *opt, const optimizer_block *blk) {
+  return opt->tensor_shift ? opt->tensor_shift[blk->tensor] : 0;
+}
 
 /* The sums of one slice for the transform that heads the next stage. */
 static void reduce_slice(const transform *t, const descent_real *u, const descent_real *theta,
@@ -278,9 +295,10 @@ static void reduce_input(descent_optimizer *opt, const transform *t, const desce
 #pragma omp parallel for schedule(static) if (blocks >= OPTIMIZER_PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     const optimizer_block *blk = &opt->blocks[b];
-    size_t end = blk->lo + blk->count, s = blk->first_slice;
+    size_t end = blk->lo + blk->count, s = blk->first_slice, shift = block_shift(opt, blk);
     for (size_t at = blk->lo; at < end; at += OPTIMIZER_SLICE, s++)
-      reduce_slice(t, src + at, theta + at, end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE,
+      reduce_slice(t, src + shift + at, theta + shift + at,
+                   end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE,
                    &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
   }
 }
@@ -308,17 +326,21 @@ static void finish_stage(descent_optimizer *opt, transform *t) {
 /* Transforms [first, last) over every block; with a dst, each slice's
    output is reduced for `next` while it is in cache. */
 static void run_tensor_stage(descent_optimizer *opt, int first, int last, const descent_real *src,
-                             descent_real *dst, descent_real *theta, const transform *next) {
+                             int src_is_input, descent_real *dst, descent_real *theta,
+                             const transform *next) {
   size_t blocks = opt->n_blocks;
 #pragma omp parallel for schedule(static) if (blocks >= OPTIMIZER_PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     const optimizer_block *blk = &opt->blocks[b];
-    size_t end = blk->lo + blk->count, s = blk->first_slice;
+    size_t end = blk->lo + blk->count, s = blk->first_slice, shift = block_shift(opt, blk);
+    /* The input (the gradient) and theta are the whole buffers; the work
+       buffer between stages is the optimizer's own, compact like its slots. */
+    const descent_real *in = src_is_input ? src + shift : src;
     for (size_t at = blk->lo; at < end; at += OPTIMIZER_SLICE, s++) {
       size_t count = end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE;
-      optimizer_run_slice(opt, first, last, at, count, blk->tensor, src, dst, theta);
+      optimizer_run_slice(opt, first, last, at, count, blk->tensor, in, dst, theta + shift);
       if (dst && next)
-        reduce_slice(next, dst + at, theta + at, count,
+        reduce_slice(next, dst + at, theta + shift + at, count,
                      &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
     }
   }
@@ -336,7 +358,7 @@ void optimizer_step_tensors(descent_optimizer *opt, descent_real *params,
     int last = first + 1;
     while (last < opt->n_transforms && !transform_needs_reduction(opt->chain[last].def)) last++;
     transform *next = last < opt->n_transforms ? &opt->chain[last] : NULL;
-    run_tensor_stage(opt, first, last, src, next ? opt->work : NULL, params, next);
+    run_tensor_stage(opt, first, last, src, src == grad, next ? opt->work : NULL, params, next);
     if (next) finish_stage(opt, next);
     src = opt->work;
     first = last;

@@ -12,6 +12,8 @@
  */
 #include "optimizer.h"
 
+#include "groups.h"
+
 #include "core/multiversion.h"
 
 #include <math.h>
@@ -664,6 +666,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
     return descent_fail(DESCENT_ERANGE, "optimizer spec longer than the limit of %d characters: %s",
                         OPTIMIZER_MAX_TEXT - 1, spec_quote_text(&q, spec));
   }
+  if (groups_is_spec(spec)) return groups_create(out, spec, lr, n_params);
   descent_optimizer *opt = descent_calloc(1, sizeof *opt, "optimizer");
   if (!opt) return DESCENT_ENOMEM;
   opt->n = n_params;
@@ -711,6 +714,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
 
 void descent_optimizer_free(descent_optimizer *opt) {
   if (!opt) return;
+  if (opt->groups) groups_free(opt);
   for (int i = 0; i < opt->n_transforms; i++) descent_schedule_free(opt->chain[i].schedule);
   if (opt->method) opt->method->destroy(opt->method_state);
   descent_free_real(opt->state);
@@ -846,6 +850,7 @@ static int step_buffers(descent_optimizer *opt, descent_real *params, const desc
   if (opt->eval_mode)
     return descent_fail(DESCENT_EINVAL,
                         "optimizer step in evaluation mode: call descent_optimizer_train first");
+  if (opt->groups) return groups_step(opt, params, grad, tensors, n_tensors);
   if (opt->per_tensor) {
     rc = optimizer_layout_prepare(opt, tensors, n_tensors);
     if (rc) return rc;
@@ -1017,11 +1022,13 @@ int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale) {
   if (!(scale > 0) || !isfinite(scale))
     return descent_fail(DESCENT_EINVAL, "learning-rate scale %g: must be positive and finite",
                         scale);
+  if (opt->groups) return groups_set_lr_scale(opt, scale);
   opt->chain[opt->n_transforms - 1].rate_scale = scale;
   return DESCENT_OK;
 }
 
 double descent_optimizer_lr_scale(const descent_optimizer *opt) {
+  if (opt->groups) return groups_lr_scale(opt);
   return opt->chain[opt->n_transforms - 1].rate_scale;
 }
 
@@ -1030,6 +1037,7 @@ int descent_optimizer_full_batch(const descent_optimizer *opt) {
 }
 
 int64_t descent_optimizer_warmup_steps(const descent_optimizer *opt) {
+  if (opt->groups) return groups_warmup_steps(opt);
   int64_t most = 0;
   for (int i = 0; i < opt->n_transforms; i++) {
     const transform *t = &opt->chain[i];
@@ -1047,6 +1055,7 @@ int64_t descent_optimizer_steps(const descent_optimizer *opt) {
 }
 
 double descent_optimizer_lr(const descent_optimizer *opt) {
+  if (opt->groups) return groups_lr(opt);
   return transform_rate(&opt->chain[opt->n_transforms - 1], opt->step);
 }
 
@@ -1080,6 +1089,7 @@ size_t optimizer_describe_chain(const descent_optimizer *opt, char *buf, size_t 
 }
 
 size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap) {
+  if (opt->groups) return groups_describe(opt, buf, cap);
   size_t used = 0;
   double base_lr = descent_optimizer_base_lr(opt);
   if (strcmp(opt->spec, opt->expanded) != 0 && base_lr == opt->spec_base_lr) {

@@ -80,6 +80,14 @@ struct descent_optimizer {
   size_t *tensor_slices;
   double *slice_sums;
   double *tensor_values; /* every per-tensor transform's values, one allocation */
+  /* A group's child (groups.c): tensor k of its compact layout lies at
+     tensors[k].offset + tensor_shift[k] in the buffers it steps; NULL for
+     every other optimizer (no shift). */
+  size_t *tensor_shift;
+  /* Parameter groups (groups.c): the groups of a spec with '@', each a
+     child optimizer; NULL for every other optimizer. A grouped optimizer
+     has no chain of its own (n_transforms 0). */
+  struct optimizer_groups *groups;
 };
 
 /* 1 when a transform of the chain has an evaluation point of its own
