@@ -86,6 +86,11 @@ expect_error newline-in-spec error "control character at character 18 of 'dense(
 expect_error newline-in-option error "unknown option '--lr\\nx'" "$descent" train $'--lr\nx' 0.1
 expect_error newline-in-number error "--epochs: '1\\n2' is not a non-negative whole number" "$descent" train --epochs $'1\n2'
 expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear inside a chain; write its chain instead: lr(lr=0.001)" train chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'clip(1) | sgd'
+# Parameter groups: --no-decay needs a named optimizer with weight decay;
+# every tensor needs a group.
+expect_error no-decay-without-decay error "--no-decay: --opt lbfgs has no weight decay" train nodecay --data-dir "$scratch/good" --model 'dense(10)' --opt lbfgs --no-decay bias,norm
+expect_error no-decay-chain error "--no-decay needs a named optimizer (adamw, sgd, ...); --opt 'adam | lr(0.1)' is a chain" train nodecay-chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam | lr(0.1)' --no-decay bias
+expect_error group-unmatched error "tensor layer1.dense.bias matches no group's selector" train groups --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ weight'
 
 # A diverging run stops with a diagnosis.
 mkdir -p "$scratch/noisy"
