@@ -61,8 +61,7 @@ int main(int argc, char **argv) {
     for (int s = 0; s < 2; s++) {
       descent_optimizer *opt;
       if (descent_optimizer_create(&opt, specs[s], NULL, n) ||
-          descent_optimizer_set_tensors(opt, t, 6) ||
-          descent_optimizer_set_threads(opt, threads)) {
+          descent_optimizer_set_tensors(opt, t, 6) || descent_optimizer_set_threads(opt, threads)) {
         fprintf(stderr, "group_step: %s\n", descent_last_error());
         return 1;
       }

@@ -403,6 +403,11 @@ double groups_base_lr(const descent_optimizer *opt) {
    PyTorch's groups'. */
 int groups_set_base_lr(descent_optimizer *opt, double lr) {
   optimizer_groups *gs = opt->groups;
+  if (groups_base_lr(opt) == 0 && gs->count > 1)
+    return descent_fail(DESCENT_EINVAL,
+                        "descent_optimizer_set_base_lr: the first group's base rate is 0, so no "
+                        "factor takes it to %g while keeping the other groups' ratios",
+                        lr);
   double factor = lr / groups_base_lr(opt);
   for (int i = 0; i < gs->count; i++) {
     descent_optimizer *c = gs->group[i].child;

@@ -1125,6 +1125,12 @@ void descent_optimizer_help(FILE *out) {
       optim_print_wrapped(out, line, 33);
     }
   }
+  fprintf(out,
+          "\nParameter groups: CHAIN @ SELECTOR ; CHAIN @ SELECTOR ... (first match wins;\n"
+          "  end with CHAIN @ *). SELECTOR: weight, bias, norm, globs on tensor names\n"
+          "  (layer1.*), each optionally :1d to :4d; then optionally lr_mult=X. A group\n"
+          "  without its own lr takes --lr. e.g. 'adamw @ weight ; adamw(weight_decay=0) @ *'\n"
+          "  (docs/optimizers.md, \"Parameter groups\").\n");
   fprintf(out, "\n");
   method_help(out);
   fprintf(out, "\n");
