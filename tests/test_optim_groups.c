@@ -283,6 +283,34 @@ static void test_state_round_trip(void) {
   free(p), free(g), free(q);
 }
 
+/* A blob whose second group's chain differs (another --lr for it): refused,
+   and the first group, which would have loaded, is left as it was. */
+static void test_refused_load_changes_nothing(void) {
+  const char *spec = "adamw(lr=0.01) @ weight ; sgd(momentum=0.9) @ *";
+  descent_tensor_info t[N_TENSORS];
+  size_t n = make_layout(t);
+  descent_real *p = reals(n), *g = reals(n);
+  init_params(p, n);
+  descent_optimizer *a, *b;
+  CHECK_OK(descent_optimizer_create(&a, spec, "0.1", n));
+  CHECK_OK(descent_optimizer_create(&b, spec, "0.2", n));
+  if (!a || !b) return;
+  CHECK_OK(run(a, p, g, n, t, 4));
+  CHECK_OK(run(b, p, g, n, t, 2));
+  size_t sa = descent_optimizer_state_size(a), sb = descent_optimizer_state_size(b);
+  unsigned char *blob = malloc(sa), *before = malloc(sb), *after = malloc(sb);
+  CHECK_OK(descent_optimizer_save_state(a, blob, sa));
+  CHECK_OK(descent_optimizer_save_state(b, before, sb));
+  CHECK_FAILS(descent_optimizer_load_state(b, blob, sa), DESCENT_EINVAL, "group 2");
+  CHECK_OK(descent_optimizer_save_state(b, after, sb));
+  CHECK(memcmp(before, after, sb) == 0);
+  CHECK(descent_optimizer_steps(b) == 2);
+  free(blob), free(before), free(after);
+  descent_optimizer_free(a);
+  descent_optimizer_free(b);
+  free(p), free(g);
+}
+
 static void test_refusals(void) {
   descent_tensor_info t[N_TENSORS];
   size_t n = make_layout(t);
@@ -303,6 +331,8 @@ static void test_refusals(void) {
               DESCENT_EINVAL, "evaluation point");
   CHECK_FAILS(descent_optimizer_create(&opt, "adam(b1=2) @ *", NULL, n), DESCENT_EINVAL,
               "optimizer group 1 (adam(b1=2))");
+  CHECK_FAILS(descent_optimizer_create(&opt, "adam @ *\n", NULL, n), DESCENT_EINVAL,
+              "control character");
   CHECK(opt == NULL);
   /* A tensor no group takes; a group left without tensors (first match
      wins, so a tensor is never in two groups). */
@@ -327,6 +357,7 @@ int main(void) {
   test_describe();
   test_rates();
   test_state_round_trip();
+  test_refused_load_changes_nothing();
   test_refusals();
   return check_report();
 }

@@ -226,6 +226,8 @@ static int make_child(const optimizer_groups *gs, optimizer_group *g, size_t n, 
 }
 
 int groups_create(descent_optimizer **out, const char *spec, const char *lr, size_t n_params) {
+  int rc = spec_check_text(spec, "optimizer");
+  if (rc) return rc;
   descent_optimizer *opt = descent_calloc(1, sizeof *opt, "optimizer");
   optimizer_groups *gs = descent_calloc(1, sizeof *gs, "optimizer groups");
   if (!opt || !gs) {
@@ -242,7 +244,6 @@ int groups_create(descent_optimizer **out, const char *spec, const char *lr, siz
   }
   snprintf(opt->spec, sizeof opt->spec, "%s", spec);
   snprintf(opt->expanded, sizeof opt->expanded, "%s", spec);
-  int rc = DESCENT_OK;
   for (const char *p = spec; !rc;) {
     const char *semi = strchr(p, ';'), *end = semi ? semi : p + strlen(p);
     if (gs->count == OPTIMIZER_MAX_GROUPS) {
@@ -355,10 +356,13 @@ int groups_step(descent_optimizer *opt, descent_real *params, const descent_real
                 const descent_tensor_info *tensors, size_t n_tensors) {
   optimizer_groups *gs = opt->groups;
   if (!gs->assigned) {
-    /* No table set: the objective's, or one tensor of every parameter. */
+    /* No table set: the objective's, or one tensor of every parameter. A
+       table set whose assignment was refused is tried again (and refused
+       again, with its message). */
     descent_tensor_info whole = {.name = "params", .size = opt->n, .shape = {1, {opt->n}}};
     if (!n_tensors) tensors = &whole, n_tensors = 1;
-    int rc = descent_optimizer_set_tensors(opt, tensors, n_tensors);
+    int rc = opt->n_tensors ? groups_assign(opt)
+                            : descent_optimizer_set_tensors(opt, tensors, n_tensors);
     if (rc) return rc;
   }
   for (int i = 0; i < gs->count; i++) {
@@ -623,16 +627,34 @@ int groups_load_state(descent_optimizer *opt, const void *buf, size_t size) {
   if (!count && step > 0) return corrupt("steps without groups");
   int rc = check_groups(opt, p, end, count);
   if (rc) return rc;
-  for (uint32_t i = 0; i < count; i++) {
+  /* Each child checks its own blob as it loads it; should one refuse, the
+     children loaded before it get their state back, so that a refused load
+     changes nothing. */
+  unsigned char *kept[OPTIMIZER_MAX_GROUPS] = {0};
+  size_t kept_size[OPTIMIZER_MAX_GROUPS] = {0};
+  uint32_t loaded = 0;
+  for (; loaded < count && !rc; loaded++) {
+    descent_optimizer *c = gs->group[loaded].child;
     uint64_t members = get(&p, 8);
     p += 8 * members;
     uint64_t bytes = get(&p, 8);
-    rc = descent_optimizer_load_state(gs->group[i].child, p, (size_t)bytes);
-    if (rc) return rc;
+    kept_size[loaded] = descent_optimizer_state_size(c);
+    kept[loaded] = malloc(kept_size[loaded]);
+    rc = kept[loaded] ? descent_optimizer_save_state(c, kept[loaded], kept_size[loaded])
+                      : descent_fail(DESCENT_ENOMEM, "optimizer state: no memory to load it");
+    if (!rc) rc = descent_optimizer_load_state(c, p, (size_t)bytes);
     p += bytes;
   }
-  opt->step = step;
-  return DESCENT_OK;
+  if (rc) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", descent_last_error());
+    for (uint32_t i = 0; i + 1 < loaded; i++)
+      descent_optimizer_load_state(gs->group[i].child, kept[i], kept_size[i]);
+    descent_fail(rc, "optimizer state, group %u: %s", loaded, why);
+  }
+  for (uint32_t i = 0; i < loaded; i++) free(kept[i]);
+  if (!rc) opt->step = step;
+  return rc;
 }
 
 size_t groups_state_bytes(const descent_optimizer *opt) {
