@@ -275,6 +275,13 @@ static void test_state_round_trip(void) {
   CHECK_FAILS(descent_optimizer_load_state(b, pb, plain_size), DESCENT_EINVAL, "without groups");
   CHECK_FAILS(descent_optimizer_set_shard(b, 0, n / 2, NULL, NULL), DESCENT_ENOTSUP,
               "parameter groups");
+  /* The mode travels with the state. */
+  CHECK_OK(descent_optimizer_eval_buffers(a, p, n));
+  CHECK_OK(descent_optimizer_save_state(a, sa, size2));
+  CHECK_OK(descent_optimizer_load_state(b, sa, size2));
+  CHECK_FAILS(descent_optimizer_step_buffers(b, q, g, n), DESCENT_EINVAL, "evaluation mode");
+  CHECK_OK(descent_optimizer_train_buffers(b, q, n));
+  CHECK_OK(descent_optimizer_step_buffers(b, q, g, n));
   free(pb);
   descent_optimizer_free(plain);
   free(sa), free(sb), free(blob);
@@ -309,6 +316,34 @@ static void test_refused_load_changes_nothing(void) {
   descent_optimizer_free(a);
   descent_optimizer_free(b);
   free(p), free(g);
+}
+
+/* A group of more than OPTIMIZER_PARALLEL_BLOCKS blocks splits them over the
+   threads: the same bits at 1 and 2 threads. */
+static void test_threads(void) {
+  descent_tensor_info t[2] = {
+      {.name = "big.weight", .offset = 0, .size = 600 * 500, .shape = {2, {600, 500}}},
+      {.name = "big.bias", .offset = 600 * 500, .size = 500, .shape = {1, {500}}}};
+  size_t n = 600 * 500 + 500;
+  descent_real *p[2], *g = reals(n);
+  for (int run = 0; run < 2; run++) {
+    p[run] = reals(n);
+    init_params(p[run], n);
+    descent_optimizer *opt;
+    CHECK_OK(descent_optimizer_create(
+        &opt, "clip(1) | adam | wd(0.01) @ weight ; sgd(momentum=0.9) @ *", "0.01", n));
+    if (!opt) return;
+    CHECK_OK(descent_optimizer_set_threads(opt, run + 1));
+    descent_objective obj = {
+        .n_params = n, .params = p[run], .grad = g, .n_tensors = 2, .tensors = t};
+    for (int k = 0; k < 3; k++) {
+      gradient(g, n, k);
+      CHECK_OK(descent_optimizer_step(opt, &obj));
+    }
+    descent_optimizer_free(opt);
+  }
+  CHECK(memcmp(p[0], p[1], n * sizeof *p[0]) == 0);
+  free(p[0]), free(p[1]), free(g);
 }
 
 static void test_refusals(void) {
@@ -358,6 +393,7 @@ int main(void) {
   test_rates();
   test_state_round_trip();
   test_refused_load_changes_nothing();
+  test_threads();
   test_refusals();
   return check_report();
 }

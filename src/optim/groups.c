@@ -485,7 +485,8 @@ int groups_hyperparameter_at(const descent_optimizer *opt, int index, char *buf,
  *   16   8   parameters n
  *   24   8   steps taken
  *   32   4   number of groups G (0: saved before the layout was known)
- *   36   4   length L of the spec, then L bytes of it
+ *   36   4   mode: 0 training, 1 evaluation (descent_optimizer_eval)
+ *   40   4   length L of the spec, then L bytes of it
  *   then, per group: 8 number of tensors M, M x 8 their indices in the
  *        layout, 8 length B of the child's state, B bytes of it (its own
  *        blob: its chain, its slots over its tensors, its compact layout)
@@ -516,7 +517,7 @@ static uint64_t get(const unsigned char **p, int bytes) {
 
 size_t groups_state_size(const descent_optimizer *opt) {
   const optimizer_groups *gs = opt->groups;
-  size_t bytes = 36 + 4 + strlen(opt->spec) + 8;
+  size_t bytes = 40 + 4 + strlen(opt->spec) + 8;
   for (int i = 0; gs->assigned && i < gs->count; i++)
     bytes += 16 + 8 * gs->group[i].n_members + descent_optimizer_state_size(gs->group[i].child);
   return bytes;
@@ -534,6 +535,7 @@ int groups_save_state(const descent_optimizer *opt, void *buf, size_t size) {
   p = put(p, opt->n, 8);
   p = put(p, (uint64_t)opt->step, 8);
   p = put(p, gs->assigned ? (uint64_t)gs->count : 0, 4);
+  p = put(p, (uint64_t)opt->eval_mode, 4);
   size_t len = strlen(opt->spec);
   p = put(p, len, 4);
   memcpy(p, opt->spec, len);
@@ -585,7 +587,7 @@ static int check_groups(const descent_optimizer *opt, const unsigned char *p,
 int groups_load_state(descent_optimizer *opt, const void *buf, size_t size) {
   optimizer_groups *gs = opt->groups;
   const unsigned char *p = buf, *start = buf;
-  if (size < 48 || memcmp(p, STATE_MAGIC, 8) != 0)
+  if (size < 52 || memcmp(p, STATE_MAGIC, 8) != 0)
     return descent_fail(DESCENT_EFORMAT,
                         "optimizer state: truncated or not descent optimizer "
                         "state (%zu bytes)",
@@ -603,7 +605,9 @@ int groups_load_state(descent_optimizer *opt, const void *buf, size_t size) {
                         version, opt->spec);
   uint64_t n = get(&p, 8);
   int64_t step = (int64_t)get(&p, 8);
-  uint32_t count = (uint32_t)get(&p, 4), len = (uint32_t)get(&p, 4);
+  uint32_t count = (uint32_t)get(&p, 4), mode = (uint32_t)get(&p, 4);
+  uint32_t len = (uint32_t)get(&p, 4);
+  if (mode > 1) return corrupt("the mode");
   if (len > (size_t)(end - p)) return corrupt("the spec");
   if (len != strlen(opt->spec) || memcmp(p, opt->spec, len) != 0)
     return descent_fail(DESCENT_EINVAL,
@@ -653,7 +657,7 @@ int groups_load_state(descent_optimizer *opt, const void *buf, size_t size) {
     descent_fail(rc, "optimizer state, group %u: %s", loaded, why);
   }
   for (uint32_t i = 0; i < loaded; i++) free(kept[i]);
-  if (!rc) opt->step = step;
+  if (!rc) opt->step = step, opt->eval_mode = (int)mode;
   return rc;
 }
 
