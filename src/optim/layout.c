@@ -14,7 +14,11 @@
  * such a chain sums its slices in the same order, over every tensor.
  *
  * A chain without a per-tensor transform never comes here: its step is the
- * flat one of optimizer.c, unchanged.
+ * flat one of optimizer.c, unchanged. Every group of a grouped optimizer
+ * (groups.c) does, whatever its chain: its layout is its own tensors
+ * renumbered from 0 (its slots hold only them), and tensor_shift[k] says how
+ * far tensor k lies past that in the whole parameter and gradient buffers,
+ * which the step reads and writes in place.
  */
 #include "groups.h"
 
