@@ -1208,8 +1208,8 @@ typedef struct descent_optimizer descent_optimizer;
  *         `descent optimizers` lists every name, transform, parameter,
  *         default, range and formula.
  *         or parameter groups, "CHAIN @ SELECTOR ; CHAIN @ SELECTOR ...",
- *         each CHAIN any of the above but a method or a chain with an
- *         evaluation point (schedule-free, asgd), e.g.
+ *         each CHAIN any of the above but a method or gd (schedule-free's
+ *         and asgd's evaluation point then covers their group), e.g.
  *           "adamw(weight_decay=0.1) @ weight ; adamw(weight_decay=0) @ *"
  *         Each group is an optimizer of its own over the tensors its
  *         SELECTOR picks from the layout (descent_optimizer_set_tensors or

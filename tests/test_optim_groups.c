@@ -129,19 +129,29 @@ static void check_against_separate(const char *grouped, const char *const *chain
       CHECK_OK(descent_optimizer_step_buffers(sep[i], cp[i], cg[i], sizes[i]));
     }
   }
-  for (int i = 0; i < n_groups; i++) {
-    for (int j = 0, at = 0; members[i][j] >= 0; j++) {
-      memcpy(q + t[members[i][j]].offset, cp[i] + at, t[members[i][j]].size * sizeof *q);
-      at += (int)t[members[i][j]].size;
+  /* After the steps, at the evaluation point (schedule-free's x; the
+     parameters for every other chain), and back at the training point. */
+  for (int phase = 0; phase < 3; phase++) {
+    if (phase == 1) CHECK_OK(descent_optimizer_eval_buffers(opt, p, n));
+    if (phase == 2) CHECK_OK(descent_optimizer_train_buffers(opt, p, n));
+    for (int i = 0; i < n_groups; i++) {
+      if (phase == 1) CHECK_OK(descent_optimizer_eval_buffers(sep[i], cp[i], sizes[i]));
+      if (phase == 2) CHECK_OK(descent_optimizer_train_buffers(sep[i], cp[i], sizes[i]));
+      for (int j = 0, at = 0; members[i][j] >= 0; j++) {
+        memcpy(q + t[members[i][j]].offset, cp[i] + at, t[members[i][j]].size * sizeof *q);
+        at += (int)t[members[i][j]].size;
+      }
     }
+    if (exact)
+      CHECK_MSG(memcmp(p, q, n * sizeof *p) == 0,
+                "%s: not the bits of one optimizer per group (phase %d)", grouped, phase);
+    else
+      for (size_t i = 0; i < n; i++) CHECK_CLOSE(p[i], q[i], sizeof *p == 8 ? 1e-13 : 1e-6);
+  }
+  for (int i = 0; i < n_groups; i++) {
     descent_optimizer_free(sep[i]);
     free(cp[i]), free(cg[i]);
   }
-  if (exact)
-    CHECK_MSG(memcmp(p, q, n * sizeof *p) == 0, "%s: not the bits of one optimizer per group",
-              grouped);
-  else
-    for (size_t i = 0; i < n; i++) CHECK_CLOSE(p[i], q[i], sizeof *p == 8 ? 1e-13 : 1e-6);
   descent_optimizer_free(opt);
   free(p), free(g), free(q), free(h);
 }
@@ -160,6 +170,12 @@ static void test_same_bits_as_separate(void) {
   const char *clipped[] = {"momentum(momentum=0.9)", "clip(0.5) | adam"};
   check_against_separate("momentum(momentum=0.9) @ *:2d ; clip(0.5) | adam @ *", clipped,
                          mixed_members, 2, 0);
+  /* Schedule-free in a group: its evaluation point, and the way back. */
+  const char *sf[] = {"sf_adamw", "adam"};
+  check_against_separate("sf_adamw @ weight ; adam @ *", sf, mixed_members, 2, 1);
+  const char *asgd[] = {"momentum(momentum=0.9)", "asgd(t0=3)"};
+  check_against_separate("momentum(momentum=0.9) @ weight ; asgd(t0=3) @ *", asgd, mixed_members, 2,
+                         1);
   /* A per-tensor chain in a group, three groups, the norm group first. */
   const char *three[] = {"sgd", "lamb(weight_decay=0.01)", "rmsprop | wd(0.1)"};
   const int three_members[][N_TENSORS + 1] = {{2, 3, -1}, {0, 1, -1}, {4, 5, -1}};
@@ -290,6 +306,38 @@ static void test_state_round_trip(void) {
   free(p), free(g), free(q);
 }
 
+/* Schedule-free in a group, saved in evaluation mode: the loaded optimizer
+   goes back to the same training point and on to the same bits. */
+static void test_eval_mode_round_trip(void) {
+  const char *spec = "sf_adamw @ weight ; adam @ *";
+  descent_tensor_info t[N_TENSORS];
+  size_t n = make_layout(t);
+  descent_real *p = reals(n), *g = reals(n), *q = reals(n);
+  init_params(p, n);
+  descent_optimizer *a, *b;
+  CHECK_OK(descent_optimizer_create(&a, spec, "0.01", n));
+  CHECK_OK(descent_optimizer_create(&b, spec, "0.01", n));
+  if (!a || !b) return;
+  CHECK_OK(descent_optimizer_set_tensors(b, t, N_TENSORS));
+  CHECK_OK(run(a, p, g, n, t, 5));
+  CHECK_OK(descent_optimizer_eval_buffers(a, p, n));
+  size_t size = descent_optimizer_state_size(a);
+  unsigned char *blob = malloc(size);
+  CHECK_OK(descent_optimizer_save_state(a, blob, size));
+  CHECK_OK(descent_optimizer_load_state(b, blob, size));
+  memcpy(q, p, n * sizeof *p);
+  CHECK_OK(descent_optimizer_train_buffers(a, p, n));
+  CHECK_OK(descent_optimizer_train_buffers(b, q, n));
+  CHECK(memcmp(p, q, n * sizeof *p) == 0);
+  CHECK_OK(run(a, p, g, n, t, 3));
+  CHECK_OK(run(b, q, g, n, t, 3));
+  CHECK_MSG(memcmp(p, q, n * sizeof *p) == 0, "schedule-free group resumed in evaluation mode");
+  free(blob);
+  descent_optimizer_free(a);
+  descent_optimizer_free(b);
+  free(p), free(g), free(q);
+}
+
 /* A blob whose second group's chain differs (another --lr for it): refused,
    and the first group, which would have loaded, is left as it was. */
 static void test_refused_load_changes_nothing(void) {
@@ -362,8 +410,8 @@ static void test_refusals(void) {
               "lr_mult=X");
   CHECK_FAILS(descent_optimizer_create(&opt, "lbfgs @ weight ; adam @ *", NULL, n), DESCENT_EINVAL,
               "a method");
-  CHECK_FAILS(descent_optimizer_create(&opt, "sf_adamw @ weight ; adam @ *", NULL, n),
-              DESCENT_EINVAL, "evaluation point");
+  CHECK_FAILS(descent_optimizer_create(&opt, "gd @ weight ; adam @ *", NULL, n), DESCENT_EINVAL,
+              "full-batch");
   CHECK_FAILS(descent_optimizer_create(&opt, "adam(b1=2) @ *", NULL, n), DESCENT_EINVAL,
               "optimizer group 1 (adam(b1=2))");
   CHECK_FAILS(descent_optimizer_create(&opt, "adam @ *\n", NULL, n), DESCENT_EINVAL,
@@ -393,6 +441,7 @@ int main(void) {
   test_rates();
   test_state_round_trip();
   test_refused_load_changes_nothing();
+  test_eval_mode_round_trip();
   test_threads();
   test_refusals();
   return check_report();

@@ -3,7 +3,9 @@
  *
  * Each group is a child optimizer over the tensors its selector picks, like
  * one of PyTorch's param_groups but with a chain of its own (any chain:
- * "momentum(mu=0.9) @ *:2d ; adam @ *"). Every tensor goes to the first
+ * "momentum(momentum=0.9) @ *:2d ; adam @ *"; not a method, nor gd).
+ * Schedule-free's and asgd's moves to their evaluation point and back
+ * (descent_optimizer_eval) move their group's tensors. Every tensor goes to the first
  * group whose selector matches it; a tensor no group matches is refused, so
  * the usual last group is "@ *". A group whose selector matches no tensor is
  * refused too (a misspelt selector would otherwise leave it empty).
@@ -208,11 +210,8 @@ static int make_child(const optimizer_groups *gs, optimizer_group *g, size_t n, 
     return descent_fail(rc, "optimizer group %d (%s): %s", index + 1, g->chain, why);
   }
   descent_optimizer *c = *out;
-  const char *refused = c->method                     ? "a method (it evaluates the objective "
-                                                        "itself) cannot be one group of several"
-                        : optimizer_has_eval_point(c) ? "a chain with an evaluation point of its "
-                                                        "own (schedule-free, asgd) cannot be a "
-                                                        "group yet"
+  const char *refused = c->method       ? "a method (it evaluates the objective itself) cannot be "
+                                          "one group of several"
                         : c->full_batch ? "a full-batch optimizer (gd) cannot be a group"
                                         : NULL;
   if (refused) {
@@ -375,6 +374,22 @@ int groups_step(descent_optimizer *opt, descent_real *params, const descent_real
     c->step++;
   }
   opt->step++;
+  return DESCENT_OK;
+}
+
+int groups_has_eval_point(const descent_optimizer *opt) {
+  for (int i = 0; i < opt->groups->count; i++)
+    if (optimizer_has_eval_point(opt->groups->group[i].child)) return 1;
+  return 0;
+}
+
+/* Before the layout is known no group has stepped: nothing moves. */
+int groups_switch(descent_optimizer *opt, descent_real *params, int to_eval) {
+  optimizer_groups *gs = opt->groups;
+  for (int i = 0; gs->assigned && i < gs->count; i++) {
+    int rc = optimizer_switch_shifted(gs->group[i].child, params, to_eval);
+    if (rc) return rc;
+  }
   return DESCENT_OK;
 }
 

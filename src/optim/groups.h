@@ -22,6 +22,10 @@ void groups_free(descent_optimizer *opt);
 int groups_assign(descent_optimizer *opt);
 int groups_step(descent_optimizer *opt, descent_real *params, const descent_real *grad,
                 const descent_tensor_info *tensors, size_t n_tensors);
+/* 1 when a group's chain has an evaluation point (schedule-free, asgd). */
+int groups_has_eval_point(const descent_optimizer *opt);
+/* Every group to its evaluation point (to_eval 1) or back. */
+int groups_switch(descent_optimizer *opt, descent_real *params, int to_eval);
 double groups_lr(const descent_optimizer *opt);
 int groups_set_lr_scale(descent_optimizer *opt, double scale);
 double groups_lr_scale(const descent_optimizer *opt);

@@ -896,6 +896,7 @@ int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
 }
 
 int optimizer_has_eval_point(const descent_optimizer *opt) {
+  if (opt->groups) return groups_has_eval_point(opt);
   for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->to_eval) return 1;
   return 0;
@@ -948,6 +949,11 @@ static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_
   int rc = check_buffers(opt, params, NULL, n_params, 0);
   if (rc) return rc;
   if (opt->eval_mode == to_eval) return DESCENT_OK;
+  if (opt->groups) {
+    rc = groups_switch(opt, params, to_eval);
+    if (!rc) opt->eval_mode = to_eval;
+    return rc;
+  }
   params += opt->shard_offset;
   size_t n = opt->shard_count, blocks = block_count(n);
   int moves = opt->step > 0 && optimizer_has_eval_point(opt);
@@ -965,6 +971,33 @@ static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_
         restore_block(opt, params + lo, lo, count);
       else
         move_block(opt, params + lo, lo, count, to_eval);
+    }
+  }
+  opt->held_valid = moves && to_eval;
+  opt->eval_mode = to_eval;
+  return DESCENT_OK;
+}
+
+/* (optimizer.h) switch_points for a group's child, tensor by tensor at its
+   shifts in the whole buffer. */
+int optimizer_switch_shifted(descent_optimizer *opt, descent_real *params, int to_eval) {
+  if (opt->eval_mode == to_eval) return DESCENT_OK;
+  int moves = opt->step > 0 && optimizer_has_eval_point(opt);
+  if (moves && to_eval && !opt->held) {
+    opt->held = descent_alloc_real(opt->n, "the training point kept in evaluation mode");
+    if (!opt->held) return DESCENT_ENOMEM;
+  }
+  int restore = moves && !to_eval && opt->held_valid;
+  for (size_t k = 0; moves && k < opt->n_tensors; k++) {
+    const descent_tensor_info *t = &opt->tensors[k];
+    descent_real *theta = params + opt->tensor_shift[k];
+    for (size_t lo = t->offset, end = t->offset + t->size; lo < end; lo += BLOCK) {
+      size_t count = end - lo < BLOCK ? end - lo : BLOCK;
+      if (to_eval) memcpy(opt->held + lo, theta + lo, count * sizeof *theta);
+      if (restore)
+        restore_block(opt, theta + lo, lo, count);
+      else
+        move_block(opt, theta + lo, lo, count, to_eval);
     }
   }
   opt->held_valid = moves && to_eval;

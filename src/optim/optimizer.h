@@ -159,6 +159,10 @@ size_t optimizer_layout_bytes(const descent_optimizer *opt);
    results do not depend on it. */
 int optimizer_set_block_size(descent_optimizer *opt, size_t block_size);
 
+/* descent_optimizer_eval / _train for a group's child (groups.c): its
+   tensors moved in place in the whole buffer params, at their shifts. */
+int optimizer_switch_shifted(descent_optimizer *opt, descent_real *params, int to_eval);
+
 /* The transform that takes the rate: the chain's last. */
 static inline transform *optimizer_rate_transform(const descent_optimizer *opt) {
   return (transform *)&opt->chain[opt->n_transforms - 1];

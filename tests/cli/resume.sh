@@ -78,6 +78,8 @@ killed_and_resumed groups-no-decay 13 --model "$deep" --opt 'adamw(weight_decay=
 killed_and_resumed groups-mixed 13 --model "$deep" \
   --opt 'momentum(momentum=0.9) @ weight ; adam(lr=0.005) @ *' --lr 'cosine(0.05, 24)' \
   --batch-size 32 --epochs 3
+killed_and_resumed groups-sf 19 --model "$deep" --opt 'sf_adamw @ weight ; adamw(weight_decay=0) @ *' \
+  --lr 0.01 --batch-size 32 --epochs 4
 "$descent" checkpoint verify "$scratch/groups-mixed" >"$scratch/groups-verify.log" 2>&1
 check "groups-mixed: descent checkpoint verify loads the groups' state" test $? -eq 0
 for schedule in 'inv(0.05, 10)' 'poly(0.05, 0.5, tau=4)' 'step(0.05, 5, gamma=0.5)' \
