@@ -202,6 +202,12 @@ int cli_setup_build(const char *command, const cli_setup *s, descent_preprocess 
         descent_optimizer_create(&b->opt, s->opt, s->lr, descent_net_objective(b->net)->n_params) ||
         descent_optimizer_set_threads(b->opt, b->threads) ||
         descent_optimizer_check_objective(b->opt, descent_net_objective(b->net));
+  /* Parameter groups and per-tensor chains step on the network's tensors:
+     given here, so that lr-find (which steps on the buffers) has them too,
+     and a group that matches none is refused before any data moves. */
+  const descent_objective *obj = b->net ? descent_net_objective(b->net) : NULL;
+  if (!rc && descent_optimizer_uses_tensors(b->opt) && obj->n_tensors)
+    rc = descent_optimizer_set_tensors(b->opt, obj->tensors, obj->n_tensors);
   if (rc) {
     fprintf(stderr, "descent %s: %s\n", command, descent_last_error());
     return 1;

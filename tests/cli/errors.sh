@@ -91,6 +91,7 @@ expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear 
 expect_error no-decay-without-decay error "--no-decay: --opt lbfgs has no weight decay" train nodecay --data-dir "$scratch/good" --model 'dense(10)' --opt lbfgs --no-decay bias,norm
 expect_error no-decay-chain error "--no-decay needs a named optimizer (adamw, sgd, ...); --opt 'adam | lr(0.1)' is a chain" train nodecay-chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam | lr(0.1)' --no-decay bias
 expect_error group-unmatched error "tensor layer1.dense.bias matches no group's selector" train groups --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ weight'
+expect_error group-unmatched-lr-find error "group 2 (sgd @ bias) matches no tensor" "$descent" lr-find --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ * ; sgd @ bias' --out "$scratch/lrf-groups"
 
 # A diverging run stops with a diagnosis.
 mkdir -p "$scratch/noisy"
