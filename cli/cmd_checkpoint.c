@@ -36,7 +36,12 @@ static int verify(const char *path, const char *skipped) {
             path);
     goto done;
   }
-  if (descent_optimizer_create(&opt, spec, lr[0] ? lr : NULL, descent_net_objective(net)->n_params))
+  descent_objective *obj = descent_net_objective(net);
+  if (descent_optimizer_create(&opt, spec, lr[0] ? lr : NULL, obj->n_params)) goto fail_lib;
+  /* Parameter groups (and per-tensor chains) step on the network's tensors,
+     as the trainer gives them: the groups' state belongs to that layout. */
+  if (descent_optimizer_uses_tensors(opt) && obj->n_tensors &&
+      descent_optimizer_set_tensors(opt, obj->tensors, obj->n_tensors))
     goto fail_lib;
   if (descent_optimizer_load_state(opt, info.optimizer_state, info.optimizer_state_size)) {
     fprintf(stderr, "descent checkpoint: %s: %s\n", path, descent_last_error());

@@ -24,6 +24,69 @@ static int parse_positive(const char *command, const char *name, const char *tex
   return 0;
 }
 
+/* The named optimizer's arguments (inside its parentheses) without any
+   weight_decay=..., items split at commas outside nested parentheses. */
+static void drop_weight_decay(const char *args, size_t len, char *out, size_t cap) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (size_t at = 0; at < len;) {
+    size_t end = at;
+    for (int depth = 0; end < len && (depth || args[end] != ','); end++)
+      depth += (args[end] == '(') - (args[end] == ')');
+    const char *item = args + at;
+    size_t item_len = end - at;
+    while (item_len && (*item == ' ' || *item == '\t')) item++, item_len--;
+    int is_wd = strncmp(item, "weight_decay", 12) == 0 &&
+                (item[12] == '=' || item[12] == ' ' || item[12] == '\t');
+    if (!is_wd && item_len && used < cap)
+      used +=
+          (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? ", " : "", (int)item_len, item);
+    at = end + 1;
+  }
+}
+
+/* --no-decay KINDS: the named optimizer --opt split into two parameter
+   groups, weight decay 0 on the tensors KINDS selects and the optimizer as
+   given on the rest (PyTorch's two param_groups). */
+static int apply_no_decay(const char *command, const char *kinds, cli_setup *s) {
+  const char *opt = s->opt;
+  if (strchr(opt, '@') || strchr(opt, '|')) {
+    fprintf(stderr,
+            "descent %s: --no-decay needs a named optimizer (adamw, sgd, ...); --opt '%s' is a "
+            "%s: write the groups in --opt, e.g. 'CHAIN @ %s ; CHAIN @ *'\n",
+            command, opt, strchr(opt, '@') ? "grouped spec already" : "chain", kinds);
+    return -1;
+  }
+  const char *paren = strchr(opt, '(');
+  size_t name_len = paren ? (size_t)(paren - opt) : strlen(opt);
+  while (name_len && opt[name_len - 1] == ' ') name_len--;
+  char args[512] = "", probe_spec[600];
+  if (paren) {
+    const char *close = strrchr(opt, ')');
+    size_t len = close && close > paren ? (size_t)(close - paren - 1) : strlen(paren + 1);
+    drop_weight_decay(paren + 1, len, args, sizeof args);
+  }
+  snprintf(probe_spec, sizeof probe_spec, "%.*s(weight_decay=0)", (int)name_len, opt);
+  descent_optimizer *probe = NULL;
+  if (descent_optimizer_create(&probe, probe_spec, NULL, 1) != DESCENT_OK) {
+    fprintf(stderr,
+            "descent %s: --no-decay: --opt %.*s has no weight decay (no weight_decay "
+            "parameter; see 'descent optimizers'): drop --no-decay, or use an optimizer with "
+            "weight decay (adamw, sgd, adam, ...)\n",
+            command, (int)name_len, opt);
+    return -1;
+  }
+  descent_optimizer_free(probe);
+  int len = snprintf(s->opt_groups, sizeof s->opt_groups, "%.*s(%s%sweight_decay=0) @ %s ; %s @ *",
+                     (int)name_len, opt, args, args[0] ? ", " : "", kinds, opt);
+  if (len < 0 || (size_t)len >= sizeof s->opt_groups) {
+    fprintf(stderr, "descent %s: --no-decay: the grouped spec is too long\n", command);
+    return -1;
+  }
+  s->opt = s->opt_groups;
+  return 0;
+}
+
 int cli_setup_read(const char *command, cli_option *o, int n, cli_setup *s) {
   if (cli_find(o, n, "data")->given && cli_find(o, n, "data-dir")->given) {
     fprintf(stderr, "descent %s: --data-dir DIR is --data idx:DIR; give one of the two\n", command);
@@ -39,6 +102,7 @@ int cli_setup_read(const char *command, cli_option *o, int n, cli_setup *s) {
   s->model = cli_get(o, n, "model");
   s->opt = cli_get(o, n, "opt");
   s->lr = cli_get(o, n, "lr");
+  if (cli_get(o, n, "no-decay") && apply_no_decay(command, cli_get(o, n, "no-decay"), s)) return -1;
   if (cli_get_size(o, n, "batch-size", 1, 1 << 20, &s->batch_size) ||
       cli_get_size(o, n, "threads", 0, 1024, &s->threads) ||
       cli_get_size(o, n, "val", 0, (size_t)1 << 40, &s->val) ||
@@ -138,6 +202,12 @@ int cli_setup_build(const char *command, const cli_setup *s, descent_preprocess 
         descent_optimizer_create(&b->opt, s->opt, s->lr, descent_net_objective(b->net)->n_params) ||
         descent_optimizer_set_threads(b->opt, b->threads) ||
         descent_optimizer_check_objective(b->opt, descent_net_objective(b->net));
+  /* Parameter groups and per-tensor chains step on the network's tensors:
+     given here, so that lr-find (which steps on the buffers) has them too,
+     and a group that matches none is refused before any data moves. */
+  const descent_objective *obj = b->net ? descent_net_objective(b->net) : NULL;
+  if (!rc && descent_optimizer_uses_tensors(b->opt) && obj->n_tensors)
+    rc = descent_optimizer_set_tensors(b->opt, obj->tensors, obj->n_tensors);
   if (rc) {
     fprintf(stderr, "descent %s: %s\n", command, descent_last_error());
     return 1;

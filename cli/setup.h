@@ -28,6 +28,10 @@
   {"loss", "NAME", "xent (softmax cross-entropy) or mse", "xent", 0}, \
   {"opt", "SPEC", "optimizer name or chain; see 'descent optimizers'", "sgd", 0}, \
   {"lr", "RATE", "learning rate: a number or a schedule (default: the optimizer's own)", NULL, 0}, \
+  {"no-decay", "KINDS", \
+   "no weight decay on these tensors: the optimizer split into two parameter groups, " \
+   "'OPT(weight_decay=0) @ KINDS ; OPT @ *' (KINDS: bias, norm, weight, globs on tensor names, " \
+   "comma-separated; e.g. bias,norm)", NULL, 0}, \
   {"batch-size", "N", "examples per minibatch (gd: per chunk of the full batch)", "128", 0}, \
   {"seed", "N", "seed of the initialization, the shuffling and the split", "1", 0}, \
   {"precision", "P", \
@@ -51,6 +55,7 @@
 /* The values of the shared options. */
 typedef struct cli_setup {
   const char *model, *opt, *lr; /* lr NULL: the optimizer's default rate */
+  char opt_groups[512];         /* --no-decay's grouped spec, which opt then points at */
   cli_data_source data;
   char data_text[8400]; /* data's canonical text, as saved and printed */
   descent_loss_kind loss;

@@ -1208,6 +1208,23 @@ typedef struct descent_optimizer descent_optimizer;
  *         is its initial step size, read at the first step: a number only.
  *         `descent optimizers` lists every name, transform, parameter,
  *         default, range and formula.
+ *         or parameter groups, "CHAIN @ SELECTOR ; CHAIN @ SELECTOR ...",
+ *         each CHAIN any of the above but a method or gd (schedule-free's
+ *         and asgd's evaluation point then covers their group), e.g.
+ *           "adamw(weight_decay=0.1) @ weight ; adamw(weight_decay=0) @ *"
+ *         Each group is an optimizer of its own over the tensors its
+ *         SELECTOR picks from the layout (descent_optimizer_set_tensors or
+ *         the objective's table, as for per-tensor chains; without one, the
+ *         single tensor "params"): a comma-separated list of weight, bias
+ *         (a "*.weight" / "*.bias" tensor outside a norm layer), norm (a
+ *         "*norm" layer's scale and shift) and globs on the tensor names
+ *         (fnmatch: "*", "layer1.*"), each optionally ending in :1d to :4d
+ *         (the tensor's ndim), then optionally " lr_mult=X" (the group's
+ *         rate times X). A tensor goes to the first group that matches it;
+ *         one that no group matches, and a group that matches no tensor,
+ *         are refused when the layout is known (end with "CHAIN @ *").
+ *         A group whose chain gives its own rate (lr=... or lr(...)) keeps
+ *         it; the others take lr. docs/optimizers.md, "Parameter groups".
  *   lr:   the learning-rate schedule text (see descent_schedule_parse), used by
  *         the transform that takes the rate unless the spec sets it itself;
  *         NULL keeps the named optimizer's default.
@@ -1380,19 +1397,23 @@ int64_t descent_optimizer_steps(const descent_optimizer *opt);
  * transform's warmup_steps (schedule-free); 0 without one. A run shorter than
  * this never reaches the full rate. */
 int64_t descent_optimizer_warmup_steps(const descent_optimizer *opt);
-/* The learning rate the next step will use (with schedule-free's warmup). */
+/* The learning rate the next step will use (with schedule-free's warmup);
+ * with parameter groups, the first group's (as PyTorch's
+ * param_groups[0]["lr"]). */
 double descent_optimizer_lr(const descent_optimizer *opt);
 /* Multiplies every later step's learning rate by scale (> 0, finite): the
  * schedule keeps its shape and its position, only its values shrink or grow.
  * The divergence guard's rollback lowers the rate this way. The scale is not
  * part of the state blob (the blob describes the chain as built); a trainer
- * checkpoint saves it beside the blob. Default 1. */
+ * checkpoint saves it beside the blob. Default 1. With parameter groups it
+ * scales every group's rate (times its lr_mult), as a PyTorch scheduler
+ * scales every group's lr. */
 int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale);
 double descent_optimizer_lr_scale(const descent_optimizer *opt);
 /* The base rate of the transform that takes the rate (lr, or schedule-free's
  * sf): the schedule's lr, before its warmup, its shape (decay) and the scale
  * of descent_optimizer_set_lr_scale. For "adam | lr(cosine(1e-3, 1000))",
- * 0.001 at every step. */
+ * 0.001 at every step. With parameter groups: the first group's. */
 double descent_optimizer_base_lr(const descent_optimizer *opt);
 /* Changes that base rate to lr (finite, >= 0) and nothing else: the schedule
  * keeps its kind, its other values (steps, min_lr, warmup, ...) and its
@@ -1405,11 +1426,14 @@ double descent_optimizer_base_lr(const descent_optimizer *opt);
  * the chain with its hyperparameters, this rate included: a blob saved after
  * the change loads only into an optimizer with the same base rate (set it
  * before descent_optimizer_load_state), and one saved before it is refused
- * after it, naming the rates. */
+ * after it, naming the rates. With parameter groups, the first group's base
+ * rate becomes lr and every other group's is multiplied by the same factor
+ * (the groups keep their ratios; refused when the first group's is 0). */
 int descent_optimizer_set_base_lr(descent_optimizer *opt, double lr);
 
 /* The resolved hyperparameters, by name. A name is TRANSFORM.KEY with the
- * transform and key as descent_optimizer_describe writes them: "adam.b1",
+ * transform and key as descent_optimizer_describe writes them (with
+ * parameter groups, prefixed by the group: "group2.adam.b1"): "adam.b1",
  * "adam.eps", "momentum.nesterov", "wd.weight_decay", "clip.max_norm". The
  * second and later transforms of one name in a chain are TRANSFORM#2.KEY,
  * TRANSFORM#3.KEY. A key that takes a schedule (lr's and sf's "lr") gives the
@@ -1436,8 +1460,10 @@ int descent_optimizer_hyperparameter_at(const descent_optimizer *opt, int index,
  * "sgd = lr(lr=0.1)" or "adamw = adam(b1=0.9, b2=0.999, eps=1e-08,
  * amsgrad=0) | wd(weight_decay=0.01) | lr(lr=0.001)". After
  * descent_optimizer_set_base_lr has changed the rate of a named optimizer,
- * the name reads "adamw with base lr 0.002 = ...". Returns the length it
- * wanted. */
+ * the name reads "adamw with base lr 0.002 = ...". With parameter groups,
+ * each group's text then " @ SELECTOR", and once the layout is known its
+ * tensors in brackets, the groups separated by " ; ". Returns the length
+ * it wanted. */
 size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap);
 
 /* The optimizer's state as a self-describing byte blob, for checkpoints:
@@ -1461,7 +1487,15 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
  * layout is refused (DESCENT_EINVAL, naming the first tensor that differs);
  * an optimizer without a layout takes the saved one. A chain saved in
  * evaluation mode with the training point it kept writes version 4 (5 with
- * a layout): the training point follows the state vectors. */
+ * a layout): the training point follows the state vectors. An optimizer
+ * with parameter groups writes version 6: its spec, each group's tensors
+ * (their indices in the layout) and each group's own blob; it loads only
+ * into an optimizer built from the same spec whose layout (set first:
+ * descent_optimizer_set_tensors) gives every group the same tensors, and a
+ * blob of another version is refused there, as version 6 is by an
+ * optimizer without groups (DESCENT_EINVAL, saying which). Sharding
+ * (descent_optimizer_set_shard) refuses an optimizer with groups
+ * (DESCENT_ENOTSUP). */
 size_t descent_optimizer_state_size(const descent_optimizer *opt);
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);
@@ -1585,9 +1619,12 @@ int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_i
 const descent_tensor_info *descent_optimizer_tensors(const descent_optimizer *opt, size_t *count);
 
 /* 1 when a transform of the chain works per tensor (trust_ratio: lamb,
- * lars) or on whole tensors (muon), so that the layout changes the step; 0
- * otherwise (the layout is
- * then kept but unused). */
+ * lars) or on whole tensors (muon), or the optimizer has parameter groups
+ * (the layout decides which group steps which tensor), so that the layout
+ * changes the step; 0 otherwise (the layout is then kept but unused).
+ * Setting a layout on an optimizer with groups assigns every tensor to its
+ * group (refusing a tensor no group matches, or a group left without
+ * tensors). */
 int descent_optimizer_uses_tensors(const descent_optimizer *opt);
 
 /* Lists every transform (registered ones included), named optimizer and

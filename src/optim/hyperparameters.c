@@ -9,7 +9,7 @@
  * keys below it ("lr.lr.steps", "lr.lr.warmup"). Enumeration walks the chain
  * in order, so index and name always agree.
  */
-#include "optimizer.h"
+#include "groups.h"
 
 #include <string.h>
 
@@ -29,6 +29,7 @@ static void transform_label(const descent_optimizer *opt, int index, char *buf, 
    its value. Returns the length of the name, or -1 past the last one. */
 static int hyperparameter_at(const descent_optimizer *opt, int index, char *buf, size_t cap,
                              double *value) {
+  if (opt->groups) return groups_hyperparameter_at(opt, index, buf, cap, value);
   int at = 0;
   /* A method's own first: "lbfgs.max_iter"; a word's value is its index
      ("lbfgs.line_search": 0 none, 1 strong_wolfe). */
@@ -110,10 +111,12 @@ int descent_optimizer_hyperparameter(const descent_optimizer *opt, const char *n
 }
 
 double descent_optimizer_base_lr(const descent_optimizer *opt) {
+  if (opt->groups) return groups_base_lr(opt);
   return optimizer_rate_transform(opt)->schedule->hp[0];
 }
 
 int descent_optimizer_set_base_lr(descent_optimizer *opt, double lr) {
   descent_error_clear();
+  if (opt->groups) return groups_set_base_lr(opt, lr);
   return schedule_set_base_lr(optimizer_rate_transform(opt)->schedule, lr);
 }

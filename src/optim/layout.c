@@ -19,9 +19,13 @@
  * thread cut with the blocks.
  *
  * A chain without a per-tensor transform never comes here: its step is the
- * flat one of optimizer.c, unchanged.
+ * flat one of optimizer.c, unchanged. Every group of a grouped optimizer
+ * (groups.c) does, whatever its chain: its layout is its own tensors
+ * renumbered from 0 (its slots hold only them), and tensor_shift[k] says how
+ * far tensor k lies past that in the whole parameter and gradient buffers,
+ * which the step reads and writes in place.
  */
-#include "optimizer.h"
+#include "groups.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -158,6 +162,15 @@ int descent_optimizer_set_tensors(descent_optimizer *opt, const descent_tensor_i
   if (rc) return rc;
   long differs = first_difference(opt->tensors, opt->n_tensors, tensors, count);
   if (opt->n_tensors && differs < 0) return DESCENT_OK;
+  if (opt->groups && opt->step > 0)
+    return descent_fail(DESCENT_EINVAL,
+                        "descent_optimizer_set_tensors: the grouped optimizer has taken %lld steps "
+                        "with another layout: set the table before the first step",
+                        (long long)opt->step);
+  if (opt->groups) {
+    rc = adopt(opt, tensors, count);
+    return rc ? rc : groups_assign(opt);
+  }
   if (opt->n_tensors && opt->step > 0)
     return descent_fail(DESCENT_EINVAL,
                         "descent_optimizer_set_tensors: the optimizer has taken %lld steps with "
@@ -173,7 +186,7 @@ const descent_tensor_info *descent_optimizer_tensors(const descent_optimizer *op
 }
 
 int descent_optimizer_uses_tensors(const descent_optimizer *opt) {
-  return opt->per_tensor;
+  return opt->per_tensor || opt->groups;
 }
 
 /* The layout of tensor k, for messages: "W at 0, 12 elements, shape 3x4". */
@@ -316,7 +329,9 @@ int optimizer_set_block_size(descent_optimizer *opt, size_t block_size) {
 void optimizer_layout_free(descent_optimizer *opt) {
   free_blocks(opt);
   free(opt->tensors);
+  free(opt->tensor_shift);
   opt->tensors = NULL;
+  opt->tensor_shift = NULL;
   opt->n_tensors = 0;
 }
 
@@ -328,8 +343,15 @@ size_t optimizer_layout_bytes(const descent_optimizer *opt) {
 
 /* ---- the step --------------------------------------------------------------- */
 
+/* How far past its own position block blk lies in the buffers stepped: 0
+   but for a group's child (groups.c), whose layout is compact. */
+static size_t block_shift(const descent_optimizer *opt, const optimizer_block *blk) {
+  return opt->tensor_shift ? opt->tensor_shift[blk->tensor] : 0;
+}
+
 /* The sums of the slice [at, at + n) of u for the transform that heads the
-   next stage (u and theta are the whole buffers). */
+   next stage (u and theta are the buffers the block's tensor lies in, already
+   moved by the block's shift; the slots are the optimizer's, compact). */
 static void reduce_slice(const transform *t, const descent_real *u, const descent_real *theta,
                          size_t at, size_t n, double *sums) {
   if (t->def->per_tensor) {
@@ -343,17 +365,20 @@ static void reduce_slice(const transform *t, const descent_real *u, const descen
   }
 }
 
-/* Slice by slice over every block: the reduction of t over src (the
-   update entering the first transform, the gradient). */
+/* Slice by slice over every block: the reduction of t over src, the update
+   entering the first transform (the gradient: src_is_input, a whole buffer)
+   or the work buffer after a whole-tensor stage (compact). */
 static void reduce_input(descent_optimizer *opt, const transform *t, const descent_real *src,
-                         const descent_real *theta) {
+                         int src_is_input, const descent_real *theta) {
   size_t blocks = opt->n_blocks;
 #pragma omp parallel for schedule(static) if (blocks >= OPTIMIZER_PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     const optimizer_block *blk = &opt->blocks[b];
-    size_t end = blk->lo + blk->count, s = blk->first_slice;
+    size_t end = blk->lo + blk->count, s = blk->first_slice, shift = block_shift(opt, blk);
+    const descent_real *in = src_is_input ? src + shift : src;
     for (size_t at = blk->lo; at < end; at += OPTIMIZER_SLICE, s++)
-      reduce_slice(t, src, theta, at, end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE,
+      reduce_slice(t, in, theta + shift, at,
+                   end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE,
                    &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
   }
 }
@@ -389,17 +414,22 @@ static void finish_stage(descent_optimizer *opt, transform *t) {
 /* Transforms [first, last) over every block; with a dst, each slice's
    output is reduced for `next` while it is in cache. */
 static void run_tensor_stage(descent_optimizer *opt, int first, int last, const descent_real *src,
-                             descent_real *dst, descent_real *theta, const transform *next) {
+                             int src_is_input, descent_real *dst, descent_real *theta,
+                             const transform *next) {
   size_t blocks = opt->n_blocks;
 #pragma omp parallel for schedule(static) if (blocks >= OPTIMIZER_PARALLEL_BLOCKS)
   for (size_t b = 0; b < blocks; b++) {
     const optimizer_block *blk = &opt->blocks[b];
-    size_t end = blk->lo + blk->count, s = blk->first_slice;
+    size_t end = blk->lo + blk->count, s = blk->first_slice, shift = block_shift(opt, blk);
+    /* The input (the gradient) and theta are the whole buffers; the work
+       buffer between stages is the optimizer's own, compact like its slots. */
+    const descent_real *in = src_is_input ? src + shift : src;
     for (size_t at = blk->lo; at < end; at += OPTIMIZER_SLICE, s++) {
       size_t count = end - at < OPTIMIZER_SLICE ? end - at : OPTIMIZER_SLICE;
-      optimizer_run_slice(opt, first, last, at, count, blk->tensor, src, dst, theta);
+      optimizer_run_slice(opt, first, last, at, count, blk->tensor, in, dst, theta + shift);
       if (dst && next)
-        reduce_slice(next, dst, theta, at, count, &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
+        reduce_slice(next, dst, theta + shift, at, count,
+                     &opt->slice_sums[s * TRANSFORM_MAX_TENSOR_SUMS]);
     }
   }
 }
@@ -411,21 +441,24 @@ static void run_tensor_stage(descent_optimizer *opt, int first, int last, const 
    area; the parallel region makes any matrix product inside run on that
    thread alone, so the bits do not depend on the thread count. */
 static void run_whole_stage(descent_optimizer *opt, const transform *t, const descent_real *src,
-                            descent_real *theta, int last) {
+                            int src_is_input, descent_real *theta, int last) {
   descent_real *u = opt->work;
   long count = (long)opt->n_tensors;
 #pragma omp parallel for schedule(dynamic, 1)
   for (long k = 0; k < count; k++) {
     const descent_tensor_info *info = &opt->tensors[k];
-    size_t lo = info->offset, n = info->size;
-    if (src != u) memcpy(u + lo, src + lo, n * sizeof *u);
+    /* A group's child: its tensor lies shift further in the buffers. */
+    size_t lo = info->offset, n = info->size, shift = opt->tensor_shift ? opt->tensor_shift[k] : 0;
+    const descent_real *in = src_is_input ? src + shift : src;
+    descent_real *at = theta + shift;
+    if (in != u) memcpy(u + lo, in + lo, n * sizeof *u);
     descent_real *slots[TRANSFORM_MAX_SLOTS];
     for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
     descent_real *work =
         opt->whole_work ? opt->whole_work + (size_t)omp_get_thread_num() * opt->work_size : NULL;
-    t->def->apply_whole(t, u + lo, theta + lo, slots, (size_t)k, info, work);
+    t->def->apply_whole(t, u + lo, at + lo, slots, (size_t)k, info, work);
     if (last && !t->def->final)
-      for (size_t i = 0; i < n; i++) theta[lo + i] += u[lo + i];
+      for (size_t i = 0; i < n; i++) at[lo + i] += u[lo + i];
   }
 }
 
@@ -433,7 +466,7 @@ void optimizer_step_tensors(descent_optimizer *opt, descent_real *params,
                             const descent_real *grad) {
   const descent_real *src = grad;
   if (transform_needs_reduction(opt->chain[0].def)) {
-    reduce_input(opt, &opt->chain[0], src, params);
+    reduce_input(opt, &opt->chain[0], src, 1, params);
     finish_stage(opt, &opt->chain[0]);
   }
   int first = 0;
@@ -448,10 +481,10 @@ void optimizer_step_tensors(descent_optimizer *opt, descent_real *params,
        stage. */
     const transform *reduce = next && transform_needs_reduction(next->def) ? next : NULL;
     if (opt->chain[first].def->whole_tensor) {
-      run_whole_stage(opt, &opt->chain[first], src, params, !next);
-      if (reduce) reduce_input(opt, reduce, opt->work, params);
+      run_whole_stage(opt, &opt->chain[first], src, src == grad, params, !next);
+      if (reduce) reduce_input(opt, reduce, opt->work, 0, params);
     } else {
-      run_tensor_stage(opt, first, last, src, next ? opt->work : NULL, params, reduce);
+      run_tensor_stage(opt, first, last, src, src == grad, next ? opt->work : NULL, params, reduce);
     }
     if (reduce) finish_stage(opt, next);
     src = opt->work;

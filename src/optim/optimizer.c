@@ -12,6 +12,8 @@
  */
 #include "optimizer.h"
 
+#include "groups.h"
+
 #include "core/multiversion.h"
 
 #include <math.h>
@@ -740,6 +742,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
     return descent_fail(DESCENT_ERANGE, "optimizer spec longer than the limit of %d characters: %s",
                         OPTIMIZER_MAX_TEXT - 1, spec_quote_text(&q, spec));
   }
+  if (groups_is_spec(spec)) return groups_create(out, spec, lr, n_params);
   descent_optimizer *opt = descent_calloc(1, sizeof *opt, "optimizer");
   if (!opt) return DESCENT_ENOMEM;
   opt->n = n_params;
@@ -787,6 +790,7 @@ int descent_optimizer_create(descent_optimizer **out, const char *spec, const ch
 
 void descent_optimizer_free(descent_optimizer *opt) {
   if (!opt) return;
+  if (opt->groups) groups_free(opt);
   for (int i = 0; i < opt->n_transforms; i++) descent_schedule_free(opt->chain[i].schedule);
   if (opt->method) opt->method->destroy(opt->method_state);
   descent_free_real(opt->state);
@@ -946,6 +950,7 @@ static int step_buffers(descent_optimizer *opt, descent_real *params, const desc
   if (opt->eval_mode)
     return descent_fail(DESCENT_EINVAL,
                         "optimizer step in evaluation mode: call descent_optimizer_train first");
+  if (opt->groups) return groups_step(opt, params, grad, tensors, n_tensors);
   if (opt->per_tensor) {
     rc = optimizer_layout_prepare(opt, tensors, n_tensors);
     if (rc) return rc;
@@ -991,6 +996,7 @@ int descent_optimizer_step_buffers(descent_optimizer *opt, descent_real *params,
 }
 
 int optimizer_has_eval_point(const descent_optimizer *opt) {
+  if (opt->groups) return groups_has_eval_point(opt);
   for (int i = 0; i < opt->n_transforms; i++)
     if (opt->chain[i].def->to_eval) return 1;
   return 0;
@@ -1043,6 +1049,11 @@ static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_
   int rc = check_buffers(opt, params, NULL, n_params, 0);
   if (rc) return rc;
   if (opt->eval_mode == to_eval) return DESCENT_OK;
+  if (opt->groups) {
+    rc = groups_switch(opt, params, to_eval);
+    if (!rc) opt->eval_mode = to_eval;
+    return rc;
+  }
   params += opt->shard_offset;
   size_t n = opt->shard_count, blocks = block_count(n);
   int moves = opt->step > 0 && optimizer_has_eval_point(opt);
@@ -1060,6 +1071,33 @@ static int switch_points(descent_optimizer *opt, descent_real *params, size_t n_
         restore_block(opt, params + lo, lo, count);
       else
         move_block(opt, params + lo, lo, count, to_eval);
+    }
+  }
+  opt->held_valid = moves && to_eval;
+  opt->eval_mode = to_eval;
+  return DESCENT_OK;
+}
+
+/* (optimizer.h) switch_points for a group's child, tensor by tensor at its
+   shifts in the whole buffer. */
+int optimizer_switch_shifted(descent_optimizer *opt, descent_real *params, int to_eval) {
+  if (opt->eval_mode == to_eval) return DESCENT_OK;
+  int moves = opt->step > 0 && optimizer_has_eval_point(opt);
+  if (moves && to_eval && !opt->held) {
+    opt->held = descent_alloc_real(opt->n, "the training point kept in evaluation mode");
+    if (!opt->held) return DESCENT_ENOMEM;
+  }
+  int restore = moves && !to_eval && opt->held_valid;
+  for (size_t k = 0; moves && k < opt->n_tensors; k++) {
+    const descent_tensor_info *t = &opt->tensors[k];
+    descent_real *theta = params + opt->tensor_shift[k];
+    for (size_t lo = t->offset, end = t->offset + t->size; lo < end; lo += BLOCK) {
+      size_t count = end - lo < BLOCK ? end - lo : BLOCK;
+      if (to_eval) memcpy(opt->held + lo, theta + lo, count * sizeof *theta);
+      if (restore)
+        restore_block(opt, theta + lo, lo, count);
+      else
+        move_block(opt, theta + lo, lo, count, to_eval);
     }
   }
   opt->held_valid = moves && to_eval;
@@ -1117,11 +1155,13 @@ int descent_optimizer_set_lr_scale(descent_optimizer *opt, double scale) {
   if (!(scale > 0) || !isfinite(scale))
     return descent_fail(DESCENT_EINVAL, "learning-rate scale %g: must be positive and finite",
                         scale);
+  if (opt->groups) return groups_set_lr_scale(opt, scale);
   opt->chain[opt->n_transforms - 1].rate_scale = scale;
   return DESCENT_OK;
 }
 
 double descent_optimizer_lr_scale(const descent_optimizer *opt) {
+  if (opt->groups) return groups_lr_scale(opt);
   return opt->chain[opt->n_transforms - 1].rate_scale;
 }
 
@@ -1130,6 +1170,7 @@ int descent_optimizer_full_batch(const descent_optimizer *opt) {
 }
 
 int64_t descent_optimizer_warmup_steps(const descent_optimizer *opt) {
+  if (opt->groups) return groups_warmup_steps(opt);
   int64_t most = 0;
   for (int i = 0; i < opt->n_transforms; i++) {
     const transform *t = &opt->chain[i];
@@ -1147,6 +1188,7 @@ int64_t descent_optimizer_steps(const descent_optimizer *opt) {
 }
 
 double descent_optimizer_lr(const descent_optimizer *opt) {
+  if (opt->groups) return groups_lr(opt);
   return transform_rate(&opt->chain[opt->n_transforms - 1], opt->step);
 }
 
@@ -1180,6 +1222,7 @@ size_t optimizer_describe_chain(const descent_optimizer *opt, char *buf, size_t 
 }
 
 size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_t cap) {
+  if (opt->groups) return groups_describe(opt, buf, cap);
   size_t used = 0;
   double base_lr = descent_optimizer_base_lr(opt);
   if (strcmp(opt->spec, opt->expanded) != 0 && base_lr == opt->spec_base_lr) {
@@ -1215,6 +1258,12 @@ void descent_optimizer_help(FILE *out) {
       optim_print_wrapped(out, line, 33);
     }
   }
+  fprintf(out,
+          "\nParameter groups: CHAIN @ SELECTOR ; CHAIN @ SELECTOR ... (first match wins;\n"
+          "  end with CHAIN @ *). SELECTOR: weight, bias, norm, globs on tensor names\n"
+          "  (layer1.*), each optionally :1d to :4d; then optionally lr_mult=X. A group\n"
+          "  without its own lr takes --lr. e.g. 'adamw @ weight ; adamw(weight_decay=0) @ *'\n"
+          "  (docs/optimizers.md, \"Parameter groups\").\n");
   fprintf(out, "\n");
   method_help(out);
   fprintf(out, "\n");

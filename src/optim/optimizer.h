@@ -86,6 +86,14 @@ struct descent_optimizer {
   descent_real *whole_work;
   size_t work_size;
   int work_threads;
+  /* A group's child (groups.c): tensor k of its compact layout lies at
+     tensors[k].offset + tensor_shift[k] in the buffers it steps; NULL for
+     every other optimizer (no shift). */
+  size_t *tensor_shift;
+  /* Parameter groups (groups.c): the groups of a spec with '@', each a
+     child optimizer; NULL for every other optimizer. A grouped optimizer
+     has no chain of its own (n_transforms 0). */
+  struct optimizer_groups *groups;
 };
 
 /* 1 when a transform of the chain has an evaluation point of its own
@@ -161,6 +169,10 @@ size_t optimizer_layout_bytes(const descent_optimizer *opt);
    OPTIMIZER_SLICE), before its first step; for tests, which check that the
    results do not depend on it. */
 int optimizer_set_block_size(descent_optimizer *opt, size_t block_size);
+
+/* descent_optimizer_eval / _train for a group's child (groups.c): its
+   tensors moved in place in the whole buffer params, at their shifts. */
+int optimizer_switch_shifted(descent_optimizer *opt, descent_real *params, int to_eval);
 
 /* The transform that takes the rate: the chain's last. */
 static inline transform *optimizer_rate_transform(const descent_optimizer *opt) {

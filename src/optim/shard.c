@@ -14,7 +14,7 @@
  * per-tensor transform (trust_ratio) sums over each tensor, which a shard's
  * edge may cut: refused too.
  */
-#include "optimizer.h"
+#include "groups.h"
 
 #include <string.h>
 
@@ -80,6 +80,10 @@ static int check_shard(const descent_optimizer *opt, size_t offset, size_t count
 int descent_optimizer_set_shard(descent_optimizer *opt, size_t offset, size_t count,
                                 descent_allgather_fn gather, void *user) {
   descent_error_clear();
+  if (opt->groups)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "descent_optimizer_set_shard: an optimizer with parameter groups cannot be "
+                        "sharded yet: train it without ZeRO-1 sharding");
   int rc = check_shard(opt, offset, count, gather);
   if (rc) return rc;
   /* No global transform: no work buffer nor partial sums to shrink. */
@@ -102,6 +106,7 @@ int descent_optimizer_set_shard(descent_optimizer *opt, size_t offset, size_t co
 }
 
 size_t descent_optimizer_state_bytes(const descent_optimizer *opt) {
+  if (opt->groups) return groups_state_bytes(opt);
   size_t bytes = (size_t)optimizer_slot_count(opt) * opt->shard_count * sizeof(descent_real);
   if (opt->work) bytes += opt->n * sizeof(descent_real);
   if (opt->held) bytes += opt->shard_count * sizeof(descent_real);

@@ -177,6 +177,11 @@ int descent_optimizer_stability(const descent_optimizer *opt, descent_real *prec
   memset(out, 0, sizeof *out);
   out->limit = NAN;
   char names[OPTIMIZER_MAX_TEXT];
+  if (opt->groups) {
+    snprintf(out->rule, sizeof out->rule,
+             "no known limit: the optimizer has parameter groups, each with its own chain");
+    return DESCENT_OK;
+  }
   if (opt->method) {
     snprintf(out->rule, sizeof out->rule,
              "no known limit: %s is a method that chooses its own steps", opt->method->name);

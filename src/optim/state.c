@@ -32,6 +32,8 @@
  * training point the optimizer kept (schedule-free, asgd: after
  * descent_optimizer_eval), as version 4, or 5 with a layout, so that train()
  * after a load gives the same bits as without one. All five are read.
+ * An optimizer with parameter groups writes version 6 (groups.c): the
+ * groups' tensors and each group's own blob of the versions above.
  *
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
@@ -41,7 +43,7 @@
  * gathers each slot vector from the replicas as it writes it, and keeps its
  * shard's slice of each when it loads one.
  */
-#include "optimizer.h"
+#include "groups.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,8 @@
 #define STATE_VERSION_LAYOUT 3u
 #define STATE_VERSION_HELD   4u /* 5: held and layout */
 #define STATE_VERSION_LAST   5u
+/* Version 6, a grouped optimizer's, is written and read by groups.c. */
+#define STATE_VERSION_GROUPED 6u
 /* Bytes of one tensor of a version 3 layout. */
 #define LAYOUT_TENSOR_BYTES (8 + 8 + 4 + 8 * DESCENT_MAX_DIMS + 48)
 #define HEADER_BYTES        40
@@ -129,6 +133,7 @@ static int version_has_held(uint32_t version) {
 }
 
 size_t descent_optimizer_state_size(const descent_optimizer *opt) {
+  if (opt->groups) return groups_state_size(opt);
   char text[CHAIN_TEXT_MAX];
   size_t bytes = HEADER_BYTES + chain_text(opt, text, sizeof text) + 4 + 8;
   for (int i = 0; i < opt->n_transforms; i++) {
@@ -250,6 +255,7 @@ static int write_vectors(const descent_optimizer *opt, cursor *c) {
 
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size) {
   descent_error_clear();
+  if (opt->groups) return groups_save_state(opt, buf, size);
   size_t need = descent_optimizer_state_size(opt);
   if (size < need)
     return descent_fail(DESCENT_ERANGE, "%s: buffer of %zu bytes, %zu needed", what, size, need);
@@ -319,6 +325,7 @@ static int chain_mismatch(const char *saved, size_t saved_len, const char *mine)
 
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size) {
   descent_error_clear();
+  if (opt->groups) return groups_load_state(opt, buf, size);
   const unsigned char *bytes = buf;
   if (size < HEADER_BYTES + 4 + 8)
     return descent_fail(DESCENT_EFORMAT, "%s: truncated: %zu bytes, a header alone takes %d", what,
@@ -327,6 +334,12 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     return descent_fail(DESCENT_EFORMAT, "%s: bad magic number: not descent optimizer state", what);
   cursor c = {.q = bytes + 8, .end = bytes + size};
   uint32_t version = (uint32_t)get_uint(&c, 4);
+  if (version == STATE_VERSION_GROUPED)
+    return descent_fail(
+        DESCENT_EINVAL,
+        "%s is of an optimizer with parameter groups (format version %u): load it "
+        "into an optimizer built from the same grouped spec (CHAIN @ SELECTOR ; ...)",
+        what, version);
   if (version < STATE_VERSION || version > STATE_VERSION_LAST)
     return descent_fail(DESCENT_EFORMAT,
                         "%s: format version %u; this library reads versions %u to %u", what,

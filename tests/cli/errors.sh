@@ -89,6 +89,12 @@ expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear 
 # Muon takes matrices only: a network's biases are refused, named, with the fix.
 expect_error muon-bias error "tensor 1 (layer1.dense.bias): it is 1-D (a bias, or a norm's scale), and transform newton_schulz takes only matrices (2-D, or conv kernels read as out x in*kh*kw): use parameter groups: muon for the 2-D weights, adamw for the rest" train muon --data-dir "$scratch/good" --model 'dense(64), relu, dense(10)' --opt muon
 check "muon-bias: no run folder left behind" test ! -e "$scratch/run-muon"
+# Parameter groups: --no-decay needs a named optimizer with weight decay;
+# every tensor needs a group.
+expect_error no-decay-without-decay error "--no-decay: --opt lbfgs has no weight decay" train nodecay --data-dir "$scratch/good" --model 'dense(10)' --opt lbfgs --no-decay bias,norm
+expect_error no-decay-chain error "--no-decay needs a named optimizer (adamw, sgd, ...); --opt 'adam | lr(0.1)' is a chain" train nodecay-chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam | lr(0.1)' --no-decay bias
+expect_error group-unmatched error "tensor layer1.dense.bias matches no group's selector" train groups --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ weight'
+expect_error group-unmatched-lr-find error "group 2 (sgd @ bias) matches no tensor" "$descent" lr-find --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ * ; sgd @ bias' --out "$scratch/lrf-groups"
 
 # A diverging run stops with a diagnosis.
 mkdir -p "$scratch/noisy"

@@ -75,6 +75,17 @@ done
 # Muon, on a network of matrices only (no biases).
 killed_and_resumed opt-muon 13 --model 'dense(32, bias=0), relu, dense(10, bias=0)' --opt muon \
   --lr 0.02 --batch-size 32 --epochs 3
+# Parameter groups: each group's state in the checkpoint (AdamW without decay
+# on biases and batch norm; two different chains, one with its own rate).
+killed_and_resumed groups-no-decay 13 --model "$deep" --opt 'adamw(weight_decay=0.1)' \
+  --no-decay bias,norm --lr 0.01 --batch-size 32 --epochs 3
+killed_and_resumed groups-mixed 13 --model "$deep" \
+  --opt 'momentum(momentum=0.9) @ weight ; adam(lr=0.005) @ *' --lr 'cosine(0.05, 24)' \
+  --batch-size 32 --epochs 3
+killed_and_resumed groups-sf 19 --model "$deep" --opt 'sf_adamw @ weight ; adamw(weight_decay=0) @ *' \
+  --lr 0.01 --batch-size 32 --epochs 4
+"$descent" checkpoint verify "$scratch/groups-mixed" >"$scratch/groups-verify.log" 2>&1
+check "groups-mixed: descent checkpoint verify loads the groups' state" test $? -eq 0
 for schedule in 'inv(0.05, 10)' 'poly(0.05, 0.5, tau=4)' 'step(0.05, 5, gamma=0.5)' \
   'exp(0.05, 0.97)' 'cosine(0.05, 24, min_lr=0.001)' 'linear(0.05, 24, end_factor=0.1)' \
   'wsd(0.05, 24, decay=0.3)' 'constant(0.05, warmup=6)'; do
