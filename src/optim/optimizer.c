@@ -377,6 +377,21 @@ static int lars_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* optax.novograd (Ginsburg et al. 2019) */
+static const spec_param novograd_params[] = {
+    P_B1(0.9, 0),
+    P_NUM("b2", 0.25, 0, 1, 0, 1, "decay of the per-tensor second moment"),
+    P_NUM("eps", 1e-6, 0, INFINITY, 0, 0, "added after the square root"),
+    P_NUM("eps_root", 0, 0, INFINITY, 0, 0, "added inside the square root"),
+    P_WD(0),
+};
+static int novograd_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "novograd(b1=" NUM ", b2=" NUM ", eps=" NUM ", eps_root=" NUM ", weight_decay=" NUM ")",
+            hp[0], hp[1], hp[2], hp[3], hp[4]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -451,6 +466,11 @@ static const named_optimizer named[] = {
      "[l2(weight_decay)] | trust_ratio(trust_coefficient, eps) | [momentum(momentum, nesterov)] | "
      "lr",
      0, lars_expand},
+    {"novograd",
+     "Novograd (Ginsburg et al. 2019; optax.novograd): momentum of the gradient normalized by "
+     "a per-tensor second moment",
+     "1e-3", novograd_params, N_OF(novograd_params),
+     "novograd(b1, b2, eps, eps_root, weight_decay) | lr", 0, novograd_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 

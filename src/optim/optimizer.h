@@ -80,6 +80,11 @@ struct descent_optimizer {
   size_t *tensor_slices;
   double *slice_sums;
   double *tensor_values; /* every per-tensor transform's values, one allocation */
+  /* Every per-tensor transform's values kept from step to step
+     (tensor_persist per tensor each, in chain order), one allocation made
+     with the layout, zero until the first step; saved with the state
+     (versions 6 and 7). NULL while there is no layout or none to keep. */
+  double *tensor_persist;
 };
 
 /* 1 when a transform of the chain has an evaluation point of its own
@@ -142,6 +147,9 @@ int optimizer_layout_check_saved(const descent_optimizer *opt, const descent_ten
                                  size_t count);
 int optimizer_layout_take_saved(descent_optimizer *opt, const descent_tensor_info *saved,
                                 size_t count);
+/* The values per tensor the chain keeps from step to step (the sum of its
+   transforms' tensor_persist); 0 for most chains. */
+int optimizer_tensor_persist_per_tensor(const descent_optimizer *opt);
 /* Frees what the layout holds. */
 void optimizer_layout_free(descent_optimizer *opt);
 /* Bytes the layout's step buffers hold. */

@@ -20,6 +20,7 @@
 #include "transforms_optax.h"
 #include "transforms_adamfam.h"
 #include "transforms_layerwise.h"
+#include "transforms_novograd.h"
 
 #include <math.h>
 #include <string.h>
@@ -600,7 +601,7 @@ static const transform_def *const all_transforms[] = {
     &transform_wd,       &transform_sf,         &transform_lr,        &transform_adadelta,
     &transform_rprop,    &transform_asgd,       &transform_adabelief, &transform_yogi,
     &transform_ademamix, &transform_nadam,      &transform_radam,     &transform_adamax,
-    &transform_optax_adam, &transform_trust_ratio,
+    &transform_optax_adam, &transform_trust_ratio, &transform_novograd,
 };
 /* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
