@@ -201,6 +201,15 @@ static const struct {
      "trust_ratio(trust_coefficient=-1): out of range"},
     {"trust_ratio(min_norm=-1) | lr(0.1)", "trust_ratio(min_norm=-1): out of range"},
     {"optax_adam(eps_root=-1) | lr(0.1)", "optax_adam(eps_root=-1): out of range"},
+    {"novograd(b1=1)", "novograd(b1=1): out of range; valid values are [0, 1)"},
+    {"novograd(b2=1)", "novograd(b2=1): out of range; valid values are [0, 1)"},
+    {"novograd(eps=-1e-6)", "novograd(eps=-1e-6): out of range; valid values are [0, inf)"},
+    {"novograd(eps_root=-1)", "novograd(eps_root=-1): out of range; valid values are [0, inf)"},
+    {"novograd(weight_decay=-0.1)", "novograd(weight_decay=-0.1): out of range"},
+    {"novograd(eps=0)",
+     "novograd with eps = 0 and eps_root = 0 divides by zero for a tensor whose gradient is zero"},
+    {"novograd(b1=0.5, weight_decay=nan) | lr(0.1)",
+     "novograd(weight_decay=...): 'nan' is not a number"},
 };
 
 static void check_hyperparameters(void) {
@@ -209,13 +218,14 @@ static void check_hyperparameters(void) {
 }
 
 static void check_syntax(void) {
-  refused("adamm", NULL, DESCENT_EINVAL,
-          "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
-          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars; methods "
-          "(alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: clip, "
-          "clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr, adadelta, rprop, "
-          "asgd, adabelief, yogi, ademamix, nadam, radam, adamax, optax_adam, trust_ratio");
+  refused(
+      "adamm", NULL, DESCENT_EINVAL,
+      "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
+      "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
+      "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, novograd; methods "
+      "(alone or followed by lr(RATE)): lbfgs, sdlm, kfac, hf, newton_cg; transforms: clip, "
+      "clip_value, l2, momentum, adagrad, rmsprop, adam, lion, wd, sf, lr, adadelta, rprop, "
+      "asgd, adabelief, yogi, ademamix, nadam, radam, adamax, optax_adam, trust_ratio, novograd");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");
