@@ -1,6 +1,6 @@
 /*
  * test_optim_layout.c - the optimizer's layout of tensors and the step of a
- * chain with a per-tensor transform (trust_ratio: lamb, lars).
+ * chain with a per-tensor transform (trust_ratio: lamb, lars; novograd).
  *
  * The layout's refusals (out of order, overlapping, a gap, short, a shape
  * that is not the size, a change after the first step); the trust ratio
@@ -85,6 +85,11 @@ static void check_refusals(void) {
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 15, NULL, NULL), DESCENT_EINVAL,
               "transform trust_ratio works per tensor");
   descent_optimizer_free(opt);
+  CHECK_OK(descent_optimizer_create(&opt, "novograd", NULL, 30));
+  if (!opt) return;
+  CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 15, NULL, NULL), DESCENT_EINVAL,
+              "transform novograd works per tensor");
+  descent_optimizer_free(opt);
 }
 
 /* "trust_ratio | lr(1)" from theta and g, tensor by tensor, as optax writes
@@ -129,18 +134,17 @@ done:
   free(p), free(g), free(want);
 }
 
-/* LAMB on large tensors (the step's threads split their blocks): one
-   digest of the parameters after some steps, at a thread count and block
-   size. */
+/* A per-tensor chain (LAMB's, Novograd's) on large tensors (the step's
+   threads split their blocks): the parameters after some steps, at a
+   thread count and block size. */
 enum { BIG = 3 * 2048 * 128 + 333 };
 
-static void run_lamb(int threads, size_t block_size, descent_real *out) {
+static void run_chain(const char *spec, int threads, size_t block_size, descent_real *out) {
   descent_tensor_info t[3] = {tensor("w", 0, 1000, 700), tensor("b", 700000, 77, 1),
                               tensor("w2", 700077, BIG - 700077, 1)};
   descent_optimizer *opt = NULL;
   descent_real *g = malloc(BIG * sizeof *g);
-  CHECK_OK(descent_optimizer_create(
-      &opt, "clip(10) | optax_adam | wd(0.01) | trust_ratio | lr(0.01)", NULL, BIG));
+  CHECK_OK(descent_optimizer_create(&opt, spec, NULL, BIG));
   if (!opt || !g) goto done;
   CHECK_OK(descent_optimizer_set_threads(opt, threads));
   CHECK_OK(optimizer_set_block_size(opt, block_size));
@@ -156,19 +160,20 @@ done:
   free(g);
 }
 
-static void check_threads_and_blocks(void) {
+static void check_threads_and_blocks(const char *spec) {
   descent_real *first = malloc(BIG * sizeof *first), *other = malloc(BIG * sizeof *other);
   if (!first || !other) exit(2);
-  run_lamb(1, OPTIMIZER_BLOCK, first);
+  run_chain(spec, 1, OPTIMIZER_BLOCK, first);
   static const struct {
     int threads;
     size_t block;
   } runs[] = {{2, OPTIMIZER_BLOCK}, {4, OPTIMIZER_BLOCK}, {1, 512}, {2, 1024}, {3, 8192}};
   for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
-    run_lamb(runs[r].threads, runs[r].block, other);
+    run_chain(spec, runs[r].threads, runs[r].block, other);
     size_t differ = 0;
     for (size_t i = 0; i < BIG; i++) differ += memcmp(&first[i], &other[i], sizeof *first) != 0;
-    CHECK_MSG(differ == 0, "%d threads, blocks of %zu: %zu of %d parameters differ from 1 thread",
+    CHECK_MSG(differ == 0,
+              "%s: %d threads, blocks of %zu: %zu of %d parameters differ from 1 thread", spec,
               runs[r].threads, runs[r].block, differ, BIG);
   }
   descent_optimizer *opt = NULL;
@@ -214,7 +219,8 @@ static void check_defaults(void) {
 int main(void) {
   check_refusals();
   check_trust_ratio_formula();
-  check_threads_and_blocks();
+  check_threads_and_blocks("clip(10) | optax_adam | wd(0.01) | trust_ratio | lr(0.01)");
+  check_threads_and_blocks("clip(10) | novograd(weight_decay=0.01) | lr(0.01)");
   check_defaults();
   return check_report();
 }
