@@ -285,8 +285,11 @@ void optimizer_layout_free(descent_optimizer *opt) {
 }
 
 size_t optimizer_layout_bytes(const descent_optimizer *opt) {
+  size_t kept =
+      opt->tensor_persist ? opt->n_tensors * (size_t)optimizer_tensor_persist_per_tensor(opt) : 0;
   return opt->n_blocks * sizeof *opt->blocks +
-         opt->n_slices * TRANSFORM_MAX_TENSOR_SUMS * sizeof *opt->slice_sums;
+         opt->n_slices * TRANSFORM_MAX_TENSOR_SUMS * sizeof *opt->slice_sums +
+         kept * sizeof *opt->tensor_persist;
 }
 
 /* ---- the step --------------------------------------------------------------- */

@@ -152,7 +152,7 @@ int optimizer_layout_take_saved(descent_optimizer *opt, const descent_tensor_inf
 int optimizer_tensor_persist_per_tensor(const descent_optimizer *opt);
 /* Frees what the layout holds. */
 void optimizer_layout_free(descent_optimizer *opt);
-/* Bytes the layout's step buffers hold. */
+/* Bytes the layout's step buffers and the values kept per tensor hold. */
 size_t optimizer_layout_bytes(const descent_optimizer *opt);
 /* Sets the block size of a per-tensor chain's step (a multiple of
    OPTIMIZER_SLICE), before its first step; for tests, which check that the
