@@ -56,8 +56,8 @@
 #define STATE_VERSION             1u
 #define STATE_VERSION_METHOD      2u
 #define STATE_VERSION_LAYOUT      3u
-#define STATE_VERSION_HELD        4u /* 5: held and layout */
-#define STATE_VERSION_HELD_LAYOUT 5u
+#define STATE_VERSION_HELD        4u
+#define STATE_VERSION_HELD_LAYOUT 5u /* 4 and 3 together */
 /* 6: 3 with the values kept per tensor; 7: 5 with them. */
 #define STATE_VERSION_KEPT 6u
 #define STATE_VERSION_LAST 7u
