@@ -14,10 +14,17 @@
  *           tighter ceiling.
  *
  * Usage: adam_step [--n N] [--threads T] [--steps S] [--repeats R] [--warmup W]
- *                  [--clock wall|cpu]
+ *                  [--clock wall|cpu] [--opt SPEC] [--lr LR] [--layout flat|mlp]
  * Prints, per repeat, one line per kernel:
  *   adam_step impl=descent threads=T n=N steps=S repeat=K ms_per_step=X gbytes_per_s=Y
  *   adam_step impl=memcpy ...   adam_step impl=stream ...
+ *
+ * With --opt (bench/optim_step.sh) it times the step of that optimizer spec
+ * instead (rate --lr, default 1e-3), without the references, and prints
+ *   optim_step impl=descent opt=SPEC threads=T n=N steps=S repeat=K ms_per_step=X
+ * --layout mlp gives the optimizer and the objective the tensors of the big
+ * MLP 784-1024-1024-10 (1,863,690 parameters; --n is ignored), as the
+ * trainer does: per-tensor optimizers (lamb, novograd) step on them.
  * Build: cc -O3 -march=native -fopenmp -Iinclude bench/adam_step.c build/libdescent.a
  *        -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lz -lm
  */
@@ -84,6 +91,16 @@ static void report(const char *impl, int threads, size_t n, int steps, int repea
          BYTES_PER_PARAM * (double)n / per_step / 1e9);
 }
 
+/* The big MLP's weights and biases (784-1024-1024-10), in the trainer's
+   order: the layout per-tensor optimizers step on. */
+static descent_tensor_info mlp_tensors[] = {
+    {"fc1.weight", 0, 802816, {2, {1024, 784}}},        {"fc1.bias", 802816, 1024, {1, {1024}}},
+    {"fc2.weight", 803840, 1048576, {2, {1024, 1024}}}, {"fc2.bias", 1852416, 1024, {1, {1024}}},
+    {"fc3.weight", 1853440, 10240, {2, {10, 1024}}},    {"fc3.bias", 1863680, 10, {1, {10}}},
+};
+#define MLP_TENSORS 6
+#define MLP_PARAMS  1863690
+
 static void *alloc_or_die(size_t bytes) {
   void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
   if (!p) {
@@ -93,11 +110,46 @@ static void *alloc_or_die(size_t bytes) {
   return p;
 }
 
+/* --opt: the optimizer's step alone, warmed up, timed per repeat. */
+static int time_optimizer(descent_optimizer *opt, descent_objective *obj, const char *spec,
+                          int threads, int steps, int repeats, int warmup) {
+  for (int w = 0; w < warmup; w++)
+    if (descent_optimizer_step(opt, obj) != DESCENT_OK) {
+      fprintf(stderr, "optim_step: %s: step failed: %s\n", spec, descent_last_error());
+      return 1;
+    }
+  for (int r = 0; r < repeats; r++) {
+    double t0 = now_s();
+    for (int s = 0; s < steps; s++) descent_optimizer_step(opt, obj);
+    printf("optim_step impl=descent opt=%s threads=%d n=%zu steps=%d repeat=%d "
+           "ms_per_step=%.5f\n",
+           spec, threads, obj->n_params, steps, r, 1e3 * (now_s() - t0) / steps);
+  }
+  double sum = 0;
+  for (size_t i = 0; i < obj->n_params; i += 4096) sum += obj->params[i];
+  descent_optimizer_free(opt);
+  free(obj->params), free(obj->grad);
+  if (!isfinite(sum)) {
+    fprintf(stderr, "optim_step: %s: non-finite parameters after the run\n", spec);
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   size_t n = 1900000;
-  int threads = 1, steps = 200, repeats = 5, warmup = 20;
+  int threads = 1, steps = 200, repeats = 5, warmup = 20, mlp = 0;
+  const char *spec = NULL, *lr = "1e-3";
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--n") == 0)
+    if (strcmp(argv[i], "--opt") == 0)
+      spec = argv[i + 1];
+    else if (strcmp(argv[i], "--lr") == 0)
+      lr = argv[i + 1];
+    else if (strcmp(argv[i], "--layout") == 0 && strcmp(argv[i + 1], "flat") == 0)
+      mlp = 0;
+    else if (strcmp(argv[i], "--layout") == 0 && strcmp(argv[i + 1], "mlp") == 0)
+      mlp = 1;
+    else if (strcmp(argv[i], "--n") == 0)
       n = strtoull(argv[i + 1], NULL, 10);
     else if (strcmp(argv[i], "--threads") == 0)
       threads = atoi(argv[i + 1]);
@@ -118,7 +170,8 @@ int main(int argc, char **argv) {
   }
   if (argc % 2 == 0 || n == 0 || threads < 1 || steps < 1 || repeats < 1 || warmup < 0) {
     fprintf(stderr, "usage: adam_step [--n N] [--threads T] [--steps S] [--repeats R] "
-                    "[--warmup W] [--clock wall|cpu]\n");
+                    "[--warmup W] [--clock wall|cpu] [--opt SPEC] [--lr LR] "
+                    "[--layout flat|mlp]\n");
     return 2;
   }
   /* A path this CPU cannot run is refused, not timed under its name. */
@@ -127,6 +180,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   descent_set_threads(threads);
+  if (mlp) n = MLP_PARAMS;
 
   float *params = alloc_or_die(n * sizeof *params), *grad = alloc_or_die(n * sizeof *grad);
   descent_rng rng;
@@ -136,19 +190,22 @@ int main(int argc, char **argv) {
     grad[i] = (float)(1e-2 * descent_rng_normal(&rng));
   }
   descent_objective obj = {.ops = &bench_ops, .n_params = n, .params = params, .grad = grad};
+  if (mlp) obj.tensors = mlp_tensors, obj.n_tensors = MLP_TENSORS;
   /* Without Adam in the library the copy is still measured (and reported). */
   descent_optimizer *opt = NULL;
-  if (descent_optimizer_create(&opt, "adam", "1e-3", n) != DESCENT_OK) {
-    printf("adam_step impl=descent unavailable: descent_optimizer_create(\"adam\"): %s\n",
-           descent_last_error());
+  if (descent_optimizer_create(&opt, spec ? spec : "adam", lr, n) != DESCENT_OK) {
+    printf("%s impl=descent unavailable: descent_optimizer_create(\"%s\"): %s\n",
+           spec ? "optim_step" : "adam_step", spec ? spec : "adam", descent_last_error());
+    if (spec) return 1;
   } else {
     char desc[512];
     descent_optimizer_describe(opt, desc, sizeof desc);
-    printf("adam_step optimizer: %s\n", desc);
+    printf("%s optimizer: %s\n", spec ? "optim_step" : "adam_step", desc);
   }
-  printf("adam_step n=%zu threads=%d (descent_get_threads=%d) bytes_per_step=%.0f path=%s "
+  printf("%s n=%zu threads=%d (descent_get_threads=%d) bytes_per_step=%.0f path=%s "
          "clock=%s\n",
-         n, threads, descent_get_threads(), BYTES_PER_PARAM * (double)n, descent_isa_name(),
+         spec ? "optim_step" : "adam_step", n, threads, descent_get_threads(),
+         BYTES_PER_PARAM * (double)n, descent_isa_name(),
          timer == CLOCK_MONOTONIC ? "wall" : "cpu");
 
   size_t copy_bytes = (size_t)COPY_BYTES * n;
@@ -159,6 +216,7 @@ int main(int argc, char **argv) {
   float *sv = alloc_or_die(n * sizeof *sv), *sg = alloc_or_die(n * sizeof *sg);
   for (size_t i = 0; i < n; i++) sp[i] = params[i], sm[i] = 0, sv[i] = 0, sg[i] = grad[i];
 
+  if (spec) return time_optimizer(opt, &obj, spec, threads, steps, repeats, warmup);
   for (int w = 0; w < warmup; w++) {
     if (opt && descent_optimizer_step(opt, &obj) != DESCENT_OK) {
       fprintf(stderr, "adam_step: step failed: %s\n", descent_last_error());

@@ -9,6 +9,15 @@ step alone is timed). Prints one line per variant and repeat:
   adam_step impl=torch-fused threads=T n=N steps=S repeat=K ms_per_step=X gbytes_per_s=Y
 where gbytes_per_s uses the same bytes model as adam_step.c: 28 bytes per
 parameter (read g, theta, m, v; write theta, m, v).
+
+With --opt NAME (bench/optim_step.sh) it times that optimizer's step instead,
+at rate --lr (default 1e-3): torch.optim's class for those torch has (adam,
+nadam, radam, adamax, adadelta; each variant that the class accepts), a
+loop of per-tensor in-place torch ops written here for those it has not
+(lion; lamb and novograd as optax computes them), and prints
+  optim_step impl=torch-foreach opt=NAME threads=T n=N steps=S repeat=K ms_per_step=X
+(impl torch-hand for the loops written here). --layout mlp steps the tensors
+of the big MLP 784-1024-1024-10 (--n is ignored), as adam_step.c does.
 """
 import argparse
 import os
@@ -17,6 +26,110 @@ import time
 import torch
 
 BYTES_PER_PARAM = 28.0
+# The big MLP's weights and biases, as adam_step.c's --layout mlp.
+MLP_SHAPES = [(1024, 784), (1024,), (1024, 1024), (1024,), (10, 1024), (10,)]
+TORCH_CLASSES = {"adam": "Adam", "nadam": "NAdam", "radam": "RAdam", "adamax": "Adamax",
+                 "adadelta": "Adadelta"}
+
+
+def lion_step(params, lr, b1=0.9, b2=0.99):
+    """Lion (Chen et al. 2023) with torch ops, as descent's lion | lr."""
+    state = [torch.zeros_like(p) for p in params]
+
+    def step():
+        with torch.no_grad():
+            for p, m in zip(params, state):
+                update = m.lerp(p.grad, 1 - b1).sign_()
+                p.add_(update, alpha=-lr)
+                m.lerp_(p.grad, 1 - b2)
+    return step
+
+
+def lamb_step(params, lr, b1=0.9, b2=0.999, eps=1e-6):
+    """optax.lamb with torch ops: optax's Adam, then the trust ratio per tensor."""
+    m = [torch.zeros_like(p) for p in params]
+    v = [torch.zeros_like(p) for p in params]
+    count = [0]
+
+    def step():
+        count[0] += 1
+        bc1, bc2 = 1 - b1 ** count[0], 1 - b2 ** count[0]
+        with torch.no_grad():
+            for p, mi, vi in zip(params, m, v):
+                g = p.grad
+                mi.mul_(b1).add_(g, alpha=1 - b1)
+                vi.mul_(b2).addcmul_(g, g, value=1 - b2)
+                u = (mi / bc1).div_((vi / bc2).sqrt_().add_(eps))
+                pn, un = p.norm(), u.norm()
+                ratio = torch.where((pn > 0) & (un > 0), pn / un, torch.ones_like(pn))
+                p.add_(u.mul_(ratio), alpha=-lr)
+    return step
+
+
+def novograd_step(params, lr, b1=0.9, b2=0.25, eps=1e-6):
+    """optax.novograd with torch ops: a second moment per tensor."""
+    m = [torch.zeros_like(p) for p in params]
+    nu = [torch.zeros((), dtype=p.dtype) for p in params]
+    count = [0]
+
+    def step():
+        count[0] += 1
+        with torch.no_grad():
+            for p, mi, ni in zip(params, m, nu):
+                g = p.grad
+                sq = g.norm() ** 2
+                if count[0] == 1:
+                    ni.copy_(sq)
+                    mi.copy_(g / (ni.sqrt() + eps))
+                else:
+                    ni.mul_(b2).add_(sq * (1 - b2))
+                    mi.mul_(b1).add_(g / (ni.sqrt() + eps))
+                p.add_(mi, alpha=-lr)
+    return step
+
+
+HAND = {"lion": lion_step, "lamb": lamb_step, "novograd": novograd_step}
+
+
+def time_optimizer(args, clock):
+    """--opt: the step of args.opt, in each implementation torch offers."""
+    gen = torch.Generator().manual_seed(1)
+    shapes = MLP_SHAPES if args.layout == "mlp" else [(args.n,)]
+    n = sum(torch.Size(s).numel() for s in shapes)
+    inits = [torch.randn(s, generator=gen, dtype=torch.float32) for s in shapes]
+    grads = [1e-2 * torch.randn(s, generator=gen, dtype=torch.float32) for s in shapes]
+    if args.opt in HAND:
+        variants = [("torch-hand", None)]
+    elif args.opt in TORCH_CLASSES:
+        variants = [("torch-" + v.replace("=True", "").replace("=False", "-off"), v)
+                    for v in args.variants.split(",")]
+    else:
+        raise SystemExit("adam_step.py: no torch implementation of %s" % args.opt)
+    for name, variant in variants:
+        params = [torch.nn.Parameter(x.clone()) for x in inits]
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        try:
+            if variant is None:
+                step = HAND[args.opt](params, args.lr)
+            else:
+                key, value = variant.split("=")
+                cls = getattr(torch.optim, TORCH_CLASSES[args.opt])
+                step = cls(params, lr=args.lr, **{key: value == "True"}).step
+            for _ in range(args.warmup):
+                step()
+        except (RuntimeError, ValueError, TypeError) as e:
+            print("optim_step impl=%s opt=%s unavailable: %s" % (name, args.opt, e))
+            continue
+        for r in range(args.repeats):
+            t0 = clock()
+            for _ in range(args.steps):
+                step()
+            print("optim_step impl=%s opt=%s threads=%d n=%d steps=%d repeat=%d ms_per_step=%.5f"
+                  % (name, args.opt, args.threads, n, args.steps, r,
+                     1e3 * (clock() - t0) / args.steps))
+        if not all(torch.isfinite(p).all() for p in params):
+            raise SystemExit("adam_step.py: non-finite parameters after %s %s" % (args.opt, name))
 
 
 def main():
@@ -29,6 +142,9 @@ def main():
     ap.add_argument("--variants", default="foreach=False,foreach=True,fused=True")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="cpu: the process's CPU time, as adam_step.c's --clock cpu")
+    ap.add_argument("--opt", help="time this optimizer instead of Adam (bench/optim_step.sh)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--layout", choices=("flat", "mlp"), default="flat")
     args = ap.parse_args()
     clock = time.perf_counter if args.clock == "wall" else time.process_time
 
@@ -44,6 +160,9 @@ def main():
           (torch.__version__, args.threads, torch.get_num_threads(), args.n,
            torch.backends.cpu.get_cpu_capability(), args.clock))
 
+    if args.opt:
+        time_optimizer(args, clock)
+        return
     gen = torch.Generator().manual_seed(1)
     init = torch.randn(args.n, generator=gen, dtype=torch.float32)
     grad = 1e-2 * torch.randn(args.n, generator=gen, dtype=torch.float32)

@@ -95,28 +95,6 @@ peer_isa
 # wait_quiet and run_watched (bench/lib.sh) watch for other load.
 hz=$(getconf CLK_TCK)
 
-# Runs program $1 (c or torch: the name of its peak RSS) with T=$2 threads:
-# "${@:2}" under run_watched and /usr/bin/time; a disturbed run is redone
-# once. Appends the kept run's results and its peak RSS
-# ("adam_rss prog=P threads=T mb=M") to the log (and shows them).
-measure() {
-    local prog=$1 t=$2
-    shift 2
-    rm -f "$tmp/disturbed" "$tmp/rss"
-    run_watched "$t" "${rss_cmd[@]}" "$@" >"$tmp/run.txt" || warn "$* failed"
-    if [ -e "$tmp/disturbed" ]; then
-        echo "adam_step.sh: disturbed run discarded, running it again" >&2
-        rm -f "$tmp/disturbed" "$tmp/rss"
-        run_watched "$t" "${rss_cmd[@]}" "$@" >"$tmp/run.txt" || warn "$* failed"
-        if [ -e "$tmp/disturbed" ]; then
-            warn "disturbed again, keeping it"
-            disturbed=$((disturbed + 1))
-        fi
-    fi
-    echo "adam_rss prog=$prog threads=$t mb=$(last_rss_mb)" >>"$tmp/run.txt"
-    tee -a "$log" <"$tmp/run.txt" >&2
-}
-
 # Alternating the programs round by round lets drifts (clock, neighbours) hit
 # all kernels alike.
 log=$tmp/results.txt
@@ -125,9 +103,9 @@ disturbed=0
 for ((r = 1; r <= repeats; r++)); do
     for t in $threads_list; do
         envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
-        measure c "$t" env "${envs[@]}" "$tmp/adam_step" --n "$n" --threads "$t" \
+        measure_program c "$t" env "${envs[@]}" "$tmp/adam_step" --n "$n" --threads "$t" \
             --steps "$steps" --repeats 1 --clock "$clock"
-        measure torch "$t" env "${envs[@]}" "${torch_isa_env[@]}" "$DESCENT_PYTHON" \
+        measure_program torch "$t" env "${envs[@]}" "${torch_isa_env[@]}" "$DESCENT_PYTHON" \
             bench/adam_step.py --n "$n" --threads "$t" --steps "$steps" --repeats 1 --clock "$clock"
         echo "adam_step.sh: round $r/$repeats, $t thread(s) done" >&2
     done

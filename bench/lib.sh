@@ -261,6 +261,30 @@ measure() {
     echo "$sps"
 }
 
+# For the step benchmarks (adam_step.sh, optim_step.sh), which log every
+# line a program prints: runs program $1 (c or torch: the name of its peak
+# RSS) with T=$2 threads, "${@:3}" under run_watched and /usr/bin/time; a
+# disturbed run is redone once (runs still disturbed are counted in
+# $disturbed). Appends the kept run's lines and its peak RSS
+# ("adam_rss prog=P threads=T mb=M") to $log (and shows them).
+measure_program() {
+    local prog=$1 t=$2
+    shift 2
+    rm -f "$tmp/disturbed" "$tmp/rss"
+    run_watched "$t" "${rss_cmd[@]}" "$@" >"$tmp/run.txt" || warn "$* failed"
+    if [ -e "$tmp/disturbed" ]; then
+        echo "$bench_name: disturbed run discarded, running it again" >&2
+        rm -f "$tmp/disturbed" "$tmp/rss"
+        run_watched "$t" "${rss_cmd[@]}" "$@" >"$tmp/run.txt" || warn "$* failed"
+        if [ -e "$tmp/disturbed" ]; then
+            warn "disturbed again, keeping it"
+            disturbed=$((disturbed + 1))
+        fi
+    fi
+    echo "adam_rss prog=$prog threads=$t mb=$(last_rss_mb)" >>"$tmp/run.txt"
+    tee -a "$log" <"$tmp/run.txt" >&2
+}
+
 # Median of the numeric arguments ("NA" ignored); "NA" if none.
 median() {
     printf '%s\n' "$@" | { grep -v '^NA$' || true; } | sort -g |

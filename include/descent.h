@@ -1184,7 +1184,7 @@ typedef struct descent_optimizer descent_optimizer;
 /* Builds an optimizer for n_params parameters.
  *   spec: a named optimizer, with optional key=value arguments
  *           sgd gd momentum nesterov adagrad rmsprop adam adamw amsgrad lion
- *           lamb lars (per tensor: see descent_optimizer_set_tensors)
+ *           lamb lars novograd (per tensor: see descent_optimizer_set_tensors)
  *           muon (whole matrices: 2-D tensors and conv kernels of the layout)
  *           sf_sgd sf_adamw adadelta rprop asgd
  *                                  e.g. "adam(b2=0.99, weight_decay=1e-4)"
@@ -1495,7 +1495,11 @@ size_t descent_optimizer_describe(const descent_optimizer *opt, char *buf, size_
  * blob of another version is refused there, as version 6 is by an
  * optimizer without groups (DESCENT_EINVAL, saying which). Sharding
  * (descent_optimizer_set_shard) refuses an optimizer with groups
- * (DESCENT_ENOTSUP). */
+ * (DESCENT_ENOTSUP). A chain
+ * whose per-tensor transform keeps values from step to step (novograd's
+ * second moment per tensor) writes version 7: version 3 followed by those
+ * values (their count, then doubles; none before the first step), or 8 in
+ * evaluation mode (5 followed by them). */
 size_t descent_optimizer_state_size(const descent_optimizer *opt);
 int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t size);
 int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t size);

@@ -169,6 +169,7 @@ static int print_digests(void) {
       "clip(1) | adamax(b1=0.3) | wd(0.1) | lr(1e-3)",
       "lamb(weight_decay=0.01)",
       "lars(nesterov=1, weight_decay=1e-3)",
+      "novograd(weight_decay=0.01)",
       "clip(1) | optax_adam(eps_root=1e-12) | trust_ratio(min_norm=1e-3) | lr(1e-3)",
       "prodigy(estim_lr0=1e-3, weight_decay=0.01)",
       "prodigy(safeguard_warmup=1, b3=0.9, lr=0.5)",

@@ -82,12 +82,12 @@ done:
 }
 
 static void check_step_buffers(void) {
-  const char *named[] = {"sgd",       "gd",      "momentum",    "nesterov",
-                         "adagrad",   "rmsprop", "adam",        "adamw",
-                         "amsgrad",   "lion",    "sf_sgd",      "sf_adamw",
-                         "adabelief", "yogi",    "ademamix",    "adam(weight_decay=0.01)",
-                         "nadam",     "radam",   "adamax",      "lamb",
-                         "lars",      "prodigy", "dadapt_adamw"};
+  const char *named[] = {"sgd",       "gd",      "momentum",     "nesterov",
+                         "adagrad",   "rmsprop", "adam",         "adamw",
+                         "amsgrad",   "lion",    "sf_sgd",       "sf_adamw",
+                         "adabelief", "yogi",    "ademamix",     "adam(weight_decay=0.01)",
+                         "nadam",     "radam",   "adamax",       "lamb",
+                         "lars",      "prodigy", "dadapt_adamw", "novograd"};
   for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
     check_same_steps(named[i], "0.01", 12);
   check_same_steps("clip(0.5) | momentum(0.9) | wd(1e-3) | lr(cosine(0.05, 10, warmup=3))", NULL,

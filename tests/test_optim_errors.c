@@ -233,6 +233,15 @@ static const struct {
     {"dadapt_adamw(weight_decay=-1)", "dadapt_adamw(weight_decay=-1): out of range"},
     {"dadapt_adamw | lr(0.1)", "dadapt_adamw(...) must come last in the chain"},
     {"clip(1) | prodigy(b3=-0.25, lr=1)", "prodigy: b3 = -0.25 is out of range"},
+    {"novograd(b1=1)", "novograd(b1=1): out of range; valid values are [0, 1)"},
+    {"novograd(b2=1)", "novograd(b2=1): out of range; valid values are [0, 1)"},
+    {"novograd(eps=-1e-6)", "novograd(eps=-1e-6): out of range; valid values are [0, inf)"},
+    {"novograd(eps_root=-1)", "novograd(eps_root=-1): out of range; valid values are [0, inf)"},
+    {"novograd(weight_decay=-0.1)", "novograd(weight_decay=-0.1): out of range"},
+    {"novograd(eps=0)",
+     "novograd with eps = 0 and eps_root = 0 divides by zero for a tensor whose gradient is zero"},
+    {"novograd(b1=0.5, weight_decay=nan) | lr(0.1)",
+     "novograd(weight_decay=...): 'nan' is not a number"},
 };
 
 static void check_hyperparameters(void) {
@@ -245,11 +254,12 @@ static void check_syntax(void) {
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
           "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
           "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
-          "prodigy, dadapt_adamw; methods (alone or followed by lr(RATE)): lbfgs, sdlm, kfac, "
+          "prodigy, dadapt_adamw, novograd; methods (alone or followed by lr(RATE)): lbfgs, sdlm, "
+          "kfac, "
           "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
           "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
           "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
-          "dadapt_adamw");
+          "dadapt_adamw, novograd");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");

@@ -454,6 +454,31 @@ static void check_classic(void) {
   run_end(&r);
 }
 
+/* Novograd on one tensor of two parameters: nu = ||g||^2 at the first step,
+   then (1-b2) ||g||^2 + b2 nu, kept from step to step; m = g / sqrt(nu) at
+   the first step, then b1 m + g / sqrt(nu). */
+static void check_novograd(void) {
+  run r;
+  const double g1[2] = {3, 4}, g2[2] = {0, 5}, g3[2] = {0, 1};
+  if (!run_start(&r, "novograd(b1=0.5, b2=0.5, eps=1e-300)", "0.1", 2, zeros)) return;
+  run_step(&r, g1); /* nu = 25, m = (0.6, 0.8) */
+  CHECK_REL(r.p[0], -0.06, TOL);
+  CHECK_REL(r.p[1], -0.08, TOL);
+  run_step(&r, g2); /* nu = 25, m = (0.3, 1.4) */
+  CHECK_REL(r.p[0], -0.09, TOL);
+  CHECK_REL(r.p[1], -0.22, TOL);
+  run_step(&r, g3); /* nu = 0.5 + 12.5 = 13, m = (0.15, 0.7 + 1/sqrt(13)) */
+  CHECK_REL(r.p[0], -0.105, TOL);
+  CHECK_REL(r.p[1], -0.29 - 0.1 / sqrt(13), TOL);
+  run_end(&r);
+  /* Weight decay is added to the normalized gradient, inside the moment. */
+  const double p0[1] = {2}, g[1] = {-1};
+  if (!run_start(&r, "novograd(b1=0.5, eps=1e-300, weight_decay=0.25)", "0.1", 1, p0)) return;
+  run_step(&r, g); /* m = -1 + 0.5 */
+  CHECK_REL(r.p[0], 2.05, TOL);
+  run_end(&r);
+}
+
 /* Adadelta's fused step (adadelta | lr) and its separate passes (with a
    wd(0) between, which adds zero) give the same bits. */
 static void check_fused_adadelta(void) {
@@ -653,6 +678,9 @@ static void check_expansions(void) {
   check_describe("dadapt_adamw(weight_decay=0.1)", "0.5",
                  "dadapt_adamw(weight_decay=0.1) = dadapt_adamw(b1=0.9, b2=0.999, eps=1e-08, "
                  "estim_lr0=1e-06, weight_decay=0.1, lr=0.5)");
+  check_describe("novograd", NULL,
+                 "novograd = novograd(b1=0.9, b2=0.25, eps=1e-06, eps_root=0, weight_decay=0) | "
+                 "lr(lr=0.001)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
@@ -852,6 +880,7 @@ int main(void) {
   check_schedule_free();
   check_classic();
   check_fused_adadelta();
+  check_novograd();
   check_schedules();
   check_expansions();
   check_threads();

@@ -1,6 +1,6 @@
 /*
  * test_optim_layout.c - the optimizer's layout of tensors and the step of a
- * chain with a per-tensor transform (trust_ratio: lamb, lars).
+ * chain with a per-tensor transform (trust_ratio: lamb, lars; novograd).
  *
  * The layout's refusals (out of order, overlapping, a gap, short, a shape
  * that is not the size, a change after the first step); the trust ratio
@@ -89,6 +89,11 @@ static void check_refusals(void) {
   CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 15, NULL, NULL), DESCENT_EINVAL,
               "transform trust_ratio works per tensor");
   descent_optimizer_free(opt);
+  CHECK_OK(descent_optimizer_create(&opt, "novograd", NULL, 30));
+  if (!opt) return;
+  CHECK_FAILS(descent_optimizer_set_shard(opt, 0, 15, NULL, NULL), DESCENT_EINVAL,
+              "transform novograd works per tensor");
+  descent_optimizer_free(opt);
 }
 
 /* "trust_ratio | lr(1)" from theta and g, tensor by tensor, as optax writes
@@ -145,6 +150,7 @@ static const char *const big_specs[] = {
     "trust_ratio | prodigy(estim_lr0=1e-3, estim_lr_coef=1000, weight_decay=0.01, lr=1)",
     "clip(1) | dadapt_adamw(estim_lr0=1e-3, lr=1)",
     "prodigy(estim_lr_coef=100)",
+    "novograd(weight_decay=0.01) | lr(0.01)",
 };
 
 static void run_big(const char *spec, int threads, size_t block_size, descent_real *out) {
@@ -174,7 +180,7 @@ done:
   free(g);
 }
 
-static void check_threads_and_blocks(void) {
+static void check_threads_and_blocks(const char *spec) {
   descent_real *first = malloc(BIG * sizeof *first), *other = malloc(BIG * sizeof *other);
   if (!first || !other) exit(2);
   static const struct {
@@ -358,7 +364,8 @@ int main(void) {
   check_newton_schulz_formula();
   check_refusals();
   check_trust_ratio_formula();
-  check_threads_and_blocks();
+  check_threads_and_blocks("clip(10) | optax_adam | wd(0.01) | trust_ratio | lr(0.01)");
+  check_threads_and_blocks("clip(10) | novograd(weight_decay=0.01) | lr(0.01)");
   check_defaults();
   return check_report();
 }

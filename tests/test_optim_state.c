@@ -193,6 +193,8 @@ static const struct {
     /* per tensor: one tensor of every parameter (the objective has no table) */
     {"lamb", NULL},
     {"lars", "0.1"},
+    {"novograd", NULL},
+    {"novograd(b1=0, b2=0.9, eps_root=1e-9, weight_decay=0.01)", "cosine(0.05, 20, warmup=3)"},
 };
 
 static void check_round_trips(void) {
@@ -441,6 +443,9 @@ static void check_layout_round_trips(void) {
       {"lars(weight_decay=1e-3, nesterov=1, eps=1e-9)", "0.3"},
       {"lars(momentum=0)", "0.3"},
       {"clip(1) | optax_adam | trust_ratio(min_norm=0.1) | clip(0.5) | trust_ratio", "1e-3"},
+      {"novograd", "0.01"},
+      {"novograd(b1=0.8, b2=0.6, eps=1e-8, weight_decay=0.1)", "0.02"},
+      {"clip(1) | novograd | trust_ratio", "1e-3"},
   };
   static const int halves[] = {0, 1, 4};
   objective_tensors = three_tensors;
@@ -577,6 +582,66 @@ done:
   free(p), free(g);
 }
 
+/* A chain that keeps values per tensor (novograd's second moment) saves
+   them after its layout (version 7): one per tensor, refused when their
+   count does not fit the layout. */
+static void check_kept_recorded(void) {
+  size_t n = N_PARAMS;
+  descent_real *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+  descent_optimizer *opt = NULL, *fresh = NULL;
+  unsigned char *blob = NULL, *empty = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "novograd", NULL, n));
+  CHECK_OK(descent_optimizer_create(&fresh, "novograd", NULL, n));
+  if (!opt || !fresh || !p || !g) goto done;
+  /* Before the first step there is no layout: nothing kept (V = 0). */
+  size_t empty_size;
+  empty = save(opt, &empty_size);
+  CHECK(empty && read_le(empty + 8, 4) == 7 && read_le(empty + empty_size - 16, 8) == 0);
+  init_params(p, n);
+  CHECK_OK(descent_optimizer_set_tensors(opt, three_tensors, 3));
+  CHECK_OK(run_steps(opt, p, g, n, 3));
+  size_t size;
+  blob = save(opt, &size);
+  if (!blob) goto done;
+  unsigned char *kept = blob + size - 8 - 3 * 8;
+  CHECK(read_le(blob + 8, 4) == 7 && read_le(kept - 8, 8) == 3);
+  for (int k = 0; k < 3; k++) {
+    double nu;
+    uint64_t bits = read_le(kept + 8 * k, 8);
+    memcpy(&nu, &bits, 8);
+    CHECK_MSG(nu > 0 && isfinite(nu), "tensor %d's second moment %g", k, nu);
+  }
+  if (empty) CHECK_OK(descent_optimizer_load_state(fresh, empty, empty_size));
+  write_le(kept - 8, 2, 8);
+  reseal(blob, size);
+  CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EFORMAT, "trailing bytes");
+  write_le(kept - 8, 1000, 8);
+  reseal(blob, size);
+  CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EFORMAT,
+              "truncated inside the values kept per tensor");
+  /* A blob that says version 3 (no values kept) is not one for novograd. */
+  write_le(kept - 8, 3, 8);
+  write_le(blob + 8, 3, 4);
+  reseal(blob, size);
+  CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EFORMAT, "trailing bytes");
+  write_le(blob + 8, 7, 4);
+  reseal(blob, size);
+  CHECK_OK(descent_optimizer_load_state(fresh, blob, size));
+  CHECK(descent_optimizer_steps(fresh) == 3);
+  /* After steps, a blob without the values is corrupted. */
+  if (empty) {
+    write_le(empty + 24, 3, 8); /* steps */
+    reseal(empty, empty_size);
+    CHECK_FAILS(descent_optimizer_load_state(fresh, empty, empty_size), DESCENT_EFORMAT,
+                "no values kept per tensor after 3 steps");
+  }
+done:
+  free(blob), free(empty);
+  descent_optimizer_free(opt);
+  descent_optimizer_free(fresh);
+  free(p), free(g);
+}
+
 int main(void) {
   check_round_trips();
   check_layout_and_refusals();
@@ -584,9 +649,11 @@ int main(void) {
   check_eval_point("sf_adamw(b1=0.95)", 0.95, 4);
   /* A per-tensor chain in evaluation mode: its layout and its training point. */
   check_eval_point("trust_ratio | sf(lr=0.01, momentum=0.9)", 0.9, 5);
+  check_eval_point("novograd | sf(lr=0.01, momentum=0.9)", 0.9, 8);
   check_precision_refused();
   check_layout_round_trips();
   check_whole_tensor_round_trips();
   check_layout_recorded();
+  check_kept_recorded();
   return check_report();
 }

@@ -308,8 +308,8 @@ int main(void) {
     resume_case(&m, 9, "schedule");
   }
   /* The per-tensor chains: the trainer gives them the network's tensors. */
-  static const char *per_tensor[][2] = {{"lamb", "0.01"}, {"lars", "1"}};
-  for (size_t i = 0; i < 2; i++) {
+  static const char *per_tensor[][2] = {{"lamb", "0.01"}, {"lars", "1"}, {"novograd", "0.01"}};
+  for (size_t i = 0; i < sizeof per_tensor / sizeof per_tensor[0]; i++) {
     setup s = {deep, per_tensor[i][0], per_tensor[i][1], 0, NULL};
     resume_case(&s, 10, "per-tensor optimizer");
     run x;

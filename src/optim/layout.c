@@ -142,15 +142,42 @@ static void free_blocks(descent_optimizer *opt) {
   for (int i = 0; i < opt->n_transforms; i++) opt->chain[i].tensor_values = NULL;
 }
 
-/* Copies a checked table in, replacing the layout. */
+int optimizer_tensor_persist_per_tensor(const descent_optimizer *opt) {
+  int per = 0;
+  for (int i = 0; i < opt->n_transforms; i++) per += opt->chain[i].def->tensor_persist;
+  return per;
+}
+
+/* Points each transform that keeps values per tensor into `values` (count
+   tensors), in chain order; NULL for the others. */
+static void point_tensor_persist(descent_optimizer *opt, double *values, size_t count) {
+  for (int i = 0; i < opt->n_transforms; i++) {
+    transform *t = &opt->chain[i];
+    t->tensor_persist = t->def->tensor_persist ? values : NULL;
+    if (values && t->def->tensor_persist) values += (size_t)t->def->tensor_persist * count;
+  }
+}
+
+/* Copies a checked table in, replacing the layout and starting the values
+   kept per tensor at zero (a new layout comes only before the first step). */
 static int adopt(descent_optimizer *opt, const descent_tensor_info *tensors, size_t count) {
+  size_t per = (size_t)optimizer_tensor_persist_per_tensor(opt);
   descent_tensor_info *copy = descent_calloc(count, sizeof *copy, "optimizer tensor table");
-  if (!copy) return DESCENT_ENOMEM;
+  double *kept =
+      per ? descent_calloc(count * per, sizeof *kept, "per-tensor optimizer state") : NULL;
+  if (!copy || (per && !kept)) {
+    free(copy);
+    free(kept);
+    return DESCENT_ENOMEM;
+  }
   memcpy(copy, tensors, count * sizeof *copy);
   free_blocks(opt);
   free(opt->tensors);
+  free(opt->tensor_persist);
   opt->tensors = copy;
   opt->n_tensors = count;
+  opt->tensor_persist = kept;
+  point_tensor_persist(opt, kept, count);
   return DESCENT_OK;
 }
 
@@ -330,15 +357,21 @@ void optimizer_layout_free(descent_optimizer *opt) {
   free_blocks(opt);
   free(opt->tensors);
   free(opt->tensor_shift);
+  free(opt->tensor_persist);
+  point_tensor_persist(opt, NULL, 0);
+  opt->tensor_persist = NULL;
   opt->tensors = NULL;
   opt->tensor_shift = NULL;
   opt->n_tensors = 0;
 }
 
 size_t optimizer_layout_bytes(const descent_optimizer *opt) {
+  size_t kept =
+      opt->tensor_persist ? opt->n_tensors * (size_t)optimizer_tensor_persist_per_tensor(opt) : 0;
   return opt->n_blocks * sizeof *opt->blocks +
          opt->work_size * (size_t)opt->work_threads * sizeof *opt->whole_work +
-         opt->n_slices * TRANSFORM_MAX_TENSOR_SUMS * sizeof *opt->slice_sums;
+         opt->n_slices * TRANSFORM_MAX_TENSOR_SUMS * sizeof *opt->slice_sums +
+         kept * sizeof *opt->tensor_persist;
 }
 
 /* ---- the step --------------------------------------------------------------- */

@@ -432,6 +432,21 @@ static int dadapt_adamw_expand(const double *hp, char *buf, size_t cap) {
   return DESCENT_OK;
 }
 
+/* optax.novograd (Ginsburg et al. 2019) */
+static const spec_param novograd_params[] = {
+    P_B1(0.9, 0),
+    P_NUM("b2", 0.25, 0, 1, 0, 1, "decay of the per-tensor second moment"),
+    P_NUM("eps", 1e-6, 0, INFINITY, 0, 0, "added after the square root"),
+    P_NUM("eps_root", 0, 0, INFINITY, 0, 0, "added inside the square root"),
+    P_WD(0),
+};
+static int novograd_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "novograd(b1=" NUM ", b2=" NUM ", eps=" NUM ", eps_root=" NUM ", weight_decay=" NUM ")",
+            hp[0], hp[1], hp[2], hp[3], hp[4]);
+  return DESCENT_OK;
+}
+
 static const named_optimizer named[] = {
     {"sgd", "stochastic gradient descent (torch.optim.SGD)", "1e-3", sgd_params, N_OF(sgd_params),
      "[l2(weight_decay)] | [momentum(momentum, dampening, nesterov)] | lr", 0, sgd_expand},
@@ -524,6 +539,11 @@ static const named_optimizer named[] = {
      "estimates its own step size d; lr multiplies d",
      "1", dadapt_adamw_params, N_OF(dadapt_adamw_params),
      "dadapt_adamw(b1, b2, eps, estim_lr0, weight_decay, lr)", 0, dadapt_adamw_expand},
+    {"novograd",
+     "Novograd (Ginsburg et al. 2019; optax.novograd): momentum of the gradient normalized by "
+     "a per-tensor second moment",
+     "1e-3", novograd_params, N_OF(novograd_params),
+     "novograd(b1, b2, eps, eps_root, weight_decay) | lr", 0, novograd_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 

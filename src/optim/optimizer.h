@@ -94,6 +94,11 @@ struct descent_optimizer {
      child optimizer; NULL for every other optimizer. A grouped optimizer
      has no chain of its own (n_transforms 0). */
   struct optimizer_groups *groups;
+  /* Every per-tensor transform's values kept from step to step
+     (tensor_persist per tensor each, in chain order), one allocation made
+     with the layout, zero until the first step; saved with the state
+     (versions 7 and 8). NULL while there is no layout or none to keep. */
+  double *tensor_persist;
 };
 
 /* 1 when a transform of the chain has an evaluation point of its own
@@ -161,9 +166,12 @@ int optimizer_layout_check_saved(const descent_optimizer *opt, const descent_ten
                                  size_t count);
 int optimizer_layout_take_saved(descent_optimizer *opt, const descent_tensor_info *saved,
                                 size_t count);
+/* The values per tensor the chain keeps from step to step (the sum of its
+   transforms' tensor_persist); 0 for most chains. */
+int optimizer_tensor_persist_per_tensor(const descent_optimizer *opt);
 /* Frees what the layout holds. */
 void optimizer_layout_free(descent_optimizer *opt);
-/* Bytes the layout's step buffers hold. */
+/* Bytes the layout's step buffers and the values kept per tensor hold. */
 size_t optimizer_layout_bytes(const descent_optimizer *opt);
 /* Sets the block size of a per-tensor chain's step (a multiple of
    OPTIMIZER_SLICE), before its first step; for tests, which check that the

@@ -22,6 +22,9 @@
  *   then    8      (versions 3 and 5) number of tensors K of the layout (0: none set)
  *   then    K x 100 (versions 3 and 5) per tensor: offset 8, size 8, ndim 4,
  *                  4 dimensions x 8, name 48 (NUL-padded)
+ *   then    8      (versions 7 and 8) number V of values kept per tensor
+ *   then    V x 8  (versions 7 and 8) the values (IEEE double): per transform
+ *                  that keeps some, in chain order, tensor by tensor
  *   last    8      FNV-1a 64 checksum of every byte before it
  *
  * A chain of transforms is written as version 1, byte for byte as before
@@ -31,9 +34,12 @@
  * version 3, with that layout; a chain saved in evaluation mode whose
  * training point the optimizer kept (schedule-free, asgd: after
  * descent_optimizer_eval), as version 4, or 5 with a layout, so that train()
- * after a load gives the same bits as without one. All five are read.
- * An optimizer with parameter groups writes version 6 (groups.c): the
- * groups' tensors and each group's own blob of the versions above.
+ * after a load gives the same bits as without one. A chain whose per-tensor
+ * transform keeps values from step to step (novograd's second moment) is
+ * written as version 7, version 3 with those values after the layout, or 8,
+ * version 5 with them. An optimizer with parameter groups writes version 6
+ * (groups.c): the groups' tensors and each group's own blob of the other
+ * versions. All eight are read.
  *
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
@@ -48,14 +54,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATE_MAGIC          "DSCNTOPT"
-#define STATE_VERSION        1u
-#define STATE_VERSION_METHOD 2u
-#define STATE_VERSION_LAYOUT 3u
-#define STATE_VERSION_HELD   4u /* 5: held and layout */
-#define STATE_VERSION_LAST   5u
+#define STATE_MAGIC               "DSCNTOPT"
+#define STATE_VERSION             1u
+#define STATE_VERSION_METHOD      2u
+#define STATE_VERSION_LAYOUT      3u
+#define STATE_VERSION_HELD        4u
+#define STATE_VERSION_HELD_LAYOUT 5u /* 4 and 3 together */
 /* Version 6, a grouped optimizer's, is written and read by groups.c. */
 #define STATE_VERSION_GROUPED 6u
+/* 7: 3 with the values kept per tensor; 8: 5 with them. */
+#define STATE_VERSION_KEPT 7u
+#define STATE_VERSION_LAST 8u
 /* Bytes of one tensor of a version 3 layout. */
 #define LAYOUT_TENSOR_BYTES (8 + 8 + 4 + 8 * DESCENT_MAX_DIMS + 48)
 #define HEADER_BYTES        40
@@ -125,11 +134,26 @@ static int saves_held(const descent_optimizer *opt) {
 }
 
 static int version_has_layout(uint32_t version) {
-  return version == STATE_VERSION_LAYOUT || version == STATE_VERSION_LAST;
+  return version == STATE_VERSION_LAYOUT || version >= STATE_VERSION_HELD_LAYOUT;
 }
 
 static int version_has_held(uint32_t version) {
-  return version == STATE_VERSION_HELD || version == STATE_VERSION_LAST;
+  return version == STATE_VERSION_HELD || version == STATE_VERSION_HELD_LAYOUT ||
+         version == STATE_VERSION_LAST;
+}
+
+static int version_has_kept(uint32_t version) {
+  return version >= STATE_VERSION_KEPT;
+}
+
+/* The values this optimizer keeps per tensor, all tensors together. */
+static size_t kept_count(const descent_optimizer *opt) {
+  return opt->n_tensors * (size_t)optimizer_tensor_persist_per_tensor(opt);
+}
+
+/* A chain that keeps values per tensor saves them (versions 7 and 8). */
+static int saves_kept(const descent_optimizer *opt) {
+  return opt->per_tensor && optimizer_tensor_persist_per_tensor(opt) > 0;
 }
 
 size_t descent_optimizer_state_size(const descent_optimizer *opt) {
@@ -142,14 +166,24 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt) {
   }
   if (opt->method) bytes += 8 + opt->method->state_bytes(opt->method_state);
   if (opt->per_tensor) bytes += 8 + opt->n_tensors * LAYOUT_TENSOR_BYTES;
+  if (saves_kept(opt)) bytes += 8 + 8 * kept_count(opt);
   if (saves_held(opt)) bytes += opt->n * sizeof(descent_real);
   return bytes;
 }
 
 static uint32_t state_version(const descent_optimizer *opt) {
   if (opt->method) return STATE_VERSION_METHOD;
-  if (saves_held(opt)) return opt->per_tensor ? STATE_VERSION_LAST : STATE_VERSION_HELD;
+  if (saves_kept(opt)) return saves_held(opt) ? STATE_VERSION_LAST : STATE_VERSION_KEPT;
+  if (saves_held(opt)) return opt->per_tensor ? STATE_VERSION_HELD_LAYOUT : STATE_VERSION_HELD;
   return opt->per_tensor ? STATE_VERSION_LAYOUT : STATE_VERSION;
+}
+
+/* Versions 7 and 8: the values kept per tensor. Before the first step an
+   optimizer may have no layout yet: it saves none (V = 0). */
+static void put_kept(cursor *c, const descent_optimizer *opt) {
+  size_t count = opt->tensor_persist ? kept_count(opt) : 0;
+  put_u64(c, (uint64_t)count);
+  for (size_t k = 0; k < count; k++) put_f64(c, opt->tensor_persist[k]);
 }
 
 /* Version 3's layout: what the per-tensor sums and state belong to. */
@@ -288,6 +322,7 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
     c.p += method_bytes;
   }
   if (opt->per_tensor) put_layout(&c, opt);
+  if (saves_kept(opt)) put_kept(&c, opt);
   put_u64(&c, fnv1a(buf, (size_t)(c.p - (unsigned char *)buf)));
   return DESCENT_OK;
 }
@@ -400,6 +435,18 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     layout_blob = bytes + described;
     described += 8 + (size_t)layout_count * LAYOUT_TENSOR_BYTES;
   }
+  /* Versions 7 and 8: the values kept per tensor, their count first. */
+  const unsigned char *kept_blob = NULL;
+  uint64_t kept_saved = 0;
+  if (version_has_kept(version)) {
+    if (described > size || size - described < 8)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated before the values kept per tensor", what);
+    kept_saved = get_uint(&(cursor){.q = bytes + described - 8, .end = bytes + size}, 8);
+    if (kept_saved > (size - described - 8) / 8)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated inside the values kept per tensor", what);
+    kept_blob = bytes + described;
+    described += 8 + (size_t)kept_saved * 8;
+  }
   if (size != described)
     return descent_fail(DESCENT_EFORMAT, "%s: %s: %zu bytes, its header describes %zu", what,
                         size < described ? "truncated" : "trailing bytes", size, described);
@@ -430,17 +477,34 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   if (step < 0 || mode > 1)
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted: step %lld, mode %u", what, (long long)step,
                         mode);
-  /* The version without the training point (4: 1, 5: 3) is this chain's. */
-  uint32_t base = version == STATE_VERSION_HELD   ? STATE_VERSION
-                  : version == STATE_VERSION_LAST ? STATE_VERSION_LAYOUT
-                                                  : version;
+  /* The version without the training point (4: 1, 5: 3, 8: 7) is this
+     chain's. */
+  uint32_t base = version == STATE_VERSION_HELD          ? STATE_VERSION
+                  : version == STATE_VERSION_HELD_LAYOUT ? STATE_VERSION_LAYOUT
+                  : version == STATE_VERSION_LAST        ? STATE_VERSION_KEPT
+                                                         : version;
   if (base != (opt->method       ? STATE_VERSION_METHOD
+               : saves_kept(opt) ? STATE_VERSION_KEPT
                : opt->per_tensor ? STATE_VERSION_LAYOUT
                                  : STATE_VERSION))
     return descent_fail(DESCENT_EFORMAT, "%s: format version %u for %s", what, version,
                         opt->method       ? "a method"
+                        : saves_kept(opt) ? "a chain that keeps values per tensor (novograd)"
                         : opt->per_tensor ? "a chain with a per-tensor transform"
                                           : "a chain of transforms");
+  /* The values kept per tensor: one set per tensor of the saved layout, or
+     none (saved before the first step). */
+  size_t kept_per = (size_t)optimizer_tensor_persist_per_tensor(opt);
+  if (kept_blob && kept_saved && kept_saved != layout_count * kept_per)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: corrupted: %llu values kept per tensor for %llu tensors of %zu "
+                        "values each",
+                        what, (unsigned long long)kept_saved, (unsigned long long)layout_count,
+                        kept_per);
+  if (kept_blob && !kept_saved && step > 0)
+    return descent_fail(DESCENT_EFORMAT,
+                        "%s: corrupted: no values kept per tensor after %lld steps", what,
+                        (long long)step);
   if (version_has_held(version) && (mode != 1 || !optimizer_has_eval_point(opt)))
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted: a training point saved %s", what,
                         mode != 1 ? "in training mode" : "for a chain without an evaluation point");
@@ -479,6 +543,12 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   }
 
   /* Everything checked: copy. */
+  if (kept_saved) {
+    cursor kc = {.q = kept_blob, .end = bytes + size};
+    for (size_t k = 0; k < (size_t)kept_saved; k++) opt->tensor_persist[k] = get_f64(&kc);
+  } else if (opt->tensor_persist) {
+    memset(opt->tensor_persist, 0, kept_count(opt) * sizeof *opt->tensor_persist);
+  }
   c.q = (const unsigned char *)text + len + 4;
   for (int i = 0; i < opt->n_transforms; i++) {
     transform *t = &opt->chain[i];

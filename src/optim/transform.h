@@ -28,7 +28,10 @@
  * the index of the tensor its block belongs to. Like a global transform, a
  * per-tensor one starts a new stage of the step (its reduction needs the
  * incoming update of the whole tensor first). A chain without one keeps the
- * flat blocks and the flat step's speed.
+ * flat blocks and the flat step's speed. A per-tensor transform may also
+ * keep values per tensor from step to step (`tensor_persist`: Novograd's
+ * second moment, one number a tensor), which the optimizer allocates with
+ * the layout and saves with the state.
  *
  * Whole-tensor transforms (Muon's orthogonalization; later Adafactor's
  * row and column factors, Shampoo's and SOAP's preconditioners) transform
@@ -77,6 +80,8 @@
 #define TRANSFORM_MAX_PERSIST DESCENT_TRANSFORM_MAX_SCALARS
 /* The most sums per tensor a per-tensor transform's reduction makes. */
 #define TRANSFORM_MAX_TENSOR_SUMS 4
+/* The most values per tensor a per-tensor transform carries over steps. */
+#define TRANSFORM_MAX_TENSOR_PERSIST 4
 
 typedef struct transform transform;
 
@@ -86,16 +91,19 @@ typedef struct transform_def {
   const char *formula; /* the update, in the notation of `descent optimizers` */
   const spec_param *params;
   int n_params;
-  int has_schedule; /* 1: the parameter named "lr" is a schedule (SPEC_TEXT); must be last */
-  int final;        /* 1: apply() writes the parameters itself; nothing is added after it */
-  int slots;        /* per-parameter state vectors (the most; see count_slots) */
-  int n_persist;    /* scalars in t->persist that carry over between steps */
-  int global;       /* 1: reduce() runs over the whole incoming update first */
-  int global_sums;  /* global transforms with reduce_global(): its sums per block (1 to
-                       TRANSFORM_MAX_TENSOR_SUMS); 0: reduce() and finish() make one */
-  int per_tensor;   /* sums per tensor reduce_tensor() makes (1 to TRANSFORM_MAX_TENSOR_SUMS);
-                       0: not a per-tensor transform */
-  int whole_tensor; /* 1: apply_whole() runs on one whole tensor at a time (a stage of its own) */
+  int has_schedule;   /* 1: the parameter named "lr" is a schedule (SPEC_TEXT); must be last */
+  int final;          /* 1: apply() writes the parameters itself; nothing is added after it */
+  int slots;          /* per-parameter state vectors (the most; see count_slots) */
+  int n_persist;      /* scalars in t->persist that carry over between steps */
+  int global;         /* 1: reduce() runs over the whole incoming update first */
+  int global_sums;    /* global transforms with reduce_global(): its sums per block (1 to
+                         TRANSFORM_MAX_TENSOR_SUMS); 0: reduce() and finish() make one */
+  int per_tensor;     /* sums per tensor reduce_tensor() makes (1 to TRANSFORM_MAX_TENSOR_SUMS);
+                         0: not a per-tensor transform */
+  int whole_tensor;   /* 1: apply_whole() runs on one whole tensor at a time (a stage of its own) */
+  int tensor_persist; /* per-tensor transforms: values per tensor that carry over between
+                         steps (Novograd's second moment), in t->tensor_persist; saved
+                         with the state (at most TRANSFORM_MAX_TENSOR_PERSIST) */
   /* Checks combinations of hyperparameters; NULL if none to check. */
   int (*validate)(const transform *t);
   /* Slots in use for these hyperparameters; NULL: def->slots. */
@@ -181,8 +189,11 @@ struct transform {
   double scalar[TRANSFORM_MAX_SCALARS];     /* per-step values set by begin/finish */
   double persist[TRANSFORM_MAX_PERSIST];    /* values that carry over; saved with the state */
   descent_real *slots[TRANSFORM_MAX_SLOTS]; /* state vectors (owned by the optimizer) */
-  double *tensor_values; /* per-tensor transforms: per_tensor values per tensor, set each step
-                            (owned by the optimizer; not state: recomputed every step) */
+  double *tensor_values;  /* per-tensor transforms: per_tensor values per tensor, set each step
+                             (owned by the optimizer; not state: recomputed every step) */
+  double *tensor_persist; /* def->tensor_persist values per tensor, tensor k's at
+                             k * tensor_persist, zero at the first step; state, saved with
+                             the layout (owned by the optimizer; NULL until it has one) */
 };
 
 /* Looks up a transform by name, built-in or registered; NULL if unknown. */
