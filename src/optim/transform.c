@@ -21,6 +21,7 @@
 #include "transforms_adamfam.h"
 #include "transforms_layerwise.h"
 #include "transforms_matrix.h"
+#include "transforms_factored.h"
 #include "transforms_dadapt.h"
 
 #include <math.h>
@@ -605,6 +606,7 @@ static const transform_def *const all_transforms[] = {
     &transform_optax_adam, &transform_trust_ratio,
     &transform_muon_momentum, &transform_newton_schulz, &transform_muon_lr,
     &transform_prodigy, &transform_dadapt_adamw,
+    &transform_adafactor,
 };
 /* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
