@@ -175,6 +175,7 @@ static int print_digests(void) {
       "prodigy(safeguard_warmup=1, b3=0.9, lr=0.5)",
       "dadapt_adamw(estim_lr0=1e-3, weight_decay=0.01)",
       "clip(1) | dadapt_adamw(lr=2)",
+      "adafactor(weight_decay=0.01, lr=0.05)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);
@@ -182,6 +183,7 @@ static int print_digests(void) {
       "muon",
       "muon(nesterov=0, weight_decay=0, adjust_lr=1)",
       "clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.02)",
+      "adafactor",
   };
   for (size_t i = 0; i < sizeof matrix_specs / sizeof matrix_specs[0]; i++)
     digest_optimizer_on(matrix_specs[i], matrix_tensors);

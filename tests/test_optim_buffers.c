@@ -101,6 +101,7 @@ static void check_step_buffers(void) {
   same_steps_count = 2;
   check_same_steps("muon", "0.01", 12);
   check_same_steps("muon(nesterov=0, adjust_lr=2)", "cosine(0.05, 10, warmup=3)", 12);
+  check_same_steps("adafactor(weight_decay=0.01)", "0.01", 12);
   same_steps_tensors = NULL;
   same_steps_count = 0;
 }

@@ -242,6 +242,17 @@ static const struct {
      "novograd with eps = 0 and eps_root = 0 divides by zero for a tensor whose gradient is zero"},
     {"novograd(b1=0.5, weight_decay=nan) | lr(0.1)",
      "novograd(weight_decay=...): 'nan' is not a number"},
+    /* adafactor */
+    {"adafactor(beta2_decay=0.1)",
+     "adafactor(beta2_decay=0.1): out of range; valid values are (-inf, 0]"},
+    {"adafactor(eps1=-2)", "adafactor(eps1=-2): out of range; valid values are [-1, inf)"},
+    {"adafactor(eps1=-0.5)",
+     "adafactor: eps1 = -0.5 is out of range: pass eps1 in [0, inf), or -1 for the machine "
+     "epsilon"},
+    {"adafactor(eps2=-1)", "adafactor(eps2=-1): out of range; valid values are [0, inf)"},
+    {"adafactor(d=0.5)", "adafactor(d=0.5): out of range; valid values are [1, inf)"},
+    {"adafactor(weight_decay=-0.1)", "adafactor(weight_decay=-0.1): out of range"},
+    {"adafactor | lr(0.1)", "adafactor(...) must come last in the chain"},
 };
 
 static void check_hyperparameters(void) {
@@ -254,12 +265,13 @@ static void check_syntax(void) {
           "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
           "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
           "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
-          "prodigy, dadapt_adamw, novograd; methods (alone or followed by lr(RATE)): lbfgs, sdlm, "
+          "prodigy, dadapt_adamw, novograd, adafactor; methods (alone or followed by lr(RATE)): "
+          "lbfgs, sdlm, "
           "kfac, "
           "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
           "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
           "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
-          "dadapt_adamw, novograd");
+          "dadapt_adamw, novograd, adafactor");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");

@@ -681,6 +681,12 @@ static void check_expansions(void) {
   check_describe("novograd", NULL,
                  "novograd = novograd(b1=0.9, b2=0.25, eps=1e-06, eps_root=0, weight_decay=0) | "
                  "lr(lr=0.001)");
+  check_describe("adafactor", NULL,
+                 "adafactor = adafactor(beta2_decay=-0.8, eps1=-1, eps2=0.001, d=1, "
+                 "weight_decay=0, lr=0.01)");
+  check_describe("adafactor(weight_decay=0.1, d=2)", "0.05",
+                 "adafactor(weight_decay=0.1, d=2) = adafactor(beta2_decay=-0.8, eps1=-1, "
+                 "eps2=0.001, d=2, weight_decay=0.1, lr=0.05)");
   /* gd is flagged for full-batch training, nothing else is. */
   descent_optimizer *opt = NULL;
   CHECK_OK(descent_optimizer_create(&opt, "gd(momentum=0.5)", NULL, 3));
@@ -868,7 +874,40 @@ static void check_learning_rate_free(void) {
   run_end(&r);
 }
 
+/* Adafactor's first step on a vector: v = g^2, so u = g / |g| = sign(g),
+   whose RMS is 1 (no clipping); the step is rho = min(lr, 1) times the
+   parameters' RMS: theta - lr RMS(theta) sign(g). On a matrix whose
+   gradient is all ones, row and column means are 1, v = 1 everywhere and the
+   step is the same. */
+static void check_adafactor(void) {
+  for (int matrix = 0; matrix < 2; matrix++) {
+    descent_tensor_info t = {.name = "w", .size = 6, .shape = {1, {6}}};
+    if (matrix) t.shape = (descent_shape){2, {2, 3}};
+    descent_real theta[6], g[6];
+    double sum_sq = 0;
+    for (int i = 0; i < 6; i++) {
+      theta[i] = (descent_real)(0.5 - 0.25 * i);
+      sum_sq += (double)theta[i] * (double)theta[i];
+      g[i] = matrix ? 1 : (descent_real)((i % 2 ? -1 : 1) * (0.1 + i));
+    }
+    const double step = 0.01 * sqrt(sum_sq) / sqrt(6.0);
+    descent_optimizer *opt = NULL;
+    CHECK_OK(descent_optimizer_create(&opt, "adafactor", NULL, 6));
+    if (!opt) return;
+    CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+    CHECK_OK(descent_optimizer_step_buffers(opt, theta, g, 6));
+    for (int i = 0; i < 6; i++) {
+      double want = (0.5 - 0.25 * i) - step * (g[i] > 0 ? 1 : -1);
+      CHECK_MSG(fabs((double)theta[i] - want) <= 1e-6 * fabs(want) + 1e-12,
+                "adafactor's first step (%s), element %d: %.17g, not %.17g",
+                matrix ? "matrix" : "vector", i, (double)theta[i], want);
+    }
+    descent_optimizer_free(opt);
+  }
+}
+
 int main(void) {
+  check_adafactor();
   check_muon();
   check_momentum();
   check_adam();

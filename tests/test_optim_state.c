@@ -446,6 +446,8 @@ static void check_layout_round_trips(void) {
       {"novograd", "0.01"},
       {"novograd(b1=0.8, b2=0.6, eps=1e-8, weight_decay=0.1)", "0.02"},
       {"clip(1) | novograd | trust_ratio", "1e-3"},
+      {"adafactor", NULL},
+      {"adafactor(weight_decay=0.1, d=1.5, eps1=1e-3)", "cosine(0.05, 20, warmup=3)"},
   };
   static const int halves[] = {0, 1, 4};
   objective_tensors = three_tensors;
@@ -473,6 +475,8 @@ static void check_whole_tensor_round_trips(void) {
       {"muon(nesterov=0, adjust_lr=2, weight_decay=0)", "0.02"},
       {"muon(adjust_lr=1, ns_steps=2)", "cosine(0.02, 20, warmup=3)"},
       {"clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.01)", NULL},
+      {"adafactor", NULL},
+      {"clip(1) | adafactor(beta2_decay=-0.5, weight_decay=0.01, lr=0.02)", NULL},
   };
   static const int halves[] = {0, 1, 4};
   objective_tensors = matrix_tensors;

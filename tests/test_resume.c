@@ -328,6 +328,10 @@ int main(void) {
   resume_case(&muon, 10, "whole-tensor optimizer");
   muon.opt = "muon(nesterov=0, adjust_lr=1, weight_decay=0.01)";
   resume_case(&muon, 7, "whole-tensor optimizer");
+  /* Adafactor (a whole-tensor chain that takes any tensor) on the deep
+     network, biases included. */
+  setup adafactor = {deep, "adafactor(weight_decay=0.01)", "0.01", 0, NULL};
+  resume_case(&adafactor, 10, "whole-tensor optimizer");
   /* A chain with a global transform and weight decay. */
   setup chain = {deep, "clip(1.0) | adam(b1=0.8) | wd(0.01)", "cosine(0.02, 40, warmup=5)", 0,
                  NULL};

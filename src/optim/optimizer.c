@@ -419,6 +419,22 @@ static int prodigy_expand(const double *hp, char *buf, size_t cap) {
             hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[6], (int)hp[7]);
   return DESCENT_OK;
 }
+/* torch.optim.Adafactor: one whole-tensor transform that takes the rate */
+static const spec_param adafactor_params[] = {
+    P_NUM("beta2_decay", -0.8, -INFINITY, 0, 1, 0, "the second moment's weight is t^beta2_decay"),
+    P_NUM("eps1", -1, -1, INFINITY, 0, 0,
+          "smallest row mean and (squared) second moment; -1: the machine epsilon"),
+    P_NUM("eps2", 1e-3, 0, INFINITY, 0, 0, "smallest parameter RMS the step scales by"),
+    P_NUM("d", 1, 1, INFINITY, 0, 0, "clipping threshold of the update's RMS"),
+    P_WD(0),
+};
+static int adafactor_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "adafactor(beta2_decay=" NUM ", eps1=" NUM ", eps2=" NUM ", d=" NUM
+            ", weight_decay=" NUM ")",
+            hp[0], hp[1], hp[2], hp[3], hp[4]);
+  return DESCENT_OK;
+}
 static const spec_param dadapt_adamw_params[] = {
     P_B1(0.9, 0), P_B2(0.999),
     P_EPS(1e-8),  P_NUM("estim_lr0", 1e-6, 0, INFINITY, 1, 0, "d0, the initial estimate of d"),
@@ -544,6 +560,11 @@ static const named_optimizer named[] = {
      "a per-tensor second moment",
      "1e-3", novograd_params, N_OF(novograd_params),
      "novograd(b1, b2, eps, eps_root, weight_decay) | lr", 0, novograd_expand},
+    {"adafactor",
+     "Adafactor (torch.optim.Adafactor): second moment factored into row and column means per "
+     "matrix, relative step size, update clipping",
+     "1e-2", adafactor_params, N_OF(adafactor_params),
+     "adafactor(beta2_decay, eps1, eps2, d, weight_decay, lr)", 0, adafactor_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 

@@ -21,6 +21,7 @@
 #include "transforms_adamfam.h"
 #include "transforms_layerwise.h"
 #include "transforms_matrix.h"
+#include "transforms_factored.h"
 #include "transforms_dadapt.h"
 #include "transforms_novograd.h"
 
@@ -607,6 +608,7 @@ static const transform_def *const all_transforms[] = {
     &transform_muon_momentum, &transform_newton_schulz, &transform_muon_lr,
     &transform_prodigy, &transform_dadapt_adamw,
     &transform_novograd,
+    &transform_adafactor,
 };
 /* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };

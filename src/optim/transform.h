@@ -61,7 +61,8 @@
  * the layout is known, hand them to apply_whole() beside the slots, and save
  * them after the slots in a new state version (the layout, which fixes
  * their sizes, is saved with them). Muon needs only its momentum, an
- * ordinary slot of n.
+ * ordinary slot of n; Adafactor keeps its rows and columns at the start of
+ * two ordinary slots until then (transforms_factored.c).
  *
  * All state is plain data: the slots (n numbers each) and up to
  * TRANSFORM_MAX_PERSIST scalars that carry over from step to step. Both are

@@ -66,9 +66,9 @@ for pair in sgd:0.05 momentum:0.05 nesterov:0.05 adagrad:0.05 rmsprop:0.002 adam
     --batch-size 32 --epochs 3
 done
 killed_and_resumed opt-gd 13 --model "$deep" --opt gd --lr 0.5 --batch-size 64 --epochs 16
-# The per-tensor chains step on the network's tensors (their layout, which
-# their saved state records).
-for pair in lamb:0.01 lars:1 novograd:0.01; do
+# The per-tensor and whole-tensor chains step on the network's tensors (their
+# layout, which their saved state records).
+for pair in lamb:0.01 lars:1 novograd:0.01 adafactor:0.01; do
   killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
     --batch-size 32 --epochs 3
 done
