@@ -434,51 +434,32 @@ static void run_tensor_stage(descent_optimizer *opt, int first, int last, const 
   }
 }
 
-/* A tensor of at least WHOLE_ALONE_MIN numbers runs alone, outside the
-   parallel region, so that a transform may spread its own work over the
-   step's threads (Newton-Schulz's slabs of rows): a network whose one large
-   matrix dominates (the CNN's 3136 x 1024 dense weight) would otherwise
-   leave every thread but one idle. */
-#define WHOLE_ALONE_MIN 65536
-
-/* Tensor k of the whole-tensor transform t: src's update copied into the
-   work buffer (unless it is there already) and transformed there in place;
-   added to theta when t ends the chain and does not write theta itself
-   (last). */
-static void run_whole_tensor(descent_optimizer *opt, const transform *t, const descent_real *src,
-                             int src_is_input, descent_real *theta, int last, long k) {
-  descent_real *u = opt->work;
-  const descent_tensor_info *info = &opt->tensors[k];
-  /* A group's child: its tensor lies shift further in the buffers. */
-  size_t lo = info->offset, n = info->size, shift = opt->tensor_shift ? opt->tensor_shift[k] : 0;
-  const descent_real *in = src_is_input ? src + shift : src;
-  descent_real *at = theta + shift;
-  if (in != u) memcpy(u + lo, in + lo, n * sizeof *u);
-  descent_real *slots[TRANSFORM_MAX_SLOTS];
-  for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
-  descent_real *work =
-      opt->whole_work ? opt->whole_work + (size_t)omp_get_thread_num() * opt->work_size : NULL;
-  t->def->apply_whole(t, u + lo, at + lo, slots, (size_t)k, info, work);
-  if (last && !t->def->final)
-    for (size_t i = 0; i < n; i++) at[lo + i] += u[lo + i];
-}
-
-/* The whole-tensor transform t on every tensor: the large ones one after
-   the other (each may use the step's threads), then the others, each on one
-   thread with that thread's work area (the parallel region makes any matrix
-   product inside run on that thread alone). A transform's bits must not
-   depend on which of the two ways runs a tensor, nor on the thread count
-   (Newton-Schulz cuts its products by shape alone). */
+/* The whole-tensor transform t on every tensor: src's update copied into
+   the work buffer (unless it is there already) and transformed there in
+   place; added to theta when t ends the chain and does not write theta
+   itself (last). Each tensor runs on one thread, with that thread's work
+   area; the parallel region makes any matrix product inside run on that
+   thread alone, so the bits do not depend on the thread count. */
 static void run_whole_stage(descent_optimizer *opt, const transform *t, const descent_real *src,
                             int src_is_input, descent_real *theta, int last) {
+  descent_real *u = opt->work;
   long count = (long)opt->n_tensors;
-  for (long k = 0; k < count; k++)
-    if (opt->tensors[k].size >= WHOLE_ALONE_MIN)
-      run_whole_tensor(opt, t, src, src_is_input, theta, last, k);
 #pragma omp parallel for schedule(dynamic, 1)
-  for (long k = 0; k < count; k++)
-    if (opt->tensors[k].size < WHOLE_ALONE_MIN)
-      run_whole_tensor(opt, t, src, src_is_input, theta, last, k);
+  for (long k = 0; k < count; k++) {
+    const descent_tensor_info *info = &opt->tensors[k];
+    /* A group's child: its tensor lies shift further in the buffers. */
+    size_t lo = info->offset, n = info->size, shift = opt->tensor_shift ? opt->tensor_shift[k] : 0;
+    const descent_real *in = src_is_input ? src + shift : src;
+    descent_real *at = theta + shift;
+    if (in != u) memcpy(u + lo, in + lo, n * sizeof *u);
+    descent_real *slots[TRANSFORM_MAX_SLOTS];
+    for (int s = 0; s < t->n_slots; s++) slots[s] = t->slots[s] + lo;
+    descent_real *work =
+        opt->whole_work ? opt->whole_work + (size_t)omp_get_thread_num() * opt->work_size : NULL;
+    t->def->apply_whole(t, u + lo, at + lo, slots, (size_t)k, info, work);
+    if (last && !t->def->final)
+      for (size_t i = 0; i < n; i++) at[lo + i] += u[lo + i];
+  }
 }
 
 void optimizer_step_tensors(descent_optimizer *opt, descent_real *params,

@@ -27,7 +27,6 @@
 
 #include "transform_kernels.h"
 
-#include <omp.h>
 #include <string.h>
 
 /* ---- muon_momentum ----------------------------------------------------------- */
@@ -113,30 +112,6 @@ static void transpose(const real *in, size_t rows, size_t cols, real *out) {
     for (size_t j = 0; j < cols; j++) out[j * rows + i] = in[i * cols + j];
 }
 
-/* A product of the iteration: C = alpha A op(B) + beta C (A m x k, row major).
-   From SLAB_MIN_MNK multiply-adds it is cut into slabs of SLAB_ROWS rows of
-   C, each one descent_gemm on the thread that runs it alone: the cut
-   depends on the shape only, so the bits do not depend on the thread
-   count. Outside a parallel region (layout.c runs a large tensor on its
-   own) the slabs spread over the step's threads; inside one they run in
-   turn on the calling thread. Below the threshold, one call, as before. */
-#define SLAB_ROWS    128
-#define SLAB_MIN_MNK 8388608.0 /* 2^23, gemm.c's PARALLEL_MIN_MNK */
-
-static void iteration_product(int trans_b, size_t m, size_t n, size_t k, real alpha, const real *a,
-                              const real *b, size_t ldb, real beta, real *c) {
-  if (m <= SLAB_ROWS || (double)m * (double)n * (double)k < SLAB_MIN_MNK) {
-    descent_gemm(0, trans_b, m, n, k, alpha, a, k, b, ldb, beta, c, n);
-    return;
-  }
-  long slabs = (long)((m + SLAB_ROWS - 1) / SLAB_ROWS);
-#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
-  for (long s = 0; s < slabs; s++) {
-    size_t lo = (size_t)s * SLAB_ROWS, len = m - lo < SLAB_ROWS ? m - lo : SLAB_ROWS;
-    descent_gemm(0, trans_b, len, n, k, alpha, a + lo * k, k, b, ldb, beta, c + lo * n, n);
-  }
-}
-
 /* torch's _zeropower_via_newtonschulz: X = G / max(||G||_F, eps), then
    `steps` times A = X X^T; B = b A + c A A (addmm); X = a X + B X (addmm),
    each product through descent_gemm with torch's alpha and beta. */
@@ -159,11 +134,11 @@ static void newton_schulz_apply(const transform *t, real *u, real *theta, real *
   for (size_t i = 0; i < size; i++) x[i] = x[i] / divisor;
   const real a = (real)t->hp[2], b = (real)t->hp[3], cc = (real)t->hp[4];
   for (int step = 0; step < (int)t->hp[0]; step++) {
-    iteration_product(1, r, r, c, 1, x, x, c, 0, gram);
+    descent_gemm(0, 1, r, r, c, 1, x, c, x, c, 0, gram, r);
     memcpy(poly, gram, r * r * sizeof *poly);
-    iteration_product(0, r, r, r, cc, gram, gram, r, b, poly);
+    descent_gemm(0, 0, r, r, r, cc, gram, r, gram, r, b, poly, r);
     memcpy(next, x, size * sizeof *next);
-    iteration_product(0, r, c, r, 1, poly, x, c, a, next);
+    descent_gemm(0, 0, r, c, r, 1, poly, r, x, c, a, next, c);
     real *swap = x;
     x = next, next = swap;
   }
