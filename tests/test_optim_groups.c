@@ -181,6 +181,10 @@ static void test_same_bits_as_separate(void) {
   const int three_members[][N_TENSORS + 1] = {{2, 3, -1}, {0, 1, -1}, {4, 5, -1}};
   check_against_separate("sgd @ norm ; lamb(weight_decay=0.01) @ layer1.* ; rmsprop | wd(0.1) @ *",
                          three, three_members, 3, 1);
+  /* Muon (a whole-tensor chain) on the 2-D weights, AdamW on the rest:
+     torch.optim.Muon's recommended split. */
+  const char *split[] = {"muon", "adamw"};
+  check_against_separate("muon @ weight:2d ; adamw @ *", split, mixed_members, 2, 1);
 }
 
 /* The text names each group's chain and, once assigned, its tensors. */
@@ -301,6 +305,35 @@ static void test_state_round_trip(void) {
   free(pb);
   descent_optimizer_free(plain);
   free(sa), free(sb), free(blob);
+  descent_optimizer_free(a);
+  descent_optimizer_free(b);
+  free(p), free(g), free(q);
+}
+
+/* Muon + AdamW groups saved mid-run and loaded into a fresh optimizer go
+   on to the same bits as the run that was never interrupted (Muon's
+   momentum buffer and AdamW's moments, each in its group's blob). */
+static void test_muon_split_round_trip(void) {
+  const char *spec = "muon(lr=0.02) @ weight:2d ; adamw(lr=3e-4, weight_decay=0.01) @ *";
+  descent_tensor_info t[N_TENSORS];
+  size_t n = make_layout(t);
+  descent_real *p = reals(n), *g = reals(n), *q = reals(n);
+  init_params(p, n);
+  descent_optimizer *a, *b;
+  CHECK_OK(descent_optimizer_create(&a, spec, NULL, n));
+  CHECK_OK(descent_optimizer_create(&b, spec, NULL, n));
+  if (!a || !b) return;
+  CHECK_OK(run(a, p, g, n, t, 5));
+  size_t size = descent_optimizer_state_size(a);
+  unsigned char *blob = malloc(size);
+  CHECK_OK(descent_optimizer_save_state(a, blob, size));
+  memcpy(q, p, n * sizeof *p);
+  CHECK_OK(descent_optimizer_set_tensors(b, t, N_TENSORS));
+  CHECK_OK(descent_optimizer_load_state(b, blob, size));
+  CHECK_OK(run(a, p, g, n, t, 6));
+  CHECK_OK(run(b, q, g, n, t, 6));
+  CHECK_MSG(memcmp(p, q, n * sizeof *p) == 0, "resumed muon + adamw groups differ");
+  free(blob);
   descent_optimizer_free(a);
   descent_optimizer_free(b);
   free(p), free(g), free(q);
@@ -440,6 +473,7 @@ int main(void) {
   test_describe();
   test_rates();
   test_state_round_trip();
+  test_muon_split_round_trip();
   test_refused_load_changes_nothing();
   test_eval_mode_round_trip();
   test_threads();

@@ -84,6 +84,10 @@ killed_and_resumed groups-mixed 13 --model "$deep" \
   --batch-size 32 --epochs 3
 killed_and_resumed groups-sf 19 --model "$deep" --opt 'sf_adamw @ weight ; adamw(weight_decay=0) @ *' \
   --lr 0.01 --batch-size 32 --epochs 4
+# Muon on the 2-D weights and AdamW on the rest (biases, batch norm), as
+# torch.optim.Muon's documentation splits a network.
+killed_and_resumed groups-muon-adamw 13 --model "$deep" \
+  --opt 'muon(lr=0.02) @ weight:2d ; adamw(lr=0.003) @ *' --batch-size 32 --epochs 3
 "$descent" checkpoint verify "$scratch/groups-mixed" >"$scratch/groups-verify.log" 2>&1
 check "groups-mixed: descent checkpoint verify loads the groups' state" test $? -eq 0
 for schedule in 'inv(0.05, 10)' 'poly(0.05, 0.5, tau=4)' 'step(0.05, 5, gamma=0.5)' \
