@@ -11,14 +11,17 @@
 # one full-batch step per epoch (5 steps in all). Methods (lbfgs, sdlm,
 # kfac, hf, newton_cg) have their own comparisons in docs/optimizers.md.
 #
-# Usage: tools/optimizer_table.sh [DESCENT] [OUT_DIR] [EPOCHS]
+# Usage: tools/optimizer_table.sh [DESCENT] [OUT_DIR] [EPOCHS] [NAME...]
+#   NAME...  only these named optimizers (default: every one)
 set -euo pipefail
 descent=${1:-build/descent}
 out=${2:-optimizer-table}
 epochs=${3:-5}
 [ -x "$descent" ] || { echo "optimizer_table.sh: no program at $descent (build first)" >&2; exit 1; }
 mkdir -p "$out"
-names=$("$descent" optimizers | sed -n '/^Named optimizers/,/^[A-Z]/p' |
+shift $(($# < 3 ? $# : 3))
+names=${*:-}
+[ -n "$names" ] || names=$("$descent" optimizers | sed -n '/^Named optimizers/,/^[A-Z]/p' |
     sed -n 's/^  \([a-z_][a-z_0-9]*\) .*/\1/p')
 printf '| optimizer | --opt | lr |'
 for ((e = 1; e <= epochs; e++)); do printf ' epoch %d |' "$e"; done
@@ -33,7 +36,10 @@ for name in $names; do
     status=ok
     "$descent" train --opt "$opt" --epochs "$epochs" --threads 2 --quiet --keep 0 --out "$run" \
         >"$out/$name.log" 2>&1 || status=stopped
-    lr=$(sed -n 's/.*lr(lr=\([^),]*\).*/\1/p; s/.*[( ]lr=\([^),]*\)).*/\1/p' "$run/config.txt" 2>/dev/null |
+    grep -q 'diverged at step' "$out/$name.log" && status=diverged
+    # The rate the chain took: lr(lr=X), or the rate argument of a transform
+    # that takes it itself (sf, rprop, asgd, prodigy, ...).
+    lr=$(sed -n 's/^optimizer .*[( ]lr=\([0-9.e+-]*\)[,)].*/\1/p' "$run/config.txt" 2>/dev/null |
         head -n 1)
     printf '| %s | `%s` | %s |' "$name" "$opt" "${lr:-default}"
     for ((e = 1; e <= epochs; e++)); do
