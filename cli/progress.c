@@ -41,8 +41,16 @@ void progress_bar(char *bar, size_t cap, size_t done, size_t total) {
 
 void progress_update(progress *p, size_t done, double loss, size_t samples) {
   if (p->mode == PROGRESS_NONE) return;
-  double now = progress_now(), elapsed = now - p->start;
-  double rate = elapsed > 0 ? (double)samples / elapsed : 0;
+  double now = progress_now();
+  if (!p->started || done < p->base_done || samples < p->base_samples) {
+    p->started = 1;
+    p->start = now;
+    p->base_done = done;
+    p->base_samples = samples;
+  }
+  double elapsed = now - p->start;
+  size_t timed_done = done - p->base_done, timed_samples = samples - p->base_samples;
+  double rate = elapsed > 0 ? (double)timed_samples / elapsed : 0;
   if (p->mode == PROGRESS_LINES) {
     if (done < p->next_line || done == p->total) return;
     p->next_line += (p->total + 3) / 4;
@@ -55,7 +63,7 @@ void progress_update(progress *p, size_t done, double loss, size_t samples) {
   p->last_draw = now;
   char bar[31];
   progress_bar(bar, sizeof bar, done, p->total);
-  double eta = done ? elapsed * (double)(p->total - done) / (double)done : 0;
+  double eta = timed_done ? elapsed * (double)(p->total - done) / (double)timed_done : 0;
   printf("\r  %s [%s] %5.1f%% loss %.4f  %.0f samples/s  ETA %4.0fs ", p->label, bar,
          100.0 * (double)done / (double)p->total, loss, rate, eta);
   fflush(stdout);

@@ -12,8 +12,14 @@ typedef struct progress {
   progress_mode mode;
   size_t total;     /* batches in the epoch */
   size_t next_line; /* next batch at which LINES mode prints */
-  double start;     /* seconds, monotonic */
+  double start;     /* seconds, monotonic: the first update */
   double last_draw;
+  /* Batches and samples at the first update: what was done before it (the
+     batch that opened the display, or the part of the epoch a resumed run
+     did before it stopped) took no time of this display's, so the rate and
+     the ETA count from there. */
+  size_t base_done, base_samples;
+  int started;
   char label[32]; /* "epoch 3/10" */
 } progress;
 
