@@ -137,6 +137,12 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
  * of w[k]. LAPACK is called from src/core/eigen.c only. */
 int descent_symmetric_eigen(size_t n, double *a, double *w);
 
+/* Replaces the n x n matrix a (row-major) by the orthonormal Q of its QR
+ * factorization a = QR (Householder: LAPACK's dgeqrf, then dorgqr), as
+ * torch.linalg.qr gives it; for SOAP's eigenbasis refresh. LAPACK is called
+ * from src/core/eigen.c only. */
+int descent_qr_orthonormal(size_t n, double *a);
+
 /* Eigenvalues (ascending, into d) and eigenvectors of the symmetric
  * tridiagonal n x n matrix with diagonal d (n values) and off-diagonal e
  * (n - 1 values, overwritten), by LAPACK's dstev; row k of z (n x n) is the

@@ -4,7 +4,9 @@
  * diagonalize, and the inverse of a symmetric positive definite matrix by
  * its Cholesky factor (dpotrf, dpotri), for K-FAC's damped Kronecker
  * factors, and the symmetric tridiagonal eigensolver dstev, for the small
- * matrix of Lanczos's iteration (src/core/lanczos.c).
+ * matrix of Lanczos's iteration (src/core/lanczos.c), and the orthonormal
+ * factor of a square matrix's QR factorization (dgeqrf, dorgqr), for SOAP's
+ * refresh of its eigenbases (src/optim/transforms_soap.c).
  *
  * LAPACK comes with OpenBLAS (libopenblas exports the reference LAPACK
  * routines, built with gfortran), so no other library is linked. The routine
@@ -33,7 +35,13 @@ void dpotri_(const char *uplo, const blasint *n, double *a, const blasint *lda, 
 void dstev_(const char *jobz, const blasint *n, double *d, double *e, double *z, const blasint *ldz,
             double *work, blasint *info, size_t jobz_len);
 
+void dgeqrf_(const blasint *m, const blasint *n, double *a, const blasint *lda, double *tau,
+             double *work, const blasint *lwork, blasint *info);
+void dorgqr_(const blasint *m, const blasint *n, const blasint *k, double *a, const blasint *lda,
+             const double *tau, double *work, const blasint *lwork, blasint *info);
+
 static int eigen(size_t n, double *a, double *w);
+static int qr_orthonormal(size_t n, double *a);
 static int spd_inverse(size_t n, double *a);
 static int tridiagonal_eigen(size_t n, double *d, double *e, double *z);
 
@@ -53,6 +61,14 @@ int descent_tridiagonal_eigen(size_t n, double *d, double *e, double *z) {
   int caller = omp_get_max_threads();
   if (caller != 1) omp_set_num_threads(1);
   int rc = tridiagonal_eigen(n, d, e, z);
+  if (caller != 1) omp_set_num_threads(caller);
+  return rc;
+}
+
+int descent_qr_orthonormal(size_t n, double *a) {
+  int caller = omp_get_max_threads();
+  if (caller != 1) omp_set_num_threads(1);
+  int rc = qr_orthonormal(n, a);
   if (caller != 1) omp_set_num_threads(caller);
   return rc;
 }
@@ -159,5 +175,54 @@ static int tridiagonal_eigen(size_t n, double *d, double *e, double *z) {
                         "LAPACK dstev did not converge (%d off-diagonal elements); are the "
                         "operator's products finite?",
                         (int)info);
+  return DESCENT_OK;
+}
+
+static void transpose_square(size_t n, double *a) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++) {
+      double x = a[i * n + j];
+      a[i * n + j] = a[j * n + i];
+      a[j * n + i] = x;
+    }
+}
+
+/* LAPACK reads column-major: the row-major a is transposed in and out.
+   dgeqrf's Householder reflections, then dorgqr forms their product Q (as
+   torch.linalg.qr does, mode "reduced", on a square matrix). */
+static int qr_orthonormal(size_t n, double *a) {
+  if (n == 0) return DESCENT_OK;
+  if (n > 46000)
+    return descent_fail(DESCENT_ERANGE, "QR factorization of a %zu x %zu matrix is too large", n,
+                        n);
+  size_t bad = first_not_finite(n, a);
+  if (bad < n * n)
+    return descent_fail(DESCENT_EDIVERGED,
+                        "the %zu x %zu matrix to factor (QR) is not finite (entry %zu, %zu is %g)",
+                        n, n, bad / n + 1, bad % n + 1, a[bad]);
+  blasint nn = (blasint)n, lwork = -1, info = 0;
+  double query = 0, query2 = 0;
+  dgeqrf_(&nn, &nn, a, &nn, NULL, &query, &lwork, &info);
+  if (info == 0) dorgqr_(&nn, &nn, &nn, a, &nn, NULL, &query2, &lwork, &info);
+  if (info != 0)
+    return descent_fail(DESCENT_EINVAL, "LAPACK dgeqrf/dorgqr workspace query failed (info %d)",
+                        (int)info);
+  lwork = (blasint)(query > query2 ? query : query2);
+  if (lwork < 1) lwork = 1;
+  double *tau = descent_calloc(n, sizeof *tau, "QR factorization");
+  double *work = descent_calloc((size_t)lwork, sizeof *work, "QR factorization workspace");
+  if (!tau || !work) {
+    free(tau);
+    free(work);
+    return DESCENT_ENOMEM;
+  }
+  transpose_square(n, a);
+  dgeqrf_(&nn, &nn, a, &nn, tau, work, &lwork, &info);
+  if (info == 0) dorgqr_(&nn, &nn, &nn, a, &nn, tau, work, &lwork, &info);
+  free(tau);
+  free(work);
+  if (info != 0)
+    return descent_fail(DESCENT_EINVAL, "LAPACK dgeqrf/dorgqr: argument %d is invalid", (int)-info);
+  transpose_square(n, a);
   return DESCENT_OK;
 }
