@@ -435,6 +435,32 @@ static int adafactor_expand(const double *hp, char *buf, size_t cap) {
             hp[0], hp[1], hp[2], hp[3], hp[4]);
   return DESCENT_OK;
 }
+/* SOAP (nikhilvyas/SOAP's soap.py): one whole-tensor transform that takes
+   the rate */
+static const spec_param soap_params[] = {
+    P_NUM("b1", 0.95, 0, 1, 0, 1, "decay of the rotated gradient's average"),
+    P_NUM("b2", 0.95, 0, 1, 0, 1, "decay of the rotated squared gradient's average"),
+    P_NUM("shampoo_beta", -1, -1, 1, 0, 1, "decay of Shampoo's factors; negative: b2"),
+    P_EPS(1e-8),
+    P_WD(0.01),
+    {"precondition_frequency", SPEC_INTEGER, 10, 1, 1e9, 0, 0, 0,
+     "steps between refreshes of the eigenbases (power iteration and QR)"},
+    {"max_precond_dim", SPEC_INTEGER, 10000, 1, 46000, 0, 0, 0,
+     "largest dimension that gets a factor; larger ones are not rotated"},
+    P_BOOL("merge_dims", 0, "the reference's merge_dims (not built: 0 only)"),
+    P_BOOL("precondition_1d", 0, "1: a 1-D tensor gets a factor too"),
+    P_BOOL("normalize_grads", 0, "1: the update is divided by its RMS per tensor"),
+    P_BOOL("correct_bias", 1, "1: Adam's bias correction of the step size"),
+};
+static int soap_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "soap(b1=" NUM ", b2=" NUM ", shampoo_beta=" NUM ", eps=" NUM ", weight_decay=" NUM
+            ", precondition_frequency=%d, max_precond_dim=%d, merge_dims=%d, precondition_1d=%d, "
+            "normalize_grads=%d, correct_bias=%d)",
+            hp[0], hp[1], hp[2], hp[3], hp[4], (int)hp[5], (int)hp[6], (int)hp[7], (int)hp[8],
+            (int)hp[9], (int)hp[10]);
+  return DESCENT_OK;
+}
 static const spec_param dadapt_adamw_params[] = {
     P_B1(0.9, 0), P_B2(0.999),
     P_EPS(1e-8),  P_NUM("estim_lr0", 1e-6, 0, INFINITY, 1, 0, "d0, the initial estimate of d"),
@@ -565,6 +591,13 @@ static const named_optimizer named[] = {
      "matrix, relative step size, update clipping",
      "1e-2", adafactor_params, N_OF(adafactor_params),
      "adafactor(beta2_decay, eps1, eps2, d, weight_decay, lr)", 0, adafactor_expand},
+    {"soap",
+     "SOAP (Vyas et al. 2024; nikhilvyas/SOAP): Adam in the eigenbasis of Shampoo's "
+     "per-dimension factors, refreshed every precondition_frequency steps",
+     "3e-3", soap_params, N_OF(soap_params),
+     "soap(b1, b2, shampoo_beta, eps, weight_decay, precondition_frequency, max_precond_dim, "
+     "merge_dims, precondition_1d, normalize_grads, correct_bias, lr)",
+     0, soap_expand},
 };
 enum { N_NAMED = sizeof named / sizeof named[0] };
 

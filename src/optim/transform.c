@@ -24,6 +24,7 @@
 #include "transforms_factored.h"
 #include "transforms_dadapt.h"
 #include "transforms_novograd.h"
+#include "transforms_soap.h"
 
 #include <math.h>
 #include <string.h>
@@ -609,6 +610,7 @@ static const transform_def *const all_transforms[] = {
     &transform_prodigy, &transform_dadapt_adamw,
     &transform_novograd,
     &transform_adafactor,
+    &transform_soap,
 };
 /* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };
