@@ -176,6 +176,7 @@ static int print_digests(void) {
       "dadapt_adamw(estim_lr0=1e-3, weight_decay=0.01)",
       "clip(1) | dadapt_adamw(lr=2)",
       "adafactor(weight_decay=0.01, lr=0.05)",
+      "soap(precondition_frequency=2, precondition_1d=1, lr=0.01)",
   };
   printf("path %s\n", descent_isa_name());
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) digest_optimizer(specs[i]);
@@ -184,6 +185,7 @@ static int print_digests(void) {
       "muon(nesterov=0, weight_decay=0, adjust_lr=1)",
       "clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.02)",
       "adafactor",
+      "soap(precondition_frequency=2, normalize_grads=1)",
   };
   for (size_t i = 0; i < sizeof matrix_specs / sizeof matrix_specs[0]; i++)
     digest_optimizer_on(matrix_specs[i], matrix_tensors);

@@ -253,6 +253,19 @@ static const struct {
     {"adafactor(d=0.5)", "adafactor(d=0.5): out of range; valid values are [1, inf)"},
     {"adafactor(weight_decay=-0.1)", "adafactor(weight_decay=-0.1): out of range"},
     {"adafactor | lr(0.1)", "adafactor(...) must come last in the chain"},
+    /* soap */
+    {"soap(merge_dims=1)",
+     "soap: merge_dims=1 is not built: leave merge_dims=0 (each dimension of a tensor gets its "
+     "own factor"},
+    {"soap(b1=1)", "soap(b1=1): out of range; valid values are [0, 1)"},
+    {"soap(b2=-0.1)", "soap(b2=-0.1): out of range; valid values are [0, 1)"},
+    {"soap(shampoo_beta=1)", "soap(shampoo_beta=1): out of range; valid values are [-1, 1)"},
+    {"soap(eps=0)", "soap(eps=0): out of range; valid values are (0, inf)"},
+    {"soap(weight_decay=-0.01)", "soap(weight_decay=-0.01): out of range"},
+    {"soap(precondition_frequency=0)", "soap(precondition_frequency=0): out of range"},
+    {"soap(precondition_frequency=2.5)", "soap(precondition_frequency=2.5)"},
+    {"soap(max_precond_dim=50000)", "soap(max_precond_dim=50000): out of range"},
+    {"soap | lr(0.1)", "soap(...) must come last in the chain"},
 };
 
 static void check_hyperparameters(void) {
@@ -261,17 +274,18 @@ static void check_hyperparameters(void) {
 }
 
 static void check_syntax(void) {
-  refused("adamm", NULL, DESCENT_EINVAL,
-          "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
-          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
-          "prodigy, dadapt_adamw, novograd, adafactor; methods (alone or followed by lr(RATE)): "
-          "lbfgs, sdlm, "
-          "kfac, "
-          "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
-          "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
-          "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
-          "dadapt_adamw, novograd, adafactor");
+  refused(
+      "adamm", NULL, DESCENT_EINVAL,
+      "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
+      "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
+      "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
+      "prodigy, dadapt_adamw, novograd, adafactor, soap; methods (alone or followed by lr(RATE)): "
+      "lbfgs, sdlm, "
+      "kfac, "
+      "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
+      "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
+      "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
+      "dadapt_adamw, novograd, adafactor, soap");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");

@@ -448,6 +448,9 @@ static void check_layout_round_trips(void) {
       {"clip(1) | novograd | trust_ratio", "1e-3"},
       {"adafactor", NULL},
       {"adafactor(weight_decay=0.1, d=1.5, eps1=1e-3)", "cosine(0.05, 20, warmup=3)"},
+      {"soap(precondition_frequency=2, precondition_1d=1)", "0.01"},
+      {"soap(precondition_frequency=3, max_precond_dim=50, normalize_grads=1)",
+       "cosine(0.01, 20, warmup=3)"},
   };
   static const int halves[] = {0, 1, 4};
   objective_tensors = three_tensors;
@@ -477,6 +480,9 @@ static void check_whole_tensor_round_trips(void) {
       {"clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.01)", NULL},
       {"adafactor", NULL},
       {"clip(1) | adafactor(beta2_decay=-0.5, weight_decay=0.01, lr=0.02)", NULL},
+      {"soap", NULL},
+      {"clip(1) | soap(precondition_frequency=2, shampoo_beta=0.5, correct_bias=0, lr=0.005)",
+       NULL},
   };
   static const int halves[] = {0, 1, 4};
   objective_tensors = matrix_tensors;
@@ -737,6 +743,66 @@ done:
   free(p), free(g);
 }
 
+/* SOAP's state per tensor: GG_i then Q_i for each dimension with a factor
+   (2 sum d_i^2 numbers), saved after the layout. After refreshes (power
+   iteration and QR, every 2 steps) each saved Q_i is orthonormal and each
+   GG_i symmetric with a non-negative diagonal: the eigenbases and factors,
+   not their transposes or another slice of the state. */
+static void check_soap_state_recorded(void) {
+  size_t n = N_PARAMS, rs = sizeof(descent_real);
+  /* three_tensors: 40x100 (40^2 + 100^2), 7 (7^2: precondition_1d), 3x331x1
+     (3^2 + 331^2 + 1^2), each twice. */
+  const size_t dims[] = {40, 100, 7, 3, 331, 1};
+  size_t expected = 0;
+  for (size_t i = 0; i < 6; i++) expected += 2 * dims[i] * dims[i];
+  descent_real *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g), *x = NULL;
+  descent_optimizer *opt = NULL;
+  unsigned char *blob = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "soap(precondition_frequency=2, precondition_1d=1)",
+                                    "0.01", n));
+  if (!opt || !p || !g) goto done;
+  init_params(p, n);
+  CHECK_OK(descent_optimizer_set_tensors(opt, three_tensors, 3));
+  CHECK_OK(run_steps(opt, p, g, n, 5));
+  size_t size;
+  blob = save(opt, &size);
+  if (!blob) goto done;
+  unsigned char *state = blob + size - 8 - expected * rs;
+  CHECK_MSG(read_le(state - 8, 8) == expected, "soap's state: %llu numbers saved, %zu expected",
+            (unsigned long long)read_le(state - 8, 8), expected);
+  x = malloc(expected * rs);
+  if (!x) goto done;
+  memcpy(x, state, expected * rs); /* little-endian machines only, as read_le's callers */
+  const double tol = sizeof(descent_real) == 8 ? 1e-12 : 1e-5;
+  size_t at = 0;
+  for (size_t i = 0; i < 6; i++) {
+    size_t d = dims[i];
+    const descent_real *gg = x + at, *q = gg + d * d;
+    double worst_sym = 0, worst_orth = 0, least_diag = INFINITY, scale = 0;
+    for (size_t r = 0; r < d; r++)
+      for (size_t c = 0; c < d; c++) scale = fmax(scale, fabs((double)gg[r * d + c]));
+    for (size_t r = 0; r < d; r++) {
+      least_diag = fmin(least_diag, (double)gg[r * d + r]);
+      for (size_t c = 0; c < d; c++) {
+        worst_sym = fmax(worst_sym, fabs((double)gg[r * d + c] - (double)gg[c * d + r]));
+        double dot = 0;
+        for (size_t k = 0; k < d; k++) dot += (double)q[k * d + r] * (double)q[k * d + c];
+        worst_orth = fmax(worst_orth, fabs(dot - (r == c)));
+      }
+    }
+    CHECK_MSG(scale > 0 && worst_sym <= tol * scale && least_diag >= 0,
+              "soap's factor %zu (%zu x %zu): largest |GG - GG^T| %g of %g, least diagonal %g", i,
+              d, d, worst_sym, scale, least_diag);
+    CHECK_MSG(worst_orth <= tol * (double)d, "soap's basis %zu (%zu x %zu): |Q^T Q - I| reaches %g",
+              i, d, d, worst_orth);
+    at += 2 * d * d;
+  }
+done:
+  free(blob), free(x);
+  descent_optimizer_free(opt);
+  free(p), free(g);
+}
+
 int main(void) {
   check_round_trips();
   check_layout_and_refusals();
@@ -750,6 +816,7 @@ int main(void) {
   check_whole_tensor_round_trips();
   check_layout_recorded();
   check_tensor_state_recorded();
+  check_soap_state_recorded();
   check_kept_recorded();
   return check_report();
 }

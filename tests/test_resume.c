@@ -332,6 +332,9 @@ int main(void) {
      network, biases included. */
   setup adafactor = {deep, "adafactor(weight_decay=0.01)", "0.01", 0, NULL};
   resume_case(&adafactor, 10, "whole-tensor optimizer");
+  /* SOAP, its eigenbases refreshed before and after the cut. */
+  setup soap = {deep, "soap(precondition_frequency=3, precondition_1d=1)", "0.003", 0, NULL};
+  resume_case(&soap, 10, "whole-tensor optimizer");
   /* A chain with a global transform and weight decay. */
   setup chain = {deep, "clip(1.0) | adam(b1=0.8) | wd(0.01)", "cosine(0.02, 40, warmup=5)", 0,
                  NULL};

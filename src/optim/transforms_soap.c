@@ -136,19 +136,17 @@ static size_t soap_tensor_state(const transform *t, const descent_tensor_info *i
   return total;
 }
 
-/* Work: double scratch for LAPACK and the refresh (three d x d matrices and
-   three d-vectors of the largest factor), one real d x d matrix (the
-   gradient's products), and two buffers of n for the rotations. The double
-   part comes first and the total is a multiple of 16 numbers, so every
-   thread's area stays aligned for doubles in the float build. */
-static size_t doubles_in_reals(size_t count) {
-  return (count * sizeof(double) + sizeof(real) - 1) / sizeof(real);
-}
-
+/* Work, in double whatever the build: three d x d matrices and three
+   d-vectors of the largest factor (LAPACK's input, the refresh's products,
+   a basis), and two buffers of n for the rotations. Every product is
+   descent_gemm_f64 (OpenBLAS's dgemm): the float build's descent_gemm takes
+   another kernel on some instruction-set paths for large products, and the
+   bits must not depend on the path. The size is counted in reals, a
+   multiple of 16, so every thread's area stays aligned for doubles. */
 static size_t soap_work_size(const transform *t, const descent_tensor_info *info) {
   modes m = tensor_modes(t, info);
-  size_t d = m.largest;
-  size_t size = doubles_in_reals(3 * d * d + 3 * d) + d * d + 2 * info->size;
+  size_t d = m.largest, doubles = 3 * d * d + 3 * d + 2 * info->size;
+  size_t size = (doubles * sizeof(double) + sizeof(real) - 1) / sizeof(real);
   return (size + 15) / 16 * 16;
 }
 
@@ -156,53 +154,62 @@ typedef struct scratch {
   double *a, *b, *c; /* d x d each */
   double *values;    /* d */
   size_t *order;     /* d */
-  real *products;    /* d x d */
-  real *x, *y;       /* n each */
+  double *x, *y;     /* n each */
 } scratch;
 
 static scratch carve(real *work, size_t d, size_t n) {
   scratch s;
-  double *dbl = (double *)(void *)work;
-  s.a = dbl;
+  s.a = (double *)(void *)work;
   s.b = s.a + d * d;
   s.c = s.b + d * d;
   s.values = s.c + d * d;
   s.order = (size_t *)(void *)(s.values + d);
-  s.products = work + doubles_in_reals(3 * d * d + 3 * d);
-  s.x = s.products + d * d;
+  s.x = s.values + 2 * d;
   s.y = s.x + n;
+  (void)n;
   return s;
+}
+
+static void to_double(const real *src, double *dst, size_t count) {
+  for (size_t k = 0; k < count; k++) dst[k] = (double)src[k];
+}
+
+/* A basis as doubles: itself in the double build, else converted into buf. */
+static const double *basis_f64(const real *q, size_t d, double *buf) {
+#ifdef DESCENT_DOUBLE
+  (void)d, (void)buf;
+  return q;
+#else
+  to_double(q, buf, d * d);
+  return buf;
+#endif
 }
 
 /* ---- rotations ------------------------------------------------------------- */
 
-/* x rotated along every mode, as the reference's project (back = 0: the
-   tensordot of dimension 0 with Q, x_i Q_i^T) or project_back (back = 1:
-   with Q^T, x_i Q_i): each pass reads the tensor as d_i x rest, writes
-   rest x d_i (its transpose times the basis, or the transpose alone), so
-   that after every mode the dimensions are back in their order. The passes
-   alternate between the two buffers; returns the one holding the result
-   (src may be neither; if it is x, the first pass writes y). */
-static real *rotate(const modes *m, const real *const *bases, const real *src, real *x, real *y,
-                    size_t n, int back) {
-  const real *in = src;
-  real *out = (src == x) ? y : x;
+/* The tensor in x rotated along every mode, as the reference's project
+   (back = 0: the tensordot of dimension 0 with Q, x_i Q_i^T) or project_back
+   (back = 1: with Q^T, x_i Q_i): each pass reads the tensor as d_i x rest,
+   writes rest x d_i (its transpose times the basis, or the transpose alone),
+   so that after every mode the dimensions are back in their order. The
+   passes alternate between x and y; returns the one holding the result. */
+static double *rotate(const modes *m, const real *const *bases, double *x, double *y, size_t n,
+                      int back, double *basis_buf) {
+  double *in = x, *out = y;
   for (int i = 0; i < m->count; i++) {
     size_t d = m->dims[i], rest = n / d;
     if (m->has[i]) {
-      descent_gemm(1, back, rest, d, d, 1, in, rest, bases[i], d, 0, out, d);
+      const double *q = basis_f64(bases[i], d, basis_buf);
+      descent_gemm_f64(1, back, rest, d, d, 1, in, rest, q, d, 0, out, d);
     } else {
       for (size_t r = 0; r < rest; r++)
         for (size_t j = 0; j < d; j++) out[r * d + j] = in[j * rest + r];
     }
-    in = out;
-    out = (out == x) ? y : x;
+    double *done = out;
+    out = in;
+    in = done;
   }
-  if (in == src) { /* no mode: nothing rotated */
-    memcpy(x, src, n * sizeof *x);
-    return x;
-  }
-  return (real *)in;
+  return in;
 }
 
 /* ---- the factors and their eigenbases -------------------------------------- */
@@ -214,17 +221,18 @@ static void update_factors(const transform *t, const modes *m, real *const *fact
   const double sb = t->hp[HP_SHAMPOO_BETA] >= 0 ? t->hp[HP_SHAMPOO_BETA] : t->hp[HP_B2];
   const real w = (real)(1 - sb), w1 = (real)1 - w;
   const int small = fabs(1 - sb) < 0.5;
+  to_double(g, s->x, n);
   size_t before = 1;
   for (int i = 0; i < m->count; before *= m->dims[i], i++) {
     if (!m->has[i]) continue;
     size_t d = m->dims[i], after = n / before / d;
-    real *prod = s->products;
+    double *prod = s->c;
     for (size_t p = 0; p < before; p++) {
-      const real *slab = g + p * d * after;
-      descent_gemm(0, 1, d, d, after, 1, slab, after, slab, after, p ? 1 : 0, prod, d);
+      const double *slab = s->x + p * d * after;
+      descent_gemm_f64(0, 1, d, d, after, 1, slab, after, slab, after, p ? 1 : 0, prod, d);
     }
     real *gg = factors[i];
-    for (size_t k = 0; k < d * d; k++) gg[k] = LERP(gg[k], prod[k], w, w1, small);
+    for (size_t k = 0; k < d * d; k++) gg[k] = LERP(gg[k], (real)prod[k], w, w1, small);
   }
 }
 
@@ -311,7 +319,7 @@ static void refresh_bases(const modes *m, real *const *factors, real *const *bas
       s->values[j] = sum;
     }
     argsort_descending(s->values, s->order, d);
-    permute_mode(v, m, i, s->order, s->x, n);
+    permute_mode(v, m, i, s->order, (real *)(void *)s->x, n);
     /* GG (Q's columns sorted) = (GG Q)'s columns sorted. */
     for (size_t r = 0; r < d; r++)
       for (size_t j = 0; j < d; j++) s->a[r * d + j] = s->c[r * d + s->order[j]];
@@ -350,21 +358,28 @@ static void soap_apply(const transform *t, real *u, real *theta, real *const *sl
   const real b1 = (real)t->hp[HP_B1], b2 = (real)t->hp[HP_B2];
   const real a1 = (real)(1.0 - t->hp[HP_B1]), a2 = (real)(1.0 - t->hp[HP_B2]);
   const real eps = (real)t->hp[HP_EPS];
-  real *g = rotate(&m, q, u, s.x, s.y, n, 0);
+  to_double(u, s.x, n);
+  const double *g = rotate(&m, q, s.x, s.y, n, 0, s.a);
+  double *ratio = g == s.x ? s.y : s.x;
   for (size_t k = 0; k < n; k++) {
-    exp_avg[k] = exp_avg[k] * b1 + a1 * g[k];
-    exp_avg_sq[k] = exp_avg_sq[k] * b2 + a2 * (g[k] * g[k]);
-    g[k] = exp_avg[k] / (SQRT(exp_avg_sq[k]) + eps);
+    const real gk = (real)g[k];
+    exp_avg[k] = exp_avg[k] * b1 + a1 * gk;
+    exp_avg_sq[k] = exp_avg_sq[k] * b2 + a2 * (gk * gk);
+    ratio[k] = (double)(exp_avg[k] / (SQRT(exp_avg_sq[k]) + eps));
   }
-  real *update = rotate(&m, q, g, g, g == s.x ? s.y : s.x, n, 1);
+  double *update = rotate(&m, q, ratio, ratio == s.x ? s.y : s.x, n, 1, s.a);
+  real scale = 1;
   if (t->hp[HP_NORMALIZE] != 0) {
     double sum = 0;
-    for (size_t k = 0; k < n; k++) sum += (double)update[k] * (double)update[k];
-    const real rms = (real)(1e-30 + pow((double)(real)(sum / (double)n), 0.5));
-    for (size_t k = 0; k < n; k++) update[k] = update[k] / rms;
+    for (size_t k = 0; k < n; k++) sum += (double)(real)update[k] * (double)(real)update[k];
+    scale = (real)(1e-30 + pow((double)(real)(sum / (double)n), 0.5));
   }
   const real minus_step = (real)-t->scalar[S_STEP_SIZE];
-  for (size_t k = 0; k < n; k++) theta[k] = theta[k] + minus_step * update[k];
+  for (size_t k = 0; k < n; k++) {
+    real delta = (real)update[k];
+    if (t->hp[HP_NORMALIZE] != 0) delta = delta / scale;
+    theta[k] = theta[k] + minus_step * delta;
+  }
   if (t->hp[HP_WEIGHT_DECAY] > 0) {
     const real decay = (real)(-t->scalar[S_LR] * t->hp[HP_WEIGHT_DECAY]);
     for (size_t k = 0; k < n; k++) theta[k] = theta[k] + decay * theta[k];
@@ -372,13 +387,15 @@ static void soap_apply(const transform *t, real *u, real *theta, real *const *sl
   /* The preconditioner, with this step's gradient (u, still intact): m back
      to the parameters' coordinates, the factors, the refresh, m forward in
      the (new) bases. */
-  real *back = rotate(&m, q, exp_avg, s.x, s.y, n, 1);
-  memcpy(exp_avg, back, n * sizeof *exp_avg);
+  to_double(exp_avg, s.x, n);
+  const double *back = rotate(&m, q, s.x, s.y, n, 1, s.a);
+  for (size_t k = 0; k < n; k++) exp_avg[k] = (real)back[k];
   update_factors(t, &m, factors, u, n, &s);
   if (step % (int64_t)t->hp[HP_FREQUENCY] == 0)
     refresh_bases(&m, factors, bases, exp_avg_sq, n, &s);
-  real *forward = rotate(&m, q, exp_avg, s.x, s.y, n, 0);
-  memcpy(exp_avg, forward, n * sizeof *exp_avg);
+  to_double(exp_avg, s.x, n);
+  const double *forward = rotate(&m, q, s.x, s.y, n, 0, s.a);
+  for (size_t k = 0; k < n; k++) exp_avg[k] = (real)forward[k];
 }
 
 const transform_def transform_soap = {

@@ -68,7 +68,7 @@ done
 killed_and_resumed opt-gd 13 --model "$deep" --opt gd --lr 0.5 --batch-size 64 --epochs 16
 # The per-tensor and whole-tensor chains step on the network's tensors (their
 # layout, which their saved state records).
-for pair in lamb:0.01 lars:1 novograd:0.01 adafactor:0.01; do
+for pair in lamb:0.01 lars:1 novograd:0.01 adafactor:0.01 soap:0.003; do
   killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
     --batch-size 32 --epochs 3
 done
