@@ -384,15 +384,17 @@ static void soap_apply(const transform *t, real *u, real *theta, real *const *sl
     const real decay = (real)(-t->scalar[S_LR] * t->hp[HP_WEIGHT_DECAY]);
     for (size_t k = 0; k < n; k++) theta[k] = theta[k] + decay * theta[k];
   }
-  /* The preconditioner, with this step's gradient (u, still intact): m back
-     to the parameters' coordinates, the factors, the refresh, m forward in
-     the (new) bases. */
+  /* The preconditioner, with this step's gradient (u, still intact). m
+     goes back to the parameters' coordinates and forward into the new
+     bases only when they change (a refresh): the reference takes that
+     round trip at every step, which changes m by rounding alone (Q Q^T m),
+     at the cost of two more rotations of the tensor. */
+  update_factors(t, &m, factors, u, n, &s);
+  if (step % (int64_t)t->hp[HP_FREQUENCY] != 0) return;
   to_double(exp_avg, s.x, n);
   const double *back = rotate(&m, q, s.x, s.y, n, 1, s.a);
   for (size_t k = 0; k < n; k++) exp_avg[k] = (real)back[k];
-  update_factors(t, &m, factors, u, n, &s);
-  if (step % (int64_t)t->hp[HP_FREQUENCY] == 0)
-    refresh_bases(&m, factors, bases, exp_avg_sq, n, &s);
+  refresh_bases(&m, factors, bases, exp_avg_sq, n, &s);
   to_double(exp_avg, s.x, n);
   const double *forward = rotate(&m, q, s.x, s.y, n, 0, s.a);
   for (size_t k = 0; k < n; k++) exp_avg[k] = (real)forward[k];
