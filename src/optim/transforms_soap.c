@@ -166,7 +166,6 @@ static scratch carve(real *work, size_t d, size_t n) {
   s.order = (size_t *)(void *)(s.values + d);
   s.x = s.values + 2 * d;
   s.y = s.x + n;
-  (void)n;
   return s;
 }
 
