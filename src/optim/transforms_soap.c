@@ -224,12 +224,21 @@ static void update_factors(const transform *t, const modes *m, real *const *fact
   size_t before = 1;
   for (int i = 0; i < m->count; before *= m->dims[i], i++) {
     if (!m->has[i]) continue;
-    size_t d = m->dims[i], after = n / before / d;
-    double *prod = s->c;
-    for (size_t p = 0; p < before; p++) {
-      const double *slab = s->x + p * d * after;
-      descent_gemm_f64(0, 1, d, d, after, 1, slab, after, slab, after, p ? 1 : 0, prod, d);
+    size_t d = m->dims[i], after = n / before / d, others = before * after;
+    /* The tensor as the d x others matrix of dimension i against the rest
+       (copied into y unless i is the first), then one product G G^T: a
+       product per slice of the dimensions before i would be rank-`after`
+       updates of GG, each a pass over its d^2 numbers (for the last
+       dimension of a 1024 x 3136 weight, 1024 passes over 79 MB). */
+    const double *mat = s->x;
+    if (before > 1) {
+      for (size_t p = 0; p < before; p++)
+        for (size_t j = 0; j < d; j++)
+          memcpy(s->y + j * others + p * after, s->x + (p * d + j) * after, after * sizeof *s->y);
+      mat = s->y;
     }
+    double *prod = s->c;
+    descent_gemm_f64(0, 1, d, d, others, 1, mat, others, mat, others, 0, prod, d);
     real *gg = factors[i];
     for (size_t k = 0; k < d * d; k++) gg[k] = LERP(gg[k], (real)prod[k], w, w1, small);
   }
