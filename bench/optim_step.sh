@@ -9,7 +9,9 @@
 #                            [--clock wall|cpu]
 #
 #   --opts LIST    named optimizers (default "adam nadam radam adamax adadelta
-#                  lion lamb novograd"), each with lr 1e-3 and its defaults
+#                  lion lamb novograd muon"), each with lr 1e-3 and its
+#                  defaults; muon as "muon @ weight:2d ; adamw @ *" (torch's
+#                  recommended split: Muon refuses the biases)
 #   --repeats R    rounds (default 3); each round runs, per thread count and
 #                  optimizer, the descent program and then the torch script
 #                  once; the table quotes medians over the rounds
@@ -24,7 +26,8 @@
 # with the MLP's tensors set (bench/adam_step.c --opt NAME --layout mlp).
 # torch (bench/adam_step.py --opt NAME --layout mlp, the same six tensors):
 # torch.optim's class where torch has one (adam, nadam, radam, adamax,
-# adadelta) with foreach=False, foreach=True and fused=True (each where the
+# adadelta; muon: Muon on the weights and AdamW on the biases) with
+# foreach=False, foreach=True and fused=True (each where the
 # class accepts it); for lion, lamb and novograd, which torch lacks, a loop
 # of in-place torch ops per tensor written in adam_step.py (torch-hand;
 # lamb and novograd as optax computes them). The gradient is fixed: the step
@@ -39,7 +42,7 @@ bench_name=optim_step.sh
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-opts="adam nadam radam adamax adadelta lion lamb novograd"
+opts="adam nadam radam adamax adadelta lion lamb novograd muon"
 repeats=3
 steps=100
 threads_list="1 2"
