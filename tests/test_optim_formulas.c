@@ -835,6 +835,86 @@ static void check_muon(void) {
   descent_optimizer_free(opt);
 }
 
+/* Newton-Schulz on matrices of more than one block of the symmetric
+   products (256 rows): the blocked A = X X^T and A A, computed above the
+   diagonal and mirrored, against the iteration with whole products in
+   double, written out here. Tall and wide, so both orientations run. */
+static void reference_newton_schulz(const double *g, size_t rows, size_t cols, double *out) {
+  const int tall = rows > cols;
+  const size_t r = tall ? cols : rows, c = tall ? rows : cols;
+  double *x = malloc(r * c * sizeof *x), *next = malloc(r * c * sizeof *x),
+         *gram = malloc(r * r * sizeof *x), *poly = malloc(r * r * sizeof *x);
+  if (!x || !next || !gram || !poly) goto done;
+  double norm = 0;
+  for (size_t i = 0; i < rows * cols; i++) norm += g[i] * g[i];
+  norm = sqrt(norm);
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      x[tall ? j * rows + i : i * cols + j] = g[i * cols + j] / norm;
+  for (int step = 0; step < 5; step++) {
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < r; j++) {
+        double sum = 0;
+        for (size_t k = 0; k < c; k++) sum += x[i * c + k] * x[j * c + k];
+        gram[i * r + j] = sum;
+      }
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < r; j++) {
+        double sum = 0;
+        for (size_t k = 0; k < r; k++) sum += gram[i * r + k] * gram[k * r + j];
+        poly[i * r + j] = -4.7750 * gram[i * r + j] + 2.0315 * sum;
+      }
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < c; j++) {
+        double sum = 0;
+        for (size_t k = 0; k < r; k++) sum += poly[i * r + k] * x[k * c + j];
+        next[i * c + j] = 3.4445 * x[i * c + j] + sum;
+      }
+    double *swap = x;
+    x = next, next = swap;
+  }
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++) out[i * cols + j] = x[tall ? j * rows + i : i * cols + j];
+done:
+  free(x), free(next), free(gram), free(poly);
+}
+
+static void check_newton_schulz_blocks(void) {
+  static const size_t shapes[][2] = {{300, 261}, {261, 530}};
+  for (size_t s = 0; s < 2; s++) {
+    size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+    descent_tensor_info t = {.name = "w", .size = n, .shape = {2, {rows, cols}}};
+    descent_real *theta = calloc(n, sizeof *theta), *g = malloc(n * sizeof *g);
+    double *gd = malloc(n * sizeof *gd), *want = malloc(n * sizeof *want);
+    descent_optimizer *opt = NULL;
+    if (!theta || !g || !gd || !want) goto next;
+    for (size_t i = 0; i < n; i++) {
+      g[i] = (descent_real)sin(0.37 * (double)i + 0.1 * (double)(i % 7));
+      gd[i] = (double)g[i];
+    }
+    reference_newton_schulz(gd, rows, cols, want);
+    /* theta = 0 - 1 * NS(g). */
+    CHECK_OK(descent_optimizer_create(&opt, "newton_schulz", "1", n));
+    if (!opt) goto next;
+    CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+    CHECK_OK(descent_optimizer_step_buffers(opt, theta, g, n));
+    double worst = 0, largest = 0;
+    for (size_t i = 0; i < n; i++) {
+      double gap = fabs(-(double)theta[i] - want[i]);
+      worst = gap > worst ? gap : worst;
+      largest = fabs(want[i]) > largest ? fabs(want[i]) : largest;
+    }
+    const double limit = sizeof(descent_real) == 8 ? 1e-12 : 1e-4;
+    CHECK_MSG(largest > 0.01 && worst <= limit * largest,
+              "newton_schulz on %zux%zu (blocked symmetric products): worst gap %g to the "
+              "whole-product iteration, largest value %g",
+              rows, cols, worst, largest);
+  next:
+    descent_optimizer_free(opt);
+    free(theta), free(g), free(gd), free(want);
+  }
+}
+
 /* Prodigy and D-Adaptation AdamW. The first step moves by d0 times Adam's
      first step (the sums cannot raise d yet: x = x0, s = 0); later ones raise
      d when the gradient keeps its direction. A first step whose gradient is all
@@ -909,6 +989,7 @@ static void check_adafactor(void) {
 int main(void) {
   check_adafactor();
   check_muon();
+  check_newton_schulz_blocks();
   check_momentum();
   check_adam();
   check_adam_family();
