@@ -281,8 +281,8 @@ static void check_layout_and_refusals(void) {
   blob[0] = 'X';
   CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "bad magic");
   blob[0] = 'D';
-  write_le(blob + 8, 9, 4);
-  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "version 9");
+  write_le(blob + 8, 11, 4);
+  CHECK_FAILS(descent_optimizer_load_state(other, blob, size), DESCENT_EFORMAT, "version 11");
   /* Version 3 holds a layout after the slots, which this blob lacks. */
   write_le(blob + 8, 3, 4);
   CHECK(descent_optimizer_load_state(other, blob, size) == DESCENT_EFORMAT);
@@ -646,6 +646,97 @@ done:
   free(p), free(g);
 }
 
+/* A whole-tensor transform that keeps state of its own size per tensor
+   (adafactor: R + C factors per matrix, n numbers for a 1-D tensor) saves it
+   after the layout (version 9), as many numbers as the layout asks for:
+   refused when their count does not fit it. */
+static void check_tensor_state_recorded(void) {
+  size_t n = N_PARAMS, rs = sizeof(descent_real);
+  /* three_tensors: 40x100 (40 + 100), 7 (7), 3x331x1 (3 x (331 + 1)). */
+  const size_t expected = 140 + 7 + 3 * 332;
+  descent_real *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+  descent_optimizer *opt = NULL, *fresh = NULL;
+  unsigned char *blob = NULL, *empty = NULL, *cut = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "adafactor", NULL, n));
+  CHECK_OK(descent_optimizer_create(&fresh, "adafactor", NULL, n));
+  if (!opt || !fresh || !p || !g) goto done;
+  /* Before the first step there is no layout: no state (W = 0). */
+  size_t empty_size;
+  empty = save(opt, &empty_size);
+  CHECK(empty && read_le(empty + 8, 4) == 9 && read_le(empty + empty_size - 16, 8) == 0);
+  init_params(p, n);
+  CHECK_OK(descent_optimizer_set_tensors(opt, three_tensors, 3));
+  CHECK_OK(run_steps(opt, p, g, n, 3));
+  size_t size;
+  blob = save(opt, &size);
+  if (!blob) goto done;
+  unsigned char *state = blob + size - 8 - expected * rs;
+  CHECK(read_le(blob + 8, 4) == 9 && read_le(state - 8, 8) == expected);
+  /* The factors are means of squares: never negative, and positive but
+     where every gradient they average was zero (a 1-wide row of an
+     element whose gradient the test keeps at zero). */
+  size_t positive = 0, negative = 0;
+  for (size_t k = 0; k < expected; k++) {
+    descent_real v;
+    uint64_t bits = read_le(state + rs * k, (int)rs);
+    memcpy(&v, &bits, rs);
+    positive += v > 0 && isfinite(v);
+    negative += !(v >= 0);
+  }
+  CHECK_MSG(negative == 0 && positive > expected * 9 / 10,
+            "adafactor's %zu factors: %zu positive, %zu negative or NaN", expected, positive,
+            negative);
+  /* The state takes what Adam's two slots would not: far less than 2n. */
+  CHECK(descent_optimizer_state_size(opt) < n * rs);
+  if (empty) CHECK_OK(descent_optimizer_load_state(fresh, empty, empty_size));
+  write_le(state - 8, expected - 1, 8);
+  reseal(blob, size);
+  CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EFORMAT, "trailing bytes");
+  write_le(state - 8, expected * 1000, 8);
+  reseal(blob, size);
+  CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size), DESCENT_EFORMAT,
+              "truncated inside the state kept per tensor");
+  /* One number short, consistently: not what the layout asks for. */
+  cut = malloc(size - rs);
+  if (cut) {
+    memcpy(cut, blob, size - 8 - rs);
+    write_le(cut + (state - blob) - 8, expected - 1, 8);
+    reseal(cut, size - rs);
+    CHECK_FAILS(descent_optimizer_load_state(fresh, cut, size - rs), DESCENT_EFORMAT,
+                "asks for 1143");
+  }
+  /* A blob that says version 7 (values kept, no state) is not adafactor's. */
+  write_le(state - 8, expected, 8);
+  write_le(blob + 8, 7, 4);
+  reseal(blob, size);
+  CHECK(descent_optimizer_load_state(fresh, blob, size) == DESCENT_EFORMAT);
+  write_le(blob + 8, 9, 4);
+  reseal(blob, size);
+  CHECK_OK(descent_optimizer_load_state(fresh, blob, size));
+  CHECK(descent_optimizer_steps(fresh) == 3);
+  /* The same bits on: the loaded factors step as the kept ones. */
+  descent_real *q = malloc(n * sizeof *q);
+  if (q) {
+    memcpy(q, p, n * sizeof *q);
+    CHECK_OK(run_steps(opt, p, g, n, 2));
+    CHECK_OK(run_steps(fresh, q, g, n, 2));
+    CHECK(memcmp(p, q, n * sizeof *q) == 0);
+    free(q);
+  }
+  /* After steps, a blob without the state is corrupted. */
+  if (empty) {
+    write_le(empty + 24, 3, 8); /* steps */
+    reseal(empty, empty_size);
+    CHECK_FAILS(descent_optimizer_load_state(fresh, empty, empty_size), DESCENT_EFORMAT,
+                "no state kept per tensor after 3 steps");
+  }
+done:
+  free(blob), free(empty), free(cut);
+  descent_optimizer_free(opt);
+  descent_optimizer_free(fresh);
+  free(p), free(g);
+}
+
 int main(void) {
   check_round_trips();
   check_layout_and_refusals();
@@ -658,6 +749,7 @@ int main(void) {
   check_layout_round_trips();
   check_whole_tensor_round_trips();
   check_layout_recorded();
+  check_tensor_state_recorded();
   check_kept_recorded();
   return check_report();
 }

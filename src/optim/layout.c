@@ -158,26 +158,100 @@ static void point_tensor_persist(descent_optimizer *opt, double *values, size_t 
   }
 }
 
+int optimizer_has_tensor_state(const descent_optimizer *opt) {
+  for (int i = 0; i < opt->n_transforms; i++)
+    if (opt->chain[i].def->tensor_state) return 1;
+  return 0;
+}
+
+/* Gives each transform with state of its own size per tensor the one
+   allocation and its offsets into it (count + 1 in `at` each, in chain
+   order); NULL for the others. */
+static void point_tensor_state(descent_optimizer *opt, descent_real *state, const size_t *at,
+                               size_t count) {
+  for (int i = 0; i < opt->n_transforms; i++) {
+    transform *t = &opt->chain[i];
+    int keeps = t->def->tensor_state && state;
+    t->tensor_state = keeps ? state : NULL;
+    t->tensor_state_at = keeps ? at : NULL;
+    if (keeps) at += count + 1;
+  }
+}
+
+/* The offsets of every tensor's state into the one allocation, per
+   transform that keeps some (count + 1 entries each, in chain order, the
+   last its end; none when at is NULL), and the total; a size that
+   overflows is refused. */
+static int size_tensor_state(const descent_optimizer *opt, const descent_tensor_info *tensors,
+                             size_t count, size_t *at, size_t *total) {
+  size_t sum = 0;
+  for (int i = 0; i < opt->n_transforms; i++) {
+    const transform *t = &opt->chain[i];
+    if (!t->def->tensor_state) continue;
+    for (size_t k = 0; k < count; k++) {
+      if (at) *at++ = sum;
+      size_t need = t->def->tensor_state(t, &tensors[k]);
+      if (need > SIZE_MAX / sizeof(descent_real) - sum)
+        return descent_fail(DESCENT_ERANGE,
+                            "optimizer: the state %s keeps for tensor %zu (%.*s) overflows",
+                            t->def->name, k, (int)sizeof tensors[k].name, tensors[k].name);
+      sum += need;
+    }
+    if (at) *at++ = sum;
+  }
+  *total = sum;
+  return DESCENT_OK;
+}
+
+int optimizer_tensor_state_size(const descent_optimizer *opt, const descent_tensor_info *tensors,
+                                size_t count, size_t *total) {
+  return size_tensor_state(opt, tensors, count, NULL, total);
+}
+
 /* Copies a checked table in, replacing the layout and starting the values
-   kept per tensor at zero (a new layout comes only before the first step). */
+   and state kept per tensor at zero (a new layout comes only before the
+   first step). */
 static int adopt(descent_optimizer *opt, const descent_tensor_info *tensors, size_t count) {
   size_t per = (size_t)optimizer_tensor_persist_per_tensor(opt);
+  int keepers = 0;
+  for (int i = 0; i < opt->n_transforms; i++) keepers += opt->chain[i].def->tensor_state != NULL;
   descent_tensor_info *copy = descent_calloc(count, sizeof *copy, "optimizer tensor table");
   double *kept =
       per ? descent_calloc(count * per, sizeof *kept, "per-tensor optimizer state") : NULL;
-  if (!copy || (per && !kept)) {
+  size_t *at = keepers ? descent_calloc((count + 1) * (size_t)keepers, sizeof *at,
+                                        "per-tensor optimizer state offsets")
+                       : NULL;
+  descent_real *state = NULL;
+  size_t state_count = 0;
+  int rc = !copy || (per && !kept) || (keepers && !at) ? DESCENT_ENOMEM : DESCENT_OK;
+  if (!rc && keepers) rc = size_tensor_state(opt, tensors, count, at, &state_count);
+  if (!rc && keepers) {
+    state = descent_alloc_real(state_count ? state_count : 1, "per-tensor optimizer state");
+    if (state)
+      memset(state, 0, state_count * sizeof *state);
+    else
+      rc = DESCENT_ENOMEM;
+  }
+  if (rc) {
     free(copy);
     free(kept);
-    return DESCENT_ENOMEM;
+    free(at);
+    return rc;
   }
   memcpy(copy, tensors, count * sizeof *copy);
   free_blocks(opt);
   free(opt->tensors);
   free(opt->tensor_persist);
+  descent_free_real(opt->tensor_state);
+  free(opt->tensor_state_at);
   opt->tensors = copy;
   opt->n_tensors = count;
   opt->tensor_persist = kept;
+  opt->tensor_state = state;
+  opt->tensor_state_count = state_count;
+  opt->tensor_state_at = at;
   point_tensor_persist(opt, kept, count);
+  point_tensor_state(opt, state, at, count);
   return DESCENT_OK;
 }
 
@@ -360,6 +434,12 @@ void optimizer_layout_free(descent_optimizer *opt) {
   free(opt->tensor_persist);
   point_tensor_persist(opt, NULL, 0);
   opt->tensor_persist = NULL;
+  descent_free_real(opt->tensor_state);
+  free(opt->tensor_state_at);
+  point_tensor_state(opt, NULL, NULL, 0);
+  opt->tensor_state = NULL;
+  opt->tensor_state_at = NULL;
+  opt->tensor_state_count = 0;
   opt->tensors = NULL;
   opt->tensor_shift = NULL;
   opt->n_tensors = 0;
@@ -371,7 +451,7 @@ size_t optimizer_layout_bytes(const descent_optimizer *opt) {
   return opt->n_blocks * sizeof *opt->blocks +
          opt->work_size * (size_t)opt->work_threads * sizeof *opt->whole_work +
          opt->n_slices * TRANSFORM_MAX_TENSOR_SUMS * sizeof *opt->slice_sums +
-         kept * sizeof *opt->tensor_persist;
+         kept * sizeof *opt->tensor_persist + opt->tensor_state_count * sizeof *opt->tensor_state;
 }
 
 /* ---- the step --------------------------------------------------------------- */

@@ -99,6 +99,15 @@ struct descent_optimizer {
      with the layout, zero until the first step; saved with the state
      (versions 7 and 8). NULL while there is no layout or none to keep. */
   double *tensor_persist;
+  /* Whole-tensor transforms' state of their own sizes (def->tensor_state):
+     every tensor's, of every such transform in chain order, one allocation
+     of tensor_state_count numbers made with the layout, zero until the
+     first step; saved with the state (versions 9 and 10). tensor_state_at
+     holds n_tensors + 1 offsets per such transform, in chain order. NULL
+     while there is no layout or no such transform. */
+  descent_real *tensor_state;
+  size_t tensor_state_count;
+  size_t *tensor_state_at;
 };
 
 /* 1 when a transform of the chain has an evaluation point of its own
@@ -169,6 +178,13 @@ int optimizer_layout_take_saved(descent_optimizer *opt, const descent_tensor_inf
 /* The values per tensor the chain keeps from step to step (the sum of its
    transforms' tensor_persist); 0 for most chains. */
 int optimizer_tensor_persist_per_tensor(const descent_optimizer *opt);
+/* 1 when a transform of the chain keeps state of its own size per tensor
+   (def->tensor_state). */
+int optimizer_has_tensor_state(const descent_optimizer *opt);
+/* The numbers of that state the chain keeps for a table of tensors, into
+ *total; refuses a size that overflows. */
+int optimizer_tensor_state_size(const descent_optimizer *opt, const descent_tensor_info *tensors,
+                                size_t count, size_t *total);
 /* Frees what the layout holds. */
 void optimizer_layout_free(descent_optimizer *opt);
 /* Bytes the layout's step buffers and the values kept per tensor hold. */

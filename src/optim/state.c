@@ -25,6 +25,11 @@
  *   then    8      (versions 7 and 8) number V of values kept per tensor
  *   then    V x 8  (versions 7 and 8) the values (IEEE double): per transform
  *                  that keeps some, in chain order, tensor by tensor
+ *   then    8      (versions 9 and 10) number W of numbers of state kept per
+ *                  tensor by whole-tensor transforms (0: none yet)
+ *   then    W      (versions 9 and 10) those numbers, as the slots are
+ *                  written: per transform that keeps some, in chain order,
+ *                  tensor by tensor
  *   last    8      FNV-1a 64 checksum of every byte before it
  *
  * A chain of transforms is written as version 1, byte for byte as before
@@ -37,9 +42,12 @@
  * after a load gives the same bits as without one. A chain whose per-tensor
  * transform keeps values from step to step (novograd's second moment) is
  * written as version 7, version 3 with those values after the layout, or 8,
- * version 5 with them. An optimizer with parameter groups writes version 6
- * (groups.c): the groups' tensors and each group's own blob of the other
- * versions. All eight are read.
+ * version 5 with them. A chain whose whole-tensor transform keeps state of
+ * its own size per tensor (adafactor's factors, shampoo's and soap's
+ * matrices) is written as version 9, version 7 with that state after the
+ * values, or 10, version 8 with it. An optimizer with parameter groups
+ * writes version 6 (groups.c): the groups' tensors and each group's own
+ * blob of the other versions. All ten are read.
  *
  * Loading checks everything before it changes anything, and refuses with a
  * message naming what differs: another chain or hyperparameters, another
@@ -63,8 +71,12 @@
 /* Version 6, a grouped optimizer's, is written and read by groups.c. */
 #define STATE_VERSION_GROUPED 6u
 /* 7: 3 with the values kept per tensor; 8: 5 with them. */
-#define STATE_VERSION_KEPT 7u
-#define STATE_VERSION_LAST 8u
+#define STATE_VERSION_KEPT      7u
+#define STATE_VERSION_KEPT_HELD 8u
+/* 9: 7 with the whole-tensor transforms' state; 10: 8 with it. */
+#define STATE_VERSION_TENSOR_STATE      9u
+#define STATE_VERSION_TENSOR_STATE_HELD 10u
+#define STATE_VERSION_LAST              10u
 /* Bytes of one tensor of a version 3 layout. */
 #define LAYOUT_TENSOR_BYTES (8 + 8 + 4 + 8 * DESCENT_MAX_DIMS + 48)
 #define HEADER_BYTES        40
@@ -139,7 +151,11 @@ static int version_has_layout(uint32_t version) {
 
 static int version_has_held(uint32_t version) {
   return version == STATE_VERSION_HELD || version == STATE_VERSION_HELD_LAYOUT ||
-         version == STATE_VERSION_LAST;
+         version == STATE_VERSION_KEPT_HELD || version == STATE_VERSION_TENSOR_STATE_HELD;
+}
+
+static int version_has_tensor_state(uint32_t version) {
+  return version >= STATE_VERSION_TENSOR_STATE;
 }
 
 static int version_has_kept(uint32_t version) {
@@ -151,9 +167,16 @@ static size_t kept_count(const descent_optimizer *opt) {
   return opt->n_tensors * (size_t)optimizer_tensor_persist_per_tensor(opt);
 }
 
-/* A chain that keeps values per tensor saves them (versions 7 and 8). */
+/* A chain that keeps values or state per tensor saves them (versions 7
+   to 10). */
 static int saves_kept(const descent_optimizer *opt) {
-  return opt->per_tensor && optimizer_tensor_persist_per_tensor(opt) > 0;
+  return opt->per_tensor &&
+         (optimizer_tensor_persist_per_tensor(opt) > 0 || optimizer_has_tensor_state(opt));
+}
+
+/* The numbers of whole-tensor state it saves: none before it has a layout. */
+static size_t tensor_state_saved(const descent_optimizer *opt) {
+  return opt->tensor_state ? opt->tensor_state_count : 0;
 }
 
 size_t descent_optimizer_state_size(const descent_optimizer *opt) {
@@ -166,14 +189,17 @@ size_t descent_optimizer_state_size(const descent_optimizer *opt) {
   }
   if (opt->method) bytes += 8 + opt->method->state_bytes(opt->method_state);
   if (opt->per_tensor) bytes += 8 + opt->n_tensors * LAYOUT_TENSOR_BYTES;
-  if (saves_kept(opt)) bytes += 8 + 8 * kept_count(opt);
+  if (saves_kept(opt)) bytes += 8 + 8 * (opt->tensor_persist ? kept_count(opt) : 0);
+  if (optimizer_has_tensor_state(opt)) bytes += 8 + tensor_state_saved(opt) * sizeof(descent_real);
   if (saves_held(opt)) bytes += opt->n * sizeof(descent_real);
   return bytes;
 }
 
 static uint32_t state_version(const descent_optimizer *opt) {
   if (opt->method) return STATE_VERSION_METHOD;
-  if (saves_kept(opt)) return saves_held(opt) ? STATE_VERSION_LAST : STATE_VERSION_KEPT;
+  if (optimizer_has_tensor_state(opt))
+    return saves_held(opt) ? STATE_VERSION_TENSOR_STATE_HELD : STATE_VERSION_TENSOR_STATE;
+  if (saves_kept(opt)) return saves_held(opt) ? STATE_VERSION_KEPT_HELD : STATE_VERSION_KEPT;
   if (saves_held(opt)) return opt->per_tensor ? STATE_VERSION_HELD_LAYOUT : STATE_VERSION_HELD;
   return opt->per_tensor ? STATE_VERSION_LAYOUT : STATE_VERSION;
 }
@@ -323,6 +349,10 @@ int descent_optimizer_save_state(const descent_optimizer *opt, void *buf, size_t
   }
   if (opt->per_tensor) put_layout(&c, opt);
   if (saves_kept(opt)) put_kept(&c, opt);
+  if (optimizer_has_tensor_state(opt)) {
+    put_u64(&c, (uint64_t)tensor_state_saved(opt));
+    put_vector(&c, opt->tensor_state, tensor_state_saved(opt));
+  }
   put_u64(&c, fnv1a(buf, (size_t)(c.p - (unsigned char *)buf)));
   return DESCENT_OK;
 }
@@ -447,6 +477,18 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     kept_blob = bytes + described;
     described += 8 + (size_t)kept_saved * 8;
   }
+  /* Versions 9 and 10: the whole-tensor state, its count first. */
+  const unsigned char *whole_blob = NULL;
+  uint64_t whole_saved = 0;
+  if (version_has_tensor_state(version)) {
+    if (described > size || size - described < 8)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated before the state kept per tensor", what);
+    whole_saved = get_uint(&(cursor){.q = bytes + described - 8, .end = bytes + size}, 8);
+    if (real_bytes == 0 || whole_saved > (size - described - 8) / real_bytes)
+      return descent_fail(DESCENT_EFORMAT, "%s: truncated inside the state kept per tensor", what);
+    whole_blob = bytes + described;
+    described += 8 + (size_t)whole_saved * real_bytes;
+  }
   if (size != described)
     return descent_fail(DESCENT_EFORMAT, "%s: %s: %zu bytes, its header describes %zu", what,
                         size < described ? "truncated" : "trailing bytes", size, described);
@@ -477,18 +519,23 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
   if (step < 0 || mode > 1)
     return descent_fail(DESCENT_EFORMAT, "%s: corrupted: step %lld, mode %u", what, (long long)step,
                         mode);
-  /* The version without the training point (4: 1, 5: 3, 8: 7) is this
-     chain's. */
-  uint32_t base = version == STATE_VERSION_HELD          ? STATE_VERSION
-                  : version == STATE_VERSION_HELD_LAYOUT ? STATE_VERSION_LAYOUT
-                  : version == STATE_VERSION_LAST        ? STATE_VERSION_KEPT
-                                                         : version;
+  /* The version without the training point (4: 1, 5: 3, 8: 7, 10: 9) is
+     this chain's. */
+  uint32_t base = version == STATE_VERSION_HELD                ? STATE_VERSION
+                  : version == STATE_VERSION_HELD_LAYOUT       ? STATE_VERSION_LAYOUT
+                  : version == STATE_VERSION_KEPT_HELD         ? STATE_VERSION_KEPT
+                  : version == STATE_VERSION_TENSOR_STATE_HELD ? STATE_VERSION_TENSOR_STATE
+                                                               : version;
+  int whole_state = optimizer_has_tensor_state(opt);
   if (base != (opt->method       ? STATE_VERSION_METHOD
+               : whole_state     ? STATE_VERSION_TENSOR_STATE
                : saves_kept(opt) ? STATE_VERSION_KEPT
                : opt->per_tensor ? STATE_VERSION_LAYOUT
                                  : STATE_VERSION))
     return descent_fail(DESCENT_EFORMAT, "%s: format version %u for %s", what, version,
-                        opt->method       ? "a method"
+                        opt->method   ? "a method"
+                        : whole_state ? "a chain that keeps state per tensor (adafactor, shampoo, "
+                                        "soap)"
                         : saves_kept(opt) ? "a chain that keeps values per tensor (novograd)"
                         : opt->per_tensor ? "a chain with a per-tensor transform"
                                           : "a chain of transforms");
@@ -501,7 +548,7 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
                         "values each",
                         what, (unsigned long long)kept_saved, (unsigned long long)layout_count,
                         kept_per);
-  if (kept_blob && !kept_saved && step > 0)
+  if (kept_blob && !kept_saved && step > 0 && kept_per)
     return descent_fail(DESCENT_EFORMAT,
                         "%s: corrupted: no values kept per tensor after %lld steps", what,
                         (long long)step);
@@ -520,6 +567,26 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     if (!layout) return DESCENT_ENOMEM;
     get_layout(&(cursor){.q = layout_blob, .end = bytes + size}, layout, (size_t)layout_count);
     rc = optimizer_layout_check_saved(opt, layout, (size_t)layout_count);
+    if (rc) {
+      free(layout);
+      return rc;
+    }
+  }
+  /* The whole-tensor state: as much as the saved layout asks for, or none
+     (saved before the first step). */
+  if (whole_blob) {
+    size_t expected = 0;
+    rc = layout ? optimizer_tensor_state_size(opt, layout, (size_t)layout_count, &expected)
+                : DESCENT_OK;
+    if (!rc && whole_saved && whole_saved != expected)
+      rc = descent_fail(DESCENT_EFORMAT,
+                        "%s: corrupted: %llu numbers of state kept per tensor where the saved "
+                        "layout of %llu tensors asks for %zu",
+                        what, (unsigned long long)whole_saved, (unsigned long long)layout_count,
+                        expected);
+    if (!rc && !whole_saved && step > 0)
+      rc = descent_fail(DESCENT_EFORMAT, "%s: corrupted: no state kept per tensor after %lld steps",
+                        what, (long long)step);
     if (rc) {
       free(layout);
       return rc;
@@ -548,6 +615,19 @@ int descent_optimizer_load_state(descent_optimizer *opt, const void *buf, size_t
     for (size_t k = 0; k < (size_t)kept_saved; k++) opt->tensor_persist[k] = get_f64(&kc);
   } else if (opt->tensor_persist) {
     memset(opt->tensor_persist, 0, kept_count(opt) * sizeof *opt->tensor_persist);
+  }
+  if (whole_saved) {
+    cursor wc = {.q = whole_blob, .end = bytes + size};
+    for (size_t k = 0; k < (size_t)whole_saved; k++) {
+#ifdef DESCENT_DOUBLE
+      uint64_t bits = get_uint(&wc, 8);
+#else
+      uint32_t bits = (uint32_t)get_uint(&wc, 4);
+#endif
+      memcpy(&opt->tensor_state[k], &bits, sizeof bits);
+    }
+  } else if (opt->tensor_state) {
+    memset(opt->tensor_state, 0, opt->tensor_state_count * sizeof *opt->tensor_state);
   }
   c.q = (const unsigned char *)text + len + 4;
   for (int i = 0; i < opt->n_transforms; i++) {

@@ -54,20 +54,19 @@
  * transform steps like a per-tensor one (its layout comes from
  * descent_optimizer_set_tensors or the objective) and is never sharded.
  *
- * Per-tensor state of other sizes than n (Adafactor's row and column
- * factors, Shampoo's preconditioners) is designed but not built yet: such a
- * transform will give tensor_state(t, info), the numbers of state it keeps
- * for a tensor, and the optimizer will allocate them after the slots when
- * the layout is known, hand them to apply_whole() beside the slots, and save
- * them after the slots in a new state version (the layout, which fixes
- * their sizes, is saved with them). Muon needs only its momentum, an
- * ordinary slot of n; Adafactor keeps its rows and columns at the start of
- * two ordinary slots until then (transforms_factored.c).
+ * A whole-tensor transform may keep state of other sizes than n per tensor
+ * (Adafactor's row and column factors, Shampoo's and SOAP's factor matrices
+ * and their eigenbases): it gives tensor_state(t, info), the numbers it
+ * keeps for a tensor, and the optimizer allocates them for every tensor of
+ * the layout when it adopts one (zero until the first step), counts them in
+ * its memory, and saves them after the values kept per tensor, with the
+ * layout that fixes their sizes (state versions 9 and 10, state.c).
+ * apply_whole() finds its tensor's with transform_tensor_state().
  *
- * All state is plain data: the slots (n numbers each) and up to
- * TRANSFORM_MAX_PERSIST scalars that carry over from step to step. Both are
- * saved by descent_optimizer_save_state; everything else a transform uses is
- * recomputed from its hyperparameters and the step count.
+ * All state is plain data: the slots (n numbers each), up to
+ * TRANSFORM_MAX_PERSIST scalars that carry over from step to step, and the
+ * per-tensor values and state above. All are saved by descent_optimizer_save_state; everything else
+ * a transform uses is recomputed from its hyperparameters and the step count.
  */
 #ifndef DESCENT_TRANSFORM_H
 #define DESCENT_TRANSFORM_H
@@ -142,6 +141,10 @@ typedef struct transform_def {
      1-D"), or NULL; NULL function: every tensor is taken. */
   const char *(*check_tensor)(const transform *t, const descent_tensor_info *info);
   /* The numbers of work memory apply_whole() needs for a tensor; NULL: none. */
+  /* Whole-tensor transforms: the numbers of state kept for a tensor beyond
+     the slots, zero before the first step, saved with the state, a function
+     of the hyperparameters and the tensor's shape only; NULL: none. */
+  size_t (*tensor_state)(const transform *t, const descent_tensor_info *info);
   size_t (*work_size)(const transform *t, const descent_tensor_info *info);
   /* u (the tensor's incoming update, info->size numbers), theta and the
      slots at the tensor's first element; work holds work_size() numbers of
@@ -190,12 +193,21 @@ struct transform {
   double scalar[TRANSFORM_MAX_SCALARS];     /* per-step values set by begin/finish */
   double persist[TRANSFORM_MAX_PERSIST];    /* values that carry over; saved with the state */
   descent_real *slots[TRANSFORM_MAX_SLOTS]; /* state vectors (owned by the optimizer) */
-  double *tensor_values;  /* per-tensor transforms: per_tensor values per tensor, set each step
-                             (owned by the optimizer; not state: recomputed every step) */
-  double *tensor_persist; /* def->tensor_persist values per tensor, tensor k's at
-                             k * tensor_persist, zero at the first step; state, saved with
-                             the layout (owned by the optimizer; NULL until it has one) */
+  double *tensor_values;      /* per-tensor transforms: per_tensor values per tensor, set each step
+                                 (owned by the optimizer; not state: recomputed every step) */
+  double *tensor_persist;     /* def->tensor_persist values per tensor, tensor k's at
+                                 k * tensor_persist, zero at the first step; state, saved with
+                                 the layout (owned by the optimizer; NULL until it has one) */
+  descent_real *tensor_state; /* def->tensor_state: every tensor's state, in layout order
+                                 (owned by the optimizer; NULL until it has a layout) */
+  const size_t *tensor_state_at; /* tensor k's state starts at tensor_state + tensor_state_at[k]
+                                    (n_tensors + 1 entries, the last the total) */
 };
+
+/* Tensor k's state of a transform with def->tensor_state. */
+static inline descent_real *transform_tensor_state(const transform *t, size_t tensor) {
+  return t->tensor_state + t->tensor_state_at[tensor];
+}
 
 /* Looks up a transform by name, built-in or registered; NULL if unknown. */
 const transform_def *transform_find(const char *name);

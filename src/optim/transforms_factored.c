@@ -17,12 +17,10 @@
  * whole tensor (the row and column means, the parameters' norm taken before
  * the decay, the update's norm) and it writes the parameters itself.
  *
- * Its state lives in two slots of n numbers: the rows (batch x R) at the
- * start of the first, the columns (batch x C) at the start of the second,
- * or, for a 1-D tensor, the full second moment in the first. The optimizer
- * has no per-tensor state of other sizes than n yet (transform.h), so the
- * factored memory saving is not realized; the numbers and their saved form
- * are those of the slots.
+ * Its state is per tensor (transform.h's tensor_state): the rows (batch x
+ * R) then the columns (batch x C) of a matrix tensor, R + C numbers per
+ * matrix where Adam keeps 2 R C; a 1-D tensor keeps its full second moment
+ * (n numbers).
  *
  * eps1 < 0 (the default) stands for torch's eps1=None: the machine epsilon
  * of the buffers' type (double in libdescent64, float in libdescent).
@@ -139,9 +137,27 @@ MULTIVERSION_VOID(adafactor_step,
                   (const real *u, real *theta, size_t n, real decay, int decays, real minus_alpha),
                   (u, theta, n, decay, decays, minus_alpha))
 
+/* A matrix tensor (two or more dimensions) as a batch of rows x cols. */
+static void matrix_batch(const descent_tensor_info *info, size_t *rows, size_t *cols,
+                         size_t *batch) {
+  *rows = info->shape.dims[info->shape.ndim - 2];
+  *cols = info->shape.dims[info->shape.ndim - 1];
+  *batch = info->size / (*rows * *cols);
+}
+
+/* The factors of a matrix tensor; the second moment of a 1-D one. */
+static size_t adafactor_tensor_state(const transform *t, const descent_tensor_info *info) {
+  (void)t;
+  if (info->shape.ndim < 2) return info->size;
+  size_t rows, cols, batch;
+  matrix_batch(info, &rows, &cols, &batch);
+  return batch * (rows + cols);
+}
+
 static void adafactor_apply(const transform *t, real *u, real *theta, real *const *slots,
                             size_t tensor, const descent_tensor_info *info, real *work) {
-  (void)tensor, (void)work;
+  (void)slots, (void)work;
+  real *state = transform_tensor_state(t, tensor);
   const size_t n = info->size;
   const double lr = t->scalar[S_LR], wd = t->hp[HP_WEIGHT_DECAY], d = t->hp[HP_D];
   const double eps1 = t->hp[HP_EPS1] < 0 ? REAL_EPSILON : t->hp[HP_EPS1];
@@ -151,14 +167,14 @@ static void adafactor_apply(const transform *t, real *u, real *theta, real *cons
   const real beta = (real)t->scalar[S_BETA], beta1 = (real)1 - beta;
   const int small = fabs(t->scalar[S_BETA]) < 0.5;
   if (info->shape.ndim > 1) {
-    const size_t rows = info->shape.dims[info->shape.ndim - 2];
-    const size_t cols = info->shape.dims[info->shape.ndim - 1];
-    const size_t matrix = rows * cols, batch = matrix ? n / matrix : 0;
+    size_t rows, cols, batch;
+    matrix_batch(info, &rows, &cols, &batch);
+    real *row = state, *col = state + batch * rows;
     for (size_t b = 0; b < batch; b++)
-      factored_update(u + b * rows * cols, rows, cols, slots[0] + b * rows, slots[1] + b * cols,
-                      beta, beta1, small, (real)eps1, (real)(eps1 * eps1));
+      factored_update(u + b * rows * cols, rows, cols, row + b * rows, col + b * cols, beta, beta1,
+                      small, (real)eps1, (real)(eps1 * eps1));
   } else {
-    full_update(u, n, slots[0], beta, beta1, small, (real)(eps1 * eps1));
+    full_update(u, n, state, beta, beta1, small, (real)(eps1 * eps1));
   }
   const double ratio = sqrt(sum_squares(u, n, 1)) / (root_n * d);
   const double denom = ratio > 1.0 ? ratio : 1.0;
@@ -178,8 +194,8 @@ const transform_def transform_adafactor = {
     .n_params = N_OF(adafactor_params),
     .has_schedule = 1,
     .final = 1,
-    .slots = 2,
     .whole_tensor = 1,
+    .tensor_state = adafactor_tensor_state,
     .validate = adafactor_validate,
     .begin = adafactor_begin,
     .apply_whole = adafactor_apply,
