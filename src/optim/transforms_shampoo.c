@@ -109,9 +109,15 @@ static int shampoo_validate(const transform *t) {
 
 /* Slots: m (the gradient's EMA) when b1 > 0, then V (the grafting's
    diagonal) for AdaGrad, RMSprop and Adam grafting. */
-static int uses_momentum(const transform *t) { return t->hp[HP_B1] != 0; }
-static int uses_diagonal(const transform *t) { return t->hp[HP_GRAFTING] >= GRAFT_ADAGRAD; }
-static int shampoo_slots(const transform *t) { return uses_momentum(t) + uses_diagonal(t); }
+static int uses_momentum(const transform *t) {
+  return t->hp[HP_B1] != 0;
+}
+static int uses_diagonal(const transform *t) {
+  return t->hp[HP_GRAFTING] >= GRAFT_ADAGRAD;
+}
+static int shampoo_slots(const transform *t) {
+  return uses_momentum(t) + uses_diagonal(t);
+}
 
 /* Python's float ** int for the bias corrections, as torch computes
    beta ** step on a float64 step tensor. */
@@ -133,14 +139,16 @@ static void shampoo_begin(transform *t, int64_t step) {
 /* ---- the blocks of a tensor ------------------------------------------------- */
 
 typedef struct blocking {
-  int ndim;                         /* of the merged shape */
-  size_t dims[DESCENT_MAX_DIMS];    /* the merged shape */
-  size_t count[DESCENT_MAX_DIMS];   /* blocks along each dimension */
+  int ndim;                       /* of the merged shape */
+  size_t dims[DESCENT_MAX_DIMS];  /* the merged shape */
+  size_t count[DESCENT_MAX_DIMS]; /* blocks along each dimension */
   size_t n_blocks;
   size_t largest_block, largest_dim; /* numbers in the largest block, its longest side */
 } blocking;
 
-static size_t max_dim(const transform *t) { return (size_t)t->hp[HP_MAX_DIM]; }
+static size_t max_dim(const transform *t) {
+  return (size_t)t->hp[HP_MAX_DIM];
+}
 
 /* merge_small_dims(shape, threshold=max_preconditioner_dim,
    target_tensor_dimensionality=merge_dims or inf), then multi_dim_split. */
@@ -247,8 +255,7 @@ static size_t shampoo_work(const transform *t, const descent_tensor_info *info) 
   blocking b;
   block_tensor(t, info, &b);
   const size_t d = b.largest_dim, per_double = sizeof(double) / sizeof(real);
-  return 2 * info->size + 4 * b.largest_block + d * d + (3 * d * d + d) * per_double +
-         per_double;
+  return 2 * info->size + 4 * b.largest_block + d * d + (3 * d * d + d) * per_double + per_double;
 }
 
 typedef struct shampoo_work_area {
@@ -291,8 +298,8 @@ static void factor_product(const real *g, int ndim, const size_t *side, int i, r
     descent_gemm(1, 0, d, d, pre, 1, g, d, g, d, 0, outer, d);
   } else {
     for (size_t p = 0; p < pre; p++)
-      descent_gemm(0, 1, d, d, post, 1, g + p * d * post, post, g + p * d * post, post,
-                   p ? 1 : 0, outer, d);
+      descent_gemm(0, 1, d, d, post, 1, g + p * d * post, post, g + p * d * post, post, p ? 1 : 0,
+                   outer, d);
   }
   for (size_t r = 0; r < d; r++)
     for (size_t c = r + 1; c < d; c++) outer[c * d + r] = outer[r * d + c];
@@ -336,8 +343,8 @@ static double norm2(const real *x, size_t n) {
 
 /* Gbar x_1 X_1 ... x_k X_k as the reference's chain of tensordot(G, X, [[0], [0]]):
    each product contracts the leading dimension and appends the new one. */
-static real *precondition_block(const real *gbar, int ndim, const size_t *side,
-                                real *const *roots, real *a, real *b) {
+static real *precondition_block(const real *gbar, int ndim, const size_t *side, real *const *roots,
+                                real *a, real *b) {
   size_t n = 1;
   for (int i = 0; i < ndim; i++) n *= side[i];
   const real *in = gbar;
