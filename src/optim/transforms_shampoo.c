@@ -375,7 +375,7 @@ static void shampoo_apply(const transform *t, real *u, real *theta, real *const 
     const real keep = (real)gb2, weight = (real)(grafting == GRAFT_ADAGRAD ? 1.0 : 1.0 - gb2);
     for (size_t i = 0; i < n; i++) {
       if (gb2 != 1.0) v[i] = v[i] * keep;
-      v[i] = v[i] + weight * (u[i] * u[i]);
+      v[i] = v[i] + weight * u[i] * u[i]; /* addcmul: value * g * g */
     }
   }
 
