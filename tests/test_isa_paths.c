@@ -184,6 +184,8 @@ static int print_digests(void) {
       "muon(nesterov=0, weight_decay=0, adjust_lr=1)",
       "clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.02)",
       "adafactor",
+      "shampoo(max_preconditioner_dim=64, grafting=4, weight_decay=0.01)",
+      "shampoo(max_preconditioner_dim=32, b1=0, grafting=2, merge_dims=0)",
   };
   for (size_t i = 0; i < sizeof matrix_specs / sizeof matrix_specs[0]; i++)
     digest_optimizer_on(matrix_specs[i], matrix_tensors);

@@ -986,7 +986,76 @@ static void check_adafactor(void) {
   }
 }
 
+/* One step of spec at lr 1 on a single tensor of that shape; theta starts
+   at zero, so it returns minus the update. */
+static int shampoo_step(const char *spec, descent_shape shape, size_t n, const descent_real *g,
+                        descent_real *theta) {
+  descent_tensor_info t = {.name = "w", .size = n, .shape = shape};
+  descent_real grad[16];
+  memcpy(grad, g, n * sizeof *g);
+  for (size_t i = 0; i < n; i++) theta[i] = 0;
+  descent_optimizer *opt = NULL;
+  int rc = descent_optimizer_create(&opt, spec, "1", n);
+  if (!rc) rc = descent_optimizer_set_tensors(opt, &t, 1);
+  if (!rc) rc = descent_optimizer_step_buffers(opt, theta, grad, n);
+  CHECK_MSG(rc == DESCENT_OK, "%s: %s", spec, descent_last_error());
+  descent_optimizer_free(opt);
+  return rc;
+}
+
+/* Shampoo's first step, in closed form. A vector: (g g^T + eps I)^(-1/2) g
+   = g / sqrt(|g|^2 + eps) (g is an eigenvector), per block of max_preconditioner_dim; with SGD
+   grafting each block's step is rescaled to the gradient's norm, so it is
+   g itself. A matrix G = U S V^T: (G G^T)^(-1/4) G (G^T G)^(-1/4) = U V^T,
+   whose rows are orthonormal (the polar factor Muon approximates). */
+static void check_shampoo(void) {
+#ifdef DESCENT_DOUBLE
+  const double tol = 1e-9;
+#else
+  const double tol = 1e-3;
+#endif
+  const descent_real g[6] = {0.3f, -1.2f, 0.5f, 2.0f, -0.7f, 0.9f};
+  descent_real theta[6];
+  /* blocks {0, 1}, {2, 3}, {4}: each normalized on its own */
+  /* eps well above float's rounding of g g^T, whose null space would
+     otherwise get eigenvalues of rounding noise (the formula keeps eps) */
+  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2)", (descent_shape){1, {5}},
+                    5, g, theta)) {
+    for (int start = 0; start < 5; start += 2) {
+      const int end = start + 2 < 5 ? start + 2 : 5;
+      double norm = 0;
+      for (int i = start; i < end; i++) norm += (double)g[i] * (double)g[i];
+      for (int i = start; i < end; i++) {
+        const double want = -(double)g[i] / sqrt(norm + 1e-4);
+        CHECK_MSG(fabs((double)theta[i] - want) <= tol * fabs(want),
+                  "shampoo's first step on block %d, element %d: %.17g, not %.17g", start / 2, i,
+                  (double)theta[i], want);
+      }
+    }
+  }
+  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2, grafting=1)",
+                    (descent_shape){1, {5}}, 5, g, theta))
+    for (int i = 0; i < 5; i++)
+      CHECK_MSG(fabs((double)theta[i] + (double)g[i]) <= tol * fabs((double)g[i]),
+                "shampoo with SGD grafting, element %d: %.17g, not %.17g", i, (double)theta[i],
+                -(double)g[i]);
+  /* A 2 x 3 matrix kept 2-D (merge_dims=0): rows of the step orthonormal. */
+  if (!shampoo_step("shampoo(b1=0, eps=1e-12, merge_dims=0)", (descent_shape){2, {2, 3}}, 6, g,
+                    theta)) {
+    for (int r = 0; r < 2; r++)
+      for (int c = 0; c < 2; c++) {
+        double dot = 0;
+        for (int k = 0; k < 3; k++) dot += (double)theta[r * 3 + k] * (double)theta[c * 3 + k];
+        CHECK_MSG(fabs(dot - (r == c)) <= tol,
+                  "shampoo's first step on a matrix: row %d . row %d "
+                  "= %.17g, not %d",
+                  r, c, dot, r == c);
+      }
+  }
+}
+
 int main(void) {
+  check_shampoo();
   check_adafactor();
   check_muon();
   check_newton_schulz_blocks();

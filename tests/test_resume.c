@@ -332,6 +332,13 @@ int main(void) {
      network, biases included. */
   setup adafactor = {deep, "adafactor(weight_decay=0.01)", "0.01", 0, NULL};
   resume_case(&adafactor, 10, "whole-tensor optimizer");
+  /* Shampoo: factors and inverse roots in the per-tensor state, recomputed
+     every third step, the 16-wide weight cut into blocks of 8. */
+  setup shampoo = {deep,
+                   "shampoo(grafting=4, precondition_frequency=3, max_preconditioner_dim=8, "
+                   "weight_decay=0.01)",
+                   "0.01", 0, NULL};
+  resume_case(&shampoo, 10, "whole-tensor optimizer");
   /* A chain with a global transform and weight decay. */
   setup chain = {deep, "clip(1.0) | adam(b1=0.8) | wd(0.01)", "cosine(0.02, 40, warmup=5)", 0,
                  NULL};

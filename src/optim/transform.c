@@ -22,6 +22,7 @@
 #include "transforms_layerwise.h"
 #include "transforms_matrix.h"
 #include "transforms_factored.h"
+#include "transforms_shampoo.h"
 #include "transforms_dadapt.h"
 #include "transforms_novograd.h"
 
@@ -609,6 +610,7 @@ static const transform_def *const all_transforms[] = {
     &transform_prodigy, &transform_dadapt_adamw,
     &transform_novograd,
     &transform_adafactor,
+    &transform_shampoo,
 };
 /* clang-format on */
 enum { N_TRANSFORMS = sizeof all_transforms / sizeof all_transforms[0] };

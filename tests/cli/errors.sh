@@ -89,6 +89,9 @@ expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear 
 # Muon takes matrices only: a network's biases are refused, named, with the fix.
 expect_error muon-bias error "tensor 1 (layer1.dense.bias): it is 1-D (a bias, or a norm's scale), and transform newton_schulz takes only matrices (2-D, or conv kernels read as out x in*kh*kw): use parameter groups: muon for the 2-D weights, adamw for the rest" train muon --data-dir "$scratch/good" --model 'dense(64), relu, dense(10)' --opt muon
 check "muon-bias: no run folder left behind" test ! -e "$scratch/run-muon"
+# Shampoo: a first preconditioned step before the first recomputation.
+expect_error shampoo-start error "shampoo: start_preconditioning_step = 2 is below precondition_frequency = 5: pass start_preconditioning_step >= precondition_frequency (or -1)" train shampoo --data-dir "$scratch/good" --model 'dense(10)' --opt 'shampoo(precondition_frequency=5, start_preconditioning_step=2)'
+check "shampoo-start: no run folder left behind" test ! -e "$scratch/run-shampoo"
 # Parameter groups: --no-decay needs a named optimizer with weight decay;
 # every tensor needs a group.
 expect_error no-decay-without-decay error "--no-decay: --opt lbfgs has no weight decay" train nodecay --data-dir "$scratch/good" --model 'dense(10)' --opt lbfgs --no-decay bias,norm
