@@ -16,7 +16,8 @@ nadam, radam, adamax, adadelta; each variant that the class accepts), a
 loop of per-tensor in-place torch ops written here for those it has not
 (lion; lamb and novograd as optax computes them), torch.optim.Muon on the
 2-D weights with AdamW on the biases for muon (torch's recommended split),
-and prints
+the reference Distributed Shampoo for shampoo (impl torch-ref, where the
+environment variable SHAMPOO_REFERENCE names its checkout), and prints
   optim_step impl=torch-foreach opt=NAME threads=T n=N steps=S repeat=K ms_per_step=X
 (impl torch-hand for the loops written here). --layout mlp steps the tensors
 of the big MLP 784-1024-1024-10 (--n is ignored), as adam_step.c does.
@@ -108,6 +109,20 @@ def muon_adamw(params, lr, variant):
     return step
 
 
+def shampoo_reference(params, lr):
+    """Distributed Shampoo (facebookresearch/optimizers) at its defaults, the
+    reference descent's shampoo follows: its tree where SHAMPOO_REFERENCE
+    says (as tools/fixtures/shampoo_fixtures.py); float32 factors, the root
+    inverse by eigendecomposition every step, no grafting."""
+    path = os.environ.get("SHAMPOO_REFERENCE")
+    if not path or not os.path.isdir(os.path.join(path, "distributed_shampoo")):
+        raise RuntimeError("set SHAMPOO_REFERENCE to a checkout of facebookresearch/optimizers")
+    import sys
+    sys.path.insert(0, path)
+    from distributed_shampoo import DistributedShampoo
+    return DistributedShampoo(params, lr=lr).step
+
+
 def time_optimizer(args, clock):
     """--opt: the step of args.opt, in each implementation torch offers."""
     gen = torch.Generator().manual_seed(1)
@@ -117,6 +132,8 @@ def time_optimizer(args, clock):
     grads = [1e-2 * torch.randn(s, generator=gen, dtype=torch.float32) for s in shapes]
     if args.opt in HAND:
         variants = [("torch-hand", None)]
+    elif args.opt == "shampoo":
+        variants = [("torch-ref", None)]
     elif args.opt in TORCH_CLASSES or args.opt == "muon":
         variants = [("torch-" + v.replace("=True", "").replace("=False", "-off"), v)
                     for v in args.variants.split(",")]
@@ -127,7 +144,9 @@ def time_optimizer(args, clock):
         for p, g in zip(params, grads):
             p.grad = g.clone()
         try:
-            if variant is None:
+            if args.opt == "shampoo":
+                step = shampoo_reference(params, args.lr)
+            elif variant is None:
                 step = HAND[args.opt](params, args.lr)
             else:
                 key, value = variant.split("=")

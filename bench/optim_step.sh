@@ -11,7 +11,10 @@
 #   --opts LIST    named optimizers (default "adam nadam radam adamax adadelta
 #                  lion lamb novograd muon"), each with lr 1e-3 and its
 #                  defaults; muon as "muon @ weight:2d ; adamw @ *" (torch's
-#                  recommended split: Muon refuses the biases)
+#                  recommended split: Muon refuses the biases); shampoo
+#                  (not by default: seconds a step at its defaults) against
+#                  the reference Distributed Shampoo, whose checkout
+#                  SHAMPOO_REFERENCE names (facebookresearch/optimizers)
 #   --repeats R    rounds (default 3); each round runs, per thread count and
 #                  optimizer, the descent program and then the torch script
 #                  once; the table quotes medians over the rounds
@@ -122,15 +125,15 @@ for line in open(log):
     if m:
         ms.setdefault((m.group(2), m.group(1), m.group(3)), []).append(float(m.group(4)))
 med = {k: statistics.median(v) for k, v in ms.items()}
-impls = ["torch-foreach-off", "torch-foreach", "torch-fused", "torch-hand"]
+impls = ["torch-foreach-off", "torch-foreach", "torch-fused", "torch-hand", "torch-ref"]
 fmt = lambda x, spec: (spec % x) if x is not None else "-"
 print()
 print("Optimizer step on the big MLP's 1,863,690 float32 parameters (6 tensors): medians of "
       "%s round(s) x %s steps, ms per step, kernel path %s" % (repeats, steps, path))
 print()
-row = "%-9s %7s %8s %8s %9s %8s %8s %8s"
+row = "%-9s %7s %8s %8s %9s %8s %8s %8s %8s"
 print(row % ("optimizer", "threads", "descent", "t-loop", "t-foreach", "t-fused", "t-hand",
-             "speedup"))
+             "t-ref", "speedup"))
 for o in opts:
     for t in threads:
         d = med.get((o, "descent", t))
@@ -142,7 +145,8 @@ for o in opts:
 print()
 print("t-loop, t-foreach, t-fused: torch.optim with foreach=False, foreach=True, fused=True")
 print("(- where the class refuses it); t-hand: the per-tensor loop of torch ops in")
-print("bench/adam_step.py for an optimizer torch lacks. speedup = torch's best / descent.")
+print("bench/adam_step.py for an optimizer torch lacks; t-ref: the reference implementation")
+print("(Distributed Shampoo). speedup = torch's best / descent.")
 for o in opts:
     for t in threads:
         d = med.get((o, "descent", t))
