@@ -284,7 +284,8 @@ static void check_syntax(void) {
           "kfac, "
           "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
           "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
-          "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
+          "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, newton_schulz_bf16, "
+          "muon_lr, prodigy, "
           "dadapt_adamw, novograd, adafactor, shampoo");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,

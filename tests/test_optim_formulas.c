@@ -915,6 +915,74 @@ static void check_newton_schulz_blocks(void) {
   }
 }
 
+/* muon(bf16=1): the iteration in bfloat16, as torch runs it. From theta = 0
+   with a rate of 1 on a wide matrix (ratio 1), theta is minus the update:
+   every element a bfloat16 value, within bfloat16's rounding of the float
+   iteration's, and not all equal to it (the products really ran in
+   bfloat16). Refused by the double build and where the CPU lacks
+   AVX512_BF16, with the reason. */
+static void bf16_muon_run(const char *spec, size_t rows, size_t cols, descent_real *theta,
+                          const descent_real *g) {
+  descent_tensor_info t = {.name = "w", .size = rows * cols, .shape = {2, {rows, cols}}};
+  descent_optimizer *opt = NULL;
+  memset(theta, 0, t.size * sizeof *theta);
+  CHECK_OK(descent_optimizer_create(&opt, spec, "1", t.size));
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+  CHECK_OK(descent_optimizer_step_buffers(opt, theta, g, t.size));
+  descent_optimizer_free(opt);
+}
+
+static void check_muon_bf16(void) {
+  descent_optimizer *opt = NULL;
+  int rc = descent_optimizer_create(&opt, "muon(bf16=1)", NULL, 6);
+  descent_optimizer_free(opt);
+  if (sizeof(descent_real) == 8) {
+    CHECK(rc == DESCENT_ENOTSUP && strstr(descent_last_error(), "double build"));
+    return;
+  }
+  if (rc == DESCENT_ENOTSUP) {
+    printf("SKIP muon(bf16=1): %s\n", descent_last_error());
+    return;
+  }
+  CHECK_OK(rc);
+  static const size_t shapes[][2] = {{40, 60}, {270, 300}};
+  for (int s = 0; s < 2; s++) {
+    size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+    descent_real *g = malloc(n * sizeof *g), *half = malloc(n * sizeof *g),
+                 *full = malloc(n * sizeof *g);
+    if (!g || !half || !full) goto next;
+    /* Full rank (a rank-deficient G would have its null directions, noise
+       in either precision, blown up by the iteration): hashed uniforms. */
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n; i++) {
+      h ^= h << 13, h ^= h >> 7, h ^= h << 17;
+      g[i] = (descent_real)((double)(h >> 11) / 9007199254740992.0 - 0.5);
+    }
+    bf16_muon_run("muon(momentum=0, weight_decay=0, bf16=1)", rows, cols, half, g);
+    bf16_muon_run("muon(momentum=0, weight_decay=0)", rows, cols, full, g);
+    double worst = 0, largest = 0;
+    size_t differ = 0, not_bf16 = 0;
+    for (size_t i = 0; i < n; i++) {
+      double gap = fabs((double)half[i] - (double)full[i]);
+      worst = gap > worst ? gap : worst;
+      largest = fabs((double)full[i]) > largest ? fabs((double)full[i]) : largest;
+      differ += half[i] != full[i];
+      float value = (float)half[i];
+      uint32_t bits;
+      memcpy(&bits, &value, 4);
+      not_bf16 += (bits & 0xffffu) != 0;
+    }
+    CHECK_MSG(not_bf16 == 0, "muon(bf16=1) on %zux%zu: %zu elements are not bfloat16 values", rows,
+              cols, not_bf16);
+    CHECK_MSG(differ > n / 10 && worst <= 0.05 * largest,
+              "muon(bf16=1) on %zux%zu against float: %zu of %zu differ, worst gap %g of %g", rows,
+              cols, differ, n, worst, largest);
+  next:
+    free(g), free(half), free(full);
+  }
+}
+
 /* Prodigy and D-Adaptation AdamW. The first step moves by d0 times Adam's
      first step (the sums cannot raise d yet: x = x0, s = 0); later ones raise
      d when the gradient keeps its direction. A first step whose gradient is all
@@ -1019,8 +1087,8 @@ static void check_shampoo(void) {
   /* blocks {0, 1}, {2, 3}, {4}: each normalized on its own */
   /* eps well above float's rounding of g g^T, whose null space would
      otherwise get eigenvalues of rounding noise (the formula keeps eps) */
-  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2)", (descent_shape){1, {5}},
-                    5, g, theta)) {
+  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2)", (descent_shape){1, {5}}, 5,
+                    g, theta)) {
     for (int start = 0; start < 5; start += 2) {
       const int end = start + 2 < 5 ? start + 2 : 5;
       double norm = 0;
@@ -1059,6 +1127,7 @@ int main(void) {
   check_adafactor();
   check_muon();
   check_newton_schulz_blocks();
+  check_muon_bf16();
   check_momentum();
   check_adam();
   check_adam_family();

@@ -391,11 +391,14 @@ static const spec_param muon_params[] = {
     P_NUM("c", 2.0315, -INFINITY, INFINITY, 1, 1, "Newton-Schulz coefficient c"),
     {"adjust_lr", SPEC_INTEGER, 0, 0, 2, 0, 0, 0,
      "adjust_lr_fn: 0 original, 1 match_rms_adamw, 2 spectral_unclamped"},
+    P_BOOL("bf16", 0,
+           "1: the iteration in bfloat16 as torch runs it (newton_schulz_bf16; the float "
+           "library on an AVX512_BF16 CPU)"),
 };
 static int muon_expand(const double *hp, char *buf, size_t cap) {
   chain_add(buf, cap, "muon_momentum(momentum=" NUM ", nesterov=%d)", hp[1], (int)hp[2]);
-  chain_add(buf, cap, "newton_schulz(steps=%d, eps=" NUM ", a=" NUM ", b=" NUM ", c=" NUM ")",
-            (int)hp[3], hp[4], hp[5], hp[6], hp[7]);
+  chain_add(buf, cap, "%s(steps=%d, eps=" NUM ", a=" NUM ", b=" NUM ", c=" NUM ")",
+            hp[9] ? "newton_schulz_bf16" : "newton_schulz", (int)hp[3], hp[4], hp[5], hp[6], hp[7]);
   chain_add(buf, cap, "muon_lr(weight_decay=" NUM ", adjust_lr=%d)", hp[0], (int)hp[8]);
   return DESCENT_OK;
 }
@@ -572,8 +575,8 @@ static const named_optimizer named[] = {
      "Muon (torch.optim.Muon): Nesterov momentum orthogonalized per matrix by Newton-Schulz, "
      "for 2-D weights and conv kernels",
      "1e-3", muon_params, N_OF(muon_params),
-     "muon_momentum(momentum, nesterov) | newton_schulz(steps=ns_steps, eps, a, b, c) | "
-     "muon_lr(weight_decay, adjust_lr, lr)",
+     "muon_momentum(momentum, nesterov) | newton_schulz(steps=ns_steps, eps, a, b, c) "
+     "(newton_schulz_bf16 with bf16=1) | muon_lr(weight_decay, adjust_lr, lr)",
      0, muon_expand},
     {"prodigy",
      "Prodigy (Mishchenko & Defazio 2023; optax.contrib.prodigy): AdamW that estimates its own "
