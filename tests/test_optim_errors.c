@@ -261,17 +261,18 @@ static void check_hyperparameters(void) {
 }
 
 static void check_syntax(void) {
-  refused("adamm", NULL, DESCENT_EINVAL,
-          "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
-          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
-          "prodigy, dadapt_adamw, novograd, adafactor; methods (alone or followed by lr(RATE)): "
-          "lbfgs, sdlm, "
-          "kfac, "
-          "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
-          "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
-          "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
-          "dadapt_adamw, novograd, adafactor");
+  refused(
+      "adamm", NULL, DESCENT_EINVAL,
+      "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
+      "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
+      "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
+      "prodigy, dadapt_adamw, novograd, adafactor; methods (alone or followed by lr(RATE)): "
+      "lbfgs, sdlm, "
+      "kfac, "
+      "hf, newton_cg, sophia; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
+      "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
+      "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
+      "dadapt_adamw, novograd, adafactor");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");
@@ -428,6 +429,12 @@ static void check_objectives(void) {
       {"kfac", p, 0, NULL},
       {"kfac", b, 0, NULL},
       {"kfac", &mine, DESCENT_ENOTSUP, "kfac needs a descent_net objective"},
+      {"sophia", p, 0, NULL},
+      {"sophia", b, 0, NULL},
+      {"sophia(estimator=gnb)", b, 0, NULL},
+      {"sophia", &mine, DESCENT_ENOTSUP, "sophia: objective 'mine' has no Hessian-vector product"},
+      {"sophia(estimator=gnb)", &mine, DESCENT_ENOTSUP,
+       "sophia: estimator=gnb samples labels from a network's outputs"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     descent_optimizer *opt = NULL;
