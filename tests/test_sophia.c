@@ -384,6 +384,11 @@ static void test_resume(const char *spec) {
   bad[counters + 16] ^= 2; /* the products */
   reseal(bad, size);
   CHECK_FAILS(descent_optimizer_load_state(fresh, bad, size), DESCENT_EFORMAT, "corrupted");
+  memcpy(bad, blob, size);
+  real nan_value = (real)NAN;
+  memcpy(bad + size - 8 - sizeof(real), &nan_value, sizeof nan_value); /* the last h */
+  reseal(bad, size);
+  CHECK_FAILS(descent_optimizer_load_state(fresh, bad, size), DESCENT_EFORMAT, "h of parameter");
   CHECK(descent_optimizer_evaluations(fresh) == 0 && descent_optimizer_products(fresh) == 0);
   CHECK_FAILS(descent_optimizer_load_state(fresh, blob, size - 1), DESCENT_EFORMAT, "");
   descent_optimizer_free(fresh);
@@ -465,6 +470,31 @@ static int mine_value_and_grad(descent_objective *obj, const descent_batch *b, d
   return DESCENT_OK;
 }
 
+/* An estimate of NaN reaches theta (as jnp.maximum passes it on), where
+   the trainer's guard sees it, instead of being floored to eps. */
+static int nan_hvp(descent_objective *obj, const descent_batch *b, const descent_real *v,
+                   descent_real *out) {
+  (void)b;
+  for (size_t i = 0; i < obj->n_params; i++) out[i] = i ? v[i] : (real)NAN;
+  return DESCENT_OK;
+}
+
+static void test_nan_estimate(void) {
+  static const descent_objective_ops ops = {
+      .kind = "nan", .value_and_grad = mine_value_and_grad, .hvp = nan_hvp};
+  real theta[2] = {1, 1}, grad[2] = {0, 0};
+  descent_objective obj = {.ops = &ops, .n_params = 2, .params = theta, .grad = grad};
+  descent_optimizer *opt = NULL;
+  CHECK_OK(descent_optimizer_create(&opt, "sophia(update_interval=1)", "0.1", 2));
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_step_closure(opt, &obj, NULL, NULL));
+  CHECK(isfinite(theta[0]) && isfinite(theta[1])); /* the first step uses h = 0 */
+  CHECK_OK(descent_optimizer_step_closure(opt, &obj, NULL, NULL));
+  CHECK_MSG(isnan(theta[0]) && isfinite(theta[1]), "theta after a NaN estimate: %g %g",
+            (double)theta[0], (double)theta[1]);
+  descent_optimizer_free(opt);
+}
+
 static void test_refusals(void) {
   static const descent_objective_ops ops = {.kind = "mine", .value_and_grad = mine_value_and_grad};
   real theta = 1, grad = 0;
@@ -506,5 +536,6 @@ int main(void) {
   test_resume("sophia(update_interval=2, estimator=gnb, gamma=0.05)");
   test_spec();
   test_refusals();
+  test_nan_estimate();
   return check_report();
 }

@@ -152,8 +152,9 @@ static void take_step(method_state *st, const double *hp, double lr, real *theta
     size_t lo = k * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
     for (size_t i = lo; i < hi; i++) {
       double mi = (1 - b1) * (double)g[i] + b1 * (double)m[i];
+      /* jnp.maximum's: a NaN in h is passed on (to the guard), not floored */
       double scaled = gamma * (double)h[i];
-      double u = mi / correction / (scaled > eps ? scaled : eps);
+      double u = mi / correction / (scaled > eps || isnan(scaled) ? scaled : eps);
       if (clip > 0) u = u < -clip ? -clip : u > clip ? clip : u;
       m[i] = (real)mi;
       theta[i] = (real)((double)theta[i] - lr * (u + wd * (double)theta[i]));
@@ -277,8 +278,9 @@ static void sophia_save(const method_state *st, unsigned char *p) {
   put_reals(p, st->h, st->n);
 }
 
-/* The moments may hold any value optax's would (h below 0 included): only
-   the counters are checked, against each other and the interval. */
+/* The moments may hold any finite value (h below 0 included, as optax's);
+   the counters must agree with each other and the interval. Everything is
+   checked before the state changes. */
 static int sophia_load(method_state *st, const double *hp, const unsigned char *in, size_t len) {
   if (len != sophia_state_bytes(st))
     return descent_fail(DESCENT_EFORMAT,
@@ -294,9 +296,18 @@ static int sophia_load(method_state *st, const double *hp, const unsigned char *
                         "each step makes one evaluation, every %llu-th step one product)",
                         (unsigned long long)steps, (unsigned long long)evaluations,
                         (unsigned long long)products, (unsigned long long)interval);
+  const unsigned char *values = p;
+  for (size_t i = 0; i < 2 * st->n; i++) {
+    real v;
+    get_reals(&p, &v, 1);
+    if (!isfinite(v))
+      return descent_fail(DESCENT_EFORMAT, "sophia state: corrupted (%s of parameter %zu is %g)",
+                          i < st->n ? "m" : "h", i % (st->n ? st->n : 1), (double)v);
+  }
   st->steps = (int64_t)steps;
   st->evaluations = (int64_t)evaluations;
   st->products = (int64_t)products;
+  p = values;
   get_reals(&p, st->m, st->n);
   get_reals(&p, st->h, st->n);
   return DESCENT_OK;
