@@ -261,18 +261,18 @@ static void check_hyperparameters(void) {
 }
 
 static void check_syntax(void) {
-  refused(
-      "adamm", NULL, DESCENT_EINVAL,
-      "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
-      "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
-      "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
-      "prodigy, dadapt_adamw, novograd, adafactor; methods (alone or followed by lr(RATE)): "
-      "lbfgs, sdlm, "
-      "kfac, "
-      "hf, newton_cg, sophia; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
-      "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
-      "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
-      "dadapt_adamw, novograd, adafactor");
+  refused("adamm", NULL, DESCENT_EINVAL,
+          "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
+          "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
+          "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
+          "prodigy, dadapt_adamw, novograd, adafactor; methods (alone or followed by lr(RATE)): "
+          "lbfgs, sdlm, "
+          "kfac, "
+          "hf, newton_cg, "
+          "sophia; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
+          "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
+          "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
+          "dadapt_adamw, novograd, adafactor");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");
