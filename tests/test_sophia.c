@@ -10,7 +10,9 @@
  *    bound is 5 standard errors of the mean, from the Hessian itself.
  *    Sophia-G's Gauss-Newton-Bartlett B g_hat^2 must average to the exact
  *    Gauss-Newton diagonal (descent_objective_ggn_diagonal, samples 0),
- *    within 5 standard errors estimated from the draws. Each bound is also
+ *    within 5 standard errors estimated from the draws, for cross-entropy
+ *    (labels drawn from the softmax) and mean squared error (targets drawn
+ *    around the outputs). Each bound is also
  *    shown to reject the wrong answer (diag(G) for Hutchinson, diag(H) and
  *    the squared gradient of the true labels for GNB), so it is tight
  *    enough to fail. The seeds are fixed: the test cannot flake. The
@@ -221,13 +223,20 @@ static void test_hutchinson_network(void) {
 
 /* ---- Gauss-Newton-Bartlett ----------------------------------------------------------- */
 
-static void test_gnb(void) {
+/* loss: cross-entropy (labels drawn from the softmax) or mean squared
+   error (targets drawn around the outputs). */
+static void test_gnb(descent_loss_kind kind) {
   const int draws = 20000;
-  descent_net *net = make_net("dense(6), tanh, dense(3)");
+  const char *what = kind == DESCENT_LOSS_MSE ? "GNB (mse)" : "GNB";
+  descent_net *net = NULL;
+  CHECK_OK(descent_net_create(&net, "dense(6), tanh, dense(3)", &input, kind, BATCH, 7));
   if (!net) return;
   descent_objective *obj = descent_net_objective(net);
   size_t n = obj->n_params;
   descent_batch batch = batch_k(1);
+  real targets[BATCH * 3];
+  for (int i = 0; i < BATCH * 3; i++) targets[i] = (real)(0.3 * (i % 5) - 0.6);
+  if (kind == DESCENT_LOSS_MSE) batch.labels = NULL, batch.targets = targets;
   double loss;
   CHECK_OK(descent_objective_value_and_grad(obj, &batch, &loss));
   double *fisher = calloc(n, sizeof *fisher); /* B g^2 of the batch's own labels */
@@ -247,20 +256,21 @@ static void test_gnb(void) {
     se[i] = sqrt(var[i] / draws);
     nonzero += se[i] > 0;
   }
-  CHECK_MSG(nonzero == (int)n, "GNB: %d of %zu coordinates vary from draw to draw", nonzero, n);
+  CHECK_MSG(nonzero == (int)n, "%s: %d of %zu coordinates vary from draw to draw", what, nonzero,
+            n);
   double worst, worst_h, worst_f;
   int bad = outside(mean, se, ggn, n, &worst);
   CHECK_MSG(bad == 0,
-            "GNB: the mean over %d draws is off the Gauss-Newton diagonal at %d of %zu "
+            "%s: the mean over %d draws is off the Gauss-Newton diagonal at %d of %zu "
             "coordinates",
-            draws, bad, n);
+            what, draws, bad, n);
   int wrong_h = outside(mean, se, diag, n, &worst_h);
   int wrong_f = outside(mean, se, fisher, n, &worst_f);
-  CHECK_MSG(wrong_h > 0, "GNB: the bound also accepts diag(H)");
-  CHECK_MSG(wrong_f > 0, "GNB: the bound also accepts B g^2 of the true labels");
-  printf("GNB: mean over %d draws within %.2f standard errors of diag(G); rejects diag(H) at %d "
+  CHECK_MSG(wrong_h > 0, "%s: the bound also accepts diag(H)", what);
+  CHECK_MSG(wrong_f > 0, "%s: the bound also accepts B g^2 of the true labels", what);
+  printf("%s: mean over %d draws within %.2f standard errors of diag(G); rejects diag(H) at %d "
          "and the true labels' B g^2 at %d of %zu coordinates\n",
-         draws, worst, wrong_h, wrong_f, n);
+         what, draws, worst, wrong_h, wrong_f, n);
   free(fisher), free(g), free(ggn), free(diag), free(hess), free(mean), free(var), free(se);
   descent_net_free(net);
 }
@@ -529,7 +539,8 @@ int main(void) {
   for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) labels[i] = (int32_t)(i * 7 % 3);
   test_hutchinson_quadratic();
   test_hutchinson_network();
-  test_gnb();
+  test_gnb(DESCENT_LOSS_SOFTMAX_XENT);
+  test_gnb(DESCENT_LOSS_MSE);
   test_wiring("hutchinson");
   test_wiring("gnb");
   test_resume("sophia(update_interval=2, seed=5)");
