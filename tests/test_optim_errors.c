@@ -282,7 +282,8 @@ static void check_syntax(void) {
           "lr(RATE)): "
           "lbfgs, sdlm, "
           "kfac, "
-          "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
+          "hf, newton_cg, "
+          "sophia; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
           "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
           "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, newton_schulz_bf16, "
           "muon_lr, prodigy, "
@@ -443,6 +444,12 @@ static void check_objectives(void) {
       {"kfac", p, 0, NULL},
       {"kfac", b, 0, NULL},
       {"kfac", &mine, DESCENT_ENOTSUP, "kfac needs a descent_net objective"},
+      {"sophia", p, 0, NULL},
+      {"sophia", b, 0, NULL},
+      {"sophia(estimator=gnb)", b, 0, NULL},
+      {"sophia", &mine, DESCENT_ENOTSUP, "sophia: objective 'mine' has no Hessian-vector product"},
+      {"sophia(estimator=gnb)", &mine, DESCENT_ENOTSUP,
+       "sophia: estimator=gnb samples labels from a network's outputs"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     descent_optimizer *opt = NULL;

@@ -26,6 +26,14 @@
  * doubles in both builds: err = |got - want| / max(|want|, 1e-3 * largest
  * rate of the case), limit 1e-12.
  *
+ * Sophia's cases (sophia.txt) also give, on the steps where optax's
+ * estimator ran, the Hessian-diagonal estimate it returned (hess): the
+ * replay objective's Hessian-vector product is then hess * v, whose
+ * Hutchinson estimate z * (hess * z) is hess to the bit whatever descent's
+ * probe z. A Hessian product on a step without hess, or a hess line that
+ * no product used, fails the case: descent must estimate on exactly
+ * optax's steps. Methods step through descent_optimizer_step_closure.
+ *
  * Schedule-free cases also record x, the evaluation point, after the last
  * step, and ASGD cases its average ax; it is checked (same measure) through
  * descent_optimizer_eval.
@@ -134,16 +142,19 @@ typedef struct opt_case {
   tensor_def tensors[MAX_TENSORS];
   int n_tensors;
   int steps;
-  double *init;  /* n */
-  double *grad;  /* steps x n */
-  double *param; /* steps x n */
-  double *rate;  /* steps, or NULL */
-  double *eval;  /* n, or NULL */
+  double *init;            /* n */
+  double *grad;            /* steps x n */
+  double *param;           /* steps x n */
+  double *rate;            /* steps, or NULL */
+  double *eval;            /* n, or NULL */
+  double *hess;            /* steps x n, or NULL: the estimates given (sophia) */
+  unsigned char *has_hess; /* steps: 1 where the step has a hess line */
   int has_init, grads_seen, params_seen, rates_seen;
 } opt_case;
 
 static void opt_case_free(opt_case *c) {
   free(c->init), free(c->grad), free(c->param), free(c->rate), free(c->eval);
+  free(c->hess), free(c->has_hess);
   memset(c, 0, sizeof *c);
 }
 
@@ -218,6 +229,17 @@ static int read_opt_case(reader *r, opt_case *c) {
       if (c->grads_seen != c->params_seen || c->grads_seen >= c->steps)
         return parse_error(r, "grad line out of place"), 0;
       if (!parse_numbers(r, rest, c->grad + (size_t)c->grads_seen++ * c->n, c->n)) return 0;
+    } else if (keyword_is(line, "hess", &rest)) {
+      if (!c->hess) {
+        c->hess = alloc_doubles((size_t)c->steps * c->n);
+        c->has_hess = calloc((size_t)c->steps, 1);
+        if (!c->has_hess) exit(2);
+      }
+      int k = c->grads_seen - 1;
+      if (c->params_seen + 1 != c->grads_seen || c->has_hess[k])
+        return parse_error(r, "hess line out of place (between a step's grad and param)"), 0;
+      c->has_hess[k] = 1;
+      if (!parse_numbers(r, rest, c->hess + (size_t)k * c->n, c->n)) return 0;
     } else if (keyword_is(line, "param", &rest)) {
       if (c->params_seen + 1 != c->grads_seen) return parse_error(r, "param without grad"), 0;
       if (!parse_numbers(r, rest, c->param + (size_t)c->params_seen++ * c->n, c->n)) return 0;
@@ -242,9 +264,12 @@ static int read_opt_case(reader *r, opt_case *c) {
 
 /* ---- replaying an optimizer case ---------------------------------------- */
 
-/* The objective: its gradient is whatever the fixture prescribes. */
+/* The objective: its gradient is whatever the fixture prescribes, and so is
+   its Hessian, diagonal, on the steps that give one. */
 typedef struct replay_impl {
   const double *grad; /* the current step's gradient, n values */
+  const double *hess; /* the current step's Hessian diagonal, or NULL */
+  int products;       /* Hessian-vector products asked this step */
 } replay_impl;
 
 static int replay_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
@@ -254,8 +279,21 @@ static int replay_value_and_grad(descent_objective *obj, const descent_batch *ba
   return DESCENT_OK;
 }
 
-static const descent_objective_ops replay_ops = {.kind = "replay",
-                                                 .value_and_grad = replay_value_and_grad};
+static int replay_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                      descent_real *out) {
+  (void)batch;
+  replay_impl *impl = obj->impl;
+  impl->products++;
+  if (!impl->hess) { /* the step fails, and its case with it */
+    printf("      a Hessian product on a step where the fixture's estimator made no estimate\n");
+    return DESCENT_EINVAL;
+  }
+  for (size_t i = 0; i < obj->n_params; i++) out[i] = (descent_real)impl->hess[i] * v[i];
+  return DESCENT_OK;
+}
+
+static const descent_objective_ops replay_ops = {
+    .kind = "replay", .value_and_grad = replay_value_and_grad, .hvp = replay_hvp};
 
 typedef struct worst_error {
   double err; /* largest error seen */
@@ -363,9 +401,23 @@ static void replay_opt_case(const char *file, const opt_case *c) {
                  want, RATE_TOL);
     }
     impl.grad = c->grad + (size_t)k * c->n;
+    impl.hess = c->has_hess && c->has_hess[k] ? c->hess + (size_t)k * c->n : NULL;
+    impl.products = 0;
     double loss;
-    int rc = descent_objective_value_and_grad(&obj, NULL, &loss);
-    if (!rc) rc = descent_optimizer_step(opt, &obj);
+    int rc;
+    if (descent_optimizer_is_method(opt)) {
+      rc = descent_optimizer_step_closure(opt, &obj, NULL, NULL);
+    } else {
+      rc = descent_objective_value_and_grad(&obj, NULL, &loss);
+      if (!rc) rc = descent_optimizer_step(opt, &obj);
+    }
+    if (!rc && impl.hess && impl.products != 1) {
+      printf("FAIL  %s %s: step %d made %d Hessian products; the fixture's estimator made one "
+             "estimate\n",
+             file, c->name, k + 1, impl.products);
+      step_failed = 1;
+      break;
+    }
     if (rc) {
       printf("FAIL  %s %s: step %d returned %d (%s): %s\n", file, c->name, k + 1, rc,
              descent_strerror(rc), descent_last_error());

@@ -344,6 +344,13 @@ int main(void) {
                  NULL};
   resume_case(&chain, 11, "chain");
 
+  /* A method with random draws of its own (sophia's probes and sampled
+     labels, seeded by the step count) on batch norm and dropout. */
+  setup sophia = {deep, "sophia(update_interval=3, seed=4)", "0.001", 0, NULL};
+  resume_case(&sophia, 10, "method");
+  sophia.opt = "sophia(estimator=gnb, update_interval=2)";
+  resume_case(&sophia, 7, "method");
+
   folder_case("sgd", "0.05", 4, 10);
   folder_case("sf_adamw", "0.01", 7, 14); /* stop on an epoch end's step */
   folder_case("gd", "0.5", 3, 5);

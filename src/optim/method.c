@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-static const method_def *const methods[] = {&method_lbfgs, &method_sdlm, &method_kfac, &method_hf,
-                                            &method_newton_cg};
+static const method_def *const methods[] = {&method_lbfgs, &method_sdlm,      &method_kfac,
+                                            &method_hf,    &method_newton_cg, &method_sophia};
 enum { N_METHODS = sizeof methods / sizeof methods[0] };
 
 const method_def *method_find(const char *name) {
@@ -207,6 +207,13 @@ double method_dot(const descent_real *a, const descent_real *b, size_t n, double
   double total = 0;
   for (size_t k = 0; k < blocks; k++) total += partials[k];
   return total;
+}
+
+uint64_t method_draw_seed(double seed, int64_t step) {
+  uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull + (uint64_t)step + 1;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
 }
 
 unsigned char *method_put(unsigned char *p, uint64_t v, int bytes) {

@@ -81,6 +81,12 @@ double method_dot(const descent_real *a, const descent_real *b, size_t n, double
    step's count. A method's load refuses more as corrupted. */
 #define METHOD_MAX_COUNT ((int64_t)1 << 62)
 
+/* The seed of one step's random draws (Monte-Carlo labels, probe
+   vectors): the `seed` hyperparameter and the step count mixed
+   (splitmix64's finalizer), so successive steps draw independently and a
+   resumed run draws the same. */
+uint64_t method_draw_seed(double seed, int64_t step);
+
 /* The methods' state bytes: little-endian integers of `bytes` bytes and
    doubles by their bits, written at p (returning the next byte) or read
    from *p (advancing it). */
@@ -118,5 +124,6 @@ int kfac_factors(const method_state *st, size_t k, const double **a, const doubl
 int64_t method_diagonal_passes(const descent_objective *obj, size_t samples);
 extern const method_def method_hf;
 extern const method_def method_newton_cg;
+extern const method_def method_sophia;
 
 #endif /* DESCENT_METHOD_H */

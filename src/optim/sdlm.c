@@ -82,16 +82,6 @@ static int64_t sdlm_products(const method_state *st) {
 
 /* ---- the diagonal estimate ------------------------------------------------------- */
 
-/* The seed of the Monte-Carlo draws of one step: the hyperparameter and the
-   step count mixed (splitmix64's finalizer), so successive estimates draw
-   independent labels and a resumed run the same ones. */
-static uint64_t draw_seed(double seed, int64_t step) {
-  uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull + (uint64_t)step + 1;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 /* The backward passes one diagonal costs: samples when estimated; exact, a
    network's outputs (one pass per class) or a lab problem's dimension (one
    Gauss-Newton product per column); 1 for another objective, whose cost
@@ -164,7 +154,7 @@ static int sdlm_step(method_state *st, const double *hp, double eta, descent_obj
   if (st->steps % every == 0) {
     size_t samples = (size_t)hp[SD_SAMPLES];
     rc = descent_objective_ggn_diagonal(obj, closure->batch, samples,
-                                        draw_seed(hp[SD_SEED], st->steps), st->estimate);
+                                        method_draw_seed(hp[SD_SEED], st->steps), st->estimate);
     if (rc) {
       descent_error_prefix("sdlm: ");
       return rc;

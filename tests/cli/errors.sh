@@ -95,6 +95,8 @@ check "shampoo-start: no run folder left behind" test ! -e "$scratch/run-shampoo
 # Parameter groups: --no-decay needs a named optimizer with weight decay;
 # every tensor needs a group.
 expect_error no-decay-without-decay error "--no-decay: --opt lbfgs has no weight decay" train nodecay --data-dir "$scratch/good" --model 'dense(10)' --opt lbfgs --no-decay bias,norm
+expect_error no-decay-method error "--no-decay: --opt sophia is a method (it evaluates the objective itself), which takes no parameter groups: its weight_decay applies to every tensor" train nodecay-method --data-dir "$scratch/good" --model 'dense(10)' --opt sophia --no-decay bias
+expect_error sophia-gamma error "sophia(gamma=0): out of range; valid values are (0, inf)" train sophia-gamma --data-dir "$scratch/good" --model 'dense(10)' --opt 'sophia(gamma=0)'
 expect_error no-decay-chain error "--no-decay needs a named optimizer (adamw, sgd, ...); --opt 'adam | lr(0.1)' is a chain" train nodecay-chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam | lr(0.1)' --no-decay bias
 expect_error group-unmatched error "tensor layer1.dense.bias matches no group's selector" train groups --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ weight'
 expect_error group-unmatched-lr-find error "group 2 (sgd @ bias) matches no tensor" "$descent" lr-find --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ * ; sgd @ bias' --out "$scratch/lrf-groups"
