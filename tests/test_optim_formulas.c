@@ -939,8 +939,8 @@ static void check_shampoo(void) {
   /* blocks {0, 1}, {2, 3}, {4}: each normalized on its own */
   /* eps well above float's rounding of g g^T, whose null space would
      otherwise get eigenvalues of rounding noise (the formula keeps eps) */
-  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2)", (descent_shape){1, {5}},
-                    5, g, theta)) {
+  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2)", (descent_shape){1, {5}}, 5,
+                    g, theta)) {
     for (int start = 0; start < 5; start += 2) {
       const int end = start + 2 < 5 ? start + 2 : 5;
       double norm = 0;
