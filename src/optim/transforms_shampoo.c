@@ -52,7 +52,7 @@ enum {
 };
 enum { GRAFT_NONE, GRAFT_SGD, GRAFT_ADAGRAD, GRAFT_RMSPROP, GRAFT_ADAM };
 /* t->scalar, set by begin(). */
-enum { S_BC1, S_BC2, S_GRAFT_BC2, S_AMORTIZE, S_USE_GRAFTING, S_PRECONDITIONED };
+enum { S_BC1, S_BC2, S_GRAFT_BC2, S_AMORTIZE, S_FIRST_ROOT, S_USE_GRAFTING, S_PRECONDITIONED };
 
 static const spec_param shampoo_params[] = {
     {"b1", SPEC_NUMBER, 0.9, 0, 1, 0, 1, 0, "EMA of the gradient preconditioned (0: none)"},
@@ -132,6 +132,7 @@ static void shampoo_begin(transform *t, int64_t step) {
       t->hp[HP_GRAFTING] == GRAFT_ADAM ? 1.0 - pow(graft_b2(t), (double)k) : 1.0;
   const int64_t freq = (int64_t)t->hp[HP_FREQUENCY], start = start_step(t);
   t->scalar[S_AMORTIZE] = (k % freq == 0 && k > start) || k == start;
+  t->scalar[S_FIRST_ROOT] = k == start;
   t->scalar[S_USE_GRAFTING] = k < start && t->hp[HP_GRAFTING] != GRAFT_NONE;
   t->scalar[S_PRECONDITIONED] = k >= start;
 }
@@ -308,14 +309,18 @@ static void factor_product(const real *g, int ndim, const size_t *side, int i, r
 /* X <- (F / bc2 + eps I)^(-1/root): matrix_inverse_root with EigenConfig
    (torch.linalg.eigh of the perturbed matrix, the eigenvalues shifted when
    the smallest is below eps, then Q diag(L^(-1/root)) Q^T). */
-static void inverse_root(const real *f, size_t d, double bc2, double eps, double root, real *x,
-                         const shampoo_work_area *w) {
+static void inverse_root(const real *f, size_t d, double bc2, double eps, double root, int first,
+                         real *x, const shampoo_work_area *w) {
   double *a = w->matrix, *l = w->eigenvalues, *sc = w->scaled;
   for (size_t i = 0; i < d * d; i++) a[i] = (double)f[i] / bc2;
   for (size_t i = 0; i < d; i++) a[i * d + i] += eps;
   if (descent_symmetric_eigen(d, a, l) != 0) {
     /* dsyevd failed to converge: keep the previous root, as the reference
-       keeps its previous preconditioner when the computation fails. */
+       keeps its previous preconditioner when the computation fails; before
+       the first one that is the identity it starts from (the state starts
+       at zero). */
+    if (first)
+      for (size_t i = 0; i < d * d; i++) x[i] = (real)(i % (d + 1) == 0);
     return;
   }
   double lambda_min = l[0];
@@ -400,7 +405,9 @@ static void shampoo_apply(const transform *t, real *u, real *theta, real *const 
         if (b2 != 1.0) f[j] = f[j] * fkeep;
         f[j] = f[j] + fweight * w.outer[j];
       }
-      if (t->scalar[S_AMORTIZE]) inverse_root(f, d, t->scalar[S_BC2], t->hp[HP_EPS], root, x, &w);
+      if (t->scalar[S_AMORTIZE])
+        inverse_root(f, d, t->scalar[S_BC2], t->hp[HP_EPS], root, t->scalar[S_FIRST_ROOT] != 0, x,
+                     &w);
       at += 2 * d * d;
     }
     block_state = at;
