@@ -241,6 +241,29 @@ double method_get_double(const unsigned char **p) {
   return v;
 }
 
+/* A number of the buffers' type by its bits: 4 or 8 bytes. */
+#ifdef DESCENT_DOUBLE
+typedef uint64_t real_bits;
+#else
+typedef uint32_t real_bits;
+#endif
+
+unsigned char *method_put_reals(unsigned char *p, const descent_real *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    real_bits bits;
+    memcpy(&bits, &v[i], sizeof bits);
+    p = method_put(p, bits, (int)sizeof bits);
+  }
+  return p;
+}
+
+void method_get_reals(const unsigned char **p, descent_real *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    real_bits bits = (real_bits)method_get(p, (int)sizeof bits);
+    memcpy(&v[i], &bits, sizeof bits);
+  }
+}
+
 int descent_optimizer_check_objective(const descent_optimizer *opt, descent_objective *obj) {
   descent_error_clear();
   if (!opt || !obj)

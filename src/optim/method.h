@@ -94,6 +94,10 @@ unsigned char *method_put(unsigned char *p, uint64_t v, int bytes);
 unsigned char *method_put_double(unsigned char *p, double v);
 uint64_t method_get(const unsigned char **p, int bytes);
 double method_get_double(const unsigned char **p);
+/* n numbers of the buffers' type (descent_real) by their bits, 4 or 8
+   bytes each. */
+unsigned char *method_put_reals(unsigned char *p, const descent_real *v, size_t n);
+void method_get_reals(const unsigned char **p, descent_real *v, size_t n);
 
 /* The method of that name; NULL if none. */
 const method_def *method_find(const char *name);

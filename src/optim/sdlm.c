@@ -188,21 +188,11 @@ static size_t sdlm_state_bytes(const method_state *st) {
   return FIXED_BYTES + st->n * sizeof(real);
 }
 
-#ifdef DESCENT_DOUBLE
-typedef uint64_t real_bits;
-#else
-typedef uint32_t real_bits;
-#endif
-
 static void sdlm_save(const method_state *st, unsigned char *p) {
   p = method_put(p, (uint64_t)st->steps, 8);
   p = method_put(p, (uint64_t)st->evaluations, 8);
   p = method_put(p, (uint64_t)st->products, 8);
-  for (size_t i = 0; i < st->n; i++) {
-    real_bits bits;
-    memcpy(&bits, &st->h[i], sizeof bits);
-    p = method_put(p, bits, (int)sizeof bits);
-  }
+  method_put_reals(p, st->h, st->n);
 }
 
 static int sdlm_load(method_state *st, const double *hp, const unsigned char *in, size_t len) {
@@ -222,9 +212,8 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
   /* The curvature is checked whole before the state changes. */
   const unsigned char *values = p;
   for (size_t i = 0; i < st->n; i++) {
-    real_bits bits = (real_bits)method_get(&p, (int)sizeof bits);
     real v;
-    memcpy(&v, &bits, sizeof v);
+    method_get_reals(&p, &v, 1);
     if (!(v >= 0))
       return descent_fail(DESCENT_EFORMAT,
                           "sdlm state: corrupted (curvature %g of parameter %zu; a Gauss-Newton "
@@ -235,10 +224,7 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
   st->evaluations = (int64_t)evaluations;
   st->products = (int64_t)products;
   p = values;
-  for (size_t i = 0; i < st->n; i++) {
-    real_bits bits = (real_bits)method_get(&p, (int)sizeof bits);
-    memcpy(&st->h[i], &bits, sizeof bits);
-  }
+  method_get_reals(&p, st->h, st->n);
   return DESCENT_OK;
 }
 

@@ -248,34 +248,12 @@ static size_t sophia_state_bytes(const method_state *st) {
   return FIXED_BYTES + 2 * st->n * sizeof(real);
 }
 
-#ifdef DESCENT_DOUBLE
-typedef uint64_t real_bits;
-#else
-typedef uint32_t real_bits;
-#endif
-
-static unsigned char *put_reals(unsigned char *p, const real *v, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    real_bits bits;
-    memcpy(&bits, &v[i], sizeof bits);
-    p = method_put(p, bits, (int)sizeof bits);
-  }
-  return p;
-}
-
-static void get_reals(const unsigned char **p, real *v, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    real_bits bits = (real_bits)method_get(p, (int)sizeof bits);
-    memcpy(&v[i], &bits, sizeof bits);
-  }
-}
-
 static void sophia_save(const method_state *st, unsigned char *p) {
   p = method_put(p, (uint64_t)st->steps, 8);
   p = method_put(p, (uint64_t)st->evaluations, 8);
   p = method_put(p, (uint64_t)st->products, 8);
-  p = put_reals(p, st->m, st->n);
-  put_reals(p, st->h, st->n);
+  p = method_put_reals(p, st->m, st->n);
+  method_put_reals(p, st->h, st->n);
 }
 
 /* The moments may hold any finite value (h below 0 included, as optax's);
@@ -299,7 +277,7 @@ static int sophia_load(method_state *st, const double *hp, const unsigned char *
   const unsigned char *values = p;
   for (size_t i = 0; i < 2 * st->n; i++) {
     real v;
-    get_reals(&p, &v, 1);
+    method_get_reals(&p, &v, 1);
     if (!isfinite(v))
       return descent_fail(DESCENT_EFORMAT, "sophia state: corrupted (%s of parameter %zu is %g)",
                           i < st->n ? "m" : "h", i % (st->n ? st->n : 1), (double)v);
@@ -308,8 +286,8 @@ static int sophia_load(method_state *st, const double *hp, const unsigned char *
   st->evaluations = (int64_t)evaluations;
   st->products = (int64_t)products;
   p = values;
-  get_reals(&p, st->m, st->n);
-  get_reals(&p, st->h, st->n);
+  method_get_reals(&p, st->m, st->n);
+  method_get_reals(&p, st->h, st->n);
   return DESCENT_OK;
 }
 
