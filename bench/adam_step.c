@@ -27,7 +27,8 @@
  * trainer does: per-tensor optimizers (lamb, novograd) step on them.
  * --opt muon steps torch's recommended split, as the table's name for it:
  * "muon @ weight:2d ; adamw @ *" (Muon on the three weights, AdamW on the
- * biases), which needs --layout mlp.
+ * biases), which needs --layout mlp; --opt muon_bf16 the same with Muon's
+ * iteration in bfloat16 (muon(bf16=1)), as torch runs it.
  * Build: cc -O3 -march=native -fopenmp -Iinclude bench/adam_step.c build/libdescent.a
  *        -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lz -lm
  */
@@ -116,7 +117,9 @@ static void *alloc_or_die(size_t bytes) {
 /* The spec a table name stands for: muon alone refuses the biases, so it is
    timed as torch's documentation recommends using it. */
 static const char *spec_of(const char *name) {
-  return strcmp(name, "muon") == 0 ? "muon @ weight:2d ; adamw @ *" : name;
+  if (strcmp(name, "muon") == 0) return "muon @ weight:2d ; adamw @ *";
+  if (strcmp(name, "muon_bf16") == 0) return "muon(bf16=1) @ weight:2d ; adamw @ *";
+  return name;
 }
 
 /* --opt: the optimizer's step alone, warmed up, timed per repeat. */

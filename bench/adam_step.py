@@ -134,7 +134,7 @@ def time_optimizer(args, clock):
         variants = [("torch-hand", None)]
     elif args.opt == "shampoo":
         variants = [("torch-ref", None)]
-    elif args.opt in TORCH_CLASSES or args.opt == "muon":
+    elif args.opt in TORCH_CLASSES or args.opt in ("muon", "muon_bf16"):
         variants = [("torch-" + v.replace("=True", "").replace("=False", "-off"), v)
                     for v in args.variants.split(",")]
     else:
@@ -150,7 +150,7 @@ def time_optimizer(args, clock):
                 step = HAND[args.opt](params, args.lr)
             else:
                 key, value = variant.split("=")
-                if args.opt == "muon":
+                if args.opt in ("muon", "muon_bf16"):  # torch's Muon is always bfloat16
                     step = muon_adamw(params, args.lr, {key: value == "True"})
                 else:
                     cls = getattr(torch.optim, TORCH_CLASSES[args.opt])

@@ -11,7 +11,9 @@
 #   --opts LIST    named optimizers (default "adam nadam radam adamax adadelta
 #                  lion lamb novograd muon"), each with lr 1e-3 and its
 #                  defaults; muon as "muon @ weight:2d ; adamw @ *" (torch's
-#                  recommended split: Muon refuses the biases); shampoo
+#                  recommended split: Muon refuses the biases); muon_bf16
+#                  the same with muon(bf16=1), against the same torch run
+#                  (torch's Muon always iterates in bfloat16); shampoo
 #                  (not by default: seconds a step at its defaults) against
 #                  the reference Distributed Shampoo, whose checkout
 #                  SHAMPOO_REFERENCE names (facebookresearch/optimizers)
