@@ -14,7 +14,10 @@ With --opt NAME (bench/optim_step.sh) it times that optimizer's step instead,
 at rate --lr (default 1e-3): torch.optim's class for those torch has (adam,
 nadam, radam, adamax, adadelta; each variant that the class accepts), a
 loop of per-tensor in-place torch ops written here for those it has not
-(lion; lamb and novograd as optax computes them), and prints
+(lion; lamb and novograd as optax computes them), torch.optim.Muon on the
+2-D weights with AdamW on the biases for muon (torch's recommended split),
+the reference Distributed Shampoo for shampoo (impl torch-ref, where the
+environment variable SHAMPOO_REFERENCE names its checkout), and prints
   optim_step impl=torch-foreach opt=NAME threads=T n=N steps=S repeat=K ms_per_step=X
 (impl torch-hand for the loops written here). --layout mlp steps the tensors
 of the big MLP 784-1024-1024-10 (--n is ignored), as adam_step.c does.
@@ -91,6 +94,35 @@ def novograd_step(params, lr, b1=0.9, b2=0.25, eps=1e-6):
 HAND = {"lion": lion_step, "lamb": lamb_step, "novograd": novograd_step}
 
 
+def muon_adamw(params, lr, variant):
+    """torch.optim.Muon on the 2-D weights and AdamW on the rest, as torch's
+    documentation recommends (descent: muon @ weight:2d ; adamw @ *); the
+    variant (foreach, fused) is AdamW's: Muon has a single path, whose
+    Newton-Schulz iteration torch runs in bfloat16."""
+    muon = torch.optim.Muon([p for p in params if p.ndim == 2], lr=lr)
+    rest = [p for p in params if p.ndim != 2]
+    adamw = torch.optim.AdamW(rest, lr=lr, **variant)
+
+    def step():
+        muon.step()
+        adamw.step()
+    return step
+
+
+def shampoo_reference(params, lr):
+    """Distributed Shampoo (facebookresearch/optimizers) at its defaults, the
+    reference descent's shampoo follows: its tree where SHAMPOO_REFERENCE
+    says (as tools/fixtures/shampoo_fixtures.py); float32 factors, the root
+    inverse by eigendecomposition every step, no grafting."""
+    path = os.environ.get("SHAMPOO_REFERENCE")
+    if not path or not os.path.isdir(os.path.join(path, "distributed_shampoo")):
+        raise RuntimeError("set SHAMPOO_REFERENCE to a checkout of facebookresearch/optimizers")
+    import sys
+    sys.path.insert(0, path)
+    from distributed_shampoo import DistributedShampoo
+    return DistributedShampoo(params, lr=lr).step
+
+
 def time_optimizer(args, clock):
     """--opt: the step of args.opt, in each implementation torch offers."""
     gen = torch.Generator().manual_seed(1)
@@ -100,7 +132,9 @@ def time_optimizer(args, clock):
     grads = [1e-2 * torch.randn(s, generator=gen, dtype=torch.float32) for s in shapes]
     if args.opt in HAND:
         variants = [("torch-hand", None)]
-    elif args.opt in TORCH_CLASSES:
+    elif args.opt == "shampoo":
+        variants = [("torch-ref", None)]
+    elif args.opt in TORCH_CLASSES or args.opt in ("muon", "muon_bf16"):
         variants = [("torch-" + v.replace("=True", "").replace("=False", "-off"), v)
                     for v in args.variants.split(",")]
     else:
@@ -110,12 +144,17 @@ def time_optimizer(args, clock):
         for p, g in zip(params, grads):
             p.grad = g.clone()
         try:
-            if variant is None:
+            if args.opt == "shampoo":
+                step = shampoo_reference(params, args.lr)
+            elif variant is None:
                 step = HAND[args.opt](params, args.lr)
             else:
                 key, value = variant.split("=")
-                cls = getattr(torch.optim, TORCH_CLASSES[args.opt])
-                step = cls(params, lr=args.lr, **{key: value == "True"}).step
+                if args.opt in ("muon", "muon_bf16"):  # torch's Muon is always bfloat16
+                    step = muon_adamw(params, args.lr, {key: value == "True"})
+                else:
+                    cls = getattr(torch.optim, TORCH_CLASSES[args.opt])
+                    step = cls(params, lr=args.lr, **{key: value == "True"}).step
             for _ in range(args.warmup):
                 step()
         except (RuntimeError, ValueError, TypeError) as e:

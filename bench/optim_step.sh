@@ -9,7 +9,14 @@
 #                            [--clock wall|cpu]
 #
 #   --opts LIST    named optimizers (default "adam nadam radam adamax adadelta
-#                  lion lamb novograd"), each with lr 1e-3 and its defaults
+#                  lion lamb novograd muon"), each with lr 1e-3 and its
+#                  defaults; muon as "muon @ weight:2d ; adamw @ *" (torch's
+#                  recommended split: Muon refuses the biases); muon_bf16
+#                  the same with muon(bf16=1), against the same torch run
+#                  (torch's Muon always iterates in bfloat16); shampoo
+#                  (not by default: seconds a step at its defaults) against
+#                  the reference Distributed Shampoo, whose checkout
+#                  SHAMPOO_REFERENCE names (facebookresearch/optimizers)
 #   --repeats R    rounds (default 3); each round runs, per thread count and
 #                  optimizer, the descent program and then the torch script
 #                  once; the table quotes medians over the rounds
@@ -24,7 +31,8 @@
 # with the MLP's tensors set (bench/adam_step.c --opt NAME --layout mlp).
 # torch (bench/adam_step.py --opt NAME --layout mlp, the same six tensors):
 # torch.optim's class where torch has one (adam, nadam, radam, adamax,
-# adadelta) with foreach=False, foreach=True and fused=True (each where the
+# adadelta; muon: Muon on the weights and AdamW on the biases) with
+# foreach=False, foreach=True and fused=True (each where the
 # class accepts it); for lion, lamb and novograd, which torch lacks, a loop
 # of in-place torch ops per tensor written in adam_step.py (torch-hand;
 # lamb and novograd as optax computes them). The gradient is fixed: the step
@@ -39,7 +47,7 @@ bench_name=optim_step.sh
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-opts="adam nadam radam adamax adadelta lion lamb novograd"
+opts="adam nadam radam adamax adadelta lion lamb novograd muon"
 repeats=3
 steps=100
 threads_list="1 2"
@@ -119,15 +127,15 @@ for line in open(log):
     if m:
         ms.setdefault((m.group(2), m.group(1), m.group(3)), []).append(float(m.group(4)))
 med = {k: statistics.median(v) for k, v in ms.items()}
-impls = ["torch-foreach-off", "torch-foreach", "torch-fused", "torch-hand"]
+impls = ["torch-foreach-off", "torch-foreach", "torch-fused", "torch-hand", "torch-ref"]
 fmt = lambda x, spec: (spec % x) if x is not None else "-"
 print()
 print("Optimizer step on the big MLP's 1,863,690 float32 parameters (6 tensors): medians of "
       "%s round(s) x %s steps, ms per step, kernel path %s" % (repeats, steps, path))
 print()
-row = "%-9s %7s %8s %8s %9s %8s %8s %8s"
+row = "%-9s %7s %8s %8s %9s %8s %8s %8s %8s"
 print(row % ("optimizer", "threads", "descent", "t-loop", "t-foreach", "t-fused", "t-hand",
-             "speedup"))
+             "t-ref", "speedup"))
 for o in opts:
     for t in threads:
         d = med.get((o, "descent", t))
@@ -139,7 +147,8 @@ for o in opts:
 print()
 print("t-loop, t-foreach, t-fused: torch.optim with foreach=False, foreach=True, fused=True")
 print("(- where the class refuses it); t-hand: the per-tensor loop of torch ops in")
-print("bench/adam_step.py for an optimizer torch lacks. speedup = torch's best / descent.")
+print("bench/adam_step.py for an optimizer torch lacks; t-ref: the reference implementation")
+print("(Distributed Shampoo). speedup = torch's best / descent.")
 for o in opts:
     for t in threads:
         d = med.get((o, "descent", t))

@@ -76,7 +76,16 @@ static int apply_no_decay(const char *command, const char *kinds, cli_setup *s) 
             command, (int)name_len, opt);
     return -1;
   }
+  int method = descent_optimizer_is_method(probe);
   descent_optimizer_free(probe);
+  if (method) {
+    fprintf(stderr,
+            "descent %s: --no-decay: --opt %.*s is a method (it evaluates the objective itself), "
+            "which takes no parameter groups: its weight_decay applies to every tensor; drop "
+            "--no-decay, or pass weight_decay=0 to decay none\n",
+            command, (int)name_len, opt);
+    return -1;
+  }
   int len = snprintf(s->opt_groups, sizeof s->opt_groups, "%.*s(%s%sweight_decay=0) @ %s ; %s @ *",
                      (int)name_len, opt, args, args[0] ? ", " : "", kinds, opt);
   if (len < 0 || (size_t)len >= sizeof s->opt_groups) {

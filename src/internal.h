@@ -132,6 +132,12 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
                             size_t lda, const descent_real *b, size_t ldb, descent_real beta,
                             descent_real *c, size_t ldc);
 
+/* DESCENT_OK when this build, CPU and kernel path run bf16 products
+ * (DESCENT_PRECISION_BF16 in descent_gemm_precision); otherwise
+ * DESCENT_ENOTSUP with a message naming `what` wants them and, as the fix,
+ * `instead` ("use fp32"). */
+int descent_bf16_check(const char *what, const char *instead);
+
 /* Eigenvalues (ascending, in w) and eigenvectors of the symmetric n x n
  * matrix a, by LAPACK's dsyevd; on return row k of a is the unit eigenvector
  * of w[k]. LAPACK is called from src/core/eigen.c only. */

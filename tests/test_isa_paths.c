@@ -37,7 +37,17 @@ static int fixed_grad(descent_objective *obj, const descent_batch *batch, double
   *loss = 0;
   return DESCENT_OK;
 }
-static const descent_objective_ops fixed_ops = {.kind = "fixed", .value_and_grad = fixed_grad};
+/* A Hessian that is diagonal, of both signs and several scales, for the
+   methods that estimate its diagonal (sophia). */
+static int fixed_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                     descent_real *out) {
+  (void)batch;
+  for (size_t i = 0; i < obj->n_params; i++)
+    out[i] = (descent_real)((double)(i % 11) - 2.5) * (descent_real)(i % 3 ? 10 : 0.01) * v[i];
+  return DESCENT_OK;
+}
+static const descent_objective_ops fixed_ops = {
+    .kind = "fixed", .value_and_grad = fixed_grad, .hvp = fixed_hvp};
 
 /* A gradient that changes each step and holds zeros, signs, tiny and large
    values, so that every select of the kernels (clip_value, Lion's sign, the
@@ -78,7 +88,10 @@ static void digest_optimizer_on(const char *spec, const descent_tensor_info *tab
   CHECK_OK(descent_optimizer_create(&opt, spec, NULL, N_PARAMS));
   for (int s = 0; opt && s < STEPS; s++) {
     fill_gradient(g, N_PARAMS, &rng);
-    CHECK_OK(descent_optimizer_step(opt, &obj));
+    if (descent_optimizer_is_method(opt))
+      CHECK_OK(descent_optimizer_step_closure(opt, &obj, NULL, NULL));
+    else
+      CHECK_OK(descent_optimizer_step(opt, &obj));
   }
   /* Schedule-free's evaluation point too (a no-op for the other chains). */
   if (opt) CHECK_OK(descent_optimizer_eval(opt, &obj));
@@ -176,6 +189,7 @@ static int print_digests(void) {
       "dadapt_adamw(estim_lr0=1e-3, weight_decay=0.01)",
       "clip(1) | dadapt_adamw(lr=2)",
       "adafactor(weight_decay=0.01, lr=0.05)",
+      "sophia(update_interval=2, gamma=1, weight_decay=0.1)",
       "soap(precondition_frequency=2, precondition_1d=1, lr=0.01)",
   };
   printf("path %s\n", descent_isa_name());
@@ -185,6 +199,8 @@ static int print_digests(void) {
       "muon(nesterov=0, weight_decay=0, adjust_lr=1)",
       "clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.02)",
       "adafactor",
+      "shampoo(max_preconditioner_dim=64, grafting=4, weight_decay=0.01)",
+      "shampoo(max_preconditioner_dim=32, b1=0, grafting=2, merge_dims=0)",
       "soap(precondition_frequency=2, normalize_grads=1)",
   };
   for (size_t i = 0; i < sizeof matrix_specs / sizeof matrix_specs[0]; i++)

@@ -1,6 +1,6 @@
 /*
  * test_method_state.c - hostile optimizer state blobs for the curvature
- * methods (sdlm, kfac, hf, newton_cg): a checkpoint can be damaged or
+ * methods (sdlm, kfac, hf, newton_cg, sophia): a checkpoint can be damaged or
  * forged with a valid checksum, so each method's own bytes are checked by
  * the method alone. For each method, after a few steps on a small network
  * with dropout, the saved blob's method part is
@@ -147,6 +147,7 @@ int main(void) {
   const descent_shape flat = {1, {IN}}, image = {3, {1, 2, 2}};
   /* the byte offsets of each method's counters in its own state */
   const size_t sdlm_counters[] = {0, 8, 16};
+  const size_t sophia_counters[] = {0, 8, 16};
   const size_t kfac_counters[] = {0, 8, 16, 24};
   const size_t hf_counters[] = {16, 24, 32, 40, 48};
   fuzz("sdlm(every=2)", model, flat, sdlm_counters, 3);
@@ -157,5 +158,7 @@ int main(void) {
   fuzz("hf(max_cg=5)", model, flat, hf_counters, 5);
   fuzz("hf(max_cg=5, precond=ggn)", model, flat, NULL, 0);
   fuzz("newton_cg(max_cg=5)", model, flat, hf_counters, 5);
+  fuzz("sophia(update_interval=2)", model, flat, sophia_counters, 3);
+  fuzz("sophia(estimator=gnb, update_interval=1)", model, flat, sophia_counters, 3);
   return check_report();
 }

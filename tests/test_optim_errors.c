@@ -253,6 +253,19 @@ static const struct {
     {"adafactor(d=0.5)", "adafactor(d=0.5): out of range; valid values are [1, inf)"},
     {"adafactor(weight_decay=-0.1)", "adafactor(weight_decay=-0.1): out of range"},
     {"adafactor | lr(0.1)", "adafactor(...) must come last in the chain"},
+    /* shampoo */
+    {"shampoo(precondition_frequency=5, start_preconditioning_step=2)",
+     "shampoo: start_preconditioning_step = 2 is below precondition_frequency = 5: pass "
+     "start_preconditioning_step >= precondition_frequency (or -1)"},
+    {"shampoo(graft_b2=0.9)",
+     "shampoo: graft_b2 = 0.9 is only used by RMSprop and Adam grafting (grafting=3 or 4)"},
+    {"shampoo(grafting=4, graft_b2=-0.5)",
+     "shampoo: graft_b2 = -0.5 is out of range: pass graft_b2 in (0, 1), or -1"},
+    {"shampoo(eps=0)", "shampoo(eps=0): out of range; valid values are (0, inf)"},
+    {"shampoo(grafting=5)", "shampoo(grafting=5): out of range"},
+    {"shampoo(max_preconditioner_dim=0)", "shampoo(max_preconditioner_dim=0): out of range"},
+    {"shampoo(b2=0)", "shampoo(b2=0): out of range"},
+    {"shampoo(exponent=-1) | lr(0.1)", "shampoo(exponent=-1): out of range"},
     /* soap */
     {"soap(merge_dims=1)",
      "soap: merge_dims=1 is not built: leave merge_dims=0 (each dimension of a tensor gets its "
@@ -279,13 +292,16 @@ static void check_syntax(void) {
       "unknown optimizer or transform 'adamm'; named optimizers: sgd, gd, momentum, "
       "nesterov, adagrad, rmsprop, adam, adamw, amsgrad, lion, sf_sgd, sf_adamw, adadelta, "
       "rprop, asgd, adabelief, yogi, ademamix, nadam, radam, adamax, lamb, lars, muon, "
-      "prodigy, dadapt_adamw, novograd, adafactor, soap; methods (alone or followed by lr(RATE)): "
+      "prodigy, dadapt_adamw, novograd, adafactor, shampoo, soap; methods (alone or followed by "
+      "lr(RATE)): "
       "lbfgs, sdlm, "
       "kfac, "
-      "hf, newton_cg; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
+      "hf, newton_cg, "
+      "sophia; transforms: clip, clip_value, l2, momentum, adagrad, rmsprop, adam, "
       "lion, wd, sf, lr, adadelta, rprop, asgd, adabelief, yogi, ademamix, nadam, radam, "
-      "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, muon_lr, prodigy, "
-      "dadapt_adamw, novograd, adafactor, soap");
+      "adamax, optax_adam, trust_ratio, muon_momentum, newton_schulz, newton_schulz_bf16, "
+      "muon_lr, prodigy, "
+      "dadapt_adamw, novograd, adafactor, shampoo, soap");
   refused("clip(1) | adamm", NULL, DESCENT_EINVAL, "unknown optimizer or transform 'adamm'");
   refused("adam(beta1=0.9)", NULL, DESCENT_EINVAL,
           "adam has no parameter 'beta1'; valid parameters: b1, b2, eps, weight_decay, amsgrad");
@@ -442,6 +458,12 @@ static void check_objectives(void) {
       {"kfac", p, 0, NULL},
       {"kfac", b, 0, NULL},
       {"kfac", &mine, DESCENT_ENOTSUP, "kfac needs a descent_net objective"},
+      {"sophia", p, 0, NULL},
+      {"sophia", b, 0, NULL},
+      {"sophia(estimator=gnb)", b, 0, NULL},
+      {"sophia", &mine, DESCENT_ENOTSUP, "sophia: objective 'mine' has no Hessian-vector product"},
+      {"sophia(estimator=gnb)", &mine, DESCENT_ENOTSUP,
+       "sophia: estimator=gnb samples labels from a network's outputs"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     descent_optimizer *opt = NULL;

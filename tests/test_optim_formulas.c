@@ -835,6 +835,154 @@ static void check_muon(void) {
   descent_optimizer_free(opt);
 }
 
+/* Newton-Schulz on matrices of more than one block of the symmetric
+   products (256 rows): the blocked A = X X^T and A A, computed above the
+   diagonal and mirrored, against the iteration with whole products in
+   double, written out here. Tall and wide, so both orientations run. */
+static void reference_newton_schulz(const double *g, size_t rows, size_t cols, double *out) {
+  const int tall = rows > cols;
+  const size_t r = tall ? cols : rows, c = tall ? rows : cols;
+  double *x = malloc(r * c * sizeof *x), *next = malloc(r * c * sizeof *x),
+         *gram = malloc(r * r * sizeof *x), *poly = malloc(r * r * sizeof *x);
+  if (!x || !next || !gram || !poly) goto done;
+  double norm = 0;
+  for (size_t i = 0; i < rows * cols; i++) norm += g[i] * g[i];
+  norm = sqrt(norm);
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      x[tall ? j * rows + i : i * cols + j] = g[i * cols + j] / norm;
+  for (int step = 0; step < 5; step++) {
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < r; j++) {
+        double sum = 0;
+        for (size_t k = 0; k < c; k++) sum += x[i * c + k] * x[j * c + k];
+        gram[i * r + j] = sum;
+      }
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < r; j++) {
+        double sum = 0;
+        for (size_t k = 0; k < r; k++) sum += gram[i * r + k] * gram[k * r + j];
+        poly[i * r + j] = -4.7750 * gram[i * r + j] + 2.0315 * sum;
+      }
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < c; j++) {
+        double sum = 0;
+        for (size_t k = 0; k < r; k++) sum += poly[i * r + k] * x[k * c + j];
+        next[i * c + j] = 3.4445 * x[i * c + j] + sum;
+      }
+    double *swap = x;
+    x = next, next = swap;
+  }
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++) out[i * cols + j] = x[tall ? j * rows + i : i * cols + j];
+done:
+  free(x), free(next), free(gram), free(poly);
+}
+
+static void check_newton_schulz_blocks(void) {
+  static const size_t shapes[][2] = {{300, 261}, {261, 530}};
+  for (size_t s = 0; s < 2; s++) {
+    size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+    descent_tensor_info t = {.name = "w", .size = n, .shape = {2, {rows, cols}}};
+    descent_real *theta = calloc(n, sizeof *theta), *g = malloc(n * sizeof *g);
+    double *gd = malloc(n * sizeof *gd), *want = malloc(n * sizeof *want);
+    descent_optimizer *opt = NULL;
+    if (!theta || !g || !gd || !want) goto next;
+    for (size_t i = 0; i < n; i++) {
+      g[i] = (descent_real)sin(0.37 * (double)i + 0.1 * (double)(i % 7));
+      gd[i] = (double)g[i];
+    }
+    reference_newton_schulz(gd, rows, cols, want);
+    /* theta = 0 - 1 * NS(g). */
+    CHECK_OK(descent_optimizer_create(&opt, "newton_schulz", "1", n));
+    if (!opt) goto next;
+    CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+    CHECK_OK(descent_optimizer_step_buffers(opt, theta, g, n));
+    double worst = 0, largest = 0;
+    for (size_t i = 0; i < n; i++) {
+      double gap = fabs(-(double)theta[i] - want[i]);
+      worst = gap > worst ? gap : worst;
+      largest = fabs(want[i]) > largest ? fabs(want[i]) : largest;
+    }
+    const double limit = sizeof(descent_real) == 8 ? 1e-12 : 1e-4;
+    CHECK_MSG(largest > 0.01 && worst <= limit * largest,
+              "newton_schulz on %zux%zu (blocked symmetric products): worst gap %g to the "
+              "whole-product iteration, largest value %g",
+              rows, cols, worst, largest);
+  next:
+    descent_optimizer_free(opt);
+    free(theta), free(g), free(gd), free(want);
+  }
+}
+
+/* muon(bf16=1): the iteration in bfloat16, as torch runs it. From theta = 0
+   with a rate of 1 on a wide matrix (ratio 1), theta is minus the update:
+   every element a bfloat16 value, within bfloat16's rounding of the float
+   iteration's, and not all equal to it (the products really ran in
+   bfloat16). Refused by the double build and where the CPU lacks
+   AVX512_BF16, with the reason. */
+static void bf16_muon_run(const char *spec, size_t rows, size_t cols, descent_real *theta,
+                          const descent_real *g) {
+  descent_tensor_info t = {.name = "w", .size = rows * cols, .shape = {2, {rows, cols}}};
+  descent_optimizer *opt = NULL;
+  memset(theta, 0, t.size * sizeof *theta);
+  CHECK_OK(descent_optimizer_create(&opt, spec, "1", t.size));
+  if (!opt) return;
+  CHECK_OK(descent_optimizer_set_tensors(opt, &t, 1));
+  CHECK_OK(descent_optimizer_step_buffers(opt, theta, g, t.size));
+  descent_optimizer_free(opt);
+}
+
+static void check_muon_bf16(void) {
+  descent_optimizer *opt = NULL;
+  int rc = descent_optimizer_create(&opt, "muon(bf16=1)", NULL, 6);
+  descent_optimizer_free(opt);
+  if (sizeof(descent_real) == 8) {
+    CHECK(rc == DESCENT_ENOTSUP && strstr(descent_last_error(), "double build"));
+    return;
+  }
+  if (rc == DESCENT_ENOTSUP) {
+    printf("SKIP muon(bf16=1): %s\n", descent_last_error());
+    return;
+  }
+  CHECK_OK(rc);
+  static const size_t shapes[][2] = {{40, 60}, {270, 300}};
+  for (int s = 0; s < 2; s++) {
+    size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+    descent_real *g = malloc(n * sizeof *g), *half = malloc(n * sizeof *g),
+                 *full = malloc(n * sizeof *g);
+    if (!g || !half || !full) goto next;
+    /* Full rank (a rank-deficient G would have its null directions, noise
+       in either precision, blown up by the iteration): hashed uniforms. */
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n; i++) {
+      h ^= h << 13, h ^= h >> 7, h ^= h << 17;
+      g[i] = (descent_real)((double)(h >> 11) / 9007199254740992.0 - 0.5);
+    }
+    bf16_muon_run("muon(momentum=0, weight_decay=0, bf16=1)", rows, cols, half, g);
+    bf16_muon_run("muon(momentum=0, weight_decay=0)", rows, cols, full, g);
+    double worst = 0, largest = 0;
+    size_t differ = 0, not_bf16 = 0;
+    for (size_t i = 0; i < n; i++) {
+      double gap = fabs((double)half[i] - (double)full[i]);
+      worst = gap > worst ? gap : worst;
+      largest = fabs((double)full[i]) > largest ? fabs((double)full[i]) : largest;
+      differ += half[i] != full[i];
+      float value = (float)half[i];
+      uint32_t bits;
+      memcpy(&bits, &value, 4);
+      not_bf16 += (bits & 0xffffu) != 0;
+    }
+    CHECK_MSG(not_bf16 == 0, "muon(bf16=1) on %zux%zu: %zu elements are not bfloat16 values", rows,
+              cols, not_bf16);
+    CHECK_MSG(differ > n / 10 && worst <= 0.05 * largest,
+              "muon(bf16=1) on %zux%zu against float: %zu of %zu differ, worst gap %g of %g", rows,
+              cols, differ, n, worst, largest);
+  next:
+    free(g), free(half), free(full);
+  }
+}
+
 /* Prodigy and D-Adaptation AdamW. The first step moves by d0 times Adam's
      first step (the sums cannot raise d yet: x = x0, s = 0); later ones raise
      d when the gradient keeps its direction. A first step whose gradient is all
@@ -906,9 +1054,80 @@ static void check_adafactor(void) {
   }
 }
 
+/* One step of spec at lr 1 on a single tensor of that shape; theta starts
+   at zero, so it returns minus the update. */
+static int shampoo_step(const char *spec, descent_shape shape, size_t n, const descent_real *g,
+                        descent_real *theta) {
+  descent_tensor_info t = {.name = "w", .size = n, .shape = shape};
+  descent_real grad[16];
+  memcpy(grad, g, n * sizeof *g);
+  for (size_t i = 0; i < n; i++) theta[i] = 0;
+  descent_optimizer *opt = NULL;
+  int rc = descent_optimizer_create(&opt, spec, "1", n);
+  if (!rc) rc = descent_optimizer_set_tensors(opt, &t, 1);
+  if (!rc) rc = descent_optimizer_step_buffers(opt, theta, grad, n);
+  CHECK_MSG(rc == DESCENT_OK, "%s: %s", spec, descent_last_error());
+  descent_optimizer_free(opt);
+  return rc;
+}
+
+/* Shampoo's first step, in closed form. A vector: (g g^T + eps I)^(-1/2) g
+   = g / sqrt(|g|^2 + eps) (g is an eigenvector), per block of max_preconditioner_dim; with SGD
+   grafting each block's step is rescaled to the gradient's norm, so it is
+   g itself. A matrix G = U S V^T: (G G^T)^(-1/4) G (G^T G)^(-1/4) = U V^T,
+   whose rows are orthonormal (the polar factor Muon approximates). */
+static void check_shampoo(void) {
+#ifdef DESCENT_DOUBLE
+  const double tol = 1e-9;
+#else
+  const double tol = 1e-3;
+#endif
+  const descent_real g[6] = {0.3f, -1.2f, 0.5f, 2.0f, -0.7f, 0.9f};
+  descent_real theta[6];
+  /* blocks {0, 1}, {2, 3}, {4}: each normalized on its own */
+  /* eps well above float's rounding of g g^T, whose null space would
+     otherwise get eigenvalues of rounding noise (the formula keeps eps) */
+  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2)", (descent_shape){1, {5}}, 5,
+                    g, theta)) {
+    for (int start = 0; start < 5; start += 2) {
+      const int end = start + 2 < 5 ? start + 2 : 5;
+      double norm = 0;
+      for (int i = start; i < end; i++) norm += (double)g[i] * (double)g[i];
+      for (int i = start; i < end; i++) {
+        const double want = -(double)g[i] / sqrt(norm + 1e-4);
+        CHECK_MSG(fabs((double)theta[i] - want) <= tol * fabs(want),
+                  "shampoo's first step on block %d, element %d: %.17g, not %.17g", start / 2, i,
+                  (double)theta[i], want);
+      }
+    }
+  }
+  if (!shampoo_step("shampoo(b1=0, eps=1e-4, max_preconditioner_dim=2, grafting=1)",
+                    (descent_shape){1, {5}}, 5, g, theta))
+    for (int i = 0; i < 5; i++)
+      CHECK_MSG(fabs((double)theta[i] + (double)g[i]) <= tol * fabs((double)g[i]),
+                "shampoo with SGD grafting, element %d: %.17g, not %.17g", i, (double)theta[i],
+                -(double)g[i]);
+  /* A 2 x 3 matrix kept 2-D (merge_dims=0): rows of the step orthonormal. */
+  if (!shampoo_step("shampoo(b1=0, eps=1e-12, merge_dims=0)", (descent_shape){2, {2, 3}}, 6, g,
+                    theta)) {
+    for (int r = 0; r < 2; r++)
+      for (int c = 0; c < 2; c++) {
+        double dot = 0;
+        for (int k = 0; k < 3; k++) dot += (double)theta[r * 3 + k] * (double)theta[c * 3 + k];
+        CHECK_MSG(fabs(dot - (r == c)) <= tol,
+                  "shampoo's first step on a matrix: row %d . row %d "
+                  "= %.17g, not %d",
+                  r, c, dot, r == c);
+      }
+  }
+}
+
 int main(void) {
+  check_shampoo();
   check_adafactor();
   check_muon();
+  check_newton_schulz_blocks();
+  check_muon_bf16();
   check_momentum();
   check_adam();
   check_adam_family();

@@ -192,6 +192,9 @@ static void test_same_bits_as_separate(void) {
      torch.optim.Muon's recommended split. */
   const char *split[] = {"muon", "adamw"};
   check_against_separate("muon @ weight:2d ; adamw @ *", split, mixed_members, 2, 1);
+  /* A whole-tensor transform with state of its own size per tensor. */
+  const char *factored[] = {"adafactor", "adamw"};
+  check_against_separate("adafactor @ weight:2d ; adamw @ *", factored, mixed_members, 2, 1);
 }
 
 /* The text names each group's chain and, once assigned, its tensors. */
@@ -317,11 +320,11 @@ static void test_state_round_trip(void) {
   free(p), free(g), free(q);
 }
 
-/* Muon + AdamW groups saved mid-run and loaded into a fresh optimizer go
-   on to the same bits as the run that was never interrupted (Muon's
-   momentum buffer and AdamW's moments, each in its group's blob). */
-static void test_muon_split_round_trip(void) {
-  const char *spec = "muon(lr=0.02) @ weight:2d ; adamw(lr=3e-4, weight_decay=0.01) @ *";
+/* Muon + AdamW groups (or Adafactor + AdamW) saved mid-run and loaded into
+   a fresh optimizer go on to the same bits as the run that was never
+   interrupted (Muon's momentum buffer, Adafactor's factors kept per tensor,
+   AdamW's moments, each in its group's blob). */
+static void split_round_trip(const char *spec) {
   descent_tensor_info t[N_TENSORS];
   size_t n = make_layout(t);
   descent_real *p = reals(n), *g = reals(n), *q = reals(n);
@@ -339,11 +342,16 @@ static void test_muon_split_round_trip(void) {
   CHECK_OK(descent_optimizer_load_state(b, blob, size));
   CHECK_OK(run(a, p, g, n, t, 6));
   CHECK_OK(run(b, q, g, n, t, 6));
-  CHECK_MSG(memcmp(p, q, n * sizeof *p) == 0, "resumed muon + adamw groups differ");
+  CHECK_MSG(memcmp(p, q, n * sizeof *p) == 0, "resumed groups %s differ", spec);
   free(blob);
   descent_optimizer_free(a);
   descent_optimizer_free(b);
   free(p), free(g), free(q);
+}
+
+static void test_muon_split_round_trip(void) {
+  split_round_trip("muon(lr=0.02) @ weight:2d ; adamw(lr=3e-4, weight_decay=0.01) @ *");
+  split_round_trip("adafactor(lr=0.02) @ weight:2d ; adamw(lr=3e-4, weight_decay=0.01) @ *");
 }
 
 /* Schedule-free in a group, saved in evaluation mode: the loaded optimizer

@@ -305,6 +305,7 @@ static void check_whole_tensor_threads(void) {
       "clip(1) | muon_momentum(0.9, nesterov=0) | newton_schulz(steps=3) | clip(0.5) | "
       "trust_ratio | lr(0.1)",
       "newton_schulz | muon_lr(weight_decay=0.01, adjust_lr=1, lr=0.02)",
+      "shampoo(grafting=4, max_preconditioner_dim=16) | lr(0.01)",
       "clip(1) | soap(precondition_frequency=2, lr=0.01)",
   };
   descent_real *first = malloc(MATRICES * sizeof *first), *other = malloc(MATRICES * sizeof *other);

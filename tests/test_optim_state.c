@@ -480,6 +480,14 @@ static void check_whole_tensor_round_trips(void) {
       {"clip(1) | muon_momentum(0.9) | newton_schulz(steps=3) | wd(0.1) | lr(0.01)", NULL},
       {"adafactor", NULL},
       {"clip(1) | adafactor(beta2_decay=-0.5, weight_decay=0.01, lr=0.02)", NULL},
+      /* blocks of 64 and fewer: the 100 and 993 long dimensions are cut */
+      {"shampoo(max_preconditioner_dim=64, grafting=4)", NULL},
+      {"shampoo(max_preconditioner_dim=32, b1=0, b2=0.99, grafting=2, precondition_frequency=2, "
+       "weight_decay=0.01)",
+       "cosine(0.02, 20, warmup=3)"},
+      {"clip(1) | shampoo(max_preconditioner_dim=48, grafting=1, exponent=0.25, merge_dims=0) | "
+       "momentum(0.9, nesterov=1) | lr(0.01)",
+       NULL},
       {"soap", NULL},
       {"clip(1) | soap(precondition_frequency=2, shampoo_beta=0.5, correct_bias=0, lr=0.005)",
        NULL},

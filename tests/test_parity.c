@@ -19,10 +19,20 @@
  * float build fails on such values by rounding alone: e.g. nesterov's
  * W[1] = -0.0027 reached from O(1), off by 2e-7, 7e-5 relative.) Limits:
  * 1e-12 in the double build, 1e-5 in the float build (whose inputs are the
- * fixture's values rounded to float).
+ * fixture's values rounded to float), unless the case has a line
+ * "tolerance DOUBLE FLOAT" (Shampoo's, whose eigendecompositions of
+ * rank-deficient factors amplify rounding; the fixture says why).
  * Rates (schedules, and descent_optimizer_lr in cases with a schedule) are
  * doubles in both builds: err = |got - want| / max(|want|, 1e-3 * largest
  * rate of the case), limit 1e-12.
+ *
+ * Sophia's cases (sophia.txt) also give, on the steps where optax's
+ * estimator ran, the Hessian-diagonal estimate it returned (hess): the
+ * replay objective's Hessian-vector product is then hess * v, whose
+ * Hutchinson estimate z * (hess * z) is hess to the bit whatever descent's
+ * probe z. A Hessian product on a step without hess, or a hess line that
+ * no product used, fails the case: descent must estimate on exactly
+ * optax's steps. Methods step through descent_optimizer_step_closure.
  *
  * Schedule-free cases also record x, the evaluation point, after the last
  * step, and ASGD cases its average ax; it is checked (same measure) through
@@ -127,20 +137,24 @@ typedef struct opt_case {
   char specs[MAX_SPECS][MAX_TEXT];
   int n_specs;
   char lr[MAX_TEXT]; /* "-" for NULL */
+  double tol;        /* the parameters' limit: PARAM_TOL unless a tolerance line says */
   size_t n;
   tensor_def tensors[MAX_TENSORS];
   int n_tensors;
   int steps;
-  double *init;  /* n */
-  double *grad;  /* steps x n */
-  double *param; /* steps x n */
-  double *rate;  /* steps, or NULL */
-  double *eval;  /* n, or NULL */
+  double *init;            /* n */
+  double *grad;            /* steps x n */
+  double *param;           /* steps x n */
+  double *rate;            /* steps, or NULL */
+  double *eval;            /* n, or NULL */
+  double *hess;            /* steps x n, or NULL: the estimates given (sophia) */
+  unsigned char *has_hess; /* steps: 1 where the step has a hess line */
   int has_init, grads_seen, params_seen, rates_seen;
 } opt_case;
 
 static void opt_case_free(opt_case *c) {
   free(c->init), free(c->grad), free(c->param), free(c->rate), free(c->eval);
+  free(c->hess), free(c->has_hess);
   memset(c, 0, sizeof *c);
 }
 
@@ -160,7 +174,18 @@ static int read_opt_case(reader *r, opt_case *c) {
   while ((line = next_line(r))) {
     if (keyword_is(line, "end", &rest)) break;
     if (keyword_is(line, "source", &rest)) continue;
-    if (keyword_is(line, "spec", &rest)) {
+    if (keyword_is(line, "tolerance", &rest)) {
+      double limit[2];
+      char *end;
+      limit[0] = strtod(rest, &end);
+      limit[1] = strtod(end, &end);
+      if (!(limit[0] > 0) || !(limit[1] > 0)) return parse_error(r, "bad tolerance line"), 0;
+#ifdef DESCENT_DOUBLE
+      c->tol = limit[0];
+#else
+      c->tol = limit[1];
+#endif
+    } else if (keyword_is(line, "spec", &rest)) {
       if (c->n_specs == MAX_SPECS) return parse_error(r, "too many spec lines"), 0;
       snprintf(c->specs[c->n_specs++], MAX_TEXT, "%s", rest);
     } else if (keyword_is(line, "lr", &rest)) {
@@ -204,6 +229,17 @@ static int read_opt_case(reader *r, opt_case *c) {
       if (c->grads_seen != c->params_seen || c->grads_seen >= c->steps)
         return parse_error(r, "grad line out of place"), 0;
       if (!parse_numbers(r, rest, c->grad + (size_t)c->grads_seen++ * c->n, c->n)) return 0;
+    } else if (keyword_is(line, "hess", &rest)) {
+      if (!c->hess) {
+        c->hess = alloc_doubles((size_t)c->steps * c->n);
+        c->has_hess = calloc((size_t)c->steps, 1);
+        if (!c->has_hess) exit(2);
+      }
+      int k = c->grads_seen - 1;
+      if (c->params_seen + 1 != c->grads_seen || c->has_hess[k])
+        return parse_error(r, "hess line out of place (between a step's grad and param)"), 0;
+      c->has_hess[k] = 1;
+      if (!parse_numbers(r, rest, c->hess + (size_t)k * c->n, c->n)) return 0;
     } else if (keyword_is(line, "param", &rest)) {
       if (c->params_seen + 1 != c->grads_seen) return parse_error(r, "param without grad"), 0;
       if (!parse_numbers(r, rest, c->param + (size_t)c->params_seen++ * c->n, c->n)) return 0;
@@ -228,9 +264,12 @@ static int read_opt_case(reader *r, opt_case *c) {
 
 /* ---- replaying an optimizer case ---------------------------------------- */
 
-/* The objective: its gradient is whatever the fixture prescribes. */
+/* The objective: its gradient is whatever the fixture prescribes, and so is
+   its Hessian, diagonal, on the steps that give one. */
 typedef struct replay_impl {
   const double *grad; /* the current step's gradient, n values */
+  const double *hess; /* the current step's Hessian diagonal, or NULL */
+  int products;       /* Hessian-vector products asked this step */
 } replay_impl;
 
 static int replay_value_and_grad(descent_objective *obj, const descent_batch *batch, double *loss) {
@@ -240,8 +279,21 @@ static int replay_value_and_grad(descent_objective *obj, const descent_batch *ba
   return DESCENT_OK;
 }
 
-static const descent_objective_ops replay_ops = {.kind = "replay",
-                                                 .value_and_grad = replay_value_and_grad};
+static int replay_hvp(descent_objective *obj, const descent_batch *batch, const descent_real *v,
+                      descent_real *out) {
+  (void)batch;
+  replay_impl *impl = obj->impl;
+  impl->products++;
+  if (!impl->hess) { /* the step fails, and its case with it */
+    printf("      a Hessian product on a step where the fixture's estimator made no estimate\n");
+    return DESCENT_EINVAL;
+  }
+  for (size_t i = 0; i < obj->n_params; i++) out[i] = (descent_real)impl->hess[i] * v[i];
+  return DESCENT_OK;
+}
+
+static const descent_objective_ops replay_ops = {
+    .kind = "replay", .value_and_grad = replay_value_and_grad, .hvp = replay_hvp};
 
 typedef struct worst_error {
   double err; /* largest error seen */
@@ -285,7 +337,7 @@ static void compare_params(const opt_case *c, const descent_real *got, const dou
       double g = (double)got[i];
       double err = fabs(g - want[i]) / fmax(fabs(want[i]), floor);
       if (!isfinite(g)) err = INFINITY;
-      note_error(w, err, step, i, g, want[i], PARAM_TOL);
+      note_error(w, err, step, i, g, want[i], c->tol);
     }
   }
 }
@@ -349,9 +401,23 @@ static void replay_opt_case(const char *file, const opt_case *c) {
                  want, RATE_TOL);
     }
     impl.grad = c->grad + (size_t)k * c->n;
+    impl.hess = c->has_hess && c->has_hess[k] ? c->hess + (size_t)k * c->n : NULL;
+    impl.products = 0;
     double loss;
-    int rc = descent_objective_value_and_grad(&obj, NULL, &loss);
-    if (!rc) rc = descent_optimizer_step(opt, &obj);
+    int rc;
+    if (descent_optimizer_is_method(opt)) {
+      rc = descent_optimizer_step_closure(opt, &obj, NULL, NULL);
+    } else {
+      rc = descent_objective_value_and_grad(&obj, NULL, &loss);
+      if (!rc) rc = descent_optimizer_step(opt, &obj);
+    }
+    if (!rc && impl.hess && impl.products != 1) {
+      printf("FAIL  %s %s: step %d made %d Hessian products; the fixture's estimator made one "
+             "estimate\n",
+             file, c->name, k + 1, impl.products);
+      step_failed = 1;
+      break;
+    }
     if (rc) {
       printf("FAIL  %s %s: step %d returned %d (%s): %s\n", file, c->name, k + 1, rc,
              descent_strerror(rc), descent_last_error());
@@ -379,11 +445,11 @@ static void replay_opt_case(const char *file, const opt_case *c) {
     const char *tname = tensor_of(c, w.index, &local);
     if (w.err == 0)
       printf("%s  %s %s: worst param error 0 (limit %g): every value bit-identical",
-             ok ? "PASS" : "FAIL", file, c->name, PARAM_TOL);
+             ok ? "PASS" : "FAIL", file, c->name, c->tol);
     else
       printf("%s  %s %s: worst param error %.3g (limit %g) at step %d, %s[%zu]: got %.17g, want "
              "%.17g",
-             ok ? "PASS" : "FAIL", file, c->name, w.err, PARAM_TOL, w.step, tname, local, w.got,
+             ok ? "PASS" : "FAIL", file, c->name, w.err, c->tol, w.step, tname, local, w.got,
              w.want);
     if (w.first_bad_step) printf("; first over the limit at step %d", w.first_bad_step);
     if (c->rate)
@@ -506,7 +572,7 @@ static int run_file(const char *dir, const char *file, const char *kind) {
   while (!r.failed && (line = next_line(&r))) {
     char name[64];
     if (strcmp(kind, "schedules") != 0 && keyword_is(line, "case", &rest)) {
-      opt_case c = {0};
+      opt_case c = {.tol = PARAM_TOL};
       snprintf(c.name, sizeof c.name, "%s", rest);
       if (read_opt_case(&r, &c)) replay_opt_case(file, &c);
       opt_case_free(&c);

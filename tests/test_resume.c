@@ -332,6 +332,13 @@ int main(void) {
      network, biases included. */
   setup adafactor = {deep, "adafactor(weight_decay=0.01)", "0.01", 0, NULL};
   resume_case(&adafactor, 10, "whole-tensor optimizer");
+  /* Shampoo: factors and inverse roots in the per-tensor state, recomputed
+     every third step, the 16-wide weight cut into blocks of 8. */
+  setup shampoo = {deep,
+                   "shampoo(grafting=4, precondition_frequency=3, max_preconditioner_dim=8, "
+                   "weight_decay=0.01)",
+                   "0.01", 0, NULL};
+  resume_case(&shampoo, 10, "whole-tensor optimizer");
   /* SOAP, its eigenbases refreshed before and after the cut. */
   setup soap = {deep, "soap(precondition_frequency=3, precondition_1d=1)", "0.003", 0, NULL};
   resume_case(&soap, 10, "whole-tensor optimizer");
@@ -339,6 +346,13 @@ int main(void) {
   setup chain = {deep, "clip(1.0) | adam(b1=0.8) | wd(0.01)", "cosine(0.02, 40, warmup=5)", 0,
                  NULL};
   resume_case(&chain, 11, "chain");
+
+  /* A method with random draws of its own (sophia's probes and sampled
+     labels, seeded by the step count) on batch norm and dropout. */
+  setup sophia = {deep, "sophia(update_interval=3, seed=4)", "0.001", 0, NULL};
+  resume_case(&sophia, 10, "method");
+  sophia.opt = "sophia(estimator=gnb, update_interval=2)";
+  resume_case(&sophia, 7, "method");
 
   folder_case("sgd", "0.05", 4, 10);
   folder_case("sf_adamw", "0.01", 7, 14); /* stop on an epoch end's step */

@@ -8,7 +8,7 @@
 #
 # Optimizers that cannot step every tensor alone run in the split the
 # reference recommends: muon on the 2-D weights, adamw on the rest. gd takes
-# one full-batch step per epoch (5 steps in all). Methods (lbfgs, sdlm,
+# one full-batch step per epoch (5 steps in all). Methods (lbfgs, sdlm, sophia,
 # kfac, hf, newton_cg) have their own comparisons in docs/optimizers.md.
 #
 # Usage: tools/optimizer_table.sh [DESCENT] [OUT_DIR] [EPOCHS] [NAME...]

@@ -236,6 +236,30 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
   descent_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+int descent_bf16_check(const char *what, const char *instead) {
+  if (sizeof(descent_real) != sizeof(float))
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s: the double build computes in double only; use the float library, "
+                        "or %s",
+                        what, instead);
+  if (!sgemm_bf16_cpu())
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s needs a CPU with AVX512_BF16 (bf16 dot products); this one has none: "
+                        "%s",
+                        what, instead);
+  if (descent_isa_path() < DESCENT_ISA_AVX512)
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s needs the avx512 kernel path; DESCENT_ISA forces %s: %s, or unset "
+                        "DESCENT_ISA",
+                        what, descent_isa_name(), instead);
+  if (!sgemm_bf16_available())
+    return descent_fail(DESCENT_ENOTSUP,
+                        "%s: this build has no AVX512_BF16 kernel (compiler without "
+                        "-mavx512bf16); %s",
+                        what, instead);
+  return DESCENT_OK;
+}
+
 void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
                       const double *a, size_t lda, const double *b, size_t ldb, double beta,
                       double *c, size_t ldc) {

@@ -322,34 +322,12 @@ const char *descent_precision_name(descent_precision precision) {
   return precision == DESCENT_PRECISION_BF16 ? "bf16" : "fp32";
 }
 
-/* DESCENT_OK when this build, CPU and kernel path run bf16 products. */
-static int bf16_supported(void) {
-  if (sizeof(descent_real) != sizeof(float))
-    return descent_fail(DESCENT_ENOTSUP,
-                        "precision bf16: the double build computes in double only; use the "
-                        "float library");
-  if (!sgemm_bf16_cpu())
-    return descent_fail(DESCENT_ENOTSUP,
-                        "precision bf16 needs a CPU with AVX512_BF16 (bf16 dot products); this "
-                        "one has none: use fp32");
-  if (descent_isa_path() < DESCENT_ISA_AVX512)
-    return descent_fail(DESCENT_ENOTSUP,
-                        "precision bf16 needs the avx512 kernel path; DESCENT_ISA forces %s: "
-                        "use fp32, or unset DESCENT_ISA",
-                        descent_isa_name());
-  if (!sgemm_bf16_available())
-    return descent_fail(DESCENT_ENOTSUP,
-                        "precision bf16: this build has no AVX512_BF16 kernel (compiler without "
-                        "-mavx512bf16); use fp32");
-  return DESCENT_OK;
-}
-
 int descent_net_set_precision(descent_net *net, descent_precision precision) {
   descent_error_clear();
   if (precision != DESCENT_PRECISION_FP32 && precision != DESCENT_PRECISION_BF16)
     return descent_fail(DESCENT_EINVAL, "unknown precision %d; valid: fp32, bf16", (int)precision);
   if (precision == DESCENT_PRECISION_BF16) {
-    int rc = bf16_supported();
+    int rc = descent_bf16_check("precision bf16", "use fp32");
     if (rc) return rc;
   }
   net->precision = precision;

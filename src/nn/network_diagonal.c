@@ -130,3 +130,54 @@ int net_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t 
   descent_threads_end(scope);
   return rc;
 }
+
+/* Sophia-G's Gauss-Newton-Bartlett estimate (Liu et al. 2023, Algorithm 2):
+   with labels y_i drawn from the model's own distribution, g_hat the
+   gradient of the batch's mean loss on them, B * g_hat * g_hat. One pass
+   of the Monte-Carlo vectors s_i above (s_i = (e_y - p_i) / sqrt(B) for
+   cross-entropy, N(0, I) / sqrt(B) for MSE) through the ordinary backward
+   pass gives sum_i J_i^T s_i = -sqrt(B) g_hat, whose square is that
+   estimate; its mean is sum_i J_i^T E[s_i s_i^T] J_i = G, since the s_i are
+   independent with mean 0. Only the backward pass is needed, so every
+   layer kind takes part (batch norm included). */
+static int gnb_diagonal(descent_net *net, const descent_batch *batch, uint64_t seed,
+                        descent_real *out) {
+  int rc = net_curvature_memory(net, 1);
+  descent_rng after;
+  if (!rc) rc = net_replay_begin(net, batch, &after, "Gauss-Newton-Bartlett estimate");
+  if (rc) return rc;
+  struct net_curvature *c = net->curvature;
+  size_t n = batch->n, last = net->n_layers - 1, k = net->layers[last].out_size;
+  descent_real *p = c->tangents[last];
+  softmax_rows(net->acts[last], n, k, p);
+  memset(out, 0, net->objective.n_params * sizeof *out);
+  descent_rng rng;
+  descent_rng_seed(&rng, seed);
+  descent_real *dy = c->rgrad_a, *dx = c->rgrad_b;
+  pass_vectors(net->loss, p, n, k, 0, &rng, dy);
+  for (size_t i = last + 1; i-- > 0;) {
+    layer *l = &net->layers[i];
+    const descent_real *x = i ? net->acts[i - 1] : batch->x;
+    l->ops->backward(l, net->objective.params + l->param_offset, x, net->acts[i], dy, i ? dx : NULL,
+                     out + l->param_offset, n);
+    if (net->sync.status) {
+      rc = net->sync.status;
+      break;
+    }
+    descent_real *t = dy;
+    dy = dx, dx = t;
+  }
+  for (size_t j = 0; j < net->objective.n_params; j++)
+    out[j] = (descent_real)((double)out[j] * (double)out[j]);
+  net_replay_end(net, &after);
+  return rc;
+}
+
+int net_gnb_diagonal(descent_objective *obj, const descent_batch *batch, uint64_t seed,
+                     descent_real *out) {
+  descent_net *net = obj->impl;
+  descent_thread_scope scope = descent_threads_begin(net->threads);
+  int rc = gnb_diagonal(net, batch, seed, out);
+  descent_threads_end(scope);
+  return rc;
+}

@@ -103,6 +103,12 @@ int net_check_products(const descent_net *net, int hessian);
 /* network_diagonal.c: the objective's ggn_diagonal. */
 int net_ggn_diagonal(descent_objective *obj, const descent_batch *batch, size_t samples,
                      uint64_t seed, descent_real *out);
+/* Sophia-G's Gauss-Newton-Bartlett estimate of the same diagonal: B times
+   the square of the batch gradient on labels drawn from the model's own
+   distribution (seeded with seed), unbiased; one backward pass, any layer
+   kinds. Same contract as net_ggn_diagonal. */
+int net_gnb_diagonal(descent_objective *obj, const descent_batch *batch, uint64_t seed,
+                     descent_real *out);
 
 /* network_stats.c: the tracker's per-layer statistics of the last forward
    pass (net->acts), read before any replay overwrites them. */

@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-static const method_def *const methods[] = {&method_lbfgs, &method_sdlm, &method_kfac, &method_hf,
-                                            &method_newton_cg};
+static const method_def *const methods[] = {&method_lbfgs, &method_sdlm,      &method_kfac,
+                                            &method_hf,    &method_newton_cg, &method_sophia};
 enum { N_METHODS = sizeof methods / sizeof methods[0] };
 
 const method_def *method_find(const char *name) {
@@ -209,6 +209,13 @@ double method_dot(const descent_real *a, const descent_real *b, size_t n, double
   return total;
 }
 
+uint64_t method_draw_seed(double seed, int64_t step) {
+  uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull + (uint64_t)step + 1;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 unsigned char *method_put(unsigned char *p, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
   return p;
@@ -232,6 +239,29 @@ double method_get_double(const unsigned char **p) {
   double v;
   memcpy(&v, &bits, 8);
   return v;
+}
+
+/* A number of the buffers' type by its bits: 4 or 8 bytes. */
+#ifdef DESCENT_DOUBLE
+typedef uint64_t real_bits;
+#else
+typedef uint32_t real_bits;
+#endif
+
+unsigned char *method_put_reals(unsigned char *p, const descent_real *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    real_bits bits;
+    memcpy(&bits, &v[i], sizeof bits);
+    p = method_put(p, bits, (int)sizeof bits);
+  }
+  return p;
+}
+
+void method_get_reals(const unsigned char **p, descent_real *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    real_bits bits = (real_bits)method_get(p, (int)sizeof bits);
+    memcpy(&v[i], &bits, sizeof bits);
+  }
 }
 
 int descent_optimizer_check_objective(const descent_optimizer *opt, descent_objective *obj) {

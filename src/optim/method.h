@@ -81,6 +81,12 @@ double method_dot(const descent_real *a, const descent_real *b, size_t n, double
    step's count. A method's load refuses more as corrupted. */
 #define METHOD_MAX_COUNT ((int64_t)1 << 62)
 
+/* The seed of one step's random draws (Monte-Carlo labels, probe
+   vectors): the `seed` hyperparameter and the step count mixed
+   (splitmix64's finalizer), so successive steps draw independently and a
+   resumed run draws the same. */
+uint64_t method_draw_seed(double seed, int64_t step);
+
 /* The methods' state bytes: little-endian integers of `bytes` bytes and
    doubles by their bits, written at p (returning the next byte) or read
    from *p (advancing it). */
@@ -88,6 +94,10 @@ unsigned char *method_put(unsigned char *p, uint64_t v, int bytes);
 unsigned char *method_put_double(unsigned char *p, double v);
 uint64_t method_get(const unsigned char **p, int bytes);
 double method_get_double(const unsigned char **p);
+/* n numbers of the buffers' type (descent_real) by their bits, 4 or 8
+   bytes each. */
+unsigned char *method_put_reals(unsigned char *p, const descent_real *v, size_t n);
+void method_get_reals(const unsigned char **p, descent_real *v, size_t n);
 
 /* The method of that name; NULL if none. */
 const method_def *method_find(const char *name);
@@ -118,5 +128,6 @@ int kfac_factors(const method_state *st, size_t k, const double **a, const doubl
 int64_t method_diagonal_passes(const descent_objective *obj, size_t samples);
 extern const method_def method_hf;
 extern const method_def method_newton_cg;
+extern const method_def method_sophia;
 
 #endif /* DESCENT_METHOD_H */

@@ -391,11 +391,14 @@ static const spec_param muon_params[] = {
     P_NUM("c", 2.0315, -INFINITY, INFINITY, 1, 1, "Newton-Schulz coefficient c"),
     {"adjust_lr", SPEC_INTEGER, 0, 0, 2, 0, 0, 0,
      "adjust_lr_fn: 0 original, 1 match_rms_adamw, 2 spectral_unclamped"},
+    P_BOOL("bf16", 0,
+           "1: the iteration in bfloat16 as torch runs it (newton_schulz_bf16; the float "
+           "library on an AVX512_BF16 CPU)"),
 };
 static int muon_expand(const double *hp, char *buf, size_t cap) {
   chain_add(buf, cap, "muon_momentum(momentum=" NUM ", nesterov=%d)", hp[1], (int)hp[2]);
-  chain_add(buf, cap, "newton_schulz(steps=%d, eps=" NUM ", a=" NUM ", b=" NUM ", c=" NUM ")",
-            (int)hp[3], hp[4], hp[5], hp[6], hp[7]);
+  chain_add(buf, cap, "%s(steps=%d, eps=" NUM ", a=" NUM ", b=" NUM ", c=" NUM ")",
+            hp[9] ? "newton_schulz_bf16" : "newton_schulz", (int)hp[3], hp[4], hp[5], hp[6], hp[7]);
   chain_add(buf, cap, "muon_lr(weight_decay=" NUM ", adjust_lr=%d)", hp[0], (int)hp[8]);
   return DESCENT_OK;
 }
@@ -433,6 +436,37 @@ static int adafactor_expand(const double *hp, char *buf, size_t cap) {
             "adafactor(beta2_decay=" NUM ", eps1=" NUM ", eps2=" NUM ", d=" NUM
             ", weight_decay=" NUM ")",
             hp[0], hp[1], hp[2], hp[3], hp[4]);
+  return DESCENT_OK;
+}
+/* Distributed Shampoo (facebookresearch/optimizers), its defaults; momentum
+   and the inverse root's exponent through the chain (shampoo | momentum | lr) */
+static const spec_param shampoo_params[] = {
+    P_B1(0.9, 0),
+    P_NUM("b2", 1, 0, 1, 1, 0, "decay of the factor matrices (1: sums, as AdaGrad)"),
+    P_NUM("eps", 1e-12, 0, INFINITY, 1, 0, "added to the factors' eigenvalues"),
+    P_WD(0),
+    {"precondition_frequency", SPEC_INTEGER, 1, 1, 1e9, 0, 0, 0,
+     "steps between recomputations of the inverse roots"},
+    {"start_preconditioning_step", SPEC_INTEGER, -1, -1, 1e9, 0, 0, 0,
+     "first step preconditioned; -1: precondition_frequency"},
+    {"max_preconditioner_dim", SPEC_INTEGER, 1024, 1, 1e9, 0, 0, 0,
+     "largest factor matrix: longer dimensions are cut into blocks"},
+    {"merge_dims", SPEC_INTEGER, 1, 0, DESCENT_MAX_DIMS, 0, 0, 0,
+     "merge small dimensions down to this many; 0: never"},
+    P_BOOL("bias_correction", 1, "1: divide by 1 - b1^t and 1 - b2^t"),
+    {"grafting", SPEC_INTEGER, 0, 0, 4, 0, 0, 0,
+     "step size per block from: 0 none, 1 SGD, 2 AdaGrad, 3 RMSprop, 4 Adam"},
+    P_NUM("graft_b2", -1, -1, 1, 0, 1, "RMSprop's and Adam's grafting decay; -1: 0.99, 0.999"),
+    P_NUM("graft_eps", 1e-10, 0, INFINITY, 1, 0, "the grafting's epsilon"),
+};
+static int shampoo_expand(const double *hp, char *buf, size_t cap) {
+  chain_add(buf, cap,
+            "shampoo(b1=" NUM ", b2=" NUM ", eps=" NUM ", precondition_frequency=%d, "
+            "start_preconditioning_step=%d, max_preconditioner_dim=%d, merge_dims=%d, "
+            "bias_correction=%d, grafting=%d, graft_b2=" NUM ", graft_eps=" NUM ")",
+            hp[0], hp[1], hp[2], (int)hp[4], (int)hp[5], (int)hp[6], (int)hp[7], (int)hp[8],
+            (int)hp[9], hp[10], hp[11]);
+  if (hp[3] != 0) chain_add(buf, cap, "wd(weight_decay=" NUM ")", hp[3]);
   return DESCENT_OK;
 }
 /* SOAP (nikhilvyas/SOAP's soap.py): one whole-tensor transform that takes
@@ -567,8 +601,8 @@ static const named_optimizer named[] = {
      "Muon (torch.optim.Muon): Nesterov momentum orthogonalized per matrix by Newton-Schulz, "
      "for 2-D weights and conv kernels",
      "1e-3", muon_params, N_OF(muon_params),
-     "muon_momentum(momentum, nesterov) | newton_schulz(steps=ns_steps, eps, a, b, c) | "
-     "muon_lr(weight_decay, adjust_lr, lr)",
+     "muon_momentum(momentum, nesterov) | newton_schulz(steps=ns_steps, eps, a, b, c) "
+     "(newton_schulz_bf16 with bf16=1) | muon_lr(weight_decay, adjust_lr, lr)",
      0, muon_expand},
     {"prodigy",
      "Prodigy (Mishchenko & Defazio 2023; optax.contrib.prodigy): AdamW that estimates its own "
@@ -591,6 +625,15 @@ static const named_optimizer named[] = {
      "matrix, relative step size, update clipping",
      "1e-2", adafactor_params, N_OF(adafactor_params),
      "adafactor(beta2_decay, eps1, eps2, d, weight_decay, lr)", 0, adafactor_expand},
+    {"shampoo",
+     "Shampoo (Gupta et al. 2018) as Distributed Shampoo (facebookresearch/optimizers) computes "
+     "it: Kronecker-factored preconditioners per block, inverse roots by eigendecomposition, "
+     "grafting",
+     "1e-2", shampoo_params, N_OF(shampoo_params),
+     "shampoo(b1, b2, eps, precondition_frequency, start_preconditioning_step, "
+     "max_preconditioner_dim, merge_dims, bias_correction, grafting, graft_b2, graft_eps) | "
+     "[wd(weight_decay)] | lr",
+     0, shampoo_expand},
     {"soap",
      "SOAP (Vyas et al. 2024; nikhilvyas/SOAP): Adam in the eigenbasis of Shampoo's "
      "per-dimension factors, refreshed every precondition_frequency steps",

@@ -82,16 +82,6 @@ static int64_t sdlm_products(const method_state *st) {
 
 /* ---- the diagonal estimate ------------------------------------------------------- */
 
-/* The seed of the Monte-Carlo draws of one step: the hyperparameter and the
-   step count mixed (splitmix64's finalizer), so successive estimates draw
-   independent labels and a resumed run the same ones. */
-static uint64_t draw_seed(double seed, int64_t step) {
-  uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull + (uint64_t)step + 1;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 /* The backward passes one diagonal costs: samples when estimated; exact, a
    network's outputs (one pass per class) or a lab problem's dimension (one
    Gauss-Newton product per column); 1 for another objective, whose cost
@@ -164,7 +154,7 @@ static int sdlm_step(method_state *st, const double *hp, double eta, descent_obj
   if (st->steps % every == 0) {
     size_t samples = (size_t)hp[SD_SAMPLES];
     rc = descent_objective_ggn_diagonal(obj, closure->batch, samples,
-                                        draw_seed(hp[SD_SEED], st->steps), st->estimate);
+                                        method_draw_seed(hp[SD_SEED], st->steps), st->estimate);
     if (rc) {
       descent_error_prefix("sdlm: ");
       return rc;
@@ -198,21 +188,11 @@ static size_t sdlm_state_bytes(const method_state *st) {
   return FIXED_BYTES + st->n * sizeof(real);
 }
 
-#ifdef DESCENT_DOUBLE
-typedef uint64_t real_bits;
-#else
-typedef uint32_t real_bits;
-#endif
-
 static void sdlm_save(const method_state *st, unsigned char *p) {
   p = method_put(p, (uint64_t)st->steps, 8);
   p = method_put(p, (uint64_t)st->evaluations, 8);
   p = method_put(p, (uint64_t)st->products, 8);
-  for (size_t i = 0; i < st->n; i++) {
-    real_bits bits;
-    memcpy(&bits, &st->h[i], sizeof bits);
-    p = method_put(p, bits, (int)sizeof bits);
-  }
+  method_put_reals(p, st->h, st->n);
 }
 
 static int sdlm_load(method_state *st, const double *hp, const unsigned char *in, size_t len) {
@@ -232,9 +212,8 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
   /* The curvature is checked whole before the state changes. */
   const unsigned char *values = p;
   for (size_t i = 0; i < st->n; i++) {
-    real_bits bits = (real_bits)method_get(&p, (int)sizeof bits);
     real v;
-    memcpy(&v, &bits, sizeof v);
+    method_get_reals(&p, &v, 1);
     if (!(v >= 0))
       return descent_fail(DESCENT_EFORMAT,
                           "sdlm state: corrupted (curvature %g of parameter %zu; a Gauss-Newton "
@@ -245,10 +224,7 @@ static int sdlm_load(method_state *st, const double *hp, const unsigned char *in
   st->evaluations = (int64_t)evaluations;
   st->products = (int64_t)products;
   p = values;
-  for (size_t i = 0; i < st->n; i++) {
-    real_bits bits = (real_bits)method_get(&p, (int)sizeof bits);
-    memcpy(&st->h[i], &bits, sizeof bits);
-  }
+  method_get_reals(&p, st->h, st->n);
   return DESCENT_OK;
 }
 

@@ -22,6 +22,7 @@
 #include "transforms_layerwise.h"
 #include "transforms_matrix.h"
 #include "transforms_factored.h"
+#include "transforms_shampoo.h"
 #include "transforms_dadapt.h"
 #include "transforms_novograd.h"
 #include "transforms_soap.h"
@@ -606,10 +607,12 @@ static const transform_def *const all_transforms[] = {
     &transform_rprop,    &transform_asgd,       &transform_adabelief, &transform_yogi,
     &transform_ademamix, &transform_nadam,      &transform_radam,     &transform_adamax,
     &transform_optax_adam, &transform_trust_ratio,
-    &transform_muon_momentum, &transform_newton_schulz, &transform_muon_lr,
+    &transform_muon_momentum, &transform_newton_schulz, &transform_newton_schulz_bf16,
+    &transform_muon_lr,
     &transform_prodigy, &transform_dadapt_adamw,
     &transform_novograd,
     &transform_adafactor,
+    &transform_shampoo,
     &transform_soap,
 };
 /* clang-format on */

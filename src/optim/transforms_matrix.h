@@ -11,6 +11,7 @@
 
 extern const transform_def transform_muon_momentum;
 extern const transform_def transform_newton_schulz;
+extern const transform_def transform_newton_schulz_bf16;
 extern const transform_def transform_muon_lr;
 
 #endif /* DESCENT_TRANSFORMS_MATRIX_H */

@@ -89,12 +89,17 @@ expect_error named-in-chain error "'sgd' is a named optimizer and cannot appear 
 # Muon takes matrices only: a network's biases are refused, named, with the fix.
 expect_error muon-bias error "tensor 1 (layer1.dense.bias): it is 1-D (a bias, or a norm's scale), and transform newton_schulz takes only matrices (2-D, or conv kernels read as out x in*kh*kw): use parameter groups: muon for the 2-D weights, adamw for the rest" train muon --data-dir "$scratch/good" --model 'dense(64), relu, dense(10)' --opt muon
 check "muon-bias: no run folder left behind" test ! -e "$scratch/run-muon"
+# Shampoo: a first preconditioned step before the first recomputation.
+expect_error shampoo-start error "shampoo: start_preconditioning_step = 2 is below precondition_frequency = 5: pass start_preconditioning_step >= precondition_frequency (or -1)" train shampoo --data-dir "$scratch/good" --model 'dense(10)' --opt 'shampoo(precondition_frequency=5, start_preconditioning_step=2)'
+check "shampoo-start: no run folder left behind" test ! -e "$scratch/run-shampoo"
 # SOAP's merge_dims is not built: refused with the fix, nothing written.
 expect_error soap-merge-dims error "soap: merge_dims=1 is not built: leave merge_dims=0" train soap --data-dir "$scratch/good" --model 'dense(10)' --opt 'soap(merge_dims=1)'
 check "soap-merge-dims: no run folder left behind" test ! -e "$scratch/run-soap"
 # Parameter groups: --no-decay needs a named optimizer with weight decay;
 # every tensor needs a group.
 expect_error no-decay-without-decay error "--no-decay: --opt lbfgs has no weight decay" train nodecay --data-dir "$scratch/good" --model 'dense(10)' --opt lbfgs --no-decay bias,norm
+expect_error no-decay-method error "--no-decay: --opt sophia is a method (it evaluates the objective itself), which takes no parameter groups: its weight_decay applies to every tensor" train nodecay-method --data-dir "$scratch/good" --model 'dense(10)' --opt sophia --no-decay bias
+expect_error sophia-gamma error "sophia(gamma=0): out of range; valid values are (0, inf)" train sophia-gamma --data-dir "$scratch/good" --model 'dense(10)' --opt 'sophia(gamma=0)'
 expect_error no-decay-chain error "--no-decay needs a named optimizer (adamw, sgd, ...); --opt 'adam | lr(0.1)' is a chain" train nodecay-chain --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam | lr(0.1)' --no-decay bias
 expect_error group-unmatched error "tensor layer1.dense.bias matches no group's selector" train groups --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ weight'
 expect_error group-unmatched-lr-find error "group 2 (sgd @ bias) matches no tensor" "$descent" lr-find --data-dir "$scratch/good" --model 'dense(10)' --opt 'adam @ * ; sgd @ bias' --out "$scratch/lrf-groups"

@@ -72,6 +72,11 @@ for pair in lamb:0.01 lars:1 novograd:0.01 adafactor:0.01 soap:0.003; do
   killed_and_resumed "opt-${pair%%:*}" 13 --model "$deep" --opt "${pair%%:*}" --lr "${pair#*:}" \
     --batch-size 32 --epochs 3
 done
+# Shampoo, its inverse roots recomputed every third step (so the kill falls
+# between two recomputations), the 32-wide layer cut into blocks of 16.
+killed_and_resumed opt-shampoo 13 --model "$deep" \
+  --opt 'shampoo(grafting=4, precondition_frequency=3, max_preconditioner_dim=16)' --lr 0.01 \
+  --batch-size 32 --epochs 3
 # Muon, on a network of matrices only (no biases).
 killed_and_resumed opt-muon 13 --model 'dense(32, bias=0), relu, dense(10, bias=0)' --opt muon \
   --lr 0.02 --batch-size 32 --epochs 3
