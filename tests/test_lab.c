@@ -90,6 +90,37 @@ static void test_momentum_slopes(void) {
   lab_result_free(&r);
 }
 
+/* Momentum's map (slide 32): descent's heavy ball, measured on a grid of
+   (alpha, beta), contracts at the closed form's rate (the exponent -log
+   rate within 5% in every cell where the run can read it), is stable in
+   exactly the cells the closed form says, and its best cell sits next to
+   the closed-form optimum and beats gradient descent's best rate. */
+static void test_momentum_map(void) {
+  static const char *const kappas[] = {"4", "25", "400"};
+  for (int k = 0; k < 3; k++) {
+    const char *over[] = {"kappa", kappas[k], NULL};
+    lab_result r;
+    if (run_demo("momentum-map", over, NULL, &r)) return;
+    const char *t = "momentum-map";
+    double worst = num(&r, t, "worst relative gap of -log(rate)", "measured");
+    double compared = num(&r, t, "cells compared", "measured");
+    double differ = num(&r, t, "cells classified differently", "measured");
+    double best = num(&r, t, "best rate on the grid", "measured");
+    double optimum = num(&r, t, "optimal rate", "closed form");
+    double gd = num(&r, t, "gradient descent's best rate", "closed form");
+    printf("momentum-map kappa %s: worst gap %.4f over %g cells, best %.4f (optimum %.4f, gd "
+           "%.4f)\n",
+           kappas[k], worst, compared, best, optimum, gd);
+    CHECK_MSG(compared >= 500 && worst <= 0.05, "kappa %s: worst gap %g over %g cells", kappas[k],
+              worst, compared);
+    CHECK_MSG(differ == 0, "kappa %s: %g cells stable in one, not the other", kappas[k], differ);
+    CHECK_MSG(best >= optimum * 0.99 && best <= optimum + 0.05 * (1 - optimum) + 0.02 && best < gd,
+              "kappa %s: best measured rate %g, optimum %g, gradient descent %g", kappas[k], best,
+              optimum, gd);
+    lab_result_free(&r);
+  }
+}
+
 /* Normalizing the badly scaled regression cuts the iterations at least
    10-fold at a scale ratio of 100. */
 static void test_normalization(void) {
@@ -352,6 +383,7 @@ static void test_options_and_files(void) {
 int main(void) {
   test_step_size();
   test_momentum_slopes();
+  test_momentum_map();
   test_normalization();
   test_stochastic();
   test_nonconvex();
