@@ -129,8 +129,8 @@ static real round_bf16(real x) {
    each is mirrored below it. For r of 1024, 10 blocks of 16: 62.5% of the
    multiply-adds of the whole product. Element (i, j) and (j, i) are the
    same bits, the one sum for both. */
-static void symmetric_product(int precision, size_t r, size_t k, real alpha, const real *x,
-                              size_t ld, real beta, real *c) {
+void symmetric_product(int precision, size_t r, size_t k, real alpha, const real *x, size_t ld,
+                       real beta, real *c) {
   if (r <= SYMMETRIC_BLOCK) {
     descent_gemm_precision(precision, 1, 0, 1, r, r, k, alpha, x, ld, x, ld, beta, c, r);
     return;

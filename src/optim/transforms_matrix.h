@@ -14,4 +14,11 @@ extern const transform_def transform_newton_schulz;
 extern const transform_def transform_newton_schulz_bf16;
 extern const transform_def transform_muon_lr;
 
+/* C = alpha X X^T + beta C (C r x r, X r rows of k numbers at row stride
+   ld) in a descent_gemm_precision precision: only the 256-row blocks on and
+   above the diagonal are computed, each mirrored below it (Muon's Gram
+   matrices, Shampoo's factors). */
+void symmetric_product(int precision, size_t r, size_t k, descent_real alpha, const descent_real *x,
+                       size_t ld, descent_real beta, descent_real *c);
+
 #endif /* DESCENT_TRANSFORMS_MATRIX_H */

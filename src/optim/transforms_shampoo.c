@@ -28,6 +28,7 @@
  * descent_symmetric_eigen) whatever the buffers' precision.
  */
 #include "transforms_shampoo.h"
+#include "transforms_matrix.h"
 
 #include "transform_kernels.h"
 
@@ -293,14 +294,14 @@ static void factor_product(const real *g, int ndim, const size_t *side, int i, r
   for (int j = 0; j < i; j++) pre *= side[j];
   for (int j = i + 1; j < ndim; j++) post *= side[j];
   const size_t d = side[i];
-  if (pre == 1) {
-    descent_gemm(0, 1, d, d, post, 1, g, post, g, post, 0, outer, d);
-  } else if (post == 1) {
+  if (post == 1) {
     descent_gemm(1, 0, d, d, pre, 1, g, d, g, d, 0, outer, d);
   } else {
+    /* A sum over the leading dimensions' slices, each product computed on
+       and above the diagonal only past 256 rows (symmetric_product). */
     for (size_t p = 0; p < pre; p++)
-      descent_gemm(0, 1, d, d, post, 1, g + p * d * post, post, g + p * d * post, post, p ? 1 : 0,
-                   outer, d);
+      symmetric_product(DESCENT_PRECISION_FP32, d, post, 1, g + p * d * post, post, p ? 1 : 0,
+                        outer);
   }
   for (size_t r = 0; r < d; r++)
     for (size_t c = r + 1; c < d; c++) outer[c * d + r] = outer[r * d + c];
