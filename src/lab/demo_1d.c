@@ -215,6 +215,9 @@ const lab_demo lab_demo_step_size = {
     step_size_options,
     sizeof step_size_options / sizeof step_size_options[0],
     step_size_run,
+    NULL,
+    NULL,
+    NULL,
 };
 
 /* ---- nonconvex -------------------------------------------------------------- */
@@ -368,4 +371,7 @@ const lab_demo lab_demo_nonconvex = {
     nonconvex_options,
     sizeof nonconvex_options / sizeof nonconvex_options[0],
     nonconvex_run,
+    NULL,
+    NULL,
+    NULL,
 };

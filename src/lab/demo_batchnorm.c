@@ -253,4 +253,7 @@ const lab_demo lab_demo_batchnorm = {
     batchnorm_options,
     sizeof batchnorm_options / sizeof batchnorm_options[0],
     batchnorm_run,
+    NULL,
+    NULL,
+    NULL,
 };

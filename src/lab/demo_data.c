@@ -163,6 +163,9 @@ const lab_demo lab_demo_normalization = {
     normalization_options,
     sizeof normalization_options / sizeof normalization_options[0],
     normalization_run,
+    NULL,
+    NULL,
+    NULL,
 };
 
 /* ---- stochastic ----------------------------------------------------------------- */
@@ -342,4 +345,7 @@ const lab_demo lab_demo_stochastic = {
     stochastic_options,
     sizeof stochastic_options / sizeof stochastic_options[0],
     stochastic_run,
+    NULL,
+    NULL,
+    NULL,
 };

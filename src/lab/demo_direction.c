@@ -137,4 +137,7 @@ const lab_demo lab_demo_per_direction = {
     direction_options,
     sizeof direction_options / sizeof direction_options[0],
     direction_run,
+    NULL,
+    NULL,
+    NULL,
 };

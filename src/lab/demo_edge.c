@@ -420,4 +420,7 @@ const lab_demo lab_demo_edge_of_stability = {
     edge_options,
     sizeof edge_options / sizeof edge_options[0],
     edge_run_all,
+    NULL,
+    NULL,
+    NULL,
 };

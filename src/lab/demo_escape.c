@@ -211,6 +211,9 @@ const lab_demo lab_demo_saddle = {
     saddle_options,
     sizeof saddle_options / sizeof saddle_options[0],
     saddle_run,
+    NULL,
+    NULL,
+    NULL,
 };
 
 /* ---- plateau ------------------------------------------------------------------- */
@@ -258,4 +261,7 @@ const lab_demo lab_demo_plateau = {
     plateau_options,
     sizeof plateau_options / sizeof plateau_options[0],
     plateau_run,
+    NULL,
+    NULL,
+    NULL,
 };

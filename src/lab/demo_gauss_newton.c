@@ -709,4 +709,7 @@ const lab_demo lab_demo_gauss_newton = {
     gn_options,
     sizeof gn_options / sizeof gn_options[0],
     gn_run,
+    NULL,
+    NULL,
+    NULL,
 };

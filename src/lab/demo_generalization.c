@@ -427,4 +427,7 @@ const lab_demo lab_demo_generalization = {
     gen_options,
     sizeof gen_options / sizeof gen_options[0],
     gen_run,
+    NULL,
+    NULL,
+    NULL,
 };

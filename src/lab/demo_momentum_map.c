@@ -213,4 +213,7 @@ const lab_demo lab_demo_momentum_map = {
     momentum_map_options,
     sizeof momentum_map_options / sizeof momentum_map_options[0],
     momentum_map_run,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -389,4 +389,7 @@ const lab_demo lab_demo_noise_scale = {
     noise_options,
     sizeof noise_options / sizeof noise_options[0],
     noise_run,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -268,4 +268,7 @@ const lab_demo lab_demo_tuning = {
     tuning_options,
     sizeof tuning_options / sizeof tuning_options[0],
     tuning_run,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -139,6 +139,9 @@ const lab_demo lab_demo_conditioning = {
     conditioning_options,
     sizeof conditioning_options / sizeof conditioning_options[0],
     conditioning_run,
+    NULL,
+    NULL,
+    NULL,
 };
 
 /* ---- momentum ------------------------------------------------------------------ */
@@ -327,4 +330,7 @@ const lab_demo lab_demo_momentum = {
     momentum_options,
     sizeof momentum_options / sizeof momentum_options[0],
     momentum_run,
+    NULL,
+    NULL,
+    NULL,
 };

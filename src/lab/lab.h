@@ -102,6 +102,15 @@ struct lab_demo {
   int n_options;
   /* Computes the tables; writes files into dir unless it is NULL. */
   int (*run)(const lab_args *args, const char *dir, lab_result *res);
+  /* The slide's claim the demo reproduces, in one sentence; and what to
+     look for in its numbers and picture (a few sentences). The lab's page
+     and `descent demo NAME --help` show them. */
+  const char *claim;
+  const char *look_for;
+  /* NULL for a demo of seconds. For one that trains networks for minutes:
+     its time with the defaults, e.g. "about 4 minutes on 2 cores", which
+     `descent demo all` states (it runs such demos only when asked). */
+  const char *duration;
 };
 
 /* Every demo, in the lecture's order. */
