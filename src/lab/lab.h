@@ -141,6 +141,8 @@ int lab_arg_list(const lab_args *a, const char *name, double lo, double hi, int 
 extern const lab_demo lab_demo_step_size, lab_demo_nonconvex;      /* demo_1d.c */
 extern const lab_demo lab_demo_conditioning, lab_demo_momentum;    /* demo_valley.c */
 extern const lab_demo lab_demo_momentum_map;                       /* demo_momentum_map.c */
+extern const lab_demo lab_demo_momentum_noise;                     /* demo_momentum_noise.c */
+extern const lab_demo lab_demo_bottou_bousquet;                    /* demo_bottou.c */
 extern const lab_demo lab_demo_per_direction;                      /* demo_direction.c */
 extern const lab_demo lab_demo_gauss_newton;                       /* demo_gauss_newton.c */
 extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
