@@ -124,6 +124,8 @@ static void test_bad_options(void) {
   CHECK_FAILS(lab_demo_run(d, level, NULL, &r), DESCENT_EINVAL, "--level");
   static const char *const huge[] = {"n", "1000000", "epochs", "100000", NULL};
   CHECK_FAILS(lab_demo_run(d, huge, NULL, &r), DESCENT_EINVAL, "--epochs");
+  static const char *const big[] = {"n", "1000000", "dim", "200", NULL};
+  CHECK_FAILS(lab_demo_run(d, big, NULL, &r), DESCENT_EINVAL, "--n, --dim");
   static const char *const lr[] = {"lr", "fast", NULL};
   CHECK_FAILS(lab_demo_run(d, lr, NULL, &r), DESCENT_EINVAL, "--lr");
 }

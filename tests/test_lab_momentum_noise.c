@@ -123,8 +123,10 @@ static void test_bad_options(void) {
   CHECK_FAILS(lab_demo_run(d, mu_one, NULL, &r), DESCENT_EINVAL, "--mu");
   static const char *const words[] = {"seeds", "many", NULL};
   CHECK_FAILS(lab_demo_run(d, words, NULL, &r), DESCENT_EINVAL, "--seeds");
-  static const char *const huge[] = {"iters", "10000000", "dim", "1000", NULL};
-  CHECK_FAILS(lab_demo_run(d, huge, NULL, &r), DESCENT_EINVAL, "--iters");
+  static const char *const huge[] = {"iters", "2000000", "dim", "1000", NULL};
+  CHECK_FAILS(lab_demo_run(d, huge, NULL, &r), DESCENT_EINVAL, "too many");
+  static const char *const long_run[] = {"iters", "10000000", NULL};
+  CHECK_FAILS(lab_demo_run(d, long_run, NULL, &r), DESCENT_EINVAL, "--iters");
 }
 
 int main(void) {

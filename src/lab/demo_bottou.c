@@ -389,6 +389,11 @@ static int bottou_run(const lab_args *a, const char *dir, lab_result *res) {
                         "--n: %lld examples for %lld features: give at least "
                         "dim + 3 (the ERM's test error is finite from there)",
                         (long long)n, (long long)dim);
+  if ((double)n * (double)dim > 2e7)
+    return descent_fail(DESCENT_EINVAL,
+                        "--n, --dim: %lld examples of %lld features are too many (n dim at "
+                        "most 2e7)",
+                        (long long)n, (long long)dim);
   if ((double)n * (double)epochs * (double)dim * (double)(4 * seeds + 1) > 2e10)
     return descent_fail(DESCENT_EINVAL,
                         "--epochs: %lld epochs of %lld examples in %lld dimensions are too many",

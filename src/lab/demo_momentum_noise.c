@@ -307,7 +307,7 @@ static int momentum_noise_run(const lab_args *a, const char *dir, lab_result *re
   if (!rc) rc = lab_arg_double(a, "kappa", 1, 1e6, &s.kappa);
   if (!rc) rc = lab_arg_double(a, "sigma", 0, 1e3, &s.sigma);
   if (!rc) rc = lab_arg_double(a, "level", 1e-9, 1, &s.level);
-  if (!rc) rc = lab_arg_int(a, "iters", 100, 10000000, &s.iters);
+  if (!rc) rc = lab_arg_int(a, "iters", 100, 2000000, &s.iters);
   if (!rc) rc = lab_arg_int(a, "seeds", 1, 1000, &s.seeds);
   if (!rc) rc = lab_arg_int(a, "seed", 0, INT64_MAX / 2, &s.seed);
   if (rc) return rc;
