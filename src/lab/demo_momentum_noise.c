@@ -142,7 +142,7 @@ static int measure(const noise_setup *s, const char *spec, double step, double e
                    const int64_t *early, const int64_t *edge, int n_bins, noise_measured *m) {
   const int d = s->d;
   descent_real *x = malloc((size_t)d * sizeof *x), *g = malloc((size_t)d * sizeof *g);
-  double *g_prev = malloc((size_t)d * sizeof *g_prev), *x_prev = malloc((size_t)d * sizeof *x_prev);
+  double *g_prev = calloc((size_t)d, sizeof *g_prev), *x_prev = malloc((size_t)d * sizeof *x_prev);
   double *noise_sd = malloc((size_t)d * sizeof *noise_sd);
   int rc = x && g && g_prev && x_prev && noise_sd ? DESCENT_OK : DESCENT_ENOMEM;
   if (rc) rc = descent_fail(rc, "momentum-noise: out of memory");
