@@ -179,7 +179,7 @@ static void demo_command(const lab_demo *d, const char *const *overrides, char *
 /* Why demo all leaves out a demo that trains networks for minutes, and how
    to run it. */
 static void skip_reason(const lab_demo *d, char *buf, size_t cap) {
-  snprintf(buf, cap, "skipped: trains networks for %s; --networks runs it%s", d->duration,
+  snprintf(buf, cap, "trains networks for %s; --networks runs it%s", d->duration,
            lab_demo_quick(d) ? ", --quick runs a small version" : "");
 }
 
@@ -232,7 +232,7 @@ static int demo_all(int argc, char **argv) {
     printf("\n== %s (%s): %s\n", d->name, d->slides, d->summary);
     if (d->duration && !networks && !(quick && overrides)) {
       skip_reason(d, skipped[i], sizeof skipped[i]);
-      printf("%s\n", skipped[i]);
+      printf("skipped: %s\n", skipped[i]);
       demo_command(d, NULL, commands[i], sizeof commands[i]);
       page[i].command = commands[i];
       page[i].skipped = skipped[i];

@@ -445,16 +445,27 @@ static void picture(FILE *f, const char *dir, const lab_page_demo *d, const char
   fprintf(f, "</a>.</figcaption>\n</figure>\n");
 }
 
-static void animation(FILE *f, const lab_page_demo *d, const char *name) {
+/* An animation: `name` is a GIF file of the demo's folder, or the stem of
+   one (stem.gif, drawn like a picture); one the folder lacks (gnuplot
+   missing) gets the line saying how to draw it. */
+static void animation(FILE *f, const char *dir, const lab_page_demo *d, const char *name) {
+  char gif[LAB_TEXT + 8];
+  snprintf(gif, sizeof gif, ends_with(name, ".gif") ? "%s" : "%s.gif", name);
+  if (!file_exists(dir, d->folder, gif)) {
+    fprintf(f, "<p class=\"skipped\">");
+    html_text(f, gif);
+    fprintf(f, " (an animation) was not drawn: gnuplot missing?</p>\n");
+    return;
+  }
   fprintf(f, "<figure class=\"animation\">\n<img src=\"");
-  href(f, d->folder, name);
+  href(f, d->folder, gif);
   fprintf(f, "\" alt=\"");
   html_text(f, d->demo->name);
   fprintf(f, ": animation ");
-  html_text(f, name);
+  html_text(f, gif);
   fprintf(f, "\">\n<figcaption>");
-  html_text(f, name);
-  fprintf(f, " (animated)</figcaption>\n</figure>\n");
+  html_text(f, gif);
+  fprintf(f, " (animated: reload the page to replay it)</figcaption>\n</figure>\n");
 }
 
 static void paragraph(FILE *f, const char *cls, const char *lead, const char *text) {
@@ -489,9 +500,11 @@ static void section(FILE *f, const char *dir, const lab_page_demo *d, int *repla
   }
   const lab_result *r = d->result;
   for (int i = 0; i < r->n_pictures; i++) picture(f, dir, d, r->pictures[i]);
-  /* Animations: the GIF files the demo wrote. */
+  /* Animations: the GIF files among the files the demo wrote. A list of
+     animations in lab_result takes one more line here:
+     for (int i = 0; i < r->n_animations; i++) animation(f, dir, d, r->animations[i]); */
   for (int i = 0; i < r->n_files; i++)
-    if (ends_with(r->files[i], ".gif")) animation(f, d, r->files[i]);
+    if (ends_with(r->files[i], ".gif")) animation(f, dir, d, r->files[i]);
   replays(f, dir, d, replay_counter);
   paragraph(f, "look", "What to look for:", demo->look_for);
   if (r->n_tables) fprintf(f, "<div class=\"tables\">\n");
@@ -568,17 +581,19 @@ static const char *const script =
     "  ctx.fillText(data.dim===1?'\\u03b8 (across) against f (up)':'\\u03b8\\u2081 (across), "
     "\\u03b8\\u2082 (up)',8,16);}\n"
     "function drawGap(cv,data,run,k){var ctx=cv.getContext('2d'),w=cv.width,h=cv.height;\n"
-    "  ctx.clearRect(0,0,w,h);var g=[],t=[],i;for(i=0;i<run.gap.length;i++){if(finite(run.gap[i])"
-    "&&run.gap[i]>0&&run.gap[i]<1e30){g.push(Math.log(run.gap[i])/Math.LN10);t.push(run.t[i]);}"
-    "else{g.push(null);t.push(run.t[i]);}}\n"
+    "  ctx.clearRect(0,0,w,h);var g=[],t=[],i,tmax=run.t[run.t.length-1],logx=tmax>100;\n"
+    "  for(i=0;i<run.gap.length;i++){t.push(logx?Math.log(1+run.t[i])/Math.LN10:run.t[i]);"
+    "g.push(finite(run.gap[i])&&run.gap[i]>0&&run.gap[i]<1e30?Math.log(run.gap[i])/Math.LN10:"
+    "null);}\n"
     "  var b=[Infinity,-Infinity,Infinity,-Infinity];bounds(t,g,b,1e300);\n"
     "  ctx.fillStyle='#333';ctx.font='13px sans-serif';\n"
-    "  ctx.fillText('log10(f \\u2212 f*) against the iteration',8,16);\n"
+    "  ctx.fillText('f \\u2212 f* against the iteration'+(logx?' (both on log scales)':"
+    "' (log scale)'),8,16);\n"
     "  if(!isFinite(b[0]))return;if(b[3]-b[2]<1){b[2]-=.5;b[3]+=.5;}\n"
-    "  var m=frame(ctx,w,h,b,30,false);ctx.strokeStyle='#ddd';ctx.beginPath();\n"
-    "  for(var e=Math.ceil(b[2]);e<=b[3];e++){ctx.moveTo(30,m.y(e));ctx.lineTo(w-10,m.y(e));"
+    "  var m=frame(ctx,w,h,b,44,false);ctx.strokeStyle='#ddd';ctx.beginPath();\n"
+    "  for(var e=Math.ceil(b[2]);e<=b[3];e++){ctx.moveTo(44,m.y(e));ctx.lineTo(w-10,m.y(e));"
     "ctx.fillText('1e'+e,2,m.y(e)-2);}ctx.stroke();\n"
-    "  ctx.fillText('t = '+b[0],30,h-8);var last='t = '+b[1];"
+    "  ctx.fillText('t = '+run.t[0],44,h-8);var last='t = '+tmax;"
     "ctx.fillText(last,w-12-ctx.measureText(last).width,h-8);\n"
     "  ctx.strokeStyle=colors[data.runs.indexOf(run)%colors.length];ctx.lineWidth=1.5;"
     "ctx.beginPath();var on=false;\n"

@@ -18,8 +18,8 @@ page="$out/index.html"
 "$descent" demo all --quick --html --out "$out" >"$scratch/all.out" 2>"$scratch/all.err"
 rc=$?
 check "demo all --quick --html exits 0 (status $rc)" test "$rc" -eq 0
-check "index.html written and announced" \
-  bash -c '[ -s "$1" ] && grep -qF "page: $1" "$2"' _ "$page" "$scratch/all.out"
+written() { [ -s "$page" ] && grep -qF "page: $page" "$scratch/all.out"; }
+check "index.html written and announced" written
 [ -s "$page" ] || finish
 
 # --- one section per demo, in the order they ran -----------------------------
@@ -28,7 +28,7 @@ count=$((count + 1))
 missing=""
 for d in $names; do grep -q "<section id=\"demo-$d\">" "$page" || missing="$missing $d"; done
 order=$(grep -o '<section id="demo-[a-z0-9-]*">' "$page" | sed 's/.*demo-\([a-z0-9-]*\)".*/\1/' | tr '\n' ' ')
-if [ -z "$names" ] || [ -n "$missing" ] || [ "$order" != "$(echo $names) " ]; then
+if [ -z "$names" ] || [ -n "$missing" ] || [ "$order" != "$(echo "$names" | tr '\n' ' ')" ]; then
   fail "sections: lacking$missing; order $order"
 else
   ok "a section per demo, in the lecture's order ($(echo "$names" | wc -w) demos)"
@@ -93,8 +93,8 @@ rc=$?
 count=$((count + 1))
 if [ "$rc" -ne 0 ]; then
   fail "chromium (screenshot): exit status $rc"; tail -5 "$scratch/shot.log"
-elif grep -qE ':CONSOLE|Uncaught' "$scratch/shot.log"; then
-  fail "console messages:"; grep -E ':CONSOLE|Uncaught' "$scratch/shot.log" | head -5
+elif grep -qE ':CONSOLE|Uncaught|Page load failed' "$scratch/shot.log"; then
+  fail "console messages:"; grep -E ':CONSOLE|Uncaught|Page load failed' "$scratch/shot.log" | head -5
 else
   ok "chromium opens the page without a console message"
 fi
