@@ -61,7 +61,7 @@ static void print_help(void) {
     print_demo_options(demos[i]);
   }
   printf("  %-14s every demo above with its defaults, each in a folder of its own, except\n"
-         "  %-14s those that train networks for minutes (their time is stated above):\n"
+         "  %-14s those that train networks for long (their time is stated above):\n"
          "  %-14s --quick      runs them in small versions of seconds\n"
          "  %-14s --networks   runs them at full size too\n"
          "  %-14s --html       writes index.html, one page with every demo's claim,\n"
@@ -176,7 +176,7 @@ static void demo_command(const lab_demo *d, const char *const *overrides, char *
     used += (size_t)snprintf(buf + used, cap - used, " --%s %s", o[0], o[1]);
 }
 
-/* Why demo all leaves out a demo that trains networks for minutes, and how
+/* Why demo all leaves out a demo that trains networks for long, and how
    to run it. */
 static void skip_reason(const lab_demo *d, char *buf, size_t cap) {
   snprintf(buf, cap, "trains networks for %s; --networks runs it%s", d->duration,
@@ -187,16 +187,16 @@ static int demo_all(int argc, char **argv) {
   cli_option opts[] = {
       {"out", "DIR", "folder for every demo's folder (must be new or empty)",
        "runs/demo-all-DATE-TIME", 0},
-      {"quick", NULL, "the demos that train networks for minutes run a small version of seconds",
-       NULL, 0},
-      {"networks", NULL, "the demos that train networks for minutes run too, at full size", NULL,
+      {"quick", NULL, "the demos that train networks for long run a small version of seconds", NULL,
        0},
+      {"networks", NULL, "the demos that train networks for long run too, at full size", NULL, 0},
       {"html", NULL, "write index.html: one page with every demo, its claim, pictures and numbers",
        NULL, 0}};
   enum { N_OPTS = sizeof opts / sizeof opts[0] };
   int rc = cli_parse(argc, argv, 2, opts, N_OPTS, "demo all",
                      "Runs every demo of the lecture with its defaults, except those that train\n"
-                     "networks for minutes: --quick runs them small, --networks at full size.");
+                     "networks for long (their time is in 'descent demo --help'): --quick runs\n"
+                     "them small, --networks at full size.");
   if (rc) return rc < 0 ? 2 : 0;
   int quick = opts[1].given, networks = opts[2].given, html = opts[3].given;
   if (quick && networks) {
@@ -212,7 +212,8 @@ static int demo_all(int argc, char **argv) {
   int created;
   if (prepare_dir(root, &created)) return 1;
   int n, warned = 0, n_made = 0, status = 0, n_run = 0;
-  char made[48][320];
+  enum { MAX_MADE = 96 };
+  char made[MAX_MADE][320];
   const lab_demo *const *demos = lab_demos(&n);
   lab_result *results = calloc((size_t)n, sizeof *results);
   lab_page_demo *page = calloc((size_t)n, sizeof *page);
@@ -240,7 +241,8 @@ static int demo_all(int argc, char **argv) {
     }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", root, d->name);
-    status = run_one(d, overrides, dir, &warned, made, &n_made, 48, html ? &results[i] : NULL);
+    status =
+        run_one(d, overrides, dir, &warned, made, &n_made, MAX_MADE, html ? &results[i] : NULL);
     if (status) break;
     n_run++;
     demo_command(d, overrides, commands[i], sizeof commands[i]);
@@ -262,9 +264,9 @@ static int demo_all(int argc, char **argv) {
              networks ? " --networks" : "", n_run, seconds);
     if (n_run < n)
       snprintf(notes[n_notes++], sizeof notes[0],
-               "%d demo%s train networks for minutes and did not run: descent demo all "
-               "--networks runs them at full size, --quick in small versions.",
-               n - n_run, n - n_run == 1 ? "" : "s");
+               "%d demo%s networks for long and did not run (each section says how long): "
+               "descent demo all --networks runs them at full size, --quick in small versions.",
+               n - n_run, n - n_run == 1 ? " trains" : "s train");
     if (quick)
       snprintf(notes[n_notes++], sizeof notes[0],
                "--quick: the network demos ran in small versions (their commands below say "
