@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -35,23 +36,38 @@ static void print_demo_options(const lab_demo *d) {
   }
 }
 
+/* The slide's claim, what to look for and the time a demo takes, each on
+   its own line when the demo has it. */
+static void print_demo_about(const lab_demo *d, const char *indent) {
+  if (d->claim) printf("%sclaim: %s\n", indent, d->claim);
+  if (d->look_for) printf("%slook for: %s\n", indent, d->look_for);
+  if (d->duration)
+    printf("%stakes %s (demo all runs it with --networks%s)\n", indent, d->duration,
+           lab_demo_quick(d) ? "; --quick runs a small version" : "");
+}
+
 static void print_help(void) {
   int n;
   const lab_demo *const *demos = lab_demos(&n);
   printf("usage: descent demo NAME [--out DIR] [options]\n"
-         "       descent demo all [--out DIR] [--quick]\n\n"
+         "       descent demo all [--out DIR] [--quick | --networks] [--html]\n\n"
          "Runs one figure of the lecture: prints the numbers behind it, writes them as CSV\n"
          "and draws the picture as PNG and SVG with gnuplot (when installed). Each demo's\n"
          "options change its steps, start point, condition number, iterations or seed.\n"
          "--out DIR (default runs/demo-NAME-DATE-TIME) must be new or empty.\n\ndemos:\n");
   for (int i = 0; i < n; i++) {
     printf("  %-14s %s (%s)\n", demos[i]->name, demos[i]->summary, demos[i]->slides);
+    print_demo_about(demos[i], "      ");
     print_demo_options(demos[i]);
   }
-  printf("  %-14s every demo above with its defaults, each in a folder of its own;\n"
-         "  %-14s --quick: generalization and tuning (minutes) in their small versions\n\n"
+  printf("  %-14s every demo above with its defaults, each in a folder of its own, except\n"
+         "  %-14s those that train networks for long (their time is stated above):\n"
+         "  %-14s --quick      runs them in small versions of seconds\n"
+         "  %-14s --networks   runs them at full size too\n"
+         "  %-14s --html       writes index.html, one page with every demo's claim,\n"
+         "  %-14s              command, pictures, numbers and what to look for\n\n"
          "The problems the demos run on (also for descent_problem_create):\n",
-         "all", "");
+         "all", "", "", "", "", "");
   descent_problem_help(stdout);
 }
 
@@ -126,7 +142,7 @@ static int draw_pictures(const char *dir, const lab_result *res, int *warned, ch
 
 /* Runs one demo into dir; prints its tables. Returns an exit status. */
 static int run_one(const lab_demo *d, const char *const *overrides, const char *dir, int *warned,
-                   char (*made)[320], int *n_made, int max_made) {
+                   char (*made)[320], int *n_made, int max_made, lab_result *keep) {
   int created = 0;
   if (prepare_dir(dir, &created)) return 1;
   lab_result res;
@@ -146,17 +162,48 @@ static int run_one(const lab_demo *d, const char *const *overrides, const char *
   printf("files in %s:", dir);
   for (int i = 0; i < res.n_files; i++) printf(" %s", res.files[i]);
   printf("\n");
-  lab_result_free(&res);
+  if (keep)
+    *keep = res; /* the caller frees it */
+  else
+    lab_result_free(&res);
   return status;
 }
 
+/* "descent demo NAME --opt value ...": the command that reruns a demo. */
+static void demo_command(const lab_demo *d, const char *const *overrides, char *buf, size_t cap) {
+  size_t used = (size_t)snprintf(buf, cap, "descent demo %s", d->name);
+  for (const char *const *o = overrides; o && o[0] && o[1] && used < cap; o += 2)
+    used += (size_t)snprintf(buf + used, cap - used, " --%s %s", o[0], o[1]);
+}
+
+/* Why demo all leaves out a demo that trains networks for long, and how
+   to run it. */
+static void skip_reason(const lab_demo *d, char *buf, size_t cap) {
+  snprintf(buf, cap, "trains networks for %s; --networks runs it%s", d->duration,
+           lab_demo_quick(d) ? ", --quick runs a small version" : "");
+}
+
 static int demo_all(int argc, char **argv) {
-  cli_option opts[] = {{"out", "DIR", "folder for every demo's folder (must be new or empty)",
-                        "runs/demo-all-DATE-TIME", 0},
-                       {"quick", NULL, "the demos that take minutes run a small version", NULL, 0}};
-  int rc = cli_parse(argc, argv, 2, opts, 2, "demo all",
-                     "Runs every demo of the lecture with its defaults.");
+  cli_option opts[] = {
+      {"out", "DIR", "folder for every demo's folder (must be new or empty)",
+       "runs/demo-all-DATE-TIME", 0},
+      {"quick", NULL, "the demos that train networks for long run a small version of seconds", NULL,
+       0},
+      {"networks", NULL, "the demos that train networks for long run too, at full size", NULL, 0},
+      {"html", NULL, "write index.html: one page with every demo, its claim, pictures and numbers",
+       NULL, 0}};
+  enum { N_OPTS = sizeof opts / sizeof opts[0] };
+  int rc = cli_parse(argc, argv, 2, opts, N_OPTS, "demo all",
+                     "Runs every demo of the lecture with its defaults, except those that train\n"
+                     "networks for long (their time is in 'descent demo --help'): --quick runs\n"
+                     "them small, --networks at full size.");
   if (rc) return rc < 0 ? 2 : 0;
+  int quick = opts[1].given, networks = opts[2].given, html = opts[3].given;
+  if (quick && networks) {
+    fprintf(stderr, "descent demo all: --quick and --networks: choose one (--quick runs the "
+                    "network demos small, --networks at full size)\n");
+    return 2;
+  }
   char root[4096];
   if (opts[0].given)
     snprintf(root, sizeof root, "%s", opts[0].value);
@@ -164,19 +211,79 @@ static int demo_all(int argc, char **argv) {
     default_dir(root, sizeof root, "all");
   int created;
   if (prepare_dir(root, &created)) return 1;
-  int n, warned = 0, n_made = 0, status = 0;
-  char made[32][320];
+  int n, warned = 0, n_made = 0, status = 0, n_run = 0;
+  enum { MAX_MADE = 96 };
+  char made[MAX_MADE][320];
   const lab_demo *const *demos = lab_demos(&n);
+  lab_result *results = calloc((size_t)n, sizeof *results);
+  lab_page_demo *page = calloc((size_t)n, sizeof *page);
+  char(*commands)[512] = calloc((size_t)n, sizeof *commands);
+  char(*skipped)[320] = calloc((size_t)n, sizeof *skipped);
+  if (!results || !page || !commands || !skipped) {
+    fprintf(stderr, "descent demo all: out of memory\n");
+    free(results), free(page), free(commands), free(skipped);
+    return 1;
+  }
   double start = now_seconds();
   for (int i = 0; i < n && !status; i++) {
+    const lab_demo *d = demos[i];
+    const char *const *overrides = quick ? lab_demo_quick(d) : NULL;
+    page[i].demo = d;
+    page[i].folder = d->name;
+    printf("\n== %s (%s): %s\n", d->name, d->slides, d->summary);
+    if (d->duration && !networks && !(quick && overrides)) {
+      skip_reason(d, skipped[i], sizeof skipped[i]);
+      printf("skipped: %s\n", skipped[i]);
+      demo_command(d, NULL, commands[i], sizeof commands[i]);
+      page[i].command = commands[i];
+      page[i].skipped = skipped[i];
+      continue;
+    }
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/%s", root, demos[i]->name);
-    printf("\n== %s (%s): %s\n", demos[i]->name, demos[i]->slides, demos[i]->summary);
-    status = run_one(demos[i], opts[1].given ? lab_demo_quick(demos[i]) : NULL, dir, &warned, made,
-                     &n_made, 32);
+    snprintf(dir, sizeof dir, "%s/%s", root, d->name);
+    status =
+        run_one(d, overrides, dir, &warned, made, &n_made, MAX_MADE, html ? &results[i] : NULL);
+    if (status) break;
+    n_run++;
+    demo_command(d, overrides, commands[i], sizeof commands[i]);
+    page[i].command = commands[i];
+    page[i].result = html ? &results[i] : NULL;
   }
+  double seconds = now_seconds() - start;
+  if (!status) {
+    printf("\nall %d demos in %.1f s, in %s", n_run, seconds, root);
+    if (n_run < n) printf(" (%d skipped: see their line above)", n - n_run);
+    printf("\n");
+  }
+  if (!status && html) {
+    char notes[4][512];
+    const char *note_ptrs[4];
+    int n_notes = 0;
+    snprintf(notes[n_notes++], sizeof notes[0],
+             "Made by: descent demo all%s%s --html (%d demos in %.0f s).", quick ? " --quick" : "",
+             networks ? " --networks" : "", n_run, seconds);
+    if (n_run < n)
+      snprintf(notes[n_notes++], sizeof notes[0],
+               "%d demo%s networks for long and did not run (each section says how long): "
+               "descent demo all --networks runs them at full size, --quick in small versions.",
+               n - n_run, n - n_run == 1 ? " trains" : "s train");
+    if (quick)
+      snprintf(notes[n_notes++], sizeof notes[0],
+               "--quick: the network demos ran in small versions (their commands below say "
+               "which options), so their numbers are rougher than the lecture's.");
+    if (!lab_gnuplot_available()) snprintf(notes[n_notes++], sizeof notes[0], "%s.", NO_GNUPLOT);
+    for (int i = 0; i < n_notes; i++) note_ptrs[i] = notes[i];
+    if (lab_page_write(root, "The lecture's lab: optimization for deep networks", page, n,
+                       note_ptrs, n_notes) != DESCENT_OK) {
+      fprintf(stderr, "descent demo all: %s\n", descent_last_error());
+      status = 1;
+    } else {
+      printf("page: %s/index.html\n", root);
+    }
+  }
+  for (int i = 0; i < n; i++) lab_result_free(&results[i]); /* zeroed when not run: safe */
+  free(results), free(page), free(commands), free(skipped);
   if (status) return status;
-  printf("\nall %d demos in %.1f s, in %s\n", n, now_seconds() - start, root);
   if (n_made) printf("pictures:\n");
   for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);
   return 0;
@@ -210,9 +317,16 @@ int cmd_demo(int argc, char **argv) {
                            "folder for the CSV files, scripts and pictures (new or "
                            "empty)",
                            "runs/demo-NAME-DATE-TIME", 0};
-  char command[64], summary[256];
+  char command[64], summary[2048];
   snprintf(command, sizeof command, "demo %s", d->name);
-  snprintf(summary, sizeof summary, "%s (%s).", d->summary, d->slides);
+  size_t used = (size_t)snprintf(summary, sizeof summary, "%s (%s).", d->summary, d->slides);
+  if (d->claim && used < sizeof summary)
+    used += (size_t)snprintf(summary + used, sizeof summary - used, "\n\nclaim: %s", d->claim);
+  if (d->look_for && used < sizeof summary)
+    used += (size_t)snprintf(summary + used, sizeof summary - used, "\nlook for: %s", d->look_for);
+  if (d->duration && used < sizeof summary)
+    snprintf(summary + used, sizeof summary - used,
+             "\ntakes %s with its defaults (demo all runs it with --networks)", d->duration);
   int rc = cli_parse(argc, argv, 2, opts, n, command, summary);
   if (rc) return rc < 0 ? 2 : 0;
   const char *overrides[2 * LAB_MAX_OPTIONS + 1];
@@ -232,7 +346,7 @@ int cmd_demo(int argc, char **argv) {
   printf(" --out %s\n", dir);
   int warned = 0, n_made = 0;
   char made[LAB_MAX_FILES][320];
-  rc = run_one(d, overrides, dir, &warned, made, &n_made, LAB_MAX_FILES);
+  rc = run_one(d, overrides, dir, &warned, made, &n_made, LAB_MAX_FILES, NULL);
   if (!rc && n_made) {
     printf("pictures:\n");
     for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);

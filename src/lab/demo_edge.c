@@ -422,5 +422,9 @@ const lab_demo lab_demo_edge_of_stability = {
     edge_run_all,
     NULL,
     NULL,
-    NULL,
+    "about 15 s of processor time (30 s on 2 shared cores)",
 };
+
+/* One step size for 400 steps: the sharpness still reaches 2/lr (at step
+   225) and stays there, in a third of the time. */
+const char *const lab_edge_quick[] = {"lr", "0.3", "steps", "400", NULL};

@@ -36,6 +36,7 @@ const lab_demo *lab_demo_find(const char *name) {
 const char *const *lab_demo_quick(const lab_demo *demo) {
   if (demo == &lab_demo_generalization) return lab_generalization_quick;
   if (demo == &lab_demo_tuning) return lab_tuning_quick;
+  if (demo == &lab_demo_edge_of_stability) return lab_edge_quick;
   return NULL;
 }
 

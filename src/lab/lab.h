@@ -121,6 +121,7 @@ const lab_demo *lab_demo_find(const char *name);
    tests run it; NULL for the demos whose defaults are already quick. */
 const char *const *lab_demo_quick(const lab_demo *demo);
 extern const char *const lab_generalization_quick[], *const lab_tuning_quick[];
+extern const char *const lab_edge_quick[];
 /* "step-size, conditioning, ..." */
 void lab_demo_names(char *buf, size_t cap);
 
@@ -152,6 +153,28 @@ extern const lab_demo lab_demo_noise_scale;                        /* demo_noise
 extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
 extern const lab_demo lab_demo_generalization;                     /* demo_generalization.c */
 extern const lab_demo lab_demo_tuning;                             /* demo_tuning.c */
+
+/* ---- the lab's page (page.c) ------------------------------------------------- */
+
+/* One demo of the page: its result, or why it did not run. */
+typedef struct lab_page_demo {
+  const lab_demo *demo;
+  const char *folder;       /* its files' folder, relative to the page's: "step-size" */
+  const char *command;      /* the command that reproduces it (NULL: none shown) */
+  const lab_result *result; /* NULL when it did not run */
+  const char *skipped;      /* then why, in one line (NULL: "not run") */
+} lab_page_demo;
+
+/* Writes dir/index.html, one self-contained page (inline CSS, no address
+   outside dir, readable without JavaScript): the notes, a table of contents,
+   then per demo in the given order its slides, claim, command, pictures
+   (folder/stem.png linking to stem.svg, or how to draw them), animations
+   (the .gif files among its files), a replay of the iterates of each paths
+   CSV in its folder (plain JavaScript over data embedded in the page),
+   what to look for, its tables and its notes. A NULL claim or look_for
+   leaves its paragraph out. DESCENT_EIO when the file cannot be written. */
+int lab_page_write(const char *dir, const char *title, const lab_page_demo *demos, int n,
+                   const char *const *notes, int n_notes);
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 

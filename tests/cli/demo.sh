@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # demo.sh - `descent demo`: every demo runs in under a minute of processor
-# time (the two that take minutes in their small versions: `demo all
-# --quick`) and writes its CSV files and, when gnuplot is installed, its
-# pictures (whose scripts must run without a warning); without gnuplot the
-# numbers still come out with one line saying how to get the pictures; bad
-# input gives one line and a non-zero exit, and leaves no folder behind.
+# time (those that train networks for long in their small versions: `demo
+# all --quick`); `demo all` alone skips those, each with a line giving its
+# time, and also takes under a minute; each demo writes its CSV files and,
+# when gnuplot is installed, its pictures (whose scripts must run without a
+# warning); without gnuplot the numbers still come out with one line saying
+# how to get the pictures; bad input gives one line and a non-zero exit, and
+# leaves no folder behind.
 #
 # usage: demo.sh DESCENT_BINARY SCRATCH_DIR
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -35,6 +37,47 @@ elif [ "$spent" -ge 60000 ]; then
 else
   ok "demo all: $spent ms${cpu:+ of processor time} ($ms ms wall-clock)"
 fi
+
+# --- descent demo all, without --quick: the demos that train networks for
+# long are skipped, each with one line giving its time and the flag that
+# runs it; the rest run in under a minute of processor time too.
+count=$((count + 1))
+start=$(date +%s%N)
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -f "%U %S" -o "$scratch/plain-all.cpu" "$descent" demo all --out "$scratch/plain-all" >"$scratch/plain-all.out" 2>"$scratch/plain-all.err"
+  rc=$?
+  cpu=$(awk 'END { printf "%d", ($1 + $2) * 1000 }' "$scratch/plain-all.cpu")
+else
+  "$descent" demo all --out "$scratch/plain-all" >"$scratch/plain-all.out" 2>"$scratch/plain-all.err"
+  rc=$?
+  cpu=""
+fi
+ms=$((($(date +%s%N) - start) / 1000000))
+spent=${cpu:-$ms}
+if [ "$rc" -ne 0 ]; then
+  fail "demo all: exit status $rc"; cat "$scratch/plain-all.err"
+elif [ "$spent" -ge 60000 ]; then
+  fail "demo all (without --quick) took $spent ms${cpu:+ of processor time} (limit 60 s; $ms ms wall-clock)"
+else
+  ok "demo all (without --quick): $spent ms${cpu:+ of processor time} ($ms ms wall-clock)"
+fi
+# Each demo either ran (its folder) or says on the next line why not, with
+# its time and --networks; generalization is one of the skipped.
+count=$((count + 1))
+bad=""
+skipped=$(awk '/^== / { name = $2; getline; if ($0 ~ /^skipped: trains networks for .*; --networks runs it/) print name }' "$scratch/plain-all.out")
+for d in $demos; do
+  if echo "$skipped" | grep -qx "$d"; then
+    [ -e "$scratch/plain-all/$d" ] && bad="$bad $d(skipped but has a folder)"
+  else
+    [ -s "$scratch/plain-all/$d/$d.csv" ] || bad="$bad $d(neither ran nor said why)"
+  fi
+done
+echo "$skipped" | grep -qx generalization || bad="$bad generalization(not skipped)"
+n_skipped=$(echo "$skipped" | grep -c .)
+grep -q "($n_skipped skipped: see their line above)" "$scratch/plain-all.out" || bad="$bad (closing line does not count $n_skipped skipped)"
+if [ -n "$bad" ]; then fail "demo all skips:$bad"; else ok "demo all skips the $n_skipped long network demos, each with its time: $(echo "$skipped" | tr '\n' ' ')"; fi
+expect_error quick-and-networks error "--quick and --networks: choose one" "$descent" demo all --quick --networks --out "$scratch/e6"
 
 have_gnuplot=0
 command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
@@ -109,7 +152,17 @@ rc=$?
 missing=""
 for d in $demos all; do grep -q "^  $d " "$scratch/help.out" || missing="$missing $d"; done
 grep -q -- "--lr SMALL,GOOD,LARGE .*(default: 0.5,1.5,6)" "$scratch/help.out" || missing="$missing step-size's --lr"
+grep -q -- "--networks" "$scratch/help.out" || missing="$missing all's --networks"
+grep -q -- "--html" "$scratch/help.out" || missing="$missing all's --html"
 if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks$missing"; else ok "demo --help lists every demo and option"; fi
+# A demo that trains networks for long states its time in its help.
+count=$((count + 1))
+"$descent" demo generalization --help >"$scratch/help-gen.out" 2>&1
+if grep -q "^takes .* (demo all runs it with --networks)" "$scratch/help-gen.out"; then
+  ok "demo generalization --help states its time"
+else
+  fail "demo generalization --help does not state its time"; cat "$scratch/help-gen.out"
+fi
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
 expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
@@ -120,7 +173,7 @@ expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-
 expect_error out-of-range error "--kappa: 0.5 is out of range" "$descent" demo conditioning --kappa 0.5 --out "$scratch/e4"
 expect_error all-option error "unknown option '--lr'; valid options: --out, --quick" "$descent" demo all --lr 1 --out "$scratch/e5"
 count=$((count + 1))
-if [ -e "$scratch/e2" ] || [ -e "$scratch/e3" ] || [ -e "$scratch/e4" ]; then fail "a refused demo left its folder"; else ok "refused demos leave no folder"; fi
+if [ -e "$scratch/e2" ] || [ -e "$scratch/e3" ] || [ -e "$scratch/e4" ] || [ -e "$scratch/e6" ]; then fail "a refused demo left its folder"; else ok "refused demos leave no folder"; fi
 
 # an earlier run is never overwritten
 before=$(md5sum <"$scratch/plain/step-size.csv")
