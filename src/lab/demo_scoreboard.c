@@ -92,7 +92,7 @@ typedef struct score_row {
 
 static int score_read(const lab_args *a, score_setup *s) {
   memset(s, 0, sizeof *s);
-  int rc = lab_arg_int(a, "train", 10, 60000, &s->train);
+  int rc = lab_arg_int(a, "train", 10, 59000, &s->train);
   if (!rc) rc = lab_arg_int(a, "pool", 1, 28, &s->pool);
   if (!rc) rc = lab_arg_double(a, "target", 1e-9, 1e3, &s->target);
   if (!rc) rc = lab_arg_int(a, "steps", 1, 1000000, &s->steps);
@@ -220,7 +220,8 @@ static int speed_all(const score_setup *s, score_row *rows) {
     if (rc) {
       char why[256]; /* a copy: the message is rewritten */
       snprintf(why, sizeof why, "%s", descent_last_error());
-      return descent_fail(rc, "--speed-on: %s (or fmnist)", why);
+      return descent_fail(rc, "--speed-on: '%s' is neither fmnist nor a problem: %s", s->speed_on,
+                          why);
     }
   }
   for (int k = 0; k < N_OPT && !rc; k++) {
@@ -291,7 +292,9 @@ static double behind(int q, double v, double best) {
   return best > 0 ? v / best : v > 0 ? INFINITY : 1;
 }
 
-static void score_all(score_row *rows) {
+/* Each column's best value into best (NAN when every optimizer failed), and
+   which rows are within 2x of it. */
+static void score_all(score_row *rows, double *best) {
   for (int k = 0; k < N_OPT; k++) {
     score_row *r = &rows[k];
     r->value[Q_SPEED] = r->best_speed >= 0 ? (double)r->speed[r->best_speed].evals : NAN;
@@ -301,13 +304,13 @@ static void score_all(score_row *rows) {
       r->value[Q_VALLEY + i] = b[i]->iters >= 0 ? (double)b[i]->iters : NAN;
   }
   for (int q = 0; q < N_QUALITIES; q++) {
-    double best = NAN;
+    best[q] = NAN;
     for (int k = 0; k < N_OPT; k++) {
       double v = rows[k].value[q];
-      if (!isnan(v) && (isnan(best) || (q == Q_TUNING ? v > best : v < best))) best = v;
+      if (!isnan(v) && (isnan(best[q]) || (q == Q_TUNING ? v > best[q] : v < best[q]))) best[q] = v;
     }
     for (int k = 0; k < N_OPT; k++) {
-      rows[k].within[q] = behind(q, rows[k].value[q], best) <= 2;
+      rows[k].within[q] = behind(q, rows[k].value[q], best[q]) <= 2;
       rows[k].count += rows[k].within[q];
     }
   }
@@ -400,21 +403,12 @@ static int score_tables(lab_result *res, const score_setup *s, const score_row *
    log10 of the factor behind the column's best (capped at 2; empty for the
    count column, which has no colour), the value and the step beneath it. */
 static int score_cells(const char *dir, lab_result *res, const score_setup *s,
-                       const score_row *rows) {
+                       const score_row *rows, const double *best) {
   FILE *f = lab_file_open(dir, "scoreboard-cells.csv", res);
   if (!f) return DESCENT_EIO;
   fprintf(f, "col,row,behind,value,step\n");
   for (int k = 0; k < N_OPT; k++) {
     const score_row *r = &rows[k];
-    double best[N_QUALITIES];
-    for (int q = 0; q < N_QUALITIES; q++) {
-      best[q] = NAN;
-      for (int j = 0; j < N_OPT; j++) {
-        double v = rows[j].value[q];
-        if (!isnan(v) && (isnan(best[q]) || (q == Q_TUNING ? v > best[q] : v < best[q])))
-          best[q] = v;
-      }
-    }
     const double lr[N_QUALITIES] = {r->best_speed >= 0 ? s->speed_grid[r->best_speed] : NAN,
                                     r->has_window ? r->window.best_lr : NAN, r->valley.lr,
                                     r->saddle.lr, r->plateau.lr};
@@ -482,29 +476,35 @@ static int scoreboard_run(const lab_args *a, const char *dir, lab_result *res) {
   int rc = score_read(a, &s);
   if (rc) return rc;
   score_row *rows = calloc(N_OPT, sizeof *rows);
+  double best[N_QUALITIES];
   if (!rows) return descent_fail(DESCENT_ENOMEM, "scoreboard: out of memory");
   rc = speed_all(&s, rows);
   if (!rc) rc = landscape_all(&s, rows);
   if (!rc) {
-    score_all(rows);
+    score_all(rows, best);
     rc = score_tables(res, &s, rows);
   }
   if (!rc) {
-    int full = 0, best = 0;
+    int full = 0, rounded = 0;
     for (int k = 0; k < N_OPT; k++) {
       full += rows[k].count == N_QUALITIES;
-      if (rows[k].count > rows[best].count) best = k;
+      if (rows[k].count > rows[rounded].count) rounded = k;
     }
-    lab_result_note(res, "speed and tuning: %s; target %g, within %g of the best's evaluations",
+    lab_result_note(res,
+                    "speed and tuning: %s to a loss of %g; the good window: the rates that get "
+                    "there within %gx the best rate's evaluations",
                     speed_on_fmnist(&s) ? "full-batch softmax regression on Fashion-MNIST"
                                         : s.speed_on,
                     s.target, 1 / (1 - s.within));
+    lab_result_note(res, "the adaptive methods' first steps are about lr long in every coordinate "
+                         "(RMSprop's 10 lr) whatever the gradient: they jump off the saddle and "
+                         "across the plateau; gradient descent's y grows by 1 + 2 alpha a step");
     lab_result_note(res,
                     "%d of %d optimizers are within 2x of the best on every quality; the most "
                     "rounded, %s, on %d of %d",
-                    full, N_OPT, lab_lecture_optimizers[best], rows[best].count, N_QUALITIES);
+                    full, N_OPT, lab_lecture_optimizers[rounded], rows[rounded].count, N_QUALITIES);
   }
-  if (!rc && dir) rc = score_cells(dir, res, &s, rows);
+  if (!rc && dir) rc = score_cells(dir, res, &s, rows, best);
   if (!rc && dir) rc = score_picture(dir, res, &s);
   for (int k = 0; k < N_OPT; k++) {
     descent_trace_free(&rows[k].valley.trace);
