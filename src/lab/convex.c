@@ -226,7 +226,7 @@ static double norm_diff(const double *a, const double *b, size_t n) {
 
 /* Features of one image: pool x pool averages of its pixels, then a 1 for
    the intercept. */
-static void pooled_features(const descent_dataset *ds, size_t i, int64_t pool, double *out) {
+void lab_pooled_features(const descent_dataset *ds, size_t i, int64_t pool, double *out) {
   size_t h = ds->shape.dims[ds->shape.ndim - 2], w = ds->shape.dims[ds->shape.ndim - 1];
   size_t ph = h / (size_t)pool, pw = w / (size_t)pool;
   const descent_real *img = ds->x + i * ds->features;
@@ -260,10 +260,10 @@ static int ridge_prepare(const lab_fmnist *fm, int64_t pool, size_t n, ridge_dat
   if (!r->x || !r->t || !r->xt) return descent_fail(DESCENT_ENOMEM, "ridge: out of memory");
   r->test_labels = fm->test.labels;
   for (size_t i = 0; i < r->n; i++) {
-    pooled_features(&fm->train, i, pool, r->x + i * r->d);
+    lab_pooled_features(&fm->train, i, pool, r->x + i * r->d);
     r->t[i * 10 + (size_t)fm->train.labels[i]] = 1;
   }
-  for (size_t i = 0; i < r->m; i++) pooled_features(&fm->test, i, pool, r->xt + i * r->d);
+  for (size_t i = 0; i < r->m; i++) lab_pooled_features(&fm->test, i, pool, r->xt + i * r->d);
   for (size_t j = 0; j + 1 < r->d; j++) {
     double mean = 0, var = 0;
     for (size_t i = 0; i < r->n; i++) mean += r->x[i * r->d + j];

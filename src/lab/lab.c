@@ -10,15 +10,25 @@
 #include <string.h>
 
 static const lab_demo *const demos[] = {
-    &lab_demo_step_size,       &lab_demo_conditioning,
-    &lab_demo_normalization,   &lab_demo_stochastic,
-    &lab_demo_bottou_bousquet, &lab_demo_nonconvex,
-    &lab_demo_saddle,          &lab_demo_plateau,
-    &lab_demo_momentum_map,    &lab_demo_momentum_noise,
-    &lab_demo_momentum,        &lab_demo_per_direction,
-    &lab_demo_gauss_newton,    &lab_demo_batchnorm,
-    &lab_demo_noise_scale,     &lab_demo_edge_of_stability,
-    &lab_demo_generalization,  &lab_demo_tuning,
+    &lab_demo_step_size,         /* slides 5-9 */
+    &lab_demo_conditioning,      /* slides 13-14 */
+    &lab_demo_normalization,     /* slide 16 */
+    &lab_demo_stochastic,        /* slides 17-21 */
+    &lab_demo_bottou_bousquet,   /* slide 18 */
+    &lab_demo_nonconvex,         /* slides 23-25 */
+    &lab_demo_saddle,            /* slide 27 */
+    &lab_demo_plateau,           /* slide 27 */
+    &lab_demo_scoreboard,        /* slide 29 */
+    &lab_demo_per_direction,     /* slide 30 */
+    &lab_demo_gauss_newton,      /* slide 30 */
+    &lab_demo_batchnorm,         /* slide 31 */
+    &lab_demo_momentum_map,      /* slide 32 */
+    &lab_demo_momentum_noise,    /* slide 32 */
+    &lab_demo_momentum,          /* slide 33 */
+    &lab_demo_noise_scale,       /* McCandlish et al. */
+    &lab_demo_edge_of_stability, /* Cohen et al. */
+    &lab_demo_generalization,    /* slide 35 */
+    &lab_demo_tuning,            /* slide 36 */
 };
 enum { N_DEMOS = sizeof demos / sizeof demos[0] };
 
@@ -200,6 +210,48 @@ void lab_iterations_text(const descent_trace *tr, char *buf, size_t cap) {
     snprintf(buf, cap, "%lld", (long long)tr->reached_at);
   else
     snprintf(buf, cap, "never (> %lld)", (long long)tr->steps);
+}
+
+const char *const lab_lecture_optimizers[LAB_LECTURE_OPTIMIZERS] = {
+    "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"};
+
+static int64_t run_success(const descent_run_options *o, const descent_trace *tr) {
+  return o->eps > 0 ? tr->reached_at : tr->escaped_at;
+}
+
+int lab_best_step(descent_objective *obj, const char *spec, const double *grid, int n,
+                  const double *start, const descent_run_options *opts, lab_best *out) {
+  memset(out, 0, sizeof *out);
+  out->lr = NAN;
+  out->iters = -1;
+  descent_run_options o = *opts;
+  int rc = DESCENT_OK;
+  /* From the largest rate down: the fast runs usually come first, and cap
+     the slow ones early. */
+  for (int i = n - 1; i >= 0 && !rc; i--) {
+    descent_trace tr;
+    memset(&tr, 0, sizeof tr);
+    rc = lab_run(obj, spec, grid[i], start, &o, &tr);
+    if (rc) break;
+    int64_t at = run_success(&o, &tr);
+    /* Keep a success that beats the best; while there is none, the latest
+       run that did not diverge tells why ("never (> N)"). */
+    int keep = at >= 0 ? out->iters < 0 || at <= out->iters
+                       : out->iters < 0 && (!tr.diverged || !out->trace.values);
+    if (keep) {
+      descent_trace_free(&out->trace);
+      out->trace = tr;
+      if (at >= 0) {
+        out->iters = at;
+        out->lr = grid[i];
+        o.iters = at; /* a later rate can only tie it */
+      }
+    } else {
+      descent_trace_free(&tr);
+    }
+  }
+  if (rc) descent_trace_free(&out->trace);
+  return rc;
 }
 
 /* Contour levels f_min + (f0 - f_min) q^k, k = -2 .. n-3: nested ellipses

@@ -153,6 +153,7 @@ extern const lab_demo lab_demo_noise_scale;                        /* demo_noise
 extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
 extern const lab_demo lab_demo_generalization;                     /* demo_generalization.c */
 extern const lab_demo lab_demo_tuning;                             /* demo_tuning.c */
+extern const lab_demo lab_demo_scoreboard;                         /* demo_scoreboard.c */
 
 /* ---- the lab's page (page.c) ------------------------------------------------- */
 
@@ -200,6 +201,27 @@ void lab_iterations_text(const descent_trace *tr, char *buf, size_t cap);
 /* Sets a cell to the iterations a run took to reach eps, or to the text of
    lab_iterations_text when it did not. */
 void lab_table_iterations(lab_table *t, int row, const char *col, const descent_trace *tr);
+/* The lecture's optimizers, in its order, as the library names them (each
+   with PyTorch's defaults): gradient descent, heavy-ball momentum, Nesterov,
+   Adagrad, RMSprop, Adam. The demos that compare "every optimizer" run
+   these. */
+#define LAB_LECTURE_OPTIMIZERS 6
+extern const char *const lab_lecture_optimizers[LAB_LECTURE_OPTIMIZERS];
+/* The best step of a grid for one optimizer: spec runs on obj from start
+   (NULL: the problem's own) at every rate of grid (n of them) with opts,
+   and the run that reaches eps (opts->eps > 0) or else escapes
+   (opts->escape_below) in the fewest iterations is kept (ties: the smaller
+   rate). The rates run from the largest down, each capped at the best
+   count so far (it can only tie it). iters is -1 and lr NAN when no rate succeeds; trace is then
+   the last run that did not diverge (or the last run), for
+   lab_iterations_text. Free trace with descent_trace_free. */
+typedef struct lab_best {
+  double lr;
+  int64_t iters;
+  descent_trace trace;
+} lab_best;
+int lab_best_step(descent_objective *obj, const char *spec, const double *grid, int n,
+                  const double *start, const descent_run_options *opts, lab_best *out);
 /* Contour levels f_min + (f0 - f_min) q^k for k = -2 .. n-3: nested curves
    down to the minimum, two of them outside the start. Returns n. */
 int lab_levels_geometric(double f_min, double f0, double q, int n, double *levels);
@@ -293,6 +315,10 @@ int lab_tuning_window(const double *lr, const double *score, int n, double rel, 
 int lab_lr_grid(const lab_args *a, const char *name, double *grid, int *n);
 
 /* ---- the generalization demo's convex parts (convex.c) -------------------- */
+
+/* Features of image i of ds: its pool x pool averages of pixels (row by
+   row, (h / pool) x (w / pool) of them), then a 1 for an intercept. */
+void lab_pooled_features(const descent_dataset *ds, size_t i, int64_t pool, double *out);
 
 /* Each optimizer runs full-batch from zero at cosine(lr, steps) for every
    rate of the grid; the one that ends at the lowest objective is kept. */

@@ -12,7 +12,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic bottou-bousquet nonconvex saddle plateau momentum-map momentum-noise momentum per-direction gauss-newton batchnorm noise-scale edge-of-stability generalization tuning"
+demos="step-size conditioning normalization stochastic bottou-bousquet nonconvex saddle plateau scoreboard per-direction gauss-newton batchnorm momentum-map momentum-noise momentum noise-scale edge-of-stability generalization tuning"
 
 # --- descent demo all ---------------------------------------------------------
 # The limit is on the processor time (user + system) where /usr/bin/time can
@@ -166,7 +166,7 @@ fi
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
 expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, bottou-bousquet, nonconvex, saddle, plateau, momentum-map, momentum-noise, momentum, per-direction, gauss-newton, batchnorm, noise-scale, edge-of-stability, generalization, tuning, all" "$descent" demo zigzag
+expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: $(echo $demos | sed 's/ /, /g'), all" "$descent" demo zigzag
 expect_error unknown-option error "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
 expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
 expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
