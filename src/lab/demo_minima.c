@@ -13,6 +13,9 @@
  * the final training and test losses of every run (training loss on the
  * whole training subset, in evaluation mode) and their mean, standard
  * deviation, minimum and maximum for each width, and draws their histograms.
+ * The runs (momentum by default) end on a cosine schedule that takes the
+ * rate to 0, so each run's last loss is that of the minimum it settled in,
+ * not a sample of the minibatches' noise around it.
  */
 #include "lab.h"
 
@@ -100,7 +103,9 @@ static int minima_train(const minima_setup *s, int w, uint64_t init_seed,
   }
   if (!rc && !diverged) rc = descent_net_evaluate(net, train, &out->train_loss, &test_acc_unused);
   if (!rc && !diverged) rc = descent_net_evaluate(net, test, &out->test_loss, &out->test_acc);
-  if (!rc && (diverged || !isfinite(out->train_loss) || !isfinite(out->test_loss)))
+  /* A loss above 1e3 (chance is log 10 = 2.3) is a run that blew up, as the
+     lab's learning curves count it: no minimum to compare. */
+  if (!rc && (diverged || !(out->train_loss <= 1e3) || !(out->test_loss <= 1e3)))
     out->train_loss = out->test_loss = out->test_acc = NAN;
   descent_batcher_free(b);
   descent_optimizer_free(opt);
@@ -245,7 +250,10 @@ static int minima_tables(lab_result *res, const minima_setup *s, const minima_ru
                   (long long)lab_mlp_steps(&mlp, n_train) / s->epochs, s->optimizer, s->lr,
                   (long long)s->seed, (long long)(s->seed + s->seeds - 1),
                   (long long)s->batch_seed);
-  if (s->n_widths >= 2) {
+  if (s->n_widths >= 2 && (tr[0].n < 2 || tr[s->n_widths - 1].n < 2))
+    lab_result_note(res, "the spreads are not compared: a width has fewer than two runs that did "
+                         "not diverge (try a smaller --lr)");
+  else if (s->n_widths >= 2) {
     const int a = 0, b = s->n_widths - 1;
     lab_result_note(res,
                     "width %g -> %g: the sd of the final training loss shrinks %.3gx (range "

@@ -29,6 +29,18 @@
  * inertia (Sylvester's law). That invariance is also why every point has
  * zero eigenvalues (about h^2 per hidden layer at full rank).
  *
+ * At depth 2 the count is known too: one negative eigenvalue per kept
+ * direction i and dropped direction j with lambda_j > lambda_i (turning u_i
+ * toward u_j lowers the loss), and m - k per hidden unit that the k kept
+ * directions leave unused (its weights in and out meet every dropped
+ * direction through a bilinear term). So the global minimum alone has index
+ * 0. With evenly spaced eigenvalues (the default 5, 4, 3, 2, 1) the loss too
+ * counts the kept directions' positions, and the index of every point that
+ * uses h or h - 1 units is an affine function of its loss: Dauphin et al.'s
+ * line, exactly (with 2 hidden units, every point but the origin, which lies
+ * one eigenvalue above it). With uneven eigenvalues the index still rises
+ * with the loss, but not point by point.
+ *
  * Dauphin et al.'s index is the fraction of negative eigenvalues. With depth
  * 3 or more, points that use fewer than h directions can have a Hessian
  * without negative eigenvalues and still not be minima (at the origin the
