@@ -18,6 +18,8 @@ static const lab_demo *const demos[] = {
     &lab_demo_nonconvex,         /* slides 23-25 */
     &lab_demo_saddle,            /* slide 27 */
     &lab_demo_plateau,           /* slide 27 */
+    &lab_demo_saddle_index,      /* slides 26-27 */
+    &lab_demo_minima,            /* slides 26-27 */
     &lab_demo_scoreboard,        /* slide 29 */
     &lab_demo_per_direction,     /* slide 30 */
     &lab_demo_gauss_newton,      /* slide 30 */
@@ -47,6 +49,7 @@ const char *const *lab_demo_quick(const lab_demo *demo) {
   if (demo == &lab_demo_generalization) return lab_generalization_quick;
   if (demo == &lab_demo_tuning) return lab_tuning_quick;
   if (demo == &lab_demo_edge_of_stability) return lab_edge_quick;
+  if (demo == &lab_demo_minima) return lab_minima_quick;
   return NULL;
 }
 

@@ -122,6 +122,7 @@ const lab_demo *lab_demo_find(const char *name);
 const char *const *lab_demo_quick(const lab_demo *demo);
 extern const char *const lab_generalization_quick[], *const lab_tuning_quick[];
 extern const char *const lab_edge_quick[];
+extern const char *const lab_minima_quick[];
 /* "step-size, conditioning, ..." */
 void lab_demo_names(char *buf, size_t cap);
 
@@ -148,6 +149,8 @@ extern const lab_demo lab_demo_per_direction;                      /* demo_direc
 extern const lab_demo lab_demo_gauss_newton;                       /* demo_gauss_newton.c */
 extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
+extern const lab_demo lab_demo_saddle_index;                       /* demo_saddle_index.c */
+extern const lab_demo lab_demo_minima;                             /* demo_minima.c */
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
 extern const lab_demo lab_demo_noise_scale;                        /* demo_noise.c */
 extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
