@@ -145,11 +145,13 @@ extern const lab_demo lab_demo_per_direction;                      /* demo_direc
 extern const lab_demo lab_demo_gauss_newton;                       /* demo_gauss_newton.c */
 extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.c */
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
+extern const lab_demo lab_demo_whitening;                          /* demo_whitening.c */
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
 extern const lab_demo lab_demo_noise_scale;                        /* demo_noise.c */
 extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
 extern const lab_demo lab_demo_generalization;                     /* demo_generalization.c */
 extern const lab_demo lab_demo_tuning;                             /* demo_tuning.c */
+extern const lab_demo lab_demo_rmsprop_step;                       /* demo_rmsprop_step.c */
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 

@@ -10,7 +10,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum-map momentum per-direction gauss-newton batchnorm noise-scale edge-of-stability generalization tuning"
+demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum-map momentum per-direction gauss-newton whitening batchnorm noise-scale edge-of-stability generalization tuning rmsprop-step"
 
 # --- descent demo all ---------------------------------------------------------
 # The limit is on the processor time (user + system) where /usr/bin/time can
