@@ -44,7 +44,7 @@ static void test_plateau(void) {
     lab_result r;
     if (run(cases[i], &r)) continue;
     const double beta = atof(cases[i][1]);
-    const char *T = "rmsprop-step-plateau";
+    const char *T = "rmsprop-step";
     /* The growth per step, in the exponent: -ln(beta)/2. */
     double growth = num(&r, T, "effective step growth per step", "rmsprop");
     CHECK_MSG(fabs(log(growth) / (-log(beta) / 2) - 1) < 0.02, "beta %g: growth %.8g, theory %.8g",

@@ -300,10 +300,11 @@ static int rmsprop_step_files(const char *dir, lab_result *res, const plateau_se
   const plateau_run *rms = &runs[1];
   /* Panel 1: the effective step of each coordinate. */
   fprintf(f,
-          "set title \"effective step lr/P (P from the optimizer's state) on the plateau "
-          "problem\"\nset logscale y\nset format y \"10^{%%L}\"\n"
+          "set title \"effective step lr/P, P read from the optimizer's state\\nsolid: θ_{1} = x "
+          "(the plateau); dashed: θ_{2} = y (the valley |y|)\" \nset logscale y\nset "
+          "format y \"10^{%%L}\"\n"
           "set xlabel \"step t\"\nset ylabel \"effective step (log)\"\n"
-          "set key outside below horizontal maxcols 2\n"
+          "set key at graph 0.70, graph 0.78 right box opaque\n"
           "set xrange [0:%lld]\nset yrange [1e-3:1e8]\n",
           (long long)s->steps);
   fprintf(f,
@@ -326,9 +327,9 @@ static int rmsprop_step_files(const char *dir, lab_result *res, const plateau_se
     fprintf(
         f,
         "%s'rmsprop-step-plateau-runs.csv' skip 1 using 1:%d with lines lw 2 lc rgb \"%s\" "
-        "title \"%s: θ_{1} (x, the plateau)\", \\\n"
+        "title \"%s: θ_{1}\", \\\n"
         "     'rmsprop-step-plateau-runs.csv' skip 1 using 1:%d with lines lw 2 dt 2 lc rgb \"%s\" "
-        "title \"%s: θ_{2} (y, the valley |y|)\"",
+        "title \"%s: θ_{2}\"",
         k ? ", \\\n     " : "plot ", 2 + 4 * k + 2, lab_color(k), opt_names[k], 2 + 4 * k + 3,
         lab_color(k), opt_names[k]);
   /* Panel 2: the loss, with the spike. */
@@ -337,6 +338,13 @@ static int rmsprop_step_files(const char *dir, lab_result *res, const plateau_se
       "\nunset label 1\nunset arrow 1\nset title \"loss f(θ_{t}): flat on the plateau, the spike "
       "on leaving it\"\nset ylabel \"f (log)\"\nset yrange [1e-9:10]\nset key default\nset key "
       "inside top right\n");
+  if (rms->left >= 1) { /* the jump, beside the spike */
+    double before = rms->f[rms->left - 1], after = 0;
+    for (int64_t i = rms->left; i <= s->steps && i < rms->left + SPIKE_WINDOW; i++)
+      after = rms->f[i] > after ? rms->f[i] : after;
+    fprintf(f, "set label 4 \"loss × %.0f\" at first %lld, first %.17g right offset -0.5,0\n",
+            after / before, (long long)rms->left, after);
+  }
   for (int k = 0; k < N_OPT; k++)
     fprintf(f,
             "%s'rmsprop-step-plateau-runs.csv' skip 1 using 1:%d with lines lw 2 lc rgb \"%s\" "
@@ -344,10 +352,10 @@ static int rmsprop_step_files(const char *dir, lab_result *res, const plateau_se
             k ? ", \\\n     " : "plot ", 2 + 4 * k, lab_color(k), opt_names[k]);
   /* Panel 3: the learning rate changed mid-run. */
   fprintf(f,
-          "\nunset arrow\nunset label\nset key default\nset key inside top right\nset title "
+          "\nunset arrow\nunset label\nset key default\nset key inside bottom right\nset title "
           "\"stochastic quadratic, lr × %g at step %lld "
           "(mean of %lld runs)\"\nset ylabel \"mean f (log)\"\nset yrange [*:*]\n"
-          "set xrange [%lld:%lld]\nset key top left\n"
+          "set xrange [%lld:%lld]\n"
           "set arrow 1 from first %lld, graph 0 to first %lld, graph 1 nohead dt 2 lc rgb "
           "\"black\"\nset label 1 \"lr × %g\" at first %lld, graph 0.5 offset 0.5,0\n",
           c->m, (long long)c->at, (long long)c->seeds, (long long)(c->at - c->after / 2),
@@ -374,7 +382,7 @@ static void text_or_number(lab_table *t, int row, const char *col, int known, do
 
 static int plateau_table(lab_result *res, const plateau_setup *s, const plateau_run *runs) {
   lab_table *t = lab_result_table(
-      res, "rmsprop-step-plateau",
+      res, "rmsprop-step",
       "A plateau (slope 1, then delta over a width P, then a well): each optimizer's effective "
       "step on the plateau and the loss on leaving it",
       "quantity|sgd|rmsprop|adam|theory");

@@ -79,7 +79,7 @@ if [ "$have_gnuplot" -eq 1 ]; then
   count=$((count + 1))
   listed=$(grep -c '\.png and \.svg' "$scratch/all.out")
   # one picture per demo, and gauss-newton's second (the curvature each method estimates)
-  if [ "$listed" -ne 17 ]; then fail "demo all: the closing note lists $listed pictures, want 17"; else ok "closing note lists 17 pictures"; fi
+  if [ "$listed" -ne 19 ]; then fail "demo all: the closing note lists $listed pictures, want 19"; else ok "closing note lists 19 pictures"; fi
 fi
 
 # --- without gnuplot: numbers, CSV, and one line about the pictures ---------
@@ -112,7 +112,7 @@ if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
 expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum-map, momentum, per-direction, gauss-newton, batchnorm, noise-scale, edge-of-stability, generalization, tuning, all" "$descent" demo zigzag
+expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum-map, momentum, per-direction, gauss-newton, whitening, batchnorm, noise-scale, edge-of-stability, generalization, tuning, rmsprop-step, all" "$descent" demo zigzag
 expect_error unknown-option error "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
 expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
 expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
