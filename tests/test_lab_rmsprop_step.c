@@ -46,13 +46,17 @@ static void test_plateau(void) {
     const double beta = atof(cases[i][1]);
     const char *T = "rmsprop-step";
     /* The growth per step, in the exponent: -ln(beta)/2. */
-    double growth = num(&r, T, "effective step growth per step", "rmsprop");
+    double growth = 1 + num(&r, T, "effective step growth per step (percent)", "rmsprop") / 100;
     CHECK_MSG(fabs(log(growth) / (-log(beta) / 2) - 1) < 0.02, "beta %g: growth %.8g, theory %.8g",
               beta, growth, 1 / sqrt(beta));
     /* Adam's grows too, but by beta2 = 0.999: more slowly (at beta 0.99,
        ten times more slowly in the exponent). */
-    double adam = num(&r, T, "effective step growth per step", "adam");
+    double adam = 1 + num(&r, T, "effective step growth per step (percent)", "adam") / 100;
     CHECK(adam > 1 && log(adam) < log(growth) / 3);
+    double adam_theory =
+        1 + num(&r, T, "adam's theory with bias correction (percent)", "theory") / 100;
+    CHECK_MSG(fabs(log(adam) / log(adam_theory) - 1) < 0.05, "adam growth %.8g, theory %.8g", adam,
+              adam_theory);
     /* The cap: alpha / (delta + eps), 1% under alpha / eps. */
     double big = num(&r, T, "largest effective step on the plateau", "rmsprop");
     CHECK_MSG(fabs(big / (alpha / (delta + eps)) - 1) < 1e-3, "largest %g", big);

@@ -167,8 +167,10 @@ static void plateau_run_free(plateau_run *r) {
 /* The effective step's growth per step on the plateau: the geometric mean
    over the stretch from 10 steps after entering it until the step reaches
    1/100 of the cap (beyond that eps and delta bend it), at most 2000
-   steps. NAN when the run does not stay long enough. */
-static double plateau_growth(const plateau_setup *s, const plateau_run *r) {
+   steps, whose ends go to *from and *to. NAN when the run does not stay
+   long enough. */
+static double plateau_growth(const plateau_setup *s, const plateau_run *r, int64_t *from_out,
+                             int64_t *to_out) {
   if (r->entered < 0) return NAN;
   int64_t from = r->entered + 10, to = from;
   const double cap = s->lr / (s->delta + s->eps) / 100;
@@ -176,6 +178,7 @@ static double plateau_growth(const plateau_setup *s, const plateau_run *r) {
          (r->left < 0 || to + 1 < r->left))
     to++;
   if (to - from < 50) return NAN;
+  *from_out = from, *to_out = to;
   return pow(r->step_x[to] / r->step_x[from], 1.0 / (double)(to - from));
 }
 
@@ -400,15 +403,26 @@ static int plateau_table(lab_result *res, const plateau_setup *s, const plateau_
       lab_table_text(t, r, opt_names[k], "never left (> %lld)", (long long)s->steps);
   }
   lab_table_text(t, r, "theory", "-");
-  r = lab_table_row(t, "effective step growth per step");
+  r = lab_table_row(t, "effective step growth per step (percent)");
+  int64_t from = 0, to = 0;
   for (int k = 0; k < N_OPT; k++) {
-    double g = plateau_growth(s, &runs[k]);
-    text_or_number(t, r, opt_names[k], isfinite(g), g);
+    double g = plateau_growth(s, &runs[k], &from, &to);
+    text_or_number(t, r, opt_names[k], isfinite(g), 100 * (g - 1));
   }
-  lab_table_num(t, r, "theory", 1 / sqrt(s->beta));
-  r = lab_table_row(t, "adam's theory: beta2^(-1/2)");
+  lab_table_num(t, r, "theory", 100 * (1 / sqrt(s->beta) - 1));
+  /* Adam's P = (1 - b1^t) (sqrt(v / (1 - b2^t)) + eps) over the same
+     stretch of its run (from, to: the last run measured): v's decay by b2
+     a step and the bias corrections' drift. */
+  r = lab_table_row(t, "adam's theory with bias correction (percent)");
   for (int k = 0; k < N_OPT; k++) lab_table_text(t, r, opt_names[k], "-");
-  lab_table_num(t, r, "theory", 1 / sqrt(adam_b2));
+  if (to > from) {
+    double ratio = pow(adam_b2, -(double)(to - from) / 2) *
+                   sqrt((1 - pow(adam_b2, (double)to)) / (1 - pow(adam_b2, (double)from))) *
+                   (1 - pow(adam_b1, (double)from)) / (1 - pow(adam_b1, (double)to));
+    lab_table_num(t, r, "theory", 100 * (pow(ratio, 1.0 / (double)(to - from)) - 1));
+  } else {
+    lab_table_text(t, r, "theory", "-");
+  }
   r = lab_table_row(t, "largest effective step on the plateau");
   for (int k = 0; k < N_OPT; k++) {
     double big = 0;
@@ -450,7 +464,7 @@ static int plateau_table(lab_result *res, const plateau_setup *s, const plateau_
   lab_table_num(t, r_step, "theory", jump);
   lab_result_note(res,
                   "on the plateau RMSprop's step grows by beta^(-1/2) = %.5f a step (Adam's by "
-                  "%.5f) up to alpha/(delta + eps) = %.4g",
+                  "b2^(-1/2) = %.5f, and its bias correction) up to alpha/(delta + eps) = %.4g",
                   1 / sqrt(s->beta), 1 / sqrt(adam_b2), s->lr / (s->delta + s->eps));
   lab_result_note(res,
                   "leaving it, RMSprop's first step is alpha/sqrt(1 - beta) = %.3g: the loss "
@@ -496,11 +510,25 @@ static int change_table(lab_result *res, const change_setup *c, double *const *m
     else
       lab_table_text(t, r, "sgd theory settled/before", "-");
   }
+  const lab_table *done = t;
   lab_result_note(res,
-                  "lr x %g at step %lld: SGD's loss climbs to its new noise floor (no "
-                  "overshoot); RMSprop's step, already at its edge, jumps past it and the loss "
-                  "spikes far above where it settles",
-                  c->m, (long long)c->at);
+                  "lr x %g at step %lld: SGD's mean loss rises x%.3g (theory x%.3g) to its new "
+                  "noise floor and peaks only %.2g times above it",
+                  c->m, (long long)c->at,
+                  lab_table_number(done, "sgd", "settled after") /
+                      lab_table_number(done, "sgd", "loss before"),
+                  lab_table_number(done, "sgd", "sgd theory settled/before"),
+                  lab_table_number(done, "sgd", "peak/settled"));
+  lab_result_note(res,
+                  "RMSprop sat at its edge of stability (curvature/limit %.2g before the change, "
+                  "%.2g after): "
+                  "its loss spikes %.3g times above where it settles; Adam, at %.2g of its limit, "
+                  "peaks %.2g times above",
+                  lab_table_number(done, "rmsprop", "curvature/limit after") / c->m,
+                  lab_table_number(done, "rmsprop", "curvature/limit after"),
+                  lab_table_number(done, "rmsprop", "peak/settled"),
+                  lab_table_number(done, "adam", "curvature/limit after"),
+                  lab_table_number(done, "adam", "peak/settled"));
   return DESCENT_OK;
 }
 

@@ -246,8 +246,9 @@ static int form_inputs(const descent_dataset *raw, int form, descent_dataset *ou
   if (form_kinds[form] == DESCENT_PREPROCESS_NONE) return DESCENT_OK;
   descent_preprocess pp;
   int rc = descent_preprocess_fit(&pp, form_kinds[form], raw, PREPROCESS_EPS);
-  if (!rc) rc = descent_preprocess_apply(&pp, out);
-  if (!rc) descent_preprocess_free(&pp);
+  if (rc) return rc;
+  rc = descent_preprocess_apply(&pp, out);
+  descent_preprocess_free(&pp);
   return rc;
 }
 
