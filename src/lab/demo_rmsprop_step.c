@@ -18,7 +18,8 @@
  * h c^2 / 2 to (h/2) (alpha / sqrt(1 - beta) - c)^2, a factor
  * (alpha / (c sqrt(1 - beta)) - 1)^2 (81 with the defaults). SGD stops on
  * the plateau (its step is alpha delta); Adam's v decays like beta2^t
- * (0.999), so its step grows 10 times slower, and its m decays too. The
+ * (0.999), so its step grows 10 times slower (twice that early on, as its
+ * bias correction 1 - beta2^t drifts), and its m decays too. The
  * valley |y| beside the plateau keeps a gradient of one size (0.001), so
  * its effective step stays alpha / 0.001: the blow-up is x's alone. Past
  * the plateau RMSprop converges in the well, x's gradient vanishes again,
@@ -33,7 +34,10 @@
  * RMSprop sits where its preconditioned curvature alpha h / sqrt(v) is
  * near 2 (its edge of stability): after the change it is near 2 M, each
  * step multiplies theta by about 1 - 2 M until v catches up, and the loss
- * spikes far above the level it then settles at.
+ * spikes far above the level it then settles at. Adam's v, with beta2
+ * 0.999, still remembers the large gradients of the start: its
+ * preconditioned curvature is far below its limit 38/lr, and the change
+ * raises its floor without a spike.
  *
  * Every effective step is descent's own: lr / P with P the diagonal
  * preconditioner read out of the optimizer's state
