@@ -23,6 +23,7 @@ static const lab_demo *const demos[] = {
     &lab_demo_scoreboard,        /* slide 29 */
     &lab_demo_per_direction,     /* slide 30 */
     &lab_demo_gauss_newton,      /* slide 30 */
+    &lab_demo_whitening,         /* slide 31 */
     &lab_demo_batchnorm,         /* slide 31 */
     &lab_demo_momentum_map,      /* slide 32 */
     &lab_demo_momentum_noise,    /* slide 32 */
@@ -31,6 +32,7 @@ static const lab_demo *const demos[] = {
     &lab_demo_edge_of_stability, /* Cohen et al. */
     &lab_demo_generalization,    /* slide 35 */
     &lab_demo_tuning,            /* slide 36 */
+    &lab_demo_rmsprop_step,      /* slide 36 */
 };
 enum { N_DEMOS = sizeof demos / sizeof demos[0] };
 

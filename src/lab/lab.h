@@ -151,9 +151,11 @@ extern const lab_demo lab_demo_normalization, lab_demo_stochastic; /* demo_data.
 extern const lab_demo lab_demo_saddle, lab_demo_plateau;           /* demo_escape.c */
 extern const lab_demo lab_demo_saddle_index;                       /* demo_saddle_index.c */
 extern const lab_demo lab_demo_minima;                             /* demo_minima.c */
+extern const lab_demo lab_demo_whitening;                          /* demo_whitening.c */
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
 extern const lab_demo lab_demo_noise_scale;                        /* demo_noise.c */
 extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
+extern const lab_demo lab_demo_rmsprop_step;                       /* demo_rmsprop_step.c */
 extern const lab_demo lab_demo_generalization;                     /* demo_generalization.c */
 extern const lab_demo lab_demo_tuning;                             /* demo_tuning.c */
 extern const lab_demo lab_demo_scoreboard;                         /* demo_scoreboard.c */
