@@ -39,10 +39,10 @@ static void panel_1d(FILE *f, const char *title, const char *curve, const char *
                      const char *minima) {
   fprintf(f,
           "set title \"%s\"\nset xrange [%.6g:%.6g]\nset yrange [*:*]\nunset logscale\n"
-          "set xlabel \"θ\"\nset ylabel \"f(θ)\"\nset key top center\n",
+          "set xlabel \"θ\"\nset ylabel \"f(θ)\"\nset key inside top center vertical\n",
           title, lo, hi);
   fprintf(f, "plot '%s' using 1:2 with lines lw 2 lc rgb \"#555555\" title \"f\"", curve);
-  lab_gp_path(f, 0, paths, run, legend, color, 8, show);
+  lab_gp_path(f, 0, paths, run, legend, color, 5, show);
   if (minima)
     fprintf(f,
             ", \\\n     '%s' using 2:3 with points pt 9 ps 1.6 lc rgb \"black\" "
@@ -126,8 +126,8 @@ static int step_size_files(const char *dir, lab_result *res, step_run *runs, int
     if (i % 3 == 2) { /* the row's last panel: f - f* per iteration of its three runs */
       fprintf(f,
               "set title \"%s: f - f* per iteration\"\nset xrange [0:%lld]\nset yrange [*:*]\n"
-              "set logscale y\nset format y \"%%.0e\"\nset xlabel \"iteration t\"\n"
-              "set ylabel \"f(θ_t) - f*\"\nset key top right\n",
+              "set logscale y\nset format y \"10^{%%T}\"\nset xlabel \"iteration t\"\n"
+              "set ylabel \"f(θ_{t}) - f*\"\nset key outside right top vertical\n",
               fn_names[r->function], (long long)(longest[r->function] + 1));
       for (int k = 0; k < 3; k++) {
         snprintf(legend, sizeof legend, "α = %g", runs[i - 2 + k].lr);
@@ -215,8 +215,14 @@ const lab_demo lab_demo_step_size = {
     step_size_options,
     sizeof step_size_options / sizeof step_size_options[0],
     step_size_run,
-    NULL,
-    NULL,
+    "Gradient descent converges for a good step, crawls with a small one and bounces away "
+    "with a large one: the step size decides convergence, and what is good depends on the "
+    "function (slides 5-10).",
+    "On the quadratic (L = 1/2) alpha = 3/2 reaches eps in a few iterations, alpha = 1/2 "
+    "crawls and alpha = 6 (alpha L = 3 > 2) diverges; the column alpha L says which, and the "
+    "run at 0.99 x 2/L needs its closed-form 342 steps. On logcosh the same large step "
+    "neither converges nor diverges: its gradient never exceeds 1, so the iterates bounce for "
+    "ever.",
     NULL,
 };
 
@@ -226,7 +232,7 @@ static const lab_option nonconvex_options[] = {
     {"start", "A,B,C", "0,5,0", "start point of each run (the lecture's 0, 5, 0)"},
     {"lr", "A,B,C", "0.5,0.5,2", "step of each run (the lecture's 1/2, 1/2, 2)"},
     {"iters", "N", "1000", "iterations per run"},
-    {"show", "N", "40", "iterates drawn per run"},
+    {"show", "N", "40", "iterations drawn against t (the first 10 on the curve)"},
 };
 
 /* f''(x) by central differences of the gradient, which the problem computes
@@ -277,27 +283,46 @@ static int nonconvex_files(const char *dir, lab_result *res, descent_objective *
     fprintf(f, "%zu,%.9g,%.9g\n", m, info->minima[m], info->minima_f[m]);
   rc = lab_file_close(f, "nonconvex-minima.csv");
   if (rc) return rc;
-  f = lab_gp_open(dir, "nonconvex", 1700, 560, "three runs on a non-convex function (slides 23-25)",
+  f = lab_gp_open(dir, "nonconvex", 2000, 560, "three runs on a non-convex function (slides 23-25)",
                   res);
   if (!f) return DESCENT_EIO;
   fprintf(f,
           "set multiplot layout 1,%d title \"Non-convex: the minimum reached depends on the "
           "start and the step (slides 23-25)\" font \",14\"\n",
-          n);
+          n + 1);
+  /* On the curve only the first iterates: a large step's later jumps
+     would tangle there; the last panel follows every run in time. */
+  int64_t on_curve = show < 10 ? show : 10;
   for (int i = 0; i < n; i++) {
     double x = tr[i].params[tr[i].steps];
     int m = descent_problem_which_minimum(obj, &x, 1e-3);
     char title[160], legend[64];
     if (m >= 0)
-      snprintf(title, sizeof title, "θ0 = %g, α = %g: ends in the minimum at %.2f", start[i], lr[i],
-               x);
+      snprintf(title, sizeof title, "θ_{0} = %g, α = %g: ends in the minimum at %.2f", start[i],
+               lr[i], x);
     else
-      snprintf(title, sizeof title, "θ0 = %g, α = %g: ends at %.2f, not a minimum", start[i], lr[i],
-               x);
-    snprintf(legend, sizeof legend, "iterates, α = %g", lr[i]);
+      snprintf(title, sizeof title, "θ_{0} = %g, α = %g: ends at %.2f, not a minimum", start[i],
+               lr[i], x);
+    snprintf(legend, sizeof legend, "first %lld iterates, α = %g", (long long)on_curve, lr[i]);
     panel_1d(f, title, "nonconvex-curve.csv", "nonconvex-paths.csv", i, lab_color(i), lo, hi,
-             show - 1, legend, "nonconvex-minima.csv");
+             on_curve - 1, legend, "nonconvex-minima.csv");
   }
+  fprintf(f,
+          "set title \"θ_{t} against t, the first %lld iterations; local minima dashed\"\n"
+          "set xrange [0:%lld]\nset yrange [%.6g:%.6g]\nset xlabel \"iteration t\"\n"
+          "set ylabel \"θ_{t}\"\nset key outside right top vertical\n",
+          (long long)show, (long long)show, lo, hi);
+  for (size_t m = 0; m < info->n_minima; m++)
+    fprintf(f,
+            "set arrow %zu from graph 0, first %.9g to graph 1, first %.9g nohead dt 2 "
+            "lc rgb \"#888888\"\n",
+            m + 1, info->minima[m], info->minima[m]);
+  for (int i = 0; i < n; i++)
+    fprintf(f,
+            "%s'nonconvex-paths.csv' using ($1==%d && $3<=%lld ? $3 : NaN):4 with linespoints "
+            "pt 7 ps 0.5 lw 1.5 lc rgb \"%s\" title \"θ_{0} = %g, α = %g\"",
+            i ? ", \\\n     " : "plot ", i, (long long)show, lab_color(i), start[i], lr[i]);
+  fprintf(f, "\nunset arrow\n");
   return lab_gp_close(f, "nonconvex", res);
 }
 
@@ -371,7 +396,13 @@ const lab_demo lab_demo_nonconvex = {
     nonconvex_options,
     sizeof nonconvex_options / sizeof nonconvex_options[0],
     nonconvex_run,
-    NULL,
-    NULL,
+    "On a non-convex function the minimum gradient descent reaches depends on the start and "
+    "on the step: theta0 = 0 and theta0 = 5 with alpha = 1/2 end in different minima, and "
+    "theta0 = 0 with alpha = 2 jumps around and lands elsewhere (slides 23-25).",
+    "The table names the minimum each run ends in (-1.60, the global one; 4.27; 0.88) and "
+    "when it settled. The alpha = 2 run leaps from one side of the function to the other for "
+    "about 40 steps (the minima it passes are too sharp to hold a step of 2) before one "
+    "catches it; the curves show each run's first 10 iterates, the last panel theta_t "
+    "against t with the minima dashed.",
     NULL,
 };

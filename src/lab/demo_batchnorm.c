@@ -253,7 +253,11 @@ const lab_demo lab_demo_batchnorm = {
     batchnorm_options,
     sizeof batchnorm_options / sizeof batchnorm_options[0],
     batchnorm_run,
-    NULL,
-    NULL,
+    "Hidden-layer activations are no longer white even when the inputs are; normalizing them "
+    "in turn, batch normalization (Ioffe & Szegedy 2015), helps the conditioning, so a deep "
+    "network trains over a wider range of learning rates (slide 31).",
+    "Across the learning-rate sweep the network with batch norm works (reaches the test "
+    "accuracy threshold) over a wider span of rates than the plain one, and reaches a lower "
+    "training loss at the same rate; the range table gives both spans.",
     NULL,
 };

@@ -89,7 +89,7 @@ static int normalization_files(const char *dir, lab_result *res, double scale, s
       lab_gp_panel_2d(f, title, lo[v], hi[v]);
       lab_gp_contour_lines(f, 1, contours[v]);
       lab_gp_path(f, 0, "normalization-paths.csv", v, "gradient descent, α = 1/L", lab_color(1 - v),
-                  8, show);
+                  2, show);
       fprintf(f, "\n");
     }
     rc = lab_gp_close(f, "normalization", res);
@@ -163,8 +163,13 @@ const lab_demo lab_demo_normalization = {
     normalization_options,
     sizeof normalization_options / sizeof normalization_options[0],
     normalization_run,
-    NULL,
-    NULL,
+    "For a linear model the curvature along theta_j grows with the size of the feature x_j, "
+    "so a badly scaled feature makes a narrow valley; normalizing the data removes it (slide "
+    "16).",
+    "The raw condition number grows like the square of the scale and gradient descent's "
+    "iterations with it, while the standardized features need a single iteration at every "
+    "scale. Drawn to scale, the raw path drops into a thin valley in one step and then crawls "
+    "along it; the standardized one lands on the minimum at once.",
     NULL,
 };
 
@@ -178,7 +183,7 @@ static const lab_option stochastic_options[] = {
     {"noise", "SIGMA", "0.5", "noise of the targets (what makes the terms disagree)"},
     {"batch", "B", "1", "terms per stochastic gradient"},
     {"iters", "N", "5000", "iterations per run"},
-    {"seeds", "K", "5", "runs per schedule, averaged in the table"},
+    {"seeds", "K", "5", "runs per schedule, averaged in the table and the curves"},
     {"seed", "N", "1", "seed of the data and of the first run's draws"},
     {"start", "X,Y", "auto", "start point (auto: (-2, 4))"},
     {"show", "N", "300", "iterates drawn per path"},
@@ -201,8 +206,55 @@ static double distance(const double *a, const double *b) {
   return hypot(a[0] - b[0], a[1] - b[1]);
 }
 
+/* The gap of every seed's run at iterations spaced evenly on a log scale
+   (what the picture's log axis shows evenly), for the mean and the band of
+   lowest to highest over the seeds. */
+enum { CURVE_POINTS = 160 };
+typedef struct stochastic_curves {
+  int n;                    /* grid points */
+  int64_t t[CURVE_POINTS];  /* iterations, increasing, from 1 */
+  double *gap[N_SCHEDULES]; /* seeds x n */
+} stochastic_curves;
+
+static void curves_grid(stochastic_curves *c, int64_t iters) {
+  c->n = 0;
+  for (int k = 0; k < CURVE_POINTS; k++) {
+    int64_t t = (int64_t)llround(pow((double)iters, (double)k / (CURVE_POINTS - 1)));
+    if (c->n == 0 || t > c->t[c->n - 1]) c->t[c->n++] = t;
+  }
+}
+
+static void curves_record(stochastic_curves *c, int s, int64_t seed, const descent_trace *tr) {
+  for (int k = 0; k < c->n; k++) {
+    int64_t t = c->t[k] < tr->steps ? c->t[k] : tr->steps;
+    c->gap[s][seed * c->n + k] = tr->values[t] - tr->f_min;
+  }
+}
+
+/* run,method,t,evals,mean,min,max: evals counts gradients of single terms
+   (batch per step, n for a full-batch step). */
+static int curves_write(const char *dir, lab_result *res, const stochastic_curves *c,
+                        char (*labels)[64], int64_t seeds, const double *evals_per_step) {
+  FILE *f = lab_file_open(dir, "stochastic-curves.csv", res);
+  if (!f) return DESCENT_EIO;
+  fprintf(f, "run,method,t,evals,mean,min,max\n");
+  for (int s = 0; s < N_SCHEDULES; s++)
+    for (int k = 0; k < c->n; k++) {
+      double x[1000];
+      int m = 0;
+      for (int64_t j = 0; j < seeds && m < 1000; j++) x[m++] = c->gap[s][j * c->n + k];
+      lab_stats st;
+      lab_stats_of(x, m, &st);
+      fprintf(f, "%d,%s,%lld,%.9g,%.9g,%.9g,%.9g\n", s, labels[s], (long long)c->t[k],
+              (double)c->t[k] * evals_per_step[s], st.mean, st.min, st.max);
+    }
+  return lab_file_close(f, "stochastic-curves.csv");
+}
+
 static int stochastic_files(const char *dir, lab_result *res, descent_objective *obj,
-                            descent_trace *tr, char (*labels)[64], int64_t show) {
+                            descent_trace *tr, char (*labels)[64], int64_t show,
+                            const stochastic_curves *curves, int64_t seeds,
+                            const double *evals_per_step) {
   const descent_problem_info *info = descent_problem_info_get(obj);
   FILE *f = lab_file_open(dir, "stochastic-paths.csv", res);
   if (!f) return DESCENT_EIO;
@@ -219,6 +271,7 @@ static int stochastic_files(const char *dir, lab_result *res, descent_objective 
   int k = lab_levels_geometric(info->f_min, tr[0].values[0], 0.4, 12, levels);
   if (!rc)
     rc = lab_write_contours(obj, dir, "stochastic-contours.csv", lo, hi, 161, levels, k, res);
+  if (!rc) rc = curves_write(dir, res, curves, labels, seeds, evals_per_step);
   if (rc) return rc;
   f = lab_gp_open(dir, "stochastic", 1500, 1150, "stochastic gradient on a finite sum", res);
   if (!f) return DESCENT_EIO;
@@ -232,15 +285,31 @@ static int stochastic_files(const char *dir, lab_result *res, descent_objective 
     snprintf(title, sizeof title, "%s: %s", labels[drawn[p]], readings[p]);
     lab_gp_panel_2d(f, title, lo, hi);
     lab_gp_contour_lines(f, 1, "stochastic-contours.csv");
-    lab_gp_path(f, 0, "stochastic-paths.csv", drawn[p], labels[drawn[p]], lab_color(drawn[p]), 5,
+    lab_gp_path(f, 0, "stochastic-paths.csv", drawn[p], labels[drawn[p]], lab_color(drawn[p]), 2,
                 show);
     fprintf(f, ", \\\n     'stochastic-minimum.csv' using 1:2 with points pt 3 ps 2.5 lw 2 "
                "lc rgb \"black\" title \"minimum\"\n");
   }
-  lab_gp_panel_gap(f, "f - f* per iteration (first run)", tr[0].steps, 1);
-  for (int s = 0; s < N_SCHEDULES; s++)
-    lab_gp_gap(f, s == 0, "stochastic-paths.csv", s, labels[s], lab_color(s), 2);
-  lab_gp_panel_end(f);
+  /* Against the gradients computed, so a full-batch step costs its n terms:
+     the mean over the seeds, and a band from the lowest to the highest. */
+  fprintf(f,
+          "set title \"f - f* against gradient evaluations: mean of %lld seeds, band lowest to "
+          "highest\"\nset size noratio\nunset logscale\nset logscale xy\nset xrange [1:*]\n"
+          "set yrange [*:*]\nset format y \"10^{%%T}\"\nset format x \"10^{%%T}\"\n"
+          "set xlabel \"gradient evaluations (terms of the sum)\"\n"
+          "set ylabel \"f(θ_{t}) - f*\"\nset key inside bottom left vertical\n",
+          (long long)seeds);
+  for (int r = 0; r < N_SCHEDULES; r++)
+    fprintf(f,
+            "%s'stochastic-curves.csv' using ($1==%d ? $4 : NaN):($6 > 0 ? $6 : 1e-300):7 "
+            "with filledcurves fc rgb \"%s\" fs transparent solid 0.2 noborder notitle",
+            r ? ", \\\n     " : "plot ", r, lab_color(r));
+  for (int r = 0; r < N_SCHEDULES; r++)
+    fprintf(f,
+            ", \\\n     'stochastic-curves.csv' using ($1==%d ? $4 : NaN):($5 > 0 ? $5 : NaN) "
+            "with lines lw 2 lc rgb \"%s\" title \"%s\"",
+            r, lab_color(r), labels[r]);
+  fprintf(f, "\nset format x \"%%g\"\nset format y \"%%g\"\n");
   return lab_gp_close(f, "stochastic", res);
 }
 
@@ -283,6 +352,16 @@ static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
   memset(first, 0, sizeof first);
   stochastic_stats st[N_SCHEDULES];
   memset(st, 0, sizeof st);
+  stochastic_curves curves;
+  memset(&curves, 0, sizeof curves);
+  curves_grid(&curves, iters);
+  double evals_per_step[N_SCHEDULES];
+  for (int s = 0; s < N_SCHEDULES; s++) {
+    evals_per_step[s] = s == 4 ? (double)n : (double)batch;
+    curves.gap[s] = dir ? calloc((size_t)(seeds * curves.n), sizeof(double)) : NULL;
+    if (dir && !curves.gap[s] && !rc)
+      rc = descent_fail(DESCENT_ENOMEM, "stochastic: out of memory");
+  }
   descent_run_options o;
   descent_run_options_default(&o);
   o.iters = iters;
@@ -300,6 +379,7 @@ static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
       st[s].late += w * mean_gap(&tr, T / 2, T);
       st[s].moved += w * distance(tr.params + 2 * T, tr.params + 2 * (T / 2));
       st[s].distance += w * distance(tr.params + 2 * T, info->minimizer);
+      if (curves.gap[s]) curves_record(&curves, s, k, &tr);
       if (k == 0)
         first[s] = tr;
       else
@@ -332,8 +412,12 @@ static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
                     "to the minimum, so it freezes %.3g away.",
                     gamma < 1 ? lr[0] / (1 - gamma) : INFINITY, st[3].distance);
   }
-  if (!rc && dir) rc = stochastic_files(dir, res, obj, first, labels, show);
-  for (int s = 0; s < N_SCHEDULES; s++) descent_trace_free(&first[s]);
+  if (!rc && dir)
+    rc = stochastic_files(dir, res, obj, first, labels, show, &curves, seeds, evals_per_step);
+  for (int s = 0; s < N_SCHEDULES; s++) {
+    descent_trace_free(&first[s]);
+    free(curves.gap[s]);
+  }
   descent_objective_free(obj);
   return rc;
 }
@@ -345,7 +429,13 @@ const lab_demo lab_demo_stochastic = {
     stochastic_options,
     sizeof stochastic_options / sizeof stochastic_options[0],
     stochastic_run,
-    NULL,
-    NULL,
+    "Stochastic gradient needs a decreasing step: a constant step keeps bouncing around the "
+    "minimum, a 1/t step settles, and a step that decays too fast freezes before reaching it "
+    "(slides 17-21).",
+    "Averaged over the seeds (bands: lowest to highest run), the constant steps stall at a "
+    "noise floor that shrinks with the step (late/early near 1), 1/t keeps going down below "
+    "both floors, and the fast decay stops moving far from the minimum. Counted in gradient "
+    "evaluations, full-batch gradient descent pays n per step and starts late, but reaches "
+    "the minimum.",
     NULL,
 };

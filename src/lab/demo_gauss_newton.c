@@ -506,7 +506,7 @@ static int gn_curvature_picture(const char *dir, lab_result *res, gn_valley *v,
   if (!f) return DESCENT_EIO;
   fprintf(f,
           "set multiplot layout 2,3 title \"The curvature each method divides coordinate k of "
-          "the gradient by, against the exact diagonal h_kk (kappa = %g, mu = %g)\" "
+          "the gradient by, against the exact diagonal h_{kk} (κ = %g, mu = %g)\" "
           "font \",14\"\n",
           s->kappa, s->mu);
   static const char *const styles[8] = {"",
@@ -523,7 +523,7 @@ static int gn_curvature_picture(const char *dir, lab_result *res, gn_valley *v,
               "set title \"valley at %g degrees: coordinate %d\"\nset size noratio\n"
               "unset logscale\nset logscale xy\nset xrange [1:%lld]\nset yrange [%.6g:%.6g]\n"
               "set format y \"%%g\"\nset xlabel \"step t\"\n"
-              "set ylabel \"curvature (the step is g_k / curvature)\"\nset key top right\n",
+              "set ylabel \"curvature (the step is g_{k} / curvature)\"\nset key top right\n",
               v[k].angle, c + 1, (long long)last, lo[k] / 3, hi[k] * 30);
       for (int m = GN_DIAG_LM; m < 8; m++) {
         fprintf(f,
@@ -533,7 +533,7 @@ static int gn_curvature_picture(const char *dir, lab_result *res, gn_valley *v,
         if (m < N_GN)
           fprintf(f, " lc rgb \"%s\" title \"%s\"", lab_color(m), gn_names[m]);
         else if (m == 5)
-          fprintf(f, " title \"exact h_kk\"");
+          fprintf(f, " title \"exact h_{kk}\"");
         else
           fprintf(f, " title \"%s\"", m == 6 ? "eigenvalues of H" : "");
       }
@@ -541,12 +541,12 @@ static int gn_curvature_picture(const char *dir, lab_result *res, gn_valley *v,
     }
     if (k == 0) {
       fprintf(f,
-              "set title \"Hutchinson's estimate of h_11 at %g degrees, seeds 1 to 8\"\n"
+              "set title \"Hutchinson's estimate of h_{11} at %g degrees, seeds 1 to 8\"\n"
               "unset logscale\nset logscale x\nset xrange [*:*]\nset yrange [*:*]\n"
-              "set xlabel \"samples\"\nset ylabel \"estimate of h_11\"\nset key top right\n"
+              "set xlabel \"samples\"\nset ylabel \"estimate of h_{11}\"\nset key top right\n"
               "plot 'gauss-newton-mc-draws.csv' using 1:3 with points pt 7 ps 0.6 "
               "lc rgb \"%s\" title \"estimates\", \\\n"
-              "     %.17g with lines lw 2 dt 2 lc rgb \"black\" title \"exact h_11\"\n",
+              "     %.17g with lines lw 2 dt 2 lc rgb \"black\" title \"exact h_{11}\"\n",
               v[1].angle, lab_color(GN_DIAG_LM), v[1].a[0]);
     } else if (v[1].mc_exact) { /* nothing to draw on a log scale */
       fprintf(f, "set multiplot next\n");
@@ -559,7 +559,7 @@ static int gn_curvature_picture(const char *dir, lab_result *res, gn_valley *v,
               "plot 'gauss-newton-mc.csv' using 2:3 with linespoints pt 7 lw 2 lc rgb \"%s\" "
               "title \"measured\", \\\n"
               "     'gauss-newton-mc.csv' using 2:4 with lines lw 1 dt 2 lc rgb \"black\" "
-              "title \"|offdiag G|_F / (|diag G| sqrt(samples))\"\n",
+              "title \"|offdiag G|_{F} / (|diag G| sqrt(samples))\"\n",
               (long long)s->seeds, lab_color(GN_DIAG_LM));
     }
   }
@@ -709,7 +709,13 @@ const lab_demo lab_demo_gauss_newton = {
     gn_options,
     sizeof gn_options / sizeof gn_options[0],
     gn_run,
-    NULL,
-    NULL,
+    "Gauss-Newton, the most popular of the methods that estimate curvature, uses the whole "
+    "curvature matrix and reaches a quadratic's minimum in one step whatever its rotation; "
+    "the diagonal estimates (LeCun et al. 1998's Levenberg-Marquardt, Adagrad, Adam) only fix "
+    "a valley aligned with the axes (slide 30).",
+    "Gauss-Newton takes one step aligned and turned; the diagonal Levenberg-Marquardt step "
+    "matches its closed form and becomes gradient descent when turned; the curvature columns "
+    "show what Adagrad and Adam divide by against the true diagonal, and Hutchinson's "
+    "estimate of that diagonal converges as 1/sqrt(samples).",
     NULL,
 };

@@ -213,7 +213,13 @@ const lab_demo lab_demo_momentum_map = {
     momentum_map_options,
     sizeof momentum_map_options / sizeof momentum_map_options[0],
     momentum_map_run,
-    NULL,
-    NULL,
+    "Momentum adds memory and a second hyperparameter: its rate depends on (alpha, beta) "
+    "together, inside a stable region, and the best pair contracts like (sqrt(kappa) - "
+    "1)/(sqrt(kappa) + 1) per step where gradient descent's best step gives (kappa - "
+    "1)/(kappa + 1) (slide 32; Goh 2017).",
+    "The measured map matches the closed form cell by cell (the table's worst relative gap of "
+    "-log rate stays within a few percent); the stable region ends at alpha L = 2 (1 + beta), "
+    "and the best cell sits at the closed-form optimum, far below gradient descent's rate at "
+    "beta = 0.",
     NULL,
 };

@@ -314,11 +314,11 @@ static int noise_picture(const char *dir, lab_result *res, const noise_settings 
                         res);
   if (!f) return DESCENT_EIO;
   fprintf(f,
-          "set multiplot layout 1,2 title \"The gradient noise scale B_simple = tr(Sigma) / "
+          "set multiplot layout 1,2 title \"The gradient noise scale B_{simple} = tr(Sigma) / "
           "|G|^2 (McCandlish et al. 2018), linear regression, d = %lld, s = %g\" font \",14\"\n"
           "set logscale xy\nset grid\nset key top right\n"
-          "set title \"B_simple against the distance to the optimum, minibatches of %lld\"\n"
-          "set xlabel \"distance |w - w*|\"\nset ylabel \"B_simple (examples)\"\n"
+          "set title \"B_{simple} against the distance to the optimum, minibatches of %lld\"\n"
+          "set xlabel \"distance |w - w*|\"\nset ylabel \"B_{simple} (examples)\"\n"
           "plot 'noise-scale.csv' using 1:2 with lines lw 2 lc rgb \"black\" "
           "title \"closed form (d+1) + d s^2 / |w - w*|^2\", \\\n"
           "     'noise-scale.csv' using 1:3:($3-2*$4):($3+2*$4) with yerrorbars pt 7 ps 1.2 "
@@ -330,13 +330,13 @@ static int noise_picture(const char *dir, lab_result *res, const noise_settings 
           "set title \"SGD steps to the target at each batch size's best rate\"\n"
           "set xlabel \"batch size B\"\nset ylabel \"steps\"\n"
           "set arrow 1 from %.6g,graph 0 to %.6g,graph 1 nohead dt 2 lc rgb \"%s\"\n"
-          "set label 1 \"B_simple %.3g\" at %.6g,graph 0.6 offset 0.5,0 tc rgb \"%s\"\n"
+          "set label 1 \"B_{simple} %.3g\" at %.6g,graph 0.6 offset 0.5,0 tc rgb \"%s\"\n"
           "plot 'noise-steps.csv' using 1:3 with points pt 7 ps 1.3 lc rgb \"%s\" "
           "title \"measured steps\", \\\n"
           "     'noise-steps.csv' using 1:6 with lines lw 2 dt 2 lc rgb \"black\" "
-          "title \"ln(1/eps) / ln(1 + B / B_simple)\", \\\n"
+          "title \"ln(1/eps) / ln(1 + B / B_{simple})\", \\\n"
           "     'noise-steps.csv' using 1:5 with lines lw 1.5 lc rgb \"%s\" "
-          "title \"fit S_min (1 + B_noise / B): S_min %.3g, B_noise %.3g\"\n",
+          "title \"fit S_{min} (1 + B_{noise} / B): S_{min} %.3g, B_{noise} %.3g\"\n",
           fit->at_start, fit->at_start, lab_color(2), fit->at_start, fit->at_start, lab_color(2),
           lab_color(0), lab_color(3), fit->s_min, fit->b_noise);
   return lab_gp_close(f, "noise-scale", res);
@@ -389,7 +389,13 @@ const lab_demo lab_demo_noise_scale = {
     noise_options,
     sizeof noise_options / sizeof noise_options[0],
     noise_run,
-    NULL,
-    NULL,
+    "The gradient noise scale B_simple = tr(Sigma)/|G|^2 predicts the useful batch size: "
+    "below it doubling the batch halves the steps, above it extra examples per step buy "
+    "almost nothing (McCandlish et al. 2018; the lecture's stochastic gradient, slides "
+    "17-21).",
+    "The measured B_simple follows its closed form (d + 1) + d s^2/|w - w*|^2 at every "
+    "distance, growing as the gradient shrinks near the optimum; SGD's steps to the target "
+    "fall like 1/B below B_simple and level off above it, as ln(1/eps)/ln(1 + B/B_simple) "
+    "predicts.",
     NULL,
 };

@@ -25,6 +25,9 @@ FILE *lab_gp_open(const char *dir, const char *stem, int width, int height, cons
   FILE *f = lab_file_open(dir, name, r);
   if (!f) return NULL;
   lab_gp_header(f, stem, what, "descent demo", "png svg", width, height);
+  /* Enhanced text in both terminals: θ_{t} is theta with a subscript t. A
+     demo's own text must then escape _ ^ @ & ~ { } where they are literal. */
+  fprintf(f, "set termoption enhanced\n");
   return f;
 }
 
@@ -77,10 +80,12 @@ void lab_gp_path(FILE *f, int first, const char *csv, int run, const char *title
           "lc rgb \"%s\" title \"%s\"",
           csv, run, (long long)max_t, color, title);
   if (numbered > 0) {
+    /* Left-aligned beside the point and above it, so a number never covers
+       its own point. */
     clause_start(f, 0);
     fprintf(f,
             "'%s' using ($1==%d && $3<%d ? $4 : NaN):5:(sprintf(\"%%d\", $3)) with labels "
-            "offset char 0.6,0.7 font \",9\" tc rgb \"%s\" notitle",
+            "left offset char 0.7,0.6 font \",9\" tc rgb \"%s\" notitle",
             csv, run, numbered, color);
   }
 }
@@ -96,27 +101,31 @@ void lab_gp_gap(FILE *f, int first, const char *csv, int run, const char *title,
 }
 
 const char *lab_color(int i) {
-  static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-  return colors[i % 8];
+  static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                       "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+  return colors[i % 10];
 }
 
 /* ---- panels ---------------------------------------------------------------- */
 
-/* The head of a contour panel: title, equal axes over the window. */
+/* The head of a contour panel: title, equal axes over the window, the key
+   below the axes where it hides no path. */
 void lab_gp_panel_2d(FILE *f, const char *title, const double *lo, const double *hi) {
   fprintf(f,
           "set title \"%s\"\nset size ratio -1\nunset logscale\nset xrange [%.6g:%.6g]\n"
-          "set yrange [%.6g:%.6g]\nset xlabel \"θ₁\"\nset ylabel \"θ₂\"\nset key bottom right\n",
+          "set yrange [%.6g:%.6g]\nset xlabel \"θ_{1}\"\nset ylabel \"θ_{2}\"\n"
+          "set key below horizontal\n",
           title, lo[0], hi[0], lo[1], hi[1]);
 }
 
-/* The head of a panel of f - f* against the iteration. */
+/* The head of a panel of f - f* against the iteration; the key top right,
+   where falling curves leave the room. */
 void lab_gp_panel_gap(FILE *f, const char *title, int64_t xmax, int logx) {
   fprintf(f,
           "set title \"%s\"\nset size noratio\nunset logscale\nset logscale y\n%s"
-          "set xrange [%s:%lld]\nset yrange [*:*]\nset format y \"%%.0e\"\n"
-          "set xlabel \"iteration t\"\nset ylabel \"f(θ_t) - f*\"\nset key top right\n",
+          "set xrange [%s:%lld]\nset yrange [*:*]\nset format y \"10^{%%T}\"\n"
+          "set xlabel \"iteration t\"\nset ylabel \"f(θ_{t}) - f*\"\nset key inside top right "
+          "vertical\n",
           title, logx ? "set logscale x\n" : "", logx ? "1" : "0", (long long)xmax);
 }
 
