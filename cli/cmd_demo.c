@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #define NO_GNUPLOT "pictures skipped: install gnuplot (apt-get install gnuplot-nox) to draw them"
+#define GIF_HELP                                                                                   \
+  "also draw the animations (the iterates revealed one at a time) as GIF; about a second of "      \
+  "gnuplot each"
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -38,20 +41,23 @@ static void print_demo_options(const lab_demo *d) {
 static void print_help(void) {
   int n;
   const lab_demo *const *demos = lab_demos(&n);
-  printf("usage: descent demo NAME [--out DIR] [options]\n"
-         "       descent demo all [--out DIR] [--quick]\n\n"
+  printf("usage: descent demo NAME [--out DIR] [--gif] [options]\n"
+         "       descent demo all [--out DIR] [--quick] [--gif]\n\n"
          "Runs one figure of the lecture: prints the numbers behind it, writes them as CSV\n"
          "and draws the picture as PNG and SVG with gnuplot (when installed). Each demo's\n"
          "options change its steps, start point, condition number, iterations or seed.\n"
-         "--out DIR (default runs/demo-NAME-DATE-TIME) must be new or empty.\n\ndemos:\n");
+         "--out DIR (default runs/demo-NAME-DATE-TIME) must be new or empty. The demos that\n"
+         "draw paths also write an animation's script (NAME-anim.gp); --gif renders it as\n"
+         "NAME.gif.\n\ndemos:\n");
   for (int i = 0; i < n; i++) {
     printf("  %-14s %s (%s)\n", demos[i]->name, demos[i]->summary, demos[i]->slides);
     print_demo_options(demos[i]);
   }
   printf("  %-14s every demo above with its defaults, each in a folder of its own;\n"
-         "  %-14s --quick: generalization and tuning (minutes) in their small versions\n\n"
+         "  %-14s --quick: generalization and tuning (minutes) in their small versions;\n"
+         "  %-14s --gif: every animation too\n\n"
          "The problems the demos run on (also for descent_problem_create):\n",
-         "all", "");
+         "all", "", "");
   descent_problem_help(stdout);
 }
 
@@ -124,9 +130,25 @@ static int draw_pictures(const char *dir, const lab_result *res, int *warned, ch
   return 0;
 }
 
+/* Renders every animation of res as a GIF, once the pictures are drawn (so
+   gnuplot is there); returns 0, or 1 when gnuplot failed. */
+static int draw_animations(const char *dir, const lab_result *res, char (*made)[320], int *n_made,
+                           int max_made) {
+  if (!lab_gnuplot_available()) return 0; /* draw_pictures said so */
+  for (int i = 0; i < res->n_animations; i++) {
+    if (lab_anim_render(dir, res->animations[i]) != DESCENT_OK) {
+      fprintf(stderr, "descent demo: %s\n", descent_last_error());
+      return 1;
+    }
+    if (*n_made < max_made)
+      snprintf(made[(*n_made)++], 320, "%s/%s.gif (animated)", dir, res->animations[i]);
+  }
+  return 0;
+}
+
 /* Runs one demo into dir; prints its tables. Returns an exit status. */
-static int run_one(const lab_demo *d, const char *const *overrides, const char *dir, int *warned,
-                   char (*made)[320], int *n_made, int max_made) {
+static int run_one(const lab_demo *d, const char *const *overrides, const char *dir, int gif,
+                   int *warned, char (*made)[320], int *n_made, int max_made) {
   int created = 0;
   if (prepare_dir(dir, &created)) return 1;
   lab_result res;
@@ -143,6 +165,7 @@ static int run_one(const lab_demo *d, const char *const *overrides, const char *
   for (int i = 0; i < res.n_notes; i++) printf("%s %s\n", i ? " " : "\n*", res.notes[i]);
   fflush(stdout);
   int status = draw_pictures(dir, &res, warned, made, n_made, max_made);
+  if (!status && gif) status = draw_animations(dir, &res, made, n_made, max_made);
   printf("files in %s:", dir);
   for (int i = 0; i < res.n_files; i++) printf(" %s", res.files[i]);
   printf("\n");
@@ -153,8 +176,9 @@ static int run_one(const lab_demo *d, const char *const *overrides, const char *
 static int demo_all(int argc, char **argv) {
   cli_option opts[] = {{"out", "DIR", "folder for every demo's folder (must be new or empty)",
                         "runs/demo-all-DATE-TIME", 0},
-                       {"quick", NULL, "the demos that take minutes run a small version", NULL, 0}};
-  int rc = cli_parse(argc, argv, 2, opts, 2, "demo all",
+                       {"quick", NULL, "the demos that take minutes run a small version", NULL, 0},
+                       {"gif", NULL, GIF_HELP, NULL, 0}};
+  int rc = cli_parse(argc, argv, 2, opts, 3, "demo all",
                      "Runs every demo of the lecture with its defaults.");
   if (rc) return rc < 0 ? 2 : 0;
   char root[4096];
@@ -165,15 +189,15 @@ static int demo_all(int argc, char **argv) {
   int created;
   if (prepare_dir(root, &created)) return 1;
   int n, warned = 0, n_made = 0, status = 0;
-  char made[32][320];
+  char made[64][320];
   const lab_demo *const *demos = lab_demos(&n);
   double start = now_seconds();
   for (int i = 0; i < n && !status; i++) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", root, demos[i]->name);
     printf("\n== %s (%s): %s\n", demos[i]->name, demos[i]->slides, demos[i]->summary);
-    status = run_one(demos[i], opts[1].given ? lab_demo_quick(demos[i]) : NULL, dir, &warned, made,
-                     &n_made, 32);
+    status = run_one(demos[i], opts[1].given ? lab_demo_quick(demos[i]) : NULL, dir, opts[2].given,
+                     &warned, made, &n_made, 64);
   }
   if (status) return status;
   printf("\nall %d demos in %.1f s, in %s\n", n, now_seconds() - start, root);
@@ -200,8 +224,8 @@ int cmd_demo(int argc, char **argv) {
     fprintf(stderr, "descent demo: unknown demo '%s'; valid demos: %s, all\n", argv[1], names);
     return 2;
   }
-  /* The demo's own options, then --out. */
-  cli_option opts[LAB_MAX_OPTIONS + 1];
+  /* The demo's own options, then --out and --gif. */
+  cli_option opts[LAB_MAX_OPTIONS + 2];
   int n = d->n_options;
   for (int i = 0; i < n; i++)
     opts[i] = (cli_option){d->options[i].name, d->options[i].metavar, d->options[i].help,
@@ -210,6 +234,7 @@ int cmd_demo(int argc, char **argv) {
                            "folder for the CSV files, scripts and pictures (new or "
                            "empty)",
                            "runs/demo-NAME-DATE-TIME", 0};
+  opts[n++] = (cli_option){"gif", NULL, GIF_HELP, NULL, 0};
   char command[64], summary[256];
   snprintf(command, sizeof command, "demo %s", d->name);
   snprintf(summary, sizeof summary, "%s (%s).", d->summary, d->slides);
@@ -225,14 +250,15 @@ int cmd_demo(int argc, char **argv) {
   }
   overrides[k] = NULL;
   char dir[4096];
-  if (opts[n - 1].given)
-    snprintf(dir, sizeof dir, "%s", opts[n - 1].value);
+  int gif = opts[n - 1].given;
+  if (opts[n - 2].given)
+    snprintf(dir, sizeof dir, "%s", opts[n - 2].value);
   else
     default_dir(dir, sizeof dir, d->name);
-  printf(" --out %s\n", dir);
+  printf(" --out %s%s\n", dir, gif ? " --gif" : "");
   int warned = 0, n_made = 0;
-  char made[LAB_MAX_FILES][320];
-  rc = run_one(d, overrides, dir, &warned, made, &n_made, LAB_MAX_FILES);
+  char made[2 * LAB_MAX_FILES][320];
+  rc = run_one(d, overrides, dir, gif, &warned, made, &n_made, 2 * LAB_MAX_FILES);
   if (!rc && n_made) {
     printf("pictures:\n");
     for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);

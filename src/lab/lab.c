@@ -10,12 +10,12 @@
 #include <string.h>
 
 static const lab_demo *const demos[] = {
-    &lab_demo_step_size,     &lab_demo_conditioning,      &lab_demo_normalization,
-    &lab_demo_stochastic,    &lab_demo_nonconvex,         &lab_demo_saddle,
-    &lab_demo_plateau,       &lab_demo_momentum_map,      &lab_demo_momentum,
-    &lab_demo_per_direction, &lab_demo_gauss_newton,      &lab_demo_batchnorm,
-    &lab_demo_noise_scale,   &lab_demo_edge_of_stability, &lab_demo_generalization,
-    &lab_demo_tuning,
+    &lab_demo_step_size,      &lab_demo_conditioning, &lab_demo_normalization,
+    &lab_demo_stochastic,     &lab_demo_nonconvex,    &lab_demo_saddle,
+    &lab_demo_plateau,        &lab_demo_momentum_map, &lab_demo_momentum,
+    &lab_demo_per_direction,  &lab_demo_race,         &lab_demo_gauss_newton,
+    &lab_demo_batchnorm,      &lab_demo_noise_scale,  &lab_demo_edge_of_stability,
+    &lab_demo_generalization, &lab_demo_tuning,
 };
 enum { N_DEMOS = sizeof demos / sizeof demos[0] };
 
