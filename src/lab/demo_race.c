@@ -88,6 +88,7 @@ static int race_files(const char *dir, lab_result *res, descent_objective *const
     char title[160];
     snprintf(title, sizeof title, "%s from (%g, %g); minimum at (%g, %g)", track_names[p],
              tr[p][0].params[0], tr[p][0].params[1], info->minimizer[0], info->minimizer[1]);
+    fprintf(f, "set key inside\n"); /* the panel head's key position, then below it */
     lab_gp_panel_2d(f, title, lo[p], hi[p]);
     fprintf(f, "set key below horizontal\n");
     lab_gp_contour_lines(f, 1, contours[p]);

@@ -10,7 +10,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum-map momentum per-direction gauss-newton batchnorm noise-scale edge-of-stability generalization tuning"
+demos="step-size conditioning normalization stochastic nonconvex saddle plateau momentum-map momentum per-direction race gauss-newton batchnorm noise-scale edge-of-stability generalization tuning"
 
 # --- descent demo all ---------------------------------------------------------
 # The limit is on the processor time (user + system) where /usr/bin/time can
@@ -79,7 +79,41 @@ if [ "$have_gnuplot" -eq 1 ]; then
   count=$((count + 1))
   listed=$(grep -c '\.png and \.svg' "$scratch/all.out")
   # one picture per demo, and gauss-newton's second (the curvature each method estimates)
-  if [ "$listed" -ne 17 ]; then fail "demo all: the closing note lists $listed pictures, want 17"; else ok "closing note lists 17 pictures"; fi
+  if [ "$listed" -ne 18 ]; then fail "demo all: the closing note lists $listed pictures, want 18"; else ok "closing note lists 18 pictures"; fi
+  count=$((count + 1))
+  if grep -q '\.gif' "$scratch/all.out"; then fail "demo all without --gif drew GIFs"; else ok "no GIF without --gif"; fi
+fi
+
+# --- animations: every path demo writes NAME-anim.gp, reading files it wrote;
+# with --gif they become GIFs (a 1D demo and the race: each frame drawn
+# without a warning, more than one frame)
+for d in step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction race; do
+  count=$((count + 1))
+  dir="$scratch/all/$d"
+  missing=""
+  [ -s "$dir/$d-anim.gp" ] || missing="$missing $d-anim.gp"
+  for csv in $(grep -o "'[a-z0-9-]*\.csv'" "$dir/$d-anim.gp" 2>/dev/null | tr -d "'" | sort -u); do
+    [ -s "$dir/$csv" ] || missing="$missing $csv"
+  done
+  if [ -n "$missing" ]; then fail "animation: $d lacks$missing"; else ok "animation script: $d"; fi
+done
+if [ "$have_gnuplot" -eq 1 ]; then
+  for d in step-size race; do
+    count=$((count + 1))
+    "$descent" demo "$d" --gif --out "$scratch/gif-$d" >"$scratch/gif-$d.out" 2>&1
+    rc=$?
+    dir="$scratch/gif-$d"
+    problems=""
+    [ "$rc" -eq 0 ] || problems="$problems exit $rc"
+    [ "$(head -c 6 "$dir/$d.gif" 2>/dev/null)" = "GIF89a" ] || problems="$problems $d.gif(not a GIF)"
+    grep -q "$d.gif (animated)" "$scratch/gif-$d.out" || problems="$problems (not in the closing note)"
+    said=$(cd "$dir" && gnuplot "$d-anim.gp" 2>&1 >/dev/null)
+    frames=$(echo "$said" | sed -n 's/^\([0-9]*\) frames in animation sequence$/\1/p')
+    others=$(echo "$said" | grep -v "frames in animation sequence")
+    [ "${frames:-0}" -gt 1 ] || problems="$problems (${frames:-no} frames)"
+    [ -z "$others" ] || problems="$problems (gnuplot says: $(echo "$others" | head -2 | tr '\n' ' '))"
+    if [ -n "$problems" ]; then fail "demo $d --gif:$problems"; else ok "demo $d --gif: $frames frames"; fi
+  done
 fi
 
 # --- without gnuplot: numbers, CSV, and one line about the pictures ---------
@@ -112,7 +146,7 @@ if [ "$rc" -ne 0 ] || [ -n "$missing" ]; then fail "demo --help: exit $rc, lacks
 
 # --- errors: one line, non-zero exit, no folder left behind -------------------
 expect_error no-demo error "which demo? valid demos: step-size, conditioning" "$descent" demo
-expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum-map, momentum, per-direction, gauss-newton, batchnorm, noise-scale, edge-of-stability, generalization, tuning, all" "$descent" demo zigzag
+expect_error unknown-demo error "unknown demo 'zigzag'; valid demos: step-size, conditioning, normalization, stochastic, nonconvex, saddle, plateau, momentum-map, momentum, per-direction, race, gauss-newton, batchnorm, noise-scale, edge-of-stability, generalization, tuning, all" "$descent" demo zigzag
 expect_error unknown-option error "unknown option '--kappa'; valid options: --lr, --curvature, --start" "$descent" demo step-size --kappa 3 --out "$scratch/e1"
 expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo step-size --lr 0.5,fast,6 --out "$scratch/e2"
 expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
