@@ -217,7 +217,7 @@ int lab_gp_animation(const char *dir, const char *stem, const lab_animation *a, 
           "\ndo for [i = 1:n_frames + hold] {\n"
           "  T = int(word(frames, i < n_frames ? i : n_frames))\n"
           "  H = i > n_frames ? i - n_frames : 0\n"
-          "  set multiplot layout %d,%d title anim_title . sprintf(\": iterate t = %%d\", T) "
+          "  set multiplot layout %d,%d title anim_title . sprintf(\"\\niterate t = %%d\", T) "
           "font \",14\"\n",
           rows, cols);
   for (int k = 1; k <= a->n_panels; k++) panel_frame(f, a, k);

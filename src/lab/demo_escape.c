@@ -102,8 +102,8 @@ static int escape_animation(const char *dir, lab_result *res, const escape_setup
   lab_anim_init(&anim, 2, -1, "%s", e->title);
   lab_anim_panel *p = lab_anim_panel_add(&anim, contours, paths, "%s", e->problem);
   for (int i = 0; i < e->n_runs; i++) lab_anim_run(p, i, i, e->runs[i].label);
-  anim.width = 900;
-  anim.height = 820;
+  anim.width = 1000;
+  anim.height = 860;
   return lab_gp_animation(dir, e->name, &anim, res);
 }
 
