@@ -384,7 +384,7 @@ const char *lab_color(int i);
 #define LAB_ANIM_PANELS 6
 #define LAB_ANIM_RUNS   8
 #define LAB_ANIM_HEAD   24
-#define LAB_ANIM_FRAMES 60
+#define LAB_ANIM_FRAMES 52
 #define LAB_ANIM_HOLD   8
 
 typedef struct lab_anim_panel {
