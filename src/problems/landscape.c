@@ -1,7 +1,7 @@
 /*
  * landscape.c - 2D landscapes where gradient descent is slow for reasons other
- * than conditioning (slide 26): a saddle point, a plateau, and Rosenbrock's
- * curved valley.
+ * than conditioning (slide 26): a saddle point, a plateau, Rosenbrock's
+ * curved valley and Beale's function (the optimizer race's two tracks).
  *
  * The saddle f = x^2 - y^2 has no minimum: a run "escapes" once f falls to
  * escape_value = -1, one unit below the saddle's height as far as the saddle
