@@ -152,6 +152,7 @@ static int step_size_animation(const char *dir, lab_result *res, step_run *runs,
     lab_anim_panel *p = lab_anim_panel_add(
         &anim, curves[runs[i].function], "step-size-paths.csv", "%s, α = %g (%s)",
         runs[i].function ? "logcosh" : "quadratic", runs[i].lr, runs[i].label);
+    if (!p) break;
     lab_anim_run(p, i, i % 3, label);
     /* the window of the picture's panel: the first iterates on the curve */
     const descent_problem_info *info = descent_problem_info_get(objs[runs[i].function]);
