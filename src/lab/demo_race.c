@@ -86,17 +86,17 @@ static int race_files(const char *dir, lab_result *res, descent_objective *const
   FILE *f = lab_gp_open(dir, "race", 1700, 820, "the optimizer race on Beale and Rosenbrock", res);
   if (!f) return DESCENT_EIO;
   fprintf(f,
-          "set multiplot layout 1,2 title \"The optimizer race, each at its best step: no "
-          "optimizer wins on both (%s)\" font \",14\"\n",
+          "set multiplot layout 1,2 title \"The optimizer race: no optimizer wins on both "
+          "(%s)\\neach at the step of the grid that reaches eps soonest\" font \",14\"\n",
           lab_demo_race.slides);
   for (int p = 0; p < N_TRACKS; p++) {
     const descent_problem_info *info = descent_problem_info_get(objs[p]);
     char title[160];
     snprintf(title, sizeof title, "%s from (%g, %g); minimum at (%g, %g)", track_names[p],
              tr[p][0].params[0], tr[p][0].params[1], info->minimizer[0], info->minimizer[1]);
-    fprintf(f, "set key inside\n"); /* the panel head's key position, then below it */
+    fprintf(f, "set key inside\n"); /* the panel head's key position, then above the panel */
     lab_gp_panel_2d(f, title, lo[p], hi[p]);
-    fprintf(f, "set key below horizontal\n");
+    fprintf(f, "set key top outside center horizontal\n");
     lab_gp_contour_lines(f, 1, contours[p]);
     for (int m = 0; m < N_RACERS; m++) {
       char legend[64];
