@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #define NO_GNUPLOT "pictures skipped: install gnuplot (apt-get install gnuplot-nox) to draw them"
+#define GIF_HELP                                                                                   \
+  "also draw the animations (the iterates revealed one at a time) as GIF; about a second of "      \
+  "gnuplot each"
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -49,12 +52,14 @@ static void print_demo_about(const lab_demo *d, const char *indent) {
 static void print_help(void) {
   int n;
   const lab_demo *const *demos = lab_demos(&n);
-  printf("usage: descent demo NAME [--out DIR] [options]\n"
-         "       descent demo all [--out DIR] [--quick | --networks] [--html]\n\n"
+  printf("usage: descent demo NAME [--out DIR] [--gif] [options]\n"
+         "       descent demo all [--out DIR] [--quick | --networks] [--html] [--gif]\n\n"
          "Runs one figure of the lecture: prints the numbers behind it, writes them as CSV\n"
          "and draws the picture as PNG and SVG with gnuplot (when installed). Each demo's\n"
          "options change its steps, start point, condition number, iterations or seed.\n"
-         "--out DIR (default runs/demo-NAME-DATE-TIME) must be new or empty.\n\ndemos:\n");
+         "--out DIR (default runs/demo-NAME-DATE-TIME) must be new or empty. The demos that\n"
+         "draw paths also write an animation's script (NAME-anim.gp); --gif renders it as\n"
+         "NAME.gif.\n\ndemos:\n");
   for (int i = 0; i < n; i++) {
     printf("  %-14s %s (%s)\n", demos[i]->name, demos[i]->summary, demos[i]->slides);
     print_demo_about(demos[i], "      ");
@@ -65,9 +70,10 @@ static void print_help(void) {
          "  %-14s --quick      runs them in small versions of seconds\n"
          "  %-14s --networks   runs them at full size too\n"
          "  %-14s --html       writes index.html, one page with every demo's claim,\n"
-         "  %-14s              command, pictures, numbers and what to look for\n\n"
+         "  %-14s              command, pictures, animations, numbers and what to look for\n"
+         "  %-14s --gif        renders every animation too\n\n"
          "The problems the demos run on (also for descent_problem_create):\n",
-         "all", "", "", "", "", "");
+         "all", "", "", "", "", "", "");
   descent_problem_help(stdout);
 }
 
@@ -140,9 +146,25 @@ static int draw_pictures(const char *dir, const lab_result *res, int *warned, ch
   return 0;
 }
 
+/* Renders every animation of res as a GIF, once the pictures are drawn (so
+   gnuplot is there); returns 0, or 1 when gnuplot failed. */
+static int draw_animations(const char *dir, const lab_result *res, char (*made)[320], int *n_made,
+                           int max_made) {
+  if (!lab_gnuplot_available()) return 0; /* draw_pictures said so */
+  for (int i = 0; i < res->n_animations; i++) {
+    if (lab_anim_render(dir, res->animations[i]) != DESCENT_OK) {
+      fprintf(stderr, "descent demo: %s\n", descent_last_error());
+      return 1;
+    }
+    if (*n_made < max_made)
+      snprintf(made[(*n_made)++], 320, "%s/%s.gif (animated)", dir, res->animations[i]);
+  }
+  return 0;
+}
+
 /* Runs one demo into dir; prints its tables. Returns an exit status. */
-static int run_one(const lab_demo *d, const char *const *overrides, const char *dir, int *warned,
-                   char (*made)[320], int *n_made, int max_made, lab_result *keep) {
+static int run_one(const lab_demo *d, const char *const *overrides, const char *dir, int gif,
+                   int *warned, char (*made)[320], int *n_made, int max_made, lab_result *keep) {
   int created = 0;
   if (prepare_dir(dir, &created)) return 1;
   lab_result res;
@@ -159,6 +181,7 @@ static int run_one(const lab_demo *d, const char *const *overrides, const char *
   for (int i = 0; i < res.n_notes; i++) printf("%s %s\n", i ? " " : "\n*", res.notes[i]);
   fflush(stdout);
   int status = draw_pictures(dir, &res, warned, made, n_made, max_made);
+  if (!status && gif) status = draw_animations(dir, &res, made, n_made, max_made);
   printf("files in %s:", dir);
   for (int i = 0; i < res.n_files; i++) printf(" %s", res.files[i]);
   printf("\n");
@@ -191,14 +214,15 @@ static int demo_all(int argc, char **argv) {
        0},
       {"networks", NULL, "the demos that train networks for long run too, at full size", NULL, 0},
       {"html", NULL, "write index.html: one page with every demo, its claim, pictures and numbers",
-       NULL, 0}};
+       NULL, 0},
+      {"gif", NULL, GIF_HELP, NULL, 0}};
   enum { N_OPTS = sizeof opts / sizeof opts[0] };
   int rc = cli_parse(argc, argv, 2, opts, N_OPTS, "demo all",
                      "Runs every demo of the lecture with its defaults, except those that train\n"
                      "networks for long (their time is in 'descent demo --help'): --quick runs\n"
                      "them small, --networks at full size.");
   if (rc) return rc < 0 ? 2 : 0;
-  int quick = opts[1].given, networks = opts[2].given, html = opts[3].given;
+  int quick = opts[1].given, networks = opts[2].given, html = opts[3].given, gif = opts[4].given;
   if (quick && networks) {
     fprintf(stderr, "descent demo all: --quick and --networks: choose one (--quick runs the "
                     "network demos small, --networks at full size)\n");
@@ -241,8 +265,8 @@ static int demo_all(int argc, char **argv) {
     }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", root, d->name);
-    status =
-        run_one(d, overrides, dir, &warned, made, &n_made, MAX_MADE, html ? &results[i] : NULL);
+    status = run_one(d, overrides, dir, gif, &warned, made, &n_made, MAX_MADE,
+                     html ? &results[i] : NULL);
     if (status) break;
     n_run++;
     demo_command(d, overrides, commands[i], sizeof commands[i]);
@@ -260,8 +284,9 @@ static int demo_all(int argc, char **argv) {
     const char *note_ptrs[4];
     int n_notes = 0;
     snprintf(notes[n_notes++], sizeof notes[0],
-             "Made by: descent demo all%s%s --html (%d demos in %.0f s).", quick ? " --quick" : "",
-             networks ? " --networks" : "", n_run, seconds);
+             "Made by: descent demo all%s%s%s --html (%d demos in %.0f s).",
+             quick ? " --quick" : "", networks ? " --networks" : "", gif ? " --gif" : "", n_run,
+             seconds);
     if (n_run < n)
       snprintf(notes[n_notes++], sizeof notes[0],
                "%d demo%s networks for long and did not run (each section says how long): "
@@ -307,8 +332,8 @@ int cmd_demo(int argc, char **argv) {
     fprintf(stderr, "descent demo: unknown demo '%s'; valid demos: %s, all\n", argv[1], names);
     return 2;
   }
-  /* The demo's own options, then --out. */
-  cli_option opts[LAB_MAX_OPTIONS + 1];
+  /* The demo's own options, then --out and --gif. */
+  cli_option opts[LAB_MAX_OPTIONS + 2];
   int n = d->n_options;
   for (int i = 0; i < n; i++)
     opts[i] = (cli_option){d->options[i].name, d->options[i].metavar, d->options[i].help,
@@ -317,6 +342,7 @@ int cmd_demo(int argc, char **argv) {
                            "folder for the CSV files, scripts and pictures (new or "
                            "empty)",
                            "runs/demo-NAME-DATE-TIME", 0};
+  opts[n++] = (cli_option){"gif", NULL, GIF_HELP, NULL, 0};
   char command[64], summary[2048];
   snprintf(command, sizeof command, "demo %s", d->name);
   size_t used = (size_t)snprintf(summary, sizeof summary, "%s (%s).", d->summary, d->slides);
@@ -339,14 +365,15 @@ int cmd_demo(int argc, char **argv) {
   }
   overrides[k] = NULL;
   char dir[4096];
-  if (opts[n - 1].given)
-    snprintf(dir, sizeof dir, "%s", opts[n - 1].value);
+  int gif = opts[n - 1].given;
+  if (opts[n - 2].given)
+    snprintf(dir, sizeof dir, "%s", opts[n - 2].value);
   else
     default_dir(dir, sizeof dir, d->name);
-  printf(" --out %s\n", dir);
+  printf(" --out %s%s\n", dir, gif ? " --gif" : "");
   int warned = 0, n_made = 0;
-  char made[LAB_MAX_FILES][320];
-  rc = run_one(d, overrides, dir, &warned, made, &n_made, LAB_MAX_FILES, NULL);
+  char made[2 * LAB_MAX_FILES][320];
+  rc = run_one(d, overrides, dir, gif, &warned, made, &n_made, 2 * LAB_MAX_FILES, NULL);
   if (!rc && n_made) {
     printf("pictures:\n");
     for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);

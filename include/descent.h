@@ -1763,6 +1763,8 @@ int descent_transform_register(const descent_transform_def *def);
  *   saddle                               f = x^2 - y^2
  *   plateau(width=1)                     f = 1 - exp(-(x^2 + y^2) / (2 width^2))
  *   rosenbrock(a=1, b=100)               f = (a - x)^2 + b (y - x^2)^2
+ *   beale                                f = (1.5 - x + x y)^2 + (2.25 - x + x y^2)^2
+ *                                        + (2.625 - x + x y^3)^2, minimum at (3, 0.5)
  *   quadratic_deep(n=1000, noise=0.6, data_seed=42)
  *                                        DeepOBS's noisy quadratic (test problem
  *                                        P1): 1/n sum_i 1/2 (theta - x_i)^T Q

@@ -456,7 +456,8 @@ static void test_problems(void) {
      diagonal and Hutchinson's estimate has an error to shrink. */
   static const char *const specs[] = {
       "quad1d", "logcosh",    "nonconvex1d", "quad2d(angle=30)", "quadnd(dim=20, rotate=1)",
-      "linreg", "finite_sum", "saddle",      "plateau",          "rosenbrock"};
+      "linreg", "finite_sum", "saddle",      "plateau",          "rosenbrock",
+      "beale"};
   for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
     descent_objective *obj = NULL;
     CHECK_OK(descent_problem_create(&obj, specs[s]));

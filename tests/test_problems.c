@@ -44,6 +44,7 @@ static void test_every_family_gradcheck(void) {
                                       "saddle",
                                       "plateau(width=2)",
                                       "rosenbrock",
+                                      "beale",
                                       "quadratic_deep(n=20)"};
   for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
     descent_objective *obj = make(specs[s]);
@@ -114,6 +115,12 @@ static void test_info(void) {
   CHECK_CLOSE(value_at(rb, (double[]){1, 1}), 0, 1e-12);
   CHECK_CLOSE(value_at(rb, (double[]){-1.2, 1}), 24.2, 1e-5);
   descent_objective_free(rb);
+
+  /* Beale: 0 at (3, 0.5); at (1, 1.5) the residuals are 2, 3.5 and 5 */
+  descent_objective *be = make("beale");
+  CHECK_CLOSE(value_at(be, (double[]){3, 0.5}), 0, 1e-12);
+  CHECK_CLOSE(value_at(be, (double[]){1, 1.5}), 4 + 12.25 + 25, 1e-9);
+  descent_objective_free(be);
 
   /* A network's objective is not a problem. */
   CHECK(descent_problem_info_get(NULL) == NULL);

@@ -139,6 +139,30 @@ static int step_size_files(const char *dir, lab_result *res, step_run *runs, int
   return lab_gp_close(f, "step-size", res);
 }
 
+/* The animation: the six drawn runs, each in a panel on its function's curve. */
+static int step_size_animation(const char *dir, lab_result *res, step_run *runs,
+                               descent_objective *const *objs, int64_t show) {
+  static const char *const curves[2] = {"step-size-quadratic.csv", "step-size-logcosh.csv"};
+  lab_animation anim;
+  lab_anim_init(&anim, 1, -1, "Gradient descent: the step size decides (%s)",
+                lab_demo_step_size.slides);
+  for (int i = 0; i < 6; i++) {
+    char label[64];
+    snprintf(label, sizeof label, "iterates, α = %g", runs[i].lr);
+    lab_anim_panel *p = lab_anim_panel_add(
+        &anim, curves[runs[i].function], "step-size-paths.csv", "%s, α = %g (%s)",
+        runs[i].function ? "logcosh" : "quadratic", runs[i].lr, runs[i].label);
+    if (!p) break;
+    lab_anim_run(p, i, i % 3, label);
+    /* the window of the picture's panel: the first iterates on the curve */
+    const descent_problem_info *info = descent_problem_info_get(objs[runs[i].function]);
+    double window[2] = {info->lo[0], info->hi[0]};
+    panel_range(&runs[i].tr, show, window, &p->lo[0], &p->hi[0]);
+    p->window = 1;
+  }
+  return lab_gp_animation(dir, "step-size", &anim, res);
+}
+
 static int step_size_run(const lab_args *a, const char *dir, lab_result *res) {
   double lr[3], curvature, start, eps;
   int n_lr;
@@ -202,6 +226,7 @@ static int step_size_run(const lab_args *a, const char *dir, lab_result *res) {
                          "bounces for ever instead of diverging.");
   }
   if (!rc && dir) rc = step_size_files(dir, res, runs, 6, objs, show);
+  if (!rc && dir) rc = step_size_animation(dir, res, runs, objs, show);
   for (int i = 0; i < 8; i++) descent_trace_free(&runs[i].tr);
   descent_objective_free(objs[0]);
   descent_objective_free(objs[1]);
@@ -326,6 +351,23 @@ static int nonconvex_files(const char *dir, lab_result *res, descent_objective *
   return lab_gp_close(f, "nonconvex", res);
 }
 
+/* The animation: each run in a panel of its own, on the curve of f. */
+static int nonconvex_animation(const char *dir, lab_result *res, const double *start,
+                               const double *lr, int n) {
+  lab_animation anim;
+  lab_anim_init(&anim, 1, -1,
+                "Non-convex: the minimum reached depends on the start and the step (%s)",
+                lab_demo_nonconvex.slides);
+  for (int i = 0; i < n; i++) {
+    char label[64];
+    snprintf(label, sizeof label, "iterates, α = %g", lr[i]);
+    lab_anim_panel *p = lab_anim_panel_add(&anim, "nonconvex-curve.csv", "nonconvex-paths.csv",
+                                           "θ0 = %g, α = %g", start[i], lr[i]);
+    lab_anim_run(p, i, i, label);
+  }
+  return lab_gp_animation(dir, "nonconvex", &anim, res);
+}
+
 static int nonconvex_run(const lab_args *a, const char *dir, lab_result *res) {
   double start[LAB_MAX_LIST], lr[LAB_MAX_LIST];
   int n_start, n_lr;
@@ -384,6 +426,7 @@ static int nonconvex_run(const lab_args *a, const char *dir, lab_result *res) {
     }
   }
   if (!rc && dir) rc = nonconvex_files(dir, res, obj, tr, start, lr, n_start, show);
+  if (!rc && dir) rc = nonconvex_animation(dir, res, start, lr, n_start);
   for (int i = 0; i < 6; i++) descent_trace_free(&tr[i]);
   descent_objective_free(obj);
   return rc;

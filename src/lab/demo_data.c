@@ -101,6 +101,23 @@ static int normalization_files(const char *dir, lab_result *res, double scale, s
   return rc;
 }
 
+/* The animation: gradient descent on the raw and on the standardized
+   features, side by side. */
+static int normalization_animation(const char *dir, lab_result *res, double scale) {
+  static const char *const names[2] = {"raw", "normalized"};
+  static const char *const contours[2] = {"normalization-raw-contours.csv",
+                                          "normalization-normalized-contours.csv"};
+  lab_animation anim;
+  lab_anim_init(&anim, 2, -1, "Normalization: features at scale %g (%s)", scale,
+                lab_demo_normalization.slides);
+  for (int v = 0; v < 2; v++) {
+    lab_anim_panel *p =
+        lab_anim_panel_add(&anim, contours[v], "normalization-paths.csv", "%s features", names[v]);
+    lab_anim_run(p, v, 1 - v, "gradient descent, α = 1/L");
+  }
+  return lab_gp_animation(dir, "normalization", &anim, res);
+}
+
 static int normalization_run(const lab_args *a, const char *dir, lab_result *res) {
   double scales[LAB_MAX_LIST], eps, draw;
   int n_scales;
@@ -153,6 +170,7 @@ static int normalization_run(const lab_args *a, const char *dir, lab_result *res
                          "s scales its curvature by s^2, and the condition number with it.");
   if (!rc && dir)
     rc = normalization_files(dir, res, draw, (size_t)n, (uint64_t)seed, start, &o, show);
+  if (!rc && dir) rc = normalization_animation(dir, res, draw);
   return rc;
 }
 
@@ -313,6 +331,21 @@ static int stochastic_files(const char *dir, lab_result *res, descent_objective 
   return lab_gp_close(f, "stochastic", res);
 }
 
+/* The animation: the constant step, 1/t and the fast decay, one panel each
+   (the runs the picture draws). */
+static int stochastic_animation(const char *dir, lab_result *res, char (*labels)[64]) {
+  const int drawn[3] = {0, 2, 3};
+  lab_animation anim;
+  lab_anim_init(&anim, 2, -1, "Stochastic gradient: the step must decrease, but not too fast (%s)",
+                lab_demo_stochastic.slides);
+  for (int k = 0; k < 3; k++) {
+    lab_anim_panel *p = lab_anim_panel_add(&anim, "stochastic-contours.csv", "stochastic-paths.csv",
+                                           "%s", labels[drawn[k]]);
+    lab_anim_run(p, drawn[k], drawn[k], labels[drawn[k]]);
+  }
+  return lab_gp_animation(dir, "stochastic", &anim, res);
+}
+
 static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
   double lr[2], tau, gamma, noise;
   int n_lr;
@@ -414,6 +447,7 @@ static int stochastic_run(const lab_args *a, const char *dir, lab_result *res) {
   }
   if (!rc && dir)
     rc = stochastic_files(dir, res, obj, first, labels, show, &curves, seeds, evals_per_step);
+  if (!rc && dir) rc = stochastic_animation(dir, res, labels);
   for (int s = 0; s < N_SCHEDULES; s++) {
     descent_trace_free(&first[s]);
     free(curves.gap[s]);

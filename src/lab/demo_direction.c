@@ -80,6 +80,24 @@ static int direction_files(const char *dir, lab_result *res, descent_objective *
   return lab_gp_close(f, "per-direction", res);
 }
 
+/* The animation: the aligned and the turned valley side by side, the three
+   methods racing in each. */
+static int direction_animation(const char *dir, lab_result *res, const double *angles,
+                               double kappa) {
+  static const char *const paths[2] = {"per-direction-aligned.csv", "per-direction-turned.csv"};
+  static const char *const contours[2] = {"per-direction-aligned-contours.csv",
+                                          "per-direction-turned-contours.csv"};
+  lab_animation anim;
+  lab_anim_init(&anim, 2, -1, "One step per direction, κ = %g (%s)", kappa,
+                lab_demo_per_direction.slides);
+  for (int v = 0; v < 2; v++) {
+    lab_anim_panel *p =
+        lab_anim_panel_add(&anim, contours[v], paths[v], "valley at %g degrees", angles[v]);
+    for (int m = 0; m < N_DIR_METHODS; m++) lab_anim_run(p, m, m, method_names[m]);
+  }
+  return lab_gp_animation(dir, "per-direction", &anim, res);
+}
+
 static int direction_run(const lab_args *a, const char *dir, lab_result *res) {
   double kappa, angle, lr[N_DIR_METHODS], eps;
   int n;
@@ -125,6 +143,7 @@ static int direction_run(const lab_args *a, const char *dir, lab_result *res) {
     lab_result_note(res, "Adagrad and Adam scale each coordinate by its own gradient history: "
                          "exact for an aligned valley, a poor guess for a turned one.");
   if (!rc && dir) rc = direction_files(dir, res, objs, tr, angles, kappa, show);
+  if (!rc && dir) rc = direction_animation(dir, res, angles, kappa);
   for (int v = 0; v < 2; v++) {
     for (int m = 0; m < N_DIR_METHODS; m++) descent_trace_free(&tr[v][m]);
     descent_objective_free(objs[v]);

@@ -134,6 +134,20 @@ static int escape_files(const char *dir, lab_result *res, const escape_setup *e,
   return lab_gp_close(f, e->name, res);
 }
 
+/* The animation: every run in one panel, as in the picture. */
+static int escape_animation(const char *dir, lab_result *res, const escape_setup *e) {
+  char paths[LAB_TEXT], contours[LAB_TEXT];
+  snprintf(paths, sizeof paths, "%s-paths.csv", e->name);
+  snprintf(contours, sizeof contours, "%s-contours.csv", e->name);
+  lab_animation anim;
+  lab_anim_init(&anim, 2, -1, "%s", e->title);
+  lab_anim_panel *p = lab_anim_panel_add(&anim, contours, paths, "%s", e->problem);
+  for (int i = 0; i < e->n_runs; i++) lab_anim_run(p, i, i, e->runs[i].label);
+  anim.width = 1000;
+  anim.height = 860;
+  return lab_gp_animation(dir, e->name, &anim, res);
+}
+
 static int escape_run_all(const escape_setup *e, const char *dir, lab_result *res) {
   descent_objective *obj = NULL;
   descent_trace tr[MAX_ESCAPE_RUNS];
@@ -168,6 +182,7 @@ static int escape_run_all(const escape_setup *e, const char *dir, lab_result *re
     lab_table_text(t, row, "final theta", "(%.3g, %.3g)", p[0], p[1]);
   }
   if (!rc && dir) rc = escape_files(dir, res, e, obj, tr);
+  if (!rc && dir) rc = escape_animation(dir, res, e);
   for (int i = 0; i < e->n_runs; i++) descent_trace_free(&tr[i]);
   descent_objective_free(obj);
   return rc;

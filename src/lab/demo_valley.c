@@ -72,6 +72,22 @@ static int conditioning_files(const char *dir, lab_result *res, descent_objectiv
   return lab_gp_close(f, "conditioning", res);
 }
 
+/* The animation: each drawn step in a panel of its own, as in the picture. */
+static int conditioning_animation(const char *dir, lab_result *res, const double *lr,
+                                  double kappa) {
+  lab_animation anim;
+  lab_anim_init(&anim, 2, -1, "Gradient descent in a valley of condition number %g (%s)", kappa,
+                lab_demo_conditioning.slides);
+  for (int i = 0; i < 2; i++) {
+    char label[64];
+    snprintf(label, sizeof label, "gradient descent, α = %g", lr[i]);
+    lab_anim_panel *p = lab_anim_panel_add(&anim, "conditioning-contours.csv",
+                                           "conditioning-paths.csv", "α = %g", lr[i]);
+    lab_anim_run(p, i, i, label);
+  }
+  return lab_gp_animation(dir, "conditioning", &anim, res);
+}
+
 static int conditioning_run(const lab_args *a, const char *dir, lab_result *res) {
   double kappa, angle, lr[2], eps, start[2];
   int n;
@@ -127,6 +143,7 @@ static int conditioning_run(const lab_args *a, const char *dir, lab_result *res)
                     "(curvature %g) shrinks by at least 1 - 2/kappa = %.4g per step.",
                     mu, 1 - 2 * mu);
   if (!rc && dir) rc = conditioning_files(dir, res, obj, tr, lr, show, kappa);
+  if (!rc && dir) rc = conditioning_animation(dir, res, lr, kappa);
   for (int i = 0; i < 5; i++) descent_trace_free(&tr[i]);
   descent_objective_free(obj);
   return rc;
@@ -288,6 +305,20 @@ static int momentum_files(const char *dir, lab_result *res, double kappa, double
   return rc;
 }
 
+/* The animation: the drawn valley's three paths, one panel each (gradient
+   descent and Nesterov's paths nearly coincide). */
+static int momentum_animation(const char *dir, lab_result *res, double kappa) {
+  lab_animation anim;
+  lab_anim_init(&anim, 2, -1, "Momentum in a valley of condition number %g (%s)", kappa,
+                lab_demo_momentum.slides);
+  for (int m = 0; m < 3; m++) {
+    lab_anim_panel *p = lab_anim_panel_add(&anim, "momentum-contours.csv", "momentum-paths.csv",
+                                           "%s", momentum_names[m]);
+    lab_anim_run(p, m, m, momentum_names[m]);
+  }
+  return lab_gp_animation(dir, "momentum", &anim, res);
+}
+
 static int momentum_run(const lab_args *a, const char *dir, lab_result *res) {
   double kappas[LAB_MAX_LIST], angle, eps, draw;
   int n_kappa;
@@ -354,6 +385,7 @@ static int momentum_run(const lab_args *a, const char *dir, lab_result *res) {
                          "- 1)/(sqrt(kappa) + 1); gd and momentum 0.9: alpha = 1/L; adagrad 1, "
                          "rmsprop 0.001, adam 0.1 whatever kappa.");
   if (!rc && dir) rc = momentum_files(dir, res, draw, angle, iters, eps, show, start);
+  if (!rc && dir) rc = momentum_animation(dir, res, draw);
   return rc;
 }
 

@@ -28,6 +28,7 @@ static const lab_demo *const demos[] = {
     &lab_demo_momentum_map,      /* slide 32 */
     &lab_demo_momentum_noise,    /* slide 32 */
     &lab_demo_momentum,          /* slide 33 */
+    &lab_demo_race,              /* slides 30-33 */
     &lab_demo_noise_scale,       /* McCandlish et al. */
     &lab_demo_edge_of_stability, /* Cohen et al. */
     &lab_demo_generalization,    /* slide 35 */

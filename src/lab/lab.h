@@ -69,6 +69,12 @@ typedef struct lab_result {
   int n_pictures;
   char notes[LAB_MAX_NOTES][240]; /* one-line readings of the numbers */
   int n_notes;
+  /* Animations, by stem: stem-anim.gp draws stem.gif (the iterates revealed
+     one frame at a time). The scripts are written with the pictures; the
+     CLI renders them when asked (`descent demo NAME --gif`), as a GIF takes
+     gnuplot a second or two where a picture takes a tenth. */
+  char animations[LAB_MAX_FILES][LAB_TEXT];
+  int n_animations;
 } lab_result;
 
 void lab_result_free(lab_result *r);
@@ -181,6 +187,7 @@ typedef struct lab_page_demo {
    leaves its paragraph out. DESCENT_EIO when the file cannot be written. */
 int lab_page_write(const char *dir, const char *title, const lab_page_demo *demos, int n,
                    const char *const *notes, int n_notes);
+extern const lab_demo lab_demo_race; /* demo_race.c */
 
 /* ---- helpers shared by the demos (lab.c) ------------------------------------- */
 
@@ -418,6 +425,62 @@ void lab_gp_panel_gap(FILE *f, const char *title, int64_t xmax, int logx);
 void lab_gp_panel_end(FILE *f);
 /* A colour for the i-th method of a picture. */
 const char *lab_color(int i);
+
+/* ---- animations (plot.c) ------------------------------------------------- */
+
+/* An animated GIF of a demo's paths: each frame draws every panel's
+   background (contour lines in 2D, the curve of f in 1D) and its runs'
+   iterates up to iterate t, with a dot on the current one; t goes one by one
+   over the first LAB_ANIM_HEAD iterates, then logarithmically to `last`, in
+   at most LAB_ANIM_FRAMES frames (the last one held a moment before the loop
+   starts again). The script reads the demo's own CSV files (a lab_write_path
+   file and a lab_write_contours or lab_write_curve file per panel); each
+   panel's window is its background's extent, which the script measures
+   with gnuplot's stats. */
+#define LAB_ANIM_PANELS 6
+#define LAB_ANIM_RUNS   8
+#define LAB_ANIM_HEAD   24
+#define LAB_ANIM_FRAMES 52
+#define LAB_ANIM_HOLD   8
+
+typedef struct lab_anim_panel {
+  char title[160];
+  char background[LAB_TEXT], paths[LAB_TEXT];
+  int n_runs;
+  int runs[LAB_ANIM_RUNS];   /* run numbers in the paths file */
+  int colors[LAB_ANIM_RUNS]; /* lab_color index */
+  char labels[LAB_ANIM_RUNS][LAB_TEXT];
+  /* 0: the window is the background's extent; 1: x over [lo[0], hi[0]] (and
+     in 2D y over [lo[1], hi[1]]; in 1D, the curve's values there) */
+  int window;
+  double lo[2], hi[2];
+} lab_anim_panel;
+
+typedef struct lab_animation {
+  char title[200]; /* the frame's title, followed by the iterate shown */
+  int dim;         /* 1: iterates on the curve of f; 2: in the plane */
+  int width, height;
+  int64_t last; /* the last iterate revealed; -1: the panels' runs' last in their files */
+  int n_panels;
+  lab_anim_panel panels[LAB_ANIM_PANELS];
+} lab_animation;
+
+/* Starts an animation (width and height 0: from the number of panels, up to
+   three on a row); adds a panel (NULL when full) and a run to a panel. */
+void lab_anim_init(lab_animation *a, int dim, int64_t last, const char *fmt, ...)
+    DESCENT_PRINTF(4, 5);
+lab_anim_panel *lab_anim_panel_add(lab_animation *a, const char *background, const char *paths,
+                                   const char *fmt, ...) DESCENT_PRINTF(4, 5);
+void lab_anim_run(lab_anim_panel *p, int run, int color, const char *label);
+/* The iterates revealed for a run of `last` iterations: 0, 1, ... up to
+   LAB_ANIM_HEAD - 1, then logarithmically spaced, ending at last; returns
+   how many (at most LAB_ANIM_FRAMES). */
+int lab_anim_frames(int64_t last, int64_t *frames);
+/* Writes stem-anim.gp, which draws stem.gif, and records stem in
+   r->animations. */
+int lab_gp_animation(const char *dir, const char *stem, const lab_animation *a, lab_result *r);
+/* Runs stem-anim.gp in dir (as lab_plot_render runs stem.gp). */
+int lab_anim_render(const char *dir, const char *stem);
 
 /* Whether gnuplot is on PATH, and drawing stem.gp in dir with it:
    DESCENT_ENOTSUP when gnuplot is missing, DESCENT_EIO (with gnuplot's

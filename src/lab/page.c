@@ -446,15 +446,18 @@ static void picture(FILE *f, const char *dir, const lab_page_demo *d, const char
 }
 
 /* An animation: `name` is a GIF file of the demo's folder, or the stem of
-   one (stem.gif, drawn like a picture); one the folder lacks (gnuplot
-   missing) gets the line saying how to draw it. */
+   one (stem.gif, drawn by stem-anim.gp); one the folder lacks (not asked
+   for with --gif, or gnuplot missing) gets the line saying how to draw it. */
 static void animation(FILE *f, const char *dir, const lab_page_demo *d, const char *name) {
   char gif[LAB_TEXT + 8];
   snprintf(gif, sizeof gif, ends_with(name, ".gif") ? "%s" : "%s.gif", name);
   if (!file_exists(dir, d->folder, gif)) {
     fprintf(f, "<p class=\"skipped\">");
     html_text(f, gif);
-    fprintf(f, " (an animation) was not drawn: gnuplot missing?</p>\n");
+    fprintf(f, " (an animation) was not drawn: <code>descent demo all --gif</code> draws it, "
+               "or <code>gnuplot ");
+    html_text(f, name);
+    fprintf(f, "-anim.gp</code> in the demo's folder.</p>\n");
     return;
   }
   fprintf(f, "<figure class=\"animation\">\n<img src=\"");
@@ -500,11 +503,11 @@ static void section(FILE *f, const char *dir, const lab_page_demo *d, int *repla
   }
   const lab_result *r = d->result;
   for (int i = 0; i < r->n_pictures; i++) picture(f, dir, d, r->pictures[i]);
-  /* Animations: the GIF files among the files the demo wrote. A list of
-     animations in lab_result takes one more line here:
-     for (int i = 0; i < r->n_animations; i++) animation(f, dir, d, r->animations[i]); */
+  /* Animations: the GIF files among the files the demo wrote, and the
+     animations it recorded (drawn by `--gif`). */
   for (int i = 0; i < r->n_files; i++)
     if (ends_with(r->files[i], ".gif")) animation(f, dir, d, r->files[i]);
+  for (int i = 0; i < r->n_animations; i++) animation(f, dir, d, r->animations[i]);
   replays(f, dir, d, replay_counter);
   paragraph(f, "look", "What to look for:", demo->look_for);
   if (r->n_tables) fprintf(f, "<div class=\"tables\">\n");

@@ -1,7 +1,7 @@
 /*
  * landscape.c - 2D landscapes where gradient descent is slow for reasons other
- * than conditioning (slide 26): a saddle point, a plateau, and Rosenbrock's
- * curved valley.
+ * than conditioning (slide 26): a saddle point, a plateau, Rosenbrock's
+ * curved valley and Beale's function (the optimizer race's two tracks).
  *
  * The saddle f = x^2 - y^2 has no minimum: a run "escapes" once f falls to
  * escape_value = -1, one unit below the saddle's height as far as the saddle
@@ -199,4 +199,83 @@ const problem_family problem_rosenbrock = {
     NULL,
     dim_two,
     rosenbrock_setup,
+};
+
+/* ---- beale: f = sum_i (c_i - x + x y^i)^2, c = (1.5, 2.25, 2.625) ---------- */
+
+/* Beale's function: a minimum of 0 at (3, 0.5) at the end of a long curved
+   valley, flat plains around it and walls that grow like x y^3. The classic
+   test bed of optimizer races, with Rosenbrock's. */
+static const double beale_c[3] = {1.5, 2.25, 2.625};
+
+static int beale_eval(const problem *p, const descent_batch *batch, const double *theta, double *f,
+                      double *grad) {
+  (void)p, (void)batch;
+  double x = theta[0], y = theta[1], yi = 1, sum = 0, gx = 0, gy = 0;
+  for (int i = 1; i <= 3; i++) {
+    double prev = yi; /* y^(i-1) */
+    yi *= y;
+    double r = beale_c[i - 1] - x + x * yi;
+    sum += r * r;
+    gx += 2 * r * (yi - 1);
+    gy += 2 * r * i * x * prev;
+  }
+  *f = sum;
+  if (grad) {
+    grad[0] = gx;
+    grad[1] = gy;
+  }
+  return DESCENT_OK;
+}
+
+/* H = 2 sum_i (J_i J_i^T + r_i d2 r_i), with J_i = (y^i - 1, i x y^(i-1)) and
+   d2 r_i = [[0, i y^(i-1)], [i y^(i-1), i (i-1) x y^(i-2)]]. */
+static void beale_hessian(double x, double y, double *h) {
+  h[0] = h[1] = h[2] = 0; /* h00, h01, h11 */
+  for (int i = 1; i <= 3; i++) {
+    double y1 = pow(y, i - 1), yi = y1 * y, y2 = i >= 2 ? pow(y, i - 2) : 0;
+    double r = beale_c[i - 1] - x + x * yi, jx = yi - 1, jy = i * x * y1;
+    h[0] += 2 * jx * jx;
+    h[1] += 2 * (jx * jy + r * i * y1);
+    h[2] += 2 * (jy * jy + r * i * (i - 1) * x * y2);
+  }
+}
+
+static void beale_hvp(const problem *p, const descent_batch *batch, const double *theta,
+                      const descent_real *v, double *out) {
+  (void)p, (void)batch;
+  double h[3];
+  beale_hessian(theta[0], theta[1], h);
+  out[0] = h[0] * (double)v[0] + h[1] * (double)v[1];
+  out[1] = h[1] * (double)v[0] + h[2] * (double)v[1];
+}
+
+static int beale_setup(problem *p, const double *hp, const char **texts) {
+  (void)hp, (void)texts;
+  p->eval = beale_eval;
+  p->hvp = beale_hvp;
+  p->minimizer[0] = 3;
+  p->minimizer[1] = 0.5;
+  p->info.f_min = 0;
+  p->minima_f[0] = 0;
+  double h[3];
+  beale_hessian(3, 0.5, h);
+  double mid = 0.5 * (h[0] + h[2]), rad = sqrt(0.25 * (h[0] - h[2]) * (h[0] - h[2]) + h[1] * h[1]);
+  p->info.curvature_max = mid + rad;
+  p->info.curvature_min = mid - rad;
+  p->start[0] = 1;
+  p->start[1] = 1.5;
+  set_window(p, -4.5, 4.5, -4.5, 4.5);
+  return DESCENT_OK;
+}
+
+const problem_family problem_beale = {
+    "beale",
+    "f = (1.5 - x + x y)^2 + (2.25 - x + x y^2)^2 + (2.625 - x + x y^3)^2: minimum 0 at "
+    "(3, 0.5); start (1, 1.5)",
+    NULL,
+    0,
+    NULL,
+    dim_two,
+    beale_setup,
 };

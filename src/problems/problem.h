@@ -66,6 +66,7 @@ extern const problem_family problem_quad1d, problem_logcosh, problem_nonconvex1d
 extern const problem_family problem_quad2d, problem_quadnd;
 extern const problem_family problem_linreg, problem_finite_sum;
 extern const problem_family problem_saddle, problem_plateau, problem_rosenbrock;
+extern const problem_family problem_beale;
 extern const problem_family problem_quadratic_deep;
 
 /* DESCENT_OK when obj is not a problem or its family has per-example

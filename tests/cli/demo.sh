@@ -12,7 +12,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic bottou-bousquet nonconvex saddle plateau saddle-index minima scoreboard per-direction gauss-newton whitening batchnorm momentum-map momentum-noise momentum noise-scale edge-of-stability generalization tuning rmsprop-step"
+demos="step-size conditioning normalization stochastic bottou-bousquet nonconvex saddle plateau saddle-index minima scoreboard per-direction gauss-newton whitening batchnorm momentum-map momentum-noise momentum race noise-scale edge-of-stability generalization tuning rmsprop-step"
 
 # --- descent demo all ---------------------------------------------------------
 # The limit is on the processor time (user + system) where /usr/bin/time can
@@ -124,6 +124,40 @@ if [ "$have_gnuplot" -eq 1 ]; then
   # one picture per demo, and gauss-newton's second (the curvature each method estimates)
   want=$(($(echo "$demos" | wc -w) + 1))
   if [ "$listed" -ne "$want" ]; then fail "demo all: the closing note lists $listed pictures, want $want"; else ok "closing note lists $want pictures"; fi
+  count=$((count + 1))
+  if grep -q '\.gif' "$scratch/all.out"; then fail "demo all without --gif drew GIFs"; else ok "no GIF without --gif"; fi
+fi
+
+# --- animations: every path demo writes NAME-anim.gp, reading files it wrote;
+# with --gif they become GIFs (a 1D demo and the race: each frame drawn
+# without a warning, more than one frame)
+for d in step-size conditioning normalization stochastic nonconvex saddle plateau momentum per-direction race; do
+  count=$((count + 1))
+  dir="$scratch/all/$d"
+  missing=""
+  [ -s "$dir/$d-anim.gp" ] || missing="$missing $d-anim.gp"
+  for csv in $(grep -o "'[a-z0-9-]*\.csv'" "$dir/$d-anim.gp" 2>/dev/null | tr -d "'" | sort -u); do
+    [ -s "$dir/$csv" ] || missing="$missing $csv"
+  done
+  if [ -n "$missing" ]; then fail "animation: $d lacks$missing"; else ok "animation script: $d"; fi
+done
+if [ "$have_gnuplot" -eq 1 ]; then
+  for d in step-size race; do
+    count=$((count + 1))
+    "$descent" demo "$d" --gif --out "$scratch/gif-$d" >"$scratch/gif-$d.out" 2>&1
+    rc=$?
+    dir="$scratch/gif-$d"
+    problems=""
+    [ "$rc" -eq 0 ] || problems="$problems exit $rc"
+    [ "$(head -c 6 "$dir/$d.gif" 2>/dev/null)" = "GIF89a" ] || problems="$problems $d.gif(not a GIF)"
+    grep -q "$d.gif (animated)" "$scratch/gif-$d.out" || problems="$problems (not in the closing note)"
+    said=$(cd "$dir" && gnuplot "$d-anim.gp" 2>&1 >/dev/null)
+    frames=$(echo "$said" | sed -n 's/^\([0-9]*\) frames in animation sequence$/\1/p')
+    others=$(echo "$said" | grep -v "frames in animation sequence")
+    [ "${frames:-0}" -gt 1 ] || problems="$problems (${frames:-no} frames)"
+    [ -z "$others" ] || problems="$problems (gnuplot says: $(echo "$others" | head -2 | tr '\n' ' '))"
+    if [ -n "$problems" ]; then fail "demo $d --gif:$problems"; else ok "demo $d --gif: $frames frames"; fi
+  done
 fi
 
 # --- without gnuplot: numbers, CSV, and one line about the pictures ---------
