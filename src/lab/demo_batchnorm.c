@@ -248,7 +248,7 @@ static int batchnorm_run(const lab_args *a, const char *dir, lab_result *res) {
 
 const lab_demo lab_demo_batchnorm = {
     "batchnorm",
-    "slide 32",
+    "slide 31",
     "a deep MLP with and without batch norm across learning rates: which rates work",
     batchnorm_options,
     sizeof batchnorm_options / sizeof batchnorm_options[0],
