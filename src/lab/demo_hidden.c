@@ -364,7 +364,7 @@ static int hc_options(const lab_args *a, hc_setup *s) {
   if (!rc) rc = lab_arg_list(a, "compare-lr", 1e-6, 1e2, 1, LAB_MAX_LIST, other, &n_other);
   if (!rc) rc = lab_arg_int(a, "depth", 1, HC_MAX_DEPTH, &s->depth);
   if (!rc) rc = lab_arg_int(a, "width", 2, 1024, &s->width);
-  if (!rc) rc = lab_arg_int(a, "train", 100, 50000, &s->train);
+  if (!rc) rc = lab_arg_int(a, "train", 100, 59900, &s->train);
   if (!rc) rc = lab_arg_int(a, "probe", 100, 10000, &s->probe);
   if (!rc) rc = lab_arg_int(a, "epochs", 1, 100, &s->epochs);
   if (!rc) rc = lab_arg_int(a, "batch", 2, 1000, &s->batch);
