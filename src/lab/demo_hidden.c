@@ -4,11 +4,14 @@
  * longer white; whitening them in turn helps conditioning: batch
  * normalization (Ioffe & Szegedy 2015).
  *
- * The layer that reads an activation h sees a curvature proportional to its
- * covariance E[(h - Eh)(h - Eh)^T] (for a linear layer on a squared loss the
- * Hessian of its weights is exactly that matrix, times the identity over
- * its outputs), so the condition number of each hidden layer's activation
- * covariance says how hard that layer's weights are for gradient descent.
+ * The layer that reads an activation h sees a curvature shaped by h's
+ * statistics: for a linear layer on a squared loss the Hessian of its
+ * weights is the second moment E[h h^T] (times the identity over its
+ * outputs); the mean adds one large eigenvalue, which centring removes
+ * (LeCun et al. 1998, and batch norm's first step), and what is left is
+ * the covariance E[(h - Eh)(h - Eh)^T]. So the condition number of each
+ * hidden layer's activation covariance says how hard the next layer's
+ * weights are for gradient descent.
  * The demo trains one Fashion-MNIST MLP (--depth relu layers of --width
  * units, plain SGD, the same starting weights and minibatches) four ways:
  *   plain          standardized pixels
@@ -55,8 +58,29 @@
  * statistics as it does in training (its running statistics are put back
  * after); the training loss is the library's evaluation over all the
  * training images, batch norm with running statistics recomputed for the
- * weights of that step (then put back). Every
- * (learning rate, network) run is independent: one per thread.
+ * weights of that step (then put back). Every (learning rate, network) run
+ * is independent: one per thread.
+ *
+ * What the defaults show (3 x 100 relu, 4,000 images, lr 0.1, 400 steps;
+ * white reads 2.5). ZCA takes the pixels' kappa 99 from 2,900 to 38, and
+ * the first hidden layer reads nearly white data: kappa 12 to 14 all along
+ * (340 after standardized pixels). The next layers are not white again:
+ * kappa 4,000 to 5,000 in the second, up to 1e5 in the third, the units'
+ * variances 1,000 to 20,000 times apart: the relu's outputs are not
+ * centred, each next unit's pre-activation gets its own mean and scale, and
+ * a unit pushed below zero on most images carries little variance (batch
+ * norm's centring and scaling take exactly that away). Batch norm keeps
+ * every unit's variance within a factor of about 3 and cuts the deep layers'
+ * kappa 20- to 40-fold (15,000 to 360, 10,800 to 550), not the first
+ * layer's, which inherits the pixels' correlations; and the correlation
+ * matrix alone keeps kappa in the hundreds: it normalizes, it does not
+ * decorrelate. Both together give the best-conditioned network (kappa 15,
+ * 49, 118). In the training loss the whitened input, after a slower start
+ * (its pixels' total variance is half the standardized ones', so the same
+ * rate is a smaller step), runs far ahead at lr 0.1 and 0.3 (0.02 against
+ * 0.24 after 5 epochs) while fitting the held-out images worse; batch norm
+ * alone is no faster than the plain network at these three rates (its gain
+ * is in the rates it survives: `descent demo batchnorm`).
  */
 #include "lab.h"
 #include "nn/network_internal.h"
@@ -644,13 +668,13 @@ const lab_demo lab_demo_hidden_conditioning = {
     hidden_run,
     "Whitening helps a linear model; hidden-layer activations are no longer white; whitening "
     "them in turn helps conditioning: batch normalization (Ioffe & Szegedy 2015).",
-    "After ZCA-whitened pixels the first hidden layer is almost white (kappa about 13, where "
+    "After ZCA-whitened pixels the first hidden layer is close to white (kappa about 13, where "
     "white data reads 2.5 on this probe; 340 after standardized pixels), but the second and third "
     "are not white again (kappa in the thousands, units' variances a thousandfold apart). Batch "
-    "norm evens out the units' variances (ratio 2 to 3) and cuts the deep layers' kappa about "
-    "20-fold, yet the correlation matrix alone keeps kappa in the hundreds: it normalizes, it "
-    "does not decorrelate; with both, every layer is best conditioned. In the loss: the whitened "
-    "input starts slower and then trains far faster at lr 0.1 and 0.3; batch norm alone gains "
-    "little at the same rate.",
+    "norm evens out the units' variances (ratio 2 to 3) and cuts the deep layers' kappa 20- to "
+    "40-fold, yet the correlation matrix alone keeps kappa in the hundreds: it normalizes, it "
+    "does not decorrelate; with both, every layer is best conditioned. In the loss the whitened "
+    "input starts slower, then trains far faster at lr 0.1 and 0.3; batch norm alone is no "
+    "faster than plain at these rates.",
     "about 30 seconds on 2 cores",
 };
