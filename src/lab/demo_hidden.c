@@ -556,7 +556,7 @@ static void hc_notes(lab_result *res, const hc_setup *s, const hc_run *runs, int
                   s->lr, (long long)s->epochs, p->loss[e], b->loss[e], z->loss[e], zb->loss[e]);
   lab_result_note(res,
                   "Held-out accuracy then (the probe images): plain %.3f, batchnorm %.3f, zca "
-                  "%.3f, zca+batchnorm %.3f: faster training is not better generalization.",
+                  "%.3f, zca+batchnorm %.3f.",
                   p->probe_acc, b->probe_acc, z->probe_acc, zb->probe_acc);
 }
 
