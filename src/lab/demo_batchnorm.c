@@ -1,5 +1,5 @@
 /*
- * demo_batchnorm.c - the lecture's idea 2 carried into the network (slide 32):
+ * demo_batchnorm.c - the lecture's idea 2 carried into the network (slide 31):
  * whitening helps a linear model; inside a deep network the hidden layers'
  * inputs are no longer white, and batch normalization (Ioffe & Szegedy 2015)
  * normalizes them in turn. The demo trains the same deep MLP (6 tanh layers
@@ -127,7 +127,7 @@ static int bn_files(const char *dir, const bn_setup *s, lab_result *res) {
   if (!f) return DESCENT_EIO;
   fprintf(f,
           "set multiplot layout 1,2 title \"A %lld-layer %s MLP on Fashion-MNIST, plain SGD: "
-          "batch normalization widens the range of learning rates that work (slide 32)\" "
+          "batch normalization widens the range of learning rates that work (slide 31)\" "
           "font \",13\"\n"
           "set logscale x\nset xlabel \"learning rate\"\nset grid\nset key bottom left\n"
           "set title \"test accuracy after %lld epoch(s) (missing: diverged)\"\n"
@@ -248,7 +248,7 @@ static int batchnorm_run(const lab_args *a, const char *dir, lab_result *res) {
 
 const lab_demo lab_demo_batchnorm = {
     "batchnorm",
-    "slide 32",
+    "slide 31",
     "a deep MLP with and without batch norm across learning rates: which rates work",
     batchnorm_options,
     sizeof batchnorm_options / sizeof batchnorm_options[0],

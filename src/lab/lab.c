@@ -10,30 +10,31 @@
 #include <string.h>
 
 static const lab_demo *const demos[] = {
-    &lab_demo_step_size,         /* slides 5-9 */
-    &lab_demo_conditioning,      /* slides 13-14 */
-    &lab_demo_normalization,     /* slide 16 */
-    &lab_demo_stochastic,        /* slides 17-21 */
-    &lab_demo_bottou_bousquet,   /* slide 18 */
-    &lab_demo_nonconvex,         /* slides 23-25 */
-    &lab_demo_saddle,            /* slide 27 */
-    &lab_demo_plateau,           /* slide 27 */
-    &lab_demo_saddle_index,      /* slides 26-27 */
-    &lab_demo_minima,            /* slides 26-27 */
-    &lab_demo_scoreboard,        /* slide 29 */
-    &lab_demo_per_direction,     /* slide 30 */
-    &lab_demo_gauss_newton,      /* slide 30 */
-    &lab_demo_whitening,         /* slide 31 */
-    &lab_demo_batchnorm,         /* slide 31 */
-    &lab_demo_momentum_map,      /* slide 32 */
-    &lab_demo_momentum_noise,    /* slide 32 */
-    &lab_demo_momentum,          /* slide 33 */
-    &lab_demo_race,              /* slides 30-33 */
-    &lab_demo_noise_scale,       /* McCandlish et al. */
-    &lab_demo_edge_of_stability, /* Cohen et al. */
-    &lab_demo_generalization,    /* slide 35 */
-    &lab_demo_tuning,            /* slide 36 */
-    &lab_demo_rmsprop_step,      /* slide 36 */
+    &lab_demo_step_size,           /* slides 5-9 */
+    &lab_demo_conditioning,        /* slides 13-14 */
+    &lab_demo_normalization,       /* slide 16 */
+    &lab_demo_stochastic,          /* slides 17-21 */
+    &lab_demo_bottou_bousquet,     /* slide 18 */
+    &lab_demo_nonconvex,           /* slides 23-25 */
+    &lab_demo_saddle,              /* slide 27 */
+    &lab_demo_plateau,             /* slide 27 */
+    &lab_demo_saddle_index,        /* slides 26-27 */
+    &lab_demo_minima,              /* slides 26-27 */
+    &lab_demo_scoreboard,          /* slide 29 */
+    &lab_demo_per_direction,       /* slide 30 */
+    &lab_demo_gauss_newton,        /* slide 30 */
+    &lab_demo_whitening,           /* slide 31 */
+    &lab_demo_batchnorm,           /* slide 31 */
+    &lab_demo_hidden_conditioning, /* slide 31 */
+    &lab_demo_momentum_map,        /* slide 32 */
+    &lab_demo_momentum_noise,      /* slide 32 */
+    &lab_demo_momentum,            /* slide 33 */
+    &lab_demo_race,                /* slides 30-33 */
+    &lab_demo_noise_scale,         /* McCandlish et al. */
+    &lab_demo_edge_of_stability,   /* Cohen et al. */
+    &lab_demo_generalization,      /* slide 35 */
+    &lab_demo_tuning,              /* slide 36 */
+    &lab_demo_rmsprop_step,        /* slide 36 */
 };
 enum { N_DEMOS = sizeof demos / sizeof demos[0] };
 
@@ -53,6 +54,7 @@ const char *const *lab_demo_quick(const lab_demo *demo) {
   if (demo == &lab_demo_tuning) return lab_tuning_quick;
   if (demo == &lab_demo_edge_of_stability) return lab_edge_quick;
   if (demo == &lab_demo_minima) return lab_minima_quick;
+  if (demo == &lab_demo_hidden_conditioning) return lab_hidden_conditioning_quick;
   return NULL;
 }
 

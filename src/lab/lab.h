@@ -129,6 +129,7 @@ const char *const *lab_demo_quick(const lab_demo *demo);
 extern const char *const lab_generalization_quick[], *const lab_tuning_quick[];
 extern const char *const lab_edge_quick[];
 extern const char *const lab_minima_quick[];
+extern const char *const lab_hidden_conditioning_quick[];
 /* "step-size, conditioning, ..." */
 void lab_demo_names(char *buf, size_t cap);
 
@@ -159,6 +160,7 @@ extern const lab_demo lab_demo_saddle_index;                       /* demo_saddl
 extern const lab_demo lab_demo_minima;                             /* demo_minima.c */
 extern const lab_demo lab_demo_whitening;                          /* demo_whitening.c */
 extern const lab_demo lab_demo_batchnorm;                          /* demo_batchnorm.c */
+extern const lab_demo lab_demo_hidden_conditioning;                /* demo_hidden.c */
 extern const lab_demo lab_demo_noise_scale;                        /* demo_noise.c */
 extern const lab_demo lab_demo_edge_of_stability;                  /* demo_edge.c */
 extern const lab_demo lab_demo_rmsprop_step;                       /* demo_rmsprop_step.c */

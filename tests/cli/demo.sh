@@ -12,7 +12,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-demos="step-size conditioning normalization stochastic bottou-bousquet nonconvex saddle plateau saddle-index minima scoreboard per-direction gauss-newton whitening batchnorm momentum-map momentum-noise momentum race noise-scale edge-of-stability generalization tuning rmsprop-step"
+demos="step-size conditioning normalization stochastic bottou-bousquet nonconvex saddle plateau saddle-index minima scoreboard per-direction gauss-newton whitening batchnorm hidden-conditioning momentum-map momentum-noise momentum race noise-scale edge-of-stability generalization tuning rmsprop-step"
 
 # --- descent demo all ---------------------------------------------------------
 # The limit is on the processor time (user + system) where /usr/bin/time can
