@@ -302,7 +302,7 @@ static int rmsprop_step_files(const char *dir, lab_result *res, const plateau_se
   if (!f) return DESCENT_EIO;
   fprintf(f,
           "set multiplot layout 1,3 title \"Beware of changing the step size during optimization "
-          "(slide 36; RMSprop, Tieleman & Hinton 2012)\" font \",14\"\n"
+          "(slide 36; RMSprop, Tieleman and Hinton 2012)\" font \",14\"\n"
           "set termoption enhanced\n");
   const plateau_run *rms = &runs[1];
   /* Panel 1: the effective step of each coordinate. */
