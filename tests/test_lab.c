@@ -315,6 +315,55 @@ static void test_valley(void) {
   CHECK(num(&r, t, "adam, aligned", "iters to eps") < num(&r, t, "adam, turned", "iters to eps"));
   CHECK(10 * num(&r, t, "adagrad, aligned", "iters to eps") <
         num(&r, t, "gd, aligned", "iters to eps"));
+  /* Gradient descent, momentum and Nesterov build their steps from
+     gradients by sums and scalar factors, and the turned valley's gradient
+     at the turned point is the turned gradient: their iterates turn with
+     the valley, and their counts agree to rounding. Gradient descent's is
+     the closed form's. */
+  double gd = num(&r, t, "gd, aligned", "iters to eps");
+  CHECK_MSG(fabs(gd - (double)quad2d_gd_iterations(1, 100, 1e-6)) <= 1, "gd %g", gd);
+  static const char *const invariant[3] = {"gd", "momentum", "nesterov"};
+  double aligned[3];
+  for (int m = 0; m < 3; m++) {
+    char a[32], b[32];
+    snprintf(a, sizeof a, "%s, aligned", invariant[m]);
+    snprintf(b, sizeof b, "%s, turned", invariant[m]);
+    aligned[m] = num(&r, t, a, "iters to eps");
+    CHECK_MSG(fabs(aligned[m] - num(&r, t, b, "iters to eps")) <= 1, "%s: %g aligned, %g turned",
+              invariant[m], aligned[m], num(&r, t, b, "iters to eps"));
+  }
+  /* Heavy ball at alpha = 1/L, mu = 0.9: both modes' roots are complex
+     ((1 + mu - alpha lambda)^2 < 4 mu for lambda = 1 and 1/100), of modulus
+     sqrt(mu), so f - f* decays like mu^t: about ln(1/eps)/ln(1/mu) = 131
+     iterations (112 measured), within 1.5x, a fifth of gradient descent's */
+  double envelope = log(1e6) / log(1 / 0.9);
+  CHECK_MSG(aligned[1] > envelope / 1.5 && aligned[1] < 1.5 * envelope && 5 * aligned[1] < gd,
+            "momentum %g, envelope %g, gd %g", aligned[1], envelope, gd);
+  CHECK(aligned[2] < aligned[1]); /* Nesterov kills the steep mode at alpha = 1/L */
+  /* RMSprop at 0.03: aligned, each coordinate is divided by its own running
+     size, so its steps settle to about lr per coordinate whatever the
+     curvature (sign descent): about 3/lr = 100 steps down the valley's
+     length (123 measured), far fewer than gradient descent. Turned, the
+     steep direction's gradient sets both coordinates' sizes, the flat
+     direction gets a step capped by stability at 2/L, and it is gradient
+     descent again at best: 475 measured, 3.9 times the aligned count. */
+  double rms_aligned = num(&r, t, "rmsprop, aligned", "iters to eps");
+  double rms_turned = num(&r, t, "rmsprop, turned", "iters to eps");
+  printf("per-direction: gd %g, momentum %g, nesterov %g; rmsprop %g aligned, %g turned\n", gd,
+         aligned[1], aligned[2], rms_aligned, rms_turned);
+  CHECK_MSG(rms_aligned < 3.0 / 0.03 * 1.5 && 3 * rms_aligned < gd, "rmsprop aligned %g",
+            rms_aligned);
+  CHECK_MSG(rms_turned > 3 * rms_aligned && rms_turned > 0.5 * gd,
+            "rmsprop %g aligned, %g turned (gd %g)", rms_aligned, rms_turned, gd);
+  lab_result_free(&r);
+  /* and at another angle the invariant methods' counts are the same again */
+  if (run_demo("per-direction", (const char *[]){"angle", "30", NULL}, NULL, &r)) return;
+  for (int m = 0; m < 3; m++) {
+    char b[32];
+    snprintf(b, sizeof b, "%s, turned", invariant[m]);
+    CHECK_MSG(fabs(aligned[m] - num(&r, t, b, "iters to eps")) <= 1, "%s at 30 degrees: %g",
+              invariant[m], num(&r, t, b, "iters to eps"));
+  }
   lab_result_free(&r);
 }
 
