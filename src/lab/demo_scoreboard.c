@@ -102,12 +102,21 @@ static int score_read(const lab_args *a, score_setup *s) {
   if (!rc) rc = lab_arg_double(a, "kappa", 1, 1e8, &s->kappa);
   if (!rc) rc = lab_arg_double(a, "eps", 1e-15, 0.5, &s->eps);
   if (!rc) rc = lab_arg_double(a, "perturb", 0, 1, &s->delta);
-  if (!rc) rc = lab_arg_int(a, "iters", 1, 10000000, &s->iters);
+  if (!rc) rc = lab_arg_int(a, "iters", 1, 1000000, &s->iters);
   if (!rc) rc = lab_arg_int(a, "seed", 0, INT32_MAX, &s->seed);
   for (int i = 0; i < a->demo->n_options; i++) {
     if (strcmp(a->demo->options[i].name, "data-dir") == 0) s->dir = a->values[i];
     if (strcmp(a->demo->options[i].name, "speed-on") == 0) s->speed_on = a->values[i];
   }
+  /* The speed column runs every optimizer at every rate for --steps full
+     passes over train images of (28/pool)^2 pixels: about a minute at most. */
+  const double pixels = (double)(28 / s->pool) * (double)(28 / s->pool);
+  if (!rc && strcmp(s->speed_on, "fmnist") == 0 &&
+      (double)s->steps * (double)s->train * pixels * s->n_speed > 1e10)
+    rc = descent_fail(DESCENT_EINVAL,
+                      "--steps: %lld full-batch steps on %lld images of %.0f pixels at %d rates "
+                      "are too many (steps train pixels rates at most 1e10)",
+                      (long long)s->steps, (long long)s->train, pixels, s->n_speed);
   return rc;
 }
 
