@@ -172,6 +172,16 @@ else
 fi
 count=$((count + 1))
 if grep -q "quadratic, alpha=1.01\*2/L .* diverged" "$scratch/plain.out"; then ok "the table is printed"; else fail "the table is not printed"; fi
+# --gif without gnuplot: the one line names the animations too
+count=$((count + 1))
+env PATH=/nonexistent "$descent" demo race --gif --out "$scratch/plain-gif" >"$scratch/plain-gif.out" 2>"$scratch/plain-gif.err"
+rc=$?
+lines=$(grep -c "gnuplot" "$scratch/plain-gif.out")
+if [ "$rc" -ne 0 ] || [ "$lines" -ne 1 ] || ! grep -q "^pictures and animations (--gif) skipped: install gnuplot" "$scratch/plain-gif.out" || [ ! -s "$scratch/plain-gif/race.csv" ] || [ -s "$scratch/plain-gif.err" ]; then
+  fail "--gif without gnuplot: exit $rc, $lines lines about gnuplot"; cat "$scratch/plain-gif.out" "$scratch/plain-gif.err"
+else
+  ok "--gif without gnuplot: numbers and CSV, one line about the pictures and animations"
+fi
 
 # --- options change the demo -------------------------------------------------
 count=$((count + 1))
@@ -226,5 +236,10 @@ before=$(md5sum <"$scratch/plain/step-size.csv")
 expect_error existing-run error "already holds files; choose another --out" "$descent" demo step-size --out "$scratch/plain"
 count=$((count + 1))
 if [ "$(md5sum <"$scratch/plain/step-size.csv")" != "$before" ]; then fail "existing-run: step-size.csv was changed"; else ok "existing run kept"; fi
+# demo all --html into a folder that holds a page: refused, the page kept
+mkdir -p "$scratch/old-page" && echo "the previous page" >"$scratch/old-page/index.html"
+expect_error existing-page error "already holds files; choose another --out" "$descent" demo all --quick --html --gif --out "$scratch/old-page"
+count=$((count + 1))
+if [ "$(cat "$scratch/old-page/index.html")" != "the previous page" ] || [ "$(ls "$scratch/old-page")" != "index.html" ]; then fail "existing-page: the folder was changed"; else ok "existing page kept"; fi
 
 finish
