@@ -232,6 +232,21 @@ static int speed_all(const score_setup *s, score_row *rows) {
       return descent_fail(rc, "--speed-on: '%s' is neither fmnist nor a problem: %s", s->speed_on,
                           why);
     }
+    /* Each run records its --steps iterates, and a step costs about
+       parameters x max(terms, parameters): about a minute and a few hundred
+       megabytes at most. */
+    const descent_problem_info *info = descent_problem_info_get(obj);
+    const double dim = info ? (double)info->dim : (double)obj->n_params;
+    const double terms = info && (double)info->n_terms > dim ? (double)info->n_terms : dim;
+    const double steps = (double)s->steps;
+    if (steps * dim > 2e7 || steps * s->n_speed * N_OPT * dim * terms > 1e11) {
+      descent_objective_free(obj);
+      return descent_fail(DESCENT_EINVAL,
+                          "--steps: %lld steps on '%s' (%.0f parameters, %.0f terms) at %d "
+                          "rates are too many (steps x parameters at most 2e7, and x rates x "
+                          "%d optimizers x terms at most 1e11)",
+                          (long long)s->steps, s->speed_on, dim, terms, s->n_speed, N_OPT);
+    }
   }
   for (int k = 0; k < N_OPT && !rc; k++) {
     score_row *r = &rows[k];

@@ -228,9 +228,10 @@ expect_error scoreboard-iters error "--iters: 10000000 is out of range; valid va
 expect_error scoreboard-steps error "--steps: 1000000 full-batch steps on 59000 images of 784 pixels at 8 rates are too many" timeout 60 "$descent" demo scoreboard --train 59000 --pool 1 --steps 1000000 --out "$scratch/e14"
 expect_error hidden-size error "--epochs: 100 epochs x 55000 images through 99710 weights at 3 rates are too many" timeout 60 "$descent" demo hidden-conditioning --epochs 100 --train 55000 --out "$scratch/e15"
 expect_error minima-size error "--epochs: 100 seeds x 20 epochs x 4000 images through 13025280 weights are too many" timeout 60 "$descent" demo minima --widths 4096,4096,4096,4096 --seeds 100 --out "$scratch/e16"
+expect_error scoreboard-problem error "--steps: 1000000 steps on 'quadnd(dim=2000)' (2000 parameters, 2000 terms) at 2 rates are too many" timeout 60 "$descent" demo scoreboard --speed-on "quadnd(dim=2000)" --steps 1000000 --speed-lr 0.01,0.1 --out "$scratch/e17"
 count=$((count + 1))
 left=""
-for e in e2 e3 e4 e6 e7 e8 e9 e10 e11 e12 e13 e14 e15 e16; do [ -e "$scratch/$e" ] && left="$left $e"; done
+for e in e2 e3 e4 e6 e7 e8 e9 e10 e11 e12 e13 e14 e15 e16 e17; do [ -e "$scratch/$e" ] && left="$left $e"; done
 if [ -n "$left" ]; then fail "a refused demo left its folder:$left"; else ok "refused demos leave no folder"; fi
 
 # an earlier run is never overwritten
