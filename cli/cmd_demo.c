@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #define NO_GNUPLOT "pictures skipped: install gnuplot (apt-get install gnuplot-nox) to draw them"
+#define NO_GNUPLOT_GIF                                                                             \
+  "pictures and animations (--gif) skipped: install gnuplot (apt-get install gnuplot-nox) to "     \
+  "draw them"
 #define GIF_HELP                                                                                   \
   "also draw the animations (the iterates revealed one at a time) as GIF; about a second of "      \
   "gnuplot each"
@@ -128,10 +131,10 @@ static void default_dir(char *buf, size_t cap, const char *name) {
 
 /* Draws every picture of res; returns 0, or 1 when gnuplot failed. Prints the
    line about gnuplot at most once per program run. */
-static int draw_pictures(const char *dir, const lab_result *res, int *warned, char (*made)[320],
-                         int *n_made, int max_made) {
+static int draw_pictures(const char *dir, const lab_result *res, int gif, int *warned,
+                         char (*made)[320], int *n_made, int max_made) {
   if (!lab_gnuplot_available()) {
-    if (!*warned) printf("%s\n", NO_GNUPLOT);
+    if (!*warned) printf("%s\n", gif ? NO_GNUPLOT_GIF : NO_GNUPLOT);
     *warned = 1;
     return 0;
   }
@@ -180,7 +183,7 @@ static int run_one(const lab_demo *d, const char *const *overrides, const char *
   }
   for (int i = 0; i < res.n_notes; i++) printf("%s %s\n", i ? " " : "\n*", res.notes[i]);
   fflush(stdout);
-  int status = draw_pictures(dir, &res, warned, made, n_made, max_made);
+  int status = draw_pictures(dir, &res, gif, warned, made, n_made, max_made);
   if (!status && gif) status = draw_animations(dir, &res, made, n_made, max_made);
   printf("files in %s:", dir);
   for (int i = 0; i < res.n_files; i++) printf(" %s", res.files[i]);

@@ -11,9 +11,12 @@
 #include "check.h"
 #include "lab/lab.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int count_of(const char *text, const char *needle) {
   int n = 0;
@@ -175,7 +178,75 @@ static void test_page(void) {
   lab_result_free(&r);
 }
 
+/* Files may grow to `bytes` at most; a write past it fails (EFBIG) instead
+   of killing the test. Returns the previous limit. */
+static struct rlimit limit_file_size(rlim_t bytes) {
+  struct rlimit old, now;
+  getrlimit(RLIMIT_FSIZE, &old);
+  now = old;
+  now.rlim_cur = bytes;
+  signal(SIGXFSZ, SIG_IGN);
+  setrlimit(RLIMIT_FSIZE, &now);
+  return old;
+}
+
+/* A paths file whose run column does not read as a number (an empty
+   field): the page still ends (each run holds at least one row) instead of
+   writing the same run forever. The file-size limit turns a runaway page
+   into a failed write. */
+static void test_page_unreadable_run(void) {
+  const char *tmp = getenv("DESCENT_TEST_TMP");
+  char dir[512], sub[600];
+  snprintf(dir, sizeof dir, "%s/test_lab_page_nan", tmp ? tmp : "/tmp");
+  snprintf(sub, sizeof sub, "%s/odd", dir);
+  mkdir(dir, 0777);
+  mkdir(sub, 0777);
+  write_file(sub, "odd-paths.csv", "run,method,t,x,y,f,gap\n,gd,0,1,2,5,5\n,gd,1,nan,inf,1,1\n");
+  const lab_demo odd = {.name = "odd", .slides = "slide 1", .summary = "s", .run = run_nothing};
+  lab_result r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.files[r.n_files++], LAB_TEXT, "odd-paths.csv");
+  lab_page_demo demos[1] = {{.demo = &odd, .folder = "odd", .command = "c", .result = &r}};
+  struct rlimit old = limit_file_size(1 << 20);
+  int rc = lab_page_write(dir, "t", demos, 1, NULL, 0);
+  setrlimit(RLIMIT_FSIZE, &old);
+  CHECK_MSG(rc == DESCENT_OK, "page with an unreadable run: %s", descent_last_error());
+  char path[700];
+  snprintf(path, sizeof path, "%s/index.html", dir);
+  char *page = read_all(path);
+  CHECK(page != NULL);
+  /* Each row its own run; NaN and inf as null, valid JavaScript. */
+  CHECK(page && count_of(page, "{name:\"gd\"") == 2);
+  CHECK(page && strstr(page, "x:[null],y:[null]") != NULL);
+  free(page);
+}
+
+/* A write that fails half-way (here: the file-size limit) leaves an
+   existing index.html as it was, and no partial file beside it. */
+static void test_page_failed_write(void) {
+  const char *tmp = getenv("DESCENT_TEST_TMP");
+  char dir[512], path[700], part[720];
+  snprintf(dir, sizeof dir, "%s/test_lab_page_full", tmp ? tmp : "/tmp");
+  mkdir(dir, 0777);
+  write_file(dir, "index.html", "the previous page\n");
+  const lab_demo one = {.name = "one", .slides = "slide 1", .summary = "s", .run = run_nothing};
+  lab_page_demo demos[1] = {{.demo = &one, .folder = "one", .command = "c", .skipped = "no"}};
+  struct rlimit old = limit_file_size(2000); /* the page's style and script alone are longer */
+  int rc = lab_page_write(dir, "t", demos, 1, NULL, 0);
+  setrlimit(RLIMIT_FSIZE, &old);
+  CHECK_MSG(rc != DESCENT_OK, "a page past the file-size limit was written");
+  snprintf(path, sizeof path, "%s/index.html", dir);
+  snprintf(part, sizeof part, "%s.part", path);
+  char *page = read_all(path);
+  CHECK_MSG(page && strcmp(page, "the previous page\n") == 0, "index.html was changed: '%.40s'",
+            page ? page : "(none)");
+  free(page);
+  CHECK_MSG(access(part, F_OK) != 0, "%s left behind", part);
+}
+
 int main(void) {
   test_page();
+  test_page_unreadable_run();
+  test_page_failed_write();
   return check_report();
 }

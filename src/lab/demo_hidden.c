@@ -401,6 +401,17 @@ static int hc_options(const lab_args *a, hc_setup *s) {
                         "--train %lld + --probe %lld: the training set has 60000 images; ask for "
                         "fewer",
                         (long long)s->train, (long long)s->probe);
+  /* Four variants train at every rate for --epochs passes over --train
+     images: bounded to about 40 times the defaults' work, not the days
+     the largest values together would take. */
+  const double w = (double)s->width;
+  const double weights = 785 * w + (double)(s->depth - 1) * (w + 1) * w + 10 * (w + 1);
+  const double work = weights * (double)s->epochs * (double)s->train * (double)(1 + n_other);
+  if (work > 2.5e11)
+    return descent_fail(DESCENT_EINVAL,
+                        "--epochs: %lld epochs x %lld images through %.0f weights at %d rates "
+                        "are too many (their product at most 2.5e11, about 40 times the defaults')",
+                        (long long)s->epochs, (long long)s->train, weights, 1 + n_other);
   s->dir = a->values[11];
   /* The rates in increasing order, each once. */
   s->n_rates = 0;

@@ -129,6 +129,17 @@ static int minima_read(const lab_args *a, minima_setup *s) {
     if (s->widths[w] != floor(s->widths[w]))
       return descent_fail(DESCENT_EINVAL, "--widths: %g is not a whole number of units",
                           s->widths[w]);
+  /* Every seed trains every width for --epochs passes over --train images:
+     bounded to about 40 times the defaults' work, not the days the largest values of each option
+     together would take. */
+  double weights = 0;
+  for (int w = 0; w < s->n_widths; w++) weights += 795 * s->widths[w]; /* 784 + 1 in, 10 out */
+  const double work = weights * (double)s->seeds * (double)s->epochs * (double)s->train;
+  if (work > 1.5e13)
+    return descent_fail(DESCENT_EINVAL,
+                        "--epochs: %lld seeds x %lld epochs x %lld images through %.0f weights "
+                        "are too many (their product at most 1.5e13, about 40 times the defaults')",
+                        (long long)s->seeds, (long long)s->epochs, (long long)s->train, weights);
   s->optimizer = minima_text(a, "optimizer");
   s->dir = minima_text(a, "data-dir");
   /* A bad optimizer spec is refused before any data is read. */

@@ -319,11 +319,12 @@ static int momentum_noise_run(const lab_args *a, const char *dir, lab_result *re
                         "--lr, --mu: the effective step lr/(1-mu) = %g must be below 2 (= 2/L, "
                         "where SGD at that step diverges on the largest curvature 1)",
                         effective);
-  if ((double)s.iters * (double)(dim + 3) * N_METHODS > 4e9)
+  /* Every seed runs every method: about a minute at most. */
+  if ((double)s.iters * (double)(dim + 3) * N_METHODS * (double)s.seeds > 1e9)
     return descent_fail(DESCENT_EINVAL,
-                        "--iters: %lld iterations in %lld dimensions are too "
-                        "many (at most 4e9 / (3 (dim + 3)))",
-                        (long long)s.iters, (long long)dim);
+                        "--iters: %lld iterations in %lld dimensions for %lld seeds are too "
+                        "many (at most 1e9 / (3 seeds (dim + 3)))",
+                        (long long)s.iters, (long long)dim, (long long)s.seeds);
   s.d = (int)dim;
   const double steps[N_METHODS] = {s.alpha, s.alpha, effective};
   const double mus[N_METHODS] = {0, s.mu, 0};

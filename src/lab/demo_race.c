@@ -136,7 +136,7 @@ static int race_run(const lab_args *a, const char *dir, lab_result *res) {
   int n_grid, n;
   int64_t iters;
   int rc = lab_arg_list(a, "lr", 1e-9, 1e3, 1, LAB_MAX_LIST, grid, &n_grid);
-  if (!rc) rc = lab_arg_int(a, "iters", 1, 1000000, &iters);
+  if (!rc) rc = lab_arg_int(a, "iters", 1, 100000, &iters);
   if (!rc) rc = lab_arg_double(a, "eps", 1e-15, 0.5, &eps);
   const double *start[N_TRACKS] = {NULL, NULL};
   static const char *const start_options[N_TRACKS] = {"beale-start", "rosenbrock-start"};

@@ -546,7 +546,7 @@ static int rmsprop_step_run(const lab_args *a, const char *dir, lab_result *res)
   if (!rc) rc = lab_arg_double(a, "slope", 0, 1e-2, &s.delta);
   if (!rc) rc = lab_arg_double(a, "width", 1e-6, 100, &s.width);
   if (!rc) rc = lab_arg_double(a, "well", 1e-6, 10, &s.c);
-  if (!rc) rc = lab_arg_int(a, "steps", 10, 10000000, &s.steps);
+  if (!rc) rc = lab_arg_int(a, "steps", 10, 1000000, &s.steps);
   if (!rc) rc = lab_arg_double(a, "change", 1e-3, 1e3, &c.m);
   if (!rc) rc = lab_arg_int(a, "change-at", 10, 1000000, &c.at);
   if (!rc) rc = lab_arg_int(a, "after", 10, 1000000, &c.after);
@@ -554,6 +554,12 @@ static int rmsprop_step_run(const lab_args *a, const char *dir, lab_result *res)
   if (!rc) rc = lab_arg_double(a, "noise", 0, 100, &c.noise);
   if (!rc) rc = lab_arg_int(a, "seeds", 1, 10000, &c.seeds);
   if (rc) return rc;
+  /* (b) runs every seed for change-at + after steps: about a minute at most. */
+  if ((double)c.seeds * (double)(c.at + c.after) > 2e7)
+    return descent_fail(DESCENT_EINVAL,
+                        "--seeds: %lld runs of %lld steps are too many (seeds (change-at + "
+                        "after) at most 2e7)",
+                        (long long)c.seeds, (long long)(c.at + c.after));
   plateau_run runs[N_OPT];
   memset(runs, 0, sizeof runs);
   double *mean[N_OPT] = {NULL, NULL, NULL}, edge[N_OPT] = {0, 0, 0};

@@ -102,12 +102,21 @@ static int score_read(const lab_args *a, score_setup *s) {
   if (!rc) rc = lab_arg_double(a, "kappa", 1, 1e8, &s->kappa);
   if (!rc) rc = lab_arg_double(a, "eps", 1e-15, 0.5, &s->eps);
   if (!rc) rc = lab_arg_double(a, "perturb", 0, 1, &s->delta);
-  if (!rc) rc = lab_arg_int(a, "iters", 1, 10000000, &s->iters);
+  if (!rc) rc = lab_arg_int(a, "iters", 1, 1000000, &s->iters);
   if (!rc) rc = lab_arg_int(a, "seed", 0, INT32_MAX, &s->seed);
   for (int i = 0; i < a->demo->n_options; i++) {
     if (strcmp(a->demo->options[i].name, "data-dir") == 0) s->dir = a->values[i];
     if (strcmp(a->demo->options[i].name, "speed-on") == 0) s->speed_on = a->values[i];
   }
+  /* The speed column runs every optimizer at every rate for --steps full
+     passes over train images of (28/pool)^2 pixels: about a minute at most. */
+  const double pixels = (double)(28 / s->pool) * (double)(28 / s->pool);
+  if (!rc && strcmp(s->speed_on, "fmnist") == 0 &&
+      (double)s->steps * (double)s->train * pixels * s->n_speed > 1e10)
+    rc = descent_fail(DESCENT_EINVAL,
+                      "--steps: %lld full-batch steps on %lld images of %.0f pixels at %d rates "
+                      "are too many (steps train pixels rates at most 1e10)",
+                      (long long)s->steps, (long long)s->train, pixels, s->n_speed);
   return rc;
 }
 
@@ -222,6 +231,21 @@ static int speed_all(const score_setup *s, score_row *rows) {
       snprintf(why, sizeof why, "%s", descent_last_error());
       return descent_fail(rc, "--speed-on: '%s' is neither fmnist nor a problem: %s", s->speed_on,
                           why);
+    }
+    /* Each run records its --steps iterates, and a step costs about
+       parameters x max(terms, parameters): about a minute and a few hundred
+       megabytes at most. */
+    const descent_problem_info *info = descent_problem_info_get(obj);
+    const double dim = info ? (double)info->dim : (double)obj->n_params;
+    const double terms = info && (double)info->n_terms > dim ? (double)info->n_terms : dim;
+    const double steps = (double)s->steps;
+    if (steps * dim > 2e7 || steps * s->n_speed * N_OPT * dim * terms > 1e11) {
+      descent_objective_free(obj);
+      return descent_fail(DESCENT_EINVAL,
+                          "--steps: %lld steps on '%s' (%.0f parameters, %.0f terms) at %d "
+                          "rates are too many (steps x parameters at most 2e7, and x rates x "
+                          "%d optimizers x terms at most 1e11)",
+                          (long long)s->steps, s->speed_on, dim, terms, s->n_speed, N_OPT);
     }
   }
   for (int k = 0; k < N_OPT && !rc; k++) {

@@ -362,6 +362,20 @@ static int whitening_run_all(const lab_args *a, const char *dir, lab_result *res
                         "--n: %lld examples for %lld features: need at least twice as many "
                         "examples as features for a well-defined covariance",
                         (long long)s.n, (long long)s.dim);
+  /* Each rho runs four forms: the normal equations cost n dim^2 each, and
+     the raw and standardized forms may run all --iters steps of dim^2 each;
+     bounded to about a minute in all. */
+  const double per_rho = (double)s.dim * (double)s.dim * (double)s.n_rho;
+  if ((double)s.n * per_rho > 1e10)
+    return descent_fail(DESCENT_EINVAL,
+                        "--n: %lld examples of %lld features for %d rho values are too many "
+                        "(n dim^2 times the rho values at most 1e10)",
+                        (long long)s.n, (long long)s.dim, s.n_rho);
+  if ((double)s.iters * per_rho > 2e10)
+    return descent_fail(DESCENT_EINVAL,
+                        "--iters: %lld iterations in %lld dimensions for %d rho values are too "
+                        "many (iters dim^2 times the rho values at most 2e10)",
+                        (long long)s.iters, (long long)s.dim, s.n_rho);
   s.seed = (uint64_t)seed;
   lab_table *t = lab_result_table(
       res, "whitening",

@@ -286,7 +286,7 @@ static void replays(FILE *f, const char *dir, const lab_page_demo *d, int *count
     int first = 1, fcol = dim == 1 ? 4 : 5;
     for (size_t row = 0; row < p.n_rows;) {
       double run = csv_at(&p, row, 0);
-      size_t end = row;
+      size_t end = row + 1; /* at least one row: a run read as NaN equals no other */
       while (end < p.n_rows && csv_at(&p, end, 0) == run) end++;
       fprintf(f, "%s{name:", first ? "" : ",\n");
       first = 0;
@@ -631,10 +631,13 @@ static const char *const script =
 
 int lab_page_write(const char *dir, const char *title, const lab_page_demo *demos, int n,
                    const char *const *notes, int n_notes) {
-  char path[4200];
+  /* Written beside, then renamed: an existing index.html is never left
+     half-written, and a failed write leaves none. */
+  char path[4200], part[4300];
   snprintf(path, sizeof path, "%s/index.html", dir);
-  FILE *f = fopen(path, "w");
-  if (!f) return descent_fail(DESCENT_EIO, "cannot write '%s': %s", path, strerror(errno));
+  snprintf(part, sizeof part, "%s.part", path);
+  FILE *f = fopen(part, "w");
+  if (!f) return descent_fail(DESCENT_EIO, "cannot write '%s': %s", part, strerror(errno));
   fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
   html_text(f, title);
@@ -672,7 +675,15 @@ int lab_page_write(const char *dir, const char *title, const lab_page_demo *demo
   for (int i = 0; i < n; i++) section(f, dir, &demos[i], &replay_counter);
   fprintf(f, "<script>\n%s</script>\n</body>\n</html>\n", script);
   int bad = ferror(f);
-  if (fclose(f) != 0 || bad)
-    return descent_fail(DESCENT_EIO, "writing '%s' failed: %s", path, strerror(errno));
+  if (fclose(f) != 0 || bad) {
+    int e = errno;
+    unlink(part);
+    return descent_fail(DESCENT_EIO, "writing '%s' failed: %s", path, strerror(e));
+  }
+  if (rename(part, path) != 0) {
+    int e = errno;
+    unlink(part);
+    return descent_fail(DESCENT_EIO, "cannot write '%s': %s", path, strerror(e));
+  }
   return DESCENT_OK;
 }

@@ -172,6 +172,16 @@ else
 fi
 count=$((count + 1))
 if grep -q "quadratic, alpha=1.01\*2/L .* diverged" "$scratch/plain.out"; then ok "the table is printed"; else fail "the table is not printed"; fi
+# --gif without gnuplot: the one line names the animations too
+count=$((count + 1))
+env PATH=/nonexistent "$descent" demo race --gif --out "$scratch/plain-gif" >"$scratch/plain-gif.out" 2>"$scratch/plain-gif.err"
+rc=$?
+lines=$(grep -c "gnuplot" "$scratch/plain-gif.out")
+if [ "$rc" -ne 0 ] || [ "$lines" -ne 1 ] || ! grep -q "^pictures and animations (--gif) skipped: install gnuplot" "$scratch/plain-gif.out" || [ ! -s "$scratch/plain-gif/race.csv" ] || [ -s "$scratch/plain-gif.err" ]; then
+  fail "--gif without gnuplot: exit $rc, $lines lines about gnuplot"; cat "$scratch/plain-gif.out" "$scratch/plain-gif.err"
+else
+  ok "--gif without gnuplot: numbers and CSV, one line about the pictures and animations"
+fi
 
 # --- options change the demo -------------------------------------------------
 count=$((count + 1))
@@ -206,13 +216,33 @@ expect_error bad-number error "--lr: 'fast' is not a number" "$descent" demo ste
 expect_error bad-count error "--lr: '1,2': give 3 numbers" "$descent" demo step-size --lr 1,2 --out "$scratch/e3"
 expect_error out-of-range error "--kappa: 0.5 is out of range" "$descent" demo conditioning --kappa 0.5 --out "$scratch/e4"
 expect_error all-option error "unknown option '--lr'; valid options: --out, --quick" "$descent" demo all --lr 1 --out "$scratch/e5"
+# sizes that would run for hours: refused at once, the bound in the message
+# (timeout: before the bounds, each of these ran for hours)
+expect_error whitening-iters error "--iters: 100000000 iterations in 20 dimensions for 1 rho values are too many (iters dim^2 times the rho values at most 2e10)" timeout 60 "$descent" demo whitening --iters 100000000 --rho 0.999 --scale 1000 --out "$scratch/e7"
+expect_error whitening-n error "--n: 1000000 examples of 200 features for 4 rho values are too many" timeout 60 "$descent" demo whitening --dim 200 --n 1000000 --out "$scratch/e8"
+expect_error momentum-noise-seeds error "--iters: 20000 iterations in 20 dimensions for 1000 seeds are too many" timeout 60 "$descent" demo momentum-noise --seeds 1000 --out "$scratch/e9"
+expect_error race-iters error "--iters: 1000000 is out of range; valid values are 1 to 100000" timeout 60 "$descent" demo race --iters 1000000 --out "$scratch/e10"
+expect_error rmsprop-step-steps error "--steps: 10000000 is out of range; valid values are 10 to 1e+06" timeout 60 "$descent" demo rmsprop-step --steps 10000000 --out "$scratch/e11"
+expect_error rmsprop-step-seeds error "--seeds: 10000 runs of 6000 steps are too many" timeout 60 "$descent" demo rmsprop-step --seeds 10000 --out "$scratch/e12"
+expect_error scoreboard-iters error "--iters: 10000000 is out of range; valid values are 1 to 1e+06" timeout 60 "$descent" demo scoreboard --iters 10000000 --out "$scratch/e13"
+expect_error scoreboard-steps error "--steps: 1000000 full-batch steps on 59000 images of 784 pixels at 8 rates are too many" timeout 60 "$descent" demo scoreboard --train 59000 --pool 1 --steps 1000000 --out "$scratch/e14"
+expect_error hidden-size error "--epochs: 100 epochs x 55000 images through 99710 weights at 3 rates are too many" timeout 60 "$descent" demo hidden-conditioning --epochs 100 --train 55000 --out "$scratch/e15"
+expect_error minima-size error "--epochs: 100 seeds x 20 epochs x 4000 images through 13025280 weights are too many" timeout 60 "$descent" demo minima --widths 4096,4096,4096,4096 --seeds 100 --out "$scratch/e16"
+expect_error scoreboard-problem error "--steps: 1000000 steps on 'quadnd(dim=2000)' (2000 parameters, 2000 terms) at 2 rates are too many" timeout 60 "$descent" demo scoreboard --speed-on "quadnd(dim=2000)" --steps 1000000 --speed-lr 0.01,0.1 --out "$scratch/e17"
 count=$((count + 1))
-if [ -e "$scratch/e2" ] || [ -e "$scratch/e3" ] || [ -e "$scratch/e4" ] || [ -e "$scratch/e6" ]; then fail "a refused demo left its folder"; else ok "refused demos leave no folder"; fi
+left=""
+for e in e2 e3 e4 e6 e7 e8 e9 e10 e11 e12 e13 e14 e15 e16 e17; do [ -e "$scratch/$e" ] && left="$left $e"; done
+if [ -n "$left" ]; then fail "a refused demo left its folder:$left"; else ok "refused demos leave no folder"; fi
 
 # an earlier run is never overwritten
 before=$(md5sum <"$scratch/plain/step-size.csv")
 expect_error existing-run error "already holds files; choose another --out" "$descent" demo step-size --out "$scratch/plain"
 count=$((count + 1))
 if [ "$(md5sum <"$scratch/plain/step-size.csv")" != "$before" ]; then fail "existing-run: step-size.csv was changed"; else ok "existing run kept"; fi
+# demo all --html into a folder that holds a page: refused, the page kept
+mkdir -p "$scratch/old-page" && echo "the previous page" >"$scratch/old-page/index.html"
+expect_error existing-page error "already holds files; choose another --out" "$descent" demo all --quick --html --gif --out "$scratch/old-page"
+count=$((count + 1))
+if [ "$(cat "$scratch/old-page/index.html")" != "the previous page" ] || [ "$(ls "$scratch/old-page")" != "index.html" ]; then fail "existing-page: the folder was changed"; else ok "existing page kept"; fi
 
 finish
