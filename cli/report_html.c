@@ -6,32 +6,16 @@
  * every gnuplot SVG defines the same ones.
  */
 #include "report_html.h"
+#include "lab/lab.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The lab's escaper: one definition of what the pages escape. */
 static void html_text(FILE *f, const char *s) {
-  for (; *s; s++) switch (*s) {
-    case '<':
-      fputs("&lt;", f);
-      break;
-    case '>':
-      fputs("&gt;", f);
-      break;
-    case '&':
-      fputs("&amp;", f);
-      break;
-    case '"':
-      fputs("&quot;", f);
-      break;
-    case '\'':
-      fputs("&#39;", f);
-      break;
-    default:
-      if ((unsigned char)*s >= 32 || *s == '\n' || *s == '\t') fputc(*s, f);
-    }
+  lab_html_text(f, s);
 }
 
 static const char *const style =

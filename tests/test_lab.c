@@ -9,6 +9,7 @@
  * lecture's pictures otherwise (which minimum each run reaches).
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
@@ -17,26 +18,15 @@
 
 static int run_demo(const char *name, const char *const *overrides, const char *dir,
                     lab_result *res) {
-  const lab_demo *d = lab_demo_find(name);
-  CHECK_MSG(d != NULL, "no demo %s", name);
-  if (!d) return -1;
-  int rc = lab_demo_run(d, overrides, dir, res);
-  CHECK_MSG(rc == DESCENT_OK, "demo %s: %s", name, descent_last_error());
-  return rc;
+  return lab_check_run(name, overrides, dir, res);
 }
 
 static double num(const lab_result *r, const char *table, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, table);
-  double v = t ? lab_table_number(t, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "%s: no number at row '%s', column '%s'", table, row, col);
-  return v;
+  return lab_check_num(r, table, row, col);
 }
 
 static const char *text(const lab_result *r, const char *table, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, table);
-  const lab_cell *c = t ? lab_table_get(t, row, col) : NULL;
-  CHECK_MSG(c != NULL, "%s: no cell at row '%s', column '%s'", table, row, col);
-  return c ? c->text : "";
+  return lab_check_text(r, table, row, col);
 }
 
 /* Gradient descent on a quadratic of curvature L converges for alpha =

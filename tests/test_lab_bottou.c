@@ -13,26 +13,19 @@
  * order at the end: the one whose last steps are largest ends highest.
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static double num(const lab_result *r, const char *t, const char *row, const char *col) {
-  const lab_table *tab = lab_result_find(r, t);
-  double v = tab ? lab_table_number(tab, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "%s: no number at row '%s', column '%s'", t, row, col);
-  return v;
+static double num(const lab_result *r, const char *table, const char *row, const char *col) {
+  return lab_check_num(r, table, row, col);
 }
 
-static int run(const char *const *over, lab_result *r) {
-  const lab_demo *d = lab_demo_find("bottou-bousquet");
-  CHECK(d != NULL);
-  if (!d) return -1;
-  int rc = lab_demo_run(d, over, NULL, r);
-  CHECK_MSG(rc == DESCENT_OK, "bottou-bousquet: %s", descent_last_error());
-  return rc;
+static int run(const char *const *overrides, lab_result *r) {
+  return lab_check_run("bottou-bousquet", overrides, NULL, r);
 }
 
 static const char *const T = "bottou-bousquet", *const U = "bottou-bousquet-theory";

@@ -21,15 +21,13 @@
  * dataset-fashion-mnist: without it, SKIP.
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <unistd.h>
 
 static double num(const lab_result *r, const char *table, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, table);
-  double v = t ? lab_table_number(t, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "%s: no number at row '%s', column '%s'", table, row, col);
-  return v;
+  return lab_check_num(r, table, row, col);
 }
 
 static double layer(const lab_result *r, const char *net, const char *which, const char *col) {

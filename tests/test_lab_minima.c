@@ -12,6 +12,7 @@
  * fails.
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
@@ -20,10 +21,7 @@
 #include <unistd.h>
 
 static double num(const lab_result *r, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, "minima");
-  double v = t ? lab_table_number(t, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "minima: no number at row '%s', column '%s'", row, col);
-  return v;
+  return lab_check_num(r, "minima", row, col);
 }
 
 static void test_refusals(const lab_demo *d) {

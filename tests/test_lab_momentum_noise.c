@@ -13,6 +13,7 @@
  * momentum (dampened, or without the 1/(1 - mu)) would give.
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
@@ -21,20 +22,12 @@
 
 static const char *const table = "momentum-noise";
 
-static double num(const lab_result *r, const char *t, const char *row, const char *col) {
-  const lab_table *tab = lab_result_find(r, t);
-  double v = tab ? lab_table_number(tab, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "%s: no number at row '%s', column '%s'", t, row, col);
-  return v;
+static double num(const lab_result *r, const char *tab, const char *row, const char *col) {
+  return lab_check_num(r, tab, row, col);
 }
 
-static int run(const char *const *over, lab_result *r) {
-  const lab_demo *d = lab_demo_find("momentum-noise");
-  CHECK(d != NULL);
-  if (!d) return -1;
-  int rc = lab_demo_run(d, over, NULL, r);
-  CHECK_MSG(rc == DESCENT_OK, "momentum-noise: %s", descent_last_error());
-  return rc;
+static int run(const char *const *overrides, lab_result *r) {
+  return lab_check_run("momentum-noise", overrides, NULL, r);
 }
 
 static const char *const rows[3] = {"sgd", "momentum", "sgd at alpha/(1-mu)"};

@@ -16,6 +16,7 @@
  * (exit 77, skipped, when gnuplot is not installed) and checks the GIF.
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
@@ -32,10 +33,7 @@ static double cell(const lab_result *r, const char *row, const char *col) {
 }
 
 static const char *cell_text(const lab_result *r, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, "race");
-  const lab_cell *c = t ? lab_table_get(t, row, col) : NULL;
-  CHECK_MSG(c != NULL, "race: no cell at row '%s', column '%s'", row, col);
-  return c ? c->text : "";
+  return lab_check_text(r, "race", row, col);
 }
 
 /* f at the start of a track, and the iterations and final gap of one

@@ -8,32 +8,22 @@
  * its edge of stability, far past it: a spike SGD and Adam do not show.
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 static double num(const lab_result *r, const char *table, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, table);
-  double v = t ? lab_table_number(t, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "%s: no number at row '%s', column '%s'", table, row, col);
-  return v;
+  return lab_check_num(r, table, row, col);
 }
 
 static const char *text(const lab_result *r, const char *table, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, table);
-  const lab_cell *c = t ? lab_table_get(t, row, col) : NULL;
-  CHECK_MSG(c != NULL, "%s: no cell at row '%s', column '%s'", table, row, col);
-  return c ? c->text : "";
+  return lab_check_text(r, table, row, col);
 }
 
 static int run(const char *const *overrides, lab_result *r) {
-  const lab_demo *d = lab_demo_find("rmsprop-step");
-  CHECK(d != NULL);
-  if (!d) return -1;
-  int rc = lab_demo_run(d, overrides, NULL, r);
-  CHECK_MSG(rc == DESCENT_OK, "%s", descent_last_error());
-  return rc;
+  return lab_check_run("rmsprop-step", overrides, NULL, r);
 }
 
 /* (a) at two decays: the growth, the cap, the first step and the spike. */

@@ -23,6 +23,7 @@
  * (SKIP otherwise).
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
@@ -35,10 +36,7 @@ static const char *const columns[N_Q] = {"speed (evals)", "window (decades)", "t
                                          "saddle", "plateau"};
 
 static double num(const lab_result *r, const char *table, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, table);
-  double v = t ? lab_table_number(t, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "%s: no number at row '%s', column '%s'", table, row, col);
-  return v;
+  return lab_check_num(r, table, row, col);
 }
 
 /* A number or NAN, unchecked (a failed optimizer's cell holds text). */
@@ -48,9 +46,7 @@ static double maybe(const lab_result *r, const char *table, const char *row, con
 }
 
 static int run(const char *const *overrides, lab_result *r) {
-  int rc = lab_demo_run(lab_demo_find("scoreboard"), overrides, NULL, r);
-  CHECK_MSG(rc == DESCENT_OK, "scoreboard: %s", descent_last_error());
-  return rc;
+  return lab_check_run("scoreboard", overrides, NULL, r);
 }
 
 /* The closed form of gradient descent on the valley: the first t where the

@@ -6,16 +6,14 @@
  * the iterations the spectrum predicts, at most kappa/2 ln(1/eps).
  */
 #include "check.h"
+#include "lab_check.h"
 #include "lab/lab.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 static double num(const lab_result *r, const char *row, const char *col) {
-  const lab_table *t = lab_result_find(r, "whitening");
-  double v = t ? lab_table_number(t, row, col) : NAN;
-  CHECK_MSG(!isnan(v), "whitening: no number at row '%s', column '%s'", row, col);
-  return v;
+  return lab_check_num(r, "whitening", row, col);
 }
 
 static const char *const forms[4] = {"raw", "standardized", "pca", "zca"};

@@ -179,6 +179,9 @@ typedef struct lab_page_demo {
   const char *skipped;      /* then why, in one line (NULL: "not run") */
 } lab_page_demo;
 
+/* Writes s as HTML text: < > & " ' as entities, control characters other
+   than newline and tab dropped (the lab's page and `descent report`'s). */
+void lab_html_text(FILE *f, const char *s);
 /* Writes dir/index.html, one self-contained page (inline CSS, no address
    outside dir, readable without JavaScript): the notes, a table of contents,
    then per demo in the given order its slides, claim, command, pictures

@@ -26,7 +26,7 @@
 
 /* ---- escaping ---------------------------------------------------------------- */
 
-static void html_text(FILE *f, const char *s) {
+void lab_html_text(FILE *f, const char *s) {
   for (; s && *s; s++) switch (*s) {
     case '<':
       fputs("&lt;", f);
@@ -324,7 +324,7 @@ static void replays(FILE *f, const char *dir, const lab_page_demo *d, int *count
             "<div class=\"replay\" id=\"replay-%d\" hidden>\n"
             "<p class=\"replay-title\">Replay of the iterates in <code>",
             id);
-    html_text(f, r->files[i]);
+    lab_html_text(f, r->files[i]);
     fprintf(f, "</code>: choose a run, then move through its iterations or play them.</p>\n"
                "<div class=\"replay-controls\">"
                "<label>run <input type=\"range\" class=\"run\" min=\"0\" value=\"0\" step=\"1\">"
@@ -368,13 +368,13 @@ static const char *const style =
 static void table_html(FILE *f, const lab_table *t) {
   char buf[LAB_TEXT + 8];
   fprintf(f, "<table id=\"table-");
-  html_text(f, t->name);
+  lab_html_text(f, t->name);
   fprintf(f, "\">\n<caption>");
-  html_text(f, t->title);
+  lab_html_text(f, t->title);
   fprintf(f, "</caption>\n<thead><tr>");
   for (int c = 0; c < t->n_cols; c++) {
     fprintf(f, "<th>");
-    html_text(f, t->cols[c]);
+    lab_html_text(f, t->cols[c]);
     fprintf(f, "</th>");
   }
   fprintf(f, "</tr></thead>\n<tbody>\n");
@@ -383,7 +383,7 @@ static void table_html(FILE *f, const lab_table *t) {
     for (int c = 0; c < t->n_cols; c++) {
       cell_text(&t->cells[r * (size_t)t->n_cols + (size_t)c], buf, sizeof buf);
       fprintf(f, c ? "<td>" : "<th>");
-      html_text(f, buf);
+      lab_html_text(f, buf);
       fprintf(f, c ? "</td>" : "</th>");
     }
     fprintf(f, "</tr>\n");
@@ -419,11 +419,11 @@ static void picture(FILE *f, const char *dir, const lab_page_demo *d, const char
     fprintf(f, "\"><img src=\"");
     href(f, d->folder, png);
     fprintf(f, "\" alt=\"");
-    html_text(f, d->demo->name);
+    lab_html_text(f, d->demo->name);
     fprintf(f, ": ");
-    html_text(f, stem);
+    lab_html_text(f, stem);
     fprintf(f, "\"></a>\n<figcaption>");
-    html_text(f, png);
+    lab_html_text(f, png);
     if (file_exists(dir, d->folder, svg)) {
       fprintf(f, " (<a href=\"");
       href(f, d->folder, svg);
@@ -431,17 +431,17 @@ static void picture(FILE *f, const char *dir, const lab_page_demo *d, const char
     }
   } else {
     fprintf(f, "<figcaption class=\"skipped\">");
-    html_text(f, png);
+    lab_html_text(f, png);
     fprintf(f, " was not drawn (gnuplot missing?): run <code>gnuplot ");
-    html_text(f, gp);
+    lab_html_text(f, gp);
     fprintf(f, "</code> in <code>");
-    html_text(f, d->folder);
+    lab_html_text(f, d->folder);
     fprintf(f, "</code>");
   }
   fprintf(f, "; drawn by <a href=\"");
   href(f, d->folder, gp);
   fprintf(f, "\">");
-  html_text(f, gp);
+  lab_html_text(f, gp);
   fprintf(f, "</a>.</figcaption>\n</figure>\n");
 }
 
@@ -453,21 +453,21 @@ static void animation(FILE *f, const char *dir, const lab_page_demo *d, const ch
   snprintf(gif, sizeof gif, ends_with(name, ".gif") ? "%s" : "%s.gif", name);
   if (!file_exists(dir, d->folder, gif)) {
     fprintf(f, "<p class=\"skipped\">");
-    html_text(f, gif);
+    lab_html_text(f, gif);
     fprintf(f, " (an animation) was not drawn: <code>descent demo all --gif</code> draws it, "
                "or <code>gnuplot ");
-    html_text(f, name);
+    lab_html_text(f, name);
     fprintf(f, "-anim.gp</code> in the demo's folder.</p>\n");
     return;
   }
   fprintf(f, "<figure class=\"animation\">\n<img src=\"");
   href(f, d->folder, gif);
   fprintf(f, "\" alt=\"");
-  html_text(f, d->demo->name);
+  lab_html_text(f, d->demo->name);
   fprintf(f, ": animation ");
-  html_text(f, gif);
+  lab_html_text(f, gif);
   fprintf(f, "\">\n<figcaption>");
-  html_text(f, gif);
+  lab_html_text(f, gif);
   fprintf(f, " (animated: reload the page to replay it)</figcaption>\n</figure>\n");
 }
 
@@ -475,24 +475,24 @@ static void paragraph(FILE *f, const char *cls, const char *lead, const char *te
   if (!text || !text[0]) return;
   fprintf(f, "<p class=\"%s\">", cls);
   if (lead) fprintf(f, "<b>%s</b> ", lead);
-  html_text(f, text);
+  lab_html_text(f, text);
   fprintf(f, "</p>\n");
 }
 
 static void section(FILE *f, const char *dir, const lab_page_demo *d, int *replay_counter) {
   const lab_demo *demo = d->demo;
   fprintf(f, "<section id=\"demo-");
-  html_text(f, demo->name);
+  lab_html_text(f, demo->name);
   fprintf(f, "\">\n<h2>");
-  html_text(f, demo->name);
+  lab_html_text(f, demo->name);
   fprintf(f, "<span class=\"slides\">");
-  html_text(f, demo->slides);
+  lab_html_text(f, demo->slides);
   fprintf(f, "</span></h2>\n");
   paragraph(f, "summary", NULL, demo->summary);
   paragraph(f, "claim", "The claim:", demo->claim);
   if (d->command) {
     fprintf(f, "<pre class=\"command\">");
-    html_text(f, d->command);
+    lab_html_text(f, d->command);
     fprintf(f, "</pre>\n");
   }
   if (!d->result) {
@@ -517,7 +517,7 @@ static void section(FILE *f, const char *dir, const lab_page_demo *d, int *repla
     fprintf(f, "<ul class=\"notes\">\n");
     for (int i = 0; i < r->n_notes; i++) {
       fprintf(f, "<li>");
-      html_text(f, r->notes[i]);
+      lab_html_text(f, r->notes[i]);
       fprintf(f, "</li>\n");
     }
     fprintf(f, "</ul>\n");
@@ -527,7 +527,7 @@ static void section(FILE *f, const char *dir, const lab_page_demo *d, int *repla
     fprintf(f, "%s<a href=\"", i ? ", " : "");
     href(f, d->folder, r->files[i]);
     fprintf(f, "\">");
-    html_text(f, r->files[i]);
+    lab_html_text(f, r->files[i]);
     fprintf(f, "</a>");
   }
   fprintf(f, ".</p>\n</section>\n");
@@ -640,11 +640,11 @@ int lab_page_write(const char *dir, const char *title, const lab_page_demo *demo
   if (!f) return descent_fail(DESCENT_EIO, "cannot write '%s': %s", part, strerror(errno));
   fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
-  html_text(f, title);
+  lab_html_text(f, title);
   fprintf(f, "</title>\n<style>%s</style>\n<script>var LAB_REPLAYS=[];</script>\n</head>\n<body>\n",
           style);
   fprintf(f, "<h1>");
-  html_text(f, title);
+  lab_html_text(f, title);
   fprintf(f, "</h1>\n<p>Each section below is one figure of the lecture (Nicolas Le Roux, "
              "&ldquo;Optimisation pour les r&eacute;seaux profonds&rdquo;), measured again: "
              "the slide's claim, the command that reproduces it, the picture, the numbers "
@@ -655,7 +655,7 @@ int lab_page_write(const char *dir, const char *title, const lab_page_demo *demo
     fprintf(f, "<h2 id=\"notes\">Notes</h2>\n<ul class=\"page-notes\">\n");
     for (int i = 0; i < n_notes; i++) {
       fprintf(f, "<li>");
-      html_text(f, notes[i]);
+      lab_html_text(f, notes[i]);
       fprintf(f, "</li>\n");
     }
     fprintf(f, "</ul>\n");
@@ -663,11 +663,11 @@ int lab_page_write(const char *dir, const char *title, const lab_page_demo *demo
   fprintf(f, "<nav>\n<h2 id=\"contents\">Contents</h2>\n<ol>\n");
   for (int i = 0; i < n; i++) {
     fprintf(f, "<li><a href=\"#demo-");
-    html_text(f, demos[i].demo->name);
+    lab_html_text(f, demos[i].demo->name);
     fprintf(f, "\">");
-    html_text(f, demos[i].demo->name);
+    lab_html_text(f, demos[i].demo->name);
     fprintf(f, "</a> (");
-    html_text(f, demos[i].demo->slides);
+    lab_html_text(f, demos[i].demo->slides);
     fprintf(f, ")%s</li>\n", demos[i].result ? "" : " &mdash; not run");
   }
   fprintf(f, "</ol>\n</nav>\n");
