@@ -10,6 +10,7 @@
 #include "lab/lab.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Runs demo `name` with its defaults but for overrides (NULL-ended name,
    value pairs; NULL for none), into dir (NULL: numbers only). */
@@ -39,6 +40,21 @@ static inline const char *lab_check_text(const lab_result *r, const char *table,
   const lab_cell *c = t ? lab_table_get(t, row, col) : NULL;
   CHECK_MSG(c != NULL, "%s: no cell at row '%s', column '%s'", table, row, col);
   return c ? c->text : "";
+}
+
+/* Each override (an option name, a bad value, NULL) refused by demo
+   `name` with a message that names the option. */
+static inline void lab_check_refuses(const char *name, const char *const (*bad)[3], size_t n) {
+  const lab_demo *d = lab_demo_find(name);
+  CHECK_MSG(d != NULL, "no demo %s", name);
+  for (size_t i = 0; d && i < n; i++) {
+    lab_result r;
+    int rc = lab_demo_run(d, bad[i], NULL, &r);
+    CHECK_MSG(rc != DESCENT_OK, "%s --%s %s accepted", name, bad[i][0], bad[i][1]);
+    CHECK_MSG(strstr(descent_last_error(), bad[i][0]) != NULL, "%s --%s %s: %s", name, bad[i][0],
+              bad[i][1], descent_last_error());
+    if (rc == DESCENT_OK) lab_result_free(&r);
+  }
 }
 
 #endif /* DESCENT_TESTS_LAB_CHECK_H */
