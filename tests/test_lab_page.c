@@ -103,6 +103,11 @@ static void test_page(void) {
                                       "made-up-race.gif", "drawn.gp"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
     snprintf(r.files[r.n_files++], LAB_TEXT, "%s", files[i]);
+  /* Two recorded animations: one drawn (its GIF in the folder), one not
+     (no --gif): shown, and a hint saying how to draw it. */
+  write_file(sub, "made-up-anim.gif", "GIF89a");
+  snprintf(r.animations[r.n_animations++], LAB_TEXT, "made-up-anim");
+  snprintf(r.animations[r.n_animations++], LAB_TEXT, "undrawn");
 
   lab_page_demo demos[2] = {{.demo = &ran,
                              .folder = "made-up",
@@ -163,6 +168,10 @@ static void test_page(void) {
   CHECK(strstr(page, "missing.png was not drawn") != NULL);
   CHECK(strstr(page, "<img src=\"made-up/missing.png\"") == NULL);
   CHECK(strstr(page, "<img src=\"made-up/made-up-race.gif\"") != NULL);
+  CHECK(strstr(page, "<img src=\"made-up/made-up-anim.gif\"") != NULL);
+  CHECK(strstr(page, "<img src=\"made-up/undrawn.gif\"") == NULL);
+  CHECK(strstr(page, "<code>descent demo made-up --gif</code> draws undrawn.gif") != NULL);
+  CHECK(count_of(page, "<p class=\"hint\">") == 1);
   /* One replay: two runs over the contours, each run's own backdrop. */
   CHECK(count_of(page, "LAB_REPLAYS.push(") == 1);
   CHECK(count_of(page, "<div class=\"replay\" id=\"replay-0\" hidden>") == 1);

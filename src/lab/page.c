@@ -349,7 +349,7 @@ static const char *const style =
     "nav ol{columns:2;column-gap:3em}nav li{margin:.2em 0}"
     ".claim{font-size:1.08em;border-left:4px solid #4a6fa5;padding:.3em .8em;background:#f3f6fb}"
     ".look{border-left:4px solid #b5832a;padding:.3em .8em;background:#fbf7ef}"
-    ".skipped{color:#8a2a00}.summary{color:#444}"
+    ".skipped{color:#8a2a00}.hint{color:#555;font-size:.9em}.summary{color:#444}"
     "pre.command{background:#f6f6f6;padding:.6em 1em;overflow-x:auto}"
     ".tables{overflow-x:auto}"
     "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
@@ -447,17 +447,18 @@ static void picture(FILE *f, const char *dir, const lab_page_demo *d, const char
 
 /* An animation: `name` is a GIF file of the demo's folder, or the stem of
    one (stem.gif, drawn by stem-anim.gp); one the folder lacks (not asked
-   for with --gif, or gnuplot missing) gets the line saying how to draw it. */
+   for with --gif, or gnuplot missing) gets a line saying how to draw it. */
 static void animation(FILE *f, const char *dir, const lab_page_demo *d, const char *name) {
   char gif[LAB_TEXT + 8];
   snprintf(gif, sizeof gif, ends_with(name, ".gif") ? "%s" : "%s.gif", name);
   if (!file_exists(dir, d->folder, gif)) {
-    fprintf(f, "<p class=\"skipped\">");
+    /* Not asked for (GIFs are drawn with --gif) or gnuplot missing: a hint,
+       not a fault. */
+    fprintf(f, "<p class=\"hint\">Animation: <code>descent demo ");
+    lab_html_text(f, d->demo->name);
+    fprintf(f, " --gif</code> draws ");
     lab_html_text(f, gif);
-    fprintf(f, " (an animation) was not drawn: <code>descent demo all --gif</code> draws it, "
-               "or <code>gnuplot ");
-    lab_html_text(f, name);
-    fprintf(f, "-anim.gp</code> in the demo's folder.</p>\n");
+    fprintf(f, ", the iterates revealed one at a time.</p>\n");
     return;
   }
   fprintf(f, "<figure class=\"animation\">\n<img src=\"");
