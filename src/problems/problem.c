@@ -14,9 +14,9 @@
 #include <string.h>
 
 static const problem_family *const families[] = {
-    &problem_quad1d,  &problem_logcosh,    &problem_nonconvex1d,    &problem_quad2d,
-    &problem_quadnd,  &problem_linreg,     &problem_finite_sum,     &problem_saddle,
-    &problem_plateau, &problem_rosenbrock, &problem_beale, &problem_quadratic_deep,
+    &problem_quad1d,  &problem_logcosh,    &problem_nonconvex1d, &problem_quad2d,
+    &problem_quadnd,  &problem_linreg,     &problem_finite_sum,  &problem_saddle,
+    &problem_plateau, &problem_rosenbrock, &problem_beale,       &problem_quadratic_deep,
 };
 enum { N_FAMILIES = sizeof families / sizeof families[0] };
 
