@@ -258,11 +258,11 @@ static int demo_all(int argc, char **argv) {
     page[i].demo = d;
     page[i].folder = d->name;
     printf("\n== %s (%s): %s\n", d->name, d->slides, d->summary);
+    demo_command(d, overrides, commands[i], sizeof commands[i]);
+    page[i].command = commands[i];
     if (d->duration && !networks && !(quick && overrides)) {
       skip_reason(d, skipped[i], sizeof skipped[i]);
       printf("skipped: %s\n", skipped[i]);
-      demo_command(d, NULL, commands[i], sizeof commands[i]);
-      page[i].command = commands[i];
       page[i].skipped = skipped[i];
       continue;
     }
@@ -272,8 +272,6 @@ static int demo_all(int argc, char **argv) {
                      html ? &results[i] : NULL);
     if (status) break;
     n_run++;
-    demo_command(d, overrides, commands[i], sizeof commands[i]);
-    page[i].command = commands[i];
     page[i].result = html ? &results[i] : NULL;
   }
   double seconds = now_seconds() - start;

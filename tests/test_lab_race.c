@@ -114,7 +114,6 @@ static void test_race_table(void) {
   /* No optimizer wins both races: RMSprop on Beale, Adam on Rosenbrock. */
   CHECK_MSG(winner[0] == 4 && winner[1] == 5, "winners %d and %d (want rmsprop, adam)", winner[0],
             winner[1]);
-  CHECK(winner[0] != winner[1]);
   /* Beale from (3, 4): |grad f| is 6.3e4 there, so a first step shorter
      than the window (~10) needs alpha below 1.6e-4; the gradient methods'
      tuned steps are at most 1e-5, and at such steps the plain, where the

@@ -154,6 +154,7 @@ static int race_run(const lab_args *a, const char *dir, lab_result *res) {
   descent_run_options_default(&o);
   o.iters = iters;
   o.eps = eps;
+  o.record_params = 1; /* the winner's iterates are drawn */
   for (int p = 0; p < N_TRACKS && !rc; p++) {
     rc = lab_problem(&objs[p], "%s", track_names[p]);
     for (int m = 0; m < N_RACERS && !rc; m++) {
@@ -162,7 +163,6 @@ static int race_run(const lab_args *a, const char *dir, lab_result *res) {
       lr[p][m] = grid[0];
       for (int g = 0; g < n_grid && !rc; g++) {
         descent_trace run;
-        o.record_params = 1;
         rc = lab_run(objs[p], racer_names[m], grid[g], start[p], &o, &run);
         if (rc) break;
         double score = tuning_score(&run, iters);

@@ -110,6 +110,15 @@ typedef struct plateau_run {
   int64_t entered, left;           /* first t with x > 0 and x > width; -1: never */
 } plateau_run;
 
+/* The highest loss within SPIKE_WINDOW steps of leaving the plateau (the
+   run must have left it: left >= 1). */
+static double spike_peak(const plateau_run *p, int64_t steps) {
+  double peak = 0;
+  for (int64_t i = p->left; i <= steps && i < p->left + SPIKE_WINDOW; i++)
+    peak = p->f[i] > peak ? p->f[i] : peak;
+  return peak;
+}
+
 static int optimizer_spec(int k, const plateau_setup *s, char *buf, size_t cap) {
   if (k == 0)
     snprintf(buf, cap, "sgd");
@@ -346,9 +355,7 @@ static int rmsprop_step_files(const char *dir, lab_result *res, const plateau_se
       "on leaving it\"\nset ylabel \"f (log)\"\nset yrange [1e-9:10]\nset key default\nset key "
       "inside top right\n");
   if (rms->left >= 1) { /* the jump, beside the spike */
-    double before = rms->f[rms->left - 1], after = 0;
-    for (int64_t i = rms->left; i <= s->steps && i < rms->left + SPIKE_WINDOW; i++)
-      after = rms->f[i] > after ? rms->f[i] : after;
+    double before = rms->f[rms->left - 1], after = spike_peak(rms, s->steps);
     fprintf(f, "set label 4 \"loss × %.0f\" at first %lld, first %.17g right offset -0.5,0\n",
             after / before, (long long)rms->left, after);
   }
@@ -452,9 +459,7 @@ static int plateau_table(lab_result *res, const plateau_setup *s, const plateau_
       for (int q = 0; q < 4; q++) lab_table_text(t, r_before + q, opt_names[k], "never left");
       continue;
     }
-    double before = p->f[p->left - 1], after = 0;
-    for (int64_t i = p->left; i <= s->steps && i < p->left + SPIKE_WINDOW; i++)
-      after = p->f[i] > after ? p->f[i] : after;
+    double before = p->f[p->left - 1], after = spike_peak(p, s->steps);
     lab_table_num(t, r_before, opt_names[k], before);
     lab_table_num(t, r_after, opt_names[k], after);
     lab_table_num(t, r_factor, opt_names[k], after / before);

@@ -72,6 +72,11 @@ typedef struct whitening_run {
 /* Inputs x_ij = s_j (sqrt(rho) c_i + sqrt(1 - rho) z_ij) and targets
    y_i = sum_j u_j x_ij / s_j + noise / 10, from the seed (the same u and
    noise for every rho: only the correlation changes). */
+/* Feature j's scale: scale^(j / (d - 1)), from 1 to scale. */
+static double feature_scale(double scale, size_t j, size_t d) {
+  return pow(scale, (double)j / (double)(d - 1));
+}
+
 static int make_data(const whitening_setup *s, double rho, descent_dataset *ds, double *y) {
   const size_t n = (size_t)s->n, d = (size_t)s->dim;
   memset(ds, 0, sizeof *ds);
@@ -93,8 +98,7 @@ static int make_data(const whitening_setup *s, double rho, descent_dataset *ds, 
     double common = descent_rng_normal(&rng), target = 0;
     for (size_t j = 0; j < d; j++) {
       double z = sqrt(rho) * common + sqrt(1 - rho) * descent_rng_normal(&rng);
-      double sj = pow(s->scale, (double)j / (double)(d - 1));
-      ds->x[i * d + j] = (descent_real)(sj * z);
+      ds->x[i * d + j] = (descent_real)(feature_scale(s->scale, j, d) * z);
       target += u[j] * z;
     }
     y[i] = target + 0.1 * descent_rng_normal(&rng);

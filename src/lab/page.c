@@ -540,8 +540,7 @@ static void section(FILE *f, const char *dir, const lab_page_demo *d, int *repla
 static const char *const script =
     "(function(){\n"
     "'use strict';\n"
-    "var colors=['#1f77b4','#d62728','#2ca02c','#9467bd','#ff7f0e','#8c564b','#e377c2',"
-    "'#17becf'];\n"
+    "var colors=LAB_COLORS;\n"
     "function finite(v){return v!==null&&isFinite(v);}\n"
     "function bounds(xs,ys,b,limit){for(var i=0;i<xs.length;i++){var x=xs[i],y=ys[i];\n"
     "  if(!finite(x)||!finite(y)||Math.abs(x)>limit||Math.abs(y)>limit)continue;\n"
@@ -642,8 +641,10 @@ int lab_page_write(const char *dir, const char *title, const lab_page_demo *demo
   fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
   lab_html_text(f, title);
-  fprintf(f, "</title>\n<style>%s</style>\n<script>var LAB_REPLAYS=[];</script>\n</head>\n<body>\n",
-          style);
+  /* The replays colour each run as the pictures do (lab_color). */
+  fprintf(f, "</title>\n<style>%s</style>\n<script>var LAB_REPLAYS=[];var LAB_COLORS=[", style);
+  for (int i = 0; i < 10; i++) fprintf(f, "%s\"%s\"", i ? "," : "", lab_color(i));
+  fprintf(f, "];</script>\n</head>\n<body>\n");
   fprintf(f, "<h1>");
   lab_html_text(f, title);
   fprintf(f, "</h1>\n<p>Each section below is one figure of the lecture (Nicolas Le Roux, "

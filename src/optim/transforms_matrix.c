@@ -129,8 +129,8 @@ static real round_bf16(real x) {
    each is mirrored below it. For r of 1024, 10 blocks of 16: 62.5% of the
    multiply-adds of the whole product. Element (i, j) and (j, i) are the
    same bits, the one sum for both. */
-void symmetric_product(int precision, size_t r, size_t k, real alpha, const real *x, size_t ld,
-                       real beta, real *c) {
+void matrix_symmetric_product(int precision, size_t r, size_t k, real alpha, const real *x,
+                              size_t ld, real beta, real *c) {
   if (r <= SYMMETRIC_BLOCK) {
     descent_gemm_precision(precision, 1, 0, 1, r, r, k, alpha, x, ld, x, ld, beta, c, r);
     return;
@@ -149,7 +149,7 @@ void symmetric_product(int precision, size_t r, size_t k, real alpha, const real
    `steps` times A = X X^T; B = b A + c A A (addmm); X = a X + B X (addmm),
    each product through descent_gemm with torch's alpha and beta. A and B
    are symmetric: A A is A A^T, and both are computed as such, the upper
-   blocks only (symmetric_product).
+   blocks only (matrix_symmetric_product).
 
    In DESCENT_PRECISION_BF16 (newton_schulz_bf16), as torch runs it: G
    rounded to bfloat16, its norm rounded to bfloat16, X = G / norm rounded,
@@ -177,9 +177,9 @@ static void orthogonalize(const transform *t, int precision, real *u,
   for (size_t i = 0; i < size; i++) x[i] = bf16 ? round_bf16(x[i] / divisor) : x[i] / divisor;
   const real a = (real)t->hp[2], b = (real)t->hp[3], cc = (real)t->hp[4];
   for (int step = 0; step < (int)t->hp[0]; step++) {
-    symmetric_product(precision, r, c, 1, x, c, 0, gram);
+    matrix_symmetric_product(precision, r, c, 1, x, c, 0, gram);
     memcpy(poly, gram, r * r * sizeof *poly);
-    symmetric_product(precision, r, r, cc, gram, r, b, poly);
+    matrix_symmetric_product(precision, r, r, cc, gram, r, b, poly);
     memcpy(next, x, size * sizeof *next);
     descent_gemm_precision(precision, 1, 0, 0, r, c, r, 1, poly, r, x, c, a, next, c);
     real *swap = x;

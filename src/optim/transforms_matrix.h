@@ -18,7 +18,7 @@ extern const transform_def transform_muon_lr;
    ld) in a descent_gemm_precision precision: only the 256-row blocks on and
    above the diagonal are computed, each mirrored below it (Muon's Gram
    matrices, Shampoo's factors). */
-void symmetric_product(int precision, size_t r, size_t k, descent_real alpha, const descent_real *x,
-                       size_t ld, descent_real beta, descent_real *c);
+void matrix_symmetric_product(int precision, size_t r, size_t k, descent_real alpha,
+                              const descent_real *x, size_t ld, descent_real beta, descent_real *c);
 
 #endif /* DESCENT_TRANSFORMS_MATRIX_H */

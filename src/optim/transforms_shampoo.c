@@ -298,10 +298,10 @@ static void factor_product(const real *g, int ndim, const size_t *side, int i, r
     descent_gemm(1, 0, d, d, pre, 1, g, d, g, d, 0, outer, d);
   } else {
     /* A sum over the leading dimensions' slices, each product computed on
-       and above the diagonal only past 256 rows (symmetric_product). */
+       and above the diagonal only past 256 rows (matrix_symmetric_product). */
     for (size_t p = 0; p < pre; p++)
-      symmetric_product(DESCENT_PRECISION_FP32, d, post, 1, g + p * d * post, post, p ? 1 : 0,
-                        outer);
+      matrix_symmetric_product(DESCENT_PRECISION_FP32, d, post, 1, g + p * d * post, post,
+                               p ? 1 : 0, outer);
   }
   for (size_t r = 0; r < d; r++)
     for (size_t c = r + 1; c < d; c++) outer[c * d + r] = outer[r * d + c];

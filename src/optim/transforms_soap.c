@@ -136,16 +136,16 @@ static size_t soap_tensor_state(const transform *t, const descent_tensor_info *i
   return total;
 }
 
-/* Work, in double whatever the build: three d x d matrices and three
-   d-vectors of the largest factor (LAPACK's input, the refresh's products,
-   a basis), and two buffers of n for the rotations. Every product is
+/* Work, in double whatever the build: three d x d matrices of the largest
+   factor (LAPACK's input, the refresh's products, a basis), its eigenvalues
+   and their order (d each), and two buffers of n for the rotations. Every product is
    descent_gemm_f64 (OpenBLAS's dgemm): the float build's descent_gemm takes
    another kernel on some instruction-set paths for large products, and the
    bits must not depend on the path. The size is counted in reals, a
    multiple of 16, so every thread's area stays aligned for doubles. */
 static size_t soap_work_size(const transform *t, const descent_tensor_info *info) {
   modes m = tensor_modes(t, info);
-  size_t d = m.largest, doubles = 3 * d * d + 3 * d + 2 * info->size;
+  size_t d = m.largest, doubles = 3 * d * d + 2 * d + 2 * info->size;
   size_t size = (doubles * sizeof(double) + sizeof(real) - 1) / sizeof(real);
   return (size + 15) / 16 * 16;
 }
@@ -383,11 +383,8 @@ static void soap_apply(const transform *t, real *u, real *theta, real *const *sl
     scale = (real)(1e-30 + pow((double)(real)(sum / (double)n), 0.5));
   }
   const real minus_step = (real)-t->scalar[S_STEP_SIZE];
-  for (size_t k = 0; k < n; k++) {
-    real delta = (real)update[k];
-    if (t->hp[HP_NORMALIZE] != 0) delta = delta / scale;
-    theta[k] = theta[k] + minus_step * delta;
-  }
+  /* scale is 1 without normalization, and x / 1 is x: one loop for both. */
+  for (size_t k = 0; k < n; k++) theta[k] = theta[k] + minus_step * ((real)update[k] / scale);
   if (t->hp[HP_WEIGHT_DECAY] > 0) {
     const real decay = (real)(-t->scalar[S_LR] * t->hp[HP_WEIGHT_DECAY]);
     for (size_t k = 0; k < n; k++) theta[k] = theta[k] + decay * theta[k];

@@ -26,6 +26,14 @@ static void set_window(problem *p, double x0, double x1, double y0, double y1) {
   p->info.hi[1] = y1;
 }
 
+/* The curvatures at the minimum: the eigenvalues of the 2 x 2 Hessian
+   [[h11, h12], [h12, h22]]. */
+static void set_curvatures_2x2(problem *p, double h11, double h12, double h22) {
+  double mid = 0.5 * (h11 + h22), rad = sqrt(0.25 * (h11 - h22) * (h11 - h22) + h12 * h12);
+  p->info.curvature_max = mid + rad;
+  p->info.curvature_min = mid - rad;
+}
+
 /* ---- saddle: f = x^2 - y^2 ------------------------------------------------ */
 
 static int saddle_eval(const problem *p, const descent_batch *batch, const double *theta, double *f,
@@ -175,10 +183,7 @@ static int rosenbrock_setup(problem *p, const double *hp, const char **texts) {
   p->info.f_min = 0;
   p->minima_f[0] = 0;
   /* The Hessian at the minimum, [[2 + 8 b a^2, -4 a b], [-4 a b, 2 b]] */
-  double h11 = 2 + 8 * b * a * a, h12 = -4 * a * b, h22 = 2 * b;
-  double mid = 0.5 * (h11 + h22), rad = sqrt(0.25 * (h11 - h22) * (h11 - h22) + h12 * h12);
-  p->info.curvature_max = mid + rad;
-  p->info.curvature_min = mid - rad;
+  set_curvatures_2x2(p, 2 + 8 * b * a * a, -4 * a * b, 2 * b);
   p->start[0] = -1.2;
   p->start[1] = 1;
   double s = fabs(a) > 1 ? fabs(a) : 1;
@@ -260,9 +265,7 @@ static int beale_setup(problem *p, const double *hp, const char **texts) {
   p->minima_f[0] = 0;
   double h[3];
   beale_hessian(3, 0.5, h);
-  double mid = 0.5 * (h[0] + h[2]), rad = sqrt(0.25 * (h[0] - h[2]) * (h[0] - h[2]) + h[1] * h[1]);
-  p->info.curvature_max = mid + rad;
-  p->info.curvature_min = mid - rad;
+  set_curvatures_2x2(p, h[0], h[1], h[2]);
   p->start[0] = 1;
   p->start[1] = 1.5;
   set_window(p, -4.5, 4.5, -4.5, 4.5);
