@@ -22,6 +22,11 @@
 #                  (default 60; 0: no wait)
 #   --model M      mlp:784-H1-...-10 (default mlp:784-1024-1024-10)
 #   --batch B      the global batch (default 128)
+#   --weak         weak scaling: each process keeps the batch B, so the
+#                  2-process layouts (descent's and torch DDP's) run a global
+#                  batch of 2 B against 1 process at B (as DDP benchmarks
+#                  quote scaling: a fixed batch per worker); the ceiling pair
+#                  runs B each. Default: strong scaling, B in every layout.
 #   --bucket-mb MB descent's --bucket-mb (default 0: one all-reduce after the
 #                  backward pass)
 #
@@ -43,9 +48,11 @@ max_wait=60
 model=mlp:784-1024-1024-10
 batch=128
 bucket=0
+weak=0
 while [ $# -gt 0 ]; do
     case $1 in
         --batch) [ $# -ge 2 ] || die "--batch needs a value"; batch=$2; shift 2 ;;
+        --weak) weak=1; shift ;;
         --bucket-mb) [ $# -ge 2 ] || die "--bucket-mb needs a value"; bucket=$2; shift 2 ;;
         --model) [ $# -ge 2 ] || die "--model needs a value"; model=$2; shift 2 ;;
         --threads) die "--threads: the layouts are fixed (1x1, 1x2, 2x1)" ;;
@@ -70,9 +77,13 @@ done
 flop=$((flop - 2 * layers[0] * layers[1]))
 
 [[ $batch =~ ^[1-9][0-9]*$ ]] && [ $((batch % 2)) -eq 0 ] || die "--batch must be even"
-train_args=(--model "$model" --opt sgd --lr 0.1 --batch-size "$batch" --epochs "$epochs"
-    --limit "$limit" --keep 0)
-torch_args=(--model "${model#mlp:}" --epochs "$epochs" --lr 0.1 --batch-size "$batch")
+train_args=(--model "$model" --opt sgd --lr 0.1 --epochs "$epochs" --limit "$limit" --keep 0)
+torch_args=(--model "${model#mlp:}" --epochs "$epochs" --lr 0.1)
+
+# The global batch of a layout of P processes.
+layout_batch() {
+    if [ "$weak" = 1 ]; then echo $(($1 * batch)); else echo "$batch"; fi
+}
 [ "$limit" -gt 0 ] && torch_args+=(--limit "$limit")
 
 # One descent run: LAYOUT is "P T REDUCTION"; prints its samples/s, and
@@ -80,8 +91,8 @@ torch_args=(--model "${model#mlp:}" --epochs "$epochs" --lr 0.1 --batch-size "$b
 descent_layout() {
     local p=$1 t=$2 reduction=$3 log=$tmp/descent.log out=$tmp/descent-out
     rm -rf "$out"
-    local cmd=("$descent" train "${train_args[@]}" --threads "$t" --reduction "$reduction"
-        --out "$out" --quiet)
+    local cmd=("$descent" train "${train_args[@]}" --batch-size "$(layout_batch "$p")"
+        --threads "$t" --reduction "$reduction" --out "$out" --quiet)
     [ "$p" -gt 1 ] && cmd+=(--bucket-mb "$bucket")
     [ "$p" -gt 1 ] && cmd=(mpirun -np "$p" --bind-to core "${cmd[@]}")
     if ! run_watched $((p * t)) env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" "${cmd[@]}" \
@@ -99,7 +110,7 @@ descent_layout() {
 # at half the global batch each, one per core, side by side and with nothing
 # to communicate. No reduction, however fast, can beat their summed samples/s.
 descent_pair() {
-    local half=$((batch / 2)) k pids=() sum=0 sps
+    local half=$(($(layout_batch 2) / 2)) k pids=() sum=0 sps
     local args=(train --model "$model" --opt sgd --lr 0.1 --batch-size "$half" --epochs "$epochs"
         --limit "$limit" --keep 0 --threads 1 --quiet)
     local cpus
@@ -129,9 +140,10 @@ torch_layout() {
     local p=$1 t=$2 log=$tmp/torch.log sps
     local envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" MKL_NUM_THREADS="$t"
         "${torch_isa_env[@]}")
-    local cmd=("$DESCENT_PYTHON" bench/torch_mlp.py --threads "$t" "${torch_args[@]}")
+    local cmd=("$DESCENT_PYTHON" bench/torch_mlp.py --threads "$t" "${torch_args[@]}"
+        --batch-size "$(layout_batch "$p")")
     [ "$p" -gt 1 ] && cmd=("$DESCENT_PYTHON" bench/torch_ddp_mlp.py --procs "$p" --threads "$t"
-        "${torch_args[@]}")
+        "${torch_args[@]}" --batch-size "$(layout_batch "$p")")
     if ! run_watched $((p * t)) env "${envs[@]}" "${cmd[@]}" >"$log" 2>&1; then
         echo "$bench_name: torch failed ($p x $t):" >&2
         tail -n 5 "$log" >&2
@@ -158,7 +170,9 @@ for ((r = 1; r <= repeats; r++)); do
 done
 
 echo
-echo "model $model, global batch $batch, SGD; descent --bucket-mb $bucket; $cpu_model; descent path $kernel_path;"
+scaling="global batch $batch in every layout (strong scaling)"
+[ "$weak" = 1 ] && scaling="batch $batch per process (weak scaling: 2 processes run a global batch of $((2 * batch)))"
+echo "model $model, $scaling, SGD; descent --bucket-mb $bucket; $cpu_model; descent path $kernel_path;"
 echo "torch $torch_version; $("$descent" --version | sed -n 's/.*MPI: \([^)]*\)).*/\1/p')"
 printf '%-22s %12s %9s %12s %9s %9s %8s\n' layout "descent s/s" speedup "torch s/s" speedup \
     "d/torch" "% peak"

@@ -1194,9 +1194,12 @@ static int gather_parameters(void *user, descent_objective *obj) {
 }
 
 /* The processes' lines of the configuration. */
-static void print_processes(FILE *f, const train_config *c, const descent_optimizer *opt) {
-  train_dist_describe(f, c->setup.batch_size, c->reduction_fixed, c->shards, c->zero, c->sync_bn,
-                      opt);
+static void print_processes(FILE *f, const train_config *c, const descent_optimizer *opt,
+                            const descent_objective *dp) {
+  dp_traffic t = {0};
+  if (dp) dp_objective_traffic(dp, &t);
+  train_dist_describe(f, c->setup.batch_size, c->reduction_fixed, c->shards, t.shared, c->zero,
+                      c->sync_bn, opt);
 }
 
 /* --accumulate K: the network's objective cut into micro-batches of
@@ -1431,7 +1434,7 @@ static int run(train_config *c) {
   if (c->resume && descent_trainer_load(r.trainer, resume_path)) goto fail_lib;
 
   print_config(stdout, c, &b.train, &b.val, &b.test, r.net, r.opt);
-  print_processes(stdout, c, r.opt);
+  print_processes(stdout, c, r.opt, r.dp);
   fflush(stdout);
   if (!leader) goto train;
   if (!(cfg = open_in(c->out, "config.txt", c->resume ? "a" : "w"))) goto done;
@@ -1439,7 +1442,7 @@ static int run(train_config *c) {
     fprintf(cfg, "\nresumed from %s (step %lld) with --epochs %zu:\n", resume_path,
             (long long)descent_trainer_steps(r.trainer), c->epochs);
   print_config(cfg, c, &b.train, &b.val, &b.test, r.net, r.opt);
-  print_processes(cfg, c, r.opt);
+  print_processes(cfg, c, r.opt, r.dp);
   if (fclose(cfg) != 0) {
     cfg = NULL;
     fprintf(stderr, "descent train: writing config.txt failed: %s\n", strerror(errno));
@@ -1487,11 +1490,12 @@ train:
     dp_traffic t;
     dp_objective_traffic(dp, &t);
     double per = t.evaluations ? 1.0 / (double)t.evaluations : 0;
-    printf("reductions  %lld over %d processes: %.2f MB sent per rank and step, %.2f ms per step "
+    printf("reductions  %lld over %d processes%s: %.2f MB %s per rank and step, %.2f ms per step "
            "in the collectives (%.0f%% of the training time, waits for the slowest rank "
            "included)\n",
-           (long long)t.evaluations, dist_size(), t.bytes * per / 1e6, 1e3 * t.seconds * per,
-           r.total_seconds > 0 ? 100 * t.seconds / r.total_seconds : 0.0);
+           (long long)t.evaluations, dist_size(), t.shared ? " through shared memory" : "",
+           t.bytes * per / 1e6, t.shared ? "read from the others' memory" : "sent",
+           1e3 * t.seconds * per, r.total_seconds > 0 ? 100 * t.seconds / r.total_seconds : 0.0);
   }
   printf("done: %zu epochs, %.1f s of training; metrics in %s/metrics.csv, model in %s\n",
          c->epochs, r.total_seconds, c->out, r.model_path);

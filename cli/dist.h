@@ -95,6 +95,29 @@ void dist_sum_real_start(descent_real *buf, size_t n);
 void dist_progress(void);
 void dist_wait_all(void);
 
+/* Memory the ranks share when all of them run on one machine: an MPI-3
+   shared-memory window of `blocks` blocks of n values per rank, every block
+   readable by every rank. The fast reduction sums the gradients there
+   (dp_objective.c): each backward pass writes its rank's block, and every
+   rank reads the others' straight from their memory, with none of the
+   copies through MPI's buffers that an all-reduce makes.
+
+   dist_shared_create is collective. It returns NULL, having allocated
+   nothing, in a group of one, when the ranks span several machines, when
+   the environment asks for MPI's all-reduce (DESCENT_MPI_SHARED=0), or when
+   the window cannot be had (rank 0 then says why on stderr, and the job goes
+   on with the all-reduce). Each rank's blocks are touched at creation, so a
+   shortage of shared memory shows then, not in the middle of a run.
+   dist_shared_block is rank r's block b. dist_shared_fence is collective:
+   every rank's writes before it are seen by every rank's reads after it (a
+   barrier with the window's memory synchronized on both sides).
+   dist_shared_free is collective too; NULL is accepted. */
+typedef struct dist_shared dist_shared;
+dist_shared *dist_shared_create(size_t blocks, size_t n);
+descent_real *dist_shared_block(dist_shared *s, int rank, size_t block);
+void dist_shared_fence(dist_shared *s);
+void dist_shared_free(dist_shared *s);
+
 /* A command that ends with a failure on one rank ends the whole job
    (dist_abort), for the others would wait for it forever. A command whose
    every rank reaches the same end (the guard's divergence, seen by all at

@@ -12,6 +12,7 @@
 #include "dist.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -389,4 +390,81 @@ void dist_progress(void) {
 
 void dist_barrier(void) {
   if (!ALONE) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+/* ---- shared memory on one machine ----------------------------------------------------- */
+
+struct dist_shared {
+  MPI_Win win;
+  size_t blocks, n;
+  descent_real **base; /* every rank's first block, as this process maps it */
+};
+
+/* Whether this job may share memory: one machine, more than one rank, and
+   not turned off. */
+static int may_share(void) {
+  if (ALONE || world.size < 2 || world.local_size != world.size) return 0;
+  const char *env = getenv("DESCENT_MPI_SHARED");
+  return !(env && strcmp(env, "0") == 0);
+}
+
+dist_shared *dist_shared_create(size_t blocks, size_t n) {
+  if (!may_share() || !blocks || !n) return NULL;
+  dist_shared *s = calloc(1, sizeof *s);
+  int ok = s && (s->base = calloc((size_t)world.size, sizeof *s->base)) != NULL;
+  size_t values = blocks * n, bytes = values * sizeof(descent_real);
+  ok = ok && values / blocks == n && bytes / sizeof(descent_real) == values &&
+       bytes <= (size_t)PTRDIFF_MAX;
+  /* Every rank asks, so that the collective is made (or refused) by all. */
+  descent_real *mine = NULL;
+  int rc =
+      MPI_Win_allocate_shared(ok ? (MPI_Aint)bytes : 0, (int)sizeof(descent_real), MPI_INFO_NULL,
+                              MPI_COMM_WORLD, &mine, s ? &s->win : &(MPI_Win){MPI_WIN_NULL});
+  int made = rc == MPI_SUCCESS;
+  ok = ok && made;
+  int all = ok;
+  check(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
+  if (!all) {
+    if (made && s) MPI_Win_free(&s->win);
+    if (world.rank == 0)
+      fprintf(stderr,
+              "descent: %zu MB of memory shared by the processes could not be had "
+              "(MPI_Win_allocate_shared); summing gradients with MPI_Allreduce\n",
+              bytes * (size_t)world.size >> 20);
+    if (s) free(s->base);
+    free(s);
+    return NULL;
+  }
+  s->blocks = blocks, s->n = n;
+  for (int r = 0; r < world.size; r++) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    descent_real *at = NULL;
+    check(MPI_Win_shared_query(s->win, r, &size, &unit, &at), "MPI_Win_shared_query");
+    s->base[r] = at;
+  }
+  /* A passive-target epoch for the window's life: the fences synchronize
+     memory with MPI_Win_sync inside it, as MPI-3's shared-memory model asks. */
+  check(MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win), "MPI_Win_lock_all");
+  memset(mine, 0, bytes); /* the pages now, not mid-run */
+  dist_shared_fence(s);
+  return s;
+}
+
+descent_real *dist_shared_block(dist_shared *s, int rank, size_t block) {
+  return s->base[rank] + block * s->n;
+}
+
+void dist_shared_fence(dist_shared *s) {
+  check(MPI_Win_sync(s->win), "MPI_Win_sync");
+  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  check(MPI_Win_sync(s->win), "MPI_Win_sync");
+}
+
+void dist_shared_free(dist_shared *s) {
+  if (!s) return;
+  check(MPI_Win_unlock_all(s->win), "MPI_Win_unlock_all");
+  check(MPI_Win_free(&s->win), "MPI_Win_free");
+  free(s->base);
+  free(s);
 }

@@ -45,6 +45,14 @@ typedef struct dp {
     int on, poison;
   } ov;
   size_t last_n; /* that evaluation's batch size; 0 before one */
+  /* The fast sum through memory the ranks share (all on one machine; NULL
+     otherwise): blocks 0 and 1 take each rank's gradient on alternate
+     evaluations, written there by its backward pass; with more than two
+     ranks, block 2 holds the sums of the rank's slice. inner_grad is the
+     network's own gradient buffer, put back after each evaluation. */
+  dist_shared *shared;
+  size_t parity;
+  descent_real *inner_grad;
 } dp;
 
 /* ---- what the reductions cost ------------------------------------------------------ */
@@ -63,9 +71,18 @@ static double reduction_bytes(const dp *d, size_t values, size_t width) {
   return 2 * (N - 1) / N * (double)values * (double)width;
 }
 
+/* Bytes a rank reads from the others' memory in one sum through shared
+   memory: their whole gradients (two ranks), or their gradients' slices and
+   their slices' sums. */
+static double shared_bytes(const dp *d) {
+  double N = (double)d->size, bytes = (double)d->n * sizeof(descent_real);
+  return d->size == 2 ? bytes : 2 * (N - 1) / N * bytes;
+}
+
 void dp_objective_traffic(const descent_objective *obj, dp_traffic *t) {
   const dp *d = obj->impl;
   *t = d->traffic;
+  t->shared = d->shared != NULL;
 }
 
 /* ---- the fast sum, overlapped with the backward pass ------------------------------------ */
@@ -144,6 +161,58 @@ static int shard_gradient(dp *d, const descent_batch *b, size_t k, size_t parts,
   int rc = descent_objective_value_and_grad(d->inner, &s, loss);
   if (k > 0 && d->n_buffers) memcpy(buffers, d->buffers_saved, d->n_buffers * sizeof *buffers);
   return rc;
+}
+
+/* ---- the fast sum through shared memory ---------------------------------------------------
+
+   Each rank's backward pass writes its gradient into its block of the
+   window; after one fence every rank reads every rank's block. Two ranks
+   each sum the whole gradient (reading the other's block once); more sum a
+   slice each, in a block of their own, and copy the others' slices after a
+   second fence. Either way each value is g_0 w_0 + g_1 w_1 + ... in rank
+   order, w_k rank k's share of the batch, rounded as the weighted copy and
+   MPI's sum round it: with two ranks the bits of MPI_Allreduce's (a sum of
+   two is the same either way round), and with any number the same on every
+   rank and from run to run. The gradient blocks alternate between
+   evaluations, so a rank's next backward pass never writes a block another
+   rank may still be reading: a fence separates each evaluation's reads
+   from the writes two evaluations later. */
+
+/* out[lo, hi) <- the weighted sum over the ranks of their blocks. */
+static void sum_blocks(descent_real *const *blocks, const descent_real *w, size_t ranks, size_t lo,
+                       size_t hi, descent_real *out) {
+  for (size_t i = lo; i < hi; i++) {
+    descent_real v = blocks[0][i] * w[0];
+    for (size_t k = 1; k < ranks; k++) {
+      descent_real term = blocks[k][i] * w[k];
+      v = v + term;
+    }
+    out[i] = v;
+  }
+}
+
+static void shared_sum(dp *d, size_t batch, double scale, descent_real *out) {
+  size_t N = (size_t)d->size, n = d->n;
+  descent_real w[N], *blocks[N];
+  for (size_t k = 0; k < N; k++) {
+    size_t first, count;
+    shard_rows(batch, N, k, &first, &count);
+    w[k] = (descent_real)((double)count * scale);
+    blocks[k] = dist_shared_block(d->shared, (int)k, d->parity);
+  }
+  dist_shared_fence(d->shared); /* every rank's gradient is in its block */
+  if (N == 2) {
+    sum_blocks(blocks, w, N, 0, n, out);
+    return;
+  }
+  size_t r = (size_t)d->rank;
+  descent_real *slice = dist_shared_block(d->shared, d->rank, 2);
+  sum_blocks(blocks, w, N, n * r / N, n * (r + 1) / N, slice);
+  dist_shared_fence(d->shared); /* every slice is summed */
+  for (size_t k = 0; k < N; k++) {
+    size_t lo = n * k / N, hi = n * (k + 1) / N;
+    memcpy(out + lo, dist_shared_block(d->shared, (int)k, 2) + lo, (hi - lo) * sizeof *out);
+  }
 }
 
 /* ---- the fixed reduction -------------------------------------------------------------- */
@@ -299,9 +368,26 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
       d->ov.out = out, d->ov.w = (descent_real)((double)count * scale);
       d->ov.lo = d->ov.hi = d->n, d->ov.on = 1, d->ov.poison = poison;
     }
+    int shared = d->shared && !overlapped;
+    descent_real *mine = shared ? dist_shared_block(d->shared, d->rank, d->parity) : NULL;
+    if (shared) d->inner->grad = mine; /* the backward pass writes where the others read */
     rc = shard_gradient(d, b, (size_t)d->rank, (size_t)d->size, &count, &part);
+    d->inner->grad = d->inner_grad;
     d->ov.on = 0;
-    if (!rc) {
+    if (!rc && shared) {
+      if (!count) memset(mine, 0, d->n * sizeof *mine);
+      if (poison) mine[0] = NAN;
+      double start = now_seconds(), small[2] = {part * (double)count * scale, stop_vote};
+      dist_watch("the gradient sum through shared memory", step);
+      shared_sum(d, b->n, scale, out);
+      dist_sum_double(small, 2);
+      dist_unwatch();
+      d->parity ^= 1;
+      *loss = small[0];
+      stop_votes = small[1];
+      d->traffic.seconds += now_seconds() - start;
+      d->traffic.bytes += shared_bytes(d);
+    } else if (!rc) {
       const descent_real *g = d->inner->grad;
       descent_real w = (descent_real)((double)count * scale);
       if (overlapped)
@@ -472,6 +558,7 @@ void dp_objective_free(descent_objective *obj) {
   descent_free_real(d->buffers_saved);
   descent_free_real(d->buffers_kept);
   descent_free_real(d->self.grad);
+  dist_shared_free(d->shared);
   free(d);
 }
 
@@ -483,6 +570,7 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   if (!d) return descent_fail(DESCENT_ENOMEM, "data-parallel training: out of memory");
   d->net = net;
   d->inner = descent_net_objective(net);
+  d->inner_grad = d->inner->grad;
   d->o = *o;
   d->rank = dist_rank(), d->size = size;
   d->n = d->inner->n_params;
@@ -528,6 +616,10 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
     descent_net_set_batch_norm_sync(net, o->sync_bn ? sum_statistics : NULL, d);
   }
   if (ok && o->zero && (status = zero_setup(d))) ok = 0;
+  /* Collective: every rank has the same options. The overlapped sum keeps
+     MPI's all-reduce (its buckets start during the backward pass). */
+  if (ok && !o->shards && !o->zero && !o->bucket_bytes && size > 1)
+    d->shared = dist_shared_create(size > 2 ? 3 : 2, d->n);
   if (ok && o->shards) {
     size_t per = (size_t)(o->shards / size), len = d->n + 2;
     ok = (d->partials = calloc(per, sizeof *d->partials)) != NULL;

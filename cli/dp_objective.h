@@ -8,9 +8,12 @@
  * (which, its order and its content, does not depend on the number of
  * ranks: every rank's batcher draws the same one). Two reductions:
  *   fast   one shard per rank; each rank's mean gradient, weighted by its
- *          share of the batch, summed by MPI's all-reduce in the precision
- *          of the parameters (MPI's order: the last bits may vary from run
- *          to run and with the number of ranks).
+ *          share of the batch, summed in the precision of the parameters:
+ *          when every rank runs on one machine, through memory they share
+ *          (an MPI-3 window the backward passes write into; rank order, the
+ *          same bits on every run); otherwise by MPI's all-reduce (MPI's
+ *          order: the last bits may vary from run to run and with the
+ *          number of ranks). Two ranks get the same bits either way.
  *   fixed  the batch is cut into S micro-batches (S a multiple of the number
  *          of ranks N with S / N a power of two); each rank computes its S / N
  *          consecutive ones, each micro-batch's gradient times its size is
@@ -74,6 +77,9 @@ typedef struct dp_traffic {
                           times each reduction's bytes; 0 with one process */
   double seconds;      /* spent in the collectives, waiting for the slowest rank included */
   int64_t evaluations; /* reductions (one per step for a chain; more for lbfgs) */
+  int shared;          /* 1: the fast sum goes through memory the ranks share (one
+                          machine); bytes then counts what a rank reads from the
+                          others' memory */
 } dp_traffic;
 
 void dp_objective_traffic(const descent_objective *obj, dp_traffic *t);

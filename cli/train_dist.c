@@ -47,8 +47,8 @@ int train_dist_share_start(descent_net *net, const descent_dataset *train) {
 }
 
 /* The configuration's lines about the processes (train_dist.h). */
-void train_dist_describe(FILE *f, size_t batch, int fixed, size_t shards, int zero, int sync_bn,
-                         const descent_optimizer *opt) {
+void train_dist_describe(FILE *f, size_t batch, int fixed, size_t shards, int shared, int zero,
+                         int sync_bn, const descent_optimizer *opt) {
   if (dist_size() == 1 && !fixed) return;
   size_t b = batch, n = (size_t)dist_size();
   if (dist_size() > 1)
@@ -59,6 +59,11 @@ void train_dist_describe(FILE *f, size_t batch, int fixed, size_t shards, int ze
             "reduction   fixed: each batch of %zu in %zu micro-batches (%zu per process), summed "
             "in one order: the bits of any process count that divides them\n",
             b, shards, shards / n);
+  else if (shared)
+    fprintf(f,
+            "reduction   fast: each process takes %zu of a batch's %zu examples; the gradients "
+            "are summed in memory the processes share (DESCENT_MPI_SHARED=0: MPI's all-reduce)\n",
+            (b + n - 1) / n, b);
   else
     fprintf(f,
             "reduction   fast: each process takes %zu of a batch's %zu examples; MPI's "

@@ -19,9 +19,10 @@ int train_dist_share_start(descent_net *net, const descent_dataset *train);
 
 /* The configuration's lines about the processes: their number and MPI, the
    reduction (batch: the global batch; fixed: --reduction fixed over shards
-   micro-batches), synchronized batch norm, the optimizer state each holds.
-   Nothing for one process with the fast reduction. */
-void train_dist_describe(FILE *f, size_t batch, int fixed, size_t shards, int zero, int sync_bn,
-                         const descent_optimizer *opt);
+   micro-batches; shared: the fast sum goes through memory the processes
+   share), synchronized batch norm, the optimizer state each holds. Nothing
+   for one process with the fast reduction. */
+void train_dist_describe(FILE *f, size_t batch, int fixed, size_t shards, int shared, int zero,
+                         int sync_bn, const descent_optimizer *opt);
 
 #endif /* DESCENT_CLI_TRAIN_DIST_H */

@@ -159,6 +159,30 @@ ranks 2 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 
 check "fast: buckets overlapped with the backward pass give the bits of one all-reduce after it" \
   same_model "$scratch/fast-2" "$scratch/fast-2-whole"
 check "fast: only rank 0 prints (one 'done' line)" test "$(grep -c '^done:' "$scratch/fast-2.log")" -eq 1
+# On one machine the fast sum goes through memory the ranks share: with two
+# ranks the bits of MPI's all-reduce (a sum of two is the same either way
+# round); with four, each rank sums a slice, in rank order, so two runs give
+# the same bits and the accuracy of one process.
+check "fast: the sum goes through shared memory on one machine (config.txt says so)" \
+  grep -q "summed in memory the processes share" "$scratch/fast-2-whole/config.txt"
+check "fast: the reductions line says shared memory" \
+  grep -q "through shared memory: 0.94 MB read from the others' memory" "$scratch/fast-2-whole.log"
+DESCENT_MPI_SHARED=0 ranks 2 -x DESCENT_MPI_SHARED "$descent" train "${base[@]}" "${mlp[@]}" \
+  --opt adam --epochs 3 --limit 2048 --out "$scratch/fast-2-mpi" >"$scratch/fast-2-mpi.log" 2>&1
+check "fast: DESCENT_MPI_SHARED=0 sums with MPI's all-reduce" \
+  grep -q "MPI's all-reduce sums the gradients" "$scratch/fast-2-mpi/config.txt"
+check "fast: the sum through shared memory gives the bits of MPI's all-reduce (2 processes)" \
+  same_model "$scratch/fast-2-whole" "$scratch/fast-2-mpi"
+for k in a b; do
+  ranks 4 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
+    --out "$scratch/fast-4$k" >"$scratch/fast-4$k.log" 2>&1
+  check "fast: 4 processes through shared memory exit 0 (run $k)" test $? -eq 0
+done
+check "fast: 4 processes sum slices in rank order: two runs, the same bits" \
+  same_model "$scratch/fast-4a" "$scratch/fast-4b"
+a4=$(acc "$scratch/fast-4a")
+check "fast: test accuracy $a4 with 4 processes through shared memory, $a1 with one" \
+  awk -v a="$a1" -v b="$a4" 'BEGIN { d = a - b; exit !(a > 0.6 && (d < 0 ? -d : d) < 0.03) }'
 
 # Killed (every rank, after step 11, as a crash) and resumed: the same bits,
 # with the same and with other numbers of processes.
