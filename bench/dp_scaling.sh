@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/dp_scaling.sh - data-parallel scaling on this machine: descent train
 # on 1 process x 1 thread, 1 x 2 threads, and 2 processes x 1 thread (mpirun;
-# the fast reduction, and the fixed one), and the ceiling of 2 x 1 (two
+# the fast reduction through shared memory, the same through MPI's
+# all-reduce ("fast-mpi", DESCENT_MPI_SHARED=0), and the fixed one), and the ceiling of 2 x 1 (two
 # independent one-thread trainings at half the batch each, side by side, with
 # no communication: "2 proc x 1 thr none"), against PyTorch on 1 x 1, 1 x 2 and
 # DistributedDataParallel 2 x 1 (gloo), in the same run. The big MLP
@@ -89,20 +90,22 @@ layout_batch() {
 # One descent run: LAYOUT is "P T REDUCTION"; prints its samples/s, and
 # keeps its reductions line in $tmp/reductions.
 descent_layout() {
-    local p=$1 t=$2 reduction=$3 log=$tmp/descent.log out=$tmp/descent-out
+    local p=$1 t=$2 reduction=$3 log=$tmp/descent.log out=$tmp/descent-out shared=1
+    # fast-mpi: the fast reduction through MPI's all-reduce, not shared memory
+    [ "$reduction" = fast-mpi ] && reduction=fast shared=0
     rm -rf "$out"
     local cmd=("$descent" train "${train_args[@]}" --batch-size "$(layout_batch "$p")"
         --threads "$t" --reduction "$reduction" --out "$out" --quiet)
     [ "$p" -gt 1 ] && cmd+=(--bucket-mb "$bucket")
-    [ "$p" -gt 1 ] && cmd=(mpirun -np "$p" --bind-to core "${cmd[@]}")
-    if ! run_watched $((p * t)) env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" "${cmd[@]}" \
-        >"$log" 2>&1; then
+    [ "$p" -gt 1 ] && cmd=(mpirun -np "$p" --bind-to core -x DESCENT_MPI_SHARED "${cmd[@]}")
+    if ! run_watched $((p * t)) env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+        DESCENT_MPI_SHARED="$shared" "${cmd[@]}" >"$log" 2>&1; then
         echo "$bench_name: descent failed ($p x $t, $reduction):" >&2
         tail -n 5 "$log" >&2
         echo NA
         return 0
     fi
-    grep '^reductions' "$log" >"$tmp/reductions-$p-$reduction" || true
+    grep '^reductions' "$log" >"$tmp/reductions-$p-$3" || true
     sed -n 's/^.*train samples\/s:[[:space:]]*\([0-9.eE+-]*\).*$/\1/p' "$log" | tail -n 1
 }
 
@@ -154,7 +157,7 @@ torch_layout() {
     echo "${sps:-NA}"
 }
 
-layouts=("1 1 fast" "1 2 fast" "2 1 fast" "2 1 fixed" "2 1 none")
+layouts=("1 1 fast" "1 2 fast" "2 1 fast" "2 1 fast-mpi" "2 1 fixed" "2 1 none")
 declare -A d=() tr=()
 for ((r = 1; r <= repeats; r++)); do
     for l in "${layouts[@]}"; do
