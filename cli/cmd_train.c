@@ -1482,6 +1482,14 @@ train:
     fflush(stdout);
     raise(SIGKILL);
   }
+  /* DESCENT_FAULT_DESYNC=RANK: that rank's parameters move before the check
+     below (a test that it sees a replica gone astray). */
+  const char *desync = getenv("DESCENT_FAULT_DESYNC");
+  if (dp && desync && atoi(desync) == dist_rank() && dp->n_params) dp->params[0] += 1;
+  if (dp && train_dist_check_replicas(dp)) {
+    status = 1;
+    goto done;
+  }
   if (!leader) {
     status = 0;
     goto done;
@@ -1520,6 +1528,9 @@ done:
   if (track_log_close(&r.diag)) status = 1;
   if (cfg) fclose(cfg);
   if (lock >= 0) close(lock); /* the kernel would, at exit; a library caller's process goes on */
+  /* A failure of this rank alone ends the job now: the others wait in the
+     next collective, and freeing the data-parallel objective is one too. */
+  if (status && dist_size() > 1 && !dist_outcome_agreed()) dist_abort(status);
   descent_trainer_free(r.trainer);
   dp_objective_free(dp);
   descent_objective_free(accumulated);

@@ -107,7 +107,10 @@ void dist_wait_all(void);
    the environment asks for MPI's all-reduce (DESCENT_MPI_SHARED=0), or when
    the window cannot be had (rank 0 then says why on stderr, and the job goes
    on with the all-reduce). Each rank's blocks are touched at creation, so a
-   shortage of shared memory shows then, not in the middle of a run.
+   shortage of shared memory shows then, not in the middle of a run (an MPI
+   that maps a sparse file on a full file system would end the process with
+   SIGBUS there, before any training). Blocks start on 64-byte lines and each
+   rank's on its own pages.
    dist_shared_block is rank r's block b. dist_shared_fence is collective:
    every rank's writes before it are seen by every rank's reads after it (a
    barrier with the window's memory synchronized on both sides).

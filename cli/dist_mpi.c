@@ -396,46 +396,72 @@ void dist_barrier(void) {
 
 struct dist_shared {
   MPI_Win win;
-  size_t blocks, n;
-  descent_real **base; /* every rank's first block, as this process maps it */
+  size_t blocks, stride; /* blocks per rank, values from one block to the next */
+  descent_real **base;   /* every rank's first block, as this process maps it */
 };
 
 /* Whether this job may share memory: one machine, more than one rank, and
-   not turned off. */
+   not turned off. Every rank must answer alike (an environment set for one
+   rank only would split the collective): the answer is agreed. */
 static int may_share(void) {
   if (ALONE || world.size < 2 || world.local_size != world.size) return 0;
   const char *env = getenv("DESCENT_MPI_SHARED");
-  return !(env && strcmp(env, "0") == 0);
+  int mine = !(env && strcmp(env, "0") == 0), all = 0;
+  check(MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
+  return all;
+}
+
+/* 1 when every rank's flag is 1. */
+static int all_ranks(int flag) {
+  int all = 0;
+  check(MPI_Allreduce(&flag, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
+  return all;
 }
 
 dist_shared *dist_shared_create(size_t blocks, size_t n) {
-  if (!may_share() || !blocks || !n) return NULL;
+  if (ALONE || !blocks || !n || !may_share()) return NULL;
+  /* Blocks start on cache lines, and each rank's part on its own pages
+     (alloc_shared_noncontig): no line is written by two ranks. */
+  size_t line = 64 / sizeof(descent_real), stride = (n + line - 1) / line * line;
+  size_t values = blocks * stride, bytes = values * sizeof(descent_real);
+  int fits = stride >= n && values / blocks == stride && bytes / sizeof(descent_real) == values &&
+             bytes <= (size_t)PTRDIFF_MAX;
   dist_shared *s = calloc(1, sizeof *s);
-  int ok = s && (s->base = calloc((size_t)world.size, sizeof *s->base)) != NULL;
-  size_t values = blocks * n, bytes = values * sizeof(descent_real);
-  ok = ok && values / blocks == n && bytes / sizeof(descent_real) == values &&
-       bytes <= (size_t)PTRDIFF_MAX;
-  /* Every rank asks, so that the collective is made (or refused) by all. */
-  descent_real *mine = NULL;
-  int rc =
-      MPI_Win_allocate_shared(ok ? (MPI_Aint)bytes : 0, (int)sizeof(descent_real), MPI_INFO_NULL,
-                              MPI_COMM_WORLD, &mine, s ? &s->win : &(MPI_Win){MPI_WIN_NULL});
-  int made = rc == MPI_SUCCESS;
-  ok = ok && made;
-  int all = ok;
-  check(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
-  if (!all) {
-    if (made && s) MPI_Win_free(&s->win);
+  int ok = s && (s->base = calloc((size_t)world.size, sizeof *s->base)) && fits;
+  if (!all_ranks(ok)) {
     if (world.rank == 0)
       fprintf(stderr,
-              "descent: %zu MB of memory shared by the processes could not be had "
-              "(MPI_Win_allocate_shared); summing gradients with MPI_Allreduce\n",
+              "descent: the %zu MB of memory the processes would share cannot be "
+              "set up (out of memory); summing gradients with MPI_Allreduce\n",
               bytes * (size_t)world.size >> 20);
     if (s) free(s->base);
     free(s);
     return NULL;
   }
-  s->blocks = blocks, s->n = n;
+  MPI_Info info;
+  check(MPI_Info_create(&info), "MPI_Info_create");
+  check(MPI_Info_set(info, "alloc_shared_noncontig", "true"), "MPI_Info_set");
+  descent_real *mine = NULL;
+  MPI_Win win = MPI_WIN_NULL;
+  int made = MPI_Win_allocate_shared((MPI_Aint)bytes, (int)sizeof(descent_real), info,
+                                     MPI_COMM_WORLD, &mine, &win) == MPI_SUCCESS;
+  MPI_Info_free(&info);
+  if (!all_ranks(made)) {
+    /* Freeing is collective: only when every rank has a window to free.
+       Otherwise the ones made are left to MPI_Finalize. */
+    if (world.rank == 0)
+      fprintf(stderr,
+              "descent: %zu MB of memory shared by the processes could not be had "
+              "(MPI_Win_allocate_shared); summing gradients with MPI_Allreduce\n",
+              bytes * (size_t)world.size >> 20);
+    free(s->base);
+    free(s);
+    return NULL;
+  }
+  s->win = win;
+  s->blocks = blocks, s->stride = stride;
+  /* Its failures get check's line, not the default handler's abort. */
+  check(MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN), "MPI_Win_set_errhandler");
   for (int r = 0; r < world.size; r++) {
     MPI_Aint size = 0;
     int unit = 0;
@@ -446,13 +472,16 @@ dist_shared *dist_shared_create(size_t blocks, size_t n) {
   /* A passive-target epoch for the window's life: the fences synchronize
      memory with MPI_Win_sync inside it, as MPI-3's shared-memory model asks. */
   check(MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win), "MPI_Win_lock_all");
-  memset(mine, 0, bytes); /* the pages now, not mid-run */
+  /* The pages now, not mid-run: where an MPI maps a sparse file and the
+     shared file system is too small, this is where the process would get
+     SIGBUS, before any training. */
+  memset(mine, 0, bytes);
   dist_shared_fence(s);
   return s;
 }
 
 descent_real *dist_shared_block(dist_shared *s, int rank, size_t block) {
-  return s->base[rank] + block * s->n;
+  return s->base[rank] + block * s->stride;
 }
 
 void dist_shared_fence(dist_shared *s) {

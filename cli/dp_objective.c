@@ -187,6 +187,16 @@ static int shard_gradient(dp *d, const descent_batch *b, size_t k, size_t parts,
    the gradient through 4 KB pages, where the sum's output here is the
    trainer's own buffer. */
 
+/* out[i] <- a[i] wa + b[i] wb: the sum of two ranks, in a loop the compiler
+   vectorizes (the general one below walks the ranks inside). */
+static void sum_two(const descent_real *restrict a, descent_real wa, const descent_real *restrict b,
+                    descent_real wb, size_t n, descent_real *restrict out) {
+  for (size_t i = 0; i < n; i++) {
+    descent_real x = a[i] * wa, y = b[i] * wb;
+    out[i] = x + y;
+  }
+}
+
 /* out[lo, hi) <- the weighted sum over the ranks of their blocks. */
 static void sum_blocks(descent_real *const *blocks, const descent_real *w, size_t ranks, size_t lo,
                        size_t hi, descent_real *out) {
@@ -211,7 +221,7 @@ static void shared_sum(dp *d, size_t batch, double scale, descent_real *out) {
   }
   dist_shared_fence(d->shared); /* every rank's gradient is in its block */
   if (N == 2) {
-    sum_blocks(blocks, w, N, 0, n, out);
+    sum_two(blocks[0], w[0], blocks[1], w[1], n, out);
     return;
   }
   size_t r = (size_t)d->rank;
@@ -627,6 +637,11 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   if (ok && o->zero && (status = zero_setup(d))) ok = 0;
   /* Collective: every rank has the same options. The overlapped sum keeps
      MPI's all-reduce (its buckets start during the backward pass). */
+  /* The window is made by every rank or by none: a rank that failed above
+     makes them all fail (each then says so, and the job ends alike). */
+  if (size > 1 && !dist_min_i64(ok) && ok)
+    ok = 0, status = descent_fail(DESCENT_ENOMEM, "data-parallel training: another process "
+                                                  "could not set up its buffers (out of memory)");
   if (ok && !o->shards && !o->zero && !o->bucket_bytes && size > 1)
     d->shared = dist_shared_create(size > 2 ? 3 : 2, d->n);
   if (ok && o->shards) {

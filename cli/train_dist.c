@@ -19,13 +19,17 @@ int train_dist_agree(int status) {
   return (int)worst;
 }
 
+/* FNV-1a over n bytes, from h. */
+static uint64_t fnv_bytes(uint64_t h, const void *bytes, size_t n) {
+  const unsigned char *p = bytes;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
 /* A hash of the training set as this rank loaded and preprocessed it: every
    rank must train on the same numbers. */
 static uint64_t data_hash(const descent_dataset *ds) {
-  uint64_t h = 1469598103934665603ULL;
-  const unsigned char *p = (const unsigned char *)ds->x;
-  for (size_t i = 0, n = ds->n * ds->features * sizeof *ds->x; i < n; i++)
-    h = (h ^ p[i]) * 1099511628211ULL;
+  uint64_t h = fnv_bytes(1469598103934665603ULL, ds->x, ds->n * ds->features * sizeof *ds->x);
   for (size_t i = 0; ds->labels && i < ds->n; i++)
     h = (h ^ (uint32_t)ds->labels[i]) * 1099511628211ULL;
   return h >> 1;
@@ -44,6 +48,21 @@ int train_dist_share_start(descent_net *net, const descent_dataset *train) {
     return 1;
   }
   return 0;
+}
+
+/* Whether every rank ends with the same parameters (train_dist.h). */
+int train_dist_check_replicas(const descent_objective *obj) {
+  if (dist_size() == 1) return 0;
+  int64_t h = (int64_t)(fnv_bytes(1469598103934665603ULL, obj->params,
+                                  obj->n_params * sizeof *obj->params) >>
+                        1);
+  if (dist_min_i64(h) == dist_max_i64(h)) return 0;
+  if (dist_rank() == 0)
+    fprintf(stderr, "descent train: the processes ended with different parameters: their "
+                    "gradient sums disagreed, a fault in the reduction; model.bin is rank 0's "
+                    "(report it, with the command)\n");
+  dist_set_outcome_agreed();
+  return 1;
 }
 
 /* The configuration's lines about the processes (train_dist.h). */

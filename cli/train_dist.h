@@ -17,6 +17,11 @@ int train_dist_agree(int status);
    the same training set. Returns 0, or 1 after rank 0 printed why. */
 int train_dist_share_start(descent_net *net, const descent_dataset *train);
 
+/* After training: 0 when every rank holds the same parameters, as the
+   reductions promise; 1, after rank 0 said so, when they differ (the job's
+   outcome, agreed by all). Collective. */
+int train_dist_check_replicas(const descent_objective *obj);
+
 /* The configuration's lines about the processes: their number and MPI, the
    reduction (batch: the global batch; fixed: --reduction fixed over shards
    micro-batches; shared: the fast sum goes through memory the processes

@@ -156,7 +156,7 @@ check "fast: test accuracy $a2 with 2 processes, $a1 with one" \
   awk -v a="$a1" -v b="$a2" 'BEGIN { d = a - b; exit !(a > 0.6 && (d < 0 ? -d : d) < 0.03) }'
 ranks 2 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
   --bucket-mb 0 --out "$scratch/fast-2-whole" >"$scratch/fast-2-whole.log" 2>&1
-check "fast: buckets overlapped with the backward pass give the bits of one all-reduce after it" \
+check "fast: buckets overlapped with the backward pass give the bits of one sum after it" \
   same_model "$scratch/fast-2" "$scratch/fast-2-whole"
 check "fast: only rank 0 prints (one 'done' line)" test "$(grep -c '^done:' "$scratch/fast-2.log")" -eq 1
 # On one machine the fast sum goes through memory the ranks share: with two
@@ -178,6 +178,38 @@ for k in a b; do
     --out "$scratch/fast-4$k" >"$scratch/fast-4$k.log" 2>&1
   check "fast: 4 processes through shared memory exit 0 (run $k)" test $? -eq 0
 done
+for k in a b; do
+  ranks 3 "$descent" train "${base[@]}" "${mlp[@]}" --opt adam --epochs 3 --limit 2048 \
+    --out "$scratch/fast-3$k" >"$scratch/fast-3$k.log" 2>&1
+  check "fast: 3 processes (slices of unequal length) exit 0 (run $k)" test $? -eq 0
+done
+check "fast: 3 processes through shared memory: two runs, the same bits" \
+  same_model "$scratch/fast-3a" "$scratch/fast-3b"
+a3=$(acc "$scratch/fast-3a")
+check "fast: test accuracy $a3 with 3 processes through shared memory, $a1 with one" \
+  awk -v a="$a1" -v b="$a3" 'BEGIN { d = a - b; exit !(a > 0.6 && (d < 0 ? -d : d) < 0.03) }'
+# A last batch of one example leaves rank 1 nothing (2049 = 32 x 64 + 1), and
+# L-BFGS evaluates again in its line search: the bits of MPI's sums still.
+for mode in 1 0; do
+  DESCENT_MPI_SHARED=$mode ranks 2 -x DESCENT_MPI_SHARED "$descent" train "${base[@]}" "${mlp[@]}" \
+    --opt adam --epochs 1 --limit 2049 --out "$scratch/odd-$mode" >"$scratch/odd-$mode.log" 2>&1
+  DESCENT_MPI_SHARED=$mode ranks 2 -x DESCENT_MPI_SHARED "$descent" train "${base[@]}" "${mlp[@]}" \
+    --opt 'lbfgs(max_iter=4, line_search=strong_wolfe)' --lr 0.5 --epochs 1 --limit 1024 \
+    --out "$scratch/lbfgs-$mode" >"$scratch/lbfgs-$mode.log" 2>&1
+done
+check "fast: a rank with no example in a batch, shared memory and MPI alike" \
+  same_model "$scratch/odd-1" "$scratch/odd-0"
+check "fast: lbfgs trains across processes (model written)" test -s "$scratch/lbfgs-1/model.bin"
+check "fast: lbfgs (evaluating again) through shared memory gives the bits of MPI's sums" \
+  same_model "$scratch/lbfgs-1" "$scratch/lbfgs-0"
+# Every rank must end with the same parameters; a rank moved astray is caught.
+DESCENT_FAULT_DESYNC=1 ranks 2 -x DESCENT_FAULT_DESYNC "$descent" train "${base[@]}" "${mlp[@]}" \
+  --opt sgd --epochs 1 --limit 256 --out "$scratch/desync" >"$scratch/desync.log" 2>&1
+rc=$?
+check "replicas: parameters that differ at the end fail the run (exit $rc)" test "$rc" -eq 1
+check "replicas: the message names the fault" \
+  grep -q "the processes ended with different parameters" "$scratch/desync.log"
+check "replicas: said once" test "$(grep -c "ended with different parameters" "$scratch/desync.log")" -eq 1
 check "fast: 4 processes sum slices in rank order: two runs, the same bits" \
   same_model "$scratch/fast-4a" "$scratch/fast-4b"
 a4=$(acc "$scratch/fast-4a")
