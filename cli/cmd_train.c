@@ -81,9 +81,10 @@ static cli_option train_options[] = {
      "vector",
      "20", 0},
     {"reduction", "KIND",
-     "with several processes (mpirun): how gradients are summed: fast (MPI's all-reduce; its "
-     "order may change the last bits) or fixed (in one order: N processes give the bits of one "
-     "with the same --shards); fixed also runs in one process",
+     "with several processes (mpirun): how gradients are summed: fast (on one machine through "
+     "memory the processes share, else MPI's all-reduce, whose order may change the last bits) "
+     "or fixed (in one order: N processes give the bits of one with the same --shards); fixed "
+     "also runs in one process",
      "fast", 0},
     {"shards", "S",
      "--reduction fixed: micro-batches per batch, a multiple of the processes whose quotient is "
@@ -100,8 +101,8 @@ static cli_option train_options[] = {
     {"bucket-mb", "MB",
      "--reduction fast: start summing the last layers' gradients in buckets of MB while the "
      "backward pass goes on (as PyTorch's DDP; for networks whose MPI reduces in the "
-     "background); 0: one all-reduce after the backward pass, faster on one machine's "
-     "shared memory (docs/distributed.md)",
+     "background; with MPI's all-reduce, not shared memory); 0: one sum after the backward "
+     "pass, faster on one machine (docs/distributed.md)",
      "0", 0},
     {"dist-timeout", "SEC",
      "with several processes: a rank waiting this long for the others in a collective (a dead "

@@ -56,7 +56,8 @@ typedef struct dp_options {
   /* The fast reduction (without zero) starts summing the gradient of the
      last layers while the backward pass computes the first ones (as PyTorch's
      DDP): in buckets of at least this many bytes, each an MPI_Iallreduce.
-     0: one all-reduce once the backward pass is done. */
+     0: one sum once the backward pass is done (through shared memory when
+     every rank runs on one machine). */
   size_t bucket_bytes;
   /* 1: batch norm takes its statistics over the whole global batch, summed
      over the ranks (PyTorch's SyncBatchNorm); 0: each shard's own. With the
