@@ -100,6 +100,25 @@ static void test_change(void) {
   lab_result_free(&r);
 }
 
+/* (b) takes --decay and --eps too: at another decay RMSprop's edge before
+   the change moves, SGD's run (which has neither) stays the same bits. */
+static void test_change_options(void) {
+  static const char *const other_decay[] = {"decay", "0.9", NULL};
+  lab_result base, other;
+  if (run(NULL, &base)) return;
+  if (run(other_decay, &other)) {
+    lab_result_free(&base);
+    return;
+  }
+  const char *T = "rmsprop-step-change";
+  double e0 = num(&base, T, "rmsprop", "curvature/limit after"),
+         e1 = num(&other, T, "rmsprop", "curvature/limit after");
+  CHECK_MSG(fabs(e1 / e0 - 1) > 0.01, "rmsprop's edge %g at decay 0.99 and %g at 0.9", e0, e1);
+  CHECK(num(&base, T, "sgd", "settled after") == num(&other, T, "sgd", "settled after"));
+  lab_result_free(&base);
+  lab_result_free(&other);
+}
+
 static void test_bad_options(void) {
   static const char *const bad[][3] = {{"decay", "1.5", NULL},   {"change-lr", "0.1,0.2", NULL},
                                        {"eps", "-1", NULL},      {"steps", "x", NULL},
@@ -110,6 +129,7 @@ static void test_bad_options(void) {
 int main(void) {
   test_plateau();
   test_change();
+  test_change_options();
   test_bad_options();
   return check_report();
 }

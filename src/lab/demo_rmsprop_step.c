@@ -204,18 +204,18 @@ typedef struct change_setup {
   int64_t at, after, seeds;
 } change_setup;
 
-/* The seed-averaged loss of optimizer k, at steps 0 .. at + after, and the
+/* The seed-averaged loss of optimizer k (its decay and eps those of opts), at
+   steps 0 .. at + after, and the
    seed-averaged ratio, just before the change, of the largest
    (preconditioned) curvature h_i / P_i to the optimizer's stability limit
    (descent_optimizer_stability: 2/lr for sgd and rmsprop, 38/lr for adam). */
-static int change_run(const change_setup *s, int k, double *mean, double *edge) {
+static int change_run(const change_setup *s, const plateau_setup *opts, int k, double *mean,
+                      double *edge) {
   const int64_t total = s->at + s->after;
   *edge = 0;
   memset(mean, 0, (size_t)(total + 1) * sizeof *mean);
-  plateau_setup unused = {0};
-  unused.beta = 0.99, unused.eps = 1e-8;
   char spec[128], lr[LAB_NUM];
-  optimizer_spec(k, &unused, spec, sizeof spec);
+  optimizer_spec(k, opts, spec, sizeof spec); /* --decay and --eps, as in (a) */
   int rc = DESCENT_OK;
   for (int64_t seed = 1; seed <= s->seeds && !rc; seed++) {
     descent_optimizer *opt = NULL;
@@ -571,7 +571,7 @@ static int rmsprop_step_run(const lab_args *a, const char *dir, lab_result *res)
   for (int k = 0; k < N_OPT && !rc; k++) rc = plateau_run_one(&s, k, &runs[k]);
   for (int k = 0; k < N_OPT && !rc; k++) {
     mean[k] = malloc((size_t)(c.at + c.after + 1) * sizeof *mean[k]);
-    rc = mean[k] ? change_run(&c, k, mean[k], &edge[k])
+    rc = mean[k] ? change_run(&c, &s, k, mean[k], &edge[k])
                  : descent_fail(DESCENT_ENOMEM, "rmsprop-step: out of memory");
   }
   if (!rc) rc = plateau_table(res, &s, runs);
