@@ -165,15 +165,21 @@ static int draw_animations(const char *dir, const lab_result *res, char (*made)[
   return 0;
 }
 
-/* Runs one demo into dir; prints its tables. Returns an exit status. */
+/* Runs one demo into dir; prints its tables. Returns an exit status; on a
+   failure, why (one line, also printed) goes to why[0, why_cap). */
 static int run_one(const lab_demo *d, const char *const *overrides, const char *dir, int gif,
-                   int *warned, char (*made)[320], int *n_made, int max_made, lab_result *keep) {
+                   int *warned, char (*made)[320], int *n_made, int max_made, lab_result *keep,
+                   char *why, size_t why_cap) {
   int created = 0;
-  if (prepare_dir(dir, &created)) return 1;
+  if (prepare_dir(dir, &created)) {
+    snprintf(why, why_cap, "its folder %s could not be made", dir);
+    return 1;
+  }
   lab_result res;
   int rc = lab_demo_run(d, overrides, dir, &res);
   if (rc) {
-    fprintf(stderr, "descent demo %s: %s\n", d->name, descent_last_error());
+    snprintf(why, why_cap, "%s", descent_last_error());
+    fprintf(stderr, "descent demo %s: %s\n", d->name, why);
     if (created) rmdir(dir); /* only if nothing was written */
     return rc == DESCENT_EINVAL ? 2 : 1;
   }
@@ -185,6 +191,7 @@ static int run_one(const lab_demo *d, const char *const *overrides, const char *
   fflush(stdout);
   int status = draw_pictures(dir, &res, gif, warned, made, n_made, max_made);
   if (!status && gif) status = draw_animations(dir, &res, made, n_made, max_made);
+  if (status) snprintf(why, why_cap, "%s", descent_last_error());
   printf("files in %s:", dir);
   for (int i = 0; i < res.n_files; i++) printf(" %s", res.files[i]);
   printf("\n");
@@ -238,21 +245,24 @@ static int demo_all(int argc, char **argv) {
     default_dir(root, sizeof root, "all");
   int created;
   if (prepare_dir(root, &created)) return 1;
-  int n, warned = 0, n_made = 0, status = 0, n_run = 0;
+  int n, warned = 0, n_made = 0, status = 0, n_run = 0, n_failed = 0;
   enum { MAX_MADE = 96 };
   char made[MAX_MADE][320];
   const lab_demo *const *demos = lab_demos(&n);
   lab_result *results = calloc((size_t)n, sizeof *results);
   lab_page_demo *page = calloc((size_t)n, sizeof *page);
   char(*commands)[512] = calloc((size_t)n, sizeof *commands);
-  char(*skipped)[320] = calloc((size_t)n, sizeof *skipped);
+  char(*skipped)[1536] = calloc((size_t)n, sizeof *skipped);
+  char failed_names[512] = "";
   if (!results || !page || !commands || !skipped) {
     fprintf(stderr, "descent demo all: out of memory\n");
     free(results), free(page), free(commands), free(skipped);
     return 1;
   }
   double start = now_seconds();
-  for (int i = 0; i < n && !status; i++) {
+  /* A demo that fails is said and left out; the others still run, and the
+     page says which failed and why. */
+  for (int i = 0; i < n; i++) {
     const lab_demo *d = demos[i];
     const char *const *overrides = quick ? lab_demo_quick(d) : NULL;
     page[i].demo = d;
@@ -268,31 +278,45 @@ static int demo_all(int argc, char **argv) {
     }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", root, d->name);
-    status = run_one(d, overrides, dir, gif, &warned, made, &n_made, MAX_MADE,
-                     html ? &results[i] : NULL);
-    if (status) break;
+    char why[1024];
+    int rc_one = run_one(d, overrides, dir, gif, &warned, made, &n_made, MAX_MADE,
+                         html ? &results[i] : NULL, why, sizeof why);
+    if (rc_one) {
+      lab_result_free(&results[i]); /* drawn badly or not run: no tables on the page */
+      snprintf(skipped[i], sizeof skipped[i], "it failed: %s (rerun it: %s)", why, commands[i]);
+      page[i].skipped = skipped[i];
+      size_t used = strlen(failed_names);
+      snprintf(failed_names + used, sizeof failed_names - used, "%s%s", n_failed ? ", " : "",
+               d->name);
+      n_failed++;
+      status = 1;
+      continue;
+    }
     n_run++;
     page[i].result = html ? &results[i] : NULL;
   }
   double seconds = now_seconds() - start;
-  if (!status) {
-    printf("\nall %d demos in %.1f s, in %s", n_run, seconds, root);
-    if (n_run < n) printf(" (%d skipped: see their line above)", n - n_run);
-    printf("\n");
-  }
-  if (!status && html) {
-    char notes[4][512];
-    const char *note_ptrs[4];
+  int n_skipped = n - n_run - n_failed;
+  printf("\n%s%d demos in %.1f s, in %s", n_failed ? "" : "all ", n_run, seconds, root);
+  if (n_skipped) printf(" (%d skipped: see their line above)", n_skipped);
+  printf("\n");
+  if (html) {
+    char notes[5][1024];
+    const char *note_ptrs[5];
     int n_notes = 0;
     snprintf(notes[n_notes++], sizeof notes[0],
              "Made by: descent demo all%s%s%s --html (%d demos in %.0f s).",
              quick ? " --quick" : "", networks ? " --networks" : "", gif ? " --gif" : "", n_run,
              seconds);
-    if (n_run < n)
+    if (n_failed)
+      snprintf(notes[n_notes++], sizeof notes[0],
+               "%d demo%s failed (%s): each section says why and how to rerun it.", n_failed,
+               n_failed == 1 ? "" : "s", failed_names);
+    if (n_skipped)
       snprintf(notes[n_notes++], sizeof notes[0],
                "%d demo%s networks for long and did not run (each section says how long): "
                "descent demo all --networks runs them at full size, --quick in small versions.",
-               n - n_run, n - n_run == 1 ? " trains" : "s train");
+               n_skipped, n_skipped == 1 ? " trains" : "s train");
     if (quick)
       snprintf(notes[n_notes++], sizeof notes[0],
                "--quick: the network demos ran in small versions (their commands below say "
@@ -309,6 +333,11 @@ static int demo_all(int argc, char **argv) {
   }
   for (int i = 0; i < n; i++) lab_result_free(&results[i]); /* zeroed when not run: safe */
   free(results), free(page), free(commands), free(skipped);
+  if (n_failed)
+    fprintf(stderr,
+            "descent demo all: %d of %d demos failed: %s (their lines above say why; "
+            "the others ran, in %s)\n",
+            n_failed, n, failed_names, root);
   if (status) return status;
   if (n_made) printf("pictures:\n");
   for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);
@@ -374,7 +403,9 @@ int cmd_demo(int argc, char **argv) {
   printf(" --out %s%s\n", dir, gif ? " --gif" : "");
   int warned = 0, n_made = 0;
   char made[2 * LAB_MAX_FILES][320];
-  rc = run_one(d, overrides, dir, gif, &warned, made, &n_made, 2 * LAB_MAX_FILES, NULL);
+  char why[1024];
+  rc = run_one(d, overrides, dir, gif, &warned, made, &n_made, 2 * LAB_MAX_FILES, NULL, why,
+               sizeof why);
   if (!rc && n_made) {
     printf("pictures:\n");
     for (int i = 0; i < n_made; i++) printf("  %s\n", made[i]);

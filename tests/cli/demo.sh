@@ -77,6 +77,32 @@ echo "$skipped" | grep -qx generalization || bad="$bad generalization(not skippe
 n_skipped=$(echo "$skipped" | grep -c .)
 grep -q "($n_skipped skipped: see their line above)" "$scratch/plain-all.out" || bad="$bad (closing line does not count $n_skipped skipped)"
 if [ -n "$bad" ]; then fail "demo all skips:$bad"; else ok "demo all skips the $n_skipped long network demos, each with its time: $(echo "$skipped" | tr '\n' ' ')"; fi
+# A demo that fails does not stop the others: the page is still written,
+# saying which failed and why, and the exit status says so. Here gnuplot
+# (a stand-in on PATH) fails in step-size's folder and draws nothing elsewhere.
+mkdir -p "$scratch/fakebin"
+cat >"$scratch/fakebin/gnuplot" <<'FAKE'
+#!/bin/sh
+case "$PWD" in
+  */step-size) echo "fake gnuplot: no terminal here" >&2; exit 1 ;;
+esac
+exit 0
+FAKE
+chmod +x "$scratch/fakebin/gnuplot"
+PATH="$scratch/fakebin:$PATH" "$descent" demo all --html --out "$scratch/one-fails" \
+  >"$scratch/one-fails.out" 2>"$scratch/one-fails.err"
+rc=$?
+if [ "$rc" -eq 1 ]; then ok "demo all: a failing demo gives exit 1"; else fail "demo all with a failing demo: exit $rc"; fi
+if grep -q "1 of [0-9]* demos failed: step-size (their lines above say why; the others ran" "$scratch/one-fails.err"; then
+  ok "demo all: names the failed demo"
+else fail "demo all: no line naming the failed demo"; cat "$scratch/one-fails.err"; fi
+if grep -q "it failed: gnuplot failed on .*step-size.*fake gnuplot: no terminal here" "$scratch/one-fails/index.html" &&
+  grep -q "1 demo failed (step-size)" "$scratch/one-fails/index.html"; then
+  ok "demo all: the page says step-size failed and why"
+else fail "demo all: the page does not say step-size failed"; fi
+if [ -s "$scratch/one-fails/race/race.csv" ] && [ -s "$scratch/one-fails/rmsprop-step/rmsprop-step.csv" ]; then
+  ok "demo all: the demos after the failed one ran"
+else fail "demo all: the demos after the failed one did not run"; fi
 expect_error quick-and-networks error "--quick and --networks: choose one" "$descent" demo all --quick --networks --out "$scratch/e6"
 
 have_gnuplot=0
