@@ -138,6 +138,13 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
  * `instead` ("use fp32"). */
 int descent_bf16_check(const char *what, const char *instead);
 
+/* The largest n for which src/core/eigen.c hands an n x n matrix to LAPACK,
+ * whose sizes and offsets are 32-bit integers: n * n must stay below
+ * 2^31 - 1 = 2.147e9. 46341 is the true limit; 46000 (46000^2 = 2.116e9) is a
+ * round bound under it. Callers that keep n x n factors refuse wider ones
+ * before allocating. A macro, so that spec tables can use it. */
+#define DESCENT_LAPACK_MAX_DIM 46000
+
 /* Eigenvalues (ascending, in w) and eigenvectors of the symmetric n x n
  * matrix a, by LAPACK's dsyevd; on return row k of a is the unit eigenvector
  * of w[k]. LAPACK is called from src/core/eigen.c only. */

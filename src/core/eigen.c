@@ -92,7 +92,7 @@ static size_t first_not_finite(size_t n, const double *a) {
 
 static int spd_inverse(size_t n, double *a) {
   if (n == 0) return DESCENT_OK;
-  if (n > 46000)
+  if (n > DESCENT_LAPACK_MAX_DIM)
     return descent_fail(DESCENT_ERANGE, "inverse of a %zu x %zu matrix is too large", n, n);
   /* dpotrf checks the pivots for NaN and <= 0 only: an infinite entry
      would come back as an "inverse" of infinities and NaN. */
@@ -124,7 +124,7 @@ static int spd_inverse(size_t n, double *a) {
 
 static int eigen(size_t n, double *a, double *w) {
   if (n == 0) return DESCENT_OK;
-  if (n > 46000) /* n^2 must fit LAPACK's 32-bit integers */
+  if (n > DESCENT_LAPACK_MAX_DIM)
     return descent_fail(DESCENT_ERANGE, "eigendecomposition of a %zu x %zu matrix is too large", n,
                         n);
   blasint nn = (blasint)n, lwork = -1, liwork = -1, info = 0, iwork_size = 0;
@@ -160,7 +160,7 @@ static int eigen(size_t n, double *a, double *w) {
    row-major array is the eigenvector of d[k]. */
 static int tridiagonal_eigen(size_t n, double *d, double *e, double *z) {
   if (n == 0) return DESCENT_OK;
-  if (n > 46000)
+  if (n > DESCENT_LAPACK_MAX_DIM)
     return descent_fail(DESCENT_ERANGE, "eigendecomposition of a %zu x %zu matrix is too large", n,
                         n);
   blasint nn = (blasint)n, info = 0;
@@ -192,7 +192,7 @@ static void transpose_square(size_t n, double *a) {
    torch.linalg.qr does, mode "reduced", on a square matrix). */
 static int qr_orthonormal(size_t n, double *a) {
   if (n == 0) return DESCENT_OK;
-  if (n > 46000)
+  if (n > DESCENT_LAPACK_MAX_DIM)
     return descent_fail(DESCENT_ERANGE, "QR factorization of a %zu x %zu matrix is too large", n,
                         n);
   size_t bad = first_not_finite(n, a);

@@ -68,7 +68,7 @@ int preprocess_fit_whitening(descent_preprocess *pp, descent_preprocess_kind kin
                              const descent_dataset *train, double eps) {
   const char *name = descent_preprocess_name(kind);
   size_t f = train->features, ff;
-  if (!descent_mul_ok(f, f, &ff) || f > 46000)
+  if (!descent_mul_ok(f, f, &ff) || f > DESCENT_LAPACK_MAX_DIM)
     return descent_fail(DESCENT_ERANGE, "%s: %zu features are too many to whiten", name, f);
   double *mean = descent_calloc(f, sizeof *mean, "whitening: means");
   double *var = descent_calloc(f, sizeof *var, "whitening: variances");

@@ -173,25 +173,23 @@ static int product_scratch(method_state *st) {
   return st->v && st->t && st->a_sq && st->g_sq ? DESCENT_OK : DESCENT_ENOMEM;
 }
 
-/* The widest factor kept: descent_spd_inverse's limit (LAPACK's 32-bit
-   sizes); 46000^2 doubles are 17 GB, and a factor is kept with its inverse. */
-#define MAX_FACTOR 46000
-
 /* Refuses, before anything is allocated, a layer whose factor cannot be
    inverted (or, near the limit, held): one clear line instead of a failed
-   allocation of tens of gigabytes. */
+   allocation of tens of gigabytes. The widest factor kept is
+   descent_spd_inverse's limit, DESCENT_LAPACK_MAX_DIM; 46000^2 doubles are
+   17 GB, and a factor is kept with its inverse. */
 static int check_widths(const net_kfac_layer *layers, size_t count) {
   for (size_t k = 0; k < count; k++) {
     const net_kfac_layer *l = &layers[k];
     size_t in1 = l->in + (l->bias ? 1 : 0), wide = in1 > l->out ? in1 : l->out;
-    if (wide > MAX_FACTOR)
+    if (wide > DESCENT_LAPACK_MAX_DIM)
       return descent_fail(DESCENT_ERANGE,
                           "kfac: dense or conv layer %zu (%zu inputs%s, %zu outputs) needs a %zu x "
                           "%zu factor (%.3g GB of doubles, and as much again for its inverse); "
                           "K-FAC inverts factors of at most %d rows: narrow the layer, or use an "
                           "optimizer without factors (sdlm, adam)",
                           k + 1, l->in, l->bias ? " and a bias" : "", l->out, wide, wide,
-                          (double)wide * (double)wide * 8 / 1e9, MAX_FACTOR);
+                          (double)wide * (double)wide * 8 / 1e9, DESCENT_LAPACK_MAX_DIM);
   }
   return DESCENT_OK;
 }

@@ -479,7 +479,7 @@ static const spec_param soap_params[] = {
     P_WD(0.01),
     {"precondition_frequency", SPEC_INTEGER, 10, 1, 1e9, 0, 0, 0,
      "steps between refreshes of the eigenbases (power iteration and QR)"},
-    {"max_precond_dim", SPEC_INTEGER, 10000, 1, 46000, 0, 0, 0,
+    {"max_precond_dim", SPEC_INTEGER, 10000, 1, DESCENT_LAPACK_MAX_DIM, 0, 0, 0,
      "largest dimension that gets a factor; larger ones are not rotated"},
     P_BOOL("merge_dims", 0, "the reference's merge_dims (not built: 0 only)"),
     P_BOOL("precondition_1d", 0, "1: a 1-D tensor gets a factor too"),

@@ -58,9 +58,6 @@ enum {
 /* t->scalar: the step's values, set by begin(). */
 enum { S_LR, S_STEP, S_STEP_SIZE };
 
-/* n^2 must fit LAPACK's 32-bit integers (eigen.c). */
-#define SOAP_LARGEST_DIM 46000
-
 static const spec_param soap_params[] = {
     {"b1", SPEC_NUMBER, 0.95, 0, 1, 0, 1, 0, "decay of the rotated gradient's average m"},
     {"b2", SPEC_NUMBER, 0.95, 0, 1, 0, 1, 0, "decay of the rotated squared gradient's average v"},
@@ -71,7 +68,7 @@ static const spec_param soap_params[] = {
      "decoupled decay after the step: theta <- theta - lr weight_decay theta"},
     {"precondition_frequency", SPEC_INTEGER, 10, 1, 1e9, 0, 0, 0,
      "steps between refreshes of the eigenbases (power iteration and QR)"},
-    {"max_precond_dim", SPEC_INTEGER, 10000, 1, SOAP_LARGEST_DIM, 0, 0, 0,
+    {"max_precond_dim", SPEC_INTEGER, 10000, 1, DESCENT_LAPACK_MAX_DIM, 0, 0, 0,
      "largest dimension that gets a factor; larger ones are not rotated"},
     {"merge_dims", SPEC_BOOL, 0, 0, 1, 0, 0, 0, "the reference's merge_dims (not built: 0 only)"},
     {"precondition_1d", SPEC_BOOL, 0, 0, 1, 0, 0, 0,
