@@ -54,6 +54,11 @@ void lab_table_text(lab_table *t, int row, const char *col, const char *fmt, ...
 const lab_cell *lab_table_get(const lab_table *t, const char *row, const char *col);
 /* The number in a cell; NAN when missing or text. */
 double lab_table_number(const lab_table *t, const char *row, const char *col);
+/* A cell's text in buf: its text, or its number, whole numbers (below 1e15)
+   whole and others with 4 significant digits, or 10 when `full`; NAN is "-",
+   or nothing when `full`. The terminal's tables and the HTML page use
+   full = 0, so both show the same text; the CSV files use full = 1. */
+void lab_cell_format(const lab_cell *c, int full, char *buf, size_t cap);
 /* Aligned text for a terminal, and CSV (numbers in full precision). */
 void lab_table_print(const lab_table *t, FILE *out);
 int lab_table_write_csv(const lab_table *t, FILE *out);

@@ -85,18 +85,6 @@ static int file_exists(const char *dir, const char *folder, const char *name) {
   return access(path, R_OK) == 0;
 }
 
-/* The same text as the terminal's tables (lab_table_print). */
-static void cell_text(const lab_cell *c, char *buf, size_t cap) {
-  if (c->text[0])
-    snprintf(buf, cap, "%s", c->text);
-  else if (isnan(c->number))
-    snprintf(buf, cap, "-");
-  else if (c->number == floor(c->number) && fabs(c->number) < 1e15)
-    snprintf(buf, cap, "%.0f", c->number);
-  else
-    snprintf(buf, cap, "%.4g", c->number);
-}
-
 /* ---- CSV files of iterates, curves and contours -------------------------------- */
 
 /* A CSV file of numbers (the second column may be text: a path's method). */
@@ -381,7 +369,8 @@ static void table_html(FILE *f, const lab_table *t) {
   for (size_t r = 0; r < t->n_rows; r++) {
     fprintf(f, "<tr>");
     for (int c = 0; c < t->n_cols; c++) {
-      cell_text(&t->cells[r * (size_t)t->n_cols + (size_t)c], buf, sizeof buf);
+      /* full = 0: the same text as the terminal's tables (lab_table_print). */
+      lab_cell_format(&t->cells[r * (size_t)t->n_cols + (size_t)c], 0, buf, sizeof buf);
       fprintf(f, c ? "<td>" : "<th>");
       lab_html_text(f, buf);
       fprintf(f, c ? "</td>" : "</th>");

@@ -101,9 +101,7 @@ double lab_table_number(const lab_table *t, const char *row, const char *col) {
   return c && !c->text[0] ? c->number : NAN;
 }
 
-/* Whole numbers print whole; others with 4 significant digits (terminal) or
-   in full (CSV); NAN prints as "-" or nothing. */
-static void format_cell(const lab_cell *c, int full, char *buf, size_t cap) {
+void lab_cell_format(const lab_cell *c, int full, char *buf, size_t cap) {
   if (c->text[0])
     snprintf(buf, cap, "%s", c->text);
   else if (isnan(c->number))
@@ -120,7 +118,7 @@ void lab_table_print(const lab_table *t, FILE *out) {
   for (int c = 0; c < t->n_cols; c++) {
     width[c] = (int)strlen(t->cols[c]);
     for (size_t r = 0; r < t->n_rows; r++) {
-      format_cell(&t->cells[r * (size_t)t->n_cols + (size_t)c], 0, buf, sizeof buf);
+      lab_cell_format(&t->cells[r * (size_t)t->n_cols + (size_t)c], 0, buf, sizeof buf);
       if ((int)strlen(buf) > width[c]) width[c] = (int)strlen(buf);
     }
   }
@@ -129,7 +127,7 @@ void lab_table_print(const lab_table *t, FILE *out) {
   fprintf(out, "\n");
   for (size_t r = 0; r < t->n_rows; r++) {
     for (int c = 0; c < t->n_cols; c++) {
-      format_cell(&t->cells[r * (size_t)t->n_cols + (size_t)c], 0, buf, sizeof buf);
+      lab_cell_format(&t->cells[r * (size_t)t->n_cols + (size_t)c], 0, buf, sizeof buf);
       fprintf(out, c ? "  %*s" : "  %-*s", width[c], buf);
     }
     fprintf(out, "\n");
@@ -142,7 +140,7 @@ int lab_table_write_csv(const lab_table *t, FILE *out) {
   fprintf(out, "\n");
   for (size_t r = 0; r < t->n_rows; r++) {
     for (int c = 0; c < t->n_cols; c++) {
-      format_cell(&t->cells[r * (size_t)t->n_cols + (size_t)c], 1, buf, sizeof buf);
+      lab_cell_format(&t->cells[r * (size_t)t->n_cols + (size_t)c], 1, buf, sizeof buf);
       /* Labels may hold commas ("alpha = 1.5, start 0"): quote those. */
       if (strchr(buf, ','))
         fprintf(out, "%s\"%s\"", c ? "," : "", buf);
