@@ -586,6 +586,14 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   int size = dist_size();
   if (o->shards && dp_check_shards(o->shards, size)) return DESCENT_EINVAL;
   dp *d = calloc(1, sizeof *d);
+  /* Agreed like every later failure (below): a rank that returned alone
+     would leave the others waiting in the next collective. */
+  if (size > 1 && !dist_min_i64(d != NULL)) {
+    int mine = d != NULL;
+    free(d);
+    return descent_fail(DESCENT_ENOMEM, "data-parallel training: %s",
+                        mine ? "another process is out of memory" : "out of memory");
+  }
   if (!d) return descent_fail(DESCENT_ENOMEM, "data-parallel training: out of memory");
   d->net = net;
   d->inner = descent_net_objective(net);
@@ -637,13 +645,6 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   if (ok && o->zero && (status = zero_setup(d))) ok = 0;
   /* Collective: every rank has the same options. The overlapped sum keeps
      MPI's all-reduce (its buckets start during the backward pass). */
-  /* The window is made by every rank or by none: a rank that failed above
-     makes them all fail (each then says so, and the job ends alike). */
-  if (size > 1 && !dist_min_i64(ok) && ok)
-    ok = 0, status = descent_fail(DESCENT_ENOMEM, "data-parallel training: another process "
-                                                  "could not set up its buffers (out of memory)");
-  if (ok && !o->shards && !o->zero && !o->bucket_bytes && size > 1)
-    d->shared = dist_shared_create(size > 2 ? 3 : 2, d->n);
   if (ok && o->shards) {
     size_t per = (size_t)(o->shards / size), len = d->n + 2;
     ok = (d->partials = calloc(per, sizeof *d->partials)) != NULL;
@@ -659,6 +660,15 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
                    "micro-batch gradients of %zu values",
                    per, len);
   }
+  /* Every rank succeeds or all fail, before the window (made by every rank
+     or by none): a rank that failed above makes them all fail (each then
+     says so, and the job ends alike, as cmd_train.c expects). Nothing after
+     this can fail on one rank alone. */
+  if (size > 1 && !dist_min_i64(ok) && ok)
+    ok = 0, status = descent_fail(DESCENT_ENOMEM, "data-parallel training: another process "
+                                                  "could not set up its buffers (out of memory)");
+  if (ok && !o->shards && !o->zero && !o->bucket_bytes && size > 1)
+    d->shared = dist_shared_create(size > 2 ? 3 : 2, d->n);
   if (!ok) { /* freeing calls the library, which clears the message: keep it */
     char why[1024];
     snprintf(why, sizeof why, "%s", descent_last_error());
