@@ -15,6 +15,10 @@ source "$(dirname "$0")/lib.sh"
 demos="step-size conditioning normalization stochastic bottou-bousquet nonconvex saddle plateau saddle-index minima scoreboard per-direction gauss-newton whitening batchnorm hidden-conditioning momentum-map momentum-noise momentum race noise-scale edge-of-stability generalization tuning rmsprop-step"
 
 # --- descent demo all ---------------------------------------------------------
+# The minute demo all is promised holds for the program as built for use; a
+# sanitized build runs two to three times slower, so there it gets three.
+limit_ms=60000
+[ "${DESCENT_SANITIZED:-0}" = 1 ] && limit_ms=180000
 # The limit is on the processor time (user + system) where /usr/bin/time can
 # tell it: the wall-clock time grows with whatever else shares the machine.
 count=$((count + 1))
@@ -32,8 +36,8 @@ ms=$((($(date +%s%N) - start) / 1000000))
 spent=${cpu:-$ms}
 if [ "$rc" -ne 0 ]; then
   fail "demo all --quick: exit status $rc"; cat "$scratch/all.err"
-elif [ "$spent" -ge 60000 ]; then
-  fail "demo all took $spent ms${cpu:+ of processor time} (limit 60 s; $ms ms wall-clock)"
+elif [ "$spent" -ge "$limit_ms" ]; then
+  fail "demo all took $spent ms${cpu:+ of processor time} (limit $((limit_ms / 1000)) s; $ms ms wall-clock)"
 else
   ok "demo all: $spent ms${cpu:+ of processor time} ($ms ms wall-clock)"
 fi
@@ -56,8 +60,8 @@ ms=$((($(date +%s%N) - start) / 1000000))
 spent=${cpu:-$ms}
 if [ "$rc" -ne 0 ]; then
   fail "demo all: exit status $rc"; cat "$scratch/plain-all.err"
-elif [ "$spent" -ge 60000 ]; then
-  fail "demo all (without --quick) took $spent ms${cpu:+ of processor time} (limit 60 s; $ms ms wall-clock)"
+elif [ "$spent" -ge "$limit_ms" ]; then
+  fail "demo all (without --quick) took $spent ms${cpu:+ of processor time} (limit $((limit_ms / 1000)) s; $ms ms wall-clock)"
 else
   ok "demo all (without --quick): $spent ms${cpu:+ of processor time} ($ms ms wall-clock)"
 fi
