@@ -147,12 +147,22 @@ exec 3<>"$scratch/stuck.fifo" # a reader that never reads
 "$descent" "${options[@]}" --epochs 1000000 --out "$scratch/stuck" \
   >"$scratch/stuck.fifo" 2>"$scratch/stuck.err" 3>&- &
 pid=$!
-# Blocked: metrics.csv, written after each epoch's line, stops growing.
-rows=-1
-for _ in $(seq 100); do
+# Blocked: the kernel says the process waits in a pipe write (wchan), or,
+# where /proc hides that, metrics.csv (written after each epoch's line) has
+# not grown for 3 s. A shorter pause is not proof: on a loaded machine under
+# sanitizers one epoch can take longer than that, and the signal would land
+# in a run that is not stuck.
+rows=-1 still=0
+for _ in $(seq 200); do
   sleep 0.3
+  case $(cat "/proc/$pid/wchan" 2>/dev/null) in *pipe_write*) break ;; esac
   now=$( (wc -l <"$scratch/stuck/metrics.csv") 2>/dev/null || echo 0)
-  [ "$now" -eq "$rows" ] && [ "$now" -gt 10 ] && break
+  if [ "$now" -eq "$rows" ] && [ "$now" -gt 10 ]; then
+    still=$((still + 1))
+    [ "$still" -ge 10 ] && break
+  else
+    still=0
+  fi
   rows=$now
 done
 kill -TERM "$pid"
