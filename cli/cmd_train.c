@@ -1253,6 +1253,9 @@ static int run(train_config *c) {
   r.train = &b.train, r.val = &b.val, r.test = &b.test;
 
   dist_set_timeout(c->dist_timeout);
+  train_dist_env env;
+  if (train_dist_read_env_agreed(&env)) return 1;
+  status = 1;
   if (c->resume) {
     /* Locked before anything in the folder is read or removed. Rank 0
        chooses the checkpoint; the others read the same file. */
@@ -1318,15 +1321,12 @@ static int run(train_config *c) {
     goto done;
   }
   if (distributed) {
-    const char *fault = getenv("DESCENT_FAULT_NAN");
     dp_options po = {.shards = (int)c->shards,
                      .stop_requested = &stop_signal,
                      .stop_agreed = &stop_agreed,
-                     .opt = b.opt};
-    long long fault_step = 0;
-    int fault_rank = 0;
-    if (fault && sscanf(fault, "%lld,%d", &fault_step, &fault_rank) == 2)
-      po.nan_step = fault_step, po.nan_rank = fault_rank;
+                     .opt = b.opt,
+                     .nan_step = env.nan_step,
+                     .nan_rank = env.nan_rank};
     po.zero = c->zero;
     po.sync_bn = c->sync_bn;
     po.bucket_bytes = (size_t)(c->bucket_mb * 1e6);
@@ -1485,8 +1485,7 @@ train:
   }
   /* DESCENT_FAULT_DESYNC=RANK: that rank's parameters move before the check
      below (a test that it sees a replica gone astray). */
-  const char *desync = getenv("DESCENT_FAULT_DESYNC");
-  if (dp && desync && atoi(desync) == dist_rank() && dp->n_params) dp->params[0] += 1;
+  if (dp && env.desync_rank == dist_rank() && dp->n_params) dp->params[0] += 1;
   if (dp && train_dist_check_replicas(dp)) {
     status = 1;
     goto done;

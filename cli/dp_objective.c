@@ -46,10 +46,11 @@ typedef struct dp {
   } ov;
   size_t last_n; /* that evaluation's batch size; 0 before one */
   /* The fast sum through memory the ranks share (all on one machine; NULL
-     otherwise): blocks 0 and 1 take each rank's gradient on alternate
-     evaluations, written there by its backward pass; with more than two
-     ranks, block 2 holds the sums of the rank's slice. inner_grad is the
-     network's own gradient buffer, put back after each evaluation. */
+     otherwise), two blocks per rank. Two ranks: blocks 0 and 1 take each
+     rank's gradient on alternate evaluations (parity), written there by its
+     backward pass. More: block 0 takes the gradient and block 1 the sums of
+     the rank's slice (parity stays 0). inner_grad is the network's own
+     gradient buffer, put back after each evaluation. */
   dist_shared *shared;
   size_t parity;
   descent_real *inner_grad;
@@ -173,10 +174,12 @@ static int shard_gradient(dp *d, const descent_batch *b, size_t k, size_t parts,
    order, w_k rank k's share of the batch, rounded as the weighted copy and
    MPI's sum round it: with two ranks the bits of MPI_Allreduce's (a sum of
    two is the same either way round), and with any number the same on every
-   rank and from run to run. The gradient blocks alternate between
-   evaluations, so a rank's next backward pass never writes a block another
-   rank may still be reading: a fence separates each evaluation's reads
-   from the writes two evaluations later.
+   rank and from run to run. With two ranks the gradient blocks alternate
+   between evaluations, so a rank's next backward pass never writes a block
+   the other may still be reading: a fence separates each evaluation's reads
+   from the writes two evaluations later. With more, the second fence does
+   that: every read of a gradient block comes before it, every read of a
+   slice's sums before the next evaluation's first fence.
 
    Summing in place instead, as DDP does (one block per rank that is also
    the trainer's gradient, each rank summing a slice, three fences) reads
@@ -225,12 +228,12 @@ static void shared_sum(dp *d, size_t batch, double scale, descent_real *out) {
     return;
   }
   size_t r = (size_t)d->rank;
-  descent_real *slice = dist_shared_block(d->shared, d->rank, 2);
+  descent_real *slice = dist_shared_block(d->shared, d->rank, 1);
   sum_blocks(blocks, w, N, n * r / N, n * (r + 1) / N, slice);
   dist_shared_fence(d->shared); /* every slice is summed */
   for (size_t k = 0; k < N; k++) {
     size_t lo = n * k / N, hi = n * (k + 1) / N;
-    memcpy(out + lo, dist_shared_block(d->shared, (int)k, 2) + lo, (hi - lo) * sizeof *out);
+    memcpy(out + lo, dist_shared_block(d->shared, (int)k, 1) + lo, (hi - lo) * sizeof *out);
   }
 }
 
@@ -325,6 +328,15 @@ static void own_block(const dp *d, size_t *first, size_t *count) {
 
 /* ---- evaluations -------------------------------------------------------------------- */
 
+/* The batch's loss from each rank's weighted part, and the ranks' stop
+   votes, summed over the ranks (the fast reduction's small values). */
+static void sum_loss_and_votes(double part, int vote, double *loss, double *votes) {
+  double small[2] = {part, vote};
+  dist_sum_double(small, 2);
+  *loss = small[0];
+  *votes = small[1];
+}
+
 /* The global batch's loss and gradient (into grad, when not NULL), every
    rank's the same (with sharded state, each rank's shard of it). replay:
    the randomness of the last evaluation, and no state changed (reevaluate). */
@@ -396,14 +408,12 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
     if (!rc && shared) {
       if (!count) memset(mine, 0, d->n * sizeof *mine);
       if (poison) mine[0] = NAN;
-      double start = now_seconds(), small[2] = {part * (double)count * scale, stop_vote};
+      double start = now_seconds();
       dist_watch("the gradient sum through shared memory", step);
       shared_sum(d, b->n, scale, out);
-      dist_sum_double(small, 2);
+      sum_loss_and_votes(part * (double)count * scale, stop_vote, loss, &stop_votes);
       dist_unwatch();
-      d->parity ^= 1;
-      *loss = small[0];
-      stop_votes = small[1];
+      if (d->size == 2) d->parity ^= 1;
       d->traffic.seconds += now_seconds() - start;
       d->traffic.bytes += shared_bytes(d);
     } else if (!rc) {
@@ -431,16 +441,13 @@ static int evaluate(dp *d, const descent_batch *b, double *loss, descent_real *g
         stop_votes = extra[1];
         d->traffic.bytes += reduction_bytes(d, d->n, sizeof *out) / 2;
       } else {
-        double small[2] = {part * (double)count * scale, stop_vote};
         if (overlapped) { /* the layers' buckets started during the backward pass */
           start_bucket(d);
           dist_wait_all();
         } else {
           dist_sum_real(out, d->n);
         }
-        dist_sum_double(small, 2);
-        *loss = small[0];
-        stop_votes = small[1];
+        sum_loss_and_votes(part * (double)count * scale, stop_vote, loss, &stop_votes);
         d->traffic.bytes += reduction_bytes(d, d->n, sizeof *out);
       }
       dist_unwatch();
@@ -668,7 +675,7 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
     ok = 0, status = descent_fail(DESCENT_ENOMEM, "data-parallel training: another process "
                                                   "could not set up its buffers (out of memory)");
   if (ok && !o->shards && !o->zero && !o->bucket_bytes && size > 1)
-    d->shared = dist_shared_create(size > 2 ? 3 : 2, d->n);
+    d->shared = dist_shared_create(2, d->n);
   if (!ok) { /* freeing calls the library, which clears the message: keep it */
     char why[1024];
     snprintf(why, sizeof why, "%s", descent_last_error());

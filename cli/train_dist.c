@@ -8,7 +8,10 @@
 
 #include "dist.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Every rank learns the worst status of all: the ranks go on together or
    stop together (the failing rank printed why). */
@@ -17,6 +20,70 @@ int train_dist_agree(int status) {
   int64_t worst = dist_max_i64(status);
   if (worst) dist_set_outcome_agreed();
   return (int)worst;
+}
+
+/* A whole decimal integer in [lo, hi] from text: 0, or -1. */
+static int parse_whole(const char *text, long long lo, long long hi, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (errno || end == text || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+int train_dist_read_env(train_dist_env *env, int speak) {
+  char who[32] = "";
+  if (dist_rank() > 0) snprintf(who, sizeof who, "rank %d: ", dist_rank());
+  *env = (train_dist_env){.nan_step = 0, .nan_rank = 0, .desync_rank = -1};
+  const char *shared = getenv("DESCENT_MPI_SHARED");
+  if (shared && *shared && strcmp(shared, "0") != 0 && strcmp(shared, "1") != 0) {
+    if (speak)
+      fprintf(stderr,
+              "descent train: %sDESCENT_MPI_SHARED=%s: expected 0 (sum with MPI's all-reduce) or 1 "
+              "(through memory the processes share, the default)\n",
+              who, shared);
+    return 1;
+  }
+  const char *nan = getenv("DESCENT_FAULT_NAN");
+  if (nan && *nan) {
+    const char *comma = strchr(nan, ',');
+    char step[32] = "";
+    long long s = 0, r = 0;
+    if (comma && (size_t)(comma - nan) < sizeof step) memcpy(step, nan, (size_t)(comma - nan));
+    if (!comma || parse_whole(step, 1, INT64_MAX, &s) ||
+        parse_whole(comma + 1, 0, dist_size() - 1, &r)) {
+      if (speak)
+        fprintf(stderr,
+                "descent train: %sDESCENT_FAULT_NAN=%s: expected STEP,RANK (a NaN in rank RANK's "
+                "gradient, RANK from 0 to %d, at update STEP, from 1), or unset\n",
+                who, nan, dist_size() - 1);
+      return 1;
+    }
+    env->nan_step = s, env->nan_rank = (int)r;
+  }
+  const char *desync = getenv("DESCENT_FAULT_DESYNC");
+  if (desync && *desync) {
+    long long r;
+    if (parse_whole(desync, 0, dist_size() - 1, &r)) {
+      if (speak)
+        fprintf(stderr,
+                "descent train: %sDESCENT_FAULT_DESYNC=%s: expected a rank (0 to %d) whose "
+                "parameters move before the replica check, or unset\n",
+                who, desync, dist_size() - 1);
+      return 1;
+    }
+    env->desync_rank = (int)r;
+  }
+  return 0;
+}
+
+int train_dist_read_env_agreed(train_dist_env *env) {
+  int leader = dist_rank() == 0, mine = train_dist_read_env(env, leader);
+  /* 2: rank 0's is wrong, and it said so; 1: only others' are */
+  int worst = train_dist_agree(mine && leader ? 2 : mine);
+  if (worst == 1 && mine) train_dist_read_env(env, 1);
+  return worst ? 1 : 0;
 }
 
 /* FNV-1a over n bytes, from h. */

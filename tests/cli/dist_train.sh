@@ -210,6 +210,22 @@ check "replicas: parameters that differ at the end fail the run (exit $rc)" test
 check "replicas: the message names the fault" \
   grep -q "the processes ended with different parameters" "$scratch/desync.log"
 check "replicas: said once" test "$(grep -c "ended with different parameters" "$scratch/desync.log")" -eq 1
+# A misspelt switch or fault is refused before anything starts, said once,
+# not ignored (DESCENT_MPI_SHARED=off would have kept shared memory) nor
+# read as rank 0 (atoi("abc")), nor aimed at a rank the job lacks.
+for bad in "DESCENT_MPI_SHARED=off" "DESCENT_FAULT_DESYNC=abc" "DESCENT_FAULT_DESYNC=2" \
+  "DESCENT_FAULT_NAN=5" "DESCENT_FAULT_NAN=0,1" "DESCENT_FAULT_NAN=5,1x"; do
+  name=${bad%%=*}
+  (
+    export "${bad?}"
+    ranks 2 -x "$name" "$descent" train "${base[@]}" "${mlp[@]}" --opt sgd \
+      --epochs 1 --limit 256 --out "$scratch/env-bad" >"$scratch/env-bad.log" 2>&1
+  )
+  rc=$?
+  check "environment: $bad is refused (exit $rc), said once ($(head -n 1 "$scratch/env-bad.log"))" \
+    test "$rc" -eq 1 -a "$(grep -c "^descent train: $bad: expected" "$scratch/env-bad.log")" -eq 1
+  check "environment: $bad: no run folder made" test ! -e "$scratch/env-bad"
+done
 check "fast: 4 processes sum slices in rank order: two runs, the same bits" \
   same_model "$scratch/fast-4a" "$scratch/fast-4b"
 a4=$(acc "$scratch/fast-4a")
