@@ -31,13 +31,15 @@ cmake -S . -B build-nodnnl -DCMAKE_BUILD_TYPE=Release -DDESCENT_WERROR=ON -DDESC
 cmake --build build-nodnnl -j "$jobs"
 (cd build-nodnnl && ctest --output-on-failure -j "$jobs" -R '^test_layers|^cli_dist_train')
 echo "== release build, warnings as errors"
-cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=Release -DDESCENT_WERROR=ON >/dev/null
+# MPI is required from here on (setup.sh installs it): a build that lost it
+# would skip the data-parallel tests instead of running them.
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=Release -DDESCENT_WERROR=ON -DDESCENT_MPI=ON >/dev/null
 cmake --build build-ci -j "$jobs"
 (cd build-ci && ctest --output-on-failure -j "$jobs" -LE benchmark)
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDESCENT_WERROR=ON \
-  -DDESCENT_SANITIZE=ON >/dev/null
+  -DDESCENT_SANITIZE=ON -DDESCENT_MPI=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

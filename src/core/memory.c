@@ -45,12 +45,19 @@ descent_real *descent_alloc_real(size_t count, const char *what) {
   }
   size_t rounded = (bytes + 63) / 64 * 64;
   void *p = NULL;
+  int zeroed = 0;
 #ifdef MADV_HUGEPAGE
   if (rounded >= HUGE_MIN) {
     rounded = (rounded + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
     if (posix_memalign(&p, HUGE_PAGE, rounded)) p = NULL;
     /* Advice only: without huge pages the memory is as good. */
     if (p) (void)madvise(p, rounded, MADV_HUGEPAGE);
+    /* Zeroed by handing the pages back (private anonymous memory, which
+       malloc's is, reads as zeros after MADV_DONTNEED) rather than by
+       writing them: nothing is resident until first used. A buffer made
+       whole and then replaced (the optimizer state that set_shard shrinks
+       to one replica's shard) then never counts in the peak memory. */
+    if (p) zeroed = madvise(p, rounded, MADV_DONTNEED) == 0;
   } else
 #endif
     p = aligned_alloc(64, rounded ? rounded : 64);
@@ -58,7 +65,7 @@ descent_real *descent_alloc_real(size_t count, const char *what) {
     descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", what, bytes);
     return NULL;
   }
-  memset(p, 0, rounded ? rounded : 64);
+  if (!zeroed) memset(p, 0, rounded ? rounded : 64);
   return p;
 }
 

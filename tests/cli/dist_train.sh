@@ -33,9 +33,9 @@ if ! "$descent" --version | grep -q "MPI: "; then
   check "without MPI: the message says how to rebuild" \
     grep -q "built without MPI.*rebuild (cmake -DDESCENT_MPI=ON)" "$scratch/copies.err"
   check "without MPI: nothing was trained" test ! -e "$scratch/copies/model.bin"
-  echo "SKIP: the data-parallel tests: this descent is built without MPI ('descent --version')"
-  finish
-  exit
+  # The checks above ran, the rest cannot: a failure fails, else CTest's skip.
+  finish || exit 1
+  skip_all "the data-parallel tests: this descent is built without MPI ('descent --version')"
 fi
 fmnist=${DESCENT_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 [ -r "$fmnist/train-images-idx3-ubyte.gz" ] || [ -r "$fmnist/train-images-idx3-ubyte" ] ||
@@ -78,17 +78,23 @@ fixed_parity() {
   done
 }
 
-# Every named optimizer in the release build; a sanitized build (ten times
-# slower) checks the memory of the same code paths with three of them.
-optimizers=(sgd momentum nesterov adagrad rmsprop adam adamw amsgrad lion sf_sgd sf_adamw)
+# Every named optimizer (the first section of `descent optimizers`; gd runs
+# below) in the release build; a sanitized build (ten times slower) checks
+# the memory of the same code paths with three of them.
+named=$("$descent" optimizers | sed -n '/^Named optimizers/,/^[A-Z]/s/^  \([a-z][a-z0-9_]*\) .*/\1/p')
+optimizers=()
+for opt in $named; do [ "$opt" = gd ] || optimizers+=("$opt"); done
+check "parity: every named optimizer is run (${#optimizers[@]} + gd: ${optimizers[*]})" \
+  test "${#optimizers[@]}" -ge 29
 if [ -n "${ASAN_OPTIONS:-}" ]; then
   optimizers=(sgd rmsprop sf_adamw)
-  echo "note: sanitized build: parity for ${optimizers[*]} only (the release build runs all 11)"
+  echo "note: sanitized build: parity for ${optimizers[*]} only (the release build runs them all)"
 fi
 for opt in "${optimizers[@]}"; do
-  rate=()
+  rate=() spec=$opt
   [ "$opt" = rmsprop ] && rate=(--lr 0.001) # its default 0.01 diverges here
-  fixed_parity "mlp-$opt" 2 -- "${mlp[@]}" --opt "$opt" "${rate[@]}" --epochs 1
+  [ "$opt" = muon ] && spec='muon @ weight ; adamw @ *' # matrices only
+  fixed_parity "mlp-$opt" 2 -- "${mlp[@]}" --opt "$spec" "${rate[@]}" --epochs 1
 done
 fixed_parity mlp-gd 2 4 -- "${mlp[@]}" --opt gd --lr 0.1 --epochs 2
 fixed_parity mlp-lbfgs 2 -- "${mlp[@]}" --opt 'lbfgs(max_iter=3)' --lr 0.5 --epochs 1
@@ -123,6 +129,21 @@ ranks 2 "$descent" train "${common[@]}" "${cnn[@]}" --opt adam --epochs 2 --redu
 check "zero: killed after step 11" test -s "$scratch/zero-killed/ckpt-9.dsc"
 ranks 2 "$descent" train --resume "$scratch/zero-killed" >"$scratch/zero-resume.log" 2>&1
 check "zero: resumed with 2 processes exits 0" test $? -eq 0
+# With the fast reduction too: the shards' sums come from MPI's
+# reduce-scatter, the unsharded run's through shared memory; with two ranks
+# both are one sum of two, so the same bits.
+for z in unsharded zero; do
+  flag=()
+  [ "$z" = zero ] && flag=(--zero)
+  ranks 2 "$descent" train "${common[@]}" "${mlp[@]}" --opt adam --epochs 2 "${flag[@]}" \
+    --out "$scratch/fast-$z" >"$scratch/fast-$z.log" 2>&1
+  check "zero, fast reduction: 2 processes $z exit 0" test $? -eq 0
+done
+check "zero, fast reduction: the bits of the unsharded run" \
+  same_model "$scratch/fast-unsharded" "$scratch/fast-zero"
+check "zero, fast reduction: the state is halved ($(grep '^state' "$scratch/fast-zero.log"))" \
+  awk -v w="$(state_mb "$scratch/fast-unsharded.log")" -v h="$(state_mb "$scratch/fast-zero.log")" \
+  'BEGIN { exit !(w > 1 && h > 0.49 * w && h < 0.51 * w) }'
 
 # --sync-bn: batch norm over the whole batch, as one process computes it:
 # every step's loss within rounding of one process's (the sums come in
@@ -321,7 +342,7 @@ signal_rank_one() {
 if signal_rank_one victim KILL; then
   check "victim: the job ends (exit $rc) within 10 s of the kill ($took s)" \
     awk -v t="$took" -v rc="$rc" 'BEGIN { exit !(rc != 0 && t < 10) }'
-  check "victim: the message names rank 1" grep -qE "rank 1|process rank 1" "$scratch/victim.log"
+  check "victim: the message names rank 1" grep -qE "rank 1\b" "$scratch/victim.log"
   check "victim: no descent process of the job is left" job_gone "$scratch/victim"
   ranks 2 "$descent" train --resume "$scratch/victim" >"$scratch/victim-resume.log" 2>&1
   check "victim: resumed run exits 0" test $? -eq 0
@@ -351,6 +372,18 @@ DESCENT_FAULT_NAN=5,1 ranks 2 "$descent" train "${common[@]}" "${mlp[@]}" --opt 
   --epochs 1 --on-diverge rollback --out "$scratch/nan-rollback" >"$scratch/nan-rollback.log" 2>&1
 check "nan: with rollback, the job goes on and ends 0" test $? -eq 0
 check "nan: with rollback, rolled back at step 5" grep -q "rollback .* at step 5" "$scratch/nan-rollback.log"
+# The same through the fixed reduction and with the state sharded (each
+# rank then checks only its shard's sums for NaN; the verdict is summed).
+for how in fixed zero; do
+  opts=(--reduction fixed --shards 4)
+  [ "$how" = zero ] && opts=(--zero)
+  DESCENT_FAULT_NAN=5,1 ranks 2 "$descent" train "${common[@]}" "${mlp[@]}" --opt adam \
+    "${opts[@]}" --epochs 1 --out "$scratch/nan-$how" >"$scratch/nan-$how.log" 2>&1
+  rc=$?
+  check "nan ($how): the job exits 1 (exit $rc)" test "$rc" -eq 1
+  check "nan ($how): stopped at step 5, said once" \
+    test "$(grep -c "step 5.*gradient\|gradient.*step 5" "$scratch/nan-$how.log")" -eq 1
+done
 
 # Refusals. Under mpirun the launcher adds its own lines to a failed job's
 # stderr: the message must come once (from rank 0), with an error status.
