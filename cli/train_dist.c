@@ -8,6 +8,7 @@
 
 #include "dist.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,8 +23,10 @@ int train_dist_agree(int status) {
   return (int)worst;
 }
 
-/* A whole decimal integer in [lo, hi] from text: 0, or -1. */
+/* A whole decimal integer in [lo, hi] from text, digits only (no sign, no
+   spaces): 0, or -1. */
 static int parse_whole(const char *text, long long lo, long long hi, long long *out) {
+  if (!isdigit((unsigned char)text[0])) return -1;
   char *end;
   errno = 0;
   long long v = strtoll(text, &end, 10);

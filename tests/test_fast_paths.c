@@ -225,7 +225,44 @@ static void test_batcher_threads(void) {
   free(ds.labels);
 }
 
+/* Buffers of 4 MB and more are zeroed by giving their pages back to the
+   kernel (core/memory.c): a buffer made where a written one was freed must
+   still read as zeros, whole, its last value included. */
+static void test_large_buffers_zeroed(void) {
+  const size_t mb = ((size_t)1 << 20) / sizeof(descent_real); /* values in a MB */
+  /* glibc serves a freed mmap's size from its heap afterwards (its mmap
+     threshold rises to it, up to 32 MB): the buffers below are then made
+     in reused heap memory, not in fresh pages that are zero anyway. */
+  descent_real *raise = descent_alloc_real(24 * mb, "test buffer");
+  CHECK(raise != NULL);
+  if (raise) raise[0] = 1;
+  descent_free_real(raise);
+  const size_t sizes[] = {4 * mb, 12 * mb + 17, 16 * mb};
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+    for (int round = 0; round < 3; round++) {
+      size_t n = sizes[k];
+      descent_real *dirty = descent_alloc_real(n, "test buffer");
+      CHECK(dirty != NULL);
+      if (!dirty) return;
+      for (size_t i = 0; i < n; i++) dirty[i] = (descent_real)(i + 1);
+      /* A block made after it keeps the heap from giving the freed one back
+         to the kernel, so that the next buffer can be the same memory. */
+      void *after = malloc((size_t)3 << 20); /* larger than the alignment gap before it */
+      descent_free_real(dirty);
+      descent_real *fresh = descent_alloc_real(n, "test buffer");
+      free(after);
+      CHECK(fresh != NULL);
+      if (!fresh) return;
+      size_t nonzero = 0;
+      for (size_t i = 0; i < n; i++) nonzero += fresh[i] != 0;
+      CHECK_MSG(nonzero == 0, "a new buffer of %zu values holds %zu nonzero values", n, nonzero);
+      for (size_t i = 0; i < n; i++) fresh[i] = (descent_real)i; /* dirty for the next round */
+      descent_free_real(fresh);
+    }
+}
+
 int main(void) {
+  test_large_buffers_zeroed();
   test_moments();
   test_fashion_threads();
   test_product_threads();

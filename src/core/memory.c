@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 void *descent_calloc(size_t count, size_t size, const char *what) {
   size_t bytes;
@@ -37,6 +38,34 @@ void *descent_calloc(size_t count, size_t size, const char *what) {
 #define HUGE_PAGE ((size_t)2 << 20)
 #define HUGE_MIN  ((size_t)4 << 20)
 
+#ifdef MADV_HUGEPAGE
+/* 1 when the pages of [p, p + bytes) (page-aligned) were handed back with
+   MADV_DONTNEED and none is resident afterwards, so that they read as zeros;
+   0 (the caller writes the zeros) where that cannot be trusted: an emulator
+   that answers success and does nothing, memory that is shared or backed by
+   a file (its contents come back), locked pages. */
+static int zeroed_by_kernel(void *p, size_t bytes) {
+#ifdef __linux__
+  if (madvise(p, bytes, MADV_DONTNEED) != 0) return 0;
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0 || bytes % (size_t)page) return 0;
+  unsigned char resident[512];
+  for (size_t at = 0; at < bytes;) {
+    size_t pages = (bytes - at) / (size_t)page;
+    if (pages > sizeof resident) pages = sizeof resident;
+    if (mincore((char *)p + at, pages * (size_t)page, resident) != 0) return 0;
+    for (size_t k = 0; k < pages; k++)
+      if (resident[k] & 1) return 0;
+    at += pages * (size_t)page;
+  }
+  return 1;
+#else
+  (void)p, (void)bytes;
+  return 0;
+#endif
+}
+#endif
+
 descent_real *descent_alloc_real(size_t count, const char *what) {
   size_t bytes;
   if (!descent_mul_ok(count, sizeof(descent_real), &bytes) || bytes > (size_t)-1 - HUGE_PAGE) {
@@ -57,7 +86,7 @@ descent_real *descent_alloc_real(size_t count, const char *what) {
        writing them: nothing is resident until first used. A buffer made
        whole and then replaced (the optimizer state that set_shard shrinks
        to one replica's shard) then never counts in the peak memory. */
-    if (p) zeroed = madvise(p, rounded, MADV_DONTNEED) == 0;
+    if (p) zeroed = zeroed_by_kernel(p, rounded);
   } else
 #endif
     p = aligned_alloc(64, rounded ? rounded : 64);
