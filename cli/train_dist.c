@@ -35,46 +35,47 @@ static int parse_whole(const char *text, long long lo, long long hi, long long *
   return 0;
 }
 
-int train_dist_read_env(train_dist_env *env, int speak) {
+/* 1, after saying (when speak) that variable name holds value where it
+   expects what expected says. */
+static int refuse_env(int speak, const char *name, const char *value, const char *expected) {
+  if (!speak) return 1;
   char who[32] = "";
   if (dist_rank() > 0) snprintf(who, sizeof who, "rank %d: ", dist_rank());
+  fprintf(stderr, "descent train: %s%s=%s: expected %s\n", who, name, value, expected);
+  return 1;
+}
+
+int train_dist_read_env(train_dist_env *env, int speak) {
   *env = (train_dist_env){.nan_step = 0, .nan_rank = 0, .desync_rank = -1};
+  int last = dist_size() - 1;
+  char expected[160];
   const char *shared = getenv("DESCENT_MPI_SHARED");
-  if (shared && *shared && strcmp(shared, "0") != 0 && strcmp(shared, "1") != 0) {
-    if (speak)
-      fprintf(stderr,
-              "descent train: %sDESCENT_MPI_SHARED=%s: expected 0 (sum with MPI's all-reduce) or 1 "
-              "(through memory the processes share, the default)\n",
-              who, shared);
-    return 1;
-  }
+  if (shared && *shared && strcmp(shared, "0") != 0 && strcmp(shared, "1") != 0)
+    return refuse_env(speak, "DESCENT_MPI_SHARED", shared,
+                      "0 (sum with MPI's all-reduce) or 1 (through memory the processes share, "
+                      "the default)");
   const char *nan = getenv("DESCENT_FAULT_NAN");
   if (nan && *nan) {
     const char *comma = strchr(nan, ',');
     char step[32] = "";
     long long s = 0, r = 0;
     if (comma && (size_t)(comma - nan) < sizeof step) memcpy(step, nan, (size_t)(comma - nan));
-    if (!comma || parse_whole(step, 1, INT64_MAX, &s) ||
-        parse_whole(comma + 1, 0, dist_size() - 1, &r)) {
-      if (speak)
-        fprintf(stderr,
-                "descent train: %sDESCENT_FAULT_NAN=%s: expected STEP,RANK (a NaN in rank RANK's "
-                "gradient, RANK from 0 to %d, at update STEP, from 1), or unset\n",
-                who, nan, dist_size() - 1);
-      return 1;
+    if (!comma || parse_whole(step, 1, INT64_MAX, &s) || parse_whole(comma + 1, 0, last, &r)) {
+      snprintf(expected, sizeof expected,
+               "STEP,RANK (a NaN in rank RANK's gradient, RANK from 0 to %d, at update STEP, "
+               "from 1), or unset",
+               last);
+      return refuse_env(speak, "DESCENT_FAULT_NAN", nan, expected);
     }
     env->nan_step = s, env->nan_rank = (int)r;
   }
   const char *desync = getenv("DESCENT_FAULT_DESYNC");
   if (desync && *desync) {
     long long r;
-    if (parse_whole(desync, 0, dist_size() - 1, &r)) {
-      if (speak)
-        fprintf(stderr,
-                "descent train: %sDESCENT_FAULT_DESYNC=%s: expected a rank (0 to %d) whose "
-                "parameters move before the replica check, or unset\n",
-                who, desync, dist_size() - 1);
-      return 1;
+    if (parse_whole(desync, 0, last, &r)) {
+      snprintf(expected, sizeof expected,
+               "a rank (0 to %d) whose parameters move before the replica check, or unset", last);
+      return refuse_env(speak, "DESCENT_FAULT_DESYNC", desync, expected);
     }
     env->desync_rank = (int)r;
   }
