@@ -650,8 +650,6 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
     descent_net_set_batch_norm_sync(net, o->sync_bn ? sum_statistics : NULL, d);
   }
   if (ok && o->zero && (status = zero_setup(d))) ok = 0;
-  /* Collective: every rank has the same options. The overlapped sum keeps
-     MPI's all-reduce (its buckets start during the backward pass). */
   if (ok && o->shards) {
     size_t per = (size_t)(o->shards / size), len = d->n + 2;
     ok = (d->partials = calloc(per, sizeof *d->partials)) != NULL;
@@ -674,6 +672,8 @@ int dp_objective_create(descent_objective **out, descent_net *net, const dp_opti
   if (size > 1 && !dist_min_i64(ok) && ok)
     ok = 0, status = descent_fail(DESCENT_ENOMEM, "data-parallel training: another process "
                                                   "could not set up its buffers (out of memory)");
+  /* Collective: every rank has the same options. The overlapped sum keeps
+     MPI's all-reduce (its buckets start during the backward pass). */
   if (ok && !o->shards && !o->zero && !o->bucket_bytes && size > 1)
     d->shared = dist_shared_create(2, d->n);
   if (!ok) { /* freeing calls the library, which clears the message: keep it */
