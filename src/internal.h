@@ -132,6 +132,20 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
                             size_t lda, const descent_real *b, size_t ldb, descent_real beta,
                             descent_real *c, size_t ldc);
 
+/* C = op(A) op(B) + bias (n values added to each row; C is not read), with
+ * the work that follows a dense layer's product done as each element
+ * leaves the product, where the float AVX-512 kernel takes it (gemm.c):
+ * relu, when not NULL, gets max(C, 0) (leading dimension ldc), and C's
+ * elements where mask (m x n, ldc; NULL: none) is not above 0 are 0.
+ * Returns 1 when done so, bit for bit the product followed by those
+ * passes; 0, with nothing written, where the product would run elsewhere
+ * (OpenBLAS, the bf16 kernel, the double build): the caller runs the
+ * product and its passes. */
+int descent_gemm_fused(int precision, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                       const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
+                       descent_real *c, size_t ldc, const descent_real *bias, descent_real *relu,
+                       const descent_real *mask);
+
 /* DESCENT_OK when this build, CPU and kernel path run bf16 products
  * (DESCENT_PRECISION_BF16 in descent_gemm_precision); otherwise
  * DESCENT_ENOTSUP with a message naming `what` wants them and, as the fix,

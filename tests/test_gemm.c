@@ -14,6 +14,11 @@
  * one thread with the caller's setting lowered for the call: the setting must come back, and both
  * sides of the threshold must still be right.
  *
+ * descent_gemm_fused, the product with a dense layer's bias and ReLU (or
+ * ReLU's backward mask) done as its elements leave the kernel, must give
+ * the bits of the product and the separate passes, or decline and write
+ * nothing; the kernel's epilogue is checked the same way on its edges.
+ *
  * Tolerance: the two sum in different orders, so they differ by rounding. The
  * bound is k * eps * sum|a_ip b_pj| per element, eps the precision's epsilon;
  * a kernel that drops or repeats one term breaks it by far more.
@@ -183,6 +188,141 @@ static void check_beta_zero_ignores_c(void) {
   CHECK(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
 }
 
+/* The separate passes an epilogue stands for, in place on c (m x n, ldc):
+   the mask (0 where mask is not above 0), then relu into relu_out. */
+static void passes(size_t m, size_t n, descent_real *c, size_t ldc, const descent_real *mask,
+                   descent_real *relu_out) {
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      descent_real *x = c + i * ldc + j;
+      if (mask && !(mask[i * ldc + j] > 0)) *x = 0;
+      if (relu_out) relu_out[i * ldc + j] = *x > 0 ? *x : 0;
+    }
+}
+
+/* Values that test the passes' edges: some exactly 0, -0 and NaN among
+   uniform ones. */
+static void fill_edgy(descent_real *x, size_t n, descent_rng *rng) {
+  fill(x, n, rng);
+  for (size_t i = 0; i < n; i += 7) x[i] = (i / 7) % 3 == 0 ? 0 : (i / 7) % 3 == 1 ? -0.0f : NAN;
+}
+
+/* descent_gemm_fused against the product and passes it stands for, bit for
+   bit: where it takes the product (the AVX-512 kernel), and where it
+   declines (C and relu untouched, for the caller to run them). A NaN in a
+   row of A makes that row NaN, which the ReLU turns into 0. */
+static int check_fused_case(size_t m, size_t n, size_t k, int ta, int tb, int with_bias,
+                            int with_relu, int with_mask, descent_rng *rng) {
+  size_t lda = ta ? m : k, ldb = tb ? k : n, ldc = n + 3;
+  descent_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+  descent_real *bias = malloc(n * sizeof *bias), *mask = malloc(m * ldc * sizeof *mask);
+  descent_real *c = malloc(m * ldc * sizeof *c), *want = malloc(m * ldc * sizeof *want);
+  descent_real *relu = malloc(m * ldc * sizeof *relu), *want_relu = malloc(m * ldc * sizeof *c);
+  fill(a, m * k, rng);
+  fill(b, k * n, rng);
+  fill(bias, n, rng);
+  fill_edgy(mask, m * ldc, rng);
+  a[ta ? 0 : k] = NAN; /* row 0 (ta) or 1 of op(A) */
+  for (size_t i = 0; i < m * ldc; i++) c[i] = relu[i] = 42;
+  int taken =
+      descent_gemm_fused(DESCENT_PRECISION_FP32, ta, tb, m, n, k, a, lda, b, ldb, c, ldc,
+                         with_bias ? bias : NULL, with_relu ? relu : NULL, with_mask ? mask : NULL);
+  if (!taken) {
+    int untouched = 1;
+    for (size_t i = 0; i < m * ldc; i++) untouched &= c[i] == 42 && relu[i] == 42;
+    CHECK_MSG(untouched, "%zux%zux%zu: declined, yet wrote", m, n, k);
+  } else {
+    for (size_t i = 0; i < m * ldc; i++) want[i] = want_relu[i] = 42;
+    if (with_bias)
+      for (size_t i = 0; i < m; i++) memcpy(want + i * ldc, bias, n * sizeof *bias);
+    descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, with_bias ? 1 : 0, want, ldc);
+    passes(m, n, want, ldc, with_mask ? mask : NULL, with_relu ? want_relu : NULL);
+    CHECK_MSG(memcmp(c, want, m * ldc * sizeof *c) == 0,
+              "%zux%zux%zu ta=%d tb=%d bias=%d relu=%d mask=%d: C differs from the passes", m, n, k,
+              ta, tb, with_bias, with_relu, with_mask);
+    CHECK_MSG(memcmp(relu, want_relu, m * ldc * sizeof *c) == 0,
+              "%zux%zux%zu ta=%d tb=%d bias=%d relu=%d mask=%d: relu output differs", m, n, k, ta,
+              tb, with_bias, with_relu, with_mask);
+  }
+  free(a), free(b), free(bias), free(mask), free(c), free(want), free(relu), free(want_relu);
+  return taken;
+}
+
+/* descent_gemm_fused on a dense layer's shapes (x W^T with bias and ReLU,
+   dy W with the mask), ragged ones and several k blocks, at 1 and 2
+   threads; says how many it took, since that depends on the CPU and path. */
+static void check_fused(descent_rng *rng) {
+  const size_t shapes[][3] = {{128, 256, 784}, {128, 100, 784}, {97, 131, 300}, {128, 256, 128}};
+  int saved = descent_get_threads(), taken = 0, cases = 0;
+  for (int threads = 1; threads <= 2; threads++) {
+    descent_set_threads(threads);
+    for (int s = 0; s < 4; s++)
+      for (int form = 0; form < 4; form++) {
+        size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        /* forward with bias and relu, with bias alone, with relu alone;
+           backward with the mask */
+        int bias = form < 2, relu = form == 0 || form == 2, mask = form == 3;
+        taken += check_fused_case(m, n, k, 0, form < 3, bias, relu, mask, rng);
+        taken += check_fused_case(m, n, k, 1, form < 3, bias, relu, mask, rng);
+        cases += 2;
+      }
+  }
+  descent_set_threads(saved);
+  printf("fused products: %d of %d taken by the AVX-512 kernel on path %s\n", taken, cases,
+         descent_isa_name());
+}
+
+/* The kernel's epilogue itself, at 1 and 2 threads, on its edges: rows
+   around the tile height, columns around the panel widths, one and several
+   k blocks; and a bias refused with alpha other than 1. */
+static void check_kernel_epilogue(descent_rng *rng) {
+#ifndef DESCENT_DOUBLE
+  const size_t ms[] = {1, 15, 22, 128}, ns[] = {1, 17, 33, 100}, ks[] = {5, 257};
+  for (int threads = 1; threads <= 2; threads++)
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++)
+        for (int l = 0; l < 2; l++)
+          for (int form = 0; form < 4; form++) {
+            size_t m = ms[i], n = ns[j], k = ks[l], ldc = n + 2;
+            int ta = (i + l) % 2, tb = (j + form) % 2;
+            size_t lda = ta ? m : k, ldb = tb ? k : n;
+            float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+            float *bias = malloc(n * sizeof *bias), *mask = malloc(m * ldc * sizeof *mask);
+            float *c = malloc(m * ldc * sizeof *c), *want = malloc(m * ldc * sizeof *c);
+            float *relu = malloc(m * ldc * sizeof *c), *want_relu = malloc(m * ldc * sizeof *c);
+            fill(a, m * k, rng);
+            fill(b, k * n, rng);
+            fill(bias, n, rng);
+            fill_edgy(mask, m * ldc, rng);
+            if (m > 1) a[ta ? 1 : k] = NAN; /* a NaN row of C, which the ReLU makes 0 */
+            for (size_t q = 0; q < m * ldc; q++) c[q] = want[q] = relu[q] = want_relu[q] = 42;
+            int with_bias = form < 2, with_relu = form % 2 == 0, with_mask = form >= 2;
+            sgemm_epilogue ep = {with_bias ? bias : NULL, with_relu ? relu : NULL,
+                                 with_mask ? mask : NULL};
+            CHECK(sgemm_avx512_epilogue(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, &ep,
+                                        threads) == 0);
+            if (with_bias)
+              for (size_t r = 0; r < m; r++) memcpy(want + r * ldc, bias, n * sizeof *bias);
+            CHECK(sgemm_avx512(ta, tb, m, n, k, 1, a, lda, b, ldb, with_bias ? 1 : 0, want, ldc,
+                               1) == 0);
+            passes(m, n, want, ldc, with_mask ? mask : NULL, with_relu ? want_relu : NULL);
+            CHECK_MSG(memcmp(c, want, m * ldc * sizeof *c) == 0 &&
+                          memcmp(relu, want_relu, m * ldc * sizeof *c) == 0,
+                      "epilogue %zux%zux%zu ta=%d tb=%d form=%d threads=%d differs from the "
+                      "product and its passes",
+                      m, n, k, ta, tb, form, threads);
+            free(a), free(b), free(bias), free(mask), free(c), free(want), free(relu),
+                free(want_relu);
+          }
+  float one = 1, c = 42, bias = 1;
+  sgemm_epilogue ep = {&bias, NULL, NULL};
+  CHECK(sgemm_avx512_epilogue(0, 0, 1, 1, 1, 2, &one, 1, &one, 1, 0, &c, 1, &ep, 1) == -1);
+  CHECK(c == 42);
+#else
+  (void)rng;
+#endif
+}
+
 /* Why the AVX-512 kernel cannot run here, or NULL when it can. */
 static const char *kernel_absent(void) {
 #ifdef DESCENT_DOUBLE
@@ -207,6 +347,7 @@ static int kernel_main(descent_rng *rng) {
   }
   check_kernel_edges(rng);
   check_threads_agree(rng);
+  check_kernel_epilogue(rng);
   return check_report();
 }
 
@@ -231,6 +372,7 @@ int main(int argc, char **argv) {
   check_beta_zero_ignores_c();
   check_large_shapes(&rng);
   check_thread_policy(&rng);
+  check_fused(&rng);
   /* The reference itself, on a product known by hand. */
   descent_real a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[4] = {0};
   descent_gemm_reference(0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);

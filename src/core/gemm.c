@@ -236,6 +236,22 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
   descent_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+int descent_gemm_fused(int precision, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                       const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
+                       descent_real *c, size_t ldc, const descent_real *bias, descent_real *relu,
+                       const descent_real *mask) {
+#ifndef DESCENT_DOUBLE
+  if (precision != DESCENT_PRECISION_FP32 || m == 0 || n == 0) return 0;
+  int threads = float_product_threads(trans_a, m, n, k);
+  if (!use_kernel(trans_a, m, n, k, threads)) return 0;
+  sgemm_epilogue epilogue = {bias, relu, mask};
+  return sgemm_avx512_epilogue(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, &epilogue,
+                               threads) == 0;
+#else
+  return 0;
+#endif
+}
+
 int descent_bf16_check(const char *what, const char *instead) {
   if (sizeof(descent_real) != sizeof(float))
     return descent_fail(DESCENT_ENOTSUP,

@@ -1,8 +1,8 @@
 /*
  * gemm_avx512_common.h - the pieces of a GotoBLAS/BLIS-style GEMM that the
  * AVX-512 kernels share whatever their element type: edge masks, the 16 x 16
- * transpose their packing uses for operands stored the other way round, and
- * the split of a block's rows into micro-panels.
+ * transpose their packing uses for operands stored the other way round, the
+ * split of a block's rows into micro-panels and of C among threads.
  *
  * Included only by files compiled with -mavx512f (CMakeLists.txt).
  */
@@ -67,6 +67,44 @@ static inline int gemm_plan_rows(size_t mc, size_t mr, int *heights) {
     heights[np++] = (int)rest;
   }
   return np;
+}
+
+/* The multiply-adds one packed element is worth: packing reads an operand
+   (often from L3) and writes it once, a 16 x 16 transpose when it is stored
+   the other way round, where a multiply-add is a sixteenth of a vector FMA. */
+#define GEMM_PACK_COST 4.0
+
+/* How `nt` threads share C: 1 when each takes a band of columns (whole
+   panels of nr), 0 when each takes a band of rows (m split evenly; any
+   height is whole micro-panels, gemm_plan_rows). Each thread packs its band
+   of one operand and the whole of the other, so the choice weighs the
+   busiest thread's tiles (columns padded to vectors of 16) and packing. Any
+   split gives the same bits: each element's sum runs over k in the same
+   order whatever band holds it. */
+static inline int gemm_split_columns(size_t m, size_t n, size_t k, size_t nr, size_t nt) {
+  size_t rows = (m + nt - 1) / nt, units = (n + nr - 1) / nr;
+  size_t cols = (units + nt - 1) / nt * nr;
+  if (cols > n) cols = n;
+  double by_rows = (double)rows * (double)((n + 15) / 16 * 16) * (double)k +
+                   GEMM_PACK_COST * ((double)rows * (double)k + (double)k * (double)n);
+  double by_cols = (double)m * (double)((cols + 15) / 16 * 16) * (double)k +
+                   GEMM_PACK_COST * ((double)m * (double)k + (double)k * (double)cols);
+  return by_cols <= by_rows;
+}
+
+/* Thread t's band [*lo, *hi) of C's columns (by_columns) or rows. */
+static inline void gemm_band(int by_columns, size_t m, size_t n, size_t nr, size_t t, size_t nt,
+                             size_t *lo, size_t *hi) {
+  if (by_columns) {
+    size_t units = (n + nr - 1) / nr;
+    *lo = units * t / nt * nr;
+    *hi = units * (t + 1) / nt * nr;
+    if (*hi > n) *hi = n;
+    if (*lo > *hi) *lo = *hi;
+  } else {
+    *lo = m * t / nt;
+    *hi = m * (t + 1) / nt;
+  }
 }
 
 /* The micro-kernels for 1 to 14 rows, one and two vectors wide, and their

@@ -22,8 +22,9 @@
  * merged with a full panel and halved (128 = 8 x 14 + 2 x 8), since a panel
  * of r rows keeps only 2r accumulators busy.
  *
- * Threads split C into bands of whole panels along its longer side, each
- * with its own packing buffers; nothing splits the k sum, so every element
+ * Threads split C into bands of rows or of whole column panels, whichever
+ * leaves the busiest thread least to do (gemm_split_columns), each with its
+ * own packing buffers; nothing splits the k sum, so every element
  * is summed in the same order (k blocks in order, then alpha and beta at
  * the store) whatever the thread count.
  *
@@ -63,6 +64,16 @@ enum {
 __attribute__((target("arch=x86-64"))) int sgemm_avx512_available(void) {
   return descent_cpu_has_avx512() && descent_isa_path() >= DESCENT_ISA_AVX512;
 }
+
+/* The epilogue of one tile (sgemm_epilogue, at the tile's corner): the
+   bias after the first k block, the mask and the ReLU output after the
+   last one, where the elements are final. */
+typedef struct tile_epilogue {
+  const float *bias; /* the tile's first column, or NULL (not the first block) */
+  float *relu;       /* the tile's corner, or NULL */
+  const float *mask; /* the tile's corner, or NULL */
+  int last;          /* this k block is the last one */
+} tile_epilogue;
 
 /* The micro-kernel: a rows x (16 nv) tile of C from kc steps of a packed A
    panel (rows reals per step) and a packed B panel (16 nv reals per step),
@@ -109,6 +120,32 @@ static inline __attribute__((always_inline)) void micro(const int rows, const in
         out = first ? _mm512_fmadd_ps(va, x, _mm512_mul_ps(vb, old)) : _mm512_fmadd_ps(va, x, old);
       }
       _mm512_mask_storeu_ps(cr + col, mk, out);
+    }
+  }
+}
+
+/* The epilogue on a tile the kernel has just stored (rows x width at c,
+   still in L1): the bias after the first k block (alpha is 1 and beta 0,
+   so C holds the exact sum and adding the bias rounds once, as the sum
+   onto a C that held the bias), the mask and the ReLU after the last. Kept
+   out of the kernel, whose 28 accumulators leave no register to spare. */
+static void tile_epilogue_apply(int rows, size_t width, float *c, size_t ldc,
+                                const tile_epilogue *te) {
+  __m512 zero = _mm512_setzero_ps();
+  for (int r = 0; r < rows; r++) {
+    float *cr = c + (size_t)r * ldc;
+    for (size_t col = 0; col < width; col += 16) {
+      __mmask16 mk = gemm_lanes(width - col);
+      __m512 out = _mm512_maskz_loadu_ps(mk, cr + col);
+      if (te->bias) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mk, te->bias + col));
+      if (te->last && te->mask) {
+        __m512 y = _mm512_maskz_loadu_ps(mk, te->mask + (size_t)r * ldc + col);
+        out = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ), out);
+      }
+      _mm512_mask_storeu_ps(cr + col, mk, out);
+      /* max(out, 0) is 0 for a NaN, as relu's x > 0 ? x : 0. */
+      if (te->last && te->relu)
+        _mm512_mask_storeu_ps(te->relu + (size_t)r * ldc + col, mk, _mm512_max_ps(out, zero));
     }
   }
 }
@@ -229,7 +266,8 @@ static int buffers(void) {
 }
 
 static void gemm_serial(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
-                        size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+                        size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
+                        const sgemm_epilogue *ep) {
   float *pa = buffer_a, *pb = buffer_b;
   /* Blocks of equal depth and equal height, so none is a thin remainder. */
   size_t kblocks = (k + KC_MAX - 1) / KC_MAX, kc_base = (k + kblocks - 1) / kblocks;
@@ -279,6 +317,13 @@ static void gemm_serial(int ta, int tb, size_t m, size_t n, size_t k, float alph
                 ip + 1 < np ? ct + (size_t)heights[ip] * ldc : c + ic * ldc + jc + jr + NR;
             kernels[heights[ip]][nv - 1](kc, panel_a, panel_b, ct, ldc, w, alpha, beta, first,
                                          next);
+            if (ep && ((first && ep->bias) || pc + kc >= k)) {
+              size_t corner = (size_t)(ct - c);
+              tile_epilogue te = {first && ep->bias ? ep->bias + jc + jr : NULL,
+                                  ep->relu ? ep->relu + corner : NULL,
+                                  ep->mask ? ep->mask + corner : NULL, pc + kc >= k};
+              tile_epilogue_apply(heights[ip], w, ct, ldc, &te);
+            }
             panel_a += (size_t)heights[ip] * kc;
             ct += (size_t)heights[ip] * ldc;
           }
@@ -294,21 +339,47 @@ static void scale(size_t m, size_t n, float beta, float *c, size_t ldc) {
     for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
 }
 
+/* The epilogue of a band of C starting at row r0 and column c0. */
+static sgemm_epilogue band_epilogue(const sgemm_epilogue *ep, size_t r0, size_t c0, size_t ldc) {
+  size_t corner = r0 * ldc + c0;
+  return (sgemm_epilogue){ep->bias ? ep->bias + c0 : NULL, ep->relu ? ep->relu + corner : NULL,
+                          ep->mask ? ep->mask + corner : NULL};
+}
+
+/* The epilogue's passes over C, for the products that do no arithmetic. */
+static void epilogue_passes(size_t m, size_t n, float *c, size_t ldc, const sgemm_epilogue *ep) {
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      float *x = c + i * ldc + j;
+      if (ep->bias) *x += ep->bias[j];
+      if (ep->mask && !(ep->mask[i * ldc + j] > 0)) *x = 0;
+      if (ep->relu) ep->relu[i * ldc + j] = *x > 0 ? *x : 0;
+    }
+}
+
 int sgemm_avx512(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                  size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
                  int threads) {
+  return sgemm_avx512_epilogue(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, threads);
+}
+
+int sgemm_avx512_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                          size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
+                          const sgemm_epilogue *ep, int threads) {
   if (m == 0 || n == 0) return 0;
+  if (ep && !ep->bias && !ep->relu && !ep->mask) ep = NULL;
+  if (ep && ep->bias && (alpha != 1 || beta != 0)) return -1;
   if (alpha == 0 || k == 0) {
     scale(m, n, beta, c, ldc);
+    if (ep) epilogue_passes(m, n, c, ldc, ep);
     return 0;
   }
   if (threads <= 1) {
     if (buffers()) return -1;
-    gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep);
     return 0;
   }
-  /* Each thread takes a band of whole panels of C, along the longer side. */
-  int split_n = (n + NR - 1) / NR >= (m + MR - 1) / MR, failed = 0;
+  int by_columns = gemm_split_columns(m, n, k, NR, (size_t)threads), failed = 0;
 #pragma omp parallel num_threads(threads)
   {
     int ok = buffers() == 0;
@@ -320,21 +391,18 @@ int sgemm_avx512(int ta, int tb, size_t m, size_t n, size_t k, float alpha, cons
     int stop;
 #pragma omp atomic read
     stop = failed;
-    if (!stop) {
-      size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
-      if (split_n) {
-        size_t units = (n + NR - 1) / NR, u0 = units * t / nt, u1 = units * (t + 1) / nt;
-        size_t n0 = u0 * NR, n1 = u1 * NR < n ? u1 * NR : n;
-        if (n1 > n0)
-          gemm_serial(ta, tb, m, n1 - n0, k, alpha, a, lda, tb ? b + n0 * ldb : b + n0, ldb, beta,
-                      c + n0, ldc);
-      } else {
-        size_t units = (m + MR - 1) / MR, u0 = units * t / nt, u1 = units * (t + 1) / nt;
-        size_t m0 = u0 * MR, m1 = u1 * MR < m ? u1 * MR : m;
-        if (m1 > m0)
-          gemm_serial(ta, tb, m1 - m0, n, k, alpha, ta ? a + m0 : a + m0 * lda, lda, b, ldb, beta,
-                      c + m0 * ldc, ldc);
-      }
+    size_t lo, hi;
+    gemm_band(by_columns, m, n, NR, (size_t)omp_get_thread_num(), (size_t)omp_get_num_threads(),
+              &lo, &hi);
+    if (!stop && hi > lo) {
+      sgemm_epilogue band;
+      if (ep) band = band_epilogue(ep, by_columns ? 0 : lo, by_columns ? lo : 0, ldc);
+      if (by_columns)
+        gemm_serial(ta, tb, m, hi - lo, k, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta,
+                    c + lo, ldc, ep ? &band : NULL);
+      else
+        gemm_serial(ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                    c + lo * ldc, ldc, ep ? &band : NULL);
     }
   }
   return failed ? -1 : 0;
@@ -349,6 +417,12 @@ int sgemm_avx512_available(void) {
 int sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                  const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
                  size_t ldc, int threads) {
+  return -1;
+}
+
+int sgemm_avx512_epilogue(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                          const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                          float *c, size_t ldc, const sgemm_epilogue *epilogue, int threads) {
   return -1;
 }
 

@@ -25,4 +25,30 @@ int sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float a
                  const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
                  size_t ldc, int threads);
 
+/* What the kernel does to a finished element before it leaves the
+   registers: the work around a dense layer's products that would otherwise
+   take a pass of its own over C (a serial one, for a small layer on several
+   threads). Every field may be NULL. */
+typedef struct sgemm_epilogue {
+  /* n values added to each row of C, with alpha 1 and beta 0 only: C =
+     op(A) op(B) + bias, rounded as the product onto a C that held the bias
+     with beta 1. */
+  const float *bias;
+  /* relu(C) = max(C, 0) written here too (leading dimension ldc): the
+     ReLU that follows a dense layer, while C keeps its input. */
+  float *relu;
+  /* C's elements where this m x n array (leading dimension ldc) is not
+     above 0 are written as 0: ReLU's backward pass onto an input gradient,
+     given ReLU's output. */
+  const float *mask;
+} sgemm_epilogue;
+
+/* sgemm_avx512 with an epilogue (NULL: none); its results are those of the
+   product followed by the separate passes, bit for bit. Returns -1 as
+   sgemm_avx512 does, and for a bias with alpha other than 1 or beta other
+   than 0 (nothing is written then). */
+int sgemm_avx512_epilogue(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                          const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                          float *c, size_t ldc, const sgemm_epilogue *epilogue, int threads);
+
 #endif /* DESCENT_SGEMM_AVX512_H */

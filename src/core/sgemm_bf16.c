@@ -21,7 +21,7 @@
  * simpler than sgemm_avx512.c's packing a panel ahead, at the price of the
  * copy not overlapping the arithmetic.
  *
- * Threads split C into bands of whole panels along its longer side; the k
+ * Threads split C into bands of rows or of column panels (gemm_split_columns); the k
  * sum is never split, so every element is summed in the same order (k blocks
  * in order, alpha and beta at the first block's store, the bf16 rounding of
  * C at the last) whatever the thread count.
@@ -333,8 +333,7 @@ int sgemm_bf16(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const 
     gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, round_c);
     return 0;
   }
-  /* Each thread takes a band of whole panels of C, along the longer side. */
-  int split_n = (n + NR - 1) / NR >= (m + MR - 1) / MR, failed = 0;
+  int by_columns = gemm_split_columns(m, n, k, NR, (size_t)threads), failed = 0;
 #pragma omp parallel num_threads(threads)
   {
     if (buffers()) {
@@ -345,12 +344,11 @@ int sgemm_bf16(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const 
     int stop;
 #pragma omp atomic read
     stop = failed;
-    size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
-    size_t unit = split_n ? NR : MR, total = split_n ? n : m;
-    size_t units = (total + unit - 1) / unit, u0 = units * t / nt, u1 = units * (t + 1) / nt;
-    size_t lo = u0 * unit, hi = u1 * unit < total ? u1 * unit : total;
+    size_t lo, hi;
+    gemm_band(by_columns, m, n, NR, (size_t)omp_get_thread_num(), (size_t)omp_get_num_threads(),
+              &lo, &hi);
     if (!stop && hi > lo) {
-      if (split_n)
+      if (by_columns)
         gemm_serial(ta, tb, m, hi - lo, k, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta,
                     c + lo, ldc, round_c);
       else

@@ -75,18 +75,32 @@ static void dense_init(layer *l, descent_real *params, const layer *next, descen
                      c->units, next, rng);
 }
 
-static void dense_forward(layer *l, const descent_real *params, const descent_real *x,
-                          descent_real *y, size_t n, int train) {
+/* y = x W^T + b, and relu_y = relu(y) unless relu_y is NULL. */
+static void forward(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
+                    descent_real *relu_y, size_t n) {
   size_t in = l->in_size, out = dense_of(l)->units;
-  const descent_real *w = params, *b = params + in * out;
+  const descent_real *w = params, *b = dense_of(l)->bias ? params + in * out : NULL;
+  if (descent_gemm_fused(l->precision, 0, 1, n, out, in, x, in, w, in, y, out, b, relu_y, NULL))
+    return;
   descent_real beta = 0;
-  if (dense_of(l)->bias) {
+  if (b) {
     /* A copy: parallel only from a million values (activation.c says why). */
 #pragma omp parallel for schedule(static) if (n * out >= LAYER_PARALLEL_MIN_CHEAP)
     for (size_t i = 0; i < n; i++) memcpy(y + i * out, b, out * sizeof *y);
     beta = 1;
   }
   descent_gemm_precision(l->precision, 1, 0, 1, n, out, in, 1, x, in, w, in, beta, y, out);
+  if (relu_y) relu_values(y, relu_y, n * out);
+}
+
+static void dense_forward(layer *l, const descent_real *params, const descent_real *x,
+                          descent_real *y, size_t n, int train) {
+  forward(l, params, x, y, NULL, n);
+}
+
+void dense_relu_forward(layer *l, const descent_real *params, const descent_real *x,
+                        descent_real *y, descent_real *relu_y, size_t n) {
+  forward(l, params, x, y, relu_y, n);
 }
 
 /* db = the column sums of dy, in double. The rows are walked in order, a
@@ -109,16 +123,33 @@ static void bias_gradient(const descent_real *dy, size_t n, size_t out, descent_
   }
 }
 
-static void dense_backward(layer *l, const descent_real *params, const descent_real *x,
-                           const descent_real *y, const descent_real *dy, descent_real *dx,
-                           descent_real *dparams, size_t n) {
+/* The backward pass; with relu_input, x is a ReLU's output and dx the
+   gradient of that ReLU's input. */
+static void backward(layer *l, const descent_real *params, const descent_real *x,
+                     const descent_real *dy, descent_real *dx, descent_real *dparams, size_t n,
+                     int relu_input) {
   size_t in = l->in_size, out = dense_of(l)->units;
   /* dW = dy^T x */
   descent_gemm_precision(l->precision, 0, 1, 0, out, in, n, 1, dy, out, x, in, 0, dparams, in);
   if (dense_of(l)->bias) bias_gradient(dy, n, out, dparams + in * out);
   /* dx = dy W */
-  if (dx)
-    descent_gemm_precision(l->precision, 1, 0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
+  if (!dx || descent_gemm_fused(l->precision, 0, 0, n, in, out, dy, out, params, in, dx, in, NULL,
+                                NULL, relu_input ? x : NULL))
+    return;
+  descent_gemm_precision(l->precision, 1, 0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
+  if (relu_input) relu_gradient(x, dx, dx, n * in);
+}
+
+static void dense_backward(layer *l, const descent_real *params, const descent_real *x,
+                           const descent_real *y, const descent_real *dy, descent_real *dx,
+                           descent_real *dparams, size_t n) {
+  backward(l, params, x, dy, dx, dparams, n, 0);
+}
+
+void dense_backward_after_relu(layer *l, const descent_real *params, const descent_real *x,
+                               const descent_real *dy, descent_real *dx, descent_real *dparams,
+                               size_t n) {
+  backward(l, params, x, dy, dx, dparams, n, 1);
 }
 
 /* The directional derivatives (network_curvature.c) run in descent_real

@@ -188,6 +188,25 @@ void layers_free(layer *layers, size_t count);
 extern const layer_ops layer_dense;
 extern const layer_ops layer_relu;
 extern const layer_ops layer_tanh;
+/* ReLU's passes (activation.c): y = max(x, 0), and dx = dy where y > 0,
+   else 0 (dx may be dy), on count values. */
+void relu_values(const descent_real *x, descent_real *y, size_t count);
+void relu_gradient(const descent_real *y, const descent_real *dy, descent_real *dx, size_t count);
+/* A dense layer fused with a ReLU beside it (dense.c), for net_forward and
+   the gradient's backward pass; each gives the bits of the two layers run
+   one after the other, the ReLU's work done as the product's elements
+   leave it where the AVX-512 kernel takes the product
+   (descent_gemm_fused), in a pass of its own elsewhere.
+   dense_relu_forward: the dense layer followed by a ReLU; writes the dense
+   output y and the ReLU's output relu_y.
+   dense_backward_after_relu: the backward pass of a dense layer whose input
+   x is a ReLU's output, and the ReLU's: writes dparams and dx, the gradient
+   of the ReLU's input (x > 0 where the ReLU passed its input on). */
+void dense_relu_forward(layer *l, const descent_real *params, const descent_real *x,
+                        descent_real *y, descent_real *relu_y, size_t n);
+void dense_backward_after_relu(layer *l, const descent_real *params, const descent_real *x,
+                               const descent_real *dy, descent_real *dx, descent_real *dparams,
+                               size_t n);
 extern const layer_ops layer_sigmoid;
 extern const layer_ops layer_conv;
 /* Whether a conv layer takes the direct kernel (conv_direct.c) for its

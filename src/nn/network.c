@@ -358,12 +358,28 @@ int net_check_batch(const descent_net *net, const descent_batch *batch, int trai
   return DESCENT_OK;
 }
 
+/* Whether layers i and i + 1 are a dense layer and a ReLU, whose forward
+   passes run as one (dense_relu_forward): the product then applies the
+   ReLU as its elements are made, instead of in a pass of its own over the
+   batch. Backward, a ReLU followed by a dense layer runs as one the same
+   way (dense_backward_after_relu). */
+static int dense_then_relu(const descent_net *net, size_t i) {
+  return i + 1 < net->n_layers && net->layers[i].ops == &layer_dense &&
+         net->layers[i + 1].ops == &layer_relu;
+}
+
 int net_forward(descent_net *net, const descent_real *x, size_t n, int train) {
   const descent_real *in = x;
   net->sync.status = DESCENT_OK; /* an evaluation starts */
   for (size_t i = 0; i < net->n_layers; i++) {
     layer *l = &net->layers[i];
-    l->ops->forward(l, net->objective.params + l->param_offset, in, net->acts[i], n, train);
+    const descent_real *params = net->objective.params + l->param_offset;
+    if (dense_then_relu(net, i)) {
+      dense_relu_forward(l, params, in, net->acts[i], net->acts[i + 1], n);
+      in = net->acts[++i];
+      continue;
+    }
+    l->ops->forward(l, params, in, net->acts[i], n, train);
     if (net->sync.status) return net->sync.status;
     in = net->acts[i];
   }
@@ -385,8 +401,17 @@ static int value_and_grad(descent_net *net, const descent_batch *batch, double *
   for (size_t i = last + 1; i-- > 0;) {
     layer *l = &net->layers[i];
     const descent_real *x = i ? net->acts[i - 1] : batch->x;
-    l->ops->backward(l, obj->params + l->param_offset, x, net->acts[i], dy, i ? dx : NULL,
-                     obj->grad + l->param_offset, n);
+    /* A ReLU before a dense layer: the dense layer's input gradient comes
+       out through the ReLU, which is then done (the first layer has no
+       input gradient to take). */
+    if (i >= 2 && net->layers[i].ops == &layer_dense && net->layers[i - 1].ops == &layer_relu) {
+      dense_backward_after_relu(l, obj->params + l->param_offset, x, dy, dx,
+                                obj->grad + l->param_offset, n);
+      i--;
+    } else {
+      l->ops->backward(l, obj->params + l->param_offset, x, net->acts[i], dy, i ? dx : NULL,
+                       obj->grad + l->param_offset, n);
+    }
     if (net->sync.status) return net->sync.status;
     /* The layer's gradient is final: backward overwrites it, and nothing
        later in the pass adds to it. */
