@@ -133,8 +133,8 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
                             descent_real *c, size_t ldc);
 
 /* C = op(A) op(B) + bias (n values added to each row; C is not read), with
- * the work that follows a dense layer's product done as each element
- * leaves the product, where the float AVX-512 kernel takes it (gemm.c):
+ * the work that follows a dense layer's product done on each tile of the
+ * product as it is finished, where the float AVX-512 kernel takes it (gemm.c):
  * relu, when not NULL, gets max(C, 0) (leading dimension ldc), and C's
  * elements where mask (m x n, ldc; NULL: none) is not above 0 are 0.
  * Returns 1 when done so, bit for bit the product followed by those

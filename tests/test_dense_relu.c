@@ -8,12 +8,16 @@
  * with a walk over the same layers by hand, at 1 and 2 threads, on
  * networks where ReLUs follow dense layers of sizes the AVX-512 kernel
  * takes (where it runs: the fused products then do the ReLU's work) and of
- * small sizes (which go to OpenBLAS and separate passes), with a tanh and a
- * ReLU first among them. Each run says whether the kernel took the
- * network's first product, since that depends on the CPU and the path
- * (DESCENT_ISA); both ways are checked wherever they run.
+ * small sizes (which go to OpenBLAS and separate passes), with a tanh among
+ * them, a ReLU after a ReLU, a ReLU first and one last. By hand, a dense
+ * layer's output is its product onto rows holding the bias (descent_gemm,
+ * beta 1), not its forward function, which itself asks for the fused
+ * product. Each run says whether the kernel took the network's first
+ * product, since that depends on the CPU and the path (DESCENT_ISA), and
+ * where the kernel runs, two threads must have taken it.
  */
 #include "check.h"
+#include "core/sgemm_avx512.h"
 #include "nn/loss.h"
 #include "nn/network_internal.h"
 
@@ -24,6 +28,16 @@
 
 static descent_rng rng;
 
+/* A dense layer's output, y = x W^T + b, as the product onto rows that
+   hold the bias: what its forward did before the fused product. */
+static void dense_by_hand(const layer *l, const descent_real *params, const descent_real *x,
+                          descent_real *y, size_t n) {
+  size_t in = l->in_size, out = l->out_size;
+  int bias = l->n_params == out * in + out;
+  for (size_t i = 0; bias && i < n; i++) memcpy(y + i * out, params + out * in, out * sizeof *y);
+  descent_gemm(0, 1, n, out, in, 1, x, in, params, in, bias ? 1 : 0, y, out);
+}
+
 /* The network's loss and gradient by hand: each layer's own forward, the
    loss, then each layer's own backward, on buffers of our own. */
 static double by_hand(descent_net *net, const descent_real *x, const int32_t *labels, size_t n,
@@ -32,7 +46,10 @@ static double by_hand(descent_net *net, const descent_real *x, const int32_t *la
   const descent_real *in = x;
   for (size_t i = 0; i < net->n_layers; i++) {
     layer *l = &net->layers[i];
-    l->ops->forward(l, params + l->param_offset, in, acts[i], n, 1);
+    if (l->ops == &layer_dense)
+      dense_by_hand(l, params + l->param_offset, in, acts[i], n);
+    else
+      l->ops->forward(l, params + l->param_offset, in, acts[i], n, 1);
     in = acts[i];
   }
   size_t last = net->n_layers - 1, widest = net->input_size;
@@ -64,6 +81,10 @@ static void check_network(const char *spec, int threads) {
   descent_set_threads(threads);
   descent_objective *obj = descent_net_objective(net);
   size_t n_params = obj->n_params;
+  /* Biases start at 0, which would hide where and how often one is added:
+     every parameter is drawn afresh. */
+  for (size_t i = 0; i < n_params; i++)
+    obj->params[i] = (descent_real)(0.05 * descent_rng_normal(&rng));
   descent_real *x = malloc(BATCH * 784 * sizeof *x), *grad = malloc(n_params * sizeof *grad);
   int32_t labels[BATCH];
   for (size_t i = 0; i < BATCH * 784; i++) x[i] = (descent_real)descent_rng_normal(&rng);
@@ -72,12 +93,16 @@ static void check_network(const char *spec, int threads) {
   for (size_t i = 0; i < net->n_layers; i++)
     acts[i] = malloc(BATCH * net->layers[i].out_size * sizeof **acts);
 
-  /* Whether the kernel takes the first layer's product here. */
+  /* Whether the kernel takes the first layer's product here (when the
+     first layer is a dense one). */
   size_t out0 = net->layers[0].out_size;
-  descent_real *probe = malloc(BATCH * out0 * sizeof *probe);
-  int fused = descent_gemm_fused(DESCENT_PRECISION_FP32, 0, 1, BATCH, out0, 784, x, 784,
-                                 obj->params, 784, probe, out0, NULL, NULL, NULL);
-  free(probe);
+  int first_dense = net->layers[0].ops == &layer_dense, fused = 0;
+  if (first_dense) {
+    descent_real *probe = malloc(BATCH * out0 * sizeof *probe);
+    fused = descent_gemm_fused(DESCENT_PRECISION_FP32, 0, 1, BATCH, out0, 784, x, 784, obj->params,
+                               784, probe, out0, NULL, NULL, NULL);
+    free(probe);
+  }
 
   for (size_t n = BATCH; n >= BATCH - 31; n -= 31) { /* a whole batch and a ragged one */
     descent_batch batch = {.n = n, .x = x, .labels = labels};
@@ -105,7 +130,15 @@ static void check_network(const char *spec, int threads) {
     free(out);
   }
   printf("%s, %d thread(s), path %s: first product %s\n", spec, threads, descent_isa_name(),
-         fused ? "fused in the AVX-512 kernel" : "with separate passes");
+         !first_dense ? "(not a dense layer's)"
+         : fused      ? "fused in the AVX-512 kernel"
+                      : "with separate passes");
+#ifndef DESCENT_DOUBLE
+  /* On two threads the kernel takes every product of 2^21 multiply-adds
+     and more wherever it runs (gemm.c). */
+  if (first_dense && threads == 2 && sgemm_avx512_available() && BATCH * out0 * 784 >= 2097152)
+    CHECK_MSG(fused, "%s: the kernel runs here, yet did not take the first product", spec);
+#endif
   for (size_t i = 0; i < net->n_layers; i++) free(acts[i]);
   free(acts);
   free(x);
@@ -122,7 +155,7 @@ int main(void) {
   int saved = descent_get_threads();
   const char *specs[] = {"dense(256),relu,dense(128),relu,dense(10)", "dense(100),relu,dense(10)",
                          "dense(300),tanh,dense(200),relu,dense(40),relu,relu,dense(10)",
-                         "dense(24),relu,dense(10),relu"};
+                         "dense(24),relu,dense(10),relu", "relu,dense(64),relu,dense(10)"};
   for (int t = 1; t <= 2; t++)
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) check_network(specs[s], t);
   descent_set_threads(saved);

@@ -83,6 +83,9 @@ static inline int gemm_plan_rows(size_t mc, size_t mr, int *heights) {
    order whatever band holds it. */
 static inline int gemm_split_columns(size_t m, size_t n, size_t k, size_t nr, size_t nt) {
   size_t rows = (m + nt - 1) / nt, units = (n + nr - 1) / nr;
+  /* A band of fewer than 8 rows is panels that keep only 2 accumulators
+     per row busy: it costs about as much as 8 rows. */
+  if (rows < 8) rows = m < 8 ? m : 8;
   size_t cols = (units + nt - 1) / nt * nr;
   if (cols > n) cols = n;
   double by_rows = (double)rows * (double)((n + 15) / 16 * 16) * (double)k +

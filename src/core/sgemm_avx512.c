@@ -143,7 +143,10 @@ static void tile_epilogue_apply(int rows, size_t width, float *c, size_t ldc,
         out = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ), out);
       }
       _mm512_mask_storeu_ps(cr + col, mk, out);
-      /* max(out, 0) is 0 for a NaN, as relu's x > 0 ? x : 0. */
+      /* VMAXPS returns its second operand when either is NaN and when both
+         are zeros: max(out, 0) is then +0 for a NaN and for -0, as relu's
+         x > 0 ? x : 0 (the operand order is kept: the build does not let
+         the compiler assume no NaN or no signed zero). */
       if (te->last && te->relu)
         _mm512_mask_storeu_ps(te->relu + (size_t)r * ldc + col, mk, _mm512_max_ps(out, zero));
     }
@@ -317,7 +320,7 @@ static void gemm_serial(int ta, int tb, size_t m, size_t n, size_t k, float alph
                 ip + 1 < np ? ct + (size_t)heights[ip] * ldc : c + ic * ldc + jc + jr + NR;
             kernels[heights[ip]][nv - 1](kc, panel_a, panel_b, ct, ldc, w, alpha, beta, first,
                                          next);
-            if (ep && ((first && ep->bias) || pc + kc >= k)) {
+            if (ep && ((first && ep->bias) || (pc + kc >= k && (ep->relu || ep->mask)))) {
               size_t corner = (size_t)(ct - c);
               tile_epilogue te = {first && ep->bias ? ep->bias + jc + jr : NULL,
                                   ep->relu ? ep->relu + corner : NULL,
@@ -351,7 +354,7 @@ static void epilogue_passes(size_t m, size_t n, float *c, size_t ldc, const sgem
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < n; j++) {
       float *x = c + i * ldc + j;
-      if (ep->bias) *x += ep->bias[j];
+      if (ep->bias) *x = ep->bias[j]; /* C was 0: the bias itself, a -0 too */
       if (ep->mask && !(ep->mask[i * ldc + j] > 0)) *x = 0;
       if (ep->relu) ep->relu[i * ldc + j] = *x > 0 ? *x : 0;
     }

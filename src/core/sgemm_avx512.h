@@ -25,10 +25,10 @@ int sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float a
                  const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
                  size_t ldc, int threads);
 
-/* What the kernel does to a finished element before it leaves the
-   registers: the work around a dense layer's products that would otherwise
-   take a pass of its own over C (a serial one, for a small layer on several
-   threads). Every field may be NULL. */
+/* What the kernel does to each tile of C right after storing it, while the
+   tile is in L1: the work around a dense layer's products that would
+   otherwise take a pass of its own over C (a serial one, for a small layer
+   on several threads). Every field may be NULL. */
 typedef struct sgemm_epilogue {
   /* n values added to each row of C, with alpha 1 and beta 0 only: C =
      op(A) op(B) + bias, rounded as the product onto a C that held the bias

@@ -5,7 +5,11 @@
  * All three products go through descent_gemm in the layer's precision (under
  * bf16 the output and the input gradient are rounded to bf16, the weight
  * gradient is not); the input gradient is skipped for the first layer
- * (dx == NULL), which saves a fifth of an MLP's backward.
+ * (dx == NULL), which saves a fifth of an MLP's backward. The output and the
+ * input gradient first ask descent_gemm_fused, which where the AVX-512
+ * kernel takes the product adds the bias, and the ReLU beside the layer
+ * (dense_relu_forward, dense_backward_after_relu), to each tile as it is
+ * finished; elsewhere the same work runs as passes of its own.
  */
 #include "layer.h"
 

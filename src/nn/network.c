@@ -360,12 +360,18 @@ int net_check_batch(const descent_net *net, const descent_batch *batch, int trai
 
 /* Whether layers i and i + 1 are a dense layer and a ReLU, whose forward
    passes run as one (dense_relu_forward): the product then applies the
-   ReLU as its elements are made, instead of in a pass of its own over the
-   batch. Backward, a ReLU followed by a dense layer runs as one the same
-   way (dense_backward_after_relu). */
+   ReLU to each tile as it is finished, instead of in a pass of its own over
+   the batch. */
 static int dense_then_relu(const descent_net *net, size_t i) {
   return i + 1 < net->n_layers && net->layers[i].ops == &layer_dense &&
          net->layers[i + 1].ops == &layer_relu;
+}
+
+/* Whether layer i is a dense layer whose input is a ReLU's output, whose
+   backward passes run as one (dense_backward_after_relu). Not when the
+   ReLU is the first layer, whose input gradient nobody takes. */
+static int relu_then_dense(const descent_net *net, size_t i) {
+  return i >= 2 && net->layers[i].ops == &layer_dense && net->layers[i - 1].ops == &layer_relu;
 }
 
 int net_forward(descent_net *net, const descent_real *x, size_t n, int train) {
@@ -375,6 +381,7 @@ int net_forward(descent_net *net, const descent_real *x, size_t n, int train) {
     layer *l = &net->layers[i];
     const descent_real *params = net->objective.params + l->param_offset;
     if (dense_then_relu(net, i)) {
+      /* Neither sets the batch-norm synchronization's status. */
       dense_relu_forward(l, params, in, net->acts[i], net->acts[i + 1], n);
       in = net->acts[++i];
       continue;
@@ -402,9 +409,9 @@ static int value_and_grad(descent_net *net, const descent_batch *batch, double *
     layer *l = &net->layers[i];
     const descent_real *x = i ? net->acts[i - 1] : batch->x;
     /* A ReLU before a dense layer: the dense layer's input gradient comes
-       out through the ReLU, which is then done (the first layer has no
-       input gradient to take). */
-    if (i >= 2 && net->layers[i].ops == &layer_dense && net->layers[i - 1].ops == &layer_relu) {
+       out through the ReLU, whose own pass (it has no parameters) is then
+       done, and skipped. */
+    if (relu_then_dense(net, i)) {
       dense_backward_after_relu(l, obj->params + l->param_offset, x, dy, dx,
                                 obj->grad + l->param_offset, n);
       i--;

@@ -12,6 +12,13 @@ source "$(dirname "$0")/lib.sh"
 have_gnuplot=0
 command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
 
+# Pixels that tell the label (image i, of class i % 10, is bright on every
+# tenth pixel from the (i % 10)-th, with a fixed ripple): the loss falls
+# before it blows up, so both suggestions exist. Random pixels left that to
+# chance: a curve that never fell has no steepest point, and failed the run.
+idx_pixels=$scratch/pixels
+perl -e 'for my $i (0 .. 511) { for my $j (0 .. 63) {
+  print chr(($j % 10 == $i % 10 ? 180 : 40) + ($i * 7 + $j * 13) % 50) } }' >"$idx_pixels"
 data=$scratch/data
 dataset "$data" 512 64
 base=(--data-dir "$data" --batch-size 32 --threads 1 --steps 40)
@@ -28,7 +35,7 @@ expected="lr_find.csv lr_find.gp"
 check "it writes the curve, the script and the pictures, nothing else" \
   test "$(cd "$out" && ls | tr '\n' ' ')" = "$expected "
 check "nothing else in the working folder (no runs/, no checkpoint)" \
-  test "$(cd "$scratch" && ls | tr '\n' ' ')" = "cwd data run.err run.out "
+  test "$(cd "$scratch" && ls | tr '\n' ' ')" = "cwd data pixels run.err run.out "
 check "the curve's header" test "$(head -1 "$out/lr_find.csv")" = "step,lr,loss,smoothed"
 # The rates grow exponentially from --start: lr_i = 1e-4 * 1e6^(i/39); the
 # smoothed loss is the bias-corrected average with b = 0.98.
