@@ -207,44 +207,83 @@ static void fill_edgy(descent_real *x, size_t n, descent_rng *rng) {
   for (size_t i = 0; i < n; i += 7) x[i] = (i / 7) % 3 == 0 ? 0 : (i / 7) % 3 == 1 ? -0.0f : NAN;
 }
 
+/* A fused product's operands and outputs: op(A) m x k with a NaN row (row
+   1, which the ReLU makes 0), op(B), a bias starting with -0 (which a k = 0
+   product must keep), a mask with zeros, -0 and NaN, and C, the ReLU output
+   and their expected values, all 42 (so that what is not written shows). */
+typedef struct fused_case {
+  size_t m, n, k, lda, ldb, ldc;
+  int ta, tb;
+  descent_real *a, *b, *bias, *mask, *c, *relu, *want, *want_relu;
+} fused_case;
+
+static fused_case fused_case_make(size_t m, size_t n, size_t k, int ta, int tb, descent_rng *rng) {
+  fused_case f = {.m = m,
+                  .n = n,
+                  .k = k,
+                  .lda = ta ? m : k,
+                  .ldb = tb ? k : n,
+                  .ldc = n + 3,
+                  .ta = ta,
+                  .tb = tb};
+  size_t cs = m * f.ldc * sizeof *f.c;
+  f.a = malloc(m * k * sizeof *f.a + 1), f.b = malloc(k * n * sizeof *f.b + 1);
+  f.bias = malloc(n * sizeof *f.bias), f.mask = malloc(cs);
+  f.c = malloc(cs), f.relu = malloc(cs), f.want = malloc(cs), f.want_relu = malloc(cs);
+  fill(f.a, m * k, rng);
+  fill(f.b, k * n, rng);
+  fill(f.bias, n, rng);
+  f.bias[0] = -0.0f;
+  fill_edgy(f.mask, m * f.ldc, rng);
+  if (m > 1 && k > 0) f.a[ta ? 1 : k] = NAN;
+  for (size_t i = 0; i < m * f.ldc; i++) f.c[i] = f.relu[i] = f.want[i] = f.want_relu[i] = 42;
+  return f;
+}
+
+/* want, want_relu: the product onto rows holding the bias (beta 1) or onto
+   nothing (beta 0), by `product`, then the separate passes. */
+typedef void product_fn(int ta, int tb, size_t m, size_t n, size_t k, descent_real alpha,
+                        const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
+                        descent_real beta, descent_real *c, size_t ldc);
+
+static void fused_case_expect(fused_case *f, int with_bias, int with_relu, int with_mask,
+                              product_fn *product) {
+  for (size_t i = 0; with_bias && i < f->m; i++)
+    memcpy(f->want + i * f->ldc, f->bias, f->n * sizeof *f->bias);
+  product(f->ta, f->tb, f->m, f->n, f->k, 1, f->a, f->lda, f->b, f->ldb, with_bias ? 1 : 0, f->want,
+          f->ldc);
+  passes(f->m, f->n, f->want, f->ldc, with_mask ? f->mask : NULL, with_relu ? f->want_relu : NULL);
+}
+
+static int fused_case_matches(const fused_case *f) {
+  size_t cs = f->m * f->ldc * sizeof *f->c;
+  return memcmp(f->c, f->want, cs) == 0 && memcmp(f->relu, f->want_relu, cs) == 0;
+}
+
+static void fused_case_free(fused_case *f) {
+  free(f->a), free(f->b), free(f->bias), free(f->mask);
+  free(f->c), free(f->relu), free(f->want), free(f->want_relu);
+}
+
 /* descent_gemm_fused against the product and passes it stands for, bit for
    bit: where it takes the product (the AVX-512 kernel), and where it
-   declines (C and relu untouched, for the caller to run them). A NaN in a
-   row of A makes that row NaN, which the ReLU turns into 0. */
+   declines (C and relu untouched, for the caller to run them). */
 static int check_fused_case(size_t m, size_t n, size_t k, int ta, int tb, int with_bias,
                             int with_relu, int with_mask, descent_rng *rng) {
-  size_t lda = ta ? m : k, ldb = tb ? k : n, ldc = n + 3;
-  descent_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
-  descent_real *bias = malloc(n * sizeof *bias), *mask = malloc(m * ldc * sizeof *mask);
-  descent_real *c = malloc(m * ldc * sizeof *c), *want = malloc(m * ldc * sizeof *want);
-  descent_real *relu = malloc(m * ldc * sizeof *relu), *want_relu = malloc(m * ldc * sizeof *c);
-  fill(a, m * k, rng);
-  fill(b, k * n, rng);
-  fill(bias, n, rng);
-  fill_edgy(mask, m * ldc, rng);
-  a[ta ? 0 : k] = NAN; /* row 0 (ta) or 1 of op(A) */
-  for (size_t i = 0; i < m * ldc; i++) c[i] = relu[i] = 42;
-  int taken =
-      descent_gemm_fused(DESCENT_PRECISION_FP32, ta, tb, m, n, k, a, lda, b, ldb, c, ldc,
-                         with_bias ? bias : NULL, with_relu ? relu : NULL, with_mask ? mask : NULL);
+  fused_case f = fused_case_make(m, n, k, ta, tb, rng);
+  int taken = descent_gemm_fused(DESCENT_PRECISION_FP32, ta, tb, m, n, k, f.a, f.lda, f.b, f.ldb,
+                                 f.c, f.ldc, with_bias ? f.bias : NULL, with_relu ? f.relu : NULL,
+                                 with_mask ? f.mask : NULL);
   if (!taken) {
-    int untouched = 1;
-    for (size_t i = 0; i < m * ldc; i++) untouched &= c[i] == 42 && relu[i] == 42;
-    CHECK_MSG(untouched, "%zux%zux%zu: declined, yet wrote", m, n, k);
+    CHECK_MSG(fused_case_matches(&f), "%zux%zux%zu: declined, yet wrote", m, n, k);
   } else {
-    for (size_t i = 0; i < m * ldc; i++) want[i] = want_relu[i] = 42;
-    if (with_bias)
-      for (size_t i = 0; i < m; i++) memcpy(want + i * ldc, bias, n * sizeof *bias);
-    descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, with_bias ? 1 : 0, want, ldc);
-    passes(m, n, want, ldc, with_mask ? mask : NULL, with_relu ? want_relu : NULL);
-    CHECK_MSG(memcmp(c, want, m * ldc * sizeof *c) == 0,
-              "%zux%zux%zu ta=%d tb=%d bias=%d relu=%d mask=%d: C differs from the passes", m, n, k,
-              ta, tb, with_bias, with_relu, with_mask);
-    CHECK_MSG(memcmp(relu, want_relu, m * ldc * sizeof *c) == 0,
-              "%zux%zux%zu ta=%d tb=%d bias=%d relu=%d mask=%d: relu output differs", m, n, k, ta,
-              tb, with_bias, with_relu, with_mask);
+    fused_case_expect(&f, with_bias, with_relu, with_mask, descent_gemm);
+    CHECK_MSG(fused_case_matches(&f),
+              "%zux%zux%zu ta=%d tb=%d bias=%d relu=%d mask=%d: differs from the product and its "
+              "passes",
+              m, n, k, ta, tb, with_bias, with_relu, with_mask);
   }
-  free(a), free(b), free(bias), free(mask), free(c), free(want), free(relu), free(want_relu);
+  fused_case_free(&f);
   return taken;
 }
 
@@ -279,6 +318,15 @@ static void check_fused(descent_rng *rng) {
 #endif
 }
 
+#ifndef DESCENT_DOUBLE
+/* The plain kernel on one thread, as a product_fn. */
+static void kernel_one_thread(int ta, int tb, size_t m, size_t n, size_t k, descent_real alpha,
+                              const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
+                              descent_real beta, descent_real *c, size_t ldc) {
+  CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1) == 0);
+}
+#endif
+
 /* The kernel's epilogue itself, at 1 and 2 threads, on its edges: rows
    around the tile height, columns around the panel widths, one and several
    k blocks; and a bias refused with alpha other than 1. */
@@ -294,37 +342,19 @@ static void check_kernel_epilogue(descent_rng *rng) {
         for (int l = 0; l < 3; l++)
           for (int form = 0; form < 4; form++) {
             if ((i >= 4 || j >= 4) && (i != j || l == 0)) continue; /* the big ones as pairs */
-            size_t m = ms[i], n = ns[j], k = ks[l], ldc = n + 2;
             int ta = (i + l) % 2, tb = (j + form) % 2;
-            size_t lda = ta ? m : k, ldb = tb ? k : n;
-            float *a = malloc(m * k * sizeof *a + 1), *b = malloc(k * n * sizeof *b + 1);
-            float *bias = malloc(n * sizeof *bias), *mask = malloc(m * ldc * sizeof *mask);
-            float *c = malloc(m * ldc * sizeof *c), *want = malloc(m * ldc * sizeof *c);
-            float *relu = malloc(m * ldc * sizeof *c), *want_relu = malloc(m * ldc * sizeof *c);
-            fill(a, m * k, rng);
-            fill(b, k * n, rng);
-            fill(bias, n, rng);
-            bias[0] = -0.0f; /* a signed zero the k = 0 case must keep */
-            fill_edgy(mask, m * ldc, rng);
-            if (m > 1 && k > 0) a[ta ? 1 : k] = NAN; /* a NaN row of C, which the ReLU makes 0 */
-            for (size_t q = 0; q < m * ldc; q++) c[q] = want[q] = relu[q] = want_relu[q] = 42;
             int with_bias = form < 2, with_relu = form % 2 == 0, with_mask = form >= 2;
-            sgemm_epilogue ep = {with_bias ? bias : NULL, with_relu ? relu : NULL,
-                                 with_mask ? mask : NULL};
-            CHECK(sgemm_avx512_epilogue(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, &ep,
-                                        threads) == 0);
-            if (with_bias)
-              for (size_t r = 0; r < m; r++) memcpy(want + r * ldc, bias, n * sizeof *bias);
-            CHECK(sgemm_avx512(ta, tb, m, n, k, 1, a, lda, b, ldb, with_bias ? 1 : 0, want, ldc,
-                               1) == 0);
-            passes(m, n, want, ldc, with_mask ? mask : NULL, with_relu ? want_relu : NULL);
-            CHECK_MSG(memcmp(c, want, m * ldc * sizeof *c) == 0 &&
-                          memcmp(relu, want_relu, m * ldc * sizeof *c) == 0,
+            fused_case f = fused_case_make(ms[i], ns[j], ks[l], ta, tb, rng);
+            sgemm_epilogue ep = {with_bias ? f.bias : NULL, with_relu ? f.relu : NULL,
+                                 with_mask ? f.mask : NULL};
+            CHECK(sgemm_avx512_epilogue(ta, tb, f.m, f.n, f.k, 1, f.a, f.lda, f.b, f.ldb, 0, f.c,
+                                        f.ldc, &ep, threads) == 0);
+            fused_case_expect(&f, with_bias, with_relu, with_mask, kernel_one_thread);
+            CHECK_MSG(fused_case_matches(&f),
                       "epilogue %zux%zux%zu ta=%d tb=%d form=%d threads=%d differs from the "
                       "product and its passes",
-                      m, n, k, ta, tb, form, threads);
-            free(a), free(b), free(bias), free(mask), free(c), free(want), free(relu),
-                free(want_relu);
+                      f.m, f.n, f.k, ta, tb, form, threads);
+            fused_case_free(&f);
           }
   float one = 1, c = 42, bias = 1;
   sgemm_epilogue ep = {&bias, NULL, NULL};
