@@ -76,6 +76,10 @@ int main(int argc, char **argv) {
     fail("data");
     goto done;
   }
+  if (train.n < 128) { /* only whole batches are timed: none would come */
+    fprintf(stderr, "cnn_step: %zu training images; a step takes a batch of 128\n", train.n);
+    goto done;
+  }
   if (descent_preprocess_fit(&pp, DESCENT_PREPROCESS_STANDARDIZE, &train, 1e-3) ||
       descent_preprocess_apply(&pp, &train)) {
     fail("preprocess");

@@ -125,14 +125,14 @@ static inline __attribute__((always_inline)) void micro(const int rows, const in
 }
 
 /* The epilogue on a tile the kernel has just stored (rows x width at c,
-   still in L1): the bias after the first k block (alpha is 1 and beta 0,
-   so C holds the exact sum and adding the bias rounds once, as the sum
-   onto a C that held the bias), the mask and the ReLU after the last. Kept
-   out of the kernel, whose 28 accumulators leave no register to spare. */
-static void tile_epilogue_apply(int rows, size_t width, float *c, size_t ldc,
+   still in L1; or on all of C, for a product without arithmetic): the bias after the first k block
+   (alpha is 1 and beta 0, so C holds the exact sum and adding the bias rounds once, as the sum onto
+   a C that held the bias), the mask and the ReLU after the last. Kept out of the kernel, whose 28
+   accumulators leave no register to spare. */
+static void tile_epilogue_apply(size_t rows, size_t width, float *c, size_t ldc,
                                 const tile_epilogue *te) {
   __m512 zero = _mm512_setzero_ps();
-  for (int r = 0; r < rows; r++) {
+  for (size_t r = 0; r < rows; r++) {
     float *cr = c + (size_t)r * ldc;
     for (size_t col = 0; col < width; col += 16) {
       __mmask16 mk = gemm_lanes(width - col);
@@ -325,7 +325,7 @@ static void gemm_serial(int ta, int tb, size_t m, size_t n, size_t k, float alph
               tile_epilogue te = {first && ep->bias ? ep->bias + jc + jr : NULL,
                                   ep->relu ? ep->relu + corner : NULL,
                                   ep->mask ? ep->mask + corner : NULL, pc + kc >= k};
-              tile_epilogue_apply(heights[ip], w, ct, ldc, &te);
+              tile_epilogue_apply((size_t)heights[ip], w, ct, ldc, &te);
             }
             panel_a += (size_t)heights[ip] * kc;
             ct += (size_t)heights[ip] * ldc;
@@ -349,17 +349,6 @@ static sgemm_epilogue band_epilogue(const sgemm_epilogue *ep, size_t r0, size_t 
                           ep->mask ? ep->mask + corner : NULL};
 }
 
-/* The epilogue's passes over C, for the products that do no arithmetic. */
-static void epilogue_passes(size_t m, size_t n, float *c, size_t ldc, const sgemm_epilogue *ep) {
-  for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < n; j++) {
-      float *x = c + i * ldc + j;
-      if (ep->bias) *x = ep->bias[j]; /* C was 0: the bias itself, a -0 too */
-      if (ep->mask && !(ep->mask[i * ldc + j] > 0)) *x = 0;
-      if (ep->relu) ep->relu[i * ldc + j] = *x > 0 ? *x : 0;
-    }
-}
-
 int sgemm_avx512(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                  size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
                  int threads) {
@@ -374,7 +363,11 @@ int sgemm_avx512_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float al
   if (ep && ep->bias && (alpha != 1 || beta != 0)) return -1;
   if (alpha == 0 || k == 0) {
     scale(m, n, beta, c, ldc);
-    if (ep) epilogue_passes(m, n, c, ldc, ep);
+    if (ep) { /* C = bias (a -0 kept, as 1 x bias would), then the tile's passes over all of C */
+      for (size_t i = 0; ep->bias && i < m; i++) memcpy(c + i * ldc, ep->bias, n * sizeof *c);
+      tile_epilogue te = {NULL, ep->relu, ep->mask, 1};
+      tile_epilogue_apply(m, n, c, ldc, &te);
+    }
     return 0;
   }
   if (threads <= 1) {
