@@ -17,7 +17,9 @@
  * descent_gemm_fused, the product with a dense layer's bias and ReLU (or
  * ReLU's backward mask) done as its elements leave the kernel, must give
  * the bits of the product and the separate passes, or decline and write
- * nothing; the kernel's epilogue is checked the same way on its edges.
+ * nothing; the kernel's epilogue is checked the same way on its edges, with
+ * the kernel computing each product directly and as its transpose (which
+ * must also agree bit for bit on the plain products).
  *
  * Tolerance: the two sum in different orders, so they differ by rounding. The
  * bound is k * eps * sum|a_ip b_pj| per element, eps the precision's epsilon;
@@ -319,11 +321,61 @@ static void check_fused(descent_rng *rng) {
 }
 
 #ifndef DESCENT_DOUBLE
-/* The plain kernel on one thread, as a product_fn. */
+/* The plain kernel on one thread, unswapped, as a product_fn. */
 static void kernel_one_thread(int ta, int tb, size_t m, size_t n, size_t k, descent_real alpha,
                               const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
                               descent_real beta, descent_real *c, size_t ldc) {
+  int saved = descent_sgemm_swap;
+  descent_sgemm_swap = 0;
   CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1) == 0);
+  descent_sgemm_swap = saved;
+}
+
+/* The kernel computing C^T = op(B)^T op(A)^T (descent_sgemm_swap 1) must
+   give C's bits as computed directly (0): on tile and block edges, every
+   transpose, alpha and beta, 1 and 2 threads (each splitting by rows or by
+   columns of the swapped product). C has padding columns, which neither may
+   touch. */
+static void check_kernel_swap(descent_rng *rng) {
+  const size_t ms[] = {1, 13, 14, 15, 33, 128, 505}, ns[] = {1, 16, 17, 31, 100, 1057};
+  const size_t ks[] = {1, 7, 300};
+  const float alphas[] = {1, 0.75f, -2}, betas[] = {0, 1, -0.5f};
+  int saved = descent_get_threads(), cases = 0;
+  for (int i = 0; i < 7; i++)
+    for (int j = 0; j < 6; j++)
+      for (int l = 0; l < 3; l++) {
+        size_t m = ms[i], n = ns[j], k = ks[l], ldc = n + 5;
+        if (m * n * k > (size_t)20000000) continue;
+        int form = (int)(i + 2 * j + l), ta = form % 2, tb = (form / 2) % 2;
+        float alpha = alphas[form % 3], beta = betas[(form / 3) % 3];
+        int threads = 1 + (i + j + l) % 2;
+        descent_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+        descent_real *c0 = malloc(m * ldc * sizeof *c0), *c1 = malloc(m * ldc * sizeof *c1);
+        fill(a, m * k, rng);
+        fill(b, k * n, rng);
+        fill(c0, m * ldc, rng);
+        memcpy(c1, c0, m * ldc * sizeof *c0);
+        descent_set_threads(threads);
+        descent_sgemm_swap = 0;
+        CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c0, ldc,
+                           threads) == 0);
+        descent_sgemm_swap = 1;
+        CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c1, ldc,
+                           threads) == 0);
+        descent_sgemm_swap = -1;
+        CHECK_MSG(memcmp(c0, c1, m * ldc * sizeof *c0) == 0,
+                  "%zux%zux%zu ta=%d tb=%d alpha=%g beta=%g threads=%d: the swapped product "
+                  "differs",
+                  m, n, k, ta, tb, (double)alpha, (double)beta, threads);
+        free(a), free(b), free(c0), free(c1);
+        cases++;
+      }
+  descent_set_threads(saved);
+  printf("swapped products: %d shapes compared\n", cases);
+}
+#else
+static void check_kernel_swap(descent_rng *rng) {
+  (void)rng; /* no kernel in the double build: kernel_main skips */
 }
 #endif
 
@@ -337,25 +389,28 @@ static void check_kernel_epilogue(descent_rng *rng) {
   const size_t ms[] = {1, 15, 22, 128, 505, 20}, ns[] = {1, 17, 33, 100, 40, 1057};
   const size_t ks[] = {0, 5, 257};
   for (int threads = 1; threads <= 2; threads++)
-    for (int i = 0; i < 6; i++)
-      for (int j = 0; j < 6; j++)
-        for (int l = 0; l < 3; l++)
-          for (int form = 0; form < 4; form++) {
-            if ((i >= 4 || j >= 4) && (i != j || l == 0)) continue; /* the big ones as pairs */
-            int ta = (i + l) % 2, tb = (j + form) % 2;
-            int with_bias = form < 2, with_relu = form % 2 == 0, with_mask = form >= 2;
-            fused_case f = fused_case_make(ms[i], ns[j], ks[l], ta, tb, rng);
-            sgemm_epilogue ep = {with_bias ? f.bias : NULL, with_relu ? f.relu : NULL,
-                                 with_mask ? f.mask : NULL};
-            CHECK(sgemm_avx512_epilogue(ta, tb, f.m, f.n, f.k, 1, f.a, f.lda, f.b, f.ldb, 0, f.c,
-                                        f.ldc, &ep, threads) == 0);
-            fused_case_expect(&f, with_bias, with_relu, with_mask, kernel_one_thread);
-            CHECK_MSG(fused_case_matches(&f),
-                      "epilogue %zux%zux%zu ta=%d tb=%d form=%d threads=%d differs from the "
-                      "product and its passes",
-                      f.m, f.n, f.k, ta, tb, form, threads);
-            fused_case_free(&f);
-          }
+    for (int swap = 0; swap <= 1; swap++)
+      for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++)
+          for (int l = 0; l < 3; l++)
+            for (int form = 0; form < 4; form++) {
+              if ((i >= 4 || j >= 4) && (i != j || l == 0)) continue; /* the big ones as pairs */
+              int ta = (i + l) % 2, tb = (j + form) % 2;
+              int with_bias = form < 2, with_relu = form % 2 == 0, with_mask = form >= 2;
+              fused_case f = fused_case_make(ms[i], ns[j], ks[l], ta, tb, rng);
+              sgemm_epilogue ep = {with_bias ? f.bias : NULL, with_relu ? f.relu : NULL,
+                                   with_mask ? f.mask : NULL};
+              descent_sgemm_swap = swap;
+              CHECK(sgemm_avx512_epilogue(ta, tb, f.m, f.n, f.k, 1, f.a, f.lda, f.b, f.ldb, 0, f.c,
+                                          f.ldc, &ep, threads) == 0);
+              descent_sgemm_swap = -1;
+              fused_case_expect(&f, with_bias, with_relu, with_mask, kernel_one_thread);
+              CHECK_MSG(fused_case_matches(&f),
+                        "epilogue %zux%zux%zu ta=%d tb=%d form=%d threads=%d swapped=%d differs "
+                        "from the product and its passes",
+                        f.m, f.n, f.k, ta, tb, form, threads, swap);
+              fused_case_free(&f);
+            }
   float one = 1, c = 42, bias = 1;
   sgemm_epilogue ep = {&bias, NULL, NULL};
   CHECK(sgemm_avx512_epilogue(0, 0, 1, 1, 1, 2, &one, 1, &one, 1, 0, &c, 1, &ep, 1) == -1);
@@ -390,6 +445,7 @@ static int kernel_main(descent_rng *rng) {
   check_kernel_edges(rng);
   check_threads_agree(rng);
   check_kernel_epilogue(rng);
+  check_kernel_swap(rng);
   return check_report();
 }
 

@@ -16,6 +16,12 @@ int sgemm_avx512_available(void);
    Not to be changed while another thread multiplies. */
 extern int descent_sgemm_enabled;
 
+/* Whether the kernel computes a product as its transpose, C^T = op(B)^T
+   op(A)^T (faster for x W^T with fewer columns than rows: sgemm_avx512.c):
+   -1 (the default) by its rule, 0 never, 1 always. The bits are the same
+   either way; tests set it to compare the two. */
+extern int descent_sgemm_swap;
+
 /* C = alpha op(A) op(B) + beta C, row-major, cblas_sgemm's semantics (beta ==
    0: C is not read). Up to `threads` OpenMP threads, each computing whole
    tiles of C: every element is summed in the same order whatever the thread
