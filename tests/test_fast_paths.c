@@ -126,7 +126,7 @@ static void fill(float *v, size_t n, descent_rng *rng) {
   for (size_t i = 0; i < n; i++) v[i] = (float)descent_rng_normal(rng);
 }
 
-/* The products between the kernel's parallel threshold (2^21 multiply-adds)
+/* The products between the kernel's parallel threshold (2^20 multiply-adds)
    and the general one (2^23) at two threads: on the avx512 path the kernel
    takes them, with the bits of its one-thread run; on the lower paths they
    stay on one thread, with the bits of a one-thread call. Both close to the
@@ -140,8 +140,10 @@ static void test_product_threads(void) {
       {0, 1, 128, 128, 256, 1}, /* x W^T, the main job's second layer */
       {0, 0, 128, 256, 128, 0}, /* dy W */
       {1, 0, 128, 256, 128, 0}, /* dy^T x */
-      {0, 1, 128, 128, 128, 1}, /* at the threshold */
-      {0, 1, 100, 120, 170, 1}, /* below it: one thread everywhere */
+      {0, 1, 128, 128, 128, 1}, /* 2^21 */
+      {0, 1, 128, 40, 256, 0},  /* 1.3M, as the big MLP's output layer (128 x 10 x 1024) */
+      {0, 1, 128, 128, 64, 1},  /* at the threshold */
+      {0, 1, 100, 100, 100, 1}, /* below it: one thread everywhere */
   };
   descent_rng rng;
   descent_rng_seed(&rng, 11);
@@ -163,7 +165,7 @@ static void test_product_threads(void) {
     omp_set_num_threads(2);
     descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, two, n);
     omp_set_num_threads(1);
-    int big = (double)m * (double)n * (double)k >= 2097152.0;
+    int big = (double)m * (double)n * (double)k >= 1048576.0;
     if (kernel && big)
       CHECK(sgemm_avx512(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n, 1) == 0);
     else

@@ -312,7 +312,7 @@ static void check_fused(descent_rng *rng) {
   printf("fused products: %d of %d taken by the AVX-512 kernel on path %s\n", taken, cases,
          descent_isa_name());
 #ifndef DESCENT_DOUBLE
-  /* On two threads the kernel takes every product of 2^21 multiply-adds
+  /* On two threads the kernel takes every product of 2^20 multiply-adds
      and more wherever it runs (gemm.c): these all are. */
   if (sgemm_avx512_available())
     CHECK_MSG(taken >= cases / 2, "the kernel runs here, yet took %d of %d fused products", taken,

@@ -69,8 +69,11 @@ static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
    threads, best of 300 calls: the main job's second layer (784-256-128-10, batch 128:
    128x128x256, 4.2M) took 78-80 us a product on one thread (OpenBLAS for
    x W^T and dy W, the kernel for dy^T x) and 44-47 us on the kernel's two;
-   at 2^21 (128x128x128, 128x64x256) 39-45 us against 23-27. */
-#define KERNEL_PARALLEL_MIN_MNK 2097152.0 /* 2^21 */
+   at 2^21 (128x128x128, 128x64x256) 39-45 us against 23-27; at 2^20, the
+   output layer of the big MLP and of the CNN (1024 -> 10, batch 128: 1.3M),
+   its forward and backward products together 0.13 -> 0.06 ms a step
+   (cnn_step --layers, 2 threads). */
+#define KERNEL_PARALLEL_MIN_MNK 1048576.0 /* 2^20 */
 
 static int product_threads(size_t m, size_t n, size_t k) {
   if (omp_in_parallel()) return 1;
