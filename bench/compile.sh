@@ -12,6 +12,8 @@
 #       OpenBLAS (the OpenMP build, which bundles LAPACK), zlib, cJSON,
 #       OpenMP and, when LIB was built with it, oneDNN. The headers are the
 #       repository's include/ and src/ and the build's generated include/.
+#       Libraries of the benchmark's own (bench_libs, an array, empty unless
+#       set) come last on the link line, after OpenBLAS.
 
 bench_build() {
     local build=$1
@@ -38,7 +40,8 @@ bench_compile() {
     # die of SIGPIPE, and pipefail would make the test false.)
     if nm -u "$lib" 2>/dev/null | grep ' dnnl_' >/dev/null; then dnnl=(-ldnnl); fi
     multiarch=$(cc -print-multiarch 2>/dev/null || true)
+    # shellcheck disable=SC2154 # bench_libs: set by the caller, if at all
     cc "$@" -fopenmp -Iinclude -Isrc -I"$(dirname "$lib")/include" "$source" "$lib" \
         ${multiarch:+-L/usr/lib/$multiarch/openblas-openmp} -lopenblas -lz -lcjson \
-        "${dnnl[@]}" -lm -o "$out"
+        "${dnnl[@]}" ${bench_libs[@]+"${bench_libs[@]}"} -lm -o "$out"
 }
