@@ -11,8 +11,8 @@
  *  - descent: descent_gemm, as a training step calls it (its own choice of
  *    kernel and threads on this path);
  *  - kernel: the AVX-512 kernel of sgemm_avx512.c alone, where the path has it;
- *  - openblas: descent_gemm with the kernel switched off (OpenBLAS, one call
- *    per thread on slabs of C, as descent runs it);
+ *  - openblas: descent_gemm with its kernel and oneDNN switched off
+ *    (OpenBLAS, one call per thread on slabs of C, as descent runs it);
  *  - onednn: dnnl_sgemm (oneDNN's JIT GEMM on its own OpenMP threads; its
  *    maximum ISA follows the path: avx512 -> avx512_core, avx2 -> avx2);
  *  - blis: bli_sgemm (BLIS's object-free typed API, its own OpenMP threads,
@@ -37,6 +37,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 
 #include "core/sgemm_avx512.h"
+#include "core/sgemm_dnnl.h"
 #include "internal.h"
 
 #include <math.h>
@@ -117,9 +118,9 @@ static void run(lib l, const product *p, const float *a, const float *b, float *
     }
     break;
   case LIB_OPENBLAS:
-    descent_sgemm_enabled = 0;
+    descent_sgemm_enabled = 0, descent_sgemm_dnnl_enabled = 0;
     descent_gemm(p->ta, p->tb, p->m, p->n, p->k, 1, a, lda, b, ldb, 0, c, ldc);
-    descent_sgemm_enabled = 1;
+    descent_sgemm_enabled = 1, descent_sgemm_dnnl_enabled = 1;
     break;
 #ifdef HAVE_DNNL
   case LIB_ONEDNN:
@@ -214,6 +215,7 @@ int main(int argc, char **argv) {
   descent_set_threads(threads);
   omp_set_num_threads(threads);
   int path = descent_isa_path();
+  printf("# path %s, %d thread(s)\n", descent_isa_name(), threads);
 #ifdef HAVE_DNNL
   if (path != DESCENT_ISA_PORTABLE)
     dnnl_set_max_cpu_isa(path == DESCENT_ISA_AVX512 ? dnnl_cpu_isa_avx512_core : dnnl_cpu_isa_avx2);

@@ -112,7 +112,7 @@ for path in $paths; do
         for t in $threads_list; do
             DESCENT_ISA=$path OMP_NUM_THREADS=$t DESCENT_PEAK_GFLOPS=$peak \
                 "$tmp/gemm_libs" "$t" "$calls" "${model_list[@]}" >"$tmp/run.$path.$t.$r"
-            grep '^#' "$tmp/run.$path.$t.$r" | sort -u >>"$tmp/libs.txt" || true
+            grep '^#' "$tmp/run.$path.$t.$r" | grep -v '^# path' >>"$tmp/libs.txt" || true
             grep '^gemm ' "$tmp/run.$path.$t.$r" >>"$tmp/all.txt"
         done
     done

@@ -195,6 +195,10 @@ const char *descent_blas_detected_core(void);
  * AVX-512 and the avx2 path forced, holds oneDNN to AVX2, process-wide. */
 int descent_dnnl_setup(void);
 
+/* 1 once descent_cpu_setup has run and succeeded (OpenBLAS's kernels and
+ * oneDNN's instruction set settled for the process), else 0. */
+int descent_cpu_setup_done(void);
+
 /* 1 on CPUs with AVX-512 that run a 512-bit operation as two 256-bit halves
  * (AMD Zen 4): there OpenBLAS's AVX2 kernels match the AVX-512 ones' peak
  * and were measured faster (blas_select.c, gemm.c). */

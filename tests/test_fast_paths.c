@@ -13,6 +13,7 @@
 #include "check.h"
 
 #include "core/sgemm_avx512.h"
+#include "core/sgemm_dnnl.h"
 #include "data/whiten.h"
 
 #include <math.h>
@@ -126,11 +127,22 @@ static void fill(float *v, size_t n, descent_rng *rng) {
   for (size_t i = 0; i < n; i++) v[i] = (float)descent_rng_normal(rng);
 }
 
+/* Whether gemm.c hands this product to oneDNN at two threads (its rule,
+   dnnl_product_threads). */
+static int dnnl_takes(int ta, int tb, size_t m, size_t n, size_t k) {
+  double mnk = (double)m * (double)n * (double)k;
+  if (!sgemm_dnnl_available() || mnk < 1048576.0) return 0;
+  if (descent_isa_path() >= DESCENT_ISA_AVX512) return ta && !tb && m <= 256;
+  return mnk < 8388608.0;
+}
+
 /* The products between the kernel's parallel threshold (2^20 multiply-adds)
    and the general one (2^23) at two threads: on the avx512 path the kernel
-   takes them, with the bits of its one-thread run; on the lower paths they
-   stay on one thread, with the bits of a one-thread call. Both close to the
-   double reference. */
+   takes them, with the bits of its one-thread run, or oneDNN the weight
+   gradients of narrow layers; on the avx2 path oneDNN takes them on both
+   threads (with the bits of its own two-thread call) where the library has
+   it; on the portable path they stay on one thread, with the bits of a
+   one-thread call. All close to the double reference. */
 static void test_product_threads(void) {
   const struct {
     int trans_a, trans_b;
@@ -148,6 +160,7 @@ static void test_product_threads(void) {
   descent_rng rng;
   descent_rng_seed(&rng, 11);
   int kernel = descent_isa_path() == DESCENT_ISA_AVX512 && sgemm_avx512_available();
+  int takes_dnnl = 0;
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     int ta = shapes[s].trans_a, tb = shapes[s].trans_b;
     size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
@@ -166,14 +179,22 @@ static void test_product_threads(void) {
     descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, two, n);
     omp_set_num_threads(1);
     int big = (double)m * (double)n * (double)k >= 1048576.0;
-    if (kernel && big)
+    int dnnl = dnnl_takes(ta, tb, m, n, k);
+    const char *expected = "a one-thread call";
+    if (dnnl) {
+      CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n, 2) == 0);
+      expected = "oneDNN on two threads";
+    } else if (kernel && big) {
       CHECK(sgemm_avx512(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n, 1) == 0);
-    else
+      expected = "the kernel on one thread";
+    } else {
       descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n);
+    }
+    takes_dnnl += dnnl;
     descent_gemm_reference(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, ref, n);
     CHECK_MSG(memcmp(one, two, m * n * sizeof *one) == 0,
               "product %zux%zux%zu (trans %d%d) on two threads differs from %s", m, n, k, ta, tb,
-              kernel && big ? "the kernel on one thread" : "a one-thread call");
+              expected);
     double worst = 0;
     for (size_t i = 0; i < m * n; i++) {
       double e = fabs((double)two[i] - (double)ref[i]) / (1.0 + fabs((double)ref[i]));
@@ -188,6 +209,12 @@ static void test_product_threads(void) {
     free(one);
     free(ref);
   }
+  printf("products between the thresholds: %d of %d on oneDNN (path %s%s)\n", takes_dnnl,
+         (int)(sizeof shapes / sizeof *shapes), descent_isa_name(),
+         sgemm_dnnl_available() ? "" : ", oneDNN not available");
+  /* Where oneDNN runs, the rule gives it some of these (a weight gradient
+     of 128 units on avx512, all four mid-sized products on avx2). */
+  if (sgemm_dnnl_available()) CHECK(takes_dnnl > 0);
 }
 
 /* Batches gathered on two threads hold the rows and labels the order names,

@@ -29,6 +29,7 @@
 #include "internal.h" /* descent_gemm, descent_gemm_reference */
 
 #include "core/sgemm_avx512.h"
+#include "core/sgemm_dnnl.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -420,6 +421,50 @@ static void check_kernel_epilogue(descent_rng *rng) {
 #endif
 }
 
+/* oneDNN's products (gemm.c gives it some on the avx512 and avx2 paths)
+   must be reproducible: the same bits from call to call, and whatever the
+   alignment of the operands (a resumed run's buffers need not sit where
+   the first run's did), at 1 and 2 threads. */
+static void check_dnnl_reproducible(descent_rng *rng) {
+#ifndef DESCENT_DOUBLE
+  if (!sgemm_dnnl_available()) {
+    printf("oneDNN products: not checked, oneDNN does not run on path %s in this build\n",
+           descent_isa_name());
+    return;
+  }
+  const size_t shapes[][3] = {{100, 784, 128}, {128, 256, 128}, {10, 1024, 128}};
+  int cases = 0;
+  for (int s = 0; s < 3; s++)
+    for (int threads = 1; threads <= 2; threads++)
+      for (int form = 0; form < 3; form++) {
+        size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        int ta = form != 1, tb = form == 2;
+        size_t lda = ta ? m : k, ldb = tb ? k : n;
+        /* One spare float: the second copy of each operand starts 4 bytes on. */
+        float *a = malloc((m * k + 1) * sizeof *a), *b = malloc((k * n + 1) * sizeof *b);
+        float *c = malloc((m * n + 1) * sizeof *c), *first = malloc(m * n * sizeof *first);
+        fill(a, m * k, rng);
+        fill(b, k * n, rng);
+        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, first, n, threads) == 0);
+        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n, threads) == 0);
+        CHECK_MSG(memcmp(c, first, m * n * sizeof *c) == 0,
+                  "oneDNN %zux%zux%zu form %d, %d threads: two calls differ", m, n, k, form,
+                  threads);
+        memmove(a + 1, a, m * k * sizeof *a);
+        memmove(b + 1, b, k * n * sizeof *b);
+        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a + 1, lda, b + 1, ldb, 0, c + 1, n, threads) == 0);
+        CHECK_MSG(memcmp(c + 1, first, m * n * sizeof *c) == 0,
+                  "oneDNN %zux%zux%zu form %d, %d threads: moved operands give other bits", m, n, k,
+                  form, threads);
+        free(a), free(b), free(c), free(first);
+        cases++;
+      }
+  printf("oneDNN products: %d reproducible on path %s\n", cases, descent_isa_name());
+#else
+  (void)rng;
+#endif
+}
+
 /* Why the AVX-512 kernel cannot run here, or NULL when it can. */
 static const char *kernel_absent(void) {
 #ifdef DESCENT_DOUBLE
@@ -471,6 +516,7 @@ int main(int argc, char **argv) {
   check_large_shapes(&rng);
   check_thread_policy(&rng);
   check_fused(&rng);
+  check_dnnl_reproducible(&rng);
   /* The reference itself, on a product known by hand. */
   descent_real a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[4] = {0};
   descent_gemm_reference(0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);

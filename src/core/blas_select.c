@@ -129,13 +129,19 @@ static void blas_select(void) {
   unsetenv("OPENBLAS_CORETYPE");
 }
 
+/* descent_cpu_setup's status: 1 while it has not run. */
+static atomic_int outcome = 1;
+
+int descent_cpu_setup_done(void) {
+  return atomic_load(&outcome) == 0;
+}
+
 int descent_cpu_setup(void) {
   descent_error_clear();
   int rc = descent_isa_check();
   if (rc) return rc;
   /* Once (a second run would take descent's own choice for OpenBLAS's); later
      calls return the first one's status, and its message when it failed. */
-  static atomic_int outcome = 1; /* 1: not run yet */
   static char message[256];
   int first = atomic_load(&outcome);
   if (first != 1) return first ? descent_fail(first, "%s", message) : DESCENT_OK;

@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "sgemm_avx512.h"
 #include "sgemm_bf16.h"
+#include "sgemm_dnnl.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -97,6 +98,35 @@ static int float_product_threads(int trans_a, size_t m, size_t n, size_t k) {
       use_kernel(trans_a, m, n, k, most))
     return most;
   return threads;
+}
+#endif
+
+#ifndef DESCENT_DOUBLE
+/* The threads oneDNN's GEMM (sgemm_dnnl.c) takes this product on, or 0
+   when it does not take it. Measured with bench/gemm_libs.sh on a 2-core
+   AMD EPYC (Zen 4), ms per product, medians of 3 runs of 40 calls, warm
+   operands, batch 128 (descent's choice before -> oneDNN):
+   - the weight gradient dy^T x of a layer of at most 256 units on the
+     avx512 path, where the AVX-512 kernel took it: 784 -> 100 0.186 ->
+     0.179 at 1 thread, 0.105 -> 0.094 at 2; 784 -> 256 0.466 -> 0.450 and
+     0.287 -> 0.235; 256 -> 128 0.078 -> 0.074 and 0.045 -> 0.040; 1024 ->
+     10 0.039 -> 0.028 and 0.022 -> 0.015. With 1024 units the kernel keeps
+     it (784 -> 1024: 1.90 against 1.93 and 0.96 against 1.03).
+   - on the avx2 path at two threads, products of 2^20 to 2^23 multiply-adds,
+     which OpenBLAS ran on one thread (a second saved less than it cost
+     OpenBLAS): the main job's second layer (784-256-128-10) x W^T 0.080 ->
+     0.039, dy W 0.079 -> 0.045, dy^T x 0.080 -> 0.060; the big MLP's output
+     layer (1024 -> 10) 0.077 -> 0.040, 0.060 -> 0.031, 0.051 -> 0.031.
+   Elsewhere oneDNN was slower or within a few percent (bench/README.md has
+   the whole table). Only this CPU was measured. oneDNN's rounding is its
+   own and depends on its thread count. */
+static int dnnl_product_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
+  if (omp_in_parallel() || !sgemm_dnnl_available()) return 0;
+  double mnk = (double)m * (double)n * (double)k;
+  if (mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
+  int most = omp_get_max_threads();
+  if (descent_isa_path() >= DESCENT_ISA_AVX512) return trans_a && !trans_b && m <= 256 ? most : 0;
+  return most > 1 && mnk < PARALLEL_MIN_MNK ? most : 0;
 }
 #endif
 
@@ -208,6 +238,10 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
   blas_split(dgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
              threads);
 #else
+  int dnnl_threads = dnnl_product_threads(trans_a, trans_b, m, n, k);
+  if (dnnl_threads &&
+      sgemm_dnnl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, dnnl_threads) == 0)
+    return;
   int threads = float_product_threads(trans_a, m, n, k);
   /* The kernel's result is the same whatever its thread count. */
   if (use_kernel(trans_a, m, n, k, threads) &&
@@ -245,6 +279,8 @@ int descent_gemm_fused(int precision, int trans_a, int trans_b, size_t m, size_t
                        const descent_real *mask) {
 #ifndef DESCENT_DOUBLE
   if (precision != DESCENT_PRECISION_FP32 || m == 0 || n == 0) return 0;
+  /* descent_gemm would give this product to oneDNN: its bits, not the kernel's. */
+  if (dnnl_product_threads(trans_a, trans_b, m, n, k)) return 0;
   int threads = float_product_threads(trans_a, m, n, k);
   if (!use_kernel(trans_a, m, n, k, threads)) return 0;
   sgemm_epilogue epilogue = {bias, relu, mask};

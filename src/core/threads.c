@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 #include "sgemm_avx512.h"
+#include "sgemm_dnnl.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -130,7 +131,14 @@ const char *descent_blas_name(void) {
                    ? "; large float products on descent's AVX-512 kernel (on one thread weight "
                      "gradients only)"
                    : "; large float products on descent's AVX-512 kernel";
-  snprintf(name, sizeof name, "%s, %s threads, %s%s; kernel path %s", version, parallel, kernels,
-           products, descent_isa_name());
+  const char *dnnl = "";
+#ifndef DESCENT_DOUBLE
+  if (sgemm_dnnl_available())
+    dnnl = descent_isa_path() >= DESCENT_ISA_AVX512
+               ? "; narrow layers' weight gradients on oneDNN"
+               : "; products of 2^20 to 2^23 multiply-adds on oneDNN when on several threads";
+#endif
+  snprintf(name, sizeof name, "%s, %s threads, %s%s%s; kernel path %s", version, parallel, kernels,
+           products, dnnl, descent_isa_name());
   return name;
 }

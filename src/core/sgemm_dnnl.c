@@ -1,0 +1,57 @@
+/*
+ * sgemm_dnnl.c - oneDNN's float GEMM behind descent's product interface
+ * (sgemm_dnnl.h). oneDNN runs its JIT GEMM for the instruction set it is
+ * allowed (descent_cpu_setup holds it to AVX2 on the avx2 path), on the
+ * OpenMP threads of the calling thread's setting, which is set to the
+ * product's thread count for the call.
+ */
+#include "sgemm_dnnl.h"
+
+#include "internal.h"
+
+int descent_sgemm_dnnl_enabled = 1;
+
+#if defined(DESCENT_HAVE_DNNL) && !defined(DESCENT_DOUBLE)
+
+#include <dnnl.h>
+#include <omp.h>
+
+int sgemm_dnnl_available(void) {
+  if (!descent_sgemm_dnnl_enabled) return 0;
+  int path = descent_isa_path();
+  if (path < DESCENT_ISA_AVX2) return 0;
+  if (path >= DESCENT_ISA_AVX512 || !descent_cpu_has_avx512()) return 1;
+  /* The avx2 path on a CPU with AVX-512: only once descent_cpu_setup has
+     capped oneDNN at AVX2 (asking oneDNN before would fix its choice and
+     keep the cap from being set). */
+  return descent_cpu_setup_done();
+}
+
+int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
+               int threads) {
+  if (!sgemm_dnnl_available() || omp_in_parallel() || threads < 1) return -1;
+  int caller = omp_get_max_threads();
+  if (caller != threads) omp_set_num_threads(threads);
+  dnnl_status_t s = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', (dnnl_dim_t)m,
+                               (dnnl_dim_t)n, (dnnl_dim_t)k, alpha, a, (dnnl_dim_t)lda, b,
+                               (dnnl_dim_t)ldb, beta, c, (dnnl_dim_t)ldc);
+  if (caller != threads) omp_set_num_threads(caller);
+  return s == dnnl_success ? 0 : -1;
+}
+
+#else /* no oneDNN, or the double build */
+
+int sgemm_dnnl_available(void) {
+  return 0;
+}
+
+int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
+               int threads) {
+  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda;
+  (void)b, (void)ldb, (void)beta, (void)c, (void)ldc, (void)threads;
+  return -1;
+}
+
+#endif

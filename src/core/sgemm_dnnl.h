@@ -1,0 +1,33 @@
+/*
+ * sgemm_dnnl.h - oneDNN's float GEMM (dnnl_sgemm), for the products of a
+ * training step it runs faster than OpenBLAS and descent's own kernel;
+ * gemm.c says which, with the measurements (bench/gemm_libs.sh).
+ */
+#ifndef DESCENT_SGEMM_DNNL_H
+#define DESCENT_SGEMM_DNNL_H
+
+#include <stddef.h>
+
+/* 1 (the default): gemm.c hands oneDNN the products it wins; tests and
+   benchmarks clear it to run the others on the same calls. Not to be
+   changed while another thread multiplies. */
+extern int descent_sgemm_dnnl_enabled;
+
+/* 1 when sgemm_dnnl may be called: the library was built with oneDNN, the
+   float build, descent_sgemm_dnnl_enabled, a kernel path of AVX2 or wider
+   (the portable path never uses oneDNN), and, on the avx2 path of a CPU
+   with AVX-512, oneDNN held to AVX2 by descent_cpu_setup (without it oneDNN
+   would run AVX-512 code on a path forced to AVX2). */
+int sgemm_dnnl_available(void);
+
+/* C = alpha op(A) op(B) + beta C, row-major (op(X) = X^T when trans_x),
+   on `threads` OpenMP threads (the caller's setting is restored after).
+   Called outside parallel regions only. For a given shape and thread count
+   its bits do not change from call to call. Returns 0, or -1 when oneDNN
+   is not available or refused the call (nothing is written then: the
+   caller computes the product another way). */
+int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
+               int threads);
+
+#endif /* DESCENT_SGEMM_DNNL_H */
