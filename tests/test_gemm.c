@@ -333,45 +333,76 @@ static void kernel_one_thread(int ta, int tb, size_t m, size_t n, size_t k, desc
 }
 
 /* The kernel computing C^T = op(B)^T op(A)^T (descent_sgemm_swap 1) must
-   give C's bits as computed directly (0): on tile and block edges, every
-   transpose, alpha and beta, 1 and 2 threads (each splitting by rows or by
-   columns of the swapped product). C has padding columns, which neither may
-   touch. */
+   give C's bits as computed directly (0): tiles of every height (from C's
+   columns when swapped), C wider than a block of columns of the swapped
+   product (1,100 rows), one and two k blocks, every transpose, alpha and
+   beta (C NaN where beta is 0, which must not be read), a ReLU and a mask
+   with any alpha and beta, 1 and 2 threads (each splitting by rows or by
+   columns). C has padding columns, which neither may touch. The swap count
+   shows that the swapped code ran, and the default rule is checked on the
+   shapes it was measured on. */
 static void check_kernel_swap(descent_rng *rng) {
-  const size_t ms[] = {1, 13, 14, 15, 33, 128, 505}, ns[] = {1, 16, 17, 31, 100, 1057};
+  const size_t ms[] = {1, 13, 14, 15, 33, 128, 505, 1100};
+  const size_t ns[] = {1, 2, 5, 13, 16, 17, 27, 31, 100, 1057};
   const size_t ks[] = {1, 7, 300};
   const float alphas[] = {1, 0.75f, -2}, betas[] = {0, 1, -0.5f};
-  int saved = descent_get_threads(), cases = 0;
-  for (int i = 0; i < 7; i++)
-    for (int j = 0; j < 6; j++)
+  int saved_threads = descent_get_threads(), saved_swap = descent_sgemm_swap, cases = 0;
+  unsigned long swapped_before = descent_sgemm_swapped;
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < 10; j++)
       for (int l = 0; l < 3; l++) {
         size_t m = ms[i], n = ns[j], k = ks[l], ldc = n + 5;
         if (m * n * k > (size_t)20000000) continue;
         int form = (int)(i + 2 * j + l), ta = form % 2, tb = (form / 2) % 2;
         float alpha = alphas[form % 3], beta = betas[(form / 3) % 3];
-        int threads = 1 + (i + j + l) % 2;
+        int threads = 1 + (i + j + l) % 2, passes = (i + j) % 3; /* 0: none, 1: ReLU, 2: mask */
         descent_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
         descent_real *c0 = malloc(m * ldc * sizeof *c0), *c1 = malloc(m * ldc * sizeof *c1);
+        descent_real *relu0 = malloc(m * ldc * sizeof *relu0),
+                     *relu1 = malloc(m * ldc * sizeof *relu1);
+        descent_real *mask = malloc(m * ldc * sizeof *mask);
         fill(a, m * k, rng);
         fill(b, k * n, rng);
         fill(c0, m * ldc, rng);
+        fill_edgy(mask, m * ldc, rng);
+        if (beta == 0)
+          for (size_t e = 0; e < m * ldc; e++) c0[e] = NAN;
         memcpy(c1, c0, m * ldc * sizeof *c0);
-        descent_set_threads(threads);
+        for (size_t e = 0; e < m * ldc; e++) relu0[e] = relu1[e] = 42;
+        sgemm_epilogue ep0 = {NULL, passes == 1 ? relu0 : NULL, passes == 2 ? mask : NULL};
+        sgemm_epilogue ep1 = {NULL, passes == 1 ? relu1 : NULL, passes == 2 ? mask : NULL};
         descent_sgemm_swap = 0;
-        CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c0, ldc,
-                           threads) == 0);
+        CHECK(sgemm_avx512_epilogue(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c0,
+                                    ldc, passes ? &ep0 : NULL, threads) == 0);
         descent_sgemm_swap = 1;
-        CHECK(sgemm_avx512(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c1, ldc,
-                           threads) == 0);
-        descent_sgemm_swap = -1;
-        CHECK_MSG(memcmp(c0, c1, m * ldc * sizeof *c0) == 0,
-                  "%zux%zux%zu ta=%d tb=%d alpha=%g beta=%g threads=%d: the swapped product "
-                  "differs",
-                  m, n, k, ta, tb, (double)alpha, (double)beta, threads);
-        free(a), free(b), free(c0), free(c1);
+        CHECK(sgemm_avx512_epilogue(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c1,
+                                    ldc, passes ? &ep1 : NULL, threads) == 0);
+        descent_sgemm_swap = saved_swap;
+        CHECK_MSG(memcmp(c0, c1, m * ldc * sizeof *c0) == 0 &&
+                      memcmp(relu0, relu1, m * ldc * sizeof *relu0) == 0,
+                  "%zux%zux%zu ta=%d tb=%d alpha=%g beta=%g threads=%d passes=%d: the swapped "
+                  "product differs",
+                  m, n, k, ta, tb, (double)alpha, (double)beta, threads, passes);
+        free(a), free(b), free(c0), free(c1), free(relu0), free(relu1), free(mask);
         cases++;
       }
-  descent_set_threads(saved);
+  descent_set_threads(saved_threads);
+  CHECK_MSG(descent_sgemm_swapped - swapped_before == (unsigned long)cases,
+            "%lu of %d forced products were computed as their transpose",
+            descent_sgemm_swapped - swapped_before, cases);
+  /* The rule: x W^T of a 100-unit layer swapped, of a 1024-unit one not. */
+  const size_t rule[][3] = {{128, 100, 784}, {128, 1024, 784}};
+  for (int r = 0; r < 2; r++) {
+    size_t m = rule[r][0], n = rule[r][1], k = rule[r][2];
+    descent_real *a = calloc(m * k, sizeof *a), *b = calloc(k * n, sizeof *b);
+    descent_real *c = malloc(m * n * sizeof *c);
+    unsigned long before = descent_sgemm_swapped;
+    CHECK(sgemm_avx512(0, 1, m, n, k, 1, a, k, b, k, 0, c, n, 1) == 0);
+    CHECK_MSG(descent_sgemm_swapped - before == (r == 0 ? 1u : 0u),
+              "x W^T %zux%zux%zu: swapped %lu times, the rule says %s", m, n, k,
+              descent_sgemm_swapped - before, r == 0 ? "once" : "never");
+    free(a), free(b), free(c);
+  }
   printf("swapped products: %d shapes compared\n", cases);
 }
 #else

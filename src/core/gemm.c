@@ -38,7 +38,9 @@ static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
      and dy W, best of 40-200 calls (128x1024x784: 2.00-2.04 against
      2.13-2.26 ms; 128x1024x1024: 2.65-2.78 against 2.97-3.02; dy W
      128x1024x1024: 2.57-2.69 against 2.72-2.84; the small MLP's 128x100x784:
-     0.201 against 0.216), while the kernel keeps the weight gradient dy^T x
+     0.201 against 0.216, and against 0.201 since the kernel runs it as its
+     transpose, where the step still took 0.443 ms against 0.437 with
+     OpenBLAS), while the kernel keeps the weight gradient dy^T x
      (2.50-2.56 against 2.58-2.81 ms at 1024x1024x128). On two threads the
      kernel takes all: its threads never wait for each other within a
      product, and on a machine shared with other work OpenBLAS's took 2-5x

@@ -24,9 +24,11 @@
  *
  * x W^T with fewer columns than rows (a narrow layer: n = 100 against a
  * batch of 128) runs as its transpose W x^T, whose tiles are stored
- * transposed (sgemm_swap): its columns then fill the vectors.
+ * transposed (sgemm_swap): its columns then fill the vectors. Such a tile
+ * goes through a scratch tile in L1, so nothing prefetches C for it.
  *
- * Threads split C into bands of rows or of whole column panels, whichever
+ * Threads split C (C^T when swapped) into bands of rows or of whole column
+ * panels, whichever
  * leaves the busiest thread least to do (gemm_split_columns), each with its
  * own packing buffers; nothing splits the k sum, so every element
  * is summed in the same order (k blocks in order, then alpha and beta at
@@ -43,6 +45,7 @@
 
 int descent_sgemm_enabled = 1;
 int descent_sgemm_swap = -1;
+unsigned long descent_sgemm_swapped = 0;
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__AVX512F__)
 
@@ -290,7 +293,10 @@ static void store_transposed(const float *t, size_t rows, size_t width, float *c
       r[i] = i < rows ? _mm512_load_ps(t + i * NR + half * 16) : _mm512_setzero_ps();
     gemm_transpose16(r);
     size_t cols = width - half * 16 < 16 ? width - half * 16 : 16;
-    for (size_t q = 0; q < cols; q++) {
+    /* Unrolled, so that r stays in registers. */
+#pragma GCC unroll 16
+    for (size_t q = 0; q < 16; q++) {
+      if (q >= cols) break;
       float *cr = c + (half * 16 + q) * ldc;
       __m512 out;
       if (first && beta == 0) {
@@ -368,7 +374,7 @@ static void gemm_serial(int ta, int tb, size_t m, size_t n, size_t k, float alph
             }
             if (ep && ((first && ep->bias) || (pc + kc >= k && (ep->relu || ep->mask)))) {
               /* The tile's rows and columns in C, its bias the columns' */
-              size_t corner = (size_t)(ct - c), bias_at = swapped ? (size_t)(panel_row) : jc + jr;
+              size_t corner = (size_t)(ct - c), bias_at = swapped ? panel_row : jc + jr;
               tile_epilogue te = {first && ep->bias ? ep->bias + bias_at : NULL,
                                   ep->relu ? ep->relu + corner : NULL,
                                   ep->mask ? ep->mask + corner : NULL, pc + kc >= k};
@@ -443,6 +449,8 @@ int sgemm_avx512_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float al
      c, ldc and ep stay C's. */
   int swapped = sgemm_swap(ta, tb, m, n);
   if (swapped) {
+#pragma omp atomic update
+    descent_sgemm_swapped++;
     int t = ta;
     ta = !tb, tb = !t;
     size_t rows = m, ld = lda;
@@ -474,7 +482,11 @@ int sgemm_avx512_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float al
       /* The band's corner in C (a band of the product's columns is one of
          C's rows when swapped). */
       size_t r0 = by_columns ? 0 : lo, c0 = by_columns ? lo : 0;
-      if (swapped) r0 = c0, c0 = by_columns ? 0 : lo;
+      if (swapped) {
+        size_t t = r0;
+        r0 = c0;
+        c0 = t;
+      }
       sgemm_epilogue band;
       if (ep) band = band_epilogue(ep, r0, c0, ldc);
       float *cb = c + r0 * ldc + c0;

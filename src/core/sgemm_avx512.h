@@ -19,8 +19,14 @@ extern int descent_sgemm_enabled;
 /* Whether the kernel computes a product as its transpose, C^T = op(B)^T
    op(A)^T (faster for x W^T with fewer columns than rows: sgemm_avx512.c):
    -1 (the default) by its rule, 0 never, 1 always. The bits are the same
-   either way; tests set it to compare the two. */
+   either way; tests set it to compare the two. Not to be changed while
+   another thread multiplies. */
 extern int descent_sgemm_swap;
+
+/* How many products the kernel has computed as their transpose since the
+   program started, for tests to see that the swapped code ran (the bits
+   alone cannot tell). */
+extern unsigned long descent_sgemm_swapped;
 
 /* C = alpha op(A) op(B) + beta C, row-major, cblas_sgemm's semantics (beta ==
    0: C is not read). Up to `threads` OpenMP threads, each computing whole
