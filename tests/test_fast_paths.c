@@ -133,7 +133,7 @@ static int dnnl_takes(int ta, int tb, size_t m, size_t n, size_t k) {
   double mnk = (double)m * (double)n * (double)k;
   if (!sgemm_dnnl_available() || mnk < 1048576.0) return 0;
   if (descent_isa_path() >= DESCENT_ISA_AVX512) return ta && !tb && m <= 256;
-  return mnk < 8388608.0;
+  return (!ta && tb) || mnk < 8388608.0;
 }
 
 /* The products between the kernel's parallel threshold (2^20 multiply-adds)

@@ -119,6 +119,11 @@ static int float_product_threads(int trans_a, size_t m, size_t n, size_t k) {
      OpenBLAS): the main job's second layer (784-256-128-10) x W^T 0.080 ->
      0.039, dy W 0.079 -> 0.045, dy^T x 0.080 -> 0.060; the big MLP's output
      layer (1024 -> 10) 0.077 -> 0.040, 0.060 -> 0.031, 0.051 -> 0.031.
+   - on the avx2 path, every forward product x W^T (OpenBLAS transposes W
+     as it packs it; oneDNN's AVX2 kernels take it as it is): 128x1024x784
+     1.22 -> 1.00 at 2 threads, 2.04 -> 2.04 at 1; 128x1024x1024 1.75 ->
+     1.40 and 2.69 -> 2.65; 128x256x784 0.50 -> 0.47 at 1 thread; 128x100x784
+     0.108 -> 0.119 at 2 (the one loss) and 0.203 -> 0.196 at 1.
    Elsewhere oneDNN was slower or within a few percent (bench/README.md has
    the whole table). Only this CPU was measured. oneDNN's rounding is its
    own and depends on its thread count. */
@@ -128,6 +133,7 @@ static int dnnl_product_threads(int trans_a, int trans_b, size_t m, size_t n, si
   if (mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
   int most = omp_get_max_threads();
   if (descent_isa_path() >= DESCENT_ISA_AVX512) return trans_a && !trans_b && m <= 256 ? most : 0;
+  if (!trans_a && trans_b) return most;
   return most > 1 && mnk < PARALLEL_MIN_MNK ? most : 0;
 }
 #endif

@@ -136,7 +136,8 @@ const char *descent_blas_name(void) {
   if (sgemm_dnnl_available())
     dnnl = descent_isa_path() >= DESCENT_ISA_AVX512
                ? "; narrow layers' weight gradients on oneDNN"
-               : "; products of 2^20 to 2^23 multiply-adds on oneDNN when on several threads";
+               : "; forward products, and products of 2^20 to 2^23 multiply-adds on several "
+                 "threads, on oneDNN";
 #endif
   snprintf(name, sizeof name, "%s, %s threads, %s%s%s; kernel path %s", version, parallel, kernels,
            products, dnnl, descent_isa_name());
