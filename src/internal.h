@@ -127,6 +127,16 @@ void descent_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, do
  * summed in float (src/core/sgemm_bf16.c), and C rounded to bf16 when
  * round_c is set (autocast's bf16 outputs); for DESCENT_PRECISION_FP32,
  * descent_gemm itself (round_c is ignored). */
+/* A dense layer's own product (dense.c): descent_gemm_precision with alpha
+ * 1, except that in fp32 oneDNN takes the
+ * products it measured faster at (gemm.c), with the thread count
+ * descent_gemm_dnnl_threads gives (0: oneDNN does not take it). The other
+ * callers' products were not measured, so they keep descent_gemm. */
+void descent_gemm_dense(int precision, int round_c, int trans_a, int trans_b, size_t m, size_t n,
+                        size_t k, const descent_real *a, size_t lda, const descent_real *b,
+                        size_t ldb, descent_real beta, descent_real *c, size_t ldc);
+int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k);
+
 void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b, size_t m,
                             size_t n, size_t k, descent_real alpha, const descent_real *a,
                             size_t lda, const descent_real *b, size_t ldb, descent_real beta,

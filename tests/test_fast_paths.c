@@ -127,22 +127,14 @@ static void fill(float *v, size_t n, descent_rng *rng) {
   for (size_t i = 0; i < n; i++) v[i] = (float)descent_rng_normal(rng);
 }
 
-/* Whether gemm.c hands this product to oneDNN at two threads (its rule,
-   dnnl_product_threads). */
-static int dnnl_takes(int ta, int tb, size_t m, size_t n, size_t k) {
-  double mnk = (double)m * (double)n * (double)k;
-  if (!sgemm_dnnl_available() || mnk < 1048576.0) return 0;
-  if (descent_isa_path() >= DESCENT_ISA_AVX512) return ta && !tb && m <= 256;
-  return (!ta && tb) || mnk < 8388608.0;
-}
-
 /* The products between the kernel's parallel threshold (2^20 multiply-adds)
    and the general one (2^23) at two threads: on the avx512 path the kernel
    takes them, with the bits of its one-thread run, or oneDNN the weight
    gradients of narrow layers; on the avx2 path oneDNN takes them on both
    threads (with the bits of its own two-thread call) where the library has
    it; on the portable path they stay on one thread, with the bits of a
-   one-thread call. All close to the double reference. */
+   one-thread call. All close to the double reference. Each is a dense
+   layer's product (descent_gemm_dense), the one kind oneDNN is given. */
 static void test_product_threads(void) {
   const struct {
     int trans_a, trans_b;
@@ -176,10 +168,11 @@ static void test_product_threads(void) {
     memcpy(one, c0, m * n * sizeof *one);
     memcpy(ref, c0, m * n * sizeof *ref);
     omp_set_num_threads(2);
-    descent_gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, two, n);
+    /* A dense layer's product, which oneDNN may take (gemm.c's rule). */
+    int dnnl = descent_gemm_dnnl_threads(ta, tb, m, n, k) == 2;
+    descent_gemm_dense(DESCENT_PRECISION_FP32, 1, ta, tb, m, n, k, a, lda, b, ldb, beta, two, n);
     omp_set_num_threads(1);
     int big = (double)m * (double)n * (double)k >= 1048576.0;
-    int dnnl = dnnl_takes(ta, tb, m, n, k);
     const char *expected = "a one-thread call";
     if (dnnl) {
       CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, one, n, 2) == 0);
@@ -212,9 +205,11 @@ static void test_product_threads(void) {
   printf("products between the thresholds: %d of %d on oneDNN (path %s%s)\n", takes_dnnl,
          (int)(sizeof shapes / sizeof *shapes), descent_isa_name(),
          sgemm_dnnl_available() ? "" : ", oneDNN not available");
-  /* Where oneDNN runs, the rule gives it some of these (a weight gradient
-     of 128 units on avx512, all four mid-sized products on avx2). */
-  if (sgemm_dnnl_available()) CHECK(takes_dnnl > 0);
+  /* Where oneDNN runs, the rule gives it the weight gradient of 128 units
+     on avx512, and on avx2 every product from 2^20 multiply-adds. */
+  int want = !sgemm_dnnl_available() ? 0 : descent_isa_path() >= DESCENT_ISA_AVX512 ? 1 : 6;
+  CHECK_MSG(takes_dnnl == want, "oneDNN took %d of these products, the rule says %d", takes_dnnl,
+            want);
 }
 
 /* Batches gathered on two threads hold the rows and labels the order names,

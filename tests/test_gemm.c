@@ -32,6 +32,7 @@
 #include "core/sgemm_dnnl.h"
 
 #include <float.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #ifdef DESCENT_DOUBLE
@@ -452,44 +453,69 @@ static void check_kernel_epilogue(descent_rng *rng) {
 #endif
 }
 
-/* oneDNN's products (gemm.c gives it some on the avx512 and avx2 paths)
-   must be reproducible: the same bits from call to call, and whatever the
-   alignment of the operands (a resumed run's buffers need not sit where
-   the first run's did), at 1 and 2 threads. */
+/* oneDNN's products (gemm.c gives it some of a dense layer's on the avx512
+   and avx2 paths) must be reproducible: the same bits from call to call,
+   and whatever the alignment of the operands (a resumed run's buffers need
+   not sit where the first run's did), at 1 and 2 threads, every transpose,
+   beta 0 (C NaN, never read) and 1, padded rows, and single rows and
+   columns. It declines, writing nothing, under dynamic teams, and leaves
+   the caller's thread setting as it found it. Where the build has oneDNN
+   and the path is avx2 or wider, it must run. */
 static void check_dnnl_reproducible(descent_rng *rng) {
 #ifndef DESCENT_DOUBLE
   if (!sgemm_dnnl_available()) {
+#ifdef DESCENT_HAVE_DNNL
+    CHECK_MSG(descent_isa_path() < DESCENT_ISA_AVX2,
+              "the build has oneDNN and the path is %s, yet oneDNN's GEMM does not run",
+              descent_isa_name());
+#endif
     printf("oneDNN products: not checked, oneDNN does not run on path %s in this build\n",
            descent_isa_name());
     return;
   }
-  const size_t shapes[][3] = {{100, 784, 128}, {128, 256, 128}, {10, 1024, 128}};
-  int cases = 0;
-  for (int s = 0; s < 3; s++)
+  const size_t shapes[][3] = {
+      {100, 784, 128}, {128, 256, 128}, {10, 1024, 128}, {1, 300, 70}, {90, 1, 200}};
+  int cases = 0, saved = omp_get_max_threads();
+  for (int s = 0; s < 5; s++)
     for (int threads = 1; threads <= 2; threads++)
-      for (int form = 0; form < 3; form++) {
+      for (int form = 0; form < 4; form++) {
         size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-        int ta = form != 1, tb = form == 2;
-        size_t lda = ta ? m : k, ldb = tb ? k : n;
+        int ta = form & 1, tb = form >> 1;
+        size_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+        size_t as = (ta ? k : m) * lda, bs = (tb ? n : k) * ldb, cs = m * ldc;
+        float beta = (float)((s + form) % 2);
         /* One spare float: the second copy of each operand starts 4 bytes on. */
-        float *a = malloc((m * k + 1) * sizeof *a), *b = malloc((k * n + 1) * sizeof *b);
-        float *c = malloc((m * n + 1) * sizeof *c), *first = malloc(m * n * sizeof *first);
-        fill(a, m * k, rng);
-        fill(b, k * n, rng);
-        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, first, n, threads) == 0);
-        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n, threads) == 0);
-        CHECK_MSG(memcmp(c, first, m * n * sizeof *c) == 0,
+        float *a = malloc((as + 1) * sizeof *a), *b = malloc((bs + 1) * sizeof *b);
+        float *c0 = malloc((cs + 1) * sizeof *c0), *c = malloc((cs + 1) * sizeof *c);
+        float *first = malloc(cs * sizeof *first);
+        fill(a, as, rng);
+        fill(b, bs, rng);
+        fill(c0, cs, rng);
+        if (beta == 0)
+          for (size_t e = 0; e < cs; e++) c0[e] = NAN;
+        memcpy(first, c0, cs * sizeof *c0);
+        memcpy(c, c0, cs * sizeof *c0);
+        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, first, ldc, threads) == 0);
+        CHECK(omp_get_max_threads() == saved);
+        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc, threads) == 0);
+        CHECK_MSG(memcmp(c, first, cs * sizeof *c) == 0,
                   "oneDNN %zux%zux%zu form %d, %d threads: two calls differ", m, n, k, form,
                   threads);
-        memmove(a + 1, a, m * k * sizeof *a);
-        memmove(b + 1, b, k * n * sizeof *b);
-        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a + 1, lda, b + 1, ldb, 0, c + 1, n, threads) == 0);
-        CHECK_MSG(memcmp(c + 1, first, m * n * sizeof *c) == 0,
+        memmove(a + 1, a, as * sizeof *a);
+        memmove(b + 1, b, bs * sizeof *b);
+        memcpy(c + 1, c0, cs * sizeof *c0);
+        CHECK(sgemm_dnnl(ta, tb, m, n, k, 1, a + 1, lda, b + 1, ldb, beta, c + 1, ldc, threads) ==
+              0);
+        CHECK_MSG(memcmp(c + 1, first, cs * sizeof *c) == 0,
                   "oneDNN %zux%zux%zu form %d, %d threads: moved operands give other bits", m, n, k,
                   form, threads);
-        free(a), free(b), free(c), free(first);
+        free(a), free(b), free(c0), free(c), free(first);
         cases++;
       }
+  float one = 1, c = 42;
+  omp_set_dynamic(1);
+  CHECK(sgemm_dnnl(0, 0, 1, 1, 1, 1, &one, 1, &one, 1, 0, &c, 1, 1) == -1 && c == 42);
+  omp_set_dynamic(0);
   printf("oneDNN products: %d reproducible on path %s\n", cases, descent_isa_name());
 #else
   (void)rng;

@@ -125,10 +125,13 @@ static int float_product_threads(int trans_a, size_t m, size_t n, size_t k) {
      1.40 and 2.69 -> 2.65; 128x256x784 0.50 -> 0.47 at 1 thread; 128x100x784
      0.108 -> 0.119 at 2 (the one loss) and 0.203 -> 0.196 at 1.
    Elsewhere oneDNN was slower or within a few percent (bench/README.md has
-   the whole table). Only this CPU was measured. oneDNN's rounding is its
-   own and depends on its thread count. */
-static int dnnl_product_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
-  if (omp_in_parallel() || !sgemm_dnnl_available()) return 0;
+   the whole table). Only this CPU was measured, and only a dense layer's
+   products: descent_gemm_dense alone asks this rule. oneDNN's rounding is
+   its own and depends on its thread count. Never inside a parallel region,
+   active or not: conv.c's products run in one whatever the thread count
+   (a region of one thread is inactive, and omp_in_parallel would say no). */
+int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
+  if (omp_get_level() > 0 || !sgemm_dnnl_available()) return 0;
   double mnk = (double)m * (double)n * (double)k;
   if (mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
   int most = omp_get_max_threads();
@@ -246,10 +249,6 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
   blas_split(dgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
              threads);
 #else
-  int dnnl_threads = dnnl_product_threads(trans_a, trans_b, m, n, k);
-  if (dnnl_threads &&
-      sgemm_dnnl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, dnnl_threads) == 0)
-    return;
   int threads = float_product_threads(trans_a, m, n, k);
   /* The kernel's result is the same whatever its thread count. */
   if (use_kernel(trans_a, m, n, k, threads) &&
@@ -281,14 +280,30 @@ void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b
   descent_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void descent_gemm_dense(int precision, int round_c, int trans_a, int trans_b, size_t m, size_t n,
+                        size_t k, const descent_real *a, size_t lda, const descent_real *b,
+                        size_t ldb, descent_real beta, descent_real *c, size_t ldc) {
+#ifndef DESCENT_DOUBLE
+  if (precision == DESCENT_PRECISION_FP32 && m && n) {
+    int threads = descent_gemm_dnnl_threads(trans_a, trans_b, m, n, k);
+    if (threads &&
+        sgemm_dnnl(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c, ldc, threads) == 0)
+      return;
+  }
+#endif
+  descent_gemm_precision(precision, round_c, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c,
+                         ldc);
+}
+
 int descent_gemm_fused(int precision, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                        const descent_real *a, size_t lda, const descent_real *b, size_t ldb,
                        descent_real *c, size_t ldc, const descent_real *bias, descent_real *relu,
                        const descent_real *mask) {
 #ifndef DESCENT_DOUBLE
   if (precision != DESCENT_PRECISION_FP32 || m == 0 || n == 0) return 0;
-  /* descent_gemm would give this product to oneDNN: its bits, not the kernel's. */
-  if (dnnl_product_threads(trans_a, trans_b, m, n, k)) return 0;
+  /* descent_gemm_dense would give this product to oneDNN: its bits, not
+     the kernel's. */
+  if (descent_gemm_dnnl_threads(trans_a, trans_b, m, n, k)) return 0;
   int threads = float_product_threads(trans_a, m, n, k);
   if (!use_kernel(trans_a, m, n, k, threads)) return 0;
   sgemm_epilogue epilogue = {bias, relu, mask};

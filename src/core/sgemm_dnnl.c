@@ -15,9 +15,14 @@ int descent_sgemm_dnnl_enabled = 1;
 
 #include <dnnl.h>
 #include <omp.h>
+#include <stdlib.h>
+#include <string.h>
 
 int sgemm_dnnl_available(void) {
   if (!descent_sgemm_dnnl_enabled) return 0;
+  /* Its threads must be OpenMP's, whose count the call sets (a TBB or
+     thread-pool build would split the work by the machine's cores). */
+  if (dnnl_version()->cpu_runtime != DNNL_RUNTIME_OMP) return 0;
   int path = descent_isa_path();
   if (path < DESCENT_ISA_AVX2) return 0;
   if (path >= DESCENT_ISA_AVX512 || !descent_cpu_has_avx512()) return 1;
@@ -27,17 +32,41 @@ int sgemm_dnnl_available(void) {
   return descent_cpu_setup_done();
 }
 
+/* This thread's copy of C, for a product that reads C (beta not 0): oneDNN
+   may scale C before it fails (out of memory), and the caller then
+   computes the product again from C as it was. Grown as needed, kept. */
+static _Thread_local float *saved_c;
+static _Thread_local size_t saved_size;
+
+static int save_c(const float *c, size_t m, size_t n, size_t ldc) {
+  size_t need = (m - 1) * ldc + n;
+  if (need > saved_size) {
+    float *grown = realloc(saved_c, need * sizeof *grown);
+    if (!grown) return -1;
+    saved_c = grown, saved_size = need;
+  }
+  for (size_t i = 0; i < m; i++) memcpy(saved_c + i * ldc, c + i * ldc, n * sizeof *c);
+  return 0;
+}
+
 int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
                int threads) {
-  if (!sgemm_dnnl_available() || omp_in_parallel() || threads < 1) return -1;
+  if (!sgemm_dnnl_available() || omp_get_level() > 0 || threads < 1 || m == 0 || n == 0) return -1;
+  /* oneDNN splits the work by the team it gets: a smaller one (dynamic
+     teams, a thread limit) would change the bits, or leave part of C
+     uncomputed. */
+  if (omp_get_dynamic() || omp_get_thread_limit() < threads) return -1;
+  if (beta != 0 && save_c(c, m, n, ldc)) return -1;
   int caller = omp_get_max_threads();
   if (caller != threads) omp_set_num_threads(threads);
   dnnl_status_t s = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', (dnnl_dim_t)m,
                                (dnnl_dim_t)n, (dnnl_dim_t)k, alpha, a, (dnnl_dim_t)lda, b,
                                (dnnl_dim_t)ldb, beta, c, (dnnl_dim_t)ldc);
   if (caller != threads) omp_set_num_threads(caller);
-  return s == dnnl_success ? 0 : -1;
+  if (s == dnnl_success) return 0;
+  for (size_t i = 0; beta != 0 && i < m; i++) memcpy(c + i * ldc, saved_c + i * ldc, n * sizeof *c);
+  return -1;
 }
 
 #else /* no oneDNN, or the double build */

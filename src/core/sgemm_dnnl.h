@@ -13,19 +13,23 @@
    changed while another thread multiplies. */
 extern int descent_sgemm_dnnl_enabled;
 
-/* 1 when sgemm_dnnl may be called: the library was built with oneDNN, the
-   float build, descent_sgemm_dnnl_enabled, a kernel path of AVX2 or wider
+/* 1 when sgemm_dnnl may be called: the library was built with oneDNN (its
+   OpenMP build), the float build, descent_sgemm_dnnl_enabled, a kernel path of AVX2 or wider
    (the portable path never uses oneDNN), and, on the avx2 path of a CPU
    with AVX-512, oneDNN held to AVX2 by descent_cpu_setup (without it oneDNN
-   would run AVX-512 code on a path forced to AVX2). */
+   would run AVX-512 code on a path forced to AVX2; a program that never
+   calls descent_cpu_setup then gets OpenBLAS's products there, and other
+   bits than the descent program). */
 int sgemm_dnnl_available(void);
 
 /* C = alpha op(A) op(B) + beta C, row-major (op(X) = X^T when trans_x),
-   on `threads` OpenMP threads (the caller's setting is restored after).
-   Called outside parallel regions only. For a given shape and thread count
-   its bits do not change from call to call. Returns 0, or -1 when oneDNN
-   is not available or refused the call (nothing is written then: the
-   caller computes the product another way). */
+   on exactly `threads` OpenMP threads (the caller's setting is restored
+   after). Declines inside a parallel region (active or not), with dynamic
+   teams (omp_set_dynamic) or a thread limit below `threads`, where oneDNN
+   would split the work by a smaller team. For a given shape and thread
+   count its bits do not change from call to call. Returns 0, or -1 when
+   it declined or oneDNN failed: C is then as it was (restored from a copy
+   where beta is not 0), for the caller to compute the product another way. */
 int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
                int threads);

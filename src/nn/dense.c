@@ -2,7 +2,7 @@
  * dense.c - the fully connected layer, y = x W^T + b.
  *
  * W is stored {out, in} as in PyTorch, so weights exchange without transposes.
- * All three products go through descent_gemm in the layer's precision (under
+ * All three products go through descent_gemm_dense in the layer's precision (under
  * bf16 the output and the input gradient are rounded to bf16, the weight
  * gradient is not); the input gradient is skipped for the first layer
  * (dx == NULL), which saves a fifth of an MLP's backward. The output and the
@@ -93,7 +93,7 @@ static void forward(layer *l, const descent_real *params, const descent_real *x,
     for (size_t i = 0; i < n; i++) memcpy(y + i * out, b, out * sizeof *y);
     beta = 1;
   }
-  descent_gemm_precision(l->precision, 1, 0, 1, n, out, in, 1, x, in, w, in, beta, y, out);
+  descent_gemm_dense(l->precision, 1, 0, 1, n, out, in, x, in, w, in, beta, y, out);
   if (relu_y) relu_values(y, relu_y, n * out);
 }
 
@@ -134,13 +134,13 @@ static void backward(layer *l, const descent_real *params, const descent_real *x
                      int relu_input) {
   size_t in = l->in_size, out = dense_of(l)->units;
   /* dW = dy^T x */
-  descent_gemm_precision(l->precision, 0, 1, 0, out, in, n, 1, dy, out, x, in, 0, dparams, in);
+  descent_gemm_dense(l->precision, 0, 1, 0, out, in, n, dy, out, x, in, 0, dparams, in);
   if (dense_of(l)->bias) bias_gradient(dy, n, out, dparams + in * out);
   /* dx = dy W */
   if (!dx || descent_gemm_fused(l->precision, 0, 0, n, in, out, dy, out, params, in, dx, in, NULL,
                                 NULL, relu_input ? x : NULL))
     return;
-  descent_gemm_precision(l->precision, 1, 0, 0, n, in, out, 1, dy, out, params, in, 0, dx, in);
+  descent_gemm_dense(l->precision, 1, 0, 0, n, in, out, dy, out, params, in, 0, dx, in);
   if (relu_input) relu_gradient(x, dx, dx, n * in);
 }
 
