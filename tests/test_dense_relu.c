@@ -10,8 +10,8 @@
  * takes (where it runs: the fused products then do the ReLU's work) and of
  * small sizes (which go to OpenBLAS and separate passes), with a tanh among
  * them, a ReLU after a ReLU, a ReLU first and one last. By hand, a dense
- * layer's output is its product onto rows holding the bias (descent_gemm,
- * beta 1), not its forward function, which itself asks for the fused
+ * layer's output is its product onto rows holding the bias (a dense layer's
+ * product, descent_gemm_dense, with beta 1), not its forward function, which itself asks for the fused
  * product. Each run says whether the kernel took the network's first
  * product, since that depends on the CPU and the path (DESCENT_ISA), and
  * where the kernel runs, two threads must have taken it.
@@ -35,7 +35,8 @@ static void dense_by_hand(const layer *l, const descent_real *params, const desc
   size_t in = l->in_size, out = l->out_size;
   int bias = l->n_params == out * in + out;
   for (size_t i = 0; bias && i < n; i++) memcpy(y + i * out, params + out * in, out * sizeof *y);
-  descent_gemm(0, 1, n, out, in, 1, x, in, params, in, bias ? 1 : 0, y, out);
+  descent_gemm_dense(DESCENT_PRECISION_FP32, 1, 0, 1, n, out, in, x, in, params, in, bias ? 1 : 0,
+                     y, out);
 }
 
 /* The network's loss and gradient by hand: each layer's own forward, the
