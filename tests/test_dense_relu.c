@@ -10,11 +10,12 @@
  * takes (where it runs: the fused products then do the ReLU's work) and of
  * small sizes (which go to OpenBLAS and separate passes), with a tanh among
  * them, a ReLU after a ReLU, a ReLU first and one last. By hand, a dense
- * layer's output is its product onto rows holding the bias (a dense layer's
- * product, descent_gemm_dense, with beta 1), not its forward function, which itself asks for the
- * fused product. Each run says whether the kernel took the network's first product, since that
- * depends on the CPU and the path (DESCENT_ISA), and where the kernel runs, two threads must have
- * taken it.
+ * layer's output is its product onto rows holding the bias (a dense
+ * layer's product, descent_gemm_dense, with beta 1), not its forward
+ * function, which itself asks for the fused product. Each run says whether
+ * the kernel took the network's first product, since that depends on the
+ * CPU and the path (DESCENT_ISA), and where the kernel runs, two threads
+ * must have taken it.
  */
 #include "check.h"
 #include "core/sgemm_avx512.h"
