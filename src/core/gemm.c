@@ -105,39 +105,39 @@ static int float_product_threads(int trans_a, size_t m, size_t n, size_t k) {
 
 #ifndef DESCENT_DOUBLE
 /* The threads oneDNN's GEMM (sgemm_dnnl.c) takes this product on, or 0
-   when it does not take it. Measured with bench/gemm_libs.sh on a 2-core
-   AMD EPYC (Zen 4), ms per product, medians of 3 runs of 40 calls, warm
-   operands, batch 128 (descent's choice before -> oneDNN):
-   - the weight gradient dy^T x of a layer of at most 256 units on the
-     avx512 path, where the AVX-512 kernel took it: 784 -> 100 0.186 ->
-     0.179 at 1 thread, 0.105 -> 0.094 at 2; 784 -> 256 0.466 -> 0.450 and
-     0.287 -> 0.235; 256 -> 128 0.078 -> 0.074 and 0.045 -> 0.040; 1024 ->
-     10 0.039 -> 0.028 and 0.022 -> 0.015. With 1024 units the kernel keeps
-     it (784 -> 1024: 1.90 against 1.93 and 0.96 against 1.03).
-   - on the avx2 path at two threads, products of 2^20 to 2^23 multiply-adds,
-     which OpenBLAS ran on one thread (a second saved less than it cost
-     OpenBLAS): the main job's second layer (784-256-128-10) x W^T 0.080 ->
-     0.039, dy W 0.079 -> 0.045, dy^T x 0.080 -> 0.060; the big MLP's output
-     layer (1024 -> 10) 0.077 -> 0.040, 0.060 -> 0.031, 0.051 -> 0.031.
-   - on the avx2 path, every forward product x W^T (OpenBLAS transposes W
-     as it packs it; oneDNN's AVX2 kernels take it as it is): 128x1024x784
-     1.22 -> 1.00 at 2 threads, 2.04 -> 2.04 at 1; 128x1024x1024 1.75 ->
-     1.40 and 2.69 -> 2.65; 128x256x784 0.50 -> 0.47 at 1 thread; 128x100x784
-     0.108 -> 0.119 at 2 (the one loss) and 0.203 -> 0.196 at 1.
-   Elsewhere oneDNN was slower or within a few percent (bench/README.md has
-   the whole table). Only this CPU was measured, and only a dense layer's
-   products: descent_gemm_dense alone asks this rule. oneDNN's rounding is
-   its own and depends on its thread count. Never inside a parallel region,
-   active or not: conv.c's products run in one whatever the thread count
-   (a region of one thread is inactive, and omp_in_parallel would say no). */
+   when it does not take it: on the avx2 path at two threads and more only.
+   Measured with bench/gemm_libs.sh on a 2-core AMD EPYC (Zen 4) held to
+   AVX2, ms per product, medians of 3 runs of 40 calls, warm operands,
+   batch 128, 2 threads (descent's choice before -> oneDNN):
+   - products of 2^20 to 2^23 multiply-adds, which OpenBLAS ran on one
+     thread (a second saved less than it cost OpenBLAS): the main job's
+     second layer (784-256-128-10) x W^T 0.080 -> 0.039, dy W 0.079 ->
+     0.045, dy^T x 0.080 -> 0.060; the big MLP's output layer (1024 -> 10)
+     0.077 -> 0.040, 0.060 -> 0.031, 0.051 -> 0.031;
+   - the forward products x W^T (OpenBLAS transposes W as it packs it;
+     oneDNN's AVX2 kernels take it as it is): 128x1024x784 1.22 -> 1.00,
+     128x1024x1024 1.75 -> 1.40 (the one loss: 128x100x784, 0.108 -> 0.119).
+   The step at two threads: the main job 0.881 -> 0.756 ms, the big MLP
+   6.87 -> 6.75 (fastest of 4-5 runs). oneDNN's first product in a process
+   costs 36 ms (it generates all its GEMM kernels then), which these gains
+   repay within the first few hundred steps. Not taken elsewhere: at one
+   thread the gains were 0-2% (the small MLP's step 0.443 -> 0.437 ms,
+   6,000 steps to repay the 36 ms); on the avx512 path oneDNN won the
+   weight gradients of narrow layers by 3-22% (the main job's step at two
+   threads 0.748 -> 0.725 ms) but lost the one-epoch small MLP's run by
+   10% to its 36 ms, and the kernel's bits do not depend on the thread
+   count. Only this CPU was measured, and only a dense layer's products:
+   descent_gemm_dense alone asks this rule. oneDNN's rounding is its own
+   and depends on its thread count. Never inside a parallel region, active
+   or not: conv.c's products run in one whatever the thread count (a
+   region of one thread is inactive, and omp_in_parallel would say no). */
 int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
-  if (omp_get_level() > 0 || !sgemm_dnnl_available()) return 0;
+  if (omp_get_level() > 0 || descent_isa_path() != DESCENT_ISA_AVX2 || !sgemm_dnnl_available())
+    return 0;
   double mnk = (double)m * (double)n * (double)k;
-  if (mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
   int most = omp_get_max_threads();
-  if (descent_isa_path() >= DESCENT_ISA_AVX512) return trans_a && !trans_b && m <= 256 ? most : 0;
-  if (!trans_a && trans_b) return most;
-  return most > 1 && mnk < PARALLEL_MIN_MNK ? most : 0;
+  if (most < 2 || mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
+  return (!trans_a && trans_b) || mnk < PARALLEL_MIN_MNK ? most : 0;
 }
 #endif
 

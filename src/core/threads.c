@@ -133,11 +133,9 @@ const char *descent_blas_name(void) {
                    : "; large float products on descent's AVX-512 kernel";
   const char *dnnl = "";
 #ifndef DESCENT_DOUBLE
-  if (sgemm_dnnl_available())
-    dnnl = descent_isa_path() >= DESCENT_ISA_AVX512
-               ? "; narrow layers' weight gradients on oneDNN"
-               : "; forward products, and products of 2^20 to 2^23 multiply-adds on several "
-                 "threads, on oneDNN";
+  if (sgemm_dnnl_available() && descent_isa_path() == DESCENT_ISA_AVX2)
+    dnnl = "; on several threads forward products and products of 2^20 to 2^23 "
+           "multiply-adds on oneDNN";
 #endif
   snprintf(name, sizeof name, "%s, %s threads, %s%s%s; kernel path %s", version, parallel, kernels,
            products, dnnl, descent_isa_name());
