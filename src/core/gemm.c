@@ -114,9 +114,10 @@ static int float_product_threads(int trans_a, size_t m, size_t n, size_t k) {
      second layer (784-256-128-10) x W^T 0.080 -> 0.039, dy W 0.079 ->
      0.045, dy^T x 0.080 -> 0.060; the big MLP's output layer (1024 -> 10)
      0.077 -> 0.040, 0.060 -> 0.031, 0.051 -> 0.031;
-   - the forward products x W^T (OpenBLAS transposes W as it packs it;
-     oneDNN's AVX2 kernels take it as it is): 128x1024x784 1.22 -> 1.00,
-     128x1024x1024 1.75 -> 1.40 (the one loss: 128x100x784, 0.108 -> 0.119).
+   - the forward products x W^T of layers of 256 units and more (OpenBLAS
+     transposes W as it packs it; oneDNN's AVX2 kernels take it as it is):
+     128x1024x784 1.22 -> 1.00, 128x1024x1024 1.75 -> 1.40, 128x256x784
+     0.258 -> 0.234 (but 128x100x784 0.108 -> 0.119).
    The step at two threads: the main job 0.881 -> 0.756 ms, the big MLP
    6.87 -> 6.75 (fastest of 4-5 runs). oneDNN's first product in a process
    costs 36 ms (it generates all its GEMM kernels then), which these gains
@@ -137,7 +138,7 @@ int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size
   double mnk = (double)m * (double)n * (double)k;
   int most = omp_get_max_threads();
   if (most < 2 || mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
-  return (!trans_a && trans_b) || mnk < PARALLEL_MIN_MNK ? most : 0;
+  return (!trans_a && trans_b && n >= 256) || mnk < PARALLEL_MIN_MNK ? most : 0;
 }
 #endif
 
