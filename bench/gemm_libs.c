@@ -214,9 +214,9 @@ int main(int argc, char **argv) {
   }
   descent_set_threads(threads);
   omp_set_num_threads(threads);
-  int path = descent_isa_path();
   printf("# path %s, %d thread(s)\n", descent_isa_name(), threads);
 #ifdef HAVE_DNNL
+  int path = descent_isa_path();
   if (path != DESCENT_ISA_PORTABLE)
     dnnl_set_max_cpu_isa(path == DESCENT_ISA_AVX512 ? dnnl_cpu_isa_avx512_core : dnnl_cpu_isa_avx2);
 #endif
