@@ -32,21 +32,15 @@ int sgemm_dnnl_available(void) {
   return descent_cpu_setup_done();
 }
 
-/* This thread's copy of C, for a product that reads C (beta not 0): oneDNN
-   may scale C before it fails (out of memory), and the caller then
-   computes the product again from C as it was. Grown as needed, kept. */
-static _Thread_local float *saved_c;
-static _Thread_local size_t saved_size;
-
-static int save_c(const float *c, size_t m, size_t n, size_t ldc) {
-  size_t need = (m - 1) * ldc + n;
-  if (need > saved_size) {
-    float *grown = realloc(saved_c, need * sizeof *grown);
-    if (!grown) return -1;
-    saved_c = grown, saved_size = need;
-  }
-  for (size_t i = 0; i < m; i++) memcpy(saved_c + i * ldc, c + i * ldc, n * sizeof *c);
-  return 0;
+/* A copy of C's m x n block (leading dimension ldc kept), for a product
+   that reads C (beta not 0): oneDNN may scale C before it fails (out of
+   memory), and the caller then computes the product again from C as it
+   was. NULL when out of memory. Allocated per call (glibc serves the same
+   size again from its heap), so that no thread keeps one when it ends. */
+static float *copy_c(const float *c, size_t m, size_t n, size_t ldc) {
+  float *copy = malloc(((m - 1) * ldc + n) * sizeof *copy);
+  for (size_t i = 0; copy && i < m; i++) memcpy(copy + i * ldc, c + i * ldc, n * sizeof *c);
+  return copy;
 }
 
 int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
@@ -57,16 +51,18 @@ int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alp
      teams, a thread limit) would change the bits, or leave part of C
      uncomputed. */
   if (omp_get_dynamic() || omp_get_thread_limit() < threads) return -1;
-  if (beta != 0 && save_c(c, m, n, ldc)) return -1;
+  float *saved = NULL;
+  if (beta != 0 && !(saved = copy_c(c, m, n, ldc))) return -1;
   int caller = omp_get_max_threads();
   if (caller != threads) omp_set_num_threads(threads);
   dnnl_status_t s = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', (dnnl_dim_t)m,
                                (dnnl_dim_t)n, (dnnl_dim_t)k, alpha, a, (dnnl_dim_t)lda, b,
                                (dnnl_dim_t)ldb, beta, c, (dnnl_dim_t)ldc);
   if (caller != threads) omp_set_num_threads(caller);
-  if (s == dnnl_success) return 0;
-  for (size_t i = 0; beta != 0 && i < m; i++) memcpy(c + i * ldc, saved_c + i * ldc, n * sizeof *c);
-  return -1;
+  for (size_t i = 0; s != dnnl_success && saved && i < m; i++)
+    memcpy(c + i * ldc, saved + i * ldc, n * sizeof *c);
+  free(saved);
+  return s == dnnl_success ? 0 : -1;
 }
 
 #else /* no oneDNN, or the double build */
