@@ -182,19 +182,30 @@ static void step_pass(float *weights, size_t count) {
   for (size_t i = 0; weights && i < count; i++) weights[i] -= 1e-12f * sweep_b[i];
 }
 
+/* The layer sizes of "mlp:784-100-10" into sizes (at most MAX_LAYERS + 1):
+   their count, or -1 for anything else (a size of 0, a dash too many or at
+   the end, too many layers). */
 static int parse_model(const char *spec, size_t *sizes) {
   if (strncmp(spec, "mlp:", 4) != 0) return -1;
   int count = 0;
   const char *s = spec + 4;
-  while (*s && count < MAX_LAYERS + 1) {
+  for (;;) {
     char *end;
     long v = strtol(s, &end, 10);
-    if (end == s || v <= 0) return -1;
+    if (end == s || v <= 0 || count == MAX_LAYERS + 1) return -1;
     sizes[count++] = (size_t)v;
-    s = *end == '-' ? end + 1 : end;
-    if (*end && *end != '-') return -1;
+    if (*end == '\0') break;
+    if (*end != '-') return -1;
+    s = end + 1;
   }
   return count >= 2 ? count : -1;
+}
+
+/* A whole decimal argument of at least `least`, or -1. */
+static long whole(const char *text, long least) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  return end != text && *end == '\0' && v >= least ? v : -1;
 }
 
 int main(int argc, char **argv) {
@@ -202,8 +213,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: gemm_libs THREADS [REPS] [MODEL...]\n");
     return 2;
   }
-  threads = atoi(argv[1]);
-  int reps = argc > 2 ? atoi(argv[2]) : 50;
+  threads = (int)whole(argv[1], 1);
+  int reps = argc > 2 ? (int)whole(argv[2], 3) : 50;
   if (threads < 1 || reps < 3) {
     fprintf(stderr, "gemm_libs: THREADS must be positive and REPS at least 3\n");
     return 2;
@@ -242,6 +253,14 @@ int main(int argc, char **argv) {
   sweep_a = filled(SWEEP, 1), sweep_b = filled(SWEEP, 2);
   const char *default_models[] = {"mlp:784-1024-1024-10", "mlp:784-256-128-10", "mlp:784-100-10"};
   int model_count = argc > 3 ? argc - 3 : 3;
+  for (int mi = 0; mi < model_count; mi++) { /* every model checked before any timing */
+    size_t sizes[MAX_LAYERS + 1];
+    const char *model = argc > 3 ? argv[3 + mi] : default_models[mi];
+    if (parse_model(model, sizes) < 0) {
+      fprintf(stderr, "gemm_libs: %s is not a model like mlp:784-100-10\n", model);
+      return 2;
+    }
+  }
   double *times = malloc(sizeof(double) * (size_t)reps);
   for (int mi = 0; mi < model_count; mi++) {
     const char *model = argc > 3 ? argv[3 + mi] : default_models[mi];

@@ -285,7 +285,7 @@ void descent_gemm_dense(int precision, int round_c, int trans_a, int trans_b, si
                         size_t k, const descent_real *a, size_t lda, const descent_real *b,
                         size_t ldb, descent_real beta, descent_real *c, size_t ldc) {
 #ifndef DESCENT_DOUBLE
-  if (precision == DESCENT_PRECISION_FP32 && m && n) {
+  if (precision == DESCENT_PRECISION_FP32) {
     int threads = descent_gemm_dnnl_threads(trans_a, trans_b, m, n, k);
     if (threads &&
         sgemm_dnnl(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c, ldc, threads) == 0)
