@@ -83,6 +83,22 @@ typedef struct tile_epilogue {
   int last;          /* this k block is the last one */
 } tile_epilogue;
 
+/* Stores the lanes mk of the sums x at c: alpha x after the first k block
+   (plus beta C where beta is not 0, C not read otherwise), C + alpha x
+   after the later ones. The one rounding of C's elements, shared by the
+   micro-kernel and the transposed store so that both give the same bits. */
+static inline __attribute__((always_inline)) void
+store_sums(__m512 x, float *c, __mmask16 mk, __m512 va, __m512 vb, float beta, int first) {
+  __m512 out;
+  if (first && beta == 0) {
+    out = _mm512_mul_ps(va, x);
+  } else {
+    __m512 old = _mm512_maskz_loadu_ps(mk, c);
+    out = first ? _mm512_fmadd_ps(va, x, _mm512_mul_ps(vb, old)) : _mm512_fmadd_ps(va, x, old);
+  }
+  _mm512_mask_storeu_ps(c, mk, out);
+}
+
 /* The micro-kernel: a rows x (16 nv) tile of C from kc steps of a packed A
    panel (rows reals per step) and a packed B panel (16 nv reals per step),
    `width` of its columns stored. Inlined with rows and nv constant. */
@@ -120,14 +136,7 @@ static inline __attribute__((always_inline)) void micro(const int rows, const in
       size_t col = 16 * (size_t)v;
       if (col >= width) break;
       __mmask16 mk = gemm_lanes(width - col);
-      __m512 x = (__m512)acc[r][v], out;
-      if (first && beta == 0) {
-        out = _mm512_mul_ps(va, x);
-      } else {
-        __m512 old = _mm512_maskz_loadu_ps(mk, cr + col);
-        out = first ? _mm512_fmadd_ps(va, x, _mm512_mul_ps(vb, old)) : _mm512_fmadd_ps(va, x, old);
-      }
-      _mm512_mask_storeu_ps(cr + col, mk, out);
+      store_sums((__m512)acc[r][v], cr + col, mk, va, vb, beta, first);
     }
   }
 }
@@ -281,7 +290,7 @@ static _Thread_local float swap_tile[MR * NR] __attribute__((aligned(64)));
 
 /* Stores the rows x width tile t (leading dimension NR: op(A) op(B)'s sums
    as the kernel left them, alpha 1 and beta 0) transposed into C (width x
-   rows at c), each element rounded as the kernel rounds it (micro). */
+   rows at c), each element rounded as the kernel rounds it (store_sums). */
 static void store_transposed(const float *t, size_t rows, size_t width, float *c, size_t ldc,
                              float alpha, float beta, int first) {
   __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -297,16 +306,7 @@ static void store_transposed(const float *t, size_t rows, size_t width, float *c
 #pragma GCC unroll 16
     for (size_t q = 0; q < 16; q++) {
       if (q >= cols) break;
-      float *cr = c + (half * 16 + q) * ldc;
-      __m512 out;
-      if (first && beta == 0) {
-        out = _mm512_mul_ps(va, r[q]);
-      } else {
-        __m512 old = _mm512_maskz_loadu_ps(mk, cr);
-        out = first ? _mm512_fmadd_ps(va, r[q], _mm512_mul_ps(vb, old))
-                    : _mm512_fmadd_ps(va, r[q], old);
-      }
-      _mm512_mask_storeu_ps(cr, mk, out);
+      store_sums(r[q], c + (half * 16 + q) * ldc, mk, va, vb, beta, first);
     }
   }
 }
