@@ -41,7 +41,12 @@ static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
      0.201 against 0.216, and against 0.201 since the kernel runs it as its
      transpose, where the step still took 0.443 ms against 0.437 with
      OpenBLAS), while the kernel keeps the weight gradient dy^T x
-     (2.50-2.56 against 2.58-2.81 ms at 1024x1024x128). On two threads the
+     (2.50-2.56 against 2.58-2.81 ms at 1024x1024x128). With the kernel's
+     deeper blocks on Zen 4 (sgemm_avx512_depth) x W^T is a draw (1.93
+     against 2.00 ms at 128x1024x784, 2.66 against 2.63 at 128x1024x1024,
+     8.78 against 8.69 at the CNN's 128x1024x3136; medians of 3 runs of 150
+     calls) and dy W still OpenBLAS's (2.66 against 2.53 at 128x1024x1024,
+     8.96 against 8.19 at 128x3136x1024). On two threads the
      kernel takes all: its threads never wait for each other within a
      product, and on a machine shared with other work OpenBLAS's took 2-5x
      longer (6.4-7.4 ms for the five products against 9.1-24.6). */

@@ -28,6 +28,11 @@ extern int descent_sgemm_swap;
    alone cannot tell). */
 extern unsigned long descent_sgemm_swapped;
 
+/* The depth (k steps) of the kernel's packed blocks on this CPU: a sum
+   over more k steps is rounded into C once a block. For tests, which cross
+   the block boundary. */
+size_t sgemm_avx512_depth(void);
+
 /* C = alpha op(A) op(B) + beta C, row-major, cblas_sgemm's semantics (beta ==
    0: C is not read). Up to `threads` OpenMP threads, each computing whole
    tiles of C: every element is summed in the same order whatever the thread
