@@ -29,7 +29,7 @@
    the first convolution, 32 x 784 x 26: 1.2-1.4x slower with the kernel),
    since packing A costs as much as the arithmetic when n is small; above it
    the kernel was faster on 97 of 100 shapes tried, the others within 7%. */
-static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
+static int use_kernel(int trans_a, int trans_b, size_t m, size_t n, size_t k, int threads) {
   if (!descent_sgemm_enabled || (double)m * (double)n * (double)k < 1048576.0 ||
       !sgemm_avx512_available())
     return 0;
@@ -46,11 +46,18 @@ static int use_kernel(int trans_a, size_t m, size_t n, size_t k, int threads) {
      against 2.00 ms at 128x1024x784, 2.66 against 2.63 at 128x1024x1024,
      8.78 against 8.69 at the CNN's 128x1024x3136; medians of 3 runs of 150
      calls) and dy W still OpenBLAS's (2.66 against 2.53 at 128x1024x1024,
-     8.96 against 8.19 at 128x3136x1024). On two threads the
+     8.96 against 8.19 at 128x3136x1024); the narrow and middling x W^T
+     the kernel's (128x100x784 as its transpose 0.192 against 0.202,
+     128x256x784 0.475 against 0.488), which also runs the bias and ReLU
+     that follow in the product's epilogue: the step at one thread, median
+     of 3 runs of 1,000 (the gather included), small MLP 0.483-0.493 ->
+     0.465-0.470 ms, the main job 1.418-1.446 -> 1.348-1.373, the big MLP
+     and the CNN within the noise. So on one thread OpenBLAS keeps dy W
+     alone. On two threads the
      kernel takes all: its threads never wait for each other within a
      product, and on a machine shared with other work OpenBLAS's took 2-5x
      longer (6.4-7.4 ms for the five products against 9.1-24.6). */
-  if (threads == 1 && !trans_a && descent_cpu_splits_avx512()) return 0;
+  if (threads == 1 && !trans_a && !trans_b && descent_cpu_splits_avx512()) return 0;
   return 1;
 }
 #endif
@@ -98,11 +105,11 @@ static int product_threads(size_t m, size_t n, size_t k) {
    elsewhere the bits stay: the kernel took them on one thread already, or
    OpenBLAS keeps them (the avx2 and portable paths, where a split into
    slabs would change the bits). */
-static int float_product_threads(int trans_a, size_t m, size_t n, size_t k) {
+static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
   int threads = product_threads(m, n, k), most = omp_get_max_threads();
   if (threads == 1 && most > 1 && !omp_in_parallel() &&
       (double)m * (double)n * (double)k >= KERNEL_PARALLEL_MIN_MNK &&
-      use_kernel(trans_a, m, n, k, most))
+      use_kernel(trans_a, trans_b, m, n, k, most))
     return most;
   return threads;
 }
@@ -255,9 +262,9 @@ void descent_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, descen
   blas_split(dgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
              threads);
 #else
-  int threads = float_product_threads(trans_a, m, n, k);
+  int threads = float_product_threads(trans_a, trans_b, m, n, k);
   /* The kernel's result is the same whatever its thread count. */
-  if (use_kernel(trans_a, m, n, k, threads) &&
+  if (use_kernel(trans_a, trans_b, m, n, k, threads) &&
       sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads) == 0)
     return;
   blas_split(sgemm_one, sizeof *c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
@@ -310,8 +317,8 @@ int descent_gemm_fused(int precision, int trans_a, int trans_b, size_t m, size_t
   /* descent_gemm_dense would give this product to oneDNN: its bits, not
      the kernel's. */
   if (descent_gemm_dnnl_threads(trans_a, trans_b, m, n, k)) return 0;
-  int threads = float_product_threads(trans_a, m, n, k);
-  if (!use_kernel(trans_a, m, n, k, threads)) return 0;
+  int threads = float_product_threads(trans_a, trans_b, m, n, k);
+  if (!use_kernel(trans_a, trans_b, m, n, k, threads)) return 0;
   sgemm_epilogue epilogue = {bias, relu, mask};
   return sgemm_avx512_epilogue(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, &epilogue,
                                threads) == 0;
