@@ -150,7 +150,8 @@ static void check_threads_agree(descent_rng *rng) {
   (void)rng;
 }
 #else
-  const size_t shapes[][3] = {{128, 300, 333}, {600, 90, 70}};
+  /* 333 steps: two blocks where they are 256 deep, past_a_block(77) anywhere */
+  const size_t shapes[][3] = {{128, 300, past_a_block(77)}, {600, 90, 70}};
   int saved = descent_get_threads();
   for (int s = 0; s < 2; s++)
     for (int ta = 0; ta < 2; ta++)

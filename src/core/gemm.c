@@ -42,22 +42,26 @@ static int use_kernel(int trans_a, int trans_b, size_t m, size_t n, size_t k, in
      transpose, where the step still took 0.443 ms against 0.437 with
      OpenBLAS), while the kernel keeps the weight gradient dy^T x
      (2.50-2.56 against 2.58-2.81 ms at 1024x1024x128). With the kernel's
-     deeper blocks on Zen 4 (sgemm_avx512_depth) x W^T is a draw (1.93
-     against 2.00 ms at 128x1024x784, 2.66 against 2.63 at 128x1024x1024,
-     8.78 against 8.69 at the CNN's 128x1024x3136; medians of 3 runs of 150
-     calls) and dy W still OpenBLAS's (2.66 against 2.53 at 128x1024x1024,
-     8.96 against 8.19 at 128x3136x1024); the narrow and middling x W^T
-     the kernel's (128x100x784 as its transpose 0.192 against 0.202,
-     128x256x784 0.475 against 0.488), which also runs the bias and ReLU
-     that follow in the product's epilogue: the step at one thread, median
-     of 3 runs of 1,000 (the gather included), small MLP 0.483-0.493 ->
-     0.465-0.470 ms, the main job 1.418-1.446 -> 1.348-1.373, the big MLP
-     and the CNN within the noise. So on one thread OpenBLAS keeps dy W
-     alone. On two threads the
+     deeper blocks on Zen 4 (sgemm_avx512_depth) x W^T of one block's
+     depth is the kernel's or a draw (128x100x784 as its transpose 0.192
+     against 0.202 ms, 128x256x784 0.475 against 0.488, 128x1024x784 1.93
+     against 2.00, 128x1024x1024 2.66 against 2.63; medians of 3 runs of
+     150 calls), and the kernel also runs the bias and ReLU that follow in
+     its epilogue; deeper, OpenBLAS's (the CNN's 128x1024x3136, four
+     blocks: 8.78 against 8.69 alone, 8.64 against 8.17 in the CNN's step);
+     dy W is still OpenBLAS's (2.66 against 2.53 at 128x1024x1024, 8.96
+     against 8.19 at 128x3136x1024). The step at one thread with x W^T on
+     the kernel, median of 3 runs of 1,000 (the gather included): small
+     MLP 0.483-0.493 -> 0.465-0.470 ms, the main job 1.418-1.446 ->
+     1.348-1.373, the big MLP within the noise. So on one thread OpenBLAS
+     keeps the products of two untransposed operands (dy W, a convolution's
+     forward W cols) and x W^T deeper than a block. On two threads the
      kernel takes all: its threads never wait for each other within a
      product, and on a machine shared with other work OpenBLAS's took 2-5x
      longer (6.4-7.4 ms for the five products against 9.1-24.6). */
-  if (threads == 1 && !trans_a && !trans_b && descent_cpu_splits_avx512()) return 0;
+  if (threads == 1 && !trans_a && (!trans_b || k > sgemm_avx512_depth()) &&
+      descent_cpu_splits_avx512())
+    return 0;
   return 1;
 }
 #endif
@@ -99,12 +103,11 @@ static int product_threads(size_t m, size_t n, size_t k) {
 #ifndef DESCENT_DOUBLE
 /* product_threads for a float product, which the kernel may take: on a CPU
    where it splits products by its own threads, from the lower threshold.
-   On Zen 4 this moves x W^T and dy W of that size from OpenBLAS's one
-   thread to the kernel's two, with the kernel's rounding (a sum of the same
-   products in another order, as for every larger product on two threads);
-   elsewhere the bits stay: the kernel took them on one thread already, or
-   OpenBLAS keeps them (the avx2 and portable paths, where a split into
-   slabs would change the bits). */
+   On Zen 4 this moves products of two untransposed operands (dy W) of
+   that size from OpenBLAS's one thread to the kernel's two, with the kernel's rounding (a sum of
+   the same products in another order, as for every larger product on two threads); elsewhere the
+   bits stay: the kernel took them on one thread already, or OpenBLAS keeps them (the avx2 and
+   portable paths, where a split into slabs would change the bits). */
 static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
   int threads = product_threads(m, n, k), most = omp_get_max_threads();
   if (threads == 1 && most > 1 && !omp_in_parallel() &&

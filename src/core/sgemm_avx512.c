@@ -9,8 +9,8 @@
  * 16 loads; it runs at 98% of the FMA peak with its operands in L1). Blocks
  * of at most 256 k steps keep a B panel (32 KB) in L1 while every A panel
  * of the block (up to 504 rows, 516 KB) streams past it from L2; on AMD
- * Zen 4 blocks of up to 1024 steps, whose panels stream from L2, are faster
- * (sgemm_avx512_depth).
+ * Zen 4 blocks of up to 1024 steps are faster, the B panel streaming from
+ * L2 (sgemm_avx512_depth).
  *
  * What makes it faster than OpenBLAS on the MLP's shapes is around the
  * kernel. The weights (3-4 MB, in L3) are packed a panel ahead of their use,
@@ -280,13 +280,14 @@ static void pack_a(int ta, const float *a, size_t lda, size_t i0, const int *hei
    (32 KB) in L1 while the A panels stream past it from L2, the classic
    layout, as tuned on an Intel Xeon. On AMD Zen 4 blocks of up to 1024
    are faster: its L2 feeds the kernel's B loads (two vectors every 14
-   cycles) as well, and fewer blocks mean fewer passes over each tile of C
+   cycles) as well (and its L3 the A panels of blocks too tall for L2, over
+   about 200 rows), and fewer blocks mean fewer passes over each tile of C
    (loaded, added to and stored once a block) and fewer packing calls.
    Measured on a 2-core AMD EPYC (Zen 4), medians of 3 runs of 150 calls,
    256 -> 1024, us at 1 | 2 threads: x W^T 128x1024x784 2130 -> 1931 |
-   1043 -> 963, 128x1024x1024 2834 -> 2658 | 1451 -> 1329, the CNN's
-   128x1024x3136 9823 -> 8775 | 5109 -> 4436; dy W 128x1024x1024 2761 ->
-   2657 | 1373 -> 1347, 128x3136x1024 9267 -> 8959 | 4691 -> 4545; larger
+   1043 -> 963, 128x1024x1024 2834 -> 2658 | 1450 -> 1328, the CNN's
+   128x1024x3136 9822 -> 8775 | 5109 -> 4436; dy W 128x1024x1024 2761 ->
+   2657 | 1372 -> 1347, 128x3136x1024 9267 -> 8959 | 4691 -> 4545; larger
    products too (1024x1024x1024 x W^T 21.8 -> 20.2 ms | 11.2 -> 10.5,
    2048x1024x1024 42.7 -> 39.5 | 21.3 -> 20.2); 512 and 768 fell between.
    Products of k <= 256 (the weight gradients of a batch of 128) are one
@@ -472,8 +473,9 @@ int sgemm_avx512_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float al
      swapped: m, n, ta, tb, a and b are then those of that product, while
      c, ldc and ep stay C's. */
   int swapped = sgemm_swap(ta, tb, m, n);
-  /* The same for every thread: the bits do not depend on their count. */
-  size_t depth = sgemm_avx512_depth();
+  /* The same for every thread: the bits do not depend on their count. The
+     buffers need no deeper blocks than k (kc_base <= min(k, depth)). */
+  size_t depth = sgemm_avx512_depth(), buffer_depth = k < depth ? k : depth;
   if (swapped) {
 #pragma omp atomic update
     descent_sgemm_swapped++;
@@ -485,14 +487,14 @@ int sgemm_avx512_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float al
     a = b, b = operand;
   }
   if (threads <= 1) {
-    if (buffers(depth)) return -1;
+    if (buffers(buffer_depth)) return -1;
     gemm_serial(ta, tb, m, n, k, depth, alpha, a, lda, b, ldb, beta, c, ldc, ep, swapped);
     return 0;
   }
   int by_columns = gemm_split_columns(m, n, k, NR, (size_t)threads), failed = 0;
 #pragma omp parallel num_threads(threads)
   {
-    int ok = buffers(depth) == 0;
+    int ok = buffers(buffer_depth) == 0;
     if (!ok) {
 #pragma omp atomic write
       failed = 1;

@@ -128,8 +128,8 @@ const char *descent_blas_name(void) {
   const char *products = "";
   if (own)
     products = descent_cpu_splits_avx512()
-                   ? "; large float products on descent's AVX-512 kernel (on one thread all but "
-                     "input gradients dy W)"
+                   ? "; large float products on descent's AVX-512 kernel (on one thread those "
+                     "with a transposed operand, x W^T up to 1024 deep)"
                    : "; large float products on descent's AVX-512 kernel";
   const char *dnnl = "";
 #ifndef DESCENT_DOUBLE

@@ -101,6 +101,8 @@ int descent_batcher_next(descent_batcher *b, descent_batch *batch) {
     for (size_t i = 0; i < m; i++) {
       const char *row = (const char *)(ds->x + nidx[i] * f);
       for (size_t off = 0; off < bytes; off += 64) PREFETCH_L2(row + off);
+      /* A row's last line, where rows do not start at a line. */
+      PREFETCH_L2(row + (bytes ? bytes - 1 : 0));
     }
   }
   if (b->labels)
