@@ -135,6 +135,11 @@ static void check_kernel_edges(descent_rng *rng) {
         check_case(30, 1057, 40, ta, tb, 1, betas[bi], 1, 2, rng);
         check_case(129, 129, 129, ta, tb, (descent_real)-2, betas[bi], 7, 2, rng);
       }
+  /* The packing buffers' largest use: a whole block of B (1024 columns, a
+     block deep) packed for two passes over A (505 rows), on one and two
+     threads. */
+  check_case(505, 1024, past_a_block(0), 0, 1, 1, 0, 0, 1, rng);
+  check_case(505, 1024, past_a_block(0), 1, 0, (descent_real)0.5, 1, 3, 2, rng);
 }
 
 /* Through descent_gemm, shapes large enough for it to pick the AVX-512
