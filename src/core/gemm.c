@@ -103,11 +103,13 @@ static int product_threads(size_t m, size_t n, size_t k) {
 #ifndef DESCENT_DOUBLE
 /* product_threads for a float product, which the kernel may take: on a CPU
    where it splits products by its own threads, from the lower threshold.
-   On Zen 4 this moves products of two untransposed operands (dy W) of
-   that size from OpenBLAS's one thread to the kernel's two, with the kernel's rounding (a sum of
-   the same products in another order, as for every larger product on two threads); elsewhere the
-   bits stay: the kernel took them on one thread already, or OpenBLAS keeps them (the avx2 and
-   portable paths, where a split into slabs would change the bits). */
+   On Zen 4 this moves the products OpenBLAS keeps on one thread (dy W,
+   x W^T deeper than a block: use_kernel) of that size from OpenBLAS's one
+   thread to the kernel's two, with the kernel's rounding (a sum of the
+   same products in another order, as for every larger product on two
+   threads); elsewhere the bits stay: the kernel took them on one thread
+   already, or OpenBLAS keeps them (the avx2 and portable paths, where a
+   split into slabs would change the bits). */
 static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
   int threads = product_threads(m, n, k), most = omp_get_max_threads();
   if (threads == 1 && most > 1 && !omp_in_parallel() &&

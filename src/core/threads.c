@@ -125,12 +125,14 @@ const char *descent_blas_name(void) {
 #else
   const int own = descent_sgemm_enabled && sgemm_avx512_available();
 #endif
-  const char *products = "";
-  if (own)
-    products = descent_cpu_splits_avx512()
-                   ? "; large float products on descent's AVX-512 kernel (on one thread those "
-                     "with a transposed operand, x W^T up to 1024 deep)"
-                   : "; large float products on descent's AVX-512 kernel";
+  char products[160] = "";
+  if (own && descent_cpu_splits_avx512())
+    snprintf(products, sizeof products,
+             "; large float products on descent's AVX-512 kernel (on one thread those with a "
+             "transposed operand, x W^T up to %zu deep)",
+             sgemm_avx512_depth());
+  else if (own)
+    snprintf(products, sizeof products, "; large float products on descent's AVX-512 kernel");
   const char *dnnl = "";
 #ifndef DESCENT_DOUBLE
   if (sgemm_dnnl_available() && descent_isa_path() == DESCENT_ISA_AVX2)

@@ -12,6 +12,7 @@
  */
 #include "data/batcher.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,10 +100,10 @@ int descent_batcher_next(descent_batcher *b, descent_batch *batch) {
     for (size_t i = 0; i < n; i++) memcpy(b->x + i * f, ds->x + idx[i] * f, bytes);
 #pragma omp for schedule(static)
     for (size_t i = 0; i < m; i++) {
-      const char *row = (const char *)(ds->x + nidx[i] * f);
-      for (size_t off = 0; off < bytes; off += 64) PREFETCH_L2(row + off);
-      /* A row's last line, where rows do not start at a line. */
-      PREFETCH_L2(row + (bytes ? bytes - 1 : 0));
+      /* Every 64-byte line the row touches, from the line it starts in. */
+      uintptr_t row = (uintptr_t)(ds->x + nidx[i] * f);
+      for (uintptr_t line = row & ~(uintptr_t)63; line < row + bytes; line += 64)
+        PREFETCH_L2((const void *)line);
     }
   }
   if (b->labels)
