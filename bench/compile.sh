@@ -42,6 +42,6 @@ bench_compile() {
     multiarch=$(cc -print-multiarch 2>/dev/null || true)
     # shellcheck disable=SC2154 # bench_libs: set by the caller, if at all
     cc "$@" -fopenmp -Iinclude -Isrc -I"$(dirname "$lib")/include" "$source" "$lib" \
-        ${multiarch:+-L/usr/lib/$multiarch/openblas-openmp} -lopenblas -lz -lcjson \
+        ${multiarch:+-L/usr/lib/$multiarch/openblas-openmp} -lopenblas -lz -ldeflate -lcjson \
         "${dnnl[@]}" ${bench_libs[@]+"${bench_libs[@]}"} -lm -o "$out"
 }

@@ -67,6 +67,11 @@ descent_batch descent_batch_slice(const descent_batch *b, size_t first, size_t c
  * is refused at once, without blocking, with a message naming what it is. */
 struct stat;
 int descent_open_regular(const char *path, int *fd, struct stat *st);
+
+/* How many gzipped IDX files idx.c has inflated whole with libdeflate (rather
+ * than through zlib's streaming reads), for the tests. */
+size_t idx_whole_reads(void);
+
 /* The most threads whose OpenBLAS buffers fit under the address-space limit
  * (RLIMIT_AS): INT_MAX without a limit, 0 when not even one fits. And the
  * address space that many threads need, for the message that says so. */

@@ -7,6 +7,7 @@
  * user what is wrong, since the message is the part of a failure people read.
  */
 #include "check.h"
+#include "internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -106,7 +107,10 @@ static void test_idx_valid(void) {
   check_valid_dataset(&ds);
   descent_dataset_free(&ds);
   CHECK(ds.x == NULL && ds.n == 0);
+  /* The gzipped images are inflated whole (libdeflate), the labels streamed. */
+  size_t whole = idx_whole_reads();
   CHECK_OK(descent_idx_load_dataset(igz, lgz, &ds));
+  CHECK(idx_whole_reads() == whole + 1);
   check_valid_dataset(&ds);
   descent_dataset_free(&ds);
   CHECK_OK(descent_idx_load_dataset(igz, lp, &ds)); /* mixed is fine */
@@ -130,6 +134,34 @@ static void test_idx_valid(void) {
   CHECK_OK(descent_idx_load_dataset(ip, lp, &ds));
   CHECK(ds.n == 2 && ds.shape.ndim == 1 && ds.shape.dims[0] == 12 && ds.features == 12);
   descent_dataset_free(&ds);
+}
+
+/* A gzipped file of several read chunks (16,384 elements each) comes out
+ * bit for bit as its plain copy: the whole-file inflation and the in-place
+ * conversion that follows it (idx_read_pixels) against the streamed reads. */
+static void test_idx_whole(void) {
+  enum { N = 301, SIDE = 9 }; /* 24,381 pixels: a chunk and a part */
+  static unsigned char file[16 + N * SIDE * SIDE], lab[8 + N];
+  static unsigned char px[N * SIDE * SIDE], labels[N];
+  for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 2654435761u >> 13);
+  for (size_t i = 0; i < N; i++) labels[i] = (unsigned char)(i % 10);
+  uint32_t dims[3] = {N, SIDE, SIDE}, ldims[1] = {N};
+  size_t len = idx_build(file, 0x08, 3, dims, px, sizeof px);
+  size_t llen = idx_build(lab, 0x08, 1, ldims, labels, N);
+  char ip[1200], igz[1200], lp[1200];
+  write_plain(tmp_path(ip, sizeof ip, "many.idx"), file, len);
+  write_gz(tmp_path(igz, sizeof igz, "many.idx.gz"), file, len);
+  write_plain(tmp_path(lp, sizeof lp, "many-labels.idx"), lab, llen);
+  descent_dataset plain, gz;
+  CHECK_OK(descent_idx_load_dataset(ip, lp, &plain));
+  size_t whole = idx_whole_reads();
+  CHECK_OK(descent_idx_load_dataset(igz, lp, &gz));
+  CHECK(idx_whole_reads() == whole + 1);
+  CHECK(plain.n == N && gz.n == N && gz.features == SIDE * SIDE);
+  if (plain.x && gz.x) CHECK(memcmp(plain.x, gz.x, sizeof px * sizeof *gz.x) == 0);
+  if (gz.x) CHECK(gz.x[sizeof px - 1] == (descent_real)px[sizeof px - 1] / (descent_real)255);
+  descent_dataset_free(&plain);
+  descent_dataset_free(&gz);
 }
 
 /* Loads images from a file holding `data` (plain or gzipped) with the valid
@@ -245,8 +277,19 @@ static void test_idx_broken(void) {
     CHECK(gzwrite(gzf, images_file, (unsigned)images_len) == (int)images_len);
     CHECK(gzclose(gzf) == Z_OK);
   }
+  size_t whole = idx_whole_reads();
   CHECK_FAILS(descent_idx_load_dataset(ip, lp, &ds), DESCENT_EFORMAT,
               "trailing data: header declares 46 bytes, file holds more");
+  CHECK(idx_whole_reads() == whole); /* libdeflate stopped after the first member */
+
+  /* A checksum that does not match: libdeflate refuses it, zlib says why. */
+  write_gz(ip, images_file, images_len);
+  gz_len = read_all(ip, buf, sizeof buf);
+  buf[gz_len - 8] ^= 0x5a; /* the CRC-32, first of the trailer's 8 bytes */
+  write_plain(ip, buf, gz_len);
+  CHECK_FAILS(descent_idx_load_dataset(ip, lp, &ds), DESCENT_EFORMAT,
+              "corrupt gzip data (incorrect data check)");
+  CHECK(idx_whole_reads() == whole);
 
   /* Labels: more than one dimension, and a count that differs from the images. */
   char good_images[1200];
@@ -533,6 +576,7 @@ int main(void) {
   mkdir(tmp_dir, 0755);
   make_valid_files();
   test_idx_valid();
+  test_idx_whole();
   test_idx_broken();
   test_fashion();
   test_preprocess();

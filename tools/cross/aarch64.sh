@@ -19,7 +19,7 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross # the cross compiler
   qemu-user                                   # runs the arm64 test programs
   cmake make
-  libopenblas-openmp-dev:arm64 zlib1g-dev:arm64 libcjson-dev:arm64
+  libopenblas-openmp-dev:arm64 zlib1g-dev:arm64 libdeflate-dev:arm64 libcjson-dev:arm64
 )
 missing=()
 for p in "${packages[@]}"; do
