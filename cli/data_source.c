@@ -280,11 +280,12 @@ static int apply_shape(const char *command, const cli_data_source *src, const ch
   return 0;
 }
 
-int cli_data_load(const char *command, const cli_data_source *src, descent_dataset *train,
-                  descent_dataset *test) {
+int cli_data_load(const char *command, const cli_data_source *src, int as_bytes,
+                  descent_dataset *train, descent_dataset *test) {
   memset(test, 0, sizeof *test);
   if (src->scheme == CLI_DATA_IDX) {
-    if (descent_fashion_mnist_load(src->path, train, test)) {
+    if (as_bytes ? descent_fashion_mnist_load_bytes(src->path, train, test)
+                 : descent_fashion_mnist_load(src->path, train, test)) {
       fprintf(stderr, "descent %s: %s\n", command, descent_last_error());
       return -1;
     }

@@ -38,10 +38,12 @@ void cli_data_describe(const cli_data_source *src, char *buf, size_t cap);
 
 /* Loads the training set and the test set (test->n is 0 when a text source
  * has no test file), applies shape=, checks that both sets have the same
- * width. Returns 0, or -1 after printing one line naming the file and the
- * problem. */
-int cli_data_load(const char *command, const cli_data_source *src, descent_dataset *train,
-                  descent_dataset *test);
+ * width. With as_bytes, an IDX folder's images are held as their bytes
+ * (descent_fashion_mnist_load_bytes): for a preprocessing that keeps them
+ * so (none, standardize). Returns 0, or -1 after printing one line naming
+ * the file and the problem. */
+int cli_data_load(const char *command, const cli_data_source *src, int as_bytes,
+                  descent_dataset *train, descent_dataset *test);
 
 /* Loads the set `descent eval` evaluates on: an IDX folder's t10k files, a
  * text source's test file, or its only file when it has none. A LIBSVM file

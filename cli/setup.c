@@ -159,9 +159,11 @@ static int check_classes(const char *command, const cli_setup *s, const descent_
   return 0;
 }
 
-/* The data: loaded, checked against the network, cut and split. */
-static int build_data(const char *command, const cli_setup *s, cli_setup_built *b) {
-  if (cli_data_load(command, &s->data, &b->train, &b->test)) return 1;
+/* The data: loaded (as bytes when as_bytes), checked against the network,
+   cut and split. */
+static int build_data(const char *command, const cli_setup *s, int as_bytes,
+                      cli_setup_built *b) {
+  if (cli_data_load(command, &s->data, as_bytes, &b->train, &b->test)) return 1;
   if (s->limit > b->train.n) {
     fprintf(stderr,
             "descent %s: --limit %zu: the training set has only %zu examples; give at most %zu "
@@ -195,7 +197,12 @@ int cli_setup_build(const char *command, const cli_setup *s, descent_preprocess 
   /* --threads: the count of the network, the optimizer and the trainer, and
      of this thread's own work (loading, preprocessing). */
   b->threads = descent_set_threads((int)s->threads);
-  int rc = build_data(command, s, b);
+  /* Images stay bytes, a quarter of the memory and of a batch's reads,
+     unless the preprocessing (a resumed run's own, or the one asked for)
+     needs them as numbers: whitening mixes the pixels. */
+  descent_preprocess_kind kind = fitted ? fitted->kind : s->preprocess;
+  int rc = build_data(command, s,
+                      kind == DESCENT_PREPROCESS_NONE || kind == DESCENT_PREPROCESS_STANDARDIZE, b);
   if (rc > 0) return rc;
   if (!rc && fitted) { /* a resumed run's own preprocessing, bit for bit */
     b->pp = *fitted;

@@ -100,7 +100,17 @@ static uint64_t fnv_bytes(uint64_t h, const void *bytes, size_t n) {
 /* A hash of the training set as this rank loaded and preprocessed it: every
    rank must train on the same numbers. */
 static uint64_t data_hash(const descent_dataset *ds) {
-  uint64_t h = fnv_bytes(1469598103934665603ULL, ds->x, ds->n * ds->features * sizeof *ds->x);
+  uint64_t h = 1469598103934665603ULL;
+  size_t values = ds->n * ds->features;
+  if (ds->x) {
+    h = fnv_bytes(h, ds->x, values * sizeof *ds->x);
+  } else if (ds->bytes) { /* the bytes and their standardization: the same numbers */
+    h = fnv_bytes(h, ds->bytes, values);
+    if (ds->byte_mean) {
+      h = fnv_bytes(h, ds->byte_mean, ds->features * sizeof *ds->byte_mean);
+      h = fnv_bytes(h, ds->byte_inv_std, ds->features * sizeof *ds->byte_inv_std);
+    }
+  }
   for (size_t i = 0; ds->labels && i < ds->n; i++)
     h = (h ^ (uint32_t)ds->labels[i]) * 1099511628211ULL;
   return h >> 1;

@@ -287,17 +287,43 @@ typedef struct descent_batch {
   const size_t *indices;       /* n term indices for finite sums, or NULL */
 } descent_batch;
 
-/* An in-memory data set. Owns its arrays (freed by descent_dataset_free). */
+/* An in-memory data set. Owns its arrays (freed by descent_dataset_free).
+ *
+ * Its inputs are held one of two ways. As numbers in x, or, for a set of
+ * 8-bit images loaded with descent_idx_load_dataset_bytes or
+ * descent_fashion_mnist_load_bytes, as those bytes: a quarter of the memory,
+ * and a quarter of the reads when a batch is gathered. Then x is NULL and
+ * input j of example i is, computed in descent_real,
+ *     ((descent_real)bytes[i * features + j] / 255 - byte_mean[j]) * byte_inv_std[j]
+ * or bytes[i * features + j] / 255 alone while byte_mean is NULL: bit for bit
+ * the number x would hold after the same loading and standardization.
+ * descent_dataset_rows reads the inputs of either kind. The batcher, the
+ * trainer, descent_net_evaluate, descent_net_refresh_batch_norm, the split,
+ * truncation and preprocessing take both; descent_dataset_expand turns bytes
+ * into x for code that reads x itself. */
 typedef struct descent_dataset {
-  size_t n;            /* number of examples */
-  descent_shape shape; /* shape of one example, e.g. {1, 28, 28} */
-  size_t features;     /* descent_shape_size(&shape) */
-  size_t classes;      /* number of classes (labels in [0, classes)); 0 if none */
-  descent_real *x;     /* n x features inputs */
-  int32_t *labels;     /* n labels, or NULL */
+  size_t n;                   /* number of examples */
+  descent_shape shape;        /* shape of one example, e.g. {1, 28, 28} */
+  size_t features;            /* descent_shape_size(&shape) */
+  size_t classes;             /* number of classes (labels in [0, classes)); 0 if none */
+  descent_real *x;            /* n x features inputs, or NULL when held as bytes */
+  int32_t *labels;            /* n labels, or NULL */
+  uint8_t *bytes;             /* n x features inputs as bytes, or NULL when x holds them */
+  descent_real *byte_mean;    /* features means the standardization subtracts, or NULL */
+  descent_real *byte_inv_std; /* features factors it applies; NULL exactly when byte_mean is */
 } descent_dataset;
 
 void descent_dataset_free(descent_dataset *ds);
+
+/* Writes the inputs of examples first .. first + count - 1 of ds into out
+ * (count x features numbers), from x or decoded from bytes as above. */
+int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count,
+                         descent_real *out);
+
+/* Turns a set held as bytes into one held as numbers (x, the same values;
+ * bytes, byte_mean and byte_inv_std freed and NULL). Nothing changes when x
+ * already holds them, or when the memory for x cannot be had. */
+int descent_dataset_expand(descent_dataset *ds);
 
 /* Checks that every label of ds (if it has labels) is a class index in
  * [0, classes), classes >= 1: a model with that many outputs can score it.
@@ -313,6 +339,11 @@ int descent_dataset_check_labels(const descent_dataset *ds, size_t classes, cons
 int descent_idx_load_dataset(const char *images_path, const char *labels_path,
                              descent_dataset *out);
 
+/* The same, the images held as their bytes (bytes set, x NULL; see
+ * descent_dataset): the values are those of descent_idx_load_dataset. */
+int descent_idx_load_dataset_bytes(const char *images_path, const char *labels_path,
+                                   descent_dataset *out);
+
 /* Where Debian's dataset-fashion-mnist package installs the files. */
 #define DESCENT_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -322,6 +353,10 @@ int descent_idx_load_dataset(const char *images_path, const char *labels_path,
  * once on two threads; the data, and the message of a failure (the
  * training split's first), are those of a read on one. */
 int descent_fashion_mnist_load(const char *dir, descent_dataset *train, descent_dataset *test);
+
+/* The same, both splits' images held as their bytes. */
+int descent_fashion_mnist_load_bytes(const char *dir, descent_dataset *train,
+                                     descent_dataset *test);
 
 /* Moves n_val randomly chosen examples (seeded) of ds into val. The examples
  * left in ds keep their relative order. */

@@ -68,6 +68,10 @@ descent_batch descent_batch_slice(const descent_batch *b, size_t first, size_t c
 struct stat;
 int descent_open_regular(const char *path, int *fd, struct stat *st);
 
+/* Example i of ds, a set held as bytes (ds->bytes set), decoded into out
+ * (ds->features numbers; see descent_dataset). */
+void dataset_decode_row(const descent_dataset *ds, size_t i, descent_real *out);
+
 /* How many gzipped IDX files idx.c has inflated whole with libdeflate (rather
  * than through zlib's streaming reads), for the tests. */
 size_t idx_whole_reads(void);

@@ -39,14 +39,24 @@
 
 static descent_real xs[N_EXAMPLES * FEATURES];
 static int32_t ys[N_EXAMPLES];
-static descent_dataset data = {N_EXAMPLES, {1, {FEATURES}}, FEATURES, 3, xs, ys};
+static descent_dataset data = {.n = N_EXAMPLES,
+                               .shape = {1, {FEATURES}},
+                               .features = FEATURES,
+                               .classes = 3,
+                               .x = xs,
+                               .labels = ys};
 static char dir[512];
 
 /* Wider data for the guard: 50 examples. */
 #define G_EXAMPLES 50
 static descent_real gx[G_EXAMPLES * FEATURES];
 static int32_t gy[G_EXAMPLES];
-static descent_dataset gdata = {G_EXAMPLES, {1, {FEATURES}}, FEATURES, 3, gx, gy};
+static descent_dataset gdata = {.n = G_EXAMPLES,
+                                .shape = {1, {FEATURES}},
+                                .features = FEATURES,
+                                .classes = 3,
+                                .x = gx,
+                                .labels = gy};
 
 static void make_data(void) {
   descent_rng rng;

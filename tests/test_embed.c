@@ -115,7 +115,12 @@ static void make_data(void) {
    two epochs with every descent object at `threads`. */
 static int train(int threads) {
   descent_shape shape = {1, {FEATURES}};
-  descent_dataset ds = {EXAMPLES, shape, FEATURES, CLASSES, inputs, labels};
+  descent_dataset ds = {.n = EXAMPLES,
+                        .shape = shape,
+                        .features = FEATURES,
+                        .classes = CLASSES,
+                        .x = inputs,
+                        .labels = labels};
   descent_net *net = NULL;
   descent_optimizer *opt = NULL;
   descent_trainer *trainer = NULL;

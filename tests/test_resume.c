@@ -24,7 +24,12 @@
 
 static descent_real xs[N_EXAMPLES * FEATURES];
 static int32_t ys[N_EXAMPLES];
-static descent_dataset data = {N_EXAMPLES, {1, {FEATURES}}, FEATURES, CLASSES, xs, ys};
+static descent_dataset data = {.n = N_EXAMPLES,
+                               .shape = {1, {FEATURES}},
+                               .features = FEATURES,
+                               .classes = CLASSES,
+                               .x = xs,
+                               .labels = ys};
 static char dir[512];
 
 static void make_data(void) {

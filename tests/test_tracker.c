@@ -34,7 +34,12 @@
 
 static descent_real xs[EXAMPLES * FEATURES];
 static int32_t ys[EXAMPLES];
-static descent_dataset data = {EXAMPLES, {3, {1, SIDE, SIDE}}, FEATURES, CLASSES, xs, ys};
+static descent_dataset data = {.n = EXAMPLES,
+                               .shape = {3, {1, SIDE, SIDE}},
+                               .features = FEATURES,
+                               .classes = CLASSES,
+                               .x = xs,
+                               .labels = ys};
 static char tmp[512];
 
 static const char *const mlp = "dense(12), relu, dropout(0.25), dense(6), tanh, dense(3)";

@@ -323,17 +323,15 @@ size_t idx_whole_reads(void) {
 }
 
 /* Inflates a gzip file's header and elements at once, with libdeflate, into
-   the last f->declared bytes of the n = f->count elements of x (4n or 8n
-   bytes hold the n + header bytes for n >= 7): the element i lands at byte
-   offset (sizeof *x - 1) n + i, ahead of where its value goes. Returns a
-   pointer to the first element, or NULL when anything is not as zlib would
-   have read it (a stream that ends early or late, a bad checksum, another
-   gzip member after the first, a header other than the one read, no memory,
-   a read error): zlib then reads the elements itself, and its message
-   names the problem. The file is read rather than mapped: a mapped file cut
-   short by another program would end this one with SIGBUS. */
-static const unsigned char *idx_inflate_whole(idx_file *f, descent_real *x) {
-  size_t room = f->count * sizeof *x, header = 4 + 4 * (size_t)f->ndim;
+   the last f->declared bytes of the `room` bytes at mem. Returns a pointer
+   to the first element, or NULL when anything is not as zlib would have
+   read it (a stream that ends early or late, a bad checksum, another gzip
+   member after the first, a header other than the one read, no memory, a
+   read error): zlib then reads the elements itself, and its message names
+   the problem. The file is read rather than mapped: a mapped file cut short
+   by another program would end this one with SIGBUS. */
+static unsigned char *idx_inflate_whole(idx_file *f, void *mem, size_t room) {
+  size_t header = 4 + 4 * (size_t)f->ndim;
   if (f->raw_fd < 0 || room < f->declared || f->file_bytes > SIZE_MAX) return NULL;
   size_t in_bytes = (size_t)f->file_bytes;
   unsigned char *in = malloc(in_bytes ? in_bytes : 1);
@@ -345,7 +343,7 @@ static const unsigned char *idx_inflate_whole(idx_file *f, descent_real *x) {
     if (got > 0) have += (size_t)got;
   }
   struct libdeflate_decompressor *d = have == in_bytes ? libdeflate_alloc_decompressor() : NULL;
-  unsigned char *out = (unsigned char *)x + (room - f->declared);
+  unsigned char *out = (unsigned char *)mem + (room - f->declared);
   size_t used = 0, got = 0;
   enum libdeflate_result r =
       d ? libdeflate_gzip_decompress_ex(d, in, in_bytes, out, f->declared, &used, &got)
@@ -359,10 +357,13 @@ static const unsigned char *idx_inflate_whole(idx_file *f, descent_real *x) {
   return out + header;
 }
 
-/* Reads every element as a pixel in [0, 1]. */
+/* Reads every element as a pixel in [0, 1]. A gzip file is inflated whole
+   into the end of x (4n or 8n bytes hold the n elements and the header for
+   n >= 7): element i lands at byte (sizeof *x - 1) n + i, ahead of where its
+   value goes. */
 static int idx_read_pixels(idx_file *f, descent_real *x) {
   unsigned char buf[IDX_CHUNK];
-  const unsigned char *whole = f->gzipped ? idx_inflate_whole(f, x) : NULL;
+  const unsigned char *whole = f->gzipped ? idx_inflate_whole(f, x, f->count * sizeof *x) : NULL;
   for (size_t done = 0; done < f->count;) {
     size_t n = f->count - done < IDX_CHUNK ? f->count - done : IDX_CHUNK;
     /* From the inflated bytes, a chunk at a time through buf: the values
@@ -376,6 +377,19 @@ static int idx_read_pixels(idx_file *f, descent_real *x) {
   }
   /* libdeflate checked the stream's end: its trailer, and nothing after. */
   return whole ? DESCENT_OK : idx_check_end(f);
+}
+
+/* Reads every element as it is, into bytes (count + header bytes: a gzip
+   file is inflated whole there, header first, and the elements moved down). */
+static int idx_read_bytes(idx_file *f, unsigned char *bytes) {
+  const unsigned char *whole =
+      f->gzipped ? idx_inflate_whole(f, bytes, f->count + 4 + 4 * (size_t)f->ndim) : NULL;
+  if (whole) {
+    memmove(bytes, whole, f->count);
+    return DESCENT_OK;
+  }
+  int rc = idx_read(f, bytes, f->count);
+  return rc ? rc : idx_check_end(f);
 }
 
 /* Reads every element as a label; *classes becomes the largest label + 1. */
@@ -411,23 +425,30 @@ static descent_shape idx_example_shape(const idx_file *f) {
   return shape;
 }
 
-/* Allocates the data set and reads both files' elements into it. */
-static int idx_read_dataset(idx_file *images, idx_file *labels, descent_dataset *out) {
+/* Allocates the data set and reads both files' elements into it: the images
+   as numbers in [0, 1], or as their bytes when as_bytes. */
+static int idx_read_dataset(idx_file *images, idx_file *labels, int as_bytes,
+                            descent_dataset *out) {
   descent_dataset ds = {0};
   ds.n = images->dims[0];
   ds.shape = idx_example_shape(images);
   ds.features = images->count / ds.n;
-  if (images->count > SIZE_MAX / sizeof(descent_real))
+  size_t header = 4 + 4 * (size_t)images->ndim;
+  if (as_bytes ? images->count > SIZE_MAX - header
+               : images->count > SIZE_MAX / sizeof(descent_real))
     return descent_fail(DESCENT_ERANGE, "%s: %zu pixels do not fit in this machine's memory",
                         images->path, images->count);
-  ds.x = descent_alloc_real(images->count, "images");
+  if (as_bytes)
+    ds.bytes = descent_calloc(images->count + header, 1, "images");
+  else
+    ds.x = descent_alloc_real(images->count, "images");
   ds.labels = descent_calloc(ds.n, sizeof(int32_t), "labels");
   int rc = DESCENT_OK;
-  if (!ds.x || !ds.labels) {
+  if ((as_bytes ? !ds.bytes : !ds.x) || !ds.labels) {
     rc = DESCENT_ENOMEM;
     descent_error_prefix("%s: ", images->path);
   }
-  if (!rc) rc = idx_read_pixels(images, ds.x);
+  if (!rc) rc = as_bytes ? idx_read_bytes(images, ds.bytes) : idx_read_pixels(images, ds.x);
   if (!rc) rc = idx_read_labels(labels, ds.labels, &ds.classes);
   if (rc) {
     descent_dataset_free(&ds);
@@ -437,8 +458,8 @@ static int idx_read_dataset(idx_file *images, idx_file *labels, descent_dataset 
   return DESCENT_OK;
 }
 
-int descent_idx_load_dataset(const char *images_path, const char *labels_path,
-                             descent_dataset *out) {
+static int idx_load(const char *images_path, const char *labels_path, int as_bytes,
+                    descent_dataset *out) {
   descent_error_clear();
   if (!out) return descent_fail(DESCENT_EINVAL, "descent_idx_load_dataset: out is NULL");
   memset(out, 0, sizeof *out);
@@ -453,8 +474,18 @@ int descent_idx_load_dataset(const char *images_path, const char *labels_path,
   if (!rc && labels.dims[0] != images.dims[0])
     rc = descent_fail(DESCENT_ESHAPE, "%s: %zu labels, but %s holds %zu images: files do not match",
                       labels_path, labels.dims[0], images_path, images.dims[0]);
-  if (!rc) rc = idx_read_dataset(&images, &labels, out);
+  if (!rc) rc = idx_read_dataset(&images, &labels, as_bytes, out);
   idx_close(&labels);
   idx_close(&images);
   return rc;
+}
+
+int descent_idx_load_dataset(const char *images_path, const char *labels_path,
+                             descent_dataset *out) {
+  return idx_load(images_path, labels_path, 0, out);
+}
+
+int descent_idx_load_dataset_bytes(const char *images_path, const char *labels_path,
+                                   descent_dataset *out) {
+  return idx_load(images_path, labels_path, 1, out);
 }

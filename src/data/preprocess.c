@@ -55,11 +55,16 @@ double descent_preprocess_default_eps(descent_preprocess_kind kind) {
  * page boundaries: over Fashion-MNIST's 47M values it took about 0.3 s, a
  * tenth of a small network's epoch, against 0.03 s in row order. With
  * center, of the squares of the deviations from it instead. */
-static void column_means(const descent_real *x, size_t n, size_t f, const double *center,
-                         double *restrict mean) {
+static int column_means(const descent_dataset *ds, const double *center, double *restrict mean) {
+  size_t n = ds->n, f = ds->features;
+  /* A set held as bytes is decoded a row at a time: the same numbers, added
+     in the same order. */
+  descent_real *decoded = ds->x ? NULL : descent_alloc_real(f ? f : 1, "moments: a row");
+  if (!ds->x && !decoded) return DESCENT_ENOMEM;
   for (size_t j = 0; j < f; j++) mean[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
-    const descent_real *restrict row = x + i * f;
+    const descent_real *restrict row = ds->x ? ds->x + i * f : decoded;
+    if (!ds->x) dataset_decode_row(ds, i, decoded);
     if (center) {
       for (size_t j = 0; j < f; j++) {
         double d = row[j] - center[j];
@@ -70,15 +75,17 @@ static void column_means(const descent_real *x, size_t n, size_t f, const double
     }
   }
   for (size_t j = 0; j < f; j++) mean[j] /= (double)n;
+  descent_free_real(decoded);
+  return DESCENT_OK;
 }
 
 /* Per-feature mean and population variance, two-pass for accuracy. On one
  * thread: the passes stream memory, 25 ms for Fashion-MNIST on one core of
  * a 2-core AMD EPYC (Zen 4), where split over both cores of that machine,
  * shared with other work, they took 100-120 ms waiting for the second. */
-void preprocess_moments(const descent_dataset *ds, double *mean, double *var) {
-  column_means(ds->x, ds->n, ds->features, NULL, mean);
-  column_means(ds->x, ds->n, ds->features, mean, var);
+int preprocess_moments(const descent_dataset *ds, double *mean, double *var) {
+  int rc = column_means(ds, NULL, mean);
+  return rc ? rc : column_means(ds, mean, var);
 }
 
 int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
@@ -118,7 +125,12 @@ int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
     descent_preprocess_free(pp);
     return DESCENT_ENOMEM;
   }
-  preprocess_moments(train, mean, var);
+  if (preprocess_moments(train, mean, var)) {
+    free(mean);
+    free(var);
+    descent_preprocess_free(pp);
+    return DESCENT_ENOMEM;
+  }
   for (size_t j = 0; j < f; j++) {
     pp->mean[j] = (descent_real)mean[j];
     pp->inv_std[j] = (descent_real)(1.0 / (sqrt(var[j]) + eps));
@@ -135,8 +147,28 @@ int descent_preprocess_apply(const descent_preprocess *pp, descent_dataset *ds) 
     return descent_fail(DESCENT_ESHAPE,
                         "preprocessing fitted on %zu features cannot apply to data with %zu",
                         pp->features, ds->features);
-  if (pp->kind != DESCENT_PREPROCESS_STANDARDIZE) return preprocess_apply_whitening(pp, ds);
   size_t f = ds->features;
+  if (!ds->x && ds->bytes) {
+    /* A first standardization of a set held as bytes is kept beside them
+       (descent_dataset); anything more needs the numbers themselves. */
+    if (pp->kind == DESCENT_PREPROCESS_STANDARDIZE && !ds->byte_mean) {
+      descent_real *mean = descent_alloc_real(f, "standardize: means");
+      descent_real *inv_std = descent_alloc_real(f, "standardize: inverse deviations");
+      if (!mean || !inv_std) {
+        descent_free_real(mean);
+        descent_free_real(inv_std);
+        return DESCENT_ENOMEM;
+      }
+      memcpy(mean, pp->mean, f * sizeof *mean);
+      memcpy(inv_std, pp->inv_std, f * sizeof *inv_std);
+      ds->byte_mean = mean;
+      ds->byte_inv_std = inv_std;
+      return DESCENT_OK;
+    }
+    int rc = descent_dataset_expand(ds);
+    if (rc) return rc;
+  }
+  if (pp->kind != DESCENT_PREPROCESS_STANDARDIZE) return preprocess_apply_whitening(pp, ds);
   const descent_real *mean = pp->mean, *inv_std = pp->inv_std;
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < ds->n; i++) {

@@ -25,16 +25,25 @@
 static int covariance(const descent_dataset *ds, const double *mean, double *cov) {
   size_t f = ds->features, rows = ds->n < WHITEN_BLOCK ? ds->n : WHITEN_BLOCK;
   double *block = descent_calloc(rows * f, sizeof *block, "whitening: covariance block");
-  if (!block) return DESCENT_ENOMEM;
+  /* A set held as bytes: each block of rows decoded first. */
+  descent_real *decoded = ds->x ? NULL : descent_alloc_real(rows * f, "whitening: decoded rows");
+  if (!block || (!ds->x && !decoded)) {
+    free(block);
+    descent_free_real(decoded);
+    return DESCENT_ENOMEM;
+  }
   memset(cov, 0, f * f * sizeof *cov);
   for (size_t start = 0; start < ds->n; start += WHITEN_BLOCK) {
     size_t count = ds->n - start < WHITEN_BLOCK ? ds->n - start : WHITEN_BLOCK;
+    const descent_real *x = ds->x ? ds->x + start * f : decoded;
+    if (!ds->x) descent_dataset_rows(ds, start, count, decoded);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < count; i++)
-      for (size_t j = 0; j < f; j++) block[i * f + j] = ds->x[(start + i) * f + j] - mean[j];
+      for (size_t j = 0; j < f; j++) block[i * f + j] = x[i * f + j] - mean[j];
     descent_gemm_f64(1, 0, f, f, count, 1.0, block, f, block, f, 1.0, cov, f);
   }
   free(block);
+  descent_free_real(decoded);
   for (size_t i = 0; i < f * f; i++) cov[i] /= (double)ds->n;
   return DESCENT_OK;
 }
@@ -88,8 +97,8 @@ int preprocess_fit_whitening(descent_preprocess *pp, descent_preprocess_kind kin
     pp->kind = kind;
     pp->features = f;
     pp->eps = eps;
-    preprocess_moments(train, mean, var);
-    rc = covariance(train, mean, cov);
+    rc = preprocess_moments(train, mean, var);
+    if (!rc) rc = covariance(train, mean, cov);
   }
   if (!rc) rc = descent_symmetric_eigen(f, cov, val);
   if (!rc) {

@@ -8,7 +8,7 @@
 #include "internal.h"
 
 /* Per-feature mean and population variance of ds, in double (preprocess.c). */
-void preprocess_moments(const descent_dataset *ds, double *mean, double *var);
+int preprocess_moments(const descent_dataset *ds, double *mean, double *var);
 
 /* Fits pp (zeroed by the caller) for kind PCA or ZCA on train. */
 int preprocess_fit_whitening(descent_preprocess *pp, descent_preprocess_kind kind,

@@ -457,17 +457,32 @@ static int evaluate(descent_net *net, const descent_dataset *ds, double *loss, d
                         ds->features, net->input_size);
   size_t k = descent_net_outputs(net), last = net->n_layers - 1, right_total = 0;
   double sum = 0;
+  /* A set held as bytes: each batch of rows decoded first. */
+  descent_real *decoded = NULL;
+  if (!ds->x && ds->n) {
+    decoded = descent_alloc_real(net->max_batch * ds->features, "evaluation: decoded rows");
+    if (!decoded) return DESCENT_ENOMEM;
+  }
   for (size_t start = 0; start < ds->n; start += net->max_batch) {
     size_t n = ds->n - start < net->max_batch ? ds->n - start : net->max_batch;
-    net_forward(net, ds->x + start * ds->features, n, 0);
+    int rc = decoded ? descent_dataset_rows(ds, start, n, decoded) : DESCENT_OK;
+    if (rc) {
+      descent_free_real(decoded);
+      return rc;
+    }
+    net_forward(net, decoded ? decoded : ds->x + start * ds->features, n, 0);
     double batch_loss;
     size_t right;
-    int rc = loss_evaluate(net->loss, net->acts[last], n, k, ds->labels ? ds->labels + start : NULL,
-                           NULL, net->row_loss, &batch_loss, NULL, &right);
-    if (rc) return rc;
+    rc = loss_evaluate(net->loss, net->acts[last], n, k, ds->labels ? ds->labels + start : NULL,
+                       NULL, net->row_loss, &batch_loss, NULL, &right);
+    if (rc) {
+      descent_free_real(decoded);
+      return rc;
+    }
     sum += batch_loss * (double)n;
     right_total += right;
   }
+  descent_free_real(decoded);
   *loss = ds->n ? sum / (double)ds->n : 0;
   *accuracy = ds->n && ds->labels ? (double)right_total / (double)ds->n : 0;
   return DESCENT_OK;

@@ -17,7 +17,7 @@ int descent_net_refresh_batch_norm(descent_net *net, const descent_dataset *ds, 
   descent_error_clear();
   size_t n_buffers = 0;
   descent_net_buffers(net, &n_buffers);
-  if (!ds || ds->n == 0 || !ds->x)
+  if (!ds || ds->n == 0 || (!ds->x && !ds->bytes))
     return descent_fail(DESCENT_EINVAL, "descent_net_refresh_batch_norm: no examples to run");
   descent_shape in = descent_net_input_shape(net);
   if (ds->features != descent_shape_size(&in))
@@ -34,15 +34,23 @@ int descent_net_refresh_batch_norm(descent_net *net, const descent_dataset *ds, 
   descent_rng rng;
   descent_net_get_rng(net, &rng); /* dropout's masks: training does not see these passes */
   descent_objective *obj = descent_net_objective(net);
+  /* A set held as bytes: each batch decoded first. */
+  descent_real *decoded = NULL;
+  if (!ds->x) {
+    decoded = descent_alloc_real(batch_size * ds->features, "batch norm refresh: decoded rows");
+    if (!decoded) return DESCENT_ENOMEM;
+  }
   int rc = DESCENT_OK;
   for (size_t b = 0; !rc && b < batches && b * batch_size < ds->n; b++) {
     size_t first = b * batch_size, count = ds->n - first < batch_size ? ds->n - first : batch_size;
+    if (decoded && (rc = descent_dataset_rows(ds, first, count, decoded))) break;
     descent_batch batch = {.n = count,
-                           .x = ds->x + first * ds->features,
+                           .x = decoded ? decoded : ds->x + first * ds->features,
                            .labels = ds->labels ? ds->labels + first : NULL};
     double loss;
     rc = descent_objective_value(obj, &batch, &loss);
   }
+  descent_free_real(decoded);
   descent_net_set_rng(net, &rng);
   return rc;
 }

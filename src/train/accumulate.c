@@ -116,7 +116,7 @@ static int acc_reevaluate(descent_objective *obj, const descent_batch *batch, do
 
 static int acc_check_data(const descent_objective *obj, const descent_dataset *ds) {
   const accumulate *a = obj->impl;
-  if (ds->x && ds->features != a->features)
+  if ((ds->x || ds->bytes) && ds->features != a->features)
     return descent_fail(DESCENT_EINVAL,
                         "accumulation: the data's examples have %zu features, the objective was "
                         "made to cut batches of %zu",

@@ -479,8 +479,15 @@ static int full_gradient(descent_trainer *t, int report_chunks, double *loss_sum
   size_t index = 0;
   for (size_t lo = 0; lo < n; lo += chunk) {
     size_t count = n - lo < chunk ? n - lo : chunk;
-    descent_batch batch = {
-        .n = count, .x = ds->x + lo * ds->features, .labels = ds->labels ? ds->labels + lo : NULL};
+    /* A set held as bytes: the chunk decoded into the batcher's buffer, which
+       full-batch steps leave unused otherwise. */
+    if (!ds->x) {
+      int rc = descent_dataset_rows(ds, lo, count, t->batcher.x);
+      if (rc) return rc;
+    }
+    descent_batch batch = {.n = count,
+                           .x = ds->x ? ds->x + lo * ds->features : t->batcher.x,
+                           .labels = ds->labels ? ds->labels + lo : NULL};
     double loss, weight = (double)count / (double)n;
     int rc = descent_objective_value_and_grad(t->obj, &batch, &loss);
     if (rc) return rc;
@@ -646,7 +653,7 @@ static int check_objective(descent_objective *obj, const descent_dataset *train,
     return descent_fail(DESCENT_EINVAL,
                         "trainer: next_batch replaces the data set: pass train NULL, or no "
                         "next_batch");
-  if (train->n == 0 || !train->x)
+  if (train->n == 0 || (!train->x && !train->bytes))
     return descent_fail(DESCENT_EINVAL, "trainer: the training set is empty");
   if (obj->ops->check_data) {
     int rc = obj->ops->check_data(obj, train);
