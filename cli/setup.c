@@ -161,8 +161,7 @@ static int check_classes(const char *command, const cli_setup *s, const descent_
 
 /* The data: loaded (as bytes when as_bytes), checked against the network,
    cut and split. */
-static int build_data(const char *command, const cli_setup *s, int as_bytes,
-                      cli_setup_built *b) {
+static int build_data(const char *command, const cli_setup *s, int as_bytes, cli_setup_built *b) {
   if (cli_data_load(command, &s->data, as_bytes, &b->train, &b->test)) return 1;
   if (s->limit > b->train.n) {
     fprintf(stderr,

@@ -317,8 +317,7 @@ void descent_dataset_free(descent_dataset *ds);
 
 /* Writes the inputs of examples first .. first + count - 1 of ds into out
  * (count x features numbers), from x or decoded from bytes as above. */
-int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count,
-                         descent_real *out);
+int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count, descent_real *out);
 
 /* Turns a set held as bytes into one held as numbers (x, the same values;
  * bytes, byte_mean and byte_inv_std freed and NULL). Nothing changes when x

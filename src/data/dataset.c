@@ -55,14 +55,12 @@ void dataset_decode_row(const descent_dataset *ds, size_t i, descent_real *out) 
   decode_row(ds->bytes + i * f, f, ds->byte_mean, ds->byte_inv_std, out);
 }
 
-int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count,
-                         descent_real *out) {
+int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count, descent_real *out) {
   if (!ds || (!out && count))
     return descent_fail(DESCENT_EINVAL, "descent_dataset_rows: ds or out is NULL");
   if (first > ds->n || count > ds->n - first)
-    return descent_fail(DESCENT_EINVAL,
-                        "descent_dataset_rows: examples %zu to %zu of a set of %zu", first,
-                        first + count, ds->n);
+    return descent_fail(DESCENT_EINVAL, "descent_dataset_rows: examples %zu to %zu of a set of %zu",
+                        first, first + count, ds->n);
   size_t f = ds->features;
   if (ds->x) {
     if (count) memcpy(out, ds->x + first * f, count * f * sizeof *out);
