@@ -316,12 +316,15 @@ typedef struct descent_dataset {
 void descent_dataset_free(descent_dataset *ds);
 
 /* Writes the inputs of examples first .. first + count - 1 of ds into out
- * (count x features numbers), from x or decoded from bytes as above. */
+ * (count x features numbers), from x or decoded from bytes as above.
+ * DESCENT_OK; EINVAL for a range beyond the set, a NULL argument, or a set
+ * that holds no inputs. */
 int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count, descent_real *out);
 
 /* Turns a set held as bytes into one held as numbers (x, the same values;
- * bytes, byte_mean and byte_inv_std freed and NULL). Nothing changes when x
- * already holds them, or when the memory for x cannot be had. */
+ * bytes, byte_mean and byte_inv_std freed and NULL). DESCENT_OK, also when x
+ * already holds them; ENOMEM (ERANGE for a size beyond size_t) when the
+ * memory for x cannot be had, the set unchanged. */
 int descent_dataset_expand(descent_dataset *ds);
 
 /* Checks that every label of ds (if it has labels) is a class index in
@@ -358,7 +361,8 @@ int descent_fashion_mnist_load_bytes(const char *dir, descent_dataset *train,
                                      descent_dataset *test);
 
 /* Moves n_val randomly chosen examples (seeded) of ds into val. The examples
- * left in ds keep their relative order. */
+ * left in ds keep their relative order. A set held as bytes gives a val held
+ * as bytes, with a copy of its standardization. */
 int descent_dataset_split(descent_dataset *ds, size_t n_val, uint64_t seed, descent_dataset *val);
 
 /* Keeps only the first n examples (n <= ds->n). For quick runs and tests. */
@@ -443,7 +447,11 @@ double descent_preprocess_default_eps(descent_preprocess_kind kind);
  * seconds for 784 features. */
 int descent_preprocess_fit(descent_preprocess *pp, descent_preprocess_kind kind,
                            const descent_dataset *train, double eps);
-/* Applies the fitted preprocessing in place; ESHAPE if the widths differ. */
+/* Applies the fitted preprocessing in place; ESHAPE if the widths differ.
+ * On a set held as bytes a first standardization is kept beside them
+ * (byte_mean, byte_inv_std); a second one, or any whitening, first turns
+ * the bytes into numbers (descent_dataset_expand: four times the memory,
+ * ENOMEM when it cannot be had, the set then unchanged). */
 int descent_preprocess_apply(const descent_preprocess *pp, descent_dataset *ds);
 void descent_preprocess_free(descent_preprocess *pp);
 
@@ -530,7 +538,8 @@ typedef struct descent_objective_ops {
      larger batches when it is created. */
   size_t (*max_batch)(const descent_objective *obj);
   /* Checks that examples of ds fit the objective (a network: its input
-     size); non-zero with a message refuses the data set. NULL: any. */
+     size); non-zero with a message refuses the data set. NULL: any. ds may
+     hold its inputs as bytes (x NULL; see descent_dataset). */
   int (*check_data)(const descent_objective *obj, const descent_dataset *ds);
   /* Writes the objective's state beyond obj->params into a checkpoint, as
      sections (descent_section_put). The trainer saves the parameters

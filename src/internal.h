@@ -73,8 +73,11 @@ int descent_open_regular(const char *path, int *fd, struct stat *st);
 void dataset_decode_row(const descent_dataset *ds, size_t i, descent_real *out);
 
 /* How many gzipped IDX files idx.c has inflated whole with libdeflate (rather
- * than through zlib's streaming reads), for the tests. */
+ * than through zlib's streaming reads), for the tests; and a switch that
+ * leaves every file to zlib (on: 1, the default), for the fuzzer to compare
+ * the two readers. */
 size_t idx_whole_reads(void);
+void idx_whole_enable(int on);
 
 /* The most threads whose OpenBLAS buffers fit under the address-space limit
  * (RLIMIT_AS): INT_MAX without a limit, 0 when not even one fits. And the

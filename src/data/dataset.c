@@ -170,7 +170,9 @@ static int fashion_load(const char *dir, int as_bytes, descent_dataset *train,
                         descent_dataset *test) {
   descent_error_clear();
   if (!train || !test)
-    return descent_fail(DESCENT_EINVAL, "descent_fashion_mnist_load: train or test is NULL");
+    return descent_fail(DESCENT_EINVAL, "%s: train or test is NULL",
+                        as_bytes ? "descent_fashion_mnist_load_bytes"
+                                 : "descent_fashion_mnist_load");
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
   if (!dir) dir = DESCENT_FASHION_MNIST_DIR;

@@ -43,8 +43,15 @@
 #define GZIP_MIN_BYTES 18
 
 /* Elements are read and converted this many at a time, so no second copy of
- * the whole file is ever held. */
+ * the elements is ever held (idx_inflate_whole holds the compressed file). */
 #define IDX_CHUNK 16384
+
+/* idx_inflate_whole reads a gzip file whole only when it is no larger than
+ * its elements could make it: deflate's stored blocks add 5 bytes to each
+ * 64 KiB, and the gzip header and trailer (a file name, a comment) take this
+ * much more at most. A longer file (another member after the first, a huge
+ * comment) is zlib's to stream and refuse, without being held first. */
+#define GZIP_WHOLE_SLACK (1u << 20)
 
 typedef struct idx_file {
   const char *path;
@@ -281,12 +288,13 @@ static int idx_open(idx_file *f, const char *path, const idx_role *role) {
     return rc;
   }
   f->file_bytes = file_bytes;
-  /* A second descriptor of the same open file, for idx_inflate_whole; none
-     is no failure (zlib reads everything then). */
-  if (f->gzipped) f->raw_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  /* The images' descriptor twice, for idx_inflate_whole; none is no
+     failure (zlib then reads everything). */
+  if (f->gzipped && role == &idx_images) f->raw_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   f->gz = gzdopen(fd, "rb"); /* from here on, gzclose closes fd */
   if (!f->gz) {
     close(fd);
+    idx_close(f);
     return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate zlib's buffers", path);
   }
   gzbuffer(f->gz, 1 << 17);
@@ -317,9 +325,14 @@ static int idx_check_end(idx_file *f) {
 /* The whole files idx_inflate_whole has read, for the tests: they check
    that it ran, not only that the elements came out right. */
 static atomic_size_t idx_whole_count;
+static atomic_int idx_whole_on = 1;
 
 size_t idx_whole_reads(void) {
   return atomic_load(&idx_whole_count);
+}
+
+void idx_whole_enable(int on) {
+  atomic_store(&idx_whole_on, on != 0);
 }
 
 /* Inflates a gzip file's header and elements at once, with libdeflate, into
@@ -332,7 +345,9 @@ size_t idx_whole_reads(void) {
    by another program would end this one with SIGBUS. */
 static unsigned char *idx_inflate_whole(idx_file *f, void *mem, size_t room) {
   size_t header = 4 + 4 * (size_t)f->ndim;
-  if (f->raw_fd < 0 || room < f->declared || f->file_bytes > SIZE_MAX) return NULL;
+  if (!atomic_load(&idx_whole_on) || f->raw_fd < 0 || room < f->declared ||
+      f->file_bytes > f->declared + f->declared / 64 + GZIP_WHOLE_SLACK)
+    return NULL;
   size_t in_bytes = (size_t)f->file_bytes;
   unsigned char *in = malloc(in_bytes ? in_bytes : 1);
   if (!in) return NULL;
@@ -461,10 +476,11 @@ static int idx_read_dataset(idx_file *images, idx_file *labels, int as_bytes,
 static int idx_load(const char *images_path, const char *labels_path, int as_bytes,
                     descent_dataset *out) {
   descent_error_clear();
-  if (!out) return descent_fail(DESCENT_EINVAL, "descent_idx_load_dataset: out is NULL");
+  const char *name = as_bytes ? "descent_idx_load_dataset_bytes" : "descent_idx_load_dataset";
+  if (!out) return descent_fail(DESCENT_EINVAL, "%s: out is NULL", name);
   memset(out, 0, sizeof *out);
   if (!images_path || !labels_path)
-    return descent_fail(DESCENT_EINVAL, "descent_idx_load_dataset: a file path is NULL");
+    return descent_fail(DESCENT_EINVAL, "%s: a file path is NULL", name);
 
   /* Both headers are validated before either file's data is allocated. */
   idx_file images, labels;

@@ -63,8 +63,8 @@ static int column_means(const descent_dataset *ds, const double *center, double 
   if (!ds->x && !decoded) return DESCENT_ENOMEM;
   for (size_t j = 0; j < f; j++) mean[j] = 0.0;
   for (size_t i = 0; i < n; i++) {
-    const descent_real *restrict row = ds->x ? ds->x + i * f : decoded;
     if (!ds->x) dataset_decode_row(ds, i, decoded);
+    const descent_real *restrict row = ds->x ? ds->x + i * f : decoded;
     if (center) {
       for (size_t j = 0; j < f; j++) {
         double d = row[j] - center[j];
