@@ -11,11 +11,13 @@
  * itself on the last batch (fastest of STEPS), the counterpart of
  * bench/torch_cnn.py --layers.
  *
- * usage: cnn_step THREADS STEPS [--layers] [--bf16] [--model SPEC] [--gather]
+ * usage: cnn_step THREADS STEPS [--layers] [--bf16] [--model SPEC] [--gather] [--bytes]
  *                 [DATA_DIR]
  * (--bf16: the network in bf16 precision, descent_net_set_precision;
  *  --model: another network, e.g. the main job's mlp:784-256-128-10;
- *  --gather: each step's time includes gathering its batch)
+ *  --gather: each step's time includes gathering its batch;
+ *  --bytes: the images held as their bytes, as `descent train` holds them,
+ *  decoded as each batch is gathered)
  * Prints: descent-steps threads=T steps=S best_ms=B median_ms=M
  *         descent-layer NAME fwd_ms=F bwd_ms=B     (with --layers)
  */
@@ -37,7 +39,7 @@ static void fail(const char *what) {
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: cnn_step THREADS STEPS [--layers] [--bf16] [--model SPEC] [--gather] "
-                    "[DATA_DIR]\n");
+                    "[--bytes] [DATA_DIR]\n");
     return 2;
   }
   int threads = atoi(argv[1]), steps = atoi(argv[2]), warmup = 10, layers = 0, bf16 = 0;
@@ -46,12 +48,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *dir = NULL, *model = "cnn:fmnist_2c2d";
-  int gather = 0;
+  int gather = 0, bytes = 0;
   for (int i = 3; i < argc; i++) {
     if (strcmp(argv[i], "--layers") == 0)
       layers = 1;
     else if (strcmp(argv[i], "--gather") == 0)
       gather = 1;
+    else if (strcmp(argv[i], "--bytes") == 0)
+      bytes = 1;
     else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
       model = argv[++i];
     else if (strcmp(argv[i], "--bf16") == 0) /* descent_net_set_precision */
@@ -72,7 +76,8 @@ int main(int argc, char **argv) {
   descent_optimizer *opt = NULL;
   descent_batcher *batcher = NULL;
   double *times = NULL;
-  if (descent_fashion_mnist_load(dir, &train, &test)) {
+  if (bytes ? descent_fashion_mnist_load_bytes(dir, &train, &test)
+            : descent_fashion_mnist_load(dir, &train, &test)) {
     fail("data");
     goto done;
   }

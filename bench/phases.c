@@ -6,12 +6,14 @@
  * network (mlp:784-256-128-10, batch 128), as `descent train` does at each
  * epoch's end.
  *
- * Usage: phases [--threads T] [--repeats R]
+ * Usage: phases [--threads T] [--repeats R] [--inputs bytes|numbers]
  *   T: the OpenMP count of the loading thread and the network (default 1);
  *   R: runs of the whole sequence (default 5). The evaluation is the best
- *   of 5 calls in each run (the first call pays for the caches).
+ *   of 5 calls in each run (the first call pays for the caches);
+ *   inputs: the images held as their bytes, as `descent train` holds them
+ *   (descent_fashion_mnist_load_bytes; the default), or as numbers.
  * Prints one line per run:
- *   phases threads=T load_s=.. fit_s=.. apply_s=.. eval_s=.. total_s=..
+ *   phases threads=T inputs=I load_s=.. fit_s=.. apply_s=.. eval_s=.. total_s=..
  */
 #include "descent.h"
 
@@ -28,12 +30,14 @@ static int fail(const char *what) {
   return 1;
 }
 
-static int run(int threads) {
+static int run(int threads, int bytes) {
   descent_dataset train, test;
   descent_preprocess pp;
   descent_net *net = NULL;
   double t0 = now();
-  if (descent_fashion_mnist_load(NULL, &train, &test)) return fail("load");
+  if (bytes ? descent_fashion_mnist_load_bytes(NULL, &train, &test)
+            : descent_fashion_mnist_load(NULL, &train, &test))
+    return fail("load");
   double t1 = now();
   if (descent_preprocess_fit(&pp, DESCENT_PREPROCESS_STANDARDIZE, &train, 1e-3)) return fail("fit");
   double t2 = now();
@@ -51,8 +55,9 @@ static int run(int threads) {
     double e = now() - e0;
     if (e < eval) eval = e;
   }
-  printf("phases threads=%d load_s=%.3f fit_s=%.3f apply_s=%.3f eval_s=%.3f total_s=%.3f\n",
-         threads, t1 - t0, t2 - t1, t3 - t2, eval, t3 - t0 + eval);
+  printf("phases threads=%d inputs=%s load_s=%.3f fit_s=%.3f apply_s=%.3f eval_s=%.3f "
+         "total_s=%.3f\n",
+         threads, bytes ? "bytes" : "numbers", t1 - t0, t2 - t1, t3 - t2, eval, t3 - t0 + eval);
   descent_net_free(net);
   descent_preprocess_free(&pp);
   descent_dataset_free(&train);
@@ -61,14 +66,18 @@ static int run(int threads) {
 }
 
 int main(int argc, char **argv) {
-  int threads = 1, repeats = 5;
+  int threads = 1, repeats = 5, bytes = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--threads") == 0)
       threads = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--repeats") == 0)
       repeats = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--inputs") == 0 &&
+             (strcmp(argv[i + 1], "bytes") == 0 || strcmp(argv[i + 1], "numbers") == 0))
+      bytes = strcmp(argv[i + 1], "bytes") == 0;
     else {
-      fprintf(stderr, "phases: unknown option '%s'\n", argv[i]);
+      fprintf(stderr, "phases: unknown option '%s' (or --inputs other than bytes, numbers)\n",
+              argv[i]);
       return 2;
     }
   }
@@ -78,6 +87,6 @@ int main(int argc, char **argv) {
   }
   omp_set_num_threads(threads); /* the loading thread's count, as descent train sets it */
   for (int r = 0; r < repeats; r++)
-    if (run(threads)) return 1;
+    if (run(threads, bytes)) return 1;
   return 0;
 }

@@ -5,8 +5,9 @@
 #
 # Usage: bench/phases.sh [--threads "1 2"] [--repeats R] [--build DIR]
 # Builds the library (Release) if needed, compiles bench/phases.c against it
-# and prints one phases line per thread count and repeat, runs of the thread
-# counts alternating. Needs dataset-fashion-mnist. Writes nothing into the
+# and prints one phases line per thread count, repeat and way of holding the
+# images (bytes, as descent train holds them, and numbers), the runs
+# alternating. Needs dataset-fashion-mnist. Writes nothing into the
 # repository besides the build directory.
 set -euo pipefail
 
@@ -34,6 +35,8 @@ path=$("$build/descent" --version 2>&1 | grep -o 'kernel path [a-z0-9]*' || echo
 echo "$path (DESCENT_ISA=${DESCENT_ISA:-unset})"
 for ((r = 0; r < repeats; r++)); do
   for t in $threads_list; do
-    "$tmp/phases" --threads "$t" --repeats 1
+    for inputs in bytes numbers; do
+      "$tmp/phases" --threads "$t" --repeats 1 --inputs "$inputs"
+    done
   done
 done
