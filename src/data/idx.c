@@ -8,8 +8,8 @@
  * the size checks can use the right evidence.
  *
  * A gzipped file's elements are inflated by libdeflate, whole, into the
- * memory that will hold them as floats (idx_inflate_whole): 1.6-2x faster
- * than zlib's streaming reads. zlib still reads every header and takes over
+ * memory that will hold them, as numbers or as bytes (idx_inflate_whole):
+ * about twice as fast as zlib's streaming reads. zlib still reads every header and takes over
  * whenever libdeflate does not finish cleanly, so every message about a
  * broken file is zlib's.
  *
