@@ -11,7 +11,8 @@
  * Prints one line per repeat:
  *   csv_load rows=N cols=785 mbytes=M repeat=K seconds=S mbytes_per_s=X
  * Build: cc -O2 -Iinclude bench/csv_load.c build/libdescent.a
- *        -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lcjson -llapack -fopenmp -ldeflate -lz -lm
+ *        -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lcjson -llapack -fopenmp
+ *        -ldeflate -lz -lm
  */
 #include "descent.h"
 
