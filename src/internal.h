@@ -72,6 +72,12 @@ int descent_open_regular(const char *path, int *fd, struct stat *st);
  * (ds->features numbers; see descent_dataset). */
 void dataset_decode_row(const descent_dataset *ds, size_t i, descent_real *out);
 
+/* The inputs of examples first .. first + count - 1 of ds (a valid range):
+ * where x holds them, or decoded into scratch (count x features numbers)
+ * from bytes. */
+const descent_real *dataset_inputs(const descent_dataset *ds, size_t first, size_t count,
+                                   descent_real *scratch);
+
 /* How many gzipped IDX files idx.c has inflated whole with libdeflate (rather
  * than through zlib's streaming reads), for the tests; and a switch that
  * leaves every file to zlib (on: 1, the default), for the fuzzer to compare

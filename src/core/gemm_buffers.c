@@ -6,8 +6,8 @@
  * product packs into become resident), allocated at its first product and
  * kept for the next ones. A thread's buffers are freed when it ends: a
  * program that runs descent on threads it starts and ends (each with its
- * own OpenMP threads) would otherwise lose them with every thread. Both kernels share the pair:
- * a thread runs one product at a time.
+ * own OpenMP threads) would otherwise lose them with every thread. Both
+ * kernels share the pair: a thread runs one product at a time.
  */
 #include "gemm_buffers.h"
 

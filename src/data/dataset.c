@@ -55,6 +55,14 @@ void dataset_decode_row(const descent_dataset *ds, size_t i, descent_real *out) 
   decode_row(ds->bytes + i * f, f, ds->byte_mean, ds->byte_inv_std, out);
 }
 
+const descent_real *dataset_inputs(const descent_dataset *ds, size_t first, size_t count,
+                                   descent_real *scratch) {
+  size_t f = ds->features;
+  if (ds->x) return ds->x + first * f;
+  for (size_t i = 0; i < count; i++) dataset_decode_row(ds, first + i, scratch + i * f);
+  return scratch;
+}
+
 int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count, descent_real *out) {
   if (!ds || (!out && count))
     return descent_fail(DESCENT_EINVAL, "descent_dataset_rows: ds or out is NULL");
@@ -68,7 +76,7 @@ int descent_dataset_rows(const descent_dataset *ds, size_t first, size_t count, 
   }
   if (!ds->bytes && count)
     return descent_fail(DESCENT_EINVAL, "descent_dataset_rows: the set holds no inputs");
-  for (size_t i = 0; i < count; i++) dataset_decode_row(ds, first + i, out + i * f);
+  dataset_inputs(ds, first, count, out);
   return DESCENT_OK;
 }
 

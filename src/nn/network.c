@@ -465,16 +465,11 @@ static int evaluate(descent_net *net, const descent_dataset *ds, double *loss, d
   }
   for (size_t start = 0; start < ds->n; start += net->max_batch) {
     size_t n = ds->n - start < net->max_batch ? ds->n - start : net->max_batch;
-    int rc = decoded ? descent_dataset_rows(ds, start, n, decoded) : DESCENT_OK;
-    if (rc) {
-      descent_free_real(decoded);
-      return rc;
-    }
-    net_forward(net, decoded ? decoded : ds->x + start * ds->features, n, 0);
+    net_forward(net, dataset_inputs(ds, start, n, decoded), n, 0);
     double batch_loss;
     size_t right;
-    rc = loss_evaluate(net->loss, net->acts[last], n, k, ds->labels ? ds->labels + start : NULL,
-                       NULL, net->row_loss, &batch_loss, NULL, &right);
+    int rc = loss_evaluate(net->loss, net->acts[last], n, k, ds->labels ? ds->labels + start : NULL,
+                           NULL, net->row_loss, &batch_loss, NULL, &right);
     if (rc) {
       descent_free_real(decoded);
       return rc;

@@ -43,9 +43,8 @@ int descent_net_refresh_batch_norm(descent_net *net, const descent_dataset *ds, 
   int rc = DESCENT_OK;
   for (size_t b = 0; !rc && b < batches && b * batch_size < ds->n; b++) {
     size_t first = b * batch_size, count = ds->n - first < batch_size ? ds->n - first : batch_size;
-    if (decoded && (rc = descent_dataset_rows(ds, first, count, decoded))) break;
     descent_batch batch = {.n = count,
-                           .x = decoded ? decoded : ds->x + first * ds->features,
+                           .x = dataset_inputs(ds, first, count, decoded),
                            .labels = ds->labels ? ds->labels + first : NULL};
     double loss;
     rc = descent_objective_value(obj, &batch, &loss);

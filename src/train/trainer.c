@@ -481,12 +481,8 @@ static int full_gradient(descent_trainer *t, int report_chunks, double *loss_sum
     size_t count = n - lo < chunk ? n - lo : chunk;
     /* A set held as bytes: the chunk decoded into the batcher's buffer, which
        full-batch steps leave unused otherwise. */
-    if (!ds->x) {
-      int rc = descent_dataset_rows(ds, lo, count, t->batcher.x);
-      if (rc) return rc;
-    }
     descent_batch batch = {.n = count,
-                           .x = ds->x ? ds->x + lo * ds->features : t->batcher.x,
+                           .x = dataset_inputs(ds, lo, count, t->batcher.x),
                            .labels = ds->labels ? ds->labels + lo : NULL};
     double loss, weight = (double)count / (double)n;
     int rc = descent_objective_value_and_grad(t->obj, &batch, &loss);
