@@ -51,11 +51,22 @@ libdir=$(dirname "$(dirname "$pc")")
 for f in include/descent.h include/descent_version.h bin/descent; do
   [ -f "$prefix/$f" ] || fail "$f not installed"
 done
-for f in libdescent.so.0 libdescent64.so.0 libdescent.a libdescent64.a pkgconfig/descent64.pc \
-         cmake/descent/descentConfig.cmake cmake/descent/descentConfigVersion.cmake; do
+# The soname carries the ABI version: the major version, and before 1.0 the
+# minor too (a 0.x minor may change the ABI): descent 0.2.0 is libdescent.so.0.2.
+version=$("$prefix/bin/descent" --version | awk 'NR == 1 { print $2 }') ||
+  fail "the installed program does not run"
+major=${version%%.*} minor=${version#*.}
+minor=${minor%%.*}
+abi=$major
+[ "$major" = 0 ] && abi=$major.$minor
+for f in "libdescent.so.$abi" "libdescent64.so.$abi" libdescent.a libdescent64.a \
+         pkgconfig/descent64.pc cmake/descent/descentConfig.cmake \
+         cmake/descent/descentConfigVersion.cmake; do
   [ -e "$libdir/$f" ] || fail "${libdir#"$prefix/"}/$f not installed"
 done
-"$prefix/bin/descent" --version >/dev/null || fail "the installed program does not run"
+soname=$(objdump -p "$libdir/libdescent.so" | awk '$1 == "SONAME" { print $2 }')
+[ "$soname" = "libdescent.so.$abi" ] ||
+  fail "libdescent.so's soname is '$soname', expected libdescent.so.$abi (descent $version)"
 echo "installed into $prefix"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
@@ -67,7 +78,7 @@ case " $(pkg-config --cflags descent64) " in
 *) fail "descent64.pc's Cflags lack -DDESCENT_DOUBLE: $(pkg-config --cflags descent64)" ;;
 esac
 
-# uses_installed EXE LIBRARY: ldd resolves LIBRARY (e.g. libdescent.so.0)
+# uses_installed EXE LIBRARY: ldd resolves LIBRARY (e.g. libdescent.so.0.2)
 # to the prefix's copy (with the loader path set as when EXE runs).
 uses_installed() {
   local line path
@@ -109,7 +120,7 @@ for src in "${examples[@]}"; do
     fail "$name.c does not build with pkg-config descent"
     continue
   fi
-  LD_LIBRARY_PATH=$libdir uses_installed "$exe" libdescent.so.0 || continue
+  LD_LIBRARY_PATH=$libdir uses_installed "$exe" "libdescent.so.$abi" || continue
   LD_LIBRARY_PATH=$libdir run "pkg-config: $name" "$exe"
   # The same source for double, against descent64: built; minimize.c also run.
   # shellcheck disable=SC2046
@@ -117,7 +128,7 @@ for src in "${examples[@]}"; do
        $(pkg-config --cflags --libs descent64) -lm -o "$exe"64 2>"$exe.log"; then
     cat "$exe.log"
     fail "$name.c does not build with pkg-config descent64"
-  elif [ "$name" = minimize ] && LD_LIBRARY_PATH=$libdir uses_installed "$exe"64 libdescent64.so.0
+  elif [ "$name" = minimize ] && LD_LIBRARY_PATH=$libdir uses_installed "$exe"64 "libdescent64.so.$abi"
   then
     LD_LIBRARY_PATH=$libdir run "pkg-config: $name (double)" "$exe"64
   fi
@@ -155,7 +166,7 @@ if ! configure "$tmp/cmake"; then
 else
   for src in "${examples[@]}"; do
     name=$(basename "$src" .c)
-    uses_installed "$tmp/cmake/$name" libdescent.so.0 || continue
+    uses_installed "$tmp/cmake/$name" "libdescent.so.$abi" || continue
     run "find_package: $name" "$tmp/cmake/$name"
   done
 fi

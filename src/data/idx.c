@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <libdeflate.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,24 @@ void idx_whole_enable(int on) {
   atomic_store(&idx_whole_on, on != 0);
 }
 
+/* libdeflate picks its routines for this CPU (inflation, CRC-32) on their
+   first call and stores the choice in a function pointer without
+   synchronization: two threads inflating their first files at once (the
+   two splits in fashion_load_both) race on it, harmlessly on x86 and ARM
+   but a data race all the same, which ThreadSanitizer reports. Inflating
+   an empty gzip member once per process, first, makes both choices. */
+static void idx_libdeflate_choose(void) {
+  static const unsigned char empty[20] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0};
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  unsigned char out[1];
+  size_t got = 0;
+  if (!d) return;
+  libdeflate_gzip_decompress(d, empty, sizeof empty, out, sizeof out, &got);
+  libdeflate_free_decompressor(d);
+}
+
+static pthread_once_t idx_libdeflate_once = PTHREAD_ONCE_INIT;
+
 /* Inflates a gzip file's header and elements at once, with libdeflate, into
    the last f->declared bytes of the `room` bytes at mem. Returns a pointer
    to the first element, or NULL when anything is not as zlib would have
@@ -348,6 +367,7 @@ static unsigned char *idx_inflate_whole(idx_file *f, void *mem, size_t room) {
   if (!atomic_load(&idx_whole_on) || f->raw_fd < 0 || room < f->declared ||
       f->file_bytes > f->declared + f->declared / 64 + GZIP_WHOLE_SLACK)
     return NULL;
+  pthread_once(&idx_libdeflate_once, idx_libdeflate_choose);
   size_t in_bytes = (size_t)f->file_bytes;
   unsigned char *in = malloc(in_bytes ? in_bytes : 1);
   if (!in) return NULL;
