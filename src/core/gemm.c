@@ -122,40 +122,53 @@ static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, s
 
 #ifndef DESCENT_DOUBLE
 /* The threads oneDNN's GEMM (sgemm_dnnl.c) takes this product on, or 0
-   when it does not take it: on the avx2 path at two threads and more only.
-   Measured with bench/gemm_libs.sh on a 2-core AMD EPYC (Zen 4) held to
-   AVX2, ms per product, medians of 3 runs of 40 calls, warm operands,
-   batch 128, 2 threads (descent's choice before -> oneDNN):
-   - products of 2^20 to 2^23 multiply-adds, which OpenBLAS ran on one
-     thread (a second saved less than it cost OpenBLAS): the main job's
-     second layer (784-256-128-10) x W^T 0.080 -> 0.039, dy W 0.079 ->
-     0.045, dy^T x 0.080 -> 0.060; the big MLP's output layer (1024 -> 10)
-     0.077 -> 0.040, 0.060 -> 0.031, 0.051 -> 0.031;
-   - the forward products x W^T of layers of 256 units and more (OpenBLAS
-     transposes W as it packs it; oneDNN's AVX2 kernels take it as it is):
-     128x1024x784 1.22 -> 1.00, 128x1024x1024 1.75 -> 1.40, 128x256x784
-     0.258 -> 0.234 (but 128x100x784 0.108 -> 0.119).
-   The step at two threads: the main job 0.881 -> 0.756 ms, the big MLP
-   6.87 -> 6.75 (fastest of 4-5 runs). oneDNN's first product in a process
-   costs 36 ms (it generates all its GEMM kernels then), which these gains
-   repay within the first few hundred steps. Not taken elsewhere: at one
-   thread the gains were 0-2% (the small MLP's step 0.443 -> 0.437 ms,
-   6,000 steps to repay the 36 ms); on the avx512 path oneDNN won the
-   weight gradients of narrow layers by 3-22% (the main job's step at two
-   threads 0.748 -> 0.725 ms) but lost the one-epoch small MLP's run by
-   10% to its 36 ms, and the kernel's bits do not depend on the thread
-   count. Only this CPU was measured, and only a dense layer's products:
-   descent_gemm_dense alone asks this rule. oneDNN's rounding is its own
-   and depends on its thread count. Never inside a parallel region, active
-   or not: conv.c's products run in one whatever the thread count (a
-   region of one thread is inactive, and omp_in_parallel would say no). */
+   when it does not take it: on the avx2 path only, for products of 2^20
+   multiply-adds and more: the forward products x W^T and the weight
+   gradients dy^T x whatever their size, the input gradients dy W below
+   2^23 (oneDNN's kernels for two untransposed operands lose to OpenBLAS's
+   on large ones: 128x1024x1024 5.8 against 3.1 ms at one thread). It runs
+   them on the caller's threads, one or more.
+
+   Measured on a 2-core AMD EPYC Zen 3 (family 25 model 1: AVX2 and FMA,
+   no AVX-512, the CPUs this path is for), OpenBLAS 0.3.21's Zen kernels
+   against oneDNN 2.6.3:
+   - each product by itself (bench/gemm_libs.sh, ms, medians of 3 runs of
+     50 calls, warm operands | after a pass over 16 MB), one thread:
+     weight gradients 1024x784x128 3.02 | 3.22 -> 2.56 | 2.58, 1024x1024x128
+     3.22 | 3.27 -> 2.91 | 2.94, 100x784x128 0.254 | 0.264 -> 0.210 |
+     0.217, 256x784x128 0.80 | 0.80 -> 0.74 | 0.75; the main job's
+     128x128x256 x W^T 0.101 | 0.127 -> 0.086 | 0.101 and dy W 128x256x128
+     0.122 | 0.131 -> 0.090 | 0.103; x W^T 128x256x784 0.79 | 0.81 -> 0.71
+     | 0.73, but 128x1024x1024 3.12 | 3.18 -> 3.54 | 3.77;
+   - the training step with its gather (bench/cnn_step.c --gather, the
+     two choices alternating step by step in one process, so that both
+     see the same disturbances; median ms of 150-1,500 steps each), OpenBLAS
+     -> this rule, one thread: small MLP 784-100-10 0.637 -> 0.581, the main
+     job's 784-256-128-10 1.743 -> 1.642, big MLP 784-1024-1024-10 15.78 ->
+     15.26, fmnist_2c2d 126.7 -> 125.0; two threads (where oneDNN took
+     only the products below 2^23 and x W^T of 256 columns and more
+     before): 0.527 -> 0.472, 1.046 -> 1.013, 8.21 -> 7.99, 95.5 -> 92.4.
+   oneDNN's first product in a process costs 15-18 ms on this CPU (it
+   generates its kernels then; 36 ms was measured on a Zen 4 held to
+   AVX2): a one-thread epoch of the small MLP (469 steps) repays it.
+   Earlier, on that Zen 4 held to AVX2 (an AVX-512 CPU, whose users run
+   the avx512 path), moving one-thread products to oneDNN gained 0-2%.
+
+   Not taken elsewhere: on the avx512 path oneDNN won the weight gradients
+   of narrow layers by 3-22% on Zen 4 (the main job's step at two threads
+   0.748 -> 0.725 ms) but lost the one-epoch small MLP's run by 10% to its
+   first product's cost, and the kernel's bits do not depend on the thread
+   count. Only dense layers' products: descent_gemm_dense alone asks this
+   rule. oneDNN's rounding is its own and depends on its thread count.
+   Never inside a parallel region, active or not: conv.c's products run
+   in one whatever the thread count (a region of one thread is inactive,
+   and omp_in_parallel would say no). */
 int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
   if (omp_get_level() > 0 || descent_isa_path() != DESCENT_ISA_AVX2 || !sgemm_dnnl_available())
     return 0;
   double mnk = (double)m * (double)n * (double)k;
-  int most = omp_get_max_threads();
-  if (most < 2 || mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
-  return (!trans_a && trans_b && n >= 256) || mnk < PARALLEL_MIN_MNK ? most : 0;
+  if (mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
+  return trans_a || trans_b || mnk < PARALLEL_MIN_MNK ? omp_get_max_threads() : 0;
 }
 #endif
 
