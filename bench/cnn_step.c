@@ -12,17 +12,23 @@
  * bench/torch_cnn.py --layers.
  *
  * usage: cnn_step THREADS STEPS [--layers] [--bf16] [--model SPEC] [--gather] [--bytes]
- *                 [DATA_DIR]
+ *                 [--alternate-dnnl] [DATA_DIR]
  * (--bf16: the network in bf16 precision, descent_net_set_precision;
  *  --model: another network, e.g. the main job's mlp:784-256-128-10;
  *  --gather: each step's time includes gathering its batch;
  *  --bytes: the images held as their bytes, as `descent train` holds them,
- *  decoded as each batch is gathered)
+ *  decoded as each batch is gathered;
+ *  --alternate-dnnl: steps with oneDNN's GEMM allowed (gemm.c's rule for
+ *  the dense layers' products) and steps without it (OpenBLAS) take turns,
+ *  STEPS timed of each, so that both see the same disturbances of a shared
+ *  machine; two result lines, dnnl=on and dnnl=off)
  * Prints: descent-steps threads=T steps=S best_ms=B median_ms=M
+ *         (--alternate-dnnl: descent-steps dnnl=on|off threads=T ...)
  *         descent-layer NAME fwd_ms=F bwd_ms=B     (with --layers)
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 
+#include "core/sgemm_dnnl.h"
 #include "nn/network_internal.h"
 
 #include <stdio.h>
@@ -39,7 +45,7 @@ static void fail(const char *what) {
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: cnn_step THREADS STEPS [--layers] [--bf16] [--model SPEC] [--gather] "
-                    "[--bytes] [DATA_DIR]\n");
+                    "[--bytes] [--alternate-dnnl] [DATA_DIR]\n");
     return 2;
   }
   int threads = atoi(argv[1]), steps = atoi(argv[2]), warmup = 10, layers = 0, bf16 = 0;
@@ -48,7 +54,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *dir = NULL, *model = "cnn:fmnist_2c2d";
-  int gather = 0, bytes = 0;
+  int gather = 0, bytes = 0, alternate = 0;
   for (int i = 3; i < argc; i++) {
     if (strcmp(argv[i], "--layers") == 0)
       layers = 1;
@@ -56,6 +62,8 @@ int main(int argc, char **argv) {
       gather = 1;
     else if (strcmp(argv[i], "--bytes") == 0)
       bytes = 1;
+    else if (strcmp(argv[i], "--alternate-dnnl") == 0)
+      alternate = 1;
     else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
       model = argv[++i];
     else if (strcmp(argv[i], "--bf16") == 0) /* descent_net_set_precision */
@@ -104,7 +112,9 @@ int main(int argc, char **argv) {
     fail("batcher");
     goto done;
   }
-  times = calloc((size_t)steps, sizeof *times);
+  /* times[0 .. steps): the steps with oneDNN allowed (all of them without
+     --alternate-dnnl); times[steps ..): those without it. */
+  times = calloc((size_t)steps * (alternate ? 2 : 1), sizeof *times);
   if (!times) {
     fprintf(stderr, "cnn_step: out of memory\n");
     goto done;
@@ -112,7 +122,9 @@ int main(int argc, char **argv) {
   descent_batch batch;
   /* Only whole batches count: the short last batch of an epoch (96 of the
      60,000 images) would otherwise be the fastest step. */
-  for (int s = 0, timed = 0; timed < steps;) {
+  for (int s = 0, timed[2] = {0, 0}; timed[0] < steps || timed[1] < steps * alternate;) {
+    int off = alternate && s % 2; /* this step without oneDNN */
+    descent_sgemm_dnnl_enabled = !off;
     double loss, t0 = now();
     if (!descent_batcher_next(batcher, &batch)) descent_batcher_next(batcher, &batch);
     if (!gather) t0 = now();
@@ -121,11 +133,17 @@ int main(int argc, char **argv) {
       goto done;
     }
     double t = now() - t0;
-    if (s++ >= warmup && batch.n == 128) times[timed++] = t;
+    if (s++ >= warmup && batch.n == 128 && timed[off] < steps)
+      times[(size_t)off * (size_t)steps + (size_t)timed[off]++] = t;
   }
-  qsort(times, (size_t)steps, sizeof *times, compare);
-  printf("descent-steps threads=%d steps=%d best_ms=%.3f median_ms=%.3f\n", threads, steps,
-         1e3 * times[0], 1e3 * times[steps / 2]);
+  descent_sgemm_dnnl_enabled = 1;
+  for (int off = 0; off <= alternate; off++) {
+    double *own = times + (size_t)off * (size_t)steps;
+    qsort(own, (size_t)steps, sizeof *own, compare);
+    printf("descent-steps%s threads=%d steps=%d best_ms=%.3f median_ms=%.3f\n",
+           alternate ? (off ? " dnnl=off" : " dnnl=on") : "", threads, steps, 1e3 * own[0],
+           1e3 * own[steps / 2]);
+  }
   /* Each layer alone, on the activations of the last batch. */
   for (size_t i = 0; layers && i < net->n_layers; i++) {
     layer *l = &net->layers[i];

@@ -212,7 +212,9 @@ const char *descent_blas_name(void);
 
 /* The instruction-set path of the library's own kernels, chosen at run time
  * from the CPU: DESCENT_ISA_AVX512 (the AVX-512 GEMM and direct convolution),
- * DESCENT_ISA_AVX2 or DESCENT_ISA_PORTABLE (OpenBLAS's products, im2col +
+ * DESCENT_ISA_AVX2 (OpenBLAS's products, and oneDNN's for the dense layers'
+ * and the convolutions where they were measured faster, when the library is
+ * built with oneDNN) or DESCENT_ISA_PORTABLE (OpenBLAS's products, im2col +
  * GEMM convolutions). The environment variable DESCENT_ISA (auto, avx512,
  * avx2, portable), read at the first call, forces a lower path, so that each
  * can be tested and timed on one machine. */

@@ -53,10 +53,11 @@ for f in include/descent.h include/descent_version.h bin/descent; do
 done
 # The soname carries the ABI version: the major version, and before 1.0 the
 # minor too (a 0.x minor may change the ABI): descent 0.2.0 is libdescent.so.0.2.
-version=$("$prefix/bin/descent" --version | awk 'NR == 1 { print $2 }') ||
-  fail "the installed program does not run"
-major=${version%%.*} minor=${version#*.}
-minor=${minor%%.*}
+# The version is the installed header's.
+version_h=$prefix/include/descent_version.h
+major=$(awk '$2 == "DESCENT_VERSION_MAJOR" { print $3 }' "$version_h" 2>/dev/null || true)
+minor=$(awk '$2 == "DESCENT_VERSION_MINOR" { print $3 }' "$version_h" 2>/dev/null || true)
+[ -n "$major" ] && [ -n "$minor" ] || fail "no version in $version_h"
 abi=$major
 [ "$major" = 0 ] && abi=$major.$minor
 for f in "libdescent.so.$abi" "libdescent64.so.$abi" libdescent.a libdescent64.a \
@@ -64,9 +65,13 @@ for f in "libdescent.so.$abi" "libdescent64.so.$abi" libdescent.a libdescent64.a
          cmake/descent/descentConfigVersion.cmake; do
   [ -e "$libdir/$f" ] || fail "${libdir#"$prefix/"}/$f not installed"
 done
-soname=$(objdump -p "$libdir/libdescent.so" | awk '$1 == "SONAME" { print $2 }')
-[ "$soname" = "libdescent.so.$abi" ] ||
-  fail "libdescent.so's soname is '$soname', expected libdescent.so.$abi (descent $version)"
+for lib in libdescent libdescent64; do
+  soname=$(objdump -p "$libdir/$lib.so.$abi" 2>/dev/null | awk '$1 == "SONAME" { print $2 }' ||
+           true)
+  [ "$soname" = "$lib.so.$abi" ] ||
+    fail "$lib.so.$abi's soname is '$soname', expected $lib.so.$abi (version $major.$minor)"
+done
+"$prefix/bin/descent" --version >/dev/null || fail "the installed program does not run"
 echo "installed into $prefix"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig

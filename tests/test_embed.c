@@ -12,7 +12,8 @@
  * CTest runs it with OPENBLAS_CORETYPE=Haswell (the host's own choice of
  * kernels), without it (OpenBLAS's choice for this CPU, which
  * descent_cpu_setup would change on some CPUs: the program never calls it),
- * and with DESCENT_ISA=avx2 (every product through OpenBLAS).
+ * and with DESCENT_ISA=avx2 (the products through OpenBLAS, and the dense
+ * layers' larger ones through oneDNN where the library has it).
  * It includes descent.h for the types only: DESCENT_NO_LINK_CHECK leaves
  * out the link-time precision check, and the program looks the float
  * library's marker up itself.

@@ -123,11 +123,15 @@ static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, s
 #ifndef DESCENT_DOUBLE
 /* The threads oneDNN's GEMM (sgemm_dnnl.c) takes this product on, or 0
    when it does not take it: on the avx2 path only, for products of 2^20
-   multiply-adds and more: the forward products x W^T and the weight
-   gradients dy^T x whatever their size, the input gradients dy W below
-   2^23 (oneDNN's kernels for two untransposed operands lose to OpenBLAS's
-   on large ones: 128x1024x1024 5.8 against 3.1 ms at one thread). It runs
-   them on the caller's threads, one or more.
+   multiply-adds and more, on the caller's threads (one or more):
+   - the weight gradients dy^T x, whatever their size;
+   - every product below 2^23;
+   - the forward products x W^T, on one thread those of layers of up to
+     256 units (wider, OpenBLAS's are as fast or faster: 128x1024x1024
+     3.12 against 3.54 ms), on two threads and more all of them;
+   and not the input gradients dy W from 2^23 (oneDNN's kernels for two
+   untransposed operands lose to OpenBLAS's on them: 128x1024x1024 5.8
+   against 3.1 ms at one thread).
 
    Measured on a 2-core AMD EPYC Zen 3 (family 25 model 1: AVX2 and FMA,
    no AVX-512, the CPUs this path is for), OpenBLAS 0.3.21's Zen kernels
@@ -139,15 +143,20 @@ static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, s
      0.217, 256x784x128 0.80 | 0.80 -> 0.74 | 0.75; the main job's
      128x128x256 x W^T 0.101 | 0.127 -> 0.086 | 0.101 and dy W 128x256x128
      0.122 | 0.131 -> 0.090 | 0.103; x W^T 128x256x784 0.79 | 0.81 -> 0.71
-     | 0.73, but 128x1024x1024 3.12 | 3.18 -> 3.54 | 3.77;
-   - the training step with its gather (bench/cnn_step.c --gather, the
-     two choices alternating step by step in one process, so that both
-     see the same disturbances; median ms of 150-1,500 steps each), OpenBLAS
-     -> this rule, one thread: small MLP 784-100-10 0.637 -> 0.581, the main
-     job's 784-256-128-10 1.743 -> 1.642, big MLP 784-1024-1024-10 15.78 ->
-     15.26, fmnist_2c2d 126.7 -> 125.0; two threads (where oneDNN took
-     only the products below 2^23 and x W^T of 256 columns and more
-     before): 0.527 -> 0.472, 1.046 -> 1.013, 8.21 -> 7.99, 95.5 -> 92.4.
+     | 0.73, 128x100x784 0.309 | 0.267 -> 0.232 | 0.299, 128x1024x784 2.86
+     | 3.00 -> 3.01 | 2.76, 128x1024x1024 3.14 | 3.28 -> 3.54 | 3.77;
+     two threads, the main job's weight gradient 256x784x128 0.42 | 0.43
+     -> 0.40 | 0.42;
+   - the training step with its gather (bench/cnn_step.c --gather
+     --alternate-dnnl: steps with oneDNN as this rule gives it and steps
+     without it alternating in one process, so that both see the same
+     disturbances; median ms of 150-1,500 steps each), one thread, OpenBLAS
+     alone -> this rule: small MLP 784-100-10 0.637 -> 0.580, the main
+     job's 784-256-128-10 1.743 -> 1.648, big MLP 784-1024-1024-10 15.78 ->
+     15.28, fmnist_2c2d 126.7 -> 125.0 (all x W^T on oneDNN gave the same
+     steps within 0.02 ms); two threads, the rule of before (oneDNN for
+     the products below 2^23 and x W^T of 256 units and more) -> this one:
+     0.527 -> 0.472, 1.046 -> 1.013, 8.21 -> 7.99, 95.5 -> 92.4.
    oneDNN's first product in a process costs 15-18 ms on this CPU (it
    generates its kernels then; 36 ms was measured on a Zen 4 held to
    AVX2): a one-thread epoch of the small MLP (469 steps) repays it.
@@ -168,7 +177,9 @@ int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size
     return 0;
   double mnk = (double)m * (double)n * (double)k;
   if (mnk < KERNEL_PARALLEL_MIN_MNK) return 0;
-  return trans_a || trans_b || mnk < PARALLEL_MIN_MNK ? omp_get_max_threads() : 0;
+  int most = omp_get_max_threads();
+  if (trans_a || mnk < PARALLEL_MIN_MNK) return most;
+  return trans_b && (most > 1 || n <= 256) ? most : 0;
 }
 #endif
 
