@@ -8,8 +8,8 @@
  * x in, W transposed), the input gradient dy W (128 x in x out; not for the
  * first layer) and the weight gradient dy^T x (out x in x 128). Each is
  * timed, with the same operands, on:
- *  - descent: descent_gemm, as a training step calls it (its own choice of
- *    kernel and threads on this path);
+ *  - descent: descent_gemm_dense, as a dense layer's step calls it (its own
+ *    choice of kernel, oneDNN or OpenBLAS, and threads on this path);
  *  - kernel: the AVX-512 kernel of sgemm_avx512.c alone, where the path has it;
  *  - openblas: descent_gemm with its kernel and oneDNN switched off
  *    (OpenBLAS, one call per thread on slabs of C, as descent runs it);
@@ -109,7 +109,8 @@ static void run(lib l, const product *p, const float *a, const float *b, float *
   size_t lda = p->ta ? p->m : p->k, ldb = p->tb ? p->k : p->n, ldc = p->n;
   switch (l) {
   case LIB_DESCENT:
-    descent_gemm(p->ta, p->tb, p->m, p->n, p->k, 1, a, lda, b, ldb, 0, c, ldc);
+    descent_gemm_dense(DESCENT_PRECISION_FP32, 0, p->ta, p->tb, p->m, p->n, p->k, a, lda, b, ldb, 0,
+                       c, ldc);
     break;
   case LIB_KERNEL:
     if (sgemm_avx512(p->ta, p->tb, p->m, p->n, p->k, 1, a, lda, b, ldb, 0, c, ldc, threads)) {

@@ -127,6 +127,16 @@ static void fill(float *v, size_t n, descent_rng *rng) {
   for (size_t i = 0; i < n; i++) v[i] = (float)descent_rng_normal(rng);
 }
 
+/* The largest |got - ref| / (1 + |ref|) over n values. */
+static double worst_error(const float *got, const float *ref, size_t n) {
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    double e = fabs((double)got[i] - (double)ref[i]) / (1.0 + fabs((double)ref[i]));
+    if (e > worst) worst = e;
+  }
+  return worst;
+}
+
 /* The products between the kernel's parallel threshold (2^20 multiply-adds)
    and the general one (2^23) at two threads: on the avx512 path the kernel
    takes them, with the bits of its one-thread run; on the avx2 path oneDNN
@@ -188,11 +198,7 @@ static void test_product_threads(void) {
     CHECK_MSG(memcmp(one, two, m * n * sizeof *one) == 0,
               "product %zux%zux%zu (trans %d%d) on two threads differs from %s", m, n, k, ta, tb,
               expected);
-    double worst = 0;
-    for (size_t i = 0; i < m * n; i++) {
-      double e = fabs((double)two[i] - (double)ref[i]) / (1.0 + fabs((double)ref[i]));
-      if (e > worst) worst = e;
-    }
+    double worst = worst_error(two, ref, m * n);
     CHECK_MSG(worst < 1e-5, "product %zux%zux%zu: relative error %g against the reference", m, n, k,
               worst);
     free(a);
@@ -274,10 +280,8 @@ static void test_dnnl_rule(void) {
         memset(ref, 0, n * sizeof *ref);
         descent_gemm_reference(ta, tb, 1, n, k, 1, ta ? a + i : a + i * lda, lda, b, ldb, 0, ref,
                                n);
-        for (size_t j = 0; j < n; j++) {
-          double e = fabs((double)c[i * n + j] - (double)ref[j]) / (1.0 + fabs((double)ref[j]));
-          if (e > worst) worst = e;
-        }
+        double e = worst_error(c + i * n, ref, n);
+        if (e > worst) worst = e;
       }
       CHECK_MSG(worst < 1e-4, "%zux%zux%zu: relative error %g against the reference", m, n, k,
                 worst);

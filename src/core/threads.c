@@ -136,8 +136,9 @@ const char *descent_blas_name(void) {
   const char *dnnl = "";
 #ifndef DESCENT_DOUBLE
   if (sgemm_dnnl_available() && descent_isa_path() == DESCENT_ISA_AVX2)
-    dnnl = "; dense layers' forward products and weight gradients from 2^20 multiply-adds, "
-           "and their input gradients of 2^20 to 2^23, on oneDNN";
+    dnnl = "; on oneDNN the dense layers' weight gradients and forward products from 2^20 "
+           "multiply-adds (on one thread the forward ones of up to 256 units), and their "
+           "input gradients of 2^20 to 2^23";
 #endif
   snprintf(name, sizeof name, "%s, %s threads, %s%s%s; kernel path %s", version, parallel, kernels,
            products, dnnl, descent_isa_name());
