@@ -247,6 +247,11 @@ static size_t train(const char *spec, const char *opt_spec, const descent_datase
   CHECK(t && descent_trainer_steps(t) > 0);
   CHECK_OK(descent_net_refresh_batch_norm(net, ds, BATCH, 4));
   CHECK_OK(descent_net_evaluate(net, test, loss, acc));
+  /* A set with neither numbers nor bytes: refused, not read. */
+  descent_dataset empty = *test;
+  empty.x = NULL, empty.bytes = NULL;
+  double l, a;
+  CHECK_FAILS(descent_net_evaluate(net, &empty, &l, &a), DESCENT_EINVAL, "no inputs");
   if (obj->n_params <= cap) {
     memcpy(params, obj->params, obj->n_params * sizeof *params);
     count = obj->n_params;

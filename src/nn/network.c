@@ -452,6 +452,11 @@ static int predict(descent_net *net, const descent_real *x, size_t n, descent_re
 }
 
 static int evaluate(descent_net *net, const descent_dataset *ds, double *loss, double *accuracy) {
+  if (ds->n && !ds->x && !ds->bytes)
+    return descent_fail(DESCENT_EINVAL,
+                        "descent_net_evaluate: the data set holds %zu examples but no inputs (x "
+                        "and bytes are NULL): load it with a descent loader",
+                        ds->n);
   if (ds->features != net->input_size)
     return descent_fail(DESCENT_ESHAPE, "data set has %zu features per example, network takes %zu",
                         ds->features, net->input_size);
