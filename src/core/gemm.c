@@ -135,34 +135,22 @@ static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, s
 
    Measured on a 2-core AMD EPYC Zen 3 (family 25 model 1: AVX2 and FMA,
    no AVX-512, the CPUs this path is for), OpenBLAS 0.3.21's Zen kernels
-   against oneDNN 2.6.3:
-   - each product by itself (bench/gemm_libs.sh, ms, medians of 3 runs of
-     50 calls, warm operands | after a pass over 16 MB), one thread:
-     weight gradients 1024x784x128 3.06 | 3.18 -> 2.56 | 2.58, 1024x1024x128
-     3.19 | 3.24 -> 2.91 | 2.94, 100x784x128 0.254 | 0.266 -> 0.210 |
-     0.217, 256x784x128 0.78 | 0.80 -> 0.74 | 0.75; the main job's
-     128x128x256 x W^T 0.109 | 0.113 -> 0.086 | 0.101 and dy W 128x256x128
-     0.120 | 0.118 -> 0.090 | 0.103; x W^T 128x256x784 0.79 | 0.81 -> 0.71
-     | 0.73, 128x100x784 0.309 | 0.267 -> 0.232 | 0.299, 128x1024x784 2.86
-     | 3.00 -> 3.01 | 2.76, 128x1024x1024 3.14 | 3.28 -> 3.54 | 3.77;
-     two threads, the main job's weight gradient 256x784x128 0.42 | 0.43
-     -> 0.40 | 0.42;
-   - the training step with its gather (bench/cnn_step.c --gather --bytes
-     --alternate-dnnl: steps with oneDNN as this rule gives it and steps
-     on OpenBLAS alone take turns in one process, so that both meet the
-     same disturbances; median ms of 150-1,500 steps each, 50 for the CNN),
-     OpenBLAS alone -> this rule, one thread: small MLP 784-100-10 0.609 ->
-     0.555, the main job's 784-256-128-10 1.755 -> 1.666, big MLP
-     784-1024-1024-10 15.79 -> 15.18, fmnist_2c2d 129.8 -> 129.1 (every
-     x W^T on oneDNN gave the same steps within 0.02 ms); two threads,
-     the rule of before (oneDNN for the products below 2^23 and x W^T of
-     256 units and more) -> this one: 0.527 -> 0.472, 1.046 -> 1.013, 8.21
-     -> 7.99, 95.5 -> 92.4.
-   oneDNN's first product in a process costs 15-18 ms on this CPU (it
-   generates its kernels then; 36 ms was measured on a Zen 4 held to
-   AVX2): a one-thread epoch of the small MLP (469 steps) repays it.
-   Earlier, on that Zen 4 held to AVX2 (an AVX-512 CPU, whose users run
-   the avx512 path), moving one-thread products to oneDNN gained 0-2%.
+   against oneDNN 2.6.3 (bench/README.md, "An AVX2-only CPU", has each
+   product on every library): the training step with its gather, steps
+   with oneDNN as this rule gives it and steps on OpenBLAS alone taking
+   turns in one process (bench/cnn_step.c --gather --bytes
+   --alternate-dnnl; median ms of 150-1,500 steps each, 50 for the CNN),
+   one thread: small MLP 784-100-10 0.609 -> 0.555, the main job's
+   784-256-128-10 1.755 -> 1.666, big MLP 784-1024-1024-10 15.79 -> 15.18,
+   fmnist_2c2d 129.8 -> 129.1 (every x W^T on oneDNN gave the same steps
+   within 0.02 ms); two threads, against the rule of before (oneDNN for
+   the products below 2^23 and x W^T of 256 units and more): 0.527 ->
+   0.472, 1.046 -> 1.013, 8.21 -> 7.99, 95.5 -> 92.4. oneDNN's first
+   product in a process costs 15-18 ms on this CPU (it generates its
+   kernels then; 36 ms on a Zen 4 held to AVX2): a one-thread epoch of the
+   small MLP (469 steps) repays it. On that Zen 4 held to AVX2 (an AVX-512
+   CPU, whose users run the avx512 path) one-thread products had gained
+   0-2% on oneDNN.
 
    Not taken elsewhere: on the avx512 path oneDNN won the weight gradients
    of narrow layers by 3-22% on Zen 4 (the main job's step at two threads
