@@ -154,6 +154,12 @@ void descent_gemm_dense(int precision, int round_c, int trans_a, int trans_b, si
                         size_t k, const descent_real *a, size_t lda, const descent_real *b,
                         size_t ldb, descent_real beta, descent_real *c, size_t ldc);
 int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k);
+/* Readies the products a dense layer of `in` inputs and `out` units will
+ * ask descent_gemm_dense for at batches of up to `batch` examples (its
+ * forward x W^T, weight gradient dy^T x and input gradient dy W): where
+ * oneDNN takes one at the caller's thread count, its kernels are generated
+ * now (sgemm_dnnl_prepare) rather than in the first step. */
+void descent_gemm_dense_prepare(size_t out, size_t in, size_t batch);
 
 void descent_gemm_precision(int precision, int round_c, int trans_a, int trans_b, size_t m,
                             size_t n, size_t k, descent_real alpha, const descent_real *a,

@@ -225,6 +225,35 @@ static void test_product_threads(void) {
    thread on the bits of oneDNN's own one-thread call. Elsewhere none.
    Each close to the double reference (on every fifth row: the big MLP's
    shapes are 100-134M multiply-adds). */
+/* A network whose products oneDNN will take has oneDNN's kernels generated
+   when it is created, not in its first step (sgemm_dnnl_prepare); one whose
+   products it never takes does not. Runs first: the process must not have
+   called oneDNN yet. */
+static void test_dnnl_prepare(void) {
+  int on = sgemm_dnnl_available() && descent_isa_path() == DESCENT_ISA_AVX2;
+  CHECK_MSG(!sgemm_dnnl_prepared(), "oneDNN was prepared before any network was made");
+  omp_set_num_threads(1);
+  descent_shape input = {1, {784}};
+  descent_net *net = NULL;
+  /* At batch 8 each product of the first layer is 8 x 100 x 784
+     multiply-adds (627,200), the second layer's fewer: all below 2^20. */
+  CHECK(descent_net_create(&net, "dense(100) relu dense(10)", &input, DESCENT_LOSS_SOFTMAX_XENT, 8,
+                           1) == DESCENT_OK);
+  descent_net_free(net);
+  CHECK_MSG(!sgemm_dnnl_prepared(), "a network of products below 2^20 prepared oneDNN");
+  /* At batch 128 the first layer's weight gradient (100 x 784 x 128) is
+     oneDNN's on the avx2 path. */
+  net = NULL;
+  CHECK(descent_net_create(&net, "dense(100) relu dense(10)", &input, DESCENT_LOSS_SOFTMAX_XENT,
+                           128, 1) == DESCENT_OK);
+  descent_net_free(net);
+  CHECK_MSG(sgemm_dnnl_prepared() == on, "the small MLP at batch 128: oneDNN prepared %d, want %d",
+            sgemm_dnnl_prepared(), on);
+  if (!on)
+    printf("SKIP oneDNN preparation: oneDNN takes no product on the %s path here\n",
+           descent_isa_name());
+}
+
 static void test_dnnl_rule(void) {
   const struct {
     int trans_a, trans_b;
@@ -370,6 +399,7 @@ static void test_large_buffers_zeroed(void) {
 }
 
 int main(void) {
+  test_dnnl_prepare();
   test_large_buffers_zeroed();
   test_moments();
   test_fashion_threads();

@@ -148,9 +148,9 @@ static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, s
    0.472, 1.046 -> 1.013, 8.21 -> 7.99, 95.5 -> 92.4. oneDNN's first
    product in a process costs 15-18 ms on this CPU (it generates its
    kernels then; 36 ms on a Zen 4 held to AVX2): a one-thread epoch of the
-   small MLP (469 steps) repays it. On that Zen 4 held to AVX2 (an AVX-512
-   CPU, whose users run the avx512 path) one-thread products had gained
-   0-2% on oneDNN.
+   small MLP (469 steps) repays it, and a network pays it when it is
+   created (descent_gemm_dense_prepare), not in its first step. On that Zen 4 held to AVX2 (an
+   AVX-512 CPU, whose users run the avx512 path) one-thread products had gained 0-2% on oneDNN.
 
    Not taken elsewhere: on the avx512 path oneDNN won the weight gradients
    of narrow layers by 3-22% on Zen 4 (the main job's step at two threads
@@ -324,6 +324,17 @@ void descent_gemm_dense(int precision, int round_c, int trans_a, int trans_b, si
 #endif
   descent_gemm_precision(precision, round_c, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c,
                          ldc);
+}
+
+void descent_gemm_dense_prepare(size_t out, size_t in, size_t batch) {
+#ifndef DESCENT_DOUBLE
+  if (descent_gemm_dnnl_threads(0, 1, batch, out, in) ||
+      descent_gemm_dnnl_threads(1, 0, out, in, batch) ||
+      descent_gemm_dnnl_threads(0, 0, batch, in, out))
+    sgemm_dnnl_prepare();
+#else
+  (void)out, (void)in, (void)batch;
+#endif
 }
 
 int descent_gemm_fused(int precision, int trans_a, int trans_b, size_t m, size_t n, size_t k,

@@ -15,6 +15,7 @@ int descent_sgemm_dnnl_enabled = 1;
 
 #include <dnnl.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,28 @@ int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alp
   return s == dnnl_success ? 0 : -1;
 }
 
+/* Set once sgemm_dnnl_prepare's product ran; two threads that both find it
+   clear both run one, which costs the second a few microseconds. */
+static atomic_int prepared;
+
+int sgemm_dnnl_prepared(void) {
+  return atomic_load(&prepared);
+}
+
+void sgemm_dnnl_prepare(void) {
+  if (atomic_load(&prepared) || omp_get_level() > 0) return;
+  /* 8 x 8 x 8: 1 x 1 x 1 takes a path that generates nothing. */
+  float a[64] = {0}, b[64] = {0}, c[64];
+  if (sgemm_dnnl(0, 1, 8, 8, 8, 1, a, 8, b, 8, 0, c, 8, 1) == 0) atomic_store(&prepared, 1);
+}
+
 #else /* no oneDNN, or the double build */
+
+void sgemm_dnnl_prepare(void) {}
+
+int sgemm_dnnl_prepared(void) {
+  return 0;
+}
 
 int sgemm_dnnl_available(void) {
   return 0;

@@ -22,6 +22,19 @@ extern int descent_sgemm_dnnl_enabled;
    bits than the descent program). */
 int sgemm_dnnl_available(void);
 
+/* Generates oneDNN's GEMM kernels now: its first product in a process
+   generates all of them (15-18 ms on an AMD Zen 3, 36 on a Zen 4 held to
+   AVX2), and a network whose products oneDNN will take has that done when
+   it is created (descent_gemm_dense_prepare), as its memory is laid out,
+   instead of in its first training step. One 8 x 8 x 8 product on one
+   thread, once per process; nothing where sgemm_dnnl_available says no
+   (then a later call tries again) or inside a parallel region. */
+void sgemm_dnnl_prepare(void);
+
+/* 1 once sgemm_dnnl_prepare has run its product in this process (for the
+   tests). */
+int sgemm_dnnl_prepared(void);
+
 /* C = alpha op(A) op(B) + beta C, row-major (op(X) = X^T when trans_x),
    on exactly `threads` OpenMP threads (the caller's setting is restored
    after). Declines inside a parallel region (active or not), with dynamic

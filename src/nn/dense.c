@@ -55,6 +55,8 @@ static int dense_setup(layer *l) {
     return descent_fail(DESCENT_ERANGE, "model spec: dense(%zu) on %zu inputs is too large",
                         c->units, l->in_size);
   l->n_params = weights + (c->bias ? c->units : 0);
+  /* Kernels are made with the rest of the network, not in a step. */
+  descent_gemm_dense_prepare(c->units, l->in_size, l->max_batch);
   return DESCENT_OK;
 }
 
