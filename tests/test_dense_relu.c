@@ -11,7 +11,8 @@
  * small sizes (which go to OpenBLAS and separate passes), with a tanh among
  * them, a ReLU after a ReLU, a ReLU first and one last. By hand, a dense
  * layer's output is its product onto rows holding the bias (a dense
- * layer's product, descent_gemm_dense, with beta 1), not its forward
+ * layer's product, descent_gemm_dense, with beta 1), or for a product
+ * oneDNN takes, the product then the bias added, not its forward
  * function, which itself asks for the fused product. Each run says whether
  * the kernel took the network's first product, since that depends on the
  * CPU and the path (DESCENT_ISA), and where the kernel runs, two threads
@@ -30,12 +31,21 @@
 static descent_rng rng;
 
 /* A dense layer's output, y = x W^T + b, as the product onto rows that
-   hold the bias: what its forward did before the fused product. */
+   hold the bias: what its forward did before the fused product; where
+   oneDNN takes the product (the avx2 path), the product and then the bias
+   added to it, as the forward does there. */
 static void dense_by_hand(const layer *l, const descent_real *params, const descent_real *x,
                           descent_real *y, size_t n) {
   size_t in = l->in_size, out = l->out_size;
   int bias = l->n_params == out * in + out;
-  for (size_t i = 0; bias && i < n; i++) memcpy(y + i * out, params + out * in, out * sizeof *y);
+  const descent_real *b = params + out * in;
+  if (bias && descent_gemm_dnnl_threads(0, 1, n, out, in)) {
+    descent_gemm_dense(DESCENT_PRECISION_FP32, 1, 0, 1, n, out, in, x, in, params, in, 0, y, out);
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < out; j++) y[i * out + j] += b[j];
+    return;
+  }
+  for (size_t i = 0; bias && i < n; i++) memcpy(y + i * out, b, out * sizeof *y);
   descent_gemm_dense(DESCENT_PRECISION_FP32, 1, 0, 1, n, out, in, x, in, params, in, bias ? 1 : 0,
                      y, out);
 }

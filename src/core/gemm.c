@@ -170,6 +170,12 @@ int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size
   if (trans_a || mnk < PARALLEL_MIN_MNK) return most;
   return trans_b && (most > 1 || n <= 256) ? most : 0;
 }
+#else
+/* The double build computes without oneDNN. */
+int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
+  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k;
+  return 0;
+}
 #endif
 
 /* OpenBLAS is only ever asked for one thread, and descent splits a product
@@ -327,14 +333,10 @@ void descent_gemm_dense(int precision, int round_c, int trans_a, int trans_b, si
 }
 
 void descent_gemm_dense_prepare(size_t out, size_t in, size_t batch) {
-#ifndef DESCENT_DOUBLE
   if (descent_gemm_dnnl_threads(0, 1, batch, out, in) ||
       descent_gemm_dnnl_threads(1, 0, out, in, batch) ||
       descent_gemm_dnnl_threads(0, 0, batch, in, out))
     sgemm_dnnl_prepare();
-#else
-  (void)out, (void)in, (void)batch;
-#endif
 }
 
 int descent_gemm_fused(int precision, int trans_a, int trans_b, size_t m, size_t n, size_t k,

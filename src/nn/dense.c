@@ -9,7 +9,8 @@
  * input gradient first ask descent_gemm_fused, which where the AVX-512
  * kernel takes the product adds the bias, and the ReLU beside the layer
  * (dense_relu_forward, dense_backward_after_relu), to each tile as it is
- * finished; elsewhere the same work runs as passes of its own.
+ * finished; elsewhere the same work runs as passes of its own (after a
+ * product oneDNN takes, the bias and the ReLU in one).
  */
 #include "layer.h"
 
@@ -81,6 +82,29 @@ static void dense_init(layer *l, descent_real *params, const layer *next, descen
                      c->units, next, rng);
 }
 
+/* y += b on each of the n rows of y, and relu_y = relu(y) unless relu_y is
+   NULL: the bias and the ReLU in one pass. Parallel only from a million
+   values (activation.c says why). */
+static void add_bias(descent_real *y, const descent_real *b, descent_real *relu_y, size_t n,
+                     size_t out) {
+#pragma omp parallel for schedule(static) if (n * out >= LAYER_PARALLEL_MIN_CHEAP)
+  for (size_t i = 0; i < n; i++) {
+    descent_real *row = y + i * out;
+    if (relu_y) {
+      descent_real *r = relu_y + i * out;
+#pragma omp simd
+      for (size_t j = 0; j < out; j++) {
+        descent_real v = row[j] + b[j];
+        row[j] = v;
+        r[j] = v > 0 ? v : 0;
+      }
+    } else {
+#pragma omp simd
+      for (size_t j = 0; j < out; j++) row[j] += b[j];
+    }
+  }
+}
+
 /* y = x W^T + b, and relu_y = relu(y) unless relu_y is NULL. */
 static void forward(layer *l, const descent_real *params, const descent_real *x, descent_real *y,
                     descent_real *relu_y, size_t n) {
@@ -88,6 +112,17 @@ static void forward(layer *l, const descent_real *params, const descent_real *x,
   const descent_real *w = params, *b = dense_of(l)->bias ? params + in * out : NULL;
   if (descent_gemm_fused(l->precision, 0, 1, n, out, in, x, in, w, in, y, out, b, relu_y, NULL))
     return;
+  /* A product oneDNN takes is given no bias to add onto (beta 0): with beta
+     1 it would first copy y aside, to restore it should oneDNN fail (a
+     malloc and a pass over y), after the pass that wrote the bias rows. The
+     bias is added after it instead, in the pass that writes the ReLU's
+     output. The other libraries add onto the bias rows, as PyTorch's
+     addmm does. */
+  if (b && l->precision == DESCENT_PRECISION_FP32 && descent_gemm_dnnl_threads(0, 1, n, out, in)) {
+    descent_gemm_dense(l->precision, 1, 0, 1, n, out, in, x, in, w, in, 0, y, out);
+    add_bias(y, b, relu_y, n, out);
+    return;
+  }
   descent_real beta = 0;
   if (b) {
     /* A copy: parallel only from a million values (activation.c says why). */
