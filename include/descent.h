@@ -783,10 +783,12 @@ typedef struct descent_net descent_net;
  * max_batch is the largest batch the network will be given (activations are
  * allocated once, for that size). The network's thread count starts at 0
  * (see descent_net_set_threads); its per-thread work areas are sized for the
- * calling thread's OpenMP count at creation. On the avx2 path, the first
- * network in a process whose dense products oneDNN takes (from 2^20
- * multiply-adds at max_batch) also has oneDNN generate its GEMM kernels
- * then, 15-40 ms once, so that its first training step does not. */
+ * calling thread's OpenMP count at creation. On the avx2 path of a
+ * library built with oneDNN, the first network in a process whose dense
+ * products oneDNN takes (from 2^20 multiply-adds at max_batch) also has
+ * oneDNN generate its GEMM kernels then, 15-40 ms once, so that its first
+ * training step does not (on a CPU with AVX-512 forced to the avx2 path,
+ * only after descent_cpu_setup; before it, oneDNN takes no product). */
 int descent_net_create(descent_net **out, const char *spec, const descent_shape *input,
                        descent_loss_kind loss, size_t max_batch, uint64_t seed);
 void descent_net_free(descent_net *net);

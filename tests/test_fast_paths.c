@@ -15,6 +15,7 @@
 #include "core/sgemm_avx512.h"
 #include "core/sgemm_dnnl.h"
 #include "data/whiten.h"
+#include "nn/network_internal.h"
 
 #include <math.h>
 #include <omp.h>
@@ -218,22 +219,21 @@ static void test_product_threads(void) {
             want);
 }
 
-/* The dense layers' products oneDNN takes at one thread and at two (the
-   avx2 path only, gemm.c's rule): from 2^20 multiply-adds, dy^T x
-   whatever its size, every product below 2^23, x W^T from 2^23 on one
-   thread up to 256 columns and on two all, dy W from 2^23 never. At one
-   thread on the bits of oneDNN's own one-thread call. Elsewhere none.
-   Each close to the double reference (on every fifth row: the big MLP's
-   shapes are 100-134M multiply-adds). */
 /* A network whose products oneDNN will take has oneDNN's kernels generated
    when it is created, not in its first step (sgemm_dnnl_prepare); one whose
-   products it never takes does not. Runs first: the process must not have
-   called oneDNN yet. */
+   products it never takes does not, nor does laying out a spec's sizes.
+   Runs first: the process must not have called oneDNN yet. */
 static void test_dnnl_prepare(void) {
   int on = sgemm_dnnl_available() && descent_isa_path() == DESCENT_ISA_AVX2;
   CHECK_MSG(!sgemm_dnnl_prepared(), "oneDNN was prepared before any network was made");
   omp_set_num_threads(1);
-  descent_shape input = {1, {784}};
+  descent_shape input = {1, {784}}, wide = {1, {1024}};
+  /* A spec's sizes alone, as a model file's check lays them out (at batch
+     1, where 1024 x 1024 is 2^20 multiply-adds), make nothing. */
+  net_layout layout;
+  CHECK(net_spec_layout("dense(1024) relu dense(10)", &wide, &layout) == DESCENT_OK);
+  net_layout_free(&layout);
+  CHECK_MSG(!sgemm_dnnl_prepared(), "a spec's layout prepared oneDNN");
   descent_net *net = NULL;
   /* At batch 8 each product of the first layer is 8 x 100 x 784
      multiply-adds (627,200), the second layer's fewer: all below 2^20. */
@@ -250,10 +250,19 @@ static void test_dnnl_prepare(void) {
   CHECK_MSG(sgemm_dnnl_prepared() == on, "the small MLP at batch 128: oneDNN prepared %d, want %d",
             sgemm_dnnl_prepared(), on);
   if (!on)
-    printf("SKIP oneDNN preparation: oneDNN takes no product on the %s path here\n",
-           descent_isa_name());
+    printf("SKIP oneDNN preparation: %s\n",
+           descent_isa_path() != DESCENT_ISA_AVX2
+               ? "only the avx2 path gives oneDNN products"
+               : "oneDNN is not available (a build without it, or not an OpenMP build of it)");
 }
 
+/* The dense layers' products oneDNN takes at one thread and at two (the
+   avx2 path only, gemm.c's rule): from 2^20 multiply-adds, dy^T x
+   whatever its size, every product below 2^23, x W^T from 2^23 on one
+   thread up to 256 columns and on two all, dy W from 2^23 never. At one
+   thread on the bits of oneDNN's own one-thread call. Elsewhere none.
+   Each close to the double reference (on every fifth row: the big MLP's
+   shapes are 100-134M multiply-adds). */
 static void test_dnnl_rule(void) {
   const struct {
     int trans_a, trans_b;
@@ -399,6 +408,11 @@ static void test_large_buffers_zeroed(void) {
 }
 
 int main(void) {
+  /* As the descent program does first: on a CPU with AVX-512 forced to
+     the avx2 path, oneDNN takes products only once this has capped it. A
+     path the CPU cannot run is refused here; the tests then run on the
+     path descent_isa_path gives. */
+  if (descent_cpu_setup()) printf("descent_cpu_setup: %s\n", descent_last_error());
   test_dnnl_prepare();
   test_large_buffers_zeroed();
   test_moments();

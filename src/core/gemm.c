@@ -149,18 +149,22 @@ static int float_product_threads(int trans_a, int trans_b, size_t m, size_t n, s
    product in a process costs 15-18 ms on this CPU (it generates its
    kernels then; 36 ms on a Zen 4 held to AVX2): a one-thread epoch of the
    small MLP (469 steps) repays it, and a network pays it when it is
-   created (descent_gemm_dense_prepare), not in its first step. On that Zen 4 held to AVX2 (an
-   AVX-512 CPU, whose users run the avx512 path) one-thread products had gained 0-2% on oneDNN.
+   created (descent_gemm_dense_prepare), not in its first step. On that
+   Zen 4 held to AVX2 (an AVX-512 CPU, whose users run the avx512 path)
+   one-thread products had gained 0-2% on oneDNN.
 
    Not taken elsewhere: on the avx512 path oneDNN won the weight gradients
    of narrow layers by 3-22% on Zen 4 (the main job's step at two threads
    0.748 -> 0.725 ms) but lost the one-epoch small MLP's run by 10% to its
    first product's cost, and the kernel's bits do not depend on the thread
-   count. Only dense layers' products: descent_gemm_dense alone asks this
-   rule. oneDNN's rounding is its own and depends on its thread count.
-   Never inside a parallel region, active or not: conv.c's products run
-   in one whatever the thread count (a region of one thread is inactive,
-   and omp_in_parallel would say no). */
+   count. Only dense layers' products: descent_gemm_dense takes them to
+   oneDNN by this rule, and the dense layer asks it for its forward's
+   bias (dense.c) and its kernels' preparation (descent_gemm_dense_prepare);
+   descent_gemm_fused declines what it gives oneDNN. oneDNN's rounding is
+   its own and depends on its thread count. Never inside a parallel
+   region, active or not: conv.c's products run in one whatever the thread
+   count (a region of one thread is inactive, and omp_in_parallel would
+   say no). */
 int descent_gemm_dnnl_threads(int trans_a, int trans_b, size_t m, size_t n, size_t k) {
   if (omp_get_level() > 0 || descent_isa_path() != DESCENT_ISA_AVX2 || !sgemm_dnnl_available())
     return 0;

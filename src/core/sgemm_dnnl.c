@@ -66,8 +66,9 @@ int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alp
   return s == dnnl_success ? 0 : -1;
 }
 
-/* Set once sgemm_dnnl_prepare's product ran; two threads that both find it
-   clear both run one, which costs the second a few microseconds. */
+/* Set once sgemm_dnnl_prepare's product ran. Two threads that both find it
+   clear both run one; oneDNN generates its kernels once, the second
+   waiting for the first. */
 static atomic_int prepared;
 
 int sgemm_dnnl_prepared(void) {

@@ -25,7 +25,7 @@ int sgemm_dnnl_available(void);
 /* Generates oneDNN's GEMM kernels now: its first product in a process
    generates all of them (15-18 ms on an AMD Zen 3, 36 on a Zen 4 held to
    AVX2), and a network whose products oneDNN will take has that done when
-   it is created (descent_gemm_dense_prepare), as its memory is laid out,
+   it is created (the dense layer's prepare, descent_gemm_dense_prepare),
    instead of in its first training step. One 8 x 8 x 8 product on one
    thread, once per process; nothing where sgemm_dnnl_available says no
    (then a later call tries again) or inside a parallel region. */

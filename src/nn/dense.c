@@ -56,8 +56,15 @@ static int dense_setup(layer *l) {
     return descent_fail(DESCENT_ERANGE, "model spec: dense(%zu) on %zu inputs is too large",
                         c->units, l->in_size);
   l->n_params = weights + (c->bias ? c->units : 0);
-  /* Kernels are made with the rest of the network, not in a step. */
-  descent_gemm_dense_prepare(c->units, l->in_size, l->max_batch);
+  return DESCENT_OK;
+}
+
+/* For a network being created (not for a spec's sizes, which a model file's
+   check asks for): where oneDNN will take one of the layer's products,
+   its GEMM kernels are generated now, not in the first step. They are
+   oneDNN's, once per process: nothing to release. */
+static int dense_prepare(layer *l) {
+  descent_gemm_dense_prepare(dense_of(l)->units, l->in_size, l->max_batch);
   return DESCENT_OK;
 }
 
@@ -117,7 +124,10 @@ static void forward(layer *l, const descent_real *params, const descent_real *x,
      malloc and a pass over y), after the pass that wrote the bias rows. The
      bias is added after it instead, in the pass that writes the ReLU's
      output. The other libraries add onto the bias rows, as PyTorch's
-     addmm does. */
+     addmm does; should sgemm_dnnl decline at the call (dynamic teams, a
+     thread limit) or oneDNN fail, OpenBLAS computes the product with beta
+     0 here, and the bias is still added after (the same value, other last
+     bits). */
   if (b && l->precision == DESCENT_PRECISION_FP32 && descent_gemm_dnnl_threads(0, 1, n, out, in)) {
     descent_gemm_dense(l->precision, 1, 0, 1, n, out, in, x, in, w, in, 0, y, out);
     add_bias(y, b, relu_y, n, out);
@@ -277,6 +287,7 @@ const layer_ops layer_dense = {
     .config_size = sizeof(dense_config),
     .configure = dense_configure,
     .setup = dense_setup,
+    .prepare = dense_prepare,
     .tensors = dense_tensors,
     .init = dense_init,
     .forward = dense_forward,

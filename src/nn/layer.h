@@ -98,7 +98,8 @@ typedef struct layer_ops {
   int (*check_batch)(const layer *l, size_t n, int train);
   /* Optional. For a network being created (not for a spec's sizes alone),
      after setup: makes what the layer keeps besides memory (the conv
-     layer's oneDNN primitives) in l->backend; release frees it, also after
+     layer's oneDNN primitives) in l->backend, or readies what it will
+     call (the dense layer: oneDNN's GEMM kernels); release frees it, also after
      a failed prepare, and is called for every layer of a freed network. */
   int (*prepare)(layer *l);
   void (*release)(layer *l);
@@ -196,7 +197,8 @@ void relu_gradient(const descent_real *y, const descent_real *dy, descent_real *
    the gradient's backward pass; each gives the bits of the two layers run
    one after the other, the ReLU's work done as the product's elements
    leave it where the AVX-512 kernel takes the product
-   (descent_gemm_fused), in a pass of its own elsewhere.
+   (descent_gemm_fused), forward in the pass that adds the bias where
+   oneDNN takes it, in a pass of its own elsewhere.
    dense_relu_forward: the dense layer followed by a ReLU; writes the dense
    output y and the ReLU's output relu_y.
    dense_backward_after_relu: the backward pass of a dense layer whose input
