@@ -98,8 +98,8 @@ typedef struct layer_ops {
   int (*check_batch)(const layer *l, size_t n, int train);
   /* Optional. For a network being created (not for a spec's sizes alone),
      after setup: makes what the layer keeps besides memory (the conv
-     layer's oneDNN primitives) in l->backend, or readies what it will
-     call (the dense layer: oneDNN's GEMM kernels); release frees it, also after
+     layer's oneDNN primitives) in l->backend, or readies what it will call
+     (the dense layer: oneDNN's GEMM kernels); release frees it, also after
      a failed prepare, and is called for every layer of a freed network. */
   int (*prepare)(layer *l);
   void (*release)(layer *l);
