@@ -76,8 +76,10 @@ int sgemm_dnnl_prepared(void) {
 }
 
 void sgemm_dnnl_prepare(void) {
-  if (atomic_load(&prepared) || omp_get_level() > 0) return;
-  /* 8 x 8 x 8: 1 x 1 x 1 takes a path that generates nothing. */
+  if (atomic_load(&prepared)) return;
+  /* 8 x 8 x 8: 1 x 1 x 1 takes a path that generates nothing. sgemm_dnnl
+     itself declines inside a parallel region and where oneDNN is not
+     available. */
   float a[64] = {0}, b[64] = {0}, c[64];
   if (sgemm_dnnl(0, 1, 8, 8, 8, 1, a, 8, b, 8, 0, c, 8, 1) == 0) atomic_store(&prepared, 1);
 }
