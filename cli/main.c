@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Under an address-space limit (ulimit -v) OpenBLAS's constructor, which runs
@@ -51,6 +52,7 @@ static void exec_with_threads(char **argv, char **envp, int threads) {
 
 static void fit_threads_to_address_space(int argc, char **argv, char **envp) {
   (void)argc;
+  descent_thread_budget_measure();
   int budget = descent_thread_budget();
   if (budget == INT_MAX) return;
   if (budget == 0) {
@@ -152,6 +154,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "descent: %s\n", descent_last_error());
     return 2;
   }
+  /* Under an address-space limit, OpenBLAS's buffer for this thread is
+     mapped now, while the room fit_threads_to_address_space counted for it
+     is free: a command's data cannot take it before its first product. */
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    descent_blas_buffer_take();
   if (strcmp(argv[1], "--version") == 0) {
     const char *mpi = dist_library();
     printf("descent %s (%s, %s; %s; %s%s%s%s)\n", DESCENT_VERSION_STRING, descent_blas_name(),

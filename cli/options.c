@@ -8,6 +8,7 @@
 #include "options.h"
 
 #include "core/spec.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -178,29 +179,39 @@ int cli_config_value(const char *text, const char *key, char *buf, size_t cap) {
 }
 
 /* Measured with OpenBLAS 0.3.21 (OpenMP build) and glibc 2.36 on x86-64:
-   the first thread maps a few MiB more on its first product, each further
-   one about 200 MiB of address space (a 128 MiB OpenBLAS buffer, a 64 MiB
-   malloc arena, its stack). */
-#define FIRST_THREAD_BYTES (32ull << 20)
+   a thread's first product maps OpenBLAS's 128 MiB buffer for it (BUFFER_SIZE;
+   the buffers mapped at start-up are its own threads'), and a training run
+   maps less than 1 MiB more after its first step; each further thread maps
+   about 200 MiB (its buffer, a 64 MiB malloc arena, its stack). */
+#define FIRST_BUFFER_BYTES (128ull << 20)
+#define AFTER_BYTES        (4ull << 20)
 #define MORE_THREAD_BYTES  (200ull << 20)
 
 int cli_check_address_space(const char *command, int threads) {
   struct rlimit limit;
   if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long long pages = 0;
-  int read = f && fscanf(f, "%llu", &pages) == 1;
-  if (f) fclose(f);
-  if (!read) return 0; /* no /proc: nothing to measure against */
-  unsigned long long used = pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+  unsigned long long used;
+  if (descent_address_space_used(&used)) return 0; /* no /proc: nothing to measure against */
   unsigned long long left = limit.rlim_cur > used ? limit.rlim_cur - used : 0;
-  unsigned long long need =
-      FIRST_THREAD_BYTES + (unsigned long long)(threads > 1 ? threads - 1 : 0) * MORE_THREAD_BYTES;
+  /* The calling thread's buffer is counted unless it is mapped already: the
+     program maps it at start under a limit (main.c). */
+  unsigned long long need = AFTER_BYTES + (descent_blas_buffer_held() ? 0 : FIRST_BUFFER_BYTES) +
+                            (unsigned long long)(threads > 1 ? threads - 1 : 0) * MORE_THREAD_BYTES;
   if (left >= need) return 0;
+  /* OpenBLAS mapped a buffer for each of its own threads when it started
+     (OMP_NUM_THREADS, else every core); a run on fewer leaves them unused. */
+  int started = descent_blas_started_threads();
+  char fewer[160] = "";
+  if (started > threads)
+    snprintf(fewer, sizeof fewer,
+             ", or start it with OMP_NUM_THREADS=%d (OpenBLAS mapped a 128 MiB buffer for each of "
+             "its %d threads at start)",
+             threads, started);
   fprintf(stderr,
           "descent %s: the address-space limit (ulimit -v %llu) leaves %llu MiB once the data is "
-          "loaded; %d thread%s need about %llu MiB more; raise the limit%s\n",
+          "loaded; %d thread%s about %llu MiB more; raise the limit%s%s\n",
           command, (unsigned long long)limit.rlim_cur >> 10, left >> 20, threads,
-          threads == 1 ? "" : "s", need >> 20, threads > 1 ? " or pass --threads 1" : "");
+          threads == 1 ? " needs" : "s need", need >> 20, threads > 1 ? " or pass --threads 1" : "",
+          fewer);
   return -1;
 }

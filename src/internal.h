@@ -36,6 +36,10 @@ static inline bool descent_mul_ok(size_t a, size_t b, size_t *out) {
   return true;
 }
 
+/* DESCENT_ENOMEM with "what: cannot allocate bytes", and under an
+ * address-space limit (ulimit -v) the limit and the fix. */
+int descent_fail_alloc(const char *what, size_t bytes);
+
 /* Allocation helpers that record an error message on failure. count * size is
  * checked for overflow. The memory of descent_alloc_real is 64-byte aligned
  * (one cache line, one AVX-512 register) and zeroed. */
@@ -90,6 +94,32 @@ void idx_whole_enable(int on);
  * address space that many threads need, for the message that says so. */
 int descent_thread_budget(void);
 unsigned long long descent_thread_budget_bytes(int threads);
+
+/* Has the budget above count what the process maps now as what it maps
+ * before OpenBLAS starts: a program calls it from its .preinit_array, which
+ * runs before any library's constructor. */
+void descent_thread_budget_measure(void);
+
+/* The address space the process maps now (/proc/self/statm), in bytes:
+ * 0, or -1 where /proc cannot tell. */
+int descent_address_space_used(unsigned long long *bytes);
+
+/* Whether the calling thread has called OpenBLAS's GEMM, and so holds the
+ * 128 MiB buffer OpenBLAS maps for each thread at its first product: a
+ * check of the address space left (cli_check_address_space) counts that
+ * buffer only for a thread that does not hold it yet. */
+int descent_blas_buffer_held(void);
+
+/* Has OpenBLAS map the calling thread's buffer now, with a 1 x 1 x 1
+ * product: a program under an address-space limit does it at start, where
+ * the room descent_thread_budget counted for it is still free, rather than
+ * at its first product, after the data has taken that room (where
+ * OpenBLAS would retry its allocation forever). */
+void descent_blas_buffer_take(void);
+
+/* OpenBLAS's own thread count, which it mapped a buffer for each of when it
+ * started (openblas_get_num_threads; descent never changes it). */
+int descent_blas_started_threads(void);
 
 /* DESCENT_OK when threads is a valid object thread count (0: inherit, or a
  * count the address-space limit leaves room for); else a message naming

@@ -74,7 +74,7 @@ int descent_read_file(const char *path, size_t max_bytes, unsigned char **data, 
   unsigned char *buf = malloc(size + 1);
   if (!buf) {
     close(fd);
-    return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", path, size + 1);
+    return descent_fail_alloc(path, size + 1);
   }
   size_t got = 0;
   while (got < size) {

@@ -13,7 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+int descent_fail_alloc(const char *what, size_t bytes) {
+  /* Under an address-space limit the likely cause, and its fix, are known. */
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    return descent_fail(DESCENT_ENOMEM,
+                        "%s: cannot allocate %zu bytes under the address-space limit (ulimit -v "
+                        "%llu); raise it, or run fewer threads (OMP_NUM_THREADS): OpenBLAS maps "
+                        "128 MiB for each of its threads",
+                        what, bytes, (unsigned long long)limit.rlim_cur >> 10);
+  return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", what, bytes);
+}
 
 void *descent_calloc(size_t count, size_t size, const char *what) {
   size_t bytes;
@@ -23,7 +36,7 @@ void *descent_calloc(size_t count, size_t size, const char *what) {
     return NULL;
   }
   void *p = calloc(bytes ? bytes : 1, 1);
-  if (!p) descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", what, bytes);
+  if (!p) descent_fail_alloc(what, bytes);
   return p;
 }
 
@@ -91,7 +104,7 @@ descent_real *descent_alloc_real(size_t count, const char *what) {
 #endif
     p = aligned_alloc(64, rounded ? rounded : 64);
   if (!p) {
-    descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", what, bytes);
+    descent_fail_alloc(what, bytes);
     return NULL;
   }
   if (!zeroed) memset(p, 0, rounded ? rounded : 64);

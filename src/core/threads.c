@@ -22,18 +22,40 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
-/* OpenBLAS reserves a buffer (BUFFER_SIZE, 128 MiB on x86-64) per thread when
-   it starts and whenever the thread count grows, and one more for each
-   thread that calls it, at its first product; when an address-space limit
-   (ulimit -v) refuses one it retries forever. Measured with 0.3.21 and a
-   small training run: 299 MiB with one thread, 435 MiB with two; the figures
-   below leave some room above that. */
-#define BLAS_BASE_BYTES   (56ull << 20)
-#define BLAS_BUFFER_BYTES (136ull << 20)
+/* OpenBLAS (0.3.21, OpenMP build) maps a 128 MiB buffer (BUFFER_SIZE on
+   x86-64) for each of its threads when it starts and whenever its thread
+   count grows, and one more for each thread that calls it, at its first
+   product; when an address-space limit (ulimit -v) refuses one it retries
+   forever. A count of n threads thus needs what the process maps before
+   OpenBLAS starts, n + 1 buffers, and some room (the program's measured
+   use: its own allocations up to its first product are below 1 MiB). What
+   the process maps before OpenBLAS starts is measured where a program can
+   (descent_thread_budget_measure, before any library's constructor runs);
+   else it is taken as 72 MiB, above what the program maps without MPI (56
+   MiB) though below what it maps with Open MPI linked (88.5 MiB). */
+#define BLAS_BUFFER_BYTES (128ull << 20)
+#define BUDGET_ROOM_BYTES (4ull << 20)
+static unsigned long long base_bytes = 72ull << 20;
+
+int descent_address_space_used(unsigned long long *bytes) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long long pages = 0;
+  int read = f && fscanf(f, "%llu", &pages) == 1;
+  if (f) fclose(f);
+  if (!read) return -1;
+  *bytes = pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+  return 0;
+}
+
+void descent_thread_budget_measure(void) {
+  unsigned long long used;
+  if (descent_address_space_used(&used) == 0) base_bytes = used;
+}
 
 unsigned long long descent_thread_budget_bytes(int threads) {
-  return BLAS_BASE_BYTES + (unsigned long long)(threads + 1) * BLAS_BUFFER_BYTES;
+  return base_bytes + (unsigned long long)(threads + 1) * BLAS_BUFFER_BYTES + BUDGET_ROOM_BYTES;
 }
 
 int descent_thread_budget(void) {
@@ -41,7 +63,7 @@ int descent_thread_budget(void) {
   if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return INT_MAX;
   unsigned long long bytes = (unsigned long long)limit.rlim_cur;
   if (bytes < descent_thread_budget_bytes(1)) return 0;
-  unsigned long long n = (bytes - BLAS_BASE_BYTES) / BLAS_BUFFER_BYTES - 1;
+  unsigned long long n = (bytes - base_bytes - BUDGET_ROOM_BYTES) / BLAS_BUFFER_BYTES - 1;
   return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -92,6 +114,10 @@ int descent_set_threads(int n) {
 
 int descent_get_threads(void) {
   return omp_get_max_threads();
+}
+
+int descent_blas_started_threads(void) {
+  return openblas_get_num_threads();
 }
 
 const char *descent_blas_name(void) {

@@ -170,7 +170,7 @@ int descent_net_export_safetensors(const descent_net *net, const char *path) {
   if (!buf) {
     cJSON_free(header);
     free(list);
-    return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", path, bytes);
+    return descent_fail_alloc(path, bytes);
   }
   put_u64le(buf, padded);
   memcpy(buf + 8, header, hlen);
