@@ -334,6 +334,46 @@ static void test_dnnl_rule(void) {
          on ? "checked on oneDNN" : "oneDNN takes nothing here", descent_isa_name());
 }
 
+/* OMP_DYNAMIC=true (dynamic teams) in the calling thread costs the dense
+   layers neither oneDNN nor their bits: sgemm_dnnl turns dynamic teams off
+   for its call and back on after, with the thread count as it was. */
+static void test_dnnl_dynamic(void) {
+  if (!sgemm_dnnl_available() || descent_isa_path() != DESCENT_ISA_AVX2) {
+    printf("SKIP oneDNN under dynamic teams: %s\n", descent_isa_path() != DESCENT_ISA_AVX2
+                                                        ? "only the avx2 path gives oneDNN products"
+                                                        : "oneDNN is not available");
+    return;
+  }
+  const size_t m = 1024, n = 784, k = 128; /* dy^T x, the big MLP's first layer */
+  descent_rng rng;
+  descent_rng_seed(&rng, 13);
+  float *a = malloc(k * m * sizeof *a), *b = malloc(k * n * sizeof *b);
+  float *fixed = malloc(m * n * sizeof *fixed), *dynamic = malloc(m * n * sizeof *dynamic);
+  if (!a || !b || !fixed || !dynamic) {
+    CHECK_MSG(0, "out of memory");
+  } else {
+    fill(a, k * m, &rng);
+    fill(b, k * n, &rng);
+    int saved = omp_get_dynamic();
+    omp_set_num_threads(1);
+    omp_set_dynamic(0);
+    CHECK(sgemm_dnnl(1, 0, m, n, k, 1, a, m, b, n, 0, fixed, n, 2) == 0);
+    omp_set_dynamic(1);
+    CHECK_MSG(sgemm_dnnl(1, 0, m, n, k, 1, a, m, b, n, 0, dynamic, n, 2) == 0,
+              "oneDNN declined a product under dynamic teams");
+    CHECK_MSG(omp_get_dynamic() == 1, "dynamic teams not put back on");
+    CHECK_MSG(omp_get_max_threads() == 1, "the thread count not put back: %d",
+              omp_get_max_threads());
+    CHECK_MSG(memcmp(fixed, dynamic, m * n * sizeof *fixed) == 0,
+              "oneDNN's product under dynamic teams differs from the one without");
+    omp_set_dynamic(saved);
+  }
+  free(a);
+  free(b);
+  free(fixed);
+  free(dynamic);
+}
+
 /* Batches gathered on two threads hold the rows and labels the order names,
    as on one (batches from 65,536 values are gathered in parallel). */
 static void test_batcher_threads(void) {
@@ -419,6 +459,7 @@ int main(void) {
   test_fashion_threads();
   test_product_threads();
   test_dnnl_rule();
+  test_dnnl_dynamic();
   test_batcher_threads();
   return check_report();
 }

@@ -48,17 +48,22 @@ int sgemm_dnnl(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alp
                size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc,
                int threads) {
   if (!sgemm_dnnl_available() || omp_get_level() > 0 || threads < 1 || m == 0 || n == 0) return -1;
-  /* oneDNN splits the work by the team it gets: a smaller one (dynamic
-     teams, a thread limit) would change the bits, or leave part of C
-     uncomputed. */
-  if (omp_get_dynamic() || omp_get_thread_limit() < threads) return -1;
+  /* oneDNN splits the work by the team it gets: a smaller one (a thread
+     limit; dynamic teams, turned off below for the call) would change the
+     bits, or leave part of C uncomputed. */
+  if (omp_get_thread_limit() < threads) return -1;
   float *saved = NULL;
   if (beta != 0 && !(saved = copy_c(c, m, n, ldc))) return -1;
-  int caller = omp_get_max_threads();
+  /* Both settings are the calling thread's own (OpenMP's nthreads-var and
+     dyn-var), put back on return: OMP_DYNAMIC=true elsewhere in a program
+     then costs it neither oneDNN nor its bits. */
+  int caller = omp_get_max_threads(), dynamic = omp_get_dynamic();
   if (caller != threads) omp_set_num_threads(threads);
+  if (dynamic) omp_set_dynamic(0);
   dnnl_status_t s = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', (dnnl_dim_t)m,
                                (dnnl_dim_t)n, (dnnl_dim_t)k, alpha, a, (dnnl_dim_t)lda, b,
                                (dnnl_dim_t)ldb, beta, c, (dnnl_dim_t)ldc);
+  if (dynamic) omp_set_dynamic(1);
   if (caller != threads) omp_set_num_threads(caller);
   for (size_t i = 0; s != dnnl_success && saved && i < m; i++)
     memcpy(c + i * ldc, saved + i * ldc, n * sizeof *c);

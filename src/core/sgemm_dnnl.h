@@ -37,9 +37,10 @@ int sgemm_dnnl_prepared(void);
 
 /* C = alpha op(A) op(B) + beta C, row-major (op(X) = X^T when trans_x),
    on exactly `threads` OpenMP threads (the caller's setting is restored
-   after). Declines inside a parallel region (active or not), with dynamic
-   teams (omp_set_dynamic) or a thread limit below `threads`, where oneDNN
-   would split the work by a smaller team. For a given shape and thread
+   after; dynamic teams, omp_set_dynamic, are turned off for the call and
+   back on after). Declines inside a parallel region (active or not) or
+   under a thread limit below `threads`, where oneDNN would split the work
+   by a smaller team. For a given shape and thread
    count its bits do not change from call to call. Returns 0, or -1 when
    it declined or oneDNN failed: C is then as it was (restored from a copy
    where beta is not 0), for the caller to compute the product another way. */
