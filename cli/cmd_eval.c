@@ -78,7 +78,7 @@ int cmd_eval(int argc, char **argv) {
     find_file(dir, "t10k-labels-idx1-ubyte", label_path, sizeof label_path);
     images = image_path, labels = label_path;
   }
-  descent_set_threads((int)threads); /* this thread's work, and the network's below */
+  cli_set_threads((int)threads); /* this thread's work, and the network's below */
   descent_net *net = NULL;
   descent_preprocess pp = {0};
   descent_dataset test = {0};

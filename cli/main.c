@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,11 @@
  * before main, retries forever to reserve its per-thread buffers. This runs
  * earlier still (.preinit_array: before any library's constructor, the C
  * library's included, so it reads the environment from envp and changes it
- * only through a new exec). When the limit cannot hold one buffer per core it
- * runs the program again with as many threads as it can hold; when it cannot
- * hold one, it stops with one line instead of hanging. */
+ * only through a new exec). Under a limit it runs the program again with
+ * OpenBLAS on one thread of its own (descent only ever calls it for one;
+ * each more would hold a buffer for nothing) and with as many OpenMP
+ * threads as the limit holds buffers for (threads.c counts them); when it
+ * cannot hold one, it stops with one line instead of hanging. */
 static const char *env_value(char **envp, const char *name) {
   size_t len = strlen(name);
   for (char **e = envp; e && *e; e++)
@@ -31,40 +34,56 @@ static void exec_with_threads(char **argv, char **envp, int threads) {
   size_t n = 0;
   while (envp && envp[n]) n++;
   char **env = malloc((n + 3) * sizeof *env);
-  static char omp[48], blas[48];
-  snprintf(omp, sizeof omp, "OMP_NUM_THREADS=%d", threads);
-  snprintf(blas, sizeof blas, "OPENBLAS_NUM_THREADS=%d", threads);
+  static char omp[] = "OMP_NUM_THREADS=1", budget[48];
+  snprintf(budget, sizeof budget, "DESCENT_THREAD_BUDGET=%d", threads);
   if (env) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
       if (strncmp(envp[i], "OMP_NUM_THREADS=", 16) != 0 &&
-          strncmp(envp[i], "OPENBLAS_NUM_THREADS=", 21) != 0)
+          strncmp(envp[i], "DESCENT_THREAD_BUDGET=", 22) != 0)
         env[k++] = envp[i];
-    env[k++] = omp, env[k++] = blas, env[k] = NULL;
+    env[k++] = omp, env[k++] = budget, env[k] = NULL;
     execve("/proc/self/exe", argv, env);
   }
   fprintf(stderr,
-          "descent: the address-space limit (ulimit -v) holds OpenBLAS's buffers for only %d "
-          "thread%s; run with OMP_NUM_THREADS=%d\n",
-          threads, threads == 1 ? "" : "s", threads);
+          "descent: under the address-space limit (ulimit -v) OpenBLAS must start with one "
+          "thread, and the program could not restart itself so; run it with OMP_NUM_THREADS=1\n");
   _exit(2);
 }
 
+/* The commands that compute, and so need OpenBLAS's buffers for their
+   threads; the others (reading and writing files, listing) need only what
+   OpenBLAS maps when it starts. */
+static int computes(int argc, char **argv) {
+  static const char *const names[] = {"train", "lr-find", "eval", "sweep", "bench", "demo"};
+  if (argc < 2) return 0;
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (strcmp(argv[1], names[i]) == 0) return 1;
+  return 0;
+}
+
 static void fit_threads_to_address_space(int argc, char **argv, char **envp) {
-  (void)argc;
   descent_thread_budget_measure();
   int budget = descent_thread_budget();
   if (budget == INT_MAX) return;
-  if (budget == 0) {
+  int least = computes(argc, argv) ? 1 : 0;
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) == 0 &&
+      (unsigned long long)limit.rlim_cur < descent_thread_budget_bytes(least)) {
+    unsigned long long need = descent_thread_budget_bytes(least);
     fprintf(stderr,
-            "descent: the address-space limit (ulimit -v) is below the %llu MiB that descent needs "
-            "to run OpenBLAS with one thread; raise it to at least %llu KiB\n",
-            descent_thread_budget_bytes(1) >> 20, descent_thread_budget_bytes(1) >> 10);
+            "descent: the address-space limit (ulimit -v %llu) is below the %llu MiB that descent "
+            "needs to %s; raise it to at least %llu KiB\n",
+            (unsigned long long)limit.rlim_cur >> 10, (need + (1 << 20) - 1) >> 20,
+            least ? "compute on one thread" : "start", (need + 1023) >> 10);
     _exit(2);
   }
+  /* OpenBLAS's OpenMP build starts with OMP_NUM_THREADS threads of its own
+     and maps a buffer for each, which descent, calling it for one thread
+     only, never uses: it starts with one, and the program's own count is
+     set after (--threads, descent_set_threads, within the budget). */
   const char *asked = env_value(envp, "OMP_NUM_THREADS");
-  long wanted = asked ? atol(asked) : sysconf(_SC_NPROCESSORS_ONLN);
-  if (wanted > 0 && wanted <= budget) return;
+  if (asked && strcmp(asked, "1") == 0 && env_value(envp, "DESCENT_THREAD_BUDGET")) return;
   exec_with_threads(argv, envp, budget);
 }
 __attribute__((section(".preinit_array"),
@@ -154,12 +173,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "descent: %s\n", descent_last_error());
     return 2;
   }
-  /* Under an address-space limit, OpenBLAS's buffer for this thread is
-     mapped now, while the room fit_threads_to_address_space counted for it
-     is free: a command's data cannot take it before its first product. */
+  /* Under an address-space limit, the commands that compute without
+     cli_set_threads have OpenBLAS's buffers mapped now for every thread
+     they may use, while the room fit_threads_to_address_space counted for
+     them is free. */
   struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
-    descent_blas_buffer_take();
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      (strcmp(argv[1], "demo") == 0 || strcmp(argv[1], "bench") == 0 ||
+       strcmp(argv[1], "sweep") == 0)) {
+    int budget = descent_thread_budget(), procs = omp_get_num_procs();
+    descent_blas_buffers_take(procs < budget ? procs : budget);
+  }
   if (strcmp(argv[1], "--version") == 0) {
     const char *mpi = dist_library();
     printf("descent %s (%s, %s; %s; %s%s%s%s)\n", DESCENT_VERSION_STRING, descent_blas_name(),

@@ -178,14 +178,24 @@ int cli_config_value(const char *text, const char *key, char *buf, size_t cap) {
   return 0;
 }
 
-/* Measured with OpenBLAS 0.3.21 (OpenMP build) and glibc 2.36 on x86-64:
-   a thread's first product maps OpenBLAS's 128 MiB buffer for it (BUFFER_SIZE;
-   the buffers mapped at start-up are its own threads'), and a training run
-   maps less than 1 MiB more after its first step; each further thread maps
-   about 200 MiB (its buffer, a 64 MiB malloc arena, its stack). */
-#define FIRST_BUFFER_BYTES (128ull << 20)
-#define AFTER_BYTES        (4ull << 20)
-#define MORE_THREAD_BYTES  (200ull << 20)
+/* Measured with OpenBLAS 0.3.21 (OpenMP build) and glibc 2.36 on x86-64: a
+   call of OpenBLAS in progress holds a 128 MiB buffer (BUFFER_SIZE), and
+   each thread past the first its C library heap and stack, about 200 MiB
+   a thread in all. The program maps these at start under a limit (main.c);
+   what the run still maps then (its own allocations, which fail with an
+   error, not a hang) is not counted beyond a little room. */
+#define BUFFER_BYTES      (128ull << 20)
+#define MORE_THREAD_BYTES (200ull << 20)
+#define ROOM_BYTES        (4ull << 20)
+
+int cli_set_threads(int threads) {
+  int n = descent_set_threads(threads);
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      descent_blas_buffers_taken() < n)
+    descent_blas_buffers_take(n);
+  return n;
+}
 
 int cli_check_address_space(const char *command, int threads) {
   struct rlimit limit;
@@ -193,25 +203,20 @@ int cli_check_address_space(const char *command, int threads) {
   unsigned long long used;
   if (descent_address_space_used(&used)) return 0; /* no /proc: nothing to measure against */
   unsigned long long left = limit.rlim_cur > used ? limit.rlim_cur - used : 0;
-  /* The calling thread's buffer is counted unless it is mapped already: the
-     program maps it at start under a limit (main.c). */
-  unsigned long long need = AFTER_BYTES + (descent_blas_buffer_held() ? 0 : FIRST_BUFFER_BYTES) +
-                            (unsigned long long)(threads > 1 ? threads - 1 : 0) * MORE_THREAD_BYTES;
+  /* What was not mapped at start: the buffers of the threads beyond those
+     taken, and their heaps. */
+  int taken = descent_blas_buffers_taken();
+  unsigned long long need = ROOM_BYTES;
+  if (taken < threads)
+    need += (unsigned long long)(threads - taken) * BUFFER_BYTES +
+            (unsigned long long)(threads - (taken > 1 ? taken : 1)) *
+                (MORE_THREAD_BYTES - BUFFER_BYTES);
   if (left >= need) return 0;
-  /* OpenBLAS mapped a buffer for each of its own threads when it started
-     (OMP_NUM_THREADS, else every core); a run on fewer leaves them unused. */
-  int started = descent_blas_started_threads();
-  char fewer[160] = "";
-  if (started > threads)
-    snprintf(fewer, sizeof fewer,
-             ", or start it with OMP_NUM_THREADS=%d (OpenBLAS mapped a 128 MiB buffer for each of "
-             "its %d threads at start)",
-             threads, started);
   fprintf(stderr,
           "descent %s: the address-space limit (ulimit -v %llu) leaves %llu MiB once the data is "
-          "loaded; %d thread%s about %llu MiB more; raise the limit%s%s\n",
+          "loaded; %d thread%s about %llu MiB more; raise the limit%s\n",
           command, (unsigned long long)limit.rlim_cur >> 10, left >> 20, threads,
-          threads == 1 ? " needs" : "s need", need >> 20, threads > 1 ? " or pass --threads 1" : "",
-          fewer);
+          threads == 1 ? " needs" : "s need", need >> 20,
+          threads > 1 ? " or pass --threads 1" : "");
   return -1;
 }

@@ -36,6 +36,12 @@ int cli_flag(cli_option *opts, int n_opts, const char *name);
  * the value in buf, or 0 if the key is absent. */
 int cli_config_value(const char *text, const char *key, char *buf, size_t cap);
 
+/* descent_set_threads(threads), and under an address-space limit (ulimit
+ * -v) OpenBLAS's buffers for that many threads mapped at once
+ * (descent_blas_buffers_take), before the data can take their room.
+ * Returns the count set. */
+int cli_set_threads(int threads);
+
 /* Under an address-space limit (ulimit -v), checks that what is left after
  * the data was loaded holds what `threads` threads still map on their first
  * product (OpenBLAS's buffer, the C library's per-thread heap, a stack):

@@ -195,7 +195,7 @@ int cli_setup_build(const char *command, const cli_setup *s, descent_preprocess 
   memset(b, 0, sizeof *b);
   /* --threads: the count of the network, the optimizer and the trainer, and
      of this thread's own work (loading, preprocessing). */
-  b->threads = descent_set_threads((int)s->threads);
+  b->threads = cli_set_threads((int)s->threads);
   /* Images stay bytes, a quarter of the memory and of a batch's reads,
      unless the preprocessing (a resumed run's own, or the one asked for)
      needs them as numbers: whitening mixes the pixels. */

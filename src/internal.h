@@ -91,7 +91,10 @@ void idx_whole_enable(int on);
 
 /* The most threads whose OpenBLAS buffers fit under the address-space limit
  * (RLIMIT_AS): INT_MAX without a limit, 0 when not even one fits. And the
- * address space that many threads need, for the message that says so. */
+ * address space that many threads need, for the message that says so (0
+ * threads: OpenBLAS started, and nothing computed). Both take OpenBLAS to
+ * start with one thread of its own (OPENBLAS_NUM_THREADS=1, which the
+ * program sets under a limit: descent only ever calls it for one). */
 int descent_thread_budget(void);
 unsigned long long descent_thread_budget_bytes(int threads);
 
@@ -104,22 +107,16 @@ void descent_thread_budget_measure(void);
  * 0, or -1 where /proc cannot tell. */
 int descent_address_space_used(unsigned long long *bytes);
 
-/* Whether the calling thread has called OpenBLAS's GEMM, and so holds the
- * 128 MiB buffer OpenBLAS maps for each thread at its first product: a
- * check of the address space left (cli_check_address_space) counts that
- * buffer only for a thread that does not hold it yet. */
-int descent_blas_buffer_held(void);
-
-/* Has OpenBLAS map the calling thread's buffer now, with a 1 x 1 x 1
- * product: a program under an address-space limit does it at start, where
- * the room descent_thread_budget counted for it is still free, rather than
- * at its first product, after the data has taken that room (where
- * OpenBLAS would retry its allocation forever). */
-void descent_blas_buffer_take(void);
-
-/* OpenBLAS's own thread count, which it mapped a buffer for each of when it
- * started (openblas_get_num_threads; descent never changes it). */
-int descent_blas_started_threads(void);
+/* Has OpenBLAS map, now, the buffers that `threads` threads calling it at
+ * once use (one each, 128 MiB): a program under an address-space limit
+ * does it at start, where the room descent_thread_budget counted for them
+ * is still free, rather than at its first products, after its data may
+ * have taken that room (where OpenBLAS would retry its allocation
+ * forever). Starts the OpenMP threads too. Returns the count of buffers
+ * now held for reuse (descent_blas_buffers_taken), or 0 where OpenBLAS
+ * does not export its allocator. */
+int descent_blas_buffers_take(int threads);
+int descent_blas_buffers_taken(void);
 
 /* DESCENT_OK when threads is a valid object thread count (0: inherit, or a
  * count the address-space limit leaves room for); else a message naming

@@ -213,13 +213,6 @@ typedef void (*blas_call)(int trans_a, int trans_b, size_t m, size_t n, size_t k
                           const void *a, size_t lda, const void *b, size_t ldb, double beta,
                           void *c, size_t ldc);
 
-/* Set on a thread once it has called OpenBLAS's GEMM (descent_blas_buffer_held). */
-static _Thread_local int blas_called;
-
-int descent_blas_buffer_held(void) {
-  return blas_called;
-}
-
 static int one_thread_begin(void) {
   int caller = omp_get_max_threads();
   if (caller != 1) omp_set_num_threads(1);
@@ -227,7 +220,6 @@ static int one_thread_begin(void) {
 }
 
 static void one_thread_end(int caller) {
-  blas_called = 1;
   if (caller != 1) omp_set_num_threads(caller);
 }
 
@@ -251,16 +243,6 @@ static void dgemm_one(int trans_a, int trans_b, size_t m, size_t n, size_t k, do
               trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
               (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
   one_thread_end(caller);
-}
-
-void descent_blas_buffer_take(void) {
-  if (blas_called) return;
-  descent_real a = 0, b = 0, c = 0;
-#ifdef DESCENT_DOUBLE
-  dgemm_one(0, 0, 1, 1, 1, 1, &a, 1, &b, 1, 0, &c, 1);
-#else
-  sgemm_one(0, 0, 1, 1, 1, 1, &a, 1, &b, 1, 0, &c, 1);
-#endif
 }
 
 /* Slabs start at multiples of this many rows or columns, so that every

@@ -18,6 +18,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,17 +26,19 @@
 #include <unistd.h>
 
 /* OpenBLAS (0.3.21, OpenMP build) maps a 128 MiB buffer (BUFFER_SIZE on
-   x86-64) for each of its threads when it starts and whenever its thread
-   count grows, and one more for each thread that calls it, at its first
-   product; when an address-space limit (ulimit -v) refuses one it retries
-   forever. A count of n threads thus needs what the process maps before
-   OpenBLAS starts, n + 1 buffers, and some room (the program's measured
-   use: its own allocations up to its first product are below 1 MiB). What
+   x86-64) for each of its own threads when it starts, and one for each
+   call in progress at once, at the first such call (later ones reuse it);
+   when an address-space limit (ulimit -v) refuses one, it retries forever.
+   A run on n threads thus needs what the process maps before OpenBLAS
+   starts, a buffer for OpenBLAS's one thread (the program starts it with
+   one), n buffers for its own threads' calls, and for each thread past the
+   first its C library heap (64 MiB reserved) and its stack (8 MiB). What
    the process maps before OpenBLAS starts is measured where a program can
    (descent_thread_budget_measure, before any library's constructor runs);
-   else it is taken as 72 MiB, above what the program maps without MPI (56
-   MiB) though below what it maps with Open MPI linked (88.5 MiB). */
+   else it is taken as 72 MiB, above the program's 56 MiB without MPI,
+   below its 88.5 MiB with Open MPI linked. */
 #define BLAS_BUFFER_BYTES (128ull << 20)
+#define MORE_THREAD_BYTES (72ull << 20)
 #define BUDGET_ROOM_BYTES (4ull << 20)
 static unsigned long long base_bytes = 72ull << 20;
 
@@ -55,16 +58,48 @@ void descent_thread_budget_measure(void) {
 }
 
 unsigned long long descent_thread_budget_bytes(int threads) {
-  return base_bytes + (unsigned long long)(threads + 1) * BLAS_BUFFER_BYTES + BUDGET_ROOM_BYTES;
+  unsigned long long n = threads > 0 ? (unsigned long long)threads : 0;
+  return base_bytes + BLAS_BUFFER_BYTES + n * BLAS_BUFFER_BYTES +
+         (n > 1 ? n - 1 : 0) * MORE_THREAD_BYTES + BUDGET_ROOM_BYTES;
 }
 
 int descent_thread_budget(void) {
   struct rlimit limit;
   if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return INT_MAX;
-  unsigned long long bytes = (unsigned long long)limit.rlim_cur;
-  if (bytes < descent_thread_budget_bytes(1)) return 0;
-  unsigned long long n = (bytes - base_bytes - BUDGET_ROOM_BYTES) / BLAS_BUFFER_BYTES - 1;
+  unsigned long long bytes = (unsigned long long)limit.rlim_cur,
+                     one = descent_thread_budget_bytes(1);
+  if (bytes < one) return 0;
+  unsigned long long n = 1 + (bytes - one) / (BLAS_BUFFER_BYTES + MORE_THREAD_BYTES);
   return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* OpenBLAS's own allocator (driver/others/memory.c), which its shared
+   library exports for its LAPACK: the calls below are the ones its GEMM
+   makes around a product. Weak, so that an OpenBLAS without them leaves
+   the buffers to the first products. */
+extern void *blas_memory_alloc(int procpos) __attribute__((weak));
+extern void blas_memory_free(void *buffer) __attribute__((weak));
+
+static atomic_int buffers_taken;
+
+int descent_blas_buffers_take(int threads) {
+  if (!blas_memory_alloc || !blas_memory_free || threads < 1) return 0;
+  int got = 0;
+  /* Every thread holds its buffer until all hold one: OpenBLAS then has
+     as many (whether it keeps them per thread or in one table). */
+#pragma omp parallel num_threads(threads) reduction(+ : got)
+  {
+    void *buffer = blas_memory_alloc(0);
+#pragma omp barrier
+    blas_memory_free(buffer);
+    got = 1;
+  }
+  atomic_store(&buffers_taken, got);
+  return got;
+}
+
+int descent_blas_buffers_taken(void) {
+  return atomic_load(&buffers_taken);
 }
 
 int descent_threads_check(int threads, const char *what) {
@@ -114,10 +149,6 @@ int descent_set_threads(int n) {
 
 int descent_get_threads(void) {
   return omp_get_max_threads();
-}
-
-int descent_blas_started_threads(void) {
-  return openblas_get_num_threads();
 }
 
 const char *descent_blas_name(void) {

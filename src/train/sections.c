@@ -64,8 +64,7 @@ int descent_section_put(descent_section_writer *w, const char *tag, const void *
   out_bytes(w->out, data, len);
   section_end(w->out, s);
   if (w->out->failed)
-    return descent_fail(DESCENT_ENOMEM, "checkpoint: no memory for section '%.4s' (%zu bytes)", tag,
-                        len);
+    return descent_fail_alloc("checkpoint: a section's buffer", w->out->len + len);
   return DESCENT_OK;
 }
 
@@ -193,7 +192,7 @@ int checkpoint_serialize(const descent_trainer *t, bytes_out *o) {
     rc = t->o.save_sections(t->o.user, &w);
     if (rc) rc = hook_failed(rc < 0 ? rc : DESCENT_EINVAL, "save_sections");
   }
-  if (!rc && o->failed) rc = descent_fail(DESCENT_ENOMEM, "trainer: cannot build a checkpoint");
+  if (!rc && o->failed) rc = descent_fail_alloc("trainer: a checkpoint's buffer", o->len + 1);
   model_file_finish(o);
   return rc;
 }
