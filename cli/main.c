@@ -7,7 +7,6 @@
 #include "internal.h"
 
 #include <limits.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,17 +172,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "descent: %s\n", descent_last_error());
     return 2;
   }
-  /* Under an address-space limit, the commands that compute without
-     cli_set_threads have OpenBLAS's buffers mapped now for every thread
-     they may use, while the room fit_threads_to_address_space counted for
-     them is free. */
+  /* demo computes without cli_set_threads: under an address-space limit
+     it runs on every core the limit holds (the program started OpenMP
+     with one), with OpenBLAS's buffers for them mapped now, while the room
+     fit_threads_to_address_space counted for them is free. sweep's and
+     bench's own processes compute nothing: their runs set theirs. */
   struct rlimit limit;
   if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-      (strcmp(argv[1], "demo") == 0 || strcmp(argv[1], "bench") == 0 ||
-       strcmp(argv[1], "sweep") == 0)) {
-    int budget = descent_thread_budget(), procs = omp_get_num_procs();
-    descent_blas_buffers_take(procs < budget ? procs : budget);
-  }
+      strcmp(argv[1], "demo") == 0)
+    descent_blas_buffers_take(descent_set_threads(0));
   if (strcmp(argv[1], "--version") == 0) {
     const char *mpi = dist_library();
     printf("descent %s (%s, %s; %s; %s%s%s%s)\n", DESCENT_VERSION_STRING, descent_blas_name(),

@@ -184,9 +184,9 @@ int cli_config_value(const char *text, const char *key, char *buf, size_t cap) {
    a thread in all. The program maps these at start under a limit (main.c);
    what the run still maps then (its own allocations, which fail with an
    error, not a hang) is not counted beyond a little room. */
-#define BUFFER_BYTES      (128ull << 20)
-#define MORE_THREAD_BYTES (200ull << 20)
-#define ROOM_BYTES        (4ull << 20)
+#define BUFFER_BYTES     (128ull << 20)
+#define THREAD_ALL_BYTES (200ull << 20)
+#define ROOM_BYTES       (4ull << 20)
 
 int cli_set_threads(int threads) {
   int n = descent_set_threads(threads);
@@ -208,9 +208,9 @@ int cli_check_address_space(const char *command, int threads) {
   int taken = descent_blas_buffers_taken();
   unsigned long long need = ROOM_BYTES;
   if (taken < threads)
-    need += (unsigned long long)(threads - taken) * BUFFER_BYTES +
-            (unsigned long long)(threads - (taken > 1 ? taken : 1)) *
-                (MORE_THREAD_BYTES - BUFFER_BYTES);
+    need +=
+        (unsigned long long)(threads - taken) * BUFFER_BYTES +
+        (unsigned long long)(threads - (taken > 1 ? taken : 1)) * (THREAD_ALL_BYTES - BUFFER_BYTES);
   if (left >= need) return 0;
   fprintf(stderr,
           "descent %s: the address-space limit (ulimit -v %llu) leaves %llu MiB once the data is "

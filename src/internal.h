@@ -93,8 +93,9 @@ void idx_whole_enable(int on);
  * (RLIMIT_AS): INT_MAX without a limit, 0 when not even one fits. And the
  * address space that many threads need, for the message that says so (0
  * threads: OpenBLAS started, and nothing computed). Both take OpenBLAS to
- * start with one thread of its own (OPENBLAS_NUM_THREADS=1, which the
- * program sets under a limit: descent only ever calls it for one). */
+ * have started with one thread of its own (OMP_NUM_THREADS=1, which the
+ * program sets under a limit: descent only ever calls it for one); a
+ * program that starts it with more has less room than they count. */
 int descent_thread_budget(void);
 unsigned long long descent_thread_budget_bytes(int threads);
 
@@ -112,9 +113,10 @@ int descent_address_space_used(unsigned long long *bytes);
  * does it at start, where the room descent_thread_budget counted for them
  * is still free, rather than at its first products, after its data may
  * have taken that room (where OpenBLAS would retry its allocation
- * forever). Starts the OpenMP threads too. Returns the count of buffers
- * now held for reuse (descent_blas_buffers_taken), or 0 where OpenBLAS
- * does not export its allocator. */
+ * forever). Starts the OpenMP threads too. Takes no more than the limit
+ * still holds. Returns the count of buffers now held for reuse
+ * (descent_blas_buffers_taken), or 0 where OpenBLAS does not export its
+ * allocator. */
 int descent_blas_buffers_take(int threads);
 int descent_blas_buffers_taken(void);
 

@@ -22,8 +22,8 @@ int descent_fail_alloc(const char *what, size_t bytes) {
   if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
     return descent_fail(DESCENT_ENOMEM,
                         "%s: cannot allocate %zu bytes under the address-space limit (ulimit -v "
-                        "%llu); raise it, or run fewer threads (OMP_NUM_THREADS): OpenBLAS maps "
-                        "128 MiB for each of its threads",
+                        "%llu); raise it, or run fewer threads (--threads): each holds 128 MiB "
+                        "for OpenBLAS",
                         what, bytes, (unsigned long long)limit.rlim_cur >> 10);
   return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", what, bytes);
 }

@@ -84,9 +84,25 @@ static atomic_int buffers_taken;
 
 int descent_blas_buffers_take(int threads) {
   if (!blas_memory_alloc || !blas_memory_free || threads < 1) return 0;
-  int got = 0;
+  /* blas_memory_alloc too retries forever: take only what the limit still
+     holds (what happened since the budget was counted, MPI's start say,
+     may have used some), and leave the rest to the caller's check. */
+  struct rlimit limit;
+  unsigned long long used;
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      descent_address_space_used(&used) == 0) {
+    unsigned long long left = limit.rlim_cur > used ? limit.rlim_cur - used : 0, fit = 0;
+    if (left >= BUDGET_ROOM_BYTES + BLAS_BUFFER_BYTES)
+      fit = 1 + (left - BUDGET_ROOM_BYTES - BLAS_BUFFER_BYTES) /
+                    (BLAS_BUFFER_BYTES + MORE_THREAD_BYTES);
+    if (fit < (unsigned long long)threads) threads = (int)fit;
+    if (threads < 1) return 0;
+  }
+  int got = 0, dynamic = omp_get_dynamic();
   /* Every thread holds its buffer until all hold one: OpenBLAS then has
-     as many (whether it keeps them per thread or in one table). */
+     as many (whether it keeps them per thread or in one table). Dynamic
+     teams, off for the region, would start fewer. */
+  if (dynamic) omp_set_dynamic(0);
 #pragma omp parallel num_threads(threads) reduction(+ : got)
   {
     void *buffer = blas_memory_alloc(0);
@@ -94,8 +110,9 @@ int descent_blas_buffers_take(int threads) {
     blas_memory_free(buffer);
     got = 1;
   }
-  atomic_store(&buffers_taken, got);
-  return got;
+  if (dynamic) omp_set_dynamic(1);
+  if (got > atomic_load(&buffers_taken)) atomic_store(&buffers_taken, got);
+  return atomic_load(&buffers_taken);
 }
 
 int descent_blas_buffers_taken(void) {

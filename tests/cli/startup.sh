@@ -41,11 +41,14 @@ limited 400000 "$descent" train --quiet --epochs 1 --model 'dense(10)' --data-di
 status=$?
 check "train under 400 MB: status $status (124: it hung)" test "$status" -eq 0
 
-# A thread count asked for beyond what the limit holds is lowered to it.
+# A thread count asked for beyond what the limit holds is lowered to it, and
+# OMP_NUM_THREADS does not make OpenBLAS start with more.
 OMP_NUM_THREADS=64 limited 400000 "$descent" train --quiet --epochs 1 --model 'dense(10)' \
-  --data-dir "$scratch/data" --out "$scratch/run64" >"$scratch/train64.out" 2>"$scratch/train64.err"
+  --threads 64 --data-dir "$scratch/data" --out "$scratch/run64" >"$scratch/train64.out" \
+  2>"$scratch/train64.err"
 status=$?
-check "train under 400 MB with OMP_NUM_THREADS=64: status $status (124: it hung)" test "$status" -eq 0
+check "train under 400 MB with --threads 64 and OMP_NUM_THREADS=64: status $status (124: it hung)" \
+  test "$status" -eq 0
 
 # No limit hangs: a run either works or stops with one line that names the
 # limit, and leaves no run folder. OpenBLAS maps a 128 MiB buffer for each
