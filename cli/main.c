@@ -18,10 +18,13 @@
  * earlier still (.preinit_array: before any library's constructor, the C
  * library's included, so it reads the environment from envp and changes it
  * only through a new exec). Under a limit it runs the program again with
- * OpenBLAS on one thread of its own (descent only ever calls it for one;
- * each more would hold a buffer for nothing) and with as many OpenMP
- * threads as the limit holds buffers for (threads.c counts them); when it
- * cannot hold one, it stops with one line instead of hanging. */
+ * OMP_NUM_THREADS=1, so that OpenBLAS starts with one thread of its own
+ * (descent only ever calls it for one; each more would hold a buffer for
+ * nothing); the program's own count is set afterwards, within what the
+ * limit holds buffers for (threads.c counts them). When the limit cannot
+ * hold what starting (or, for a command that computes, one thread) needs,
+ * it stops with one line instead of hanging. The variable
+ * DESCENT_THREAD_BUDGET marks the second run (and records the budget). */
 static const char *env_value(char **envp, const char *name) {
   size_t len = strlen(name);
   for (char **e = envp; e && *e; e++)
