@@ -233,6 +233,9 @@ static int run(const cli_setup *s, const descent_lr_find_options *o, const char 
   int status = cli_setup_build("lr-find", s, NULL, &b);
   if (status) goto done;
   status = 1;
+  /* A limit OpenBLAS cannot work under is refused here, not met as a hang
+     at the first product. */
+  if (cli_check_address_space("lr-find", descent_get_threads())) goto done;
   /* The trainer's shuffling seed: the batches of descent train's first epoch. */
   if (descent_batcher_create(&batcher, &b.train, s->batch_size, 1, s->seed ^ 0x5eed)) {
     fprintf(stderr, "descent lr-find: %s\n", descent_last_error());

@@ -7,6 +7,7 @@
  */
 #include "options.h"
 
+#include "core/sgemm_dnnl.h"
 #include "core/spec.h"
 #include "internal.h"
 
@@ -191,9 +192,13 @@ int cli_config_value(const char *text, const char *key, char *buf, size_t cap) {
 int cli_set_threads(int threads) {
   int n = descent_set_threads(threads);
   struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-      descent_blas_buffers_taken() < n)
-    descent_blas_buffers_take(n);
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    if (descent_blas_buffers_taken() < n) descent_blas_buffers_take(n);
+    /* oneDNN 2.6 generates its GEMM kernels at its first product, and
+       crashes (SIGSEGV in its kernel generation) where the limit leaves it
+       too little then: they are made now, before the data. */
+    sgemm_dnnl_prepare();
+  }
   return n;
 }
 

@@ -103,7 +103,8 @@ static int save_start(saved_start *s, descent_objective *obj, const descent_opti
   s->opt_size = descent_optimizer_state_size(opt);
   s->opt_state = malloc(s->opt_size);
   if (!s->params || !s->opt_state)
-    return descent_fail(DESCENT_ENOMEM, "lr_find: no memory for a copy of the starting point");
+    return descent_fail_alloc("lr_find: a copy of the starting point",
+                              obj->n_params * sizeof *s->params + s->opt_size);
   memcpy(s->params, obj->params, obj->n_params * sizeof *s->params);
   int rc = descent_optimizer_save_state(opt, s->opt_state, s->opt_size);
   if (rc || !obj->ops->save_state) return rc;
@@ -114,7 +115,7 @@ static int save_start(saved_start *s, descent_objective *obj, const descent_opti
   rc = obj->ops->save_state(obj, &w);
   model_file_finish(w.out);
   if (!rc && w.out->failed)
-    rc = descent_fail(DESCENT_ENOMEM, "lr_find: no memory for the objective's state");
+    rc = descent_fail_alloc("lr_find: the objective's state", w.out->len + 1);
   return rc;
 }
 
@@ -226,7 +227,7 @@ int descent_lr_find(descent_objective *obj, descent_optimizer *opt, descent_batc
   out->smoothed = malloc(n * sizeof *out->smoothed);
   saved_start s = {0};
   if (!out->lr || !out->loss || !out->smoothed)
-    rc = descent_fail(DESCENT_ENOMEM, "lr_find: no memory for a curve of %zu points", n);
+    rc = descent_fail_alloc("lr_find: a curve", 3 * n * sizeof *out->lr);
   if (!rc) rc = save_start(&s, obj, opt);
   if (!rc) {
     rc = run_test(obj, opt, batcher, &o, out);

@@ -60,15 +60,15 @@ check "train under 400 MB with --threads 64 and OMP_NUM_THREADS=64: status $stat
 # has those buffers mapped before it loads anything. The steps cross every
 # transition between start-up, the data, the whitening and the first
 # product.
-# hang_sweep NAME FROM TO STEP ARGS...: train with ARGS under FROM,
-# FROM + STEP, ... up to TO kB.
+# hang_sweep NAME FROM TO STEP ARGS...: the program with ARGS (and --out)
+# under FROM, FROM + STEP, ... up to TO kB.
 hang_sweep() {
   local name=$1 from=$2 to=$3 step=$4 kib rc worked=0 refused=0 bad=""
   shift 4
   for ((kib = from; kib <= to; kib += step)); do
     rm -rf "$scratch/sweep"
-    limited "$kib" "$descent" train --quiet --epochs 1 --limit 5000 --out "$scratch/sweep" "$@" \
-      >"$scratch/sweep.out" 2>"$scratch/sweep.err"
+    limited "$kib" "$descent" "$@" --out "$scratch/sweep" >"$scratch/sweep.out" \
+      2>"$scratch/sweep.err"
     rc=$?
     if [ "$rc" -eq 0 ]; then
       worked=$((worked + 1))
@@ -84,15 +84,17 @@ hang_sweep() {
 }
 fashion=/usr/share/datasets/fashion-mnist
 if [ -d "$fashion" ]; then
-  hang_sweep one-thread 380000 560000 20000 --model mlp:784-256-10 --threads 1 --data-dir "$fashion"
-  hang_sweep whitened 620000 760000 20000 --model mlp:784-32-10 --preprocess zca --threads 1 \
-    --data-dir "$fashion"
-  hang_sweep two-threads 560000 920000 40000 --model mlp:784-256-10 --threads 2 \
-    --data-dir "$fashion"
-  hang_sweep whitened-two-threads 700000 940000 40000 --model mlp:784-32-10 --preprocess zca \
-    --threads 2 --data-dir "$fashion"
+  train=(train --quiet --epochs 1 --limit 5000 --data-dir "$fashion")
+  hang_sweep one-thread 380000 560000 20000 "${train[@]}" --model mlp:784-256-10 --threads 1
+  hang_sweep whitened 620000 760000 20000 "${train[@]}" --model mlp:784-32-10 --preprocess zca \
+    --threads 1
+  hang_sweep two-threads 560000 920000 40000 "${train[@]}" --model mlp:784-256-10 --threads 2
+  hang_sweep whitened-two-threads 700000 940000 40000 "${train[@]}" --model mlp:784-32-10 \
+    --preprocess zca --threads 2
+  hang_sweep lr-find-two-threads 560000 800000 80000 lr-find --steps 5 --batch-size 256 \
+    --limit 2000 --data-dir "$fashion" --model mlp:784-1024-1024-10 --threads 2
 else
-  echo "SKIP one-thread, whitened, two-threads: need Debian's dataset-fashion-mnist in $fashion"
+  echo "SKIP the sweeps: need Debian's dataset-fashion-mnist in $fashion"
 fi
 
 finish
