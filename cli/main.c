@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 /* Under an address-space limit (ulimit -v) OpenBLAS's constructor, which runs
@@ -23,8 +22,8 @@
  * nothing); the program's own count is set afterwards, within what the
  * limit holds buffers for (threads.c counts them). When the limit cannot
  * hold what starting (or, for a command that computes, one thread) needs,
- * it stops with one line instead of hanging. The variable
- * DESCENT_THREAD_BUDGET marks the second run (and records the budget). */
+ * it stops with one line instead of hanging. DESCENT_RESTARTED=1 marks the
+ * second run. */
 static const char *env_value(char **envp, const char *name) {
   size_t len = strlen(name);
   for (char **e = envp; e && *e; e++)
@@ -32,19 +31,18 @@ static const char *env_value(char **envp, const char *name) {
   return NULL;
 }
 
-static void exec_with_threads(char **argv, char **envp, int threads) {
+static void exec_with_one_thread(char **argv, char **envp) {
   size_t n = 0;
   while (envp && envp[n]) n++;
   char **env = malloc((n + 3) * sizeof *env);
-  static char omp[] = "OMP_NUM_THREADS=1", budget[48];
-  snprintf(budget, sizeof budget, "DESCENT_THREAD_BUDGET=%d", threads);
+  static char omp[] = "OMP_NUM_THREADS=1", marker[] = "DESCENT_RESTARTED=1";
   if (env) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
       if (strncmp(envp[i], "OMP_NUM_THREADS=", 16) != 0 &&
-          strncmp(envp[i], "DESCENT_THREAD_BUDGET=", 22) != 0)
+          strncmp(envp[i], "DESCENT_RESTARTED=", 18) != 0)
         env[k++] = envp[i];
-    env[k++] = omp, env[k++] = budget, env[k] = NULL;
+    env[k++] = omp, env[k++] = marker, env[k] = NULL;
     execve("/proc/self/exe", argv, env);
   }
   fprintf(stderr,
@@ -65,19 +63,17 @@ static int computes(int argc, char **argv) {
 }
 
 static void fit_threads_to_address_space(int argc, char **argv, char **envp) {
+  unsigned long long limit;
+  if (!descent_address_space_limit(&limit)) return;
   descent_thread_budget_measure();
-  int budget = descent_thread_budget();
-  if (budget == INT_MAX) return;
   int least = computes(argc, argv) ? 1 : 0;
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) == 0 &&
-      (unsigned long long)limit.rlim_cur < descent_thread_budget_bytes(least)) {
-    unsigned long long need = descent_thread_budget_bytes(least);
+  unsigned long long need = descent_thread_budget_bytes(least);
+  if (limit < need) {
     fprintf(stderr,
             "descent: the address-space limit (ulimit -v %llu) is below the %llu MiB that descent "
             "needs to %s; raise it to at least %llu KiB\n",
-            (unsigned long long)limit.rlim_cur >> 10, (need + (1 << 20) - 1) >> 20,
-            least ? "compute on one thread" : "start", (need + 1023) >> 10);
+            limit >> 10, (need + (1 << 20) - 1) >> 20, least ? "compute on one thread" : "start",
+            (need + 1023) >> 10);
     _exit(2);
   }
   /* OpenBLAS's OpenMP build starts with OMP_NUM_THREADS threads of its own
@@ -85,8 +81,8 @@ static void fit_threads_to_address_space(int argc, char **argv, char **envp) {
      only, never uses: it starts with one, and the program's own count is
      set after (--threads, descent_set_threads, within the budget). */
   const char *asked = env_value(envp, "OMP_NUM_THREADS");
-  if (asked && strcmp(asked, "1") == 0 && env_value(envp, "DESCENT_THREAD_BUDGET")) return;
-  exec_with_threads(argv, envp, budget);
+  if (asked && strcmp(asked, "1") == 0 && env_value(envp, "DESCENT_RESTARTED")) return;
+  exec_with_one_thread(argv, envp);
 }
 __attribute__((section(".preinit_array"),
                used)) static void (*const preinit)(int, char **,
@@ -180,10 +176,9 @@ int main(int argc, char **argv) {
      with one), with OpenBLAS's buffers for them mapped now, while the room
      fit_threads_to_address_space counted for them is free. sweep's and
      bench's own processes compute nothing: their runs set theirs. */
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-      strcmp(argv[1], "demo") == 0)
-    descent_blas_buffers_take(descent_set_threads(0));
+  unsigned long long limit;
+  if (descent_address_space_limit(&limit) && strcmp(argv[1], "demo") == 0)
+    descent_threads_reserve(descent_set_threads(0));
   if (strcmp(argv[1], "--version") == 0) {
     const char *mpi = dist_library();
     printf("descent %s (%s, %s; %s; %s%s%s%s)\n", DESCENT_VERSION_STRING, descent_blas_name(),

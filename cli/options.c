@@ -7,7 +7,6 @@
  */
 #include "options.h"
 
-#include "core/sgemm_dnnl.h"
 #include "core/spec.h"
 #include "internal.h"
 
@@ -16,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 cli_option *cli_find(cli_option *opts, int n_opts, const char *name) {
@@ -179,49 +177,23 @@ int cli_config_value(const char *text, const char *key, char *buf, size_t cap) {
   return 0;
 }
 
-/* Measured with OpenBLAS 0.3.21 (OpenMP build) and glibc 2.36 on x86-64: a
-   call of OpenBLAS in progress holds a 128 MiB buffer (BUFFER_SIZE), and
-   each thread past the first its C library heap and stack, about 200 MiB
-   a thread in all. The program maps these at start under a limit (main.c);
-   what the run still maps then (its own allocations, which fail with an
-   error, not a hang) is not counted beyond a little room. */
-#define BUFFER_BYTES     (128ull << 20)
-#define THREAD_ALL_BYTES (200ull << 20)
-#define ROOM_BYTES       (4ull << 20)
-
 int cli_set_threads(int threads) {
   int n = descent_set_threads(threads);
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-    if (descent_blas_buffers_taken() < n) descent_blas_buffers_take(n);
-    /* oneDNN 2.6 generates its GEMM kernels at its first product, and
-       crashes (SIGSEGV in its kernel generation) where the limit leaves it
-       too little then: they are made now, before the data. */
-    sgemm_dnnl_prepare();
-  }
+  descent_threads_reserve(n);
   return n;
 }
 
 int cli_check_address_space(const char *command, int threads) {
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
-  unsigned long long used;
+  unsigned long long limit, used;
+  if (!descent_address_space_limit(&limit)) return 0;
   if (descent_address_space_used(&used)) return 0; /* no /proc: nothing to measure against */
-  unsigned long long left = limit.rlim_cur > used ? limit.rlim_cur - used : 0;
-  /* What was not mapped at start: the buffers of the threads beyond those
-     taken, and their heaps. */
-  int taken = descent_blas_buffers_taken();
-  unsigned long long need = ROOM_BYTES;
-  if (taken < threads)
-    need +=
-        (unsigned long long)(threads - taken) * BUFFER_BYTES +
-        (unsigned long long)(threads - (taken > 1 ? taken : 1)) * (THREAD_ALL_BYTES - BUFFER_BYTES);
+  unsigned long long left = limit > used ? limit - used : 0;
+  unsigned long long need = descent_threads_room_needed(threads);
   if (left >= need) return 0;
   fprintf(stderr,
           "descent %s: the address-space limit (ulimit -v %llu) leaves %llu MiB once the data is "
           "loaded; %d thread%s about %llu MiB more; raise the limit%s\n",
-          command, (unsigned long long)limit.rlim_cur >> 10, left >> 20, threads,
-          threads == 1 ? " needs" : "s need", need >> 20,
+          command, limit >> 10, left >> 20, threads, threads == 1 ? " needs" : "s need", need >> 20,
           threads > 1 ? " or pass --threads 1" : "");
   return -1;
 }

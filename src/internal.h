@@ -120,6 +120,20 @@ int descent_address_space_used(unsigned long long *bytes);
 int descent_blas_buffers_take(int threads);
 int descent_blas_buffers_taken(void);
 
+/* 1 and the address-space limit (RLIMIT_AS) in bytes, or 0 without one. */
+int descent_address_space_limit(unsigned long long *bytes);
+
+/* Under an address-space limit, readies what `threads` threads will call
+ * before a program loads its data: OpenBLAS's buffers
+ * (descent_blas_buffers_take) and oneDNN's GEMM kernels, whose generation
+ * crashes when it finds too little room. Nothing without a limit. */
+void descent_threads_reserve(int threads);
+
+/* The address space `threads` threads still map at their first products
+ * beyond what descent_threads_reserve took (OpenBLAS's buffers, the heaps
+ * and stacks of threads not yet started), plus a little room. */
+unsigned long long descent_threads_room_needed(int threads);
+
 /* DESCENT_OK when threads is a valid object thread count (0: inherit, or a
  * count the address-space limit leaves room for); else a message naming
  * `what` (the setter or option) and the fix. */

@@ -13,18 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 int descent_fail_alloc(const char *what, size_t bytes) {
   /* Under an address-space limit the likely cause, and its fix, are known. */
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+  unsigned long long limit;
+  if (descent_address_space_limit(&limit))
     return descent_fail(DESCENT_ENOMEM,
                         "%s: cannot allocate %zu bytes under the address-space limit (ulimit -v "
                         "%llu); raise it, or run fewer threads (--threads): each holds 128 MiB "
                         "for OpenBLAS",
-                        what, bytes, (unsigned long long)limit.rlim_cur >> 10);
+                        what, bytes, limit >> 10);
   return descent_fail(DESCENT_ENOMEM, "%s: cannot allocate %zu bytes", what, bytes);
 }
 

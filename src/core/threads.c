@@ -64,10 +64,8 @@ unsigned long long descent_thread_budget_bytes(int threads) {
 }
 
 int descent_thread_budget(void) {
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return INT_MAX;
-  unsigned long long bytes = (unsigned long long)limit.rlim_cur,
-                     one = descent_thread_budget_bytes(1);
+  unsigned long long bytes, one = descent_thread_budget_bytes(1);
+  if (!descent_address_space_limit(&bytes)) return INT_MAX;
   if (bytes < one) return 0;
   unsigned long long n = 1 + (bytes - one) / (BLAS_BUFFER_BYTES + MORE_THREAD_BYTES);
   return n > INT_MAX ? INT_MAX : (int)n;
@@ -87,11 +85,9 @@ int descent_blas_buffers_take(int threads) {
   /* blas_memory_alloc too retries forever: take only what the limit still
      holds (what happened since the budget was counted, MPI's start say,
      may have used some), and leave the rest to the caller's check. */
-  struct rlimit limit;
-  unsigned long long used;
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-      descent_address_space_used(&used) == 0) {
-    unsigned long long left = limit.rlim_cur > used ? limit.rlim_cur - used : 0, fit = 0;
+  unsigned long long limit, used;
+  if (descent_address_space_limit(&limit) && descent_address_space_used(&used) == 0) {
+    unsigned long long left = limit > used ? limit - used : 0, fit = 0;
     if (left >= BUDGET_ROOM_BYTES + BLAS_BUFFER_BYTES)
       fit = 1 + (left - BUDGET_ROOM_BYTES - BLAS_BUFFER_BYTES) /
                     (BLAS_BUFFER_BYTES + MORE_THREAD_BYTES);
@@ -117,6 +113,34 @@ int descent_blas_buffers_take(int threads) {
 
 int descent_blas_buffers_taken(void) {
   return atomic_load(&buffers_taken);
+}
+
+int descent_address_space_limit(unsigned long long *bytes) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+  *bytes = (unsigned long long)limit.rlim_cur;
+  return 1;
+}
+
+void descent_threads_reserve(int threads) {
+  unsigned long long limit;
+  if (!descent_address_space_limit(&limit)) return;
+  if (descent_blas_buffers_taken() < threads) descent_blas_buffers_take(threads);
+#ifndef DESCENT_DOUBLE
+  /* oneDNN 2.6 generates its GEMM kernels at its first product, and
+     crashes (SIGSEGV in its kernel generation) where the limit leaves it
+     too little then. */
+  sgemm_dnnl_prepare();
+#endif
+}
+
+unsigned long long descent_threads_room_needed(int threads) {
+  int taken = descent_blas_buffers_taken();
+  unsigned long long need = BUDGET_ROOM_BYTES;
+  if (taken < threads)
+    need += (unsigned long long)(threads - taken) * BLAS_BUFFER_BYTES +
+            (unsigned long long)(threads - (taken > 1 ? taken : 1)) * MORE_THREAD_BYTES;
+  return need;
 }
 
 int descent_threads_check(int threads, const char *what) {
